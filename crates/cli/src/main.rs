@@ -1,0 +1,37 @@
+//! `decloud`: the command-line interface to the decloud marketplace.
+//!
+//! Commands follow `decloud <noun> <verb>`; every read command takes `--json`; anything that
+//! waits shows progress; a failure exits non-zero with a one-line message that says what to do.
+
+mod cmd;
+
+use clap::{Parser, Subcommand};
+
+/// The decloud command line.
+#[derive(Parser)]
+#[command(name = "decloud", version, about = "decloud: a decentralized cloud-computing marketplace")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run, inspect and test apps locally.
+    App(cmd::app::AppArgs),
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let outcome = match cli.command {
+        Command::App(args) => cmd::app::run(args).await,
+    };
+    match outcome {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
