@@ -1,0 +1,59 @@
+use std::path::PathBuf;
+
+/// Everything that can go wrong talking to a chain or managing the devnet. Each message says
+/// what to do next.
+#[derive(Debug, thiserror::Error)]
+pub enum ChainError {
+    /// The RPC endpoint did not answer.
+    #[error("cannot reach the chain at {url}: {reason}; check --rpc, or start a local chain with `decloud devnet up`")]
+    Unreachable { url: String, reason: String },
+    /// The RPC URL is not a URL.
+    #[error("invalid RPC URL {url:?}: expected something like http://127.0.0.1:8545")]
+    BadRpcUrl { url: String },
+    /// The TCP port anvil should listen on is taken.
+    #[error("port {port} is already in use: pass --port with a free port, or stop whatever listens there")]
+    PortInUse { port: u16 },
+    /// No anvil binary could be found.
+    #[error("anvil not found (looked in {searched}): run scripts/bootstrap, or set DECLOUD_ANVIL to the anvil binary")]
+    AnvilNotFound { searched: String },
+    /// anvil started but exited or never answered.
+    #[error("anvil did not start: {reason} (log: {log})")]
+    AnvilFailed { reason: String, log: String },
+    /// A devnet started by decloud is already running.
+    #[error("a devnet is already running (pid {pid}, {rpc_url}); use it, or stop it with `decloud devnet down`")]
+    AlreadyRunning { pid: u32, rpc_url: String },
+    /// No chain profile exists yet.
+    #[error("no chain profile at {}: start a local chain with `decloud devnet up` or write one for your chain", path.display())]
+    NoProfile { path: PathBuf },
+    /// The chain profile exists but cannot be read.
+    #[error("the chain profile {} is unreadable: {reason}; delete it and run `decloud devnet up` again", path.display())]
+    BadProfile { path: PathBuf, reason: String },
+    /// Reading or writing a local file failed.
+    #[error("{action} {}: {source}", path.display())]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A deployment or funding transaction failed.
+    #[error("{what} failed: {reason}")]
+    Transaction { what: String, reason: String },
+}
+
+impl ChainError {
+    pub(crate) fn io(action: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Self::Io {
+            action,
+            path: path.into(),
+            source,
+        }
+    }
+
+    pub(crate) fn tx(what: impl Into<String>, reason: impl std::fmt::Display) -> Self {
+        Self::Transaction {
+            what: what.into(),
+            reason: reason.to_string(),
+        }
+    }
+}
