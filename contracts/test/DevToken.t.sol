@@ -21,9 +21,7 @@ contract DevTokenTest {
         try token.faucet(address(this), tooMuch) {
             revert("expected FaucetAmountTooLarge");
         } catch (bytes memory reason) {
-            require(
-                bytes4(reason) == DevToken.FaucetAmountTooLarge.selector, "wrong error"
-            );
+            require(bytes4(reason) == DevToken.FaucetAmountTooLarge.selector, "wrong error");
         }
     }
 }

@@ -1,0 +1,699 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.30;
+
+import {SignatureCheckerLib} from "solady/utils/SignatureCheckerLib.sol";
+import {SafeTransferLib} from "solady/utils/SafeTransferLib.sol";
+import {FixedPointMathLib} from "solady/utils/FixedPointMathLib.sol";
+import {AppOrder, DatasetOrder, WorkerpoolOrder, RequestOrder, Deal, FastResult} from "./libs/Types.sol";
+import {Orders} from "./libs/Orders.sol";
+import {Consensus} from "./libs/Consensus.sol";
+import {IResultReceiver} from "./interfaces/IResultReceiver.sol";
+import {HubBase} from "./HubBase.sol";
+import {HubExtension} from "./HubExtension.sol";
+
+/// @title Hub
+/// @notice The decloud protocol hub: escrow, order matching into deals, and the Proof-of-Contribution
+/// task lifecycle (initialize / contribute / reveal / finalize, and the TEE fast path). Everything else
+/// (administration, categories, order presigning and cancelling, views, reopen, claim) lives in
+/// `HubExtension`, deployed by this constructor and reached through `fallback` by delegatecall, which keeps
+/// both under the 24 KB code-size limit. See docs/protocol.md for every formula.
+contract Hub is HubBase {
+    using SafeTransferLib for address;
+
+    /// @notice The delegate holding the cold functions.
+    address public immutable extension;
+
+    constructor(
+        address token_,
+        address appRegistry_,
+        address datasetRegistry_,
+        address workerpoolRegistry_,
+        address admin_
+    ) HubBase(token_, appRegistry_, datasetRegistry_, workerpoolRegistry_) {
+        if (admin_ == address(0)) revert ZeroAddress();
+        admin = admin_;
+        emit AdminTransferred(address(0), admin_);
+        extension = address(new HubExtension(token_, appRegistry_, datasetRegistry_, workerpoolRegistry_));
+    }
+
+    /// @notice Every function not defined here is served by HubExtension (same storage).
+    fallback() external {
+        address target = extension;
+        assembly ("memory-safe") {
+            calldatacopy(0, 0, calldatasize())
+            let ok := delegatecall(gas(), target, 0, calldatasize(), 0, 0)
+            returndatacopy(0, 0, returndatasize())
+            if iszero(ok) { revert(0, returndatasize()) }
+            return(0, returndatasize())
+        }
+    }
+
+    /// @notice Moves `amount` tokens from the caller into the caller's escrow balance (needs an allowance).
+    function deposit(uint256 amount) external nonReentrant {
+        _deposit(msg.sender, amount);
+    }
+
+    /// @notice Moves `amount` tokens from the caller into `account`'s escrow balance.
+    function depositFor(address account, uint256 amount) external nonReentrant {
+        if (account == address(0)) revert ZeroAddress();
+        _deposit(account, amount);
+    }
+
+    /// @notice Withdraws `amount` of the caller's free balance to the caller.
+    function withdraw(uint256 amount) external nonReentrant {
+        _withdraw(msg.sender, amount);
+    }
+
+    /// @notice Withdraws `amount` of the caller's free balance to `to`.
+    function withdrawTo(address to, uint256 amount) external nonReentrant {
+        if (to == address(0)) revert ZeroAddress();
+        _withdraw(to, amount);
+    }
+
+    function balanceOf(address account) external view returns (uint256) {
+        return _accounts[account] & _MASK112;
+    }
+
+    function frozenOf(address account) external view returns (uint256) {
+        return (_accounts[account] >> 112) & _MASK112;
+    }
+
+    function scoreOf(address worker) external view returns (uint256) {
+        return _accounts[worker] >> 224;
+    }
+
+    function _deposit(address account, uint256 amount) internal {
+        if (amount > _MASK112) revert AmountTooLarge(amount);
+        _credit(account, amount);
+        token.safeTransferFrom(msg.sender, address(this), amount);
+        emit Deposit(account, msg.sender, amount);
+    }
+
+    function _withdraw(address to, uint256 amount) internal {
+        uint256 a = _accounts[msg.sender];
+        uint256 bal = a & _MASK112;
+        if (bal < amount) revert InsufficientBalance(msg.sender, bal, amount);
+        unchecked {
+            _accounts[msg.sender] = a - amount;
+        }
+        token.safeTransfer(to, amount);
+        emit Withdraw(msg.sender, to, amount);
+    }
+
+    /// @notice Matches four signed orders into a deal of `volume` tasks (dataset order all-zero when the
+    /// request uses no dataset). Locks `(appprice + datasetprice + workerpoolprice) * volume` of the
+    /// requester and `workerpoolprice * 30 % * volume` of the scheduler.
+    function matchOrders(
+        AppOrder calldata appOrder,
+        DatasetOrder calldata datasetOrder,
+        WorkerpoolOrder calldata workerpoolOrder,
+        RequestOrder calldata requestOrder
+    ) external nonReentrant returns (bytes32 dealid) {
+        return _match(appOrder, datasetOrder, workerpoolOrder, requestOrder);
+    }
+
+    /// @notice Deposits `amount` from the caller into the requester's account, then matches.
+    function depositAndMatchOrders(
+        uint256 amount,
+        AppOrder calldata appOrder,
+        DatasetOrder calldata datasetOrder,
+        WorkerpoolOrder calldata workerpoolOrder,
+        RequestOrder calldata requestOrder
+    ) external nonReentrant returns (bytes32 dealid) {
+        _deposit(requestOrder.requester, amount);
+        return _match(appOrder, datasetOrder, workerpoolOrder, requestOrder);
+    }
+
+    struct MatchCtx {
+        bytes32 appHash;
+        bytes32 datasetHash;
+        bytes32 workerpoolHash;
+        uint256 appState;
+        uint256 datasetState;
+        uint256 workerpoolState;
+        uint256 requestState;
+    }
+
+    function _match(
+        AppOrder calldata ao,
+        DatasetOrder calldata dso,
+        WorkerpoolOrder calldata wpo,
+        RequestOrder calldata ro
+    ) internal returns (bytes32 dealid) {
+        Deal memory d;
+        MatchCtx memory c;
+        _checkCompatibility(ao, dso, wpo, ro);
+        d.tag = _checkTag(ao, dso, wpo, ro);
+
+        // resources, owners, policy
+        uint256 extra;
+        (d.appOwner, extra) = appRegistry.ownerInfo(ao.app);
+        if (d.appOwner == address(0)) revert UnknownResource(ao.app);
+        if (d.tag & TAG_TEE != 0 && extra & 1 == 0) revert TeeAppRequired(ao.app);
+        (d.scheduler, extra) = workerpoolRegistry.ownerInfo(wpo.workerpool);
+        if (d.scheduler == address(0)) revert UnknownResource(wpo.workerpool);
+        d.workerStake = wpo.workerpoolprice * (extra & 0xff) / 100;
+        d.schedulerRewardRatio = (extra >> 8) & 0xff;
+        if (dso.dataset != address(0)) {
+            (d.datasetOwner,) = datasetRegistry.ownerInfo(dso.dataset);
+            if (d.datasetOwner == address(0)) revert UnknownResource(dso.dataset);
+        }
+
+        // signatures, expiry, volumes
+        (c.appHash, c.appState) = _checkOrder(Orders.hash(ao), d.appOwner, ao.sign, ao.expiry);
+        (c.workerpoolHash, c.workerpoolState) =
+            _checkOrder(Orders.hash(wpo), d.scheduler, wpo.sign, wpo.expiry);
+        bytes32 requestHash;
+        (requestHash, c.requestState) = _checkOrder(Orders.hash(ro), ro.requester, ro.sign, ro.expiry);
+        uint256 volume = _remaining(c.appHash, c.appState, ao.volume);
+        volume = FixedPointMathLib.min(volume, _remaining(c.workerpoolHash, c.workerpoolState, wpo.volume));
+        volume = FixedPointMathLib.min(volume, _remaining(requestHash, c.requestState, ro.volume));
+        if (dso.dataset != address(0)) {
+            (c.datasetHash, c.datasetState) =
+                _checkOrder(Orders.hash(dso), d.datasetOwner, dso.sign, dso.expiry);
+            volume = FixedPointMathLib.min(volume, _remaining(c.datasetHash, c.datasetState, dso.volume));
+            _orders[c.datasetHash] = c.datasetState + volume;
+        }
+        volume = FixedPointMathLib.min(volume, MAX_DEAL_VOLUME);
+        _orders[c.appHash] = c.appState + volume;
+        _orders[c.workerpoolHash] = c.workerpoolState + volume;
+        _orders[requestHash] = c.requestState + volume;
+
+        // the deal
+        d.app = ao.app;
+        d.appPrice = ao.appprice;
+        d.dataset = dso.dataset;
+        if (dso.dataset != address(0)) d.datasetPrice = dso.datasetprice;
+        d.workerpool = wpo.workerpool;
+        d.workerpoolPrice = wpo.workerpoolprice;
+        d.requester = ro.requester;
+        d.beneficiary = ro.beneficiary;
+        d.callback = ro.callback;
+        d.category = wpo.category;
+        d.trust = ro.trust;
+        d.workClockTimeRef = _categoryRefs[wpo.category];
+        if (d.workClockTimeRef == 0) revert UnknownCategory(wpo.category);
+        d.requestHash = requestHash;
+        d.botFirst = c.requestState & _CONSUMED_MASK;
+        d.volume = volume;
+        d.startTime = block.timestamp;
+
+        dealid = keccak256(abi.encodePacked(requestHash, d.botFirst));
+        _deals[dealid] = Orders.hashMemory(d);
+
+        // funds
+        _lock(d.requester, (d.appPrice + d.datasetPrice + d.workerpoolPrice) * volume);
+        _lock(d.scheduler, d.workerpoolPrice * SCHEDULER_STAKE_RATIO / 100 * volume);
+
+        emit DealCreated(
+            dealid, d.workerpool, d.requester, d, c.appHash, c.datasetHash, c.workerpoolHash, ro.params
+        );
+    }
+
+    function _checkCompatibility(
+        AppOrder calldata ao,
+        DatasetOrder calldata dso,
+        WorkerpoolOrder calldata wpo,
+        RequestOrder calldata ro
+    ) internal pure {
+        if (ro.app != ao.app) revert AppMismatch(ro.app, ao.app);
+        if (ro.dataset != dso.dataset) revert DatasetMismatch(ro.dataset, dso.dataset);
+        if (ro.workerpool != address(0) && ro.workerpool != wpo.workerpool) {
+            revert WorkerpoolMismatch(ro.workerpool, wpo.workerpool);
+        }
+        if (ro.category != wpo.category) revert CategoryMismatch(ro.category, wpo.category);
+        if (ro.trust > wpo.trust) revert TrustNotOffered(ro.trust, wpo.trust);
+        if (ro.trust > type(uint32).max) revert TrustTooLarge(ro.trust);
+        if (ao.appprice > ro.appmaxprice) revert AppPriceTooHigh(ao.appprice, ro.appmaxprice);
+        if (dso.datasetprice > ro.datasetmaxprice) {
+            revert DatasetPriceTooHigh(dso.datasetprice, ro.datasetmaxprice);
+        }
+        if (wpo.workerpoolprice > ro.workerpoolmaxprice) {
+            revert WorkerpoolPriceTooHigh(wpo.workerpoolprice, ro.workerpoolmaxprice);
+        }
+        if (ao.appprice > type(uint96).max) revert PriceTooLarge(ao.appprice);
+        if (dso.datasetprice > type(uint96).max) revert PriceTooLarge(dso.datasetprice);
+        if (wpo.workerpoolprice > type(uint96).max) revert PriceTooLarge(wpo.workerpoolprice);
+        // restrictions (address(0) = anyone)
+        _restrict(ao.datasetrestrict, dso.dataset, 0);
+        _restrict(ao.workerpoolrestrict, wpo.workerpool, 0);
+        _restrict(ao.requesterrestrict, ro.requester, 0);
+        if (dso.dataset != address(0)) {
+            _restrict(dso.apprestrict, ao.app, 1);
+            _restrict(dso.workerpoolrestrict, wpo.workerpool, 1);
+            _restrict(dso.requesterrestrict, ro.requester, 1);
+        }
+        _restrict(wpo.apprestrict, ao.app, 2);
+        _restrict(wpo.datasetrestrict, dso.dataset, 2);
+        _restrict(wpo.requesterrestrict, ro.requester, 2);
+    }
+
+    function _restrict(address restriction, address actual, uint256 which) internal pure {
+        if (restriction == address(0) || restriction == actual) return;
+        if (which == 0) revert AppOrderRestricted(restriction, actual);
+        if (which == 1) revert DatasetOrderRestricted(restriction, actual);
+        revert WorkerpoolOrderRestricted(restriction, actual);
+    }
+
+    function _checkTag(
+        AppOrder calldata ao,
+        DatasetOrder calldata dso,
+        WorkerpoolOrder calldata wpo,
+        RequestOrder calldata ro
+    ) internal pure returns (bytes32 tag) {
+        tag = ao.tag | dso.tag | ro.tag;
+        if (tag & ~wpo.tag != 0) revert TagNotOffered(tag, wpo.tag);
+    }
+
+    function _checkOrder(bytes32 structHash, address signer, bytes calldata sign, uint256 expiry)
+        internal
+        view
+        returns (bytes32 h, uint256 state)
+    {
+        h = _hashTypedData(structHash);
+        state = _orders[h];
+        if (state & _CANCELLED != 0) revert OrderCancelled(h);
+        if (expiry != 0 && block.timestamp > expiry) revert OrderExpired(h, expiry);
+        if (state & _PRESIGNED == 0 && !SignatureCheckerLib.isValidSignatureNowCalldata(signer, h, sign)) {
+            revert InvalidSignature(h, signer);
+        }
+    }
+
+    function _remaining(bytes32 h, uint256 state, uint256 volume) internal pure returns (uint256 r) {
+        uint256 consumed = state & _CONSUMED_MASK;
+        if (consumed >= volume) revert OrderFullyConsumed(h);
+        unchecked {
+            r = volume - consumed;
+        }
+    }
+
+    /// @notice Initializes task `index` of `deal`. The scheduler may initialize at any time; anyone else
+    /// once `deal.startTime + 10 * workClockTimeRef` has passed (so a requester is never stuck with an
+    /// idle scheduler). A task's deadlines run from its own initialization.
+    function initialize(Deal calldata deal, uint256 index) external nonReentrant returns (bytes32 taskid) {
+        bytes32 dealid = _checkDeal(deal);
+        _checkInitializer(deal);
+        taskid = _initialize(dealid, index, deal.volume, deal.trust > 1);
+    }
+
+    /// @notice Initializes tasks `first .. first + count - 1` of `deal` in one transaction.
+    function initializeBatch(Deal calldata deal, uint256 first, uint256 count) external nonReentrant {
+        bytes32 dealid = _checkDeal(deal);
+        _checkInitializer(deal);
+        bool replicated = deal.trust > 1;
+        uint256 volume = deal.volume;
+        for (uint256 i = first; i < first + count; ++i) {
+            _initialize(dealid, i, volume, replicated);
+        }
+    }
+
+    function _checkInitializer(Deal calldata deal) internal view {
+        if (msg.sender != deal.scheduler) {
+            uint256 opensAt = deal.startTime + FINAL_DEADLINE_RATIO * deal.workClockTimeRef;
+            if (block.timestamp < opensAt) revert InitializationNotOpen(opensAt);
+        }
+    }
+
+    function _initialize(bytes32 dealid, uint256 index, uint256 volume, bool replicated)
+        internal
+        returns (bytes32 taskid)
+    {
+        if (index >= volume) revert TaskIndexOutOfRange(index, volume);
+        taskid = keccak256(abi.encodePacked(dealid, index));
+        if (_tasks[taskid] != 0) revert TaskAlreadyInitialized(taskid);
+        _tasks[taskid] = STATUS_ACTIVE | (replicated ? _FLAG_REPLICATED : 0) | (block.timestamp << 16);
+        emit TaskInitialize(taskid, dealid, index);
+    }
+
+    /// @notice Commits a result. `authorizationSign` is the scheduler's EIP-191 signature over
+    /// `keccak256(abi.encodePacked(worker, taskid, enclave))`; for TEE deals `enclave` is an authorized
+    /// enclave key and `enclaveSign` its EIP-191 signature over
+    /// `keccak256(abi.encodePacked(resultHash, resultSeal))`. Locks the deal's worker stake.
+    function contribute(
+        Deal calldata deal,
+        uint256 index,
+        bytes32 resultHash,
+        bytes32 resultSeal,
+        address enclave,
+        bytes calldata enclaveSign,
+        bytes calldata authorizationSign
+    ) external nonReentrant {
+        (bytes32 taskid, uint256 t) = _contributeChecks(deal, index);
+        _checkAuthorization(deal.scheduler, taskid, enclave, authorizationSign);
+        _checkEnclave(deal.tag, taskid, enclave, resultHash, resultSeal, enclaveSign);
+        _record(deal, taskid, t, resultHash, resultSeal);
+    }
+
+    function _contributeChecks(Deal calldata deal, uint256 index)
+        internal
+        view
+        returns (bytes32 taskid, uint256 t)
+    {
+        taskid = _taskOf(deal, index);
+        t = _tasks[taskid];
+        if (uint8(t) != STATUS_ACTIVE) revert TaskNotActive(taskid, uint8(t));
+        uint256 deadline = ((t >> 16) & _MASK40) + CONTRIBUTION_DEADLINE_RATIO * deal.workClockTimeRef;
+        if (block.timestamp >= deadline) revert ContributionDeadlinePassed(taskid, deadline);
+    }
+
+    function _record(Deal calldata deal, bytes32 taskid, uint256 t, bytes32 resultHash, bytes32 resultSeal)
+        internal
+    {
+        uint256 score = _accounts[msg.sender] >> 224;
+        _lock(msg.sender, deal.workerStake);
+        emit TaskContribute(taskid, msg.sender, resultHash);
+
+        bytes32 gkey = keccak256(abi.encodePacked(taskid, resultHash));
+        if (t & _FLAG_REPLICATED == 0) {
+            // trust <= 1: the single contribution is the consensus
+            _groups[gkey] |= _GROUP_CONSENSUS;
+            _tasks[taskid] = (t & 0xff00) | STATUS_REVEALING | (t & (_MASK40 << 16))
+                | ((block.timestamp + REVEAL_DEADLINE_RATIO * deal.workClockTimeRef) << 56)
+                | (uint256(uint160(msg.sender)) << 96);
+            emit TaskConsensus(taskid, resultHash);
+        } else {
+            uint256 commit = uint256(keccak256(abi.encodePacked(resultHash, resultSeal))) & _COMMIT_MASK;
+            if (_contributeReplicated(deal, taskid, t, gkey, commit, Consensus.workerWeight(score))) {
+                emit TaskConsensus(taskid, resultHash);
+            }
+        }
+    }
+
+    function _contributeReplicated(
+        Deal calldata deal,
+        bytes32 taskid,
+        uint256 t,
+        bytes32 gkey,
+        uint256 commit,
+        uint256 w
+    ) internal returns (bool consensus) {
+        bytes32 ckey = keccak256(abi.encodePacked(taskid, msg.sender));
+        if (_contributions[ckey] != 0) revert AlreadyContributed(taskid, msg.sender);
+        uint256 contribs = ((t >> 96) & _MASK16) + 1;
+        if (contribs > _MASK16) revert TooManyContributions(taskid);
+
+        uint256 g = _groups[gkey];
+        _contributions[ckey] = commit | (w << 16) | ((g & 0xff) << 8) | CONTRIBUTION_CONTRIBUTED;
+        uint256 sum;
+        (g, sum) = _addToGroup(taskid, g, w, t >> 144);
+        consensus = Consensus.reached(g >> 32, sum, deal.trust);
+        if (consensus) g |= _GROUP_CONSENSUS;
+        _groups[gkey] = g;
+
+        // keep status/flags/initTime (bits 0-55) and reveals (112-127); rewrite the rest
+        t = (t & ((1 << 56) - 1)) | (t & (_MASK16 << 112)) | (contribs << 96) | (sum << 144);
+        if (consensus) {
+            t = (t & ~uint256(0xff)) | STATUS_REVEALING
+                | ((block.timestamp + REVEAL_DEADLINE_RATIO * deal.workClockTimeRef) << 56)
+                | (((g >> 16) & _MASK16) << 128);
+        }
+        _tasks[taskid] = t;
+    }
+
+    /// Adds a worker of weight `w` to group `g`; returns the new group word and the new sum of groups.
+    function _addToGroup(bytes32 taskid, uint256 g, uint256 w, uint256 sum)
+        internal
+        pure
+        returns (uint256, uint256)
+    {
+        uint256 members = ((g >> 16) & _MASK16) + 1;
+        uint256 oldWeight = g >> 32;
+        uint256 newWeight = oldWeight == 0 ? w : oldWeight * w;
+        sum = sum - oldWeight + newWeight;
+        if (newWeight > _MASK112 || sum > _MASK112 || members > _MASK16) revert WeightOverflow(taskid);
+        return ((g & 0xff) | (members << 16) | (newWeight << 32), sum);
+    }
+
+    function _checkAuthorization(address scheduler, bytes32 taskid, address enclave, bytes calldata sign)
+        internal
+        view
+    {
+        bytes32 h = SignatureCheckerLib.toEthSignedMessageHash(
+            keccak256(abi.encodePacked(msg.sender, taskid, enclave))
+        );
+        if (!SignatureCheckerLib.isValidSignatureNowCalldata(scheduler, h, sign)) {
+            revert InvalidAuthorization(taskid, msg.sender, enclave);
+        }
+    }
+
+    function _checkEnclave(
+        bytes32 tag,
+        bytes32 taskid,
+        address enclave,
+        bytes32 resultHash,
+        bytes32 resultSeal,
+        bytes calldata sign
+    ) internal view {
+        if (enclave == address(0)) {
+            if (tag & TAG_TEE != 0) revert EnclaveRequired(taskid);
+            return;
+        }
+        if (_enclaves[enclave] <= block.timestamp) revert EnclaveNotAuthorized(enclave);
+        bytes32 h =
+            SignatureCheckerLib.toEthSignedMessageHash(keccak256(abi.encodePacked(resultHash, resultSeal)));
+        if (!SignatureCheckerLib.isValidSignatureNowCalldata(enclave, h, sign)) {
+            revert InvalidEnclaveSignature(taskid, enclave);
+        }
+    }
+
+    /// @notice Reveals the digest behind the caller's contribution, which must be in the consensus group.
+    function reveal(bytes32 taskid, bytes32 digest) external nonReentrant {
+        uint256 t = _tasks[taskid];
+        if (uint8(t) != STATUS_REVEALING) revert TaskNotRevealing(taskid, uint8(t));
+        uint256 deadline = (t >> 56) & _MASK40;
+        if (block.timestamp >= deadline) revert RevealDeadlinePassed(taskid, deadline);
+        bytes32 resultHash = keccak256(abi.encodePacked(taskid, digest));
+        uint256 g = _groups[keccak256(abi.encodePacked(taskid, resultHash))];
+        if (g & _GROUP_CONSENSUS == 0) revert NotConsensusResult(taskid, resultHash);
+        if (t & _FLAG_REPLICATED == 0) {
+            if (address(uint160(t >> 96)) != msg.sender) revert NotContributor(taskid, msg.sender);
+            if (t & _FLAG_REVEALED != 0) revert AlreadyRevealed(taskid, msg.sender);
+            _tasks[taskid] = t | _FLAG_REVEALED;
+        } else {
+            bytes32 ckey = keccak256(abi.encodePacked(taskid, msg.sender));
+            uint256 c = _contributions[ckey];
+            if (c == 0) revert NotContributor(taskid, msg.sender);
+            if (uint8(c) != CONTRIBUTION_CONTRIBUTED) revert AlreadyRevealed(taskid, msg.sender);
+            if (uint8(c >> 8) != uint8(g)) revert ContributionRejected(taskid, msg.sender);
+            bytes32 seal = keccak256(abi.encodePacked(msg.sender, taskid, digest));
+            if (uint256(keccak256(abi.encodePacked(resultHash, seal))) & _COMMIT_MASK != c & _COMMIT_MASK) {
+                revert InvalidReveal(taskid, msg.sender);
+            }
+            _contributions[ckey] = (c & ~uint256(0xff)) | CONTRIBUTION_REVEALED;
+            _tasks[taskid] = t + (1 << 112);
+        }
+        emit TaskReveal(taskid, msg.sender, digest);
+    }
+
+    /// @notice The scheduler finalizes a revealed task and pays everyone. For replicated deals
+    /// (trust > 1) `workers` lists every contributor of the task in strictly increasing address order;
+    /// for trust <= 1 it is ignored (pass an empty list). When the deal has a callback, `callbackData`
+    /// must hash to the consensus digest (digest = keccak256(callbackData)); the callback then receives it.
+    function finalize(
+        Deal calldata deal,
+        uint256 index,
+        bytes calldata resultsLocation,
+        bytes calldata callbackData,
+        address[] calldata workers
+    ) external nonReentrant {
+        (bytes32 taskid, uint256 t) = _finalizeChecks(deal, index, callbackData);
+        _finalizePay(deal, taskid, t, workers);
+        emit TaskFinalize(taskid, resultsLocation, callbackData);
+        _callback(deal.callback, taskid, callbackData);
+    }
+
+    function _finalizeChecks(Deal calldata deal, uint256 index, bytes calldata callbackData)
+        internal
+        returns (bytes32 taskid, uint256 t)
+    {
+        if (msg.sender != deal.scheduler) revert NotScheduler(msg.sender, deal.scheduler);
+        taskid = _taskOf(deal, index);
+        t = _tasks[taskid];
+        if (uint8(t) != STATUS_REVEALING) revert TaskNotRevealing(taskid, uint8(t));
+        uint256 finalDeadline = ((t >> 16) & _MASK40) + FINAL_DEADLINE_RATIO * deal.workClockTimeRef;
+        if (block.timestamp >= finalDeadline) revert FinalDeadlinePassed(taskid, finalDeadline);
+        if (deal.callback != address(0)) {
+            bytes32 resultHash = keccak256(abi.encodePacked(taskid, keccak256(callbackData)));
+            if (_groups[keccak256(abi.encodePacked(taskid, resultHash))] & _GROUP_CONSENSUS == 0) {
+                revert CallbackDataMismatch(taskid);
+            }
+        }
+        _tasks[taskid] = (t & ~uint256(0xff)) | STATUS_COMPLETED;
+    }
+
+    function _finalizePay(Deal calldata deal, bytes32 taskid, uint256 t, address[] calldata workers)
+        internal
+    {
+        uint256 workersReward = deal.workerpoolPrice * (100 - deal.schedulerRewardRatio) / 100;
+        uint256 schedulerReward = deal.workerpoolPrice - workersReward;
+        if (t & _FLAG_REPLICATED == 0) {
+            if (t & _FLAG_REVEALED == 0) revert NoReveal(taskid);
+            _release(address(uint160(t >> 96)), deal.workerStake, workersReward);
+        } else {
+            schedulerReward += _payReplicated(taskid, t, workersReward, deal.workerStake, workers);
+        }
+        _payOwners(deal, schedulerReward);
+    }
+
+    /// Pays winners in proportion to log2(weight) from the workers' reward plus the losers' stakes;
+    /// returns the rounding remainder (for the scheduler).
+    function _payReplicated(
+        bytes32 taskid,
+        uint256 t,
+        uint256 pool,
+        uint256 stake,
+        address[] calldata workers
+    ) internal returns (uint256 remainder) {
+        _checkReveals(taskid, t);
+        if (workers.length != ((t >> 96) & _MASK16)) revert InvalidContributorList(taskid);
+        (uint256 logSum, uint256 seized) = _settleLosers(taskid, stake, workers);
+        pool += seized;
+        remainder = pool - _payWinners(taskid, pool, logSum, stake, workers);
+    }
+
+    function _checkReveals(bytes32 taskid, uint256 t) internal view {
+        uint256 reveals = (t >> 112) & _MASK16;
+        if (reveals == 0) revert NoReveal(taskid);
+        uint256 expected = (t >> 128) & _MASK16;
+        if (reveals < expected && block.timestamp < ((t >> 56) & _MASK40)) {
+            revert RevealsPending(taskid, reveals, expected);
+        }
+    }
+
+    /// Checks the contributor list (strictly increasing, all contributors), seizes the stakes of the
+    /// contributors who did not reveal a consensus result and lowers their score; returns the sum of the
+    /// winners' log2(weight) and the seized amount.
+    function _settleLosers(bytes32 taskid, uint256 stake, address[] calldata workers)
+        internal
+        returns (uint256 logSum, uint256 seized)
+    {
+        address prev;
+        for (uint256 i; i < workers.length; ++i) {
+            address w = workers[i];
+            if (w <= prev) revert InvalidContributorList(taskid);
+            prev = w;
+            uint256 c = _contributions[keccak256(abi.encodePacked(taskid, w))];
+            if (c == 0) revert InvalidContributorList(taskid);
+            if (uint8(c) == CONTRIBUTION_REVEALED) {
+                logSum += FixedPointMathLib.log2(uint32(c >> 16));
+            } else {
+                seized += stake;
+                _spendFrozen(w, stake);
+                _penalize(w);
+            }
+        }
+    }
+
+    function _payWinners(
+        bytes32 taskid,
+        uint256 pool,
+        uint256 logSum,
+        uint256 stake,
+        address[] calldata workers
+    ) internal returns (uint256 paid) {
+        for (uint256 i; i < workers.length; ++i) {
+            address w = workers[i];
+            uint256 c = _contributions[keccak256(abi.encodePacked(taskid, w))];
+            if (uint8(c) == CONTRIBUTION_REVEALED) {
+                uint256 share = pool * FixedPointMathLib.log2(uint32(c >> 16)) / logSum;
+                paid += share;
+                _release(w, stake, share);
+                uint256 a = _accounts[w];
+                if (a >> 224 < type(uint32).max) _accounts[w] = a + (1 << 224);
+            }
+        }
+    }
+
+    /// Releases the requester's payment to the app owner, the dataset owner and the scheduler (with its
+    /// stake back and a share of the kitty).
+    function _payOwners(Deal calldata deal, uint256 schedulerReward) internal {
+        uint256 price = deal.appPrice + deal.datasetPrice + deal.workerpoolPrice;
+        _spendFrozen(deal.requester, price);
+        _credit(deal.appOwner, deal.appPrice);
+        if (deal.dataset != address(0)) _credit(deal.datasetOwner, deal.datasetPrice);
+        uint256 k = kitty;
+        if (k != 0) {
+            uint256 part = FixedPointMathLib.min(k, FixedPointMathLib.max(k * KITTY_RATIO / 100, KITTY_MIN));
+            kitty = k - part;
+            schedulerReward += part;
+        }
+        _release(deal.scheduler, deal.workerpoolPrice * SCHEDULER_STAKE_RATIO / 100, schedulerReward);
+    }
+
+    /// EIP-1154 callback with a gas cap; its outcome never affects the task (and its return data is not
+    /// copied, so it cannot grief with a huge return).
+    function _callback(address callback, bytes32 taskid, bytes calldata data) internal {
+        if (callback == address(0)) return;
+        // Make sure the callee really gets CALLBACK_GAS (the 63/64 rule), so a finalizer cannot starve it.
+        if (gasleft() < CALLBACK_GAS * 64 / 63 + 10_000) revert InsufficientGasForCallback(gasleft());
+        bytes memory payload = abi.encodeCall(IResultReceiver.receiveResult, (taskid, data));
+        bool ok;
+        uint256 g = CALLBACK_GAS;
+        assembly ("memory-safe") {
+            ok := call(g, callback, 0, add(payload, 0x20), mload(payload), 0, 0)
+        }
+        emit CallbackResult(taskid, callback, ok);
+    }
+
+    /// @notice Contributes and finalizes a trust <= 1 TEE task in one transaction, sent by the worker.
+    /// `enclave` must be authorized by the attestation authority and sign
+    /// `keccak256(abi.encodePacked(resultHash, resultSeal))` (EIP-191) with
+    /// `resultHash = keccak256(abi.encodePacked(taskid, digest))` and
+    /// `resultSeal = keccak256(abi.encodePacked(worker, taskid, digest))`; `authorizationSign` is the
+    /// scheduler's authorization over (worker, taskid, enclave). With a callback, digest must equal
+    /// keccak256(callbackData).
+    function contributeAndFinalize(Deal calldata deal, uint256 index, FastResult calldata r)
+        external
+        nonReentrant
+    {
+        (bytes32 taskid, uint256 t) = _fastPathChecks(deal, index);
+        _checkAuthorization(deal.scheduler, taskid, r.enclave, r.authorizationSign);
+        bytes32 resultHash = keccak256(abi.encodePacked(taskid, r.digest));
+        _checkEnclave(
+            deal.tag,
+            taskid,
+            r.enclave,
+            resultHash,
+            keccak256(abi.encodePacked(msg.sender, taskid, r.digest)),
+            r.enclaveSign
+        );
+        if (deal.callback != address(0) && keccak256(r.callbackData) != r.digest) {
+            revert CallbackDataMismatch(taskid);
+        }
+        _tasks[taskid] = (t & ((1 << 56) - 1) & ~uint256(0xff)) | STATUS_COMPLETED | _FLAG_REVEALED
+            | (uint256(uint160(msg.sender)) << 96);
+        emit TaskContribute(taskid, msg.sender, resultHash);
+        emit TaskConsensus(taskid, resultHash);
+        emit TaskReveal(taskid, msg.sender, r.digest);
+        _fastPay(deal, taskid, r.resultsLocation, r.callbackData);
+    }
+
+    function _fastPathChecks(Deal calldata deal, uint256 index)
+        internal
+        view
+        returns (bytes32 taskid, uint256 t)
+    {
+        bytes32 dealid = _checkDeal(deal);
+        if (deal.trust > 1 || deal.tag & TAG_TEE == 0) revert NotFastPathDeal(dealid);
+        if (index >= deal.volume) revert TaskIndexOutOfRange(index, deal.volume);
+        taskid = keccak256(abi.encodePacked(dealid, index));
+        t = _tasks[taskid];
+        if (uint8(t) != STATUS_ACTIVE) revert TaskNotActive(taskid, uint8(t));
+        uint256 deadline = ((t >> 16) & _MASK40) + CONTRIBUTION_DEADLINE_RATIO * deal.workClockTimeRef;
+        if (block.timestamp >= deadline) revert ContributionDeadlinePassed(taskid, deadline);
+    }
+
+    function _fastPay(
+        Deal calldata deal,
+        bytes32 taskid,
+        bytes calldata resultsLocation,
+        bytes calldata callbackData
+    ) internal {
+        uint256 workersReward =
+            deal.workerpoolPrice * (100 - deal.schedulerRewardRatio) / 100;
+        _credit(msg.sender, workersReward);
+        _payOwners(deal, deal.workerpoolPrice - workersReward);
+        emit TaskFinalize(taskid, resultsLocation, callbackData);
+        _callback(deal.callback, taskid, callbackData);
+    }
+}

@@ -1,0 +1,316 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.30;
+
+import {EIP712} from "solady/utils/EIP712.sol";
+import {Deal} from "./libs/Types.sol";
+import {Orders} from "./libs/Orders.sol";
+import {IResourceRegistry} from "./interfaces/IResourceRegistry.sol";
+
+/// @title HubBase
+/// @notice Storage layout, constants, errors, events and shared internals of the hub. `Hub` (the hot
+/// path) and `HubExtension` (administration, order management, views, reopen, claim; reached through the
+/// hub's fallback by delegatecall) both inherit it, so they share one storage layout. Bind both ABIs at
+/// the hub's address (or `IHub`, which has them all).
+///
+/// Storage is designed for gas: a deal is not stored (only the hash of its struct, the deal being passed
+/// back in calldata), a task is one packed slot, a replicated contribution one packed slot, a result group
+/// one packed slot, and an escrow account (balance, frozen, score) one packed slot.
+abstract contract HubBase is EIP712 {
+    // ---------------------------------------------------------------------------------------------
+    // Constants
+    // ---------------------------------------------------------------------------------------------
+
+    /// @notice contribution deadline = task init time + 7 * workClockTimeRef
+    uint256 public constant CONTRIBUTION_DEADLINE_RATIO = 7;
+    /// @notice reveal deadline = consensus time + 2 * workClockTimeRef
+    uint256 public constant REVEAL_DEADLINE_RATIO = 2;
+    /// @notice final deadline = task init time + 10 * workClockTimeRef
+    uint256 public constant FINAL_DEADLINE_RATIO = 10;
+    /// @notice The scheduler locks 30 % of the workerpool price per task at match time.
+    uint256 public constant SCHEDULER_STAKE_RATIO = 30;
+    /// @notice At finalize the scheduler receives max(10 % of the kitty, KITTY_MIN), capped by the kitty.
+    uint256 public constant KITTY_RATIO = 10;
+    uint256 public constant KITTY_MIN = 1e9;
+    /// @notice Gas given to a result callback.
+    uint256 public constant CALLBACK_GAS = 100_000;
+    /// @notice Tag bit 0: the deal requires a TEE.
+    bytes32 public constant TAG_TEE = bytes32(uint256(1));
+    /// @notice Largest volume of a single deal.
+    uint256 public constant MAX_DEAL_VOLUME = type(uint32).max;
+
+    /// @notice Task statuses.
+    uint8 public constant STATUS_UNSET = 0;
+    uint8 public constant STATUS_ACTIVE = 1;
+    uint8 public constant STATUS_REVEALING = 2;
+    uint8 public constant STATUS_COMPLETED = 3;
+    uint8 public constant STATUS_FAILED = 4;
+
+    /// @notice Contribution statuses (replicated tasks).
+    uint8 public constant CONTRIBUTION_CONTRIBUTED = 1;
+    uint8 public constant CONTRIBUTION_REVEALED = 2;
+
+    uint256 internal constant _MASK112 = (1 << 112) - 1;
+    uint256 internal constant _MASK40 = (1 << 40) - 1;
+    uint256 internal constant _MASK16 = (1 << 16) - 1;
+    uint256 internal constant _PRESIGNED = 1 << 128;
+    uint256 internal constant _CANCELLED = 1 << 129;
+    uint256 internal constant _CONSUMED_MASK = (1 << 128) - 1;
+    uint256 internal constant _FLAG_REPLICATED = 1 << 8;
+    uint256 internal constant _FLAG_REVEALED = 1 << 9;
+    uint256 internal constant _GROUP_CONSENSUS = 1 << 8;
+    uint256 internal constant _COMMIT_MASK = ~uint256(0) << 48;
+    uint256 internal constant _LOCK_SLOT = uint256(keccak256("decloud.hub.lock"));
+
+    // ---------------------------------------------------------------------------------------------
+    // Immutable configuration and storage
+    // ---------------------------------------------------------------------------------------------
+
+    /// @notice The escrow token.
+    address public immutable token;
+    IResourceRegistry public immutable appRegistry;
+    IResourceRegistry public immutable datasetRegistry;
+    IResourceRegistry public immutable workerpoolRegistry;
+
+    /// @notice Manages categories and the attestation authority.
+    address public admin;
+    /// @notice Authorizes TEE enclave keys (the SMS).
+    address public attestationAuthority;
+    /// @notice Scheduler stakes seized by claims, redistributed to schedulers at finalize.
+    uint256 public kitty;
+    /// @notice Number of categories created (ids are 0 .. categoryCount - 1).
+    uint256 public categoryCount;
+
+    /// account => balance (bits 0-111) | frozen (112-223) | score (224-255)
+    mapping(address => uint256) internal _accounts;
+    /// category id => workClockTimeRef (seconds; 0 = no such category)
+    mapping(uint256 => uint256) internal _categoryRefs;
+    mapping(uint256 => string) internal _categoryNames;
+    /// EIP-712 order digest => consumed volume (bits 0-127) | presigned (128) | cancelled (129)
+    mapping(bytes32 => uint256) internal _orders;
+    /// dealid => keccak256(abi.encode(deal))
+    mapping(bytes32 => bytes32) internal _deals;
+    /// taskid => status (0-7) | flags (8-15) | initTime (16-55) | revealDeadline (56-95) | then either
+    /// worker (96-255) when trust <= 1, or contributions (96-111) | reveals (112-127) |
+    /// expectedReveals (128-143) | sum of group weights (144-255) when replicated
+    mapping(bytes32 => uint256) internal _tasks;
+    /// keccak256(taskid, worker) => status (0-7) | epoch (8-15) | weight (16-47) | commit (48-255)
+    mapping(bytes32 => uint256) internal _contributions;
+    /// keccak256(taskid, resultHash) => epoch (0-7) | consensus (8) | members (16-31) | weight (32-255)
+    mapping(bytes32 => uint256) internal _groups;
+    /// enclave key => authorization expiry (unix seconds)
+    mapping(address => uint256) internal _enclaves;
+
+    // ---------------------------------------------------------------------------------------------
+    // Errors
+    // ---------------------------------------------------------------------------------------------
+
+    error NotAdmin(address caller);
+    error NotAttestationAuthority(address caller);
+    error ZeroAddress();
+    error Reentrancy();
+    error AmountTooLarge(uint256 amount);
+    error InsufficientBalance(address account, uint256 balance, uint256 needed);
+    error UnknownCategory(uint256 category);
+    error InvalidWorkClockTimeRef(uint256 workClockTimeRef);
+    // orders
+    error NotOrderSigner(bytes32 orderHash, address caller);
+    error UnknownResource(address resource);
+    error InvalidSignature(bytes32 orderHash, address signer);
+    error OrderCancelled(bytes32 orderHash);
+    error OrderExpired(bytes32 orderHash, uint256 expiry);
+    error OrderFullyConsumed(bytes32 orderHash);
+    error AppMismatch(address requested, address offered);
+    error DatasetMismatch(address requested, address offered);
+    error WorkerpoolMismatch(address requested, address offered);
+    error CategoryMismatch(uint256 requested, uint256 offered);
+    error TrustNotOffered(uint256 requested, uint256 offered);
+    error TrustTooLarge(uint256 trust);
+    error AppPriceTooHigh(uint256 price, uint256 max);
+    error DatasetPriceTooHigh(uint256 price, uint256 max);
+    error WorkerpoolPriceTooHigh(uint256 price, uint256 max);
+    error PriceTooLarge(uint256 price);
+    error TagNotOffered(bytes32 required, bytes32 offered);
+    error TeeAppRequired(address app);
+    error AppOrderRestricted(address restriction, address actual);
+    error DatasetOrderRestricted(address restriction, address actual);
+    error WorkerpoolOrderRestricted(address restriction, address actual);
+    // deals and tasks
+    error UnknownDeal(bytes32 dealid);
+    error TaskIndexOutOfRange(uint256 index, uint256 volume);
+    error TaskAlreadyInitialized(bytes32 taskid);
+    error NotScheduler(address caller, address scheduler);
+    error InitializationNotOpen(uint256 opensAt);
+    error TaskNotActive(bytes32 taskid, uint8 status);
+    error TaskNotRevealing(bytes32 taskid, uint8 status);
+    error ContributionDeadlinePassed(bytes32 taskid, uint256 deadline);
+    error RevealDeadlinePassed(bytes32 taskid, uint256 deadline);
+    error RevealDeadlineNotReached(bytes32 taskid, uint256 deadline);
+    error FinalDeadlinePassed(bytes32 taskid, uint256 deadline);
+    error FinalDeadlineNotReached(bytes32 taskid, uint256 deadline);
+    error InvalidAuthorization(bytes32 taskid, address worker, address enclave);
+    error EnclaveRequired(bytes32 taskid);
+    error EnclaveNotAuthorized(address enclave);
+    error InvalidEnclaveSignature(bytes32 taskid, address enclave);
+    error AlreadyContributed(bytes32 taskid, address worker);
+    error TooManyContributions(bytes32 taskid);
+    error WeightOverflow(bytes32 taskid);
+    error NotConsensusResult(bytes32 taskid, bytes32 resultHash);
+    error NotContributor(bytes32 taskid, address worker);
+    error AlreadyRevealed(bytes32 taskid, address worker);
+    error ContributionRejected(bytes32 taskid, address worker);
+    error InvalidReveal(bytes32 taskid, address worker);
+    error TaskAlreadyRevealed(bytes32 taskid);
+    error NoReveal(bytes32 taskid);
+    error RevealsPending(bytes32 taskid, uint256 reveals, uint256 expected);
+    error InvalidContributorList(bytes32 taskid);
+    error CallbackDataMismatch(bytes32 taskid);
+    error NotFastPathDeal(bytes32 dealid);
+    error InsufficientGasForCallback(uint256 gasLeft);
+    error TaskNotClaimable(bytes32 taskid, uint8 status);
+
+    // ---------------------------------------------------------------------------------------------
+    // Events
+    // ---------------------------------------------------------------------------------------------
+
+    event AdminTransferred(address indexed previousAdmin, address indexed newAdmin);
+    event AttestationAuthorityChanged(address indexed authority);
+    event EnclaveAuthorized(address indexed enclave, uint256 expiry);
+    event CategoryCreated(
+        uint256 indexed category, string name, string description, uint256 workClockTimeRef
+    );
+    event Deposit(address indexed account, address indexed from, uint256 amount);
+    event Withdraw(address indexed account, address indexed to, uint256 amount);
+    event OrderPresigned(bytes32 indexed orderHash, address indexed signer);
+    event OrderCancelledEvent(bytes32 indexed orderHash, address indexed signer);
+    event DealCreated(
+        bytes32 indexed dealid,
+        address indexed workerpool,
+        address indexed requester,
+        Deal deal,
+        bytes32 appOrderHash,
+        bytes32 datasetOrderHash,
+        bytes32 workerpoolOrderHash,
+        string params
+    );
+    event TaskInitialize(bytes32 indexed taskid, bytes32 indexed dealid, uint256 index);
+    event TaskContribute(bytes32 indexed taskid, address indexed worker, bytes32 resultHash);
+    event TaskConsensus(bytes32 indexed taskid, bytes32 indexed resultHash);
+    event TaskReveal(bytes32 indexed taskid, address indexed worker, bytes32 digest);
+    event TaskReopen(bytes32 indexed taskid, bytes32 indexed resultHash);
+    event TaskFinalize(bytes32 indexed taskid, bytes resultsLocation, bytes callbackData);
+    event TaskClaimed(bytes32 indexed taskid);
+    event CallbackResult(bytes32 indexed taskid, address indexed callback, bool success);
+
+    // ---------------------------------------------------------------------------------------------
+    // Construction, administration
+    // ---------------------------------------------------------------------------------------------
+
+    constructor(address token_, address appRegistry_, address datasetRegistry_, address workerpoolRegistry_) {
+        if (
+            token_ == address(0) || appRegistry_ == address(0) || datasetRegistry_ == address(0)
+                || workerpoolRegistry_ == address(0)
+        ) revert ZeroAddress();
+        token = token_;
+        appRegistry = IResourceRegistry(appRegistry_);
+        datasetRegistry = IResourceRegistry(datasetRegistry_);
+        workerpoolRegistry = IResourceRegistry(workerpoolRegistry_);
+    }
+
+    function _domainNameAndVersion() internal pure override returns (string memory, string memory) {
+        return ("decloud", "1");
+    }
+
+    modifier nonReentrant() {
+        _enter();
+        _;
+        _exit();
+    }
+
+    function _enter() private {
+        uint256 s = _LOCK_SLOT;
+        assembly ("memory-safe") {
+            if tload(s) {
+                mstore(0x00, 0xab143c06) // Reentrancy()
+                revert(0x1c, 0x04)
+            }
+            tstore(s, 1)
+        }
+    }
+
+    function _exit() private {
+        uint256 s = _LOCK_SLOT;
+        assembly ("memory-safe") {
+            tstore(s, 0)
+        }
+    }
+
+    modifier onlyAdmin() {
+        _onlyAdmin();
+        _;
+    }
+
+    function _onlyAdmin() private view {
+        if (msg.sender != admin) revert NotAdmin(msg.sender);
+    }
+
+    /// balance += amount
+    function _credit(address account, uint256 amount) internal {
+        if (amount == 0) return;
+        uint256 a = _accounts[account];
+        uint256 bal = (a & _MASK112) + amount;
+        if (bal > _MASK112) revert AmountTooLarge(bal);
+        unchecked {
+            _accounts[account] = a + amount;
+        }
+    }
+
+    /// balance -= amount; frozen += amount
+    function _lock(address account, uint256 amount) internal {
+        uint256 a = _accounts[account];
+        uint256 bal = a & _MASK112;
+        if (bal < amount) revert InsufficientBalance(account, bal, amount);
+        if (((a >> 112) & _MASK112) + amount > _MASK112) revert AmountTooLarge(amount);
+        unchecked {
+            _accounts[account] = a - amount + (amount << 112);
+        }
+    }
+
+    /// frozen -= unlock; balance += unlock + reward (frozen always holds `unlock`: the hub locked it)
+    function _release(address account, uint256 unlock, uint256 reward) internal {
+        uint256 a = _accounts[account];
+        uint256 bal = (a & _MASK112) + unlock + reward;
+        if (bal > _MASK112) revert AmountTooLarge(bal);
+        unchecked {
+            _accounts[account] = a - (unlock << 112) + unlock + reward;
+        }
+    }
+
+    /// frozen -= amount (the amount leaves the account: paid out or seized)
+    function _spendFrozen(address account, uint256 amount) internal {
+        unchecked {
+            _accounts[account] -= amount << 112;
+        }
+    }
+
+    function _resourceOwner(IResourceRegistry registry, address id) internal view returns (address owner) {
+        (owner,) = registry.ownerInfo(id);
+        if (owner == address(0)) revert UnknownResource(id);
+    }
+
+    function _checkDeal(Deal calldata deal) internal view returns (bytes32 dealid) {
+        dealid = keccak256(abi.encodePacked(deal.requestHash, deal.botFirst));
+        if (_deals[dealid] != Orders.hash(deal) || _deals[dealid] == 0) revert UnknownDeal(dealid);
+    }
+
+    function _taskOf(Deal calldata deal, uint256 index) internal view returns (bytes32 taskid) {
+        bytes32 dealid = _checkDeal(deal);
+        if (index >= deal.volume) revert TaskIndexOutOfRange(index, deal.volume);
+        taskid = keccak256(abi.encodePacked(dealid, index));
+    }
+
+    function _penalize(address worker) internal {
+        uint256 a = _accounts[worker];
+        uint256 score = a >> 224;
+        _accounts[worker] = (a & ((1 << 224) - 1)) | ((score * 2 / 3) << 224);
+    }
+}

@@ -1,0 +1,255 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.30;
+
+import {AppOrder, DatasetOrder, WorkerpoolOrder, RequestOrder, Deal, TaskView} from "./libs/Types.sol";
+import {Orders} from "./libs/Orders.sol";
+import {IResourceRegistry} from "./interfaces/IResourceRegistry.sol";
+import {HubBase} from "./HubBase.sol";
+
+/// @title HubExtension
+/// @notice The hub's cold functions: administration, categories, attestation authority, order
+/// presigning/cancelling and hashes, views, reopen and claim. Deployed by the Hub and only meaningful
+/// through the hub's fallback (delegatecall): called directly it sees its own, empty storage.
+contract HubExtension is HubBase {
+    constructor(address token_, address appRegistry_, address datasetRegistry_, address workerpoolRegistry_)
+        HubBase(token_, appRegistry_, datasetRegistry_, workerpoolRegistry_)
+    {}
+
+    function transferAdmin(address newAdmin) external onlyAdmin {
+        if (newAdmin == address(0)) revert ZeroAddress();
+        emit AdminTransferred(admin, newAdmin);
+        admin = newAdmin;
+    }
+
+    function setAttestationAuthority(address authority) external onlyAdmin {
+        attestationAuthority = authority;
+        emit AttestationAuthorityChanged(authority);
+    }
+
+    /// @notice The attestation authority (the SMS) authorizes an enclave key until `expiry`
+    /// (0 revokes it).
+    function authorizeEnclave(address enclave, uint256 expiry) external {
+        if (msg.sender != attestationAuthority || msg.sender == address(0)) {
+            revert NotAttestationAuthority(msg.sender);
+        }
+        _enclaves[enclave] = expiry;
+        emit EnclaveAuthorized(enclave, expiry);
+    }
+
+    function enclaveExpiry(address enclave) external view returns (uint256) {
+        return _enclaves[enclave];
+    }
+
+    /// @notice Creates category `categoryCount` with the given reference duration (seconds).
+    function createCategory(string calldata name, string calldata description, uint256 workClockTimeRef)
+        external
+        onlyAdmin
+        returns (uint256 id)
+    {
+        if (workClockTimeRef == 0 || workClockTimeRef > type(uint32).max) {
+            revert InvalidWorkClockTimeRef(workClockTimeRef);
+        }
+        id = categoryCount++;
+        _categoryRefs[id] = workClockTimeRef;
+        _categoryNames[id] = name;
+        emit CategoryCreated(id, name, description, workClockTimeRef);
+    }
+
+    function category(uint256 id) external view returns (string memory name, uint256 workClockTimeRef) {
+        workClockTimeRef = _categoryRefs[id];
+        if (workClockTimeRef == 0) revert UnknownCategory(id);
+        name = _categoryNames[id];
+    }
+
+    /// @notice EIP-712 digests (the order hashes the hub keys volumes by).
+    function hashAppOrder(AppOrder calldata o) public view returns (bytes32) {
+        return _hashTypedData(Orders.hash(o));
+    }
+
+    function hashDatasetOrder(DatasetOrder calldata o) public view returns (bytes32) {
+        return _hashTypedData(Orders.hash(o));
+    }
+
+    function hashWorkerpoolOrder(WorkerpoolOrder calldata o) public view returns (bytes32) {
+        return _hashTypedData(Orders.hash(o));
+    }
+
+    function hashRequestOrder(RequestOrder calldata o) public view returns (bytes32) {
+        return _hashTypedData(Orders.hash(o));
+    }
+
+    function domainSeparator() external view returns (bytes32) {
+        return _domainSeparator();
+    }
+
+    /// @notice Consumed volume, presigned and cancelled flags of an order.
+    function orderStatus(bytes32 orderHash)
+        external
+        view
+        returns (uint256 consumed, bool presigned, bool cancelled)
+    {
+        uint256 s = _orders[orderHash];
+        consumed = s & _CONSUMED_MASK;
+        presigned = s & _PRESIGNED != 0;
+        cancelled = s & _CANCELLED != 0;
+    }
+
+    /// @notice Presigns (`cancel == false`) or cancels an order; the caller must be its signer.
+    function manageAppOrder(AppOrder calldata o, bool cancel) external {
+        _manage(hashAppOrder(o), _resourceOwner(appRegistry, o.app), cancel);
+    }
+
+    function manageDatasetOrder(DatasetOrder calldata o, bool cancel) external {
+        _manage(hashDatasetOrder(o), _resourceOwner(datasetRegistry, o.dataset), cancel);
+    }
+
+    function manageWorkerpoolOrder(WorkerpoolOrder calldata o, bool cancel) external {
+        _manage(hashWorkerpoolOrder(o), _resourceOwner(workerpoolRegistry, o.workerpool), cancel);
+    }
+
+    function manageRequestOrder(RequestOrder calldata o, bool cancel) external {
+        _manage(hashRequestOrder(o), o.requester, cancel);
+    }
+
+    function _manage(bytes32 h, address signer, bool cancel) internal {
+        if (msg.sender != signer) revert NotOrderSigner(h, msg.sender);
+        if (cancel) {
+            _orders[h] |= _CANCELLED;
+            emit OrderCancelledEvent(h, signer);
+        } else {
+            _orders[h] |= _PRESIGNED;
+            emit OrderPresigned(h, signer);
+        }
+    }
+
+    /// @notice keccak256(abi.encode(deal)) stored for `dealid` (zero when unknown).
+    function dealCommitment(bytes32 dealid) external view returns (bytes32) {
+        return _deals[dealid];
+    }
+
+    /// @notice dealid = keccak256(abi.encodePacked(deal.requestHash, deal.botFirst)).
+    function dealId(Deal calldata deal) public pure returns (bytes32) {
+        return keccak256(abi.encodePacked(deal.requestHash, deal.botFirst));
+    }
+
+    /// @notice taskid = keccak256(abi.encodePacked(dealid, index)).
+    function taskId(bytes32 dealid, uint256 index) public pure returns (bytes32) {
+        return keccak256(abi.encodePacked(dealid, index));
+    }
+
+    function task(bytes32 taskid) external view returns (TaskView memory v) {
+        uint256 t = _tasks[taskid];
+        v.status = uint8(t);
+        v.replicated = t & _FLAG_REPLICATED != 0;
+        v.revealed = t & _FLAG_REVEALED != 0;
+        v.initTime = uint40(t >> 16);
+        v.revealDeadline = uint40(t >> 56);
+        if (v.replicated) {
+            v.contributions = uint16(t >> 96);
+            v.reveals = uint16(t >> 112);
+            v.expectedReveals = uint16(t >> 128);
+            v.totalWeight = 1 + (t >> 144);
+        } else {
+            v.worker = address(uint160(t >> 96));
+            v.contributions = v.worker == address(0) ? 0 : 1;
+            v.reveals = v.revealed ? 1 : 0;
+        }
+    }
+
+    /// @notice A replicated task's contribution by `worker`: status, epoch, weight and the 208-bit commit.
+    function contribution(bytes32 taskid, address worker)
+        external
+        view
+        returns (uint8 status, uint8 epoch, uint256 weight, uint256 commit)
+    {
+        uint256 c = _contributions[keccak256(abi.encodePacked(taskid, worker))];
+        status = uint8(c);
+        epoch = uint8(c >> 8);
+        weight = uint32(c >> 16);
+        commit = c >> 48;
+    }
+
+    /// @notice A result group: epoch, consensus flag, member count and weight (product of members' weights).
+    function group(bytes32 taskid, bytes32 resultHash)
+        external
+        view
+        returns (uint8 epoch, bool consensus, uint256 members, uint256 weight)
+    {
+        uint256 g = _groups[keccak256(abi.encodePacked(taskid, resultHash))];
+        epoch = uint8(g);
+        consensus = g & _GROUP_CONSENSUS != 0;
+        members = uint16(g >> 16);
+        weight = g >> 32;
+    }
+
+    /// @notice After the reveal deadline, when nobody revealed, the scheduler reopens the task: the
+    /// consensus group is rejected (its members can no longer reveal and lose their stake at finalize;
+    /// with trust <= 1 the single contributor's stake goes to the kitty at once) and contributions resume.
+    function reopen(Deal calldata deal, uint256 index, bytes32 resultHash) external nonReentrant {
+        if (msg.sender != deal.scheduler) revert NotScheduler(msg.sender, deal.scheduler);
+        bytes32 taskid = _taskOf(deal, index);
+        uint256 t = _tasks[taskid];
+        if (uint8(t) != STATUS_REVEALING) revert TaskNotRevealing(taskid, uint8(t));
+        uint256 deadline = (t >> 56) & _MASK40;
+        if (block.timestamp < deadline) revert RevealDeadlineNotReached(taskid, deadline);
+        bytes32 gkey = keccak256(abi.encodePacked(taskid, resultHash));
+        uint256 g = _groups[gkey];
+        if (g & _GROUP_CONSENSUS == 0) revert NotConsensusResult(taskid, resultHash);
+        // status ACTIVE, clear reveal deadline
+        uint256 base = (t & (((1 << 56) - 1) & ~uint256(0xff))) | STATUS_ACTIVE;
+        if (t & _FLAG_REPLICATED == 0) {
+            if (t & _FLAG_REVEALED != 0) revert TaskAlreadyRevealed(taskid);
+            address worker = address(uint160(t >> 96));
+            _spendFrozen(worker, deal.workerStake);
+            _penalize(worker);
+            kitty += deal.workerStake;
+            _tasks[taskid] = base;
+        } else {
+            if ((t >> 112) & _MASK16 != 0) revert TaskAlreadyRevealed(taskid);
+            // drop the group from the sum, keep contributions count, clear reveals/expected
+            uint256 sum = (t >> 144) - (g >> 32);
+            _tasks[taskid] = base | (t & (_MASK16 << 96)) | (sum << 144);
+        }
+        _groups[gkey] = uint8(uint8(g) + 1);
+        emit TaskReopen(taskid, resultHash);
+    }
+
+    /// @notice After a task's final deadline, anyone can claim it: the requester is refunded, the
+    /// contributors get their stakes back and the scheduler's stake for the task goes to the kitty.
+    /// `workers` lists the contributors of a replicated task in strictly increasing order (ignored when
+    /// trust <= 1).
+    function claim(Deal calldata deal, uint256 index, address[] calldata workers) external nonReentrant {
+        bytes32 taskid = _taskOf(deal, index);
+        uint256 t = _tasks[taskid];
+        uint8 status = uint8(t);
+        if (status != STATUS_ACTIVE && status != STATUS_REVEALING) revert TaskNotClaimable(taskid, status);
+        {
+            uint256 finalDeadline = ((t >> 16) & _MASK40) + FINAL_DEADLINE_RATIO * deal.workClockTimeRef;
+            if (block.timestamp < finalDeadline) revert FinalDeadlineNotReached(taskid, finalDeadline);
+        }
+        _tasks[taskid] = (t & ~uint256(0xff)) | STATUS_FAILED;
+        uint256 stake = deal.workerStake;
+        if (t & _FLAG_REPLICATED == 0) {
+            address worker = address(uint160(t >> 96));
+            if (worker != address(0)) _release(worker, stake, 0);
+        } else {
+            uint256 n = workers.length;
+            if (n != ((t >> 96) & _MASK16)) revert InvalidContributorList(taskid);
+            address prev;
+            for (uint256 i; i < n; ++i) {
+                address w = workers[i];
+                if (w <= prev || _contributions[keccak256(abi.encodePacked(taskid, w))] == 0) {
+                    revert InvalidContributorList(taskid);
+                }
+                prev = w;
+                _release(w, stake, 0);
+            }
+        }
+        uint256 price = deal.appPrice + deal.datasetPrice + deal.workerpoolPrice;
+        _release(deal.requester, price, 0);
+        uint256 schedulerStake = deal.workerpoolPrice * SCHEDULER_STAKE_RATIO / 100;
+        _spendFrozen(deal.scheduler, schedulerStake);
+        kitty += schedulerStake;
+        emit TaskClaimed(taskid);
+    }
+}

@@ -1,0 +1,118 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.30;
+
+// The order structs follow the EIP-712 types of docs/protocol.md field for field; each carries its
+// signature in a trailing `sign` field that is NOT part of the EIP-712 type (empty when presigned).
+
+struct AppOrder {
+    address app;
+    uint256 appprice;
+    uint256 volume;
+    bytes32 tag;
+    address datasetrestrict;
+    address workerpoolrestrict;
+    address requesterrestrict;
+    uint256 expiry;
+    bytes32 salt;
+    bytes sign;
+}
+
+struct DatasetOrder {
+    address dataset;
+    uint256 datasetprice;
+    uint256 volume;
+    bytes32 tag;
+    address apprestrict;
+    address workerpoolrestrict;
+    address requesterrestrict;
+    uint256 expiry;
+    bytes32 salt;
+    bytes sign;
+}
+
+struct WorkerpoolOrder {
+    address workerpool;
+    uint256 workerpoolprice;
+    uint256 volume;
+    bytes32 tag;
+    uint256 category;
+    uint256 trust;
+    address apprestrict;
+    address datasetrestrict;
+    address requesterrestrict;
+    uint256 expiry;
+    bytes32 salt;
+    bytes sign;
+}
+
+struct RequestOrder {
+    address app;
+    uint256 appmaxprice;
+    address dataset;
+    uint256 datasetmaxprice;
+    address workerpool;
+    uint256 workerpoolmaxprice;
+    address requester;
+    uint256 volume;
+    bytes32 tag;
+    uint256 category;
+    uint256 trust;
+    address beneficiary;
+    address callback;
+    string params;
+    uint256 expiry;
+    bytes32 salt;
+    bytes sign;
+}
+
+/// @notice A deal as created by matchOrders. It is not stored: the hub keeps
+/// `keccak256(abi.encode(deal))` under `dealid = keccak256(abi.encodePacked(requestHash, botFirst))` and
+/// every later call passes the deal back (it is emitted in full in DealCreated).
+struct Deal {
+    address app;
+    address appOwner;
+    uint256 appPrice;
+    address dataset;
+    address datasetOwner;
+    uint256 datasetPrice;
+    address workerpool;
+    address scheduler;
+    uint256 workerpoolPrice;
+    address requester;
+    address beneficiary;
+    address callback;
+    uint256 category;
+    uint256 trust;
+    bytes32 tag;
+    uint256 workClockTimeRef;
+    uint256 workerStake;
+    uint256 schedulerRewardRatio;
+    bytes32 requestHash;
+    uint256 botFirst;
+    uint256 volume;
+    uint256 startTime;
+}
+
+/// @notice Decoded view of a task.
+struct TaskView {
+    uint8 status;
+    bool replicated;
+    bool revealed;
+    uint40 initTime;
+    uint40 revealDeadline;
+    address worker;
+    uint16 contributions;
+    uint16 reveals;
+    uint16 expectedReveals;
+    uint256 totalWeight;
+}
+
+/// @notice The worker's evidence for the TEE fast path (contributeAndFinalize).
+struct FastResult {
+    bytes32 digest;
+    address enclave;
+    bytes enclaveSign;
+    bytes authorizationSign;
+    bytes resultsLocation;
+    bytes callbackData;
+}

@@ -1,0 +1,316 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.30;
+
+import {Test} from "./Test.sol";
+import {Vm} from "./Vm.sol";
+import {DevToken} from "../../src/DevToken.sol";
+import {Hub} from "../../src/Hub.sol";
+import {HubBase} from "../../src/HubBase.sol";
+import {HubExtension} from "../../src/HubExtension.sol";
+import {AppRegistry} from "../../src/registries/AppRegistry.sol";
+import {DatasetRegistry} from "../../src/registries/DatasetRegistry.sol";
+import {WorkerpoolRegistry} from "../../src/registries/WorkerpoolRegistry.sol";
+import {
+    AppOrder,
+    DatasetOrder,
+    WorkerpoolOrder,
+    RequestOrder,
+    Deal,
+    TaskView,
+    FastResult
+} from "../../src/libs/Types.sol";
+
+/// @notice Deploys the protocol, registers resources, funds actors, and builds/signs orders.
+abstract contract Fixture is Test {
+    DevToken internal token;
+    AppRegistry internal apps;
+    DatasetRegistry internal datasets;
+    WorkerpoolRegistry internal pools;
+    Hub internal hub;
+    HubExtension internal hubx; // the hub's address seen through the extension ABI
+
+    uint256 internal constant ADMIN_PK = 0xA11CE;
+    uint256 internal constant APP_OWNER_PK = 0xA0;
+    uint256 internal constant DATASET_OWNER_PK = 0xDA;
+    uint256 internal constant SCHEDULER_PK = 0x5C;
+    uint256 internal constant REQUESTER_PK = 0x4E;
+    uint256 internal constant AUTHORITY_PK = 0xA7;
+    uint256 internal constant ENCLAVE_PK = 0xE1;
+    uint256 internal constant WORKER_PK_BASE = 0x1000;
+
+    address internal admin;
+    address internal appOwner;
+    address internal datasetOwner;
+    address internal scheduler;
+    address internal requester;
+    address internal authority;
+    address internal enclave;
+    address[] internal workers;
+    uint256[] internal workerPks;
+
+    address internal app;
+    address internal teeApp;
+    address internal dataset;
+    address internal pool;
+
+    uint256 internal constant REF = 300; // category 0 workClockTimeRef
+    uint256 internal constant APP_PRICE = 3e9;
+    uint256 internal constant DATASET_PRICE = 2e9;
+    uint256 internal constant POOL_PRICE = 10e9;
+    uint256 internal constant FUNDS = 1_000e9;
+    uint8 internal constant STAKE_RATIO = 30;
+    uint8 internal constant REWARD_RATIO = 10;
+
+    uint256 internal saltCounter;
+
+    function setUp() public virtual {
+        vm.warp(1_700_000_000);
+        admin = vm.addr(ADMIN_PK);
+        appOwner = vm.addr(APP_OWNER_PK);
+        datasetOwner = vm.addr(DATASET_OWNER_PK);
+        scheduler = vm.addr(SCHEDULER_PK);
+        requester = vm.addr(REQUESTER_PK);
+        authority = vm.addr(AUTHORITY_PK);
+        enclave = vm.addr(ENCLAVE_PK);
+
+        token = new DevToken();
+        apps = new AppRegistry();
+        datasets = new DatasetRegistry();
+        pools = new WorkerpoolRegistry();
+        hub = new Hub(address(token), address(apps), address(datasets), address(pools), admin);
+        hubx = HubExtension(address(hub));
+
+        vm.startPrank(admin);
+        hubx.createCategory("XS", "extra small", REF);
+        hubx.createCategory("S", "small", 1200);
+        hubx.setAttestationAuthority(authority);
+        vm.stopPrank();
+        vm.prank(authority);
+        hubx.authorizeEnclave(enclave, block.timestamp + 365 days);
+
+        vm.prank(appOwner);
+        app = apps.register("hello", "https://apps.example/hello.wasm", keccak256("hello-module"), bytes32(0));
+        vm.prank(appOwner);
+        teeApp = apps.register(
+            "hello-tee", "https://apps.example/hello.wasm", keccak256("hello-module"), keccak256("mre")
+        );
+        vm.prank(datasetOwner);
+        dataset = datasets.register("data", "https://data.example/data.bin", keccak256("data"));
+        vm.prank(scheduler);
+        pool = pools.register("pool", STAKE_RATIO, REWARD_RATIO);
+
+        _fund(requester, FUNDS);
+        _fund(scheduler, FUNDS);
+        for (uint256 i; i < 6; ++i) {
+            uint256 pk = WORKER_PK_BASE + i;
+            workerPks.push(pk);
+            workers.push(vm.addr(pk));
+            _fund(vm.addr(pk), FUNDS);
+        }
+    }
+
+    function _fund(address who, uint256 amount) internal {
+        token.faucet(who, amount);
+        vm.startPrank(who);
+        token.approve(address(hub), type(uint256).max);
+        hub.deposit(amount);
+        vm.stopPrank();
+    }
+
+    // ---- orders -----------------------------------------------------------------------------------
+
+    function _sign(uint256 pk, bytes32 digest) internal pure returns (bytes memory) {
+        (uint8 v, bytes32 r, bytes32 s) = vm.sign(pk, digest);
+        return abi.encodePacked(r, s, v);
+    }
+
+    function _personalSign(uint256 pk, bytes32 h) internal pure returns (bytes memory) {
+        return _sign(pk, keccak256(abi.encodePacked("\x19Ethereum Signed Message:\n32", h)));
+    }
+
+    function _salt() internal returns (bytes32) {
+        return bytes32(++saltCounter);
+    }
+
+    function _appOrder(address a, uint256 volume) internal returns (AppOrder memory o) {
+        o.app = a;
+        o.appprice = APP_PRICE;
+        o.volume = volume;
+        o.salt = _salt();
+        o.sign = _sign(APP_OWNER_PK, hubx.hashAppOrder(o));
+    }
+
+    function _datasetOrder(uint256 volume) internal returns (DatasetOrder memory o) {
+        o.dataset = dataset;
+        o.datasetprice = DATASET_PRICE;
+        o.volume = volume;
+        o.salt = _salt();
+        o.sign = _sign(DATASET_OWNER_PK, hubx.hashDatasetOrder(o));
+    }
+
+    function _poolOrder(uint256 volume, uint256 trust, bytes32 tag)
+        internal
+        returns (WorkerpoolOrder memory o)
+    {
+        o.workerpool = pool;
+        o.workerpoolprice = POOL_PRICE;
+        o.volume = volume;
+        o.tag = tag;
+        o.trust = trust;
+        o.salt = _salt();
+        o.sign = _sign(SCHEDULER_PK, hubx.hashWorkerpoolOrder(o));
+    }
+
+    function _requestOrder(address a, address d, uint256 volume, uint256 trust, bytes32 tag, address callback)
+        internal
+        returns (RequestOrder memory o)
+    {
+        o.app = a;
+        o.appmaxprice = APP_PRICE;
+        o.dataset = d;
+        o.datasetmaxprice = d == address(0) ? 0 : DATASET_PRICE;
+        o.workerpoolmaxprice = POOL_PRICE;
+        o.requester = requester;
+        o.volume = volume;
+        o.tag = tag;
+        o.trust = trust;
+        o.beneficiary = requester;
+        o.callback = callback;
+        o.params = '{"args":"--hello"}';
+        o.salt = _salt();
+        o.sign = _sign(REQUESTER_PK, hubx.hashRequestOrder(o));
+    }
+
+    function _resignApp(AppOrder memory o) internal view {
+        o.sign = _sign(APP_OWNER_PK, hubx.hashAppOrder(o));
+    }
+
+    function _resignDataset(DatasetOrder memory o) internal view {
+        o.sign = _sign(DATASET_OWNER_PK, hubx.hashDatasetOrder(o));
+    }
+
+    function _resignPool(WorkerpoolOrder memory o) internal view {
+        o.sign = _sign(SCHEDULER_PK, hubx.hashWorkerpoolOrder(o));
+    }
+
+    function _resignRequest(RequestOrder memory o) internal view {
+        o.sign = _sign(REQUESTER_PK, hubx.hashRequestOrder(o));
+    }
+
+    /// Matches and returns the deal decoded from DealCreated.
+    function _match(
+        AppOrder memory ao,
+        DatasetOrder memory dso,
+        WorkerpoolOrder memory wpo,
+        RequestOrder memory ro
+    ) internal returns (Deal memory deal) {
+        vm.recordLogs();
+        bytes32 dealid = hub.matchOrders(ao, dso, wpo, ro);
+        Vm.Log[] memory logs = vm.getRecordedLogs();
+        bytes32 topic = HubBase.DealCreated.selector;
+        for (uint256 i; i < logs.length; ++i) {
+            if (logs[i].topics[0] == topic) {
+                assertEq(logs[i].topics[1], dealid, "dealid topic");
+                (deal,,,,) = abi.decode(logs[i].data, (Deal, bytes32, bytes32, bytes32, string));
+                return deal;
+            }
+        }
+        revert AssertionFailed("no DealCreated");
+    }
+
+    function _simpleDeal(uint256 volume, uint256 trust) internal returns (Deal memory) {
+        DatasetOrder memory none;
+        return _match(
+            _appOrder(app, volume),
+            none,
+            _poolOrder(volume, trust, 0),
+            _requestOrder(app, address(0), volume, trust, 0, address(0))
+        );
+    }
+
+    function _datasetDeal(uint256 volume, uint256 trust, address callback) internal returns (Deal memory) {
+        return _match(
+            _appOrder(app, volume),
+            _datasetOrder(volume),
+            _poolOrder(volume, trust, 0),
+            _requestOrder(app, dataset, volume, trust, 0, callback)
+        );
+    }
+
+    function _teeDeal(uint256 volume) internal returns (Deal memory) {
+        DatasetOrder memory none;
+        return _match(
+            _appOrder(teeApp, volume),
+            none,
+            _poolOrder(volume, 1, bytes32(uint256(1))),
+            _requestOrder(teeApp, address(0), volume, 1, bytes32(uint256(1)), address(0))
+        );
+    }
+
+    function _dealId(Deal memory d) internal pure returns (bytes32) {
+        return keccak256(abi.encodePacked(d.requestHash, d.botFirst));
+    }
+
+    function _taskId(Deal memory d, uint256 index) internal pure returns (bytes32) {
+        return keccak256(abi.encodePacked(_dealId(d), index));
+    }
+
+    // ---- task helpers -------------------------------------------------------------------------------
+
+    function _auth(address worker, bytes32 taskid, address encl) internal pure returns (bytes memory) {
+        return _personalSign(SCHEDULER_PK, keccak256(abi.encodePacked(worker, taskid, encl)));
+    }
+
+    function _resultHash(bytes32 taskid, bytes32 digest) internal pure returns (bytes32) {
+        return keccak256(abi.encodePacked(taskid, digest));
+    }
+
+    function _resultSeal(address worker, bytes32 taskid, bytes32 digest) internal pure returns (bytes32) {
+        return keccak256(abi.encodePacked(worker, taskid, digest));
+    }
+
+    function _contribute(Deal memory d, uint256 index, uint256 w, bytes32 digest) internal {
+        bytes32 taskid = _taskId(d, index);
+        address worker = workers[w];
+        vm.prank(worker);
+        hub.contribute(
+            d,
+            index,
+            _resultHash(taskid, digest),
+            _resultSeal(worker, taskid, digest),
+            address(0),
+            "",
+            _auth(worker, taskid, address(0))
+        );
+    }
+
+    function _reveal(Deal memory d, uint256 index, uint256 w, bytes32 digest) internal {
+        vm.prank(workers[w]);
+        hub.reveal(_taskId(d, index), digest);
+    }
+
+    function _finalize(Deal memory d, uint256 index, address[] memory ws) internal {
+        vm.prank(scheduler);
+        hub.finalize(d, index, "ipfs://result", "", ws);
+    }
+
+    function _none() internal pure returns (address[] memory) {
+        return new address[](0);
+    }
+
+    function _sorted(address a, address b) internal pure returns (address[] memory l) {
+        l = new address[](2);
+        (l[0], l[1]) = a < b ? (a, b) : (b, a);
+    }
+
+    function _total() internal view returns (uint256 sum) {
+        sum = hubx.kitty();
+        address[5] memory fixedActors = [appOwner, datasetOwner, scheduler, requester, admin];
+        for (uint256 i; i < 5; ++i) {
+            sum += hub.balanceOf(fixedActors[i]) + hub.frozenOf(fixedActors[i]);
+        }
+        for (uint256 i; i < workers.length; ++i) {
+            sum += hub.balanceOf(workers[i]) + hub.frozenOf(workers[i]);
+        }
+    }
+}
