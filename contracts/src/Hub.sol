@@ -196,10 +196,9 @@ contract Hub is HubBase {
         d.requestHash = requestHash;
         d.botFirst = c.requestState & _CONSUMED_MASK;
         d.volume = volume;
-        d.startTime = block.timestamp;
 
         dealid = keccak256(abi.encodePacked(requestHash, d.botFirst));
-        _deals[dealid] = Orders.hashMemory(d);
+        _deals[dealid] = (Orders.hashMemory(d) & _DEAL_HASH_MASK) | bytes32(block.timestamp);
 
         // funds
         _lock(d.requester, (d.appPrice + d.datasetPrice + d.workerpoolPrice) * volume);
@@ -288,18 +287,18 @@ contract Hub is HubBase {
     }
 
     /// @notice Initializes task `index` of `deal`. The scheduler may initialize at any time; anyone else
-    /// once `deal.startTime + 10 * workClockTimeRef` has passed (so a requester is never stuck with an
+    /// once the deal's start time + 10 * workClockTimeRef has passed (so a requester is never stuck with an
     /// idle scheduler). A task's deadlines run from its own initialization.
     function initialize(Deal calldata deal, uint256 index) external nonReentrant returns (bytes32 taskid) {
         bytes32 dealid = _checkDeal(deal);
-        _checkInitializer(deal);
+        _checkInitializer(deal, dealid);
         taskid = _initialize(dealid, index, deal.volume, deal.trust > 1);
     }
 
     /// @notice Initializes tasks `first .. first + count - 1` of `deal` in one transaction.
     function initializeBatch(Deal calldata deal, uint256 first, uint256 count) external nonReentrant {
         bytes32 dealid = _checkDeal(deal);
-        _checkInitializer(deal);
+        _checkInitializer(deal, dealid);
         bool replicated = deal.trust > 1;
         uint256 volume = deal.volume;
         for (uint256 i = first; i < first + count; ++i) {
@@ -307,9 +306,10 @@ contract Hub is HubBase {
         }
     }
 
-    function _checkInitializer(Deal calldata deal) internal view {
+    function _checkInitializer(Deal calldata deal, bytes32 dealid) internal view {
         if (msg.sender != deal.scheduler) {
-            uint256 opensAt = deal.startTime + FINAL_DEADLINE_RATIO * deal.workClockTimeRef;
+            uint256 start = uint256(_deals[dealid]) & _MASK40;
+            uint256 opensAt = start + FINAL_DEADLINE_RATIO * deal.workClockTimeRef;
             if (block.timestamp < opensAt) revert InitializationNotOpen(opensAt);
         }
     }

@@ -49,6 +49,7 @@ abstract contract HubBase is EIP712 {
     uint8 public constant CONTRIBUTION_CONTRIBUTED = 1;
     uint8 public constant CONTRIBUTION_REVEALED = 2;
 
+    bytes32 internal constant _DEAL_HASH_MASK = bytes32(~uint256(0) << 40);
     uint256 internal constant _MASK112 = (1 << 112) - 1;
     uint256 internal constant _MASK40 = (1 << 40) - 1;
     uint256 internal constant _MASK16 = (1 << 16) - 1;
@@ -299,7 +300,10 @@ abstract contract HubBase is EIP712 {
 
     function _checkDeal(Deal calldata deal) internal view returns (bytes32 dealid) {
         dealid = keccak256(abi.encodePacked(deal.requestHash, deal.botFirst));
-        if (_deals[dealid] != Orders.hash(deal) || _deals[dealid] == 0) revert UnknownDeal(dealid);
+        bytes32 stored = _deals[dealid];
+        if (stored & _DEAL_HASH_MASK != Orders.hash(deal) & _DEAL_HASH_MASK || stored == 0) {
+            revert UnknownDeal(dealid);
+        }
     }
 
     function _taskOf(Deal calldata deal, uint256 index) internal view returns (bytes32 taskid) {

@@ -122,9 +122,12 @@ contract HubExtension is HubBase {
         }
     }
 
-    /// @notice keccak256(abi.encode(deal)) stored for `dealid` (zero when unknown).
-    function dealCommitment(bytes32 dealid) external view returns (bytes32) {
-        return _deals[dealid];
+    /// @notice The deal record: the top 216 bits of keccak256(abi.encode(deal)) (low 40 bits zeroed) and
+    /// the deal's start time; both zero when `dealid` is unknown.
+    function dealRecord(bytes32 dealid) external view returns (bytes32 commitment, uint256 startTime) {
+        bytes32 stored = _deals[dealid];
+        commitment = stored & _DEAL_HASH_MASK;
+        startTime = uint256(stored) & _MASK40;
     }
 
     /// @notice dealid = keccak256(abi.encodePacked(deal.requestHash, deal.botFirst)).

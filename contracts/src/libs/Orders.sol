@@ -72,14 +72,14 @@ library Orders {
     function hash(Deal calldata d) internal pure returns (bytes32 h) {
         assembly ("memory-safe") {
             let m := mload(0x40)
-            calldatacopy(m, d, 0x2c0) // 22 words
-            h := keccak256(m, 0x2c0)
+            calldatacopy(m, d, 0x2a0) // 21 words
+            h := keccak256(m, 0x2a0)
         }
     }
 
     function hashMemory(Deal memory d) internal pure returns (bytes32 h) {
         assembly ("memory-safe") {
-            h := keccak256(d, 0x2c0)
+            h := keccak256(d, 0x2a0)
         }
     }
 

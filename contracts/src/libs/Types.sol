@@ -65,9 +65,10 @@ struct RequestOrder {
     bytes sign;
 }
 
-/// @notice A deal as created by matchOrders. It is not stored: the hub keeps
-/// `keccak256(abi.encode(deal))` under `dealid = keccak256(abi.encodePacked(requestHash, botFirst))` and
-/// every later call passes the deal back (it is emitted in full in DealCreated).
+/// @notice A deal as created by matchOrders. It is not stored: under
+/// `dealid = keccak256(abi.encodePacked(requestHash, botFirst))` the hub keeps one word, the top 216 bits of
+/// `keccak256(abi.encode(deal))` and the deal's start time (unix seconds) in the low 40 bits; every later
+/// call passes the deal back (it is emitted in full in DealCreated). Nothing in it depends on the block.
 struct Deal {
     address app;
     address appOwner;
@@ -90,7 +91,6 @@ struct Deal {
     bytes32 requestHash;
     uint256 botFirst;
     uint256 volume;
-    uint256 startTime;
 }
 
 /// @notice Decoded view of a task.

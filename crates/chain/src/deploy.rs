@@ -5,13 +5,23 @@ use alloy::providers::Provider;
 use serde::{Deserialize, Serialize};
 
 use crate::ChainError;
-use crate::contracts::DevToken;
+use crate::contracts::{
+    AppRegistry, DatasetRegistry, DevToken, Hub, HubExtension, WorkerpoolRegistry,
+};
 
 /// Addresses of the deployed protocol contracts, as stored in the chain profile.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Contracts {
     /// The escrow token (the devnet token on a devnet).
     pub token: Address,
+    /// The hub: escrow, orders, deals, tasks. Bind both `Hub` and `HubExtension` here.
+    pub hub: Address,
+    /// ERC-721 registry of apps.
+    pub app_registry: Address,
+    /// ERC-721 registry of datasets.
+    pub dataset_registry: Address,
+    /// ERC-721 registry of workerpools.
+    pub workerpool_registry: Address,
 }
 
 impl Contracts {
@@ -19,9 +29,23 @@ impl Contracts {
     pub fn example() -> Self {
         Self {
             token: Address::repeat_byte(0x22),
+            hub: Address::repeat_byte(0x33),
+            app_registry: Address::repeat_byte(0x44),
+            dataset_registry: Address::repeat_byte(0x55),
+            workerpool_registry: Address::repeat_byte(0x66),
         }
     }
 }
+
+/// The categories a deployment creates, as iExec's: (name, description, workClockTimeRef in
+/// seconds). Ids follow the order: 0 = XS, 1 = S, ...
+pub const DEFAULT_CATEGORIES: [(&str, &str, u64); 5] = [
+    ("XS", "extra small: reference duration 5 minutes", 300),
+    ("S", "small: reference duration 20 minutes", 1_200),
+    ("M", "medium: reference duration 1 hour", 3_600),
+    ("L", "large: reference duration 3 hours", 10_800),
+    ("XL", "extra large: reference duration 10 hours", 36_000),
+];
 
 /// What a deployment produced: the addresses and the block of its first transaction.
 #[derive(Clone, Debug)]
@@ -32,23 +56,140 @@ pub struct Deployment {
     pub first_block: u64,
 }
 
-/// Deploys every protocol contract with `provider`'s signer as deployer; `admin` administers them.
-pub async fn deploy_all<P: Provider>(provider: &P, admin: Address) -> Result<Deployment, ChainError> {
-    let _ = admin; // the hub (contracts issue) takes its admin here
-    let token_tx = DevToken::deploy_builder(provider)
-        .send()
-        .await
-        .map_err(|e| ChainError::tx("deploying DevToken", e))?;
-    let receipt = token_tx
+/// Waits for a transaction's receipt and checks it succeeded.
+async fn confirm(
+    what: &str,
+    pending: alloy::providers::PendingTransactionBuilder<alloy::network::Ethereum>,
+) -> Result<alloy::rpc::types::TransactionReceipt, ChainError> {
+    let receipt = pending
         .get_receipt()
         .await
-        .map_err(|e| ChainError::tx("deploying DevToken", e))?;
-    let token = receipt
+        .map_err(|e| ChainError::tx(what, e))?;
+    if !receipt.status() {
+        return Err(ChainError::tx(what, "the transaction reverted"));
+    }
+    Ok(receipt)
+}
+
+fn deployed_address(
+    what: &str,
+    receipt: &alloy::rpc::types::TransactionReceipt,
+) -> Result<Address, ChainError> {
+    receipt
         .contract_address
-        .ok_or_else(|| ChainError::tx("deploying DevToken", "the receipt has no contract address"))?;
+        .ok_or_else(|| ChainError::tx(what, "the receipt has no contract address"))
+}
+
+/// Deploys every protocol contract with `provider`'s signer as deployer; `admin` administers them.
+///
+/// Order: DevToken, AppRegistry, DatasetRegistry, WorkerpoolRegistry, Hub (which deploys its
+/// HubExtension). The deployer is the hub's first admin: it creates [`DEFAULT_CATEGORIES`], then
+/// hands the admin role to `admin` when they differ.
+pub async fn deploy_all<P: Provider>(
+    provider: &P,
+    admin: Address,
+) -> Result<Deployment, ChainError> {
+    let what = "deploying DevToken";
+    let receipt = confirm(
+        what,
+        DevToken::deploy_builder(provider)
+            .send()
+            .await
+            .map_err(|e| ChainError::tx(what, e))?,
+    )
+    .await?;
+    let token = deployed_address(what, &receipt)?;
+    let deployer = receipt.from;
+    let first_block = receipt.block_number.unwrap_or_default();
+
+    let what = "deploying AppRegistry";
+    let receipt = confirm(
+        what,
+        AppRegistry::deploy_builder(provider)
+            .send()
+            .await
+            .map_err(|e| ChainError::tx(what, e))?,
+    )
+    .await?;
+    let app_registry = deployed_address(what, &receipt)?;
+
+    let what = "deploying DatasetRegistry";
+    let receipt = confirm(
+        what,
+        DatasetRegistry::deploy_builder(provider)
+            .send()
+            .await
+            .map_err(|e| ChainError::tx(what, e))?,
+    )
+    .await?;
+    let dataset_registry = deployed_address(what, &receipt)?;
+
+    let what = "deploying WorkerpoolRegistry";
+    let receipt = confirm(
+        what,
+        WorkerpoolRegistry::deploy_builder(provider)
+            .send()
+            .await
+            .map_err(|e| ChainError::tx(what, e))?,
+    )
+    .await?;
+    let workerpool_registry = deployed_address(what, &receipt)?;
+
+    let what = "deploying Hub";
+    let receipt = confirm(
+        what,
+        Hub::deploy_builder(
+            provider,
+            token,
+            app_registry,
+            dataset_registry,
+            workerpool_registry,
+            deployer,
+        )
+        .send()
+        .await
+        .map_err(|e| ChainError::tx(what, e))?,
+    )
+    .await?;
+    let hub = deployed_address(what, &receipt)?;
+
+    let ext = HubExtension::new(hub, provider);
+    for (name, description, reference) in DEFAULT_CATEGORIES {
+        let what = format!("creating category {name}");
+        confirm(
+            &what,
+            ext.createCategory(
+                name.to_string(),
+                description.to_string(),
+                U256::from(reference),
+            )
+            .send()
+            .await
+            .map_err(|e| ChainError::tx(&what, e))?,
+        )
+        .await?;
+    }
+    if admin != deployer {
+        let what = "handing the hub admin role over";
+        confirm(
+            what,
+            ext.transferAdmin(admin)
+                .send()
+                .await
+                .map_err(|e| ChainError::tx(what, e))?,
+        )
+        .await?;
+    }
+
     Ok(Deployment {
-        contracts: Contracts { token },
-        first_block: receipt.block_number.unwrap_or_default(),
+        contracts: Contracts {
+            token,
+            hub,
+            app_registry,
+            dataset_registry,
+            workerpool_registry,
+        },
+        first_block,
     })
 }
 
@@ -76,7 +217,10 @@ pub async fn fund_accounts<P: Provider>(
             .await
             .map_err(|e| ChainError::tx(format!("funding {account}"), e))?;
         if !receipt.status() {
-            return Err(ChainError::tx(format!("funding {account}"), "the faucet transaction reverted"));
+            return Err(ChainError::tx(
+                format!("funding {account}"),
+                "the faucet transaction reverted",
+            ));
         }
     }
     Ok(())
