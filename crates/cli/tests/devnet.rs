@@ -1,0 +1,115 @@
+//! `decloud devnet up | status | down` through the real binary, and its error paths.
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn decloud(home: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_decloud"))
+        .args(args)
+        .env("DECLOUD_HOME", home)
+        .output()
+        .expect("the decloud binary runs")
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Stops the devnet of a test even when an assertion fails half-way.
+struct DownOnDrop<'a>(&'a Path);
+
+impl Drop for DownOnDrop<'_> {
+    fn drop(&mut self) {
+        let _ = decloud(self.0, &["devnet", "down"]);
+    }
+}
+
+#[test]
+fn up_status_down_round_trip() {
+    let home = tempfile::tempdir().unwrap();
+    let port = free_port().to_string();
+    let _guard = DownOnDrop(home.path());
+
+    let up = decloud(home.path(), &["devnet", "up", "--port", &port, "--instant", "--json"]);
+    assert!(up.status.success(), "up failed: {}", stderr(&up));
+    let report: serde_json::Value = serde_json::from_str(&stdout(&up)).unwrap();
+    let pid = report["process"]["pid"].as_u64().unwrap();
+    assert_eq!(report["profile"]["chain_id"], 31337);
+    assert!(home.path().join("chain.toml").exists());
+
+    // A second `up` refuses to start another anvil and names the running one.
+    let again = decloud(home.path(), &["devnet", "up", "--port", &free_port().to_string()]);
+    assert!(!again.status.success());
+    let message = stderr(&again);
+    assert!(message.contains("already running") && message.contains(&pid.to_string()), "{message}");
+
+    let status = decloud(home.path(), &["devnet", "status", "--json"]);
+    assert!(status.status.success(), "{}", stderr(&status));
+    let status: serde_json::Value = serde_json::from_str(&stdout(&status)).unwrap();
+    assert_eq!(status["running"], true);
+    assert_eq!(status["process"]["pid"].as_u64(), Some(pid));
+    assert!(status["block_number"].as_u64().unwrap() >= 1, "the deployment mined blocks");
+
+    let human = decloud(home.path(), &["devnet", "status"]);
+    assert!(stdout(&human).contains("running, anvil pid"), "{}", stdout(&human));
+
+    let down = decloud(home.path(), &["devnet", "down"]);
+    assert!(down.status.success());
+    assert!(stdout(&down).contains(&format!("pid {pid}")), "{}", stdout(&down));
+    assert!(!Path::new(&format!("/proc/{pid}")).join("cmdline").exists() || {
+        // A zombie has an empty cmdline; anything else would mean anvil still runs.
+        std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default().is_empty()
+    });
+
+    let after = decloud(home.path(), &["devnet", "status", "--json"]);
+    let after: serde_json::Value = serde_json::from_str(&stdout(&after)).unwrap();
+    assert_eq!(after["running"], false);
+
+    let down_again = decloud(home.path(), &["devnet", "down"]);
+    assert!(down_again.status.success());
+    assert!(stdout(&down_again).contains("no devnet"), "{}", stdout(&down_again));
+}
+
+#[test]
+fn a_port_in_use_is_a_one_line_error_that_says_what_to_do() {
+    let home = tempfile::tempdir().unwrap();
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let out = decloud(home.path(), &["devnet", "up", "--port", &port]);
+    assert!(!out.status.success());
+    let message = stderr(&out);
+    assert_eq!(message.trim().lines().count(), 1, "{message}");
+    assert!(message.contains("already in use") && message.contains("--port"), "{message}");
+    assert!(!home.path().join("chain.toml").exists(), "nothing is written on failure");
+}
+
+#[test]
+fn a_bad_rpc_is_a_one_line_error_that_says_what_to_do() {
+    let home = tempfile::tempdir().unwrap();
+    // Nothing listens on a port we just released.
+    let dead = format!("http://127.0.0.1:{}", free_port());
+    for args in [
+        vec!["devnet", "status", "--rpc", dead.as_str()],
+        vec!["devnet", "up", "--rpc", dead.as_str()],
+        vec!["devnet", "up", "--rpc", "not a url"],
+    ] {
+        let out = decloud(home.path(), &args);
+        assert!(!out.status.success(), "{args:?} should fail");
+        let message = stderr(&out);
+        assert_eq!(message.trim().lines().count(), 1, "{args:?}: {message}");
+        assert!(
+            message.contains("--rpc") || message.contains("expected something like"),
+            "{args:?}: {message}"
+        );
+    }
+    assert!(!home.path().join("chain.toml").exists());
+}
