@@ -2,6 +2,7 @@
 pragma solidity ^0.8.30;
 
 import {SignatureCheckerLib} from "solady/utils/SignatureCheckerLib.sol";
+import {ECDSA} from "solady/utils/ECDSA.sol";
 import {SafeTransferLib} from "solady/utils/SafeTransferLib.sol";
 import {FixedPointMathLib} from "solady/utils/FixedPointMathLib.sol";
 import {AppOrder, DatasetOrder, WorkerpoolOrder, RequestOrder, Deal, FastResult} from "./libs/Types.sol";
@@ -177,7 +178,6 @@ contract Hub is HubBase {
         volume = FixedPointMathLib.min(volume, MAX_DEAL_VOLUME);
         _orders[c.appHash] = c.appState + volume;
         _orders[c.workerpoolHash] = c.workerpoolState + volume;
-        _orders[requestHash] = c.requestState + volume;
 
         // the deal
         d.app = ao.app;
@@ -198,6 +198,10 @@ contract Hub is HubBase {
         d.volume = volume;
 
         dealid = keccak256(abi.encodePacked(requestHash, d.botFirst));
+        // A request's consumed volume is recorded only while the order stays partially open: the deal that
+        // completes it leaves the record at its botFirst, and that deal's record blocks any replay.
+        if (_deals[dealid] != 0) revert OrderFullyConsumed(requestHash);
+        if (d.botFirst + volume < ro.volume) _orders[requestHash] = c.requestState + volume;
         _deals[dealid] = (Orders.hashMemory(d) & _DEAL_HASH_MASK) | bytes32(block.timestamp);
 
         // funds
@@ -273,7 +277,7 @@ contract Hub is HubBase {
         state = _orders[h];
         if (state & _CANCELLED != 0) revert OrderCancelled(h);
         if (expiry != 0 && block.timestamp > expiry) revert OrderExpired(h, expiry);
-        if (state & _PRESIGNED == 0 && !SignatureCheckerLib.isValidSignatureNowCalldata(signer, h, sign)) {
+        if (state & _PRESIGNED == 0 && !_isValidSig(signer, h, sign)) {
             revert InvalidSignature(h, signer);
         }
     }
@@ -424,6 +428,13 @@ contract Hub is HubBase {
         return ((g & 0xff) | (members << 16) | (newWeight << 32), sum);
     }
 
+    /// ECDSA first (no EXTCODESIZE on the signer: saves a cold account access), then ERC-1271.
+    function _isValidSig(address signer, bytes32 h, bytes calldata sign) internal view returns (bool) {
+        if (signer == address(0)) return false;
+        if (ECDSA.tryRecoverCalldata(h, sign) == signer) return true;
+        return SignatureCheckerLib.isValidERC1271SignatureNowCalldata(signer, h, sign);
+    }
+
     function _checkAuthorization(address scheduler, bytes32 taskid, address enclave, bytes calldata sign)
         internal
         view
@@ -431,7 +442,7 @@ contract Hub is HubBase {
         bytes32 h = SignatureCheckerLib.toEthSignedMessageHash(
             keccak256(abi.encodePacked(msg.sender, taskid, enclave))
         );
-        if (!SignatureCheckerLib.isValidSignatureNowCalldata(scheduler, h, sign)) {
+        if (!_isValidSig(scheduler, h, sign)) {
             revert InvalidAuthorization(taskid, msg.sender, enclave);
         }
     }
@@ -451,7 +462,7 @@ contract Hub is HubBase {
         if (_enclaves[enclave] <= block.timestamp) revert EnclaveNotAuthorized(enclave);
         bytes32 h =
             SignatureCheckerLib.toEthSignedMessageHash(keccak256(abi.encodePacked(resultHash, resultSeal)));
-        if (!SignatureCheckerLib.isValidSignatureNowCalldata(enclave, h, sign)) {
+        if (!_isValidSig(enclave, h, sign)) {
             revert InvalidEnclaveSignature(taskid, enclave);
         }
     }

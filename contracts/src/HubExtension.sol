@@ -82,7 +82,9 @@ contract HubExtension is HubBase {
         return _domainSeparator();
     }
 
-    /// @notice Consumed volume, presigned and cancelled flags of an order.
+    /// @notice Consumed volume, presigned and cancelled flags of an order. For a request order, the deal
+    /// that completes it is not added to `consumed` (its deal record blocks a replay): use
+    /// `requestOrderConsumed` for request orders.
     function orderStatus(bytes32 orderHash)
         external
         view
@@ -92,6 +94,14 @@ contract HubExtension is HubBase {
         consumed = s & _CONSUMED_MASK;
         presigned = s & _PRESIGNED != 0;
         cancelled = s & _CANCELLED != 0;
+    }
+
+    /// @notice Consumed volume of request order `orderHash` of volume `volume`: `volume` once a deal
+    /// completed it, i.e. when a deal exists at `keccak256(abi.encodePacked(orderHash, consumed))`.
+    function requestOrderConsumed(bytes32 orderHash, uint256 volume) external view returns (uint256) {
+        uint256 consumed = _orders[orderHash] & _CONSUMED_MASK;
+        if (_deals[keccak256(abi.encodePacked(orderHash, consumed))] != 0) return volume;
+        return consumed;
     }
 
     /// @notice Presigns (`cancel == false`) or cancels an order; the caller must be its signer.

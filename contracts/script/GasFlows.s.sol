@@ -1,0 +1,308 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.30;
+
+import {Vm} from "../test/utils/Vm.sol";
+import {DevToken} from "../src/DevToken.sol";
+import {Hub} from "../src/Hub.sol";
+import {HubBase} from "../src/HubBase.sol";
+import {HubExtension} from "../src/HubExtension.sol";
+import {AppRegistry} from "../src/registries/AppRegistry.sol";
+import {DatasetRegistry} from "../src/registries/DatasetRegistry.sol";
+import {WorkerpoolRegistry} from "../src/registries/WorkerpoolRegistry.sol";
+import {AppOrder, DatasetOrder, WorkerpoolOrder, RequestOrder, Deal, FastResult} from "../src/libs/Types.sol";
+
+/// @notice The gas benchmark flows, broadcast for real against a fresh anvil by scripts/gas-report,
+/// which reads every receipt. `FLOW` selects one of: trust1, trust1-dataset, replicated, tee, batch100.
+/// Set-up transactions (deployments, funding, registrations but the first app) are not measured.
+contract GasFlows {
+    Vm internal constant vm = Vm(address(uint160(uint256(keccak256("hevm cheat code")))));
+
+    uint256 internal constant APP_OWNER_PK = 0xA0A0;
+    uint256 internal constant DATASET_OWNER_PK = 0xDADA;
+    uint256 internal constant SCHEDULER_PK = 0x5C5C;
+    uint256 internal constant REQUESTER_PK = 0x4E4E;
+    uint256 internal constant ENCLAVE_PK = 0xE1E1;
+    uint256 internal constant WORKER_PK_BASE = 0x10000;
+    uint256 internal constant WORKERS = 4;
+
+    uint256 internal constant APP_PRICE = 1e9;
+    uint256 internal constant DATASET_PRICE = 1e9;
+    uint256 internal constant POOL_PRICE = 1e9;
+
+    uint256 internal deployerPk;
+    DevToken internal token;
+    AppRegistry internal apps;
+    DatasetRegistry internal datasets;
+    WorkerpoolRegistry internal pools;
+    Hub internal hub;
+    HubExtension internal hubx;
+    address internal app;
+    address internal teeApp;
+    address internal dataset;
+    address internal pool;
+    uint256 internal salt;
+
+    function run() external {
+        string memory flow = vm.envOr("FLOW", string("trust1"));
+        deployerPk = vm.envOr(
+            "DEPLOYER_PK", uint256(0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80)
+        );
+        _setup();
+        bytes32 f = keccak256(bytes(flow));
+        if (f == keccak256("trust1")) _single(false);
+        else if (f == keccak256("trust1-dataset")) _single(true);
+        else if (f == keccak256("replicated")) _replicated();
+        else if (f == keccak256("tee")) _tee();
+        else if (f == keccak256("batch100")) _batch(100, 25);
+        else revert("unknown FLOW");
+    }
+
+    function _setup() internal {
+        address deployer = vm.addr(deployerPk);
+        vm.startBroadcast(deployerPk);
+        token = new DevToken();
+        apps = new AppRegistry();
+        datasets = new DatasetRegistry();
+        pools = new WorkerpoolRegistry();
+        hub = new Hub(address(token), address(apps), address(datasets), address(pools), deployer);
+        hubx = HubExtension(address(hub));
+        hubx.createCategory("XS", "extra small", 300);
+        hubx.setAttestationAuthority(deployer);
+        hubx.authorizeEnclave(vm.addr(ENCLAVE_PK), block.timestamp + 30 days);
+        _gas(vm.addr(APP_OWNER_PK));
+        _gas(vm.addr(DATASET_OWNER_PK));
+        _gas(vm.addr(SCHEDULER_PK));
+        _gas(vm.addr(REQUESTER_PK));
+        for (uint256 i; i < WORKERS; ++i) {
+            _gas(vm.addr(WORKER_PK_BASE + i));
+        }
+        vm.stopBroadcast();
+
+        // measured: the first app registration of a fresh owner
+        vm.startBroadcast(APP_OWNER_PK);
+        app = apps.register(
+            "hello-world",
+            "https://apps.decloud.example/hello-world.wasm",
+            0x5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef,
+            bytes32(0)
+        );
+        teeApp = apps.register(
+            "hello-world-tee",
+            "https://apps.decloud.example/hello-world.wasm",
+            0x5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef,
+            0x8b1a9953c4611296a827abf8c47804d7e6c49c6b0000000000000000000000aa
+        );
+        vm.stopBroadcast();
+        vm.startBroadcast(DATASET_OWNER_PK);
+        dataset = datasets.register(
+            "mnist", "https://data.decloud.example/mnist.bin", keccak256("mnist-encrypted")
+        );
+        vm.stopBroadcast();
+        vm.startBroadcast(SCHEDULER_PK);
+        pool = pools.register("bench pool", 30, 10);
+        vm.stopBroadcast();
+
+        _fund(REQUESTER_PK, 1_000e9);
+        _fund(SCHEDULER_PK, 1_000e9);
+        for (uint256 i; i < WORKERS; ++i) {
+            _fund(WORKER_PK_BASE + i, 100e9);
+        }
+    }
+
+    function _gas(address to) internal {
+        (bool ok,) = payable(to).call{value: 10 ether}("");
+        require(ok);
+    }
+
+    function _fund(uint256 pk, uint256 amount) internal {
+        vm.startBroadcast(pk);
+        token.faucet(vm.addr(pk), amount);
+        token.approve(address(hub), type(uint256).max);
+        hub.deposit(amount);
+        vm.stopBroadcast();
+    }
+
+    // ---- orders -----------------------------------------------------------------------------------
+
+    function _sign(uint256 pk, bytes32 digest) internal pure returns (bytes memory) {
+        (uint8 v, bytes32 r, bytes32 s) = vm.sign(pk, digest);
+        return abi.encodePacked(r, s, v);
+    }
+
+    function _personalSign(uint256 pk, bytes32 h) internal pure returns (bytes memory) {
+        return _sign(pk, keccak256(abi.encodePacked("\x19Ethereum Signed Message:\n32", h)));
+    }
+
+    function _orders(address a, bool withDataset, uint256 volume, uint256 trust, bytes32 tag)
+        internal
+        returns (
+            AppOrder memory ao,
+            DatasetOrder memory dso,
+            WorkerpoolOrder memory wpo,
+            RequestOrder memory ro
+        )
+    {
+        ao.app = a;
+        ao.appprice = APP_PRICE;
+        ao.volume = volume;
+        ao.tag = tag;
+        ao.salt = bytes32(++salt);
+        ao.sign = _sign(APP_OWNER_PK, hubx.hashAppOrder(ao));
+        if (withDataset) {
+            dso.dataset = dataset;
+            dso.datasetprice = DATASET_PRICE;
+            dso.volume = volume;
+            dso.salt = bytes32(++salt);
+            dso.sign = _sign(DATASET_OWNER_PK, hubx.hashDatasetOrder(dso));
+        }
+        wpo.workerpool = pool;
+        wpo.workerpoolprice = POOL_PRICE;
+        wpo.volume = volume;
+        wpo.tag = tag;
+        wpo.trust = trust;
+        wpo.salt = bytes32(++salt);
+        wpo.sign = _sign(SCHEDULER_PK, hubx.hashWorkerpoolOrder(wpo));
+        ro.app = a;
+        ro.appmaxprice = APP_PRICE;
+        ro.dataset = dso.dataset;
+        ro.datasetmaxprice = withDataset ? DATASET_PRICE : 0;
+        ro.workerpoolmaxprice = POOL_PRICE;
+        ro.requester = vm.addr(REQUESTER_PK);
+        ro.volume = volume;
+        ro.tag = tag;
+        ro.trust = trust;
+        ro.beneficiary = vm.addr(REQUESTER_PK);
+        ro.params = '{"args":"--size 1024"}';
+        ro.salt = bytes32(++salt);
+        ro.sign = _sign(REQUESTER_PK, hubx.hashRequestOrder(ro));
+    }
+
+    function _match(address a, bool withDataset, uint256 volume, uint256 trust, bytes32 tag)
+        internal
+        returns (Deal memory deal)
+    {
+        (AppOrder memory ao, DatasetOrder memory dso, WorkerpoolOrder memory wpo, RequestOrder memory ro) =
+            _orders(a, withDataset, volume, trust, tag);
+        vm.recordLogs();
+        vm.startBroadcast(REQUESTER_PK);
+        hub.matchOrders(ao, dso, wpo, ro);
+        vm.stopBroadcast();
+        Vm.Log[] memory logs = vm.getRecordedLogs();
+        for (uint256 i; i < logs.length; ++i) {
+            if (logs[i].topics[0] == HubBase.DealCreated.selector) {
+                (deal,,,,) = abi.decode(logs[i].data, (Deal, bytes32, bytes32, bytes32, string));
+                return deal;
+            }
+        }
+        revert("no deal");
+    }
+
+    function _taskId(Deal memory d, uint256 index) internal pure returns (bytes32) {
+        return keccak256(abi.encodePacked(keccak256(abi.encodePacked(d.requestHash, d.botFirst)), index));
+    }
+
+    function _contribute(Deal memory d, uint256 index, uint256 workerPk, bytes32 digest) internal {
+        bytes32 taskid = _taskId(d, index);
+        address worker = vm.addr(workerPk);
+        bytes memory auth =
+            _personalSign(SCHEDULER_PK, keccak256(abi.encodePacked(worker, taskid, address(0))));
+        vm.startBroadcast(workerPk);
+        hub.contribute(
+            d,
+            index,
+            keccak256(abi.encodePacked(taskid, digest)),
+            keccak256(abi.encodePacked(worker, taskid, digest)),
+            address(0),
+            "",
+            auth
+        );
+        vm.stopBroadcast();
+    }
+
+    function _reveal(Deal memory d, uint256 index, uint256 workerPk, bytes32 digest) internal {
+        vm.startBroadcast(workerPk);
+        hub.reveal(_taskId(d, index), digest);
+        vm.stopBroadcast();
+    }
+
+    function _finalize(Deal memory d, uint256 index, address[] memory ws) internal {
+        vm.startBroadcast(SCHEDULER_PK);
+        hub.finalize(d, index, "https://results.decloud.example/0x5f70bf18a086007016e948b04aed3b82", "", ws);
+        vm.stopBroadcast();
+    }
+
+    // ---- flows ------------------------------------------------------------------------------------
+
+    function _single(bool withDataset) internal {
+        Deal memory d = _match(app, withDataset, 1, 1, 0);
+        vm.startBroadcast(SCHEDULER_PK);
+        hub.initialize(d, 0);
+        vm.stopBroadcast();
+        bytes32 digest = keccak256("result-digest");
+        _contribute(d, 0, WORKER_PK_BASE, digest);
+        _reveal(d, 0, WORKER_PK_BASE, digest);
+        _finalize(d, 0, new address[](0));
+    }
+
+    function _replicated() internal {
+        Deal memory d = _match(app, false, 1, 3, 0);
+        vm.startBroadcast(SCHEDULER_PK);
+        hub.initialize(d, 0);
+        vm.stopBroadcast();
+        bytes32 digest = keccak256("result-digest");
+        _contribute(d, 0, WORKER_PK_BASE, digest);
+        _contribute(d, 0, WORKER_PK_BASE + 1, digest);
+        _reveal(d, 0, WORKER_PK_BASE, digest);
+        _reveal(d, 0, WORKER_PK_BASE + 1, digest);
+        address a = vm.addr(WORKER_PK_BASE);
+        address b = vm.addr(WORKER_PK_BASE + 1);
+        address[] memory ws = new address[](2);
+        (ws[0], ws[1]) = a < b ? (a, b) : (b, a);
+        _finalize(d, 0, ws);
+    }
+
+    function _tee() internal {
+        bytes32 tee = bytes32(uint256(1));
+        Deal memory d = _match(teeApp, false, 1, 1, tee);
+        vm.startBroadcast(SCHEDULER_PK);
+        hub.initialize(d, 0);
+        vm.stopBroadcast();
+        bytes32 taskid = _taskId(d, 0);
+        uint256 workerPk = WORKER_PK_BASE;
+        address worker = vm.addr(workerPk);
+        FastResult memory r;
+        r.digest = keccak256("result-digest");
+        r.enclave = vm.addr(ENCLAVE_PK);
+        r.enclaveSign = _personalSign(
+            ENCLAVE_PK,
+            keccak256(
+                abi.encodePacked(
+                    keccak256(abi.encodePacked(taskid, r.digest)),
+                    keccak256(abi.encodePacked(worker, taskid, r.digest))
+                )
+            )
+        );
+        r.authorizationSign =
+            _personalSign(SCHEDULER_PK, keccak256(abi.encodePacked(worker, taskid, r.enclave)));
+        r.resultsLocation = "https://results.decloud.example/0x5f70bf18a086007016e948b04aed3b82";
+        vm.startBroadcast(workerPk);
+        hub.contributeAndFinalize(d, 0, r);
+        vm.stopBroadcast();
+    }
+
+    function _batch(uint256 volume, uint256 batch) internal {
+        Deal memory d = _match(app, false, volume, 1, 0);
+        for (uint256 first; first < volume; first += batch) {
+            vm.startBroadcast(SCHEDULER_PK);
+            hub.initializeBatch(d, first, batch);
+            vm.stopBroadcast();
+        }
+        for (uint256 i; i < volume; ++i) {
+            uint256 pk = WORKER_PK_BASE + i % WORKERS;
+            bytes32 digest = keccak256(abi.encodePacked("result-digest", i));
+            _contribute(d, i, pk, digest);
+            _reveal(d, i, pk, digest);
+            _finalize(d, i, new address[](0));
+        }
+    }
+}
