@@ -404,8 +404,8 @@ contract Hub is HubBase {
         if (consensus) g |= _GROUP_CONSENSUS;
         _groups[gkey] = g;
 
-        // keep status/flags/initTime (bits 0-55) and reveals (112-127); rewrite the rest
-        t = (t & ((1 << 56) - 1)) | (t & (_MASK16 << 112)) | (contribs << 96) | (sum << 144);
+        // keep status/flags/initTime (bits 0-55); rewrite the rest
+        t = (t & ((1 << 56) - 1)) | (contribs << 96) | (sum << 144);
         if (consensus) {
             t = (t & ~uint256(0xff)) | STATUS_REVEALING
                 | ((block.timestamp + REVEAL_DEADLINE_RATIO * deal.workClockTimeRef) << 56)
@@ -490,8 +490,8 @@ contract Hub is HubBase {
             if (uint256(keccak256(abi.encodePacked(resultHash, seal))) & _COMMIT_MASK != c & _COMMIT_MASK) {
                 revert InvalidReveal(taskid, msg.sender);
             }
+            // the reveal count is not kept: finalize counts the revealed contributions of its list
             _contributions[ckey] = (c & ~uint256(0xff)) | CONTRIBUTION_REVEALED;
-            _tasks[taskid] = t + (1 << 112);
         }
         emit TaskReveal(taskid, msg.sender, digest);
     }
@@ -555,40 +555,41 @@ contract Hub is HubBase {
         uint256 stake,
         address[] calldata workers
     ) internal returns (uint256 remainder) {
-        _checkReveals(taskid, t);
-        if (workers.length != ((t >> 96) & _MASK16)) revert InvalidContributorList(taskid);
-        (uint256 logSum, uint256 seized) = _settleLosers(taskid, stake, workers);
-        pool += seized;
-        remainder = pool - _payWinners(taskid, pool, logSum, stake, workers);
-    }
-
-    function _checkReveals(bytes32 taskid, uint256 t) internal view {
-        uint256 reveals = (t >> 112) & _MASK16;
+        if (workers.length != ((t >> 96) & _MASK16)) {
+            revert InvalidContributorList(taskid);
+        }
+        (uint256 logSum, uint256 seized, uint256 reveals) = _settleLosers(taskid, stake, workers);
         if (reveals == 0) revert NoReveal(taskid);
         uint256 expected = (t >> 128) & _MASK16;
         if (reveals < expected && block.timestamp < ((t >> 56) & _MASK40)) {
             revert RevealsPending(taskid, reveals, expected);
         }
+        pool += seized;
+        remainder = pool - _payWinners(taskid, pool, logSum, stake, workers);
     }
 
     /// Checks the contributor list (strictly increasing, all contributors), seizes the stakes of the
     /// contributors who did not reveal a consensus result and lowers their score; returns the sum of the
-    /// winners' log2(weight) and the seized amount.
+    /// winners' log2(weight), the seized amount and the number of winners. Losers' records are cleared
+    /// (the task is completed: nothing reads them again, and clearing refunds gas).
     function _settleLosers(bytes32 taskid, uint256 stake, address[] calldata workers)
         internal
-        returns (uint256 logSum, uint256 seized)
+        returns (uint256 logSum, uint256 seized, uint256 reveals)
     {
         address prev;
         for (uint256 i; i < workers.length; ++i) {
             address w = workers[i];
             if (w <= prev) revert InvalidContributorList(taskid);
             prev = w;
-            uint256 c = _contributions[keccak256(abi.encodePacked(taskid, w))];
+            bytes32 ckey = keccak256(abi.encodePacked(taskid, w));
+            uint256 c = _contributions[ckey];
             if (c == 0) revert InvalidContributorList(taskid);
             if (uint8(c) == CONTRIBUTION_REVEALED) {
                 logSum += FixedPointMathLib.log2(uint32(c >> 16));
+                ++reveals;
             } else {
                 seized += stake;
+                _contributions[ckey] = 0;
                 _spendFrozen(w, stake);
                 _penalize(w);
             }
@@ -604,8 +605,10 @@ contract Hub is HubBase {
     ) internal returns (uint256 paid) {
         for (uint256 i; i < workers.length; ++i) {
             address w = workers[i];
-            uint256 c = _contributions[keccak256(abi.encodePacked(taskid, w))];
+            bytes32 ckey = keccak256(abi.encodePacked(taskid, w));
+            uint256 c = _contributions[ckey];
             if (uint8(c) == CONTRIBUTION_REVEALED) {
+                _contributions[ckey] = 0;
                 uint256 share = pool * FixedPointMathLib.log2(uint32(c >> 16)) / logSum;
                 paid += share;
                 _release(w, stake, share);

@@ -159,7 +159,6 @@ contract HubExtension is HubBase {
         v.revealDeadline = uint40(t >> 56);
         if (v.replicated) {
             v.contributions = uint16(t >> 96);
-            v.reveals = uint16(t >> 112);
             v.expectedReveals = uint16(t >> 128);
             v.totalWeight = 1 + (t >> 144);
         } else {
@@ -198,7 +197,10 @@ contract HubExtension is HubBase {
     /// @notice After the reveal deadline, when nobody revealed, the scheduler reopens the task: the
     /// consensus group is rejected (its members can no longer reveal and lose their stake at finalize;
     /// with trust <= 1 the single contributor's stake goes to the kitty at once) and contributions resume.
-    function reopen(Deal calldata deal, uint256 index, bytes32 resultHash) external nonReentrant {
+    function reopen(Deal calldata deal, uint256 index, bytes32 resultHash, address[] calldata workers)
+        external
+        nonReentrant
+    {
         if (msg.sender != deal.scheduler) revert NotScheduler(msg.sender, deal.scheduler);
         bytes32 taskid = _taskOf(deal, index);
         uint256 t = _tasks[taskid];
@@ -218,13 +220,26 @@ contract HubExtension is HubBase {
             kitty += deal.workerStake;
             _tasks[taskid] = base;
         } else {
-            if ((t >> 112) & _MASK16 != 0) revert TaskAlreadyRevealed(taskid);
+            _checkNoReveal(taskid, t, workers);
             // drop the group from the sum, keep contributions count, clear reveals/expected
             uint256 sum = (t >> 144) - (g >> 32);
             _tasks[taskid] = base | (t & (_MASK16 << 96)) | (sum << 144);
         }
         _groups[gkey] = uint8(uint8(g) + 1);
         emit TaskReopen(taskid, resultHash);
+    }
+
+    /// Replicated reopen: `workers` must list every contributor (strictly increasing) and none revealed.
+    function _checkNoReveal(bytes32 taskid, uint256 t, address[] calldata workers) internal view {
+        if (workers.length != ((t >> 96) & _MASK16)) revert InvalidContributorList(taskid);
+        address prev;
+        for (uint256 i; i < workers.length; ++i) {
+            address w = workers[i];
+            uint256 c = _contributions[keccak256(abi.encodePacked(taskid, w))];
+            if (w <= prev || c == 0) revert InvalidContributorList(taskid);
+            prev = w;
+            if (uint8(c) == CONTRIBUTION_REVEALED) revert TaskAlreadyRevealed(taskid);
+        }
     }
 
     /// @notice After a task's final deadline, anyone can claim it: the requester is refunded, the
