@@ -1,0 +1,521 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.30;
+
+import {Fixture} from "./utils/Fixture.sol";
+import {HubBase} from "../src/HubBase.sol";
+import {AppOrder, DatasetOrder, WorkerpoolOrder, RequestOrder, Deal} from "../src/libs/Types.sol";
+
+/// An EIP-1271 wallet that accepts signatures from its owner key.
+contract Wallet {
+    address internal immutable owner;
+
+    constructor(address owner_) {
+        owner = owner_;
+    }
+
+    function isValidSignature(bytes32 h, bytes calldata sig) external view returns (bytes4) {
+        (bytes32 r, bytes32 s) = abi.decode(sig[:64], (bytes32, bytes32));
+        uint8 v = uint8(sig[64]);
+        return ecrecover(h, v, r, s) == owner ? bytes4(0x1626ba7e) : bytes4(0xffffffff);
+    }
+}
+
+contract OrdersTest is Fixture {
+    bytes32 internal constant DOMAIN_TYPEHASH =
+        keccak256("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)");
+
+    function _domain() internal view returns (bytes32) {
+        return keccak256(
+            abi.encode(DOMAIN_TYPEHASH, keccak256("decloud"), keccak256("1"), block.chainid, address(hub))
+        );
+    }
+
+    function _digest(bytes32 structHash) internal view returns (bytes32) {
+        return keccak256(abi.encodePacked("\x19\x01", _domain(), structHash));
+    }
+
+    // ---- EIP-712 hashes against the exact type strings ----------------------------------------------
+
+    function test_appOrderHash() public {
+        AppOrder memory o = _appOrder(app, 7);
+        o.tag = bytes32(uint256(1));
+        o.datasetrestrict = address(1);
+        o.workerpoolrestrict = address(2);
+        o.requesterrestrict = address(3);
+        o.expiry = 99;
+        bytes32 sh = keccak256(
+            abi.encode(
+                keccak256(
+                    "AppOrder(address app,uint256 appprice,uint256 volume,bytes32 tag,address datasetrestrict,address workerpoolrestrict,address requesterrestrict,uint256 expiry,bytes32 salt)"
+                ),
+                o.app,
+                o.appprice,
+                o.volume,
+                o.tag,
+                o.datasetrestrict,
+                o.workerpoolrestrict,
+                o.requesterrestrict,
+                o.expiry,
+                o.salt
+            )
+        );
+        assertEq(hubx.hashAppOrder(o), _digest(sh), "app order digest");
+    }
+
+    function test_datasetOrderHash() public {
+        DatasetOrder memory o = _datasetOrder(7);
+        o.apprestrict = address(1);
+        o.expiry = 5;
+        bytes32 sh = keccak256(
+            abi.encode(
+                keccak256(
+                    "DatasetOrder(address dataset,uint256 datasetprice,uint256 volume,bytes32 tag,address apprestrict,address workerpoolrestrict,address requesterrestrict,uint256 expiry,bytes32 salt)"
+                ),
+                o.dataset,
+                o.datasetprice,
+                o.volume,
+                o.tag,
+                o.apprestrict,
+                o.workerpoolrestrict,
+                o.requesterrestrict,
+                o.expiry,
+                o.salt
+            )
+        );
+        assertEq(hubx.hashDatasetOrder(o), _digest(sh), "dataset order digest");
+    }
+
+    function test_workerpoolOrderHash() public {
+        WorkerpoolOrder memory o = _poolOrder(7, 5, bytes32(uint256(3)));
+        o.category = 1;
+        o.datasetrestrict = address(9);
+        bytes32 sh = keccak256(
+            abi.encode(
+                keccak256(
+                    "WorkerpoolOrder(address workerpool,uint256 workerpoolprice,uint256 volume,bytes32 tag,uint256 category,uint256 trust,address apprestrict,address datasetrestrict,address requesterrestrict,uint256 expiry,bytes32 salt)"
+                ),
+                o.workerpool,
+                o.workerpoolprice,
+                o.volume,
+                o.tag,
+                o.category,
+                o.trust,
+                o.apprestrict,
+                o.datasetrestrict,
+                o.requesterrestrict,
+                o.expiry,
+                o.salt
+            )
+        );
+        assertEq(hubx.hashWorkerpoolOrder(o), _digest(sh), "workerpool order digest");
+    }
+
+    function test_requestOrderHash() public {
+        RequestOrder memory o = _requestOrder(app, dataset, 7, 5, bytes32(uint256(1)), address(0xCA11));
+        o.workerpool = pool;
+        o.expiry = 123;
+        bytes32 h1 = keccak256(
+            abi.encode(
+                keccak256(
+                    "RequestOrder(address app,uint256 appmaxprice,address dataset,uint256 datasetmaxprice,address workerpool,uint256 workerpoolmaxprice,address requester,uint256 volume,bytes32 tag,uint256 category,uint256 trust,address beneficiary,address callback,string params,uint256 expiry,bytes32 salt)"
+                ),
+                o.app,
+                o.appmaxprice,
+                o.dataset,
+                o.datasetmaxprice,
+                o.workerpool,
+                o.workerpoolmaxprice,
+                o.requester,
+                o.volume
+            )
+        );
+        // abi.encode of 17 values at once is too deep for the legacy code generator: hash in two steps.
+        bytes memory head = abi.encode(
+            keccak256(
+                "RequestOrder(address app,uint256 appmaxprice,address dataset,uint256 datasetmaxprice,address workerpool,uint256 workerpoolmaxprice,address requester,uint256 volume,bytes32 tag,uint256 category,uint256 trust,address beneficiary,address callback,string params,uint256 expiry,bytes32 salt)"
+            ),
+            o.app,
+            o.appmaxprice,
+            o.dataset,
+            o.datasetmaxprice,
+            o.workerpool,
+            o.workerpoolmaxprice,
+            o.requester,
+            o.volume
+        );
+        bytes memory tail = abi.encode(
+            o.tag,
+            o.category,
+            o.trust,
+            o.beneficiary,
+            o.callback,
+            keccak256(bytes(o.params)),
+            o.expiry,
+            o.salt
+        );
+        h1 = keccak256(bytes.concat(head, tail));
+        assertEq(hubx.hashRequestOrder(o), _digest(h1), "request order digest");
+    }
+
+    // ---- matching ------------------------------------------------------------------------------------
+
+    function _orders(uint256 volume)
+        internal
+        returns (
+            AppOrder memory ao,
+            DatasetOrder memory dso,
+            WorkerpoolOrder memory wpo,
+            RequestOrder memory ro
+        )
+    {
+        ao = _appOrder(app, volume);
+        dso = _datasetOrder(volume);
+        wpo = _poolOrder(volume, 1, 0);
+        ro = _requestOrder(app, dataset, volume, 1, 0, address(0));
+    }
+
+    function test_partialFillsAndConsumedVolumes() public {
+        (AppOrder memory ao, DatasetOrder memory dso, WorkerpoolOrder memory wpo, RequestOrder memory ro) =
+            _orders(10);
+        ao.volume = 3;
+        _resignApp(ao);
+        Deal memory d1 = _match(ao, dso, wpo, ro);
+        assertEq(d1.volume, 3, "limited by the app order");
+        assertEq(d1.botFirst, 0, "first");
+        bytes32 rh = hubx.hashRequestOrder(ro);
+        assertEq(hubx.requestOrderConsumed(rh, 10), 3, "request consumed");
+        (uint256 consumed,,) = hubx.orderStatus(hubx.hashAppOrder(ao));
+        assertEq(consumed, 3, "app consumed");
+        vm.expectRevert(abi.encodeWithSelector(HubBase.OrderFullyConsumed.selector, hubx.hashAppOrder(ao)));
+        hub.matchOrders(ao, dso, wpo, ro);
+        AppOrder memory ao2 = _appOrder(app, 100);
+        Deal memory d2 = _match(ao2, dso, wpo, ro);
+        assertEq(d2.volume, 7, "rest of the request");
+        assertEq(d2.botFirst, 3, "botFirst");
+        assertEq(hubx.requestOrderConsumed(rh, 10), 10, "request fully consumed");
+        (consumed,,) = hubx.orderStatus(rh);
+        assertEq(consumed, 3, "completing deal not recorded in the order slot");
+        ao2 = _appOrder(app, 100);
+        dso = _datasetOrder(100);
+        wpo = _poolOrder(100, 1, 0);
+        vm.expectRevert(abi.encodeWithSelector(HubBase.OrderFullyConsumed.selector, rh));
+        hub.matchOrders(ao2, dso, wpo, ro);
+        assertEq(
+            hub.frozenOf(requester), 10 * (APP_PRICE + DATASET_PRICE + POOL_PRICE), "frozen for 10 tasks"
+        );
+        (bytes32 commitment, uint256 start) = hubx.dealRecord(_dealId(d2));
+        assertTrue(commitment != 0, "deal recorded");
+        assertEq(start, block.timestamp, "start");
+        assertEq(hubx.dealId(d2), _dealId(d2), "dealId view");
+        assertEq(hubx.taskId(_dealId(d2), 4), _taskId(d2, 4), "taskId view");
+    }
+
+    function test_presignAndCancel() public {
+        (AppOrder memory ao, DatasetOrder memory dso, WorkerpoolOrder memory wpo, RequestOrder memory ro) =
+            _orders(1);
+        ao.sign = "";
+        dso.sign = "";
+        wpo.sign = "";
+        ro.sign = "";
+        vm.expectRevert(
+            abi.encodeWithSelector(HubBase.InvalidSignature.selector, hubx.hashAppOrder(ao), appOwner)
+        );
+        hub.matchOrders(ao, dso, wpo, ro);
+        vm.expectRevert(
+            abi.encodeWithSelector(HubBase.NotOrderSigner.selector, hubx.hashAppOrder(ao), address(this))
+        );
+        hubx.manageAppOrder(ao, false);
+        vm.prank(appOwner);
+        hubx.manageAppOrder(ao, false);
+        vm.prank(datasetOwner);
+        hubx.manageDatasetOrder(dso, false);
+        vm.prank(scheduler);
+        hubx.manageWorkerpoolOrder(wpo, false);
+        vm.prank(requester);
+        hubx.manageRequestOrder(ro, false);
+        (, bool presigned,) = hubx.orderStatus(hubx.hashRequestOrder(ro));
+        assertTrue(presigned, "presigned");
+        // cancel the request: no match any more
+        vm.prank(requester);
+        hubx.manageRequestOrder(ro, true);
+        vm.expectRevert(abi.encodeWithSelector(HubBase.OrderCancelled.selector, hubx.hashRequestOrder(ro)));
+        hub.matchOrders(ao, dso, wpo, ro);
+        RequestOrder memory ro2 = _requestOrder(app, dataset, 1, 1, 0, address(0));
+        _match(ao, dso, wpo, ro2);
+    }
+
+    function test_unknownResourceInManage() public {
+        AppOrder memory ao = _appOrder(address(0xdead), 1);
+        vm.expectRevert(abi.encodeWithSelector(HubBase.UnknownResource.selector, address(0xdead)));
+        hubx.manageAppOrder(ao, true);
+    }
+
+    function test_contractRequesterEip1271() public {
+        Wallet wallet = new Wallet(requester);
+        _fund(address(wallet), 100e9);
+        (AppOrder memory ao, DatasetOrder memory dso, WorkerpoolOrder memory wpo, RequestOrder memory ro) =
+            _orders(1);
+        ro.requester = address(wallet);
+        _resignRequest(ro);
+        Deal memory d = _match(ao, dso, wpo, ro);
+        assertEq(d.requester, address(wallet), "wallet requester");
+        assertEq(hub.frozenOf(address(wallet)), APP_PRICE + DATASET_PRICE + POOL_PRICE, "wallet frozen");
+        // a bad signature from the wallet
+        RequestOrder memory ro2 = _requestOrder(app, dataset, 1, 1, 0, address(0));
+        ro2.requester = address(wallet);
+        ro2.sign = _sign(APP_OWNER_PK, hubx.hashRequestOrder(ro2));
+        (ao, dso, wpo,) = _orders(1);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                HubBase.InvalidSignature.selector, hubx.hashRequestOrder(ro2), address(wallet)
+            )
+        );
+        hub.matchOrders(ao, dso, wpo, ro2);
+    }
+
+    function test_depositAndMatch() public {
+        address poor = vm.addr(0xBEEF);
+        token.faucet(address(this), 100e9);
+        token.approve(address(hub), 100e9);
+        DatasetOrder memory none;
+        RequestOrder memory ro = _requestOrder(app, address(0), 1, 1, 0, address(0));
+        ro.requester = poor;
+        ro.sign = _sign(0xBEEF, hubx.hashRequestOrder(ro));
+        hub.depositAndMatchOrders(20e9, _appOrder(app, 1), none, _poolOrder(1, 1, 0), ro);
+        assertEq(hub.frozenOf(poor), APP_PRICE + POOL_PRICE, "frozen");
+        assertEq(hub.balanceOf(poor), 20e9 - APP_PRICE - POOL_PRICE, "rest");
+    }
+
+    function _expectMatchRevert(
+        AppOrder memory ao,
+        DatasetOrder memory dso,
+        WorkerpoolOrder memory wpo,
+        RequestOrder memory ro,
+        bytes memory err
+    ) internal {
+        _resignApp(ao);
+        if (dso.dataset != address(0)) _resignDataset(dso);
+        _resignPool(wpo);
+        _resignRequest(ro);
+        vm.expectRevert(err);
+        hub.matchOrders(ao, dso, wpo, ro);
+    }
+
+    function test_matchErrors() public {
+        AppOrder memory ao;
+        DatasetOrder memory dso;
+        WorkerpoolOrder memory wpo;
+        RequestOrder memory ro;
+
+        (ao, dso, wpo, ro) = _orders(1);
+        ro.app = teeApp;
+        _expectMatchRevert(
+            ao, dso, wpo, ro, abi.encodeWithSelector(HubBase.AppMismatch.selector, teeApp, app)
+        );
+
+        (ao, dso, wpo, ro) = _orders(1);
+        ro.dataset = address(0);
+        _expectMatchRevert(
+            ao, dso, wpo, ro, abi.encodeWithSelector(HubBase.DatasetMismatch.selector, address(0), dataset)
+        );
+
+        (ao, dso, wpo, ro) = _orders(1);
+        ro.workerpool = address(0x1234);
+        _expectMatchRevert(
+            ao,
+            dso,
+            wpo,
+            ro,
+            abi.encodeWithSelector(HubBase.WorkerpoolMismatch.selector, address(0x1234), pool)
+        );
+
+        (ao, dso, wpo, ro) = _orders(1);
+        ro.category = 1;
+        _expectMatchRevert(ao, dso, wpo, ro, abi.encodeWithSelector(HubBase.CategoryMismatch.selector, 1, 0));
+
+        (ao, dso, wpo, ro) = _orders(1);
+        ro.trust = 2;
+        _expectMatchRevert(ao, dso, wpo, ro, abi.encodeWithSelector(HubBase.TrustNotOffered.selector, 2, 1));
+
+        (ao, dso, wpo, ro) = _orders(1);
+        ro.trust = uint256(1) << 32;
+        wpo.trust = uint256(1) << 32;
+        _expectMatchRevert(
+            ao, dso, wpo, ro, abi.encodeWithSelector(HubBase.TrustTooLarge.selector, uint256(1) << 32)
+        );
+
+        (ao, dso, wpo, ro) = _orders(1);
+        ro.appmaxprice = APP_PRICE - 1;
+        _expectMatchRevert(
+            ao,
+            dso,
+            wpo,
+            ro,
+            abi.encodeWithSelector(HubBase.AppPriceTooHigh.selector, APP_PRICE, APP_PRICE - 1)
+        );
+
+        (ao, dso, wpo, ro) = _orders(1);
+        ro.datasetmaxprice = 0;
+        _expectMatchRevert(
+            ao, dso, wpo, ro, abi.encodeWithSelector(HubBase.DatasetPriceTooHigh.selector, DATASET_PRICE, 0)
+        );
+
+        (ao, dso, wpo, ro) = _orders(1);
+        ro.workerpoolmaxprice = 1;
+        _expectMatchRevert(
+            ao, dso, wpo, ro, abi.encodeWithSelector(HubBase.WorkerpoolPriceTooHigh.selector, POOL_PRICE, 1)
+        );
+
+        (ao, dso, wpo, ro) = _orders(1);
+        ao.appprice = uint256(1) << 96;
+        ro.appmaxprice = uint256(1) << 96;
+        _expectMatchRevert(
+            ao, dso, wpo, ro, abi.encodeWithSelector(HubBase.PriceTooLarge.selector, uint256(1) << 96)
+        );
+
+        (ao, dso, wpo, ro) = _orders(1);
+        ro.tag = bytes32(uint256(2));
+        _expectMatchRevert(
+            ao,
+            dso,
+            wpo,
+            ro,
+            abi.encodeWithSelector(HubBase.TagNotOffered.selector, bytes32(uint256(2)), bytes32(0))
+        );
+
+        (ao, dso, wpo, ro) = _orders(1);
+        ro.tag = bytes32(uint256(1));
+        wpo.tag = bytes32(uint256(1));
+        _expectMatchRevert(ao, dso, wpo, ro, abi.encodeWithSelector(HubBase.TeeAppRequired.selector, app));
+
+        (ao, dso, wpo, ro) = _orders(1);
+        ao.requesterrestrict = address(0x99);
+        _expectMatchRevert(
+            ao,
+            dso,
+            wpo,
+            ro,
+            abi.encodeWithSelector(HubBase.AppOrderRestricted.selector, address(0x99), requester)
+        );
+
+        (ao, dso, wpo, ro) = _orders(1);
+        ao.datasetrestrict = address(0x99);
+        _expectMatchRevert(
+            ao,
+            dso,
+            wpo,
+            ro,
+            abi.encodeWithSelector(HubBase.AppOrderRestricted.selector, address(0x99), dataset)
+        );
+
+        (ao, dso, wpo, ro) = _orders(1);
+        dso.workerpoolrestrict = address(0x99);
+        _expectMatchRevert(
+            ao,
+            dso,
+            wpo,
+            ro,
+            abi.encodeWithSelector(HubBase.DatasetOrderRestricted.selector, address(0x99), pool)
+        );
+
+        (ao, dso, wpo, ro) = _orders(1);
+        wpo.apprestrict = address(0x99);
+        _expectMatchRevert(
+            ao,
+            dso,
+            wpo,
+            ro,
+            abi.encodeWithSelector(HubBase.WorkerpoolOrderRestricted.selector, address(0x99), app)
+        );
+
+        (ao, dso, wpo, ro) = _orders(1);
+        ao.expiry = block.timestamp - 1;
+        _resignApp(ao);
+        _expectMatchRevert(
+            ao,
+            dso,
+            wpo,
+            ro,
+            abi.encodeWithSelector(HubBase.OrderExpired.selector, hubx.hashAppOrder(ao), block.timestamp - 1)
+        );
+
+        (ao, dso, wpo, ro) = _orders(1);
+        ao.app = address(0x77);
+        ro.app = address(0x77);
+        _expectMatchRevert(
+            ao, dso, wpo, ro, abi.encodeWithSelector(HubBase.UnknownResource.selector, address(0x77))
+        );
+
+        (ao, dso, wpo, ro) = _orders(1);
+        dso.dataset = address(0x78);
+        ro.dataset = address(0x78);
+        _expectMatchRevert(
+            ao, dso, wpo, ro, abi.encodeWithSelector(HubBase.UnknownResource.selector, address(0x78))
+        );
+
+        (ao, dso, wpo, ro) = _orders(1);
+        wpo.workerpool = address(0x79);
+        _expectMatchRevert(
+            ao, dso, wpo, ro, abi.encodeWithSelector(HubBase.UnknownResource.selector, address(0x79))
+        );
+
+        (ao, dso, wpo, ro) = _orders(1);
+        wpo.category = 7;
+        ro.category = 7;
+        _expectMatchRevert(ao, dso, wpo, ro, abi.encodeWithSelector(HubBase.UnknownCategory.selector, 7));
+
+        (ao, dso, wpo, ro) = _orders(1000);
+        uint256 cost = 1000 * (APP_PRICE + DATASET_PRICE + POOL_PRICE);
+        _expectMatchRevert(
+            ao,
+            dso,
+            wpo,
+            ro,
+            abi.encodeWithSelector(HubBase.InsufficientBalance.selector, requester, FUNDS, cost)
+        );
+
+        (ao, dso, wpo, ro) = _orders(1);
+        wpo.sign = _sign(REQUESTER_PK, hubx.hashWorkerpoolOrder(wpo));
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                HubBase.InvalidSignature.selector, hubx.hashWorkerpoolOrder(wpo), scheduler
+            )
+        );
+        hub.matchOrders(ao, dso, wpo, ro);
+    }
+
+    function test_schedulerStakeNeeded() public {
+        vm.startPrank(scheduler);
+        hub.withdraw(FUNDS);
+        vm.stopPrank();
+        (AppOrder memory ao, DatasetOrder memory dso, WorkerpoolOrder memory wpo, RequestOrder memory ro) =
+            _orders(1);
+        vm.expectRevert(
+            abi.encodeWithSelector(HubBase.InsufficientBalance.selector, scheduler, 0, POOL_PRICE * 30 / 100)
+        );
+        hub.matchOrders(ao, dso, wpo, ro);
+    }
+
+    function test_noDatasetMeansNoDatasetPrice() public {
+        DatasetOrder memory dso;
+        dso.datasetprice = 5e9; // ignored: no dataset
+        RequestOrder memory ro = _requestOrder(app, address(0), 1, 1, 0, address(0));
+        ro.datasetmaxprice = 5e9;
+        _resignRequest(ro);
+        Deal memory d = _match(_appOrder(app, 1), dso, _poolOrder(1, 1, 0), ro);
+        assertEq(d.datasetPrice, 0, "no dataset price");
+    }
+
+    function test_transferredAppInvalidatesOldOwnerOrders() public {
+        AppOrder memory ao = _appOrder(app, 1);
+        vm.prank(appOwner);
+        apps.transferFrom(appOwner, address(0xBEEF), uint256(uint160(app)));
+        DatasetOrder memory none;
+        RequestOrder memory ro = _requestOrder(app, address(0), 1, 1, 0, address(0));
+        WorkerpoolOrder memory wpo = _poolOrder(1, 1, 0);
+        vm.expectRevert(
+            abi.encodeWithSelector(HubBase.InvalidSignature.selector, hubx.hashAppOrder(ao), address(0xBEEF))
+        );
+        hub.matchOrders(ao, none, wpo, ro);
+    }
+}
