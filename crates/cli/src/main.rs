@@ -19,6 +19,8 @@ struct Cli {
 enum Command {
     /// Run, inspect and test apps locally.
     App(cmd::app::AppArgs),
+    /// Run decloud services in one process (`--storage`, ...).
+    Node(cmd::node::NodeArgs),
 }
 
 #[tokio::main]
@@ -26,6 +28,7 @@ async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
         Command::App(args) => cmd::app::run(args).await,
+        Command::Node(args) => cmd::node::run(args).await,
     };
     match outcome {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -1,4 +1,76 @@
-//! Content-addressed blobs: a blob is named by its sha256, checked on every read, with sizes
-//! checked before download. Local directory by default; S3 and plain HTTP through object_store.
+//! Content-addressed blobs (DESIGN §5): a blob is named by the sha256 of its bytes, checked on
+//! every read, with its size checked before it is downloaded. Local directory by default; S3 and
+//! plain HTTP (including another node's [`server`]) through object_store.
 //!
-//! Owned by the runtime and storage issue; empty until then.
+//! ```no_run
+//! # async fn demo() -> Result<(), decloud_storage::StorageError> {
+//! use decloud_storage::BlobStore;
+//! let store = BlobStore::from_url("/var/lib/decloud/blobs")?; // or s3://bucket/prefix, http://node:7700/blobs
+//! let id = store.put(bytes::Bytes::from_static(b"hello")).await?;
+//! let back = store.get(&id, 1 << 20).await?; // refuses a blob over 1 MiB, or one whose hash is wrong
+//! # Ok(()) }
+//! ```
+
+mod hash;
+pub mod server;
+mod store;
+
+pub use hash::{ContentHash, ParseHashError};
+pub use server::{ServerConfig, router, serve};
+pub use store::{BlobStore, DEFAULT_MAX_BLOB_BYTES};
+
+/// Errors of the blob store. Messages say what went wrong and what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    /// The bytes read do not hash to the blob's name: the copy is tampered with or damaged.
+    #[error(
+        "blob {expected} is corrupt: its content hashes to {actual}; refusing it (fetch it from another source)"
+    )]
+    HashMismatch {
+        /// The name (expected sha256).
+        expected: ContentHash,
+        /// The sha256 of the bytes actually read.
+        actual: ContentHash,
+    },
+    /// A blob larger than the caller accepts (checked before downloading, and again while
+    /// reading in case the store lied).
+    #[error("{} is {size} bytes, over the limit of {limit} bytes", id.map(|id| format!("blob {id}")).unwrap_or_else(|| "the upload".into()))]
+    TooLarge {
+        /// The blob (`None` for an upload whose hash is not known yet).
+        id: Option<ContentHash>,
+        /// Its size (a lower bound when found while reading).
+        size: u64,
+        /// The limit.
+        limit: u64,
+    },
+    /// No blob with that hash.
+    #[error("blob {0} is not in the store: check the hash, or upload it first")]
+    NotFound(ContentHash),
+    /// The storage URL is not one this crate understands.
+    #[error(
+        "unsupported storage location {0:?}: use a directory path, file:///dir, s3://bucket/prefix or http(s)://host/path"
+    )]
+    UnsupportedUrl(String),
+    /// A local file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file concerned.
+        path: std::path::PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// The backend (filesystem, S3, HTTP) failed.
+    #[error("storage backend error: {0}")]
+    Backend(String),
+}
+
+impl StorageError {
+    pub(crate) fn backend(e: object_store::Error) -> Self {
+        StorageError::Backend(
+            e.to_string()
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" "),
+        )
+    }
+}

@@ -1,3 +1,4 @@
 //! One module per command noun.
 
 pub mod app;
+pub mod node;

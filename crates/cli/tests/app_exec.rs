@@ -1,0 +1,123 @@
+//! `decloud app exec`: the same digest across fresh processes, and one-line errors.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn app_path(name: &str) -> PathBuf {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../apps/target/wasm32-wasip1/release")
+        .join(format!("{name}.wasm"));
+    assert!(
+        path.is_file(),
+        "{} is missing: run scripts/bootstrap (or scripts/build-apps) to build the example apps",
+        path.display()
+    );
+    path
+}
+
+fn decloud(home: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_decloud"))
+        .args(args)
+        .env("DECLOUD_HOME", home)
+        .env_remove("DECLOUD_MODULE_CACHE")
+        .output()
+        .expect("run decloud")
+}
+
+fn json_digest(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json report");
+    assert_eq!(v["outcome"], "completed", "{v}");
+    v["digest"].as_str().expect("digest").to_string()
+}
+
+#[test]
+fn the_same_module_and_inputs_give_the_same_digest_in_fresh_processes() {
+    let home = tempfile::tempdir().unwrap();
+    let probe = app_path("sandbox-probe");
+    let probe = probe.to_str().unwrap();
+    let input = tempfile::tempdir().unwrap();
+    std::fs::write(input.path().join("data.txt"), "x").unwrap();
+    let args = [
+        "app",
+        "exec",
+        probe,
+        "--in",
+        input.path().to_str().unwrap(),
+        "--json",
+        "--args",
+        "report",
+    ];
+    // The first run compiles (and fills the cache), the second loads from the cache.
+    let first = json_digest(&decloud(home.path(), &args));
+    let second = json_digest(&decloud(home.path(), &args));
+    assert_eq!(first, second);
+    assert!(
+        std::fs::read_dir(home.path().join("cache/modules"))
+            .unwrap()
+            .count()
+            >= 1
+    );
+    // Another task id changes random_get, and so the digest of the probe's report.
+    let id = "11".repeat(32);
+    let mut other = args.to_vec();
+    other.extend(["--task-id", &id]);
+    assert_ne!(json_digest(&decloud(home.path(), &other)), first);
+}
+
+#[test]
+fn the_human_report_prints_the_digest() {
+    let home = tempfile::tempdir().unwrap();
+    let greeting = app_path("greeting");
+    let out = decloud(
+        home.path(),
+        &["app", "exec", greeting.to_str().unwrap(), "--args", "Alice"],
+    );
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("Hello, Alice!") && text.contains("digest    0x"),
+        "{text}"
+    );
+}
+
+#[test]
+fn an_invalid_module_gets_a_one_line_error() {
+    let home = tempfile::tempdir().unwrap();
+    let bad = home.path().join("bad.wasm");
+    std::fs::write(&bad, b"this is not wasm").unwrap();
+    let out = decloud(home.path(), &["app", "exec", bad.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with("error:") && err.contains("not a valid WebAssembly module"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_failing_app_prints_its_digest_and_exits_non_zero() {
+    let home = tempfile::tempdir().unwrap();
+    let probe = app_path("sandbox-probe");
+    let out = decloud(
+        home.path(),
+        &[
+            "app",
+            "exec",
+            probe.to_str().unwrap(),
+            "--json",
+            "--args",
+            "panic",
+        ],
+    );
+    assert!(!out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["outcome"], "failed");
+    assert_eq!(v["failure"]["kind"], "trap");
+    assert!(v["digest"].as_str().unwrap().starts_with("0x"));
+}

@@ -1,0 +1,743 @@
+//! The engine, the compiled-module cache and the run itself.
+
+use crate::capture::{CappedPipe, Captured};
+use crate::clock::{FixedWallClock, TaskRng, VirtualClock};
+use crate::digest::{self, Computed, Digest, EncodeError, FailureKind, FailureRecord};
+use crate::limits::Limits;
+use crate::sandbox::{self, Limiter, PollState};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+use wasmtime::{Config, Engine, InstancePre, Linker, Module, OptLevel, Store, Trap};
+use wasmtime_wasi::p1::WasiP1Ctx;
+use wasmtime_wasi::{FsPerms, I32Exit, WasiCtxBuilder};
+
+/// The guest path of the read-only input directory.
+pub const IN_DIR: &str = "/in";
+/// The guest path of the writable output directory.
+pub const OUT_DIR: &str = "/out";
+/// The file an app writes to describe its result.
+pub const COMPUTED_JSON: &str = "computed.json";
+/// The file the runtime writes into the output directory after a deterministic failure.
+pub const ERROR_JSON: &str = "decloud-error.json";
+/// `argv[0]` of every app: the same everywhere, so it cannot leak a host path.
+pub const ARGV0: &str = "app";
+
+/// Errors of the runtime itself (the host side): they say nothing about the app's result and
+/// must never be contributed. A deterministic failure of the app is an [`Outcome::Failed`].
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    /// The bytes are not a valid WebAssembly module (the message is one line).
+    #[error("not a valid WebAssembly module: {0}")]
+    InvalidModule(String),
+    /// The module is valid wasm but not a WASI preview-1 command this sandbox can run.
+    #[error("not a runnable WASI command: {0}")]
+    NotACommand(String),
+    /// The wasmtime engine could not be configured (a bug or an unsupported host).
+    #[error("cannot set up the wasm engine: {0}")]
+    Engine(String),
+    /// The compiled-module cache directory cannot be used.
+    #[error(
+        "the compiled-module cache {path} is unusable ({source}): check its permissions or choose another directory"
+    )]
+    Cache {
+        /// The cache directory or file.
+        path: PathBuf,
+        /// The underlying error.
+        source: io::Error,
+    },
+    /// The input directory does not exist or is not a directory.
+    #[error("the input directory {0} does not exist or is not a directory")]
+    InputDir(PathBuf),
+    /// The output directory is missing, not a directory, or not empty.
+    #[error("the output directory {0} must be an existing, empty directory")]
+    OutputDir(PathBuf),
+    /// A host I/O error (reading a module, hashing the output...).
+    #[error("{path}: {source}")]
+    Io {
+        /// The file or directory concerned.
+        path: PathBuf,
+        /// The underlying error.
+        source: io::Error,
+    },
+    /// The sandbox failed on the host side during the run (not the app's fault).
+    #[error(
+        "the sandbox failed on the host side: {0}; this is not the app's result, do not contribute it"
+    )]
+    Host(String),
+}
+
+/// Settings of a [`Runtime`].
+#[derive(Clone, Debug)]
+pub struct RuntimeConfig {
+    /// Where compiled modules are kept across restarts (`<sha256>-<engine>.cwasm`); `None` keeps
+    /// them in memory only. The directory must be private to this worker: its files are loaded
+    /// as native code.
+    pub cache_dir: Option<PathBuf>,
+    /// Granularity of the wall-clock cap (epoch interruption period).
+    pub epoch_tick: Duration,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        RuntimeConfig {
+            cache_dir: None,
+            epoch_tick: Duration::from_millis(10),
+        }
+    }
+}
+
+/// What a task gives the app: its identity, its arguments and its input files (DESIGN §5).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskContext {
+    /// The task id: exported as `DECLOUD_TASK_ID` and the seed of `random_get`.
+    pub task_id: [u8; 32],
+    /// `argv[1..]` (the request's `params.args`, already split).
+    pub args: Vec<String>,
+    /// The dataset's file name in `/in` (`DECLOUD_DATASET_FILENAME`), if the deal has one.
+    pub dataset_filename: Option<String>,
+    /// The input files' names in `/in` (`DECLOUD_INPUT_FILE_NAME_1`, `_2`...).
+    pub input_file_names: Vec<String>,
+    /// The fixed wall-clock time the app sees, in seconds since the Unix epoch (for example the
+    /// deal's start); the same for every replica.
+    pub clock_secs: u64,
+    /// Whether the deal has a callback: the digest is then `keccak256(callback-data)`.
+    pub callback: bool,
+}
+
+impl TaskContext {
+    /// The environment the app sees, in order.
+    pub fn env(&self) -> Vec<(String, String)> {
+        let mut env = vec![
+            (
+                "DECLOUD_TASK_ID".to_string(),
+                format!("0x{}", hex::encode(self.task_id)),
+            ),
+            ("DECLOUD_IN".to_string(), IN_DIR.to_string()),
+            ("DECLOUD_OUT".to_string(), OUT_DIR.to_string()),
+        ];
+        if let Some(name) = &self.dataset_filename {
+            env.push(("DECLOUD_DATASET_FILENAME".to_string(), name.clone()));
+        }
+        env.push((
+            "DECLOUD_INPUT_FILES_NUMBER".to_string(),
+            self.input_file_names.len().to_string(),
+        ));
+        for (i, name) in self.input_file_names.iter().enumerate() {
+            env.push((format!("DECLOUD_INPUT_FILE_NAME_{}", i + 1), name.clone()));
+        }
+        env
+    }
+}
+
+/// How a run ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// The app succeeded; `digest` is what the worker contributes.
+    Completed {
+        /// The result digest (DESIGN §5, see [`crate::digest`]).
+        digest: Digest,
+        /// The parsed `computed.json`.
+        computed: Computed,
+        /// The decoded `callback-data`, if any.
+        callback_data: Option<Vec<u8>>,
+    },
+    /// A deterministic failure: every replica gets the same record, and the worker contributes
+    /// its digest.
+    Failed(FailureRecord),
+    /// The wall-clock cap was hit: not deterministic, reported to the scheduler, never
+    /// contributed.
+    TimedOut {
+        /// The cap that was hit.
+        after: Duration,
+    },
+}
+
+impl Outcome {
+    /// The digest to contribute: `Some` for [`Outcome::Completed`] and [`Outcome::Failed`],
+    /// `None` for a timeout.
+    pub fn digest(&self) -> Option<Digest> {
+        match self {
+            Outcome::Completed { digest, .. } => Some(*digest),
+            Outcome::Failed(record) => Some(record.digest()),
+            Outcome::TimedOut { .. } => None,
+        }
+    }
+
+    /// Whether the outcome is the same on every replica (and so may be contributed).
+    pub fn is_deterministic(&self) -> bool {
+        !matches!(self, Outcome::TimedOut { .. })
+    }
+}
+
+/// Everything a run produced.
+#[derive(Clone, Debug)]
+pub struct RunReport {
+    /// How the run ended.
+    pub outcome: Outcome,
+    /// What the app printed on stdout (size-capped).
+    pub stdout: Captured,
+    /// What the app printed on stderr (size-capped).
+    pub stderr: Captured,
+    /// Fuel consumed.
+    pub fuel_consumed: u64,
+    /// Host time of the run (instantiation to exit, without hashing the output).
+    pub elapsed: Duration,
+}
+
+/// A compiled app, ready to instantiate. Cheap to clone.
+#[derive(Clone)]
+pub struct App {
+    checksum: Digest,
+    pre: InstancePre<State>,
+}
+
+impl App {
+    /// The sha256 of the module's bytes (the registry's `checksum`).
+    pub fn checksum(&self) -> Digest {
+        self.checksum
+    }
+}
+
+impl std::fmt::Debug for App {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("App")
+            .field("checksum", &self.checksum)
+            .finish()
+    }
+}
+
+pub(crate) struct State {
+    wasi: WasiP1Ctx,
+    limiter: Limiter,
+    clock: VirtualClock,
+    wall_ns: u64,
+}
+
+impl PollState for State {
+    fn virtual_clock(&self) -> &VirtualClock {
+        &self.clock
+    }
+    fn wall_clock_ns(&self) -> u64 {
+        self.wall_ns
+    }
+}
+
+/// Stops the epoch ticker thread when the runtime goes away.
+struct Ticker {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Drop for Ticker {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            t.thread().unpark();
+            let _ = t.join();
+        }
+    }
+}
+
+/// The sandbox: one wasmtime engine configured for determinism, a linker with WASI preview 1,
+/// the compiled-module cache, and the epoch ticker of the wall-clock cap. Share one per process
+/// (it is `Send + Sync`); [`Runtime::run`] blocks, so call it from a thread (e.g.
+/// `tokio::task::spawn_blocking`), not from an async task.
+pub struct Runtime {
+    engine: Engine,
+    linker: Linker<State>,
+    cache_dir: Option<PathBuf>,
+    engine_hash: String,
+    epoch_tick: Duration,
+    apps: Mutex<HashMap<Digest, App>>,
+    _ticker: Ticker,
+}
+
+/// How many compiled apps are kept in memory before the in-memory cache is emptied.
+const MEMORY_CACHE_APPS: usize = 64;
+
+fn one_line(err: &wasmtime::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for cause in err.chain() {
+        let s = cause
+            .to_string()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        if !s.is_empty() && !parts.iter().any(|p| p.contains(&s)) {
+            parts.push(s);
+        }
+    }
+    parts.join(": ")
+}
+
+impl Runtime {
+    /// The deterministic engine configuration (DESIGN §5): fuel, epoch interruption, no threads,
+    /// canonical NaNs, deterministic relaxed SIMD.
+    fn config() -> Config {
+        let mut c = Config::new();
+        // No threads: wasmtime is built without its `threads` feature, so shared memories and
+        // atomics' waiting are refused at validation, and wasi-threads is not linked.
+        c.consume_fuel(true)
+            .epoch_interruption(true)
+            .wasm_relaxed_simd(true)
+            .relaxed_simd_deterministic(true)
+            .cranelift_nan_canonicalization(true)
+            .cranelift_opt_level(OptLevel::Speed)
+            .wasm_component_model(false);
+        c
+    }
+
+    /// A runtime with `config`; creates the cache directory if needed.
+    pub fn new(config: RuntimeConfig) -> Result<Self, RuntimeError> {
+        let engine =
+            Engine::new(&Self::config()).map_err(|e| RuntimeError::Engine(one_line(&e)))?;
+        let mut linker: Linker<State> = Linker::new(&engine);
+        wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |s: &mut State| &mut s.wasi)
+            .map_err(|e| RuntimeError::Engine(one_line(&e)))?;
+        linker.allow_shadowing(true);
+        linker
+            .func_wrap(
+                "wasi_snapshot_preview1",
+                "poll_oneoff",
+                sandbox::poll_oneoff::<State>,
+            )
+            .map_err(|e| RuntimeError::Engine(one_line(&e)))?;
+        if let Some(dir) = &config.cache_dir {
+            std::fs::create_dir_all(dir).map_err(|source| RuntimeError::Cache {
+                path: dir.clone(),
+                source,
+            })?;
+        }
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        engine.precompile_compatibility_hash().hash(&mut h);
+        let engine_hash = format!("{:016x}", h.finish());
+        let stop = Arc::new(AtomicBool::new(false));
+        let tick = config.epoch_tick.max(Duration::from_millis(1));
+        let thread = {
+            let (engine, stop) = (engine.clone(), stop.clone());
+            std::thread::Builder::new()
+                .name("decloud-epoch".into())
+                .spawn(move || {
+                    while !stop.load(Ordering::Relaxed) {
+                        std::thread::park_timeout(tick);
+                        engine.increment_epoch();
+                    }
+                })
+                .map_err(|e| RuntimeError::Engine(format!("cannot start the epoch ticker: {e}")))?
+        };
+        Ok(Runtime {
+            engine,
+            linker,
+            cache_dir: config.cache_dir,
+            engine_hash,
+            epoch_tick: tick,
+            apps: Mutex::new(HashMap::new()),
+            _ticker: Ticker {
+                stop,
+                thread: Some(thread),
+            },
+        })
+    }
+
+    /// The path of the on-disk cache entry of a module with `checksum`, if there is a cache.
+    pub fn cache_path(&self, checksum: &Digest) -> Option<PathBuf> {
+        let dir = self.cache_dir.as_ref()?;
+        Some(dir.join(format!("{}-{}.cwasm", checksum.to_hex(), self.engine_hash)))
+    }
+
+    /// Compiles `wasm` (or finds it in the memory or disk cache, by its sha256) and checks that
+    /// it is a WASI command whose imports the sandbox provides.
+    pub fn compile(&self, wasm: &[u8]) -> Result<App, RuntimeError> {
+        let checksum = Digest::sha256(wasm);
+        if let Some(app) = self
+            .apps
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&checksum)
+        {
+            return Ok(app.clone());
+        }
+        let module = match self.load_cached(&checksum) {
+            Some(module) => module,
+            None => {
+                let module = Module::new(&self.engine, wasm)
+                    .map_err(|e| RuntimeError::InvalidModule(one_line(&e)))?;
+                self.store_cached(&checksum, &module)?;
+                module
+            }
+        };
+        let app = self.prepare(checksum, module)?;
+        let mut apps = self.apps.lock().unwrap_or_else(|e| e.into_inner());
+        if apps.len() >= MEMORY_CACHE_APPS {
+            apps.clear();
+        }
+        apps.insert(checksum, app.clone());
+        Ok(app)
+    }
+
+    /// Reads and compiles the module at `path` (see [`Runtime::compile`]).
+    pub fn load(&self, path: &Path) -> Result<App, RuntimeError> {
+        let wasm = std::fs::read(path).map_err(|source| RuntimeError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        self.compile(&wasm)
+    }
+
+    /// Forgets the in-memory compiled apps (the disk cache stays): the next
+    /// [`Runtime::compile`] loads from disk, as after a restart.
+    pub fn clear_memory_cache(&self) {
+        self.apps.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+
+    fn load_cached(&self, checksum: &Digest) -> Option<Module> {
+        let path = self.cache_path(checksum)?;
+        if !path.is_file() {
+            return None;
+        }
+        // Read into memory rather than `deserialize_file`'s mmap: a cache file truncated in place
+        // by another process would otherwise crash this one with SIGBUS.
+        let bytes = std::fs::read(&path).ok()?;
+        // SAFETY: the cache directory is private to this runtime (documented on
+        // `RuntimeConfig::cache_dir`) and only ever holds files that `Module::serialize` wrote for
+        // this engine configuration (the engine hash is in the name; wasmtime checks the rest and
+        // refuses an incompatible file, which we then recompile).
+        match unsafe { Module::deserialize(&self.engine, &bytes) } {
+            Ok(module) => Some(module),
+            Err(err) => {
+                tracing::warn!(path = %path.display(), error = %one_line(&err), "dropping an unusable compiled-module cache entry");
+                let _ = std::fs::remove_file(&path);
+                None
+            }
+        }
+    }
+
+    fn store_cached(&self, checksum: &Digest, module: &Module) -> Result<(), RuntimeError> {
+        let (Some(dir), Some(path)) = (&self.cache_dir, self.cache_path(checksum)) else {
+            return Ok(());
+        };
+        let bytes = module
+            .serialize()
+            .map_err(|e| RuntimeError::Engine(one_line(&e)))?;
+        let cache_err = |source| RuntimeError::Cache {
+            path: dir.clone(),
+            source,
+        };
+        let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(cache_err)?;
+        io::Write::write_all(&mut tmp, &bytes).map_err(cache_err)?;
+        tmp.persist(&path).map_err(|e| cache_err(e.error))?;
+        Ok(())
+    }
+
+    fn prepare(&self, checksum: Digest, module: Module) -> Result<App, RuntimeError> {
+        match module.get_export("_start") {
+            Some(wasmtime::ExternType::Func(_)) => {}
+            _ => {
+                return Err(RuntimeError::NotACommand(
+                    "it exports no `_start` function: build the app as a binary (a `fn main`) for wasm32-wasip1".into(),
+                ));
+            }
+        }
+        let pre = self.linker.instantiate_pre(&module).map_err(|e| {
+            RuntimeError::NotACommand(format!(
+                "{} (the sandbox provides WASI preview 1 only: no threads, no sockets)",
+                one_line(&e)
+            ))
+        })?;
+        Ok(App { checksum, pre })
+    }
+
+    /// Runs `app` for `task` with `input` mounted read-only at `/in` (an empty directory when
+    /// `None`) and `output` (an existing, empty directory) writable at `/out`, under `limits`.
+    ///
+    /// Returns the outcome (success, deterministic failure or timeout) with the captured logs;
+    /// `Err` only for host-side problems, which must not be contributed. After a deterministic
+    /// failure, the record is also written to `output/decloud-error.json`.
+    pub fn run(
+        &self,
+        app: &App,
+        task: &TaskContext,
+        input: Option<&Path>,
+        output: &Path,
+        limits: &Limits,
+    ) -> Result<RunReport, RuntimeError> {
+        let empty_in;
+        let input = match input {
+            Some(dir) => {
+                if !dir.is_dir() {
+                    return Err(RuntimeError::InputDir(dir.to_path_buf()));
+                }
+                dir.to_path_buf()
+            }
+            None => {
+                empty_in = tempfile::tempdir().map_err(|source| RuntimeError::Io {
+                    path: std::env::temp_dir(),
+                    source,
+                })?;
+                empty_in.path().to_path_buf()
+            }
+        };
+        let output_ok = std::fs::read_dir(output)
+            .map(|mut d| d.next().is_none())
+            .unwrap_or(false);
+        if !output_ok {
+            return Err(RuntimeError::OutputDir(output.to_path_buf()));
+        }
+
+        let stdout = CappedPipe::new(limits.log_bytes);
+        let stderr = CappedPipe::new(limits.log_bytes);
+        let clock = VirtualClock::default();
+        let wall = Duration::from_secs(task.clock_secs);
+        let mut b = WasiCtxBuilder::new();
+        b.allow_blocking_current_thread(true)
+            .arg(ARGV0)
+            .args(&task.args)
+            .envs(&task.env())
+            .stdout(stdout.clone())
+            .stderr(stderr.clone())
+            .wall_clock(FixedWallClock(wall))
+            .monotonic_clock(clock.clone())
+            .secure_random(TaskRng::new(b"decloud-random-v1", &task.task_id))
+            .insecure_random(TaskRng::new(b"decloud-insecure-random-v1", &task.task_id))
+            .insecure_random_seed(u128::from_le_bytes(
+                Digest::sha256(&[b"decloud-seed-v1".as_slice(), &task.task_id].concat()).0[..16]
+                    .try_into()
+                    .expect("16 bytes"),
+            ))
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false);
+        b.preopened_dir(&input, IN_DIR, FsPerms::ReadOnly)
+            .map_err(|e| RuntimeError::Io {
+                path: input.clone(),
+                source: io::Error::other(one_line(&e)),
+            })?;
+        b.preopened_dir(output, OUT_DIR, FsPerms::ReadWrite)
+            .map_err(|e| RuntimeError::Io {
+                path: output.to_path_buf(),
+                source: io::Error::other(one_line(&e)),
+            })?;
+        let state = State {
+            wasi: b.build_p1(),
+            limiter: Limiter {
+                memory_bytes: usize::try_from(limits.memory_bytes).unwrap_or(usize::MAX),
+                table_elements: usize::try_from(limits.table_elements).unwrap_or(usize::MAX),
+                hit: None,
+            },
+            clock,
+            wall_ns: u64::try_from(wall.as_nanos()).unwrap_or(u64::MAX),
+        };
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|s| &mut s.limiter);
+        store
+            .set_fuel(limits.fuel)
+            .map_err(|e| RuntimeError::Engine(one_line(&e)))?;
+        let tick_ms = self.epoch_tick.as_millis().max(1) as u64;
+        store.set_epoch_deadline(limits.wall_clock_ms.div_ceil(tick_ms).max(1));
+        store.epoch_deadline_trap();
+
+        let started = Instant::now();
+        let result = app.pre.instantiate(&mut store).and_then(|instance| {
+            let start = instance.get_typed_func::<(), ()>(&mut store, "_start")?;
+            start.call(&mut store, ())
+        });
+        let elapsed = started.elapsed();
+        let fuel_consumed = limits.fuel.saturating_sub(store.get_fuel().unwrap_or(0));
+        let memory_hit = store.data_mut().limiter.hit.take();
+        drop(store);
+
+        let ended = match result {
+            Ok(()) => None,
+            Err(err) => classify(&err, memory_hit, limits)?,
+        };
+        let outcome = match ended {
+            Some(outcome) => outcome,
+            None => finish(task, output, limits)?,
+        };
+        if let Outcome::Failed(record) = &outcome {
+            let path = output.join(ERROR_JSON);
+            std::fs::write(&path, record.canonical_bytes())
+                .map_err(|source| RuntimeError::Io { path, source })?;
+        }
+        Ok(RunReport {
+            outcome,
+            stdout: stdout.take(),
+            stderr: stderr.take(),
+            fuel_consumed,
+            elapsed,
+        })
+    }
+}
+
+/// Sorts an error of the run into an outcome; `Ok(None)` is a clean `exit(0)`.
+fn classify(
+    err: &wasmtime::Error,
+    memory_hit: Option<String>,
+    limits: &Limits,
+) -> Result<Option<Outcome>, RuntimeError> {
+    if let Some(exit) = err.downcast_ref::<I32Exit>() {
+        return Ok(match exit.0 {
+            0 => None,
+            code => Some(Outcome::Failed(FailureRecord::new(
+                FailureKind::Exit,
+                format!("the app exited with status {code}"),
+            ))),
+        });
+    }
+    if let Some(hit) = memory_hit {
+        return Ok(Some(Outcome::Failed(FailureRecord::new(
+            FailureKind::MemoryLimit,
+            hit,
+        ))));
+    }
+    if let Some(trap) = err.downcast_ref::<Trap>() {
+        return Ok(Some(match trap {
+            Trap::Interrupt => Outcome::TimedOut {
+                after: limits.wall_clock(),
+            },
+            Trap::OutOfFuel => Outcome::Failed(FailureRecord::new(
+                FailureKind::OutOfFuel,
+                format!("the fuel budget of {} ran out", limits.fuel),
+            )),
+            other => Outcome::Failed(FailureRecord::new(FailureKind::Trap, other.to_string())),
+        }));
+    }
+    if err.downcast_ref::<wasmtime::UnknownImportError>().is_some() {
+        return Ok(Some(Outcome::Failed(FailureRecord::new(
+            FailureKind::Instantiation,
+            one_line(err),
+        ))));
+    }
+    Err(RuntimeError::Host(one_line(err)))
+}
+
+/// After a clean exit: checks the output size, reads `computed.json` and computes the digest.
+fn finish(task: &TaskContext, output: &Path, limits: &Limits) -> Result<Outcome, RuntimeError> {
+    let io_err = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| RuntimeError::Io { path, source }
+    };
+    let fail = |kind, detail: String| Ok(Outcome::Failed(FailureRecord::new(kind, detail)));
+    let (bytes, files) = digest::measure(output, limits.output_bytes, limits.output_files)
+        .map_err(io_err(output))?;
+    if bytes > limits.output_bytes {
+        return fail(
+            FailureKind::OutputTooLarge,
+            format!(
+                "/out holds more than the limit of {} bytes",
+                limits.output_bytes
+            ),
+        );
+    }
+    if files > limits.output_files {
+        return fail(
+            FailureKind::OutputTooLarge,
+            format!(
+                "/out holds more than the limit of {} files",
+                limits.output_files
+            ),
+        );
+    }
+    let computed_path = output.join(COMPUTED_JSON);
+    let meta = match std::fs::symlink_metadata(&computed_path) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            return fail(
+                FailureKind::MissingComputedJson,
+                "the app wrote no /out/computed.json".into(),
+            );
+        }
+        Err(e) => return Err(io_err(&computed_path)(e)),
+    };
+    if !meta.is_file() {
+        return fail(
+            FailureKind::MalformedComputedJson,
+            "/out/computed.json is not a regular file".into(),
+        );
+    }
+    let text = std::fs::read(&computed_path).map_err(io_err(&computed_path))?;
+    let computed: Computed = match serde_json::from_slice(&text) {
+        Ok(c) => c,
+        Err(e) => {
+            return fail(
+                FailureKind::MalformedComputedJson,
+                format!(
+                    "/out/computed.json is not an object with optional string keys \
+                     \"deterministic-output-path\" and \"callback-data\": {e}"
+                ),
+            );
+        }
+    };
+    let callback_data = match &computed.callback_data {
+        None => None,
+        Some(s) => match digest::decode_callback_data(s) {
+            Some(bytes) if bytes.len() as u64 <= limits.callback_data_bytes => Some(bytes),
+            Some(bytes) => {
+                return fail(
+                    FailureKind::InvalidCallbackData,
+                    format!(
+                        "callback-data is {} bytes, over the limit of {}",
+                        bytes.len(),
+                        limits.callback_data_bytes
+                    ),
+                );
+            }
+            None => {
+                return fail(
+                    FailureKind::InvalidCallbackData,
+                    "callback-data is not 0x-prefixed hex bytes".into(),
+                );
+            }
+        },
+    };
+    let digest = if task.callback {
+        match &callback_data {
+            Some(bytes) => Digest::keccak256(bytes),
+            None => {
+                return fail(
+                    FailureKind::InvalidCallbackData,
+                    "the deal has a callback but computed.json has no callback-data".into(),
+                );
+            }
+        }
+    } else {
+        let guest = computed
+            .deterministic_output_path
+            .as_deref()
+            .unwrap_or(OUT_DIR);
+        let Some(rel) = digest::relative_output_path(guest) else {
+            return fail(
+                FailureKind::InvalidOutputPath,
+                format!("deterministic-output-path {guest:?} is not a path inside /out"),
+            );
+        };
+        let root = output.join(&rel);
+        match std::fs::symlink_metadata(&root) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return fail(
+                    FailureKind::InvalidOutputPath,
+                    format!("deterministic-output-path {guest:?} does not exist"),
+                );
+            }
+            Err(e) => return Err(io_err(&root)(e)),
+            Ok(_) => {}
+        }
+        match digest::output_digest(&root, guest) {
+            Ok(d) => d,
+            Err(EncodeError::Failure(record)) => return Ok(Outcome::Failed(record)),
+            Err(EncodeError::Io(e)) => return Err(io_err(&root)(e)),
+        }
+    };
+    Ok(Outcome::Completed {
+        digest,
+        computed,
+        callback_data,
+    })
+}

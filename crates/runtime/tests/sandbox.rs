@@ -1,0 +1,450 @@
+//! The sandbox's walls and determinism (issue 5, "Done means"), with the example apps and the
+//! `sandbox-probe` fixture from `apps/` (built by `scripts/build-apps`).
+
+mod common;
+
+use common::*;
+use decloud_runtime::{Digest, FailureKind, Limits, Outcome, Runtime, RuntimeConfig, RuntimeError};
+use std::fs;
+
+fn failure(outcome: &Outcome) -> (FailureKind, String) {
+    match outcome {
+        Outcome::Failed(r) => (r.kind, r.detail.clone()),
+        other => panic!("expected a deterministic failure, got {other:?}"),
+    }
+}
+
+fn report_lines(out: &std::path::Path) -> std::collections::BTreeMap<String, String> {
+    fs::read_to_string(out.join("report.txt"))
+        .expect("report.txt")
+        .lines()
+        .filter_map(|l| {
+            l.split_once('=')
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+        })
+        .collect()
+}
+
+#[test]
+fn greeting_digest_follows_the_documented_encoding() {
+    let rt = runtime();
+    let app = app(&rt, "greeting");
+    let (report, out) = run_in(
+        &rt,
+        &app,
+        &task(&["Alice", "Bob"]),
+        None,
+        &Limits::default(),
+    );
+    let text = b"Hello, Alice Bob!\n";
+    assert_eq!(fs::read(out.path().join("result.txt")).unwrap(), text);
+    let mut enc = b"decloud-output-v1".to_vec();
+    enc.extend(1u64.to_be_bytes());
+    enc.extend(10u64.to_be_bytes());
+    enc.extend(b"result.txt");
+    enc.extend((text.len() as u64).to_be_bytes());
+    enc.extend(text);
+    assert_eq!(report.outcome.digest(), Some(Digest::sha256(&enc)));
+    assert_eq!(report.stdout.bytes, text);
+    assert!(!report.stdout.truncated);
+}
+
+#[test]
+fn same_module_same_inputs_same_bytes_even_with_clock_and_random() {
+    let rt = runtime();
+    let app = app(&rt, "sandbox-probe");
+    let input = tempfile::tempdir().unwrap();
+    fs::write(input.path().join("data.txt"), "the input").unwrap();
+    let t = task(&["report", "x y"]);
+    let (a, out_a) = run_in(&rt, &app, &t, Some(input.path()), &Limits::default());
+    let (b, out_b) = run_in(&rt, &app, &t, Some(input.path()), &Limits::default());
+    assert!(
+        matches!(a.outcome, Outcome::Completed { .. }),
+        "{:?} {}",
+        a.outcome,
+        a.stderr.text()
+    );
+    assert_eq!(a.outcome.digest(), b.outcome.digest());
+    let report_a = fs::read(out_a.path().join("report.txt")).unwrap();
+    assert_eq!(report_a, fs::read(out_b.path().join("report.txt")).unwrap());
+
+    // A fresh runtime (new engine, new ticker) gives the same bytes too.
+    let rt2 = runtime();
+    let app2 = common::app(&rt2, "sandbox-probe");
+    let (c, out_c) = run_in(&rt2, &app2, &t, Some(input.path()), &Limits::default());
+    assert_eq!(a.outcome.digest(), c.outcome.digest());
+    assert_eq!(report_a, fs::read(out_c.path().join("report.txt")).unwrap());
+
+    let lines = report_lines(out_a.path());
+    assert_eq!(
+        lines["wall_clock_ns"],
+        (1_700_000_000u128 * 1_000_000_000).to_string()
+    );
+    assert_ne!(
+        lines["random"], lines["random_again"],
+        "random_get is a stream, not a constant"
+    );
+    assert!(
+        lines["env"].contains(&format!("DECLOUD_TASK_ID=0x{}", "42".repeat(32))),
+        "{}",
+        lines["env"]
+    );
+    assert!(lines["env"].contains("DECLOUD_IN=/in") && lines["env"].contains("DECLOUD_OUT=/out"));
+    assert_eq!(lines["args"], "app report x y");
+    assert_eq!(lines["nan_bits"], "7ff8000000000000", "NaNs are canonical");
+
+    // Another task id gives other random bytes.
+    let mut other = t.clone();
+    other.task_id = [0x43; 32];
+    let (_, out_d) = run_in(&rt, &app, &other, Some(input.path()), &Limits::default());
+    assert_ne!(report_lines(out_d.path())["random"], lines["random"]);
+}
+
+#[test]
+fn paths_outside_in_and_out_threads_and_network_fail_inside_the_sandbox() {
+    let rt = runtime();
+    let app = app(&rt, "sandbox-probe");
+    let input = tempfile::tempdir().unwrap();
+    fs::write(input.path().join("data.txt"), "the input").unwrap();
+    // A file beside the input directory, which `/in/..` would reach without the sandbox.
+    let (report, out) = run_in(
+        &rt,
+        &app,
+        &task(&["report"]),
+        Some(input.path()),
+        &Limits::default(),
+    );
+    assert!(
+        matches!(report.outcome, Outcome::Completed { .. }),
+        "{:?}",
+        report.outcome
+    );
+    let lines = report_lines(out.path());
+    assert_eq!(lines["read_in_data"], "ok");
+    for key in [
+        "read_etc_passwd",
+        "read_in_dotdot",
+        "read_in_dotdot_file",
+        "read_out_dotdot",
+        "read_root",
+        "write_in",
+        "remove_in",
+        "write_tmp",
+        "thread",
+        "tcp",
+    ] {
+        assert!(
+            lines[key].starts_with("err"),
+            "{key} should fail in the sandbox, got {}",
+            lines[key]
+        );
+    }
+    assert_eq!(
+        fs::read_to_string(input.path().join("data.txt")).unwrap(),
+        "the input"
+    );
+    assert!(!input.path().join("new.txt").exists());
+}
+
+#[test]
+fn an_infinite_loop_stops_at_the_fuel_cap() {
+    let rt = runtime();
+    let app = app(&rt, "sandbox-probe");
+    let limits = Limits {
+        fuel: 50_000_000,
+        ..small_limits()
+    };
+    let (report, out) = run_in(&rt, &app, &task(&["spin"]), None, &limits);
+    let (kind, _) = failure(&report.outcome);
+    assert_eq!(kind, FailureKind::OutOfFuel);
+    assert_eq!(report.fuel_consumed, 50_000_000);
+    // The record is written for the requester, and its digest is the contributed one.
+    let record = fs::read(out.path().join("decloud-error.json")).unwrap();
+    assert_eq!(report.outcome.digest(), Some(Digest::sha256(&record)));
+}
+
+#[test]
+fn an_infinite_loop_stops_at_the_wall_clock_cap_as_a_non_deterministic_outcome() {
+    let rt = runtime();
+    let app = rt
+        .compile(b"(module (func (export \"_start\") (loop (br 0))))")
+        .unwrap();
+    let limits = Limits {
+        fuel: u64::MAX,
+        wall_clock_ms: 200,
+        ..small_limits()
+    };
+    let (report, _out) = run_in(&rt, &app, &task(&[]), None, &limits);
+    assert!(
+        matches!(report.outcome, Outcome::TimedOut { .. }),
+        "{:?}",
+        report.outcome
+    );
+    assert_eq!(report.outcome.digest(), None);
+    assert!(!report.outcome.is_deterministic());
+}
+
+#[test]
+fn sleeping_costs_no_host_time_and_is_deterministic() {
+    let rt = runtime();
+    let app = app(&rt, "sandbox-probe");
+    let limits = Limits {
+        wall_clock_ms: 10_000,
+        ..small_limits()
+    };
+    let (report, out) = run_in(&rt, &app, &task(&["sleep"]), None, &limits);
+    assert!(
+        matches!(report.outcome, Outcome::Completed { .. }),
+        "{:?}",
+        report.outcome
+    );
+    let slept: u128 = report_lines(out.path())["slept_ns"].parse().unwrap();
+    assert!(
+        slept >= 3600 * 1_000_000_000,
+        "the virtual clock advanced by the sleep: {slept}"
+    );
+}
+
+#[test]
+fn unbounded_memory_growth_stops_at_the_cap() {
+    let rt = runtime();
+    let app = app(&rt, "sandbox-probe");
+    let (report, _out) = run_in(&rt, &app, &task(&["alloc"]), None, &small_limits());
+    let (kind, detail) = failure(&report.outcome);
+    assert_eq!(kind, FailureKind::MemoryLimit, "{detail}");
+
+    // A raw memory.grow loop, and a module whose initial memory is over the cap.
+    let grow = rt
+        .compile(
+            br#"(module (memory 1)
+                 (func (export "_start") (loop (drop (memory.grow (i32.const 16))) (br 0))))"#,
+        )
+        .unwrap();
+    let (report, _out) = run_in(&rt, &grow, &task(&[]), None, &small_limits());
+    assert_eq!(failure(&report.outcome).0, FailureKind::MemoryLimit);
+    let big = rt
+        .compile(br#"(module (memory 2000) (func (export "_start")))"#)
+        .unwrap();
+    let (report, _out) = run_in(&rt, &big, &task(&[]), None, &small_limits());
+    assert_eq!(failure(&report.outcome).0, FailureKind::MemoryLimit);
+}
+
+#[test]
+fn an_oversized_output_is_refused() {
+    let rt = runtime();
+    let app = app(&rt, "sandbox-probe");
+    let limits = small_limits();
+    let (report, _out) = run_in(&rt, &app, &task(&["write", "2000000"]), None, &limits);
+    let (kind, detail) = failure(&report.outcome);
+    assert_eq!(kind, FailureKind::OutputTooLarge, "{detail}");
+    let (report, _out) = run_in(&rt, &app, &task(&["write", "1000"]), None, &limits);
+    assert!(matches!(report.outcome, Outcome::Completed { .. }));
+}
+
+#[test]
+fn logs_are_capped_without_failing_the_app() {
+    let rt = runtime();
+    let app = app(&rt, "sandbox-probe");
+    let (report, _out) = run_in(
+        &rt,
+        &app,
+        &task(&["stdout", "100000"]),
+        None,
+        &small_limits(),
+    );
+    assert!(
+        matches!(report.outcome, Outcome::Completed { .. }),
+        "{:?}",
+        report.outcome
+    );
+    assert_eq!(report.stdout.bytes.len(), 4096);
+    assert!(report.stdout.truncated);
+}
+
+#[test]
+fn computed_json_problems_are_deterministic_failures() {
+    let rt = runtime();
+    let app = app(&rt, "sandbox-probe");
+    let cases = [
+        ("no-computed", FailureKind::MissingComputedJson),
+        ("bad-computed", FailureKind::MalformedComputedJson),
+        ("escape-output", FailureKind::InvalidOutputPath),
+        ("panic", FailureKind::Trap),
+        ("exit", FailureKind::Exit),
+    ];
+    for (mode, expected) in cases {
+        let (a, _o) = run_in(&rt, &app, &task(&[mode]), None, &small_limits());
+        let (b, _o) = run_in(&rt, &app, &task(&[mode]), None, &small_limits());
+        assert_eq!(failure(&a.outcome).0, expected, "mode {mode}");
+        assert_eq!(
+            a.outcome.digest(),
+            b.outcome.digest(),
+            "mode {mode}: replicas agree"
+        );
+    }
+}
+
+#[test]
+fn a_callback_deal_digests_the_callback_data() {
+    let rt = runtime();
+    let app = app(&rt, "median");
+    let mut t = task(&["5", "-3", "10", "7"]);
+    t.callback = true;
+    let (report, out) = run_in(&rt, &app, &t, None, &Limits::default());
+    let mut word = [0u8; 32];
+    word[31] = 6; // median of -3 5 7 10 = (5 + 7) / 2
+    match &report.outcome {
+        Outcome::Completed {
+            digest,
+            callback_data,
+            ..
+        } => {
+            assert_eq!(callback_data.as_deref(), Some(word.as_slice()));
+            assert_eq!(*digest, Digest::keccak256(&word));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        fs::read_to_string(out.path().join("median.txt")).unwrap(),
+        "6\n"
+    );
+    // A callback deal whose app writes no callback-data fails deterministically.
+    let greeting = common::app(&rt, "greeting");
+    let (report, _o) = run_in(&rt, &greeting, &t, None, &Limits::default());
+    assert_eq!(failure(&report.outcome).0, FailureKind::InvalidCallbackData);
+}
+
+#[test]
+fn csv_stats_reads_the_dataset_from_in() {
+    let rt = runtime();
+    let app = app(&rt, "csv-stats");
+    let input = tempfile::tempdir().unwrap();
+    fs::write(
+        input.path().join("data.csv"),
+        "name,x,y\na,1,10\nb,2,20\nc,3,30\n",
+    )
+    .unwrap();
+    let mut t = task(&[]);
+    t.dataset_filename = Some("data.csv".into());
+    let (report, out) = run_in(&rt, &app, &t, Some(input.path()), &Limits::default());
+    assert!(
+        matches!(report.outcome, Outcome::Completed { .. }),
+        "{}",
+        report.stderr.text()
+    );
+    let stats = fs::read_to_string(out.path().join("stats.json")).unwrap();
+    assert!(
+        stats.contains(r#""x":{"count":3,"min":1,"max":3,"mean":2,"#),
+        "{stats}"
+    );
+    assert!(
+        !stats.contains("name"),
+        "a text column has no statistics: {stats}"
+    );
+}
+
+#[test]
+fn hash_search_finds_the_expected_nonce() {
+    let rt = runtime();
+    let app = app(&rt, "hash-search");
+    let (report, out) = run_in(
+        &rt,
+        &app,
+        &task(&["decloud", "12"]),
+        None,
+        &Limits::default(),
+    );
+    assert!(
+        matches!(report.outcome, Outcome::Completed { .. }),
+        "{}",
+        report.stderr.text()
+    );
+    let result = fs::read_to_string(out.path().join("result.json")).unwrap();
+    let nonce: u64 = result
+        .split("\"nonce\":")
+        .nth(1)
+        .unwrap()
+        .split(',')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    use sha2::Digest as _;
+    let hash = sha2::Sha256::digest(format!("decloud{nonce}"));
+    assert!(hash[0] == 0 && hash[1] >> 4 == 0, "12 leading zero bits");
+}
+
+#[test]
+fn invalid_modules_get_a_one_line_error() {
+    let rt = runtime();
+    for bytes in [&b"definitely not wasm"[..], b"\0asm\x01\0\0\0\x01\xff", b""] {
+        match rt.compile(bytes) {
+            Err(RuntimeError::InvalidModule(msg)) => {
+                assert!(!msg.contains('\n') && !msg.is_empty(), "{msg:?}");
+            }
+            other => panic!("expected InvalidModule, got {other:?}"),
+        }
+    }
+    // Valid wasm but no `_start`, or an import the sandbox does not provide.
+    let err = rt.compile(b"(module)").unwrap_err();
+    assert!(matches!(err, RuntimeError::NotACommand(_)), "{err}");
+    let err = rt
+        .compile(br#"(module (import "wasi" "thread-spawn" (func)) (func (export "_start")))"#)
+        .unwrap_err();
+    assert!(matches!(err, RuntimeError::NotACommand(_)), "{err}");
+    assert!(!err.to_string().contains('\n'));
+}
+
+#[test]
+fn output_directory_must_be_empty() {
+    let rt = runtime();
+    let app = app(&rt, "greeting");
+    let out = tempfile::tempdir().unwrap();
+    fs::write(out.path().join("stale"), "x").unwrap();
+    let err = rt
+        .run(&app, &task(&[]), None, out.path(), &Limits::default())
+        .unwrap_err();
+    assert!(matches!(err, RuntimeError::OutputDir(_)));
+}
+
+#[test]
+fn compiled_modules_are_cached_on_disk_across_runtimes() {
+    let cache = tempfile::tempdir().unwrap();
+    let config = RuntimeConfig {
+        cache_dir: Some(cache.path().to_path_buf()),
+        ..Default::default()
+    };
+    let wasm = fs::read(app_path("greeting")).unwrap();
+    let digest = {
+        let rt = Runtime::new(config.clone()).unwrap();
+        let app = rt.compile(&wasm).unwrap();
+        assert!(rt.cache_path(&app.checksum()).unwrap().is_file());
+        run_in(&rt, &app, &task(&["x"]), None, &Limits::default())
+            .0
+            .outcome
+            .digest()
+    };
+    // A "restarted worker": a new runtime over the same cache loads the compiled module.
+    let rt = Runtime::new(config.clone()).unwrap();
+    let app = rt.compile(&wasm).unwrap();
+    assert_eq!(
+        run_in(&rt, &app, &task(&["x"]), None, &Limits::default())
+            .0
+            .outcome
+            .digest(),
+        digest
+    );
+    // A corrupted entry is dropped and recompiled, never trusted.
+    let path = rt.cache_path(&app.checksum()).unwrap();
+    fs::write(&path, b"garbage").unwrap();
+    let rt = Runtime::new(config).unwrap();
+    let app = rt.compile(&wasm).unwrap();
+    assert_eq!(
+        run_in(&rt, &app, &task(&["x"]), None, &Limits::default())
+            .0
+            .outcome
+            .digest(),
+        digest
+    );
+    assert!(fs::metadata(&path).unwrap().len() > 100);
+}

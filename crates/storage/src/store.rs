@@ -1,0 +1,340 @@
+//! The blob store over object_store.
+
+use crate::{ContentHash, StorageError};
+use bytes::{Bytes, BytesMut};
+use futures::StreamExt;
+use object_store::path::Path as ObjectPath;
+use object_store::{ClientOptions, ObjectStore, ObjectStoreExt, PutPayload, RetryConfig};
+use sha2::{Digest as _, Sha256};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::AsyncWriteExt;
+
+/// The default largest blob a store accepts on `put` (1 GiB).
+pub const DEFAULT_MAX_BLOB_BYTES: u64 = 1 << 30;
+
+/// A content-addressed blob store: `put` names a blob by its sha256; `get` checks the size
+/// before downloading and the hash after. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct BlobStore {
+    inner: Arc<dyn ObjectStore>,
+    prefix: ObjectPath,
+    max_blob_bytes: u64,
+    location: String,
+}
+
+fn retry() -> RetryConfig {
+    RetryConfig {
+        max_retries: 3,
+        retry_timeout: Duration::from_secs(30),
+        ..Default::default()
+    }
+}
+
+impl BlobStore {
+    /// A store in the local directory `dir` (created if missing).
+    pub fn local(dir: impl AsRef<Path>) -> Result<Self, StorageError> {
+        let dir = dir.as_ref();
+        std::fs::create_dir_all(dir).map_err(|source| StorageError::Io {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        let fs = object_store::local::LocalFileSystem::new_with_prefix(dir)
+            .map_err(StorageError::backend)?;
+        Ok(Self::with_object_store(
+            Arc::new(fs),
+            "",
+            dir.display().to_string(),
+        ))
+    }
+
+    /// A store at `location`: a directory path or `file:///dir`; `s3://bucket/prefix` (the
+    /// credentials, region and endpoint come from the usual `AWS_*` environment variables);
+    /// or `http(s)://host/path` (a plain HTTP server answering GET/HEAD/PUT on
+    /// `<path>/<sha256>`, such as `decloud node --storage` at `http://host:port/blobs`).
+    pub fn from_url(location: &str) -> Result<Self, StorageError> {
+        let unsupported = || StorageError::UnsupportedUrl(location.to_string());
+        if !location.contains("://") {
+            return Self::local(location);
+        }
+        let url = url::Url::parse(location).map_err(|_| unsupported())?;
+        match url.scheme() {
+            "file" => {
+                let dir = url.to_file_path().map_err(|_| unsupported())?;
+                Self::local(dir)
+            }
+            "s3" => {
+                let bucket = url.host_str().ok_or_else(unsupported)?;
+                let s3 = object_store::aws::AmazonS3Builder::from_env()
+                    .with_bucket_name(bucket)
+                    .with_retry(retry())
+                    .build()
+                    .map_err(StorageError::backend)?;
+                let prefix = url.path().trim_matches('/').to_string();
+                Ok(Self::with_object_store(
+                    Arc::new(s3),
+                    &prefix,
+                    location.to_string(),
+                ))
+            }
+            "http" | "https" => {
+                let http = object_store::http::HttpBuilder::new()
+                    .with_url(location.trim_end_matches('/'))
+                    .with_retry(retry())
+                    .with_client_options(ClientOptions::new().with_allow_http(true))
+                    .build()
+                    .map_err(StorageError::backend)?;
+                Ok(Self::with_object_store(
+                    Arc::new(http),
+                    "",
+                    location.to_string(),
+                ))
+            }
+            _ => Err(unsupported()),
+        }
+    }
+
+    /// A store over any object_store backend, with blobs under `prefix`; `location` is how the
+    /// store is described in messages.
+    pub fn with_object_store(
+        inner: Arc<dyn ObjectStore>,
+        prefix: &str,
+        location: impl Into<String>,
+    ) -> Self {
+        BlobStore {
+            inner,
+            prefix: ObjectPath::from(prefix),
+            max_blob_bytes: DEFAULT_MAX_BLOB_BYTES,
+            location: location.into(),
+        }
+    }
+
+    /// Sets the largest blob `put` accepts.
+    pub fn with_max_blob_bytes(mut self, max: u64) -> Self {
+        self.max_blob_bytes = max;
+        self
+    }
+
+    /// The largest blob `put` accepts.
+    pub fn max_blob_bytes(&self) -> u64 {
+        self.max_blob_bytes
+    }
+
+    /// Where the store is, as given when it was opened.
+    pub fn location(&self) -> &str {
+        &self.location
+    }
+
+    fn path(&self, id: &ContentHash) -> ObjectPath {
+        self.prefix.clone().join(id.to_string())
+    }
+
+    fn map_err(&self, id: &ContentHash, e: object_store::Error) -> StorageError {
+        match e {
+            object_store::Error::NotFound { .. } => StorageError::NotFound(*id),
+            other => StorageError::backend(other),
+        }
+    }
+
+    /// Stores `bytes` and returns their hash. Refuses a blob over [`Self::max_blob_bytes`]
+    /// before sending anything. Storing a blob that is already there is a no-op.
+    pub async fn put(&self, bytes: Bytes) -> Result<ContentHash, StorageError> {
+        let id = ContentHash::of(&bytes);
+        self.put_as(&id, bytes).await?;
+        Ok(id)
+    }
+
+    /// Stores `bytes` under `id`, refusing them if they do not hash to `id` (nothing is stored
+    /// then) or are over [`Self::max_blob_bytes`].
+    pub async fn put_as(&self, id: &ContentHash, bytes: Bytes) -> Result<(), StorageError> {
+        let size = bytes.len() as u64;
+        if size > self.max_blob_bytes {
+            return Err(StorageError::TooLarge {
+                id: Some(*id),
+                size,
+                limit: self.max_blob_bytes,
+            });
+        }
+        let actual = ContentHash::of(&bytes);
+        if actual != *id {
+            return Err(StorageError::HashMismatch {
+                expected: *id,
+                actual,
+            });
+        }
+        if let Ok(meta) = self.inner.head(&self.path(id)).await
+            && meta.size == size
+        {
+            return Ok(());
+        }
+        self.inner
+            .put(&self.path(id), PutPayload::from_bytes(bytes))
+            .await
+            .map_err(|e| self.map_err(id, e))?;
+        Ok(())
+    }
+
+    /// Stores the file at `path` and returns its hash.
+    pub async fn put_file(&self, path: &Path) -> Result<ContentHash, StorageError> {
+        let meta = tokio::fs::metadata(path)
+            .await
+            .map_err(|source| StorageError::Io {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        if meta.len() > self.max_blob_bytes {
+            return Err(StorageError::TooLarge {
+                id: None,
+                size: meta.len(),
+                limit: self.max_blob_bytes,
+            });
+        }
+        let bytes = tokio::fs::read(path)
+            .await
+            .map_err(|source| StorageError::Io {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        self.put(Bytes::from(bytes)).await
+    }
+
+    /// The size of blob `id`, without downloading it.
+    pub async fn size(&self, id: &ContentHash) -> Result<u64, StorageError> {
+        let meta = self
+            .inner
+            .head(&self.path(id))
+            .await
+            .map_err(|e| self.map_err(id, e))?;
+        Ok(meta.size)
+    }
+
+    /// Whether blob `id` is in the store.
+    pub async fn contains(&self, id: &ContentHash) -> Result<bool, StorageError> {
+        match self.size(id).await {
+            Ok(_) => Ok(true),
+            Err(StorageError::NotFound(_)) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Deletes blob `id` (a no-op if it is not there).
+    pub async fn delete(&self, id: &ContentHash) -> Result<(), StorageError> {
+        match self.inner.delete(&self.path(id)).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(StorageError::backend(e)),
+        }
+    }
+
+    /// Streams blob `id` through `sink`, checking its size (before the download and while
+    /// reading) against `max_bytes` and its hash at the end. `sink` sees unverified bytes: only
+    /// an `Ok` return makes them trustworthy.
+    async fn fetch<F>(
+        &self,
+        id: &ContentHash,
+        max_bytes: u64,
+        mut sink: F,
+    ) -> Result<u64, StorageError>
+    where
+        F: AsyncSink,
+    {
+        let size = self.size(id).await?;
+        if size > max_bytes {
+            return Err(StorageError::TooLarge {
+                id: Some(*id),
+                size,
+                limit: max_bytes,
+            });
+        }
+        let got = self
+            .inner
+            .get(&self.path(id))
+            .await
+            .map_err(|e| self.map_err(id, e))?;
+        let mut stream = got.into_stream();
+        let mut hasher = Sha256::new();
+        let mut seen = 0u64;
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| self.map_err(id, e))?;
+            seen += chunk.len() as u64;
+            if seen > max_bytes {
+                return Err(StorageError::TooLarge {
+                    id: Some(*id),
+                    size: seen,
+                    limit: max_bytes,
+                });
+            }
+            hasher.update(&chunk);
+            sink.write(chunk).await?;
+        }
+        let actual = ContentHash(hasher.finalize().into());
+        if actual != *id {
+            return Err(StorageError::HashMismatch {
+                expected: *id,
+                actual,
+            });
+        }
+        Ok(seen)
+    }
+
+    /// Downloads blob `id` into memory: refuses it before downloading if it is over `max_bytes`,
+    /// and after if its bytes do not hash to `id`.
+    pub async fn get(&self, id: &ContentHash, max_bytes: u64) -> Result<Bytes, StorageError> {
+        let mut buf = MemSink(BytesMut::new());
+        self.fetch(id, max_bytes, &mut buf).await?;
+        Ok(buf.0.freeze())
+    }
+
+    /// Downloads blob `id` to the file `dest` (written to a temporary file beside it and renamed
+    /// only once the hash is checked), with the same checks as [`Self::get`]. Returns the size.
+    pub async fn get_to_file(
+        &self,
+        id: &ContentHash,
+        max_bytes: u64,
+        dest: &Path,
+    ) -> Result<u64, StorageError> {
+        let io = |source| StorageError::Io {
+            path: dest.to_path_buf(),
+            source,
+        };
+        let dir = dest
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let tmp = tempfile::NamedTempFile::new_in(dir).map_err(io)?;
+        let (file, tmp_path) = tmp.into_parts();
+        let mut sink = FileSink(tokio::fs::File::from_std(file));
+        let size = self.fetch(id, max_bytes, &mut sink).await?;
+        sink.0.flush().await.map_err(io)?;
+        sink.0.sync_all().await.map_err(io)?;
+        tmp_path.persist(dest).map_err(|e| io(e.error))?;
+        Ok(size)
+    }
+}
+
+trait AsyncSink {
+    async fn write(&mut self, chunk: Bytes) -> Result<(), StorageError>;
+}
+
+struct MemSink(BytesMut);
+
+impl AsyncSink for &mut MemSink {
+    async fn write(&mut self, chunk: Bytes) -> Result<(), StorageError> {
+        self.0.extend_from_slice(&chunk);
+        Ok(())
+    }
+}
+
+struct FileSink(tokio::fs::File);
+
+impl AsyncSink for &mut FileSink {
+    async fn write(&mut self, chunk: Bytes) -> Result<(), StorageError> {
+        self.0
+            .write_all(&chunk)
+            .await
+            .map_err(|source| StorageError::Io {
+                path: "download".into(),
+                source,
+            })
+    }
+}
