@@ -661,6 +661,7 @@ contract Hub is HubBase {
         nonReentrant
     {
         (bytes32 taskid, uint256 t) = _fastPathChecks(deal, index);
+        if (r.enclave == address(0)) revert EnclaveRequired(taskid);
         _checkAuthorization(deal.scheduler, taskid, r.enclave, r.authorizationSign);
         bytes32 resultHash = keccak256(abi.encodePacked(taskid, r.digest));
         _checkEnclave(
