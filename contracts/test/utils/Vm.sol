@@ -30,6 +30,8 @@ interface Vm {
         address emitter;
     }
 
+    function store(address target, bytes32 slot, bytes32 value) external;
+    function load(address target, bytes32 slot) external view returns (bytes32);
     function recordLogs() external;
     function getRecordedLogs() external returns (Log[] memory);
 }
