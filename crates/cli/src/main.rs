@@ -11,12 +11,17 @@ use clap::{Parser, Subcommand};
 #[derive(Parser)]
 #[command(name = "decloud", version, about = "decloud: a decentralized cloud-computing marketplace")]
 struct Cli {
+    /// Where decloud keeps its profile, wallets and service data.
+    #[arg(long, global = true, env = "DECLOUD_HOME", value_name = "DIR")]
+    home: Option<std::path::PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Subcommand)]
 enum Command {
+    /// Start, stop and inspect a local chain with the protocol deployed.
+    Devnet(cmd::devnet::DevnetArgs),
     /// Run, inspect and test apps locally.
     App(cmd::app::AppArgs),
     /// Run decloud services in one process (`--storage`, ...).
@@ -26,7 +31,9 @@ enum Command {
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    let home = cli.home.unwrap_or_else(decloud_chain::profile::default_home);
     let outcome = match cli.command {
+        Command::Devnet(args) => cmd::devnet::run(args, &home).await,
         Command::App(args) => cmd::app::run(args).await,
         Command::Node(args) => cmd::node::run(args).await,
     };

@@ -1,0 +1,488 @@
+//! The order book's storage: one table of published orders and the follower's block cursor,
+//! behind the same SQL on SQLite (embedded, the default) and Postgres (by URL).
+
+use std::str::FromStr;
+
+use alloy::primitives::{Address, B256};
+use serde::{Deserialize, Serialize};
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, Row};
+
+use crate::MarketError;
+
+/// The four order kinds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OrderKind {
+    /// An app owner's offer.
+    App,
+    /// A dataset owner's offer.
+    Dataset,
+    /// A workerpool owner's offer.
+    Workerpool,
+    /// A requester's demand.
+    Request,
+}
+
+impl OrderKind {
+    /// Every kind, in the order the CLI lists them.
+    pub const ALL: [OrderKind; 4] = [Self::App, Self::Dataset, Self::Workerpool, Self::Request];
+
+    /// The name used in URLs and the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::App => "app",
+            Self::Dataset => "dataset",
+            Self::Workerpool => "workerpool",
+            Self::Request => "request",
+        }
+    }
+}
+
+impl FromStr for OrderKind {
+    type Err = MarketError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| MarketError::BadRequest(format!("unknown order kind {s:?}: use app, dataset, workerpool or request")))
+    }
+}
+
+/// Where an order stands in the book.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OrderStatus {
+    /// Can still be matched.
+    Open,
+    /// Its whole volume was consumed by deals.
+    Filled,
+    /// Its signer cancelled it.
+    Cancelled,
+    /// It can no longer be matched for another reason (expired, owner changed, funds gone).
+    Dead,
+}
+
+impl OrderStatus {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Open => "open",
+            Self::Filled => "filled",
+            Self::Cancelled => "cancelled",
+            Self::Dead => "dead",
+        }
+    }
+
+    fn parse(s: &str) -> Self {
+        match s {
+            "filled" => Self::Filled,
+            "cancelled" => Self::Cancelled,
+            "dead" => Self::Dead,
+            _ => Self::Open,
+        }
+    }
+}
+
+/// An order the market accepted, with the fields the book is queried and sorted by pulled out
+/// of the signed body.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BookEntry {
+    /// EIP-712 hash of the order: its id.
+    pub hash: B256,
+    /// Which kind of order.
+    pub kind: OrderKind,
+    /// The app, dataset or workerpool offered; for a request, the app asked for.
+    pub resource: Address,
+    /// Who signed it (the resource owner, or the requester).
+    pub signer: Address,
+    /// Price per task in token units (for a request: the most it pays the workerpool).
+    pub price: u64,
+    /// Tasks the order was signed for.
+    pub volume: u64,
+    /// Tasks still available.
+    pub remaining: u64,
+    /// Requirements bitmap.
+    pub tag: B256,
+    /// Category (workerpool and request orders).
+    pub category: Option<u64>,
+    /// Trust (workerpool and request orders).
+    pub trust: Option<u64>,
+    /// The workerpool a request names (or the workerpool offered), when there is one.
+    pub workerpool: Option<Address>,
+    /// The dataset a request names (or the dataset offered), when there is one.
+    pub dataset: Option<Address>,
+    /// Expiry in unix seconds, 0 for none.
+    pub expiry: u64,
+    /// Where it stands.
+    pub status: OrderStatus,
+    /// The signed order exactly as published (with its signature).
+    pub order: serde_json::Value,
+}
+
+/// Filters of an order-book query; unset fields match everything.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+pub struct BookQuery {
+    /// Only orders for this resource (app, dataset or workerpool; a request's app).
+    pub resource: Option<Address>,
+    /// Only orders signed by this account.
+    pub signer: Option<Address>,
+    /// Only orders of this category.
+    pub category: Option<u64>,
+    /// Only orders offering at least this trust (workerpools) / asking at most (requests).
+    pub trust: Option<u64>,
+    /// Only orders naming this workerpool.
+    pub workerpool: Option<Address>,
+    /// Only orders naming this dataset.
+    pub dataset: Option<Address>,
+    /// Only orders whose price is at most this.
+    pub max_price: Option<u64>,
+    /// Include orders that are no longer open.
+    #[serde(default)]
+    pub all: bool,
+    /// Page number, from 0.
+    #[serde(default)]
+    pub page: u32,
+    /// Orders per page (at most [`MAX_PAGE_SIZE`]).
+    pub page_size: Option<u32>,
+}
+
+/// Largest page a query returns.
+pub const MAX_PAGE_SIZE: u32 = 200;
+/// Page size when the query names none.
+pub const DEFAULT_PAGE_SIZE: u32 = 20;
+
+const MIGRATION: &str = include_str!("../migrations/0001_orders.sql");
+
+/// The order book's database.
+#[derive(Clone, Debug)]
+pub struct OrderBook {
+    pool: AnyPool,
+}
+
+fn address(row: &AnyRow, column: &str) -> Result<Address, MarketError> {
+    let text: String = row.try_get(column)?;
+    text.parse().map_err(|_| MarketError::Corrupt(format!("{column} = {text:?} is not an address")))
+}
+
+fn optional_address(row: &AnyRow, column: &str) -> Result<Option<Address>, MarketError> {
+    let text: Option<String> = row.try_get(column)?;
+    text.map(|t| t.parse().map_err(|_| MarketError::Corrupt(format!("{column} = {t:?} is not an address"))))
+        .transpose()
+}
+
+fn to_i64(value: u64, what: &str) -> Result<i64, MarketError> {
+    i64::try_from(value).map_err(|_| MarketError::BadRequest(format!("{what} {value} is too large (at most {})", i64::MAX)))
+}
+
+fn to_u64(value: i64) -> u64 {
+    u64::try_from(value).unwrap_or_default()
+}
+
+impl OrderBook {
+    /// Opens (creating if needed) the database at `url`: `sqlite://path/market.db` or
+    /// `postgres://...`, and applies the schema.
+    pub async fn open(url: &str) -> Result<Self, MarketError> {
+        sqlx::any::install_default_drivers();
+        let url = if url.starts_with("sqlite:") && !url.contains('?') {
+            format!("{url}?mode=rwc")
+        } else {
+            url.to_owned()
+        };
+        let pool = AnyPoolOptions::new()
+            .max_connections(if url.starts_with("sqlite:") { 1 } else { 8 })
+            .connect(&url)
+            .await
+            .map_err(|e| MarketError::Database(format!("cannot open {}: {e}", redact(&url))))?;
+        for statement in MIGRATION.split(';').map(str::trim).filter(|s| !s.is_empty()) {
+            sqlx::query(statement).execute(&pool).await?;
+        }
+        Ok(Self { pool })
+    }
+
+    /// Stores an accepted order. Publishing the same order twice is not an error: the book keeps
+    /// the first copy.
+    pub async fn insert(&self, entry: &BookEntry, published_at: u64) -> Result<bool, MarketError> {
+        let result = sqlx::query(
+            "INSERT INTO orders (hash, kind, resource, signer, price, volume, remaining, tag, category, trust, \
+             workerpool, dataset, expiry, status, body, published_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
+             ON CONFLICT (hash) DO NOTHING",
+        )
+        .bind(entry.hash.to_string())
+        .bind(entry.kind.as_str())
+        .bind(entry.resource.to_string())
+        .bind(entry.signer.to_string())
+        .bind(to_i64(entry.price, "price")?)
+        .bind(to_i64(entry.volume, "volume")?)
+        .bind(to_i64(entry.remaining, "remaining volume")?)
+        .bind(entry.tag.to_string())
+        .bind(entry.category.map(|c| to_i64(c, "category")).transpose()?)
+        .bind(entry.trust.map(|t| to_i64(t, "trust")).transpose()?)
+        .bind(entry.workerpool.map(|a| a.to_string()))
+        .bind(entry.dataset.map(|a| a.to_string()))
+        .bind(to_i64(entry.expiry, "expiry")?)
+        .bind(entry.status.as_str())
+        .bind(entry.order.to_string())
+        .bind(to_i64(published_at, "time")?)
+        .execute(&self.pool)
+        .await?;
+        Ok(result.rows_affected() == 1)
+    }
+
+    /// The order with this hash, if the book has it.
+    pub async fn get(&self, hash: B256) -> Result<Option<BookEntry>, MarketError> {
+        let row = sqlx::query("SELECT * FROM orders WHERE hash = $1")
+            .bind(hash.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| Self::entry(&r)).transpose()
+    }
+
+    /// Orders of `kind` matching `query`, cheapest first (for requests: best paying first),
+    /// then oldest first.
+    pub async fn query(&self, kind: OrderKind, query: &BookQuery, now: u64) -> Result<Vec<BookEntry>, MarketError> {
+        let page_size = query.page_size.unwrap_or(DEFAULT_PAGE_SIZE).clamp(1, MAX_PAGE_SIZE);
+        let mut sql = String::from("SELECT * FROM orders WHERE kind = $1");
+        let mut n = 1;
+        let mut next = |sql: &mut String, clause: &str| {
+            n += 1;
+            sql.push_str(&clause.replace('?', &format!("${n}")));
+        };
+        if query.resource.is_some() {
+            next(&mut sql, " AND resource = ?");
+        }
+        if query.signer.is_some() {
+            next(&mut sql, " AND signer = ?");
+        }
+        if query.category.is_some() {
+            next(&mut sql, " AND category = ?");
+        }
+        if query.trust.is_some() {
+            next(
+                &mut sql,
+                if kind == OrderKind::Request { " AND trust <= ?" } else { " AND trust >= ?" },
+            );
+        }
+        if query.workerpool.is_some() {
+            next(&mut sql, " AND (workerpool = ? OR workerpool IS NULL)");
+        }
+        if query.dataset.is_some() {
+            next(&mut sql, " AND dataset = ?");
+        }
+        if query.max_price.is_some() {
+            next(&mut sql, " AND price <= ?");
+        }
+        if !query.all {
+            next(&mut sql, " AND status = 'open' AND remaining > 0 AND (expiry = 0 OR expiry > ?)");
+        }
+        sql.push_str(if kind == OrderKind::Request {
+            " ORDER BY price DESC, published_at ASC, hash ASC"
+        } else {
+            " ORDER BY price ASC, published_at ASC, hash ASC"
+        });
+        sql.push_str(&format!(" LIMIT {page_size} OFFSET {}", u64::from(query.page) * u64::from(page_size)));
+
+        // Every piece of `sql` is a literal of this function or a number it formatted; values are bound.
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(kind.as_str());
+        if let Some(a) = query.resource {
+            q = q.bind(a.to_string());
+        }
+        if let Some(a) = query.signer {
+            q = q.bind(a.to_string());
+        }
+        if let Some(c) = query.category {
+            q = q.bind(to_i64(c, "category")?);
+        }
+        if let Some(t) = query.trust {
+            q = q.bind(to_i64(t, "trust")?);
+        }
+        if let Some(a) = query.workerpool {
+            q = q.bind(a.to_string());
+        }
+        if let Some(a) = query.dataset {
+            q = q.bind(a.to_string());
+        }
+        if let Some(p) = query.max_price {
+            q = q.bind(to_i64(p, "max_price")?);
+        }
+        if !query.all {
+            q = q.bind(to_i64(now, "time")?);
+        }
+        let rows = q.fetch_all(&self.pool).await?;
+        rows.iter().map(Self::entry).collect()
+    }
+
+    /// Records what the chain says of an order: its remaining volume and status.
+    pub async fn update(&self, hash: B256, remaining: u64, status: OrderStatus) -> Result<bool, MarketError> {
+        let result = sqlx::query("UPDATE orders SET remaining = $1, status = $2 WHERE hash = $3")
+            .bind(to_i64(remaining, "remaining volume")?)
+            .bind(status.as_str())
+            .bind(hash.to_string())
+            .execute(&self.pool)
+            .await?;
+        Ok(result.rows_affected() == 1)
+    }
+
+    /// Hashes of every order still open, for the follower's periodic re-check.
+    pub async fn open_hashes(&self) -> Result<Vec<B256>, MarketError> {
+        let rows = sqlx::query("SELECT hash FROM orders WHERE status = 'open'")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                let text: String = r.try_get("hash")?;
+                text.parse().map_err(|_| MarketError::Corrupt(format!("hash {text:?}")))
+            })
+            .collect()
+    }
+
+    /// Last block the chain follower fully processed, if any.
+    pub async fn cursor(&self) -> Result<Option<u64>, MarketError> {
+        let row = sqlx::query("SELECT block FROM cursor WHERE id = 1")
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| r.try_get::<i64, _>("block").map(to_u64)).transpose().map_err(Into::into)
+    }
+
+    /// Stores the follower's cursor (after the block's effects are stored).
+    pub async fn set_cursor(&self, block: u64) -> Result<(), MarketError> {
+        sqlx::query("INSERT INTO cursor (id, block) VALUES (1, $1) ON CONFLICT (id) DO UPDATE SET block = $1")
+            .bind(to_i64(block, "block")?)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    fn entry(row: &AnyRow) -> Result<BookEntry, MarketError> {
+        let kind: String = row.try_get("kind")?;
+        let hash: String = row.try_get("hash")?;
+        let tag: String = row.try_get("tag")?;
+        let body: String = row.try_get("body")?;
+        let status: String = row.try_get("status")?;
+        Ok(BookEntry {
+            hash: hash.parse().map_err(|_| MarketError::Corrupt(format!("hash {hash:?}")))?,
+            kind: kind.parse()?,
+            resource: address(row, "resource")?,
+            signer: address(row, "signer")?,
+            price: to_u64(row.try_get("price")?),
+            volume: to_u64(row.try_get("volume")?),
+            remaining: to_u64(row.try_get("remaining")?),
+            tag: tag.parse().map_err(|_| MarketError::Corrupt(format!("tag {tag:?}")))?,
+            category: row.try_get::<Option<i64>, _>("category")?.map(to_u64),
+            trust: row.try_get::<Option<i64>, _>("trust")?.map(to_u64),
+            workerpool: optional_address(row, "workerpool")?,
+            dataset: optional_address(row, "dataset")?,
+            expiry: to_u64(row.try_get("expiry")?),
+            status: OrderStatus::parse(&status),
+            order: serde_json::from_str(&body).map_err(|e| MarketError::Corrupt(format!("order body: {e}")))?,
+        })
+    }
+}
+
+/// `url` without its password, for error messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => format!("{}://***{}", &url[..scheme], &url[at..]),
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(byte: u8, kind: OrderKind, price: u64) -> BookEntry {
+        BookEntry {
+            hash: B256::repeat_byte(byte),
+            kind,
+            resource: Address::repeat_byte(0xAA),
+            signer: Address::repeat_byte(byte),
+            price,
+            volume: 10,
+            remaining: 10,
+            tag: B256::ZERO,
+            category: Some(0),
+            trust: Some(3),
+            workerpool: None,
+            dataset: None,
+            expiry: 0,
+            status: OrderStatus::Open,
+            order: serde_json::json!({ "n": byte }),
+        }
+    }
+
+    async fn book() -> (tempfile::TempDir, OrderBook) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("market.db").display());
+        (dir, OrderBook::open(&url).await.unwrap())
+    }
+
+    #[tokio::test]
+    async fn orders_come_back_cheapest_first_and_requests_best_paying_first() {
+        let (_dir, book) = book().await;
+        for (byte, price) in [(1, 30), (2, 10), (3, 20)] {
+            assert!(book.insert(&entry(byte, OrderKind::App, price), 100).await.unwrap());
+            book.insert(&entry(byte + 10, OrderKind::Request, price), 100).await.unwrap();
+        }
+        let apps = book.query(OrderKind::App, &BookQuery::default(), 0).await.unwrap();
+        assert_eq!(apps.iter().map(|e| e.price).collect::<Vec<_>>(), [10, 20, 30]);
+        let requests = book.query(OrderKind::Request, &BookQuery::default(), 0).await.unwrap();
+        assert_eq!(requests.iter().map(|e| e.price).collect::<Vec<_>>(), [30, 20, 10]);
+        // The same order published twice is stored once.
+        assert!(!book.insert(&entry(1, OrderKind::App, 30), 200).await.unwrap());
+        assert_eq!(book.get(B256::repeat_byte(1)).await.unwrap().unwrap(), entry(1, OrderKind::App, 30));
+    }
+
+    #[tokio::test]
+    async fn filters_paging_status_and_expiry() {
+        let (_dir, book) = book().await;
+        for byte in 1..=5u8 {
+            book.insert(&entry(byte, OrderKind::Workerpool, u64::from(byte)), 0).await.unwrap();
+        }
+        let mut expiring = entry(9, OrderKind::Workerpool, 1);
+        expiring.expiry = 50;
+        book.insert(&expiring, 0).await.unwrap();
+        let page = |page, page_size| BookQuery {
+            page,
+            page_size: Some(page_size),
+            ..BookQuery::default()
+        };
+        // At time 40 the expiring order shows; at 60 it does not.
+        assert_eq!(book.query(OrderKind::Workerpool, &page(0, 100), 40).await.unwrap().len(), 6);
+        assert_eq!(book.query(OrderKind::Workerpool, &page(0, 100), 60).await.unwrap().len(), 5);
+        let second = book.query(OrderKind::Workerpool, &page(1, 2), 60).await.unwrap();
+        assert_eq!(second.iter().map(|e| e.price).collect::<Vec<_>>(), [3, 4]);
+
+        book.update(B256::repeat_byte(1), 0, OrderStatus::Filled).await.unwrap();
+        book.update(B256::repeat_byte(2), 10, OrderStatus::Cancelled).await.unwrap();
+        let open = book.query(OrderKind::Workerpool, &page(0, 100), 60).await.unwrap();
+        assert_eq!(open.iter().map(|e| e.price).collect::<Vec<_>>(), [3, 4, 5]);
+        let all = BookQuery { all: true, ..page(0, 100) };
+        assert_eq!(book.query(OrderKind::Workerpool, &all, 60).await.unwrap().len(), 6);
+
+        let cheap = BookQuery { max_price: Some(4), trust: Some(3), ..page(0, 100) };
+        assert_eq!(book.query(OrderKind::Workerpool, &cheap, 60).await.unwrap().len(), 2);
+        let too_trusting = BookQuery { trust: Some(4), ..page(0, 100) };
+        assert!(book.query(OrderKind::Workerpool, &too_trusting, 60).await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn cursor_survives_a_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("market.db").display());
+        let book = OrderBook::open(&url).await.unwrap();
+        assert_eq!(book.cursor().await.unwrap(), None);
+        book.set_cursor(41).await.unwrap();
+        book.set_cursor(42).await.unwrap();
+        drop(book);
+        let reopened = OrderBook::open(&url).await.unwrap();
+        assert_eq!(reopened.cursor().await.unwrap(), Some(42));
+    }
+
+    #[test]
+    fn redact_hides_passwords() {
+        assert_eq!(redact("postgres://me:secret@db/market"), "postgres://***@db/market");
+        assert_eq!(redact("sqlite://x.db"), "sqlite://x.db");
+    }
+}
