@@ -1,0 +1,297 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.30;
+
+import {Fixture} from "./utils/Fixture.sol";
+import {Test} from "./utils/Test.sol";
+import {Deal, DatasetOrder} from "../src/libs/Types.sol";
+
+/// Drives random sequences of deposit, match, initialize, contribute, reveal, reopen, finalize, claim,
+/// withdraw and time jumps. Every action reverts as a whole when the hub refuses it, so the ghost
+/// accounting below only records what really happened.
+contract Handler is Fixture {
+    Deal[] internal deals;
+    mapping(bytes32 => uint256) public settlements; // taskid => successful finalize/claim count
+    mapping(bytes32 => address[]) internal contributors;
+    mapping(bytes32 => mapping(address => bytes32)) internal digests;
+    mapping(uint256 => uint256) public settledOf; // deal index => settled tasks
+    bool public doubleSettled;
+    uint256 public calls;
+
+    constructor() {
+        setUp();
+    }
+
+    function hubKitty() external view returns (uint256) {
+        return hub.kitty();
+    }
+
+    function escrowOf(address a) external view returns (uint256) {
+        return hub.balanceOf(a) + hub.frozenOf(a);
+    }
+
+    function hubTokenBalance() external view returns (uint256) {
+        return token.balanceOf(address(hub));
+    }
+
+    function frozenRequesterScheduler() external view returns (uint256, uint256) {
+        return (hub.frozenOf(requester), hub.frozenOf(scheduler));
+    }
+
+    function dealCount() external view returns (uint256) {
+        return deals.length;
+    }
+
+    function dealAt(uint256 i) external view returns (Deal memory) {
+        return deals[i];
+    }
+
+    function actors() external view returns (address[] memory list) {
+        list = new address[](5 + workers.length);
+        list[0] = appOwner;
+        list[1] = datasetOwner;
+        list[2] = scheduler;
+        list[3] = requester;
+        list[4] = admin;
+        for (uint256 i; i < workers.length; ++i) {
+            list[5 + i] = workers[i];
+        }
+    }
+
+    function _deal(uint256 seed) internal view returns (Deal memory d, uint256 i) {
+        require(deals.length > 0);
+        i = seed % deals.length;
+        d = deals[i];
+    }
+
+    // ---- actions -----------------------------------------------------------------------------------
+
+    function deposit(uint256 who, uint256 amount) external {
+        calls++;
+        amount = bound(amount, 1, 50e9);
+        _fund(workers[who % workers.length], amount);
+    }
+
+    function withdraw(uint256 who, uint256 amount) external {
+        calls++;
+        address a = who % 2 == 0 ? workers[who % workers.length] : requester;
+        amount = bound(amount, 1, hub.balanceOf(a) + 1);
+        vm.prank(a);
+        hub.withdraw(amount);
+    }
+
+    function matchDeal(uint256 volume, bool replicated, bool withDataset) external {
+        calls++;
+        volume = bound(volume, 1, 3);
+        uint256 trust = replicated ? 3 : 1;
+        deals.push(withDataset ? _datasetDeal(volume, trust, address(0)) : _simpleDeal(volume, trust));
+    }
+
+    function initialize(uint256 dealSeed, uint256 index) external {
+        calls++;
+        (Deal memory d,) = _deal(dealSeed);
+        vm.prank(scheduler);
+        hub.initialize(d, index % d.volume);
+    }
+
+    function contribute(uint256 dealSeed, uint256 index, uint256 workerSeed, bool good) external {
+        calls++;
+        (Deal memory d,) = _deal(dealSeed);
+        index = index % d.volume;
+        uint256 w = workerSeed % workers.length;
+        bytes32 taskid = _taskId(d, index);
+        bytes32 digest = good ? keccak256("good") : keccak256(abi.encode("bad", w));
+        _contribute(d, index, w, digest);
+        contributors[taskid].push(workers[w]);
+        digests[taskid][workers[w]] = digest;
+    }
+
+    function reveal(uint256 dealSeed, uint256 index, uint256 workerSeed) external {
+        calls++;
+        (Deal memory d,) = _deal(dealSeed);
+        index = index % d.volume;
+        bytes32 taskid = _taskId(d, index);
+        address[] storage cs = contributors[taskid];
+        require(cs.length > 0);
+        address w = cs[workerSeed % cs.length];
+        vm.prank(w);
+        hub.reveal(taskid, digests[taskid][w]);
+        revealed[taskid][w] = true;
+    }
+
+    function _list(bytes32 taskid, bool replicated) internal view returns (address[] memory l) {
+        if (!replicated) return new address[](0);
+        l = contributors[taskid];
+        for (uint256 i; i < l.length; ++i) {
+            for (uint256 j = i + 1; j < l.length; ++j) {
+                if (l[j] < l[i]) (l[i], l[j]) = (l[j], l[i]);
+            }
+        }
+    }
+
+    function _settled(bytes32 taskid, uint256 dealIndex) internal {
+        if (++settlements[taskid] > 1) doubleSettled = true;
+        settledOf[dealIndex]++;
+        settledTotal++;
+    }
+
+    function finalize(uint256 dealSeed, uint256 index) external {
+        calls++;
+        (Deal memory d, uint256 di) = _deal(dealSeed);
+        index = index % d.volume;
+        bytes32 taskid = _taskId(d, index);
+        vm.prank(scheduler);
+        hub.finalize(d, index, "loc", "", _list(taskid, d.trust > 1));
+        _settled(taskid, di);
+    }
+
+    function claim(uint256 dealSeed, uint256 index) external {
+        calls++;
+        (Deal memory d, uint256 di) = _deal(dealSeed);
+        index = index % d.volume;
+        bytes32 taskid = _taskId(d, index);
+        hubx.claim(d, index, _list(taskid, d.trust > 1));
+        _settled(taskid, di);
+    }
+
+    /// Jumps to the task's final deadline and claims it.
+    function claimLate(uint256 dealSeed, uint256 index) external {
+        calls++;
+        (Deal memory d, uint256 di) = _deal(dealSeed);
+        index = index % d.volume;
+        bytes32 taskid = _taskId(d, index);
+        uint256 deadline = hubx.task(taskid).initTime + 10 * d.workClockTimeRef;
+        if (block.timestamp < deadline) vm.warp(deadline);
+        hubx.claim(d, index, _list(taskid, d.trust > 1));
+        _settled(taskid, di);
+        claimed++;
+    }
+
+    uint256 public claimed;
+    uint256 public settledTotal;
+
+    function reopen(uint256 dealSeed, uint256 index) external {
+        calls++;
+        (Deal memory d,) = _deal(dealSeed);
+        index = index % d.volume;
+        bytes32 taskid = _taskId(d, index);
+        vm.prank(scheduler);
+        hubx.reopen(d, index, _resultHash(taskid, keccak256("good")), _list(taskid, d.trust > 1));
+        if (d.trust <= 1) delete contributors[taskid]; // the rejected worker's stake is gone
+    }
+
+    mapping(bytes32 => mapping(address => bool)) internal revealed;
+
+    function _contributed(bytes32 taskid, address w) internal view returns (bool) {
+        address[] storage cs = contributors[taskid];
+        for (uint256 i; i < cs.length; ++i) {
+            if (cs[i] == w) return true;
+        }
+        return false;
+    }
+
+    /// Moves a task one valid step forward (initialize, contribute, reveal or finalize), so that
+    /// random sequences reach settlement often.
+    function drive(uint256 dealSeed, uint256 index, uint256 seed) external {
+        calls++;
+        (Deal memory d, uint256 di) = _deal(dealSeed);
+        index = index % d.volume;
+        bytes32 taskid = _taskId(d, index);
+        uint8 status = hubx.task(taskid).status;
+        if (status == 0) {
+            vm.prank(scheduler);
+            hub.initialize(d, index);
+        } else if (status == 1) {
+            for (uint256 k; k < workers.length; ++k) {
+                uint256 w = (seed + k) % workers.length;
+                if (_contributed(taskid, workers[w])) continue;
+                bytes32 digest = seed % 4 == 0 ? keccak256(abi.encode("bad", w)) : keccak256("good");
+                _contribute(d, index, w, digest);
+                contributors[taskid].push(workers[w]);
+                digests[taskid][workers[w]] = digest;
+                return;
+            }
+            revert("no worker left");
+        } else if (status == 2) {
+            address[] storage cs = contributors[taskid];
+            if (seed % 3 != 0) {
+                for (uint256 k; k < cs.length; ++k) {
+                    address w = cs[(seed + k) % cs.length];
+                    if (revealed[taskid][w]) continue;
+                    bytes32 digest = digests[taskid][w];
+                    (, bool consensus,,) = hubx.group(taskid, _resultHash(taskid, digest));
+                    if (!consensus) continue;
+                    vm.prank(w);
+                    hub.reveal(taskid, digest);
+                    revealed[taskid][w] = true;
+                    return;
+                }
+            }
+            vm.prank(scheduler);
+            hub.finalize(d, index, "loc", "", _list(taskid, d.trust > 1));
+            _settled(taskid, di);
+        } else {
+            revert("settled");
+        }
+    }
+
+    function warp(uint256 secs) external {
+        calls++;
+        vm.warp(block.timestamp + bound(secs, 1, 4 * REF));
+    }
+}
+
+contract InvariantTest is Test {
+    Handler internal handler;
+
+    function setUp() public {
+        handler = new Handler();
+        targetContract(address(handler));
+        bytes4[] memory selectors = new bytes4[](15);
+        selectors[0] = Handler.deposit.selector;
+        selectors[1] = Handler.withdraw.selector;
+        selectors[2] = Handler.matchDeal.selector;
+        selectors[3] = Handler.initialize.selector;
+        selectors[4] = Handler.contribute.selector;
+        selectors[5] = Handler.reveal.selector;
+        selectors[6] = Handler.finalize.selector;
+        selectors[7] = Handler.claim.selector;
+        selectors[8] = Handler.reopen.selector;
+        selectors[9] = Handler.warp.selector;
+        selectors[10] = Handler.drive.selector; // driving tasks forward is the most likely action
+        selectors[11] = Handler.drive.selector;
+        selectors[12] = Handler.drive.selector;
+        selectors[13] = Handler.drive.selector;
+        selectors[14] = Handler.claimLate.selector;
+        targetSelector(FuzzSelector({addr: address(handler), selectors: selectors}));
+    }
+
+    /// No token is created or lost: the hub holds exactly the escrow balances, frozen amounts and kitty.
+    function invariant_conservation() public view {
+        address[] memory a = handler.actors();
+        uint256 sum = handler.hubKitty();
+        for (uint256 i; i < a.length; ++i) {
+            sum += handler.escrowOf(a[i]);
+        }
+        assertEq(handler.hubTokenBalance(), sum, "hub token balance == sum of accounts + kitty");
+    }
+
+    /// A task is settled (finalized or claimed) at most once.
+    function invariant_noDoubleSettlement() public view {
+        assertFalse(handler.doubleSettled(), "a task paid twice");
+    }
+
+    /// The requester's and the scheduler's frozen amounts are exactly what the unsettled tasks need.
+    function invariant_frozenMatchesOpenTasks() public view {
+        uint256 requesterNeed;
+        uint256 schedulerNeed;
+        for (uint256 i; i < handler.dealCount(); ++i) {
+            Deal memory d = handler.dealAt(i);
+            uint256 open = d.volume - handler.settledOf(i);
+            requesterNeed += open * (d.appPrice + d.datasetPrice + d.workerpoolPrice);
+            schedulerNeed += open * (d.workerpoolPrice * 30 / 100);
+        }
+        (uint256 rf, uint256 sf) = handler.frozenRequesterScheduler();
+        assertEq(rf, requesterNeed, "requester frozen");
+        assertEq(sf, schedulerNeed, "scheduler frozen");
+    }
+}
