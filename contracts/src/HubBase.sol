@@ -182,7 +182,7 @@ abstract contract HubBase is EIP712 {
     event Deposit(address indexed account, address indexed from, uint256 amount);
     event Withdraw(address indexed account, address indexed to, uint256 amount);
     event OrderPresigned(bytes32 indexed orderHash, address indexed signer);
-    event OrderCancelledEvent(bytes32 indexed orderHash, address indexed signer);
+    event OrderClosed(bytes32 indexed orderHash, address indexed signer);
     event DealCreated(
         bytes32 indexed dealid,
         address indexed workerpool,

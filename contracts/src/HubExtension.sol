@@ -125,7 +125,7 @@ contract HubExtension is HubBase {
         if (msg.sender != signer) revert NotOrderSigner(h, msg.sender);
         if (cancel) {
             _orders[h] |= _CANCELLED;
-            emit OrderCancelledEvent(h, signer);
+            emit OrderClosed(h, signer);
         } else {
             _orders[h] |= _PRESIGNED;
             emit OrderPresigned(h, signer);
