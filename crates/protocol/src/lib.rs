@@ -1,5 +1,23 @@
-//! Types shared on- and off-chain: the four order kinds and their EIP-712 hashing, deal and task
-//! ids, tags, result hashes and seals, and a Rust mirror of the contracts' consensus rule.
+//! Types shared on- and off-chain: the four order kinds and their EIP-712 hashing and signing,
+//! deal and task ids, tags, amounts, result hashes and seals, the scheduler's authorization, and
+//! a Rust mirror of the contracts' consensus rule.
 //!
 //! Everything here is pure computation with no I/O, so every other crate (and the simulator) can
-//! depend on it. The marketplace issue fills it; it is empty until then.
+//! depend on it. It matches the contracts byte for byte: `contracts/src/libs/Orders.sol` for the
+//! EIP-712 types, `Hub.sol` for ids and result hashes, `Consensus.sol` for the rule; the unit
+//! tests read the Solidity sources to check the type strings, and `crates/chain/tests` checks
+//! hashes and signatures against a deployed hub.
+
+pub mod amount;
+pub mod consensus;
+mod error;
+pub mod ids;
+pub mod order;
+pub mod result;
+pub mod tag;
+
+pub use amount::{format_amount, parse_amount};
+pub use error::ProtocolError;
+pub use ids::{deal_id, task_id};
+pub use order::{AppOrder, DatasetOrder, Domain, Order, RequestOrder, WorkerpoolOrder, typed};
+pub use tag::Tag;

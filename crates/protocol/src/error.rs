@@ -1,0 +1,60 @@
+use alloy::primitives::{Address, B256};
+
+/// What can be wrong with protocol data: a tag name, an amount, a signature. Each message says
+/// what to fix.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProtocolError {
+    /// A tag name that decloud does not know.
+    #[error("unknown tag {name:?}: use tee, bit<N> (0-255) or a 0x-prefixed 32-byte hex bitmap")]
+    UnknownTag {
+        /// The name as given.
+        name: String,
+    },
+    /// An amount that is not a non-negative decimal number of tokens.
+    #[error("invalid amount {input:?}: {reason} (examples: 1000000000, 1.5 DCT, 2DCT)")]
+    BadAmount {
+        /// The text as given.
+        input: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// An order carries no signature.
+    #[error("the {kind} is not signed: sign it with its owner's wallet")]
+    Unsigned {
+        /// Order kind, e.g. "app order".
+        kind: &'static str,
+    },
+    /// A signature that is not 64 or 65 bytes of a valid ECDSA signature.
+    #[error("malformed signature on the {kind} ({len} bytes): sign the order again")]
+    MalformedSignature {
+        /// Order kind or message name.
+        kind: &'static str,
+        /// Length of the bytes received.
+        len: usize,
+    },
+    /// The signature was made by someone else than expected (or over different data).
+    #[error(
+        "the {kind} {hash} is signed by {recovered}, not by {expected}: sign it with the owner's wallet, and check that no field changed after signing"
+    )]
+    WrongSigner {
+        /// Order kind or message name.
+        kind: &'static str,
+        /// The hash that was signed.
+        hash: B256,
+        /// Who the signature recovers to.
+        recovered: Address,
+        /// Who should have signed.
+        expected: Address,
+    },
+    /// Signing failed inside the signer.
+    #[error("signing failed: {reason}")]
+    Signing {
+        /// The signer's error.
+        reason: String,
+    },
+    /// Too much weight in one task for the contracts' packed storage.
+    #[error(
+        "the contributions' weights overflow 112 bits: the hub refuses this contribution (WeightOverflow)"
+    )]
+    WeightOverflow,
+}
