@@ -8,7 +8,6 @@ import {FixedPointMathLib} from "solady/utils/FixedPointMathLib.sol";
 import {AppOrder, DatasetOrder, WorkerpoolOrder, RequestOrder, Deal, FastResult} from "./libs/Types.sol";
 import {Orders} from "./libs/Orders.sol";
 import {Consensus} from "./libs/Consensus.sol";
-import {IResultReceiver} from "./interfaces/IResultReceiver.sol";
 import {HubBase} from "./HubBase.sol";
 import {HubExtension} from "./HubExtension.sol";
 
@@ -618,37 +617,6 @@ contract Hub is HubBase {
         }
     }
 
-    /// Releases the requester's payment to the app owner, the dataset owner and the scheduler (with its
-    /// stake back and a share of the kitty).
-    function _payOwners(Deal calldata deal, uint256 schedulerReward) internal {
-        uint256 price = deal.appPrice + deal.datasetPrice + deal.workerpoolPrice;
-        _spendFrozen(deal.requester, price);
-        _credit(deal.appOwner, deal.appPrice);
-        if (deal.dataset != address(0)) _credit(deal.datasetOwner, deal.datasetPrice);
-        uint256 k = kitty;
-        if (k != 0) {
-            uint256 part = FixedPointMathLib.min(k, FixedPointMathLib.max(k * KITTY_RATIO / 100, KITTY_MIN));
-            kitty = k - part;
-            schedulerReward += part;
-        }
-        _release(deal.scheduler, deal.workerpoolPrice * SCHEDULER_STAKE_RATIO / 100, schedulerReward);
-    }
-
-    /// EIP-1154 callback with a gas cap; its outcome never affects the task (and its return data is not
-    /// copied, so it cannot grief with a huge return).
-    function _callback(address callback, bytes32 taskid, bytes calldata data) internal {
-        if (callback == address(0)) return;
-        // Make sure the callee really gets CALLBACK_GAS (the 63/64 rule), so a finalizer cannot starve it.
-        if (gasleft() < CALLBACK_GAS * 64 / 63 + 10_000) revert InsufficientGasForCallback(gasleft());
-        bytes memory payload = abi.encodeCall(IResultReceiver.receiveResult, (taskid, data));
-        bool ok;
-        uint256 g = CALLBACK_GAS;
-        assembly ("memory-safe") {
-            ok := call(g, callback, 0, add(payload, 0x20), mload(payload), 0, 0)
-        }
-        emit CallbackResult(taskid, callback, ok);
-    }
-
     /// @notice Contributes and finalizes a trust <= 1 TEE task in one transaction, sent by the worker.
     /// `enclave` must be authorized by the attestation authority and sign
     /// `keccak256(abi.encodePacked(resultHash, resultSeal))` (EIP-191) with
@@ -710,5 +678,45 @@ contract Hub is HubBase {
         _payOwners(deal, deal.workerpoolPrice - workersReward);
         emit TaskFinalize(taskid, resultsLocation, callbackData);
         _callback(deal.callback, taskid, callbackData);
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // trust <= 1 shortcuts: contribute-and-reveal, batch finalization
+    // ---------------------------------------------------------------------------------------------
+
+    /// @notice For trust <= 1 deals, where the single contribution is the consensus and commit-reveal
+    /// protects nothing, the worker contributes and reveals in one transaction. Same authorization,
+    /// enclave rules and stake as `contribute`; the task is then revealed and can be finalized.
+    function contributeAndReveal(
+        Deal calldata deal,
+        uint256 index,
+        bytes32 digest,
+        address enclave,
+        bytes calldata enclaveSign,
+        bytes calldata authorizationSign
+    ) external nonReentrant {
+        (bytes32 taskid, uint256 t) = _contributeChecks(deal, index);
+        if (t & _FLAG_REPLICATED != 0) revert NotSingleContribution(_checkDeal(deal));
+        _checkAuthorization(deal.scheduler, taskid, enclave, authorizationSign);
+        bytes32 resultHash = keccak256(abi.encodePacked(taskid, digest));
+        _checkEnclave(
+            deal.tag,
+            taskid,
+            enclave,
+            resultHash,
+            keccak256(abi.encodePacked(msg.sender, taskid, digest)),
+            enclaveSign
+        );
+        _lock(msg.sender, deal.workerStake);
+        // the consensus word is only needed to check callback data at finalize
+        if (deal.callback != address(0)) {
+            _groups[keccak256(abi.encodePacked(taskid, resultHash))] |= _GROUP_CONSENSUS;
+        }
+        _tasks[taskid] = (t & 0xff00) | _FLAG_REVEALED | STATUS_REVEALING | (t & (_MASK40 << 16))
+            | ((block.timestamp + REVEAL_DEADLINE_RATIO * deal.workClockTimeRef) << 56)
+            | (uint256(uint160(msg.sender)) << 96);
+        emit TaskContribute(taskid, msg.sender, resultHash);
+        emit TaskConsensus(taskid, resultHash);
+        emit TaskReveal(taskid, msg.sender, digest);
     }
 }

@@ -3,6 +3,8 @@ pragma solidity ^0.8.30;
 
 import {EIP712} from "solady/utils/EIP712.sol";
 import {Deal} from "./libs/Types.sol";
+import {FixedPointMathLib} from "solady/utils/FixedPointMathLib.sol";
+import {IResultReceiver} from "./interfaces/IResultReceiver.sol";
 import {Orders} from "./libs/Orders.sol";
 import {IResourceRegistry} from "./interfaces/IResourceRegistry.sol";
 
@@ -166,6 +168,8 @@ abstract contract HubBase is EIP712 {
     error InvalidContributorList(bytes32 taskid);
     error CallbackDataMismatch(bytes32 taskid);
     error NotFastPathDeal(bytes32 dealid);
+    error NotSingleContribution(bytes32 dealid);
+    error LengthMismatch(uint256 expected, uint256 actual);
     error InsufficientGasForCallback(uint256 gasLeft);
     error TaskNotClaimable(bytes32 taskid, uint8 status);
 
@@ -316,5 +320,45 @@ abstract contract HubBase is EIP712 {
         uint256 a = _accounts[worker];
         uint256 score = a >> 224;
         _accounts[worker] = (a & ((1 << 224) - 1)) | ((score * 2 / 3) << 224);
+    }
+
+    /// Releases the requester's payment to the app owner, the dataset owner and the scheduler (with its
+    /// stake back and a share of the kitty).
+    function _payOwners(Deal calldata deal, uint256 schedulerReward) internal {
+        _payOwners(deal, schedulerReward, 1);
+    }
+
+    /// The same for `n` tasks of the deal at once (`schedulerReward` is the total for the n tasks);
+    /// the kitty pays its part once per task.
+    function _payOwners(Deal calldata deal, uint256 schedulerReward, uint256 n) internal {
+        uint256 price = deal.appPrice + deal.datasetPrice + deal.workerpoolPrice;
+        _spendFrozen(deal.requester, price * n);
+        _credit(deal.appOwner, deal.appPrice * n);
+        if (deal.dataset != address(0)) _credit(deal.datasetOwner, deal.datasetPrice * n);
+        uint256 k = kitty;
+        if (k != 0) {
+            uint256 k0 = k;
+            for (uint256 i; i < n && k != 0; ++i) {
+                k -= FixedPointMathLib.min(k, FixedPointMathLib.max(k * KITTY_RATIO / 100, KITTY_MIN));
+            }
+            kitty = k;
+            schedulerReward += k0 - k;
+        }
+        _release(deal.scheduler, deal.workerpoolPrice * SCHEDULER_STAKE_RATIO / 100 * n, schedulerReward);
+    }
+
+    /// EIP-1154 callback with a gas cap; its outcome never affects the task (and its return data is not
+    /// copied, so it cannot grief with a huge return).
+    function _callback(address callback, bytes32 taskid, bytes calldata data) internal {
+        if (callback == address(0)) return;
+        // Make sure the callee really gets CALLBACK_GAS (the 63/64 rule), so a finalizer cannot starve it.
+        if (gasleft() < CALLBACK_GAS * 64 / 63 + 10_000) revert InsufficientGasForCallback(gasleft());
+        bytes memory payload = abi.encodeCall(IResultReceiver.receiveResult, (taskid, data));
+        bool ok;
+        uint256 g = CALLBACK_GAS;
+        assembly ("memory-safe") {
+            ok := call(g, callback, 0, add(payload, 0x20), mload(payload), 0, 0)
+        }
+        emit CallbackResult(taskid, callback, ok);
     }
 }

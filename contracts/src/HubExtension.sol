@@ -5,6 +5,7 @@ import {AppOrder, DatasetOrder, WorkerpoolOrder, RequestOrder, Deal, TaskView} f
 import {Orders} from "./libs/Orders.sol";
 import {IResourceRegistry} from "./interfaces/IResourceRegistry.sol";
 import {HubBase} from "./HubBase.sol";
+import {SignatureCheckerLib} from "solady/utils/SignatureCheckerLib.sol";
 
 /// @title HubExtension
 /// @notice The hub's cold functions: administration, categories, attestation authority, order
@@ -279,5 +280,63 @@ contract HubExtension is HubBase {
         _spendFrozen(deal.scheduler, schedulerStake);
         kitty += schedulerStake;
         emit TaskClaimed(taskid);
+    }
+
+    /// @notice The scheduler finalizes several revealed tasks of a trust <= 1 deal in one transaction.
+    /// `callbackData` holds one entry per task when the deal has a callback, and is empty otherwise.
+    function finalizeBatch(
+        Deal calldata deal,
+        uint256[] calldata indexes,
+        bytes[] calldata resultsLocations,
+        bytes[] calldata callbackData
+    ) external nonReentrant {
+        if (msg.sender != deal.scheduler) {
+            revert NotScheduler(msg.sender, deal.scheduler);
+        }
+        bytes32 dealid = _checkDeal(deal);
+        if (deal.trust > 1) revert NotSingleContribution(dealid);
+        uint256 n = indexes.length;
+        if (resultsLocations.length != n) revert LengthMismatch(n, resultsLocations.length);
+        if (callbackData.length != (deal.callback == address(0) ? 0 : n)) {
+            revert LengthMismatch(n, callbackData.length);
+        }
+        uint256 workersReward = deal.workerpoolPrice * (100 - deal.schedulerRewardRatio) / 100;
+        bytes32[] memory taskids = new bytes32[](n);
+        for (uint256 i; i < n; ++i) {
+            bytes calldata cb =
+                deal.callback == address(0) ? SignatureCheckerLib.emptySignature() : callbackData[i];
+            taskids[i] = _finalizeOne(deal, dealid, indexes[i], workersReward, cb);
+            emit TaskFinalize(taskids[i], resultsLocations[i], cb);
+        }
+        _payOwners(deal, (deal.workerpoolPrice - workersReward) * n, n);
+        if (deal.callback != address(0)) {
+            for (uint256 i; i < n; ++i) {
+                _callback(deal.callback, taskids[i], callbackData[i]);
+            }
+        }
+    }
+
+    function _finalizeOne(
+        Deal calldata deal,
+        bytes32 dealid,
+        uint256 index,
+        uint256 workersReward,
+        bytes calldata cb
+    ) internal returns (bytes32 taskid) {
+        if (index >= deal.volume) revert TaskIndexOutOfRange(index, deal.volume);
+        taskid = keccak256(abi.encodePacked(dealid, index));
+        uint256 t = _tasks[taskid];
+        if (uint8(t) != STATUS_REVEALING) revert TaskNotRevealing(taskid, uint8(t));
+        if (t & _FLAG_REVEALED == 0) revert NoReveal(taskid);
+        uint256 finalDeadline = ((t >> 16) & _MASK40) + FINAL_DEADLINE_RATIO * deal.workClockTimeRef;
+        if (block.timestamp >= finalDeadline) revert FinalDeadlinePassed(taskid, finalDeadline);
+        if (deal.callback != address(0)) {
+            bytes32 resultHash = keccak256(abi.encodePacked(taskid, keccak256(cb)));
+            if (_groups[keccak256(abi.encodePacked(taskid, resultHash))] & _GROUP_CONSENSUS == 0) {
+                revert CallbackDataMismatch(taskid);
+            }
+        }
+        _tasks[taskid] = (t & ~uint256(0xff)) | STATUS_COMPLETED;
+        _release(address(uint160(t >> 96)), deal.workerStake, workersReward);
     }
 }

@@ -3,7 +3,7 @@ pragma solidity ^0.8.30;
 
 import {Fixture} from "./utils/Fixture.sol";
 import {Test} from "./utils/Test.sol";
-import {Deal, DatasetOrder} from "../src/libs/Types.sol";
+import {Deal, DatasetOrder, TaskView} from "../src/libs/Types.sol";
 
 /// Drives random sequences of deposit, match, initialize, contribute, reveal, reopen, finalize, claim,
 /// withdraw and time jumps. Every action reverts as a whole when the hub refuses it, so the ghost
@@ -205,7 +205,14 @@ contract Handler is Fixture {
                 uint256 w = (seed + k) % workers.length;
                 if (_contributed(taskid, workers[w])) continue;
                 bytes32 digest = seed % 4 == 0 ? keccak256(abi.encode("bad", w)) : keccak256("good");
-                _contribute(d, index, w, digest);
+                if (d.trust <= 1 && seed % 2 == 1) {
+                    bytes memory auth = _auth(workers[w], taskid, address(0));
+                    vm.prank(workers[w]);
+                    hub.contributeAndReveal(d, index, digest, address(0), "", auth);
+                    revealed[taskid][workers[w]] = true;
+                } else {
+                    _contribute(d, index, w, digest);
+                }
                 contributors[taskid].push(workers[w]);
                 digests[taskid][workers[w]] = digest;
                 return;
@@ -234,6 +241,26 @@ contract Handler is Fixture {
         }
     }
 
+    /// Finalizes every revealed task of a trust-1 deal in one finalizeBatch.
+    function finalizeAll(uint256 dealSeed) external {
+        calls++;
+        (Deal memory d, uint256 di) = _deal(dealSeed);
+        uint256[] memory idx = new uint256[](d.volume);
+        uint256 n;
+        for (uint256 i; i < d.volume; ++i) {
+            TaskView memory t = hubx.task(_taskId(d, i));
+            if (t.status == 2 && t.revealed) idx[n++] = i;
+        }
+        assembly {
+            mstore(idx, n)
+        }
+        vm.prank(scheduler);
+        hubx.finalizeBatch(d, idx, new bytes[](n), new bytes[](0));
+        for (uint256 i; i < n; ++i) {
+            _settled(_taskId(d, idx[i]), di);
+        }
+    }
+
     function warp(uint256 secs) external {
         calls++;
         vm.warp(block.timestamp + bound(secs, 1, 4 * REF));
@@ -246,7 +273,7 @@ contract InvariantTest is Test {
     function setUp() public {
         handler = new Handler();
         targetContract(address(handler));
-        bytes4[] memory selectors = new bytes4[](15);
+        bytes4[] memory selectors = new bytes4[](16);
         selectors[0] = Handler.deposit.selector;
         selectors[1] = Handler.withdraw.selector;
         selectors[2] = Handler.matchDeal.selector;
@@ -262,6 +289,7 @@ contract InvariantTest is Test {
         selectors[12] = Handler.drive.selector;
         selectors[13] = Handler.drive.selector;
         selectors[14] = Handler.claimLate.selector;
+        selectors[15] = Handler.finalizeAll.selector;
         targetSelector(FuzzSelector({addr: address(handler), selectors: selectors}));
     }
 

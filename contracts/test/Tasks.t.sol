@@ -353,6 +353,7 @@ contract TasksTest is Fixture {
 
     function _fast(Deal memory d, uint256 index, uint256 w, bytes32 digest)
         internal
+        view
         returns (FastResult memory r)
     {
         bytes32 taskid = _taskId(d, index);
