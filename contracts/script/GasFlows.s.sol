@@ -12,7 +12,8 @@ import {WorkerpoolRegistry} from "../src/registries/WorkerpoolRegistry.sol";
 import {AppOrder, DatasetOrder, WorkerpoolOrder, RequestOrder, Deal, FastResult} from "../src/libs/Types.sol";
 
 /// @notice The gas benchmark flows, broadcast for real against a fresh anvil by scripts/gas-report,
-/// which reads every receipt. `FLOW` selects one of: trust1, trust1-dataset, replicated, tee, batch100.
+/// which reads every receipt. `FLOW` selects one of: trust1, trust1-dataset, replicated, tee, batch100,
+/// trust1-direct, batch100-direct.
 /// Set-up transactions (deployments, funding, registrations but the first app) are not measured.
 contract GasFlows {
     Vm internal constant vm = Vm(address(uint160(uint256(keccak256("hevm cheat code")))));
@@ -54,6 +55,8 @@ contract GasFlows {
         else if (f == keccak256("replicated")) _replicated();
         else if (f == keccak256("tee")) _tee();
         else if (f == keccak256("batch100")) _batch(100, 25);
+        else if (f == keccak256("trust1-direct")) _direct();
+        else if (f == keccak256("batch100-direct")) _batchDirect(100, 25);
         else revert("unknown FLOW");
     }
 
@@ -303,6 +306,50 @@ contract GasFlows {
             _contribute(d, i, pk, digest);
             _reveal(d, i, pk, digest);
             _finalize(d, i, new address[](0));
+        }
+    }
+
+    function _contributeAndReveal(Deal memory d, uint256 index, uint256 workerPk, bytes32 digest) internal {
+        bytes32 taskid = _taskId(d, index);
+        address worker = vm.addr(workerPk);
+        bytes memory auth =
+            _personalSign(SCHEDULER_PK, keccak256(abi.encodePacked(worker, taskid, address(0))));
+        vm.startBroadcast(workerPk);
+        hub.contributeAndReveal(d, index, digest, address(0), "", auth);
+        vm.stopBroadcast();
+    }
+
+    function _direct() internal {
+        Deal memory d = _match(app, false, 1, 1, 0);
+        vm.startBroadcast(SCHEDULER_PK);
+        hub.initialize(d, 0);
+        vm.stopBroadcast();
+        _contributeAndReveal(d, 0, WORKER_PK_BASE, keccak256("result-digest"));
+        _finalize(d, 0, new address[](0));
+    }
+
+    function _batchDirect(uint256 volume, uint256 batch) internal {
+        Deal memory d = _match(app, false, volume, 1, 0);
+        for (uint256 first; first < volume; first += batch) {
+            vm.startBroadcast(SCHEDULER_PK);
+            hub.initializeBatch(d, first, batch);
+            vm.stopBroadcast();
+        }
+        for (uint256 i; i < volume; ++i) {
+            _contributeAndReveal(
+                d, i, WORKER_PK_BASE + i % WORKERS, keccak256(abi.encodePacked("result-digest", i))
+            );
+        }
+        for (uint256 first; first < volume; first += batch) {
+            uint256[] memory idx = new uint256[](batch);
+            bytes[] memory locs = new bytes[](batch);
+            for (uint256 j; j < batch; ++j) {
+                idx[j] = first + j;
+                locs[j] = "https://results.decloud.example/0x5f70bf18a086007016e948b04aed3b82";
+            }
+            vm.startBroadcast(SCHEDULER_PK);
+            hubx.finalizeBatch(d, idx, locs, new bytes[](0));
+            vm.stopBroadcast();
         }
     }
 }

@@ -325,7 +325,16 @@ abstract contract HubBase is EIP712 {
     /// Releases the requester's payment to the app owner, the dataset owner and the scheduler (with its
     /// stake back and a share of the kitty).
     function _payOwners(Deal calldata deal, uint256 schedulerReward) internal {
-        _payOwners(deal, schedulerReward, 1);
+        _spendFrozen(deal.requester, deal.appPrice + deal.datasetPrice + deal.workerpoolPrice);
+        _credit(deal.appOwner, deal.appPrice);
+        if (deal.dataset != address(0)) _credit(deal.datasetOwner, deal.datasetPrice);
+        uint256 k = kitty;
+        if (k != 0) {
+            uint256 part = FixedPointMathLib.min(k, FixedPointMathLib.max(k * KITTY_RATIO / 100, KITTY_MIN));
+            kitty = k - part;
+            schedulerReward += part;
+        }
+        _release(deal.scheduler, deal.workerpoolPrice * SCHEDULER_STAKE_RATIO / 100, schedulerReward);
     }
 
     /// The same for `n` tasks of the deal at once (`schedulerReward` is the total for the n tasks);
