@@ -429,4 +429,48 @@ contract TasksTest is Fixture {
         assertEq(t.initTime, block.timestamp, "init time");
         assertEq(t.revealDeadline, block.timestamp + 2 * REF, "reveal deadline");
     }
+
+    function _setScore(address worker, uint256 score) internal {
+        bytes32 slot = keccak256(abi.encode(worker, uint256(4))); // _accounts
+        uint256 a = uint256(vm.load(address(hub), slot));
+        vm.store(address(hub), slot, bytes32((a & ((uint256(1) << 224) - 1)) | (score << 224)));
+    }
+
+    function test_weightOverflowReverts() public {
+        // two groups of top-score workers leapfrog each other without consensus at a huge trust
+        uint256 trust = type(uint32).max;
+        Deal memory d = _simpleDeal(1, trust);
+        bytes32 taskid = _init(d, 0);
+        uint256 pk7 = WORKER_PK_BASE + 6;
+        workerPks.push(pk7);
+        workers.push(vm.addr(pk7));
+        _fund(vm.addr(pk7), FUNDS);
+        for (uint256 i; i < 7; ++i) {
+            _setScore(workers[i], type(uint32).max);
+        }
+        for (uint256 i; i < 6; ++i) {
+            _contribute(d, 0, i, i % 2 == 0 ? DIGEST : BAD);
+        }
+        assertEq(hubx.task(taskid).status, 1, "no consensus yet");
+        bytes32 rh = _resultHash(taskid, DIGEST);
+        bytes32 rs = _resultSeal(workers[6], taskid, DIGEST);
+        bytes memory auth = _auth(workers[6], taskid, address(0));
+        vm.prank(workers[6]);
+        vm.expectRevert(abi.encodeWithSelector(HubBase.WeightOverflow.selector, taskid));
+        hub.contribute(d, 0, rh, rs, address(0), "", auth);
+    }
+
+    function test_tooManyContributionsReverts() public {
+        Deal memory d = _simpleDeal(1, 3);
+        bytes32 taskid = _init(d, 0);
+        bytes32 slot = keccak256(abi.encode(taskid, uint256(9))); // _tasks
+        uint256 t = uint256(vm.load(address(hub), slot));
+        vm.store(address(hub), slot, bytes32(t | (uint256(0xffff) << 96)));
+        bytes32 rh = _resultHash(taskid, DIGEST);
+        bytes32 rs = _resultSeal(workers[0], taskid, DIGEST);
+        bytes memory auth = _auth(workers[0], taskid, address(0));
+        vm.prank(workers[0]);
+        vm.expectRevert(abi.encodeWithSelector(HubBase.TooManyContributions.selector, taskid));
+        hub.contribute(d, 0, rh, rs, address(0), "", auth);
+    }
 }
