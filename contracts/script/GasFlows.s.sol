@@ -63,11 +63,17 @@ contract GasFlows {
     function _setup() internal {
         address deployer = vm.addr(deployerPk);
         vm.startBroadcast(deployerPk);
-        token = new DevToken();
-        apps = new AppRegistry();
-        datasets = new DatasetRegistry();
-        pools = new WorkerpoolRegistry();
-        hub = new Hub(address(token), address(apps), address(datasets), address(pools), deployer);
+        // deployed from the compiled artifacts so that this script does not embed their creation code
+        token = DevToken(vm.deployCode("DevToken.sol:DevToken"));
+        apps = AppRegistry(vm.deployCode("AppRegistry.sol:AppRegistry"));
+        datasets = DatasetRegistry(vm.deployCode("DatasetRegistry.sol:DatasetRegistry"));
+        pools = WorkerpoolRegistry(vm.deployCode("WorkerpoolRegistry.sol:WorkerpoolRegistry"));
+        hub = Hub(
+            vm.deployCode(
+                "Hub.sol:Hub",
+                abi.encode(address(token), address(apps), address(datasets), address(pools), deployer)
+            )
+        );
         hubx = HubExtension(address(hub));
         hubx.createCategory("XS", "extra small", 300);
         hubx.setAttestationAuthority(deployer);

@@ -30,6 +30,10 @@ interface Vm {
         address emitter;
     }
 
+    function deployCode(string calldata artifactPath) external returns (address);
+    function deployCode(string calldata artifactPath, bytes calldata constructorArgs)
+        external
+        returns (address);
     function store(address target, bytes32 slot, bytes32 value) external;
     function load(address target, bytes32 slot) external view returns (bytes32);
     function recordLogs() external;
