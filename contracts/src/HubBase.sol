@@ -10,9 +10,9 @@ import {IResourceRegistry} from "./interfaces/IResourceRegistry.sol";
 
 /// @title HubBase
 /// @notice Storage layout, constants, errors, events and shared internals of the hub. `Hub` (the hot
-/// path) and `HubExtension` (administration, order management, views, reopen, claim; reached through the
+/// path) and `HubExtension` (administration, order management, views, reopen, claim, finalizeBatch; reached through the
 /// hub's fallback by delegatecall) both inherit it, so they share one storage layout. Bind both ABIs at
-/// the hub's address (or `IHub`, which has them all).
+/// the hub's address.
 ///
 /// Storage is designed for gas: a deal is not stored (only the hash of its struct, the deal being passed
 /// back in calldata), a task is one packed slot, a replicated contribution one packed slot, a result group

@@ -9,7 +9,7 @@ import {SignatureCheckerLib} from "solady/utils/SignatureCheckerLib.sol";
 
 /// @title HubExtension
 /// @notice The hub's cold functions: administration, categories, attestation authority, order
-/// presigning/cancelling and hashes, views, reopen and claim. Deployed by the Hub and only meaningful
+/// presigning/cancelling and hashes, views, reopen, claim and finalizeBatch. Deployed by the Hub and only meaningful
 /// through the hub's fallback (delegatecall): called directly it sees its own, empty storage.
 contract HubExtension is HubBase {
     constructor(address token_, address appRegistry_, address datasetRegistry_, address workerpoolRegistry_)
