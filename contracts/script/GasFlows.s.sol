@@ -13,7 +13,7 @@ import {AppOrder, DatasetOrder, WorkerpoolOrder, RequestOrder, Deal, FastResult}
 
 /// @notice The gas benchmark flows, broadcast for real against a fresh anvil by scripts/gas-report,
 /// which reads every receipt. `FLOW` selects one of: trust1, trust1-dataset, replicated, tee, batch100,
-/// trust1-direct, batch100-direct.
+/// trust1-direct, batch100-direct, replicated-noinit.
 /// Set-up transactions (deployments, funding, registrations but the first app) are not measured.
 contract GasFlows {
     Vm internal constant vm = Vm(address(uint160(uint256(keccak256("hevm cheat code")))));
@@ -52,7 +52,8 @@ contract GasFlows {
         bytes32 f = keccak256(bytes(flow));
         if (f == keccak256("trust1")) _single(false);
         else if (f == keccak256("trust1-dataset")) _single(true);
-        else if (f == keccak256("replicated")) _replicated();
+        else if (f == keccak256("replicated")) _replicated(true);
+        else if (f == keccak256("replicated-noinit")) _replicated(false);
         else if (f == keccak256("tee")) _tee();
         else if (f == keccak256("batch100")) _batch(100, 25);
         else if (f == keccak256("trust1-direct")) _direct();
@@ -253,11 +254,13 @@ contract GasFlows {
         _finalize(d, 0, new address[](0));
     }
 
-    function _replicated() internal {
+    function _replicated(bool initialize) internal {
         Deal memory d = _match(app, false, 1, 3, 0);
-        vm.startBroadcast(SCHEDULER_PK);
-        hub.initialize(d, 0);
-        vm.stopBroadcast();
+        if (initialize) {
+            vm.startBroadcast(SCHEDULER_PK);
+            hub.initialize(d, 0);
+            vm.stopBroadcast();
+        }
         bytes32 digest = keccak256("result-digest");
         _contribute(d, 0, WORKER_PK_BASE, digest);
         _contribute(d, 0, WORKER_PK_BASE + 1, digest);

@@ -317,6 +317,20 @@ contract Hub is HubBase {
         }
     }
 
+    /// Lazy initialization: the first contribution to an uninitialized task initializes it (its deadlines
+    /// run from now). The scheduler's authorization, checked by every contribution path, is what allows
+    /// it, so a scheduler may skip the `initialize` transaction. Returns the task word (not yet stored).
+    function _lazyInitialize(Deal calldata deal, bytes32 dealid, bytes32 taskid, uint256 index)
+        internal
+        returns (uint256 t)
+    {
+        t = _tasks[taskid];
+        if (t == 0) {
+            t = STATUS_ACTIVE | (deal.trust > 1 ? _FLAG_REPLICATED : 0) | (block.timestamp << 16);
+            emit TaskInitialize(taskid, dealid, index);
+        }
+    }
+
     function _initialize(bytes32 dealid, uint256 index, uint256 volume, bool replicated)
         internal
         returns (bytes32 taskid)
@@ -349,11 +363,12 @@ contract Hub is HubBase {
 
     function _contributeChecks(Deal calldata deal, uint256 index)
         internal
-        view
         returns (bytes32 taskid, uint256 t)
     {
-        taskid = _taskOf(deal, index);
-        t = _tasks[taskid];
+        bytes32 dealid = _checkDeal(deal);
+        if (index >= deal.volume) revert TaskIndexOutOfRange(index, deal.volume);
+        taskid = keccak256(abi.encodePacked(dealid, index));
+        t = _lazyInitialize(deal, dealid, taskid, index);
         if (uint8(t) != STATUS_ACTIVE) revert TaskNotActive(taskid, uint8(t));
         uint256 deadline = ((t >> 16) & _MASK40) + CONTRIBUTION_DEADLINE_RATIO * deal.workClockTimeRef;
         if (block.timestamp >= deadline) revert ContributionDeadlinePassed(taskid, deadline);
@@ -651,16 +666,12 @@ contract Hub is HubBase {
         _fastPay(deal, taskid, r.resultsLocation, r.callbackData);
     }
 
-    function _fastPathChecks(Deal calldata deal, uint256 index)
-        internal
-        view
-        returns (bytes32 taskid, uint256 t)
-    {
+    function _fastPathChecks(Deal calldata deal, uint256 index) internal returns (bytes32 taskid, uint256 t) {
         bytes32 dealid = _checkDeal(deal);
         if (deal.trust > 1 || deal.tag & TAG_TEE == 0) revert NotFastPathDeal(dealid);
         if (index >= deal.volume) revert TaskIndexOutOfRange(index, deal.volume);
         taskid = keccak256(abi.encodePacked(dealid, index));
-        t = _tasks[taskid];
+        t = _lazyInitialize(deal, dealid, taskid, index);
         if (uint8(t) != STATUS_ACTIVE) revert TaskNotActive(taskid, uint8(t));
         uint256 deadline = ((t >> 16) & _MASK40) + CONTRIBUTION_DEADLINE_RATIO * deal.workClockTimeRef;
         if (block.timestamp >= deadline) revert ContributionDeadlinePassed(taskid, deadline);

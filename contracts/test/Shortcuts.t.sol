@@ -52,11 +52,6 @@ contract ShortcutsTest is Fixture {
         Deal memory d = _simpleDeal(1, 1);
         bytes32 taskid = _taskId(d, 0);
         auth = _auth(workers[0], taskid, address(0));
-        vm.prank(workers[0]);
-        vm.expectRevert(abi.encodeWithSelector(HubBase.TaskNotActive.selector, taskid, 0));
-        hub.contributeAndReveal(d, 0, DIGEST, address(0), "", auth);
-        vm.prank(scheduler);
-        hub.initialize(d, 0);
         vm.prank(workers[1]);
         vm.expectRevert(
             abi.encodeWithSelector(HubBase.InvalidAuthorization.selector, taskid, workers[1], address(0))

@@ -47,11 +47,13 @@ contract TasksTest is Fixture {
         bytes32 rh = _resultHash(taskid, DIGEST);
         bytes32 rs = _resultSeal(w, taskid, DIGEST);
         bytes memory auth = _auth(w, taskid, address(0));
-        vm.prank(w);
-        vm.expectRevert(abi.encodeWithSelector(HubBase.TaskNotActive.selector, taskid, 0));
-        hub.contribute(d, 0, rh, rs, address(0), "", auth);
-        _init(d, 0);
         bytes memory badAuth = _auth(workers[1], taskid, address(0));
+        // an uninitialized task is initialized by an authorized contribution only
+        vm.prank(w);
+        vm.expectRevert(abi.encodeWithSelector(HubBase.InvalidAuthorization.selector, taskid, w, address(0)));
+        hub.contribute(d, 0, rh, rs, address(0), "", badAuth);
+        assertEq(hubx.task(taskid).status, 0, "still uninitialized");
+        _init(d, 0);
         vm.prank(w);
         vm.expectRevert(abi.encodeWithSelector(HubBase.InvalidAuthorization.selector, taskid, w, address(0)));
         hub.contribute(d, 0, rh, rs, address(0), "", badAuth);
@@ -382,10 +384,11 @@ contract TasksTest is Fixture {
         vm.prank(workers[0]);
         vm.expectRevert(abi.encodeWithSelector(HubBase.TaskIndexOutOfRange.selector, 5, 2));
         hub.contributeAndFinalize(d, 5, r);
+        // an uninitialized task is initialized by the (authorized) fast path itself
         FastResult memory r1 = _fast(d, 1, 0, DIGEST);
         vm.prank(workers[0]);
-        vm.expectRevert(abi.encodeWithSelector(HubBase.TaskNotActive.selector, _taskId(d, 1), 0));
         hub.contributeAndFinalize(d, 1, r1);
+        assertEq(hubx.task(_taskId(d, 1)).status, 3, "lazily initialized and completed");
         r.enclave = address(0);
         vm.prank(workers[0]);
         vm.expectRevert(abi.encodeWithSelector(HubBase.EnclaveRequired.selector, taskid));
@@ -472,5 +475,31 @@ contract TasksTest is Fixture {
         vm.prank(workers[0]);
         vm.expectRevert(abi.encodeWithSelector(HubBase.TooManyContributions.selector, taskid));
         hub.contribute(d, 0, rh, rs, address(0), "", auth);
+    }
+
+    function test_lazyInitializationByContribution() public {
+        Deal memory d = _simpleDeal(2, 3);
+        bytes32 taskid = _taskId(d, 1);
+        vm.warp(block.timestamp + 100);
+        _contribute(d, 1, 0, DIGEST);
+        TaskView memory t = hubx.task(taskid);
+        assertEq(t.status, 1, "active");
+        assertTrue(t.replicated, "replicated flag");
+        assertEq(t.initTime, block.timestamp, "deadlines run from the first contribution");
+        assertEq(t.contributions, 1, "one contribution");
+        vm.prank(scheduler);
+        vm.expectRevert(abi.encodeWithSelector(HubBase.TaskAlreadyInitialized.selector, taskid));
+        hub.initialize(d, 1);
+        _contribute(d, 1, 1, DIGEST);
+        _reveal(d, 1, 0, DIGEST);
+        _reveal(d, 1, 1, DIGEST);
+        _finalize(d, 1, _sorted(workers[0], workers[1]));
+        assertEq(hubx.task(taskid).status, 3, "completed");
+        // trust 1 as well
+        Deal memory one = _simpleDeal(1, 1);
+        _contribute(one, 0, 2, DIGEST);
+        _reveal(one, 0, 2, DIGEST);
+        _finalize(one, 0, _none());
+        assertEq(token.balanceOf(address(hub)), _total(), "conservation");
     }
 }
