@@ -108,7 +108,7 @@ contract Hub is HubBase {
         DatasetOrder calldata datasetOrder,
         WorkerpoolOrder calldata workerpoolOrder,
         RequestOrder calldata requestOrder
-    ) external nonReentrant returns (bytes32 dealid) {
+    ) external notEntered returns (bytes32 dealid) {
         return _match(appOrder, datasetOrder, workerpoolOrder, requestOrder);
     }
 
@@ -292,14 +292,14 @@ contract Hub is HubBase {
     /// @notice Initializes task `index` of `deal`. The scheduler may initialize at any time; anyone else
     /// once the deal's start time + 10 * workClockTimeRef has passed (so a requester is never stuck with an
     /// idle scheduler). A task's deadlines run from its own initialization.
-    function initialize(Deal calldata deal, uint256 index) external nonReentrant returns (bytes32 taskid) {
+    function initialize(Deal calldata deal, uint256 index) external notEntered returns (bytes32 taskid) {
         bytes32 dealid = _checkDeal(deal);
         _checkInitializer(deal, dealid);
         taskid = _initialize(dealid, index, deal.volume, deal.trust > 1);
     }
 
     /// @notice Initializes tasks `first .. first + count - 1` of `deal` in one transaction.
-    function initializeBatch(Deal calldata deal, uint256 first, uint256 count) external nonReentrant {
+    function initializeBatch(Deal calldata deal, uint256 first, uint256 count) external notEntered {
         bytes32 dealid = _checkDeal(deal);
         _checkInitializer(deal, dealid);
         bool replicated = deal.trust > 1;
@@ -354,7 +354,7 @@ contract Hub is HubBase {
         address enclave,
         bytes calldata enclaveSign,
         bytes calldata authorizationSign
-    ) external nonReentrant {
+    ) external notEntered {
         (bytes32 taskid, uint256 t) = _contributeChecks(deal, index);
         _checkAuthorization(deal.scheduler, taskid, enclave, authorizationSign);
         _checkEnclave(deal.tag, taskid, enclave, resultHash, resultSeal, enclaveSign);
@@ -482,7 +482,7 @@ contract Hub is HubBase {
     }
 
     /// @notice Reveals the digest behind the caller's contribution, which must be in the consensus group.
-    function reveal(bytes32 taskid, bytes32 digest) external nonReentrant {
+    function reveal(bytes32 taskid, bytes32 digest) external notEntered {
         uint256 t = _tasks[taskid];
         if (uint8(t) != STATUS_REVEALING) revert TaskNotRevealing(taskid, uint8(t));
         uint256 deadline = (t >> 56) & _MASK40;
@@ -705,7 +705,7 @@ contract Hub is HubBase {
         address enclave,
         bytes calldata enclaveSign,
         bytes calldata authorizationSign
-    ) external nonReentrant {
+    ) external notEntered {
         (bytes32 taskid, uint256 t) = _contributeChecks(deal, index);
         if (t & _FLAG_REPLICATED != 0) revert NotSingleContribution(_checkDeal(deal));
         _checkAuthorization(deal.scheduler, taskid, enclave, authorizationSign);

@@ -242,6 +242,23 @@ abstract contract HubBase is EIP712 {
         }
     }
 
+    /// For functions that make no external call able to change state (only view/static calls): they
+    /// need not take the lock, only refuse to run while a callback holds it.
+    modifier notEntered() {
+        _notEntered();
+        _;
+    }
+
+    function _notEntered() private view {
+        uint256 s = _LOCK_SLOT;
+        assembly ("memory-safe") {
+            if tload(s) {
+                mstore(0x00, 0xab143c06) // Reentrancy()
+                revert(0x1c, 0x04)
+            }
+        }
+    }
+
     function _exit() private {
         uint256 s = _LOCK_SLOT;
         assembly ("memory-safe") {

@@ -46,6 +46,8 @@ contract Reenterer is IResultReceiver {
     bytes4 public finalizeError;
     bytes4 public withdrawError;
     bytes4 public claimError;
+    bytes4 public revealError;
+    bytes4 public initializeError;
 
     constructor(Hub hub_) {
         hub = hub_;
@@ -68,6 +70,14 @@ contract Reenterer is IResultReceiver {
         try HubExtension(address(hub)).claim(deal, 0, new address[](0)) {}
         catch (bytes memory e) {
             claimError = bytes4(e);
+        }
+        try hub.reveal(bytes32(0), bytes32(0)) {}
+        catch (bytes memory e) {
+            revealError = bytes4(e);
+        }
+        try hub.initialize(deal, 0) {}
+        catch (bytes memory e) {
+            initializeError = bytes4(e);
         }
     }
 }
@@ -137,6 +147,8 @@ contract CallbacksTest is Fixture {
         assertEq(c.finalizeError(), HubBase.Reentrancy.selector, "finalize re-entry blocked");
         assertEq(c.withdrawError(), HubBase.Reentrancy.selector, "withdraw re-entry blocked");
         assertEq(c.claimError(), HubBase.Reentrancy.selector, "claim re-entry blocked");
+        assertEq(c.revealError(), HubBase.Reentrancy.selector, "reveal re-entry blocked");
+        assertEq(c.initializeError(), HubBase.Reentrancy.selector, "initialize re-entry blocked");
         _assertPaid(d, taskid);
     }
 
