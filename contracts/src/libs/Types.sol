@@ -93,7 +93,10 @@ struct Deal {
     uint256 volume;
 }
 
-/// @notice Decoded view of a task.
+/// @notice Decoded view of a task. `worker`, `revealed` and `reveals` are kept for trust <= 1 tasks only
+/// (replicated reveals are counted at finalize: read the contributions); `contributions`,
+/// `expectedReveals` (the consensus group's size) and `totalWeight` (1 + sum of group weights) for
+/// replicated tasks.
 struct TaskView {
     uint8 status;
     bool replicated;
