@@ -8,6 +8,9 @@
 //! `HubExtension::new(contracts.hub, provider)` for the latter: never the extension's own
 //! address. Both carry every hub event and error. See docs/protocol.md.
 
+// The generated constructors and calls take one argument per Solidity parameter.
+#![allow(clippy::too_many_arguments)]
+
 alloy::sol!(
     #[sol(rpc)]
     #[derive(Debug)]

@@ -9,7 +9,11 @@ use clap::{Parser, Subcommand};
 
 /// The decloud command line.
 #[derive(Parser)]
-#[command(name = "decloud", version, about = "decloud: a decentralized cloud-computing marketplace")]
+#[command(
+    name = "decloud",
+    version,
+    about = "decloud: a decentralized cloud-computing marketplace"
+)]
 struct Cli {
     /// Where decloud keeps its profile, wallets and service data.
     #[arg(long, global = true, env = "DECLOUD_HOME", value_name = "DIR")]
@@ -31,11 +35,13 @@ enum Command {
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    let home = cli.home.unwrap_or_else(decloud_chain::profile::default_home);
+    let home = cli
+        .home
+        .unwrap_or_else(decloud_chain::profile::default_home);
     let outcome = match cli.command {
         Command::Devnet(args) => cmd::devnet::run(args, &home).await,
         Command::App(args) => cmd::app::run(args).await,
-        Command::Node(args) => cmd::node::run(args).await,
+        Command::Node(args) => cmd::node::run(args, &home).await,
     };
     match outcome {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -46,7 +46,11 @@ impl FromStr for OrderKind {
         Self::ALL
             .into_iter()
             .find(|k| k.as_str() == s)
-            .ok_or_else(|| MarketError::BadRequest(format!("unknown order kind {s:?}: use app, dataset, workerpool or request")))
+            .ok_or_else(|| {
+                MarketError::BadRequest(format!(
+                    "unknown order kind {s:?}: use app, dataset, workerpool or request"
+                ))
+            })
     }
 }
 
@@ -162,17 +166,26 @@ pub struct OrderBook {
 
 fn address(row: &AnyRow, column: &str) -> Result<Address, MarketError> {
     let text: String = row.try_get(column)?;
-    text.parse().map_err(|_| MarketError::Corrupt(format!("{column} = {text:?} is not an address")))
+    text.parse()
+        .map_err(|_| MarketError::Corrupt(format!("{column} = {text:?} is not an address")))
 }
 
 fn optional_address(row: &AnyRow, column: &str) -> Result<Option<Address>, MarketError> {
     let text: Option<String> = row.try_get(column)?;
-    text.map(|t| t.parse().map_err(|_| MarketError::Corrupt(format!("{column} = {t:?} is not an address"))))
-        .transpose()
+    text.map(|t| {
+        t.parse()
+            .map_err(|_| MarketError::Corrupt(format!("{column} = {t:?} is not an address")))
+    })
+    .transpose()
 }
 
 fn to_i64(value: u64, what: &str) -> Result<i64, MarketError> {
-    i64::try_from(value).map_err(|_| MarketError::BadRequest(format!("{what} {value} is too large (at most {})", i64::MAX)))
+    i64::try_from(value).map_err(|_| {
+        MarketError::BadRequest(format!(
+            "{what} {value} is too large (at most {})",
+            i64::MAX
+        ))
+    })
 }
 
 fn to_u64(value: i64) -> u64 {
@@ -194,7 +207,11 @@ impl OrderBook {
             .connect(&url)
             .await
             .map_err(|e| MarketError::Database(format!("cannot open {}: {e}", redact(&url))))?;
-        for statement in MIGRATION.split(';').map(str::trim).filter(|s| !s.is_empty()) {
+        for statement in MIGRATION
+            .split(';')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
             sqlx::query(statement).execute(&pool).await?;
         }
         Ok(Self { pool })
@@ -241,8 +258,16 @@ impl OrderBook {
 
     /// Orders of `kind` matching `query`, cheapest first (for requests: best paying first),
     /// then oldest first.
-    pub async fn query(&self, kind: OrderKind, query: &BookQuery, now: u64) -> Result<Vec<BookEntry>, MarketError> {
-        let page_size = query.page_size.unwrap_or(DEFAULT_PAGE_SIZE).clamp(1, MAX_PAGE_SIZE);
+    pub async fn query(
+        &self,
+        kind: OrderKind,
+        query: &BookQuery,
+        now: u64,
+    ) -> Result<Vec<BookEntry>, MarketError> {
+        let page_size = query
+            .page_size
+            .unwrap_or(DEFAULT_PAGE_SIZE)
+            .clamp(1, MAX_PAGE_SIZE);
         let mut sql = String::from("SELECT * FROM orders WHERE kind = $1");
         let mut n = 1;
         let mut next = |sql: &mut String, clause: &str| {
@@ -261,7 +286,11 @@ impl OrderBook {
         if query.trust.is_some() {
             next(
                 &mut sql,
-                if kind == OrderKind::Request { " AND trust <= ?" } else { " AND trust >= ?" },
+                if kind == OrderKind::Request {
+                    " AND trust <= ?"
+                } else {
+                    " AND trust >= ?"
+                },
             );
         }
         if query.workerpool.is_some() {
@@ -274,14 +303,20 @@ impl OrderBook {
             next(&mut sql, " AND price <= ?");
         }
         if !query.all {
-            next(&mut sql, " AND status = 'open' AND remaining > 0 AND (expiry = 0 OR expiry > ?)");
+            next(
+                &mut sql,
+                " AND status = 'open' AND remaining > 0 AND (expiry = 0 OR expiry > ?)",
+            );
         }
         sql.push_str(if kind == OrderKind::Request {
             " ORDER BY price DESC, published_at ASC, hash ASC"
         } else {
             " ORDER BY price ASC, published_at ASC, hash ASC"
         });
-        sql.push_str(&format!(" LIMIT {page_size} OFFSET {}", u64::from(query.page) * u64::from(page_size)));
+        sql.push_str(&format!(
+            " LIMIT {page_size} OFFSET {}",
+            u64::from(query.page) * u64::from(page_size)
+        ));
 
         // Every piece of `sql` is a literal of this function or a number it formatted; values are bound.
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(kind.as_str());
@@ -314,7 +349,12 @@ impl OrderBook {
     }
 
     /// Records what the chain says of an order: its remaining volume and status.
-    pub async fn update(&self, hash: B256, remaining: u64, status: OrderStatus) -> Result<bool, MarketError> {
+    pub async fn update(
+        &self,
+        hash: B256,
+        remaining: u64,
+        status: OrderStatus,
+    ) -> Result<bool, MarketError> {
         let result = sqlx::query("UPDATE orders SET remaining = $1, status = $2 WHERE hash = $3")
             .bind(to_i64(remaining, "remaining volume")?)
             .bind(status.as_str())
@@ -332,7 +372,8 @@ impl OrderBook {
         rows.iter()
             .map(|r| {
                 let text: String = r.try_get("hash")?;
-                text.parse().map_err(|_| MarketError::Corrupt(format!("hash {text:?}")))
+                text.parse()
+                    .map_err(|_| MarketError::Corrupt(format!("hash {text:?}")))
             })
             .collect()
     }
@@ -342,7 +383,9 @@ impl OrderBook {
         let row = sqlx::query("SELECT block FROM cursor WHERE id = 1")
             .fetch_optional(&self.pool)
             .await?;
-        row.map(|r| r.try_get::<i64, _>("block").map(to_u64)).transpose().map_err(Into::into)
+        row.map(|r| r.try_get::<i64, _>("block").map(to_u64))
+            .transpose()
+            .map_err(Into::into)
     }
 
     /// Stores the follower's cursor (after the block's effects are stored).
@@ -361,21 +404,26 @@ impl OrderBook {
         let body: String = row.try_get("body")?;
         let status: String = row.try_get("status")?;
         Ok(BookEntry {
-            hash: hash.parse().map_err(|_| MarketError::Corrupt(format!("hash {hash:?}")))?,
+            hash: hash
+                .parse()
+                .map_err(|_| MarketError::Corrupt(format!("hash {hash:?}")))?,
             kind: kind.parse()?,
             resource: address(row, "resource")?,
             signer: address(row, "signer")?,
             price: to_u64(row.try_get("price")?),
             volume: to_u64(row.try_get("volume")?),
             remaining: to_u64(row.try_get("remaining")?),
-            tag: tag.parse().map_err(|_| MarketError::Corrupt(format!("tag {tag:?}")))?,
+            tag: tag
+                .parse()
+                .map_err(|_| MarketError::Corrupt(format!("tag {tag:?}")))?,
             category: row.try_get::<Option<i64>, _>("category")?.map(to_u64),
             trust: row.try_get::<Option<i64>, _>("trust")?.map(to_u64),
             workerpool: optional_address(row, "workerpool")?,
             dataset: optional_address(row, "dataset")?,
             expiry: to_u64(row.try_get("expiry")?),
             status: OrderStatus::parse(&status),
-            order: serde_json::from_str(&body).map_err(|e| MarketError::Corrupt(format!("order body: {e}")))?,
+            order: serde_json::from_str(&body)
+                .map_err(|e| MarketError::Corrupt(format!("order body: {e}")))?,
         })
     }
 }
@@ -383,7 +431,9 @@ impl OrderBook {
 /// `url` without its password, for error messages.
 fn redact(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => format!("{}://***{}", &url[..scheme], &url[at..]),
+        (Some(scheme), Some(at)) if at > scheme => {
+            format!("{}://***{}", &url[..scheme], &url[at..])
+        }
         _ => url.to_owned(),
     }
 }
@@ -422,23 +472,51 @@ mod tests {
     async fn orders_come_back_cheapest_first_and_requests_best_paying_first() {
         let (_dir, book) = book().await;
         for (byte, price) in [(1, 30), (2, 10), (3, 20)] {
-            assert!(book.insert(&entry(byte, OrderKind::App, price), 100).await.unwrap());
-            book.insert(&entry(byte + 10, OrderKind::Request, price), 100).await.unwrap();
+            assert!(
+                book.insert(&entry(byte, OrderKind::App, price), 100)
+                    .await
+                    .unwrap()
+            );
+            book.insert(&entry(byte + 10, OrderKind::Request, price), 100)
+                .await
+                .unwrap();
         }
-        let apps = book.query(OrderKind::App, &BookQuery::default(), 0).await.unwrap();
-        assert_eq!(apps.iter().map(|e| e.price).collect::<Vec<_>>(), [10, 20, 30]);
-        let requests = book.query(OrderKind::Request, &BookQuery::default(), 0).await.unwrap();
-        assert_eq!(requests.iter().map(|e| e.price).collect::<Vec<_>>(), [30, 20, 10]);
+        let apps = book
+            .query(OrderKind::App, &BookQuery::default(), 0)
+            .await
+            .unwrap();
+        assert_eq!(
+            apps.iter().map(|e| e.price).collect::<Vec<_>>(),
+            [10, 20, 30]
+        );
+        let requests = book
+            .query(OrderKind::Request, &BookQuery::default(), 0)
+            .await
+            .unwrap();
+        assert_eq!(
+            requests.iter().map(|e| e.price).collect::<Vec<_>>(),
+            [30, 20, 10]
+        );
         // The same order published twice is stored once.
-        assert!(!book.insert(&entry(1, OrderKind::App, 30), 200).await.unwrap());
-        assert_eq!(book.get(B256::repeat_byte(1)).await.unwrap().unwrap(), entry(1, OrderKind::App, 30));
+        assert!(
+            !book
+                .insert(&entry(1, OrderKind::App, 30), 200)
+                .await
+                .unwrap()
+        );
+        assert_eq!(
+            book.get(B256::repeat_byte(1)).await.unwrap().unwrap(),
+            entry(1, OrderKind::App, 30)
+        );
     }
 
     #[tokio::test]
     async fn filters_paging_status_and_expiry() {
         let (_dir, book) = book().await;
         for byte in 1..=5u8 {
-            book.insert(&entry(byte, OrderKind::Workerpool, u64::from(byte)), 0).await.unwrap();
+            book.insert(&entry(byte, OrderKind::Workerpool, u64::from(byte)), 0)
+                .await
+                .unwrap();
         }
         let mut expiring = entry(9, OrderKind::Workerpool, 1);
         expiring.expiry = 50;
@@ -449,22 +527,71 @@ mod tests {
             ..BookQuery::default()
         };
         // At time 40 the expiring order shows; at 60 it does not.
-        assert_eq!(book.query(OrderKind::Workerpool, &page(0, 100), 40).await.unwrap().len(), 6);
-        assert_eq!(book.query(OrderKind::Workerpool, &page(0, 100), 60).await.unwrap().len(), 5);
-        let second = book.query(OrderKind::Workerpool, &page(1, 2), 60).await.unwrap();
+        assert_eq!(
+            book.query(OrderKind::Workerpool, &page(0, 100), 40)
+                .await
+                .unwrap()
+                .len(),
+            6
+        );
+        assert_eq!(
+            book.query(OrderKind::Workerpool, &page(0, 100), 60)
+                .await
+                .unwrap()
+                .len(),
+            5
+        );
+        let second = book
+            .query(OrderKind::Workerpool, &page(1, 2), 60)
+            .await
+            .unwrap();
         assert_eq!(second.iter().map(|e| e.price).collect::<Vec<_>>(), [3, 4]);
 
-        book.update(B256::repeat_byte(1), 0, OrderStatus::Filled).await.unwrap();
-        book.update(B256::repeat_byte(2), 10, OrderStatus::Cancelled).await.unwrap();
-        let open = book.query(OrderKind::Workerpool, &page(0, 100), 60).await.unwrap();
+        book.update(B256::repeat_byte(1), 0, OrderStatus::Filled)
+            .await
+            .unwrap();
+        book.update(B256::repeat_byte(2), 10, OrderStatus::Cancelled)
+            .await
+            .unwrap();
+        let open = book
+            .query(OrderKind::Workerpool, &page(0, 100), 60)
+            .await
+            .unwrap();
         assert_eq!(open.iter().map(|e| e.price).collect::<Vec<_>>(), [3, 4, 5]);
-        let all = BookQuery { all: true, ..page(0, 100) };
-        assert_eq!(book.query(OrderKind::Workerpool, &all, 60).await.unwrap().len(), 6);
+        let all = BookQuery {
+            all: true,
+            ..page(0, 100)
+        };
+        assert_eq!(
+            book.query(OrderKind::Workerpool, &all, 60)
+                .await
+                .unwrap()
+                .len(),
+            6
+        );
 
-        let cheap = BookQuery { max_price: Some(4), trust: Some(3), ..page(0, 100) };
-        assert_eq!(book.query(OrderKind::Workerpool, &cheap, 60).await.unwrap().len(), 2);
-        let too_trusting = BookQuery { trust: Some(4), ..page(0, 100) };
-        assert!(book.query(OrderKind::Workerpool, &too_trusting, 60).await.unwrap().is_empty());
+        let cheap = BookQuery {
+            max_price: Some(4),
+            trust: Some(3),
+            ..page(0, 100)
+        };
+        assert_eq!(
+            book.query(OrderKind::Workerpool, &cheap, 60)
+                .await
+                .unwrap()
+                .len(),
+            2
+        );
+        let too_trusting = BookQuery {
+            trust: Some(4),
+            ..page(0, 100)
+        };
+        assert!(
+            book.query(OrderKind::Workerpool, &too_trusting, 60)
+                .await
+                .unwrap()
+                .is_empty()
+        );
     }
 
     #[tokio::test]
@@ -482,7 +609,10 @@ mod tests {
 
     #[test]
     fn redact_hides_passwords() {
-        assert_eq!(redact("postgres://me:secret@db/market"), "postgres://***@db/market");
+        assert_eq!(
+            redact("postgres://me:secret@db/market"),
+            "postgres://***@db/market"
+        );
         assert_eq!(redact("sqlite://x.db"), "sqlite://x.db");
     }
 }

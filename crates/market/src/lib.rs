@@ -5,6 +5,7 @@
 //! queries sorted by price with filters and paging. Orders live in SQL (embedded SQLite by
 //! default, Postgres by URL) so a restart loses nothing.
 
+pub mod check;
 pub mod db;
 
 pub use db::{BookEntry, BookQuery, OrderBook, OrderKind, OrderStatus};
@@ -15,6 +16,9 @@ pub enum MarketError {
     /// The request is malformed or the order does not hold.
     #[error("{0}")]
     BadRequest(String),
+    /// The request body is over the size limit.
+    #[error("request body over {0} bytes: orders are far smaller; check what is being sent")]
+    TooLarge(usize),
     /// No order has this hash.
     #[error("no order {0} in the book: check the hash, or publish the order first")]
     NotFound(String),
@@ -33,4 +37,91 @@ impl From<sqlx::Error> for MarketError {
     fn from(e: sqlx::Error) -> Self {
         Self::Database(e.to_string())
     }
+}
+
+pub mod api;
+pub mod follower;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use decloud_chain::ChainProfile;
+
+/// How to run the market service.
+#[derive(Clone, Debug)]
+pub struct MarketConfig {
+    /// Address to listen on (port 0 picks a free one).
+    pub listen: SocketAddr,
+    /// `sqlite://path` (created if missing) or `postgres://...`.
+    pub database_url: String,
+    /// The chain whose orders the market keeps.
+    pub profile: ChainProfile,
+    /// How often the follower reads new blocks.
+    pub follow_interval: Duration,
+}
+
+/// A running market: its HTTP server and chain follower. Dropping it stops both.
+pub struct RunningMarket {
+    addr: SocketAddr,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl RunningMarket {
+    /// Where the API listens.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Base URL of the API, e.g. `http://127.0.0.1:8090`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Waits until the server stops (it runs until the process ends or this value is dropped).
+    pub async fn wait(mut self) {
+        for task in self.tasks.drain(..) {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for RunningMarket {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+/// Opens the book, binds the listener and starts serving and following the chain.
+pub async fn start(config: MarketConfig) -> Result<RunningMarket, MarketError> {
+    let book = OrderBook::open(&config.database_url).await?;
+    let checker = check::ChainChecker::new(config.profile)?;
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| {
+            MarketError::BadRequest(format!(
+                "cannot listen on {}: {e}; pass another --market-listen address",
+                config.listen
+            ))
+        })?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| MarketError::BadRequest(format!("cannot read the listening address: {e}")))?;
+    let state = api::AppState {
+        book: book.clone(),
+        checker: Arc::new(checker.clone()),
+    };
+    let server = tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, api::router(state)).await {
+            tracing::error!(error = %e, "market server stopped");
+        }
+    });
+    let follower = tokio::spawn(follower::follow(book, checker, config.follow_interval));
+    tracing::info!(%addr, "market listening");
+    Ok(RunningMarket {
+        addr,
+        tasks: vec![server, follower],
+    })
 }

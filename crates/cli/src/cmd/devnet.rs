@@ -73,15 +73,24 @@ pub async fn run(args: DevnetArgs, home: &Path) -> anyhow::Result<()> {
     }
 }
 
-async fn up(home: &Path, port: u16, block_time: Option<u64>, rpc: Option<String>, json: bool) -> anyhow::Result<()> {
-    let spinner = ProgressBar::new_spinner().with_style(ProgressStyle::with_template("{spinner} {msg} {elapsed}")?);
+async fn up(
+    home: &Path,
+    port: u16,
+    block_time: Option<u64>,
+    rpc: Option<String>,
+    json: bool,
+) -> anyhow::Result<()> {
+    let spinner = ProgressBar::new_spinner()
+        .with_style(ProgressStyle::with_template("{spinner} {msg} {elapsed}")?);
     if json {
         spinner.set_draw_target(indicatif::ProgressDrawTarget::hidden());
     }
     spinner.enable_steady_tick(Duration::from_millis(100));
     spinner.set_message(match &rpc {
         Some(url) => format!("deploying onto {url}"),
-        None => format!("starting anvil on port {port}, deploying the contracts, funding the dev accounts"),
+        None => format!(
+            "starting anvil on port {port}, deploying the contracts, funding the dev accounts"
+        ),
     });
     let report = devnet::up(UpOptions {
         home: home.to_path_buf(),
@@ -131,7 +140,9 @@ fn down(home: &Path) -> anyhow::Result<()> {
 }
 
 async fn status(home: &Path, rpc: Option<&str>, json: bool) -> anyhow::Result<()> {
-    let status = devnet::status(home, rpc).await.context("reading the devnet status")?;
+    let status = devnet::status(home, rpc)
+        .await
+        .context("reading the devnet status")?;
     if json {
         println!(
             "{}",
@@ -170,8 +181,14 @@ async fn status(home: &Path, rpc: Option<&str>, json: bool) -> anyhow::Result<()
 }
 
 fn print_profile(profile: &ChainProfile) {
-    println!("rpc:        {} (chain id {})", profile.rpc_url, profile.chain_id);
-    println!("deployed:   at block {}, admin {}", profile.deployment_block, profile.admin);
+    println!(
+        "rpc:        {} (chain id {})",
+        profile.rpc_url, profile.chain_id
+    );
+    println!(
+        "deployed:   at block {}, admin {}",
+        profile.deployment_block, profile.admin
+    );
     println!("token:      {}", profile.contracts.token);
 }
 
@@ -187,7 +204,7 @@ fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);

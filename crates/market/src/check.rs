@@ -1,0 +1,339 @@
+//! What makes an order publishable, asked of the chain: a signature by the resource owner (or
+//! the requester), volume left, not cancelled, not expired, and for requests a balance that
+//! pays at least one task at the prices asked.
+
+use alloy::primitives::{Address, B256, U256};
+use alloy::providers::{DynProvider, Provider, ProviderBuilder};
+use decloud_chain::ChainProfile;
+use decloud_chain::contracts::{Hub, HubExtension};
+use decloud_protocol::order::{
+    AppOrder, DatasetOrder, Domain, Order, RequestOrder, WorkerpoolOrder,
+};
+use serde::de::DeserializeOwned;
+
+use crate::{BookEntry, MarketError, OrderKind, OrderStatus};
+
+alloy::sol! {
+    /// The ownership view every resource registry (app, dataset, workerpool) shares.
+    #[sol(rpc)]
+    interface ResourceRegistry {
+        function ownerOfResource(address id) external view returns (address);
+    }
+}
+
+/// Checks orders against the chain named by a profile.
+#[derive(Clone, Debug)]
+pub struct ChainChecker {
+    provider: DynProvider,
+    profile: ChainProfile,
+    domain: Domain,
+}
+
+/// What the chain says of an order right now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OnChain {
+    /// Tasks still available.
+    pub remaining: u64,
+    /// Where the order stands.
+    pub status: OrderStatus,
+}
+
+fn chain_error(what: &str, e: impl std::fmt::Display) -> MarketError {
+    let text = e.to_string();
+    MarketError::Chain(format!(
+        "{what}: {}",
+        text.lines().next().unwrap_or_default()
+    ))
+}
+
+fn parse<T: DeserializeOwned>(kind: OrderKind, body: &serde_json::Value) -> Result<T, MarketError> {
+    serde_json::from_value(body.clone())
+        .map_err(|e| MarketError::BadRequest(format!("malformed {} order: {e}", kind.as_str())))
+}
+
+fn price(value: U256, what: &str) -> Result<u64, MarketError> {
+    u64::try_from(value).map_err(|_| {
+        MarketError::BadRequest(format!("{what} {value} is too large for the order book"))
+    })
+}
+
+fn nonzero(a: Address) -> Option<Address> {
+    (!a.is_zero()).then_some(a)
+}
+
+impl ChainChecker {
+    /// A checker reading the chain of `profile` (no wallet: it only reads).
+    pub fn new(profile: ChainProfile) -> Result<Self, MarketError> {
+        let url = profile.rpc_url.parse().map_err(|_| {
+            MarketError::Chain(format!(
+                "invalid RPC URL {:?} in the chain profile",
+                profile.rpc_url
+            ))
+        })?;
+        let provider = ProviderBuilder::new().connect_http(url).erased();
+        let domain = Domain::new(profile.chain_id, profile.contracts.hub);
+        Ok(Self {
+            provider,
+            profile,
+            domain,
+        })
+    }
+
+    /// The EIP-712 domain orders are signed in.
+    pub fn domain(&self) -> &Domain {
+        &self.domain
+    }
+
+    /// Validates an order published as `kind` at unix time `now` and returns its book entry.
+    pub async fn check(
+        &self,
+        kind: OrderKind,
+        body: &serde_json::Value,
+        now: u64,
+    ) -> Result<BookEntry, MarketError> {
+        let mut entry = match kind {
+            OrderKind::App => {
+                let o: AppOrder = parse(kind, body)?;
+                let owner = self
+                    .owner(self.profile.contracts.app_registry, o.app, "app")
+                    .await?;
+                let hash = self.signed_by(&o, owner).await?;
+                BookEntry {
+                    hash,
+                    kind,
+                    resource: o.app,
+                    signer: owner,
+                    price: price(o.app_price, "app price")?,
+                    volume: o.volume,
+                    remaining: o.volume,
+                    tag: o.tag.0,
+                    category: None,
+                    trust: None,
+                    workerpool: nonzero(o.workerpool_restrict),
+                    dataset: nonzero(o.dataset_restrict),
+                    expiry: o.expiry,
+                    status: OrderStatus::Open,
+                    order: serde_json::to_value(&o).expect("orders serialize"),
+                }
+            }
+            OrderKind::Dataset => {
+                let o: DatasetOrder = parse(kind, body)?;
+                let owner = self
+                    .owner(
+                        self.profile.contracts.dataset_registry,
+                        o.dataset,
+                        "dataset",
+                    )
+                    .await?;
+                let hash = self.signed_by(&o, owner).await?;
+                BookEntry {
+                    hash,
+                    kind,
+                    resource: o.dataset,
+                    signer: owner,
+                    price: price(o.dataset_price, "dataset price")?,
+                    volume: o.volume,
+                    remaining: o.volume,
+                    tag: o.tag.0,
+                    category: None,
+                    trust: None,
+                    workerpool: nonzero(o.workerpool_restrict),
+                    dataset: Some(o.dataset),
+                    expiry: o.expiry,
+                    status: OrderStatus::Open,
+                    order: serde_json::to_value(&o).expect("orders serialize"),
+                }
+            }
+            OrderKind::Workerpool => {
+                let o: WorkerpoolOrder = parse(kind, body)?;
+                let owner = self
+                    .owner(
+                        self.profile.contracts.workerpool_registry,
+                        o.workerpool,
+                        "workerpool",
+                    )
+                    .await?;
+                let hash = self.signed_by(&o, owner).await?;
+                BookEntry {
+                    hash,
+                    kind,
+                    resource: o.workerpool,
+                    signer: owner,
+                    price: price(o.workerpool_price, "workerpool price")?,
+                    volume: o.volume,
+                    remaining: o.volume,
+                    tag: o.tag.0,
+                    category: Some(o.category),
+                    trust: Some(o.trust),
+                    workerpool: Some(o.workerpool),
+                    dataset: nonzero(o.dataset_restrict),
+                    expiry: o.expiry,
+                    status: OrderStatus::Open,
+                    order: serde_json::to_value(&o).expect("orders serialize"),
+                }
+            }
+            OrderKind::Request => {
+                let o: RequestOrder = parse(kind, body)?;
+                let hash = self.signed_by(&o, o.requester).await?;
+                let per_task = o.app_max_price + o.dataset_max_price + o.workerpool_max_price;
+                let balance = Hub::new(self.profile.contracts.hub, &self.provider)
+                    .balanceOf(o.requester)
+                    .call()
+                    .await
+                    .map_err(|e| chain_error("reading the requester's balance", e))?;
+                if balance < per_task {
+                    return Err(MarketError::BadRequest(format!(
+                        "requester {} has {balance} in the escrow but one task costs up to {per_task}: deposit with `decloud account deposit`",
+                        o.requester
+                    )));
+                }
+                BookEntry {
+                    hash,
+                    kind,
+                    resource: o.app,
+                    signer: o.requester,
+                    price: price(o.workerpool_max_price, "workerpool max price")?,
+                    volume: o.volume,
+                    remaining: o.volume,
+                    tag: o.tag.0,
+                    category: Some(o.category),
+                    trust: Some(o.trust),
+                    workerpool: nonzero(o.workerpool),
+                    dataset: nonzero(o.dataset),
+                    expiry: o.expiry,
+                    status: OrderStatus::Open,
+                    order: serde_json::to_value(&o).expect("orders serialize"),
+                }
+            }
+        };
+        if entry.volume == 0 {
+            return Err(MarketError::BadRequest(
+                "the order's volume is 0: sign it with a volume of at least 1".into(),
+            ));
+        }
+        if entry.expiry != 0 && entry.expiry <= now {
+            return Err(MarketError::BadRequest(format!(
+                "the order expired at {} (now {now}): sign a new one with a later --expiry",
+                entry.expiry
+            )));
+        }
+        let on_chain = self.on_chain(&entry, now).await?;
+        match on_chain.status {
+            OrderStatus::Cancelled => {
+                return Err(MarketError::BadRequest(format!(
+                    "order {} was cancelled on chain: sign a new one (with another salt)",
+                    entry.hash
+                )));
+            }
+            OrderStatus::Filled => {
+                return Err(MarketError::BadRequest(format!(
+                    "order {} is already consumed: sign a new one (with another salt)",
+                    entry.hash
+                )));
+            }
+            OrderStatus::Open | OrderStatus::Dead => {}
+        }
+        entry.remaining = on_chain.remaining;
+        Ok(entry)
+    }
+
+    /// What the chain says of a book entry now: consumed volume, cancellation, expiry.
+    pub async fn on_chain(&self, entry: &BookEntry, now: u64) -> Result<OnChain, MarketError> {
+        let hub = HubExtension::new(self.profile.contracts.hub, &self.provider);
+        let status = hub
+            .orderStatus(entry.hash)
+            .call()
+            .await
+            .map_err(|e| chain_error("reading the order's status", e))?;
+        let consumed = if entry.kind == OrderKind::Request {
+            hub.requestOrderConsumed(entry.hash, U256::from(entry.volume))
+                .call()
+                .await
+                .map_err(|e| chain_error("reading the request's consumed volume", e))?
+        } else {
+            status.consumed
+        };
+        let consumed = u64::try_from(consumed).unwrap_or(u64::MAX);
+        let remaining = entry.volume.saturating_sub(consumed);
+        let status = if status.cancelled {
+            OrderStatus::Cancelled
+        } else if remaining == 0 {
+            OrderStatus::Filled
+        } else if entry.expiry != 0 && entry.expiry <= now {
+            OrderStatus::Dead
+        } else {
+            OrderStatus::Open
+        };
+        Ok(OnChain { remaining, status })
+    }
+
+    /// Latest block number of the chain.
+    pub async fn block_number(&self) -> Result<u64, MarketError> {
+        self.provider
+            .get_block_number()
+            .await
+            .map_err(|e| chain_error("reading the latest block", e))
+    }
+
+    /// The provider, for the follower's log queries.
+    pub fn provider(&self) -> &DynProvider {
+        &self.provider
+    }
+
+    /// The profile the checker reads.
+    pub fn profile(&self) -> &ChainProfile {
+        &self.profile
+    }
+
+    async fn owner(
+        &self,
+        registry: Address,
+        id: Address,
+        what: &str,
+    ) -> Result<Address, MarketError> {
+        ResourceRegistry::new(registry, &self.provider)
+            .ownerOfResource(id)
+            .call()
+            .await
+            .map_err(|_| {
+                MarketError::BadRequest(format!(
+                    "{what} {id} is not registered on this chain: deploy it with `decloud {what} deploy`"
+                ))
+            })
+    }
+
+    /// Checks that `expected` signed `order` (or presigned it on chain); returns its hash.
+    async fn signed_by<O: Order>(&self, order: &O, expected: Address) -> Result<B256, MarketError> {
+        if order.signature().is_empty() {
+            let hash = order.hash(&self.domain);
+            let status = HubExtension::new(self.profile.contracts.hub, &self.provider)
+                .orderStatus(hash)
+                .call()
+                .await
+                .map_err(|e| chain_error("reading the order's status", e))?;
+            if status.presigned {
+                return Ok(hash);
+            }
+        }
+        order
+            .verify(&self.domain, expected)
+            .map_err(|e| MarketError::BadRequest(e.to_string()))
+    }
+}
+
+/// Unix time now, in seconds.
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default()
+}
+
+/// The order hash a book entry is stored under, for a hash given as text.
+pub fn parse_hash(text: &str) -> Result<B256, MarketError> {
+    text.parse().map_err(|_| {
+        MarketError::BadRequest(format!(
+            "{text:?} is not an order hash: expected 0x followed by 64 hex digits"
+        ))
+    })
+}

@@ -1,0 +1,321 @@
+//! The market over HTTP against a real devnet: publishing, refusals, queries, cancellation and
+//! the chain follower.
+
+use std::time::Duration;
+
+use alloy::primitives::{Address, B256, U256};
+use alloy::signers::SignerSync;
+use decloud_chain::contracts::{AppRegistry, HubExtension};
+use decloud_market::{MarketConfig, OrderStatus, api, follower};
+use decloud_protocol::order::{AppOrder, Domain, Order, RequestOrder};
+use decloud_testkit::Devnet;
+use serde_json::{Value, json};
+
+/// The hub's ABI form of an app order.
+fn on_chain(o: &AppOrder) -> HubExtension::AppOrder {
+    HubExtension::AppOrder {
+        app: o.app,
+        appprice: o.app_price,
+        volume: U256::from(o.volume),
+        tag: o.tag.0,
+        datasetrestrict: o.dataset_restrict,
+        workerpoolrestrict: o.workerpool_restrict,
+        requesterrestrict: o.requester_restrict,
+        expiry: U256::from(o.expiry),
+        salt: o.salt,
+        sign: o.sign.clone(),
+    }
+}
+
+struct Setup {
+    devnet: Devnet,
+    _db: tempfile::TempDir,
+    market: decloud_market::RunningMarket,
+    http: reqwest::Client,
+    domain: Domain,
+    app: Address,
+}
+
+/// Account 1 owns an app; the market runs against the devnet.
+async fn setup() -> Setup {
+    let devnet = Devnet::start().await.unwrap();
+    let registry = AppRegistry::new(devnet.profile().contracts.app_registry, devnet.provider(1));
+    let checksum = B256::repeat_byte(7);
+    let app = registry
+        .predictId(
+            devnet.signer(1).address(),
+            "greeting".into(),
+            "file://greeting.wasm".into(),
+            checksum,
+            B256::ZERO,
+        )
+        .call()
+        .await
+        .unwrap();
+    registry
+        .register(
+            "greeting".into(),
+            "file://greeting.wasm".into(),
+            checksum,
+            B256::ZERO,
+        )
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    let db = tempfile::tempdir().unwrap();
+    let market = decloud_market::start(MarketConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        database_url: format!("sqlite://{}", db.path().join("market.db").display()),
+        profile: devnet.profile().clone(),
+        // The tests drive the follower by hand.
+        follow_interval: Duration::from_secs(3600),
+    })
+    .await
+    .unwrap();
+    let domain = Domain::new(devnet.profile().chain_id, devnet.profile().contracts.hub);
+    Setup {
+        devnet,
+        _db: db,
+        market,
+        http: reqwest::Client::new(),
+        domain,
+        app,
+    }
+}
+
+impl Setup {
+    fn app_order(&self, price: u64, salt: u8) -> AppOrder {
+        AppOrder {
+            app: self.app,
+            app_price: U256::from(price),
+            volume: 5,
+            salt: B256::repeat_byte(salt),
+            ..AppOrder::default()
+        }
+    }
+
+    async fn publish(&self, kind: &str, order: &impl serde::Serialize) -> (u16, Value) {
+        let response = self
+            .http
+            .post(format!("{}/v1/orders", self.market.url()))
+            .json(&json!({ "kind": kind, "order": order }))
+            .send()
+            .await
+            .unwrap();
+        (response.status().as_u16(), response.json().await.unwrap())
+    }
+
+    async fn get(&self, path: &str) -> (u16, Value) {
+        let response = self
+            .http
+            .get(format!("{}{path}", self.market.url()))
+            .send()
+            .await
+            .unwrap();
+        (response.status().as_u16(), response.json().await.unwrap())
+    }
+}
+
+#[tokio::test]
+async fn publish_query_and_refuse() {
+    let s = setup().await;
+    let owner = s.devnet.signer(1);
+
+    let mut cheap = s.app_order(10, 1);
+    let cheap_hash = cheap.sign_with(&owner, &s.domain).unwrap();
+    let mut dear = s.app_order(30, 2);
+    dear.sign_with(&owner, &s.domain).unwrap();
+
+    let (code, receipt) = s.publish("app", &dear).await;
+    assert_eq!(code, 201, "{receipt}");
+    let (code, receipt) = s.publish("app", &cheap).await;
+    assert_eq!(code, 201, "{receipt}");
+    assert_eq!(receipt["hash"], cheap_hash.to_string());
+    assert_eq!(receipt["remaining"], 5);
+    // Publishing twice is harmless.
+    let (code, receipt) = s.publish("app", &cheap).await;
+    assert_eq!((code, &receipt["created"]), (200, &json!(false)));
+
+    let (code, page) = s
+        .get(&format!("/v1/orderbook/app?resource={}", s.app))
+        .await;
+    assert_eq!(code, 200);
+    let prices: Vec<u64> = page["orders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["price"].as_u64().unwrap())
+        .collect();
+    assert_eq!(prices, [10, 30], "cheapest first");
+    let (code, one) = s.get(&format!("/v1/orders/{cheap_hash}")).await;
+    assert_eq!(code, 200);
+    assert_eq!(
+        serde_json::from_value::<AppOrder>(one["order"].clone()).unwrap(),
+        cheap
+    );
+
+    // Any field changed after signing: refused, naming the signer mismatch.
+    let mut tampered = cheap.clone();
+    tampered.app_price = U256::from(1);
+    let (code, error) = s.publish("app", &tampered).await;
+    assert_eq!(code, 400);
+    assert!(
+        error["error"].as_str().unwrap().contains("signed by"),
+        "{error}"
+    );
+
+    // Signed by someone who does not own the app.
+    let mut foreign = s.app_order(10, 3);
+    foreign.sign_with(&s.devnet.signer(2), &s.domain).unwrap();
+    let (code, error) = s.publish("app", &foreign).await;
+    assert_eq!(code, 400, "{error}");
+
+    // An app that is not registered.
+    let mut ghost = s.app_order(10, 4);
+    ghost.app = Address::repeat_byte(0x99);
+    ghost.sign_with(&owner, &s.domain).unwrap();
+    let (code, error) = s.publish("app", &ghost).await;
+    assert_eq!(code, 400);
+    assert!(
+        error["error"].as_str().unwrap().contains("not registered"),
+        "{error}"
+    );
+
+    // A requester with nothing in the escrow.
+    let mut request = RequestOrder {
+        app: s.app,
+        app_max_price: U256::from(10),
+        workerpool_max_price: U256::from(10),
+        requester: s.devnet.signer(3).address(),
+        volume: 1,
+        ..RequestOrder::default()
+    };
+    request.sign_with(&s.devnet.signer(3), &s.domain).unwrap();
+    let (code, error) = s.publish("request", &request).await;
+    assert_eq!(code, 400);
+    assert!(
+        error["error"].as_str().unwrap().contains("deposit"),
+        "{error}"
+    );
+
+    // Malformed input: unknown kind, a broken order, an unknown hash, an oversized body.
+    let (code, _) = s.publish("banana", &cheap).await;
+    assert_eq!(code, 400);
+    let (code, error) = s.publish("app", &json!({ "app": "nope" })).await;
+    assert_eq!(code, 400);
+    assert!(
+        error["error"]
+            .as_str()
+            .unwrap()
+            .contains("malformed app order"),
+        "{error}"
+    );
+    let (code, _) = s.get(&format!("/v1/orders/{}", B256::repeat_byte(1))).await;
+    assert_eq!(code, 404);
+    let (code, _) = s.get("/v1/orders/0x1234").await;
+    assert_eq!(code, 400);
+    let huge = "x".repeat(api::MAX_BODY_BYTES + 1);
+    let response = s
+        .http
+        .post(format!("{}/v1/orders", s.market.url()))
+        .header("content-type", "application/json")
+        .body(format!("{{\"kind\":\"app\",\"order\":\"{huge}\"}}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 413);
+
+    // Nothing refused was stored.
+    let (_, page) = s.get("/v1/orderbook/app?all=true").await;
+    assert_eq!(page["orders"].as_array().unwrap().len(), 2);
+    let (code, spec) = s.get("/openapi.json").await;
+    assert_eq!(code, 200);
+    assert!(spec["paths"]["/v1/orderbook/{kind}"].is_object());
+}
+
+#[tokio::test]
+async fn cancellation_off_chain_and_on_chain() {
+    let s = setup().await;
+    let owner = s.devnet.signer(1);
+    let mut withdrawn = s.app_order(10, 1);
+    let withdrawn_hash = withdrawn.sign_with(&owner, &s.domain).unwrap();
+    let mut voided = s.app_order(20, 2);
+    let voided_hash = voided.sign_with(&owner, &s.domain).unwrap();
+    assert_eq!(s.publish("app", &withdrawn).await.0, 201);
+    assert_eq!(s.publish("app", &voided).await.0, 201);
+
+    let profile = s.devnet.profile();
+    let cancel = |signer: &alloy::signers::local::PrivateKeySigner, deadline: u64| {
+        let message = api::cancel_message(
+            profile.chain_id,
+            profile.contracts.hub,
+            withdrawn_hash,
+            deadline,
+        );
+        let signature = signer.sign_message_sync(message.as_bytes()).unwrap();
+        json!({ "deadline": deadline, "signature": signature.to_string() })
+    };
+    let url = format!("{}/v1/orders/{withdrawn_hash}/cancel", s.market.url());
+    let now = decloud_market::check::unix_now();
+    // Someone else, or a deadline far in the future, is refused.
+    let response = s
+        .http
+        .post(&url)
+        .json(&cancel(&s.devnet.signer(2), now + 60))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 400);
+    let response = s
+        .http
+        .post(&url)
+        .json(&cancel(&owner, now + 100_000))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 400);
+    let response = s
+        .http
+        .post(&url)
+        .json(&cancel(&owner, now + 60))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+
+    // The owner voids the other order on chain; the follower notices.
+    HubExtension::new(profile.contracts.hub, s.devnet.provider(1))
+        .manageAppOrder(on_chain(&voided), true)
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    let book = decloud_market::OrderBook::open(&format!(
+        "sqlite://{}",
+        s._db.path().join("market.db").display()
+    ))
+    .await
+    .unwrap();
+    let checker = decloud_market::check::ChainChecker::new(profile.clone()).unwrap();
+    follower::follow_once(&book, &checker).await.unwrap();
+    let (_, one) = s.get(&format!("/v1/orders/{voided_hash}")).await;
+    assert_eq!(one["status"], "cancelled");
+    let (_, page) = s.get("/v1/orderbook/app").await;
+    assert!(page["orders"].as_array().unwrap().is_empty(), "{page}");
+    // Re-publishing a voided order is refused.
+    let (code, error) = s.publish("app", &voided).await;
+    assert_eq!(code, 400);
+    assert!(
+        error["error"].as_str().unwrap().contains("cancelled"),
+        "{error}"
+    );
+    assert_eq!(
+        book.get(withdrawn_hash).await.unwrap().unwrap().status,
+        OrderStatus::Cancelled
+    );
+}
