@@ -39,6 +39,15 @@ pub enum ChainError {
     /// A deployment or funding transaction failed.
     #[error("{what} failed: {reason}")]
     Transaction { what: String, reason: String },
+    /// A contract refused a call or transaction; `reason` is the decoded custom error.
+    #[error("{what} refused: {reason}")]
+    Reverted { what: String, reason: String },
+    /// The RPC endpoint serves another chain than the profile names.
+    #[error("{url} serves chain {actual}, but the chain profile is for chain {expected}: check --rpc, or run `decloud devnet up` again")]
+    WrongChain { url: String, expected: u64, actual: u64 },
+    /// A transaction was sent but never mined, even after rebroadcasting it.
+    #[error("{what}: transaction {hash} was not mined after {attempts} broadcasts; check the chain (`decloud devnet status`) and retry")]
+    NotMined { what: String, hash: String, attempts: u32 },
 }
 
 impl ChainError {

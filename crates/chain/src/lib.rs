@@ -2,16 +2,21 @@
 //! chain profile every command reads, the deployment of the protocol contracts, and the local
 //! devnet (an `anvil` process this crate starts, watches and stops by pid).
 //!
-//! Wallets (keystore V3), transaction sending with nonce management and custom-error decoding
-//! join this crate with the marketplace issue.
+//! Wallets are keystore V3 files ([`wallet`]); [`client`] sends transactions with nonce
+//! management, gas estimation and rebroadcasts, and [`revert`] decodes the contracts' custom
+//! errors into one-line messages; [`orders`] binds the protocol's orders to the hub.
 
 pub mod accounts;
 pub mod anvil;
+pub mod client;
 pub mod contracts;
 pub mod deploy;
 pub mod devnet;
 mod error;
+pub mod orders;
 pub mod profile;
+pub mod revert;
+pub mod wallet;
 
 pub use error::ChainError;
 pub use profile::ChainProfile;

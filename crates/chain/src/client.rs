@@ -1,0 +1,376 @@
+//! The transaction layer: a provider built from the chain profile (and an optional `--rpc`
+//! override), with a wallet, that sends transactions with its own nonce management, gas
+//! estimation, rebroadcasting of dropped transactions, and decoding of the contracts' custom
+//! errors into one-line messages.
+//!
+//! ```no_run
+//! # async fn f(profile: decloud_chain::ChainProfile, signer: alloy::signers::local::PrivateKeySigner) -> Result<(), decloud_chain::ChainError> {
+//! use decloud_chain::client::Client;
+//! let client = Client::connect(&profile, None, Some(signer)).await?;
+//! let call = client.hub().deposit(alloy::primitives::U256::from(5));
+//! let receipt = client.send("depositing", call.into_transaction_request()).await?;
+//! # Ok(()) }
+//! ```
+
+use std::time::Duration;
+
+use alloy::eips::eip2718::Encodable2718;
+use alloy::network::{Ethereum, EthereumWallet, NetworkTransactionBuilder, TransactionBuilder};
+use alloy::primitives::{Address, B256, Bytes};
+use alloy::providers::{DynProvider, Provider, ProviderBuilder};
+use alloy::rpc::types::{TransactionReceipt, TransactionRequest};
+use alloy::signers::local::PrivateKeySigner;
+use alloy::transports::{RpcError, TransportErrorKind};
+use decloud_protocol::Domain;
+use tokio::sync::Mutex;
+
+use crate::contracts::{DevToken, Hub, HubExtension};
+use crate::revert::describe_revert;
+use crate::{ChainError, ChainProfile};
+
+/// How long and how often to wait for transactions.
+#[derive(Clone, Copy, Debug)]
+pub struct SendOptions {
+    /// Interval between receipt polls.
+    pub poll: Duration,
+    /// How long to wait for a receipt before checking whether the node dropped the
+    /// transaction (and rebroadcasting it if so).
+    pub rebroadcast_after: Duration,
+    /// How many times a transaction is broadcast before giving up.
+    pub broadcasts: u32,
+    /// Gas limit = estimate × (100 + this) / 100.
+    pub gas_margin_percent: u64,
+}
+
+impl Default for SendOptions {
+    fn default() -> Self {
+        Self {
+            poll: Duration::from_millis(100),
+            rebroadcast_after: Duration::from_secs(30),
+            broadcasts: 4,
+            gas_margin_percent: 20,
+        }
+    }
+}
+
+/// A connection to the chain of a profile, optionally with a wallet to send transactions.
+pub struct Client {
+    provider: DynProvider,
+    url: String,
+    profile: ChainProfile,
+    signer: Option<PrivateKeySigner>,
+    wallet: Option<EthereumWallet>,
+    /// Next nonce to use; `None` until fetched (and after a nonce error).
+    nonce: Mutex<Option<u64>>,
+    options: SendOptions,
+}
+
+impl Client {
+    /// Connects to `rpc` (or the profile's RPC URL), checks the chain answers with the profile's
+    /// chain id, and signs with `signer` if given.
+    pub async fn connect(
+        profile: &ChainProfile,
+        rpc: Option<&str>,
+        signer: Option<PrivateKeySigner>,
+    ) -> Result<Self, ChainError> {
+        let url = rpc.unwrap_or(&profile.rpc_url).to_string();
+        let parsed = url
+            .parse()
+            .map_err(|_| ChainError::BadRpcUrl { url: url.clone() })?;
+        let provider = ProviderBuilder::new()
+            .disable_recommended_fillers()
+            .connect_http(parsed)
+            .erased();
+        let actual = provider
+            .get_chain_id()
+            .await
+            .map_err(|e| unreachable(&url, &e))?;
+        if actual != profile.chain_id {
+            return Err(ChainError::WrongChain {
+                url,
+                expected: profile.chain_id,
+                actual,
+            });
+        }
+        let mut profile = profile.clone();
+        profile.rpc_url = url.clone();
+        Ok(Self {
+            provider,
+            url,
+            profile,
+            wallet: signer.clone().map(EthereumWallet::from),
+            signer,
+            nonce: Mutex::new(None),
+            options: SendOptions::default(),
+        })
+    }
+
+    /// Changes how transactions are awaited.
+    pub fn with_options(mut self, options: SendOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// The provider (no signer: sign through [`Client::send`]).
+    pub fn provider(&self) -> &DynProvider {
+        &self.provider
+    }
+
+    /// The profile, with the RPC URL actually used.
+    pub fn profile(&self) -> &ChainProfile {
+        &self.profile
+    }
+
+    /// The wallet's address, if the client has one.
+    pub fn address(&self) -> Option<Address> {
+        self.signer.as_ref().map(|s| s.address())
+    }
+
+    /// The wallet's signer, if any (for signing orders).
+    pub fn signer(&self) -> Option<&PrivateKeySigner> {
+        self.signer.as_ref()
+    }
+
+    /// The EIP-712 domain orders on this chain are signed in.
+    pub fn domain(&self) -> Domain {
+        Domain::new(self.profile.chain_id, self.profile.contracts.hub)
+    }
+
+    /// The hub's hot-path functions (escrow, matching, tasks).
+    pub fn hub(&self) -> Hub::HubInstance<DynProvider> {
+        Hub::new(self.profile.contracts.hub, self.provider.clone())
+    }
+
+    /// The hub's cold functions (views, order management, categories, claim), at the hub's
+    /// address.
+    pub fn hub_extension(&self) -> HubExtension::HubExtensionInstance<DynProvider> {
+        HubExtension::new(self.profile.contracts.hub, self.provider.clone())
+    }
+
+    /// The escrow token.
+    pub fn token(&self) -> DevToken::DevTokenInstance<DynProvider> {
+        DevToken::new(self.profile.contracts.token, self.provider.clone())
+    }
+
+    /// Turns an RPC error into a one-line [`ChainError`]: a revert becomes
+    /// [`ChainError::Reverted`] with the decoded custom error, a transport failure
+    /// [`ChainError::Unreachable`].
+    pub fn rpc_error(&self, what: &str, e: &RpcError<TransportErrorKind>) -> ChainError {
+        rpc_error(&self.url, what, e)
+    }
+
+    /// Same as [`Client::rpc_error`] for errors of the contract bindings (`.call()`).
+    pub fn contract_error(&self, what: &str, e: &alloy::contract::Error) -> ChainError {
+        match e {
+            alloy::contract::Error::TransportError(t) => self.rpc_error(what, t),
+            other => match other.as_revert_data() {
+                Some(data) => ChainError::Reverted {
+                    what: what.to_string(),
+                    reason: describe_revert(&data),
+                },
+                None => ChainError::tx(what, other),
+            },
+        }
+    }
+
+    /// Signs and sends `tx` from the wallet and waits for its receipt: the gas is estimated
+    /// (a revert at estimation is reported with its decoded error, and nothing is sent), the
+    /// nonce comes from a local counter (so concurrent sends don't collide), and a transaction
+    /// the node dropped is broadcast again.
+    pub async fn send(
+        &self,
+        what: &str,
+        mut tx: TransactionRequest,
+    ) -> Result<TransactionReceipt, ChainError> {
+        let (Some(from), Some(wallet)) = (self.address(), self.wallet.as_ref()) else {
+            return Err(ChainError::tx(
+                what,
+                "no wallet: pass --wallet (see `decloud wallet create`)",
+            ));
+        };
+        tx.set_from(from);
+        tx.set_chain_id(self.profile.chain_id);
+        let gas = self
+            .provider
+            .estimate_gas(tx.clone())
+            .await
+            .map_err(|e| self.rpc_error(what, &e))?;
+        tx.set_gas_limit(gas.saturating_mul(100 + self.options.gas_margin_percent) / 100);
+        let fees = self
+            .provider
+            .estimate_eip1559_fees()
+            .await
+            .map_err(|e| self.rpc_error(what, &e))?;
+        tx.set_max_fee_per_gas(fees.max_fee_per_gas);
+        tx.set_max_priority_fee_per_gas(fees.max_priority_fee_per_gas);
+
+        let (hash, raw, nonce) = {
+            let mut next = self.nonce.lock().await;
+            let mut retried = false;
+            loop {
+                let nonce = match *next {
+                    Some(n) => n,
+                    None => self
+                        .provider
+                        .get_transaction_count(from)
+                        .pending()
+                        .await
+                        .map_err(|e| self.rpc_error(what, &e))?,
+                };
+                let mut signed = tx.clone();
+                signed.set_nonce(nonce);
+                let envelope = <TransactionRequest as NetworkTransactionBuilder<Ethereum>>::build(
+                    signed, wallet,
+                )
+                .await
+                .map_err(|e| ChainError::tx(what, format!("cannot sign the transaction: {e}")))?;
+                let hash = *envelope.tx_hash();
+                let raw: Bytes = envelope.encoded_2718().into();
+                match self.provider.send_raw_transaction(&raw).await {
+                    Ok(_) => {
+                        *next = Some(nonce + 1);
+                        break (hash, raw, nonce);
+                    }
+                    Err(e) if is_nonce_error(&e) && !retried => {
+                        // Someone else used this wallet: start again from the chain's count.
+                        tracing::debug!(%from, nonce, "nonce out of date, refetching");
+                        *next = None;
+                        retried = true;
+                    }
+                    Err(e) => {
+                        *next = None;
+                        return Err(self.rpc_error(what, &e));
+                    }
+                }
+            }
+        };
+        self.wait(what, from, hash, &raw, nonce).await
+    }
+
+    async fn wait(
+        &self,
+        what: &str,
+        from: Address,
+        hash: B256,
+        raw: &Bytes,
+        nonce: u64,
+    ) -> Result<TransactionReceipt, ChainError> {
+        let polls = (self.options.rebroadcast_after.as_millis()
+            / self.options.poll.as_millis().max(1))
+        .max(1);
+        for attempt in 1..=self.options.broadcasts {
+            for _ in 0..polls {
+                if let Some(receipt) = self
+                    .provider
+                    .get_transaction_receipt(hash)
+                    .await
+                    .map_err(|e| self.rpc_error(what, &e))?
+                {
+                    return self.check_receipt(what, receipt).await;
+                }
+                tokio::time::sleep(self.options.poll).await;
+            }
+            let known = self
+                .provider
+                .get_transaction_by_hash(hash)
+                .await
+                .map_err(|e| self.rpc_error(what, &e))?
+                .is_some();
+            if !known {
+                let mined = self
+                    .provider
+                    .get_transaction_count(from)
+                    .latest()
+                    .await
+                    .map_err(|e| self.rpc_error(what, &e))?;
+                if mined > nonce {
+                    // Our nonce was used by another transaction of this wallet.
+                    *self.nonce.lock().await = None;
+                    return Err(ChainError::tx(
+                        what,
+                        format!(
+                            "transaction {hash} was replaced by another one from {from} (same nonce {nonce}); send it again"
+                        ),
+                    ));
+                }
+                tracing::info!(%hash, attempt, "transaction dropped by the node, broadcasting it again");
+                if let Err(e) = self.provider.send_raw_transaction(raw).await {
+                    tracing::debug!(%hash, error = %e, "rebroadcast refused");
+                }
+            }
+        }
+        Err(ChainError::NotMined {
+            what: what.to_string(),
+            hash: hash.to_string(),
+            attempts: self.options.broadcasts,
+        })
+    }
+
+    async fn check_receipt(
+        &self,
+        what: &str,
+        receipt: TransactionReceipt,
+    ) -> Result<TransactionReceipt, ChainError> {
+        if receipt.status() {
+            return Ok(receipt);
+        }
+        // Replay it to learn why (the state may have moved on; best effort).
+        let reason = match self
+            .provider
+            .get_transaction_by_hash(receipt.transaction_hash)
+            .await
+        {
+            Ok(Some(t)) => {
+                let mut replay: TransactionRequest = t.into_request();
+                replay.nonce = None;
+                match self.provider.call(replay).await {
+                    Err(e) => match e.as_error_resp().and_then(|p| p.as_revert_data()) {
+                        Some(data) => describe_revert(&data),
+                        None => "the transaction reverted".to_string(),
+                    },
+                    Ok(_) => "the transaction reverted (out of gas?)".to_string(),
+                }
+            }
+            _ => "the transaction reverted".to_string(),
+        };
+        Err(ChainError::Reverted {
+            what: what.to_string(),
+            reason: format!("{reason} (transaction {})", receipt.transaction_hash),
+        })
+    }
+}
+
+fn is_nonce_error(e: &RpcError<TransportErrorKind>) -> bool {
+    e.as_error_resp().is_some_and(|p| {
+        let m = p.message.to_ascii_lowercase();
+        m.contains("nonce too low")
+            || m.contains("nonce too high")
+            || m.contains("replacement transaction underpriced")
+    })
+}
+
+fn unreachable(url: &str, e: &RpcError<TransportErrorKind>) -> ChainError {
+    ChainError::Unreachable {
+        url: url.to_string(),
+        reason: first_line(&e.to_string()),
+    }
+}
+
+fn first_line(s: &str) -> String {
+    s.lines().next().unwrap_or_default().to_string()
+}
+
+/// Classifies an RPC error (see [`Client::rpc_error`]).
+pub fn rpc_error(url: &str, what: &str, e: &RpcError<TransportErrorKind>) -> ChainError {
+    match e {
+        RpcError::ErrorResp(payload) => match payload.as_revert_data() {
+            Some(data) => ChainError::Reverted {
+                what: what.to_string(),
+                reason: describe_revert(&data),
+            },
+            None => ChainError::tx(what, first_line(&payload.message)),
+        },
+        RpcError::Transport(_) => unreachable(url, e),
+        other => ChainError::tx(what, first_line(&other.to_string())),
+    }
+}

@@ -1,0 +1,235 @@
+//! Decoding of revert data into one-line messages: the hub's custom errors (with what to do
+//! about the common ones), the token's and the registries' errors, `Error(string)` and
+//! `Panic(uint256)`.
+
+use alloy::primitives::U256;
+use alloy::sol_types::{Panic, Revert, SolError, SolInterface};
+use decloud_protocol::format_amount;
+
+use crate::contracts::{AppRegistry, DevToken, Hub};
+
+/// solady's `SafeTransferLib.TransferFromFailed()` (not in the hub's ABI).
+const TRANSFER_FROM_FAILED: [u8; 4] = [0x79, 0x39, 0xf4, 0x24];
+/// solady's `SafeTransferLib.TransferFailed()`.
+const TRANSFER_FAILED: [u8; 4] = [0x90, 0xb8, 0xec, 0x18];
+
+/// A readable message for revert `data` from any decloud contract.
+pub fn describe_revert(data: &[u8]) -> String {
+    if data.is_empty() {
+        return "the transaction reverted without a reason".into();
+    }
+    if let Ok(e) = Hub::HubErrors::abi_decode(data) {
+        return describe_hub_error(&e);
+    }
+    if let Ok(e) = DevToken::DevTokenErrors::abi_decode(data) {
+        return match e {
+            DevToken::DevTokenErrors::InsufficientBalance(_) => {
+                "not enough tokens in the wallet: get some (on a devnet, the dev accounts are funded) or use a smaller amount".into()
+            }
+            DevToken::DevTokenErrors::InsufficientAllowance(_) => {
+                "the hub is not allowed to move that many tokens: approve it first".into()
+            }
+            other => format!("token error: {}", debug_name(&other)),
+        };
+    }
+    if let Ok(e) = AppRegistry::AppRegistryErrors::abi_decode(data) {
+        return format!("registry error: {}", debug_name(&e));
+    }
+    match data.get(..4) {
+        Some(s) if s == TRANSFER_FROM_FAILED => {
+            return "the token transfer to the hub failed: the wallet holds fewer tokens than that, or the hub is not approved for them".into();
+        }
+        Some(s) if s == TRANSFER_FAILED => return "the token transfer from the hub failed".into(),
+        _ => {}
+    }
+    if let Ok(r) = Revert::abi_decode(data) {
+        return r.reason;
+    }
+    if let Ok(p) = Panic::abi_decode(data) {
+        return format!("the contract panicked ({p})");
+    }
+    format!(
+        "unknown error 0x{}",
+        alloy::hex::encode(&data[..data.len().min(4)])
+    )
+}
+
+/// A readable message for one of the hub's custom errors.
+pub fn describe_hub_error(e: &Hub::HubErrors) -> String {
+    use Hub::HubErrors as E;
+    match e {
+        E::InsufficientBalance(x) => format!(
+            "insufficient balance: {} has {} free in the escrow and needs {}; deposit more with `decloud account deposit`",
+            x.account,
+            format_amount(x.balance),
+            format_amount(x.needed)
+        ),
+        E::OrderFullyConsumed(x) => format!(
+            "order {} is already fully consumed: pick another order from the order book",
+            x.orderHash
+        ),
+        E::OrderCancelled(x) => format!(
+            "order {} was cancelled by its owner: pick another order",
+            x.orderHash
+        ),
+        E::OrderExpired(x) => format!(
+            "order {} expired at {} (unix time): sign a new one",
+            x.orderHash, x.expiry
+        ),
+        E::InvalidSignature(x) => format!(
+            "order {} is not signed by {} (its resource owner or requester): sign it again with the owner's wallet, and do not change it after signing",
+            x.orderHash, x.signer
+        ),
+        E::UnknownResource(x) => format!(
+            "{} is not a deployed app, dataset or workerpool: check the address",
+            x.resource
+        ),
+        E::UnknownCategory(x) => format!(
+            "category {} does not exist: see `decloud category list`",
+            x.category
+        ),
+        E::AppMismatch(x) => format!(
+            "the request asks for app {} but the app order is for {}",
+            x.requested, x.offered
+        ),
+        E::DatasetMismatch(x) => format!(
+            "the request asks for dataset {} but the dataset order is for {}",
+            x.requested, x.offered
+        ),
+        E::WorkerpoolMismatch(x) => format!(
+            "the request asks for workerpool {} but the workerpool order is for {}",
+            x.requested, x.offered
+        ),
+        E::CategoryMismatch(x) => format!(
+            "the request asks for category {} but the workerpool order offers category {}",
+            x.requested, x.offered
+        ),
+        E::TrustNotOffered(x) => format!(
+            "the request asks for trust {} but the workerpool accepts at most {}: lower --trust or pick another workerpool",
+            x.requested, x.offered
+        ),
+        E::TrustTooLarge(x) => format!("trust {} is too large (at most 4294967295)", x.trust),
+        E::AppPriceTooHigh(x) => price_too_high("app", x.price, x.max),
+        E::DatasetPriceTooHigh(x) => price_too_high("dataset", x.price, x.max),
+        E::WorkerpoolPriceTooHigh(x) => price_too_high("workerpool", x.price, x.max),
+        E::PriceTooLarge(x) => format!(
+            "price {} is too large (prices are at most 2^96 - 1 nano-units)",
+            x.price
+        ),
+        E::TagNotOffered(x) => format!(
+            "the workerpool offers tag {} but the orders require {}: pick a workerpool offering every required tag",
+            decloud_protocol::Tag(x.offered),
+            decloud_protocol::Tag(x.required)
+        ),
+        E::TeeAppRequired(x) => format!(
+            "app {} has no TEE fingerprint (mrenclave) but the deal requires a TEE",
+            x.app
+        ),
+        E::AppOrderRestricted(x) => restricted("app", x.restriction, x.actual),
+        E::DatasetOrderRestricted(x) => restricted("dataset", x.restriction, x.actual),
+        E::WorkerpoolOrderRestricted(x) => restricted("workerpool", x.restriction, x.actual),
+        E::NotOrderSigner(x) => format!(
+            "{} may not manage order {}: only its signer (the resource owner or requester) can",
+            x.caller, x.orderHash
+        ),
+        E::AmountTooLarge(x) => format!(
+            "amount {} is too large for the escrow",
+            format_amount(x.amount)
+        ),
+        E::ZeroAddress(_) => "the zero address is not allowed here".into(),
+        E::NotAdmin(x) => format!("{} is not the hub admin", x.caller),
+        E::UnknownDeal(x) => format!(
+            "deal {} is unknown (or the deal passed does not match it)",
+            x.dealid
+        ),
+        E::NotScheduler(x) => format!("{} is not the deal's scheduler ({})", x.caller, x.scheduler),
+        E::TaskNotActive(x) => format!("task {} is not active (status {})", x.taskid, x.status),
+        E::TaskNotRevealing(x) => format!(
+            "task {} is not in its reveal phase (status {})",
+            x.taskid, x.status
+        ),
+        E::TaskNotClaimable(x) => {
+            format!("task {} cannot be claimed (status {})", x.taskid, x.status)
+        }
+        E::FinalDeadlineNotReached(x) => format!(
+            "task {} can be claimed only after its final deadline ({} unix time)",
+            x.taskid, x.deadline
+        ),
+        other => debug_name(other),
+    }
+}
+
+fn price_too_high(what: &str, price: U256, max: U256) -> String {
+    format!(
+        "the {what} order costs {} but the request pays at most {}: raise the request's maximum or pick a cheaper order",
+        format_amount(price),
+        format_amount(max)
+    )
+}
+
+fn restricted(
+    what: &str,
+    restriction: alloy::primitives::Address,
+    actual: alloy::primitives::Address,
+) -> String {
+    format!("the {what} order is restricted to {restriction}, which is not {actual}")
+}
+
+/// `Variant(Inner { a: 1 })` → `Inner { a: 1 }`: the error's name and its fields.
+fn debug_name<T: std::fmt::Debug>(e: &T) -> String {
+    let s = format!("{e:?}");
+    match (s.find('('), s.ends_with(')')) {
+        (Some(i), true) => s[i + 1..s.len() - 1].to_string(),
+        _ => s,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloy::primitives::{Address, B256};
+
+    #[test]
+    fn hub_errors_are_readable() {
+        let data = Hub::InsufficientBalance {
+            account: Address::repeat_byte(1),
+            balance: U256::from(1_000_000_000u64),
+            needed: U256::from(3_000_000_000u64),
+        }
+        .abi_encode();
+        let msg = describe_revert(&data);
+        assert!(
+            msg.contains("insufficient balance")
+                && msg.contains("1 DCT")
+                && msg.contains("deposit"),
+            "{msg}"
+        );
+
+        let data = Hub::OrderFullyConsumed {
+            orderHash: B256::repeat_byte(2),
+        }
+        .abi_encode();
+        assert!(describe_revert(&data).contains("already fully consumed"));
+
+        let data = Hub::WeightOverflow {
+            taskid: B256::repeat_byte(3),
+        }
+        .abi_encode();
+        assert!(
+            describe_revert(&data).starts_with("WeightOverflow"),
+            "{}",
+            describe_revert(&data)
+        );
+    }
+
+    #[test]
+    fn other_reverts() {
+        assert!(describe_revert(&TRANSFER_FROM_FAILED).contains("approved"));
+        assert_eq!(
+            describe_revert(&[]),
+            "the transaction reverted without a reason"
+        );
+        assert!(describe_revert(&[1, 2, 3, 4, 5]).starts_with("unknown error 0x01020304"));
+        assert!(describe_revert(&[1]).starts_with("unknown error"));
+    }
+}

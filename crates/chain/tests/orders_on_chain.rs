@@ -1,0 +1,477 @@
+//! Orders signed in Rust against a real hub: accepted by `matchOrders`, refused when any field
+//! changed after signing; hashes, deal and task ids, result hashes, seals and the scheduler's
+//! authorization equal the chain's.
+
+use std::sync::Arc;
+
+use alloy::primitives::{Address, B256, Bytes, U256};
+use alloy::providers::Provider;
+use decloud_chain::client::Client;
+use decloud_chain::contracts::{AppRegistry, DatasetRegistry, Hub, WorkerpoolRegistry};
+use decloud_chain::orders::{MatchedDeal, match_orders};
+use decloud_chain::{ChainError, ChainProfile};
+use decloud_protocol::{
+    AppOrder, DatasetOrder, Order, RequestOrder, Tag, WorkerpoolOrder, ids, result,
+};
+use decloud_testkit::Devnet;
+
+const APP_PRICE: u64 = 3_000;
+const DATASET_PRICE: u64 = 2_000;
+const POOL_PRICE: u64 = 10_000;
+
+async fn client(devnet: &Devnet, i: usize) -> Client {
+    Client::connect(devnet.profile(), None, Some(devnet.signer(i)))
+        .await
+        .unwrap()
+}
+
+async fn deposit(c: &Client, amount: u64) {
+    let hub = c.profile().contracts.hub;
+    let token = c.token();
+    c.send(
+        "approving",
+        token
+            .approve(hub, U256::from(amount))
+            .into_transaction_request(),
+    )
+    .await
+    .unwrap();
+    let h = c.hub();
+    c.send(
+        "depositing",
+        h.deposit(U256::from(amount)).into_transaction_request(),
+    )
+    .await
+    .unwrap();
+}
+
+#[derive(Clone)]
+struct Orders {
+    app: AppOrder,
+    dataset: DatasetOrder,
+    pool: WorkerpoolOrder,
+    request: RequestOrder,
+}
+
+/// Registers an app, a dataset and a workerpool, funds the requester and the scheduler, and
+/// signs four compatible orders. Clients: 0 dev, 1 app owner, 2 dataset owner, 3 scheduler,
+/// 4 requester.
+async fn setup(devnet: &Devnet) -> (Orders, Vec<Client>) {
+    let profile: &ChainProfile = devnet.profile();
+    let mut clients = Vec::new();
+    for i in 0..5 {
+        clients.push(client(devnet, i).await);
+    }
+    let (app_owner, data_owner, scheduler, requester) =
+        (&clients[1], &clients[2], &clients[3], &clients[4]);
+    let checksum = B256::repeat_byte(0xcc);
+
+    let apps = AppRegistry::new(profile.contracts.app_registry, app_owner.provider().clone());
+    let app = apps
+        .predictId(
+            app_owner.address().unwrap(),
+            "echo".into(),
+            "file:///echo.wasm".into(),
+            checksum,
+            B256::ZERO,
+        )
+        .call()
+        .await
+        .unwrap();
+    app_owner
+        .send(
+            "registering the app",
+            apps.register(
+                "echo".into(),
+                "file:///echo.wasm".into(),
+                checksum,
+                B256::ZERO,
+            )
+            .into_transaction_request(),
+        )
+        .await
+        .unwrap();
+
+    let datasets = DatasetRegistry::new(
+        profile.contracts.dataset_registry,
+        data_owner.provider().clone(),
+    );
+    let dataset = datasets
+        .predictId(
+            data_owner.address().unwrap(),
+            "data".into(),
+            "file:///data".into(),
+            checksum,
+        )
+        .call()
+        .await
+        .unwrap();
+    data_owner
+        .send(
+            "registering the dataset",
+            datasets
+                .register("data".into(), "file:///data".into(), checksum)
+                .into_transaction_request(),
+        )
+        .await
+        .unwrap();
+
+    let pools = WorkerpoolRegistry::new(
+        profile.contracts.workerpool_registry,
+        scheduler.provider().clone(),
+    );
+    let workerpool = pools
+        .predictId(scheduler.address().unwrap(), "pool".into())
+        .call()
+        .await
+        .unwrap();
+    scheduler
+        .send(
+            "registering the pool",
+            pools
+                .register("pool".into(), 10, 20)
+                .into_transaction_request(),
+        )
+        .await
+        .unwrap();
+
+    deposit(requester, 1_000_000).await;
+    deposit(scheduler, 1_000_000).await;
+
+    let domain = clients[0].domain();
+    let mut app_order = AppOrder {
+        app,
+        app_price: U256::from(APP_PRICE),
+        volume: 4,
+        requester_restrict: requester.address().unwrap(),
+        salt: B256::repeat_byte(1),
+        ..Default::default()
+    };
+    app_order
+        .sign_with(app_owner.signer().unwrap(), &domain)
+        .unwrap();
+    let mut dataset_order = DatasetOrder {
+        dataset,
+        dataset_price: U256::from(DATASET_PRICE),
+        volume: 4,
+        app_restrict: app,
+        salt: B256::repeat_byte(2),
+        ..Default::default()
+    };
+    dataset_order
+        .sign_with(data_owner.signer().unwrap(), &domain)
+        .unwrap();
+    let mut pool_order = WorkerpoolOrder {
+        workerpool,
+        workerpool_price: U256::from(POOL_PRICE),
+        volume: 4,
+        tag: Tag::bit(3),
+        category: 1,
+        trust: 10,
+        salt: B256::repeat_byte(3),
+        ..Default::default()
+    };
+    pool_order
+        .sign_with(scheduler.signer().unwrap(), &domain)
+        .unwrap();
+    let mut request = RequestOrder {
+        app,
+        app_max_price: U256::from(APP_PRICE),
+        dataset,
+        dataset_max_price: U256::from(DATASET_PRICE),
+        workerpool,
+        workerpool_max_price: U256::from(POOL_PRICE),
+        requester: requester.address().unwrap(),
+        volume: 2,
+        tag: Tag::bit(3),
+        category: 1,
+        trust: 1,
+        beneficiary: requester.address().unwrap(),
+        callback: Address::ZERO,
+        params: r#"{"args":"hello"}"#.into(),
+        expiry: 4_000_000_000,
+        salt: B256::repeat_byte(4),
+        sign: Bytes::new(),
+    };
+    request
+        .sign_with(requester.signer().unwrap(), &domain)
+        .unwrap();
+    let orders = Orders {
+        app: app_order,
+        dataset: dataset_order,
+        pool: pool_order,
+        request,
+    };
+    (orders, clients)
+}
+
+fn refused(r: Result<MatchedDeal, ChainError>, what: &str) -> String {
+    match r {
+        Err(ChainError::Reverted { reason, .. }) => reason,
+        Err(other) => panic!("{what}: expected a revert, got {other}"),
+        Ok(_) => panic!("{what}: a changed order was accepted"),
+    }
+}
+
+#[tokio::test]
+async fn rust_signed_orders_match_on_chain_and_tampered_ones_do_not() {
+    let devnet = Devnet::start().await.unwrap();
+    let (s, clients) = setup(&devnet).await;
+    let (dev, scheduler, requester) = (&clients[0], &clients[3], &clients[4]);
+    let domain = dev.domain();
+    let ext = dev.hub_extension();
+
+    // Hashes and the domain separator are the hub's.
+    assert_eq!(
+        ext.domainSeparator().call().await.unwrap(),
+        domain.separator()
+    );
+    assert_eq!(
+        ext.hashAppOrder((&s.app).into()).call().await.unwrap(),
+        s.app.hash(&domain)
+    );
+    assert_eq!(
+        ext.hashDatasetOrder((&s.dataset).into())
+            .call()
+            .await
+            .unwrap(),
+        s.dataset.hash(&domain)
+    );
+    assert_eq!(
+        ext.hashWorkerpoolOrder((&s.pool).into())
+            .call()
+            .await
+            .unwrap(),
+        s.pool.hash(&domain)
+    );
+    assert_eq!(
+        ext.hashRequestOrder((&s.request).into())
+            .call()
+            .await
+            .unwrap(),
+        s.request.hash(&domain)
+    );
+
+    // Every field of every order, changed after signing, is refused.
+    let mut n = 0;
+    macro_rules! tamper {
+        ($order:ident: $($field:ident => $edit:expr),+ $(,)?) => {$(
+            let mut t = s.clone();
+            let edit = $edit;
+            edit(&mut t.$order.$field);
+            let what = concat!(stringify!($order), ".", stringify!($field));
+            let reason = refused(match_orders(requester, &t.app, &t.dataset, &t.pool, &t.request).await, what);
+            assert!(!reason.is_empty(), "{what}");
+            n += 1;
+        )+};
+    }
+    let up = |v: &mut U256| *v += U256::from(1);
+    let down = |v: &mut U256| *v -= U256::from(1);
+    let inc = |v: &mut u64| *v += 1;
+    let other = |a: &mut Address| *a = Address::repeat_byte(0x77);
+    let zero = |a: &mut Address| *a = Address::ZERO;
+    let salt = |b: &mut B256| *b = B256::repeat_byte(0x99);
+    let expiry = |v: &mut u64| *v = 4_000_000_001;
+    tamper!(app: app => other, app_price => down, volume => inc, tag => |t: &mut Tag| *t = Tag::bit(3),
+        dataset_restrict => other, workerpool_restrict => other, requester_restrict => zero, expiry => expiry, salt => salt);
+    tamper!(dataset: dataset => other, dataset_price => down, volume => inc, tag => |t: &mut Tag| *t = Tag::bit(3),
+        app_restrict => zero, workerpool_restrict => other, requester_restrict => other, expiry => expiry, salt => salt);
+    tamper!(pool: workerpool => other, workerpool_price => down, volume => inc, tag => |t: &mut Tag| *t = t.union(Tag::bit(9)),
+        category => |v: &mut u64| *v = 2, trust => inc, app_restrict => other, dataset_restrict => other,
+        requester_restrict => other, expiry => expiry, salt => salt);
+    tamper!(request: app => other, app_max_price => up, dataset => other, dataset_max_price => up, workerpool => zero,
+        workerpool_max_price => up, requester => other, volume => inc, tag => |t: &mut Tag| *t = Tag::NONE,
+        category => |v: &mut u64| *v = 2, trust => inc, beneficiary => other, callback => other,
+        params => |p: &mut String| p.push(' '), expiry => |v: &mut u64| *v += 1, salt => salt);
+    assert_eq!(n, 45);
+
+    // A signature by someone else is refused with the hub's reason, decoded.
+    let mut forged = s.clone();
+    forged
+        .request
+        .sign_with(scheduler.signer().unwrap(), &domain)
+        .unwrap();
+    let reason = refused(
+        match_orders(
+            requester,
+            &forged.app,
+            &forged.dataset,
+            &forged.pool,
+            &forged.request,
+        )
+        .await,
+        "forged",
+    );
+    assert!(reason.contains("is not signed by"), "{reason}");
+
+    // The untouched orders match; ids and the deal commitment agree with the chain.
+    let matched = match_orders(requester, &s.app, &s.dataset, &s.pool, &s.request)
+        .await
+        .unwrap();
+    let request_hash = s.request.hash(&domain);
+    assert_eq!(matched.deal_id, ids::deal_id(request_hash, 0));
+    assert_eq!(ids::deal_id_of(&matched.deal), matched.deal_id);
+    assert_eq!(matched.deal.volume, U256::from(2));
+    let record = ext.dealRecord(matched.deal_id).call().await.unwrap();
+    assert_eq!(record.commitment, ids::deal_commitment(&matched.deal));
+    for i in 0..2u64 {
+        let on_chain = ext
+            .taskId(matched.deal_id, U256::from(i))
+            .call()
+            .await
+            .unwrap();
+        assert_eq!(on_chain, ids::task_id(matched.deal_id, i));
+    }
+    let frozen = dev
+        .hub()
+        .frozenOf(requester.address().unwrap())
+        .call()
+        .await
+        .unwrap();
+    assert_eq!(
+        frozen,
+        U256::from((APP_PRICE + DATASET_PRICE + POOL_PRICE) * 2)
+    );
+    let consumed = ext
+        .requestOrderConsumed(request_hash, U256::from(s.request.volume))
+        .call()
+        .await
+        .unwrap();
+    assert_eq!(consumed, U256::from(2));
+    let app_status = ext.orderStatus(s.app.hash(&domain)).call().await.unwrap();
+    assert_eq!(app_status.consumed, U256::from(2));
+
+    // Matching the consumed request again is refused with a readable reason.
+    let again = refused(
+        match_orders(requester, &s.app, &s.dataset, &s.pool, &s.request).await,
+        "again",
+    );
+    assert!(again.contains("fully consumed"), "{again}");
+
+    // A worker contributes and reveals with a Rust-made seal and authorization: the hub agrees.
+    let worker = client(&devnet, 5).await;
+    deposit(&worker, 100_000).await;
+    let hub_deal: Hub::Deal = (&matched.deal).into();
+    let sh = scheduler.hub();
+    scheduler
+        .send(
+            "initializing",
+            sh.initialize(hub_deal.clone(), U256::ZERO)
+                .into_transaction_request(),
+        )
+        .await
+        .unwrap();
+    let task = ids::task_id(matched.deal_id, 0);
+    let digest = B256::repeat_byte(0xd1);
+    let me = worker.address().unwrap();
+    let c = result::commitment(me, task, digest);
+    let wh = worker.hub();
+    let contribute = |auth: Bytes| {
+        wh.contribute(
+            hub_deal.clone(),
+            U256::ZERO,
+            c.result_hash,
+            c.result_seal,
+            Address::ZERO,
+            Bytes::new(),
+            auth,
+        )
+        .into_transaction_request()
+    };
+    // An authorization not signed by the scheduler is refused.
+    let bad =
+        result::sign_authorization(worker.signer().unwrap(), me, task, Address::ZERO).unwrap();
+    let err = worker
+        .send("contributing", contribute(bad))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ChainError::Reverted { .. }), "{err}");
+    let auth =
+        result::sign_authorization(scheduler.signer().unwrap(), me, task, Address::ZERO).unwrap();
+    worker.send("contributing", contribute(auth)).await.unwrap();
+    worker
+        .send(
+            "revealing",
+            wh.reveal(task, digest).into_transaction_request(),
+        )
+        .await
+        .unwrap();
+    let view = ext.task(task).call().await.unwrap();
+    assert!(view.revealed);
+}
+
+#[tokio::test]
+async fn unreachable_rpc_and_wrong_chain_are_one_line_errors() {
+    let devnet = Devnet::start().await.unwrap();
+    let err = Client::connect(devnet.profile(), Some("http://127.0.0.1:1"), None)
+        .await
+        .err()
+        .unwrap();
+    let msg = err.to_string();
+    assert!(matches!(err, ChainError::Unreachable { .. }), "{msg}");
+    assert!(
+        msg.contains("--rpc") && msg.contains("decloud devnet up") && !msg.contains('\n'),
+        "{msg}"
+    );
+
+    let mut other = devnet.profile().clone();
+    other.chain_id = 1;
+    let err = Client::connect(&other, None, None).await.err().unwrap();
+    assert!(
+        matches!(err, ChainError::WrongChain { actual: 31337, .. }),
+        "{err}"
+    );
+
+    let err = Client::connect(devnet.profile(), Some("not a url"), None)
+        .await
+        .err()
+        .unwrap();
+    assert!(matches!(err, ChainError::BadRpcUrl { .. }), "{err}");
+
+    // Sending without a wallet says so.
+    let c = Client::connect(devnet.profile(), None, None).await.unwrap();
+    let err = c
+        .send(
+            "depositing",
+            c.hub().deposit(U256::from(1)).into_transaction_request(),
+        )
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("--wallet"), "{err}");
+}
+
+#[tokio::test]
+async fn concurrent_sends_get_distinct_nonces() {
+    let devnet = Devnet::start().await.unwrap();
+    let c = Arc::new(client(&devnet, 6).await);
+    let hub = c.profile().contracts.hub;
+    let first = c
+        .provider()
+        .get_transaction_count(c.address().unwrap())
+        .await
+        .unwrap();
+    let mut handles = Vec::new();
+    for i in 1..=5u64 {
+        let c = Arc::clone(&c);
+        handles.push(tokio::spawn(async move {
+            let tx = c
+                .token()
+                .approve(hub, U256::from(i))
+                .into_transaction_request();
+            c.send("approving", tx).await
+        }));
+    }
+    let mut nonces = Vec::new();
+    for h in handles {
+        let r = h.await.unwrap().unwrap();
+        let tx = c
+            .provider()
+            .get_transaction_by_hash(r.transaction_hash)
+            .await
+            .unwrap()
+            .unwrap();
+        nonces.push(alloy::consensus::Transaction::nonce(&tx));
+    }
+    nonces.sort();
+    assert_eq!(nonces, (first..first + 5).collect::<Vec<_>>());
+}
