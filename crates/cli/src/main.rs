@@ -30,6 +30,10 @@ enum Command {
     App(cmd::app::AppArgs),
     /// Run decloud services in one process (`--storage`, ...).
     Node(cmd::node::NodeArgs),
+    /// Create, import and show wallets (encrypted keystore files).
+    Wallet(cmd::wallet::WalletArgs),
+    /// Deposit to, withdraw from and show the escrow account on the hub.
+    Account(cmd::account::AccountArgs),
 }
 
 #[tokio::main]
@@ -42,6 +46,8 @@ async fn main() -> std::process::ExitCode {
         Command::Devnet(args) => cmd::devnet::run(args, &home).await,
         Command::App(args) => cmd::app::run(args).await,
         Command::Node(args) => cmd::node::run(args, &home).await,
+        Command::Wallet(args) => cmd::wallet::run(args, &home).await,
+        Command::Account(args) => cmd::account::run(args, &home).await,
     };
     match outcome {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -1,5 +1,7 @@
 //! One module per command noun.
 
+pub mod account;
 pub mod app;
 pub mod devnet;
 pub mod node;
+pub mod wallet;
