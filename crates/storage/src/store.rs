@@ -139,7 +139,8 @@ impl BlobStore {
 
     /// Stores `bytes` and returns their hash. Refuses a blob over [`Self::max_blob_bytes`]
     /// before sending anything. Storing a blob that is already there is a no-op.
-    pub async fn put(&self, bytes: Bytes) -> Result<ContentHash, StorageError> {
+    pub async fn put(&self, bytes: impl Into<Bytes>) -> Result<ContentHash, StorageError> {
+        let bytes = bytes.into();
         let id = ContentHash::of(&bytes);
         self.put_as(&id, bytes).await?;
         Ok(id)
@@ -147,7 +148,12 @@ impl BlobStore {
 
     /// Stores `bytes` under `id`, refusing them if they do not hash to `id` (nothing is stored
     /// then) or are over [`Self::max_blob_bytes`].
-    pub async fn put_as(&self, id: &ContentHash, bytes: Bytes) -> Result<(), StorageError> {
+    pub async fn put_as(
+        &self,
+        id: &ContentHash,
+        bytes: impl Into<Bytes>,
+    ) -> Result<(), StorageError> {
+        let bytes = bytes.into();
         let size = bytes.len() as u64;
         if size > self.max_blob_bytes {
             return Err(StorageError::TooLarge {
