@@ -1,6 +1,6 @@
 //! Deal and task ids, as the hub derives them.
 
-use alloy::primitives::{B256, U256, keccak256};
+use alloy::primitives::{Address, B256, U256, keccak256};
 use alloy::sol_types::SolValue;
 
 use crate::typed::Deal;
@@ -48,6 +48,33 @@ pub fn deal_id_of(deal: &Deal) -> B256 {
     packed[..32].copy_from_slice(deal.requestHash.as_slice());
     packed[32..].copy_from_slice(&deal.botFirst.to_be_bytes::<32>());
     keccak256(packed)
+}
+
+/// The id `AppRegistry.register(name, uri, checksum, mrenclave)` gives when `owner` calls it:
+/// the low 20 bytes of `keccak256(abi.encode(owner, name, uri, checksum, mrenclave))`.
+pub fn app_id(owner: Address, name: &str, uri: &str, checksum: B256, mrenclave: B256) -> Address {
+    let enc = (
+        owner,
+        name.to_string(),
+        uri.to_string(),
+        checksum,
+        mrenclave,
+    )
+        .abi_encode_params();
+    Address::from_word(keccak256(enc))
+}
+
+/// The id `DatasetRegistry.register(name, uri, checksum)` gives when `owner` calls it.
+pub fn dataset_id(owner: Address, name: &str, uri: &str, checksum: B256) -> Address {
+    let enc = (owner, name.to_string(), uri.to_string(), checksum).abi_encode_params();
+    Address::from_word(keccak256(enc))
+}
+
+/// The id `WorkerpoolRegistry.register(description, ..)` gives when `owner` calls it while the
+/// registry's `count` is `count` (ids depend on the order of registrations).
+pub fn workerpool_id(owner: Address, description: &str, count: u64) -> Address {
+    let enc = (owner, description.to_string(), U256::from(count)).abi_encode_params();
+    Address::from_word(keccak256(enc))
 }
 
 #[cfg(test)]

@@ -40,6 +40,13 @@ pub fn commitment(worker: Address, task_id: B256, digest: B256) -> Commitment {
     }
 }
 
+/// What the hub stores of a replicated contribution: the top 208 bits of
+/// `keccak256(abi.encodePacked(resultHash, resultSeal))`, shifted down (`commit` of the hub's
+/// `contribution` view).
+pub fn replicated_commit(c: &Commitment) -> alloy::primitives::U256 {
+    alloy::primitives::U256::from_be_bytes(enclave_message(c).0) >> 48
+}
+
 /// The digest of a callback result: `keccak256(callbackData)`.
 pub fn callback_digest(callback_data: &[u8]) -> B256 {
     keccak256(callback_data)
