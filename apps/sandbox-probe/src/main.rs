@@ -3,6 +3,7 @@
 //!
 //! Modes: `report` (clock, randomness, env, args, and attempts to escape: paths outside `/in`
 //! and `/out`, writing `/in`, threads, network), `write <bytes>` (one big output file),
+//! `fill` (writes to `/out` without end),
 //! `alloc` (grows memory without bound), `spin` (loops forever), `sleep` (an hour),
 //! `stdout <bytes>` (prints a lot), `panic`, `exit <code>`,
 //! `no-computed`, `bad-computed`, `escape-output` (computed.json points outside `/out`).
@@ -128,6 +129,13 @@ fn main() {
                 left -= k;
             }
             computed("/out/big.bin");
+        }
+        "fill" => {
+            let mut f = fs::File::create("/out/fill.bin").expect("create fill.bin");
+            let chunk = vec![0xcdu8; 64 * 1024];
+            loop {
+                f.write_all(&chunk).expect("write fill.bin");
+            }
         }
         "alloc" => {
             let mut blocks: Vec<Vec<u8>> = Vec::new();

@@ -44,7 +44,7 @@ async fn main() -> std::process::ExitCode {
         .unwrap_or_else(decloud_chain::profile::default_home);
     let outcome = match cli.command {
         Command::Devnet(args) => cmd::devnet::run(args, &home).await,
-        Command::App(args) => cmd::app::run(args).await,
+        Command::App(args) => cmd::app::run(args, &home).await,
         Command::Node(args) => cmd::node::run(args, &home).await,
         Command::Wallet(args) => cmd::wallet::run(args, &home).await,
         Command::Account(args) => cmd::account::run(args, &home).await,

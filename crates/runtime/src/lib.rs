@@ -21,8 +21,11 @@
 //! relaxed SIMD is deterministic; there are no threads and no sockets; fuel accounting is
 //! wasmtime's, so replicas must run the same wasmtime version (pinned in `Cargo.lock`).
 //!
-//! Not enforced here: a quota on the disk space `/out` may use *during* a run (the size is
-//! checked after it). A worker should mount `/out` on a size-limited filesystem.
+//! Output limits: `/out` is measured after the run, and also every 100 ms during it by a
+//! watchdog on the epoch ticker, so an app that writes without end is stopped early
+//! ([`FailureKind::OutputTooLarge`]) instead of filling the worker's disk. Within 100 ms an app
+//! can still write past the limit (a host write call cannot be interrupted): a worker should
+//! still keep `/out` on a filesystem with room to spare or a quota.
 
 mod capture;
 mod clock;

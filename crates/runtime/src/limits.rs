@@ -22,7 +22,8 @@ pub struct Limits {
     pub table_elements: u64,
     /// Wall-clock cap of the whole run, in milliseconds; enforced by epoch interruption.
     pub wall_clock_ms: u64,
-    /// Maximum total size of the files under `/out` after the run, in bytes.
+    /// Maximum total size of the files under `/out`, in bytes: checked after the run and every
+    /// 100 ms during it.
     pub output_bytes: u64,
     /// Maximum number of files under `/out` after the run.
     pub output_files: u64,

@@ -14,7 +14,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
-use wasmtime::{Config, Engine, InstancePre, Linker, Module, OptLevel, Store, Trap};
+use wasmtime::{
+    Config, Engine, InstancePre, Linker, Module, OptLevel, Store, Trap, UpdateDeadline,
+};
 use wasmtime_wasi::p1::WasiP1Ctx;
 use wasmtime_wasi::{FsPerms, I32Exit, WasiCtxBuilder};
 
@@ -218,6 +220,8 @@ pub(crate) struct State {
     limiter: Limiter,
     clock: VirtualClock,
     wall_ns: u64,
+    /// Set by the watchdog when `/out` went over its limits during the run.
+    output_over: bool,
 }
 
 impl PollState for State {
@@ -258,6 +262,9 @@ pub struct Runtime {
     apps: Mutex<HashMap<Digest, App>>,
     _ticker: Ticker,
 }
+
+/// How often the watchdog checks the wall-clock cap and the size of `/out` during a run.
+const WATCHDOG_PERIOD: Duration = Duration::from_millis(100);
 
 /// How many compiled apps are kept in memory before the in-memory cache is emptied.
 const MEMORY_CACHE_APPS: usize = 64;
@@ -533,17 +540,39 @@ impl Runtime {
             },
             clock,
             wall_ns: u64::try_from(wall.as_nanos()).unwrap_or(u64::MAX),
+            output_over: false,
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limiter);
         store
             .set_fuel(limits.fuel)
             .map_err(|e| RuntimeError::Engine(one_line(&e)))?;
-        let tick_ms = self.epoch_tick.as_millis().max(1) as u64;
-        store.set_epoch_deadline(limits.wall_clock_ms.div_ceil(tick_ms).max(1));
-        store.epoch_deadline_trap();
-
+        // The watchdog: every WATCHDOG_PERIOD of epoch ticks, stop the run if it is past the
+        // wall-clock cap (a timeout) or if /out is already over its limits (so that an app
+        // cannot fill the worker's disk before the final check).
+        let period =
+            (WATCHDOG_PERIOD.as_millis() / self.epoch_tick.as_millis().max(1)).max(1) as u64;
         let started = Instant::now();
+        let deadline = started + limits.wall_clock();
+        let (watched, max_bytes, max_files) = (
+            output.to_path_buf(),
+            limits.output_bytes,
+            limits.output_files,
+        );
+        store.set_epoch_deadline(period);
+        store.epoch_deadline_callback(move |mut ctx| {
+            if Instant::now() >= deadline {
+                return Ok(UpdateDeadline::Interrupt);
+            }
+            if let Ok((bytes, files)) = digest::measure(&watched, max_bytes, max_files)
+                && (bytes > max_bytes || files > max_files)
+            {
+                ctx.data_mut().output_over = true;
+                return Ok(UpdateDeadline::Interrupt);
+            }
+            Ok(UpdateDeadline::Continue(period))
+        });
+
         let result = app.pre.instantiate(&mut store).and_then(|instance| {
             let start = instance.get_typed_func::<(), ()>(&mut store, "_start")?;
             start.call(&mut store, ())
@@ -551,10 +580,18 @@ impl Runtime {
         let elapsed = started.elapsed();
         let fuel_consumed = limits.fuel.saturating_sub(store.get_fuel().unwrap_or(0));
         let memory_hit = store.data_mut().limiter.hit.take();
+        let output_over = store.data().output_over;
         drop(store);
 
         let ended = match result {
             Ok(()) => None,
+            Err(_) if output_over => Some(Outcome::Failed(FailureRecord::new(
+                FailureKind::OutputTooLarge,
+                format!(
+                    "/out went over the limit of {} bytes or {} files during the run",
+                    limits.output_bytes, limits.output_files
+                ),
+            ))),
             Err(err) => classify(&err, memory_hit, limits)?,
         };
         let outcome = match ended {

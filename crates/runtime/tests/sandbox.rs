@@ -242,6 +242,25 @@ fn an_oversized_output_is_refused() {
 }
 
 #[test]
+fn an_app_that_writes_without_end_is_stopped_during_the_run() {
+    let rt = runtime();
+    let app = app(&rt, "sandbox-probe");
+    let limits = Limits {
+        fuel: u64::MAX,
+        ..small_limits()
+    };
+    let (report, out) = run_in(&rt, &app, &task(&["fill"]), None, &limits);
+    let (kind, detail) = failure(&report.outcome);
+    assert_eq!(kind, FailureKind::OutputTooLarge, "{detail}");
+    assert!(detail.contains("during the run"), "{detail}");
+    let written = fs::metadata(out.path().join("fill.bin")).unwrap().len();
+    assert!(
+        written < 4 << 30,
+        "stopped early, not at the fuel or wall-clock cap: {written} bytes"
+    );
+}
+
+#[test]
 fn logs_are_capped_without_failing_the_app() {
     let rt = runtime();
     let app = app(&rt, "sandbox-probe");

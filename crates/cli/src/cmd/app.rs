@@ -3,7 +3,7 @@
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 use decloud_runtime::{Limits, Outcome, RunReport, Runtime, RuntimeConfig, TaskContext};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Arguments of `decloud app`.
 #[derive(Args)]
@@ -64,7 +64,7 @@ struct ExecArgs {
     /// Override the wall-clock cap, in seconds.
     #[arg(long, value_name = "SECS")]
     timeout: Option<u64>,
-    /// Where compiled modules are cached [default: $DECLOUD_HOME/cache/modules].
+    /// Where compiled modules are cached [default: <home>/cache/modules].
     #[arg(long, value_name = "DIR", env = "DECLOUD_MODULE_CACHE")]
     cache: Option<PathBuf>,
     /// Print the report as JSON.
@@ -73,24 +73,13 @@ struct ExecArgs {
 }
 
 /// Runs `decloud app <verb>`.
-pub async fn run(args: AppArgs) -> anyhow::Result<()> {
+pub async fn run(args: AppArgs, home: &Path) -> anyhow::Result<()> {
     match args.command {
-        AppCommand::Exec(args) => exec(args).await,
+        AppCommand::Exec(args) => exec(args, home).await,
     }
 }
 
-/// `$DECLOUD_HOME` (default `~/.decloud`).
-fn decloud_home() -> PathBuf {
-    if let Some(home) = std::env::var_os("DECLOUD_HOME") {
-        return PathBuf::from(home);
-    }
-    std::env::var_os("HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("."))
-        .join(".decloud")
-}
-
-async fn exec(a: ExecArgs) -> anyhow::Result<()> {
+async fn exec(a: ExecArgs, home: &Path) -> anyhow::Result<()> {
     let mut task_id = [0u8; 32];
     if let Some(hex_id) = &a.task_id {
         hex::decode_to_slice(hex_id.strip_prefix("0x").unwrap_or(hex_id), &mut task_id)
@@ -136,7 +125,7 @@ async fn exec(a: ExecArgs) -> anyhow::Result<()> {
     let cache = a
         .cache
         .clone()
-        .unwrap_or_else(|| decloud_home().join("cache").join("modules"));
+        .unwrap_or_else(|| home.join("cache").join("modules"));
     let module = a.module.clone();
     let input = a.input.clone();
     let run_limits = limits.clone();
