@@ -7,8 +7,9 @@
 //! # async fn f(profile: decloud_chain::ChainProfile, signer: alloy::signers::local::PrivateKeySigner) -> Result<(), decloud_chain::ChainError> {
 //! use decloud_chain::client::Client;
 //! let client = Client::connect(&profile, None, Some(signer)).await?;
-//! let call = client.hub().deposit(alloy::primitives::U256::from(5));
-//! let receipt = client.send("depositing", call.into_transaction_request()).await?;
+//! let hub = client.hub();
+//! let tx = hub.deposit(alloy::primitives::U256::from(5)).into_transaction_request();
+//! let receipt = client.send("depositing", tx).await?;
 //! # Ok(()) }
 //! ```
 
@@ -368,6 +369,16 @@ pub fn rpc_error(url: &str, what: &str, e: &RpcError<TransportErrorKind>) -> Cha
                 what: what.to_string(),
                 reason: describe_revert(&data),
             },
+            None if payload
+                .message
+                .to_ascii_lowercase()
+                .contains("insufficient funds") =>
+            {
+                ChainError::tx(
+                    what,
+                    "the wallet has not enough ether to pay for gas: send it some (on a devnet, from a development account)",
+                )
+            }
             None => ChainError::tx(what, first_line(&payload.message)),
         },
         RpcError::Transport(_) => unreachable(url, e),

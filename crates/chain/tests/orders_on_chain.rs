@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use alloy::primitives::{Address, B256, Bytes, U256};
 use alloy::providers::Provider;
-use decloud_chain::client::Client;
+use decloud_chain::client::{Client, SendOptions};
 use decloud_chain::contracts::{AppRegistry, DatasetRegistry, Hub, WorkerpoolRegistry};
 use decloud_chain::orders::{MatchedDeal, match_orders};
 use decloud_chain::{ChainError, ChainProfile};
@@ -474,4 +474,54 @@ async fn concurrent_sends_get_distinct_nonces() {
     }
     nonces.sort();
     assert_eq!(nonces, (first..first + 5).collect::<Vec<_>>());
+}
+
+#[tokio::test]
+async fn a_dropped_transaction_is_broadcast_again() {
+    let devnet = Devnet::start().await.unwrap();
+    let c = client(&devnet, 7).await.with_options(SendOptions {
+        poll: std::time::Duration::from_millis(50),
+        rebroadcast_after: std::time::Duration::from_secs(2),
+        broadcasts: 10,
+        gas_margin_percent: 20,
+    });
+    let c = Arc::new(c);
+    let p = c.provider().clone();
+    let none: Vec<()> = Vec::new();
+    p.raw_request::<_, serde_json::Value>("anvil_setAutomine".into(), (false,))
+        .await
+        .unwrap();
+    let sender = Arc::clone(&c);
+    let hub = c.profile().contracts.hub;
+    let send = tokio::spawn(async move {
+        let tx = sender
+            .token()
+            .approve(hub, U256::from(42))
+            .into_transaction_request();
+        sender.send("approving", tx).await
+    });
+    // Wait until the transaction sits in the pool, then make the node forget it.
+    let me = c.address().unwrap();
+    for _ in 0..100 {
+        let pending = p.get_transaction_count(me).pending().await.unwrap();
+        if pending > 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    p.raw_request::<_, serde_json::Value>("anvil_dropAllTransactions".into(), none)
+        .await
+        .unwrap();
+    assert_eq!(
+        p.get_transaction_count(me).pending().await.unwrap(),
+        0,
+        "dropped"
+    );
+    p.raw_request::<_, serde_json::Value>("anvil_setAutomine".into(), (true,))
+        .await
+        .unwrap();
+    let receipt = send.await.unwrap().unwrap();
+    assert!(receipt.status());
+    let allowance = c.token().allowance(me, hub).call().await.unwrap();
+    assert_eq!(allowance, U256::from(42));
 }
