@@ -72,5 +72,8 @@ fn node_without_a_service_says_what_to_do() {
         .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("decloud node") && err.contains("--storage"), "{err}");
+    assert!(
+        err.contains("decloud node") && err.contains("--storage"),
+        "{err}"
+    );
 }
