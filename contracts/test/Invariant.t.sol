@@ -37,6 +37,39 @@ contract Handler is Fixture {
         return (hub.frozenOf(requester), hub.frozenOf(scheduler));
     }
 
+    /// The stake `w` should have frozen: one deal stake per open task (ACTIVE or REVEALING) it
+    /// contributed to and still holds a stake in.
+    function expectedWorkerFrozen(address w) external view returns (uint256 sum) {
+        for (uint256 i; i < deals.length; ++i) {
+            Deal memory d = deals[i];
+            for (uint256 k; k < d.volume; ++k) {
+                bytes32 taskid = _taskId(d, k);
+                uint8 status = hubx.task(taskid).status;
+                if (status != 1 && status != 2) continue;
+                address[] storage cs = contributors[taskid];
+                for (uint256 c; c < cs.length; ++c) {
+                    if (cs[c] == w) sum += d.workerStake;
+                }
+            }
+        }
+    }
+
+    function workerCount() external view returns (uint256) {
+        return workers.length;
+    }
+
+    function workerAt(uint256 i) external view returns (address) {
+        return workers[i];
+    }
+
+    function frozenOfAccount(address a) external view returns (uint256) {
+        return hub.frozenOf(a);
+    }
+
+    function owners() external view returns (address, address) {
+        return (appOwner, datasetOwner);
+    }
+
     function dealCount() external view returns (uint256) {
         return deals.length;
     }
@@ -301,6 +334,18 @@ contract InvariantTest is Test {
             sum += handler.escrowOf(a[i]);
         }
         assertEq(handler.hubTokenBalance(), sum, "hub token balance == sum of accounts + kitty");
+    }
+
+    /// Every worker's frozen amount is exactly the stakes of the open tasks it contributed to; resource
+    /// owners never have anything frozen.
+    function invariant_workerStakesMatchOpenContributions() public view {
+        for (uint256 i; i < handler.workerCount(); ++i) {
+            address w = handler.workerAt(i);
+            assertEq(handler.frozenOfAccount(w), handler.expectedWorkerFrozen(w), "worker frozen");
+        }
+        (address ao, address dso) = handler.owners();
+        assertEq(handler.frozenOfAccount(ao), 0, "app owner frozen");
+        assertEq(handler.frozenOfAccount(dso), 0, "dataset owner frozen");
     }
 
     /// A task is settled (finalized or claimed) at most once.
