@@ -415,6 +415,49 @@ fn invalid_modules_get_a_one_line_error() {
 }
 
 #[test]
+fn deep_recursion_and_bad_arithmetic_are_deterministic_traps() {
+    let rt = runtime();
+    let recursion = rt
+        .compile(br#"(module (func $f (export "_start") (call $f)))"#)
+        .unwrap();
+    let divide = rt
+        .compile(
+            br#"(module (func (export "_start")
+                 (drop (i32.div_u (i32.const 1) (i32.const 0)))))"#,
+        )
+        .unwrap();
+    for app in [recursion, divide] {
+        let (a, _o) = run_in(&rt, &app, &task(&[]), None, &small_limits());
+        let (b, _o) = run_in(&rt, &app, &task(&[]), None, &small_limits());
+        let (kind, detail) = failure(&a.outcome);
+        assert_eq!(kind, FailureKind::Trap, "{detail}");
+        assert!(
+            !detail.contains('\n') && !detail.contains("0x"),
+            "no backtrace: {detail}"
+        );
+        assert_eq!(a.outcome.digest(), b.outcome.digest());
+    }
+}
+
+#[test]
+fn threads_are_not_available() {
+    let rt = runtime();
+    // Shared memory (the threads proposal) does not even validate.
+    let err = rt
+        .compile(br#"(module (memory 1 1 shared) (func (export "_start")))"#)
+        .unwrap_err();
+    assert!(matches!(err, RuntimeError::InvalidModule(_)), "{err}");
+    // wasi-threads is not linked.
+    let err = rt
+        .compile(
+            br#"(module (import "wasi" "thread-spawn" (func (param i32) (result i32)))
+                 (func (export "_start")))"#,
+        )
+        .unwrap_err();
+    assert!(matches!(err, RuntimeError::NotACommand(_)), "{err}");
+}
+
+#[test]
 fn output_directory_must_be_empty() {
     let rt = runtime();
     let app = app(&rt, "greeting");
