@@ -525,3 +525,118 @@ async fn a_dropped_transaction_is_broadcast_again() {
     let allowance = c.token().allowance(me, hub).call().await.unwrap();
     assert_eq!(allowance, U256::from(42));
 }
+
+/// A small deterministic generator (no extra dependency).
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn pick<T: Clone>(&mut self, options: &[T]) -> T {
+        options[(self.next() % options.len() as u64) as usize].clone()
+    }
+}
+
+/// The hub's error name from a failed `eth_call`, or `None` when it succeeded.
+async fn hub_verdict(c: &Client, o: &Orders) -> Option<String> {
+    let hub = c.hub();
+    match hub
+        .matchOrders(
+            (&o.app).into(),
+            (&o.dataset).into(),
+            (&o.pool).into(),
+            (&o.request).into(),
+        )
+        .call()
+        .await
+    {
+        Ok(_) => None,
+        Err(e) => {
+            let decoded = e
+                .as_decoded_interface_error::<Hub::HubErrors>()
+                .unwrap_or_else(|| panic!("undecodable revert: {e}"));
+            let debug = format!("{decoded:?}");
+            Some(debug.split('(').next().unwrap_or_default().to_string())
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_rust_compatibility_check_agrees_with_match_orders() {
+    let devnet = Devnet::start().await.unwrap();
+    let (base, clients) = setup(&devnet).await;
+    let domain = clients[0].domain();
+    let (app_owner, data_owner, scheduler, requester) =
+        (&clients[1], &clients[2], &clients[3], &clients[4]);
+    let stranger = Address::repeat_byte(0x55);
+    let big = decloud_protocol::matching::MAX_PRICE + U256::from(1);
+    let mut rng = Rng(0x9e3779b97f4a7c15);
+    let mut seen = std::collections::BTreeMap::<String, usize>::new();
+    for case in 0..150 {
+        let mut o = base.clone();
+        for _ in 0..(1 + rng.next() % 2) {
+            match rng.next() % 14 {
+                0 => o.request.app = rng.pick(&[stranger, o.app.app]),
+                1 => o.request.dataset = rng.pick(&[stranger, Address::ZERO, o.dataset.dataset]),
+                2 => o.request.workerpool = rng.pick(&[stranger, Address::ZERO, o.pool.workerpool]),
+                3 => o.request.category = rng.pick(&[0, 1, 2]),
+                4 => o.request.trust = rng.pick(&[0, 1, 10, 11, (1 << 32) + 1]),
+                5 => o.pool.trust = rng.pick(&[1, 10, (1 << 32) + 5]),
+                6 => {
+                    o.app.app_price =
+                        rng.pick(&[U256::from(APP_PRICE - 1), U256::from(APP_PRICE + 1)])
+                }
+                7 => {
+                    o.request.dataset_max_price =
+                        rng.pick(&[U256::from(DATASET_PRICE - 1), U256::from(DATASET_PRICE)])
+                }
+                8 => {
+                    o.pool.workerpool_price = big;
+                    o.request.workerpool_max_price = rng.pick(&[big, U256::from(POOL_PRICE)]);
+                }
+                9 => {
+                    o.app.workerpool_restrict =
+                        rng.pick(&[Address::ZERO, o.pool.workerpool, stranger])
+                }
+                10 => {
+                    o.dataset.requester_restrict =
+                        rng.pick(&[Address::ZERO, o.request.requester, stranger])
+                }
+                11 => {
+                    o.pool.dataset_restrict =
+                        rng.pick(&[Address::ZERO, o.dataset.dataset, stranger])
+                }
+                12 => o.request.tag = rng.pick(&[Tag::NONE, Tag::bit(3), Tag::bit(9)]),
+                _ => {
+                    o.pool.tag = rng.pick(&[Tag::NONE, Tag::bit(3), Tag::bit(3).union(Tag::bit(9))])
+                }
+            }
+        }
+        o.app
+            .sign_with(app_owner.signer().unwrap(), &domain)
+            .unwrap();
+        o.dataset
+            .sign_with(data_owner.signer().unwrap(), &domain)
+            .unwrap();
+        o.pool
+            .sign_with(scheduler.signer().unwrap(), &domain)
+            .unwrap();
+        o.request
+            .sign_with(requester.signer().unwrap(), &domain)
+            .unwrap();
+        let ours = decloud_protocol::matching::check(&o.app, &o.dataset, &o.pool, &o.request)
+            .err()
+            .map(|e| e.hub_error().to_string());
+        let theirs = hub_verdict(requester, &o).await;
+        assert_eq!(ours, theirs, "case {case}");
+        *seen.entry(ours.unwrap_or_else(|| "ok".into())).or_default() += 1;
+    }
+    eprintln!("verdicts: {seen:?}");
+    // The cases reach most checks, and some matches succeed.
+    assert!(seen.contains_key("ok"), "{seen:?}");
+    assert!(seen.len() >= 10, "{seen:?}");
+}

@@ -12,6 +12,7 @@ pub mod amount;
 pub mod consensus;
 mod error;
 pub mod ids;
+pub mod matching;
 pub mod order;
 pub mod result;
 pub mod tag;
