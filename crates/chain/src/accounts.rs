@@ -23,10 +23,13 @@ pub const DEV_PRIVATE_KEYS: [B256; 10] = [
 /// # Panics
 /// If `index >= 10`; the indices are compile-time choices of callers, not user input.
 pub fn dev_signer(index: usize) -> PrivateKeySigner {
-    PrivateKeySigner::from_bytes(&DEV_PRIVATE_KEYS[index]).expect("the well-known dev keys are valid")
+    PrivateKeySigner::from_bytes(&DEV_PRIVATE_KEYS[index])
+        .expect("the well-known dev keys are valid")
 }
 
 /// Addresses of all development accounts, in order.
 pub fn dev_addresses() -> Vec<Address> {
-    (0..DEV_PRIVATE_KEYS.len()).map(|i| dev_signer(i).address()).collect()
+    (0..DEV_PRIVATE_KEYS.len())
+        .map(|i| dev_signer(i).address())
+        .collect()
 }

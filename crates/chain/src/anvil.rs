@@ -116,7 +116,8 @@ impl Anvil {
         if !port_is_free(options.port) {
             return Err(ChainError::PortInUse { port: options.port });
         }
-        let log = File::create(&options.log_path).map_err(|e| ChainError::io("cannot create", &options.log_path, e))?;
+        let log = File::create(&options.log_path)
+            .map_err(|e| ChainError::io("cannot create", &options.log_path, e))?;
         let log_err = log
             .try_clone()
             .map_err(|e| ChainError::io("cannot open", &options.log_path, e))?;
@@ -150,7 +151,9 @@ impl Anvil {
         let url = self.rpc_url.parse().map_err(|_| ChainError::BadRpcUrl {
             url: self.rpc_url.clone(),
         })?;
-        let provider = ProviderBuilder::new().disable_recommended_fillers().connect_http(url);
+        let provider = ProviderBuilder::new()
+            .disable_recommended_fillers()
+            .connect_http(url);
         let started = Instant::now();
         loop {
             if let Some(child) = self.child.as_mut()
@@ -173,7 +176,12 @@ impl Anvil {
     fn failure(&self, reason: String) -> ChainError {
         let tail = std::fs::read_to_string(&self.log_path)
             .ok()
-            .and_then(|log| log.lines().rev().find(|l| !l.trim().is_empty()).map(str::to_owned));
+            .and_then(|log| {
+                log.lines()
+                    .rev()
+                    .find(|l| !l.trim().is_empty())
+                    .map(str::to_owned)
+            });
         ChainError::AnvilFailed {
             reason: match tail {
                 Some(line) => format!("{reason}; it said: {line}"),

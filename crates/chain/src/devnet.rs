@@ -59,16 +59,19 @@ pub fn running(home: &Path) -> Option<DevnetProcess> {
 /// Deploys the protocol onto the chain at `rpc_url` with development account 0 as deployer and
 /// admin, funds every development account with devnet tokens, and returns the profile.
 pub async fn deploy_and_fund(rpc_url: &str) -> Result<ChainProfile, ChainError> {
-    let url = rpc_url
-        .parse()
-        .map_err(|_| ChainError::BadRpcUrl { url: rpc_url.into() })?;
+    let url = rpc_url.parse().map_err(|_| ChainError::BadRpcUrl {
+        url: rpc_url.into(),
+    })?;
     let deployer: PrivateKeySigner = accounts::dev_signer(0);
     let admin = deployer.address();
     let provider = ProviderBuilder::new().wallet(deployer).connect_http(url);
-    let chain_id = provider.get_chain_id().await.map_err(|e| ChainError::Unreachable {
-        url: rpc_url.into(),
-        reason: first_line(&e.to_string()),
-    })?;
+    let chain_id = provider
+        .get_chain_id()
+        .await
+        .map_err(|e| ChainError::Unreachable {
+            url: rpc_url.into(),
+            reason: first_line(&e.to_string()),
+        })?;
     let deployment = deploy::deploy_all(&provider, admin).await?;
     deploy::fund_accounts(
         &provider,
@@ -88,12 +91,16 @@ pub async fn deploy_and_fund(rpc_url: &str) -> Result<ChainProfile, ChainError> 
 
 /// Switches anvil at `rpc_url` to one block every `seconds` (0 = instant mining).
 pub async fn set_block_time(rpc_url: &str, seconds: u64) -> Result<(), ChainError> {
-    let url = rpc_url
-        .parse()
-        .map_err(|_| ChainError::BadRpcUrl { url: rpc_url.into() })?;
-    let provider = ProviderBuilder::new().disable_recommended_fillers().connect_http(url);
+    let url = rpc_url.parse().map_err(|_| ChainError::BadRpcUrl {
+        url: rpc_url.into(),
+    })?;
+    let provider = ProviderBuilder::new()
+        .disable_recommended_fillers()
+        .connect_http(url);
     let result = if seconds == 0 {
-        provider.raw_request::<_, ()>("evm_setAutomine".into(), (true,)).await
+        provider
+            .raw_request::<_, ()>("evm_setAutomine".into(), (true,))
+            .await
     } else {
         provider
             .raw_request::<_, ()>("evm_setIntervalMining".into(), (seconds,))
@@ -211,7 +218,9 @@ pub async fn status(home: &Path, rpc: Option<&str>) -> Result<Status, ChainError
         Err(ChainError::NoProfile { .. }) => None,
         Err(e) => return Err(e),
     };
-    let url = rpc.map(str::to_owned).or_else(|| profile.as_ref().map(|p| p.rpc_url.clone()));
+    let url = rpc
+        .map(str::to_owned)
+        .or_else(|| profile.as_ref().map(|p| p.rpc_url.clone()));
     let (block_number, rpc_error) = match url {
         None => (None, None),
         Some(url) => match block_number(&url).await {
@@ -229,14 +238,19 @@ pub async fn status(home: &Path, rpc: Option<&str>) -> Result<Status, ChainError
 
 /// Latest block number at `rpc_url`, with a one-line error when it does not answer.
 pub async fn block_number(rpc_url: &str) -> Result<u64, ChainError> {
-    let url = rpc_url
-        .parse()
-        .map_err(|_| ChainError::BadRpcUrl { url: rpc_url.into() })?;
-    let provider = ProviderBuilder::new().disable_recommended_fillers().connect_http(url);
-    provider.get_block_number().await.map_err(|e| ChainError::Unreachable {
+    let url = rpc_url.parse().map_err(|_| ChainError::BadRpcUrl {
         url: rpc_url.into(),
-        reason: first_line(&e.to_string()),
-    })
+    })?;
+    let provider = ProviderBuilder::new()
+        .disable_recommended_fillers()
+        .connect_http(url);
+    provider
+        .get_block_number()
+        .await
+        .map_err(|e| ChainError::Unreachable {
+            url: rpc_url.into(),
+            reason: first_line(&e.to_string()),
+        })
 }
 
 fn first_line(text: &str) -> String {

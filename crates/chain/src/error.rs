@@ -5,22 +5,30 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum ChainError {
     /// The RPC endpoint did not answer.
-    #[error("cannot reach the chain at {url}: {reason}; check --rpc, or start a local chain with `decloud devnet up`")]
+    #[error(
+        "cannot reach the chain at {url}: {reason}; check --rpc, or start a local chain with `decloud devnet up`"
+    )]
     Unreachable { url: String, reason: String },
     /// The RPC URL is not a URL.
     #[error("invalid RPC URL {url:?}: expected something like http://127.0.0.1:8545")]
     BadRpcUrl { url: String },
     /// The TCP port anvil should listen on is taken.
-    #[error("port {port} is already in use: pass --port with a free port, or stop whatever listens there")]
+    #[error(
+        "port {port} is already in use: pass --port with a free port, or stop whatever listens there"
+    )]
     PortInUse { port: u16 },
     /// No anvil binary could be found.
-    #[error("anvil not found (looked in {searched}): run scripts/bootstrap, or set DECLOUD_ANVIL to the anvil binary")]
+    #[error(
+        "anvil not found (looked in {searched}): run scripts/bootstrap, or set DECLOUD_ANVIL to the anvil binary"
+    )]
     AnvilNotFound { searched: String },
     /// anvil started but exited or never answered.
     #[error("anvil did not start: {reason} (log: {log})")]
     AnvilFailed { reason: String, log: String },
     /// A devnet started by decloud is already running.
-    #[error("a devnet is already running (pid {pid}, {rpc_url}); use it, or stop it with `decloud devnet down`")]
+    #[error(
+        "a devnet is already running (pid {pid}, {rpc_url}); use it, or stop it with `decloud devnet down`"
+    )]
     AlreadyRunning { pid: u32, rpc_url: String },
     /// No chain profile exists yet.
     #[error("no chain profile at {}: start a local chain with `decloud devnet up` or write one for your chain", path.display())]
@@ -43,15 +51,31 @@ pub enum ChainError {
     #[error("{what} refused: {reason}")]
     Reverted { what: String, reason: String },
     /// The RPC endpoint serves another chain than the profile names.
-    #[error("{url} serves chain {actual}, but the chain profile is for chain {expected}: check --rpc, or run `decloud devnet up` again")]
-    WrongChain { url: String, expected: u64, actual: u64 },
+    #[error(
+        "{url} serves chain {actual}, but the chain profile is for chain {expected}: check --rpc, or run `decloud devnet up` again"
+    )]
+    WrongChain {
+        url: String,
+        expected: u64,
+        actual: u64,
+    },
     /// A transaction was sent but never mined, even after rebroadcasting it.
-    #[error("{what}: transaction {hash} was not mined after {attempts} broadcasts; check the chain (`decloud devnet status`) and retry")]
-    NotMined { what: String, hash: String, attempts: u32 },
+    #[error(
+        "{what}: transaction {hash} was not mined after {attempts} broadcasts; check the chain (`decloud devnet status`) and retry"
+    )]
+    NotMined {
+        what: String,
+        hash: String,
+        attempts: u32,
+    },
 }
 
 impl ChainError {
-    pub(crate) fn io(action: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+    pub(crate) fn io(
+        action: &'static str,
+        path: impl Into<PathBuf>,
+        source: std::io::Error,
+    ) -> Self {
         Self::Io {
             action,
             path: path.into(),

@@ -17,7 +17,9 @@ pub fn default_home() -> PathBuf {
     if let Some(home) = std::env::var_os("DECLOUD_HOME").filter(|h| !h.is_empty()) {
         return PathBuf::from(home);
     }
-    let user_home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."));
+    let user_home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("."));
     user_home.join(".decloud")
 }
 
@@ -47,7 +49,9 @@ impl ChainProfile {
         let path = Self::path_in(home);
         let text = match std::fs::read_to_string(&path) {
             Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(ChainError::NoProfile { path }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(ChainError::NoProfile { path });
+            }
             Err(e) => return Err(ChainError::io("cannot read", path, e)),
         };
         toml::from_str(&text).map_err(|e| ChainError::BadProfile {

@@ -21,7 +21,11 @@ fn stderr(out: &Output) -> String {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// Stops the devnet of a test even when an assertion fails half-way.
@@ -39,7 +43,10 @@ fn up_status_down_round_trip() {
     let port = free_port().to_string();
     let _guard = DownOnDrop(home.path());
 
-    let up = decloud(home.path(), &["devnet", "up", "--port", &port, "--instant", "--json"]);
+    let up = decloud(
+        home.path(),
+        &["devnet", "up", "--port", &port, "--instant", "--json"],
+    );
     assert!(up.status.success(), "up failed: {}", stderr(&up));
     let report: serde_json::Value = serde_json::from_str(&stdout(&up)).unwrap();
     let pid = report["process"]["pid"].as_u64().unwrap();
@@ -47,28 +54,49 @@ fn up_status_down_round_trip() {
     assert!(home.path().join("chain.toml").exists());
 
     // A second `up` refuses to start another anvil and names the running one.
-    let again = decloud(home.path(), &["devnet", "up", "--port", &free_port().to_string()]);
+    let again = decloud(
+        home.path(),
+        &["devnet", "up", "--port", &free_port().to_string()],
+    );
     assert!(!again.status.success());
     let message = stderr(&again);
-    assert!(message.contains("already running") && message.contains(&pid.to_string()), "{message}");
+    assert!(
+        message.contains("already running") && message.contains(&pid.to_string()),
+        "{message}"
+    );
 
     let status = decloud(home.path(), &["devnet", "status", "--json"]);
     assert!(status.status.success(), "{}", stderr(&status));
     let status: serde_json::Value = serde_json::from_str(&stdout(&status)).unwrap();
     assert_eq!(status["running"], true);
     assert_eq!(status["process"]["pid"].as_u64(), Some(pid));
-    assert!(status["block_number"].as_u64().unwrap() >= 1, "the deployment mined blocks");
+    assert!(
+        status["block_number"].as_u64().unwrap() >= 1,
+        "the deployment mined blocks"
+    );
 
     let human = decloud(home.path(), &["devnet", "status"]);
-    assert!(stdout(&human).contains("running, anvil pid"), "{}", stdout(&human));
+    assert!(
+        stdout(&human).contains("running, anvil pid"),
+        "{}",
+        stdout(&human)
+    );
 
     let down = decloud(home.path(), &["devnet", "down"]);
     assert!(down.status.success());
-    assert!(stdout(&down).contains(&format!("pid {pid}")), "{}", stdout(&down));
-    assert!(!Path::new(&format!("/proc/{pid}")).join("cmdline").exists() || {
-        // A zombie has an empty cmdline; anything else would mean anvil still runs.
-        std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default().is_empty()
-    });
+    assert!(
+        stdout(&down).contains(&format!("pid {pid}")),
+        "{}",
+        stdout(&down)
+    );
+    assert!(
+        !Path::new(&format!("/proc/{pid}")).join("cmdline").exists() || {
+            // A zombie has an empty cmdline; anything else would mean anvil still runs.
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .unwrap_or_default()
+                .is_empty()
+        }
+    );
 
     let after = decloud(home.path(), &["devnet", "status", "--json"]);
     let after: serde_json::Value = serde_json::from_str(&stdout(&after)).unwrap();
@@ -76,7 +104,11 @@ fn up_status_down_round_trip() {
 
     let down_again = decloud(home.path(), &["devnet", "down"]);
     assert!(down_again.status.success());
-    assert!(stdout(&down_again).contains("no devnet"), "{}", stdout(&down_again));
+    assert!(
+        stdout(&down_again).contains("no devnet"),
+        "{}",
+        stdout(&down_again)
+    );
 }
 
 #[test]
@@ -88,8 +120,14 @@ fn a_port_in_use_is_a_one_line_error_that_says_what_to_do() {
     assert!(!out.status.success());
     let message = stderr(&out);
     assert_eq!(message.trim().lines().count(), 1, "{message}");
-    assert!(message.contains("already in use") && message.contains("--port"), "{message}");
-    assert!(!home.path().join("chain.toml").exists(), "nothing is written on failure");
+    assert!(
+        message.contains("already in use") && message.contains("--port"),
+        "{message}"
+    );
+    assert!(
+        !home.path().join("chain.toml").exists(),
+        "nothing is written on failure"
+    );
 }
 
 #[test]

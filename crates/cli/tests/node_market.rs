@@ -28,7 +28,12 @@ fn start_market(home: &std::path::Path) -> (Node, String) {
     let node = Node(child);
     let mut line = String::new();
     BufReader::new(stdout).read_line(&mut line).unwrap();
-    let url = line.split(" on ").nth(1).expect("the node prints its address").trim().to_owned();
+    let url = line
+        .split(" on ")
+        .nth(1)
+        .expect("the node prints its address")
+        .trim()
+        .to_owned();
     assert!(url.starts_with("http://127.0.0.1:"), "{line}");
     (node, url)
 }

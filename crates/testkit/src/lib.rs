@@ -50,10 +50,16 @@ impl Devnet {
                 Ok(anvil) => {
                     let profile = devnet::deploy_and_fund(anvil.rpc_url()).await?;
                     profile.save(home.path())?;
-                    return Ok(Self { anvil, home, profile });
+                    return Ok(Self {
+                        anvil,
+                        home,
+                        profile,
+                    });
                 }
                 // Lost the race for the port to another test: pick another one.
-                Err(e @ (ChainError::PortInUse { .. } | ChainError::AnvilFailed { .. })) => last_error = Some(e),
+                Err(e @ (ChainError::PortInUse { .. } | ChainError::AnvilFailed { .. })) => {
+                    last_error = Some(e)
+                }
                 Err(e) => return Err(e),
             }
         }

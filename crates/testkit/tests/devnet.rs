@@ -11,7 +11,10 @@ use decloud_testkit::Devnet;
 async fn devnet_deploys_the_token_and_funds_every_dev_account() {
     let devnet = Devnet::start().await.expect("devnet starts");
     let provider = devnet.provider(0);
-    assert_eq!(provider.get_chain_id().await.unwrap(), devnet.profile().chain_id);
+    assert_eq!(
+        provider.get_chain_id().await.unwrap(),
+        devnet.profile().chain_id
+    );
 
     // The keys we hard-code are the ones anvil funds with ether.
     let anvil_accounts = provider.get_accounts().await.unwrap();
