@@ -34,6 +34,36 @@ enum Command {
     Wallet(cmd::wallet::WalletArgs),
     /// Deposit to, withdraw from and show the escrow account on the hub.
     Account(cmd::account::AccountArgs),
+    /// Deploy, show and list datasets on chain.
+    Dataset(DatasetArgs),
+    /// Deploy, show and list workerpools on chain.
+    Workerpool(WorkerpoolArgs),
+    /// List the hub's categories of work.
+    Category(cmd::resource::CategoryArgs),
+    /// Write, sign, publish, cancel and show orders.
+    Order(cmd::order::OrderArgs),
+    /// Browse the market's open orders, cheapest first.
+    Orderbook(cmd::orderbook::OrderbookArgs),
+    /// Run an app: match the cheapest compatible orders into a deal.
+    Run(Box<cmd::run::RunArgs>),
+    /// Show deals.
+    Deal(cmd::deal::DealArgs),
+    /// Show, follow and claim tasks.
+    Task(cmd::task::TaskArgs),
+}
+
+/// Arguments of `decloud dataset`.
+#[derive(clap::Args)]
+struct DatasetArgs {
+    #[command(subcommand)]
+    verb: cmd::resource::DatasetVerbs,
+}
+
+/// Arguments of `decloud workerpool`.
+#[derive(clap::Args)]
+struct WorkerpoolArgs {
+    #[command(subcommand)]
+    verb: cmd::resource::WorkerpoolVerbs,
 }
 
 #[tokio::main]
@@ -48,6 +78,14 @@ async fn main() -> std::process::ExitCode {
         Command::Node(args) => cmd::node::run(args, &home).await,
         Command::Wallet(args) => cmd::wallet::run(args, &home).await,
         Command::Account(args) => cmd::account::run(args, &home).await,
+        Command::Dataset(args) => cmd::resource::run_dataset(args.verb, &home).await,
+        Command::Workerpool(args) => cmd::resource::run_workerpool(args.verb, &home).await,
+        Command::Category(args) => cmd::resource::run_category(args, &home).await,
+        Command::Order(args) => cmd::order::run(args, &home).await,
+        Command::Orderbook(args) => cmd::orderbook::run(args).await,
+        Command::Run(args) => cmd::run::run(*args, &home).await,
+        Command::Deal(args) => cmd::deal::run(args, &home).await,
+        Command::Task(args) => cmd::task::run(args, &home).await,
     };
     match outcome {
         Ok(()) => std::process::ExitCode::SUCCESS,

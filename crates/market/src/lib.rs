@@ -6,6 +6,7 @@
 //! default, Postgres by URL) so a restart loses nothing.
 
 pub mod check;
+pub mod client;
 pub mod db;
 
 pub use db::{BookEntry, BookQuery, OrderBook, OrderKind, OrderStatus};

@@ -17,6 +17,9 @@ enum AppCommand {
     /// Run a module locally under the same sandbox a worker uses and print its result digest,
     /// to check an app's determinism before deploying it.
     Exec(ExecArgs),
+    /// Deploy, show and list apps on chain.
+    #[command(flatten)]
+    Registry(super::resource::AppVerbs),
 }
 
 /// Arguments of `decloud app exec`.
@@ -76,6 +79,7 @@ struct ExecArgs {
 pub async fn run(args: AppArgs, home: &Path) -> anyhow::Result<()> {
     match args.command {
         AppCommand::Exec(args) => exec(args, home).await,
+        AppCommand::Registry(verb) => super::resource::run_app(verb, home).await,
     }
 }
 
