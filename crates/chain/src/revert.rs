@@ -6,7 +6,7 @@ use alloy::primitives::U256;
 use alloy::sol_types::{Panic, Revert, SolError, SolInterface};
 use decloud_protocol::format_amount;
 
-use crate::contracts::{AppRegistry, DevToken, Hub};
+use crate::contracts::{AppRegistry, DevToken, Hub, WorkerpoolRegistry};
 
 /// solady's `SafeTransferLib.TransferFromFailed()` (not in the hub's ABI).
 const TRANSFER_FROM_FAILED: [u8; 4] = [0x79, 0x39, 0xf4, 0x24];
@@ -32,8 +32,24 @@ pub fn describe_revert(data: &[u8]) -> String {
             other => format!("token error: {}", debug_name(&other)),
         };
     }
+    if let Ok(e) = WorkerpoolRegistry::WorkerpoolRegistryErrors::abi_decode(data) {
+        use WorkerpoolRegistry::WorkerpoolRegistryErrors as W;
+        return match e {
+            W::NotWorkerpoolOwner(x) => format!("{} does not own workerpool {}: use the owner's wallet", x.caller, x.workerpool),
+            W::RatioTooLarge(x) => format!("ratio {} is too large: ratios are percentages (0-100)", x.ratio),
+            W::TokenAlreadyExists(_) => "this resource is already registered (same owner and fields): change its name or reuse it".into(),
+            W::TokenDoesNotExist(_) => "no such resource in the registry: check the address".into(),
+            W::NotOwnerNorApproved(_) => "the wallet neither owns nor is approved for this resource".into(),
+            other => format!("registry error: {}", debug_name(&other)),
+        };
+    }
     if let Ok(e) = AppRegistry::AppRegistryErrors::abi_decode(data) {
-        return format!("registry error: {}", debug_name(&e));
+        return match e {
+            AppRegistry::AppRegistryErrors::EmptyChecksum(_) => {
+                "the checksum is empty: give the sha256 of the module or file".into()
+            }
+            other => format!("registry error: {}", debug_name(&other)),
+        };
     }
     match data.get(..4) {
         Some(s) if s == TRANSFER_FROM_FAILED => {
@@ -217,6 +233,23 @@ mod tests {
         .abi_encode();
         assert!(
             describe_revert(&data).starts_with("WeightOverflow"),
+            "{}",
+            describe_revert(&data)
+        );
+    }
+
+    #[test]
+    fn registry_errors_are_readable() {
+        let data = AppRegistry::EmptyChecksum {}.abi_encode();
+        assert!(describe_revert(&data).contains("checksum is empty"));
+        let data = WorkerpoolRegistry::TokenAlreadyExists {}.abi_encode();
+        assert!(describe_revert(&data).contains("already registered"));
+        let data = WorkerpoolRegistry::RatioTooLarge {
+            ratio: U256::from(101),
+        }
+        .abi_encode();
+        assert!(
+            describe_revert(&data).contains("101"),
             "{}",
             describe_revert(&data)
         );
