@@ -128,6 +128,46 @@ struct Choice<'a> {
     per_task: U256,
 }
 
+/// The deal's volume: the request's, capped by what each order has left.
+fn deal_volume(requested: u64, choice: &Choice) -> u64 {
+    [
+        requested,
+        choice.app.0.remaining,
+        choice.workerpool.0.remaining,
+        choice.dataset.map(|d| d.0.remaining).unwrap_or(u64::MAX),
+    ]
+    .into_iter()
+    .min()
+    .unwrap_or(1)
+}
+
+/// Fails with "insufficient balance" and the amount to deposit when the requester can't pay
+/// `volume` tasks of `choice`.
+async fn check_balance(
+    client: &decloud_chain::client::Client,
+    me: Address,
+    choice: &Choice<'_>,
+    volume: u64,
+) -> anyhow::Result<()> {
+    let cost = choice.per_task * U256::from(volume);
+    let balance = client
+        .hub()
+        .balanceOf(me)
+        .call()
+        .await
+        .map_err(|e| client.contract_error("reading the escrow balance", &e))?;
+    if balance < cost {
+        bail!(
+            "insufficient balance: {me} has {} free in the escrow and the deal needs {} ({volume} × {}); deposit with `decloud account deposit {}`",
+            format_amount(balance),
+            format_amount(cost),
+            format_amount(choice.per_task),
+            format_amount(cost - balance).replace(' ', "")
+        );
+    }
+    Ok(())
+}
+
 /// Runs `decloud run`.
 pub async fn run(args: RunArgs, home: &Path) -> anyhow::Result<()> {
     let app = super::shared::parse_address(&args.app, "app")?;
@@ -216,6 +256,7 @@ pub async fn run(args: RunArgs, home: &Path) -> anyhow::Result<()> {
     let mut stakes = std::collections::HashMap::new();
     let mut unstaked = Vec::new();
     let mut best: Option<Choice> = None;
+    let mut best_unstaked: Option<Choice> = None;
     for pool in &pools {
         let wp = &pool.1;
         let scheduler = pool.0.signer;
@@ -231,14 +272,10 @@ pub async fn run(args: RunArgs, home: &Path) -> anyhow::Result<()> {
             }
         };
         let tasks = U256::from(args.volume.min(pool.0.remaining));
-        if free
-            < wp.workerpool_price * U256::from(decloud_protocol::matching::SCHEDULER_STAKE_RATIO)
+        let staked = free
+            >= wp.workerpool_price * U256::from(decloud_protocol::matching::SCHEDULER_STAKE_RATIO)
                 / U256::from(100)
-                * tasks
-        {
-            unstaked.push(wp.workerpool);
-            continue;
-        }
+                * tasks;
         let Some(a) = apps
             .iter()
             .find(|(_, o)| allows(o.workerpool_restrict, wp.workerpool) && wp.tag.covers(o.tag))
@@ -258,8 +295,14 @@ pub async fn run(args: RunArgs, home: &Path) -> anyhow::Result<()> {
         };
         let per_task =
             a.1.app_price + d.map(|d| d.1.dataset_price).unwrap_or_default() + wp.workerpool_price;
-        if best.as_ref().is_none_or(|b| per_task < b.per_task) {
-            best = Some(Choice {
+        let slot = if staked {
+            &mut best
+        } else {
+            unstaked.push(wp.workerpool);
+            &mut best_unstaked
+        };
+        if slot.as_ref().is_none_or(|b| per_task < b.per_task) {
+            *slot = Some(Choice {
                 app: a,
                 dataset: d,
                 workerpool: pool,
@@ -268,10 +311,15 @@ pub async fn run(args: RunArgs, home: &Path) -> anyhow::Result<()> {
         }
     }
     let Some(choice) = best else {
-        if let Some(pool) = unstaked.first() {
+        if let (Some(pool), Some(cheapest)) = (unstaked.first(), &best_unstaked) {
+            // The requester's own shortfall comes first: it is the one it can fix.
+            check_balance(&client, me, cheapest, deal_volume(args.volume, cheapest)).await?;
             bail!(
-                "no compatible workerpool order: the scheduler of workerpool {pool} (and of {} other compatible orders) has not deposited enough to stake for the deal; ask its owner to deposit with `decloud account deposit`, or lower --volume",
-                unstaked.len() - 1
+                "no compatible workerpool order whose scheduler can stake for the deal: the scheduler of workerpool {pool}{} has not deposited enough; ask its owner to deposit with `decloud account deposit`, or lower --volume",
+                match unstaked.len() - 1 {
+                    0 => String::new(),
+                    n => format!(" (and those of {n} other orders)"),
+                }
             );
         }
         bail!(
@@ -295,30 +343,8 @@ pub async fn run(args: RunArgs, home: &Path) -> anyhow::Result<()> {
         );
     };
 
-    let volume = [
-        args.volume,
-        choice.app.0.remaining,
-        choice.workerpool.0.remaining,
-        choice.dataset.map(|d| d.0.remaining).unwrap_or(u64::MAX),
-    ]
-    .into_iter()
-    .min()
-    .unwrap_or(1);
-    let cost = choice.per_task * U256::from(volume);
-    let balance = hub
-        .balanceOf(me)
-        .call()
-        .await
-        .map_err(|e| client.contract_error("reading the escrow balance", &e))?;
-    if balance < cost {
-        bail!(
-            "insufficient balance: {me} has {} free in the escrow and the deal needs {} ({volume} × {}); deposit with `decloud account deposit {}`",
-            format_amount(balance),
-            format_amount(cost),
-            format_amount(choice.per_task),
-            format_amount(cost - balance).replace(' ', "")
-        );
-    }
+    let volume = deal_volume(args.volume, &choice);
+    check_balance(&client, me, &choice, volume).await?;
 
     let mut params = serde_json::Map::new();
     if let Some(a) = &args.args {
