@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use alloy::primitives::U256;
+use alloy::primitives::{Address, U256};
 use alloy::providers::{Provider, ProviderBuilder};
 use alloy::signers::local::PrivateKeySigner;
 use serde::{Deserialize, Serialize};
@@ -87,6 +87,37 @@ pub async fn deploy_and_fund(rpc_url: &str) -> Result<ChainProfile, ChainError> 
         admin,
         contracts: deployment.contracts,
     })
+}
+
+/// Gives `account` `ether_wei` of ether (anvil's `anvil_setBalance`, so it works only on a
+/// devnet) and mints it `tokens` devnet tokens through the faucet, sent by dev account 0.
+pub async fn fund(
+    profile: &ChainProfile,
+    account: Address,
+    ether_wei: U256,
+    tokens: U256,
+) -> Result<(), ChainError> {
+    let url = profile.rpc_url.parse().map_err(|_| ChainError::BadRpcUrl {
+        url: profile.rpc_url.clone(),
+    })?;
+    let provider = ProviderBuilder::new()
+        .wallet(accounts::dev_signer(0))
+        .connect_http(url);
+    if !ether_wei.is_zero() {
+        provider
+            .raw_request::<_, ()>("anvil_setBalance".into(), (account, ether_wei))
+            .await
+            .map_err(|e| {
+                ChainError::tx(
+                    format!("giving ether to {account}"),
+                    format!("{} (only a devnet can mint ether; on another chain, send it from a funded wallet)", first_line(&e.to_string())),
+                )
+            })?;
+    }
+    if !tokens.is_zero() {
+        deploy::fund_accounts(&provider, &profile.contracts, &[account], tokens).await?;
+    }
+    Ok(())
 }
 
 /// Switches anvil at `rpc_url` to one block every `seconds` (0 = instant mining).

@@ -151,3 +151,49 @@ fn a_bad_rpc_is_a_one_line_error_that_says_what_to_do() {
     }
     assert!(!home.path().join("chain.toml").exists());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn fund_gives_a_new_account_ether_and_tokens() {
+    use alloy::primitives::{Address, U256};
+    use alloy::providers::Provider;
+    use decloud_chain::contracts::DevToken;
+
+    let devnet = decloud_testkit::Devnet::start().await.unwrap();
+    let fresh = Address::repeat_byte(0x42);
+    let out = decloud(
+        devnet.home(),
+        &[
+            "devnet",
+            "fund",
+            &fresh.to_string(),
+            "--ether",
+            "3",
+            "--tokens",
+            "250",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("250 DCT"), "{}", stdout(&out));
+    let provider = devnet.provider(0);
+    let wei = provider.get_balance(fresh).await.unwrap();
+    assert_eq!(wei, U256::from(3) * U256::from(10u64).pow(U256::from(18)));
+    let token = DevToken::new(devnet.profile().contracts.token, &provider);
+    assert_eq!(
+        token.balanceOf(fresh).call().await.unwrap(),
+        U256::from(250_000_000_000u64)
+    );
+
+    // Over the faucet's limit: refused by the command line, nothing minted.
+    let out = decloud(
+        devnet.home(),
+        &["devnet", "fund", &fresh.to_string(), "--tokens", "2000000"],
+    );
+    assert!(!out.status.success());
+    assert_eq!(
+        token.balanceOf(fresh).call().await.unwrap(),
+        U256::from(250_000_000_000u64)
+    );
+    // Not an address.
+    let out = decloud(devnet.home(), &["devnet", "fund", "0x1234"]);
+    assert!(!out.status.success());
+}

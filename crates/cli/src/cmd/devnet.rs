@@ -43,6 +43,20 @@ enum DevnetCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Give an account ether (for gas) and devnet tokens, e.g. a wallet made with `wallet create`.
+    #[command(after_help = "Examples:\n  \
+        decloud devnet fund 0x70997970C51812dc3A010C7d01b50e0d17dc79C8\n  \
+        decloud devnet fund 0x7099...79C8 --ether 5 --tokens 2500")]
+    Fund {
+        /// The account to fund.
+        address: alloy::primitives::Address,
+        /// Whole ether to set its balance to.
+        #[arg(long, default_value_t = 100)]
+        ether: u64,
+        /// Whole devnet tokens (DCT) to mint to it (at most 1,000,000).
+        #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(0..=1_000_000))]
+        tokens: u64,
+    },
     /// Stop the anvil that `devnet up` started (and nothing else).
     #[command(after_help = "Example:\n  decloud devnet down")]
     Down,
@@ -69,6 +83,11 @@ pub async fn run(args: DevnetArgs, home: &Path) -> anyhow::Result<()> {
             json,
         } => up(home, port, (!instant).then_some(block_time), rpc, json).await,
         DevnetCommand::Down => down(home),
+        DevnetCommand::Fund {
+            address,
+            ether,
+            tokens,
+        } => fund(home, address, ether, tokens).await,
         DevnetCommand::Status { rpc, json } => status(home, rpc.as_deref(), json).await,
     }
 }
@@ -128,6 +147,24 @@ async fn up(
         thousands(DEV_ACCOUNT_FUNDS / 1_000_000_000)
     );
     println!("profile:    {}", report.profile_path.display());
+    Ok(())
+}
+
+async fn fund(
+    home: &Path,
+    address: alloy::primitives::Address,
+    ether: u64,
+    tokens: u64,
+) -> anyhow::Result<()> {
+    use alloy::primitives::U256;
+    let profile = ChainProfile::load(home)?;
+    let wei = U256::from(ether) * U256::from(10u64).pow(U256::from(18));
+    let nano = U256::from(tokens) * U256::from(1_000_000_000u64);
+    devnet::fund(&profile, address, wei, nano).await?;
+    println!(
+        "funded {address}: balance set to {ether} ether, {} DCT minted",
+        thousands(tokens)
+    );
     Ok(())
 }
 
