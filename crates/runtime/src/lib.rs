@@ -39,5 +39,5 @@ pub use digest::{Computed, Digest, FailureKind, FailureRecord, ParseDigestError}
 pub use limits::{FUEL_PER_SECOND, Limits};
 pub use runtime::{
     ARGV0, App, COMPUTED_JSON, ERROR_JSON, IN_DIR, OUT_DIR, Outcome, RunReport, Runtime,
-    RuntimeConfig, RuntimeError, TaskContext,
+    RuntimeConfig, RuntimeError, SplitArgsError, TaskContext,
 };

@@ -113,7 +113,65 @@ pub struct TaskContext {
     pub callback: bool,
 }
 
+/// `params.args` is not shell-like: an unterminated quote or a trailing backslash.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the app arguments {0:?} have an unterminated quote or a trailing backslash")]
+pub struct SplitArgsError(pub String);
+
 impl TaskContext {
+    /// Splits a request's `params.args` string into argv the same way on every worker: words
+    /// separated by ASCII whitespace; `'...'` keeps its content verbatim; `"..."` keeps its
+    /// content with `\` escaping the next character; outside quotes `\` escapes the next
+    /// character. `""` gives an empty argument. No variables, globs or other shell features.
+    pub fn split_args(args: &str) -> Result<Vec<String>, SplitArgsError> {
+        let err = || SplitArgsError(args.to_string());
+        let mut out = Vec::new();
+        let mut word = String::new();
+        let mut in_word = false;
+        let mut chars = args.chars();
+        while let Some(c) = chars.next() {
+            match c {
+                c if c.is_ascii_whitespace() => {
+                    if in_word {
+                        out.push(std::mem::take(&mut word));
+                        in_word = false;
+                    }
+                }
+                '\'' => {
+                    in_word = true;
+                    loop {
+                        match chars.next().ok_or_else(err)? {
+                            '\'' => break,
+                            c => word.push(c),
+                        }
+                    }
+                }
+                '"' => {
+                    in_word = true;
+                    loop {
+                        match chars.next().ok_or_else(err)? {
+                            '"' => break,
+                            '\\' => word.push(chars.next().ok_or_else(err)?),
+                            c => word.push(c),
+                        }
+                    }
+                }
+                '\\' => {
+                    in_word = true;
+                    word.push(chars.next().ok_or_else(err)?);
+                }
+                c => {
+                    in_word = true;
+                    word.push(c);
+                }
+            }
+        }
+        if in_word {
+            out.push(word);
+        }
+        Ok(out)
+    }
+
     /// The environment the app sees, in order.
     pub fn env(&self) -> Vec<(String, String)> {
         let mut env = vec![
@@ -777,4 +835,24 @@ fn finish(task: &TaskContext, output: &Path, limits: &Limits) -> Result<Outcome,
         computed,
         callback_data,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn split_args_is_shell_like_and_strict() {
+        let split = |s| TaskContext::split_args(s).unwrap();
+        assert_eq!(split("  a  b\tc "), ["a", "b", "c"]);
+        assert_eq!(
+            split(r#"'x y' "p \"q\"" z\ w """#),
+            ["x y", "p \"q\"", "z w", ""]
+        );
+        assert_eq!(split(r#"a'b'"c""#), ["abc"]);
+        assert!(split("").is_empty());
+        assert!(TaskContext::split_args("'open").is_err());
+        assert!(TaskContext::split_args("\"open").is_err());
+        assert!(TaskContext::split_args("end\\").is_err());
+    }
 }

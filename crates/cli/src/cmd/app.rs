@@ -37,6 +37,10 @@ struct ExecArgs {
     /// Arguments passed to the app (argv[1..]); arguments that start with `-` go after `--`.
     #[arg(long, num_args = 1.., value_name = "ARG")]
     args: Vec<String>,
+    /// The app arguments as one string, split like a request's `params.args` (quotes and
+    /// backslashes as in a shell, nothing else); added before --args.
+    #[arg(long, value_name = "STRING")]
+    params_args: Option<String>,
     /// More arguments for the app, after `--`.
     #[arg(last = true, value_name = "ARG")]
     rest: Vec<String>,
@@ -104,9 +108,17 @@ async fn exec(a: ExecArgs, home: &Path) -> anyhow::Result<()> {
     if let Some(secs) = a.timeout {
         limits.wall_clock_ms = secs.saturating_mul(1000);
     }
+    let split = match &a.params_args {
+        Some(s) => TaskContext::split_args(s)?,
+        None => Vec::new(),
+    };
     let task = TaskContext {
         task_id,
-        args: a.args.iter().chain(&a.rest).cloned().collect(),
+        args: split
+            .into_iter()
+            .chain(a.args.iter().cloned())
+            .chain(a.rest.iter().cloned())
+            .collect(),
         dataset_filename: a.dataset.clone(),
         input_file_names: a.input_files.clone(),
         clock_secs: a.clock,
