@@ -58,16 +58,24 @@ impl Env {
         self.work.path().join(name)
     }
 
-    /// Runs `decloud args...` in the work directory.
-    fn run(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_decloud"))
+    /// `decloud args...` in the work directory, with this environment's home, market and
+    /// wallet password.
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_decloud"));
+        command
             .args(args)
             .current_dir(self.work.path())
             .env("DECLOUD_HOME", self.home())
             .env("DECLOUD_WALLET_PASSWORD", PASSWORD)
             .env("DECLOUD_MARKET", self.market.url())
             .env_remove("DECLOUD_WALLET")
-            .env_remove("DECLOUD_RPC")
+            .env_remove("DECLOUD_RPC");
+        command
+    }
+
+    /// Runs `decloud args...` in the work directory.
+    fn run(&self, args: &[&str]) -> Output {
+        self.command(args)
             .output()
             .expect("the decloud binary runs")
     }
@@ -624,6 +632,123 @@ async fn a_task_past_its_deadline_is_claimed_and_refunded() {
     assert_eq!(watched["status"], "FAILED");
     let err = env.fails(&["task", "claim", &task, "--wallet", "appdev"]);
     assert!(err.contains("already claimed"), "{err}");
+}
+
+/// Kills a child process when the test ends early.
+struct Child(Option<std::process::Child>);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.0.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn run_watch_follows_every_task_to_its_end() {
+    use std::io::{BufRead, BufReader, Read};
+    let env = Env::start().await;
+    env.import("appdev", 1);
+    env.import("pool", 2);
+    env.import("requester", 3);
+    let worker = env.import("worker", 4);
+    let (app, pool) = env.deploy_app_and_pool();
+    env.publish_offers(&app, &pool, DCT, 2 * DCT, 10);
+    env.ok(&["account", "deposit", "10DCT", "--wallet", "requester"]);
+    env.ok(&["account", "deposit", "10DCT", "--wallet", "pool"]);
+    env.ok(&["account", "deposit", "10DCT", "--wallet", "worker"]);
+
+    let mut child = Child(Some(
+        env.command(&[
+            "run",
+            &app,
+            "--volume",
+            "2",
+            "--watch",
+            "--interval",
+            "1",
+            "--wallet",
+            "requester",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap(),
+    ));
+    let mut stdout = BufReader::new(child.0.as_mut().unwrap().stdout.take().unwrap());
+    let mut first = String::new();
+    stdout.read_line(&mut first).unwrap();
+    let deal_id: B256 = first
+        .strip_prefix("deal ")
+        .unwrap_or_else(|| panic!("run prints the deal first: {first:?}"))
+        .trim()
+        .parse()
+        .unwrap();
+
+    // While it watches, a worker computes both tasks and the scheduler finalizes them.
+    let deal = deal_of(&env, deal_id).await;
+    let hub_address = env.devnet.profile().contracts.hub;
+    for index in 0..2u64 {
+        let task = decloud_protocol::task_id(deal_id, index);
+        let authorization = decloud_protocol::result::sign_authorization(
+            &env.devnet.signer(2),
+            worker,
+            task,
+            Address::ZERO,
+        )
+        .unwrap();
+        Hub::new(hub_address, env.devnet.provider(4))
+            .contributeAndReveal(
+                (&deal).into(),
+                U256::from(index),
+                B256::repeat_byte(7),
+                Address::ZERO,
+                Default::default(),
+                authorization,
+            )
+            .send()
+            .await
+            .unwrap()
+            .get_receipt()
+            .await
+            .unwrap();
+        Hub::new(hub_address, env.devnet.provider(2))
+            .finalize(
+                (&deal).into(),
+                U256::from(index),
+                format!("http://example.invalid/blobs/{index}")
+                    .into_bytes()
+                    .into(),
+                Default::default(),
+                Vec::new(),
+            )
+            .send()
+            .await
+            .unwrap()
+            .get_receipt()
+            .await
+            .unwrap();
+    }
+    let mut rest = String::new();
+    stdout.read_to_string(&mut rest).unwrap();
+    let status = child.0.take().unwrap().wait().unwrap();
+    assert!(
+        status.success(),
+        "run --watch failed; stdout: {first}{rest}"
+    );
+    assert_eq!(rest.matches("COMPLETED").count(), 2, "{rest}");
+
+    let task = decloud_protocol::task_id(deal_id, 1).to_string();
+    let shown = env.json(&["task", "show", &task, "--watch"]);
+    assert_eq!(shown["status"], "COMPLETED");
+    assert_eq!(shown["results_location"], "http://example.invalid/blobs/1");
+    let text = env.ok(&["task", "show", &task]);
+    assert!(text.contains("http://example.invalid/blobs/1"), "{text}");
+    assert_eq!(env.frozen(env.devnet.signer(3).address()).await, U256::ZERO);
+    let err = env.fails(&["task", "claim", &task, "--wallet", "requester"]);
+    assert!(err.contains("nothing to claim"), "{err}");
 }
 
 #[test]
