@@ -1,6 +1,7 @@
 //! Content-addressed blobs (DESIGN §5): a blob is named by the sha256 of its bytes, checked on
 //! every read, with its size checked before it is downloaded. Local directory by default; S3 and
 //! plain HTTP (including another node's [`server`]) through object_store.
+//! Results travel as a deterministic tar of `/out` ([`results::pack_dir`], [`results::unpack`]).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), decloud_storage::StorageError> {
@@ -12,6 +13,7 @@
 //! ```
 
 mod hash;
+pub mod results;
 pub mod server;
 mod store;
 
