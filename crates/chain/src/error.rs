@@ -44,6 +44,9 @@ pub enum ChainError {
         #[source]
         source: std::io::Error,
     },
+    /// A raw key file cannot be read, parsed or created (the reason never holds the key).
+    #[error("the key file {}: {reason}", path.display())]
+    KeyFile { path: PathBuf, reason: String },
     /// A deployment or funding transaction failed.
     #[error("{what} failed: {reason}")]
     Transaction { what: String, reason: String },

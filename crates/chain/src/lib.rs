@@ -7,12 +7,14 @@
 //! errors into one-line messages; [`orders`] binds the protocol's orders to the hub.
 
 pub mod accounts;
+pub mod actions;
 pub mod anvil;
 pub mod client;
 pub mod contracts;
 pub mod deploy;
 pub mod devnet;
 mod error;
+pub mod keyfile;
 pub mod orders;
 pub mod profile;
 pub mod revert;

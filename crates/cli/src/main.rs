@@ -28,7 +28,7 @@ enum Command {
     Devnet(cmd::devnet::DevnetArgs),
     /// Run, inspect and test apps locally.
     App(cmd::app::AppArgs),
-    /// Run decloud services in one process (`--storage`, ...).
+    /// Run decloud services in one process: storage, market, a scheduler and its workers.
     Node(cmd::node::NodeArgs),
     /// Create, import and show wallets (encrypted keystore files).
     Wallet(cmd::wallet::WalletArgs),
@@ -50,6 +50,10 @@ enum Command {
     Deal(cmd::deal::DealArgs),
     /// Show, follow and claim tasks.
     Task(cmd::task::TaskArgs),
+    /// Download and check certified results.
+    Result(cmd::result::ResultArgs),
+    /// Run the whole marketplace on this machine: a chain, a workerpool and two tasks.
+    Demo(cmd::demo::DemoArgs),
 }
 
 /// Arguments of `decloud dataset`.
@@ -86,6 +90,8 @@ async fn main() -> std::process::ExitCode {
         Command::Run(args) => cmd::run::run(*args, &home).await,
         Command::Deal(args) => cmd::deal::run(args, &home).await,
         Command::Task(args) => cmd::task::run(args, &home).await,
+        Command::Result(args) => cmd::result::run(args, &home).await,
+        Command::Demo(args) => cmd::demo::run(args, &home).await,
     };
     match outcome {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -451,16 +451,26 @@ async fn run_without_a_workerpool_order_and_with_a_consumed_one() {
     let run = env.json(&["run", &app, "--workerpool", &pool, "--wallet", "requester"]);
     assert_eq!(run["volume"], 1);
 
-    // The market has not followed the chain yet (its follower is idle in this test), so the
-    // next run picks the same order and the hub says it is consumed.
-    let err = env.fails(&["run", &app, "--wallet", "requester"]);
-    assert!(
-        err.contains("already fully consumed") && err.contains(&pool_hash),
-        "{err}"
-    );
-    // Publishing it again is refused by the market.
+    // Publishing the consumed order again is refused by the market.
     let err = env.fails(&["order", "publish", "--workerpool"]);
     assert!(err.contains("already consumed"), "{err}");
+    // The market has not followed the chain yet (its follower is idle in this test) and still
+    // lists the consumed order: run checks it on chain and skips it.
+    let book = env.json(&["orderbook", "workerpool"]);
+    assert_eq!(book["orders"][0]["hash"], pool_hash.as_str());
+    let err = env.fails(&["run", &app, "--wallet", "requester"]);
+    assert!(err.contains("no compatible workerpool order"), "{err}");
+    // A dearer order of the same pool is picked once published.
+    env.ok(&["order", "init", "--workerpool", &pool, "--force"]);
+    env.edit_template(
+        "workerpool_price = \"0\"",
+        "workerpool_price = \"2000000000\"",
+    );
+    env.ok(&["order", "sign", "--workerpool", "--wallet", "pool"]);
+    let published = env.json(&["order", "publish", "--workerpool"]);
+    let run = env.json(&["run", &app, "--wallet", "requester"]);
+    assert_eq!(run["workerpool_order"], published[0]["hash"]);
+    assert_ne!(run["workerpool_order"], pool_hash.as_str());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

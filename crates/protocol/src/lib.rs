@@ -1,6 +1,6 @@
 //! Types shared on- and off-chain: the four order kinds and their EIP-712 hashing and signing,
-//! deal and task ids, tags, amounts, result hashes and seals, the scheduler's authorization, and
-//! a Rust mirror of the contracts' consensus rule.
+//! deal and task ids, tags, amounts, result hashes and seals, the scheduler's authorization, a
+//! Rust mirror of the contracts' consensus rule, and the scheduler–worker wire types.
 //!
 //! Everything here is pure computation with no I/O, so every other crate (and the simulator) can
 //! depend on it. It matches the contracts byte for byte: `contracts/src/libs/Orders.sol` for the
@@ -10,10 +10,12 @@
 
 pub mod amount;
 pub mod consensus;
+pub mod deadline;
 mod error;
 pub mod ids;
 pub mod matching;
 pub mod order;
+pub mod pool;
 pub mod result;
 pub mod tag;
 

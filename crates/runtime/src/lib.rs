@@ -38,6 +38,6 @@ pub use capture::Captured;
 pub use digest::{Computed, Digest, FailureKind, FailureRecord, ParseDigestError};
 pub use limits::{FUEL_PER_SECOND, Limits};
 pub use runtime::{
-    ARGV0, App, COMPUTED_JSON, ERROR_JSON, IN_DIR, OUT_DIR, Outcome, RunReport, Runtime,
-    RuntimeConfig, RuntimeError, SplitArgsError, TaskContext,
+    ARGV0, App, COMPUTED_JSON, Contribution, ERROR_JSON, IN_DIR, OUT_DIR, Outcome, RunReport,
+    Runtime, RuntimeConfig, RuntimeError, SplitArgsError, TaskContext, outcome_of_output,
 };

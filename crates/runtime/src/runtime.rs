@@ -234,6 +234,69 @@ impl Outcome {
     pub fn is_deterministic(&self) -> bool {
         !matches!(self, Outcome::TimedOut { .. })
     }
+
+    /// What a worker contributes for this outcome in a deal with (`callback`) or without a
+    /// callback; `None` for a timeout, which is never contributed.
+    ///
+    /// A deterministic failure in a callback deal is contributed as callback data: its
+    /// canonical record becomes the callback data and its digest `keccak256` of those bytes, so
+    /// that the hub can certify it (a callback deal's result must be `keccak256(callbackData)`)
+    /// and the consumer contract learns why the task failed.
+    pub fn contribution(&self, callback: bool) -> Option<Contribution> {
+        match self {
+            Outcome::Completed {
+                digest,
+                callback_data,
+                ..
+            } => Some(Contribution {
+                digest: *digest,
+                callback_data: if callback {
+                    callback_data.clone()
+                } else {
+                    None
+                },
+            }),
+            Outcome::Failed(record) if callback => {
+                let bytes = record.canonical_bytes();
+                Some(Contribution {
+                    digest: Digest::keccak256(&bytes),
+                    callback_data: Some(bytes),
+                })
+            }
+            Outcome::Failed(record) => Some(Contribution {
+                digest: record.digest(),
+                callback_data: None,
+            }),
+            Outcome::TimedOut { .. } => None,
+        }
+    }
+}
+
+/// What a worker commits for a run: the result digest and, in a callback deal, the bytes handed
+/// to the callback contract (whose `keccak256` is the digest).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Contribution {
+    /// The result digest.
+    pub digest: Digest,
+    /// The callback data (callback deals only).
+    pub callback_data: Option<Vec<u8>>,
+}
+
+/// Recomputes the outcome of a finished run from its `/out` directory alone (for example an
+/// unpacked result archive), the way [`Runtime::run`] does after a clean exit: `computed.json`,
+/// the deterministic output and its digest, under `limits`. A requester uses it to check a
+/// downloaded result against the digest certified on chain. (A failed run's archive holds its
+/// [`FailureRecord`] in `decloud-error.json` instead; see [`Outcome::contribution`].)
+pub fn outcome_of_output(
+    output: &Path,
+    callback: bool,
+    limits: &Limits,
+) -> Result<Outcome, RuntimeError> {
+    let task = TaskContext {
+        callback,
+        ..TaskContext::default()
+    };
+    finish(&task, output, limits)
 }
 
 /// Everything a run produced.
@@ -840,6 +903,55 @@ fn finish(task: &TaskContext, output: &Path, limits: &Limits) -> Result<Outcome,
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_failure_in_a_callback_deal_is_contributed_as_callback_data() {
+        let record = FailureRecord::new(FailureKind::Trap, "unreachable");
+        let failed = Outcome::Failed(record.clone());
+        let plain = failed.contribution(false).unwrap();
+        assert_eq!(plain.digest, record.digest());
+        assert_eq!(plain.callback_data, None);
+        let cb = failed.contribution(true).unwrap();
+        assert_eq!(
+            cb.callback_data.as_deref(),
+            Some(&record.canonical_bytes()[..])
+        );
+        assert_eq!(cb.digest, Digest::keccak256(&record.canonical_bytes()));
+        let timed_out = Outcome::TimedOut {
+            after: Duration::from_secs(1),
+        };
+        assert_eq!(timed_out.contribution(true), None);
+        let completed = Outcome::Completed {
+            digest: Digest([7; 32]),
+            computed: Computed::default(),
+            callback_data: Some(vec![1, 2]),
+        };
+        assert_eq!(completed.contribution(false).unwrap().callback_data, None);
+        assert_eq!(
+            completed.contribution(true).unwrap().callback_data,
+            Some(vec![1, 2])
+        );
+    }
+
+    #[test]
+    fn an_output_directory_gives_the_digest_of_its_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let limits = Limits::for_category(1);
+        let missing = outcome_of_output(dir.path(), false, &limits).unwrap();
+        assert!(
+            matches!(&missing, Outcome::Failed(r) if r.kind == FailureKind::MissingComputedJson),
+            "{missing:?}"
+        );
+        std::fs::write(
+            dir.path().join(COMPUTED_JSON),
+            br#"{"callback-data":"0x0102"}"#,
+        )
+        .unwrap();
+        match outcome_of_output(dir.path(), true, &limits).unwrap() {
+            Outcome::Completed { digest, .. } => assert_eq!(digest, Digest::keccak256(&[1, 2])),
+            other => panic!("{other:?}"),
+        }
+    }
 
     #[test]
     fn split_args_is_shell_like_and_strict() {

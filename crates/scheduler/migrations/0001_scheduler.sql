@@ -42,6 +42,7 @@ CREATE TABLE IF NOT EXISTS tasks (
     consensus_hash TEXT,
     consensus_at BIGINT,
     results_location TEXT,
+    given_up TEXT,
     updated_block BIGINT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS tasks_open ON tasks (status, dealid, idx);
@@ -52,6 +53,8 @@ CREATE TABLE IF NOT EXISTS replicates (
     result_hash TEXT,
     weight BIGINT,
     reason TEXT,
+    results_location TEXT,
+    callback_data TEXT,
     assigned_at BIGINT NOT NULL,
     updated_at BIGINT NOT NULL,
     PRIMARY KEY (taskid, worker)

@@ -102,6 +102,9 @@ text_enum!(
         Revealed => "revealed",
         /// The worker gave up on it, with a reason.
         Failed => "failed",
+        /// Its result reached consensus but no member of the group revealed in time: the
+        /// group was rejected by a reopen and its stake is lost.
+        Rejected => "rejected",
         /// The worker stopped sending heartbeats while it held this replicate.
         Lost => "lost",
     }
@@ -168,6 +171,9 @@ pub struct TaskRow {
     pub consensus_at: Option<u64>,
     /// Where the certified result is, once finalized.
     pub results_location: Option<String>,
+    /// Why the scheduler stopped handing the task out (too many failed replicates, a deadline
+    /// passed...); the requester can claim it after its final deadline.
+    pub given_up: Option<String>,
 }
 
 /// One worker's replicate of a task.
@@ -183,28 +189,19 @@ pub struct ReplicateRow {
     pub result_hash: Option<B256>,
     /// Its weight in the vote (replicated tasks), once contributed.
     pub weight: Option<u64>,
-    /// Why it failed or was lost.
+    /// Why it failed or was lost, or the app's deterministic failure it contributed.
     pub reason: Option<String>,
+    /// Where the worker uploaded its result (reported with its reveal).
+    pub results_location: Option<String>,
+    /// The app's callback data (reported with the reveal, for deals with a callback).
+    pub callback_data: Option<alloy::primitives::Bytes>,
     /// When it was assigned.
     pub assigned_at: u64,
     /// Last change.
     pub updated_at: u64,
 }
 
-/// An app or dataset as registered: where to download it and its checksum.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Resource {
-    /// Its id.
-    pub address: Address,
-    /// `app` or `dataset`.
-    pub kind: String,
-    /// Its name.
-    pub name: String,
-    /// Where to download it.
-    pub uri: String,
-    /// sha256 of its content.
-    pub checksum: B256,
-}
+pub use decloud_protocol::pool::Resource;
 
 /// The scheduler's database.
 #[derive(Clone, Debug)]
@@ -429,6 +426,7 @@ impl Store {
             consensus_hash: parse_opt(row, "consensus_hash")?,
             consensus_at: int_opt(row, "consensus_at")?,
             results_location: row.try_get("results_location")?,
+            given_up: row.try_get("given_up")?,
         })
     }
 
@@ -455,7 +453,7 @@ impl Store {
     pub async fn open_tasks(&self, limit: u32) -> Result<Vec<TaskRow>, SchedulerError> {
         let rows = sqlx::query(
             "SELECT t.* FROM tasks t JOIN deals d ON t.dealid = d.dealid \
-             WHERE t.status IN ('unset', 'active') \
+             WHERE t.status IN ('unset', 'active') AND t.given_up IS NULL \
              ORDER BY d.block_number, t.dealid, t.idx LIMIT $1",
         )
         .bind(i64::from(limit))
@@ -524,8 +522,8 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         sqlx::query(
-            "UPDATE replicates SET status = 'failed', \
-             reason = 'rejected: no member of its consensus group revealed in time (reopened)', \
+            "UPDATE replicates SET status = 'rejected', \
+             reason = 'no member of its consensus group revealed in time: the group was rejected (reopen)', \
              updated_at = $1 WHERE taskid = $2 AND result_hash = $3",
         )
         .bind(sql_int(now, "time")?)
@@ -566,6 +564,8 @@ impl Store {
             result_hash: parse_opt(row, "result_hash")?,
             weight: int_opt(row, "weight")?,
             reason: row.try_get("reason")?,
+            results_location: row.try_get("results_location")?,
+            callback_data: parse_opt(row, "callback_data")?,
             assigned_at: int(row, "assigned_at")?,
             updated_at: int(row, "updated_at")?,
         })
@@ -665,29 +665,101 @@ impl Store {
         Ok(())
     }
 
-    /// A worker's own report on its replicate: `contributed` (sent; the follower confirms it
-    /// from the chain) or `failed` with a reason. Only an assigned replicate changes; returns
-    /// whether it did.
+    /// A worker's own report on its replicate (the chain events, applied by the follower, stay
+    /// the authority on contributions and reveals):
+    ///
+    /// - `failed` (with a reason): only an assigned replicate fails;
+    /// - `contributed`: an assigned replicate is contributed; `reason` (the app's deterministic
+    ///   failure, if any) is kept;
+    /// - `revealed`: stores where the result is and its callback data (an assigned replicate,
+    ///   contributed and revealed at once at trust ≤ 1, becomes contributed until the follower
+    ///   sees the reveal).
+    ///
+    /// Returns whether the replicate changed.
     pub async fn report(
         &self,
         task_id: B256,
         worker: Address,
-        status: ReplicateStatus,
-        reason: Option<&str>,
+        report: &decloud_protocol::pool::Report,
         now: u64,
     ) -> Result<bool, SchedulerError> {
-        let result = sqlx::query(
-            "UPDATE replicates SET status = $1, reason = $2, updated_at = $3 \
-             WHERE taskid = $4 AND worker = $5 AND status = 'assigned'",
+        use decloud_protocol::pool::ReportStatus;
+        let now = sql_int(now, "time")?;
+        let task = task_id.to_string();
+        let worker = worker.to_string();
+        let result = match report.status {
+            ReportStatus::Failed => {
+                sqlx::query(
+                    "UPDATE replicates SET status = 'failed', reason = $1, updated_at = $2 \
+                     WHERE taskid = $3 AND worker = $4 AND status = 'assigned'",
+                )
+                .bind(report.reason.clone())
+                .bind(now)
+                .bind(task)
+                .bind(worker)
+                .execute(&self.pool)
+                .await?
+            }
+            ReportStatus::Contributed => {
+                sqlx::query(
+                    "UPDATE replicates SET \
+                     status = CASE WHEN status = 'assigned' THEN 'contributed' ELSE status END, \
+                     reason = $1, updated_at = $2 WHERE taskid = $3 AND worker = $4 \
+                     AND status IN ('assigned', 'contributed', 'revealed')",
+                )
+                .bind(report.reason.clone())
+                .bind(now)
+                .bind(task)
+                .bind(worker)
+                .execute(&self.pool)
+                .await?
+            }
+            ReportStatus::Revealed => {
+                sqlx::query(
+                    "UPDATE replicates SET \
+                     status = CASE WHEN status = 'assigned' THEN 'contributed' ELSE status END, \
+                     results_location = $1, callback_data = $2, updated_at = $3 \
+                     WHERE taskid = $4 AND worker = $5 \
+                     AND status IN ('assigned', 'contributed', 'revealed')",
+                )
+                .bind(report.results_location.clone())
+                .bind(report.callback_data.as_ref().map(|b| b.to_string()))
+                .bind(now)
+                .bind(task)
+                .bind(worker)
+                .execute(&self.pool)
+                .await?
+            }
+        };
+        Ok(result.rows_affected() == 1)
+    }
+
+    /// Tasks in `status`, oldest deal first, at most `limit`.
+    pub async fn tasks_in(
+        &self,
+        status: TaskStatus,
+        limit: u32,
+    ) -> Result<Vec<TaskRow>, SchedulerError> {
+        let rows = sqlx::query(
+            "SELECT t.* FROM tasks t JOIN deals d ON t.dealid = d.dealid \
+             WHERE t.status = $1 ORDER BY d.block_number, t.dealid, t.idx LIMIT $2",
         )
         .bind(status.as_str())
-        .bind(reason.map(str::to_owned))
-        .bind(sql_int(now, "time")?)
-        .bind(task_id.to_string())
-        .bind(worker.to_string())
-        .execute(&self.pool)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
         .await?;
-        Ok(result.rows_affected() == 1)
+        rows.iter().map(Self::task_row).collect()
+    }
+
+    /// Stops handing `task_id` out, with the reason shown to the requester. The first reason
+    /// stays.
+    pub async fn give_up(&self, task_id: B256, reason: &str) -> Result<(), SchedulerError> {
+        sqlx::query("UPDATE tasks SET given_up = $1 WHERE taskid = $2 AND given_up IS NULL")
+            .bind(reason.to_owned())
+            .bind(task_id.to_string())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 
     /// Number of replicates `worker` holds that are not contributed yet.
@@ -913,6 +985,7 @@ impl Store {
 mod tests {
     use super::*;
     use alloy::primitives::U256;
+    use decloud_protocol::pool::{Report, ReportStatus};
 
     async fn store() -> (tempfile::TempDir, String, Store) {
         let dir = tempfile::tempdir().unwrap();
@@ -982,24 +1055,20 @@ mod tests {
         assert_eq!(store.assigned_count(w1).await.unwrap(), 1);
 
         // w2 fails with a reason; a second report changes nothing.
-        assert!(
-            store
-                .report(
-                    task,
-                    w2,
-                    ReplicateStatus::Failed,
-                    Some("download failed"),
-                    102
-                )
-                .await
-                .unwrap()
-        );
-        assert!(
-            !store
-                .report(task, w2, ReplicateStatus::Contributed, None, 103)
-                .await
-                .unwrap()
-        );
+        let failed = Report {
+            status: ReportStatus::Failed,
+            reason: Some("download failed".into()),
+            results_location: None,
+            callback_data: None,
+        };
+        assert!(store.report(task, w2, &failed, 102).await.unwrap());
+        let contributed = Report {
+            status: ReportStatus::Contributed,
+            reason: None,
+            results_location: None,
+            callback_data: None,
+        };
+        assert!(!store.report(task, w2, &contributed, 103).await.unwrap());
         // The chain says w1 contributed, then revealed; a replayed contribution keeps the reveal.
         let h = B256::repeat_byte(0x77);
         store
@@ -1029,7 +1098,7 @@ mod tests {
         assert_eq!((t.status, t.consensus_hash), (TaskStatus::Active, None));
         assert_eq!(
             store.replicates(task).await.unwrap()[0].status,
-            ReplicateStatus::Failed
+            ReplicateStatus::Rejected
         );
         store.set_finalized(task, "ipfs://x", 12).await.unwrap();
         store
@@ -1039,6 +1108,66 @@ mod tests {
         let t = store.task(task).await.unwrap().unwrap();
         assert_eq!(t.status, TaskStatus::Completed, "a final status stays");
         assert_eq!(t.results_location.as_deref(), Some("ipfs://x"));
+    }
+
+    #[tokio::test]
+    async fn a_reveal_report_keeps_the_location_and_a_given_up_task_is_not_handed_out() {
+        let (_dir, _url, store) = store().await;
+        let d = deal(2, 1);
+        store.insert_deal(&d).await.unwrap();
+        let (t0, t1) = (
+            decloud_protocol::task_id(d.deal_id, 0),
+            decloud_protocol::task_id(d.deal_id, 1),
+        );
+        let w = Address::repeat_byte(1);
+        store.upsert_worker(w, 2, 0, 100).await.unwrap();
+        let revealed = Report {
+            status: ReportStatus::Revealed,
+            reason: None,
+            results_location: Some("http://storage/blobs/ab".into()),
+            callback_data: Some(alloy::primitives::Bytes::from_static(b"\x01\x02")),
+        };
+        assert!(
+            !store.report(t0, w, &revealed, 101).await.unwrap(),
+            "no replicate: nothing to report on"
+        );
+        store.assign(t0, w, 100).await.unwrap();
+        assert!(store.report(t0, w, &revealed, 101).await.unwrap());
+        let r = &store.replicates(t0).await.unwrap()[0];
+        assert_eq!(
+            r.status,
+            ReplicateStatus::Contributed,
+            "until the chain says revealed"
+        );
+        assert_eq!(
+            r.results_location.as_deref(),
+            Some("http://storage/blobs/ab")
+        );
+        assert_eq!(
+            r.callback_data.as_ref().map(|b| b.to_vec()),
+            Some(vec![1u8, 2])
+        );
+        assert_eq!(store.assigned_count(w).await.unwrap(), 0);
+
+        store.give_up(t1, "three workers failed").await.unwrap();
+        store.give_up(t1, "another reason").await.unwrap();
+        let t = store.task(t1).await.unwrap().unwrap();
+        assert_eq!(t.given_up.as_deref(), Some("three workers failed"));
+        let open: Vec<B256> = store
+            .open_tasks(10)
+            .await
+            .unwrap()
+            .iter()
+            .map(|t| t.task_id)
+            .collect();
+        assert_eq!(open, vec![t0]);
+        store
+            .set_consensus(t0, B256::repeat_byte(5), 150, 9)
+            .await
+            .unwrap();
+        let revealing = store.tasks_in(TaskStatus::Revealing, 10).await.unwrap();
+        assert_eq!(revealing.len(), 1);
+        assert_eq!(revealing[0].task_id, t0);
     }
 
     #[tokio::test]

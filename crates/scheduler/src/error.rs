@@ -1,7 +1,5 @@
 //! The scheduler's errors: each message says what went wrong and what to do.
 
-use std::path::PathBuf;
-
 /// What the scheduler can refuse or fail at.
 #[derive(Debug, thiserror::Error)]
 pub enum SchedulerError {
@@ -34,14 +32,6 @@ pub enum SchedulerError {
     /// The scheduler is misconfigured (wrong key for the workerpool, address in use...).
     #[error("{0}")]
     Config(String),
-    /// The scheduler's key file cannot be read or written.
-    #[error("scheduler key {}: {reason}", path.display())]
-    Key {
-        /// The key file.
-        path: PathBuf,
-        /// What is wrong (never the key itself).
-        reason: String,
-    },
 }
 
 impl From<sqlx::Error> for SchedulerError {

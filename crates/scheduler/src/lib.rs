@@ -1,11 +1,306 @@
-//! The workerpool scheduler: follows the chain for its pool's deals, assigns replicates to
-//! registered workers, decides how many replicas a task needs, signs contribution
-//! authorizations, and keeps every replicate's off-chain stage. Its state lives in SQL
-//! (SQLite embedded, Postgres by URL) so that a restart loses nothing.
+//! The workerpool scheduler: follows the chain for its pool's deals, registers and
+//! authenticates workers (wallet signature challenge → session token), assigns replicates to
+//! them, decides how many replicas a task needs (counting pending workers as iExec's scheduler
+//! does), signs contribution authorizations, marks workers that stop sending heartbeats as lost
+//! so that their work goes to others, and shows every replicate's off-chain stage. Its state
+//! lives in SQL (SQLite embedded, Postgres by URL) so that a restart loses nothing.
+//!
+//! ```no_run
+//! # async fn f(profile: decloud_chain::ChainProfile, pool: alloy::primitives::Address, key: alloy::signers::local::PrivateKeySigner) -> Result<(), decloud_scheduler::SchedulerError> {
+//! use decloud_scheduler::{SchedulerConfig, start};
+//! let config = SchedulerConfig::new(profile, pool, key, "sqlite:///var/lib/decloud/scheduler.db");
+//! let scheduler = start(config).await?;
+//! println!("workers log in at {}", scheduler.url());
+//! scheduler.wait().await;
+//! # Ok(()) }
+//! ```
 
+pub mod api;
+pub mod assign;
 pub mod db;
+pub mod driver;
 mod error;
+pub mod follower;
 pub mod policy;
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use alloy::primitives::Address;
+use alloy::signers::local::PrivateKeySigner;
+use decloud_chain::ChainProfile;
+use decloud_chain::client::Client;
+use decloud_chain::contracts::WorkerpoolRegistry;
+use tokio::sync::{Mutex, Notify, watch};
 
 pub use db::Store;
 pub use error::SchedulerError;
+
+/// How to run a scheduler.
+#[derive(Clone)]
+pub struct SchedulerConfig {
+    /// Address to listen on (port 0 picks a free one).
+    pub listen: SocketAddr,
+    /// `sqlite://path` (created if missing) or `postgres://...`.
+    pub database_url: String,
+    /// The chain.
+    pub profile: ChainProfile,
+    /// An RPC URL overriding the profile's.
+    pub rpc: Option<String>,
+    /// The workerpool this scheduler runs: its owner must be `signer`.
+    pub workerpool: Address,
+    /// The scheduler's key (the workerpool owner's): signs authorizations and transactions.
+    pub signer: PrivateKeySigner,
+    /// How often the chain is read.
+    pub follow_interval: Duration,
+    /// Blocks read again after a reorg.
+    pub reorg_depth: u64,
+    /// A worker silent for this long is lost and its assigned work goes to others.
+    pub heartbeat_timeout: Duration,
+    /// How long a login session lasts.
+    pub session_ttl: Duration,
+}
+
+impl fmt::Debug for SchedulerConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The key is not printed, only its address; the database URL without its password.
+        f.debug_struct("SchedulerConfig")
+            .field("listen", &self.listen)
+            .field("database_url", &db::redact(&self.database_url))
+            .field("rpc", &self.rpc.as_deref().map(db::redact))
+            .field("workerpool", &self.workerpool)
+            .field("scheduler", &self.signer.address())
+            .field("follow_interval", &self.follow_interval)
+            .field("reorg_depth", &self.reorg_depth)
+            .field("heartbeat_timeout", &self.heartbeat_timeout)
+            .field("session_ttl", &self.session_ttl)
+            .finish()
+    }
+}
+
+impl SchedulerConfig {
+    /// A configuration with the defaults: listen on 127.0.0.1 on a free port, read the chain
+    /// every second, re-read 12 blocks after a reorg, lose workers after 60 s of silence,
+    /// sessions of 24 h.
+    pub fn new(
+        profile: ChainProfile,
+        workerpool: Address,
+        signer: PrivateKeySigner,
+        database_url: &str,
+    ) -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            database_url: database_url.to_owned(),
+            profile,
+            rpc: None,
+            workerpool,
+            signer,
+            follow_interval: Duration::from_secs(1),
+            reorg_depth: follower::FollowerOptions::default().reorg_depth,
+            heartbeat_timeout: Duration::from_secs(60),
+            session_ttl: Duration::from_secs(24 * 3600),
+        }
+    }
+}
+
+/// State shared by the API handlers and the background loops.
+pub(crate) struct Shared {
+    store: Store,
+    client: Client,
+    signer: PrivateKeySigner,
+    workerpool: Address,
+    heartbeat_timeout: Duration,
+    session_ttl: Duration,
+    /// Bumped whenever work may have become available (new deal, failure, lost worker...):
+    /// long-polling claims wait on it.
+    changes: watch::Sender<u64>,
+    /// Serializes assignments so that two claims never over-assign a task.
+    assign_lock: Mutex<()>,
+    /// Wakes the chain loop early (a worker reported a reveal: a task may be ready to
+    /// finalize).
+    wake: Notify,
+}
+
+impl Shared {
+    fn changed(&self) {
+        self.changes.send_modify(|n| *n = n.wrapping_add(1));
+    }
+}
+
+/// A running scheduler: its HTTP server, chain follower and heartbeat monitor. Dropping it
+/// stops them.
+pub struct RunningScheduler {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl RunningScheduler {
+    /// Where the API listens.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Base URL of the API, e.g. `http://127.0.0.1:8091`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The scheduler's address.
+    pub fn address(&self) -> Address {
+        self.shared.signer.address()
+    }
+
+    /// The scheduler's database.
+    pub fn store(&self) -> &Store {
+        &self.shared.store
+    }
+
+    /// Stops the server and the loops and waits until they are gone (the database stays
+    /// consistent: every change was committed before it was acknowledged).
+    pub async fn stop(mut self) {
+        for task in self.tasks.drain(..) {
+            task.abort();
+            let _ = task.await;
+        }
+    }
+
+    /// Waits until the server stops (it runs until the process ends or this value is dropped).
+    pub async fn wait(mut self) {
+        for task in self.tasks.drain(..) {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for RunningScheduler {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+/// Checks that `signer` owns the workerpool, opens the database, binds the listener, and
+/// starts serving, following the chain and watching heartbeats.
+pub async fn start(config: SchedulerConfig) -> Result<RunningScheduler, SchedulerError> {
+    let client = Client::connect(
+        &config.profile,
+        config.rpc.as_deref(),
+        Some(config.signer.clone()),
+    )
+    .await?;
+    let registry = WorkerpoolRegistry::new(
+        config.profile.contracts.workerpool_registry,
+        client.provider().clone(),
+    );
+    let pool = registry
+        .workerpoolInfo(config.workerpool)
+        .call()
+        .await
+        .map_err(|e| client.contract_error("reading the workerpool", &e))?;
+    let me = config.signer.address();
+    if pool.owner == Address::ZERO {
+        return Err(SchedulerError::Config(format!(
+            "workerpool {} is not registered on this chain: register it with `decloud workerpool register`, or check the address",
+            config.workerpool
+        )));
+    }
+    if pool.owner != me {
+        return Err(SchedulerError::Config(format!(
+            "the scheduler's key is {me} but workerpool {} belongs to {}: run the scheduler with the pool owner's wallet",
+            config.workerpool, pool.owner
+        )));
+    }
+    let store = Store::open(&config.database_url).await?;
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| {
+            SchedulerError::Config(format!(
+                "cannot listen on {}: {e}; pass another listen address",
+                config.listen
+            ))
+        })?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| SchedulerError::Config(format!("cannot read the listening address: {e}")))?;
+    let (changes, _) = watch::channel(0u64);
+    let shared = Arc::new(Shared {
+        store,
+        client,
+        signer: config.signer.clone(),
+        workerpool: config.workerpool,
+        heartbeat_timeout: config.heartbeat_timeout,
+        session_ttl: config.session_ttl,
+        changes,
+        assign_lock: Mutex::new(()),
+        wake: Notify::new(),
+    });
+    let server = {
+        let router = api::router(shared.clone());
+        tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, router).await {
+                tracing::error!(error = %e, "scheduler server stopped");
+            }
+        })
+    };
+    let follower = tokio::spawn(chain_loop(
+        shared.clone(),
+        config.follow_interval,
+        follower::FollowerOptions {
+            reorg_depth: config.reorg_depth,
+        },
+    ));
+    let monitor = tokio::spawn(watch_heartbeats(shared.clone()));
+    tracing::info!(%addr, scheduler = %me, workerpool = %config.workerpool, "scheduler listening");
+    Ok(RunningScheduler {
+        addr,
+        shared,
+        tasks: vec![server, follower, monitor],
+    })
+}
+
+/// Follows the chain and drives revealing tasks to their end, every `interval` or sooner when
+/// woken; errors are logged and retried.
+async fn chain_loop(shared: Arc<Shared>, interval: Duration, options: follower::FollowerOptions) {
+    loop {
+        match follower::follow_once(&shared.client, &shared.store, shared.workerpool, options).await
+        {
+            Ok(progress) if progress.changed() => shared.changed(),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "scheduler follower pass failed; retrying"),
+        }
+        match driver::drive_once(&shared.client, &shared.store).await {
+            Ok(report) if report.changed() => shared.changed(),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "driving tasks failed; retrying"),
+        }
+        tokio::select! {
+            () = tokio::time::sleep(interval) => {}
+            () = shared.wake.notified() => {}
+        }
+    }
+}
+
+/// Marks workers silent for longer than the timeout as lost; their assigned replicates are
+/// released (and waiting claims woken to take them).
+async fn watch_heartbeats(shared: Arc<Shared>) {
+    let period = (shared.heartbeat_timeout / 4).max(Duration::from_millis(200));
+    loop {
+        tokio::time::sleep(period).await;
+        let now = api::unix_now();
+        let before = now.saturating_sub(shared.heartbeat_timeout.as_secs());
+        match shared.store.mark_lost(before, now).await {
+            Ok(lost) if !lost.is_empty() => {
+                for worker in &lost {
+                    tracing::warn!(%worker, "worker lost (no heartbeat): its assigned work is released");
+                }
+                shared.changed();
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "checking heartbeats failed; retrying"),
+        }
+    }
+}

@@ -16,6 +16,7 @@ mod hash;
 pub mod results;
 pub mod server;
 mod store;
+pub mod uri;
 
 pub use hash::{ContentHash, ParseHashError};
 pub use server::{ServerConfig, router, serve};
@@ -48,6 +49,9 @@ pub enum StorageError {
     /// No blob with that hash.
     #[error("blob {0} is not in the store: check the hash, or upload it first")]
     NotFound(ContentHash),
+    /// Nothing at that location.
+    #[error("nothing at {0}: check the URL")]
+    NotFoundAt(String),
     /// The storage URL is not one this crate understands.
     #[error(
         "unsupported storage location {0:?}: use a directory path, file:///dir, s3://bucket/prefix or http(s)://host/path"

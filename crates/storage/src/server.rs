@@ -62,7 +62,7 @@ impl IntoResponse for ApiError {
 impl From<StorageError> for ApiError {
     fn from(e: StorageError) -> Self {
         let status = match &e {
-            StorageError::NotFound(_) => StatusCode::NOT_FOUND,
+            StorageError::NotFound(_) | StorageError::NotFoundAt(_) => StatusCode::NOT_FOUND,
             StorageError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             StorageError::HashMismatch { .. } => StatusCode::BAD_REQUEST,
             _ => StatusCode::INTERNAL_SERVER_ERROR,

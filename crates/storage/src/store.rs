@@ -235,52 +235,113 @@ impl BlobStore {
     /// Streams blob `id` through `sink`, checking its size (before the download and while
     /// reading) against `max_bytes` and its hash at the end. `sink` sees unverified bytes: only
     /// an `Ok` return makes them trustworthy.
-    async fn fetch<F>(
-        &self,
-        id: &ContentHash,
-        max_bytes: u64,
-        mut sink: F,
-    ) -> Result<u64, StorageError>
+    async fn fetch<F>(&self, id: &ContentHash, max_bytes: u64, sink: F) -> Result<u64, StorageError>
     where
         F: AsyncSink,
     {
-        let size = self.size(id).await?;
+        let (size, _) = self
+            .fetch_at(&self.path(id), &id.to_string(), Some(id), max_bytes, sink)
+            .await?;
+        Ok(size)
+    }
+
+    /// Streams the object at `path` (named `name` in errors) through `sink` with the size
+    /// checks of [`Self::fetch`], and the hash check when `expected` is given. Returns the size
+    /// and the sha256 of the bytes.
+    async fn fetch_at<F>(
+        &self,
+        path: &ObjectPath,
+        name: &str,
+        expected: Option<&ContentHash>,
+        max_bytes: u64,
+        mut sink: F,
+    ) -> Result<(u64, ContentHash), StorageError>
+    where
+        F: AsyncSink,
+    {
+        let not_found = |e: object_store::Error| match (e, expected) {
+            (object_store::Error::NotFound { .. }, Some(id)) => StorageError::NotFound(*id),
+            (object_store::Error::NotFound { .. }, None) => {
+                StorageError::NotFoundAt(format!("{}/{name}", self.location.trim_end_matches('/')))
+            }
+            (other, _) => StorageError::backend(other),
+        };
+        let too_large = |size| StorageError::TooLarge {
+            id: expected.copied(),
+            size,
+            limit: max_bytes,
+        };
+        let size = self.inner.head(path).await.map_err(not_found)?.size;
         if size > max_bytes {
-            return Err(StorageError::TooLarge {
-                id: Some(*id),
-                size,
-                limit: max_bytes,
-            });
+            return Err(too_large(size));
         }
-        let got = self
-            .inner
-            .get(&self.path(id))
-            .await
-            .map_err(|e| self.map_err(id, e))?;
+        let got = self.inner.get(path).await.map_err(not_found)?;
         let mut stream = got.into_stream();
         let mut hasher = Sha256::new();
         let mut seen = 0u64;
         while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|e| self.map_err(id, e))?;
+            let chunk = chunk.map_err(not_found)?;
             seen += chunk.len() as u64;
             if seen > max_bytes {
-                return Err(StorageError::TooLarge {
-                    id: Some(*id),
-                    size: seen,
-                    limit: max_bytes,
-                });
+                return Err(too_large(seen));
             }
             hasher.update(&chunk);
             sink.write(chunk).await?;
         }
         let actual = ContentHash(hasher.finalize().into());
-        if actual != *id {
+        if let Some(expected) = expected
+            && actual != *expected
+        {
             return Err(StorageError::HashMismatch {
-                expected: *id,
+                expected: *expected,
                 actual,
             });
         }
-        Ok(seen)
+        Ok((seen, actual))
+    }
+
+    /// The URL (or path) of blob `id` in this store: `<location>/<sha256>`, what a registry
+    /// entry's `uri` or a task's results location names.
+    pub fn url_of(&self, id: &ContentHash) -> String {
+        format!("{}/{id}", self.location.trim_end_matches('/'))
+    }
+
+    /// Downloads the object named `name` (any name, not only a hash) under this store's
+    /// location to the file `dest`, refusing it over `max_bytes`, and, when `expected` is
+    /// given, if its bytes do not hash to it. For files that are not content-addressed, such
+    /// as a request's input files. Returns the size and the sha256 of what was written.
+    pub async fn get_named_to_file(
+        &self,
+        name: &str,
+        expected: Option<&ContentHash>,
+        max_bytes: u64,
+        dest: &Path,
+    ) -> Result<(u64, ContentHash), StorageError> {
+        if name.is_empty() || name.contains('/') || name == "." || name == ".." {
+            return Err(StorageError::NotFoundAt(format!(
+                "{}/{name}",
+                self.location.trim_end_matches('/')
+            )));
+        }
+        let path = self.prefix.clone().join(name);
+        let io = |source| StorageError::Io {
+            path: dest.to_path_buf(),
+            source,
+        };
+        let dir = dest
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let tmp = tempfile::NamedTempFile::new_in(dir).map_err(io)?;
+        let (file, tmp_path) = tmp.into_parts();
+        let mut sink = FileSink(tokio::fs::File::from_std(file));
+        let (size, hash) = self
+            .fetch_at(&path, name, expected, max_bytes, &mut sink)
+            .await?;
+        sink.0.flush().await.map_err(io)?;
+        sink.0.sync_all().await.map_err(io)?;
+        tmp_path.persist(dest).map_err(|e| io(e.error))?;
+        Ok((size, hash))
     }
 
     /// Downloads blob `id` into memory: refuses it before downloading if it is over `max_bytes`,

@@ -4,7 +4,10 @@
 //! profile (so the `decloud` binary can be pointed at it). Dropping the value stops anvil and
 //! deletes the directory, so any number of tests run side by side.
 //!
-//! The services (market, scheduler, workers, SMS) join as their issues land.
+//! [`pool::Pool`] adds a workerpool on top: a storage node, a scheduler and workers, all in the
+//! test's process, with the calls to deploy apps and match deals.
+
+pub mod pool;
 
 use std::path::Path;
 
@@ -28,6 +31,12 @@ pub struct Devnet {
 impl Devnet {
     /// Starts anvil with instant mining, deploys the contracts and funds the dev accounts.
     pub async fn start() -> Result<Self, ChainError> {
+        Self::start_with_block_time(0).await
+    }
+
+    /// Like [`Devnet::start`], then mines a block every `seconds` (0 keeps instant mining), as
+    /// a real chain would.
+    pub async fn start_with_block_time(seconds: u64) -> Result<Self, ChainError> {
         let home = tempfile::Builder::new()
             .prefix("decloud-testkit-")
             .tempdir()
@@ -50,6 +59,9 @@ impl Devnet {
                 Ok(anvil) => {
                     let profile = devnet::deploy_and_fund(anvil.rpc_url()).await?;
                     profile.save(home.path())?;
+                    if seconds > 0 {
+                        devnet::set_block_time(anvil.rpc_url(), seconds).await?;
+                    }
                     return Ok(Self {
                         anvil,
                         home,

@@ -1,4 +1,308 @@
-//! The worker agent: registers with a scheduler, claims work, fetches and verifies the app and
-//! its data, runs it in the sandbox, uploads the result, and contributes and reveals on-chain.
+//! The worker agent (DESIGN §5): logs in to its workerpool's scheduler with its wallet, claims
+//! replicates (long-polling, never busy-polling), fetches the app and its data and checks their
+//! checksums, runs the app in the deterministic sandbox of `decloud-runtime`, keeps and uploads
+//! the result, stakes, contributes and reveals on chain with its own wallet, and reports every
+//! step to the scheduler. It runs up to its declared capacity of replicates at once, and after a
+//! restart resumes every job it had not finished (their state is saved under its data
+//! directory at every step).
 //!
-//! Owned by the workerpool issue; empty until then.
+//! ```no_run
+//! # async fn f(profile: decloud_chain::ChainProfile, key: alloy::signers::local::PrivateKeySigner) -> Result<(), decloud_worker::WorkerError> {
+//! use decloud_worker::{WorkerConfig, start};
+//! let config = WorkerConfig::new(
+//!     "http://127.0.0.1:7800",
+//!     profile,
+//!     key,
+//!     "/var/lib/decloud/worker".into(),
+//!     "http://127.0.0.1:7700/blobs",
+//! );
+//! let worker = start(config).await?;
+//! worker.wait().await;
+//! # Ok(()) }
+//! ```
+
+pub mod client;
+mod error;
+mod job;
+pub mod policy;
+pub mod state;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use alloy::primitives::{Address, U256};
+use alloy::signers::local::PrivateKeySigner;
+use decloud_chain::ChainProfile;
+use decloud_chain::client::Client;
+use decloud_runtime::{Runtime, RuntimeConfig};
+use decloud_storage::BlobStore;
+use tokio::sync::{Mutex, Semaphore};
+
+pub use client::SchedulerClient;
+pub use error::WorkerError;
+use state::{Job, JobStore, Stage};
+
+/// How to run a worker.
+#[derive(Clone)]
+pub struct WorkerConfig {
+    /// The scheduler's base URL.
+    pub scheduler_url: String,
+    /// The chain.
+    pub profile: ChainProfile,
+    /// An RPC URL overriding the profile's.
+    pub rpc: Option<String>,
+    /// The worker's wallet: it logs in, stakes, contributes and reveals with it.
+    pub signer: PrivateKeySigner,
+    /// Where the worker keeps its jobs, apps, compiled modules and results.
+    pub data_dir: PathBuf,
+    /// Where results are uploaded: a storage location (`http://host:7700/blobs`, `s3://...`,
+    /// a directory).
+    pub results_store: String,
+    /// How many replicates it computes at once.
+    pub capacity: u64,
+    /// How long a claim waits for work.
+    pub claim_wait: Duration,
+    /// Largest app, dataset or input file downloaded.
+    pub max_download_bytes: u64,
+    /// Escrow balance the worker tops up to when it must deposit for a stake (saves a deposit
+    /// per task); at least each task's stake is deposited anyway.
+    pub stake_reserve: U256,
+    /// Fetch from loopback, private networks and local paths (a development network); off by
+    /// default (see [`policy`]).
+    pub allow_private_hosts: bool,
+}
+
+impl std::fmt::Debug for WorkerConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WorkerConfig")
+            .field("scheduler_url", &self.scheduler_url)
+            .field("worker", &self.signer.address())
+            .field("data_dir", &self.data_dir)
+            .field("results_store", &self.results_store)
+            .field("capacity", &self.capacity)
+            .field("allow_private_hosts", &self.allow_private_hosts)
+            .finish_non_exhaustive()
+    }
+}
+
+impl WorkerConfig {
+    /// A configuration with the defaults: one replicate at a time, claims waiting 25 s,
+    /// downloads up to 1 GiB, no stake reserve, public hosts only.
+    pub fn new(
+        scheduler_url: &str,
+        profile: ChainProfile,
+        signer: PrivateKeySigner,
+        data_dir: PathBuf,
+        results_store: &str,
+    ) -> Self {
+        Self {
+            scheduler_url: scheduler_url.to_owned(),
+            profile,
+            rpc: None,
+            signer,
+            data_dir,
+            results_store: results_store.to_owned(),
+            capacity: 1,
+            claim_wait: Duration::from_secs(25),
+            max_download_bytes: 1 << 30,
+            stake_reserve: U256::ZERO,
+            allow_private_hosts: false,
+        }
+    }
+}
+
+/// What every job of a worker shares.
+pub(crate) struct Context {
+    config: WorkerConfig,
+    address: Address,
+    scheduler: SchedulerClient,
+    chain: Client,
+    runtime: Arc<Runtime>,
+    jobs: JobStore,
+    results: BlobStore,
+    /// One deposit at a time.
+    stake_lock: Mutex<()>,
+}
+
+/// A running worker. Dropping it stops its loops (jobs in flight resume at the next start).
+pub struct RunningWorker {
+    address: Address,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl RunningWorker {
+    /// The worker's address.
+    pub fn address(&self) -> Address {
+        self.address
+    }
+
+    /// Stops the worker now, as a crash would (its saved jobs resume at the next start).
+    pub async fn stop(mut self) {
+        for task in self.tasks.drain(..) {
+            task.abort();
+            let _ = task.await;
+        }
+    }
+
+    /// Runs until the process ends.
+    pub async fn wait(mut self) {
+        for task in self.tasks.drain(..) {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for RunningWorker {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+/// Connects to the chain and the scheduler (checking they agree), logs in, resumes the saved
+/// jobs and starts claiming work.
+pub async fn start(config: WorkerConfig) -> Result<RunningWorker, WorkerError> {
+    if config.capacity == 0 {
+        return Err(WorkerError::Config(
+            "a worker's capacity must be at least 1 replicate".into(),
+        ));
+    }
+    let address = config.signer.address();
+    let chain = Client::connect(
+        &config.profile,
+        config.rpc.as_deref(),
+        Some(config.signer.clone()),
+    )
+    .await?;
+    let scheduler = SchedulerClient::new(
+        &config.scheduler_url,
+        config.signer.clone(),
+        config.capacity,
+    )?;
+    let info = scheduler.info().await?;
+    if info.chain_id != config.profile.chain_id || info.hub != config.profile.contracts.hub {
+        return Err(WorkerError::Config(format!(
+            "the scheduler at {} runs on chain {} (hub {}), not on this profile's chain {} (hub {}): check the scheduler URL",
+            scheduler.url(),
+            info.chain_id,
+            info.hub,
+            config.profile.chain_id,
+            config.profile.contracts.hub
+        )));
+    }
+    scheduler.login().await?;
+    std::fs::create_dir_all(&config.data_dir).map_err(|e| WorkerError::io(&config.data_dir, e))?;
+    let jobs = JobStore::open(&config.data_dir)?;
+    let runtime = Runtime::new(RuntimeConfig {
+        cache_dir: Some(config.data_dir.join("modules")),
+        ..RuntimeConfig::default()
+    })?;
+    let results = BlobStore::from_url(&config.results_store)?;
+    let heartbeat_every = Duration::from_secs(info.heartbeat_timeout_secs.max(3)) / 3;
+    let ctx = Arc::new(Context {
+        address,
+        scheduler,
+        chain,
+        runtime: Arc::new(runtime),
+        jobs,
+        results,
+        stake_lock: Mutex::new(()),
+        config,
+    });
+    // Stake money ready before the first task: deposits are off the critical path.
+    if let Err(job::Failure(reason)) = job::ensure_stake(&ctx, ctx.config.stake_reserve).await {
+        tracing::warn!(%reason, "cannot deposit the stake reserve; deposits will be made per task");
+    }
+    tracing::info!(worker = %address, scheduler = %ctx.scheduler.url(), capacity = ctx.config.capacity, "worker started");
+    let heartbeats = tokio::spawn(heartbeat_loop(ctx.clone(), heartbeat_every));
+    let work = tokio::spawn(work_loop(ctx));
+    Ok(RunningWorker {
+        address,
+        tasks: vec![heartbeats, work],
+    })
+}
+
+async fn heartbeat_loop(ctx: Arc<Context>, every: Duration) {
+    loop {
+        tokio::time::sleep(every).await;
+        if let Err(e) = ctx.scheduler.heartbeat().await {
+            tracing::warn!(error = %e, "heartbeat failed");
+        }
+    }
+}
+
+/// Resumes saved jobs, then claims work whenever a slot of capacity is free.
+async fn work_loop(ctx: Arc<Context>) {
+    let slots = Arc::new(Semaphore::new(
+        usize::try_from(ctx.config.capacity).unwrap_or(usize::MAX),
+    ));
+    let mut jobs = tokio::task::JoinSet::new();
+    match ctx.jobs.load_all() {
+        Ok(saved) => {
+            for job in saved {
+                tracing::info!(task = %job.assignment.task_id, "resuming a job");
+                let permit = match job.stage {
+                    Stage::Contributed(_) => None,
+                    _ => slots.clone().acquire_owned().await.ok(),
+                };
+                jobs.spawn(job::run(ctx.clone(), job, permit));
+            }
+        }
+        Err(e) => tracing::error!(error = %e, "cannot read the saved jobs; they are not resumed"),
+    }
+    let mut delay = Duration::from_millis(500);
+    let mut first = true;
+    loop {
+        while jobs.try_join_next().is_some() {}
+        let Ok(permit) = slots.clone().acquire_owned().await else {
+            return;
+        };
+        // After a restart, the scheduler may hold assignments the worker never saved.
+        let claimed = if first {
+            match ctx.scheduler.replicates().await {
+                Ok(list) => list
+                    .into_iter()
+                    .find(|a| !ctx.jobs.contains(a.task_id))
+                    .map(Ok),
+                Err(e) => Some(Err(e)),
+            }
+        } else {
+            None
+        };
+        let claimed = match claimed {
+            Some(result) => result.map(Some),
+            None => {
+                first = false;
+                ctx.scheduler.claim(ctx.config.claim_wait).await
+            }
+        };
+        match claimed {
+            Ok(Some(assignment)) => {
+                delay = Duration::from_millis(500);
+                if ctx.jobs.contains(assignment.task_id) {
+                    continue;
+                }
+                let job = Job {
+                    assignment,
+                    stage: Stage::Claimed,
+                };
+                if let Err(e) = ctx.jobs.save(&job) {
+                    tracing::error!(error = %e, "cannot save a claimed job; not running it");
+                    tokio::time::sleep(delay).await;
+                    continue;
+                }
+                tracing::info!(task = %job.assignment.task_id, "replicate claimed");
+                jobs.spawn(job::run(ctx.clone(), job, Some(permit)));
+            }
+            Ok(None) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "claiming work failed; retrying");
+                drop(permit);
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(30));
+            }
+        }
+    }
+}

@@ -3,12 +3,15 @@
 pub mod account;
 pub mod app;
 pub mod deal;
+pub mod demo;
 pub mod devnet;
 pub mod node;
 pub mod order;
 pub mod orderbook;
 pub mod resource;
+pub mod result;
 pub mod run;
+pub mod services;
 pub mod shared;
 pub mod task;
 pub mod wallet;

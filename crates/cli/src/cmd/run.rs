@@ -2,6 +2,7 @@
 //! app, dataset and workerpool orders from the market, signs the request order with the
 //! wallet, sends `matchOrders`, and prints the deal and its tasks; `--watch` follows them.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
 
@@ -118,6 +119,122 @@ async fn candidates<T: DeserializeOwned>(
 
 fn allows(restriction: Address, actual: Address) -> bool {
     restriction.is_zero() || restriction == actual
+}
+
+/// Indices of the orders picked in the candidate lists.
+#[derive(Clone, Copy, Debug)]
+struct Pick {
+    app: usize,
+    dataset: Option<usize>,
+    pool: usize,
+    per_task: U256,
+}
+
+impl Pick {
+    fn resolve<'a>(
+        &self,
+        apps: &'a [(BookEntry, AppOrder)],
+        datasets: &'a [(BookEntry, DatasetOrder)],
+        pools: &'a [(BookEntry, WorkerpoolOrder)],
+    ) -> Choice<'a> {
+        Choice {
+            app: &apps[self.app],
+            dataset: self.dataset.map(|d| &datasets[d]),
+            workerpool: &pools[self.pool],
+            per_task: self.per_task,
+        }
+    }
+}
+
+/// What [`select`] found.
+struct Selection {
+    /// The cheapest compatible orders whose scheduler can stake.
+    staked: Option<Pick>,
+    /// The cheapest compatible orders, ignoring the scheduler's stake.
+    cheapest_unstaked: Option<Pick>,
+    /// Compatible workerpools whose scheduler can't stake.
+    unstaked: Vec<Address>,
+}
+
+/// The cheapest combination of one app order, one dataset order (when `datasets` is given) and
+/// one workerpool order that fit each other's restrictions and tags. The lists are already
+/// filtered against the request and sorted cheapest first.
+fn select(
+    apps: &[(BookEntry, AppOrder)],
+    datasets: Option<&[(BookEntry, DatasetOrder)]>,
+    pools: &[(BookEntry, WorkerpoolOrder)],
+    stakes: &HashMap<Address, U256>,
+    volume: u64,
+) -> Selection {
+    let mut out = Selection {
+        staked: None,
+        cheapest_unstaked: None,
+        unstaked: Vec::new(),
+    };
+    for (p, (entry, wp)) in pools.iter().enumerate() {
+        let fits = |restriction: Address, tag: Tag| {
+            allows(restriction, wp.workerpool) && wp.tag.covers(tag)
+        };
+        let Some(a) = apps
+            .iter()
+            .position(|(_, o)| fits(o.workerpool_restrict, o.tag))
+        else {
+            continue;
+        };
+        let d = match datasets {
+            Some(list) => match list
+                .iter()
+                .position(|(_, o)| fits(o.workerpool_restrict, o.tag))
+            {
+                Some(d) => Some(d),
+                None => continue,
+            },
+            None => None,
+        };
+        let per_task = apps[a].1.app_price
+            + d.and_then(|d| datasets.map(|l| l[d].1.dataset_price))
+                .unwrap_or_default()
+            + wp.workerpool_price;
+        let stake = wp.workerpool_price
+            * U256::from(decloud_protocol::matching::SCHEDULER_STAKE_RATIO)
+            / U256::from(100)
+            * U256::from(volume.min(entry.remaining));
+        let free = stakes.get(&entry.signer).copied().unwrap_or_default();
+        let pick = Pick {
+            app: a,
+            dataset: d,
+            pool: p,
+            per_task,
+        };
+        let slot = if free >= stake {
+            &mut out.staked
+        } else {
+            out.unstaked.push(wp.workerpool);
+            &mut out.cheapest_unstaked
+        };
+        if slot.as_ref().is_none_or(|b| per_task < b.per_task) {
+            *slot = Some(pick);
+        }
+    }
+    out
+}
+
+/// What is left of a published offer on chain now (0 when consumed or cancelled).
+async fn remaining_on_chain(
+    client: &decloud_chain::client::Client,
+    entry: &BookEntry,
+) -> anyhow::Result<u64> {
+    let status = client
+        .hub_extension()
+        .orderStatus(entry.hash)
+        .call()
+        .await
+        .map_err(|e| client.contract_error("reading an order's status", &e))?;
+    if status.cancelled {
+        return Ok(0);
+    }
+    let consumed = u64::try_from(status.consumed).unwrap_or(u64::MAX);
+    Ok(entry.volume.saturating_sub(consumed))
 }
 
 /// The orders `run` picked.
@@ -251,97 +368,104 @@ pub async fn run(args: RunArgs, home: &Path) -> anyhow::Result<()> {
         })
         .collect();
 
-    // A scheduler must stake 30 % of the workerpool price per task: skip pools that can't.
+    let mut apps = apps;
+    let mut datasets = datasets;
+    let mut pools = pools;
+    // A scheduler must stake 30 % of the workerpool price per task: read what each can.
     let hub = client.hub();
-    let mut stakes = std::collections::HashMap::new();
-    let mut unstaked = Vec::new();
-    let mut best: Option<Choice> = None;
-    let mut best_unstaked: Option<Choice> = None;
-    for pool in &pools {
-        let wp = &pool.1;
-        let scheduler = pool.0.signer;
-        let free = match stakes.get(&scheduler) {
-            Some(b) => *b,
-            None => {
-                let b =
-                    hub.balanceOf(scheduler).call().await.map_err(|e| {
-                        client.contract_error("reading the scheduler's balance", &e)
-                    })?;
-                stakes.insert(scheduler, b);
-                b
-            }
-        };
-        let tasks = U256::from(args.volume.min(pool.0.remaining));
-        let staked = free
-            >= wp.workerpool_price * U256::from(decloud_protocol::matching::SCHEDULER_STAKE_RATIO)
-                / U256::from(100)
-                * tasks;
-        let Some(a) = apps
-            .iter()
-            .find(|(_, o)| allows(o.workerpool_restrict, wp.workerpool) && wp.tag.covers(o.tag))
-        else {
-            continue;
-        };
-        let d = if args.dataset.is_some() {
-            match datasets
-                .iter()
-                .find(|(_, o)| allows(o.workerpool_restrict, wp.workerpool) && wp.tag.covers(o.tag))
-            {
-                Some(d) => Some(d),
-                None => continue,
-            }
-        } else {
-            None
-        };
-        let per_task =
-            a.1.app_price + d.map(|d| d.1.dataset_price).unwrap_or_default() + wp.workerpool_price;
-        let slot = if staked {
-            &mut best
-        } else {
-            unstaked.push(wp.workerpool);
-            &mut best_unstaked
-        };
-        if slot.as_ref().is_none_or(|b| per_task < b.per_task) {
-            *slot = Some(Choice {
-                app: a,
-                dataset: d,
-                workerpool: pool,
-                per_task,
-            });
-        }
+    let mut stakes = HashMap::new();
+    let schedulers: std::collections::BTreeSet<Address> =
+        pools.iter().map(|(entry, _)| entry.signer).collect();
+    for scheduler in schedulers {
+        let free = hub
+            .balanceOf(scheduler)
+            .call()
+            .await
+            .map_err(|e| client.contract_error("reading the scheduler's balance", &e))?;
+        stakes.insert(scheduler, free);
     }
-    let Some(choice) = best else {
-        if let (Some(pool), Some(cheapest)) = (unstaked.first(), &best_unstaked) {
-            // The requester's own shortfall comes first: it is the one it can fix.
-            check_balance(&client, me, cheapest, deal_volume(args.volume, cheapest)).await?;
+    // The market follows the chain with a delay: check the cheapest orders on chain, and drop
+    // and pick again those consumed or cancelled since.
+    let pick = loop {
+        let picked = select(
+            &apps,
+            args.dataset.map(|_| &datasets[..]),
+            &pools,
+            &stakes,
+            args.volume,
+        );
+        let Some(pick) = picked.staked else {
+            if let (Some(pool), Some(cheapest)) =
+                (picked.unstaked.first(), &picked.cheapest_unstaked)
+            {
+                // The requester's own shortfall comes first: it is the one it can fix.
+                let choice = cheapest.resolve(&apps, &datasets, &pools);
+                check_balance(&client, me, &choice, deal_volume(args.volume, &choice)).await?;
+                bail!(
+                    "no compatible workerpool order whose scheduler can stake for the deal: the scheduler of workerpool {pool}{} has not deposited enough; ask its owner to deposit with `decloud account deposit`, or lower --volume",
+                    match picked.unstaked.len() - 1 {
+                        0 => String::new(),
+                        n => format!(" (and those of {n} other orders)"),
+                    }
+                );
+            }
             bail!(
-                "no compatible workerpool order whose scheduler can stake for the deal: the scheduler of workerpool {pool}{} has not deposited enough; ask its owner to deposit with `decloud account deposit`, or lower --volume",
-                match unstaked.len() - 1 {
-                    0 => String::new(),
-                    n => format!(" (and those of {n} other orders)"),
+                "no compatible workerpool order in the market at {} (category {}, trust at least {}{}{}): publish one (`decloud order publish --workerpool`), or change --category / --trust{}",
+                market.url(),
+                args.category,
+                args.trust,
+                if extra_tag.is_empty() {
+                    String::new()
+                } else {
+                    format!(", tag {extra_tag}")
+                },
+                args.workerpool
+                    .map(|w| format!(", workerpool {w}"))
+                    .unwrap_or_default(),
+                if args.workerpool.is_some() {
+                    " / --workerpool"
+                } else {
+                    ""
                 }
             );
-        }
-        bail!(
-            "no compatible workerpool order in the market at {} (category {}, trust at least {}{}{}): publish one (`decloud order publish --workerpool`), or change --category / --trust{}",
-            market.url(),
-            args.category,
-            args.trust,
-            if extra_tag.is_empty() {
-                String::new()
-            } else {
-                format!(", tag {extra_tag}")
-            },
-            args.workerpool
-                .map(|w| format!(", workerpool {w}"))
-                .unwrap_or_default(),
-            if args.workerpool.is_some() {
-                " / --workerpool"
-            } else {
-                ""
+        };
+        let app_left = remaining_on_chain(&client, &apps[pick.app].0).await?;
+        apps[pick.app].0.remaining = app_left;
+        let pool_left = remaining_on_chain(&client, &pools[pick.pool].0).await?;
+        pools[pick.pool].0.remaining = pool_left;
+        let dataset_left = match pick.dataset {
+            Some(d) => {
+                let left = remaining_on_chain(&client, &datasets[d].0).await?;
+                datasets[d].0.remaining = left;
+                left
             }
-        );
+            None => u64::MAX,
+        };
+        if app_left == 0 {
+            apps.remove(pick.app);
+            if apps.is_empty() {
+                bail!(
+                    "every app order for {app} in the market at {} is consumed or cancelled on chain: ask the app's owner to publish a new one",
+                    market.url()
+                );
+            }
+        } else if pool_left == 0 {
+            pools.remove(pick.pool);
+        } else if dataset_left == 0 {
+            if let Some(d) = pick.dataset {
+                datasets.remove(d);
+            }
+            if datasets.is_empty() {
+                bail!(
+                    "every dataset order for {dataset} in the market at {} is consumed or cancelled on chain: ask the dataset's owner to publish a new one",
+                    market.url()
+                );
+            }
+        } else {
+            break pick;
+        }
     };
+    let choice = pick.resolve(&apps, &datasets, &pools);
 
     let volume = deal_volume(args.volume, &choice);
     check_balance(&client, me, &choice, volume).await?;

@@ -92,10 +92,7 @@ pub fn status_name(status: u8) -> &'static str {
 pub const STATUS_COMPLETED: u8 = 3;
 /// Task status: failed (claimed).
 pub const STATUS_FAILED: u8 = 4;
-/// Final deadline of a task = its initialization + this × the category's reference time.
-pub const FINAL_DEADLINE_RATIO: u64 = 10;
-/// Contribution deadline of a task = its initialization + this × the reference time.
-pub const CONTRIBUTION_DEADLINE_RATIO: u64 = 7;
+pub use decloud_protocol::deadline::{CONTRIBUTION_DEADLINE_RATIO, FINAL_DEADLINE_RATIO};
 
 /// A deal as created on chain, read back from its `DealCreated` event.
 #[derive(Clone, Debug)]

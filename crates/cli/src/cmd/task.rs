@@ -41,6 +41,14 @@ enum TaskCommand {
         /// Seconds between two reads of the chain while watching.
         #[arg(long, default_value_t = 2, value_name = "SECS")]
         interval: u64,
+        /// The workerpool's scheduler, asked for the off-chain stage of every replicate.
+        #[arg(
+            long,
+            env = "DECLOUD_SCHEDULER",
+            default_value = super::services::DEFAULT_SCHEDULER_URL,
+            value_name = "URL"
+        )]
+        scheduler: String,
         #[command(flatten)]
         rpc: RpcOpts,
         /// Print as JSON.
@@ -72,6 +80,7 @@ pub async fn run(args: TaskArgs, home: &Path) -> anyhow::Result<()> {
             task,
             watch,
             interval,
+            scheduler,
             rpc,
             json,
         } => {
@@ -101,8 +110,10 @@ pub async fn run(args: TaskArgs, home: &Path) -> anyhow::Result<()> {
                     init + FINAL_DEADLINE_RATIO * reference,
                 )
             });
+            let offchain = scheduler_view(&scheduler, task_id).await;
             if json {
                 return print_json(&json!({
+                    "offchain": offchain,
                     "task_id": task_id,
                     "deal_id": deal.deal_id,
                     "index": index,
@@ -145,6 +156,29 @@ pub async fn run(args: TaskArgs, home: &Path) -> anyhow::Result<()> {
             if !view.worker.is_zero() {
                 println!("{:<13} {}", "worker", view.worker);
             }
+            if let Some(report) = &offchain {
+                if let Some(reason) = &report.task.given_up {
+                    println!("{:<13} {reason}", "given up");
+                }
+                if report.replicas_needed > 0 {
+                    println!(
+                        "{:<13} needs {} more worker(s)",
+                        "scheduler", report.replicas_needed
+                    );
+                }
+                for r in &report.replicates {
+                    println!(
+                        "{:<13} {} {}{}",
+                        "replicate",
+                        r.worker,
+                        r.status,
+                        r.reason
+                            .as_deref()
+                            .map(|m| format!(": {m}"))
+                            .unwrap_or_default()
+                    );
+                }
+            }
             if let Some((location, callback)) = &results {
                 println!("{:<13} {}", "results", String::from_utf8_lossy(location));
                 if !callback.is_empty() {
@@ -164,6 +198,27 @@ pub async fn run(args: TaskArgs, home: &Path) -> anyhow::Result<()> {
             json,
         } => claim(home, &task, &wallet, &rpc, json).await,
     }
+}
+
+/// The scheduler's view of the task (every replicate's off-chain stage), when the scheduler at
+/// `url` answers for it; `None` otherwise (another pool's scheduler, or none running).
+pub async fn scheduler_view(
+    url: &str,
+    task_id: B256,
+) -> Option<decloud_scheduler::api::TaskReport> {
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(3))
+        .build()
+        .ok()?;
+    let response = client
+        .get(format!("{}/v1/tasks/{task_id}", url.trim_end_matches('/')))
+        .send()
+        .await
+        .ok()?;
+    if !response.status().is_success() {
+        return None;
+    }
+    response.json().await.ok()
 }
 
 async fn claim(

@@ -1,0 +1,106 @@
+//! Everyday transactions of the marketplace's actors, as one call each: deposit into the
+//! escrow (approving the hub first when needed) and register apps, datasets and workerpools
+//! (returning their ids). The demo, the node and the tests use them; each is one or two
+//! transactions sent through [`Client::send`].
+
+use alloy::primitives::{Address, B256, U256};
+use alloy::rpc::types::TransactionReceipt;
+use alloy::sol_types::SolEvent;
+
+use crate::ChainError;
+use crate::client::Client;
+use crate::contracts::{AppRegistry, DatasetRegistry, WorkerpoolRegistry};
+
+/// Moves `amount` tokens from the client's wallet into its escrow account, approving the hub
+/// first if its allowance is short.
+pub async fn deposit(client: &Client, amount: U256) -> Result<TransactionReceipt, ChainError> {
+    let me = client
+        .address()
+        .ok_or_else(|| ChainError::tx("depositing", "no wallet"))?;
+    let hub = client.profile().contracts.hub;
+    let token = client.token();
+    let allowance = token
+        .allowance(me, hub)
+        .call()
+        .await
+        .map_err(|e| client.contract_error("reading the allowance", &e))?;
+    if allowance < amount {
+        client
+            .send(
+                "approving the hub",
+                token.approve(hub, amount).into_transaction_request(),
+            )
+            .await?;
+    }
+    client
+        .send(
+            "depositing",
+            client.hub().deposit(amount).into_transaction_request(),
+        )
+        .await
+}
+
+fn event<E: SolEvent>(receipt: &TransactionReceipt, what: &str) -> Result<E, ChainError> {
+    receipt
+        .inner
+        .logs()
+        .iter()
+        .find_map(|log| E::decode_log(&log.inner).ok().map(|l| l.data))
+        .ok_or_else(|| ChainError::tx(what, "the receipt holds no registration event"))
+}
+
+/// Registers an app owned by the client's wallet; returns its id.
+pub async fn register_app(
+    client: &Client,
+    name: &str,
+    uri: &str,
+    checksum: B256,
+    mrenclave: B256,
+) -> Result<Address, ChainError> {
+    let what = "registering the app";
+    let registry = AppRegistry::new(
+        client.profile().contracts.app_registry,
+        client.provider().clone(),
+    );
+    let call = registry.register(name.into(), uri.into(), checksum, mrenclave);
+    let receipt = client.send(what, call.into_transaction_request()).await?;
+    Ok(event::<AppRegistry::AppRegistered>(&receipt, what)?.app)
+}
+
+/// Registers a dataset owned by the client's wallet; returns its id.
+pub async fn register_dataset(
+    client: &Client,
+    name: &str,
+    uri: &str,
+    checksum: B256,
+) -> Result<Address, ChainError> {
+    let what = "registering the dataset";
+    let registry = DatasetRegistry::new(
+        client.profile().contracts.dataset_registry,
+        client.provider().clone(),
+    );
+    let call = registry.register(name.into(), uri.into(), checksum);
+    let receipt = client.send(what, call.into_transaction_request()).await?;
+    Ok(event::<DatasetRegistry::DatasetRegistered>(&receipt, what)?.dataset)
+}
+
+/// Registers a workerpool scheduled by the client's wallet; returns its id.
+pub async fn register_workerpool(
+    client: &Client,
+    description: &str,
+    worker_stake_ratio: u8,
+    scheduler_reward_ratio: u8,
+) -> Result<Address, ChainError> {
+    let what = "registering the workerpool";
+    let registry = WorkerpoolRegistry::new(
+        client.profile().contracts.workerpool_registry,
+        client.provider().clone(),
+    );
+    let call = registry.register(
+        description.into(),
+        worker_stake_ratio,
+        scheduler_reward_ratio,
+    );
+    let receipt = client.send(what, call.into_transaction_request()).await?;
+    Ok(event::<WorkerpoolRegistry::WorkerpoolRegistered>(&receipt, what)?.workerpool)
+}

@@ -1,0 +1,527 @@
+//! `decloud demo`: the whole marketplace on this machine in one command. It starts a devnet and
+//! every service in this process (storage, a workerpool's scheduler and three workers), deploys
+//! the example apps, runs one task at trust 1 and one that needs three agreeing replicas, shows
+//! each stage as it happens, and prints the certified results, who was paid what, and the
+//! transactions and gas spent. It stops everything it started.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use alloy::consensus::Transaction as _;
+use alloy::eips::BlockNumberOrTag;
+use alloy::primitives::{Address, B256, U256};
+use alloy::providers::Provider;
+use anyhow::{Context, bail};
+use clap::Args;
+use decloud_chain::client::Client;
+use decloud_chain::contracts::{Hub, HubExtension};
+use decloud_protocol::format_amount;
+use decloud_scheduler::api::TaskReport;
+use decloud_testkit::Devnet;
+use decloud_testkit::pool::{APP_OWNER, DealRequest, POOL_OWNER, Pool, PoolOptions, REQUESTER};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde_json::json;
+
+use super::shared::print_json;
+use super::task::scheduler_view;
+
+/// Arguments of `decloud demo`.
+#[derive(Args)]
+#[command(after_help = "Examples:\n  \
+    decloud demo                    # 1-second blocks, like a real chain\n  \
+    decloud demo --block-time 0     # instant mining\n  \
+    decloud demo --json")]
+pub struct DemoArgs {
+    /// Seconds between blocks of the demo's chain (0 mines every transaction at once).
+    #[arg(long, default_value_t = 1, value_name = "SECS")]
+    block_time: u64,
+    /// Where the example apps' modules are [default: apps/target/wasm32-wasip1/release, from the
+    /// current directory or beside the decloud binary's checkout].
+    #[arg(long, env = "DECLOUD_APPS", value_name = "DIR")]
+    apps: Option<PathBuf>,
+    /// Longest the demo waits for its tasks, in seconds.
+    #[arg(long, default_value_t = 300, value_name = "SECS")]
+    timeout: u64,
+    /// Print the outcome as JSON (no live display).
+    #[arg(long)]
+    json: bool,
+}
+
+const APPS_SUBDIR: &str = "apps/target/wasm32-wasip1/release";
+
+/// Finds the example apps' directory.
+fn apps_dir(given: Option<PathBuf>) -> anyhow::Result<PathBuf> {
+    if let Some(dir) = given {
+        return Ok(dir);
+    }
+    let mut candidates = vec![PathBuf::from(APPS_SUBDIR)];
+    if let Ok(exe) = std::env::current_exe() {
+        // target/<profile>/decloud → the checkout's root.
+        for up in exe.ancestors().skip(1).take(4) {
+            candidates.push(up.join(APPS_SUBDIR));
+        }
+    }
+    candidates
+        .into_iter()
+        .find(|d| d.join("greeting.wasm").is_file())
+        .context(
+            "the example apps are not built: run scripts/build-apps (or scripts/bootstrap), or pass --apps <dir>",
+        )
+}
+
+/// The live display: spinners on a terminal, plain lines otherwise, nothing with `--json`.
+struct Stages {
+    multi: MultiProgress,
+    /// `--json`: print nothing.
+    quiet: bool,
+    /// Off a terminal: no spinners, one line per finished stage.
+    plain: bool,
+}
+
+impl Stages {
+    fn new(quiet: bool) -> Self {
+        let multi = MultiProgress::new();
+        let plain = !std::io::IsTerminal::is_terminal(&std::io::stderr());
+        if quiet || plain {
+            multi.set_draw_target(ProgressDrawTarget::hidden());
+        }
+        Self {
+            multi,
+            quiet,
+            plain,
+        }
+    }
+
+    /// Prints a finished stage's line above the spinners.
+    fn line(&self, text: String) {
+        if self.quiet {
+            return;
+        }
+        if self.plain {
+            println!("{text}");
+        } else {
+            let _ = self.multi.println(text);
+        }
+    }
+
+    fn spinner(&self, message: impl Into<String>) -> ProgressBar {
+        let bar = self.multi.add(ProgressBar::new_spinner());
+        if let Ok(style) = ProgressStyle::with_template("{spinner:.cyan} {msg} {elapsed:.dim}") {
+            bar.set_style(style);
+        }
+        bar.set_message(message.into());
+        bar.enable_steady_tick(Duration::from_millis(100));
+        bar
+    }
+
+    /// Runs `work` under a spinner, then leaves a ✓ line with its duration.
+    async fn step<T>(
+        &self,
+        message: &str,
+        work: impl std::future::Future<Output = anyhow::Result<T>>,
+    ) -> anyhow::Result<T> {
+        let bar = self.spinner(message.to_string());
+        let started = Instant::now();
+        let out = work.await;
+        let mark = if out.is_ok() { "✓" } else { "✗" };
+        let line = format!(
+            "{mark} {message} ({:.1} s)",
+            started.elapsed().as_secs_f64()
+        );
+        bar.finish_and_clear();
+        self.line(line);
+        out
+    }
+}
+
+/// What the display says a task is at, from the scheduler's view.
+fn stage_of(report: Option<&TaskReport>, workers: &BTreeMap<Address, String>) -> String {
+    let Some(r) = report else {
+        return "waiting for the scheduler to see the deal".into();
+    };
+    let name = |a: &Address| workers.get(a).cloned().unwrap_or_else(|| a.to_string());
+    let replicates: Vec<String> = r
+        .replicates
+        .iter()
+        .map(|rep| format!("{} {}", name(&rep.worker), rep.status))
+        .collect();
+    let status = match r.task.status.as_str() {
+        "unset" | "active" if r.replicates.is_empty() => "waiting for a worker".to_string(),
+        "unset" | "active" => "computing".to_string(),
+        "revealing" => "consensus reached, revealing".to_string(),
+        "completed" => "certified and paid".to_string(),
+        other => other.to_string(),
+    };
+    if replicates.is_empty() {
+        status
+    } else {
+        format!("{status} [{}]", replicates.join(", "))
+    }
+}
+
+/// One hub transaction of the demo.
+#[derive(Clone, Debug, serde::Serialize)]
+struct TxLine {
+    function: String,
+    gas: u64,
+    from: String,
+}
+
+/// The name of the hub function `input` calls.
+fn function_name(input: &[u8]) -> String {
+    let Some(selector) = input.get(..4) else {
+        return "transfer".into();
+    };
+    for (sel, sig) in Hub::HubCalls::SELECTORS
+        .iter()
+        .zip(Hub::HubCalls::SIGNATURES)
+        .chain(
+            HubExtension::HubExtensionCalls::SELECTORS
+                .iter()
+                .zip(HubExtension::HubExtensionCalls::SIGNATURES),
+        )
+    {
+        if sel[..] == selector[..] {
+            return sig.split('(').next().unwrap_or(sig).to_string();
+        }
+    }
+    format!("0x{}", alloy::hex::encode(selector))
+}
+
+/// Every hub transaction mined from block `from` on, with its gas.
+async fn hub_transactions(
+    client: &Client,
+    from: u64,
+    names: &BTreeMap<Address, String>,
+) -> anyhow::Result<Vec<TxLine>> {
+    let hub = client.profile().contracts.hub;
+    let latest = client
+        .provider()
+        .get_block_number()
+        .await
+        .map_err(|e| client.rpc_error("reading the block number", &e))?;
+    let mut out = Vec::new();
+    for number in from..=latest {
+        let Some(block) = client
+            .provider()
+            .get_block_by_number(BlockNumberOrTag::Number(number))
+            .full()
+            .await
+            .map_err(|e| client.rpc_error("reading a block", &e))?
+        else {
+            continue;
+        };
+        for tx in block.transactions.txns() {
+            if tx.inner.to() != Some(hub) {
+                continue;
+            }
+            let Some(receipt) = client
+                .provider()
+                .get_transaction_receipt(*tx.inner.tx_hash())
+                .await
+                .map_err(|e| client.rpc_error("reading a receipt", &e))?
+            else {
+                continue;
+            };
+            let sender = tx.inner.signer();
+            out.push(TxLine {
+                function: function_name(tx.inner.input()),
+                gas: receipt.gas_used,
+                from: names
+                    .get(&sender)
+                    .cloned()
+                    .unwrap_or_else(|| sender.to_string()),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Everything `account` holds: wallet tokens, escrow balance and frozen amount (a deposit moves
+/// tokens without changing the sum).
+async fn holdings(client: &Client, account: Address) -> anyhow::Result<U256> {
+    let tokens = client
+        .token()
+        .balanceOf(account)
+        .call()
+        .await
+        .map_err(|e| client.contract_error("reading a token balance", &e))?;
+    let hub = client.hub();
+    let free = hub
+        .balanceOf(account)
+        .call()
+        .await
+        .map_err(|e| client.contract_error("reading a balance", &e))?;
+    let frozen = hub
+        .frozenOf(account)
+        .call()
+        .await
+        .map_err(|e| client.contract_error("reading a frozen amount", &e))?;
+    Ok(tokens + free + frozen)
+}
+
+/// One demo task: what it is and how it went.
+struct DemoTask {
+    label: String,
+    task_id: B256,
+    took: Option<Duration>,
+}
+
+/// Runs `decloud demo`.
+pub async fn run(args: DemoArgs, _home: &Path) -> anyhow::Result<()> {
+    super::node::init_logs("warn");
+    let apps = apps_dir(args.apps.clone())?;
+    let read_app = |name: &str| {
+        let path = apps.join(format!("{name}.wasm"));
+        std::fs::read(&path).with_context(|| {
+            format!(
+                "cannot read {}: run scripts/build-apps, or pass --apps <dir>",
+                path.display()
+            )
+        })
+    };
+    let greeting = read_app("greeting")?;
+    let hash_search = read_app("hash-search")?;
+    let stages = Stages::new(args.json);
+    if !args.json {
+        println!(
+            "decloud demo: a marketplace, a workerpool of three workers and two tasks, all on this machine\n"
+        );
+    }
+
+    let devnet = stages
+        .step(
+            &format!(
+                "starting a local chain ({}) and deploying the protocol",
+                if args.block_time == 0 {
+                    "instant mining".to_string()
+                } else {
+                    format!("{}-second blocks", args.block_time)
+                }
+            ),
+            async { Ok(Devnet::start_with_block_time(args.block_time).await?) },
+        )
+        .await?;
+    let chain = Client::connect(devnet.profile(), None, None).await?;
+    let pool = stages
+        .step(
+            "starting storage, a workerpool's scheduler and three workers",
+            async {
+                Ok(Pool::start(
+                    &devnet,
+                    PoolOptions {
+                        workers: 3,
+                        follow_interval: Duration::from_millis(200),
+                        ..PoolOptions::default()
+                    },
+                )
+                .await?)
+            },
+        )
+        .await?;
+    let scheduler_url = pool
+        .scheduler_url()
+        .context("the scheduler is not running")?;
+    let mut names = BTreeMap::new();
+    names.insert(
+        devnet.signer(APP_OWNER).address(),
+        "app developer".to_string(),
+    );
+    names.insert(devnet.signer(POOL_OWNER).address(), "scheduler".to_string());
+    names.insert(devnet.signer(REQUESTER).address(), "requester".to_string());
+    for i in 0..3 {
+        names.insert(pool.worker_address(i), format!("worker {}", i + 1));
+    }
+    let greeting_app = stages
+        .step(
+            "app developer: uploading and registering the greeting app",
+            async { Ok(pool.deploy_app("greeting", &greeting).await?) },
+        )
+        .await?;
+    let search_app = stages
+        .step(
+            "app developer: uploading and registering the hash-search app",
+            async { Ok(pool.deploy_app("hash-search", &hash_search).await?) },
+        )
+        .await?;
+
+    let mut accounts = vec![
+        devnet.signer(REQUESTER).address(),
+        devnet.signer(APP_OWNER).address(),
+        devnet.signer(POOL_OWNER).address(),
+    ];
+    accounts.extend((0..3).map(|i| pool.worker_address(i)));
+    let mut before = BTreeMap::new();
+    for a in &accounts {
+        before.insert(*a, holdings(&chain, *a).await?);
+    }
+    let first_block = chain
+        .provider()
+        .get_block_number()
+        .await
+        .map_err(|e| chain.rpc_error("reading the block number", &e))?
+        + 1;
+
+    let requests = [
+        (
+            "greeting, trust 1 (one worker)",
+            DealRequest::new(greeting_app).args("decloud"),
+        ),
+        (
+            "hash-search, trust 5 (three agreeing replicas)",
+            DealRequest::new(search_app).args("decloud 12").trust(5),
+        ),
+    ];
+    let mut tasks = Vec::new();
+    for (label, request) in requests {
+        let deal = stages
+            .step(&format!("requester: matching orders for {label}"), async {
+                Ok(pool.deal(&request).await?)
+            })
+            .await?;
+        tasks.push((
+            DemoTask {
+                label: label.to_string(),
+                task_id: deal.task_ids()[0],
+                took: None,
+            },
+            Instant::now(),
+            stages.spinner(format!("{label}: waiting for the scheduler")),
+        ));
+    }
+
+    // Follow both tasks live, from the scheduler's view and the chain.
+    let deadline = Instant::now() + Duration::from_secs(args.timeout);
+    loop {
+        let mut open = 0;
+        for (task, started, bar) in &mut tasks {
+            if task.took.is_some() {
+                continue;
+            }
+            let report = scheduler_view(&scheduler_url, task.task_id).await;
+            let status = chain
+                .hub_extension()
+                .task(task.task_id)
+                .call()
+                .await
+                .map_err(|e| chain.contract_error("reading a task", &e))?
+                .status;
+            if status == super::shared::STATUS_COMPLETED {
+                let took = started.elapsed();
+                task.took = Some(took);
+                bar.finish_and_clear();
+                stages.line(format!(
+                    "✓ {}: certified and paid {:.1} s after the match",
+                    task.label,
+                    took.as_secs_f64()
+                ));
+            } else if status == super::shared::STATUS_FAILED {
+                bar.finish_and_clear();
+                bail!("task {} ({}) failed", task.task_id, task.label);
+            } else {
+                open += 1;
+                let stage = format!("{}: {}", task.label, stage_of(report.as_ref(), &names));
+                if stage != bar.message() {
+                    if stages.plain {
+                        stages.line(format!("  {stage}"));
+                    }
+                    bar.set_message(stage);
+                }
+            }
+        }
+        if open == 0 {
+            break;
+        }
+        if Instant::now() > deadline {
+            bail!(
+                "the tasks did not complete within {} s: see `decloud task show <task>`",
+                args.timeout
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    // The certified results, downloaded and checked against the chain.
+    let scratch = tempfile::tempdir().context("cannot create a temporary directory")?;
+    let mut results = Vec::new();
+    for (task, _, _) in &tasks {
+        let dir = scratch.path().join(task.task_id.to_string());
+        let verified = super::result::fetch_verified(&chain, task.task_id, &dir, 64 << 20).await?;
+        let text = ["result.txt", "result.json"]
+            .iter()
+            .find_map(|f| std::fs::read_to_string(dir.join(f)).ok())
+            .unwrap_or_default();
+        let report = scheduler_view(&scheduler_url, task.task_id).await;
+        let replicas = report.map(|r| r.replicates.len()).unwrap_or_default();
+        results.push((task, verified, text.trim().to_string(), replicas));
+    }
+    let mut after = BTreeMap::new();
+    for a in &accounts {
+        after.insert(*a, holdings(&chain, *a).await?);
+    }
+    let txs = hub_transactions(&chain, first_block, &names).await?;
+
+    let payments: Vec<(String, String)> = accounts
+        .iter()
+        .map(|a| {
+            let (b, c) = (before[a], after[a]);
+            let delta = if c >= b {
+                format!("+{}", format_amount(c - b))
+            } else {
+                format!("-{}", format_amount(b - c))
+            };
+            (names[a].clone(), delta)
+        })
+        .collect();
+    if args.json {
+        return print_json(&json!({
+            "tasks": results.iter().map(|(t, v, text, replicas)| json!({
+                "label": t.label,
+                "task_id": t.task_id,
+                "seconds": t.took.map(|d| d.as_secs_f64()),
+                "replicas": replicas,
+                "digest": v.digest,
+                "results_location": v.location,
+                "result": text,
+            })).collect::<Vec<_>>(),
+            "payments": payments.iter().map(|(who, delta)| json!({"account": who, "change": delta})).collect::<Vec<_>>(),
+            "transactions": txs,
+            "gas_total": txs.iter().map(|t| t.gas).sum::<u64>(),
+        }));
+    }
+    println!("\ncertified results (downloaded, checked against the digest certified on chain):");
+    for (t, v, text, replicas) in &results {
+        println!(
+            "  {} — {} replica(s), digest {}",
+            t.label, replicas, v.digest
+        );
+        for line in text.lines() {
+            println!("    {line}");
+        }
+    }
+    println!("\nwho paid and earned what (DCT):");
+    for (who, delta) in &payments {
+        println!("  {who:<14} {delta}");
+    }
+    let mut by_function: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+    for tx in &txs {
+        let e = by_function.entry(tx.function.clone()).or_default();
+        e.0 += 1;
+        e.1 += tx.gas;
+    }
+    println!("\ntransactions to the hub during the flow:");
+    for (function, (count, gas)) in &by_function {
+        println!("  {function:<22} ×{count:<3} {gas:>9} gas");
+    }
+    println!(
+        "  {:<22} {:>4} {:>9} gas",
+        "total",
+        txs.len(),
+        txs.iter().map(|t| t.gas).sum::<u64>()
+    );
+    println!("\ndone: the chain and every service stop now.");
+    drop(pool);
+    drop(devnet);
+    Ok(())
+}

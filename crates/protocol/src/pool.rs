@@ -1,0 +1,291 @@
+//! The wire protocol between a workerpool's scheduler and its workers (JSON over HTTP): login
+//! by wallet signature, claims, assignments with the scheduler's contribution authorization,
+//! reports, and the scheduler's instructions after a contribution.
+//!
+//! Both sides use these types: the scheduler serves them (`decloud-scheduler`'s API) and the
+//! worker sends and reads them (`decloud-worker`), so a change here is a change of both.
+//!
+//! A worker's session:
+//!
+//! 1. `GET /v1/login/challenge` → [`Challenge`]; sign [`Challenge::message`] (EIP-191) and
+//!    `POST /v1/login` a [`LoginRequest`] → [`Session`] (a bearer token).
+//! 2. `POST /v1/claim?wait=SECS` → an [`Assignment`] (or `204 No Content` when no work came in
+//!    time); `POST /v1/heartbeat` regularly.
+//! 3. Compute, then `POST /v1/tasks/{taskid}/report` a [`Report`] after each step; for a
+//!    replicated task, `GET /v1/tasks/{taskid}/next?wait=SECS` → [`NextAction`] says when to
+//!    reveal.
+
+use std::fmt;
+use std::str::FromStr;
+
+use alloy::primitives::{Address, B256, Bytes};
+use serde::{Deserialize, Serialize};
+
+/// The text a worker signs (EIP-191 personal message) to log in to `scheduler` with `nonce`
+/// before `deadline` (unix seconds).
+pub fn login_message(nonce: &str, scheduler: Address, deadline: u64) -> String {
+    format!("decloud scheduler login {nonce} {scheduler} {deadline}")
+}
+
+/// What a scheduler is (`GET /v1/info`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Info {
+    /// The scheduler's address (the workerpool's owner, signer of the authorizations).
+    pub scheduler: Address,
+    /// The workerpool it schedules.
+    pub workerpool: Address,
+    /// The chain id.
+    pub chain_id: u64,
+    /// The hub.
+    pub hub: Address,
+    /// Seconds without a heartbeat after which a worker is lost.
+    pub heartbeat_timeout_secs: u64,
+}
+
+/// A login challenge (`GET /v1/login/challenge`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Challenge {
+    /// Single-use random nonce.
+    pub nonce: String,
+    /// Unix time after which it is refused.
+    pub deadline: u64,
+    /// The scheduler's address, part of the message.
+    pub scheduler: Address,
+    /// The exact text to sign ([`login_message`]).
+    pub message: String,
+}
+
+/// A login: the challenge signed by the worker's wallet (`POST /v1/login`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoginRequest {
+    /// The worker's address.
+    pub worker: Address,
+    /// The challenge's nonce.
+    pub nonce: String,
+    /// The challenge's deadline.
+    pub deadline: u64,
+    /// EIP-191 signature of [`login_message`] by `worker` (65 bytes, hex).
+    pub signature: String,
+    /// How many replicates the worker runs at once.
+    pub capacity: u64,
+}
+
+/// A session: the bearer token of the worker endpoints.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Session {
+    /// Bearer token for the worker endpoints. Keep it secret.
+    pub token: String,
+    /// The worker.
+    pub worker: Address,
+    /// Unix time after which the token is refused (log in again).
+    pub expires_at: u64,
+}
+
+impl fmt::Debug for Session {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The token is a credential: never in a log.
+        f.debug_struct("Session")
+            .field("worker", &self.worker)
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The answer to a heartbeat (`POST /v1/heartbeat`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Heartbeat {
+    /// The worker.
+    pub worker: Address,
+    /// Send the next heartbeat well within this many seconds.
+    pub heartbeat_timeout_secs: u64,
+}
+
+/// An app or dataset as registered: where to download it and its checksum.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Resource {
+    /// Its id.
+    pub address: Address,
+    /// `app` or `dataset`.
+    pub kind: String,
+    /// Its name.
+    pub name: String,
+    /// Where to download it.
+    pub uri: String,
+    /// sha256 of its content.
+    pub checksum: B256,
+}
+
+/// The scheduler's signature allowing a worker to contribute to a task.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Authorization {
+    /// The authorized worker.
+    pub worker: Address,
+    /// The task.
+    pub task_id: B256,
+    /// The enclave (zero for non-TEE work).
+    pub enclave: Address,
+    /// EIP-191 signature by the scheduler over `keccak(worker ‖ taskid ‖ enclave)`: the
+    /// `authorizationSign` argument of `contribute` / `contributeAndReveal`.
+    pub sign: Bytes,
+}
+
+/// A replicate handed to a worker: everything it needs to compute and contribute.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Assignment {
+    /// The task.
+    pub task_id: B256,
+    /// Its deal.
+    pub deal_id: B256,
+    /// The task's index in the deal (the `index` argument of the hub's task calls).
+    pub index: u64,
+    /// `abi.encode(deal)`: decode with `decloud_protocol::typed::Deal::abi_decode` and pass it
+    /// to `contribute` / `contributeAndReveal`.
+    pub deal: Bytes,
+    /// The deal's trust: `≤ 1` means one contribution suffices (use `contributeAndReveal`).
+    pub trust: u64,
+    /// The deal's category (its deadlines and limits).
+    pub category: u64,
+    /// The category's reference time in seconds (the run's limits derive from it).
+    pub work_clock_time_ref: u64,
+    /// The deal's start (block time of the match): the fixed clock every replica's app sees.
+    pub start_time: u64,
+    /// The callback contract (zero for none): the digest is then `keccak(callback-data)`.
+    pub callback: Address,
+    /// The request's params (JSON text: `{"args": "...", "input_files": ["url", ...]}`).
+    pub params: String,
+    /// Where the app is and its checksum.
+    pub app: Option<Resource>,
+    /// Where the dataset is and its checksum (none when the deal has no dataset).
+    pub dataset: Option<Resource>,
+    /// The contribution authorization.
+    pub authorization: Authorization,
+}
+
+/// What a worker says of its replicate (`POST /v1/tasks/{taskid}/report`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReportStatus {
+    /// Its contribution is on chain (`contribute`). `reason` may describe a deterministic
+    /// failure of the app, which is contributed like any result.
+    Contributed,
+    /// Its result is revealed on chain (`reveal`, or `contributeAndReveal` at trust ≤ 1) and
+    /// uploaded: `results_location` says where.
+    Revealed,
+    /// It gave up (download failed, wrong checksum, wall-clock cap, chain error...): `reason`
+    /// says why. Nothing was contributed.
+    Failed,
+}
+
+impl ReportStatus {
+    /// The name on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReportStatus::Contributed => "contributed",
+            ReportStatus::Revealed => "revealed",
+            ReportStatus::Failed => "failed",
+        }
+    }
+}
+
+impl fmt::Display for ReportStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for ReportStatus {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "contributed" => Ok(ReportStatus::Contributed),
+            "revealed" => Ok(ReportStatus::Revealed),
+            "failed" => Ok(ReportStatus::Failed),
+            other => Err(format!(
+                "unknown report status {other:?}: use contributed, revealed or failed"
+            )),
+        }
+    }
+}
+
+/// A worker's report on its replicate.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Report {
+    /// What happened.
+    pub status: ReportStatus,
+    /// Why it failed (required for `failed`), or what the app's deterministic failure was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Where the result archive is (with `revealed`): a URL of a content-addressed blob.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub results_location: Option<String>,
+    /// The app's `callback-data` (with `revealed`, for deals with a callback).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub callback_data: Option<Bytes>,
+}
+
+/// What the scheduler wants a worker to do next with a contributed replicate
+/// (`GET /v1/tasks/{taskid}/next`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "lowercase")]
+pub enum NextAction {
+    /// Nothing yet: ask again.
+    Wait,
+    /// Consensus is on the worker's result: upload it, send `reveal`, and report `revealed`.
+    Reveal {
+        /// Unix time after which the hub refuses the reveal.
+        deadline: u64,
+    },
+    /// Nothing more to do for this replicate (the task is over, or the worker's result lost
+    /// the vote, or the replicate is no longer the worker's): `reason` says which.
+    Done {
+        /// Why.
+        reason: String,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn next_actions_have_a_tagged_json_form() {
+        let reveal = serde_json::to_value(NextAction::Reveal { deadline: 7 }).unwrap();
+        assert_eq!(
+            reveal,
+            serde_json::json!({"action": "reveal", "deadline": 7})
+        );
+        let back: NextAction = serde_json::from_value(reveal).unwrap();
+        assert_eq!(back, NextAction::Reveal { deadline: 7 });
+        let wait: NextAction = serde_json::from_str(r#"{"action":"wait"}"#).unwrap();
+        assert_eq!(wait, NextAction::Wait);
+        assert!(serde_json::from_str::<NextAction>(r#"{"action":"explode"}"#).is_err());
+    }
+
+    #[test]
+    fn reports_omit_what_they_do_not_carry() {
+        let report = Report {
+            status: ReportStatus::Failed,
+            reason: Some("download failed".into()),
+            results_location: None,
+            callback_data: None,
+        };
+        let text = serde_json::to_string(&report).unwrap();
+        assert_eq!(text, r#"{"status":"failed","reason":"download failed"}"#);
+        assert!("exploded".parse::<ReportStatus>().is_err());
+        assert_eq!(
+            "revealed".parse::<ReportStatus>().unwrap(),
+            ReportStatus::Revealed
+        );
+    }
+
+    #[test]
+    fn a_session_never_prints_its_token() {
+        let s = Session {
+            token: "dcs_secret".into(),
+            worker: Address::ZERO,
+            expires_at: 1,
+        };
+        assert!(!format!("{s:?}").contains("dcs_secret"));
+    }
+}

@@ -1,0 +1,644 @@
+//! The scheduler's HTTP JSON API, for its workers and for the pool's clients.
+//!
+//! | method | path | auth | what |
+//! |---|---|---|---|
+//! | `GET` | `/health` | | liveness |
+//! | `GET` | `/v1/info` | | the scheduler's address, workerpool, chain |
+//! | `GET` | `/v1/login/challenge` | | a single-use nonce and the [`login_message`] to sign |
+//! | `POST` | `/v1/login` | | `{worker, nonce, deadline, signature, capacity}` → a session token |
+//! | `POST` | `/v1/heartbeat` | worker | "still alive" |
+//! | `POST` | `/v1/claim?wait=SECS` | worker | long-poll for a replicate: `200` + [`Assignment`], or `204` |
+//! | `GET` | `/v1/replicates` | worker | the worker's assigned replicates (to resume after a restart) |
+//! | `POST` | `/v1/tasks/{taskid}/report` | worker | a [`Report`]: `contributed`, `revealed` (with the results location) or `failed` (with a reason) |
+//! | `GET` | `/v1/tasks/{taskid}/next?wait=SECS` | worker | long-poll for what to do after contributing: a [`NextAction`] |
+//! | `GET` | `/v1/tasks/{taskid}` | | a task and every replicate's off-chain stage and failure reason |
+//! | `GET` | `/v1/deals/{dealid}` | | a deal and its tasks |
+//! | `GET` | `/v1/workers` | | registered workers |
+//!
+//! The request and answer types are [`decloud_protocol::pool`]'s. Workers authenticate with
+//! `Authorization: Bearer <token>`; the scheduler stores only the token's sha256. Errors are
+//! `{"error": "..."}` with a 4xx/5xx status.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use alloy::primitives::{Address, B256, Signature};
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use rand_08::RngCore;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use decloud_protocol::pool::{
+    Assignment, Challenge, Heartbeat, Info, LoginRequest, NextAction, Report, ReportStatus,
+    Session, login_message,
+};
+
+use crate::assign;
+use crate::db::{ReplicateRow, ReplicateStatus, TaskRow, TaskStatus, WorkerRow};
+use crate::policy::{has_consensus, replicas_needed, weight_of};
+use crate::{SchedulerError, Shared};
+
+/// Largest request body accepted.
+pub const MAX_BODY_BYTES: usize = 256 * 1024;
+/// How long a login challenge may be answered.
+pub const CHALLENGE_TTL_SECS: u64 = 300;
+/// Longest a claim waits for work.
+pub const MAX_CLAIM_WAIT_SECS: u64 = 60;
+/// How long a claim waits when the worker names no `wait`.
+pub const DEFAULT_CLAIM_WAIT_SECS: u64 = 25;
+/// Most replicates a worker may declare it runs at once.
+pub const MAX_CAPACITY: u64 = 256;
+/// Longest failure reason kept (longer ones are cut).
+pub const MAX_REASON_CHARS: usize = 1000;
+/// Longest results location accepted.
+pub const MAX_LOCATION_CHARS: usize = 2048;
+/// Largest callback data accepted (the runtime's default cap).
+pub const MAX_CALLBACK_DATA_BYTES: usize = 64 * 1024;
+/// After this many failed replicates a task is no longer handed out (it is most likely the
+/// task's fault: a wrong checksum, an unreachable input, an app that runs past its time).
+pub const MAX_FAILED_REPLICATES: usize = 3;
+
+/// Seconds since the Unix epoch.
+pub fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default()
+}
+
+/// The sha256 (hex) under which a session token is stored.
+pub fn token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+fn random_hex(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    rand_08::rngs::OsRng.fill_bytes(&mut buf);
+    hex::encode(buf)
+}
+
+/// Query of the long-polling endpoints (`/v1/claim`, `/v1/tasks/{taskid}/next`).
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+pub struct WaitQuery {
+    /// Seconds to wait (at most [`MAX_CLAIM_WAIT_SECS`]).
+    pub wait: Option<u64>,
+}
+
+/// A task as the scheduler sees it: on-chain status and every replicate's off-chain stage.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskReport {
+    /// The task.
+    #[serde(flatten)]
+    pub task: TaskRow,
+    /// The deal's trust.
+    pub trust: u64,
+    /// How many more workers it needs now (0 once its replicas suffice).
+    pub replicas_needed: u32,
+    /// Its replicates, oldest first.
+    pub replicates: Vec<ReplicateRow>,
+}
+
+/// A deal and its tasks.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DealReport {
+    /// The deal id.
+    pub deal_id: B256,
+    /// The app.
+    pub app: Address,
+    /// The dataset (zero for none).
+    pub dataset: Address,
+    /// The requester.
+    pub requester: Address,
+    /// Trust.
+    pub trust: u64,
+    /// Number of tasks.
+    pub volume: u64,
+    /// The request's params.
+    pub params: String,
+    /// Block of the match.
+    pub block_number: u64,
+    /// Its tasks.
+    pub tasks: Vec<TaskRow>,
+}
+
+#[derive(Serialize)]
+struct ErrorBody {
+    error: String,
+}
+
+impl IntoResponse for SchedulerError {
+    fn into_response(self) -> Response {
+        let status = match &self {
+            SchedulerError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            SchedulerError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            SchedulerError::Forbidden(_) => StatusCode::FORBIDDEN,
+            SchedulerError::NotFound(_) => StatusCode::NOT_FOUND,
+            SchedulerError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            SchedulerError::Chain(_) => StatusCode::BAD_GATEWAY,
+            SchedulerError::Database(_)
+            | SchedulerError::Corrupt(_)
+            | SchedulerError::Config(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        if status.is_server_error() {
+            tracing::error!(error = %self, "request failed");
+        }
+        (
+            status,
+            Json(ErrorBody {
+                error: self.to_string(),
+            }),
+        )
+            .into_response()
+    }
+}
+
+fn json_body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, SchedulerError> {
+    body.map(|Json(v)| v).map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            SchedulerError::TooLarge(MAX_BODY_BYTES)
+        } else {
+            SchedulerError::BadRequest(format!("invalid request body: {}", e.body_text()))
+        }
+    })
+}
+
+fn parse_id(text: &str, what: &str) -> Result<B256, SchedulerError> {
+    text.parse().map_err(|_| {
+        SchedulerError::BadRequest(format!("{what} must be 0x and 64 hex digits: check the id"))
+    })
+}
+
+/// The router of the scheduler API.
+pub(crate) fn router(state: Arc<Shared>) -> Router {
+    Router::new()
+        .route("/health", get(|| async { "ok" }))
+        .route("/v1/info", get(info))
+        .route("/v1/login/challenge", get(challenge))
+        .route("/v1/login", post(login))
+        .route("/v1/heartbeat", post(heartbeat))
+        .route("/v1/claim", post(claim))
+        .route("/v1/replicates", get(my_replicates))
+        .route("/v1/tasks/{taskid}", get(task))
+        .route("/v1/tasks/{taskid}/report", post(report))
+        .route("/v1/tasks/{taskid}/next", get(next_action))
+        .route("/v1/deals/{dealid}", get(deal))
+        .route("/v1/workers", get(workers))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(state)
+}
+
+/// The worker of the request's bearer token; every authenticated call counts as a heartbeat.
+async fn authenticate(state: &Shared, headers: &HeaderMap) -> Result<WorkerRow, SchedulerError> {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or_else(|| {
+            SchedulerError::Unauthorized(
+                "missing `Authorization: Bearer <token>`: log in with POST /v1/login".into(),
+            )
+        })?;
+    let now = unix_now();
+    let worker = state
+        .store
+        .session_worker(&token_hash(token.trim()), now)
+        .await?
+        .ok_or_else(|| {
+            SchedulerError::Unauthorized(
+                "unknown or expired session token: log in again with POST /v1/login".into(),
+            )
+        })?;
+    state.store.heartbeat(worker, now).await?;
+    state.store.worker(worker).await?.ok_or_else(|| {
+        SchedulerError::Unauthorized("the session's worker is not registered: log in again".into())
+    })
+}
+
+async fn info(State(state): State<Arc<Shared>>) -> Json<Info> {
+    let profile = state.client.profile();
+    Json(Info {
+        scheduler: state.signer.address(),
+        workerpool: state.workerpool,
+        chain_id: profile.chain_id,
+        hub: profile.contracts.hub,
+        heartbeat_timeout_secs: state.heartbeat_timeout.as_secs(),
+    })
+}
+
+async fn challenge(State(state): State<Arc<Shared>>) -> Result<Json<Challenge>, SchedulerError> {
+    let now = unix_now();
+    let nonce = random_hex(16);
+    let deadline = now + CHALLENGE_TTL_SECS;
+    state.store.insert_challenge(&nonce, deadline, now).await?;
+    let scheduler = state.signer.address();
+    Ok(Json(Challenge {
+        message: login_message(&nonce, scheduler, deadline),
+        nonce,
+        deadline,
+        scheduler,
+    }))
+}
+
+async fn login(
+    State(state): State<Arc<Shared>>,
+    body: Result<Json<LoginRequest>, JsonRejection>,
+) -> Result<Json<Session>, SchedulerError> {
+    let request = json_body(body)?;
+    if !(1..=MAX_CAPACITY).contains(&request.capacity) {
+        return Err(SchedulerError::BadRequest(format!(
+            "capacity {} is out of range: declare 1 to {MAX_CAPACITY} replicates at once",
+            request.capacity
+        )));
+    }
+    if request.nonce.len() > 64 || !request.nonce.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(SchedulerError::BadRequest(
+            "malformed nonce: use the one GET /v1/login/challenge returned".into(),
+        ));
+    }
+    let now = unix_now();
+    let message = login_message(&request.nonce, state.signer.address(), request.deadline);
+    let signer = request
+        .signature
+        .trim()
+        .parse::<Signature>()
+        .ok()
+        .and_then(|s| s.recover_address_from_msg(message.as_bytes()).ok())
+        .ok_or_else(|| {
+            SchedulerError::BadRequest(
+                "malformed login signature: sign the challenge's message (EIP-191) again".into(),
+            )
+        })?;
+    if signer != request.worker {
+        return Err(SchedulerError::Unauthorized(format!(
+            "the login is signed by {signer}, not by the worker {}: sign with the worker's wallet",
+            request.worker
+        )));
+    }
+    if !state
+        .store
+        .take_challenge(&request.nonce, request.deadline, now)
+        .await?
+    {
+        return Err(SchedulerError::Unauthorized(
+            "unknown, used or expired login challenge: get a new one from GET /v1/login/challenge"
+                .into(),
+        ));
+    }
+    let score = state
+        .client
+        .hub()
+        .scoreOf(request.worker)
+        .call()
+        .await
+        .map_err(|e| {
+            state
+                .client
+                .contract_error("reading the worker's score", &e)
+        })?;
+    let score = u64::try_from(score).unwrap_or(u64::MAX);
+    state
+        .store
+        .upsert_worker(request.worker, request.capacity, score, now)
+        .await?;
+    let token = format!("dcs_{}", random_hex(32));
+    let expires_at = now + state.session_ttl.as_secs();
+    state
+        .store
+        .insert_session(&token_hash(&token), request.worker, expires_at, now)
+        .await?;
+    tracing::info!(worker = %request.worker, capacity = request.capacity, score, "worker logged in");
+    state.changed();
+    Ok(Json(Session {
+        token,
+        worker: request.worker,
+        expires_at,
+    }))
+}
+
+async fn heartbeat(
+    State(state): State<Arc<Shared>>,
+    headers: HeaderMap,
+) -> Result<Json<Heartbeat>, SchedulerError> {
+    let worker = authenticate(&state, &headers).await?;
+    Ok(Json(Heartbeat {
+        worker: worker.address,
+        heartbeat_timeout_secs: state.heartbeat_timeout.as_secs(),
+    }))
+}
+
+async fn claim(
+    State(state): State<Arc<Shared>>,
+    headers: HeaderMap,
+    query: Result<Query<WaitQuery>, QueryRejection>,
+) -> Result<Response, SchedulerError> {
+    let Query(query) = query
+        .map_err(|e| SchedulerError::BadRequest(format!("invalid query: {}", e.body_text())))?;
+    let worker = authenticate(&state, &headers).await?;
+    let wait = Duration::from_secs(
+        query
+            .wait
+            .unwrap_or(DEFAULT_CLAIM_WAIT_SECS)
+            .min(MAX_CLAIM_WAIT_SECS),
+    );
+    let deadline = tokio::time::Instant::now() + wait;
+    let mut changes = state.changes.subscribe();
+    loop {
+        // Anything that changes after this point wakes the wait below: no lost wake-up.
+        changes.mark_unchanged();
+        let assigned = {
+            let _serialized = state.assign_lock.lock().await;
+            // Re-read the worker: its score and capacity may have changed.
+            let worker = state
+                .store
+                .worker(worker.address)
+                .await?
+                .unwrap_or(worker.clone());
+            assign::try_assign(&state.store, &state.signer, &worker, unix_now()).await?
+        };
+        if let Some(assignment) = assigned {
+            return Ok(Json(assignment).into_response());
+        }
+        match tokio::time::timeout_at(deadline, changes.changed()).await {
+            Ok(Ok(())) => continue,
+            // Timed out, or the scheduler is stopping.
+            Ok(Err(_)) | Err(_) => return Ok(StatusCode::NO_CONTENT.into_response()),
+        }
+    }
+}
+
+async fn my_replicates(
+    State(state): State<Arc<Shared>>,
+    headers: HeaderMap,
+) -> Result<Json<Vec<Assignment>>, SchedulerError> {
+    let worker = authenticate(&state, &headers).await?;
+    let mut out = Vec::new();
+    for r in state
+        .store
+        .replicates_of(worker.address, ReplicateStatus::Assigned)
+        .await?
+    {
+        let Some(task) = state.store.task(r.task_id).await? else {
+            continue;
+        };
+        if task.status.is_final() {
+            continue;
+        }
+        let Some(deal) = state.store.deal(task.deal_id).await? else {
+            continue;
+        };
+        out.push(
+            assign::assignment(&state.store, &state.signer, &deal, &task, worker.address).await?,
+        );
+    }
+    Ok(Json(out))
+}
+
+async fn report(
+    State(state): State<Arc<Shared>>,
+    headers: HeaderMap,
+    Path(task_id): Path<String>,
+    body: Result<Json<Report>, JsonRejection>,
+) -> Result<Json<ReplicateRow>, SchedulerError> {
+    let task_id = parse_id(&task_id, "the task id")?;
+    let mut report = json_body(body)?;
+    let worker = authenticate(&state, &headers).await?;
+    report.reason = report
+        .reason
+        .as_deref()
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
+        .map(|r| r.chars().take(MAX_REASON_CHARS).collect::<String>());
+    match report.status {
+        ReportStatus::Failed if report.reason.is_none() => {
+            return Err(SchedulerError::BadRequest(
+                "a failure needs a reason: say what went wrong".into(),
+            ));
+        }
+        ReportStatus::Revealed => {
+            let location = report
+                .results_location
+                .as_deref()
+                .map(str::trim)
+                .unwrap_or("");
+            if location.is_empty() || location.len() > MAX_LOCATION_CHARS {
+                return Err(SchedulerError::BadRequest(format!(
+                    "a reveal needs the results location (a URL of at most {MAX_LOCATION_CHARS} characters): upload the result first"
+                )));
+            }
+            if report
+                .callback_data
+                .as_ref()
+                .is_some_and(|d| d.len() > MAX_CALLBACK_DATA_BYTES)
+            {
+                return Err(SchedulerError::TooLarge(MAX_CALLBACK_DATA_BYTES));
+            }
+        }
+        _ => {}
+    }
+    let changed = state
+        .store
+        .report(task_id, worker.address, &report, unix_now())
+        .await?;
+    let mine = state
+        .store
+        .replicates(task_id)
+        .await?
+        .into_iter()
+        .find(|r| r.worker == worker.address)
+        .ok_or_else(|| {
+            SchedulerError::NotFound(format!(
+                "worker {} holds no replicate of task {task_id}: claim work first",
+                worker.address
+            ))
+        })?;
+    if !changed {
+        return Err(SchedulerError::BadRequest(format!(
+            "the replicate is {}: it cannot be reported {} now",
+            mine.status, report.status
+        )));
+    }
+    match report.status {
+        ReportStatus::Failed => {
+            tracing::info!(task = %task_id, worker = %worker.address, reason = mine.reason.as_deref().unwrap_or(""), "replicate failed");
+            let failures = state
+                .store
+                .replicates(task_id)
+                .await?
+                .iter()
+                .filter(|r| r.status == ReplicateStatus::Failed)
+                .count();
+            if failures >= MAX_FAILED_REPLICATES {
+                let reason = format!(
+                    "given up after {failures} workers failed; the last said: {}",
+                    mine.reason.as_deref().unwrap_or("no reason")
+                );
+                tracing::warn!(task = %task_id, "{reason}");
+                state.store.give_up(task_id, &reason).await?;
+            }
+        }
+        ReportStatus::Contributed | ReportStatus::Revealed => {
+            tracing::debug!(task = %task_id, worker = %worker.address, status = %report.status, "replicate reported");
+            // A reveal (or a contribution) is on chain: read it now rather than at the next tick.
+            state.wake.notify_one();
+        }
+    }
+    state.changed();
+    Ok(Json(mine))
+}
+
+/// What a worker should do with a replicate it contributed.
+async fn decide_next(
+    state: &Shared,
+    task_id: B256,
+    worker: Address,
+) -> Result<NextAction, SchedulerError> {
+    let Some(task) = state.store.task(task_id).await? else {
+        return Ok(NextAction::Done {
+            reason: "the task is not this scheduler's (any more)".into(),
+        });
+    };
+    let Some(mine) = state
+        .store
+        .replicates(task_id)
+        .await?
+        .into_iter()
+        .find(|r| r.worker == worker)
+    else {
+        return Ok(NextAction::Done {
+            reason: "the worker holds no replicate of this task".into(),
+        });
+    };
+    if task.status.is_final() {
+        return Ok(NextAction::Done {
+            reason: format!("the task is {}", task.status),
+        });
+    }
+    match mine.status {
+        ReplicateStatus::Revealed => {
+            return Ok(NextAction::Done {
+                reason: "revealed".into(),
+            });
+        }
+        ReplicateStatus::Failed | ReplicateStatus::Lost | ReplicateStatus::Rejected => {
+            return Ok(NextAction::Done {
+                reason: format!("the replicate is {}", mine.status),
+            });
+        }
+        ReplicateStatus::Assigned | ReplicateStatus::Contributed => {}
+    }
+    if task.status != TaskStatus::Revealing {
+        return Ok(NextAction::Wait);
+    }
+    let (Some(consensus), Some(at)) = (task.consensus_hash, task.consensus_at) else {
+        return Ok(NextAction::Wait);
+    };
+    match mine.result_hash {
+        // The follower has not seen this worker's contribution yet.
+        None => Ok(NextAction::Wait),
+        Some(hash) if hash == consensus => {
+            let reference = match state.store.deal(task.deal_id).await? {
+                Some(deal) => u64::try_from(deal.deal.workClockTimeRef).unwrap_or(u64::MAX),
+                None => 0,
+            };
+            Ok(NextAction::Reveal {
+                deadline: at.saturating_add(
+                    reference.saturating_mul(decloud_protocol::deadline::REVEAL_DEADLINE_RATIO),
+                ),
+            })
+        }
+        Some(_) => Ok(NextAction::Done {
+            reason: "another result won the vote: this contribution's stake is lost".into(),
+        }),
+    }
+}
+
+async fn next_action(
+    State(state): State<Arc<Shared>>,
+    headers: HeaderMap,
+    Path(task_id): Path<String>,
+    query: Result<Query<WaitQuery>, QueryRejection>,
+) -> Result<Json<NextAction>, SchedulerError> {
+    let task_id = parse_id(&task_id, "the task id")?;
+    let Query(query) = query
+        .map_err(|e| SchedulerError::BadRequest(format!("invalid query: {}", e.body_text())))?;
+    let worker = authenticate(&state, &headers).await?;
+    let wait = Duration::from_secs(query.wait.unwrap_or(0).min(MAX_CLAIM_WAIT_SECS));
+    let deadline = tokio::time::Instant::now() + wait;
+    let mut changes = state.changes.subscribe();
+    loop {
+        changes.mark_unchanged();
+        let action = decide_next(&state, task_id, worker.address).await?;
+        if action != NextAction::Wait {
+            return Ok(Json(action));
+        }
+        match tokio::time::timeout_at(deadline, changes.changed()).await {
+            Ok(Ok(())) => continue,
+            Ok(Err(_)) | Err(_) => return Ok(Json(NextAction::Wait)),
+        }
+    }
+}
+
+async fn task(
+    State(state): State<Arc<Shared>>,
+    Path(task_id): Path<String>,
+) -> Result<Json<TaskReport>, SchedulerError> {
+    let task_id = parse_id(&task_id, "the task id")?;
+    let task = state.store.task(task_id).await?.ok_or_else(|| {
+        SchedulerError::NotFound(format!(
+            "task {task_id} is not one of this workerpool's tasks (or its deal is not seen yet)"
+        ))
+    })?;
+    let trust = state
+        .store
+        .deal(task.deal_id)
+        .await?
+        .map(|d| d.trust())
+        .unwrap_or_default();
+    let replicates = state.store.replicates(task_id).await?;
+    let votes = assign::votes(&state.store, trust, &replicates).await?;
+    let needed = if matches!(task.status, TaskStatus::Unset | TaskStatus::Active)
+        && !has_consensus(&votes)
+    {
+        replicas_needed(&votes, weight_of(0))
+    } else {
+        0
+    };
+    Ok(Json(TaskReport {
+        task,
+        trust,
+        replicas_needed: needed,
+        replicates,
+    }))
+}
+
+async fn deal(
+    State(state): State<Arc<Shared>>,
+    Path(deal_id): Path<String>,
+) -> Result<Json<DealReport>, SchedulerError> {
+    let deal_id = parse_id(&deal_id, "the deal id")?;
+    let deal = state.store.deal(deal_id).await?.ok_or_else(|| {
+        SchedulerError::NotFound(format!(
+            "deal {deal_id} is not one of this workerpool's deals (or not seen yet)"
+        ))
+    })?;
+    Ok(Json(DealReport {
+        deal_id,
+        app: deal.deal.app,
+        dataset: deal.deal.dataset,
+        requester: deal.deal.requester,
+        trust: deal.trust(),
+        volume: deal.volume(),
+        params: deal.params.clone(),
+        block_number: deal.block_number,
+        tasks: state.store.tasks_of(deal_id).await?,
+    }))
+}
+
+async fn workers(State(state): State<Arc<Shared>>) -> Result<Json<Vec<WorkerRow>>, SchedulerError> {
+    Ok(Json(state.store.workers().await?))
+}

@@ -1,0 +1,121 @@
+//! Handing work to workers: which task a claiming worker gets (the oldest open task that still
+//! needs replicas by the [`policy`](crate::policy) and that the worker does not hold yet), and
+//! what it gets with it (the deal, the app and dataset locations, and the scheduler's
+//! contribution authorization).
+
+use std::collections::HashMap;
+
+use alloy::primitives::{Address, B256, Bytes};
+use alloy::signers::local::PrivateKeySigner;
+use alloy::sol_types::SolValue;
+use decloud_protocol::pool::{Assignment, Authorization};
+use decloud_protocol::result::sign_authorization;
+
+use crate::SchedulerError;
+use crate::db::{DealRow, ReplicateRow, ReplicateStatus, Store, TaskRow, WorkerRow};
+use crate::policy::{TaskVotes, replicas_needed, weight_of};
+
+/// How many open tasks one claim looks at, oldest first.
+pub const CLAIM_SCAN: u32 = 500;
+
+/// Builds the assignment of `task` to `worker` (signing its authorization).
+pub async fn assignment(
+    store: &Store,
+    signer: &PrivateKeySigner,
+    deal: &DealRow,
+    task: &TaskRow,
+    worker: Address,
+) -> Result<Assignment, SchedulerError> {
+    let enclave = Address::ZERO;
+    let sign = sign_authorization(signer, worker, task.task_id, enclave)
+        .map_err(|e| SchedulerError::Config(format!("cannot sign an authorization: {e}")))?;
+    let dataset = if deal.deal.dataset == Address::ZERO {
+        None
+    } else {
+        store.resource(deal.deal.dataset).await?
+    };
+    Ok(Assignment {
+        task_id: task.task_id,
+        deal_id: deal.deal_id,
+        index: task.index,
+        deal: Bytes::from(deal.deal.abi_encode()),
+        trust: deal.trust(),
+        category: u64::try_from(deal.deal.category).unwrap_or(u64::MAX),
+        work_clock_time_ref: u64::try_from(deal.deal.workClockTimeRef).unwrap_or(u64::MAX),
+        start_time: deal.start_time,
+        callback: deal.deal.callback,
+        params: deal.params.clone(),
+        app: store.resource(deal.deal.app).await?,
+        dataset,
+        authorization: Authorization {
+            worker,
+            task_id: task.task_id,
+            enclave,
+            sign,
+        },
+    })
+}
+
+/// What the policy sees of a task from its replicates: contributions on chain (of the current
+/// epoch) and pending workers (assigned, or reported contributed but not seen on chain yet).
+pub async fn votes(
+    store: &Store,
+    trust: u64,
+    replicates: &[ReplicateRow],
+) -> Result<TaskVotes, SchedulerError> {
+    let mut votes = TaskVotes {
+        trust,
+        ..TaskVotes::default()
+    };
+    for r in replicates {
+        match (r.status, r.result_hash) {
+            (ReplicateStatus::Contributed | ReplicateStatus::Revealed, Some(hash)) => votes
+                .contributions
+                .push((hash, r.weight.unwrap_or(weight_of(0)))),
+            (ReplicateStatus::Assigned | ReplicateStatus::Contributed, _) => {
+                let score = store.worker(r.worker).await?.map(|w| w.score).unwrap_or(0);
+                votes.pending.push(weight_of(score));
+            }
+            _ => {}
+        }
+    }
+    Ok(votes)
+}
+
+/// Assigns the oldest open task that needs another replica to `worker`, durably, and returns
+/// it; `None` when the worker is at capacity or nothing needs it. The caller serializes calls.
+pub async fn try_assign(
+    store: &Store,
+    signer: &PrivateKeySigner,
+    worker: &WorkerRow,
+    now: u64,
+) -> Result<Option<Assignment>, SchedulerError> {
+    if store.assigned_count(worker.address).await? >= worker.capacity {
+        return Ok(None);
+    }
+    let mut deals: HashMap<B256, Option<DealRow>> = HashMap::new();
+    for task in store.open_tasks(CLAIM_SCAN).await? {
+        if !deals.contains_key(&task.deal_id) {
+            deals.insert(task.deal_id, store.deal(task.deal_id).await?);
+        }
+        let Some(Some(deal)) = deals.get(&task.deal_id) else {
+            continue;
+        };
+        let replicates = store.replicates(task.task_id).await?;
+        if replicates.iter().any(|r| r.worker == worker.address) {
+            continue;
+        }
+        let votes = votes(store, deal.trust(), &replicates).await?;
+        if replicas_needed(&votes, weight_of(worker.score)) == 0 {
+            continue;
+        }
+        // Durable before it is handed out: the row commits before the answer goes.
+        if store.assign(task.task_id, worker.address, now).await? {
+            tracing::info!(task = %task.task_id, worker = %worker.address, "replicate assigned");
+            return assignment(store, signer, deal, &task, worker.address)
+                .await
+                .map(Some);
+        }
+    }
+    Ok(None)
+}

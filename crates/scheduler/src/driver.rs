@@ -1,0 +1,467 @@
+//! Drives revealing tasks to their end on chain: finalizes those whose reveals are in (the
+//! trust ≤ 1 tasks of one deal together, with `finalizeBatch`), and reopens those whose
+//! consensus group let its reveal deadline pass without revealing.
+//!
+//! Decisions come from the store, which the [follower](crate::follower) keeps in line with the
+//! chain's events; the hub checks every one of them again, so a decision made on a stale view
+//! only costs a refused gas estimation (nothing is sent, nothing is paid twice).
+
+use std::collections::BTreeMap;
+
+use alloy::eips::BlockNumberOrTag;
+use alloy::primitives::{Address, B256, Bytes, U256};
+use alloy::providers::Provider;
+use decloud_chain::client::Client;
+use decloud_protocol::deadline::REVEAL_DEADLINE_RATIO;
+
+use crate::SchedulerError;
+use crate::db::{DealRow, ReplicateRow, ReplicateStatus, Store, TaskRow, TaskStatus};
+
+/// Most trust ≤ 1 tasks finalized by one `finalizeBatch` transaction.
+pub const MAX_BATCH: usize = 100;
+/// Most revealing tasks looked at in one pass.
+pub const SCAN: u32 = 2_000;
+
+/// What one pass did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DriveReport {
+    /// Tasks finalized by this pass.
+    pub finalized: Vec<B256>,
+    /// Tasks reopened by this pass.
+    pub reopened: Vec<B256>,
+    /// Tasks given up by this pass (a deadline passed).
+    pub given_up: Vec<B256>,
+}
+
+impl DriveReport {
+    /// Whether anything changed.
+    pub fn changed(&self) -> bool {
+        !(self.finalized.is_empty() && self.reopened.is_empty() && self.given_up.is_empty())
+    }
+}
+
+/// A task ready to be finalized.
+#[derive(Clone, Debug)]
+struct Ready {
+    task_id: B256,
+    index: u64,
+    location: String,
+    callback_data: Bytes,
+    /// Every contributor, sorted (replicated tasks; empty for trust ≤ 1).
+    workers: Vec<Address>,
+}
+
+/// What to do with one revealing task.
+#[derive(Clone, Debug)]
+enum Decision {
+    Finalize(Ready),
+    Reopen {
+        task_id: B256,
+        index: u64,
+        result_hash: B256,
+        workers: Vec<Address>,
+    },
+    Wait,
+}
+
+/// Every contributor of a task (any epoch), in the strictly increasing order the hub wants.
+fn contributors(replicates: &[ReplicateRow]) -> Vec<Address> {
+    let mut workers: Vec<Address> = replicates
+        .iter()
+        .filter(|r| r.result_hash.is_some())
+        .map(|r| r.worker)
+        .collect();
+    workers.sort();
+    workers.dedup();
+    workers
+}
+
+/// Decides what a revealing task needs, at chain time `now`.
+fn decide(deal: &DealRow, task: &TaskRow, replicates: &[ReplicateRow], now: u64) -> Decision {
+    let has_callback = deal.deal.callback != Address::ZERO;
+    // The result the requester gets: the location (and callback data) a revealer reported.
+    let located = |r: &ReplicateRow| {
+        r.status == ReplicateStatus::Revealed
+            && r.results_location.is_some()
+            && (!has_callback || r.callback_data.is_some())
+    };
+    let ready = |r: &ReplicateRow, workers: Vec<Address>| Ready {
+        task_id: task.task_id,
+        index: task.index,
+        location: r.results_location.clone().unwrap_or_default(),
+        callback_data: if has_callback {
+            r.callback_data.clone().unwrap_or_default()
+        } else {
+            Bytes::new()
+        },
+        workers,
+    };
+    if deal.trust() <= 1 {
+        return match replicates.iter().find(|r| located(r)) {
+            Some(r) => Decision::Finalize(ready(r, Vec::new())),
+            None => Decision::Wait,
+        };
+    }
+    let (Some(consensus), Some(at)) = (task.consensus_hash, task.consensus_at) else {
+        return Decision::Wait;
+    };
+    let reference = u64::try_from(deal.deal.workClockTimeRef).unwrap_or(u64::MAX);
+    let reveal_deadline = at.saturating_add(reference.saturating_mul(REVEAL_DEADLINE_RATIO));
+    let members: Vec<&ReplicateRow> = replicates
+        .iter()
+        .filter(|r| {
+            r.result_hash == Some(consensus)
+                && matches!(
+                    r.status,
+                    ReplicateStatus::Contributed | ReplicateStatus::Revealed
+                )
+        })
+        .collect();
+    let revealed = members
+        .iter()
+        .filter(|r| r.status == ReplicateStatus::Revealed)
+        .count();
+    let past_deadline = now >= reveal_deadline;
+    if revealed == 0 {
+        return if past_deadline {
+            Decision::Reopen {
+                task_id: task.task_id,
+                index: task.index,
+                result_hash: consensus,
+                workers: contributors(replicates),
+            }
+        } else {
+            Decision::Wait
+        };
+    }
+    if revealed < members.len() && !past_deadline {
+        return Decision::Wait;
+    }
+    match members.iter().find(|r| located(r)) {
+        Some(r) => Decision::Finalize(ready(r, contributors(replicates))),
+        // Revealed on chain but the location is not reported yet: wait for it until the reveal
+        // deadline, then certify the result without a location rather than lose the payment.
+        None if past_deadline => {
+            let r = members
+                .iter()
+                .find(|r| r.status == ReplicateStatus::Revealed)
+                .copied()
+                .unwrap_or(members[0]);
+            Decision::Finalize(ready(r, contributors(replicates)))
+        }
+        None => Decision::Wait,
+    }
+}
+
+fn is_past_final_deadline(e: &decloud_chain::ChainError) -> bool {
+    e.to_string().contains("FinalDeadlinePassed")
+}
+
+/// The latest block's timestamp: the clock the hub's deadlines run on.
+pub async fn chain_time(client: &Client) -> Result<u64, SchedulerError> {
+    let block = client
+        .provider()
+        .get_block_by_number(BlockNumberOrTag::Latest)
+        .await
+        .map_err(|e| SchedulerError::Chain(format!("reading the latest block: {e}")))?;
+    Ok(block.map(|b| b.header.timestamp).unwrap_or_default())
+}
+
+/// Runs one pass over the revealing tasks.
+pub async fn drive_once(client: &Client, store: &Store) -> Result<DriveReport, SchedulerError> {
+    let mut report = DriveReport::default();
+    let tasks = store.tasks_in(TaskStatus::Revealing, SCAN).await?;
+    if tasks.is_empty() {
+        return Ok(report);
+    }
+    let now = chain_time(client).await?;
+    let mut deals: BTreeMap<B256, DealRow> = BTreeMap::new();
+    let mut singles: BTreeMap<B256, Vec<Ready>> = BTreeMap::new();
+    let mut replicated = Vec::new();
+    for task in &tasks {
+        if !deals.contains_key(&task.deal_id) {
+            match store.deal(task.deal_id).await? {
+                Some(d) => {
+                    deals.insert(task.deal_id, d);
+                }
+                None => continue,
+            }
+        }
+        let deal = &deals[&task.deal_id];
+        let replicates = store.replicates(task.task_id).await?;
+        match decide(deal, task, &replicates, now) {
+            Decision::Finalize(ready) if deal.trust() <= 1 => {
+                singles.entry(task.deal_id).or_default().push(ready)
+            }
+            Decision::Finalize(ready) => replicated.push((task.deal_id, ready)),
+            Decision::Reopen {
+                task_id,
+                index,
+                result_hash,
+                workers,
+            } => {
+                let ext = client.hub_extension();
+                let call = ext.reopen((&deal.deal).into(), U256::from(index), result_hash, workers);
+                match client
+                    .send("reopening a task", call.into_transaction_request())
+                    .await
+                {
+                    Ok(_) => {
+                        tracing::warn!(task = %task_id, "no member of the consensus group revealed in time: task reopened");
+                        report.reopened.push(task_id);
+                    }
+                    Err(e) => {
+                        tracing::warn!(task = %task_id, error = %e, "reopen failed; retrying later")
+                    }
+                }
+            }
+            Decision::Wait => {}
+        }
+    }
+
+    // Every deal's finalizations at once (the client's nonces allow concurrent sends).
+    let mut sends = Vec::new();
+    for (deal_id, ready) in singles {
+        for chunk in ready.chunks(MAX_BATCH) {
+            sends.push(finalize_group(
+                client,
+                store,
+                &deals[&deal_id],
+                chunk.to_vec(),
+            ));
+        }
+    }
+    for (deal_id, ready) in replicated {
+        sends.push(finalize_group(client, store, &deals[&deal_id], vec![ready]));
+    }
+    for outcome in futures::future::join_all(sends).await {
+        let (finalized, given_up) = outcome?;
+        report.finalized.extend(finalized);
+        report.given_up.extend(given_up);
+    }
+    Ok(report)
+}
+
+/// Finalizes `ready` tasks of one deal (in one `finalizeBatch` when there are several trust ≤ 1
+/// tasks; one by one if the batch is refused). Returns the tasks finalized and given up.
+async fn finalize_group(
+    client: &Client,
+    store: &Store,
+    deal: &DealRow,
+    ready: Vec<Ready>,
+) -> Result<(Vec<B256>, Vec<B256>), SchedulerError> {
+    if ready.len() > 1 {
+        let has_callback = deal.deal.callback != Address::ZERO;
+        let ext = client.hub_extension();
+        let call = ext.finalizeBatch(
+            (&deal.deal).into(),
+            ready.iter().map(|r| U256::from(r.index)).collect(),
+            ready
+                .iter()
+                .map(|r| Bytes::from(r.location.clone().into_bytes()))
+                .collect(),
+            if has_callback {
+                ready.iter().map(|r| r.callback_data.clone()).collect()
+            } else {
+                Vec::new()
+            },
+        );
+        match client
+            .send("finalizing tasks", call.into_transaction_request())
+            .await
+        {
+            Ok(receipt) => {
+                let block = receipt.block_number.unwrap_or_default();
+                let mut done = Vec::new();
+                for r in &ready {
+                    store.set_finalized(r.task_id, &r.location, block).await?;
+                    done.push(r.task_id);
+                }
+                tracing::info!(deal = %deal.deal_id, tasks = ready.len(), "tasks finalized in one batch");
+                return Ok((done, Vec::new()));
+            }
+            Err(e) => {
+                tracing::warn!(deal = %deal.deal_id, error = %e, "batch finalization refused; finalizing one by one")
+            }
+        }
+    }
+    let mut done = Vec::new();
+    let mut given_up = Vec::new();
+    for r in ready {
+        let hub = client.hub();
+        let call = hub.finalize(
+            (&deal.deal).into(),
+            U256::from(r.index),
+            Bytes::from(r.location.clone().into_bytes()),
+            r.callback_data.clone(),
+            r.workers.clone(),
+        );
+        match client
+            .send("finalizing a task", call.into_transaction_request())
+            .await
+        {
+            Ok(receipt) => {
+                store
+                    .set_finalized(
+                        r.task_id,
+                        &r.location,
+                        receipt.block_number.unwrap_or_default(),
+                    )
+                    .await?;
+                tracing::info!(task = %r.task_id, location = %r.location, "task finalized");
+                done.push(r.task_id);
+            }
+            Err(e) if is_past_final_deadline(&e) => {
+                store
+                    .give_up(
+                        r.task_id,
+                        "its final deadline passed before it could be finalized: the requester can claim a refund (`decloud task claim`)",
+                    )
+                    .await?;
+                given_up.push(r.task_id);
+            }
+            Err(e) => {
+                tracing::warn!(task = %r.task_id, error = %e, "finalize failed; retrying later")
+            }
+        }
+    }
+    Ok((done, given_up))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use decloud_protocol::typed::Deal;
+
+    fn deal(trust: u64, callback: bool) -> DealRow {
+        let deal = Deal {
+            trust: U256::from(trust),
+            volume: U256::from(1),
+            workClockTimeRef: U256::from(100),
+            callback: if callback {
+                Address::repeat_byte(0xcb)
+            } else {
+                Address::ZERO
+            },
+            ..Default::default()
+        };
+        DealRow {
+            deal_id: decloud_protocol::ids::deal_id_of(&deal),
+            deal,
+            params: String::new(),
+            block_number: 1,
+            start_time: 1,
+        }
+    }
+
+    fn task(consensus: Option<B256>) -> TaskRow {
+        TaskRow {
+            task_id: B256::repeat_byte(0x7a),
+            deal_id: B256::ZERO,
+            index: 0,
+            status: TaskStatus::Revealing,
+            consensus_hash: consensus,
+            consensus_at: consensus.map(|_| 1_000),
+            results_location: None,
+            given_up: None,
+        }
+    }
+
+    fn replicate(worker: u8, status: ReplicateStatus, hash: u8, located: bool) -> ReplicateRow {
+        ReplicateRow {
+            task_id: B256::repeat_byte(0x7a),
+            worker: Address::repeat_byte(worker),
+            status,
+            result_hash: Some(B256::repeat_byte(hash)),
+            weight: Some(2),
+            reason: None,
+            results_location: located.then(|| format!("http://s/blobs/{worker}")),
+            callback_data: located.then(|| Bytes::from_static(b"cb")),
+            assigned_at: 0,
+            updated_at: 0,
+        }
+    }
+
+    #[test]
+    fn a_single_contribution_is_finalized_once_revealed_and_located() {
+        let d = deal(1, false);
+        let t = task(Some(B256::repeat_byte(1)));
+        let waiting = [replicate(1, ReplicateStatus::Contributed, 1, true)];
+        assert!(matches!(decide(&d, &t, &waiting, 0), Decision::Wait));
+        let unlocated = [replicate(1, ReplicateStatus::Revealed, 1, false)];
+        assert!(matches!(decide(&d, &t, &unlocated, 0), Decision::Wait));
+        let ready = [replicate(1, ReplicateStatus::Revealed, 1, true)];
+        match decide(&d, &t, &ready, 0) {
+            Decision::Finalize(r) => {
+                assert_eq!(r.location, "http://s/blobs/1");
+                assert!(r.workers.is_empty(), "trust 1 passes no contributor list");
+                assert!(r.callback_data.is_empty(), "no callback, no data");
+            }
+            other => panic!("{other:?}"),
+        }
+        let d = deal(1, true);
+        match decide(&d, &t, &ready, 0) {
+            Decision::Finalize(r) => assert_eq!(&r.callback_data[..], b"cb"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_replicated_task_waits_for_every_winner_or_the_reveal_deadline() {
+        let d = deal(5, false);
+        let t = task(Some(B256::repeat_byte(1)));
+        let reps = [
+            replicate(3, ReplicateStatus::Revealed, 1, true),
+            replicate(1, ReplicateStatus::Contributed, 1, false),
+            replicate(2, ReplicateStatus::Contributed, 9, false),
+        ];
+        // Reveal deadline: 1000 + 2 × 100.
+        assert!(matches!(decide(&d, &t, &reps, 1_100), Decision::Wait));
+        match decide(&d, &t, &reps, 1_200) {
+            Decision::Finalize(r) => {
+                assert_eq!(r.location, "http://s/blobs/3");
+                assert_eq!(
+                    r.workers,
+                    vec![
+                        Address::repeat_byte(1),
+                        Address::repeat_byte(2),
+                        Address::repeat_byte(3)
+                    ],
+                    "every contributor, losers included, sorted"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        let all = [
+            replicate(3, ReplicateStatus::Revealed, 1, true),
+            replicate(1, ReplicateStatus::Revealed, 1, false),
+            replicate(2, ReplicateStatus::Contributed, 9, false),
+        ];
+        assert!(matches!(decide(&d, &t, &all, 1_100), Decision::Finalize(_)));
+    }
+
+    #[test]
+    fn a_silent_consensus_group_is_reopened_after_its_deadline() {
+        let d = deal(5, false);
+        let t = task(Some(B256::repeat_byte(1)));
+        let reps = [
+            replicate(2, ReplicateStatus::Contributed, 1, false),
+            replicate(1, ReplicateStatus::Contributed, 1, false),
+        ];
+        assert!(matches!(decide(&d, &t, &reps, 1_199), Decision::Wait));
+        match decide(&d, &t, &reps, 1_200) {
+            Decision::Reopen {
+                result_hash,
+                workers,
+                ..
+            } => {
+                assert_eq!(result_hash, B256::repeat_byte(1));
+                assert_eq!(
+                    workers,
+                    vec![Address::repeat_byte(1), Address::repeat_byte(2)]
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}

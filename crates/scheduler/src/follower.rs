@@ -1,0 +1,389 @@
+//! Follows the chain for the scheduler's workerpool: `DealCreated` events filtered on the
+//! indexed workerpool topic give the deals (decoded from the event and kept: the hub does not
+//! store them), and the task events (`TaskInitialize`, `TaskContribute`, `TaskConsensus`,
+//! `TaskReveal`, `TaskReopen`, `TaskFinalize`, `TaskClaimed`) keep the tasks' state true.
+//!
+//! The last processed block and its hash are stored after the range's effects. On the next
+//! pass, if the chain's block at the cursor has another hash (a reorg), the last
+//! [`FollowerOptions::reorg_depth`] blocks are read again: every event handler is idempotent,
+//! and deals of those blocks that the new chain no longer has are forgotten (unless work was
+//! handed out for them).
+
+use std::collections::BTreeSet;
+
+use alloy::eips::BlockNumberOrTag;
+use alloy::primitives::{Address, B256};
+use alloy::providers::Provider;
+use alloy::rpc::types::{Filter, Log};
+use alloy::sol_types::SolEvent;
+use decloud_chain::client::Client;
+use decloud_chain::contracts::{AppRegistry, DatasetRegistry, Hub};
+use decloud_protocol::typed::Deal;
+
+use crate::SchedulerError;
+use crate::db::{DealRow, Resource, Store, TaskStatus};
+
+/// Most blocks asked for in one `eth_getLogs`.
+pub const MAX_RANGE: u64 = 2_000;
+
+/// How the follower reads the chain.
+#[derive(Clone, Copy, Debug)]
+pub struct FollowerOptions {
+    /// How many blocks are read again when the block at the cursor changed.
+    pub reorg_depth: u64,
+}
+
+impl Default for FollowerOptions {
+    fn default() -> Self {
+        Self { reorg_depth: 12 }
+    }
+}
+
+/// What one pass did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Progress {
+    /// The last block processed.
+    pub block: u64,
+    /// Deals stored for the first time.
+    pub new_deals: Vec<B256>,
+    /// Task events applied.
+    pub task_events: usize,
+    /// Whether a reorg was detected (and the last blocks read again).
+    pub reorg: bool,
+}
+
+impl Progress {
+    /// Whether anything the assignment depends on may have changed.
+    pub fn changed(&self) -> bool {
+        !self.new_deals.is_empty() || self.task_events > 0 || self.reorg
+    }
+}
+
+fn chain(what: &str, e: impl std::fmt::Display) -> SchedulerError {
+    SchedulerError::Chain(format!("{what}: {e}"))
+}
+
+async fn block_hash(client: &Client, number: u64) -> Result<Option<(B256, u64)>, SchedulerError> {
+    let block = client
+        .provider()
+        .get_block_by_number(BlockNumberOrTag::Number(number))
+        .await
+        .map_err(|e| chain(&format!("reading block {number}"), e))?;
+    Ok(block.map(|b| (b.header.hash, b.header.timestamp)))
+}
+
+async fn log_time(client: &Client, log: &Log) -> Result<u64, SchedulerError> {
+    if let Some(t) = log.block_timestamp {
+        return Ok(t);
+    }
+    let number = log.block_number.unwrap_or_default();
+    Ok(block_hash(client, number)
+        .await?
+        .map(|(_, t)| t)
+        .unwrap_or_default())
+}
+
+/// Runs one pass: from the stored cursor (or the deployment block) to the latest block.
+pub async fn follow_once(
+    client: &Client,
+    store: &Store,
+    workerpool: Address,
+    options: FollowerOptions,
+) -> Result<Progress, SchedulerError> {
+    let latest = client
+        .provider()
+        .get_block_number()
+        .await
+        .map_err(|e| chain("reading the latest block number", e))?;
+    let deployment = client.profile().deployment_block;
+    let mut progress = Progress {
+        block: latest,
+        ..Progress::default()
+    };
+    let mut suspects = BTreeSet::new();
+    let mut from = match store.cursor().await? {
+        None => deployment,
+        Some((block, hash)) => {
+            let now = block_hash(client, block).await?.map(|(h, _)| h);
+            if now == Some(hash) && block <= latest {
+                block + 1
+            } else {
+                let from = block.saturating_sub(options.reorg_depth).max(deployment);
+                tracing::warn!(
+                    block,
+                    from,
+                    "the chain changed under the scheduler's cursor (reorg): reading the last blocks again"
+                );
+                progress.reorg = true;
+                suspects.extend(store.deals_after(from.saturating_sub(1)).await?);
+                from
+            }
+        }
+    };
+    let mut seen = BTreeSet::new();
+    while from <= latest {
+        let to = latest.min(from + MAX_RANGE - 1);
+        let Some((to_hash, _)) = block_hash(client, to).await? else {
+            // The node is behind its own block number (it just reorged): retry next pass.
+            break;
+        };
+        let deals = read_deals(client, store, workerpool, from, to).await?;
+        for (deal_id, new) in deals {
+            seen.insert(deal_id);
+            if new {
+                progress.new_deals.push(deal_id);
+            }
+        }
+        progress.task_events += apply_task_events(client, store, from, to).await?;
+        if block_hash(client, to).await?.map(|(h, _)| h) != Some(to_hash) {
+            // A reorg happened while reading: the next pass sees it at the cursor.
+            tracing::warn!(
+                to,
+                "reorg while reading blocks; reading them again next pass"
+            );
+        }
+        // The cursor moves only after the range's effects are stored.
+        store.set_cursor(to, to_hash).await?;
+        progress.block = to;
+        from = to + 1;
+    }
+    for deal_id in suspects.difference(&seen) {
+        if store.forget_deal(*deal_id).await? {
+            tracing::warn!(%deal_id, "deal removed by a reorg: forgotten");
+        } else {
+            tracing::warn!(%deal_id, "deal removed by a reorg, but work was already handed out for it: kept");
+        }
+    }
+    Ok(progress)
+}
+
+/// Stores the deals of the workerpool created in `from..=to`; returns their ids and whether
+/// each was new.
+async fn read_deals(
+    client: &Client,
+    store: &Store,
+    workerpool: Address,
+    from: u64,
+    to: u64,
+) -> Result<Vec<(B256, bool)>, SchedulerError> {
+    let filter = Filter::new()
+        .address(client.profile().contracts.hub)
+        .event_signature(Hub::DealCreated::SIGNATURE_HASH)
+        .topic2(workerpool.into_word())
+        .from_block(from)
+        .to_block(to);
+    let logs = client
+        .provider()
+        .get_logs(&filter)
+        .await
+        .map_err(|e| chain("reading DealCreated events", e))?;
+    let mut out = Vec::new();
+    for log in &logs {
+        let Ok(created) = log.log_decode::<Hub::DealCreated>() else {
+            tracing::warn!(?log.transaction_hash, "undecodable DealCreated event skipped");
+            continue;
+        };
+        let data = created.inner.data;
+        let deal: Deal = (&data.deal).into();
+        if decloud_protocol::ids::deal_id_of(&deal) != data.dealid {
+            tracing::warn!(dealid = %data.dealid, "DealCreated whose deal does not hash to its id: skipped");
+            continue;
+        }
+        fetch_resource(client, store, deal.app, "app").await?;
+        if deal.dataset != Address::ZERO {
+            fetch_resource(client, store, deal.dataset, "dataset").await?;
+        }
+        let row = DealRow {
+            deal_id: data.dealid,
+            deal,
+            params: data.params,
+            block_number: log.block_number.unwrap_or(from),
+            start_time: log_time(client, log).await?,
+        };
+        let new = store.insert_deal(&row).await?;
+        if new {
+            tracing::info!(dealid = %row.deal_id, volume = row.volume(), trust = row.trust(), "new deal");
+        }
+        out.push((row.deal_id, new));
+    }
+    Ok(out)
+}
+
+/// Reads where an app or dataset is from its registration event (name and uri are not stored
+/// on chain) and stores it, once.
+async fn fetch_resource(
+    client: &Client,
+    store: &Store,
+    address: Address,
+    kind: &str,
+) -> Result<(), SchedulerError> {
+    if store.resource(address).await?.is_some() {
+        return Ok(());
+    }
+    let contracts = &client.profile().contracts;
+    let (registry, signature) = if kind == "app" {
+        (
+            contracts.app_registry,
+            AppRegistry::AppRegistered::SIGNATURE_HASH,
+        )
+    } else {
+        (
+            contracts.dataset_registry,
+            DatasetRegistry::DatasetRegistered::SIGNATURE_HASH,
+        )
+    };
+    let filter = Filter::new()
+        .address(registry)
+        .event_signature(signature)
+        .topic1(address.into_word())
+        .from_block(client.profile().deployment_block);
+    let logs = client
+        .provider()
+        .get_logs(&filter)
+        .await
+        .map_err(|e| chain(&format!("reading the registration of {kind} {address}"), e))?;
+    let resource = logs.iter().find_map(|log| {
+        if kind == "app" {
+            log.log_decode::<AppRegistry::AppRegistered>()
+                .ok()
+                .map(|e| {
+                    let e = e.inner.data;
+                    (e.name, e.uri, e.checksum)
+                })
+        } else {
+            log.log_decode::<DatasetRegistry::DatasetRegistered>()
+                .ok()
+                .map(|e| {
+                    let e = e.inner.data;
+                    (e.name, e.uri, e.checksum)
+                })
+        }
+    });
+    match resource {
+        Some((name, uri, checksum)) => {
+            store
+                .put_resource(&Resource {
+                    address,
+                    kind: kind.to_owned(),
+                    name,
+                    uri,
+                    checksum,
+                })
+                .await
+        }
+        None => {
+            tracing::warn!(%address, kind, "no registration event found for a deal's resource");
+            Ok(())
+        }
+    }
+}
+
+/// Applies the task events of `from..=to` to the tasks the store knows (others are other
+/// pools' tasks). Returns how many were applied.
+async fn apply_task_events(
+    client: &Client,
+    store: &Store,
+    from: u64,
+    to: u64,
+) -> Result<usize, SchedulerError> {
+    let filter = Filter::new()
+        .address(client.profile().contracts.hub)
+        .event_signature(vec![
+            Hub::TaskInitialize::SIGNATURE_HASH,
+            Hub::TaskContribute::SIGNATURE_HASH,
+            Hub::TaskConsensus::SIGNATURE_HASH,
+            Hub::TaskReveal::SIGNATURE_HASH,
+            Hub::TaskReopen::SIGNATURE_HASH,
+            Hub::TaskFinalize::SIGNATURE_HASH,
+            Hub::TaskClaimed::SIGNATURE_HASH,
+        ])
+        .from_block(from)
+        .to_block(to);
+    let logs = client
+        .provider()
+        .get_logs(&filter)
+        .await
+        .map_err(|e| chain("reading task events", e))?;
+    let mut applied = 0;
+    for log in &logs {
+        let Some(task_id) = log.topics().get(1).copied() else {
+            continue;
+        };
+        let Some(task) = store.task(task_id).await? else {
+            continue;
+        };
+        let block = log.block_number.unwrap_or(to);
+        let time = log_time(client, log).await?;
+        let topic0 = log.topic0().copied().unwrap_or_default();
+        if topic0 == Hub::TaskInitialize::SIGNATURE_HASH {
+            if task.status == TaskStatus::Unset {
+                store
+                    .set_task_status(task_id, TaskStatus::Active, block)
+                    .await?;
+            }
+        } else if let Ok(e) = log.log_decode::<Hub::TaskContribute>() {
+            let e = e.inner.data;
+            let weight =
+                contribution_weight(client, store, task.deal_id, task_id, e.worker).await?;
+            store
+                .record_contribution(task_id, e.worker, e.resultHash, weight, time)
+                .await?;
+            if task.status == TaskStatus::Unset {
+                store
+                    .set_task_status(task_id, TaskStatus::Active, block)
+                    .await?;
+            }
+        } else if let Ok(e) = log.log_decode::<Hub::TaskConsensus>() {
+            store
+                .set_consensus(task_id, e.inner.data.resultHash, time, block)
+                .await?;
+        } else if let Ok(e) = log.log_decode::<Hub::TaskReveal>() {
+            store
+                .record_reveal(task_id, e.inner.data.worker, time)
+                .await?;
+        } else if let Ok(e) = log.log_decode::<Hub::TaskReopen>() {
+            store
+                .reopen(task_id, e.inner.data.resultHash, time, block)
+                .await?;
+        } else if let Ok(e) = log.log_decode::<Hub::TaskFinalize>() {
+            let location = e.inner.data.resultsLocation;
+            let location = match std::str::from_utf8(&location) {
+                Ok(text) => text.to_owned(),
+                Err(_) => location.to_string(),
+            };
+            store.set_finalized(task_id, &location, block).await?;
+        } else if topic0 == Hub::TaskClaimed::SIGNATURE_HASH {
+            store
+                .set_task_status(task_id, TaskStatus::Failed, block)
+                .await?;
+        } else {
+            continue;
+        }
+        applied += 1;
+    }
+    Ok(applied)
+}
+
+/// The weight the hub gave a replicated contribution (`None` for trust ≤ 1 deals, or once the
+/// record was cleared by a finalize).
+async fn contribution_weight(
+    client: &Client,
+    store: &Store,
+    deal_id: B256,
+    task_id: B256,
+    worker: Address,
+) -> Result<Option<u64>, SchedulerError> {
+    let Some(deal) = store.deal(deal_id).await? else {
+        return Ok(None);
+    };
+    if deal.trust() <= 1 {
+        return Ok(None);
+    }
+    let c = client
+        .hub_extension()
+        .contribution(task_id, worker)
+        .call()
+        .await
+        .map_err(|e| client.contract_error("reading a contribution", &e))?;
+    Ok(u64::try_from(c.weight).ok().filter(|w| *w > 0))
+}

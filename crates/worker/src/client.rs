@@ -1,0 +1,247 @@
+//! A typed HTTP client of the scheduler's worker API ([`decloud_protocol::pool`]): login by
+//! wallet signature, heartbeats, long-polling claims, reports and next actions. It logs in
+//! again by itself when its session expires.
+
+use std::time::Duration;
+
+use alloy::primitives::B256;
+use alloy::signers::SignerSync;
+use alloy::signers::local::PrivateKeySigner;
+use decloud_protocol::pool::{
+    Assignment, Challenge, Heartbeat, Info, LoginRequest, NextAction, Report, Session,
+};
+use reqwest::StatusCode;
+use serde::de::DeserializeOwned;
+use tokio::sync::RwLock;
+
+use crate::WorkerError;
+
+/// Extra time given to a long poll beyond what it asked the scheduler to wait.
+const POLL_MARGIN: Duration = Duration::from_secs(10);
+/// Timeout of the short requests.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A worker's connection to its scheduler.
+pub struct SchedulerClient {
+    http: reqwest::Client,
+    url: String,
+    signer: PrivateKeySigner,
+    capacity: u64,
+    session: RwLock<Option<Session>>,
+}
+
+impl std::fmt::Debug for SchedulerClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SchedulerClient")
+            .field("url", &self.url)
+            .field("worker", &self.signer.address())
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct ErrorBody {
+    error: String,
+}
+
+impl SchedulerClient {
+    /// A client of the scheduler at `url` (e.g. `http://127.0.0.1:7800`) for the worker of
+    /// `signer`, which runs `capacity` replicates at once.
+    pub fn new(url: &str, signer: PrivateKeySigner, capacity: u64) -> Result<Self, WorkerError> {
+        let url = url.trim_end_matches('/').to_string();
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            return Err(WorkerError::Config(format!(
+                "invalid scheduler URL {url:?}: expected something like http://127.0.0.1:7800"
+            )));
+        }
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .build()
+            .map_err(|e| WorkerError::Config(format!("cannot build an HTTP client: {e}")))?;
+        Ok(Self {
+            http,
+            url,
+            signer,
+            capacity,
+            session: RwLock::new(None),
+        })
+    }
+
+    /// The scheduler's base URL.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    fn unreachable(&self, e: impl std::fmt::Display) -> WorkerError {
+        WorkerError::Unreachable {
+            url: self.url.clone(),
+            reason: e.to_string(),
+        }
+    }
+
+    async fn read<T: DeserializeOwned>(
+        &self,
+        response: reqwest::Response,
+    ) -> Result<Option<T>, WorkerError> {
+        let status = response.status();
+        if status == StatusCode::NO_CONTENT {
+            return Ok(None);
+        }
+        if !status.is_success() {
+            let text = response.text().await.unwrap_or_default();
+            let message = serde_json::from_str::<ErrorBody>(&text)
+                .map(|b| b.error)
+                .unwrap_or(text);
+            return Err(WorkerError::Refused {
+                status: status.as_u16(),
+                message,
+            });
+        }
+        response
+            .json()
+            .await
+            .map(Some)
+            .map_err(|e| self.unreachable(format!("unreadable answer: {e}")))
+    }
+
+    /// What the scheduler is.
+    pub async fn info(&self) -> Result<Info, WorkerError> {
+        let response = self
+            .http
+            .get(format!("{}/v1/info", self.url))
+            .timeout(REQUEST_TIMEOUT)
+            .send()
+            .await
+            .map_err(|e| self.unreachable(e))?;
+        self.read(response)
+            .await?
+            .ok_or_else(|| self.unreachable("empty answer"))
+    }
+
+    /// Logs in (signs a fresh challenge) and keeps the session.
+    pub async fn login(&self) -> Result<Session, WorkerError> {
+        let response = self
+            .http
+            .get(format!("{}/v1/login/challenge", self.url))
+            .timeout(REQUEST_TIMEOUT)
+            .send()
+            .await
+            .map_err(|e| self.unreachable(e))?;
+        let challenge: Challenge = self
+            .read(response)
+            .await?
+            .ok_or_else(|| self.unreachable("empty challenge"))?;
+        let signature = self
+            .signer
+            .sign_message_sync(challenge.message.as_bytes())
+            .map_err(|e| WorkerError::Config(format!("cannot sign the login challenge: {e}")))?;
+        let request = LoginRequest {
+            worker: self.signer.address(),
+            nonce: challenge.nonce,
+            deadline: challenge.deadline,
+            signature: signature.to_string(),
+            capacity: self.capacity,
+        };
+        let response = self
+            .http
+            .post(format!("{}/v1/login", self.url))
+            .timeout(REQUEST_TIMEOUT)
+            .json(&request)
+            .send()
+            .await
+            .map_err(|e| self.unreachable(e))?;
+        let session: Session = self
+            .read(response)
+            .await?
+            .ok_or_else(|| self.unreachable("empty session"))?;
+        *self.session.write().await = Some(session.clone());
+        Ok(session)
+    }
+
+    async fn token(&self) -> Result<String, WorkerError> {
+        if let Some(s) = self.session.read().await.as_ref() {
+            return Ok(s.token.clone());
+        }
+        Ok(self.login().await?.token)
+    }
+
+    /// Sends an authenticated request built by `build`, logging in again once if the session
+    /// is refused.
+    async fn authed<T, F>(&self, build: F) -> Result<Option<T>, WorkerError>
+    where
+        T: DeserializeOwned,
+        F: Fn(&reqwest::Client, &str) -> reqwest::RequestBuilder,
+    {
+        for attempt in 0..2 {
+            let token = self.token().await?;
+            let response = build(&self.http, &self.url)
+                .bearer_auth(&token)
+                .send()
+                .await
+                .map_err(|e| self.unreachable(e))?;
+            match self.read(response).await {
+                Err(e) if e.is_unauthorized() && attempt == 0 => {
+                    *self.session.write().await = None;
+                }
+                other => return other,
+            }
+        }
+        unreachable!("the loop returns on its second attempt")
+    }
+
+    /// Says the worker is alive.
+    pub async fn heartbeat(&self) -> Result<Heartbeat, WorkerError> {
+        self.authed(|http, url| {
+            http.post(format!("{url}/v1/heartbeat"))
+                .timeout(REQUEST_TIMEOUT)
+        })
+        .await?
+        .ok_or_else(|| self.unreachable("empty heartbeat answer"))
+    }
+
+    /// Waits up to `wait` for a replicate; `None` when none came.
+    pub async fn claim(&self, wait: Duration) -> Result<Option<Assignment>, WorkerError> {
+        self.authed(|http, url| {
+            http.post(format!("{url}/v1/claim?wait={}", wait.as_secs()))
+                .timeout(wait + POLL_MARGIN)
+        })
+        .await
+    }
+
+    /// The replicates the scheduler says this worker holds (assigned, not contributed).
+    pub async fn replicates(&self) -> Result<Vec<Assignment>, WorkerError> {
+        Ok(self
+            .authed(|http, url| {
+                http.get(format!("{url}/v1/replicates"))
+                    .timeout(REQUEST_TIMEOUT)
+            })
+            .await?
+            .unwrap_or_default())
+    }
+
+    /// Reports on a replicate.
+    pub async fn report(&self, task_id: B256, report: &Report) -> Result<(), WorkerError> {
+        let _: Option<serde_json::Value> = self
+            .authed(|http, url| {
+                http.post(format!("{url}/v1/tasks/{task_id}/report"))
+                    .timeout(REQUEST_TIMEOUT)
+                    .json(report)
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// Waits up to `wait` for what to do next with a contributed replicate.
+    pub async fn next(&self, task_id: B256, wait: Duration) -> Result<NextAction, WorkerError> {
+        Ok(self
+            .authed(|http, url| {
+                http.get(format!(
+                    "{url}/v1/tasks/{task_id}/next?wait={}",
+                    wait.as_secs()
+                ))
+                .timeout(wait + POLL_MARGIN)
+            })
+            .await?
+            .unwrap_or(NextAction::Wait))
+    }
+}

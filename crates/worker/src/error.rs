@@ -1,0 +1,66 @@
+//! The worker's errors. Messages say what went wrong and, where it helps, what to do.
+
+use std::path::PathBuf;
+
+/// What can go wrong in the worker.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    /// The worker was set up wrongly (bad URL, unusable directory...).
+    #[error("{0}")]
+    Config(String),
+    /// The scheduler could not be reached or answered something unreadable.
+    #[error("cannot talk to the scheduler at {url}: {reason}")]
+    Unreachable {
+        /// The scheduler's base URL.
+        url: String,
+        /// What failed.
+        reason: String,
+    },
+    /// The scheduler refused a request.
+    #[error("the scheduler refused ({status}): {message}")]
+    Refused {
+        /// HTTP status.
+        status: u16,
+        /// The scheduler's explanation.
+        message: String,
+    },
+    /// A chain call failed.
+    #[error(transparent)]
+    Chain(#[from] decloud_chain::ChainError),
+    /// A download or upload failed.
+    #[error(transparent)]
+    Storage(#[from] decloud_storage::StorageError),
+    /// The sandbox failed on the host side.
+    #[error(transparent)]
+    Runtime(#[from] decloud_runtime::RuntimeError),
+    /// A local file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file concerned.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// A job file under the worker's data directory is unreadable.
+    #[error("the job file {path} is unreadable ({reason}): move it away to drop the job")]
+    CorruptJob {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+impl WorkerError {
+    /// Whether the scheduler said the session is not (or no longer) valid.
+    pub fn is_unauthorized(&self) -> bool {
+        matches!(self, WorkerError::Refused { status: 401, .. })
+    }
+
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        WorkerError::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}

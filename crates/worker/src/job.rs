@@ -1,0 +1,602 @@
+//! One replicate from claim to reveal: fetch and verify the app and its inputs, run it in the
+//! sandbox, pack and keep the result, stake, contribute (or contribute and reveal at once when
+//! trust ≤ 1), then reveal when the scheduler says the consensus is on this result.
+//!
+//! Every stage is saved before the next begins ([`crate::state`]), and every chain step first
+//! asks the chain whether it already happened, so a worker restarted at any point resumes
+//! without contributing twice or losing a contribution.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use alloy::primitives::{Address, B256, Bytes, U256};
+use alloy::sol_types::SolValue;
+use decloud_protocol::pool::{Assignment, NextAction, Report, ReportStatus, Resource};
+use decloud_protocol::result::commitment;
+use decloud_protocol::typed::Deal;
+use decloud_runtime::{Limits, Outcome, TaskContext};
+use decloud_storage::{ContentHash, results};
+use serde::Deserialize;
+use tokio::sync::OwnedSemaphorePermit;
+
+use crate::state::{Computed, Job, Stage};
+use crate::{Context, WorkerError};
+
+/// How long a `next` long poll waits.
+const NEXT_WAIT: Duration = Duration::from_secs(20);
+/// How many times a report is tried before the worker gives up on telling the scheduler.
+const REPORT_ATTEMPTS: u32 = 8;
+/// Task status on the hub: revealing (consensus reached).
+const STATUS_REVEALING: u8 = 2;
+/// Task status on the hub: completed.
+const STATUS_COMPLETED: u8 = 3;
+/// Contribution status on the hub: revealed.
+const CONTRIBUTION_REVEALED: u8 = 2;
+
+/// Why a replicate could not be computed or contributed: reported to the scheduler, never
+/// contributed. One line, with no secret in it.
+#[derive(Debug)]
+pub(crate) struct Failure(pub String);
+
+impl From<decloud_chain::ChainError> for Failure {
+    fn from(e: decloud_chain::ChainError) -> Self {
+        Failure(e.to_string())
+    }
+}
+
+fn fail(reason: impl Into<String>) -> Failure {
+    Failure(reason.into())
+}
+
+/// The request's params (the JSON the requester put in its order).
+#[derive(Debug, Default, Deserialize)]
+struct Params {
+    #[serde(default)]
+    args: Option<String>,
+    #[serde(default)]
+    input_files: Vec<String>,
+}
+
+/// Runs `job` to its end; `permit` is a slot of the worker's capacity, held while the job
+/// computes and contributes (not while it waits for the consensus).
+pub(crate) async fn run(ctx: Arc<Context>, mut job: Job, mut permit: Option<OwnedSemaphorePermit>) {
+    let task_id = job.assignment.task_id;
+    loop {
+        let step = match job.stage.clone() {
+            Stage::Claimed => match compute(&ctx, &job.assignment).await {
+                Ok(computed) => Ok(Some(Stage::Computed(computed))),
+                Err(f) => Err(f),
+            },
+            Stage::Computed(computed) => contribute(&ctx, &job.assignment, &computed)
+                .await
+                .map(|waits| waits.then_some(Stage::Contributed(computed))),
+            Stage::Contributed(computed) => {
+                permit.take();
+                await_reveal(&ctx, &job.assignment, &computed)
+                    .await
+                    .map(|()| None)
+            }
+        };
+        match step {
+            Ok(Some(next)) => {
+                job.stage = next;
+                if let Err(e) = ctx.jobs.save(&job) {
+                    // Without its state the job can't resume: say so and stop here; the
+                    // scheduler reassigns the work if nothing reached the chain.
+                    tracing::error!(task = %task_id, error = %e, "cannot save the job's state");
+                    report(
+                        &ctx,
+                        task_id,
+                        failed(format!("the worker cannot save its state: {e}")),
+                    )
+                    .await;
+                    break;
+                }
+            }
+            Ok(None) => break,
+            Err(Failure(reason)) => {
+                tracing::warn!(task = %task_id, %reason, "replicate failed");
+                report(&ctx, task_id, failed(reason)).await;
+                break;
+            }
+        }
+    }
+    finish(&ctx, task_id);
+}
+
+fn failed(reason: String) -> Report {
+    Report {
+        status: ReportStatus::Failed,
+        reason: Some(reason),
+        results_location: None,
+        callback_data: None,
+    }
+}
+
+/// Forgets a finished job: its saved state, its work directory and its result archive.
+fn finish(ctx: &Context, task_id: B256) {
+    if let Err(e) = ctx.jobs.remove(task_id) {
+        tracing::warn!(task = %task_id, error = %e, "cannot remove a finished job's state");
+    }
+    let _ = std::fs::remove_dir_all(work_dir(ctx, task_id));
+    let _ = std::fs::remove_file(ctx.config.data_dir.join(result_file(task_id)));
+}
+
+/// Tells the scheduler, retrying for a while if it does not answer.
+async fn report(ctx: &Context, task_id: B256, report: Report) {
+    let mut delay = Duration::from_millis(250);
+    for attempt in 1..=REPORT_ATTEMPTS {
+        match ctx.scheduler.report(task_id, &report).await {
+            Ok(()) => return,
+            // Refused: retrying will not change the answer.
+            Err(e @ WorkerError::Refused { .. }) => {
+                tracing::warn!(task = %task_id, error = %e, "the scheduler refused a report");
+                return;
+            }
+            Err(e) => {
+                tracing::debug!(task = %task_id, attempt, error = %e, "report failed; retrying");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(10));
+            }
+        }
+    }
+    tracing::warn!(task = %task_id, status = %report.status, "the scheduler could not be told");
+}
+
+fn work_dir(ctx: &Context, task_id: B256) -> PathBuf {
+    ctx.config.data_dir.join("work").join(task_id.to_string())
+}
+
+fn result_file(task_id: B256) -> String {
+    format!("results/{task_id}.tar")
+}
+
+fn deal_of(assignment: &Assignment) -> Result<Deal, Failure> {
+    Deal::abi_decode(&assignment.deal)
+        .map_err(|e| fail(format!("the scheduler sent an undecodable deal: {e}")))
+}
+
+/// A file name safe to place in `/in`: the last path segment of `name` with anything but
+/// letters, digits, `.`, `-` and `_` replaced, never empty, `.` or `..`.
+fn safe_file_name(name: &str, fallback: &str) -> String {
+    let last = name.rsplit('/').next().unwrap_or_default();
+    let cleaned: String = last
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(128)
+        .collect();
+    if cleaned.is_empty() || cleaned.chars().all(|c| c == '.') {
+        fallback.to_string()
+    } else {
+        cleaned
+    }
+}
+
+/// Downloads a registered app or dataset to `dest`, checking its checksum.
+async fn fetch_resource(ctx: &Context, resource: &Resource, dest: &Path) -> Result<(), Failure> {
+    let what = &resource.kind;
+    crate::policy::check_uri(&resource.uri, ctx.config.allow_private_hosts)
+        .await
+        .map_err(|e| fail(format!("the {what}'s uri {}: {e}", resource.uri)))?;
+    let expected = ContentHash(resource.checksum.0);
+    decloud_storage::uri::fetch_to_file(
+        &resource.uri,
+        Some(&expected),
+        ctx.config.max_download_bytes,
+        dest,
+    )
+    .await
+    .map_err(|e| match e {
+        decloud_storage::StorageError::HashMismatch { actual, .. } => fail(format!(
+            "the {what} at {} does not match its registered checksum {} (it hashes to {actual}): refusing to run it",
+            resource.uri, resource.checksum
+        )),
+        other => fail(format!("cannot download the {what} from {}: {other}", resource.uri)),
+    })?;
+    Ok(())
+}
+
+/// Fetches everything, runs the app and packs its result.
+async fn compute(ctx: &Arc<Context>, a: &Assignment) -> Result<Computed, Failure> {
+    let deal = deal_of(a)?;
+    let app = a.app.as_ref().ok_or_else(|| {
+        fail("the scheduler does not know where the app is (no registration event)")
+    })?;
+    let params: Params = if a.params.trim().is_empty() {
+        Params::default()
+    } else {
+        serde_json::from_str(&a.params).map_err(|e| {
+            fail(format!(
+                "the request's params are not {{\"args\": \"...\", \"input_files\": [...]}}: {e}"
+            ))
+        })?
+    };
+    let args = TaskContext::split_args(params.args.as_deref().unwrap_or_default())
+        .map_err(|e| fail(e.to_string()))?;
+
+    let work = work_dir(ctx, a.task_id);
+    let _ = std::fs::remove_dir_all(&work);
+    let (input, output) = (work.join("in"), work.join("out"));
+    for dir in [&input, &output] {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| fail(format!("cannot create {}: {e}", dir.display())))?;
+    }
+
+    // The app, kept by checksum so that other tasks of the app skip the download.
+    let apps = ctx.config.data_dir.join("apps");
+    std::fs::create_dir_all(&apps)
+        .map_err(|e| fail(format!("cannot create {}: {e}", apps.display())))?;
+    let module = apps.join(format!("{}.wasm", app.checksum));
+    if !module.exists() {
+        fetch_resource(ctx, app, &module).await?;
+    }
+
+    let mut dataset_filename = None;
+    if let Some(dataset) = &a.dataset {
+        let name = safe_file_name(&dataset.name, "dataset");
+        fetch_resource(ctx, dataset, &input.join(&name)).await?;
+        dataset_filename = Some(name);
+    } else if deal.dataset != Address::ZERO {
+        return Err(fail(
+            "the scheduler does not know where the dataset is (no registration event)",
+        ));
+    }
+    let mut input_file_names = Vec::new();
+    for (i, uri) in params.input_files.iter().enumerate() {
+        let mut name = safe_file_name(uri, &format!("input-{}", i + 1));
+        if input_file_names.contains(&name) || dataset_filename.as_ref() == Some(&name) {
+            name = format!("{}-{name}", i + 1);
+        }
+        crate::policy::check_uri(uri, ctx.config.allow_private_hosts)
+            .await
+            .map_err(|e| fail(format!("input file {uri}: {e}")))?;
+        decloud_storage::uri::fetch_to_file(
+            uri,
+            None,
+            ctx.config.max_download_bytes,
+            &input.join(&name),
+        )
+        .await
+        .map_err(|e| fail(format!("cannot download the input file {uri}: {e}")))?;
+        input_file_names.push(name);
+    }
+
+    let task = TaskContext {
+        task_id: a.task_id.0,
+        args,
+        dataset_filename,
+        input_file_names,
+        clock_secs: a.start_time,
+        callback: a.callback != Address::ZERO,
+    };
+    let limits = Limits::for_category(a.work_clock_time_ref);
+    let runtime = ctx.runtime.clone();
+    let (module_path, in_dir, out_dir) = (module.clone(), input.clone(), output.clone());
+    let run_limits = limits.clone();
+    let report = tokio::task::spawn_blocking(move || {
+        let app = runtime.load(&module_path)?;
+        runtime.run(&app, &task, Some(&in_dir), &out_dir, &run_limits)
+    })
+    .await
+    .map_err(|e| fail(format!("the sandbox thread failed: {e}")))?;
+    let report = match report {
+        Ok(r) => r,
+        Err(e @ decloud_runtime::RuntimeError::InvalidModule(_)) => {
+            // Not the app's registered bytes? They were checked; the module itself is bad.
+            let _ = std::fs::remove_file(&module);
+            return Err(fail(format!("the app cannot run: {e}")));
+        }
+        Err(e) => return Err(fail(format!("the sandbox failed: {e}"))),
+    };
+    let callback = a.callback != Address::ZERO;
+    let Some(contribution) = report.outcome.contribution(callback) else {
+        return Err(fail(format!(
+            "the app ran past its wall-clock cap of {} s: not contributed (a timeout is not deterministic)",
+            limits.wall_clock().as_secs()
+        )));
+    };
+    let failure = match &report.outcome {
+        Outcome::Failed(record) => {
+            // A failed run's result is its record alone: whatever else /out holds is partial
+            // (and may be over the size limit).
+            let keep = output.join(decloud_runtime::ERROR_JSON);
+            let record_bytes = std::fs::read(&keep).unwrap_or_else(|_| record.canonical_bytes());
+            let _ = std::fs::remove_dir_all(&output);
+            std::fs::create_dir_all(&output)
+                .and_then(|()| std::fs::write(&keep, record_bytes))
+                .map_err(|e| fail(format!("cannot keep the failure record: {e}")))?;
+            Some(format!("the app failed deterministically: {record}"))
+        }
+        _ => None,
+    };
+    let archive = results::pack_dir(&output, limits.output_bytes.saturating_add(1 << 20))
+        .map_err(|e| fail(format!("cannot pack the result: {e}")))?;
+    let file = result_file(a.task_id);
+    let path = ctx.config.data_dir.join(&file);
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| fail(format!("cannot create {}: {e}", dir.display())))?;
+    }
+    write_durably(&path, &archive).map_err(|e| fail(format!("cannot keep the result: {e}")))?;
+    let _ = std::fs::remove_dir_all(&work);
+    tracing::info!(
+        task = %a.task_id,
+        digest = %contribution.digest,
+        fuel = report.fuel_consumed,
+        ms = report.elapsed.as_millis() as u64,
+        failure = failure.as_deref().unwrap_or(""),
+        "app run"
+    );
+    Ok(Computed {
+        digest: B256::from(contribution.digest.0),
+        result_file: file,
+        callback_data: contribution.callback_data.map(Bytes::from),
+        failure,
+    })
+}
+
+fn write_durably(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
+/// Makes sure the worker's escrow account holds `stake` free tokens, depositing from its
+/// wallet what is missing (and up to the configured reserve, to save transactions).
+pub(crate) async fn ensure_stake(ctx: &Context, stake: U256) -> Result<(), Failure> {
+    if stake.is_zero() {
+        return Ok(());
+    }
+    let _one_at_a_time = ctx.stake_lock.lock().await;
+    let chain = &ctx.chain;
+    let me = ctx.address;
+    let free = chain
+        .hub()
+        .balanceOf(me)
+        .call()
+        .await
+        .map_err(|e| chain.contract_error("reading the worker's escrow balance", &e))?;
+    if free >= stake {
+        return Ok(());
+    }
+    let wanted = stake.max(ctx.config.stake_reserve) - free;
+    let tokens = chain
+        .token()
+        .balanceOf(me)
+        .call()
+        .await
+        .map_err(|e| chain.contract_error("reading the worker's tokens", &e))?;
+    let amount = wanted.min(tokens);
+    if free + amount < stake {
+        return Err(fail(format!(
+            "the worker {me} cannot stake {}: it has {} in the escrow and {} in its wallet; fund it",
+            decloud_protocol::format_amount(stake),
+            decloud_protocol::format_amount(free),
+            decloud_protocol::format_amount(tokens)
+        )));
+    }
+    let hub = chain.profile().contracts.hub;
+    let allowance = chain
+        .token()
+        .allowance(me, hub)
+        .call()
+        .await
+        .map_err(|e| chain.contract_error("reading the allowance", &e))?;
+    if allowance < amount {
+        chain
+            .send(
+                "approving the hub",
+                chain
+                    .token()
+                    .approve(hub, U256::MAX)
+                    .into_transaction_request(),
+            )
+            .await?;
+    }
+    chain
+        .send(
+            "depositing the worker's stake",
+            chain.hub().deposit(amount).into_transaction_request(),
+        )
+        .await?;
+    tracing::info!(amount = %decloud_protocol::format_amount(amount), "stake deposited");
+    Ok(())
+}
+
+/// Uploads the kept result archive; returns its location.
+async fn upload(ctx: &Context, computed: &Computed) -> Result<String, Failure> {
+    let path = ctx.config.data_dir.join(&computed.result_file);
+    let bytes = tokio::fs::read(&path)
+        .await
+        .map_err(|e| fail(format!("the kept result {} is gone: {e}", path.display())))?;
+    let id = ctx.results.put(bytes).await.map_err(|e| {
+        fail(format!(
+            "cannot upload the result to {}: {e}",
+            ctx.results.location()
+        ))
+    })?;
+    Ok(ctx.results.url_of(&id))
+}
+
+/// Stakes and contributes. Returns whether the job must then wait for the consensus to reveal
+/// (replicated tasks); at trust ≤ 1 the result is revealed and reported at once.
+async fn contribute(ctx: &Context, a: &Assignment, computed: &Computed) -> Result<bool, Failure> {
+    let deal = deal_of(a)?;
+    let chain = &ctx.chain;
+    let me = ctx.address;
+    let index = U256::from(a.index);
+    let digest = computed.digest;
+    // Uploaded before anything is sent: a result the storage refuses (too large...) must fail
+    // the replicate before it costs a stake. Its location stays private until the reveal.
+    let location = upload(ctx, computed).await?;
+    if a.trust <= 1 {
+        let view = chain
+            .hub_extension()
+            .task(a.task_id)
+            .call()
+            .await
+            .map_err(|e| chain.contract_error("reading the task", &e))?;
+        let done = view.status >= STATUS_REVEALING && view.worker == me;
+        if !done {
+            if view.status >= STATUS_REVEALING {
+                return Err(fail(format!(
+                    "the task already has a result, from {}",
+                    view.worker
+                )));
+            }
+            ensure_stake(ctx, deal.workerStake).await?;
+            let hub = chain.hub();
+            let call = hub.contributeAndReveal(
+                (&deal).into(),
+                index,
+                digest,
+                Address::ZERO,
+                Bytes::new(),
+                a.authorization.sign.clone(),
+            );
+            chain
+                .send("contributing the result", call.into_transaction_request())
+                .await?;
+            tracing::info!(task = %a.task_id, %digest, "contributed and revealed");
+        }
+        report(
+            ctx,
+            a.task_id,
+            Report {
+                status: ReportStatus::Revealed,
+                reason: computed.failure.clone(),
+                results_location: Some(location),
+                callback_data: computed.callback_data.clone(),
+            },
+        )
+        .await;
+        return Ok(false);
+    }
+    let mine = chain
+        .hub_extension()
+        .contribution(a.task_id, me)
+        .call()
+        .await
+        .map_err(|e| chain.contract_error("reading the worker's contribution", &e))?;
+    if mine.status == 0 {
+        ensure_stake(ctx, deal.workerStake).await?;
+        let c = commitment(me, a.task_id, digest);
+        let hub = chain.hub();
+        let call = hub.contribute(
+            (&deal).into(),
+            index,
+            c.result_hash,
+            c.result_seal,
+            Address::ZERO,
+            Bytes::new(),
+            a.authorization.sign.clone(),
+        );
+        chain
+            .send("contributing the result", call.into_transaction_request())
+            .await?;
+        tracing::info!(task = %a.task_id, result_hash = %c.result_hash, "contributed");
+    }
+    report(
+        ctx,
+        a.task_id,
+        Report {
+            status: ReportStatus::Contributed,
+            reason: computed.failure.clone(),
+            results_location: None,
+            callback_data: None,
+        },
+    )
+    .await;
+    Ok(true)
+}
+
+/// Waits for the scheduler's word after a replicated contribution, and reveals when told.
+async fn await_reveal(ctx: &Context, a: &Assignment, computed: &Computed) -> Result<(), Failure> {
+    let chain = &ctx.chain;
+    let mut delay = Duration::from_secs(1);
+    loop {
+        let action = match ctx.scheduler.next(a.task_id, NEXT_WAIT).await {
+            Ok(action) => {
+                delay = Duration::from_secs(1);
+                action
+            }
+            Err(e) => {
+                tracing::debug!(task = %a.task_id, error = %e, "asking the scheduler failed; retrying");
+                // The chain can end the wait on its own: a completed or claimed task.
+                if let Ok(view) = chain.hub_extension().task(a.task_id).call().await
+                    && view.status >= STATUS_COMPLETED
+                {
+                    return Ok(());
+                }
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(30));
+                continue;
+            }
+        };
+        match action {
+            NextAction::Wait => continue,
+            NextAction::Done { reason } => {
+                tracing::info!(task = %a.task_id, %reason, "replicate done");
+                return Ok(());
+            }
+            NextAction::Reveal { .. } => {
+                let mine = chain
+                    .hub_extension()
+                    .contribution(a.task_id, ctx.address)
+                    .call()
+                    .await
+                    .map_err(|e| chain.contract_error("reading the worker's contribution", &e))?;
+                let location = upload(ctx, computed).await?;
+                if mine.status != CONTRIBUTION_REVEALED {
+                    chain
+                        .send(
+                            "revealing the result",
+                            chain
+                                .hub()
+                                .reveal(a.task_id, computed.digest)
+                                .into_transaction_request(),
+                        )
+                        .await?;
+                    tracing::info!(task = %a.task_id, "revealed");
+                }
+                report(
+                    ctx,
+                    a.task_id,
+                    Report {
+                        status: ReportStatus::Revealed,
+                        reason: computed.failure.clone(),
+                        results_location: Some(location),
+                        callback_data: computed.callback_data.clone(),
+                    },
+                )
+                .await;
+                return Ok(());
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_names_from_uris_stay_inside_in() {
+        assert_eq!(safe_file_name("http://h/a/data.csv", "x"), "data.csv");
+        assert_eq!(safe_file_name("../../etc/passwd", "x"), "passwd");
+        assert_eq!(safe_file_name("http://h/a/..", "x"), "x");
+        assert_eq!(safe_file_name("", "dataset"), "dataset");
+        assert_eq!(safe_file_name("my data (1).csv", "x"), "my_data__1_.csv");
+    }
+}

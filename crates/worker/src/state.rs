@@ -1,0 +1,189 @@
+//! The worker's durable memory of its jobs: one JSON file per replicate under
+//! `<data>/jobs/<taskid>.json`, written to a temporary file, synced and renamed, so a crash at
+//! any point leaves either the old or the new state. A restarted worker resumes every job
+//! whose file is still there; a finished job's file is removed.
+
+use std::path::{Path, PathBuf};
+
+use alloy::primitives::{B256, Bytes};
+use decloud_protocol::pool::Assignment;
+use serde::{Deserialize, Serialize};
+
+use crate::WorkerError;
+
+/// How far a job got.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "stage", rename_all = "lowercase")]
+pub enum Stage {
+    /// Claimed: the app has not run yet (or its run was interrupted).
+    Claimed,
+    /// The app ran; its result is packed at `result_file` and its digest known. Nothing sent
+    /// yet (or the contribution may be in flight: the chain says).
+    Computed(Computed),
+    /// The contribution is on chain (replicated task): waiting for the consensus to reveal.
+    Contributed(Computed),
+}
+
+/// What a run produced, kept until the result is revealed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Computed {
+    /// The result digest contributed.
+    pub digest: B256,
+    /// The packed `/out` (a deterministic tar), relative to the data directory.
+    pub result_file: String,
+    /// The app's callback data, for deals with a callback.
+    pub callback_data: Option<Bytes>,
+    /// The app's deterministic failure, if it failed (contributed like any result).
+    pub failure: Option<String>,
+}
+
+/// A replicate the worker holds, as saved.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Job {
+    /// What the scheduler handed out.
+    pub assignment: Assignment,
+    /// How far it got.
+    pub stage: Stage,
+}
+
+/// The jobs directory.
+#[derive(Clone, Debug)]
+pub struct JobStore {
+    dir: PathBuf,
+}
+
+impl JobStore {
+    /// The job store under `data_dir` (created if missing).
+    pub fn open(data_dir: &Path) -> Result<Self, WorkerError> {
+        let dir = data_dir.join("jobs");
+        std::fs::create_dir_all(&dir).map_err(|e| WorkerError::io(&dir, e))?;
+        Ok(Self { dir })
+    }
+
+    fn path(&self, task_id: B256) -> PathBuf {
+        self.dir.join(format!("{task_id}.json"))
+    }
+
+    /// Saves `job` durably (replacing its previous state).
+    pub fn save(&self, job: &Job) -> Result<(), WorkerError> {
+        let path = self.path(job.assignment.task_id);
+        let text = serde_json::to_vec_pretty(job)
+            .map_err(|e| WorkerError::Config(format!("cannot encode a job: {e}")))?;
+        let mut tmp = tempfile::NamedTempFile::new_in(&self.dir)
+            .map_err(|e| WorkerError::io(&self.dir, e))?;
+        use std::io::Write;
+        tmp.write_all(&text)
+            .and_then(|()| tmp.as_file().sync_all())
+            .map_err(|e| WorkerError::io(tmp.path(), e))?;
+        tmp.persist(&path)
+            .map_err(|e| WorkerError::io(&path, e.error))?;
+        // The rename itself is durable once the directory is synced.
+        if let Ok(dir) = std::fs::File::open(&self.dir) {
+            let _ = dir.sync_all();
+        }
+        Ok(())
+    }
+
+    /// Forgets a finished job.
+    pub fn remove(&self, task_id: B256) -> Result<(), WorkerError> {
+        match std::fs::remove_file(self.path(task_id)) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(WorkerError::io(self.path(task_id), e)),
+        }
+    }
+
+    /// Whether a job for `task_id` is saved.
+    pub fn contains(&self, task_id: B256) -> bool {
+        self.path(task_id).exists()
+    }
+
+    /// Every saved job (to resume after a restart). An unreadable file is an error naming it.
+    pub fn load_all(&self) -> Result<Vec<Job>, WorkerError> {
+        let mut jobs = Vec::new();
+        let entries = std::fs::read_dir(&self.dir).map_err(|e| WorkerError::io(&self.dir, e))?;
+        for entry in entries {
+            let path = entry.map_err(|e| WorkerError::io(&self.dir, e))?.path();
+            if path.extension().and_then(|e| e.to_str()) != Some("json") {
+                continue;
+            }
+            let bytes = std::fs::read(&path).map_err(|e| WorkerError::io(&path, e))?;
+            let job: Job = serde_json::from_slice(&bytes).map_err(|e| WorkerError::CorruptJob {
+                path: path.clone(),
+                reason: e.to_string(),
+            })?;
+            jobs.push(job);
+        }
+        jobs.sort_by_key(|j| j.assignment.task_id);
+        Ok(jobs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloy::primitives::Address;
+    use decloud_protocol::pool::Authorization;
+
+    pub(crate) fn assignment(byte: u8) -> Assignment {
+        Assignment {
+            task_id: B256::repeat_byte(byte),
+            deal_id: B256::repeat_byte(0xde),
+            index: 0,
+            deal: Bytes::new(),
+            trust: 1,
+            category: 0,
+            work_clock_time_ref: 300,
+            start_time: 1,
+            callback: Address::ZERO,
+            params: String::new(),
+            app: None,
+            dataset: None,
+            authorization: Authorization {
+                worker: Address::ZERO,
+                task_id: B256::repeat_byte(byte),
+                enclave: Address::ZERO,
+                sign: Bytes::new(),
+            },
+        }
+    }
+
+    #[test]
+    fn jobs_survive_a_reopen_and_are_removed_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = JobStore::open(dir.path()).unwrap();
+        let mut job = Job {
+            assignment: assignment(1),
+            stage: Stage::Claimed,
+        };
+        store.save(&job).unwrap();
+        job.stage = Stage::Computed(Computed {
+            digest: B256::repeat_byte(9),
+            result_file: "results/x.tar".into(),
+            callback_data: None,
+            failure: Some("trap".into()),
+        });
+        store.save(&job).unwrap();
+        store
+            .save(&Job {
+                assignment: assignment(2),
+                stage: Stage::Claimed,
+            })
+            .unwrap();
+        let again = JobStore::open(dir.path()).unwrap();
+        let jobs = again.load_all().unwrap();
+        assert_eq!(jobs.len(), 2);
+        assert_eq!(jobs[0], job);
+        again.remove(B256::repeat_byte(1)).unwrap();
+        again.remove(B256::repeat_byte(1)).unwrap();
+        assert_eq!(again.load_all().unwrap().len(), 1);
+        assert!(!again.contains(B256::repeat_byte(1)));
+
+        std::fs::write(dir.path().join("jobs").join("bad.json"), b"{").unwrap();
+        let err = again.load_all().unwrap_err().to_string();
+        assert!(
+            err.contains("bad.json") && err.contains("move it away"),
+            "{err}"
+        );
+    }
+}
