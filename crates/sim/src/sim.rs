@@ -1,0 +1,922 @@
+//! The Monte Carlo simulation: tasks one after the other, each replicated by the scheduler's
+//! policy and certified by the hub's consensus rule, then settled (scores and stakes) as the
+//! hub's `finalize` does.
+
+use alloy::primitives::{B256, U256};
+use decloud_protocol::consensus::Tally;
+use decloud_scheduler::policy::{TaskVotes, replicas_needed, weight_of};
+use serde::Serialize;
+
+use crate::SimError;
+use crate::config::{ClassCounts, Selection, SimConfig};
+use crate::exact::{ExactParams, ExactReport, exact};
+use crate::rng::Rng;
+use crate::stats::{Moments, Rate, Z95, percentile, quantile_sorted};
+
+/// The kind of a worker.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Class {
+    /// Always returns the correct result.
+    Honest,
+    /// Returns a wrong result of its own with the error rate.
+    Faulty,
+    /// Returns the colluders' common wrong result with the sabotage rate.
+    Colluder,
+}
+
+impl Class {
+    /// Every class, in report order.
+    pub const ALL: [Class; 3] = [Class::Honest, Class::Faulty, Class::Colluder];
+
+    /// The class's name in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Class::Honest => "honest",
+            Class::Faulty => "faulty",
+            Class::Colluder => "colluder",
+        }
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// The result a worker returns for a task.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Answer {
+    /// The correct result.
+    Correct,
+    /// The colluders' common wrong result.
+    Collusion,
+    /// A faulty worker's wrong result, numbered within the task (all different).
+    Faulty(u64),
+}
+
+impl Answer {
+    /// The result hash the worker commits (any distinct values do: the hub only compares them).
+    pub fn hash(self) -> B256 {
+        let id = match self {
+            Answer::Correct => 1,
+            Answer::Collusion => 2,
+            Answer::Faulty(k) => 3 + k,
+        };
+        B256::from(U256::from(id).to_be_bytes::<32>())
+    }
+}
+
+/// How a task ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    /// The correct result was certified.
+    Correct,
+    /// The colluders' result was certified.
+    WrongCollusion,
+    /// A faulty worker's result was certified.
+    WrongFaulty,
+    /// No consensus before the deadline (cap of replicas, population exhausted, or the hub's
+    /// weight limit).
+    NoConsensus,
+}
+
+impl Outcome {
+    /// Whether a wrong result was certified.
+    pub fn is_wrong(self) -> bool {
+        matches!(self, Outcome::WrongCollusion | Outcome::WrongFaulty)
+    }
+}
+
+/// One task as it happened.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TaskRecord {
+    /// How it ended.
+    pub outcome: Outcome,
+    /// Contributions counted by the hub, in arrival order: worker index and answer.
+    pub contributors: Vec<(usize, Answer)>,
+    /// Workers assigned that had not contributed when consensus was reached.
+    pub wasted: u32,
+    /// Whether a contribution was refused because the group weights passed the hub's limit.
+    pub overflowed: bool,
+}
+
+/// Where a task's workers and answers come from: the simulator's population, or a script in
+/// tests.
+pub(crate) trait Source {
+    /// A worker the scheduler could assign next (not yet in the task, unless drawing with
+    /// replacement), or `None` when there is none.
+    fn candidate(&mut self) -> Option<usize>;
+    /// The worker's current score.
+    fn score(&self, worker: usize) -> u64;
+    /// The worker is now in the task.
+    fn assign(&mut self, worker: usize);
+    /// Which of `pending` waiting workers contributes next.
+    fn arrival(&mut self, pending: usize) -> usize;
+    /// The worker's answer (`faulty_ids` numbers faulty answers within the task); `None`
+    /// stops the task (scripts only).
+    fn answer(&mut self, worker: usize, faulty_ids: &mut u64) -> Option<Answer>;
+}
+
+/// Plays one task: the scheduler serves workers while [`replicas_needed`] says the task
+/// needs them (never more than `cap` contributions and pending workers in all), pending
+/// workers contribute one at a time, and the hub's [`Tally`] certifies. `None` when the source
+/// stopped.
+pub(crate) fn play_task(trust: u64, cap: u32, src: &mut impl Source) -> Option<TaskRecord> {
+    let cap = cap as usize;
+    let mut tally = Tally::new(trust);
+    let mut votes = TaskVotes {
+        trust,
+        ..TaskVotes::default()
+    };
+    let mut pending: Vec<usize> = Vec::new();
+    let mut contributors: Vec<(usize, Answer)> = Vec::new();
+    let mut faulty_ids = 0u64;
+    let mut overflowed = false;
+    let outcome = loop {
+        // Workers keep asking for work: each is assigned while the task still needs replicas
+        // with the pending ones counted as agreeing with the leading group.
+        while contributors.len() + pending.len() < cap {
+            let Some(worker) = src.candidate() else {
+                break;
+            };
+            let weight = weight_of(src.score(worker));
+            if replicas_needed(&votes, weight) == 0 {
+                break;
+            }
+            src.assign(worker);
+            pending.push(worker);
+            votes.pending.push(weight);
+        }
+        if pending.is_empty() {
+            break Outcome::NoConsensus;
+        }
+        let i = src.arrival(pending.len());
+        let worker = pending.swap_remove(i);
+        votes.pending.swap_remove(i);
+        let answer = src.answer(worker, &mut faulty_ids)?;
+        let score = src.score(worker);
+        match tally.contribute(answer.hash(), score) {
+            Ok(reached) => {
+                votes.contributions.push((answer.hash(), weight_of(score)));
+                contributors.push((worker, answer));
+                if reached {
+                    break match answer {
+                        Answer::Correct => Outcome::Correct,
+                        Answer::Collusion => Outcome::WrongCollusion,
+                        Answer::Faulty(_) => Outcome::WrongFaulty,
+                    };
+                }
+            }
+            Err(_) => {
+                // the hub reverts the contribution (WeightOverflow); the task cannot finish
+                overflowed = true;
+                break Outcome::NoConsensus;
+            }
+        }
+    };
+    Some(TaskRecord {
+        outcome,
+        contributors,
+        wasted: pending.len() as u32,
+        overflowed,
+    })
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Worker {
+    class: Class,
+    score: u64,
+}
+
+/// The population and the random generator, as a [`Source`].
+struct World<'a> {
+    workers: &'a [Worker],
+    in_task: &'a mut [bool],
+    used: &'a mut Vec<usize>,
+    rng: &'a mut Rng,
+    selection: Selection,
+    sabotage_rate: f64,
+    error_rate: f64,
+}
+
+impl Source for World<'_> {
+    fn candidate(&mut self) -> Option<usize> {
+        let n = self.workers.len();
+        match self.selection {
+            Selection::WithReplacement => Some(self.rng.below(n)),
+            Selection::Uniform => {
+                if self.used.len() >= n {
+                    return None;
+                }
+                loop {
+                    let i = self.rng.below(n);
+                    if !self.in_task[i] {
+                        return Some(i);
+                    }
+                }
+            }
+            Selection::TopScore => {
+                let mut best: Option<usize> = None;
+                let mut ties = 0usize;
+                for (i, w) in self.workers.iter().enumerate() {
+                    if self.in_task[i] {
+                        continue;
+                    }
+                    match best {
+                        Some(b) if self.workers[b].score > w.score => {}
+                        Some(b) if self.workers[b].score == w.score => {
+                            ties += 1;
+                            if self.rng.below(ties) == 0 {
+                                best = Some(i);
+                            }
+                        }
+                        _ => {
+                            best = Some(i);
+                            ties = 1;
+                        }
+                    }
+                }
+                best
+            }
+        }
+    }
+
+    fn score(&self, worker: usize) -> u64 {
+        self.workers[worker].score
+    }
+
+    fn assign(&mut self, worker: usize) {
+        if self.selection != Selection::WithReplacement {
+            self.in_task[worker] = true;
+            self.used.push(worker);
+        }
+    }
+
+    fn arrival(&mut self, pending: usize) -> usize {
+        self.rng.below(pending)
+    }
+
+    fn answer(&mut self, worker: usize, faulty_ids: &mut u64) -> Option<Answer> {
+        Some(match self.workers[worker].class {
+            Class::Honest => Answer::Correct,
+            Class::Faulty if self.rng.chance(self.error_rate) => {
+                *faulty_ids += 1;
+                Answer::Faulty(*faulty_ids)
+            }
+            Class::Colluder if self.rng.chance(self.sabotage_rate) => Answer::Collusion,
+            _ => Answer::Correct,
+        })
+    }
+}
+
+/// Scores of one class at a checkpoint.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ClassScores {
+    /// The class.
+    pub class: Class,
+    /// Its number of workers.
+    pub workers: usize,
+    /// Mean score.
+    pub mean: f64,
+    /// 10th percentile.
+    pub p10: u64,
+    /// Median.
+    pub p50: u64,
+    /// 90th percentile.
+    pub p90: u64,
+    /// Highest score.
+    pub max: u64,
+    /// Mean weight in the vote (`max(score / 3, 3) − 1`).
+    pub mean_weight: f64,
+}
+
+/// The state of the population after some tasks.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Checkpoint {
+    /// Tasks run so far.
+    pub after_tasks: u64,
+    /// Wrongly certified tasks among those since the previous checkpoint.
+    pub window_wrong_rate: f64,
+    /// Mean contributions per task since the previous checkpoint.
+    pub window_mean_contributions: f64,
+    /// Scores per class (classes with workers only).
+    pub classes: Vec<ClassScores>,
+}
+
+/// What one class of workers went through.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ClassReport {
+    /// The class.
+    pub class: Class,
+    /// Its number of workers.
+    pub workers: usize,
+    /// Contributions its workers made.
+    pub contributions: u64,
+    /// Contributions in a winning group of a replicated task (score + 1).
+    pub wins: u64,
+    /// Contributions outside the winning group (stake lost, score cut to 2/3).
+    pub losses: u64,
+    /// Stake seized from its workers (`losses × worker_stake`).
+    pub stake_seized: u64,
+}
+
+/// The distribution of contributions per task.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Contributions {
+    /// Mean per task.
+    pub mean: f64,
+    /// Lower bound of the 95 % interval of the mean.
+    pub ci_low: f64,
+    /// Upper bound of the 95 % interval of the mean.
+    pub ci_high: f64,
+    /// Median.
+    pub p50: u32,
+    /// 90th percentile.
+    pub p90: u32,
+    /// 99th percentile.
+    pub p99: u32,
+    /// Most in one task.
+    pub max: u32,
+    /// Total over all tasks.
+    pub total: u64,
+    /// Number of tasks with `i` contributions, for `i = 0..=max_replicas`.
+    pub histogram: Vec<u64>,
+}
+
+/// Everything a simulation measured.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SimReport {
+    /// The parameters.
+    pub config: SimConfig,
+    /// Workers per class.
+    pub population: ClassCounts,
+    /// The error rate the trust promises (`1/trust`; 1 for trust ≤ 1).
+    pub promise: f64,
+    /// Tasks whose correct result was certified.
+    pub correct: u64,
+    /// Wrongly certified tasks (colluders or faulty), with the 95 % Wilson interval.
+    pub wrong: Rate,
+    /// Tasks certified with the colluders' result.
+    pub wrong_collusion: u64,
+    /// Tasks certified with a faulty worker's result.
+    pub wrong_faulty: u64,
+    /// Tasks without consensus before the deadline.
+    pub no_consensus: Rate,
+    /// Contributions refused because group weights passed the hub's 112-bit limit.
+    pub overflows: u64,
+    /// Contributions per task.
+    pub contributions: Contributions,
+    /// Workers assigned that had not contributed when consensus was reached: total.
+    pub wasted_replicas: u64,
+    /// The same per task.
+    pub wasted_per_task: f64,
+    /// Per class: contributions, wins, losses and stake seized.
+    pub classes: Vec<ClassReport>,
+    /// Score distributions over time.
+    pub checkpoints: Vec<Checkpoint>,
+    /// The exact model's figures for this population's draw probabilities, when every class
+    /// starts with the same score.
+    pub exact: Option<ExactReport>,
+    /// Whether the exact figures are the exact expectation of this very simulation (draws
+    /// with replacement and frozen scores); otherwise they are the fresh-worker reference.
+    pub exact_is_this_model: bool,
+}
+
+/// Runs a simulation.
+pub fn simulate(config: &SimConfig) -> Result<SimReport, SimError> {
+    config.validate()?;
+    let counts = config.class_counts();
+    let mut workers = Vec::with_capacity(config.population);
+    workers.extend((0..counts.colluders).map(|_| Worker {
+        class: Class::Colluder,
+        score: config.score_colluders,
+    }));
+    workers.extend((0..counts.faulty).map(|_| Worker {
+        class: Class::Faulty,
+        score: config.score_faulty,
+    }));
+    workers.extend((0..counts.honest).map(|_| Worker {
+        class: Class::Honest,
+        score: config.score_honest,
+    }));
+    let mut rng = Rng::new(config.seed);
+    let mut in_task = vec![false; workers.len()];
+    let mut used = Vec::new();
+    let cap = config.max_replicas;
+    let mut histogram = vec![0u64; cap as usize + 1];
+    let mut moments = Moments::default();
+    let (mut correct, mut collusion, mut faulty, mut none, mut overflows, mut wasted) =
+        (0u64, 0u64, 0u64, 0u64, 0u64, 0u64);
+    let mut per_class = [[0u64; 3]; 3]; // contributions, wins, losses
+    let mut window = (0u64, 0u64, 0u64); // tasks, wrong, contributions
+    let mut checkpoints = vec![checkpoint(0, &workers, window)];
+    for t in 1..=config.tasks {
+        let record = {
+            let mut world = World {
+                workers: &workers,
+                in_task: &mut in_task,
+                used: &mut used,
+                rng: &mut rng,
+                selection: config.selection,
+                sabotage_rate: config.sabotage_rate,
+                error_rate: config.error_rate,
+            };
+            play_task(config.trust, cap, &mut world).ok_or(SimError::Internal)?
+        };
+        for w in used.drain(..) {
+            in_task[w] = false;
+        }
+        let n = record.contributors.len() as u64;
+        histogram[record.contributors.len()] += 1;
+        moments.push(n as f64);
+        wasted += u64::from(record.wasted);
+        overflows += u64::from(record.overflowed);
+        match record.outcome {
+            Outcome::Correct => correct += 1,
+            Outcome::WrongCollusion => collusion += 1,
+            Outcome::WrongFaulty => faulty += 1,
+            Outcome::NoConsensus => none += 1,
+        }
+        window.0 += 1;
+        window.1 += u64::from(record.outcome.is_wrong());
+        window.2 += n;
+        // settle as finalize does: winners of a replicated task score + 1, the others lose
+        // their stake and a third of their score; a task without consensus is claimed and
+        // refunds everyone
+        let winner = record
+            .contributors
+            .last()
+            .filter(|_| record.outcome != Outcome::NoConsensus)
+            .map(|(_, a)| *a);
+        for (w, answer) in &record.contributors {
+            let worker = &mut workers[*w];
+            let c = worker.class.index();
+            per_class[c][0] += 1;
+            let Some(winner) = winner else { continue };
+            if config.trust <= 1 {
+                continue;
+            }
+            if *answer == winner {
+                per_class[c][1] += 1;
+                if !config.frozen_scores {
+                    worker.score += 1;
+                }
+            } else {
+                per_class[c][2] += 1;
+                if !config.frozen_scores {
+                    worker.score = worker.score * 2 / 3;
+                }
+            }
+        }
+        if t % config.checkpoint_every == 0 || t == config.tasks {
+            checkpoints.push(checkpoint(t, &workers, window));
+            window = (0, 0, 0);
+        }
+    }
+    let tasks = config.tasks;
+    let half = moments.half_width(Z95);
+    let exact = match config.common_score() {
+        Some(score) => {
+            let (p_collude, p_faulty) = config.draw_probabilities();
+            Some(exact(&ExactParams {
+                trust: config.trust,
+                score,
+                p_collude,
+                p_faulty,
+                max_replicas: cap,
+            })?)
+        }
+        None => None,
+    };
+    let classes = Class::ALL
+        .iter()
+        .map(|class| {
+            let [contributions, wins, losses] = per_class[class.index()];
+            ClassReport {
+                class: *class,
+                workers: workers.iter().filter(|w| w.class == *class).count(),
+                contributions,
+                wins,
+                losses,
+                stake_seized: losses.saturating_mul(config.worker_stake),
+            }
+        })
+        .collect();
+    Ok(SimReport {
+        config: config.clone(),
+        population: counts,
+        promise: promise(config.trust),
+        correct,
+        wrong: Rate::new(collusion + faulty, tasks),
+        wrong_collusion: collusion,
+        wrong_faulty: faulty,
+        no_consensus: Rate::new(none, tasks),
+        overflows,
+        contributions: Contributions {
+            mean: moments.mean(),
+            ci_low: (moments.mean() - half).max(0.0),
+            ci_high: moments.mean() + half,
+            p50: percentile(&histogram, 0.5),
+            p90: percentile(&histogram, 0.9),
+            p99: percentile(&histogram, 0.99),
+            max: histogram.iter().rposition(|c| *c > 0).unwrap_or(0) as u32,
+            total: histogram
+                .iter()
+                .enumerate()
+                .map(|(i, c)| i as u64 * c)
+                .sum(),
+            histogram,
+        },
+        wasted_replicas: wasted,
+        wasted_per_task: wasted as f64 / tasks as f64,
+        classes,
+        checkpoints,
+        exact,
+        exact_is_this_model: config.selection == Selection::WithReplacement && config.frozen_scores,
+    })
+}
+
+/// The error rate a trust promises: `1/trust`, and 1 (no promise) for trust ≤ 1.
+pub fn promise(trust: u64) -> f64 {
+    if trust <= 1 { 1.0 } else { 1.0 / trust as f64 }
+}
+
+fn checkpoint(after_tasks: u64, workers: &[Worker], window: (u64, u64, u64)) -> Checkpoint {
+    let (tasks, wrong, contributions) = window;
+    let ratio = |x: u64| {
+        if tasks == 0 {
+            0.0
+        } else {
+            x as f64 / tasks as f64
+        }
+    };
+    let classes = Class::ALL
+        .iter()
+        .filter_map(|class| {
+            let mut scores: Vec<u64> = workers
+                .iter()
+                .filter(|w| w.class == *class)
+                .map(|w| w.score)
+                .collect();
+            if scores.is_empty() {
+                return None;
+            }
+            scores.sort_unstable();
+            let n = scores.len() as f64;
+            Some(ClassScores {
+                class: *class,
+                workers: scores.len(),
+                mean: scores.iter().sum::<u64>() as f64 / n,
+                p10: quantile_sorted(&scores, 0.1),
+                p50: quantile_sorted(&scores, 0.5),
+                p90: quantile_sorted(&scores, 0.9),
+                max: *scores.last().unwrap_or(&0),
+                mean_weight: scores.iter().map(|s| weight_of(*s) as f64).sum::<f64>() / n,
+            })
+        })
+        .collect();
+    Checkpoint {
+        after_tasks,
+        window_wrong_rate: ratio(wrong),
+        window_mean_contributions: ratio(contributions),
+        classes,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A task whose answers come from a script: one worker of score `score`, drawn with
+    /// replacement; `None` once the script runs out.
+    struct Script {
+        answers: Vec<char>,
+        next: usize,
+        score: u64,
+        arrivals: Vec<usize>,
+    }
+
+    impl Source for Script {
+        fn candidate(&mut self) -> Option<usize> {
+            Some(0)
+        }
+        fn score(&self, _: usize) -> u64 {
+            self.score
+        }
+        fn assign(&mut self, _: usize) {}
+        fn arrival(&mut self, pending: usize) -> usize {
+            self.arrivals.push(pending);
+            0
+        }
+        fn answer(&mut self, _: usize, faulty_ids: &mut u64) -> Option<Answer> {
+            let a = *self.answers.get(self.next)?;
+            self.next += 1;
+            Some(match a {
+                'C' => Answer::Correct,
+                'X' => Answer::Collusion,
+                _ => {
+                    *faulty_ids += 1;
+                    Answer::Faulty(*faulty_ids)
+                }
+            })
+        }
+    }
+
+    fn script(trust: u64, answers: &str) -> (Option<TaskRecord>, Vec<usize>) {
+        let mut s = Script {
+            answers: answers.chars().collect(),
+            next: 0,
+            score: 0,
+            arrivals: vec![],
+        };
+        let r = play_task(trust, 64, &mut s);
+        (r, s.arrivals)
+    }
+
+    #[test]
+    fn a_dissenting_worker_gets_the_task_more_replicas() {
+        // trust 5, weight 2: three are assigned. After C, X the optimistic group is 2·2 = 4
+        // against 2: 20 > 28 fails, so two more are assigned (16·5 > 19·4).
+        let (r, pending) = script(5, "CXCCC");
+        let r = r.unwrap();
+        assert_eq!(r.outcome, Outcome::Correct);
+        assert_eq!(r.contributors.len(), 5);
+        assert_eq!(r.wasted, 0);
+        // pending workers seen at each arrival: 3, 2, then 1 + 2 more, 2, 1
+        assert_eq!(pending, vec![3, 2, 3, 2, 1]);
+        // the script runs out: the task wants a sixth contribution after C X X C C C? no:
+        let (r, _) = script(5, "CXX");
+        assert_eq!(r, None, "C X X is no consensus: more answers are needed");
+    }
+
+    #[test]
+    fn colluders_who_arrive_first_win() {
+        let (r, _) = script(5, "XXX");
+        assert_eq!(r.unwrap().outcome, Outcome::WrongCollusion);
+        let (r, _) = script(1, "F");
+        assert_eq!(r.unwrap().outcome, Outcome::WrongFaulty);
+        // trust 2: a single fresh worker suffices (2·2 > 3·1)
+        let (r, _) = script(2, "F");
+        assert_eq!(r.unwrap().outcome, Outcome::WrongFaulty);
+    }
+
+    /// Every answer sequence, with its probability, through the simulator's own task engine
+    /// (Tally and replicas_needed): the exact model must give the same figures.
+    fn enumerate(trust: u64, cap: u32, pc: f64, pf: f64) -> [f64; 6] {
+        let mut out = [0.0; 6]; // correct, collusion, faulty, none, E[contributions], E[wasted]
+        let mut stack = vec![(String::new(), 1.0f64)];
+        while let Some((prefix, p)) = stack.pop() {
+            let mut s = Script {
+                answers: prefix.chars().collect(),
+                next: 0,
+                score: 0,
+                arrivals: vec![],
+            };
+            match play_task(trust, cap, &mut s) {
+                None => {
+                    for (c, q) in [('C', 1.0 - pc - pf), ('X', pc), ('F', pf)] {
+                        if q > 0.0 {
+                            stack.push((format!("{prefix}{c}"), p * q));
+                        }
+                    }
+                }
+                Some(r) => {
+                    let k = match r.outcome {
+                        Outcome::Correct => 0,
+                        Outcome::WrongCollusion => 1,
+                        Outcome::WrongFaulty => 2,
+                        Outcome::NoConsensus => 3,
+                    };
+                    out[k] += p;
+                    out[4] += p * r.contributors.len() as f64;
+                    out[5] += p * f64::from(r.wasted);
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn the_exact_model_equals_the_enumeration_of_the_task_engine() {
+        for (trust, cap, pc, pf) in [
+            (1, 4, 0.3, 0.2),
+            (2, 5, 0.3, 0.2),
+            (5, 7, 0.3, 0.1),
+            (5, 9, 0.45, 0.0),
+            (20, 7, 0.2, 0.1),
+            (100, 9, 0.25, 0.0),
+        ] {
+            let e = enumerate(trust, cap, pc, pf);
+            let x = exact(&ExactParams {
+                trust,
+                score: 0,
+                p_collude: pc,
+                p_faulty: pf,
+                max_replicas: cap,
+            })
+            .unwrap();
+            let want = [
+                x.correct,
+                x.wrong_collusion,
+                x.wrong_faulty,
+                x.no_consensus,
+                x.mean_contributions,
+                x.mean_wasted,
+            ];
+            for (i, (a, b)) in e.iter().zip(want).enumerate() {
+                assert!(
+                    (a - b).abs() < 1e-12,
+                    "trust {trust} cap {cap} figure {i}: {a} vs {b}"
+                );
+            }
+            assert!(
+                x.no_consensus > 0.0 || trust <= 2,
+                "the cap binds in these cases"
+            );
+        }
+    }
+
+    /// Fresh workers whose weights stay 2 (frozen scores): the textbook counts.
+    fn config() -> SimConfig {
+        SimConfig {
+            population: 50,
+            colluders: 0.0,
+            tasks: 200,
+            checkpoint_every: 100,
+            frozen_scores: true,
+            ..SimConfig::default()
+        }
+    }
+
+    #[test]
+    fn scores_that_grow_make_tasks_cheaper() {
+        // 600 wins over 50 workers: around score 12 weights reach 3, and three weight-3
+        // workers give 27·5 > 28·4 as before, but a weight-2 worker beside two weight-3 ones
+        // or heavier ones need fewer replicas: strictly fewer contributions than frozen.
+        let r = simulate(&SimConfig {
+            trust: 5,
+            frozen_scores: false,
+            ..config()
+        })
+        .unwrap();
+        assert_eq!(r.correct, 200);
+        assert!(r.contributions.total < 600, "{}", r.contributions.total);
+        assert!(r.contributions.total >= 400);
+    }
+
+    #[test]
+    fn fresh_honest_workers_at_trust_five_take_exactly_three_contributions() {
+        let r = simulate(&SimConfig {
+            trust: 5,
+            ..config()
+        })
+        .unwrap();
+        assert_eq!(r.correct, 200);
+        assert_eq!(r.contributions.total, 600);
+        assert_eq!((r.contributions.p50, r.contributions.max), (3, 3));
+        assert_eq!(r.wasted_replicas, 0);
+        assert_eq!(r.classes[0].wins, 600);
+    }
+
+    #[test]
+    fn trust_one_or_less_takes_exactly_one_contribution() {
+        for trust in [0, 1] {
+            let r = simulate(&SimConfig {
+                trust,
+                colluders: 0.3,
+                ..config()
+            })
+            .unwrap();
+            assert_eq!(r.contributions.total, 200, "trust {trust}");
+            assert_eq!(r.contributions.max, 1);
+            // colluders win whenever they are drawn; no scores move without replication
+            assert!(r.wrong.count > 30 && r.wrong.count < 90, "{:?}", r.wrong);
+            assert!(r.classes.iter().all(|c| c.wins == 0 && c.losses == 0));
+        }
+    }
+
+    #[test]
+    fn colluders_who_always_lie_and_are_everyone_always_win() {
+        let r = simulate(&SimConfig {
+            trust: 100,
+            colluders: 1.0,
+            sabotage_rate: 1.0,
+            ..config()
+        })
+        .unwrap();
+        assert_eq!(r.wrong_collusion, 200);
+        assert_eq!(r.contributions.total, 200 * 7);
+    }
+
+    #[test]
+    fn a_population_smaller_than_the_quorum_never_reaches_consensus() {
+        let r = simulate(&SimConfig {
+            population: 2,
+            trust: 5,
+            ..config()
+        })
+        .unwrap();
+        assert_eq!(r.no_consensus.count, 200);
+        assert_eq!(r.contributions.max, 2);
+    }
+
+    #[test]
+    fn winners_gain_losers_pay_and_frozen_scores_stay() {
+        let base = SimConfig {
+            frozen_scores: false,
+            trust: 5,
+            colluders: 0.3,
+            // weight 2 like everyone: with 30 (weight 9) a colluder certifies alone at trust 5
+            score_colluders: 6,
+            worker_stake: 7,
+            ..config()
+        };
+        let r = simulate(&base).unwrap();
+        let colluders = &r.classes[2];
+        assert!(colluders.losses > 0);
+        assert_eq!(colluders.stake_seized, colluders.losses * 7);
+        let last = r.checkpoints.last().unwrap();
+        assert_eq!(last.after_tasks, 200);
+        let score = |cp: &Checkpoint, class: Class| {
+            cp.classes.iter().find(|c| c.class == class).unwrap().mean
+        };
+        assert_eq!(score(&r.checkpoints[0], Class::Colluder), 6.0);
+        assert!(score(last, Class::Colluder) < 3.0);
+        assert!(score(last, Class::Honest) > 0.0);
+        assert_eq!(r.checkpoints.len(), 3, "start, 100, 200");
+        let frozen = simulate(&SimConfig {
+            frozen_scores: true,
+            ..base
+        })
+        .unwrap();
+        let last = frozen.checkpoints.last().unwrap();
+        assert_eq!(score(last, Class::Colluder), 6.0);
+        assert_eq!(score(last, Class::Honest), 0.0);
+        assert!(
+            frozen.classes[2].stake_seized > 0,
+            "stakes go even with frozen scores"
+        );
+    }
+
+    #[test]
+    fn a_heavy_worker_leaves_pending_light_ones_wasted() {
+        // colluders never lie here: they are just heavier (score 300, weight 99) and certify
+        // alone at trust 5; a light worker assigned alongside one is wasted when it arrives
+        // second.
+        let r = simulate(&SimConfig {
+            trust: 5,
+            colluders: 0.5,
+            sabotage_rate: 0.0,
+            score_colluders: 300,
+            frozen_scores: true,
+            ..config()
+        })
+        .unwrap();
+        assert_eq!(r.correct, 200);
+        assert!(r.wasted_replicas > 0);
+        assert!(r.exact.is_none(), "unequal weights: no exact model");
+    }
+
+    #[test]
+    fn top_score_keeps_giving_work_to_the_same_few() {
+        let r = simulate(&SimConfig {
+            trust: 5,
+            selection: Selection::TopScore,
+            frozen_scores: false,
+            ..config()
+        })
+        .unwrap();
+        let honest = &r.checkpoints.last().unwrap().classes[0];
+        // the first winners are picked for every task after that: a handful of workers with
+        // every point, everybody else at 0
+        assert_eq!(honest.max, 200);
+        assert_eq!(honest.p90, 0);
+        let uniform = simulate(&SimConfig {
+            trust: 5,
+            frozen_scores: false,
+            ..config()
+        })
+        .unwrap();
+        assert!(uniform.checkpoints.last().unwrap().classes[0].p10 > 0);
+    }
+
+    #[test]
+    fn the_same_seed_gives_the_same_report() {
+        let c = SimConfig {
+            trust: 20,
+            colluders: 0.3,
+            faulty: 0.1,
+            max_replicas: 24,
+            frozen_scores: false,
+            ..config()
+        };
+        assert_eq!(simulate(&c).unwrap(), simulate(&c).unwrap());
+        let other = simulate(&SimConfig {
+            seed: 2,
+            ..c.clone()
+        })
+        .unwrap();
+        assert_ne!(simulate(&c).unwrap().contributions, other.contributions);
+    }
+}
