@@ -634,7 +634,8 @@ impl Store {
              VALUES ($1, $2, 'contributed', $3, $4, $5, $5) \
              ON CONFLICT (taskid, worker) DO UPDATE SET \
              status = CASE WHEN replicates.status = 'revealed' THEN 'revealed' ELSE 'contributed' END, \
-             result_hash = $3, weight = $4, reason = NULL, updated_at = $5",
+             result_hash = $3, weight = $4, updated_at = $5, \
+             reason = CASE WHEN replicates.status IN ('failed', 'lost') THEN NULL ELSE replicates.reason END",
         )
         .bind(task_id.to_string())
         .bind(worker.to_string())
@@ -654,7 +655,8 @@ impl Store {
         now: u64,
     ) -> Result<(), SchedulerError> {
         sqlx::query(
-            "UPDATE replicates SET status = 'revealed', reason = NULL, updated_at = $1 \
+            "UPDATE replicates SET status = 'revealed', updated_at = $1, \
+             reason = CASE WHEN status IN ('failed', 'lost') THEN NULL ELSE reason END \
              WHERE taskid = $2 AND worker = $3",
         )
         .bind(sql_int(now, "time")?)
@@ -718,7 +720,8 @@ impl Store {
                 sqlx::query(
                     "UPDATE replicates SET \
                      status = CASE WHEN status = 'assigned' THEN 'contributed' ELSE status END, \
-                     results_location = $1, callback_data = $2, updated_at = $3 \
+                     results_location = $1, callback_data = $2, updated_at = $3, \
+                     reason = COALESCE($6, reason) \
                      WHERE taskid = $4 AND worker = $5 \
                      AND status IN ('assigned', 'contributed', 'revealed')",
                 )
@@ -727,6 +730,7 @@ impl Store {
                 .bind(now)
                 .bind(task)
                 .bind(worker)
+                .bind(report.reason.clone())
                 .execute(&self.pool)
                 .await?
             }

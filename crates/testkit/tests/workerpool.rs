@@ -1,0 +1,618 @@
+//! The workerpool end to end on a real devnet: a scheduler and workers in this process turn deals
+//! into certified, paid results, and survive the faults a pool meets: a worker killed mid-task,
+//! a scheduler restarted, a worker that lies, apps that trap, loop, eat memory, do not match
+//! their checksum or write too much.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use alloy::primitives::{Address, B256, U256};
+use alloy::providers::Provider;
+use alloy::rpc::types::Filter;
+use alloy::sol_types::SolEvent;
+use decloud_chain::client::Client;
+use decloud_chain::contracts::Hub;
+use decloud_protocol::pool::{NextAction, ReportStatus};
+use decloud_protocol::result::{commitment, result_hash};
+use decloud_protocol::typed::Deal;
+use decloud_runtime::{Limits, Runtime, RuntimeConfig, TaskContext};
+use decloud_scheduler::api::TaskReport;
+use decloud_scheduler::db::ReplicateStatus;
+use decloud_storage::BlobStore;
+use decloud_testkit::Devnet;
+use decloud_testkit::pool::{DealRequest, Pool, PoolOptions};
+use decloud_worker::SchedulerClient;
+
+fn app(name: &str) -> Vec<u8> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../apps/target/wasm32-wasip1/release")
+        .join(format!("{name}.wasm"));
+    std::fs::read(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e}: run scripts/build-apps (scripts/bootstrap does)",
+            path.display()
+        )
+    })
+}
+
+async fn chain(pool: &Pool) -> Client {
+    Client::connect(&pool.profile, None, None).await.unwrap()
+}
+
+/// The scheduler's view of a task.
+async fn report(pool: &Pool, task: B256) -> Option<TaskReport> {
+    let url = pool.scheduler_url()?;
+    let response = reqwest::get(format!("{url}/v1/tasks/{task}")).await.ok()?;
+    if !response.status().is_success() {
+        return None;
+    }
+    response.json().await.ok()
+}
+
+/// Waits until the scheduler shows a replicate of `task` for which `pred` holds.
+async fn wait_replicate(
+    pool: &Pool,
+    task: B256,
+    what: &str,
+    pred: impl Fn(&decloud_scheduler::db::ReplicateRow) -> bool,
+) -> decloud_scheduler::db::ReplicateRow {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        if let Some(r) = report(pool, task).await
+            && let Some(rep) = r.replicates.iter().find(|r| pred(r))
+        {
+            return rep.clone();
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no replicate of {task} became {what}: {:?}",
+            report(pool, task).await
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Waits until the scheduler's own state says `task` is `status` (it follows the chain by
+/// passes, so it may lag a little behind it).
+async fn wait_scheduler_status(pool: &Pool, task: B256, status: &str) -> TaskReport {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let r = report(pool, task).await.unwrap();
+        if r.task.status.as_str() == status {
+            return r;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the scheduler still says {} for {task}",
+            r.task.status
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn events<E: SolEvent>(chain: &Client, task: B256) -> Vec<E> {
+    let filter = Filter::new()
+        .address(chain.profile().contracts.hub)
+        .event_signature(E::SIGNATURE_HASH)
+        .topic1(task)
+        .from_block(0);
+    chain
+        .provider()
+        .get_logs(&filter)
+        .await
+        .unwrap()
+        .iter()
+        .filter_map(|l| E::decode_log(&l.inner).ok().map(|e| e.data))
+        .collect()
+}
+
+async fn score(chain: &Client, worker: Address) -> u64 {
+    let s = chain.hub().scoreOf(worker).call().await.unwrap();
+    u64::try_from(s).unwrap()
+}
+
+/// The digest an honest worker contributes for `task` of `deal` running `wasm` with `args`.
+async fn honest_digest(wasm: &[u8], deal: &Deal, task: B256, start_time: u64, args: &str) -> B256 {
+    let (wasm, deal, args) = (wasm.to_vec(), deal.clone(), args.to_string());
+    tokio::task::spawn_blocking(move || run_honestly(&wasm, &deal, task, start_time, &args))
+        .await
+        .unwrap()
+}
+
+fn run_honestly(wasm: &[u8], deal: &Deal, task: B256, start_time: u64, args: &str) -> B256 {
+    let runtime = Runtime::new(RuntimeConfig::default()).unwrap();
+    let app = runtime.compile(wasm).unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let ctx = TaskContext {
+        task_id: task.0,
+        args: TaskContext::split_args(args).unwrap(),
+        clock_secs: start_time,
+        ..TaskContext::default()
+    };
+    let limits = Limits::for_category(u64::try_from(deal.workClockTimeRef).unwrap());
+    let report = runtime.run(&app, &ctx, None, out.path(), &limits).unwrap();
+    B256::from(report.outcome.contribution(false).unwrap().digest.0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_trust_one_task_is_computed_certified_paid_and_its_result_checks_out() {
+    let devnet = Devnet::start().await.unwrap();
+    let pool = Pool::start(&devnet, PoolOptions::default()).await.unwrap();
+    let chain = chain(&pool).await;
+    let worker = pool.worker_address(0);
+    let greeting = app("greeting");
+    let app_id = pool.deploy_app("greeting", &greeting).await.unwrap();
+    let deal = pool
+        .deal(&DealRequest::new(app_id).args("Alice Bob"))
+        .await
+        .unwrap();
+    let task = deal.task_ids()[0];
+    let before = chain.hub().balanceOf(worker).call().await.unwrap();
+    pool.wait_completed(&[task], Duration::from_secs(120))
+        .await
+        .unwrap();
+
+    // One finalization, with the location the worker uploaded the result to.
+    let finalized = events::<Hub::TaskFinalize>(&chain, task).await;
+    assert_eq!(finalized.len(), 1);
+    let location = String::from_utf8(finalized[0].resultsLocation.to_vec()).unwrap();
+    assert!(location.starts_with(&pool.storage_url), "{location}");
+
+    // The archive unpacks to the app's output, whose digest is the one certified.
+    let (base, name) = decloud_storage::uri::split(&location).unwrap();
+    let archive = BlobStore::from_url(base)
+        .unwrap()
+        .get(&name.parse().unwrap(), 1 << 20)
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    decloud_storage::results::unpack(&archive, dir.path(), 1 << 20).unwrap();
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("result.txt")).unwrap(),
+        "Hello, Alice Bob!\n"
+    );
+    let outcome =
+        decloud_runtime::outcome_of_output(dir.path(), false, &Limits::for_category(300)).unwrap();
+    let digest = B256::from(outcome.contribution(false).unwrap().digest.0);
+    let consensus = events::<Hub::TaskConsensus>(&chain, task).await;
+    assert_eq!(consensus[0].resultHash, result_hash(task, digest));
+
+    // The scheduler saw every step; the worker was paid (its stake came back with a reward).
+    let r = wait_scheduler_status(&pool, task, "completed").await;
+    assert_eq!(r.replicates.len(), 1);
+    assert_eq!(r.replicates[0].worker, worker);
+    assert_eq!(r.replicates[0].status, ReplicateStatus::Revealed);
+    let after = chain.hub().balanceOf(worker).call().await.unwrap();
+    assert!(after > before, "the worker earned: {before} -> {after}");
+    assert_eq!(
+        chain.hub().frozenOf(worker).call().await.unwrap(),
+        U256::ZERO
+    );
+    let requester = devnet.signer(decloud_testkit::pool::REQUESTER).address();
+    assert_eq!(
+        chain.hub().frozenOf(requester).call().await.unwrap(),
+        U256::ZERO,
+        "the requester's payment is released"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn three_fresh_workers_agree_at_trust_five_and_gain_score() {
+    let devnet = Devnet::start().await.unwrap();
+    let pool = Pool::start(
+        &devnet,
+        PoolOptions {
+            workers: 3,
+            ..PoolOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    let chain = chain(&pool).await;
+    let app_id = pool
+        .deploy_app("hash-search", &app("hash-search"))
+        .await
+        .unwrap();
+    let deal = pool
+        .deal(&DealRequest::new(app_id).args("decloud 8").trust(5))
+        .await
+        .unwrap();
+    let task = deal.task_ids()[0];
+    pool.wait_completed(&[task], Duration::from_secs(120))
+        .await
+        .unwrap();
+    let contributions = events::<Hub::TaskContribute>(&chain, task).await;
+    assert_eq!(
+        contributions.len(),
+        3,
+        "fresh workers weigh 2: three reach trust 5"
+    );
+    assert!(
+        contributions
+            .iter()
+            .all(|c| c.resultHash == contributions[0].resultHash),
+        "they agree"
+    );
+    assert_eq!(events::<Hub::TaskReveal>(&chain, task).await.len(), 3);
+    for i in 0..3 {
+        assert_eq!(score(&chain, pool.worker_address(i)).await, 1, "worker {i}");
+    }
+    let r = report(&pool, task).await.unwrap();
+    assert!(
+        r.replicates
+            .iter()
+            .all(|r| r.status == ReplicateStatus::Revealed),
+        "{r:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_worker_killed_mid_task_loses_it_to_another_worker() {
+    let devnet = Devnet::start().await.unwrap();
+    let mut pool = Pool::start(
+        &devnet,
+        PoolOptions {
+            workers: 2,
+            heartbeat_timeout: Duration::from_secs(3),
+            ..PoolOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    // A search long enough to be killed in the middle of.
+    let app_id = pool
+        .deploy_app("hash-search", &app("hash-search"))
+        .await
+        .unwrap();
+    let deal = pool
+        .deal(&DealRequest::new(app_id).args("decloud 21"))
+        .await
+        .unwrap();
+    let task = deal.task_ids()[0];
+    let first = wait_replicate(&pool, task, "assigned", |r| {
+        r.status == ReplicateStatus::Assigned
+    })
+    .await;
+    let (victim, survivor) = if first.worker == pool.worker_address(0) {
+        (0, 1)
+    } else {
+        (1, 0)
+    };
+    pool.kill_worker(victim).await;
+    pool.wait_completed(&[task], Duration::from_secs(180))
+        .await
+        .unwrap();
+    let r = report(&pool, task).await.unwrap();
+    let by = |w: Address| r.replicates.iter().find(|x| x.worker == w).unwrap();
+    let lost = by(pool.worker_address(victim));
+    assert_eq!(lost.status, ReplicateStatus::Lost, "{r:?}");
+    assert!(lost.reason.as_deref().unwrap().contains("heartbeats"));
+    assert_eq!(
+        by(pool.worker_address(survivor)).status,
+        ReplicateStatus::Revealed
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_restarted_scheduler_loses_no_task_and_finalizes_each_once() {
+    let devnet = Devnet::start().await.unwrap();
+    let mut pool = Pool::start(
+        &devnet,
+        PoolOptions {
+            workers: 2,
+            worker_capacity: 2,
+            ..PoolOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    let chain = chain(&pool).await;
+    let app_id = pool.deploy_app("greeting", &app("greeting")).await.unwrap();
+    let deal = pool
+        .deal(&DealRequest::new(app_id).args("bulk").volume(8))
+        .await
+        .unwrap();
+    let tasks = deal.task_ids();
+    // Kill the scheduler once the first task is done, while the others are in flight.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        if !events::<Hub::TaskFinalize>(&chain, tasks[0])
+            .await
+            .is_empty()
+        {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no task finished");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    pool.kill_scheduler().await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    pool.start_scheduler().await.unwrap();
+    pool.wait_completed(&tasks, Duration::from_secs(180))
+        .await
+        .unwrap();
+    for task in &tasks {
+        assert_eq!(
+            events::<Hub::TaskFinalize>(&chain, *task).await.len(),
+            1,
+            "task {task} finalized once"
+        );
+        wait_scheduler_status(&pool, *task, "completed").await;
+    }
+}
+
+/// A worker driven by hand, to lie at will.
+struct Liar {
+    address: Address,
+    scheduler: SchedulerClient,
+    chain: Client,
+}
+
+impl Liar {
+    async fn start(devnet: &Devnet, pool: &Pool, account: usize) -> Liar {
+        let key = devnet.signer(account);
+        let scheduler =
+            SchedulerClient::new(&pool.scheduler_url().unwrap(), key.clone(), 1).unwrap();
+        scheduler.login().await.unwrap();
+        let chain = Client::connect(&pool.profile, None, Some(key.clone()))
+            .await
+            .unwrap();
+        decloud_chain::actions::deposit(&chain, U256::from(10_000_000_000_000u64))
+            .await
+            .unwrap();
+        Liar {
+            address: key.address(),
+            scheduler,
+            chain,
+        }
+    }
+
+    async fn claim(&self) -> decloud_protocol::pool::Assignment {
+        loop {
+            if let Some(a) = self.scheduler.claim(Duration::from_secs(5)).await.unwrap() {
+                return a;
+            }
+        }
+    }
+
+    async fn contribute(&self, a: &decloud_protocol::pool::Assignment, deal: &Deal, digest: B256) {
+        let c = commitment(self.address, a.task_id, digest);
+        let hub = self.chain.hub();
+        let call = hub.contribute(
+            deal.into(),
+            U256::from(a.index),
+            c.result_hash,
+            c.result_seal,
+            Address::ZERO,
+            Default::default(),
+            a.authorization.sign.clone(),
+        );
+        self.chain
+            .send("contributing", call.into_transaction_request())
+            .await
+            .unwrap();
+        let report = decloud_protocol::pool::Report {
+            status: ReportStatus::Contributed,
+            reason: None,
+            results_location: None,
+            callback_data: None,
+        };
+        self.scheduler.report(a.task_id, &report).await.unwrap();
+    }
+
+    /// Waits for the scheduler's word; reveals when told to.
+    async fn follow(&self, task: B256, digest: B256) -> NextAction {
+        loop {
+            match self
+                .scheduler
+                .next(task, Duration::from_secs(5))
+                .await
+                .unwrap()
+            {
+                NextAction::Wait => continue,
+                action @ NextAction::Reveal { .. } => {
+                    let hub = self.chain.hub();
+                    self.chain
+                        .send(
+                            "revealing",
+                            hub.reveal(task, digest).into_transaction_request(),
+                        )
+                        .await
+                        .unwrap();
+                    return action;
+                }
+                done => return done,
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_lying_worker_is_outvoted_loses_its_stake_and_its_score_drops() {
+    let devnet = Devnet::start().await.unwrap();
+    let mut pool = Pool::start(
+        &devnet,
+        PoolOptions {
+            workers: 3,
+            ..PoolOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    pool.kill_worker(1).await;
+    pool.kill_worker(2).await;
+    let chain = chain(&pool).await;
+    let greeting = app("greeting");
+    let app_id = pool.deploy_app("greeting", &greeting).await.unwrap();
+    let liar = Liar::start(&devnet, &pool, 9).await;
+
+    // Round 1, trust 3 (two fresh workers suffice): the liar is honest and earns a point of
+    // score beside worker 0.
+    let deal = pool
+        .deal(&DealRequest::new(app_id).args("one").trust(3))
+        .await
+        .unwrap();
+    let a = liar.claim().await;
+    let honest = honest_digest(
+        &greeting,
+        &deal.matched.deal,
+        a.task_id,
+        a.start_time,
+        "one",
+    )
+    .await;
+    liar.contribute(&a, &deal.matched.deal, honest).await;
+    assert!(matches!(
+        liar.follow(a.task_id, honest).await,
+        NextAction::Reveal { .. }
+    ));
+    pool.wait_completed(&[a.task_id], Duration::from_secs(120))
+        .await
+        .unwrap();
+    assert_eq!(score(&chain, liar.address).await, 1);
+    let balance_before = chain.hub().balanceOf(liar.address).call().await.unwrap();
+
+    // Round 2: it lies. One honest worker against one liar is no consensus; workers 1 and 2
+    // come back, the scheduler hands them the task, and the honest group wins.
+    let deal = pool
+        .deal(&DealRequest::new(app_id).args("two").trust(3))
+        .await
+        .unwrap();
+    let a = liar.claim().await;
+    let honest = honest_digest(
+        &greeting,
+        &deal.matched.deal,
+        a.task_id,
+        a.start_time,
+        "two",
+    )
+    .await;
+    let lie = B256::repeat_byte(0x66);
+    liar.contribute(&a, &deal.matched.deal, lie).await;
+    pool.start_worker(1).await.unwrap();
+    pool.start_worker(2).await.unwrap();
+    match liar.follow(a.task_id, lie).await {
+        NextAction::Done { reason } => assert!(reason.contains("another result won"), "{reason}"),
+        other => panic!("the liar was told {other:?}"),
+    }
+    pool.wait_completed(&[a.task_id], Duration::from_secs(120))
+        .await
+        .unwrap();
+
+    let consensus = events::<Hub::TaskConsensus>(&chain, a.task_id).await;
+    assert_eq!(
+        consensus[0].resultHash,
+        result_hash(a.task_id, honest),
+        "the truth won"
+    );
+    let stake = deal.matched.deal.workerStake;
+    assert!(stake > U256::ZERO);
+    assert_eq!(
+        chain.hub().balanceOf(liar.address).call().await.unwrap(),
+        balance_before - stake,
+        "the liar's stake is seized"
+    );
+    assert_eq!(
+        chain.hub().frozenOf(liar.address).call().await.unwrap(),
+        U256::ZERO
+    );
+    assert_eq!(score(&chain, liar.address).await, 0, "floor(2 × 1 / 3)");
+    assert_eq!(score(&chain, pool.worker_address(0)).await, 2);
+    assert_eq!(score(&chain, pool.worker_address(1)).await, 1);
+    assert_eq!(score(&chain, pool.worker_address(2)).await, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn bad_apps_end_with_a_reason_and_the_worker_keeps_serving() {
+    let devnet = Devnet::start().await.unwrap();
+    let pool = Pool::start(
+        &devnet,
+        PoolOptions {
+            storage_max_upload: 1 << 20,
+            ..PoolOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    let chain = chain(&pool).await;
+    let probe = app("sandbox-probe");
+    let probe_id = pool.deploy_app("probe", &probe).await.unwrap();
+    let mismatched = pool
+        .deploy_app_at(
+            "mismatched",
+            &app("greeting"),
+            Some(B256::repeat_byte(0xba)),
+        )
+        .await
+        .unwrap();
+    let greeting = pool.deploy_app("greeting", &app("greeting")).await.unwrap();
+    // A category of 3 s: a loop stops at its fuel or wall-clock cap quickly.
+    let short = pool.create_category("test-short", 3).await.unwrap();
+
+    let run = |app: Address, args: &str| DealRequest::new(app).args(args);
+    let trap = pool.deal(&run(probe_id, "panic")).await.unwrap().task_ids()[0];
+    let bad_checksum = pool.deal(&run(mismatched, "x")).await.unwrap().task_ids()[0];
+    let spin = pool
+        .deal(&run(probe_id, "spin").category(short))
+        .await
+        .unwrap()
+        .task_ids()[0];
+    let memory = pool.deal(&run(probe_id, "alloc")).await.unwrap().task_ids()[0];
+    let too_big = pool
+        .deal(&run(probe_id, "write 3000000"))
+        .await
+        .unwrap()
+        .task_ids()[0];
+    let fine = pool.deal(&run(greeting, "still")).await.unwrap().task_ids()[0];
+
+    // Deterministic failures are results: contributed, certified, with the reason kept.
+    pool.wait_completed(&[trap, memory, fine], Duration::from_secs(240))
+        .await
+        .unwrap();
+    let reason = |r: &decloud_scheduler::db::ReplicateRow| r.reason.clone().unwrap_or_default();
+    let r = wait_replicate(&pool, trap, "revealed", |r| {
+        r.status == ReplicateStatus::Revealed
+    })
+    .await;
+    assert!(reason(&r).contains("trap"), "{r:?}");
+    let r = wait_replicate(&pool, memory, "revealed", |r| {
+        r.status == ReplicateStatus::Revealed
+    })
+    .await;
+    assert!(reason(&r).contains("memory"), "{r:?}");
+
+    // The others are reported, never contributed.
+    let r = wait_replicate(&pool, bad_checksum, "failed", |r| {
+        r.status == ReplicateStatus::Failed
+    })
+    .await;
+    assert!(
+        reason(&r).contains("does not match its registered checksum"),
+        "{r:?}"
+    );
+    let r = wait_replicate(&pool, spin, "stopped", |r| {
+        matches!(
+            r.status,
+            ReplicateStatus::Failed | ReplicateStatus::Revealed
+        )
+    })
+    .await;
+    assert!(
+        reason(&r).contains("wall-clock cap") || reason(&r).contains("fuel"),
+        "{r:?}"
+    );
+    let r = wait_replicate(&pool, too_big, "failed", |r| {
+        r.status == ReplicateStatus::Failed
+    })
+    .await;
+    assert!(reason(&r).contains("cannot upload the result"), "{r:?}");
+    for task in [bad_checksum, too_big] {
+        assert!(
+            events::<Hub::TaskContribute>(&chain, task).await.is_empty(),
+            "nothing contributed for {task}"
+        );
+    }
+    // And the worker served the good task after all of them.
+    let r = report(&pool, fine).await.unwrap();
+    assert_eq!(r.replicates[0].status, ReplicateStatus::Revealed);
+}
