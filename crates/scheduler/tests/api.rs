@@ -1,0 +1,381 @@
+//! The scheduler's HTTP API on a devnet: the login challenge and its misuses, authentication,
+//! malformed and oversized input (a clear 4xx, never a crash), long-polled claims, the status
+//! API, and a reorg that takes a deal away before anyone worked on it.
+
+use std::time::{Duration, Instant};
+
+use alloy::primitives::{Address, B256, U256};
+use alloy::providers::Provider;
+use alloy::signers::SignerSync;
+use alloy::signers::local::PrivateKeySigner;
+use decloud_protocol::pool::{Challenge, LoginRequest, Session};
+use decloud_scheduler::{SchedulerConfig, SchedulerError};
+use decloud_testkit::Devnet;
+use decloud_testkit::pool::{DealRequest, POOL_OWNER, Pool, PoolOptions};
+use serde_json::{Value, json};
+
+fn greeting() -> Vec<u8> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../apps/target/wasm32-wasip1/release/greeting.wasm");
+    std::fs::read(&path).expect("run scripts/build-apps first")
+}
+
+async fn challenge(http: &reqwest::Client, url: &str) -> Challenge {
+    http.get(format!("{url}/v1/login/challenge"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+fn login_request(key: &PrivateKeySigner, c: &Challenge, capacity: u64) -> LoginRequest {
+    LoginRequest {
+        worker: key.address(),
+        nonce: c.nonce.clone(),
+        deadline: c.deadline,
+        signature: key
+            .sign_message_sync(c.message.as_bytes())
+            .unwrap()
+            .to_string(),
+        capacity,
+    }
+}
+
+/// Status and `error` message of an answer.
+async fn refusal(response: reqwest::Response) -> (u16, String) {
+    let status = response.status().as_u16();
+    let body: Value = response.json().await.unwrap_or(Value::Null);
+    (
+        status,
+        body["error"].as_str().unwrap_or_default().to_string(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logins_sessions_and_bad_input_get_clear_refusals() {
+    let devnet = Devnet::start().await.unwrap();
+    let pool = Pool::start(
+        &devnet,
+        PoolOptions {
+            workers: 0,
+            ..PoolOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    let url = pool.scheduler_url().unwrap();
+    let http = reqwest::Client::new();
+    let key = PrivateKeySigner::random();
+
+    // A good login, then the same challenge again: single use.
+    let c = challenge(&http, &url).await;
+    assert!(c.message.contains(&c.nonce));
+    let good = login_request(&key, &c, 2);
+    let session: Session = http
+        .post(format!("{url}/v1/login"))
+        .json(&good)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(session.worker, key.address());
+    let (status, error) = refusal(
+        http.post(format!("{url}/v1/login"))
+            .json(&good)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 401);
+    assert!(error.contains("used or expired"), "{error}");
+
+    // Signed by someone else, malformed, out of range.
+    let c = challenge(&http, &url).await;
+    let mut forged = login_request(&PrivateKeySigner::random(), &c, 1);
+    forged.worker = key.address();
+    let (status, error) = refusal(
+        http.post(format!("{url}/v1/login"))
+            .json(&forged)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 401);
+    assert!(error.contains("not by the worker"), "{error}");
+    let mut garbled = login_request(&key, &c, 1);
+    garbled.signature = "0x1234".into();
+    let (status, error) = refusal(
+        http.post(format!("{url}/v1/login"))
+            .json(&garbled)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, error.contains("malformed login signature")),
+        (400, true),
+        "{error}"
+    );
+    let zero = login_request(&key, &c, 0);
+    let (status, error) = refusal(
+        http.post(format!("{url}/v1/login"))
+            .json(&zero)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, error.contains("capacity 0")),
+        (400, true),
+        "{error}"
+    );
+    let (status, error) = refusal(
+        http.post(format!("{url}/v1/login"))
+            .header("content-type", "application/json")
+            .body("{not json")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, error.contains("invalid request body")),
+        (400, true),
+        "{error}"
+    );
+    let (status, _) = refusal(
+        http.post(format!("{url}/v1/login"))
+            .header("content-type", "application/json")
+            .body(vec![b' '; 1 << 20])
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 413, "oversized bodies are refused");
+
+    // Worker endpoints need the token.
+    let (status, error) = refusal(
+        http.post(format!("{url}/v1/heartbeat"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!((status, error.contains("Bearer")), (401, true), "{error}");
+    let (status, _) = refusal(
+        http.post(format!("{url}/v1/heartbeat"))
+            .bearer_auth("dcs_not_a_token")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 401);
+    let ok = http
+        .post(format!("{url}/v1/heartbeat"))
+        .bearer_auth(&session.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 200);
+
+    // No work: a claim waits, then says so with 204.
+    let started = Instant::now();
+    let none = http
+        .post(format!("{url}/v1/claim?wait=1"))
+        .bearer_auth(&session.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(none.status(), 204);
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "it long-polls"
+    );
+    let (status, _) = refusal(
+        http.post(format!("{url}/v1/claim?wait=soon"))
+            .bearer_auth(&session.token)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 400);
+
+    // Reports: unknown and malformed task ids, reasons required.
+    let task = B256::repeat_byte(7);
+    let (status, error) = refusal(
+        http.post(format!("{url}/v1/tasks/{task}/report"))
+            .bearer_auth(&session.token)
+            .json(&json!({"status": "failed", "reason": "x"}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, error.contains("holds no replicate")),
+        (404, true),
+        "{error}"
+    );
+    let (status, error) = refusal(
+        http.post(format!("{url}/v1/tasks/{task}/report"))
+            .bearer_auth(&session.token)
+            .json(&json!({"status": "failed"}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, error.contains("needs a reason")),
+        (400, true),
+        "{error}"
+    );
+    let (status, _) = refusal(
+        http.post(format!("{url}/v1/tasks/{task}/report"))
+            .bearer_auth(&session.token)
+            .json(&json!({"status": "exploded"}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 400);
+    let (status, error) = refusal(
+        http.get(format!("{url}/v1/tasks/0x12"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, error.contains("64 hex digits")),
+        (400, true),
+        "{error}"
+    );
+    let (status, _) = refusal(
+        http.get(format!("{url}/v1/tasks/{task}"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 404);
+
+    // The session's worker is listed; nothing above changed anything else.
+    let workers: Value = http
+        .get(format!("{url}/v1/workers"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(workers.as_array().unwrap().len(), 1);
+    assert_eq!(workers[0]["capacity"], 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scheduler_starts_only_with_its_pool_owners_key() {
+    let devnet = Devnet::start().await.unwrap();
+    let owner = decloud_testkit::pool::client(&devnet, POOL_OWNER)
+        .await
+        .unwrap();
+    let pool = decloud_chain::actions::register_workerpool(&owner, "p", 30, 10)
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("s.db").display());
+    let wrong = SchedulerConfig::new(devnet.profile().clone(), pool, devnet.signer(1), &db);
+    match decloud_scheduler::start(wrong).await {
+        Err(SchedulerError::Config(m)) => assert!(m.contains("pool owner's wallet"), "{m}"),
+        Err(other) => panic!("{other}"),
+        Ok(_) => panic!("a stranger's key ran the pool"),
+    }
+    let unknown = SchedulerConfig::new(
+        devnet.profile().clone(),
+        Address::repeat_byte(0x42),
+        devnet.signer(POOL_OWNER),
+        &db,
+    );
+    match decloud_scheduler::start(unknown).await {
+        Err(SchedulerError::Config(m)) => assert!(m.contains("not registered"), "{m}"),
+        Err(other) => panic!("{other}"),
+        Ok(_) => panic!("an unknown pool was run"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deal_a_reorg_removes_is_forgotten() {
+    let devnet = Devnet::start().await.unwrap();
+    let pool = Pool::start(
+        &devnet,
+        PoolOptions {
+            workers: 0,
+            follow_interval: Duration::from_millis(100),
+            ..PoolOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    let url = pool.scheduler_url().unwrap();
+    let app = pool.deploy_app("greeting", &greeting()).await.unwrap();
+    // Fund the requester first, so that the snapshot keeps the deposit and drops the deal.
+    let requester = decloud_testkit::pool::client(&devnet, decloud_testkit::pool::REQUESTER)
+        .await
+        .unwrap();
+    decloud_chain::actions::deposit(&requester, U256::from(10_000_000_000_000u64))
+        .await
+        .unwrap();
+    let provider = devnet.provider(0);
+    let snapshot: U256 = provider
+        .raw_request("evm_snapshot".into(), ())
+        .await
+        .unwrap();
+    let deal = pool.deal(&DealRequest::new(app)).await.unwrap();
+    let seen = |id: B256| {
+        let url = url.clone();
+        async move {
+            reqwest::get(format!("{url}/v1/deals/{id}"))
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while seen(deal.id()).await != 200 {
+        assert!(
+            Instant::now() < deadline,
+            "the scheduler never saw the deal"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // The chain forgets the match and grows past the old head.
+    let reverted: bool = provider
+        .raw_request("evm_revert".into(), (snapshot,))
+        .await
+        .unwrap();
+    assert!(reverted);
+    for _ in 0..3 {
+        let _: Value = provider.raw_request("evm_mine".into(), ()).await.unwrap();
+    }
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while seen(deal.id()).await != 404 {
+        assert!(
+            Instant::now() < deadline,
+            "the scheduler kept a deal the chain no longer has"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
