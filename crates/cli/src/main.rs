@@ -54,6 +54,8 @@ enum Command {
     Result(cmd::result::ResultArgs),
     /// Run the whole marketplace on this machine: a chain, a workerpool and two tasks.
     Demo(cmd::demo::DemoArgs),
+    /// Simulate Proof-of-Contribution: wrong-result rates and costs for a trust and a population.
+    Sim(cmd::sim::SimArgs),
 }
 
 /// Arguments of `decloud dataset`.
@@ -92,6 +94,7 @@ async fn main() -> std::process::ExitCode {
         Command::Task(args) => cmd::task::run(args, &home).await,
         Command::Result(args) => cmd::result::run(args, &home).await,
         Command::Demo(args) => cmd::demo::run(args, &home).await,
+        Command::Sim(args) => cmd::sim::run(args),
     };
     match outcome {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -509,16 +509,19 @@ fn trim(f: f64) -> String {
     if t.is_empty() { "0".into() } else { t.into() }
 }
 
-/// A rate as a short percentage.
+/// A rate as a percentage with three significant digits (`35.0 %`, `0.0981 %`, `1.59e-5 %`).
 pub fn percent(v: f64) -> String {
+    let pct = v * 100.0;
     if v == 0.0 {
         "0 %".into()
-    } else if v >= 0.1 {
-        format!("{:.0} %", v * 100.0)
-    } else if v >= 0.001 {
-        format!("{:.2} %", v * 100.0)
+    } else if pct >= 10.0 {
+        format!("{pct:.1} %")
+    } else if pct >= 1.0 {
+        format!("{pct:.2} %")
+    } else if pct >= 0.01 {
+        format!("{pct:.3} %")
     } else {
-        format!("{:.1e}", v)
+        format!("{pct:.2e} %")
     }
 }
 
@@ -598,6 +601,9 @@ mod tests {
             3,
             "2 promises + legend"
         );
+        assert_eq!(percent(0.35), "35.0 %");
+        assert_eq!(percent(0.000_981), "0.098 %");
+        assert_eq!(percent(1.59e-7), "1.59e-5 %");
         let found = findings(&points);
         assert_eq!(found.len(), 2);
         assert_eq!(found[0].trust, 5);

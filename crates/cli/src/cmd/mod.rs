@@ -13,5 +13,6 @@ pub mod result;
 pub mod run;
 pub mod services;
 pub mod shared;
+pub mod sim;
 pub mod task;
 pub mod wallet;
