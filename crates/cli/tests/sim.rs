@@ -40,6 +40,8 @@ fn sim_json_reports_rates_costs_classes_and_scores_deterministically() {
         "0.1",
         "--error-rate",
         "0.2",
+        "--max-replicas",
+        "24",
     ];
     let first = decloud(&args);
     let v = json(&first);

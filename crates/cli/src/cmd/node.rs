@@ -112,9 +112,9 @@ pub struct NodeArgs {
     /// Replicates each worker runs at once.
     #[arg(long = "worker-capacity", default_value_t = 1, value_name = "N")]
     worker_capacity: u64,
-    /// Escrow balance each worker keeps deposited for its stakes, in DCT (topped up from its
-    /// wallet at start and whenever a stake needs more).
-    #[arg(long = "worker-stake", default_value = "10", value_name = "DCT")]
+    /// Escrow balance each worker keeps deposited for its stakes (topped up from its wallet at
+    /// start and whenever a stake needs more): nano-units, or tokens with a DCT suffix.
+    #[arg(long = "worker-stake", default_value = "10 DCT", value_name = "AMOUNT")]
     worker_stake: String,
     /// Let workers fetch apps, datasets and inputs from loopback and private addresses and local
     /// paths [default: only on the devnet].
@@ -225,16 +225,18 @@ pub async fn run(args: NodeArgs, home: &Path) -> anyhow::Result<()> {
                 scheduler_url: args
                     .scheduler_url
                     .clone()
+                    .filter(|u| !u.trim().is_empty())
                     .or_else(|| scheduler.as_ref().map(|s| s.url()))
                     .unwrap_or_else(|| DEFAULT_SCHEDULER_URL.to_string()),
                 results_store: args
                     .results_store
                     .clone()
+                    .filter(|u| !u.trim().is_empty())
                     .or_else(|| storage.as_ref().map(|s| s.url.clone()))
                     .unwrap_or_else(|| DEFAULT_STORAGE_URL.to_string()),
                 capacity: args.worker_capacity.max(1),
                 stake_reserve: decloud_protocol::parse_amount(&args.worker_stake)
-                    .context("--worker-stake is an amount of DCT, e.g. 10 or 2.5")?,
+                    .context("--worker-stake is an amount, e.g. \"10 DCT\" or 2.5DCT")?,
                 allow_private_hosts: args
                     .allow_private_hosts
                     .unwrap_or(profile.chain_id == decloud_chain::anvil::DEVNET_CHAIN_ID),

@@ -1,0 +1,303 @@
+//! The workerpool through the real binary: `decloud node` runs storage, market, a scheduler and
+//! a worker; a requester's `decloud run --watch` ends with the certified result, `task show`
+//! shows every replicate's stage, and `result get` downloads the result and checks it against
+//! the chain. And `decloud demo` runs the whole story on its own.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+use decloud_storage::BlobStore;
+use decloud_testkit::Devnet;
+use serde_json::Value;
+
+const PASSWORD: &str = "correct horse";
+
+fn greeting_path() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../apps/target/wasm32-wasip1/release/greeting.wasm")
+}
+
+/// Kills the node when the test ends, however it ends.
+struct Node(Child);
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+struct Env {
+    devnet: Devnet,
+    work: tempfile::TempDir,
+    market: String,
+    scheduler: String,
+}
+
+impl Env {
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_decloud"));
+        command
+            .args(args)
+            .current_dir(self.work.path())
+            .env("DECLOUD_HOME", self.devnet.home())
+            .env("DECLOUD_WALLET_PASSWORD", PASSWORD)
+            .env("DECLOUD_MARKET", &self.market)
+            .env("DECLOUD_SCHEDULER", &self.scheduler)
+            .env_remove("DECLOUD_WALLET")
+            .env_remove("DECLOUD_RPC");
+        command
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.command(args)
+            .output()
+            .expect("the decloud binary runs")
+    }
+
+    fn json(&self, args: &[&str]) -> Value {
+        let mut args = args.to_vec();
+        args.push("--json");
+        let out = self.run(&args);
+        assert!(
+            out.status.success(),
+            "decloud {} failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8_lossy(&out.stdout);
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+    }
+
+    fn ok(&self, args: &[&str]) {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "decloud {} failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    fn edit_template(&self, from: &str, to: &str) {
+        let path = self.work.path().join("decloud.toml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains(from), "{from:?} not in {text}");
+        std::fs::write(&path, text.replacen(from, to, 1)).unwrap();
+    }
+}
+
+/// The URL a `decloud node` line announces after `marker`.
+fn url_after(line: &str, marker: &str) -> Option<String> {
+    line.split(marker).nth(1).map(|rest| {
+        rest.split_whitespace()
+            .next()
+            .unwrap_or_default()
+            .to_string()
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_node_computes_what_run_asks_and_result_get_checks_it() {
+    let devnet = Devnet::start().await.unwrap();
+    let mut env = Env {
+        devnet,
+        work: tempfile::tempdir().unwrap(),
+        market: String::new(),
+        scheduler: String::new(),
+    };
+    for (name, index) in [("appdev", 1), ("pool", 3), ("requester", 4)] {
+        let key = decloud_chain::accounts::DEV_PRIVATE_KEYS[index].to_string();
+        env.ok(&["wallet", "import", "--name", name, &key]);
+    }
+    let pool = env.json(&[
+        "workerpool",
+        "deploy",
+        "--description",
+        "cli pool",
+        "--wallet",
+        "pool",
+    ]);
+    let pool = pool["address"].as_str().unwrap().to_string();
+    env.ok(&["account", "deposit", "100DCT", "--wallet", "pool"]);
+    env.ok(&["account", "deposit", "100DCT", "--wallet", "requester"]);
+
+    let mut child = env
+        .command(&[
+            "node",
+            "--storage",
+            "--storage-listen",
+            "127.0.0.1:0",
+            "--market",
+            "--market-listen",
+            "127.0.0.1:0",
+            "--market-follow-secs",
+            "1",
+            "--scheduler",
+            "--workerpool",
+            &pool,
+            "--wallet",
+            "pool",
+            "--scheduler-listen",
+            "127.0.0.1:0",
+            "--scheduler-follow-ms",
+            "100",
+            "--workers",
+            "1",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start decloud node");
+    let stdout = child.stdout.take().unwrap();
+    let _node = Node(child);
+    let mut lines = BufReader::new(stdout).lines();
+    let mut storage = None;
+    while let Some(Ok(line)) = lines.next() {
+        if line.starts_with("storage:") {
+            storage = url_after(&line, " on ");
+        } else if line.starts_with("market:") {
+            env.market = url_after(&line, " on ").unwrap();
+        } else if line.starts_with("scheduler:") {
+            env.scheduler = url_after(&line, " at ").unwrap();
+        } else if line.starts_with("worker 1:") {
+            break;
+        }
+    }
+    // Keep reading what the node prints, so that it never writes into a closed pipe.
+    std::thread::spawn(move || for _ in lines {});
+    let storage = storage.expect("the node announces its storage");
+    assert!(
+        env.scheduler.starts_with("http://127.0.0.1:"),
+        "{}",
+        env.scheduler
+    );
+
+    // The app developer uploads the module and registers it where it is.
+    let wasm = std::fs::read(greeting_path()).expect("run scripts/build-apps first");
+    let id = BlobStore::from_url(&storage)
+        .unwrap()
+        .put(wasm.clone())
+        .await
+        .unwrap();
+    std::fs::write(env.work.path().join("greeting.wasm"), &wasm).unwrap();
+    let uri = format!("{storage}/{id}");
+    let app = env.json(&[
+        "app",
+        "deploy",
+        "--name",
+        "greeting",
+        "--uri",
+        &uri,
+        "--file",
+        "greeting.wasm",
+        "--wallet",
+        "appdev",
+    ]);
+    let app = app["address"].as_str().unwrap().to_string();
+    env.ok(&[
+        "order",
+        "init",
+        "--app",
+        &app,
+        "--workerpool",
+        &pool,
+        "--force",
+    ]);
+    env.edit_template(
+        "workerpool_price = \"0\"",
+        "workerpool_price = \"1000000000\"",
+    );
+    env.ok(&["order", "sign", "--app", "--wallet", "appdev"]);
+    env.ok(&["order", "sign", "--workerpool", "--wallet", "pool"]);
+    env.ok(&["order", "publish", "--app", "--workerpool"]);
+
+    let run = env.json(&[
+        "run",
+        &app,
+        "--args",
+        "CLI user",
+        "--watch",
+        "--wallet",
+        "requester",
+    ]);
+    let task = run["tasks"][0]["task_id"]
+        .as_str()
+        .or_else(|| run["tasks"][0].as_str())
+        .unwrap_or_else(|| panic!("run lists its tasks: {run}"))
+        .to_string();
+
+    let shown = env.json(&["task", "show", &task]);
+    assert_eq!(shown["status"], "COMPLETED", "{shown}");
+    let replicates = shown["offchain"]["replicates"].as_array().unwrap();
+    assert_eq!(replicates.len(), 1, "{shown}");
+    assert_eq!(replicates[0]["status"], "revealed");
+
+    let got = env.json(&["result", "get", &task, "-o", "out"]);
+    assert_eq!(got["verified"], true, "{got}");
+    assert_eq!(
+        std::fs::read_to_string(env.work.path().join("out/result.txt")).unwrap(),
+        "Hello, CLI user!\n"
+    );
+    // Again into the same directory: refused, nothing overwritten.
+    let again = env.run(&["result", "get", &task, "-o", "out"]);
+    assert!(!again.status.success());
+    let err = String::from_utf8_lossy(&again.stderr);
+    assert!(
+        err.contains("not empty") && err.lines().count() == 1,
+        "{err}"
+    );
+}
+
+#[test]
+fn the_demo_runs_the_whole_flow_and_stops_what_it_started() {
+    let home = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_decloud"))
+        .args(["demo", "--block-time", "0", "--json", "--timeout", "240"])
+        .env("DECLOUD_HOME", home.path())
+        .env("DECLOUD_APPS", greeting_path().parent().unwrap())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "demo failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let tasks = report["tasks"].as_array().unwrap();
+    assert_eq!(tasks.len(), 2);
+    assert_eq!(tasks[0]["replicas"], 1);
+    assert_eq!(tasks[0]["result"], "Hello, decloud!");
+    assert_eq!(tasks[1]["replicas"], 3);
+    assert!(tasks[1]["result"].as_str().unwrap().contains("\"nonce\""));
+    let functions: Vec<&str> = report["transactions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["function"].as_str().unwrap())
+        .collect();
+    for f in [
+        "matchOrders",
+        "contributeAndReveal",
+        "contribute",
+        "reveal",
+        "finalize",
+    ] {
+        assert!(functions.contains(&f), "{f} missing from {functions:?}");
+    }
+    assert!(report["gas_total"].as_u64().unwrap() > 0);
+    let requester = report["payments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["account"] == "requester")
+        .unwrap();
+    assert!(
+        requester["change"].as_str().unwrap().starts_with('-'),
+        "the requester paid"
+    );
+    // Nothing it started is left running in the demo's home.
+    assert!(std::fs::read_dir(home.path()).unwrap().next().is_none());
+}
