@@ -645,7 +645,7 @@ mod tests {
         assert_eq!(r.wasted, 0);
         // pending workers seen at each arrival: 3, 2, then 1 + 2 more, 2, 1
         assert_eq!(pending, vec![3, 2, 3, 2, 1]);
-        // the script runs out: the task wants a sixth contribution after C X X C C C? no:
+        // C X X has no consensus: the task asks for more answers than the script has
         let (r, _) = script(5, "CXX");
         assert_eq!(r, None, "C X X is no consensus: more answers are needed");
     }

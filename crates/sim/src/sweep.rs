@@ -288,8 +288,10 @@ fn decade_label(e: i32) -> String {
 }
 
 /// The grid as an SVG plot: wrong rate (log scale) against `f`, per trust the exact rate as a
-/// solid line, the simulated rate as dots with 95 % bars, the promise `1/trust` dashed.
-pub fn to_svg(points: &[SweepPoint], title: &str) -> String {
+/// solid line, the simulated rate as dots with 95 % bars (shifted a little per trust so that
+/// they don't hide each other), the promise `1/trust` dashed; `title` and a smaller
+/// `subtitle` on top.
+pub fn to_svg(points: &[SweepPoint], title: &str, subtitle: &str) -> String {
     let (width, height) = (860.0, 540.0);
     let (left, right, top, bottom) = (80.0, 250.0, 50.0, 60.0);
     let (pw, ph) = (width - left - right, height - top - bottom);
@@ -303,7 +305,9 @@ pub fn to_svg(points: &[SweepPoint], title: &str) -> String {
     } else if f_max - f_min < 1e-9 {
         ((f_min - 0.05).max(0.0), f_max + 0.05)
     } else {
-        (f_min, f_max)
+        // a little room so that the shifted dots at the ends stay inside the frame
+        let pad = (f_max - f_min) * 0.03;
+        (f_min - pad, f_max + pad)
     };
     let smallest = points
         .iter()
@@ -337,9 +341,15 @@ pub fn to_svg(points: &[SweepPoint], title: &str) -> String {
     );
     let _ = writeln!(
         s,
-        r#"<text x="{}" y="24" text-anchor="middle" font-size="14">{}</text>"#,
-        left + pw / 2.0,
+        r#"<text x="{}" y="20" text-anchor="middle" font-size="15">{}</text>"#,
+        width / 2.0,
         escape(title)
+    );
+    let _ = writeln!(
+        s,
+        r##"<text x="{}" y="38" text-anchor="middle" font-size="11" fill="#444">{}</text>"##,
+        width / 2.0,
+        escape(subtitle)
     );
     // grid and axes
     for e in e_min..=0 {
@@ -420,8 +430,9 @@ pub fn to_svg(points: &[SweepPoint], title: &str) -> String {
             );
         }
         // the simulated rate: a bar for the interval, a dot for the value
+        let shift = (i as f64 - (trusts.len() as f64 - 1.0) / 2.0) * 5.0;
         for p in &row {
-            let xx = x(p.f);
+            let xx = x(p.f) + shift;
             let _ = writeln!(
                 s,
                 r#"<line x1="{xx:.1}" y1="{:.1}" x2="{xx:.1}" y2="{:.1}" stroke="{color}"/>"#,
@@ -593,9 +604,9 @@ mod tests {
         assert_eq!(lines.len(), 9);
         let columns = lines[0].split(',').count();
         assert!(lines.iter().all(|l| l.split(',').count() == columns));
-        let svg = to_svg(&points, "a & b");
+        let svg = to_svg(&points, "a & b", "c < d");
         assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
-        assert!(svg.contains("a &amp; b"));
+        assert!(svg.contains("a &amp; b") && svg.contains("c &lt; d"));
         assert_eq!(
             svg.matches("stroke-dasharray").count(),
             3,

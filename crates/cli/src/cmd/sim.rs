@@ -465,7 +465,11 @@ fn run_sweep(opts: SweepOpts) -> anyhow::Result<()> {
         (&csv_path, to_csv(&points)),
         (
             &svg_path,
-            to_svg(&points, &format!("Wrongly certified tasks: {title}")),
+            to_svg(
+                &points,
+                "Wrongly certified tasks against the colluding fraction",
+                &title,
+            ),
         ),
     ] {
         std::fs::write(path, text).with_context(|| {
