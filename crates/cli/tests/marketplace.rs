@@ -404,15 +404,29 @@ async fn wallets_resources_orders_and_run_make_a_deal_with_the_right_locked_amou
     );
     let err = env.fails(&["workerpool", "show", "pool"]);
     assert!(err.contains("not an address"), "{err}");
-    // A task nobody initialized can't be claimed yet.
-    let err = env.fails(&[
-        "task",
-        "claim",
-        tasks[0].as_str().unwrap(),
-        "--wallet",
-        "requester",
-    ]);
-    assert!(err.contains("never initialized"), "{err}");
+    // A task nobody started can't be claimed yet; once the deal is old enough, claiming it
+    // initializes it, and the claim opens a final deadline later.
+    let task = tasks[0].as_str().unwrap();
+    let claim = ["task", "claim", task, "--wallet", "requester"];
+    let err = env.fails(&claim);
+    assert!(
+        err.contains("never started") && err.contains("can be initialized from"),
+        "{err}"
+    );
+    let provider = env.devnet.provider(0);
+    let later = async |secs: u64| {
+        let _: serde_json::Value = provider
+            .raw_request("evm_increaseTime".into(), (secs,))
+            .await
+            .unwrap();
+        let _: serde_json::Value = provider.raw_request("evm_mine".into(), ()).await.unwrap();
+    };
+    later(3_001).await;
+    let err = env.fails(&claim);
+    assert!(err.contains("initialized now"), "{err}");
+    later(3_001).await;
+    let claimed = env.json(&claim);
+    assert_eq!(claimed["status"], "FAILED");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -95,8 +95,8 @@ pub async fn try_assign(
     }
     let mut deals: HashMap<B256, Option<DealRow>> = HashMap::new();
     for task in store.open_tasks(CLAIM_SCAN).await? {
-        if !deals.contains_key(&task.deal_id) {
-            deals.insert(task.deal_id, store.deal(task.deal_id).await?);
+        if let std::collections::hash_map::Entry::Vacant(slot) = deals.entry(task.deal_id) {
+            slot.insert(store.deal(task.deal_id).await?);
         }
         let Some(Some(deal)) = deals.get(&task.deal_id) else {
             continue;

@@ -755,6 +755,17 @@ impl Store {
         rows.iter().map(Self::task_row).collect()
     }
 
+    /// Tasks the scheduler gave up before anyone contributed (still uninitialized on chain).
+    pub async fn given_up_unstarted(&self, limit: u32) -> Result<Vec<TaskRow>, SchedulerError> {
+        let rows = sqlx::query(
+            "SELECT * FROM tasks WHERE given_up IS NOT NULL AND status = 'unset' LIMIT $1",
+        )
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(Self::task_row).collect()
+    }
+
     /// Stops handing `task_id` out, with the reason shown to the requester. The first reason
     /// stays.
     pub async fn give_up(&self, task_id: B256, reason: &str) -> Result<(), SchedulerError> {

@@ -167,9 +167,45 @@ pub async fn chain_time(client: &Client) -> Result<u64, SchedulerError> {
     Ok(block.map(|b| b.header.timestamp).unwrap_or_default())
 }
 
-/// Runs one pass over the revealing tasks.
+/// Initializes the tasks the scheduler gave up before anyone contributed, so that their final
+/// deadline runs from now and the requester can claim a refund then (an uninitialized task
+/// cannot be claimed, and only the scheduler may initialize it early).
+async fn start_given_up(client: &Client, store: &Store) -> Result<(), SchedulerError> {
+    for task in store.given_up_unstarted(SCAN).await? {
+        let Some(deal) = store.deal(task.deal_id).await? else {
+            continue;
+        };
+        let hub = client.hub();
+        let call = hub.initialize((&deal.deal).into(), U256::from(task.index));
+        match client
+            .send(
+                "initializing a given-up task",
+                call.into_transaction_request(),
+            )
+            .await
+        {
+            Ok(receipt) => {
+                store
+                    .set_task_status(
+                        task.task_id,
+                        TaskStatus::Active,
+                        receipt.block_number.unwrap_or_default(),
+                    )
+                    .await?;
+                tracing::info!(task = %task.task_id, "given-up task initialized: its requester can claim it after its final deadline");
+            }
+            Err(e) => {
+                tracing::warn!(task = %task.task_id, error = %e, "cannot initialize a given-up task; retrying later")
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Runs one pass over the revealing tasks (and starts the deadline of given-up ones).
 pub async fn drive_once(client: &Client, store: &Store) -> Result<DriveReport, SchedulerError> {
     let mut report = DriveReport::default();
+    start_given_up(client, store).await?;
     let tasks = store.tasks_in(TaskStatus::Revealing, SCAN).await?;
     if tasks.is_empty() {
         return Ok(report);
@@ -179,10 +215,10 @@ pub async fn drive_once(client: &Client, store: &Store) -> Result<DriveReport, S
     let mut singles: BTreeMap<B256, Vec<Ready>> = BTreeMap::new();
     let mut replicated = Vec::new();
     for task in &tasks {
-        if !deals.contains_key(&task.deal_id) {
+        if let std::collections::btree_map::Entry::Vacant(slot) = deals.entry(task.deal_id) {
             match store.deal(task.deal_id).await? {
                 Some(d) => {
-                    deals.insert(task.deal_id, d);
+                    slot.insert(d);
                 }
                 None => continue,
             }

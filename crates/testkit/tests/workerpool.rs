@@ -616,3 +616,145 @@ async fn bad_apps_end_with_a_reason_and_the_worker_keeps_serving() {
     let r = report(&pool, fine).await.unwrap();
     assert_eq!(r.replicates[0].status, ReplicateStatus::Revealed);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_task_every_worker_fails_is_given_up_and_its_deadline_started() {
+    let devnet = Devnet::start().await.unwrap();
+    let pool = Pool::start(
+        &devnet,
+        PoolOptions {
+            workers: 3,
+            ..PoolOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    let chain = chain(&pool).await;
+    let mismatched = pool
+        .deploy_app_at(
+            "mismatched",
+            &app("greeting"),
+            Some(B256::repeat_byte(0xba)),
+        )
+        .await
+        .unwrap();
+    let task = pool
+        .deal(&DealRequest::new(mismatched))
+        .await
+        .unwrap()
+        .task_ids()[0];
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    let given_up = loop {
+        if let Some(r) = report(&pool, task).await
+            && let Some(reason) = r.task.given_up.clone()
+        {
+            assert_eq!(r.replicates.len(), 3, "each worker tried once: {r:?}");
+            assert!(
+                r.replicates
+                    .iter()
+                    .all(|x| x.status == ReplicateStatus::Failed),
+                "{r:?}"
+            );
+            break reason;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "never given up");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(
+        given_up.contains("given up after 3 workers failed")
+            && given_up.contains("registered checksum"),
+        "{given_up}"
+    );
+    // The scheduler starts its deadline so that the requester can claim a refund.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let view = chain.hub_extension().task(task).call().await.unwrap();
+        if view.status == 1 {
+            assert!(view.initTime > alloy::primitives::aliases::U40::ZERO);
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "never initialized");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(events::<Hub::TaskContribute>(&chain, task).await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_consensus_nobody_reveals_is_reopened_and_certified_by_others() {
+    let devnet = Devnet::start().await.unwrap();
+    let mut pool = Pool::start(
+        &devnet,
+        PoolOptions {
+            workers: 2,
+            ..PoolOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    pool.kill_worker(0).await;
+    pool.kill_worker(1).await;
+    let chain = chain(&pool).await;
+    let greeting = app("greeting");
+    let app_id = pool.deploy_app("greeting", &greeting).await.unwrap();
+    // Reveal window of 2 × 3 s: short enough to wait for.
+    let short = pool.create_category("test-reveal", 3).await.unwrap();
+    let (a, b) = (
+        Liar::start(&devnet, &pool, 8).await,
+        Liar::start(&devnet, &pool, 9).await,
+    );
+    let deal = pool
+        .deal(
+            &DealRequest::new(app_id)
+                .args("silent")
+                .trust(3)
+                .category(short),
+        )
+        .await
+        .unwrap();
+    let task = deal.task_ids()[0];
+    // Two workers agree (trust 3: consensus), then neither reveals.
+    let (ja, jb) = (a.claim().await, b.claim().await);
+    let digest = honest_digest(&greeting, &deal.matched.deal, task, ja.start_time, "silent").await;
+    a.contribute(&ja, &deal.matched.deal, digest).await;
+    b.contribute(&jb, &deal.matched.deal, digest).await;
+    assert_eq!(events::<Hub::TaskConsensus>(&chain, task).await.len(), 1);
+    // The scheduler reopens once the reveal deadline passes (the devnet's clock is pushed).
+    let provider = devnet.provider(0);
+    let _: serde_json::Value = provider
+        .raw_request("evm_increaseTime".into(), (7u64,))
+        .await
+        .unwrap();
+    let _: serde_json::Value = provider.raw_request("evm_mine".into(), ()).await.unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while events::<Hub::TaskReopen>(&chain, task).await.is_empty() {
+        assert!(tokio::time::Instant::now() < deadline, "never reopened");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let r = wait_replicate(&pool, task, "rejected", |r| {
+        r.status == ReplicateStatus::Rejected
+    })
+    .await;
+    assert!(r.reason.unwrap().contains("rejected"));
+    // Honest workers come back, get the task again and certify it.
+    pool.start_worker(0).await.unwrap();
+    pool.start_worker(1).await.unwrap();
+    pool.wait_completed(&[task], Duration::from_secs(60))
+        .await
+        .unwrap();
+    let stake = deal.matched.deal.workerStake;
+    for silent in [&a, &b] {
+        assert_eq!(
+            chain.hub().frozenOf(silent.address).call().await.unwrap(),
+            U256::ZERO
+        );
+        let balance = chain.hub().balanceOf(silent.address).call().await.unwrap();
+        assert_eq!(
+            balance,
+            U256::from(10_000_000_000_000u64) - stake,
+            "a silent winner loses its stake"
+        );
+    }
+    for i in 0..2 {
+        assert_eq!(score(&chain, pool.worker_address(i)).await, 1);
+    }
+}

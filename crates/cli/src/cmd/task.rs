@@ -200,6 +200,19 @@ pub async fn run(args: TaskArgs, home: &Path) -> anyhow::Result<()> {
     }
 }
 
+/// The latest block's timestamp: the hub's clock.
+async fn chain_now(client: &Client) -> anyhow::Result<u64> {
+    use alloy::providers::Provider;
+    let block = client
+        .provider()
+        .get_block_by_number(alloy::eips::BlockNumberOrTag::Latest)
+        .await
+        .map_err(|e| client.rpc_error("reading the latest block", &e))?;
+    Ok(block
+        .map(|b| b.header.timestamp)
+        .unwrap_or_else(super::shared::unix_now))
+}
+
 /// The scheduler's view of the task (every replicate's off-chain stage), when the scheduler at
 /// `url` answers for it; `None` otherwise (another pool's scheduler, or none running).
 pub async fn scheduler_view(
@@ -233,12 +246,40 @@ async fn claim(
     let client = rpc.connect(home, Some(signer)).await?;
     let (deal, index) = find_task(&client, task_id).await?;
     let view = task_view(&client, task_id).await?;
+    let reference = small(deal.deal.workClockTimeRef);
     match view.status {
-        0 => bail!(
-            "task {task_id} was never initialized, so it cannot be claimed yet: anyone may initialize it {} s after the deal started, and claim it {} s after that",
-            FINAL_DEADLINE_RATIO * small(deal.deal.workClockTimeRef),
-            FINAL_DEADLINE_RATIO * small(deal.deal.workClockTimeRef)
-        ),
+        0 => {
+            // Nobody worked on it, so it was never initialized (contributions initialize tasks):
+            // anyone may initialize it once the deal is 10 reference times old, and claim it
+            // 10 reference times after that.
+            let record = client
+                .hub_extension()
+                .dealRecord(deal.deal_id)
+                .call()
+                .await
+                .map_err(|e| client.contract_error("reading the deal", &e))?;
+            let opens = small(record.startTime) + FINAL_DEADLINE_RATIO * reference;
+            let now = chain_now(&client).await?;
+            if now < opens {
+                bail!(
+                    "task {task_id} was never started by its workerpool; it can be initialized from {opens} (unix time, in {} s) and claimed {} s after that: run `decloud task claim` again then",
+                    opens - now,
+                    FINAL_DEADLINE_RATIO * reference
+                );
+            }
+            let hub = client.hub();
+            let call = hub.initialize((&deal.deal).into(), U256::from(index));
+            let bar = spinner("initializing the task so that it can be claimed", json);
+            let sent = client
+                .send("initializing the task", call.into_transaction_request())
+                .await;
+            bar.finish_and_clear();
+            sent?;
+            bail!(
+                "task {task_id} was never started by its workerpool: it is initialized now, so its final deadline is in {} s; claim it then with `decloud task claim {task_id}`",
+                FINAL_DEADLINE_RATIO * reference
+            );
+        }
         STATUS_COMPLETED => bail!(
             "task {task_id} is completed: there is nothing to claim (see `decloud task show {task_id}`)"
         ),
