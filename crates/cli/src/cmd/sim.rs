@@ -444,12 +444,17 @@ fn run_sweep(opts: SweepOpts) -> anyhow::Result<()> {
     let csv_path = opts.out.join(format!("{}.csv", opts.name));
     let svg_path = opts.out.join(format!("{}.svg", opts.name));
     let base = &spec.base;
+    let scores = (base.score_honest, base.score_faulty, base.score_colluders);
     let title = format!(
-        "s = {}, N = {}, {} tasks/point, {} selection, scores {}{}",
+        "s = {}, N = {}, {} tasks/point, {} selection, {} scores {}{}",
         base.sabotage_rate,
         base.population,
         base.tasks,
         base.selection.name(),
+        match scores {
+            (h, f, c) if h == f && f == c => format!("initial score {h},"),
+            (h, f, c) => format!("initial scores {h} honest / {f} faulty / {c} colluders,"),
+        },
         if base.frozen_scores {
             "frozen"
         } else {
