@@ -192,6 +192,10 @@ fn bad_parameters_are_one_line_errors() {
             vec!["sim", "--colluders", "0.6", "--faulty", "0.6"],
             "add up to more than 1",
         ),
+        (
+            vec!["sim", "--error-rate", "-0.1"],
+            "error rate must be a fraction between 0 and 1, got -0.1",
+        ),
         (vec!["sim", "sweep", "--f-step", "0"], "a step > 0"),
         (vec!["sim", "sweep", "--name", "a/b"], "plain file name"),
     ] {

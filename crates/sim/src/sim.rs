@@ -381,6 +381,8 @@ pub struct SimReport {
     /// Whether the exact figures are the exact expectation of this very simulation (draws
     /// with replacement and frozen scores); otherwise they are the fresh-worker reference.
     pub exact_is_this_model: bool,
+    /// Why there are no exact figures, when there are none.
+    pub exact_unavailable: Option<String>,
 }
 
 /// Runs a simulation.
@@ -476,18 +478,25 @@ pub fn simulate(config: &SimConfig) -> Result<SimReport, SimError> {
     }
     let tasks = config.tasks;
     let half = moments.half_width(Z95);
-    let exact = match config.common_score() {
+    // the exact model is a reference: when it cannot be computed the simulation still stands
+    let (exact, exact_unavailable) = match config.common_score() {
         Some(score) => {
             let (p_collude, p_faulty) = config.draw_probabilities();
-            Some(exact(&ExactParams {
+            match exact(&ExactParams {
                 trust: config.trust,
                 score,
                 p_collude,
                 p_faulty,
                 max_replicas: cap,
-            })?)
+            }) {
+                Ok(report) => (Some(report), None),
+                Err(e) => (None, Some(e.to_string())),
+            }
         }
-        None => None,
+        None => (
+            None,
+            Some("the classes start with different scores".to_string()),
+        ),
     };
     let classes = Class::ALL
         .iter()
@@ -534,6 +543,7 @@ pub fn simulate(config: &SimConfig) -> Result<SimReport, SimError> {
         checkpoints,
         exact,
         exact_is_this_model: config.selection == Selection::WithReplacement && config.frozen_scores,
+        exact_unavailable,
     })
 }
 
@@ -876,6 +886,26 @@ mod tests {
         assert_eq!(r.correct, 200);
         assert!(r.wasted_replicas > 0);
         assert!(r.exact.is_none(), "unequal weights: no exact model");
+        assert!(r.exact_unavailable.unwrap().contains("different scores"));
+    }
+
+    #[test]
+    fn an_exact_model_past_the_weight_limit_leaves_the_simulation_standing() {
+        // weight 99 and a trust that needs 10 agreeing workers: the exact model's long
+        // disputes pass 2^112, the simulated tasks end long before
+        let r = simulate(&SimConfig {
+            trust: 1_000_000_000_000_000_000,
+            score_honest: 300,
+            score_colluders: 300,
+            colluders: 0.5,
+            max_replicas: 100,
+            tasks: 20,
+            ..config()
+        })
+        .unwrap();
+        assert!(r.exact.is_none());
+        assert!(r.exact_unavailable.unwrap().contains("112-bit"));
+        assert_eq!(r.wrong.trials, 20);
     }
 
     #[test]

@@ -87,13 +87,29 @@ struct ModelOpts {
     #[arg(long, default_value_t = 1000, value_name = "N")]
     population: usize,
     /// How often a colluder lies (per contribution, 0 to 1); otherwise it is correct.
-    #[arg(long, short = 's', default_value_t = 1.0, value_name = "S")]
+    #[arg(
+        long,
+        short = 's',
+        default_value_t = 1.0,
+        value_name = "S",
+        allow_negative_numbers = true
+    )]
     sabotage_rate: f64,
     /// Fraction of honest but faulty workers (0 to 1).
-    #[arg(long, default_value_t = 0.0, value_name = "PHI")]
+    #[arg(
+        long,
+        default_value_t = 0.0,
+        value_name = "PHI",
+        allow_negative_numbers = true
+    )]
     faulty: f64,
     /// How often a faulty worker returns a wrong result of its own (0 to 1).
-    #[arg(long, default_value_t = 0.1, value_name = "E")]
+    #[arg(
+        long,
+        default_value_t = 0.1,
+        value_name = "E",
+        allow_negative_numbers = true
+    )]
     error_rate: f64,
     /// Initial score of every worker (weight max(score/3, 3) - 1).
     #[arg(long, default_value_t = 0)]
@@ -163,7 +179,13 @@ struct RunOpts {
     #[arg(long, default_value_t = 20)]
     trust: u64,
     /// Fraction f of colluding workers (0 to 1): when they lie they agree on one wrong result.
-    #[arg(long, short = 'f', default_value_t = 0.2, value_name = "F")]
+    #[arg(
+        long,
+        short = 'f',
+        default_value_t = 0.2,
+        value_name = "F",
+        allow_negative_numbers = true
+    )]
     colluders: f64,
     #[command(flatten)]
     model: ModelOpts,
@@ -179,7 +201,12 @@ struct SweepOpts {
     #[arg(long, value_delimiter = ',', default_values_t = [5u64, 20, 100])]
     trust: Vec<u64>,
     /// Smallest colluding fraction.
-    #[arg(long, default_value_t = 0.0, value_name = "F")]
+    #[arg(
+        long,
+        default_value_t = 0.0,
+        value_name = "F",
+        allow_negative_numbers = true
+    )]
     f_from: f64,
     /// Largest colluding fraction (included).
     #[arg(long, default_value_t = 0.45, value_name = "F")]
@@ -311,6 +338,9 @@ fn print_report(r: &SimReport) {
         ex(&|e| format!("{:.4}", e.mean_wasted)),
     ]);
     println!("{t}");
+    if let Some(why) = &r.exact_unavailable {
+        println!("no exact figures: {why}");
+    }
     if r.overflows > 0 {
         println!(
             "{} contributions passed the hub's 112-bit weight limit (their tasks count as no consensus)",
