@@ -248,6 +248,16 @@ async fn a_node_computes_what_run_asks_and_result_get_checks_it() {
         err.contains("not empty") && err.lines().count() == 1,
         "{err}"
     );
+    // A result altered in storage is refused.
+    let location = shown["results_location"].as_str().unwrap();
+    let name = location.rsplit('/').next().unwrap();
+    let blob = env.devnet.home().join("blobs").join(name);
+    assert!(blob.is_file(), "the node keeps blobs in its home");
+    std::fs::write(&blob, b"not the result").unwrap();
+    let tampered = env.run(&["result", "get", &task, "-o", "out2"]);
+    assert!(!tampered.status.success());
+    let err = String::from_utf8_lossy(&tampered.stderr);
+    assert!(err.contains("corrupt") && err.lines().count() == 1, "{err}");
 }
 
 #[test]

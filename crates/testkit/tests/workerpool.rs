@@ -758,3 +758,68 @@ async fn a_consensus_nobody_reveals_is_reopened_and_certified_by_others() {
         assert_eq!(score(&chain, pool.worker_address(i)).await, 1);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_worker_restarted_after_contributing_resumes_and_reveals() {
+    let devnet = Devnet::start().await.unwrap();
+    let mut pool = Pool::start(
+        &devnet,
+        PoolOptions {
+            workers: 3,
+            ..PoolOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    let chain = chain(&pool).await;
+    let app_id = pool.deploy_app("greeting", &app("greeting")).await.unwrap();
+    let task = pool
+        .deal(&DealRequest::new(app_id).args("resume").trust(5))
+        .await
+        .unwrap()
+        .task_ids()[0];
+    // The first worker whose contribution is on chain is stopped at once...
+    let first = wait_replicate(&pool, task, "contributed", |r| r.result_hash.is_some()).await;
+    let index = (0..3)
+        .find(|i| pool.worker_address(*i) == first.worker)
+        .unwrap();
+    pool.kill_worker(index).await;
+    assert!(
+        pool.worker_dir(index)
+            .join("jobs")
+            .read_dir()
+            .unwrap()
+            .next()
+            .is_some(),
+        "its job is saved"
+    );
+    // ...and restarted: it finds its saved job, learns the consensus and reveals.
+    pool.start_worker(index).await.unwrap();
+    pool.wait_completed(&[task], Duration::from_secs(120))
+        .await
+        .unwrap();
+    let reveals = events::<Hub::TaskReveal>(&chain, task).await;
+    assert!(
+        reveals.iter().any(|r| r.worker == first.worker),
+        "the restarted worker revealed"
+    );
+    assert_eq!(
+        events::<Hub::TaskContribute>(&chain, task)
+            .await
+            .iter()
+            .filter(|c| c.worker == first.worker)
+            .count(),
+        1,
+        "and contributed once"
+    );
+    assert_eq!(score(&chain, first.worker).await, 1);
+    assert!(
+        pool.worker_dir(index)
+            .join("jobs")
+            .read_dir()
+            .unwrap()
+            .next()
+            .is_none(),
+        "the finished job is forgotten"
+    );
+}
