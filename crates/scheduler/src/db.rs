@@ -1055,6 +1055,10 @@ mod tests {
     #[tokio::test]
     async fn replicate_lifecycle() {
         let (_dir, _url, store) = store().await;
+        replicate_lifecycle_on(&store).await;
+    }
+
+    async fn replicate_lifecycle_on(store: &Store) {
         let d = deal(1, 5);
         store.insert_deal(&d).await.unwrap();
         let task = decloud_protocol::task_id(d.deal_id, 0);
@@ -1128,6 +1132,12 @@ mod tests {
     #[tokio::test]
     async fn a_reveal_report_keeps_the_location_and_a_given_up_task_is_not_handed_out() {
         let (_dir, _url, store) = store().await;
+        a_reveal_report_keeps_the_location_and_a_given_up_task_is_not_handed_out_on(&store).await;
+    }
+
+    async fn a_reveal_report_keeps_the_location_and_a_given_up_task_is_not_handed_out_on(
+        store: &Store,
+    ) {
         let d = deal(2, 1);
         store.insert_deal(&d).await.unwrap();
         let (t0, t1) = (
@@ -1188,6 +1198,10 @@ mod tests {
     #[tokio::test]
     async fn lost_workers_release_their_assignments() {
         let (_dir, _url, store) = store().await;
+        lost_workers_release_their_assignments_on(&store).await;
+    }
+
+    async fn lost_workers_release_their_assignments_on(store: &Store) {
         let d = deal(2, 1);
         store.insert_deal(&d).await.unwrap();
         let (t0, t1) = (
@@ -1228,6 +1242,10 @@ mod tests {
     #[tokio::test]
     async fn challenges_are_single_use_and_sessions_expire() {
         let (_dir, _url, store) = store().await;
+        challenges_are_single_use_and_sessions_expire_on(&store).await;
+    }
+
+    async fn challenges_are_single_use_and_sessions_expire_on(store: &Store) {
         store.insert_challenge("abc", 200, 100).await.unwrap();
         assert!(!store.take_challenge("abc", 201, 150).await.unwrap());
         assert!(!store.take_challenge("abc", 200, 250).await.unwrap());
@@ -1243,6 +1261,10 @@ mod tests {
     #[tokio::test]
     async fn an_unassigned_deal_can_be_forgotten_after_a_reorg() {
         let (_dir, _url, store) = store().await;
+        an_unassigned_deal_can_be_forgotten_after_a_reorg_on(&store).await;
+    }
+
+    async fn an_unassigned_deal_can_be_forgotten_after_a_reorg_on(store: &Store) {
         let (a, b) = (deal(1, 1), deal(2, 1));
         store.insert_deal(&a).await.unwrap();
         store.insert_deal(&b).await.unwrap();
@@ -1276,5 +1298,45 @@ mod tests {
         }
         assert!("nope".parse::<TaskStatus>().is_err());
         assert_eq!(redact("postgres://u:p@h/db"), "postgres://***@h/db");
+    }
+
+    /// The same queries on Postgres: `DECLOUD_TEST_POSTGRES_URL=postgres://... cargo test -p
+    /// decloud-scheduler -- --ignored` (CI runs SQLite only; this is how the Postgres claim is
+    /// checked).
+    #[tokio::test]
+    #[ignore = "needs a Postgres server: set DECLOUD_TEST_POSTGRES_URL"]
+    async fn the_same_queries_run_on_postgres() {
+        let url = std::env::var("DECLOUD_TEST_POSTGRES_URL")
+            .expect("set DECLOUD_TEST_POSTGRES_URL=postgres://user@host:port/db");
+        async fn fresh(url: &str) -> Store {
+            let store = Store::open(url).await.unwrap();
+            for statement in [
+                "DELETE FROM workers",
+                "DELETE FROM challenges",
+                "DELETE FROM sessions",
+                "DELETE FROM resources",
+                "DELETE FROM deals",
+                "DELETE FROM tasks",
+                "DELETE FROM replicates",
+                "DELETE FROM cursor",
+            ] {
+                sqlx::query(statement).execute(&store.pool).await.unwrap();
+            }
+            store
+        }
+        replicate_lifecycle_on(&fresh(&url).await).await;
+        a_reveal_report_keeps_the_location_and_a_given_up_task_is_not_handed_out_on(
+            &fresh(&url).await,
+        )
+        .await;
+        lost_workers_release_their_assignments_on(&fresh(&url).await).await;
+        challenges_are_single_use_and_sessions_expire_on(&fresh(&url).await).await;
+        an_unassigned_deal_can_be_forgotten_after_a_reorg_on(&fresh(&url).await).await;
+        let store = fresh(&url).await;
+        store.set_cursor(9, B256::repeat_byte(9)).await.unwrap();
+        assert_eq!(
+            store.cursor().await.unwrap(),
+            Some((9, B256::repeat_byte(9)))
+        );
     }
 }
