@@ -471,6 +471,10 @@ mod tests {
     #[tokio::test]
     async fn orders_come_back_cheapest_first_and_requests_best_paying_first() {
         let (_dir, book) = book().await;
+        orders_come_back_cheapest_first_and_requests_best_paying_first_on(&book).await;
+    }
+
+    async fn orders_come_back_cheapest_first_and_requests_best_paying_first_on(book: &OrderBook) {
         for (byte, price) in [(1, 30), (2, 10), (3, 20)] {
             assert!(
                 book.insert(&entry(byte, OrderKind::App, price), 100)
@@ -513,6 +517,10 @@ mod tests {
     #[tokio::test]
     async fn filters_paging_status_and_expiry() {
         let (_dir, book) = book().await;
+        filters_paging_status_and_expiry_on(&book).await;
+    }
+
+    async fn filters_paging_status_and_expiry_on(book: &OrderBook) {
         for byte in 1..=5u8 {
             book.insert(&entry(byte, OrderKind::Workerpool, u64::from(byte)), 0)
                 .await
@@ -614,5 +622,23 @@ mod tests {
             "postgres://***@db/market"
         );
         assert_eq!(redact("sqlite://x.db"), "sqlite://x.db");
+    }
+
+    /// The same queries on Postgres: `DECLOUD_TEST_POSTGRES_URL=postgres://... cargo test -p
+    /// decloud-market -- --ignored` (CI runs SQLite only).
+    #[tokio::test]
+    #[ignore = "needs a Postgres server: set DECLOUD_TEST_POSTGRES_URL"]
+    async fn the_same_queries_run_on_postgres() {
+        let url = std::env::var("DECLOUD_TEST_POSTGRES_URL")
+            .expect("set DECLOUD_TEST_POSTGRES_URL=postgres://user@host:port/db");
+        async fn fresh(url: &str) -> OrderBook {
+            let book = OrderBook::open(url).await.unwrap();
+            for statement in ["DELETE FROM orders", "DELETE FROM cursor"] {
+                sqlx::query(statement).execute(&book.pool).await.unwrap();
+            }
+            book
+        }
+        orders_come_back_cheapest_first_and_requests_best_paying_first_on(&fresh(&url).await).await;
+        filters_paging_status_and_expiry_on(&fresh(&url).await).await;
     }
 }
