@@ -360,21 +360,10 @@ impl BlobStore {
         max_bytes: u64,
         dest: &Path,
     ) -> Result<u64, StorageError> {
-        let io = |source| StorageError::Io {
-            path: dest.to_path_buf(),
-            source,
-        };
-        let dir = dest
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        let tmp = tempfile::NamedTempFile::new_in(dir).map_err(io)?;
-        let (file, tmp_path) = tmp.into_parts();
-        let mut sink = FileSink(tokio::fs::File::from_std(file));
-        let size = self.fetch(id, max_bytes, &mut sink).await?;
-        sink.0.flush().await.map_err(io)?;
-        sink.0.sync_all().await.map_err(io)?;
-        tmp_path.persist(dest).map_err(|e| io(e.error))?;
+        let name = id.to_string();
+        let (size, _) = self
+            .get_named_to_file(&name, Some(id), max_bytes, dest)
+            .await?;
         Ok(size)
     }
 }

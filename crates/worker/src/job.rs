@@ -105,6 +105,17 @@ pub(crate) async fn run(ctx: Arc<Context>, mut job: Job, mut permit: Option<Owne
     finish(&ctx, task_id);
 }
 
+/// The report of a revealed result: where it is, its callback data, and the app's failure if
+/// the result is one.
+fn revealed(computed: &Computed, location: String) -> Report {
+    Report {
+        status: ReportStatus::Revealed,
+        reason: computed.failure.clone(),
+        results_location: Some(location),
+        callback_data: computed.callback_data.clone(),
+    }
+}
+
 fn failed(reason: String) -> Report {
     Report {
         status: ReportStatus::Failed,
@@ -386,30 +397,7 @@ pub(crate) async fn ensure_stake(ctx: &Context, stake: U256) -> Result<(), Failu
             decloud_protocol::format_amount(tokens)
         )));
     }
-    let hub = chain.profile().contracts.hub;
-    let allowance = chain
-        .token()
-        .allowance(me, hub)
-        .call()
-        .await
-        .map_err(|e| chain.contract_error("reading the allowance", &e))?;
-    if allowance < amount {
-        chain
-            .send(
-                "approving the hub",
-                chain
-                    .token()
-                    .approve(hub, U256::MAX)
-                    .into_transaction_request(),
-            )
-            .await?;
-    }
-    chain
-        .send(
-            "depositing the worker's stake",
-            chain.hub().deposit(amount).into_transaction_request(),
-        )
-        .await?;
+    decloud_chain::actions::deposit(chain, amount).await?;
     tracing::info!(amount = %decloud_protocol::format_amount(amount), "stake deposited");
     Ok(())
 }
@@ -470,17 +458,7 @@ async fn contribute(ctx: &Context, a: &Assignment, computed: &Computed) -> Resul
                 .await?;
             tracing::info!(task = %a.task_id, %digest, "contributed and revealed");
         }
-        report(
-            ctx,
-            a.task_id,
-            Report {
-                status: ReportStatus::Revealed,
-                reason: computed.failure.clone(),
-                results_location: Some(location),
-                callback_data: computed.callback_data.clone(),
-            },
-        )
-        .await;
+        report(ctx, a.task_id, revealed(computed, location)).await;
         return Ok(false);
     }
     let mine = chain
@@ -570,17 +548,7 @@ async fn await_reveal(ctx: &Context, a: &Assignment, computed: &Computed) -> Res
                         .await?;
                     tracing::info!(task = %a.task_id, "revealed");
                 }
-                report(
-                    ctx,
-                    a.task_id,
-                    Report {
-                        status: ReportStatus::Revealed,
-                        reason: computed.failure.clone(),
-                        results_location: Some(location),
-                        callback_data: computed.callback_data.clone(),
-                    },
-                )
-                .await;
+                report(ctx, a.task_id, revealed(computed, location)).await;
                 return Ok(());
             }
         }
