@@ -174,27 +174,35 @@ async fn a_node_computes_what_run_asks_and_result_get_checks_it() {
         env.scheduler
     );
 
-    // The app developer uploads the module and registers it where it is.
+    // The app developer uploads the module to the node's storage and registers it there.
     let wasm = std::fs::read(greeting_path()).expect("run scripts/build-apps first");
-    let id = BlobStore::from_url(&storage)
-        .unwrap()
-        .put(wasm.clone())
-        .await
-        .unwrap();
     std::fs::write(env.work.path().join("greeting.wasm"), &wasm).unwrap();
-    let uri = format!("{storage}/{id}");
     let app = env.json(&[
         "app",
         "deploy",
         "--name",
         "greeting",
-        "--uri",
-        &uri,
         "--file",
         "greeting.wasm",
+        "--upload",
+        &storage,
         "--wallet",
         "appdev",
     ]);
+    let shown = env.json(&["app", "show", app["address"].as_str().unwrap()]);
+    let uri = shown["uri"].as_str().unwrap().to_string();
+    assert!(uri.starts_with(&storage), "{shown}");
+    let (base, name) = decloud_storage::uri::split(&uri).unwrap();
+    let stored = BlobStore::from_url(base)
+        .unwrap()
+        .get(&name.parse().unwrap(), 1 << 20)
+        .await
+        .unwrap();
+    assert_eq!(
+        &stored[..],
+        &wasm[..],
+        "the module is where the registry says"
+    );
     let app = app["address"].as_str().unwrap().to_string();
     env.ok(&[
         "order",

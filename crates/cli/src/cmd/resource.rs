@@ -22,15 +22,18 @@ use super::wallet::{RpcOpts, WalletOpts, spinner};
 pub enum AppVerbs {
     /// Register an app (a WASI module) on chain; prints its address.
     #[command(after_help = "Examples:\n  \
+        decloud app deploy --name hello --file hello.wasm --upload http://127.0.0.1:7700/blobs\n  \
         decloud app deploy --name hello --uri http://127.0.0.1:7700/blobs/<sha256> --file hello.wasm\n  \
-        decloud app deploy --name hello --uri ipfs://... --checksum 0x<sha256 of the module> --json")]
+        decloud app deploy --name hello --uri https://... --checksum 0x<sha256 of the module> --json")]
     Deploy {
         /// The app's name (committed in its id and emitted, not stored).
         #[arg(long)]
         name: String,
         /// Where workers download the module from.
-        #[arg(long)]
-        uri: String,
+        #[arg(long, required_unless_present = "upload")]
+        uri: Option<String>,
+        #[command(flatten)]
+        upload: UploadOpts,
         #[command(flatten)]
         checksum: ChecksumOpts,
         /// TEE fingerprint of the app (32 bytes of hex); none by default.
@@ -61,6 +64,7 @@ pub enum AppVerbs {
 pub enum DatasetVerbs {
     /// Register a dataset on chain; prints its address.
     #[command(after_help = "Examples:\n  \
+        decloud dataset deploy --name prices --file prices.csv --upload http://127.0.0.1:7700/blobs\n  \
         decloud dataset deploy --name prices --uri http://127.0.0.1:7700/blobs/<sha256> --file prices.bin\n  \
         decloud dataset deploy --name prices --uri s3://... --checksum 0x<sha256> --json")]
     Deploy {
@@ -68,8 +72,10 @@ pub enum DatasetVerbs {
         #[arg(long)]
         name: String,
         /// Where workers download the (encrypted) dataset from.
-        #[arg(long)]
-        uri: String,
+        #[arg(long, required_unless_present = "upload")]
+        uri: Option<String>,
+        #[command(flatten)]
+        upload: UploadOpts,
         #[command(flatten)]
         checksum: ChecksumOpts,
         #[command(flatten)]
@@ -127,6 +133,35 @@ pub enum WorkerpoolVerbs {
         after_help = "Examples:\n  decloud workerpool list --all\n  decloud workerpool list --json"
     )]
     List(ListArgs),
+}
+
+/// Uploading the file to a storage location instead of naming where it already is.
+#[derive(Args, Clone, Debug)]
+pub struct UploadOpts {
+    /// Upload --file to this storage location (a `decloud node --storage` at
+    /// http://host:7700/blobs, s3://bucket/prefix, a directory) and register its URL there.
+    #[arg(long, value_name = "STORE", requires = "file", conflicts_with = "uri")]
+    upload: Option<String>,
+}
+
+impl UploadOpts {
+    /// The uri to register: `uri` as given, or where the upload of `file` put it.
+    async fn uri(&self, uri: Option<String>, file: Option<&Path>) -> anyhow::Result<String> {
+        match (&self.upload, uri) {
+            (None, Some(uri)) => Ok(uri),
+            (Some(store), _) => {
+                let file = file.context("--upload needs --file")?;
+                let bytes = std::fs::read(file)
+                    .with_context(|| format!("cannot read {}", file.display()))?;
+                let store = decloud_storage::BlobStore::from_url(store)?;
+                let id = store.put(bytes).await.with_context(|| {
+                    format!("cannot upload {} to {}", file.display(), store.location())
+                })?;
+                Ok(store.url_of(&id))
+            }
+            (None, None) => bail!("pass --uri (where the file is) or --upload (where to put it)"),
+        }
+    }
 }
 
 /// The checksum of a module or dataset: given, or computed from the file.
@@ -312,13 +347,16 @@ pub async fn run_app(verb: AppVerbs, home: &Path) -> anyhow::Result<()> {
         AppVerbs::Deploy {
             name,
             uri,
+            upload,
             checksum,
             mrenclave,
             wallet,
             rpc,
             json,
         } => {
+            let file = checksum.file.clone();
             let checksum = checksum.resolve()?;
+            let uri = upload.uri(uri, file.as_deref()).await?;
             let mrenclave = match mrenclave {
                 Some(hex) => super::shared::parse_b256(&hex, "mrenclave")?,
                 None => B256::ZERO,
@@ -357,12 +395,15 @@ pub async fn run_dataset(verb: DatasetVerbs, home: &Path) -> anyhow::Result<()> 
         DatasetVerbs::Deploy {
             name,
             uri,
+            upload,
             checksum,
             wallet,
             rpc,
             json,
         } => {
+            let file = checksum.file.clone();
             let checksum = checksum.resolve()?;
+            let uri = upload.uri(uri, file.as_deref()).await?;
             let signer = wallet.unlock(home)?;
             let client = rpc.connect(home, Some(signer)).await?;
             let owner = client.address().context("no wallet")?;
