@@ -153,6 +153,12 @@ impl DealRequest {
         self
     }
 
+    /// With this dataset (free, signed by the dataset owner).
+    pub fn dataset(mut self, dataset: Address) -> Self {
+        self.dataset = dataset;
+        self
+    }
+
     /// In this category.
     pub fn category(mut self, category: u64) -> Self {
         self.category = category;
@@ -421,6 +427,26 @@ impl Pool {
         Ok(u64::try_from(id).unwrap_or_default())
     }
 
+    /// Uploads `bytes` to the storage node and registers them as a dataset of the dataset owner
+    /// ([`DATASET_OWNER`]); returns the dataset's id.
+    pub async fn deploy_dataset(&self, name: &str, bytes: &[u8]) -> Result<Address, PoolError> {
+        let store = BlobStore::from_url(&self.storage_url)?;
+        let id = store.put(Bytes::copy_from_slice(bytes)).await?;
+        let owner = Client::connect(
+            &self.profile,
+            None,
+            Some(decloud_chain::accounts::dev_signer(DATASET_OWNER)),
+        )
+        .await?;
+        Ok(decloud_chain::actions::register_dataset(
+            &owner,
+            name,
+            &store.url_of(&id),
+            B256::from(ContentHash::of(bytes).0),
+        )
+        .await?)
+    }
+
     fn next_salt(&self) -> B256 {
         let n = self.salt.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let mut salt = B256::random();
@@ -506,14 +532,22 @@ impl Pool {
         if free < cost {
             decloud_chain::actions::deposit(&requester, cost - free).await?;
         }
-        let matched = match_orders(
-            &requester,
-            &app_order,
-            &DatasetOrder::none(),
-            &pool_order,
-            &order,
-        )
-        .await?;
+        let dataset_order = if request.dataset == Address::ZERO {
+            DatasetOrder::none()
+        } else {
+            let mut o = DatasetOrder {
+                dataset: request.dataset,
+                dataset_price: U256::ZERO,
+                volume: request.volume,
+                salt: self.next_salt(),
+                ..Default::default()
+            };
+            o.sign_with(&decloud_chain::accounts::dev_signer(DATASET_OWNER), &domain)
+                .map_err(sign_err)?;
+            o
+        };
+        let matched =
+            match_orders(&requester, &app_order, &dataset_order, &pool_order, &order).await?;
         Ok(Deal { matched })
     }
 

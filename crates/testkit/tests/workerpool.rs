@@ -823,3 +823,45 @@ async fn a_worker_restarted_after_contributing_resumes_and_reveals() {
         "the finished job is forgotten"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_app_computes_over_a_dataset_it_downloads_and_checks() {
+    let devnet = Devnet::start().await.unwrap();
+    let pool = Pool::start(&devnet, PoolOptions::default()).await.unwrap();
+    let chain = chain(&pool).await;
+    let stats = pool
+        .deploy_app("csv-stats", &app("csv-stats"))
+        .await
+        .unwrap();
+    let dataset = pool
+        .deploy_dataset("prices.csv", b"day,price\n1,10\n2,20\n3,30\n")
+        .await
+        .unwrap();
+    let task = pool
+        .deal(&DealRequest::new(stats).dataset(dataset))
+        .await
+        .unwrap()
+        .task_ids()[0];
+    pool.wait_completed(&[task], Duration::from_secs(120))
+        .await
+        .unwrap();
+    let location = String::from_utf8(
+        events::<Hub::TaskFinalize>(&chain, task).await[0]
+            .resultsLocation
+            .to_vec(),
+    )
+    .unwrap();
+    let (base, name) = decloud_storage::uri::split(&location).unwrap();
+    let archive = BlobStore::from_url(base)
+        .unwrap()
+        .get(&name.parse().unwrap(), 1 << 20)
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    decloud_storage::results::unpack(&archive, dir.path(), 1 << 20).unwrap();
+    let stats: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("stats.json")).unwrap()).unwrap();
+    assert_eq!(stats["rows"], 3, "{stats}");
+    assert_eq!(stats["columns"]["price"]["mean"].as_f64(), Some(20.0), "{stats}");
+    assert_eq!(stats["columns"]["price"]["max"].as_f64(), Some(30.0), "{stats}");
+}
