@@ -56,6 +56,13 @@ alloy::sol!(
 alloy::sol!(
     #[sol(rpc)]
     #[derive(Debug)]
+    MedianOracle,
+    "../../contracts/artifacts/MedianOracle.json"
+);
+
+alloy::sol!(
+    #[sol(rpc)]
+    #[derive(Debug)]
     IResultReceiver,
     "../../contracts/artifacts/IResultReceiver.json"
 );

@@ -159,6 +159,12 @@ impl DealRequest {
         self
     }
 
+    /// With this callback contract (it receives each task's callback data at finalization).
+    pub fn callback(mut self, callback: Address) -> Self {
+        self.callback = callback;
+        self
+    }
+
     /// In this category.
     pub fn category(mut self, category: u64) -> Self {
         self.category = category;

@@ -862,6 +862,59 @@ async fn an_app_computes_over_a_dataset_it_downloads_and_checks() {
     let stats: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.path().join("stats.json")).unwrap()).unwrap();
     assert_eq!(stats["rows"], 3, "{stats}");
-    assert_eq!(stats["columns"]["price"]["mean"].as_f64(), Some(20.0), "{stats}");
-    assert_eq!(stats["columns"]["price"]["max"].as_f64(), Some(30.0), "{stats}");
+    assert_eq!(
+        stats["columns"]["price"]["mean"].as_f64(),
+        Some(20.0),
+        "{stats}"
+    );
+    assert_eq!(
+        stats["columns"]["price"]["max"].as_f64(),
+        Some(30.0),
+        "{stats}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_oracle_contract_receives_the_certified_median() {
+    let devnet = Devnet::start().await.unwrap();
+    let pool = Pool::start(
+        &devnet,
+        PoolOptions {
+            workers: 3,
+            ..PoolOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    let chain = chain(&pool).await;
+    let provider = devnet.provider(0);
+    let oracle =
+        decloud_chain::contracts::MedianOracle::deploy(&provider, pool.profile.contracts.hub)
+            .await
+            .unwrap();
+    let median = pool.deploy_app("median", &app("median")).await.unwrap();
+    // Three replicas must agree on the callback data, not only on files.
+    let task = pool
+        .deal(
+            &DealRequest::new(median)
+                .args("5 -1 9 3 7")
+                .trust(5)
+                .callback(*oracle.address()),
+        )
+        .await
+        .unwrap()
+        .task_ids()[0];
+    pool.wait_completed(&[task], Duration::from_secs(120))
+        .await
+        .unwrap();
+    let value = oracle.valueOf(task).call().await.unwrap();
+    assert_eq!(value, alloy::primitives::I256::try_from(5).unwrap());
+    assert_eq!(oracle.latestTask().call().await.unwrap(), task);
+    let finalized = &events::<Hub::TaskFinalize>(&chain, task).await[0];
+    assert_eq!(finalized.callbackData.len(), 32);
+    let consensus = &events::<Hub::TaskConsensus>(&chain, task).await[0];
+    assert_eq!(
+        consensus.resultHash,
+        result_hash(task, alloy::primitives::keccak256(&finalized.callbackData))
+    );
 }
