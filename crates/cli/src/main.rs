@@ -26,7 +26,7 @@ struct Cli {
 enum Command {
     /// Start, stop and inspect a local chain with the protocol deployed.
     Devnet(cmd::devnet::DevnetArgs),
-    /// Run, inspect and test apps locally.
+    /// Deploy, show and list apps, and run one locally in the sandbox a worker uses.
     App(cmd::app::AppArgs),
     /// Run decloud services in one process: storage, market, a scheduler and its workers.
     Node(cmd::node::NodeArgs),
