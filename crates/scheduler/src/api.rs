@@ -20,6 +20,7 @@
 //! `{"error": "..."}` with a 4xx/5xx status.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use alloy::primitives::{Address, B256, Signature};
@@ -193,7 +194,7 @@ pub(crate) fn router(state: Arc<Shared>) -> Router {
 }
 
 /// The worker of the request's bearer token; every authenticated call counts as a heartbeat.
-async fn authenticate(state: &Shared, headers: &HeaderMap) -> Result<WorkerRow, SchedulerError> {
+async fn authenticate(state: &Shared, headers: &HeaderMap) -> Result<Address, SchedulerError> {
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -204,17 +205,33 @@ async fn authenticate(state: &Shared, headers: &HeaderMap) -> Result<WorkerRow, 
             )
         })?;
     let now = unix_now();
-    let worker = state
-        .store
-        .session_worker(&token_hash(token.trim()), now)
-        .await?
-        .ok_or_else(|| {
-            SchedulerError::Unauthorized(
-                "unknown or expired session token: log in again with POST /v1/login".into(),
-            )
-        })?;
-    state.store.heartbeat(worker, now).await?;
-    state.store.worker(worker).await?.ok_or_else(|| {
+    let hash = token_hash(token.trim());
+    let cached = state
+        .sessions
+        .read()
+        .ok()
+        .and_then(|sessions| sessions.get(&hash).copied());
+    let worker = match cached {
+        Some((worker, expires)) if expires >= now => worker,
+        _ => {
+            let (worker, expires) = state.store.session(&hash, now).await?.ok_or_else(|| {
+                SchedulerError::Unauthorized(
+                    "unknown or expired session token: log in again with POST /v1/login".into(),
+                )
+            })?;
+            if let Ok(mut sessions) = state.sessions.write() {
+                sessions.insert(hash, (worker, expires));
+            }
+            worker
+        }
+    };
+    state.heard_from(worker, now);
+    Ok(worker)
+}
+
+/// The registered worker `address` (its capacity and score).
+async fn registered(state: &Shared, address: Address) -> Result<WorkerRow, SchedulerError> {
+    state.store.worker(address).await?.ok_or_else(|| {
         SchedulerError::Unauthorized("the session's worker is not registered: log in again".into())
     })
 }
@@ -326,7 +343,7 @@ async fn heartbeat(
 ) -> Result<Json<Heartbeat>, SchedulerError> {
     let worker = authenticate(&state, &headers).await?;
     Ok(Json(Heartbeat {
-        worker: worker.address,
+        worker,
         heartbeat_timeout_secs: state.heartbeat_timeout.as_secs(),
     }))
 }
@@ -350,18 +367,18 @@ async fn claim(
     loop {
         // Anything that changes after this point wakes the wait below: no lost wake-up.
         changes.mark_unchanged();
-        let assigned = {
+        let version = *changes.borrow();
+        if state.idle_version.load(Ordering::Acquire) != version {
             let _serialized = state.assign_lock.lock().await;
             // Re-read the worker: its score and capacity may have changed.
-            let worker = state
-                .store
-                .worker(worker.address)
-                .await?
-                .unwrap_or(worker.clone());
-            assign::try_assign(&state.store, &state.signer, &worker, unix_now()).await?
-        };
-        if let Some(assignment) = assigned {
-            return Ok(Json(assignment).into_response());
+            let row = registered(&state, worker).await?;
+            match assign::try_assign(&state.store, &state.signer, &row, unix_now()).await? {
+                assign::Claim::Assigned(assignment) => {
+                    return Ok(Json(*assignment).into_response());
+                }
+                assign::Claim::NoWork => state.idle_version.store(version, Ordering::Release),
+                assign::Claim::Busy | assign::Claim::NothingForThisWorker => {}
+            }
         }
         match tokio::time::timeout_at(deadline, changes.changed()).await {
             Ok(Ok(())) => continue,
@@ -379,7 +396,7 @@ async fn my_replicates(
     let mut out = Vec::new();
     for r in state
         .store
-        .replicates_of(worker.address, ReplicateStatus::Assigned)
+        .replicates_of(worker, ReplicateStatus::Assigned)
         .await?
     {
         let Some(task) = state.store.task(r.task_id).await? else {
@@ -391,9 +408,7 @@ async fn my_replicates(
         let Some(deal) = state.store.deal(task.deal_id).await? else {
             continue;
         };
-        out.push(
-            assign::assignment(&state.store, &state.signer, &deal, &task, worker.address).await?,
-        );
+        out.push(assign::assignment(&state.store, &state.signer, &deal, &task, worker).await?);
     }
     Ok(Json(out))
 }
@@ -442,18 +457,18 @@ async fn report(
     }
     let changed = state
         .store
-        .report(task_id, worker.address, &report, unix_now())
+        .report(task_id, worker, &report, unix_now())
         .await?;
     let mine = state
         .store
         .replicates(task_id)
         .await?
         .into_iter()
-        .find(|r| r.worker == worker.address)
+        .find(|r| r.worker == worker)
         .ok_or_else(|| {
             SchedulerError::NotFound(format!(
                 "worker {} holds no replicate of task {task_id}: claim work first",
-                worker.address
+                worker
             ))
         })?;
     if !changed {
@@ -464,7 +479,7 @@ async fn report(
     }
     match report.status {
         ReportStatus::Failed => {
-            tracing::info!(task = %task_id, worker = %worker.address, reason = mine.reason.as_deref().unwrap_or(""), "replicate failed");
+            tracing::info!(task = %task_id, worker = %worker, reason = mine.reason.as_deref().unwrap_or(""), "replicate failed");
             let failures = state
                 .store
                 .replicates(task_id)
@@ -482,7 +497,7 @@ async fn report(
             }
         }
         ReportStatus::Contributed | ReportStatus::Revealed => {
-            tracing::debug!(task = %task_id, worker = %worker.address, status = %report.status, "replicate reported");
+            tracing::debug!(task = %task_id, worker = %worker, status = %report.status, "replicate reported");
             // A reveal (or a contribution) is on chain: read it now rather than at the next tick.
             state.wake.notify_one();
         }
@@ -572,7 +587,7 @@ async fn next_action(
     let mut changes = state.changes.subscribe();
     loop {
         changes.mark_unchanged();
-        let action = decide_next(&state, task_id, worker.address).await?;
+        let action = decide_next(&state, task_id, worker).await?;
         if action != NextAction::Wait {
             return Ok(Json(action));
         }

@@ -82,18 +82,33 @@ pub async fn votes(
     Ok(votes)
 }
 
-/// Assigns the oldest open task that needs another replica to `worker`, durably, and returns
-/// it; `None` when the worker is at capacity or nothing needs it. The caller serializes calls.
+/// What a claim got.
+#[derive(Debug)]
+pub enum Claim {
+    /// A replicate, durably assigned.
+    Assigned(Box<Assignment>),
+    /// The worker is at capacity.
+    Busy,
+    /// Some task needs replicas, but none this worker may take (it holds them already).
+    NothingForThisWorker,
+    /// No open task needs a replica at all: no worker can get anything until something
+    /// changes.
+    NoWork,
+}
+
+/// Assigns the oldest open task that needs another replica to `worker`, durably. The caller
+/// serializes calls.
 pub async fn try_assign(
     store: &Store,
     signer: &PrivateKeySigner,
     worker: &WorkerRow,
     now: u64,
-) -> Result<Option<Assignment>, SchedulerError> {
+) -> Result<Claim, SchedulerError> {
     if store.assigned_count(worker.address).await? >= worker.capacity {
-        return Ok(None);
+        return Ok(Claim::Busy);
     }
     let mut deals: HashMap<B256, Option<DealRow>> = HashMap::new();
+    let mut any_need = false;
     for task in store.open_tasks(CLAIM_SCAN).await? {
         if let std::collections::hash_map::Entry::Vacant(slot) = deals.entry(task.deal_id) {
             slot.insert(store.deal(task.deal_id).await?);
@@ -102,20 +117,26 @@ pub async fn try_assign(
             continue;
         };
         let replicates = store.replicates(task.task_id).await?;
-        if replicates.iter().any(|r| r.worker == worker.address) {
+        let votes = votes(store, deal.trust(), &replicates).await?;
+        // Zero or not, whatever the new worker's weight (zero means the pending workers
+        // already suffice).
+        if replicas_needed(&votes, weight_of(worker.score)) == 0 {
             continue;
         }
-        let votes = votes(store, deal.trust(), &replicates).await?;
-        if replicas_needed(&votes, weight_of(worker.score)) == 0 {
+        any_need = true;
+        if replicates.iter().any(|r| r.worker == worker.address) {
             continue;
         }
         // Durable before it is handed out: the row commits before the answer goes.
         if store.assign(task.task_id, worker.address, now).await? {
             tracing::info!(task = %task.task_id, worker = %worker.address, "replicate assigned");
-            return assignment(store, signer, deal, &task, worker.address)
-                .await
-                .map(Some);
+            let assignment = assignment(store, signer, deal, &task, worker.address).await?;
+            return Ok(Claim::Assigned(Box::new(assignment)));
         }
     }
-    Ok(None)
+    Ok(if any_need {
+        Claim::NothingForThisWorker
+    } else {
+        Claim::NoWork
+    })
 }

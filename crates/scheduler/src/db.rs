@@ -275,6 +275,12 @@ impl Store {
                     redact(&url)
                 ))
             })?;
+        if url.starts_with("sqlite:") {
+            // Readers don't wait for the writer, and a commit costs one sync of the log.
+            sqlx::query("PRAGMA journal_mode = WAL")
+                .execute(&pool)
+                .await?;
+        }
         for statement in MIGRATION
             .split(';')
             .map(str::trim)
@@ -986,13 +992,46 @@ impl Store {
         token_hash: &str,
         now: u64,
     ) -> Result<Option<Address>, SchedulerError> {
-        let row =
-            sqlx::query("SELECT worker FROM sessions WHERE token_hash = $1 AND expires_at >= $2")
-                .bind(token_hash.to_owned())
-                .bind(sql_int(now, "time")?)
-                .fetch_optional(&self.pool)
-                .await?;
-        row.map(|r| parse(&r, "worker")).transpose()
+        Ok(self.session(token_hash, now).await?.map(|(w, _)| w))
+    }
+
+    /// The worker and expiry of an unexpired session.
+    pub async fn session(
+        &self,
+        token_hash: &str,
+        now: u64,
+    ) -> Result<Option<(Address, u64)>, SchedulerError> {
+        let row = sqlx::query(
+            "SELECT worker, expires_at FROM sessions WHERE token_hash = $1 AND expires_at >= $2",
+        )
+        .bind(token_hash.to_owned())
+        .bind(sql_int(now, "time")?)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| Ok((parse(&r, "worker")?, int(&r, "expires_at")?)))
+            .transpose()
+    }
+
+    /// Records many heartbeats in one transaction (the scheduler keeps them in memory and
+    /// flushes them here: a heartbeat is not worth a disk write of its own). A worker heard from
+    /// is active again; an older time never overwrites a newer one.
+    pub async fn record_heartbeats(&self, seen: &[(Address, u64)]) -> Result<(), SchedulerError> {
+        if seen.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.pool.begin().await?;
+        for (address, at) in seen {
+            sqlx::query(
+                "UPDATE workers SET last_heartbeat = $1, status = 'active' \
+                 WHERE address = $2 AND last_heartbeat <= $1",
+            )
+            .bind(sql_int(*at, "time")?)
+            .bind(address.to_string())
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
     }
 }
 
@@ -1199,6 +1238,31 @@ mod tests {
     async fn lost_workers_release_their_assignments() {
         let (_dir, _url, store) = store().await;
         lost_workers_release_their_assignments_on(&store).await;
+    }
+
+    #[tokio::test]
+    async fn heartbeats_flushed_together_keep_workers_alive() {
+        let (_dir, _url, store) = store().await;
+        let (w1, w2) = (Address::repeat_byte(1), Address::repeat_byte(2));
+        store.upsert_worker(w1, 1, 0, 100).await.unwrap();
+        store.upsert_worker(w2, 1, 0, 100).await.unwrap();
+        store
+            .record_heartbeats(&[(w1, 500), (w2, 90)])
+            .await
+            .unwrap();
+        assert_eq!(store.worker(w1).await.unwrap().unwrap().last_heartbeat, 500);
+        assert_eq!(
+            store.worker(w2).await.unwrap().unwrap().last_heartbeat,
+            100,
+            "an older heartbeat changes nothing"
+        );
+        assert_eq!(store.mark_lost(400, 600).await.unwrap(), vec![w2]);
+        store.record_heartbeats(&[(w2, 700)]).await.unwrap();
+        assert_eq!(
+            store.worker(w2).await.unwrap().unwrap().status,
+            WorkerStatus::Active,
+            "a lost worker heard from again is active"
+        );
     }
 
     async fn lost_workers_release_their_assignments_on(store: &Store) {

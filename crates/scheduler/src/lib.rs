@@ -23,9 +23,11 @@ mod error;
 pub mod follower;
 pub mod policy;
 
+use std::collections::HashMap;
 use std::fmt;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use alloy::primitives::Address;
@@ -121,11 +123,27 @@ pub(crate) struct Shared {
     /// Wakes the chain loop early (a worker reported a reveal: a task may be ready to
     /// finalize).
     wake: Notify,
+    /// Sessions already checked, by token hash: the worker and the session's expiry.
+    sessions: std::sync::RwLock<HashMap<String, (Address, u64)>>,
+    /// When each worker was last heard from since the last flush (every authenticated call is
+    /// a heartbeat); the heartbeat monitor writes them to the database together.
+    seen: std::sync::Mutex<HashMap<Address, u64>>,
+    /// The [`Shared::changes`] version at which a claim found no task needing a replica at all:
+    /// other claims woken at the same version skip the scan (no thundering herd on a large
+    /// pool).
+    idle_version: AtomicU64,
 }
 
 impl Shared {
     fn changed(&self) {
         self.changes.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    /// Notes that `worker` was heard from at `now`.
+    fn heard_from(&self, worker: Address, now: u64) {
+        if let Ok(mut seen) = self.seen.lock() {
+            seen.insert(worker, now);
+        }
     }
 }
 
@@ -237,6 +255,9 @@ pub async fn start(config: SchedulerConfig) -> Result<RunningScheduler, Schedule
         changes,
         assign_lock: Mutex::new(()),
         wake: Notify::new(),
+        sessions: std::sync::RwLock::new(HashMap::new()),
+        seen: std::sync::Mutex::new(HashMap::new()),
+        idle_version: AtomicU64::new(u64::MAX),
     });
     let server = {
         let router = api::router(shared.clone());
@@ -284,13 +305,28 @@ async fn chain_loop(shared: Arc<Shared>, interval: Duration, options: follower::
     }
 }
 
-/// Marks workers silent for longer than the timeout as lost; their assigned replicates are
-/// released (and waiting claims woken to take them).
+/// Flushes the heartbeats heard since the last pass to the database, marks workers silent for
+/// longer than the timeout as lost (their assigned replicates are released and waiting claims
+/// woken to take them), and forgets expired sessions.
 async fn watch_heartbeats(shared: Arc<Shared>) {
     let period = (shared.heartbeat_timeout / 4).max(Duration::from_millis(200));
     loop {
         tokio::time::sleep(period).await;
         let now = api::unix_now();
+        let heard: Vec<(Address, u64)> = match shared.seen.lock() {
+            Ok(mut seen) => std::mem::take(&mut *seen).into_iter().collect(),
+            Err(_) => Vec::new(),
+        };
+        if let Err(e) = shared.store.record_heartbeats(&heard).await {
+            tracing::warn!(error = %e, "recording heartbeats failed; retrying");
+            if let Ok(mut seen) = shared.seen.lock() {
+                for (worker, at) in heard {
+                    let last = seen.entry(worker).or_insert(at);
+                    *last = (*last).max(at);
+                }
+            }
+            continue;
+        }
         let before = now.saturating_sub(shared.heartbeat_timeout.as_secs());
         match shared.store.mark_lost(before, now).await {
             Ok(lost) if !lost.is_empty() => {
@@ -301,6 +337,9 @@ async fn watch_heartbeats(shared: Arc<Shared>) {
             }
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "checking heartbeats failed; retrying"),
+        }
+        if let Ok(mut sessions) = shared.sessions.write() {
+            sessions.retain(|_, (_, expires)| *expires >= now);
         }
     }
 }
