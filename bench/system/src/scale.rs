@@ -1,0 +1,679 @@
+//! Scheduler scale: simulated workers against one scheduler. A simulated worker is a wallet
+//! and an HTTP client, not a worker: it logs in (challenge, EIP-191 signature, session token),
+//! then sends a heartbeat every 10 s and keeps one long-poll claim open, as a real worker
+//! does, and it does no work (a worker that gets a replicate holds it and stops claiming).
+//!
+//! The scheduler runs in this process, on a devnet with instant mining (the testkit's pool
+//! with no worker). The simulated workers run in a child process (this benchmark executable
+//! again, with `BENCH_ROLE=scale-clients`) so that each side stays under the per-process file
+//! descriptor limit with one HTTP/1 connection per open long poll, and so that the CPU of
+//! each side can be told apart. Both share the machine's cores with anvil: the client load
+//! competes with the scheduler.
+//!
+//! Phases, for each number of workers: (1) every worker logs in, `BENCH_SCALE_LOGIN_CONCURRENCY`
+//! at a time; (2) a steady phase of `BENCH_SCALE_SECS`: heartbeats every 10 s and long-poll
+//! claims (`wait=20`), each worker starting at a random offset; halfway through, a deal of
+//! `BENCH_SCALE_TASKS` trust-1 tasks is matched and the waiting claims take them. Latencies are
+//! measured by the clients: login (challenge + signed login, signing excluded), heartbeat, claim
+//! (the time a claim that found no work took beyond its long-poll wait: the scheduler's own
+//! handling time), and the dispatch delay of the deal's tasks (from the mined `matchOrders` to
+//! each assignment's arrival).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use alloy::signers::SignerSync;
+use alloy::signers::local::PrivateKeySigner;
+use anyhow::{Context as _, bail};
+use decloud_protocol::pool::{Challenge, LoginRequest, Session};
+use decloud_testkit::Devnet;
+use decloud_testkit::pool::{Pool, PoolOptions};
+use serde::{Deserialize, Serialize};
+use tokio::io::AsyncBufReadExt as _;
+use tokio::sync::Mutex;
+
+use crate::deal::Requester;
+use crate::report::{
+    self, Machine, Stats, app_module, cpu_time, env_or, ms, summary_line, verdict,
+};
+
+/// Target: p99 of the API's latency.
+const TARGET: Duration = Duration::from_millis(50);
+/// The default curve of simulated workers.
+pub const DEFAULT_WORKERS: &str = "100,1000,3000,10000";
+
+fn unix_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or_default()
+}
+
+/// A small deterministic generator (splitmix64) for the workers' random offsets.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, d: Duration) -> Duration {
+        let nanos = d.as_nanos().max(1) as u64;
+        Duration::from_nanos(self.next() % nanos)
+    }
+}
+
+/// What the client process measured (microseconds), sent back as one JSON line.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+struct ClientResults {
+    workers: usize,
+    login_wall_ms: u64,
+    challenge_us: Vec<u64>,
+    login_us: Vec<u64>,
+    heartbeat_us: Vec<u64>,
+    claim_overshoot_us: Vec<u64>,
+    claims_sent: u64,
+    assigned_unix_ms: Vec<u64>,
+    errors: BTreeMap<String, u64>,
+    steady_ms: u64,
+    cpu_login_ms: u64,
+    cpu_steady_ms: u64,
+}
+
+/// The client side's parameters (passed through the environment).
+#[derive(Clone, Debug)]
+struct ClientParams {
+    url: String,
+    workers: usize,
+    steady: Duration,
+    heartbeat: Duration,
+    claim_wait: Duration,
+    login_concurrency: usize,
+    group: usize,
+}
+
+impl ClientParams {
+    fn from_env() -> anyhow::Result<Self> {
+        Ok(Self {
+            url: std::env::var("BENCH_SCALE_URL").context("BENCH_SCALE_URL is not set")?,
+            workers: env_or("BENCH_SCALE_N", 100usize),
+            steady: Duration::from_secs(env_or("BENCH_SCALE_SECS", 30u64)),
+            heartbeat: Duration::from_secs(env_or("BENCH_SCALE_HEARTBEAT_SECS", 10u64)),
+            claim_wait: Duration::from_secs(env_or("BENCH_SCALE_CLAIM_WAIT", 20u64)),
+            login_concurrency: env_or("BENCH_SCALE_LOGIN_CONCURRENCY", 16usize).max(1),
+            group: env_or("BENCH_SCALE_GROUP", 100usize).max(1),
+        })
+    }
+}
+
+#[derive(Default)]
+struct Recorder {
+    challenge: Vec<u64>,
+    login: Vec<u64>,
+    heartbeat: Vec<u64>,
+    claim_overshoot: Vec<u64>,
+    assigned: Vec<u64>,
+    errors: BTreeMap<String, u64>,
+}
+
+impl Recorder {
+    fn error(&mut self, what: &str, e: impl std::fmt::Display) {
+        let text = e.to_string();
+        let kind = if text.contains("timed out") || text.contains("timeout") {
+            "timeout".to_owned()
+        } else if let Some(status) = text.strip_prefix("status ") {
+            format!("HTTP {}", &status[..3.min(status.len())])
+        } else {
+            "connection".to_owned()
+        };
+        *self.errors.entry(format!("{what}: {kind}")).or_default() += 1;
+    }
+}
+
+fn micros(d: Duration) -> u64 {
+    d.as_micros() as u64
+}
+
+struct SimWorker {
+    http: reqwest::Client,
+    token: String,
+}
+
+async fn login(
+    http: &reqwest::Client,
+    url: &str,
+    key: &PrivateKeySigner,
+) -> anyhow::Result<(String, Duration, Duration)> {
+    let t = Instant::now();
+    let response = http
+        .get(format!("{url}/v1/login/challenge"))
+        .timeout(Duration::from_secs(60))
+        .send()
+        .await?;
+    if !response.status().is_success() {
+        bail!("status {}", response.status().as_u16());
+    }
+    let challenge: Challenge = response.json().await?;
+    let challenge_time = t.elapsed();
+    let signature = key.sign_message_sync(challenge.message.as_bytes())?;
+    let request = LoginRequest {
+        worker: key.address(),
+        nonce: challenge.nonce,
+        deadline: challenge.deadline,
+        signature: signature.to_string(),
+        capacity: 1,
+    };
+    let t = Instant::now();
+    let response = http
+        .post(format!("{url}/v1/login"))
+        .timeout(Duration::from_secs(60))
+        .json(&request)
+        .send()
+        .await?;
+    if !response.status().is_success() {
+        bail!("status {}", response.status().as_u16());
+    }
+    let session: Session = response.json().await?;
+    Ok((session.token, challenge_time, t.elapsed()))
+}
+
+fn http_client() -> anyhow::Result<reqwest::Client> {
+    Ok(reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(10))
+        .pool_idle_timeout(Duration::from_secs(120))
+        .build()?)
+}
+
+/// The client process: logs the workers in, runs the steady phase, prints the results.
+pub async fn clients() -> anyhow::Result<()> {
+    let p = ClientParams::from_env()?;
+    let me = std::process::id();
+    let recorder = Arc::new(Mutex::new(Recorder::default()));
+    let groups: Vec<reqwest::Client> = (0..p.workers.div_ceil(p.group))
+        .map(|_| http_client())
+        .collect::<anyhow::Result<_>>()?;
+
+    // --- login, a bounded number at a time ---
+    let cpu0 = cpu_time(me).unwrap_or_default();
+    let t0 = Instant::now();
+    let next = Arc::new(AtomicU64::new(0));
+    let workers: Arc<Mutex<Vec<Option<SimWorker>>>> =
+        Arc::new(Mutex::new((0..p.workers).map(|_| None).collect()));
+    let mut logins = Vec::new();
+    for _ in 0..p.login_concurrency.min(p.workers) {
+        let (next, workers, recorder, groups, url) = (
+            next.clone(),
+            workers.clone(),
+            recorder.clone(),
+            groups.clone(),
+            p.url.clone(),
+        );
+        let total = p.workers as u64;
+        logins.push(tokio::spawn(async move {
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= total {
+                    return;
+                }
+                let http = groups[i as usize % groups.len()].clone();
+                let key = PrivateKeySigner::random();
+                let mut attempts = 0;
+                loop {
+                    attempts += 1;
+                    match login(&http, &url, &key).await {
+                        Ok((token, challenge, login)) => {
+                            let mut r = recorder.lock().await;
+                            r.challenge.push(micros(challenge));
+                            r.login.push(micros(login));
+                            drop(r);
+                            workers.lock().await[i as usize] = Some(SimWorker {
+                                http: http.clone(),
+                                token,
+                            });
+                            break;
+                        }
+                        Err(e) => {
+                            recorder.lock().await.error("login", &e);
+                            if attempts >= 5 {
+                                break;
+                            }
+                            tokio::time::sleep(Duration::from_millis(500)).await;
+                        }
+                    }
+                }
+            }
+        }));
+    }
+    for l in logins {
+        l.await?;
+    }
+    let login_wall = t0.elapsed();
+    let cpu_login = cpu_time(me).unwrap_or_default().saturating_sub(cpu0);
+    let logged: Vec<SimWorker> = std::mem::take(&mut *workers.lock().await)
+        .into_iter()
+        .flatten()
+        .collect();
+    println!("LOGGED_IN {}", logged.len());
+
+    // --- steady phase ---
+    let cpu1 = cpu_time(me).unwrap_or_default();
+    let start = tokio::time::Instant::now();
+    let end = start + p.steady;
+    println!("STEADY {}", unix_ms());
+    let claims_sent = Arc::new(AtomicU64::new(0));
+    let mut tasks = tokio::task::JoinSet::new();
+    for (i, w) in logged.into_iter().enumerate() {
+        let w = Arc::new(w);
+        let mut rng = Rng(0x5eed_0000 + i as u64);
+        let (hb_offset, claim_offset) = (rng.below(p.heartbeat), rng.below(p.claim_wait));
+        // Heartbeats.
+        {
+            let (w, recorder, url, every) =
+                (w.clone(), recorder.clone(), p.url.clone(), p.heartbeat);
+            tasks.spawn(async move {
+                let mut at = start + hb_offset;
+                loop {
+                    tokio::time::sleep_until(at).await;
+                    if tokio::time::Instant::now() >= end {
+                        return;
+                    }
+                    let t = Instant::now();
+                    let sent = w
+                        .http
+                        .post(format!("{url}/v1/heartbeat"))
+                        .bearer_auth(&w.token)
+                        .timeout(Duration::from_secs(60))
+                        .send()
+                        .await;
+                    let elapsed = t.elapsed();
+                    match sent {
+                        Ok(r) if r.status().is_success() => {
+                            let _ = r.bytes().await;
+                            recorder.lock().await.heartbeat.push(micros(elapsed));
+                        }
+                        Ok(r) => recorder
+                            .lock()
+                            .await
+                            .error("heartbeat", format!("status {}", r.status().as_u16())),
+                        Err(e) => recorder.lock().await.error("heartbeat", e),
+                    }
+                    at += every;
+                }
+            });
+        }
+        // Long-poll claims until one brings work.
+        {
+            let (w, recorder, url, wait, claims_sent) = (
+                w.clone(),
+                recorder.clone(),
+                p.url.clone(),
+                p.claim_wait,
+                claims_sent.clone(),
+            );
+            tasks.spawn(async move {
+                tokio::time::sleep_until(start + claim_offset).await;
+                while tokio::time::Instant::now() < end {
+                    let t = Instant::now();
+                    claims_sent.fetch_add(1, Ordering::Relaxed);
+                    let request = w
+                        .http
+                        .post(format!("{url}/v1/claim?wait={}", wait.as_secs()))
+                        .bearer_auth(&w.token)
+                        .timeout(wait + Duration::from_secs(60))
+                        .send();
+                    let sent = tokio::select! {
+                        r = request => r,
+                        () = tokio::time::sleep_until(end) => return,
+                    };
+                    let elapsed = t.elapsed();
+                    match sent {
+                        Ok(r) if r.status() == reqwest::StatusCode::NO_CONTENT => {
+                            recorder
+                                .lock()
+                                .await
+                                .claim_overshoot
+                                .push(micros(elapsed.saturating_sub(wait)));
+                        }
+                        Ok(r) if r.status().is_success() => {
+                            let _ = r.bytes().await;
+                            recorder.lock().await.assigned.push(unix_ms());
+                            // Busy with its replicate from now on: no more claims.
+                            return;
+                        }
+                        Ok(r) => {
+                            recorder
+                                .lock()
+                                .await
+                                .error("claim", format!("status {}", r.status().as_u16()));
+                            tokio::time::sleep(Duration::from_secs(1)).await;
+                        }
+                        Err(e) => {
+                            recorder.lock().await.error("claim", e);
+                            tokio::time::sleep(Duration::from_secs(1)).await;
+                        }
+                    }
+                }
+            });
+        }
+    }
+    while tasks.join_next().await.is_some() {}
+    let steady = start.elapsed();
+    let cpu_steady = cpu_time(me).unwrap_or_default().saturating_sub(cpu1);
+    let r = std::mem::take(&mut *recorder.lock().await);
+    let results = ClientResults {
+        workers: p.workers,
+        login_wall_ms: login_wall.as_millis() as u64,
+        challenge_us: r.challenge,
+        login_us: r.login,
+        heartbeat_us: r.heartbeat,
+        claim_overshoot_us: r.claim_overshoot,
+        claims_sent: claims_sent.load(Ordering::Relaxed),
+        assigned_unix_ms: r.assigned,
+        errors: r.errors,
+        steady_ms: steady.as_millis() as u64,
+        cpu_login_ms: cpu_login.as_millis() as u64,
+        cpu_steady_ms: cpu_steady.as_millis() as u64,
+    };
+    println!("RESULT {}", serde_json::to_string(&results)?);
+    Ok(())
+}
+
+/// What one point of the curve gave.
+struct Point {
+    workers: usize,
+    logged_in: usize,
+    login: Stats,
+    login_rate: f64,
+    heartbeat: Stats,
+    claim: Stats,
+    claims_per_sec: f64,
+    dispatch: Stats,
+    tasks: u64,
+    assigned: usize,
+    errors: BTreeMap<String, u64>,
+    /// CPU over the steady phase, in cores: scheduler process, clients, anvil.
+    cpu_steady: (f64, f64, f64),
+    /// CPU over the login phase, in cores.
+    cpu_login: (f64, f64, f64),
+    server_fds: usize,
+}
+
+fn durations(us: &[u64]) -> Vec<Duration> {
+    us.iter().map(|&u| Duration::from_micros(u)).collect()
+}
+
+fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd")
+        .map(|d| d.count())
+        .unwrap_or(0)
+}
+
+async fn point(devnet: &Devnet, wasm: &[u8], workers: usize) -> anyhow::Result<Point> {
+    let steady = Duration::from_secs(env_or("BENCH_SCALE_SECS", 30u64));
+    let tasks = env_or("BENCH_SCALE_TASKS", 20u64)
+        .min(workers as u64)
+        .max(1);
+    let options = PoolOptions {
+        workers: 0,
+        heartbeat_timeout: Duration::from_secs(60),
+        ..PoolOptions::default()
+    };
+    let pool = Pool::start(devnet, options.clone()).await?;
+    let app = pool.deploy_app("greeting", wasm).await?;
+    let requester = Arc::new(Requester::for_pool(&pool, &options, tasks).await?);
+    let orders = Arc::new(requester.sign(app, 1, tasks, "bench")?);
+    let url = pool
+        .scheduler_url()
+        .context("the pool's scheduler is not running")?;
+    let exe = std::env::current_exe()?;
+    let mut child = tokio::process::Command::new(exe)
+        .env("BENCH_ROLE", "scale-clients")
+        .env("BENCH_SCALE_URL", &url)
+        .env("BENCH_SCALE_N", workers.to_string())
+        .env("BENCH_SCALE_SECS", steady.as_secs().to_string())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .context("starting the client process")?;
+    let child_pid = child.id().unwrap_or_default();
+    let anvil = report::anvil_pid();
+    let me = std::process::id();
+    let snapshot = || {
+        (
+            cpu_time(me).unwrap_or_default(),
+            cpu_time(child_pid).unwrap_or_default(),
+            anvil.and_then(cpu_time).unwrap_or_default(),
+            Instant::now(),
+        )
+    };
+    let cores = |a: (Duration, Duration, Duration, Instant),
+                 b: (Duration, Duration, Duration, Instant)| {
+        let wall = b.3.duration_since(a.3).as_secs_f64().max(1e-9);
+        (
+            b.0.saturating_sub(a.0).as_secs_f64() / wall,
+            b.1.saturating_sub(a.1).as_secs_f64() / wall,
+            b.2.saturating_sub(a.2).as_secs_f64() / wall,
+        )
+    };
+    let stdout = child
+        .stdout
+        .take()
+        .context("no stdout from the client process")?;
+    let mut lines = tokio::io::BufReader::new(stdout).lines();
+    let start = snapshot();
+    let mut login_end = start;
+    let mut cpu_login = (0.0, 0.0, 0.0);
+    let mut matched_at: Option<tokio::task::JoinHandle<anyhow::Result<u64>>> = None;
+    let mut fds_at: Option<tokio::task::JoinHandle<usize>> = None;
+    let mut results = None;
+    while let Some(line) = lines.next_line().await? {
+        if let Some(n) = line.strip_prefix("LOGGED_IN ") {
+            login_end = snapshot();
+            cpu_login = cores(start, login_end);
+            println!("    {workers} workers: {} logged in", n.trim());
+        } else if line.starts_with("STEADY ") {
+            let (requester, orders) = (requester.clone(), orders.clone());
+            matched_at = Some(tokio::spawn(async move {
+                tokio::time::sleep(steady / 2).await;
+                requester.matched(&orders).await?;
+                Ok(unix_ms())
+            }));
+            fds_at = Some(tokio::spawn(async move {
+                tokio::time::sleep(steady / 3).await;
+                open_fds()
+            }));
+        } else if let Some(json) = line.strip_prefix("RESULT ") {
+            results = Some(serde_json::from_str::<ClientResults>(json)?);
+        }
+    }
+    let end = snapshot();
+    let status = child.wait().await?;
+    let Some(r) = results else {
+        bail!("the client process ended ({status}) without results");
+    };
+    let matched_ms = match matched_at {
+        Some(h) => h.await??,
+        None => bail!("the client process never started its steady phase"),
+    };
+    let server_fds = match fds_at {
+        Some(h) => h.await?,
+        None => 0,
+    };
+    let dispatch: Vec<Duration> = r
+        .assigned_unix_ms
+        .iter()
+        .map(|&t| Duration::from_millis(t.saturating_sub(matched_ms)))
+        .collect();
+    let steady_secs = (r.steady_ms as f64 / 1000.0).max(1e-9);
+    drop(pool);
+    Ok(Point {
+        workers,
+        logged_in: r.login_us.len(),
+        login: Stats::of(
+            &r.login_us
+                .iter()
+                .zip(&r.challenge_us)
+                .map(|(l, c)| Duration::from_micros(l + c))
+                .collect::<Vec<_>>(),
+        ),
+        login_rate: r.login_us.len() as f64 / (r.login_wall_ms as f64 / 1000.0).max(1e-9),
+        heartbeat: Stats::of(&durations(&r.heartbeat_us)),
+        claim: Stats::of(&durations(&r.claim_overshoot_us)),
+        claims_per_sec: r.claims_sent as f64 / steady_secs,
+        dispatch: Stats::of(&dispatch),
+        tasks,
+        assigned: r.assigned_unix_ms.len(),
+        errors: r.errors,
+        cpu_steady: cores(login_end, end),
+        cpu_login,
+        server_fds,
+    })
+}
+
+fn triple(s: &Stats) -> String {
+    if s.n == 0 {
+        return "—".into();
+    }
+    format!("{} / {} / {}", ms(s.p50), ms(s.p99), ms(s.max))
+}
+
+/// Runs the scale benchmark, prints it, and rewrites its section of `bench/README.md`.
+pub async fn run() -> anyhow::Result<()> {
+    let machine = Machine::detect();
+    let curve: Vec<usize> = std::env::var("BENCH_SCALE_WORKERS")
+        .unwrap_or_else(|_| DEFAULT_WORKERS.into())
+        .split(',')
+        .filter_map(|s| s.trim().parse().ok())
+        .collect();
+    let steady = env_or("BENCH_SCALE_SECS", 30u64);
+    let concurrency = env_or("BENCH_SCALE_LOGIN_CONCURRENCY", 16usize);
+    let limit = std::fs::read_to_string("/proc/self/limits")
+        .ok()
+        .and_then(|l| {
+            l.lines()
+                .find(|l| l.starts_with("Max open files"))
+                .and_then(|l| l.split_whitespace().nth(3).map(str::to_owned))
+        })
+        .unwrap_or_else(|| "?".into());
+    println!(
+        "scale: simulated workers {curve:?}, steady phase {steady} s, logins {concurrency} at a time, open-file limit {limit}"
+    );
+    let wasm = app_module("greeting")?;
+    let devnet = Devnet::start()
+        .await
+        .context("starting the devnet (run scripts/bootstrap first)")?;
+    let mut points = Vec::new();
+    for &n in &curve {
+        let p = point(&devnet, &wasm, n).await?;
+        println!(
+            "  {n} workers: login p50/p99/max {} ({:.0}/s), heartbeat {}, claim beyond wait {} ({:.0} claims/s), \
+             dispatch of {} tasks {} ({} assigned), errors {:?}, CPU steady scheduler {:.2} clients {:.2} anvil {:.2} cores, \
+             scheduler fds {}",
+            triple(&p.login),
+            p.login_rate,
+            triple(&p.heartbeat),
+            triple(&p.claim),
+            p.claims_per_sec,
+            p.tasks,
+            triple(&p.dispatch),
+            p.assigned,
+            p.errors,
+            p.cpu_steady.0,
+            p.cpu_steady.1,
+            p.cpu_steady.2,
+            p.server_fds,
+        );
+        points.push(p);
+    }
+    drop(devnet);
+
+    let mut table = String::from(
+        "| workers | login p50 / p99 / max | logins / s | heartbeat p50 / p99 / max | claim p50 / p99 / max | claims / s | dispatch p50 / p99 / max | errors | CPU, steady (scheduler / clients / anvil) | status (p99 < 50 ms) |\n\
+         |---:|---:|---:|---:|---:|---:|---:|---|---|---|\n",
+    );
+    let mut summaries = Vec::new();
+    for p in &points {
+        let steady_met = p.heartbeat.n > 0
+            && p.claim.n > 0
+            && p.heartbeat.p99 < TARGET
+            && p.claim.p99 < TARGET
+            && p.errors.is_empty();
+        let login_met = p.login.p99 < TARGET;
+        let errors = if p.errors.is_empty() {
+            "none".to_owned()
+        } else {
+            p.errors
+                .iter()
+                .map(|(k, v)| format!("{k} × {v}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        table.push_str(&format!(
+            "| {}{} | {} | {:.0} | {} | {} | {:.0} | {} ({} of {} tasks) | {errors} | {:.2} / {:.2} / {:.2} cores | heartbeat + claim: {}; login: {} |\n",
+            p.workers,
+            if p.logged_in == p.workers {
+                String::new()
+            } else {
+                format!(" ({} logged in)", p.logged_in)
+            },
+            triple(&p.login),
+            p.login_rate,
+            triple(&p.heartbeat),
+            triple(&p.claim),
+            p.claims_per_sec,
+            triple(&p.dispatch),
+            p.assigned,
+            p.tasks,
+            p.cpu_steady.0,
+            p.cpu_steady.1,
+            p.cpu_steady.2,
+            verdict(steady_met),
+            verdict(login_met),
+        ));
+        let _ = p.cpu_login;
+        let _ = p.server_fds;
+        if Some(p.workers) == curve.iter().copied().max() {
+            summaries.push(summary_line(
+                &format!(
+                    "Scheduler scale, {} workers: heartbeat / claim p99",
+                    p.workers
+                ),
+                &format!("{} / {}", ms(p.heartbeat.p99), ms(p.claim.p99)),
+                "< 50 ms",
+                verdict(steady_met),
+            ));
+            summaries.push(summary_line(
+                &format!(
+                    "Scheduler scale, {} workers: login p99 ({concurrency} at a time)",
+                    p.workers
+                ),
+                &ms(p.login.p99),
+                "< 50 ms",
+                verdict(login_met),
+            ));
+        }
+    }
+    let mut cpu_lines = String::new();
+    for p in &points {
+        cpu_lines.push_str(&format!(
+            "- {} workers: login phase {:.2} / {:.2} / {:.2} cores (scheduler / clients / anvil); scheduler process open file descriptors during the steady phase: {}\n",
+            p.workers, p.cpu_login.0, p.cpu_login.1, p.cpu_login.2, p.server_fds
+        ));
+    }
+    let body = format!(
+        "Measured on {}; SQLite scheduler database in the system's temporary directory, steady phase {steady} s, \
+         logins {concurrency} at a time, heartbeats every 10 s, long-poll claims with `wait=20`, \
+         open-file limit {limit}. Latencies are seen by the clients, which run on the same cores.\n\n\
+         {table}\n{cpu_lines}\n{}\n",
+        machine.line(),
+        summaries.join("\n")
+    );
+    report::write_section("scale", &body)
+}

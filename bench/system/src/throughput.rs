@@ -1,0 +1,468 @@
+//! Throughput: certified tasks per second sustained end to end through the real contracts (a
+//! devnet with instant mining), the scheduler and the workers, for one bulk deal of N trivial
+//! tasks (`greeting`), at trust 1 and at three replicas, for several worker counts and
+//! capacities.
+//!
+//! Each configuration gets a fresh devnet (so the workers' scores, hence their weights, start
+//! at 0), a scheduler and storage node in this process and its workers in a child process
+//! ([`crate::pool`]), with their files on disk (the system's temporary directory) or, for the
+//! `:shm` configurations, in memory (`/dev/shm`). A warm-up deal of `workers × capacity`
+//! trust-1 tasks first makes every worker download and compile the app (not measured). Then
+//! the clock starts when `matchOrders` is sent, and a task counts when its `TaskFinalize` event
+//! is on chain (read with `eth_getLogs` every 250 ms). Alongside: the CPU that anvil, the
+//! scheduler process (and, within it, its SQLite thread) and the workers' process used, the
+//! transactions mined and the JSON-RPC calls anvil served (from its log), per task.
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use alloy::primitives::{B256, U256};
+use alloy::providers::Provider;
+use anyhow::{Context as _, bail};
+use decloud_chain::client::Client;
+use decloud_chain::orders::MatchedDeal;
+use decloud_testkit::Devnet;
+
+use crate::deal::{Requester, finalized_since};
+use crate::pool::{BenchPool, PRICE, Workers, worker_keys};
+use crate::report::{
+    self, Machine, anvil_pid, app_module, cpu_time, env_or, summary_line, threads_cpu_time, verdict,
+};
+use crate::rpc::LogMark;
+
+/// Target at trust 1, certified tasks per second.
+const TARGET: f64 = 100.0;
+/// How often the finalized tasks are counted.
+const POLL: Duration = Duration::from_millis(250);
+
+/// One configuration: trust, workers, capacity of each, tasks in the deal, files in memory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// Trust of the deal.
+    pub trust: u64,
+    /// Workers.
+    pub workers: usize,
+    /// Replicates each runs at once.
+    pub capacity: u64,
+    /// Tasks in the deal.
+    pub tasks: u64,
+    /// The scheduler's database and the workers' files in `/dev/shm` rather than on disk.
+    pub shm: bool,
+}
+
+impl std::str::FromStr for Config {
+    type Err = String;
+
+    /// `t1:w4:c4:n400` (trust, workers, capacity, tasks), optionally `:shm`.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let mut c = Config {
+            trust: 1,
+            workers: 1,
+            capacity: 1,
+            tasks: 100,
+            shm: false,
+        };
+        let bad = |part: &str| format!("bad part {part:?} of {s:?}: expected t1:w4:c4:n400[:shm]");
+        for part in s.trim().split(':') {
+            if part == "shm" {
+                c.shm = true;
+                continue;
+            }
+            let (key, value) = part.split_at(1.min(part.len()));
+            let v: u64 = value.parse().map_err(|_| bad(part))?;
+            match key {
+                "t" => c.trust = v,
+                "w" => c.workers = v as usize,
+                "c" => c.capacity = v,
+                "n" => c.tasks = v,
+                _ => return Err(bad(part)),
+            }
+        }
+        if c.workers == 0 || c.capacity == 0 || c.tasks == 0 {
+            return Err(format!(
+                "{s:?}: workers, capacity and tasks must be at least 1"
+            ));
+        }
+        Ok(c)
+    }
+}
+
+/// The default configurations: trust 1 from one single-slot worker to eight workers of eight
+/// slots (on disk, and in memory), and three replicas on twelve workers (few enough tasks per
+/// worker that no score reaches 12, where a worker's weight grows to 3 and two contributions
+/// would suffice).
+pub const DEFAULT: &str =
+    "t1:w1:c1:n100,t1:w4:c4:n400,t1:w8:c8:n800,t1:w8:c8:n800:shm,t5:w12:c2:n32";
+
+struct Outcome {
+    config: Config,
+    /// `matchOrders` sent → last task finalized.
+    total: Duration,
+    /// Time of the first finalization seen.
+    first: Duration,
+    finalized: usize,
+    /// Between 10 % and 90 % of the tasks finalized (none when too few steps).
+    steady: Option<f64>,
+    contributions: f64,
+    cpu_anvil: Duration,
+    cpu_scheduler: Duration,
+    cpu_sqlite: Duration,
+    cpu_workers: Duration,
+    transactions: u64,
+    rpc: crate::rpc::RpcCounts,
+}
+
+impl Outcome {
+    fn rate(&self) -> f64 {
+        self.finalized as f64 / self.total.as_secs_f64().max(1e-9)
+    }
+}
+
+/// Waits until the `n` tasks of `deal` are finalized (or `timeout` passes); returns the
+/// progress as (time since `t0`, tasks finalized).
+async fn follow_deal(
+    watcher: &Client,
+    deal: &MatchedDeal,
+    n: u64,
+    t0: Instant,
+    timeout: Duration,
+) -> anyhow::Result<Vec<(Duration, usize)>> {
+    let from = deal.receipt.block_number.unwrap_or_default();
+    let wanted: HashSet<B256> = decloud_protocol::ids::task_ids(deal.deal_id, n).collect();
+    let mut progress: Vec<(Duration, usize)> = Vec::new();
+    let mut done = 0;
+    while done < wanted.len() {
+        tokio::time::sleep(POLL).await;
+        let finalized = finalized_since(watcher, from).await?;
+        let now = finalized.intersection(&wanted).count();
+        if now > done {
+            progress.push((t0.elapsed(), now));
+            done = now;
+        }
+        if t0.elapsed() > timeout {
+            eprintln!(
+                "  only {done} of {} tasks finalized after {timeout:?}",
+                wanted.len()
+            );
+            break;
+        }
+    }
+    Ok(progress)
+}
+
+async fn measure(config: Config, follow: Duration) -> anyhow::Result<Outcome> {
+    let wasm = app_module("greeting")?;
+    let devnet = Devnet::start()
+        .await
+        .context("starting the devnet (run scripts/bootstrap first)")?;
+    let base = if config.shm {
+        PathBuf::from("/dev/shm")
+    } else {
+        std::env::temp_dir()
+    };
+    let dir = tempfile::Builder::new()
+        .prefix("decloud-bench-")
+        .tempdir_in(&base)
+        .with_context(|| format!("cannot create a directory in {}", base.display()))?;
+    let pool = BenchPool::start(&devnet, &dir.path().join("pool"), follow).await?;
+    let app = pool.deploy_app("greeting", &wasm).await?;
+    let keys = worker_keys(&devnet, config.workers).await?;
+    let workers = Workers::start(
+        &pool,
+        devnet.home(),
+        &keys,
+        config.capacity,
+        &dir.path().join("workers"),
+    )
+    .await?;
+    let warm = config.workers as u64 * config.capacity;
+    let requester = Requester::new(
+        &pool.profile,
+        pool.workerpool,
+        U256::from(PRICE),
+        100,
+        config.tasks + warm,
+    )
+    .await?;
+    let watcher = Client::connect(&pool.profile, None, None).await?;
+
+    // Warm-up, not measured: every worker downloads and compiles the app.
+    let orders = requester.sign(app, 1, warm, "warm-up")?;
+    let matched = requester.matched(&orders).await?;
+    follow_deal(
+        &watcher,
+        &matched,
+        warm,
+        Instant::now(),
+        Duration::from_secs(300),
+    )
+    .await?;
+
+    let orders = requester.sign(app, config.trust, config.tasks, "bench")?;
+    let log = LogMark::now(&devnet.home().join("anvil.log"));
+    let (me, child, anvil) = (
+        std::process::id(),
+        workers.pid().unwrap_or_default(),
+        anvil_pid(),
+    );
+    let cpu = || {
+        (
+            cpu_time(me).unwrap_or_default(),
+            threads_cpu_time("sqlx-sqlite"),
+            cpu_time(child).unwrap_or_default(),
+            anvil.and_then(cpu_time).unwrap_or_default(),
+        )
+    };
+    let cpu0 = cpu();
+    let t0 = Instant::now();
+    let matched = requester.matched(&orders).await?;
+    let from = matched.receipt.block_number.unwrap_or_default();
+    let timeout = Duration::from_secs(120) + Duration::from_millis(500) * config.tasks as u32;
+    let progress = follow_deal(&watcher, &matched, config.tasks, t0, timeout).await?;
+    let cpu1 = cpu();
+    let rpc = log.counts();
+    let done = progress.last().map(|p| p.1).unwrap_or(0);
+    let last = progress.last().map(|p| p.0).unwrap_or(t0.elapsed());
+    let first = progress.first().map(|p| p.0).unwrap_or_default();
+    let n = config.tasks as f64;
+    let at = |fraction: f64| {
+        progress
+            .iter()
+            .find(|(_, c)| *c as f64 >= fraction * n)
+            .map(|p| (p.0, p.1))
+    };
+    let steady = match (at(0.1), at(0.9)) {
+        (Some((t1, c1)), Some((t2, c2))) if t2 > t1 && c2 > c1 => {
+            Some((c2 - c1) as f64 / (t2 - t1).as_secs_f64())
+        }
+        _ => None,
+    };
+    // Contributions per task, from the chain.
+    let contributions = {
+        use alloy::rpc::types::Filter;
+        use alloy::sol_types::SolEvent;
+        let wanted: HashSet<B256> =
+            decloud_protocol::ids::task_ids(matched.deal_id, config.tasks).collect();
+        let filter = Filter::new()
+            .address(watcher.profile().contracts.hub)
+            .event_signature(decloud_chain::contracts::Hub::TaskContribute::SIGNATURE_HASH)
+            .from_block(from);
+        let logs = watcher.provider().get_logs(&filter).await?;
+        logs.iter()
+            .filter(|l| l.topics().get(1).is_some_and(|t| wanted.contains(t)))
+            .count() as f64
+            / n
+    };
+    workers.stop().await;
+    drop(pool);
+    drop(devnet);
+    if done == 0 {
+        bail!("no task of {config:?} was finalized");
+    }
+    Ok(Outcome {
+        config,
+        total: last,
+        first,
+        finalized: done,
+        steady,
+        contributions,
+        cpu_scheduler: cpu1.0.saturating_sub(cpu0.0),
+        cpu_sqlite: cpu1.1.saturating_sub(cpu0.1),
+        cpu_workers: cpu1.2.saturating_sub(cpu0.2),
+        cpu_anvil: cpu1.3.saturating_sub(cpu0.3),
+        transactions: rpc.transactions,
+        rpc,
+    })
+}
+
+fn storage(c: &Config) -> &'static str {
+    if c.shm { "tmpfs" } else { "disk" }
+}
+
+/// Runs the throughput benchmark, prints it, and rewrites its section of `bench/README.md`.
+pub async fn run() -> anyhow::Result<()> {
+    let machine = Machine::detect();
+    let spec = std::env::var("BENCH_THROUGHPUT").unwrap_or_else(|_| DEFAULT.into());
+    let configs: Vec<Config> = spec
+        .split(',')
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| s.parse().map_err(anyhow::Error::msg))
+        .collect::<anyhow::Result<_>>()?;
+    let follow = Duration::from_millis(env_or("BENCH_FOLLOW_MS", 200u64));
+    println!(
+        "throughput: {} configuration(s), instant mining, scheduler chain poll every {} ms",
+        configs.len(),
+        follow.as_millis()
+    );
+    let per_ms = |d: Duration, per: f64| d.as_secs_f64() * 1000.0 / per;
+    let mut outcomes = Vec::new();
+    for config in configs {
+        let o = measure(config, follow).await?;
+        let per = o.finalized as f64;
+        println!(
+            "  trust {} × {} workers × capacity {} ({}): {}/{} tasks in {:.1} s = {:.1} tasks/s (steady {}), first after {:.1} s; \
+             {:.2} contributions/task; per task: {:.2} tx, {:.1} RPC calls [{}]; CPU per task: anvil {:.1} ms, scheduler process {:.1} ms \
+             (SQLite thread {:.1} ms), workers {:.1} ms",
+            o.config.trust,
+            o.config.workers,
+            o.config.capacity,
+            storage(&o.config),
+            o.finalized,
+            o.config.tasks,
+            o.total.as_secs_f64(),
+            o.rate(),
+            o.steady
+                .map(|s| format!("{s:.1}/s"))
+                .unwrap_or_else(|| "n/a".into()),
+            o.first.as_secs_f64(),
+            o.contributions,
+            o.transactions as f64 / per,
+            o.rpc.total() as f64 / per,
+            o.rpc.top(6, per),
+            per_ms(o.cpu_anvil, per),
+            per_ms(o.cpu_scheduler, per),
+            per_ms(o.cpu_sqlite, per),
+            per_ms(o.cpu_workers, per),
+        );
+        outcomes.push(o);
+    }
+
+    let mut table = String::from(
+        "| trust | workers × capacity | files | tasks | certified / s | steady (10 → 90 %) | first finalized after | contributions / task | tx / task | RPC calls / task | CPU / task: anvil | scheduler (its SQLite thread) | workers | CPU busy (of 2 cores) | target | status |\n\
+         |---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n",
+    );
+    let mut rpc_lines = String::new();
+    let mut best_t1: Option<&Outcome> = None;
+    let mut best_rep: Option<&Outcome> = None;
+    for o in &outcomes {
+        let per = o.finalized as f64;
+        let busy =
+            (o.cpu_anvil + o.cpu_scheduler + o.cpu_workers).as_secs_f64() / o.total.as_secs_f64();
+        let trust1 = o.config.trust <= 1;
+        let (target, status) = if trust1 {
+            (format!("≥ {TARGET:.0}/s"), verdict(o.rate() >= TARGET))
+        } else {
+            ("—".to_owned(), "informational")
+        };
+        table.push_str(&format!(
+            "| {} | {} × {} | {} | {}{} | **{:.1}** | {} | {:.1} s | {:.2} | {:.2} | {:.1} | {:.1} ms | {:.1} ms ({:.1} ms) | {:.1} ms | {:.0} % | {target} | {status} |\n",
+            o.config.trust,
+            o.config.workers,
+            o.config.capacity,
+            storage(&o.config),
+            o.finalized,
+            if o.finalized as u64 == o.config.tasks {
+                String::new()
+            } else {
+                format!(" of {}", o.config.tasks)
+            },
+            o.rate(),
+            o.steady
+                .map(|s| format!("{s:.1}"))
+                .unwrap_or_else(|| "n/a".into()),
+            o.first.as_secs_f64(),
+            o.contributions,
+            o.transactions as f64 / per,
+            o.rpc.total() as f64 / per,
+            per_ms(o.cpu_anvil, per),
+            per_ms(o.cpu_scheduler, per),
+            per_ms(o.cpu_sqlite, per),
+            per_ms(o.cpu_workers, per),
+            busy * 100.0 / 2.0,
+        ));
+        rpc_lines.push_str(&format!(
+            "- trust {}, {} × {} ({}): {}\n",
+            o.config.trust,
+            o.config.workers,
+            o.config.capacity,
+            storage(&o.config),
+            o.rpc.top(10, per)
+        ));
+        let slot = if trust1 { &mut best_t1 } else { &mut best_rep };
+        if !o.config.shm && slot.is_none_or(|b| b.rate() < o.rate()) {
+            *slot = Some(o);
+        }
+    }
+    let mut summaries = Vec::new();
+    let mut ratios = String::new();
+    if let Some(b) = best_t1 {
+        summaries.push(summary_line(
+            "Throughput, trust 1 (best configuration on disk, instant mining)",
+            &format!(
+                "{:.1} tasks/s ({} × {})",
+                b.rate(),
+                b.config.workers,
+                b.config.capacity
+            ),
+            &format!("≥ {TARGET:.0} tasks/s"),
+            verdict(b.rate() >= TARGET),
+        ));
+        if let Some(m) = outcomes.iter().find(|o| {
+            o.config.shm
+                && o.config.trust == b.config.trust
+                && o.config.workers == b.config.workers
+                && o.config.capacity == b.config.capacity
+        }) {
+            ratios.push_str(&format!(
+                "The same configuration with its files in memory (tmpfs) certifies {:.2}× as many tasks per second as on disk.\n",
+                m.rate() / b.rate()
+            ));
+        }
+    }
+    if let Some(r) = best_rep {
+        summaries.push(summary_line(
+            "Throughput, 3 replicas (best configuration)",
+            &format!(
+                "{:.1} tasks/s ({} × {})",
+                r.rate(),
+                r.config.workers,
+                r.config.capacity
+            ),
+            "—",
+            "informational",
+        ));
+        if let Some(b) = best_t1 {
+            ratios.push_str(&format!(
+                "Three replicas certify {:.2}× as many tasks per second as trust 1 (best configurations on disk).\n",
+                r.rate() / b.rate()
+            ));
+        }
+    }
+    let body = format!(
+        "Measured on {}; instant mining, scheduler chain poll every {} ms, the `greeting` app, one deal per \
+         configuration after a warm-up deal. CPU busy counts anvil + scheduler + workers over the run's wall time \
+         (other load on the machine is not counted).\n\n\
+         {table}\n{ratios}\nJSON-RPC calls anvil served per certified task, busiest first:\n\n{rpc_lines}\n{}\n",
+        machine.line(),
+        follow.as_millis(),
+        summaries.join("\n")
+    );
+    report::write_section("throughput", &body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn configurations_parse() {
+        let c: Config = "t5:w9:c2:n30".parse().unwrap();
+        assert_eq!(
+            c,
+            Config {
+                trust: 5,
+                workers: 9,
+                capacity: 2,
+                tasks: 30,
+                shm: false
+            }
+        );
+        assert!("t1:shm".parse::<Config>().unwrap().shm);
+        assert!("t1:x3".parse::<Config>().is_err());
+        assert!("w0".parse::<Config>().is_err());
+        for s in DEFAULT.split(',') {
+            s.parse::<Config>().unwrap();
+        }
+    }
+}
