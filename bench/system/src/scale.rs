@@ -10,14 +10,16 @@
 //! each side can be told apart. Both share the machine's cores with anvil: the client load
 //! competes with the scheduler.
 //!
-//! Phases, for each number of workers: (1) every worker logs in, `BENCH_SCALE_LOGIN_CONCURRENCY`
-//! at a time; (2) a steady phase of `BENCH_SCALE_SECS`: heartbeats every 10 s and long-poll
-//! claims (`wait=20`), each worker starting at a random offset; halfway through, a deal of
-//! `BENCH_SCALE_TASKS` trust-1 tasks is matched and the waiting claims take them. Latencies are
-//! measured by the clients: login (challenge + signed login, signing excluded), heartbeat, claim
-//! (the time a claim that found no work took beyond its long-poll wait: the scheduler's own
-//! handling time), and the dispatch delay of the deal's tasks (from the mined `matchOrders` to
-//! each assignment's arrival).
+//! For each number of workers: (1) every worker logs in, `BENCH_SCALE_LOGIN_CONCURRENCY` at a
+//! time; (2) a steady phase of `BENCH_SCALE_SECS` (default 40): heartbeats every 10 s and
+//! long-poll claims (`wait=10`), each worker starting at a random offset. At half the phase,
+//! `BENCH_SCALE_JOINS` new workers log in, one a second, while the others long-poll; at three
+//! quarters a deal of `BENCH_SCALE_TASKS` trust-1 tasks is matched and the waiting claims take
+//! them. Latencies are measured by the clients: login (challenge + signed login, signing
+//! excluded), heartbeat, claim (the time a claim that found no work took beyond its long-poll
+//! wait: the scheduler's own handling time, queueing included), split by when the claim was
+//! answered (quiet, while workers join, after the deal), and the dispatch delay of the deal's
+//! tasks (from sending `matchOrders` to each assignment's arrival).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -43,6 +45,10 @@ use crate::report::{
 const TARGET: Duration = Duration::from_millis(50);
 /// The default curve of simulated workers.
 pub const DEFAULT_WORKERS: &str = "100,1000,3000,10000";
+/// Default length of the steady phase, seconds.
+const STEADY_SECS: u64 = 40;
+/// Default long-poll wait of a claim, seconds.
+const CLAIM_WAIT_SECS: u64 = 10;
 
 fn unix_ms() -> u64 {
     SystemTime::now()
@@ -77,9 +83,13 @@ struct ClientResults {
     challenge_us: Vec<u64>,
     login_us: Vec<u64>,
     heartbeat_us: Vec<u64>,
-    claim_overshoot_us: Vec<u64>,
+    /// (answered at, unix ms; time beyond the wait, µs) of the claims that found no work.
+    claims: Vec<(u64, u64)>,
     claims_sent: u64,
     assigned_unix_ms: Vec<u64>,
+    /// (logged in at, unix ms; latency, µs) of the workers that joined during the steady phase.
+    joins: Vec<(u64, u64)>,
+    steady_start_unix_ms: u64,
     errors: BTreeMap<String, u64>,
     steady_ms: u64,
     cpu_login_ms: u64,
@@ -96,6 +106,7 @@ struct ClientParams {
     claim_wait: Duration,
     login_concurrency: usize,
     group: usize,
+    joins: usize,
 }
 
 impl ClientParams {
@@ -103,11 +114,12 @@ impl ClientParams {
         Ok(Self {
             url: std::env::var("BENCH_SCALE_URL").context("BENCH_SCALE_URL is not set")?,
             workers: env_or("BENCH_SCALE_N", 100usize),
-            steady: Duration::from_secs(env_or("BENCH_SCALE_SECS", 30u64)),
+            steady: Duration::from_secs(env_or("BENCH_SCALE_SECS", STEADY_SECS)),
             heartbeat: Duration::from_secs(env_or("BENCH_SCALE_HEARTBEAT_SECS", 10u64)),
-            claim_wait: Duration::from_secs(env_or("BENCH_SCALE_CLAIM_WAIT", 20u64)),
+            claim_wait: Duration::from_secs(env_or("BENCH_SCALE_CLAIM_WAIT", CLAIM_WAIT_SECS)),
             login_concurrency: env_or("BENCH_SCALE_LOGIN_CONCURRENCY", 16usize).max(1),
             group: env_or("BENCH_SCALE_GROUP", 100usize).max(1),
+            joins: env_or("BENCH_SCALE_JOINS", 5usize),
         })
     }
 }
@@ -117,8 +129,9 @@ struct Recorder {
     challenge: Vec<u64>,
     login: Vec<u64>,
     heartbeat: Vec<u64>,
-    claim_overshoot: Vec<u64>,
+    claims: Vec<(u64, u64)>,
     assigned: Vec<u64>,
+    joins: Vec<(u64, u64)>,
     errors: BTreeMap<String, u64>,
 }
 
@@ -265,9 +278,35 @@ pub async fn clients() -> anyhow::Result<()> {
     let cpu1 = cpu_time(me).unwrap_or_default();
     let start = tokio::time::Instant::now();
     let end = start + p.steady;
-    println!("STEADY {}", unix_ms());
+    let steady_start_unix_ms = unix_ms();
+    println!("STEADY {steady_start_unix_ms}");
     let claims_sent = Arc::new(AtomicU64::new(0));
     let mut tasks = tokio::task::JoinSet::new();
+    // New workers join at half the phase, one a second, while the others long-poll.
+    {
+        let (recorder, url, http, joins, half) = (
+            recorder.clone(),
+            p.url.clone(),
+            groups[0].clone(),
+            p.joins,
+            p.steady / 2,
+        );
+        tasks.spawn(async move {
+            tokio::time::sleep_until(start + half).await;
+            for _ in 0..joins {
+                let key = PrivateKeySigner::random();
+                match login(&http, &url, &key).await {
+                    Ok((_, challenge, login)) => recorder
+                        .lock()
+                        .await
+                        .joins
+                        .push((unix_ms(), micros(challenge + login))),
+                    Err(e) => recorder.lock().await.error("join", e),
+                }
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        });
+    }
     for (i, w) in logged.into_iter().enumerate() {
         let w = Arc::new(w);
         let mut rng = Rng(0x5eed_0000 + i as u64);
@@ -337,8 +376,8 @@ pub async fn clients() -> anyhow::Result<()> {
                             recorder
                                 .lock()
                                 .await
-                                .claim_overshoot
-                                .push(micros(elapsed.saturating_sub(wait)));
+                                .claims
+                                .push((unix_ms(), micros(elapsed.saturating_sub(wait))));
                         }
                         Ok(r) if r.status().is_success() => {
                             let _ = r.bytes().await;
@@ -372,9 +411,11 @@ pub async fn clients() -> anyhow::Result<()> {
         challenge_us: r.challenge,
         login_us: r.login,
         heartbeat_us: r.heartbeat,
-        claim_overshoot_us: r.claim_overshoot,
+        claims: r.claims,
         claims_sent: claims_sent.load(Ordering::Relaxed),
         assigned_unix_ms: r.assigned,
+        joins: r.joins,
+        steady_start_unix_ms,
         errors: r.errors,
         steady_ms: steady.as_millis() as u64,
         cpu_login_ms: cpu_login.as_millis() as u64,
@@ -390,8 +431,11 @@ struct Point {
     logged_in: usize,
     login: Stats,
     login_rate: f64,
+    joins: Stats,
     heartbeat: Stats,
     claim: Stats,
+    /// Claims answered before the first join, while workers join, after the deal.
+    claim_phases: [Stats; 3],
     claims_per_sec: f64,
     dispatch: Stats,
     tasks: u64,
@@ -415,7 +459,7 @@ fn open_fds() -> usize {
 }
 
 async fn point(devnet: &Devnet, wasm: &[u8], workers: usize) -> anyhow::Result<Point> {
-    let steady = Duration::from_secs(env_or("BENCH_SCALE_SECS", 30u64));
+    let steady = Duration::from_secs(env_or("BENCH_SCALE_SECS", STEADY_SECS));
     let tasks = env_or("BENCH_SCALE_TASKS", 20u64)
         .min(workers as u64)
         .max(1);
@@ -470,7 +514,7 @@ async fn point(devnet: &Devnet, wasm: &[u8], workers: usize) -> anyhow::Result<P
     let start = snapshot();
     let mut login_end = start;
     let mut cpu_login = (0.0, 0.0, 0.0);
-    let mut matched_at: Option<tokio::task::JoinHandle<anyhow::Result<u64>>> = None;
+    let mut deal_sent: Option<tokio::task::JoinHandle<anyhow::Result<u64>>> = None;
     let mut fds_at: Option<tokio::task::JoinHandle<usize>> = None;
     let mut results = None;
     while let Some(line) = lines.next_line().await? {
@@ -480,13 +524,14 @@ async fn point(devnet: &Devnet, wasm: &[u8], workers: usize) -> anyhow::Result<P
             println!("    {workers} workers: {} logged in", n.trim());
         } else if line.starts_with("STEADY ") {
             let (requester, orders) = (requester.clone(), orders.clone());
-            matched_at = Some(tokio::spawn(async move {
-                tokio::time::sleep(steady / 2).await;
+            deal_sent = Some(tokio::spawn(async move {
+                tokio::time::sleep(steady * 3 / 4).await;
+                let sent = unix_ms();
                 requester.matched(&orders).await?;
-                Ok(unix_ms())
+                Ok(sent)
             }));
             fds_at = Some(tokio::spawn(async move {
-                tokio::time::sleep(steady / 3).await;
+                tokio::time::sleep(steady / 4).await;
                 open_fds()
             }));
         } else if let Some(json) = line.strip_prefix("RESULT ") {
@@ -498,7 +543,7 @@ async fn point(devnet: &Devnet, wasm: &[u8], workers: usize) -> anyhow::Result<P
     let Some(r) = results else {
         bail!("the client process ended ({status}) without results");
     };
-    let matched_ms = match matched_at {
+    let sent_ms = match deal_sent {
         Some(h) => h.await??,
         None => bail!("the client process never started its steady phase"),
     };
@@ -509,8 +554,24 @@ async fn point(devnet: &Devnet, wasm: &[u8], workers: usize) -> anyhow::Result<P
     let dispatch: Vec<Duration> = r
         .assigned_unix_ms
         .iter()
-        .map(|&t| Duration::from_millis(t.saturating_sub(matched_ms)))
+        .map(|&t| Duration::from_millis(t.saturating_sub(sent_ms)))
         .collect();
+    let first_join = r
+        .joins
+        .first()
+        .map(|j| j.0.saturating_sub(j.1 / 1000))
+        .unwrap_or(sent_ms);
+    let mut phases: [Vec<Duration>; 3] = Default::default();
+    for &(at, us) in &r.claims {
+        let phase = if at < first_join {
+            0
+        } else if at < sent_ms {
+            1
+        } else {
+            2
+        };
+        phases[phase].push(Duration::from_micros(us));
+    }
     let steady_secs = (r.steady_ms as f64 / 1000.0).max(1e-9);
     drop(pool);
     Ok(Point {
@@ -524,8 +585,24 @@ async fn point(devnet: &Devnet, wasm: &[u8], workers: usize) -> anyhow::Result<P
                 .collect::<Vec<_>>(),
         ),
         login_rate: r.login_us.len() as f64 / (r.login_wall_ms as f64 / 1000.0).max(1e-9),
+        joins: Stats::of(
+            &r.joins
+                .iter()
+                .map(|j| Duration::from_micros(j.1))
+                .collect::<Vec<_>>(),
+        ),
         heartbeat: Stats::of(&durations(&r.heartbeat_us)),
-        claim: Stats::of(&durations(&r.claim_overshoot_us)),
+        claim: Stats::of(
+            &r.claims
+                .iter()
+                .map(|c| Duration::from_micros(c.1))
+                .collect::<Vec<_>>(),
+        ),
+        claim_phases: [
+            Stats::of(&phases[0]),
+            Stats::of(&phases[1]),
+            Stats::of(&phases[2]),
+        ],
         claims_per_sec: r.claims_sent as f64 / steady_secs,
         dispatch: Stats::of(&dispatch),
         tasks,
@@ -552,8 +629,9 @@ pub async fn run() -> anyhow::Result<()> {
         .split(',')
         .filter_map(|s| s.trim().parse().ok())
         .collect();
-    let steady = env_or("BENCH_SCALE_SECS", 30u64);
+    let steady = env_or("BENCH_SCALE_SECS", STEADY_SECS);
     let concurrency = env_or("BENCH_SCALE_LOGIN_CONCURRENCY", 16usize);
+    let joins = env_or("BENCH_SCALE_JOINS", 5usize);
     let limit = std::fs::read_to_string("/proc/self/limits")
         .ok()
         .and_then(|l| {
@@ -573,13 +651,17 @@ pub async fn run() -> anyhow::Result<()> {
     for &n in &curve {
         let p = point(&devnet, &wasm, n).await?;
         println!(
-            "  {n} workers: login p50/p99/max {} ({:.0}/s), heartbeat {}, claim beyond wait {} ({:.0} claims/s), \
-             dispatch of {} tasks {} ({} assigned), errors {:?}, CPU steady scheduler {:.2} clients {:.2} anvil {:.2} cores, \
-             scheduler fds {}",
+            "  {n} workers: login p50/p99/max {} ({:.0}/s), joining {}, heartbeat {}, claim beyond wait {} \
+             [quiet {}, joins {}, deal {}] ({:.0} claims/s), dispatch of {} tasks {} ({} assigned), errors {:?}, \
+             CPU steady scheduler {:.2} clients {:.2} anvil {:.2} cores, scheduler fds {}",
             triple(&p.login),
             p.login_rate,
+            triple(&p.joins),
             triple(&p.heartbeat),
             triple(&p.claim),
+            triple(&p.claim_phases[0]),
+            triple(&p.claim_phases[1]),
+            triple(&p.claim_phases[2]),
             p.claims_per_sec,
             p.tasks,
             triple(&p.dispatch),
@@ -595,17 +677,20 @@ pub async fn run() -> anyhow::Result<()> {
     drop(devnet);
 
     let mut table = String::from(
-        "| workers | login p50 / p99 / max | logins / s | heartbeat p50 / p99 / max | claim p50 / p99 / max | claims / s | dispatch p50 / p99 / max | errors | CPU, steady (scheduler / clients / anvil) | status (p99 < 50 ms) |\n\
-         |---:|---:|---:|---:|---:|---:|---:|---|---|---|\n",
+        "| workers | login (all at start) | logins / s | heartbeat | claim, all | claim, quiet | claim, while workers join | claim, after the deal | claims / s | dispatch | errors | status (p99 < 50 ms) |\n\
+         |---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|\n",
     );
     let mut summaries = Vec::new();
+    let top = curve.iter().copied().max();
     for p in &points {
-        let steady_met = p.heartbeat.n > 0
-            && p.claim.n > 0
-            && p.heartbeat.p99 < TARGET
-            && p.claim.p99 < TARGET
-            && p.errors.is_empty();
-        let login_met = p.login.p99 < TARGET;
+        let all = [&p.login, &p.joins, &p.heartbeat, &p.claim];
+        let met = p.errors.is_empty() && all.iter().all(|s| s.n > 0 && s.p99 < TARGET);
+        let failing: Vec<&str> = ["login", "joining login", "heartbeat", "claim"]
+            .iter()
+            .zip(all)
+            .filter(|(_, s)| s.p99 >= TARGET)
+            .map(|(n, _)| *n)
+            .collect();
         let errors = if p.errors.is_empty() {
             "none".to_owned()
         } else {
@@ -616,7 +701,7 @@ pub async fn run() -> anyhow::Result<()> {
                 .join(", ")
         };
         table.push_str(&format!(
-            "| {}{} | {} | {:.0} | {} | {} | {:.0} | {} ({} of {} tasks) | {errors} | {:.2} / {:.2} / {:.2} cores | heartbeat + claim: {}; login: {} |\n",
+            "| {}{} | {} | {:.0} | {} | {} | {} | {} | {} | {:.0} | {} ({}/{}) | {errors} | {}{} |\n",
             p.workers,
             if p.logged_in == p.workers {
                 String::new()
@@ -627,51 +712,63 @@ pub async fn run() -> anyhow::Result<()> {
             p.login_rate,
             triple(&p.heartbeat),
             triple(&p.claim),
+            triple(&p.claim_phases[0]),
+            triple(&p.claim_phases[1]),
+            triple(&p.claim_phases[2]),
             p.claims_per_sec,
             triple(&p.dispatch),
             p.assigned,
             p.tasks,
+            verdict(met),
+            if failing.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", failing.join(", "))
+            },
+        ));
+        if Some(p.workers) == top {
+            for (what, s) in [
+                ("heartbeat", &p.heartbeat),
+                ("claim", &p.claim),
+                ("login of a joining worker", &p.joins),
+                (
+                    &*format!("login, all at start ({concurrency} at a time)"),
+                    &p.login,
+                ),
+            ] {
+                summaries.push(summary_line(
+                    &format!("Scheduler scale, {} workers: {what} p99", p.workers),
+                    &ms(s.p99),
+                    "< 50 ms",
+                    verdict(s.n > 0 && s.p99 < TARGET),
+                ));
+            }
+        }
+    }
+    let mut more = String::new();
+    for p in &points {
+        more.push_str(&format!(
+            "- {} workers: {} joining workers' logins {}; CPU during the steady phase {:.2} / {:.2} / {:.2} cores \
+             and during the logins {:.2} / {:.2} / {:.2} (scheduler / clients / anvil); {} open file descriptors in the scheduler's process\n",
+            p.workers,
+            p.joins.n,
+            triple(&p.joins),
             p.cpu_steady.0,
             p.cpu_steady.1,
             p.cpu_steady.2,
-            verdict(steady_met),
-            verdict(login_met),
-        ));
-        let _ = p.cpu_login;
-        let _ = p.server_fds;
-        if Some(p.workers) == curve.iter().copied().max() {
-            summaries.push(summary_line(
-                &format!(
-                    "Scheduler scale, {} workers: heartbeat / claim p99",
-                    p.workers
-                ),
-                &format!("{} / {}", ms(p.heartbeat.p99), ms(p.claim.p99)),
-                "< 50 ms",
-                verdict(steady_met),
-            ));
-            summaries.push(summary_line(
-                &format!(
-                    "Scheduler scale, {} workers: login p99 ({concurrency} at a time)",
-                    p.workers
-                ),
-                &ms(p.login.p99),
-                "< 50 ms",
-                verdict(login_met),
-            ));
-        }
-    }
-    let mut cpu_lines = String::new();
-    for p in &points {
-        cpu_lines.push_str(&format!(
-            "- {} workers: login phase {:.2} / {:.2} / {:.2} cores (scheduler / clients / anvil); scheduler process open file descriptors during the steady phase: {}\n",
-            p.workers, p.cpu_login.0, p.cpu_login.1, p.cpu_login.2, p.server_fds
+            p.cpu_login.0,
+            p.cpu_login.1,
+            p.cpu_login.2,
+            p.server_fds
         ));
     }
     let body = format!(
-        "Measured on {}; SQLite scheduler database in the system's temporary directory, steady phase {steady} s, \
-         logins {concurrency} at a time, heartbeats every 10 s, long-poll claims with `wait=20`, \
-         open-file limit {limit}. Latencies are seen by the clients, which run on the same cores.\n\n\
-         {table}\n{cpu_lines}\n{}\n",
+        "Measured on {}; the scheduler's SQLite database in the system's temporary directory (disk), steady phase \
+         {steady} s, logins {concurrency} at a time, {joins} workers joining at half the phase, heartbeats every 10 s, \
+         long-poll claims with `wait={CLAIM_WAIT_SECS}`, open-file limit {limit}. Latencies (p50 / p99 / max) are \
+         seen by the clients, which run on the same cores; \"claim\" is a no-work claim's time beyond its wait; \
+         dispatch runs from sending `matchOrders` to each assignment (assigned / tasks).\n\n\
+         {table}\n{more}\n{}\n",
         machine.line(),
         summaries.join("\n")
     );

@@ -276,6 +276,65 @@ async fn measure(config: Config, follow: Duration) -> anyhow::Result<Outcome> {
     })
 }
 
+/// Times what one claim does in the scheduler (`decloud_scheduler::assign::try_assign`: the
+/// worker's capacity, the open tasks oldest first, each one's replicates and votes, then the
+/// assignment's insert and signature) on a store holding one deal of `tasks` trust-1 tasks, as
+/// the replicates in flight (assigned, not contributed) grow. Returns, for each of `points`,
+/// the median time of the eight claims made with that many replicates in flight.
+async fn claim_probe(
+    dir: &std::path::Path,
+    tasks: u64,
+    points: &[usize],
+) -> anyhow::Result<Vec<Duration>> {
+    use alloy::primitives::Address;
+    use decloud_scheduler::db::{DealRow, Store};
+    let store = Store::open(&format!("sqlite://{}", dir.join("probe.db").display())).await?;
+    let deal = decloud_protocol::typed::Deal {
+        volume: U256::from(tasks),
+        trust: U256::from(1),
+        app: Address::repeat_byte(0xa),
+        requestHash: B256::random(),
+        ..Default::default()
+    };
+    let row = DealRow {
+        deal_id: decloud_protocol::ids::deal_id_of(&deal),
+        deal,
+        params: String::new(),
+        block_number: 1,
+        start_time: 1,
+    };
+    store.insert_deal(&row).await?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs();
+    let mut workers = Vec::new();
+    for i in 0..64u8 {
+        let address = Address::repeat_byte(i + 1);
+        store.upsert_worker(address, 1_000, 0, now).await?;
+        workers.push(store.worker(address).await?.context("the probe's worker")?);
+    }
+    let signer = alloy::signers::local::PrivateKeySigner::random();
+    let last = points.iter().copied().max().unwrap_or(0) + 8;
+    let mut times = Vec::with_capacity(last);
+    for i in 0..last {
+        let t = Instant::now();
+        let assigned =
+            decloud_scheduler::assign::try_assign(&store, &signer, &workers[i % 64], now).await?;
+        times.push(t.elapsed());
+        if !matches!(assigned, decloud_scheduler::assign::Claim::Assigned(_)) {
+            bail!("the probe's claim {i} got nothing");
+        }
+    }
+    Ok(points
+        .iter()
+        .map(|&p| {
+            let mut w = times[p..p + 8].to_vec();
+            w.sort();
+            w[4]
+        })
+        .collect())
+}
+
 fn storage(c: &Config) -> &'static str {
     if c.shm { "tmpfs" } else { "disk" }
 }
@@ -326,6 +385,37 @@ pub async fn run() -> anyhow::Result<()> {
             per_ms(o.cpu_workers, per),
         );
         outcomes.push(o);
+    }
+
+    let points = [0usize, 16, 64, 256];
+    let mut probe = String::from(
+        "| scheduler database | 0 in flight | 16 | 64 | 256 |\n|---|---:|---:|---:|---:|\n",
+    );
+    for (label, base) in [
+        ("disk", std::env::temp_dir()),
+        ("tmpfs", PathBuf::from("/dev/shm")),
+    ] {
+        let dir = tempfile::Builder::new()
+            .prefix("decloud-bench-probe-")
+            .tempdir_in(&base)?;
+        let times = claim_probe(dir.path(), 1_000, &points).await?;
+        println!(
+            "  one claim (assign::try_assign), {label}: {}",
+            points
+                .iter()
+                .zip(&times)
+                .map(|(p, t)| format!("{p} in flight {}", report::ms(*t)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        probe.push_str(&format!(
+            "| {label} | {} |\n",
+            times
+                .iter()
+                .map(|t| report::ms(*t))
+                .collect::<Vec<_>>()
+                .join(" | ")
+        ));
     }
 
     let mut table = String::from(
@@ -433,7 +523,9 @@ pub async fn run() -> anyhow::Result<()> {
         "Measured on {}; instant mining, scheduler chain poll every {} ms, the `greeting` app, one deal per \
          configuration after a warm-up deal. CPU busy counts anvil + scheduler + workers over the run's wall time \
          (other load on the machine is not counted).\n\n\
-         {table}\n{ratios}\nJSON-RPC calls anvil served per certified task, busiest first:\n\n{rpc_lines}\n{}\n",
+         {table}\n{ratios}\nJSON-RPC calls anvil served per certified task, busiest first:\n\n{rpc_lines}\n\
+         One claim in the scheduler (`assign::try_assign`, median of 8) on a deal of 1,000 trust-1 tasks, by replicates \
+         in flight (assigned, not yet contributed):\n\n{probe}\n{}\n",
         machine.line(),
         follow.as_millis(),
         summaries.join("\n")
