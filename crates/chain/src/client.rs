@@ -15,6 +15,7 @@
 
 use std::time::Duration;
 
+use alloy::eips::eip1559::Eip1559Estimation;
 use alloy::eips::eip2718::Encodable2718;
 use alloy::network::{Ethereum, EthereumWallet, NetworkTransactionBuilder, TransactionBuilder};
 use alloy::primitives::{Address, B256, Bytes};
@@ -63,8 +64,14 @@ pub struct Client {
     wallet: Option<EthereumWallet>,
     /// Next nonce to use; `None` until fetched (and after a nonce error).
     nonce: Mutex<Option<u64>>,
+    /// The last fee estimate and when it was made: reused for [`FEE_TTL`], so that a burst of
+    /// transactions asks the node once.
+    fees: std::sync::Mutex<Option<(std::time::Instant, Eip1559Estimation)>>,
     options: SendOptions,
 }
+
+/// How long a fee estimate is reused.
+pub const FEE_TTL: Duration = Duration::from_secs(1);
 
 impl Client {
     /// Connects to `rpc` (or the profile's RPC URL), checks the chain answers with the profile's
@@ -102,6 +109,7 @@ impl Client {
             wallet: signer.clone().map(EthereumWallet::from),
             signer,
             nonce: Mutex::new(None),
+            fees: std::sync::Mutex::new(None),
             options: SendOptions::default(),
         })
     }
@@ -197,11 +205,7 @@ impl Client {
             .await
             .map_err(|e| self.rpc_error(what, &e))?;
         tx.set_gas_limit(gas.saturating_mul(100 + self.options.gas_margin_percent) / 100);
-        let fees = self
-            .provider
-            .estimate_eip1559_fees()
-            .await
-            .map_err(|e| self.rpc_error(what, &e))?;
+        let fees = self.fees(what).await?;
         tx.set_max_fee_per_gas(fees.max_fee_per_gas);
         tx.set_max_priority_fee_per_gas(fees.max_priority_fee_per_gas);
 
@@ -246,6 +250,25 @@ impl Client {
             }
         };
         self.wait(what, from, hash, &raw, nonce).await
+    }
+
+    /// EIP-1559 fees: the node's estimate, reused for [`FEE_TTL`].
+    async fn fees(&self, what: &str) -> Result<Eip1559Estimation, ChainError> {
+        if let Ok(cached) = self.fees.lock()
+            && let Some((at, fees)) = *cached
+            && at.elapsed() < FEE_TTL
+        {
+            return Ok(fees);
+        }
+        let fees = self
+            .provider
+            .estimate_eip1559_fees()
+            .await
+            .map_err(|e| self.rpc_error(what, &e))?;
+        if let Ok(mut cached) = self.fees.lock() {
+            *cached = Some((std::time::Instant::now(), fees));
+        }
+        Ok(fees)
     }
 
     async fn wait(

@@ -109,29 +109,50 @@ pub async fn try_assign(
     }
     let mut deals: HashMap<B256, Option<DealRow>> = HashMap::new();
     let mut any_need = false;
-    for task in store.open_tasks(CLAIM_SCAN).await? {
+    for task in store.claim_candidates(worker.address, CLAIM_SCAN).await? {
         if let std::collections::hash_map::Entry::Vacant(slot) = deals.entry(task.deal_id) {
             slot.insert(store.deal(task.deal_id).await?);
         }
         let Some(Some(deal)) = deals.get(&task.deal_id) else {
             continue;
         };
-        let replicates = store.replicates(task.task_id).await?;
-        let votes = votes(store, deal.trust(), &replicates).await?;
-        // Zero or not, whatever the new worker's weight (zero means the pending workers
-        // already suffice).
-        if replicas_needed(&votes, weight_of(worker.score)) == 0 {
-            continue;
+        // A trust ≤ 1 candidate has nobody on it (the query says so): it needs this worker.
+        if deal.trust() > 1 {
+            let replicates = store.replicates(task.task_id).await?;
+            let votes = votes(store, deal.trust(), &replicates).await?;
+            // Zero or not, whatever the new worker's weight (zero means the pending workers
+            // already suffice).
+            if replicas_needed(&votes, weight_of(worker.score)) == 0 {
+                continue;
+            }
         }
         any_need = true;
-        if replicates.iter().any(|r| r.worker == worker.address) {
-            continue;
-        }
         // Durable before it is handed out: the row commits before the answer goes.
         if store.assign(task.task_id, worker.address, now).await? {
             tracing::info!(task = %task.task_id, worker = %worker.address, "replicate assigned");
             let assignment = assignment(store, signer, deal, &task, worker.address).await?;
             return Ok(Claim::Assigned(Box::new(assignment)));
+        }
+    }
+    // Nothing for this worker; is there anything for anyone (tasks it holds itself)?
+    if !any_need {
+        for task in store.claim_candidates(Address::ZERO, CLAIM_SCAN).await? {
+            let trust = match deals.get(&task.deal_id) {
+                Some(Some(d)) => d.trust(),
+                _ => match store.deal(task.deal_id).await? {
+                    Some(d) => d.trust(),
+                    None => continue,
+                },
+            };
+            if trust <= 1 {
+                any_need = true;
+                break;
+            }
+            let replicates = store.replicates(task.task_id).await?;
+            if replicas_needed(&votes(store, trust, &replicates).await?, weight_of(0)) > 0 {
+                any_need = true;
+                break;
+            }
         }
     }
     Ok(if any_need {

@@ -15,7 +15,7 @@ use decloud_chain::client::Client;
 use decloud_protocol::deadline::REVEAL_DEADLINE_RATIO;
 
 use crate::SchedulerError;
-use crate::db::{DealRow, ReplicateRow, ReplicateStatus, Store, TaskRow, TaskStatus};
+use crate::db::{DealRow, ReplicateRow, ReplicateStatus, Store, TaskChange, TaskRow, TaskStatus};
 
 /// Most trust ≤ 1 tasks finalized by one `finalizeBatch` transaction.
 pub const MAX_BATCH: usize = 100;
@@ -308,11 +308,16 @@ async fn finalize_group(
         {
             Ok(receipt) => {
                 let block = receipt.block_number.unwrap_or_default();
-                let mut done = Vec::new();
-                for r in &ready {
-                    store.set_finalized(r.task_id, &r.location, block).await?;
-                    done.push(r.task_id);
-                }
+                let changes: Vec<TaskChange> = ready
+                    .iter()
+                    .map(|r| TaskChange::Finalized {
+                        task_id: r.task_id,
+                        location: r.location.clone(),
+                        block,
+                    })
+                    .collect();
+                store.apply(&changes).await?;
+                let done = ready.iter().map(|r| r.task_id).collect();
                 tracing::info!(deal = %deal.deal_id, tasks = ready.len(), "tasks finalized in one batch");
                 return Ok((done, Vec::new()));
             }

@@ -9,7 +9,7 @@
 //! and deals of those blocks that the new chain no longer has are forgotten (unless work was
 //! handed out for them).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use alloy::eips::BlockNumberOrTag;
 use alloy::primitives::{Address, B256};
@@ -21,7 +21,7 @@ use decloud_chain::contracts::{AppRegistry, DatasetRegistry, Hub};
 use decloud_protocol::typed::Deal;
 
 use crate::SchedulerError;
-use crate::db::{DealRow, Resource, Store, TaskStatus};
+use crate::db::{DealRow, Resource, Store, TaskChange, TaskStatus};
 
 /// Most blocks asked for in one `eth_getLogs`.
 pub const MAX_RANGE: u64 = 2_000;
@@ -304,63 +304,99 @@ async fn apply_task_events(
         .get_logs(&filter)
         .await
         .map_err(|e| chain("reading task events", e))?;
-    let mut applied = 0;
+    // Read first, then write everything in one transaction; the status each task has as of the
+    // events read so far decides the next change.
+    let mut known: HashMap<B256, (B256, TaskStatus)> = HashMap::new();
+    let mut changes = Vec::new();
     for log in &logs {
         let Some(task_id) = log.topics().get(1).copied() else {
             continue;
         };
-        let Some(task) = store.task(task_id).await? else {
-            continue;
+        let (deal_id, current) = match known.get(&task_id) {
+            Some(k) => *k,
+            None => match store.task(task_id).await? {
+                Some(task) => (task.deal_id, task.status),
+                // Another pool's task.
+                None => continue,
+            },
         };
         let block = log.block_number.unwrap_or(to);
         let time = log_time(client, log).await?;
         let topic0 = log.topic0().copied().unwrap_or_default();
+        let mut next = current;
         if topic0 == Hub::TaskInitialize::SIGNATURE_HASH {
-            if task.status == TaskStatus::Unset {
-                store
-                    .set_task_status(task_id, TaskStatus::Active, block)
-                    .await?;
+            if current == TaskStatus::Unset {
+                next = TaskStatus::Active;
+                changes.push(TaskChange::Status {
+                    task_id,
+                    status: next,
+                    block,
+                });
             }
         } else if let Ok(e) = log.log_decode::<Hub::TaskContribute>() {
             let e = e.inner.data;
-            let weight =
-                contribution_weight(client, store, task.deal_id, task_id, e.worker).await?;
-            store
-                .record_contribution(task_id, e.worker, e.resultHash, weight, time)
-                .await?;
-            if task.status == TaskStatus::Unset {
-                store
-                    .set_task_status(task_id, TaskStatus::Active, block)
-                    .await?;
+            let weight = contribution_weight(client, store, deal_id, task_id, e.worker).await?;
+            changes.push(TaskChange::Contribution {
+                task_id,
+                worker: e.worker,
+                result_hash: e.resultHash,
+                weight,
+                at: time,
+            });
+            if current == TaskStatus::Unset {
+                next = TaskStatus::Active;
+                changes.push(TaskChange::Status {
+                    task_id,
+                    status: next,
+                    block,
+                });
             }
         } else if let Ok(e) = log.log_decode::<Hub::TaskConsensus>() {
-            store
-                .set_consensus(task_id, e.inner.data.resultHash, time, block)
-                .await?;
+            next = TaskStatus::Revealing;
+            changes.push(TaskChange::Consensus {
+                task_id,
+                result_hash: e.inner.data.resultHash,
+                at: time,
+                block,
+            });
         } else if let Ok(e) = log.log_decode::<Hub::TaskReveal>() {
-            store
-                .record_reveal(task_id, e.inner.data.worker, time)
-                .await?;
+            changes.push(TaskChange::Reveal {
+                task_id,
+                worker: e.inner.data.worker,
+                at: time,
+            });
         } else if let Ok(e) = log.log_decode::<Hub::TaskReopen>() {
-            store
-                .reopen(task_id, e.inner.data.resultHash, time, block)
-                .await?;
+            next = TaskStatus::Active;
+            changes.push(TaskChange::Reopen {
+                task_id,
+                result_hash: e.inner.data.resultHash,
+                at: time,
+                block,
+            });
         } else if let Ok(e) = log.log_decode::<Hub::TaskFinalize>() {
             let location = e.inner.data.resultsLocation;
             let location = match std::str::from_utf8(&location) {
                 Ok(text) => text.to_owned(),
                 Err(_) => location.to_string(),
             };
-            store.set_finalized(task_id, &location, block).await?;
+            next = TaskStatus::Completed;
+            changes.push(TaskChange::Finalized {
+                task_id,
+                location,
+                block,
+            });
         } else if topic0 == Hub::TaskClaimed::SIGNATURE_HASH {
-            store
-                .set_task_status(task_id, TaskStatus::Failed, block)
-                .await?;
+            next = TaskStatus::Failed;
+            changes.push(TaskChange::Claimed { task_id, block });
         } else {
             continue;
         }
-        applied += 1;
+        if !current.is_final() {
+            known.insert(task_id, (deal_id, next));
+        }
     }
+    let applied = changes.len();
+    store.apply(&changes).await?;
     Ok(applied)
 }
 

@@ -60,7 +60,12 @@ struct Params {
 
 /// Runs `job` to its end; `permit` is a slot of the worker's capacity, held while the job
 /// computes and contributes (not while it waits for the consensus).
-pub(crate) async fn run(ctx: Arc<Context>, mut job: Job, mut permit: Option<OwnedSemaphorePermit>) {
+pub(crate) async fn run(
+    ctx: Arc<Context>,
+    mut job: Job,
+    mut permit: Option<OwnedSemaphorePermit>,
+    resumed: bool,
+) {
     let task_id = job.assignment.task_id;
     loop {
         let step = match job.stage.clone() {
@@ -68,7 +73,7 @@ pub(crate) async fn run(ctx: Arc<Context>, mut job: Job, mut permit: Option<Owne
                 Ok(computed) => Ok(Some(Stage::Computed(computed))),
                 Err(f) => Err(f),
             },
-            Stage::Computed(computed) => contribute(&ctx, &job.assignment, &computed)
+            Stage::Computed(computed) => contribute(&ctx, &job.assignment, &computed, resumed)
                 .await
                 .map(|waits| waits.then_some(Stage::Contributed(computed))),
             Stage::Contributed(computed) => {
@@ -363,13 +368,38 @@ fn write_durably(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Makes sure the worker's escrow account holds `stake` free tokens, depositing from its
-/// wallet what is missing (and up to the configured reserve, to save transactions).
+/// Reserves `stake` of the worker's escrow balance for a contribution, depositing from its
+/// wallet what is missing (up to the configured reserve, to save transactions). The worker
+/// keeps a local lower bound of its free balance (stakes come back with rewards at
+/// finalization, which only raises the real one), so most contributions cost no chain read.
 pub(crate) async fn ensure_stake(ctx: &Context, stake: U256) -> Result<(), Failure> {
     if stake.is_zero() {
         return Ok(());
     }
-    let _one_at_a_time = ctx.stake_lock.lock().await;
+    let mut free = ctx.stake_free.lock().await;
+    if let Some(known) = *free
+        && known >= stake
+    {
+        *free = Some(known - stake);
+        return Ok(());
+    }
+    let balance = top_up_locked(ctx, stake).await?;
+    *free = Some(balance - stake);
+    Ok(())
+}
+
+/// Tops the worker's escrow balance up to the configured reserve (at start, so that deposits
+/// stay off the critical path of the first tasks).
+pub(crate) async fn top_up(ctx: &Context) -> Result<(), Failure> {
+    let mut free = ctx.stake_free.lock().await;
+    let balance = top_up_locked(ctx, U256::ZERO).await?;
+    *free = Some(balance);
+    Ok(())
+}
+
+/// Reads the free escrow balance and deposits when it is below `needed` or the reserve;
+/// returns the balance after. The caller holds the stake lock.
+async fn top_up_locked(ctx: &Context, needed: U256) -> Result<U256, Failure> {
     let chain = &ctx.chain;
     let me = ctx.address;
     let free = chain
@@ -378,28 +408,30 @@ pub(crate) async fn ensure_stake(ctx: &Context, stake: U256) -> Result<(), Failu
         .call()
         .await
         .map_err(|e| chain.contract_error("reading the worker's escrow balance", &e))?;
-    if free >= stake {
-        return Ok(());
+    let target = needed.max(ctx.config.stake_reserve);
+    if free >= target || (free >= needed && !needed.is_zero()) {
+        return Ok(free);
     }
-    let wanted = stake.max(ctx.config.stake_reserve) - free;
     let tokens = chain
         .token()
         .balanceOf(me)
         .call()
         .await
         .map_err(|e| chain.contract_error("reading the worker's tokens", &e))?;
-    let amount = wanted.min(tokens);
-    if free + amount < stake {
+    let amount = (target - free).min(tokens);
+    if free + amount < needed {
         return Err(fail(format!(
             "the worker {me} cannot stake {}: it has {} in the escrow and {} in its wallet; fund it",
-            decloud_protocol::format_amount(stake),
+            decloud_protocol::format_amount(needed),
             decloud_protocol::format_amount(free),
             decloud_protocol::format_amount(tokens)
         )));
     }
-    decloud_chain::actions::deposit(chain, amount).await?;
-    tracing::info!(amount = %decloud_protocol::format_amount(amount), "stake deposited");
-    Ok(())
+    if !amount.is_zero() {
+        decloud_chain::actions::deposit(chain, amount).await?;
+        tracing::info!(amount = %decloud_protocol::format_amount(amount), "stake deposited");
+    }
+    Ok(free + amount)
 }
 
 /// Uploads the kept result archive; returns its location.
@@ -418,8 +450,15 @@ async fn upload(ctx: &Context, computed: &Computed) -> Result<String, Failure> {
 }
 
 /// Stakes and contributes. Returns whether the job must then wait for the consensus to reveal
-/// (replicated tasks); at trust ≤ 1 the result is revealed and reported at once.
-async fn contribute(ctx: &Context, a: &Assignment, computed: &Computed) -> Result<bool, Failure> {
+/// (replicated tasks); at trust ≤ 1 the result is revealed and reported at once. A resumed job
+/// first asks the chain whether its contribution is already there (a job of this process knows
+/// it is not: the hub would refuse a second one anyway).
+async fn contribute(
+    ctx: &Context,
+    a: &Assignment,
+    computed: &Computed,
+    resumed: bool,
+) -> Result<bool, Failure> {
     let deal = deal_of(a)?;
     let chain = &ctx.chain;
     let me = ctx.address;
@@ -429,20 +468,24 @@ async fn contribute(ctx: &Context, a: &Assignment, computed: &Computed) -> Resul
     // the replicate before it costs a stake. Its location stays private until the reveal.
     let location = upload(ctx, computed).await?;
     if a.trust <= 1 {
-        let view = chain
-            .hub_extension()
-            .task(a.task_id)
-            .call()
-            .await
-            .map_err(|e| chain.contract_error("reading the task", &e))?;
-        let done = view.status >= STATUS_REVEALING && view.worker == me;
-        if !done {
-            if view.status >= STATUS_REVEALING {
+        let done = if resumed {
+            let view = chain
+                .hub_extension()
+                .task(a.task_id)
+                .call()
+                .await
+                .map_err(|e| chain.contract_error("reading the task", &e))?;
+            if view.status >= STATUS_REVEALING && view.worker != me {
                 return Err(fail(format!(
                     "the task already has a result, from {}",
                     view.worker
                 )));
             }
+            view.status >= STATUS_REVEALING
+        } else {
+            false
+        };
+        if !done {
             ensure_stake(ctx, deal.workerStake).await?;
             let hub = chain.hub();
             let call = hub.contributeAndReveal(
@@ -461,13 +504,16 @@ async fn contribute(ctx: &Context, a: &Assignment, computed: &Computed) -> Resul
         report(ctx, a.task_id, revealed(computed, location)).await;
         return Ok(false);
     }
-    let mine = chain
-        .hub_extension()
-        .contribution(a.task_id, me)
-        .call()
-        .await
-        .map_err(|e| chain.contract_error("reading the worker's contribution", &e))?;
-    if mine.status == 0 {
+    let already = resumed
+        && chain
+            .hub_extension()
+            .contribution(a.task_id, me)
+            .call()
+            .await
+            .map_err(|e| chain.contract_error("reading the worker's contribution", &e))?
+            .status
+            != 0;
+    if !already {
         ensure_stake(ctx, deal.workerStake).await?;
         let c = commitment(me, a.task_id, digest);
         let hub = chain.hub();

@@ -121,8 +121,9 @@ pub(crate) struct Context {
     runtime: Arc<Runtime>,
     jobs: JobStore,
     results: BlobStore,
-    /// One deposit at a time.
-    stake_lock: Mutex<()>,
+    /// A lower bound of the worker's free escrow balance (`None` until read), behind the lock
+    /// that makes deposits one at a time.
+    stake_free: Mutex<Option<U256>>,
 }
 
 /// A running worker. Dropping it stops its loops (jobs in flight resume at the next start).
@@ -208,11 +209,11 @@ pub async fn start(config: WorkerConfig) -> Result<RunningWorker, WorkerError> {
         runtime: Arc::new(runtime),
         jobs,
         results,
-        stake_lock: Mutex::new(()),
+        stake_free: Mutex::new(None),
         config,
     });
     // Stake money ready before the first task: deposits are off the critical path.
-    if let Err(job::Failure(reason)) = job::ensure_stake(&ctx, ctx.config.stake_reserve).await {
+    if let Err(job::Failure(reason)) = job::top_up(&ctx).await {
         tracing::warn!(%reason, "cannot deposit the stake reserve; deposits will be made per task");
     }
     tracing::info!(worker = %address, scheduler = %ctx.scheduler.url(), capacity = ctx.config.capacity, "worker started");
@@ -247,7 +248,7 @@ async fn work_loop(ctx: Arc<Context>) {
                     Stage::Contributed(_) => None,
                     _ => slots.clone().acquire_owned().await.ok(),
                 };
-                jobs.spawn(job::run(ctx.clone(), job, permit));
+                jobs.spawn(job::run(ctx.clone(), job, permit, true));
             }
         }
         Err(e) => tracing::error!(error = %e, "cannot read the saved jobs; they are not resumed"),
@@ -294,7 +295,7 @@ async fn work_loop(ctx: Arc<Context>) {
                     continue;
                 }
                 tracing::info!(task = %job.assignment.task_id, "replicate claimed");
-                jobs.spawn(job::run(ctx.clone(), job, Some(permit)));
+                jobs.spawn(job::run(ctx.clone(), job, Some(permit), false));
             }
             Ok(None) => {}
             Err(e) => {
