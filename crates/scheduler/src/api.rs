@@ -251,7 +251,7 @@ async fn challenge(State(state): State<Arc<Shared>>) -> Result<Json<Challenge>, 
     let now = unix_now();
     let nonce = random_hex(16);
     let deadline = now + CHALLENGE_TTL_SECS;
-    state.store.insert_challenge(&nonce, deadline, now).await?;
+    state.store.insert_challenge(&nonce, deadline).await?;
     let scheduler = state.signer.address();
     Ok(Json(Challenge {
         message: login_message(&nonce, scheduler, deadline),
@@ -296,16 +296,7 @@ async fn login(
             request.worker
         )));
     }
-    if !state
-        .store
-        .take_challenge(&request.nonce, request.deadline, now)
-        .await?
-    {
-        return Err(SchedulerError::Unauthorized(
-            "unknown, used or expired login challenge: get a new one from GET /v1/login/challenge"
-                .into(),
-        ));
-    }
+    // The score first: if the chain does not answer, the challenge stays usable.
     let score = state
         .client
         .hub()
@@ -318,16 +309,27 @@ async fn login(
                 .contract_error("reading the worker's score", &e)
         })?;
     let score = u64::try_from(score).unwrap_or(u64::MAX);
-    state
-        .store
-        .upsert_worker(request.worker, request.capacity, score, now)
-        .await?;
     let token = format!("dcs_{}", random_hex(32));
     let expires_at = now + state.session_ttl.as_secs();
-    state
+    let logged_in = state
         .store
-        .insert_session(&token_hash(&token), request.worker, expires_at, now)
+        .complete_login(
+            &request.nonce,
+            request.deadline,
+            now,
+            request.worker,
+            request.capacity,
+            score,
+            &token_hash(&token),
+            expires_at,
+        )
         .await?;
+    if !logged_in {
+        return Err(SchedulerError::Unauthorized(
+            "unknown, used or expired login challenge: get a new one from GET /v1/login/challenge"
+                .into(),
+        ));
+    }
     tracing::info!(worker = %request.worker, capacity = request.capacity, score, "worker logged in");
     state.changed();
     Ok(Json(Session {
@@ -370,6 +372,14 @@ async fn claim(
         let version = *changes.borrow();
         if state.idle_version.load(Ordering::Acquire) != version {
             let _serialized = state.assign_lock.lock().await;
+            // Another claim may have found nothing at this version while this one waited.
+            if state.idle_version.load(Ordering::Acquire) == version {
+                drop(_serialized);
+                match tokio::time::timeout_at(deadline, changes.changed()).await {
+                    Ok(Ok(())) => continue,
+                    Ok(Err(_)) | Err(_) => return Ok(StatusCode::NO_CONTENT.into_response()),
+                }
+            }
             // Re-read the worker: its score and capacity may have changed.
             let row = registered(&state, worker).await?;
             match assign::try_assign(&state.store, &state.signer, &row, unix_now()).await? {

@@ -1132,17 +1132,9 @@ impl Store {
         Ok(lost)
     }
 
-    /// Stores a login challenge valid until `deadline`, and drops expired ones.
-    pub async fn insert_challenge(
-        &self,
-        nonce: &str,
-        deadline: u64,
-        now: u64,
-    ) -> Result<(), SchedulerError> {
-        sqlx::query("DELETE FROM challenges WHERE deadline < $1")
-            .bind(sql_int(now, "time")?)
-            .execute(&self.pool)
-            .await?;
+    /// Stores a login challenge valid until `deadline` ([`Store::purge_expired`] drops old
+    /// ones).
+    pub async fn insert_challenge(&self, nonce: &str, deadline: u64) -> Result<(), SchedulerError> {
         sqlx::query("INSERT INTO challenges (nonce, deadline) VALUES ($1, $2)")
             .bind(nonce.to_owned())
             .bind(sql_int(deadline, "deadline")?)
@@ -1169,18 +1161,81 @@ impl Store {
         Ok(result.rows_affected() == 1)
     }
 
+    /// Completes a login in one transaction: consumes the challenge `(nonce, deadline)` (false,
+    /// and nothing changes, when it is unknown, used or expired), registers or updates the
+    /// worker, and stores its session (by the token's hash).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn complete_login(
+        &self,
+        nonce: &str,
+        deadline: u64,
+        now: u64,
+        worker: Address,
+        capacity: u64,
+        score: u64,
+        token_hash: &str,
+        expires_at: u64,
+    ) -> Result<bool, SchedulerError> {
+        let at = sql_int(now, "time")?;
+        let mut tx = self.pool.begin().await?;
+        let taken = sqlx::query(
+            "DELETE FROM challenges WHERE nonce = $1 AND deadline = $2 AND deadline >= $3",
+        )
+        .bind(nonce.to_owned())
+        .bind(sql_int(deadline, "deadline")?)
+        .bind(at)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
+        if !taken {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        sqlx::query(
+            "INSERT INTO workers (address, capacity, score, status, registered_at, last_heartbeat) \
+             VALUES ($1, $2, $3, 'active', $4, $4) ON CONFLICT (address) DO UPDATE SET \
+             capacity = $2, score = $3, status = 'active', last_heartbeat = $4",
+        )
+        .bind(worker.to_string())
+        .bind(sql_int(capacity, "capacity")?)
+        .bind(sql_int(score, "score")?)
+        .bind(at)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("INSERT INTO sessions (token_hash, worker, expires_at) VALUES ($1, $2, $3)")
+            .bind(token_hash.to_owned())
+            .bind(worker.to_string())
+            .bind(sql_int(expires_at, "expiry")?)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Drops expired challenges and sessions.
+    pub async fn purge_expired(&self, now: u64) -> Result<(), SchedulerError> {
+        let mut tx = self.pool.begin().await?;
+        for statement in [
+            "DELETE FROM challenges WHERE deadline < $1",
+            "DELETE FROM sessions WHERE expires_at < $1",
+        ] {
+            sqlx::query(statement)
+                .bind(sql_int(now, "time")?)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Stores a session (by the hash of its token: the token itself is never stored).
     pub async fn insert_session(
         &self,
         token_hash: &str,
         worker: Address,
         expires_at: u64,
-        now: u64,
     ) -> Result<(), SchedulerError> {
-        sqlx::query("DELETE FROM sessions WHERE expires_at < $1")
-            .bind(sql_int(now, "time")?)
-            .execute(&self.pool)
-            .await?;
         sqlx::query("INSERT INTO sessions (token_hash, worker, expires_at) VALUES ($1, $2, $3)")
             .bind(token_hash.to_owned())
             .bind(worker.to_string())
@@ -1514,16 +1569,52 @@ mod tests {
     }
 
     async fn challenges_are_single_use_and_sessions_expire_on(store: &Store) {
-        store.insert_challenge("abc", 200, 100).await.unwrap();
+        store.insert_challenge("abc", 200).await.unwrap();
         assert!(!store.take_challenge("abc", 201, 150).await.unwrap());
         assert!(!store.take_challenge("abc", 200, 250).await.unwrap());
         assert!(store.take_challenge("abc", 200, 150).await.unwrap());
         assert!(!store.take_challenge("abc", 200, 150).await.unwrap());
         let w = Address::repeat_byte(1);
-        store.insert_session("h1", w, 300, 100).await.unwrap();
+        store.insert_session("h1", w, 300).await.unwrap();
         assert_eq!(store.session_worker("h1", 299).await.unwrap(), Some(w));
         assert_eq!(store.session_worker("h1", 301).await.unwrap(), None);
         assert_eq!(store.session_worker("h2", 100).await.unwrap(), None);
+
+        // A login consumes its challenge, registers the worker and opens its session, at once.
+        let w2 = Address::repeat_byte(2);
+        store.insert_challenge("def", 200).await.unwrap();
+        assert!(
+            store
+                .complete_login("def", 200, 150, w2, 3, 7, "h2", 400)
+                .await
+                .unwrap()
+        );
+        assert_eq!(store.worker(w2).await.unwrap().unwrap().capacity, 3);
+        assert_eq!(store.session("h2", 150).await.unwrap(), Some((w2, 400)));
+        assert!(
+            !store
+                .complete_login("def", 200, 150, w2, 3, 7, "h3", 400)
+                .await
+                .unwrap(),
+            "a used challenge logs nobody in"
+        );
+        assert_eq!(
+            store.session_worker("h3", 150).await.unwrap(),
+            None,
+            "and opens nothing"
+        );
+        store.insert_challenge("old", 100).await.unwrap();
+        store.purge_expired(350).await.unwrap();
+        assert_eq!(
+            store.session_worker("h1", 0).await.unwrap(),
+            None,
+            "h1 expired at 300"
+        );
+        assert_eq!(store.session_worker("h2", 0).await.unwrap(), Some(w2));
+        assert!(
+            !store.take_challenge("old", 100, 0).await.unwrap(),
+            "purged"
+        );
     }
 
     #[tokio::test]

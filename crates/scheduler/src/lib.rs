@@ -341,5 +341,8 @@ async fn watch_heartbeats(shared: Arc<Shared>) {
         if let Ok(mut sessions) = shared.sessions.write() {
             sessions.retain(|_, (_, expires)| *expires >= now);
         }
+        if let Err(e) = shared.store.purge_expired(now).await {
+            tracing::warn!(error = %e, "dropping expired sessions failed; retrying");
+        }
     }
 }
