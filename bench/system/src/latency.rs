@@ -241,7 +241,7 @@ pub async fn run() -> anyhow::Result<()> {
          scheduler chain poll every {} ms, finalize detected by polling the hub's task status every {} ms.\n\n\
          {table}\n\
          Each run's task events, as block offsets from the `matchOrders` block \
-         (C contribute, K consensus, R reveal, F finalize):\n\n{details}\n{}\n",
+         (I initialize, C contribute, K consensus, R reveal, F finalize):\n\n{details}\n{}\n",
         machine.line(),
         follow.as_millis(),
         POLL.as_millis(),

@@ -440,7 +440,9 @@ pub async fn run() -> anyhow::Result<()> {
         let busy =
             (o.cpu_anvil + o.cpu_scheduler + o.cpu_workers).as_secs_f64() / o.total.as_secs_f64();
         let trust1 = o.config.trust <= 1;
-        let (target, status) = if trust1 {
+        let (target, status) = if trust1 && o.config.shm {
+            (format!("≥ {TARGET:.0}/s"), "diagnostic")
+        } else if trust1 {
             (format!("≥ {TARGET:.0}/s"), verdict(o.rate() >= TARGET))
         } else {
             ("—".to_owned(), "informational")
@@ -521,7 +523,7 @@ pub async fn run() -> anyhow::Result<()> {
                 && o.config.capacity == m.config.capacity
         }) {
             ratios.push_str(&format!(
-                "With the scheduler's database and the workers' files in memory (tmpfs), trust {} on {} × {} certifies {:.2}× as many tasks per second as on disk.\n",
+                "- With the scheduler's database and the workers' files in memory (tmpfs), trust {} on {} × {} certifies {:.2}× as many tasks per second as on disk.\n",
                 m.config.trust,
                 m.config.workers,
                 m.config.capacity,
@@ -543,7 +545,7 @@ pub async fn run() -> anyhow::Result<()> {
         ));
         if let Some(b) = best_t1 {
             ratios.push_str(&format!(
-                "Three replicas certify {:.2}× as many tasks per second as trust 1 (best configurations on disk).\n",
+                "- Three replicas certify {:.2}× as many tasks per second as trust 1 (best configurations on disk).\n",
                 r.rate() / b.rate()
             ));
         }
