@@ -75,6 +75,19 @@ impl Rng {
     }
 }
 
+/// How late a 10 ms sleep wakes up, every 10 ms until `end`: the delay the tokio runtime of the
+/// process (and the machine's scheduler) adds to anything it does. Microseconds.
+async fn lateness(end: tokio::time::Instant) -> Vec<u64> {
+    let tick = Duration::from_millis(10);
+    let mut late = Vec::new();
+    while tokio::time::Instant::now() + tick < end {
+        let t = Instant::now();
+        tokio::time::sleep(tick).await;
+        late.push(micros(t.elapsed().saturating_sub(tick)));
+    }
+    late
+}
+
 /// What the client process measured (microseconds), sent back as one JSON line.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 struct ClientResults {
@@ -94,6 +107,8 @@ struct ClientResults {
     steady_ms: u64,
     cpu_login_ms: u64,
     cpu_steady_ms: u64,
+    /// Lateness of a 10 ms timer in the client process during the steady phase, µs.
+    client_lateness_us: Vec<u64>,
 }
 
 /// The client side's parameters (passed through the environment).
@@ -282,6 +297,7 @@ pub async fn clients() -> anyhow::Result<()> {
     println!("STEADY {steady_start_unix_ms}");
     let claims_sent = Arc::new(AtomicU64::new(0));
     let mut tasks = tokio::task::JoinSet::new();
+    let late = tokio::spawn(lateness(end));
     // New workers join at half the phase, one a second, while the others long-poll.
     {
         let (recorder, url, http, joins, half) = (
@@ -420,6 +436,7 @@ pub async fn clients() -> anyhow::Result<()> {
         steady_ms: steady.as_millis() as u64,
         cpu_login_ms: cpu_login.as_millis() as u64,
         cpu_steady_ms: cpu_steady.as_millis() as u64,
+        client_lateness_us: late.await.unwrap_or_default(),
     };
     println!("RESULT {}", serde_json::to_string(&results)?);
     Ok(())
@@ -446,6 +463,8 @@ struct Point {
     /// CPU over the login phase, in cores.
     cpu_login: (f64, f64, f64),
     server_fds: usize,
+    /// Lateness of a 10 ms timer in the scheduler's process and in the clients' one.
+    lateness: (Stats, Stats),
 }
 
 fn durations(us: &[u64]) -> Vec<Duration> {
@@ -516,6 +535,7 @@ async fn point(devnet: &Devnet, wasm: &[u8], workers: usize) -> anyhow::Result<P
     let mut cpu_login = (0.0, 0.0, 0.0);
     let mut deal_sent: Option<tokio::task::JoinHandle<anyhow::Result<u64>>> = None;
     let mut fds_at: Option<tokio::task::JoinHandle<usize>> = None;
+    let mut scheduler_late: Option<tokio::task::JoinHandle<Vec<u64>>> = None;
     let mut results = None;
     while let Some(line) = lines.next_line().await? {
         if let Some(n) = line.strip_prefix("LOGGED_IN ") {
@@ -530,6 +550,8 @@ async fn point(devnet: &Devnet, wasm: &[u8], workers: usize) -> anyhow::Result<P
                 requester.matched(&orders).await?;
                 Ok(sent)
             }));
+            let end = tokio::time::Instant::now() + steady;
+            scheduler_late = Some(tokio::spawn(lateness(end)));
             fds_at = Some(tokio::spawn(async move {
                 tokio::time::sleep(steady / 4).await;
                 open_fds()
@@ -546,6 +568,10 @@ async fn point(devnet: &Devnet, wasm: &[u8], workers: usize) -> anyhow::Result<P
     let sent_ms = match deal_sent {
         Some(h) => h.await??,
         None => bail!("the client process never started its steady phase"),
+    };
+    let scheduler_late = match scheduler_late {
+        Some(h) => h.await?,
+        None => Vec::new(),
     };
     let server_fds = match fds_at {
         Some(h) => h.await?,
@@ -611,6 +637,10 @@ async fn point(devnet: &Devnet, wasm: &[u8], workers: usize) -> anyhow::Result<P
         cpu_steady: cores(login_end, end),
         cpu_login,
         server_fds,
+        lateness: (
+            Stats::of(&durations(&scheduler_late)),
+            Stats::of(&durations(&r.client_lateness_us)),
+        ),
     })
 }
 
@@ -653,7 +683,8 @@ pub async fn run() -> anyhow::Result<()> {
         println!(
             "  {n} workers: login p50/p99/max {} ({:.0}/s), joining {}, heartbeat {}, claim beyond wait {} \
              [quiet {}, joins {}, deal {}] ({:.0} claims/s), dispatch of {} tasks {} ({} assigned), errors {:?}, \
-             CPU steady scheduler {:.2} clients {:.2} anvil {:.2} cores, scheduler fds {}",
+             CPU steady scheduler {:.2} clients {:.2} anvil {:.2} cores, scheduler fds {}, \
+             10 ms timer lateness scheduler {} clients {}",
             triple(&p.login),
             p.login_rate,
             triple(&p.joins),
@@ -671,6 +702,8 @@ pub async fn run() -> anyhow::Result<()> {
             p.cpu_steady.1,
             p.cpu_steady.2,
             p.server_fds,
+            triple(&p.lateness.0),
+            triple(&p.lateness.1),
         );
         points.push(p);
     }
@@ -749,7 +782,8 @@ pub async fn run() -> anyhow::Result<()> {
     for p in &points {
         more.push_str(&format!(
             "- {} workers: {} joining workers' logins {}; CPU during the steady phase {:.2} / {:.2} / {:.2} cores \
-             and during the logins {:.2} / {:.2} / {:.2} (scheduler / clients / anvil); {} open file descriptors in the scheduler's process\n",
+             and during the logins {:.2} / {:.2} / {:.2} (scheduler / clients / anvil); {} open file descriptors in the scheduler's process; \
+             lateness of a 10 ms timer (p50 / p99 / max) {} in the scheduler's process, {} in the clients'\n",
             p.workers,
             p.joins.n,
             triple(&p.joins),
@@ -759,7 +793,9 @@ pub async fn run() -> anyhow::Result<()> {
             p.cpu_login.0,
             p.cpu_login.1,
             p.cpu_login.2,
-            p.server_fds
+            p.server_fds,
+            triple(&p.lateness.0),
+            triple(&p.lateness.1),
         ));
     }
     let body = format!(

@@ -93,7 +93,7 @@ impl std::str::FromStr for Config {
 /// (few enough tasks per worker, 8 on average, that no score reaches 12, where a worker's
 /// weight grows to 3 and two contributions would suffice).
 pub const DEFAULT: &str =
-    "t1:w1:c1:n100,t1:w2:c4:n400,t1:w4:c4:n400,t1:w4:c4:n400:shm,t1:w8:c8:n800,t5:w24:c2:n64";
+    "t1:w1:c1:n100,t1:w2:c4:n500,t1:w4:c4:n1000,t1:w4:c4:n1000:shm,t1:w8:c8:n1000,t5:w24:c2:n64";
 
 struct Outcome {
     config: Config,
