@@ -46,6 +46,9 @@ CREATE TABLE IF NOT EXISTS tasks (
     updated_block BIGINT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS tasks_open ON tasks (status, dealid, idx);
+-- A claim walks a deal's open tasks in order: only those are in this index.
+CREATE INDEX IF NOT EXISTS tasks_open_by_deal ON tasks (dealid, idx)
+    WHERE status IN ('unset', 'active') AND given_up IS NULL;
 CREATE TABLE IF NOT EXISTS replicates (
     taskid TEXT NOT NULL,
     worker TEXT NOT NULL,

@@ -552,19 +552,42 @@ impl Store {
         worker: Address,
         limit: u32,
     ) -> Result<Vec<TaskRow>, SchedulerError> {
-        let rows = sqlx::query(
-            "SELECT t.* FROM tasks t JOIN deals d ON t.dealid = d.dealid \
-             WHERE t.status IN ('unset', 'active') AND t.given_up IS NULL \
-             AND NOT EXISTS (SELECT 1 FROM replicates r WHERE r.taskid = t.taskid AND r.worker = $1) \
-             AND (d.trust > 1 OR NOT EXISTS (SELECT 1 FROM replicates r WHERE r.taskid = t.taskid \
-                  AND r.status IN ('assigned', 'contributed', 'revealed'))) \
-             ORDER BY d.block_number, t.dealid, t.idx LIMIT $2",
+        // Deal by deal, oldest first, walking each one's open tasks in index order (a partial
+        // index holds only those): a claim costs the replicates in flight, not the deal's size.
+        let deals = sqlx::query(
+            "SELECT d.dealid, d.trust FROM deals d WHERE EXISTS (SELECT 1 FROM tasks t \
+             WHERE t.dealid = d.dealid AND t.status IN ('unset', 'active') AND t.given_up IS NULL) \
+             ORDER BY d.block_number, d.dealid",
         )
-        .bind(worker.to_string())
-        .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(Self::task_row).collect()
+        let mut out = Vec::new();
+        for deal in &deals {
+            let left = i64::from(limit) - out.len() as i64;
+            if left <= 0 {
+                break;
+            }
+            let deal_id: String = deal.try_get("dealid")?;
+            let trust: i64 = deal.try_get("trust")?;
+            let rows = sqlx::query(
+                "SELECT t.* FROM tasks t WHERE t.dealid = $1 \
+                 AND t.status IN ('unset', 'active') AND t.given_up IS NULL \
+                 AND NOT EXISTS (SELECT 1 FROM replicates r WHERE r.taskid = t.taskid AND r.worker = $2) \
+                 AND ($3 > 1 OR NOT EXISTS (SELECT 1 FROM replicates r WHERE r.taskid = t.taskid \
+                      AND r.status IN ('assigned', 'contributed', 'revealed'))) \
+                 ORDER BY t.idx LIMIT $4",
+            )
+            .bind(deal_id)
+            .bind(worker.to_string())
+            .bind(trust)
+            .bind(left)
+            .fetch_all(&self.pool)
+            .await?;
+            for row in &rows {
+                out.push(Self::task_row(row)?);
+            }
+        }
+        Ok(out)
     }
 
     /// Moves a task to `status` as of `block` (an event of the follower). A final status is
