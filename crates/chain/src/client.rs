@@ -30,10 +30,14 @@ use crate::contracts::{DevToken, Hub, HubExtension};
 use crate::revert::describe_revert;
 use crate::{ChainError, ChainProfile};
 
+/// The first wait before polling a receipt again; later waits double up to
+/// [`SendOptions::poll`].
+const FIRST_RECEIPT_POLL: Duration = Duration::from_millis(5);
+
 /// How long and how often to wait for transactions.
 #[derive(Clone, Copy, Debug)]
 pub struct SendOptions {
-    /// Interval between receipt polls.
+    /// The longest interval between receipt polls (the first ones are shorter).
     pub poll: Duration,
     /// How long to wait for a receipt before checking whether the node dropped the
     /// transaction (and rebroadcasting it if so).
@@ -279,11 +283,13 @@ impl Client {
         raw: &Bytes,
         nonce: u64,
     ) -> Result<TransactionReceipt, ChainError> {
-        let polls = (self.options.rebroadcast_after.as_millis()
-            / self.options.poll.as_millis().max(1))
-        .max(1);
         for attempt in 1..=self.options.broadcasts {
-            for _ in 0..polls {
+            let broadcast_at = tokio::time::Instant::now();
+            // The first polls come quickly and back off to `poll`: a node that mines at once
+            // (a devnet) has the receipt within milliseconds, and a whole `poll` of waiting
+            // would hold every transaction that long.
+            let mut delay = FIRST_RECEIPT_POLL.min(self.options.poll);
+            loop {
                 if let Some(receipt) = self
                     .provider
                     .get_transaction_receipt(hash)
@@ -292,7 +298,11 @@ impl Client {
                 {
                     return self.check_receipt(what, receipt).await;
                 }
-                tokio::time::sleep(self.options.poll).await;
+                if broadcast_at.elapsed() >= self.options.rebroadcast_after {
+                    break;
+                }
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(self.options.poll);
             }
             let known = self
                 .provider
