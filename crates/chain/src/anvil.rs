@@ -94,6 +94,11 @@ pub struct AnvilOptions {
     /// Start anvil in its own process group so that it outlives the command that started it
     /// and a Ctrl-C in that terminal does not reach it.
     pub detached: bool,
+    /// Keep only this many recent states, in memory, instead of anvil's full history (which it
+    /// snapshots to disk as blocks pass: on an instant-mining devnet that costs more CPU per
+    /// block as the contracts' storage grows). `None` keeps the full history, for tools that
+    /// read old state (`cast call --block`).
+    pub recent_states: Option<u64>,
 }
 
 /// A running anvil that we started. Dropping it stops it, unless it was [`Anvil::detach`]ed.
@@ -129,6 +134,9 @@ impl Anvil {
             .stdin(Stdio::null())
             .stdout(log)
             .stderr(log_err);
+        if let Some(states) = options.recent_states {
+            command.args(["--prune-history", &states.to_string()]);
+        }
         if options.detached {
             use std::os::unix::process::CommandExt;
             command.process_group(0);

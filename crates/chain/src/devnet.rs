@@ -176,6 +176,7 @@ pub async fn up(options: UpOptions) -> Result<UpReport, ChainError> {
         port: options.port,
         log_path: log.clone(),
         detached: true,
+        recent_states: None,
     })
     .await?;
     // Until the profile is written, dropping `node` (on any error) stops anvil again.

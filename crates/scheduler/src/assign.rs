@@ -18,6 +18,11 @@ use crate::policy::{TaskVotes, replicas_needed, weight_of};
 /// How many open tasks one claim looks at, oldest first.
 pub const CLAIM_SCAN: u32 = 500;
 
+/// How many open tasks a claim reads first: a trust-1 claim takes the first one, and reading
+/// all of [`CLAIM_SCAN`] would cost milliseconds on a big deal for nothing. Only when none of
+/// these needs the worker is the whole scan read.
+const CLAIM_FIRST_PAGE: u32 = 8;
+
 /// Builds the assignment of `task` to `worker` (signing its authorization).
 pub async fn assignment(
     store: &Store,
@@ -109,29 +114,36 @@ pub async fn try_assign(
     }
     let mut deals: HashMap<B256, Option<DealRow>> = HashMap::new();
     let mut any_need = false;
-    for task in store.claim_candidates(worker.address, CLAIM_SCAN).await? {
-        if let std::collections::hash_map::Entry::Vacant(slot) = deals.entry(task.deal_id) {
-            slot.insert(store.deal(task.deal_id).await?);
-        }
-        let Some(Some(deal)) = deals.get(&task.deal_id) else {
-            continue;
-        };
-        // A trust ≤ 1 candidate has nobody on it (the query says so): it needs this worker.
-        if deal.trust() > 1 {
-            let replicates = store.replicates(task.task_id).await?;
-            let votes = votes(store, deal.trust(), &replicates).await?;
-            // Zero or not, whatever the new worker's weight (zero means the pending workers
-            // already suffice).
-            if replicas_needed(&votes, weight_of(worker.score)) == 0 {
+    for limit in [CLAIM_FIRST_PAGE, CLAIM_SCAN] {
+        let candidates = store.claim_candidates(worker.address, limit).await?;
+        let all_read = (candidates.len() as u64) < u64::from(limit);
+        for task in candidates {
+            if let std::collections::hash_map::Entry::Vacant(slot) = deals.entry(task.deal_id) {
+                slot.insert(store.deal(task.deal_id).await?);
+            }
+            let Some(Some(deal)) = deals.get(&task.deal_id) else {
                 continue;
+            };
+            // A trust ≤ 1 candidate has nobody on it (the query says so): it needs this worker.
+            if deal.trust() > 1 {
+                let replicates = store.replicates(task.task_id).await?;
+                let votes = votes(store, deal.trust(), &replicates).await?;
+                // Zero or not, whatever the new worker's weight (zero means the pending
+                // workers already suffice).
+                if replicas_needed(&votes, weight_of(worker.score)) == 0 {
+                    continue;
+                }
+            }
+            any_need = true;
+            // Durable before it is handed out: the row commits before the answer goes.
+            if store.assign(task.task_id, worker.address, now).await? {
+                tracing::info!(task = %task.task_id, worker = %worker.address, "replicate assigned");
+                let assignment = assignment(store, signer, deal, &task, worker.address).await?;
+                return Ok(Claim::Assigned(Box::new(assignment)));
             }
         }
-        any_need = true;
-        // Durable before it is handed out: the row commits before the answer goes.
-        if store.assign(task.task_id, worker.address, now).await? {
-            tracing::info!(task = %task.task_id, worker = %worker.address, "replicate assigned");
-            let assignment = assignment(store, signer, deal, &task, worker.address).await?;
-            return Ok(Claim::Assigned(Box::new(assignment)));
+        if all_read {
+            break;
         }
     }
     // Nothing for this worker; is there anything for anyone (tasks it holds itself)?

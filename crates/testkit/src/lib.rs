@@ -53,6 +53,9 @@ impl Devnet {
                 port,
                 log_path: home.path().join("anvil.log"),
                 detached: false,
+                // Tests and benchmarks read only recent state, and a long instant-mining run
+                // would otherwise pay for snapshotting every block's state.
+                recent_states: Some(256),
             })
             .await;
             match started {
