@@ -8,15 +8,15 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use alloy::primitives::{Address, B256, Bytes, U256};
+use alloy::primitives::{Address, U256};
 use alloy::signers::local::PrivateKeySigner;
 use anyhow::{Context as _, bail};
 use decloud_chain::ChainProfile;
 use decloud_chain::client::Client;
 use decloud_scheduler::{RunningScheduler, SchedulerConfig};
-use decloud_storage::{BlobStore, ContentHash};
+use decloud_storage::BlobStore;
 use decloud_testkit::Devnet;
-use decloud_testkit::pool::{APP_OWNER, FIRST_WORKER, POOL_OWNER};
+use decloud_testkit::pool::POOL_OWNER;
 use decloud_worker::WorkerConfig;
 use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _};
 
@@ -82,45 +82,11 @@ impl BenchPool {
 
     /// Uploads a module to the storage node and registers it as an app; returns its id.
     pub async fn deploy_app(&self, name: &str, wasm: &[u8]) -> anyhow::Result<Address> {
-        let store = BlobStore::from_url(&self.storage_url)?;
-        let id = store.put(Bytes::copy_from_slice(wasm)).await?;
-        let developer = Client::connect(
-            &self.profile,
-            None,
-            Some(decloud_chain::accounts::dev_signer(APP_OWNER)),
+        Ok(
+            decloud_testkit::pool::upload_app(&self.profile, &self.storage_url, name, wasm, None)
+                .await?,
         )
-        .await?;
-        Ok(decloud_chain::actions::register_app(
-            &developer,
-            name,
-            &store.url_of(&id),
-            B256::from(ContentHash::of(wasm).0),
-            B256::ZERO,
-        )
-        .await?)
     }
-}
-
-/// Keys for `n` workers: the development accounts 5 to 9, then fresh keys given ether and
-/// tokens.
-pub async fn worker_keys(devnet: &Devnet, n: usize) -> anyhow::Result<Vec<PrivateKeySigner>> {
-    let mut keys = Vec::new();
-    for i in 0..n {
-        if FIRST_WORKER + i < 10 {
-            keys.push(devnet.signer(FIRST_WORKER + i));
-        } else {
-            let key = PrivateKeySigner::random();
-            decloud_chain::devnet::fund(
-                devnet.profile(),
-                key.address(),
-                U256::from(100u64) * U256::from(10u64).pow(U256::from(18)),
-                U256::from(10_000_000_000_000u64),
-            )
-            .await?;
-            keys.push(key);
-        }
-    }
-    Ok(keys)
 }
 
 /// The workers' child process, running.

@@ -23,9 +23,10 @@ use anyhow::{Context as _, bail};
 use decloud_chain::client::Client;
 use decloud_chain::orders::MatchedDeal;
 use decloud_testkit::Devnet;
+use decloud_testkit::pool::worker_keys;
 
 use crate::deal::{Requester, finalized_since};
-use crate::pool::{BenchPool, PRICE, Workers, worker_keys};
+use crate::pool::{BenchPool, PRICE, Workers};
 use crate::report::{
     self, Machine, anvil_pid, app_module, cpu_time, env_or, summary_line, threads_cpu_time, verdict,
 };

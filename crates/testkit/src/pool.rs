@@ -249,23 +249,7 @@ impl Pool {
             decloud_chain::actions::register_workerpool(&owner, "testkit pool", 30, 10).await?;
         decloud_chain::actions::deposit(&owner, U256::from(100_000) * options.workerpool_price)
             .await?;
-        let mut worker_keys = Vec::new();
-        for i in 0..options.workers {
-            let key = if FIRST_WORKER + i < 10 {
-                devnet.signer(FIRST_WORKER + i)
-            } else {
-                let key = PrivateKeySigner::random();
-                decloud_chain::devnet::fund(
-                    devnet.profile(),
-                    key.address(),
-                    U256::from(100u64) * U256::from(10u64).pow(U256::from(18)),
-                    U256::from(10_000_000_000_000u64),
-                )
-                .await?;
-                key
-            };
-            worker_keys.push(key);
-        }
+        let worker_keys = worker_keys(devnet, options.workers).await?;
         let mut pool = Self {
             profile: devnet.profile().clone(),
             workerpool,
@@ -389,23 +373,7 @@ impl Pool {
         wasm: &[u8],
         checksum: Option<B256>,
     ) -> Result<Address, PoolError> {
-        let store = BlobStore::from_url(&self.storage_url)?;
-        let id = store.put(Bytes::copy_from_slice(wasm)).await?;
-        let developer = Client::connect(
-            &self.profile,
-            None,
-            Some(decloud_chain::accounts::dev_signer(APP_OWNER)),
-        )
-        .await?;
-        let checksum = checksum.unwrap_or(B256::from(ContentHash::of(wasm).0));
-        Ok(decloud_chain::actions::register_app(
-            &developer,
-            name,
-            &store.url_of(&id),
-            checksum,
-            B256::ZERO,
-        )
-        .await?)
+        upload_app(&self.profile, &self.storage_url, name, wasm, checksum).await
     }
 
     /// Creates a category of work of reference time `reference_secs` (its deadlines and the
@@ -589,4 +557,55 @@ impl Pool {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
+}
+
+/// Uploads a wasm module to the storage node at `storage_url` and registers it as an app of the
+/// app developer ([`APP_OWNER`]) with `checksum`, or the module's own when `None`; returns the
+/// app's id. [`Pool::deploy_app`] and the benchmarks' pools use it.
+pub async fn upload_app(
+    profile: &decloud_chain::ChainProfile,
+    storage_url: &str,
+    name: &str,
+    wasm: &[u8],
+    checksum: Option<B256>,
+) -> Result<Address, PoolError> {
+    let store = BlobStore::from_url(storage_url)?;
+    let id = store.put(Bytes::copy_from_slice(wasm)).await?;
+    let developer = Client::connect(
+        profile,
+        None,
+        Some(decloud_chain::accounts::dev_signer(APP_OWNER)),
+    )
+    .await?;
+    let checksum = checksum.unwrap_or(B256::from(ContentHash::of(wasm).0));
+    Ok(decloud_chain::actions::register_app(
+        &developer,
+        name,
+        &store.url_of(&id),
+        checksum,
+        B256::ZERO,
+    )
+    .await?)
+}
+
+/// Keys for `n` workers: the development accounts from [`FIRST_WORKER`] to 9, then fresh keys
+/// given ether and tokens.
+pub async fn worker_keys(devnet: &Devnet, n: usize) -> Result<Vec<PrivateKeySigner>, PoolError> {
+    let mut keys = Vec::with_capacity(n);
+    for i in 0..n {
+        if FIRST_WORKER + i < 10 {
+            keys.push(devnet.signer(FIRST_WORKER + i));
+        } else {
+            let key = PrivateKeySigner::random();
+            decloud_chain::devnet::fund(
+                devnet.profile(),
+                key.address(),
+                U256::from(100u64) * U256::from(10u64).pow(U256::from(18)),
+                U256::from(10_000_000_000_000u64),
+            )
+            .await?;
+            keys.push(key);
+        }
+    }
+    Ok(keys)
 }
