@@ -370,24 +370,21 @@ async fn claim(
         // Anything that changes after this point wakes the wait below: no lost wake-up.
         changes.mark_unchanged();
         let version = *changes.borrow();
-        if state.idle_version.load(Ordering::Acquire) != version {
+        let idle = || state.idle_version.load(Ordering::Acquire) == version;
+        if !idle() {
             let _serialized = state.assign_lock.lock().await;
-            // Another claim may have found nothing at this version while this one waited.
-            if state.idle_version.load(Ordering::Acquire) == version {
-                drop(_serialized);
-                match tokio::time::timeout_at(deadline, changes.changed()).await {
-                    Ok(Ok(())) => continue,
-                    Ok(Err(_)) | Err(_) => return Ok(StatusCode::NO_CONTENT.into_response()),
+            // Checked again under the lock: another claim may have found nothing at this
+            // version while this one waited for it.
+            if !idle() {
+                // Re-read the worker: its score and capacity may have changed.
+                let row = registered(&state, worker).await?;
+                match assign::try_assign(&state.store, &state.signer, &row, unix_now()).await? {
+                    assign::Claim::Assigned(assignment) => {
+                        return Ok(Json(*assignment).into_response());
+                    }
+                    assign::Claim::NoWork => state.idle_version.store(version, Ordering::Release),
+                    assign::Claim::Busy | assign::Claim::NothingForThisWorker => {}
                 }
-            }
-            // Re-read the worker: its score and capacity may have changed.
-            let row = registered(&state, worker).await?;
-            match assign::try_assign(&state.store, &state.signer, &row, unix_now()).await? {
-                assign::Claim::Assigned(assignment) => {
-                    return Ok(Json(*assignment).into_response());
-                }
-                assign::Claim::NoWork => state.idle_version.store(version, Ordering::Release),
-                assign::Claim::Busy | assign::Claim::NothingForThisWorker => {}
             }
         }
         match tokio::time::timeout_at(deadline, changes.changed()).await {

@@ -118,10 +118,7 @@ pub async fn try_assign(
         let candidates = store.claim_candidates(worker.address, limit).await?;
         let all_read = (candidates.len() as u64) < u64::from(limit);
         for task in candidates {
-            if let std::collections::hash_map::Entry::Vacant(slot) = deals.entry(task.deal_id) {
-                slot.insert(store.deal(task.deal_id).await?);
-            }
-            let Some(Some(deal)) = deals.get(&task.deal_id) else {
+            let Some(deal) = cached_deal(store, &mut deals, task.deal_id).await? else {
                 continue;
             };
             // A trust ≤ 1 candidate has nobody on it (the query says so): it needs this worker.
@@ -149,12 +146,11 @@ pub async fn try_assign(
     // Nothing for this worker; is there anything for anyone (tasks it holds itself)?
     if !any_need {
         for task in store.claim_candidates(Address::ZERO, CLAIM_SCAN).await? {
-            let trust = match deals.get(&task.deal_id) {
-                Some(Some(d)) => d.trust(),
-                _ => match store.deal(task.deal_id).await? {
-                    Some(d) => d.trust(),
-                    None => continue,
-                },
+            let Some(trust) = cached_deal(store, &mut deals, task.deal_id)
+                .await?
+                .map(DealRow::trust)
+            else {
+                continue;
             };
             if trust <= 1 {
                 any_need = true;
@@ -172,4 +168,18 @@ pub async fn try_assign(
     } else {
         Claim::NoWork
     })
+}
+
+/// The deal `deal_id` from `deals`, read from the store the first time (`None` when the store
+/// does not know it).
+async fn cached_deal<'a>(
+    store: &Store,
+    deals: &'a mut HashMap<B256, Option<DealRow>>,
+    deal_id: B256,
+) -> Result<Option<&'a DealRow>, SchedulerError> {
+    let deal = match deals.entry(deal_id) {
+        std::collections::hash_map::Entry::Occupied(known) => known.into_mut(),
+        std::collections::hash_map::Entry::Vacant(slot) => slot.insert(store.deal(deal_id).await?),
+    };
+    Ok(deal.as_ref())
 }

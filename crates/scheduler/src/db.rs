@@ -1069,7 +1069,17 @@ impl Store {
         score: u64,
         now: u64,
     ) -> Result<(), SchedulerError> {
-        let now = sql_int(now, "time")?;
+        let mut conn = self.pool.acquire().await?;
+        Self::upsert_worker_on(&mut conn, address, capacity, score, now).await
+    }
+
+    async fn upsert_worker_on(
+        conn: &mut sqlx::AnyConnection,
+        address: Address,
+        capacity: u64,
+        score: u64,
+        now: u64,
+    ) -> Result<(), SchedulerError> {
         sqlx::query(
             "INSERT INTO workers (address, capacity, score, status, registered_at, last_heartbeat) \
              VALUES ($1, $2, $3, 'active', $4, $4) ON CONFLICT (address) DO UPDATE SET \
@@ -1078,20 +1088,16 @@ impl Store {
         .bind(address.to_string())
         .bind(sql_int(capacity, "capacity")?)
         .bind(sql_int(score, "score")?)
-        .bind(now)
-        .execute(&self.pool)
+        .bind(sql_int(now, "time")?)
+        .execute(conn)
         .await?;
         Ok(())
     }
 
-    /// Records a heartbeat (a lost worker that comes back is active again).
+    /// Records one heartbeat (a lost worker that comes back is active again); see
+    /// [`Self::record_heartbeats`].
     pub async fn heartbeat(&self, address: Address, now: u64) -> Result<(), SchedulerError> {
-        sqlx::query("UPDATE workers SET last_heartbeat = $1, status = 'active' WHERE address = $2")
-            .bind(sql_int(now, "time")?)
-            .bind(address.to_string())
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+        self.record_heartbeats(&[(address, now)]).await
     }
 
     fn worker_row(r: &AnyRow) -> Result<WorkerRow, SchedulerError> {
@@ -1173,13 +1179,23 @@ impl Store {
         deadline: u64,
         now: u64,
     ) -> Result<bool, SchedulerError> {
+        let mut conn = self.pool.acquire().await?;
+        Self::take_challenge_on(&mut conn, nonce, deadline, now).await
+    }
+
+    async fn take_challenge_on(
+        conn: &mut sqlx::AnyConnection,
+        nonce: &str,
+        deadline: u64,
+        now: u64,
+    ) -> Result<bool, SchedulerError> {
         let result = sqlx::query(
             "DELETE FROM challenges WHERE nonce = $1 AND deadline = $2 AND deadline >= $3",
         )
         .bind(nonce.to_owned())
         .bind(sql_int(deadline, "deadline")?)
         .bind(sql_int(now, "time")?)
-        .execute(&self.pool)
+        .execute(conn)
         .await?;
         Ok(result.rows_affected() == 1)
     }
@@ -1199,39 +1215,13 @@ impl Store {
         token_hash: &str,
         expires_at: u64,
     ) -> Result<bool, SchedulerError> {
-        let at = sql_int(now, "time")?;
         let mut tx = self.pool.begin().await?;
-        let taken = sqlx::query(
-            "DELETE FROM challenges WHERE nonce = $1 AND deadline = $2 AND deadline >= $3",
-        )
-        .bind(nonce.to_owned())
-        .bind(sql_int(deadline, "deadline")?)
-        .bind(at)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected()
-            == 1;
-        if !taken {
+        if !Self::take_challenge_on(&mut tx, nonce, deadline, now).await? {
             tx.rollback().await?;
             return Ok(false);
         }
-        sqlx::query(
-            "INSERT INTO workers (address, capacity, score, status, registered_at, last_heartbeat) \
-             VALUES ($1, $2, $3, 'active', $4, $4) ON CONFLICT (address) DO UPDATE SET \
-             capacity = $2, score = $3, status = 'active', last_heartbeat = $4",
-        )
-        .bind(worker.to_string())
-        .bind(sql_int(capacity, "capacity")?)
-        .bind(sql_int(score, "score")?)
-        .bind(at)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query("INSERT INTO sessions (token_hash, worker, expires_at) VALUES ($1, $2, $3)")
-            .bind(token_hash.to_owned())
-            .bind(worker.to_string())
-            .bind(sql_int(expires_at, "expiry")?)
-            .execute(&mut *tx)
-            .await?;
+        Self::upsert_worker_on(&mut tx, worker, capacity, score, now).await?;
+        Self::insert_session_on(&mut tx, token_hash, worker, expires_at).await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -1259,11 +1249,21 @@ impl Store {
         worker: Address,
         expires_at: u64,
     ) -> Result<(), SchedulerError> {
+        let mut conn = self.pool.acquire().await?;
+        Self::insert_session_on(&mut conn, token_hash, worker, expires_at).await
+    }
+
+    async fn insert_session_on(
+        conn: &mut sqlx::AnyConnection,
+        token_hash: &str,
+        worker: Address,
+        expires_at: u64,
+    ) -> Result<(), SchedulerError> {
         sqlx::query("INSERT INTO sessions (token_hash, worker, expires_at) VALUES ($1, $2, $3)")
             .bind(token_hash.to_owned())
             .bind(worker.to_string())
             .bind(sql_int(expires_at, "expiry")?)
-            .execute(&self.pool)
+            .execute(conn)
             .await?;
         Ok(())
     }

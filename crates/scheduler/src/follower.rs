@@ -324,15 +324,10 @@ async fn apply_task_events(
         let time = log_time(client, log).await?;
         let topic0 = log.topic0().copied().unwrap_or_default();
         let mut next = current;
+        // An initialization, or a contribution (which initializes a task lazily), starts it.
+        let mut starts = false;
         if topic0 == Hub::TaskInitialize::SIGNATURE_HASH {
-            if current == TaskStatus::Unset {
-                next = TaskStatus::Active;
-                changes.push(TaskChange::Status {
-                    task_id,
-                    status: next,
-                    block,
-                });
-            }
+            starts = true;
         } else if let Ok(e) = log.log_decode::<Hub::TaskContribute>() {
             let e = e.inner.data;
             let weight = contribution_weight(client, store, deal_id, task_id, e.worker).await?;
@@ -343,14 +338,7 @@ async fn apply_task_events(
                 weight,
                 at: time,
             });
-            if current == TaskStatus::Unset {
-                next = TaskStatus::Active;
-                changes.push(TaskChange::Status {
-                    task_id,
-                    status: next,
-                    block,
-                });
-            }
+            starts = true;
         } else if let Ok(e) = log.log_decode::<Hub::TaskConsensus>() {
             next = TaskStatus::Revealing;
             changes.push(TaskChange::Consensus {
@@ -390,6 +378,14 @@ async fn apply_task_events(
             changes.push(TaskChange::Claimed { task_id, block });
         } else {
             continue;
+        }
+        if starts && current == TaskStatus::Unset {
+            next = TaskStatus::Active;
+            changes.push(TaskChange::Status {
+                task_id,
+                status: next,
+                block,
+            });
         }
         if !current.is_final() {
             known.insert(task_id, (deal_id, next));
