@@ -2,7 +2,7 @@
 pragma solidity ^0.8.30;
 
 /// @title Consensus
-/// @notice The credibility-voting rule of DESIGN §4 (Sarmenta, as iExec does it), as pure functions that
+/// @notice The voting rule of docs/design.md#consensus (Sarmenta's, as iExec does it), as pure functions that
 /// the hub, the tests and the Rust mirror share.
 library Consensus {
     /// @notice A worker's weight: `max(score / 3, 3) - 1` (integer division), so at least 2.

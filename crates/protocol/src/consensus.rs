@@ -194,7 +194,7 @@ mod tests {
         assert_eq!(err, Some(ProtocolError::WeightOverflow));
     }
 
-    /// The rule as DESIGN §4 states it, computed from scratch after each contribution:
+    /// The rule as docs/design.md#consensus states it, computed from scratch per contribution:
     /// credibility `g / total > 1 - 1/trust`, i.e. `total > trust × (total − g)`.
     fn reference(trust: u64, contributions: &[(u8, u64)]) -> Vec<bool> {
         let mut out = Vec::new();

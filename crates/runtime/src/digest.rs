@@ -1,4 +1,4 @@
-//! Result digests (DESIGN §5): what replicas of a task vote on.
+//! Result digests (docs/design.md#result-digest): what replicas of a task vote on.
 //!
 //! # The canonical encoding of a deterministic output (version 1)
 //!

@@ -1,4 +1,4 @@
-//! Sandboxed app execution (DESIGN §5): runs a WASI preview-1 command module under wasmtime with
+//! The app sandbox (docs/design.md#runtime): runs a WASI preview-1 command module in wasmtime with
 //! `/in` read-only and `/out` writable, argv from the request, the `DECLOUD_*` environment, no
 //! network, a fixed clock, `random_get` seeded from the task id, no threads, canonical NaNs,
 //! fuel, memory and wall-clock caps, and computes the result digest that workers vote on.

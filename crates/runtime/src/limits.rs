@@ -35,7 +35,7 @@ pub struct Limits {
 }
 
 impl Limits {
-    /// The limits of a category whose reference time (`workClockTimeRef`, DESIGN §4) is
+    /// The limits of a category whose workClockTimeRef (docs/design.md#categories-and-deadlines) is
     /// `work_clock_time_ref_secs` seconds: a wall-clock cap of that time, fuel for that many seconds
     /// of work ([`FUEL_PER_SECOND`]), 1 GiB of memory, 1 GiB of output in at most 10,000 files,
     /// 64 KiB of callback data and 64 KiB of each log.

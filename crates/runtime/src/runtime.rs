@@ -95,7 +95,7 @@ impl Default for RuntimeConfig {
     }
 }
 
-/// What a task gives the app: its identity, its arguments and its input files (DESIGN §5).
+/// What a task gives the app: identity, arguments and input files (docs/design.md#runtime).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TaskContext {
     /// The task id: exported as `DECLOUD_TASK_ID` and the seed of `random_get`.
@@ -201,7 +201,7 @@ impl TaskContext {
 pub enum Outcome {
     /// The app succeeded; `digest` is what the worker contributes.
     Completed {
-        /// The result digest (DESIGN §5, see [`crate::digest`]).
+        /// The result digest (docs/design.md#result-digest, see [`crate::digest`]).
         digest: Digest,
         /// The parsed `computed.json`.
         computed: Computed,
@@ -406,7 +406,7 @@ fn one_line(err: &wasmtime::Error) -> String {
 }
 
 impl Runtime {
-    /// The deterministic engine configuration (DESIGN §5): fuel, epoch interruption, no threads,
+    /// The engine settings of docs/design.md#determinism: fuel, epoch interruption, no threads,
     /// canonical NaNs, deterministic relaxed SIMD.
     fn config() -> Config {
         let mut c = Config::new();

@@ -1,4 +1,4 @@
-//! Content-addressed blobs (DESIGN §5): a blob is named by the sha256 of its bytes, checked on
+//! Content-addressed blobs (docs/design.md#storage): a blob is named by its sha256, checked on
 //! every read, with its size checked before it is downloaded. Local directory by default; S3 and
 //! plain HTTP (including another node's [`server`]) through object_store.
 //! Results travel as a deterministic tar of `/out` ([`results::pack_dir`], [`results::unpack`]).

@@ -1,4 +1,4 @@
-//! Results as a tar of `/out` (DESIGN §5): packed deterministically, so that replicas that
+//! Results as a tar of `/out` (docs/design.md#storage): packed deterministically, so replicas that
 //! produced the same files upload the same blob, and unpacked defensively.
 //!
 //! The archive holds the regular files and directories under the packed directory, in sorted

@@ -1,4 +1,4 @@
-//! The worker agent (DESIGN §5): logs in to its workerpool's scheduler with its wallet, claims
+//! The worker agent (docs/design.md#worker): logs in to its pool's scheduler by wallet, claims
 //! replicates (long-polling, never busy-polling), fetches the app and its data and checks their
 //! checksums, runs the app in the deterministic sandbox of `decloud-runtime`, keeps and uploads
 //! the result, stakes, contributes and reveals on chain with its own wallet, and reports every

@@ -2,7 +2,7 @@
 //! against what the hub certified, and unpacks it.
 //!
 //! The check: the archive must hash to the name its location gives (a content address), and the
-//! digest recomputed from the unpacked files by the runtime's rule (DESIGN §5) must give the
+//! digest the runtime recomputes from the files (docs/design.md#result-digest) must give the
 //! consensus result hash of the task's `TaskConsensus` event, `keccak(taskid ‖ digest)`. For a
 //! callback deal, the callback data of `TaskFinalize` is checked the same way.
 
