@@ -128,27 +128,20 @@ contract Handler is Fixture {
     function initialize(uint256 dealSeed, uint256 index) external {
         calls++;
         (Deal memory d,) = _deal(dealSeed);
-        vm.prank(scheduler);
-        hub.initialize(d, index % d.volume);
+        _initialize(d, index % d.volume);
     }
 
     function contribute(uint256 dealSeed, uint256 index, uint256 workerSeed, bool good) external {
-        calls++;
-        (Deal memory d,) = _deal(dealSeed);
-        index = index % d.volume;
+        (Deal memory d,, uint256 i, bytes32 taskid) = _pick(dealSeed, index);
         uint256 w = workerSeed % workers.length;
-        bytes32 taskid = _taskId(d, index);
         bytes32 digest = good ? keccak256("good") : keccak256(abi.encode("bad", w));
-        _contribute(d, index, w, digest);
+        _contribute(d, i, w, digest);
         contributors[taskid].push(workers[w]);
         digests[taskid][workers[w]] = digest;
     }
 
     function reveal(uint256 dealSeed, uint256 index, uint256 workerSeed) external {
-        calls++;
-        (Deal memory d,) = _deal(dealSeed);
-        index = index % d.volume;
-        bytes32 taskid = _taskId(d, index);
+        (,,, bytes32 taskid) = _pick(dealSeed, index);
         address[] storage cs = contributors[taskid];
         require(cs.length > 0);
         address w = cs[workerSeed % cs.length];
@@ -167,6 +160,30 @@ contract Handler is Fixture {
         }
     }
 
+    /// Counts the call and picks a deal and one of its tasks from the fuzzer's seeds.
+    function _pick(uint256 dealSeed, uint256 index)
+        internal
+        returns (Deal memory d, uint256 di, uint256 i, bytes32 taskid)
+    {
+        calls++;
+        (d, di) = _deal(dealSeed);
+        i = index % d.volume;
+        taskid = _taskId(d, i);
+    }
+
+    function _finalizeTask(Deal memory d, uint256 di, uint256 i, bytes32 taskid) internal {
+        vm.prank(scheduler);
+        hub.finalize(d, i, "loc", "", _list(taskid, d.trust > 1));
+        _settled(taskid, di);
+        finalized++;
+    }
+
+    function _claimTask(Deal memory d, uint256 di, uint256 i, bytes32 taskid) internal {
+        hubx.claim(d, i, _list(taskid, d.trust > 1));
+        _settled(taskid, di);
+        claimed++;
+    }
+
     function _settled(bytes32 taskid, uint256 dealIndex) internal {
         if (++settlements[taskid] > 1) doubleSettled = true;
         settledOf[dealIndex]++;
@@ -174,48 +191,29 @@ contract Handler is Fixture {
     }
 
     function finalize(uint256 dealSeed, uint256 index) external {
-        calls++;
-        (Deal memory d, uint256 di) = _deal(dealSeed);
-        index = index % d.volume;
-        bytes32 taskid = _taskId(d, index);
-        vm.prank(scheduler);
-        hub.finalize(d, index, "loc", "", _list(taskid, d.trust > 1));
-        _settled(taskid, di);
-        finalized++;
+        (Deal memory d, uint256 di, uint256 i, bytes32 taskid) = _pick(dealSeed, index);
+        _finalizeTask(d, di, i, taskid);
     }
 
     function claim(uint256 dealSeed, uint256 index) external {
-        calls++;
-        (Deal memory d, uint256 di) = _deal(dealSeed);
-        index = index % d.volume;
-        bytes32 taskid = _taskId(d, index);
-        hubx.claim(d, index, _list(taskid, d.trust > 1));
-        _settled(taskid, di);
-        claimed++;
+        (Deal memory d, uint256 di, uint256 i, bytes32 taskid) = _pick(dealSeed, index);
+        _claimTask(d, di, i, taskid);
     }
 
     /// Jumps to the task's final deadline and claims it.
     function claimLate(uint256 dealSeed, uint256 index) external {
-        calls++;
-        (Deal memory d, uint256 di) = _deal(dealSeed);
-        index = index % d.volume;
-        bytes32 taskid = _taskId(d, index);
+        (Deal memory d, uint256 di, uint256 i, bytes32 taskid) = _pick(dealSeed, index);
         uint256 deadline = hubx.task(taskid).initTime + 10 * d.workClockTimeRef;
         if (block.timestamp < deadline) vm.warp(deadline);
-        hubx.claim(d, index, _list(taskid, d.trust > 1));
-        _settled(taskid, di);
-        claimed++;
+        _claimTask(d, di, i, taskid);
     }
 
     uint256 public settledTotal;
 
     function reopen(uint256 dealSeed, uint256 index) external {
-        calls++;
-        (Deal memory d,) = _deal(dealSeed);
-        index = index % d.volume;
-        bytes32 taskid = _taskId(d, index);
+        (Deal memory d,, uint256 i, bytes32 taskid) = _pick(dealSeed, index);
         vm.prank(scheduler);
-        hubx.reopen(d, index, _resultHash(taskid, keccak256("good")), _list(taskid, d.trust > 1));
+        hubx.reopen(d, i, _resultHash(taskid, keccak256("good")), _list(taskid, d.trust > 1));
         if (d.trust <= 1) delete contributors[taskid]; // the rejected worker's stake is gone
     }
 
@@ -232,14 +230,10 @@ contract Handler is Fixture {
     /// Moves a task one valid step forward (initialize, contribute, reveal or finalize), so that
     /// random sequences reach settlement often.
     function drive(uint256 dealSeed, uint256 index, uint256 seed) external {
-        calls++;
-        (Deal memory d, uint256 di) = _deal(dealSeed);
-        index = index % d.volume;
-        bytes32 taskid = _taskId(d, index);
+        (Deal memory d, uint256 di, uint256 i, bytes32 taskid) = _pick(dealSeed, index);
         uint8 status = hubx.task(taskid).status;
         if (status == 0) {
-            vm.prank(scheduler);
-            hub.initialize(d, index);
+            _initialize(d, i);
         } else if (status == 1) {
             for (uint256 k; k < workers.length; ++k) {
                 uint256 w = (seed + k) % workers.length;
@@ -248,10 +242,10 @@ contract Handler is Fixture {
                 if (d.trust <= 1 && seed % 2 == 1) {
                     bytes memory auth = _auth(workers[w], taskid, address(0));
                     vm.prank(workers[w]);
-                    hub.contributeAndReveal(d, index, digest, address(0), "", auth);
+                    hub.contributeAndReveal(d, i, digest, address(0), "", auth);
                     revealed[taskid][workers[w]] = true;
                 } else {
-                    _contribute(d, index, w, digest);
+                    _contribute(d, i, w, digest);
                 }
                 contributors[taskid].push(workers[w]);
                 digests[taskid][workers[w]] = digest;
@@ -273,10 +267,7 @@ contract Handler is Fixture {
                     return;
                 }
             }
-            vm.prank(scheduler);
-            hub.finalize(d, index, "loc", "", _list(taskid, d.trust > 1));
-            _settled(taskid, di);
-            finalized++;
+            _finalizeTask(d, di, i, taskid);
         } else {
             revert("settled");
         }

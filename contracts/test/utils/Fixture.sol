@@ -278,6 +278,30 @@ abstract contract Fixture is Test {
         hub.finalize(d, index, "ipfs://result", "", ws);
     }
 
+    /// The TEE fast path's evidence for worker `w` and result `digest` on task `index` of `d`.
+    function _fast(Deal memory d, uint256 index, uint256 w, bytes32 digest)
+        internal
+        view
+        returns (FastResult memory r)
+    {
+        bytes32 taskid = _taskId(d, index);
+        address worker = workers[w];
+        r.digest = digest;
+        r.enclave = enclave;
+        r.enclaveSign = _personalSign(
+            ENCLAVE_PK,
+            keccak256(abi.encodePacked(_resultHash(taskid, digest), _resultSeal(worker, taskid, digest)))
+        );
+        r.authorizationSign = _auth(worker, taskid, enclave);
+        r.resultsLocation = "loc";
+    }
+
+    /// Has the scheduler initialize task `index` of `d`.
+    function _initialize(Deal memory d, uint256 index) internal returns (bytes32 taskid) {
+        vm.prank(scheduler);
+        taskid = hub.initialize(d, index);
+    }
+
     function _none() internal pure returns (address[] memory) {
         return new address[](0);
     }
