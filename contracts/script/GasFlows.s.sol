@@ -2,14 +2,14 @@
 pragma solidity ^0.8.30;
 
 import {Vm} from "../test/utils/Vm.sol";
+import {HubKit, OrderSet} from "../test/utils/HubKit.sol";
 import {DevToken} from "../src/DevToken.sol";
 import {Hub} from "../src/Hub.sol";
-import {HubBase} from "../src/HubBase.sol";
 import {HubExtension} from "../src/HubExtension.sol";
 import {AppRegistry} from "../src/registries/AppRegistry.sol";
 import {DatasetRegistry} from "../src/registries/DatasetRegistry.sol";
 import {WorkerpoolRegistry} from "../src/registries/WorkerpoolRegistry.sol";
-import {AppOrder, DatasetOrder, WorkerpoolOrder, RequestOrder, Deal, FastResult} from "../src/libs/Types.sol";
+import {AppOrder, WorkerpoolOrder, RequestOrder, Deal, FastResult} from "../src/libs/Types.sol";
 
 /// @notice The gas benchmark flows, broadcast for real against a fresh anvil by scripts/gas-report,
 /// which reads every receipt. `FLOW` selects one of: trust1, trust1-dataset, replicated, tee, batch100,
@@ -134,47 +134,40 @@ contract GasFlows {
 
     // ---- orders -----------------------------------------------------------------------------------
 
-    function _sign(uint256 pk, bytes32 digest) internal pure returns (bytes memory) {
-        (uint8 v, bytes32 r, bytes32 s) = vm.sign(pk, digest);
-        return abi.encodePacked(r, s, v);
-    }
-
-    function _personalSign(uint256 pk, bytes32 h) internal pure returns (bytes memory) {
-        return _sign(pk, keccak256(abi.encodePacked("\x19Ethereum Signed Message:\n32", h)));
-    }
-
     function _orders(address a, bool withDataset, uint256 volume, uint256 trust, bytes32 tag)
         internal
-        returns (
-            AppOrder memory ao,
-            DatasetOrder memory dso,
-            WorkerpoolOrder memory wpo,
-            RequestOrder memory ro
-        )
+        returns (OrderSet memory o)
     {
-        ao.app = a;
-        ao.appprice = APP_PRICE;
-        ao.volume = volume;
-        ao.tag = tag;
-        ao.salt = bytes32(++salt);
-        ao.sign = _sign(APP_OWNER_PK, hubx.hashAppOrder(ao));
+        o.app = AppOrder(
+            a, APP_PRICE, volume, tag, address(0), address(0), address(0), 0, bytes32(++salt), ""
+        );
+        o.app.sign = HubKit.sign(APP_OWNER_PK, hubx.hashAppOrder(o.app));
         if (withDataset) {
-            dso.dataset = dataset;
-            dso.datasetprice = DATASET_PRICE;
-            dso.volume = volume;
-            dso.salt = bytes32(++salt);
-            dso.sign = _sign(DATASET_OWNER_PK, hubx.hashDatasetOrder(dso));
+            o.dataset.dataset = dataset;
+            o.dataset.datasetprice = DATASET_PRICE;
+            o.dataset.volume = volume;
+            o.dataset.salt = bytes32(++salt);
+            o.dataset.sign = HubKit.sign(DATASET_OWNER_PK, hubx.hashDatasetOrder(o.dataset));
         }
-        wpo.workerpool = pool;
-        wpo.workerpoolprice = POOL_PRICE;
-        wpo.volume = volume;
-        wpo.tag = tag;
-        wpo.trust = trust;
-        wpo.salt = bytes32(++salt);
-        wpo.sign = _sign(SCHEDULER_PK, hubx.hashWorkerpoolOrder(wpo));
+        o.pool = WorkerpoolOrder(
+            pool,
+            POOL_PRICE,
+            volume,
+            tag,
+            0,
+            trust,
+            address(0),
+            address(0),
+            address(0),
+            0,
+            bytes32(++salt),
+            ""
+        );
+        o.pool.sign = HubKit.sign(SCHEDULER_PK, hubx.hashWorkerpoolOrder(o.pool));
+        RequestOrder memory ro = o.request;
         ro.app = a;
         ro.appmaxprice = APP_PRICE;
-        ro.dataset = dso.dataset;
+        ro.dataset = o.dataset.dataset;
         ro.datasetmaxprice = withDataset ? DATASET_PRICE : 0;
         ro.workerpoolmaxprice = POOL_PRICE;
         ro.requester = vm.addr(REQUESTER_PK);
@@ -184,44 +177,33 @@ contract GasFlows {
         ro.beneficiary = vm.addr(REQUESTER_PK);
         ro.params = '{"args":"--size 1024"}';
         ro.salt = bytes32(++salt);
-        ro.sign = _sign(REQUESTER_PK, hubx.hashRequestOrder(ro));
+        ro.sign = HubKit.sign(REQUESTER_PK, hubx.hashRequestOrder(ro));
     }
 
     function _match(address a, bool withDataset, uint256 volume, uint256 trust, bytes32 tag)
         internal
         returns (Deal memory deal)
     {
-        (AppOrder memory ao, DatasetOrder memory dso, WorkerpoolOrder memory wpo, RequestOrder memory ro) =
-            _orders(a, withDataset, volume, trust, tag);
+        OrderSet memory o = _orders(a, withDataset, volume, trust, tag);
         vm.recordLogs();
         vm.startBroadcast(REQUESTER_PK);
-        hub.matchOrders(ao, dso, wpo, ro);
+        hub.matchOrders(o.app, o.dataset, o.pool, o.request);
         vm.stopBroadcast();
-        Vm.Log[] memory logs = vm.getRecordedLogs();
-        for (uint256 i; i < logs.length; ++i) {
-            if (logs[i].topics[0] == HubBase.DealCreated.selector) {
-                (deal,,,,) = abi.decode(logs[i].data, (Deal, bytes32, bytes32, bytes32, string));
-                return deal;
-            }
-        }
-        revert("no deal");
-    }
-
-    function _taskId(Deal memory d, uint256 index) internal pure returns (bytes32) {
-        return keccak256(abi.encodePacked(keccak256(abi.encodePacked(d.requestHash, d.botFirst)), index));
+        bytes32 dealid;
+        (dealid, deal) = HubKit.dealCreated(vm.getRecordedLogs());
+        require(dealid != 0, "no deal");
     }
 
     function _contribute(Deal memory d, uint256 index, uint256 workerPk, bytes32 digest) internal {
-        bytes32 taskid = _taskId(d, index);
+        bytes32 taskid = HubKit.taskId(d, index);
         address worker = vm.addr(workerPk);
-        bytes memory auth =
-            _personalSign(SCHEDULER_PK, keccak256(abi.encodePacked(worker, taskid, address(0))));
+        bytes memory auth = HubKit.authorization(SCHEDULER_PK, worker, taskid, address(0));
         vm.startBroadcast(workerPk);
         hub.contribute(
             d,
             index,
-            keccak256(abi.encodePacked(taskid, digest)),
-            keccak256(abi.encodePacked(worker, taskid, digest)),
+            HubKit.resultHash(taskid, digest),
+            HubKit.resultSeal(worker, taskid, digest),
             address(0),
             "",
             auth
@@ -231,7 +213,7 @@ contract GasFlows {
 
     function _reveal(Deal memory d, uint256 index, uint256 workerPk, bytes32 digest) internal {
         vm.startBroadcast(workerPk);
-        hub.reveal(_taskId(d, index), digest);
+        hub.reveal(HubKit.taskId(d, index), digest);
         vm.stopBroadcast();
     }
 
@@ -241,13 +223,25 @@ contract GasFlows {
         vm.stopBroadcast();
     }
 
+    function _initialize(Deal memory d) internal {
+        vm.startBroadcast(SCHEDULER_PK);
+        hub.initialize(d, 0);
+        vm.stopBroadcast();
+    }
+
+    function _initializeBatches(Deal memory d, uint256 volume, uint256 batch) internal {
+        for (uint256 first; first < volume; first += batch) {
+            vm.startBroadcast(SCHEDULER_PK);
+            hub.initializeBatch(d, first, batch);
+            vm.stopBroadcast();
+        }
+    }
+
     // ---- flows ------------------------------------------------------------------------------------
 
     function _single(bool withDataset) internal {
         Deal memory d = _match(app, withDataset, 1, 1, 0);
-        vm.startBroadcast(SCHEDULER_PK);
-        hub.initialize(d, 0);
-        vm.stopBroadcast();
+        _initialize(d);
         bytes32 digest = keccak256("result-digest");
         _contribute(d, 0, WORKER_PK_BASE, digest);
         _reveal(d, 0, WORKER_PK_BASE, digest);
@@ -256,11 +250,7 @@ contract GasFlows {
 
     function _replicated(bool initialize) internal {
         Deal memory d = _match(app, false, 1, 3, 0);
-        if (initialize) {
-            vm.startBroadcast(SCHEDULER_PK);
-            hub.initialize(d, 0);
-            vm.stopBroadcast();
-        }
+        if (initialize) _initialize(d);
         bytes32 digest = keccak256("result-digest");
         _contribute(d, 0, WORKER_PK_BASE, digest);
         _contribute(d, 0, WORKER_PK_BASE + 1, digest);
@@ -276,26 +266,22 @@ contract GasFlows {
     function _tee() internal {
         bytes32 tee = bytes32(uint256(1));
         Deal memory d = _match(teeApp, false, 1, 1, tee);
-        vm.startBroadcast(SCHEDULER_PK);
-        hub.initialize(d, 0);
-        vm.stopBroadcast();
-        bytes32 taskid = _taskId(d, 0);
+        _initialize(d);
+        bytes32 taskid = HubKit.taskId(d, 0);
         uint256 workerPk = WORKER_PK_BASE;
         address worker = vm.addr(workerPk);
         FastResult memory r;
         r.digest = keccak256("result-digest");
         r.enclave = vm.addr(ENCLAVE_PK);
-        r.enclaveSign = _personalSign(
+        r.enclaveSign = HubKit.personalSign(
             ENCLAVE_PK,
             keccak256(
                 abi.encodePacked(
-                    keccak256(abi.encodePacked(taskid, r.digest)),
-                    keccak256(abi.encodePacked(worker, taskid, r.digest))
+                    HubKit.resultHash(taskid, r.digest), HubKit.resultSeal(worker, taskid, r.digest)
                 )
             )
         );
-        r.authorizationSign =
-            _personalSign(SCHEDULER_PK, keccak256(abi.encodePacked(worker, taskid, r.enclave)));
+        r.authorizationSign = HubKit.authorization(SCHEDULER_PK, worker, taskid, r.enclave);
         r.resultsLocation = "https://results.decloud.example/0x5f70bf18a086007016e948b04aed3b82";
         vm.startBroadcast(workerPk);
         hub.contributeAndFinalize(d, 0, r);
@@ -304,11 +290,7 @@ contract GasFlows {
 
     function _batch(uint256 volume, uint256 batch) internal {
         Deal memory d = _match(app, false, volume, 1, 0);
-        for (uint256 first; first < volume; first += batch) {
-            vm.startBroadcast(SCHEDULER_PK);
-            hub.initializeBatch(d, first, batch);
-            vm.stopBroadcast();
-        }
+        _initializeBatches(d, volume, batch);
         for (uint256 i; i < volume; ++i) {
             uint256 pk = WORKER_PK_BASE + i % WORKERS;
             bytes32 digest = keccak256(abi.encodePacked("result-digest", i));
@@ -319,10 +301,8 @@ contract GasFlows {
     }
 
     function _contributeAndReveal(Deal memory d, uint256 index, uint256 workerPk, bytes32 digest) internal {
-        bytes32 taskid = _taskId(d, index);
-        address worker = vm.addr(workerPk);
         bytes memory auth =
-            _personalSign(SCHEDULER_PK, keccak256(abi.encodePacked(worker, taskid, address(0))));
+            HubKit.authorization(SCHEDULER_PK, vm.addr(workerPk), HubKit.taskId(d, index), address(0));
         vm.startBroadcast(workerPk);
         hub.contributeAndReveal(d, index, digest, address(0), "", auth);
         vm.stopBroadcast();
@@ -330,20 +310,14 @@ contract GasFlows {
 
     function _direct() internal {
         Deal memory d = _match(app, false, 1, 1, 0);
-        vm.startBroadcast(SCHEDULER_PK);
-        hub.initialize(d, 0);
-        vm.stopBroadcast();
+        _initialize(d);
         _contributeAndReveal(d, 0, WORKER_PK_BASE, keccak256("result-digest"));
         _finalize(d, 0, new address[](0));
     }
 
     function _batchDirect(uint256 volume, uint256 batch) internal {
         Deal memory d = _match(app, false, volume, 1, 0);
-        for (uint256 first; first < volume; first += batch) {
-            vm.startBroadcast(SCHEDULER_PK);
-            hub.initializeBatch(d, first, batch);
-            vm.stopBroadcast();
-        }
+        _initializeBatches(d, volume, batch);
         for (uint256 i; i < volume; ++i) {
             _contributeAndReveal(
                 d, i, WORKER_PK_BASE + i % WORKERS, keccak256(abi.encodePacked("result-digest", i))

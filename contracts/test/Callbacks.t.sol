@@ -87,8 +87,7 @@ contract CallbacksTest is Fixture {
 
     function _runTo(address callback) internal returns (Deal memory d, bytes32 taskid) {
         d = _datasetDeal(1, 1, callback);
-        vm.prank(scheduler);
-        taskid = hub.initialize(d, 0);
+        taskid = _initialize(d, 0);
         _contribute(d, 0, 0, keccak256(RESULT));
         _reveal(d, 0, 0, keccak256(RESULT));
     }
@@ -172,8 +171,7 @@ contract CallbacksTest is Fixture {
             _poolOrder(1, 1, tee),
             _requestOrder(teeApp, address(0), 1, 1, tee, address(c))
         );
-        vm.prank(scheduler);
-        bytes32 taskid = hub.initialize(d, 0);
+        bytes32 taskid = _initialize(d, 0);
         address worker = workers[0];
         FastResult memory r;
         r.digest = keccak256(RESULT);

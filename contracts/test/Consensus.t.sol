@@ -61,8 +61,7 @@ contract ConsensusTest is Fixture {
     function testFuzz_hubConsensusMatchesReference(uint256 seed, uint256 trust) public {
         trust = bound(trust, 2, 12);
         Deal memory d = _simpleDeal(1, trust);
-        vm.prank(scheduler);
-        bytes32 taskid = hub.initialize(d, 0);
+        bytes32 taskid = _initialize(d, 0);
         uint256[2] memory groupWeight;
         uint256 sum;
         for (uint256 i; i < workers.length; ++i) {

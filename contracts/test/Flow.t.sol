@@ -23,8 +23,7 @@ contract FlowTest is Fixture {
         assertEq(hub.balanceOf(requester), FUNDS - price, "requester balance");
         assertEq(hub.frozenOf(scheduler), sstake, "scheduler frozen");
 
-        vm.prank(scheduler);
-        bytes32 taskid = hub.initialize(d, 0);
+        bytes32 taskid = _initialize(d, 0);
         assertEq(taskid, _taskId(d, 0), "taskid");
         _contribute(d, 0, 0, DIGEST);
         assertEq(hub.frozenOf(workers[0]), d.workerStake, "worker stake frozen");
@@ -51,8 +50,7 @@ contract FlowTest is Fixture {
 
     function test_replicatedFlowTwoWorkersAgree() public {
         Deal memory d = _simpleDeal(1, 3);
-        vm.prank(scheduler);
-        bytes32 taskid = hub.initialize(d, 0);
+        bytes32 taskid = _initialize(d, 0);
         _contribute(d, 0, 0, DIGEST);
         TaskView memory t = hubx.task(taskid);
         assertEq(t.status, 1, "still active after one");
@@ -76,8 +74,7 @@ contract FlowTest is Fixture {
 
     function test_replicatedLoserLosesStakeAndScore() public {
         Deal memory d = _simpleDeal(1, 3);
-        vm.prank(scheduler);
-        bytes32 taskid = hub.initialize(d, 0);
+        bytes32 taskid = _initialize(d, 0);
         _contribute(d, 0, 2, BAD); // loser
         _contribute(d, 0, 0, DIGEST);
         _contribute(d, 0, 1, DIGEST);
@@ -116,17 +113,9 @@ contract FlowTest is Fixture {
 
     function test_teeFastPath() public {
         Deal memory d = _teeDeal(1);
-        vm.prank(scheduler);
-        bytes32 taskid = hub.initialize(d, 0);
+        bytes32 taskid = _initialize(d, 0);
         address worker = workers[0];
-        FastResult memory r;
-        r.digest = DIGEST;
-        r.enclave = enclave;
-        r.enclaveSign = _personalSign(
-            ENCLAVE_PK,
-            keccak256(abi.encodePacked(_resultHash(taskid, DIGEST), _resultSeal(worker, taskid, DIGEST)))
-        );
-        r.authorizationSign = _auth(worker, taskid, enclave);
+        FastResult memory r = _fast(d, 0, 0, DIGEST);
         r.resultsLocation = "ipfs://x";
         vm.prank(worker);
         hub.contributeAndFinalize(d, 0, r);
@@ -137,8 +126,7 @@ contract FlowTest is Fixture {
 
     function test_claimRefundsAndFeedsKitty() public {
         Deal memory d = _simpleDeal(2, 1);
-        vm.prank(scheduler);
-        bytes32 taskid = hub.initialize(d, 0);
+        bytes32 taskid = _initialize(d, 0);
         _contribute(d, 0, 0, DIGEST);
         vm.expectRevert(
             abi.encodeWithSelector(
@@ -157,8 +145,7 @@ contract FlowTest is Fixture {
         vm.expectRevert(abi.encodeWithSelector(HubBase.TaskNotClaimable.selector, taskid, 4));
         hubx.claim(d, 0, _none());
         // the kitty feeds the next finalize
-        vm.prank(scheduler);
-        hub.initialize(d, 1);
+        _initialize(d, 1);
         _contribute(d, 1, 1, DIGEST);
         _reveal(d, 1, 1, DIGEST);
         _finalize(d, 1, _none());

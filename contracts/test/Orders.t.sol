@@ -2,6 +2,7 @@
 pragma solidity ^0.8.30;
 
 import {Fixture} from "./utils/Fixture.sol";
+import {OrderSet} from "./utils/HubKit.sol";
 import {HubBase} from "../src/HubBase.sol";
 import {AppOrder, DatasetOrder, WorkerpoolOrder, RequestOrder, Deal} from "../src/libs/Types.sol";
 
@@ -159,19 +160,20 @@ contract OrdersTest is Fixture {
 
     // ---- matching ------------------------------------------------------------------------------------
 
+    /// Four compatible orders of `volume` tasks, with the dataset, at trust 1.
+    function _orderSet(uint256 volume) internal returns (OrderSet memory o) {
+        o.app = _appOrder(app, volume);
+        o.dataset = _datasetOrder(volume);
+        o.pool = _poolOrder(volume, 1, 0);
+        o.request = _requestOrder(app, dataset, volume, 1, 0, address(0));
+    }
+
     function _orders(uint256 volume)
         internal
-        returns (
-            AppOrder memory ao,
-            DatasetOrder memory dso,
-            WorkerpoolOrder memory wpo,
-            RequestOrder memory ro
-        )
+        returns (AppOrder memory, DatasetOrder memory, WorkerpoolOrder memory, RequestOrder memory)
     {
-        ao = _appOrder(app, volume);
-        dso = _datasetOrder(volume);
-        wpo = _poolOrder(volume, 1, 0);
-        ro = _requestOrder(app, dataset, volume, 1, 0, address(0));
+        OrderSet memory o = _orderSet(volume);
+        return (o.app, o.dataset, o.pool, o.request);
     }
 
     function test_partialFillsAndConsumedVolumes() public {
@@ -286,202 +288,143 @@ contract OrdersTest is Fixture {
         assertEq(hub.balanceOf(poor), 20e9 - APP_PRICE - POOL_PRICE, "rest");
     }
 
-    function _expectMatchRevert(
-        AppOrder memory ao,
-        DatasetOrder memory dso,
-        WorkerpoolOrder memory wpo,
-        RequestOrder memory ro,
-        bytes memory err
-    ) internal {
-        _resignApp(ao);
-        if (dso.dataset != address(0)) _resignDataset(dso);
-        _resignPool(wpo);
-        _resignRequest(ro);
+    /// Signs the orders again (so that only the edited field is wrong) and expects the hub's `err`.
+    function _expectMatchRevert(OrderSet memory o, bytes memory err) internal {
+        _resignApp(o.app);
+        if (o.dataset.dataset != address(0)) _resignDataset(o.dataset);
+        _resignPool(o.pool);
+        _resignRequest(o.request);
         vm.expectRevert(err);
-        hub.matchOrders(ao, dso, wpo, ro);
+        hub.matchOrders(o.app, o.dataset, o.pool, o.request);
     }
 
     function test_matchErrors() public {
-        AppOrder memory ao;
-        DatasetOrder memory dso;
-        WorkerpoolOrder memory wpo;
-        RequestOrder memory ro;
+        OrderSet memory o;
 
-        (ao, dso, wpo, ro) = _orders(1);
-        ro.app = teeApp;
+        o = _orderSet(1);
+        o.request.app = teeApp;
+        _expectMatchRevert(o, abi.encodeWithSelector(HubBase.AppMismatch.selector, teeApp, app));
+
+        o = _orderSet(1);
+        o.request.dataset = address(0);
+        _expectMatchRevert(o, abi.encodeWithSelector(HubBase.DatasetMismatch.selector, address(0), dataset));
+
+        o = _orderSet(1);
+        o.request.workerpool = address(0x1234);
         _expectMatchRevert(
-            ao, dso, wpo, ro, abi.encodeWithSelector(HubBase.AppMismatch.selector, teeApp, app)
+            o, abi.encodeWithSelector(HubBase.WorkerpoolMismatch.selector, address(0x1234), pool)
         );
 
-        (ao, dso, wpo, ro) = _orders(1);
-        ro.dataset = address(0);
+        o = _orderSet(1);
+        o.request.category = 1;
+        _expectMatchRevert(o, abi.encodeWithSelector(HubBase.CategoryMismatch.selector, 1, 0));
+
+        o = _orderSet(1);
+        o.request.trust = 2;
+        _expectMatchRevert(o, abi.encodeWithSelector(HubBase.TrustNotOffered.selector, 2, 1));
+
+        o = _orderSet(1);
+        o.request.trust = uint256(1) << 32;
+        o.pool.trust = uint256(1) << 32;
+        _expectMatchRevert(o, abi.encodeWithSelector(HubBase.TrustTooLarge.selector, uint256(1) << 32));
+
+        o = _orderSet(1);
+        o.request.appmaxprice = APP_PRICE - 1;
         _expectMatchRevert(
-            ao, dso, wpo, ro, abi.encodeWithSelector(HubBase.DatasetMismatch.selector, address(0), dataset)
+            o, abi.encodeWithSelector(HubBase.AppPriceTooHigh.selector, APP_PRICE, APP_PRICE - 1)
         );
 
-        (ao, dso, wpo, ro) = _orders(1);
-        ro.workerpool = address(0x1234);
+        o = _orderSet(1);
+        o.request.datasetmaxprice = 0;
+        _expectMatchRevert(o, abi.encodeWithSelector(HubBase.DatasetPriceTooHigh.selector, DATASET_PRICE, 0));
+
+        o = _orderSet(1);
+        o.request.workerpoolmaxprice = 1;
+        _expectMatchRevert(o, abi.encodeWithSelector(HubBase.WorkerpoolPriceTooHigh.selector, POOL_PRICE, 1));
+
+        o = _orderSet(1);
+        o.app.appprice = uint256(1) << 96;
+        o.request.appmaxprice = uint256(1) << 96;
+        _expectMatchRevert(o, abi.encodeWithSelector(HubBase.PriceTooLarge.selector, uint256(1) << 96));
+
+        o = _orderSet(1);
+        o.request.tag = bytes32(uint256(2));
         _expectMatchRevert(
-            ao,
-            dso,
-            wpo,
-            ro,
-            abi.encodeWithSelector(HubBase.WorkerpoolMismatch.selector, address(0x1234), pool)
+            o, abi.encodeWithSelector(HubBase.TagNotOffered.selector, bytes32(uint256(2)), bytes32(0))
         );
 
-        (ao, dso, wpo, ro) = _orders(1);
-        ro.category = 1;
-        _expectMatchRevert(ao, dso, wpo, ro, abi.encodeWithSelector(HubBase.CategoryMismatch.selector, 1, 0));
+        o = _orderSet(1);
+        o.request.tag = bytes32(uint256(1));
+        o.pool.tag = bytes32(uint256(1));
+        _expectMatchRevert(o, abi.encodeWithSelector(HubBase.TeeAppRequired.selector, app));
 
-        (ao, dso, wpo, ro) = _orders(1);
-        ro.trust = 2;
-        _expectMatchRevert(ao, dso, wpo, ro, abi.encodeWithSelector(HubBase.TrustNotOffered.selector, 2, 1));
-
-        (ao, dso, wpo, ro) = _orders(1);
-        ro.trust = uint256(1) << 32;
-        wpo.trust = uint256(1) << 32;
+        o = _orderSet(1);
+        o.app.requesterrestrict = address(0x99);
         _expectMatchRevert(
-            ao, dso, wpo, ro, abi.encodeWithSelector(HubBase.TrustTooLarge.selector, uint256(1) << 32)
+            o, abi.encodeWithSelector(HubBase.AppOrderRestricted.selector, address(0x99), requester)
         );
 
-        (ao, dso, wpo, ro) = _orders(1);
-        ro.appmaxprice = APP_PRICE - 1;
+        o = _orderSet(1);
+        o.app.datasetrestrict = address(0x99);
         _expectMatchRevert(
-            ao,
-            dso,
-            wpo,
-            ro,
-            abi.encodeWithSelector(HubBase.AppPriceTooHigh.selector, APP_PRICE, APP_PRICE - 1)
+            o, abi.encodeWithSelector(HubBase.AppOrderRestricted.selector, address(0x99), dataset)
         );
 
-        (ao, dso, wpo, ro) = _orders(1);
-        ro.datasetmaxprice = 0;
+        o = _orderSet(1);
+        o.dataset.workerpoolrestrict = address(0x99);
         _expectMatchRevert(
-            ao, dso, wpo, ro, abi.encodeWithSelector(HubBase.DatasetPriceTooHigh.selector, DATASET_PRICE, 0)
+            o, abi.encodeWithSelector(HubBase.DatasetOrderRestricted.selector, address(0x99), pool)
         );
 
-        (ao, dso, wpo, ro) = _orders(1);
-        ro.workerpoolmaxprice = 1;
+        o = _orderSet(1);
+        o.pool.apprestrict = address(0x99);
         _expectMatchRevert(
-            ao, dso, wpo, ro, abi.encodeWithSelector(HubBase.WorkerpoolPriceTooHigh.selector, POOL_PRICE, 1)
+            o, abi.encodeWithSelector(HubBase.WorkerpoolOrderRestricted.selector, address(0x99), app)
         );
 
-        (ao, dso, wpo, ro) = _orders(1);
-        ao.appprice = uint256(1) << 96;
-        ro.appmaxprice = uint256(1) << 96;
+        o = _orderSet(1);
+        o.app.expiry = block.timestamp - 1;
+        _resignApp(o.app);
         _expectMatchRevert(
-            ao, dso, wpo, ro, abi.encodeWithSelector(HubBase.PriceTooLarge.selector, uint256(1) << 96)
-        );
-
-        (ao, dso, wpo, ro) = _orders(1);
-        ro.tag = bytes32(uint256(2));
-        _expectMatchRevert(
-            ao,
-            dso,
-            wpo,
-            ro,
-            abi.encodeWithSelector(HubBase.TagNotOffered.selector, bytes32(uint256(2)), bytes32(0))
-        );
-
-        (ao, dso, wpo, ro) = _orders(1);
-        ro.tag = bytes32(uint256(1));
-        wpo.tag = bytes32(uint256(1));
-        _expectMatchRevert(ao, dso, wpo, ro, abi.encodeWithSelector(HubBase.TeeAppRequired.selector, app));
-
-        (ao, dso, wpo, ro) = _orders(1);
-        ao.requesterrestrict = address(0x99);
-        _expectMatchRevert(
-            ao,
-            dso,
-            wpo,
-            ro,
-            abi.encodeWithSelector(HubBase.AppOrderRestricted.selector, address(0x99), requester)
-        );
-
-        (ao, dso, wpo, ro) = _orders(1);
-        ao.datasetrestrict = address(0x99);
-        _expectMatchRevert(
-            ao,
-            dso,
-            wpo,
-            ro,
-            abi.encodeWithSelector(HubBase.AppOrderRestricted.selector, address(0x99), dataset)
-        );
-
-        (ao, dso, wpo, ro) = _orders(1);
-        dso.workerpoolrestrict = address(0x99);
-        _expectMatchRevert(
-            ao,
-            dso,
-            wpo,
-            ro,
-            abi.encodeWithSelector(HubBase.DatasetOrderRestricted.selector, address(0x99), pool)
-        );
-
-        (ao, dso, wpo, ro) = _orders(1);
-        wpo.apprestrict = address(0x99);
-        _expectMatchRevert(
-            ao,
-            dso,
-            wpo,
-            ro,
-            abi.encodeWithSelector(HubBase.WorkerpoolOrderRestricted.selector, address(0x99), app)
-        );
-
-        (ao, dso, wpo, ro) = _orders(1);
-        ao.expiry = block.timestamp - 1;
-        _resignApp(ao);
-        _expectMatchRevert(
-            ao,
-            dso,
-            wpo,
-            ro,
-            abi.encodeWithSelector(HubBase.OrderExpired.selector, hubx.hashAppOrder(ao), block.timestamp - 1)
-        );
-
-        (ao, dso, wpo, ro) = _orders(1);
-        ao.app = address(0x77);
-        ro.app = address(0x77);
-        _expectMatchRevert(
-            ao, dso, wpo, ro, abi.encodeWithSelector(HubBase.UnknownResource.selector, address(0x77))
-        );
-
-        (ao, dso, wpo, ro) = _orders(1);
-        dso.dataset = address(0x78);
-        ro.dataset = address(0x78);
-        _expectMatchRevert(
-            ao, dso, wpo, ro, abi.encodeWithSelector(HubBase.UnknownResource.selector, address(0x78))
-        );
-
-        (ao, dso, wpo, ro) = _orders(1);
-        wpo.workerpool = address(0x79);
-        _expectMatchRevert(
-            ao, dso, wpo, ro, abi.encodeWithSelector(HubBase.UnknownResource.selector, address(0x79))
-        );
-
-        (ao, dso, wpo, ro) = _orders(1);
-        wpo.category = 7;
-        ro.category = 7;
-        _expectMatchRevert(ao, dso, wpo, ro, abi.encodeWithSelector(HubBase.UnknownCategory.selector, 7));
-
-        (ao, dso, wpo, ro) = _orders(1000);
-        uint256 cost = 1000 * (APP_PRICE + DATASET_PRICE + POOL_PRICE);
-        _expectMatchRevert(
-            ao,
-            dso,
-            wpo,
-            ro,
-            abi.encodeWithSelector(HubBase.InsufficientBalance.selector, requester, FUNDS, cost)
-        );
-
-        (ao, dso, wpo, ro) = _orders(1);
-        wpo.sign = _sign(REQUESTER_PK, hubx.hashWorkerpoolOrder(wpo));
-        vm.expectRevert(
+            o,
             abi.encodeWithSelector(
-                HubBase.InvalidSignature.selector, hubx.hashWorkerpoolOrder(wpo), scheduler
+                HubBase.OrderExpired.selector, hubx.hashAppOrder(o.app), block.timestamp - 1
             )
         );
-        hub.matchOrders(ao, dso, wpo, ro);
+
+        o = _orderSet(1);
+        o.app.app = address(0x77);
+        o.request.app = address(0x77);
+        _expectMatchRevert(o, abi.encodeWithSelector(HubBase.UnknownResource.selector, address(0x77)));
+
+        o = _orderSet(1);
+        o.dataset.dataset = address(0x78);
+        o.request.dataset = address(0x78);
+        _expectMatchRevert(o, abi.encodeWithSelector(HubBase.UnknownResource.selector, address(0x78)));
+
+        o = _orderSet(1);
+        o.pool.workerpool = address(0x79);
+        _expectMatchRevert(o, abi.encodeWithSelector(HubBase.UnknownResource.selector, address(0x79)));
+
+        o = _orderSet(1);
+        o.pool.category = 7;
+        o.request.category = 7;
+        _expectMatchRevert(o, abi.encodeWithSelector(HubBase.UnknownCategory.selector, 7));
+
+        o = _orderSet(1000);
+        uint256 cost = 1000 * (APP_PRICE + DATASET_PRICE + POOL_PRICE);
+        _expectMatchRevert(
+            o, abi.encodeWithSelector(HubBase.InsufficientBalance.selector, requester, FUNDS, cost)
+        );
+
+        o = _orderSet(1);
+        o.pool.sign = _sign(REQUESTER_PK, hubx.hashWorkerpoolOrder(o.pool));
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                HubBase.InvalidSignature.selector, hubx.hashWorkerpoolOrder(o.pool), scheduler
+            )
+        );
+        hub.matchOrders(o.app, o.dataset, o.pool, o.request);
     }
 
     function test_schedulerStakeNeeded() public {

@@ -20,8 +20,7 @@ contract ShortcutsTest is Fixture {
     function test_contributeAndRevealThenFinalize() public {
         uint256 before = _total();
         Deal memory d = _simpleDeal(1, 1);
-        vm.prank(scheduler);
-        bytes32 taskid = hub.initialize(d, 0);
+        bytes32 taskid = _initialize(d, 0);
         _cr(d, 0, 0, DIGEST);
         TaskView memory t = hubx.task(taskid);
         assertEq(t.status, 2, "revealing");
@@ -42,8 +41,7 @@ contract ShortcutsTest is Fixture {
 
     function test_contributeAndRevealErrors() public {
         Deal memory r = _simpleDeal(1, 3);
-        vm.prank(scheduler);
-        bytes32 rt = hub.initialize(r, 0);
+        bytes32 rt = _initialize(r, 0);
         bytes memory auth = _auth(workers[0], rt, address(0));
         vm.prank(workers[0]);
         vm.expectRevert(abi.encodeWithSelector(HubBase.NotSingleContribution.selector, _dealId(r)));
@@ -65,8 +63,7 @@ contract ShortcutsTest is Fixture {
 
     function test_teeContributeAndRevealNeedsEnclave() public {
         Deal memory d = _teeDeal(1);
-        vm.prank(scheduler);
-        bytes32 taskid = hub.initialize(d, 0);
+        bytes32 taskid = _initialize(d, 0);
         bytes memory auth = _auth(workers[0], taskid, address(0));
         vm.prank(workers[0]);
         vm.expectRevert(abi.encodeWithSelector(HubBase.EnclaveRequired.selector, taskid));
@@ -122,8 +119,7 @@ contract ShortcutsTest is Fixture {
     function test_finalizeBatchWithKittyAndCallback() public {
         // feed the kitty with a claimed task
         Deal memory k = _simpleDeal(1, 1);
-        vm.prank(scheduler);
-        hub.initialize(k, 0);
+        _initialize(k, 0);
         vm.warp(block.timestamp + 10 * REF);
         hubx.claim(k, 0, _none());
         uint256 kitty = hub.kitty();
@@ -171,8 +167,7 @@ contract ShortcutsTest is Fixture {
         vm.expectRevert(abi.encodeWithSelector(HubBase.NotSingleContribution.selector, _dealId(r)));
         hubx.finalizeBatch(r, idx, locs, new bytes[](0));
         Deal memory d = _simpleDeal(1, 1);
-        vm.prank(scheduler);
-        bytes32 taskid = hub.initialize(d, 0);
+        bytes32 taskid = _initialize(d, 0);
         _contribute(d, 0, 0, DIGEST);
         vm.prank(scheduler);
         vm.expectRevert(abi.encodeWithSelector(HubBase.NoReveal.selector, taskid));

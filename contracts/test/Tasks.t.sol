@@ -10,11 +10,6 @@ contract TasksTest is Fixture {
     bytes32 internal constant DIGEST = keccak256("result");
     bytes32 internal constant BAD = keccak256("wrong");
 
-    function _init(Deal memory d, uint256 index) internal returns (bytes32 taskid) {
-        vm.prank(scheduler);
-        taskid = hub.initialize(d, index);
-    }
-
     function test_initializeErrors() public {
         Deal memory d = _simpleDeal(2, 1);
         Deal memory forged = d;
@@ -30,7 +25,7 @@ contract TasksTest is Fixture {
             abi.encodeWithSelector(HubBase.InitializationNotOpen.selector, block.timestamp + 10 * REF)
         );
         hub.initialize(d, 0);
-        bytes32 taskid = _init(d, 0);
+        bytes32 taskid = _initialize(d, 0);
         vm.prank(scheduler);
         vm.expectRevert(abi.encodeWithSelector(HubBase.TaskAlreadyInitialized.selector, taskid));
         hub.initialize(d, 0);
@@ -53,7 +48,7 @@ contract TasksTest is Fixture {
         vm.expectRevert(abi.encodeWithSelector(HubBase.InvalidAuthorization.selector, taskid, w, address(0)));
         hub.contribute(d, 0, rh, rs, address(0), "", badAuth);
         assertEq(hubx.task(taskid).status, 0, "still uninitialized");
-        _init(d, 0);
+        _initialize(d, 0);
         vm.prank(w);
         vm.expectRevert(abi.encodeWithSelector(HubBase.InvalidAuthorization.selector, taskid, w, address(0)));
         hub.contribute(d, 0, rh, rs, address(0), "", badAuth);
@@ -77,7 +72,7 @@ contract TasksTest is Fixture {
 
     function test_contributeNeedsStake() public {
         Deal memory d = _simpleDeal(1, 1);
-        bytes32 taskid = _init(d, 0);
+        bytes32 taskid = _initialize(d, 0);
         address poor = vm.addr(0xD00D);
         bytes32 rh = _resultHash(taskid, DIGEST);
         bytes32 rs = _resultSeal(poor, taskid, DIGEST);
@@ -89,7 +84,7 @@ contract TasksTest is Fixture {
 
     function test_teeDealNeedsEnclave() public {
         Deal memory d = _teeDeal(1);
-        bytes32 taskid = _init(d, 0);
+        bytes32 taskid = _initialize(d, 0);
         address w = workers[0];
         bytes32 rh = _resultHash(taskid, DIGEST);
         bytes32 rs = _resultSeal(w, taskid, DIGEST);
@@ -107,7 +102,7 @@ contract TasksTest is Fixture {
 
     function test_revealErrors() public {
         Deal memory d = _simpleDeal(1, 1);
-        bytes32 taskid = _init(d, 0);
+        bytes32 taskid = _initialize(d, 0);
         vm.prank(workers[0]);
         vm.expectRevert(abi.encodeWithSelector(HubBase.TaskNotRevealing.selector, taskid, 1));
         hub.reveal(taskid, DIGEST);
@@ -128,7 +123,7 @@ contract TasksTest is Fixture {
 
     function test_revealDeadline() public {
         Deal memory d = _simpleDeal(1, 1);
-        bytes32 taskid = _init(d, 0);
+        bytes32 taskid = _initialize(d, 0);
         _contribute(d, 0, 0, DIGEST);
         vm.warp(block.timestamp + 2 * REF);
         vm.prank(workers[0]);
@@ -140,7 +135,7 @@ contract TasksTest is Fixture {
 
     function test_replicatedContributeErrors() public {
         Deal memory d = _simpleDeal(1, 5);
-        bytes32 taskid = _init(d, 0);
+        bytes32 taskid = _initialize(d, 0);
         _contribute(d, 0, 0, DIGEST);
         address w = workers[0];
         bytes32 rh = _resultHash(taskid, DIGEST);
@@ -161,7 +156,7 @@ contract TasksTest is Fixture {
 
     function test_replicatedRevealErrors() public {
         Deal memory d = _simpleDeal(1, 3);
-        bytes32 taskid = _init(d, 0);
+        bytes32 taskid = _initialize(d, 0);
         _contribute(d, 0, 0, DIGEST);
         // worker 1 claims the same hash with a seal it did not compute for DIGEST
         address w1 = workers[1];
@@ -189,7 +184,7 @@ contract TasksTest is Fixture {
 
     function test_reopenTrustOne() public {
         Deal memory d = _simpleDeal(1, 1);
-        bytes32 taskid = _init(d, 0);
+        bytes32 taskid = _initialize(d, 0);
         _contribute(d, 0, 0, DIGEST);
         bytes32 rh = _resultHash(taskid, DIGEST);
         vm.expectRevert(abi.encodeWithSelector(HubBase.NotScheduler.selector, address(this), scheduler));
@@ -226,7 +221,7 @@ contract TasksTest is Fixture {
 
     function test_reopenReplicated() public {
         Deal memory d = _simpleDeal(1, 3);
-        bytes32 taskid = _init(d, 0);
+        bytes32 taskid = _initialize(d, 0);
         _contribute(d, 0, 0, DIGEST);
         _contribute(d, 0, 1, DIGEST);
         vm.warp(block.timestamp + 2 * REF);
@@ -264,7 +259,7 @@ contract TasksTest is Fixture {
 
     function test_reopenReplicatedAfterRevealRefused() public {
         Deal memory d = _simpleDeal(1, 3);
-        bytes32 taskid = _init(d, 0);
+        bytes32 taskid = _initialize(d, 0);
         _contribute(d, 0, 0, DIGEST);
         _contribute(d, 0, 1, DIGEST);
         _reveal(d, 0, 0, DIGEST);
@@ -284,7 +279,7 @@ contract TasksTest is Fixture {
 
     function test_finalizeErrors() public {
         Deal memory d = _simpleDeal(1, 3);
-        bytes32 taskid = _init(d, 0);
+        bytes32 taskid = _initialize(d, 0);
         vm.expectRevert(abi.encodeWithSelector(HubBase.NotScheduler.selector, address(this), scheduler));
         hub.finalize(d, 0, "", "", _none());
         vm.prank(scheduler);
@@ -319,7 +314,7 @@ contract TasksTest is Fixture {
 
     function test_finalizeTrustOneNeedsReveal() public {
         Deal memory d = _simpleDeal(1, 1);
-        bytes32 taskid = _init(d, 0);
+        bytes32 taskid = _initialize(d, 0);
         _contribute(d, 0, 0, DIGEST);
         vm.prank(scheduler);
         vm.expectRevert(abi.encodeWithSelector(HubBase.NoReveal.selector, taskid));
@@ -328,7 +323,7 @@ contract TasksTest is Fixture {
 
     function test_claimReplicatedReturnsStakes() public {
         Deal memory d = _simpleDeal(1, 3);
-        bytes32 taskid = _init(d, 0);
+        bytes32 taskid = _initialize(d, 0);
         _contribute(d, 0, 0, DIGEST);
         _contribute(d, 0, 1, BAD);
         vm.warp(block.timestamp + 10 * REF);
@@ -353,33 +348,16 @@ contract TasksTest is Fixture {
         hubx.claim(d, 0, _none());
     }
 
-    function _fast(Deal memory d, uint256 index, uint256 w, bytes32 digest)
-        internal
-        view
-        returns (FastResult memory r)
-    {
-        bytes32 taskid = _taskId(d, index);
-        address worker = workers[w];
-        r.digest = digest;
-        r.enclave = enclave;
-        r.enclaveSign = _personalSign(
-            ENCLAVE_PK,
-            keccak256(abi.encodePacked(_resultHash(taskid, digest), _resultSeal(worker, taskid, digest)))
-        );
-        r.authorizationSign = _auth(worker, taskid, enclave);
-        r.resultsLocation = "loc";
-    }
-
     function test_fastPathErrors() public {
         Deal memory plain = _simpleDeal(1, 1);
-        _init(plain, 0);
+        _initialize(plain, 0);
         FastResult memory r = _fast(plain, 0, 0, DIGEST);
         vm.prank(workers[0]);
         vm.expectRevert(abi.encodeWithSelector(HubBase.NotFastPathDeal.selector, _dealId(plain)));
         hub.contributeAndFinalize(plain, 0, r);
 
         Deal memory d = _teeDeal(2);
-        bytes32 taskid = _init(d, 0);
+        bytes32 taskid = _initialize(d, 0);
         r = _fast(d, 0, 0, DIGEST);
         vm.prank(workers[0]);
         vm.expectRevert(abi.encodeWithSelector(HubBase.TaskIndexOutOfRange.selector, 5, 2));
@@ -421,7 +399,7 @@ contract TasksTest is Fixture {
 
     function test_taskViewTrustOne() public {
         Deal memory d = _simpleDeal(1, 1);
-        bytes32 taskid = _init(d, 0);
+        bytes32 taskid = _initialize(d, 0);
         _contribute(d, 0, 0, DIGEST);
         _reveal(d, 0, 0, DIGEST);
         TaskView memory t = hubx.task(taskid);
@@ -443,7 +421,7 @@ contract TasksTest is Fixture {
         // two groups of top-score workers leapfrog each other without consensus at a huge trust
         uint256 trust = type(uint32).max;
         Deal memory d = _simpleDeal(1, trust);
-        bytes32 taskid = _init(d, 0);
+        bytes32 taskid = _initialize(d, 0);
         uint256 pk7 = WORKER_PK_BASE + 6;
         workerPks.push(pk7);
         workers.push(vm.addr(pk7));
@@ -465,7 +443,7 @@ contract TasksTest is Fixture {
 
     function test_tooManyContributionsReverts() public {
         Deal memory d = _simpleDeal(1, 3);
-        bytes32 taskid = _init(d, 0);
+        bytes32 taskid = _initialize(d, 0);
         bytes32 slot = keccak256(abi.encode(taskid, uint256(9))); // _tasks
         uint256 t = uint256(vm.load(address(hub), slot));
         vm.store(address(hub), slot, bytes32(t | (uint256(0xffff) << 96)));

@@ -2,10 +2,9 @@
 pragma solidity ^0.8.30;
 
 import {Test} from "./Test.sol";
-import {Vm} from "./Vm.sol";
+import {HubKit} from "./HubKit.sol";
 import {DevToken} from "../../src/DevToken.sol";
 import {Hub} from "../../src/Hub.sol";
-import {HubBase} from "../../src/HubBase.sol";
 import {HubExtension} from "../../src/HubExtension.sol";
 import {AppRegistry} from "../../src/registries/AppRegistry.sol";
 import {DatasetRegistry} from "../../src/registries/DatasetRegistry.sol";
@@ -120,12 +119,11 @@ abstract contract Fixture is Test {
     // ---- orders -----------------------------------------------------------------------------------
 
     function _sign(uint256 pk, bytes32 digest) internal pure returns (bytes memory) {
-        (uint8 v, bytes32 r, bytes32 s) = vm.sign(pk, digest);
-        return abi.encodePacked(r, s, v);
+        return HubKit.sign(pk, digest);
     }
 
     function _personalSign(uint256 pk, bytes32 h) internal pure returns (bytes memory) {
-        return _sign(pk, keccak256(abi.encodePacked("\x19Ethereum Signed Message:\n32", h)));
+        return HubKit.personalSign(pk, h);
     }
 
     function _salt() internal returns (bytes32) {
@@ -133,32 +131,25 @@ abstract contract Fixture is Test {
     }
 
     function _appOrder(address a, uint256 volume) internal returns (AppOrder memory o) {
-        o.app = a;
-        o.appprice = APP_PRICE;
-        o.volume = volume;
-        o.salt = _salt();
-        o.sign = _sign(APP_OWNER_PK, hubx.hashAppOrder(o));
+        o = AppOrder(a, APP_PRICE, volume, 0, address(0), address(0), address(0), 0, _salt(), "");
+        _resignApp(o);
     }
 
     function _datasetOrder(uint256 volume) internal returns (DatasetOrder memory o) {
-        o.dataset = dataset;
-        o.datasetprice = DATASET_PRICE;
-        o.volume = volume;
-        o.salt = _salt();
-        o.sign = _sign(DATASET_OWNER_PK, hubx.hashDatasetOrder(o));
+        o = DatasetOrder(
+            dataset, DATASET_PRICE, volume, 0, address(0), address(0), address(0), 0, _salt(), ""
+        );
+        _resignDataset(o);
     }
 
     function _poolOrder(uint256 volume, uint256 trust, bytes32 tag)
         internal
         returns (WorkerpoolOrder memory o)
     {
-        o.workerpool = pool;
-        o.workerpoolprice = POOL_PRICE;
-        o.volume = volume;
-        o.tag = tag;
-        o.trust = trust;
-        o.salt = _salt();
-        o.sign = _sign(SCHEDULER_PK, hubx.hashWorkerpoolOrder(o));
+        o = WorkerpoolOrder(
+            pool, POOL_PRICE, volume, tag, 0, trust, address(0), address(0), address(0), 0, _salt(), ""
+        );
+        _resignPool(o);
     }
 
     function _requestOrder(address a, address d, uint256 volume, uint256 trust, bytes32 tag, address callback)
@@ -178,7 +169,7 @@ abstract contract Fixture is Test {
         o.callback = callback;
         o.params = '{"args":"--hello"}';
         o.salt = _salt();
-        o.sign = _sign(REQUESTER_PK, hubx.hashRequestOrder(o));
+        _resignRequest(o);
     }
 
     function _resignApp(AppOrder memory o) internal view {
@@ -206,16 +197,9 @@ abstract contract Fixture is Test {
     ) internal returns (Deal memory deal) {
         vm.recordLogs();
         bytes32 dealid = hub.matchOrders(ao, dso, wpo, ro);
-        Vm.Log[] memory logs = vm.getRecordedLogs();
-        bytes32 topic = HubBase.DealCreated.selector;
-        for (uint256 i; i < logs.length; ++i) {
-            if (logs[i].topics[0] == topic) {
-                assertEq(logs[i].topics[1], dealid, "dealid topic");
-                (deal,,,,) = abi.decode(logs[i].data, (Deal, bytes32, bytes32, bytes32, string));
-                return deal;
-            }
-        }
-        revert AssertionFailed("no DealCreated");
+        bytes32 logged;
+        (logged, deal) = HubKit.dealCreated(vm.getRecordedLogs());
+        assertEq(logged, dealid, "dealid topic");
     }
 
     function _simpleDeal(uint256 volume, uint256 trust) internal returns (Deal memory) {
@@ -248,25 +232,25 @@ abstract contract Fixture is Test {
     }
 
     function _dealId(Deal memory d) internal pure returns (bytes32) {
-        return keccak256(abi.encodePacked(d.requestHash, d.botFirst));
+        return HubKit.dealId(d);
     }
 
     function _taskId(Deal memory d, uint256 index) internal pure returns (bytes32) {
-        return keccak256(abi.encodePacked(_dealId(d), index));
+        return HubKit.taskId(d, index);
     }
 
     // ---- task helpers -------------------------------------------------------------------------------
 
     function _auth(address worker, bytes32 taskid, address encl) internal pure returns (bytes memory) {
-        return _personalSign(SCHEDULER_PK, keccak256(abi.encodePacked(worker, taskid, encl)));
+        return HubKit.authorization(SCHEDULER_PK, worker, taskid, encl);
     }
 
     function _resultHash(bytes32 taskid, bytes32 digest) internal pure returns (bytes32) {
-        return keccak256(abi.encodePacked(taskid, digest));
+        return HubKit.resultHash(taskid, digest);
     }
 
     function _resultSeal(address worker, bytes32 taskid, bytes32 digest) internal pure returns (bytes32) {
-        return keccak256(abi.encodePacked(worker, taskid, digest));
+        return HubKit.resultSeal(worker, taskid, digest);
     }
 
     function _contribute(Deal memory d, uint256 index, uint256 w, bytes32 digest) internal {
@@ -292,6 +276,30 @@ abstract contract Fixture is Test {
     function _finalize(Deal memory d, uint256 index, address[] memory ws) internal {
         vm.prank(scheduler);
         hub.finalize(d, index, "ipfs://result", "", ws);
+    }
+
+    /// The TEE fast path's evidence for worker `w` and result `digest` on task `index` of `d`.
+    function _fast(Deal memory d, uint256 index, uint256 w, bytes32 digest)
+        internal
+        view
+        returns (FastResult memory r)
+    {
+        bytes32 taskid = _taskId(d, index);
+        address worker = workers[w];
+        r.digest = digest;
+        r.enclave = enclave;
+        r.enclaveSign = _personalSign(
+            ENCLAVE_PK,
+            keccak256(abi.encodePacked(_resultHash(taskid, digest), _resultSeal(worker, taskid, digest)))
+        );
+        r.authorizationSign = _auth(worker, taskid, enclave);
+        r.resultsLocation = "loc";
+    }
+
+    /// Has the scheduler initialize task `index` of `d`.
+    function _initialize(Deal memory d, uint256 index) internal returns (bytes32 taskid) {
+        vm.prank(scheduler);
+        taskid = hub.initialize(d, index);
     }
 
     function _none() internal pure returns (address[] memory) {

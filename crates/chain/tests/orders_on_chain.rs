@@ -226,34 +226,33 @@ async fn rust_signed_orders_match_on_chain_and_tampered_ones_do_not() {
         ext.domainSeparator().call().await.unwrap(),
         domain.separator()
     );
-    assert_eq!(
+    let on_chain = [
         ext.hashAppOrder((&s.app).into()).call().await.unwrap(),
-        s.app.hash(&domain)
-    );
-    assert_eq!(
         ext.hashDatasetOrder((&s.dataset).into())
             .call()
             .await
             .unwrap(),
-        s.dataset.hash(&domain)
-    );
-    assert_eq!(
         ext.hashWorkerpoolOrder((&s.pool).into())
             .call()
             .await
             .unwrap(),
-        s.pool.hash(&domain)
-    );
-    assert_eq!(
         ext.hashRequestOrder((&s.request).into())
             .call()
             .await
             .unwrap(),
-        s.request.hash(&domain)
-    );
+    ];
+    let in_rust = [
+        s.app.hash(&domain),
+        s.dataset.hash(&domain),
+        s.pool.hash(&domain),
+        s.request.hash(&domain),
+    ];
+    assert_eq!(on_chain, in_rust);
 
-    // Every field of every order, changed after signing, is refused.
+    // Every field of every order, changed after signing, is refused: by the signature check,
+    // unless a cheaper check the change breaks comes first.
     let mut n = 0;
+    let mut verdicts = Vec::new();
     macro_rules! tamper {
         ($order:ident: $($field:ident => $edit:expr),+ $(,)?) => {$(
             let mut t = s.clone();
@@ -261,7 +260,8 @@ async fn rust_signed_orders_match_on_chain_and_tampered_ones_do_not() {
             edit(&mut t.$order.$field);
             let what = concat!(stringify!($order), ".", stringify!($field));
             let reason = refused(match_orders(requester, &t.app, &t.dataset, &t.pool, &t.request).await, what);
-            assert!(!reason.is_empty(), "{what}");
+            let verdict = hub_verdict(requester, &t).await.unwrap_or_else(|| panic!("{what}: {reason}"));
+            verdicts.push((what, verdict));
             n += 1;
         )+};
     }
@@ -284,6 +284,32 @@ async fn rust_signed_orders_match_on_chain_and_tampered_ones_do_not() {
         category => |v: &mut u64| *v = 2, trust => inc, beneficiary => other, callback => other,
         params => |p: &mut String| p.push(' '), expiry => |v: &mut u64| *v += 1, salt => salt);
     assert_eq!(n, 45);
+    // The changes a compatibility check refuses before the signature is read; every other one
+    // must be refused as a bad signature.
+    let first_checks = [
+        ("app.app", "AppMismatch"),
+        ("app.dataset_restrict", "AppOrderRestricted"),
+        ("app.workerpool_restrict", "AppOrderRestricted"),
+        ("dataset.dataset", "DatasetMismatch"),
+        ("dataset.workerpool_restrict", "DatasetOrderRestricted"),
+        ("dataset.requester_restrict", "DatasetOrderRestricted"),
+        ("pool.workerpool", "WorkerpoolMismatch"),
+        ("pool.category", "CategoryMismatch"),
+        ("pool.app_restrict", "WorkerpoolOrderRestricted"),
+        ("pool.dataset_restrict", "WorkerpoolOrderRestricted"),
+        ("pool.requester_restrict", "WorkerpoolOrderRestricted"),
+        ("request.app", "AppMismatch"),
+        ("request.dataset", "DatasetMismatch"),
+        ("request.requester", "AppOrderRestricted"),
+        ("request.category", "CategoryMismatch"),
+    ];
+    for (what, verdict) in &verdicts {
+        let expected = first_checks
+            .iter()
+            .find(|(field, _)| field == what)
+            .map_or("InvalidSignature", |(_, error)| error);
+        assert_eq!(verdict, expected, "{what}");
+    }
 
     // A signature by someone else is refused with the hub's reason, decoded.
     let mut forged = s.clone();
@@ -303,6 +329,10 @@ async fn rust_signed_orders_match_on_chain_and_tampered_ones_do_not() {
         "forged",
     );
     assert!(reason.contains("is not signed by"), "{reason}");
+    assert_eq!(
+        hub_verdict(requester, &forged).await.as_deref(),
+        Some("InvalidSignature")
+    );
 
     // The untouched orders match; ids and the deal commitment agree with the chain.
     let matched = match_orders(requester, &s.app, &s.dataset, &s.pool, &s.request)
@@ -376,19 +406,23 @@ async fn rust_signed_orders_match_on_chain_and_tampered_ones_do_not() {
             Bytes::new(),
             auth,
         )
-        .into_transaction_request()
     };
     // An authorization not signed by the scheduler is refused.
     let bad =
         result::sign_authorization(worker.signer().unwrap(), me, task, Address::ZERO).unwrap();
+    let refusal = contribute(bad.clone()).call().await.unwrap_err();
+    assert_eq!(hub_error_name(&refusal), "InvalidAuthorization");
     let err = worker
-        .send("contributing", contribute(bad))
+        .send("contributing", contribute(bad).into_transaction_request())
         .await
         .unwrap_err();
     assert!(matches!(err, ChainError::Reverted { .. }), "{err}");
     let auth =
         result::sign_authorization(scheduler.signer().unwrap(), me, task, Address::ZERO).unwrap();
-    worker.send("contributing", contribute(auth)).await.unwrap();
+    worker
+        .send("contributing", contribute(auth).into_transaction_request())
+        .await
+        .unwrap();
     worker
         .send(
             "revealing",
@@ -502,28 +536,85 @@ async fn a_dropped_transaction_is_broadcast_again() {
     });
     // Wait until the transaction sits in the pool, then make the node forget it.
     let me = c.address().unwrap();
+    let mut first = None;
     for _ in 0..100 {
-        let pending = p.get_transaction_count(me).pending().await.unwrap();
-        if pending > 0 {
+        first = pooled(&p, me).await.into_iter().next();
+        if first.is_some() {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
+    let (nonce, hash) = first.expect("the transaction never reached the pool");
     p.raw_request::<_, serde_json::Value>("anvil_dropAllTransactions".into(), none)
         .await
         .unwrap();
+    assert_eq!(pooled(&p, me).await, vec![], "the pool still holds it");
+    assert!(
+        p.get_transaction_by_hash(hash).await.unwrap().is_none(),
+        "the node still knows the dropped transaction"
+    );
+    // Only a broadcast after the drop can bring it back.
+    let mut again = Vec::new();
+    for _ in 0..200 {
+        again = pooled(&p, me).await;
+        if !again.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
     assert_eq!(
-        p.get_transaction_count(me).pending().await.unwrap(),
-        0,
-        "dropped"
+        again.first().map(|(n, _)| *n),
+        Some(nonce),
+        "not sent again"
     );
     p.raw_request::<_, serde_json::Value>("anvil_setAutomine".into(), (true,))
         .await
         .unwrap();
     let receipt = send.await.unwrap().unwrap();
     assert!(receipt.status());
+    let mined = p
+        .get_transaction_by_hash(receipt.transaction_hash)
+        .await
+        .unwrap()
+        .expect("the mined transaction is known");
+    assert_eq!(alloy::consensus::Transaction::nonce(&mined), nonce);
+    assert!(
+        p.get_transaction_receipt(receipt.transaction_hash)
+            .await
+            .unwrap()
+            .is_some(),
+        "no receipt for the rebroadcast transaction"
+    );
     let allowance = c.token().allowance(me, hub).call().await.unwrap();
     assert_eq!(allowance, U256::from(42));
+}
+
+/// The (nonce, hash) of `who`'s transactions waiting in the node's pool (`txpool_content`).
+async fn pooled(p: &impl Provider, who: Address) -> Vec<(u64, B256)> {
+    let none: Vec<()> = Vec::new();
+    let content: serde_json::Value = p.raw_request("txpool_content".into(), none).await.unwrap();
+    let mut found = Vec::new();
+    for section in ["pending", "queued"] {
+        let Some(by_sender) = content[section].as_object() else {
+            continue;
+        };
+        for (sender, txs) in by_sender {
+            if !sender.eq_ignore_ascii_case(&who.to_string()) {
+                continue;
+            }
+            for tx in txs.as_object().into_iter().flat_map(|m| m.values()) {
+                let nonce = tx["nonce"]
+                    .as_str()
+                    .and_then(|n| u64::from_str_radix(n.trim_start_matches("0x"), 16).ok());
+                let hash = tx["hash"].as_str().and_then(|h| h.parse::<B256>().ok());
+                if let (Some(nonce), Some(hash)) = (nonce, hash) {
+                    found.push((nonce, hash));
+                }
+            }
+        }
+    }
+    found.sort();
+    found
 }
 
 /// A small deterministic generator (no extra dependency).
@@ -555,14 +646,18 @@ async fn hub_verdict(c: &Client, o: &Orders) -> Option<String> {
         .await
     {
         Ok(_) => None,
-        Err(e) => {
-            let decoded = e
-                .as_decoded_interface_error::<Hub::HubErrors>()
-                .unwrap_or_else(|| panic!("undecodable revert: {e}"));
-            let debug = format!("{decoded:?}");
-            Some(debug.split('(').next().unwrap_or_default().to_string())
-        }
+        Err(e) => Some(hub_error_name(&e)),
     }
+}
+
+/// The name of the hub's custom error behind a failed call (panics on any other failure, so a
+/// test cannot mistake an unrelated revert for the one it expects).
+fn hub_error_name(e: &alloy::contract::Error) -> String {
+    let decoded = e
+        .as_decoded_interface_error::<Hub::HubErrors>()
+        .unwrap_or_else(|| panic!("undecodable revert: {e}"));
+    let debug = format!("{decoded:?}");
+    debug.split('(').next().unwrap_or_default().to_string()
 }
 
 #[tokio::test]

@@ -3,16 +3,12 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use decloud_testkit::fixtures;
+
+/// An example app's module path; fails the test with what to run when it was not built.
 fn app_path(name: &str) -> PathBuf {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../apps/target/wasm32-wasip1/release")
-        .join(format!("{name}.wasm"));
-    assert!(
-        path.is_file(),
-        "{} is missing: run scripts/bootstrap (or scripts/build-apps) to build the example apps",
-        path.display()
-    );
-    path
+    fixtures::example_app(name).unwrap();
+    fixtures::example_app_path(name)
 }
 
 fn decloud(home: &Path, args: &[&str]) -> Output {
@@ -25,12 +21,7 @@ fn decloud(home: &Path, args: &[&str]) -> Output {
 }
 
 fn json_digest(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "stderr: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json report");
+    let v = fixtures::json_output(out).unwrap();
     assert_eq!(v["outcome"], "completed", "{v}");
     v["digest"].as_str().expect("digest").to_string()
 }

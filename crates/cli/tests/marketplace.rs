@@ -13,7 +13,22 @@ use decloud_chain::contracts::{Hub, HubExtension};
 use decloud_market::{MarketConfig, RunningMarket};
 use decloud_protocol::typed;
 use decloud_testkit::Devnet;
+use decloud_testkit::fixtures::{json_output, succeeded};
 use serde_json::Value;
+
+/// `decloud app deploy` of the placeholder app "hello" by appdev.
+const DEPLOY_HELLO: [&str; 10] = [
+    "app",
+    "deploy",
+    "--name",
+    "hello",
+    "--uri",
+    "http://example.invalid/hello.wasm",
+    "--file",
+    "hello.wasm",
+    "--wallet",
+    "appdev",
+];
 
 const PASSWORD: &str = "correct horse";
 /// 1 DCT in nano-units.
@@ -82,22 +97,14 @@ impl Env {
 
     /// Runs a command that must succeed; returns its stdout.
     fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(
-            out.status.success(),
-            "decloud {} failed: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        succeeded(&self.run(args)).unwrap_or_else(|e| panic!("decloud {}: {e}", args.join(" ")))
     }
 
     /// Runs a command with `--json` that must succeed; returns its output parsed.
     fn json(&self, args: &[&str]) -> Value {
         let mut args = args.to_vec();
         args.push("--json");
-        let text = self.ok(&args);
-        serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+        json_output(&self.run(&args)).unwrap_or_else(|e| panic!("decloud {}: {e}", args.join(" ")))
     }
 
     /// Runs a command that must fail with a one-line message; returns the message.
@@ -119,6 +126,14 @@ impl Env {
         let key = decloud_chain::accounts::DEV_PRIVATE_KEYS[index].to_string();
         self.ok(&["wallet", "import", "--name", name, &key]);
         self.devnet.signer(index).address()
+    }
+
+    /// Imports the app developer (account 1), the workerpool's scheduler (2) and the requester
+    /// (3) as wallets appdev, pool and requester; returns the scheduler's and the requester's
+    /// addresses.
+    fn import_actors(&self) -> (Address, Address) {
+        self.import("appdev", 1);
+        (self.import("pool", 2), self.import("requester", 3))
     }
 
     /// Replaces `from` by `to` in the work directory's decloud.toml.
@@ -144,18 +159,7 @@ impl Env {
     /// Deploys an app from appdev and a workerpool from pool, and returns their addresses.
     fn deploy_app_and_pool(&self) -> (String, String) {
         std::fs::write(self.file("hello.wasm"), b"\0asm not really").unwrap();
-        let app = self.json(&[
-            "app",
-            "deploy",
-            "--name",
-            "hello",
-            "--uri",
-            "http://example.invalid/hello.wasm",
-            "--file",
-            "hello.wasm",
-            "--wallet",
-            "appdev",
-        ]);
+        let app = self.json(&DEPLOY_HELLO);
         let pool = self.json(&[
             "workerpool",
             "deploy",
@@ -238,25 +242,12 @@ fn b256(v: &Value) -> B256 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn wallets_resources_orders_and_run_make_a_deal_with_the_right_locked_amounts() {
     let env = Env::start().await;
-    env.import("appdev", 1);
-    let scheduler = env.import("pool", 2);
-    let requester = env.import("requester", 3);
+    let (scheduler, requester) = env.import_actors();
     env.ok(&["wallet", "create", "--name", "broke"]);
 
     // Resources: deploy, show, list; deploying the same app twice is refused.
     let (app, pool) = env.deploy_app_and_pool();
-    let err = env.fails(&[
-        "app",
-        "deploy",
-        "--name",
-        "hello",
-        "--uri",
-        "http://example.invalid/hello.wasm",
-        "--file",
-        "hello.wasm",
-        "--wallet",
-        "appdev",
-    ]);
+    let err = env.fails(&DEPLOY_HELLO);
     assert!(
         err.contains("already deployed") && err.contains("decloud app show"),
         "{err}"
@@ -432,9 +423,7 @@ async fn wallets_resources_orders_and_run_make_a_deal_with_the_right_locked_amou
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn run_without_a_workerpool_order_and_with_a_consumed_one() {
     let env = Env::start().await;
-    env.import("appdev", 1);
-    env.import("pool", 2);
-    env.import("requester", 3);
+    env.import_actors();
     let (app, pool) = env.deploy_app_and_pool();
     env.ok(&["account", "deposit", "50DCT", "--wallet", "requester"]);
     env.ok(&["account", "deposit", "50DCT", "--wallet", "pool"]);
@@ -609,9 +598,7 @@ async fn datasets_requests_and_cancellation() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_task_past_its_deadline_is_claimed_and_refunded() {
     let env = Env::start().await;
-    env.import("appdev", 1);
-    let scheduler = env.import("pool", 2);
-    let requester = env.import("requester", 3);
+    let (scheduler, requester) = env.import_actors();
     let (app, pool) = env.deploy_app_and_pool();
     env.publish_offers(&app, &pool, DCT, 2 * DCT, 10);
     env.ok(&["account", "deposit", "10DCT", "--wallet", "requester"]);
@@ -674,9 +661,7 @@ impl Drop for Child {
 async fn run_watch_follows_every_task_to_its_end() {
     use std::io::{BufRead, BufReader, Read};
     let env = Env::start().await;
-    env.import("appdev", 1);
-    env.import("pool", 2);
-    env.import("requester", 3);
+    env.import_actors();
     let worker = env.import("worker", 4);
     let (app, pool) = env.deploy_app_and_pool();
     env.publish_offers(&app, &pool, DCT, 2 * DCT, 10);

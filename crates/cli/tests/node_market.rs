@@ -1,40 +1,23 @@
 //! `decloud node --market`: the order book served from the chain profile under `$DECLOUD_HOME`,
 //! its data kept across a restart.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
+use alloy::primitives::{B256, U256};
+use decloud_protocol::order::{AppOrder, Domain, Order};
 use decloud_testkit::Devnet;
-
-/// Kills the node when the test ends, however it ends.
-struct Node(Child);
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use decloud_testkit::fixtures::{self, Service, start_service};
+use serde_json::{Value, json};
 
 /// Starts `decloud node --market` on a free port and returns it with its URL.
-fn start_market(home: &std::path::Path) -> (Node, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_decloud"))
-        .args(["node", "--market", "--market-listen", "127.0.0.1:0"])
-        .env("DECLOUD_HOME", home)
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("start decloud node");
-    let stdout = child.stdout.take().unwrap();
-    let node = Node(child);
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).unwrap();
-    let url = line
-        .split(" on ")
-        .nth(1)
-        .expect("the node prints its address")
-        .trim()
-        .to_owned();
-    assert!(url.starts_with("http://127.0.0.1:"), "{line}");
+fn start_market(home: &std::path::Path) -> (Service, String) {
+    let (node, url) = start_service(
+        Command::new(env!("CARGO_BIN_EXE_decloud"))
+            .args(["node", "--market", "--market-listen", "127.0.0.1:0"])
+            .env("DECLOUD_HOME", home),
+    )
+    .unwrap();
+    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
     (node, url)
 }
 
@@ -45,21 +28,61 @@ async fn the_market_node_serves_the_book_of_the_profiled_chain() {
     let http = reqwest::Client::new();
     let health = http.get(format!("{url}/health")).send().await.unwrap();
     assert_eq!(health.status().as_u16(), 200);
-    let page: serde_json::Value = http
-        .get(format!("{url}/v1/orderbook/workerpool"))
-        .send()
-        .await
-        .unwrap()
-        .json()
+    assert_eq!(book(&http, &url, "workerpool").await, json!([]));
+
+    // Publish two app orders of a registered app, so the restart has something to lose.
+    let app = fixtures::register_order_app(&devnet, 1, "greeting")
         .await
         .unwrap();
-    assert_eq!(page["orders"], serde_json::json!([]));
-    // The database lives under the home, so a restarted node finds it again.
+    let domain = Domain::new(devnet.profile().chain_id, devnet.profile().contracts.hub);
+    let mut published = Vec::new();
+    for (price, salt) in [(10u64, 1u8), (30, 2)] {
+        let mut order = AppOrder {
+            app,
+            app_price: U256::from(price),
+            volume: 5,
+            salt: B256::repeat_byte(salt),
+            ..AppOrder::default()
+        };
+        let hash = order.sign_with(&devnet.signer(1), &domain).unwrap();
+        let response = http
+            .post(format!("{url}/v1/orders"))
+            .json(&json!({ "kind": "app", "order": order }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 201);
+        published.push(hash.to_string());
+    }
+    published.sort();
+    assert_eq!(hashes(&book(&http, &url, "app").await), published);
+
+    // The database lives under the home, so a restarted node serves the same book.
     drop(node);
     assert!(devnet.home().join("market/orders.db").is_file());
     let (_node, url) = start_market(devnet.home());
     let health = http.get(format!("{url}/health")).send().await.unwrap();
     assert_eq!(health.status().as_u16(), 200);
+    assert_eq!(hashes(&book(&http, &url, "app").await), published);
+}
+
+/// The orders of one kind the node lists.
+async fn book(http: &reqwest::Client, url: &str, kind: &str) -> Value {
+    let url = format!("{url}/v1/orderbook/{kind}");
+    let page: Value = http.get(url).send().await.unwrap().json().await.unwrap();
+    page["orders"].clone()
+}
+
+/// The sorted order hashes of a book page.
+fn hashes(orders: &Value) -> Vec<String> {
+    let mut hashes: Vec<String> = orders
+        .as_array()
+        .expect("a list of orders")
+        .iter()
+        .map(|o| o["hash"].as_str().expect("an order hash").to_owned())
+        .collect();
+    hashes.sort();
+    hashes
 }
 
 #[test]

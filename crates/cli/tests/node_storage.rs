@@ -1,51 +1,31 @@
 //! `decloud node --storage`: a blob server that other machines upload to and download from.
 
 use decloud_storage::{BlobStore, ContentHash, StorageError};
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
-
-/// Kills the node when the test ends, however it ends.
-struct Node(std::process::Child);
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use decloud_testkit::fixtures::start_service;
+use std::process::Command;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_storage_node_stores_serves_and_limits_uploads() {
     let dir = tempfile::tempdir().unwrap();
     let blobs = dir.path().join("blobs");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_decloud"))
-        .args([
-            "node",
-            "--storage",
-            "--listen",
-            "127.0.0.1:0",
-            "--storage-max-upload-mib",
-            "1",
-        ])
-        .arg("--dir")
-        .arg(&blobs)
-        .env("DECLOUD_HOME", dir.path())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("start decloud node");
-    let stdout = child.stdout.take().unwrap();
-    let node = Node(child);
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).unwrap();
-    let url = line
-        .split(" on ")
-        .nth(1)
-        .expect("the node prints its address")
-        .trim()
-        .to_string();
+    let (node, url) = start_service(
+        Command::new(env!("CARGO_BIN_EXE_decloud"))
+            .args([
+                "node",
+                "--storage",
+                "--listen",
+                "127.0.0.1:0",
+                "--storage-max-upload-mib",
+                "1",
+            ])
+            .arg("--dir")
+            .arg(&blobs)
+            .env("DECLOUD_HOME", dir.path()),
+    )
+    .unwrap();
     assert!(
         url.starts_with("http://127.0.0.1:") && url.ends_with("/blobs"),
-        "{line}"
+        "{url}"
     );
 
     let remote = BlobStore::from_url(&url).unwrap();

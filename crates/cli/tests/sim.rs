@@ -4,7 +4,7 @@
 
 use std::process::{Command, Output};
 
-use serde_json::Value;
+use decloud_testkit::fixtures::json_output;
 
 fn decloud(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_decloud"))
@@ -12,15 +12,6 @@ fn decloud(args: &[&str]) -> Output {
         .stdin(std::process::Stdio::null())
         .output()
         .expect("the decloud binary runs")
-}
-
-fn json(out: &Output) -> Value {
-    assert!(
-        out.status.success(),
-        "stderr: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("JSON on stdout")
 }
 
 #[test]
@@ -44,7 +35,7 @@ fn sim_json_reports_rates_costs_classes_and_scores_deterministically() {
         "24",
     ];
     let first = decloud(&args);
-    let v = json(&first);
+    let v = json_output(&first).unwrap();
     assert_eq!(v["config"]["seed"], 7);
     assert_eq!(v["config"]["selection"], "uniform");
     assert_eq!(v["population"]["colluders"], 250);
@@ -133,7 +124,7 @@ fn sweep_writes_a_csv_and_an_svg() {
         "t",
         "--json",
     ]);
-    let v = json(&out);
+    let v = json_output(&out).unwrap();
     assert_eq!(v["points"].as_array().unwrap().len(), 6);
     let findings = v["findings"].as_array().unwrap();
     assert_eq!(findings.len(), 2);

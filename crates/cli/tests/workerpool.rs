@@ -4,29 +4,14 @@
 //! the chain. And `decloud demo` runs the whole story on its own.
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 
 use decloud_storage::BlobStore;
 use decloud_testkit::Devnet;
+use decloud_testkit::fixtures::{Service, example_app_path, json_output, succeeded};
 use serde_json::Value;
 
 const PASSWORD: &str = "correct horse";
-
-fn greeting_path() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../apps/target/wasm32-wasip1/release/greeting.wasm")
-}
-
-/// Kills the node when the test ends, however it ends.
-struct Node(Child);
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 struct Env {
     devnet: Devnet,
@@ -59,25 +44,11 @@ impl Env {
     fn json(&self, args: &[&str]) -> Value {
         let mut args = args.to_vec();
         args.push("--json");
-        let out = self.run(&args);
-        assert!(
-            out.status.success(),
-            "decloud {} failed: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let text = String::from_utf8_lossy(&out.stdout);
-        serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+        json_output(&self.run(&args)).unwrap_or_else(|e| panic!("decloud {}: {e}", args.join(" ")))
     }
 
     fn ok(&self, args: &[&str]) {
-        let out = self.run(args);
-        assert!(
-            out.status.success(),
-            "decloud {} failed: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        succeeded(&self.run(args)).unwrap_or_else(|e| panic!("decloud {}: {e}", args.join(" ")));
     }
 
     fn edit_template(&self, from: &str, to: &str) {
@@ -151,7 +122,7 @@ async fn a_node_computes_what_run_asks_and_result_get_checks_it() {
         .spawn()
         .expect("start decloud node");
     let stdout = child.stdout.take().unwrap();
-    let _node = Node(child);
+    let _node = Service::from(child);
     let mut lines = BufReader::new(stdout).lines();
     let mut storage = None;
     while let Some(Ok(line)) = lines.next() {
@@ -175,7 +146,7 @@ async fn a_node_computes_what_run_asks_and_result_get_checks_it() {
     );
 
     // The app developer uploads the module to the node's storage and registers it there.
-    let wasm = std::fs::read(greeting_path()).expect("run scripts/build-apps first");
+    let wasm = std::fs::read(example_app_path("greeting")).expect("run scripts/build-apps first");
     std::fs::write(env.work.path().join("greeting.wasm"), &wasm).unwrap();
     let app = env.json(&[
         "app",
@@ -274,7 +245,10 @@ fn the_demo_runs_the_whole_flow_and_stops_what_it_started() {
     let out = Command::new(env!("CARGO_BIN_EXE_decloud"))
         .args(["demo", "--block-time", "0", "--json", "--timeout", "240"])
         .env("DECLOUD_HOME", home.path())
-        .env("DECLOUD_APPS", greeting_path().parent().unwrap())
+        .env(
+            "DECLOUD_APPS",
+            example_app_path("greeting").parent().unwrap(),
+        )
         .output()
         .unwrap();
     assert!(

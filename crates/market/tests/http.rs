@@ -5,27 +5,11 @@ use std::time::Duration;
 
 use alloy::primitives::{Address, B256, U256};
 use alloy::signers::SignerSync;
-use decloud_chain::contracts::{AppRegistry, HubExtension};
+use decloud_chain::contracts::HubExtension;
 use decloud_market::{MarketConfig, OrderStatus, api, follower};
 use decloud_protocol::order::{AppOrder, Domain, Order, RequestOrder};
-use decloud_testkit::Devnet;
+use decloud_testkit::{Devnet, fixtures};
 use serde_json::{Value, json};
-
-/// The hub's ABI form of an app order.
-fn on_chain(o: &AppOrder) -> HubExtension::AppOrder {
-    HubExtension::AppOrder {
-        app: o.app,
-        appprice: o.app_price,
-        volume: U256::from(o.volume),
-        tag: o.tag.0,
-        datasetrestrict: o.dataset_restrict,
-        workerpoolrestrict: o.workerpool_restrict,
-        requesterrestrict: o.requester_restrict,
-        expiry: U256::from(o.expiry),
-        salt: o.salt,
-        sign: o.sign.clone(),
-    }
-}
 
 struct Setup {
     devnet: Devnet,
@@ -39,30 +23,7 @@ struct Setup {
 /// Account 1 owns an app; the market runs against the devnet.
 async fn setup() -> Setup {
     let devnet = Devnet::start().await.unwrap();
-    let registry = AppRegistry::new(devnet.profile().contracts.app_registry, devnet.provider(1));
-    let checksum = B256::repeat_byte(7);
-    let app = registry
-        .predictId(
-            devnet.signer(1).address(),
-            "greeting".into(),
-            "file://greeting.wasm".into(),
-            checksum,
-            B256::ZERO,
-        )
-        .call()
-        .await
-        .unwrap();
-    registry
-        .register(
-            "greeting".into(),
-            "file://greeting.wasm".into(),
-            checksum,
-            B256::ZERO,
-        )
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
+    let app = fixtures::register_order_app(&devnet, 1, "greeting")
         .await
         .unwrap();
     let db = tempfile::tempdir().unwrap();
@@ -260,35 +221,21 @@ async fn cancellation_off_chain_and_on_chain() {
     };
     let url = format!("{}/v1/orders/{withdrawn_hash}/cancel", s.market.url());
     let now = decloud_market::check::unix_now();
-    // Someone else, or a deadline far in the future, is refused.
-    let response = s
-        .http
-        .post(&url)
-        .json(&cancel(&s.devnet.signer(2), now + 60))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status().as_u16(), 400);
-    let response = s
-        .http
-        .post(&url)
-        .json(&cancel(&owner, now + 100_000))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status().as_u16(), 400);
-    let response = s
-        .http
-        .post(&url)
-        .json(&cancel(&owner, now + 60))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status().as_u16(), 200);
+    // Someone else, or a deadline far in the future, is refused; then the owner cancels.
+    let stranger = s.devnet.signer(2);
+    for (signer, deadline, status) in [
+        (&stranger, now + 60, 400),
+        (&owner, now + 100_000, 400),
+        (&owner, now + 60, 200),
+    ] {
+        let body = cancel(signer, deadline);
+        let response = s.http.post(&url).json(&body).send().await.unwrap();
+        assert_eq!(response.status().as_u16(), status, "{body}");
+    }
 
     // The owner voids the other order on chain; the follower notices.
     HubExtension::new(profile.contracts.hub, s.devnet.provider(1))
-        .manageAppOrder(on_chain(&voided), true)
+        .manageAppOrder((&voided).into(), true)
         .send()
         .await
         .unwrap()

@@ -27,15 +27,7 @@ fn report_lines(out: &std::path::Path) -> std::collections::BTreeMap<String, Str
 
 #[test]
 fn greeting_digest_follows_the_documented_encoding() {
-    let rt = runtime();
-    let app = app(&rt, "greeting");
-    let (report, out) = run_in(
-        &rt,
-        &app,
-        &task(&["Alice", "Bob"]),
-        None,
-        &Limits::default(),
-    );
+    let (report, out) = run_example("greeting", &["Alice", "Bob"], &Limits::default());
     let text = b"Hello, Alice Bob!\n";
     assert_eq!(fs::read(out.path().join("result.txt")).unwrap(), text);
     let mut enc = b"decloud-output-v1".to_vec();
@@ -262,15 +254,7 @@ fn an_app_that_writes_without_end_is_stopped_during_the_run() {
 
 #[test]
 fn logs_are_capped_without_failing_the_app() {
-    let rt = runtime();
-    let app = app(&rt, "sandbox-probe");
-    let (report, _out) = run_in(
-        &rt,
-        &app,
-        &task(&["stdout", "100000"]),
-        None,
-        &small_limits(),
-    );
+    let (report, _out) = run_example("sandbox-probe", &["stdout", "100000"], &small_limits());
     assert!(
         matches!(report.outcome, Outcome::Completed { .. }),
         "{:?}",
@@ -364,15 +348,7 @@ fn csv_stats_reads_the_dataset_from_in() {
 
 #[test]
 fn hash_search_finds_the_expected_nonce() {
-    let rt = runtime();
-    let app = app(&rt, "hash-search");
-    let (report, out) = run_in(
-        &rt,
-        &app,
-        &task(&["decloud", "12"]),
-        None,
-        &Limits::default(),
-    );
+    let (report, out) = run_example("hash-search", &["decloud", "12"], &Limits::default());
     assert!(
         matches!(report.outcome, Outcome::Completed { .. }),
         "{}",

@@ -14,12 +14,6 @@ use decloud_testkit::Devnet;
 use decloud_testkit::pool::{DealRequest, POOL_OWNER, Pool, PoolOptions};
 use serde_json::{Value, json};
 
-fn greeting() -> Vec<u8> {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../apps/target/wasm32-wasip1/release/greeting.wasm");
-    std::fs::read(&path).expect("run scripts/build-apps first")
-}
-
 async fn challenge(http: &reqwest::Client, url: &str) -> Challenge {
     http.get(format!("{url}/v1/login/challenge"))
         .send()
@@ -43,6 +37,14 @@ fn login_request(key: &PrivateKeySigner, c: &Challenge, capacity: u64) -> LoginR
     }
 }
 
+/// Sends `request` and checks that it is refused with `code` and an `error` message saying
+/// `says`.
+async fn refused(request: reqwest::RequestBuilder, code: u16, says: &str) {
+    let (status, error) = refusal(request.send().await.unwrap()).await;
+    assert_eq!(status, code, "{error}");
+    assert!(error.contains(says), "expected {says:?} in {error:?}");
+}
+
 /// Status and `error` message of an answer.
 async fn refusal(response: reqwest::Response) -> (u16, String) {
     let status = response.status().as_u16();
@@ -53,21 +55,26 @@ async fn refusal(response: reqwest::Response) -> (u16, String) {
     )
 }
 
+/// A pool with no worker: these tests play the workers themselves.
+async fn workerless_pool(devnet: &Devnet, follow_interval: Option<Duration>) -> Pool {
+    let defaults = PoolOptions::default();
+    let options = PoolOptions {
+        workers: 0,
+        follow_interval: follow_interval.unwrap_or(defaults.follow_interval),
+        ..defaults
+    };
+    Pool::start(devnet, options).await.unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn logins_sessions_and_bad_input_get_clear_refusals() {
     let devnet = Devnet::start().await.unwrap();
-    let pool = Pool::start(
-        &devnet,
-        PoolOptions {
-            workers: 0,
-            ..PoolOptions::default()
-        },
-    )
-    .await
-    .unwrap();
+    let pool = workerless_pool(&devnet, None).await;
     let url = pool.scheduler_url().unwrap();
     let http = reqwest::Client::new();
     let key = PrivateKeySigner::random();
+
+    let login = |body: &LoginRequest| http.post(format!("{url}/v1/login")).json(body);
 
     // A good login, then the same challenge again: single use.
     let c = challenge(&http, &url).await;
@@ -83,74 +90,26 @@ async fn logins_sessions_and_bad_input_get_clear_refusals() {
         .await
         .unwrap();
     assert_eq!(session.worker, key.address());
-    let (status, error) = refusal(
-        http.post(format!("{url}/v1/login"))
-            .json(&good)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    assert_eq!(status, 401);
-    assert!(error.contains("used or expired"), "{error}");
+    refused(login(&good), 401, "used or expired").await;
 
     // Signed by someone else, malformed, out of range.
     let c = challenge(&http, &url).await;
     let mut forged = login_request(&PrivateKeySigner::random(), &c, 1);
     forged.worker = key.address();
-    let (status, error) = refusal(
-        http.post(format!("{url}/v1/login"))
-            .json(&forged)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    assert_eq!(status, 401);
-    assert!(error.contains("not by the worker"), "{error}");
+    refused(login(&forged), 401, "not by the worker").await;
     let mut garbled = login_request(&key, &c, 1);
     garbled.signature = "0x1234".into();
-    let (status, error) = refusal(
-        http.post(format!("{url}/v1/login"))
-            .json(&garbled)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    assert_eq!(
-        (status, error.contains("malformed login signature")),
-        (400, true),
-        "{error}"
-    );
+    refused(login(&garbled), 400, "malformed login signature").await;
     let zero = login_request(&key, &c, 0);
-    let (status, error) = refusal(
-        http.post(format!("{url}/v1/login"))
-            .json(&zero)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    assert_eq!(
-        (status, error.contains("capacity 0")),
-        (400, true),
-        "{error}"
-    );
-    let (status, error) = refusal(
+    refused(login(&zero), 400, "capacity 0").await;
+    refused(
         http.post(format!("{url}/v1/login"))
             .header("content-type", "application/json")
-            .body("{not json")
-            .send()
-            .await
-            .unwrap(),
+            .body("{not json"),
+        400,
+        "invalid request body",
     )
     .await;
-    assert_eq!(
-        (status, error.contains("invalid request body")),
-        (400, true),
-        "{error}"
-    );
     // (A connection of its own: the server closes it without reading the whole body.)
     let (status, _) = refusal(
         reqwest::Client::new()
@@ -165,114 +124,49 @@ async fn logins_sessions_and_bad_input_get_clear_refusals() {
     assert_eq!(status, 413, "oversized bodies are refused");
 
     // Worker endpoints need the token.
-    let (status, error) = refusal(
+    refused(http.post(format!("{url}/v1/heartbeat")), 401, "Bearer").await;
+    refused(
         http.post(format!("{url}/v1/heartbeat"))
-            .send()
-            .await
-            .unwrap(),
+            .bearer_auth("dcs_not_a_token"),
+        401,
+        "",
     )
     .await;
-    assert_eq!((status, error.contains("Bearer")), (401, true), "{error}");
-    let (status, _) = refusal(
-        http.post(format!("{url}/v1/heartbeat"))
-            .bearer_auth("dcs_not_a_token")
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    assert_eq!(status, 401);
-    let ok = http
-        .post(format!("{url}/v1/heartbeat"))
-        .bearer_auth(&session.token)
-        .send()
-        .await
-        .unwrap();
+    let authed = |path: &str| {
+        http.post(format!("{url}{path}"))
+            .bearer_auth(&session.token)
+    };
+    let ok = authed("/v1/heartbeat").send().await.unwrap();
     assert_eq!(ok.status(), 200);
 
     // No work: a claim waits, then says so with 204.
     let started = Instant::now();
-    let none = http
-        .post(format!("{url}/v1/claim?wait=1"))
-        .bearer_auth(&session.token)
-        .send()
-        .await
-        .unwrap();
+    let none = authed("/v1/claim?wait=1").send().await.unwrap();
     assert_eq!(none.status(), 204);
     assert!(
         started.elapsed() >= Duration::from_millis(900),
         "it long-polls"
     );
-    let (status, _) = refusal(
-        http.post(format!("{url}/v1/claim?wait=soon"))
-            .bearer_auth(&session.token)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    assert_eq!(status, 400);
+    refused(authed("/v1/claim?wait=soon"), 400, "").await;
 
     // Reports: unknown and malformed task ids, reasons required.
     let task = B256::repeat_byte(7);
-    let (status, error) = refusal(
-        http.post(format!("{url}/v1/tasks/{task}/report"))
-            .bearer_auth(&session.token)
-            .json(&json!({"status": "failed", "reason": "x"}))
-            .send()
-            .await
-            .unwrap(),
+    let report = |body: Value| authed(&format!("/v1/tasks/{task}/report")).json(&body);
+    refused(
+        report(json!({"status": "failed", "reason": "x"})),
+        404,
+        "holds no replicate",
     )
     .await;
-    assert_eq!(
-        (status, error.contains("holds no replicate")),
-        (404, true),
-        "{error}"
-    );
-    let (status, error) = refusal(
-        http.post(format!("{url}/v1/tasks/{task}/report"))
-            .bearer_auth(&session.token)
-            .json(&json!({"status": "failed"}))
-            .send()
-            .await
-            .unwrap(),
+    refused(report(json!({"status": "failed"})), 400, "needs a reason").await;
+    refused(report(json!({"status": "exploded"})), 400, "").await;
+    refused(
+        http.get(format!("{url}/v1/tasks/0x12")),
+        400,
+        "64 hex digits",
     )
     .await;
-    assert_eq!(
-        (status, error.contains("needs a reason")),
-        (400, true),
-        "{error}"
-    );
-    let (status, _) = refusal(
-        http.post(format!("{url}/v1/tasks/{task}/report"))
-            .bearer_auth(&session.token)
-            .json(&json!({"status": "exploded"}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    assert_eq!(status, 400);
-    let (status, error) = refusal(
-        http.get(format!("{url}/v1/tasks/0x12"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    assert_eq!(
-        (status, error.contains("64 hex digits")),
-        (400, true),
-        "{error}"
-    );
-    let (status, _) = refusal(
-        http.get(format!("{url}/v1/tasks/{task}"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    assert_eq!(status, 404);
+    refused(http.get(format!("{url}/v1/tasks/{task}")), 404, "").await;
 
     // The session's worker is listed; nothing above changed anything else.
     let workers: Value = http
@@ -320,18 +214,15 @@ async fn a_scheduler_starts_only_with_its_pool_owners_key() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_deal_a_reorg_removes_is_forgotten() {
     let devnet = Devnet::start().await.unwrap();
-    let pool = Pool::start(
-        &devnet,
-        PoolOptions {
-            workers: 0,
-            follow_interval: Duration::from_millis(100),
-            ..PoolOptions::default()
-        },
-    )
-    .await
-    .unwrap();
+    let pool = workerless_pool(&devnet, Some(Duration::from_millis(100))).await;
     let url = pool.scheduler_url().unwrap();
-    let app = pool.deploy_app("greeting", &greeting()).await.unwrap();
+    let app = pool
+        .deploy_app(
+            "greeting",
+            &decloud_testkit::fixtures::example_app("greeting").unwrap(),
+        )
+        .await
+        .unwrap();
     // Fund the requester first, so that the snapshot keeps the deposit and drops the deal.
     let requester = decloud_testkit::pool::client(&devnet, decloud_testkit::pool::REQUESTER)
         .await
@@ -355,14 +246,18 @@ async fn a_deal_a_reorg_removes_is_forgotten() {
                 .as_u16()
         }
     };
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while seen(deal.id()).await != 200 {
-        assert!(
-            Instant::now() < deadline,
-            "the scheduler never saw the deal"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let wait_for = |status: u16, failure: &'static str| {
+        let seen = &seen;
+        let id = deal.id();
+        async move {
+            let deadline = Instant::now() + Duration::from_secs(20);
+            while seen(id).await != status {
+                assert!(Instant::now() < deadline, "{failure}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    };
+    wait_for(200, "the scheduler never saw the deal").await;
     // The chain forgets the match and grows past the old head.
     let reverted: bool = provider
         .raw_request("evm_revert".into(), (snapshot,))
@@ -372,12 +267,5 @@ async fn a_deal_a_reorg_removes_is_forgotten() {
     for _ in 0..3 {
         let _: Value = provider.raw_request("evm_mine".into(), ()).await.unwrap();
     }
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while seen(deal.id()).await != 404 {
-        assert!(
-            Instant::now() < deadline,
-            "the scheduler kept a deal the chain no longer has"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_for(404, "the scheduler kept a deal the chain no longer has").await;
 }

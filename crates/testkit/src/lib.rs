@@ -7,6 +7,7 @@
 //! [`pool::Pool`] adds a workerpool on top: a storage node, a scheduler and workers, all in the
 //! test's process, with the calls to deploy apps and match deals.
 
+pub mod fixtures;
 pub mod pool;
 
 use std::path::Path;

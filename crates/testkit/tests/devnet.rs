@@ -41,14 +41,9 @@ async fn two_devnets_run_side_by_side_and_stop_when_dropped() {
     // A transfer on one chain is invisible on the other.
     let token_a = DevToken::new(a.profile().contracts.token, a.provider(1));
     let receiver = accounts::dev_addresses()[2];
-    token_a
-        .transfer(receiver, U256::from(7))
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+    // Waits for the transfer to be mined (its receipt is not needed).
+    let pending = token_a.transfer(receiver, U256::from(7)).send().await;
+    pending.unwrap().watch().await.unwrap();
     let token_b = DevToken::new(b.profile().contracts.token, b.provider(1));
     let on_a = token_a.balanceOf(receiver).call().await.unwrap();
     let on_b = token_b.balanceOf(receiver).call().await.unwrap();

@@ -3,7 +3,6 @@
 //! a scheduler restarted, a worker that lies, apps that trap, loop, eat memory, do not match
 //! their checksum or write too much.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use alloy::primitives::{Address, B256, U256};
@@ -24,15 +23,7 @@ use decloud_testkit::pool::{DealRequest, Pool, PoolOptions};
 use decloud_worker::SchedulerClient;
 
 fn app(name: &str) -> Vec<u8> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../apps/target/wasm32-wasip1/release")
-        .join(format!("{name}.wasm"));
-    std::fs::read(&path).unwrap_or_else(|e| {
-        panic!(
-            "{}: {e}: run scripts/build-apps (scripts/bootstrap does)",
-            path.display()
-        )
-    })
+    decloud_testkit::fixtures::example_app(name).unwrap()
 }
 
 async fn chain(pool: &Pool) -> Client {
@@ -134,6 +125,23 @@ fn run_honestly(wasm: &[u8], deal: &Deal, task: B256, start_time: u64, args: &st
     B256::from(report.outcome.contribution(false).unwrap().digest.0)
 }
 
+/// A devnet, a pool of `workers` workers on it, and a client that reads its chain.
+async fn started(workers: usize) -> (Devnet, Pool, Client) {
+    let devnet = Devnet::start().await.unwrap();
+    let pool = pool_with(&devnet, workers).await;
+    let chain = chain(&pool).await;
+    (devnet, pool, chain)
+}
+
+/// A pool of `workers` workers, every other option the default.
+async fn pool_with(devnet: &Devnet, workers: usize) -> Pool {
+    let options = PoolOptions {
+        workers,
+        ..PoolOptions::default()
+    };
+    Pool::start(devnet, options).await.unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_trust_one_task_is_computed_certified_paid_and_its_result_checks_out() {
     let devnet = Devnet::start().await.unwrap();
@@ -198,17 +206,7 @@ async fn a_trust_one_task_is_computed_certified_paid_and_its_result_checks_out()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn three_fresh_workers_agree_at_trust_five_and_gain_score() {
-    let devnet = Devnet::start().await.unwrap();
-    let pool = Pool::start(
-        &devnet,
-        PoolOptions {
-            workers: 3,
-            ..PoolOptions::default()
-        },
-    )
-    .await
-    .unwrap();
-    let chain = chain(&pool).await;
+    let (_devnet, pool, chain) = started(3).await;
     let app_id = pool
         .deploy_app("hash-search", &app("hash-search"))
         .await
@@ -326,6 +324,18 @@ async fn a_restarted_scheduler_loses_no_task_and_finalizes_each_once() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     pool.kill_scheduler().await;
+    // Only the scheduler finalizes, so what is unfinalized now is what the restart must recover;
+    // if nothing is, the test would prove nothing about a restart.
+    let mut in_flight = 0;
+    for task in &tasks {
+        if events::<Hub::TaskFinalize>(&chain, *task).await.is_empty() {
+            in_flight += 1;
+        }
+    }
+    assert!(
+        in_flight > 0,
+        "every task was finalized before the scheduler was killed"
+    );
     tokio::time::sleep(Duration::from_secs(2)).await;
     pool.start_scheduler().await.unwrap();
     pool.wait_completed(&tasks, Duration::from_secs(180))
@@ -365,6 +375,22 @@ impl Liar {
             scheduler,
             chain,
         }
+    }
+
+    /// Has the pool match a trust-3 deal of `args` and the liar claim its task; returns the
+    /// assignment, the deal and the digest an honest worker computes.
+    async fn round(
+        &self,
+        pool: &Pool,
+        app_id: Address,
+        module: &[u8],
+        args: &str,
+    ) -> (decloud_protocol::pool::Assignment, Deal, B256) {
+        let request = DealRequest::new(app_id).args(args).trust(3);
+        let deal = pool.deal(&request).await.unwrap().matched.deal;
+        let a = self.claim().await;
+        let honest = honest_digest(module, &deal, a.task_id, a.start_time, args).await;
+        (a, deal, honest)
     }
 
     async fn claim(&self) -> decloud_protocol::pool::Assignment {
@@ -430,15 +456,7 @@ impl Liar {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_lying_worker_is_outvoted_loses_its_stake_and_its_score_drops() {
     let devnet = Devnet::start().await.unwrap();
-    let mut pool = Pool::start(
-        &devnet,
-        PoolOptions {
-            workers: 3,
-            ..PoolOptions::default()
-        },
-    )
-    .await
-    .unwrap();
+    let mut pool = pool_with(&devnet, 3).await;
     pool.kill_worker(1).await;
     pool.kill_worker(2).await;
     let chain = chain(&pool).await;
@@ -448,20 +466,8 @@ async fn a_lying_worker_is_outvoted_loses_its_stake_and_its_score_drops() {
 
     // Round 1, trust 3 (two fresh workers suffice): the liar is honest and earns a point of
     // score beside worker 0.
-    let deal = pool
-        .deal(&DealRequest::new(app_id).args("one").trust(3))
-        .await
-        .unwrap();
-    let a = liar.claim().await;
-    let honest = honest_digest(
-        &greeting,
-        &deal.matched.deal,
-        a.task_id,
-        a.start_time,
-        "one",
-    )
-    .await;
-    liar.contribute(&a, &deal.matched.deal, honest).await;
+    let (a, deal, honest) = liar.round(&pool, app_id, &greeting, "one").await;
+    liar.contribute(&a, &deal, honest).await;
     assert!(matches!(
         liar.follow(a.task_id, honest).await,
         NextAction::Reveal { .. }
@@ -474,21 +480,9 @@ async fn a_lying_worker_is_outvoted_loses_its_stake_and_its_score_drops() {
 
     // Round 2: it lies. One honest worker against one liar is no consensus; workers 1 and 2
     // come back, the scheduler hands them the task, and the honest group wins.
-    let deal = pool
-        .deal(&DealRequest::new(app_id).args("two").trust(3))
-        .await
-        .unwrap();
-    let a = liar.claim().await;
-    let honest = honest_digest(
-        &greeting,
-        &deal.matched.deal,
-        a.task_id,
-        a.start_time,
-        "two",
-    )
-    .await;
+    let (a, deal, honest) = liar.round(&pool, app_id, &greeting, "two").await;
     let lie = B256::repeat_byte(0x66);
-    liar.contribute(&a, &deal.matched.deal, lie).await;
+    liar.contribute(&a, &deal, lie).await;
     pool.start_worker(1).await.unwrap();
     pool.start_worker(2).await.unwrap();
     match liar.follow(a.task_id, lie).await {
@@ -505,7 +499,7 @@ async fn a_lying_worker_is_outvoted_loses_its_stake_and_its_score_drops() {
         result_hash(a.task_id, honest),
         "the truth won"
     );
-    let stake = deal.matched.deal.workerStake;
+    let stake = deal.workerStake;
     assert!(stake > U256::ZERO);
     assert_eq!(
         chain.hub().balanceOf(liar.address).call().await.unwrap(),
@@ -619,17 +613,7 @@ async fn bad_apps_end_with_a_reason_and_the_worker_keeps_serving() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_task_every_worker_fails_is_given_up_and_its_deadline_started() {
-    let devnet = Devnet::start().await.unwrap();
-    let pool = Pool::start(
-        &devnet,
-        PoolOptions {
-            workers: 3,
-            ..PoolOptions::default()
-        },
-    )
-    .await
-    .unwrap();
-    let chain = chain(&pool).await;
+    let (_devnet, pool, chain) = started(3).await;
     let mismatched = pool
         .deploy_app_at(
             "mismatched",
@@ -682,15 +666,7 @@ async fn a_task_every_worker_fails_is_given_up_and_its_deadline_started() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_consensus_nobody_reveals_is_reopened_and_certified_by_others() {
     let devnet = Devnet::start().await.unwrap();
-    let mut pool = Pool::start(
-        &devnet,
-        PoolOptions {
-            workers: 2,
-            ..PoolOptions::default()
-        },
-    )
-    .await
-    .unwrap();
+    let mut pool = pool_with(&devnet, 2).await;
     pool.kill_worker(0).await;
     pool.kill_worker(1).await;
     let chain = chain(&pool).await;
@@ -761,17 +737,7 @@ async fn a_consensus_nobody_reveals_is_reopened_and_certified_by_others() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_worker_restarted_after_contributing_resumes_and_reveals() {
-    let devnet = Devnet::start().await.unwrap();
-    let mut pool = Pool::start(
-        &devnet,
-        PoolOptions {
-            workers: 3,
-            ..PoolOptions::default()
-        },
-    )
-    .await
-    .unwrap();
-    let chain = chain(&pool).await;
+    let (_devnet, mut pool, chain) = started(3).await;
     let app_id = pool.deploy_app("greeting", &app("greeting")).await.unwrap();
     // Only worker 0 claims at first: its contribution alone cannot make a consensus at trust
     // 5, so it is certainly waiting to reveal when it is stopped.
@@ -882,17 +848,7 @@ async fn an_app_computes_over_a_dataset_it_downloads_and_checks() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_oracle_contract_receives_the_certified_median() {
-    let devnet = Devnet::start().await.unwrap();
-    let pool = Pool::start(
-        &devnet,
-        PoolOptions {
-            workers: 3,
-            ..PoolOptions::default()
-        },
-    )
-    .await
-    .unwrap();
-    let chain = chain(&pool).await;
+    let (devnet, pool, chain) = started(3).await;
     let provider = devnet.provider(0);
     let oracle =
         decloud_chain::contracts::MedianOracle::deploy(&provider, pool.profile.contracts.hub)

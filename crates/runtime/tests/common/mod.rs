@@ -50,6 +50,13 @@ pub fn task(args: &[&str]) -> TaskContext {
     }
 }
 
+/// Runs example app `name` with `args`, no input and `limits`, in a fresh runtime and output
+/// directory.
+pub fn run_example(name: &str, args: &[&str], limits: &Limits) -> (RunReport, tempfile::TempDir) {
+    let rt = runtime();
+    run_in(&rt, &app(&rt, name), &task(args), None, limits)
+}
+
 /// Runs `app` with `task`, `input` and `limits` into a fresh output directory.
 pub fn run_in(
     rt: &Runtime,

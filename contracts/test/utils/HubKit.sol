@@ -1,0 +1,67 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.30;
+
+import {Vm} from "./Vm.sol";
+import {HubBase} from "../../src/HubBase.sol";
+import {AppOrder, DatasetOrder, WorkerpoolOrder, RequestOrder, Deal} from "../../src/libs/Types.sol";
+
+/// @notice The four orders of one match.
+struct OrderSet {
+    AppOrder app;
+    DatasetOrder dataset;
+    WorkerpoolOrder pool;
+    RequestOrder request;
+}
+
+/// @notice What the tests and the gas flows both compute the way the hub and the off-chain actors
+/// do: signatures, ids, result hashes and seals, the scheduler's authorization, and the deal of a match
+/// read back from its DealCreated event. One copy, so both sides sign alike.
+library HubKit {
+    Vm internal constant VM = Vm(address(uint160(uint256(keccak256("hevm cheat code")))));
+
+    /// @notice `digest` signed by `pk`, packed as the hub reads signatures (r, s, v).
+    function sign(uint256 pk, bytes32 digest) internal pure returns (bytes memory) {
+        (uint8 v, bytes32 r, bytes32 s) = VM.sign(pk, digest);
+        return abi.encodePacked(r, s, v);
+    }
+
+    /// @notice `h` signed by `pk` as an `eth_sign` personal message.
+    function personalSign(uint256 pk, bytes32 h) internal pure returns (bytes memory) {
+        return sign(pk, keccak256(abi.encodePacked("\x19Ethereum Signed Message:\n32", h)));
+    }
+
+    function dealId(Deal memory d) internal pure returns (bytes32) {
+        return keccak256(abi.encodePacked(d.requestHash, d.botFirst));
+    }
+
+    function taskId(Deal memory d, uint256 index) internal pure returns (bytes32) {
+        return keccak256(abi.encodePacked(dealId(d), index));
+    }
+
+    function resultHash(bytes32 taskid, bytes32 digest) internal pure returns (bytes32) {
+        return keccak256(abi.encodePacked(taskid, digest));
+    }
+
+    function resultSeal(address worker, bytes32 taskid, bytes32 digest) internal pure returns (bytes32) {
+        return keccak256(abi.encodePacked(worker, taskid, digest));
+    }
+
+    /// @notice The scheduler's authorization of `worker` (and `enclave`, or none) on `taskid`.
+    function authorization(uint256 schedulerPk, address worker, bytes32 taskid, address enclave)
+        internal
+        pure
+        returns (bytes memory)
+    {
+        return personalSign(schedulerPk, keccak256(abi.encodePacked(worker, taskid, enclave)));
+    }
+
+    /// @notice The deal of the first DealCreated among `logs`, with its id (zero when there is none).
+    function dealCreated(Vm.Log[] memory logs) internal pure returns (bytes32 dealid, Deal memory deal) {
+        for (uint256 i; i < logs.length; ++i) {
+            if (logs[i].topics[0] == HubBase.DealCreated.selector) {
+                (deal,,,,) = abi.decode(logs[i].data, (Deal, bytes32, bytes32, bytes32, string));
+                return (logs[i].topics[1], deal);
+            }
+        }
+    }
+}

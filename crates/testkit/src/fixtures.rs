@@ -1,0 +1,125 @@
+//! Set-up that integration tests and benchmarks share beyond a devnet and a pool: the example
+//! apps' modules, and services started as child processes.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+
+use alloy::primitives::{Address, B256};
+use decloud_chain::ChainError;
+use decloud_chain::client::Client;
+
+use crate::Devnet;
+
+/// Where `scripts/build-apps` leaves the example apps' modules, from the repository root.
+const APPS_DIR: &str = "apps/target/wasm32-wasip1/release";
+
+/// Why a fixture is not available.
+#[derive(Debug, thiserror::Error)]
+pub enum FixtureError {
+    /// An example app's module was not built.
+    #[error("{}: {source}: run scripts/build-apps (scripts/bootstrap does)", path.display())]
+    MissingApp {
+        /// The module's expected path.
+        path: PathBuf,
+        /// Why it could not be read.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A command failed; its standard error says why.
+    #[error("the command failed: {0}")]
+    Failed(String),
+    /// A command's output is not the JSON it should print.
+    #[error("not JSON ({source}): {text}")]
+    Json {
+        /// What it printed.
+        text: String,
+        /// Why it does not parse.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// A service process could not be started or did not say where it listens.
+    #[error("the service did not start: {0}")]
+    Service(String),
+}
+
+/// The path of example app `name`'s module (built or not).
+pub fn example_app_path(name: &str) -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    root.join(APPS_DIR).join(format!("{name}.wasm"))
+}
+
+/// The module of example app `name`, or what to run when it was not built.
+pub fn example_app(name: &str) -> Result<Vec<u8>, FixtureError> {
+    let path = example_app_path(name);
+    std::fs::read(&path).map_err(|source| FixtureError::MissingApp { path, source })
+}
+
+/// Registers an app called `name`, owned by development account `owner`, for tests of orders
+/// (its module location and checksum are placeholders: nothing runs it); returns its id.
+pub async fn register_order_app(
+    devnet: &Devnet,
+    owner: usize,
+    name: &str,
+) -> Result<Address, ChainError> {
+    let client = Client::connect(devnet.profile(), None, Some(devnet.signer(owner))).await?;
+    let uri = format!("file://{name}.wasm");
+    decloud_chain::actions::register_app(&client, name, &uri, B256::repeat_byte(7), B256::ZERO)
+        .await
+}
+
+/// The standard output of a finished command, or its standard error as the failure.
+pub fn succeeded(out: &Output) -> Result<String, FixtureError> {
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    } else {
+        Err(FixtureError::Failed(
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        ))
+    }
+}
+
+/// The JSON a successful command printed.
+pub fn json_output(out: &Output) -> Result<serde_json::Value, FixtureError> {
+    let text = succeeded(out)?;
+    serde_json::from_str(&text).map_err(|source| FixtureError::Json { text, source })
+}
+
+/// A service process that is killed when dropped, so that a failing test leaves nothing behind.
+#[derive(Debug)]
+pub struct Service(Child);
+
+impl From<Child> for Service {
+    fn from(child: Child) -> Self {
+        Self(child)
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `command` (a `decloud node ...`) and returns it with the URL it announces on its
+/// first line of output (`... on <url>`).
+pub fn start_service(command: &mut Command) -> Result<(Service, String), FixtureError> {
+    let mut child = command
+        .stdout(Stdio::piped())
+        .spawn()
+        .map_err(|e| FixtureError::Service(e.to_string()))?;
+    let stdout = child.stdout.take();
+    let service = Service(child);
+    let mut line = String::new();
+    if let Some(stdout) = stdout {
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .map_err(|e| FixtureError::Service(e.to_string()))?;
+    }
+    let url = line
+        .split(" on ")
+        .nth(1)
+        .ok_or_else(|| FixtureError::Service(format!("no address in {line:?}")))?;
+    Ok((service, url.trim().to_owned()))
+}
