@@ -5,7 +5,6 @@
 use std::path::{Path, PathBuf};
 
 use alloy::primitives::{Address, B256};
-use alloy::providers::Provider;
 use alloy::rpc::types::{Filter, Log};
 use alloy::sol_types::SolEvent;
 use anyhow::{Context, bail};

@@ -2,7 +2,6 @@
 //! and chain lookups of deals and tasks from the hub's events.
 
 use alloy::primitives::{Address, B256, U256};
-use alloy::providers::Provider;
 use alloy::rpc::types::{Filter, Log};
 use alloy::sol_types::SolEvent;
 use anyhow::{Context, bail};
