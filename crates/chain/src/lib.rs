@@ -14,6 +14,7 @@ pub mod contracts;
 pub mod deploy;
 pub mod devnet;
 mod error;
+pub mod follower;
 pub mod keyfile;
 pub mod orders;
 pub mod profile;

@@ -378,6 +378,11 @@ impl OrderBook {
             .collect()
     }
 
+    /// The database, for the chain follower's own state.
+    pub(crate) fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
     /// Last block the chain follower fully processed, if any.
     pub async fn cursor(&self) -> Result<Option<u64>, MarketError> {
         let row = sqlx::query("SELECT block FROM cursor WHERE id = 1")

@@ -1,77 +1,188 @@
 //! Follows the chain so the book tells the truth: after each new block range it re-reads the
 //! orders that deals consumed or signers cancelled, and periodically sweeps every open order
-//! (expiry). The last processed block is stored, so a restart resumes where it stopped.
+//! (expiry). The logs come from the one chain follower of `decloud-chain`; its cursor (with the
+//! hashes of the last blocks read) and the orders each recent block touched are stored, so a
+//! restart resumes where it stopped, and a reorg re-reads the orders the orphaned blocks
+//! touched: an order filled or cancelled by a block the chain dropped is open again.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
 
 use alloy::primitives::B256;
-use alloy::providers::Provider;
 use alloy::rpc::types::Filter;
 use alloy::sol_types::SolEvent;
 use decloud_chain::contracts::Hub;
+use decloud_chain::follower::{self, Cursor, Follower, FollowerOptions, Step};
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
 
 use crate::check::{ChainChecker, unix_now};
 use crate::{MarketError, OrderBook};
 
 /// Most blocks asked for in one `eth_getLogs`.
-const MAX_RANGE: u64 = 2_000;
+const MAX_RANGE: u64 = follower::DEFAULT_MAX_RANGE;
 
-/// Runs one pass: processes blocks after the stored cursor up to the latest, then sweeps open
-/// orders. Returns the new cursor.
+/// SCHEMA CHANGE (to become a versioned migration): where the follower keeps its state, one
+/// row holding [`FollowState`] as JSON. It supersedes the `cursor` table, which is read once,
+/// when this one is still empty.
+pub const CHAIN_CURSOR_SCHEMA: &str = "CREATE TABLE IF NOT EXISTS chain_cursor (\
+    id INTEGER PRIMARY KEY, \
+    state TEXT NOT NULL\
+)";
+
+/// What the follower stores after each block range (and each rewind).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+struct FollowState {
+    /// Where the chain follower stands (absent before the first pass).
+    cursor: Option<Cursor>,
+    /// The orders each recent block touched (a deal or a cancel), for blocks a reorg may still
+    /// take away: those of orphaned blocks are re-read.
+    touched: Vec<(u64, Vec<B256>)>,
+}
+
+async fn load_state(book: &OrderBook) -> Result<FollowState, MarketError> {
+    // Until the schema change is a migration, the table is made here (a no-op once it exists).
+    sqlx::query(CHAIN_CURSOR_SCHEMA)
+        .execute(book.pool())
+        .await?;
+    let row = sqlx::query("SELECT state FROM chain_cursor WHERE id = 1")
+        .fetch_optional(book.pool())
+        .await?;
+    if let Some(row) = row {
+        let text: String = row.try_get("state")?;
+        return serde_json::from_str(&text)
+            .map_err(|e| MarketError::Corrupt(format!("chain_cursor state {text:?}: {e}")));
+    }
+    // A book written before the cursor kept block hashes.
+    Ok(FollowState {
+        cursor: book.cursor().await?.map(|done| Cursor::start_at(done + 1)),
+        touched: Vec::new(),
+    })
+}
+
+async fn store_state(book: &OrderBook, state: &FollowState) -> Result<(), MarketError> {
+    let text = serde_json::to_string(state)
+        .map_err(|e| MarketError::Corrupt(format!("cannot encode the follower's state: {e}")))?;
+    sqlx::query(
+        "INSERT INTO chain_cursor (id, state) VALUES (1, $1) \
+         ON CONFLICT (id) DO UPDATE SET state = $1",
+    )
+    .bind(text)
+    .execute(book.pool())
+    .await?;
+    Ok(())
+}
+
+/// Runs one pass: undoes what blocks a reorg dropped, processes blocks after the stored cursor
+/// up to the latest, then sweeps open orders. Returns the last block processed.
 pub async fn follow_once(book: &OrderBook, checker: &ChainChecker) -> Result<u64, MarketError> {
-    let latest = checker.block_number().await?;
-    let mut from = match book.cursor().await? {
-        Some(done) => done + 1,
-        None => checker.profile().deployment_block,
-    };
-    while from <= latest {
-        let to = latest.min(from + MAX_RANGE - 1);
-        let filter = Filter::new()
+    let follower = Follower::new(
+        checker.provider().clone(),
+        Filter::new()
             .address(checker.profile().contracts.hub)
             .event_signature(vec![
                 Hub::DealCreated::SIGNATURE_HASH,
                 Hub::OrderClosed::SIGNATURE_HASH,
-            ])
-            .from_block(from)
-            .to_block(to);
-        let logs = checker
-            .provider()
-            .get_logs(&filter)
+            ]),
+        FollowerOptions {
+            max_range: MAX_RANGE,
+            ..FollowerOptions::default()
+        },
+    )
+    .map_err(|e| MarketError::Chain(e.to_string()))?;
+    let depth = follower.options().reorg_depth;
+    let mut state = load_state(book).await?;
+    let mut cursor = state
+        .cursor
+        .clone()
+        .unwrap_or_else(|| Cursor::start_at(checker.profile().deployment_block));
+    loop {
+        let step = follower
+            .poll(&cursor)
             .await
-            .map_err(|e| MarketError::Chain(format!("reading hub events: {e}")))?;
-        let mut touched = BTreeSet::<B256>::new();
-        for log in &logs {
-            if let Ok(deal) = log.log_decode::<Hub::DealCreated>() {
-                let d = deal.inner.data;
-                touched.extend([
-                    d.appOrderHash,
-                    d.datasetOrderHash,
-                    d.workerpoolOrderHash,
-                    d.deal.requestHash,
-                ]);
-            } else if let Ok(cancelled) = log.log_decode::<Hub::OrderClosed>() {
-                touched.insert(cancelled.inner.data.orderHash);
+            .map_err(|e| MarketError::Chain(format!("following the hub's events: {e}")))?;
+        match step {
+            Step::Idle => break,
+            Step::Rewind(rewind) => {
+                let orphaned: BTreeSet<B256> = state
+                    .touched
+                    .iter()
+                    .filter(|(block, _)| *block >= rewind.orphaned_from)
+                    .flat_map(|(_, hashes)| hashes.iter().copied())
+                    .collect();
+                tracing::warn!(
+                    from = rewind.orphaned_from,
+                    orders = orphaned.len(),
+                    "reorg: re-reading the orders the dropped blocks touched"
+                );
+                // The chain decides, even for a cancellation: the cancel may be what was dropped.
+                refresh(book, checker, orphaned, true).await?;
+                state
+                    .touched
+                    .retain(|(block, _)| *block < rewind.orphaned_from);
+                cursor = rewind.cursor;
+                state.cursor = Some(cursor.clone());
+                store_state(book, &state).await?;
+            }
+            Step::Batch(batch) => {
+                let mut touched = BTreeSet::<B256>::new();
+                for log in &batch.logs {
+                    let hashes = order_hashes(log);
+                    if hashes.is_empty() {
+                        continue;
+                    }
+                    touched.extend(hashes.iter().copied());
+                    let block = log.block_number.unwrap_or(batch.to);
+                    match state.touched.last_mut() {
+                        Some((b, list)) if *b == block => list.extend(hashes),
+                        _ => state.touched.push((block, hashes)),
+                    }
+                }
+                refresh(book, checker, touched, false).await?;
+                // Only blocks a reorg may still take away are remembered.
+                let oldest = batch.cursor.next_block().saturating_sub(depth);
+                state.touched.retain(|(block, _)| *block >= oldest);
+                cursor = batch.cursor;
+                state.cursor = Some(cursor.clone());
+                // The cursor moves only after the range's effects are stored.
+                store_state(book, &state).await?;
             }
         }
-        refresh(book, checker, touched).await?;
-        // The cursor moves only after the range's effects are stored.
-        book.set_cursor(to).await?;
-        from = to + 1;
     }
     refresh(
         book,
         checker,
         book.open_hashes().await?.into_iter().collect(),
+        false,
     )
     .await?;
-    Ok(latest)
+    Ok(cursor.next_block().saturating_sub(1))
 }
 
+/// The orders a hub event consumed or cancelled.
+fn order_hashes(log: &alloy::rpc::types::Log) -> Vec<B256> {
+    if let Ok(deal) = log.log_decode::<Hub::DealCreated>() {
+        let d = deal.inner.data;
+        vec![
+            d.appOrderHash,
+            d.datasetOrderHash,
+            d.workerpoolOrderHash,
+            d.deal.requestHash,
+        ]
+    } else if let Ok(cancelled) = log.log_decode::<Hub::OrderClosed>() {
+        vec![cancelled.inner.data.orderHash]
+    } else {
+        Vec::new()
+    }
+}
+
+/// Re-reads what the chain says of `hashes`. A withdrawal from the book (off-chain cancel)
+/// sticks even if the chain still allows the order, unless `chain_decides`.
 async fn refresh(
     book: &OrderBook,
     checker: &ChainChecker,
     hashes: BTreeSet<B256>,
+    chain_decides: bool,
 ) -> Result<(), MarketError> {
     let now = unix_now();
     for hash in hashes {
@@ -79,8 +190,7 @@ async fn refresh(
             continue;
         };
         let on_chain = checker.on_chain(&entry, now).await?;
-        // A withdrawal from the book (off-chain cancel) sticks even if the chain still allows it.
-        let status = if entry.status == crate::OrderStatus::Cancelled {
+        let status = if entry.status == crate::OrderStatus::Cancelled && !chain_decides {
             entry.status
         } else {
             on_chain.status

@@ -3,11 +3,12 @@
 //! store them), and the task events (`TaskInitialize`, `TaskContribute`, `TaskConsensus`,
 //! `TaskReveal`, `TaskReopen`, `TaskFinalize`, `TaskClaimed`) keep the tasks' state true.
 //!
-//! The last processed block and its hash are stored after the range's effects. On the next
-//! pass, if the chain's block at the cursor has another hash (a reorg), the last
-//! [`FollowerOptions::reorg_depth`] blocks are read again: every event handler is idempotent,
-//! and deals of those blocks that the new chain no longer has are forgotten (unless work was
-//! handed out for them).
+//! The logs come from the one chain follower of `decloud-chain`, in ranges of at most
+//! [`MAX_RANGE`] blocks. The last processed block and its hash are stored after the range's
+//! effects. On the next pass, if the chain's block at the cursor has another hash (a reorg),
+//! the last [`FollowerOptions::reorg_depth`] blocks are read again: every event handler is
+//! idempotent, and deals of those blocks that the new chain no longer has are forgotten (unless
+//! work was handed out for them).
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -18,13 +19,14 @@ use alloy::rpc::types::{Filter, Log};
 use alloy::sol_types::SolEvent;
 use decloud_chain::client::Client;
 use decloud_chain::contracts::{AppRegistry, DatasetRegistry, Hub};
+use decloud_chain::follower::{self, Cursor, Follower, Step};
 use decloud_protocol::typed::Deal;
 
 use crate::SchedulerError;
 use crate::db::{DealRow, Resource, Store, TaskChange, TaskStatus};
 
 /// Most blocks asked for in one `eth_getLogs`.
-pub const MAX_RANGE: u64 = 2_000;
+pub const MAX_RANGE: u64 = follower::DEFAULT_MAX_RANGE;
 
 /// How the follower reads the chain.
 #[derive(Clone, Copy, Debug)]
@@ -63,25 +65,29 @@ fn chain(what: &str, e: impl std::fmt::Display) -> SchedulerError {
     SchedulerError::Chain(format!("{what}: {e}"))
 }
 
-async fn block_hash(client: &Client, number: u64) -> Result<Option<(B256, u64)>, SchedulerError> {
-    let block = client
-        .provider()
-        .get_block_by_number(BlockNumberOrTag::Number(number))
-        .await
-        .map_err(|e| chain(&format!("reading block {number}"), e))?;
-    Ok(block.map(|b| (b.header.hash, b.header.timestamp)))
-}
-
 async fn log_time(client: &Client, log: &Log) -> Result<u64, SchedulerError> {
     if let Some(t) = log.block_timestamp {
         return Ok(t);
     }
     let number = log.block_number.unwrap_or_default();
-    Ok(block_hash(client, number)
-        .await?
-        .map(|(_, t)| t)
-        .unwrap_or_default())
+    let block = client
+        .provider()
+        .get_block_by_number(BlockNumberOrTag::Number(number))
+        .await
+        .map_err(|e| chain(&format!("reading block {number}"), e))?;
+    Ok(block.map(|b| b.header.timestamp).unwrap_or_default())
 }
+
+/// The task events the scheduler follows.
+const TASK_EVENTS: [B256; 7] = [
+    Hub::TaskInitialize::SIGNATURE_HASH,
+    Hub::TaskContribute::SIGNATURE_HASH,
+    Hub::TaskConsensus::SIGNATURE_HASH,
+    Hub::TaskReveal::SIGNATURE_HASH,
+    Hub::TaskReopen::SIGNATURE_HASH,
+    Hub::TaskFinalize::SIGNATURE_HASH,
+    Hub::TaskClaimed::SIGNATURE_HASH,
+];
 
 /// Runs one pass: from the stored cursor (or the deployment block) to the latest block.
 pub async fn follow_once(
@@ -90,62 +96,77 @@ pub async fn follow_once(
     workerpool: Address,
     options: FollowerOptions,
 ) -> Result<Progress, SchedulerError> {
-    let latest = client
-        .provider()
-        .get_block_number()
-        .await
-        .map_err(|e| chain("reading the latest block number", e))?;
     let deployment = client.profile().deployment_block;
+    let mut events = TASK_EVENTS.to_vec();
+    events.push(Hub::DealCreated::SIGNATURE_HASH);
+    let follower = Follower::new(
+        client.provider().clone(),
+        Filter::new()
+            .address(client.profile().contracts.hub)
+            .event_signature(events),
+        follower::FollowerOptions {
+            max_range: MAX_RANGE,
+            confirmations: 0,
+            reorg_depth: options.reorg_depth.max(1),
+        },
+    )
+    .map_err(|e| SchedulerError::Config(e.to_string()))?;
+    // The store keeps the last block and its hash only: a reorg re-reads `reorg_depth` blocks.
+    let mut cursor = match store.cursor().await? {
+        None => Cursor::start_at(deployment),
+        Some((block, hash)) => Cursor::resume(deployment, block, hash),
+    };
     let mut progress = Progress {
-        block: latest,
+        block: cursor.next_block().saturating_sub(1),
         ..Progress::default()
     };
     let mut suspects = BTreeSet::new();
-    let mut from = match store.cursor().await? {
-        None => deployment,
-        Some((block, hash)) => {
-            let now = block_hash(client, block).await?.map(|(h, _)| h);
-            if now == Some(hash) && block <= latest {
-                block + 1
-            } else {
-                let from = block.saturating_sub(options.reorg_depth).max(deployment);
-                tracing::warn!(
-                    block,
-                    from,
-                    "the chain changed under the scheduler's cursor (reorg): reading the last blocks again"
-                );
-                progress.reorg = true;
-                suspects.extend(store.deals_after(from.saturating_sub(1)).await?);
-                from
-            }
-        }
-    };
     let mut seen = BTreeSet::new();
-    while from <= latest {
-        let to = latest.min(from + MAX_RANGE - 1);
-        let Some((to_hash, _)) = block_hash(client, to).await? else {
-            // The node is behind its own block number (it just reorged): retry next pass.
-            break;
-        };
-        let deals = read_deals(client, store, workerpool, from, to).await?;
-        for (deal_id, new) in deals {
-            seen.insert(deal_id);
-            if new {
-                progress.new_deals.push(deal_id);
+    loop {
+        let step = follower
+            .poll(&cursor)
+            .await
+            .map_err(|e| chain("following the hub's events", e))?;
+        match step {
+            Step::Idle => break,
+            Step::Rewind(rewind) => {
+                progress.reorg = true;
+                suspects.extend(
+                    store
+                        .deals_after(rewind.orphaned_from.saturating_sub(1))
+                        .await?,
+                );
+                // Stored with the next range's effects: a restart before then rewinds again.
+                cursor = rewind.cursor;
+            }
+            Step::Batch(batch) => {
+                let (deals, tasks): (Vec<Log>, Vec<Log>) = batch
+                    .logs
+                    .into_iter()
+                    .partition(|l| l.topic0() == Some(&Hub::DealCreated::SIGNATURE_HASH));
+                let ours: Vec<Log> = deals
+                    .into_iter()
+                    .filter(|l| l.topics().get(2) == Some(&workerpool.into_word()))
+                    .collect();
+                for (deal_id, new) in read_deals(client, store, &ours, batch.from).await? {
+                    seen.insert(deal_id);
+                    if new {
+                        progress.new_deals.push(deal_id);
+                    }
+                }
+                progress.task_events += apply_task_events(client, store, &tasks, batch.to).await?;
+                // The cursor moves only after the range's effects are stored.
+                let (block, hash) = batch.cursor.last().ok_or_else(|| {
+                    chain(
+                        "following the hub's events",
+                        "a batch without its last block's hash",
+                    )
+                })?;
+                store.set_cursor(block, hash).await?;
+                progress.block = block;
+                cursor = batch.cursor;
             }
         }
-        progress.task_events += apply_task_events(client, store, from, to).await?;
-        if block_hash(client, to).await?.map(|(h, _)| h) != Some(to_hash) {
-            // A reorg happened while reading: the next pass sees it at the cursor.
-            tracing::warn!(
-                to,
-                "reorg while reading blocks; reading them again next pass"
-            );
-        }
-        // The cursor moves only after the range's effects are stored.
-        store.set_cursor(to, to_hash).await?;
-        progress.block = to;
-        from = to + 1;
     }
     for deal_id in suspects.difference(&seen) {
         if store.forget_deal(*deal_id).await? {
@@ -157,28 +178,16 @@ pub async fn follow_once(
     Ok(progress)
 }
 
-/// Stores the deals of the workerpool created in `from..=to`; returns their ids and whether
-/// each was new.
+/// Stores the deals of the workerpool created by `logs` (its `DealCreated` events); returns
+/// their ids and whether each was new.
 async fn read_deals(
     client: &Client,
     store: &Store,
-    workerpool: Address,
+    logs: &[Log],
     from: u64,
-    to: u64,
 ) -> Result<Vec<(B256, bool)>, SchedulerError> {
-    let filter = Filter::new()
-        .address(client.profile().contracts.hub)
-        .event_signature(Hub::DealCreated::SIGNATURE_HASH)
-        .topic2(workerpool.into_word())
-        .from_block(from)
-        .to_block(to);
-    let logs = client
-        .provider()
-        .get_logs(&filter)
-        .await
-        .map_err(|e| chain("reading DealCreated events", e))?;
     let mut out = Vec::new();
-    for log in &logs {
+    for log in logs {
         let Ok(created) = log.log_decode::<Hub::DealCreated>() else {
             tracing::warn!(?log.transaction_hash, "undecodable DealCreated event skipped");
             continue;
@@ -235,13 +244,16 @@ async fn fetch_resource(
     let filter = Filter::new()
         .address(registry)
         .event_signature(signature)
-        .topic1(address.into_word())
-        .from_block(client.profile().deployment_block);
-    let logs = client
-        .provider()
-        .get_logs(&filter)
-        .await
-        .map_err(|e| chain(&format!("reading the registration of {kind} {address}"), e))?;
+        .topic1(address.into_word());
+    let logs = follower::get_logs_chunked(
+        client.provider(),
+        &filter,
+        client.profile().deployment_block,
+        None,
+        MAX_RANGE,
+    )
+    .await
+    .map_err(|e| chain(&format!("reading the registration of {kind} {address}"), e))?;
     let resource = logs.iter().find_map(|log| {
         if kind == "app" {
             log.log_decode::<AppRegistry::AppRegistered>()
@@ -278,37 +290,19 @@ async fn fetch_resource(
     }
 }
 
-/// Applies the task events of `from..=to` to the tasks the store knows (others are other
-/// pools' tasks). Returns how many were applied.
+/// Applies the task events `logs` (of blocks up to `to`) to the tasks the store knows (others
+/// are other pools' tasks). Returns how many were applied.
 async fn apply_task_events(
     client: &Client,
     store: &Store,
-    from: u64,
+    logs: &[Log],
     to: u64,
 ) -> Result<usize, SchedulerError> {
-    let filter = Filter::new()
-        .address(client.profile().contracts.hub)
-        .event_signature(vec![
-            Hub::TaskInitialize::SIGNATURE_HASH,
-            Hub::TaskContribute::SIGNATURE_HASH,
-            Hub::TaskConsensus::SIGNATURE_HASH,
-            Hub::TaskReveal::SIGNATURE_HASH,
-            Hub::TaskReopen::SIGNATURE_HASH,
-            Hub::TaskFinalize::SIGNATURE_HASH,
-            Hub::TaskClaimed::SIGNATURE_HASH,
-        ])
-        .from_block(from)
-        .to_block(to);
-    let logs = client
-        .provider()
-        .get_logs(&filter)
-        .await
-        .map_err(|e| chain("reading task events", e))?;
     // Read first, then write everything in one transaction; the status each task has as of the
     // events read so far decides the next change.
     let mut known: HashMap<B256, (B256, TaskStatus)> = HashMap::new();
     let mut changes = Vec::new();
-    for log in &logs {
+    for log in logs {
         let Some(task_id) = log.topics().get(1).copied() else {
             continue;
         };

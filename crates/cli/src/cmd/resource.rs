@@ -5,7 +5,6 @@
 use std::path::{Path, PathBuf};
 
 use alloy::primitives::{Address, B256};
-use alloy::providers::Provider;
 use alloy::rpc::types::{Filter, Log};
 use alloy::sol_types::SolEvent;
 use anyhow::{Context, bail};
@@ -14,7 +13,10 @@ use decloud_chain::client::Client;
 use decloud_chain::contracts::{AppRegistry, DatasetRegistry, WorkerpoolRegistry};
 use serde::Serialize;
 
-use super::shared::{CONTRIBUTION_DEADLINE_RATIO, FINAL_DEADLINE_RATIO, print_json, small, table};
+use super::shared::{
+    CONTRIBUTION_DEADLINE_RATIO, FINAL_DEADLINE_RATIO, logs_since_deployment, print_json, small,
+    table,
+};
 use super::wallet::{RpcOpts, WalletOpts, spinner};
 
 /// The registry verbs of `decloud app` (flattened into its subcommands).
@@ -502,17 +504,11 @@ async fn deploy(
 
 /// The resource at `address`, with its registration details, or an "unknown" error.
 async fn lookup(client: &Client, kind: Kind, address: Address) -> anyhow::Result<Resource> {
-    let logs = client
-        .provider()
-        .get_logs(
-            &Filter::new()
-                .address(kind.registry(client))
-                .event_signature(kind.event())
-                .topic1(address.into_word())
-                .from_block(client.profile().deployment_block),
-        )
-        .await
-        .map_err(|e| client.rpc_error("reading the registry's events", &e))?;
+    let filter = Filter::new()
+        .address(kind.registry(client))
+        .event_signature(kind.event())
+        .topic1(address.into_word());
+    let logs = logs_since_deployment(client, &filter, "reading the registry's events").await?;
     let mut resource = logs
         .iter()
         .find_map(|l| Resource::from_log(kind, l))
@@ -601,16 +597,10 @@ async fn list(kind: Kind, args: ListArgs, home: &Path) -> anyhow::Result<()> {
         ),
     };
     let client = args.rpc.connect(home, None).await?;
-    let logs = client
-        .provider()
-        .get_logs(
-            &Filter::new()
-                .address(kind.registry(&client))
-                .event_signature(kind.event())
-                .from_block(client.profile().deployment_block),
-        )
-        .await
-        .map_err(|e| client.rpc_error("reading the registry's events", &e))?;
+    let filter = Filter::new()
+        .address(kind.registry(&client))
+        .event_signature(kind.event());
+    let logs = logs_since_deployment(&client, &filter, "reading the registry's events").await?;
     let mut resources = Vec::new();
     for log in &logs {
         let Some(mut r) = Resource::from_log(kind, log) else {

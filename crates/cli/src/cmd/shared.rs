@@ -2,7 +2,6 @@
 //! and chain lookups of deals and tasks from the hub's events.
 
 use alloy::primitives::{Address, B256, U256};
-use alloy::providers::Provider;
 use alloy::rpc::types::{Filter, Log};
 use alloy::sol_types::SolEvent;
 use anyhow::{Context, bail};
@@ -117,14 +116,26 @@ pub struct DealInfo {
 
 /// Logs of the hub from the deployment block on, filtered by `filter` (event and topics).
 pub async fn hub_logs(client: &Client, filter: Filter) -> anyhow::Result<Vec<Log>> {
-    let filter = filter
-        .address(client.profile().contracts.hub)
-        .from_block(client.profile().deployment_block);
-    client
-        .provider()
-        .get_logs(&filter)
-        .await
-        .map_err(|e| client.rpc_error("reading the hub's events", &e).into())
+    let filter = filter.address(client.profile().contracts.hub);
+    logs_since_deployment(client, &filter, "reading the hub's events").await
+}
+
+/// Logs `filter` selects from the deployment block on, oldest first, read in ranges public
+/// RPC providers accept (one unbounded `eth_getLogs` is refused by most).
+pub async fn logs_since_deployment(
+    client: &Client,
+    filter: &Filter,
+    what: &'static str,
+) -> anyhow::Result<Vec<Log>> {
+    decloud_chain::follower::get_logs_chunked(
+        client.provider(),
+        filter,
+        client.profile().deployment_block,
+        None,
+        decloud_chain::follower::DEFAULT_MAX_RANGE,
+    )
+    .await
+    .context(what)
 }
 
 fn deal_from_log(log: &Log) -> Option<DealInfo> {

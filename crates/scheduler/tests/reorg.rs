@@ -1,0 +1,90 @@
+//! The scheduler's chain follower through a reorg, driven by hand: a deal seen in a block the
+//! chain then drops is forgotten, and the blocks of the new chain are read.
+
+use std::time::Duration;
+
+use alloy::primitives::U256;
+use alloy::providers::Provider;
+use decloud_chain::client::Client;
+use decloud_scheduler::db::Store;
+use decloud_scheduler::follower::{FollowerOptions, follow_once};
+use decloud_testkit::Devnet;
+use decloud_testkit::pool::{DealRequest, Pool, PoolOptions, REQUESTER};
+use serde_json::Value;
+
+fn greeting() -> Vec<u8> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../apps/target/wasm32-wasip1/release/greeting.wasm");
+    std::fs::read(&path).expect("run scripts/build-apps first")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deal_of_an_orphaned_block_is_forgotten() {
+    let devnet = Devnet::start().await.unwrap();
+    let pool = Pool::start(
+        &devnet,
+        PoolOptions {
+            workers: 0,
+            // The pool's own scheduler (another database) stays out of the way.
+            follow_interval: Duration::from_secs(3600),
+            ..PoolOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    let app = pool.deploy_app("greeting", &greeting()).await.unwrap();
+    // Fund the requester first, so that the snapshot keeps the deposit and drops the deal.
+    let requester = decloud_testkit::pool::client(&devnet, REQUESTER)
+        .await
+        .unwrap();
+    decloud_chain::actions::deposit(&requester, U256::from(10_000_000_000_000u64))
+        .await
+        .unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&format!("sqlite://{}", dir.path().join("s.db").display()))
+        .await
+        .unwrap();
+    let client = Client::connect(devnet.profile(), None, None).await.unwrap();
+    let options = FollowerOptions::default();
+    follow_once(&client, &store, pool.workerpool, options)
+        .await
+        .unwrap();
+
+    let provider = devnet.provider(0);
+    let snapshot: U256 = provider
+        .raw_request("evm_snapshot".into(), ())
+        .await
+        .unwrap();
+    let deal = pool.deal(&DealRequest::new(app)).await.unwrap();
+    let progress = follow_once(&client, &store, pool.workerpool, options)
+        .await
+        .unwrap();
+    assert_eq!(progress.new_deals, vec![deal.id()]);
+    assert!(store.deal(deal.id()).await.unwrap().is_some());
+
+    // The chain forgets the match and grows past the old head.
+    let reverted: bool = provider
+        .raw_request("evm_revert".into(), (snapshot,))
+        .await
+        .unwrap();
+    assert!(reverted);
+    for _ in 0..3 {
+        let _: Value = provider.raw_request("evm_mine".into(), ()).await.unwrap();
+    }
+    let head = provider.get_block_number().await.unwrap();
+    let progress = follow_once(&client, &store, pool.workerpool, options)
+        .await
+        .unwrap();
+    assert!(progress.reorg);
+    assert_eq!(progress.block, head);
+    assert!(
+        store.deal(deal.id()).await.unwrap().is_none(),
+        "the scheduler kept a deal the chain no longer has"
+    );
+    // Nothing more to undo.
+    let progress = follow_once(&client, &store, pool.workerpool, options)
+        .await
+        .unwrap();
+    assert!(!progress.reorg);
+}
