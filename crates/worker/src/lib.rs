@@ -1,4 +1,4 @@
-//! The worker agent (DESIGN §5): logs in to its workerpool's scheduler with its wallet, claims
+//! The worker agent: logs in to its workerpool's scheduler with its wallet, claims
 //! replicates (long-polling, never busy-polling), fetches the app and its data and checks their
 //! checksums, runs the app in the deterministic sandbox of `decloud-runtime`, keeps and uploads
 //! the result, stakes, contributes and reveals on chain with its own wallet, and reports every
@@ -21,7 +21,6 @@
 //! # Ok(()) }
 //! ```
 
-pub mod client;
 mod error;
 mod job;
 pub mod policy;
@@ -39,7 +38,8 @@ use decloud_runtime::{Runtime, RuntimeConfig};
 use decloud_storage::BlobStore;
 use tokio::sync::{Mutex, Semaphore};
 
-pub use client::SchedulerClient;
+/// The scheduler's client the worker talks through (it lives with the scheduler's API).
+pub use decloud_scheduler::client::SchedulerClient;
 pub use error::WorkerError;
 use state::{Job, JobStore, Stage};
 
