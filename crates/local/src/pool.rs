@@ -22,7 +22,6 @@ use std::time::Duration;
 
 use alloy::primitives::{Address, B256, Bytes, U256};
 use alloy::signers::local::PrivateKeySigner;
-use decloud_chain::ChainError;
 use decloud_chain::client::Client;
 use decloud_chain::orders::{MatchedDeal, match_orders};
 use decloud_protocol::{AppOrder, DatasetOrder, Order, RequestOrder, Tag, WorkerpoolOrder};
