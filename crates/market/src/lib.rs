@@ -66,6 +66,9 @@ pub struct MarketConfig {
 pub struct RunningMarket {
     addr: SocketAddr,
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    // Dropped with the handle, which starts the graceful shutdown of every open connection
+    // (aborting the server task alone would leave keep-alive connections served).
+    _stop: tokio::sync::oneshot::Sender<()>,
 }
 
 impl RunningMarket {
@@ -77,6 +80,14 @@ impl RunningMarket {
     /// Base URL of the API, e.g. `http://127.0.0.1:8090`.
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// Stops the server and the follower and waits until they are gone.
+    pub async fn stop(mut self) {
+        for task in self.tasks.drain(..) {
+            task.abort();
+            let _ = task.await;
+        }
     }
 
     /// Waits until the server stops (it runs until the process ends or this value is dropped).
@@ -114,8 +125,12 @@ pub async fn start(config: MarketConfig) -> Result<RunningMarket, MarketError> {
         book: book.clone(),
         checker: Arc::new(checker.clone()),
     };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, api::router(state)).await {
+        let served = axum::serve(listener, api::router(state)).with_graceful_shutdown(async move {
+            let _ = stopped.await;
+        });
+        if let Err(e) = served.await {
             tracing::error!(error = %e, "market server stopped");
         }
     });
@@ -124,5 +139,6 @@ pub async fn start(config: MarketConfig) -> Result<RunningMarket, MarketError> {
     Ok(RunningMarket {
         addr,
         tasks: vec![server, follower],
+        _stop: stop,
     })
 }

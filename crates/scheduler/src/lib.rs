@@ -5,6 +5,9 @@
 //! so that their work goes to others, and shows every replicate's off-chain stage. Its state
 //! lives in SQL (SQLite embedded, Postgres by URL) so that a restart loses nothing.
 //!
+//! Features: `server` (default) is the service; `client` is the typed client of its worker
+//! API (`client::SchedulerClient`), which a worker takes without the server's sqlx and axum.
+//!
 //! ```no_run
 //! # async fn f(profile: decloud_chain::ChainProfile, pool: alloy::primitives::Address, key: alloy::signers::local::PrivateKeySigner) -> Result<(), decloud_scheduler::SchedulerError> {
 //! use decloud_scheduler::{SchedulerConfig, start};
@@ -15,31 +18,54 @@
 //! # Ok(()) }
 //! ```
 
+#[cfg(feature = "server")]
 pub mod api;
+#[cfg(feature = "server")]
 pub mod assign;
+#[cfg(feature = "client")]
+pub mod client;
+#[cfg(feature = "server")]
 pub mod db;
+#[cfg(feature = "server")]
 pub mod driver;
+#[cfg(feature = "server")]
 mod error;
+#[cfg(feature = "server")]
 pub mod follower;
 pub mod policy;
 
+#[cfg(feature = "server")]
 use std::collections::HashMap;
+#[cfg(feature = "server")]
 use std::fmt;
+#[cfg(feature = "server")]
 use std::net::SocketAddr;
+#[cfg(feature = "server")]
 use std::sync::Arc;
+#[cfg(feature = "server")]
 use std::sync::atomic::AtomicU64;
+#[cfg(feature = "server")]
 use std::time::Duration;
 
+#[cfg(feature = "server")]
 use alloy::primitives::Address;
+#[cfg(feature = "server")]
 use alloy::signers::local::PrivateKeySigner;
+#[cfg(feature = "server")]
 use decloud_chain::ChainProfile;
+#[cfg(feature = "server")]
 use decloud_chain::client::Client;
+#[cfg(feature = "server")]
 use decloud_chain::contracts::WorkerpoolRegistry;
+#[cfg(feature = "server")]
 use tokio::sync::{Mutex, Notify, watch};
 
+#[cfg(feature = "server")]
 pub use db::Store;
+#[cfg(feature = "server")]
 pub use error::SchedulerError;
 
+#[cfg(feature = "server")]
 /// How to run a scheduler.
 #[derive(Clone)]
 pub struct SchedulerConfig {
@@ -65,6 +91,7 @@ pub struct SchedulerConfig {
     pub session_ttl: Duration,
 }
 
+#[cfg(feature = "server")]
 impl fmt::Debug for SchedulerConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // The key is not printed, only its address; the database URL without its password.
@@ -82,6 +109,7 @@ impl fmt::Debug for SchedulerConfig {
     }
 }
 
+#[cfg(feature = "server")]
 impl SchedulerConfig {
     /// A configuration with the defaults: listen on 127.0.0.1 on a free port, read the chain
     /// every second, re-read 12 blocks after a reorg, lose workers after 60 s of silence,
@@ -107,6 +135,7 @@ impl SchedulerConfig {
     }
 }
 
+#[cfg(feature = "server")]
 /// State shared by the API handlers and the background loops.
 pub(crate) struct Shared {
     store: Store,
@@ -134,6 +163,7 @@ pub(crate) struct Shared {
     idle_version: AtomicU64,
 }
 
+#[cfg(feature = "server")]
 impl Shared {
     fn changed(&self) {
         self.changes.send_modify(|n| *n = n.wrapping_add(1));
@@ -147,14 +177,19 @@ impl Shared {
     }
 }
 
+#[cfg(feature = "server")]
 /// A running scheduler: its HTTP server, chain follower and heartbeat monitor. Dropping it
 /// stops them.
 pub struct RunningScheduler {
     addr: SocketAddr,
     shared: Arc<Shared>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    // Dropped with the handle, which starts the graceful shutdown of every open connection
+    // (aborting the server task alone would leave keep-alive connections served).
+    _stop: tokio::sync::oneshot::Sender<()>,
 }
 
+#[cfg(feature = "server")]
 impl RunningScheduler {
     /// Where the API listens.
     pub fn addr(&self) -> SocketAddr {
@@ -193,6 +228,7 @@ impl RunningScheduler {
     }
 }
 
+#[cfg(feature = "server")]
 impl Drop for RunningScheduler {
     fn drop(&mut self) {
         for task in &self.tasks {
@@ -201,6 +237,7 @@ impl Drop for RunningScheduler {
     }
 }
 
+#[cfg(feature = "server")]
 /// Checks that `signer` owns the workerpool, opens the database, binds the listener, and
 /// starts serving, following the chain and watching heartbeats.
 pub async fn start(config: SchedulerConfig) -> Result<RunningScheduler, SchedulerError> {
@@ -259,10 +296,14 @@ pub async fn start(config: SchedulerConfig) -> Result<RunningScheduler, Schedule
         seen: std::sync::Mutex::new(HashMap::new()),
         idle_version: AtomicU64::new(u64::MAX),
     });
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = {
         let router = api::router(shared.clone());
         tokio::spawn(async move {
-            if let Err(e) = axum::serve(listener, router).await {
+            let served = axum::serve(listener, router).with_graceful_shutdown(async move {
+                let _ = stopped.await;
+            });
+            if let Err(e) = served.await {
                 tracing::error!(error = %e, "scheduler server stopped");
             }
         })
@@ -280,9 +321,11 @@ pub async fn start(config: SchedulerConfig) -> Result<RunningScheduler, Schedule
         addr,
         shared,
         tasks: vec![server, follower, monitor],
+        _stop: stop,
     })
 }
 
+#[cfg(feature = "server")]
 /// Follows the chain and drives revealing tasks to their end, every `interval` or sooner when
 /// woken; errors are logged and retried.
 async fn chain_loop(shared: Arc<Shared>, interval: Duration, options: follower::FollowerOptions) {
@@ -305,6 +348,7 @@ async fn chain_loop(shared: Arc<Shared>, interval: Duration, options: follower::
     }
 }
 
+#[cfg(feature = "server")]
 /// Flushes the heartbeats heard since the last pass to the database, marks workers silent for
 /// longer than the timeout as lost (their assigned replicates are released and waiting claims
 /// woken to take them), and forgets expired sessions.

@@ -19,7 +19,7 @@ mod store;
 pub mod uri;
 
 pub use hash::{ContentHash, ParseHashError};
-pub use server::{ServerConfig, router, serve};
+pub use server::{RunningStorage, ServerConfig, StorageConfig, router, serve, start};
 pub use store::{BlobStore, DEFAULT_MAX_BLOB_BYTES};
 
 /// Errors of the blob store. Messages say what went wrong and what to do.
@@ -63,6 +63,15 @@ pub enum StorageError {
         /// The file concerned.
         path: std::path::PathBuf,
         /// The underlying error.
+        source: std::io::Error,
+    },
+    /// The storage node cannot listen on its address.
+    #[error("the storage node cannot listen on {addr}: {source}; pick another address")]
+    Listen {
+        /// The address asked for.
+        addr: std::net::SocketAddr,
+        /// Why binding failed.
+        #[source]
         source: std::io::Error,
     },
     /// The backend (filesystem, S3, HTTP) failed.

@@ -101,6 +101,92 @@ pub async fn serve(
     axum::serve(listener, router(store, config)).await
 }
 
+/// How to run a storage node: what it serves, where it listens, its limits.
+#[derive(Clone, Debug)]
+pub struct StorageConfig {
+    /// The blob store served: a directory, `file:///dir`, `s3://bucket/prefix` or another node.
+    pub location: String,
+    /// Address to listen on (port 0 picks a free one).
+    pub listen: SocketAddr,
+    /// Upload and download limits.
+    pub server: ServerConfig,
+}
+
+/// A storage node serving in this process. Dropping it stops the server: the listener closes
+/// and open connections end once their request is answered.
+pub struct RunningStorage {
+    addr: SocketAddr,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+    // Dropped with the handle, which starts the graceful shutdown of every open connection
+    // (aborting the server task alone would leave keep-alive connections served).
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+impl RunningStorage {
+    /// Where the server listens.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Where its blobs are reachable: `http://addr/blobs`, a location for
+    /// [`BlobStore::from_url`].
+    pub fn url(&self) -> String {
+        format!("http://{}/blobs", self.addr)
+    }
+
+    /// Stops the server and waits until it is gone.
+    pub async fn stop(mut self) {
+        self.task.abort();
+        let _ = (&mut self.task).await;
+    }
+
+    /// Waits until the server stops (it runs until the process ends or this value is dropped).
+    pub async fn wait(mut self) -> std::io::Result<()> {
+        match (&mut self.task).await {
+            Ok(result) => result,
+            Err(e) => Err(std::io::Error::other(e)),
+        }
+    }
+}
+
+impl Drop for RunningStorage {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Opens the store, binds the listener and starts serving.
+pub async fn start(config: StorageConfig) -> Result<RunningStorage, StorageError> {
+    let store = BlobStore::from_url(&config.location)?;
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| StorageError::Listen {
+            addr: config.listen,
+            source,
+        })?;
+    let addr = listener
+        .local_addr()
+        .map_err(|source| StorageError::Listen {
+            addr: config.listen,
+            source,
+        })?;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let router = router(store, config.server);
+    let task = tokio::spawn(async move {
+        axum::serve(listener, router)
+            .with_graceful_shutdown(async move {
+                let _ = stopped.await;
+            })
+            .await
+    });
+    tracing::info!(%addr, location = %config.location, "storage node listening");
+    Ok(RunningStorage {
+        addr,
+        task,
+        _stop: stop,
+    })
+}
+
 fn too_large(headers: &HeaderMap, limit: u64) -> Option<ApiError> {
     let len = headers
         .get(header::CONTENT_LENGTH)?

@@ -8,22 +8,9 @@ pub enum WorkerError {
     /// The worker was set up wrongly (bad URL, unusable directory...).
     #[error("{0}")]
     Config(String),
-    /// The scheduler could not be reached or answered something unreadable.
-    #[error("cannot talk to the scheduler at {url}: {reason}")]
-    Unreachable {
-        /// The scheduler's base URL.
-        url: String,
-        /// What failed.
-        reason: String,
-    },
-    /// The scheduler refused a request.
-    #[error("the scheduler refused ({status}): {message}")]
-    Refused {
-        /// HTTP status.
-        status: u16,
-        /// The scheduler's explanation.
-        message: String,
-    },
+    /// The scheduler could not be reached, refused a request or answered something unreadable.
+    #[error(transparent)]
+    Scheduler(#[from] decloud_scheduler::client::ClientError),
     /// A chain call failed.
     #[error(transparent)]
     Chain(#[from] decloud_chain::ChainError),
@@ -52,11 +39,6 @@ pub enum WorkerError {
 }
 
 impl WorkerError {
-    /// Whether the scheduler said the session is not (or no longer) valid.
-    pub fn is_unauthorized(&self) -> bool {
-        matches!(self, WorkerError::Refused { status: 401, .. })
-    }
-
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         WorkerError::Io {
             path: path.into(),

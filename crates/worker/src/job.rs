@@ -16,12 +16,13 @@ use decloud_protocol::pool::{Assignment, NextAction, Report, ReportStatus, Resou
 use decloud_protocol::result::commitment;
 use decloud_protocol::typed::Deal;
 use decloud_runtime::{Limits, Outcome, TaskContext};
+use decloud_scheduler::client::ClientError;
 use decloud_storage::{ContentHash, results};
 use serde::Deserialize;
 use tokio::sync::OwnedSemaphorePermit;
 
+use crate::Context;
 use crate::state::{Computed, Job, Stage};
-use crate::{Context, WorkerError};
 
 /// How long a `next` long poll waits.
 const NEXT_WAIT: Duration = Duration::from_secs(20);
@@ -146,7 +147,7 @@ async fn report(ctx: &Context, task_id: B256, report: Report) {
         match ctx.scheduler.report(task_id, &report).await {
             Ok(()) => return,
             // Refused: retrying will not change the answer.
-            Err(e @ WorkerError::Refused { .. }) => {
+            Err(e @ ClientError::Refused { .. }) => {
                 tracing::warn!(task = %task_id, error = %e, "the scheduler refused a report");
                 return;
             }

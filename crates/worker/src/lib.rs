@@ -21,7 +21,6 @@
 //! # Ok(()) }
 //! ```
 
-pub mod client;
 mod error;
 mod job;
 pub mod policy;
@@ -39,7 +38,8 @@ use decloud_runtime::{Runtime, RuntimeConfig};
 use decloud_storage::BlobStore;
 use tokio::sync::{Mutex, Semaphore};
 
-pub use client::SchedulerClient;
+/// The scheduler's client the worker talks through (it lives with the scheduler's API).
+pub use decloud_scheduler::client::SchedulerClient;
 pub use error::WorkerError;
 use state::{Job, JobStore, Stage};
 

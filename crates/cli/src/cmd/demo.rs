@@ -16,10 +16,10 @@ use anyhow::{Context, bail};
 use clap::Args;
 use decloud_chain::client::Client;
 use decloud_chain::contracts::{Hub, HubExtension};
+use decloud_local::pool::{APP_OWNER, DealRequest, POOL_OWNER, PoolOptions, REQUESTER};
+use decloud_local::{Cluster, ClusterConfig};
 use decloud_protocol::format_amount;
 use decloud_scheduler::api::TaskReport;
-use decloud_testkit::Devnet;
-use decloud_testkit::pool::{APP_OWNER, DealRequest, POOL_OWNER, Pool, PoolOptions, REQUESTER};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::json;
 
@@ -290,36 +290,31 @@ pub async fn run(args: DemoArgs, _home: &Path) -> anyhow::Result<()> {
         );
     }
 
-    let devnet = stages
+    let cluster = stages
         .step(
             &format!(
-                "starting a local chain ({}) and deploying the protocol",
+                "starting a local chain ({}), storage, a workerpool's scheduler and three workers",
                 if args.block_time == 0 {
                     "instant mining".to_string()
                 } else {
                     format!("{}-second blocks", args.block_time)
                 }
             ),
-            async { Ok(Devnet::start_with_block_time(args.block_time).await?) },
-        )
-        .await?;
-    let chain = Client::connect(devnet.profile(), None, None).await?;
-    let pool = stages
-        .step(
-            "starting storage, a workerpool's scheduler and three workers",
             async {
-                Ok(Pool::start(
-                    &devnet,
-                    PoolOptions {
+                Ok(Cluster::start(ClusterConfig {
+                    block_time: args.block_time,
+                    pool: PoolOptions {
                         workers: 3,
                         follow_interval: Duration::from_millis(200),
                         ..PoolOptions::default()
                     },
-                )
+                })
                 .await?)
             },
         )
         .await?;
+    let (devnet, pool) = (&cluster.devnet, &cluster.pool);
+    let chain = Client::connect(devnet.profile(), None, None).await?;
     let scheduler_url = pool
         .scheduler_url()
         .context("the scheduler is not running")?;
@@ -521,7 +516,6 @@ pub async fn run(args: DemoArgs, _home: &Path) -> anyhow::Result<()> {
         txs.iter().map(|t| t.gas).sum::<u64>()
     );
     println!("\ndone: the chain and every service stop now.");
-    drop(pool);
-    drop(devnet);
+    drop(cluster);
     Ok(())
 }

@@ -1,13 +1,16 @@
 //! `decloud node`: runs any set of decloud services in one process (storage, market, a
-//! workerpool's scheduler, its workers), or each alone against remote peers by URL.
+//! workerpool's scheduler, its workers), or each alone against remote peers by URL. The
+//! services themselves are `decloud-local`'s [`Node`]; this command maps flags onto its
+//! configuration.
 
 use anyhow::{Context, bail};
 use clap::Args;
+use decloud_local::node::{DEFAULT_SCHEDULER_URL, DEFAULT_STORAGE_URL, Node, NodeConfig, Stopped};
+use decloud_local::{LocalError, WorkersConfig};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
-use super::services::{DEFAULT_SCHEDULER_URL, DEFAULT_STORAGE_URL, Storage, WorkerSet};
 use super::wallet::WalletOpts;
 
 /// Arguments of `decloud node`.
@@ -19,6 +22,20 @@ use super::wallet::WalletOpts;
     Each worker of --workers N has its own key in $DECLOUD_HOME/workers/worker-<i>/worker.key, made\n\
     on first start; on a devnet they are given ether and tokens, elsewhere fund them yourself.")]
 pub struct NodeArgs {
+    #[command(flatten)]
+    storage: StorageArgs,
+    #[command(flatten)]
+    market: MarketArgs,
+    #[command(flatten)]
+    scheduler: SchedulerArgs,
+    #[command(flatten)]
+    workers: WorkerArgs,
+}
+
+/// The storage service's flags.
+#[derive(Args)]
+#[command(next_help_heading = "Storage service")]
+struct StorageArgs {
     /// Run the storage service: a content-addressed blob server for apps, datasets and results.
     #[arg(long)]
     storage: bool,
@@ -40,6 +57,12 @@ pub struct NodeArgs {
         value_name = "MIB"
     )]
     storage_max_upload_mib: u64,
+}
+
+/// The market's flags.
+#[derive(Args)]
+#[command(next_help_heading = "Market")]
+struct MarketArgs {
     /// Run the market: the order book of signed orders, following the chain of the profile.
     #[arg(long)]
     market: bool,
@@ -61,6 +84,12 @@ pub struct NodeArgs {
     /// Seconds between two reads of new blocks by the market.
     #[arg(long = "market-follow-secs", default_value_t = 2, value_name = "SECS")]
     market_follow_secs: u64,
+}
+
+/// The scheduler's flags.
+#[derive(Args)]
+#[command(next_help_heading = "Scheduler")]
+struct SchedulerArgs {
     /// Run the scheduler of --workerpool, signing with its owner's wallet (--wallet).
     #[arg(long)]
     scheduler: bool,
@@ -94,6 +123,12 @@ pub struct NodeArgs {
         value_name = "SECS"
     )]
     heartbeat_timeout_secs: u64,
+}
+
+/// The workers' flags.
+#[derive(Args)]
+#[command(next_help_heading = "Workers")]
+struct WorkerArgs {
     /// Run this many workers, each with its own wallet.
     #[arg(long, default_value_t = 0, value_name = "N")]
     workers: usize,
@@ -138,150 +173,140 @@ fn sqlite_under(home: &Path, dir: &str, file: &str) -> anyhow::Result<String> {
     Ok(format!("sqlite://{}", dir.join(file).display()))
 }
 
+/// A URL flag, unless empty.
+fn given(url: &Option<String>) -> Option<String> {
+    url.clone().filter(|u| !u.trim().is_empty())
+}
+
 /// Runs `decloud node`: starts the chosen services and serves until interrupted (Ctrl-C).
 pub async fn run(args: NodeArgs, home: &Path) -> anyhow::Result<()> {
-    if !args.storage && !args.market && !args.scheduler && args.workers == 0 {
+    let NodeArgs {
+        storage,
+        market,
+        scheduler,
+        workers,
+    } = args;
+    if !storage.storage && !market.market && !scheduler.scheduler && workers.workers == 0 {
         bail!(
             "choose at least one service to run, e.g. `decloud node --market --storage` or `decloud node --scheduler --workerpool <address> --workers 3`"
         );
     }
     init_logs("info");
-    let needs_chain = args.market || args.scheduler || args.workers > 0;
+    let needs_chain = market.market || scheduler.scheduler || workers.workers > 0;
     let profile = if needs_chain {
         Some(decloud_chain::ChainProfile::load(home)?)
     } else {
         None
     };
 
-    let storage = if args.storage {
-        let location = args
-            .storage_dir
-            .clone()
-            .unwrap_or_else(|| home.join("blobs").display().to_string());
-        let storage = Storage::start(
-            &location,
-            args.storage_listen,
-            args.storage_max_upload_mib.saturating_mul(1 << 20),
-        )
-        .await?;
-        println!("storage: serving {location} on {}", storage.url);
-        Some(storage)
-    } else {
-        None
-    };
+    let mut config = NodeConfig::default();
+    let storage_location = storage
+        .storage_dir
+        .clone()
+        .unwrap_or_else(|| home.join("blobs").display().to_string());
+    if storage.storage {
+        config.storage = Some(decloud_storage::StorageConfig {
+            location: storage_location.clone(),
+            listen: storage.storage_listen,
+            server: decloud_storage::ServerConfig {
+                max_upload_bytes: storage.storage_max_upload_mib.saturating_mul(1 << 20),
+                ..decloud_storage::ServerConfig::default()
+            },
+        });
+    }
+    if let (Some(profile), true) = (&profile, market.market) {
+        let database_url = match &market.market_db {
+            Some(url) => url.clone(),
+            None => sqlite_under(home, "market", "orders.db")?,
+        };
+        config.market = Some(decloud_market::MarketConfig {
+            listen: market.market_listen,
+            database_url,
+            profile: profile.clone(),
+            follow_interval: Duration::from_secs(market.market_follow_secs.max(1)),
+        });
+    }
+    let mut workerpool = None;
+    if let (Some(profile), true) = (&profile, scheduler.scheduler) {
+        let pool = scheduler.workerpool.context(
+            "--scheduler needs --workerpool <address> (`decloud workerpool list --mine` shows yours)",
+        )?;
+        let signer = scheduler.wallet.unlock(home)?;
+        let database_url = match &scheduler.scheduler_db {
+            Some(url) => url.clone(),
+            None => sqlite_under(home, "scheduler", &format!("{pool}.db"))?,
+        };
+        let mut c =
+            decloud_scheduler::SchedulerConfig::new(profile.clone(), pool, signer, &database_url);
+        c.listen = scheduler.scheduler_listen;
+        c.follow_interval = Duration::from_millis(scheduler.scheduler_follow_ms.max(50));
+        c.heartbeat_timeout = Duration::from_secs(scheduler.heartbeat_timeout_secs.max(3));
+        config.scheduler = Some(c);
+        workerpool = Some(pool);
+    }
+    if let Some(profile) = profile.as_ref().filter(|_| workers.workers > 0) {
+        let identities = decloud_local::node::home_workers(home, profile, workers.workers).await?;
+        let mut set = WorkersConfig::new(profile.clone(), identities);
+        set.scheduler_url = given(&workers.scheduler_url)
+            .or_else(|| (!scheduler.scheduler).then(|| DEFAULT_SCHEDULER_URL.to_string()));
+        set.results_store = given(&workers.results_store)
+            .or_else(|| (!storage.storage).then(|| DEFAULT_STORAGE_URL.to_string()));
+        set.capacity = workers.worker_capacity.max(1);
+        set.stake_reserve = decloud_protocol::parse_amount(&workers.worker_stake)
+            .context("--worker-stake is an amount, e.g. \"10 DCT\" or 2.5DCT")?;
+        set.allow_private_hosts = workers
+            .allow_private_hosts
+            .unwrap_or(profile.chain_id == decloud_chain::anvil::DEVNET_CHAIN_ID);
+        config.workers = Some(set);
+    }
 
-    let market = match (&profile, args.market) {
-        (Some(profile), true) => {
-            let database_url = match &args.market_db {
-                Some(url) => url.clone(),
-                None => sqlite_under(home, "market", "orders.db")?,
-            };
-            let market = decloud_market::start(decloud_market::MarketConfig {
-                listen: args.market_listen,
-                database_url,
-                profile: profile.clone(),
-                follow_interval: Duration::from_secs(args.market_follow_secs.max(1)),
-            })
-            .await?;
-            println!("market: serving the order book on {}", market.url());
-            Some(market)
-        }
-        _ => None,
-    };
-
-    let scheduler = match (&profile, args.scheduler) {
-        (Some(profile), true) => {
-            let workerpool = args.workerpool.context(
-                "--scheduler needs --workerpool <address> (`decloud workerpool list --mine` shows yours)",
-            )?;
-            let signer = args.wallet.unlock(home)?;
-            let database_url = match &args.scheduler_db {
-                Some(url) => url.clone(),
-                None => sqlite_under(home, "scheduler", &format!("{workerpool}.db"))?,
-            };
-            let mut config = decloud_scheduler::SchedulerConfig::new(
-                profile.clone(),
-                workerpool,
-                signer,
-                &database_url,
-            );
-            config.listen = args.scheduler_listen;
-            config.follow_interval = Duration::from_millis(args.scheduler_follow_ms.max(50));
-            config.heartbeat_timeout = Duration::from_secs(args.heartbeat_timeout_secs.max(3));
-            let scheduler = decloud_scheduler::start(config).await?;
+    let node = Node::start(config).await.map_err(explain)?;
+    if let Some(s) = node.storage() {
+        println!("storage: serving {storage_location} on {}", s.url());
+    }
+    if let Some(m) = node.market() {
+        println!("market: serving the order book on {}", m.url());
+    }
+    if let (Some(s), Some(pool)) = (node.scheduler(), workerpool) {
+        println!(
+            "scheduler: workerpool {pool}, workers log in at {}",
+            s.url()
+        );
+    }
+    let workers_url = node.workers_scheduler_url().unwrap_or_default();
+    for i in 0..node.worker_count() {
+        if let Some(w) = node.worker(i) {
             println!(
-                "scheduler: workerpool {workerpool}, workers log in at {}",
-                scheduler.url()
+                "worker {}: {} working for {workers_url}",
+                i + 1,
+                w.address()
             );
-            Some(scheduler)
         }
-        _ => None,
-    };
+    }
 
-    let workers = match &profile {
-        Some(profile) if args.workers > 0 => {
-            let set = WorkerSet {
-                count: args.workers,
-                scheduler_url: args
-                    .scheduler_url
-                    .clone()
-                    .filter(|u| !u.trim().is_empty())
-                    .or_else(|| scheduler.as_ref().map(|s| s.url()))
-                    .unwrap_or_else(|| DEFAULT_SCHEDULER_URL.to_string()),
-                results_store: args
-                    .results_store
-                    .clone()
-                    .filter(|u| !u.trim().is_empty())
-                    .or_else(|| storage.as_ref().map(|s| s.url.clone()))
-                    .unwrap_or_else(|| DEFAULT_STORAGE_URL.to_string()),
-                capacity: args.worker_capacity.max(1),
-                stake_reserve: decloud_protocol::parse_amount(&args.worker_stake)
-                    .context("--worker-stake is an amount, e.g. \"10 DCT\" or 2.5DCT")?,
-                allow_private_hosts: args
-                    .allow_private_hosts
-                    .unwrap_or(profile.chain_id == decloud_chain::anvil::DEVNET_CHAIN_ID),
-            };
-            let workers = super::services::start_workers(home, profile, &set).await?;
-            for (i, w) in workers.iter().enumerate() {
-                println!(
-                    "worker {}: {} working for {}",
-                    i + 1,
-                    w.address(),
-                    set.scheduler_url
-                );
+    tokio::select! {
+        stopped = node.wait() => match stopped {
+            Stopped::Storage(r) => {
+                r?;
+                bail!("the storage service stopped")
             }
-            workers
-        }
-        _ => Vec::new(),
-    };
-
-    let storage_done = async move {
-        match storage {
-            Some(s) => s.wait().await,
-            None => std::future::pending().await,
-        }
-    };
-    let market_done = async move {
-        match market {
-            Some(m) => m.wait().await,
-            None => std::future::pending().await,
-        }
-    };
-    let scheduler_done = async move {
-        match scheduler {
-            Some(s) => s.wait().await,
-            None => std::future::pending().await,
-        }
-    };
-    let result = tokio::select! {
-        r = storage_done => r.and_then(|()| bail!("the storage service stopped")),
-        () = market_done => bail!("the market stopped"),
-        () = scheduler_done => bail!("the scheduler stopped"),
+            Stopped::Market => bail!("the market stopped"),
+            Stopped::Scheduler => bail!("the scheduler stopped"),
+        },
         _ = tokio::signal::ctrl_c() => {
             println!("node: stopping");
             Ok(())
         }
-    };
-    drop(workers);
-    result
+    }
+}
+
+/// Names the flag that fixes a service that cannot listen.
+fn explain(e: LocalError) -> anyhow::Error {
+    match e {
+        LocalError::Storage(e @ decloud_storage::StorageError::Listen { .. }) => {
+            anyhow::Error::new(e)
+                .context("the storage service cannot start: pass another --storage-listen")
+        }
+        e => e.into(),
+    }
 }

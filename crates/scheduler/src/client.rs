@@ -1,6 +1,18 @@
 //! A typed HTTP client of the scheduler's worker API ([`decloud_protocol::pool`]): login by
 //! wallet signature, heartbeats, long-polling claims, reports and next actions. It logs in
-//! again by itself when its session expires.
+//! again by itself when its session expires. Built with the `client` feature, which leaves the
+//! server (sqlx, axum) out.
+//!
+//! ```no_run
+//! # async fn f(key: alloy::signers::local::PrivateKeySigner) -> Result<(), decloud_scheduler::client::ClientError> {
+//! use decloud_scheduler::client::SchedulerClient;
+//! let scheduler = SchedulerClient::new("http://127.0.0.1:7800", key, 1)?;
+//! scheduler.login().await?;
+//! if let Some(work) = scheduler.claim(std::time::Duration::from_secs(25)).await? {
+//!     println!("run task {}", work.task_id);
+//! }
+//! # Ok(()) }
+//! ```
 
 use std::time::Duration;
 
@@ -14,7 +26,39 @@ use reqwest::StatusCode;
 use serde::de::DeserializeOwned;
 use tokio::sync::RwLock;
 
-use crate::WorkerError;
+/// What can go wrong talking to a scheduler. Each message says what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The scheduler URL is not an http(s) URL, or the HTTP client cannot be built.
+    #[error("{0}")]
+    Config(String),
+    /// The scheduler could not be reached or answered something unreadable.
+    #[error("cannot talk to the scheduler at {url}: {reason}")]
+    Unreachable {
+        /// The scheduler's base URL.
+        url: String,
+        /// What failed.
+        reason: String,
+    },
+    /// The scheduler refused a request.
+    #[error("the scheduler refused ({status}): {message}")]
+    Refused {
+        /// HTTP status.
+        status: u16,
+        /// The scheduler's explanation.
+        message: String,
+    },
+    /// The login challenge could not be signed.
+    #[error("cannot sign the login challenge: {0}")]
+    Signing(#[source] alloy::signers::Error),
+}
+
+impl ClientError {
+    /// Whether the scheduler said the session is not (or no longer) valid.
+    pub fn is_unauthorized(&self) -> bool {
+        matches!(self, ClientError::Refused { status: 401, .. })
+    }
+}
 
 /// Extra time given to a long poll beyond what it asked the scheduler to wait.
 const POLL_MARGIN: Duration = Duration::from_secs(10);
@@ -47,17 +91,17 @@ struct ErrorBody {
 impl SchedulerClient {
     /// A client of the scheduler at `url` (e.g. `http://127.0.0.1:7800`) for the worker of
     /// `signer`, which runs `capacity` replicates at once.
-    pub fn new(url: &str, signer: PrivateKeySigner, capacity: u64) -> Result<Self, WorkerError> {
+    pub fn new(url: &str, signer: PrivateKeySigner, capacity: u64) -> Result<Self, ClientError> {
         let url = url.trim_end_matches('/').to_string();
         if !(url.starts_with("http://") || url.starts_with("https://")) {
-            return Err(WorkerError::Config(format!(
+            return Err(ClientError::Config(format!(
                 "invalid scheduler URL {url:?}: expected something like http://127.0.0.1:7800"
             )));
         }
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
             .build()
-            .map_err(|e| WorkerError::Config(format!("cannot build an HTTP client: {e}")))?;
+            .map_err(|e| ClientError::Config(format!("cannot build an HTTP client: {e}")))?;
         Ok(Self {
             http,
             url,
@@ -72,8 +116,8 @@ impl SchedulerClient {
         &self.url
     }
 
-    fn unreachable(&self, e: impl std::fmt::Display) -> WorkerError {
-        WorkerError::Unreachable {
+    fn unreachable(&self, e: impl std::fmt::Display) -> ClientError {
+        ClientError::Unreachable {
             url: self.url.clone(),
             reason: e.to_string(),
         }
@@ -82,7 +126,7 @@ impl SchedulerClient {
     async fn read<T: DeserializeOwned>(
         &self,
         response: reqwest::Response,
-    ) -> Result<Option<T>, WorkerError> {
+    ) -> Result<Option<T>, ClientError> {
         let status = response.status();
         if status == StatusCode::NO_CONTENT {
             return Ok(None);
@@ -92,7 +136,7 @@ impl SchedulerClient {
             let message = serde_json::from_str::<ErrorBody>(&text)
                 .map(|b| b.error)
                 .unwrap_or(text);
-            return Err(WorkerError::Refused {
+            return Err(ClientError::Refused {
                 status: status.as_u16(),
                 message,
             });
@@ -105,7 +149,7 @@ impl SchedulerClient {
     }
 
     /// What the scheduler is.
-    pub async fn info(&self) -> Result<Info, WorkerError> {
+    pub async fn info(&self) -> Result<Info, ClientError> {
         let response = self
             .http
             .get(format!("{}/v1/info", self.url))
@@ -119,7 +163,7 @@ impl SchedulerClient {
     }
 
     /// Logs in (signs a fresh challenge) and keeps the session.
-    pub async fn login(&self) -> Result<Session, WorkerError> {
+    pub async fn login(&self) -> Result<Session, ClientError> {
         let response = self
             .http
             .get(format!("{}/v1/login/challenge", self.url))
@@ -134,7 +178,7 @@ impl SchedulerClient {
         let signature = self
             .signer
             .sign_message_sync(challenge.message.as_bytes())
-            .map_err(|e| WorkerError::Config(format!("cannot sign the login challenge: {e}")))?;
+            .map_err(ClientError::Signing)?;
         let request = LoginRequest {
             worker: self.signer.address(),
             nonce: challenge.nonce,
@@ -158,7 +202,7 @@ impl SchedulerClient {
         Ok(session)
     }
 
-    async fn token(&self) -> Result<String, WorkerError> {
+    async fn token(&self) -> Result<String, ClientError> {
         if let Some(s) = self.session.read().await.as_ref() {
             return Ok(s.token.clone());
         }
@@ -167,7 +211,7 @@ impl SchedulerClient {
 
     /// Sends an authenticated request built by `build`, logging in again once if the session
     /// is refused.
-    async fn authed<T, F>(&self, build: F) -> Result<Option<T>, WorkerError>
+    async fn authed<T, F>(&self, build: F) -> Result<Option<T>, ClientError>
     where
         T: DeserializeOwned,
         F: Fn(&reqwest::Client, &str) -> reqwest::RequestBuilder,
@@ -190,7 +234,7 @@ impl SchedulerClient {
     }
 
     /// Says the worker is alive.
-    pub async fn heartbeat(&self) -> Result<Heartbeat, WorkerError> {
+    pub async fn heartbeat(&self) -> Result<Heartbeat, ClientError> {
         self.authed(|http, url| {
             http.post(format!("{url}/v1/heartbeat"))
                 .timeout(REQUEST_TIMEOUT)
@@ -200,7 +244,7 @@ impl SchedulerClient {
     }
 
     /// Waits up to `wait` for a replicate; `None` when none came.
-    pub async fn claim(&self, wait: Duration) -> Result<Option<Assignment>, WorkerError> {
+    pub async fn claim(&self, wait: Duration) -> Result<Option<Assignment>, ClientError> {
         self.authed(|http, url| {
             http.post(format!("{url}/v1/claim?wait={}", wait.as_secs()))
                 .timeout(wait + POLL_MARGIN)
@@ -209,7 +253,7 @@ impl SchedulerClient {
     }
 
     /// The replicates the scheduler says this worker holds (assigned, not contributed).
-    pub async fn replicates(&self) -> Result<Vec<Assignment>, WorkerError> {
+    pub async fn replicates(&self) -> Result<Vec<Assignment>, ClientError> {
         Ok(self
             .authed(|http, url| {
                 http.get(format!("{url}/v1/replicates"))
@@ -220,7 +264,7 @@ impl SchedulerClient {
     }
 
     /// Reports on a replicate.
-    pub async fn report(&self, task_id: B256, report: &Report) -> Result<(), WorkerError> {
+    pub async fn report(&self, task_id: B256, report: &Report) -> Result<(), ClientError> {
         let _: Option<serde_json::Value> = self
             .authed(|http, url| {
                 http.post(format!("{url}/v1/tasks/{task_id}/report"))
@@ -232,7 +276,7 @@ impl SchedulerClient {
     }
 
     /// Waits up to `wait` for what to do next with a contributed replicate.
-    pub async fn next(&self, task_id: B256, wait: Duration) -> Result<NextAction, WorkerError> {
+    pub async fn next(&self, task_id: B256, wait: Duration) -> Result<NextAction, ClientError> {
         Ok(self
             .authed(|http, url| {
                 http.get(format!(

@@ -1,0 +1,359 @@
+//! Any set of decloud services in one process, started from one [`NodeConfig`] and held by
+//! one [`Node`]: a storage node, the market, a workerpool's scheduler and its workers. Each
+//! service is optional and the others can be remote peers given by URL, which is how
+//! `decloud node` runs one machine's share of a deployment. Dropping the [`Node`] stops every
+//! service it started, workers first.
+//!
+//! ```no_run
+//! # async fn f(profile: decloud_chain::ChainProfile) -> Result<(), decloud_local::LocalError> {
+//! use decloud_local::node::{Node, NodeConfig};
+//! let market = decloud_market::MarketConfig {
+//!     listen: ([127, 0, 0, 1], 0).into(),
+//!     database_url: "sqlite:///tmp/orders.db".into(),
+//!     profile,
+//!     follow_interval: std::time::Duration::from_secs(2),
+//! };
+//! let node = Node::start(NodeConfig { market: Some(market), ..NodeConfig::default() }).await?;
+//! println!("order book on {}", node.market().map(|m| m.url()).unwrap_or_default());
+//! # Ok(()) }
+//! ```
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use alloy::primitives::{Address, U256};
+use alloy::providers::Provider;
+use alloy::signers::local::PrivateKeySigner;
+use decloud_chain::ChainProfile;
+use decloud_chain::anvil::DEVNET_CHAIN_ID;
+use decloud_market::{MarketConfig, RunningMarket};
+use decloud_scheduler::{RunningScheduler, SchedulerConfig};
+use decloud_storage::{RunningStorage, StorageConfig};
+use decloud_worker::{RunningWorker, WorkerConfig};
+
+use crate::LocalError;
+
+/// Default address of a scheduler started by `decloud node --scheduler`.
+pub const DEFAULT_SCHEDULER_URL: &str = "http://127.0.0.1:7800";
+/// Default address of a storage node started by `decloud node --storage`.
+pub const DEFAULT_STORAGE_URL: &str = "http://127.0.0.1:7700/blobs";
+
+/// Ether given to a node's accounts on a devnet when they have less (gas for a few thousand
+/// transactions).
+const DEVNET_ETHER: u128 = 100_000_000_000_000_000_000;
+/// Tokens given to a node's accounts on a devnet when they have less (stakes): 10,000 DCT.
+const DEVNET_TOKENS: u128 = 10_000_000_000_000;
+
+/// Which services a node runs, each with its own configuration (`None`: not run here).
+#[derive(Clone, Debug, Default)]
+pub struct NodeConfig {
+    /// The storage node.
+    pub storage: Option<StorageConfig>,
+    /// The market.
+    pub market: Option<MarketConfig>,
+    /// A workerpool's scheduler.
+    pub scheduler: Option<SchedulerConfig>,
+    /// Workers.
+    pub workers: Option<WorkersConfig>,
+}
+
+/// A worker's wallet and where it keeps its jobs.
+#[derive(Clone, Debug)]
+pub struct WorkerIdentity {
+    /// The worker's wallet.
+    pub signer: PrivateKeySigner,
+    /// Its data directory (jobs, apps, compiled modules, results).
+    pub data_dir: PathBuf,
+}
+
+/// How to run a node's workers.
+#[derive(Clone, Debug)]
+pub struct WorkersConfig {
+    /// The chain.
+    pub profile: ChainProfile,
+    /// One entry per worker.
+    pub identities: Vec<WorkerIdentity>,
+    /// Their scheduler (`None`: this node's).
+    pub scheduler_url: Option<String>,
+    /// Where they upload results (`None`: this node's storage).
+    pub results_store: Option<String>,
+    /// Replicates each runs at once.
+    pub capacity: u64,
+    /// Escrow balance each keeps for stakes.
+    pub stake_reserve: U256,
+    /// Whether they may fetch from loopback and private hosts.
+    pub allow_private_hosts: bool,
+    /// How long a claim waits for work.
+    pub claim_wait: Duration,
+}
+
+impl WorkersConfig {
+    /// Workers with these identities on `profile`, for this node's scheduler and storage, with
+    /// the worker's defaults otherwise (see [`WorkerConfig::new`]).
+    pub fn new(profile: ChainProfile, identities: Vec<WorkerIdentity>) -> Self {
+        Self {
+            profile,
+            identities,
+            scheduler_url: None,
+            results_store: None,
+            capacity: 1,
+            stake_reserve: U256::ZERO,
+            allow_private_hosts: false,
+            claim_wait: Duration::from_secs(25),
+        }
+    }
+}
+
+/// How a [`Node`] ended its [`Node::wait`].
+#[derive(Debug)]
+pub enum Stopped {
+    /// The storage node stopped, with its server's error if any.
+    Storage(std::io::Result<()>),
+    /// The market stopped.
+    Market,
+    /// The scheduler stopped.
+    Scheduler,
+}
+
+/// Services running in this process. Dropping it stops them.
+pub struct Node {
+    // Field order matters: workers stop before their scheduler and storage.
+    workers: Vec<Option<RunningWorker>>,
+    scheduler: Option<RunningScheduler>,
+    market: Option<RunningMarket>,
+    storage: Option<RunningStorage>,
+    scheduler_config: Option<SchedulerConfig>,
+    workers_config: Option<WorkersConfig>,
+}
+
+impl Node {
+    /// Starts the configured services: storage, market, scheduler, then the workers (which
+    /// default to this node's scheduler and storage).
+    pub async fn start(config: NodeConfig) -> Result<Self, LocalError> {
+        let count = config.workers.as_ref().map_or(0, |w| w.identities.len());
+        let mut node = Self {
+            workers: (0..count).map(|_| None).collect(),
+            scheduler: None,
+            market: None,
+            storage: None,
+            scheduler_config: config.scheduler,
+            workers_config: config.workers,
+        };
+        if let Some(storage) = config.storage {
+            node.storage = Some(decloud_storage::start(storage).await?);
+        }
+        if let Some(market) = config.market {
+            node.market = Some(decloud_market::start(market).await?);
+        }
+        if node.scheduler_config.is_some() {
+            node.start_scheduler().await?;
+        }
+        for i in 0..count {
+            node.start_worker(i).await?;
+        }
+        Ok(node)
+    }
+
+    /// The storage node, if this node runs one.
+    pub fn storage(&self) -> Option<&RunningStorage> {
+        self.storage.as_ref()
+    }
+
+    /// The market, if this node runs it.
+    pub fn market(&self) -> Option<&RunningMarket> {
+        self.market.as_ref()
+    }
+
+    /// The scheduler, while it runs.
+    pub fn scheduler(&self) -> Option<&RunningScheduler> {
+        self.scheduler.as_ref()
+    }
+
+    /// Worker `i`, while it runs.
+    pub fn worker(&self, i: usize) -> Option<&RunningWorker> {
+        self.workers.get(i).and_then(Option::as_ref)
+    }
+
+    /// How many workers this node has (running or not).
+    pub fn worker_count(&self) -> usize {
+        self.workers.len()
+    }
+
+    /// The scheduler URL the workers use (this node's scheduler unless configured otherwise).
+    pub fn workers_scheduler_url(&self) -> Option<String> {
+        self.workers_config
+            .as_ref()
+            .and_then(|w| w.scheduler_url.clone())
+            .or_else(|| self.scheduler.as_ref().map(RunningScheduler::url))
+    }
+
+    /// Starts (or restarts, on the same database and listening address) the scheduler.
+    pub async fn start_scheduler(&mut self) -> Result<(), LocalError> {
+        let config = self
+            .scheduler_config
+            .clone()
+            .ok_or(LocalError::NotRunning("this node runs no scheduler"))?;
+        if let Some(previous) = self.scheduler.take() {
+            previous.stop().await;
+        }
+        let scheduler = decloud_scheduler::start(config).await?;
+        // A restart listens where the workers already look for it (port 0 picked this one).
+        if let Some(config) = &mut self.scheduler_config {
+            config.listen = scheduler.addr();
+        }
+        self.scheduler = Some(scheduler);
+        Ok(())
+    }
+
+    /// Stops the scheduler at once, as a crash would (its database stays).
+    pub async fn stop_scheduler(&mut self) {
+        if let Some(s) = self.scheduler.take() {
+            s.stop().await;
+        }
+    }
+
+    /// Starts (or restarts, with its saved jobs) worker `i`.
+    pub async fn start_worker(&mut self, i: usize) -> Result<(), LocalError> {
+        let set = self
+            .workers_config
+            .as_ref()
+            .ok_or(LocalError::NotRunning("this node runs no workers"))?;
+        let identity = set
+            .identities
+            .get(i)
+            .ok_or(LocalError::NotRunning("this node has no such worker"))?;
+        let scheduler_url = self
+            .workers_scheduler_url()
+            .ok_or(LocalError::NotRunning("start the scheduler first"))?;
+        let results_store = set
+            .results_store
+            .clone()
+            .or_else(|| self.storage.as_ref().map(RunningStorage::url))
+            .ok_or(LocalError::NotRunning(
+                "the workers need a results store: run a storage node or give its location",
+            ))?;
+        let mut config = WorkerConfig::new(
+            &scheduler_url,
+            set.profile.clone(),
+            identity.signer.clone(),
+            identity.data_dir.clone(),
+            &results_store,
+        );
+        config.capacity = set.capacity;
+        config.allow_private_hosts = set.allow_private_hosts;
+        config.stake_reserve = set.stake_reserve;
+        config.claim_wait = set.claim_wait;
+        let worker = decloud_worker::start(config)
+            .await
+            .map_err(|source| LocalError::Worker { index: i, source })?;
+        if let Some(old) = self.workers[i].replace(worker) {
+            old.stop().await;
+        }
+        Ok(())
+    }
+
+    /// Stops worker `i` at once, as a crash would.
+    pub async fn stop_worker(&mut self, i: usize) {
+        if let Some(w) = self.workers.get_mut(i).and_then(Option::take) {
+            w.stop().await;
+        }
+    }
+
+    /// Runs until one of the servers stops (they run until the process ends); workers alone
+    /// run forever. Every service stops when this returns or is dropped.
+    pub async fn wait(mut self) -> Stopped {
+        let storage = self.storage.take();
+        let market = self.market.take();
+        let scheduler = self.scheduler.take();
+        let storage_done = async move {
+            match storage {
+                Some(s) => s.wait().await,
+                None => std::future::pending().await,
+            }
+        };
+        let market_done = async move {
+            match market {
+                Some(m) => m.wait().await,
+                None => std::future::pending().await,
+            }
+        };
+        let scheduler_done = async move {
+            match scheduler {
+                Some(s) => s.wait().await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            r = storage_done => Stopped::Storage(r),
+            () = market_done => Stopped::Market,
+            () = scheduler_done => Stopped::Scheduler,
+        }
+    }
+}
+
+/// The key file of a node's `index`-th worker (1-based) under `home`, created on first use.
+pub fn worker_key_path(home: &Path, index: usize) -> PathBuf {
+    home.join("workers")
+        .join(format!("worker-{index}"))
+        .join("worker.key")
+}
+
+/// The identities of a node's `count` workers: keys under `home/workers/worker-<i>/` (made on
+/// first start), each directory its worker's data directory; on a devnet they are funded.
+pub async fn home_workers(
+    home: &Path,
+    profile: &ChainProfile,
+    count: usize,
+) -> Result<Vec<WorkerIdentity>, LocalError> {
+    let mut identities = Vec::with_capacity(count);
+    for index in 1..=count {
+        let key_path = worker_key_path(home, index);
+        let signer: PrivateKeySigner = decloud_chain::keyfile::load_or_create(&key_path)?;
+        fund_if_devnet(profile, signer.address()).await?;
+        let data_dir = key_path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| home.join("workers"));
+        identities.push(WorkerIdentity { signer, data_dir });
+    }
+    Ok(identities)
+}
+
+/// On a devnet, gives `account` ether for gas and tokens for stakes when it lacks them; on any
+/// other chain, checks it has ether.
+pub async fn fund_if_devnet(profile: &ChainProfile, account: Address) -> Result<(), LocalError> {
+    let client = decloud_chain::client::Client::connect(profile, None, None).await?;
+    let ether = client
+        .provider()
+        .get_balance(account)
+        .await
+        .map_err(|e| client.rpc_error("reading a balance", &e))?;
+    let tokens = client
+        .token()
+        .balanceOf(account)
+        .call()
+        .await
+        .map_err(|e| client.contract_error("reading a token balance", &e))?;
+    if profile.chain_id != DEVNET_CHAIN_ID {
+        if ether.is_zero() {
+            return Err(LocalError::Unfunded(account));
+        }
+        return Ok(());
+    }
+    let want_ether = U256::from(DEVNET_ETHER);
+    let want_tokens = U256::from(DEVNET_TOKENS);
+    let ether = if ether < want_ether / U256::from(10) {
+        want_ether
+    } else {
+        U256::ZERO
+    };
+    let tokens = if tokens < want_tokens / U256::from(10) {
+        want_tokens
+    } else {
+        U256::ZERO
+    };
+    if !(ether.is_zero() && tokens.is_zero()) {
+        decloud_chain::devnet::fund(profile, account, ether, tokens).await?;
+    }
+    Ok(())
+}

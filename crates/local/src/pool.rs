@@ -1,0 +1,549 @@
+//! A workerpool running in-process on a [`Devnet`]: a registered workerpool and a
+//! [`Node`] running its storage node, scheduler and workers with their own wallets, plus the
+//! calls the demo (or a test) makes as app developer and requester: deploy an app from its
+//! wasm bytes, and match a deal.
+//!
+//! Roles by development account: 1 app developer, 2 dataset owner, 3 workerpool owner
+//! (scheduler), 4 requester; workers use accounts 5 to 9, then fresh funded keys.
+//!
+//! ```no_run
+//! # async fn f() -> Result<(), Box<dyn std::error::Error>> {
+//! use decloud_local::{Devnet, pool::{Pool, PoolOptions, DealRequest}};
+//! let devnet = Devnet::start().await?;
+//! let pool = Pool::start(&devnet, PoolOptions::default()).await?;
+//! let app = pool.deploy_app("greeting", &std::fs::read("greeting.wasm")?).await?;
+//! let deal = pool.deal(&DealRequest::new(app).args("Alice")).await?;
+//! pool.wait_completed(&deal.task_ids(), std::time::Duration::from_secs(60)).await?;
+//! # Ok(()) }
+//! ```
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use alloy::primitives::{Address, B256, Bytes, U256};
+use alloy::signers::local::PrivateKeySigner;
+use decloud_chain::client::Client;
+use decloud_chain::orders::{MatchedDeal, match_orders};
+use decloud_protocol::{AppOrder, DatasetOrder, Order, RequestOrder, Tag, WorkerpoolOrder};
+use decloud_scheduler::{RunningScheduler, SchedulerConfig};
+use decloud_storage::{BlobStore, ContentHash, ServerConfig, StorageConfig};
+use tempfile::TempDir;
+
+use crate::node::{Node, NodeConfig, WorkerIdentity, WorkersConfig};
+use crate::{Devnet, LocalError};
+
+/// Development account of the app developer.
+pub const APP_OWNER: usize = 1;
+/// Development account of the dataset owner.
+pub const DATASET_OWNER: usize = 2;
+/// Development account of the workerpool owner, whose key the scheduler signs with.
+pub const POOL_OWNER: usize = 3;
+/// Development account of the requester.
+pub const REQUESTER: usize = 4;
+/// First development account used by workers.
+pub const FIRST_WORKER: usize = 5;
+
+/// What can go wrong setting a pool up or driving it.
+pub type PoolError = LocalError;
+
+/// How to set a pool up.
+#[derive(Clone, Debug)]
+pub struct PoolOptions {
+    /// Number of workers.
+    pub workers: usize,
+    /// Replicates each worker runs at once.
+    pub worker_capacity: u64,
+    /// How often the scheduler reads the chain.
+    pub follow_interval: Duration,
+    /// Silence after which the scheduler gives a worker's work to others.
+    pub heartbeat_timeout: Duration,
+    /// Price of the workerpool order, per task.
+    pub workerpool_price: U256,
+    /// Highest trust the workerpool order offers.
+    pub max_trust: u64,
+    /// Volume of the workerpool order.
+    pub volume: u64,
+    /// Largest upload the storage node accepts.
+    pub storage_max_upload: u64,
+}
+
+impl Default for PoolOptions {
+    fn default() -> Self {
+        Self {
+            workers: 1,
+            worker_capacity: 1,
+            follow_interval: Duration::from_millis(200),
+            heartbeat_timeout: Duration::from_secs(60),
+            workerpool_price: U256::from(1_000_000_000u64),
+            max_trust: 100,
+            volume: 1_000_000,
+            storage_max_upload: 256 << 20,
+        }
+    }
+}
+
+/// A deal to make: the app, its arguments, trust, volume, category.
+#[derive(Clone, Debug)]
+pub struct DealRequest {
+    /// The app.
+    pub app: Address,
+    /// The dataset (zero for none).
+    pub dataset: Address,
+    /// `params.args`.
+    pub args: String,
+    /// Input file URLs.
+    pub input_files: Vec<String>,
+    /// Trust.
+    pub trust: u64,
+    /// Number of tasks.
+    pub volume: u64,
+    /// Category.
+    pub category: u64,
+    /// Callback contract (zero for none).
+    pub callback: Address,
+}
+
+impl DealRequest {
+    /// One task of `app` at trust 1, category 0, no arguments.
+    pub fn new(app: Address) -> Self {
+        Self {
+            app,
+            dataset: Address::ZERO,
+            args: String::new(),
+            input_files: Vec::new(),
+            trust: 1,
+            volume: 1,
+            category: 0,
+            callback: Address::ZERO,
+        }
+    }
+
+    /// With these arguments.
+    pub fn args(mut self, args: &str) -> Self {
+        self.args = args.to_owned();
+        self
+    }
+
+    /// At this trust.
+    pub fn trust(mut self, trust: u64) -> Self {
+        self.trust = trust;
+        self
+    }
+
+    /// With this many tasks.
+    pub fn volume(mut self, volume: u64) -> Self {
+        self.volume = volume;
+        self
+    }
+
+    /// With this dataset (free, signed by the dataset owner).
+    pub fn dataset(mut self, dataset: Address) -> Self {
+        self.dataset = dataset;
+        self
+    }
+
+    /// With this callback contract (it receives each task's callback data at finalization).
+    pub fn callback(mut self, callback: Address) -> Self {
+        self.callback = callback;
+        self
+    }
+
+    /// In this category.
+    pub fn category(mut self, category: u64) -> Self {
+        self.category = category;
+        self
+    }
+}
+
+/// A matched deal and its task ids.
+#[derive(Clone, Debug)]
+pub struct Deal {
+    /// The deal as matched.
+    pub matched: MatchedDeal,
+}
+
+impl Deal {
+    /// The deal id.
+    pub fn id(&self) -> B256 {
+        self.matched.deal_id
+    }
+
+    /// Its task ids, in index order.
+    pub fn task_ids(&self) -> Vec<B256> {
+        let volume = u64::try_from(self.matched.deal.volume).unwrap_or(0);
+        decloud_protocol::ids::task_ids(self.matched.deal_id, volume).collect()
+    }
+}
+
+/// A running workerpool on a devnet.
+pub struct Pool {
+    /// The devnet's profile.
+    pub profile: decloud_chain::ChainProfile,
+    /// The workerpool.
+    pub workerpool: Address,
+    /// Where the storage node serves blobs (`http://addr/blobs`).
+    pub storage_url: String,
+    options: PoolOptions,
+    // Field order matters: the services stop before their directory is deleted.
+    node: Node,
+    worker_keys: Vec<PrivateKeySigner>,
+    dir: TempDir,
+    salt: std::sync::atomic::AtomicU64,
+}
+
+impl Pool {
+    /// Registers a workerpool (owner: [`POOL_OWNER`]), deposits the scheduler's stake money,
+    /// and starts a storage node, the scheduler and `options.workers` workers.
+    pub async fn start(devnet: &Devnet, options: PoolOptions) -> Result<Self, PoolError> {
+        let dir = tempfile::Builder::new()
+            .prefix("decloud-pool-")
+            .tempdir()
+            .map_err(|source| LocalError::Io {
+                path: std::env::temp_dir(),
+                source,
+            })?;
+        let owner =
+            Client::connect(devnet.profile(), None, Some(devnet.signer(POOL_OWNER))).await?;
+        let workerpool =
+            decloud_chain::actions::register_workerpool(&owner, "testkit pool", 30, 10).await?;
+        decloud_chain::actions::deposit(&owner, U256::from(100_000) * options.workerpool_price)
+            .await?;
+        let worker_keys = worker_keys(devnet, options.workers).await?;
+        let profile = devnet.profile().clone();
+        let database_url = format!("sqlite://{}", dir.path().join("scheduler.db").display());
+        let mut scheduler = SchedulerConfig::new(
+            profile.clone(),
+            workerpool,
+            decloud_chain::accounts::dev_signer(POOL_OWNER),
+            &database_url,
+        );
+        scheduler.follow_interval = options.follow_interval;
+        scheduler.heartbeat_timeout = options.heartbeat_timeout;
+        let identities = worker_keys
+            .iter()
+            .enumerate()
+            .map(|(i, key)| WorkerIdentity {
+                signer: key.clone(),
+                data_dir: dir.path().join(format!("worker-{i}")),
+            })
+            .collect();
+        let mut workers = WorkersConfig::new(profile.clone(), identities);
+        workers.capacity = options.worker_capacity;
+        workers.allow_private_hosts = true;
+        // Enough for a thousand tasks' stakes: no deposit on the critical path.
+        workers.stake_reserve = options.workerpool_price * U256::from(300);
+        workers.claim_wait = Duration::from_secs(5);
+        let node = Node::start(NodeConfig {
+            storage: Some(StorageConfig {
+                location: dir.path().join("blobs").display().to_string(),
+                listen: ([127, 0, 0, 1], 0).into(),
+                server: ServerConfig {
+                    max_upload_bytes: options.storage_max_upload,
+                    ..ServerConfig::default()
+                },
+            }),
+            market: None,
+            scheduler: Some(scheduler),
+            workers: Some(workers),
+        })
+        .await?;
+        let storage_url = node
+            .storage()
+            .map(|s| s.url())
+            .ok_or(LocalError::NotRunning("the storage node did not start"))?;
+        Ok(Self {
+            profile,
+            workerpool,
+            storage_url,
+            options,
+            node,
+            worker_keys,
+            dir,
+            salt: std::sync::atomic::AtomicU64::new(1),
+        })
+    }
+
+    /// The services of this pool.
+    pub fn node(&self) -> &Node {
+        &self.node
+    }
+
+    /// The scheduler's URL (while it runs).
+    pub fn scheduler_url(&self) -> Option<String> {
+        self.node.scheduler().map(RunningScheduler::url)
+    }
+
+    /// The scheduler (while it runs).
+    pub fn scheduler(&self) -> Option<&RunningScheduler> {
+        self.node.scheduler()
+    }
+
+    /// The address of worker `i`.
+    pub fn worker_address(&self, i: usize) -> Address {
+        self.worker_keys[i].address()
+    }
+
+    /// The data directory of worker `i`.
+    pub fn worker_dir(&self, i: usize) -> PathBuf {
+        self.dir.path().join(format!("worker-{i}"))
+    }
+
+    /// Starts (or restarts, on the same database and listening port) the scheduler.
+    pub async fn start_scheduler(&mut self) -> Result<(), PoolError> {
+        self.node.start_scheduler().await
+    }
+
+    /// Stops the scheduler at once, as a crash would (its database stays).
+    pub async fn kill_scheduler(&mut self) {
+        self.node.stop_scheduler().await;
+    }
+
+    /// Starts (or restarts, with its saved jobs) worker `i`.
+    pub async fn start_worker(&mut self, i: usize) -> Result<(), PoolError> {
+        self.node.start_worker(i).await
+    }
+
+    /// Stops worker `i` at once, as a crash would.
+    pub async fn kill_worker(&mut self, i: usize) {
+        self.node.stop_worker(i).await;
+    }
+
+    /// Uploads a wasm module to the storage node and registers it as an app of the app
+    /// developer; returns the app's id.
+    pub async fn deploy_app(&self, name: &str, wasm: &[u8]) -> Result<Address, PoolError> {
+        self.deploy_app_at(name, wasm, None).await
+    }
+
+    /// Like [`Self::deploy_app`], but registers `checksum` instead of the module's own (to test
+    /// a module that does not match its registration).
+    pub async fn deploy_app_at(
+        &self,
+        name: &str,
+        wasm: &[u8],
+        checksum: Option<B256>,
+    ) -> Result<Address, PoolError> {
+        upload_app(&self.profile, &self.storage_url, name, wasm, checksum).await
+    }
+
+    /// Creates a category of work of reference time `reference_secs` (its deadlines and the
+    /// sandbox's limits derive from it), as the hub's admin; returns its id.
+    pub async fn create_category(&self, name: &str, reference_secs: u64) -> Result<u64, PoolError> {
+        let admin = Client::connect(
+            &self.profile,
+            None,
+            Some(decloud_chain::accounts::dev_signer(0)),
+        )
+        .await?;
+        let ext = admin.hub_extension();
+        let id = ext
+            .categoryCount()
+            .call()
+            .await
+            .map_err(|e| admin.contract_error("reading the category count", &e))?;
+        admin
+            .send(
+                "creating a category",
+                ext.createCategory(name.into(), name.into(), U256::from(reference_secs))
+                    .into_transaction_request(),
+            )
+            .await?;
+        Ok(u64::try_from(id).unwrap_or_default())
+    }
+
+    /// Uploads `bytes` to the storage node and registers them as a dataset of the dataset owner
+    /// ([`DATASET_OWNER`]); returns the dataset's id.
+    pub async fn deploy_dataset(&self, name: &str, bytes: &[u8]) -> Result<Address, PoolError> {
+        let store = BlobStore::from_url(&self.storage_url)?;
+        let id = store.put(Bytes::copy_from_slice(bytes)).await?;
+        let owner = Client::connect(
+            &self.profile,
+            None,
+            Some(decloud_chain::accounts::dev_signer(DATASET_OWNER)),
+        )
+        .await?;
+        Ok(decloud_chain::actions::register_dataset(
+            &owner,
+            name,
+            &store.url_of(&id),
+            B256::from(ContentHash::of(bytes).0),
+        )
+        .await?)
+    }
+
+    fn next_salt(&self) -> B256 {
+        let n = self.salt.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let mut salt = B256::random();
+        salt.0[..8].copy_from_slice(&n.to_be_bytes());
+        salt
+    }
+
+    /// Signs an app order (free), a workerpool order and the request, and matches them, sent
+    /// by the requester.
+    pub async fn deal(&self, request: &DealRequest) -> Result<Deal, PoolError> {
+        let requester = Client::connect(
+            &self.profile,
+            None,
+            Some(decloud_chain::accounts::dev_signer(REQUESTER)),
+        )
+        .await?;
+        let domain = requester.domain();
+        let mut app_order = AppOrder {
+            app: request.app,
+            app_price: U256::ZERO,
+            volume: request.volume,
+            salt: self.next_salt(),
+            ..Default::default()
+        };
+        app_order.sign_with(&decloud_chain::accounts::dev_signer(APP_OWNER), &domain)?;
+        let mut pool_order = WorkerpoolOrder {
+            workerpool: self.workerpool,
+            workerpool_price: self.options.workerpool_price,
+            volume: request.volume,
+            tag: Tag::default(),
+            category: request.category,
+            trust: self.options.max_trust.max(request.trust),
+            salt: self.next_salt(),
+            ..Default::default()
+        };
+        pool_order.sign_with(&decloud_chain::accounts::dev_signer(POOL_OWNER), &domain)?;
+        let mut params = serde_json::Map::new();
+        if !request.args.is_empty() {
+            params.insert("args".into(), request.args.clone().into());
+        }
+        if !request.input_files.is_empty() {
+            params.insert("input_files".into(), request.input_files.clone().into());
+        }
+        let me = requester.address().unwrap_or_default();
+        let mut order = RequestOrder {
+            app: request.app,
+            app_max_price: U256::ZERO,
+            dataset: request.dataset,
+            dataset_max_price: U256::ZERO,
+            workerpool: self.workerpool,
+            workerpool_max_price: self.options.workerpool_price,
+            requester: me,
+            volume: request.volume,
+            tag: Tag::default(),
+            category: request.category,
+            trust: request.trust,
+            beneficiary: me,
+            callback: request.callback,
+            params: if params.is_empty() {
+                String::new()
+            } else {
+                serde_json::Value::Object(params).to_string()
+            },
+            expiry: 0,
+            salt: self.next_salt(),
+            sign: Bytes::new(),
+        };
+        order.sign_with(&decloud_chain::accounts::dev_signer(REQUESTER), &domain)?;
+        let cost = self.options.workerpool_price * U256::from(request.volume);
+        let free = requester
+            .hub()
+            .balanceOf(me)
+            .call()
+            .await
+            .map_err(|e| requester.contract_error("reading the requester's balance", &e))?;
+        if free < cost {
+            decloud_chain::actions::deposit(&requester, cost - free).await?;
+        }
+        let dataset_order = if request.dataset == Address::ZERO {
+            DatasetOrder::none()
+        } else {
+            let mut o = DatasetOrder {
+                dataset: request.dataset,
+                dataset_price: U256::ZERO,
+                volume: request.volume,
+                salt: self.next_salt(),
+                ..Default::default()
+            };
+            o.sign_with(&decloud_chain::accounts::dev_signer(DATASET_OWNER), &domain)?;
+            o
+        };
+        let matched =
+            match_orders(&requester, &app_order, &dataset_order, &pool_order, &order).await?;
+        Ok(Deal { matched })
+    }
+
+    /// Waits until every task is completed (or any is failed), reading the chain every 100 ms;
+    /// fails after `timeout` naming the tasks still open.
+    pub async fn wait_completed(&self, tasks: &[B256], timeout: Duration) -> Result<(), PoolError> {
+        let chain = Client::connect(&self.profile, None, None).await?;
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let mut open = Vec::new();
+            for &task in tasks {
+                let view = chain
+                    .hub_extension()
+                    .task(task)
+                    .call()
+                    .await
+                    .map_err(|e| chain.contract_error("reading a task", &e))?;
+                match view.status {
+                    3 => {}
+                    4 => return Err(LocalError::TaskFailed(task)),
+                    _ => open.push(task),
+                }
+            }
+            if open.is_empty() {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(LocalError::NotCompleted { open, timeout });
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+/// Uploads a wasm module to the storage node at `storage_url` and registers it as an app of the
+/// app developer ([`APP_OWNER`]) with `checksum`, or the module's own when `None`; returns the
+/// app's id. [`Pool::deploy_app`] and the benchmarks' pools use it.
+pub async fn upload_app(
+    profile: &decloud_chain::ChainProfile,
+    storage_url: &str,
+    name: &str,
+    wasm: &[u8],
+    checksum: Option<B256>,
+) -> Result<Address, PoolError> {
+    let store = BlobStore::from_url(storage_url)?;
+    let id = store.put(Bytes::copy_from_slice(wasm)).await?;
+    let developer = Client::connect(
+        profile,
+        None,
+        Some(decloud_chain::accounts::dev_signer(APP_OWNER)),
+    )
+    .await?;
+    let checksum = checksum.unwrap_or(B256::from(ContentHash::of(wasm).0));
+    Ok(decloud_chain::actions::register_app(
+        &developer,
+        name,
+        &store.url_of(&id),
+        checksum,
+        B256::ZERO,
+    )
+    .await?)
+}
+
+/// Keys for `n` workers: the development accounts from [`FIRST_WORKER`] to 9, then fresh keys
+/// given ether and tokens.
+pub async fn worker_keys(devnet: &Devnet, n: usize) -> Result<Vec<PrivateKeySigner>, PoolError> {
+    let mut keys = Vec::with_capacity(n);
+    for i in 0..n {
+        if FIRST_WORKER + i < 10 {
+            keys.push(devnet.signer(FIRST_WORKER + i));
+        } else {
+            let key = PrivateKeySigner::random();
+            decloud_chain::devnet::fund(
+                devnet.profile(),
+                key.address(),
+                U256::from(100u64) * U256::from(10u64).pow(U256::from(18)),
+                U256::from(10_000_000_000_000u64),
+            )
+            .await?;
+            keys.push(key);
+        }
+    }
+    Ok(keys)
+}
