@@ -8,7 +8,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use super::services::{DEFAULT_SCHEDULER_URL, DEFAULT_STORAGE_URL, Storage, WorkerSet};
-use super::wallet::WalletOpts;
+use super::shared::WalletOpts;
 
 /// Arguments of `decloud node`.
 #[derive(Args)]
