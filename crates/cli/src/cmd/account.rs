@@ -5,8 +5,10 @@ use std::path::Path;
 use alloy::primitives::{Address, B256, U256};
 use anyhow::bail;
 use clap::{Args, Subcommand};
+use decloud_chain::client::Client;
 use decloud_client::account::{self, Account};
 use decloud_protocol::{format_amount, parse_amount};
+use indicatif::ProgressBar;
 use serde_json::json;
 
 use super::shared::{RpcOpts, SignerOpts, WalletAddressOpts, print_json, spinner};
@@ -111,15 +113,10 @@ pub async fn run(args: AccountArgs, home: &Path, json: bool) -> anyhow::Result<(
             if amount.is_zero() {
                 bail!("nothing to deposit: give an amount above 0");
             }
-            let wallet = signer.wallet.unlock(home)?;
-            let bar = spinner("connecting", json);
-            let result = async {
-                let client = signer.rpc.connect(home, Some(wallet)).await?;
-                anyhow::Ok(account::deposit(&client, amount, |m| bar.set_message(m)).await?)
-            }
-            .await;
-            bar.finish_and_clear();
-            let (account, tx) = result?;
+            let (account, tx) = on_chain(&signer, home, json, async |client, bar| {
+                account::deposit(client, amount, |m| bar.set_message(m)).await
+            })
+            .await?;
             report(&account, tx, json, "deposited", amount)
         }
         AccountCommand::Withdraw { amount, signer } => {
@@ -129,18 +126,32 @@ pub async fn run(args: AccountArgs, home: &Path, json: bool) -> anyhow::Result<(
             } else {
                 Some(parse_amount(&amount)?)
             };
-            let wallet = signer.wallet.unlock(home)?;
-            let bar = spinner("connecting", json);
-            let result = async {
-                let client = signer.rpc.connect(home, Some(wallet)).await?;
-                anyhow::Ok(account::withdraw(&client, amount, |m| bar.set_message(m)).await?)
-            }
-            .await;
-            bar.finish_and_clear();
-            let (account, tx, amount) = result?;
+            let (account, tx, amount) = on_chain(&signer, home, json, async |client, bar| {
+                account::withdraw(client, amount, |m| bar.set_message(m)).await
+            })
+            .await?;
             report(&account, tx, json, "withdrew", amount)
         }
     }
+}
+
+/// Unlocks the wallet, then connects and runs `op` under a spinner (its messages say what `op`
+/// is doing).
+async fn on_chain<T>(
+    signer: &SignerOpts,
+    home: &Path,
+    json: bool,
+    op: impl AsyncFnOnce(&Client, &ProgressBar) -> decloud_client::Result<T>,
+) -> anyhow::Result<T> {
+    let wallet = signer.wallet.unlock(home)?;
+    let bar = spinner("connecting", json);
+    let result = async {
+        let client = signer.rpc.connect(home, Some(wallet)).await?;
+        anyhow::Ok(op(&client, &bar).await?)
+    }
+    .await;
+    bar.finish_and_clear();
+    result
 }
 
 /// Prints what a deposit or withdrawal did and the account after it.

@@ -12,12 +12,7 @@ const POOL_B: Address = Address::repeat_byte(0x02);
 const SCHED_A: Address = Address::repeat_byte(0x51);
 const SCHED_B: Address = Address::repeat_byte(0x52);
 
-fn entry(
-    kind: OrderKind,
-    signer: Address,
-    remaining: u64,
-    order: serde_json::Value,
-) -> BookEntry {
+fn entry(kind: OrderKind, signer: Address, remaining: u64, order: serde_json::Value) -> BookEntry {
     BookEntry {
         hash: B256::random(),
         kind,
