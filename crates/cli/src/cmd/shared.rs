@@ -31,11 +31,6 @@ pub struct WalletOpts {
 }
 
 impl WalletOpts {
-    /// The wallet's address, read without its password.
-    pub fn address(&self, home: &Path) -> anyhow::Result<Address> {
-        wallet_address(&self.wallet, home)
-    }
-
     /// Decrypts the wallet (asking for the password if needed).
     pub fn unlock(&self, home: &Path) -> anyhow::Result<PrivateKeySigner> {
         let store = WalletStore::new(home);

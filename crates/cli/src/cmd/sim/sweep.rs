@@ -10,7 +10,7 @@ use decloud_sim::{SweepSpec, sweep};
 use serde::Serialize;
 
 use super::ModelOpts;
-use super::report::{describe, interval};
+use super::report::interval;
 use crate::cmd::shared::{print_json, table};
 
 /// Arguments of `decloud sim sweep`.
