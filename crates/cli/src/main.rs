@@ -1,7 +1,8 @@
 //! `decloud`: the command-line interface to the decloud marketplace.
 //!
-//! Commands follow `decloud <noun> <verb>`; every read command takes `--json`; anything that
-//! waits shows progress; a failure exits non-zero with a one-line message that says what to do.
+//! Commands follow `decloud <noun> <verb>`; every read command honours the global `--json`;
+//! anything that waits shows progress; a failure exits non-zero with a one-line message that says
+//! what to do. The work itself is `decloud-client`'s.
 
 mod cmd;
 
@@ -18,6 +19,9 @@ struct Cli {
     /// Where decloud keeps its profile, wallets and service data.
     #[arg(long, global = true, env = "DECLOUD_HOME", value_name = "DIR")]
     home: Option<std::path::PathBuf>,
+    /// Print the result as JSON on stdout (read commands, and those that report what they did).
+    #[arg(long, global = true)]
+    json: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -39,7 +43,7 @@ enum Command {
     /// Deploy, show and list workerpools on chain.
     Workerpool(WorkerpoolArgs),
     /// List the hub's categories of work.
-    Category(cmd::resource::CategoryArgs),
+    Category(cmd::category::CategoryArgs),
     /// Write, sign, publish, cancel and show orders.
     Order(cmd::order::OrderArgs),
     /// Browse the market's open orders, cheapest first.
@@ -78,23 +82,24 @@ async fn main() -> std::process::ExitCode {
     let home = cli
         .home
         .unwrap_or_else(decloud_chain::profile::default_home);
+    let json = cli.json;
     let outcome = match cli.command {
-        Command::Devnet(args) => cmd::devnet::run(args, &home).await,
-        Command::App(args) => cmd::app::run(args, &home).await,
+        Command::Devnet(args) => cmd::devnet::run(args, &home, json).await,
+        Command::App(args) => cmd::app::run(args, &home, json).await,
         Command::Node(args) => cmd::node::run(args, &home).await,
-        Command::Wallet(args) => cmd::wallet::run(args, &home).await,
-        Command::Account(args) => cmd::account::run(args, &home).await,
-        Command::Dataset(args) => cmd::resource::run_dataset(args.verb, &home).await,
-        Command::Workerpool(args) => cmd::resource::run_workerpool(args.verb, &home).await,
-        Command::Category(args) => cmd::resource::run_category(args, &home).await,
-        Command::Order(args) => cmd::order::run(args, &home).await,
-        Command::Orderbook(args) => cmd::orderbook::run(args).await,
-        Command::Run(args) => cmd::run::run(*args, &home).await,
-        Command::Deal(args) => cmd::deal::run(args, &home).await,
-        Command::Task(args) => cmd::task::run(args, &home).await,
-        Command::Result(args) => cmd::result::run(args, &home).await,
-        Command::Demo(args) => cmd::demo::run(args, &home).await,
-        Command::Sim(args) => cmd::sim::run(args),
+        Command::Wallet(args) => cmd::wallet::run(args, &home, json).await,
+        Command::Account(args) => cmd::account::run(args, &home, json).await,
+        Command::Dataset(args) => cmd::resource::run_dataset(args.verb, &home, json).await,
+        Command::Workerpool(args) => cmd::resource::run_workerpool(args.verb, &home, json).await,
+        Command::Category(args) => cmd::category::run(args, &home, json).await,
+        Command::Order(args) => cmd::order::run(args, &home, json).await,
+        Command::Orderbook(args) => cmd::orderbook::run(args, json).await,
+        Command::Run(args) => cmd::run::run(*args, &home, json).await,
+        Command::Deal(args) => cmd::deal::run(args, &home, json).await,
+        Command::Task(args) => cmd::task::run(args, &home, json).await,
+        Command::Result(args) => cmd::result::run(args, &home, json).await,
+        Command::Demo(args) => cmd::demo::run(args, &home, json).await,
+        Command::Sim(args) => cmd::sim::run(args, json),
     };
     match outcome {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -102,5 +107,15 @@ async fn main() -> std::process::ExitCode {
             eprintln!("error: {err:#}");
             std::process::ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_definition_is_valid() {
+        super::Cli::command().debug_assert();
     }
 }

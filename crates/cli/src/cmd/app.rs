@@ -2,7 +2,7 @@
 
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
-use decloud_runtime::{Limits, Outcome, RunReport, Runtime, RuntimeConfig, TaskContext};
+use decloud_runtime::{Captured, Limits, Outcome, RunReport, Runtime, RuntimeConfig, TaskContext};
 use std::path::{Path, PathBuf};
 
 /// Arguments of `decloud app`.
@@ -74,20 +74,17 @@ struct ExecArgs {
     /// Where compiled modules are cached [default: <home>/cache/modules].
     #[arg(long, value_name = "DIR", env = "DECLOUD_MODULE_CACHE")]
     cache: Option<PathBuf>,
-    /// Print the report as JSON.
-    #[arg(long)]
-    json: bool,
 }
 
 /// Runs `decloud app <verb>`.
-pub async fn run(args: AppArgs, home: &Path) -> anyhow::Result<()> {
+pub async fn run(args: AppArgs, home: &Path, json: bool) -> anyhow::Result<()> {
     match args.command {
-        AppCommand::Exec(args) => exec(args, home).await,
-        AppCommand::Registry(verb) => super::resource::run_app(verb, home).await,
+        AppCommand::Exec(args) => exec(args, home, json).await,
+        AppCommand::Registry(verb) => super::resource::run_app(verb, home, json).await,
     }
 }
 
-async fn exec(a: ExecArgs, home: &Path) -> anyhow::Result<()> {
+async fn exec(a: ExecArgs, home: &Path, json: bool) -> anyhow::Result<()> {
     let mut task_id = [0u8; 32];
     if let Some(hex_id) = &a.task_id {
         hex::decode_to_slice(hex_id.strip_prefix("0x").unwrap_or(hex_id), &mut task_id)
@@ -159,7 +156,7 @@ async fn exec(a: ExecArgs, home: &Path) -> anyhow::Result<()> {
     .await??;
 
     let digest = report.outcome.digest().map(|d| d.to_string());
-    if a.json {
+    if json {
         let (status, failure, callback_data) = match &report.outcome {
             Outcome::Completed { callback_data, .. } => (
                 "completed",
@@ -175,7 +172,7 @@ async fn exec(a: ExecArgs, home: &Path) -> anyhow::Result<()> {
             ),
             Outcome::TimedOut { .. } => ("timed-out", None, None),
         };
-        let json = serde_json::json!({
+        let report_json = serde_json::json!({
             "outcome": status,
             "digest": digest,
             "deterministic": report.outcome.is_deterministic(),
@@ -189,30 +186,10 @@ async fn exec(a: ExecArgs, home: &Path) -> anyhow::Result<()> {
             "stderr_truncated": report.stderr.truncated,
             "out": a.output.as_ref().map(|p| p.display().to_string()),
         });
-        println!("{}", serde_json::to_string_pretty(&json)?);
+        super::shared::print_json(&report_json)?;
     } else {
-        if !report.stdout.bytes.is_empty() {
-            println!(
-                "--- stdout{}",
-                if report.stdout.truncated {
-                    " (truncated)"
-                } else {
-                    ""
-                }
-            );
-            print!("{}", report.stdout.text());
-        }
-        if !report.stderr.bytes.is_empty() {
-            println!(
-                "--- stderr{}",
-                if report.stderr.truncated {
-                    " (truncated)"
-                } else {
-                    ""
-                }
-            );
-            print!("{}", report.stderr.text());
-        }
+        print_stream("stdout", &report.stdout);
+        print_stream("stderr", &report.stderr);
         println!("---");
         match &report.outcome {
             Outcome::Completed { callback_data, .. } => {
@@ -246,4 +223,14 @@ async fn exec(a: ExecArgs, home: &Path) -> anyhow::Result<()> {
             )
         }
     }
+}
+
+/// One of the app's output streams, under a `--- <name>` line; nothing when it is empty.
+fn print_stream(name: &str, stream: &Captured) {
+    if stream.bytes.is_empty() {
+        return;
+    }
+    let truncated = if stream.truncated { " (truncated)" } else { "" };
+    println!("--- {name}{truncated}");
+    print!("{}", stream.text());
 }

@@ -7,8 +7,9 @@ use clap::{Args, Subcommand};
 use decloud_protocol::{Tag, format_amount, task_id};
 use serde_json::json;
 
-use super::shared::{DealInfo, find_deal, print_json, small, status_name, table, task_view};
-use super::wallet::RpcOpts;
+use decloud_client::lookup::{DealInfo, deal_record, find_deal, small, status_name, task_statuses};
+
+use super::shared::{RpcOpts, parse_b256, print_json, table};
 
 /// Most tasks whose state `deal show` reads.
 const MAX_TASKS_SHOWN: u64 = 100;
@@ -31,14 +32,11 @@ enum DealCommand {
         deal: String,
         #[command(flatten)]
         rpc: RpcOpts,
-        /// Print as JSON.
-        #[arg(long)]
-        json: bool,
     },
 }
 
 /// The deal as JSON (amounts as decimal strings of nano-units).
-pub fn deal_json(d: &DealInfo) -> serde_json::Value {
+fn deal_json(d: &DealInfo) -> serde_json::Value {
     let deal = &d.deal;
     let volume = small(deal.volume);
     json!({
@@ -77,24 +75,20 @@ fn nonzero(a: Address) -> Option<Address> {
 }
 
 /// Runs `decloud deal <verb>`.
-pub async fn run(args: DealArgs, home: &Path) -> anyhow::Result<()> {
-    let DealCommand::Show { deal, rpc, json } = args.command;
-    let deal_id = super::shared::parse_b256(&deal, "deal id")?;
+pub async fn run(args: DealArgs, home: &Path, json: bool) -> anyhow::Result<()> {
+    let DealCommand::Show { deal, rpc } = args.command;
+    let deal_id = parse_b256(&deal, "deal id")?;
     let client = rpc.connect(home, None).await?;
     let info = find_deal(&client, deal_id).await?;
-    let record = client
-        .hub_extension()
-        .dealRecord(deal_id)
-        .call()
-        .await
-        .map_err(|e| client.contract_error("reading the deal record", &e))?;
+    let record = deal_record(&client, deal_id).await?;
     let volume = small(info.deal.volume);
-    let mut tasks = Vec::new();
-    for index in 0..volume.min(MAX_TASKS_SHOWN) {
-        let id = task_id(deal_id, index);
-        let view = task_view(&client, id).await?;
-        tasks.push((index, id, view.status));
-    }
+    let ids: Vec<_> = (0..volume.min(MAX_TASKS_SHOWN))
+        .map(|index| task_id(deal_id, index))
+        .collect();
+    let tasks: Vec<_> = (0u64..)
+        .zip(task_statuses(&client, &ids).await?)
+        .map(|(index, (id, status))| (index, id, status))
+        .collect();
     if json {
         let mut value = deal_json(&info);
         value["start_time"] = json!(small(record.startTime));
@@ -105,7 +99,7 @@ pub async fn run(args: DealArgs, home: &Path) -> anyhow::Result<()> {
         return print_json(&value);
     }
     let d = &info.deal;
-    let per_task = d.appPrice + d.datasetPrice + d.workerpoolPrice;
+    let per_task = info.price_per_task();
     println!("deal {deal_id}");
     println!(
         "{:<12} {} (owner {}) at {}",

@@ -24,7 +24,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::json;
 
 use super::shared::print_json;
-use super::task::scheduler_view;
+use decloud_client::lookup::scheduler_view;
 
 /// Arguments of `decloud demo`.
 #[derive(Args)]
@@ -43,9 +43,6 @@ pub struct DemoArgs {
     /// Longest the demo waits for its tasks, in seconds.
     #[arg(long, default_value_t = 300, value_name = "SECS")]
     timeout: u64,
-    /// Print the outcome as JSON (no live display).
-    #[arg(long)]
-    json: bool,
 }
 
 const APPS_SUBDIR: &str = "apps/target/wasm32-wasip1/release";
@@ -269,7 +266,7 @@ struct DemoTask {
 }
 
 /// Runs `decloud demo`.
-pub async fn run(args: DemoArgs, _home: &Path) -> anyhow::Result<()> {
+pub async fn run(args: DemoArgs, _home: &Path, json: bool) -> anyhow::Result<()> {
     super::node::init_logs("warn");
     let apps = apps_dir(args.apps.clone())?;
     let read_app = |name: &str| {
@@ -283,8 +280,8 @@ pub async fn run(args: DemoArgs, _home: &Path) -> anyhow::Result<()> {
     };
     let greeting = read_app("greeting")?;
     let hash_search = read_app("hash-search")?;
-    let stages = Stages::new(args.json);
-    if !args.json {
+    let stages = Stages::new(json);
+    if !json {
         println!(
             "decloud demo: a marketplace, a workerpool of three workers and two tasks, all on this machine\n"
         );
@@ -402,7 +399,7 @@ pub async fn run(args: DemoArgs, _home: &Path) -> anyhow::Result<()> {
                 .await
                 .map_err(|e| chain.contract_error("reading a task", &e))?
                 .status;
-            if status == super::shared::STATUS_COMPLETED {
+            if status == decloud_client::lookup::STATUS_COMPLETED {
                 let took = started.elapsed();
                 task.took = Some(took);
                 bar.finish_and_clear();
@@ -411,7 +408,7 @@ pub async fn run(args: DemoArgs, _home: &Path) -> anyhow::Result<()> {
                     task.label,
                     took.as_secs_f64()
                 ));
-            } else if status == super::shared::STATUS_FAILED {
+            } else if status == decloud_client::lookup::STATUS_FAILED {
                 bar.finish_and_clear();
                 bail!("task {} ({}) failed", task.task_id, task.label);
             } else {
@@ -442,7 +439,8 @@ pub async fn run(args: DemoArgs, _home: &Path) -> anyhow::Result<()> {
     let mut results = Vec::new();
     for (task, _, _) in &tasks {
         let dir = scratch.path().join(task.task_id.to_string());
-        let verified = super::result::fetch_verified(&chain, task.task_id, &dir, 64 << 20).await?;
+        let verified =
+            decloud_client::result::fetch_verified(&chain, task.task_id, &dir, 64 << 20).await?;
         let text = ["result.txt", "result.json"]
             .iter()
             .find_map(|f| std::fs::read_to_string(dir.join(f)).ok())
@@ -469,7 +467,7 @@ pub async fn run(args: DemoArgs, _home: &Path) -> anyhow::Result<()> {
             (names[a].clone(), delta)
         })
         .collect();
-    if args.json {
+    if json {
         return print_json(&json!({
             "tasks": results.iter().map(|(t, v, text, replicas)| json!({
                 "label": t.label,

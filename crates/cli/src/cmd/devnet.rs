@@ -39,9 +39,6 @@ enum DevnetCommand {
         /// of starting anvil.
         #[arg(long, value_name = "URL")]
         rpc: Option<String>,
-        /// Print the result as JSON.
-        #[arg(long)]
-        json: bool,
     },
     /// Give an account ether (for gas) and devnet tokens, e.g. a wallet made with `wallet create`.
     #[command(after_help = "Examples:\n  \
@@ -66,21 +63,17 @@ enum DevnetCommand {
         /// Ask this RPC endpoint instead of the profile's.
         #[arg(long, value_name = "URL")]
         rpc: Option<String>,
-        /// Print the status as JSON.
-        #[arg(long)]
-        json: bool,
     },
 }
 
 /// Runs `decloud devnet <verb>` with data under `home`.
-pub async fn run(args: DevnetArgs, home: &Path) -> anyhow::Result<()> {
+pub async fn run(args: DevnetArgs, home: &Path, json: bool) -> anyhow::Result<()> {
     match args.command {
         DevnetCommand::Up {
             port,
             block_time,
             instant,
             rpc,
-            json,
         } => up(home, port, (!instant).then_some(block_time), rpc, json).await,
         DevnetCommand::Down => down(home),
         DevnetCommand::Fund {
@@ -88,7 +81,7 @@ pub async fn run(args: DevnetArgs, home: &Path) -> anyhow::Result<()> {
             ether,
             tokens,
         } => fund(home, address, ether, tokens).await,
-        DevnetCommand::Status { rpc, json } => status(home, rpc.as_deref(), json).await,
+        DevnetCommand::Status { rpc } => status(home, rpc.as_deref(), json).await,
     }
 }
 

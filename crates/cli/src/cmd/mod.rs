@@ -1,7 +1,8 @@
-//! One module per command noun.
+//! One module per command noun; a noun with many verbs is a folder with a file per verb.
 
 pub mod account;
 pub mod app;
+pub mod category;
 pub mod deal;
 pub mod demo;
 pub mod devnet;

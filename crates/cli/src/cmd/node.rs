@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
-use super::wallet::WalletOpts;
+use super::shared::WalletOpts;
 
 /// Arguments of `decloud node`.
 #[derive(Args)]

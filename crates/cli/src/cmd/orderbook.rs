@@ -73,13 +73,10 @@ struct Filters {
     page_size: u32,
     #[command(flatten)]
     market: MarketOpts,
-    /// Print as JSON.
-    #[arg(long)]
-    json: bool,
 }
 
 /// Runs `decloud orderbook <kind>`.
-pub async fn run(args: OrderbookArgs) -> anyhow::Result<()> {
+pub async fn run(args: OrderbookArgs, json: bool) -> anyhow::Result<()> {
     let (kind, f) = match args.command {
         OrderbookCommand::App(f) => (OrderKind::App, f),
         OrderbookCommand::Dataset(f) => (OrderKind::Dataset, f),
@@ -107,7 +104,7 @@ pub async fn run(args: OrderbookArgs) -> anyhow::Result<()> {
     };
     let market = f.market.client()?;
     let page = market.orderbook(kind, &query).await?;
-    if f.json {
+    if json {
         return print_json(&page);
     }
     if page.orders.is_empty() {

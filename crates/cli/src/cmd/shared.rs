@@ -1,17 +1,135 @@
-//! What the marketplace commands share: the `--market` option, output helpers (JSON, tables),
-//! and chain lookups of deals and tasks from the hub's events.
+//! What the commands share: the option groups (wallet, chain endpoint, market), declared once
+//! and flattened into each command, and the output helpers (JSON, tables, spinners) that honour
+//! the global `--json`.
 
-use alloy::primitives::{Address, B256, U256};
-use alloy::rpc::types::{Filter, Log};
-use alloy::sol_types::SolEvent;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use alloy::primitives::{Address, B256};
+use alloy::signers::local::PrivateKeySigner;
 use anyhow::{Context, bail};
 use clap::Args;
 use comfy_table::{ContentArrangement, Table, presets};
+use decloud_chain::ChainProfile;
 use decloud_chain::client::Client;
-use decloud_chain::contracts::HubExtension;
+use decloud_chain::wallet::{self, DEFAULT_WALLET, WalletStore};
 use decloud_market::client::{DEFAULT_MARKET_URL, MarketClient};
-use decloud_protocol::typed;
+use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
+
+/// Which wallet signs, and where its password comes from.
+#[derive(Args, Clone, Debug)]
+pub struct WalletOpts {
+    /// Wallet name (in $DECLOUD_HOME/wallets) or path to a keystore file.
+    #[arg(long, env = "DECLOUD_WALLET", default_value = DEFAULT_WALLET, value_name = "NAME|PATH")]
+    pub wallet: String,
+    /// Read the wallet password from this file (first line). Otherwise
+    /// DECLOUD_WALLET_PASSWORD, otherwise a prompt.
+    #[arg(long, env = "DECLOUD_WALLET_PASSWORD_FILE", value_name = "FILE")]
+    pub password_file: Option<PathBuf>,
+}
+
+impl WalletOpts {
+    /// Decrypts the wallet (asking for the password if needed).
+    pub fn unlock(&self, home: &Path) -> anyhow::Result<PrivateKeySigner> {
+        let store = WalletStore::new(home);
+        // Fail on a missing wallet before asking for a password.
+        let info = store.info(&self.wallet)?;
+        let password = password(
+            self.password_file.as_deref(),
+            &format!("password for wallet {}: ", info.name),
+            false,
+        )?;
+        Ok(store.unlock(&self.wallet, &password)?)
+    }
+}
+
+/// A wallet whose address only is read (no password needed).
+#[derive(Args, Clone, Debug)]
+pub struct WalletAddressOpts {
+    /// Wallet name or keystore path (only its address is read: no password needed).
+    #[arg(long, env = "DECLOUD_WALLET", default_value = DEFAULT_WALLET, value_name = "NAME|PATH")]
+    pub wallet: String,
+}
+
+impl WalletAddressOpts {
+    /// The wallet's address.
+    pub fn address(&self, home: &Path) -> anyhow::Result<Address> {
+        wallet_address(&self.wallet, home)
+    }
+}
+
+/// The address of wallet `name` under `home`, read without its password.
+fn wallet_address(name: &str, home: &Path) -> anyhow::Result<Address> {
+    let info = WalletStore::new(home).info(name)?;
+    info.address.with_context(|| {
+        format!(
+            "the keystore {} has no address field: pass --password-file or set DECLOUD_WALLET_PASSWORD so it can be decrypted",
+            info.path.display()
+        )
+    })
+}
+
+/// The password from `--password-file`, `DECLOUD_WALLET_PASSWORD`, or a prompt on the terminal
+/// (typed twice when `confirm`).
+pub fn password(file: Option<&Path>, prompt: &str, confirm: bool) -> anyhow::Result<String> {
+    if let Some(p) = wallet::password_from_env_or_file(file)? {
+        return Ok(p);
+    }
+    if !std::io::stdin().is_terminal() {
+        bail!(
+            "no wallet password: set {} or pass --password-file (no terminal to prompt on)",
+            wallet::PASSWORD_ENV
+        );
+    }
+    let first = rpassword::prompt_password(prompt).context("reading the password")?;
+    if confirm {
+        let again =
+            rpassword::prompt_password("repeat the password: ").context("reading the password")?;
+        if again != first {
+            bail!("the two passwords differ: run the command again");
+        }
+    }
+    Ok(first)
+}
+
+/// Which chain endpoint to use.
+#[derive(Args, Clone, Debug)]
+pub struct RpcOpts {
+    /// JSON-RPC endpoint to use instead of the chain profile's.
+    #[arg(long, env = "DECLOUD_RPC", value_name = "URL")]
+    pub rpc: Option<String>,
+}
+
+impl RpcOpts {
+    /// Connects to the chain of the profile under `home`, signing with `signer` if given.
+    pub async fn connect(
+        &self,
+        home: &Path,
+        signer: Option<PrivateKeySigner>,
+    ) -> anyhow::Result<Client> {
+        let profile = ChainProfile::load(home)?;
+        Ok(Client::connect(&profile, self.rpc.as_deref(), signer).await?)
+    }
+}
+
+/// A wallet that signs, on the chain of the profile.
+#[derive(Args, Clone, Debug)]
+pub struct SignerOpts {
+    #[command(flatten)]
+    pub wallet: WalletOpts,
+    #[command(flatten)]
+    pub rpc: RpcOpts,
+}
+
+impl SignerOpts {
+    /// Unlocks the wallet, then connects to the chain signing with it.
+    pub async fn connect(&self, home: &Path) -> anyhow::Result<Client> {
+        let signer = self.wallet.unlock(home)?;
+        self.rpc.connect(home, Some(signer)).await
+    }
+}
 
 /// Which market to talk to.
 #[derive(Args, Clone, Debug)]
@@ -26,6 +144,29 @@ impl MarketOpts {
     pub fn client(&self) -> anyhow::Result<MarketClient> {
         Ok(MarketClient::new(&self.market)?)
     }
+}
+
+/// A spinner on stderr while waiting for the chain (hidden with `--json` or off a terminal).
+pub fn spinner(message: impl Into<String>, hidden: bool) -> ProgressBar {
+    let bar = progress(
+        ProgressBar::new_spinner(),
+        "{spinner} {msg} {elapsed}",
+        hidden,
+    );
+    bar.set_message(message.into());
+    bar
+}
+
+/// `bar` drawn with `template` on stderr, ticking; hidden with `--json` or off a terminal.
+pub fn progress(bar: ProgressBar, template: &str, hidden: bool) -> ProgressBar {
+    if let Ok(style) = ProgressStyle::with_template(template) {
+        bar.set_style(style);
+    }
+    if hidden || !std::io::stderr().is_terminal() {
+        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    bar.enable_steady_tick(Duration::from_millis(100));
+    bar
 }
 
 /// Prints `value` as pretty JSON on stdout.
@@ -70,199 +211,6 @@ pub fn parse_b256(text: &str, what: &str) -> anyhow::Result<B256> {
     })
 }
 
-/// A U256 the chain returned, as u64 (saturating: the values involved are far smaller).
-pub fn small(v: U256) -> u64 {
-    u64::try_from(v).unwrap_or(u64::MAX)
-}
-
-/// Names of the task statuses (docs/protocol.md §7).
-pub fn status_name(status: u8) -> &'static str {
-    match status {
-        0 => "UNSET",
-        1 => "ACTIVE",
-        2 => "REVEALING",
-        3 => "COMPLETED",
-        4 => "FAILED",
-        _ => "UNKNOWN",
-    }
-}
-
-/// Task status: completed.
-pub const STATUS_COMPLETED: u8 = 3;
-/// Task status: failed (claimed).
-pub const STATUS_FAILED: u8 = 4;
-pub use decloud_protocol::deadline::{CONTRIBUTION_DEADLINE_RATIO, FINAL_DEADLINE_RATIO};
-
-/// A deal as created on chain, read back from its `DealCreated` event.
-#[derive(Clone, Debug)]
-pub struct DealInfo {
-    /// The deal id.
-    pub deal_id: B256,
-    /// The deal (pass it back to the hub's task functions).
-    pub deal: typed::Deal,
-    /// Hash of the app order matched.
-    pub app_order_hash: B256,
-    /// Hash of the dataset order matched (zero without a dataset).
-    pub dataset_order_hash: B256,
-    /// Hash of the workerpool order matched.
-    pub workerpool_order_hash: B256,
-    /// The request's params.
-    pub params: String,
-    /// Block of the match.
-    pub block: Option<u64>,
-    /// Transaction of the match.
-    pub transaction: Option<B256>,
-}
-
-/// Logs of the hub from the deployment block on, filtered by `filter` (event and topics).
-pub async fn hub_logs(client: &Client, filter: Filter) -> anyhow::Result<Vec<Log>> {
-    let filter = filter.address(client.profile().contracts.hub);
-    logs_since_deployment(client, &filter, "reading the hub's events").await
-}
-
-/// Logs `filter` selects from the deployment block on, oldest first, read in ranges public
-/// RPC providers accept (one unbounded `eth_getLogs` is refused by most).
-pub async fn logs_since_deployment(
-    client: &Client,
-    filter: &Filter,
-    what: &'static str,
-) -> anyhow::Result<Vec<Log>> {
-    decloud_chain::follower::get_logs_chunked(
-        client.provider(),
-        filter,
-        client.profile().deployment_block,
-        None,
-        decloud_chain::follower::DEFAULT_MAX_RANGE,
-    )
-    .await
-    .context(what)
-}
-
-fn deal_from_log(log: &Log) -> Option<DealInfo> {
-    let created = HubExtension::DealCreated::decode_log(&log.inner).ok()?;
-    Some(DealInfo {
-        deal_id: created.dealid,
-        deal: (&created.deal).into(),
-        app_order_hash: created.appOrderHash,
-        dataset_order_hash: created.datasetOrderHash,
-        workerpool_order_hash: created.workerpoolOrderHash,
-        params: created.params.clone(),
-        block: log.block_number,
-        transaction: log.transaction_hash,
-    })
-}
-
-/// The deal `deal_id`, or a one-line error when the chain has none.
-pub async fn find_deal(client: &Client, deal_id: B256) -> anyhow::Result<DealInfo> {
-    let logs = hub_logs(
-        client,
-        Filter::new()
-            .event_signature(HubExtension::DealCreated::SIGNATURE_HASH)
-            .topic1(deal_id),
-    )
-    .await?;
-    logs.iter().find_map(deal_from_log).with_context(|| {
-        format!("no deal {deal_id} on this chain: check the id (`decloud run` prints it)")
-    })
-}
-
-/// Every deal on the chain (optionally only those of `requester`), oldest first.
-pub async fn all_deals(
-    client: &Client,
-    requester: Option<Address>,
-) -> anyhow::Result<Vec<DealInfo>> {
-    let mut filter = Filter::new().event_signature(HubExtension::DealCreated::SIGNATURE_HASH);
-    if let Some(r) = requester {
-        filter = filter.topic3(r.into_word());
-    }
-    Ok(hub_logs(client, filter)
-        .await?
-        .iter()
-        .filter_map(deal_from_log)
-        .collect())
-}
-
-/// Most task ids computed per deal when looking for a task that was never initialized.
-const SCAN_LIMIT: u64 = 100_000;
-
-/// The deal and index of task `task_id`: from its `TaskInitialize` event, else by computing the
-/// task ids of every deal.
-pub async fn find_task(client: &Client, task_id: B256) -> anyhow::Result<(DealInfo, u64)> {
-    let logs = hub_logs(
-        client,
-        Filter::new()
-            .event_signature(HubExtension::TaskInitialize::SIGNATURE_HASH)
-            .topic1(task_id),
-    )
-    .await?;
-    if let Some(init) = logs
-        .iter()
-        .find_map(|l| HubExtension::TaskInitialize::decode_log(&l.inner).ok())
-    {
-        let deal = find_deal(client, init.dealid).await?;
-        return Ok((deal, small(init.index)));
-    }
-    for deal in all_deals(client, None).await? {
-        let volume = small(deal.deal.volume).min(SCAN_LIMIT);
-        if let Some(index) =
-            (0..volume).find(|&i| decloud_protocol::task_id(deal.deal_id, i) == task_id)
-        {
-            return Ok((deal, index));
-        }
-    }
-    bail!(
-        "no task {task_id} on this chain: check the id (`decloud deal show <deal>` lists a deal's tasks)"
-    )
-}
-
-/// The task's state on the hub.
-pub async fn task_view(client: &Client, task_id: B256) -> anyhow::Result<HubExtension::TaskView> {
-    client
-        .hub_extension()
-        .task(task_id)
-        .call()
-        .await
-        .map_err(|e| client.contract_error("reading the task", &e).into())
-}
-
-/// The results location a finalized task published (from its `TaskFinalize` event).
-pub async fn results_location(
-    client: &Client,
-    task_id: B256,
-) -> anyhow::Result<Option<(Vec<u8>, Vec<u8>)>> {
-    let logs = hub_logs(
-        client,
-        Filter::new()
-            .event_signature(HubExtension::TaskFinalize::SIGNATURE_HASH)
-            .topic1(task_id),
-    )
-    .await?;
-    Ok(logs
-        .iter()
-        .find_map(|l| HubExtension::TaskFinalize::decode_log(&l.inner).ok())
-        .map(|f| (f.resultsLocation.to_vec(), f.callbackData.to_vec())))
-}
-
-/// Every worker that contributed to `task_id`, in strictly increasing order (what `claim` and
-/// `finalize` take for replicated tasks).
-pub async fn contributors(client: &Client, task_id: B256) -> anyhow::Result<Vec<Address>> {
-    let logs = hub_logs(
-        client,
-        Filter::new()
-            .event_signature(HubExtension::TaskContribute::SIGNATURE_HASH)
-            .topic1(task_id),
-    )
-    .await?;
-    let mut workers: Vec<Address> = logs
-        .iter()
-        .filter_map(|l| HubExtension::TaskContribute::decode_log(&l.inner).ok())
-        .map(|c| c.worker)
-        .collect();
-    workers.sort();
-    workers.dedup();
-    Ok(workers)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -273,7 +221,5 @@ mod tests {
         let err = parse_address("0x12", "app").unwrap_err().to_string();
         assert!(err.contains("app \"0x12\" is not an address"), "{err}");
         assert!(parse_b256("nope", "deal").is_err());
-        assert_eq!(status_name(3), "COMPLETED");
-        assert_eq!(status_name(9), "UNKNOWN");
     }
 }

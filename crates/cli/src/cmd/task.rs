@@ -8,15 +8,15 @@ use alloy::primitives::{B256, U256};
 use anyhow::bail;
 use clap::{Args, Subcommand};
 use decloud_chain::client::Client;
-use decloud_chain::contracts::HubExtension;
-use indicatif::{ProgressBar, ProgressStyle};
+use decloud_client::lookup::{
+    FINAL_DEADLINE_RATIO, STATUS_COMPLETED, STATUS_FAILED, STATUS_UNSET, chain_now, contributors,
+    deal_record, find_task, is_final, results_location, scheduler_view, small, status_name,
+    task_statuses, task_view,
+};
+use indicatif::ProgressBar;
 use serde_json::json;
 
-use super::shared::{
-    CONTRIBUTION_DEADLINE_RATIO, FINAL_DEADLINE_RATIO, STATUS_COMPLETED, STATUS_FAILED,
-    contributors, find_task, print_json, results_location, small, status_name, task_view,
-};
-use super::wallet::{RpcOpts, WalletOpts, spinner};
+use super::shared::{RpcOpts, SignerOpts, parse_b256, print_json, progress, spinner, unix_now};
 
 /// Arguments of `decloud task`.
 #[derive(Args)]
@@ -51,9 +51,6 @@ enum TaskCommand {
         scheduler: String,
         #[command(flatten)]
         rpc: RpcOpts,
-        /// Print as JSON.
-        #[arg(long)]
-        json: bool,
     },
     /// Claim a task not finished by its final deadline: the requester gets its payment back,
     /// the workers their stakes; the scheduler loses its stake. Anyone may claim.
@@ -64,17 +61,12 @@ enum TaskCommand {
         /// The task id.
         task: String,
         #[command(flatten)]
-        wallet: WalletOpts,
-        #[command(flatten)]
-        rpc: RpcOpts,
-        /// Print the result as JSON.
-        #[arg(long)]
-        json: bool,
+        signer: SignerOpts,
     },
 }
 
 /// Runs `decloud task <verb>`.
-pub async fn run(args: TaskArgs, home: &Path) -> anyhow::Result<()> {
+pub async fn run(args: TaskArgs, home: &Path, json: bool) -> anyhow::Result<()> {
     match args.command {
         TaskCommand::Show {
             task,
@@ -82,9 +74,8 @@ pub async fn run(args: TaskArgs, home: &Path) -> anyhow::Result<()> {
             interval,
             scheduler,
             rpc,
-            json,
         } => {
-            let task_id = super::shared::parse_b256(&task, "task id")?;
+            let task_id = parse_b256(&task, "task id")?;
             let client = rpc.connect(home, None).await?;
             let (deal, index) = find_task(&client, task_id).await?;
             if watch {
@@ -97,19 +88,13 @@ pub async fn run(args: TaskArgs, home: &Path) -> anyhow::Result<()> {
                 .await?;
             }
             let view = task_view(&client, task_id).await?;
-            let reference = small(deal.deal.workClockTimeRef);
             let init: u64 = view.initTime.to();
             let results = if view.status == STATUS_COMPLETED {
                 results_location(&client, task_id).await?
             } else {
                 None
             };
-            let deadlines = (init != 0).then(|| {
-                (
-                    init + CONTRIBUTION_DEADLINE_RATIO * reference,
-                    init + FINAL_DEADLINE_RATIO * reference,
-                )
-            });
+            let deadlines = deal.deadlines(init);
             let offchain = scheduler_view(&scheduler, task_id).await;
             if json {
                 return print_json(&json!({
@@ -191,75 +176,24 @@ pub async fn run(args: TaskArgs, home: &Path) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        TaskCommand::Claim {
-            task,
-            wallet,
-            rpc,
-            json,
-        } => claim(home, &task, &wallet, &rpc, json).await,
+        TaskCommand::Claim { task, signer } => claim(home, &task, &signer, json).await,
     }
 }
 
-/// The latest block's timestamp: the hub's clock.
-async fn chain_now(client: &Client) -> anyhow::Result<u64> {
-    use alloy::providers::Provider;
-    let block = client
-        .provider()
-        .get_block_by_number(alloy::eips::BlockNumberOrTag::Latest)
-        .await
-        .map_err(|e| client.rpc_error("reading the latest block", &e))?;
-    Ok(block
-        .map(|b| b.header.timestamp)
-        .unwrap_or_else(super::shared::unix_now))
-}
-
-/// The scheduler's view of the task (every replicate's off-chain stage), when the scheduler at
-/// `url` answers for it; `None` otherwise (another pool's scheduler, or none running).
-pub async fn scheduler_view(
-    url: &str,
-    task_id: B256,
-) -> Option<decloud_scheduler::api::TaskReport> {
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(3))
-        .build()
-        .ok()?;
-    let response = client
-        .get(format!("{}/v1/tasks/{task_id}", url.trim_end_matches('/')))
-        .send()
-        .await
-        .ok()?;
-    if !response.status().is_success() {
-        return None;
-    }
-    response.json().await.ok()
-}
-
-async fn claim(
-    home: &Path,
-    task: &str,
-    wallet: &WalletOpts,
-    rpc: &RpcOpts,
-    json: bool,
-) -> anyhow::Result<()> {
-    let task_id = super::shared::parse_b256(task, "task id")?;
-    let signer = wallet.unlock(home)?;
-    let client = rpc.connect(home, Some(signer)).await?;
+async fn claim(home: &Path, task: &str, signer: &SignerOpts, json: bool) -> anyhow::Result<()> {
+    let task_id = parse_b256(task, "task id")?;
+    let client = signer.connect(home).await?;
     let (deal, index) = find_task(&client, task_id).await?;
     let view = task_view(&client, task_id).await?;
     let reference = small(deal.deal.workClockTimeRef);
     match view.status {
-        0 => {
+        STATUS_UNSET => {
             // Nobody worked on it, so it was never initialized (contributions initialize tasks):
             // anyone may initialize it once the deal is 10 reference times old, and claim it
             // 10 reference times after that.
-            let record = client
-                .hub_extension()
-                .dealRecord(deal.deal_id)
-                .call()
-                .await
-                .map_err(|e| client.contract_error("reading the deal", &e))?;
+            let record = deal_record(&client, deal.deal_id).await?;
             let opens = small(record.startTime) + FINAL_DEADLINE_RATIO * reference;
-            let now = chain_now(&client).await?;
+            let now = chain_now(&client, unix_now()).await?;
             if now < opens {
                 bail!(
                     "task {task_id} was never started by its workerpool; it can be initialized from {opens} (unix time, in {} s) and claimed {} s after that: run `decloud task claim` again then",
@@ -299,7 +233,7 @@ async fn claim(
         .await;
     bar.finish_and_clear();
     let receipt = receipt?;
-    let refund = deal.deal.appPrice + deal.deal.datasetPrice + deal.deal.workerpoolPrice;
+    let refund = deal.price_per_task();
     if json {
         return print_json(&json!({
             "task_id": task_id,
@@ -326,26 +260,14 @@ pub async fn watch_tasks(
     interval: Duration,
     hidden: bool,
 ) -> anyhow::Result<Vec<(B256, u8)>> {
-    let bar = ProgressBar::new(tasks.len() as u64);
-    if let Ok(style) =
-        ProgressStyle::with_template("{spinner} {pos}/{len} tasks done {msg} {elapsed}")
-    {
-        bar.set_style(style);
-    }
-    if hidden || !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
-        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
-    }
-    bar.enable_steady_tick(Duration::from_millis(100));
+    let bar = progress(
+        ProgressBar::new(tasks.len() as u64),
+        "{spinner} {pos}/{len} tasks done {msg} {elapsed}",
+        hidden,
+    );
     loop {
-        let mut statuses = Vec::with_capacity(tasks.len());
-        for &id in tasks {
-            let view: HubExtension::TaskView = task_view(client, id).await?;
-            statuses.push((id, view.status));
-        }
-        let done = statuses
-            .iter()
-            .filter(|(_, s)| *s == STATUS_COMPLETED || *s == STATUS_FAILED)
-            .count();
+        let statuses = task_statuses(client, tasks).await?;
+        let done = statuses.iter().filter(|(_, s)| is_final(*s)).count();
         bar.set_position(done as u64);
         let mut counts = std::collections::BTreeMap::new();
         for (_, s) in &statuses {

@@ -1,116 +1,14 @@
 //! `decloud wallet create | import | show`: keystore V3 wallets under `$DECLOUD_HOME/wallets`.
-//!
-//! Also the options every chain command shares: [`WalletOpts`] (`--wallet`,
-//! `--password-file`) and [`RpcOpts`] (`--rpc`), with the helpers that unlock the wallet and
-//! connect to the chain.
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use alloy::primitives::Address;
-use alloy::signers::local::PrivateKeySigner;
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
-use decloud_chain::ChainProfile;
-use decloud_chain::client::Client;
 use decloud_chain::wallet::{self, DEFAULT_WALLET, WalletInfo, WalletStore};
-use indicatif::{ProgressBar, ProgressStyle};
 
-/// Which wallet signs, and where its password comes from.
-#[derive(Args, Clone, Debug)]
-pub struct WalletOpts {
-    /// Wallet name (in $DECLOUD_HOME/wallets) or path to a keystore file.
-    #[arg(long, env = "DECLOUD_WALLET", default_value = DEFAULT_WALLET, value_name = "NAME|PATH")]
-    pub wallet: String,
-    /// Read the wallet password from this file (first line). Otherwise
-    /// DECLOUD_WALLET_PASSWORD, otherwise a prompt.
-    #[arg(long, env = "DECLOUD_WALLET_PASSWORD_FILE", value_name = "FILE")]
-    pub password_file: Option<PathBuf>,
-}
-
-impl WalletOpts {
-    /// The wallet's address, read without its password.
-    pub fn address(&self, home: &Path) -> anyhow::Result<Address> {
-        let info = WalletStore::new(home).info(&self.wallet)?;
-        info.address.with_context(|| {
-            format!(
-                "the keystore {} has no address field: pass --password-file or set DECLOUD_WALLET_PASSWORD so it can be decrypted",
-                info.path.display()
-            )
-        })
-    }
-
-    /// Decrypts the wallet (asking for the password if needed).
-    pub fn unlock(&self, home: &Path) -> anyhow::Result<PrivateKeySigner> {
-        let store = WalletStore::new(home);
-        // Fail on a missing wallet before asking for a password.
-        let info = store.info(&self.wallet)?;
-        let password = password(
-            self.password_file.as_deref(),
-            &format!("password for wallet {}: ", info.name),
-            false,
-        )?;
-        Ok(store.unlock(&self.wallet, &password)?)
-    }
-}
-
-/// Which chain endpoint to use.
-#[derive(Args, Clone, Debug)]
-pub struct RpcOpts {
-    /// JSON-RPC endpoint to use instead of the chain profile's.
-    #[arg(long, env = "DECLOUD_RPC", value_name = "URL")]
-    pub rpc: Option<String>,
-}
-
-impl RpcOpts {
-    /// Connects to the chain of the profile under `home`, signing with `signer` if given.
-    pub async fn connect(
-        &self,
-        home: &Path,
-        signer: Option<PrivateKeySigner>,
-    ) -> anyhow::Result<Client> {
-        let profile = ChainProfile::load(home)?;
-        Ok(Client::connect(&profile, self.rpc.as_deref(), signer).await?)
-    }
-}
-
-/// A spinner on stderr while waiting for the chain (hidden with `--json` or off a terminal).
-pub fn spinner(message: impl Into<String>, hidden: bool) -> ProgressBar {
-    let bar = ProgressBar::new_spinner();
-    if let Ok(style) = ProgressStyle::with_template("{spinner} {msg} {elapsed}") {
-        bar.set_style(style);
-    }
-    if hidden || !std::io::stderr().is_terminal() {
-        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
-    }
-    bar.enable_steady_tick(Duration::from_millis(100));
-    bar.set_message(message.into());
-    bar
-}
-
-/// The password from `--password-file`, `DECLOUD_WALLET_PASSWORD`, or a prompt on the terminal
-/// (typed twice when `confirm`).
-pub fn password(file: Option<&Path>, prompt: &str, confirm: bool) -> anyhow::Result<String> {
-    if let Some(p) = wallet::password_from_env_or_file(file)? {
-        return Ok(p);
-    }
-    if !std::io::stdin().is_terminal() {
-        bail!(
-            "no wallet password: set {} or pass --password-file (no terminal to prompt on)",
-            wallet::PASSWORD_ENV
-        );
-    }
-    let first = rpassword::prompt_password(prompt).context("reading the password")?;
-    if confirm {
-        let again =
-            rpassword::prompt_password("repeat the password: ").context("reading the password")?;
-        if again != first {
-            bail!("the two passwords differ: run the command again");
-        }
-    }
-    Ok(first)
-}
+use super::shared::{WalletAddressOpts, password, print_json};
 
 /// Arguments of `decloud wallet`.
 #[derive(Args)]
@@ -127,17 +25,7 @@ enum WalletCommand {
         decloud wallet create --name worker1\n  \
         DECLOUD_WALLET_PASSWORD=... decloud wallet create --name ci --json\n  \
         decloud wallet create --password-file ~/.secrets/pw")]
-    Create {
-        /// Name of the wallet (its file is $DECLOUD_HOME/wallets/<name>.json).
-        #[arg(long, default_value = DEFAULT_WALLET)]
-        name: String,
-        /// Read the password from this file (first line) instead of DECLOUD_WALLET_PASSWORD or a prompt.
-        #[arg(long, value_name = "FILE")]
-        password_file: Option<PathBuf>,
-        /// Print the result as JSON.
-        #[arg(long)]
-        json: bool,
-    },
+    Create(NewWallet),
     /// Store an existing private key as an encrypted wallet.
     #[command(after_help = "Examples:\n  \
         decloud wallet import --name dev0 --key-file key.txt\n  \
@@ -150,15 +38,8 @@ enum WalletCommand {
         /// Read the private key from this file.
         #[arg(long, value_name = "FILE", conflicts_with = "key")]
         key_file: Option<PathBuf>,
-        /// Name of the wallet.
-        #[arg(long, default_value = DEFAULT_WALLET)]
-        name: String,
-        /// Read the password from this file (first line) instead of DECLOUD_WALLET_PASSWORD or a prompt.
-        #[arg(long, value_name = "FILE")]
-        password_file: Option<PathBuf>,
-        /// Print the result as JSON.
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        new: NewWallet,
     },
     /// Show a wallet's address and file (no password needed), or every wallet with --all.
     #[command(after_help = "Examples:\n  \
@@ -167,44 +48,47 @@ enum WalletCommand {
         decloud wallet show --wallet ./keystore.json\n  \
         decloud wallet show --all")]
     Show {
-        /// Wallet name or keystore path.
-        #[arg(long, env = "DECLOUD_WALLET", default_value = DEFAULT_WALLET, value_name = "NAME|PATH")]
-        wallet: String,
+        #[command(flatten)]
+        wallet: WalletAddressOpts,
         /// List every wallet under $DECLOUD_HOME/wallets.
         #[arg(long)]
         all: bool,
-        /// Print as JSON.
-        #[arg(long)]
-        json: bool,
     },
 }
 
+/// The wallet a command creates.
+#[derive(Args)]
+struct NewWallet {
+    /// Name of the wallet (its file is $DECLOUD_HOME/wallets/<name>.json).
+    #[arg(long, default_value = DEFAULT_WALLET)]
+    name: String,
+    /// Read the password from this file (first line) instead of DECLOUD_WALLET_PASSWORD or a prompt.
+    #[arg(long, value_name = "FILE")]
+    password_file: Option<PathBuf>,
+}
+
+impl NewWallet {
+    /// The new wallet's password (typed twice when prompted for).
+    fn password(&self) -> anyhow::Result<String> {
+        password(
+            self.password_file.as_deref(),
+            &format!("new password for wallet {}: ", self.name),
+            true,
+        )
+    }
+}
+
 /// Runs `decloud wallet <verb>` with data under `home`.
-pub async fn run(args: WalletArgs, home: &Path) -> anyhow::Result<()> {
+pub async fn run(args: WalletArgs, home: &Path, json: bool) -> anyhow::Result<()> {
     let store = WalletStore::new(home);
     match args.command {
-        WalletCommand::Create {
-            name,
-            password_file,
-            json,
-        } => {
-            check_free(&store, &name)?;
-            let pw = password(
-                password_file.as_deref(),
-                &format!("new password for wallet {name}: "),
-                true,
-            )?;
-            let info = store.create(&name, &pw)?;
+        WalletCommand::Create(new) => {
+            check_free(&store, &new.name)?;
+            let info = store.create(&new.name, &new.password()?)?;
             print_info(&info, json, "created")
         }
-        WalletCommand::Import {
-            key,
-            key_file,
-            name,
-            password_file,
-            json,
-        } => {
-            check_free(&store, &name)?;
+        WalletCommand::Import { key, key_file, new } => {
+            check_free(&store, &new.name)?;
             let key = match (key, key_file) {
                 (Some(k), _) => k,
                 (None, Some(f)) => std::fs::read_to_string(&f)
@@ -218,19 +102,14 @@ pub async fn run(args: WalletArgs, home: &Path) -> anyhow::Result<()> {
                     rpassword::prompt_password("private key (hex): ").context("reading the key")?
                 }
             };
-            let pw = password(
-                password_file.as_deref(),
-                &format!("new password for wallet {name}: "),
-                true,
-            )?;
-            let info = store.import(&name, &key, &pw)?;
+            let info = store.import(&new.name, &key, &new.password()?)?;
             print_info(&info, json, "imported")
         }
-        WalletCommand::Show { wallet, all, json } => {
+        WalletCommand::Show { wallet, all } => {
             if all {
                 let wallets = store.list()?;
                 if json {
-                    println!("{}", serde_json::to_string_pretty(&wallets)?);
+                    print_json(&wallets)?;
                 } else if wallets.is_empty() {
                     println!(
                         "no wallets under {} (create one with `decloud wallet create`)",
@@ -248,7 +127,7 @@ pub async fn run(args: WalletArgs, home: &Path) -> anyhow::Result<()> {
                 }
                 return Ok(());
             }
-            let info = store.info(&wallet)?;
+            let info = store.info(&wallet.wallet)?;
             print_info(&info, json, "")
         }
     }
@@ -274,8 +153,7 @@ fn describe_address(a: Option<Address>) -> String {
 
 fn print_info(info: &WalletInfo, json: bool, verb: &str) -> anyhow::Result<()> {
     if json {
-        println!("{}", serde_json::to_string_pretty(info)?);
-        return Ok(());
+        return print_json(info);
     }
     if !verb.is_empty() {
         println!("{verb} wallet {}", info.name);

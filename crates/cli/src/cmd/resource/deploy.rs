@@ -1,0 +1,164 @@
+//! `decloud app|dataset|workerpool deploy`: registering a resource, and what it takes (a
+//! checksum, a location, maybe an upload).
+
+use std::path::{Path, PathBuf};
+
+use alloy::primitives::B256;
+use alloy::rpc::types::TransactionRequest;
+use anyhow::{Context, bail};
+use clap::Args;
+use decloud_chain::client::Client;
+use decloud_client::resource::{self, Kind};
+
+use super::print_resource;
+use crate::cmd::shared::{SignerOpts, parse_b256, print_json, spinner};
+
+/// What identifies an app's module or a dataset: name, location, checksum.
+#[derive(Args, Clone, Debug)]
+pub struct ContentOpts {
+    /// Its name (committed in its id and emitted, not stored).
+    #[arg(long)]
+    name: String,
+    /// Where workers download it from (the app's module, the encrypted dataset).
+    #[arg(long, required_unless_present = "upload")]
+    uri: Option<String>,
+    /// Upload --file to this storage location (a `decloud node --storage` at
+    /// http://host:7700/blobs, s3://bucket/prefix, a directory) and register its URL there.
+    #[arg(long, value_name = "STORE", requires = "file", conflicts_with = "uri")]
+    upload: Option<String>,
+    #[command(flatten)]
+    checksum: ChecksumOpts,
+}
+
+/// The checksum of a module or dataset: given, or computed from the file.
+#[derive(Args, Clone, Debug)]
+#[group(required = true, multiple = false)]
+pub struct ChecksumOpts {
+    /// sha256 of the content (32 bytes of hex).
+    #[arg(long, value_name = "HEX")]
+    checksum: Option<String>,
+    /// Compute the sha256 from this file.
+    #[arg(long, value_name = "FILE")]
+    file: Option<PathBuf>,
+}
+
+impl ContentOpts {
+    /// The name, uri (where the upload put the file, when asked to upload) and checksum to
+    /// register.
+    async fn resolve(self) -> anyhow::Result<(String, String, B256)> {
+        let checksum = match (&self.checksum.checksum, &self.checksum.file) {
+            (Some(hex), _) => parse_b256(hex, "checksum")?,
+            (None, Some(file)) => resource::checksum_of(file)?,
+            (None, None) => bail!("pass --checksum or --file"),
+        };
+        if checksum.is_zero() {
+            bail!("the checksum is zero: pass the sha256 of the content");
+        }
+        let uri = match (&self.upload, self.uri) {
+            (None, Some(uri)) => uri,
+            (Some(store), _) => {
+                let file = self
+                    .checksum
+                    .file
+                    .as_deref()
+                    .context("--upload needs --file")?;
+                resource::upload(store, file).await?
+            }
+            (None, None) => bail!("pass --uri (where the file is) or --upload (where to put it)"),
+        };
+        Ok((self.name, uri, checksum))
+    }
+}
+
+/// Arguments of `decloud app deploy`.
+#[derive(Args)]
+pub struct AppDeploy {
+    #[command(flatten)]
+    content: ContentOpts,
+    /// TEE fingerprint of the app (32 bytes of hex); none by default.
+    #[arg(long, value_name = "HEX")]
+    mrenclave: Option<String>,
+    #[command(flatten)]
+    signer: SignerOpts,
+}
+
+/// Arguments of `decloud dataset deploy`.
+#[derive(Args)]
+pub struct DatasetDeploy {
+    #[command(flatten)]
+    content: ContentOpts,
+    #[command(flatten)]
+    signer: SignerOpts,
+}
+
+/// Arguments of `decloud workerpool deploy`.
+#[derive(Args)]
+pub struct WorkerpoolDeploy {
+    /// A description of the pool.
+    #[arg(long)]
+    description: String,
+    /// Percent of the workerpool price a worker stakes per contribution.
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u8).range(0..=100))]
+    worker_stake_ratio: u8,
+    /// Percent of the workerpool price the scheduler keeps.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(0..=100))]
+    scheduler_reward_ratio: u8,
+    #[command(flatten)]
+    signer: SignerOpts,
+}
+
+/// Runs `decloud app deploy`.
+pub async fn app(args: AppDeploy, home: &Path, json: bool) -> anyhow::Result<()> {
+    let (name, uri, checksum) = args.content.resolve().await?;
+    let mrenclave = match args.mrenclave {
+        Some(hex) => parse_b256(&hex, "mrenclave")?,
+        None => B256::ZERO,
+    };
+    let client = args.signer.connect(home).await?;
+    let tx = resource::app_registration(&client, name, uri, checksum, mrenclave).await?;
+    deploy(&client, Kind::App, tx, json).await
+}
+
+/// Runs `decloud dataset deploy`.
+pub async fn dataset(args: DatasetDeploy, home: &Path, json: bool) -> anyhow::Result<()> {
+    let (name, uri, checksum) = args.content.resolve().await?;
+    let client = args.signer.connect(home).await?;
+    let tx = resource::dataset_registration(&client, name, uri, checksum).await?;
+    deploy(&client, Kind::Dataset, tx, json).await
+}
+
+/// Runs `decloud workerpool deploy`.
+pub async fn workerpool(args: WorkerpoolDeploy, home: &Path, json: bool) -> anyhow::Result<()> {
+    let client = args.signer.connect(home).await?;
+    let tx = resource::workerpool_registration(
+        &client,
+        args.description,
+        args.worker_stake_ratio,
+        args.scheduler_reward_ratio,
+    );
+    deploy(&client, Kind::Workerpool, tx, json).await
+}
+
+/// Sends the registration `tx` and prints what it registered.
+async fn deploy(
+    client: &Client,
+    kind: Kind,
+    tx: TransactionRequest,
+    json: bool,
+) -> anyhow::Result<()> {
+    let what = format!("deploying the {}", kind.name());
+    let bar = spinner(format!("{what} (waiting for the transaction)"), json);
+    let receipt = client.send(&what, tx).await;
+    bar.finish_and_clear();
+    let receipt = receipt?;
+    let resource = resource::registered(kind, &receipt)?;
+    if json {
+        let mut value = serde_json::to_value(&resource)?;
+        value["transaction"] = serde_json::json!(receipt.transaction_hash);
+        return print_json(&value);
+    }
+    println!("deployed {} {}", kind.name(), resource.address);
+    print_resource(&resource);
+    println!("transaction: {}", receipt.transaction_hash);
+    Ok(())
+}

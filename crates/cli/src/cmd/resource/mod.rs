@@ -1,0 +1,212 @@
+//! `decloud app|dataset|workerpool deploy | show | list`: the registries of resources (ERC-721
+//! tokens whose id is the resource's address).
+
+mod deploy;
+
+use std::path::Path;
+
+use alloy::primitives::Address;
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use decloud_client::resource::{self, Kind, Resource};
+
+use super::shared::{RpcOpts, WalletAddressOpts, parse_address, print_json, table};
+
+/// The registry verbs of `decloud app` (flattened into its subcommands).
+#[derive(Subcommand)]
+pub enum AppVerbs {
+    /// Register an app (a WASI module) on chain; prints its address.
+    #[command(after_help = "Examples:\n  \
+        decloud app deploy --name hello --file hello.wasm --upload http://127.0.0.1:7700/blobs\n  \
+        decloud app deploy --name hello --uri http://127.0.0.1:7700/blobs/<sha256> --file hello.wasm\n  \
+        decloud app deploy --name hello --uri https://... --checksum 0x<sha256 of the module> --json")]
+    Deploy(deploy::AppDeploy),
+    /// Show a deployed app: owner, checksum, name and uri.
+    #[command(
+        after_help = "Examples:\n  decloud app show 0x5a0b...\n  decloud app show 0x5a0b... --json"
+    )]
+    Show(ShowArgs),
+    /// List deployed apps: the wallet's by default, `--owner` someone else's, `--all` every one.
+    #[command(
+        after_help = "Examples:\n  decloud app list\n  decloud app list --all --json\n  decloud app list --owner 0x7099..."
+    )]
+    List(ListArgs),
+}
+
+/// The registry verbs of `decloud dataset`.
+#[derive(Subcommand)]
+pub enum DatasetVerbs {
+    /// Register a dataset on chain; prints its address.
+    #[command(after_help = "Examples:\n  \
+        decloud dataset deploy --name prices --file prices.csv --upload http://127.0.0.1:7700/blobs\n  \
+        decloud dataset deploy --name prices --uri http://127.0.0.1:7700/blobs/<sha256> --file prices.bin\n  \
+        decloud dataset deploy --name prices --uri s3://... --checksum 0x<sha256> --json")]
+    Deploy(deploy::DatasetDeploy),
+    /// Show a deployed dataset: owner, checksum, name and uri.
+    #[command(
+        after_help = "Examples:\n  decloud dataset show 0x3f1c...\n  decloud dataset show 0x3f1c... --json"
+    )]
+    Show(ShowArgs),
+    /// List deployed datasets: the wallet's by default, `--owner` someone else's, `--all` every one.
+    #[command(
+        after_help = "Examples:\n  decloud dataset list\n  decloud dataset list --all --json"
+    )]
+    List(ListArgs),
+}
+
+/// The registry verbs of `decloud workerpool`.
+#[derive(Subcommand)]
+pub enum WorkerpoolVerbs {
+    /// Register a workerpool (its owner, the wallet, is its scheduler); prints its address.
+    #[command(after_help = "Examples:\n  \
+        decloud workerpool deploy --description \"my pool\"\n  \
+        decloud workerpool deploy --description gpu-pool --worker-stake-ratio 40 --scheduler-reward-ratio 5 --json")]
+    Deploy(deploy::WorkerpoolDeploy),
+    /// Show a deployed workerpool: owner (scheduler), policy, description.
+    #[command(
+        after_help = "Examples:\n  decloud workerpool show 0x9c2e...\n  decloud workerpool show 0x9c2e... --json"
+    )]
+    Show(ShowArgs),
+    /// List deployed workerpools: the wallet's by default, `--owner` someone else's, `--all` every one.
+    #[command(
+        after_help = "Examples:\n  decloud workerpool list --all\n  decloud workerpool list --json"
+    )]
+    List(ListArgs),
+}
+
+/// Arguments of `show`.
+#[derive(Args)]
+pub struct ShowArgs {
+    /// The resource's address.
+    address: String,
+    #[command(flatten)]
+    rpc: RpcOpts,
+}
+
+/// Arguments of `list`.
+#[derive(Args)]
+pub struct ListArgs {
+    /// List the resources owned by this address.
+    #[arg(long, conflicts_with = "all")]
+    owner: Option<Address>,
+    /// List every resource of the registry.
+    #[arg(long)]
+    all: bool,
+    /// Whose resources to list when neither --owner nor --all is given.
+    #[command(flatten)]
+    wallet: WalletAddressOpts,
+    #[command(flatten)]
+    rpc: RpcOpts,
+}
+
+/// Runs an app registry verb.
+pub async fn run_app(verb: AppVerbs, home: &Path, json: bool) -> anyhow::Result<()> {
+    match verb {
+        AppVerbs::Deploy(args) => deploy::app(args, home, json).await,
+        AppVerbs::Show(args) => show(Kind::App, args, home, json).await,
+        AppVerbs::List(args) => list(Kind::App, args, home, json).await,
+    }
+}
+
+/// Runs a dataset registry verb.
+pub async fn run_dataset(verb: DatasetVerbs, home: &Path, json: bool) -> anyhow::Result<()> {
+    match verb {
+        DatasetVerbs::Deploy(args) => deploy::dataset(args, home, json).await,
+        DatasetVerbs::Show(args) => show(Kind::Dataset, args, home, json).await,
+        DatasetVerbs::List(args) => list(Kind::Dataset, args, home, json).await,
+    }
+}
+
+/// Runs a workerpool registry verb.
+pub async fn run_workerpool(verb: WorkerpoolVerbs, home: &Path, json: bool) -> anyhow::Result<()> {
+    match verb {
+        WorkerpoolVerbs::Deploy(args) => deploy::workerpool(args, home, json).await,
+        WorkerpoolVerbs::Show(args) => show(Kind::Workerpool, args, home, json).await,
+        WorkerpoolVerbs::List(args) => list(Kind::Workerpool, args, home, json).await,
+    }
+}
+
+async fn show(kind: Kind, args: ShowArgs, home: &Path, json: bool) -> anyhow::Result<()> {
+    let address = parse_address(&args.address, kind.name())?;
+    let client = args.rpc.connect(home, None).await?;
+    let resource = resource::lookup(&client, kind, address).await?;
+    if json {
+        return print_json(&resource);
+    }
+    println!("{}: {}", kind.name(), resource.address);
+    print_resource(&resource);
+    Ok(())
+}
+
+/// The lines of `decloud <kind> show` after the first.
+fn print_resource(r: &Resource) {
+    let label = if r.kind == "workerpool" {
+        "description"
+    } else {
+        "name"
+    };
+    println!("{label:<12} {}", r.name);
+    println!("{:<12} {}", "owner", r.owner);
+    if r.registered_by != r.owner {
+        println!("{:<12} {}", "registered", r.registered_by);
+    }
+    if let Some(uri) = &r.uri {
+        println!("{:<12} {uri}", "uri");
+    }
+    if let Some(c) = r.checksum {
+        println!("{:<12} {c}", "checksum");
+    }
+    if let Some(m) = r.mrenclave.filter(|m| !m.is_zero()) {
+        println!("{:<12} {m}", "mrenclave");
+    }
+    if let (Some(s), Some(k)) = (r.worker_stake_ratio, r.scheduler_reward_ratio) {
+        println!(
+            "{:<12} workers stake {s}% of the price, the scheduler keeps {k}%",
+            "policy"
+        );
+    }
+}
+
+async fn list(kind: Kind, args: ListArgs, home: &Path, json: bool) -> anyhow::Result<()> {
+    let owner =
+        match (args.owner, args.all) {
+            (Some(o), _) => Some(o),
+            (None, true) => None,
+            (None, false) => Some(args.wallet.address(home).context(
+                "listing the wallet's resources (pass --all or --owner to list others)",
+            )?),
+        };
+    let client = args.rpc.connect(home, None).await?;
+    let resources = resource::list(&client, kind, owner).await?;
+    if json {
+        return print_json(&resources);
+    }
+    if resources.is_empty() {
+        match owner {
+            Some(o) => println!(
+                "no {k} owned by {o} (deploy one with `decloud {k} deploy`)",
+                k = kind.name()
+            ),
+            None => println!("no {} deployed on this chain", kind.name()),
+        }
+        return Ok(());
+    }
+    let mut t = match kind {
+        Kind::Workerpool => table(["address", "description", "owner", "stake %", "reward %"]),
+        _ => table(["address", "name", "owner", "uri"]),
+    };
+    for r in &resources {
+        let last = match kind {
+            Kind::Workerpool => vec![
+                r.worker_stake_ratio.unwrap_or_default().to_string(),
+                r.scheduler_reward_ratio.unwrap_or_default().to_string(),
+            ],
+            _ => vec![r.uri.clone().unwrap_or_default()],
+        };
+        let mut row = vec![r.address.to_string(), r.name.clone(), r.owner.to_string()];
+        row.extend(last);
+        t.add_row(row);
+    }
+    println!("{t}");
+    Ok(())
+}

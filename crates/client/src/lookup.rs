@@ -1,0 +1,290 @@
+//! Deals and tasks on chain: the hub's events and views, the task statuses and deadlines, and
+//! the scheduler's off-chain view of a task's replicates.
+
+use std::time::Duration;
+
+use alloy::primitives::{Address, B256, U256};
+use alloy::providers::Provider;
+use alloy::rpc::types::{Filter, Log};
+use alloy::sol_types::SolEvent;
+use decloud_chain::client::Client;
+use decloud_chain::contracts::HubExtension;
+use decloud_protocol::typed;
+
+use crate::error::{Error, Result};
+
+pub use decloud_protocol::deadline::{CONTRIBUTION_DEADLINE_RATIO, FINAL_DEADLINE_RATIO};
+
+/// Task status: never initialized.
+pub const STATUS_UNSET: u8 = 0;
+/// Task status: completed.
+pub const STATUS_COMPLETED: u8 = 3;
+/// Task status: failed (claimed).
+pub const STATUS_FAILED: u8 = 4;
+
+/// Names of the task statuses (docs/protocol.md §7).
+pub fn status_name(status: u8) -> &'static str {
+    match status {
+        0 => "UNSET",
+        1 => "ACTIVE",
+        2 => "REVEALING",
+        3 => "COMPLETED",
+        4 => "FAILED",
+        _ => "UNKNOWN",
+    }
+}
+
+/// Whether a task in `status` will not change any more.
+pub fn is_final(status: u8) -> bool {
+    status == STATUS_COMPLETED || status == STATUS_FAILED
+}
+
+/// A U256 the chain returned, as u64 (saturating: the values involved are far smaller).
+pub fn small(v: U256) -> u64 {
+    u64::try_from(v).unwrap_or(u64::MAX)
+}
+
+/// A deal as created on chain, read back from its `DealCreated` event.
+#[derive(Clone, Debug)]
+pub struct DealInfo {
+    /// The deal id.
+    pub deal_id: B256,
+    /// The deal (pass it back to the hub's task functions).
+    pub deal: typed::Deal,
+    /// Hash of the app order matched.
+    pub app_order_hash: B256,
+    /// Hash of the dataset order matched (zero without a dataset).
+    pub dataset_order_hash: B256,
+    /// Hash of the workerpool order matched.
+    pub workerpool_order_hash: B256,
+    /// The request's params.
+    pub params: String,
+    /// Block of the match.
+    pub block: Option<u64>,
+    /// Transaction of the match.
+    pub transaction: Option<B256>,
+}
+
+impl DealInfo {
+    /// The contribution and final deadlines of a task of this deal initialized at `init_time`
+    /// (none before it is initialized).
+    pub fn deadlines(&self, init_time: u64) -> Option<(u64, u64)> {
+        let reference = small(self.deal.workClockTimeRef);
+        (init_time != 0).then(|| {
+            (
+                init_time + CONTRIBUTION_DEADLINE_RATIO * reference,
+                init_time + FINAL_DEADLINE_RATIO * reference,
+            )
+        })
+    }
+
+    /// What the requester paid for one task of this deal.
+    pub fn price_per_task(&self) -> U256 {
+        self.deal.appPrice + self.deal.datasetPrice + self.deal.workerpoolPrice
+    }
+}
+
+/// Logs of `contract` from the deployment block on, filtered by `filter` (event and topics).
+///
+/// Every event read of the client goes through here.
+pub async fn contract_logs(client: &Client, contract: Address, filter: Filter) -> Result<Vec<Log>> {
+    // Read in ranges public RPC providers accept: most refuse one unbounded eth_getLogs.
+    let filter = filter.address(contract);
+    Ok(decloud_chain::follower::get_logs_chunked(
+        client.provider(),
+        &filter,
+        client.profile().deployment_block,
+        None,
+        decloud_chain::follower::DEFAULT_MAX_RANGE,
+    )
+    .await?)
+}
+
+/// Logs of the hub from the deployment block on, filtered by `filter` (event and topics).
+pub async fn hub_logs(client: &Client, filter: Filter) -> Result<Vec<Log>> {
+    let hub = client.profile().contracts.hub;
+    contract_logs(client, hub, filter).await
+}
+
+/// The hub's events of type `E` about `topic` (the task or deal id), decoded, oldest first.
+async fn events_about<E: SolEvent>(client: &Client, topic: B256) -> Result<Vec<E>> {
+    let logs = hub_logs(
+        client,
+        Filter::new()
+            .event_signature(E::SIGNATURE_HASH)
+            .topic1(topic),
+    )
+    .await?;
+    Ok(logs
+        .iter()
+        .filter_map(|l| E::decode_log(&l.inner).ok().map(|e| e.data))
+        .collect())
+}
+
+fn deal_from_log(log: &Log) -> Option<DealInfo> {
+    let created = HubExtension::DealCreated::decode_log(&log.inner).ok()?;
+    Some(DealInfo {
+        deal_id: created.dealid,
+        deal: (&created.deal).into(),
+        app_order_hash: created.appOrderHash,
+        dataset_order_hash: created.datasetOrderHash,
+        workerpool_order_hash: created.workerpoolOrderHash,
+        params: created.params.clone(),
+        block: log.block_number,
+        transaction: log.transaction_hash,
+    })
+}
+
+/// The deal `deal_id`, or [`Error::UnknownDeal`].
+pub async fn find_deal(client: &Client, deal_id: B256) -> Result<DealInfo> {
+    let logs = hub_logs(
+        client,
+        Filter::new()
+            .event_signature(HubExtension::DealCreated::SIGNATURE_HASH)
+            .topic1(deal_id),
+    )
+    .await?;
+    logs.iter()
+        .find_map(deal_from_log)
+        .ok_or(Error::UnknownDeal(deal_id))
+}
+
+/// Every deal on the chain (optionally only those of `requester`), oldest first.
+pub async fn all_deals(client: &Client, requester: Option<Address>) -> Result<Vec<DealInfo>> {
+    let mut filter = Filter::new().event_signature(HubExtension::DealCreated::SIGNATURE_HASH);
+    if let Some(r) = requester {
+        filter = filter.topic3(r.into_word());
+    }
+    Ok(hub_logs(client, filter)
+        .await?
+        .iter()
+        .filter_map(deal_from_log)
+        .collect())
+}
+
+/// Most task ids computed per deal when looking for a task that was never initialized.
+const SCAN_LIMIT: u64 = 100_000;
+
+/// The deal and index of task `task_id`: from its `TaskInitialize` event, else by computing the
+/// task ids of every deal.
+pub async fn find_task(client: &Client, task_id: B256) -> Result<(DealInfo, u64)> {
+    let inits: Vec<HubExtension::TaskInitialize> = events_about(client, task_id).await?;
+    if let Some(init) = inits.first() {
+        let deal = find_deal(client, init.dealid).await?;
+        return Ok((deal, small(init.index)));
+    }
+    for deal in all_deals(client, None).await? {
+        let volume = small(deal.deal.volume).min(SCAN_LIMIT);
+        if let Some(index) =
+            (0..volume).find(|&i| decloud_protocol::task_id(deal.deal_id, i) == task_id)
+        {
+            return Ok((deal, index));
+        }
+    }
+    Err(Error::UnknownTask(task_id))
+}
+
+/// The task's state on the hub.
+pub async fn task_view(client: &Client, task_id: B256) -> Result<HubExtension::TaskView> {
+    Ok(client
+        .hub_extension()
+        .task(task_id)
+        .call()
+        .await
+        .map_err(|e| client.contract_error("reading the task", &e))?)
+}
+
+/// The deal's record on the hub (its start time, among others).
+pub async fn deal_record(client: &Client, deal_id: B256) -> Result<HubExtension::dealRecordReturn> {
+    Ok(client
+        .hub_extension()
+        .dealRecord(deal_id)
+        .call()
+        .await
+        .map_err(|e| client.contract_error("reading the deal record", &e))?)
+}
+
+/// The status of each task, in the order given.
+pub async fn task_statuses(client: &Client, tasks: &[B256]) -> Result<Vec<(B256, u8)>> {
+    let mut statuses = Vec::with_capacity(tasks.len());
+    for &id in tasks {
+        statuses.push((id, task_view(client, id).await?.status));
+    }
+    Ok(statuses)
+}
+
+/// The results location and callback data a finalized task published (from its
+/// `TaskFinalize` event).
+pub async fn results_location(
+    client: &Client,
+    task_id: B256,
+) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
+    let finals: Vec<HubExtension::TaskFinalize> = events_about(client, task_id).await?;
+    Ok(finals
+        .into_iter()
+        .next()
+        .map(|f| (f.resultsLocation.to_vec(), f.callbackData.to_vec())))
+}
+
+/// The result hash that reached consensus for `task_id` (the last one, after any reopen).
+pub async fn consensus_of(client: &Client, task_id: B256) -> Result<B256> {
+    let consensus: Vec<HubExtension::TaskConsensus> = events_about(client, task_id).await?;
+    consensus
+        .last()
+        .map(|e| e.resultHash)
+        .ok_or(Error::NoConsensus(task_id))
+}
+
+/// Every worker that contributed to `task_id`, in strictly increasing order (what `claim` and
+/// `finalize` take for replicated tasks).
+pub async fn contributors(client: &Client, task_id: B256) -> Result<Vec<Address>> {
+    let contributions: Vec<HubExtension::TaskContribute> = events_about(client, task_id).await?;
+    let mut workers: Vec<Address> = contributions.into_iter().map(|c| c.worker).collect();
+    workers.sort();
+    workers.dedup();
+    Ok(workers)
+}
+
+/// The latest block's timestamp: the hub's clock (`fallback` when the chain has no block).
+pub async fn chain_now(client: &Client, fallback: u64) -> Result<u64> {
+    let block = client
+        .provider()
+        .get_block_by_number(alloy::eips::BlockNumberOrTag::Latest)
+        .await
+        .map_err(|e| client.rpc_error("reading the latest block", &e))?;
+    Ok(block.map(|b| b.header.timestamp).unwrap_or(fallback))
+}
+
+/// The scheduler's view of the task (every replicate's off-chain stage), when the scheduler at
+/// `url` answers for it; `None` otherwise (another pool's scheduler, or none running).
+pub async fn scheduler_view(
+    url: &str,
+    task_id: B256,
+) -> Option<decloud_scheduler::api::TaskReport> {
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(3))
+        .build()
+        .ok()?;
+    let response = client
+        .get(format!("{}/v1/tasks/{task_id}", url.trim_end_matches('/')))
+        .send()
+        .await
+        .ok()?;
+    if !response.status().is_success() {
+        return None;
+    }
+    response.json().await.ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_have_names() {
+        assert_eq!(status_name(STATUS_COMPLETED), "COMPLETED");
+        assert_eq!(status_name(STATUS_UNSET), "UNSET");
+        assert_eq!(status_name(9), "UNKNOWN");
+        assert!(is_final(STATUS_FAILED) && !is_final(1));
+    }
+}

@@ -1,0 +1,162 @@
+//! Downloading a completed task's result and checking it against what the hub certified.
+//!
+//! The check: the archive must hash to the name its location gives (a content address), and the
+//! digest recomputed from the unpacked files by the runtime's rule must give the consensus
+//! result hash of the task's `TaskConsensus` event, `keccak(taskid ‖ digest)`. For a callback
+//! deal, the callback data of `TaskFinalize` is checked the same way.
+
+use std::path::{Path, PathBuf};
+
+use alloy::primitives::{B256, keccak256};
+use decloud_chain::client::Client;
+use decloud_protocol::result::result_hash;
+use decloud_runtime::{ERROR_JSON, FailureRecord, Limits, Outcome};
+use decloud_storage::ContentHash;
+
+use crate::error::{Error, Result};
+use crate::lookup::{
+    STATUS_COMPLETED, consensus_of, find_task, results_location, small, status_name, task_view,
+};
+
+/// A result downloaded and checked against the chain.
+#[derive(Clone, Debug)]
+pub struct VerifiedResult {
+    /// Where it came from.
+    pub location: String,
+    /// Its digest, as certified.
+    pub digest: B256,
+    /// The app's deterministic failure, when the certified result is one.
+    pub failure: Option<FailureRecord>,
+    /// The callback data handed to the deal's callback contract (empty without one).
+    pub callback_data: Vec<u8>,
+    /// Where it is unpacked.
+    pub dir: PathBuf,
+}
+
+fn empty_or_missing(dir: &Path) -> bool {
+    match std::fs::read_dir(dir) {
+        Ok(mut entries) => entries.next().is_none(),
+        Err(e) => e.kind() == std::io::ErrorKind::NotFound,
+    }
+}
+
+/// Downloads, checks and unpacks the result of completed task `task_id` into `dest` (which
+/// must be missing or empty), reading at most `max_bytes` of archive.
+pub async fn fetch_verified(
+    client: &Client,
+    task_id: B256,
+    dest: &Path,
+    max_bytes: u64,
+) -> Result<VerifiedResult> {
+    let view = task_view(client, task_id).await?;
+    if view.status != STATUS_COMPLETED {
+        return Err(Error::NotCompleted {
+            task: task_id,
+            status: status_name(view.status),
+        });
+    }
+    let (deal, _) = find_task(client, task_id).await?;
+    let callback = !deal.deal.callback.is_zero();
+    let consensus = consensus_of(client, task_id).await?;
+    let (location, callback_data) = results_location(client, task_id)
+        .await?
+        .ok_or(Error::NoFinalize(task_id))?;
+    let location = String::from_utf8(location).map_err(Error::LocationNotText)?;
+    if callback && result_hash(task_id, keccak256(&callback_data)) != consensus {
+        return Err(Error::CallbackMismatch(task_id));
+    }
+    if location.trim().is_empty() {
+        return Err(Error::NoLocation {
+            task: task_id,
+            bytes: callback_data.len(),
+        });
+    }
+    if !empty_or_missing(dest) {
+        return Err(Error::DirNotEmpty(dest.to_path_buf()));
+    }
+    let (_, name) =
+        decloud_storage::uri::split(&location).map_err(|source| Error::LocationNotUrl {
+            location: location.clone(),
+            source,
+        })?;
+    let named = name
+        .strip_prefix("0x")
+        .unwrap_or(name)
+        .parse::<ContentHash>()
+        .ok();
+    let scratch = tempfile::tempdir().map_err(Error::io("cannot create a temporary directory"))?;
+    let archive_path = scratch.path().join("result.tar");
+    decloud_storage::uri::fetch_to_file(&location, named.as_ref(), max_bytes, &archive_path)
+        .await
+        .map_err(|source| Error::Download {
+            location: location.clone(),
+            source,
+        })?;
+    let archive =
+        std::fs::read(&archive_path).map_err(Error::io("cannot read the downloaded archive"))?;
+    std::fs::create_dir_all(dest)
+        .map_err(Error::io(format!("cannot create {}", dest.display())))?;
+    decloud_storage::results::unpack(&archive, dest, max_bytes.saturating_mul(4)).map_err(
+        |source| Error::Unpack {
+            dir: dest.to_path_buf(),
+            source,
+        },
+    )?;
+
+    // A failed run's archive holds its record; a successful one, the app's output.
+    let failure = std::fs::read(dest.join(ERROR_JSON))
+        .ok()
+        .and_then(|bytes| serde_json::from_slice::<FailureRecord>(&bytes).ok());
+    let reference = small(deal.deal.workClockTimeRef);
+    let mut candidates = Vec::new();
+    if let Some(record) = &failure
+        && let Some(c) = Outcome::Failed(record.clone()).contribution(callback)
+    {
+        candidates.push((c.digest, Some(record.clone())));
+    }
+    if let Some(c) =
+        decloud_runtime::outcome_of_output(dest, callback, &Limits::for_category(reference))
+            .ok()
+            .and_then(|o| o.contribution(callback))
+    {
+        candidates.push((c.digest, None));
+    }
+    let Some((digest, failure)) = candidates
+        .into_iter()
+        .find(|(d, _)| result_hash(task_id, B256::from(d.0)) == consensus)
+    else {
+        return Err(Error::Altered {
+            location,
+            consensus,
+            dir: dest.to_path_buf(),
+        });
+    };
+    Ok(VerifiedResult {
+        location,
+        digest: B256::from(digest.0),
+        failure,
+        callback_data,
+        dir: dest.to_path_buf(),
+    })
+}
+
+/// The files under `dir`, relative and sorted.
+pub fn list_files(dir: &Path) -> Vec<String> {
+    fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                walk(root, &path, out);
+            } else if let Ok(rel) = path.strip_prefix(root) {
+                out.push(rel.display().to_string());
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(dir, dir, &mut out);
+    out.sort();
+    out
+}
