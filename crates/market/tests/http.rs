@@ -5,27 +5,11 @@ use std::time::Duration;
 
 use alloy::primitives::{Address, B256, U256};
 use alloy::signers::SignerSync;
-use decloud_chain::contracts::{AppRegistry, HubExtension};
+use decloud_chain::contracts::{AppRegistry, IHub};
 use decloud_market::{MarketConfig, OrderStatus, api, follower};
 use decloud_protocol::order::{AppOrder, Domain, Order, RequestOrder};
 use decloud_testkit::Devnet;
 use serde_json::{Value, json};
-
-/// The hub's ABI form of an app order.
-fn on_chain(o: &AppOrder) -> HubExtension::AppOrder {
-    HubExtension::AppOrder {
-        app: o.app,
-        appprice: o.app_price,
-        volume: U256::from(o.volume),
-        tag: o.tag.0,
-        datasetrestrict: o.dataset_restrict,
-        workerpoolrestrict: o.workerpool_restrict,
-        requesterrestrict: o.requester_restrict,
-        expiry: U256::from(o.expiry),
-        salt: o.salt,
-        sign: o.sign.clone(),
-    }
-}
 
 struct Setup {
     devnet: Devnet,
@@ -287,8 +271,8 @@ async fn cancellation_off_chain_and_on_chain() {
     assert_eq!(response.status().as_u16(), 200);
 
     // The owner voids the other order on chain; the follower notices.
-    HubExtension::new(profile.contracts.hub, s.devnet.provider(1))
-        .manageAppOrder(on_chain(&voided), true)
+    IHub::new(profile.contracts.hub, s.devnet.provider(1))
+        .manageAppOrder(IHub::AppOrder::from(&voided), true)
         .send()
         .await
         .unwrap()
