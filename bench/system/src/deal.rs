@@ -8,7 +8,7 @@ use alloy::sol_types::SolEvent;
 use anyhow::Context as _;
 use decloud_chain::ChainProfile;
 use decloud_chain::client::Client;
-use decloud_chain::contracts::Hub;
+use decloud_chain::contracts::IHub;
 use decloud_chain::orders::{MatchedDeal, match_orders};
 use decloud_protocol::{AppOrder, DatasetOrder, Order, RequestOrder, Tag, WorkerpoolOrder};
 use decloud_testkit::pool::{APP_OWNER, POOL_OWNER, Pool, PoolOptions, REQUESTER};
@@ -201,11 +201,11 @@ pub async fn task_events(
         .iter()
         .map(|log| {
             let kind = match log.topic0().copied().unwrap_or_default() {
-                t if t == Hub::TaskInitialize::SIGNATURE_HASH => TaskEvent::Initialize,
-                t if t == Hub::TaskContribute::SIGNATURE_HASH => TaskEvent::Contribute,
-                t if t == Hub::TaskConsensus::SIGNATURE_HASH => TaskEvent::Consensus,
-                t if t == Hub::TaskReveal::SIGNATURE_HASH => TaskEvent::Reveal,
-                t if t == Hub::TaskFinalize::SIGNATURE_HASH => TaskEvent::Finalize,
+                t if t == IHub::TaskInitialize::SIGNATURE_HASH => TaskEvent::Initialize,
+                t if t == IHub::TaskContribute::SIGNATURE_HASH => TaskEvent::Contribute,
+                t if t == IHub::TaskConsensus::SIGNATURE_HASH => TaskEvent::Consensus,
+                t if t == IHub::TaskReveal::SIGNATURE_HASH => TaskEvent::Reveal,
+                t if t == IHub::TaskFinalize::SIGNATURE_HASH => TaskEvent::Finalize,
                 _ => TaskEvent::Other,
             };
             (kind, log.block_number.unwrap_or_default())
@@ -220,7 +220,7 @@ pub async fn finalized_since(
 ) -> anyhow::Result<std::collections::HashSet<B256>> {
     let filter = Filter::new()
         .address(client.profile().contracts.hub)
-        .event_signature(Hub::TaskFinalize::SIGNATURE_HASH)
+        .event_signature(IHub::TaskFinalize::SIGNATURE_HASH)
         .from_block(from);
     let logs = client
         .provider()

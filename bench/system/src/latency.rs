@@ -6,7 +6,7 @@
 //! The orders are signed and the requester's deposit made before the clock starts; the clock
 //! starts when `matchOrders` is handed to the node (`decloud_chain::orders::match_orders`:
 //! gas estimation, signing, sending) and stops when a poll of the hub's task view
-//! (`hub_extension().task(id)`, every 20 ms) says COMPLETED (status 3). The block numbers of
+//! (`hub().task(id)`, every 20 ms) says COMPLETED (status 3). The block numbers of
 //! the task's events say which stage took how many blocks.
 
 use std::time::{Duration, Instant};
@@ -96,7 +96,7 @@ async fn measure(case: &Case, runs: usize, follow: Duration) -> anyhow::Result<V
         let task = decloud_protocol::task_id(matched.deal_id, 0);
         loop {
             let view = watcher
-                .hub_extension()
+                .hub()
                 .task(task)
                 .call()
                 .await

@@ -247,7 +247,7 @@ async fn measure(config: Config, follow: Duration) -> anyhow::Result<Outcome> {
             decloud_protocol::ids::task_ids(matched.deal_id, config.tasks).collect();
         let filter = Filter::new()
             .address(watcher.profile().contracts.hub)
-            .event_signature(decloud_chain::contracts::Hub::TaskContribute::SIGNATURE_HASH)
+            .event_signature(decloud_chain::contracts::IHub::TaskContribute::SIGNATURE_HASH)
             .from_block(from);
         let logs = watcher.provider().get_logs(&filter).await?;
         logs.iter()

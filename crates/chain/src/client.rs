@@ -26,7 +26,7 @@ use alloy::transports::{RpcError, TransportErrorKind};
 use decloud_protocol::Domain;
 use tokio::sync::Mutex;
 
-use crate::contracts::{DevToken, Hub, HubExtension};
+use crate::contracts::{DevToken, IHub};
 use crate::revert::describe_revert;
 use crate::{ChainError, ChainProfile};
 
@@ -149,15 +149,9 @@ impl Client {
         Domain::new(self.profile.chain_id, self.profile.contracts.hub)
     }
 
-    /// The hub's hot-path functions (escrow, matching, tasks).
-    pub fn hub(&self) -> Hub::HubInstance<DynProvider> {
-        Hub::new(self.profile.contracts.hub, self.provider.clone())
-    }
-
-    /// The hub's cold functions (views, order management, categories, claim), at the hub's
-    /// address.
-    pub fn hub_extension(&self) -> HubExtension::HubExtensionInstance<DynProvider> {
-        HubExtension::new(self.profile.contracts.hub, self.provider.clone())
+    /// The hub: every function it serves at its address ([`IHub`]).
+    pub fn hub(&self) -> IHub::IHubInstance<DynProvider> {
+        IHub::new(self.profile.contracts.hub, self.provider.clone())
     }
 
     /// The escrow token.

@@ -4,9 +4,11 @@
 //!
 //! The hub is two contracts sharing one address: `Hub` (escrow, matching, the task hot path)
 //! and `HubExtension` (administration, categories, order presign/cancel and hashes, views,
-//! `reopen`, `claim`), which the hub reaches through its fallback by delegatecall. Bind
-//! `HubExtension::new(contracts.hub, provider)` for the latter: never the extension's own
-//! address. Both carry every hub event and error. See docs/protocol.md.
+//! `reopen`, `claim`), which the hub reaches through its fallback by delegatecall. Callers
+//! never need to know which one holds a function: [`IHub`] is everything the hub serves at its
+//! address (functions, events, errors), so bind `IHub::new(contracts.hub, provider)` (or take
+//! [`crate::client::Client::hub`]). `Hub` is bound for its deployment bytecode, `HubExtension`
+//! for its ABI only. See docs/protocol.md.
 
 // The generated constructors and calls take one argument per Solidity parameter.
 #![allow(clippy::too_many_arguments)]
@@ -16,6 +18,13 @@ alloy::sol!(
     #[derive(Debug)]
     DevToken,
     "../../contracts/artifacts/DevToken.json"
+);
+
+alloy::sol!(
+    #[sol(rpc)]
+    #[derive(Debug)]
+    IHub,
+    "../../contracts/artifacts/IHub.json"
 );
 
 alloy::sol!(
@@ -66,3 +75,46 @@ alloy::sol!(
     IResultReceiver,
     "../../contracts/artifacts/IResultReceiver.json"
 );
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+
+    fn union<T: Ord + Copy>(a: &[T], b: &[T]) -> Vec<T> {
+        a.iter()
+            .chain(b)
+            .copied()
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect()
+    }
+
+    /// The forge test checks IHub's functions; this checks that a revert or a log of either
+    /// contract decodes through IHub.
+    #[test]
+    fn ihub_has_every_event_and_error_of_the_hub() {
+        assert_eq!(
+            IHub::IHubErrors::SELECTORS,
+            union(
+                Hub::HubErrors::SELECTORS,
+                HubExtension::HubExtensionErrors::SELECTORS
+            )
+        );
+        assert_eq!(
+            IHub::IHubEvents::SELECTORS,
+            union(
+                Hub::HubEvents::SELECTORS,
+                HubExtension::HubExtensionEvents::SELECTORS
+            )
+        );
+        assert_eq!(
+            IHub::IHubCalls::SELECTORS,
+            union(
+                Hub::HubCalls::SELECTORS,
+                HubExtension::HubExtensionCalls::SELECTORS
+            )
+        );
+    }
+}

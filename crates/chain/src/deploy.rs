@@ -5,16 +5,14 @@ use alloy::providers::Provider;
 use serde::{Deserialize, Serialize};
 
 use crate::ChainError;
-use crate::contracts::{
-    AppRegistry, DatasetRegistry, DevToken, Hub, HubExtension, WorkerpoolRegistry,
-};
+use crate::contracts::{AppRegistry, DatasetRegistry, DevToken, Hub, IHub, WorkerpoolRegistry};
 
 /// Addresses of the deployed protocol contracts, as stored in the chain profile.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Contracts {
     /// The escrow token (the devnet token on a devnet).
     pub token: Address,
-    /// The hub: escrow, orders, deals, tasks. Bind both `Hub` and `HubExtension` here.
+    /// The hub: escrow, orders, deals, tasks. Bind `IHub` here.
     pub hub: Address,
     /// ERC-721 registry of apps.
     pub app_registry: Address,
@@ -137,7 +135,7 @@ pub async fn deploy_all<P: Provider>(
     .await?;
     let hub = deployed_address(what, &receipt)?;
 
-    let ext = HubExtension::new(hub, provider);
+    let ext = IHub::new(hub, provider);
     let mut pending = Vec::with_capacity(DEFAULT_CATEGORIES.len() + 1);
     for (name, description, reference) in DEFAULT_CATEGORIES {
         let what = format!("creating category {name}");

@@ -1,153 +1,67 @@
 //! From the protocol's orders to the contract bindings, and matching them on chain.
 
-use alloy::primitives::{B256, U256};
+use alloy::primitives::B256;
 use alloy::rpc::types::TransactionReceipt;
-use alloy::sol_types::SolEvent;
-use decloud_protocol::{AppOrder, DatasetOrder, RequestOrder, WorkerpoolOrder, typed};
+use alloy::sol_types::{SolEvent, SolType, SolValue};
+use decloud_protocol::{AppOrder, DatasetOrder, Order, RequestOrder, WorkerpoolOrder, typed};
 
 use crate::ChainError;
 use crate::client::Client;
-use crate::contracts::{Hub, HubExtension};
+use crate::contracts::IHub;
 
-macro_rules! bind_orders {
-    ($m:ident) => {
-        impl From<&AppOrder> for $m::AppOrder {
-            fn from(o: &AppOrder) -> Self {
-                Self {
-                    app: o.app,
-                    appprice: o.app_price,
-                    volume: U256::from(o.volume),
-                    tag: o.tag.0,
-                    datasetrestrict: o.dataset_restrict,
-                    workerpoolrestrict: o.workerpool_restrict,
-                    requesterrestrict: o.requester_restrict,
-                    expiry: U256::from(o.expiry),
-                    salt: o.salt,
-                    sign: o.sign.clone(),
-                }
-            }
-        }
-
-        impl From<&DatasetOrder> for $m::DatasetOrder {
-            fn from(o: &DatasetOrder) -> Self {
-                Self {
-                    dataset: o.dataset,
-                    datasetprice: o.dataset_price,
-                    volume: U256::from(o.volume),
-                    tag: o.tag.0,
-                    apprestrict: o.app_restrict,
-                    workerpoolrestrict: o.workerpool_restrict,
-                    requesterrestrict: o.requester_restrict,
-                    expiry: U256::from(o.expiry),
-                    salt: o.salt,
-                    sign: o.sign.clone(),
-                }
-            }
-        }
-
-        impl From<&WorkerpoolOrder> for $m::WorkerpoolOrder {
-            fn from(o: &WorkerpoolOrder) -> Self {
-                Self {
-                    workerpool: o.workerpool,
-                    workerpoolprice: o.workerpool_price,
-                    volume: U256::from(o.volume),
-                    tag: o.tag.0,
-                    category: U256::from(o.category),
-                    trust: U256::from(o.trust),
-                    apprestrict: o.app_restrict,
-                    datasetrestrict: o.dataset_restrict,
-                    requesterrestrict: o.requester_restrict,
-                    expiry: U256::from(o.expiry),
-                    salt: o.salt,
-                    sign: o.sign.clone(),
-                }
-            }
-        }
-
-        impl From<&RequestOrder> for $m::RequestOrder {
-            fn from(o: &RequestOrder) -> Self {
-                Self {
-                    app: o.app,
-                    appmaxprice: o.app_max_price,
-                    dataset: o.dataset,
-                    datasetmaxprice: o.dataset_max_price,
-                    workerpool: o.workerpool,
-                    workerpoolmaxprice: o.workerpool_max_price,
-                    requester: o.requester,
-                    volume: U256::from(o.volume),
-                    tag: o.tag.0,
-                    category: U256::from(o.category),
-                    trust: U256::from(o.trust),
-                    beneficiary: o.beneficiary,
-                    callback: o.callback,
-                    params: o.params.clone(),
-                    expiry: U256::from(o.expiry),
-                    salt: o.salt,
-                    sign: o.sign.clone(),
-                }
-            }
-        }
-
-        impl From<&$m::Deal> for typed::Deal {
-            fn from(d: &$m::Deal) -> Self {
-                Self {
-                    app: d.app,
-                    appOwner: d.appOwner,
-                    appPrice: d.appPrice,
-                    dataset: d.dataset,
-                    datasetOwner: d.datasetOwner,
-                    datasetPrice: d.datasetPrice,
-                    workerpool: d.workerpool,
-                    scheduler: d.scheduler,
-                    workerpoolPrice: d.workerpoolPrice,
-                    requester: d.requester,
-                    beneficiary: d.beneficiary,
-                    callback: d.callback,
-                    category: d.category,
-                    trust: d.trust,
-                    tag: d.tag,
-                    workClockTimeRef: d.workClockTimeRef,
-                    workerStake: d.workerStake,
-                    schedulerRewardRatio: d.schedulerRewardRatio,
-                    requestHash: d.requestHash,
-                    botFirst: d.botFirst,
-                    volume: d.volume,
-                }
-            }
-        }
-
-        impl From<&typed::Deal> for $m::Deal {
-            fn from(d: &typed::Deal) -> Self {
-                Self {
-                    app: d.app,
-                    appOwner: d.appOwner,
-                    appPrice: d.appPrice,
-                    dataset: d.dataset,
-                    datasetOwner: d.datasetOwner,
-                    datasetPrice: d.datasetPrice,
-                    workerpool: d.workerpool,
-                    scheduler: d.scheduler,
-                    workerpoolPrice: d.workerpoolPrice,
-                    requester: d.requester,
-                    beneficiary: d.beneficiary,
-                    callback: d.callback,
-                    category: d.category,
-                    trust: d.trust,
-                    tag: d.tag,
-                    workClockTimeRef: d.workClockTimeRef,
-                    workerStake: d.workerStake,
-                    schedulerRewardRatio: d.schedulerRewardRatio,
-                    requestHash: d.requestHash,
-                    botFirst: d.botFirst,
-                    volume: d.volume,
-                }
-            }
-        }
-    };
+/// Converts between two `sol!` types generated separately from the same Solidity type (the
+/// protocol's structs and the IHub binding's): ABI-encode one, decode it as the other. No
+/// field is named, so a new field needs nothing here.
+pub fn rebind<A, B>(value: &A) -> Result<B, ChainError>
+where
+    A: SolValue,
+    B: SolValue + From<<B::SolType as SolType>::RustType>,
+{
+    B::abi_decode(&value.abi_encode()).map_err(|e| {
+        ChainError::tx(
+            "converting between contract bindings",
+            format!(
+                "{} and {} are not the same Solidity type: {e}",
+                std::any::type_name::<A>(),
+                std::any::type_name::<B>()
+            ),
+        )
+    })
 }
 
-bind_orders!(Hub);
-bind_orders!(HubExtension);
+/// The conversion of a value to the binding of the same Solidity type. It can't fail: the two
+/// types come from the same declaration (`the_protocol_types_are_the_bindings` checks it).
+fn convert<A, B>(value: &A) -> B
+where
+    A: SolValue,
+    B: SolValue + From<<B::SolType as SolType>::RustType>,
+{
+    rebind(value).expect("the protocol's structs and the IHub bindings are the same Solidity types")
+}
+
+macro_rules! bind_orders {
+    ($($order:ident),*) => {$(
+        impl From<&$order> for IHub::$order {
+            fn from(o: &$order) -> Self {
+                convert(&o.signed())
+            }
+        }
+    )*};
+}
+
+bind_orders!(AppOrder, DatasetOrder, WorkerpoolOrder, RequestOrder);
+
+impl From<&IHub::Deal> for typed::Deal {
+    fn from(d: &IHub::Deal) -> Self {
+        convert(d)
+    }
+}
+
+impl From<&typed::Deal> for IHub::Deal {
+    fn from(d: &typed::Deal) -> Self {
+        convert(d)
+    }
+}
 
 /// A deal created by [`match_orders`].
 #[derive(Clone, Debug)]
@@ -182,11 +96,63 @@ pub async fn match_orders(
         .inner
         .logs()
         .iter()
-        .find_map(|log| Hub::DealCreated::decode_log(&log.inner).ok())
+        .find_map(|log| IHub::DealCreated::decode_log(&log.inner).ok())
         .ok_or_else(|| ChainError::tx(what, "the receipt has no DealCreated event"))?;
     Ok(MatchedDeal {
         deal_id: created.dealid,
         deal: (&created.deal).into(),
         receipt,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use alloy::primitives::{Address, Bytes, U256};
+    use decloud_protocol::Tag;
+
+    use super::*;
+
+    #[test]
+    fn the_protocol_types_are_the_bindings() {
+        let request = RequestOrder {
+            app: Address::repeat_byte(1),
+            app_max_price: U256::from(2),
+            requester: Address::repeat_byte(3),
+            volume: 4,
+            tag: Tag::TEE,
+            params: "{\"args\":\"x\"}".into(),
+            salt: B256::repeat_byte(5),
+            sign: Bytes::from(vec![6; 65]),
+            ..Default::default()
+        };
+        let bound = IHub::RequestOrder::from(&request);
+        assert_eq!(bound.params, request.params);
+        assert_eq!(bound.volume, U256::from(4));
+        assert_eq!(bound.sign, request.sign);
+        assert_eq!(bound.tag, Tag::TEE.0);
+        for (ours, theirs) in [
+            (
+                AppOrder::default().signed().abi_encode(),
+                IHub::AppOrder::from(&AppOrder::default()).abi_encode(),
+            ),
+            (
+                DatasetOrder::none().signed().abi_encode(),
+                IHub::DatasetOrder::from(&DatasetOrder::none()).abi_encode(),
+            ),
+            (
+                WorkerpoolOrder::default().signed().abi_encode(),
+                IHub::WorkerpoolOrder::from(&WorkerpoolOrder::default()).abi_encode(),
+            ),
+        ] {
+            assert_eq!(ours, theirs);
+        }
+        let deal = typed::Deal {
+            app: Address::repeat_byte(7),
+            volume: U256::from(8),
+            requestHash: B256::repeat_byte(9),
+            ..Default::default()
+        };
+        let round: typed::Deal = (&IHub::Deal::from(&deal)).into();
+        assert_eq!(round, deal);
+    }
 }

@@ -6,7 +6,7 @@ use alloy::primitives::U256;
 use alloy::sol_types::{Panic, Revert, SolError, SolInterface};
 use decloud_protocol::format_amount;
 
-use crate::contracts::{AppRegistry, DevToken, Hub, WorkerpoolRegistry};
+use crate::contracts::{AppRegistry, DevToken, IHub, WorkerpoolRegistry};
 
 /// solady's `SafeTransferLib.TransferFromFailed()` (not in the hub's ABI).
 const TRANSFER_FROM_FAILED: [u8; 4] = [0x79, 0x39, 0xf4, 0x24];
@@ -18,7 +18,7 @@ pub fn describe_revert(data: &[u8]) -> String {
     if data.is_empty() {
         return "the transaction reverted without a reason".into();
     }
-    if let Ok(e) = Hub::HubErrors::abi_decode(data) {
+    if let Ok(e) = IHub::IHubErrors::abi_decode(data) {
         return describe_hub_error(&e);
     }
     if let Ok(e) = DevToken::DevTokenErrors::abi_decode(data) {
@@ -71,8 +71,8 @@ pub fn describe_revert(data: &[u8]) -> String {
 }
 
 /// A readable message for one of the hub's custom errors.
-pub fn describe_hub_error(e: &Hub::HubErrors) -> String {
-    use Hub::HubErrors as E;
+pub fn describe_hub_error(e: &IHub::IHubErrors) -> String {
+    use IHub::IHubErrors as E;
     match e {
         E::InsufficientBalance(x) => format!(
             "insufficient balance: {} has {} free in the escrow and needs {}; deposit more with `decloud account deposit`",
@@ -104,18 +104,9 @@ pub fn describe_hub_error(e: &Hub::HubErrors) -> String {
             "category {} does not exist: see `decloud category list`",
             x.category
         ),
-        E::AppMismatch(x) => format!(
-            "the request asks for app {} but the app order is for {}",
-            x.requested, x.offered
-        ),
-        E::DatasetMismatch(x) => format!(
-            "the request asks for dataset {} but the dataset order is for {}",
-            x.requested, x.offered
-        ),
-        E::WorkerpoolMismatch(x) => format!(
-            "the request asks for workerpool {} but the workerpool order is for {}",
-            x.requested, x.offered
-        ),
+        E::AppMismatch(x) => mismatch("app", x.requested, x.offered),
+        E::DatasetMismatch(x) => mismatch("dataset", x.requested, x.offered),
+        E::WorkerpoolMismatch(x) => mismatch("workerpool", x.requested, x.offered),
         E::CategoryMismatch(x) => format!(
             "the request asks for category {} but the workerpool order offers category {}",
             x.requested, x.offered
@@ -183,6 +174,14 @@ fn price_too_high(what: &str, price: U256, max: U256) -> String {
     )
 }
 
+fn mismatch(
+    what: &str,
+    requested: alloy::primitives::Address,
+    offered: alloy::primitives::Address,
+) -> String {
+    format!("the request asks for {what} {requested} but the {what} order is for {offered}")
+}
+
 fn restricted(
     what: &str,
     restriction: alloy::primitives::Address,
@@ -207,7 +206,7 @@ mod tests {
 
     #[test]
     fn hub_errors_are_readable() {
-        let data = Hub::InsufficientBalance {
+        let data = IHub::InsufficientBalance {
             account: Address::repeat_byte(1),
             balance: U256::from(1_000_000_000u64),
             needed: U256::from(3_000_000_000u64),
@@ -221,13 +220,13 @@ mod tests {
             "{msg}"
         );
 
-        let data = Hub::OrderFullyConsumed {
+        let data = IHub::OrderFullyConsumed {
             orderHash: B256::repeat_byte(2),
         }
         .abi_encode();
         assert!(describe_revert(&data).contains("already fully consumed"));
 
-        let data = Hub::WeightOverflow {
+        let data = IHub::WeightOverflow {
             taskid: B256::repeat_byte(3),
         }
         .abi_encode();

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use alloy::primitives::{Address, B256, Bytes, U256};
 use alloy::providers::Provider;
 use decloud_chain::client::{Client, SendOptions};
-use decloud_chain::contracts::{AppRegistry, DatasetRegistry, Hub, WorkerpoolRegistry};
+use decloud_chain::contracts::{AppRegistry, DatasetRegistry, IHub, WorkerpoolRegistry};
 use decloud_chain::orders::{MatchedDeal, match_orders};
 use decloud_chain::{ChainError, ChainProfile};
 use decloud_protocol::{
@@ -219,7 +219,7 @@ async fn rust_signed_orders_match_on_chain_and_tampered_ones_do_not() {
     let (s, clients) = setup(&devnet).await;
     let (dev, scheduler, requester) = (&clients[0], &clients[3], &clients[4]);
     let domain = dev.domain();
-    let ext = dev.hub_extension();
+    let ext = dev.hub();
 
     // Hashes and the domain separator are the hub's.
     assert_eq!(
@@ -381,7 +381,7 @@ async fn rust_signed_orders_match_on_chain_and_tampered_ones_do_not() {
     // A worker contributes and reveals with a Rust-made seal and authorization: the hub agrees.
     let worker = client(&devnet, 5).await;
     deposit(&worker, 100_000).await;
-    let hub_deal: Hub::Deal = (&matched.deal).into();
+    let hub_deal: IHub::Deal = (&matched.deal).into();
     let sh = scheduler.hub();
     scheduler
         .send(
@@ -654,7 +654,7 @@ async fn hub_verdict(c: &Client, o: &Orders) -> Option<String> {
 /// test cannot mistake an unrelated revert for the one it expects).
 fn hub_error_name(e: &alloy::contract::Error) -> String {
     let decoded = e
-        .as_decoded_interface_error::<Hub::HubErrors>()
+        .as_decoded_interface_error::<IHub::IHubErrors>()
         .unwrap_or_else(|| panic!("undecodable revert: {e}"));
     let debug = format!("{decoded:?}");
     debug.split('(').next().unwrap_or_default().to_string()

@@ -9,7 +9,7 @@ use alloy::primitives::{Address, B256, U256};
 use alloy::providers::Provider;
 use alloy::rpc::types::Filter;
 use alloy::sol_types::SolEvent;
-use decloud_chain::contracts::{Hub, HubExtension};
+use decloud_chain::contracts::IHub;
 use decloud_market::{MarketConfig, RunningMarket};
 use decloud_protocol::typed;
 use decloud_testkit::Devnet;
@@ -144,8 +144,8 @@ impl Env {
         std::fs::write(&path, text.replacen(from, to, 1)).unwrap();
     }
 
-    fn hub(&self) -> Hub::HubInstance<alloy::providers::DynProvider> {
-        Hub::new(self.devnet.profile().contracts.hub, self.devnet.provider(0))
+    fn hub(&self) -> IHub::IHubInstance<alloy::providers::DynProvider> {
+        IHub::new(self.devnet.profile().contracts.hub, self.devnet.provider(0))
     }
 
     async fn frozen(&self, account: Address) -> U256 {
@@ -225,13 +225,13 @@ async fn deal_of(env: &Env, deal_id: B256) -> typed::Deal {
         .get_logs(
             &Filter::new()
                 .address(env.devnet.profile().contracts.hub)
-                .event_signature(Hub::DealCreated::SIGNATURE_HASH)
+                .event_signature(IHub::DealCreated::SIGNATURE_HASH)
                 .topic1(deal_id)
                 .from_block(0),
         )
         .await
         .unwrap();
-    let created = Hub::DealCreated::decode_log(&logs[0].inner).unwrap();
+    let created = IHub::DealCreated::decode_log(&logs[0].inner).unwrap();
     (&created.deal).into()
 }
 
@@ -350,7 +350,7 @@ async fn wallets_resources_orders_and_run_make_a_deal_with_the_right_locked_amou
     assert_eq!(deal.volume, U256::from(3));
     assert_eq!(deal.appPrice, U256::from(DCT));
     assert_eq!(deal.workerpoolPrice, U256::from(2 * DCT));
-    let ext = HubExtension::new(env.devnet.profile().contracts.hub, env.devnet.provider(0));
+    let ext = IHub::new(env.devnet.profile().contracts.hub, env.devnet.provider(0));
     let tasks = run["tasks"].as_array().unwrap();
     assert_eq!(tasks.len(), 3);
     for (i, t) in tasks.iter().enumerate() {
@@ -539,7 +539,7 @@ async fn datasets_requests_and_cancellation() {
     let cancelled = env.json(&["order", "cancel", "--dataset", "--wallet", "owner"]);
     assert_eq!(cancelled[0]["market"], "withdrawn");
     assert!(cancelled[0]["transaction"].is_string());
-    let ext = HubExtension::new(env.devnet.profile().contracts.hub, env.devnet.provider(0));
+    let ext = IHub::new(env.devnet.profile().contracts.hub, env.devnet.provider(0));
     let status = ext.orderStatus(hash.parse().unwrap()).call().await.unwrap();
     assert!(status.cancelled);
     assert!(
@@ -610,7 +610,7 @@ async fn a_task_past_its_deadline_is_claimed_and_refunded() {
 
     // The scheduler starts task 0 and never finishes it.
     let deal = deal_of(&env, deal_id).await;
-    Hub::new(env.devnet.profile().contracts.hub, env.devnet.provider(2))
+    IHub::new(env.devnet.profile().contracts.hub, env.devnet.provider(2))
         .initialize((&deal).into(), U256::ZERO)
         .send()
         .await
@@ -708,7 +708,7 @@ async fn run_watch_follows_every_task_to_its_end() {
             Address::ZERO,
         )
         .unwrap();
-        Hub::new(hub_address, env.devnet.provider(4))
+        IHub::new(hub_address, env.devnet.provider(4))
             .contributeAndReveal(
                 (&deal).into(),
                 U256::from(index),
@@ -723,7 +723,7 @@ async fn run_watch_follows_every_task_to_its_end() {
             .get_receipt()
             .await
             .unwrap();
-        Hub::new(hub_address, env.devnet.provider(2))
+        IHub::new(hub_address, env.devnet.provider(2))
             .finalize(
                 (&deal).into(),
                 U256::from(index),

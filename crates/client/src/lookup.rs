@@ -8,7 +8,7 @@ use alloy::providers::Provider;
 use alloy::rpc::types::{Filter, Log};
 use alloy::sol_types::SolEvent;
 use decloud_chain::client::Client;
-use decloud_chain::contracts::HubExtension;
+use decloud_chain::contracts::IHub;
 use decloud_protocol::typed;
 
 use crate::error::{Error, Result};
@@ -122,7 +122,7 @@ async fn events_about<E: SolEvent>(client: &Client, topic: B256) -> Result<Vec<E
 }
 
 fn deal_from_log(log: &Log) -> Option<DealInfo> {
-    let created = HubExtension::DealCreated::decode_log(&log.inner).ok()?;
+    let created = IHub::DealCreated::decode_log(&log.inner).ok()?;
     Some(DealInfo {
         deal_id: created.dealid,
         deal: (&created.deal).into(),
@@ -140,7 +140,7 @@ pub async fn find_deal(client: &Client, deal_id: B256) -> Result<DealInfo> {
     let logs = hub_logs(
         client,
         Filter::new()
-            .event_signature(HubExtension::DealCreated::SIGNATURE_HASH)
+            .event_signature(IHub::DealCreated::SIGNATURE_HASH)
             .topic1(deal_id),
     )
     .await?;
@@ -151,7 +151,7 @@ pub async fn find_deal(client: &Client, deal_id: B256) -> Result<DealInfo> {
 
 /// Every deal on the chain (optionally only those of `requester`), oldest first.
 pub async fn all_deals(client: &Client, requester: Option<Address>) -> Result<Vec<DealInfo>> {
-    let mut filter = Filter::new().event_signature(HubExtension::DealCreated::SIGNATURE_HASH);
+    let mut filter = Filter::new().event_signature(IHub::DealCreated::SIGNATURE_HASH);
     if let Some(r) = requester {
         filter = filter.topic3(r.into_word());
     }
@@ -168,7 +168,7 @@ const SCAN_LIMIT: u64 = 100_000;
 /// The deal and index of task `task_id`: from its `TaskInitialize` event, else by computing the
 /// task ids of every deal.
 pub async fn find_task(client: &Client, task_id: B256) -> Result<(DealInfo, u64)> {
-    let inits: Vec<HubExtension::TaskInitialize> = events_about(client, task_id).await?;
+    let inits: Vec<IHub::TaskInitialize> = events_about(client, task_id).await?;
     if let Some(init) = inits.first() {
         let deal = find_deal(client, init.dealid).await?;
         return Ok((deal, small(init.index)));
@@ -185,9 +185,9 @@ pub async fn find_task(client: &Client, task_id: B256) -> Result<(DealInfo, u64)
 }
 
 /// The task's state on the hub.
-pub async fn task_view(client: &Client, task_id: B256) -> Result<HubExtension::TaskView> {
+pub async fn task_view(client: &Client, task_id: B256) -> Result<IHub::TaskView> {
     Ok(client
-        .hub_extension()
+        .hub()
         .task(task_id)
         .call()
         .await
@@ -195,9 +195,9 @@ pub async fn task_view(client: &Client, task_id: B256) -> Result<HubExtension::T
 }
 
 /// The deal's record on the hub (its start time, among others).
-pub async fn deal_record(client: &Client, deal_id: B256) -> Result<HubExtension::dealRecordReturn> {
+pub async fn deal_record(client: &Client, deal_id: B256) -> Result<IHub::dealRecordReturn> {
     Ok(client
-        .hub_extension()
+        .hub()
         .dealRecord(deal_id)
         .call()
         .await
@@ -219,7 +219,7 @@ pub async fn results_location(
     client: &Client,
     task_id: B256,
 ) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
-    let finals: Vec<HubExtension::TaskFinalize> = events_about(client, task_id).await?;
+    let finals: Vec<IHub::TaskFinalize> = events_about(client, task_id).await?;
     Ok(finals
         .into_iter()
         .next()
@@ -228,7 +228,7 @@ pub async fn results_location(
 
 /// The result hash that reached consensus for `task_id` (the last one, after any reopen).
 pub async fn consensus_of(client: &Client, task_id: B256) -> Result<B256> {
-    let consensus: Vec<HubExtension::TaskConsensus> = events_about(client, task_id).await?;
+    let consensus: Vec<IHub::TaskConsensus> = events_about(client, task_id).await?;
     consensus
         .last()
         .map(|e| e.resultHash)
@@ -238,7 +238,7 @@ pub async fn consensus_of(client: &Client, task_id: B256) -> Result<B256> {
 /// Every worker that contributed to `task_id`, in strictly increasing order (what `claim` and
 /// `finalize` take for replicated tasks).
 pub async fn contributors(client: &Client, task_id: B256) -> Result<Vec<Address>> {
-    let contributions: Vec<HubExtension::TaskContribute> = events_about(client, task_id).await?;
+    let contributions: Vec<IHub::TaskContribute> = events_about(client, task_id).await?;
     let mut workers: Vec<Address> = contributions.into_iter().map(|c| c.worker).collect();
     workers.sort();
     workers.dedup();

@@ -7,7 +7,7 @@ use alloy::primitives::{Address, B256};
 use alloy::rpc::types::TransactionRequest;
 use alloy::signers::local::PrivateKeySigner;
 use decloud_chain::client::Client;
-use decloud_chain::contracts::{AppRegistry, HubExtension};
+use decloud_chain::contracts::{AppRegistry, IHub};
 use decloud_market::OrderKind;
 use decloud_protocol::{AppOrder, DatasetOrder, Domain, Order, RequestOrder, WorkerpoolOrder};
 use serde::{Deserialize, Serialize};
@@ -71,7 +71,7 @@ impl AnyOrder {
 
     /// The hub's `manage*Order(order, true)` transaction: cancels it for good.
     pub fn cancel_tx(&self, client: &Client) -> TransactionRequest {
-        let hub = client.hub_extension();
+        let hub = client.hub();
         match self {
             AnyOrder::App(o) => hub
                 .manageAppOrder(o.into(), true)
@@ -285,9 +285,9 @@ pub async fn sign(
 }
 
 /// The order's status on the hub: consumed volume, presigned, cancelled.
-pub async fn order_status(client: &Client, hash: B256) -> Result<HubExtension::orderStatusReturn> {
+pub async fn order_status(client: &Client, hash: B256) -> Result<IHub::orderStatusReturn> {
     Ok(client
-        .hub_extension()
+        .hub()
         .orderStatus(hash)
         .call()
         .await

@@ -315,7 +315,7 @@ pub struct Category {
 
 /// Every category of the hub, by id.
 pub async fn categories(client: &Client) -> Result<Vec<Category>> {
-    let hub = client.hub_extension();
+    let hub = client.hub();
     let count = hub
         .categoryCount()
         .call()

@@ -334,7 +334,7 @@ impl Pool {
             Some(decloud_chain::accounts::dev_signer(0)),
         )
         .await?;
-        let ext = admin.hub_extension();
+        let ext = admin.hub();
         let id = ext
             .categoryCount()
             .call()
@@ -475,7 +475,7 @@ impl Pool {
             let mut open = Vec::new();
             for &task in tasks {
                 let view = chain
-                    .hub_extension()
+                    .hub()
                     .task(task)
                     .call()
                     .await

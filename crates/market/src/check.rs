@@ -5,11 +5,8 @@
 use alloy::primitives::{Address, B256, U256};
 use alloy::providers::{DynProvider, Provider, ProviderBuilder};
 use decloud_chain::ChainProfile;
-use decloud_chain::contracts::{Hub, HubExtension};
-use decloud_protocol::order::{
-    AppOrder, DatasetOrder, Domain, Order, RequestOrder, WorkerpoolOrder,
-};
-use serde::de::DeserializeOwned;
+use decloud_chain::contracts::IHub;
+use decloud_protocol::{AnyOrder, Domain, ProtocolError};
 
 use crate::{BookEntry, MarketError, OrderKind, OrderStatus};
 
@@ -46,19 +43,16 @@ fn chain_error(what: &str, e: impl std::fmt::Display) -> MarketError {
     ))
 }
 
-fn parse<T: DeserializeOwned>(kind: OrderKind, body: &serde_json::Value) -> Result<T, MarketError> {
-    serde_json::from_value(body.clone())
-        .map_err(|e| MarketError::BadRequest(format!("malformed {} order: {e}", kind.as_str())))
+impl From<ProtocolError> for MarketError {
+    fn from(e: ProtocolError) -> Self {
+        Self::BadRequest(e.to_string())
+    }
 }
 
 fn price(value: U256, what: &str) -> Result<u64, MarketError> {
     u64::try_from(value).map_err(|_| {
         MarketError::BadRequest(format!("{what} {value} is too large for the order book"))
     })
-}
-
-fn nonzero(a: Address) -> Option<Address> {
-    (!a.is_zero()).then_some(a)
 }
 
 impl ChainChecker {
@@ -91,120 +85,57 @@ impl ChainChecker {
         body: &serde_json::Value,
         now: u64,
     ) -> Result<BookEntry, MarketError> {
-        let mut entry = match kind {
-            OrderKind::App => {
-                let o: AppOrder = parse(kind, body)?;
-                let owner = self
-                    .owner(self.profile.contracts.app_registry, o.app, "app")
-                    .await?;
-                let hash = self.signed_by(&o, owner).await?;
-                BookEntry {
-                    hash,
-                    kind,
-                    resource: o.app,
-                    signer: owner,
-                    price: price(o.app_price, "app price")?,
-                    volume: o.volume,
-                    remaining: o.volume,
-                    tag: o.tag.0,
-                    category: None,
-                    trust: None,
-                    workerpool: nonzero(o.workerpool_restrict),
-                    dataset: nonzero(o.dataset_restrict),
-                    expiry: o.expiry,
-                    status: OrderStatus::Open,
-                    order: serde_json::to_value(&o).expect("orders serialize"),
-                }
+        let order = AnyOrder::deserialize_as(kind, body).map_err(|e| {
+            MarketError::BadRequest(format!("malformed {} order: {e}", kind.as_str()))
+        })?;
+        let contracts = &self.profile.contracts;
+        // Who must have signed, and what the book calls the order's price.
+        let (signer, price_name) = match &order {
+            AnyOrder::App(_) => (
+                self.owner(contracts.app_registry, &order).await?,
+                "app price",
+            ),
+            AnyOrder::Dataset(_) => (
+                self.owner(contracts.dataset_registry, &order).await?,
+                "dataset price",
+            ),
+            AnyOrder::Workerpool(_) => (
+                self.owner(contracts.workerpool_registry, &order).await?,
+                "workerpool price",
+            ),
+            AnyOrder::Request(o) => (o.requester, "workerpool max price"),
+        };
+        let hash = self.signed_by(&order, signer).await?;
+        if let AnyOrder::Request(o) = &order {
+            let per_task = o.app_max_price + o.dataset_max_price + o.workerpool_max_price;
+            let balance = IHub::new(contracts.hub, &self.provider)
+                .balanceOf(o.requester)
+                .call()
+                .await
+                .map_err(|e| chain_error("reading the requester's balance", e))?;
+            if balance < per_task {
+                return Err(MarketError::BadRequest(format!(
+                    "requester {} has {balance} in the escrow but one task costs up to {per_task}: deposit with `decloud account deposit`",
+                    o.requester
+                )));
             }
-            OrderKind::Dataset => {
-                let o: DatasetOrder = parse(kind, body)?;
-                let owner = self
-                    .owner(
-                        self.profile.contracts.dataset_registry,
-                        o.dataset,
-                        "dataset",
-                    )
-                    .await?;
-                let hash = self.signed_by(&o, owner).await?;
-                BookEntry {
-                    hash,
-                    kind,
-                    resource: o.dataset,
-                    signer: owner,
-                    price: price(o.dataset_price, "dataset price")?,
-                    volume: o.volume,
-                    remaining: o.volume,
-                    tag: o.tag.0,
-                    category: None,
-                    trust: None,
-                    workerpool: nonzero(o.workerpool_restrict),
-                    dataset: Some(o.dataset),
-                    expiry: o.expiry,
-                    status: OrderStatus::Open,
-                    order: serde_json::to_value(&o).expect("orders serialize"),
-                }
-            }
-            OrderKind::Workerpool => {
-                let o: WorkerpoolOrder = parse(kind, body)?;
-                let owner = self
-                    .owner(
-                        self.profile.contracts.workerpool_registry,
-                        o.workerpool,
-                        "workerpool",
-                    )
-                    .await?;
-                let hash = self.signed_by(&o, owner).await?;
-                BookEntry {
-                    hash,
-                    kind,
-                    resource: o.workerpool,
-                    signer: owner,
-                    price: price(o.workerpool_price, "workerpool price")?,
-                    volume: o.volume,
-                    remaining: o.volume,
-                    tag: o.tag.0,
-                    category: Some(o.category),
-                    trust: Some(o.trust),
-                    workerpool: Some(o.workerpool),
-                    dataset: nonzero(o.dataset_restrict),
-                    expiry: o.expiry,
-                    status: OrderStatus::Open,
-                    order: serde_json::to_value(&o).expect("orders serialize"),
-                }
-            }
-            OrderKind::Request => {
-                let o: RequestOrder = parse(kind, body)?;
-                let hash = self.signed_by(&o, o.requester).await?;
-                let per_task = o.app_max_price + o.dataset_max_price + o.workerpool_max_price;
-                let balance = Hub::new(self.profile.contracts.hub, &self.provider)
-                    .balanceOf(o.requester)
-                    .call()
-                    .await
-                    .map_err(|e| chain_error("reading the requester's balance", e))?;
-                if balance < per_task {
-                    return Err(MarketError::BadRequest(format!(
-                        "requester {} has {balance} in the escrow but one task costs up to {per_task}: deposit with `decloud account deposit`",
-                        o.requester
-                    )));
-                }
-                BookEntry {
-                    hash,
-                    kind,
-                    resource: o.app,
-                    signer: o.requester,
-                    price: price(o.workerpool_max_price, "workerpool max price")?,
-                    volume: o.volume,
-                    remaining: o.volume,
-                    tag: o.tag.0,
-                    category: Some(o.category),
-                    trust: Some(o.trust),
-                    workerpool: nonzero(o.workerpool),
-                    dataset: nonzero(o.dataset),
-                    expiry: o.expiry,
-                    status: OrderStatus::Open,
-                    order: serde_json::to_value(&o).expect("orders serialize"),
-                }
-            }
+        }
+        let mut entry = BookEntry {
+            hash,
+            kind,
+            resource: order.resource(),
+            signer,
+            price: price(order.price(), price_name)?,
+            volume: order.volume(),
+            remaining: order.volume(),
+            tag: order.tag().0,
+            category: order.category(),
+            trust: order.trust(),
+            workerpool: order.workerpool(),
+            dataset: order.dataset(),
+            expiry: order.expiry(),
+            status: OrderStatus::Open,
+            order: serde_json::to_value(&order).expect("orders serialize"),
         };
         if entry.volume == 0 {
             return Err(MarketError::BadRequest(
@@ -239,7 +170,7 @@ impl ChainChecker {
 
     /// What the chain says of a book entry now: consumed volume, cancellation, expiry.
     pub async fn on_chain(&self, entry: &BookEntry, now: u64) -> Result<OnChain, MarketError> {
-        let hub = HubExtension::new(self.profile.contracts.hub, &self.provider);
+        let hub = IHub::new(self.profile.contracts.hub, &self.provider);
         let status = hub
             .orderStatus(entry.hash)
             .call()
@@ -285,12 +216,9 @@ impl ChainChecker {
         &self.profile
     }
 
-    async fn owner(
-        &self,
-        registry: Address,
-        id: Address,
-        what: &str,
-    ) -> Result<Address, MarketError> {
+    /// The owner of the resource `order` offers, read from its `registry`.
+    async fn owner(&self, registry: Address, order: &AnyOrder) -> Result<Address, MarketError> {
+        let (id, what) = (order.resource(), order.kind().as_str());
         ResourceRegistry::new(registry, &self.provider)
             .ownerOfResource(id)
             .call()
@@ -303,10 +231,10 @@ impl ChainChecker {
     }
 
     /// Checks that `expected` signed `order` (or presigned it on chain); returns its hash.
-    async fn signed_by<O: Order>(&self, order: &O, expected: Address) -> Result<B256, MarketError> {
+    async fn signed_by(&self, order: &AnyOrder, expected: Address) -> Result<B256, MarketError> {
         if order.signature().is_empty() {
             let hash = order.hash(&self.domain);
-            let status = HubExtension::new(self.profile.contracts.hub, &self.provider)
+            let status = IHub::new(self.profile.contracts.hub, &self.provider)
                 .orderStatus(hash)
                 .call()
                 .await
@@ -315,9 +243,7 @@ impl ChainChecker {
                 return Ok(hash);
             }
         }
-        order
-            .verify(&self.domain, expected)
-            .map_err(|e| MarketError::BadRequest(e.to_string()))
+        Ok(order.verify(&self.domain, expected)?)
     }
 }
 

@@ -1,8 +1,6 @@
 //! The order book's storage: one table of published orders and the follower's block cursor,
 //! behind the same SQL on SQLite (embedded, the default) and Postgres (by URL).
 
-use std::str::FromStr;
-
 use alloy::primitives::{Address, B256};
 use serde::{Deserialize, Serialize};
 use sqlx::any::{AnyPoolOptions, AnyRow};
@@ -10,49 +8,7 @@ use sqlx::{AnyPool, Row};
 
 use crate::MarketError;
 
-/// The four order kinds.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum OrderKind {
-    /// An app owner's offer.
-    App,
-    /// A dataset owner's offer.
-    Dataset,
-    /// A workerpool owner's offer.
-    Workerpool,
-    /// A requester's demand.
-    Request,
-}
-
-impl OrderKind {
-    /// Every kind, in the order the CLI lists them.
-    pub const ALL: [OrderKind; 4] = [Self::App, Self::Dataset, Self::Workerpool, Self::Request];
-
-    /// The name used in URLs and the database.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::App => "app",
-            Self::Dataset => "dataset",
-            Self::Workerpool => "workerpool",
-            Self::Request => "request",
-        }
-    }
-}
-
-impl FromStr for OrderKind {
-    type Err = MarketError;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::ALL
-            .into_iter()
-            .find(|k| k.as_str() == s)
-            .ok_or_else(|| {
-                MarketError::BadRequest(format!(
-                    "unknown order kind {s:?}: use app, dataset, workerpool or request"
-                ))
-            })
-    }
-}
+pub use decloud_protocol::OrderKind;
 
 /// Where an order stands in the book.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -11,7 +11,7 @@ use std::time::Duration;
 use alloy::primitives::B256;
 use alloy::rpc::types::Filter;
 use alloy::sol_types::SolEvent;
-use decloud_chain::contracts::Hub;
+use decloud_chain::contracts::IHub;
 use decloud_chain::follower::{self, Cursor, Follower, FollowerOptions, Step};
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
@@ -81,8 +81,8 @@ pub async fn follow_once(book: &OrderBook, checker: &ChainChecker) -> Result<u64
         Filter::new()
             .address(checker.profile().contracts.hub)
             .event_signature(vec![
-                Hub::DealCreated::SIGNATURE_HASH,
-                Hub::OrderClosed::SIGNATURE_HASH,
+                IHub::DealCreated::SIGNATURE_HASH,
+                IHub::OrderClosed::SIGNATURE_HASH,
             ]),
         FollowerOptions {
             max_range: MAX_RANGE,
@@ -161,7 +161,7 @@ pub async fn follow_once(book: &OrderBook, checker: &ChainChecker) -> Result<u64
 
 /// The orders a hub event consumed or cancelled.
 fn order_hashes(log: &alloy::rpc::types::Log) -> Vec<B256> {
-    if let Ok(deal) = log.log_decode::<Hub::DealCreated>() {
+    if let Ok(deal) = log.log_decode::<IHub::DealCreated>() {
         let d = deal.inner.data;
         vec![
             d.appOrderHash,
@@ -169,7 +169,7 @@ fn order_hashes(log: &alloy::rpc::types::Log) -> Vec<B256> {
             d.workerpoolOrderHash,
             d.deal.requestHash,
         ]
-    } else if let Ok(cancelled) = log.log_decode::<Hub::OrderClosed>() {
+    } else if let Ok(cancelled) = log.log_decode::<IHub::OrderClosed>() {
         vec![cancelled.inner.data.orderHash]
     } else {
         Vec::new()

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use alloy::primitives::{Address, B256, U256};
 use alloy::signers::SignerSync;
-use decloud_chain::contracts::HubExtension;
+use decloud_chain::contracts::IHub;
 use decloud_market::{MarketConfig, OrderStatus, api, follower};
 use decloud_protocol::order::{AppOrder, Domain, Order, RequestOrder};
 use decloud_testkit::{Devnet, fixtures};
@@ -234,8 +234,8 @@ async fn cancellation_off_chain_and_on_chain() {
     }
 
     // The owner voids the other order on chain; the follower notices.
-    HubExtension::new(profile.contracts.hub, s.devnet.provider(1))
-        .manageAppOrder((&voided).into(), true)
+    IHub::new(profile.contracts.hub, s.devnet.provider(1))
+        .manageAppOrder(IHub::AppOrder::from(&voided), true)
         .send()
         .await
         .unwrap()

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use alloy::primitives::{B256, U256};
 use alloy::providers::Provider;
-use decloud_chain::contracts::{AppRegistry, HubExtension};
+use decloud_chain::contracts::{AppRegistry, IHub};
 use decloud_market::check::ChainChecker;
 use decloud_market::{MarketConfig, OrderBook, OrderStatus, follower};
 use decloud_protocol::order::{AppOrder, Domain, Order};
@@ -83,9 +83,9 @@ async fn an_order_cancelled_in_an_orphaned_block_is_open_again() {
         .raw_request("evm_snapshot".into(), ())
         .await
         .unwrap();
-    HubExtension::new(profile.contracts.hub, devnet.provider(1))
+    IHub::new(profile.contracts.hub, devnet.provider(1))
         .manageAppOrder(
-            HubExtension::AppOrder {
+            IHub::AppOrder {
                 app: order.app,
                 appprice: order.app_price,
                 volume: U256::from(order.volume),

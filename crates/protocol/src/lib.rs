@@ -1,5 +1,5 @@
 //! Types shared on- and off-chain: the four order kinds and their EIP-712 hashing and signing,
-//! deal and task ids, tags, amounts, result hashes and seals, the scheduler's authorization, a
+//! deal and task ids, task statuses, tags, amounts, result hashes and seals, the scheduler's authorization, a
 //! Rust mirror of the contracts' consensus rule, and the scheduler–worker wire types.
 //!
 //! Everything here is pure computation with no I/O, so every other crate (and the simulator) can
@@ -17,10 +17,15 @@ pub mod matching;
 pub mod order;
 pub mod pool;
 pub mod result;
+pub mod status;
 pub mod tag;
 
 pub use amount::{format_amount, parse_amount};
 pub use error::ProtocolError;
 pub use ids::{deal_id, task_id};
-pub use order::{AppOrder, DatasetOrder, Domain, Order, RequestOrder, WorkerpoolOrder, typed};
+pub use order::{
+    AnyOrder, AppOrder, DatasetOrder, Domain, Order, OrderKind, RequestOrder, WorkerpoolOrder,
+    signed, typed,
+};
+pub use status::TaskStatus;
 pub use tag::Tag;

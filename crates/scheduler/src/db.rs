@@ -68,28 +68,8 @@ text_enum!(
     }
 );
 
-text_enum!(
-    /// A task's on-chain status, as the follower last saw it.
-    TaskStatus {
-        /// Not initialized yet (the first authorized contribution may initialize it).
-        Unset => "unset",
-        /// Initialized, accepting contributions.
-        Active => "active",
-        /// Consensus reached, reveals open.
-        Revealing => "revealing",
-        /// Finalized: the result is certified and everybody is paid.
-        Completed => "completed",
-        /// Claimed after its final deadline: the requester was refunded.
-        Failed => "failed",
-    }
-);
-
-impl TaskStatus {
-    /// Whether the task is over (completed or failed).
-    pub fn is_final(self) -> bool {
-        matches!(self, Self::Completed | Self::Failed)
-    }
-}
+/// A task's on-chain status, as the follower last saw it.
+pub use decloud_protocol::TaskStatus;
 
 text_enum!(
     /// The off-chain stage of one worker's replicate of a task.

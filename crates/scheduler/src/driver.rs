@@ -236,8 +236,8 @@ pub async fn drive_once(client: &Client, store: &Store) -> Result<DriveReport, S
                 result_hash,
                 workers,
             } => {
-                let ext = client.hub_extension();
-                let call = ext.reopen((&deal.deal).into(), U256::from(index), result_hash, workers);
+                let hub = client.hub();
+                let call = hub.reopen((&deal.deal).into(), U256::from(index), result_hash, workers);
                 match client
                     .send("reopening a task", call.into_transaction_request())
                     .await
@@ -288,8 +288,8 @@ async fn finalize_group(
 ) -> Result<(Vec<B256>, Vec<B256>), SchedulerError> {
     if ready.len() > 1 {
         let has_callback = deal.deal.callback != Address::ZERO;
-        let ext = client.hub_extension();
-        let call = ext.finalizeBatch(
+        let hub = client.hub();
+        let call = hub.finalizeBatch(
             (&deal.deal).into(),
             ready.iter().map(|r| U256::from(r.index)).collect(),
             ready

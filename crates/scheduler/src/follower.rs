@@ -18,7 +18,7 @@ use alloy::providers::Provider;
 use alloy::rpc::types::{Filter, Log};
 use alloy::sol_types::SolEvent;
 use decloud_chain::client::Client;
-use decloud_chain::contracts::{AppRegistry, DatasetRegistry, Hub};
+use decloud_chain::contracts::{AppRegistry, DatasetRegistry, IHub};
 use decloud_chain::follower::{self, Cursor, Follower, Step};
 use decloud_protocol::typed::Deal;
 
@@ -80,13 +80,13 @@ async fn log_time(client: &Client, log: &Log) -> Result<u64, SchedulerError> {
 
 /// The task events the scheduler follows.
 const TASK_EVENTS: [B256; 7] = [
-    Hub::TaskInitialize::SIGNATURE_HASH,
-    Hub::TaskContribute::SIGNATURE_HASH,
-    Hub::TaskConsensus::SIGNATURE_HASH,
-    Hub::TaskReveal::SIGNATURE_HASH,
-    Hub::TaskReopen::SIGNATURE_HASH,
-    Hub::TaskFinalize::SIGNATURE_HASH,
-    Hub::TaskClaimed::SIGNATURE_HASH,
+    IHub::TaskInitialize::SIGNATURE_HASH,
+    IHub::TaskContribute::SIGNATURE_HASH,
+    IHub::TaskConsensus::SIGNATURE_HASH,
+    IHub::TaskReveal::SIGNATURE_HASH,
+    IHub::TaskReopen::SIGNATURE_HASH,
+    IHub::TaskFinalize::SIGNATURE_HASH,
+    IHub::TaskClaimed::SIGNATURE_HASH,
 ];
 
 /// Runs one pass: from the stored cursor (or the deployment block) to the latest block.
@@ -98,7 +98,7 @@ pub async fn follow_once(
 ) -> Result<Progress, SchedulerError> {
     let deployment = client.profile().deployment_block;
     let mut events = TASK_EVENTS.to_vec();
-    events.push(Hub::DealCreated::SIGNATURE_HASH);
+    events.push(IHub::DealCreated::SIGNATURE_HASH);
     let follower = Follower::new(
         client.provider().clone(),
         Filter::new()
@@ -143,7 +143,7 @@ pub async fn follow_once(
                 let (deals, tasks): (Vec<Log>, Vec<Log>) = batch
                     .logs
                     .into_iter()
-                    .partition(|l| l.topic0() == Some(&Hub::DealCreated::SIGNATURE_HASH));
+                    .partition(|l| l.topic0() == Some(&IHub::DealCreated::SIGNATURE_HASH));
                 let ours: Vec<Log> = deals
                     .into_iter()
                     .filter(|l| l.topics().get(2) == Some(&workerpool.into_word()))
@@ -188,7 +188,7 @@ async fn read_deals(
 ) -> Result<Vec<(B256, bool)>, SchedulerError> {
     let mut out = Vec::new();
     for log in logs {
-        let Ok(created) = log.log_decode::<Hub::DealCreated>() else {
+        let Ok(created) = log.log_decode::<IHub::DealCreated>() else {
             tracing::warn!(?log.transaction_hash, "undecodable DealCreated event skipped");
             continue;
         };
@@ -320,9 +320,9 @@ async fn apply_task_events(
         let mut next = current;
         // An initialization, or a contribution (which initializes a task lazily), starts it.
         let mut starts = false;
-        if topic0 == Hub::TaskInitialize::SIGNATURE_HASH {
+        if topic0 == IHub::TaskInitialize::SIGNATURE_HASH {
             starts = true;
-        } else if let Ok(e) = log.log_decode::<Hub::TaskContribute>() {
+        } else if let Ok(e) = log.log_decode::<IHub::TaskContribute>() {
             let e = e.inner.data;
             let weight = contribution_weight(client, store, deal_id, task_id, e.worker).await?;
             changes.push(TaskChange::Contribution {
@@ -333,7 +333,7 @@ async fn apply_task_events(
                 at: time,
             });
             starts = true;
-        } else if let Ok(e) = log.log_decode::<Hub::TaskConsensus>() {
+        } else if let Ok(e) = log.log_decode::<IHub::TaskConsensus>() {
             next = TaskStatus::Revealing;
             changes.push(TaskChange::Consensus {
                 task_id,
@@ -341,13 +341,13 @@ async fn apply_task_events(
                 at: time,
                 block,
             });
-        } else if let Ok(e) = log.log_decode::<Hub::TaskReveal>() {
+        } else if let Ok(e) = log.log_decode::<IHub::TaskReveal>() {
             changes.push(TaskChange::Reveal {
                 task_id,
                 worker: e.inner.data.worker,
                 at: time,
             });
-        } else if let Ok(e) = log.log_decode::<Hub::TaskReopen>() {
+        } else if let Ok(e) = log.log_decode::<IHub::TaskReopen>() {
             next = TaskStatus::Active;
             changes.push(TaskChange::Reopen {
                 task_id,
@@ -355,7 +355,7 @@ async fn apply_task_events(
                 at: time,
                 block,
             });
-        } else if let Ok(e) = log.log_decode::<Hub::TaskFinalize>() {
+        } else if let Ok(e) = log.log_decode::<IHub::TaskFinalize>() {
             let location = e.inner.data.resultsLocation;
             let location = match std::str::from_utf8(&location) {
                 Ok(text) => text.to_owned(),
@@ -367,7 +367,7 @@ async fn apply_task_events(
                 location,
                 block,
             });
-        } else if topic0 == Hub::TaskClaimed::SIGNATURE_HASH {
+        } else if topic0 == IHub::TaskClaimed::SIGNATURE_HASH {
             next = TaskStatus::Failed;
             changes.push(TaskChange::Claimed { task_id, block });
         } else {
@@ -406,7 +406,7 @@ async fn contribution_weight(
         return Ok(None);
     }
     let c = client
-        .hub_extension()
+        .hub()
         .contribution(task_id, worker)
         .call()
         .await

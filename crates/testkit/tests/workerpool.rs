@@ -10,7 +10,7 @@ use alloy::providers::Provider;
 use alloy::rpc::types::Filter;
 use alloy::sol_types::SolEvent;
 use decloud_chain::client::Client;
-use decloud_chain::contracts::Hub;
+use decloud_chain::contracts::IHub;
 use decloud_protocol::pool::{NextAction, ReportStatus};
 use decloud_protocol::result::{commitment, result_hash};
 use decloud_protocol::typed::Deal;
@@ -161,7 +161,7 @@ async fn a_trust_one_task_is_computed_certified_paid_and_its_result_checks_out()
         .unwrap();
 
     // One finalization, with the location the worker uploaded the result to.
-    let finalized = events::<Hub::TaskFinalize>(&chain, task).await;
+    let finalized = events::<IHub::TaskFinalize>(&chain, task).await;
     assert_eq!(finalized.len(), 1);
     let location = String::from_utf8(finalized[0].resultsLocation.to_vec()).unwrap();
     assert!(location.starts_with(&pool.storage_url), "{location}");
@@ -182,7 +182,7 @@ async fn a_trust_one_task_is_computed_certified_paid_and_its_result_checks_out()
     let outcome =
         decloud_runtime::outcome_of_output(dir.path(), false, &Limits::for_category(300)).unwrap();
     let digest = B256::from(outcome.contribution(false).unwrap().digest.0);
-    let consensus = events::<Hub::TaskConsensus>(&chain, task).await;
+    let consensus = events::<IHub::TaskConsensus>(&chain, task).await;
     assert_eq!(consensus[0].resultHash, result_hash(task, digest));
 
     // The scheduler saw every step; the worker was paid (its stake came back with a reward).
@@ -219,7 +219,7 @@ async fn three_fresh_workers_agree_at_trust_five_and_gain_score() {
     pool.wait_completed(&[task], Duration::from_secs(120))
         .await
         .unwrap();
-    let contributions = events::<Hub::TaskContribute>(&chain, task).await;
+    let contributions = events::<IHub::TaskContribute>(&chain, task).await;
     assert_eq!(
         contributions.len(),
         3,
@@ -231,7 +231,7 @@ async fn three_fresh_workers_agree_at_trust_five_and_gain_score() {
             .all(|c| c.resultHash == contributions[0].resultHash),
         "they agree"
     );
-    assert_eq!(events::<Hub::TaskReveal>(&chain, task).await.len(), 3);
+    assert_eq!(events::<IHub::TaskReveal>(&chain, task).await.len(), 3);
     for i in 0..3 {
         assert_eq!(score(&chain, pool.worker_address(i)).await, 1, "worker {i}");
     }
@@ -314,7 +314,7 @@ async fn a_restarted_scheduler_loses_no_task_and_finalizes_each_once() {
     // Kill the scheduler once the first task is done, while the others are in flight.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
     loop {
-        if !events::<Hub::TaskFinalize>(&chain, tasks[0])
+        if !events::<IHub::TaskFinalize>(&chain, tasks[0])
             .await
             .is_empty()
         {
@@ -328,7 +328,7 @@ async fn a_restarted_scheduler_loses_no_task_and_finalizes_each_once() {
     // if nothing is, the test would prove nothing about a restart.
     let mut in_flight = 0;
     for task in &tasks {
-        if events::<Hub::TaskFinalize>(&chain, *task).await.is_empty() {
+        if events::<IHub::TaskFinalize>(&chain, *task).await.is_empty() {
             in_flight += 1;
         }
     }
@@ -343,7 +343,7 @@ async fn a_restarted_scheduler_loses_no_task_and_finalizes_each_once() {
         .unwrap();
     for task in &tasks {
         assert_eq!(
-            events::<Hub::TaskFinalize>(&chain, *task).await.len(),
+            events::<IHub::TaskFinalize>(&chain, *task).await.len(),
             1,
             "task {task} finalized once"
         );
@@ -493,7 +493,7 @@ async fn a_lying_worker_is_outvoted_loses_its_stake_and_its_score_drops() {
         .await
         .unwrap();
 
-    let consensus = events::<Hub::TaskConsensus>(&chain, a.task_id).await;
+    let consensus = events::<IHub::TaskConsensus>(&chain, a.task_id).await;
     assert_eq!(
         consensus[0].resultHash,
         result_hash(a.task_id, honest),
@@ -602,7 +602,7 @@ async fn bad_apps_end_with_a_reason_and_the_worker_keeps_serving() {
     assert!(reason(&r).contains("cannot upload the result"), "{r:?}");
     for task in [bad_checksum, too_big] {
         assert!(
-            events::<Hub::TaskContribute>(&chain, task).await.is_empty(),
+            events::<IHub::TaskContribute>(&chain, task).await.is_empty(),
             "nothing contributed for {task}"
         );
     }
@@ -652,7 +652,7 @@ async fn a_task_every_worker_fails_is_given_up_and_its_deadline_started() {
     // The scheduler starts its deadline so that the requester can claim a refund.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     loop {
-        let view = chain.hub_extension().task(task).call().await.unwrap();
+        let view = chain.hub().task(task).call().await.unwrap();
         if view.status == 1 {
             assert!(view.initTime > alloy::primitives::aliases::U40::ZERO);
             break;
@@ -660,7 +660,7 @@ async fn a_task_every_worker_fails_is_given_up_and_its_deadline_started() {
         assert!(tokio::time::Instant::now() < deadline, "never initialized");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert!(events::<Hub::TaskContribute>(&chain, task).await.is_empty());
+    assert!(events::<IHub::TaskContribute>(&chain, task).await.is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -693,7 +693,7 @@ async fn a_consensus_nobody_reveals_is_reopened_and_certified_by_others() {
     let digest = honest_digest(&greeting, &deal.matched.deal, task, ja.start_time, "silent").await;
     a.contribute(&ja, &deal.matched.deal, digest).await;
     b.contribute(&jb, &deal.matched.deal, digest).await;
-    assert_eq!(events::<Hub::TaskConsensus>(&chain, task).await.len(), 1);
+    assert_eq!(events::<IHub::TaskConsensus>(&chain, task).await.len(), 1);
     // The scheduler reopens once the reveal deadline passes (the devnet's clock is pushed).
     let provider = devnet.provider(0);
     let _: serde_json::Value = provider
@@ -702,7 +702,7 @@ async fn a_consensus_nobody_reveals_is_reopened_and_certified_by_others() {
         .unwrap();
     let _: serde_json::Value = provider.raw_request("evm_mine".into(), ()).await.unwrap();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    while events::<Hub::TaskReopen>(&chain, task).await.is_empty() {
+    while events::<IHub::TaskReopen>(&chain, task).await.is_empty() {
         assert!(tokio::time::Instant::now() < deadline, "never reopened");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -768,13 +768,13 @@ async fn a_worker_restarted_after_contributing_resumes_and_reveals() {
     pool.wait_completed(&[task], Duration::from_secs(120))
         .await
         .unwrap();
-    let reveals = events::<Hub::TaskReveal>(&chain, task).await;
+    let reveals = events::<IHub::TaskReveal>(&chain, task).await;
     assert!(
         reveals.iter().any(|r| r.worker == first.worker),
         "the restarted worker revealed"
     );
     assert_eq!(
-        events::<Hub::TaskContribute>(&chain, task)
+        events::<IHub::TaskContribute>(&chain, task)
             .await
             .iter()
             .filter(|c| c.worker == first.worker)
@@ -818,7 +818,7 @@ async fn an_app_computes_over_a_dataset_it_downloads_and_checks() {
         .await
         .unwrap();
     let location = String::from_utf8(
-        events::<Hub::TaskFinalize>(&chain, task).await[0]
+        events::<IHub::TaskFinalize>(&chain, task).await[0]
             .resultsLocation
             .to_vec(),
     )
@@ -872,9 +872,9 @@ async fn an_oracle_contract_receives_the_certified_median() {
     let value = oracle.valueOf(task).call().await.unwrap();
     assert_eq!(value, alloy::primitives::I256::try_from(5).unwrap());
     assert_eq!(oracle.latestTask().call().await.unwrap(), task);
-    let finalized = &events::<Hub::TaskFinalize>(&chain, task).await[0];
+    let finalized = &events::<IHub::TaskFinalize>(&chain, task).await[0];
     assert_eq!(finalized.callbackData.len(), 32);
-    let consensus = &events::<Hub::TaskConsensus>(&chain, task).await[0];
+    let consensus = &events::<IHub::TaskConsensus>(&chain, task).await[0];
     assert_eq!(
         consensus.resultHash,
         result_hash(task, alloy::primitives::keccak256(&finalized.callbackData))

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use alloy::primitives::{Address, B256, Bytes, U256};
 use alloy::sol_types::SolValue;
+use decloud_protocol::TaskStatus;
 use decloud_protocol::pool::{Assignment, NextAction, Report, ReportStatus, Resource};
 use decloud_protocol::result::commitment;
 use decloud_protocol::typed::Deal;
@@ -28,12 +29,13 @@ use crate::state::{Computed, Job, Stage};
 const NEXT_WAIT: Duration = Duration::from_secs(20);
 /// How many times a report is tried before the worker gives up on telling the scheduler.
 const REPORT_ATTEMPTS: u32 = 8;
-/// Task status on the hub: revealing (consensus reached).
-const STATUS_REVEALING: u8 = 2;
-/// Task status on the hub: completed.
-const STATUS_COMPLETED: u8 = 3;
 /// Contribution status on the hub: revealed.
 const CONTRIBUTION_REVEALED: u8 = 2;
+
+/// Whether a task whose hub status code is `code` is at `status` or past it.
+fn reached(code: u8, status: TaskStatus) -> bool {
+    TaskStatus::from_u8(code).is_some_and(|s| s >= status)
+}
 
 /// Why a replicate could not be computed or contributed: reported to the scheduler, never
 /// contributed. One line, with no secret in it.
@@ -471,18 +473,18 @@ async fn contribute(
     if a.trust <= 1 {
         let done = if resumed {
             let view = chain
-                .hub_extension()
+                .hub()
                 .task(a.task_id)
                 .call()
                 .await
                 .map_err(|e| chain.contract_error("reading the task", &e))?;
-            if view.status >= STATUS_REVEALING && view.worker != me {
+            if reached(view.status, TaskStatus::Revealing) && view.worker != me {
                 return Err(fail(format!(
                     "the task already has a result, from {}",
                     view.worker
                 )));
             }
-            view.status >= STATUS_REVEALING
+            reached(view.status, TaskStatus::Revealing)
         } else {
             false
         };
@@ -507,7 +509,7 @@ async fn contribute(
     }
     let already = resumed
         && chain
-            .hub_extension()
+            .hub()
             .contribution(a.task_id, me)
             .call()
             .await
@@ -559,8 +561,8 @@ async fn await_reveal(ctx: &Context, a: &Assignment, computed: &Computed) -> Res
             Err(e) => {
                 tracing::debug!(task = %a.task_id, error = %e, "asking the scheduler failed; retrying");
                 // The chain can end the wait on its own: a completed or claimed task.
-                if let Ok(view) = chain.hub_extension().task(a.task_id).call().await
-                    && view.status >= STATUS_COMPLETED
+                if let Ok(view) = chain.hub().task(a.task_id).call().await
+                    && reached(view.status, TaskStatus::Completed)
                 {
                     return Ok(());
                 }
@@ -577,7 +579,7 @@ async fn await_reveal(ctx: &Context, a: &Assignment, computed: &Computed) -> Res
             }
             NextAction::Reveal { .. } => {
                 let mine = chain
-                    .hub_extension()
+                    .hub()
                     .contribution(a.task_id, ctx.address)
                     .call()
                     .await

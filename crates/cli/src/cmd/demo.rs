@@ -15,7 +15,7 @@ use alloy::providers::Provider;
 use anyhow::{Context, bail};
 use clap::Args;
 use decloud_chain::client::Client;
-use decloud_chain::contracts::{Hub, HubExtension};
+use decloud_chain::contracts::IHub;
 use decloud_local::pool::{APP_OWNER, DealRequest, POOL_OWNER, PoolOptions, REQUESTER};
 use decloud_local::{Cluster, ClusterConfig};
 use decloud_protocol::format_amount;
@@ -170,14 +170,9 @@ fn function_name(input: &[u8]) -> String {
     let Some(selector) = input.get(..4) else {
         return "transfer".into();
     };
-    for (sel, sig) in Hub::HubCalls::SELECTORS
+    for (sel, sig) in IHub::IHubCalls::SELECTORS
         .iter()
-        .zip(Hub::HubCalls::SIGNATURES)
-        .chain(
-            HubExtension::HubExtensionCalls::SELECTORS
-                .iter()
-                .zip(HubExtension::HubExtensionCalls::SIGNATURES),
-        )
+        .zip(IHub::IHubCalls::SIGNATURES)
     {
         if sel[..] == selector[..] {
             return sig.split('(').next().unwrap_or(sig).to_string();
@@ -393,7 +388,7 @@ pub async fn run(args: DemoArgs, _home: &Path, json: bool) -> anyhow::Result<()>
             }
             let report = scheduler_view(&scheduler_url, task.task_id).await;
             let status = chain
-                .hub_extension()
+                .hub()
                 .task(task.task_id)
                 .call()
                 .await

@@ -225,7 +225,7 @@ async fn claim(home: &Path, task: &str, signer: &SignerOpts, json: bool) -> anyh
     } else {
         Vec::new()
     };
-    let hub = client.hub_extension();
+    let hub = client.hub();
     let call = hub.claim((&deal.deal).into(), U256::from(index), workers);
     let bar = spinner("claiming the task", json);
     let receipt = client

@@ -5,7 +5,7 @@ use std::path::Path;
 use alloy::primitives::U256;
 use anyhow::bail;
 use clap::Args;
-use decloud_chain::contracts::HubExtension;
+use decloud_chain::contracts::IHub;
 use decloud_market::OrderKind;
 use decloud_market::client::ClientError;
 use serde_json::json;
@@ -36,14 +36,14 @@ pub async fn run(args: ShowArgs, home: &Path, json: bool) -> anyhow::Result<()> 
     let status = decloud_client::orders::order_status(&client, hash).await?;
     let consumed = match &entry {
         Some(e) if e.kind == OrderKind::Request => client
-            .hub_extension()
+            .hub()
             .requestOrderConsumed(hash, U256::from(e.volume))
             .call()
             .await
             .map_err(|e| client.contract_error("reading the request's consumed volume", &e))?,
         _ => status.consumed,
     };
-    let HubExtension::orderStatusReturn {
+    let IHub::orderStatusReturn {
         presigned,
         cancelled,
         ..

@@ -1,0 +1,242 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.30;
+
+import {
+    AppOrder,
+    DatasetOrder,
+    WorkerpoolOrder,
+    RequestOrder,
+    Deal,
+    TaskView,
+    FastResult
+} from "../libs/Types.sol";
+
+/// @title IHub
+/// @notice Everything the hub serves at its one address: the functions of Hub (escrow, matching, the
+/// task hot path) and of HubExtension (administration, categories, order management and hashes, views,
+/// reopen, claim, batch finalization), which Hub reaches through its fallback, with every event and error
+/// either emits. Bind this, not Hub or HubExtension, to call the hub; test/IHub.t.sol checks that it and
+/// the two contracts serve the same selectors.
+interface IHub {
+    error AlreadyContributed(bytes32 taskid, address worker);
+    error AlreadyRevealed(bytes32 taskid, address worker);
+    error AmountTooLarge(uint256 amount);
+    error AppMismatch(address requested, address offered);
+    error AppOrderRestricted(address restriction, address actual);
+    error AppPriceTooHigh(uint256 price, uint256 max);
+    error CallbackDataMismatch(bytes32 taskid);
+    error CategoryMismatch(uint256 requested, uint256 offered);
+    error ContributionDeadlinePassed(bytes32 taskid, uint256 deadline);
+    error ContributionRejected(bytes32 taskid, address worker);
+    error DatasetMismatch(address requested, address offered);
+    error DatasetOrderRestricted(address restriction, address actual);
+    error DatasetPriceTooHigh(uint256 price, uint256 max);
+    error EnclaveNotAuthorized(address enclave);
+    error EnclaveRequired(bytes32 taskid);
+    error FinalDeadlineNotReached(bytes32 taskid, uint256 deadline);
+    error FinalDeadlinePassed(bytes32 taskid, uint256 deadline);
+    error InitializationNotOpen(uint256 opensAt);
+    error InsufficientBalance(address account, uint256 balance, uint256 needed);
+    error InsufficientGasForCallback(uint256 gasLeft);
+    error InvalidAuthorization(bytes32 taskid, address worker, address enclave);
+    error InvalidContributorList(bytes32 taskid);
+    error InvalidEnclaveSignature(bytes32 taskid, address enclave);
+    error InvalidReveal(bytes32 taskid, address worker);
+    error InvalidSignature(bytes32 orderHash, address signer);
+    error InvalidWorkClockTimeRef(uint256 workClockTimeRef);
+    error LengthMismatch(uint256 expected, uint256 actual);
+    error NoReveal(bytes32 taskid);
+    error NotAdmin(address caller);
+    error NotAttestationAuthority(address caller);
+    error NotConsensusResult(bytes32 taskid, bytes32 resultHash);
+    error NotContributor(bytes32 taskid, address worker);
+    error NotFastPathDeal(bytes32 dealid);
+    error NotOrderSigner(bytes32 orderHash, address caller);
+    error NotScheduler(address caller, address scheduler);
+    error NotSingleContribution(bytes32 dealid);
+    error OrderCancelled(bytes32 orderHash);
+    error OrderExpired(bytes32 orderHash, uint256 expiry);
+    error OrderFullyConsumed(bytes32 orderHash);
+    error PriceTooLarge(uint256 price);
+    error Reentrancy();
+    error RevealDeadlineNotReached(bytes32 taskid, uint256 deadline);
+    error RevealDeadlinePassed(bytes32 taskid, uint256 deadline);
+    error RevealsPending(bytes32 taskid, uint256 reveals, uint256 expected);
+    error TagNotOffered(bytes32 required, bytes32 offered);
+    error TaskAlreadyInitialized(bytes32 taskid);
+    error TaskAlreadyRevealed(bytes32 taskid);
+    error TaskIndexOutOfRange(uint256 index, uint256 volume);
+    error TaskNotActive(bytes32 taskid, uint8 status);
+    error TaskNotClaimable(bytes32 taskid, uint8 status);
+    error TaskNotRevealing(bytes32 taskid, uint8 status);
+    error TeeAppRequired(address app);
+    error TooManyContributions(bytes32 taskid);
+    error TrustNotOffered(uint256 requested, uint256 offered);
+    error TrustTooLarge(uint256 trust);
+    error UnknownCategory(uint256 category);
+    error UnknownDeal(bytes32 dealid);
+    error UnknownResource(address resource);
+    error WeightOverflow(bytes32 taskid);
+    error WorkerpoolMismatch(address requested, address offered);
+    error WorkerpoolOrderRestricted(address restriction, address actual);
+    error WorkerpoolPriceTooHigh(uint256 price, uint256 max);
+    error ZeroAddress();
+
+    event AdminTransferred(address indexed previousAdmin, address indexed newAdmin);
+    event AttestationAuthorityChanged(address indexed authority);
+    event CallbackResult(bytes32 indexed taskid, address indexed callback, bool success);
+    event CategoryCreated(
+        uint256 indexed category, string name, string description, uint256 workClockTimeRef
+    );
+    event DealCreated(
+        bytes32 indexed dealid,
+        address indexed workerpool,
+        address indexed requester,
+        Deal deal,
+        bytes32 appOrderHash,
+        bytes32 datasetOrderHash,
+        bytes32 workerpoolOrderHash,
+        string params
+    );
+    event Deposit(address indexed account, address indexed from, uint256 amount);
+    event EnclaveAuthorized(address indexed enclave, uint256 expiry);
+    event OrderClosed(bytes32 indexed orderHash, address indexed signer);
+    event OrderPresigned(bytes32 indexed orderHash, address indexed signer);
+    event TaskClaimed(bytes32 indexed taskid);
+    event TaskConsensus(bytes32 indexed taskid, bytes32 indexed resultHash);
+    event TaskContribute(bytes32 indexed taskid, address indexed worker, bytes32 resultHash);
+    event TaskFinalize(bytes32 indexed taskid, bytes resultsLocation, bytes callbackData);
+    event TaskInitialize(bytes32 indexed taskid, bytes32 indexed dealid, uint256 index);
+    event TaskReopen(bytes32 indexed taskid, bytes32 indexed resultHash);
+    event TaskReveal(bytes32 indexed taskid, address indexed worker, bytes32 digest);
+    event Withdraw(address indexed account, address indexed to, uint256 amount);
+
+    function CALLBACK_GAS() external view returns (uint256);
+    function CONTRIBUTION_CONTRIBUTED() external view returns (uint8);
+    function CONTRIBUTION_DEADLINE_RATIO() external view returns (uint256);
+    function CONTRIBUTION_REVEALED() external view returns (uint8);
+    function FINAL_DEADLINE_RATIO() external view returns (uint256);
+    function KITTY_MIN() external view returns (uint256);
+    function KITTY_RATIO() external view returns (uint256);
+    function MAX_DEAL_VOLUME() external view returns (uint256);
+    function REVEAL_DEADLINE_RATIO() external view returns (uint256);
+    function SCHEDULER_STAKE_RATIO() external view returns (uint256);
+    function STATUS_ACTIVE() external view returns (uint8);
+    function STATUS_COMPLETED() external view returns (uint8);
+    function STATUS_FAILED() external view returns (uint8);
+    function STATUS_REVEALING() external view returns (uint8);
+    function STATUS_UNSET() external view returns (uint8);
+    function TAG_TEE() external view returns (bytes32);
+    function admin() external view returns (address);
+    function appRegistry() external view returns (address);
+    function attestationAuthority() external view returns (address);
+    function authorizeEnclave(address enclave, uint256 expiry) external;
+    function balanceOf(address account) external view returns (uint256);
+    function category(uint256 id) external view returns (string memory name, uint256 workClockTimeRef);
+    function categoryCount() external view returns (uint256);
+    function claim(Deal calldata deal, uint256 index, address[] calldata workers) external;
+    function contribute(
+        Deal calldata deal,
+        uint256 index,
+        bytes32 resultHash,
+        bytes32 resultSeal,
+        address enclave,
+        bytes calldata enclaveSign,
+        bytes calldata authorizationSign
+    ) external;
+    function contributeAndFinalize(Deal calldata deal, uint256 index, FastResult calldata r) external;
+    function contributeAndReveal(
+        Deal calldata deal,
+        uint256 index,
+        bytes32 digest,
+        address enclave,
+        bytes calldata enclaveSign,
+        bytes calldata authorizationSign
+    ) external;
+    function contribution(bytes32 taskid, address worker)
+        external
+        view
+        returns (uint8 status, uint8 epoch, uint256 weight, uint256 commit);
+    function createCategory(string calldata name, string calldata description, uint256 workClockTimeRef)
+        external
+        returns (uint256 id);
+    function datasetRegistry() external view returns (address);
+    function dealId(Deal calldata deal) external pure returns (bytes32);
+    function dealRecord(bytes32 dealid) external view returns (bytes32 commitment, uint256 startTime);
+    function deposit(uint256 amount) external;
+    function depositAndMatchOrders(
+        uint256 amount,
+        AppOrder calldata appOrder,
+        DatasetOrder calldata datasetOrder,
+        WorkerpoolOrder calldata workerpoolOrder,
+        RequestOrder calldata requestOrder
+    ) external returns (bytes32 dealid);
+    function depositFor(address account, uint256 amount) external;
+    function domainSeparator() external view returns (bytes32);
+    function eip712Domain()
+        external
+        view
+        returns (
+            bytes1 fields,
+            string memory name,
+            string memory version,
+            uint256 chainId,
+            address verifyingContract,
+            bytes32 salt,
+            uint256[] memory extensions
+        );
+    function enclaveExpiry(address enclave) external view returns (uint256);
+    function extension() external view returns (address);
+    function finalize(
+        Deal calldata deal,
+        uint256 index,
+        bytes calldata resultsLocation,
+        bytes calldata callbackData,
+        address[] calldata workers
+    ) external;
+    function finalizeBatch(
+        Deal calldata deal,
+        uint256[] calldata indexes,
+        bytes[] calldata resultsLocations,
+        bytes[] calldata callbackData
+    ) external;
+    function frozenOf(address account) external view returns (uint256);
+    function group(bytes32 taskid, bytes32 resultHash)
+        external
+        view
+        returns (uint8 epoch, bool consensus, uint256 members, uint256 weight);
+    function hashAppOrder(AppOrder calldata o) external view returns (bytes32);
+    function hashDatasetOrder(DatasetOrder calldata o) external view returns (bytes32);
+    function hashRequestOrder(RequestOrder calldata o) external view returns (bytes32);
+    function hashWorkerpoolOrder(WorkerpoolOrder calldata o) external view returns (bytes32);
+    function initialize(Deal calldata deal, uint256 index) external returns (bytes32 taskid);
+    function initializeBatch(Deal calldata deal, uint256 first, uint256 count) external;
+    function kitty() external view returns (uint256);
+    function manageAppOrder(AppOrder calldata o, bool cancel) external;
+    function manageDatasetOrder(DatasetOrder calldata o, bool cancel) external;
+    function manageRequestOrder(RequestOrder calldata o, bool cancel) external;
+    function manageWorkerpoolOrder(WorkerpoolOrder calldata o, bool cancel) external;
+    function matchOrders(
+        AppOrder calldata appOrder,
+        DatasetOrder calldata datasetOrder,
+        WorkerpoolOrder calldata workerpoolOrder,
+        RequestOrder calldata requestOrder
+    ) external returns (bytes32 dealid);
+    function orderStatus(bytes32 orderHash)
+        external
+        view
+        returns (uint256 consumed, bool presigned, bool cancelled);
+    function reopen(Deal calldata deal, uint256 index, bytes32 resultHash, address[] calldata workers)
+        external;
+    function requestOrderConsumed(bytes32 orderHash, uint256 volume) external view returns (uint256);
+    function reveal(bytes32 taskid, bytes32 digest) external;
+    function scoreOf(address worker) external view returns (uint256);
+    function setAttestationAuthority(address authority) external;
+    function task(bytes32 taskid) external view returns (TaskView memory v);
+    function taskId(bytes32 dealid, uint256 index) external pure returns (bytes32);
+    function token() external view returns (address);
+    function transferAdmin(address newAdmin) external;
+    function withdraw(uint256 amount) external;
+    function withdrawTo(address to, uint256 amount) external;
+    function workerpoolRegistry() external view returns (address);
+}

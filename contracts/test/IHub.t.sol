@@ -1,0 +1,48 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.30;
+
+import {Test} from "./utils/Test.sol";
+
+/// The JSON cheatcodes this test needs beyond the minimal Vm of utils.
+interface VmJson {
+    function parseJsonKeys(string calldata json, string calldata key) external pure returns (string[] memory);
+}
+
+/// IHub is written by hand, so it can drift from what the hub really serves. The selectors of its
+/// functions must be exactly those of Hub and HubExtension together (Hub's fallback delegates every
+/// function it lacks to HubExtension): a function missing from IHub can't be called by the Rust side,
+/// one IHub has but neither contract serves reverts at run time.
+contract IHubTest is Test {
+    VmJson internal constant json = VmJson(address(uint160(uint256(keccak256("hevm cheat code")))));
+
+    function _functions(string memory name) internal view returns (string[] memory) {
+        string memory artifact = vm.readFile(string.concat("out/", name, ".sol/", name, ".json"));
+        return json.parseJsonKeys(artifact, ".methodIdentifiers");
+    }
+
+    function _contains(string[] memory list, string memory s) internal pure returns (bool) {
+        for (uint256 i; i < list.length; ++i) {
+            if (keccak256(bytes(list[i])) == keccak256(bytes(s))) return true;
+        }
+        return false;
+    }
+
+    function test_ihub_serves_exactly_hub_and_extension() public view {
+        string[] memory ihub = _functions("IHub");
+        string[] memory hub = _functions("Hub");
+        string[] memory ext = _functions("HubExtension");
+        require(ihub.length > 0, "no functions read from the IHub artifact");
+        for (uint256 i; i < ihub.length; ++i) {
+            require(
+                _contains(hub, ihub[i]) || _contains(ext, ihub[i]),
+                string.concat("IHub declares a function the hub doesn't serve: ", ihub[i])
+            );
+        }
+        for (uint256 i; i < hub.length; ++i) {
+            require(_contains(ihub, hub[i]), string.concat("IHub lacks Hub's ", hub[i]));
+        }
+        for (uint256 i; i < ext.length; ++i) {
+            require(_contains(ihub, ext[i]), string.concat("IHub lacks HubExtension's ", ext[i]));
+        }
+    }
+}
