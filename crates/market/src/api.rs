@@ -97,7 +97,11 @@ impl IntoResponse for MarketError {
             MarketError::NotFound(_) => StatusCode::NOT_FOUND,
             MarketError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             MarketError::Chain(_) => StatusCode::BAD_GATEWAY,
-            MarketError::Database(_) | MarketError::Corrupt(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            MarketError::Open(_)
+            | MarketError::Listen { .. }
+            | MarketError::Database(_)
+            | MarketError::Lost(_)
+            | MarketError::Corrupt(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
         if status.is_server_error() {
             tracing::error!(error = %self, "request failed");
@@ -154,9 +158,10 @@ async fn publish(
         .await?;
     // Durable before acknowledged: the insert commits before the answer goes out.
     let created = state.book.insert(&entry, now).await?;
-    let stored = state.book.get(entry.hash).await?.ok_or_else(|| {
-        MarketError::Database("the order vanished right after it was stored".into())
-    })?;
+    let stored =
+        state.book.get(entry.hash).await?.ok_or_else(|| {
+            MarketError::Lost("the order vanished right after it was stored".into())
+        })?;
     let code = if created {
         StatusCode::CREATED
     } else {

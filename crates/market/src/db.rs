@@ -3,7 +3,7 @@
 
 use alloy::primitives::{Address, B256};
 use serde::{Deserialize, Serialize};
-use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::any::AnyRow;
 use sqlx::{AnyPool, Row};
 
 use crate::MarketError;
@@ -112,7 +112,8 @@ pub const MAX_PAGE_SIZE: u32 = 200;
 /// Page size when the query names none.
 pub const DEFAULT_PAGE_SIZE: u32 = 20;
 
-const MIGRATION: &str = include_str!("../migrations/0001_orders.sql");
+/// The book's schema, version by version.
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 /// The order book's database.
 #[derive(Clone, Debug)]
@@ -152,25 +153,9 @@ impl OrderBook {
     /// Opens (creating if needed) the database at `url`: `sqlite://path/market.db` or
     /// `postgres://...`, and applies the schema.
     pub async fn open(url: &str) -> Result<Self, MarketError> {
-        sqlx::any::install_default_drivers();
-        let url = if url.starts_with("sqlite:") && !url.contains('?') {
-            format!("{url}?mode=rwc")
-        } else {
-            url.to_owned()
-        };
-        let pool = AnyPoolOptions::new()
-            .max_connections(if url.starts_with("sqlite:") { 1 } else { 8 })
-            .connect(&url)
-            .await
-            .map_err(|e| MarketError::Database(format!("cannot open {}: {e}", redact(&url))))?;
-        for statement in MIGRATION
-            .split(';')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-        {
-            sqlx::query(statement).execute(&pool).await?;
-        }
-        Ok(Self { pool })
+        Ok(Self {
+            pool: decloud_sql::open(url, &MIGRATOR).await?,
+        })
     }
 
     /// Stores an accepted order. Publishing the same order twice is not an error: the book keeps
@@ -389,16 +374,6 @@ impl OrderBook {
     }
 }
 
-/// `url` without its password, for error messages.
-fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            format!("{}://***{}", &url[..scheme], &url[at..])
-        }
-        _ => url.to_owned(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -563,6 +538,56 @@ mod tests {
         );
     }
 
+    /// The schema as it shipped before versioned migrations: every start ran its statements
+    /// one by one.
+    const UNVERSIONED_SCHEMA: &str = include_str!("../migrations/0001_initial.sql");
+
+    #[tokio::test]
+    async fn a_book_from_before_versioned_migrations_is_upgraded_with_its_orders() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("market.db").display());
+        sqlx::any::install_default_drivers();
+        let pool = AnyPool::connect(&format!("{url}?mode=rwc")).await.unwrap();
+        sqlx::raw_sql(UNVERSIONED_SCHEMA)
+            .execute(&pool)
+            .await
+            .unwrap();
+        let old = OrderBook { pool };
+        old.insert(&entry(1, OrderKind::App, 30), 100)
+            .await
+            .unwrap();
+        old.set_cursor(41).await.unwrap();
+        old.pool.close().await;
+
+        let book = OrderBook::open(&url).await.unwrap();
+        assert_eq!(
+            decloud_sql::schema_version(&book.pool).await.unwrap(),
+            Some(1)
+        );
+        assert_eq!(
+            book.get(B256::repeat_byte(1)).await.unwrap().unwrap(),
+            entry(1, OrderKind::App, 30)
+        );
+        assert_eq!(book.cursor().await.unwrap(), Some(41));
+        // Opening it again finds the version recorded and runs nothing again (or the dropped
+        // table would come back).
+        sqlx::query("DROP TABLE cursor")
+            .execute(&book.pool)
+            .await
+            .unwrap();
+        book.pool.close().await;
+        let book = OrderBook::open(&url).await.unwrap();
+        assert_eq!(
+            decloud_sql::schema_version(&book.pool).await.unwrap(),
+            Some(1)
+        );
+        assert!(book.cursor().await.is_err());
+        assert_eq!(
+            book.get(B256::repeat_byte(1)).await.unwrap().unwrap(),
+            entry(1, OrderKind::App, 30)
+        );
+    }
+
     #[tokio::test]
     async fn cursor_survives_a_reopen() {
         let dir = tempfile::tempdir().unwrap();
@@ -574,15 +599,6 @@ mod tests {
         drop(book);
         let reopened = OrderBook::open(&url).await.unwrap();
         assert_eq!(reopened.cursor().await.unwrap(), Some(42));
-    }
-
-    #[test]
-    fn redact_hides_passwords() {
-        assert_eq!(
-            redact("postgres://me:secret@db/market"),
-            "postgres://***@db/market"
-        );
-        assert_eq!(redact("sqlite://x.db"), "sqlite://x.db");
     }
 
     /// The same queries on Postgres: `DECLOUD_TEST_POSTGRES_URL=postgres://... cargo test -p

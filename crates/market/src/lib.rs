@@ -23,21 +23,30 @@ pub enum MarketError {
     /// No order has this hash.
     #[error("no order {0} in the book: check the hash, or publish the order first")]
     NotFound(String),
-    /// The database failed.
+    /// The database could not be opened or brought to the current schema.
     #[error("order book database: {0}")]
-    Database(String),
+    Open(#[from] decloud_sql::SqlError),
+    /// A query failed.
+    #[error("order book database: {0}")]
+    Database(#[from] sqlx::Error),
+    /// The database did not keep what it was just given.
+    #[error("order book database: {0}")]
+    Lost(String),
     /// A stored row is unreadable.
     #[error("order book database holds a corrupt row ({0}): restore it from a backup or delete it")]
     Corrupt(String),
+    /// The API's address cannot be listened on.
+    #[error("cannot listen on {addr}: {source}; pass another --market-listen address")]
+    Listen {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// Why the system refused it.
+        #[source]
+        source: std::io::Error,
+    },
     /// The chain could not be asked.
     #[error("{0}")]
     Chain(String),
-}
-
-impl From<sqlx::Error> for MarketError {
-    fn from(e: sqlx::Error) -> Self {
-        Self::Database(e.to_string())
-    }
 }
 
 pub mod api;
@@ -110,17 +119,14 @@ impl Drop for RunningMarket {
 pub async fn start(config: MarketConfig) -> Result<RunningMarket, MarketError> {
     let book = OrderBook::open(&config.database_url).await?;
     let checker = check::ChainChecker::new(config.profile)?;
+    let listen = |source| MarketError::Listen {
+        addr: config.listen,
+        source,
+    };
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
-        .map_err(|e| {
-            MarketError::BadRequest(format!(
-                "cannot listen on {}: {e}; pass another --market-listen address",
-                config.listen
-            ))
-        })?;
-    let addr = listener
-        .local_addr()
-        .map_err(|e| MarketError::BadRequest(format!("cannot read the listening address: {e}")))?;
+        .map_err(listen)?;
+    let addr = listener.local_addr().map_err(listen)?;
     let state = api::AppState {
         book: book.clone(),
         checker: Arc::new(checker.clone()),

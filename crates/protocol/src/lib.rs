@@ -15,6 +15,7 @@ mod error;
 pub mod ids;
 pub mod matching;
 pub mod order;
+pub mod policy;
 pub mod pool;
 pub mod result;
 pub mod status;

@@ -14,12 +14,53 @@
 //! 3. Compute, then `POST /v1/tasks/{taskid}/report` a [`Report`] after each step; for a
 //!    replicated task, `GET /v1/tasks/{taskid}/next?wait=SECS` → [`NextAction`] says when to
 //!    reveal.
+//!
+//! Anyone may read what the scheduler tracks: `GET /v1/tasks/{taskid}` → [`TaskReport`],
+//! `GET /v1/deals/{dealid}` → [`DealReport`], `GET /v1/workers` → [`WorkerInfo`]s.
 
 use std::fmt;
 use std::str::FromStr;
 
 use alloy::primitives::{Address, B256, Bytes};
 use serde::{Deserialize, Serialize};
+
+/// A closed set of names: serialized lowercase, parsed back, shown as is.
+macro_rules! text_enum {
+    ($(#[$meta:meta])* $name:ident, $what:literal, $hint:literal { $($(#[$vmeta:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[serde(rename_all = "lowercase")]
+        pub enum $name {
+            $($(#[$vmeta])* $variant,)+
+        }
+
+        impl $name {
+            /// The name on the wire (and in the scheduler's database).
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $text,)+
+                }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = String;
+
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                match s {
+                    $($text => Ok(Self::$variant),)+
+                    other => Err(format!(concat!("unknown ", $what, " {:?}: use ", $hint), other)),
+                }
+            }
+        }
+    };
+}
 
 /// The text a worker signs (EIP-191 personal message) to log in to `scheduler` with `nonce`
 /// before `deadline` (unix seconds).
@@ -161,52 +202,20 @@ pub struct Assignment {
     pub authorization: Authorization,
 }
 
-/// What a worker says of its replicate (`POST /v1/tasks/{taskid}/report`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ReportStatus {
-    /// Its contribution is on chain (`contribute`). `reason` may describe a deterministic
-    /// failure of the app, which is contributed like any result.
-    Contributed,
-    /// Its result is revealed on chain (`reveal`, or `contributeAndReveal` at trust ≤ 1) and
-    /// uploaded: `results_location` says where.
-    Revealed,
-    /// It gave up (download failed, wrong checksum, wall-clock cap, chain error...): `reason`
-    /// says why. Nothing was contributed.
-    Failed,
-}
-
-impl ReportStatus {
-    /// The name on the wire.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ReportStatus::Contributed => "contributed",
-            ReportStatus::Revealed => "revealed",
-            ReportStatus::Failed => "failed",
-        }
+text_enum!(
+    /// What a worker says of its replicate (`POST /v1/tasks/{taskid}/report`).
+    ReportStatus, "report status", "contributed, revealed or failed" {
+        /// Its contribution is on chain (`contribute`). `reason` may describe a deterministic
+        /// failure of the app, which is contributed like any result.
+        Contributed => "contributed",
+        /// Its result is revealed on chain (`reveal`, or `contributeAndReveal` at trust ≤ 1) and
+        /// uploaded: `results_location` says where.
+        Revealed => "revealed",
+        /// It gave up (download failed, wrong checksum, wall-clock cap, chain error...): `reason`
+        /// says why. Nothing was contributed.
+        Failed => "failed",
     }
-}
-
-impl fmt::Display for ReportStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for ReportStatus {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "contributed" => Ok(ReportStatus::Contributed),
-            "revealed" => Ok(ReportStatus::Revealed),
-            "failed" => Ok(ReportStatus::Failed),
-            other => Err(format!(
-                "unknown report status {other:?}: use contributed, revealed or failed"
-            )),
-        }
-    }
-}
+);
 
 /// A worker's report on its replicate.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -242,6 +251,139 @@ pub enum NextAction {
         /// Why.
         reason: String,
     },
+}
+
+text_enum!(
+    /// Whether a worker is considered alive.
+    WorkerStatus, "worker status", "active or lost" {
+        /// It sent a heartbeat recently.
+        Active => "active",
+        /// It missed its heartbeats; its assigned work went to others.
+        Lost => "lost",
+    }
+);
+
+/// A task's on-chain status, as the scheduler's follower last saw it.
+pub use crate::status::TaskStatus;
+
+text_enum!(
+    /// The off-chain stage of one worker's replicate of a task.
+    ReplicateStatus, "replicate status", "assigned, contributed, revealed, failed, rejected or lost" {
+        /// Handed to the worker with an authorization; not contributed yet.
+        Assigned => "assigned",
+        /// The worker's contribution is on chain (or the worker said it sent it).
+        Contributed => "contributed",
+        /// The worker revealed its result on chain.
+        Revealed => "revealed",
+        /// The worker gave up on it, with a reason.
+        Failed => "failed",
+        /// Its result reached consensus but no member of the group revealed in time: the
+        /// group was rejected by a reopen and its stake is lost.
+        Rejected => "rejected",
+        /// The worker stopped sending heartbeats while it held this replicate.
+        Lost => "lost",
+    }
+);
+
+/// A task as the scheduler sees it (`GET /v1/tasks/{taskid}`, and in a deal's report).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskInfo {
+    /// `keccak(dealid, index)`.
+    pub task_id: B256,
+    /// Its deal.
+    pub deal_id: B256,
+    /// Its index in the deal.
+    pub index: u64,
+    /// On-chain status.
+    pub status: TaskStatus,
+    /// The result hash that reached consensus, while revealing and after.
+    pub consensus_hash: Option<B256>,
+    /// Block timestamp of the consensus.
+    pub consensus_at: Option<u64>,
+    /// Where the certified result is, once finalized.
+    pub results_location: Option<String>,
+    /// Why the scheduler stopped handing the task out (too many failed replicates, a deadline
+    /// passed...); the requester can claim it after its final deadline.
+    pub given_up: Option<String>,
+}
+
+/// One worker's replicate of a task, as the scheduler tracks it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplicateInfo {
+    /// The task.
+    pub task_id: B256,
+    /// The worker.
+    pub worker: Address,
+    /// Its off-chain stage.
+    pub status: ReplicateStatus,
+    /// The result hash it contributed, once on chain.
+    pub result_hash: Option<B256>,
+    /// Its weight in the vote (replicated tasks), once contributed.
+    pub weight: Option<u64>,
+    /// Why it failed or was lost, or the app's deterministic failure it contributed.
+    pub reason: Option<String>,
+    /// Where the worker uploaded its result (reported with its reveal).
+    pub results_location: Option<String>,
+    /// The app's callback data (reported with the reveal, for deals with a callback).
+    pub callback_data: Option<Bytes>,
+    /// When it was assigned.
+    pub assigned_at: u64,
+    /// Last change.
+    pub updated_at: u64,
+}
+
+/// A worker registered with the scheduler (`GET /v1/workers`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkerInfo {
+    /// The worker's wallet.
+    pub address: Address,
+    /// How many replicates it runs at once.
+    pub capacity: u64,
+    /// Its on-chain score when last read (its weight in votes derives from it).
+    pub score: u64,
+    /// Alive or lost.
+    pub status: WorkerStatus,
+    /// When it first registered.
+    pub registered_at: u64,
+    /// Its last heartbeat (or login, or claim).
+    pub last_heartbeat: u64,
+}
+
+/// A task and every replicate's off-chain stage (`GET /v1/tasks/{taskid}`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskReport {
+    /// The task.
+    #[serde(flatten)]
+    pub task: TaskInfo,
+    /// The deal's trust.
+    pub trust: u64,
+    /// How many more workers it needs now (0 once its replicas suffice).
+    pub replicas_needed: u32,
+    /// Its replicates, oldest first.
+    pub replicates: Vec<ReplicateInfo>,
+}
+
+/// A deal and its tasks (`GET /v1/deals/{dealid}`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DealReport {
+    /// The deal id.
+    pub deal_id: B256,
+    /// The app.
+    pub app: Address,
+    /// The dataset (zero for none).
+    pub dataset: Address,
+    /// The requester.
+    pub requester: Address,
+    /// Trust.
+    pub trust: u64,
+    /// Number of tasks.
+    pub volume: u64,
+    /// The request's params.
+    pub params: String,
+    /// Block of the match.
+    pub block_number: u64,
+    /// Its tasks.
+    pub tasks: Vec<TaskInfo>,
 }
 
 #[cfg(test)]

@@ -35,12 +35,14 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use decloud_protocol::pool::{
-    Assignment, Challenge, Heartbeat, Info, LoginRequest, NextAction, Report, ReportStatus,
-    Session, login_message,
+    Assignment, Challenge, Heartbeat, Info, LoginRequest, NextAction, ReplicateInfo, Report,
+    ReportStatus, Session, WorkerInfo, login_message,
 };
+/// The read API's bodies, defined with the other wire types (clients name them from here too).
+pub use decloud_protocol::pool::{DealReport, TaskReport};
 
 use crate::assign;
-use crate::db::{ReplicateRow, ReplicateStatus, TaskRow, TaskStatus, WorkerRow};
+use crate::db::{ReplicateStatus, TaskStatus, WorkerRow};
 use crate::policy::{has_consensus, replicas_needed, weight_of};
 use crate::{SchedulerError, Shared};
 
@@ -90,43 +92,6 @@ pub struct WaitQuery {
     pub wait: Option<u64>,
 }
 
-/// A task as the scheduler sees it: on-chain status and every replicate's off-chain stage.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TaskReport {
-    /// The task.
-    #[serde(flatten)]
-    pub task: TaskRow,
-    /// The deal's trust.
-    pub trust: u64,
-    /// How many more workers it needs now (0 once its replicas suffice).
-    pub replicas_needed: u32,
-    /// Its replicates, oldest first.
-    pub replicates: Vec<ReplicateRow>,
-}
-
-/// A deal and its tasks.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DealReport {
-    /// The deal id.
-    pub deal_id: B256,
-    /// The app.
-    pub app: Address,
-    /// The dataset (zero for none).
-    pub dataset: Address,
-    /// The requester.
-    pub requester: Address,
-    /// Trust.
-    pub trust: u64,
-    /// Number of tasks.
-    pub volume: u64,
-    /// The request's params.
-    pub params: String,
-    /// Block of the match.
-    pub block_number: u64,
-    /// Its tasks.
-    pub tasks: Vec<TaskRow>,
-}
-
 #[derive(Serialize)]
 struct ErrorBody {
     error: String,
@@ -140,9 +105,11 @@ impl IntoResponse for SchedulerError {
             SchedulerError::Forbidden(_) => StatusCode::FORBIDDEN,
             SchedulerError::NotFound(_) => StatusCode::NOT_FOUND,
             SchedulerError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            SchedulerError::Chain(_) => StatusCode::BAD_GATEWAY,
-            SchedulerError::Database(_)
+            SchedulerError::Chain(_) | SchedulerError::ChainCall(_) => StatusCode::BAD_GATEWAY,
+            SchedulerError::Open(_)
+            | SchedulerError::Database(_)
             | SchedulerError::Corrupt(_)
+            | SchedulerError::Listen { .. }
             | SchedulerError::Config(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
         if status.is_server_error() {
@@ -425,7 +392,7 @@ async fn report(
     headers: HeaderMap,
     Path(task_id): Path<String>,
     body: Result<Json<Report>, JsonRejection>,
-) -> Result<Json<ReplicateRow>, SchedulerError> {
+) -> Result<Json<ReplicateInfo>, SchedulerError> {
     let task_id = parse_id(&task_id, "the task id")?;
     let mut report = json_body(body)?;
     let worker = authenticate(&state, &headers).await?;
@@ -510,7 +477,7 @@ async fn report(
         }
     }
     state.changed();
-    Ok(Json(mine))
+    Ok(Json(mine.into()))
 }
 
 /// What a worker should do with a replicate it contributed.
@@ -631,10 +598,10 @@ async fn task(
         0
     };
     Ok(Json(TaskReport {
-        task,
+        task: task.into(),
         trust,
         replicas_needed: needed,
-        replicates,
+        replicates: replicates.into_iter().map(Into::into).collect(),
     }))
 }
 
@@ -657,10 +624,20 @@ async fn deal(
         volume: deal.volume(),
         params: deal.params.clone(),
         block_number: deal.block_number,
-        tasks: state.store.tasks_of(deal_id).await?,
+        tasks: (state.store.tasks_of(deal_id).await?)
+            .into_iter()
+            .map(Into::into)
+            .collect(),
     }))
 }
 
-async fn workers(State(state): State<Arc<Shared>>) -> Result<Json<Vec<WorkerRow>>, SchedulerError> {
-    Ok(Json(state.store.workers().await?))
+async fn workers(
+    State(state): State<Arc<Shared>>,
+) -> Result<Json<Vec<WorkerInfo>>, SchedulerError> {
+    Ok(Json(
+        (state.store.workers().await?)
+            .into_iter()
+            .map(Into::into)
+            .collect(),
+    ))
 }

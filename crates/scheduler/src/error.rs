@@ -18,30 +18,34 @@ pub enum SchedulerError {
     /// The request body is over the size limit.
     #[error("request body over {0} bytes: check what is being sent")]
     TooLarge(usize),
-    /// The database failed.
+    /// The database could not be opened or brought to the current schema.
+    #[error("scheduler database: {0}; check --scheduler-db")]
+    Open(#[from] decloud_sql::SqlError),
+    /// A query failed.
     #[error("scheduler database: {0}")]
-    Database(String),
+    Database(#[from] sqlx::Error),
     /// A stored row is unreadable.
     #[error(
         "scheduler database holds a corrupt row ({0}): restore it from a backup or delete the row"
     )]
     Corrupt(String),
-    /// The chain could not be read or a transaction failed.
+    /// The chain could not be read or a transaction failed (described with what was being
+    /// done).
     #[error("{0}")]
     Chain(String),
+    /// A chain call failed.
+    #[error("{0}")]
+    ChainCall(#[from] decloud_chain::ChainError),
+    /// The API's address cannot be listened on.
+    #[error("cannot listen on {addr}: {source}; pass another listen address")]
+    Listen {
+        /// The address asked for.
+        addr: std::net::SocketAddr,
+        /// Why the system refused it.
+        #[source]
+        source: std::io::Error,
+    },
     /// The scheduler is misconfigured (wrong key for the workerpool, address in use...).
     #[error("{0}")]
     Config(String),
-}
-
-impl From<sqlx::Error> for SchedulerError {
-    fn from(e: sqlx::Error) -> Self {
-        Self::Database(e.to_string())
-    }
-}
-
-impl From<decloud_chain::ChainError> for SchedulerError {
-    fn from(e: decloud_chain::ChainError) -> Self {
-        Self::Chain(e.to_string())
-    }
 }

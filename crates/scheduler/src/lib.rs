@@ -32,7 +32,7 @@ pub mod driver;
 mod error;
 #[cfg(feature = "server")]
 pub mod follower;
-pub mod policy;
+pub use decloud_protocol::policy;
 
 #[cfg(feature = "server")]
 use std::collections::HashMap;
@@ -97,8 +97,8 @@ impl fmt::Debug for SchedulerConfig {
         // The key is not printed, only its address; the database URL without its password.
         f.debug_struct("SchedulerConfig")
             .field("listen", &self.listen)
-            .field("database_url", &db::redact(&self.database_url))
-            .field("rpc", &self.rpc.as_deref().map(db::redact))
+            .field("database_url", &decloud_sql::redact(&self.database_url))
+            .field("rpc", &self.rpc.as_deref().map(decloud_sql::redact))
             .field("workerpool", &self.workerpool)
             .field("scheduler", &self.signer.address())
             .field("follow_interval", &self.follow_interval)
@@ -270,17 +270,14 @@ pub async fn start(config: SchedulerConfig) -> Result<RunningScheduler, Schedule
         )));
     }
     let store = Store::open(&config.database_url).await?;
+    let listen = |source| SchedulerError::Listen {
+        addr: config.listen,
+        source,
+    };
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
-        .map_err(|e| {
-            SchedulerError::Config(format!(
-                "cannot listen on {}: {e}; pass another listen address",
-                config.listen
-            ))
-        })?;
-    let addr = listener
-        .local_addr()
-        .map_err(|e| SchedulerError::Config(format!("cannot read the listening address: {e}")))?;
+        .map_err(listen)?;
+    let addr = listener.local_addr().map_err(listen)?;
     let (changes, _) = watch::channel(0u64);
     let shared = Arc::new(Shared {
         store,

@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 
 use alloy::primitives::{B256, U256};
 use decloud_protocol::consensus::{MAX_WEIGHT, reached, worker_weight};
-use decloud_scheduler::policy::{TaskVotes, replicas_needed};
+use decloud_protocol::policy::{TaskVotes, replicas_needed};
 use serde::Serialize;
 
 use crate::SimError;

@@ -2,7 +2,7 @@
 //! wrong result, and what it costs, for a population of honest, faulty and colluding workers.
 //!
 //! Tasks are certified with the hub's rule ([`decloud_protocol::consensus`]) and replicated by
-//! the scheduler's policy ([`decloud_scheduler::policy`]), the very code the services run.
+//! the scheduler's policy ([`decloud_protocol::policy`]), the very code the services run.
 //! [`simulate`] runs tasks one after the other (scores evolve as the hub settles them);
 //! [`exact`] computes the exact outcome probabilities when every worker has the same frozen
 //! weight and contributions are independent draws; [`sweep`] runs a grid of trust values and

@@ -4,7 +4,7 @@
 
 use alloy::primitives::{B256, U256};
 use decloud_protocol::consensus::Tally;
-use decloud_scheduler::policy::{TaskVotes, replicas_needed, weight_of};
+use decloud_protocol::policy::{TaskVotes, replicas_needed, weight_of};
 use serde::Serialize;
 
 use crate::SimError;

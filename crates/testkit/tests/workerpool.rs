@@ -45,8 +45,8 @@ async fn wait_replicate(
     pool: &Pool,
     task: B256,
     what: &str,
-    pred: impl Fn(&decloud_scheduler::db::ReplicateRow) -> bool,
-) -> decloud_scheduler::db::ReplicateRow {
+    pred: impl Fn(&decloud_protocol::pool::ReplicateInfo) -> bool,
+) -> decloud_protocol::pool::ReplicateInfo {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
     loop {
         if let Some(r) = report(pool, task).await
@@ -563,7 +563,7 @@ async fn bad_apps_end_with_a_reason_and_the_worker_keeps_serving() {
     pool.wait_completed(&[trap, memory, fine], Duration::from_secs(240))
         .await
         .unwrap();
-    let reason = |r: &decloud_scheduler::db::ReplicateRow| r.reason.clone().unwrap_or_default();
+    let reason = |r: &decloud_protocol::pool::ReplicateInfo| r.reason.clone().unwrap_or_default();
     let r = wait_replicate(&pool, trap, "revealed", |r| {
         r.status == ReplicateStatus::Revealed
     })

@@ -1,6 +1,6 @@
 //! How many more workers a task needs: pure functions over the contributions already on chain
 //! and the replicates still pending, with the hub's consensus rule
-//! ([`decloud_protocol::consensus`]).
+//! ([`crate::consensus`]).
 //!
 //! Like iExec's scheduler, pending workers are counted as if they will agree with the leading
 //! result group (the heaviest one): the scheduler adds replicas only when even that optimistic
@@ -9,8 +9,8 @@
 
 use std::collections::BTreeMap;
 
+use crate::consensus::{MAX_WEIGHT, reached, worker_weight};
 use alloy::primitives::B256;
-use decloud_protocol::consensus::{MAX_WEIGHT, reached, worker_weight};
 
 /// Most replicas the policy ever asks for at once (weights are at least 2, so the group
 /// weight at least doubles with each agreeing worker and this is never reached below
@@ -98,7 +98,7 @@ pub fn replicas_needed(votes: &TaskVotes, new_weight: u64) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use decloud_protocol::consensus::Tally;
+    use crate::consensus::Tally;
     use proptest::prelude::*;
 
     fn h(b: u8) -> B256 {

@@ -1,0 +1,66 @@
+//! The chain follower's cursor, and the app and dataset locations it read from the
+//! registries' events.
+
+use alloy::primitives::{Address, B256};
+use sqlx::Row;
+
+use super::{Resource, Store, int, parse, sql_int};
+use crate::SchedulerError;
+
+impl Store {
+    /// The last block the follower fully processed and its hash, if any.
+    pub async fn cursor(&self) -> Result<Option<(u64, B256)>, SchedulerError> {
+        let row = sqlx::query("SELECT block, hash FROM cursor WHERE id = 1")
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| Ok((int(&r, "block")?, parse(&r, "hash")?)))
+            .transpose()
+    }
+
+    /// Stores the follower's cursor (after the block range's effects are stored).
+    pub async fn set_cursor(&self, block: u64, hash: B256) -> Result<(), SchedulerError> {
+        sqlx::query(
+            "INSERT INTO cursor (id, block, hash) VALUES (1, $1, $2) \
+             ON CONFLICT (id) DO UPDATE SET block = $1, hash = $2",
+        )
+        .bind(sql_int(block, "block")?)
+        .bind(hash.to_string())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Stores where an app or dataset is (from its registration event).
+    pub async fn put_resource(&self, r: &Resource) -> Result<(), SchedulerError> {
+        sqlx::query(
+            "INSERT INTO resources (address, kind, name, uri, checksum) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (address) DO NOTHING",
+        )
+        .bind(r.address.to_string())
+        .bind(r.kind.clone())
+        .bind(r.name.clone())
+        .bind(r.uri.clone())
+        .bind(r.checksum.to_string())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The app or dataset with this id, if its registration was read.
+    pub async fn resource(&self, address: Address) -> Result<Option<Resource>, SchedulerError> {
+        let row = sqlx::query("SELECT * FROM resources WHERE address = $1")
+            .bind(address.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| {
+            Ok(Resource {
+                address: parse(&r, "address")?,
+                kind: r.try_get("kind")?,
+                name: r.try_get("name")?,
+                uri: r.try_get("uri")?,
+                checksum: parse(&r, "checksum")?,
+            })
+        })
+        .transpose()
+    }
+}

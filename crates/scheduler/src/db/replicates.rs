@@ -1,0 +1,198 @@
+//! The replicates handed to workers and their reports.
+
+use alloy::primitives::{Address, B256};
+use decloud_protocol::pool::ReplicateInfo;
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use super::{ReplicateStatus, Store, int, int_opt, parse, parse_opt, sql_int};
+use crate::SchedulerError;
+
+/// One worker's replicate of a task.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReplicateRow {
+    /// The task.
+    pub task_id: B256,
+    /// The worker.
+    pub worker: Address,
+    /// Its off-chain stage.
+    pub status: ReplicateStatus,
+    /// The result hash it contributed, once on chain.
+    pub result_hash: Option<B256>,
+    /// Its weight in the vote (replicated tasks), once contributed.
+    pub weight: Option<u64>,
+    /// Why it failed or was lost, or the app's deterministic failure it contributed.
+    pub reason: Option<String>,
+    /// Where the worker uploaded its result (reported with its reveal).
+    pub results_location: Option<String>,
+    /// The app's callback data (reported with the reveal, for deals with a callback).
+    pub callback_data: Option<alloy::primitives::Bytes>,
+    /// When it was assigned.
+    pub assigned_at: u64,
+    /// Last change.
+    pub updated_at: u64,
+}
+
+impl From<ReplicateRow> for ReplicateInfo {
+    fn from(row: ReplicateRow) -> Self {
+        Self {
+            task_id: row.task_id,
+            worker: row.worker,
+            status: row.status,
+            result_hash: row.result_hash,
+            weight: row.weight,
+            reason: row.reason,
+            results_location: row.results_location,
+            callback_data: row.callback_data,
+            assigned_at: row.assigned_at,
+            updated_at: row.updated_at,
+        }
+    }
+}
+
+impl Store {
+    fn replicate_row(row: &AnyRow) -> Result<ReplicateRow, SchedulerError> {
+        Ok(ReplicateRow {
+            task_id: parse(row, "taskid")?,
+            worker: parse(row, "worker")?,
+            status: parse(row, "status")?,
+            result_hash: parse_opt(row, "result_hash")?,
+            weight: int_opt(row, "weight")?,
+            reason: row.try_get("reason")?,
+            results_location: row.try_get("results_location")?,
+            callback_data: parse_opt(row, "callback_data")?,
+            assigned_at: int(row, "assigned_at")?,
+            updated_at: int(row, "updated_at")?,
+        })
+    }
+
+    /// The replicates of a task, oldest assignment first.
+    pub async fn replicates(&self, task_id: B256) -> Result<Vec<ReplicateRow>, SchedulerError> {
+        let rows =
+            sqlx::query("SELECT * FROM replicates WHERE taskid = $1 ORDER BY assigned_at, worker")
+                .bind(task_id.to_string())
+                .fetch_all(&self.pool)
+                .await?;
+        rows.iter().map(Self::replicate_row).collect()
+    }
+
+    /// The replicates a worker holds in `status`.
+    pub async fn replicates_of(
+        &self,
+        worker: Address,
+        status: ReplicateStatus,
+    ) -> Result<Vec<ReplicateRow>, SchedulerError> {
+        let rows = sqlx::query(
+            "SELECT * FROM replicates WHERE worker = $1 AND status = $2 ORDER BY assigned_at",
+        )
+        .bind(worker.to_string())
+        .bind(status.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(Self::replicate_row).collect()
+    }
+
+    /// Hands `task_id` to `worker`. Returns false if the worker already has a replicate of it.
+    pub async fn assign(
+        &self,
+        task_id: B256,
+        worker: Address,
+        now: u64,
+    ) -> Result<bool, SchedulerError> {
+        let now = sql_int(now, "time")?;
+        let result = sqlx::query(
+            "INSERT INTO replicates (taskid, worker, status, assigned_at, updated_at) \
+             VALUES ($1, $2, 'assigned', $3, $3) ON CONFLICT (taskid, worker) DO NOTHING",
+        )
+        .bind(task_id.to_string())
+        .bind(worker.to_string())
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(result.rows_affected() == 1)
+    }
+
+    /// A worker's own report on its replicate (the chain events, applied by the follower, stay
+    /// the authority on contributions and reveals):
+    ///
+    /// - `failed` (with a reason): only an assigned replicate fails;
+    /// - `contributed`: an assigned replicate is contributed; `reason` (the app's deterministic
+    ///   failure, if any) is kept;
+    /// - `revealed`: stores where the result is and its callback data (an assigned replicate,
+    ///   contributed and revealed at once at trust ≤ 1, becomes contributed until the follower
+    ///   sees the reveal).
+    ///
+    /// Returns whether the replicate changed.
+    pub async fn report(
+        &self,
+        task_id: B256,
+        worker: Address,
+        report: &decloud_protocol::pool::Report,
+        now: u64,
+    ) -> Result<bool, SchedulerError> {
+        use decloud_protocol::pool::ReportStatus;
+        let now = sql_int(now, "time")?;
+        let task = task_id.to_string();
+        let worker = worker.to_string();
+        let result = match report.status {
+            ReportStatus::Failed => {
+                sqlx::query(
+                    "UPDATE replicates SET status = 'failed', reason = $1, updated_at = $2 \
+                     WHERE taskid = $3 AND worker = $4 AND status = 'assigned'",
+                )
+                .bind(report.reason.clone())
+                .bind(now)
+                .bind(task)
+                .bind(worker)
+                .execute(&self.pool)
+                .await?
+            }
+            ReportStatus::Contributed => {
+                sqlx::query(
+                    "UPDATE replicates SET \
+                     status = CASE WHEN status = 'assigned' THEN 'contributed' ELSE status END, \
+                     reason = $1, updated_at = $2 WHERE taskid = $3 AND worker = $4 \
+                     AND status IN ('assigned', 'contributed', 'revealed')",
+                )
+                .bind(report.reason.clone())
+                .bind(now)
+                .bind(task)
+                .bind(worker)
+                .execute(&self.pool)
+                .await?
+            }
+            ReportStatus::Revealed => {
+                sqlx::query(
+                    "UPDATE replicates SET \
+                     status = CASE WHEN status = 'assigned' THEN 'contributed' ELSE status END, \
+                     results_location = $1, callback_data = $2, updated_at = $3, \
+                     reason = COALESCE($6, reason) \
+                     WHERE taskid = $4 AND worker = $5 \
+                     AND status IN ('assigned', 'contributed', 'revealed')",
+                )
+                .bind(report.results_location.clone())
+                .bind(report.callback_data.as_ref().map(|b| b.to_string()))
+                .bind(now)
+                .bind(task)
+                .bind(worker)
+                .bind(report.reason.clone())
+                .execute(&self.pool)
+                .await?
+            }
+        };
+        Ok(result.rows_affected() == 1)
+    }
+
+    /// Number of replicates `worker` holds that are not contributed yet.
+    pub async fn assigned_count(&self, worker: Address) -> Result<u64, SchedulerError> {
+        let n: i64 = sqlx::query(
+            "SELECT COUNT(*) AS n FROM replicates r JOIN tasks t ON r.taskid = t.taskid \
+             WHERE r.worker = $1 AND r.status = 'assigned' AND t.status IN ('unset', 'active')",
+        )
+        .bind(worker.to_string())
+        .fetch_one(&self.pool)
+        .await?
+        .try_get("n")?;
+        Ok(u64::try_from(n).unwrap_or_default())
+    }
+}

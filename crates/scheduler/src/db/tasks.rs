@@ -1,0 +1,179 @@
+//! Reading tasks, and giving up on one.
+
+use alloy::primitives::{Address, B256};
+use decloud_protocol::pool::TaskInfo;
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use super::{Store, TaskStatus, int, int_opt, parse, parse_opt};
+use crate::SchedulerError;
+
+/// A task of a deal.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TaskRow {
+    /// `keccak(dealid, index)`.
+    pub task_id: B256,
+    /// Its deal.
+    pub deal_id: B256,
+    /// Its index in the deal.
+    pub index: u64,
+    /// On-chain status.
+    pub status: TaskStatus,
+    /// The result hash that reached consensus, while revealing and after.
+    pub consensus_hash: Option<B256>,
+    /// Block timestamp of the consensus.
+    pub consensus_at: Option<u64>,
+    /// Where the certified result is, once finalized.
+    pub results_location: Option<String>,
+    /// Why the scheduler stopped handing the task out (too many failed replicates, a deadline
+    /// passed...); the requester can claim it after its final deadline.
+    pub given_up: Option<String>,
+}
+
+impl From<TaskRow> for TaskInfo {
+    fn from(row: TaskRow) -> Self {
+        Self {
+            task_id: row.task_id,
+            deal_id: row.deal_id,
+            index: row.index,
+            status: row.status,
+            consensus_hash: row.consensus_hash,
+            consensus_at: row.consensus_at,
+            results_location: row.results_location,
+            given_up: row.given_up,
+        }
+    }
+}
+
+impl Store {
+    fn task_row(row: &AnyRow) -> Result<TaskRow, SchedulerError> {
+        Ok(TaskRow {
+            task_id: parse(row, "taskid")?,
+            deal_id: parse(row, "dealid")?,
+            index: int(row, "idx")?,
+            status: parse(row, "status")?,
+            consensus_hash: parse_opt(row, "consensus_hash")?,
+            consensus_at: int_opt(row, "consensus_at")?,
+            results_location: row.try_get("results_location")?,
+            given_up: row.try_get("given_up")?,
+        })
+    }
+
+    /// The task with this id, if it belongs to a known deal.
+    pub async fn task(&self, task_id: B256) -> Result<Option<TaskRow>, SchedulerError> {
+        let row = sqlx::query("SELECT * FROM tasks WHERE taskid = $1")
+            .bind(task_id.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| Self::task_row(&r)).transpose()
+    }
+
+    /// The tasks of a deal, in index order.
+    pub async fn tasks_of(&self, deal_id: B256) -> Result<Vec<TaskRow>, SchedulerError> {
+        let rows = sqlx::query("SELECT * FROM tasks WHERE dealid = $1 ORDER BY idx")
+            .bind(deal_id.to_string())
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(Self::task_row).collect()
+    }
+
+    /// Tasks that may still take contributions (unset or active), oldest deal first, at most
+    /// `limit`.
+    pub async fn open_tasks(&self, limit: u32) -> Result<Vec<TaskRow>, SchedulerError> {
+        let rows = sqlx::query(
+            "SELECT t.* FROM tasks t JOIN deals d ON t.dealid = d.dealid \
+             WHERE t.status IN ('unset', 'active') AND t.given_up IS NULL \
+             ORDER BY d.block_number, t.dealid, t.idx LIMIT $1",
+        )
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(Self::task_row).collect()
+    }
+
+    /// Open tasks a claim by `worker` may get, oldest deal first, at most `limit`: those it holds
+    /// no replicate of, and, for deals of trust ≤ 1, only those nobody is computing (so a
+    /// trust-1 candidate needs no further check; a replicated one still goes through the
+    /// replica policy). `Address::ZERO` as `worker` leaves out no task.
+    pub async fn claim_candidates(
+        &self,
+        worker: Address,
+        limit: u32,
+    ) -> Result<Vec<TaskRow>, SchedulerError> {
+        // Deal by deal, oldest first, walking each one's open tasks in index order (a partial
+        // index holds only those): a claim costs the replicates in flight, not the deal's size.
+        let deals = sqlx::query(
+            "SELECT d.dealid, d.trust FROM deals d WHERE EXISTS (SELECT 1 FROM tasks t \
+             WHERE t.dealid = d.dealid AND t.status IN ('unset', 'active') AND t.given_up IS NULL) \
+             ORDER BY d.block_number, d.dealid",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = Vec::new();
+        for deal in &deals {
+            let left = i64::from(limit) - out.len() as i64;
+            if left <= 0 {
+                break;
+            }
+            let deal_id: String = deal.try_get("dealid")?;
+            let trust: i64 = deal.try_get("trust")?;
+            let rows = sqlx::query(
+                "SELECT t.* FROM tasks t WHERE t.dealid = $1 \
+                 AND t.status IN ('unset', 'active') AND t.given_up IS NULL \
+                 AND NOT EXISTS (SELECT 1 FROM replicates r WHERE r.taskid = t.taskid AND r.worker = $2) \
+                 AND ($3 > 1 OR NOT EXISTS (SELECT 1 FROM replicates r WHERE r.taskid = t.taskid \
+                      AND r.status IN ('assigned', 'contributed', 'revealed'))) \
+                 ORDER BY t.idx LIMIT $4",
+            )
+            .bind(deal_id)
+            .bind(worker.to_string())
+            .bind(trust)
+            .bind(left)
+            .fetch_all(&self.pool)
+            .await?;
+            for row in &rows {
+                out.push(Self::task_row(row)?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Tasks in `status`, oldest deal first, at most `limit`.
+    pub async fn tasks_in(
+        &self,
+        status: TaskStatus,
+        limit: u32,
+    ) -> Result<Vec<TaskRow>, SchedulerError> {
+        let rows = sqlx::query(
+            "SELECT t.* FROM tasks t JOIN deals d ON t.dealid = d.dealid \
+             WHERE t.status = $1 ORDER BY d.block_number, t.dealid, t.idx LIMIT $2",
+        )
+        .bind(status.as_str())
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(Self::task_row).collect()
+    }
+
+    /// Tasks the scheduler gave up before anyone contributed (still uninitialized on chain).
+    pub async fn given_up_unstarted(&self, limit: u32) -> Result<Vec<TaskRow>, SchedulerError> {
+        let rows = sqlx::query(
+            "SELECT * FROM tasks WHERE given_up IS NOT NULL AND status = 'unset' LIMIT $1",
+        )
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(Self::task_row).collect()
+    }
+
+    /// Stops handing `task_id` out, with the reason shown to the requester. The first reason
+    /// stays.
+    pub async fn give_up(&self, task_id: B256, reason: &str) -> Result<(), SchedulerError> {
+        sqlx::query("UPDATE tasks SET given_up = $1 WHERE taskid = $2 AND given_up IS NULL")
+            .bind(reason.to_owned())
+            .bind(task_id.to_string())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,169 @@
+//! The SQL plumbing decloud's services share: a database is named by a URL,
+//! `sqlite://path` (embedded, created if missing) or `postgres://...`, opened as one
+//! [`AnyPool`] so the same queries run on both, and brought to the service's schema by its
+//! versioned migrations (`sqlx::migrate!`), which record what they applied.
+//!
+//! ```no_run
+//! # async fn f() -> Result<(), decloud_sql::SqlError> {
+//! static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+//! let pool = decloud_sql::open("sqlite:///var/lib/decloud/x.db", &MIGRATOR).await?;
+//! # drop(pool); Ok(()) }
+//! ```
+
+use sqlx::any::AnyPoolOptions;
+use sqlx::migrate::{MigrateError, Migrator};
+use sqlx::{AnyPool, Row};
+
+/// Why a database could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum SqlError {
+    /// The server or file could not be reached or created.
+    #[error("cannot open {url}: {source}")]
+    Open {
+        /// The database URL, its password hidden.
+        url: String,
+        /// What the driver said.
+        #[source]
+        source: sqlx::Error,
+    },
+    /// A connection setting could not be applied.
+    #[error("cannot set up {url}: {source}")]
+    Setup {
+        /// The database URL, its password hidden.
+        url: String,
+        /// What the driver said.
+        #[source]
+        source: sqlx::Error,
+    },
+    /// The schema could not be brought to the version this program expects (e.g. the database
+    /// was written by a newer version, or a migration failed half-way).
+    #[error("cannot migrate {url} to the current schema: {source}")]
+    Migrate {
+        /// The database URL, its password hidden.
+        url: String,
+        /// What the migrator said.
+        #[source]
+        source: MigrateError,
+    },
+}
+
+/// Whether `url` names an embedded SQLite database.
+pub fn is_sqlite(url: &str) -> bool {
+    url.starts_with("sqlite:")
+}
+
+/// `url` without its password, for logs and error messages.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            format!("{}://***{}", &url[..scheme], &url[at..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// Opens the database at `url` and applies the migrations of `migrator` it has not recorded
+/// yet. A SQLite file is created if missing and put in WAL mode; it gets one connection (SQLite
+/// has one writer anyway, and one connection never waits on its own lock), Postgres eight.
+pub async fn open(url: &str, migrator: &Migrator) -> Result<AnyPool, SqlError> {
+    sqlx::any::install_default_drivers();
+    let sqlite = is_sqlite(url);
+    let url = if sqlite && !url.contains('?') {
+        format!("{url}?mode=rwc")
+    } else {
+        url.to_owned()
+    };
+    let pool = AnyPoolOptions::new()
+        .max_connections(if sqlite { 1 } else { 8 })
+        .connect(&url)
+        .await
+        .map_err(|source| SqlError::Open {
+            url: redact(&url),
+            source,
+        })?;
+    if sqlite {
+        // Readers don't wait for the writer, and a commit costs one sync of the log.
+        sqlx::query("PRAGMA journal_mode = WAL")
+            .execute(&pool)
+            .await
+            .map_err(|source| SqlError::Setup {
+                url: redact(&url),
+                source,
+            })?;
+    }
+    migrator
+        .run(&pool)
+        .await
+        .map_err(|source| SqlError::Migrate {
+            url: redact(&url),
+            source,
+        })?;
+    Ok(pool)
+}
+
+/// The latest schema version the database records as applied (`None` before any migration).
+pub async fn schema_version(pool: &AnyPool) -> Result<Option<i64>, sqlx::Error> {
+    let row = sqlx::query("SELECT MAX(version) AS v FROM _sqlx_migrations WHERE success")
+        .fetch_one(pool)
+        .await?;
+    row.try_get("v")
+}
+
+#[cfg(test)]
+mod tests {
+    use std::borrow::Cow;
+
+    use sqlx::migrate::Migration;
+
+    use super::*;
+
+    fn migrator() -> Migrator {
+        let migration = Migration::new(
+            1,
+            Cow::Borrowed("initial"),
+            sqlx::migrate::MigrationType::Simple,
+            sqlx::SqlStr::from_static("CREATE TABLE IF NOT EXISTS t (x BIGINT NOT NULL)"),
+            false,
+        );
+        Migrator {
+            migrations: Cow::Owned(vec![migration]),
+            ..Migrator::DEFAULT
+        }
+    }
+
+    #[test]
+    fn redact_hides_passwords() {
+        assert_eq!(
+            redact("postgres://me:secret@db/market"),
+            "postgres://***@db/market"
+        );
+        assert_eq!(redact("sqlite://x.db"), "sqlite://x.db");
+    }
+
+    #[tokio::test]
+    async fn creates_the_file_in_wal_mode_and_migrates_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("x.db").display());
+        let migrator = migrator();
+        let pool = open(&url, &migrator).await.unwrap();
+        let mode: String = sqlx::query("PRAGMA journal_mode")
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+            .try_get(0)
+            .unwrap();
+        assert_eq!(mode, "wal");
+        assert_eq!(schema_version(&pool).await.unwrap(), Some(1));
+        // Were the migration run again, the dropped table would come back.
+        sqlx::query("DROP TABLE t").execute(&pool).await.unwrap();
+        pool.close().await;
+        let pool = open(&url, &migrator).await.unwrap();
+        assert_eq!(schema_version(&pool).await.unwrap(), Some(1));
+        assert!(
+            sqlx::query("SELECT x FROM t")
+                .fetch_all(&pool)
+                .await
+                .is_err()
+        );
+    }
+}
