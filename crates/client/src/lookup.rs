@@ -15,28 +15,16 @@ use crate::error::{Error, Result};
 
 pub use decloud_protocol::deadline::{CONTRIBUTION_DEADLINE_RATIO, FINAL_DEADLINE_RATIO};
 
-/// Task status: never initialized.
-pub const STATUS_UNSET: u8 = 0;
-/// Task status: completed.
-pub const STATUS_COMPLETED: u8 = 3;
-/// Task status: failed (claimed).
-pub const STATUS_FAILED: u8 = 4;
+pub use decloud_protocol::TaskStatus;
 
-/// Names of the task statuses (docs/protocol.md §7).
-pub fn status_name(status: u8) -> &'static str {
-    match status {
-        0 => "UNSET",
-        1 => "ACTIVE",
-        2 => "REVEALING",
-        3 => "COMPLETED",
-        4 => "FAILED",
-        _ => "UNKNOWN",
-    }
+/// The name of a status code the hub returned (`UNKNOWN` for a code the protocol does not define).
+pub fn status_name(code: u8) -> &'static str {
+    TaskStatus::from_u8(code).map_or("UNKNOWN", TaskStatus::name)
 }
 
-/// Whether a task in `status` will not change any more.
-pub fn is_final(status: u8) -> bool {
-    status == STATUS_COMPLETED || status == STATUS_FAILED
+/// Whether a task whose hub status code is `code` will not change any more.
+pub fn is_final(code: u8) -> bool {
+    TaskStatus::from_u8(code).is_some_and(TaskStatus::is_final)
 }
 
 /// A U256 the chain returned, as u64 (saturating: the values involved are far smaller).
@@ -260,7 +248,7 @@ pub async fn chain_now(client: &Client, fallback: u64) -> Result<u64> {
 pub async fn scheduler_view(
     url: &str,
     task_id: B256,
-) -> Option<decloud_scheduler::api::TaskReport> {
+) -> Option<decloud_protocol::pool::TaskReport> {
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(3))
         .build()
@@ -282,9 +270,9 @@ mod tests {
 
     #[test]
     fn statuses_have_names() {
-        assert_eq!(status_name(STATUS_COMPLETED), "COMPLETED");
-        assert_eq!(status_name(STATUS_UNSET), "UNSET");
+        assert_eq!(status_name(TaskStatus::Completed.as_u8()), "COMPLETED");
+        assert_eq!(status_name(TaskStatus::Unset.as_u8()), "UNSET");
         assert_eq!(status_name(9), "UNKNOWN");
-        assert!(is_final(STATUS_FAILED) && !is_final(1));
+        assert!(is_final(TaskStatus::Failed.as_u8()) && !is_final(1));
     }
 }

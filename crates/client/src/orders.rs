@@ -8,109 +8,44 @@ use alloy::rpc::types::TransactionRequest;
 use alloy::signers::local::PrivateKeySigner;
 use decloud_chain::client::Client;
 use decloud_chain::contracts::{AppRegistry, IHub};
-use decloud_market::OrderKind;
-use decloud_protocol::{AppOrder, DatasetOrder, Domain, Order, RequestOrder, WorkerpoolOrder};
+use decloud_protocol::OrderKind;
+use decloud_protocol::{AppOrder, DatasetOrder, Domain, RequestOrder, WorkerpoolOrder};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
 use crate::error::{Error, Result};
 
-/// An order of any kind.
-#[derive(Clone, Debug)]
-pub enum AnyOrder {
-    /// An app order.
-    App(AppOrder),
-    /// A dataset order.
-    Dataset(DatasetOrder),
-    /// A workerpool order.
-    Workerpool(WorkerpoolOrder),
-    /// A request order.
-    Request(RequestOrder),
+pub use decloud_protocol::AnyOrder;
+
+/// Reads the order of `kind` in `value` (an order's JSON body).
+pub fn order_from_json(kind: OrderKind, value: serde_json::Value) -> Result<AnyOrder> {
+    Ok(AnyOrder::deserialize_as(kind, value)?)
 }
 
-impl AnyOrder {
-    /// The order of `kind` in `value` (an order's JSON body).
-    pub fn from_json(kind: OrderKind, value: serde_json::Value) -> Result<Self> {
-        Ok(match kind {
-            OrderKind::App => AnyOrder::App(serde_json::from_value(value)?),
-            OrderKind::Dataset => AnyOrder::Dataset(serde_json::from_value(value)?),
-            OrderKind::Workerpool => AnyOrder::Workerpool(serde_json::from_value(value)?),
-            OrderKind::Request => AnyOrder::Request(serde_json::from_value(value)?),
-        })
+/// The hub's `manage*Order(order, true)` transaction: cancels `order` for good.
+pub fn cancel_tx(client: &Client, order: &AnyOrder) -> TransactionRequest {
+    let hub = client.hub();
+    match order {
+        AnyOrder::App(o) => hub
+            .manageAppOrder(o.into(), true)
+            .into_transaction_request(),
+        AnyOrder::Dataset(o) => hub
+            .manageDatasetOrder(o.into(), true)
+            .into_transaction_request(),
+        AnyOrder::Workerpool(o) => hub
+            .manageWorkerpoolOrder(o.into(), true)
+            .into_transaction_request(),
+        AnyOrder::Request(o) => hub
+            .manageRequestOrder(o.into(), true)
+            .into_transaction_request(),
     }
+}
 
-    /// Its kind.
-    pub fn kind(&self) -> OrderKind {
-        match self {
-            AnyOrder::App(_) => OrderKind::App,
-            AnyOrder::Dataset(_) => OrderKind::Dataset,
-            AnyOrder::Workerpool(_) => OrderKind::Workerpool,
-            AnyOrder::Request(_) => OrderKind::Request,
-        }
+/// Fills a zero salt with a random one and signs; returns the hash.
+fn salt_and_sign(order: &mut AnyOrder, signer: &PrivateKeySigner, domain: &Domain) -> Result<B256> {
+    if order.salt().is_zero() {
+        order.set_salt(B256::random());
     }
-
-    /// Its EIP-712 hash on the chain of `domain`: its id.
-    pub fn hash(&self, domain: &Domain) -> B256 {
-        match self {
-            AnyOrder::App(o) => o.hash(domain),
-            AnyOrder::Dataset(o) => o.hash(domain),
-            AnyOrder::Workerpool(o) => o.hash(domain),
-            AnyOrder::Request(o) => o.hash(domain),
-        }
-    }
-
-    /// Its JSON body (what the market takes).
-    pub fn to_json(&self) -> serde_json::Value {
-        match self {
-            AnyOrder::App(o) => json!(o),
-            AnyOrder::Dataset(o) => json!(o),
-            AnyOrder::Workerpool(o) => json!(o),
-            AnyOrder::Request(o) => json!(o),
-        }
-    }
-
-    /// The hub's `manage*Order(order, true)` transaction: cancels it for good.
-    pub fn cancel_tx(&self, client: &Client) -> TransactionRequest {
-        let hub = client.hub();
-        match self {
-            AnyOrder::App(o) => hub
-                .manageAppOrder(o.into(), true)
-                .into_transaction_request(),
-            AnyOrder::Dataset(o) => hub
-                .manageDatasetOrder(o.into(), true)
-                .into_transaction_request(),
-            AnyOrder::Workerpool(o) => hub
-                .manageWorkerpoolOrder(o.into(), true)
-                .into_transaction_request(),
-            AnyOrder::Request(o) => hub
-                .manageRequestOrder(o.into(), true)
-                .into_transaction_request(),
-        }
-    }
-
-    /// The salt, which makes two otherwise identical orders differ.
-    fn salt_mut(&mut self) -> &mut B256 {
-        match self {
-            AnyOrder::App(o) => &mut o.salt,
-            AnyOrder::Dataset(o) => &mut o.salt,
-            AnyOrder::Workerpool(o) => &mut o.salt,
-            AnyOrder::Request(o) => &mut o.salt,
-        }
-    }
-
-    /// Fills a zero salt with a random one and signs; returns the hash.
-    fn salt_and_sign(&mut self, signer: &PrivateKeySigner, domain: &Domain) -> Result<B256> {
-        let salt = self.salt_mut();
-        if salt.is_zero() {
-            *salt = B256::random();
-        }
-        Ok(match self {
-            AnyOrder::App(o) => o.sign_with(signer, domain),
-            AnyOrder::Dataset(o) => o.sign_with(signer, domain),
-            AnyOrder::Workerpool(o) => o.sign_with(signer, domain),
-            AnyOrder::Request(o) => o.sign_with(signer, domain),
-        }?)
-    }
+    Ok(order.sign_with(signer, domain)?)
 }
 
 /// The file of signed orders: the chain they are valid on and one order per kind.
@@ -281,7 +216,7 @@ pub async fn sign(
             });
         }
     }
-    order.salt_and_sign(signer, &client.domain())
+    salt_and_sign(order, signer, &client.domain())
 }
 
 /// The order's status on the hub: consumed volume, presigned, cancelled.
@@ -297,6 +232,7 @@ pub async fn order_status(client: &Client, hash: B256) -> Result<IHub::orderStat
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn signed_orders_select_what_they_hold() {
@@ -337,9 +273,10 @@ mod tests {
             volume: 7,
             ..WorkerpoolOrder::default()
         });
-        let back = AnyOrder::from_json(OrderKind::Workerpool, order.to_json()).unwrap();
+        let back =
+            order_from_json(OrderKind::Workerpool, serde_json::to_value(&order).unwrap()).unwrap();
         let domain = Domain::new(1, Address::ZERO);
         assert_eq!(back.hash(&domain), order.hash(&domain));
-        assert!(AnyOrder::from_json(OrderKind::App, json!({"nope": 1})).is_err());
+        assert!(order_from_json(OrderKind::App, json!({"nope": 1})).is_err());
     }
 }

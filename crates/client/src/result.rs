@@ -15,7 +15,7 @@ use decloud_storage::ContentHash;
 
 use crate::error::{Error, Result};
 use crate::lookup::{
-    STATUS_COMPLETED, consensus_of, find_task, results_location, small, status_name, task_view,
+    TaskStatus, consensus_of, find_task, results_location, small, status_name, task_view,
 };
 
 /// A result downloaded and checked against the chain.
@@ -49,7 +49,7 @@ pub async fn fetch_verified(
     max_bytes: u64,
 ) -> Result<VerifiedResult> {
     let view = task_view(client, task_id).await?;
-    if view.status != STATUS_COMPLETED {
+    if view.status != TaskStatus::Completed.as_u8() {
         return Err(Error::NotCompleted {
             task: task_id,
             status: status_name(view.status),

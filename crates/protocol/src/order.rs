@@ -648,6 +648,11 @@ impl AnyOrder {
         each!(self, o => o.salt)
     }
 
+    /// Sets the salt (before signing: a fresh salt makes a new order of the same terms).
+    pub fn set_salt(&mut self, salt: B256) {
+        each!(self, o => o.salt = salt)
+    }
+
     /// The signature (empty when unsigned or presigned on chain).
     pub fn signature(&self) -> &Bytes {
         each!(self, o => &o.sign)

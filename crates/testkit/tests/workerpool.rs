@@ -298,7 +298,7 @@ async fn a_restarted_scheduler_loses_no_task_and_finalizes_each_once() {
         &devnet,
         PoolOptions {
             workers: 2,
-            worker_capacity: 2,
+            worker_capacity: 1,
             ..PoolOptions::default()
         },
     )
@@ -306,8 +306,11 @@ async fn a_restarted_scheduler_loses_no_task_and_finalizes_each_once() {
     .unwrap();
     let chain = chain(&pool).await;
     let app_id = pool.deploy_app("greeting", &app("greeting")).await.unwrap();
+    // Enough tasks for two one-slot workers that the first finalization comes long before the
+    // last task is computed (with instant mining, 8 tasks were sometimes all finalized in one
+    // batch before the test noticed the first).
     let deal = pool
-        .deal(&DealRequest::new(app_id).args("bulk").volume(8))
+        .deal(&DealRequest::new(app_id).args("bulk").volume(32))
         .await
         .unwrap();
     let tasks = deal.task_ids();
@@ -602,7 +605,9 @@ async fn bad_apps_end_with_a_reason_and_the_worker_keeps_serving() {
     assert!(reason(&r).contains("cannot upload the result"), "{r:?}");
     for task in [bad_checksum, too_big] {
         assert!(
-            events::<IHub::TaskContribute>(&chain, task).await.is_empty(),
+            events::<IHub::TaskContribute>(&chain, task)
+                .await
+                .is_empty(),
             "nothing contributed for {task}"
         );
     }
@@ -660,7 +665,11 @@ async fn a_task_every_worker_fails_is_given_up_and_its_deadline_started() {
         assert!(tokio::time::Instant::now() < deadline, "never initialized");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert!(events::<IHub::TaskContribute>(&chain, task).await.is_empty());
+    assert!(
+        events::<IHub::TaskContribute>(&chain, task)
+            .await
+            .is_empty()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -19,7 +19,7 @@ use decloud_chain::contracts::IHub;
 use decloud_local::pool::{APP_OWNER, DealRequest, POOL_OWNER, PoolOptions, REQUESTER};
 use decloud_local::{Cluster, ClusterConfig};
 use decloud_protocol::format_amount;
-use decloud_scheduler::api::TaskReport;
+use decloud_protocol::pool::TaskReport;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::json;
 
@@ -394,7 +394,7 @@ pub async fn run(args: DemoArgs, _home: &Path, json: bool) -> anyhow::Result<()>
                 .await
                 .map_err(|e| chain.contract_error("reading a task", &e))?
                 .status;
-            if status == decloud_client::lookup::STATUS_COMPLETED {
+            if status == decloud_client::lookup::TaskStatus::Completed.as_u8() {
                 let took = started.elapsed();
                 task.took = Some(took);
                 bar.finish_and_clear();
@@ -403,7 +403,7 @@ pub async fn run(args: DemoArgs, _home: &Path, json: bool) -> anyhow::Result<()>
                     task.label,
                     took.as_secs_f64()
                 ));
-            } else if status == decloud_client::lookup::STATUS_FAILED {
+            } else if status == decloud_client::lookup::TaskStatus::Failed.as_u8() {
                 bar.finish_and_clear();
                 bail!("task {} ({}) failed", task.task_id, task.label);
             } else {

@@ -9,9 +9,8 @@ use anyhow::bail;
 use clap::{Args, Subcommand};
 use decloud_chain::client::Client;
 use decloud_client::lookup::{
-    FINAL_DEADLINE_RATIO, STATUS_COMPLETED, STATUS_FAILED, STATUS_UNSET, chain_now, contributors,
-    deal_record, find_task, is_final, results_location, scheduler_view, small, status_name,
-    task_statuses, task_view,
+    FINAL_DEADLINE_RATIO, TaskStatus, chain_now, contributors, deal_record, find_task, is_final,
+    results_location, scheduler_view, small, status_name, task_statuses, task_view,
 };
 use indicatif::ProgressBar;
 use serde_json::json;
@@ -89,7 +88,7 @@ pub async fn run(args: TaskArgs, home: &Path, json: bool) -> anyhow::Result<()> 
             }
             let view = task_view(&client, task_id).await?;
             let init: u64 = view.initTime.to();
-            let results = if view.status == STATUS_COMPLETED {
+            let results = if view.status == TaskStatus::Completed.as_u8() {
                 results_location(&client, task_id).await?
             } else {
                 None
@@ -186,8 +185,8 @@ async fn claim(home: &Path, task: &str, signer: &SignerOpts, json: bool) -> anyh
     let (deal, index) = find_task(&client, task_id).await?;
     let view = task_view(&client, task_id).await?;
     let reference = small(deal.deal.workClockTimeRef);
-    match view.status {
-        STATUS_UNSET => {
+    match TaskStatus::from_u8(view.status) {
+        Some(TaskStatus::Unset) => {
             // Nobody worked on it, so it was never initialized (contributions initialize tasks):
             // anyone may initialize it once the deal is 10 reference times old, and claim it
             // 10 reference times after that.
@@ -214,10 +213,10 @@ async fn claim(home: &Path, task: &str, signer: &SignerOpts, json: bool) -> anyh
                 FINAL_DEADLINE_RATIO * reference
             );
         }
-        STATUS_COMPLETED => bail!(
+        Some(TaskStatus::Completed) => bail!(
             "task {task_id} is completed: there is nothing to claim (see `decloud task show {task_id}`)"
         ),
-        STATUS_FAILED => bail!("task {task_id} was already claimed"),
+        Some(TaskStatus::Failed) => bail!("task {task_id} was already claimed"),
         _ => {}
     }
     let workers = if view.replicated {

@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use clap::Args;
-use decloud_client::orders::{AnyOrder, order_status};
+use decloud_client::orders::{AnyOrder, cancel_tx, order_from_json, order_status};
 use decloud_market::client::ClientError;
 use serde_json::json;
 
@@ -31,7 +31,7 @@ pub async fn run(args: CancelArgs, home: &Path, json: bool) -> anyhow::Result<()
         Some(text) => {
             let hash = parse_b256(text, "order hash")?;
             let entry = market.order(hash).await?;
-            vec![AnyOrder::from_json(entry.kind, entry.order)?]
+            vec![order_from_json(entry.kind, entry.order)?]
         }
         None => args.signed.load()?.1,
     };
@@ -47,7 +47,7 @@ pub async fn run(args: CancelArgs, home: &Path, json: bool) -> anyhow::Result<()
         if !status.cancelled {
             let what = format!("cancelling the {kind} order");
             let bar = spinner(format!("{what} on chain"), json);
-            let receipt = client.send(&what, order.cancel_tx(&client)).await;
+            let receipt = client.send(&what, cancel_tx(&client, order)).await;
             bar.finish_and_clear();
             transaction = Some(receipt?.transaction_hash);
         }

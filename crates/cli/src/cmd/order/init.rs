@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use alloy::primitives::Address;
 use anyhow::{Context, bail};
 use clap::Args;
-use decloud_market::OrderKind;
+use decloud_protocol::OrderKind;
 use decloud_protocol::{AppOrder, DatasetOrder, RequestOrder, WorkerpoolOrder};
 
 use super::TEMPLATE_FILE;

@@ -17,7 +17,7 @@ mod sign;
 use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand};
-use decloud_market::OrderKind;
+use decloud_protocol::OrderKind;
 
 /// Default template file.
 pub const TEMPLATE_FILE: &str = "decloud.toml";

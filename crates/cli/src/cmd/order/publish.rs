@@ -31,7 +31,7 @@ pub async fn run(args: PublishArgs, home: &Path, json: bool) -> anyhow::Result<(
     for order in chosen {
         let kind = order.kind();
         let receipt = market
-            .publish(kind, &order.to_json())
+            .publish(kind, &serde_json::to_value(&order)?)
             .await
             .with_context(|| format!("publishing the {} order", kind.as_str()))?;
         receipts.push((kind, receipt));

@@ -6,8 +6,8 @@ use alloy::primitives::U256;
 use anyhow::bail;
 use clap::Args;
 use decloud_chain::contracts::IHub;
-use decloud_market::OrderKind;
 use decloud_market::client::ClientError;
+use decloud_protocol::OrderKind;
 use serde_json::json;
 
 use crate::cmd::shared::{MarketOpts, RpcOpts, parse_b256, print_json};

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use clap::Args;
 use decloud_client::orders::{AnyOrder, SignedOrders};
-use decloud_market::OrderKind;
+use decloud_protocol::OrderKind;
 use serde::de::DeserializeOwned;
 use serde_json::json;
 
@@ -101,7 +101,7 @@ pub async fn run(args: SignArgs, home: &Path, json: bool) -> anyhow::Result<()> 
     for kind in chosen {
         let mut order = template(&doc, kind, file)?;
         let hash = decloud_client::orders::sign(&client, &signer, &mut order).await?;
-        done.push((kind, hash, order.to_json()));
+        done.push((kind, hash, serde_json::to_value(&order)?));
         signed.set(order);
     }
     signed.save(out)?;
