@@ -96,7 +96,7 @@ impl IntoResponse for MarketError {
             MarketError::BadRequest(_) => StatusCode::BAD_REQUEST,
             MarketError::NotFound(_) => StatusCode::NOT_FOUND,
             MarketError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            MarketError::Chain(_) => StatusCode::BAD_GATEWAY,
+            MarketError::Chain(_) | MarketError::Follow(_) => StatusCode::BAD_GATEWAY,
             MarketError::Open(_)
             | MarketError::Listen { .. }
             | MarketError::Database(_)

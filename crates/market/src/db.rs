@@ -560,10 +560,16 @@ mod tests {
         old.pool.close().await;
 
         let book = OrderBook::open(&url).await.unwrap();
+        // Every migration ran: the latest is the follower's state table (0002).
         assert_eq!(
             decloud_sql::schema_version(&book.pool).await.unwrap(),
-            Some(1)
+            Some(2)
         );
+        let follower_state: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM chain_cursor")
+            .fetch_one(&book.pool)
+            .await
+            .unwrap();
+        assert_eq!(follower_state, 0);
         assert_eq!(
             book.get(B256::repeat_byte(1)).await.unwrap().unwrap(),
             entry(1, OrderKind::App, 30)
@@ -579,7 +585,7 @@ mod tests {
         let book = OrderBook::open(&url).await.unwrap();
         assert_eq!(
             decloud_sql::schema_version(&book.pool).await.unwrap(),
-            Some(1)
+            Some(2)
         );
         assert!(book.cursor().await.is_err());
         assert_eq!(

@@ -22,14 +22,6 @@ use crate::{MarketError, OrderBook};
 /// Most blocks asked for in one `eth_getLogs`.
 const MAX_RANGE: u64 = follower::DEFAULT_MAX_RANGE;
 
-/// SCHEMA CHANGE (to become a versioned migration): where the follower keeps its state, one
-/// row holding [`FollowState`] as JSON. It supersedes the `cursor` table, which is read once,
-/// when this one is still empty.
-pub const CHAIN_CURSOR_SCHEMA: &str = "CREATE TABLE IF NOT EXISTS chain_cursor (\
-    id INTEGER PRIMARY KEY, \
-    state TEXT NOT NULL\
-)";
-
 /// What the follower stores after each block range (and each rewind).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 struct FollowState {
@@ -41,10 +33,6 @@ struct FollowState {
 }
 
 async fn load_state(book: &OrderBook) -> Result<FollowState, MarketError> {
-    // Until the schema change is a migration, the table is made here (a no-op once it exists).
-    sqlx::query(CHAIN_CURSOR_SCHEMA)
-        .execute(book.pool())
-        .await?;
     let row = sqlx::query("SELECT state FROM chain_cursor WHERE id = 1")
         .fetch_optional(book.pool())
         .await?;
@@ -89,7 +77,7 @@ pub async fn follow_once(book: &OrderBook, checker: &ChainChecker) -> Result<u64
             ..FollowerOptions::default()
         },
     )
-    .map_err(|e| MarketError::Chain(e.to_string()))?;
+    .map_err(MarketError::Follow)?;
     let depth = follower.options().reorg_depth;
     let mut state = load_state(book).await?;
     let mut cursor = state
@@ -97,10 +85,7 @@ pub async fn follow_once(book: &OrderBook, checker: &ChainChecker) -> Result<u64
         .clone()
         .unwrap_or_else(|| Cursor::start_at(checker.profile().deployment_block));
     loop {
-        let step = follower
-            .poll(&cursor)
-            .await
-            .map_err(|e| MarketError::Chain(format!("following the hub's events: {e}")))?;
+        let step = follower.poll(&cursor).await.map_err(MarketError::Follow)?;
         match step {
             Step::Idle => break,
             Step::Rewind(rewind) => {

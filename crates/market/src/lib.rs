@@ -47,6 +47,9 @@ pub enum MarketError {
     /// The chain could not be asked.
     #[error("{0}")]
     Chain(String),
+    /// Following the hub's events failed (the next pass retries from the stored cursor).
+    #[error("following the hub's events: {0}")]
+    Follow(#[source] decloud_chain::follower::FollowerError),
 }
 
 pub mod api;
