@@ -5,6 +5,8 @@
 //! load from the disk cache + instantiate ≤ 5 ms. `BENCH_DIFFICULTY` (default 21 bits) sets the
 //! work; each figure is the best of `BENCH_REPEAT` (default 3) runs.
 
+// The app is a binary crate of its own workspace: its `pub` items are its API there.
+#[allow(unreachable_pub)]
 #[path = "../../../apps/hash-search/src/search.rs"]
 #[allow(dead_code)]
 mod search;

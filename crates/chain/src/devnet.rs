@@ -205,7 +205,10 @@ pub async fn up(options: UpOptions) -> Result<UpReport, ChainError> {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum DownReport {
     /// It stopped the anvil with this pid.
-    Stopped { pid: u32 },
+    Stopped {
+        /// The process id of the anvil it stopped.
+        pid: u32,
+    },
     /// No devnet started by decloud was running.
     NotRunning,
 }

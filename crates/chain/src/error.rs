@@ -2,6 +2,9 @@ use std::path::PathBuf;
 
 /// Everything that can go wrong talking to a chain or managing the devnet. Each message says
 /// what to do next.
+///
+/// The fields of a variant are what its message shows, so they carry no doc of their own.
+#[allow(missing_docs)]
 #[derive(Debug, thiserror::Error)]
 pub enum ChainError {
     /// The RPC endpoint did not answer.

@@ -38,7 +38,7 @@ pub(crate) struct CappedPipe {
 }
 
 impl CappedPipe {
-    pub fn new(cap: u64) -> Self {
+    pub(crate) fn new(cap: u64) -> Self {
         CappedPipe {
             cap: usize::try_from(cap).unwrap_or(usize::MAX),
             inner: Arc::default(),
@@ -55,7 +55,7 @@ impl CappedPipe {
         }
     }
 
-    pub fn take(&self) -> Captured {
+    pub(crate) fn take(&self) -> Captured {
         std::mem::take(
             &mut self
                 .inner

@@ -31,12 +31,12 @@ pub(crate) struct VirtualClock(pub Arc<AtomicU64>);
 
 impl VirtualClock {
     /// Advances the clock by `ns` nanoseconds and returns the new time.
-    pub fn advance(&self, ns: u64) -> u64 {
+    pub(crate) fn advance(&self, ns: u64) -> u64 {
         let old = self.0.fetch_add(ns, Ordering::Relaxed);
         old.saturating_add(ns)
     }
     /// The current time, without advancing.
-    pub fn peek(&self) -> u64 {
+    pub(crate) fn peek(&self) -> u64 {
         self.0.load(Ordering::Relaxed)
     }
 }
@@ -62,7 +62,7 @@ pub(crate) struct TaskRng {
 
 impl TaskRng {
     /// A generator seeded with `sha256(label || task_id)`.
-    pub fn new(label: &[u8], task_id: &[u8; 32]) -> Self {
+    pub(crate) fn new(label: &[u8], task_id: &[u8; 32]) -> Self {
         let seed: [u8; 32] = Sha256::new()
             .chain_update(label)
             .chain_update(task_id)

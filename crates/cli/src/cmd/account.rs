@@ -15,7 +15,7 @@ use super::shared::{RpcOpts, SignerOpts, WalletAddressOpts, print_json, spinner}
 
 /// Arguments of `decloud account`.
 #[derive(Args)]
-pub struct AccountArgs {
+pub(crate) struct AccountArgs {
     #[command(subcommand)]
     command: AccountCommand,
 }
@@ -82,7 +82,7 @@ fn print_account(account: &Account) {
 }
 
 /// Runs `decloud account <verb>` with data under `home`.
-pub async fn run(args: AccountArgs, home: &Path, json: bool) -> anyhow::Result<()> {
+pub(crate) async fn run(args: AccountArgs, home: &Path, json: bool) -> anyhow::Result<()> {
     match args.command {
         AccountCommand::Show {
             address,

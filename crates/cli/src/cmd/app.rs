@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 /// Arguments of `decloud app`.
 #[derive(Args)]
-pub struct AppArgs {
+pub(crate) struct AppArgs {
     #[command(subcommand)]
     command: AppCommand,
 }
@@ -77,7 +77,7 @@ struct ExecArgs {
 }
 
 /// Runs `decloud app <verb>`.
-pub async fn run(args: AppArgs, home: &Path, json: bool) -> anyhow::Result<()> {
+pub(crate) async fn run(args: AppArgs, home: &Path, json: bool) -> anyhow::Result<()> {
     match args.command {
         AppCommand::Exec(args) => exec(args, home, json).await,
         AppCommand::Registry(verb) => super::resource::run_app(verb, home, json).await,

@@ -8,7 +8,7 @@ use super::shared::{RpcOpts, print_json, table};
 
 /// Arguments of `decloud category`.
 #[derive(Args)]
-pub struct CategoryArgs {
+pub(crate) struct CategoryArgs {
     #[command(subcommand)]
     command: CategoryCommand,
 }
@@ -24,7 +24,7 @@ enum CategoryCommand {
 }
 
 /// Runs `decloud category <verb>`.
-pub async fn run(args: CategoryArgs, home: &Path, json: bool) -> anyhow::Result<()> {
+pub(crate) async fn run(args: CategoryArgs, home: &Path, json: bool) -> anyhow::Result<()> {
     let CategoryCommand::List { rpc } = args.command;
     let client = rpc.connect(home, None).await?;
     let categories = decloud_client::resource::categories(&client).await?;

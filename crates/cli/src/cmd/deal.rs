@@ -16,7 +16,7 @@ const MAX_TASKS_SHOWN: u64 = 100;
 
 /// Arguments of `decloud deal`.
 #[derive(Args)]
-pub struct DealArgs {
+pub(crate) struct DealArgs {
     #[command(subcommand)]
     command: DealCommand,
 }
@@ -75,7 +75,7 @@ fn nonzero(a: Address) -> Option<Address> {
 }
 
 /// Runs `decloud deal <verb>`.
-pub async fn run(args: DealArgs, home: &Path, json: bool) -> anyhow::Result<()> {
+pub(crate) async fn run(args: DealArgs, home: &Path, json: bool) -> anyhow::Result<()> {
     let DealCommand::Show { deal, rpc } = args.command;
     let deal_id = parse_b256(&deal, "deal id")?;
     let client = rpc.connect(home, None).await?;

@@ -32,7 +32,7 @@ use decloud_client::lookup::scheduler_view;
     decloud demo                    # 1-second blocks, like a real chain\n  \
     decloud demo --block-time 0     # instant mining\n  \
     decloud demo --json")]
-pub struct DemoArgs {
+pub(crate) struct DemoArgs {
     /// Seconds between blocks of the demo's chain (0 mines every transaction at once).
     #[arg(long, default_value_t = 1, value_name = "SECS")]
     block_time: u64,
@@ -261,7 +261,7 @@ struct DemoTask {
 }
 
 /// Runs `decloud demo`.
-pub async fn run(args: DemoArgs, _home: &Path, json: bool) -> anyhow::Result<()> {
+pub(crate) async fn run(args: DemoArgs, _home: &Path, json: bool) -> anyhow::Result<()> {
     super::node::init_logs("warn");
     let apps = apps_dir(args.apps.clone())?;
     let read_app = |name: &str| {

@@ -12,7 +12,7 @@ use serde_json::json;
 
 /// Arguments of `decloud devnet`.
 #[derive(Args)]
-pub struct DevnetArgs {
+pub(crate) struct DevnetArgs {
     #[command(subcommand)]
     command: DevnetCommand,
 }
@@ -67,7 +67,7 @@ enum DevnetCommand {
 }
 
 /// Runs `decloud devnet <verb>` with data under `home`.
-pub async fn run(args: DevnetArgs, home: &Path, json: bool) -> anyhow::Result<()> {
+pub(crate) async fn run(args: DevnetArgs, home: &Path, json: bool) -> anyhow::Result<()> {
     match args.command {
         DevnetCommand::Up {
             port,

@@ -1,19 +1,19 @@
 //! One module per command noun; a noun with many verbs is a folder with a file per verb.
 
-pub mod account;
-pub mod app;
-pub mod category;
-pub mod deal;
-pub mod demo;
-pub mod devnet;
-pub mod node;
-pub mod order;
-pub mod orderbook;
-pub mod resource;
-pub mod result;
-pub mod run;
-pub mod services;
-pub mod shared;
-pub mod sim;
-pub mod task;
-pub mod wallet;
+pub(crate) mod account;
+pub(crate) mod app;
+pub(crate) mod category;
+pub(crate) mod deal;
+pub(crate) mod demo;
+pub(crate) mod devnet;
+pub(crate) mod node;
+pub(crate) mod order;
+pub(crate) mod orderbook;
+pub(crate) mod resource;
+pub(crate) mod result;
+pub(crate) mod run;
+pub(crate) mod services;
+pub(crate) mod shared;
+pub(crate) mod sim;
+pub(crate) mod task;
+pub(crate) mod wallet;

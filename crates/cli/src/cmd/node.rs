@@ -21,7 +21,7 @@ use super::shared::WalletOpts;
     decloud node --workers 4 --scheduler-url http://pool.example:7800 --results-store s3://bucket/results\n\n\
     Each worker of --workers N has its own key in $DECLOUD_HOME/workers/worker-<i>/worker.key, made\n\
     on first start; on a devnet they are given ether and tokens, elsewhere fund them yourself.")]
-pub struct NodeArgs {
+pub(crate) struct NodeArgs {
     #[command(flatten)]
     storage: StorageArgs,
     #[command(flatten)]
@@ -158,7 +158,7 @@ struct WorkerArgs {
 }
 
 /// Logs of the services on stderr (`RUST_LOG` overrides the level).
-pub fn init_logs(default: &str) {
+pub(crate) fn init_logs(default: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let _ = tracing_subscriber::fmt()
@@ -179,7 +179,7 @@ fn given(url: &Option<String>) -> Option<String> {
 }
 
 /// Runs `decloud node`: starts the chosen services and serves until interrupted (Ctrl-C).
-pub async fn run(args: NodeArgs, home: &Path) -> anyhow::Result<()> {
+pub(crate) async fn run(args: NodeArgs, home: &Path) -> anyhow::Result<()> {
     let NodeArgs {
         storage,
         market,

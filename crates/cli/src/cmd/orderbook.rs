@@ -10,7 +10,7 @@ use super::shared::{MarketOpts, print_json, table};
 
 /// Arguments of `decloud orderbook`.
 #[derive(Args)]
-pub struct OrderbookArgs {
+pub(crate) struct OrderbookArgs {
     #[command(subcommand)]
     command: OrderbookCommand,
 }
@@ -76,7 +76,7 @@ struct Filters {
 }
 
 /// Runs `decloud orderbook <kind>`.
-pub async fn run(args: OrderbookArgs, json: bool) -> anyhow::Result<()> {
+pub(crate) async fn run(args: OrderbookArgs, json: bool) -> anyhow::Result<()> {
     let (kind, f) = match args.command {
         OrderbookCommand::App(f) => (OrderKind::App, f),
         OrderbookCommand::Dataset(f) => (OrderKind::Dataset, f),

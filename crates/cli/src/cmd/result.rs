@@ -13,7 +13,7 @@ use super::shared::{RpcOpts, parse_b256, print_json, spinner};
 
 /// Arguments of `decloud result`.
 #[derive(Args)]
-pub struct ResultArgs {
+pub(crate) struct ResultArgs {
     #[command(subcommand)]
     command: ResultCommand,
 }
@@ -39,7 +39,7 @@ enum ResultCommand {
 }
 
 /// Runs `decloud result <verb>`.
-pub async fn run(args: ResultArgs, home: &Path, json: bool) -> anyhow::Result<()> {
+pub(crate) async fn run(args: ResultArgs, home: &Path, json: bool) -> anyhow::Result<()> {
     match args.command {
         ResultCommand::Get {
             task,

@@ -23,7 +23,7 @@ use super::shared::{MarketOpts, SignerOpts, parse_address, print_json, spinner, 
     decloud run 0x5a0b... --dataset 0x3f1c... --workerpool 0x9c2e... --trust 3 --category 1\n  \
     decloud run 0x5a0b... --input-file http://127.0.0.1:7700/blobs/<sha256> --json\n\n\
     The requester (the wallet) pays from its escrow account: deposit first with `decloud account deposit`.")]
-pub struct RunArgs {
+pub(crate) struct RunArgs {
     /// The app to run (its address).
     app: String,
     /// Run on this dataset.
@@ -72,7 +72,7 @@ pub struct RunArgs {
 const TASKS_PRINTED: usize = 20;
 
 /// Runs `decloud run`.
-pub async fn run(args: RunArgs, home: &Path, json: bool) -> anyhow::Result<()> {
+pub(crate) async fn run(args: RunArgs, home: &Path, json: bool) -> anyhow::Result<()> {
     let app = parse_address(&args.app, "app")?;
     let signer = args.signer.wallet.unlock(home)?;
     let me = signer.address();

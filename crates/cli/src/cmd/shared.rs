@@ -20,7 +20,7 @@ use serde::Serialize;
 
 /// Which wallet signs, and where its password comes from.
 #[derive(Args, Clone, Debug)]
-pub struct WalletOpts {
+pub(crate) struct WalletOpts {
     /// Wallet name (in $DECLOUD_HOME/wallets) or path to a keystore file.
     #[arg(long, env = "DECLOUD_WALLET", default_value = DEFAULT_WALLET, value_name = "NAME|PATH")]
     pub wallet: String,
@@ -32,7 +32,7 @@ pub struct WalletOpts {
 
 impl WalletOpts {
     /// Decrypts the wallet (asking for the password if needed).
-    pub fn unlock(&self, home: &Path) -> anyhow::Result<PrivateKeySigner> {
+    pub(crate) fn unlock(&self, home: &Path) -> anyhow::Result<PrivateKeySigner> {
         let store = WalletStore::new(home);
         // Fail on a missing wallet before asking for a password.
         let info = store.info(&self.wallet)?;
@@ -47,7 +47,7 @@ impl WalletOpts {
 
 /// A wallet whose address only is read (no password needed).
 #[derive(Args, Clone, Debug)]
-pub struct WalletAddressOpts {
+pub(crate) struct WalletAddressOpts {
     /// Wallet name or keystore path (only its address is read: no password needed).
     #[arg(long, env = "DECLOUD_WALLET", default_value = DEFAULT_WALLET, value_name = "NAME|PATH")]
     pub wallet: String,
@@ -55,7 +55,7 @@ pub struct WalletAddressOpts {
 
 impl WalletAddressOpts {
     /// The wallet's address.
-    pub fn address(&self, home: &Path) -> anyhow::Result<Address> {
+    pub(crate) fn address(&self, home: &Path) -> anyhow::Result<Address> {
         wallet_address(&self.wallet, home)
     }
 }
@@ -73,7 +73,7 @@ fn wallet_address(name: &str, home: &Path) -> anyhow::Result<Address> {
 
 /// The password from `--password-file`, `DECLOUD_WALLET_PASSWORD`, or a prompt on the terminal
 /// (typed twice when `confirm`).
-pub fn password(file: Option<&Path>, prompt: &str, confirm: bool) -> anyhow::Result<String> {
+pub(crate) fn password(file: Option<&Path>, prompt: &str, confirm: bool) -> anyhow::Result<String> {
     if let Some(p) = wallet::password_from_env_or_file(file)? {
         return Ok(p);
     }
@@ -96,7 +96,7 @@ pub fn password(file: Option<&Path>, prompt: &str, confirm: bool) -> anyhow::Res
 
 /// Which chain endpoint to use.
 #[derive(Args, Clone, Debug)]
-pub struct RpcOpts {
+pub(crate) struct RpcOpts {
     /// JSON-RPC endpoint to use instead of the chain profile's.
     #[arg(long, env = "DECLOUD_RPC", value_name = "URL")]
     pub rpc: Option<String>,
@@ -104,7 +104,7 @@ pub struct RpcOpts {
 
 impl RpcOpts {
     /// Connects to the chain of the profile under `home`, signing with `signer` if given.
-    pub async fn connect(
+    pub(crate) async fn connect(
         &self,
         home: &Path,
         signer: Option<PrivateKeySigner>,
@@ -116,7 +116,7 @@ impl RpcOpts {
 
 /// A wallet that signs, on the chain of the profile.
 #[derive(Args, Clone, Debug)]
-pub struct SignerOpts {
+pub(crate) struct SignerOpts {
     #[command(flatten)]
     pub wallet: WalletOpts,
     #[command(flatten)]
@@ -125,7 +125,7 @@ pub struct SignerOpts {
 
 impl SignerOpts {
     /// Unlocks the wallet, then connects to the chain signing with it.
-    pub async fn connect(&self, home: &Path) -> anyhow::Result<Client> {
+    pub(crate) async fn connect(&self, home: &Path) -> anyhow::Result<Client> {
         let signer = self.wallet.unlock(home)?;
         self.rpc.connect(home, Some(signer)).await
     }
@@ -133,7 +133,7 @@ impl SignerOpts {
 
 /// Which market to talk to.
 #[derive(Args, Clone, Debug)]
-pub struct MarketOpts {
+pub(crate) struct MarketOpts {
     /// The market's URL (a `decloud node --market`).
     #[arg(long, env = "DECLOUD_MARKET", default_value = DEFAULT_MARKET_URL, value_name = "URL")]
     pub market: String,
@@ -141,13 +141,13 @@ pub struct MarketOpts {
 
 impl MarketOpts {
     /// A client of the market.
-    pub fn client(&self) -> anyhow::Result<MarketClient> {
+    pub(crate) fn client(&self) -> anyhow::Result<MarketClient> {
         Ok(MarketClient::new(&self.market)?)
     }
 }
 
 /// A spinner on stderr while waiting for the chain (hidden with `--json` or off a terminal).
-pub fn spinner(message: impl Into<String>, hidden: bool) -> ProgressBar {
+pub(crate) fn spinner(message: impl Into<String>, hidden: bool) -> ProgressBar {
     let bar = progress(
         ProgressBar::new_spinner(),
         "{spinner} {msg} {elapsed}",
@@ -158,7 +158,7 @@ pub fn spinner(message: impl Into<String>, hidden: bool) -> ProgressBar {
 }
 
 /// `bar` drawn with `template` on stderr, ticking; hidden with `--json` or off a terminal.
-pub fn progress(bar: ProgressBar, template: &str, hidden: bool) -> ProgressBar {
+pub(crate) fn progress(bar: ProgressBar, template: &str, hidden: bool) -> ProgressBar {
     if let Ok(style) = ProgressStyle::with_template(template) {
         bar.set_style(style);
     }
@@ -170,13 +170,13 @@ pub fn progress(bar: ProgressBar, template: &str, hidden: bool) -> ProgressBar {
 }
 
 /// Prints `value` as pretty JSON on stdout.
-pub fn print_json<T: Serialize + ?Sized>(value: &T) -> anyhow::Result<()> {
+pub(crate) fn print_json<T: Serialize + ?Sized>(value: &T) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string_pretty(value)?);
     Ok(())
 }
 
 /// A table with the CLI's look, with these column headers.
-pub fn table<I, S>(headers: I) -> Table
+pub(crate) fn table<I, S>(headers: I) -> Table
 where
     I: IntoIterator<Item = S>,
     S: Into<comfy_table::Cell>,
@@ -190,7 +190,7 @@ where
 }
 
 /// Unix time now, in seconds.
-pub fn unix_now() -> u64 {
+pub(crate) fn unix_now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
@@ -198,14 +198,14 @@ pub fn unix_now() -> u64 {
 }
 
 /// `0x…` as an address, with a message naming `what` when it is not one.
-pub fn parse_address(text: &str, what: &str) -> anyhow::Result<Address> {
+pub(crate) fn parse_address(text: &str, what: &str) -> anyhow::Result<Address> {
     text.trim().parse().map_err(|_| {
         anyhow::anyhow!("{what} {text:?} is not an address: expected 0x followed by 40 hex digits")
     })
 }
 
 /// `0x…` as a 32-byte id, with a message naming `what` when it is not one.
-pub fn parse_b256(text: &str, what: &str) -> anyhow::Result<B256> {
+pub(crate) fn parse_b256(text: &str, what: &str) -> anyhow::Result<B256> {
     text.trim().parse().map_err(|_| {
         anyhow::anyhow!("{what} {text:?} is not an id: expected 0x followed by 64 hex digits")
     })

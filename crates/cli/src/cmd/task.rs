@@ -19,7 +19,7 @@ use super::shared::{RpcOpts, SignerOpts, parse_b256, print_json, progress, spinn
 
 /// Arguments of `decloud task`.
 #[derive(Args)]
-pub struct TaskArgs {
+pub(crate) struct TaskArgs {
     #[command(subcommand)]
     command: TaskCommand,
 }
@@ -65,7 +65,7 @@ enum TaskCommand {
 }
 
 /// Runs `decloud task <verb>`.
-pub async fn run(args: TaskArgs, home: &Path, json: bool) -> anyhow::Result<()> {
+pub(crate) async fn run(args: TaskArgs, home: &Path, json: bool) -> anyhow::Result<()> {
     match args.command {
         TaskCommand::Show {
             task,
@@ -253,7 +253,7 @@ async fn claim(home: &Path, task: &str, signer: &SignerOpts, json: bool) -> anyh
 
 /// Polls the tasks every `interval` until each is completed or failed; shows their progress
 /// on stderr. Returns the final statuses.
-pub async fn watch_tasks(
+pub(crate) async fn watch_tasks(
     client: &Client,
     tasks: &[B256],
     interval: Duration,

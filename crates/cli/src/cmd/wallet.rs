@@ -12,7 +12,7 @@ use super::shared::{WalletAddressOpts, password, print_json};
 
 /// Arguments of `decloud wallet`.
 #[derive(Args)]
-pub struct WalletArgs {
+pub(crate) struct WalletArgs {
     #[command(subcommand)]
     command: WalletCommand,
 }
@@ -79,7 +79,7 @@ impl NewWallet {
 }
 
 /// Runs `decloud wallet <verb>` with data under `home`.
-pub async fn run(args: WalletArgs, home: &Path, json: bool) -> anyhow::Result<()> {
+pub(crate) async fn run(args: WalletArgs, home: &Path, json: bool) -> anyhow::Result<()> {
     let store = WalletStore::new(home);
     match args.command {
         WalletCommand::Create(new) => {

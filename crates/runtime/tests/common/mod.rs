@@ -6,7 +6,7 @@ use decloud_runtime::{App, Limits, RunReport, Runtime, RuntimeConfig, TaskContex
 use std::path::{Path, PathBuf};
 
 /// The path of an example app built by `scripts/build-apps`; panics with what to do if missing.
-pub fn app_path(name: &str) -> PathBuf {
+pub(crate) fn app_path(name: &str) -> PathBuf {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../apps/target/wasm32-wasip1/release")
         .join(format!("{name}.wasm"));
@@ -19,17 +19,17 @@ pub fn app_path(name: &str) -> PathBuf {
 }
 
 /// A runtime without a disk cache.
-pub fn runtime() -> Runtime {
+pub(crate) fn runtime() -> Runtime {
     Runtime::new(RuntimeConfig::default()).expect("runtime")
 }
 
 /// Loads an example app.
-pub fn app(rt: &Runtime, name: &str) -> App {
+pub(crate) fn app(rt: &Runtime, name: &str) -> App {
     rt.load(&app_path(name)).expect("example app compiles")
 }
 
 /// Small limits so that the limit tests are quick.
-pub fn small_limits() -> Limits {
+pub(crate) fn small_limits() -> Limits {
     Limits {
         fuel: 2_000_000_000,
         memory_bytes: 64 << 20,
@@ -41,7 +41,7 @@ pub fn small_limits() -> Limits {
 }
 
 /// A task with `args` and a fixed id.
-pub fn task(args: &[&str]) -> TaskContext {
+pub(crate) fn task(args: &[&str]) -> TaskContext {
     TaskContext {
         task_id: [0x42; 32],
         args: args.iter().map(|a| a.to_string()).collect(),
@@ -52,13 +52,17 @@ pub fn task(args: &[&str]) -> TaskContext {
 
 /// Runs example app `name` with `args`, no input and `limits`, in a fresh runtime and output
 /// directory.
-pub fn run_example(name: &str, args: &[&str], limits: &Limits) -> (RunReport, tempfile::TempDir) {
+pub(crate) fn run_example(
+    name: &str,
+    args: &[&str],
+    limits: &Limits,
+) -> (RunReport, tempfile::TempDir) {
     let rt = runtime();
     run_in(&rt, &app(&rt, name), &task(args), None, limits)
 }
 
 /// Runs `app` with `task`, `input` and `limits` into a fresh output directory.
-pub fn run_in(
+pub(crate) fn run_in(
     rt: &Runtime,
     app: &App,
     task: &TaskContext,

@@ -12,7 +12,7 @@ use crate::cmd::shared::{MarketOpts, SignerOpts, parse_b256, print_json, spinner
 
 /// Arguments of `decloud order cancel`.
 #[derive(Args)]
-pub struct CancelArgs {
+pub(super) struct CancelArgs {
     /// Cancel the order with this hash (fetched from the market) instead of orders.json's.
     #[arg(long, value_name = "HASH")]
     hash: Option<String>,
@@ -25,7 +25,7 @@ pub struct CancelArgs {
 }
 
 /// Runs `decloud order cancel`.
-pub async fn run(args: CancelArgs, home: &Path, json: bool) -> anyhow::Result<()> {
+pub(super) async fn run(args: CancelArgs, home: &Path, json: bool) -> anyhow::Result<()> {
     let market = args.market.client()?;
     let orders: Vec<AnyOrder> = match &args.hash {
         Some(text) => {

@@ -13,7 +13,7 @@ use crate::cmd::shared::{WalletAddressOpts, parse_address};
 
 /// Arguments of `decloud order init`.
 #[derive(Args)]
-pub struct InitArgs {
+pub(super) struct InitArgs {
     /// Write an app order template for this app.
     #[arg(long, value_name = "APP", num_args = 0..=1, default_missing_value = "")]
     app: Option<String>,
@@ -41,7 +41,7 @@ pub struct InitArgs {
 const OFFER_VOLUME: u64 = 1_000_000;
 
 /// Runs `decloud order init`.
-pub fn run(args: InitArgs, home: &Path) -> anyhow::Result<()> {
+pub(super) fn run(args: InitArgs, home: &Path) -> anyhow::Result<()> {
     let file = &args.file;
     let resources = [args.app, args.dataset, args.workerpool, args.request];
     if resources.iter().all(Option::is_none) {

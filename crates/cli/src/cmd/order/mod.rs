@@ -20,20 +20,20 @@ use clap::{Args, Subcommand};
 use decloud_protocol::OrderKind;
 
 /// Default template file.
-pub const TEMPLATE_FILE: &str = "decloud.toml";
+pub(crate) const TEMPLATE_FILE: &str = "decloud.toml";
 /// Default file of signed orders.
-pub const SIGNED_FILE: &str = "orders.json";
+pub(crate) const SIGNED_FILE: &str = "orders.json";
 
 /// Arguments of `decloud order`.
 #[derive(Args)]
-pub struct OrderArgs {
+pub(crate) struct OrderArgs {
     #[command(subcommand)]
     command: OrderCommand,
 }
 
 /// Which order kinds a command acts on; none given = every kind present in the file.
 #[derive(Args, Clone, Debug, Default)]
-pub struct Kinds {
+pub(crate) struct Kinds {
     /// The app order.
     #[arg(long)]
     app: bool,
@@ -62,7 +62,7 @@ impl Kinds {
 
 /// The signed orders a command reads: which kinds, from which file.
 #[derive(Args, Clone, Debug)]
-pub struct SignedOpts {
+pub(crate) struct SignedOpts {
     #[command(flatten)]
     kinds: Kinds,
     /// The signed orders.
@@ -119,7 +119,7 @@ enum OrderCommand {
 }
 
 /// Runs `decloud order <verb>`.
-pub async fn run(args: OrderArgs, home: &Path, json: bool) -> anyhow::Result<()> {
+pub(crate) async fn run(args: OrderArgs, home: &Path, json: bool) -> anyhow::Result<()> {
     match args.command {
         OrderCommand::Init(args) => init::run(args, home),
         OrderCommand::Sign(args) => sign::run(args, home, json).await,

@@ -12,7 +12,7 @@ use crate::cmd::shared::{MarketOpts, print_json};
 
 /// Arguments of `decloud order publish`.
 #[derive(Args)]
-pub struct PublishArgs {
+pub(super) struct PublishArgs {
     #[command(flatten)]
     signed: SignedOpts,
     #[command(flatten)]
@@ -20,7 +20,7 @@ pub struct PublishArgs {
 }
 
 /// Runs `decloud order publish`.
-pub async fn run(args: PublishArgs, home: &Path, json: bool) -> anyhow::Result<()> {
+pub(super) async fn run(args: PublishArgs, home: &Path, json: bool) -> anyhow::Result<()> {
     let (signed, chosen) = args.signed.load()?;
     if let Ok(profile) = decloud_chain::ChainProfile::load(home) {
         let domain = Domain::new(profile.chain_id, profile.contracts.hub);

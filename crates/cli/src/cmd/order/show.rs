@@ -14,7 +14,7 @@ use crate::cmd::shared::{MarketOpts, RpcOpts, parse_b256, print_json};
 
 /// Arguments of `decloud order show`.
 #[derive(Args)]
-pub struct ShowArgs {
+pub(super) struct ShowArgs {
     /// The order hash.
     hash: String,
     #[command(flatten)]
@@ -24,7 +24,7 @@ pub struct ShowArgs {
 }
 
 /// Runs `decloud order show`.
-pub async fn run(args: ShowArgs, home: &Path, json: bool) -> anyhow::Result<()> {
+pub(super) async fn run(args: ShowArgs, home: &Path, json: bool) -> anyhow::Result<()> {
     let hash = parse_b256(&args.hash, "order hash")?;
     let market = args.market.client()?;
     let entry = match market.order(hash).await {

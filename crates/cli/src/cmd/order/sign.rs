@@ -14,7 +14,7 @@ use crate::cmd::shared::{SignerOpts, print_json};
 
 /// Arguments of `decloud order sign`.
 #[derive(Args)]
-pub struct SignArgs {
+pub(super) struct SignArgs {
     #[command(flatten)]
     kinds: Kinds,
     /// The template file.
@@ -63,7 +63,7 @@ fn template(doc: &toml::Table, kind: OrderKind, file: &Path) -> anyhow::Result<A
 }
 
 /// Runs `decloud order sign`.
-pub async fn run(args: SignArgs, home: &Path, json: bool) -> anyhow::Result<()> {
+pub(super) async fn run(args: SignArgs, home: &Path, json: bool) -> anyhow::Result<()> {
     let (file, out) = (&args.file, &args.out);
     let text = std::fs::read_to_string(file).with_context(|| {
         format!(

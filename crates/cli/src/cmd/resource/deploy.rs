@@ -15,7 +15,7 @@ use crate::cmd::shared::{SignerOpts, parse_b256, print_json, spinner};
 
 /// What identifies an app's module or a dataset: name, location, checksum.
 #[derive(Args, Clone, Debug)]
-pub struct ContentOpts {
+pub(super) struct ContentOpts {
     /// Its name (committed in its id and emitted, not stored).
     #[arg(long)]
     name: String,
@@ -33,7 +33,7 @@ pub struct ContentOpts {
 /// The checksum of a module or dataset: given, or computed from the file.
 #[derive(Args, Clone, Debug)]
 #[group(required = true, multiple = false)]
-pub struct ChecksumOpts {
+pub(super) struct ChecksumOpts {
     /// sha256 of the content (32 bytes of hex).
     #[arg(long, value_name = "HEX")]
     checksum: Option<String>,
@@ -72,7 +72,7 @@ impl ContentOpts {
 
 /// Arguments of `decloud app deploy`.
 #[derive(Args)]
-pub struct AppDeploy {
+pub(crate) struct AppDeploy {
     #[command(flatten)]
     content: ContentOpts,
     /// TEE fingerprint of the app (32 bytes of hex); none by default.
@@ -84,7 +84,7 @@ pub struct AppDeploy {
 
 /// Arguments of `decloud dataset deploy`.
 #[derive(Args)]
-pub struct DatasetDeploy {
+pub(crate) struct DatasetDeploy {
     #[command(flatten)]
     content: ContentOpts,
     #[command(flatten)]
@@ -93,7 +93,7 @@ pub struct DatasetDeploy {
 
 /// Arguments of `decloud workerpool deploy`.
 #[derive(Args)]
-pub struct WorkerpoolDeploy {
+pub(crate) struct WorkerpoolDeploy {
     /// A description of the pool.
     #[arg(long)]
     description: String,
@@ -108,7 +108,7 @@ pub struct WorkerpoolDeploy {
 }
 
 /// Runs `decloud app deploy`.
-pub async fn app(args: AppDeploy, home: &Path, json: bool) -> anyhow::Result<()> {
+pub(super) async fn app(args: AppDeploy, home: &Path, json: bool) -> anyhow::Result<()> {
     let (name, uri, checksum) = args.content.resolve().await?;
     let mrenclave = match args.mrenclave {
         Some(hex) => parse_b256(&hex, "mrenclave")?,
@@ -120,7 +120,7 @@ pub async fn app(args: AppDeploy, home: &Path, json: bool) -> anyhow::Result<()>
 }
 
 /// Runs `decloud dataset deploy`.
-pub async fn dataset(args: DatasetDeploy, home: &Path, json: bool) -> anyhow::Result<()> {
+pub(super) async fn dataset(args: DatasetDeploy, home: &Path, json: bool) -> anyhow::Result<()> {
     let (name, uri, checksum) = args.content.resolve().await?;
     let client = args.signer.connect(home).await?;
     let tx = resource::dataset_registration(&client, name, uri, checksum).await?;
@@ -128,7 +128,11 @@ pub async fn dataset(args: DatasetDeploy, home: &Path, json: bool) -> anyhow::Re
 }
 
 /// Runs `decloud workerpool deploy`.
-pub async fn workerpool(args: WorkerpoolDeploy, home: &Path, json: bool) -> anyhow::Result<()> {
+pub(super) async fn workerpool(
+    args: WorkerpoolDeploy,
+    home: &Path,
+    json: bool,
+) -> anyhow::Result<()> {
     let client = args.signer.connect(home).await?;
     let tx = resource::workerpool_registration(
         &client,

@@ -14,7 +14,7 @@ use super::shared::{RpcOpts, WalletAddressOpts, parse_address, print_json, table
 
 /// The registry verbs of `decloud app` (flattened into its subcommands).
 #[derive(Subcommand)]
-pub enum AppVerbs {
+pub(crate) enum AppVerbs {
     /// Register an app (a WASI module) on chain; prints its address.
     #[command(after_help = "Examples:\n  \
         decloud app deploy --name hello --file hello.wasm --upload http://127.0.0.1:7700/blobs\n  \
@@ -35,7 +35,7 @@ pub enum AppVerbs {
 
 /// The registry verbs of `decloud dataset`.
 #[derive(Subcommand)]
-pub enum DatasetVerbs {
+pub(crate) enum DatasetVerbs {
     /// Register a dataset on chain; prints its address.
     #[command(after_help = "Examples:\n  \
         decloud dataset deploy --name prices --file prices.csv --upload http://127.0.0.1:7700/blobs\n  \
@@ -56,7 +56,7 @@ pub enum DatasetVerbs {
 
 /// The registry verbs of `decloud workerpool`.
 #[derive(Subcommand)]
-pub enum WorkerpoolVerbs {
+pub(crate) enum WorkerpoolVerbs {
     /// Register a workerpool (its owner, the wallet, is its scheduler); prints its address.
     #[command(after_help = "Examples:\n  \
         decloud workerpool deploy --description \"my pool\"\n  \
@@ -76,7 +76,7 @@ pub enum WorkerpoolVerbs {
 
 /// Arguments of `show`.
 #[derive(Args)]
-pub struct ShowArgs {
+pub(crate) struct ShowArgs {
     /// The resource's address.
     address: String,
     #[command(flatten)]
@@ -85,7 +85,7 @@ pub struct ShowArgs {
 
 /// Arguments of `list`.
 #[derive(Args)]
-pub struct ListArgs {
+pub(crate) struct ListArgs {
     /// List the resources owned by this address.
     #[arg(long, conflicts_with = "all")]
     owner: Option<Address>,
@@ -100,7 +100,7 @@ pub struct ListArgs {
 }
 
 /// Runs an app registry verb.
-pub async fn run_app(verb: AppVerbs, home: &Path, json: bool) -> anyhow::Result<()> {
+pub(crate) async fn run_app(verb: AppVerbs, home: &Path, json: bool) -> anyhow::Result<()> {
     match verb {
         AppVerbs::Deploy(args) => deploy::app(args, home, json).await,
         AppVerbs::Show(args) => show(Kind::App, args, home, json).await,
@@ -109,7 +109,7 @@ pub async fn run_app(verb: AppVerbs, home: &Path, json: bool) -> anyhow::Result<
 }
 
 /// Runs a dataset registry verb.
-pub async fn run_dataset(verb: DatasetVerbs, home: &Path, json: bool) -> anyhow::Result<()> {
+pub(crate) async fn run_dataset(verb: DatasetVerbs, home: &Path, json: bool) -> anyhow::Result<()> {
     match verb {
         DatasetVerbs::Deploy(args) => deploy::dataset(args, home, json).await,
         DatasetVerbs::Show(args) => show(Kind::Dataset, args, home, json).await,
@@ -118,7 +118,11 @@ pub async fn run_dataset(verb: DatasetVerbs, home: &Path, json: bool) -> anyhow:
 }
 
 /// Runs a workerpool registry verb.
-pub async fn run_workerpool(verb: WorkerpoolVerbs, home: &Path, json: bool) -> anyhow::Result<()> {
+pub(crate) async fn run_workerpool(
+    verb: WorkerpoolVerbs,
+    home: &Path,
+    json: bool,
+) -> anyhow::Result<()> {
     match verb {
         WorkerpoolVerbs::Deploy(args) => deploy::workerpool(args, home, json).await,
         WorkerpoolVerbs::Show(args) => show(Kind::Workerpool, args, home, json).await,

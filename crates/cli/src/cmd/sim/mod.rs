@@ -31,7 +31,7 @@ Examples:
   decloud sim --selection top-score --tasks 2000 --json
   decloud sim sweep --trust 5,20,100 --f-to 0.45 --out docs/sim"
 )]
-pub struct SimArgs {
+pub(crate) struct SimArgs {
     #[command(subcommand)]
     command: Option<SimCommand>,
     #[command(flatten)]
@@ -190,7 +190,7 @@ struct RunOpts {
 }
 
 /// Runs `decloud sim [sweep]`.
-pub fn run(args: SimArgs, json: bool) -> anyhow::Result<()> {
+pub(crate) fn run(args: SimArgs, json: bool) -> anyhow::Result<()> {
     match args.command {
         Some(SimCommand::Sweep(opts)) => sweep::run(opts, json),
         None => run_one(args.run, json),
