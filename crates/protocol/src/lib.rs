@@ -11,6 +11,7 @@
 pub mod amount;
 pub mod consensus;
 pub mod deadline;
+pub mod domain;
 mod error;
 pub mod ids;
 pub mod matching;

@@ -15,47 +15,13 @@ use std::str::FromStr;
 
 use alloy::primitives::{Address, B256, Bytes, Signature, U256};
 use alloy::signers::SignerSync;
-use alloy::sol_types::{Eip712Domain, SolStruct, eip712_domain};
+use alloy::sol_types::SolStruct;
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::amount::decimal;
 use crate::{ProtocolError, Tag};
 
-/// EIP-712 domain name of the hub.
-pub const DOMAIN_NAME: &str = "decloud";
-/// EIP-712 domain version of the hub.
-pub const DOMAIN_VERSION: &str = "1";
-
-/// Where orders are valid: the chain and the hub that verifies them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct Domain {
-    /// EIP-155 chain id.
-    pub chain_id: u64,
-    /// The hub contract (EIP-712 `verifyingContract`).
-    pub hub: Address,
-}
-
-impl Domain {
-    /// The domain of `hub` on chain `chain_id`.
-    pub fn new(chain_id: u64, hub: Address) -> Self {
-        Self { chain_id, hub }
-    }
-
-    /// The EIP-712 domain: `name="decloud", version="1", chainId, verifyingContract=hub`.
-    pub fn eip712(&self) -> Eip712Domain {
-        eip712_domain! {
-            name: DOMAIN_NAME,
-            version: DOMAIN_VERSION,
-            chain_id: self.chain_id,
-            verifying_contract: self.hub,
-        }
-    }
-
-    /// The domain separator (the hub's `domainSeparator()`).
-    pub fn separator(&self) -> B256 {
-        self.eip712().hash_struct()
-    }
-}
+pub use crate::domain::{DOMAIN_NAME, DOMAIN_VERSION, Domain};
 
 /// The four kinds of order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

@@ -31,13 +31,15 @@ mod capture;
 mod clock;
 pub mod digest;
 mod limits;
+mod outcome;
 mod runtime;
 mod sandbox;
+mod task;
 
 pub use capture::Captured;
 pub use digest::{Computed, Digest, FailureKind, FailureRecord, ParseDigestError};
 pub use limits::{FUEL_PER_SECOND, Limits};
 pub use runtime::{
-    ARGV0, App, COMPUTED_JSON, Contribution, ERROR_JSON, IN_DIR, OUT_DIR, Outcome, RunReport,
-    Runtime, RuntimeConfig, RuntimeError, SplitArgsError, TaskContext, outcome_of_output,
+    ARGV0, App, COMPUTED_JSON, ERROR_JSON, IN_DIR, OUT_DIR, Runtime, RuntimeConfig, RuntimeError,
 };
+pub use task::{Contribution, Outcome, RunReport, SplitArgsError, TaskContext, outcome_of_output};

@@ -1,11 +1,12 @@
 //! The engine, the compiled-module cache and the run itself.
 
-use crate::capture::{CappedPipe, Captured};
+use crate::capture::CappedPipe;
 use crate::clock::{FixedWallClock, TaskRng, VirtualClock};
-use crate::digest::{self, Computed, Digest, EncodeError, FailureKind, FailureRecord};
+use crate::digest::{self, Digest, FailureKind, FailureRecord};
 use crate::limits::Limits;
+use crate::outcome::{classify, finish};
 use crate::sandbox::{self, Limiter, PollState};
-use serde::{Deserialize, Serialize};
+use crate::task::{Outcome, RunReport, TaskContext};
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::io;
@@ -14,11 +15,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
-use wasmtime::{
-    Config, Engine, InstancePre, Linker, Module, OptLevel, Store, Trap, UpdateDeadline,
-};
+use wasmtime::{Config, Engine, InstancePre, Linker, Module, OptLevel, Store, UpdateDeadline};
 use wasmtime_wasi::p1::WasiP1Ctx;
-use wasmtime_wasi::{FsPerms, I32Exit, WasiCtxBuilder};
+use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 
 /// The guest path of the read-only input directory.
 pub const IN_DIR: &str = "/in";
@@ -93,225 +92,6 @@ impl Default for RuntimeConfig {
             epoch_tick: Duration::from_millis(10),
         }
     }
-}
-
-/// What a task gives the app: identity, arguments and input files (docs/design.md#runtime).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TaskContext {
-    /// The task id: exported as `DECLOUD_TASK_ID` and the seed of `random_get`.
-    pub task_id: [u8; 32],
-    /// `argv[1..]` (the request's `params.args`, already split).
-    pub args: Vec<String>,
-    /// The dataset's file name in `/in` (`DECLOUD_DATASET_FILENAME`), if the deal has one.
-    pub dataset_filename: Option<String>,
-    /// The input files' names in `/in` (`DECLOUD_INPUT_FILE_NAME_1`, `_2`...).
-    pub input_file_names: Vec<String>,
-    /// The fixed wall-clock time the app sees, in seconds since the Unix epoch (for example the
-    /// deal's start); the same for every replica.
-    pub clock_secs: u64,
-    /// Whether the deal has a callback: the digest is then `keccak256(callback-data)`.
-    pub callback: bool,
-}
-
-/// `params.args` is not shell-like: an unterminated quote or a trailing backslash.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("the app arguments {0:?} have an unterminated quote or a trailing backslash")]
-pub struct SplitArgsError(pub String);
-
-impl TaskContext {
-    /// Splits a request's `params.args` string into argv the same way on every worker: words
-    /// separated by ASCII whitespace; `'...'` keeps its content verbatim; `"..."` keeps its
-    /// content with `\` escaping the next character; outside quotes `\` escapes the next
-    /// character. `""` gives an empty argument. No variables, globs or other shell features.
-    pub fn split_args(args: &str) -> Result<Vec<String>, SplitArgsError> {
-        let err = || SplitArgsError(args.to_string());
-        let mut out = Vec::new();
-        let mut word = String::new();
-        let mut in_word = false;
-        let mut chars = args.chars();
-        while let Some(c) = chars.next() {
-            match c {
-                c if c.is_ascii_whitespace() => {
-                    if in_word {
-                        out.push(std::mem::take(&mut word));
-                        in_word = false;
-                    }
-                }
-                '\'' => {
-                    in_word = true;
-                    loop {
-                        match chars.next().ok_or_else(err)? {
-                            '\'' => break,
-                            c => word.push(c),
-                        }
-                    }
-                }
-                '"' => {
-                    in_word = true;
-                    loop {
-                        match chars.next().ok_or_else(err)? {
-                            '"' => break,
-                            '\\' => word.push(chars.next().ok_or_else(err)?),
-                            c => word.push(c),
-                        }
-                    }
-                }
-                '\\' => {
-                    in_word = true;
-                    word.push(chars.next().ok_or_else(err)?);
-                }
-                c => {
-                    in_word = true;
-                    word.push(c);
-                }
-            }
-        }
-        if in_word {
-            out.push(word);
-        }
-        Ok(out)
-    }
-
-    /// The environment the app sees, in order.
-    pub fn env(&self) -> Vec<(String, String)> {
-        let mut env = vec![
-            (
-                "DECLOUD_TASK_ID".to_string(),
-                format!("0x{}", hex::encode(self.task_id)),
-            ),
-            ("DECLOUD_IN".to_string(), IN_DIR.to_string()),
-            ("DECLOUD_OUT".to_string(), OUT_DIR.to_string()),
-        ];
-        if let Some(name) = &self.dataset_filename {
-            env.push(("DECLOUD_DATASET_FILENAME".to_string(), name.clone()));
-        }
-        env.push((
-            "DECLOUD_INPUT_FILES_NUMBER".to_string(),
-            self.input_file_names.len().to_string(),
-        ));
-        for (i, name) in self.input_file_names.iter().enumerate() {
-            env.push((format!("DECLOUD_INPUT_FILE_NAME_{}", i + 1), name.clone()));
-        }
-        env
-    }
-}
-
-/// How a run ended.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Outcome {
-    /// The app succeeded; `digest` is what the worker contributes.
-    Completed {
-        /// The result digest (docs/design.md#result-digest, see [`crate::digest`]).
-        digest: Digest,
-        /// The parsed `computed.json`.
-        computed: Computed,
-        /// The decoded `callback-data`, if any.
-        callback_data: Option<Vec<u8>>,
-    },
-    /// A deterministic failure: every replica gets the same record, and the worker contributes
-    /// its digest.
-    Failed(FailureRecord),
-    /// The wall-clock cap was hit: not deterministic, reported to the scheduler, never
-    /// contributed.
-    TimedOut {
-        /// The cap that was hit.
-        after: Duration,
-    },
-}
-
-impl Outcome {
-    /// The digest to contribute: `Some` for [`Outcome::Completed`] and [`Outcome::Failed`],
-    /// `None` for a timeout.
-    pub fn digest(&self) -> Option<Digest> {
-        match self {
-            Outcome::Completed { digest, .. } => Some(*digest),
-            Outcome::Failed(record) => Some(record.digest()),
-            Outcome::TimedOut { .. } => None,
-        }
-    }
-
-    /// Whether the outcome is the same on every replica (and so may be contributed).
-    pub fn is_deterministic(&self) -> bool {
-        !matches!(self, Outcome::TimedOut { .. })
-    }
-
-    /// What a worker contributes for this outcome in a deal with (`callback`) or without a
-    /// callback; `None` for a timeout, which is never contributed.
-    ///
-    /// A deterministic failure in a callback deal is contributed as callback data: its
-    /// canonical record becomes the callback data and its digest `keccak256` of those bytes, so
-    /// that the hub can certify it (a callback deal's result must be `keccak256(callbackData)`)
-    /// and the consumer contract learns why the task failed.
-    pub fn contribution(&self, callback: bool) -> Option<Contribution> {
-        match self {
-            Outcome::Completed {
-                digest,
-                callback_data,
-                ..
-            } => Some(Contribution {
-                digest: *digest,
-                callback_data: if callback {
-                    callback_data.clone()
-                } else {
-                    None
-                },
-            }),
-            Outcome::Failed(record) if callback => {
-                let bytes = record.canonical_bytes();
-                Some(Contribution {
-                    digest: Digest::keccak256(&bytes),
-                    callback_data: Some(bytes),
-                })
-            }
-            Outcome::Failed(record) => Some(Contribution {
-                digest: record.digest(),
-                callback_data: None,
-            }),
-            Outcome::TimedOut { .. } => None,
-        }
-    }
-}
-
-/// What a worker commits for a run: the result digest and, in a callback deal, the bytes handed
-/// to the callback contract (whose `keccak256` is the digest).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Contribution {
-    /// The result digest.
-    pub digest: Digest,
-    /// The callback data (callback deals only).
-    pub callback_data: Option<Vec<u8>>,
-}
-
-/// Recomputes the outcome of a finished run from its `/out` directory alone (for example an
-/// unpacked result archive), the way [`Runtime::run`] does after a clean exit: `computed.json`,
-/// the deterministic output and its digest, under `limits`. A requester uses it to check a
-/// downloaded result against the digest certified on chain. (A failed run's archive holds its
-/// [`FailureRecord`] in `decloud-error.json` instead; see [`Outcome::contribution`].)
-pub fn outcome_of_output(
-    output: &Path,
-    callback: bool,
-    limits: &Limits,
-) -> Result<Outcome, RuntimeError> {
-    let task = TaskContext {
-        callback,
-        ..TaskContext::default()
-    };
-    finish(&task, output, limits)
-}
-
-/// Everything a run produced.
-#[derive(Clone, Debug)]
-pub struct RunReport {
-    /// How the run ended.
-    pub outcome: Outcome,
-    /// What the app printed on stdout (size-capped).
-    pub stdout: Captured,
-    /// What the app printed on stderr (size-capped).
-    pub stderr: Captured,
-    /// Fuel consumed.
-    pub fuel_consumed: u64,
-    /// Host time of the run (instantiation to exit, without hashing the output).
-    pub elapsed: Duration,
 }
 
 /// A compiled app, ready to instantiate. Cheap to clone.
@@ -390,7 +170,7 @@ const WATCHDOG_PERIOD: Duration = Duration::from_millis(100);
 /// How many compiled apps are kept in memory before the in-memory cache is emptied.
 const MEMORY_CACHE_APPS: usize = 64;
 
-fn one_line(err: &wasmtime::Error) -> String {
+pub(crate) fn one_line(err: &wasmtime::Error) -> String {
     let mut parts: Vec<String> = Vec::new();
     for cause in err.chain() {
         let s = cause
@@ -734,175 +514,11 @@ impl Runtime {
     }
 }
 
-/// Sorts an error of the run into an outcome; `Ok(None)` is a clean `exit(0)`.
-fn classify(
-    err: &wasmtime::Error,
-    memory_hit: Option<String>,
-    limits: &Limits,
-) -> Result<Option<Outcome>, RuntimeError> {
-    if let Some(exit) = err.downcast_ref::<I32Exit>() {
-        return Ok(match exit.0 {
-            0 => None,
-            code => Some(Outcome::Failed(FailureRecord::new(
-                FailureKind::Exit,
-                format!("the app exited with status {code}"),
-            ))),
-        });
-    }
-    if let Some(hit) = memory_hit {
-        return Ok(Some(Outcome::Failed(FailureRecord::new(
-            FailureKind::MemoryLimit,
-            hit,
-        ))));
-    }
-    if let Some(trap) = err.downcast_ref::<Trap>() {
-        return Ok(Some(match trap {
-            Trap::Interrupt => Outcome::TimedOut {
-                after: limits.wall_clock(),
-            },
-            Trap::OutOfFuel => Outcome::Failed(FailureRecord::new(
-                FailureKind::OutOfFuel,
-                format!("the fuel budget of {} ran out", limits.fuel),
-            )),
-            other => Outcome::Failed(FailureRecord::new(FailureKind::Trap, other.to_string())),
-        }));
-    }
-    if err.downcast_ref::<wasmtime::UnknownImportError>().is_some() {
-        return Ok(Some(Outcome::Failed(FailureRecord::new(
-            FailureKind::Instantiation,
-            one_line(err),
-        ))));
-    }
-    Err(RuntimeError::Host(one_line(err)))
-}
-
-/// After a clean exit: checks the output size, reads `computed.json` and computes the digest.
-fn finish(task: &TaskContext, output: &Path, limits: &Limits) -> Result<Outcome, RuntimeError> {
-    let io_err = |path: &Path| {
-        let path = path.to_path_buf();
-        move |source| RuntimeError::Io { path, source }
-    };
-    let fail = |kind, detail: String| Ok(Outcome::Failed(FailureRecord::new(kind, detail)));
-    let (bytes, files) = digest::measure(output, limits.output_bytes, limits.output_files)
-        .map_err(io_err(output))?;
-    if bytes > limits.output_bytes {
-        return fail(
-            FailureKind::OutputTooLarge,
-            format!(
-                "/out holds more than the limit of {} bytes",
-                limits.output_bytes
-            ),
-        );
-    }
-    if files > limits.output_files {
-        return fail(
-            FailureKind::OutputTooLarge,
-            format!(
-                "/out holds more than the limit of {} files",
-                limits.output_files
-            ),
-        );
-    }
-    let computed_path = output.join(COMPUTED_JSON);
-    let meta = match std::fs::symlink_metadata(&computed_path) {
-        Ok(meta) => meta,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            return fail(
-                FailureKind::MissingComputedJson,
-                "the app wrote no /out/computed.json".into(),
-            );
-        }
-        Err(e) => return Err(io_err(&computed_path)(e)),
-    };
-    if !meta.is_file() {
-        return fail(
-            FailureKind::MalformedComputedJson,
-            "/out/computed.json is not a regular file".into(),
-        );
-    }
-    let text = std::fs::read(&computed_path).map_err(io_err(&computed_path))?;
-    let computed: Computed = match serde_json::from_slice(&text) {
-        Ok(c) => c,
-        Err(e) => {
-            return fail(
-                FailureKind::MalformedComputedJson,
-                format!(
-                    "/out/computed.json is not an object with optional string keys \
-                     \"deterministic-output-path\" and \"callback-data\": {e}"
-                ),
-            );
-        }
-    };
-    let callback_data = match &computed.callback_data {
-        None => None,
-        Some(s) => match digest::decode_callback_data(s) {
-            Some(bytes) if bytes.len() as u64 <= limits.callback_data_bytes => Some(bytes),
-            Some(bytes) => {
-                return fail(
-                    FailureKind::InvalidCallbackData,
-                    format!(
-                        "callback-data is {} bytes, over the limit of {}",
-                        bytes.len(),
-                        limits.callback_data_bytes
-                    ),
-                );
-            }
-            None => {
-                return fail(
-                    FailureKind::InvalidCallbackData,
-                    "callback-data is not 0x-prefixed hex bytes".into(),
-                );
-            }
-        },
-    };
-    let digest = if task.callback {
-        match &callback_data {
-            Some(bytes) => Digest::keccak256(bytes),
-            None => {
-                return fail(
-                    FailureKind::InvalidCallbackData,
-                    "the deal has a callback but computed.json has no callback-data".into(),
-                );
-            }
-        }
-    } else {
-        let guest = computed
-            .deterministic_output_path
-            .as_deref()
-            .unwrap_or(OUT_DIR);
-        let Some(rel) = digest::relative_output_path(guest) else {
-            return fail(
-                FailureKind::InvalidOutputPath,
-                format!("deterministic-output-path {guest:?} is not a path inside /out"),
-            );
-        };
-        let root = output.join(&rel);
-        match std::fs::symlink_metadata(&root) {
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                return fail(
-                    FailureKind::InvalidOutputPath,
-                    format!("deterministic-output-path {guest:?} does not exist"),
-                );
-            }
-            Err(e) => return Err(io_err(&root)(e)),
-            Ok(_) => {}
-        }
-        match digest::output_digest(&root, guest) {
-            Ok(d) => d,
-            Err(EncodeError::Failure(record)) => return Ok(Outcome::Failed(record)),
-            Err(EncodeError::Io(e)) => return Err(io_err(&root)(e)),
-        }
-    };
-    Ok(Outcome::Completed {
-        digest,
-        computed,
-        callback_data,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::digest::Computed;
+    use crate::task::outcome_of_output;
 
     #[test]
     fn a_failure_in_a_callback_deal_is_contributed_as_callback_data() {
