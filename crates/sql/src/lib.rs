@@ -3,10 +3,12 @@
 //! [`AnyPool`] so the same queries run on both, and brought to the service's schema by its
 //! versioned migrations (`sqlx::migrate!`), which record what they applied.
 //!
+//! A service embeds its migrations with `static MIGRATOR: Migrator =
+//! sqlx::migrate!("./migrations");` (the directory beside its `Cargo.toml`) and opens with them:
+//!
 //! ```no_run
-//! # async fn f() -> Result<(), decloud_sql::SqlError> {
-//! static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
-//! let pool = decloud_sql::open("sqlite:///var/lib/decloud/x.db", &MIGRATOR).await?;
+//! # async fn f(migrator: &sqlx::migrate::Migrator) -> Result<(), decloud_sql::SqlError> {
+//! let pool = decloud_sql::open("sqlite:///var/lib/decloud/x.db", migrator).await?;
 //! # drop(pool); Ok(()) }
 //! ```
 
