@@ -1,0 +1,353 @@
+//! Tests of `sim.rs`.
+use super::*;
+
+/// A task whose answers come from a script: one worker of score `score`, drawn with
+/// replacement; `None` once the script runs out.
+struct Script {
+    answers: Vec<char>,
+    next: usize,
+    score: u64,
+    arrivals: Vec<usize>,
+}
+
+impl Source for Script {
+    fn candidate(&mut self) -> Option<usize> {
+        Some(0)
+    }
+    fn score(&self, _: usize) -> u64 {
+        self.score
+    }
+    fn assign(&mut self, _: usize) {}
+    fn arrival(&mut self, pending: usize) -> usize {
+        self.arrivals.push(pending);
+        0
+    }
+    fn answer(&mut self, _: usize, faulty_ids: &mut u64) -> Option<Answer> {
+        let a = *self.answers.get(self.next)?;
+        self.next += 1;
+        Some(match a {
+            'C' => Answer::Correct,
+            'X' => Answer::Collusion,
+            _ => {
+                *faulty_ids += 1;
+                Answer::Faulty(*faulty_ids)
+            }
+        })
+    }
+}
+
+fn script(trust: u64, answers: &str) -> (Option<TaskRecord>, Vec<usize>) {
+    let mut s = Script {
+        answers: answers.chars().collect(),
+        next: 0,
+        score: 0,
+        arrivals: vec![],
+    };
+    let r = play_task(trust, 64, &mut s);
+    (r, s.arrivals)
+}
+
+#[test]
+fn a_dissenting_worker_gets_the_task_more_replicas() {
+    // trust 5, weight 2: three are assigned. After C, X the optimistic group is 2·2 = 4
+    // against 2: 20 > 28 fails, so two more are assigned (16·5 > 19·4).
+    let (r, pending) = script(5, "CXCCC");
+    let r = r.unwrap();
+    assert_eq!(r.outcome, Outcome::Correct);
+    assert_eq!(r.contributors.len(), 5);
+    assert_eq!(r.wasted, 0);
+    // pending workers seen at each arrival: 3, 2, then 1 + 2 more, 2, 1
+    assert_eq!(pending, vec![3, 2, 3, 2, 1]);
+    // C X X has no consensus: the task asks for more answers than the script has
+    let (r, _) = script(5, "CXX");
+    assert_eq!(r, None, "C X X is no consensus: more answers are needed");
+}
+
+#[test]
+fn colluders_who_arrive_first_win() {
+    let (r, _) = script(5, "XXX");
+    assert_eq!(r.unwrap().outcome, Outcome::WrongCollusion);
+    let (r, _) = script(1, "F");
+    assert_eq!(r.unwrap().outcome, Outcome::WrongFaulty);
+    // trust 2: a single fresh worker suffices (2·2 > 3·1)
+    let (r, _) = script(2, "F");
+    assert_eq!(r.unwrap().outcome, Outcome::WrongFaulty);
+}
+
+/// Every answer sequence, with its probability, through the simulator's own task engine
+/// (Tally and replicas_needed): the exact model must give the same figures.
+fn enumerate(trust: u64, cap: u32, pc: f64, pf: f64) -> [f64; 6] {
+    let mut out = [0.0; 6]; // correct, collusion, faulty, none, E[contributions], E[wasted]
+    let mut stack = vec![(String::new(), 1.0f64)];
+    while let Some((prefix, p)) = stack.pop() {
+        let mut s = Script {
+            answers: prefix.chars().collect(),
+            next: 0,
+            score: 0,
+            arrivals: vec![],
+        };
+        match play_task(trust, cap, &mut s) {
+            None => {
+                for (c, q) in [('C', 1.0 - pc - pf), ('X', pc), ('F', pf)] {
+                    if q > 0.0 {
+                        stack.push((format!("{prefix}{c}"), p * q));
+                    }
+                }
+            }
+            Some(r) => {
+                let k = match r.outcome {
+                    Outcome::Correct => 0,
+                    Outcome::WrongCollusion => 1,
+                    Outcome::WrongFaulty => 2,
+                    Outcome::NoConsensus => 3,
+                };
+                out[k] += p;
+                out[4] += p * r.contributors.len() as f64;
+                out[5] += p * f64::from(r.wasted);
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn the_exact_model_equals_the_enumeration_of_the_task_engine() {
+    for (trust, cap, pc, pf) in [
+        (1, 4, 0.3, 0.2),
+        (2, 5, 0.3, 0.2),
+        (5, 7, 0.3, 0.1),
+        (5, 9, 0.45, 0.0),
+        (20, 7, 0.2, 0.1),
+        (100, 9, 0.25, 0.0),
+    ] {
+        let e = enumerate(trust, cap, pc, pf);
+        let x = exact(&ExactParams {
+            trust,
+            score: 0,
+            p_collude: pc,
+            p_faulty: pf,
+            max_replicas: cap,
+        })
+        .unwrap();
+        let want = [
+            x.correct,
+            x.wrong_collusion,
+            x.wrong_faulty,
+            x.no_consensus,
+            x.mean_contributions,
+            x.mean_wasted,
+        ];
+        for (i, (a, b)) in e.iter().zip(want).enumerate() {
+            assert!(
+                (a - b).abs() < 1e-12,
+                "trust {trust} cap {cap} figure {i}: {a} vs {b}"
+            );
+        }
+        assert!(
+            x.no_consensus > 0.0 || trust <= 2,
+            "the cap binds in these cases"
+        );
+    }
+}
+
+/// Fresh workers whose weights stay 2 (frozen scores): the textbook counts.
+fn config() -> SimConfig {
+    SimConfig {
+        population: 50,
+        colluders: 0.0,
+        tasks: 200,
+        checkpoint_every: 100,
+        frozen_scores: true,
+        ..SimConfig::default()
+    }
+}
+
+#[test]
+fn scores_that_grow_make_tasks_cheaper() {
+    // 600 wins over 50 workers: around score 12 weights reach 3, and three weight-3
+    // workers give 27·5 > 28·4 as before, but a weight-2 worker beside two weight-3 ones
+    // or heavier ones need fewer replicas: strictly fewer contributions than frozen.
+    let r = simulate(&SimConfig {
+        trust: 5,
+        frozen_scores: false,
+        ..config()
+    })
+    .unwrap();
+    assert_eq!(r.correct, 200);
+    assert!(r.contributions.total < 600, "{}", r.contributions.total);
+    assert!(r.contributions.total >= 400);
+}
+
+#[test]
+fn fresh_honest_workers_at_trust_five_take_exactly_three_contributions() {
+    let r = simulate(&SimConfig {
+        trust: 5,
+        ..config()
+    })
+    .unwrap();
+    assert_eq!(r.correct, 200);
+    assert_eq!(r.contributions.total, 600);
+    assert_eq!((r.contributions.p50, r.contributions.max), (3, 3));
+    assert_eq!(r.wasted_replicas, 0);
+    assert_eq!(r.classes[0].wins, 600);
+}
+
+#[test]
+fn trust_one_or_less_takes_exactly_one_contribution() {
+    for trust in [0, 1] {
+        let r = simulate(&SimConfig {
+            trust,
+            colluders: 0.3,
+            ..config()
+        })
+        .unwrap();
+        assert_eq!(r.contributions.total, 200, "trust {trust}");
+        assert_eq!(r.contributions.max, 1);
+        // colluders win whenever they are drawn; no scores move without replication
+        assert!(r.wrong.count > 30 && r.wrong.count < 90, "{:?}", r.wrong);
+        assert!(r.classes.iter().all(|c| c.wins == 0 && c.losses == 0));
+    }
+}
+
+#[test]
+fn colluders_who_always_lie_and_are_everyone_always_win() {
+    let r = simulate(&SimConfig {
+        trust: 100,
+        colluders: 1.0,
+        sabotage_rate: 1.0,
+        ..config()
+    })
+    .unwrap();
+    assert_eq!(r.wrong_collusion, 200);
+    assert_eq!(r.contributions.total, 200 * 7);
+}
+
+#[test]
+fn a_population_smaller_than_the_quorum_never_reaches_consensus() {
+    let r = simulate(&SimConfig {
+        population: 2,
+        trust: 5,
+        ..config()
+    })
+    .unwrap();
+    assert_eq!(r.no_consensus.count, 200);
+    assert_eq!(r.contributions.max, 2);
+}
+
+#[test]
+fn winners_gain_losers_pay_and_frozen_scores_stay() {
+    let base = SimConfig {
+        frozen_scores: false,
+        trust: 5,
+        colluders: 0.3,
+        // weight 2 like everyone: with 30 (weight 9) a colluder certifies alone at trust 5
+        score_colluders: 6,
+        worker_stake: 7,
+        ..config()
+    };
+    let r = simulate(&base).unwrap();
+    let colluders = &r.classes[2];
+    assert!(colluders.losses > 0);
+    assert_eq!(colluders.stake_seized, colluders.losses * 7);
+    let last = r.checkpoints.last().unwrap();
+    assert_eq!(last.after_tasks, 200);
+    let score =
+        |cp: &Checkpoint, class: Class| cp.classes.iter().find(|c| c.class == class).unwrap().mean;
+    assert_eq!(score(&r.checkpoints[0], Class::Colluder), 6.0);
+    assert!(score(last, Class::Colluder) < 3.0);
+    assert!(score(last, Class::Honest) > 0.0);
+    assert_eq!(r.checkpoints.len(), 3, "start, 100, 200");
+    let frozen = simulate(&SimConfig {
+        frozen_scores: true,
+        ..base
+    })
+    .unwrap();
+    let last = frozen.checkpoints.last().unwrap();
+    assert_eq!(score(last, Class::Colluder), 6.0);
+    assert_eq!(score(last, Class::Honest), 0.0);
+    assert!(
+        frozen.classes[2].stake_seized > 0,
+        "stakes go even with frozen scores"
+    );
+}
+
+#[test]
+fn a_heavy_worker_leaves_pending_light_ones_wasted() {
+    // colluders never lie here: they are just heavier (score 300, weight 99) and certify
+    // alone at trust 5; a light worker assigned alongside one is wasted when it arrives
+    // second.
+    let r = simulate(&SimConfig {
+        trust: 5,
+        colluders: 0.5,
+        sabotage_rate: 0.0,
+        score_colluders: 300,
+        frozen_scores: true,
+        ..config()
+    })
+    .unwrap();
+    assert_eq!(r.correct, 200);
+    assert!(r.wasted_replicas > 0);
+    assert!(r.exact.is_none(), "unequal weights: no exact model");
+    assert!(r.exact_unavailable.unwrap().contains("different scores"));
+}
+
+#[test]
+fn an_exact_model_past_the_weight_limit_leaves_the_simulation_standing() {
+    // weight 99 and a trust that needs 10 agreeing workers: the exact model's long
+    // disputes pass 2^112, the simulated tasks end long before
+    let r = simulate(&SimConfig {
+        trust: 1_000_000_000_000_000_000,
+        score_honest: 300,
+        score_colluders: 300,
+        colluders: 0.5,
+        max_replicas: 100,
+        tasks: 20,
+        ..config()
+    })
+    .unwrap();
+    assert!(r.exact.is_none());
+    assert!(r.exact_unavailable.unwrap().contains("112-bit"));
+    assert_eq!(r.wrong.trials, 20);
+}
+
+#[test]
+fn top_score_keeps_giving_work_to_the_same_few() {
+    let r = simulate(&SimConfig {
+        trust: 5,
+        selection: Selection::TopScore,
+        frozen_scores: false,
+        ..config()
+    })
+    .unwrap();
+    let honest = &r.checkpoints.last().unwrap().classes[0];
+    // the first winners are picked for every task after that: a handful of workers with
+    // every point, everybody else at 0
+    assert_eq!(honest.max, 200);
+    assert_eq!(honest.p90, 0);
+    let uniform = simulate(&SimConfig {
+        trust: 5,
+        frozen_scores: false,
+        ..config()
+    })
+    .unwrap();
+    assert!(uniform.checkpoints.last().unwrap().classes[0].p10 > 0);
+}
+
+#[test]
+fn the_same_seed_gives_the_same_report() {
+    let c = SimConfig {
+        trust: 20,
+        colluders: 0.3,
+        faulty: 0.1,
+        max_replicas: 24,
+        frozen_scores: false,
+        ..config()
+    };
+    assert_eq!(simulate(&c).unwrap(), simulate(&c).unwrap());
+    let other = simulate(&SimConfig {
+        seed: 2,
+        ..c.clone()
+    })
+    .unwrap();
+    assert_ne!(simulate(&c).unwrap().contributions, other.contributions);
+}
