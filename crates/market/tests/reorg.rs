@@ -5,11 +5,11 @@ use std::time::Duration;
 
 use alloy::primitives::{B256, U256};
 use alloy::providers::Provider;
-use decloud_chain::contracts::{AppRegistry, IHub};
+use decloud_chain::contracts::IHub;
 use decloud_market::check::ChainChecker;
 use decloud_market::{MarketConfig, OrderBook, OrderStatus, follower};
 use decloud_protocol::order::{AppOrder, Domain, Order};
-use decloud_testkit::Devnet;
+use decloud_testkit::{Devnet, fixtures};
 use serde_json::{Value, json};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -18,25 +18,7 @@ async fn an_order_cancelled_in_an_orphaned_block_is_open_again() {
     let profile = devnet.profile().clone();
     let owner = devnet.signer(1);
     // Account 1 registers an app.
-    let registry = AppRegistry::new(profile.contracts.app_registry, devnet.provider(1));
-    let (name, uri, checksum) = ("greeting", "file://greeting.wasm", B256::repeat_byte(7));
-    let app = registry
-        .predictId(
-            owner.address(),
-            name.into(),
-            uri.into(),
-            checksum,
-            B256::ZERO,
-        )
-        .call()
-        .await
-        .unwrap();
-    registry
-        .register(name.into(), uri.into(), checksum, B256::ZERO)
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
+    let app = fixtures::register_order_app(&devnet, 1, "greeting")
         .await
         .unwrap();
 
