@@ -14,7 +14,7 @@ use anyhow::{Context as _, bail};
 use decloud_chain::ChainProfile;
 use decloud_chain::client::Client;
 use decloud_scheduler::{RunningScheduler, SchedulerConfig};
-use decloud_storage::BlobStore;
+use decloud_storage::{RunningStorage, StorageConfig};
 use decloud_testkit::Devnet;
 use decloud_testkit::pool::POOL_OWNER;
 use decloud_worker::WorkerConfig;
@@ -33,13 +33,8 @@ pub struct BenchPool {
     pub storage_url: String,
     /// The scheduler.
     pub scheduler: RunningScheduler,
-    storage: tokio::task::JoinHandle<std::io::Result<()>>,
-}
-
-impl Drop for BenchPool {
-    fn drop(&mut self) {
-        self.storage.abort();
-    }
+    // Stops the storage node when the pool is dropped.
+    _storage: RunningStorage,
 }
 
 impl BenchPool {
@@ -47,17 +42,13 @@ impl BenchPool {
     /// testkit's pool owner), deposits the scheduler's stake money and starts the scheduler with
     /// its SQLite database under `dir`.
     pub async fn start(devnet: &Devnet, dir: &Path, follow: Duration) -> anyhow::Result<Self> {
-        let store = BlobStore::local(dir.join("blobs"))?;
-        let (bound_tx, bound_rx) = tokio::sync::oneshot::channel();
-        let storage = tokio::spawn(decloud_storage::serve(
-            store,
-            decloud_storage::ServerConfig::default(),
-            ([127, 0, 0, 1], 0).into(),
-            move |addr| {
-                let _ = bound_tx.send(addr);
-            },
-        ));
-        let addr = bound_rx.await.context("the storage node did not start")?;
+        let storage = decloud_storage::start(StorageConfig {
+            location: dir.join("blobs").display().to_string(),
+            listen: ([127, 0, 0, 1], 0).into(),
+            server: decloud_storage::ServerConfig::default(),
+        })
+        .await
+        .context("the storage node did not start")?;
         let profile = devnet.profile().clone();
         let owner = Client::connect(&profile, None, Some(devnet.signer(POOL_OWNER))).await?;
         let workerpool =
@@ -74,9 +65,9 @@ impl BenchPool {
         Ok(Self {
             profile,
             workerpool,
-            storage_url: format!("http://{addr}/blobs"),
+            storage_url: storage.url(),
             scheduler,
-            storage,
+            _storage: storage,
         })
     }
 
