@@ -58,17 +58,7 @@ impl Requester {
             Some(decloud_chain::accounts::dev_signer(REQUESTER)),
         )
         .await?;
-        let me = client.address().unwrap_or_default();
-        let cost = price * U256::from(tasks);
-        let free = client
-            .hub()
-            .balanceOf(me)
-            .call()
-            .await
-            .context("reading the requester's balance")?;
-        if free < cost {
-            decloud_chain::actions::deposit(&client, cost - free).await?;
-        }
+        decloud_chain::actions::deposit_at_least(&client, price * U256::from(tasks)).await?;
         Ok(Self {
             client,
             workerpool,

@@ -1,5 +1,5 @@
 //! Everyday transactions of the marketplace's actors, as one call each: deposit into the
-//! escrow (approving the hub first when needed) and register apps, datasets and workerpools
+//! escrow (approving the hub first when needed, or only what a balance lacks) and register apps, datasets and workerpools
 //! (returning their ids). The demo, the node and the tests use them; each is one or two
 //! transactions sent through [`Client::send`].
 
@@ -38,6 +38,20 @@ pub async fn deposit(client: &Client, amount: U256) -> Result<TransactionReceipt
             client.hub().deposit(amount).into_transaction_request(),
         )
         .await
+}
+
+/// Tops up the client's free escrow balance to at least `amount`, depositing only what it lacks
+/// (nothing when it has enough); returns the free balance after.
+pub async fn deposit_at_least(client: &Client, amount: U256) -> Result<U256, ChainError> {
+    let me = client
+        .address()
+        .ok_or_else(|| ChainError::tx("depositing", "no wallet"))?;
+    let free = client.escrow_balance(me).await?;
+    if free >= amount {
+        return Ok(free);
+    }
+    deposit(client, amount - free).await?;
+    Ok(amount)
 }
 
 fn event<E: SolEvent>(receipt: &TransactionReceipt, what: &str) -> Result<E, ChainError> {

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use alloy::providers::{Provider, ProviderBuilder};
+use alloy::providers::Provider;
 
 use crate::ChainError;
 
@@ -156,12 +156,7 @@ impl Anvil {
     }
 
     async fn wait_ready(&mut self) -> Result<(), ChainError> {
-        let url = self.rpc_url.parse().map_err(|_| ChainError::BadRpcUrl {
-            url: self.rpc_url.clone(),
-        })?;
-        let provider = ProviderBuilder::new()
-            .disable_recommended_fillers()
-            .connect_http(url);
+        let provider = crate::client::read_only_provider(&self.rpc_url)?;
         let started = Instant::now();
         loop {
             if let Some(child) = self.child.as_mut()

@@ -18,7 +18,7 @@ use std::time::Duration;
 use alloy::eips::eip1559::Eip1559Estimation;
 use alloy::eips::eip2718::Encodable2718;
 use alloy::network::{Ethereum, EthereumWallet, NetworkTransactionBuilder, TransactionBuilder};
-use alloy::primitives::{Address, B256, Bytes};
+use alloy::primitives::{Address, B256, Bytes, U256};
 use alloy::providers::{DynProvider, Provider, ProviderBuilder};
 use alloy::rpc::types::{TransactionReceipt, TransactionRequest};
 use alloy::signers::local::PrivateKeySigner;
@@ -86,13 +86,7 @@ impl Client {
         signer: Option<PrivateKeySigner>,
     ) -> Result<Self, ChainError> {
         let url = rpc.unwrap_or(&profile.rpc_url).to_string();
-        let parsed = url
-            .parse()
-            .map_err(|_| ChainError::BadRpcUrl { url: url.clone() })?;
-        let provider = ProviderBuilder::new()
-            .disable_recommended_fillers()
-            .connect_http(parsed)
-            .erased();
+        let provider = read_only_provider(&url)?;
         let actual = provider
             .get_chain_id()
             .await
@@ -157,6 +151,29 @@ impl Client {
     /// The escrow token.
     pub fn token(&self) -> DevToken::DevTokenInstance<DynProvider> {
         DevToken::new(self.profile.contracts.token, self.provider.clone())
+    }
+
+    /// `account`'s tokens in its wallet (not deposited in the escrow).
+    pub async fn token_balance(&self, account: Address) -> Result<U256, ChainError> {
+        self.token()
+            .balanceOf(account)
+            .call()
+            .await
+            .map_err(|e| self.contract_error(&format!("reading the tokens of {account}"), &e))
+    }
+
+    /// `account`'s free balance in the hub's escrow (what it can spend or withdraw).
+    pub async fn escrow_balance(&self, account: Address) -> Result<U256, ChainError> {
+        self.hub().balanceOf(account).call().await.map_err(|e| {
+            self.contract_error(&format!("reading the escrow balance of {account}"), &e)
+        })
+    }
+
+    /// What the hub holds frozen for `account`: deal prices and stakes of work in flight.
+    pub async fn frozen_balance(&self, account: Address) -> Result<U256, ChainError> {
+        self.hub().frozenOf(account).call().await.map_err(|e| {
+            self.contract_error(&format!("reading the frozen balance of {account}"), &e)
+        })
     }
 
     /// Turns an RPC error into a one-line [`ChainError`]: a revert becomes
@@ -377,14 +394,27 @@ fn is_nonce_error(e: &RpcError<TransportErrorKind>) -> bool {
     })
 }
 
-fn unreachable(url: &str, e: &RpcError<TransportErrorKind>) -> ChainError {
+/// A provider for `rpc_url` without wallet or fillers, for reads and raw requests; a one-line
+/// error when the URL does not parse.
+pub fn read_only_provider(rpc_url: &str) -> Result<DynProvider, ChainError> {
+    let url = rpc_url.parse().map_err(|_| ChainError::BadRpcUrl {
+        url: rpc_url.into(),
+    })?;
+    Ok(ProviderBuilder::new()
+        .disable_recommended_fillers()
+        .connect_http(url)
+        .erased())
+}
+
+/// [`ChainError::Unreachable`] for `url`, with the first line of the transport's error.
+pub(crate) fn unreachable(url: &str, e: &RpcError<TransportErrorKind>) -> ChainError {
     ChainError::Unreachable {
         url: url.to_string(),
         reason: first_line(&e.to_string()),
     }
 }
 
-fn first_line(s: &str) -> String {
+pub(crate) fn first_line(s: &str) -> String {
     s.lines().next().unwrap_or_default().to_string()
 }
 

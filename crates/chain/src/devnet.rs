@@ -9,6 +9,7 @@ use alloy::signers::local::PrivateKeySigner;
 use serde::{Deserialize, Serialize};
 
 use crate::anvil::{self, Anvil, AnvilOptions};
+use crate::client::{first_line, read_only_provider, unreachable};
 use crate::profile::write_atomically;
 use crate::{ChainError, ChainProfile, accounts, deploy};
 
@@ -68,10 +69,7 @@ pub async fn deploy_and_fund(rpc_url: &str) -> Result<ChainProfile, ChainError> 
     let chain_id = provider
         .get_chain_id()
         .await
-        .map_err(|e| ChainError::Unreachable {
-            url: rpc_url.into(),
-            reason: first_line(&e.to_string()),
-        })?;
+        .map_err(|e| unreachable(rpc_url, &e))?;
     let deployment = deploy::deploy_all(&provider, admin).await?;
     deploy::fund_accounts(
         &provider,
@@ -122,12 +120,7 @@ pub async fn fund(
 
 /// Switches anvil at `rpc_url` to one block every `seconds` (0 = instant mining).
 pub async fn set_block_time(rpc_url: &str, seconds: u64) -> Result<(), ChainError> {
-    let url = rpc_url.parse().map_err(|_| ChainError::BadRpcUrl {
-        url: rpc_url.into(),
-    })?;
-    let provider = ProviderBuilder::new()
-        .disable_recommended_fillers()
-        .connect_http(url);
+    let provider = read_only_provider(rpc_url)?;
     let result = if seconds == 0 {
         provider
             .raw_request::<_, ()>("evm_setAutomine".into(), (true,))
@@ -273,21 +266,8 @@ pub async fn status(home: &Path, rpc: Option<&str>) -> Result<Status, ChainError
 
 /// Latest block number at `rpc_url`, with a one-line error when it does not answer.
 pub async fn block_number(rpc_url: &str) -> Result<u64, ChainError> {
-    let url = rpc_url.parse().map_err(|_| ChainError::BadRpcUrl {
-        url: rpc_url.into(),
-    })?;
-    let provider = ProviderBuilder::new()
-        .disable_recommended_fillers()
-        .connect_http(url);
-    provider
+    read_only_provider(rpc_url)?
         .get_block_number()
         .await
-        .map_err(|e| ChainError::Unreachable {
-            url: rpc_url.into(),
-            reason: first_line(&e.to_string()),
-        })
-}
-
-fn first_line(text: &str) -> String {
-    text.lines().next().unwrap_or_default().to_owned()
+        .map_err(|e| unreachable(rpc_url, &e))
 }

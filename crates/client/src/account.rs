@@ -25,20 +25,14 @@ pub struct Account {
 impl Account {
     /// Reads `address`'s account.
     pub async fn read(client: &Client, address: Address) -> Result<Self> {
-        let hub = client.hub();
-        let what = "reading the account";
-        let failed = |e: alloy::contract::Error| client.contract_error(what, &e);
         Ok(Self {
             address,
-            balance: hub.balanceOf(address).call().await.map_err(failed)?,
-            frozen: hub.frozenOf(address).call().await.map_err(failed)?,
-            score: hub.scoreOf(address).call().await.map_err(failed)?,
-            tokens: client
-                .token()
-                .balanceOf(address)
-                .call()
-                .await
-                .map_err(failed)?,
+            balance: client.escrow_balance(address).await?,
+            frozen: client.frozen_balance(address).await?,
+            score: client.hub().scoreOf(address).call().await.map_err(|e| {
+                client.contract_error(&format!("reading the score of {address}"), &e)
+            })?,
+            tokens: client.token_balance(address).await?,
         })
     }
 

@@ -119,16 +119,6 @@ pub async fn remaining_on_chain(client: &Client, entry: &BookEntry) -> Result<u6
     Ok(entry.volume.saturating_sub(consumed))
 }
 
-/// `account`'s free balance in the hub's escrow; `what` names it in an error.
-async fn free_balance(client: &Client, account: Address, what: &str) -> Result<U256> {
-    Ok(client
-        .hub()
-        .balanceOf(account)
-        .call()
-        .await
-        .map_err(|e| client.contract_error(what, &e))?)
-}
-
 /// Fails with "insufficient balance" and the amount to deposit when `requester` can't pay
 /// `volume` tasks of `choice`.
 pub async fn check_balance(
@@ -138,7 +128,7 @@ pub async fn check_balance(
     volume: u64,
 ) -> Result<()> {
     let cost = choice.per_task * U256::from(volume);
-    let balance = free_balance(client, requester, "reading the escrow balance").await?;
+    let balance = client.escrow_balance(requester).await?;
     if balance < cost {
         return Err(Error::InsufficientBalance {
             requester,
@@ -166,7 +156,7 @@ pub async fn choose(
     let mut stakes = HashMap::new();
     let schedulers: BTreeSet<Address> = offers.pools.iter().map(|(e, _)| e.signer).collect();
     for scheduler in schedulers {
-        let free = free_balance(client, scheduler, "reading the scheduler's balance").await?;
+        let free = client.escrow_balance(scheduler).await?;
         stakes.insert(scheduler, free);
     }
     let pick = loop {

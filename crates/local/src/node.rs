@@ -328,12 +328,7 @@ pub async fn fund_if_devnet(profile: &ChainProfile, account: Address) -> Result<
         .get_balance(account)
         .await
         .map_err(|e| client.rpc_error("reading a balance", &e))?;
-    let tokens = client
-        .token()
-        .balanceOf(account)
-        .call()
-        .await
-        .map_err(|e| client.contract_error("reading a token balance", &e))?;
+    let tokens = client.token_balance(account).await?;
     if profile.chain_id != DEVNET_CHAIN_ID {
         if ether.is_zero() {
             return Err(LocalError::Unfunded(account));

@@ -439,15 +439,7 @@ impl Pool {
         };
         order.sign_with(&decloud_chain::accounts::dev_signer(REQUESTER), &domain)?;
         let cost = self.options.workerpool_price * U256::from(request.volume);
-        let free = requester
-            .hub()
-            .balanceOf(me)
-            .call()
-            .await
-            .map_err(|e| requester.contract_error("reading the requester's balance", &e))?;
-        if free < cost {
-            decloud_chain::actions::deposit(&requester, cost - free).await?;
-        }
+        decloud_chain::actions::deposit_at_least(&requester, cost).await?;
         let dataset_order = if request.dataset == Address::ZERO {
             DatasetOrder::none()
         } else {

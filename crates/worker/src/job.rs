@@ -405,22 +405,12 @@ pub(crate) async fn top_up(ctx: &Context) -> Result<(), Failure> {
 async fn top_up_locked(ctx: &Context, needed: U256) -> Result<U256, Failure> {
     let chain = &ctx.chain;
     let me = ctx.address;
-    let free = chain
-        .hub()
-        .balanceOf(me)
-        .call()
-        .await
-        .map_err(|e| chain.contract_error("reading the worker's escrow balance", &e))?;
+    let free = chain.escrow_balance(me).await?;
     let target = needed.max(ctx.config.stake_reserve);
     if free >= target || (free >= needed && !needed.is_zero()) {
         return Ok(free);
     }
-    let tokens = chain
-        .token()
-        .balanceOf(me)
-        .call()
-        .await
-        .map_err(|e| chain.contract_error("reading the worker's tokens", &e))?;
+    let tokens = chain.token_balance(me).await?;
     let amount = (target - free).min(tokens);
     if free + amount < needed {
         return Err(fail(format!(

@@ -233,24 +233,9 @@ async fn hub_transactions(
 /// Everything `account` holds: wallet tokens, escrow balance and frozen amount (a deposit moves
 /// tokens without changing the sum).
 async fn holdings(client: &Client, account: Address) -> anyhow::Result<U256> {
-    let tokens = client
-        .token()
-        .balanceOf(account)
-        .call()
-        .await
-        .map_err(|e| client.contract_error("reading a token balance", &e))?;
-    let hub = client.hub();
-    let free = hub
-        .balanceOf(account)
-        .call()
-        .await
-        .map_err(|e| client.contract_error("reading a balance", &e))?;
-    let frozen = hub
-        .frozenOf(account)
-        .call()
-        .await
-        .map_err(|e| client.contract_error("reading a frozen amount", &e))?;
-    Ok(tokens + free + frozen)
+    Ok(client.token_balance(account).await?
+        + client.escrow_balance(account).await?
+        + client.frozen_balance(account).await?)
 }
 
 /// One demo task: what it is and how it went.
