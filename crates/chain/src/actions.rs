@@ -19,11 +19,9 @@ pub async fn deposit(client: &Client, amount: U256) -> Result<TransactionReceipt
         .ok_or_else(|| ChainError::tx("depositing", "no wallet"))?;
     let hub = client.profile().contracts.hub;
     let token = client.token();
-    let allowance = token
-        .allowance(me, hub)
-        .call()
-        .await
-        .map_err(|e| client.contract_error("reading the allowance", &e))?;
+    let allowance = client
+        .read("reading the allowance", token.allowance(me, hub))
+        .await?;
     if allowance < amount {
         client
             .send(

@@ -15,6 +15,7 @@
 
 use std::time::Duration;
 
+use alloy::contract::{CallBuilder, CallDecoder};
 use alloy::eips::eip1559::Eip1559Estimation;
 use alloy::eips::eip2718::Encodable2718;
 use alloy::network::{Ethereum, EthereumWallet, NetworkTransactionBuilder, TransactionBuilder};
@@ -151,6 +152,16 @@ impl Client {
     /// The escrow token.
     pub fn token(&self) -> DevToken::DevTokenInstance<DynProvider> {
         DevToken::new(self.profile.contracts.token, self.provider.clone())
+    }
+
+    /// Runs a read-only contract call and returns its answer, or a one-line error naming `what`
+    /// (e.g. `client.read("reading the task", client.hub().task(id))`).
+    pub async fn read<P: Provider, D: CallDecoder>(
+        &self,
+        what: &str,
+        call: CallBuilder<P, D>,
+    ) -> Result<D::CallOutput, ChainError> {
+        call.call().await.map_err(|e| self.contract_error(what, &e))
     }
 
     /// `account`'s tokens in its wallet (not deposited in the escrow).

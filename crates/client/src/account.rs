@@ -29,9 +29,9 @@ impl Account {
             address,
             balance: client.escrow_balance(address).await?,
             frozen: client.frozen_balance(address).await?,
-            score: client.hub().scoreOf(address).call().await.map_err(|e| {
-                client.contract_error(&format!("reading the score of {address}"), &e)
-            })?,
+            score: client
+                .read("reading the worker score", client.hub().scoreOf(address))
+                .await?,
             tokens: client.token_balance(address).await?,
         })
     }

@@ -175,21 +175,15 @@ pub async fn find_task(client: &Client, task_id: B256) -> Result<(DealInfo, u64)
 /// The task's state on the hub.
 pub async fn task_view(client: &Client, task_id: B256) -> Result<IHub::TaskView> {
     Ok(client
-        .hub()
-        .task(task_id)
-        .call()
-        .await
-        .map_err(|e| client.contract_error("reading the task", &e))?)
+        .read("reading the task", client.hub().task(task_id))
+        .await?)
 }
 
 /// The deal's record on the hub (its start time, among others).
 pub async fn deal_record(client: &Client, deal_id: B256) -> Result<IHub::dealRecordReturn> {
     Ok(client
-        .hub()
-        .dealRecord(deal_id)
-        .call()
-        .await
-        .map_err(|e| client.contract_error("reading the deal record", &e))?)
+        .read("reading the deal record", client.hub().dealRecord(deal_id))
+        .await?)
 }
 
 /// The status of each task, in the order given.

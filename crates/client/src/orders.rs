@@ -222,11 +222,8 @@ pub async fn sign(
 /// The order's status on the hub: consumed volume, presigned, cancelled.
 pub async fn order_status(client: &Client, hash: B256) -> Result<IHub::orderStatusReturn> {
     Ok(client
-        .hub()
-        .orderStatus(hash)
-        .call()
-        .await
-        .map_err(|e| client.contract_error("reading the order's status", &e))?)
+        .read("reading the order's status", client.hub().orderStatus(hash))
+        .await?)
 }
 
 #[cfg(test)]

@@ -215,16 +215,15 @@ pub async fn app_registration(
 ) -> Result<TransactionRequest> {
     let owner = client.address().ok_or(Error::NoWallet)?;
     let registry = AppRegistry::new(client.profile().contracts.app_registry, client.provider());
-    let id = registry
-        .predictId(owner, name.clone(), uri.clone(), checksum, mrenclave)
-        .call()
-        .await
-        .map_err(|e| client.contract_error("predicting the app's id", &e))?;
-    let exists = registry
-        .exists(id)
-        .call()
-        .await
-        .map_err(|e| client.contract_error("reading the app registry", &e))?;
+    let id = client
+        .read(
+            "predicting the app's id",
+            registry.predictId(owner, name.clone(), uri.clone(), checksum, mrenclave),
+        )
+        .await?;
+    let exists = client
+        .read("reading the app registry", registry.exists(id))
+        .await?;
     if exists {
         return Err(Error::AlreadyDeployed {
             what: "app (same owner, name, uri, checksum, mrenclave)",
@@ -250,16 +249,15 @@ pub async fn dataset_registration(
         client.profile().contracts.dataset_registry,
         client.provider(),
     );
-    let id = registry
-        .predictId(owner, name.clone(), uri.clone(), checksum)
-        .call()
-        .await
-        .map_err(|e| client.contract_error("predicting the dataset's id", &e))?;
-    let exists = registry
-        .exists(id)
-        .call()
-        .await
-        .map_err(|e| client.contract_error("reading the dataset registry", &e))?;
+    let id = client
+        .read(
+            "predicting the dataset's id",
+            registry.predictId(owner, name.clone(), uri.clone(), checksum),
+        )
+        .await?;
+    let exists = client
+        .read("reading the dataset registry", registry.exists(id))
+        .await?;
     if exists {
         return Err(Error::AlreadyDeployed {
             what: "dataset (same owner, name, uri, checksum)",
@@ -316,18 +314,14 @@ pub struct Category {
 /// Every category of the hub, by id.
 pub async fn categories(client: &Client) -> Result<Vec<Category>> {
     let hub = client.hub();
-    let count = hub
-        .categoryCount()
-        .call()
-        .await
-        .map_err(|e| client.contract_error("reading the categories", &e))?;
+    let count = client
+        .read("reading the categories", hub.categoryCount())
+        .await?;
     let mut categories = Vec::new();
     for id in 0..small(count) {
-        let c = hub
-            .category(U256::from(id))
-            .call()
-            .await
-            .map_err(|e| client.contract_error("reading a category", &e))?;
+        let c = client
+            .read("reading a category", hub.category(U256::from(id)))
+            .await?;
         let reference = small(c.workClockTimeRef);
         categories.push(Category {
             id,

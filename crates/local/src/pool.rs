@@ -335,11 +335,9 @@ impl Pool {
         )
         .await?;
         let ext = admin.hub();
-        let id = ext
-            .categoryCount()
-            .call()
-            .await
-            .map_err(|e| admin.contract_error("reading the category count", &e))?;
+        let id = admin
+            .read("reading the category count", ext.categoryCount())
+            .await?;
         admin
             .send(
                 "creating a category",
@@ -466,12 +464,7 @@ impl Pool {
         loop {
             let mut open = Vec::new();
             for &task in tasks {
-                let view = chain
-                    .hub()
-                    .task(task)
-                    .call()
-                    .await
-                    .map_err(|e| chain.contract_error("reading a task", &e))?;
+                let view = chain.read("reading a task", chain.hub().task(task)).await?;
                 match view.status {
                     3 => {}
                     4 => return Err(LocalError::TaskFailed(task)),

@@ -463,11 +463,8 @@ async fn contribute(
     if a.trust <= 1 {
         let done = if resumed {
             let view = chain
-                .hub()
-                .task(a.task_id)
-                .call()
-                .await
-                .map_err(|e| chain.contract_error("reading the task", &e))?;
+                .read("reading the task", chain.hub().task(a.task_id))
+                .await?;
             if reached(view.status, TaskStatus::Revealing) && view.worker != me {
                 return Err(fail(format!(
                     "the task already has a result, from {}",
@@ -499,11 +496,11 @@ async fn contribute(
     }
     let already = resumed
         && chain
-            .hub()
-            .contribution(a.task_id, me)
-            .call()
-            .await
-            .map_err(|e| chain.contract_error("reading the worker's contribution", &e))?
+            .read(
+                "reading the worker's contribution",
+                chain.hub().contribution(a.task_id, me),
+            )
+            .await?
             .status
             != 0;
     if !already {
@@ -569,11 +566,11 @@ async fn await_reveal(ctx: &Context, a: &Assignment, computed: &Computed) -> Res
             }
             NextAction::Reveal { .. } => {
                 let mine = chain
-                    .hub()
-                    .contribution(a.task_id, ctx.address)
-                    .call()
-                    .await
-                    .map_err(|e| chain.contract_error("reading the worker's contribution", &e))?;
+                    .read(
+                        "reading the worker's contribution",
+                        chain.hub().contribution(a.task_id, ctx.address),
+                    )
+                    .await?;
                 let location = upload(ctx, computed).await?;
                 if mine.status != CONTRIBUTION_REVEALED {
                     chain

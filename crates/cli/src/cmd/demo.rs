@@ -373,11 +373,8 @@ pub(crate) async fn run(args: DemoArgs, _home: &Path, json: bool) -> anyhow::Res
             }
             let report = scheduler_view(&scheduler_url, task.task_id).await;
             let status = chain
-                .hub()
-                .task(task.task_id)
-                .call()
-                .await
-                .map_err(|e| chain.contract_error("reading a task", &e))?
+                .read("reading a task", chain.hub().task(task.task_id))
+                .await?
                 .status;
             if status == decloud_client::lookup::TaskStatus::Completed.as_u8() {
                 let took = started.elapsed();

@@ -35,12 +35,16 @@ pub(super) async fn run(args: ShowArgs, home: &Path, json: bool) -> anyhow::Resu
     let client = args.rpc.connect(home, None).await?;
     let status = decloud_client::orders::order_status(&client, hash).await?;
     let consumed = match &entry {
-        Some(e) if e.kind == OrderKind::Request => client
-            .hub()
-            .requestOrderConsumed(hash, U256::from(e.volume))
-            .call()
-            .await
-            .map_err(|e| client.contract_error("reading the request's consumed volume", &e))?,
+        Some(e) if e.kind == OrderKind::Request => {
+            client
+                .read(
+                    "reading the request's consumed volume",
+                    client
+                        .hub()
+                        .requestOrderConsumed(hash, U256::from(e.volume)),
+                )
+                .await?
+        }
         _ => status.consumed,
     };
     let IHub::orderStatusReturn {
