@@ -204,54 +204,63 @@ mod tests {
     use super::*;
     use alloy::primitives::{Address, B256};
 
+    /// Each revert payload with the phrases its one-line description must hold.
+    fn assert_describes(cases: &[(Vec<u8>, &[&str])]) {
+        for (data, phrases) in cases {
+            let msg = describe_revert(data);
+            for phrase in *phrases {
+                assert!(msg.contains(phrase), "{msg:?} lacks {phrase:?}");
+            }
+        }
+    }
+
     #[test]
     fn hub_errors_are_readable() {
-        let data = IHub::InsufficientBalance {
-            account: Address::repeat_byte(1),
-            balance: U256::from(1_000_000_000u64),
-            needed: U256::from(3_000_000_000u64),
-        }
-        .abi_encode();
-        let msg = describe_revert(&data);
-        assert!(
-            msg.contains("insufficient balance")
-                && msg.contains("1 DCT")
-                && msg.contains("deposit"),
-            "{msg}"
-        );
-
-        let data = IHub::OrderFullyConsumed {
-            orderHash: B256::repeat_byte(2),
-        }
-        .abi_encode();
-        assert!(describe_revert(&data).contains("already fully consumed"));
-
+        assert_describes(&[
+            (
+                IHub::InsufficientBalance {
+                    account: Address::repeat_byte(1),
+                    balance: U256::from(1_000_000_000u64),
+                    needed: U256::from(3_000_000_000u64),
+                }
+                .abi_encode(),
+                &["insufficient balance", "1 DCT", "deposit"],
+            ),
+            (
+                IHub::OrderFullyConsumed {
+                    orderHash: B256::repeat_byte(2),
+                }
+                .abi_encode(),
+                &["already fully consumed"],
+            ),
+        ]);
+        // An error without a sentence of its own is named.
         let data = IHub::WeightOverflow {
             taskid: B256::repeat_byte(3),
         }
         .abi_encode();
-        assert!(
-            describe_revert(&data).starts_with("WeightOverflow"),
-            "{}",
-            describe_revert(&data)
-        );
+        assert!(describe_revert(&data).starts_with("WeightOverflow"));
     }
 
     #[test]
     fn registry_errors_are_readable() {
-        let data = AppRegistry::EmptyChecksum {}.abi_encode();
-        assert!(describe_revert(&data).contains("checksum is empty"));
-        let data = WorkerpoolRegistry::TokenAlreadyExists {}.abi_encode();
-        assert!(describe_revert(&data).contains("already registered"));
-        let data = WorkerpoolRegistry::RatioTooLarge {
-            ratio: U256::from(101),
-        }
-        .abi_encode();
-        assert!(
-            describe_revert(&data).contains("101"),
-            "{}",
-            describe_revert(&data)
-        );
+        assert_describes(&[
+            (
+                AppRegistry::EmptyChecksum {}.abi_encode(),
+                &["checksum is empty"],
+            ),
+            (
+                WorkerpoolRegistry::TokenAlreadyExists {}.abi_encode(),
+                &["already registered"],
+            ),
+            (
+                WorkerpoolRegistry::RatioTooLarge {
+                    ratio: U256::from(101),
+                }
+                .abi_encode(),
+                &["101"],
+            ),
+        ]);
     }
 
     #[test]
