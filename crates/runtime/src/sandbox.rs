@@ -115,6 +115,19 @@ pub(crate) struct Limiter {
     pub hit: Option<String>,
 }
 
+impl Limiter {
+    /// Allows a growth to `desired` within `cap`; past it, remembers the cap that was hit (the
+    /// module sees a failed grow, the task a one-line reason).
+    fn allow(&mut self, what: &'static str, desired: usize, cap: usize) -> wasmtime::Result<bool> {
+        if desired > cap {
+            let err = OverCap { what, desired, cap };
+            self.hit = Some(err.to_string());
+            return Err(wasmtime::Error::new(err));
+        }
+        Ok(true)
+    }
+}
+
 impl wasmtime::ResourceLimiter for Limiter {
     fn memory_growing(
         &mut self,
@@ -122,16 +135,8 @@ impl wasmtime::ResourceLimiter for Limiter {
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        if desired > self.memory_bytes {
-            let err = OverCap {
-                what: "memory",
-                desired,
-                cap: self.memory_bytes,
-            };
-            self.hit = Some(err.to_string());
-            return Err(wasmtime::Error::new(err));
-        }
-        Ok(true)
+        let cap = self.memory_bytes;
+        self.allow("memory", desired, cap)
     }
 
     fn table_growing(
@@ -140,15 +145,7 @@ impl wasmtime::ResourceLimiter for Limiter {
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        if desired > self.table_elements {
-            let err = OverCap {
-                what: "table",
-                desired,
-                cap: self.table_elements,
-            };
-            self.hit = Some(err.to_string());
-            return Err(wasmtime::Error::new(err));
-        }
-        Ok(true)
+        let cap = self.table_elements;
+        self.allow("table", desired, cap)
     }
 }

@@ -183,12 +183,11 @@ impl BlobStore {
 
     /// Stores the file at `path` and returns its hash.
     pub async fn put_file(&self, path: &Path) -> Result<ContentHash, StorageError> {
-        let meta = tokio::fs::metadata(path)
-            .await
-            .map_err(|source| StorageError::Io {
-                path: path.to_path_buf(),
-                source,
-            })?;
+        let io = |source| StorageError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let meta = tokio::fs::metadata(path).await.map_err(io)?;
         if meta.len() > self.max_blob_bytes {
             return Err(StorageError::TooLarge {
                 id: None,
@@ -196,12 +195,7 @@ impl BlobStore {
                 limit: self.max_blob_bytes,
             });
         }
-        let bytes = tokio::fs::read(path)
-            .await
-            .map_err(|source| StorageError::Io {
-                path: path.to_path_buf(),
-                source,
-            })?;
+        let bytes = tokio::fs::read(path).await.map_err(io)?;
         self.put(Bytes::from(bytes)).await
     }
 
