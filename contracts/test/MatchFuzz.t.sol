@@ -2,7 +2,7 @@
 pragma solidity ^0.8.30;
 
 import {Fixture} from "./utils/Fixture.sol";
-import {HubBase} from "../src/HubBase.sol";
+import {IHubErrors} from "../src/interfaces/IHub.sol";
 import {AppOrder, DatasetOrder, WorkerpoolOrder, RequestOrder, Deal} from "../src/libs/Types.sol";
 
 contract MatchFuzzTest is Fixture {
@@ -59,18 +59,18 @@ contract MatchFuzzTest is Fixture {
 
         bytes memory err;
         if (p.reqTrust > p.poolTrust) {
-            err = abi.encodeWithSelector(HubBase.TrustNotOffered.selector, p.reqTrust, p.poolTrust);
+            err = abi.encodeWithSelector(IHubErrors.TrustNotOffered.selector, p.reqTrust, p.poolTrust);
         } else if (p.appPrice > p.appMax) {
-            err = abi.encodeWithSelector(HubBase.AppPriceTooHigh.selector, p.appPrice, p.appMax);
+            err = abi.encodeWithSelector(IHubErrors.AppPriceTooHigh.selector, p.appPrice, p.appMax);
         } else if (p.dsPrice > p.dsMax) {
-            err = abi.encodeWithSelector(HubBase.DatasetPriceTooHigh.selector, p.dsPrice, p.dsMax);
+            err = abi.encodeWithSelector(IHubErrors.DatasetPriceTooHigh.selector, p.dsPrice, p.dsMax);
         } else if (p.poolPrice > p.poolMax) {
-            err = abi.encodeWithSelector(HubBase.WorkerpoolPriceTooHigh.selector, p.poolPrice, p.poolMax);
+            err = abi.encodeWithSelector(IHubErrors.WorkerpoolPriceTooHigh.selector, p.poolPrice, p.poolMax);
         }
         uint256 volume = _min(_min(p.appVol, p.dsVol), _min(p.poolVol, p.reqVol));
         uint256 cost = (p.appPrice + p.dsPrice + p.poolPrice) * volume;
         if (err.length == 0 && cost > FUNDS) {
-            err = abi.encodeWithSelector(HubBase.InsufficientBalance.selector, requester, FUNDS, cost);
+            err = abi.encodeWithSelector(IHubErrors.InsufficientBalance.selector, requester, FUNDS, cost);
         }
         if (err.length != 0) {
             vm.expectRevert(err);
@@ -114,10 +114,10 @@ contract MatchFuzzTest is Fixture {
         }
         if (restriction != actual) {
             bytes4 sel = which == 0
-                ? HubBase.AppOrderRestricted.selector
+                ? IHubErrors.AppOrderRestricted.selector
                 : which == 1
-                    ? HubBase.DatasetOrderRestricted.selector
-                    : HubBase.WorkerpoolOrderRestricted.selector;
+                    ? IHubErrors.DatasetOrderRestricted.selector
+                    : IHubErrors.WorkerpoolOrderRestricted.selector;
             vm.expectRevert(abi.encodeWithSelector(sel, restriction, actual));
             hub.matchOrders(ao, dso, wpo, ro);
         } else {
@@ -139,7 +139,7 @@ contract MatchFuzzTest is Fixture {
         RequestOrder memory ro = _requestOrder(app, address(0), 1, 1, rt, address(0));
         bytes32 need = at | rt;
         if (need & ~pt != 0) {
-            vm.expectRevert(abi.encodeWithSelector(HubBase.TagNotOffered.selector, need, pt));
+            vm.expectRevert(abi.encodeWithSelector(IHubErrors.TagNotOffered.selector, need, pt));
             hub.matchOrders(ao, none, wpo, ro);
         } else {
             Deal memory d = _match(ao, none, wpo, ro);
