@@ -232,6 +232,26 @@ abstract contract HubBase is EIP712, IHubErrors, IHubEvents {
         taskid = keccak256(abi.encodePacked(dealid, index));
     }
 
+    /// The final deadline of task word `t` of `deal`: initialization time + FINAL_DEADLINE_RATIO refs.
+    function _finalDeadline(Deal calldata deal, uint256 t) internal pure returns (uint256) {
+        return ((t >> 16) & _MASK40) + FINAL_DEADLINE_RATIO * deal.workClockTimeRef;
+    }
+
+    /// Marks revealing task `taskid` (word `t`) completed, for `finalize` and `finalizeBatch` alike: only
+    /// before its final deadline and, when the deal has a callback, only with the consensus result's
+    /// data (its digest is keccak256(callbackData)). The callers check the status first.
+    function _complete(Deal calldata deal, bytes32 taskid, uint256 t, bytes calldata callbackData) internal {
+        uint256 finalDeadline = _finalDeadline(deal, t);
+        if (block.timestamp >= finalDeadline) revert FinalDeadlinePassed(taskid, finalDeadline);
+        if (deal.callback != address(0)) {
+            bytes32 resultHash = keccak256(abi.encodePacked(taskid, keccak256(callbackData)));
+            if (_groups[keccak256(abi.encodePacked(taskid, resultHash))] & _GROUP_CONSENSUS == 0) {
+                revert CallbackDataMismatch(taskid);
+            }
+        }
+        _tasks[taskid] = (t & ~uint256(0xff)) | STATUS_COMPLETED;
+    }
+
     function _penalize(address worker) internal {
         uint256 a = _accounts[worker];
         uint256 score = a >> 224;
