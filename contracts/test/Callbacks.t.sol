@@ -116,25 +116,23 @@ contract CallbacksTest is Fixture {
         _assertPaid(d, taskid);
     }
 
-    function test_revertingConsumerDoesNotBlock() public {
-        RevertingConsumer c = new RevertingConsumer();
-        (Deal memory d, bytes32 taskid) = _runTo(address(c));
+    /// A task whose callback is `consumer` finalizes and pays everyone whatever the callback does.
+    function _assertDoesNotBlock(address consumer) internal {
+        (Deal memory d, bytes32 taskid) = _runTo(consumer);
         _finalizeWith(d, RESULT);
         _assertPaid(d, taskid);
+    }
+
+    function test_revertingConsumerDoesNotBlock() public {
+        _assertDoesNotBlock(address(new RevertingConsumer()));
     }
 
     function test_gasBurnerDoesNotBlock() public {
-        GasBurner c = new GasBurner();
-        (Deal memory d, bytes32 taskid) = _runTo(address(c));
-        _finalizeWith(d, RESULT);
-        _assertPaid(d, taskid);
+        _assertDoesNotBlock(address(new GasBurner()));
     }
 
     function test_returnBombDoesNotBlock() public {
-        ReturnBomb c = new ReturnBomb();
-        (Deal memory d, bytes32 taskid) = _runTo(address(c));
-        _finalizeWith(d, RESULT);
-        _assertPaid(d, taskid);
+        _assertDoesNotBlock(address(new ReturnBomb()));
     }
 
     function test_reentrancyIsBlocked() public {

@@ -115,21 +115,6 @@ contract OrdersTest is Fixture {
         RequestOrder memory o = _requestOrder(app, dataset, 7, 5, bytes32(uint256(1)), address(0xCA11));
         o.workerpool = pool;
         o.expiry = 123;
-        bytes32 h1 = keccak256(
-            abi.encode(
-                keccak256(
-                    "RequestOrder(address app,uint256 appmaxprice,address dataset,uint256 datasetmaxprice,address workerpool,uint256 workerpoolmaxprice,address requester,uint256 volume,bytes32 tag,uint256 category,uint256 trust,address beneficiary,address callback,string params,uint256 expiry,bytes32 salt)"
-                ),
-                o.app,
-                o.appmaxprice,
-                o.dataset,
-                o.datasetmaxprice,
-                o.workerpool,
-                o.workerpoolmaxprice,
-                o.requester,
-                o.volume
-            )
-        );
         // abi.encode of 17 values at once is too deep for the legacy code generator: hash in two steps.
         bytes memory head = abi.encode(
             keccak256(
@@ -154,19 +139,11 @@ contract OrdersTest is Fixture {
             o.expiry,
             o.salt
         );
-        h1 = keccak256(bytes.concat(head, tail));
+        bytes32 h1 = keccak256(bytes.concat(head, tail));
         assertEq(hubx.hashRequestOrder(o), _digest(h1), "request order digest");
     }
 
     // ---- matching ------------------------------------------------------------------------------------
-
-    /// Four compatible orders of `volume` tasks, with the dataset, at trust 1.
-    function _orderSet(uint256 volume) internal returns (OrderSet memory o) {
-        o.app = _appOrder(app, volume);
-        o.dataset = _datasetOrder(volume);
-        o.pool = _poolOrder(volume, 1, 0);
-        o.request = _requestOrder(app, dataset, volume, 1, 0, address(0));
-    }
 
     function _orders(uint256 volume)
         internal
@@ -288,16 +265,6 @@ contract OrdersTest is Fixture {
         assertEq(hub.balanceOf(poor), 20e9 - APP_PRICE - POOL_PRICE, "rest");
     }
 
-    /// Signs the orders again (so that only the edited field is wrong) and expects the hub's `err`.
-    function _expectMatchRevert(OrderSet memory o, bytes memory err) internal {
-        _resignApp(o.app);
-        if (o.dataset.dataset != address(0)) _resignDataset(o.dataset);
-        _resignPool(o.pool);
-        _resignRequest(o.request);
-        vm.expectRevert(err);
-        hub.matchOrders(o.app, o.dataset, o.pool, o.request);
-    }
-
     function test_matchErrors() public {
         OrderSet memory o;
 
@@ -365,30 +332,6 @@ contract OrdersTest is Fixture {
         _expectMatchRevert(o, abi.encodeWithSelector(IHubErrors.TeeAppRequired.selector, app));
 
         o = _orderSet(1);
-        o.app.requesterrestrict = address(0x99);
-        _expectMatchRevert(
-            o, abi.encodeWithSelector(IHubErrors.AppOrderRestricted.selector, address(0x99), requester)
-        );
-
-        o = _orderSet(1);
-        o.app.datasetrestrict = address(0x99);
-        _expectMatchRevert(
-            o, abi.encodeWithSelector(IHubErrors.AppOrderRestricted.selector, address(0x99), dataset)
-        );
-
-        o = _orderSet(1);
-        o.dataset.workerpoolrestrict = address(0x99);
-        _expectMatchRevert(
-            o, abi.encodeWithSelector(IHubErrors.DatasetOrderRestricted.selector, address(0x99), pool)
-        );
-
-        o = _orderSet(1);
-        o.pool.apprestrict = address(0x99);
-        _expectMatchRevert(
-            o, abi.encodeWithSelector(IHubErrors.WorkerpoolOrderRestricted.selector, address(0x99), app)
-        );
-
-        o = _orderSet(1);
         o.app.expiry = block.timestamp - 1;
         _resignApp(o.app);
         _expectMatchRevert(
@@ -431,6 +374,16 @@ contract OrdersTest is Fixture {
             )
         );
         hub.matchOrders(o.app, o.dataset, o.pool, o.request);
+    }
+
+    /// Each of the nine restrictions, naming another party than the match's.
+    function test_matchRestrictions() public {
+        address other = address(0x99);
+        for (uint256 which; which < 9; ++which) {
+            OrderSet memory o = _orderSet(1);
+            (address actual, bytes4 err) = _restrict(o, which, other);
+            _expectMatchRevert(o, abi.encodeWithSelector(err, other, actual));
+        }
     }
 
     function test_schedulerStakeNeeded() public {

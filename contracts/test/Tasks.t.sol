@@ -78,27 +78,23 @@ contract TasksTest is Fixture {
         Deal memory d = _simpleDeal(1, 1);
         bytes32 taskid = _initialize(d, 0);
         address poor = vm.addr(0xD00D);
-        bytes32 rh = _resultHash(taskid, DIGEST);
-        bytes32 rs = _resultSeal(poor, taskid, DIGEST);
-        bytes memory authPoor = _auth(poor, taskid, address(0));
-        vm.prank(poor);
-        vm.expectRevert(
+        _contributeAs(
+            poor,
+            d,
+            0,
+            DIGEST,
             abi.encodeWithSelector(IHubErrors.InsufficientBalance.selector, poor, 0, d.workerStake)
         );
-        hub.contribute(d, 0, rh, rs, address(0), "", authPoor);
     }
 
     function test_teeDealNeedsEnclave() public {
         Deal memory d = _teeDeal(1);
         bytes32 taskid = _initialize(d, 0);
         address w = workers[0];
+        _contributeAs(w, d, 0, DIGEST, abi.encodeWithSelector(IHubErrors.EnclaveRequired.selector, taskid));
+        // regular contribute with an attested enclave works on a TEE deal
         bytes32 rh = _resultHash(taskid, DIGEST);
         bytes32 rs = _resultSeal(w, taskid, DIGEST);
-        bytes memory auth = _auth(w, taskid, address(0));
-        vm.prank(w);
-        vm.expectRevert(abi.encodeWithSelector(IHubErrors.EnclaveRequired.selector, taskid));
-        hub.contribute(d, 0, rh, rs, address(0), "", auth);
-        // regular contribute with an attested enclave works on a TEE deal
         bytes memory esign = _personalSign(ENCLAVE_PK, keccak256(abi.encodePacked(rh, rs)));
         bytes memory authE = _auth(w, taskid, enclave);
         vm.prank(w);
@@ -118,8 +114,13 @@ contract TasksTest is Fixture {
             abi.encodeWithSelector(IHubErrors.NotConsensusResult.selector, taskid, _resultHash(taskid, BAD))
         );
         hub.reveal(taskid, BAD);
-        vm.prank(workers[1]);
-        vm.expectRevert(abi.encodeWithSelector(IHubErrors.NotContributor.selector, taskid, workers[1]));
+        _revealOnce(d, taskid, workers[1]);
+    }
+
+    /// Only a contributor reveals, and only once: `outsider` is refused, worker 0 reveals, then is refused.
+    function _revealOnce(Deal memory d, bytes32 taskid, address outsider) internal {
+        vm.prank(outsider);
+        vm.expectRevert(abi.encodeWithSelector(IHubErrors.NotContributor.selector, taskid, outsider));
         hub.reveal(taskid, DIGEST);
         _reveal(d, 0, 0, DIGEST);
         vm.prank(workers[0]);
@@ -144,12 +145,10 @@ contract TasksTest is Fixture {
         bytes32 taskid = _initialize(d, 0);
         _contribute(d, 0, 0, DIGEST);
         address w = workers[0];
+        _contributeAs(
+            w, d, 0, DIGEST, abi.encodeWithSelector(IHubErrors.AlreadyContributed.selector, taskid, w)
+        );
         bytes32 rh = _resultHash(taskid, DIGEST);
-        bytes32 rs = _resultSeal(w, taskid, DIGEST);
-        bytes memory auth = _auth(w, taskid, address(0));
-        vm.prank(w);
-        vm.expectRevert(abi.encodeWithSelector(IHubErrors.AlreadyContributed.selector, taskid, w));
-        hub.contribute(d, 0, rh, rs, address(0), "", auth);
         (uint8 status, uint8 epoch, uint256 weight,) = hubx.contribution(taskid, w);
         assertEq(status, 1, "contributed");
         assertEq(epoch, 0, "epoch");
@@ -174,13 +173,7 @@ contract TasksTest is Fixture {
         vm.prank(w1);
         vm.expectRevert(abi.encodeWithSelector(IHubErrors.InvalidReveal.selector, taskid, w1));
         hub.reveal(taskid, DIGEST);
-        vm.prank(workers[3]);
-        vm.expectRevert(abi.encodeWithSelector(IHubErrors.NotContributor.selector, taskid, workers[3]));
-        hub.reveal(taskid, DIGEST);
-        _reveal(d, 0, 0, DIGEST);
-        vm.prank(workers[0]);
-        vm.expectRevert(abi.encodeWithSelector(IHubErrors.AlreadyRevealed.selector, taskid, workers[0]));
-        hub.reveal(taskid, DIGEST);
+        _revealOnce(d, taskid, workers[3]);
         // after the reveal deadline, finalize with the one reveal; the copier loses its stake
         vm.warp(block.timestamp + 2 * REF);
         _finalize(d, 0, _sorted(workers[0], w1));
@@ -441,12 +434,9 @@ contract TasksTest is Fixture {
             _contribute(d, 0, i, i % 2 == 0 ? DIGEST : BAD);
         }
         assertEq(hubx.task(taskid).status, 1, "no consensus yet");
-        bytes32 rh = _resultHash(taskid, DIGEST);
-        bytes32 rs = _resultSeal(workers[6], taskid, DIGEST);
-        bytes memory auth = _auth(workers[6], taskid, address(0));
-        vm.prank(workers[6]);
-        vm.expectRevert(abi.encodeWithSelector(IHubErrors.WeightOverflow.selector, taskid));
-        hub.contribute(d, 0, rh, rs, address(0), "", auth);
+        _contributeAs(
+            workers[6], d, 0, DIGEST, abi.encodeWithSelector(IHubErrors.WeightOverflow.selector, taskid)
+        );
     }
 
     function test_tooManyContributionsReverts() public {
@@ -455,12 +445,9 @@ contract TasksTest is Fixture {
         bytes32 slot = keccak256(abi.encode(taskid, uint256(9))); // _tasks
         uint256 t = uint256(vm.load(address(hub), slot));
         vm.store(address(hub), slot, bytes32(t | (uint256(0xffff) << 96)));
-        bytes32 rh = _resultHash(taskid, DIGEST);
-        bytes32 rs = _resultSeal(workers[0], taskid, DIGEST);
-        bytes memory auth = _auth(workers[0], taskid, address(0));
-        vm.prank(workers[0]);
-        vm.expectRevert(abi.encodeWithSelector(IHubErrors.TooManyContributions.selector, taskid));
-        hub.contribute(d, 0, rh, rs, address(0), "", auth);
+        _contributeAs(
+            workers[0], d, 0, DIGEST, abi.encodeWithSelector(IHubErrors.TooManyContributions.selector, taskid)
+        );
     }
 
     function test_lazyInitializationByContribution() public {
