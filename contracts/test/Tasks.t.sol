@@ -218,11 +218,16 @@ contract TasksTest is Fixture {
         assertEq(token.balanceOf(address(hub)), _total(), "conservation");
     }
 
-    function test_reopenReplicated() public {
-        Deal memory d = _simpleDeal(1, 3);
-        bytes32 taskid = _initialize(d, 0);
+    /// A trust-3 deal whose task 0 reached consensus on DIGEST with workers 0 and 1.
+    function _replicatedConsensus() internal returns (Deal memory d, bytes32 taskid) {
+        d = _simpleDeal(1, 3);
+        taskid = _initialize(d, 0);
         _contribute(d, 0, 0, DIGEST);
         _contribute(d, 0, 1, DIGEST);
+    }
+
+    function test_reopenReplicated() public {
+        (Deal memory d, bytes32 taskid) = _replicatedConsensus();
         vm.warp(block.timestamp + 2 * REF);
         bytes32 rh = _resultHash(taskid, DIGEST);
         vm.prank(scheduler);
@@ -257,10 +262,7 @@ contract TasksTest is Fixture {
     }
 
     function test_reopenReplicatedAfterRevealRefused() public {
-        Deal memory d = _simpleDeal(1, 3);
-        bytes32 taskid = _initialize(d, 0);
-        _contribute(d, 0, 0, DIGEST);
-        _contribute(d, 0, 1, DIGEST);
+        (Deal memory d, bytes32 taskid) = _replicatedConsensus();
         _reveal(d, 0, 0, DIGEST);
         vm.warp(block.timestamp + 2 * REF);
         vm.prank(scheduler);
