@@ -365,7 +365,15 @@ contract Hub is HubBase {
         internal
         returns (bytes32 taskid, uint256 t)
     {
-        bytes32 dealid = _checkDeal(deal);
+        return _openTask(deal, _checkDeal(deal), index);
+    }
+
+    /// Task `index` of the checked deal `dealid`, initialized by this call if it was not, and open to
+    /// contributions (active, before its contribution deadline). Returns its id and word (not yet stored).
+    function _openTask(Deal calldata deal, bytes32 dealid, uint256 index)
+        internal
+        returns (bytes32 taskid, uint256 t)
+    {
         if (index >= deal.volume) revert TaskIndexOutOfRange(index, deal.volume);
         taskid = keccak256(abi.encodePacked(dealid, index));
         t = _lazyInitialize(deal, dealid, taskid, index);
@@ -535,15 +543,7 @@ contract Hub is HubBase {
         taskid = _taskOf(deal, index);
         t = _tasks[taskid];
         if (uint8(t) != STATUS_REVEALING) revert TaskNotRevealing(taskid, uint8(t));
-        uint256 finalDeadline = ((t >> 16) & _MASK40) + FINAL_DEADLINE_RATIO * deal.workClockTimeRef;
-        if (block.timestamp >= finalDeadline) revert FinalDeadlinePassed(taskid, finalDeadline);
-        if (deal.callback != address(0)) {
-            bytes32 resultHash = keccak256(abi.encodePacked(taskid, keccak256(callbackData)));
-            if (_groups[keccak256(abi.encodePacked(taskid, resultHash))] & _GROUP_CONSENSUS == 0) {
-                revert CallbackDataMismatch(taskid);
-            }
-        }
-        _tasks[taskid] = (t & ~uint256(0xff)) | STATUS_COMPLETED;
+        _complete(deal, taskid, t, callbackData);
     }
 
     function _finalizePay(Deal calldata deal, bytes32 taskid, uint256 t, address[] calldata workers)
@@ -669,12 +669,7 @@ contract Hub is HubBase {
     function _fastPathChecks(Deal calldata deal, uint256 index) internal returns (bytes32 taskid, uint256 t) {
         bytes32 dealid = _checkDeal(deal);
         if (deal.trust > 1 || deal.tag & TAG_TEE == 0) revert NotFastPathDeal(dealid);
-        if (index >= deal.volume) revert TaskIndexOutOfRange(index, deal.volume);
-        taskid = keccak256(abi.encodePacked(dealid, index));
-        t = _lazyInitialize(deal, dealid, taskid, index);
-        if (uint8(t) != STATUS_ACTIVE) revert TaskNotActive(taskid, uint8(t));
-        uint256 deadline = ((t >> 16) & _MASK40) + CONTRIBUTION_DEADLINE_RATIO * deal.workClockTimeRef;
-        if (block.timestamp >= deadline) revert ContributionDeadlinePassed(taskid, deadline);
+        return _openTask(deal, dealid, index);
     }
 
     function _fastPay(

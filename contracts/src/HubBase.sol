@@ -7,17 +7,19 @@ import {FixedPointMathLib} from "solady/utils/FixedPointMathLib.sol";
 import {IResultReceiver} from "./interfaces/IResultReceiver.sol";
 import {Orders} from "./libs/Orders.sol";
 import {IResourceRegistry} from "./interfaces/IResourceRegistry.sol";
+import {IHubErrors, IHubEvents} from "./interfaces/IHub.sol";
 
 /// @title HubBase
-/// @notice Storage layout, constants, errors, events and shared internals of the hub. `Hub` (the hot
-/// path) and `HubExtension` (administration, order management, views, reopen, claim, finalizeBatch; reached through the
+/// @notice Storage layout, constants and shared internals of the hub; its errors and events are those of
+/// IHubErrors and IHubEvents (declared there once, for IHub's ABI too). `Hub` (the hot path) and
+/// `HubExtension` (administration, order management, views, reopen, claim, finalizeBatch; reached through the
 /// hub's fallback by delegatecall) both inherit it, so they share one storage layout. Bind both ABIs at
 /// the hub's address.
 ///
 /// Storage is designed for gas: a deal is not stored (only the hash of its struct, the deal being passed
 /// back in calldata), a task is one packed slot, a replicated contribution one packed slot, a result group
 /// one packed slot, and an escrow account (balance, frozen, score) one packed slot.
-abstract contract HubBase is EIP712 {
+abstract contract HubBase is EIP712, IHubErrors, IHubEvents {
     // ---------------------------------------------------------------------------------------------
     // Constants
     // ---------------------------------------------------------------------------------------------
@@ -102,109 +104,6 @@ abstract contract HubBase is EIP712 {
     mapping(bytes32 => uint256) internal _groups;
     /// enclave key => authorization expiry (unix seconds)
     mapping(address => uint256) internal _enclaves;
-
-    // ---------------------------------------------------------------------------------------------
-    // Errors
-    // ---------------------------------------------------------------------------------------------
-
-    error NotAdmin(address caller);
-    error NotAttestationAuthority(address caller);
-    error ZeroAddress();
-    error Reentrancy();
-    error AmountTooLarge(uint256 amount);
-    error InsufficientBalance(address account, uint256 balance, uint256 needed);
-    error UnknownCategory(uint256 category);
-    error InvalidWorkClockTimeRef(uint256 workClockTimeRef);
-    // orders
-    error NotOrderSigner(bytes32 orderHash, address caller);
-    error UnknownResource(address resource);
-    error InvalidSignature(bytes32 orderHash, address signer);
-    error OrderCancelled(bytes32 orderHash);
-    error OrderExpired(bytes32 orderHash, uint256 expiry);
-    error OrderFullyConsumed(bytes32 orderHash);
-    error AppMismatch(address requested, address offered);
-    error DatasetMismatch(address requested, address offered);
-    error WorkerpoolMismatch(address requested, address offered);
-    error CategoryMismatch(uint256 requested, uint256 offered);
-    error TrustNotOffered(uint256 requested, uint256 offered);
-    error TrustTooLarge(uint256 trust);
-    error AppPriceTooHigh(uint256 price, uint256 max);
-    error DatasetPriceTooHigh(uint256 price, uint256 max);
-    error WorkerpoolPriceTooHigh(uint256 price, uint256 max);
-    error PriceTooLarge(uint256 price);
-    error TagNotOffered(bytes32 required, bytes32 offered);
-    error TeeAppRequired(address app);
-    error AppOrderRestricted(address restriction, address actual);
-    error DatasetOrderRestricted(address restriction, address actual);
-    error WorkerpoolOrderRestricted(address restriction, address actual);
-    // deals and tasks
-    error UnknownDeal(bytes32 dealid);
-    error TaskIndexOutOfRange(uint256 index, uint256 volume);
-    error TaskAlreadyInitialized(bytes32 taskid);
-    error NotScheduler(address caller, address scheduler);
-    error InitializationNotOpen(uint256 opensAt);
-    error TaskNotActive(bytes32 taskid, uint8 status);
-    error TaskNotRevealing(bytes32 taskid, uint8 status);
-    error ContributionDeadlinePassed(bytes32 taskid, uint256 deadline);
-    error RevealDeadlinePassed(bytes32 taskid, uint256 deadline);
-    error RevealDeadlineNotReached(bytes32 taskid, uint256 deadline);
-    error FinalDeadlinePassed(bytes32 taskid, uint256 deadline);
-    error FinalDeadlineNotReached(bytes32 taskid, uint256 deadline);
-    error InvalidAuthorization(bytes32 taskid, address worker, address enclave);
-    error EnclaveRequired(bytes32 taskid);
-    error EnclaveNotAuthorized(address enclave);
-    error InvalidEnclaveSignature(bytes32 taskid, address enclave);
-    error AlreadyContributed(bytes32 taskid, address worker);
-    error TooManyContributions(bytes32 taskid);
-    error WeightOverflow(bytes32 taskid);
-    error NotConsensusResult(bytes32 taskid, bytes32 resultHash);
-    error NotContributor(bytes32 taskid, address worker);
-    error AlreadyRevealed(bytes32 taskid, address worker);
-    error ContributionRejected(bytes32 taskid, address worker);
-    error InvalidReveal(bytes32 taskid, address worker);
-    error TaskAlreadyRevealed(bytes32 taskid);
-    error NoReveal(bytes32 taskid);
-    error RevealsPending(bytes32 taskid, uint256 reveals, uint256 expected);
-    error InvalidContributorList(bytes32 taskid);
-    error CallbackDataMismatch(bytes32 taskid);
-    error NotFastPathDeal(bytes32 dealid);
-    error NotSingleContribution(bytes32 dealid);
-    error LengthMismatch(uint256 expected, uint256 actual);
-    error InsufficientGasForCallback(uint256 gasLeft);
-    error TaskNotClaimable(bytes32 taskid, uint8 status);
-
-    // ---------------------------------------------------------------------------------------------
-    // Events
-    // ---------------------------------------------------------------------------------------------
-
-    event AdminTransferred(address indexed previousAdmin, address indexed newAdmin);
-    event AttestationAuthorityChanged(address indexed authority);
-    event EnclaveAuthorized(address indexed enclave, uint256 expiry);
-    event CategoryCreated(
-        uint256 indexed category, string name, string description, uint256 workClockTimeRef
-    );
-    event Deposit(address indexed account, address indexed from, uint256 amount);
-    event Withdraw(address indexed account, address indexed to, uint256 amount);
-    event OrderPresigned(bytes32 indexed orderHash, address indexed signer);
-    event OrderClosed(bytes32 indexed orderHash, address indexed signer);
-    event DealCreated(
-        bytes32 indexed dealid,
-        address indexed workerpool,
-        address indexed requester,
-        Deal deal,
-        bytes32 appOrderHash,
-        bytes32 datasetOrderHash,
-        bytes32 workerpoolOrderHash,
-        string params
-    );
-    event TaskInitialize(bytes32 indexed taskid, bytes32 indexed dealid, uint256 index);
-    event TaskContribute(bytes32 indexed taskid, address indexed worker, bytes32 resultHash);
-    event TaskConsensus(bytes32 indexed taskid, bytes32 indexed resultHash);
-    event TaskReveal(bytes32 indexed taskid, address indexed worker, bytes32 digest);
-    event TaskReopen(bytes32 indexed taskid, bytes32 indexed resultHash);
-    event TaskFinalize(bytes32 indexed taskid, bytes resultsLocation, bytes callbackData);
-    event TaskClaimed(bytes32 indexed taskid);
-    event CallbackResult(bytes32 indexed taskid, address indexed callback, bool success);
 
     // ---------------------------------------------------------------------------------------------
     // Construction, administration
@@ -331,6 +230,26 @@ abstract contract HubBase is EIP712 {
         bytes32 dealid = _checkDeal(deal);
         if (index >= deal.volume) revert TaskIndexOutOfRange(index, deal.volume);
         taskid = keccak256(abi.encodePacked(dealid, index));
+    }
+
+    /// The final deadline of task word `t` of `deal`: initialization time + FINAL_DEADLINE_RATIO refs.
+    function _finalDeadline(Deal calldata deal, uint256 t) internal pure returns (uint256) {
+        return ((t >> 16) & _MASK40) + FINAL_DEADLINE_RATIO * deal.workClockTimeRef;
+    }
+
+    /// Marks revealing task `taskid` (word `t`) completed, for `finalize` and `finalizeBatch` alike: only
+    /// before its final deadline and, when the deal has a callback, only with the consensus result's
+    /// data (its digest is keccak256(callbackData)). The callers check the status first.
+    function _complete(Deal calldata deal, bytes32 taskid, uint256 t, bytes calldata callbackData) internal {
+        uint256 finalDeadline = _finalDeadline(deal, t);
+        if (block.timestamp >= finalDeadline) revert FinalDeadlinePassed(taskid, finalDeadline);
+        if (deal.callback != address(0)) {
+            bytes32 resultHash = keccak256(abi.encodePacked(taskid, keccak256(callbackData)));
+            if (_groups[keccak256(abi.encodePacked(taskid, resultHash))] & _GROUP_CONSENSUS == 0) {
+                revert CallbackDataMismatch(taskid);
+            }
+        }
+        _tasks[taskid] = (t & ~uint256(0xff)) | STATUS_COMPLETED;
     }
 
     function _penalize(address worker) internal {

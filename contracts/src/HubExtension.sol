@@ -253,7 +253,7 @@ contract HubExtension is HubBase {
         uint8 status = uint8(t);
         if (status != STATUS_ACTIVE && status != STATUS_REVEALING) revert TaskNotClaimable(taskid, status);
         {
-            uint256 finalDeadline = ((t >> 16) & _MASK40) + FINAL_DEADLINE_RATIO * deal.workClockTimeRef;
+            uint256 finalDeadline = _finalDeadline(deal, t);
             if (block.timestamp < finalDeadline) revert FinalDeadlineNotReached(taskid, finalDeadline);
         }
         _tasks[taskid] = (t & ~uint256(0xff)) | STATUS_FAILED;
@@ -328,15 +328,7 @@ contract HubExtension is HubBase {
         uint256 t = _tasks[taskid];
         if (uint8(t) != STATUS_REVEALING) revert TaskNotRevealing(taskid, uint8(t));
         if (t & _FLAG_REVEALED == 0) revert NoReveal(taskid);
-        uint256 finalDeadline = ((t >> 16) & _MASK40) + FINAL_DEADLINE_RATIO * deal.workClockTimeRef;
-        if (block.timestamp >= finalDeadline) revert FinalDeadlinePassed(taskid, finalDeadline);
-        if (deal.callback != address(0)) {
-            bytes32 resultHash = keccak256(abi.encodePacked(taskid, keccak256(cb)));
-            if (_groups[keccak256(abi.encodePacked(taskid, resultHash))] & _GROUP_CONSENSUS == 0) {
-                revert CallbackDataMismatch(taskid);
-            }
-        }
-        _tasks[taskid] = (t & ~uint256(0xff)) | STATUS_COMPLETED;
+        _complete(deal, taskid, t, cb);
         _release(address(uint160(t >> 96)), deal.workerStake, workersReward);
     }
 }

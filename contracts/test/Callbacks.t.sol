@@ -3,7 +3,7 @@ pragma solidity ^0.8.30;
 
 import {Fixture} from "./utils/Fixture.sol";
 import {Hub} from "../src/Hub.sol";
-import {HubBase} from "../src/HubBase.sol";
+import {IHubErrors} from "../src/interfaces/IHub.sol";
 import {HubExtension} from "../src/HubExtension.sol";
 import {Deal, DatasetOrder, FastResult} from "../src/libs/Types.sol";
 import {IResultReceiver} from "../src/interfaces/IResultReceiver.sol";
@@ -108,7 +108,7 @@ contract CallbacksTest is Fixture {
         GoodConsumer c = new GoodConsumer();
         (Deal memory d, bytes32 taskid) = _runTo(address(c));
         vm.prank(scheduler);
-        vm.expectRevert(abi.encodeWithSelector(HubBase.CallbackDataMismatch.selector, taskid));
+        vm.expectRevert(abi.encodeWithSelector(IHubErrors.CallbackDataMismatch.selector, taskid));
         hub.finalize(d, 0, "loc", "forged", _none());
         _finalizeWith(d, RESULT);
         assertEq(c.lastTask(), taskid, "task");
@@ -116,25 +116,23 @@ contract CallbacksTest is Fixture {
         _assertPaid(d, taskid);
     }
 
-    function test_revertingConsumerDoesNotBlock() public {
-        RevertingConsumer c = new RevertingConsumer();
-        (Deal memory d, bytes32 taskid) = _runTo(address(c));
+    /// A task whose callback is `consumer` finalizes and pays everyone whatever the callback does.
+    function _assertDoesNotBlock(address consumer) internal {
+        (Deal memory d, bytes32 taskid) = _runTo(consumer);
         _finalizeWith(d, RESULT);
         _assertPaid(d, taskid);
+    }
+
+    function test_revertingConsumerDoesNotBlock() public {
+        _assertDoesNotBlock(address(new RevertingConsumer()));
     }
 
     function test_gasBurnerDoesNotBlock() public {
-        GasBurner c = new GasBurner();
-        (Deal memory d, bytes32 taskid) = _runTo(address(c));
-        _finalizeWith(d, RESULT);
-        _assertPaid(d, taskid);
+        _assertDoesNotBlock(address(new GasBurner()));
     }
 
     function test_returnBombDoesNotBlock() public {
-        ReturnBomb c = new ReturnBomb();
-        (Deal memory d, bytes32 taskid) = _runTo(address(c));
-        _finalizeWith(d, RESULT);
-        _assertPaid(d, taskid);
+        _assertDoesNotBlock(address(new ReturnBomb()));
     }
 
     function test_reentrancyIsBlocked() public {
@@ -143,11 +141,11 @@ contract CallbacksTest is Fixture {
         c.setDeal(d);
         _finalizeWith(d, RESULT);
         assertTrue(c.attempted(), "callback ran");
-        assertEq(c.finalizeError(), HubBase.Reentrancy.selector, "finalize re-entry blocked");
-        assertEq(c.withdrawError(), HubBase.Reentrancy.selector, "withdraw re-entry blocked");
-        assertEq(c.claimError(), HubBase.Reentrancy.selector, "claim re-entry blocked");
-        assertEq(c.revealError(), HubBase.Reentrancy.selector, "reveal re-entry blocked");
-        assertEq(c.initializeError(), HubBase.Reentrancy.selector, "initialize re-entry blocked");
+        assertEq(c.finalizeError(), IHubErrors.Reentrancy.selector, "finalize re-entry blocked");
+        assertEq(c.withdrawError(), IHubErrors.Reentrancy.selector, "withdraw re-entry blocked");
+        assertEq(c.claimError(), IHubErrors.Reentrancy.selector, "claim re-entry blocked");
+        assertEq(c.revealError(), IHubErrors.Reentrancy.selector, "reveal re-entry blocked");
+        assertEq(c.initializeError(), IHubErrors.Reentrancy.selector, "initialize re-entry blocked");
         _assertPaid(d, taskid);
     }
 
@@ -158,7 +156,7 @@ contract CallbacksTest is Fixture {
         vm.prank(scheduler);
         (bool ok, bytes memory err) = address(hub).call{gas: 160_000}(call_);
         assertFalse(ok, "starved finalize reverts");
-        assertEq(bytes4(err), HubBase.InsufficientGasForCallback.selector, "readable error");
+        assertEq(bytes4(err), IHubErrors.InsufficientGasForCallback.selector, "readable error");
     }
 
     function test_fastPathCallback() public {
@@ -184,7 +182,7 @@ contract CallbacksTest is Fixture {
         r.resultsLocation = "loc";
         r.callbackData = "forged";
         vm.prank(worker);
-        vm.expectRevert(abi.encodeWithSelector(HubBase.CallbackDataMismatch.selector, taskid));
+        vm.expectRevert(abi.encodeWithSelector(IHubErrors.CallbackDataMismatch.selector, taskid));
         hub.contributeAndFinalize(d, 0, r);
         r.callbackData = RESULT;
         vm.prank(worker);

@@ -2,7 +2,7 @@
 pragma solidity ^0.8.30;
 
 import {Fixture} from "./utils/Fixture.sol";
-import {HubBase} from "../src/HubBase.sol";
+import {IHubErrors} from "../src/interfaces/IHub.sol";
 import {Deal, TaskView, FastResult, DatasetOrder} from "../src/libs/Types.sol";
 
 contract FlowTest is Fixture {
@@ -61,7 +61,7 @@ contract FlowTest is Fixture {
         assertEq(t.totalWeight, 5, "1 + 2*2");
         _reveal(d, 0, 0, DIGEST);
         vm.prank(scheduler);
-        vm.expectRevert(abi.encodeWithSelector(HubBase.RevealsPending.selector, taskid, 1, 2));
+        vm.expectRevert(abi.encodeWithSelector(IHubErrors.RevealsPending.selector, taskid, 1, 2));
         hub.finalize(d, 0, "loc", "", _sorted(workers[0], workers[1]));
         _reveal(d, 0, 1, DIGEST);
         _finalize(d, 0, _sorted(workers[0], workers[1]));
@@ -86,7 +86,7 @@ contract FlowTest is Fixture {
         _reveal(d, 0, 1, DIGEST);
         _reveal(d, 0, 3, DIGEST);
         vm.prank(workers[2]);
-        vm.expectRevert(abi.encodeWithSelector(HubBase.InvalidReveal.selector, taskid, workers[2]));
+        vm.expectRevert(abi.encodeWithSelector(IHubErrors.InvalidReveal.selector, taskid, workers[2]));
         hub.reveal(taskid, DIGEST);
         address[] memory ws = new address[](4);
         ws[0] = workers[0];
@@ -130,7 +130,7 @@ contract FlowTest is Fixture {
         _contribute(d, 0, 0, DIGEST);
         vm.expectRevert(
             abi.encodeWithSelector(
-                HubBase.FinalDeadlineNotReached.selector, taskid, block.timestamp + 10 * REF
+                IHubErrors.FinalDeadlineNotReached.selector, taskid, block.timestamp + 10 * REF
             )
         );
         hubx.claim(d, 0, _none());
@@ -142,7 +142,7 @@ contract FlowTest is Fixture {
         assertEq(hub.balanceOf(workers[0]), FUNDS, "worker whole");
         assertEq(hub.frozenOf(requester), APP_PRICE + POOL_PRICE, "one task still frozen");
         assertEq(hubx.task(taskid).status, 4, "failed");
-        vm.expectRevert(abi.encodeWithSelector(HubBase.TaskNotClaimable.selector, taskid, 4));
+        vm.expectRevert(abi.encodeWithSelector(IHubErrors.TaskNotClaimable.selector, taskid, 4));
         hubx.claim(d, 0, _none());
         // the kitty feeds the next finalize
         _initialize(d, 1);
@@ -164,7 +164,7 @@ contract FlowTest is Fixture {
             assertEq(hubx.task(_taskId(d, i)).status, 1, "active");
         }
         vm.prank(scheduler);
-        vm.expectRevert(abi.encodeWithSelector(HubBase.TaskIndexOutOfRange.selector, 10, 10));
+        vm.expectRevert(abi.encodeWithSelector(IHubErrors.TaskIndexOutOfRange.selector, 10, 10));
         hub.initializeBatch(d, 10, 1);
     }
 }

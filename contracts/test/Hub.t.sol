@@ -3,15 +3,15 @@ pragma solidity ^0.8.30;
 
 import {Fixture} from "./utils/Fixture.sol";
 import {Hub} from "../src/Hub.sol";
-import {HubBase} from "../src/HubBase.sol";
+import {IHubErrors} from "../src/interfaces/IHub.sol";
 import {Deal} from "../src/libs/Types.sol";
 
 /// Escrow, administration, categories, enclaves.
 contract HubAdminTest is Fixture {
     function test_constructorRejectsZeroAddresses() public {
-        vm.expectRevert(HubBase.ZeroAddress.selector);
+        vm.expectRevert(IHubErrors.ZeroAddress.selector);
         new Hub(address(0), address(apps), address(datasets), address(pools), admin);
-        vm.expectRevert(HubBase.ZeroAddress.selector);
+        vm.expectRevert(IHubErrors.ZeroAddress.selector);
         new Hub(address(token), address(apps), address(datasets), address(pools), address(0));
     }
 
@@ -26,13 +26,13 @@ contract HubAdminTest is Fixture {
         assertEq(hub.balanceOf(workers[0]), FUNDS + 40, "deposited for");
         hub.withdraw(10);
         hub.withdrawTo(address(0xB0B), 20);
-        vm.expectRevert(abi.encodeWithSelector(HubBase.InsufficientBalance.selector, alice, 30, 31));
+        vm.expectRevert(abi.encodeWithSelector(IHubErrors.InsufficientBalance.selector, alice, 30, 31));
         hub.withdraw(31);
-        vm.expectRevert(HubBase.ZeroAddress.selector);
+        vm.expectRevert(IHubErrors.ZeroAddress.selector);
         hub.withdrawTo(address(0), 1);
-        vm.expectRevert(HubBase.ZeroAddress.selector);
+        vm.expectRevert(IHubErrors.ZeroAddress.selector);
         hub.depositFor(address(0), 1);
-        vm.expectRevert(abi.encodeWithSelector(HubBase.AmountTooLarge.selector, uint256(1) << 112));
+        vm.expectRevert(abi.encodeWithSelector(IHubErrors.AmountTooLarge.selector, uint256(1) << 112));
         hub.deposit(uint256(1) << 112);
         vm.stopPrank();
         assertEq(hub.balanceOf(alice), 30, "left");
@@ -42,19 +42,19 @@ contract HubAdminTest is Fixture {
     }
 
     function test_adminFunctions() public {
-        vm.expectRevert(abi.encodeWithSelector(HubBase.NotAdmin.selector, address(this)));
+        vm.expectRevert(abi.encodeWithSelector(IHubErrors.NotAdmin.selector, address(this)));
         hubx.createCategory("x", "y", 10);
-        vm.expectRevert(abi.encodeWithSelector(HubBase.NotAdmin.selector, address(this)));
+        vm.expectRevert(abi.encodeWithSelector(IHubErrors.NotAdmin.selector, address(this)));
         hubx.setAttestationAuthority(address(1));
-        vm.expectRevert(abi.encodeWithSelector(HubBase.NotAdmin.selector, address(this)));
+        vm.expectRevert(abi.encodeWithSelector(IHubErrors.NotAdmin.selector, address(this)));
         hubx.transferAdmin(address(1));
         vm.startPrank(admin);
-        vm.expectRevert(abi.encodeWithSelector(HubBase.InvalidWorkClockTimeRef.selector, 0));
+        vm.expectRevert(abi.encodeWithSelector(IHubErrors.InvalidWorkClockTimeRef.selector, 0));
         hubx.createCategory("x", "y", 0);
-        vm.expectRevert(abi.encodeWithSelector(HubBase.InvalidWorkClockTimeRef.selector, uint256(1) << 32));
+        vm.expectRevert(abi.encodeWithSelector(IHubErrors.InvalidWorkClockTimeRef.selector, uint256(1) << 32));
         hubx.createCategory("x", "y", uint256(1) << 32);
         uint256 id = hubx.createCategory("M", "medium", 3600);
-        vm.expectRevert(HubBase.ZeroAddress.selector);
+        vm.expectRevert(IHubErrors.ZeroAddress.selector);
         hubx.transferAdmin(address(0));
         hubx.transferAdmin(address(0xAD));
         vm.stopPrank();
@@ -63,13 +63,13 @@ contract HubAdminTest is Fixture {
         (string memory name, uint256 ref) = hubx.category(2);
         assertEq(keccak256(bytes(name)), keccak256("M"), "name");
         assertEq(ref, 3600, "ref");
-        vm.expectRevert(abi.encodeWithSelector(HubBase.UnknownCategory.selector, 9));
+        vm.expectRevert(abi.encodeWithSelector(IHubErrors.UnknownCategory.selector, 9));
         hubx.category(9);
         assertEq(hub.categoryCount(), 3, "count");
     }
 
     function test_enclaveAuthorization() public {
-        vm.expectRevert(abi.encodeWithSelector(HubBase.NotAttestationAuthority.selector, address(this)));
+        vm.expectRevert(abi.encodeWithSelector(IHubErrors.NotAttestationAuthority.selector, address(this)));
         hubx.authorizeEnclave(address(1), 1);
         assertEq(hubx.enclaveExpiry(enclave), block.timestamp + 365 days, "expiry");
         vm.prank(authority);

@@ -2,36 +2,28 @@
 pragma solidity ^0.8.30;
 
 import {Fixture} from "./utils/Fixture.sol";
-import {HubBase} from "../src/HubBase.sol";
+import {OrderSet} from "./utils/HubKit.sol";
+import {IHubErrors} from "../src/interfaces/IHub.sol";
 import {AppOrder, DatasetOrder, WorkerpoolOrder, RequestOrder, Deal} from "../src/libs/Types.sol";
 
 contract MatchFuzzTest is Fixture {
+    /// Prices and caps are [app, dataset, workerpool]; volumes [app, dataset, workerpool, request].
     struct Params {
-        uint256 appPrice;
-        uint256 dsPrice;
-        uint256 poolPrice;
-        uint256 appMax;
-        uint256 dsMax;
-        uint256 poolMax;
-        uint256 appVol;
-        uint256 dsVol;
-        uint256 poolVol;
-        uint256 reqVol;
+        uint256[3] price;
+        uint256[3] maxPrice;
+        uint256[4] volume;
         uint256 reqTrust;
         uint256 poolTrust;
     }
 
     function _bound(Params memory p) internal pure {
-        p.appPrice = bound(p.appPrice, 0, 5e9);
-        p.dsPrice = bound(p.dsPrice, 0, 5e9);
-        p.poolPrice = bound(p.poolPrice, 0, 5e9);
-        p.appMax = bound(p.appMax, 0, 5e9);
-        p.dsMax = bound(p.dsMax, 0, 5e9);
-        p.poolMax = bound(p.poolMax, 0, 5e9);
-        p.appVol = bound(p.appVol, 1, 40);
-        p.dsVol = bound(p.dsVol, 1, 40);
-        p.poolVol = bound(p.poolVol, 1, 40);
-        p.reqVol = bound(p.reqVol, 1, 40);
+        for (uint256 i; i < 3; ++i) {
+            p.price[i] = bound(p.price[i], 0, 5e9);
+            p.maxPrice[i] = bound(p.maxPrice[i], 0, 5e9);
+        }
+        for (uint256 i; i < 4; ++i) {
+            p.volume[i] = bound(p.volume[i], 1, 40);
+        }
         p.reqTrust = bound(p.reqTrust, 0, 6);
         p.poolTrust = bound(p.poolTrust, 0, 6);
     }
@@ -42,35 +34,39 @@ contract MatchFuzzTest is Fixture {
 
     function testFuzz_matching(Params memory p) public {
         _bound(p);
-        AppOrder memory ao = _appOrder(app, p.appVol);
-        ao.appprice = p.appPrice;
+        AppOrder memory ao = _appOrder(app, p.volume[0]);
+        ao.appprice = p.price[0];
         _resignApp(ao);
-        DatasetOrder memory dso = _datasetOrder(p.dsVol);
-        dso.datasetprice = p.dsPrice;
+        DatasetOrder memory dso = _datasetOrder(p.volume[1]);
+        dso.datasetprice = p.price[1];
         _resignDataset(dso);
-        WorkerpoolOrder memory wpo = _poolOrder(p.poolVol, p.poolTrust, 0);
-        wpo.workerpoolprice = p.poolPrice;
+        WorkerpoolOrder memory wpo = _poolOrder(p.volume[2], p.poolTrust, 0);
+        wpo.workerpoolprice = p.price[2];
         _resignPool(wpo);
-        RequestOrder memory ro = _requestOrder(app, dataset, p.reqVol, p.reqTrust, 0, address(0));
-        ro.appmaxprice = p.appMax;
-        ro.datasetmaxprice = p.dsMax;
-        ro.workerpoolmaxprice = p.poolMax;
+        RequestOrder memory ro = _requestOrder(app, dataset, p.volume[3], p.reqTrust, 0, address(0));
+        ro.appmaxprice = p.maxPrice[0];
+        ro.datasetmaxprice = p.maxPrice[1];
+        ro.workerpoolmaxprice = p.maxPrice[2];
         _resignRequest(ro);
 
+        bytes4[3] memory tooHigh = [
+            IHubErrors.AppPriceTooHigh.selector,
+            IHubErrors.DatasetPriceTooHigh.selector,
+            IHubErrors.WorkerpoolPriceTooHigh.selector
+        ];
         bytes memory err;
         if (p.reqTrust > p.poolTrust) {
-            err = abi.encodeWithSelector(HubBase.TrustNotOffered.selector, p.reqTrust, p.poolTrust);
-        } else if (p.appPrice > p.appMax) {
-            err = abi.encodeWithSelector(HubBase.AppPriceTooHigh.selector, p.appPrice, p.appMax);
-        } else if (p.dsPrice > p.dsMax) {
-            err = abi.encodeWithSelector(HubBase.DatasetPriceTooHigh.selector, p.dsPrice, p.dsMax);
-        } else if (p.poolPrice > p.poolMax) {
-            err = abi.encodeWithSelector(HubBase.WorkerpoolPriceTooHigh.selector, p.poolPrice, p.poolMax);
+            err = abi.encodeWithSelector(IHubErrors.TrustNotOffered.selector, p.reqTrust, p.poolTrust);
         }
-        uint256 volume = _min(_min(p.appVol, p.dsVol), _min(p.poolVol, p.reqVol));
-        uint256 cost = (p.appPrice + p.dsPrice + p.poolPrice) * volume;
+        for (uint256 i; i < 3 && err.length == 0; ++i) {
+            if (p.price[i] > p.maxPrice[i]) {
+                err = abi.encodeWithSelector(tooHigh[i], p.price[i], p.maxPrice[i]);
+            }
+        }
+        uint256 volume = _min(_min(p.volume[0], p.volume[1]), _min(p.volume[2], p.volume[3]));
+        uint256 cost = (p.price[0] + p.price[1] + p.price[2]) * volume;
         if (err.length == 0 && cost > FUNDS) {
-            err = abi.encodeWithSelector(HubBase.InsufficientBalance.selector, requester, FUNDS, cost);
+            err = abi.encodeWithSelector(IHubErrors.InsufficientBalance.selector, requester, FUNDS, cost);
         }
         if (err.length != 0) {
             vm.expectRevert(err);
@@ -80,48 +76,28 @@ contract MatchFuzzTest is Fixture {
         Deal memory d = _match(ao, dso, wpo, ro);
         assertEq(d.volume, volume, "volume = min of the four");
         assertEq(d.trust, p.reqTrust, "trust");
-        assertEq(d.appPrice, p.appPrice, "app price");
+        assertEq(d.appPrice, p.price[0], "app price");
         assertEq(hub.frozenOf(requester), cost, "requester frozen");
         assertEq(hub.balanceOf(requester), FUNDS - cost, "requester balance");
-        assertEq(hub.frozenOf(scheduler), p.poolPrice * 30 / 100 * volume, "scheduler stake");
+        assertEq(hub.frozenOf(scheduler), p.price[2] * 30 / 100 * volume, "scheduler stake");
         (uint256 consumed,,) = hubx.orderStatus(hubx.hashAppOrder(ao));
         assertEq(consumed, volume, "app consumed");
-        assertEq(hubx.requestOrderConsumed(hubx.hashRequestOrder(ro), p.reqVol), volume, "request consumed");
+        assertEq(
+            hubx.requestOrderConsumed(hubx.hashRequestOrder(ro), p.volume[3]), volume, "request consumed"
+        );
         assertEq(token.balanceOf(address(hub)), _total(), "conservation");
     }
 
     /// Restrictions: a restricted order matches only its named counterpart.
     function testFuzz_restrictions(address restriction, uint8 which) public {
-        which = uint8(bound(which, 0, 2));
         vm.assume(restriction != address(0));
-        AppOrder memory ao = _appOrder(app, 1);
-        DatasetOrder memory dso = _datasetOrder(1);
-        WorkerpoolOrder memory wpo = _poolOrder(1, 1, 0);
-        RequestOrder memory ro = _requestOrder(app, dataset, 1, 1, 0, address(0));
-        address actual;
-        if (which == 0) {
-            ao.requesterrestrict = restriction;
-            _resignApp(ao);
-            actual = requester;
-        } else if (which == 1) {
-            dso.apprestrict = restriction;
-            _resignDataset(dso);
-            actual = app;
-        } else {
-            wpo.datasetrestrict = restriction;
-            _resignPool(wpo);
-            actual = dataset;
-        }
+        OrderSet memory o = _orderSet(1);
+        (address actual, bytes4 err) = _restrict(o, bound(which, 0, 8), restriction);
         if (restriction != actual) {
-            bytes4 sel = which == 0
-                ? HubBase.AppOrderRestricted.selector
-                : which == 1
-                    ? HubBase.DatasetOrderRestricted.selector
-                    : HubBase.WorkerpoolOrderRestricted.selector;
-            vm.expectRevert(abi.encodeWithSelector(sel, restriction, actual));
-            hub.matchOrders(ao, dso, wpo, ro);
+            _expectMatchRevert(o, abi.encodeWithSelector(err, restriction, actual));
         } else {
-            _match(ao, dso, wpo, ro);
+            _resign(o);
+            _match(o.app, o.dataset, o.pool, o.request);
         }
     }
 
@@ -139,7 +115,7 @@ contract MatchFuzzTest is Fixture {
         RequestOrder memory ro = _requestOrder(app, address(0), 1, 1, rt, address(0));
         bytes32 need = at | rt;
         if (need & ~pt != 0) {
-            vm.expectRevert(abi.encodeWithSelector(HubBase.TagNotOffered.selector, need, pt));
+            vm.expectRevert(abi.encodeWithSelector(IHubErrors.TagNotOffered.selector, need, pt));
             hub.matchOrders(ao, none, wpo, ro);
         } else {
             Deal memory d = _match(ao, none, wpo, ro);

@@ -2,7 +2,7 @@
 pragma solidity ^0.8.30;
 
 import {Fixture} from "./utils/Fixture.sol";
-import {HubBase} from "../src/HubBase.sol";
+import {IHubErrors} from "../src/interfaces/IHub.sol";
 import {Deal, TaskView} from "../src/libs/Types.sol";
 import {GoodConsumer} from "./Callbacks.t.sol";
 
@@ -30,7 +30,9 @@ contract ShortcutsTest is Fixture {
         // without a callback no consensus word is written: a late reveal finds no consensus result
         vm.prank(workers[0]);
         vm.expectRevert(
-            abi.encodeWithSelector(HubBase.NotConsensusResult.selector, taskid, _resultHash(taskid, DIGEST))
+            abi.encodeWithSelector(
+                IHubErrors.NotConsensusResult.selector, taskid, _resultHash(taskid, DIGEST)
+            )
         );
         hub.reveal(taskid, DIGEST);
         _finalize(d, 0, _none());
@@ -44,7 +46,7 @@ contract ShortcutsTest is Fixture {
         bytes32 rt = _initialize(r, 0);
         bytes memory auth = _auth(workers[0], rt, address(0));
         vm.prank(workers[0]);
-        vm.expectRevert(abi.encodeWithSelector(HubBase.NotSingleContribution.selector, _dealId(r)));
+        vm.expectRevert(abi.encodeWithSelector(IHubErrors.NotSingleContribution.selector, _dealId(r)));
         hub.contributeAndReveal(r, 0, DIGEST, address(0), "", auth);
 
         Deal memory d = _simpleDeal(1, 1);
@@ -52,12 +54,12 @@ contract ShortcutsTest is Fixture {
         auth = _auth(workers[0], taskid, address(0));
         vm.prank(workers[1]);
         vm.expectRevert(
-            abi.encodeWithSelector(HubBase.InvalidAuthorization.selector, taskid, workers[1], address(0))
+            abi.encodeWithSelector(IHubErrors.InvalidAuthorization.selector, taskid, workers[1], address(0))
         );
         hub.contributeAndReveal(d, 0, DIGEST, address(0), "", auth);
         _cr(d, 0, 0, DIGEST);
         vm.prank(workers[0]);
-        vm.expectRevert(abi.encodeWithSelector(HubBase.TaskNotActive.selector, taskid, 2));
+        vm.expectRevert(abi.encodeWithSelector(IHubErrors.TaskNotActive.selector, taskid, 2));
         hub.contributeAndReveal(d, 0, DIGEST, address(0), "", auth);
     }
 
@@ -66,7 +68,7 @@ contract ShortcutsTest is Fixture {
         bytes32 taskid = _initialize(d, 0);
         bytes memory auth = _auth(workers[0], taskid, address(0));
         vm.prank(workers[0]);
-        vm.expectRevert(abi.encodeWithSelector(HubBase.EnclaveRequired.selector, taskid));
+        vm.expectRevert(abi.encodeWithSelector(IHubErrors.EnclaveRequired.selector, taskid));
         hub.contributeAndReveal(d, 0, DIGEST, address(0), "", auth);
         bytes memory esign = _personalSign(
             ENCLAVE_PK,
@@ -112,7 +114,7 @@ contract ShortcutsTest is Fixture {
         assertEq(_total(), before, "conservation");
         // a second pass pays nothing twice
         vm.prank(scheduler);
-        vm.expectRevert(abi.encodeWithSelector(HubBase.TaskNotRevealing.selector, _taskId(d, 0), 3));
+        vm.expectRevert(abi.encodeWithSelector(IHubErrors.TaskNotRevealing.selector, _taskId(d, 0), 3));
         hubx.finalizeBatch(d, idx, locs, new bytes[](0));
     }
 
@@ -141,13 +143,13 @@ contract ShortcutsTest is Fixture {
         bad[0] = "r0";
         bad[1] = "forged";
         vm.prank(scheduler);
-        vm.expectRevert(abi.encodeWithSelector(HubBase.CallbackDataMismatch.selector, _taskId(d, 1)));
+        vm.expectRevert(abi.encodeWithSelector(IHubErrors.CallbackDataMismatch.selector, _taskId(d, 1)));
         hubx.finalizeBatch(d, idx, locs, bad);
         vm.prank(scheduler);
-        vm.expectRevert(abi.encodeWithSelector(HubBase.LengthMismatch.selector, 2, 0));
+        vm.expectRevert(abi.encodeWithSelector(IHubErrors.LengthMismatch.selector, 2, 0));
         hubx.finalizeBatch(d, idx, locs, new bytes[](0));
         vm.prank(scheduler);
-        vm.expectRevert(abi.encodeWithSelector(HubBase.LengthMismatch.selector, 2, 1));
+        vm.expectRevert(abi.encodeWithSelector(IHubErrors.LengthMismatch.selector, 2, 1));
         hubx.finalizeBatch(d, idx, new bytes[](1), cbs);
         vm.prank(scheduler);
         hubx.finalizeBatch(d, idx, locs, cbs);
@@ -161,26 +163,28 @@ contract ShortcutsTest is Fixture {
         Deal memory r = _simpleDeal(1, 3);
         uint256[] memory idx = new uint256[](1);
         bytes[] memory locs = new bytes[](1);
-        vm.expectRevert(abi.encodeWithSelector(HubBase.NotScheduler.selector, address(this), scheduler));
+        vm.expectRevert(abi.encodeWithSelector(IHubErrors.NotScheduler.selector, address(this), scheduler));
         hubx.finalizeBatch(r, idx, locs, new bytes[](0));
         vm.prank(scheduler);
-        vm.expectRevert(abi.encodeWithSelector(HubBase.NotSingleContribution.selector, _dealId(r)));
+        vm.expectRevert(abi.encodeWithSelector(IHubErrors.NotSingleContribution.selector, _dealId(r)));
         hubx.finalizeBatch(r, idx, locs, new bytes[](0));
         Deal memory d = _simpleDeal(1, 1);
         bytes32 taskid = _initialize(d, 0);
         _contribute(d, 0, 0, DIGEST);
         vm.prank(scheduler);
-        vm.expectRevert(abi.encodeWithSelector(HubBase.NoReveal.selector, taskid));
+        vm.expectRevert(abi.encodeWithSelector(IHubErrors.NoReveal.selector, taskid));
         hubx.finalizeBatch(d, idx, locs, new bytes[](0));
         idx[0] = 1;
         vm.prank(scheduler);
-        vm.expectRevert(abi.encodeWithSelector(HubBase.TaskIndexOutOfRange.selector, 1, 1));
+        vm.expectRevert(abi.encodeWithSelector(IHubErrors.TaskIndexOutOfRange.selector, 1, 1));
         hubx.finalizeBatch(d, idx, locs, new bytes[](0));
         idx[0] = 0;
         _reveal(d, 0, 0, DIGEST);
         vm.warp(block.timestamp + 10 * REF);
         vm.prank(scheduler);
-        vm.expectRevert(abi.encodeWithSelector(HubBase.FinalDeadlinePassed.selector, taskid, block.timestamp));
+        vm.expectRevert(
+            abi.encodeWithSelector(IHubErrors.FinalDeadlinePassed.selector, taskid, block.timestamp)
+        );
         hubx.finalizeBatch(d, idx, locs, new bytes[](0));
     }
 }

@@ -2,7 +2,7 @@
 pragma solidity ^0.8.30;
 
 import {Fixture} from "./utils/Fixture.sol";
-import {HubBase} from "../src/HubBase.sol";
+import {IHubErrors} from "../src/interfaces/IHub.sol";
 import {Deal, FastResult, TaskView} from "../src/libs/Types.sol";
 
 /// Every revert of the task lifecycle, reopen, and the paths not covered by FlowTest.
@@ -15,19 +15,19 @@ contract TasksTest is Fixture {
         Deal memory forged = d;
         forged.appPrice = 0;
         vm.prank(scheduler);
-        vm.expectRevert(abi.encodeWithSelector(HubBase.UnknownDeal.selector, _dealId(d)));
+        vm.expectRevert(abi.encodeWithSelector(IHubErrors.UnknownDeal.selector, _dealId(d)));
         hub.initialize(forged, 0);
         d.appPrice = APP_PRICE;
         vm.prank(scheduler);
-        vm.expectRevert(abi.encodeWithSelector(HubBase.TaskIndexOutOfRange.selector, 2, 2));
+        vm.expectRevert(abi.encodeWithSelector(IHubErrors.TaskIndexOutOfRange.selector, 2, 2));
         hub.initialize(d, 2);
         vm.expectRevert(
-            abi.encodeWithSelector(HubBase.InitializationNotOpen.selector, block.timestamp + 10 * REF)
+            abi.encodeWithSelector(IHubErrors.InitializationNotOpen.selector, block.timestamp + 10 * REF)
         );
         hub.initialize(d, 0);
         bytes32 taskid = _initialize(d, 0);
         vm.prank(scheduler);
-        vm.expectRevert(abi.encodeWithSelector(HubBase.TaskAlreadyInitialized.selector, taskid));
+        vm.expectRevert(abi.encodeWithSelector(IHubErrors.TaskAlreadyInitialized.selector, taskid));
         hub.initialize(d, 0);
         // anyone may initialize once the scheduler had 10 refs
         vm.warp(block.timestamp + 10 * REF);
@@ -45,27 +45,31 @@ contract TasksTest is Fixture {
         bytes memory badAuth = _auth(workers[1], taskid, address(0));
         // an uninitialized task is initialized by an authorized contribution only
         vm.prank(w);
-        vm.expectRevert(abi.encodeWithSelector(HubBase.InvalidAuthorization.selector, taskid, w, address(0)));
+        vm.expectRevert(
+            abi.encodeWithSelector(IHubErrors.InvalidAuthorization.selector, taskid, w, address(0))
+        );
         hub.contribute(d, 0, rh, rs, address(0), "", badAuth);
         assertEq(hubx.task(taskid).status, 0, "still uninitialized");
         _initialize(d, 0);
         vm.prank(w);
-        vm.expectRevert(abi.encodeWithSelector(HubBase.InvalidAuthorization.selector, taskid, w, address(0)));
+        vm.expectRevert(
+            abi.encodeWithSelector(IHubErrors.InvalidAuthorization.selector, taskid, w, address(0))
+        );
         hub.contribute(d, 0, rh, rs, address(0), "", badAuth);
         // an enclave on a non-TEE deal must still be authorized and sign
         bytes memory authE = _auth(w, taskid, address(0xE));
         vm.prank(w);
-        vm.expectRevert(abi.encodeWithSelector(HubBase.EnclaveNotAuthorized.selector, address(0xE)));
+        vm.expectRevert(abi.encodeWithSelector(IHubErrors.EnclaveNotAuthorized.selector, address(0xE)));
         hub.contribute(d, 0, rh, rs, address(0xE), "", authE);
         bytes memory authE2 = _auth(w, taskid, enclave);
         vm.prank(w);
-        vm.expectRevert(abi.encodeWithSelector(HubBase.InvalidEnclaveSignature.selector, taskid, enclave));
+        vm.expectRevert(abi.encodeWithSelector(IHubErrors.InvalidEnclaveSignature.selector, taskid, enclave));
         hub.contribute(d, 0, rh, rs, enclave, hex"00", authE2);
         // deadline
         vm.warp(block.timestamp + 7 * REF);
         vm.prank(w);
         vm.expectRevert(
-            abi.encodeWithSelector(HubBase.ContributionDeadlinePassed.selector, taskid, block.timestamp)
+            abi.encodeWithSelector(IHubErrors.ContributionDeadlinePassed.selector, taskid, block.timestamp)
         );
         hub.contribute(d, 0, rh, rs, address(0), "", auth);
     }
@@ -74,25 +78,23 @@ contract TasksTest is Fixture {
         Deal memory d = _simpleDeal(1, 1);
         bytes32 taskid = _initialize(d, 0);
         address poor = vm.addr(0xD00D);
-        bytes32 rh = _resultHash(taskid, DIGEST);
-        bytes32 rs = _resultSeal(poor, taskid, DIGEST);
-        bytes memory authPoor = _auth(poor, taskid, address(0));
-        vm.prank(poor);
-        vm.expectRevert(abi.encodeWithSelector(HubBase.InsufficientBalance.selector, poor, 0, d.workerStake));
-        hub.contribute(d, 0, rh, rs, address(0), "", authPoor);
+        _contributeAs(
+            poor,
+            d,
+            0,
+            DIGEST,
+            abi.encodeWithSelector(IHubErrors.InsufficientBalance.selector, poor, 0, d.workerStake)
+        );
     }
 
     function test_teeDealNeedsEnclave() public {
         Deal memory d = _teeDeal(1);
         bytes32 taskid = _initialize(d, 0);
         address w = workers[0];
+        _contributeAs(w, d, 0, DIGEST, abi.encodeWithSelector(IHubErrors.EnclaveRequired.selector, taskid));
+        // regular contribute with an attested enclave works on a TEE deal
         bytes32 rh = _resultHash(taskid, DIGEST);
         bytes32 rs = _resultSeal(w, taskid, DIGEST);
-        bytes memory auth = _auth(w, taskid, address(0));
-        vm.prank(w);
-        vm.expectRevert(abi.encodeWithSelector(HubBase.EnclaveRequired.selector, taskid));
-        hub.contribute(d, 0, rh, rs, address(0), "", auth);
-        // regular contribute with an attested enclave works on a TEE deal
         bytes memory esign = _personalSign(ENCLAVE_PK, keccak256(abi.encodePacked(rh, rs)));
         bytes memory authE = _auth(w, taskid, enclave);
         vm.prank(w);
@@ -104,20 +106,25 @@ contract TasksTest is Fixture {
         Deal memory d = _simpleDeal(1, 1);
         bytes32 taskid = _initialize(d, 0);
         vm.prank(workers[0]);
-        vm.expectRevert(abi.encodeWithSelector(HubBase.TaskNotRevealing.selector, taskid, 1));
+        vm.expectRevert(abi.encodeWithSelector(IHubErrors.TaskNotRevealing.selector, taskid, 1));
         hub.reveal(taskid, DIGEST);
         _contribute(d, 0, 0, DIGEST);
         vm.prank(workers[0]);
         vm.expectRevert(
-            abi.encodeWithSelector(HubBase.NotConsensusResult.selector, taskid, _resultHash(taskid, BAD))
+            abi.encodeWithSelector(IHubErrors.NotConsensusResult.selector, taskid, _resultHash(taskid, BAD))
         );
         hub.reveal(taskid, BAD);
-        vm.prank(workers[1]);
-        vm.expectRevert(abi.encodeWithSelector(HubBase.NotContributor.selector, taskid, workers[1]));
+        _revealOnce(d, taskid, workers[1]);
+    }
+
+    /// Only a contributor reveals, and only once: `outsider` is refused, worker 0 reveals, then is refused.
+    function _revealOnce(Deal memory d, bytes32 taskid, address outsider) internal {
+        vm.prank(outsider);
+        vm.expectRevert(abi.encodeWithSelector(IHubErrors.NotContributor.selector, taskid, outsider));
         hub.reveal(taskid, DIGEST);
         _reveal(d, 0, 0, DIGEST);
         vm.prank(workers[0]);
-        vm.expectRevert(abi.encodeWithSelector(HubBase.AlreadyRevealed.selector, taskid, workers[0]));
+        vm.expectRevert(abi.encodeWithSelector(IHubErrors.AlreadyRevealed.selector, taskid, workers[0]));
         hub.reveal(taskid, DIGEST);
     }
 
@@ -128,7 +135,7 @@ contract TasksTest is Fixture {
         vm.warp(block.timestamp + 2 * REF);
         vm.prank(workers[0]);
         vm.expectRevert(
-            abi.encodeWithSelector(HubBase.RevealDeadlinePassed.selector, taskid, block.timestamp)
+            abi.encodeWithSelector(IHubErrors.RevealDeadlinePassed.selector, taskid, block.timestamp)
         );
         hub.reveal(taskid, DIGEST);
     }
@@ -138,12 +145,10 @@ contract TasksTest is Fixture {
         bytes32 taskid = _initialize(d, 0);
         _contribute(d, 0, 0, DIGEST);
         address w = workers[0];
+        _contributeAs(
+            w, d, 0, DIGEST, abi.encodeWithSelector(IHubErrors.AlreadyContributed.selector, taskid, w)
+        );
         bytes32 rh = _resultHash(taskid, DIGEST);
-        bytes32 rs = _resultSeal(w, taskid, DIGEST);
-        bytes memory auth = _auth(w, taskid, address(0));
-        vm.prank(w);
-        vm.expectRevert(abi.encodeWithSelector(HubBase.AlreadyContributed.selector, taskid, w));
-        hub.contribute(d, 0, rh, rs, address(0), "", auth);
         (uint8 status, uint8 epoch, uint256 weight,) = hubx.contribution(taskid, w);
         assertEq(status, 1, "contributed");
         assertEq(epoch, 0, "epoch");
@@ -166,15 +171,9 @@ contract TasksTest is Fixture {
         hub.contribute(d, 0, rh, keccak256("copied"), address(0), "", auth);
         assertEq(hubx.task(taskid).status, 2, "consensus");
         vm.prank(w1);
-        vm.expectRevert(abi.encodeWithSelector(HubBase.InvalidReveal.selector, taskid, w1));
+        vm.expectRevert(abi.encodeWithSelector(IHubErrors.InvalidReveal.selector, taskid, w1));
         hub.reveal(taskid, DIGEST);
-        vm.prank(workers[3]);
-        vm.expectRevert(abi.encodeWithSelector(HubBase.NotContributor.selector, taskid, workers[3]));
-        hub.reveal(taskid, DIGEST);
-        _reveal(d, 0, 0, DIGEST);
-        vm.prank(workers[0]);
-        vm.expectRevert(abi.encodeWithSelector(HubBase.AlreadyRevealed.selector, taskid, workers[0]));
-        hub.reveal(taskid, DIGEST);
+        _revealOnce(d, taskid, workers[3]);
         // after the reveal deadline, finalize with the one reveal; the copier loses its stake
         vm.warp(block.timestamp + 2 * REF);
         _finalize(d, 0, _sorted(workers[0], w1));
@@ -187,18 +186,18 @@ contract TasksTest is Fixture {
         bytes32 taskid = _initialize(d, 0);
         _contribute(d, 0, 0, DIGEST);
         bytes32 rh = _resultHash(taskid, DIGEST);
-        vm.expectRevert(abi.encodeWithSelector(HubBase.NotScheduler.selector, address(this), scheduler));
+        vm.expectRevert(abi.encodeWithSelector(IHubErrors.NotScheduler.selector, address(this), scheduler));
         hubx.reopen(d, 0, rh, _none());
         vm.prank(scheduler);
         vm.expectRevert(
             abi.encodeWithSelector(
-                HubBase.RevealDeadlineNotReached.selector, taskid, block.timestamp + 2 * REF
+                IHubErrors.RevealDeadlineNotReached.selector, taskid, block.timestamp + 2 * REF
             )
         );
         hubx.reopen(d, 0, rh, _none());
         vm.warp(block.timestamp + 2 * REF);
         vm.prank(scheduler);
-        vm.expectRevert(abi.encodeWithSelector(HubBase.NotConsensusResult.selector, taskid, bytes32(0)));
+        vm.expectRevert(abi.encodeWithSelector(IHubErrors.NotConsensusResult.selector, taskid, bytes32(0)));
         hubx.reopen(d, 0, bytes32(0), _none());
         vm.prank(scheduler);
         hubx.reopen(d, 0, rh, _none());
@@ -208,26 +207,31 @@ contract TasksTest is Fixture {
         // another worker contributes the same result and finishes
         _contribute(d, 0, 1, DIGEST);
         vm.prank(workers[0]);
-        vm.expectRevert(abi.encodeWithSelector(HubBase.NotContributor.selector, taskid, workers[0]));
+        vm.expectRevert(abi.encodeWithSelector(IHubErrors.NotContributor.selector, taskid, workers[0]));
         hub.reveal(taskid, DIGEST);
         _reveal(d, 0, 1, DIGEST);
         vm.warp(block.timestamp + 2 * REF);
         vm.prank(scheduler);
-        vm.expectRevert(abi.encodeWithSelector(HubBase.TaskAlreadyRevealed.selector, taskid));
+        vm.expectRevert(abi.encodeWithSelector(IHubErrors.TaskAlreadyRevealed.selector, taskid));
         hubx.reopen(d, 0, rh, _none());
         _finalize(d, 0, _none());
         assertEq(token.balanceOf(address(hub)), _total(), "conservation");
     }
 
-    function test_reopenReplicated() public {
-        Deal memory d = _simpleDeal(1, 3);
-        bytes32 taskid = _initialize(d, 0);
+    /// A trust-3 deal whose task 0 reached consensus on DIGEST with workers 0 and 1.
+    function _replicatedConsensus() internal returns (Deal memory d, bytes32 taskid) {
+        d = _simpleDeal(1, 3);
+        taskid = _initialize(d, 0);
         _contribute(d, 0, 0, DIGEST);
         _contribute(d, 0, 1, DIGEST);
+    }
+
+    function test_reopenReplicated() public {
+        (Deal memory d, bytes32 taskid) = _replicatedConsensus();
         vm.warp(block.timestamp + 2 * REF);
         bytes32 rh = _resultHash(taskid, DIGEST);
         vm.prank(scheduler);
-        vm.expectRevert(abi.encodeWithSelector(HubBase.InvalidContributorList.selector, taskid));
+        vm.expectRevert(abi.encodeWithSelector(IHubErrors.InvalidContributorList.selector, taskid));
         hubx.reopen(d, 0, rh, _none());
         vm.prank(scheduler);
         hubx.reopen(d, 0, rh, _sorted(workers[0], workers[1]));
@@ -242,7 +246,7 @@ contract TasksTest is Fixture {
         _contribute(d, 0, 3, DIGEST);
         assertEq(hubx.task(taskid).status, 2, "consensus again");
         vm.prank(workers[0]);
-        vm.expectRevert(abi.encodeWithSelector(HubBase.ContributionRejected.selector, taskid, workers[0]));
+        vm.expectRevert(abi.encodeWithSelector(IHubErrors.ContributionRejected.selector, taskid, workers[0]));
         hub.reveal(taskid, DIGEST);
         _reveal(d, 0, 2, DIGEST);
         _reveal(d, 0, 3, DIGEST);
@@ -258,14 +262,11 @@ contract TasksTest is Fixture {
     }
 
     function test_reopenReplicatedAfterRevealRefused() public {
-        Deal memory d = _simpleDeal(1, 3);
-        bytes32 taskid = _initialize(d, 0);
-        _contribute(d, 0, 0, DIGEST);
-        _contribute(d, 0, 1, DIGEST);
+        (Deal memory d, bytes32 taskid) = _replicatedConsensus();
         _reveal(d, 0, 0, DIGEST);
         vm.warp(block.timestamp + 2 * REF);
         vm.prank(scheduler);
-        vm.expectRevert(abi.encodeWithSelector(HubBase.TaskAlreadyRevealed.selector, taskid));
+        vm.expectRevert(abi.encodeWithSelector(IHubErrors.TaskAlreadyRevealed.selector, taskid));
         hubx.reopen(d, 0, _resultHash(taskid, DIGEST), _sorted(workers[0], workers[1]));
     }
 
@@ -280,35 +281,37 @@ contract TasksTest is Fixture {
     function test_finalizeErrors() public {
         Deal memory d = _simpleDeal(1, 3);
         bytes32 taskid = _initialize(d, 0);
-        vm.expectRevert(abi.encodeWithSelector(HubBase.NotScheduler.selector, address(this), scheduler));
+        vm.expectRevert(abi.encodeWithSelector(IHubErrors.NotScheduler.selector, address(this), scheduler));
         hub.finalize(d, 0, "", "", _none());
         vm.prank(scheduler);
-        vm.expectRevert(abi.encodeWithSelector(HubBase.TaskNotRevealing.selector, taskid, 1));
+        vm.expectRevert(abi.encodeWithSelector(IHubErrors.TaskNotRevealing.selector, taskid, 1));
         hub.finalize(d, 0, "", "", _none());
         _contribute(d, 0, 0, DIGEST);
         _contribute(d, 0, 1, DIGEST);
         vm.prank(scheduler);
-        vm.expectRevert(abi.encodeWithSelector(HubBase.NoReveal.selector, taskid));
+        vm.expectRevert(abi.encodeWithSelector(IHubErrors.NoReveal.selector, taskid));
         hub.finalize(d, 0, "", "", _sorted(workers[0], workers[1]));
         _reveal(d, 0, 0, DIGEST);
         address[] memory one = new address[](1);
         one[0] = workers[0];
         vm.prank(scheduler);
-        vm.expectRevert(abi.encodeWithSelector(HubBase.InvalidContributorList.selector, taskid));
+        vm.expectRevert(abi.encodeWithSelector(IHubErrors.InvalidContributorList.selector, taskid));
         hub.finalize(d, 0, "", "", one);
         address[] memory dup = new address[](2);
         dup[0] = workers[0];
         dup[1] = workers[0];
         vm.prank(scheduler);
-        vm.expectRevert(abi.encodeWithSelector(HubBase.InvalidContributorList.selector, taskid));
+        vm.expectRevert(abi.encodeWithSelector(IHubErrors.InvalidContributorList.selector, taskid));
         hub.finalize(d, 0, "", "", dup);
         address[] memory stranger = _sorted(workers[0], workers[4]);
         vm.prank(scheduler);
-        vm.expectRevert(abi.encodeWithSelector(HubBase.InvalidContributorList.selector, taskid));
+        vm.expectRevert(abi.encodeWithSelector(IHubErrors.InvalidContributorList.selector, taskid));
         hub.finalize(d, 0, "", "", stranger);
         vm.warp(block.timestamp + 10 * REF);
         vm.prank(scheduler);
-        vm.expectRevert(abi.encodeWithSelector(HubBase.FinalDeadlinePassed.selector, taskid, block.timestamp));
+        vm.expectRevert(
+            abi.encodeWithSelector(IHubErrors.FinalDeadlinePassed.selector, taskid, block.timestamp)
+        );
         hub.finalize(d, 0, "", "", _sorted(workers[0], workers[1]));
     }
 
@@ -317,7 +320,7 @@ contract TasksTest is Fixture {
         bytes32 taskid = _initialize(d, 0);
         _contribute(d, 0, 0, DIGEST);
         vm.prank(scheduler);
-        vm.expectRevert(abi.encodeWithSelector(HubBase.NoReveal.selector, taskid));
+        vm.expectRevert(abi.encodeWithSelector(IHubErrors.NoReveal.selector, taskid));
         hub.finalize(d, 0, "", "", _none());
     }
 
@@ -327,11 +330,11 @@ contract TasksTest is Fixture {
         _contribute(d, 0, 0, DIGEST);
         _contribute(d, 0, 1, BAD);
         vm.warp(block.timestamp + 10 * REF);
-        vm.expectRevert(abi.encodeWithSelector(HubBase.InvalidContributorList.selector, taskid));
+        vm.expectRevert(abi.encodeWithSelector(IHubErrors.InvalidContributorList.selector, taskid));
         hubx.claim(d, 0, _none());
         address[] memory rev = _sorted(workers[0], workers[1]);
         (rev[0], rev[1]) = (rev[1], rev[0]);
-        vm.expectRevert(abi.encodeWithSelector(HubBase.InvalidContributorList.selector, taskid));
+        vm.expectRevert(abi.encodeWithSelector(IHubErrors.InvalidContributorList.selector, taskid));
         hubx.claim(d, 0, rev);
         hubx.claim(d, 0, _sorted(workers[0], workers[1]));
         assertEq(hub.balanceOf(workers[0]), FUNDS, "stake back");
@@ -344,7 +347,7 @@ contract TasksTest is Fixture {
     function test_claimUninitializedTaskRefused() public {
         Deal memory d = _simpleDeal(1, 1);
         vm.warp(block.timestamp + 100 * REF);
-        vm.expectRevert(abi.encodeWithSelector(HubBase.TaskNotClaimable.selector, _taskId(d, 0), 0));
+        vm.expectRevert(abi.encodeWithSelector(IHubErrors.TaskNotClaimable.selector, _taskId(d, 0), 0));
         hubx.claim(d, 0, _none());
     }
 
@@ -353,14 +356,14 @@ contract TasksTest is Fixture {
         _initialize(plain, 0);
         FastResult memory r = _fast(plain, 0, 0, DIGEST);
         vm.prank(workers[0]);
-        vm.expectRevert(abi.encodeWithSelector(HubBase.NotFastPathDeal.selector, _dealId(plain)));
+        vm.expectRevert(abi.encodeWithSelector(IHubErrors.NotFastPathDeal.selector, _dealId(plain)));
         hub.contributeAndFinalize(plain, 0, r);
 
         Deal memory d = _teeDeal(2);
         bytes32 taskid = _initialize(d, 0);
         r = _fast(d, 0, 0, DIGEST);
         vm.prank(workers[0]);
-        vm.expectRevert(abi.encodeWithSelector(HubBase.TaskIndexOutOfRange.selector, 5, 2));
+        vm.expectRevert(abi.encodeWithSelector(IHubErrors.TaskIndexOutOfRange.selector, 5, 2));
         hub.contributeAndFinalize(d, 5, r);
         // an uninitialized task is initialized by the (authorized) fast path itself
         FastResult memory r1 = _fast(d, 1, 0, DIGEST);
@@ -369,30 +372,30 @@ contract TasksTest is Fixture {
         assertEq(hubx.task(_taskId(d, 1)).status, 3, "lazily initialized and completed");
         r.enclave = address(0);
         vm.prank(workers[0]);
-        vm.expectRevert(abi.encodeWithSelector(HubBase.EnclaveRequired.selector, taskid));
+        vm.expectRevert(abi.encodeWithSelector(IHubErrors.EnclaveRequired.selector, taskid));
         hub.contributeAndFinalize(d, 0, r);
         r = _fast(d, 0, 0, DIGEST);
         vm.prank(workers[1]); // not the authorized worker
         vm.expectRevert(
-            abi.encodeWithSelector(HubBase.InvalidAuthorization.selector, taskid, workers[1], enclave)
+            abi.encodeWithSelector(IHubErrors.InvalidAuthorization.selector, taskid, workers[1], enclave)
         );
         hub.contributeAndFinalize(d, 0, r);
         r.digest = BAD; // enclave signed another digest
         vm.prank(workers[0]);
-        vm.expectRevert(abi.encodeWithSelector(HubBase.InvalidEnclaveSignature.selector, taskid, enclave));
+        vm.expectRevert(abi.encodeWithSelector(IHubErrors.InvalidEnclaveSignature.selector, taskid, enclave));
         hub.contributeAndFinalize(d, 0, r);
         r = _fast(d, 0, 0, DIGEST);
         vm.prank(authority);
         hubx.authorizeEnclave(enclave, block.timestamp);
         vm.prank(workers[0]);
-        vm.expectRevert(abi.encodeWithSelector(HubBase.EnclaveNotAuthorized.selector, enclave));
+        vm.expectRevert(abi.encodeWithSelector(IHubErrors.EnclaveNotAuthorized.selector, enclave));
         hub.contributeAndFinalize(d, 0, r);
         vm.prank(authority);
         hubx.authorizeEnclave(enclave, block.timestamp + 1);
         vm.warp(block.timestamp + 7 * REF);
         vm.prank(workers[0]);
         vm.expectRevert(
-            abi.encodeWithSelector(HubBase.ContributionDeadlinePassed.selector, taskid, block.timestamp)
+            abi.encodeWithSelector(IHubErrors.ContributionDeadlinePassed.selector, taskid, block.timestamp)
         );
         hub.contributeAndFinalize(d, 0, r);
     }
@@ -433,12 +436,9 @@ contract TasksTest is Fixture {
             _contribute(d, 0, i, i % 2 == 0 ? DIGEST : BAD);
         }
         assertEq(hubx.task(taskid).status, 1, "no consensus yet");
-        bytes32 rh = _resultHash(taskid, DIGEST);
-        bytes32 rs = _resultSeal(workers[6], taskid, DIGEST);
-        bytes memory auth = _auth(workers[6], taskid, address(0));
-        vm.prank(workers[6]);
-        vm.expectRevert(abi.encodeWithSelector(HubBase.WeightOverflow.selector, taskid));
-        hub.contribute(d, 0, rh, rs, address(0), "", auth);
+        _contributeAs(
+            workers[6], d, 0, DIGEST, abi.encodeWithSelector(IHubErrors.WeightOverflow.selector, taskid)
+        );
     }
 
     function test_tooManyContributionsReverts() public {
@@ -447,12 +447,9 @@ contract TasksTest is Fixture {
         bytes32 slot = keccak256(abi.encode(taskid, uint256(9))); // _tasks
         uint256 t = uint256(vm.load(address(hub), slot));
         vm.store(address(hub), slot, bytes32(t | (uint256(0xffff) << 96)));
-        bytes32 rh = _resultHash(taskid, DIGEST);
-        bytes32 rs = _resultSeal(workers[0], taskid, DIGEST);
-        bytes memory auth = _auth(workers[0], taskid, address(0));
-        vm.prank(workers[0]);
-        vm.expectRevert(abi.encodeWithSelector(HubBase.TooManyContributions.selector, taskid));
-        hub.contribute(d, 0, rh, rs, address(0), "", auth);
+        _contributeAs(
+            workers[0], d, 0, DIGEST, abi.encodeWithSelector(IHubErrors.TooManyContributions.selector, taskid)
+        );
     }
 
     function test_lazyInitializationByContribution() public {
@@ -466,7 +463,7 @@ contract TasksTest is Fixture {
         assertEq(t.initTime, block.timestamp, "deadlines run from the first contribution");
         assertEq(t.contributions, 1, "one contribution");
         vm.prank(scheduler);
-        vm.expectRevert(abi.encodeWithSelector(HubBase.TaskAlreadyInitialized.selector, taskid));
+        vm.expectRevert(abi.encodeWithSelector(IHubErrors.TaskAlreadyInitialized.selector, taskid));
         hub.initialize(d, 1);
         _contribute(d, 1, 1, DIGEST);
         _reveal(d, 1, 0, DIGEST);

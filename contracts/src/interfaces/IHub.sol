@@ -11,83 +11,90 @@ import {
     FastResult
 } from "../libs/Types.sol";
 
-/// @title IHub
-/// @notice Everything the hub serves at its one address: the functions of Hub (escrow, matching, the
-/// task hot path) and of HubExtension (administration, categories, order management and hashes, views,
-/// reopen, claim, batch finalization), which Hub reaches through its fallback, with every event and error
-/// either emits. Bind this, not Hub or HubExtension, to call the hub; test/IHub.t.sol checks that it and
-/// the two contracts serve the same selectors.
-interface IHub {
-    error AlreadyContributed(bytes32 taskid, address worker);
-    error AlreadyRevealed(bytes32 taskid, address worker);
-    error AmountTooLarge(uint256 amount);
-    error AppMismatch(address requested, address offered);
-    error AppOrderRestricted(address restriction, address actual);
-    error AppPriceTooHigh(uint256 price, uint256 max);
-    error CallbackDataMismatch(bytes32 taskid);
-    error CategoryMismatch(uint256 requested, uint256 offered);
-    error ContributionDeadlinePassed(bytes32 taskid, uint256 deadline);
-    error ContributionRejected(bytes32 taskid, address worker);
-    error DatasetMismatch(address requested, address offered);
-    error DatasetOrderRestricted(address restriction, address actual);
-    error DatasetPriceTooHigh(uint256 price, uint256 max);
-    error EnclaveNotAuthorized(address enclave);
-    error EnclaveRequired(bytes32 taskid);
-    error FinalDeadlineNotReached(bytes32 taskid, uint256 deadline);
-    error FinalDeadlinePassed(bytes32 taskid, uint256 deadline);
-    error InitializationNotOpen(uint256 opensAt);
-    error InsufficientBalance(address account, uint256 balance, uint256 needed);
-    error InsufficientGasForCallback(uint256 gasLeft);
-    error InvalidAuthorization(bytes32 taskid, address worker, address enclave);
-    error InvalidContributorList(bytes32 taskid);
-    error InvalidEnclaveSignature(bytes32 taskid, address enclave);
-    error InvalidReveal(bytes32 taskid, address worker);
-    error InvalidSignature(bytes32 orderHash, address signer);
-    error InvalidWorkClockTimeRef(uint256 workClockTimeRef);
-    error LengthMismatch(uint256 expected, uint256 actual);
-    error NoReveal(bytes32 taskid);
+/// @title IHubErrors
+/// @notice Every error the hub reverts with, from Hub or HubExtension. Declared once: HubBase inherits them
+/// (so both contracts revert with them) and IHub inherits them (so its ABI decodes them).
+interface IHubErrors {
     error NotAdmin(address caller);
     error NotAttestationAuthority(address caller);
-    error NotConsensusResult(bytes32 taskid, bytes32 resultHash);
-    error NotContributor(bytes32 taskid, address worker);
-    error NotFastPathDeal(bytes32 dealid);
+    error ZeroAddress();
+    error Reentrancy();
+    error AmountTooLarge(uint256 amount);
+    error InsufficientBalance(address account, uint256 balance, uint256 needed);
+    error UnknownCategory(uint256 category);
+    error InvalidWorkClockTimeRef(uint256 workClockTimeRef);
+    // orders
     error NotOrderSigner(bytes32 orderHash, address caller);
-    error NotScheduler(address caller, address scheduler);
-    error NotSingleContribution(bytes32 dealid);
+    error UnknownResource(address resource);
+    error InvalidSignature(bytes32 orderHash, address signer);
     error OrderCancelled(bytes32 orderHash);
     error OrderExpired(bytes32 orderHash, uint256 expiry);
     error OrderFullyConsumed(bytes32 orderHash);
-    error PriceTooLarge(uint256 price);
-    error Reentrancy();
-    error RevealDeadlineNotReached(bytes32 taskid, uint256 deadline);
-    error RevealDeadlinePassed(bytes32 taskid, uint256 deadline);
-    error RevealsPending(bytes32 taskid, uint256 reveals, uint256 expected);
-    error TagNotOffered(bytes32 required, bytes32 offered);
-    error TaskAlreadyInitialized(bytes32 taskid);
-    error TaskAlreadyRevealed(bytes32 taskid);
-    error TaskIndexOutOfRange(uint256 index, uint256 volume);
-    error TaskNotActive(bytes32 taskid, uint8 status);
-    error TaskNotClaimable(bytes32 taskid, uint8 status);
-    error TaskNotRevealing(bytes32 taskid, uint8 status);
-    error TeeAppRequired(address app);
-    error TooManyContributions(bytes32 taskid);
+    error AppMismatch(address requested, address offered);
+    error DatasetMismatch(address requested, address offered);
+    error WorkerpoolMismatch(address requested, address offered);
+    error CategoryMismatch(uint256 requested, uint256 offered);
     error TrustNotOffered(uint256 requested, uint256 offered);
     error TrustTooLarge(uint256 trust);
-    error UnknownCategory(uint256 category);
-    error UnknownDeal(bytes32 dealid);
-    error UnknownResource(address resource);
-    error WeightOverflow(bytes32 taskid);
-    error WorkerpoolMismatch(address requested, address offered);
-    error WorkerpoolOrderRestricted(address restriction, address actual);
+    error AppPriceTooHigh(uint256 price, uint256 max);
+    error DatasetPriceTooHigh(uint256 price, uint256 max);
     error WorkerpoolPriceTooHigh(uint256 price, uint256 max);
-    error ZeroAddress();
+    error PriceTooLarge(uint256 price);
+    error TagNotOffered(bytes32 required, bytes32 offered);
+    error TeeAppRequired(address app);
+    error AppOrderRestricted(address restriction, address actual);
+    error DatasetOrderRestricted(address restriction, address actual);
+    error WorkerpoolOrderRestricted(address restriction, address actual);
+    // deals and tasks
+    error UnknownDeal(bytes32 dealid);
+    error TaskIndexOutOfRange(uint256 index, uint256 volume);
+    error TaskAlreadyInitialized(bytes32 taskid);
+    error NotScheduler(address caller, address scheduler);
+    error InitializationNotOpen(uint256 opensAt);
+    error TaskNotActive(bytes32 taskid, uint8 status);
+    error TaskNotRevealing(bytes32 taskid, uint8 status);
+    error ContributionDeadlinePassed(bytes32 taskid, uint256 deadline);
+    error RevealDeadlinePassed(bytes32 taskid, uint256 deadline);
+    error RevealDeadlineNotReached(bytes32 taskid, uint256 deadline);
+    error FinalDeadlinePassed(bytes32 taskid, uint256 deadline);
+    error FinalDeadlineNotReached(bytes32 taskid, uint256 deadline);
+    error InvalidAuthorization(bytes32 taskid, address worker, address enclave);
+    error EnclaveRequired(bytes32 taskid);
+    error EnclaveNotAuthorized(address enclave);
+    error InvalidEnclaveSignature(bytes32 taskid, address enclave);
+    error AlreadyContributed(bytes32 taskid, address worker);
+    error TooManyContributions(bytes32 taskid);
+    error WeightOverflow(bytes32 taskid);
+    error NotConsensusResult(bytes32 taskid, bytes32 resultHash);
+    error NotContributor(bytes32 taskid, address worker);
+    error AlreadyRevealed(bytes32 taskid, address worker);
+    error ContributionRejected(bytes32 taskid, address worker);
+    error InvalidReveal(bytes32 taskid, address worker);
+    error TaskAlreadyRevealed(bytes32 taskid);
+    error NoReveal(bytes32 taskid);
+    error RevealsPending(bytes32 taskid, uint256 reveals, uint256 expected);
+    error InvalidContributorList(bytes32 taskid);
+    error CallbackDataMismatch(bytes32 taskid);
+    error NotFastPathDeal(bytes32 dealid);
+    error NotSingleContribution(bytes32 dealid);
+    error LengthMismatch(uint256 expected, uint256 actual);
+    error InsufficientGasForCallback(uint256 gasLeft);
+    error TaskNotClaimable(bytes32 taskid, uint8 status);
+}
 
+/// @title IHubEvents
+/// @notice Every event the hub emits, from Hub or HubExtension; inherited by HubBase and IHub alike.
+interface IHubEvents {
     event AdminTransferred(address indexed previousAdmin, address indexed newAdmin);
     event AttestationAuthorityChanged(address indexed authority);
-    event CallbackResult(bytes32 indexed taskid, address indexed callback, bool success);
+    event EnclaveAuthorized(address indexed enclave, uint256 expiry);
     event CategoryCreated(
         uint256 indexed category, string name, string description, uint256 workClockTimeRef
     );
+    event Deposit(address indexed account, address indexed from, uint256 amount);
+    event Withdraw(address indexed account, address indexed to, uint256 amount);
+    event OrderPresigned(bytes32 indexed orderHash, address indexed signer);
+    event OrderClosed(bytes32 indexed orderHash, address indexed signer);
     event DealCreated(
         bytes32 indexed dealid,
         address indexed workerpool,
@@ -98,19 +105,23 @@ interface IHub {
         bytes32 workerpoolOrderHash,
         string params
     );
-    event Deposit(address indexed account, address indexed from, uint256 amount);
-    event EnclaveAuthorized(address indexed enclave, uint256 expiry);
-    event OrderClosed(bytes32 indexed orderHash, address indexed signer);
-    event OrderPresigned(bytes32 indexed orderHash, address indexed signer);
-    event TaskClaimed(bytes32 indexed taskid);
-    event TaskConsensus(bytes32 indexed taskid, bytes32 indexed resultHash);
-    event TaskContribute(bytes32 indexed taskid, address indexed worker, bytes32 resultHash);
-    event TaskFinalize(bytes32 indexed taskid, bytes resultsLocation, bytes callbackData);
     event TaskInitialize(bytes32 indexed taskid, bytes32 indexed dealid, uint256 index);
-    event TaskReopen(bytes32 indexed taskid, bytes32 indexed resultHash);
+    event TaskContribute(bytes32 indexed taskid, address indexed worker, bytes32 resultHash);
+    event TaskConsensus(bytes32 indexed taskid, bytes32 indexed resultHash);
     event TaskReveal(bytes32 indexed taskid, address indexed worker, bytes32 digest);
-    event Withdraw(address indexed account, address indexed to, uint256 amount);
+    event TaskReopen(bytes32 indexed taskid, bytes32 indexed resultHash);
+    event TaskFinalize(bytes32 indexed taskid, bytes resultsLocation, bytes callbackData);
+    event TaskClaimed(bytes32 indexed taskid);
+    event CallbackResult(bytes32 indexed taskid, address indexed callback, bool success);
+}
 
+/// @title IHub
+/// @notice Everything the hub serves at its one address: the functions of Hub (escrow, matching, the
+/// task hot path) and of HubExtension (administration, categories, order management and hashes, views,
+/// reopen, claim, batch finalization), which Hub reaches through its fallback, with every event and error
+/// either emits (inherited from IHubErrors and IHubEvents, which HubBase inherits too). Bind this, not Hub or HubExtension, to call the hub; test/IHub.t.sol checks that it and
+/// the two contracts serve the same selectors.
+interface IHub is IHubErrors, IHubEvents {
     function CALLBACK_GAS() external view returns (uint256);
     function CONTRIBUTION_CONTRIBUTED() external view returns (uint8);
     function CONTRIBUTION_DEADLINE_RATIO() external view returns (uint256);

@@ -23,35 +23,29 @@ library Orders {
     function hash(AppOrder calldata o) internal pure returns (bytes32 h) {
         // Reading the fields makes the ABI decoder reject dirty address bits before they are hashed raw.
         _touch(o.app, o.datasetrestrict, o.workerpoolrestrict, o.requesterrestrict);
-        bytes32 typehash = APP_TYPEHASH;
+        uint256 head;
         assembly ("memory-safe") {
-            let m := mload(0x40)
-            mstore(m, typehash)
-            calldatacopy(add(m, 0x20), o, 0x120) // 9 static words
-            h := keccak256(m, 0x140)
+            head := o
         }
+        return _hashHead(APP_TYPEHASH, head, 0x120); // 9 static words
     }
 
     function hash(DatasetOrder calldata o) internal pure returns (bytes32 h) {
         _touch(o.dataset, o.apprestrict, o.workerpoolrestrict, o.requesterrestrict);
-        bytes32 typehash = DATASET_TYPEHASH;
+        uint256 head;
         assembly ("memory-safe") {
-            let m := mload(0x40)
-            mstore(m, typehash)
-            calldatacopy(add(m, 0x20), o, 0x120)
-            h := keccak256(m, 0x140)
+            head := o
         }
+        return _hashHead(DATASET_TYPEHASH, head, 0x120);
     }
 
     function hash(WorkerpoolOrder calldata o) internal pure returns (bytes32 h) {
         _touch(o.workerpool, o.apprestrict, o.datasetrestrict, o.requesterrestrict);
-        bytes32 typehash = WORKERPOOL_TYPEHASH;
+        uint256 head;
         assembly ("memory-safe") {
-            let m := mload(0x40)
-            mstore(m, typehash)
-            calldatacopy(add(m, 0x20), o, 0x160) // 11 static words
-            h := keccak256(m, 0x180)
+            head := o
         }
+        return _hashHead(WORKERPOOL_TYPEHASH, head, 0x160); // 11 static words
     }
 
     function hash(RequestOrder calldata o) internal pure returns (bytes32 h) {
@@ -80,6 +74,17 @@ library Orders {
     function hashMemory(Deal memory d) internal pure returns (bytes32 h) {
         assembly ("memory-safe") {
             h := keccak256(d, 0x2a0)
+        }
+    }
+
+    /// keccak256(typehash ‖ the `size` bytes of calldata at `head`): the struct hash of an order whose
+    /// fields are all static words.
+    function _hashHead(bytes32 typehash, uint256 head, uint256 size) private pure returns (bytes32 h) {
+        assembly ("memory-safe") {
+            let m := mload(0x40)
+            mstore(m, typehash)
+            calldatacopy(add(m, 0x20), head, size)
+            h := keccak256(m, add(size, 0x20))
         }
     }
 

@@ -2,9 +2,10 @@
 pragma solidity ^0.8.30;
 
 import {Test} from "./Test.sol";
-import {HubKit} from "./HubKit.sol";
+import {HubKit, OrderSet} from "./HubKit.sol";
 import {DevToken} from "../../src/DevToken.sol";
 import {Hub} from "../../src/Hub.sol";
+import {IHubErrors} from "../../src/interfaces/IHub.sol";
 import {HubExtension} from "../../src/HubExtension.sol";
 import {AppRegistry} from "../../src/registries/AppRegistry.sol";
 import {DatasetRegistry} from "../../src/registries/DatasetRegistry.sol";
@@ -15,7 +16,6 @@ import {
     WorkerpoolOrder,
     RequestOrder,
     Deal,
-    TaskView,
     FastResult
 } from "../../src/libs/Types.sol";
 
@@ -188,6 +188,52 @@ abstract contract Fixture is Test {
         o.sign = _sign(REQUESTER_PK, hubx.hashRequestOrder(o));
     }
 
+    /// Four compatible orders of `volume` tasks, with the dataset, at trust 1.
+    function _orderSet(uint256 volume) internal returns (OrderSet memory o) {
+        o.app = _appOrder(app, volume);
+        o.dataset = _datasetOrder(volume);
+        o.pool = _poolOrder(volume, 1, 0);
+        o.request = _requestOrder(app, dataset, volume, 1, 0, address(0));
+    }
+
+    /// Signs the orders of `o` again, after a test edited them.
+    function _resign(OrderSet memory o) internal view {
+        _resignApp(o.app);
+        if (o.dataset.dataset != address(0)) _resignDataset(o.dataset);
+        _resignPool(o.pool);
+        _resignRequest(o.request);
+    }
+
+    /// Signs the orders again (so that only the edited field is wrong) and expects the hub's `err`.
+    function _expectMatchRevert(OrderSet memory o, bytes memory err) internal {
+        _resign(o);
+        vm.expectRevert(err);
+        hub.matchOrders(o.app, o.dataset, o.pool, o.request);
+    }
+
+    /// Sets restriction `which` of `o` to `restriction`: 0-2 the app order's on the dataset, workerpool
+    /// and requester, 3-5 the dataset order's on the app, workerpool and requester, 6-8 the workerpool
+    /// order's on the app, dataset and requester. Returns the party of the match it applies to and the
+    /// error the hub reverts with when the restriction names another.
+    function _restrict(OrderSet memory o, uint256 which, address restriction)
+        internal
+        pure
+        returns (address actual, bytes4 err)
+    {
+        if (which == 0) (o.app.datasetrestrict, actual) = (restriction, o.dataset.dataset);
+        else if (which == 1) (o.app.workerpoolrestrict, actual) = (restriction, o.pool.workerpool);
+        else if (which == 2) (o.app.requesterrestrict, actual) = (restriction, o.request.requester);
+        else if (which == 3) (o.dataset.apprestrict, actual) = (restriction, o.app.app);
+        else if (which == 4) (o.dataset.workerpoolrestrict, actual) = (restriction, o.pool.workerpool);
+        else if (which == 5) (o.dataset.requesterrestrict, actual) = (restriction, o.request.requester);
+        else if (which == 6) (o.pool.apprestrict, actual) = (restriction, o.app.app);
+        else if (which == 7) (o.pool.datasetrestrict, actual) = (restriction, o.dataset.dataset);
+        else (o.pool.requesterrestrict, actual) = (restriction, o.request.requester);
+        if (which < 3) err = IHubErrors.AppOrderRestricted.selector;
+        else if (which < 6) err = IHubErrors.DatasetOrderRestricted.selector;
+        else err = IHubErrors.WorkerpoolOrderRestricted.selector;
+    }
+
     /// Matches and returns the deal decoded from DealCreated.
     function _match(
         AppOrder memory ao,
@@ -254,18 +300,21 @@ abstract contract Fixture is Test {
     }
 
     function _contribute(Deal memory d, uint256 index, uint256 w, bytes32 digest) internal {
+        _contributeAs(workers[w], d, index, digest, "");
+    }
+
+    /// `worker`, authorized by the scheduler, contributes `digest` to task `index` of `d` without an
+    /// enclave; the hub must revert with `err` unless it is empty.
+    function _contributeAs(address worker, Deal memory d, uint256 index, bytes32 digest, bytes memory err)
+        internal
+    {
         bytes32 taskid = _taskId(d, index);
-        address worker = workers[w];
+        bytes32 rh = _resultHash(taskid, digest);
+        bytes32 rs = _resultSeal(worker, taskid, digest);
+        bytes memory auth = _auth(worker, taskid, address(0));
         vm.prank(worker);
-        hub.contribute(
-            d,
-            index,
-            _resultHash(taskid, digest),
-            _resultSeal(worker, taskid, digest),
-            address(0),
-            "",
-            _auth(worker, taskid, address(0))
-        );
+        if (err.length != 0) vm.expectRevert(err);
+        hub.contribute(d, index, rh, rs, address(0), "", auth);
     }
 
     function _reveal(Deal memory d, uint256 index, uint256 w, bytes32 digest) internal {

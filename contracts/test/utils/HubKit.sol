@@ -2,7 +2,7 @@
 pragma solidity ^0.8.30;
 
 import {Vm} from "./Vm.sol";
-import {HubBase} from "../../src/HubBase.sol";
+import {IHubEvents} from "../../src/interfaces/IHub.sol";
 import {AppOrder, DatasetOrder, WorkerpoolOrder, RequestOrder, Deal} from "../../src/libs/Types.sol";
 
 /// @notice The four orders of one match.
@@ -58,7 +58,7 @@ library HubKit {
     /// @notice The deal of the first DealCreated among `logs`, with its id (zero when there is none).
     function dealCreated(Vm.Log[] memory logs) internal pure returns (bytes32 dealid, Deal memory deal) {
         for (uint256 i; i < logs.length; ++i) {
-            if (logs[i].topics[0] == HubBase.DealCreated.selector) {
+            if (logs[i].topics[0] == IHubEvents.DealCreated.selector) {
                 (deal,,,,) = abi.decode(logs[i].data, (Deal, bytes32, bytes32, bytes32, string));
                 return (logs[i].topics[1], deal);
             }
