@@ -30,6 +30,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use decloud_service::ApiError;
 use rand_08::RngCore;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -92,14 +93,9 @@ pub struct WaitQuery {
     pub wait: Option<u64>,
 }
 
-#[derive(Serialize)]
-struct ErrorBody {
-    error: String,
-}
-
-impl IntoResponse for SchedulerError {
-    fn into_response(self) -> Response {
-        let status = match &self {
+impl ApiError for SchedulerError {
+    fn status(&self) -> StatusCode {
+        match self {
             SchedulerError::BadRequest(_) => StatusCode::BAD_REQUEST,
             SchedulerError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             SchedulerError::Forbidden(_) => StatusCode::FORBIDDEN,
@@ -111,28 +107,22 @@ impl IntoResponse for SchedulerError {
             | SchedulerError::Corrupt(_)
             | SchedulerError::Listen { .. }
             | SchedulerError::Config(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        };
-        if status.is_server_error() {
-            tracing::error!(error = %self, "request failed");
         }
-        (
-            status,
-            Json(ErrorBody {
-                error: self.to_string(),
-            }),
-        )
-            .into_response()
+    }
+
+    fn bad_request(message: String) -> Self {
+        SchedulerError::BadRequest(message)
+    }
+
+    fn too_large() -> Self {
+        SchedulerError::TooLarge(MAX_BODY_BYTES)
     }
 }
 
-fn json_body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, SchedulerError> {
-    body.map(|Json(v)| v).map_err(|e| {
-        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            SchedulerError::TooLarge(MAX_BODY_BYTES)
-        } else {
-            SchedulerError::BadRequest(format!("invalid request body: {}", e.body_text()))
-        }
-    })
+impl IntoResponse for SchedulerError {
+    fn into_response(self) -> Response {
+        self.response()
+    }
 }
 
 fn parse_id(text: &str, what: &str) -> Result<B256, SchedulerError> {
@@ -232,7 +222,7 @@ async fn login(
     State(state): State<Arc<Shared>>,
     body: Result<Json<LoginRequest>, JsonRejection>,
 ) -> Result<Json<Session>, SchedulerError> {
-    let request = json_body(body)?;
+    let request = SchedulerError::json_body(body)?;
     if !(1..=MAX_CAPACITY).contains(&request.capacity) {
         return Err(SchedulerError::BadRequest(format!(
             "capacity {} is out of range: declare 1 to {MAX_CAPACITY} replicates at once",
@@ -322,8 +312,7 @@ async fn claim(
     headers: HeaderMap,
     query: Result<Query<WaitQuery>, QueryRejection>,
 ) -> Result<Response, SchedulerError> {
-    let Query(query) = query
-        .map_err(|e| SchedulerError::BadRequest(format!("invalid query: {}", e.body_text())))?;
+    let query = SchedulerError::query(query)?;
     let worker = authenticate(&state, &headers).await?;
     let wait = Duration::from_secs(
         query
@@ -394,7 +383,7 @@ async fn report(
     body: Result<Json<Report>, JsonRejection>,
 ) -> Result<Json<ReplicateInfo>, SchedulerError> {
     let task_id = parse_id(&task_id, "the task id")?;
-    let mut report = json_body(body)?;
+    let mut report = SchedulerError::json_body(body)?;
     let worker = authenticate(&state, &headers).await?;
     report.reason = report
         .reason
@@ -553,8 +542,7 @@ async fn next_action(
     query: Result<Query<WaitQuery>, QueryRejection>,
 ) -> Result<Json<NextAction>, SchedulerError> {
     let task_id = parse_id(&task_id, "the task id")?;
-    let Query(query) = query
-        .map_err(|e| SchedulerError::BadRequest(format!("invalid query: {}", e.body_text())))?;
+    let query = SchedulerError::query(query)?;
     let worker = authenticate(&state, &headers).await?;
     let wait = Duration::from_secs(query.wait.unwrap_or(0).min(MAX_CLAIM_WAIT_SECS));
     let deadline = tokio::time::Instant::now() + wait;
