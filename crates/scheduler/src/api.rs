@@ -320,33 +320,59 @@ async fn claim(
             .unwrap_or(DEFAULT_CLAIM_WAIT_SECS)
             .min(MAX_CLAIM_WAIT_SECS),
     );
+    let assignment = long_poll(&state, wait, |version| {
+        let state = state.clone();
+        async move {
+            let idle = || state.idle_version.load(Ordering::Acquire) == version;
+            if idle() {
+                return Ok(None);
+            }
+            let _serialized = state.assign_lock.lock().await;
+            // Checked again under the lock: another claim may have found nothing at this
+            // version while this one waited for it.
+            if idle() {
+                return Ok(None);
+            }
+            // Re-read the worker: its score and capacity may have changed.
+            let row = registered(&state, worker).await?;
+            match assign::try_assign(&state.store, &state.signer, &row, unix_now()).await? {
+                assign::Claim::Assigned(assignment) => return Ok(Some(*assignment)),
+                assign::Claim::NoWork => state.idle_version.store(version, Ordering::Release),
+                assign::Claim::Busy | assign::Claim::NothingForThisWorker => {}
+            }
+            Ok(None)
+        }
+    })
+    .await?;
+    Ok(match assignment {
+        Some(assignment) => Json(assignment).into_response(),
+        None => StatusCode::NO_CONTENT.into_response(),
+    })
+}
+
+/// Calls `attempt` with the version of [`Shared::changes`] it runs at, and again after every
+/// change, until it answers or `wait` has passed (or the scheduler is stopping): `None` then.
+async fn long_poll<T, A>(
+    state: &Shared,
+    wait: Duration,
+    mut attempt: impl FnMut(u64) -> A,
+) -> Result<Option<T>, SchedulerError>
+where
+    A: Future<Output = Result<Option<T>, SchedulerError>>,
+{
     let deadline = tokio::time::Instant::now() + wait;
     let mut changes = state.changes.subscribe();
     loop {
         // Anything that changes after this point wakes the wait below: no lost wake-up.
         changes.mark_unchanged();
         let version = *changes.borrow();
-        let idle = || state.idle_version.load(Ordering::Acquire) == version;
-        if !idle() {
-            let _serialized = state.assign_lock.lock().await;
-            // Checked again under the lock: another claim may have found nothing at this
-            // version while this one waited for it.
-            if !idle() {
-                // Re-read the worker: its score and capacity may have changed.
-                let row = registered(&state, worker).await?;
-                match assign::try_assign(&state.store, &state.signer, &row, unix_now()).await? {
-                    assign::Claim::Assigned(assignment) => {
-                        return Ok(Json(*assignment).into_response());
-                    }
-                    assign::Claim::NoWork => state.idle_version.store(version, Ordering::Release),
-                    assign::Claim::Busy | assign::Claim::NothingForThisWorker => {}
-                }
-            }
+        if let Some(answer) = attempt(version).await? {
+            return Ok(Some(answer));
         }
         match tokio::time::timeout_at(deadline, changes.changed()).await {
             Ok(Ok(())) => continue,
             // Timed out, or the scheduler is stopping.
-            Ok(Err(_)) | Err(_) => return Ok(StatusCode::NO_CONTENT.into_response()),
+            Ok(Err(_)) | Err(_) => return Ok(None),
         }
     }
 }
@@ -545,19 +571,15 @@ async fn next_action(
     let query = SchedulerError::query(query)?;
     let worker = authenticate(&state, &headers).await?;
     let wait = Duration::from_secs(query.wait.unwrap_or(0).min(MAX_CLAIM_WAIT_SECS));
-    let deadline = tokio::time::Instant::now() + wait;
-    let mut changes = state.changes.subscribe();
-    loop {
-        changes.mark_unchanged();
-        let action = decide_next(&state, task_id, worker).await?;
-        if action != NextAction::Wait {
-            return Ok(Json(action));
+    let action = long_poll(&state, wait, |_| {
+        let state = state.clone();
+        async move {
+            let action = decide_next(&state, task_id, worker).await?;
+            Ok((action != NextAction::Wait).then_some(action))
         }
-        match tokio::time::timeout_at(deadline, changes.changed()).await {
-            Ok(Ok(())) => continue,
-            Ok(Err(_)) | Err(_) => return Ok(Json(NextAction::Wait)),
-        }
-    }
+    })
+    .await?;
+    Ok(Json(action.unwrap_or(NextAction::Wait)))
 }
 
 async fn task(
