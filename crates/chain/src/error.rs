@@ -40,13 +40,8 @@ pub enum ChainError {
     #[error("the chain profile {} is unreadable: {reason}; delete it and run `decloud devnet up` again", path.display())]
     BadProfile { path: PathBuf, reason: String },
     /// Reading or writing a local file failed.
-    #[error("{action} {}: {source}", path.display())]
-    Io {
-        action: &'static str,
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Io(#[from] FileError),
     /// A raw key file cannot be read, parsed or created (the reason never holds the key).
     #[error("the key file {}: {reason}", path.display())]
     KeyFile { path: PathBuf, reason: String },
@@ -76,17 +71,35 @@ pub enum ChainError {
     },
 }
 
-impl ChainError {
-    pub(crate) fn io(
-        action: &'static str,
-        path: impl Into<PathBuf>,
-        source: std::io::Error,
-    ) -> Self {
-        Self::Io {
+/// A local file or directory that could not be read, written or created: what was being done,
+/// to which path, and the system's reason. Chain and wallet errors both carry it.
+#[derive(Debug, thiserror::Error)]
+#[error("{action} {}: {source}", path.display())]
+pub struct FileError {
+    /// What was being done, e.g. "cannot read".
+    pub action: &'static str,
+    /// The file or directory.
+    pub path: PathBuf,
+    /// The system's reason.
+    #[source]
+    pub source: std::io::Error,
+}
+
+impl FileError {
+    /// `action` on `path` failed with `source`.
+    pub fn new(action: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Self {
             action,
             path: path.into(),
             source,
         }
+    }
+}
+
+impl ChainError {
+    /// `action` on the local file `path` failed with `source`.
+    pub fn io(action: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Self::Io(FileError::new(action, path, source))
     }
 
     pub(crate) fn tx(what: impl Into<String>, reason: impl std::fmt::Display) -> Self {

@@ -21,5 +21,5 @@ pub mod profile;
 pub mod revert;
 pub mod wallet;
 
-pub use error::ChainError;
+pub use error::{ChainError, FileError};
 pub use profile::ChainProfile;

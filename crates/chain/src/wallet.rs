@@ -11,6 +11,8 @@ use alloy::primitives::{Address, B256};
 use alloy::signers::local::{LocalSignerError, PrivateKeySigner};
 use serde::Serialize;
 
+use crate::FileError;
+
 /// Sub-directory of `$DECLOUD_HOME` that holds the wallets.
 pub const WALLETS_DIR: &str = "wallets";
 /// Environment variable holding the wallet password (for scripts and services).
@@ -68,16 +70,8 @@ pub enum WalletError {
     )]
     EmptyPassword,
     /// Reading a password file or the wallets directory failed.
-    #[error("{action} {}: {source}", path.display())]
-    Io {
-        /// What was being done.
-        action: &'static str,
-        /// The file.
-        path: PathBuf,
-        /// The OS error.
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Io(#[from] FileError),
 }
 
 /// A wallet as listed: its name, address and file. Showing it needs no password.
@@ -151,11 +145,8 @@ impl WalletStore {
                 path,
             });
         }
-        std::fs::create_dir_all(&self.dir).map_err(|e| WalletError::Io {
-            action: "cannot create",
-            path: self.dir.clone(),
-            source: e,
-        })?;
+        std::fs::create_dir_all(&self.dir)
+            .map_err(|e| FileError::new("cannot create", &self.dir, e))?;
         restrict_permissions(&self.dir, 0o700);
         let file_name = format!("{name}.json");
         let mut rng = rand_08::thread_rng();
@@ -181,11 +172,8 @@ impl WalletStore {
     /// The wallet's name and address, read without its password.
     pub fn info(&self, name_or_path: &str) -> Result<WalletInfo, WalletError> {
         let path = self.existing(name_or_path)?;
-        let text = std::fs::read_to_string(&path).map_err(|e| WalletError::Io {
-            action: "cannot read",
-            path: path.clone(),
-            source: e,
-        })?;
+        let text =
+            std::fs::read_to_string(&path).map_err(|e| FileError::new("cannot read", &path, e))?;
         let json: serde_json::Value =
             serde_json::from_str(&text).map_err(|e| WalletError::BadKeystore {
                 path: path.clone(),
@@ -214,11 +202,7 @@ impl WalletStore {
             Ok(entries) => entries,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
             Err(e) => {
-                return Err(WalletError::Io {
-                    action: "cannot read",
-                    path: self.dir.clone(),
-                    source: e,
-                });
+                return Err(FileError::new("cannot read", &self.dir, e).into());
             }
         };
         let mut out: Vec<WalletInfo> = entries
@@ -258,11 +242,8 @@ impl WalletStore {
 /// when neither is set (the caller prompts). A password file that can't be read is an error.
 pub fn password_from_env_or_file(file: Option<&Path>) -> Result<Option<String>, WalletError> {
     if let Some(file) = file {
-        let text = std::fs::read_to_string(file).map_err(|e| WalletError::Io {
-            action: "cannot read the password file",
-            path: file.to_path_buf(),
-            source: e,
-        })?;
+        let text = std::fs::read_to_string(file)
+            .map_err(|e| FileError::new("cannot read the password file", file, e))?;
         return Ok(Some(text.lines().next().unwrap_or_default().to_string()));
     }
     Ok(std::env::var(PASSWORD_ENV).ok())
@@ -306,11 +287,7 @@ fn keystore_error(path: &Path, e: LocalSignerError) -> WalletError {
 }
 
 fn add_address(path: &Path, address: Address) -> Result<(), WalletError> {
-    let io = |action, e| WalletError::Io {
-        action,
-        path: path.to_path_buf(),
-        source: e,
-    };
+    let io = |action, e| WalletError::from(FileError::new(action, path, e));
     let text = std::fs::read_to_string(path).map_err(|e| io("cannot read", e))?;
     let mut json: serde_json::Value =
         serde_json::from_str(&text).map_err(|e| WalletError::BadKeystore {

@@ -34,10 +34,12 @@ impl Devnet {
         let home = tempfile::Builder::new()
             .prefix("decloud-testkit-")
             .tempdir()
-            .map_err(|e| ChainError::Io {
-                action: "cannot create a temporary directory in",
-                path: std::env::temp_dir(),
-                source: e,
+            .map_err(|e| {
+                ChainError::io(
+                    "cannot create a temporary directory in",
+                    std::env::temp_dir(),
+                    e,
+                )
             })?;
         let mut last_error = None;
         for _ in 0..PORT_RETRIES {

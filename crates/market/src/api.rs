@@ -17,6 +17,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use decloud_service::ApiError;
 use serde::{Deserialize, Serialize};
 
 use crate::check::{ChainChecker, parse_hash, unix_now};
@@ -85,14 +86,9 @@ pub struct BookPage {
     pub orders: Vec<BookEntry>,
 }
 
-#[derive(Serialize)]
-struct ErrorBody {
-    error: String,
-}
-
-impl IntoResponse for MarketError {
-    fn into_response(self) -> Response {
-        let status = match &self {
+impl ApiError for MarketError {
+    fn status(&self) -> StatusCode {
+        match self {
             MarketError::BadRequest(_) => StatusCode::BAD_REQUEST,
             MarketError::NotFound(_) => StatusCode::NOT_FOUND,
             MarketError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
@@ -102,28 +98,22 @@ impl IntoResponse for MarketError {
             | MarketError::Database(_)
             | MarketError::Lost(_)
             | MarketError::Corrupt(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        };
-        if status.is_server_error() {
-            tracing::error!(error = %self, "request failed");
         }
-        (
-            status,
-            Json(ErrorBody {
-                error: self.to_string(),
-            }),
-        )
-            .into_response()
+    }
+
+    fn bad_request(message: String) -> Self {
+        MarketError::BadRequest(message)
+    }
+
+    fn too_large() -> Self {
+        MarketError::TooLarge(MAX_BODY_BYTES)
     }
 }
 
-fn json_body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, MarketError> {
-    body.map(|Json(v)| v).map_err(|e| {
-        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            MarketError::TooLarge(MAX_BODY_BYTES)
-        } else {
-            MarketError::BadRequest(format!("invalid request body: {}", e.body_text()))
-        }
-    })
+impl IntoResponse for MarketError {
+    fn into_response(self) -> Response {
+        self.response()
+    }
 }
 
 /// The router of the market API.
@@ -150,7 +140,7 @@ async fn publish(
     State(state): State<AppState>,
     body: Result<Json<PublishRequest>, JsonRejection>,
 ) -> Result<(StatusCode, Json<Receipt>), MarketError> {
-    let request = json_body(body)?;
+    let request = MarketError::json_body(body)?;
     let now = unix_now();
     let entry = state
         .checker
@@ -197,8 +187,7 @@ async fn orderbook(
     query: Result<Query<BookQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<BookPage>, MarketError> {
     let kind: OrderKind = kind.parse()?;
-    let Query(query) =
-        query.map_err(|e| MarketError::BadRequest(format!("invalid query: {}", e.body_text())))?;
+    let query = MarketError::query(query)?;
     let orders = state.book.query(kind, &query, unix_now()).await?;
     Ok(Json(BookPage {
         kind,
@@ -213,7 +202,7 @@ async fn cancel(
     body: Result<Json<CancelRequest>, JsonRejection>,
 ) -> Result<Json<Receipt>, MarketError> {
     let hash = parse_hash(&hash)?;
-    let request = json_body(body)?;
+    let request = MarketError::json_body(body)?;
     let now = unix_now();
     if request.deadline < now || request.deadline > now + MAX_CANCEL_WINDOW_SECS {
         return Err(MarketError::BadRequest(format!(

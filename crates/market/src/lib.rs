@@ -60,6 +60,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use decloud_chain::ChainProfile;
+use decloud_service::Service;
 
 /// How to run the market service.
 #[derive(Clone, Debug)]
@@ -76,44 +77,29 @@ pub struct MarketConfig {
 
 /// A running market: its HTTP server and chain follower. Dropping it stops both.
 pub struct RunningMarket {
-    addr: SocketAddr,
-    tasks: Vec<tokio::task::JoinHandle<()>>,
-    // Dropped with the handle, which starts the graceful shutdown of every open connection
-    // (aborting the server task alone would leave keep-alive connections served).
-    _stop: tokio::sync::oneshot::Sender<()>,
+    service: Service,
 }
 
 impl RunningMarket {
     /// Where the API listens.
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.service.addr()
     }
 
     /// Base URL of the API, e.g. `http://127.0.0.1:8090`.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        self.service.url()
     }
 
     /// Stops the server and the follower and waits until they are gone.
-    pub async fn stop(mut self) {
-        for task in self.tasks.drain(..) {
-            task.abort();
-            let _ = task.await;
-        }
+    pub async fn stop(self) {
+        self.service.stop().await;
     }
 
     /// Waits until the server stops (it runs until the process ends or this value is dropped).
-    pub async fn wait(mut self) {
-        for task in self.tasks.drain(..) {
-            let _ = task.await;
-        }
-    }
-}
-
-impl Drop for RunningMarket {
-    fn drop(&mut self) {
-        for task in &self.tasks {
-            task.abort();
+    pub async fn wait(self) {
+        if let Err(e) = self.service.wait().await {
+            tracing::error!(error = %e, "market server stopped");
         }
     }
 }
@@ -122,32 +108,17 @@ impl Drop for RunningMarket {
 pub async fn start(config: MarketConfig) -> Result<RunningMarket, MarketError> {
     let book = OrderBook::open(&config.database_url).await?;
     let checker = check::ChainChecker::new(config.profile)?;
-    let listen = |source| MarketError::Listen {
-        addr: config.listen,
-        source,
-    };
-    let listener = tokio::net::TcpListener::bind(config.listen)
-        .await
-        .map_err(listen)?;
-    let addr = listener.local_addr().map_err(listen)?;
     let state = api::AppState {
         book: book.clone(),
         checker: Arc::new(checker.clone()),
     };
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(async move {
-        let served = axum::serve(listener, api::router(state)).with_graceful_shutdown(async move {
-            let _ = stopped.await;
-        });
-        if let Err(e) = served.await {
-            tracing::error!(error = %e, "market server stopped");
-        }
-    });
-    let follower = tokio::spawn(follower::follow(book, checker, config.follow_interval));
-    tracing::info!(%addr, "market listening");
-    Ok(RunningMarket {
-        addr,
-        tasks: vec![server, follower],
-        _stop: stop,
-    })
+    let mut service = Service::serve(config.listen, api::router(state))
+        .await
+        .map_err(|source| MarketError::Listen {
+            addr: config.listen,
+            source,
+        })?;
+    service.spawn(follower::follow(book, checker, config.follow_interval));
+    tracing::info!(addr = %service.addr(), "market listening");
+    Ok(RunningMarket { service })
 }

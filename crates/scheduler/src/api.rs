@@ -30,6 +30,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use decloud_service::ApiError;
 use rand_08::RngCore;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -92,14 +93,9 @@ pub struct WaitQuery {
     pub wait: Option<u64>,
 }
 
-#[derive(Serialize)]
-struct ErrorBody {
-    error: String,
-}
-
-impl IntoResponse for SchedulerError {
-    fn into_response(self) -> Response {
-        let status = match &self {
+impl ApiError for SchedulerError {
+    fn status(&self) -> StatusCode {
+        match self {
             SchedulerError::BadRequest(_) => StatusCode::BAD_REQUEST,
             SchedulerError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             SchedulerError::Forbidden(_) => StatusCode::FORBIDDEN,
@@ -111,28 +107,22 @@ impl IntoResponse for SchedulerError {
             | SchedulerError::Corrupt(_)
             | SchedulerError::Listen { .. }
             | SchedulerError::Config(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        };
-        if status.is_server_error() {
-            tracing::error!(error = %self, "request failed");
         }
-        (
-            status,
-            Json(ErrorBody {
-                error: self.to_string(),
-            }),
-        )
-            .into_response()
+    }
+
+    fn bad_request(message: String) -> Self {
+        SchedulerError::BadRequest(message)
+    }
+
+    fn too_large() -> Self {
+        SchedulerError::TooLarge(MAX_BODY_BYTES)
     }
 }
 
-fn json_body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, SchedulerError> {
-    body.map(|Json(v)| v).map_err(|e| {
-        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            SchedulerError::TooLarge(MAX_BODY_BYTES)
-        } else {
-            SchedulerError::BadRequest(format!("invalid request body: {}", e.body_text()))
-        }
-    })
+impl IntoResponse for SchedulerError {
+    fn into_response(self) -> Response {
+        self.response()
+    }
 }
 
 fn parse_id(text: &str, what: &str) -> Result<B256, SchedulerError> {
@@ -232,7 +222,7 @@ async fn login(
     State(state): State<Arc<Shared>>,
     body: Result<Json<LoginRequest>, JsonRejection>,
 ) -> Result<Json<Session>, SchedulerError> {
-    let request = json_body(body)?;
+    let request = SchedulerError::json_body(body)?;
     if !(1..=MAX_CAPACITY).contains(&request.capacity) {
         return Err(SchedulerError::BadRequest(format!(
             "capacity {} is out of range: declare 1 to {MAX_CAPACITY} replicates at once",
@@ -322,8 +312,7 @@ async fn claim(
     headers: HeaderMap,
     query: Result<Query<WaitQuery>, QueryRejection>,
 ) -> Result<Response, SchedulerError> {
-    let Query(query) = query
-        .map_err(|e| SchedulerError::BadRequest(format!("invalid query: {}", e.body_text())))?;
+    let query = SchedulerError::query(query)?;
     let worker = authenticate(&state, &headers).await?;
     let wait = Duration::from_secs(
         query
@@ -331,33 +320,59 @@ async fn claim(
             .unwrap_or(DEFAULT_CLAIM_WAIT_SECS)
             .min(MAX_CLAIM_WAIT_SECS),
     );
+    let assignment = long_poll(&state, wait, |version| {
+        let state = state.clone();
+        async move {
+            let idle = || state.idle_version.load(Ordering::Acquire) == version;
+            if idle() {
+                return Ok(None);
+            }
+            let _serialized = state.assign_lock.lock().await;
+            // Checked again under the lock: another claim may have found nothing at this
+            // version while this one waited for it.
+            if idle() {
+                return Ok(None);
+            }
+            // Re-read the worker: its score and capacity may have changed.
+            let row = registered(&state, worker).await?;
+            match assign::try_assign(&state.store, &state.signer, &row, unix_now()).await? {
+                assign::Claim::Assigned(assignment) => return Ok(Some(*assignment)),
+                assign::Claim::NoWork => state.idle_version.store(version, Ordering::Release),
+                assign::Claim::Busy | assign::Claim::NothingForThisWorker => {}
+            }
+            Ok(None)
+        }
+    })
+    .await?;
+    Ok(match assignment {
+        Some(assignment) => Json(assignment).into_response(),
+        None => StatusCode::NO_CONTENT.into_response(),
+    })
+}
+
+/// Calls `attempt` with the version of [`Shared::changes`] it runs at, and again after every
+/// change, until it answers or `wait` has passed (or the scheduler is stopping): `None` then.
+async fn long_poll<T, A>(
+    state: &Shared,
+    wait: Duration,
+    mut attempt: impl FnMut(u64) -> A,
+) -> Result<Option<T>, SchedulerError>
+where
+    A: Future<Output = Result<Option<T>, SchedulerError>>,
+{
     let deadline = tokio::time::Instant::now() + wait;
     let mut changes = state.changes.subscribe();
     loop {
         // Anything that changes after this point wakes the wait below: no lost wake-up.
         changes.mark_unchanged();
         let version = *changes.borrow();
-        let idle = || state.idle_version.load(Ordering::Acquire) == version;
-        if !idle() {
-            let _serialized = state.assign_lock.lock().await;
-            // Checked again under the lock: another claim may have found nothing at this
-            // version while this one waited for it.
-            if !idle() {
-                // Re-read the worker: its score and capacity may have changed.
-                let row = registered(&state, worker).await?;
-                match assign::try_assign(&state.store, &state.signer, &row, unix_now()).await? {
-                    assign::Claim::Assigned(assignment) => {
-                        return Ok(Json(*assignment).into_response());
-                    }
-                    assign::Claim::NoWork => state.idle_version.store(version, Ordering::Release),
-                    assign::Claim::Busy | assign::Claim::NothingForThisWorker => {}
-                }
-            }
+        if let Some(answer) = attempt(version).await? {
+            return Ok(Some(answer));
         }
         match tokio::time::timeout_at(deadline, changes.changed()).await {
             Ok(Ok(())) => continue,
             // Timed out, or the scheduler is stopping.
-            Ok(Err(_)) | Err(_) => return Ok(StatusCode::NO_CONTENT.into_response()),
+            Ok(Err(_)) | Err(_) => return Ok(None),
         }
     }
 }
@@ -394,7 +409,7 @@ async fn report(
     body: Result<Json<Report>, JsonRejection>,
 ) -> Result<Json<ReplicateInfo>, SchedulerError> {
     let task_id = parse_id(&task_id, "the task id")?;
-    let mut report = json_body(body)?;
+    let mut report = SchedulerError::json_body(body)?;
     let worker = authenticate(&state, &headers).await?;
     report.reason = report
         .reason
@@ -553,23 +568,18 @@ async fn next_action(
     query: Result<Query<WaitQuery>, QueryRejection>,
 ) -> Result<Json<NextAction>, SchedulerError> {
     let task_id = parse_id(&task_id, "the task id")?;
-    let Query(query) = query
-        .map_err(|e| SchedulerError::BadRequest(format!("invalid query: {}", e.body_text())))?;
+    let query = SchedulerError::query(query)?;
     let worker = authenticate(&state, &headers).await?;
     let wait = Duration::from_secs(query.wait.unwrap_or(0).min(MAX_CLAIM_WAIT_SECS));
-    let deadline = tokio::time::Instant::now() + wait;
-    let mut changes = state.changes.subscribe();
-    loop {
-        changes.mark_unchanged();
-        let action = decide_next(&state, task_id, worker).await?;
-        if action != NextAction::Wait {
-            return Ok(Json(action));
+    let action = long_poll(&state, wait, |_| {
+        let state = state.clone();
+        async move {
+            let action = decide_next(&state, task_id, worker).await?;
+            Ok((action != NextAction::Wait).then_some(action))
         }
-        match tokio::time::timeout_at(deadline, changes.changed()).await {
-            Ok(Ok(())) => continue,
-            Ok(Err(_)) | Err(_) => return Ok(Json(NextAction::Wait)),
-        }
-    }
+    })
+    .await?;
+    Ok(Json(action.unwrap_or(NextAction::Wait)))
 }
 
 async fn task(

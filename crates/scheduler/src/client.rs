@@ -148,33 +148,33 @@ impl SchedulerClient {
             .map_err(|e| self.unreachable(format!("unreadable answer: {e}")))
     }
 
-    /// What the scheduler is.
-    pub async fn info(&self) -> Result<Info, ClientError> {
-        let response = self
-            .http
-            .get(format!("{}/v1/info", self.url))
+    /// Sends an unauthenticated short request and reads its answer, which must not be empty
+    /// (`empty` says what was missing).
+    async fn call<T: DeserializeOwned>(
+        &self,
+        request: reqwest::RequestBuilder,
+        empty: &str,
+    ) -> Result<T, ClientError> {
+        let response = request
             .timeout(REQUEST_TIMEOUT)
             .send()
             .await
             .map_err(|e| self.unreachable(e))?;
         self.read(response)
             .await?
-            .ok_or_else(|| self.unreachable("empty answer"))
+            .ok_or_else(|| self.unreachable(empty))
+    }
+
+    /// What the scheduler is.
+    pub async fn info(&self) -> Result<Info, ClientError> {
+        let request = self.http.get(format!("{}/v1/info", self.url));
+        self.call(request, "empty answer").await
     }
 
     /// Logs in (signs a fresh challenge) and keeps the session.
     pub async fn login(&self) -> Result<Session, ClientError> {
-        let response = self
-            .http
-            .get(format!("{}/v1/login/challenge", self.url))
-            .timeout(REQUEST_TIMEOUT)
-            .send()
-            .await
-            .map_err(|e| self.unreachable(e))?;
-        let challenge: Challenge = self
-            .read(response)
-            .await?
-            .ok_or_else(|| self.unreachable("empty challenge"))?;
+        let request = self.http.get(format!("{}/v1/login/challenge", self.url));
+        let challenge: Challenge = self.call(request, "empty challenge").await?;
         let signature = self
             .signer
             .sign_message_sync(challenge.message.as_bytes())
@@ -186,18 +186,11 @@ impl SchedulerClient {
             signature: signature.to_string(),
             capacity: self.capacity,
         };
-        let response = self
+        let request = self
             .http
             .post(format!("{}/v1/login", self.url))
-            .timeout(REQUEST_TIMEOUT)
-            .json(&request)
-            .send()
-            .await
-            .map_err(|e| self.unreachable(e))?;
-        let session: Session = self
-            .read(response)
-            .await?
-            .ok_or_else(|| self.unreachable("empty session"))?;
+            .json(&request);
+        let session: Session = self.call(request, "empty session").await?;
         *self.session.write().await = Some(session.clone());
         Ok(session)
     }

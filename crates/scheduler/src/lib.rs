@@ -58,6 +58,8 @@ use decloud_chain::client::Client;
 #[cfg(feature = "server")]
 use decloud_chain::contracts::WorkerpoolRegistry;
 #[cfg(feature = "server")]
+use decloud_service::Service;
+#[cfg(feature = "server")]
 use tokio::sync::{Mutex, Notify, watch};
 
 #[cfg(feature = "server")]
@@ -181,24 +183,20 @@ impl Shared {
 /// A running scheduler: its HTTP server, chain follower and heartbeat monitor. Dropping it
 /// stops them.
 pub struct RunningScheduler {
-    addr: SocketAddr,
+    service: Service,
     shared: Arc<Shared>,
-    tasks: Vec<tokio::task::JoinHandle<()>>,
-    // Dropped with the handle, which starts the graceful shutdown of every open connection
-    // (aborting the server task alone would leave keep-alive connections served).
-    _stop: tokio::sync::oneshot::Sender<()>,
 }
 
 #[cfg(feature = "server")]
 impl RunningScheduler {
     /// Where the API listens.
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.service.addr()
     }
 
     /// Base URL of the API, e.g. `http://127.0.0.1:8091`.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        self.service.url()
     }
 
     /// The scheduler's address.
@@ -213,26 +211,14 @@ impl RunningScheduler {
 
     /// Stops the server and the loops and waits until they are gone (the database stays
     /// consistent: every change was committed before it was acknowledged).
-    pub async fn stop(mut self) {
-        for task in self.tasks.drain(..) {
-            task.abort();
-            let _ = task.await;
-        }
+    pub async fn stop(self) {
+        self.service.stop().await;
     }
 
     /// Waits until the server stops (it runs until the process ends or this value is dropped).
-    pub async fn wait(mut self) {
-        for task in self.tasks.drain(..) {
-            let _ = task.await;
-        }
-    }
-}
-
-#[cfg(feature = "server")]
-impl Drop for RunningScheduler {
-    fn drop(&mut self) {
-        for task in &self.tasks {
-            task.abort();
+    pub async fn wait(self) {
+        if let Err(e) = self.service.wait().await {
+            tracing::error!(error = %e, "scheduler server stopped");
         }
     }
 }
@@ -270,14 +256,6 @@ pub async fn start(config: SchedulerConfig) -> Result<RunningScheduler, Schedule
         )));
     }
     let store = Store::open(&config.database_url).await?;
-    let listen = |source| SchedulerError::Listen {
-        addr: config.listen,
-        source,
-    };
-    let listener = tokio::net::TcpListener::bind(config.listen)
-        .await
-        .map_err(listen)?;
-    let addr = listener.local_addr().map_err(listen)?;
     let (changes, _) = watch::channel(0u64);
     let shared = Arc::new(Shared {
         store,
@@ -293,33 +271,22 @@ pub async fn start(config: SchedulerConfig) -> Result<RunningScheduler, Schedule
         seen: std::sync::Mutex::new(HashMap::new()),
         idle_version: AtomicU64::new(u64::MAX),
     });
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = {
-        let router = api::router(shared.clone());
-        tokio::spawn(async move {
-            let served = axum::serve(listener, router).with_graceful_shutdown(async move {
-                let _ = stopped.await;
-            });
-            if let Err(e) = served.await {
-                tracing::error!(error = %e, "scheduler server stopped");
-            }
-        })
-    };
-    let follower = tokio::spawn(chain_loop(
+    let mut service = Service::serve(config.listen, api::router(shared.clone()))
+        .await
+        .map_err(|source| SchedulerError::Listen {
+            addr: config.listen,
+            source,
+        })?;
+    service.spawn(chain_loop(
         shared.clone(),
         config.follow_interval,
         follower::FollowerOptions {
             reorg_depth: config.reorg_depth,
         },
     ));
-    let monitor = tokio::spawn(watch_heartbeats(shared.clone()));
-    tracing::info!(%addr, scheduler = %me, workerpool = %config.workerpool, "scheduler listening");
-    Ok(RunningScheduler {
-        addr,
-        shared,
-        tasks: vec![server, follower, monitor],
-        _stop: stop,
-    })
+    service.spawn(watch_heartbeats(shared.clone()));
+    tracing::info!(addr = %service.addr(), scheduler = %me, workerpool = %config.workerpool, "scheduler listening");
+    Ok(RunningScheduler { service, shared })
 }
 
 #[cfg(feature = "server")]

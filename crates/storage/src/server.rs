@@ -20,6 +20,7 @@ use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use decloud_service::Service;
 use std::net::SocketAddr;
 
 /// Settings of the storage server.
@@ -96,9 +97,9 @@ pub async fn serve(
     listen: SocketAddr,
     on_bound: impl FnOnce(SocketAddr),
 ) -> std::io::Result<()> {
-    let listener = tokio::net::TcpListener::bind(listen).await?;
-    on_bound(listener.local_addr()?);
-    axum::serve(listener, router(store, config)).await
+    let service = Service::serve(listen, router(store, config)).await?;
+    on_bound(service.addr());
+    service.wait().await
 }
 
 /// How to run a storage node: what it serves, where it listens, its limits.
@@ -115,76 +116,43 @@ pub struct StorageConfig {
 /// A storage node serving in this process. Dropping it stops the server: the listener closes
 /// and open connections end once their request is answered.
 pub struct RunningStorage {
-    addr: SocketAddr,
-    task: tokio::task::JoinHandle<std::io::Result<()>>,
-    // Dropped with the handle, which starts the graceful shutdown of every open connection
-    // (aborting the server task alone would leave keep-alive connections served).
-    _stop: tokio::sync::oneshot::Sender<()>,
+    service: Service,
 }
 
 impl RunningStorage {
     /// Where the server listens.
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.service.addr()
     }
 
     /// Where its blobs are reachable: `http://addr/blobs`, a location for
     /// [`BlobStore::from_url`].
     pub fn url(&self) -> String {
-        format!("http://{}/blobs", self.addr)
+        format!("{}/blobs", self.service.url())
     }
 
     /// Stops the server and waits until it is gone.
-    pub async fn stop(mut self) {
-        self.task.abort();
-        let _ = (&mut self.task).await;
+    pub async fn stop(self) {
+        self.service.stop().await;
     }
 
     /// Waits until the server stops (it runs until the process ends or this value is dropped).
-    pub async fn wait(mut self) -> std::io::Result<()> {
-        match (&mut self.task).await {
-            Ok(result) => result,
-            Err(e) => Err(std::io::Error::other(e)),
-        }
-    }
-}
-
-impl Drop for RunningStorage {
-    fn drop(&mut self) {
-        self.task.abort();
+    pub async fn wait(self) -> std::io::Result<()> {
+        self.service.wait().await
     }
 }
 
 /// Opens the store, binds the listener and starts serving.
 pub async fn start(config: StorageConfig) -> Result<RunningStorage, StorageError> {
     let store = BlobStore::from_url(&config.location)?;
-    let listener = tokio::net::TcpListener::bind(config.listen)
+    let service = Service::serve(config.listen, router(store, config.server))
         .await
         .map_err(|source| StorageError::Listen {
             addr: config.listen,
             source,
         })?;
-    let addr = listener
-        .local_addr()
-        .map_err(|source| StorageError::Listen {
-            addr: config.listen,
-            source,
-        })?;
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let router = router(store, config.server);
-    let task = tokio::spawn(async move {
-        axum::serve(listener, router)
-            .with_graceful_shutdown(async move {
-                let _ = stopped.await;
-            })
-            .await
-    });
-    tracing::info!(%addr, location = %config.location, "storage node listening");
-    Ok(RunningStorage {
-        addr,
-        task,
-        _stop: stop,
-    })
+    tracing::info!(addr = %service.addr(), location = %config.location, "storage node listening");
+    Ok(RunningStorage { service })
 }
 
 fn too_large(headers: &HeaderMap, limit: u64) -> Option<ApiError> {

@@ -35,6 +35,7 @@ use alloy::signers::local::PrivateKeySigner;
 use decloud_chain::ChainProfile;
 use decloud_chain::client::Client;
 use decloud_runtime::{Runtime, RuntimeConfig};
+use decloud_service::Tasks;
 use decloud_storage::BlobStore;
 use tokio::sync::{Mutex, Semaphore};
 
@@ -129,7 +130,7 @@ pub(crate) struct Context {
 /// A running worker. Dropping it stops its loops (jobs in flight resume at the next start).
 pub struct RunningWorker {
     address: Address,
-    tasks: Vec<tokio::task::JoinHandle<()>>,
+    tasks: Tasks,
 }
 
 impl RunningWorker {
@@ -139,26 +140,13 @@ impl RunningWorker {
     }
 
     /// Stops the worker now, as a crash would (its saved jobs resume at the next start).
-    pub async fn stop(mut self) {
-        for task in self.tasks.drain(..) {
-            task.abort();
-            let _ = task.await;
-        }
+    pub async fn stop(self) {
+        self.tasks.stop().await;
     }
 
     /// Runs until the process ends.
-    pub async fn wait(mut self) {
-        for task in self.tasks.drain(..) {
-            let _ = task.await;
-        }
-    }
-}
-
-impl Drop for RunningWorker {
-    fn drop(&mut self) {
-        for task in &self.tasks {
-            task.abort();
-        }
+    pub async fn wait(self) {
+        self.tasks.wait().await;
     }
 }
 
@@ -217,12 +205,10 @@ pub async fn start(config: WorkerConfig) -> Result<RunningWorker, WorkerError> {
         tracing::warn!(%reason, "cannot deposit the stake reserve; deposits will be made per task");
     }
     tracing::info!(worker = %address, scheduler = %ctx.scheduler.url(), capacity = ctx.config.capacity, "worker started");
-    let heartbeats = tokio::spawn(heartbeat_loop(ctx.clone(), heartbeat_every));
-    let work = tokio::spawn(work_loop(ctx));
-    Ok(RunningWorker {
-        address,
-        tasks: vec![heartbeats, work],
-    })
+    let mut tasks = Tasks::new();
+    tasks.spawn(heartbeat_loop(ctx.clone(), heartbeat_every));
+    tasks.spawn(work_loop(ctx));
+    Ok(RunningWorker { address, tasks })
 }
 
 async fn heartbeat_loop(ctx: Arc<Context>, every: Duration) {
