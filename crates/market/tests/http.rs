@@ -1,45 +1,34 @@
 //! The market over HTTP against a real devnet: publishing, refusals, queries, cancellation and
 //! the chain follower.
 
-use std::time::Duration;
-
 use alloy::primitives::{Address, B256, U256};
 use alloy::signers::SignerSync;
 use decloud_chain::contracts::IHub;
-use decloud_market::{MarketConfig, OrderStatus, api, follower};
+use decloud_market::{OrderStatus, api, follower};
 use decloud_protocol::order::{AppOrder, Domain, Order, RequestOrder};
-use decloud_testkit::{Devnet, fixtures};
+use decloud_testkit::market::IdleMarket;
+use decloud_testkit::{Devnet, fixtures, pool};
 use serde_json::{Value, json};
 
 struct Setup {
     devnet: Devnet,
-    _db: tempfile::TempDir,
-    market: decloud_market::RunningMarket,
+    market: IdleMarket,
     http: reqwest::Client,
     domain: Domain,
     app: Address,
 }
 
-/// Account 1 owns an app; the market runs against the devnet.
+/// Account 1 owns an app; the market runs against the devnet (the tests drive its follower by
+/// hand).
 async fn setup() -> Setup {
     let devnet = Devnet::start().await.unwrap();
     let app = fixtures::register_order_app(&devnet, 1, "greeting")
         .await
         .unwrap();
-    let db = tempfile::tempdir().unwrap();
-    let market = decloud_market::start(MarketConfig {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        database_url: format!("sqlite://{}", db.path().join("market.db").display()),
-        profile: devnet.profile().clone(),
-        // The tests drive the follower by hand.
-        follow_interval: Duration::from_secs(3600),
-    })
-    .await
-    .unwrap();
+    let market = IdleMarket::start(&devnet).await.unwrap();
     let domain = Domain::new(devnet.profile().chain_id, devnet.profile().contracts.hub);
     Setup {
         devnet,
-        _db: db,
         market,
         http: reqwest::Client::new(),
         domain,
@@ -234,20 +223,17 @@ async fn cancellation_off_chain_and_on_chain() {
     }
 
     // The owner voids the other order on chain; the follower notices.
-    IHub::new(profile.contracts.hub, s.devnet.provider(1))
-        .manageAppOrder(IHub::AppOrder::from(&voided), true)
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
-    let book = decloud_market::OrderBook::open(&format!(
-        "sqlite://{}",
-        s._db.path().join("market.db").display()
-    ))
+    let hub = IHub::new(profile.contracts.hub, s.devnet.provider(1));
+    let void = hub.manageAppOrder((&voided).into(), true);
+    pool::send_as(
+        &s.devnet,
+        1,
+        "voiding the order",
+        void.into_transaction_request(),
+    )
     .await
     .unwrap();
+    let book = s.market.book().await.unwrap();
     let checker = decloud_market::check::ChainChecker::new(profile.clone()).unwrap();
     follower::follow_once(&book, &checker).await.unwrap();
     let (_, one) = s.get(&format!("/v1/orders/{voided_hash}")).await;

@@ -1,5 +1,6 @@
 //! Set-up that integration tests and benchmarks share beyond a devnet and a pool: the example
-//! apps' modules, and services started as child processes.
+//! apps' modules, blobs downloaded from a storage node, and services started as child
+//! processes.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -41,6 +42,39 @@ pub enum FixtureError {
     /// A service process could not be started or did not say where it listens.
     #[error("the service did not start: {0}")]
     Service(String),
+    /// A temporary directory could not be created.
+    #[error("cannot create a temporary directory: {0}")]
+    TempDir(#[source] std::io::Error),
+    /// The market could not be started or its book opened.
+    #[error(transparent)]
+    Market(#[from] decloud_market::MarketError),
+    /// A transaction or a call failed.
+    #[error(transparent)]
+    Chain(#[from] ChainError),
+    /// A blob could not be downloaded.
+    #[error(transparent)]
+    Storage(#[from] decloud_storage::StorageError),
+    /// Anvil refused one of its test methods.
+    #[error("anvil's {method} failed: {source}")]
+    Rpc {
+        /// The JSON-RPC method.
+        method: &'static str,
+        /// Why it failed.
+        #[source]
+        source: alloy::transports::TransportError,
+    },
+    /// A URI's last segment is not the hash of a blob.
+    #[error("{name:?} names no blob: {source}")]
+    BlobName {
+        /// The segment.
+        name: String,
+        /// Why it is not a hash.
+        #[source]
+        source: decloud_storage::ParseHashError,
+    },
+    /// Anvil holds no such snapshot (each can be reverted to once).
+    #[error("anvil has no snapshot {0}")]
+    NoSnapshot(alloy::primitives::U256),
 }
 
 /// The path of example app `name`'s module (built or not).
@@ -66,6 +100,21 @@ pub async fn register_order_app(
     let uri = format!("file://{name}.wasm");
     decloud_chain::actions::register_app(&client, name, &uri, B256::repeat_byte(7), B256::ZERO)
         .await
+}
+
+/// The bytes of the blob at `uri` (a store location, then the blob's hash), at most
+/// `max_bytes` of them: an uploaded module or a result archive, as a worker or a requester
+/// would download it.
+pub async fn download(uri: &str, max_bytes: u64) -> Result<Vec<u8>, FixtureError> {
+    let (base, name) = decloud_storage::uri::split(uri)?;
+    let id = name.parse().map_err(|source| FixtureError::BlobName {
+        name: name.to_owned(),
+        source,
+    })?;
+    let bytes = decloud_storage::BlobStore::from_url(base)?
+        .get(&id, max_bytes)
+        .await?;
+    Ok(bytes.to_vec())
 }
 
 /// The standard output of a finished command, or its standard error as the failure.
