@@ -1,10 +1,11 @@
 //! Set-up that integration tests and benchmarks share beyond a devnet and a pool: the example
-//! apps' modules, blobs downloaded from a storage node, and services started as child
-//! processes.
+//! apps' modules, blobs downloaded from a storage node, waiting for a state, and services
+//! started as child processes.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
 
 use alloy::primitives::{Address, B256};
 use decloud_chain::ChainError;
@@ -72,6 +73,14 @@ pub enum FixtureError {
         #[source]
         source: decloud_storage::ParseHashError,
     },
+    /// What a test waited for did not happen in time.
+    #[error("{what} within {timeout:?}")]
+    Timeout {
+        /// What did not happen, in the words of the test ("no task finished").
+        what: String,
+        /// How long the test waited.
+        timeout: Duration,
+    },
     /// Anvil holds no such snapshot (each can be reverted to once).
     #[error("anvil has no snapshot {0}")]
     NoSnapshot(alloy::primitives::U256),
@@ -115,6 +124,34 @@ pub async fn download(uri: &str, max_bytes: u64) -> Result<Vec<u8>, FixtureError
         .get(&id, max_bytes)
         .await?;
     Ok(bytes.to_vec())
+}
+
+/// Asks `probe` every 100 ms until it answers, for at most `timeout`; `what` says what did not
+/// happen when it never does. Services move on their own (a scheduler follows the chain by
+/// passes, a worker by polls), so a test waits for the state it expects rather than for a
+/// fixed time.
+pub async fn eventually<T, F, Fut>(
+    timeout: Duration,
+    what: &str,
+    mut probe: F,
+) -> Result<T, FixtureError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if let Some(answer) = probe().await {
+            return Ok(answer);
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(FixtureError::Timeout {
+                what: what.to_owned(),
+                timeout,
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 /// The standard output of a finished command, or its standard error as the failure.
