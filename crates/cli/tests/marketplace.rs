@@ -10,23 +10,10 @@ use alloy::sol_types::SolEvent;
 use common::{Cli, PASSWORD, one_line_failure};
 use decloud_chain::contracts::IHub;
 use decloud_protocol::typed;
+use decloud_testkit::fixtures::succeeded;
 use decloud_testkit::market::IdleMarket;
 use decloud_testkit::{Devnet, anvil, pool};
 use serde_json::Value;
-
-/// `decloud app deploy` of the placeholder app "hello" by appdev.
-const DEPLOY_HELLO: [&str; 10] = [
-    "app",
-    "deploy",
-    "--name",
-    "hello",
-    "--uri",
-    "http://example.invalid/hello.wasm",
-    "--file",
-    "hello.wasm",
-    "--wallet",
-    "appdev",
-];
 
 /// 1 DCT in nano-units.
 const DCT: u64 = 1_000_000_000;
@@ -81,10 +68,19 @@ impl Env {
         self.hub().balanceOf(account).call().await.unwrap()
     }
 
-    /// Deploys an app from appdev and a workerpool from pool, and returns their addresses.
+    /// Writes `contents` to the work directory's `file` and deploys it with `decloud <kind>
+    /// deploy` (`app` or `dataset`) from `wallet`, named after the file's stem; returns its
+    /// address.
+    fn deploy(&self, kind: &str, file: &str, contents: &[u8], wallet: &str) -> String {
+        std::fs::write(self.file(file), contents).unwrap();
+        let deployed = self.json(&deploy_args(kind, file, wallet));
+        deployed["address"].as_str().unwrap().to_string()
+    }
+
+    /// Deploys an app ("hello") from appdev and a workerpool from pool, and returns their
+    /// addresses.
     fn deploy_app_and_pool(&self) -> (String, String) {
-        std::fs::write(self.file("hello.wasm"), b"\0asm not really").unwrap();
-        let app = self.json(&DEPLOY_HELLO);
+        let app = self.deploy("app", "hello.wasm", b"\0asm not really", "appdev");
         let pool = self.json(&[
             "workerpool",
             "deploy",
@@ -93,10 +89,7 @@ impl Env {
             "--wallet",
             "pool",
         ]);
-        (
-            app["address"].as_str().unwrap().to_string(),
-            pool["address"].as_str().unwrap().to_string(),
-        )
+        (app, pool["address"].as_str().unwrap().to_string())
     }
 
     /// Writes, prices, signs and publishes an app order (price `app_price`, `volume`) and a
@@ -143,6 +136,18 @@ impl Env {
     }
 }
 
+/// `decloud <kind> deploy` of the work directory's `file` from `wallet`, named after the file's
+/// stem, with a placeholder URI.
+fn deploy_args(kind: &str, file: &str, wallet: &str) -> Vec<String> {
+    let name = file.split('.').next().unwrap_or(file);
+    let uri = format!("http://example.invalid/{file}");
+    [
+        kind, "deploy", "--name", name, "--uri", &uri, "--file", file, "--wallet", wallet,
+    ]
+    .map(str::to_string)
+    .to_vec()
+}
+
 /// The deal `deal_id` as the hub emitted it.
 async fn deal_of(env: &Env, deal_id: B256) -> typed::Deal {
     let provider = env.devnet.provider(0);
@@ -172,7 +177,7 @@ async fn wallets_resources_orders_and_run_make_a_deal_with_the_right_locked_amou
 
     // Resources: deploy, show, list; deploying the same app twice is refused.
     let (app, pool) = env.deploy_app_and_pool();
-    let err = env.fails(&DEPLOY_HELLO);
+    let err = env.fails(&deploy_args("app", "hello.wasm", "appdev"));
     assert!(
         err.contains("already deployed") && err.contains("decloud app show"),
         "{err}"
@@ -400,20 +405,7 @@ async fn datasets_requests_and_cancellation() {
     let requester = env.import("requester", 3);
 
     // A dataset: deploy, show, list.
-    std::fs::write(env.file("data.bin"), b"some data").unwrap();
-    let dataset = env.json(&[
-        "dataset",
-        "deploy",
-        "--name",
-        "data",
-        "--uri",
-        "http://example.invalid/data.bin",
-        "--file",
-        "data.bin",
-        "--wallet",
-        "owner",
-    ]);
-    let dataset = dataset["address"].as_str().unwrap().to_string();
+    let dataset = env.deploy("dataset", "data.bin", b"some data", "owner");
     let shown = env.json(&["dataset", "show", &dataset]);
     assert_eq!(shown["name"], "data");
     assert_eq!(
@@ -474,20 +466,8 @@ async fn datasets_requests_and_cancellation() {
     assert_eq!(again[0]["already_cancelled"], true);
 
     // A request order: refused by the market without a deposit, listed with one.
-    std::fs::write(env.file("app.wasm"), b"an app").unwrap();
-    let app = env.json(&[
-        "app",
-        "deploy",
-        "--name",
-        "app",
-        "--uri",
-        "http://example.invalid/app.wasm",
-        "--file",
-        "app.wasm",
-        "--wallet",
-        "owner",
-    ]);
-    let app = app["address"].as_str().unwrap();
+    let app = env.deploy("app", "app.wasm", b"an app", "owner");
+    let app = app.as_str();
     env.ok(&["order", "init", "--request", app, "--wallet", "requester"]);
     env.edit_template(
         "workerpool_max_price = \"0\"",
@@ -749,11 +729,7 @@ fn failures_without_a_chain_or_market_name_the_fix() {
         .env_remove("DECLOUD_MARKET")
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    succeeded(&out).unwrap();
     let template = std::fs::read_to_string(cli.file("decloud.toml")).unwrap();
     assert!(template.contains("[order.request]"), "{template}");
     assert!(

@@ -11,7 +11,6 @@ use std::process::{Command, Stdio};
 use common::Cli;
 use decloud_testkit::Devnet;
 use decloud_testkit::fixtures::{self, Service, example_app_path};
-use serde_json::Value;
 
 /// The URL a `decloud node` line announces after `marker`.
 fn url_after(line: &str, marker: &str) -> Option<String> {
@@ -185,12 +184,7 @@ fn the_demo_runs_the_whole_flow_and_stops_what_it_started() {
         )
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "demo failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let report = fixtures::json_output(&out).unwrap_or_else(|e| panic!("demo failed: {e}"));
     let tasks = report["tasks"].as_array().unwrap();
     assert_eq!(tasks.len(), 2);
     assert_eq!(tasks[0]["replicas"], 1);

@@ -47,6 +47,15 @@ impl Setup {
         }
     }
 
+    /// [`Setup::app_order`], signed by the app's owner; returns it and its hash.
+    fn signed_app_order(&self, price: u64, salt: u8) -> (AppOrder, B256) {
+        let mut order = self.app_order(price, salt);
+        let hash = order
+            .sign_with(&self.devnet.signer(1), &self.domain)
+            .unwrap();
+        (order, hash)
+    }
+
     async fn publish(&self, kind: &str, order: &impl serde::Serialize) -> (u16, Value) {
         let response = self
             .http
@@ -74,10 +83,8 @@ async fn publish_query_and_refuse() {
     let s = setup().await;
     let owner = s.devnet.signer(1);
 
-    let mut cheap = s.app_order(10, 1);
-    let cheap_hash = cheap.sign_with(&owner, &s.domain).unwrap();
-    let mut dear = s.app_order(30, 2);
-    dear.sign_with(&owner, &s.domain).unwrap();
+    let (cheap, cheap_hash) = s.signed_app_order(10, 1);
+    let (dear, _) = s.signed_app_order(30, 2);
 
     let (code, receipt) = s.publish("app", &dear).await;
     assert_eq!(code, 201, "{receipt}");
@@ -190,10 +197,8 @@ async fn publish_query_and_refuse() {
 async fn cancellation_off_chain_and_on_chain() {
     let s = setup().await;
     let owner = s.devnet.signer(1);
-    let mut withdrawn = s.app_order(10, 1);
-    let withdrawn_hash = withdrawn.sign_with(&owner, &s.domain).unwrap();
-    let mut voided = s.app_order(20, 2);
-    let voided_hash = voided.sign_with(&owner, &s.domain).unwrap();
+    let (withdrawn, withdrawn_hash) = s.signed_app_order(10, 1);
+    let (voided, voided_hash) = s.signed_app_order(20, 2);
     assert_eq!(s.publish("app", &withdrawn).await.0, 201);
     assert_eq!(s.publish("app", &voided).await.0, 201);
 

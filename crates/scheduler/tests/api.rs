@@ -13,14 +13,13 @@ use decloud_testkit::pool::{self, DealRequest, POOL_OWNER, Pool, PoolOptions, RE
 use decloud_testkit::{Devnet, anvil};
 use serde_json::{Value, json};
 
+/// The JSON body of the answer to `request`.
+async fn answer<T: serde::de::DeserializeOwned>(request: reqwest::RequestBuilder) -> T {
+    request.send().await.unwrap().json().await.unwrap()
+}
+
 async fn challenge(http: &reqwest::Client, url: &str) -> Challenge {
-    http.get(format!("{url}/v1/login/challenge"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+    answer(http.get(format!("{url}/v1/login/challenge"))).await
 }
 
 fn login_request(key: &PrivateKeySigner, c: &Challenge, capacity: u64) -> LoginRequest {
@@ -79,15 +78,7 @@ async fn logins_sessions_and_bad_input_get_clear_refusals() {
     let c = challenge(&http, &url).await;
     assert!(c.message.contains(&c.nonce));
     let good = login_request(&key, &c, 2);
-    let session: Session = http
-        .post(format!("{url}/v1/login"))
-        .json(&good)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let session: Session = answer(login(&good)).await;
     assert_eq!(session.worker, key.address());
     refused(login(&good), 401, "used or expired").await;
 
@@ -168,14 +159,7 @@ async fn logins_sessions_and_bad_input_get_clear_refusals() {
     refused(http.get(format!("{url}/v1/tasks/{task}")), 404, "").await;
 
     // The session's worker is listed; nothing above changed anything else.
-    let workers: Value = http
-        .get(format!("{url}/v1/workers"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let workers: Value = answer(http.get(format!("{url}/v1/workers"))).await;
     assert_eq!(workers.as_array().unwrap().len(), 1);
     assert_eq!(workers[0]["capacity"], 2);
 }

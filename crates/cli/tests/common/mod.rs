@@ -47,10 +47,10 @@ impl Cli {
     }
 
     /// `decloud args...`, ready to run.
-    pub(crate) fn command(&self, args: &[&str]) -> Command {
+    pub(crate) fn command<S: AsRef<str>>(&self, args: &[S]) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_decloud"));
         command
-            .args(args)
+            .args(args.iter().map(AsRef::as_ref))
             .current_dir(self.work.path())
             .env("DECLOUD_HOME", &self.home)
             .env("DECLOUD_WALLET_PASSWORD", PASSWORD)
@@ -64,26 +64,26 @@ impl Cli {
     }
 
     /// Runs `decloud args...`.
-    pub(crate) fn run(&self, args: &[&str]) -> Output {
+    pub(crate) fn run<S: AsRef<str>>(&self, args: &[S]) -> Output {
         self.command(args)
             .output()
             .expect("the decloud binary runs")
     }
 
     /// Runs a command that must succeed; returns its stdout.
-    pub(crate) fn ok(&self, args: &[&str]) -> String {
-        succeeded(&self.run(args)).unwrap_or_else(|e| panic!("decloud {}: {e}", args.join(" ")))
+    pub(crate) fn ok<S: AsRef<str>>(&self, args: &[S]) -> String {
+        succeeded(&self.run(args)).unwrap_or_else(|e| panic!("decloud {}: {e}", line(args)))
     }
 
     /// Runs a command with `--json` that must succeed; returns its output parsed.
-    pub(crate) fn json(&self, args: &[&str]) -> Value {
-        let mut args = args.to_vec();
+    pub(crate) fn json<S: AsRef<str>>(&self, args: &[S]) -> Value {
+        let mut args: Vec<&str> = args.iter().map(AsRef::as_ref).collect();
         args.push("--json");
-        json_output(&self.run(&args)).unwrap_or_else(|e| panic!("decloud {}: {e}", args.join(" ")))
+        json_output(&self.run(&args)).unwrap_or_else(|e| panic!("decloud {}: {e}", line(&args)))
     }
 
     /// Runs a command that must fail with a one-line message; returns the message.
-    pub(crate) fn fails(&self, args: &[&str]) -> String {
+    pub(crate) fn fails<S: AsRef<str>>(&self, args: &[S]) -> String {
         one_line_failure(&self.run(args), args)
     }
 
@@ -104,14 +104,20 @@ impl Cli {
 }
 
 /// The one-line message of `decloud args...` that must have failed.
-pub(crate) fn one_line_failure(out: &Output, args: &[&str]) -> String {
+pub(crate) fn one_line_failure<S: AsRef<str>>(out: &Output, args: &[S]) -> String {
     let err = String::from_utf8_lossy(&out.stderr).trim().to_string();
     assert!(
         !out.status.success(),
         "decloud {} should fail; stdout: {}",
-        args.join(" "),
+        line(args),
         String::from_utf8_lossy(&out.stdout)
     );
     assert_eq!(err.lines().count(), 1, "not one line: {err}");
     err
+}
+
+/// The arguments as they would be typed.
+fn line<S: AsRef<str>>(args: &[S]) -> String {
+    let args: Vec<&str> = args.iter().map(AsRef::as_ref).collect();
+    args.join(" ")
 }
