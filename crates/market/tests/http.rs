@@ -3,6 +3,7 @@
 
 use alloy::primitives::{Address, B256, U256};
 use alloy::signers::SignerSync;
+use alloy::signers::local::PrivateKeySigner;
 use decloud_chain::contracts::IHub;
 use decloud_market::{OrderStatus, api, follower};
 use decloud_protocol::order::{AppOrder, Domain, Order, RequestOrder};
@@ -16,6 +17,8 @@ struct Setup {
     http: reqwest::Client,
     domain: Domain,
     app: Address,
+    /// The app's owner (account 1).
+    owner: PrivateKeySigner,
 }
 
 /// Account 1 owns an app; the market runs against the devnet (the tests drive its follower by
@@ -28,6 +31,7 @@ async fn setup() -> Setup {
     let market = IdleMarket::start(&devnet).await.unwrap();
     let domain = Domain::new(devnet.profile().chain_id, devnet.profile().contracts.hub);
     Setup {
+        owner: devnet.signer(1),
         devnet,
         market,
         http: reqwest::Client::new(),
@@ -50,9 +54,7 @@ impl Setup {
     /// [`Setup::app_order`], signed by the app's owner; returns it and its hash.
     fn signed_app_order(&self, price: u64, salt: u8) -> (AppOrder, B256) {
         let mut order = self.app_order(price, salt);
-        let hash = order
-            .sign_with(&self.devnet.signer(1), &self.domain)
-            .unwrap();
+        let hash = order.sign_with(&self.owner, &self.domain).unwrap();
         (order, hash)
     }
 
@@ -81,7 +83,6 @@ impl Setup {
 #[tokio::test]
 async fn publish_query_and_refuse() {
     let s = setup().await;
-    let owner = s.devnet.signer(1);
 
     let (cheap, cheap_hash) = s.signed_app_order(10, 1);
     let (dear, _) = s.signed_app_order(30, 2);
@@ -133,7 +134,7 @@ async fn publish_query_and_refuse() {
     // An app that is not registered.
     let mut ghost = s.app_order(10, 4);
     ghost.app = Address::repeat_byte(0x99);
-    ghost.sign_with(&owner, &s.domain).unwrap();
+    ghost.sign_with(&s.owner, &s.domain).unwrap();
     let (code, error) = s.publish("app", &ghost).await;
     assert_eq!(code, 400);
     assert!(
@@ -196,14 +197,13 @@ async fn publish_query_and_refuse() {
 #[tokio::test]
 async fn cancellation_off_chain_and_on_chain() {
     let s = setup().await;
-    let owner = s.devnet.signer(1);
     let (withdrawn, withdrawn_hash) = s.signed_app_order(10, 1);
     let (voided, voided_hash) = s.signed_app_order(20, 2);
     assert_eq!(s.publish("app", &withdrawn).await.0, 201);
     assert_eq!(s.publish("app", &voided).await.0, 201);
 
     let profile = s.devnet.profile();
-    let cancel = |signer: &alloy::signers::local::PrivateKeySigner, deadline: u64| {
+    let cancel = |signer: &PrivateKeySigner, deadline: u64| {
         let message = api::cancel_message(
             profile.chain_id,
             profile.contracts.hub,
@@ -219,8 +219,8 @@ async fn cancellation_off_chain_and_on_chain() {
     let stranger = s.devnet.signer(2);
     for (signer, deadline, status) in [
         (&stranger, now + 60, 400),
-        (&owner, now + 100_000, 400),
-        (&owner, now + 60, 200),
+        (&s.owner, now + 100_000, 400),
+        (&s.owner, now + 60, 200),
     ] {
         let body = cancel(signer, deadline);
         let response = s.http.post(&url).json(&body).send().await.unwrap();
