@@ -1,8 +1,8 @@
-//! What tests ask of the devnet's anvil beyond a chain: snapshots and reorgs, and a clock
-//! pushed forward so that deadlines pass without waiting for them.
+//! What tests ask of the devnet's anvil beyond a chain: blocks mined on demand, snapshots and
+//! reorgs, and a clock pushed forward so that deadlines pass without waiting for them.
 
 use alloy::primitives::U256;
-use alloy::providers::{DynProvider, Provider};
+use alloy::providers::Provider;
 use serde_json::Value;
 
 use crate::Devnet;
@@ -35,10 +35,7 @@ pub async fn reorg(devnet: &Devnet, snapshot: U256, blocks: u64) -> Result<(), F
     if !reverted {
         return Err(FixtureError::NoSnapshot(snapshot));
     }
-    for _ in 0..blocks {
-        mine(&provider).await?;
-    }
-    Ok(())
+    mine(devnet, blocks).await
 }
 
 /// Moves the chain's clock `secs` seconds forward and mines a block that carries the new time.
@@ -48,13 +45,20 @@ pub async fn advance_time(devnet: &Devnet, secs: u64) -> Result<(), FixtureError
         .raw_request("evm_increaseTime".into(), (secs,))
         .await
         .map_err(failed("evm_increaseTime"))?;
-    mine(&provider).await
-}
-
-async fn mine(provider: &DynProvider) -> Result<(), FixtureError> {
+    // A block of its own, stamped with the time just set.
     let _: Value = provider
         .raw_request("evm_mine".into(), ())
         .await
         .map_err(failed("evm_mine"))?;
+    Ok(())
+}
+
+/// Mines `blocks` empty blocks.
+pub async fn mine(devnet: &Devnet, blocks: u64) -> Result<(), FixtureError> {
+    let _: Value = devnet
+        .provider(0)
+        .raw_request("anvil_mine".into(), (U256::from(blocks),))
+        .await
+        .map_err(failed("anvil_mine"))?;
     Ok(())
 }

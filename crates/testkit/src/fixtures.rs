@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use alloy::primitives::{Address, B256};
 use decloud_chain::ChainError;
-use decloud_chain::client::Client;
 
 use crate::Devnet;
 
@@ -105,7 +104,7 @@ pub async fn register_order_app(
     owner: usize,
     name: &str,
 ) -> Result<Address, ChainError> {
-    let client = Client::connect(devnet.profile(), None, Some(devnet.signer(owner))).await?;
+    let client = crate::pool::client(devnet, owner).await?;
     let uri = format!("file://{name}.wasm");
     decloud_chain::actions::register_app(&client, name, &uri, B256::repeat_byte(7), B256::ZERO)
         .await
