@@ -48,9 +48,6 @@ pub enum FixtureError {
     /// The market could not be started or its book opened.
     #[error(transparent)]
     Market(#[from] decloud_market::MarketError),
-    /// A transaction or a call failed.
-    #[error(transparent)]
-    Chain(#[from] ChainError),
     /// A blob could not be downloaded.
     #[error(transparent)]
     Storage(#[from] decloud_storage::StorageError),

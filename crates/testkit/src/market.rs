@@ -1,5 +1,6 @@
 //! A market for tests of orders: in this process, on a devnet, with a database of its own.
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use decloud_market::{MarketConfig, OrderBook, RunningMarket};
@@ -24,7 +25,7 @@ impl IdleMarket {
         let dir = tempfile::tempdir().map_err(FixtureError::TempDir)?;
         let database_url = format!("sqlite://{}", dir.path().join("market.db").display());
         let market = decloud_market::start(MarketConfig {
-            listen: "127.0.0.1:0".parse().expect("a socket address"),
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             database_url: database_url.clone(),
             profile: devnet.profile().clone(),
             follow_interval: Duration::from_secs(3600),
