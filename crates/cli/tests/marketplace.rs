@@ -10,7 +10,7 @@ use alloy::sol_types::SolEvent;
 use common::{Cli, PASSWORD, one_line_failure};
 use decloud_chain::contracts::IHub;
 use decloud_protocol::typed;
-use decloud_testkit::fixtures::succeeded;
+use decloud_testkit::fixtures::{Service, succeeded};
 use decloud_testkit::market::IdleMarket;
 use decloud_testkit::{Devnet, anvil, pool};
 use serde_json::Value;
@@ -539,18 +539,6 @@ async fn a_task_past_its_deadline_is_claimed_and_refunded() {
     assert!(err.contains("already claimed"), "{err}");
 }
 
-/// Kills a child process when the test ends early.
-struct Child(Option<std::process::Child>);
-
-impl Drop for Child {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.0.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn run_watch_follows_every_task_to_its_end() {
     use std::io::{BufRead, BufReader, Read};
@@ -563,7 +551,8 @@ async fn run_watch_follows_every_task_to_its_end() {
     env.ok(&["account", "deposit", "10DCT", "--wallet", "pool"]);
     env.ok(&["account", "deposit", "10DCT", "--wallet", "worker"]);
 
-    let mut child = Child(Some(
+    // Killed if the test ends early.
+    let mut child = Service::from(
         env.command(&[
             "run",
             &app,
@@ -579,8 +568,8 @@ async fn run_watch_follows_every_task_to_its_end() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap(),
-    ));
-    let mut stdout = BufReader::new(child.0.as_mut().unwrap().stdout.take().unwrap());
+    );
+    let mut stdout = BufReader::new(child.take_stdout().unwrap());
     let mut first = String::new();
     stdout.read_line(&mut first).unwrap();
     let deal_id: B256 = first
@@ -637,7 +626,7 @@ async fn run_watch_follows_every_task_to_its_end() {
     }
     let mut rest = String::new();
     stdout.read_to_string(&mut rest).unwrap();
-    let status = child.0.take().unwrap().wait().unwrap();
+    let status = child.wait().unwrap();
     assert!(
         status.success(),
         "run --watch failed; stdout: {first}{rest}"

@@ -4,7 +4,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, ChildStdout, Command, ExitStatus, Output, Stdio};
 use std::time::Duration;
 
 use alloy::primitives::{Address, B256};
@@ -167,13 +167,26 @@ pub fn json_output(out: &Output) -> Result<serde_json::Value, FixtureError> {
     serde_json::from_str(&text).map_err(|source| FixtureError::Json { text, source })
 }
 
-/// A service process that is killed when dropped, so that a failing test leaves nothing behind.
+/// A service (or any child process) that is killed when dropped, so that a failing test leaves
+/// nothing behind.
 #[derive(Debug)]
 pub struct Service(Child);
 
 impl From<Child> for Service {
     fn from(child: Child) -> Self {
         Self(child)
+    }
+}
+
+impl Service {
+    /// The process's standard output, when it was piped and is not taken yet.
+    pub fn take_stdout(&mut self) -> Option<ChildStdout> {
+        self.0.stdout.take()
+    }
+
+    /// Waits for the process to end on its own.
+    pub fn wait(mut self) -> std::io::Result<ExitStatus> {
+        self.0.wait()
     }
 }
 

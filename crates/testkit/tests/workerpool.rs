@@ -351,7 +351,7 @@ impl Liar {
         let scheduler =
             SchedulerClient::new(&pool.scheduler_url().unwrap(), key.clone(), 1).unwrap();
         scheduler.login().await.unwrap();
-        let chain = Client::connect(&pool.profile, None, Some(key.clone()))
+        let chain = decloud_testkit::pool::client(devnet, account)
             .await
             .unwrap();
         decloud_chain::actions::deposit(&chain, U256::from(10_000_000_000_000u64))
