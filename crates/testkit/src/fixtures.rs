@@ -46,10 +46,10 @@ pub enum FixtureError {
     #[error("cannot create a temporary directory: {0}")]
     TempDir(#[source] std::io::Error),
     /// The market could not be started or its book opened.
-    #[error(transparent)]
+    #[error("the test market failed: {0}")]
     Market(#[from] decloud_market::MarketError),
     /// A blob could not be downloaded.
-    #[error(transparent)]
+    #[error("downloading the blob failed: {0}")]
     Storage(#[from] decloud_storage::StorageError),
     /// Anvil refused one of its test methods.
     #[error("anvil's {method} failed: {source}")]
