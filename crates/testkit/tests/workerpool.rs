@@ -75,7 +75,8 @@ async fn wait_replicate(
     what: &str,
     pred: impl Fn(&ReplicateInfo) -> bool,
 ) -> ReplicateInfo {
-    let found = fixtures::eventually(Duration::from_secs(120), what, || async {
+    let what = format!("no replicate became {what}");
+    let found = fixtures::eventually(Duration::from_secs(120), &what, || async {
         let r = report(pool, task).await?;
         r.replicates.iter().find(|r| pred(r)).cloned()
     })
@@ -88,7 +89,7 @@ async fn wait_replicate(
 
 /// Waits until the scheduler shows a replicate of `task` in `status`.
 async fn wait_replicate_in(pool: &Pool, task: B256, status: ReplicateStatus) -> ReplicateInfo {
-    let what = format!("no replicate {status:?}");
+    let what = format!("{status:?}");
     wait_replicate(pool, task, &what, |r| r.status == status).await
 }
 
