@@ -104,6 +104,20 @@ fn options(max_range: u64, reorg_depth: u64) -> FollowerOptions {
     }
 }
 
+/// A follower of a fake chain whose head is block `head`.
+fn follower(head: u64, options: FollowerOptions) -> Follower<FakeChain> {
+    Follower::new(FakeChain::new(head), Filter::new(), options).unwrap()
+}
+
+/// A follower of a fake chain up to `head` (in chunks of 2 000 blocks, keeping the hashes of
+/// the last `reorg_depth`) and its cursor, once it has read the whole chain from block 0.
+async fn caught_up(head: u64, reorg_depth: u64) -> (Follower<FakeChain>, Cursor) {
+    let follower = follower(head, options(2_000, reorg_depth));
+    let mut cursor = Cursor::start_at(0);
+    drain(&follower, &mut cursor).await;
+    (follower, cursor)
+}
+
 /// Polls until idle; returns the rewinds and the blocks of the logs read.
 async fn drain(follower: &Follower<FakeChain>, cursor: &mut Cursor) -> (Vec<Rewind>, Vec<u64>) {
     let mut rewinds = Vec::new();
@@ -125,7 +139,7 @@ async fn drain(follower: &Follower<FakeChain>, cursor: &mut Cursor) -> (Vec<Rewi
 
 #[tokio::test]
 async fn a_long_range_is_read_in_chunks_of_max_range_in_order() {
-    let follower = Follower::new(FakeChain::new(4_999), Filter::new(), options(2_000, 64)).unwrap();
+    let follower = follower(4_999, options(2_000, 64));
     let mut cursor = Cursor::start_at(10);
     let (rewinds, blocks) = drain(&follower, &mut cursor).await;
     assert!(rewinds.is_empty());
@@ -142,15 +156,13 @@ async fn a_long_range_is_read_in_chunks_of_max_range_in_order() {
 
 #[tokio::test]
 async fn confirmations_hold_back_the_last_blocks() {
-    let follower = Follower::new(
-        FakeChain::new(100),
-        Filter::new(),
+    let follower = follower(
+        100,
         FollowerOptions {
             confirmations: 5,
             ..options(2_000, 64)
         },
-    )
-    .unwrap();
+    );
     let mut cursor = Cursor::start_at(0);
     let (_, blocks) = drain(&follower, &mut cursor).await;
     assert_eq!(blocks.last(), Some(&95));
@@ -159,9 +171,7 @@ async fn confirmations_hold_back_the_last_blocks() {
 
 #[tokio::test]
 async fn a_reorg_is_undone_from_the_common_ancestor() {
-    let follower = Follower::new(FakeChain::new(100), Filter::new(), options(2_000, 64)).unwrap();
-    let mut cursor = Cursor::start_at(0);
-    drain(&follower, &mut cursor).await;
+    let (follower, mut cursor) = caught_up(100, 64).await;
     follower.source().requests();
     // Blocks 95.. are replaced, and the chain grows to 102.
     follower.source().reorg(95, 102);
@@ -178,9 +188,7 @@ async fn a_reorg_is_undone_from_the_common_ancestor() {
 
 #[tokio::test]
 async fn a_shorter_chain_is_a_reorg_too() {
-    let follower = Follower::new(FakeChain::new(100), Filter::new(), options(2_000, 64)).unwrap();
-    let mut cursor = Cursor::start_at(0);
-    drain(&follower, &mut cursor).await;
+    let (follower, mut cursor) = caught_up(100, 64).await;
     follower.source().reorg(99, 99);
     let (rewinds, blocks) = drain(&follower, &mut cursor).await;
     assert_eq!(rewinds[0].orphaned_from, 99);
@@ -189,9 +197,7 @@ async fn a_shorter_chain_is_a_reorg_too() {
 
 #[tokio::test]
 async fn a_reorg_deeper_than_the_hashes_kept_rereads_the_reorg_depth() {
-    let follower = Follower::new(FakeChain::new(100), Filter::new(), options(2_000, 8)).unwrap();
-    let mut cursor = Cursor::start_at(0);
-    drain(&follower, &mut cursor).await;
+    let (follower, mut cursor) = caught_up(100, 8).await;
     follower.source().reorg(50, 100);
     let (rewinds, _) = drain(&follower, &mut cursor).await;
     assert!(!rewinds[0].ancestor_found);
@@ -208,9 +214,7 @@ async fn a_reorg_deeper_than_the_hashes_kept_rereads_the_reorg_depth() {
 
 #[tokio::test]
 async fn the_cursor_survives_serialization() {
-    let follower = Follower::new(FakeChain::new(30), Filter::new(), options(2_000, 4)).unwrap();
-    let mut cursor = Cursor::start_at(0);
-    drain(&follower, &mut cursor).await;
+    let (_, cursor) = caught_up(30, 4).await;
     let text = serde_json::to_string(&cursor).unwrap();
     let back: Cursor = serde_json::from_str(&text).unwrap();
     assert_eq!(back, cursor);

@@ -10,8 +10,7 @@ use alloy::rpc::types::{Filter, Log, TransactionRequest};
 use decloud_chain::follower::{
     BlockRef, BlockSource, Cursor, Follower, FollowerError, FollowerOptions, Step, get_logs_chunked,
 };
-use decloud_testkit::Devnet;
-use serde_json::Value;
+use decloud_testkit::{Devnet, anvil};
 
 /// The devnet's provider, counting the `eth_getLogs` requests.
 struct Counting {
@@ -34,18 +33,11 @@ impl BlockSource for Counting {
     }
 }
 
-async fn mine(provider: &DynProvider, blocks: u64) {
-    let _: Value = provider
-        .raw_request("anvil_mine".into(), (U256::from(blocks),))
-        .await
-        .unwrap();
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_long_range_is_read_in_several_requests() {
     let devnet = Devnet::start().await.unwrap();
     let provider = devnet.provider(0);
-    mine(&provider, 45).await;
+    anvil::mine(&devnet, 45).await.unwrap();
     let head = provider.get_block_number().await.unwrap();
     // The deployment's events, read in one request.
     let all = provider
@@ -102,10 +94,7 @@ async fn a_reorg_is_reported_from_the_common_ancestor() {
     let follower =
         Follower::new(provider.clone(), Filter::new(), FollowerOptions::default()).unwrap();
     let ancestor = provider.get_block_number().await.unwrap();
-    let snapshot: U256 = provider
-        .raw_request("evm_snapshot".into(), ())
-        .await
-        .unwrap();
+    let snapshot = anvil::snapshot(&devnet).await.unwrap();
     // Two blocks with a transaction each, so that their replacements differ.
     for _ in 0..2 {
         provider
@@ -126,12 +115,7 @@ async fn a_reorg_is_reported_from_the_common_ancestor() {
     }
     assert_eq!(cursor.next_block(), ancestor + 3);
 
-    let reverted: bool = provider
-        .raw_request("evm_revert".into(), (snapshot,))
-        .await
-        .unwrap();
-    assert!(reverted);
-    mine(&provider, 3).await;
+    anvil::reorg(&devnet, snapshot, 3).await.unwrap();
     let Step::Rewind(rewind) = follower.poll(&cursor).await.unwrap() else {
         panic!("the reorg went unnoticed");
     };

@@ -6,44 +6,19 @@ use std::sync::Arc;
 
 use alloy::primitives::{Address, B256, Bytes, U256};
 use alloy::providers::Provider;
+use decloud_chain::ChainError;
+use decloud_chain::actions;
 use decloud_chain::client::{Client, SendOptions};
-use decloud_chain::contracts::{AppRegistry, DatasetRegistry, IHub, WorkerpoolRegistry};
+use decloud_chain::contracts::IHub;
 use decloud_chain::orders::{MatchedDeal, match_orders};
-use decloud_chain::{ChainError, ChainProfile};
 use decloud_protocol::{
     AppOrder, DatasetOrder, Order, RequestOrder, Tag, WorkerpoolOrder, ids, result,
 };
-use decloud_testkit::Devnet;
+use decloud_testkit::{Devnet, pool};
 
 const APP_PRICE: u64 = 3_000;
 const DATASET_PRICE: u64 = 2_000;
 const POOL_PRICE: u64 = 10_000;
-
-async fn client(devnet: &Devnet, i: usize) -> Client {
-    Client::connect(devnet.profile(), None, Some(devnet.signer(i)))
-        .await
-        .unwrap()
-}
-
-async fn deposit(c: &Client, amount: u64) {
-    let hub = c.profile().contracts.hub;
-    let token = c.token();
-    c.send(
-        "approving",
-        token
-            .approve(hub, U256::from(amount))
-            .into_transaction_request(),
-    )
-    .await
-    .unwrap();
-    let h = c.hub();
-    c.send(
-        "depositing",
-        h.deposit(U256::from(amount)).into_transaction_request(),
-    )
-    .await
-    .unwrap();
-}
 
 #[derive(Clone)]
 struct Orders {
@@ -53,93 +28,46 @@ struct Orders {
     request: RequestOrder,
 }
 
+impl Orders {
+    /// Has each order signed by its owner among the [`setup`] clients: 1 the app's, 2 the
+    /// dataset's, 3 the scheduler and 4 the requester.
+    fn sign(&mut self, clients: &[Client]) {
+        let domain = clients[0].domain();
+        let signer = |i: usize| clients[i].signer().unwrap();
+        self.app.sign_with(signer(1), &domain).unwrap();
+        self.dataset.sign_with(signer(2), &domain).unwrap();
+        self.pool.sign_with(signer(3), &domain).unwrap();
+        self.request.sign_with(signer(4), &domain).unwrap();
+    }
+}
+
 /// Registers an app, a dataset and a workerpool, funds the requester and the scheduler, and
 /// signs four compatible orders. Clients: 0 dev, 1 app owner, 2 dataset owner, 3 scheduler,
 /// 4 requester.
 async fn setup(devnet: &Devnet) -> (Orders, Vec<Client>) {
-    let profile: &ChainProfile = devnet.profile();
     let mut clients = Vec::new();
     for i in 0..5 {
-        clients.push(client(devnet, i).await);
+        clients.push(pool::client(devnet, i).await.unwrap());
     }
     let (app_owner, data_owner, scheduler, requester) =
         (&clients[1], &clients[2], &clients[3], &clients[4]);
     let checksum = B256::repeat_byte(0xcc);
+    let app = actions::register_app(app_owner, "echo", "file:///echo.wasm", checksum, B256::ZERO)
+        .await
+        .unwrap();
+    let dataset = actions::register_dataset(data_owner, "data", "file:///data", checksum)
+        .await
+        .unwrap();
+    let workerpool = actions::register_workerpool(scheduler, "pool", 10, 20)
+        .await
+        .unwrap();
+    for funded in [requester, scheduler] {
+        actions::deposit(funded, U256::from(1_000_000))
+            .await
+            .unwrap();
+    }
 
-    let apps = AppRegistry::new(profile.contracts.app_registry, app_owner.provider().clone());
-    let app = apps
-        .predictId(
-            app_owner.address().unwrap(),
-            "echo".into(),
-            "file:///echo.wasm".into(),
-            checksum,
-            B256::ZERO,
-        )
-        .call()
-        .await
-        .unwrap();
-    app_owner
-        .send(
-            "registering the app",
-            apps.register(
-                "echo".into(),
-                "file:///echo.wasm".into(),
-                checksum,
-                B256::ZERO,
-            )
-            .into_transaction_request(),
-        )
-        .await
-        .unwrap();
-
-    let datasets = DatasetRegistry::new(
-        profile.contracts.dataset_registry,
-        data_owner.provider().clone(),
-    );
-    let dataset = datasets
-        .predictId(
-            data_owner.address().unwrap(),
-            "data".into(),
-            "file:///data".into(),
-            checksum,
-        )
-        .call()
-        .await
-        .unwrap();
-    data_owner
-        .send(
-            "registering the dataset",
-            datasets
-                .register("data".into(), "file:///data".into(), checksum)
-                .into_transaction_request(),
-        )
-        .await
-        .unwrap();
-
-    let pools = WorkerpoolRegistry::new(
-        profile.contracts.workerpool_registry,
-        scheduler.provider().clone(),
-    );
-    let workerpool = pools
-        .predictId(scheduler.address().unwrap(), "pool".into())
-        .call()
-        .await
-        .unwrap();
-    scheduler
-        .send(
-            "registering the pool",
-            pools
-                .register("pool".into(), 10, 20)
-                .into_transaction_request(),
-        )
-        .await
-        .unwrap();
-
-    deposit(requester, 1_000_000).await;
-    deposit(scheduler, 1_000_000).await;
-
-    let domain = clients[0].domain();
-    let mut app_order = AppOrder {
+    let app_order = AppOrder {
         app,
         app_price: U256::from(APP_PRICE),
         volume: 4,
@@ -147,10 +75,7 @@ async fn setup(devnet: &Devnet) -> (Orders, Vec<Client>) {
         salt: B256::repeat_byte(1),
         ..Default::default()
     };
-    app_order
-        .sign_with(app_owner.signer().unwrap(), &domain)
-        .unwrap();
-    let mut dataset_order = DatasetOrder {
+    let dataset_order = DatasetOrder {
         dataset,
         dataset_price: U256::from(DATASET_PRICE),
         volume: 4,
@@ -158,10 +83,7 @@ async fn setup(devnet: &Devnet) -> (Orders, Vec<Client>) {
         salt: B256::repeat_byte(2),
         ..Default::default()
     };
-    dataset_order
-        .sign_with(data_owner.signer().unwrap(), &domain)
-        .unwrap();
-    let mut pool_order = WorkerpoolOrder {
+    let pool_order = WorkerpoolOrder {
         workerpool,
         workerpool_price: U256::from(POOL_PRICE),
         volume: 4,
@@ -171,10 +93,7 @@ async fn setup(devnet: &Devnet) -> (Orders, Vec<Client>) {
         salt: B256::repeat_byte(3),
         ..Default::default()
     };
-    pool_order
-        .sign_with(scheduler.signer().unwrap(), &domain)
-        .unwrap();
-    let mut request = RequestOrder {
+    let request = RequestOrder {
         app,
         app_max_price: U256::from(APP_PRICE),
         dataset,
@@ -193,15 +112,13 @@ async fn setup(devnet: &Devnet) -> (Orders, Vec<Client>) {
         salt: B256::repeat_byte(4),
         sign: Bytes::new(),
     };
-    request
-        .sign_with(requester.signer().unwrap(), &domain)
-        .unwrap();
-    let orders = Orders {
+    let mut orders = Orders {
         app: app_order,
         dataset: dataset_order,
         pool: pool_order,
         request,
     };
+    orders.sign(&clients);
     (orders, clients)
 }
 
@@ -379,8 +296,10 @@ async fn rust_signed_orders_match_on_chain_and_tampered_ones_do_not() {
     assert!(again.contains("fully consumed"), "{again}");
 
     // A worker contributes and reveals with a Rust-made seal and authorization: the hub agrees.
-    let worker = client(&devnet, 5).await;
-    deposit(&worker, 100_000).await;
+    let worker = pool::client(&devnet, 5).await.unwrap();
+    actions::deposit(&worker, U256::from(100_000))
+        .await
+        .unwrap();
     let hub_deal: IHub::Deal = (&matched.deal).into();
     let sh = scheduler.hub();
     scheduler
@@ -477,7 +396,7 @@ async fn unreachable_rpc_and_wrong_chain_are_one_line_errors() {
 #[tokio::test]
 async fn concurrent_sends_get_distinct_nonces() {
     let devnet = Devnet::start().await.unwrap();
-    let c = Arc::new(client(&devnet, 6).await);
+    let c = Arc::new(pool::client(&devnet, 6).await.unwrap());
     let hub = c.profile().contracts.hub;
     let first = c
         .provider()
@@ -513,12 +432,15 @@ async fn concurrent_sends_get_distinct_nonces() {
 #[tokio::test]
 async fn a_dropped_transaction_is_broadcast_again() {
     let devnet = Devnet::start().await.unwrap();
-    let c = client(&devnet, 7).await.with_options(SendOptions {
-        poll: std::time::Duration::from_millis(50),
-        rebroadcast_after: std::time::Duration::from_secs(2),
-        broadcasts: 10,
-        gas_margin_percent: 20,
-    });
+    let c = pool::client(&devnet, 7)
+        .await
+        .unwrap()
+        .with_options(SendOptions {
+            poll: std::time::Duration::from_millis(50),
+            rebroadcast_after: std::time::Duration::from_secs(2),
+            broadcasts: 10,
+            gas_margin_percent: 20,
+        });
     let c = Arc::new(c);
     let p = c.provider().clone();
     let none: Vec<()> = Vec::new();
@@ -664,9 +586,7 @@ fn hub_error_name(e: &alloy::contract::Error) -> String {
 async fn the_rust_compatibility_check_agrees_with_match_orders() {
     let devnet = Devnet::start().await.unwrap();
     let (base, clients) = setup(&devnet).await;
-    let domain = clients[0].domain();
-    let (app_owner, data_owner, scheduler, requester) =
-        (&clients[1], &clients[2], &clients[3], &clients[4]);
+    let requester = &clients[4];
     let stranger = Address::repeat_byte(0x55);
     let big = decloud_protocol::matching::MAX_PRICE + U256::from(1);
     let mut rng = Rng(0x9e3779b97f4a7c15);
@@ -711,18 +631,7 @@ async fn the_rust_compatibility_check_agrees_with_match_orders() {
                 }
             }
         }
-        o.app
-            .sign_with(app_owner.signer().unwrap(), &domain)
-            .unwrap();
-        o.dataset
-            .sign_with(data_owner.signer().unwrap(), &domain)
-            .unwrap();
-        o.pool
-            .sign_with(scheduler.signer().unwrap(), &domain)
-            .unwrap();
-        o.request
-            .sign_with(requester.signer().unwrap(), &domain)
-            .unwrap();
+        o.sign(&clients);
         let ours = decloud_protocol::matching::check(&o.app, &o.dataset, &o.pool, &o.request)
             .err()
             .map(|e| e.hub_error().to_string());

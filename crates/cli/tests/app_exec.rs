@@ -20,6 +20,13 @@ fn decloud(home: &Path, args: &[&str]) -> Output {
         .expect("run decloud")
 }
 
+/// `decloud app exec module args...` with home `home`.
+fn exec(home: &Path, module: &Path, args: &[&str]) -> Output {
+    let mut all = vec!["app", "exec", module.to_str().unwrap()];
+    all.extend(args);
+    decloud(home, &all)
+}
+
 fn json_digest(out: &Output) -> String {
     let v = fixtures::json_output(out).unwrap();
     assert_eq!(v["outcome"], "completed", "{v}");
@@ -30,13 +37,9 @@ fn json_digest(out: &Output) -> String {
 fn the_same_module_and_inputs_give_the_same_digest_in_fresh_processes() {
     let home = tempfile::tempdir().unwrap();
     let probe = app_path("sandbox-probe");
-    let probe = probe.to_str().unwrap();
     let input = tempfile::tempdir().unwrap();
     std::fs::write(input.path().join("data.txt"), "x").unwrap();
     let args = [
-        "app",
-        "exec",
-        probe,
         "--in",
         input.path().to_str().unwrap(),
         "--json",
@@ -44,8 +47,8 @@ fn the_same_module_and_inputs_give_the_same_digest_in_fresh_processes() {
         "report",
     ];
     // The first run compiles (and fills the cache), the second loads from the cache.
-    let first = json_digest(&decloud(home.path(), &args));
-    let second = json_digest(&decloud(home.path(), &args));
+    let first = json_digest(&exec(home.path(), &probe, &args));
+    let second = json_digest(&exec(home.path(), &probe, &args));
     assert_eq!(first, second);
     assert!(
         std::fs::read_dir(home.path().join("cache/modules"))
@@ -57,19 +60,14 @@ fn the_same_module_and_inputs_give_the_same_digest_in_fresh_processes() {
     let id = "11".repeat(32);
     let mut other = args.to_vec();
     other.extend(["--task-id", &id]);
-    assert_ne!(json_digest(&decloud(home.path(), &other)), first);
+    assert_ne!(json_digest(&exec(home.path(), &probe, &other)), first);
 }
 
 #[test]
 fn the_human_report_prints_the_digest() {
     let home = tempfile::tempdir().unwrap();
-    let greeting = app_path("greeting");
-    let out = decloud(
-        home.path(),
-        &["app", "exec", greeting.to_str().unwrap(), "--args", "Alice"],
-    );
-    assert!(out.status.success());
-    let text = String::from_utf8_lossy(&out.stdout);
+    let out = exec(home.path(), &app_path("greeting"), &["--args", "Alice"]);
+    let text = fixtures::succeeded(&out).unwrap();
     assert!(
         text.contains("Hello, Alice!") && text.contains("digest    0x"),
         "{text}"
@@ -81,7 +79,7 @@ fn an_invalid_module_gets_a_one_line_error() {
     let home = tempfile::tempdir().unwrap();
     let bad = home.path().join("bad.wasm");
     std::fs::write(&bad, b"this is not wasm").unwrap();
-    let out = decloud(home.path(), &["app", "exec", bad.to_str().unwrap()]);
+    let out = exec(home.path(), &bad, &[]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(err.trim_end().lines().count(), 1, "{err}");
@@ -95,17 +93,7 @@ fn an_invalid_module_gets_a_one_line_error() {
 fn a_failing_app_prints_its_digest_and_exits_non_zero() {
     let home = tempfile::tempdir().unwrap();
     let probe = app_path("sandbox-probe");
-    let out = decloud(
-        home.path(),
-        &[
-            "app",
-            "exec",
-            probe.to_str().unwrap(),
-            "--json",
-            "--args",
-            "panic",
-        ],
-    );
+    let out = exec(home.path(), &probe, &["--json", "--args", "panic"]);
     assert!(!out.status.success());
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["outcome"], "failed");

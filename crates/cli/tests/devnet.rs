@@ -1,8 +1,13 @@
 //! `decloud devnet up | status | down` through the real binary, and its error paths.
 
+mod common;
+
 use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Command, Output};
+
+use common::one_line_failure;
+use decloud_testkit::fixtures::{json_output, succeeded};
 
 fn decloud(home: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_decloud"))
@@ -47,8 +52,7 @@ fn up_status_down_round_trip() {
         home.path(),
         &["devnet", "up", "--port", &port, "--instant", "--json"],
     );
-    assert!(up.status.success(), "up failed: {}", stderr(&up));
-    let report: serde_json::Value = serde_json::from_str(&stdout(&up)).unwrap();
+    let report = json_output(&up).unwrap_or_else(|e| panic!("up failed: {e}"));
     let pid = report["process"]["pid"].as_u64().unwrap();
     assert_eq!(report["profile"]["chain_id"], 31337);
     assert!(home.path().join("chain.toml").exists());
@@ -65,9 +69,7 @@ fn up_status_down_round_trip() {
         "{message}"
     );
 
-    let status = decloud(home.path(), &["devnet", "status", "--json"]);
-    assert!(status.status.success(), "{}", stderr(&status));
-    let status: serde_json::Value = serde_json::from_str(&stdout(&status)).unwrap();
+    let status = json_output(&decloud(home.path(), &["devnet", "status", "--json"])).unwrap();
     assert_eq!(status["running"], true);
     assert_eq!(status["process"]["pid"].as_u64(), Some(pid));
     assert!(
@@ -75,20 +77,11 @@ fn up_status_down_round_trip() {
         "the deployment mined blocks"
     );
 
-    let human = decloud(home.path(), &["devnet", "status"]);
-    assert!(
-        stdout(&human).contains("running, anvil pid"),
-        "{}",
-        stdout(&human)
-    );
+    let human = stdout(&decloud(home.path(), &["devnet", "status"]));
+    assert!(human.contains("running, anvil pid"), "{human}");
 
-    let down = decloud(home.path(), &["devnet", "down"]);
-    assert!(down.status.success());
-    assert!(
-        stdout(&down).contains(&format!("pid {pid}")),
-        "{}",
-        stdout(&down)
-    );
+    let down = succeeded(&decloud(home.path(), &["devnet", "down"])).unwrap();
+    assert!(down.contains(&format!("pid {pid}")), "{down}");
     assert!(
         !Path::new(&format!("/proc/{pid}")).join("cmdline").exists() || {
             // A zombie has an empty cmdline; anything else would mean anvil still runs.
@@ -102,13 +95,8 @@ fn up_status_down_round_trip() {
     let after: serde_json::Value = serde_json::from_str(&stdout(&after)).unwrap();
     assert_eq!(after["running"], false);
 
-    let down_again = decloud(home.path(), &["devnet", "down"]);
-    assert!(down_again.status.success());
-    assert!(
-        stdout(&down_again).contains("no devnet"),
-        "{}",
-        stdout(&down_again)
-    );
+    let down_again = succeeded(&decloud(home.path(), &["devnet", "down"])).unwrap();
+    assert!(down_again.contains("no devnet"), "{down_again}");
 }
 
 #[test]
@@ -116,10 +104,8 @@ fn a_port_in_use_is_a_one_line_error_that_says_what_to_do() {
     let home = tempfile::tempdir().unwrap();
     let taken = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = taken.local_addr().unwrap().port().to_string();
-    let out = decloud(home.path(), &["devnet", "up", "--port", &port]);
-    assert!(!out.status.success());
-    let message = stderr(&out);
-    assert_eq!(message.trim().lines().count(), 1, "{message}");
+    let args = ["devnet", "up", "--port", &port];
+    let message = one_line_failure(&decloud(home.path(), &args), &args);
     assert!(
         message.contains("already in use") && message.contains("--port"),
         "{message}"
@@ -140,10 +126,7 @@ fn a_bad_rpc_is_a_one_line_error_that_says_what_to_do() {
         vec!["devnet", "up", "--rpc", dead.as_str()],
         vec!["devnet", "up", "--rpc", "not a url"],
     ] {
-        let out = decloud(home.path(), &args);
-        assert!(!out.status.success(), "{args:?} should fail");
-        let message = stderr(&out);
-        assert_eq!(message.trim().lines().count(), 1, "{args:?}: {message}");
+        let message = one_line_failure(&decloud(home.path(), &args), &args);
         assert!(
             message.contains("--rpc") || message.contains("expected something like"),
             "{args:?}: {message}"
@@ -172,8 +155,8 @@ async fn fund_gives_a_new_account_ether_and_tokens() {
             "250",
         ],
     );
-    assert!(out.status.success(), "{}", stderr(&out));
-    assert!(stdout(&out).contains("250 DCT"), "{}", stdout(&out));
+    let funded = succeeded(&out).unwrap();
+    assert!(funded.contains("250 DCT"), "{funded}");
     let provider = devnet.provider(0);
     let wei = provider.get_balance(fresh).await.unwrap();
     assert_eq!(wei, U256::from(3) * U256::from(10u64).pow(U256::from(18)));

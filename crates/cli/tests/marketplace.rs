@@ -1,46 +1,37 @@
 //! The marketplace commands through the real binary, against a devnet and a market started
 //! in-process: resources, orders, the order book, `run`, deals and tasks, and their error paths.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-use std::time::Duration;
+mod common;
 
 use alloy::primitives::{Address, B256, U256};
 use alloy::providers::Provider;
 use alloy::rpc::types::Filter;
 use alloy::sol_types::SolEvent;
+use common::{Cli, PASSWORD, one_line_failure};
 use decloud_chain::contracts::IHub;
-use decloud_market::{MarketConfig, RunningMarket};
 use decloud_protocol::typed;
-use decloud_testkit::Devnet;
-use decloud_testkit::fixtures::{json_output, succeeded};
+use decloud_testkit::fixtures::{Service, succeeded};
+use decloud_testkit::market::IdleMarket;
+use decloud_testkit::{Devnet, anvil, pool};
 use serde_json::Value;
 
-/// `decloud app deploy` of the placeholder app "hello" by appdev.
-const DEPLOY_HELLO: [&str; 10] = [
-    "app",
-    "deploy",
-    "--name",
-    "hello",
-    "--uri",
-    "http://example.invalid/hello.wasm",
-    "--file",
-    "hello.wasm",
-    "--wallet",
-    "appdev",
-];
-
-const PASSWORD: &str = "correct horse";
 /// 1 DCT in nano-units.
 const DCT: u64 = 1_000_000_000;
 
-/// A devnet, a market following it, and a working directory for `decloud.toml` and
-/// `orders.json`.
+/// A devnet, a market following it, and `decloud` pointed at both.
 struct Env {
     devnet: Devnet,
-    market: RunningMarket,
-    _db: tempfile::TempDir,
-    work: tempfile::TempDir,
+    // Kept running for the commands.
+    _market: IdleMarket,
+    cli: Cli,
+}
+
+impl std::ops::Deref for Env {
+    type Target = Cli;
+
+    fn deref(&self) -> &Cli {
+        &self.cli
+    }
 }
 
 impl Env {
@@ -48,84 +39,13 @@ impl Env {
     /// API: what the tests see of it is deterministic.
     async fn start() -> Env {
         let devnet = Devnet::start().await.unwrap();
-        let db = tempfile::tempdir().unwrap();
-        let market = decloud_market::start(MarketConfig {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            database_url: format!("sqlite://{}", db.path().join("market.db").display()),
-            profile: devnet.profile().clone(),
-            follow_interval: Duration::from_secs(3600),
-        })
-        .await
-        .unwrap();
+        let market = IdleMarket::start(&devnet).await.unwrap();
+        let cli = Cli::new(devnet.home(), &market.url());
         Env {
             devnet,
-            market,
-            _db: db,
-            work: tempfile::tempdir().unwrap(),
+            _market: market,
+            cli,
         }
-    }
-
-    fn home(&self) -> &Path {
-        self.devnet.home()
-    }
-
-    fn file(&self, name: &str) -> PathBuf {
-        self.work.path().join(name)
-    }
-
-    /// `decloud args...` in the work directory, with this environment's home, market and
-    /// wallet password.
-    fn command(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_decloud"));
-        command
-            .args(args)
-            .current_dir(self.work.path())
-            .env("DECLOUD_HOME", self.home())
-            .env("DECLOUD_WALLET_PASSWORD", PASSWORD)
-            .env("DECLOUD_MARKET", self.market.url())
-            .env_remove("DECLOUD_WALLET")
-            .env_remove("DECLOUD_RPC");
-        command
-    }
-
-    /// Runs `decloud args...` in the work directory.
-    fn run(&self, args: &[&str]) -> Output {
-        self.command(args)
-            .output()
-            .expect("the decloud binary runs")
-    }
-
-    /// Runs a command that must succeed; returns its stdout.
-    fn ok(&self, args: &[&str]) -> String {
-        succeeded(&self.run(args)).unwrap_or_else(|e| panic!("decloud {}: {e}", args.join(" ")))
-    }
-
-    /// Runs a command with `--json` that must succeed; returns its output parsed.
-    fn json(&self, args: &[&str]) -> Value {
-        let mut args = args.to_vec();
-        args.push("--json");
-        json_output(&self.run(&args)).unwrap_or_else(|e| panic!("decloud {}: {e}", args.join(" ")))
-    }
-
-    /// Runs a command that must fail with a one-line message; returns the message.
-    fn fails(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        let err = String::from_utf8_lossy(&out.stderr).trim().to_string();
-        assert!(
-            !out.status.success(),
-            "decloud {} should fail; stdout: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stdout)
-        );
-        assert_eq!(err.lines().count(), 1, "not one line: {err}");
-        err
-    }
-
-    /// Imports development account `index` as wallet `name`; returns its address.
-    fn import(&self, name: &str, index: usize) -> Address {
-        let key = decloud_chain::accounts::DEV_PRIVATE_KEYS[index].to_string();
-        self.ok(&["wallet", "import", "--name", name, &key]);
-        self.devnet.signer(index).address()
     }
 
     /// Imports the app developer (account 1), the workerpool's scheduler (2) and the requester
@@ -134,14 +54,6 @@ impl Env {
     fn import_actors(&self) -> (Address, Address) {
         self.import("appdev", 1);
         (self.import("pool", 2), self.import("requester", 3))
-    }
-
-    /// Replaces `from` by `to` in the work directory's decloud.toml.
-    fn edit_template(&self, from: &str, to: &str) {
-        let path = self.file("decloud.toml");
-        let text = std::fs::read_to_string(&path).unwrap();
-        assert!(text.contains(from), "{from:?} not in {text}");
-        std::fs::write(&path, text.replacen(from, to, 1)).unwrap();
     }
 
     fn hub(&self) -> IHub::IHubInstance<alloy::providers::DynProvider> {
@@ -156,10 +68,19 @@ impl Env {
         self.hub().balanceOf(account).call().await.unwrap()
     }
 
-    /// Deploys an app from appdev and a workerpool from pool, and returns their addresses.
+    /// Writes `contents` to the work directory's `file` and deploys it with `decloud <kind>
+    /// deploy` (`app` or `dataset`) from `wallet`, named after the file's stem; returns its
+    /// address.
+    fn deploy(&self, kind: &str, file: &str, contents: &[u8], wallet: &str) -> String {
+        std::fs::write(self.file(file), contents).unwrap();
+        let deployed = self.json(&deploy_args(kind, file, wallet));
+        deployed["address"].as_str().unwrap().to_string()
+    }
+
+    /// Deploys an app ("hello") from appdev and a workerpool from pool, and returns their
+    /// addresses.
     fn deploy_app_and_pool(&self) -> (String, String) {
-        std::fs::write(self.file("hello.wasm"), b"\0asm not really").unwrap();
-        let app = self.json(&DEPLOY_HELLO);
+        let app = self.deploy("app", "hello.wasm", b"\0asm not really", "appdev");
         let pool = self.json(&[
             "workerpool",
             "deploy",
@@ -168,10 +89,7 @@ impl Env {
             "--wallet",
             "pool",
         ]);
-        (
-            app["address"].as_str().unwrap().to_string(),
-            pool["address"].as_str().unwrap().to_string(),
-        )
+        (app, pool["address"].as_str().unwrap().to_string())
     }
 
     /// Writes, prices, signs and publishes an app order (price `app_price`, `volume`) and a
@@ -218,6 +136,18 @@ impl Env {
     }
 }
 
+/// `decloud <kind> deploy` of the work directory's `file` from `wallet`, named after the file's
+/// stem, with a placeholder URI.
+fn deploy_args(kind: &str, file: &str, wallet: &str) -> Vec<String> {
+    let name = file.split('.').next().unwrap_or(file);
+    let uri = format!("http://example.invalid/{file}");
+    [
+        kind, "deploy", "--name", name, "--uri", &uri, "--file", file, "--wallet", wallet,
+    ]
+    .map(str::to_string)
+    .to_vec()
+}
+
 /// The deal `deal_id` as the hub emitted it.
 async fn deal_of(env: &Env, deal_id: B256) -> typed::Deal {
     let provider = env.devnet.provider(0);
@@ -247,7 +177,7 @@ async fn wallets_resources_orders_and_run_make_a_deal_with_the_right_locked_amou
 
     // Resources: deploy, show, list; deploying the same app twice is refused.
     let (app, pool) = env.deploy_app_and_pool();
-    let err = env.fails(&DEPLOY_HELLO);
+    let err = env.fails(&deploy_args("app", "hello.wasm", "appdev"));
     assert!(
         err.contains("already deployed") && err.contains("decloud app show"),
         "{err}"
@@ -350,7 +280,7 @@ async fn wallets_resources_orders_and_run_make_a_deal_with_the_right_locked_amou
     assert_eq!(deal.volume, U256::from(3));
     assert_eq!(deal.appPrice, U256::from(DCT));
     assert_eq!(deal.workerpoolPrice, U256::from(2 * DCT));
-    let ext = IHub::new(env.devnet.profile().contracts.hub, env.devnet.provider(0));
+    let ext = env.hub();
     let tasks = run["tasks"].as_array().unwrap();
     assert_eq!(tasks.len(), 3);
     for (i, t) in tasks.iter().enumerate() {
@@ -404,18 +334,10 @@ async fn wallets_resources_orders_and_run_make_a_deal_with_the_right_locked_amou
         err.contains("never started") && err.contains("can be initialized from"),
         "{err}"
     );
-    let provider = env.devnet.provider(0);
-    let later = async |secs: u64| {
-        let _: serde_json::Value = provider
-            .raw_request("evm_increaseTime".into(), (secs,))
-            .await
-            .unwrap();
-        let _: serde_json::Value = provider.raw_request("evm_mine".into(), ()).await.unwrap();
-    };
-    later(3_001).await;
+    anvil::advance_time(&env.devnet, 3_001).await.unwrap();
     let err = env.fails(&claim);
     assert!(err.contains("initialized now"), "{err}");
-    later(3_001).await;
+    anvil::advance_time(&env.devnet, 3_001).await.unwrap();
     let claimed = env.json(&claim);
     assert_eq!(claimed["status"], "FAILED");
 }
@@ -483,20 +405,7 @@ async fn datasets_requests_and_cancellation() {
     let requester = env.import("requester", 3);
 
     // A dataset: deploy, show, list.
-    std::fs::write(env.file("data.bin"), b"some data").unwrap();
-    let dataset = env.json(&[
-        "dataset",
-        "deploy",
-        "--name",
-        "data",
-        "--uri",
-        "http://example.invalid/data.bin",
-        "--file",
-        "data.bin",
-        "--wallet",
-        "owner",
-    ]);
-    let dataset = dataset["address"].as_str().unwrap().to_string();
+    let dataset = env.deploy("dataset", "data.bin", b"some data", "owner");
     let shown = env.json(&["dataset", "show", &dataset]);
     assert_eq!(shown["name"], "data");
     assert_eq!(
@@ -539,7 +448,7 @@ async fn datasets_requests_and_cancellation() {
     let cancelled = env.json(&["order", "cancel", "--dataset", "--wallet", "owner"]);
     assert_eq!(cancelled[0]["market"], "withdrawn");
     assert!(cancelled[0]["transaction"].is_string());
-    let ext = IHub::new(env.devnet.profile().contracts.hub, env.devnet.provider(0));
+    let ext = env.hub();
     let status = ext.orderStatus(hash.parse().unwrap()).call().await.unwrap();
     assert!(status.cancelled);
     assert!(
@@ -557,20 +466,8 @@ async fn datasets_requests_and_cancellation() {
     assert_eq!(again[0]["already_cancelled"], true);
 
     // A request order: refused by the market without a deposit, listed with one.
-    std::fs::write(env.file("app.wasm"), b"an app").unwrap();
-    let app = env.json(&[
-        "app",
-        "deploy",
-        "--name",
-        "app",
-        "--uri",
-        "http://example.invalid/app.wasm",
-        "--file",
-        "app.wasm",
-        "--wallet",
-        "owner",
-    ]);
-    let app = app["address"].as_str().unwrap();
+    let app = env.deploy("app", "app.wasm", b"an app", "owner");
+    let app = app.as_str();
     env.ok(&["order", "init", "--request", app, "--wallet", "requester"]);
     env.edit_template(
         "workerpool_max_price = \"0\"",
@@ -610,14 +507,16 @@ async fn a_task_past_its_deadline_is_claimed_and_refunded() {
 
     // The scheduler starts task 0 and never finishes it.
     let deal = deal_of(&env, deal_id).await;
-    IHub::new(env.devnet.profile().contracts.hub, env.devnet.provider(2))
-        .initialize((&deal).into(), U256::ZERO)
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+    let hub = env.hub();
+    let initialize = hub.initialize((&deal).into(), U256::ZERO);
+    pool::send_as(
+        &env.devnet,
+        2,
+        "initializing",
+        initialize.into_transaction_request(),
+    )
+    .await
+    .unwrap();
     let shown = env.json(&["task", "show", &task]);
     assert_eq!(shown["status"], "ACTIVE");
     let init = shown["init_time"].as_u64().unwrap();
@@ -626,12 +525,7 @@ async fn a_task_past_its_deadline_is_claimed_and_refunded() {
     assert!(err.contains("final deadline"), "{err}");
 
     // After the final deadline anyone may claim: the requester gets the task's price back.
-    let provider = env.devnet.provider(0);
-    let _: Value = provider
-        .raw_request("evm_increaseTime".into(), (3001u64,))
-        .await
-        .unwrap();
-    let _: Value = provider.raw_request("evm_mine".into(), ()).await.unwrap();
+    anvil::advance_time(&env.devnet, 3001).await.unwrap();
     let claimed = env.json(&["task", "claim", &task, "--wallet", "appdev"]);
     assert_eq!(claimed["refund"], (3 * DCT).to_string());
     assert_eq!(env.frozen(requester).await, U256::from(3 * DCT));
@@ -643,18 +537,6 @@ async fn a_task_past_its_deadline_is_claimed_and_refunded() {
     assert_eq!(watched["status"], "FAILED");
     let err = env.fails(&["task", "claim", &task, "--wallet", "appdev"]);
     assert!(err.contains("already claimed"), "{err}");
-}
-
-/// Kills a child process when the test ends early.
-struct Child(Option<std::process::Child>);
-
-impl Drop for Child {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.0.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -669,7 +551,8 @@ async fn run_watch_follows_every_task_to_its_end() {
     env.ok(&["account", "deposit", "10DCT", "--wallet", "pool"]);
     env.ok(&["account", "deposit", "10DCT", "--wallet", "worker"]);
 
-    let mut child = Child(Some(
+    // Killed if the test ends early.
+    let mut child = Service::from(
         env.command(&[
             "run",
             &app,
@@ -685,8 +568,8 @@ async fn run_watch_follows_every_task_to_its_end() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap(),
-    ));
-    let mut stdout = BufReader::new(child.0.as_mut().unwrap().stdout.take().unwrap());
+    );
+    let mut stdout = BufReader::new(child.take_stdout().unwrap());
     let mut first = String::new();
     stdout.read_line(&mut first).unwrap();
     let deal_id: B256 = first
@@ -698,7 +581,7 @@ async fn run_watch_follows_every_task_to_its_end() {
 
     // While it watches, a worker computes both tasks and the scheduler finalizes them.
     let deal = deal_of(&env, deal_id).await;
-    let hub_address = env.devnet.profile().contracts.hub;
+    let hub = env.hub();
     for index in 0..2u64 {
         let task = decloud_protocol::task_id(deal_id, index);
         let authorization = decloud_protocol::result::sign_authorization(
@@ -708,41 +591,42 @@ async fn run_watch_follows_every_task_to_its_end() {
             Address::ZERO,
         )
         .unwrap();
-        IHub::new(hub_address, env.devnet.provider(4))
-            .contributeAndReveal(
-                (&deal).into(),
-                U256::from(index),
-                B256::repeat_byte(7),
-                Address::ZERO,
-                Default::default(),
-                authorization,
-            )
-            .send()
-            .await
-            .unwrap()
-            .get_receipt()
-            .await
-            .unwrap();
-        IHub::new(hub_address, env.devnet.provider(2))
-            .finalize(
-                (&deal).into(),
-                U256::from(index),
-                format!("http://example.invalid/blobs/{index}")
-                    .into_bytes()
-                    .into(),
-                Default::default(),
-                Vec::new(),
-            )
-            .send()
-            .await
-            .unwrap()
-            .get_receipt()
-            .await
-            .unwrap();
+        let contribute = hub.contributeAndReveal(
+            (&deal).into(),
+            U256::from(index),
+            B256::repeat_byte(7),
+            Address::ZERO,
+            Default::default(),
+            authorization,
+        );
+        pool::send_as(
+            &env.devnet,
+            4,
+            "contributing",
+            contribute.into_transaction_request(),
+        )
+        .await
+        .unwrap();
+        let location = format!("http://example.invalid/blobs/{index}");
+        let finalize = hub.finalize(
+            (&deal).into(),
+            U256::from(index),
+            location.into_bytes().into(),
+            Default::default(),
+            Vec::new(),
+        );
+        pool::send_as(
+            &env.devnet,
+            2,
+            "finalizing",
+            finalize.into_transaction_request(),
+        )
+        .await
+        .unwrap();
     }
     let mut rest = String::new();
     stdout.read_to_string(&mut rest).unwrap();
-    let status = child.0.take().unwrap().wait().unwrap();
+    let status = child.wait().unwrap();
     assert!(
         status.success(),
         "run --watch failed; stdout: {first}{rest}"
@@ -763,7 +647,6 @@ async fn run_watch_follows_every_task_to_its_end() {
 #[test]
 fn failures_without_a_chain_or_market_name_the_fix() {
     let home = tempfile::tempdir().unwrap();
-    let work = tempfile::tempdir().unwrap();
     // A profile whose chain is not running.
     let profile = decloud_chain::ChainProfile {
         rpc_url: "http://127.0.0.1:9".into(),
@@ -773,30 +656,17 @@ fn failures_without_a_chain_or_market_name_the_fix() {
         contracts: decloud_chain::deploy::Contracts::example(),
     };
     profile.save(home.path()).unwrap();
+    let cli = Cli::new(home.path(), "http://127.0.0.1:9");
     let run = |args: &[&str], password: &str| {
-        let out = Command::new(env!("CARGO_BIN_EXE_decloud"))
-            .args(args)
-            .current_dir(work.path())
-            .env("DECLOUD_HOME", home.path())
+        let out = cli
+            .command(args)
             .env("DECLOUD_WALLET_PASSWORD", password)
-            .env("DECLOUD_MARKET", "http://127.0.0.1:9")
-            .env_remove("DECLOUD_WALLET")
-            .env_remove("DECLOUD_RPC")
             .output()
             .unwrap();
-        assert!(!out.status.success(), "decloud {args:?} should fail");
-        let err = String::from_utf8_lossy(&out.stderr).trim().to_string();
-        assert_eq!(err.lines().count(), 1, "{err}");
-        err
+        one_line_failure(&out, args)
     };
     let key = decloud_chain::accounts::DEV_PRIVATE_KEYS[3].to_string();
-    let out = Command::new(env!("CARGO_BIN_EXE_decloud"))
-        .args(["wallet", "import", "--name", "default", &key])
-        .env("DECLOUD_HOME", home.path())
-        .env("DECLOUD_WALLET_PASSWORD", PASSWORD)
-        .output()
-        .unwrap();
-    assert!(out.status.success());
+    cli.ok(&["wallet", "import", "--name", "default", &key]);
     let app = "0x0000000000000000000000000000000000000042";
 
     let err = run(&["category", "list"], PASSWORD);
@@ -842,18 +712,14 @@ fn failures_without_a_chain_or_market_name_the_fix() {
     );
     assert!(err.contains("missing.wasm"), "{err}");
     // A template written offline is signed only once the chain answers.
-    let out = Command::new(env!("CARGO_BIN_EXE_decloud"))
-        .args(["order", "init", "--request", app])
-        .current_dir(work.path())
-        .env("DECLOUD_HOME", home.path())
+    let out = cli
+        .command(&["order", "init", "--request", app])
+        .env_remove("DECLOUD_WALLET_PASSWORD")
+        .env_remove("DECLOUD_MARKET")
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let template = std::fs::read_to_string(work.path().join("decloud.toml")).unwrap();
+    succeeded(&out).unwrap();
+    let template = std::fs::read_to_string(cli.file("decloud.toml")).unwrap();
     assert!(template.contains("[order.request]"), "{template}");
     assert!(
         template.to_lowercase().contains(

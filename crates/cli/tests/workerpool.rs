@@ -3,61 +3,14 @@
 //! shows every replicate's stage, and `result get` downloads the result and checks it against
 //! the chain. And `decloud demo` runs the whole story on its own.
 
+mod common;
+
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 
-use decloud_storage::BlobStore;
+use common::Cli;
 use decloud_testkit::Devnet;
-use decloud_testkit::fixtures::{Service, example_app_path, json_output, succeeded};
-use serde_json::Value;
-
-const PASSWORD: &str = "correct horse";
-
-struct Env {
-    devnet: Devnet,
-    work: tempfile::TempDir,
-    market: String,
-    scheduler: String,
-}
-
-impl Env {
-    fn command(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_decloud"));
-        command
-            .args(args)
-            .current_dir(self.work.path())
-            .env("DECLOUD_HOME", self.devnet.home())
-            .env("DECLOUD_WALLET_PASSWORD", PASSWORD)
-            .env("DECLOUD_MARKET", &self.market)
-            .env("DECLOUD_SCHEDULER", &self.scheduler)
-            .env_remove("DECLOUD_WALLET")
-            .env_remove("DECLOUD_RPC");
-        command
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        self.command(args)
-            .output()
-            .expect("the decloud binary runs")
-    }
-
-    fn json(&self, args: &[&str]) -> Value {
-        let mut args = args.to_vec();
-        args.push("--json");
-        json_output(&self.run(&args)).unwrap_or_else(|e| panic!("decloud {}: {e}", args.join(" ")))
-    }
-
-    fn ok(&self, args: &[&str]) {
-        succeeded(&self.run(args)).unwrap_or_else(|e| panic!("decloud {}: {e}", args.join(" ")));
-    }
-
-    fn edit_template(&self, from: &str, to: &str) {
-        let path = self.work.path().join("decloud.toml");
-        let text = std::fs::read_to_string(&path).unwrap();
-        assert!(text.contains(from), "{from:?} not in {text}");
-        std::fs::write(&path, text.replacen(from, to, 1)).unwrap();
-    }
-}
+use decloud_testkit::fixtures::{self, Service, example_app_path};
 
 /// The URL a `decloud node` line announces after `marker`.
 fn url_after(line: &str, marker: &str) -> Option<String> {
@@ -72,15 +25,10 @@ fn url_after(line: &str, marker: &str) -> Option<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_node_computes_what_run_asks_and_result_get_checks_it() {
     let devnet = Devnet::start().await.unwrap();
-    let mut env = Env {
-        devnet,
-        work: tempfile::tempdir().unwrap(),
-        market: String::new(),
-        scheduler: String::new(),
-    };
+    // The market and the scheduler are known once the node announces them.
+    let mut env = Cli::new(devnet.home(), "");
     for (name, index) in [("appdev", 1), ("pool", 3), ("requester", 4)] {
-        let key = decloud_chain::accounts::DEV_PRIVATE_KEYS[index].to_string();
-        env.ok(&["wallet", "import", "--name", name, &key]);
+        env.import(name, index);
     }
     let pool = env.json(&[
         "workerpool",
@@ -131,7 +79,7 @@ async fn a_node_computes_what_run_asks_and_result_get_checks_it() {
         } else if line.starts_with("market:") {
             env.market = url_after(&line, " on ").unwrap();
         } else if line.starts_with("scheduler:") {
-            env.scheduler = url_after(&line, " at ").unwrap();
+            env.scheduler = url_after(&line, " at ");
         } else if line.starts_with("worker 1:") {
             break;
         }
@@ -139,15 +87,12 @@ async fn a_node_computes_what_run_asks_and_result_get_checks_it() {
     // Keep reading what the node prints, so that it never writes into a closed pipe.
     std::thread::spawn(move || for _ in lines {});
     let storage = storage.expect("the node announces its storage");
-    assert!(
-        env.scheduler.starts_with("http://127.0.0.1:"),
-        "{}",
-        env.scheduler
-    );
+    let scheduler = env.scheduler.as_deref().unwrap_or_default();
+    assert!(scheduler.starts_with("http://127.0.0.1:"), "{scheduler}");
 
     // The app developer uploads the module to the node's storage and registers it there.
     let wasm = std::fs::read(example_app_path("greeting")).expect("run scripts/build-apps first");
-    std::fs::write(env.work.path().join("greeting.wasm"), &wasm).unwrap();
+    std::fs::write(env.file("greeting.wasm"), &wasm).unwrap();
     let app = env.json(&[
         "app",
         "deploy",
@@ -163,12 +108,7 @@ async fn a_node_computes_what_run_asks_and_result_get_checks_it() {
     let shown = env.json(&["app", "show", app["address"].as_str().unwrap()]);
     let uri = shown["uri"].as_str().unwrap().to_string();
     assert!(uri.starts_with(&storage), "{shown}");
-    let (base, name) = decloud_storage::uri::split(&uri).unwrap();
-    let stored = BlobStore::from_url(base)
-        .unwrap()
-        .get(&name.parse().unwrap(), 1 << 20)
-        .await
-        .unwrap();
+    let stored = fixtures::download(&uri, 1 << 20).await.unwrap();
     assert_eq!(
         &stored[..],
         &wasm[..],
@@ -216,27 +156,20 @@ async fn a_node_computes_what_run_asks_and_result_get_checks_it() {
     let got = env.json(&["result", "get", &task, "-o", "out"]);
     assert_eq!(got["verified"], true, "{got}");
     assert_eq!(
-        std::fs::read_to_string(env.work.path().join("out/result.txt")).unwrap(),
+        std::fs::read_to_string(env.file("out/result.txt")).unwrap(),
         "Hello, CLI user!\n"
     );
     // Again into the same directory: refused, nothing overwritten.
-    let again = env.run(&["result", "get", &task, "-o", "out"]);
-    assert!(!again.status.success());
-    let err = String::from_utf8_lossy(&again.stderr);
-    assert!(
-        err.contains("not empty") && err.lines().count() == 1,
-        "{err}"
-    );
+    let err = env.fails(&["result", "get", &task, "-o", "out"]);
+    assert!(err.contains("not empty"), "{err}");
     // A result altered in storage is refused.
     let location = shown["results_location"].as_str().unwrap();
     let name = location.rsplit('/').next().unwrap();
-    let blob = env.devnet.home().join("blobs").join(name);
+    let blob = devnet.home().join("blobs").join(name);
     assert!(blob.is_file(), "the node keeps blobs in its home");
     std::fs::write(&blob, b"not the result").unwrap();
-    let tampered = env.run(&["result", "get", &task, "-o", "out2"]);
-    assert!(!tampered.status.success());
-    let err = String::from_utf8_lossy(&tampered.stderr);
-    assert!(err.contains("corrupt") && err.lines().count() == 1, "{err}");
+    let err = env.fails(&["result", "get", &task, "-o", "out2"]);
+    assert!(err.contains("corrupt"), "{err}");
 }
 
 #[test]
@@ -251,12 +184,7 @@ fn the_demo_runs_the_whole_flow_and_stops_what_it_started() {
         )
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "demo failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let report = fixtures::json_output(&out).unwrap_or_else(|e| panic!("demo failed: {e}"));
     let tasks = report["tasks"].as_array().unwrap();
     assert_eq!(tasks.len(), 2);
     assert_eq!(tasks[0]["replicas"], 1);

@@ -1,45 +1,38 @@
 //! The market over HTTP against a real devnet: publishing, refusals, queries, cancellation and
 //! the chain follower.
 
-use std::time::Duration;
-
 use alloy::primitives::{Address, B256, U256};
 use alloy::signers::SignerSync;
+use alloy::signers::local::PrivateKeySigner;
 use decloud_chain::contracts::IHub;
-use decloud_market::{MarketConfig, OrderStatus, api, follower};
+use decloud_market::{OrderStatus, api, follower};
 use decloud_protocol::order::{AppOrder, Domain, Order, RequestOrder};
-use decloud_testkit::{Devnet, fixtures};
+use decloud_testkit::market::IdleMarket;
+use decloud_testkit::{Devnet, fixtures, pool};
 use serde_json::{Value, json};
 
 struct Setup {
     devnet: Devnet,
-    _db: tempfile::TempDir,
-    market: decloud_market::RunningMarket,
+    market: IdleMarket,
     http: reqwest::Client,
     domain: Domain,
     app: Address,
+    /// The app's owner (account 1).
+    owner: PrivateKeySigner,
 }
 
-/// Account 1 owns an app; the market runs against the devnet.
+/// Account 1 owns an app; the market runs against the devnet (the tests drive its follower by
+/// hand).
 async fn setup() -> Setup {
     let devnet = Devnet::start().await.unwrap();
     let app = fixtures::register_order_app(&devnet, 1, "greeting")
         .await
         .unwrap();
-    let db = tempfile::tempdir().unwrap();
-    let market = decloud_market::start(MarketConfig {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        database_url: format!("sqlite://{}", db.path().join("market.db").display()),
-        profile: devnet.profile().clone(),
-        // The tests drive the follower by hand.
-        follow_interval: Duration::from_secs(3600),
-    })
-    .await
-    .unwrap();
+    let market = IdleMarket::start(&devnet).await.unwrap();
     let domain = Domain::new(devnet.profile().chain_id, devnet.profile().contracts.hub);
     Setup {
+        owner: devnet.signer(1),
         devnet,
-        _db: db,
         market,
         http: reqwest::Client::new(),
         domain,
@@ -56,6 +49,13 @@ impl Setup {
             salt: B256::repeat_byte(salt),
             ..AppOrder::default()
         }
+    }
+
+    /// [`Setup::app_order`], signed by the app's owner; returns it and its hash.
+    fn signed_app_order(&self, price: u64, salt: u8) -> (AppOrder, B256) {
+        let mut order = self.app_order(price, salt);
+        let hash = order.sign_with(&self.owner, &self.domain).unwrap();
+        (order, hash)
     }
 
     async fn publish(&self, kind: &str, order: &impl serde::Serialize) -> (u16, Value) {
@@ -83,12 +83,9 @@ impl Setup {
 #[tokio::test]
 async fn publish_query_and_refuse() {
     let s = setup().await;
-    let owner = s.devnet.signer(1);
 
-    let mut cheap = s.app_order(10, 1);
-    let cheap_hash = cheap.sign_with(&owner, &s.domain).unwrap();
-    let mut dear = s.app_order(30, 2);
-    dear.sign_with(&owner, &s.domain).unwrap();
+    let (cheap, cheap_hash) = s.signed_app_order(10, 1);
+    let (dear, _) = s.signed_app_order(30, 2);
 
     let (code, receipt) = s.publish("app", &dear).await;
     assert_eq!(code, 201, "{receipt}");
@@ -137,7 +134,7 @@ async fn publish_query_and_refuse() {
     // An app that is not registered.
     let mut ghost = s.app_order(10, 4);
     ghost.app = Address::repeat_byte(0x99);
-    ghost.sign_with(&owner, &s.domain).unwrap();
+    ghost.sign_with(&s.owner, &s.domain).unwrap();
     let (code, error) = s.publish("app", &ghost).await;
     assert_eq!(code, 400);
     assert!(
@@ -200,16 +197,13 @@ async fn publish_query_and_refuse() {
 #[tokio::test]
 async fn cancellation_off_chain_and_on_chain() {
     let s = setup().await;
-    let owner = s.devnet.signer(1);
-    let mut withdrawn = s.app_order(10, 1);
-    let withdrawn_hash = withdrawn.sign_with(&owner, &s.domain).unwrap();
-    let mut voided = s.app_order(20, 2);
-    let voided_hash = voided.sign_with(&owner, &s.domain).unwrap();
+    let (withdrawn, withdrawn_hash) = s.signed_app_order(10, 1);
+    let (voided, voided_hash) = s.signed_app_order(20, 2);
     assert_eq!(s.publish("app", &withdrawn).await.0, 201);
     assert_eq!(s.publish("app", &voided).await.0, 201);
 
     let profile = s.devnet.profile();
-    let cancel = |signer: &alloy::signers::local::PrivateKeySigner, deadline: u64| {
+    let cancel = |signer: &PrivateKeySigner, deadline: u64| {
         let message = api::cancel_message(
             profile.chain_id,
             profile.contracts.hub,
@@ -225,8 +219,8 @@ async fn cancellation_off_chain_and_on_chain() {
     let stranger = s.devnet.signer(2);
     for (signer, deadline, status) in [
         (&stranger, now + 60, 400),
-        (&owner, now + 100_000, 400),
-        (&owner, now + 60, 200),
+        (&s.owner, now + 100_000, 400),
+        (&s.owner, now + 60, 200),
     ] {
         let body = cancel(signer, deadline);
         let response = s.http.post(&url).json(&body).send().await.unwrap();
@@ -234,20 +228,17 @@ async fn cancellation_off_chain_and_on_chain() {
     }
 
     // The owner voids the other order on chain; the follower notices.
-    IHub::new(profile.contracts.hub, s.devnet.provider(1))
-        .manageAppOrder(IHub::AppOrder::from(&voided), true)
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
-    let book = decloud_market::OrderBook::open(&format!(
-        "sqlite://{}",
-        s._db.path().join("market.db").display()
-    ))
+    let hub = IHub::new(profile.contracts.hub, s.devnet.provider(1));
+    let void = hub.manageAppOrder((&voided).into(), true);
+    pool::send_as(
+        &s.devnet,
+        1,
+        "voiding the order",
+        void.into_transaction_request(),
+    )
     .await
     .unwrap();
+    let book = s.market.book().await.unwrap();
     let checker = decloud_market::check::ChainChecker::new(profile.clone()).unwrap();
     follower::follow_once(&book, &checker).await.unwrap();
     let (_, one) = s.get(&format!("/v1/orders/{voided_hash}")).await;

@@ -1,16 +1,15 @@
 //! The market's chain follower through a reorg, driven by hand: an order cancelled on chain in
 //! a block the chain then drops is open again in the book.
 
-use std::time::Duration;
-
 use alloy::primitives::{B256, U256};
 use alloy::providers::Provider;
 use decloud_chain::contracts::IHub;
 use decloud_market::check::ChainChecker;
-use decloud_market::{MarketConfig, OrderBook, OrderStatus, follower};
+use decloud_market::{OrderBook, OrderStatus, follower};
 use decloud_protocol::order::{AppOrder, Domain, Order};
-use decloud_testkit::{Devnet, fixtures};
-use serde_json::{Value, json};
+use decloud_testkit::market::IdleMarket;
+use decloud_testkit::{Devnet, anvil, fixtures, pool};
+use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_order_cancelled_in_an_orphaned_block_is_open_again() {
@@ -22,17 +21,7 @@ async fn an_order_cancelled_in_an_orphaned_block_is_open_again() {
         .await
         .unwrap();
 
-    let db = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", db.path().join("market.db").display());
-    let market = decloud_market::start(MarketConfig {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        database_url: url.clone(),
-        profile: profile.clone(),
-        // The test drives the follower by hand.
-        follow_interval: Duration::from_secs(3600),
-    })
-    .await
-    .unwrap();
+    let market = IdleMarket::start(&devnet).await.unwrap();
     let domain = Domain::new(profile.chain_id, profile.contracts.hub);
     let mut order = AppOrder {
         app,
@@ -50,7 +39,7 @@ async fn an_order_cancelled_in_an_orphaned_block_is_open_again() {
         .unwrap();
     assert_eq!(response.status().as_u16(), 201);
 
-    let book = OrderBook::open(&url).await.unwrap();
+    let book = market.book().await.unwrap();
     let checker = ChainChecker::new(profile.clone()).unwrap();
     let status = |book: &OrderBook| {
         let book = book.clone();
@@ -60,46 +49,23 @@ async fn an_order_cancelled_in_an_orphaned_block_is_open_again() {
     assert_eq!(status(&book).await, OrderStatus::Open);
 
     // The owner voids the order on chain, in a block the chain will drop.
-    let provider = devnet.provider(0);
-    let snapshot: U256 = provider
-        .raw_request("evm_snapshot".into(), ())
-        .await
-        .unwrap();
-    IHub::new(profile.contracts.hub, devnet.provider(1))
-        .manageAppOrder(
-            IHub::AppOrder {
-                app: order.app,
-                appprice: order.app_price,
-                volume: U256::from(order.volume),
-                tag: order.tag.0,
-                datasetrestrict: order.dataset_restrict,
-                workerpoolrestrict: order.workerpool_restrict,
-                requesterrestrict: order.requester_restrict,
-                expiry: U256::from(order.expiry),
-                salt: order.salt,
-                sign: order.sign.clone(),
-            },
-            true,
-        )
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+    let snapshot = anvil::snapshot(&devnet).await.unwrap();
+    let hub = IHub::new(profile.contracts.hub, devnet.provider(1));
+    let void = hub.manageAppOrder((&order).into(), true);
+    pool::send_as(
+        &devnet,
+        1,
+        "voiding the order",
+        void.into_transaction_request(),
+    )
+    .await
+    .unwrap();
     follower::follow_once(&book, &checker).await.unwrap();
     assert_eq!(status(&book).await, OrderStatus::Cancelled);
 
     // The chain forgets the cancellation and grows past the old head.
-    let reverted: bool = provider
-        .raw_request("evm_revert".into(), (snapshot,))
-        .await
-        .unwrap();
-    assert!(reverted);
-    for _ in 0..3 {
-        let _: Value = provider.raw_request("evm_mine".into(), ()).await.unwrap();
-    }
-    let head = provider.get_block_number().await.unwrap();
+    anvil::reorg(&devnet, snapshot, 3).await.unwrap();
+    let head = devnet.provider(0).get_block_number().await.unwrap();
     assert_eq!(follower::follow_once(&book, &checker).await.unwrap(), head);
     assert_eq!(
         status(&book).await,
@@ -107,7 +73,7 @@ async fn an_order_cancelled_in_an_orphaned_block_is_open_again() {
         "an order cancelled by a dropped block stayed cancelled"
     );
     // A reopened book resumes from the stored cursor: nothing more to undo.
-    let reopened = OrderBook::open(&url).await.unwrap();
+    let reopened = market.book().await.unwrap();
     assert_eq!(
         follower::follow_once(&reopened, &checker).await.unwrap(),
         head

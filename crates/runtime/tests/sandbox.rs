@@ -4,7 +4,9 @@
 mod common;
 
 use common::*;
-use decloud_runtime::{Digest, FailureKind, Limits, Outcome, Runtime, RuntimeConfig, RuntimeError};
+use decloud_runtime::{
+    Digest, FailureKind, Limits, Outcome, RunReport, Runtime, RuntimeConfig, RuntimeError,
+};
 use std::fs;
 
 fn failure(outcome: &Outcome) -> (FailureKind, String) {
@@ -12,6 +14,30 @@ fn failure(outcome: &Outcome) -> (FailureKind, String) {
         Outcome::Failed(r) => (r.kind, r.detail.clone()),
         other => panic!("expected a deterministic failure, got {other:?}"),
     }
+}
+
+/// Checks that the run completed; says why when it did not.
+fn assert_completed(report: &RunReport) {
+    assert!(
+        matches!(report.outcome, Outcome::Completed { .. }),
+        "{:?} {}",
+        report.outcome,
+        report.stderr.text()
+    );
+}
+
+/// Runs `sandbox-probe` with `args` under [`small_limits`] changed by `limits`.
+fn probe(args: &[&str], limits: impl FnOnce(&mut Limits)) -> (RunReport, tempfile::TempDir) {
+    let mut small = small_limits();
+    limits(&mut small);
+    run_example("sandbox-probe", args, &small)
+}
+
+/// An input directory holding `data.txt`, mounted at `/in` as a dataset is.
+fn probe_input() -> tempfile::TempDir {
+    let input = tempfile::tempdir().unwrap();
+    fs::write(input.path().join("data.txt"), "the input").unwrap();
+    input
 }
 
 fn report_lines(out: &std::path::Path) -> std::collections::BTreeMap<String, String> {
@@ -45,17 +71,11 @@ fn greeting_digest_follows_the_documented_encoding() {
 fn same_module_same_inputs_same_bytes_even_with_clock_and_random() {
     let rt = runtime();
     let app = app(&rt, "sandbox-probe");
-    let input = tempfile::tempdir().unwrap();
-    fs::write(input.path().join("data.txt"), "the input").unwrap();
+    let input = probe_input();
     let t = task(&["report", "x y"]);
     let (a, out_a) = run_in(&rt, &app, &t, Some(input.path()), &Limits::default());
     let (b, out_b) = run_in(&rt, &app, &t, Some(input.path()), &Limits::default());
-    assert!(
-        matches!(a.outcome, Outcome::Completed { .. }),
-        "{:?} {}",
-        a.outcome,
-        a.stderr.text()
-    );
+    assert_completed(&a);
     assert_eq!(a.outcome.digest(), b.outcome.digest());
     let report_a = fs::read(out_a.path().join("report.txt")).unwrap();
     assert_eq!(report_a, fs::read(out_b.path().join("report.txt")).unwrap());
@@ -96,8 +116,7 @@ fn same_module_same_inputs_same_bytes_even_with_clock_and_random() {
 fn paths_outside_in_and_out_threads_and_network_fail_inside_the_sandbox() {
     let rt = runtime();
     let app = app(&rt, "sandbox-probe");
-    let input = tempfile::tempdir().unwrap();
-    fs::write(input.path().join("data.txt"), "the input").unwrap();
+    let input = probe_input();
     // A file beside the input directory, which `/in/..` would reach without the sandbox.
     let (report, out) = run_in(
         &rt,
@@ -106,11 +125,7 @@ fn paths_outside_in_and_out_threads_and_network_fail_inside_the_sandbox() {
         Some(input.path()),
         &Limits::default(),
     );
-    assert!(
-        matches!(report.outcome, Outcome::Completed { .. }),
-        "{:?}",
-        report.outcome
-    );
+    assert_completed(&report);
     let lines = report_lines(out.path());
     assert_eq!(lines["read_in_data"], "ok");
     for key in [
@@ -140,13 +155,7 @@ fn paths_outside_in_and_out_threads_and_network_fail_inside_the_sandbox() {
 
 #[test]
 fn an_infinite_loop_stops_at_the_fuel_cap() {
-    let rt = runtime();
-    let app = app(&rt, "sandbox-probe");
-    let limits = Limits {
-        fuel: 50_000_000,
-        ..small_limits()
-    };
-    let (report, out) = run_in(&rt, &app, &task(&["spin"]), None, &limits);
+    let (report, out) = probe(&["spin"], |l| l.fuel = 50_000_000);
     let (kind, _) = failure(&report.outcome);
     assert_eq!(kind, FailureKind::OutOfFuel);
     assert_eq!(report.fuel_consumed, 50_000_000);
@@ -178,18 +187,8 @@ fn an_infinite_loop_stops_at_the_wall_clock_cap_as_a_non_deterministic_outcome()
 
 #[test]
 fn sleeping_costs_no_host_time_and_is_deterministic() {
-    let rt = runtime();
-    let app = app(&rt, "sandbox-probe");
-    let limits = Limits {
-        wall_clock_ms: 10_000,
-        ..small_limits()
-    };
-    let (report, out) = run_in(&rt, &app, &task(&["sleep"]), None, &limits);
-    assert!(
-        matches!(report.outcome, Outcome::Completed { .. }),
-        "{:?}",
-        report.outcome
-    );
+    let (report, out) = probe(&["sleep"], |l| l.wall_clock_ms = 10_000);
+    assert_completed(&report);
     let slept: u128 = report_lines(out.path())["slept_ns"].parse().unwrap();
     assert!(
         slept >= 3600 * 1_000_000_000,
@@ -199,13 +198,12 @@ fn sleeping_costs_no_host_time_and_is_deterministic() {
 
 #[test]
 fn unbounded_memory_growth_stops_at_the_cap() {
-    let rt = runtime();
-    let app = app(&rt, "sandbox-probe");
-    let (report, _out) = run_in(&rt, &app, &task(&["alloc"]), None, &small_limits());
+    let (report, _out) = probe(&["alloc"], |_| ());
     let (kind, detail) = failure(&report.outcome);
     assert_eq!(kind, FailureKind::MemoryLimit, "{detail}");
 
     // A raw memory.grow loop, and a module whose initial memory is over the cap.
+    let rt = runtime();
     let grow = rt
         .compile(
             br#"(module (memory 1)
@@ -230,18 +228,12 @@ fn an_oversized_output_is_refused() {
     let (kind, detail) = failure(&report.outcome);
     assert_eq!(kind, FailureKind::OutputTooLarge, "{detail}");
     let (report, _out) = run_in(&rt, &app, &task(&["write", "1000"]), None, &limits);
-    assert!(matches!(report.outcome, Outcome::Completed { .. }));
+    assert_completed(&report);
 }
 
 #[test]
 fn an_app_that_writes_without_end_is_stopped_during_the_run() {
-    let rt = runtime();
-    let app = app(&rt, "sandbox-probe");
-    let limits = Limits {
-        fuel: u64::MAX,
-        ..small_limits()
-    };
-    let (report, out) = run_in(&rt, &app, &task(&["fill"]), None, &limits);
+    let (report, out) = probe(&["fill"], |l| l.fuel = u64::MAX);
     let (kind, detail) = failure(&report.outcome);
     assert_eq!(kind, FailureKind::OutputTooLarge, "{detail}");
     assert!(detail.contains("during the run"), "{detail}");
@@ -254,12 +246,8 @@ fn an_app_that_writes_without_end_is_stopped_during_the_run() {
 
 #[test]
 fn logs_are_capped_without_failing_the_app() {
-    let (report, _out) = run_example("sandbox-probe", &["stdout", "100000"], &small_limits());
-    assert!(
-        matches!(report.outcome, Outcome::Completed { .. }),
-        "{:?}",
-        report.outcome
-    );
+    let (report, _out) = probe(&["stdout", "100000"], |_| ());
+    assert_completed(&report);
     assert_eq!(report.stdout.bytes.len(), 4096);
     assert!(report.stdout.truncated);
 }
@@ -330,11 +318,7 @@ fn csv_stats_reads_the_dataset_from_in() {
     let mut t = task(&[]);
     t.dataset_filename = Some("data.csv".into());
     let (report, out) = run_in(&rt, &app, &t, Some(input.path()), &Limits::default());
-    assert!(
-        matches!(report.outcome, Outcome::Completed { .. }),
-        "{}",
-        report.stderr.text()
-    );
+    assert_completed(&report);
     let stats = fs::read_to_string(out.path().join("stats.json")).unwrap();
     assert!(
         stats.contains(r#""x":{"count":3,"min":1,"max":3,"mean":2,"#),
@@ -349,11 +333,7 @@ fn csv_stats_reads_the_dataset_from_in() {
 #[test]
 fn hash_search_finds_the_expected_nonce() {
     let (report, out) = run_example("hash-search", &["decloud", "12"], &Limits::default());
-    assert!(
-        matches!(report.outcome, Outcome::Completed { .. }),
-        "{}",
-        report.stderr.text()
-    );
+    assert_completed(&report);
     let result = fs::read_to_string(out.path().join("result.json")).unwrap();
     let nonce: u64 = result
         .split("\"nonce\":")
@@ -381,13 +361,14 @@ fn invalid_modules_get_a_one_line_error() {
         }
     }
     // Valid wasm but no `_start`, or an import the sandbox does not provide.
-    let err = rt.compile(b"(module)").unwrap_err();
-    assert!(matches!(err, RuntimeError::NotACommand(_)), "{err}");
-    let err = rt
-        .compile(br#"(module (import "wasi" "thread-spawn" (func)) (func (export "_start")))"#)
-        .unwrap_err();
-    assert!(matches!(err, RuntimeError::NotACommand(_)), "{err}");
-    assert!(!err.to_string().contains('\n'));
+    for wat in [
+        &b"(module)"[..],
+        br#"(module (import "wasi" "thread-spawn" (func)) (func (export "_start")))"#,
+    ] {
+        let err = rt.compile(wat).unwrap_err();
+        assert!(matches!(err, RuntimeError::NotACommand(_)), "{err}");
+        assert!(!err.to_string().contains('\n'));
+    }
 }
 
 #[test]
@@ -415,22 +396,29 @@ fn deep_recursion_and_bad_arithmetic_are_deterministic_traps() {
     }
 }
 
+/// Whether an error is of the kind a test expects.
+type ErrorKind = fn(&RuntimeError) -> bool;
+
 #[test]
 fn threads_are_not_available() {
     let rt = runtime();
-    // Shared memory (the threads proposal) does not even validate.
-    let err = rt
-        .compile(br#"(module (memory 1 1 shared) (func (export "_start")))"#)
-        .unwrap_err();
-    assert!(matches!(err, RuntimeError::InvalidModule(_)), "{err}");
-    // wasi-threads is not linked.
-    let err = rt
-        .compile(
+    let cases: [(&[u8], ErrorKind); 2] = [
+        // Shared memory (the threads proposal) does not even validate.
+        (
+            br#"(module (memory 1 1 shared) (func (export "_start")))"#,
+            |e| matches!(e, RuntimeError::InvalidModule(_)),
+        ),
+        // wasi-threads is not linked.
+        (
             br#"(module (import "wasi" "thread-spawn" (func (param i32) (result i32)))
                  (func (export "_start")))"#,
-        )
-        .unwrap_err();
-    assert!(matches!(err, RuntimeError::NotACommand(_)), "{err}");
+            |e| matches!(e, RuntimeError::NotACommand(_)),
+        ),
+    ];
+    for (wat, expected) in cases {
+        let err = rt.compile(wat).unwrap_err();
+        assert!(expected(&err), "{err}");
+    }
 }
 
 #[test]
@@ -453,36 +441,21 @@ fn compiled_modules_are_cached_on_disk_across_runtimes() {
         ..Default::default()
     };
     let wasm = fs::read(app_path("greeting")).unwrap();
-    let digest = {
+    // Each call is a worker (re)started over the same cache: a new runtime compiles the module
+    // and runs it.
+    let run_fresh = || {
         let rt = Runtime::new(config.clone()).unwrap();
         let app = rt.compile(&wasm).unwrap();
-        assert!(rt.cache_path(&app.checksum()).unwrap().is_file());
-        run_in(&rt, &app, &task(&["x"]), None, &Limits::default())
-            .0
-            .outcome
-            .digest()
+        let path = rt.cache_path(&app.checksum()).unwrap();
+        assert!(path.is_file());
+        let (report, _out) = run_in(&rt, &app, &task(&["x"]), None, &Limits::default());
+        (report.outcome.digest(), path)
     };
+    let (digest, path) = run_fresh();
     // A "restarted worker": a new runtime over the same cache loads the compiled module.
-    let rt = Runtime::new(config.clone()).unwrap();
-    let app = rt.compile(&wasm).unwrap();
-    assert_eq!(
-        run_in(&rt, &app, &task(&["x"]), None, &Limits::default())
-            .0
-            .outcome
-            .digest(),
-        digest
-    );
+    assert_eq!(run_fresh().0, digest);
     // A corrupted entry is dropped and recompiled, never trusted.
-    let path = rt.cache_path(&app.checksum()).unwrap();
     fs::write(&path, b"garbage").unwrap();
-    let rt = Runtime::new(config).unwrap();
-    let app = rt.compile(&wasm).unwrap();
-    assert_eq!(
-        run_in(&rt, &app, &task(&["x"]), None, &Limits::default())
-            .0
-            .outcome
-            .digest(),
-        digest
-    );
+    assert_eq!(run_fresh().0, digest);
     assert!(fs::metadata(&path).unwrap().len() > 100);
 }

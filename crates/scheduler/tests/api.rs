@@ -5,23 +5,21 @@
 use std::time::{Duration, Instant};
 
 use alloy::primitives::{Address, B256, U256};
-use alloy::providers::Provider;
 use alloy::signers::SignerSync;
 use alloy::signers::local::PrivateKeySigner;
 use decloud_protocol::pool::{Challenge, LoginRequest, Session};
 use decloud_scheduler::{SchedulerConfig, SchedulerError};
-use decloud_testkit::Devnet;
-use decloud_testkit::pool::{DealRequest, POOL_OWNER, Pool, PoolOptions};
+use decloud_testkit::pool::{self, DealRequest, POOL_OWNER, Pool, PoolOptions, REQUESTER};
+use decloud_testkit::{Devnet, anvil};
 use serde_json::{Value, json};
 
+/// The JSON body of the answer to `request`.
+async fn answer<T: serde::de::DeserializeOwned>(request: reqwest::RequestBuilder) -> T {
+    request.send().await.unwrap().json().await.unwrap()
+}
+
 async fn challenge(http: &reqwest::Client, url: &str) -> Challenge {
-    http.get(format!("{url}/v1/login/challenge"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+    answer(http.get(format!("{url}/v1/login/challenge"))).await
 }
 
 fn login_request(key: &PrivateKeySigner, c: &Challenge, capacity: u64) -> LoginRequest {
@@ -80,15 +78,7 @@ async fn logins_sessions_and_bad_input_get_clear_refusals() {
     let c = challenge(&http, &url).await;
     assert!(c.message.contains(&c.nonce));
     let good = login_request(&key, &c, 2);
-    let session: Session = http
-        .post(format!("{url}/v1/login"))
-        .json(&good)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let session: Session = answer(login(&good)).await;
     assert_eq!(session.worker, key.address());
     refused(login(&good), 401, "used or expired").await;
 
@@ -169,14 +159,7 @@ async fn logins_sessions_and_bad_input_get_clear_refusals() {
     refused(http.get(format!("{url}/v1/tasks/{task}")), 404, "").await;
 
     // The session's worker is listed; nothing above changed anything else.
-    let workers: Value = http
-        .get(format!("{url}/v1/workers"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let workers: Value = answer(http.get(format!("{url}/v1/workers"))).await;
     assert_eq!(workers.as_array().unwrap().len(), 1);
     assert_eq!(workers[0]["capacity"], 2);
 }
@@ -184,9 +167,7 @@ async fn logins_sessions_and_bad_input_get_clear_refusals() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_scheduler_starts_only_with_its_pool_owners_key() {
     let devnet = Devnet::start().await.unwrap();
-    let owner = decloud_testkit::pool::client(&devnet, POOL_OWNER)
-        .await
-        .unwrap();
+    let owner = pool::client(&devnet, POOL_OWNER).await.unwrap();
     let pool = decloud_chain::actions::register_workerpool(&owner, "p", 30, 10)
         .await
         .unwrap();
@@ -224,17 +205,10 @@ async fn a_deal_a_reorg_removes_is_forgotten() {
         .await
         .unwrap();
     // Fund the requester first, so that the snapshot keeps the deposit and drops the deal.
-    let requester = decloud_testkit::pool::client(&devnet, decloud_testkit::pool::REQUESTER)
+    pool::deposit(&devnet, REQUESTER, U256::from(10_000_000_000_000u64))
         .await
         .unwrap();
-    decloud_chain::actions::deposit(&requester, U256::from(10_000_000_000_000u64))
-        .await
-        .unwrap();
-    let provider = devnet.provider(0);
-    let snapshot: U256 = provider
-        .raw_request("evm_snapshot".into(), ())
-        .await
-        .unwrap();
+    let snapshot = anvil::snapshot(&devnet).await.unwrap();
     let deal = pool.deal(&DealRequest::new(app)).await.unwrap();
     let seen = |id: B256| {
         let url = url.clone();
@@ -259,13 +233,6 @@ async fn a_deal_a_reorg_removes_is_forgotten() {
     };
     wait_for(200, "the scheduler never saw the deal").await;
     // The chain forgets the match and grows past the old head.
-    let reverted: bool = provider
-        .raw_request("evm_revert".into(), (snapshot,))
-        .await
-        .unwrap();
-    assert!(reverted);
-    for _ in 0..3 {
-        let _: Value = provider.raw_request("evm_mine".into(), ()).await.unwrap();
-    }
+    anvil::reorg(&devnet, snapshot, 3).await.unwrap();
     wait_for(404, "the scheduler kept a deal the chain no longer has").await;
 }

@@ -8,15 +8,8 @@ use alloy::providers::Provider;
 use decloud_chain::client::Client;
 use decloud_scheduler::db::Store;
 use decloud_scheduler::follower::{FollowerOptions, follow_once};
-use decloud_testkit::Devnet;
-use decloud_testkit::pool::{DealRequest, Pool, PoolOptions, REQUESTER};
-use serde_json::Value;
-
-fn greeting() -> Vec<u8> {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../apps/target/wasm32-wasip1/release/greeting.wasm");
-    std::fs::read(&path).expect("run scripts/build-apps first")
-}
+use decloud_testkit::pool::{self, DealRequest, Pool, PoolOptions, REQUESTER};
+use decloud_testkit::{Devnet, anvil, fixtures};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_deal_of_an_orphaned_block_is_forgotten() {
@@ -32,12 +25,10 @@ async fn a_deal_of_an_orphaned_block_is_forgotten() {
     )
     .await
     .unwrap();
-    let app = pool.deploy_app("greeting", &greeting()).await.unwrap();
+    let greeting = fixtures::example_app("greeting").unwrap();
+    let app = pool.deploy_app("greeting", &greeting).await.unwrap();
     // Fund the requester first, so that the snapshot keeps the deposit and drops the deal.
-    let requester = decloud_testkit::pool::client(&devnet, REQUESTER)
-        .await
-        .unwrap();
-    decloud_chain::actions::deposit(&requester, U256::from(10_000_000_000_000u64))
+    pool::deposit(&devnet, REQUESTER, U256::from(10_000_000_000_000u64))
         .await
         .unwrap();
 
@@ -51,11 +42,7 @@ async fn a_deal_of_an_orphaned_block_is_forgotten() {
         .await
         .unwrap();
 
-    let provider = devnet.provider(0);
-    let snapshot: U256 = provider
-        .raw_request("evm_snapshot".into(), ())
-        .await
-        .unwrap();
+    let snapshot = anvil::snapshot(&devnet).await.unwrap();
     let deal = pool.deal(&DealRequest::new(app)).await.unwrap();
     let progress = follow_once(&client, &store, pool.workerpool, options)
         .await
@@ -64,15 +51,8 @@ async fn a_deal_of_an_orphaned_block_is_forgotten() {
     assert!(store.deal(deal.id()).await.unwrap().is_some());
 
     // The chain forgets the match and grows past the old head.
-    let reverted: bool = provider
-        .raw_request("evm_revert".into(), (snapshot,))
-        .await
-        .unwrap();
-    assert!(reverted);
-    for _ in 0..3 {
-        let _: Value = provider.raw_request("evm_mine".into(), ()).await.unwrap();
-    }
-    let head = provider.get_block_number().await.unwrap();
+    anvil::reorg(&devnet, snapshot, 3).await.unwrap();
+    let head = devnet.provider(0).get_block_number().await.unwrap();
     let progress = follow_once(&client, &store, pool.workerpool, options)
         .await
         .unwrap();

@@ -1,13 +1,14 @@
 //! Set-up that integration tests and benchmarks share beyond a devnet and a pool: the example
-//! apps' modules, and services started as child processes.
+//! apps' modules, blobs downloaded from a storage node, waiting for a state, and services
+//! started as child processes.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, ChildStdout, Command, ExitStatus, Output, Stdio};
+use std::time::Duration;
 
 use alloy::primitives::{Address, B256};
 use decloud_chain::ChainError;
-use decloud_chain::client::Client;
 
 use crate::Devnet;
 
@@ -41,6 +42,44 @@ pub enum FixtureError {
     /// A service process could not be started or did not say where it listens.
     #[error("the service did not start: {0}")]
     Service(String),
+    /// A temporary directory could not be created.
+    #[error("cannot create a temporary directory: {0}")]
+    TempDir(#[source] std::io::Error),
+    /// The market could not be started or its book opened.
+    #[error("the test market failed: {0}")]
+    Market(#[from] decloud_market::MarketError),
+    /// A blob could not be downloaded.
+    #[error("downloading the blob failed: {0}")]
+    Storage(#[from] decloud_storage::StorageError),
+    /// Anvil refused one of its test methods.
+    #[error("anvil's {method} failed: {source}")]
+    Rpc {
+        /// The JSON-RPC method.
+        method: &'static str,
+        /// Why it failed.
+        #[source]
+        source: alloy::transports::TransportError,
+    },
+    /// A URI's last segment is not the hash of a blob.
+    #[error("{name:?} names no blob: {source}")]
+    BlobName {
+        /// The segment.
+        name: String,
+        /// Why it is not a hash.
+        #[source]
+        source: decloud_storage::ParseHashError,
+    },
+    /// What a test waited for did not happen in time.
+    #[error("{what} within {timeout:?}")]
+    Timeout {
+        /// What did not happen, in the words of the test ("no task finished").
+        what: String,
+        /// How long the test waited.
+        timeout: Duration,
+    },
+    /// Anvil holds no such snapshot (each can be reverted to once).
+    #[error("anvil has no snapshot {0}")]
+    NoSnapshot(alloy::primitives::U256),
 }
 
 /// The path of example app `name`'s module (built or not).
@@ -62,10 +101,53 @@ pub async fn register_order_app(
     owner: usize,
     name: &str,
 ) -> Result<Address, ChainError> {
-    let client = Client::connect(devnet.profile(), None, Some(devnet.signer(owner))).await?;
+    let client = crate::pool::client(devnet, owner).await?;
     let uri = format!("file://{name}.wasm");
     decloud_chain::actions::register_app(&client, name, &uri, B256::repeat_byte(7), B256::ZERO)
         .await
+}
+
+/// The bytes of the blob at `uri` (a store location, then the blob's hash), at most
+/// `max_bytes` of them: an uploaded module or a result archive, as a worker or a requester
+/// would download it.
+pub async fn download(uri: &str, max_bytes: u64) -> Result<Vec<u8>, FixtureError> {
+    let (base, name) = decloud_storage::uri::split(uri)?;
+    let id = name.parse().map_err(|source| FixtureError::BlobName {
+        name: name.to_owned(),
+        source,
+    })?;
+    let bytes = decloud_storage::BlobStore::from_url(base)?
+        .get(&id, max_bytes)
+        .await?;
+    Ok(bytes.to_vec())
+}
+
+/// Asks `probe` every 100 ms until it answers, for at most `timeout`; `what` says what did not
+/// happen when it never does. Services move on their own (a scheduler follows the chain by
+/// passes, a worker by polls), so a test waits for the state it expects rather than for a
+/// fixed time.
+pub async fn eventually<T, F, Fut>(
+    timeout: Duration,
+    what: &str,
+    mut probe: F,
+) -> Result<T, FixtureError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if let Some(answer) = probe().await {
+            return Ok(answer);
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(FixtureError::Timeout {
+                what: what.to_owned(),
+                timeout,
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 /// The standard output of a finished command, or its standard error as the failure.
@@ -85,13 +167,26 @@ pub fn json_output(out: &Output) -> Result<serde_json::Value, FixtureError> {
     serde_json::from_str(&text).map_err(|source| FixtureError::Json { text, source })
 }
 
-/// A service process that is killed when dropped, so that a failing test leaves nothing behind.
+/// A service (or any child process) that is killed when dropped, so that a failing test leaves
+/// nothing behind.
 #[derive(Debug)]
 pub struct Service(Child);
 
 impl From<Child> for Service {
     fn from(child: Child) -> Self {
         Self(child)
+    }
+}
+
+impl Service {
+    /// The process's standard output, when it was piped and is not taken yet.
+    pub fn take_stdout(&mut self) -> Option<ChildStdout> {
+        self.0.stdout.take()
+    }
+
+    /// Waits for the process to end on its own.
+    pub fn wait(mut self) -> std::io::Result<ExitStatus> {
+        self.0.wait()
     }
 }
 

@@ -5,9 +5,13 @@
 //! deletes the directory, so any number of tests run side by side.
 //!
 //! [`pool::Pool`] adds a workerpool on top: a storage node, a scheduler and workers, all in the
-//! test's process, with the calls to deploy apps and match deals.
+//! test's process, with the calls to deploy apps and match deals. [`market::IdleMarket`] is a
+//! market whose book moves only when a test says so, and [`anvil`] takes snapshots, reorgs the
+//! chain and pushes its clock.
 
+pub mod anvil;
 pub mod fixtures;
+pub mod market;
 pub mod pool;
 
 pub use decloud_local::Devnet;

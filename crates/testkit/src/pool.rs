@@ -12,6 +12,8 @@
 //! # Ok(()) }
 //! ```
 
+use alloy::primitives::U256;
+use alloy::rpc::types::{TransactionReceipt, TransactionRequest};
 use decloud_chain::ChainError;
 use decloud_chain::client::Client;
 
@@ -22,4 +24,22 @@ use crate::Devnet;
 /// A client of the devnet signing with development account `index`.
 pub async fn client(devnet: &Devnet, index: usize) -> Result<Client, ChainError> {
     Client::connect(devnet.profile(), None, Some(devnet.signer(index))).await
+}
+
+/// Moves `amount` of development account `index`'s tokens into its escrow account, so that it
+/// can pay for deals or stake.
+pub async fn deposit(devnet: &Devnet, index: usize, amount: U256) -> Result<(), ChainError> {
+    decloud_chain::actions::deposit(&client(devnet, index).await?, amount).await?;
+    Ok(())
+}
+
+/// Sends `tx` (a call built on any contract instance) from development account `index`; returns
+/// its receipt once mined, or the decoded revert.
+pub async fn send_as(
+    devnet: &Devnet,
+    index: usize,
+    what: &str,
+    tx: TransactionRequest,
+) -> Result<TransactionReceipt, ChainError> {
+    client(devnet, index).await?.send(what, tx).await
 }

@@ -11,23 +11,51 @@ use alloy::rpc::types::Filter;
 use alloy::sol_types::SolEvent;
 use decloud_chain::client::Client;
 use decloud_chain::contracts::IHub;
-use decloud_protocol::pool::{NextAction, ReportStatus};
+use decloud_protocol::pool::{NextAction, ReplicateInfo, ReportStatus};
 use decloud_protocol::result::{commitment, result_hash};
 use decloud_protocol::typed::Deal;
 use decloud_runtime::{Limits, Runtime, RuntimeConfig, TaskContext};
 use decloud_scheduler::api::TaskReport;
 use decloud_scheduler::db::ReplicateStatus;
-use decloud_storage::BlobStore;
-use decloud_testkit::Devnet;
 use decloud_testkit::pool::{DealRequest, Pool, PoolOptions};
+use decloud_testkit::{Devnet, anvil, fixtures};
 use decloud_worker::SchedulerClient;
 
 fn app(name: &str) -> Vec<u8> {
-    decloud_testkit::fixtures::example_app(name).unwrap()
+    fixtures::example_app(name).unwrap()
+}
+
+/// Deploys example app `name` under its own name; returns its module and its id.
+async fn deploy(pool: &Pool, name: &str) -> (Vec<u8>, Address) {
+    let module = app(name);
+    let id = pool.deploy_app(name, &module).await.unwrap();
+    (module, id)
 }
 
 async fn chain(pool: &Pool) -> Client {
     Client::connect(&pool.profile, None, None).await.unwrap()
+}
+
+/// Deploys the greeting module under a checksum it does not have: every worker refuses it.
+async fn deploy_mismatched(pool: &Pool) -> Address {
+    let checksum = Some(B256::repeat_byte(0xba));
+    pool.deploy_app_at("mismatched", &app("greeting"), checksum)
+        .await
+        .unwrap()
+}
+
+/// Has the pool match `request`; returns the deal's first task.
+async fn first_task(pool: &Pool, request: DealRequest) -> B256 {
+    pool.deal(&request).await.unwrap().task_ids()[0]
+}
+
+/// [`first_task`], once the pool has completed it.
+async fn completed_task(pool: &Pool, request: DealRequest) -> B256 {
+    let task = first_task(pool, request).await;
+    pool.wait_completed(&[task], Duration::from_secs(120))
+        .await
+        .unwrap();
+    task
 }
 
 /// The scheduler's view of a task.
@@ -45,40 +73,46 @@ async fn wait_replicate(
     pool: &Pool,
     task: B256,
     what: &str,
-    pred: impl Fn(&decloud_protocol::pool::ReplicateInfo) -> bool,
-) -> decloud_protocol::pool::ReplicateInfo {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
-    loop {
-        if let Some(r) = report(pool, task).await
-            && let Some(rep) = r.replicates.iter().find(|r| pred(r))
-        {
-            return rep.clone();
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "no replicate of {task} became {what}: {:?}",
-            report(pool, task).await
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
+    pred: impl Fn(&ReplicateInfo) -> bool,
+) -> ReplicateInfo {
+    let what = format!("no replicate became {what}");
+    let found = fixtures::eventually(Duration::from_secs(120), &what, || async {
+        let r = report(pool, task).await?;
+        r.replicates.iter().find(|r| pred(r)).cloned()
+    })
+    .await;
+    match found {
+        Ok(replicate) => replicate,
+        Err(e) => panic!("{task}: {e}: {:?}", report(pool, task).await),
     }
+}
+
+/// Waits until the scheduler shows a replicate of `task` in `status`.
+async fn wait_replicate_in(pool: &Pool, task: B256, status: ReplicateStatus) -> ReplicateInfo {
+    let what = format!("{status:?}");
+    wait_replicate(pool, task, &what, |r| r.status == status).await
 }
 
 /// Waits until the scheduler's own state says `task` is `status` (it follows the chain by
 /// passes, so it may lag a little behind it).
 async fn wait_scheduler_status(pool: &Pool, task: B256, status: &str) -> TaskReport {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        let r = report(pool, task).await.unwrap();
-        if r.task.status.as_str() == status {
-            return r;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the scheduler still says {} for {task}",
-            r.task.status
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
+    let seen = fixtures::eventually(Duration::from_secs(20), status, || async {
+        Some(report(pool, task).await.unwrap()).filter(|r| r.task.status.as_str() == status)
+    })
+    .await;
+    match seen {
+        Ok(r) => r,
+        Err(e) => panic!("{task}: not {e}: {:?}", report(pool, task).await),
     }
+}
+
+/// Waits until the hub has emitted event `E` for `task`.
+async fn wait_event<E: SolEvent>(chain: &Client, task: B256, timeout: Duration, what: &str) {
+    fixtures::eventually(timeout, what, || async {
+        (!events::<E>(chain, task).await.is_empty()).then_some(())
+    })
+    .await
+    .unwrap();
 }
 
 async fn events<E: SolEvent>(chain: &Client, task: B256) -> Vec<E> {
@@ -95,6 +129,14 @@ async fn events<E: SolEvent>(chain: &Client, task: B256) -> Vec<E> {
         .iter()
         .filter_map(|l| E::decode_log(&l.inner).ok().map(|e| e.data))
         .collect()
+}
+
+/// The result archive at `location`, unpacked.
+async fn unpacked(location: &str) -> tempfile::TempDir {
+    let archive = fixtures::download(location, 1 << 20).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    decloud_storage::results::unpack(&archive, dir.path(), 1 << 20).unwrap();
+    dir
 }
 
 async fn score(chain: &Client, worker: Address) -> u64 {
@@ -125,40 +167,30 @@ fn run_honestly(wasm: &[u8], deal: &Deal, task: B256, start_time: u64, args: &st
     B256::from(report.outcome.contribution(false).unwrap().digest.0)
 }
 
-/// A devnet, a pool of `workers` workers on it, and a client that reads its chain.
-async fn started(workers: usize) -> (Devnet, Pool, Client) {
+/// A devnet, a pool started with `options` on it, and a client that reads its chain.
+async fn started_with(options: PoolOptions) -> (Devnet, Pool, Client) {
     let devnet = Devnet::start().await.unwrap();
-    let pool = pool_with(&devnet, workers).await;
+    let pool = Pool::start(&devnet, options).await.unwrap();
     let chain = chain(&pool).await;
     (devnet, pool, chain)
 }
 
-/// A pool of `workers` workers, every other option the default.
-async fn pool_with(devnet: &Devnet, workers: usize) -> Pool {
-    let options = PoolOptions {
+/// [`started_with`] a pool of `workers` workers, every other option the default.
+async fn started(workers: usize) -> (Devnet, Pool, Client) {
+    started_with(PoolOptions {
         workers,
         ..PoolOptions::default()
-    };
-    Pool::start(devnet, options).await.unwrap()
+    })
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_trust_one_task_is_computed_certified_paid_and_its_result_checks_out() {
-    let devnet = Devnet::start().await.unwrap();
-    let pool = Pool::start(&devnet, PoolOptions::default()).await.unwrap();
-    let chain = chain(&pool).await;
+    let (devnet, pool, chain) = started_with(PoolOptions::default()).await;
     let worker = pool.worker_address(0);
-    let greeting = app("greeting");
-    let app_id = pool.deploy_app("greeting", &greeting).await.unwrap();
-    let deal = pool
-        .deal(&DealRequest::new(app_id).args("Alice Bob"))
-        .await
-        .unwrap();
-    let task = deal.task_ids()[0];
+    let (_, app_id) = deploy(&pool, "greeting").await;
     let before = chain.hub().balanceOf(worker).call().await.unwrap();
-    pool.wait_completed(&[task], Duration::from_secs(120))
-        .await
-        .unwrap();
+    let task = completed_task(&pool, DealRequest::new(app_id).args("Alice Bob")).await;
 
     // One finalization, with the location the worker uploaded the result to.
     let finalized = events::<IHub::TaskFinalize>(&chain, task).await;
@@ -167,14 +199,7 @@ async fn a_trust_one_task_is_computed_certified_paid_and_its_result_checks_out()
     assert!(location.starts_with(&pool.storage_url), "{location}");
 
     // The archive unpacks to the app's output, whose digest is the one certified.
-    let (base, name) = decloud_storage::uri::split(&location).unwrap();
-    let archive = BlobStore::from_url(base)
-        .unwrap()
-        .get(&name.parse().unwrap(), 1 << 20)
-        .await
-        .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    decloud_storage::results::unpack(&archive, dir.path(), 1 << 20).unwrap();
+    let dir = unpacked(&location).await;
     assert_eq!(
         std::fs::read_to_string(dir.path().join("result.txt")).unwrap(),
         "Hello, Alice Bob!\n"
@@ -207,18 +232,8 @@ async fn a_trust_one_task_is_computed_certified_paid_and_its_result_checks_out()
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn three_fresh_workers_agree_at_trust_five_and_gain_score() {
     let (_devnet, pool, chain) = started(3).await;
-    let app_id = pool
-        .deploy_app("hash-search", &app("hash-search"))
-        .await
-        .unwrap();
-    let deal = pool
-        .deal(&DealRequest::new(app_id).args("decloud 8").trust(5))
-        .await
-        .unwrap();
-    let task = deal.task_ids()[0];
-    pool.wait_completed(&[task], Duration::from_secs(120))
-        .await
-        .unwrap();
+    let (_, app_id) = deploy(&pool, "hash-search").await;
+    let task = completed_task(&pool, DealRequest::new(app_id).args("decloud 8").trust(5)).await;
     let contributions = events::<IHub::TaskContribute>(&chain, task).await;
     assert_eq!(
         contributions.len(),
@@ -246,31 +261,16 @@ async fn three_fresh_workers_agree_at_trust_five_and_gain_score() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_worker_killed_mid_task_loses_it_to_another_worker() {
-    let devnet = Devnet::start().await.unwrap();
-    let mut pool = Pool::start(
-        &devnet,
-        PoolOptions {
-            workers: 2,
-            heartbeat_timeout: Duration::from_secs(3),
-            ..PoolOptions::default()
-        },
-    )
-    .await
-    .unwrap();
-    // A search long enough to be killed in the middle of.
-    let app_id = pool
-        .deploy_app("hash-search", &app("hash-search"))
-        .await
-        .unwrap();
-    let deal = pool
-        .deal(&DealRequest::new(app_id).args("decloud 21"))
-        .await
-        .unwrap();
-    let task = deal.task_ids()[0];
-    let first = wait_replicate(&pool, task, "assigned", |r| {
-        r.status == ReplicateStatus::Assigned
+    let (_devnet, mut pool, _chain) = started_with(PoolOptions {
+        workers: 2,
+        heartbeat_timeout: Duration::from_secs(3),
+        ..PoolOptions::default()
     })
     .await;
+    // A search long enough to be killed in the middle of.
+    let (_, app_id) = deploy(&pool, "hash-search").await;
+    let task = first_task(&pool, DealRequest::new(app_id).args("decloud 21")).await;
+    let first = wait_replicate_in(&pool, task, ReplicateStatus::Assigned).await;
     let (victim, survivor) = if first.worker == pool.worker_address(0) {
         (0, 1)
     } else {
@@ -293,19 +293,13 @@ async fn a_worker_killed_mid_task_loses_it_to_another_worker() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_restarted_scheduler_loses_no_task_and_finalizes_each_once() {
-    let devnet = Devnet::start().await.unwrap();
-    let mut pool = Pool::start(
-        &devnet,
-        PoolOptions {
-            workers: 2,
-            worker_capacity: 1,
-            ..PoolOptions::default()
-        },
-    )
-    .await
-    .unwrap();
-    let chain = chain(&pool).await;
-    let app_id = pool.deploy_app("greeting", &app("greeting")).await.unwrap();
+    let (_devnet, mut pool, chain) = started_with(PoolOptions {
+        workers: 2,
+        worker_capacity: 1,
+        ..PoolOptions::default()
+    })
+    .await;
+    let (_, app_id) = deploy(&pool, "greeting").await;
     // Enough tasks for two one-slot workers that the first finalization comes long before the
     // last task is computed (with instant mining, 8 tasks were sometimes all finalized in one
     // batch before the test noticed the first).
@@ -315,17 +309,8 @@ async fn a_restarted_scheduler_loses_no_task_and_finalizes_each_once() {
         .unwrap();
     let tasks = deal.task_ids();
     // Kill the scheduler once the first task is done, while the others are in flight.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
-    loop {
-        if !events::<IHub::TaskFinalize>(&chain, tasks[0])
-            .await
-            .is_empty()
-        {
-            break;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "no task finished");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let finished = Duration::from_secs(120);
+    wait_event::<IHub::TaskFinalize>(&chain, tasks[0], finished, "no task finished").await;
     pool.kill_scheduler().await;
     // Only the scheduler finalizes, so what is unfinalized now is what the restart must recover;
     // if nothing is, the test would prove nothing about a restart.
@@ -367,7 +352,7 @@ impl Liar {
         let scheduler =
             SchedulerClient::new(&pool.scheduler_url().unwrap(), key.clone(), 1).unwrap();
         scheduler.login().await.unwrap();
-        let chain = Client::connect(&pool.profile, None, Some(key.clone()))
+        let chain = decloud_testkit::pool::client(devnet, account)
             .await
             .unwrap();
         decloud_chain::actions::deposit(&chain, U256::from(10_000_000_000_000u64))
@@ -458,13 +443,10 @@ impl Liar {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_lying_worker_is_outvoted_loses_its_stake_and_its_score_drops() {
-    let devnet = Devnet::start().await.unwrap();
-    let mut pool = pool_with(&devnet, 3).await;
+    let (devnet, mut pool, chain) = started(3).await;
     pool.kill_worker(1).await;
     pool.kill_worker(2).await;
-    let chain = chain(&pool).await;
-    let greeting = app("greeting");
-    let app_id = pool.deploy_app("greeting", &greeting).await.unwrap();
+    let (greeting, app_id) = deploy(&pool, "greeting").await;
     let liar = Liar::start(&devnet, &pool, 9).await;
 
     // Round 1, trust 3 (two fresh workers suffice): the liar is honest and earns a point of
@@ -521,68 +503,40 @@ async fn a_lying_worker_is_outvoted_loses_its_stake_and_its_score_drops() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn bad_apps_end_with_a_reason_and_the_worker_keeps_serving() {
-    let devnet = Devnet::start().await.unwrap();
-    let pool = Pool::start(
-        &devnet,
-        PoolOptions {
-            storage_max_upload: 1 << 20,
-            ..PoolOptions::default()
-        },
-    )
-    .await
-    .unwrap();
-    let chain = chain(&pool).await;
-    let probe = app("sandbox-probe");
-    let probe_id = pool.deploy_app("probe", &probe).await.unwrap();
-    let mismatched = pool
-        .deploy_app_at(
-            "mismatched",
-            &app("greeting"),
-            Some(B256::repeat_byte(0xba)),
-        )
+    let (_devnet, pool, chain) = started_with(PoolOptions {
+        storage_max_upload: 1 << 20,
+        ..PoolOptions::default()
+    })
+    .await;
+    let probe_id = pool
+        .deploy_app("probe", &app("sandbox-probe"))
         .await
         .unwrap();
-    let greeting = pool.deploy_app("greeting", &app("greeting")).await.unwrap();
+    let mismatched = deploy_mismatched(&pool).await;
+    let (_, greeting) = deploy(&pool, "greeting").await;
     // A category of 3 s: a loop stops at its fuel or wall-clock cap quickly.
     let short = pool.create_category("test-short", 3).await.unwrap();
 
     let run = |app: Address, args: &str| DealRequest::new(app).args(args);
-    let trap = pool.deal(&run(probe_id, "panic")).await.unwrap().task_ids()[0];
-    let bad_checksum = pool.deal(&run(mismatched, "x")).await.unwrap().task_ids()[0];
-    let spin = pool
-        .deal(&run(probe_id, "spin").category(short))
-        .await
-        .unwrap()
-        .task_ids()[0];
-    let memory = pool.deal(&run(probe_id, "alloc")).await.unwrap().task_ids()[0];
-    let too_big = pool
-        .deal(&run(probe_id, "write 3000000"))
-        .await
-        .unwrap()
-        .task_ids()[0];
-    let fine = pool.deal(&run(greeting, "still")).await.unwrap().task_ids()[0];
+    let trap = first_task(&pool, run(probe_id, "panic")).await;
+    let bad_checksum = first_task(&pool, run(mismatched, "x")).await;
+    let spin = first_task(&pool, run(probe_id, "spin").category(short)).await;
+    let memory = first_task(&pool, run(probe_id, "alloc")).await;
+    let too_big = first_task(&pool, run(probe_id, "write 3000000")).await;
+    let fine = first_task(&pool, run(greeting, "still")).await;
 
     // Deterministic failures are results: contributed, certified, with the reason kept.
     pool.wait_completed(&[trap, memory, fine], Duration::from_secs(240))
         .await
         .unwrap();
-    let reason = |r: &decloud_protocol::pool::ReplicateInfo| r.reason.clone().unwrap_or_default();
-    let r = wait_replicate(&pool, trap, "revealed", |r| {
-        r.status == ReplicateStatus::Revealed
-    })
-    .await;
-    assert!(reason(&r).contains("trap"), "{r:?}");
-    let r = wait_replicate(&pool, memory, "revealed", |r| {
-        r.status == ReplicateStatus::Revealed
-    })
-    .await;
-    assert!(reason(&r).contains("memory"), "{r:?}");
+    let reason = |r: &ReplicateInfo| r.reason.clone().unwrap_or_default();
+    for (task, says) in [(trap, "trap"), (memory, "memory")] {
+        let r = wait_replicate_in(&pool, task, ReplicateStatus::Revealed).await;
+        assert!(reason(&r).contains(says), "{r:?}");
+    }
 
     // The others are reported, never contributed.
-    let r = wait_replicate(&pool, bad_checksum, "failed", |r| {
-        r.status == ReplicateStatus::Failed
-    })
-    .await;
+    let r = wait_replicate_in(&pool, bad_checksum, ReplicateStatus::Failed).await;
     assert!(
         reason(&r).contains("does not match its registered checksum"),
         "{r:?}"
@@ -598,10 +552,7 @@ async fn bad_apps_end_with_a_reason_and_the_worker_keeps_serving() {
         reason(&r).contains("wall-clock cap") || reason(&r).contains("fuel"),
         "{r:?}"
     );
-    let r = wait_replicate(&pool, too_big, "failed", |r| {
-        r.status == ReplicateStatus::Failed
-    })
-    .await;
+    let r = wait_replicate_in(&pool, too_big, ReplicateStatus::Failed).await;
     assert!(reason(&r).contains("cannot upload the result"), "{r:?}");
     for task in [bad_checksum, too_big] {
         assert!(
@@ -619,52 +570,35 @@ async fn bad_apps_end_with_a_reason_and_the_worker_keeps_serving() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_task_every_worker_fails_is_given_up_and_its_deadline_started() {
     let (_devnet, pool, chain) = started(3).await;
-    let mismatched = pool
-        .deploy_app_at(
-            "mismatched",
-            &app("greeting"),
-            Some(B256::repeat_byte(0xba)),
-        )
-        .await
-        .unwrap();
-    let task = pool
-        .deal(&DealRequest::new(mismatched))
-        .await
-        .unwrap()
-        .task_ids()[0];
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
-    let given_up = loop {
-        if let Some(r) = report(&pool, task).await
-            && let Some(reason) = r.task.given_up.clone()
-        {
-            assert_eq!(r.replicates.len(), 3, "each worker tried once: {r:?}");
-            assert!(
-                r.replicates
-                    .iter()
-                    .all(|x| x.status == ReplicateStatus::Failed),
-                "{r:?}"
-            );
-            break reason;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "never given up");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let mismatched = deploy_mismatched(&pool).await;
+    let task = first_task(&pool, DealRequest::new(mismatched)).await;
+    let r = fixtures::eventually(Duration::from_secs(120), "never given up", || async {
+        report(&pool, task)
+            .await
+            .filter(|r| r.task.given_up.is_some())
+    })
+    .await
+    .unwrap();
+    assert_eq!(r.replicates.len(), 3, "each worker tried once: {r:?}");
+    assert!(
+        r.replicates
+            .iter()
+            .all(|x| x.status == ReplicateStatus::Failed),
+        "{r:?}"
+    );
+    let given_up = r.task.given_up.unwrap_or_default();
     assert!(
         given_up.contains("given up after 3 workers failed")
             && given_up.contains("registered checksum"),
         "{given_up}"
     );
     // The scheduler starts its deadline so that the requester can claim a refund.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        let view = chain.hub().task(task).call().await.unwrap();
-        if view.status == 1 {
-            assert!(view.initTime > alloy::primitives::aliases::U40::ZERO);
-            break;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "never initialized");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let view = fixtures::eventually(Duration::from_secs(30), "never initialized", || async {
+        Some(chain.hub().task(task).call().await.unwrap()).filter(|view| view.status == 1)
+    })
+    .await
+    .unwrap();
+    assert!(view.initTime > alloy::primitives::aliases::U40::ZERO);
     assert!(
         events::<IHub::TaskContribute>(&chain, task)
             .await
@@ -674,13 +608,10 @@ async fn a_task_every_worker_fails_is_given_up_and_its_deadline_started() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_consensus_nobody_reveals_is_reopened_and_certified_by_others() {
-    let devnet = Devnet::start().await.unwrap();
-    let mut pool = pool_with(&devnet, 2).await;
+    let (devnet, mut pool, chain) = started(2).await;
     pool.kill_worker(0).await;
     pool.kill_worker(1).await;
-    let chain = chain(&pool).await;
-    let greeting = app("greeting");
-    let app_id = pool.deploy_app("greeting", &greeting).await.unwrap();
+    let (greeting, app_id) = deploy(&pool, "greeting").await;
     // Reveal window of 2 × 3 s: short enough to wait for.
     let short = pool.create_category("test-reveal", 3).await.unwrap();
     let (a, b) = (
@@ -704,21 +635,10 @@ async fn a_consensus_nobody_reveals_is_reopened_and_certified_by_others() {
     b.contribute(&jb, &deal.matched.deal, digest).await;
     assert_eq!(events::<IHub::TaskConsensus>(&chain, task).await.len(), 1);
     // The scheduler reopens once the reveal deadline passes (the devnet's clock is pushed).
-    let provider = devnet.provider(0);
-    let _: serde_json::Value = provider
-        .raw_request("evm_increaseTime".into(), (7u64,))
-        .await
-        .unwrap();
-    let _: serde_json::Value = provider.raw_request("evm_mine".into(), ()).await.unwrap();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    while events::<IHub::TaskReopen>(&chain, task).await.is_empty() {
-        assert!(tokio::time::Instant::now() < deadline, "never reopened");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let r = wait_replicate(&pool, task, "rejected", |r| {
-        r.status == ReplicateStatus::Rejected
-    })
-    .await;
+    anvil::advance_time(&devnet, 7).await.unwrap();
+    let reopened = Duration::from_secs(60);
+    wait_event::<IHub::TaskReopen>(&chain, task, reopened, "never reopened").await;
+    let r = wait_replicate_in(&pool, task, ReplicateStatus::Rejected).await;
     assert!(r.reason.unwrap().contains("rejected"));
     // Honest workers come back, get the task again and certify it.
     pool.start_worker(0).await.unwrap();
@@ -747,16 +667,12 @@ async fn a_consensus_nobody_reveals_is_reopened_and_certified_by_others() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_worker_restarted_after_contributing_resumes_and_reveals() {
     let (_devnet, mut pool, chain) = started(3).await;
-    let app_id = pool.deploy_app("greeting", &app("greeting")).await.unwrap();
+    let (_, app_id) = deploy(&pool, "greeting").await;
     // Only worker 0 claims at first: its contribution alone cannot make a consensus at trust
     // 5, so it is certainly waiting to reveal when it is stopped.
     pool.kill_worker(1).await;
     pool.kill_worker(2).await;
-    let task = pool
-        .deal(&DealRequest::new(app_id).args("resume").trust(5))
-        .await
-        .unwrap()
-        .task_ids()[0];
+    let task = first_task(&pool, DealRequest::new(app_id).args("resume").trust(5)).await;
     let first = wait_replicate(&pool, task, "contributed", |r| r.result_hash.is_some()).await;
     let index = 0;
     assert_eq!(first.worker, pool.worker_address(index));
@@ -795,51 +711,30 @@ async fn a_worker_restarted_after_contributing_resumes_and_reveals() {
     // The worker forgets the job once it hears the task is final, which may come a moment
     // after the chain says so.
     let jobs = pool.worker_dir(index).join("jobs");
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while jobs.read_dir().unwrap().next().is_some() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the finished job is forgotten"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let forgotten = "the finished job is forgotten";
+    fixtures::eventually(Duration::from_secs(30), forgotten, || async {
+        jobs.read_dir().unwrap().next().is_none().then_some(())
+    })
+    .await
+    .unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_app_computes_over_a_dataset_it_downloads_and_checks() {
-    let devnet = Devnet::start().await.unwrap();
-    let pool = Pool::start(&devnet, PoolOptions::default()).await.unwrap();
-    let chain = chain(&pool).await;
-    let stats = pool
-        .deploy_app("csv-stats", &app("csv-stats"))
-        .await
-        .unwrap();
+    let (_devnet, pool, chain) = started_with(PoolOptions::default()).await;
+    let (_, stats) = deploy(&pool, "csv-stats").await;
     let dataset = pool
         .deploy_dataset("prices.csv", b"day,price\n1,10\n2,20\n3,30\n")
         .await
         .unwrap();
-    let task = pool
-        .deal(&DealRequest::new(stats).dataset(dataset))
-        .await
-        .unwrap()
-        .task_ids()[0];
-    pool.wait_completed(&[task], Duration::from_secs(120))
-        .await
-        .unwrap();
+    let task = completed_task(&pool, DealRequest::new(stats).dataset(dataset)).await;
     let location = String::from_utf8(
         events::<IHub::TaskFinalize>(&chain, task).await[0]
             .resultsLocation
             .to_vec(),
     )
     .unwrap();
-    let (base, name) = decloud_storage::uri::split(&location).unwrap();
-    let archive = BlobStore::from_url(base)
-        .unwrap()
-        .get(&name.parse().unwrap(), 1 << 20)
-        .await
-        .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    decloud_storage::results::unpack(&archive, dir.path(), 1 << 20).unwrap();
+    let dir = unpacked(&location).await;
     let stats: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.path().join("stats.json")).unwrap()).unwrap();
     assert_eq!(stats["rows"], 3, "{stats}");
@@ -863,21 +758,13 @@ async fn an_oracle_contract_receives_the_certified_median() {
         decloud_chain::contracts::MedianOracle::deploy(&provider, pool.profile.contracts.hub)
             .await
             .unwrap();
-    let median = pool.deploy_app("median", &app("median")).await.unwrap();
+    let (_, median) = deploy(&pool, "median").await;
     // Three replicas must agree on the callback data, not only on files.
-    let task = pool
-        .deal(
-            &DealRequest::new(median)
-                .args("5 -1 9 3 7")
-                .trust(5)
-                .callback(*oracle.address()),
-        )
-        .await
-        .unwrap()
-        .task_ids()[0];
-    pool.wait_completed(&[task], Duration::from_secs(120))
-        .await
-        .unwrap();
+    let request = DealRequest::new(median)
+        .args("5 -1 9 3 7")
+        .trust(5)
+        .callback(*oracle.address());
+    let task = completed_task(&pool, request).await;
     let value = oracle.valueOf(task).call().await.unwrap();
     assert_eq!(value, alloy::primitives::I256::try_from(5).unwrap());
     assert_eq!(oracle.latestTask().call().await.unwrap(), task);

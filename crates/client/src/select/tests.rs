@@ -2,7 +2,8 @@
 
 use super::*;
 use alloy::primitives::B256;
-use decloud_market::{OrderKind, OrderStatus};
+use decloud_market::OrderStatus;
+use decloud_protocol::Order;
 
 const ME: Address = Address::repeat_byte(0xee);
 const APP: Address = Address::repeat_byte(0xaa);
@@ -12,15 +13,16 @@ const POOL_B: Address = Address::repeat_byte(0x02);
 const SCHED_A: Address = Address::repeat_byte(0x51);
 const SCHED_B: Address = Address::repeat_byte(0x52);
 
-fn entry(kind: OrderKind, signer: Address, remaining: u64, order: serde_json::Value) -> BookEntry {
-    BookEntry {
+/// `order` as the market lists it: signed by `signer`, nothing of it consumed yet.
+fn listed<O: Order + serde::Serialize>(signer: Address, order: O) -> Listed<O> {
+    let entry = BookEntry {
         hash: B256::random(),
-        kind,
+        kind: O::KIND,
         resource: Address::ZERO,
         signer,
         price: 0,
-        volume: remaining,
-        remaining,
+        volume: order.volume(),
+        remaining: order.volume(),
         tag: B256::ZERO,
         category: None,
         trust: None,
@@ -28,8 +30,9 @@ fn entry(kind: OrderKind, signer: Address, remaining: u64, order: serde_json::Va
         dataset: None,
         expiry: 0,
         status: OrderStatus::Open,
-        order,
-    }
+        order: serde_json::json!(order),
+    };
+    (entry, order)
 }
 
 fn app(price: u64) -> Listed<AppOrder> {
@@ -39,7 +42,7 @@ fn app(price: u64) -> Listed<AppOrder> {
         volume: 100,
         ..AppOrder::default()
     };
-    (entry(OrderKind::App, APP, 100, serde_json::json!(o)), o)
+    listed(APP, o)
 }
 
 fn dataset(price: u64) -> Listed<DatasetOrder> {
@@ -49,10 +52,7 @@ fn dataset(price: u64) -> Listed<DatasetOrder> {
         volume: 100,
         ..DatasetOrder::default()
     };
-    (
-        entry(OrderKind::Dataset, DATA, 100, serde_json::json!(o)),
-        o,
-    )
+    listed(DATA, o)
 }
 
 fn pool(workerpool: Address, scheduler: Address, price: u64) -> Listed<WorkerpoolOrder> {
@@ -62,10 +62,7 @@ fn pool(workerpool: Address, scheduler: Address, price: u64) -> Listed<Workerpoo
         volume: 100,
         ..WorkerpoolOrder::default()
     };
-    (
-        entry(OrderKind::Workerpool, scheduler, 100, serde_json::json!(o)),
-        o,
-    )
+    listed(scheduler, o)
 }
 
 fn demand() -> Demand {
