@@ -77,6 +77,68 @@ pub fn uint_opt(row: &AnyRow, column: &str) -> Result<Option<u64>, ColumnError> 
         .transpose()
 }
 
+/// A value to bind to a placeholder, for statements whose values are listed before they are
+/// bound (see [`bind_all`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Value {
+    /// Text: an id, an address, a hash, an enum's name.
+    Text(String),
+    /// A `BIGINT`.
+    Int(i64),
+    /// A nullable `BIGINT`.
+    MaybeInt(Option<i64>),
+}
+
+impl Value {
+    /// The text of `value` (`0x…` for ids and addresses).
+    pub fn text(value: impl ToString) -> Self {
+        Self::Text(value.to_string())
+    }
+
+    /// `value` as a `BIGINT` (see [`bigint`]).
+    pub fn bigint(value: u64, what: &str) -> Result<Self, TooLarge> {
+        bigint(value, what).map(Self::Int)
+    }
+}
+
+/// `query` with `values` bound to its next placeholders, in order.
+pub fn bind_all<'q>(
+    mut query: Query<'q, Any, AnyArguments>,
+    values: impl IntoIterator<Item = Value>,
+) -> Query<'q, Any, AnyArguments> {
+    for value in values {
+        query = match value {
+            Value::Text(v) => query.bind(v),
+            Value::Int(v) => query.bind(v),
+            Value::MaybeInt(v) => query.bind(v),
+        };
+    }
+    query
+}
+
+/// Lets `?` turn the column errors into `$error`, an enum with the variants every decloud
+/// service's error has: a failed query becomes `Database`, a corrupt row `Corrupt`, a number
+/// too large for its column `BadRequest` (it came from the caller).
+#[macro_export]
+macro_rules! column_errors {
+    ($error:ty) => {
+        impl From<$crate::column::ColumnError> for $error {
+            fn from(e: $crate::column::ColumnError) -> Self {
+                match e {
+                    $crate::column::ColumnError::Sql(e) => Self::Database(e),
+                    corrupt => Self::Corrupt(corrupt.to_string()),
+                }
+            }
+        }
+
+        impl From<$crate::column::TooLarge> for $error {
+            fn from(e: $crate::column::TooLarge) -> Self {
+                Self::BadRequest(e.to_string())
+            }
+        }
+    };
+}
+
 /// A query and the function that reads each row it returns; see [`rows`].
 pub struct Rows<'q, F> {
     query: Query<'q, Any, AnyArguments>,
@@ -141,6 +203,22 @@ mod tests {
             uint(&row, "missing"),
             Err(ColumnError::Sql(sqlx::Error::ColumnNotFound(_)))
         ));
+    }
+
+    #[tokio::test]
+    async fn values_bind_in_order() {
+        sqlx::any::install_default_drivers();
+        let pool = AnyPool::connect("sqlite::memory:").await.unwrap();
+        let query = sqlx::query("SELECT $1 AS a, $2 AS b, $3 AS c");
+        let values = [
+            Value::text(7),
+            Value::bigint(8, "b").unwrap(),
+            Value::MaybeInt(None),
+        ];
+        let row = bind_all(query, values).fetch_one(&pool).await.unwrap();
+        assert_eq!(parse::<u8>(&row, "a").unwrap(), 7);
+        assert_eq!(uint(&row, "b").unwrap(), 8);
+        assert_eq!(uint_opt(&row, "c").unwrap(), None);
     }
 
     #[test]

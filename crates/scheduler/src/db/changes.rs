@@ -1,7 +1,7 @@
 //! Task changes seen on chain, applied many in one transaction.
 
 use alloy::primitives::{Address, B256};
-use decloud_sql::column::bigint;
+use decloud_sql::column::{Value, bigint, bind_all};
 
 use super::{Store, TaskStatus};
 use crate::SchedulerError;
@@ -84,31 +84,10 @@ pub enum TaskChange {
     },
 }
 
-/// A value bound to one placeholder of a statement.
-enum Arg {
-    Text(String),
-    Int(i64),
-    MaybeInt(Option<i64>),
-}
-
-impl Arg {
-    fn id(value: impl ToString) -> Self {
-        Self::Text(value.to_string())
-    }
-
-    fn block(value: u64) -> Result<Self, SchedulerError> {
-        Ok(Self::Int(bigint(value, "block")?))
-    }
-
-    fn time(value: u64) -> Result<Self, SchedulerError> {
-        Ok(Self::Int(bigint(value, "time")?))
-    }
-}
-
 impl TaskChange {
     /// The statements that apply the change, in order, each with its arguments in placeholder
     /// order.
-    fn statements(&self) -> Result<Vec<(&'static str, Vec<Arg>)>, SchedulerError> {
+    fn statements(&self) -> Result<Vec<(&'static str, Vec<Value>)>, SchedulerError> {
         Ok(match self {
             Self::Status {
                 task_id,
@@ -118,9 +97,9 @@ impl TaskChange {
                 "UPDATE tasks SET status = $1, updated_block = $2 \
                  WHERE taskid = $3 AND status NOT IN ('completed', 'failed')",
                 vec![
-                    Arg::Text(status.as_str().to_owned()),
-                    Arg::block(*block)?,
-                    Arg::id(task_id),
+                    Value::text(status),
+                    Value::bigint(*block, "block")?,
+                    Value::text(task_id),
                 ],
             )],
             Self::Consensus {
@@ -132,10 +111,10 @@ impl TaskChange {
                 "UPDATE tasks SET status = 'revealing', consensus_hash = $1, consensus_at = $2, \
                  updated_block = $3 WHERE taskid = $4 AND status NOT IN ('completed', 'failed')",
                 vec![
-                    Arg::id(result_hash),
-                    Arg::time(*at)?,
-                    Arg::block(*block)?,
-                    Arg::id(task_id),
+                    Value::text(result_hash),
+                    Value::bigint(*at, "time")?,
+                    Value::bigint(*block, "block")?,
+                    Value::text(task_id),
                 ],
             )],
             Self::Reopen {
@@ -147,13 +126,17 @@ impl TaskChange {
                 (
                     "UPDATE tasks SET status = 'active', consensus_hash = NULL, consensus_at = NULL, \
                      updated_block = $1 WHERE taskid = $2 AND status NOT IN ('completed', 'failed')",
-                    vec![Arg::block(*block)?, Arg::id(task_id)],
+                    vec![Value::bigint(*block, "block")?, Value::text(task_id)],
                 ),
                 (
                     "UPDATE replicates SET status = 'rejected', \
                      reason = 'no member of its consensus group revealed in time: the group was rejected (reopen)', \
                      updated_at = $1 WHERE taskid = $2 AND result_hash = $3",
-                    vec![Arg::time(*at)?, Arg::id(task_id), Arg::id(result_hash)],
+                    vec![
+                        Value::bigint(*at, "time")?,
+                        Value::text(task_id),
+                        Value::text(result_hash),
+                    ],
                 ),
             ],
             Self::Finalized {
@@ -164,15 +147,15 @@ impl TaskChange {
                 "UPDATE tasks SET status = 'completed', results_location = $1, updated_block = $2 \
                  WHERE taskid = $3",
                 vec![
-                    Arg::Text(location.clone()),
-                    Arg::block(*block)?,
-                    Arg::id(task_id),
+                    Value::Text(location.clone()),
+                    Value::bigint(*block, "block")?,
+                    Value::text(task_id),
                 ],
             )],
             Self::Claimed { task_id, block } => vec![(
                 "UPDATE tasks SET status = 'failed', updated_block = $1 \
                  WHERE taskid = $2 AND status <> 'completed'",
-                vec![Arg::block(*block)?, Arg::id(task_id)],
+                vec![Value::bigint(*block, "block")?, Value::text(task_id)],
             )],
             Self::Contribution {
                 task_id,
@@ -188,11 +171,11 @@ impl TaskChange {
                  result_hash = $3, weight = $4, updated_at = $5, \
                  reason = CASE WHEN replicates.status IN ('failed', 'lost') THEN NULL ELSE replicates.reason END",
                 vec![
-                    Arg::id(task_id),
-                    Arg::id(worker),
-                    Arg::id(result_hash),
-                    Arg::MaybeInt(weight.map(|w| bigint(w, "weight")).transpose()?),
-                    Arg::time(*at)?,
+                    Value::text(task_id),
+                    Value::text(worker),
+                    Value::text(result_hash),
+                    Value::MaybeInt(weight.map(|w| bigint(w, "weight")).transpose()?),
+                    Value::bigint(*at, "time")?,
                 ],
             )],
             Self::Reveal {
@@ -203,7 +186,11 @@ impl TaskChange {
                 "UPDATE replicates SET status = 'revealed', updated_at = $1, \
                  reason = CASE WHEN status IN ('failed', 'lost') THEN NULL ELSE reason END \
                  WHERE taskid = $2 AND worker = $3",
-                vec![Arg::time(*at)?, Arg::id(task_id), Arg::id(worker)],
+                vec![
+                    Value::bigint(*at, "time")?,
+                    Value::text(task_id),
+                    Value::text(worker),
+                ],
             )],
         })
     }
@@ -218,16 +205,8 @@ impl Store {
         }
         let mut tx = self.pool.begin().await?;
         for change in changes {
-            for (sql, args) in change.statements()? {
-                let mut query = sqlx::query(sql);
-                for arg in args {
-                    query = match arg {
-                        Arg::Text(v) => query.bind(v),
-                        Arg::Int(v) => query.bind(v),
-                        Arg::MaybeInt(v) => query.bind(v),
-                    };
-                }
-                query.execute(&mut *tx).await?;
+            for (sql, values) in change.statements()? {
+                bind_all(sqlx::query(sql), values).execute(&mut *tx).await?;
             }
         }
         tx.commit().await?;

@@ -14,7 +14,6 @@ mod sessions;
 mod tasks;
 mod workers;
 
-use decloud_sql::column::{ColumnError, TooLarge};
 use sqlx::AnyPool;
 
 pub use changes::TaskChange;
@@ -34,20 +33,7 @@ pub struct Store {
     pool: AnyPool,
 }
 
-impl From<ColumnError> for SchedulerError {
-    fn from(e: ColumnError) -> Self {
-        match e {
-            ColumnError::Sql(e) => Self::Database(e),
-            corrupt @ ColumnError::Corrupt { .. } => Self::Corrupt(corrupt.to_string()),
-        }
-    }
-}
-
-impl From<TooLarge> for SchedulerError {
-    fn from(e: TooLarge) -> Self {
-        Self::BadRequest(e.to_string())
-    }
-}
+decloud_sql::column_errors!(SchedulerError);
 
 impl Store {
     /// Opens (creating if needed) the database at `url` — `sqlite://path/scheduler.db` or
