@@ -332,6 +332,12 @@ mod tests {
         (dir, OrderBook::open(&url).await.unwrap())
     }
 
+    /// The prices of the orders of `kind` that `query` finds at time `now`, in the book's order.
+    async fn prices(book: &OrderBook, kind: OrderKind, query: &BookQuery, now: u64) -> Vec<u64> {
+        let found = book.query(kind, query, now).await.unwrap();
+        found.iter().map(|e| e.price).collect()
+    }
+
     #[tokio::test]
     async fn orders_come_back_cheapest_first_and_requests_best_paying_first() {
         let (_dir, book) = book().await;
@@ -349,20 +355,10 @@ mod tests {
                 .await
                 .unwrap();
         }
-        let apps = book
-            .query(OrderKind::App, &BookQuery::default(), 0)
-            .await
-            .unwrap();
+        let all = BookQuery::default();
+        assert_eq!(prices(book, OrderKind::App, &all, 0).await, [10, 20, 30]);
         assert_eq!(
-            apps.iter().map(|e| e.price).collect::<Vec<_>>(),
-            [10, 20, 30]
-        );
-        let requests = book
-            .query(OrderKind::Request, &BookQuery::default(), 0)
-            .await
-            .unwrap();
-        assert_eq!(
-            requests.iter().map(|e| e.price).collect::<Vec<_>>(),
+            prices(book, OrderKind::Request, &all, 0).await,
             [30, 20, 10]
         );
         // The same order published twice is stored once.
@@ -398,11 +394,8 @@ mod tests {
             page_size: Some(page_size),
             ..BookQuery::default()
         };
-        // The prices of the workerpool orders `query` finds at time `now`, in the book's order.
-        let prices = async |query: &BookQuery, now| -> Vec<u64> {
-            let found = book.query(OrderKind::Workerpool, query, now).await;
-            found.unwrap().iter().map(|e| e.price).collect()
-        };
+        let prices =
+            async |query: &BookQuery, now| prices(book, OrderKind::Workerpool, query, now).await;
         // At time 40 the expiring order shows; at 60 it does not.
         assert_eq!(prices(&page(0, 100), 40).await.len(), 6);
         assert_eq!(prices(&page(0, 100), 60).await.len(), 5);

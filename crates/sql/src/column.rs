@@ -83,6 +83,8 @@ pub fn uint_opt(row: &AnyRow, column: &str) -> Result<Option<u64>, ColumnError> 
 pub enum Value {
     /// Text: an id, an address, a hash, an enum's name.
     Text(String),
+    /// Nullable text.
+    MaybeText(Option<String>),
     /// A `BIGINT`.
     Int(i64),
     /// A nullable `BIGINT`.
@@ -109,6 +111,7 @@ pub fn bind_all<'q>(
     for value in values {
         query = match value {
             Value::Text(v) => query.bind(v),
+            Value::MaybeText(v) => query.bind(v),
             Value::Int(v) => query.bind(v),
             Value::MaybeInt(v) => query.bind(v),
         };
@@ -209,16 +212,18 @@ mod tests {
     async fn values_bind_in_order() {
         sqlx::any::install_default_drivers();
         let pool = AnyPool::connect("sqlite::memory:").await.unwrap();
-        let query = sqlx::query("SELECT $1 AS a, $2 AS b, $3 AS c");
+        let query = sqlx::query("SELECT $1 AS a, $2 AS b, $3 AS c, $4 AS d");
         let values = [
             Value::text(7),
             Value::bigint(8, "b").unwrap(),
             Value::MaybeInt(None),
+            Value::MaybeText(None),
         ];
         let row = bind_all(query, values).fetch_one(&pool).await.unwrap();
         assert_eq!(parse::<u8>(&row, "a").unwrap(), 7);
         assert_eq!(uint(&row, "b").unwrap(), 8);
         assert_eq!(uint_opt(&row, "c").unwrap(), None);
+        assert_eq!(parse_opt::<String>(&row, "d").unwrap(), None);
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The replicates handed to workers and their reports.
 
 use alloy::primitives::{Address, B256};
-use decloud_sql::column::{bigint, parse, parse_opt, rows, uint, uint_opt};
+use decloud_sql::column::{Value, bigint, bind_all, parse, parse_opt, rows, uint, uint_opt};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
@@ -86,55 +86,41 @@ impl Store {
         now: u64,
     ) -> Result<bool, SchedulerError> {
         use decloud_protocol::pool::ReportStatus;
-        let now = bigint(now, "time")?;
-        let task = task_id.to_string();
-        let worker = worker.to_string();
-        let result = match report.status {
-            ReportStatus::Failed => {
-                sqlx::query(
-                    "UPDATE replicates SET status = 'failed', reason = $1, updated_at = $2 \
-                     WHERE taskid = $3 AND worker = $4 AND status = 'assigned'",
-                )
-                .bind(report.reason.clone())
-                .bind(now)
-                .bind(task)
-                .bind(worker)
-                .execute(&self.pool)
-                .await?
-            }
-            ReportStatus::Contributed => {
-                sqlx::query(
-                    "UPDATE replicates SET \
-                     status = CASE WHEN status = 'assigned' THEN 'contributed' ELSE status END, \
-                     reason = $1, updated_at = $2 WHERE taskid = $3 AND worker = $4 \
-                     AND status IN ('assigned', 'contributed', 'revealed')",
-                )
-                .bind(report.reason.clone())
-                .bind(now)
-                .bind(task)
-                .bind(worker)
-                .execute(&self.pool)
-                .await?
-            }
-            ReportStatus::Revealed => {
-                sqlx::query(
-                    "UPDATE replicates SET \
-                     status = CASE WHEN status = 'assigned' THEN 'contributed' ELSE status END, \
-                     results_location = $1, callback_data = $2, updated_at = $3, \
-                     reason = COALESCE($6, reason) \
-                     WHERE taskid = $4 AND worker = $5 \
-                     AND status IN ('assigned', 'contributed', 'revealed')",
-                )
-                .bind(report.results_location.clone())
-                .bind(report.callback_data.as_ref().map(|b| b.to_string()))
-                .bind(now)
-                .bind(task)
-                .bind(worker)
-                .bind(report.reason.clone())
-                .execute(&self.pool)
-                .await?
-            }
+        let now = Value::bigint(now, "time")?;
+        let reason = Value::MaybeText(report.reason.clone());
+        // Every statement ends with `WHERE taskid = $n AND worker = $n+1`, bound last.
+        let (sql, mut values) = match report.status {
+            ReportStatus::Failed => (
+                "UPDATE replicates SET status = 'failed', reason = $1, updated_at = $2 \
+                 WHERE taskid = $3 AND worker = $4 AND status = 'assigned'",
+                vec![reason, now],
+            ),
+            ReportStatus::Contributed => (
+                "UPDATE replicates SET \
+                 status = CASE WHEN status = 'assigned' THEN 'contributed' ELSE status END, \
+                 reason = $1, updated_at = $2 WHERE taskid = $3 AND worker = $4 \
+                 AND status IN ('assigned', 'contributed', 'revealed')",
+                vec![reason, now],
+            ),
+            ReportStatus::Revealed => (
+                "UPDATE replicates SET \
+                 status = CASE WHEN status = 'assigned' THEN 'contributed' ELSE status END, \
+                 results_location = $1, callback_data = $2, updated_at = $3, \
+                 reason = COALESCE($4, reason) \
+                 WHERE taskid = $5 AND worker = $6 \
+                 AND status IN ('assigned', 'contributed', 'revealed')",
+                vec![
+                    Value::MaybeText(report.results_location.clone()),
+                    Value::MaybeText(report.callback_data.as_ref().map(|b| b.to_string())),
+                    now,
+                    reason,
+                ],
+            ),
         };
+        values.extend([Value::text(task_id), Value::text(worker)]);
+        let result = bind_all(sqlx::query(sql), values)
+            .execute(&self.pool)
+            .await?;
         Ok(result.rows_affected() == 1)
     }
 
