@@ -12,7 +12,7 @@
 //! # drop(pool); Ok(()) }
 //! ```
 //!
-//! Rows are read and values bound through [`column`], so every service stores ids, addresses
+//! Rows are read and values bound through [`column`](mod@column), so every service stores ids, addresses
 //! and numbers the same way and reports a corrupt row the same way.
 
 pub mod column;
