@@ -2,6 +2,7 @@
 //! behind the same SQL on SQLite (embedded, the default) and Postgres (by URL).
 
 use alloy::primitives::{Address, B256};
+use decloud_sql::column::{Value, bigint, bind_all, parse, parse_opt, rows, uint, uint_opt};
 use serde::{Deserialize, Serialize};
 use sqlx::any::AnyRow;
 use sqlx::{AnyPool, Row};
@@ -121,32 +122,30 @@ pub struct OrderBook {
     pool: AnyPool,
 }
 
-fn address(row: &AnyRow, column: &str) -> Result<Address, MarketError> {
-    let text: String = row.try_get(column)?;
-    text.parse()
-        .map_err(|_| MarketError::Corrupt(format!("{column} = {text:?} is not an address")))
-}
+decloud_sql::column_errors!(MarketError);
 
-fn optional_address(row: &AnyRow, column: &str) -> Result<Option<Address>, MarketError> {
-    let text: Option<String> = row.try_get(column)?;
-    text.map(|t| {
-        t.parse()
-            .map_err(|_| MarketError::Corrupt(format!("{column} = {t:?} is not an address")))
+/// A row of `orders`, its signed body parsed back.
+fn entry(row: &AnyRow) -> Result<BookEntry, MarketError> {
+    let status: String = row.try_get("status")?;
+    let body: String = row.try_get("body")?;
+    Ok(BookEntry {
+        hash: parse(row, "hash")?,
+        kind: parse(row, "kind")?,
+        resource: parse(row, "resource")?,
+        signer: parse(row, "signer")?,
+        price: uint(row, "price")?,
+        volume: uint(row, "volume")?,
+        remaining: uint(row, "remaining")?,
+        tag: parse(row, "tag")?,
+        category: uint_opt(row, "category")?,
+        trust: uint_opt(row, "trust")?,
+        workerpool: parse_opt(row, "workerpool")?,
+        dataset: parse_opt(row, "dataset")?,
+        expiry: uint(row, "expiry")?,
+        status: OrderStatus::parse(&status),
+        order: serde_json::from_str(&body)
+            .map_err(|e| MarketError::Corrupt(format!("order body: {e}")))?,
     })
-    .transpose()
-}
-
-fn to_i64(value: u64, what: &str) -> Result<i64, MarketError> {
-    i64::try_from(value).map_err(|_| {
-        MarketError::BadRequest(format!(
-            "{what} {value} is too large (at most {})",
-            i64::MAX
-        ))
-    })
-}
-
-fn to_u64(value: i64) -> u64 {
-    u64::try_from(value).unwrap_or_default()
 }
 
 impl OrderBook {
@@ -171,18 +170,18 @@ impl OrderBook {
         .bind(entry.kind.as_str())
         .bind(entry.resource.to_string())
         .bind(entry.signer.to_string())
-        .bind(to_i64(entry.price, "price")?)
-        .bind(to_i64(entry.volume, "volume")?)
-        .bind(to_i64(entry.remaining, "remaining volume")?)
+        .bind(bigint(entry.price, "price")?)
+        .bind(bigint(entry.volume, "volume")?)
+        .bind(bigint(entry.remaining, "remaining volume")?)
         .bind(entry.tag.to_string())
-        .bind(entry.category.map(|c| to_i64(c, "category")).transpose()?)
-        .bind(entry.trust.map(|t| to_i64(t, "trust")).transpose()?)
+        .bind(entry.category.map(|c| bigint(c, "category")).transpose()?)
+        .bind(entry.trust.map(|t| bigint(t, "trust")).transpose()?)
         .bind(entry.workerpool.map(|a| a.to_string()))
         .bind(entry.dataset.map(|a| a.to_string()))
-        .bind(to_i64(entry.expiry, "expiry")?)
+        .bind(bigint(entry.expiry, "expiry")?)
         .bind(entry.status.as_str())
         .bind(entry.order.to_string())
-        .bind(to_i64(published_at, "time")?)
+        .bind(bigint(published_at, "time")?)
         .execute(&self.pool)
         .await?;
         Ok(result.rows_affected() == 1)
@@ -190,11 +189,8 @@ impl OrderBook {
 
     /// The order with this hash, if the book has it.
     pub async fn get(&self, hash: B256) -> Result<Option<BookEntry>, MarketError> {
-        let row = sqlx::query("SELECT * FROM orders WHERE hash = $1")
-            .bind(hash.to_string())
-            .fetch_optional(&self.pool)
-            .await?;
-        row.map(|r| Self::entry(&r)).transpose()
+        let query = sqlx::query("SELECT * FROM orders WHERE hash = $1").bind(hash.to_string());
+        rows(query, entry).optional(&self.pool).await
     }
 
     /// Orders of `kind` matching `query`, cheapest first (for requests: best paying first),
@@ -209,45 +205,39 @@ impl OrderBook {
             .page_size
             .unwrap_or(DEFAULT_PAGE_SIZE)
             .clamp(1, MAX_PAGE_SIZE);
-        let mut sql = String::from("SELECT * FROM orders WHERE kind = $1");
-        let mut n = 1;
-        let mut next = |sql: &mut String, clause: &str| {
-            n += 1;
-            sql.push_str(&clause.replace('?', &format!("${n}")));
+        let text = |a: Option<Address>| a.map(Value::text);
+        let int = |n: Option<u64>, what| n.map(|n| Value::bigint(n, what)).transpose();
+        let trust = if kind == OrderKind::Request {
+            "trust <= ?"
+        } else {
+            "trust >= ?"
         };
-        if query.resource.is_some() {
-            next(&mut sql, " AND resource = ?");
-        }
-        if query.signer.is_some() {
-            next(&mut sql, " AND signer = ?");
-        }
-        if query.category.is_some() {
-            next(&mut sql, " AND category = ?");
-        }
-        if query.trust.is_some() {
-            next(
-                &mut sql,
-                if kind == OrderKind::Request {
-                    " AND trust <= ?"
-                } else {
-                    " AND trust >= ?"
-                },
-            );
-        }
-        if query.workerpool.is_some() {
-            next(&mut sql, " AND (workerpool = ? OR workerpool IS NULL)");
-        }
-        if query.dataset.is_some() {
-            next(&mut sql, " AND dataset = ?");
-        }
-        if query.max_price.is_some() {
-            next(&mut sql, " AND price <= ?");
-        }
-        if !query.all {
-            next(
-                &mut sql,
-                " AND status = 'open' AND remaining > 0 AND (expiry = 0 OR expiry > ?)",
-            );
+        let open_at = (!query.all).then_some(now);
+        // Each filter with its value: a filter without one is left out.
+        let filters = [
+            ("resource = ?", text(query.resource)),
+            ("signer = ?", text(query.signer)),
+            ("category = ?", int(query.category, "category")?),
+            (trust, int(query.trust, "trust")?),
+            (
+                "(workerpool = ? OR workerpool IS NULL)",
+                text(query.workerpool),
+            ),
+            ("dataset = ?", text(query.dataset)),
+            ("price <= ?", int(query.max_price, "max_price")?),
+            (
+                "status = 'open' AND remaining > 0 AND (expiry = 0 OR expiry > ?)",
+                int(open_at, "time")?,
+            ),
+        ];
+        let (clauses, values): (Vec<_>, Vec<_>) = filters
+            .into_iter()
+            .filter_map(|(clause, value)| Some((clause, value?)))
+            .unzip();
+        let mut sql = String::from("SELECT * FROM orders WHERE kind = $1");
+        for (i, clause) in clauses.iter().enumerate() {
+            sql.push_str(" AND ");
+            sql.push_str(&clause.replace('?', &format!("${}", i + 2)));
         }
         sql.push_str(if kind == OrderKind::Request {
             " ORDER BY price DESC, published_at ASC, hash ASC"
@@ -260,33 +250,11 @@ impl OrderBook {
         ));
 
         // Every piece of `sql` is a literal of this function or a number it formatted; values are bound.
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(kind.as_str());
-        if let Some(a) = query.resource {
-            q = q.bind(a.to_string());
-        }
-        if let Some(a) = query.signer {
-            q = q.bind(a.to_string());
-        }
-        if let Some(c) = query.category {
-            q = q.bind(to_i64(c, "category")?);
-        }
-        if let Some(t) = query.trust {
-            q = q.bind(to_i64(t, "trust")?);
-        }
-        if let Some(a) = query.workerpool {
-            q = q.bind(a.to_string());
-        }
-        if let Some(a) = query.dataset {
-            q = q.bind(a.to_string());
-        }
-        if let Some(p) = query.max_price {
-            q = q.bind(to_i64(p, "max_price")?);
-        }
-        if !query.all {
-            q = q.bind(to_i64(now, "time")?);
-        }
-        let rows = q.fetch_all(&self.pool).await?;
-        rows.iter().map(Self::entry).collect()
+        let q = bind_all(
+            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(kind.as_str()),
+            values,
+        );
+        rows(q, entry).all(&self.pool).await
     }
 
     /// Records what the chain says of an order: its remaining volume and status.
@@ -297,7 +265,7 @@ impl OrderBook {
         status: OrderStatus,
     ) -> Result<bool, MarketError> {
         let result = sqlx::query("UPDATE orders SET remaining = $1, status = $2 WHERE hash = $3")
-            .bind(to_i64(remaining, "remaining volume")?)
+            .bind(bigint(remaining, "remaining volume")?)
             .bind(status.as_str())
             .bind(hash.to_string())
             .execute(&self.pool)
@@ -307,16 +275,8 @@ impl OrderBook {
 
     /// Hashes of every order still open, for the follower's periodic re-check.
     pub async fn open_hashes(&self) -> Result<Vec<B256>, MarketError> {
-        let rows = sqlx::query("SELECT hash FROM orders WHERE status = 'open'")
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter()
-            .map(|r| {
-                let text: String = r.try_get("hash")?;
-                text.parse()
-                    .map_err(|_| MarketError::Corrupt(format!("hash {text:?}")))
-            })
-            .collect()
+        let query = sqlx::query("SELECT hash FROM orders WHERE status = 'open'");
+        rows(query, |r| Ok(parse(r, "hash")?)).all(&self.pool).await
     }
 
     /// The database, for the chain follower's own state.
@@ -326,51 +286,19 @@ impl OrderBook {
 
     /// Last block the chain follower fully processed, if any.
     pub async fn cursor(&self) -> Result<Option<u64>, MarketError> {
-        let row = sqlx::query("SELECT block FROM cursor WHERE id = 1")
-            .fetch_optional(&self.pool)
-            .await?;
-        row.map(|r| r.try_get::<i64, _>("block").map(to_u64))
-            .transpose()
-            .map_err(Into::into)
+        let query = sqlx::query("SELECT block FROM cursor WHERE id = 1");
+        rows(query, |r| Ok(uint(r, "block")?))
+            .optional(&self.pool)
+            .await
     }
 
     /// Stores the follower's cursor (after the block's effects are stored).
     pub async fn set_cursor(&self, block: u64) -> Result<(), MarketError> {
         sqlx::query("INSERT INTO cursor (id, block) VALUES (1, $1) ON CONFLICT (id) DO UPDATE SET block = $1")
-            .bind(to_i64(block, "block")?)
+            .bind(bigint(block, "block")?)
             .execute(&self.pool)
             .await?;
         Ok(())
-    }
-
-    fn entry(row: &AnyRow) -> Result<BookEntry, MarketError> {
-        let kind: String = row.try_get("kind")?;
-        let hash: String = row.try_get("hash")?;
-        let tag: String = row.try_get("tag")?;
-        let body: String = row.try_get("body")?;
-        let status: String = row.try_get("status")?;
-        Ok(BookEntry {
-            hash: hash
-                .parse()
-                .map_err(|_| MarketError::Corrupt(format!("hash {hash:?}")))?,
-            kind: kind.parse()?,
-            resource: address(row, "resource")?,
-            signer: address(row, "signer")?,
-            price: to_u64(row.try_get("price")?),
-            volume: to_u64(row.try_get("volume")?),
-            remaining: to_u64(row.try_get("remaining")?),
-            tag: tag
-                .parse()
-                .map_err(|_| MarketError::Corrupt(format!("tag {tag:?}")))?,
-            category: row.try_get::<Option<i64>, _>("category")?.map(to_u64),
-            trust: row.try_get::<Option<i64>, _>("trust")?.map(to_u64),
-            workerpool: optional_address(row, "workerpool")?,
-            dataset: optional_address(row, "dataset")?,
-            expiry: to_u64(row.try_get("expiry")?),
-            status: OrderStatus::parse(&status),
-            order: serde_json::from_str(&body)
-                .map_err(|e| MarketError::Corrupt(format!("order body: {e}")))?,
-        })
     }
 }
 
@@ -404,6 +332,12 @@ mod tests {
         (dir, OrderBook::open(&url).await.unwrap())
     }
 
+    /// The prices of the orders of `kind` that `query` finds at time `now`, in the book's order.
+    async fn prices(book: &OrderBook, kind: OrderKind, query: &BookQuery, now: u64) -> Vec<u64> {
+        let found = book.query(kind, query, now).await.unwrap();
+        found.iter().map(|e| e.price).collect()
+    }
+
     #[tokio::test]
     async fn orders_come_back_cheapest_first_and_requests_best_paying_first() {
         let (_dir, book) = book().await;
@@ -421,20 +355,10 @@ mod tests {
                 .await
                 .unwrap();
         }
-        let apps = book
-            .query(OrderKind::App, &BookQuery::default(), 0)
-            .await
-            .unwrap();
+        let all = BookQuery::default();
+        assert_eq!(prices(book, OrderKind::App, &all, 0).await, [10, 20, 30]);
         assert_eq!(
-            apps.iter().map(|e| e.price).collect::<Vec<_>>(),
-            [10, 20, 30]
-        );
-        let requests = book
-            .query(OrderKind::Request, &BookQuery::default(), 0)
-            .await
-            .unwrap();
-        assert_eq!(
-            requests.iter().map(|e| e.price).collect::<Vec<_>>(),
+            prices(book, OrderKind::Request, &all, 0).await,
             [30, 20, 10]
         );
         // The same order published twice is stored once.
@@ -470,26 +394,12 @@ mod tests {
             page_size: Some(page_size),
             ..BookQuery::default()
         };
+        let prices =
+            async |query: &BookQuery, now| prices(book, OrderKind::Workerpool, query, now).await;
         // At time 40 the expiring order shows; at 60 it does not.
-        assert_eq!(
-            book.query(OrderKind::Workerpool, &page(0, 100), 40)
-                .await
-                .unwrap()
-                .len(),
-            6
-        );
-        assert_eq!(
-            book.query(OrderKind::Workerpool, &page(0, 100), 60)
-                .await
-                .unwrap()
-                .len(),
-            5
-        );
-        let second = book
-            .query(OrderKind::Workerpool, &page(1, 2), 60)
-            .await
-            .unwrap();
-        assert_eq!(second.iter().map(|e| e.price).collect::<Vec<_>>(), [3, 4]);
+        assert_eq!(prices(&page(0, 100), 40).await.len(), 6);
+        assert_eq!(prices(&page(0, 100), 60).await.len(), 5);
+        assert_eq!(prices(&page(1, 2), 60).await, [3, 4]);
 
         book.update(B256::repeat_byte(1), 0, OrderStatus::Filled)
             .await
@@ -497,45 +407,24 @@ mod tests {
         book.update(B256::repeat_byte(2), 10, OrderStatus::Cancelled)
             .await
             .unwrap();
-        let open = book
-            .query(OrderKind::Workerpool, &page(0, 100), 60)
-            .await
-            .unwrap();
-        assert_eq!(open.iter().map(|e| e.price).collect::<Vec<_>>(), [3, 4, 5]);
+        assert_eq!(prices(&page(0, 100), 60).await, [3, 4, 5]);
         let all = BookQuery {
             all: true,
             ..page(0, 100)
         };
-        assert_eq!(
-            book.query(OrderKind::Workerpool, &all, 60)
-                .await
-                .unwrap()
-                .len(),
-            6
-        );
+        assert_eq!(prices(&all, 60).await.len(), 6);
 
         let cheap = BookQuery {
             max_price: Some(4),
             trust: Some(3),
             ..page(0, 100)
         };
-        assert_eq!(
-            book.query(OrderKind::Workerpool, &cheap, 60)
-                .await
-                .unwrap()
-                .len(),
-            2
-        );
+        assert_eq!(prices(&cheap, 60).await.len(), 2);
         let too_trusting = BookQuery {
             trust: Some(4),
             ..page(0, 100)
         };
-        assert!(
-            book.query(OrderKind::Workerpool, &too_trusting, 60)
-                .await
-                .unwrap()
-                .is_empty()
-        );
+        assert!(prices(&too_trusting, 60).await.is_empty());
     }
 
     /// The schema as it shipped before versioned migrations: every start ran its statements

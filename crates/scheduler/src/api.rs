@@ -43,7 +43,7 @@ use decloud_protocol::pool::{
 pub use decloud_protocol::pool::{DealReport, TaskReport};
 
 use crate::assign;
-use crate::db::{ReplicateStatus, TaskStatus, WorkerRow};
+use crate::db::{ReplicateStatus, TaskStatus};
 use crate::policy::{has_consensus, replicas_needed, weight_of};
 use crate::{SchedulerError, Shared};
 
@@ -187,7 +187,7 @@ async fn authenticate(state: &Shared, headers: &HeaderMap) -> Result<Address, Sc
 }
 
 /// The registered worker `address` (its capacity and score).
-async fn registered(state: &Shared, address: Address) -> Result<WorkerRow, SchedulerError> {
+async fn registered(state: &Shared, address: Address) -> Result<WorkerInfo, SchedulerError> {
     state.store.worker(address).await?.ok_or_else(|| {
         SchedulerError::Unauthorized("the session's worker is not registered: log in again".into())
     })
@@ -492,7 +492,7 @@ async fn report(
         }
     }
     state.changed();
-    Ok(Json(mine.into()))
+    Ok(Json(mine))
 }
 
 /// What a worker should do with a replicate it contributed.
@@ -608,10 +608,10 @@ async fn task(
         0
     };
     Ok(Json(TaskReport {
-        task: task.into(),
+        task,
         trust,
         replicas_needed: needed,
-        replicates: replicates.into_iter().map(Into::into).collect(),
+        replicates,
     }))
 }
 
@@ -634,20 +634,12 @@ async fn deal(
         volume: deal.volume(),
         params: deal.params.clone(),
         block_number: deal.block_number,
-        tasks: (state.store.tasks_of(deal_id).await?)
-            .into_iter()
-            .map(Into::into)
-            .collect(),
+        tasks: state.store.tasks_of(deal_id).await?,
     }))
 }
 
 async fn workers(
     State(state): State<Arc<Shared>>,
 ) -> Result<Json<Vec<WorkerInfo>>, SchedulerError> {
-    Ok(Json(
-        (state.store.workers().await?)
-            .into_iter()
-            .map(Into::into)
-            .collect(),
-    ))
+    Ok(Json(state.store.workers().await?))
 }

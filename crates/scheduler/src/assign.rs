@@ -12,7 +12,7 @@ use decloud_protocol::pool::{Assignment, Authorization};
 use decloud_protocol::result::sign_authorization;
 
 use crate::SchedulerError;
-use crate::db::{DealRow, ReplicateRow, ReplicateStatus, Store, TaskRow, WorkerRow};
+use crate::db::{DealRow, ReplicateInfo, ReplicateStatus, Store, TaskInfo, WorkerInfo};
 use crate::policy::{TaskVotes, replicas_needed, weight_of};
 
 /// How many open tasks one claim looks at, oldest first.
@@ -28,7 +28,7 @@ pub async fn assignment(
     store: &Store,
     signer: &PrivateKeySigner,
     deal: &DealRow,
-    task: &TaskRow,
+    task: &TaskInfo,
     worker: Address,
 ) -> Result<Assignment, SchedulerError> {
     let enclave = Address::ZERO;
@@ -66,7 +66,7 @@ pub async fn assignment(
 pub async fn votes(
     store: &Store,
     trust: u64,
-    replicates: &[ReplicateRow],
+    replicates: &[ReplicateInfo],
 ) -> Result<TaskVotes, SchedulerError> {
     let mut votes = TaskVotes {
         trust,
@@ -106,7 +106,7 @@ pub enum Claim {
 pub async fn try_assign(
     store: &Store,
     signer: &PrivateKeySigner,
-    worker: &WorkerRow,
+    worker: &WorkerInfo,
     now: u64,
 ) -> Result<Claim, SchedulerError> {
     if store.assigned_count(worker.address).await? >= worker.capacity {

@@ -15,7 +15,7 @@ use decloud_chain::client::Client;
 use decloud_protocol::deadline::REVEAL_DEADLINE_RATIO;
 
 use crate::SchedulerError;
-use crate::db::{DealRow, ReplicateRow, ReplicateStatus, Store, TaskChange, TaskRow, TaskStatus};
+use crate::db::{DealRow, ReplicateInfo, ReplicateStatus, Store, TaskChange, TaskInfo, TaskStatus};
 
 /// Most trust ≤ 1 tasks finalized by one `finalizeBatch` transaction.
 pub const MAX_BATCH: usize = 100;
@@ -65,7 +65,7 @@ enum Decision {
 }
 
 /// Every contributor of a task (any epoch), in the strictly increasing order the hub wants.
-fn contributors(replicates: &[ReplicateRow]) -> Vec<Address> {
+fn contributors(replicates: &[ReplicateInfo]) -> Vec<Address> {
     let mut workers: Vec<Address> = replicates
         .iter()
         .filter(|r| r.result_hash.is_some())
@@ -77,15 +77,15 @@ fn contributors(replicates: &[ReplicateRow]) -> Vec<Address> {
 }
 
 /// Decides what a revealing task needs, at chain time `now`.
-fn decide(deal: &DealRow, task: &TaskRow, replicates: &[ReplicateRow], now: u64) -> Decision {
+fn decide(deal: &DealRow, task: &TaskInfo, replicates: &[ReplicateInfo], now: u64) -> Decision {
     let has_callback = deal.deal.callback != Address::ZERO;
     // The result the requester gets: the location (and callback data) a revealer reported.
-    let located = |r: &ReplicateRow| {
+    let located = |r: &ReplicateInfo| {
         r.status == ReplicateStatus::Revealed
             && r.results_location.is_some()
             && (!has_callback || r.callback_data.is_some())
     };
-    let ready = |r: &ReplicateRow, workers: Vec<Address>| Ready {
+    let ready = |r: &ReplicateInfo, workers: Vec<Address>| Ready {
         task_id: task.task_id,
         index: task.index,
         location: r.results_location.clone().unwrap_or_default(),
@@ -107,7 +107,7 @@ fn decide(deal: &DealRow, task: &TaskRow, replicates: &[ReplicateRow], now: u64)
     };
     let reference = u64::try_from(deal.deal.workClockTimeRef).unwrap_or(u64::MAX);
     let reveal_deadline = at.saturating_add(reference.saturating_mul(REVEAL_DEADLINE_RATIO));
-    let members: Vec<&ReplicateRow> = replicates
+    let members: Vec<&ReplicateInfo> = replicates
         .iter()
         .filter(|r| {
             r.result_hash == Some(consensus)
@@ -186,11 +186,11 @@ async fn start_given_up(client: &Client, store: &Store) -> Result<(), SchedulerE
         {
             Ok(receipt) => {
                 store
-                    .set_task_status(
-                        task.task_id,
-                        TaskStatus::Active,
-                        receipt.block_number.unwrap_or_default(),
-                    )
+                    .apply(&[TaskChange::Status {
+                        task_id: task.task_id,
+                        status: TaskStatus::Active,
+                        block: receipt.block_number.unwrap_or_default(),
+                    }])
                     .await?;
                 tracing::info!(task = %task.task_id, "given-up task initialized: its requester can claim it after its final deadline");
             }
@@ -343,11 +343,11 @@ async fn finalize_group(
         {
             Ok(receipt) => {
                 store
-                    .set_finalized(
-                        r.task_id,
-                        &r.location,
-                        receipt.block_number.unwrap_or_default(),
-                    )
+                    .apply(&[TaskChange::Finalized {
+                        task_id: r.task_id,
+                        location: r.location.clone(),
+                        block: receipt.block_number.unwrap_or_default(),
+                    }])
                     .await?;
                 tracing::info!(task = %r.task_id, location = %r.location, "task finalized");
                 done.push(r.task_id);
@@ -395,8 +395,8 @@ mod tests {
         }
     }
 
-    fn task(consensus: Option<B256>) -> TaskRow {
-        TaskRow {
+    fn task(consensus: Option<B256>) -> TaskInfo {
+        TaskInfo {
             task_id: B256::repeat_byte(0x7a),
             deal_id: B256::ZERO,
             index: 0,
@@ -408,8 +408,8 @@ mod tests {
         }
     }
 
-    fn replicate(worker: u8, status: ReplicateStatus, hash: u8, located: bool) -> ReplicateRow {
-        ReplicateRow {
+    fn replicate(worker: u8, status: ReplicateStatus, hash: u8, located: bool) -> ReplicateInfo {
+        ReplicateInfo {
             task_id: B256::repeat_byte(0x7a),
             worker: Address::repeat_byte(worker),
             status,

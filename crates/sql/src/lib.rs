@@ -11,6 +11,11 @@
 //! let pool = decloud_sql::open("sqlite:///var/lib/decloud/x.db", migrator).await?;
 //! # drop(pool); Ok(()) }
 //! ```
+//!
+//! Rows are read and values bound through [`column`](mod@column), so every service stores ids, addresses
+//! and numbers the same way and reports a corrupt row the same way.
+
+pub mod column;
 
 use sqlx::any::AnyPoolOptions;
 use sqlx::migrate::{MigrateError, Migrator};

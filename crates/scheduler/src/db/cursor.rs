@@ -2,19 +2,19 @@
 //! registries' events.
 
 use alloy::primitives::{Address, B256};
+use decloud_sql::column::{bigint, parse, rows, uint};
 use sqlx::Row;
 
-use super::{Resource, Store, int, parse, sql_int};
+use super::{Resource, Store};
 use crate::SchedulerError;
 
 impl Store {
     /// The last block the follower fully processed and its hash, if any.
     pub async fn cursor(&self) -> Result<Option<(u64, B256)>, SchedulerError> {
-        let row = sqlx::query("SELECT block, hash FROM cursor WHERE id = 1")
-            .fetch_optional(&self.pool)
-            .await?;
-        row.map(|r| Ok((int(&r, "block")?, parse(&r, "hash")?)))
-            .transpose()
+        let query = sqlx::query("SELECT block, hash FROM cursor WHERE id = 1");
+        rows(query, |r| Ok((uint(r, "block")?, parse(r, "hash")?)))
+            .optional(&self.pool)
+            .await
     }
 
     /// Stores the follower's cursor (after the block range's effects are stored).
@@ -23,7 +23,7 @@ impl Store {
             "INSERT INTO cursor (id, block, hash) VALUES (1, $1, $2) \
              ON CONFLICT (id) DO UPDATE SET block = $1, hash = $2",
         )
-        .bind(sql_int(block, "block")?)
+        .bind(bigint(block, "block")?)
         .bind(hash.to_string())
         .execute(&self.pool)
         .await?;
@@ -48,19 +48,18 @@ impl Store {
 
     /// The app or dataset with this id, if its registration was read.
     pub async fn resource(&self, address: Address) -> Result<Option<Resource>, SchedulerError> {
-        let row = sqlx::query("SELECT * FROM resources WHERE address = $1")
-            .bind(address.to_string())
-            .fetch_optional(&self.pool)
-            .await?;
-        row.map(|r| {
+        let query =
+            sqlx::query("SELECT * FROM resources WHERE address = $1").bind(address.to_string());
+        rows(query, |r| {
             Ok(Resource {
-                address: parse(&r, "address")?,
+                address: parse(r, "address")?,
                 kind: r.try_get("kind")?,
                 name: r.try_get("name")?,
                 uri: r.try_get("uri")?,
-                checksum: parse(&r, "checksum")?,
+                checksum: parse(r, "checksum")?,
             })
         })
-        .transpose()
+        .optional(&self.pool)
+        .await
     }
 }

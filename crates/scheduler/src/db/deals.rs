@@ -3,10 +3,11 @@
 use alloy::primitives::B256;
 use alloy::sol_types::SolValue;
 use decloud_protocol::typed::Deal;
+use decloud_sql::column::{bigint, parse, rows, uint};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{Store, int, parse, sql_int};
+use super::Store;
 use crate::SchedulerError;
 
 /// A deal of the scheduler's workerpool, as emitted in `DealCreated`.
@@ -36,6 +37,22 @@ impl DealRow {
     }
 }
 
+/// A row of `deals`, its deal decoded.
+fn deal_row(row: &AnyRow) -> Result<DealRow, SchedulerError> {
+    let encoded: String = row.try_get("deal")?;
+    let bytes =
+        hex::decode(&encoded).map_err(|_| SchedulerError::Corrupt("deal encoding".into()))?;
+    let deal = Deal::abi_decode(&bytes)
+        .map_err(|e| SchedulerError::Corrupt(format!("deal encoding: {e}")))?;
+    Ok(DealRow {
+        deal_id: parse(row, "dealid")?,
+        deal,
+        params: row.try_get("params")?,
+        block_number: uint(row, "block_number")?,
+        start_time: uint(row, "start_time")?,
+    })
+}
+
 impl Store {
     /// Stores a deal and its tasks (status unset) in one transaction. Storing a deal already
     /// known changes nothing and returns false.
@@ -48,10 +65,10 @@ impl Store {
         .bind(deal.deal_id.to_string())
         .bind(hex::encode(deal.deal.abi_encode()))
         .bind(deal.params.clone())
-        .bind(sql_int(deal.trust(), "trust")?)
-        .bind(sql_int(deal.volume(), "volume")?)
-        .bind(sql_int(deal.block_number, "block")?)
-        .bind(sql_int(deal.start_time, "start time")?)
+        .bind(bigint(deal.trust(), "trust")?)
+        .bind(bigint(deal.volume(), "volume")?)
+        .bind(bigint(deal.block_number, "block")?)
+        .bind(bigint(deal.start_time, "start time")?)
         .execute(&mut *tx)
         .await?
         .rows_affected()
@@ -64,8 +81,8 @@ impl Store {
                 )
                 .bind(decloud_protocol::task_id(deal.deal_id, index).to_string())
                 .bind(deal.deal_id.to_string())
-                .bind(sql_int(index, "index")?)
-                .bind(sql_int(deal.block_number, "block")?)
+                .bind(bigint(index, "index")?)
+                .bind(bigint(deal.block_number, "block")?)
                 .execute(&mut *tx)
                 .await?;
             }
@@ -74,45 +91,25 @@ impl Store {
         Ok(inserted)
     }
 
-    fn deal_row(row: &AnyRow) -> Result<DealRow, SchedulerError> {
-        let encoded: String = row.try_get("deal")?;
-        let bytes =
-            hex::decode(&encoded).map_err(|_| SchedulerError::Corrupt("deal encoding".into()))?;
-        let deal = Deal::abi_decode(&bytes)
-            .map_err(|e| SchedulerError::Corrupt(format!("deal encoding: {e}")))?;
-        Ok(DealRow {
-            deal_id: parse(row, "dealid")?,
-            deal,
-            params: row.try_get("params")?,
-            block_number: int(row, "block_number")?,
-            start_time: int(row, "start_time")?,
-        })
-    }
-
     /// The deal with this id, if known.
     pub async fn deal(&self, deal_id: B256) -> Result<Option<DealRow>, SchedulerError> {
-        let row = sqlx::query("SELECT * FROM deals WHERE dealid = $1")
-            .bind(deal_id.to_string())
-            .fetch_optional(&self.pool)
-            .await?;
-        row.map(|r| Self::deal_row(&r)).transpose()
+        let query = sqlx::query("SELECT * FROM deals WHERE dealid = $1").bind(deal_id.to_string());
+        rows(query, deal_row).optional(&self.pool).await
     }
 
     /// Every known deal, oldest first.
     pub async fn deals(&self) -> Result<Vec<DealRow>, SchedulerError> {
-        let rows = sqlx::query("SELECT * FROM deals ORDER BY block_number, dealid")
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter().map(Self::deal_row).collect()
+        let query = sqlx::query("SELECT * FROM deals ORDER BY block_number, dealid");
+        rows(query, deal_row).all(&self.pool).await
     }
 
     /// Ids of the deals created after block `block`.
     pub async fn deals_after(&self, block: u64) -> Result<Vec<B256>, SchedulerError> {
-        let rows = sqlx::query("SELECT dealid FROM deals WHERE block_number > $1")
-            .bind(sql_int(block, "block")?)
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter().map(|r| parse(r, "dealid")).collect()
+        let query = sqlx::query("SELECT dealid FROM deals WHERE block_number > $1")
+            .bind(bigint(block, "block")?);
+        rows(query, |r| Ok(parse(r, "dealid")?))
+            .all(&self.pool)
+            .await
     }
 
     /// Forgets a deal a reorg removed from the chain, with its tasks, unless work was already

@@ -14,17 +14,13 @@ mod sessions;
 mod tasks;
 mod workers;
 
-use std::str::FromStr;
-
-use sqlx::any::AnyRow;
-use sqlx::{AnyPool, Row};
+use sqlx::AnyPool;
 
 pub use changes::TaskChange;
 pub use deals::DealRow;
-pub use decloud_protocol::pool::{ReplicateStatus, Resource, TaskStatus, WorkerStatus};
-pub use replicates::ReplicateRow;
-pub use tasks::TaskRow;
-pub use workers::WorkerRow;
+pub use decloud_protocol::pool::{
+    ReplicateInfo, ReplicateStatus, Resource, TaskInfo, TaskStatus, WorkerInfo, WorkerStatus,
+};
 
 use crate::SchedulerError;
 
@@ -37,41 +33,7 @@ pub struct Store {
     pool: AnyPool,
 }
 
-fn parse<T: FromStr>(row: &AnyRow, column: &str) -> Result<T, SchedulerError> {
-    let text: String = row.try_get(column)?;
-    text.parse()
-        .map_err(|_| SchedulerError::Corrupt(format!("{column} = {text:?}")))
-}
-
-fn parse_opt<T: FromStr>(row: &AnyRow, column: &str) -> Result<Option<T>, SchedulerError> {
-    let text: Option<String> = row.try_get(column)?;
-    text.map(|t| {
-        t.parse()
-            .map_err(|_| SchedulerError::Corrupt(format!("{column} = {t:?}")))
-    })
-    .transpose()
-}
-
-fn int(row: &AnyRow, column: &str) -> Result<u64, SchedulerError> {
-    let v: i64 = row.try_get(column)?;
-    u64::try_from(v).map_err(|_| SchedulerError::Corrupt(format!("{column} = {v}")))
-}
-
-fn int_opt(row: &AnyRow, column: &str) -> Result<Option<u64>, SchedulerError> {
-    let v: Option<i64> = row.try_get(column)?;
-    v.map(|v| u64::try_from(v).map_err(|_| SchedulerError::Corrupt(format!("{column} = {v}"))))
-        .transpose()
-}
-
-/// `value` as a SQL BIGINT; values beyond `i64::MAX` are refused.
-pub(crate) fn sql_int(value: u64, what: &str) -> Result<i64, SchedulerError> {
-    i64::try_from(value).map_err(|_| {
-        SchedulerError::BadRequest(format!(
-            "{what} {value} is too large (at most {})",
-            i64::MAX
-        ))
-    })
-}
+decloud_sql::column_errors!(SchedulerError);
 
 impl Store {
     /// Opens (creating if needed) the database at `url` — `sqlite://path/scheduler.db` or

@@ -1,79 +1,36 @@
 //! The replicates handed to workers and their reports.
 
 use alloy::primitives::{Address, B256};
-use decloud_protocol::pool::ReplicateInfo;
+use decloud_sql::column::{Value, bigint, bind_all, parse, parse_opt, rows, uint, uint_opt};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{ReplicateStatus, Store, int, int_opt, parse, parse_opt, sql_int};
+use super::{ReplicateInfo, ReplicateStatus, Store};
 use crate::SchedulerError;
 
-/// One worker's replicate of a task.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ReplicateRow {
-    /// The task.
-    pub task_id: B256,
-    /// The worker.
-    pub worker: Address,
-    /// Its off-chain stage.
-    pub status: ReplicateStatus,
-    /// The result hash it contributed, once on chain.
-    pub result_hash: Option<B256>,
-    /// Its weight in the vote (replicated tasks), once contributed.
-    pub weight: Option<u64>,
-    /// Why it failed or was lost, or the app's deterministic failure it contributed.
-    pub reason: Option<String>,
-    /// Where the worker uploaded its result (reported with its reveal).
-    pub results_location: Option<String>,
-    /// The app's callback data (reported with the reveal, for deals with a callback).
-    pub callback_data: Option<alloy::primitives::Bytes>,
-    /// When it was assigned.
-    pub assigned_at: u64,
-    /// Last change.
-    pub updated_at: u64,
-}
-
-impl From<ReplicateRow> for ReplicateInfo {
-    fn from(row: ReplicateRow) -> Self {
-        Self {
-            task_id: row.task_id,
-            worker: row.worker,
-            status: row.status,
-            result_hash: row.result_hash,
-            weight: row.weight,
-            reason: row.reason,
-            results_location: row.results_location,
-            callback_data: row.callback_data,
-            assigned_at: row.assigned_at,
-            updated_at: row.updated_at,
-        }
-    }
+/// A row of `replicates` as the API shows it.
+fn replicate_info(row: &AnyRow) -> Result<ReplicateInfo, SchedulerError> {
+    Ok(ReplicateInfo {
+        task_id: parse(row, "taskid")?,
+        worker: parse(row, "worker")?,
+        status: parse(row, "status")?,
+        result_hash: parse_opt(row, "result_hash")?,
+        weight: uint_opt(row, "weight")?,
+        reason: row.try_get("reason")?,
+        results_location: row.try_get("results_location")?,
+        callback_data: parse_opt(row, "callback_data")?,
+        assigned_at: uint(row, "assigned_at")?,
+        updated_at: uint(row, "updated_at")?,
+    })
 }
 
 impl Store {
-    fn replicate_row(row: &AnyRow) -> Result<ReplicateRow, SchedulerError> {
-        Ok(ReplicateRow {
-            task_id: parse(row, "taskid")?,
-            worker: parse(row, "worker")?,
-            status: parse(row, "status")?,
-            result_hash: parse_opt(row, "result_hash")?,
-            weight: int_opt(row, "weight")?,
-            reason: row.try_get("reason")?,
-            results_location: row.try_get("results_location")?,
-            callback_data: parse_opt(row, "callback_data")?,
-            assigned_at: int(row, "assigned_at")?,
-            updated_at: int(row, "updated_at")?,
-        })
-    }
-
     /// The replicates of a task, oldest assignment first.
-    pub async fn replicates(&self, task_id: B256) -> Result<Vec<ReplicateRow>, SchedulerError> {
-        let rows =
+    pub async fn replicates(&self, task_id: B256) -> Result<Vec<ReplicateInfo>, SchedulerError> {
+        let query =
             sqlx::query("SELECT * FROM replicates WHERE taskid = $1 ORDER BY assigned_at, worker")
-                .bind(task_id.to_string())
-                .fetch_all(&self.pool)
-                .await?;
-        rows.iter().map(Self::replicate_row).collect()
+                .bind(task_id.to_string());
+        rows(query, replicate_info).all(&self.pool).await
     }
 
     /// The replicates a worker holds in `status`.
@@ -81,15 +38,13 @@ impl Store {
         &self,
         worker: Address,
         status: ReplicateStatus,
-    ) -> Result<Vec<ReplicateRow>, SchedulerError> {
-        let rows = sqlx::query(
+    ) -> Result<Vec<ReplicateInfo>, SchedulerError> {
+        let query = sqlx::query(
             "SELECT * FROM replicates WHERE worker = $1 AND status = $2 ORDER BY assigned_at",
         )
         .bind(worker.to_string())
-        .bind(status.as_str())
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(Self::replicate_row).collect()
+        .bind(status.as_str());
+        rows(query, replicate_info).all(&self.pool).await
     }
 
     /// Hands `task_id` to `worker`. Returns false if the worker already has a replicate of it.
@@ -99,7 +54,7 @@ impl Store {
         worker: Address,
         now: u64,
     ) -> Result<bool, SchedulerError> {
-        let now = sql_int(now, "time")?;
+        let now = bigint(now, "time")?;
         let result = sqlx::query(
             "INSERT INTO replicates (taskid, worker, status, assigned_at, updated_at) \
              VALUES ($1, $2, 'assigned', $3, $3) ON CONFLICT (taskid, worker) DO NOTHING",
@@ -131,55 +86,41 @@ impl Store {
         now: u64,
     ) -> Result<bool, SchedulerError> {
         use decloud_protocol::pool::ReportStatus;
-        let now = sql_int(now, "time")?;
-        let task = task_id.to_string();
-        let worker = worker.to_string();
-        let result = match report.status {
-            ReportStatus::Failed => {
-                sqlx::query(
-                    "UPDATE replicates SET status = 'failed', reason = $1, updated_at = $2 \
-                     WHERE taskid = $3 AND worker = $4 AND status = 'assigned'",
-                )
-                .bind(report.reason.clone())
-                .bind(now)
-                .bind(task)
-                .bind(worker)
-                .execute(&self.pool)
-                .await?
-            }
-            ReportStatus::Contributed => {
-                sqlx::query(
-                    "UPDATE replicates SET \
-                     status = CASE WHEN status = 'assigned' THEN 'contributed' ELSE status END, \
-                     reason = $1, updated_at = $2 WHERE taskid = $3 AND worker = $4 \
-                     AND status IN ('assigned', 'contributed', 'revealed')",
-                )
-                .bind(report.reason.clone())
-                .bind(now)
-                .bind(task)
-                .bind(worker)
-                .execute(&self.pool)
-                .await?
-            }
-            ReportStatus::Revealed => {
-                sqlx::query(
-                    "UPDATE replicates SET \
-                     status = CASE WHEN status = 'assigned' THEN 'contributed' ELSE status END, \
-                     results_location = $1, callback_data = $2, updated_at = $3, \
-                     reason = COALESCE($6, reason) \
-                     WHERE taskid = $4 AND worker = $5 \
-                     AND status IN ('assigned', 'contributed', 'revealed')",
-                )
-                .bind(report.results_location.clone())
-                .bind(report.callback_data.as_ref().map(|b| b.to_string()))
-                .bind(now)
-                .bind(task)
-                .bind(worker)
-                .bind(report.reason.clone())
-                .execute(&self.pool)
-                .await?
-            }
+        let now = Value::bigint(now, "time")?;
+        let reason = Value::MaybeText(report.reason.clone());
+        // Every statement ends with `WHERE taskid = $n AND worker = $n+1`, bound last.
+        let (sql, mut values) = match report.status {
+            ReportStatus::Failed => (
+                "UPDATE replicates SET status = 'failed', reason = $1, updated_at = $2 \
+                 WHERE taskid = $3 AND worker = $4 AND status = 'assigned'",
+                vec![reason, now],
+            ),
+            ReportStatus::Contributed => (
+                "UPDATE replicates SET \
+                 status = CASE WHEN status = 'assigned' THEN 'contributed' ELSE status END, \
+                 reason = $1, updated_at = $2 WHERE taskid = $3 AND worker = $4 \
+                 AND status IN ('assigned', 'contributed', 'revealed')",
+                vec![reason, now],
+            ),
+            ReportStatus::Revealed => (
+                "UPDATE replicates SET \
+                 status = CASE WHEN status = 'assigned' THEN 'contributed' ELSE status END, \
+                 results_location = $1, callback_data = $2, updated_at = $3, \
+                 reason = COALESCE($4, reason) \
+                 WHERE taskid = $5 AND worker = $6 \
+                 AND status IN ('assigned', 'contributed', 'revealed')",
+                vec![
+                    Value::MaybeText(report.results_location.clone()),
+                    Value::MaybeText(report.callback_data.as_ref().map(|b| b.to_string())),
+                    now,
+                    reason,
+                ],
+            ),
         };
+        values.extend([Value::text(task_id), Value::text(worker)]);
+        let result = bind_all(sqlx::query(sql), values)
+            .execute(&self.pool)
+            .await?;
         Ok(result.rows_affected() == 1)
     }
 

@@ -1,8 +1,9 @@
 //! Login challenges and sessions (stored by their token's hash).
 
 use alloy::primitives::Address;
+use decloud_sql::column::{bigint, parse, rows, uint};
 
-use super::{Store, int, parse, sql_int};
+use super::Store;
 use crate::SchedulerError;
 
 impl Store {
@@ -11,7 +12,7 @@ impl Store {
     pub async fn insert_challenge(&self, nonce: &str, deadline: u64) -> Result<(), SchedulerError> {
         sqlx::query("INSERT INTO challenges (nonce, deadline) VALUES ($1, $2)")
             .bind(nonce.to_owned())
-            .bind(sql_int(deadline, "deadline")?)
+            .bind(bigint(deadline, "deadline")?)
             .execute(&self.pool)
             .await?;
         Ok(())
@@ -38,8 +39,8 @@ impl Store {
             "DELETE FROM challenges WHERE nonce = $1 AND deadline = $2 AND deadline >= $3",
         )
         .bind(nonce.to_owned())
-        .bind(sql_int(deadline, "deadline")?)
-        .bind(sql_int(now, "time")?)
+        .bind(bigint(deadline, "deadline")?)
+        .bind(bigint(now, "time")?)
         .execute(conn)
         .await?;
         Ok(result.rows_affected() == 1)
@@ -79,7 +80,7 @@ impl Store {
             "DELETE FROM sessions WHERE expires_at < $1",
         ] {
             sqlx::query(statement)
-                .bind(sql_int(now, "time")?)
+                .bind(bigint(now, "time")?)
                 .execute(&mut *tx)
                 .await?;
         }
@@ -107,7 +108,7 @@ impl Store {
         sqlx::query("INSERT INTO sessions (token_hash, worker, expires_at) VALUES ($1, $2, $3)")
             .bind(token_hash.to_owned())
             .bind(worker.to_string())
-            .bind(sql_int(expires_at, "expiry")?)
+            .bind(bigint(expires_at, "expiry")?)
             .execute(conn)
             .await?;
         Ok(())
@@ -128,14 +129,13 @@ impl Store {
         token_hash: &str,
         now: u64,
     ) -> Result<Option<(Address, u64)>, SchedulerError> {
-        let row = sqlx::query(
+        let query = sqlx::query(
             "SELECT worker, expires_at FROM sessions WHERE token_hash = $1 AND expires_at >= $2",
         )
         .bind(token_hash.to_owned())
-        .bind(sql_int(now, "time")?)
-        .fetch_optional(&self.pool)
-        .await?;
-        row.map(|r| Ok((parse(&r, "worker")?, int(&r, "expires_at")?)))
-            .transpose()
+        .bind(bigint(now, "time")?);
+        rows(query, |r| Ok((parse(r, "worker")?, uint(r, "expires_at")?)))
+            .optional(&self.pool)
+            .await
     }
 }

@@ -1,94 +1,51 @@
 //! Reading tasks, and giving up on one.
 
 use alloy::primitives::{Address, B256};
-use decloud_protocol::pool::TaskInfo;
+use decloud_sql::column::{parse, parse_opt, rows, uint, uint_opt};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{Store, TaskStatus, int, int_opt, parse, parse_opt};
+use super::{Store, TaskInfo, TaskStatus};
 use crate::SchedulerError;
 
-/// A task of a deal.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct TaskRow {
-    /// `keccak(dealid, index)`.
-    pub task_id: B256,
-    /// Its deal.
-    pub deal_id: B256,
-    /// Its index in the deal.
-    pub index: u64,
-    /// On-chain status.
-    pub status: TaskStatus,
-    /// The result hash that reached consensus, while revealing and after.
-    pub consensus_hash: Option<B256>,
-    /// Block timestamp of the consensus.
-    pub consensus_at: Option<u64>,
-    /// Where the certified result is, once finalized.
-    pub results_location: Option<String>,
-    /// Why the scheduler stopped handing the task out (too many failed replicates, a deadline
-    /// passed...); the requester can claim it after its final deadline.
-    pub given_up: Option<String>,
-}
-
-impl From<TaskRow> for TaskInfo {
-    fn from(row: TaskRow) -> Self {
-        Self {
-            task_id: row.task_id,
-            deal_id: row.deal_id,
-            index: row.index,
-            status: row.status,
-            consensus_hash: row.consensus_hash,
-            consensus_at: row.consensus_at,
-            results_location: row.results_location,
-            given_up: row.given_up,
-        }
-    }
+/// A row of `tasks` as the API shows it.
+fn task_info(row: &AnyRow) -> Result<TaskInfo, SchedulerError> {
+    Ok(TaskInfo {
+        task_id: parse(row, "taskid")?,
+        deal_id: parse(row, "dealid")?,
+        index: uint(row, "idx")?,
+        status: parse(row, "status")?,
+        consensus_hash: parse_opt(row, "consensus_hash")?,
+        consensus_at: uint_opt(row, "consensus_at")?,
+        results_location: row.try_get("results_location")?,
+        given_up: row.try_get("given_up")?,
+    })
 }
 
 impl Store {
-    fn task_row(row: &AnyRow) -> Result<TaskRow, SchedulerError> {
-        Ok(TaskRow {
-            task_id: parse(row, "taskid")?,
-            deal_id: parse(row, "dealid")?,
-            index: int(row, "idx")?,
-            status: parse(row, "status")?,
-            consensus_hash: parse_opt(row, "consensus_hash")?,
-            consensus_at: int_opt(row, "consensus_at")?,
-            results_location: row.try_get("results_location")?,
-            given_up: row.try_get("given_up")?,
-        })
-    }
-
     /// The task with this id, if it belongs to a known deal.
-    pub async fn task(&self, task_id: B256) -> Result<Option<TaskRow>, SchedulerError> {
-        let row = sqlx::query("SELECT * FROM tasks WHERE taskid = $1")
-            .bind(task_id.to_string())
-            .fetch_optional(&self.pool)
-            .await?;
-        row.map(|r| Self::task_row(&r)).transpose()
+    pub async fn task(&self, task_id: B256) -> Result<Option<TaskInfo>, SchedulerError> {
+        let query = sqlx::query("SELECT * FROM tasks WHERE taskid = $1").bind(task_id.to_string());
+        rows(query, task_info).optional(&self.pool).await
     }
 
     /// The tasks of a deal, in index order.
-    pub async fn tasks_of(&self, deal_id: B256) -> Result<Vec<TaskRow>, SchedulerError> {
-        let rows = sqlx::query("SELECT * FROM tasks WHERE dealid = $1 ORDER BY idx")
-            .bind(deal_id.to_string())
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter().map(Self::task_row).collect()
+    pub async fn tasks_of(&self, deal_id: B256) -> Result<Vec<TaskInfo>, SchedulerError> {
+        let query = sqlx::query("SELECT * FROM tasks WHERE dealid = $1 ORDER BY idx")
+            .bind(deal_id.to_string());
+        rows(query, task_info).all(&self.pool).await
     }
 
     /// Tasks that may still take contributions (unset or active), oldest deal first, at most
     /// `limit`.
-    pub async fn open_tasks(&self, limit: u32) -> Result<Vec<TaskRow>, SchedulerError> {
-        let rows = sqlx::query(
+    pub async fn open_tasks(&self, limit: u32) -> Result<Vec<TaskInfo>, SchedulerError> {
+        let query = sqlx::query(
             "SELECT t.* FROM tasks t JOIN deals d ON t.dealid = d.dealid \
              WHERE t.status IN ('unset', 'active') AND t.given_up IS NULL \
              ORDER BY d.block_number, t.dealid, t.idx LIMIT $1",
         )
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(Self::task_row).collect()
+        .bind(i64::from(limit));
+        rows(query, task_info).all(&self.pool).await
     }
 
     /// Open tasks a claim by `worker` may get, oldest deal first, at most `limit`: those it holds
@@ -99,7 +56,7 @@ impl Store {
         &self,
         worker: Address,
         limit: u32,
-    ) -> Result<Vec<TaskRow>, SchedulerError> {
+    ) -> Result<Vec<TaskInfo>, SchedulerError> {
         // Deal by deal, oldest first, walking each one's open tasks in index order (a partial
         // index holds only those): a claim costs the replicates in flight, not the deal's size.
         let deals = sqlx::query(
@@ -117,7 +74,7 @@ impl Store {
             }
             let deal_id: String = deal.try_get("dealid")?;
             let trust: i64 = deal.try_get("trust")?;
-            let rows = sqlx::query(
+            let query = sqlx::query(
                 "SELECT t.* FROM tasks t WHERE t.dealid = $1 \
                  AND t.status IN ('unset', 'active') AND t.given_up IS NULL \
                  AND NOT EXISTS (SELECT 1 FROM replicates r WHERE r.taskid = t.taskid AND r.worker = $2) \
@@ -128,12 +85,8 @@ impl Store {
             .bind(deal_id)
             .bind(worker.to_string())
             .bind(trust)
-            .bind(left)
-            .fetch_all(&self.pool)
-            .await?;
-            for row in &rows {
-                out.push(Self::task_row(row)?);
-            }
+            .bind(left);
+            out.extend(rows(query, task_info).all(&self.pool).await?);
         }
         Ok(out)
     }
@@ -143,27 +96,23 @@ impl Store {
         &self,
         status: TaskStatus,
         limit: u32,
-    ) -> Result<Vec<TaskRow>, SchedulerError> {
-        let rows = sqlx::query(
+    ) -> Result<Vec<TaskInfo>, SchedulerError> {
+        let query = sqlx::query(
             "SELECT t.* FROM tasks t JOIN deals d ON t.dealid = d.dealid \
              WHERE t.status = $1 ORDER BY d.block_number, t.dealid, t.idx LIMIT $2",
         )
         .bind(status.as_str())
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(Self::task_row).collect()
+        .bind(i64::from(limit));
+        rows(query, task_info).all(&self.pool).await
     }
 
     /// Tasks the scheduler gave up before anyone contributed (still uninitialized on chain).
-    pub async fn given_up_unstarted(&self, limit: u32) -> Result<Vec<TaskRow>, SchedulerError> {
-        let rows = sqlx::query(
+    pub async fn given_up_unstarted(&self, limit: u32) -> Result<Vec<TaskInfo>, SchedulerError> {
+        let query = sqlx::query(
             "SELECT * FROM tasks WHERE given_up IS NOT NULL AND status = 'unset' LIMIT $1",
         )
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(Self::task_row).collect()
+        .bind(i64::from(limit));
+        rows(query, task_info).all(&self.pool).await
     }
 
     /// Stops handing `task_id` out, with the reason shown to the requester. The first reason

@@ -3,6 +3,7 @@
 use alloy::primitives::{Address, B256, U256};
 use decloud_protocol::pool::{Report, ReportStatus};
 use decloud_protocol::typed::Deal;
+use sqlx::Row;
 
 use super::*;
 
@@ -27,6 +28,15 @@ fn deal(volume: u64, trust: u64) -> DealRow {
         params: r#"{"args":"x"}"#.into(),
         block_number: 7,
         start_time: 1000,
+    }
+}
+
+fn consensus(task_id: B256, result_hash: B256, at: u64, block: u64) -> TaskChange {
+    TaskChange::Consensus {
+        task_id,
+        result_hash,
+        at,
+        block,
     }
 }
 
@@ -161,15 +171,21 @@ async fn replicate_lifecycle_on(store: &Store) {
     assert!(!store.report(task, w2, &contributed, 103).await.unwrap());
     // The chain says w1 contributed, then revealed; a replayed contribution keeps the reveal.
     let h = B256::repeat_byte(0x77);
-    store
-        .record_contribution(task, w1, h, Some(2), 104)
-        .await
-        .unwrap();
-    store.record_reveal(task, w1, 105).await.unwrap();
-    store
-        .record_contribution(task, w1, h, Some(2), 106)
-        .await
-        .unwrap();
+    let contribution = |at| TaskChange::Contribution {
+        task_id: task,
+        worker: w1,
+        result_hash: h,
+        weight: Some(2),
+        at,
+    };
+    store.apply(&[contribution(104)]).await.unwrap();
+    let reveal = TaskChange::Reveal {
+        task_id: task,
+        worker: w1,
+        at: 105,
+    };
+    store.apply(&[reveal]).await.unwrap();
+    store.apply(&[contribution(106)]).await.unwrap();
     let reps = store.replicates(task).await.unwrap();
     assert_eq!(reps[0].worker, w1);
     assert_eq!(reps[0].status, ReplicateStatus::Revealed);
@@ -178,23 +194,36 @@ async fn replicate_lifecycle_on(store: &Store) {
     assert_eq!(reps[1].reason.as_deref(), Some("download failed"));
 
     // Consensus, reopen, finalize.
-    store.set_consensus(task, h, 200, 10).await.unwrap();
+    store.apply(&[consensus(task, h, 200, 10)]).await.unwrap();
     assert_eq!(
         store.task(task).await.unwrap().unwrap().status,
         TaskStatus::Revealing
     );
-    store.reopen(task, h, 300, 11).await.unwrap();
+    let reopen = TaskChange::Reopen {
+        task_id: task,
+        result_hash: h,
+        at: 300,
+        block: 11,
+    };
+    store.apply(&[reopen]).await.unwrap();
     let t = store.task(task).await.unwrap().unwrap();
     assert_eq!((t.status, t.consensus_hash), (TaskStatus::Active, None));
     assert_eq!(
         store.replicates(task).await.unwrap()[0].status,
         ReplicateStatus::Rejected
     );
-    store.set_finalized(task, "ipfs://x", 12).await.unwrap();
-    store
-        .set_task_status(task, TaskStatus::Active, 13)
-        .await
-        .unwrap();
+    let finalized = TaskChange::Finalized {
+        task_id: task,
+        location: "ipfs://x".into(),
+        block: 12,
+    };
+    let active = TaskChange::Status {
+        task_id: task,
+        status: TaskStatus::Active,
+        block: 13,
+    };
+    store.apply(&[finalized]).await.unwrap();
+    store.apply(&[active]).await.unwrap();
     let t = store.task(task).await.unwrap().unwrap();
     assert_eq!(t.status, TaskStatus::Completed, "a final status stays");
     assert_eq!(t.results_location.as_deref(), Some("ipfs://x"));
@@ -258,7 +287,7 @@ async fn a_reveal_report_keeps_the_location_and_a_given_up_task_is_not_handed_ou
         .collect();
     assert_eq!(open, vec![t0]);
     store
-        .set_consensus(t0, B256::repeat_byte(5), 150, 9)
+        .apply(&[consensus(t0, B256::repeat_byte(5), 150, 9)])
         .await
         .unwrap();
     let revealing = store.tasks_in(TaskStatus::Revealing, 10).await.unwrap();
@@ -310,10 +339,14 @@ async fn lost_workers_release_their_assignments_on(store: &Store) {
     store.heartbeat(w2, 500).await.unwrap();
     store.assign(t0, w1, 100).await.unwrap();
     store.assign(t1, w1, 100).await.unwrap();
-    store
-        .record_contribution(t1, w1, B256::repeat_byte(3), None, 110)
-        .await
-        .unwrap();
+    let contribution = TaskChange::Contribution {
+        task_id: t1,
+        worker: w1,
+        result_hash: B256::repeat_byte(3),
+        weight: None,
+        at: 110,
+    };
+    store.apply(&[contribution]).await.unwrap();
     assert_eq!(store.mark_lost(400, 600).await.unwrap(), vec![w1]);
     assert!(store.mark_lost(400, 600).await.unwrap().is_empty());
     let r0 = &store.replicates(t0).await.unwrap()[0];

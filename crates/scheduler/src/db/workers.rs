@@ -1,40 +1,22 @@
 //! Registered workers and their heartbeats.
 
 use alloy::primitives::Address;
-use decloud_protocol::pool::WorkerInfo;
+use decloud_sql::column::{bigint, parse, rows, uint};
 use sqlx::any::AnyRow;
 
-use super::{Store, WorkerStatus, int, parse, sql_int};
+use super::{Store, WorkerInfo};
 use crate::SchedulerError;
 
-/// A registered worker.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct WorkerRow {
-    /// The worker's wallet.
-    pub address: Address,
-    /// How many replicates it runs at once.
-    pub capacity: u64,
-    /// Its on-chain score when last read (its weight in votes derives from it).
-    pub score: u64,
-    /// Alive or lost.
-    pub status: WorkerStatus,
-    /// When it first registered.
-    pub registered_at: u64,
-    /// Its last heartbeat (or login, or claim).
-    pub last_heartbeat: u64,
-}
-
-impl From<WorkerRow> for WorkerInfo {
-    fn from(row: WorkerRow) -> Self {
-        Self {
-            address: row.address,
-            capacity: row.capacity,
-            score: row.score,
-            status: row.status,
-            registered_at: row.registered_at,
-            last_heartbeat: row.last_heartbeat,
-        }
-    }
+/// A row of `workers` as the API shows it.
+fn worker_info(row: &AnyRow) -> Result<WorkerInfo, SchedulerError> {
+    Ok(WorkerInfo {
+        address: parse(row, "address")?,
+        capacity: uint(row, "capacity")?,
+        score: uint(row, "score")?,
+        status: parse(row, "status")?,
+        registered_at: uint(row, "registered_at")?,
+        last_heartbeat: uint(row, "last_heartbeat")?,
+    })
 }
 
 impl Store {
@@ -63,9 +45,9 @@ impl Store {
              capacity = $2, score = $3, status = 'active', last_heartbeat = $4",
         )
         .bind(address.to_string())
-        .bind(sql_int(capacity, "capacity")?)
-        .bind(sql_int(score, "score")?)
-        .bind(sql_int(now, "time")?)
+        .bind(bigint(capacity, "capacity")?)
+        .bind(bigint(score, "score")?)
+        .bind(bigint(now, "time")?)
         .execute(conn)
         .await?;
         Ok(())
@@ -77,32 +59,17 @@ impl Store {
         self.record_heartbeats(&[(address, now)]).await
     }
 
-    fn worker_row(r: &AnyRow) -> Result<WorkerRow, SchedulerError> {
-        Ok(WorkerRow {
-            address: parse(r, "address")?,
-            capacity: int(r, "capacity")?,
-            score: int(r, "score")?,
-            status: parse(r, "status")?,
-            registered_at: int(r, "registered_at")?,
-            last_heartbeat: int(r, "last_heartbeat")?,
-        })
-    }
-
     /// The worker with this address, if registered.
-    pub async fn worker(&self, address: Address) -> Result<Option<WorkerRow>, SchedulerError> {
-        let row = sqlx::query("SELECT * FROM workers WHERE address = $1")
-            .bind(address.to_string())
-            .fetch_optional(&self.pool)
-            .await?;
-        row.map(|r| Self::worker_row(&r)).transpose()
+    pub async fn worker(&self, address: Address) -> Result<Option<WorkerInfo>, SchedulerError> {
+        let query =
+            sqlx::query("SELECT * FROM workers WHERE address = $1").bind(address.to_string());
+        rows(query, worker_info).optional(&self.pool).await
     }
 
     /// Every registered worker.
-    pub async fn workers(&self) -> Result<Vec<WorkerRow>, SchedulerError> {
-        let rows = sqlx::query("SELECT * FROM workers ORDER BY registered_at, address")
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter().map(Self::worker_row).collect()
+    pub async fn workers(&self) -> Result<Vec<WorkerInfo>, SchedulerError> {
+        let query = sqlx::query("SELECT * FROM workers ORDER BY registered_at, address");
+        rows(query, worker_info).all(&self.pool).await
     }
 
     /// Marks active workers whose last heartbeat is older than `before` as lost, and their
@@ -113,7 +80,7 @@ impl Store {
         let rows = sqlx::query(
             "SELECT address FROM workers WHERE status = 'active' AND last_heartbeat < $1",
         )
-        .bind(sql_int(before, "time")?)
+        .bind(bigint(before, "time")?)
         .fetch_all(&mut *tx)
         .await?;
         let mut lost = Vec::new();
@@ -128,7 +95,7 @@ impl Store {
                  reason = 'the worker stopped sending heartbeats', updated_at = $1 \
                  WHERE worker = $2 AND status = 'assigned'",
             )
-            .bind(sql_int(now, "time")?)
+            .bind(bigint(now, "time")?)
             .bind(address.to_string())
             .execute(&mut *tx)
             .await?;
@@ -151,7 +118,7 @@ impl Store {
                 "UPDATE workers SET last_heartbeat = $1, status = 'active' \
                  WHERE address = $2 AND last_heartbeat <= $1",
             )
-            .bind(sql_int(*at, "time")?)
+            .bind(bigint(*at, "time")?)
             .bind(address.to_string())
             .execute(&mut *tx)
             .await?;
