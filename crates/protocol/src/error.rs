@@ -10,17 +10,15 @@ pub enum ProtocolError {
         /// The name as given.
         name: String,
     },
-    /// An order kind that is not app, dataset, workerpool or request.
-    #[error("unknown order kind {name:?}: use app, dataset, workerpool or request")]
-    UnknownOrderKind {
+    /// A name outside a closed set (an order kind, a task or replicate status...).
+    #[error("unknown {what} {name:?}: use {expected}")]
+    UnknownName {
+        /// What the name names, e.g. "order kind".
+        what: &'static str,
         /// The name as given.
         name: String,
-    },
-    /// A task status name that is not one of the hub's.
-    #[error("unknown task status {name:?}: use unset, active, revealing, completed or failed")]
-    UnknownTaskStatus {
-        /// The name as given.
-        name: String,
+        /// The names accepted, in words.
+        expected: &'static str,
     },
     /// An amount that is not a non-negative decimal number of tokens.
     #[error("invalid amount {input:?}: {reason} (examples: 1000000000, 1.5 DCT, 2DCT)")]

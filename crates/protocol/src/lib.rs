@@ -8,6 +8,9 @@
 //! tests read the Solidity sources to check the type strings, and `crates/chain/tests` checks
 //! hashes and signatures against a deployed hub.
 
+#[macro_use]
+mod names;
+
 pub mod amount;
 pub mod consensus;
 pub mod deadline;

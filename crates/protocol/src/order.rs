@@ -10,9 +10,6 @@
 //! The trailing `sign` is not part of the signed data, as on chain. [`AnyOrder`] is an order of
 //! any kind, for code that handles the four alike.
 
-use std::fmt;
-use std::str::FromStr;
-
 use alloy::primitives::{Address, B256, Bytes, Signature, U256};
 use alloy::signers::SignerSync;
 use alloy::sol_types::SolStruct;
@@ -23,34 +20,24 @@ use crate::{ProtocolError, Tag};
 
 pub use crate::domain::{DOMAIN_NAME, DOMAIN_VERSION, Domain};
 
-/// The four kinds of order.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum OrderKind {
-    /// An app owner's offer.
-    App,
-    /// A dataset owner's offer.
-    Dataset,
-    /// A workerpool owner's offer.
-    Workerpool,
-    /// A requester's demand.
-    Request,
-}
+named_enum!(
+    /// The four kinds of order; the name is the one used in URLs, files and databases, and the
+    /// order of `ALL` is the one the CLI lists them in.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+    #[serde(rename_all = "lowercase")]
+    pub enum OrderKind ("order kind", expected "app, dataset, workerpool or request") {
+        /// An app owner's offer.
+        App => "app",
+        /// A dataset owner's offer.
+        Dataset => "dataset",
+        /// A workerpool owner's offer.
+        Workerpool => "workerpool",
+        /// A requester's demand.
+        Request => "request",
+    }
+);
 
 impl OrderKind {
-    /// Every kind, in the order the CLI lists them.
-    pub const ALL: [OrderKind; 4] = [Self::App, Self::Dataset, Self::Workerpool, Self::Request];
-
-    /// The name used in URLs, files and databases: `app`, `dataset`, `workerpool`, `request`.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::App => "app",
-            Self::Dataset => "dataset",
-            Self::Workerpool => "workerpool",
-            Self::Request => "request",
-        }
-    }
-
     /// The name in messages: `app order`, ...
     pub const fn label(self) -> &'static str {
         match self {
@@ -59,25 +46,6 @@ impl OrderKind {
             Self::Workerpool => "workerpool order",
             Self::Request => "request order",
         }
-    }
-}
-
-impl fmt::Display for OrderKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for OrderKind {
-    type Err = ProtocolError;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::ALL
-            .into_iter()
-            .find(|k| k.as_str() == s)
-            .ok_or_else(|| ProtocolError::UnknownOrderKind {
-                name: s.to_string(),
-            })
     }
 }
 

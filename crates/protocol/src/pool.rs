@@ -19,48 +19,9 @@
 //! `GET /v1/deals/{dealid}` → [`DealReport`], `GET /v1/workers` → [`WorkerInfo`]s.
 
 use std::fmt;
-use std::str::FromStr;
 
 use alloy::primitives::{Address, B256, Bytes};
 use serde::{Deserialize, Serialize};
-
-/// A closed set of names: serialized lowercase, parsed back, shown as is.
-macro_rules! text_enum {
-    ($(#[$meta:meta])* $name:ident, $what:literal, $hint:literal { $($(#[$vmeta:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
-        $(#[$meta])*
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-        #[serde(rename_all = "lowercase")]
-        pub enum $name {
-            $($(#[$vmeta])* $variant,)+
-        }
-
-        impl $name {
-            /// The name on the wire (and in the scheduler's database).
-            pub fn as_str(self) -> &'static str {
-                match self {
-                    $(Self::$variant => $text,)+
-                }
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-
-        impl FromStr for $name {
-            type Err = String;
-
-            fn from_str(s: &str) -> Result<Self, Self::Err> {
-                match s {
-                    $($text => Ok(Self::$variant),)+
-                    other => Err(format!(concat!("unknown ", $what, " {:?}: use ", $hint), other)),
-                }
-            }
-        }
-    };
-}
 
 /// The text a worker signs (EIP-191 personal message) to log in to `scheduler` with `nonce`
 /// before `deadline` (unix seconds).
@@ -202,9 +163,11 @@ pub struct Assignment {
     pub authorization: Authorization,
 }
 
-text_enum!(
+named_enum!(
     /// What a worker says of its replicate (`POST /v1/tasks/{taskid}/report`).
-    ReportStatus, "report status", "contributed, revealed or failed" {
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+    #[serde(rename_all = "lowercase")]
+    pub enum ReportStatus ("report status", expected "contributed, revealed or failed") {
         /// Its contribution is on chain (`contribute`). `reason` may describe a deterministic
         /// failure of the app, which is contributed like any result.
         Contributed => "contributed",
@@ -253,9 +216,11 @@ pub enum NextAction {
     },
 }
 
-text_enum!(
+named_enum!(
     /// Whether a worker is considered alive.
-    WorkerStatus, "worker status", "active or lost" {
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+    #[serde(rename_all = "lowercase")]
+    pub enum WorkerStatus ("worker status", expected "active or lost") {
         /// It sent a heartbeat recently.
         Active => "active",
         /// It missed its heartbeats; its assigned work went to others.
@@ -266,9 +231,11 @@ text_enum!(
 /// A task's on-chain status, as the scheduler's follower last saw it.
 pub use crate::status::TaskStatus;
 
-text_enum!(
+named_enum!(
     /// The off-chain stage of one worker's replicate of a task.
-    ReplicateStatus, "replicate status", "assigned, contributed, revealed, failed, rejected or lost" {
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+    #[serde(rename_all = "lowercase")]
+    pub enum ReplicateStatus ("replicate status", expected "assigned, contributed, revealed, failed, rejected or lost") {
         /// Handed to the worker with an authorization; not contributed yet.
         Assigned => "assigned",
         /// The worker's contribution is on chain (or the worker said it sent it).

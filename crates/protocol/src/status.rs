@@ -1,43 +1,31 @@
 //! A task's status on the hub (`Hub.sol`'s `STATUS_*` constants, `TaskView.status`).
 
-use std::fmt;
-use std::str::FromStr;
-
 use serde::{Deserialize, Serialize};
 
-use crate::ProtocolError;
-
-/// Where a task stands on chain. The discriminants are the hub's `uint8` codes, and the order
-/// is the task's progress: a status at or past [`TaskStatus::Revealing`] has reached consensus.
-#[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
-)]
-#[serde(rename_all = "lowercase")]
-#[repr(u8)]
-pub enum TaskStatus {
-    /// Not initialized yet (the first authorized contribution may initialize it).
-    #[default]
-    Unset = 0,
-    /// Initialized, accepting contributions.
-    Active = 1,
-    /// Consensus reached, reveals open.
-    Revealing = 2,
-    /// Finalized: the result is certified and everybody is paid.
-    Completed = 3,
-    /// Claimed after its final deadline: the requester was refunded.
-    Failed = 4,
-}
+named_enum!(
+    /// Where a task stands on chain. The discriminants are the hub's `uint8` codes, and the order
+    /// is the task's progress: a status at or past [`TaskStatus::Revealing`] has reached consensus.
+    #[derive(
+        Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+    )]
+    #[serde(rename_all = "lowercase")]
+    #[repr(u8)]
+    pub enum TaskStatus ("task status", expected "unset, active, revealing, completed or failed") {
+        /// Not initialized yet (the first authorized contribution may initialize it).
+        #[default]
+        Unset = 0 => "unset",
+        /// Initialized, accepting contributions.
+        Active = 1 => "active",
+        /// Consensus reached, reveals open.
+        Revealing = 2 => "revealing",
+        /// Finalized: the result is certified and everybody is paid.
+        Completed = 3 => "completed",
+        /// Claimed after its final deadline: the requester was refunded.
+        Failed = 4 => "failed",
+    }
+);
 
 impl TaskStatus {
-    /// Every status, by code.
-    pub const ALL: [TaskStatus; 5] = [
-        Self::Unset,
-        Self::Active,
-        Self::Revealing,
-        Self::Completed,
-        Self::Failed,
-    ];
-
     /// The status of hub code `code`; `None` for a code the hub doesn't use.
     pub fn from_u8(code: u8) -> Option<Self> {
         Self::ALL.get(usize::from(code)).copied()
@@ -46,17 +34,6 @@ impl TaskStatus {
     /// The hub's code.
     pub const fn as_u8(self) -> u8 {
         self as u8
-    }
-
-    /// The name stored in databases and sent over the APIs: `unset`, `active`, ...
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Unset => "unset",
-            Self::Active => "active",
-            Self::Revealing => "revealing",
-            Self::Completed => "completed",
-            Self::Failed => "failed",
-        }
     }
 
     /// The protocol's name, as the contracts and the docs spell it: `UNSET`, `ACTIVE`, ...
@@ -73,25 +50,6 @@ impl TaskStatus {
     /// Whether the task is over (completed or failed).
     pub fn is_final(self) -> bool {
         matches!(self, Self::Completed | Self::Failed)
-    }
-}
-
-impl fmt::Display for TaskStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for TaskStatus {
-    type Err = ProtocolError;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::ALL
-            .into_iter()
-            .find(|t| t.as_str() == s)
-            .ok_or_else(|| ProtocolError::UnknownTaskStatus {
-                name: s.to_string(),
-            })
     }
 }
 
