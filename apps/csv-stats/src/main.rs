@@ -84,12 +84,6 @@ fn main() -> ExitCode {
     }
     json.push_str("}}\n");
     print!("{json}");
-    let out = std::env::var("DECLOUD_OUT").unwrap_or_else(|_| "/out".to_string());
-    fs::write(format!("{out}/stats.json"), json).expect("write /out/stats.json");
-    fs::write(
-        format!("{out}/computed.json"),
-        r#"{"deterministic-output-path":"/out/stats.json"}"#,
-    )
-    .expect("write /out/computed.json");
+    app_output::publish("stats.json", json);
     ExitCode::SUCCESS
 }

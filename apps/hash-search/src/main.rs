@@ -4,7 +4,6 @@
 
 mod search;
 
-use std::fs;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -27,15 +26,9 @@ fn main() -> ExitCode {
     };
     let hash: String = hash.iter().map(|b| format!("{b:02x}")).collect();
     println!("prefix {prefix:?}, difficulty {difficulty}: nonce {nonce}, sha256 {hash}");
-    let out = std::env::var("DECLOUD_OUT").unwrap_or_else(|_| "/out".to_string());
     let json = format!(
         "{{\"prefix\":{prefix:?},\"difficulty\":{difficulty},\"nonce\":{nonce},\"sha256\":\"{hash}\"}}\n"
     );
-    fs::write(format!("{out}/result.json"), json).expect("write /out/result.json");
-    fs::write(
-        format!("{out}/computed.json"),
-        r#"{"deterministic-output-path":"/out/result.json"}"#,
-    )
-    .expect("write /out/computed.json");
+    app_output::publish("result.json", json);
     ExitCode::SUCCESS
 }

@@ -2,7 +2,6 @@
 //! ABI-encoded `int256`, two's complement, big-endian) for a callback consumer contract.
 //! With an even count the median is the floor of the mean of the two middle values.
 
-use std::fs;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -30,14 +29,7 @@ fn main() -> ExitCode {
     // int256: sign-extend the i128 to 32 bytes.
     let mut word = [if median < 0 { 0xffu8 } else { 0 }; 32];
     word[16..].copy_from_slice(&median.to_be_bytes());
-    let hex: String = word.iter().map(|b| format!("{b:02x}")).collect();
     println!("median of {n} values: {median}");
-    let out = std::env::var("DECLOUD_OUT").unwrap_or_else(|_| "/out".to_string());
-    fs::write(format!("{out}/median.txt"), format!("{median}\n")).expect("write /out/median.txt");
-    fs::write(
-        format!("{out}/computed.json"),
-        format!(r#"{{"deterministic-output-path":"/out/median.txt","callback-data":"0x{hex}"}}"#),
-    )
-    .expect("write /out/computed.json");
+    app_output::publish_with_callback("median.txt", format!("{median}\n"), &word);
     ExitCode::SUCCESS
 }
