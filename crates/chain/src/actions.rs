@@ -4,7 +4,7 @@
 //! transactions sent through [`Client::send`].
 
 use alloy::primitives::{Address, B256, U256};
-use alloy::rpc::types::TransactionReceipt;
+use alloy::rpc::types::{TransactionReceipt, TransactionRequest};
 use alloy::sol_types::SolEvent;
 
 use crate::ChainError;
@@ -52,12 +52,19 @@ pub async fn deposit_at_least(client: &Client, amount: U256) -> Result<U256, Cha
     Ok(amount)
 }
 
-fn event<E: SolEvent>(receipt: &TransactionReceipt, what: &str) -> Result<E, ChainError> {
+/// Sends a registration transaction and returns the id its `E` event announces.
+async fn register<E: SolEvent>(
+    client: &Client,
+    what: &str,
+    tx: TransactionRequest,
+    id: impl Fn(E) -> Address,
+) -> Result<Address, ChainError> {
+    let receipt = client.send(what, tx).await?;
     receipt
         .inner
         .logs()
         .iter()
-        .find_map(|log| E::decode_log(&log.inner).ok().map(|l| l.data))
+        .find_map(|log| E::decode_log(&log.inner).ok().map(|l| id(l.data)))
         .ok_or_else(|| ChainError::tx(what, "the receipt holds no registration event"))
 }
 
@@ -69,14 +76,17 @@ pub async fn register_app(
     checksum: B256,
     mrenclave: B256,
 ) -> Result<Address, ChainError> {
-    let what = "registering the app";
-    let registry = AppRegistry::new(
-        client.profile().contracts.app_registry,
-        client.provider().clone(),
-    );
-    let call = registry.register(name.into(), uri.into(), checksum, mrenclave);
-    let receipt = client.send(what, call.into_transaction_request()).await?;
-    Ok(event::<AppRegistry::AppRegistered>(&receipt, what)?.app)
+    let tx = client
+        .app_registry()
+        .register(name.into(), uri.into(), checksum, mrenclave)
+        .into_transaction_request();
+    register(
+        client,
+        "registering the app",
+        tx,
+        |e: AppRegistry::AppRegistered| e.app,
+    )
+    .await
 }
 
 /// Registers a dataset owned by the client's wallet; returns its id.
@@ -86,14 +96,17 @@ pub async fn register_dataset(
     uri: &str,
     checksum: B256,
 ) -> Result<Address, ChainError> {
-    let what = "registering the dataset";
-    let registry = DatasetRegistry::new(
-        client.profile().contracts.dataset_registry,
-        client.provider().clone(),
-    );
-    let call = registry.register(name.into(), uri.into(), checksum);
-    let receipt = client.send(what, call.into_transaction_request()).await?;
-    Ok(event::<DatasetRegistry::DatasetRegistered>(&receipt, what)?.dataset)
+    let tx = client
+        .dataset_registry()
+        .register(name.into(), uri.into(), checksum)
+        .into_transaction_request();
+    register(
+        client,
+        "registering the dataset",
+        tx,
+        |e: DatasetRegistry::DatasetRegistered| e.dataset,
+    )
+    .await
 }
 
 /// Registers a workerpool scheduled by the client's wallet; returns its id.
@@ -103,16 +116,19 @@ pub async fn register_workerpool(
     worker_stake_ratio: u8,
     scheduler_reward_ratio: u8,
 ) -> Result<Address, ChainError> {
-    let what = "registering the workerpool";
-    let registry = WorkerpoolRegistry::new(
-        client.profile().contracts.workerpool_registry,
-        client.provider().clone(),
-    );
-    let call = registry.register(
-        description.into(),
-        worker_stake_ratio,
-        scheduler_reward_ratio,
-    );
-    let receipt = client.send(what, call.into_transaction_request()).await?;
-    Ok(event::<WorkerpoolRegistry::WorkerpoolRegistered>(&receipt, what)?.workerpool)
+    let tx = client
+        .workerpool_registry()
+        .register(
+            description.into(),
+            worker_stake_ratio,
+            scheduler_reward_ratio,
+        )
+        .into_transaction_request();
+    register(
+        client,
+        "registering the workerpool",
+        tx,
+        |e: WorkerpoolRegistry::WorkerpoolRegistered| e.workerpool,
+    )
+    .await
 }

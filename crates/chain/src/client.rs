@@ -27,7 +27,7 @@ use alloy::transports::{RpcError, TransportErrorKind};
 use decloud_protocol::Domain;
 use tokio::sync::Mutex;
 
-use crate::contracts::{DevToken, IHub};
+use crate::contracts::{AppRegistry, DatasetRegistry, DevToken, IHub, WorkerpoolRegistry};
 use crate::revert::describe_revert;
 use crate::{ChainError, ChainProfile};
 
@@ -162,6 +162,29 @@ impl Client {
         call: CallBuilder<P, D>,
     ) -> Result<D::CallOutput, ChainError> {
         call.call().await.map_err(|e| self.contract_error(what, &e))
+    }
+
+    /// The app registry.
+    pub fn app_registry(&self) -> AppRegistry::AppRegistryInstance<DynProvider> {
+        AppRegistry::new(self.profile.contracts.app_registry, self.provider.clone())
+    }
+
+    /// The dataset registry.
+    pub fn dataset_registry(&self) -> DatasetRegistry::DatasetRegistryInstance<DynProvider> {
+        DatasetRegistry::new(
+            self.profile.contracts.dataset_registry,
+            self.provider.clone(),
+        )
+    }
+
+    /// The workerpool registry.
+    pub fn workerpool_registry(
+        &self,
+    ) -> WorkerpoolRegistry::WorkerpoolRegistryInstance<DynProvider> {
+        WorkerpoolRegistry::new(
+            self.profile.contracts.workerpool_registry,
+            self.provider.clone(),
+        )
     }
 
     /// `account`'s tokens in its wallet (not deposited in the escrow).

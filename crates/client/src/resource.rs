@@ -214,7 +214,7 @@ pub async fn app_registration(
     mrenclave: B256,
 ) -> Result<TransactionRequest> {
     let owner = client.address().ok_or(Error::NoWallet)?;
-    let registry = AppRegistry::new(client.profile().contracts.app_registry, client.provider());
+    let registry = client.app_registry();
     let id = client
         .read(
             "predicting the app's id",
@@ -245,10 +245,7 @@ pub async fn dataset_registration(
     checksum: B256,
 ) -> Result<TransactionRequest> {
     let owner = client.address().ok_or(Error::NoWallet)?;
-    let registry = DatasetRegistry::new(
-        client.profile().contracts.dataset_registry,
-        client.provider(),
-    );
+    let registry = client.dataset_registry();
     let id = client
         .read(
             "predicting the dataset's id",
@@ -277,12 +274,10 @@ pub fn workerpool_registration(
     worker_stake_ratio: u8,
     scheduler_reward_ratio: u8,
 ) -> TransactionRequest {
-    WorkerpoolRegistry::new(
-        client.profile().contracts.workerpool_registry,
-        client.provider(),
-    )
-    .register(description, worker_stake_ratio, scheduler_reward_ratio)
-    .into_transaction_request()
+    client
+        .workerpool_registry()
+        .register(description, worker_stake_ratio, scheduler_reward_ratio)
+        .into_transaction_request()
 }
 
 /// The resource a registration transaction's receipt announces.
