@@ -373,25 +373,24 @@ mod tests {
         fs::create_dir(dir.path().join("d")).unwrap();
         fs::write(dir.path().join("d/b"), b"xy").unwrap();
         fs::write(dir.path().join("a"), b"z").unwrap();
-        let mut expected = b"decloud-output-v1".to_vec();
-        expected.extend(2u64.to_be_bytes());
-        expected.extend(1u64.to_be_bytes());
-        expected.extend(b"a");
-        expected.extend(1u64.to_be_bytes());
-        expected.extend(b"z");
-        expected.extend(3u64.to_be_bytes());
-        expected.extend(b"d/b");
-        expected.extend(2u64.to_be_bytes());
-        expected.extend(b"xy");
+        // The documented encoding, written out by hand: magic, entry count, then each entry's
+        // length-prefixed path and length-prefixed content, in path order.
+        let encoding = |entries: &[(&[u8], &[u8])]| {
+            let mut bytes = b"decloud-output-v1".to_vec();
+            bytes.extend((entries.len() as u64).to_be_bytes());
+            for (path, content) in entries {
+                bytes.extend((path.len() as u64).to_be_bytes());
+                bytes.extend(*path);
+                bytes.extend((content.len() as u64).to_be_bytes());
+                bytes.extend(*content);
+            }
+            bytes
+        };
+        let expected = encoding(&[(b"a", b"z"), (b"d/b", b"xy")]);
         let got = output_digest(dir.path(), "/out").ok().unwrap();
         assert_eq!(got, Digest::sha256(&expected));
         // A file root: one entry named after the file.
-        let mut single = b"decloud-output-v1".to_vec();
-        single.extend(1u64.to_be_bytes());
-        single.extend(1u64.to_be_bytes());
-        single.extend(b"a");
-        single.extend(1u64.to_be_bytes());
-        single.extend(b"z");
+        let single = encoding(&[(b"a", b"z")]);
         let got = output_digest(&dir.path().join("a"), "a").ok().unwrap();
         assert_eq!(got, Digest::sha256(&single));
     }
