@@ -454,72 +454,45 @@ async fn contribute(
 ) -> Result<bool, Failure> {
     let deal = deal_of(a)?;
     let chain = &ctx.chain;
-    let me = ctx.address;
-    let index = U256::from(a.index);
     let digest = computed.digest;
+    // At trust ≤ 1 one contribution suffices: it is revealed in the same transaction.
+    let at_once = a.trust <= 1;
     // Uploaded before anything is sent: a result the storage refuses (too large...) must fail
     // the replicate before it costs a stake. Its location stays private until the reveal.
     let location = upload(ctx, computed).await?;
-    if a.trust <= 1 {
-        let done = if resumed {
-            let view = chain
-                .read("reading the task", chain.hub().task(a.task_id))
-                .await?;
-            if reached(view.status, TaskStatus::Revealing) && view.worker != me {
-                return Err(fail(format!(
-                    "the task already has a result, from {}",
-                    view.worker
-                )));
-            }
-            reached(view.status, TaskStatus::Revealing)
-        } else {
-            false
-        };
-        if !done {
-            ensure_stake(ctx, deal.workerStake).await?;
-            let hub = chain.hub();
-            let call = hub.contributeAndReveal(
+    if !(resumed && already_contributed(ctx, a, at_once).await?) {
+        ensure_stake(ctx, deal.workerStake).await?;
+        let hub = chain.hub();
+        let (index, sign) = (U256::from(a.index), a.authorization.sign.clone());
+        let tx = if at_once {
+            hub.contributeAndReveal(
                 (&deal).into(),
                 index,
                 digest,
                 Address::ZERO,
                 Bytes::new(),
-                a.authorization.sign.clone(),
-            );
-            chain
-                .send("contributing the result", call.into_transaction_request())
-                .await?;
-            tracing::info!(task = %a.task_id, %digest, "contributed and revealed");
-        }
+                sign,
+            )
+            .into_transaction_request()
+        } else {
+            let c = commitment(ctx.address, a.task_id, digest);
+            hub.contribute(
+                (&deal).into(),
+                index,
+                c.result_hash,
+                c.result_seal,
+                Address::ZERO,
+                Bytes::new(),
+                sign,
+            )
+            .into_transaction_request()
+        };
+        chain.send("contributing the result", tx).await?;
+        tracing::info!(task = %a.task_id, %digest, revealed = at_once, "contributed");
+    }
+    if at_once {
         report(ctx, a.task_id, revealed(computed, location)).await;
         return Ok(false);
-    }
-    let already = resumed
-        && chain
-            .read(
-                "reading the worker's contribution",
-                chain.hub().contribution(a.task_id, me),
-            )
-            .await?
-            .status
-            != 0;
-    if !already {
-        ensure_stake(ctx, deal.workerStake).await?;
-        let c = commitment(me, a.task_id, digest);
-        let hub = chain.hub();
-        let call = hub.contribute(
-            (&deal).into(),
-            index,
-            c.result_hash,
-            c.result_seal,
-            Address::ZERO,
-            Bytes::new(),
-            a.authorization.sign.clone(),
-        );
-        chain
-            .send("contributing the result", call.into_transaction_request())
-            .await?;
-        tracing::info!(task = %a.task_id, result_hash = %c.result_hash, "contributed");
     }
     report(
         ctx,
@@ -533,6 +506,36 @@ async fn contribute(
     )
     .await;
     Ok(true)
+}
+
+/// Whether a resumed job's contribution is already on chain. At trust ≤ 1 that is the task
+/// having reached its result; a result from another worker fails the job.
+async fn already_contributed(
+    ctx: &Context,
+    a: &Assignment,
+    at_once: bool,
+) -> Result<bool, Failure> {
+    let (chain, me) = (&ctx.chain, ctx.address);
+    if !at_once {
+        let mine = chain
+            .read(
+                "reading the worker's contribution",
+                chain.hub().contribution(a.task_id, me),
+            )
+            .await?;
+        return Ok(mine.status != 0);
+    }
+    let view = chain
+        .read("reading the task", chain.hub().task(a.task_id))
+        .await?;
+    let done = reached(view.status, TaskStatus::Revealing);
+    if done && view.worker != me {
+        return Err(fail(format!(
+            "the task already has a result, from {}",
+            view.worker
+        )));
+    }
+    Ok(done)
 }
 
 /// Waits for the scheduler's word after a replicated contribution, and reveals when told.
