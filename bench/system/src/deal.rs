@@ -2,7 +2,6 @@
 //! at `matchOrders` itself), a deposit made once beforehand, and the hub's task events read back.
 
 use alloy::primitives::{Address, B256, Bytes, U256};
-use alloy::providers::Provider;
 use alloy::rpc::types::Filter;
 use alloy::sol_types::SolEvent;
 use anyhow::Context as _;
@@ -172,21 +171,39 @@ impl TaskEvent {
     }
 }
 
+/// The hub's logs matching `filter` from block `from` on, read in the ranges RPC providers
+/// accept.
+async fn hub_logs(
+    client: &Client,
+    filter: Filter,
+    from: u64,
+    what: &'static str,
+) -> anyhow::Result<Vec<alloy::rpc::types::Log>> {
+    let filter = filter.address(client.profile().contracts.hub);
+    decloud_chain::follower::get_logs_chunked(
+        client.provider(),
+        &filter,
+        from,
+        None,
+        decloud_chain::follower::DEFAULT_MAX_RANGE,
+    )
+    .await
+    .context(what)
+}
+
 /// The hub's events about `task` since block `from`, with their block numbers, in chain order.
 pub async fn task_events(
     client: &Client,
     task: B256,
     from: u64,
 ) -> anyhow::Result<Vec<(TaskEvent, u64)>> {
-    let filter = Filter::new()
-        .address(client.profile().contracts.hub)
-        .topic1(task)
-        .from_block(from);
-    let logs = client
-        .provider()
-        .get_logs(&filter)
-        .await
-        .context("reading the task's events")?;
+    let logs = hub_logs(
+        client,
+        Filter::new().topic1(task),
+        from,
+        "reading the task's events",
+    )
+    .await?;
     Ok(logs
         .iter()
         .map(|log| {
@@ -208,15 +225,13 @@ pub async fn finalized_since(
     client: &Client,
     from: u64,
 ) -> anyhow::Result<std::collections::HashSet<B256>> {
-    let filter = Filter::new()
-        .address(client.profile().contracts.hub)
-        .event_signature(IHub::TaskFinalize::SIGNATURE_HASH)
-        .from_block(from);
-    let logs = client
-        .provider()
-        .get_logs(&filter)
-        .await
-        .context("reading TaskFinalize events")?;
+    let logs = hub_logs(
+        client,
+        Filter::new().event_signature(IHub::TaskFinalize::SIGNATURE_HASH),
+        from,
+        "reading TaskFinalize events",
+    )
+    .await?;
     Ok(logs
         .iter()
         .filter_map(|log| log.topics().get(1).copied())
