@@ -173,6 +173,7 @@ pub async fn run() -> anyhow::Result<()> {
         "| case | dependent transactions | floor | cold (1st run) | warm median | warm min – max | warm median / floor | blocks used (warm median) | target | status |\n\
          |---|---|---:|---:|---:|---:|---:|---:|---:|---|\n",
     );
+    print!("{table}");
     let mut details = String::new();
     let mut summaries = Vec::new();
     for case in &CASES {
@@ -193,18 +194,7 @@ pub async fn run() -> anyhow::Result<()> {
             "≤ {TARGET_RATIO}× floor ({})",
             secs(floor.mul_f64(TARGET_RATIO))
         );
-        println!(
-            "{}: floor {}, cold {} ({:.2}× floor), warm median {} ({ratio:.2}× floor), min {} max {}, target {target}: {}",
-            case.name,
-            secs(floor),
-            secs(cold.total),
-            cold.total.as_secs_f64() / floor.as_secs_f64(),
-            secs(warm_median),
-            secs(lo),
-            secs(hi),
-            if met { "met" } else { "NOT met" }
-        );
-        table.push_str(&format!(
+        let row = format!(
             "| {} | {} ({} blocks) | {} | {} ({:.2}×) | {} | {} – {} | {ratio:.2}× | {} | {target} | {} |\n",
             case.name,
             case.chain,
@@ -217,7 +207,10 @@ pub async fn run() -> anyhow::Result<()> {
             secs(hi),
             blocks[blocks.len() / 2],
             verdict(met),
-        ));
+        );
+        // The console shows the report's row as soon as it is measured.
+        print!("{row}");
+        table.push_str(&row);
         details.push_str(&format!("- {}:", case.name));
         for (i, s) in samples.iter().enumerate() {
             details.push_str(&format!(
