@@ -340,6 +340,56 @@ fn storage(c: &Config) -> &'static str {
     if c.shm { "tmpfs" } else { "disk" }
 }
 
+/// The header of the report's table (one row per configuration, [`report_row`]).
+const TABLE_HEADER: &str = "| trust | workers × capacity | files | tasks | certified / s | steady (10 → 90 %) | first finalized after | contributions / task | tx / task | RPC calls / task | CPU / task: anvil | scheduler (its SQLite thread) | workers | CPU busy (of 2 cores) | target | status |\n\
+         |---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n";
+
+/// Milliseconds of `d` per task, over `per` tasks.
+fn per_ms(d: Duration, per: f64) -> f64 {
+    d.as_secs_f64() * 1000.0 / per
+}
+
+/// One configuration's row of the report's table (printed as soon as it is measured, too).
+fn report_row(o: &Outcome) -> String {
+    let per = o.finalized as f64;
+    let busy =
+        (o.cpu_anvil + o.cpu_scheduler + o.cpu_workers).as_secs_f64() / o.total.as_secs_f64();
+    let trust1 = o.config.trust <= 1;
+    let (target, status) = if trust1 && o.config.shm {
+        (format!("≥ {TARGET:.0}/s"), "diagnostic")
+    } else if trust1 {
+        (format!("≥ {TARGET:.0}/s"), verdict(o.rate() >= TARGET))
+    } else {
+        ("—".to_owned(), "informational")
+    };
+    format!(
+        "| {} | {} × {} | {} | {}{} | **{:.1}** | {} | {:.1} s | {:.2} | {:.2} | {:.1} | {:.1} ms | {:.1} ms ({:.1} ms) | {:.1} ms | {:.0} % | {target} | {status} |\n",
+        o.config.trust,
+        o.config.workers,
+        o.config.capacity,
+        storage(&o.config),
+        o.finalized,
+        if o.finalized as u64 == o.config.tasks {
+            String::new()
+        } else {
+            format!(" of {}", o.config.tasks)
+        },
+        o.rate(),
+        o.steady
+            .map(|s| format!("{s:.1}"))
+            .unwrap_or_else(|| "n/a".into()),
+        o.first.as_secs_f64(),
+        o.contributions,
+        o.transactions as f64 / per,
+        o.rpc.total() as f64 / per,
+        per_ms(o.cpu_anvil, per),
+        per_ms(o.cpu_scheduler, per),
+        per_ms(o.cpu_sqlite, per),
+        per_ms(o.cpu_workers, per),
+        busy * 100.0 / 2.0,
+    )
+}
+
 /// Runs the throughput benchmark, prints it, and rewrites its section of `bench/README.md`.
 pub async fn run() -> anyhow::Result<()> {
     let machine = Machine::detect();
@@ -355,35 +405,14 @@ pub async fn run() -> anyhow::Result<()> {
         configs.len(),
         follow.as_millis()
     );
-    let per_ms = |d: Duration, per: f64| d.as_secs_f64() * 1000.0 / per;
     let mut outcomes = Vec::new();
+    print!("{TABLE_HEADER}");
     for config in configs {
         let o = measure(config, follow).await?;
-        let per = o.finalized as f64;
+        print!("{}", report_row(&o));
         println!(
-            "  trust {} × {} workers × capacity {} ({}): {}/{} tasks in {:.1} s = {:.1} tasks/s (steady {}), first after {:.1} s; \
-             {:.2} contributions/task; per task: {:.2} tx, {:.1} RPC calls [{}]; CPU per task: anvil {:.1} ms, scheduler process {:.1} ms \
-             (SQLite thread {:.1} ms), workers {:.1} ms",
-            o.config.trust,
-            o.config.workers,
-            o.config.capacity,
-            storage(&o.config),
-            o.finalized,
-            o.config.tasks,
-            o.total.as_secs_f64(),
-            o.rate(),
-            o.steady
-                .map(|s| format!("{s:.1}/s"))
-                .unwrap_or_else(|| "n/a".into()),
-            o.first.as_secs_f64(),
-            o.contributions,
-            o.transactions as f64 / per,
-            o.rpc.total() as f64 / per,
-            o.rpc.top(6, per),
-            per_ms(o.cpu_anvil, per),
-            per_ms(o.cpu_scheduler, per),
-            per_ms(o.cpu_sqlite, per),
-            per_ms(o.cpu_workers, per),
+            "    RPC calls per task: {}",
+            o.rpc.top(6, o.finalized as f64)
         );
         outcomes.push(o);
     }
@@ -429,51 +458,14 @@ pub async fn run() -> anyhow::Result<()> {
         }
     }
 
-    let mut table = String::from(
-        "| trust | workers × capacity | files | tasks | certified / s | steady (10 → 90 %) | first finalized after | contributions / task | tx / task | RPC calls / task | CPU / task: anvil | scheduler (its SQLite thread) | workers | CPU busy (of 2 cores) | target | status |\n\
-         |---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n",
-    );
+    let mut table = String::from(TABLE_HEADER);
     let mut rpc_lines = String::new();
     let mut best_t1: Option<&Outcome> = None;
     let mut best_rep: Option<&Outcome> = None;
     for o in &outcomes {
         let per = o.finalized as f64;
-        let busy =
-            (o.cpu_anvil + o.cpu_scheduler + o.cpu_workers).as_secs_f64() / o.total.as_secs_f64();
         let trust1 = o.config.trust <= 1;
-        let (target, status) = if trust1 && o.config.shm {
-            (format!("≥ {TARGET:.0}/s"), "diagnostic")
-        } else if trust1 {
-            (format!("≥ {TARGET:.0}/s"), verdict(o.rate() >= TARGET))
-        } else {
-            ("—".to_owned(), "informational")
-        };
-        table.push_str(&format!(
-            "| {} | {} × {} | {} | {}{} | **{:.1}** | {} | {:.1} s | {:.2} | {:.2} | {:.1} | {:.1} ms | {:.1} ms ({:.1} ms) | {:.1} ms | {:.0} % | {target} | {status} |\n",
-            o.config.trust,
-            o.config.workers,
-            o.config.capacity,
-            storage(&o.config),
-            o.finalized,
-            if o.finalized as u64 == o.config.tasks {
-                String::new()
-            } else {
-                format!(" of {}", o.config.tasks)
-            },
-            o.rate(),
-            o.steady
-                .map(|s| format!("{s:.1}"))
-                .unwrap_or_else(|| "n/a".into()),
-            o.first.as_secs_f64(),
-            o.contributions,
-            o.transactions as f64 / per,
-            o.rpc.total() as f64 / per,
-            per_ms(o.cpu_anvil, per),
-            per_ms(o.cpu_scheduler, per),
-            per_ms(o.cpu_sqlite, per),
-            per_ms(o.cpu_workers, per),
-            busy * 100.0 / 2.0,
-        ));
+        table.push_str(&report_row(o));
         rpc_lines.push_str(&format!(
             "- trust {}, {} × {} ({}): {}\n",
             o.config.trust,
