@@ -11,6 +11,7 @@ use alloy::providers::{DynProvider, Provider};
 use alloy::rpc::types::TransactionRequest;
 use decloud_protocol::consensus::{MAX_WEIGHT, reached, worker_weight};
 use decloud_testkit::Devnet;
+use decloud_testkit::fixtures::deploy_test_contract;
 use proptest::collection::vec;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
@@ -28,31 +29,6 @@ alloy::sol! {
 const CASES: u32 = 64;
 /// Inputs per batched call.
 const BATCH: usize = 16;
-
-/// Deploys the harness from forge's build output.
-async fn deploy_harness(provider: &DynProvider) -> Address {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../contracts/out/ConsensusHarness.sol/ConsensusHarness.json"
-    );
-    let artifact = std::fs::read_to_string(path).unwrap_or_else(|e| {
-        panic!("{path}: {e} (build the contracts first: cd contracts && forge build)")
-    });
-    let artifact: serde_json::Value = serde_json::from_str(&artifact).unwrap();
-    let code = artifact["bytecode"]["object"]
-        .as_str()
-        .expect("the artifact holds bytecode");
-    let code: Bytes = code.parse().unwrap();
-    let tx = TransactionRequest::default().with_deploy_code(code);
-    let receipt = provider
-        .send_transaction(tx)
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
-    receipt.contract_address.expect("a deployment receipt")
-}
 
 /// Scores as the hub stores them, with the small ones (where the weight's floor applies)
 /// as likely as the rest.
@@ -83,7 +59,10 @@ fn the_rust_consensus_rule_decides_as_the_contract_library() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let devnet = rt.block_on(Devnet::start()).unwrap();
     let provider = devnet.provider(0);
-    let harness = ConsensusHarness::new(rt.block_on(deploy_harness(&provider)), provider);
+    let address = rt
+        .block_on(deploy_test_contract(&provider, "ConsensusHarness"))
+        .unwrap();
+    let harness = ConsensusHarness::new(address, provider);
     let mut runner = TestRunner::new(Config {
         cases: CASES,
         failure_persistence: None,

@@ -42,6 +42,17 @@ pub enum ProtocolError {
         /// Length of the bytes received.
         len: usize,
     },
+    /// A 65-byte signature whose last byte is not 27 or 28, which the hub's `ecrecover` refuses
+    /// (0/1 or EIP-155 values included).
+    #[error(
+        "the {kind}'s signature ends with v = {v}, but the hub accepts only 27 or 28 (or a 64-byte EIP-2098 signature): sign the order again"
+    )]
+    BadRecoveryId {
+        /// Order kind or message name.
+        kind: &'static str,
+        /// The last byte received.
+        v: u8,
+    },
     /// The signature was made by someone else than expected (or over different data).
     #[error(
         "the {kind} {hash} is signed by {recovered}, not by {expected}: sign it with the owner's wallet, and check that no field changed after signing"

@@ -130,11 +130,16 @@ pub trait Order {
     }
 }
 
-/// Recovers the signer of `hash` from a 65-byte (`r, s, v`) or 64-byte (EIP-2098) signature, as
-/// the hub's signature check accepts both.
+/// Recovers the signer of `hash` from a 65-byte (`r, s, v`) or 64-byte (EIP-2098) signature,
+/// with exactly the hub's rules (its `ecrecover`): `v` must be 27 or 28, a high `s` is accepted,
+/// `r` and `s` must be non-zero scalars below the curve order. What the hub would refuse is an
+/// error here, so nothing off-chain accepts a signature the chain rejects.
 pub fn recover(kind: &'static str, sign: &[u8], hash: B256) -> Result<Address, ProtocolError> {
     let signature = match sign.len() {
         0 => return Err(ProtocolError::Unsigned { kind }),
+        65 if !matches!(sign[64], 27 | 28) => {
+            return Err(ProtocolError::BadRecoveryId { kind, v: sign[64] });
+        }
         65 => Signature::from_raw(sign).ok(),
         64 => Some(Signature::from_erc2098(sign)),
         _ => None,

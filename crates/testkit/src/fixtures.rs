@@ -77,6 +77,16 @@ pub enum FixtureError {
         /// How long the test waited.
         timeout: Duration,
     },
+    /// A test contract of forge's build output is missing or cannot be deployed.
+    #[error(
+        "test contract {name}: {reason} (build the contracts first: cd contracts && forge build)"
+    )]
+    TestContract {
+        /// The contract's name.
+        name: String,
+        /// What went wrong.
+        reason: String,
+    },
     /// Anvil holds no such snapshot (each can be reverted to once).
     #[error("anvil has no snapshot {0}")]
     NoSnapshot(alloy::primitives::U256),
@@ -217,4 +227,43 @@ pub fn start_service(command: &mut Command) -> Result<(Service, String), Fixture
         .nth(1)
         .ok_or_else(|| FixtureError::Service(format!("no address in {line:?}")))?;
     Ok((service, url.trim().to_owned()))
+}
+
+/// Deploys contract `name` (no constructor arguments) from forge's build output
+/// (`contracts/out/<name>.sol/<name>.json`): the test harnesses that expose the contracts' own
+/// code to the Rust tests. Returns its address.
+pub async fn deploy_test_contract(
+    provider: &alloy::providers::DynProvider,
+    name: &str,
+) -> Result<Address, FixtureError> {
+    use alloy::network::TransactionBuilder;
+    use alloy::providers::Provider;
+    let failed = |reason: String| FixtureError::TestContract {
+        name: name.to_owned(),
+        reason,
+    };
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../contracts/out")
+        .join(format!("{name}.sol/{name}.json"));
+    let text =
+        std::fs::read_to_string(&path).map_err(|e| failed(format!("{}: {e}", path.display())))?;
+    let artifact: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| failed(e.to_string()))?;
+    let code: alloy::primitives::Bytes = artifact["bytecode"]["object"]
+        .as_str()
+        .unwrap_or_default()
+        .parse()
+        .map_err(|e| failed(format!("bytecode: {e}")))?;
+    let tx = alloy::rpc::types::TransactionRequest::default().with_deploy_code(code);
+    let receipt = provider
+        .send_transaction(tx)
+        .await
+        .map_err(|e| failed(e.to_string()))?
+        .get_receipt()
+        .await
+        .map_err(|e| failed(e.to_string()))?;
+    receipt
+        .contract_address
+        .filter(|_| receipt.status())
+        .ok_or_else(|| failed("the deployment reverted".into()))
 }
