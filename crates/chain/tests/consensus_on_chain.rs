@@ -5,10 +5,8 @@
 //! The library is exposed by `contracts/test/utils/ConsensusHarness.sol`, which forge compiles into
 //! `contracts/out` (CI runs `forge test` before these tests).
 
-use alloy::network::TransactionBuilder;
-use alloy::primitives::{Address, Bytes, U256};
-use alloy::providers::{DynProvider, Provider};
-use alloy::rpc::types::TransactionRequest;
+use alloy::primitives::U256;
+
 use decloud_protocol::consensus::{MAX_WEIGHT, reached, worker_weight};
 use decloud_testkit::Devnet;
 use decloud_testkit::fixtures::deploy_test_contract;
