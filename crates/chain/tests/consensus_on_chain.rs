@@ -6,7 +6,6 @@
 //! `contracts/out` (CI runs `forge test` before these tests).
 
 use alloy::primitives::U256;
-
 use decloud_protocol::consensus::{MAX_WEIGHT, reached, worker_weight};
 use decloud_testkit::Devnet;
 use decloud_testkit::fixtures::deploy_test_contract;
