@@ -23,7 +23,7 @@ use decloud_protocol::pool::TaskReport;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::json;
 
-use super::shared::print_json;
+use super::shared::{Untrusted, print_json};
 use decloud_client::lookup::scheduler_view;
 
 /// Arguments of `decloud demo`.
@@ -467,7 +467,7 @@ pub(crate) async fn run(args: DemoArgs, _home: &Path, json: bool) -> anyhow::Res
             t.label, replicas, v.digest
         );
         for line in text.lines() {
-            println!("    {line}");
+            println!("    {}", Untrusted(line));
         }
     }
     println!("\nwho paid and earned what (DCT):");

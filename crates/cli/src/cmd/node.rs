@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
-use super::shared::WalletOpts;
+use super::shared::{WalletOpts, stop_requested};
 
 /// Arguments of `decloud node`.
 #[derive(Args)]
@@ -178,7 +178,8 @@ fn given(url: &Option<String>) -> Option<String> {
     url.clone().filter(|u| !u.trim().is_empty())
 }
 
-/// Runs `decloud node`: starts the chosen services and serves until interrupted (Ctrl-C).
+/// Runs `decloud node`: starts the chosen services and serves until stopped by Ctrl-C or
+/// SIGTERM, either of which stops every service and exits 0.
 pub(crate) async fn run(args: NodeArgs, home: &Path) -> anyhow::Result<()> {
     let NodeArgs {
         storage,
@@ -293,8 +294,11 @@ pub(crate) async fn run(args: NodeArgs, home: &Path) -> anyhow::Result<()> {
             Stopped::Market => bail!("the market stopped"),
             Stopped::Scheduler => bail!("the scheduler stopped"),
         },
-        _ = tokio::signal::ctrl_c() => {
-            println!("node: stopping");
+        signal = stop_requested() => {
+            // select! has dropped `node.wait()`, and the node with it, before this branch runs:
+            // the listeners are closed, the workers stopped before their scheduler and storage,
+            // and the databases closed.
+            println!("node: stopped on {signal}");
             Ok(())
         }
     }
