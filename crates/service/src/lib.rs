@@ -29,5 +29,5 @@ mod server;
 mod tasks;
 
 pub use error::ApiError;
-pub use server::{Limits, Service};
+pub use server::{Limits, Service, is_body_timeout};
 pub use tasks::Tasks;

@@ -145,6 +145,19 @@ impl Drop for Service {
     }
 }
 
+/// Whether `error` (a request body's, as a handler streaming it sees it) is the body timeout of
+/// [`Limits::body_timeout`]: the client stalled, rather than sent something wrong.
+pub fn is_body_timeout(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(error);
+    while let Some(e) = cause {
+        if e.is::<tower_http::timeout::TimeoutError>() {
+            return true;
+        }
+        cause = e.source();
+    }
+    false
+}
+
 /// Accepts connections until `stopped` fires (or its sender is dropped), serving each in its
 /// own task with hyper's HTTP/1 and the `limits`.
 async fn accept(
