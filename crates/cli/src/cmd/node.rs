@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
-use super::shared::{WalletOpts, stop_requested};
+use super::shared::{WalletOpts, stop_signals};
 
 /// Arguments of `decloud node`.
 #[derive(Args)]
@@ -193,6 +193,7 @@ pub(crate) async fn run(args: NodeArgs, home: &Path) -> anyhow::Result<()> {
         );
     }
     init_logs("info");
+    let stop = stop_signals();
     let needs_chain = market.market || scheduler.scheduler || workers.workers > 0;
     let profile = if needs_chain {
         Some(decloud_chain::ChainProfile::load(home)?)
@@ -294,7 +295,7 @@ pub(crate) async fn run(args: NodeArgs, home: &Path) -> anyhow::Result<()> {
             Stopped::Market => bail!("the market stopped"),
             Stopped::Scheduler => bail!("the scheduler stopped"),
         },
-        signal = stop_requested() => {
+        signal = stop => {
             // select! has dropped `node.wait()`, and the node with it, before this branch runs:
             // the listeners are closed, the workers stopped before their scheduler and storage,
             // and the databases closed.

@@ -253,31 +253,38 @@ fn is_control(c: char) -> bool {
     matches!(c, '\u{0}'..='\u{1f}' | '\u{7f}'..='\u{9f}')
 }
 
-/// Resolves when the process is asked to stop, by Ctrl-C (SIGINT) or by SIGTERM (what
-/// `kill`, systemd and container runtimes send), and names the signal: a long-running command
-/// takes both through the same clean shutdown.
-pub(crate) async fn stop_requested() -> &'static str {
+/// Takes over Ctrl-C (SIGINT) and SIGTERM (what `kill`, systemd and container runtimes send)
+/// now, and returns a future that resolves, naming the signal, when either arrives: a
+/// long-running command takes both through the same clean shutdown. Called before the command
+/// says it is ready, so that a signal sent right after is never the default "die at once".
+pub(crate) fn stop_signals() -> impl Future<Output = &'static str> {
     #[cfg(unix)]
     {
-        use tokio::signal::unix::{SignalKind, signal};
-        // Without a SIGTERM handler (the system refused one), Ctrl-C still works.
-        let term = async {
-            match signal(SignalKind::terminate()) {
-                Ok(mut term) => {
-                    term.recv().await;
+        use tokio::signal::unix::{Signal, SignalKind, signal};
+        // A handler the system refuses (it never does in practice) leaves that signal's default.
+        async fn next(signal: Option<Signal>) {
+            match signal {
+                Some(mut s) => {
+                    s.recv().await;
                 }
-                Err(_) => std::future::pending().await,
+                None => std::future::pending().await,
             }
-        };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => "SIGINT",
-            () = term => "SIGTERM",
+        }
+        let int = signal(SignalKind::interrupt()).ok();
+        let term = signal(SignalKind::terminate()).ok();
+        async move {
+            tokio::select! {
+                () = next(int) => "SIGINT",
+                () = next(term) => "SIGTERM",
+            }
         }
     }
     #[cfg(not(unix))]
     {
-        let _ = tokio::signal::ctrl_c().await;
-        "Ctrl-C"
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+            "Ctrl-C"
+        }
     }
 }
 
