@@ -212,16 +212,16 @@ impl BlobStore {
             Some(id) => self.path(id),
             None => self.incoming_path(),
         };
-        let upload = match self.inner.put_multipart(&target).await {
-            Ok(upload) => upload,
+        let mut upload = match self.inner.put_multipart(&target).await {
+            Ok(parts) => Upload::Parts(WriteMultipart::new_with_chunk_size(
+                parts,
+                UPLOAD_PART_BYTES,
+            )),
             // A backend without multipart uploads (another node over plain HTTP): the blob
             // passes through memory, bounded by the size limit.
-            Err(object_store::Error::NotImplemented { .. }) => {
-                return self.put_buffered(expected, body).await;
-            }
+            Err(object_store::Error::NotImplemented { .. }) => Upload::Whole(BytesMut::new()),
             Err(e) => return Err(StorageError::backend(e)),
         };
-        let mut writer = WriteMultipart::new_with_chunk_size(upload, UPLOAD_PART_BYTES);
         let mut hasher = Sha256::new();
         let mut seen = 0u64;
         let read = async {
@@ -230,11 +230,16 @@ impl BlobStore {
                 seen += chunk.len() as u64;
                 self.check_upload_size(expected, seen)?;
                 hasher.update(&chunk);
-                writer
-                    .wait_for_capacity(UPLOAD_PARTS_IN_FLIGHT)
-                    .await
-                    .map_err(StorageError::backend)?;
-                writer.put(chunk);
+                match &mut upload {
+                    Upload::Parts(writer) => {
+                        writer
+                            .wait_for_capacity(UPLOAD_PARTS_IN_FLIGHT)
+                            .await
+                            .map_err(StorageError::backend)?;
+                        writer.put(chunk);
+                    }
+                    Upload::Whole(buf) => buf.extend_from_slice(&chunk),
+                }
             }
             Ok(())
         }
@@ -247,46 +252,29 @@ impl BlobStore {
             }),
             _ => Ok(()),
         });
-        if let Err(e) = checked {
-            if let Err(abort) = writer.abort().await {
-                tracing::warn!(error = %abort, "cannot delete the parts of a refused upload");
+        match (upload, checked) {
+            (Upload::Parts(writer), Err(e)) => {
+                if let Err(abort) = writer.abort().await {
+                    tracing::warn!(error = %abort, "cannot delete the parts of a refused upload");
+                }
+                Err(e)
             }
-            return Err(e);
-        }
-        writer.finish().await.map_err(StorageError::backend)?;
-        if expected.is_none() {
-            let renamed = self.inner.rename(&target, &self.path(&actual)).await;
-            if let Err(e) = renamed {
-                let _ = self.inner.delete(&target).await;
-                return Err(StorageError::backend(e));
+            (Upload::Whole(_), Err(e)) => Err(e),
+            (Upload::Parts(writer), Ok(())) => {
+                writer.finish().await.map_err(StorageError::backend)?;
+                if expected.is_none()
+                    && let Err(e) = self.inner.rename(&target, &self.path(&actual)).await
+                {
+                    let _ = self.inner.delete(&target).await;
+                    return Err(StorageError::backend(e));
+                }
+                Ok((actual, seen))
+            }
+            (Upload::Whole(buf), Ok(())) => {
+                self.put_as(&actual, buf.freeze()).await?;
+                Ok((actual, seen))
             }
         }
-        Ok((actual, seen))
-    }
-
-    /// [`Self::put_stream`] for backends that take whole objects only.
-    async fn put_buffered<S>(
-        &self,
-        expected: Option<&ContentHash>,
-        mut body: S,
-    ) -> Result<(ContentHash, u64), StorageError>
-    where
-        S: Stream<Item = Result<Bytes, StorageError>> + Unpin,
-    {
-        let mut buf = BytesMut::new();
-        while let Some(chunk) = body.next().await {
-            let chunk = chunk?;
-            self.check_upload_size(expected, (buf.len() + chunk.len()) as u64)?;
-            buf.extend_from_slice(&chunk);
-        }
-        let bytes = buf.freeze();
-        let size = bytes.len() as u64;
-        let id = match expected {
-            Some(id) => *id,
-            None => ContentHash::of(&bytes),
-        };
-        self.put_as(&id, bytes).await?;
-        Ok((id, size))
     }
 
     fn check_upload_size(
@@ -555,6 +543,13 @@ impl AsyncSink for &mut MemSink {
         self.0.extend_from_slice(&chunk);
         Ok(())
     }
+}
+
+/// Where a streamed upload's bytes go: parts of a multipart upload, or memory for a backend
+/// that takes whole objects only.
+enum Upload {
+    Parts(WriteMultipart),
+    Whole(BytesMut),
 }
 
 /// Hands chunks to a stream's reader, one behind, so that the last one waits for the hash.

@@ -16,9 +16,11 @@ use tokio::net::TcpStream;
 /// behaves.
 const GUARD: Duration = Duration::from_secs(60);
 
-async fn node(dir: &Path, limits: Limits) -> decloud_storage::RunningStorage {
-    decloud_storage::start(StorageConfig {
-        location: dir.display().to_string(),
+/// A storage node over a fresh directory, with these limits.
+async fn node(limits: Limits) -> (tempfile::TempDir, decloud_storage::RunningStorage) {
+    let dir = tempfile::tempdir().unwrap();
+    let node = decloud_storage::start(StorageConfig {
+        location: dir.path().display().to_string(),
         listen: "127.0.0.1:0".parse().unwrap(),
         server: ServerConfig {
             limits,
@@ -26,8 +28,12 @@ async fn node(dir: &Path, limits: Limits) -> decloud_storage::RunningStorage {
         },
     })
     .await
-    .unwrap()
+    .unwrap();
+    (dir, node)
 }
+
+/// A stall the server gives up on quickly.
+const SHORT: Duration = Duration::from_secs(1);
 
 /// Every file under `dir`, recursively.
 fn files(dir: &Path) -> Vec<PathBuf> {
@@ -71,6 +77,17 @@ async fn read_to_close(stream: &mut TcpStream) -> Vec<u8> {
     answer
 }
 
+/// [`exchange`], asserting the answer's status `code`; returns the answer as text.
+async fn expect(addr: SocketAddr, code: u16, head: &str, body: &[u8]) -> String {
+    let answer = exchange(addr, head, body).await;
+    let text = text(&answer);
+    assert!(
+        status(&answer).contains(&format!(" {code} ")),
+        "{head}\n{text}"
+    );
+    text
+}
+
 fn status(answer: &[u8]) -> String {
     String::from_utf8_lossy(answer)
         .lines()
@@ -85,82 +102,56 @@ fn text(answer: &[u8]) -> String {
 
 #[tokio::test]
 async fn writes_from_another_origin_are_refused_and_store_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let node = node(dir.path(), Limits::default()).await;
+    let (dir, node) = node(Limits::default()).await;
     let addr = node.addr();
     let hello = ContentHash::of(b"hello");
 
     // The "simple" cross-origin upload any web page can send without asking first.
-    let answer = exchange(
-        addr,
-        &format!(
-            "POST /blobs HTTP/1.1\r\nHost: {addr}\r\nOrigin: http://evil.example\r\nContent-Type: text/plain\r\nContent-Length: 5"
-        ),
-        b"hello",
-    )
-    .await;
-    assert!(status(&answer).contains(" 403 "), "{}", text(&answer));
-    assert!(text(&answer).contains("cross-origin"), "{}", text(&answer));
+    let evil = "Origin: http://evil.example\r\nContent-Type: text/plain";
+    let refused = expect(addr, 403, &post(addr, evil), b"hello").await;
+    assert!(refused.contains("cross-origin"), "{refused}");
     assert!(
-        !text(&answer)
+        !refused
             .to_ascii_lowercase()
             .contains("access-control-allow"),
-        "CORS stays off: {}",
-        text(&answer)
+        "CORS stays off: {refused}"
     );
     // A browser that names the site instead of the origin.
-    let answer = exchange(
-        addr,
-        &format!(
-            "PUT /blobs/{hello} HTTP/1.1\r\nHost: {addr}\r\nSec-Fetch-Site: cross-site\r\nContent-Length: 5"
-        ),
-        b"hello",
-    )
-    .await;
-    assert!(status(&answer).contains(" 403 "), "{}", text(&answer));
-    // A page that rebinds its own name to 127.0.0.1 is same-origin to itself, but it is not
-    // addressing a loopback name.
-    let answer = exchange(
-        addr,
-        &format!(
-            "POST /blobs HTTP/1.1\r\nHost: evil.example:{}\r\nOrigin: http://evil.example:{}\r\nContent-Length: 5",
-            addr.port(),
-            addr.port()
-        ),
-        b"hello",
-    )
-    .await;
-    assert!(status(&answer).contains(" 403 "), "{}", text(&answer));
+    let put = format!(
+        "PUT /blobs/{hello} HTTP/1.1\r\nHost: {addr}\r\nSec-Fetch-Site: cross-site\r\nContent-Length: 5"
+    );
+    expect(addr, 403, &put, b"hello").await;
+    // A page that rebinds its own name to 127.0.0.1 is same-origin to itself, but it does not
+    // address a loopback name.
+    let port = addr.port();
+    let rebound = format!(
+        "POST /blobs HTTP/1.1\r\nHost: evil.example:{port}\r\nOrigin: http://evil.example:{port}\r\nContent-Length: 5"
+    );
+    expect(addr, 403, &rebound, b"hello").await;
     assert_eq!(files(dir.path()), Vec::<PathBuf>::new(), "nothing stored");
 
     // The node's own origin, and programs (no Origin), may write.
-    let answer = exchange(
+    expect(
         addr,
-        &format!(
-            "POST /blobs HTTP/1.1\r\nHost: {addr}\r\nOrigin: http://{addr}\r\nContent-Length: 5"
-        ),
+        201,
+        &post(addr, &format!("Origin: http://{addr}")),
         b"hello",
     )
     .await;
-    assert!(status(&answer).contains(" 201 "), "{}", text(&answer));
-    let answer = exchange(
-        addr,
-        &format!("GET /blobs/{hello} HTTP/1.1\r\nHost: {addr}"),
-        b"",
-    )
-    .await;
-    assert!(status(&answer).contains(" 200 "), "{}", text(&answer));
-    assert!(answer.ends_with(b"hello"));
+    let get = format!("GET /blobs/{hello} HTTP/1.1\r\nHost: {addr}");
+    assert!(expect(addr, 200, &get, b"").await.ends_with("hello"));
+}
+
+/// The head of a 5-byte `POST /blobs` with `extra` headers.
+fn post(addr: SocketAddr, extra: &str) -> String {
+    format!("POST /blobs HTTP/1.1\r\nHost: {addr}\r\n{extra}\r\nContent-Length: 5")
 }
 
 #[tokio::test]
 async fn a_body_that_stalls_halfway_is_cut_off_and_nothing_is_stored() {
-    let dir = tempfile::tempdir().unwrap();
-    let limits = Limits {
-        body_timeout: Duration::from_secs(1),
-        ..Limits::default()
-    };
-    let node = node(dir.path(), limits).await;
+    let mut limits = Limits::default();
+    limits.body_timeout = SHORT;
+    let (dir, node) = node(limits).await;
     let addr = node.addr();
     for head in [
         format!("POST /blobs HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 1000"),
@@ -170,13 +161,8 @@ async fn a_body_that_stalls_halfway_is_cut_off_and_nothing_is_stored() {
         ),
     ] {
         // Headers and half the body, then nothing (the connection stays open on our side).
-        let answer = exchange(addr, &head, &[7u8; 500]).await;
-        assert!(status(&answer).contains(" 408 "), "{}", text(&answer));
-        assert!(
-            text(&answer).contains("nothing was stored"),
-            "{}",
-            text(&answer)
-        );
+        let answer = expect(addr, 408, &head, &[7u8; 500]).await;
+        assert!(answer.contains("nothing was stored"), "{answer}");
     }
     assert_eq!(
         files(dir.path()),
@@ -187,12 +173,9 @@ async fn a_body_that_stalls_halfway_is_cut_off_and_nothing_is_stored() {
 
 #[tokio::test]
 async fn a_connection_that_never_finishes_its_head_is_closed() {
-    let dir = tempfile::tempdir().unwrap();
-    let limits = Limits {
-        header_timeout: Duration::from_secs(1),
-        ..Limits::default()
-    };
-    let node = node(dir.path(), limits).await;
+    let mut limits = Limits::default();
+    limits.header_timeout = SHORT;
+    let (_dir, node) = node(limits).await;
     let mut stream = TcpStream::connect(node.addr()).await.unwrap();
     stream
         .write_all(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n")
@@ -222,39 +205,28 @@ fn pattern(len: usize) -> Vec<u8> {
 
 #[tokio::test]
 async fn uploads_larger_than_a_part_stream_in_and_a_mismatch_leaves_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let node = node(dir.path(), Limits::default()).await;
-    let addr = node.addr();
     let blob = pattern(12 << 20);
     let id = ContentHash::of(&blob);
+    let (dir, node) = node(Limits::default()).await;
+    let addr = node.addr();
 
     // Under a name it does not hash to: refused, and its parts are gone.
     let wrong = ContentHash::of(b"something else");
-    let answer = exchange(
-        addr,
-        &format!(
-            "PUT /blobs/{wrong} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {}",
-            blob.len()
-        ),
-        &blob,
-    )
-    .await;
-    assert!(status(&answer).contains(" 400 "), "{}", text(&answer));
-    assert!(text(&answer).contains(&id.to_string()), "{}", text(&answer));
+    let put = format!(
+        "PUT /blobs/{wrong} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {}",
+        blob.len()
+    );
+    let refused = expect(addr, 400, &put, &blob).await;
+    assert!(refused.contains(&id.to_string()), "{refused}");
     assert_eq!(files(dir.path()), Vec::<PathBuf>::new());
 
     // By POST: stored under its hash, whole.
-    let answer = exchange(
-        addr,
-        &format!(
-            "POST /blobs HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {}",
-            blob.len()
-        ),
-        &blob,
-    )
-    .await;
-    assert!(status(&answer).contains(" 201 "), "{}", text(&answer));
-    assert!(text(&answer).contains(&id.to_string()), "{}", text(&answer));
+    let post = format!(
+        "POST /blobs HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {}",
+        blob.len()
+    );
+    let stored = expect(addr, 201, &post, &blob).await;
+    assert!(stored.contains(&id.to_string()), "{stored}");
     assert_eq!(files(dir.path()), vec![dir.path().join(id.to_string())]);
     let remote = BlobStore::from_url(&node.url()).unwrap();
     assert_eq!(remote.get(&id, 1 << 30).await.unwrap(), Bytes::from(blob));
@@ -262,13 +234,12 @@ async fn uploads_larger_than_a_part_stream_in_and_a_mismatch_leaves_nothing() {
 
 #[tokio::test]
 async fn a_blob_damaged_on_disk_is_never_served_whole() {
-    let dir = tempfile::tempdir().unwrap();
-    let node = node(dir.path(), Limits::default()).await;
-    let addr = node.addr();
     let good = pattern(1 << 20);
     let id = ContentHash::of(&good);
     let mut bad = good.clone();
     bad[(1 << 20) - 1] ^= 1;
+    let (dir, node) = node(Limits::default()).await;
+    let addr = node.addr();
     std::fs::write(dir.path().join(id.to_string()), &bad).unwrap();
 
     let answer = exchange(
