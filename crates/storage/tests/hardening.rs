@@ -35,6 +35,18 @@ async fn node(limits: Limits) -> (tempfile::TempDir, decloud_storage::RunningSto
 /// A stall the server gives up on quickly.
 const SHORT: Duration = Duration::from_secs(1);
 
+/// A wait the test never reaches.
+const LONG: Duration = Duration::from_secs(300);
+
+/// The default limits with these header and body timeouts.
+fn timeouts(header: Duration, body: Duration) -> Limits {
+    Limits {
+        header_timeout: header,
+        body_timeout: body,
+        ..Limits::default()
+    }
+}
+
 /// Every file under `dir`, recursively.
 fn files(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
@@ -149,9 +161,7 @@ fn post(addr: SocketAddr, extra: &str) -> String {
 
 #[tokio::test]
 async fn a_body_that_stalls_halfway_is_cut_off_and_nothing_is_stored() {
-    let mut limits = Limits::default();
-    limits.body_timeout = SHORT;
-    let (dir, node) = node(limits).await;
+    let (dir, node) = node(timeouts(LONG, SHORT)).await;
     let addr = node.addr();
     for head in [
         format!("POST /blobs HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 1000"),
@@ -173,9 +183,7 @@ async fn a_body_that_stalls_halfway_is_cut_off_and_nothing_is_stored() {
 
 #[tokio::test]
 async fn a_connection_that_never_finishes_its_head_is_closed() {
-    let mut limits = Limits::default();
-    limits.header_timeout = SHORT;
-    let (_dir, node) = node(limits).await;
+    let (_dir, node) = node(timeouts(SHORT, LONG)).await;
     let mut stream = TcpStream::connect(node.addr()).await.unwrap();
     stream
         .write_all(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n")
