@@ -79,8 +79,19 @@ impl ChainChecker {
         }
     }
 
-    /// A failed contract call while `what`, as [`Self::rpc_error`]; an answer that does not
-    /// decode is [`MarketError::Chain`].
+    /// [`MarketError::ChainDown`] if the call failed because the chain does not answer.
+    fn chain_down(&self, e: &alloy::contract::Error) -> Option<MarketError> {
+        match e {
+            alloy::contract::Error::TransportError(t) => match self.rpc_error("", t) {
+                down @ MarketError::ChainDown(_) => Some(down),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    /// A failed contract call while `what`: [`MarketError::ChainDown`] when the chain does not
+    /// answer, [`MarketError::Chain`] otherwise.
     fn call_error(&self, what: &str, e: alloy::contract::Error) -> MarketError {
         match e {
             alloy::contract::Error::TransportError(t) => self.rpc_error(what, &t),
@@ -241,14 +252,14 @@ impl ChainChecker {
             .ownerOfResource(id)
             .call()
             .await
-            .map_err(|e| match e {
-                // A registry that does not answer says nothing about the resource.
-                alloy::contract::Error::TransportError(t) => {
-                    self.rpc_error(&format!("reading the owner of {what} {id}"), &t)
-                }
-                _ => MarketError::BadRequest(format!(
-                    "{what} {id} is not registered on this chain: deploy it with `decloud {what} deploy`"
-                )),
+            .map_err(|e| {
+                // A registry that does not answer says nothing about the resource; one that
+                // reverts (or answers nothing) does not know it.
+                self.chain_down(&e).unwrap_or_else(|| {
+                    MarketError::BadRequest(format!(
+                        "{what} {id} is not registered on this chain: deploy it with `decloud {what} deploy`"
+                    ))
+                })
             })
     }
 

@@ -18,8 +18,9 @@
 //! ([`BlobStore::get_stream`], [`BlobStore::put_stream`]). An upload over the limit is refused
 //! from its `Content-Length` before the body is read, and in any case as soon as it passes the
 //! limit; it is hashed on the way and a blob is stored only once its hash is checked (the parts
-//! of a refused one are deleted). A download's last bytes are sent only once the whole blob
-//! checked: a damaged copy is cut short, never delivered whole. The connection limits (header,
+//! of a refused one are deleted). A blob of up to 4 MiB is checked before the answer starts (a
+//! damaged one is a `400` that says so); a larger one's last bytes are sent only once the whole
+//! blob checked: a damaged copy is cut short, never delivered whole. The connection limits (header,
 //! body and send timeouts) and the refusal of cross-origin writes are `decloud-service`'s.
 
 use crate::{BlobStore, ContentHash, StorageError};
@@ -29,9 +30,14 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use bytes::BytesMut;
 use decloud_service::{Limits, Service};
-use futures::StreamExt;
+use futures::{StreamExt, TryStreamExt};
 use std::net::SocketAddr;
+
+/// Blobs up to this size are read and checked before the answer starts (a damaged one is a
+/// `400` naming both hashes); larger ones stream, their last chunk held back until they check.
+const CHECKED_BEFORE_ANSWER: u64 = 4 << 20;
 
 /// Settings of the storage server.
 #[derive(Clone, Debug)]
@@ -202,13 +208,26 @@ async fn get_blob(
     let id = parse(&hash)?;
     // The server checks the hash too: it never serves a tampered copy whole.
     let (size, bytes) = s.store.get_stream(&id, s.config.max_download_bytes).await?;
+    let body = if size <= CHECKED_BEFORE_ANSWER {
+        // Small enough to check before answering, so that a damaged copy gets an error that
+        // says so (a download cut short cannot say why).
+        let whole = bytes
+            .try_fold(BytesMut::new(), |mut whole, chunk| async move {
+                whole.extend_from_slice(&chunk);
+                Ok(whole)
+            })
+            .await?;
+        Body::from(whole.freeze())
+    } else {
+        Body::from_stream(bytes)
+    };
     Ok((
         [
             (header::CONTENT_TYPE, "application/octet-stream".to_string()),
             // Announced, so that a download cut short by a failed check is seen as incomplete.
             (header::CONTENT_LENGTH, size.to_string()),
         ],
-        Body::from_stream(bytes),
+        body,
     )
         .into_response())
 }

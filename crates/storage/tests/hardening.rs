@@ -242,12 +242,22 @@ async fn uploads_larger_than_a_part_stream_in_and_a_mismatch_leaves_nothing() {
 
 #[tokio::test]
 async fn a_blob_damaged_on_disk_is_never_served_whole() {
-    let good = pattern(1 << 20);
-    let id = ContentHash::of(&good);
-    let mut bad = good.clone();
-    bad[(1 << 20) - 1] ^= 1;
+    // Small: checked before the answer, refused with a status that says why.
     let (dir, node) = node(Limits::default()).await;
     let addr = node.addr();
+    let small = ContentHash::of(b"small");
+    std::fs::write(dir.path().join(small.to_string()), b"smalL").unwrap();
+    let get = format!("GET /blobs/{small} HTTP/1.1\r\nHost: {addr}");
+    let refused = expect(addr, 400, &get, b"").await;
+    assert!(refused.contains("corrupt"), "{refused}");
+    assert!(!refused.contains("smalL"), "{refused}");
+
+    // Large: streamed, and cut short before its last chunk.
+    let len = 12 << 20;
+    let good = pattern(len);
+    let id = ContentHash::of(&good);
+    let mut bad = good.clone();
+    bad[len - 1] ^= 1;
     std::fs::write(dir.path().join(id.to_string()), &bad).unwrap();
 
     let answer = exchange(
@@ -262,7 +272,7 @@ async fn a_blob_damaged_on_disk_is_never_served_whole() {
         .expect("a head")
         + 4;
     let head = text(&answer[..head_end]).to_ascii_lowercase();
-    assert!(head.contains("content-length: 1048576"), "{head}");
+    assert!(head.contains(&format!("content-length: {len}")), "{head}");
     let body = &answer[head_end..];
     assert!(
         body.len() < bad.len(),
