@@ -1,6 +1,7 @@
-//! `decloud node --storage` as its own process: SIGTERM and Ctrl-C (SIGINT) both stop it
-//! through the clean path with exit status 0, and serving a large blob to parallel readers keeps
-//! its resident memory far below the blob's size (downloads stream).
+//! Long-running commands as processes: SIGTERM and Ctrl-C (SIGINT) both stop `decloud node`
+//! through the clean path with exit status 0, and `decloud demo` with everything it started;
+//! and serving a large blob to parallel readers keeps the storage node's resident memory far
+//! below the blob's size (downloads stream).
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -93,6 +94,81 @@ async fn sigterm_and_ctrl_c_both_stop_the_node_cleanly() {
             "SIG{signal}"
         );
     }
+}
+
+/// The children of process `parent` whose command name is `name`.
+fn children(parent: u32, name: &str) -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            // "pid (comm) state ppid ...": comm may hold spaces, so split after its ')'.
+            let Some((head, rest)) = stat.rsplit_once(')') else {
+                return false;
+            };
+            let ppid = rest
+                .split_whitespace()
+                .nth(1)
+                .and_then(|p| p.parse::<u32>().ok());
+            head.ends_with(&format!("({name}")) && ppid == Some(parent)
+        })
+        .collect()
+}
+
+/// Whether process `pid` is still running (not gone, not a zombie).
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| {
+            let (_, rest) = stat.rsplit_once(')')?;
+            rest.split_whitespace().next().map(|state| state != "Z")
+        })
+        .unwrap_or(false)
+}
+
+#[test]
+fn sigterm_stops_the_demo_and_the_chain_it_started() {
+    let home = tempfile::tempdir().unwrap();
+    let mut demo = Command::new(env!("CARGO_BIN_EXE_decloud"))
+        .args(["demo", "--block-time", "0"])
+        .env("DECLOUD_HOME", home.path())
+        .env(
+            "DECLOUD_APPS",
+            decloud_testkit::fixtures::example_app_path("greeting")
+                .parent()
+                .unwrap(),
+        )
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Once its chain runs, the demo is stopped like a service manager stops things.
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    let anvil = loop {
+        let found = children(demo.id(), "anvil");
+        if !found.is_empty() || std::time::Instant::now() > deadline {
+            break found;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(anvil.len(), 1, "the demo starts one anvil");
+    let sent = Command::new("kill")
+        .args(["-TERM", &demo.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let out = demo.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("demo: stopped on SIGTERM"), "{stderr}");
+    assert!(
+        !alive(anvil[0]),
+        "the demo's anvil (pid {}) is stopped",
+        anvil[0]
+    );
 }
 
 /// The resident memory of process `pid`, in bytes.
