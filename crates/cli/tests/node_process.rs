@@ -132,7 +132,7 @@ fn alive(pid: u32) -> bool {
 #[test]
 fn sigterm_stops_the_demo_and_the_chain_it_started() {
     let home = tempfile::tempdir().unwrap();
-    let mut demo = Command::new(env!("CARGO_BIN_EXE_decloud"))
+    let demo = Command::new(env!("CARGO_BIN_EXE_decloud"))
         .args(["demo", "--block-time", "0"])
         .env("DECLOUD_HOME", home.path())
         .env(
