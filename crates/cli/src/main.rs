@@ -104,7 +104,8 @@ async fn main() -> std::process::ExitCode {
     match outcome {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("error: {err:#}");
+            // The chain of causes may hold a service's error body or a name from the network.
+            eprintln!("error: {}", cmd::shared::Untrusted(format_args!("{err:#}")));
             std::process::ExitCode::FAILURE
         }
     }

@@ -93,6 +93,7 @@ impl ApiError for MarketError {
             MarketError::NotFound(_) => StatusCode::NOT_FOUND,
             MarketError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             MarketError::Chain(_) | MarketError::Follow(_) => StatusCode::BAD_GATEWAY,
+            MarketError::ChainDown(_) => StatusCode::SERVICE_UNAVAILABLE,
             MarketError::Open(_)
             | MarketError::Listen { .. }
             | MarketError::Database(_)

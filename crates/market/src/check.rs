@@ -4,8 +4,9 @@
 
 use alloy::primitives::{Address, B256, U256};
 use alloy::providers::{DynProvider, Provider, ProviderBuilder};
-use decloud_chain::ChainProfile;
+use alloy::transports::{RpcError, TransportErrorKind};
 use decloud_chain::contracts::IHub;
+use decloud_chain::{ChainError, ChainProfile};
 use decloud_protocol::{AnyOrder, Domain, ProtocolError};
 
 use crate::{BookEntry, MarketError, OrderKind, OrderStatus};
@@ -24,6 +25,8 @@ pub struct ChainChecker {
     provider: DynProvider,
     profile: ChainProfile,
     domain: Domain,
+    /// The RPC endpoint as errors name it: its origin only.
+    endpoint: String,
 }
 
 /// What the chain says of an order right now.
@@ -33,14 +36,6 @@ pub struct OnChain {
     pub remaining: u64,
     /// Where the order stands.
     pub status: OrderStatus,
-}
-
-fn chain_error(what: &str, e: impl std::fmt::Display) -> MarketError {
-    let text = e.to_string();
-    MarketError::Chain(format!(
-        "{what}: {}",
-        text.lines().next().unwrap_or_default()
-    ))
 }
 
 impl From<ProtocolError> for MarketError {
@@ -64,13 +59,47 @@ impl ChainChecker {
                 profile.rpc_url
             ))
         })?;
+        let endpoint = endpoint(&url);
         let provider = ProviderBuilder::new().connect_http(url).erased();
         let domain = Domain::new(profile.chain_id, profile.contracts.hub);
         Ok(Self {
             provider,
             profile,
             domain,
+            endpoint,
         })
+    }
+
+    /// An RPC failure while `what`: [`MarketError::ChainDown`] when the chain does not answer
+    /// (decloud-chain's classification), [`MarketError::Chain`] when it answered an error.
+    fn rpc_error(&self, what: &str, e: &RpcError<TransportErrorKind>) -> MarketError {
+        match decloud_chain::client::rpc_error(&self.endpoint, what, e) {
+            ChainError::Unreachable { .. } => MarketError::ChainDown(self.endpoint.clone()),
+            other => MarketError::Chain(other.to_string()),
+        }
+    }
+
+    /// [`MarketError::ChainDown`] if the call failed because the chain does not answer.
+    fn chain_down(&self, e: &alloy::contract::Error) -> Option<MarketError> {
+        match e {
+            alloy::contract::Error::TransportError(t) => match self.rpc_error("", t) {
+                down @ MarketError::ChainDown(_) => Some(down),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    /// A failed contract call while `what`: [`MarketError::ChainDown`] when the chain does not
+    /// answer, [`MarketError::Chain`] otherwise.
+    fn call_error(&self, what: &str, e: alloy::contract::Error) -> MarketError {
+        match e {
+            alloy::contract::Error::TransportError(t) => self.rpc_error(what, &t),
+            other => MarketError::Chain(format!(
+                "{what}: {}",
+                other.to_string().lines().next().unwrap_or_default()
+            )),
+        }
     }
 
     /// The EIP-712 domain orders are signed in.
@@ -112,7 +141,7 @@ impl ChainChecker {
                 .balanceOf(o.requester)
                 .call()
                 .await
-                .map_err(|e| chain_error("reading the requester's balance", e))?;
+                .map_err(|e| self.call_error("reading the requester's balance", e))?;
             if balance < per_task {
                 return Err(MarketError::BadRequest(format!(
                     "requester {} has {balance} in the escrow but one task costs up to {per_task}: deposit with `decloud account deposit`",
@@ -175,12 +204,12 @@ impl ChainChecker {
             .orderStatus(entry.hash)
             .call()
             .await
-            .map_err(|e| chain_error("reading the order's status", e))?;
+            .map_err(|e| self.call_error("reading the order's status", e))?;
         let consumed = if entry.kind == OrderKind::Request {
             hub.requestOrderConsumed(entry.hash, U256::from(entry.volume))
                 .call()
                 .await
-                .map_err(|e| chain_error("reading the request's consumed volume", e))?
+                .map_err(|e| self.call_error("reading the request's consumed volume", e))?
         } else {
             status.consumed
         };
@@ -203,7 +232,7 @@ impl ChainChecker {
         self.provider
             .get_block_number()
             .await
-            .map_err(|e| chain_error("reading the latest block", e))
+            .map_err(|e| self.rpc_error("reading the latest block", &e))
     }
 
     /// The provider, for the follower's log queries.
@@ -223,10 +252,14 @@ impl ChainChecker {
             .ownerOfResource(id)
             .call()
             .await
-            .map_err(|_| {
-                MarketError::BadRequest(format!(
-                    "{what} {id} is not registered on this chain: deploy it with `decloud {what} deploy`"
-                ))
+            .map_err(|e| {
+                // A registry that does not answer says nothing about the resource; one that
+                // reverts (or answers nothing) does not know it.
+                self.chain_down(&e).unwrap_or_else(|| {
+                    MarketError::BadRequest(format!(
+                        "{what} {id} is not registered on this chain: deploy it with `decloud {what} deploy`"
+                    ))
+                })
             })
     }
 
@@ -238,13 +271,19 @@ impl ChainChecker {
                 .orderStatus(hash)
                 .call()
                 .await
-                .map_err(|e| chain_error("reading the order's status", e))?;
+                .map_err(|e| self.call_error("reading the order's status", e))?;
             if status.presigned {
                 return Ok(hash);
             }
         }
         Ok(order.verify(&self.domain, expected)?)
     }
+}
+
+/// `url` as errors name it: scheme, host and port, without the user part, path or query where
+/// an RPC provider's API key lives.
+fn endpoint(url: &reqwest::Url) -> String {
+    url.origin().ascii_serialization()
 }
 
 /// Unix time now, in seconds.

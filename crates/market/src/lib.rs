@@ -44,9 +44,15 @@ pub enum MarketError {
         #[source]
         source: std::io::Error,
     },
-    /// The chain could not be asked.
+    /// The chain answered with an error.
     #[error("{0}")]
     Chain(String),
+    /// The chain does not answer at all: nothing can be checked, so nothing is stored. The URL
+    /// is only the RPC endpoint's origin (an API key in its path or user part stays private).
+    #[error(
+        "the chain at {0} does not answer: the market cannot check orders until it is back; try again later (nothing was stored)"
+    )]
+    ChainDown(String),
     /// Following the hub's events failed (the next pass retries from the stored cursor).
     #[error("following the hub's events: {0}")]
     Follow(#[source] decloud_chain::follower::FollowerError),

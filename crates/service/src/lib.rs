@@ -5,6 +5,8 @@
 //!   service's handle stops the service;
 //! - [`Service`]: binding a listener and serving an axum router on it, with the loops that run
 //!   beside the server; dropping it starts the graceful shutdown of every open connection;
+//!   every connection has header, body and send timeouts ([`Limits`]), and no web page of
+//!   another site may change anything (the same-origin rule of [`Service::serve_with`]);
 //! - [`ApiError`]: how a service's own error enum answers over HTTP (its status and
 //!   `{"error": "..."}`, server errors logged), and how a request body or query the service
 //!   cannot take becomes that error (413 over the size limit, 400 otherwise).
@@ -22,9 +24,10 @@
 //! ```
 
 mod error;
+mod origin;
 mod server;
 mod tasks;
 
 pub use error::ApiError;
-pub use server::Service;
+pub use server::{Limits, Service, is_body_timeout};
 pub use tasks::Tasks;

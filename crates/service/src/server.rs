@@ -1,13 +1,52 @@
-//! Binding a listener and serving a router on it in the background.
+//! Binding a listener and serving a router on it in the background, with the connection limits
+//! and the same-origin rule every service applies.
 
 use std::io;
 use std::net::SocketAddr;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
 
 use axum::Router;
-use tokio::sync::oneshot;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
+use tokio::time::Sleep;
+use tower_http::timeout::RequestBodyTimeoutLayer;
 
 use crate::Tasks;
+use crate::origin::same_origin;
+
+/// How long a client may keep a connection busy without making progress. A connection that
+/// breaks one of these is closed, so a slow or silent client holds no memory, task or file
+/// for longer than the limit, whatever the size of what it sends or fetches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Longest wait for a request's head (request line and headers), from the moment the
+    /// server waits for it: on a new connection, and between two requests of a kept-alive one
+    /// (so it is also how long an idle connection stays open).
+    pub header_timeout: Duration,
+    /// Longest a request body may send nothing while the service reads it: a body that stalls
+    /// fails (the service answers an error) and the connection is closed.
+    pub body_timeout: Duration,
+    /// Longest the server waits for a client to take the next bytes of an answer (a client
+    /// that stops reading a download): the connection is then closed.
+    pub send_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            header_timeout: Duration::from_secs(30),
+            body_timeout: Duration::from_secs(30),
+            send_timeout: Duration::from_secs(60),
+        }
+    }
+}
 
 /// A service running in this process: its HTTP server and the loops beside it (a chain
 /// follower, a heartbeat monitor...). Dropping it stops them all: the listener closes and
@@ -20,23 +59,41 @@ pub struct Service {
     // Dropped with the service, which starts the graceful shutdown of every open connection
     // (aborting the server task alone would leave keep-alive connections served). Last, so
     // that it is dropped after the server task is aborted.
-    _stop: oneshot::Sender<()>,
+    _stop: watch::Sender<()>,
 }
 
 impl Service {
-    /// Binds `listen` (port 0 picks a free one) and serves `router` there in the background.
-    /// The error is the system's refusal to bind, for the caller to name the address in.
+    /// Binds `listen` (port 0 picks a free one) and serves `router` there in the background,
+    /// with the default [`Limits`]. The error is the system's refusal to bind, for the caller
+    /// to name the address in.
     pub async fn serve(listen: SocketAddr, router: Router) -> io::Result<Self> {
+        Self::serve_with(listen, router, Limits::default()).await
+    }
+
+    /// Same as [`Service::serve`] with these connection limits.
+    ///
+    /// Every request also goes through the same-origin rule: a request that would change
+    /// something (any method but GET, HEAD and OPTIONS) is refused with 403 when a browser
+    /// says it comes from another site (an `Origin` that is not this server, or
+    /// `Sec-Fetch-Site: cross-site`), so no web page can write here; and a service listening
+    /// on a loopback address answers only requests addressed to a loopback name, so a page
+    /// cannot reach it by rebinding its own domain name to 127.0.0.1. CORS is off: no answer
+    /// carries `Access-Control-Allow-*`.
+    pub async fn serve_with(
+        listen: SocketAddr,
+        router: Router,
+        limits: Limits,
+    ) -> io::Result<Self> {
         let listener = tokio::net::TcpListener::bind(listen).await?;
         let addr = listener.local_addr()?;
-        let (stop, stopped) = oneshot::channel::<()>();
-        let server = tokio::spawn(async move {
-            axum::serve(listener, router)
-                .with_graceful_shutdown(async move {
-                    let _ = stopped.await;
-                })
-                .await
-        });
+        let loopback = addr.ip().is_loopback();
+        let router = router
+            .layer(axum::middleware::from_fn(move |request, next| {
+                same_origin(loopback, request, next)
+            }))
+            .layer(RequestBodyTimeoutLayer::new(limits.body_timeout));
+        let (stop, stopped) = watch::channel(());
+        let server = tokio::spawn(accept(listener, router, limits, stopped));
         Ok(Self {
             addr,
             server,
@@ -85,5 +142,157 @@ impl Service {
 impl Drop for Service {
     fn drop(&mut self) {
         self.server.abort();
+    }
+}
+
+/// Whether `error` (a request body's, as a handler streaming it sees it) is the body timeout of
+/// [`Limits::body_timeout`]: the client stalled, rather than sent something wrong.
+pub fn is_body_timeout(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(error);
+    while let Some(e) = cause {
+        if e.is::<tower_http::timeout::TimeoutError>() {
+            return true;
+        }
+        cause = e.source();
+    }
+    false
+}
+
+/// Accepts connections until `stopped` fires (or its sender is dropped), serving each in its
+/// own task with hyper's HTTP/1 and the `limits`.
+async fn accept(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    limits: Limits,
+    mut stopped: watch::Receiver<()>,
+) -> io::Result<()> {
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                // Out of file descriptors and the like: wait rather than spin.
+                Err(e) if !is_connection_error(&e) => {
+                    tracing::warn!(error = %e, "cannot accept a connection");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+                Err(_) => continue,
+            },
+            _ = stopped.changed() => return Ok(()),
+        };
+        let _ = stream.set_nodelay(true);
+        let io = TokioIo::new(SendTimeout::new(stream, limits.send_timeout));
+        let service = TowerToHyperService::new(router.clone());
+        let mut stopped = stopped.clone();
+        tokio::spawn(async move {
+            let mut builder = http1::Builder::new();
+            builder
+                .timer(TokioTimer::new())
+                .header_read_timeout(limits.header_timeout);
+            let conn = builder.serve_connection(io, service);
+            let mut conn = std::pin::pin!(conn);
+            let mut stopping = false;
+            loop {
+                tokio::select! {
+                    _ = conn.as_mut() => break,
+                    _ = stopped.changed(), if !stopping => {
+                        stopping = true;
+                        conn.as_mut().graceful_shutdown();
+                    }
+                }
+            }
+        });
+    }
+}
+
+/// Errors of one connection, which say nothing about the listener.
+fn is_connection_error(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::ConnectionRefused
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::ConnectionReset
+    )
+}
+
+/// A connection whose writes fail with `TimedOut` once they have waited for the client for
+/// longer than the limit: hyper then drops the connection, and with it the answer's body.
+struct SendTimeout {
+    stream: TcpStream,
+    limit: Duration,
+    stalled: Option<Pin<Box<Sleep>>>,
+}
+
+impl SendTimeout {
+    fn new(stream: TcpStream, limit: Duration) -> Self {
+        Self {
+            stream,
+            limit,
+            stalled: None,
+        }
+    }
+
+    /// Turns a write's `Pending` into a `TimedOut` error once the client has taken nothing
+    /// for the limit; any progress restarts the clock.
+    fn watch<T>(&mut self, cx: &mut Context<'_>, poll: Poll<io::Result<T>>) -> Poll<io::Result<T>> {
+        if poll.is_ready() {
+            self.stalled = None;
+            return poll;
+        }
+        let limit = self.limit;
+        let stalled = self
+            .stalled
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
+        match stalled.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "the client took nothing of the answer for too long",
+            ))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl AsyncRead for SendTimeout {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for SendTimeout {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let poll = Pin::new(&mut self.stream).poll_write(cx, buf);
+        self.watch(cx, poll)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let poll = Pin::new(&mut self.stream).poll_write_vectored(cx, bufs);
+        self.watch(cx, poll)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let poll = Pin::new(&mut self.stream).poll_flush(cx);
+        self.watch(cx, poll)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let poll = Pin::new(&mut self.stream).poll_shutdown(cx);
+        self.watch(cx, poll)
     }
 }

@@ -74,6 +74,17 @@ pub enum StorageError {
         #[source]
         source: std::io::Error,
     },
+    /// An upload ended before its last byte (the connection broke): nothing was stored.
+    #[error("the upload broke off before its end ({0}): nothing was stored; send it again")]
+    UploadBroken(String),
+    /// An upload sent nothing for longer than the server waits: nothing was stored.
+    #[error(
+        "the upload sent nothing for too long and was dropped: nothing was stored; send it again over a working connection"
+    )]
+    UploadStalled,
+    /// The reader of a streamed download went away (internal: ends the download).
+    #[error("the reader of the download went away")]
+    ReaderGone,
     /// The backend (filesystem, S3, HTTP) failed.
     #[error("storage backend error: {0}")]
     Backend(String),

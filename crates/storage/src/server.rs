@@ -5,23 +5,39 @@
 //! |---|---|---|
 //! | `GET` | `/health` | `200 ok` |
 //! | `GET` / `HEAD` | `/blobs/<sha256>` | `200` with the bytes / the size; `404` if absent |
-//! | `PUT` | `/blobs/<sha256>` | `201` stored (`200` if already there); `400` if the body does not hash to the name; `413` if over the upload limit |
-//! | `POST` | `/blobs` | `201` `{"sha256": "...", "size": n}` |
+//! | `PUT` | `/blobs/<sha256>` | `201` stored (`200` if already there); `400` if the body does not hash to the name; `413` if over the upload limit; `408` if the body stalls |
+//! | `POST` | `/blobs` | `201` `{"sha256": "...", "size": n}`; `413`, `408` as for `PUT` |
+//!
+//! Writes (`PUT`, `POST`) from a web page of another origin are refused with `403`.
 //!
 //! The `GET`/`HEAD`/`PUT` layout is what object_store's HTTP backend speaks, so
-//! `BlobStore::from_url("http://host:port/blobs")` is the client. An upload over the limit is
-//! refused from its `Content-Length` before the body is read, and in any case before anything is
-//! stored; a blob is stored only once its hash is checked.
+//! `BlobStore::from_url("http://host:port/blobs")` is the client.
+//!
+//! Blobs stream both ways: a download is read from the store as the client takes it, an upload
+//! is written in parts as it arrives, so a request holds a few MiB whatever the blob's size
+//! ([`BlobStore::get_stream`], [`BlobStore::put_stream`]). An upload over the limit is refused
+//! from its `Content-Length` before the body is read, and in any case as soon as it passes the
+//! limit; it is hashed on the way and a blob is stored only once its hash is checked (the parts
+//! of a refused one are deleted). A blob of up to 4 MiB is checked before the answer starts (a
+//! damaged one is a `400` that says so); a larger one's last bytes are sent only once the whole
+//! blob checked: a damaged copy is cut short, never delivered whole. The connection limits (header,
+//! body and send timeouts) and the refusal of cross-origin writes are `decloud-service`'s.
 
 use crate::{BlobStore, ContentHash, StorageError};
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::body::Body;
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use decloud_service::Service;
+use bytes::BytesMut;
+use decloud_service::{Limits, Service};
+use futures::{StreamExt, TryStreamExt};
 use std::net::SocketAddr;
+
+/// Blobs up to this size are read and checked before the answer starts (a damaged one is a
+/// `400` naming both hashes); larger ones stream, their last chunk held back until they check.
+const CHECKED_BEFORE_ANSWER: u64 = 4 << 20;
 
 /// Settings of the storage server.
 #[derive(Clone, Debug)]
@@ -30,6 +46,8 @@ pub struct ServerConfig {
     pub max_upload_bytes: u64,
     /// The largest blob served, in bytes.
     pub max_download_bytes: u64,
+    /// The connection limits: header, body and send timeouts.
+    pub limits: Limits,
 }
 
 impl Default for ServerConfig {
@@ -37,6 +55,7 @@ impl Default for ServerConfig {
         ServerConfig {
             max_upload_bytes: 256 << 20,
             max_download_bytes: crate::DEFAULT_MAX_BLOB_BYTES,
+            limits: Limits::default(),
         }
     }
 }
@@ -65,7 +84,10 @@ impl From<StorageError> for ApiError {
         let status = match &e {
             StorageError::NotFound(_) | StorageError::NotFoundAt(_) => StatusCode::NOT_FOUND,
             StorageError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            StorageError::HashMismatch { .. } => StatusCode::BAD_REQUEST,
+            StorageError::HashMismatch { .. } | StorageError::UploadBroken(_) => {
+                StatusCode::BAD_REQUEST
+            }
+            StorageError::UploadStalled => StatusCode::REQUEST_TIMEOUT,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
         ApiError(status, e.to_string())
@@ -79,13 +101,11 @@ fn parse(hash: &str) -> Result<ContentHash, ApiError> {
 
 /// The server's routes over `store`.
 pub fn router(store: BlobStore, config: ServerConfig) -> Router {
-    let limit = usize::try_from(config.max_upload_bytes).unwrap_or(usize::MAX);
     let store = store.with_max_blob_bytes(config.max_upload_bytes);
     Router::new()
         .route("/health", get(|| async { "ok\n" }))
         .route("/blobs", post(post_blob))
         .route("/blobs/{hash}", get(get_blob).head(head_blob).put(put_blob))
-        .layer(DefaultBodyLimit::max(limit))
         .with_state(AppState { store, config })
 }
 
@@ -97,7 +117,8 @@ pub async fn serve(
     listen: SocketAddr,
     on_bound: impl FnOnce(SocketAddr),
 ) -> std::io::Result<()> {
-    let service = Service::serve(listen, router(store, config)).await?;
+    let limits = config.limits;
+    let service = Service::serve_with(listen, router(store, config), limits).await?;
     on_bound(service.addr());
     service.wait().await
 }
@@ -145,7 +166,8 @@ impl RunningStorage {
 /// Opens the store, binds the listener and starts serving.
 pub async fn start(config: StorageConfig) -> Result<RunningStorage, StorageError> {
     let store = BlobStore::from_url(&config.location)?;
-    let service = Service::serve(config.listen, router(store, config.server))
+    let limits = config.server.limits;
+    let service = Service::serve_with(config.listen, router(store, config.server), limits)
         .await
         .map_err(|source| StorageError::Listen {
             addr: config.listen,
@@ -184,24 +206,58 @@ async fn get_blob(
     Path(hash): Path<String>,
 ) -> Result<Response, ApiError> {
     let id = parse(&hash)?;
-    // The server checks the hash too: it never serves a tampered copy.
-    let bytes = s.store.get(&id, s.config.max_download_bytes).await?;
-    Ok(([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response())
+    // The server checks the hash too: it never serves a tampered copy whole.
+    let (size, bytes) = s.store.get_stream(&id, s.config.max_download_bytes).await?;
+    let body = if size <= CHECKED_BEFORE_ANSWER {
+        // Small enough to check before answering, so that a damaged copy gets an error that
+        // says so (a download cut short cannot say why).
+        let whole = bytes
+            .try_fold(BytesMut::new(), |mut whole, chunk| async move {
+                whole.extend_from_slice(&chunk);
+                Ok(whole)
+            })
+            .await?;
+        Body::from(whole.freeze())
+    } else {
+        Body::from_stream(bytes)
+    };
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/octet-stream".to_string()),
+            // Announced, so that a download cut short by a failed check is seen as incomplete.
+            (header::CONTENT_LENGTH, size.to_string()),
+        ],
+        body,
+    )
+        .into_response())
+}
+
+/// The request body as the store takes it: a stall is [`StorageError::UploadStalled`], any
+/// other failure [`StorageError::UploadBroken`].
+fn upload(body: Body) -> impl futures::Stream<Item = Result<axum::body::Bytes, StorageError>> {
+    body.into_data_stream().map(|chunk| {
+        chunk.map_err(|e| {
+            if decloud_service::is_body_timeout(&e) {
+                StorageError::UploadStalled
+            } else {
+                StorageError::UploadBroken(e.to_string())
+            }
+        })
+    })
 }
 
 async fn put_blob(
     State(s): State<AppState>,
     Path(hash): Path<String>,
     headers: HeaderMap,
-    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+    body: Body,
 ) -> Result<Response, ApiError> {
     let id = parse(&hash)?;
     if let Some(e) = too_large(&headers, s.config.max_upload_bytes) {
         return Err(e);
     }
-    let body = body.map_err(|r| ApiError(r.status(), r.body_text()))?;
     let existed = s.store.contains(&id).await?;
-    s.store.put_as(&id, body).await?;
+    s.store.put_stream(Some(&id), upload(body)).await?;
     Ok(if existed {
         StatusCode::OK
     } else {
@@ -213,14 +269,12 @@ async fn put_blob(
 async fn post_blob(
     State(s): State<AppState>,
     headers: HeaderMap,
-    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+    body: Body,
 ) -> Result<Response, ApiError> {
     if let Some(e) = too_large(&headers, s.config.max_upload_bytes) {
         return Err(e);
     }
-    let body = body.map_err(|r| ApiError(r.status(), r.body_text()))?;
-    let size = body.len();
-    let id = s.store.put(body).await?;
+    let (id, size) = s.store.put_stream(None, upload(body)).await?;
     Ok((
         StatusCode::CREATED,
         axum::Json(serde_json::json!({ "sha256": id, "size": size })),

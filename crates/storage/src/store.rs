@@ -2,9 +2,11 @@
 
 use crate::{ContentHash, StorageError};
 use bytes::{Bytes, BytesMut};
-use futures::StreamExt;
+use futures::{SinkExt, Stream, StreamExt};
 use object_store::path::Path as ObjectPath;
-use object_store::{ClientOptions, ObjectStore, ObjectStoreExt, PutPayload, RetryConfig};
+use object_store::{
+    ClientOptions, ObjectStore, ObjectStoreExt, PutPayload, RetryConfig, WriteMultipart,
+};
 use sha2::{Digest as _, Sha256};
 use std::path::Path;
 use std::sync::Arc;
@@ -13,6 +15,16 @@ use tokio::io::AsyncWriteExt;
 
 /// The default largest blob a store accepts on `put` (1 GiB).
 pub const DEFAULT_MAX_BLOB_BYTES: u64 = 1 << 30;
+
+/// The size of the parts a streamed upload is written in: what one upload holds in memory
+/// (times [`UPLOAD_PARTS_IN_FLIGHT`]), whatever the blob's size. S3's smallest part is 5 MiB.
+const UPLOAD_PART_BYTES: usize = 5 << 20;
+
+/// Parts of one streamed upload written at once.
+const UPLOAD_PARTS_IN_FLIGHT: usize = 2;
+
+/// Where streamed uploads whose hash is not known yet are written before being renamed to it.
+const INCOMING: &str = "incoming";
 
 /// A content-addressed blob store: `put` names a blob by its sha256; `get` checks the size
 /// before downloading and the hash after. Cheap to clone.
@@ -181,6 +193,119 @@ impl BlobStore {
         Ok(())
     }
 
+    /// Stores the bytes of `body` as they arrive, in parts, so that memory does not grow with
+    /// the blob; hashes them on the way, and refuses them over [`Self::max_blob_bytes`] or, when
+    /// `expected` is given, if they do not hash to it. A refused or broken upload leaves
+    /// nothing: its parts are deleted, and a blob becomes visible under its hash only once it
+    /// is whole and checked. Returns the hash and the size.
+    pub async fn put_stream<S>(
+        &self,
+        expected: Option<&ContentHash>,
+        mut body: S,
+    ) -> Result<(ContentHash, u64), StorageError>
+    where
+        S: Stream<Item = Result<Bytes, StorageError>> + Unpin,
+    {
+        // Under its final name when it is known (a multipart upload is invisible until it is
+        // completed), under a unique incoming name otherwise.
+        let target = match expected {
+            Some(id) => self.path(id),
+            None => self.incoming_path(),
+        };
+        let mut upload = match self.inner.put_multipart(&target).await {
+            Ok(parts) => Upload::Parts(WriteMultipart::new_with_chunk_size(
+                parts,
+                UPLOAD_PART_BYTES,
+            )),
+            // A backend without multipart uploads (another node over plain HTTP): the blob
+            // passes through memory, bounded by the size limit.
+            Err(object_store::Error::NotImplemented { .. }) => Upload::Whole(BytesMut::new()),
+            Err(e) => return Err(StorageError::backend(e)),
+        };
+        let mut hasher = Sha256::new();
+        let mut seen = 0u64;
+        let read = async {
+            while let Some(chunk) = body.next().await {
+                let chunk = chunk?;
+                seen += chunk.len() as u64;
+                self.check_upload_size(expected, seen)?;
+                hasher.update(&chunk);
+                match &mut upload {
+                    Upload::Parts(writer) => {
+                        writer
+                            .wait_for_capacity(UPLOAD_PARTS_IN_FLIGHT)
+                            .await
+                            .map_err(StorageError::backend)?;
+                        writer.put(chunk);
+                    }
+                    Upload::Whole(buf) => buf.extend_from_slice(&chunk),
+                }
+            }
+            Ok(())
+        }
+        .await;
+        let actual = ContentHash(hasher.finalize().into());
+        let checked = read.and_then(|()| match expected {
+            Some(id) if *id != actual => Err(StorageError::HashMismatch {
+                expected: *id,
+                actual,
+            }),
+            _ => Ok(()),
+        });
+        match (upload, checked) {
+            (Upload::Parts(writer), Err(e)) => {
+                if let Err(abort) = writer.abort().await {
+                    tracing::warn!(error = %abort, "cannot delete the parts of a refused upload");
+                }
+                Err(e)
+            }
+            (Upload::Whole(_), Err(e)) => Err(e),
+            (Upload::Parts(writer), Ok(())) => {
+                writer.finish().await.map_err(StorageError::backend)?;
+                if expected.is_none()
+                    && let Err(e) = self.inner.rename(&target, &self.path(&actual)).await
+                {
+                    let _ = self.inner.delete(&target).await;
+                    return Err(StorageError::backend(e));
+                }
+                Ok((actual, seen))
+            }
+            (Upload::Whole(buf), Ok(())) => {
+                self.put_as(&actual, buf.freeze()).await?;
+                Ok((actual, seen))
+            }
+        }
+    }
+
+    fn check_upload_size(
+        &self,
+        expected: Option<&ContentHash>,
+        seen: u64,
+    ) -> Result<(), StorageError> {
+        if seen > self.max_blob_bytes {
+            return Err(StorageError::TooLarge {
+                id: expected.copied(),
+                size: seen,
+                limit: self.max_blob_bytes,
+            });
+        }
+        Ok(())
+    }
+
+    /// A name no other upload of this process, or of another process on the same store, uses.
+    fn incoming_path(&self) -> ObjectPath {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default();
+        self.prefix
+            .clone()
+            .join(INCOMING)
+            .join(format!("{}-{nanos}-{n}", std::process::id()))
+    }
+
     /// Stores the file at `path` and returns its hash.
     pub async fn put_file(&self, path: &Path) -> Result<ContentHash, StorageError> {
         let io = |source| StorageError::Io {
@@ -338,6 +463,51 @@ impl BlobStore {
         Ok((size, hash))
     }
 
+    /// Streams blob `id`: returns its size (refused over `max_bytes` before anything is read)
+    /// and its bytes as they are read from the backend, checked on the way. The last chunk is
+    /// held back until the whole blob hashes to `id`: a damaged or tampered copy never arrives
+    /// whole, its stream ends with the error instead. Memory stays at a few chunks whatever the
+    /// blob's size; dropping the stream stops the reading.
+    pub async fn get_stream(
+        &self,
+        id: &ContentHash,
+        max_bytes: u64,
+    ) -> Result<
+        (
+            u64,
+            impl Stream<Item = Result<Bytes, StorageError>> + Send + 'static,
+        ),
+        StorageError,
+    > {
+        let size = self.size(id).await?;
+        if size > max_bytes {
+            return Err(StorageError::TooLarge {
+                id: Some(*id),
+                size,
+                limit: max_bytes,
+            });
+        }
+        let (tx, rx) = futures::channel::mpsc::channel(1);
+        let (store, id) = (self.clone(), *id);
+        tokio::spawn(async move {
+            let mut sink = ChannelSink { tx, held: None };
+            let fetched = store.fetch(&id, max_bytes, &mut sink).await;
+            let ChannelSink { mut tx, held } = sink;
+            let last = match fetched {
+                Ok(_) => held.map(Ok),
+                Err(StorageError::ReaderGone) => None,
+                Err(e) => {
+                    tracing::error!(blob = %id, error = %e, "refusing to serve a blob");
+                    Some(Err(e))
+                }
+            };
+            if let Some(last) = last {
+                let _ = tx.send(last).await;
+            }
+        });
+        Ok((size, rx))
+    }
+
     /// Downloads blob `id` into memory: refuses it before downloading if it is over `max_bytes`,
     /// and after if its bytes do not hash to `id`.
     pub async fn get(&self, id: &ContentHash, max_bytes: u64) -> Result<Bytes, StorageError> {
@@ -371,6 +541,31 @@ struct MemSink(BytesMut);
 impl AsyncSink for &mut MemSink {
     async fn write(&mut self, chunk: Bytes) -> Result<(), StorageError> {
         self.0.extend_from_slice(&chunk);
+        Ok(())
+    }
+}
+
+/// Where a streamed upload's bytes go: parts of a multipart upload, or memory for a backend
+/// that takes whole objects only.
+enum Upload {
+    Parts(WriteMultipart),
+    Whole(BytesMut),
+}
+
+/// Hands chunks to a stream's reader, one behind, so that the last one waits for the hash.
+struct ChannelSink {
+    tx: futures::channel::mpsc::Sender<Result<Bytes, StorageError>>,
+    held: Option<Bytes>,
+}
+
+impl AsyncSink for &mut ChannelSink {
+    async fn write(&mut self, chunk: Bytes) -> Result<(), StorageError> {
+        if let Some(previous) = self.held.replace(chunk) {
+            self.tx
+                .send(Ok(previous))
+                .await
+                .map_err(|_| StorageError::ReaderGone)?;
+        }
         Ok(())
     }
 }

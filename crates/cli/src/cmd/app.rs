@@ -3,6 +3,8 @@
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 use decloud_runtime::{Captured, Limits, Outcome, RunReport, Runtime, RuntimeConfig, TaskContext};
+
+use super::shared::Untrusted;
 use std::path::{Path, PathBuf};
 
 /// Arguments of `decloud app`.
@@ -198,7 +200,7 @@ async fn exec(a: ExecArgs, home: &Path, json: bool) -> anyhow::Result<()> {
                     println!("callback  0x{}", hex::encode(data));
                 }
             }
-            Outcome::Failed(r) => println!("outcome   failed ({r})"),
+            Outcome::Failed(r) => println!("outcome   failed ({})", Untrusted(r)),
             Outcome::TimedOut { after } => {
                 println!("outcome   timed out after {after:?} (not deterministic)")
             }
@@ -232,5 +234,11 @@ fn print_stream(name: &str, stream: &Captured) {
     }
     let truncated = if stream.truncated { " (truncated)" } else { "" };
     println!("--- {name}{truncated}");
-    print!("{}", stream.text());
+    // A module may come from anyone: its lines are shown, its escape sequences are not run.
+    for line in stream.text().split_inclusive('\n') {
+        match line.strip_suffix('\n') {
+            Some(line) => println!("{}", Untrusted(line)),
+            None => print!("{}", Untrusted(line)),
+        }
+    }
 }

@@ -9,7 +9,7 @@ use serde_json::json;
 
 use decloud_client::lookup::{DealInfo, deal_record, find_deal, small, status_name, task_statuses};
 
-use super::shared::{RpcOpts, parse_b256, print_json, table};
+use super::shared::{RpcOpts, Untrusted, parse_b256, print_json, table};
 
 /// Most tasks whose state `deal show` reads.
 const MAX_TASKS_SHOWN: u64 = 100;
@@ -146,7 +146,7 @@ pub(crate) async fn run(args: DealArgs, home: &Path, json: bool) -> anyhow::Resu
         format_amount(per_task * U256::from(volume))
     );
     if !info.params.is_empty() {
-        println!("{:<12} {}", "params", info.params);
+        println!("{:<12} {}", "params", Untrusted(&info.params));
     }
     println!("{:<12} {} (unix time)", "started", record.startTime);
     let mut t = table(["index", "task", "status"]);

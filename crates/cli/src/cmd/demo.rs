@@ -23,7 +23,7 @@ use decloud_protocol::pool::TaskReport;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::json;
 
-use super::shared::print_json;
+use super::shared::{Untrusted, print_json, stop_signals};
 use decloud_client::lookup::scheduler_view;
 
 /// Arguments of `decloud demo`.
@@ -245,8 +245,22 @@ struct DemoTask {
     took: Option<Duration>,
 }
 
-/// Runs `decloud demo`.
-pub(crate) async fn run(args: DemoArgs, _home: &Path, json: bool) -> anyhow::Result<()> {
+/// Runs `decloud demo`; Ctrl-C or SIGTERM stops it, and everything it started, with exit 0.
+pub(crate) async fn run(args: DemoArgs, home: &Path, json: bool) -> anyhow::Result<()> {
+    let stop = stop_signals();
+    tokio::select! {
+        done = demo(args, home, json) => done,
+        // The demo is dropped before this branch runs: its anvil (in a process group of its
+        // own, so the terminal's Ctrl-C never reaches it) and its services are stopped.
+        signal = stop => {
+            eprintln!("demo: stopped on {signal}; the chain and every service it started are stopped");
+            Ok(())
+        }
+    }
+}
+
+/// The demo itself, until it ends or is stopped.
+async fn demo(args: DemoArgs, _home: &Path, json: bool) -> anyhow::Result<()> {
     super::node::init_logs("warn");
     let apps = apps_dir(args.apps.clone())?;
     let read_app = |name: &str| {
@@ -467,7 +481,7 @@ pub(crate) async fn run(args: DemoArgs, _home: &Path, json: bool) -> anyhow::Res
             t.label, replicas, v.digest
         );
         for line in text.lines() {
-            println!("    {line}");
+            println!("    {}", Untrusted(line));
         }
     }
     println!("\nwho paid and earned what (DCT):");

@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
-use super::shared::WalletOpts;
+use super::shared::{WalletOpts, stop_signals};
 
 /// Arguments of `decloud node`.
 #[derive(Args)]
@@ -20,7 +20,11 @@ use super::shared::WalletOpts;
     decloud node --scheduler --workerpool 0x5f1c... --wallet pool --workers 3 --storage\n  \
     decloud node --workers 4 --scheduler-url http://pool.example:7800 --results-store s3://bucket/results\n\n\
     Each worker of --workers N has its own key in $DECLOUD_HOME/workers/worker-<i>/worker.key, made\n\
-    on first start; on a devnet they are given ether and tokens, elsewhere fund them yourself.")]
+    on first start; on a devnet they are given ether and tokens, elsewhere fund them yourself.\n\n\
+    Runs until Ctrl-C or SIGTERM, either of which stops every service and exits 0. Every service\n\
+    closes a connection that sends no complete request head for 30 s (new or idle), a body that\n\
+    sends nothing for 30 s, and one whose client takes none of an answer for 60 s; it refuses\n\
+    writes from web pages of other origins (403).")]
 pub(crate) struct NodeArgs {
     #[command(flatten)]
     storage: StorageArgs,
@@ -50,7 +54,8 @@ struct StorageArgs {
     /// Where the storage service keeps blobs [default: $DECLOUD_HOME/blobs]; also s3://bucket/prefix.
     #[arg(long = "storage-dir", alias = "dir", value_name = "DIR|URL")]
     storage_dir: Option<String>,
-    /// Largest upload the storage service accepts, in MiB.
+    /// Largest upload the storage service accepts, in MiB. Uploads and downloads stream: the
+    /// node's memory does not grow with a blob's size.
     #[arg(
         long = "storage-max-upload-mib",
         default_value_t = 256,
@@ -178,7 +183,8 @@ fn given(url: &Option<String>) -> Option<String> {
     url.clone().filter(|u| !u.trim().is_empty())
 }
 
-/// Runs `decloud node`: starts the chosen services and serves until interrupted (Ctrl-C).
+/// Runs `decloud node`: starts the chosen services and serves until stopped by Ctrl-C or
+/// SIGTERM, either of which stops every service and exits 0.
 pub(crate) async fn run(args: NodeArgs, home: &Path) -> anyhow::Result<()> {
     let NodeArgs {
         storage,
@@ -192,6 +198,7 @@ pub(crate) async fn run(args: NodeArgs, home: &Path) -> anyhow::Result<()> {
         );
     }
     init_logs("info");
+    let stop = stop_signals();
     let needs_chain = market.market || scheduler.scheduler || workers.workers > 0;
     let profile = if needs_chain {
         Some(decloud_chain::ChainProfile::load(home)?)
@@ -293,8 +300,11 @@ pub(crate) async fn run(args: NodeArgs, home: &Path) -> anyhow::Result<()> {
             Stopped::Market => bail!("the market stopped"),
             Stopped::Scheduler => bail!("the scheduler stopped"),
         },
-        _ = tokio::signal::ctrl_c() => {
-            println!("node: stopping");
+        signal = stop => {
+            // select! has dropped `node.wait()`, and the node with it, before this branch runs:
+            // the listeners are closed, the workers stopped before their scheduler and storage,
+            // and the databases closed.
+            println!("node: stopped on {signal}");
             Ok(())
         }
     }

@@ -9,7 +9,7 @@ use clap::{Args, Subcommand};
 use decloud_client::result::{fetch_verified, list_files};
 use serde_json::json;
 
-use super::shared::{RpcOpts, parse_b256, print_json, spinner};
+use super::shared::{RpcOpts, Untrusted, parse_b256, print_json, spinner};
 
 /// Arguments of `decloud result`.
 #[derive(Args)]
@@ -74,11 +74,11 @@ pub(crate) async fn run(args: ResultArgs, home: &Path, json: bool) -> anyhow::Re
                 result.digest
             );
             if let Some(f) = &result.failure {
-                println!("the app failed, and every replica agreed: {f}");
+                println!("the app failed, and every replica agreed: {}", Untrusted(f));
             }
             println!("unpacked into {}:", result.dir.display());
             for f in files {
-                println!("  {f}");
+                println!("  {}", Untrusted(f));
             }
             Ok(())
         }

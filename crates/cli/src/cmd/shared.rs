@@ -2,6 +2,7 @@
 //! and flattened into each command, and the output helpers (JSON, tables, spinners) that honour
 //! the global `--json`.
 
+use std::fmt;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -169,10 +170,30 @@ pub(crate) fn progress(bar: ProgressBar, template: &str, hidden: bool) -> Progre
     bar
 }
 
-/// Prints `value` as pretty JSON on stdout.
+/// Prints `value` as pretty JSON on stdout. serde_json escapes C0 controls in strings; DEL and
+/// C1 (which it leaves raw) are escaped too, so that no string from the network reaches a
+/// terminal as a control. Outside strings JSON holds only ASCII punctuation and whitespace, so
+/// the replacement touches strings only and the JSON means the same.
 pub(crate) fn print_json<T: Serialize + ?Sized>(value: &T) -> anyhow::Result<()> {
-    println!("{}", serde_json::to_string_pretty(value)?);
+    println!("{}", json_text(value)?);
     Ok(())
+}
+
+/// `value` as pretty JSON with every control character escaped (see [`print_json`]).
+fn json_text<T: Serialize + ?Sized>(value: &T) -> serde_json::Result<String> {
+    let text = serde_json::to_string_pretty(value)?;
+    if !text.contains(is_control) {
+        return Ok(text);
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        if is_control(c) && c != '\n' {
+            out.push_str(&format!("\\u{:04x}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    Ok(out)
 }
 
 /// A table with the CLI's look, with these column headers.
@@ -187,6 +208,84 @@ where
         .set_content_arrangement(ContentArrangement::Disabled)
         .set_header(headers);
     table
+}
+
+/// Text that came from the network (a worker's failure reason, an order's params, a
+/// resource's name or uri, a service's error body...), shown with every control character
+/// escaped: C0 (newline and tab included, since they would forge lines and columns), DEL and C1.
+/// Printed raw, an ESC or CSI byte would let whoever wrote the text clear the screen, retitle
+/// the window or forge coloured lines in the user's terminal. Wraps any `Display`, so an error
+/// chain is escaped as it is formatted, without a copy. (Width and alignment flags are not
+/// applied: pad the label, not the untrusted value.)
+pub(crate) struct Untrusted<T>(pub T);
+
+impl<T: fmt::Display> fmt::Display for Untrusted<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use fmt::Write as _;
+        write!(Escaping(f), "{}", self.0)
+    }
+}
+
+/// Writes through to the formatter, escaping control characters on the way.
+struct Escaping<'a, 'b>(&'a mut fmt::Formatter<'b>);
+
+impl fmt::Write for Escaping<'_, '_> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let mut rest = s;
+        while let Some(at) = rest.find(is_control) {
+            self.0.write_str(&rest[..at])?;
+            let c = rest[at..].chars().next().unwrap_or_default();
+            match c {
+                '\n' => self.0.write_str("\\n")?,
+                '\r' => self.0.write_str("\\r")?,
+                '\t' => self.0.write_str("\\t")?,
+                // Every other control is below U+00A0: two hex digits name it.
+                c => write!(self.0, "\\x{:02x}", c as u32)?,
+            }
+            rest = &rest[at + c.len_utf8()..];
+        }
+        self.0.write_str(rest)
+    }
+}
+
+/// C0, DEL and C1: what a terminal may act on instead of showing.
+fn is_control(c: char) -> bool {
+    matches!(c, '\u{0}'..='\u{1f}' | '\u{7f}'..='\u{9f}')
+}
+
+/// Takes over Ctrl-C (SIGINT) and SIGTERM (what `kill`, systemd and container runtimes send)
+/// now, and returns a future that resolves, naming the signal, when either arrives: a
+/// long-running command takes both through the same clean shutdown. Called before the command
+/// says it is ready, so that a signal sent right after is never the default "die at once".
+pub(crate) fn stop_signals() -> impl Future<Output = &'static str> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{Signal, SignalKind, signal};
+        // A handler the system refuses (it never does in practice) leaves that signal's default.
+        async fn next(signal: Option<Signal>) {
+            match signal {
+                Some(mut s) => {
+                    s.recv().await;
+                }
+                None => std::future::pending().await,
+            }
+        }
+        let int = signal(SignalKind::interrupt()).ok();
+        let term = signal(SignalKind::terminate()).ok();
+        async move {
+            tokio::select! {
+                () = next(int) => "SIGINT",
+                () = next(term) => "SIGTERM",
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+            "Ctrl-C"
+        }
+    }
 }
 
 /// Unix time now, in seconds.
@@ -214,6 +313,40 @@ pub(crate) fn parse_b256(text: &str, what: &str) -> anyhow::Result<B256> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn control_characters_from_the_network_are_shown_escaped() {
+        let hostile = "ok\x1b[2J\x1b]0;title\x07\nfake \x1b[32m✓ line\x1b[0m\t\r\x7f\u{9b}31m é";
+        let shown = Untrusted(hostile).to_string();
+        assert_eq!(
+            shown,
+            "ok\\x1b[2J\\x1b]0;title\\x07\\nfake \\x1b[32m✓ line\\x1b[0m\\t\\r\\x7f\\x9b31m é"
+        );
+        assert!(!shown.chars().any(is_control), "{shown:?}");
+        // Any Display, e.g. an error chain, is escaped as it is formatted.
+        let err = anyhow::anyhow!("body \x1b[2J").context("the market answered");
+        assert_eq!(
+            Untrusted(format_args!("{err:#}")).to_string(),
+            "the market answered: body \\x1b[2J"
+        );
+        assert_eq!(
+            Untrusted("plain text, ünïcode").to_string(),
+            "plain text, ünïcode"
+        );
+    }
+
+    #[test]
+    fn json_output_escapes_every_control_character() {
+        let value = serde_json::json!({"reason": "a\x1b[2J\x07\u{7f}\u{9b}b\n"});
+        let text = json_text(&value).unwrap();
+        assert!(
+            !text.contains(|c: char| is_control(c) && c != '\n'),
+            "{text:?}"
+        );
+        assert!(!text.contains("\x1b["), "{text:?}");
+        let back: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, value, "the escaped JSON means the same");
+    }
 
     #[test]
     fn ids_and_addresses_are_checked() {

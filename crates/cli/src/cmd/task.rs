@@ -15,7 +15,9 @@ use decloud_client::lookup::{
 use indicatif::ProgressBar;
 use serde_json::json;
 
-use super::shared::{RpcOpts, SignerOpts, parse_b256, print_json, progress, spinner, unix_now};
+use super::shared::{
+    RpcOpts, SignerOpts, Untrusted, parse_b256, print_json, progress, spinner, unix_now,
+};
 
 /// Arguments of `decloud task`.
 #[derive(Args)]
@@ -142,7 +144,7 @@ pub(crate) async fn run(args: TaskArgs, home: &Path, json: bool) -> anyhow::Resu
             }
             if let Some(report) = &offchain {
                 if let Some(reason) = &report.task.given_up {
-                    println!("{:<13} {reason}", "given up");
+                    println!("{:<13} {}", "given up", Untrusted(reason));
                 }
                 if report.replicas_needed > 0 {
                     println!(
@@ -158,13 +160,17 @@ pub(crate) async fn run(args: TaskArgs, home: &Path, json: bool) -> anyhow::Resu
                         r.status,
                         r.reason
                             .as_deref()
-                            .map(|m| format!(": {m}"))
+                            .map(|m| format!(": {}", Untrusted(m)))
                             .unwrap_or_default()
                     );
                 }
             }
             if let Some((location, callback)) = &results {
-                println!("{:<13} {}", "results", String::from_utf8_lossy(location));
+                println!(
+                    "{:<13} {}",
+                    "results",
+                    Untrusted(String::from_utf8_lossy(location))
+                );
                 if !callback.is_empty() {
                     println!(
                         "{:<13} {}",

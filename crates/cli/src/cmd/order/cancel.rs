@@ -8,7 +8,9 @@ use decloud_market::client::ClientError;
 use serde_json::json;
 
 use super::SignedOpts;
-use crate::cmd::shared::{MarketOpts, SignerOpts, parse_b256, print_json, spinner, unix_now};
+use crate::cmd::shared::{
+    MarketOpts, SignerOpts, Untrusted, parse_b256, print_json, spinner, unix_now,
+};
 
 /// Arguments of `decloud order cancel`.
 #[derive(Args)]
@@ -59,7 +61,8 @@ pub(super) async fn run(args: CancelArgs, home: &Path, json: bool) -> anyhow::Re
             Err(ClientError::NotFound(_)) => "not in the book",
             Err(e) => {
                 eprintln!(
-                    "warning: the order is cancelled on chain, but the market did not withdraw it ({e}); its follower will mark it cancelled"
+                    "warning: the order is cancelled on chain, but the market did not withdraw it ({}); its follower will mark it cancelled",
+                    Untrusted(&e)
                 );
                 "not withdrawn"
             }

@@ -10,7 +10,7 @@ use anyhow::Context;
 use clap::{Args, Subcommand};
 use decloud_client::resource::{self, Kind, Resource};
 
-use super::shared::{RpcOpts, WalletAddressOpts, parse_address, print_json, table};
+use super::shared::{RpcOpts, Untrusted, WalletAddressOpts, parse_address, print_json, table};
 
 /// The registry verbs of `decloud app` (flattened into its subcommands).
 #[derive(Subcommand)]
@@ -149,13 +149,13 @@ fn print_resource(r: &Resource) {
     } else {
         "name"
     };
-    println!("{label:<12} {}", r.name);
+    println!("{label:<12} {}", Untrusted(&r.name));
     println!("{:<12} {}", "owner", r.owner);
     if r.registered_by != r.owner {
         println!("{:<12} {}", "registered", r.registered_by);
     }
     if let Some(uri) = &r.uri {
-        println!("{:<12} {uri}", "uri");
+        println!("{:<12} {}", "uri", Untrusted(uri));
     }
     if let Some(c) = r.checksum {
         println!("{:<12} {c}", "checksum");
@@ -205,9 +205,13 @@ async fn list(kind: Kind, args: ListArgs, home: &Path, json: bool) -> anyhow::Re
                 r.worker_stake_ratio.unwrap_or_default().to_string(),
                 r.scheduler_reward_ratio.unwrap_or_default().to_string(),
             ],
-            _ => vec![r.uri.clone().unwrap_or_default()],
+            _ => vec![Untrusted(r.uri.as_deref().unwrap_or_default()).to_string()],
         };
-        let mut row = vec![r.address.to_string(), r.name.clone(), r.owner.to_string()];
+        let mut row = vec![
+            r.address.to_string(),
+            Untrusted(&r.name).to_string(),
+            r.owner.to_string(),
+        ];
         row.extend(last);
         t.add_row(row);
     }
