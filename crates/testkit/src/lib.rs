@@ -8,6 +8,7 @@
 //! test's process, with the calls to deploy apps and match deals.
 
 pub mod fixtures;
+pub mod openapi;
 pub mod pool;
 
 pub use decloud_local::Devnet;
