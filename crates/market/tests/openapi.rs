@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use decloud_market::{MarketConfig, RunningMarket};
 use decloud_testkit::Devnet;
-use decloud_testkit::openapi::route_mismatches;
+use decloud_testkit::openapi::{description, route_mismatches};
 use serde_json::Value;
 
 async fn market(devnet: &Devnet, db: &tempfile::TempDir) -> RunningMarket {
@@ -38,14 +38,7 @@ async fn paging_parameters_are_bounded_as_described() {
     let db = tempfile::tempdir().unwrap();
     let market = market(&devnet, &db).await;
     let http = reqwest::Client::new();
-    let description: Value = http
-        .get(format!("{}/openapi.json", market.url()))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let description = description(&market.url()).await.unwrap();
     let parameters = description["paths"]["/v1/orderbook/{kind}"]["get"]["parameters"]
         .as_array()
         .unwrap();

@@ -45,6 +45,22 @@ pub fn routed_paths(router_source: &str) -> BTreeSet<String> {
         .collect()
 }
 
+/// The OpenAPI description the service at `base` serves at `/openapi.json`.
+pub async fn description(base: &str) -> Result<Value, OpenApiError> {
+    let url = format!("{base}/openapi.json");
+    let failed = |source| OpenApiError::Http {
+        url: url.clone(),
+        source,
+    };
+    reqwest::get(&url)
+        .await
+        .and_then(|r| r.error_for_status())
+        .map_err(failed)?
+        .json()
+        .await
+        .map_err(failed)
+}
+
 /// Every disagreement, one line each, between the description served at `{base}/openapi.json`
 /// and the routes the service at `base` answers (empty when they agree):
 ///
@@ -60,20 +76,7 @@ pub async fn route_mismatches(
     base: &str,
     router_source: &str,
 ) -> Result<Vec<String>, OpenApiError> {
-    let http = reqwest::Client::new();
-    let url = format!("{base}/openapi.json");
-    let description: Value = http
-        .get(&url)
-        .send()
-        .await
-        .and_then(|r| r.error_for_status())
-        .map_err(|source| OpenApiError::Http {
-            url: url.clone(),
-            source,
-        })?
-        .json()
-        .await
-        .map_err(|source| OpenApiError::Http { url, source })?;
+    let description = description(base).await?;
     let paths = description["paths"]
         .as_object()
         .ok_or_else(|| OpenApiError::NotOpenApi(base.to_owned()))?;
@@ -103,6 +106,7 @@ pub async fn route_mismatches(
         mismatches.push(format!("{path} is described but not routed"));
     }
 
+    let http = reqwest::Client::new();
     let zero_hash = format!("0x{}", "0".repeat(64));
     for (path, methods) in &described {
         let concrete = fill_parameters(path, &zero_hash);
