@@ -1,9 +1,15 @@
 //! The scheduler's OpenAPI description (`GET /openapi.json`) against what it really serves:
-//! the routes agree both ways.
+//! the routes agree both ways, and what the API fuzzer (`scripts/api-fuzz`) found is fixed.
 
+use alloy::primitives::B256;
+use alloy::signers::SignerSync;
+use alloy::signers::local::PrivateKeySigner;
+use decloud_protocol::pool::{Challenge, LoginRequest, Session};
+use decloud_scheduler::api::{MAX_CALLBACK_DATA_BYTES, MAX_LOCATION_CHARS};
 use decloud_testkit::Devnet;
-use decloud_testkit::openapi::route_mismatches;
+use decloud_testkit::openapi::{description, route_mismatches};
 use decloud_testkit::pool::{Pool, PoolOptions};
+use serde_json::{Value, json};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_description_lists_exactly_the_routes_served() {
@@ -22,4 +28,105 @@ async fn the_description_lists_exactly_the_routes_served() {
         .await
         .unwrap();
     assert!(mismatches.is_empty(), "{mismatches:#?}");
+}
+
+/// The fuzzer found reports the description allowed and the scheduler refused (a failure
+/// without a reason): the description now says what each status needs, with the scheduler's
+/// own limits, and the scheduler refuses exactly those.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reports_need_what_the_description_says() {
+    let devnet = Devnet::start().await.unwrap();
+    let pool = Pool::start(
+        &devnet,
+        PoolOptions {
+            workers: 0,
+            ..PoolOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    let url = pool.scheduler_url().unwrap();
+    let description = description(&url).await.unwrap();
+    let variants = description["components"]["schemas"]["Report"]["oneOf"]
+        .as_array()
+        .unwrap();
+    let variant = |status: &str| {
+        variants
+            .iter()
+            .find(|v| v["properties"]["status"]["enum"][0] == status)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(variant("failed")["required"], json!(["status", "reason"]));
+    let revealed = variant("revealed");
+    assert_eq!(revealed["required"], json!(["status", "results_location"]));
+    assert_eq!(
+        revealed["properties"]["results_location"]["maxLength"],
+        json!(MAX_LOCATION_CHARS)
+    );
+    assert_eq!(
+        revealed["properties"]["callback_data"]["maxLength"],
+        json!(2 + 2 * MAX_CALLBACK_DATA_BYTES)
+    );
+
+    let http = reqwest::Client::new();
+    let key = PrivateKeySigner::random();
+    let challenge: Challenge = http
+        .get(format!("{url}/v1/login/challenge"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let login = LoginRequest {
+        worker: key.address(),
+        nonce: challenge.nonce.clone(),
+        deadline: challenge.deadline,
+        signature: key
+            .sign_message_sync(challenge.message.as_bytes())
+            .unwrap()
+            .to_string(),
+        capacity: 1,
+    };
+    let session: Session = http
+        .post(format!("{url}/v1/login"))
+        .json(&login)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let report = format!("{url}/v1/tasks/{}/report", B256::repeat_byte(7));
+    let too_long = "x".repeat(MAX_LOCATION_CHARS + 1);
+    for (body, says) in [
+        (json!({"status": "failed"}), "a failure needs a reason"),
+        (
+            json!({"status": "failed", "reason": "  "}),
+            "a failure needs a reason",
+        ),
+        (
+            json!({"status": "revealed"}),
+            "a reveal needs the results location",
+        ),
+        (
+            json!({"status": "revealed", "results_location": too_long}),
+            "a reveal needs the results location",
+        ),
+    ] {
+        let response = http
+            .post(&report)
+            .bearer_auth(&session.token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 400, "{body}");
+        let error: Value = response.json().await.unwrap();
+        assert!(
+            error["error"].as_str().unwrap().contains(says),
+            "{body}: {error}"
+        );
+    }
 }
