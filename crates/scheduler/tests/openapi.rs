@@ -2,27 +2,27 @@
 //! the routes agree both ways, and what the API fuzzer (`scripts/api-fuzz`) found is fixed.
 
 use alloy::primitives::B256;
-use alloy::signers::SignerSync;
 use alloy::signers::local::PrivateKeySigner;
-use decloud_protocol::pool::{Challenge, LoginRequest, Session};
 use decloud_scheduler::api::{MAX_CALLBACK_DATA_BYTES, MAX_LOCATION_CHARS};
+use decloud_scheduler::client::SchedulerClient;
 use decloud_testkit::Devnet;
 use decloud_testkit::openapi::{description, route_mismatches};
 use decloud_testkit::pool::{Pool, PoolOptions};
 use serde_json::{Value, json};
 
+/// A pool whose scheduler has no worker of its own.
+async fn workerless_pool(devnet: &Devnet) -> Pool {
+    let options = PoolOptions {
+        workers: 0,
+        ..PoolOptions::default()
+    };
+    Pool::start(devnet, options).await.unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_description_lists_exactly_the_routes_served() {
     let devnet = Devnet::start().await.unwrap();
-    let pool = Pool::start(
-        &devnet,
-        PoolOptions {
-            workers: 0,
-            ..PoolOptions::default()
-        },
-    )
-    .await
-    .unwrap();
+    let pool = workerless_pool(&devnet).await;
     let url = pool.scheduler_url().unwrap();
     let mismatches = route_mismatches(&url, include_str!("../src/api.rs"))
         .await
@@ -36,15 +36,7 @@ async fn the_description_lists_exactly_the_routes_served() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reports_need_what_the_description_says() {
     let devnet = Devnet::start().await.unwrap();
-    let pool = Pool::start(
-        &devnet,
-        PoolOptions {
-            workers: 0,
-            ..PoolOptions::default()
-        },
-    )
-    .await
-    .unwrap();
+    let pool = workerless_pool(&devnet).await;
     let url = pool.scheduler_url().unwrap();
     let description = description(&url).await.unwrap();
     let variants = description["components"]["schemas"]["Report"]["oneOf"]
@@ -69,35 +61,12 @@ async fn reports_need_what_the_description_says() {
         json!(2 + 2 * MAX_CALLBACK_DATA_BYTES)
     );
 
+    let session = SchedulerClient::new(&url, PrivateKeySigner::random(), 1)
+        .unwrap()
+        .login()
+        .await
+        .unwrap();
     let http = reqwest::Client::new();
-    let key = PrivateKeySigner::random();
-    let challenge: Challenge = http
-        .get(format!("{url}/v1/login/challenge"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let login = LoginRequest {
-        worker: key.address(),
-        nonce: challenge.nonce.clone(),
-        deadline: challenge.deadline,
-        signature: key
-            .sign_message_sync(challenge.message.as_bytes())
-            .unwrap()
-            .to_string(),
-        capacity: 1,
-    };
-    let session: Session = http
-        .post(format!("{url}/v1/login"))
-        .json(&login)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
     let report = format!("{url}/v1/tasks/{}/report", B256::repeat_byte(7));
     let too_long = "x".repeat(MAX_LOCATION_CHARS + 1);
     for (body, says) in [
