@@ -21,6 +21,7 @@ use decloud_service::ApiError;
 use serde::{Deserialize, Serialize};
 
 use crate::check::{ChainChecker, parse_hash, unix_now};
+use crate::db::MAX_PAGE_SIZE;
 use crate::{BookEntry, BookQuery, MarketError, OrderBook, OrderKind, OrderStatus};
 
 /// Largest request body the market accepts (an order with long params fits many times over).
@@ -189,6 +190,11 @@ async fn orderbook(
 ) -> Result<Json<BookPage>, MarketError> {
     let kind: OrderKind = kind.parse()?;
     let query = MarketError::query(query)?;
+    if let Some(size) = query.page_size.filter(|s| !(1..=MAX_PAGE_SIZE).contains(s)) {
+        return Err(MarketError::BadRequest(format!(
+            "page_size {size} is out of range: ask for 1 to {MAX_PAGE_SIZE} orders per page"
+        )));
+    }
     let orders = state.book.query(kind, &query, unix_now()).await?;
     Ok(Json(BookPage {
         kind,

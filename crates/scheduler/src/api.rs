@@ -3,6 +3,7 @@
 //! | method | path | auth | what |
 //! |---|---|---|---|
 //! | `GET` | `/health` | | liveness |
+//! | `GET` | `/openapi.json` | | this API described in OpenAPI 3 |
 //! | `GET` | `/v1/info` | | the scheduler's address, workerpool, chain |
 //! | `GET` | `/v1/login/challenge` | | a single-use nonce and the [`login_message`] to sign |
 //! | `POST` | `/v1/login` | | `{worker, nonce, deadline, signature, capacity}` → a session token |
@@ -135,6 +136,7 @@ fn parse_id(text: &str, what: &str) -> Result<B256, SchedulerError> {
 pub(crate) fn router(state: Arc<Shared>) -> Router {
     Router::new()
         .route("/health", get(|| async { "ok" }))
+        .route("/openapi.json", get(openapi))
         .route("/v1/info", get(info))
         .route("/v1/login/challenge", get(challenge))
         .route("/v1/login", post(login))
@@ -148,6 +150,13 @@ pub(crate) fn router(state: Arc<Shared>) -> Router {
         .route("/v1/workers", get(workers))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
+}
+
+async fn openapi() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        include_str!("openapi.json"),
+    )
 }
 
 /// The worker of the request's bearer token; every authenticated call counts as a heartbeat.

@@ -4,6 +4,7 @@
 //! | method | path | answer |
 //! |---|---|---|
 //! | `GET` | `/health` | `200 ok` |
+//! | `GET` | `/openapi.json` | this API described in OpenAPI 3 |
 //! | `GET` / `HEAD` | `/blobs/<sha256>` | `200` with the bytes / the size; `404` if absent |
 //! | `PUT` | `/blobs/<sha256>` | `201` stored (`200` if already there); `400` if the body does not hash to the name; `413` if over the upload limit; `408` if the body stalls |
 //! | `POST` | `/blobs` | `201` `{"sha256": "...", "size": n}`; `413`, `408` as for `PUT` |
@@ -104,6 +105,7 @@ pub fn router(store: BlobStore, config: ServerConfig) -> Router {
     let store = store.with_max_blob_bytes(config.max_upload_bytes);
     Router::new()
         .route("/health", get(|| async { "ok\n" }))
+        .route("/openapi.json", get(openapi))
         .route("/blobs", post(post_blob))
         .route("/blobs/{hash}", get(get_blob).head(head_blob).put(put_blob))
         .with_state(AppState { store, config })
@@ -175,6 +177,13 @@ pub async fn start(config: StorageConfig) -> Result<RunningStorage, StorageError
         })?;
     tracing::info!(addr = %service.addr(), location = %config.location, "storage node listening");
     Ok(RunningStorage { service })
+}
+
+async fn openapi() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        include_str!("openapi.json"),
+    )
 }
 
 fn too_large(headers: &HeaderMap, limit: u64) -> Option<ApiError> {

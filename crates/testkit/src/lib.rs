@@ -12,6 +12,7 @@
 pub mod anvil;
 pub mod fixtures;
 pub mod market;
+pub mod openapi;
 pub mod pool;
 
 pub use decloud_local::Devnet;
