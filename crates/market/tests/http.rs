@@ -1,5 +1,6 @@
-//! The market over HTTP against a real devnet: publishing, refusals, queries, cancellation and
-//! the chain follower.
+//! The market over HTTP against a real devnet: publishing, refusals (signatures the hub would
+//! refuse included), queries, cancellation, the chain follower, and a chain that stops
+//! answering.
 
 use alloy::primitives::{Address, B256, U256};
 use alloy::signers::SignerSync;
@@ -59,24 +60,11 @@ impl Setup {
     }
 
     async fn publish(&self, kind: &str, order: &impl serde::Serialize) -> (u16, Value) {
-        let response = self
-            .http
-            .post(format!("{}/v1/orders", self.market.url()))
-            .json(&json!({ "kind": kind, "order": order }))
-            .send()
-            .await
-            .unwrap();
-        (response.status().as_u16(), response.json().await.unwrap())
+        self.market.publish(kind, order).await.unwrap()
     }
 
     async fn get(&self, path: &str) -> (u16, Value) {
-        let response = self
-            .http
-            .get(format!("{}{path}", self.market.url()))
-            .send()
-            .await
-            .unwrap();
-        (response.status().as_u16(), response.json().await.unwrap())
+        self.market.get(path).await.unwrap()
     }
 }
 
@@ -256,4 +244,79 @@ async fn cancellation_off_chain_and_on_chain() {
         book.get(withdrawn_hash).await.unwrap().unwrap().status,
         OrderStatus::Cancelled
     );
+}
+
+/// The market accepts exactly the signatures the hub accepts: a copy of someone's signed order
+/// whose signature the hub would refuse (v lowered by 27, an EIP-155 v) is refused with a
+/// one-line reason and stores nothing, so the owner's own publish still goes in
+/// (`crates/chain/tests/signatures_on_chain.rs` compares the check with the hub's).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_copy_the_hub_would_refuse_does_not_block_the_owners_order() {
+    let s = setup().await;
+    let (order, hash) = s.signed_app_order(1_000, 7);
+    let good = order.sign.clone();
+    for v in [good[64] - 27, good[64] + 8] {
+        let mut copy = order.clone();
+        let mut bytes = good.to_vec();
+        bytes[64] = v;
+        copy.sign = bytes.into();
+        let (status, body) = s.publish("app", &copy).await;
+        assert_eq!(status, 400, "v = {v}: {body}");
+        let error = body["error"].as_str().unwrap();
+        assert!(
+            error.contains(&format!("v = {v}"))
+                && error.contains("27 or 28")
+                && !error.contains('\n'),
+            "{error}"
+        );
+    }
+    let (status, _) = s.get(&format!("/v1/orders/{hash}")).await;
+    assert_eq!(status, 404, "a refused copy stores nothing");
+
+    let (status, body) = s.publish("app", &order).await;
+    assert_eq!(status, 201, "the owner's order goes in: {body}");
+    let (status, stored) = s.get(&format!("/v1/orders/{hash}")).await;
+    assert_eq!(status, 200);
+    assert_eq!(stored["order"]["sign"], json!(good.to_string()), "{stored}");
+}
+
+/// A market whose chain stops answering says so (503, naming the chain), never blames the order
+/// with a 4xx, and stores nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_market_whose_chain_is_down_answers_503_and_stores_nothing() {
+    let s = setup().await;
+    let (app_order, app_hash) = s.signed_app_order(10, 1);
+    let requester = s.devnet.signer(2);
+    let mut request = RequestOrder {
+        app: s.app,
+        requester: requester.address(),
+        volume: 1,
+        salt: B256::repeat_byte(2),
+        ..RequestOrder::default()
+    };
+    let request_hash = request.sign_with(&requester, &s.domain).unwrap();
+
+    // The chain goes away: anvil is stopped.
+    let Setup { devnet, market, .. } = s;
+    let rpc = devnet.rpc_url().to_string();
+    drop(devnet);
+    for (kind, order, hash) in [
+        ("app", serde_json::to_value(&app_order).unwrap(), app_hash),
+        (
+            "request",
+            serde_json::to_value(&request).unwrap(),
+            request_hash,
+        ),
+    ] {
+        let (status, body) = market.publish(kind, &order).await.unwrap();
+        assert_eq!(status, 503, "{kind} order: {body}");
+        let error = body["error"].as_str().unwrap();
+        assert!(
+            error.starts_with(&format!("the chain at {rpc} does not answer")),
+            "{kind} order: {error}"
+        );
+        assert!(!error.contains("not registered"), "{error}");
+        let (status, _) = market.get(&format!("/v1/orders/{hash}")).await.unwrap();
+        assert_eq!(status, 404, "the {kind} order was not stored");
+    }
 }

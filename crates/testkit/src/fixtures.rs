@@ -87,6 +87,9 @@ pub enum FixtureError {
         /// What went wrong.
         reason: String,
     },
+    /// An HTTP request to a service failed or its answer is not JSON.
+    #[error("HTTP request failed: {0}")]
+    Http(#[from] reqwest::Error),
     /// Anvil holds no such snapshot (each can be reverted to once).
     #[error("anvil has no snapshot {0}")]
     NoSnapshot(alloy::primitives::U256),

@@ -43,9 +43,35 @@ impl IdleMarket {
         self.market.url()
     }
 
+    /// Publishes `order` of `kind` (`app`, `dataset`, `workerpool`, `request`): the answer's
+    /// status and JSON body.
+    pub async fn publish(
+        &self,
+        kind: &str,
+        order: &impl serde::Serialize,
+    ) -> Result<(u16, serde_json::Value), FixtureError> {
+        let request = reqwest::Client::new()
+            .post(format!("{}/v1/orders", self.url()))
+            .json(&serde_json::json!({ "kind": kind, "order": order }));
+        answer(request).await
+    }
+
+    /// `GET path` of the market's API (e.g. `/v1/orders/0x...`): the status and JSON body.
+    pub async fn get(&self, path: &str) -> Result<(u16, serde_json::Value), FixtureError> {
+        answer(reqwest::Client::new().get(format!("{}{path}", self.url()))).await
+    }
+
     /// Another handle on the market's order book, for following the chain by hand and reading
     /// what the API does not show.
     pub async fn book(&self) -> Result<OrderBook, FixtureError> {
         Ok(OrderBook::open(&self.database_url).await?)
     }
+}
+
+/// Sends `request`; the status and the JSON body of the answer.
+async fn answer(
+    request: reqwest::RequestBuilder,
+) -> Result<(u16, serde_json::Value), FixtureError> {
+    let response = request.send().await?;
+    Ok((response.status().as_u16(), response.json().await?))
 }
