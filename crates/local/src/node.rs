@@ -148,6 +148,9 @@ impl Node {
         if node.scheduler_config.is_some() {
             node.start_scheduler().await?;
         }
+        if let (Some(scheduler), Some(workers)) = (&node.scheduler_config, &node.workers_config) {
+            join_own_pool(scheduler, workers).await?;
+        }
         for i in 0..count {
             node.start_worker(i).await?;
         }
@@ -317,6 +320,58 @@ pub async fn home_workers(
         identities.push(WorkerIdentity { signer, data_dir });
     }
     Ok(identities)
+}
+
+/// The minimum stake per worker a devnet node gives its own workerpool when it has none: one
+/// token.
+pub const DEVNET_MIN_WORKER_STAKE: u64 = 1_000_000_000;
+
+/// On a devnet, makes a node's workers members of the node's own workerpool, as its scheduler
+/// requires: the pool gets [`DEVNET_MIN_WORKER_STAKE`] as its minimum when it has none, and each
+/// worker that is not a member joins with `capacity` minimums (deposited from its wallet), so it
+/// is served with the capacity it declares. Workers of another node's scheduler, or on another
+/// chain, join with `decloud worker join` instead.
+async fn join_own_pool(
+    scheduler: &SchedulerConfig,
+    workers: &WorkersConfig,
+) -> Result<(), LocalError> {
+    if workers.scheduler_url.is_some() || workers.profile.chain_id != DEVNET_CHAIN_ID {
+        return Ok(());
+    }
+    let profile = &workers.profile;
+    let pool = scheduler.workerpool;
+    let owner = decloud_chain::client::Client::connect(
+        profile,
+        scheduler.rpc.as_deref(),
+        Some(scheduler.signer.clone()),
+    )
+    .await?;
+    let config = owner
+        .read(
+            "reading the pool's minimum stake",
+            owner.hub().poolConfig(pool),
+        )
+        .await?;
+    let mut min = config.minStake;
+    if min.is_zero() {
+        min = U256::from(DEVNET_MIN_WORKER_STAKE);
+        decloud_chain::actions::set_min_worker_stake(&owner, pool, min).await?;
+    }
+    let stake = min * U256::from(workers.capacity.max(1));
+    for identity in &workers.identities {
+        let worker = decloud_chain::client::Client::connect(
+            profile,
+            scheduler.rpc.as_deref(),
+            Some(identity.signer.clone()),
+        )
+        .await?;
+        let m =
+            decloud_chain::actions::membership(&worker, pool, identity.signer.address()).await?;
+        if m.joined_at == 0 {
+            decloud_chain::actions::join_pool(&worker, pool, stake).await?;
+        }
+    }
+    Ok(())
 }
 
 /// On a devnet, gives `account` ether for gas and tokens for stakes when it lacks them; on any
