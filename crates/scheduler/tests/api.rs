@@ -71,6 +71,11 @@ async fn logins_sessions_and_bad_input_get_clear_refusals() {
     let url = pool.scheduler_url().unwrap();
     let http = reqwest::Client::new();
     let key = PrivateKeySigner::random();
+    // Only members log in: the pool's owner admits this key (its own tests cover the refusals).
+    let owner = pool::client(&devnet, POOL_OWNER).await.unwrap();
+    decloud_chain::actions::admit_worker(&owner, pool.workerpool, key.address(), 2)
+        .await
+        .unwrap();
 
     let login = |body: &LoginRequest| http.post(format!("{url}/v1/login")).json(body);
 
