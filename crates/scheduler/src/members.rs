@@ -98,7 +98,7 @@ pub fn refusal(m: &Membership) -> String {
     if m.joined_at == 0 {
         return format!(
             "worker {worker} is not a member of workerpool {pool}: join it with `decloud worker join --workerpool {pool} --stake {}` (at least the pool's minimum), or ask its owner to admit it",
-            format_amount(m.min_stake)
+            format_amount(m.min_stake).replace(' ', "")
         );
     }
     format!(
