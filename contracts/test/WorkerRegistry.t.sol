@@ -27,6 +27,18 @@ contract WorkerRegistryTest is Fixture {
         (, n) = hubx.poolConfig(pool);
     }
 
+    /// The stake stays locked until `leavingAt` (not a second less), then goes back to the balance.
+    function _withdrawAt(address w, uint256 leavingAt) internal {
+        vm.warp(leavingAt - 1);
+        vm.prank(w);
+        vm.expectRevert(abi.encodeWithSelector(IHubErrors.StakeLocked.selector, pool, w, leavingAt));
+        hubx.withdrawPoolStake(pool);
+        vm.warp(leavingAt);
+        vm.prank(w);
+        hubx.withdrawPoolStake(pool);
+        assertEq(hub.balanceOf(w), FUNDS, "stake back");
+    }
+
     function test_joinLocksTheStakeFromTheEscrowBalance() public {
         _open();
         address w = workers[0];
@@ -138,14 +150,7 @@ contract WorkerRegistryTest is Fixture {
         vm.prank(scheduler);
         vm.expectRevert(abi.encodeWithSelector(IHubErrors.MemberLeaving.selector, pool, w, leavingAt));
         hubx.admitWorker(pool, w, 1);
-        vm.warp(leavingAt - 1);
-        vm.prank(w);
-        vm.expectRevert(abi.encodeWithSelector(IHubErrors.StakeLocked.selector, pool, w, leavingAt));
-        hubx.withdrawPoolStake(pool);
-        vm.warp(leavingAt);
-        vm.prank(w);
-        hubx.withdrawPoolStake(pool);
-        assertEq(hub.balanceOf(w), FUNDS, "stake back");
+        _withdrawAt(w, leavingAt);
         (stake,, leavingAt,,) = _member(w);
         assertEq(stake + leavingAt, 0, "record gone");
         vm.prank(w);
@@ -162,13 +167,7 @@ contract WorkerRegistryTest is Fixture {
         hubx.removeWorker(pool, w);
         (,, uint256 leavingAt,,) = _member(w);
         assertEq(leavingAt, block.timestamp + hubx.workerLeaveDelay(), "unlock time");
-        vm.prank(w);
-        vm.expectRevert(abi.encodeWithSelector(IHubErrors.StakeLocked.selector, pool, w, leavingAt));
-        hubx.withdrawPoolStake(pool);
-        vm.warp(leavingAt);
-        vm.prank(w);
-        hubx.withdrawPoolStake(pool);
-        assertEq(hub.balanceOf(w), FUNDS, "stake back");
+        _withdrawAt(w, leavingAt);
     }
 
     function test_withdrawNeedsALeave() public {

@@ -223,67 +223,65 @@ pub async fn join_pool(
     client.send("joining the workerpool", tx).await
 }
 
-/// Leaves `workerpool`: the worker is no longer served at once, and its stake unlocks after the
-/// hub's leave delay ([`withdraw_pool_stake`]).
-pub async fn leave_pool(
-    client: &Client,
-    workerpool: Address,
-) -> Result<TransactionReceipt, ChainError> {
-    let tx = client
-        .hub()
-        .leavePool(workerpool)
-        .into_transaction_request();
-    client.send("leaving the workerpool", tx).await
+/// The other transactions of the hub's worker registry (see [`registry`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RegistryTx {
+    /// The worker leaves the workerpool: it is no longer served at once, and its stake unlocks
+    /// after the hub's leave delay.
+    Leave(Address),
+    /// A left worker takes its unlocked stake back into its escrow balance.
+    WithdrawStake(Address),
+    /// The pool's owner sets the minimum stake a worker locks to join.
+    SetMinStake(Address, U256),
+    /// The pool's owner admits a worker without a stake, with at most `cap` replicates in
+    /// flight.
+    Admit {
+        /// The workerpool.
+        workerpool: Address,
+        /// The worker.
+        worker: Address,
+        /// Replicates it may hold at once.
+        cap: u64,
+    },
+    /// The pool's owner removes a worker.
+    Remove {
+        /// The workerpool.
+        workerpool: Address,
+        /// The worker.
+        worker: Address,
+    },
 }
 
-/// Takes a left pool's stake back into the escrow balance (once the leave delay has passed).
-pub async fn withdraw_pool_stake(
-    client: &Client,
-    workerpool: Address,
-) -> Result<TransactionReceipt, ChainError> {
-    let tx = client
-        .hub()
-        .withdrawPoolStake(workerpool)
-        .into_transaction_request();
-    client.send("withdrawing the pool stake", tx).await
-}
-
-/// The pool's owner sets the minimum stake a worker locks to join.
-pub async fn set_min_worker_stake(
-    client: &Client,
-    workerpool: Address,
-    min_stake: U256,
-) -> Result<TransactionReceipt, ChainError> {
-    let tx = client
-        .hub()
-        .setMinWorkerStake(workerpool, min_stake)
-        .into_transaction_request();
-    client.send("setting the minimum worker stake", tx).await
-}
-
-/// The pool's owner admits `worker` without a stake, with at most `cap` replicates in flight.
-pub async fn admit_worker(
-    client: &Client,
-    workerpool: Address,
-    worker: Address,
-    cap: u64,
-) -> Result<TransactionReceipt, ChainError> {
-    let tx = client
-        .hub()
-        .admitWorker(workerpool, worker, U256::from(cap))
-        .into_transaction_request();
-    client.send("admitting the worker", tx).await
-}
-
-/// The pool's owner removes `worker` from `workerpool`.
-pub async fn remove_worker(
-    client: &Client,
-    workerpool: Address,
-    worker: Address,
-) -> Result<TransactionReceipt, ChainError> {
-    let tx = client
-        .hub()
-        .removeWorker(workerpool, worker)
-        .into_transaction_request();
-    client.send("removing the worker", tx).await
+/// Sends a worker-registry transaction from the client's wallet.
+pub async fn registry(client: &Client, tx: RegistryTx) -> Result<TransactionReceipt, ChainError> {
+    let hub = client.hub();
+    let (what, request) = match tx {
+        RegistryTx::Leave(pool) => (
+            "leaving the workerpool",
+            hub.leavePool(pool).into_transaction_request(),
+        ),
+        RegistryTx::WithdrawStake(pool) => (
+            "withdrawing the pool stake",
+            hub.withdrawPoolStake(pool).into_transaction_request(),
+        ),
+        RegistryTx::SetMinStake(pool, min) => (
+            "setting the minimum worker stake",
+            hub.setMinWorkerStake(pool, min).into_transaction_request(),
+        ),
+        RegistryTx::Admit {
+            workerpool,
+            worker,
+            cap,
+        } => (
+            "admitting the worker",
+            hub.admitWorker(workerpool, worker, U256::from(cap))
+                .into_transaction_request(),
+        ),
+        RegistryTx::Remove { workerpool, worker } => (
+            "removing the worker",
+            hub.removeWorker(workerpool, worker)
+                .into_transaction_request(),
+        ),
+    };
+    client.send(what, request).await
 }

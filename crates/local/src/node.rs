@@ -355,7 +355,8 @@ async fn join_own_pool(
     let mut min = config.minStake;
     if min.is_zero() {
         min = U256::from(DEVNET_MIN_WORKER_STAKE);
-        decloud_chain::actions::set_min_worker_stake(&owner, pool, min).await?;
+        let tx = decloud_chain::actions::RegistryTx::SetMinStake(pool, min);
+        decloud_chain::actions::registry(&owner, tx).await?;
     }
     let stake = min * U256::from(workers.capacity.max(1));
     for identity in &workers.identities {

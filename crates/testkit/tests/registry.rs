@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use alloy::primitives::{Address, U256};
 use alloy::signers::local::PrivateKeySigner;
-use decloud_chain::actions;
+use decloud_chain::actions::{self, RegistryTx};
 use decloud_chain::client::Client;
 use decloud_scheduler::client::{ClientError, SchedulerClient};
 use decloud_testkit::Devnet;
@@ -112,9 +112,12 @@ async fn strangers_and_understaked_workers_are_refused_and_admitted_ones_log_in(
     // The owner raises the minimum: a worker whose stake is now below it is refused.
     let owner = pool::client(&devnet, POOL_OWNER).await.unwrap();
     let (below, _) = member(&devnet, &pool, DCT).await;
-    actions::set_min_worker_stake(&owner, pool.workerpool, U256::from(2 * DCT))
-        .await
-        .unwrap();
+    actions::registry(
+        &owner,
+        RegistryTx::SetMinStake(pool.workerpool, U256::from(2 * DCT)),
+    )
+    .await
+    .unwrap();
     let error = refused(worker(&pool, &below, 1).login().await, 403);
     assert!(error.contains("below the pool's minimum 2 DCT"), "{error}");
     assert_eq!(
@@ -125,9 +128,16 @@ async fn strangers_and_understaked_workers_are_refused_and_admitted_ones_log_in(
 
     // An admitted worker needs no stake; its capacity is the owner's cap.
     let admitted = PrivateKeySigner::random();
-    actions::admit_worker(&owner, pool.workerpool, admitted.address(), 2)
-        .await
-        .unwrap();
+    actions::registry(
+        &owner,
+        RegistryTx::Admit {
+            workerpool: pool.workerpool,
+            worker: admitted.address(),
+            cap: 2,
+        },
+    )
+    .await
+    .unwrap();
     worker(&pool, &admitted, 50).login().await.unwrap();
     assert_eq!(capacity_of(&pool, admitted.address()).await, Some(2));
 }
@@ -165,7 +175,7 @@ async fn a_worker_that_leaves_loses_its_session_and_its_task_goes_to_another() {
     let nothing = other.claim(Duration::from_secs(1)).await.unwrap();
     assert!(nothing.is_none(), "one task, held");
 
-    actions::leave_pool(&leaver_chain, pool.workerpool)
+    actions::registry(&leaver_chain, RegistryTx::Leave(pool.workerpool))
         .await
         .unwrap();
     // Within the scheduler's membership interval the session ends (the client's automatic

@@ -4,10 +4,11 @@
 
 use std::path::Path;
 
-use alloy::primitives::{Address, B256};
+use alloy::primitives::{Address, B256, U256};
+use alloy::rpc::types::TransactionReceipt;
 use anyhow::bail;
 use clap::{Args, Subcommand};
-use decloud_chain::actions::{self, Membership};
+use decloud_chain::actions::{self, Membership, RegistryTx};
 use decloud_chain::client::Client;
 use decloud_protocol::{format_amount, parse_amount};
 use serde_json::json;
@@ -158,40 +159,62 @@ fn to_json(m: &Membership, transaction: Option<B256>) -> serde_json::Value {
     })
 }
 
-/// Prints the membership after a transaction.
-fn report(m: &Membership, tx: Option<B256>, json: bool, done: &str) -> anyhow::Result<()> {
+/// Prints the membership after transaction `tx`, which did `done`.
+fn report(m: &Membership, tx: B256, json: bool, done: &str) -> anyhow::Result<()> {
     if json {
-        return print_json(&to_json(m, tx));
+        return print_json(&to_json(m, Some(tx)));
     }
-    match tx {
-        Some(tx) => println!("{done} (transaction {tx})"),
-        None => println!("{done}"),
-    }
+    println!("{done} (transaction {tx})");
     print_membership(m);
     Ok(())
 }
 
-/// Connects with the wallet, runs `op` under a spinner, and reads `worker`'s membership after.
+/// Unlocks the wallet, connects, runs `op` (a transaction; it says what it did) under a
+/// spinner, then reads the membership of `worker` (the wallet's by default) in `workerpool`.
 async fn on_chain(
     signer: &SignerOpts,
     home: &Path,
+    (workerpool, worker): (Address, Option<Address>),
     json: bool,
-    workerpool: Address,
-    worker: Option<Address>,
-    what: &str,
-    op: impl AsyncFnOnce(&Client) -> anyhow::Result<Option<B256>>,
-) -> anyhow::Result<(Membership, Option<B256>)> {
+    op: impl AsyncFnOnce(&Client) -> anyhow::Result<(TransactionReceipt, String)>,
+) -> anyhow::Result<()> {
     let wallet = signer.wallet.unlock(home)?;
     let worker = worker.unwrap_or(wallet.address());
-    let bar = spinner(what, json);
+    let bar = spinner("sending the transaction", json);
     let result = async {
         let client = signer.rpc.connect(home, Some(wallet)).await?;
-        let tx = op(&client).await?;
-        anyhow::Ok((actions::membership(&client, workerpool, worker).await?, tx))
+        let (receipt, done) = op(&client).await?;
+        let m = actions::membership(&client, workerpool, worker).await?;
+        anyhow::Ok((m, receipt.transaction_hash, done))
     }
     .await;
     bar.finish_and_clear();
-    result
+    let (m, tx, done) = result?;
+    report(&m, tx, json, &done)
+}
+
+/// Leaves `workerpool`, or takes the stake back once it has unlocked.
+async fn leave(c: &Client, workerpool: Address) -> anyhow::Result<(TransactionReceipt, String)> {
+    let me = c.address().unwrap_or_default();
+    let m = actions::membership(c, workerpool, me).await?;
+    if m.joined_at == 0 {
+        bail!("{me} is not a member of workerpool {workerpool}: nothing to leave");
+    }
+    if m.leaving_at == 0 {
+        let receipt = actions::registry(c, RegistryTx::Leave(workerpool)).await?;
+        return Ok((receipt, format!("left {workerpool}")));
+    }
+    let now = unix_now();
+    if now < m.leaving_at {
+        bail!(
+            "the stake in {workerpool} unlocks at {} (in {} s): run `decloud worker leave --workerpool {workerpool}` again then",
+            m.leaving_at,
+            m.leaving_at - now
+        );
+    }
+    let receipt = actions::registry(c, RegistryTx::WithdrawStake(workerpool)).await?;
+    let done = format!("took {} back from {workerpool}", format_amount(m.stake));
+    Ok((receipt, done))
 }
 
 /// Runs `decloud worker <verb>` with data under `home`.
@@ -208,53 +231,20 @@ pub(crate) async fn run(args: WorkerArgs, home: &Path, json: bool) -> anyhow::Re
                     "a stake of 0 joins nothing: give at least the pool's minimum (`decloud worker show --workerpool {workerpool}` shows it)"
                 );
             }
-            let (m, tx) = on_chain(
-                &signer,
-                home,
-                json,
-                workerpool,
-                None,
-                "joining",
-                async |c| {
-                    let receipt = actions::join_pool(c, workerpool, stake).await?;
-                    Ok(Some(receipt.transaction_hash))
-                },
-            )
-            .await?;
-            report(
-                &m,
-                tx,
-                json,
-                &format!("joined {workerpool} with {}", format_amount(stake)),
-            )
+            on_chain(&signer, home, (workerpool, None), json, async |c| {
+                let receipt = actions::join_pool(c, workerpool, stake).await?;
+                Ok((
+                    receipt,
+                    format!("joined {workerpool} with {}", format_amount(stake)),
+                ))
+            })
+            .await
         }
         WorkerCommand::Leave { workerpool, signer } => {
-            let mut done = String::new();
-            let (m, tx) = on_chain(&signer, home, json, workerpool, None, "leaving", async |c| {
-                let me = c.address().unwrap_or_default();
-                let m = actions::membership(c, workerpool, me).await?;
-                if m.joined_at == 0 {
-                    bail!("{me} is not a member of workerpool {workerpool}: nothing to leave");
-                }
-                if m.leaving_at == 0 {
-                    let receipt = actions::leave_pool(c, workerpool).await?;
-                    done = format!("left {workerpool}");
-                    return Ok(Some(receipt.transaction_hash));
-                }
-                let now = unix_now();
-                if now < m.leaving_at {
-                    bail!(
-                        "the stake in {workerpool} unlocks at {} (in {} s): run `decloud worker leave --workerpool {workerpool}` again then",
-                        m.leaving_at,
-                        m.leaving_at - now
-                    );
-                }
-                let receipt = actions::withdraw_pool_stake(c, workerpool).await?;
-                done = format!("took {} back from {workerpool}", format_amount(m.stake));
-                Ok(Some(receipt.transaction_hash))
+            on_chain(&signer, home, (workerpool, None), json, async |c| {
+                leave(c, workerpool).await
             })
-            .await?;
-            report(&m, tx, json, &done)
+            .await
         }
         WorkerCommand::Show {
             address,
@@ -262,18 +252,9 @@ pub(crate) async fn run(args: WorkerArgs, home: &Path, json: bool) -> anyhow::Re
             wallet,
             rpc,
         } => {
-            let worker = match address {
-                Some(a) => a,
-                None => wallet.address(home)?,
-            };
-            let bar = spinner("reading the membership", json);
-            let result = async {
-                let client = rpc.connect(home, None).await?;
-                anyhow::Ok(actions::membership(&client, workerpool, worker).await?)
-            }
-            .await;
-            bar.finish_and_clear();
-            let m = result?;
+            let worker = address.map_or_else(|| wallet.address(home), Ok)?;
+            let client = rpc.connect(home, None).await?;
+            let m = actions::membership(&client, workerpool, worker).await?;
             if json {
                 print_json(&to_json(&m, None))
             } else {
@@ -286,92 +267,64 @@ pub(crate) async fn run(args: WorkerArgs, home: &Path, json: bool) -> anyhow::Re
 
 /// Runs the pool owner's membership verbs of `decloud workerpool`.
 pub(crate) async fn run_members(verb: MemberVerbs, home: &Path, json: bool) -> anyhow::Result<()> {
-    match verb {
+    let (signer, workerpool, worker) = match &verb {
         MemberVerbs::Admit {
-            worker,
-            workerpool,
-            cap,
             signer,
-        } => {
-            if cap == 0 || cap > u64::from(u16::MAX) {
-                bail!("--cap {cap} is out of range: give 1 to {}", u16::MAX);
-            }
-            let (m, tx) = on_chain(
-                &signer,
-                home,
-                json,
-                workerpool,
-                Some(worker),
-                "admitting",
-                async |c| {
-                    Ok(Some(
-                        actions::admit_worker(c, workerpool, worker, cap)
-                            .await?
-                            .transaction_hash,
-                    ))
-                },
-            )
-            .await?;
-            report(&m, tx, json, &format!("admitted {worker} to {workerpool}"))
-        }
-        MemberVerbs::Remove {
-            worker,
             workerpool,
-            signer,
-        } => {
-            let (m, tx) = on_chain(
-                &signer,
-                home,
-                json,
-                workerpool,
-                Some(worker),
-                "removing",
-                async |c| {
-                    Ok(Some(
-                        actions::remove_worker(c, workerpool, worker)
-                            .await?
-                            .transaction_hash,
-                    ))
-                },
-            )
-            .await?;
-            report(&m, tx, json, &format!("removed {worker} from {workerpool}"))
+            worker,
+            ..
         }
+        | MemberVerbs::Remove {
+            signer,
+            workerpool,
+            worker,
+        } => (signer, *workerpool, Some(*worker)),
         MemberVerbs::SetMinStake {
-            amount,
-            workerpool,
-            signer,
-        } => {
-            let amount = parse_amount(&amount)?;
-            let (m, tx) = on_chain(
-                &signer,
-                home,
-                json,
-                workerpool,
-                None,
-                "setting the minimum",
-                async |c| {
-                    Ok(Some(
-                        actions::set_min_worker_stake(c, workerpool, amount)
-                            .await?
-                            .transaction_hash,
-                    ))
-                },
-            )
-            .await?;
-            if json {
-                return print_json(&json!({
-                    "workerpool": workerpool,
-                    "min_stake": m.min_stake.to_string(),
-                    "transaction": tx,
-                }));
-            }
-            println!(
-                "workerpool {workerpool}: workers now lock at least {} to join (transaction {})",
-                format_amount(m.min_stake),
-                tx.unwrap_or_default()
-            );
-            Ok(())
-        }
+            signer, workerpool, ..
+        } => (signer, *workerpool, None),
+    };
+    let min_stake = match &verb {
+        MemberVerbs::SetMinStake { amount, .. } => parse_amount(amount)?,
+        _ => U256::ZERO,
+    };
+    if let MemberVerbs::Admit { cap, .. } = verb
+        && (cap == 0 || cap > u64::from(u16::MAX))
+    {
+        bail!("--cap {cap} is out of range: give 1 to {}", u16::MAX);
     }
+    on_chain(signer, home, (workerpool, worker), json, async |c| {
+        Ok(match &verb {
+            MemberVerbs::Admit { worker, cap, .. } => (
+                actions::registry(
+                    c,
+                    RegistryTx::Admit {
+                        workerpool,
+                        worker: *worker,
+                        cap: *cap,
+                    },
+                )
+                .await?,
+                format!("admitted {worker} to {workerpool} with a cap of {cap}"),
+            ),
+            MemberVerbs::Remove { worker, .. } => (
+                actions::registry(
+                    c,
+                    RegistryTx::Remove {
+                        workerpool,
+                        worker: *worker,
+                    },
+                )
+                .await?,
+                format!("removed {worker} from {workerpool}"),
+            ),
+            MemberVerbs::SetMinStake { .. } => (
+                actions::registry(c, RegistryTx::SetMinStake(workerpool, min_stake)).await?,
+                format!(
+                    "workers now lock at least {} to join {workerpool}",
+                    format_amount(min_stake)
+                ),
+            ),
+        })
+    })
+    .await
 }

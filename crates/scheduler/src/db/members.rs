@@ -19,14 +19,13 @@ impl Store {
         reason: &str,
     ) -> Result<u64, SchedulerError> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query("DELETE FROM sessions WHERE worker = $1")
-            .bind(worker.to_string())
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("UPDATE workers SET status = 'lost' WHERE address = $1")
-            .bind(worker.to_string())
-            .execute(&mut *tx)
-            .await?;
+        for statement in [
+            "DELETE FROM sessions WHERE worker = $1",
+            "UPDATE workers SET status = 'lost' WHERE address = $1",
+        ] {
+            let query = sqlx::query(statement).bind(worker.to_string());
+            query.execute(&mut *tx).await?;
+        }
         let released = sqlx::query(
             "UPDATE replicates SET status = 'lost', reason = $1, updated_at = $2 \
              WHERE worker = $3 AND status = 'assigned'",
