@@ -327,10 +327,8 @@ pub async fn home_workers(
 pub const DEVNET_MIN_WORKER_STAKE: u64 = 1_000_000_000;
 
 /// On a devnet, makes a node's workers members of the node's own workerpool, as its scheduler
-/// requires: the pool gets [`DEVNET_MIN_WORKER_STAKE`] as its minimum when it has none, and each
-/// worker that is not a member joins with `capacity` minimums (deposited from its wallet), so it
-/// is served with the capacity it declares. Workers of another node's scheduler, or on another
-/// chain, join with `decloud worker join` instead.
+/// requires (see [`crate::pool::make_members`]). Workers of another node's scheduler, or on
+/// another chain, join with `decloud worker join` instead.
 async fn join_own_pool(
     scheduler: &SchedulerConfig,
     workers: &WorkersConfig,
@@ -338,41 +336,20 @@ async fn join_own_pool(
     if workers.scheduler_url.is_some() || workers.profile.chain_id != DEVNET_CHAIN_ID {
         return Ok(());
     }
-    let profile = &workers.profile;
-    let pool = scheduler.workerpool;
-    let owner = decloud_chain::client::Client::connect(
-        profile,
+    let keys: Vec<PrivateKeySigner> = workers
+        .identities
+        .iter()
+        .map(|i| i.signer.clone())
+        .collect();
+    crate::pool::make_members(
+        &workers.profile,
         scheduler.rpc.as_deref(),
-        Some(scheduler.signer.clone()),
+        &scheduler.signer,
+        scheduler.workerpool,
+        &keys,
+        workers.capacity,
     )
-    .await?;
-    let config = owner
-        .read(
-            "reading the pool's minimum stake",
-            owner.hub().poolConfig(pool),
-        )
-        .await?;
-    let mut min = config.minStake;
-    if min.is_zero() {
-        min = U256::from(DEVNET_MIN_WORKER_STAKE);
-        let tx = decloud_chain::actions::RegistryTx::SetMinStake(pool, min);
-        decloud_chain::actions::registry(&owner, tx).await?;
-    }
-    let stake = min * U256::from(workers.capacity.max(1));
-    for identity in &workers.identities {
-        let worker = decloud_chain::client::Client::connect(
-            profile,
-            scheduler.rpc.as_deref(),
-            Some(identity.signer.clone()),
-        )
-        .await?;
-        let m =
-            decloud_chain::actions::membership(&worker, pool, identity.signer.address()).await?;
-        if m.joined_at == 0 {
-            decloud_chain::actions::join_pool(&worker, pool, stake).await?;
-        }
-    }
-    Ok(())
+    .await
 }
 
 /// On a devnet, gives `account` ether for gas and tokens for stakes when it lacks them; on any
