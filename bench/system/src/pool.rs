@@ -101,7 +101,7 @@ impl Workers {
         decloud_testkit::pool::make_members(
             &pool.profile,
             None,
-            &owner,
+            Some(&owner),
             pool.workerpool,
             keys,
             capacity,

@@ -536,30 +536,34 @@ pub async fn worker_keys(devnet: &Devnet, n: usize) -> Result<Vec<PrivateKeySign
 /// The minimum stake per worker a devnet pool gets when it has none: one token.
 pub const DEVNET_MIN_WORKER_STAKE: u64 = 1_000_000_000;
 
-/// Makes `workers` members of `workerpool` (owned by `owner`): the pool gets
-/// [`DEVNET_MIN_WORKER_STAKE`] as its minimum when it has none, and each worker that never
+/// Makes `workers` members of `workerpool`: with its `owner`'s key, the pool gets
+/// [`DEVNET_MIN_WORKER_STAKE`] as its minimum when it has none; then each worker that never
 /// joined locks `capacity` minimums (deposited from its wallet, which must hold them), so its
-/// scheduler serves it with that capacity.
+/// scheduler serves it with that capacity. A pool without a minimum (and no owner's key here)
+/// takes only admitted workers: nobody joins, and its scheduler's refusal says so.
 pub async fn make_members(
     profile: &decloud_chain::ChainProfile,
     rpc: Option<&str>,
-    owner: &PrivateKeySigner,
+    owner: Option<&PrivateKeySigner>,
     workerpool: Address,
     workers: &[PrivateKeySigner],
     capacity: u64,
 ) -> Result<(), LocalError> {
-    let owner = Client::connect(profile, rpc, Some(owner.clone())).await?;
-    let config = owner
+    let reader = Client::connect(profile, rpc, owner.cloned()).await?;
+    let config = reader
         .read(
             "reading the pool's minimum stake",
-            owner.hub().poolConfig(workerpool),
+            reader.hub().poolConfig(workerpool),
         )
         .await?;
     let mut min = config.minStake;
     if min.is_zero() {
+        if owner.is_none() {
+            return Ok(());
+        }
         min = U256::from(DEVNET_MIN_WORKER_STAKE);
         let tx = decloud_chain::actions::RegistryTx::SetMinStake(workerpool, min);
-        decloud_chain::actions::registry(&owner, tx).await?;
+        decloud_chain::actions::registry(&reader, tx).await?;
     }
     let stake = min * U256::from(capacity.max(1));
     for key in workers {
