@@ -104,6 +104,16 @@ abstract contract HubBase is EIP712, IHubErrors, IHubEvents {
     mapping(bytes32 => uint256) internal _groups;
     /// enclave key => authorization expiry (unix seconds)
     mapping(address => uint256) internal _enclaves;
+    /// workerpool => minimum stake per worker (bits 0-111) | worker count (112-143): the worker registry's
+    /// per-pool settings
+    mapping(address => uint256) internal _pools;
+    /// workerpool => worker => stake (0-111) | joinedAt (112-151) | leavingAt (152-191) | cap (192-207) |
+    /// admitted (208) | bits 224-255 reserved for the worker's cluster (random selection): one slot per
+    /// membership. The stake has left the worker's escrow balance while it is here.
+    mapping(address => mapping(address => uint256)) internal _members;
+    /// The largest workClockTimeRef of any category: a leaving worker's stake stays locked
+    /// FINAL_DEADLINE_RATIO times it (see HubExtension.workerLeaveDelay).
+    uint256 internal _maxCategoryRef;
 
     // ---------------------------------------------------------------------------------------------
     // Construction, administration

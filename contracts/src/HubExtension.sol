@@ -52,6 +52,7 @@ contract HubExtension is HubBase {
         }
         id = categoryCount++;
         _categoryRefs[id] = workClockTimeRef;
+        if (workClockTimeRef > _maxCategoryRef) _maxCategoryRef = workClockTimeRef;
         _categoryNames[id] = name;
         emit CategoryCreated(id, name, description, workClockTimeRef);
     }
@@ -60,6 +61,139 @@ contract HubExtension is HubBase {
         workClockTimeRef = _categoryRefs[id];
         if (workClockTimeRef == 0) revert UnknownCategory(id);
         name = _categoryNames[id];
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // Worker registry: who may work for a workerpool. A worker joins by locking a stake from its
+    // escrow balance (at least the pool's minimum), or the pool's owner admits it (an allow-list, with
+    // a cap on its replicates in flight). The scheduler serves only members. A leaving worker's stake
+    // stays locked for workerLeaveDelay(), so it cannot be pulled from under the tasks it was given.
+    // ---------------------------------------------------------------------------------------------
+
+    uint256 internal constant _MEMBER_ADMITTED = 1 << 208;
+
+    function _onlyPoolOwner(address workerpool) internal view {
+        address owner = _resourceOwner(workerpoolRegistry, workerpool);
+        if (msg.sender != owner) revert NotWorkerpoolOwner(workerpool, msg.sender);
+    }
+
+    /// @notice How long a leaving worker's stake stays locked: FINAL_DEADLINE_RATIO times the longest
+    /// category's reference, i.e. until every task it may have been given before leaving has passed its
+    /// final deadline (finalized or claimable).
+    function workerLeaveDelay() public view returns (uint256) {
+        return FINAL_DEADLINE_RATIO * _maxCategoryRef;
+    }
+
+    /// @notice The pool's owner sets the smallest stake a worker locks to join (0 closes the pool to
+    /// staked joins: only admitted workers then).
+    function setMinWorkerStake(address workerpool, uint256 minStake) external notEntered {
+        _onlyPoolOwner(workerpool);
+        if (minStake > _MASK112) revert AmountTooLarge(minStake);
+        _pools[workerpool] = (_pools[workerpool] & ~_MASK112) | minStake;
+        emit WorkerpoolMinStake(workerpool, minStake);
+    }
+
+    /// @notice The caller joins `workerpool`, locking `stake` from its escrow balance.
+    function joinPool(address workerpool, uint256 stake) external notEntered {
+        uint256 minStake = _pools[workerpool] & _MASK112;
+        if (minStake == 0) revert PoolNotOpen(workerpool);
+        if (stake < minStake) revert StakeBelowMinimum(workerpool, stake, minStake);
+        if (_members[workerpool][msg.sender] != 0) revert AlreadyMember(workerpool, msg.sender);
+        uint256 a = _accounts[msg.sender];
+        uint256 bal = a & _MASK112;
+        if (bal < stake) revert InsufficientBalance(msg.sender, bal, stake);
+        unchecked {
+            _accounts[msg.sender] = a - stake;
+        }
+        _members[workerpool][msg.sender] = stake | (block.timestamp << 112);
+        _pools[workerpool] += 1 << 112;
+        emit WorkerJoined(workerpool, msg.sender, stake);
+    }
+
+    /// @notice The pool's owner admits `worker` without a stake (or lifts a member's limit), with at most
+    /// `cap` replicates in flight.
+    function admitWorker(address workerpool, address worker, uint256 cap) external notEntered {
+        _onlyPoolOwner(workerpool);
+        if (cap == 0 || cap > _MASK16) revert InvalidWorkerCap(cap);
+        if (worker == address(0)) revert ZeroAddress();
+        uint256 m = _members[workerpool][worker];
+        _checkNotLeaving(workerpool, worker, m);
+        if (m == 0) {
+            m = block.timestamp << 112;
+            _pools[workerpool] += 1 << 112;
+        }
+        _members[workerpool][worker] = (m & ~(_MASK16 << 192)) | (cap << 192) | _MEMBER_ADMITTED;
+        emit WorkerAdmitted(workerpool, worker, cap);
+    }
+
+    /// @notice The pool's owner removes `worker`: it is no longer a member, and gets its stake back
+    /// with withdrawPoolStake after the leave delay.
+    function removeWorker(address workerpool, address worker) external notEntered {
+        _onlyPoolOwner(workerpool);
+        emit WorkerRemoved(workerpool, worker, _leave(workerpool, worker));
+    }
+
+    /// @notice The caller leaves `workerpool` at once; its stake comes back with withdrawPoolStake
+    /// after workerLeaveDelay().
+    function leavePool(address workerpool) external notEntered {
+        emit WorkerLeaving(workerpool, msg.sender, _leave(workerpool, msg.sender));
+    }
+
+    /// Ends a membership: the record is deleted when there is no stake to keep, otherwise it is
+    /// marked leaving until the stake may be withdrawn.
+    function _leave(address workerpool, address worker) internal returns (uint256 leavingAt) {
+        uint256 m = _members[workerpool][worker];
+        if (m == 0) revert NotMember(workerpool, worker);
+        _checkNotLeaving(workerpool, worker, m);
+        _pools[workerpool] -= 1 << 112;
+        if (m & _MASK112 == 0) {
+            delete _members[workerpool][worker];
+            return block.timestamp;
+        }
+        leavingAt = block.timestamp + workerLeaveDelay();
+        if (leavingAt > _MASK40) revert AmountTooLarge(leavingAt);
+        // No longer admitted, no cap: only the stake and the time it unlocks remain.
+        _members[workerpool][worker] = (m & ((1 << 152) - 1)) | (leavingAt << 152);
+    }
+
+    function _checkNotLeaving(address workerpool, address worker, uint256 m) internal pure {
+        uint256 leavingAt = (m >> 152) & _MASK40;
+        if (leavingAt != 0) revert MemberLeaving(workerpool, worker, leavingAt);
+    }
+
+    /// @notice After the leave delay, the caller's stake in `workerpool` goes back to its escrow balance.
+    function withdrawPoolStake(address workerpool) external notEntered {
+        uint256 m = _members[workerpool][msg.sender];
+        uint256 leavingAt = (m >> 152) & _MASK40;
+        if (leavingAt == 0) revert NotMember(workerpool, msg.sender);
+        if (block.timestamp < leavingAt) revert StakeLocked(workerpool, msg.sender, leavingAt);
+        delete _members[workerpool][msg.sender];
+        uint256 stake = m & _MASK112;
+        _credit(msg.sender, stake);
+        emit WorkerLeft(workerpool, msg.sender, stake);
+    }
+
+    /// @notice `worker`'s membership of `workerpool`: its locked stake, when it joined, when its stake
+    /// unlocks (0 while it is a member), its cap on replicates in flight and whether the owner admitted
+    /// it. All zero when it never joined (or left and withdrew).
+    function poolMember(address workerpool, address worker)
+        external
+        view
+        returns (uint256 stake, uint256 joinedAt, uint256 leavingAt, uint256 cap, bool admitted)
+    {
+        uint256 m = _members[workerpool][worker];
+        stake = m & _MASK112;
+        joinedAt = (m >> 112) & _MASK40;
+        leavingAt = (m >> 152) & _MASK40;
+        cap = (m >> 192) & _MASK16;
+        admitted = m & _MEMBER_ADMITTED != 0;
+    }
+
+    /// @notice The pool's minimum stake per worker and its number of members (leaving ones excluded).
+    function poolConfig(address workerpool) external view returns (uint256 minStake, uint256 workers) {
+        uint256 p = _pools[workerpool];
+        minStake = p & _MASK112;
+        workers = (p >> 112) & ((1 << 32) - 1);
     }
 
     /// @notice EIP-712 digests (the order hashes the hub keys volumes by).

@@ -22,8 +22,21 @@ contract Handler is Fixture {
     uint256 public finalized;
     uint256 public claimed;
 
+    /// Ghost total of the stakes locked in the worker registry (joins minus withdrawals).
+    uint256 public registryLocked;
+
     constructor() {
         setUp();
+        vm.prank(scheduler);
+        hubx.setMinWorkerStake(pool, 1e9);
+    }
+
+    /// The stakes the registry holds for the handler's workers, read from the hub.
+    function registryStakes() external view returns (uint256 sum) {
+        for (uint256 i; i < workers.length; ++i) {
+            (uint256 stake,,,,) = hubx.poolMember(pool, workers[i]);
+            sum += stake;
+        }
     }
 
     function hubKitty() external view returns (uint256) {
@@ -115,6 +128,34 @@ contract Handler is Fixture {
         amount = bound(amount, 1, hub.balanceOf(a) + 1);
         vm.prank(a);
         hub.withdraw(amount);
+    }
+
+    function joinPool(uint256 who, uint256 amount) external {
+        calls++;
+        address w = workers[who % workers.length];
+        amount = bound(amount, 1e9, 40e9);
+        vm.prank(w);
+        hubx.joinPool(pool, amount);
+        registryLocked += amount;
+    }
+
+    function leavePool(uint256 who, bool removed) external {
+        calls++;
+        address w = workers[who % workers.length];
+        vm.prank(removed ? scheduler : w);
+        if (removed) hubx.removeWorker(pool, w);
+        else hubx.leavePool(pool);
+    }
+
+    function withdrawPoolStake(uint256 who) external {
+        calls++;
+        address w = workers[who % workers.length];
+        (uint256 stake,, uint256 leavingAt,,) = hubx.poolMember(pool, w);
+        // Jumps to the end of the leave delay, as claimLate does to a final deadline.
+        if (block.timestamp < leavingAt) vm.warp(leavingAt);
+        vm.prank(w);
+        hubx.withdrawPoolStake(pool);
+        registryLocked -= stake;
     }
 
     function matchDeal(uint256 volume, bool replicated, bool withDataset) external {
@@ -318,7 +359,7 @@ abstract contract InvariantBase is Test {
         _writeProgress(0, 0, 0, 0);
         handler = new Handler();
         targetContract(address(handler));
-        bytes4[] memory selectors = new bytes4[](16);
+        bytes4[] memory selectors = new bytes4[](19);
         selectors[0] = Handler.deposit.selector;
         selectors[1] = Handler.withdraw.selector;
         selectors[2] = Handler.matchDeal.selector;
@@ -335,6 +376,9 @@ abstract contract InvariantBase is Test {
         selectors[13] = Handler.drive.selector;
         selectors[14] = Handler.claimLate.selector;
         selectors[15] = Handler.finalizeAll.selector;
+        selectors[16] = Handler.joinPool.selector;
+        selectors[17] = Handler.leavePool.selector;
+        selectors[18] = Handler.withdrawPoolStake.selector;
         targetSelector(FuzzSelector({addr: address(handler), selectors: selectors}));
     }
 
@@ -365,10 +409,14 @@ contract ConservationInvariantTest is InvariantBase {
         return "cache/invariant-conservation.progress";
     }
 
-    /// No token is created or lost: the hub holds exactly the escrow balances, frozen amounts and kitty.
+    /// No token is created or lost: the hub holds exactly the escrow balances, frozen amounts, kitty
+    /// and the worker registry's locked stakes (which are exactly what joins locked and withdrawals
+    /// did not give back).
     function invariant_conservation() public view {
         address[] memory a = handler.actors();
-        uint256 sum = handler.hubKitty();
+        uint256 locked = handler.registryStakes();
+        assertEq(locked, handler.registryLocked(), "registry stakes == joins - withdrawals");
+        uint256 sum = handler.hubKitty() + locked;
         for (uint256 i; i < a.length; ++i) {
             sum += handler.escrowOf(a[i]);
         }

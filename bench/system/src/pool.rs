@@ -96,6 +96,17 @@ impl Workers {
         capacity: u64,
         dir: &Path,
     ) -> anyhow::Result<Self> {
+        // The scheduler serves only its pool's members: each worker stakes for its capacity.
+        let owner = decloud_chain::accounts::dev_signer(POOL_OWNER);
+        decloud_testkit::pool::make_members(
+            &pool.profile,
+            None,
+            Some(&owner),
+            pool.workerpool,
+            keys,
+            capacity,
+        )
+        .await?;
         let keys: Vec<String> = keys
             .iter()
             .map(|k| alloy::hex::encode(k.to_bytes()))

@@ -80,6 +80,14 @@ interface IHubErrors {
     error LengthMismatch(uint256 expected, uint256 actual);
     error InsufficientGasForCallback(uint256 gasLeft);
     error TaskNotClaimable(bytes32 taskid, uint8 status);
+    error NotWorkerpoolOwner(address workerpool, address caller);
+    error PoolNotOpen(address workerpool);
+    error StakeBelowMinimum(address workerpool, uint256 stake, uint256 minimum);
+    error AlreadyMember(address workerpool, address worker);
+    error NotMember(address workerpool, address worker);
+    error MemberLeaving(address workerpool, address worker, uint256 leavingAt);
+    error StakeLocked(address workerpool, address worker, uint256 until);
+    error InvalidWorkerCap(uint256 cap);
 }
 
 /// @title IHubEvents
@@ -113,6 +121,12 @@ interface IHubEvents {
     event TaskFinalize(bytes32 indexed taskid, bytes resultsLocation, bytes callbackData);
     event TaskClaimed(bytes32 indexed taskid);
     event CallbackResult(bytes32 indexed taskid, address indexed callback, bool success);
+    event WorkerpoolMinStake(address indexed workerpool, uint256 minStake);
+    event WorkerJoined(address indexed workerpool, address indexed worker, uint256 stake);
+    event WorkerAdmitted(address indexed workerpool, address indexed worker, uint256 cap);
+    event WorkerLeaving(address indexed workerpool, address indexed worker, uint256 leavingAt);
+    event WorkerRemoved(address indexed workerpool, address indexed worker, uint256 leavingAt);
+    event WorkerLeft(address indexed workerpool, address indexed worker, uint256 stake);
 }
 
 /// @title IHub
@@ -250,4 +264,16 @@ interface IHub is IHubErrors, IHubEvents {
     function withdraw(uint256 amount) external;
     function withdrawTo(address to, uint256 amount) external;
     function workerpoolRegistry() external view returns (address);
+    function admitWorker(address workerpool, address worker, uint256 cap) external;
+    function joinPool(address workerpool, uint256 stake) external;
+    function leavePool(address workerpool) external;
+    function poolConfig(address workerpool) external view returns (uint256 minStake, uint256 workers);
+    function poolMember(address workerpool, address worker)
+        external
+        view
+        returns (uint256 stake, uint256 joinedAt, uint256 leavingAt, uint256 cap, bool admitted);
+    function removeWorker(address workerpool, address worker) external;
+    function setMinWorkerStake(address workerpool, uint256 minStake) external;
+    function withdrawPoolStake(address workerpool) external;
+    function workerLeaveDelay() external view returns (uint256);
 }

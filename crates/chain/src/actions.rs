@@ -132,3 +132,156 @@ pub async fn register_workerpool(
     )
     .await
 }
+
+/// A worker's membership of a workerpool, as the hub's worker registry holds it (and the pool's
+/// minimum stake, which decides whether a staked worker is a member).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Membership {
+    /// The workerpool.
+    pub workerpool: Address,
+    /// The worker.
+    pub worker: Address,
+    /// The stake locked in the registry (wei of the escrow token).
+    pub stake: U256,
+    /// When it joined or was admitted (unix seconds; 0: never).
+    pub joined_at: u64,
+    /// When its stake unlocks after leaving or being removed (0 while it is a member).
+    pub leaving_at: u64,
+    /// The replicates in flight the pool's owner allows it (0 unless admitted).
+    pub cap: u64,
+    /// Whether the pool's owner admitted it.
+    pub admitted: bool,
+    /// The pool's minimum stake per worker (0: only admitted workers).
+    pub min_stake: U256,
+}
+
+impl Membership {
+    /// Whether the pool serves this worker: admitted, or staked at least the pool's minimum, and
+    /// not leaving.
+    pub fn is_member(&self) -> bool {
+        self.leaving_at == 0
+            && (self.admitted || (!self.min_stake.is_zero() && self.stake >= self.min_stake))
+    }
+
+    /// How many replicates the worker may hold at once: the owner's cap when admitted, otherwise
+    /// one per minimum stake it locked (0 when it is not a member).
+    pub fn capacity(&self) -> u64 {
+        if !self.is_member() {
+            0
+        } else if self.admitted {
+            self.cap
+        } else {
+            u64::try_from(self.stake / self.min_stake).unwrap_or(u64::MAX)
+        }
+    }
+}
+
+/// Reads `worker`'s membership of `workerpool` from the hub.
+pub async fn membership(
+    client: &Client,
+    workerpool: Address,
+    worker: Address,
+) -> Result<Membership, ChainError> {
+    let hub = client.hub();
+    let m = client
+        .read(
+            "reading the worker's membership",
+            hub.poolMember(workerpool, worker),
+        )
+        .await?;
+    let pool = client
+        .read(
+            "reading the pool's minimum stake",
+            hub.poolConfig(workerpool),
+        )
+        .await?;
+    let small = |v: U256| u64::try_from(v).unwrap_or(u64::MAX);
+    Ok(Membership {
+        workerpool,
+        worker,
+        stake: m.stake,
+        joined_at: small(m.joinedAt),
+        leaving_at: small(m.leavingAt),
+        cap: small(m.cap),
+        admitted: m.admitted,
+        min_stake: pool.minStake,
+    })
+}
+
+/// Joins `workerpool` with the client's wallet, locking `stake` from its escrow balance
+/// (depositing what the balance lacks first).
+pub async fn join_pool(
+    client: &Client,
+    workerpool: Address,
+    stake: U256,
+) -> Result<TransactionReceipt, ChainError> {
+    deposit_at_least(client, stake).await?;
+    let tx = client
+        .hub()
+        .joinPool(workerpool, stake)
+        .into_transaction_request();
+    client.send("joining the workerpool", tx).await
+}
+
+/// The other transactions of the hub's worker registry (see [`registry`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RegistryTx {
+    /// The worker leaves the workerpool: it is no longer served at once, and its stake unlocks
+    /// after the hub's leave delay.
+    Leave(Address),
+    /// A left worker takes its unlocked stake back into its escrow balance.
+    WithdrawStake(Address),
+    /// The pool's owner sets the minimum stake a worker locks to join.
+    SetMinStake(Address, U256),
+    /// The pool's owner admits a worker without a stake, with at most `cap` replicates in
+    /// flight.
+    Admit {
+        /// The workerpool.
+        workerpool: Address,
+        /// The worker.
+        worker: Address,
+        /// Replicates it may hold at once.
+        cap: u64,
+    },
+    /// The pool's owner removes a worker.
+    Remove {
+        /// The workerpool.
+        workerpool: Address,
+        /// The worker.
+        worker: Address,
+    },
+}
+
+/// Sends a worker-registry transaction from the client's wallet.
+pub async fn registry(client: &Client, tx: RegistryTx) -> Result<TransactionReceipt, ChainError> {
+    let hub = client.hub();
+    let (what, request) = match tx {
+        RegistryTx::Leave(pool) => (
+            "leaving the workerpool",
+            hub.leavePool(pool).into_transaction_request(),
+        ),
+        RegistryTx::WithdrawStake(pool) => (
+            "withdrawing the pool stake",
+            hub.withdrawPoolStake(pool).into_transaction_request(),
+        ),
+        RegistryTx::SetMinStake(pool, min) => (
+            "setting the minimum worker stake",
+            hub.setMinWorkerStake(pool, min).into_transaction_request(),
+        ),
+        RegistryTx::Admit {
+            workerpool,
+            worker,
+            cap,
+        } => (
+            "admitting the worker",
+            hub.admitWorker(workerpool, worker, U256::from(cap))
+                .into_transaction_request(),
+        ),
+        RegistryTx::Remove { workerpool, worker } => (
+            "removing the worker",
+            hub.removeWorker(workerpool, worker)
+                .into_transaction_request(),
+        ),
+    };
+    client.send(what, request).await
+}

@@ -40,8 +40,10 @@ enum Command {
     Account(cmd::account::AccountArgs),
     /// Deploy, show and list datasets on chain.
     Dataset(DatasetArgs),
-    /// Deploy, show and list workerpools on chain.
+    /// Deploy, show and list workerpools on chain; admit and remove their workers.
     Workerpool(WorkerpoolArgs),
+    /// Join, leave and show a workerpool's membership (a scheduler serves only its members).
+    Worker(cmd::worker::WorkerArgs),
     /// List the hub's categories of work.
     Category(cmd::category::CategoryArgs),
     /// Write, sign, publish, cancel and show orders.
@@ -91,6 +93,7 @@ async fn main() -> std::process::ExitCode {
         Command::Account(args) => cmd::account::run(args, &home, json).await,
         Command::Dataset(args) => cmd::resource::run_dataset(args.verb, &home, json).await,
         Command::Workerpool(args) => cmd::resource::run_workerpool(args.verb, &home, json).await,
+        Command::Worker(args) => cmd::worker::run(args, &home, json).await,
         Command::Category(args) => cmd::category::run(args, &home, json).await,
         Command::Order(args) => cmd::order::run(args, &home, json).await,
         Command::Orderbook(args) => cmd::orderbook::run(args, json).await,

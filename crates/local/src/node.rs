@@ -148,6 +148,7 @@ impl Node {
         if node.scheduler_config.is_some() {
             node.start_scheduler().await?;
         }
+        join_pools(node.scheduler_config.as_ref(), node.workers_config.as_ref()).await?;
         for i in 0..count {
             node.start_worker(i).await?;
         }
@@ -317,6 +318,51 @@ pub async fn home_workers(
         identities.push(WorkerIdentity { signer, data_dir });
     }
     Ok(identities)
+}
+
+/// The minimum stake per worker a devnet node gives its own workerpool when it has none: one
+/// token.
+pub const DEVNET_MIN_WORKER_STAKE: u64 = 1_000_000_000;
+
+/// On a devnet, makes a node's workers members of the workerpool they work for, as its
+/// scheduler requires (see [`crate::pool::make_members`]): the node's own pool, whose owner the
+/// node holds (it gets a minimum stake when it has none, even with no workers here), or the pool
+/// of the remote scheduler they point at (read from its `/v1/info`). On another chain, workers
+/// join with `decloud worker join` instead.
+async fn join_pools(
+    scheduler: Option<&SchedulerConfig>,
+    workers: Option<&WorkersConfig>,
+) -> Result<(), LocalError> {
+    let profile = match (scheduler, workers) {
+        (Some(s), _) => &s.profile,
+        (None, Some(w)) => &w.profile,
+        (None, None) => return Ok(()),
+    };
+    if profile.chain_id != DEVNET_CHAIN_ID {
+        return Ok(());
+    }
+    let keys: Vec<PrivateKeySigner> = workers
+        .map(|w| w.identities.iter().map(|i| i.signer.clone()).collect())
+        .unwrap_or_default();
+    let capacity = workers.map_or(1, |w| w.capacity);
+    let remote = workers.and_then(|w| w.scheduler_url.as_deref());
+    if let Some(s) = scheduler {
+        let own = if remote.is_none() { &keys[..] } else { &[] };
+        let rpc = s.rpc.as_deref();
+        crate::pool::make_members(profile, rpc, Some(&s.signer), s.workerpool, own, capacity)
+            .await?;
+    }
+    if let (Some(url), Some(first)) = (remote, keys.first()) {
+        let scheduler_error = |e| LocalError::Worker {
+            index: 0,
+            source: decloud_worker::WorkerError::Scheduler(e),
+        };
+        let client = decloud_worker::SchedulerClient::new(url, first.clone(), capacity)
+            .map_err(scheduler_error)?;
+        let pool = client.info().await.map_err(scheduler_error)?.workerpool;
+        crate::pool::make_members(profile, None, None, pool, &keys, capacity).await?;
+    }
+    Ok(())
 }
 
 /// On a devnet, gives `account` ether for gas and tokens for stakes when it lacks them; on any

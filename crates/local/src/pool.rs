@@ -532,3 +532,46 @@ pub async fn worker_keys(devnet: &Devnet, n: usize) -> Result<Vec<PrivateKeySign
     }
     Ok(keys)
 }
+
+/// The minimum stake per worker a devnet pool gets when it has none: one token.
+pub const DEVNET_MIN_WORKER_STAKE: u64 = 1_000_000_000;
+
+/// Makes `workers` members of `workerpool`: with its `owner`'s key, the pool gets
+/// [`DEVNET_MIN_WORKER_STAKE`] as its minimum when it has none; then each worker that never
+/// joined locks `capacity` minimums (deposited from its wallet, which must hold them), so its
+/// scheduler serves it with that capacity. A pool without a minimum (and no owner's key here)
+/// takes only admitted workers: nobody joins, and its scheduler's refusal says so.
+pub async fn make_members(
+    profile: &decloud_chain::ChainProfile,
+    rpc: Option<&str>,
+    owner: Option<&PrivateKeySigner>,
+    workerpool: Address,
+    workers: &[PrivateKeySigner],
+    capacity: u64,
+) -> Result<(), LocalError> {
+    let reader = Client::connect(profile, rpc, owner.cloned()).await?;
+    let config = reader
+        .read(
+            "reading the pool's minimum stake",
+            reader.hub().poolConfig(workerpool),
+        )
+        .await?;
+    let mut min = config.minStake;
+    if min.is_zero() {
+        if owner.is_none() {
+            return Ok(());
+        }
+        min = U256::from(DEVNET_MIN_WORKER_STAKE);
+        let tx = decloud_chain::actions::RegistryTx::SetMinStake(workerpool, min);
+        decloud_chain::actions::registry(&reader, tx).await?;
+    }
+    let stake = min * U256::from(capacity.max(1));
+    for key in workers {
+        let worker = Client::connect(profile, rpc, Some(key.clone())).await?;
+        let m = decloud_chain::actions::membership(&worker, workerpool, key.address()).await?;
+        if m.joined_at == 0 {
+            decloud_chain::actions::join_pool(&worker, workerpool, stake).await?;
+        }
+    }
+    Ok(())
+}

@@ -102,6 +102,7 @@ impl ApiError for SchedulerError {
             SchedulerError::Forbidden(_) => StatusCode::FORBIDDEN,
             SchedulerError::NotFound(_) => StatusCode::NOT_FOUND,
             SchedulerError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            SchedulerError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             SchedulerError::Chain(_) | SchedulerError::ChainCall(_) => StatusCode::BAD_GATEWAY,
             SchedulerError::Open(_)
             | SchedulerError::Database(_)
@@ -122,8 +123,28 @@ impl ApiError for SchedulerError {
 
 impl IntoResponse for SchedulerError {
     fn into_response(self) -> Response {
-        self.response()
+        let mut response = self.response();
+        if let SchedulerError::TooManyRequests { retry_after, .. } = self {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from(retry_after));
+        }
+        response
     }
+}
+
+/// Takes one request of `key` from `limiter`, or refuses it with a 429 saying how long to wait.
+fn limit(
+    limiter: &crate::limits::RateLimiter,
+    key: impl std::hash::Hash,
+    what: &'static str,
+) -> Result<(), SchedulerError> {
+    limiter
+        .take(key, std::time::Instant::now())
+        .map_err(|wait| SchedulerError::TooManyRequests {
+            what,
+            retry_after: crate::limits::retry_after_secs(wait),
+        })
 }
 
 fn parse_id(text: &str, what: &str) -> Result<B256, SchedulerError> {
@@ -213,7 +234,22 @@ async fn info(State(state): State<Arc<Shared>>) -> Json<Info> {
     })
 }
 
-async fn challenge(State(state): State<Arc<Shared>>) -> Result<Json<Challenge>, SchedulerError> {
+async fn challenge(
+    State(state): State<Arc<Shared>>,
+    extensions: axum::http::Extensions,
+) -> Result<Json<Challenge>, SchedulerError> {
+    // Keyed by the client's IP when the server records it (ConnectInfo); otherwise every
+    // client shares one bucket (still bounded, only coarser).
+    let client = extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|p| p.0.ip());
+    limit(&state.challenge_limiter, client, "login challenges")?;
+    if state.store.challenge_count().await? >= state.max_challenges {
+        return Err(SchedulerError::TooManyRequests {
+            what: "open login challenges",
+            retry_after: CHALLENGE_TTL_SECS,
+        });
+    }
     let now = unix_now();
     let nonce = random_hex(16);
     let deadline = now + CHALLENGE_TTL_SECS;
@@ -262,7 +298,10 @@ async fn login(
             request.worker
         )));
     }
-    // The score first: if the chain does not answer, the challenge stays usable.
+    // Membership and score first: if the chain does not answer or the worker is refused, the
+    // challenge stays usable and nothing is stored.
+    let member = crate::members::check(&state, request.worker).await?;
+    let capacity = request.capacity.min(crate::members::capacity_of(&member));
     let score = state
         .client
         .hub()
@@ -284,7 +323,7 @@ async fn login(
             request.deadline,
             now,
             request.worker,
-            request.capacity,
+            capacity,
             score,
             &token_hash(&token),
             expires_at,
@@ -296,7 +335,7 @@ async fn login(
                 .into(),
         ));
     }
-    tracing::info!(worker = %request.worker, capacity = request.capacity, score, "worker logged in");
+    tracing::info!(worker = %request.worker, capacity, declared = request.capacity, score, "worker logged in");
     state.changed();
     Ok(Json(Session {
         token,
@@ -323,6 +362,7 @@ async fn claim(
 ) -> Result<Response, SchedulerError> {
     let query = SchedulerError::query(query)?;
     let worker = authenticate(&state, &headers).await?;
+    limit(&state.claim_limiter, worker, "claims")?;
     let wait = Duration::from_secs(
         query
             .wait

@@ -12,6 +12,14 @@ pub enum SchedulerError {
     /// The caller is logged in but may not do this (e.g. report on another worker's task).
     #[error("{0}")]
     Forbidden(String),
+    /// The caller asked too often: it may try again after `retry_after` seconds.
+    #[error("too many {what}: try again in {retry_after} s")]
+    TooManyRequests {
+        /// What was asked too often.
+        what: &'static str,
+        /// Seconds to wait (the `Retry-After` header).
+        retry_after: u64,
+    },
     /// The thing asked for does not exist.
     #[error("{0}")]
     NotFound(String),

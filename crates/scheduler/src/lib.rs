@@ -32,6 +32,10 @@ pub mod driver;
 mod error;
 #[cfg(feature = "server")]
 pub mod follower;
+#[cfg(feature = "server")]
+pub mod limits;
+#[cfg(feature = "server")]
+pub mod members;
 pub use decloud_protocol::policy;
 
 #[cfg(feature = "server")]
@@ -91,6 +95,11 @@ pub struct SchedulerConfig {
     pub heartbeat_timeout: Duration,
     /// How long a login session lasts.
     pub session_ttl: Duration,
+    /// How often the worker registry is read again for the logged-in workers (a worker that
+    /// left or was removed is expelled within this time).
+    pub membership_interval: Duration,
+    /// Per-client limits on login challenges and claims.
+    pub rate_limits: limits::RateLimits,
 }
 
 #[cfg(feature = "server")]
@@ -107,6 +116,8 @@ impl fmt::Debug for SchedulerConfig {
             .field("reorg_depth", &self.reorg_depth)
             .field("heartbeat_timeout", &self.heartbeat_timeout)
             .field("session_ttl", &self.session_ttl)
+            .field("membership_interval", &self.membership_interval)
+            .field("rate_limits", &self.rate_limits)
             .finish()
     }
 }
@@ -133,6 +144,8 @@ impl SchedulerConfig {
             reorg_depth: follower::FollowerOptions::default().reorg_depth,
             heartbeat_timeout: Duration::from_secs(60),
             session_ttl: Duration::from_secs(24 * 3600),
+            membership_interval: Duration::from_secs(5),
+            rate_limits: limits::RateLimits::default(),
         }
     }
 }
@@ -146,6 +159,14 @@ pub(crate) struct Shared {
     workerpool: Address,
     heartbeat_timeout: Duration,
     session_ttl: Duration,
+    /// The worker registry's recent answers.
+    members: members::Members,
+    /// Login challenges per client address.
+    challenge_limiter: limits::RateLimiter,
+    /// Claims per worker.
+    claim_limiter: limits::RateLimiter,
+    /// Open login challenges stored at most.
+    max_challenges: u64,
     /// Bumped whenever work may have become available (new deal, failure, lost worker...):
     /// long-polling claims wait on it.
     changes: watch::Sender<u64>,
@@ -264,6 +285,10 @@ pub async fn start(config: SchedulerConfig) -> Result<RunningScheduler, Schedule
         workerpool: config.workerpool,
         heartbeat_timeout: config.heartbeat_timeout,
         session_ttl: config.session_ttl,
+        members: members::Members::new(config.membership_interval),
+        challenge_limiter: limits::RateLimiter::new(config.rate_limits.challenges),
+        claim_limiter: limits::RateLimiter::new(config.rate_limits.claims),
+        max_challenges: config.rate_limits.max_challenges,
         changes,
         assign_lock: Mutex::new(()),
         wake: Notify::new(),
@@ -285,6 +310,10 @@ pub async fn start(config: SchedulerConfig) -> Result<RunningScheduler, Schedule
         },
     ));
     service.spawn(watch_heartbeats(shared.clone()));
+    service.spawn(members::watch_members(
+        shared.clone(),
+        config.membership_interval,
+    ));
     tracing::info!(addr = %service.addr(), scheduler = %me, workerpool = %config.workerpool, "scheduler listening");
     Ok(RunningScheduler { service, shared })
 }

@@ -351,13 +351,19 @@ impl Liar {
         let key = devnet.signer(account);
         let scheduler =
             SchedulerClient::new(&pool.scheduler_url().unwrap(), key.clone(), 1).unwrap();
-        scheduler.login().await.unwrap();
         let chain = decloud_testkit::pool::client(devnet, account)
             .await
             .unwrap();
-        decloud_chain::actions::deposit(&chain, U256::from(10_000_000_000_000u64))
+        // Lying costs a stake: the scheduler serves only its pool's members. The registry's
+        // stake comes on top of the escrow balance the tests count on.
+        let registry_stake = U256::from(1_000_000_000u64);
+        decloud_chain::actions::deposit(&chain, U256::from(10_000_000_000_000u64) + registry_stake)
             .await
             .unwrap();
+        decloud_chain::actions::join_pool(&chain, pool.workerpool, registry_stake)
+            .await
+            .unwrap();
+        scheduler.login().await.unwrap();
         Liar {
             address: key.address(),
             scheduler,

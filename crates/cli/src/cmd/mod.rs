@@ -17,3 +17,4 @@ pub(crate) mod shared;
 pub(crate) mod sim;
 pub(crate) mod task;
 pub(crate) mod wallet;
+pub(crate) mod worker;

@@ -9,6 +9,7 @@
 mod changes;
 mod cursor;
 mod deals;
+mod members;
 mod replicates;
 mod sessions;
 mod tasks;

@@ -72,6 +72,9 @@ pub(crate) enum WorkerpoolVerbs {
         after_help = "Examples:\n  decloud workerpool list --all\n  decloud workerpool list --json"
     )]
     List(ListArgs),
+    /// The owner's verbs on the pool's workers.
+    #[command(flatten)]
+    Members(crate::cmd::worker::MemberVerbs),
 }
 
 /// Arguments of `show`.
@@ -127,6 +130,7 @@ pub(crate) async fn run_workerpool(
         WorkerpoolVerbs::Deploy(args) => deploy::workerpool(args, home, json).await,
         WorkerpoolVerbs::Show(args) => show(Kind::Workerpool, args, home, json).await,
         WorkerpoolVerbs::List(args) => list(Kind::Workerpool, args, home, json).await,
+        WorkerpoolVerbs::Members(verb) => crate::cmd::worker::run_members(verb, home, json).await,
     }
 }
 

@@ -1,0 +1,67 @@
+//! What the worker registry's verdicts change in the database: a worker that is no longer a
+//! member of the pool loses its sessions and its assigned work, and a member's capacity follows
+//! its stake; the number of open login challenges is bounded.
+
+use alloy::primitives::Address;
+use decloud_sql::column::{bigint, uint};
+
+use super::Store;
+use crate::SchedulerError;
+
+impl Store {
+    /// Ends `worker`'s stay in the pool: its sessions are deleted, it is marked lost and its
+    /// assigned (not yet contributed) replicates go back to the pool with `reason`. Returns how
+    /// many replicates were released.
+    pub async fn expel(
+        &self,
+        worker: Address,
+        now: u64,
+        reason: &str,
+    ) -> Result<u64, SchedulerError> {
+        let mut tx = self.pool.begin().await?;
+        for statement in [
+            "DELETE FROM sessions WHERE worker = $1",
+            "UPDATE workers SET status = 'lost' WHERE address = $1",
+        ] {
+            let query = sqlx::query(statement).bind(worker.to_string());
+            query.execute(&mut *tx).await?;
+        }
+        let released = sqlx::query(
+            "UPDATE replicates SET status = 'lost', reason = $1, updated_at = $2 \
+             WHERE worker = $3 AND status = 'assigned'",
+        )
+        .bind(reason.to_owned())
+        .bind(bigint(now, "time")?)
+        .bind(worker.to_string())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        tx.commit().await?;
+        Ok(released)
+    }
+
+    /// Lowers `worker`'s capacity to `capacity` when it is above it (a stake that shrank, an
+    /// owner's smaller cap); returns whether it changed.
+    pub async fn cap_capacity(
+        &self,
+        worker: Address,
+        capacity: u64,
+    ) -> Result<bool, SchedulerError> {
+        let changed =
+            sqlx::query("UPDATE workers SET capacity = $1 WHERE address = $2 AND capacity > $1")
+                .bind(bigint(capacity, "capacity")?)
+                .bind(worker.to_string())
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
+        Ok(changed > 0)
+    }
+
+    /// How many login challenges are stored (answered ones are deleted, expired ones purged).
+    pub async fn challenge_count(&self) -> Result<u64, SchedulerError> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM challenges")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(uint(&row, "n")?)
+    }
+}

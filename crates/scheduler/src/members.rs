@@ -1,0 +1,166 @@
+//! The pool's members, as the hub's worker registry says: a worker may log in only while it is
+//! a member (staked at least the pool's minimum, or admitted by the pool's owner), its capacity
+//! is what its stake or the owner's cap allows, and a worker that leaves or is removed loses its
+//! sessions and its assigned work at the next check.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use alloy::primitives::Address;
+use decloud_chain::actions::{Membership, membership};
+use decloud_protocol::amount::format_amount;
+use decloud_protocol::pool::WorkerStatus;
+
+use crate::api::{MAX_CAPACITY, unix_now};
+use crate::{SchedulerError, Shared};
+
+/// The replicate reason of work taken back from a worker that is no longer a member.
+pub const EXPELLED_REASON: &str = "the worker is no longer a member of the workerpool";
+
+/// Recent registry answers about members (never about strangers: their count is not bounded).
+pub(crate) struct Members {
+    ttl: Duration,
+    cache: Mutex<HashMap<Address, (Membership, Instant)>>,
+}
+
+impl Members {
+    /// A cache whose answers are believed for `ttl`.
+    pub(crate) fn new(ttl: Duration) -> Self {
+        Self {
+            ttl,
+            cache: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn cached(&self, worker: Address) -> Option<Membership> {
+        let cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        cache
+            .get(&worker)
+            .filter(|(_, at)| at.elapsed() < self.ttl)
+            .map(|(m, _)| *m)
+    }
+
+    fn remember(&self, m: Membership) {
+        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        if m.is_member() {
+            cache.insert(m.worker, (m, Instant::now()));
+        } else {
+            cache.remove(&m.worker);
+        }
+    }
+
+    fn forget_stale(&self) {
+        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        cache.retain(|_, (_, at)| at.elapsed() < self.ttl);
+    }
+}
+
+/// How many replicates a member may hold at once: what the registry allows, at most
+/// [`MAX_CAPACITY`].
+pub fn capacity_of(m: &Membership) -> u64 {
+    m.capacity().min(MAX_CAPACITY)
+}
+
+/// `worker`'s membership of the pool from the chain (or the cache, when fresh): a 403 saying
+/// what to do when it is not a member.
+pub(crate) async fn check(state: &Shared, worker: Address) -> Result<Membership, SchedulerError> {
+    let m = match state.members.cached(worker) {
+        Some(m) => m,
+        None => {
+            let m = membership(&state.client, state.workerpool, worker).await?;
+            state.members.remember(m);
+            m
+        }
+    };
+    if m.is_member() && capacity_of(&m) > 0 {
+        Ok(m)
+    } else {
+        Err(SchedulerError::Forbidden(refusal(&m)))
+    }
+}
+
+/// Why `m` does not make its worker a member, and what to do about it.
+pub fn refusal(m: &Membership) -> String {
+    let (worker, pool) = (m.worker, m.workerpool);
+    if m.leaving_at != 0 {
+        return format!(
+            "worker {worker} has left workerpool {pool} (its stake unlocks at {}): withdraw it with `decloud worker leave --workerpool {pool}` after that time, then join again with `decloud worker join --workerpool {pool} --stake AMOUNT`",
+            m.leaving_at
+        );
+    }
+    if m.min_stake.is_zero() && !m.admitted {
+        return format!(
+            "workerpool {pool} takes only the workers its owner admits: ask the owner to run `decloud workerpool admit --workerpool {pool} {worker}`"
+        );
+    }
+    if m.joined_at == 0 {
+        return format!(
+            "worker {worker} is not a member of workerpool {pool}: join it with `decloud worker join --workerpool {pool} --stake {}` (at least the pool's minimum), or ask its owner to admit it",
+            format_amount(m.min_stake).replace(' ', "")
+        );
+    }
+    format!(
+        "worker {worker}'s stake in workerpool {pool} is {}, below the pool's minimum {}: leave with `decloud worker leave --workerpool {pool}` and join again with at least the minimum",
+        format_amount(m.stake),
+        format_amount(m.min_stake)
+    )
+}
+
+/// Re-reads the membership of every active worker every `interval`: a worker that is no longer
+/// a member is expelled (sessions deleted, assigned work back to the pool), a member whose
+/// stake or cap shrank gets the smaller capacity.
+pub(crate) async fn watch_members(state: Arc<Shared>, interval: Duration) {
+    loop {
+        tokio::time::sleep(interval).await;
+        state.members.forget_stale();
+        let workers = match state.store.workers().await {
+            Ok(w) => w,
+            Err(e) => {
+                tracing::warn!(error = %e, "listing workers for the membership check failed; retrying");
+                continue;
+            }
+        };
+        let mut changed = false;
+        for w in workers.iter().filter(|w| w.status == WorkerStatus::Active) {
+            let m = match membership(&state.client, state.workerpool, w.address).await {
+                Ok(m) => m,
+                Err(e) => {
+                    // The chain did not answer: nobody is expelled on a guess.
+                    tracing::warn!(error = %e, "reading the worker registry failed; retrying");
+                    break;
+                }
+            };
+            state.members.remember(m);
+            let outcome = if m.is_member() && capacity_of(&m) > 0 {
+                state
+                    .store
+                    .cap_capacity(w.address, capacity_of(&m))
+                    .await
+                    .map(|lowered| changed |= lowered)
+            } else {
+                expel(&state, w.address).await.map(|()| changed = true)
+            };
+            if let Err(e) = outcome {
+                tracing::warn!(error = %e, worker = %w.address, "applying the worker registry failed; retrying");
+            }
+        }
+        if changed {
+            state.changed();
+        }
+    }
+}
+
+/// Takes `worker`'s sessions and assigned work away.
+async fn expel(state: &Shared, worker: Address) -> Result<(), SchedulerError> {
+    let released = state
+        .store
+        .expel(worker, unix_now(), EXPELLED_REASON)
+        .await?;
+    if let Ok(mut sessions) = state.sessions.write() {
+        sessions.retain(|_, (w, _)| *w != worker);
+    }
+    tracing::warn!(%worker, released, "worker is no longer a member of the pool: its sessions end and its assigned work goes back to the pool");
+    Ok(())
+}
