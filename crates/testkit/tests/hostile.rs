@@ -1,0 +1,312 @@
+//! The adversarial suite: a hostile worker ([`Hostile`]) beside honest ones, on real contracts
+//! and the real scheduler. Whatever it says (stages it never reached, failures it never had),
+//! however it behaves (silent while holding work, hoarding, replaying reports and
+//! authorizations, reporting on tasks it does not hold), every task of the deal is certified on
+//! chain by honest workers and paid, and the requester's money is released. Each test names the
+//! defect of the "hostile workers" issue it would have caught.
+
+use std::time::Duration;
+
+use alloy::primitives::{Address, B256, U256};
+use alloy::providers::Provider;
+use alloy::rpc::types::Filter;
+use alloy::sol_types::SolEvent;
+use decloud_chain::client::Client;
+use decloud_chain::contracts::IHub;
+use decloud_protocol::pool::{ReplicateInfo, ReplicateStatus, ReportStatus};
+use decloud_scheduler::api::TaskReport;
+use decloud_scheduler::client::ClientError;
+use decloud_testkit::hostile::{Hostile, HostileError};
+use decloud_testkit::pool::{DealRequest, Pool, PoolOptions, REQUESTER};
+use decloud_testkit::{Devnet, fixtures};
+
+/// A devnet and a pool of `workers` honest workers that lose a silent worker after 3 s, all
+/// stopped so that the hostile worker comes first; the greeting app deployed.
+async fn started(workers: usize) -> (Devnet, Pool, Client, Address) {
+    let devnet = Devnet::start().await.unwrap();
+    let mut pool = Pool::start(
+        &devnet,
+        PoolOptions {
+            workers,
+            heartbeat_timeout: Duration::from_secs(3),
+            ..PoolOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    for i in 0..workers {
+        pool.kill_worker(i).await;
+    }
+    let module = fixtures::example_app("greeting").unwrap();
+    let app = pool.deploy_app("greeting", &module).await.unwrap();
+    let chain = Client::connect(&pool.profile, None, None).await.unwrap();
+    (devnet, pool, chain, app)
+}
+
+/// The scheduler's view of a task.
+async fn report(pool: &Pool, task: B256) -> TaskReport {
+    let url = pool.scheduler_url().unwrap();
+    reqwest::get(format!("{url}/v1/tasks/{task}"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// `worker`'s replicate of `task`, as the scheduler shows it.
+async fn replicate(pool: &Pool, task: B256, worker: Address) -> ReplicateInfo {
+    let r = report(pool, task).await;
+    r.replicates
+        .iter()
+        .find(|x| x.worker == worker)
+        .cloned()
+        .unwrap_or_else(|| panic!("no replicate of {worker}: {r:?}"))
+}
+
+async fn events<E: SolEvent>(chain: &Client, task: B256) -> Vec<E> {
+    let filter = Filter::new()
+        .address(chain.profile().contracts.hub)
+        .event_signature(E::SIGNATURE_HASH)
+        .topic1(task)
+        .from_block(0);
+    chain
+        .provider()
+        .get_logs(&filter)
+        .await
+        .unwrap()
+        .iter()
+        .filter_map(|l| E::decode_log(&l.inner).ok().map(|e| e.data))
+        .collect()
+}
+
+/// Waits until every task is completed on chain, then checks that each was contributed by
+/// honest workers only, finalized once, and that the requester has nothing frozen any more
+/// (its money went to the pool, not back into a task that never ends).
+async fn certified_by_honest_workers(
+    pool: &Pool,
+    chain: &Client,
+    tasks: &[B256],
+    honest: &[usize],
+) {
+    pool.wait_completed(tasks, Duration::from_secs(180))
+        .await
+        .unwrap();
+    let honest: Vec<Address> = honest.iter().map(|i| pool.worker_address(*i)).collect();
+    for task in tasks {
+        let contributors: Vec<Address> = events::<IHub::TaskContribute>(chain, *task)
+            .await
+            .iter()
+            .map(|e| e.worker)
+            .collect();
+        assert!(
+            !contributors.is_empty() && contributors.iter().all(|w| honest.contains(w)),
+            "{task} contributed by {contributors:?}, honest workers are {honest:?}"
+        );
+        assert_eq!(events::<IHub::TaskFinalize>(chain, *task).await.len(), 1);
+    }
+    let requester = decloud_chain::accounts::dev_signer(REQUESTER).address();
+    assert_eq!(
+        chain.hub().frozenOf(requester).call().await.unwrap(),
+        U256::ZERO,
+        "the requester's money is released"
+    );
+}
+
+fn refused(outcome: Result<(), HostileError>) -> (u16, String) {
+    match outcome {
+        Err(HostileError::Scheduler(ClientError::Refused { status, message })) => (status, message),
+        other => panic!("a lie was accepted: {other:?}"),
+    }
+}
+
+/// Defect 1: a throwaway key claims the only task, reports it contributed and revealed without
+/// sending anything, and goes silent. Its replicate never counts as contributed, it is lost
+/// with its worker, and an honest worker certifies the task.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_fake_contribution_then_silence_does_not_hold_a_task() {
+    let (_devnet, mut pool, chain, app) = started(1).await;
+    let task = pool.deal(&DealRequest::new(app)).await.unwrap().task_ids()[0];
+    let liar = Hostile::throwaway(&pool, 1).await.unwrap();
+    let a = liar.claim(Duration::from_secs(10)).await.unwrap().unwrap();
+    assert_eq!(a.task_id, task);
+    liar.lie(task, ReportStatus::Contributed).await.unwrap();
+    liar.lie(task, ReportStatus::Revealed).await.unwrap();
+    let r = replicate(&pool, task, liar.address()).await;
+    assert_eq!(
+        r.status,
+        ReplicateStatus::Assigned,
+        "words are no stage: {r:?}"
+    );
+    assert_eq!(r.result_hash, None);
+    let address = liar.address();
+    drop(liar);
+
+    pool.start_worker(0).await.unwrap();
+    certified_by_honest_workers(&pool, &chain, &[task], &[0]).await;
+    let r = replicate(&pool, task, address).await;
+    assert_eq!(r.status, ReplicateStatus::Lost, "{r:?}");
+    assert_eq!(
+        replicate(&pool, task, pool.worker_address(0)).await.status,
+        ReplicateStatus::Revealed
+    );
+}
+
+/// Defect 2: three throwaway keys claim a task one after the other and each reports a failure
+/// it never had. They cost nothing, so they prove nothing: the task is not given up, and the
+/// honest worker certifies it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn three_throwaway_identities_cannot_make_the_pool_give_a_task_up() {
+    let (_devnet, mut pool, chain, app) = started(1).await;
+    let task = pool.deal(&DealRequest::new(app)).await.unwrap().task_ids()[0];
+    for _ in 0..3 {
+        let liar = Hostile::throwaway(&pool, 1).await.unwrap();
+        let a = liar.claim(Duration::from_secs(10)).await.unwrap().unwrap();
+        assert_eq!(a.task_id, task);
+        liar.lie(task, ReportStatus::Failed).await.unwrap();
+        assert_eq!(
+            replicate(&pool, task, liar.address()).await.status,
+            ReplicateStatus::Failed
+        );
+    }
+    let r = report(&pool, task).await;
+    assert_eq!(r.task.given_up, None, "{r:?}");
+
+    pool.start_worker(0).await.unwrap();
+    certified_by_honest_workers(&pool, &chain, &[task], &[0]).await;
+    assert_eq!(report(&pool, task).await.task.given_up, None);
+}
+
+/// Defect 3 (hoarding) and silence with heartbeats: one identity claims every task at once and
+/// keeps sending heartbeats without ever contributing. What it holds goes back to the pool
+/// after three reference times, it never gets the same task twice, and the honest workers
+/// certify the whole deal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_hoarder_that_sends_heartbeats_but_never_contributes_loses_what_it_holds() {
+    let (_devnet, mut pool, chain, app) = started(2).await;
+    // A reference time of 3 s: a replicate not contributed within 9 s goes back.
+    let short = pool.create_category("test-hoard", 3).await.unwrap();
+    let deal = pool
+        .deal(&DealRequest::new(app).volume(4).category(short))
+        .await
+        .unwrap();
+    let tasks = deal.task_ids();
+    let hoarder = Hostile::throwaway(&pool, 64).await.unwrap();
+    let alive = hoarder.pretend_alive(Duration::from_millis(500));
+    let mut got: Vec<B256> = hoarder
+        .hoard(16, Duration::from_secs(2))
+        .await
+        .unwrap()
+        .iter()
+        .map(|a| a.task_id)
+        .collect();
+    got.sort();
+    let mut all = tasks.clone();
+    all.sort();
+    assert_eq!(got, all, "the hoarder took the whole deal");
+    for task in &tasks {
+        hoarder.lie(*task, ReportStatus::Contributed).await.unwrap();
+    }
+
+    pool.start_worker(0).await.unwrap();
+    pool.start_worker(1).await.unwrap();
+    certified_by_honest_workers(&pool, &chain, &tasks, &[0, 1]).await;
+    for task in &tasks {
+        let r = replicate(&pool, *task, hoarder.address()).await;
+        assert_eq!(r.status, ReplicateStatus::Lost, "{r:?}");
+        assert!(
+            r.reason
+                .as_deref()
+                .unwrap_or_default()
+                .contains("not contributed on chain within 9 s"),
+            "{r:?}"
+        );
+        assert_eq!(
+            report(&pool, *task)
+                .await
+                .replicates
+                .iter()
+                .filter(|x| x.worker == hoarder.address())
+                .count(),
+            1,
+            "never the same task twice"
+        );
+    }
+    assert!(
+        hoarder
+            .hoard(4, Duration::from_secs(1))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    alive.abort();
+}
+
+/// Replays and misdirection: reports on a task the worker does not hold, an authorization
+/// replayed for another task, and old reports sent again are refused and change nothing; the
+/// deal is certified by the honest worker.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn replayed_and_misdirected_reports_and_authorizations_change_nothing() {
+    let (_devnet, mut pool, chain, app) = started(1).await;
+    let tasks = pool
+        .deal(&DealRequest::new(app).volume(2))
+        .await
+        .unwrap()
+        .task_ids();
+    let liar = Hostile::funded(&pool, 1, U256::from(10_000_000_000_000u64))
+        .await
+        .unwrap();
+    let a = liar.claim(Duration::from_secs(10)).await.unwrap().unwrap();
+    let (held, other) = if a.task_id == tasks[0] {
+        (tasks[0], tasks[1])
+    } else {
+        (tasks[1], tasks[0])
+    };
+    assert_eq!(a.task_id, held);
+
+    // Reports on tasks it does not hold: refused, and no replicate appears.
+    for task in [other, B256::repeat_byte(0x42)] {
+        for status in [
+            ReportStatus::Contributed,
+            ReportStatus::Revealed,
+            ReportStatus::Failed,
+        ] {
+            let (status_code, message) = refused(liar.lie(task, status).await);
+            assert_eq!(status_code, 404, "{message}");
+            assert!(message.contains("holds no replicate"), "{message}");
+        }
+    }
+    assert!(report(&pool, other).await.replicates.is_empty());
+
+    // Its authorization for one task, replayed for the other: the hub refuses it.
+    let mut misdirected = a.clone();
+    misdirected.task_id = other;
+    misdirected.index = 1 - a.index;
+    let replay = liar
+        .contribute_with(
+            &misdirected,
+            B256::repeat_byte(0x66),
+            a.authorization.sign.clone(),
+        )
+        .await;
+    assert!(matches!(replay, Err(HostileError::Chain(_))), "{replay:?}");
+    assert!(
+        events::<IHub::TaskContribute>(&chain, other)
+            .await
+            .is_empty()
+    );
+
+    // A fake failure, then the same report and a fake contribution replayed: refused.
+    liar.lie(held, ReportStatus::Failed).await.unwrap();
+    for status in [ReportStatus::Failed, ReportStatus::Contributed] {
+        let (status_code, message) = refused(liar.lie(held, status).await);
+        assert_eq!(status_code, 400, "{message}");
+    }
+    assert_eq!(
+        replicate(&pool, held, liar.address()).await.status,
+        ReplicateStatus::Failed
+    );
+
+    pool.start_worker(0).await.unwrap();
+    certified_by_honest_workers(&pool, &chain, &tasks, &[0]).await;
+}
