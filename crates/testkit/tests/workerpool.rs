@@ -570,6 +570,9 @@ async fn bad_apps_end_with_a_reason_and_the_worker_keeps_serving() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_task_every_worker_fails_is_given_up_and_its_deadline_started() {
     let (_devnet, pool, chain) = started(3).await;
+    // Failures count only from workers with on-chain history in the pool: each contributes once.
+    let (_, greeting) = deploy(&pool, "greeting").await;
+    completed_task(&pool, DealRequest::new(greeting).args("history").trust(5)).await;
     let mismatched = deploy_mismatched(&pool).await;
     let task = first_task(&pool, DealRequest::new(mismatched)).await;
     let r = fixtures::eventually(Duration::from_secs(120), "never given up", || async {
