@@ -224,10 +224,12 @@ pub async fn release_overdue(
     now: u64,
 ) -> Result<Vec<(B256, Address)>, SchedulerError> {
     let mut released = Vec::new();
-    // The shortest reference time is one second: older than that is a candidate.
-    let candidates = store
-        .assigned_before(now.saturating_sub(CONTRIBUTION_GRACE_RATIO), RELEASE_SCAN)
-        .await?;
+    // The shortest reference time counts as one second: assigned at least the grace of that
+    // long ago is a candidate.
+    let cutoff = now
+        .saturating_sub(CONTRIBUTION_GRACE_RATIO)
+        .saturating_add(1);
+    let candidates = store.assigned_before(cutoff, RELEASE_SCAN).await?;
     let mut grace: BTreeMap<B256, Option<u64>> = BTreeMap::new();
     for (r, deal_id) in candidates {
         let secs = match grace.get(&deal_id) {

@@ -8,7 +8,12 @@ use std::process::{Child, ChildStdout, Command, ExitStatus, Output, Stdio};
 use std::time::Duration;
 
 use alloy::primitives::{Address, B256};
+use alloy::providers::Provider;
+use alloy::rpc::types::Filter;
+use alloy::sol_types::SolEvent;
 use decloud_chain::ChainError;
+use decloud_chain::client::Client;
+use decloud_scheduler::api::TaskReport;
 
 use crate::Devnet;
 
@@ -148,6 +153,37 @@ where
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// Every event `E` the hub emitted for `task` (its first indexed topic), oldest first.
+pub async fn hub_events<E: SolEvent>(chain: &Client, task: B256) -> Result<Vec<E>, FixtureError> {
+    let filter = Filter::new()
+        .address(chain.profile().contracts.hub)
+        .event_signature(E::SIGNATURE_HASH)
+        .topic1(task)
+        .from_block(0);
+    let logs = chain
+        .provider()
+        .get_logs(&filter)
+        .await
+        .map_err(|source| FixtureError::Rpc {
+            method: "eth_getLogs",
+            source,
+        })?;
+    Ok(logs
+        .iter()
+        .filter_map(|l| E::decode_log(&l.inner).ok().map(|e| e.data))
+        .collect())
+}
+
+/// The scheduler at `url`'s view of `task` (`GET /v1/tasks/{task}`), `None` when it does not
+/// answer one.
+pub async fn scheduler_task(url: &str, task: B256) -> Option<TaskReport> {
+    let response = reqwest::get(format!("{url}/v1/tasks/{task}")).await.ok()?;
+    if !response.status().is_success() {
+        return None;
+    }
+    response.json().await.ok()
 }
 
 /// The standard output of a finished command, or its standard error as the failure.

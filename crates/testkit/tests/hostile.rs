@@ -3,13 +3,12 @@
 //! however it behaves (silent while holding work, hoarding, replaying reports and
 //! authorizations, reporting on tasks it does not hold), every task of the deal is certified on
 //! chain by honest workers and paid, and the requester's money is released. Each test names the
-//! defect of the "hostile workers" issue it would have caught.
+//! defect of the "hostile workers" issue it would have caught. The last test is the honest
+//! counterpart: a worker restarted after a crash asks the chain before it computes again.
 
 use std::time::Duration;
 
 use alloy::primitives::{Address, B256, U256};
-use alloy::providers::Provider;
-use alloy::rpc::types::Filter;
 use alloy::sol_types::SolEvent;
 use decloud_chain::client::Client;
 use decloud_chain::contracts::IHub;
@@ -45,11 +44,7 @@ async fn started(workers: usize) -> (Devnet, Pool, Client, Address) {
 
 /// The scheduler's view of a task.
 async fn report(pool: &Pool, task: B256) -> TaskReport {
-    let url = pool.scheduler_url().unwrap();
-    reqwest::get(format!("{url}/v1/tasks/{task}"))
-        .await
-        .unwrap()
-        .json()
+    fixtures::scheduler_task(&pool.scheduler_url().unwrap(), task)
         .await
         .unwrap()
 }
@@ -65,19 +60,7 @@ async fn replicate(pool: &Pool, task: B256, worker: Address) -> ReplicateInfo {
 }
 
 async fn events<E: SolEvent>(chain: &Client, task: B256) -> Vec<E> {
-    let filter = Filter::new()
-        .address(chain.profile().contracts.hub)
-        .event_signature(E::SIGNATURE_HASH)
-        .topic1(task)
-        .from_block(0);
-    chain
-        .provider()
-        .get_logs(&filter)
-        .await
-        .unwrap()
-        .iter()
-        .filter_map(|l| E::decode_log(&l.inner).ok().map(|e| e.data))
-        .collect()
+    fixtures::hub_events(chain, task).await.unwrap()
 }
 
 /// Waits until every task is completed on chain, then checks that each was contributed by
@@ -309,4 +292,62 @@ async fn replayed_and_misdirected_reports_and_authorizations_change_nothing() {
 
     pool.start_worker(0).await.unwrap();
     certified_by_honest_workers(&pool, &chain, &tasks, &[0]).await;
+}
+
+/// The app modules worker `i` keeps (downloaded to run them).
+fn cached_modules(pool: &Pool, i: usize) -> Vec<std::path::PathBuf> {
+    match std::fs::read_dir(pool.worker_dir(i).join("apps")) {
+        Ok(dir) => dir.filter_map(|e| e.ok().map(|e| e.path())).collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+/// A worker restarted after a crash drops a job whose task another worker certified meanwhile,
+/// without running the app again (the issue found it recomputed first and checked the chain
+/// after).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_resumed_job_whose_task_is_completed_on_chain_is_not_computed_again() {
+    let (_devnet, mut pool, _chain, _) = started(2).await;
+    pool.start_worker(0).await.unwrap();
+    pool.start_worker(1).await.unwrap();
+    // A search long enough to be killed in the middle of.
+    let module = fixtures::example_app("hash-search").unwrap();
+    let app = pool.deploy_app("hash-search", &module).await.unwrap();
+    let task = pool
+        .deal(&DealRequest::new(app).args("decloud 21"))
+        .await
+        .unwrap()
+        .task_ids()[0];
+    let url = pool.scheduler_url().unwrap();
+    let first = fixtures::eventually(Duration::from_secs(60), "never assigned", || async {
+        fixtures::scheduler_task(&url, task)
+            .await?
+            .replicates
+            .into_iter()
+            .find(|r| r.status == ReplicateStatus::Assigned)
+    })
+    .await
+    .unwrap();
+    let victim = usize::from(first.worker != pool.worker_address(0));
+    pool.kill_worker(victim).await;
+    pool.wait_completed(&[task], Duration::from_secs(180))
+        .await
+        .unwrap();
+
+    // The victim's job is saved; without its module, a second run would download it again.
+    let job = pool.worker_dir(victim).join(format!("jobs/{task}.json"));
+    assert!(job.exists(), "the killed worker saved its job");
+    for path in cached_modules(&pool, victim) {
+        std::fs::remove_file(path).unwrap();
+    }
+    pool.start_worker(victim).await.unwrap();
+    fixtures::eventually(Duration::from_secs(60), "the job never ended", || async {
+        (!job.exists()).then_some(())
+    })
+    .await
+    .unwrap();
+    assert!(
+        cached_modules(&pool, victim).is_empty(),
+        "the app was downloaded to run again"
+    );
 }

@@ -6,8 +6,6 @@
 use std::time::Duration;
 
 use alloy::primitives::{Address, B256, U256};
-use alloy::providers::Provider;
-use alloy::rpc::types::Filter;
 use alloy::sol_types::SolEvent;
 use decloud_chain::client::Client;
 use decloud_chain::contracts::IHub;
@@ -60,12 +58,7 @@ async fn completed_task(pool: &Pool, request: DealRequest) -> B256 {
 
 /// The scheduler's view of a task.
 async fn report(pool: &Pool, task: B256) -> Option<TaskReport> {
-    let url = pool.scheduler_url()?;
-    let response = reqwest::get(format!("{url}/v1/tasks/{task}")).await.ok()?;
-    if !response.status().is_success() {
-        return None;
-    }
-    response.json().await.ok()
+    fixtures::scheduler_task(&pool.scheduler_url()?, task).await
 }
 
 /// Waits until the scheduler shows a replicate of `task` for which `pred` holds.
@@ -116,19 +109,7 @@ async fn wait_event<E: SolEvent>(chain: &Client, task: B256, timeout: Duration, 
 }
 
 async fn events<E: SolEvent>(chain: &Client, task: B256) -> Vec<E> {
-    let filter = Filter::new()
-        .address(chain.profile().contracts.hub)
-        .event_signature(E::SIGNATURE_HASH)
-        .topic1(task)
-        .from_block(0);
-    chain
-        .provider()
-        .get_logs(&filter)
-        .await
-        .unwrap()
-        .iter()
-        .filter_map(|l| E::decode_log(&l.inner).ok().map(|e| e.data))
-        .collect()
+    fixtures::hub_events(chain, task).await.unwrap()
 }
 
 /// The result archive at `location`, unpacked.

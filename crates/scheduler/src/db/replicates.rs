@@ -149,12 +149,7 @@ impl Store {
         .bind(task_id.to_string())
         .fetch_one(&self.pool)
         .await?;
-        let total: i64 = row.try_get("total")?;
-        let credible: i64 = row.try_get("credible")?;
-        Ok((
-            u64::try_from(total).unwrap_or_default(),
-            u64::try_from(credible).unwrap_or_default(),
-        ))
+        Ok((uint(&row, "total")?, uint(&row, "credible")?))
     }
 
     /// Replicates of open tasks assigned before `before` and still not contributed on chain,
@@ -188,16 +183,17 @@ impl Store {
         reason: &str,
         now: u64,
     ) -> Result<bool, SchedulerError> {
-        let result = sqlx::query(
-            "UPDATE replicates SET status = 'lost', reason = $1, updated_at = $2 \
-             WHERE taskid = $3 AND worker = $4 AND status = 'assigned'",
-        )
-        .bind(reason.to_owned())
-        .bind(bigint(now, "time")?)
-        .bind(task_id.to_string())
-        .bind(worker.to_string())
-        .execute(&self.pool)
-        .await?;
+        let sql = "UPDATE replicates SET status = 'lost', reason = $1, updated_at = $2 \
+                   WHERE taskid = $3 AND worker = $4 AND status = 'assigned'";
+        let values = vec![
+            Value::Text(reason.to_owned()),
+            Value::bigint(now, "time")?,
+            Value::text(task_id),
+            Value::text(worker),
+        ];
+        let result = bind_all(sqlx::query(sql), values)
+            .execute(&self.pool)
+            .await?;
         Ok(result.rows_affected() == 1)
     }
 }

@@ -7,14 +7,14 @@ use sqlx::Row;
 
 use super::*;
 
-async fn store() -> (tempfile::TempDir, String, Store) {
+pub(super) async fn store() -> (tempfile::TempDir, String, Store) {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("scheduler.db").display());
     let store = Store::open(&url).await.unwrap();
     (dir, url, store)
 }
 
-fn deal(volume: u64, trust: u64) -> DealRow {
+pub(super) fn deal(volume: u64, trust: u64) -> DealRow {
     let deal = Deal {
         requestHash: B256::repeat_byte(volume as u8),
         volume: U256::from(volume),

@@ -2,33 +2,20 @@
 //! the level of its queries (the end-to-end versions run against real contracts in
 //! `crates/testkit/tests/hostile.rs`).
 
-use alloy::primitives::{Address, B256, U256};
+use alloy::primitives::{Address, B256};
 use decloud_protocol::pool::{Report, ReportStatus};
-use decloud_protocol::typed::Deal;
 
+use super::tests::{deal, store};
 use super::*;
 
-async fn store() -> (tempfile::TempDir, Store) {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("scheduler.db").display());
-    (dir, Store::open(&url).await.unwrap())
-}
-
-fn deal(trust: u64, reference: u64) -> DealRow {
-    let deal = Deal {
-        requestHash: B256::repeat_byte(trust as u8),
-        volume: U256::from(2),
-        trust: U256::from(trust),
-        workClockTimeRef: U256::from(reference),
-        app: Address::repeat_byte(0xa),
-        ..Default::default()
-    };
-    DealRow {
-        deal_id: decloud_protocol::ids::deal_id_of(&deal),
-        deal,
-        params: String::new(),
-        block_number: 7,
-        start_time: 1000,
+/// The chain's word that `worker` contributed `hash` to `task` at `at`.
+fn contribution(task_id: B256, worker: Address, hash: u8, at: u64) -> TaskChange {
+    TaskChange::Contribution {
+        task_id,
+        worker,
+        result_hash: B256::repeat_byte(hash),
+        weight: None,
+        at,
     }
 }
 
@@ -41,9 +28,10 @@ fn report(status: ReportStatus) -> Report {
     }
 }
 
-/// A trust-1 deal's two tasks, with `workers` registered (capacity 4, score 0) at time 100.
+/// A trust-1 deal's two tasks (reference time 0: one second), with `workers` registered
+/// (capacity 4, score 0) at time 100.
 async fn setup(store: &Store, workers: &[Address]) -> (DealRow, B256, B256) {
-    let d = deal(1, 10);
+    let d = deal(2, 1);
     store.insert_deal(&d).await.unwrap();
     for w in workers {
         store.upsert_worker(*w, 4, 0, 100).await.unwrap();
@@ -51,6 +39,14 @@ async fn setup(store: &Store, workers: &[Address]) -> (DealRow, B256, B256) {
     let t0 = decloud_protocol::task_id(d.deal_id, 0);
     let t1 = decloud_protocol::task_id(d.deal_id, 1);
     (d, t0, t1)
+}
+
+/// [`setup`] with a liar and an honest worker, the liar holding the first task since 100.
+async fn liar_holds_t0(store: &Store) -> (Address, Address, B256, B256) {
+    let (liar, honest) = (Address::repeat_byte(1), Address::repeat_byte(2));
+    let (_, t0, t1) = setup(store, &[liar, honest]).await;
+    store.assign(t0, liar, 100).await.unwrap();
+    (liar, honest, t0, t1)
 }
 
 async fn candidates(store: &Store, worker: Address) -> Vec<B256> {
@@ -65,10 +61,8 @@ async fn candidates(store: &Store, worker: Address) -> Vec<B256> {
 
 #[tokio::test]
 async fn a_reported_contribution_is_no_stage_and_a_lost_liar_frees_the_task() {
-    let (_dir, store) = store().await;
-    let (liar, honest) = (Address::repeat_byte(1), Address::repeat_byte(2));
-    let (_, t0, t1) = setup(&store, &[liar, honest]).await;
-    store.assign(t0, liar, 100).await.unwrap();
+    let (_dir, _url, store) = store().await;
+    let (liar, honest, t0, t1) = liar_holds_t0(&store).await;
     for status in [ReportStatus::Contributed, ReportStatus::Revealed] {
         assert!(store.report(t0, liar, &report(status), 101).await.unwrap());
         let r = &store.replicates(t0).await.unwrap()[0];
@@ -93,13 +87,7 @@ async fn a_reported_contribution_is_no_stage_and_a_lost_liar_frees_the_task() {
     );
     // Its transaction lands after all: the chain makes the replicate contributed again.
     store
-        .apply(&[TaskChange::Contribution {
-            task_id: t0,
-            worker: liar,
-            result_hash: B256::repeat_byte(9),
-            weight: None,
-            at: 700,
-        }])
+        .apply(&[contribution(t0, liar, 9, 700)])
         .await
         .unwrap();
     let r = &store.replicates(t0).await.unwrap()[0];
@@ -112,19 +100,11 @@ async fn a_reported_contribution_is_no_stage_and_a_lost_liar_frees_the_task() {
 
 #[tokio::test]
 async fn a_lost_workers_replicate_reported_contributed_before_this_version_is_released() {
-    let (_dir, store) = store().await;
-    let (liar, honest) = (Address::repeat_byte(1), Address::repeat_byte(2));
-    let (_, t0, _) = setup(&store, &[liar, honest]).await;
-    store.assign(t0, liar, 100).await.unwrap();
+    let (_dir, _url, store) = store().await;
+    let (liar, honest, t0, _) = liar_holds_t0(&store).await;
     // A row written by the old report handler: contributed by word only.
     store
-        .apply(&[TaskChange::Contribution {
-            task_id: t0,
-            worker: liar,
-            result_hash: B256::ZERO,
-            weight: None,
-            at: 101,
-        }])
+        .apply(&[contribution(t0, liar, 0, 101)])
         .await
         .unwrap();
     sqlx::query("UPDATE replicates SET result_hash = NULL")
@@ -141,7 +121,7 @@ async fn a_lost_workers_replicate_reported_contributed_before_this_version_is_re
 
 #[tokio::test]
 async fn only_failures_from_workers_with_on_chain_history_count() {
-    let (_dir, store) = store().await;
+    let (_dir, _url, store) = store().await;
     let fresh: Vec<Address> = (1..=3).map(Address::repeat_byte).collect();
     let (scored, veteran) = (Address::repeat_byte(8), Address::repeat_byte(9));
     let (_, t0, t1) = setup(&store, &fresh).await;
@@ -157,13 +137,7 @@ async fn only_failures_from_workers_with_on_chain_history_count() {
     assert_eq!(store.failure_counts(t0).await.unwrap(), (3, 0));
     // A score read from the chain, or a contribution the follower saw, is history.
     store
-        .apply(&[TaskChange::Contribution {
-            task_id: t1,
-            worker: veteran,
-            result_hash: B256::repeat_byte(1),
-            weight: None,
-            at: 102,
-        }])
+        .apply(&[contribution(t1, veteran, 1, 102)])
         .await
         .unwrap();
     for w in [scored, veteran] {
@@ -178,7 +152,7 @@ async fn only_failures_from_workers_with_on_chain_history_count() {
 
 #[tokio::test]
 async fn overdue_assignments_are_listed_and_released_once() {
-    let (_dir, store) = store().await;
+    let (_dir, _url, store) = store().await;
     let w = Address::repeat_byte(1);
     let (d, t0, t1) = setup(&store, &[w]).await;
     store.assign(t0, w, 100).await.unwrap();
@@ -199,9 +173,9 @@ async fn overdue_assignments_are_listed_and_released_once() {
 
 #[tokio::test]
 async fn a_replicate_not_contributed_within_three_reference_times_goes_back_to_the_pool() {
-    let (_dir, store) = store().await;
+    let (_dir, _url, store) = store().await;
     let (hoarder, honest) = (Address::repeat_byte(1), Address::repeat_byte(2));
-    // Reference time 10 s: 30 s to contribute.
+    // Reference time 0, counted as 1 s: 3 s to contribute.
     let (_, t0, t1) = setup(&store, &[hoarder, honest]).await;
     store.assign(t0, hoarder, 100).await.unwrap();
     store.assign(t1, hoarder, 100).await.unwrap();
@@ -210,12 +184,12 @@ async fn a_replicate_not_contributed_within_three_reference_times_goes_back_to_t
         .await
         .unwrap();
     assert!(
-        crate::driver::release_overdue(&store, 129)
+        crate::driver::release_overdue(&store, 102)
             .await
             .unwrap()
             .is_empty()
     );
-    let mut released = crate::driver::release_overdue(&store, 130).await.unwrap();
+    let mut released = crate::driver::release_overdue(&store, 103).await.unwrap();
     released.sort();
     let mut expected = vec![(t0, hoarder), (t1, hoarder)];
     expected.sort();
