@@ -82,6 +82,9 @@ pub enum FixtureError {
         /// How long the test waited.
         timeout: Duration,
     },
+    /// The sandbox could not run an app the way a worker would.
+    #[error("the sandbox: {0}")]
+    Runtime(String),
     /// Anvil holds no such snapshot (each can be reverted to once).
     #[error("anvil has no snapshot {0}")]
     NoSnapshot(alloy::primitives::U256),
@@ -184,6 +187,46 @@ pub async fn scheduler_task(url: &str, task: B256) -> Option<TaskReport> {
         return None;
     }
     response.json().await.ok()
+}
+
+/// The digest an honest worker contributes for `task` of `deal` (started at `start_time`)
+/// running `wasm` with `args`, computed in the sandbox a worker uses.
+pub async fn honest_digest(
+    wasm: &[u8],
+    deal: &decloud_protocol::typed::Deal,
+    task: B256,
+    start_time: u64,
+    args: &str,
+) -> Result<B256, FixtureError> {
+    use decloud_runtime::{Limits, Runtime, RuntimeConfig, TaskContext};
+    let runtime_error = |e: &dyn std::fmt::Display| FixtureError::Runtime(e.to_string());
+    let (wasm, reference, args) = (
+        wasm.to_vec(),
+        u64::try_from(deal.workClockTimeRef).unwrap_or(u64::MAX),
+        args.to_owned(),
+    );
+    tokio::task::spawn_blocking(move || {
+        let runtime = Runtime::new(RuntimeConfig::default()).map_err(|e| runtime_error(&e))?;
+        let app = runtime.compile(&wasm).map_err(|e| runtime_error(&e))?;
+        let out = tempfile::tempdir().map_err(FixtureError::TempDir)?;
+        let ctx = TaskContext {
+            task_id: task.0,
+            args: TaskContext::split_args(&args).map_err(|e| runtime_error(&e))?,
+            clock_secs: start_time,
+            ..TaskContext::default()
+        };
+        let limits = Limits::for_category(reference);
+        let report = runtime
+            .run(&app, &ctx, None, out.path(), &limits)
+            .map_err(|e| runtime_error(&e))?;
+        let contribution = report
+            .outcome
+            .contribution(false)
+            .ok_or_else(|| runtime_error(&"the app ran past its wall-clock cap"))?;
+        Ok(B256::from(contribution.digest.0))
+    })
+    .await
+    .map_err(|e| runtime_error(&e))?
 }
 
 /// The standard output of a finished command, or its standard error as the failure.

@@ -351,3 +351,133 @@ async fn a_resumed_job_whose_task_is_completed_on_chain_is_not_computed_again() 
         "the app was downloaded to run again"
     );
 }
+
+/// What one run of [`honest_load`] measured.
+struct Load {
+    /// How long each honest claim that got a replicate took.
+    claims: Vec<Duration>,
+    /// Tasks certified per second, from the match to the last finalization.
+    tasks_per_sec: f64,
+    /// Replicates the hoarder got.
+    hoarded: u64,
+}
+
+/// Two scripted honest workers compute a deal of `volume` greeting tasks (category of 3 s) to
+/// the end, beside a hoarder claiming 32 at a time at full speed when `hoarder` is set.
+async fn honest_load(volume: u64, hoarder: bool) -> Load {
+    let (_devnet, pool, chain, app) = started(0).await;
+    let short = pool.create_category("test-load", 3).await.unwrap();
+    let module = fixtures::example_app("greeting").unwrap();
+    let stake = U256::from(10_000_000_000_000u64);
+    let honest = [
+        Hostile::funded(&pool, 1, stake).await.unwrap(),
+        Hostile::funded(&pool, 1, stake).await.unwrap(),
+    ];
+    let hoarded = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let hoarding = if hoarder {
+        let h = Hostile::throwaway(&pool, 256).await.unwrap();
+        Some(h.hoard_forever(32, hoarded.clone()))
+    } else {
+        None
+    };
+    let started_at = std::time::Instant::now();
+    let tasks = pool
+        .deal(
+            &DealRequest::new(app)
+                .args("load")
+                .volume(volume)
+                .category(short),
+        )
+        .await
+        .unwrap()
+        .task_ids();
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut runs = Vec::new();
+    for worker in honest {
+        let (module, done) = (module.clone(), done.clone());
+        runs.push(tokio::spawn(async move {
+            let mut claims = Vec::new();
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                let asked = std::time::Instant::now();
+                let Ok(Some(a)) = worker.claim(Duration::from_secs(2)).await else {
+                    continue;
+                };
+                claims.push(asked.elapsed());
+                let deal =
+                    <decloud_protocol::typed::Deal as alloy::sol_types::SolValue>::abi_decode(
+                        &a.deal,
+                    )
+                    .unwrap();
+                let digest =
+                    fixtures::honest_digest(&module, &deal, a.task_id, a.start_time, "load")
+                        .await
+                        .unwrap();
+                if worker
+                    .contribute_with(&a, digest, a.authorization.sign.clone())
+                    .await
+                    .is_ok()
+                {
+                    let mut revealed = Hostile::fake(ReportStatus::Revealed);
+                    revealed.results_location = Some(format!("http://results/blobs/{digest}"));
+                    let _ = worker.report(a.task_id, &revealed).await;
+                }
+            }
+            claims
+        }));
+    }
+    pool.wait_completed(&tasks, Duration::from_secs(600))
+        .await
+        .unwrap();
+    let elapsed = started_at.elapsed();
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut claims = Vec::new();
+    for run in runs {
+        claims.extend(run.await.unwrap());
+    }
+    if let Some(h) = hoarding {
+        h.abort();
+    }
+    drop(chain);
+    Load {
+        claims,
+        tasks_per_sec: volume as f64 / elapsed.as_secs_f64(),
+        hoarded: hoarded.load(std::sync::atomic::Ordering::Relaxed),
+    }
+}
+
+fn p99(mut samples: Vec<Duration>) -> Duration {
+    samples.sort();
+    let i = (samples.len() * 99).div_ceil(100).saturating_sub(1);
+    samples.get(i).copied().unwrap_or_default()
+}
+
+/// The measure of the issue: honest workers' claim p99 and certified tasks/s with and without
+/// a hoarder claiming at full speed (target ratio ≥ 0.9). Prints figures, asserts none:
+/// `cargo nextest run --workspace -E 'test(hoarder_costs)' --run-ignored only --no-capture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "a measurement: prints figures, takes a minute"]
+async fn what_a_hoarder_costs_honest_workers() {
+    const VOLUME: u64 = 40;
+    let calm = honest_load(VOLUME, false).await;
+    let hoarded = honest_load(VOLUME, true).await;
+    let (calm_p99, hoarded_p99) = (p99(calm.claims.clone()), p99(hoarded.claims.clone()));
+    println!("| run | honest claims | claim p99 | certified tasks/s | hoarded replicates |");
+    println!("|---|---|---|---|---|");
+    for (name, load, p) in [
+        ("no hoarder", &calm, calm_p99),
+        ("hoarder, 32 claims in flight", &hoarded, hoarded_p99),
+    ] {
+        println!(
+            "| {name} | {} | {} ms | {:.2} | {} |",
+            load.claims.len(),
+            p.as_millis(),
+            load.tasks_per_sec,
+            load.hoarded
+        );
+    }
+    println!(
+        "throughput ratio (hoarder / none): {:.2}; claim p99 ratio: {:.2}",
+        hoarded.tasks_per_sec / calm.tasks_per_sec,
+        hoarded_p99.as_secs_f64() / calm_p99.as_secs_f64().max(1e-9)
+    );
+}

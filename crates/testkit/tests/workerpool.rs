@@ -12,7 +12,7 @@ use decloud_chain::contracts::IHub;
 use decloud_protocol::pool::{NextAction, ReplicateInfo, ReportStatus};
 use decloud_protocol::result::{commitment, result_hash};
 use decloud_protocol::typed::Deal;
-use decloud_runtime::{Limits, Runtime, RuntimeConfig, TaskContext};
+use decloud_runtime::Limits;
 use decloud_scheduler::api::TaskReport;
 use decloud_scheduler::db::ReplicateStatus;
 use decloud_testkit::pool::{DealRequest, Pool, PoolOptions};
@@ -127,25 +127,9 @@ async fn score(chain: &Client, worker: Address) -> u64 {
 
 /// The digest an honest worker contributes for `task` of `deal` running `wasm` with `args`.
 async fn honest_digest(wasm: &[u8], deal: &Deal, task: B256, start_time: u64, args: &str) -> B256 {
-    let (wasm, deal, args) = (wasm.to_vec(), deal.clone(), args.to_string());
-    tokio::task::spawn_blocking(move || run_honestly(&wasm, &deal, task, start_time, &args))
+    fixtures::honest_digest(wasm, deal, task, start_time, args)
         .await
         .unwrap()
-}
-
-fn run_honestly(wasm: &[u8], deal: &Deal, task: B256, start_time: u64, args: &str) -> B256 {
-    let runtime = Runtime::new(RuntimeConfig::default()).unwrap();
-    let app = runtime.compile(wasm).unwrap();
-    let out = tempfile::tempdir().unwrap();
-    let ctx = TaskContext {
-        task_id: task.0,
-        args: TaskContext::split_args(args).unwrap(),
-        clock_secs: start_time,
-        ..TaskContext::default()
-    };
-    let limits = Limits::for_category(u64::try_from(deal.workClockTimeRef).unwrap());
-    let report = runtime.run(&app, &ctx, None, out.path(), &limits).unwrap();
-    B256::from(report.outcome.contribution(false).unwrap().digest.0)
 }
 
 /// A devnet, a pool started with `options` on it, and a client that reads its chain.
