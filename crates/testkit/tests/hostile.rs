@@ -354,7 +354,8 @@ async fn a_resumed_job_whose_task_is_completed_on_chain_is_not_computed_again() 
 
 /// What one run of [`honest_load`] measured.
 struct Load {
-    /// How long each honest claim that got a replicate took.
+    /// How long each honest worker waited for each replicate it got, from the moment it was
+    /// free (empty long polls included).
     claims: Vec<Duration>,
     /// Tasks certified per second, from the match to the last finalization.
     tasks_per_sec: f64,
@@ -397,12 +398,13 @@ async fn honest_load(volume: u64, hoarder: bool) -> Load {
         let (module, done) = (module.clone(), done.clone());
         runs.push(tokio::spawn(async move {
             let mut claims = Vec::new();
+            // From the moment the worker is free to the replicate, empty long polls included.
+            let mut free = std::time::Instant::now();
             while !done.load(std::sync::atomic::Ordering::Relaxed) {
-                let asked = std::time::Instant::now();
                 let Ok(Some(a)) = worker.claim(Duration::from_secs(2)).await else {
                     continue;
                 };
-                claims.push(asked.elapsed());
+                claims.push(free.elapsed());
                 let deal =
                     <decloud_protocol::typed::Deal as alloy::sol_types::SolValue>::abi_decode(
                         &a.deal,
@@ -421,6 +423,7 @@ async fn honest_load(volume: u64, hoarder: bool) -> Load {
                     revealed.results_location = Some(format!("http://results/blobs/{digest}"));
                     let _ = worker.report(a.task_id, &revealed).await;
                 }
+                free = std::time::Instant::now();
             }
             claims
         }));
