@@ -238,7 +238,7 @@ named_enum!(
     pub enum ReplicateStatus ("replicate status", expected "assigned, contributed, revealed, failed, rejected or lost") {
         /// Handed to the worker with an authorization; not contributed yet.
         Assigned => "assigned",
-        /// The worker's contribution is on chain (or the worker said it sent it).
+        /// The worker's contribution is on chain (a worker's report alone never makes it so).
         Contributed => "contributed",
         /// The worker revealed its result on chain.
         Revealed => "revealed",
@@ -247,7 +247,8 @@ named_enum!(
         /// Its result reached consensus but no member of the group revealed in time: the
         /// group was rejected by a reopen and its stake is lost.
         Rejected => "rejected",
-        /// The worker stopped sending heartbeats while it held this replicate.
+        /// Taken back without a contribution on chain: the worker stopped sending heartbeats,
+        /// or did not contribute in time.
         Lost => "lost",
     }
 );

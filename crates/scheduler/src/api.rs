@@ -64,9 +64,12 @@ pub const MAX_REASON_CHARS: usize = 1000;
 pub const MAX_LOCATION_CHARS: usize = 2048;
 /// Largest callback data accepted (the runtime's default cap).
 pub const MAX_CALLBACK_DATA_BYTES: usize = 64 * 1024;
-/// After this many failed replicates a task is no longer handed out (it is most likely the
-/// task's fault: a wrong checksum, an unreachable input, an app that runs past its time).
-pub const MAX_FAILED_REPLICATES: usize = 3;
+/// After this many failed replicates from distinct workers with on-chain history (a score, or
+/// a contribution in this pool) a task is no longer handed out (it is most likely the task's
+/// fault: a wrong checksum, an unreachable input, an app that runs past its time). Failures
+/// from workers without history only free their slot: identities are free, and three of them
+/// must not be able to make the pool give a task up.
+pub const MAX_FAILED_REPLICATES: u64 = 3;
 
 /// Seconds since the Unix epoch.
 pub fn unix_now() -> u64 {
@@ -518,16 +521,10 @@ async fn report(
     match report.status {
         ReportStatus::Failed => {
             tracing::info!(task = %task_id, worker = %worker, reason = mine.reason.as_deref().unwrap_or(""), "replicate failed");
-            let failures = state
-                .store
-                .replicates(task_id)
-                .await?
-                .iter()
-                .filter(|r| r.status == ReplicateStatus::Failed)
-                .count();
-            if failures >= MAX_FAILED_REPLICATES {
+            let (failures, credible) = state.store.failure_counts(task_id).await?;
+            if credible >= MAX_FAILED_REPLICATES {
                 let reason = format!(
-                    "given up after {failures} workers failed; the last said: {}",
+                    "given up after {failures} workers failed ({credible} of them with on-chain history in this pool); the last said: {}",
                     mine.reason.as_deref().unwrap_or("no reason")
                 );
                 tracing::warn!(task = %task_id, "{reason}");
@@ -536,7 +533,8 @@ async fn report(
         }
         ReportStatus::Contributed | ReportStatus::Revealed => {
             tracing::debug!(task = %task_id, worker = %worker, status = %report.status, "replicate reported");
-            // A reveal (or a contribution) is on chain: read it now rather than at the next tick.
+            // Only a hint: the stage changes when the follower sees the transaction, so read the
+            // chain now rather than at the next tick.
             state.wake.notify_one();
         }
     }
@@ -577,12 +575,14 @@ async fn decide_next(
                 reason: "revealed".into(),
             });
         }
-        ReplicateStatus::Failed | ReplicateStatus::Lost | ReplicateStatus::Rejected => {
+        ReplicateStatus::Failed | ReplicateStatus::Rejected => {
             return Ok(NextAction::Done {
                 reason: format!("the replicate is {}", mine.status),
             });
         }
-        ReplicateStatus::Assigned | ReplicateStatus::Contributed => {}
+        // A worker asks only after its contribution was mined: a replicate taken back from it
+        // comes back as contributed when the follower sees the transaction.
+        ReplicateStatus::Assigned | ReplicateStatus::Contributed | ReplicateStatus::Lost => {}
     }
     if task.status != TaskStatus::Revealing {
         return Ok(NextAction::Wait);

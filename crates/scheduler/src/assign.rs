@@ -12,7 +12,9 @@ use decloud_protocol::pool::{Assignment, Authorization};
 use decloud_protocol::result::sign_authorization;
 
 use crate::SchedulerError;
-use crate::db::{DealRow, ReplicateInfo, ReplicateStatus, Store, TaskInfo, WorkerInfo};
+use crate::db::{
+    DealRow, ReplicateInfo, ReplicateStatus, Store, TaskInfo, WorkerInfo, WorkerStatus,
+};
 use crate::policy::{TaskVotes, replicas_needed, weight_of};
 
 /// How many open tasks one claim looks at, oldest first.
@@ -62,7 +64,9 @@ pub async fn assignment(
 }
 
 /// What the policy sees of a task from its replicates: contributions on chain (of the current
-/// epoch) and pending workers (assigned, or reported contributed but not seen on chain yet).
+/// epoch) and pending workers (assigned to a worker that is alive). A worker's report counts
+/// for nothing here: a replicate reported contributed that the chain does not show yet is
+/// still assigned, and once its worker is lost it is nobody's.
 pub async fn votes(
     store: &Store,
     trust: u64,
@@ -77,9 +81,12 @@ pub async fn votes(
             (ReplicateStatus::Contributed | ReplicateStatus::Revealed, Some(hash)) => votes
                 .contributions
                 .push((hash, r.weight.unwrap_or(weight_of(0)))),
-            (ReplicateStatus::Assigned | ReplicateStatus::Contributed, _) => {
-                let score = store.worker(r.worker).await?.map(|w| w.score).unwrap_or(0);
-                votes.pending.push(weight_of(score));
+            (ReplicateStatus::Assigned, _) => {
+                if let Some(worker) = store.worker(r.worker).await?
+                    && worker.status == WorkerStatus::Active
+                {
+                    votes.pending.push(weight_of(worker.score));
+                }
             }
             _ => {}
         }

@@ -17,6 +17,15 @@ use decloud_protocol::deadline::REVEAL_DEADLINE_RATIO;
 use crate::SchedulerError;
 use crate::db::{DealRow, ReplicateInfo, ReplicateStatus, Store, TaskChange, TaskInfo, TaskStatus};
 
+/// A replicate not contributed on chain within this many times its category's reference time
+/// after its assignment is taken back (the sandbox's wall-clock cap is one reference time; the
+/// rest is for downloads and the transaction), well before the task's contribution deadline
+/// (7 ×): a worker that holds work and sends heartbeats but never contributes keeps a task
+/// for that long only once, since a worker never gets the same task twice.
+pub const CONTRIBUTION_GRACE_RATIO: u64 = 3;
+/// Most overdue replicates taken back in one pass.
+const RELEASE_SCAN: u32 = 500;
+
 /// Most trust ≤ 1 tasks finalized by one `finalizeBatch` transaction.
 pub const MAX_BATCH: usize = 100;
 /// Most revealing tasks looked at in one pass.
@@ -31,12 +40,17 @@ pub struct DriveReport {
     pub reopened: Vec<B256>,
     /// Tasks given up by this pass (a deadline passed).
     pub given_up: Vec<B256>,
+    /// Replicates taken back from their workers by this pass (not contributed in time).
+    pub released: Vec<(B256, Address)>,
 }
 
 impl DriveReport {
     /// Whether anything changed.
     pub fn changed(&self) -> bool {
-        !(self.finalized.is_empty() && self.reopened.is_empty() && self.given_up.is_empty())
+        !(self.finalized.is_empty()
+            && self.reopened.is_empty()
+            && self.given_up.is_empty()
+            && self.released.is_empty())
     }
 }
 
@@ -202,9 +216,57 @@ async fn start_given_up(client: &Client, store: &Store) -> Result<(), SchedulerE
     Ok(())
 }
 
-/// Runs one pass over the revealing tasks (and starts the deadline of given-up ones).
+/// Takes back the replicates assigned at least [`CONTRIBUTION_GRACE_RATIO`] reference times
+/// before `now` (unix seconds, the clock of assignments) whose contribution the chain does not
+/// show, whatever their workers reported; returns them.
+pub async fn release_overdue(
+    store: &Store,
+    now: u64,
+) -> Result<Vec<(B256, Address)>, SchedulerError> {
+    let mut released = Vec::new();
+    // The shortest reference time counts as one second: assigned at least the grace of that
+    // long ago is a candidate.
+    let cutoff = now
+        .saturating_sub(CONTRIBUTION_GRACE_RATIO)
+        .saturating_add(1);
+    let candidates = store.assigned_before(cutoff, RELEASE_SCAN).await?;
+    let mut grace: BTreeMap<B256, Option<u64>> = BTreeMap::new();
+    for (r, deal_id) in candidates {
+        let secs = match grace.get(&deal_id) {
+            Some(known) => *known,
+            None => {
+                let secs = store.deal(deal_id).await?.map(|d| {
+                    u64::try_from(d.deal.workClockTimeRef)
+                        .unwrap_or(u64::MAX)
+                        .max(1)
+                        .saturating_mul(CONTRIBUTION_GRACE_RATIO)
+                });
+                grace.insert(deal_id, secs);
+                secs
+            }
+        };
+        let Some(secs) = secs else { continue };
+        if r.assigned_at.saturating_add(secs) > now {
+            continue;
+        }
+        let reason = format!(
+            "not contributed on chain within {secs} s of its assignment: the task goes to another worker"
+        );
+        if store.release(r.task_id, r.worker, &reason, now).await? {
+            tracing::warn!(task = %r.task_id, worker = %r.worker, "{reason}");
+            released.push((r.task_id, r.worker));
+        }
+    }
+    Ok(released)
+}
+
+/// Runs one pass over the revealing tasks (and starts the deadline of given-up ones, and takes
+/// back overdue replicates).
 pub async fn drive_once(client: &Client, store: &Store) -> Result<DriveReport, SchedulerError> {
-    let mut report = DriveReport::default();
+    let mut report = DriveReport {
+        released: release_overdue(store, crate::api::unix_now()).await?,
+        ..DriveReport::default()
+    };
     start_given_up(client, store).await?;
     let tasks = store.tasks_in(TaskStatus::Revealing, SCAN).await?;
     if tasks.is_empty() {

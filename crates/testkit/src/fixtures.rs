@@ -8,7 +8,12 @@ use std::process::{Child, ChildStdout, Command, ExitStatus, Output, Stdio};
 use std::time::Duration;
 
 use alloy::primitives::{Address, B256};
+use alloy::providers::Provider;
+use alloy::rpc::types::Filter;
+use alloy::sol_types::SolEvent;
 use decloud_chain::ChainError;
+use decloud_chain::client::Client;
+use decloud_scheduler::api::TaskReport;
 
 use crate::Devnet;
 
@@ -90,6 +95,9 @@ pub enum FixtureError {
     /// An HTTP request to a service failed or its answer is not JSON.
     #[error("HTTP request failed: {0}")]
     Http(#[from] reqwest::Error),
+    /// The sandbox could not run an app the way a worker would.
+    #[error("the sandbox: {0}")]
+    Runtime(String),
     /// Anvil holds no such snapshot (each can be reverted to once).
     #[error("anvil has no snapshot {0}")]
     NoSnapshot(alloy::primitives::U256),
@@ -161,6 +169,77 @@ where
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// Every event `E` the hub emitted for `task` (its first indexed topic), oldest first.
+pub async fn hub_events<E: SolEvent>(chain: &Client, task: B256) -> Result<Vec<E>, FixtureError> {
+    let filter = Filter::new()
+        .address(chain.profile().contracts.hub)
+        .event_signature(E::SIGNATURE_HASH)
+        .topic1(task)
+        .from_block(0);
+    let logs = chain
+        .provider()
+        .get_logs(&filter)
+        .await
+        .map_err(|source| FixtureError::Rpc {
+            method: "eth_getLogs",
+            source,
+        })?;
+    Ok(logs
+        .iter()
+        .filter_map(|l| E::decode_log(&l.inner).ok().map(|e| e.data))
+        .collect())
+}
+
+/// The scheduler at `url`'s view of `task` (`GET /v1/tasks/{task}`), `None` when it does not
+/// answer one.
+pub async fn scheduler_task(url: &str, task: B256) -> Option<TaskReport> {
+    let response = reqwest::get(format!("{url}/v1/tasks/{task}")).await.ok()?;
+    if !response.status().is_success() {
+        return None;
+    }
+    response.json().await.ok()
+}
+
+/// The digest an honest worker contributes for `task` of `deal` (started at `start_time`)
+/// running `wasm` with `args`, computed in the sandbox a worker uses.
+pub async fn honest_digest(
+    wasm: &[u8],
+    deal: &decloud_protocol::typed::Deal,
+    task: B256,
+    start_time: u64,
+    args: &str,
+) -> Result<B256, FixtureError> {
+    use decloud_runtime::{Limits, Runtime, RuntimeConfig, TaskContext};
+    let runtime_error = |e: &dyn std::fmt::Display| FixtureError::Runtime(e.to_string());
+    let (wasm, reference, args) = (
+        wasm.to_vec(),
+        u64::try_from(deal.workClockTimeRef).unwrap_or(u64::MAX),
+        args.to_owned(),
+    );
+    tokio::task::spawn_blocking(move || {
+        let runtime = Runtime::new(RuntimeConfig::default()).map_err(|e| runtime_error(&e))?;
+        let app = runtime.compile(&wasm).map_err(|e| runtime_error(&e))?;
+        let out = tempfile::tempdir().map_err(FixtureError::TempDir)?;
+        let ctx = TaskContext {
+            task_id: task.0,
+            args: TaskContext::split_args(&args).map_err(|e| runtime_error(&e))?,
+            clock_secs: start_time,
+            ..TaskContext::default()
+        };
+        let limits = Limits::for_category(reference);
+        let report = runtime
+            .run(&app, &ctx, None, out.path(), &limits)
+            .map_err(|e| runtime_error(&e))?;
+        let contribution = report
+            .outcome
+            .contribution(false)
+            .ok_or_else(|| runtime_error(&"the app ran past its wall-clock cap"))?;
+        Ok(B256::from(contribution.digest.0))
+    })
+    .await
+    .map_err(|e| runtime_error(&e))?
 }
 
 /// The standard output of a finished command, or its standard error as the failure.

@@ -7,10 +7,12 @@
 //! [`pool::Pool`] adds a workerpool on top: a storage node, a scheduler and workers, all in the
 //! test's process, with the calls to deploy apps and match deals. [`market::IdleMarket`] is a
 //! market whose book moves only when a test says so, and [`anvil`] takes snapshots, reorgs the
-//! chain and pushes its clock.
+//! chain and pushes its clock. [`hostile::Hostile`] is a worker that lies in every way a worker
+//! can, for the adversarial suite.
 
 pub mod anvil;
 pub mod fixtures;
+pub mod hostile;
 pub mod market;
 pub mod openapi;
 pub mod pool;

@@ -6,15 +6,13 @@
 use std::time::Duration;
 
 use alloy::primitives::{Address, B256, U256};
-use alloy::providers::Provider;
-use alloy::rpc::types::Filter;
 use alloy::sol_types::SolEvent;
 use decloud_chain::client::Client;
 use decloud_chain::contracts::IHub;
 use decloud_protocol::pool::{NextAction, ReplicateInfo, ReportStatus};
 use decloud_protocol::result::{commitment, result_hash};
 use decloud_protocol::typed::Deal;
-use decloud_runtime::{Limits, Runtime, RuntimeConfig, TaskContext};
+use decloud_runtime::Limits;
 use decloud_scheduler::api::TaskReport;
 use decloud_scheduler::db::ReplicateStatus;
 use decloud_testkit::pool::{DealRequest, Pool, PoolOptions};
@@ -60,12 +58,7 @@ async fn completed_task(pool: &Pool, request: DealRequest) -> B256 {
 
 /// The scheduler's view of a task.
 async fn report(pool: &Pool, task: B256) -> Option<TaskReport> {
-    let url = pool.scheduler_url()?;
-    let response = reqwest::get(format!("{url}/v1/tasks/{task}")).await.ok()?;
-    if !response.status().is_success() {
-        return None;
-    }
-    response.json().await.ok()
+    fixtures::scheduler_task(&pool.scheduler_url()?, task).await
 }
 
 /// Waits until the scheduler shows a replicate of `task` for which `pred` holds.
@@ -116,19 +109,7 @@ async fn wait_event<E: SolEvent>(chain: &Client, task: B256, timeout: Duration, 
 }
 
 async fn events<E: SolEvent>(chain: &Client, task: B256) -> Vec<E> {
-    let filter = Filter::new()
-        .address(chain.profile().contracts.hub)
-        .event_signature(E::SIGNATURE_HASH)
-        .topic1(task)
-        .from_block(0);
-    chain
-        .provider()
-        .get_logs(&filter)
-        .await
-        .unwrap()
-        .iter()
-        .filter_map(|l| E::decode_log(&l.inner).ok().map(|e| e.data))
-        .collect()
+    fixtures::hub_events(chain, task).await.unwrap()
 }
 
 /// The result archive at `location`, unpacked.
@@ -146,25 +127,9 @@ async fn score(chain: &Client, worker: Address) -> u64 {
 
 /// The digest an honest worker contributes for `task` of `deal` running `wasm` with `args`.
 async fn honest_digest(wasm: &[u8], deal: &Deal, task: B256, start_time: u64, args: &str) -> B256 {
-    let (wasm, deal, args) = (wasm.to_vec(), deal.clone(), args.to_string());
-    tokio::task::spawn_blocking(move || run_honestly(&wasm, &deal, task, start_time, &args))
+    fixtures::honest_digest(wasm, deal, task, start_time, args)
         .await
         .unwrap()
-}
-
-fn run_honestly(wasm: &[u8], deal: &Deal, task: B256, start_time: u64, args: &str) -> B256 {
-    let runtime = Runtime::new(RuntimeConfig::default()).unwrap();
-    let app = runtime.compile(wasm).unwrap();
-    let out = tempfile::tempdir().unwrap();
-    let ctx = TaskContext {
-        task_id: task.0,
-        args: TaskContext::split_args(args).unwrap(),
-        clock_secs: start_time,
-        ..TaskContext::default()
-    };
-    let limits = Limits::for_category(u64::try_from(deal.workClockTimeRef).unwrap());
-    let report = runtime.run(&app, &ctx, None, out.path(), &limits).unwrap();
-    B256::from(report.outcome.contribution(false).unwrap().digest.0)
 }
 
 /// A devnet, a pool started with `options` on it, and a client that reads its chain.
@@ -576,6 +541,9 @@ async fn bad_apps_end_with_a_reason_and_the_worker_keeps_serving() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_task_every_worker_fails_is_given_up_and_its_deadline_started() {
     let (_devnet, pool, chain) = started(3).await;
+    // Failures count only from workers with on-chain history in the pool: each contributes once.
+    let (_, greeting) = deploy(&pool, "greeting").await;
+    completed_task(&pool, DealRequest::new(greeting).args("history").trust(5)).await;
     let mismatched = deploy_mismatched(&pool).await;
     let task = first_task(&pool, DealRequest::new(mismatched)).await;
     let r = fixtures::eventually(Duration::from_secs(120), "never given up", || async {

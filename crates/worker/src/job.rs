@@ -72,8 +72,14 @@ pub(crate) async fn run(
     let task_id = job.assignment.task_id;
     loop {
         let step = match job.stage.clone() {
-            Stage::Claimed => match compute(&ctx, &job.assignment).await {
-                Ok(computed) => Ok(Some(Stage::Computed(computed))),
+            Stage::Claimed => match settled_on_chain(&ctx, &job.assignment, resumed).await {
+                Ok(Some(reason)) => {
+                    tracing::info!(task = %task_id, %reason, "resumed job not computed again");
+                    Ok(None)
+                }
+                Ok(None) => compute(&ctx, &job.assignment)
+                    .await
+                    .map(|c| Some(Stage::Computed(c))),
                 Err(f) => Err(f),
             },
             Stage::Computed(computed) => contribute(&ctx, &job.assignment, &computed, resumed)
@@ -506,6 +512,45 @@ async fn contribute(
     )
     .await;
     Ok(true)
+}
+
+/// Why a resumed job that has not computed yet has nothing left to do, read from the chain
+/// before it spends a run of the app: the task is over, or its consensus was reached without
+/// this worker. `None` when computing can still matter (an open task, or this worker's
+/// contribution is in and its result is needed to reveal). A job of this process was just
+/// claimed: nothing to read.
+async fn settled_on_chain(
+    ctx: &Context,
+    a: &Assignment,
+    resumed: bool,
+) -> Result<Option<String>, Failure> {
+    if !resumed {
+        return Ok(None);
+    }
+    let (chain, me) = (&ctx.chain, ctx.address);
+    let view = chain
+        .read("reading the task", chain.hub().task(a.task_id))
+        .await?;
+    if reached(view.status, TaskStatus::Completed) {
+        let status = TaskStatus::from_u8(view.status).unwrap_or(TaskStatus::Completed);
+        return Ok(Some(format!("the task is {status} on chain")));
+    }
+    if !reached(view.status, TaskStatus::Revealing) {
+        return Ok(None);
+    }
+    if a.trust <= 1 {
+        return Ok(Some(format!(
+            "the task already has a result, from {}",
+            view.worker
+        )));
+    }
+    let mine = chain
+        .read(
+            "reading the worker's contribution",
+            chain.hub().contribution(a.task_id, me),
+        )
+        .await?;
+    Ok((mine.status == 0).then(|| "the consensus was reached without this worker".to_owned()))
 }
 
 /// Whether a resumed job's contribution is already on chain. At trust ≤ 1 that is the task

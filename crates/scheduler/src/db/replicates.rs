@@ -67,15 +67,15 @@ impl Store {
         Ok(result.rows_affected() == 1)
     }
 
-    /// A worker's own report on its replicate (the chain events, applied by the follower, stay
-    /// the authority on contributions and reveals):
+    /// A worker's own report on its replicate. A report is a hint, never a stage: only the
+    /// chain's events, applied by the follower, make a replicate contributed or revealed (a
+    /// report costs nothing to forge, a transaction does).
     ///
     /// - `failed` (with a reason): only an assigned replicate fails;
-    /// - `contributed`: an assigned replicate is contributed; `reason` (the app's deterministic
-    ///   failure, if any) is kept;
-    /// - `revealed`: stores where the result is and its callback data (an assigned replicate,
-    ///   contributed and revealed at once at trust ≤ 1, becomes contributed until the follower
-    ///   sees the reveal).
+    /// - `contributed`: keeps `reason` (the app's deterministic failure, if any) on a replicate
+    ///   the worker still holds (a lost one too: its contribution may be on its way);
+    /// - `revealed`: stores where the result is and its callback data, which the driver uses
+    ///   once the chain shows the reveal.
     ///
     /// Returns whether the replicate changed.
     pub async fn report(
@@ -96,19 +96,16 @@ impl Store {
                 vec![reason, now],
             ),
             ReportStatus::Contributed => (
-                "UPDATE replicates SET \
-                 status = CASE WHEN status = 'assigned' THEN 'contributed' ELSE status END, \
-                 reason = $1, updated_at = $2 WHERE taskid = $3 AND worker = $4 \
-                 AND status IN ('assigned', 'contributed', 'revealed')",
+                "UPDATE replicates SET reason = $1, updated_at = $2 WHERE taskid = $3 AND worker = $4 \
+                 AND status IN ('assigned', 'contributed', 'revealed', 'lost')",
                 vec![reason, now],
             ),
             ReportStatus::Revealed => (
                 "UPDATE replicates SET \
-                 status = CASE WHEN status = 'assigned' THEN 'contributed' ELSE status END, \
                  results_location = $1, callback_data = $2, updated_at = $3, \
                  reason = COALESCE($4, reason) \
                  WHERE taskid = $5 AND worker = $6 \
-                 AND status IN ('assigned', 'contributed', 'revealed')",
+                 AND status IN ('assigned', 'contributed', 'revealed', 'lost')",
                 vec![
                     Value::MaybeText(report.results_location.clone()),
                     Value::MaybeText(report.callback_data.as_ref().map(|b| b.to_string())),
@@ -135,5 +132,68 @@ impl Store {
         .await?
         .try_get("n")?;
         Ok(u64::try_from(n).unwrap_or_default())
+    }
+
+    /// How many replicates of `task_id` failed, and how many of those come from workers with
+    /// on-chain history (a score when they logged in, or a contribution the follower saw in
+    /// this pool): the failures that may give a task up.
+    pub async fn failure_counts(&self, task_id: B256) -> Result<(u64, u64), SchedulerError> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS total, COALESCE(SUM(CASE WHEN \
+             EXISTS (SELECT 1 FROM workers w WHERE w.address = r.worker AND w.score > 0) \
+             OR EXISTS (SELECT 1 FROM replicates c WHERE c.worker = r.worker \
+                        AND c.result_hash IS NOT NULL) \
+             THEN 1 ELSE 0 END), 0) AS credible \
+             FROM replicates r WHERE r.taskid = $1 AND r.status = 'failed'",
+        )
+        .bind(task_id.to_string())
+        .fetch_one(&self.pool)
+        .await?;
+        Ok((uint(&row, "total")?, uint(&row, "credible")?))
+    }
+
+    /// Replicates of open tasks assigned before `before` and still not contributed on chain,
+    /// with their deal, oldest first, at most `limit`.
+    pub async fn assigned_before(
+        &self,
+        before: u64,
+        limit: u32,
+    ) -> Result<Vec<(ReplicateInfo, B256)>, SchedulerError> {
+        let query = sqlx::query(
+            "SELECT r.*, t.dealid FROM replicates r JOIN tasks t ON r.taskid = t.taskid \
+             WHERE r.status = 'assigned' AND r.assigned_at < $1 \
+             AND t.status IN ('unset', 'active') ORDER BY r.assigned_at LIMIT $2",
+        )
+        .bind(bigint(before, "time")?)
+        .bind(i64::from(limit));
+        rows(query, |row| {
+            Ok((replicate_info(row)?, parse(row, "dealid")?))
+        })
+        .all(&self.pool)
+        .await
+    }
+
+    /// Takes an assigned replicate back from its worker (it is `lost`, with `reason`), so that
+    /// the task goes to others; a contribution the worker still sends counts when the chain
+    /// shows it. Returns whether the replicate was still assigned.
+    pub async fn release(
+        &self,
+        task_id: B256,
+        worker: Address,
+        reason: &str,
+        now: u64,
+    ) -> Result<bool, SchedulerError> {
+        let sql = "UPDATE replicates SET status = 'lost', reason = $1, updated_at = $2 \
+                   WHERE taskid = $3 AND worker = $4 AND status = 'assigned'";
+        let values = vec![
+            Value::Text(reason.to_owned()),
+            Value::bigint(now, "time")?,
+            Value::text(task_id),
+            Value::text(worker),
+        ];
+        let result = bind_all(sqlx::query(sql), values)
+            .execute(&self.pool)
+            .await?;
+        Ok(result.rows_affected() == 1)
     }
 }

@@ -49,9 +49,10 @@ impl Store {
     }
 
     /// Open tasks a claim by `worker` may get, oldest deal first, at most `limit`: those it holds
-    /// no replicate of, and, for deals of trust ≤ 1, only those nobody is computing (so a
-    /// trust-1 candidate needs no further check; a replicated one still goes through the
-    /// replica policy). `Address::ZERO` as `worker` leaves out no task.
+    /// no replicate of, and, for deals of trust ≤ 1, only those nobody is computing (no
+    /// contribution on chain, no replicate assigned to a live worker: a report counts for
+    /// nothing), so a trust-1 candidate needs no further check; a replicated one still goes
+    /// through the replica policy. `Address::ZERO` as `worker` leaves out no task.
     pub async fn claim_candidates(
         &self,
         worker: Address,
@@ -79,7 +80,9 @@ impl Store {
                  AND t.status IN ('unset', 'active') AND t.given_up IS NULL \
                  AND NOT EXISTS (SELECT 1 FROM replicates r WHERE r.taskid = t.taskid AND r.worker = $2) \
                  AND ($3 > 1 OR NOT EXISTS (SELECT 1 FROM replicates r WHERE r.taskid = t.taskid \
-                      AND r.status IN ('assigned', 'contributed', 'revealed'))) \
+                      AND ((r.status IN ('contributed', 'revealed') AND r.result_hash IS NOT NULL) \
+                      OR (r.status = 'assigned' AND EXISTS (SELECT 1 FROM workers w \
+                          WHERE w.address = r.worker AND w.status = 'active'))))) \
                  ORDER BY t.idx LIMIT $4",
             )
             .bind(deal_id)

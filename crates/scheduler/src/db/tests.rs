@@ -7,14 +7,14 @@ use sqlx::Row;
 
 use super::*;
 
-async fn store() -> (tempfile::TempDir, String, Store) {
+pub(super) async fn store() -> (tempfile::TempDir, String, Store) {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("scheduler.db").display());
     let store = Store::open(&url).await.unwrap();
     (dir, url, store)
 }
 
-fn deal(volume: u64, trust: u64) -> DealRow {
+pub(super) fn deal(volume: u64, trust: u64) -> DealRow {
     let deal = Deal {
         requestHash: B256::repeat_byte(volume as u8),
         volume: U256::from(volume),
@@ -261,8 +261,8 @@ async fn a_reveal_report_keeps_the_location_and_a_given_up_task_is_not_handed_ou
     let r = &store.replicates(t0).await.unwrap()[0];
     assert_eq!(
         r.status,
-        ReplicateStatus::Contributed,
-        "until the chain says revealed"
+        ReplicateStatus::Assigned,
+        "a report is a hint: the stage changes when the chain shows it"
     );
     assert_eq!(
         r.results_location.as_deref(),
@@ -272,7 +272,7 @@ async fn a_reveal_report_keeps_the_location_and_a_given_up_task_is_not_handed_ou
         r.callback_data.as_ref().map(|b| b.to_vec()),
         Some(vec![1u8, 2])
     );
-    assert_eq!(store.assigned_count(w).await.unwrap(), 0);
+    assert_eq!(store.assigned_count(w).await.unwrap(), 1);
 
     store.give_up(t1, "three workers failed").await.unwrap();
     store.give_up(t1, "another reason").await.unwrap();

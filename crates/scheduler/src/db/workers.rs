@@ -72,9 +72,10 @@ impl Store {
         rows(query, worker_info).all(&self.pool).await
     }
 
-    /// Marks active workers whose last heartbeat is older than `before` as lost, and their
-    /// assigned (not yet contributed) replicates as lost, so that others get the work. Returns
-    /// the workers marked.
+    /// Marks active workers whose last heartbeat is older than `before` as lost, and every
+    /// replicate of theirs whose contribution the chain does not show as lost, whatever the
+    /// worker reported, so that others get the work (a contribution that lands later still
+    /// counts: the follower makes the replicate contributed again). Returns the workers marked.
     pub async fn mark_lost(&self, before: u64, now: u64) -> Result<Vec<Address>, SchedulerError> {
         let mut tx = self.pool.begin().await?;
         let rows = sqlx::query(
@@ -93,7 +94,8 @@ impl Store {
             sqlx::query(
                 "UPDATE replicates SET status = 'lost', \
                  reason = 'the worker stopped sending heartbeats', updated_at = $1 \
-                 WHERE worker = $2 AND status = 'assigned'",
+                 WHERE worker = $2 AND (status = 'assigned' \
+                 OR (status = 'contributed' AND result_hash IS NULL))",
             )
             .bind(bigint(now, "time")?)
             .bind(address.to_string())

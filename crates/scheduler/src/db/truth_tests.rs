@@ -1,0 +1,199 @@
+//! The store believes the chain, not the worker: each defect of the "hostile workers" issue at
+//! the level of its queries (the end-to-end versions run against real contracts in
+//! `crates/testkit/tests/hostile.rs`).
+
+use alloy::primitives::{Address, B256};
+use decloud_protocol::pool::{Report, ReportStatus};
+
+use super::tests::{deal, store};
+use super::*;
+
+/// The chain's word that `worker` contributed `hash` to `task` at `at`.
+fn contribution(task_id: B256, worker: Address, hash: u8, at: u64) -> TaskChange {
+    TaskChange::Contribution {
+        task_id,
+        worker,
+        result_hash: B256::repeat_byte(hash),
+        weight: None,
+        at,
+    }
+}
+
+fn report(status: ReportStatus) -> Report {
+    Report {
+        status,
+        reason: Some("the app failed deterministically: trap".into()),
+        results_location: Some("http://storage/blobs/ab".into()),
+        callback_data: None,
+    }
+}
+
+/// A trust-1 deal's two tasks (reference time 0: one second), with `workers` registered
+/// (capacity 4, score 0) at time 100.
+async fn setup(store: &Store, workers: &[Address]) -> (DealRow, B256, B256) {
+    let d = deal(2, 1);
+    store.insert_deal(&d).await.unwrap();
+    for w in workers {
+        store.upsert_worker(*w, 4, 0, 100).await.unwrap();
+    }
+    let t0 = decloud_protocol::task_id(d.deal_id, 0);
+    let t1 = decloud_protocol::task_id(d.deal_id, 1);
+    (d, t0, t1)
+}
+
+/// [`setup`] with a liar and an honest worker, the liar holding the first task since 100.
+async fn liar_holds_t0(store: &Store) -> (Address, Address, B256, B256) {
+    let (liar, honest) = (Address::repeat_byte(1), Address::repeat_byte(2));
+    let (_, t0, t1) = setup(store, &[liar, honest]).await;
+    store.assign(t0, liar, 100).await.unwrap();
+    (liar, honest, t0, t1)
+}
+
+async fn candidates(store: &Store, worker: Address) -> Vec<B256> {
+    store
+        .claim_candidates(worker, 10)
+        .await
+        .unwrap()
+        .iter()
+        .map(|t| t.task_id)
+        .collect()
+}
+
+#[tokio::test]
+async fn a_reported_contribution_is_no_stage_and_a_lost_liar_frees_the_task() {
+    let (_dir, _url, store) = store().await;
+    let (liar, honest, t0, t1) = liar_holds_t0(&store).await;
+    for status in [ReportStatus::Contributed, ReportStatus::Revealed] {
+        assert!(store.report(t0, liar, &report(status), 101).await.unwrap());
+        let r = &store.replicates(t0).await.unwrap()[0];
+        assert_eq!(
+            r.status,
+            ReplicateStatus::Assigned,
+            "{status} is only a hint"
+        );
+        assert_eq!(r.result_hash, None);
+    }
+    // While the liar is alive it is computing t0: the honest worker is offered t1 only.
+    assert_eq!(candidates(&store, honest).await, vec![t1]);
+    // The liar goes silent: whatever it said, t0 is nobody's.
+    store.heartbeat(honest, 500).await.unwrap();
+    assert_eq!(store.mark_lost(400, 600).await.unwrap(), vec![liar]);
+    let r = &store.replicates(t0).await.unwrap()[0];
+    assert_eq!(r.status, ReplicateStatus::Lost);
+    assert_eq!(candidates(&store, honest).await, vec![t0, t1]);
+    assert!(
+        candidates(&store, liar).await == vec![t1],
+        "a worker never gets the same task twice"
+    );
+    // Its transaction lands after all: the chain makes the replicate contributed again.
+    store
+        .apply(&[contribution(t0, liar, 9, 700)])
+        .await
+        .unwrap();
+    let r = &store.replicates(t0).await.unwrap()[0];
+    assert_eq!(
+        (r.status, r.result_hash),
+        (ReplicateStatus::Contributed, Some(B256::repeat_byte(9)))
+    );
+    assert_eq!(candidates(&store, honest).await, vec![t1]);
+}
+
+#[tokio::test]
+async fn a_lost_workers_replicate_reported_contributed_before_this_version_is_released() {
+    let (_dir, _url, store) = store().await;
+    let (liar, honest, t0, _) = liar_holds_t0(&store).await;
+    // A row written by the old report handler: contributed by word only.
+    store
+        .apply(&[contribution(t0, liar, 0, 101)])
+        .await
+        .unwrap();
+    sqlx::query("UPDATE replicates SET result_hash = NULL")
+        .execute(&store.pool)
+        .await
+        .unwrap();
+    store.heartbeat(honest, 500).await.unwrap();
+    store.mark_lost(400, 600).await.unwrap();
+    assert_eq!(
+        store.replicates(t0).await.unwrap()[0].status,
+        ReplicateStatus::Lost
+    );
+}
+
+#[tokio::test]
+async fn only_failures_from_workers_with_on_chain_history_count() {
+    let (_dir, _url, store) = store().await;
+    let fresh: Vec<Address> = (1..=3).map(Address::repeat_byte).collect();
+    let (scored, veteran) = (Address::repeat_byte(8), Address::repeat_byte(9));
+    let (_, t0, t1) = setup(&store, &fresh).await;
+    store.upsert_worker(scored, 1, 4, 100).await.unwrap();
+    store.upsert_worker(veteran, 1, 0, 100).await.unwrap();
+    for w in &fresh {
+        store.assign(t0, *w, 100).await.unwrap();
+        store
+            .report(t0, *w, &report(ReportStatus::Failed), 101)
+            .await
+            .unwrap();
+    }
+    assert_eq!(store.failure_counts(t0).await.unwrap(), (3, 0));
+    // A score read from the chain, or a contribution the follower saw, is history.
+    store
+        .apply(&[contribution(t1, veteran, 1, 102)])
+        .await
+        .unwrap();
+    for w in [scored, veteran] {
+        store.assign(t0, w, 103).await.unwrap();
+        store
+            .report(t0, w, &report(ReportStatus::Failed), 104)
+            .await
+            .unwrap();
+    }
+    assert_eq!(store.failure_counts(t0).await.unwrap(), (5, 2));
+}
+
+#[tokio::test]
+async fn overdue_assignments_are_listed_and_released_once() {
+    let (_dir, _url, store) = store().await;
+    let w = Address::repeat_byte(1);
+    let (d, t0, t1) = setup(&store, &[w]).await;
+    store.assign(t0, w, 100).await.unwrap();
+    store.assign(t1, w, 120).await.unwrap();
+    let old = store.assigned_before(110, 10).await.unwrap();
+    assert_eq!(old.len(), 1);
+    assert_eq!((old[0].0.task_id, old[0].1), (t0, d.deal_id));
+    assert!(store.release(t0, w, "overdue", 130).await.unwrap());
+    assert!(!store.release(t0, w, "overdue", 131).await.unwrap());
+    assert!(store.assigned_before(110, 10).await.unwrap().is_empty());
+    let r = &store.replicates(t0).await.unwrap()[0];
+    assert_eq!(
+        (r.status, r.reason.as_deref()),
+        (ReplicateStatus::Lost, Some("overdue"))
+    );
+    assert_eq!(store.assigned_count(w).await.unwrap(), 1);
+}
+
+#[tokio::test]
+async fn a_replicate_not_contributed_within_three_reference_times_goes_back_to_the_pool() {
+    let (_dir, _url, store) = store().await;
+    let (hoarder, honest) = (Address::repeat_byte(1), Address::repeat_byte(2));
+    // Reference time 0, counted as 1 s: 3 s to contribute.
+    let (_, t0, t1) = setup(&store, &[hoarder, honest]).await;
+    store.assign(t0, hoarder, 100).await.unwrap();
+    store.assign(t1, hoarder, 100).await.unwrap();
+    store
+        .report(t0, hoarder, &report(ReportStatus::Contributed), 101)
+        .await
+        .unwrap();
+    assert!(
+        crate::driver::release_overdue(&store, 102)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let mut released = crate::driver::release_overdue(&store, 103).await.unwrap();
+    released.sort();
+    let mut expected = vec![(t0, hoarder), (t1, hoarder)];
+    expected.sort();
+    assert_eq!(released, expected, "a report saves nothing");
+    assert_eq!(candidates(&store, honest).await, vec![t0, t1]);
+    assert!(candidates(&store, hoarder).await.is_empty());
+}
