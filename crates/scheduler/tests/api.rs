@@ -7,7 +7,6 @@ use std::time::{Duration, Instant};
 use alloy::primitives::{Address, B256, U256};
 use alloy::signers::SignerSync;
 use alloy::signers::local::PrivateKeySigner;
-use decloud_chain::actions::RegistryTx;
 use decloud_protocol::pool::{Challenge, LoginRequest, Session};
 use decloud_scheduler::{SchedulerConfig, SchedulerError};
 use decloud_testkit::pool::{self, DealRequest, POOL_OWNER, Pool, PoolOptions, REQUESTER};
@@ -73,17 +72,7 @@ async fn logins_sessions_and_bad_input_get_clear_refusals() {
     let http = reqwest::Client::new();
     let key = PrivateKeySigner::random();
     // Only members log in: the pool's owner admits this key (its own tests cover the refusals).
-    let owner = pool::client(&devnet, POOL_OWNER).await.unwrap();
-    decloud_chain::actions::registry(
-        &owner,
-        RegistryTx::Admit {
-            workerpool: pool.workerpool,
-            worker: key.address(),
-            cap: 2,
-        },
-    )
-    .await
-    .unwrap();
+    pool::admit(&pool, key.address(), 2).await.unwrap();
 
     let login = |body: &LoginRequest| http.post(format!("{url}/v1/login")).json(body);
 

@@ -61,7 +61,12 @@ async fn reports_need_what_the_description_says() {
         json!(2 + 2 * MAX_CALLBACK_DATA_BYTES)
     );
 
-    let session = SchedulerClient::new(&url, PrivateKeySigner::random(), 1)
+    // Only members log in: the pool's owner admits this key.
+    let key = PrivateKeySigner::random();
+    decloud_testkit::pool::admit(&pool, key.address(), 1)
+        .await
+        .unwrap();
+    let session = SchedulerClient::new(&url, key, 1)
         .unwrap()
         .login()
         .await

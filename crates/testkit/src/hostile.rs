@@ -66,8 +66,8 @@ impl std::fmt::Debug for Hostile {
 }
 
 impl Hostile {
-    /// A fresh identity that costs nothing (no ether, no tokens, no stake), logged in with
-    /// `capacity`.
+    /// A fresh identity that costs nothing (no ether, no tokens, no stake), admitted to the pool
+    /// by its owner with `capacity` and logged in.
     pub async fn throwaway(pool: &Pool, capacity: u64) -> Result<Self, HostileError> {
         Self::login(pool, PrivateKeySigner::random(), capacity).await
     }
@@ -95,6 +95,10 @@ impl Hostile {
         key: PrivateKeySigner,
         capacity: u64,
     ) -> Result<Self, HostileError> {
+        // The pool's owner admits the key first, as a careless administrator would: the worker
+        // registry refuses keys nobody vouched for, and these tests are about what the lies of
+        // a worker the pool serves can do.
+        crate::pool::admit(pool, key.address(), capacity).await?;
         let url = pool.scheduler_url().ok_or(HostileError::NoScheduler)?;
         let scheduler = SchedulerClient::new(&url, key.clone(), capacity)?;
         scheduler.login().await?;

@@ -12,7 +12,7 @@
 //! # Ok(()) }
 //! ```
 
-use alloy::primitives::U256;
+use alloy::primitives::{Address, U256};
 use alloy::rpc::types::{TransactionReceipt, TransactionRequest};
 use decloud_chain::ChainError;
 use decloud_chain::client::Client;
@@ -42,4 +42,25 @@ pub async fn send_as(
     tx: TransactionRequest,
 ) -> Result<TransactionReceipt, ChainError> {
     client(devnet, index).await?.send(what, tx).await
+}
+
+/// Has the owner of `pool` admit `worker` to it without a stake, with at most `cap` replicates
+/// at once: how a test gets a key of its own past the scheduler's worker-registry check.
+pub async fn admit(pool: &Pool, worker: Address, cap: u64) -> Result<(), ChainError> {
+    let owner = Client::connect(
+        &pool.profile,
+        None,
+        Some(decloud_chain::accounts::dev_signer(POOL_OWNER)),
+    )
+    .await?;
+    decloud_chain::actions::registry(
+        &owner,
+        decloud_chain::actions::RegistryTx::Admit {
+            workerpool: pool.workerpool,
+            worker,
+            cap,
+        },
+    )
+    .await?;
+    Ok(())
 }
