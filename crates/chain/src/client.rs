@@ -440,12 +440,28 @@ pub fn read_only_provider(rpc_url: &str) -> Result<DynProvider, ChainError> {
         .erased())
 }
 
-/// [`ChainError::Unreachable`] for `url`, with the first line of the transport's error.
-pub(crate) fn unreachable(url: &str, e: &RpcError<TransportErrorKind>) -> ChainError {
-    ChainError::Unreachable {
-        url: url.to_string(),
-        reason: first_line(&e.to_string()),
+/// `url` as errors name it: scheme, host and port only. An RPC provider's API key lives in the
+/// path, the query or the user part, and these errors reach logs and remote clients.
+pub fn endpoint(url: &str) -> String {
+    match url.parse::<alloy::transports::http::reqwest::Url>() {
+        Ok(parsed) => parsed.origin().ascii_serialization(),
+        Err(_) => "(an RPC URL that does not parse)".to_string(),
     }
+}
+
+/// [`ChainError::Unreachable`] for `url`, with the first line of the transport's error; both
+/// name the endpoint only (see [`endpoint`]).
+pub(crate) fn unreachable(url: &str, e: &RpcError<TransportErrorKind>) -> ChainError {
+    let shown = endpoint(url);
+    let mut reason = first_line(&e.to_string()).replace(url, &shown);
+    // The transport quotes the URL in its own form (normalized, credentials dropped).
+    if let Ok(mut parsed) = url.parse::<alloy::transports::http::reqwest::Url>() {
+        reason = reason.replace(parsed.as_str(), &shown);
+        let _ = parsed.set_username("");
+        let _ = parsed.set_password(None);
+        reason = reason.replace(parsed.as_str(), &shown);
+    }
+    ChainError::Unreachable { url: shown, reason }
 }
 
 pub(crate) fn first_line(s: &str) -> String {

@@ -366,6 +366,18 @@ async fn unreachable_rpc_and_wrong_chain_are_one_line_errors() {
         msg.contains("--rpc") && msg.contains("decloud devnet up") && !msg.contains('\n'),
         "{msg}"
     );
+    // A provider's API key (path, query or user part) never shows in the error: it reaches
+    // logs and, through the services, remote clients.
+    let keyed = "http://user:pw@127.0.0.1:1/v3/SECRETKEY?key=SECRETQUERY";
+    let msg = Client::connect(devnet.profile(), Some(keyed), None)
+        .await
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(msg.contains("http://127.0.0.1:1"), "{msg}");
+    for secret in ["SECRETKEY", "SECRETQUERY", "pw@"] {
+        assert!(!msg.contains(secret), "{msg}");
+    }
 
     let mut other = devnet.profile().clone();
     other.chain_id = 1;

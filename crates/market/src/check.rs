@@ -59,7 +59,7 @@ impl ChainChecker {
                 profile.rpc_url
             ))
         })?;
-        let endpoint = endpoint(&url);
+        let endpoint = decloud_chain::client::endpoint(&profile.rpc_url);
         let provider = ProviderBuilder::new().connect_http(url).erased();
         let domain = Domain::new(profile.chain_id, profile.contracts.hub);
         Ok(Self {
@@ -278,12 +278,6 @@ impl ChainChecker {
         }
         Ok(order.verify(&self.domain, expected)?)
     }
-}
-
-/// `url` as errors name it: scheme, host and port, without the user part, path or query where
-/// an RPC provider's API key lives.
-fn endpoint(url: &reqwest::Url) -> String {
-    url.origin().ascii_serialization()
 }
 
 /// Unix time now, in seconds.
