@@ -11,6 +11,11 @@ use crate::MarketError;
 
 pub use decloud_protocol::OrderKind;
 
+/// Longest an order stays open in the book: one without an expiry (or with a later one) is
+/// closed 30 days after it was published, so orders nobody matches don't pile up forever; its
+/// signer publishes it again to keep offering it.
+pub const MAX_ORDER_LIFETIME_SECS: u64 = 30 * 24 * 3600;
+
 /// Where an order stands in the book.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -273,10 +278,20 @@ impl OrderBook {
         Ok(result.rows_affected() == 1)
     }
 
-    /// Hashes of every order still open, for the follower's periodic re-check.
-    pub async fn open_hashes(&self) -> Result<Vec<B256>, MarketError> {
-        let query = sqlx::query("SELECT hash FROM orders WHERE status = 'open'");
-        rows(query, |r| Ok(parse(r, "hash")?)).all(&self.pool).await
+    /// Closes (status `dead`) every open order past its expiry, or published more than
+    /// [`MAX_ORDER_LIFETIME_SECS`] before `now`, in one statement; returns how many. No chain
+    /// read: an order's state on chain changes only through the events the follower reads, so
+    /// time is the one thing left to apply, and a book of any size costs one query at rest.
+    pub async fn expire(&self, now: u64) -> Result<u64, MarketError> {
+        let result = sqlx::query(
+            "UPDATE orders SET status = 'dead' WHERE status = 'open' \
+             AND ((expiry <> 0 AND expiry <= $1) OR published_at <= $2)",
+        )
+        .bind(bigint(now, "time")?)
+        .bind(bigint(now.saturating_sub(MAX_ORDER_LIFETIME_SECS), "time")?)
+        .execute(&self.pool)
+        .await?;
+        Ok(result.rows_affected())
     }
 
     /// The database, for the chain follower's own state.
@@ -305,6 +320,36 @@ impl OrderBook {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn expired_and_too_old_orders_leave_the_book_without_a_chain_read() {
+        let (_dir, book) = book().await;
+        let now = 10 * MAX_ORDER_LIFETIME_SECS;
+        let mut expired = entry(1, OrderKind::App, 5);
+        expired.expiry = now - 1;
+        let mut later = entry(2, OrderKind::App, 5);
+        later.expiry = now + 60;
+        let never = entry(3, OrderKind::App, 5);
+        let old = entry(4, OrderKind::App, 5);
+        book.insert(&expired, now - 100).await.unwrap();
+        book.insert(&later, now - 100).await.unwrap();
+        book.insert(&never, now - MAX_ORDER_LIFETIME_SECS + 1)
+            .await
+            .unwrap();
+        book.insert(&old, now - MAX_ORDER_LIFETIME_SECS)
+            .await
+            .unwrap();
+        assert_eq!(book.expire(now).await.unwrap(), 2);
+        for (e, status) in [
+            (&expired, OrderStatus::Dead),
+            (&later, OrderStatus::Open),
+            (&never, OrderStatus::Open),
+            (&old, OrderStatus::Dead),
+        ] {
+            assert_eq!(book.get(e.hash).await.unwrap().unwrap().status, status);
+        }
+        assert_eq!(book.expire(now).await.unwrap(), 0, "nothing twice");
+    }
 
     fn entry(byte: u8, kind: OrderKind, price: u64) -> BookEntry {
         BookEntry {

@@ -62,7 +62,8 @@ async fn store_state(book: &OrderBook, state: &FollowState) -> Result<(), Market
 }
 
 /// Runs one pass: undoes what blocks a reorg dropped, processes blocks after the stored cursor
-/// up to the latest, then sweeps open orders. Returns the last block processed.
+/// up to the latest (re-reading only the orders their events name), then closes the orders
+/// time has expired. Returns the last block processed.
 pub async fn follow_once(book: &OrderBook, checker: &ChainChecker) -> Result<u64, MarketError> {
     let follower = Follower::new(
         checker.provider().clone(),
@@ -134,13 +135,7 @@ pub async fn follow_once(book: &OrderBook, checker: &ChainChecker) -> Result<u64
             }
         }
     }
-    refresh(
-        book,
-        checker,
-        book.open_hashes().await?.into_iter().collect(),
-        false,
-    )
-    .await?;
+    book.expire(unix_now()).await?;
     Ok(cursor.next_block().saturating_sub(1))
 }
 

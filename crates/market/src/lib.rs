@@ -9,7 +9,7 @@ pub mod check;
 pub mod client;
 pub mod db;
 
-pub use db::{BookEntry, BookQuery, OrderBook, OrderKind, OrderStatus};
+pub use db::{BookEntry, BookQuery, MAX_ORDER_LIFETIME_SECS, OrderBook, OrderKind, OrderStatus};
 
 /// What the market can refuse or fail at; each message says what to do.
 #[derive(Debug, thiserror::Error)]
