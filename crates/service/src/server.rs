@@ -167,9 +167,9 @@ async fn accept(
     mut stopped: watch::Receiver<()>,
 ) -> io::Result<()> {
     loop {
-        let stream = tokio::select! {
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
+                Ok(accepted) => accepted,
                 // Out of file descriptors and the like: wait rather than spin.
                 Err(e) if !is_connection_error(&e) => {
                     tracing::warn!(error = %e, "cannot accept a connection");
@@ -182,7 +182,16 @@ async fn accept(
         };
         let _ = stream.set_nodelay(true);
         let io = TokioIo::new(SendTimeout::new(stream, limits.send_timeout));
-        let service = TowerToHyperService::new(router.clone());
+        // Handlers may key limits by the client's address (axum's `ConnectInfo`).
+        let service = TowerToHyperService::new(tower::ServiceExt::map_request(
+            router.clone(),
+            move |mut request: axum::http::Request<hyper::body::Incoming>| {
+                request
+                    .extensions_mut()
+                    .insert(axum::extract::ConnectInfo(peer));
+                request
+            },
+        ));
         let mut stopped = stopped.clone();
         tokio::spawn(async move {
             let mut builder = http1::Builder::new();

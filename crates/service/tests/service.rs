@@ -276,3 +276,20 @@ async fn a_server_error_answers_its_message() {
     assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
     assert_eq!(error_of(&text), "the database is gone");
 }
+
+#[tokio::test]
+async fn handlers_see_the_clients_address() {
+    // What per-client limits key on: the peer of the TCP connection, as axum's ConnectInfo.
+    let router = Router::new().route(
+        "/peer",
+        get(|info: axum::extract::ConnectInfo<SocketAddr>| async move { info.0.to_string() }),
+    );
+    let service = Service::serve(loopback(), router).await.unwrap();
+    let (status, peer) = get_text(&service, "/peer").await;
+    assert_eq!(status, StatusCode::OK);
+    let peer: SocketAddr = peer.parse().unwrap();
+    assert!(
+        peer.ip().is_loopback() && peer.port() != service.addr().port(),
+        "{peer}"
+    );
+}
