@@ -303,8 +303,9 @@ async fn login(
     }
     // Membership and score first: if the chain does not answer or the worker is refused, the
     // challenge stays usable and nothing is stored.
-    let member = crate::members::check(&state, request.worker).await?;
-    let capacity = request.capacity.min(crate::members::capacity_of(&member));
+    let capacity = request
+        .capacity
+        .min(crate::members::check(&state, request.worker).await?);
     let score = state
         .client
         .hub()

@@ -57,15 +57,16 @@ impl Members {
     }
 }
 
-/// How many replicates a member may hold at once: what the registry allows, at most
-/// [`MAX_CAPACITY`].
-pub fn capacity_of(m: &Membership) -> u64 {
-    m.capacity().min(MAX_CAPACITY)
+/// How many replicates the scheduler serves `m`'s worker at once: what the registry allows, at
+/// most [`MAX_CAPACITY`]; `None` when it serves it not at all (not a member, or no capacity).
+pub fn served_capacity(m: &Membership) -> Option<u64> {
+    let capacity = m.capacity().min(MAX_CAPACITY);
+    (m.is_member() && capacity > 0).then_some(capacity)
 }
 
-/// `worker`'s membership of the pool from the chain (or the cache, when fresh): a 403 saying
-/// what to do when it is not a member.
-pub(crate) async fn check(state: &Shared, worker: Address) -> Result<Membership, SchedulerError> {
+/// How many replicates `worker` may hold at once, from its membership of the pool on the chain
+/// (or the cache, when fresh): a 403 saying what to do when it is not served.
+pub(crate) async fn check(state: &Shared, worker: Address) -> Result<u64, SchedulerError> {
     let m = match state.members.cached(worker) {
         Some(m) => m,
         None => {
@@ -74,11 +75,7 @@ pub(crate) async fn check(state: &Shared, worker: Address) -> Result<Membership,
             m
         }
     };
-    if m.is_member() && capacity_of(&m) > 0 {
-        Ok(m)
-    } else {
-        Err(SchedulerError::Forbidden(refusal(&m)))
-    }
+    served_capacity(&m).ok_or_else(|| SchedulerError::Forbidden(refusal(&m)))
 }
 
 /// Why `m` does not make its worker a member, and what to do about it.
@@ -133,14 +130,13 @@ pub(crate) async fn watch_members(state: Arc<Shared>, interval: Duration) {
                 }
             };
             state.members.remember(m);
-            let outcome = if m.is_member() && capacity_of(&m) > 0 {
-                state
+            let outcome = match served_capacity(&m) {
+                Some(capacity) => state
                     .store
-                    .cap_capacity(w.address, capacity_of(&m))
+                    .cap_capacity(w.address, capacity)
                     .await
-                    .map(|lowered| changed |= lowered)
-            } else {
-                expel(&state, w.address).await.map(|()| changed = true)
+                    .map(|lowered| changed |= lowered),
+                None => expel(&state, w.address).await.map(|()| changed = true),
             };
             if let Err(e) = outcome {
                 tracing::warn!(error = %e, worker = %w.address, "applying the worker registry failed; retrying");

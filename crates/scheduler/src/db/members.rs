@@ -9,8 +9,8 @@ use super::Store;
 use crate::SchedulerError;
 
 impl Store {
-    /// Ends `worker`'s stay in the pool: its sessions are deleted, it is marked lost and its
-    /// assigned (not yet contributed) replicates go back to the pool with `reason`. Returns how
+    /// Ends `worker`'s stay in the pool: its sessions are deleted, and it is lost like a silent
+    /// worker (its work the chain does not show goes back to the pool with `reason`). Returns how
     /// many replicates were released.
     pub async fn expel(
         &self,
@@ -19,23 +19,11 @@ impl Store {
         reason: &str,
     ) -> Result<u64, SchedulerError> {
         let mut tx = self.pool.begin().await?;
-        for statement in [
-            "DELETE FROM sessions WHERE worker = $1",
-            "UPDATE workers SET status = 'lost' WHERE address = $1",
-        ] {
-            let query = sqlx::query(statement).bind(worker.to_string());
-            query.execute(&mut *tx).await?;
-        }
-        let released = sqlx::query(
-            "UPDATE replicates SET status = 'lost', reason = $1, updated_at = $2 \
-             WHERE worker = $3 AND status = 'assigned'",
-        )
-        .bind(reason.to_owned())
-        .bind(bigint(now, "time")?)
-        .bind(worker.to_string())
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+        sqlx::query("DELETE FROM sessions WHERE worker = $1")
+            .bind(worker.to_string())
+            .execute(&mut *tx)
+            .await?;
+        let released = super::workers::lose_worker(&mut tx, worker, reason, now).await?;
         tx.commit().await?;
         Ok(released)
     }

@@ -87,19 +87,12 @@ impl Store {
         let mut lost = Vec::new();
         for row in &rows {
             let address: Address = parse(row, "address")?;
-            sqlx::query("UPDATE workers SET status = 'lost' WHERE address = $1")
-                .bind(address.to_string())
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query(
-                "UPDATE replicates SET status = 'lost', \
-                 reason = 'the worker stopped sending heartbeats', updated_at = $1 \
-                 WHERE worker = $2 AND (status = 'assigned' \
-                 OR (status = 'contributed' AND result_hash IS NULL))",
+            lose_worker(
+                &mut tx,
+                address,
+                "the worker stopped sending heartbeats",
+                now,
             )
-            .bind(bigint(now, "time")?)
-            .bind(address.to_string())
-            .execute(&mut *tx)
             .await?;
             lost.push(address);
         }
@@ -128,4 +121,33 @@ impl Store {
         tx.commit().await?;
         Ok(())
     }
+}
+
+/// Marks `worker` lost and takes back, with `reason`, every replicate of its whose contribution
+/// the chain does not show (assigned, or a `contributed` without a result hash written before
+/// the chain decided stages), so that others get the work; a contribution that lands later
+/// still counts. Returns how many replicates went back. The one rule for a worker that is gone,
+/// silent or expelled.
+pub(super) async fn lose_worker(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    worker: Address,
+    reason: &str,
+    now: u64,
+) -> Result<u64, SchedulerError> {
+    sqlx::query("UPDATE workers SET status = 'lost' WHERE address = $1")
+        .bind(worker.to_string())
+        .execute(&mut **tx)
+        .await?;
+    let released = sqlx::query(
+        "UPDATE replicates SET status = 'lost', reason = $1, updated_at = $2 \
+         WHERE worker = $3 AND (status = 'assigned' \
+         OR (status = 'contributed' AND result_hash IS NULL))",
+    )
+    .bind(reason.to_owned())
+    .bind(bigint(now, "time")?)
+    .bind(worker.to_string())
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    Ok(released)
 }
