@@ -115,6 +115,20 @@ contract HubExtension is HubBase {
     function admitWorker(address workerpool, address worker, uint256 cap) external notEntered {
         _onlyPoolOwner(workerpool);
         if (cap == 0 || cap > _MASK16) revert InvalidWorkerCap(cap);
+        _admit(workerpool, worker, cap);
+    }
+
+    /// @notice admitWorker for many workers with one cap, in one transaction (a pool that brings
+    /// a fleet of machines).
+    function admitWorkers(address workerpool, address[] calldata workers, uint256 cap) external notEntered {
+        _onlyPoolOwner(workerpool);
+        if (cap == 0 || cap > _MASK16) revert InvalidWorkerCap(cap);
+        for (uint256 i = 0; i < workers.length; ++i) {
+            _admit(workerpool, workers[i], cap);
+        }
+    }
+
+    function _admit(address workerpool, address worker, uint256 cap) internal {
         if (worker == address(0)) revert ZeroAddress();
         uint256 m = _members[workerpool][worker];
         _checkNotLeaving(workerpool, worker, m);

@@ -102,6 +102,30 @@ contract WorkerRegistryTest is Fixture {
         hubx.setMinWorkerStake(address(0x1234), 1);
     }
 
+    function test_admitManyAtOnce() public {
+        address[] memory fleet = new address[](3);
+        fleet[0] = workers[1];
+        fleet[1] = workers[2];
+        fleet[2] = workers[1]; // twice in the list: counted once
+        vm.prank(workers[0]);
+        vm.expectRevert(abi.encodeWithSelector(IHubErrors.NotWorkerpoolOwner.selector, pool, workers[0]));
+        hubx.admitWorkers(pool, fleet, 2);
+        vm.prank(scheduler);
+        vm.expectRevert(abi.encodeWithSelector(IHubErrors.InvalidWorkerCap.selector, 0));
+        hubx.admitWorkers(pool, fleet, 0);
+        vm.prank(scheduler);
+        hubx.admitWorkers(pool, fleet, 2);
+        assertEq(_count(), 2, "count");
+        (,,, uint256 cap, bool admitted) = _member(workers[2]);
+        assertEq(cap, 2, "cap");
+        assertTrue(admitted, "admitted");
+        fleet[2] = address(0);
+        vm.prank(scheduler);
+        vm.expectRevert(abi.encodeWithSelector(IHubErrors.ZeroAddress.selector));
+        hubx.admitWorkers(pool, fleet, 2);
+        assertEq(_count(), 2, "a refused batch changes nothing");
+    }
+
     function test_admitWithoutStakeThenRemove() public {
         address w = workers[1];
         vm.prank(scheduler);

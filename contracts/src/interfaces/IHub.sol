@@ -265,6 +265,7 @@ interface IHub is IHubErrors, IHubEvents {
     function withdrawTo(address to, uint256 amount) external;
     function workerpoolRegistry() external view returns (address);
     function admitWorker(address workerpool, address worker, uint256 cap) external;
+    function admitWorkers(address workerpool, address[] calldata workers, uint256 cap) external;
     function joinPool(address workerpool, uint256 stake) external;
     function leavePool(address workerpool) external;
     function poolConfig(address workerpool) external view returns (uint256 minStake, uint256 workers);

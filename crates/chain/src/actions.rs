@@ -243,6 +243,16 @@ pub enum RegistryTx {
         /// Replicates it may hold at once.
         cap: u64,
     },
+    /// The pool's owner admits many workers at once (one transaction), each with at most
+    /// `cap` replicates in flight.
+    AdmitMany {
+        /// The workerpool.
+        workerpool: Address,
+        /// The workers.
+        workers: Vec<Address>,
+        /// Replicates each may hold at once.
+        cap: u64,
+    },
     /// The pool's owner removes a worker.
     Remove {
         /// The workerpool.
@@ -275,6 +285,15 @@ pub async fn registry(client: &Client, tx: RegistryTx) -> Result<TransactionRece
         } => (
             "admitting the worker",
             hub.admitWorker(workerpool, worker, U256::from(cap))
+                .into_transaction_request(),
+        ),
+        RegistryTx::AdmitMany {
+            workerpool,
+            workers,
+            cap,
+        } => (
+            "admitting the workers",
+            hub.admitWorkers(workerpool, workers, U256::from(cap))
                 .into_transaction_request(),
         ),
         RegistryTx::Remove { workerpool, worker } => (

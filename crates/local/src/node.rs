@@ -12,6 +12,7 @@
 //!     database_url: "sqlite:///tmp/orders.db".into(),
 //!     profile,
 //!     follow_interval: std::time::Duration::from_secs(2),
+//!     limits: decloud_market::MarketLimits::default(),
 //! };
 //! let node = Node::start(NodeConfig { market: Some(market), ..NodeConfig::default() }).await?;
 //! println!("order book on {}", node.market().map(|m| m.url()).unwrap_or_default());

@@ -65,6 +65,9 @@ pub struct PoolOptions {
     pub volume: u64,
     /// Largest upload the storage node accepts.
     pub storage_max_upload: u64,
+    /// What one client may ask of the scheduler (a benchmark playing thousands of workers from
+    /// one address raises them).
+    pub rate_limits: decloud_scheduler::limits::RateLimits,
 }
 
 impl Default for PoolOptions {
@@ -78,6 +81,7 @@ impl Default for PoolOptions {
             max_trust: 100,
             volume: 1_000_000,
             storage_max_upload: 256 << 20,
+            rate_limits: decloud_scheduler::limits::RateLimits::default(),
         }
     }
 }
@@ -219,6 +223,7 @@ impl Pool {
         );
         scheduler.follow_interval = options.follow_interval;
         scheduler.heartbeat_timeout = options.heartbeat_timeout;
+        scheduler.rate_limits = options.rate_limits;
         let identities = worker_keys
             .iter()
             .enumerate()

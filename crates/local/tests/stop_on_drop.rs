@@ -80,6 +80,7 @@ async fn a_dropped_market_stops_answering() {
             database_url: format!("sqlite://{}", dir.path().join("orders.db").display()),
             profile: devnet.profile().clone(),
             follow_interval: Duration::from_secs(1),
+            limits: decloud_market::MarketLimits::default(),
         }),
         ..NodeConfig::default()
     })

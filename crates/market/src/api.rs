@@ -18,11 +18,12 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use decloud_service::ApiError;
+use decloud_service::limits::{RateLimiter, client_ip, retry_after_secs};
 use serde::{Deserialize, Serialize};
 
 use crate::check::{ChainChecker, parse_hash, unix_now};
 use crate::db::MAX_PAGE_SIZE;
-use crate::{BookEntry, BookQuery, MarketError, OrderBook, OrderKind, OrderStatus};
+use crate::{BookEntry, BookQuery, MarketError, MarketLimits, OrderBook, OrderKind, OrderStatus};
 
 /// Largest request body the market accepts (an order with long params fits many times over).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -37,6 +38,41 @@ pub struct AppState {
     pub book: OrderBook,
     /// The chain checks.
     pub checker: Arc<ChainChecker>,
+    /// What one client and one signer may publish.
+    pub limits: Arc<Limiters>,
+}
+
+/// The [`MarketLimits`] of a running market, with their token buckets.
+pub struct Limiters {
+    limits: MarketLimits,
+    per_client: RateLimiter,
+    per_signer: RateLimiter,
+}
+
+impl Limiters {
+    /// Buckets for `limits`.
+    pub fn new(limits: MarketLimits) -> Self {
+        Self {
+            limits,
+            per_client: RateLimiter::new(limits.per_client),
+            per_signer: RateLimiter::new(limits.per_signer),
+        }
+    }
+}
+
+/// Takes one publication of `key` from `limiter`, or refuses it with a 429 saying how long to
+/// wait.
+fn take(
+    limiter: &RateLimiter,
+    key: impl std::hash::Hash,
+    what: &'static str,
+) -> Result<(), MarketError> {
+    limiter
+        .take(key, std::time::Instant::now())
+        .map_err(|wait| MarketError::TooManyRequests {
+            what,
+            retry_after: retry_after_secs(wait),
+        })
 }
 
 /// A publish request.
@@ -93,6 +129,9 @@ impl ApiError for MarketError {
             MarketError::BadRequest(_) => StatusCode::BAD_REQUEST,
             MarketError::NotFound(_) => StatusCode::NOT_FOUND,
             MarketError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            MarketError::TooManyRequests { .. } | MarketError::BookFull(_) => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             MarketError::Chain(_) | MarketError::Follow(_) => StatusCode::BAD_GATEWAY,
             MarketError::ChainDown(_) => StatusCode::SERVICE_UNAVAILABLE,
             MarketError::Open(_)
@@ -109,6 +148,13 @@ impl ApiError for MarketError {
 
     fn too_large() -> Self {
         MarketError::TooLarge(MAX_BODY_BYTES)
+    }
+
+    fn retry_after(&self) -> Option<u64> {
+        match self {
+            MarketError::TooManyRequests { retry_after, .. } => Some(*retry_after),
+            _ => None,
+        }
     }
 }
 
@@ -140,14 +186,43 @@ async fn openapi() -> impl IntoResponse {
 
 async fn publish(
     State(state): State<AppState>,
+    extensions: axum::http::Extensions,
     body: Result<Json<PublishRequest>, JsonRejection>,
 ) -> Result<(StatusCode, Json<Receipt>), MarketError> {
+    let limits = &state.limits;
+    take(
+        &limits.per_client,
+        client_ip(&extensions),
+        "publications from this address",
+    )?;
     let request = MarketError::json_body(body)?;
     let now = unix_now();
-    let entry = state
+    let checked = state
         .checker
         .check(request.kind, &request.order, now)
         .await?;
+    let entry = checked.entry;
+    take(
+        &limits.per_signer,
+        entry.signer,
+        "publications by this signer",
+    )?;
+    // Book space: a copy of an order already in the book takes none.
+    if state.book.get(entry.hash).await?.is_none() {
+        let open = state.book.open_count(entry.signer).await?;
+        if open >= limits.limits.max_open_per_signer {
+            return Err(MarketError::BookFull(format!(
+                "{} has {open} open orders, the most one signer may have in this book: cancel some first",
+                entry.signer
+            )));
+        }
+        if checked.unfunded && open >= limits.limits.max_open_unfunded {
+            return Err(MarketError::BookFull(format!(
+                "{} has {open} open orders and nothing in the escrow, the most an empty account may have in this book: deposit with `decloud account deposit`, or cancel some first",
+                entry.signer
+            )));
+        }
+    }
     // Durable before acknowledged: the insert commits before the answer goes out.
     let created = state.book.insert(&entry, now).await?;
     let stored =

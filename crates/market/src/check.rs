@@ -29,6 +29,16 @@ pub struct ChainChecker {
     endpoint: String,
 }
 
+/// An order that holds, as the book would keep it.
+#[derive(Clone, Debug)]
+pub struct Checked {
+    /// Its book entry.
+    pub entry: BookEntry,
+    /// A request whose requester has nothing in the escrow (it asks for free work, at no cost
+    /// to sign): it gets less book space.
+    pub unfunded: bool,
+}
+
 /// What the chain says of an order right now.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct OnChain {
@@ -113,7 +123,7 @@ impl ChainChecker {
         kind: OrderKind,
         body: &serde_json::Value,
         now: u64,
-    ) -> Result<BookEntry, MarketError> {
+    ) -> Result<Checked, MarketError> {
         let order = AnyOrder::deserialize_as(kind, body).map_err(|e| {
             MarketError::BadRequest(format!("malformed {} order: {e}", kind.as_str()))
         })?;
@@ -135,6 +145,7 @@ impl ChainChecker {
             AnyOrder::Request(o) => (o.requester, "workerpool max price"),
         };
         let hash = self.signed_by(&order, signer).await?;
+        let mut unfunded = false;
         if let AnyOrder::Request(o) = &order {
             let per_task = o.app_max_price + o.dataset_max_price + o.workerpool_max_price;
             let balance = IHub::new(contracts.hub, &self.provider)
@@ -142,6 +153,7 @@ impl ChainChecker {
                 .call()
                 .await
                 .map_err(|e| self.call_error("reading the requester's balance", e))?;
+            unfunded = balance.is_zero();
             if balance < per_task {
                 return Err(MarketError::BadRequest(format!(
                     "requester {} has {balance} in the escrow but one task costs up to {per_task}: deposit with `decloud account deposit`",
@@ -194,7 +206,7 @@ impl ChainChecker {
             OrderStatus::Open | OrderStatus::Dead => {}
         }
         entry.remaining = on_chain.remaining;
-        Ok(entry)
+        Ok(Checked { entry, unfunded })
     }
 
     /// What the chain says of a book entry now: consumed volume, cancellation, expiry.

@@ -192,6 +192,16 @@ impl OrderBook {
         Ok(result.rows_affected() == 1)
     }
 
+    /// How many open orders `signer` has in the book.
+    pub async fn open_count(&self, signer: Address) -> Result<u64, MarketError> {
+        let row =
+            sqlx::query("SELECT COUNT(*) AS n FROM orders WHERE signer = $1 AND status = 'open'")
+                .bind(signer.to_string())
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(uint(&row, "n")?)
+    }
+
     /// The order with this hash, if the book has it.
     pub async fn get(&self, hash: B256) -> Result<Option<BookEntry>, MarketError> {
         let query = sqlx::query("SELECT * FROM orders WHERE hash = $1").bind(hash.to_string());

@@ -47,6 +47,17 @@ pub enum MarketError {
     /// The chain answered with an error.
     #[error("{0}")]
     Chain(String),
+    /// The client or the signer asked too often: it may try again after `retry_after` seconds.
+    #[error("too many {what}: try again in {retry_after} s")]
+    TooManyRequests {
+        /// What was asked too often.
+        what: &'static str,
+        /// Seconds to wait (the `Retry-After` header).
+        retry_after: u64,
+    },
+    /// The signer holds all the book space it may: the message says how to get more.
+    #[error("{0}")]
+    BookFull(String),
     /// The chain does not answer at all: nothing can be checked, so nothing is stored. The URL
     /// is only the RPC endpoint's origin (an API key in its path or user part stays private).
     #[error(
@@ -67,6 +78,7 @@ use std::time::Duration;
 
 use decloud_chain::ChainProfile;
 use decloud_service::Service;
+use decloud_service::limits::Rate;
 
 /// How to run the market service.
 #[derive(Clone, Debug)]
@@ -79,6 +91,40 @@ pub struct MarketConfig {
     pub profile: ChainProfile,
     /// How often the follower reads new blocks.
     pub follow_interval: Duration,
+    /// What one client and one signer may publish.
+    pub limits: MarketLimits,
+}
+
+/// Bounds on what one client and one signer may take of the book: publishing rates, and book
+/// space, which an identity that costs nothing gets little of.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct MarketLimits {
+    /// Publications per client address (its IP), checked before anything is read.
+    pub per_client: Rate,
+    /// Publications per signer, checked once the signature is.
+    pub per_signer: Rate,
+    /// Open orders one signer may have in the book.
+    pub max_open_per_signer: u64,
+    /// Open request orders a requester with nothing in the escrow may have in the book (a
+    /// request at price 0 from an empty account costs nothing to sign).
+    pub max_open_unfunded: u64,
+}
+
+impl Default for MarketLimits {
+    fn default() -> Self {
+        Self {
+            per_client: Rate {
+                burst: 100,
+                per_sec: 20.0,
+            },
+            per_signer: Rate {
+                burst: 30,
+                per_sec: 5.0,
+            },
+            max_open_per_signer: 1_000,
+            max_open_unfunded: 16,
+        }
+    }
 }
 
 /// A running market: its HTTP server and chain follower. Dropping it stops both.
@@ -117,6 +163,7 @@ pub async fn start(config: MarketConfig) -> Result<RunningMarket, MarketError> {
     let state = api::AppState {
         book: book.clone(),
         checker: Arc::new(checker.clone()),
+        limits: Arc::new(api::Limiters::new(config.limits)),
     };
     let mut service = Service::serve(config.listen, api::router(state))
         .await

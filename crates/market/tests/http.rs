@@ -320,3 +320,130 @@ async fn a_market_whose_chain_is_down_answers_503_and_stores_nothing() {
         assert_eq!(status, 404, "the {kind} order was not stored");
     }
 }
+
+/// Defect 6 (order-book spam): a key with nothing in the escrow signs price-0 requests at no
+/// cost; it gets a few places in the book, not more, and every signer and every client
+/// address publishes at a bounded rate. A refusal says what to do and stores nothing; a copy
+/// of an order already in the book takes no space.
+#[tokio::test]
+async fn an_empty_account_gets_little_book_space_and_publishing_is_rate_limited() {
+    let devnet = Devnet::start().await.unwrap();
+    let app = fixtures::register_order_app(&devnet, 1, "greeting")
+        .await
+        .unwrap();
+    let limits = decloud_market::MarketLimits {
+        per_signer: decloud_service::limits::Rate {
+            burst: 6,
+            per_sec: 0.001,
+        },
+        max_open_unfunded: 3,
+        ..decloud_market::MarketLimits::default()
+    };
+    let market = IdleMarket::start_with(&devnet, limits).await.unwrap();
+    let domain = Domain::new(devnet.profile().chain_id, devnet.profile().contracts.hub);
+    let spammer = PrivateKeySigner::random();
+    let free_request = |salt: u8| {
+        let mut request = RequestOrder {
+            app,
+            requester: spammer.address(),
+            volume: 1,
+            salt: B256::repeat_byte(salt),
+            ..RequestOrder::default()
+        };
+        request.sign_with(&spammer, &domain).unwrap();
+        request
+    };
+    for salt in 1..=3 {
+        let (code, receipt) = market
+            .publish("request", &free_request(salt))
+            .await
+            .unwrap();
+        assert_eq!(code, 201, "{receipt}");
+    }
+    let (code, error) = market.publish("request", &free_request(4)).await.unwrap();
+    assert_eq!(code, 429, "{error}");
+    let message = error["error"].as_str().unwrap();
+    assert!(
+        message.contains("nothing in the escrow") && message.contains("decloud account deposit"),
+        "{message}"
+    );
+    let (code, receipt) = market.publish("request", &free_request(2)).await.unwrap();
+    assert_eq!(
+        (code, &receipt["created"]),
+        (200, &json!(false)),
+        "a copy takes no space"
+    );
+    let book = market.book().await.unwrap();
+    assert_eq!(book.open_count(spammer.address()).await.unwrap(), 3);
+
+    // Six publications by this signer so far (refused ones count): the seventh waits.
+    let answer = reqwest::Client::new()
+        .post(format!("{}/v1/orders", market.url()))
+        .json(&json!({ "kind": "request", "order": free_request(2) }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status().as_u16(), 429);
+    let retry_after: u64 = answer.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(retry_after >= 1, "{retry_after}");
+    let error: Value = answer.json().await.unwrap();
+    assert!(
+        error["error"]
+            .as_str()
+            .unwrap()
+            .contains("too many publications by this signer"),
+        "{error}"
+    );
+    // Another signer is not held back by it.
+    let owner = devnet.signer(1);
+    let mut order = AppOrder {
+        app,
+        volume: 1,
+        ..AppOrder::default()
+    };
+    order.sign_with(&owner, &domain).unwrap();
+    assert_eq!(market.publish("app", &order).await.unwrap().0, 201);
+}
+
+/// Defect 6, per client address: a client that publishes faster than its rate is refused
+/// before anything is read or stored, whoever signed the orders.
+#[tokio::test]
+async fn one_client_address_publishes_at_a_bounded_rate() {
+    let devnet = Devnet::start().await.unwrap();
+    let app = fixtures::register_order_app(&devnet, 1, "greeting")
+        .await
+        .unwrap();
+    let limits = decloud_market::MarketLimits {
+        per_client: decloud_service::limits::Rate {
+            burst: 2,
+            per_sec: 0.001,
+        },
+        ..decloud_market::MarketLimits::default()
+    };
+    let market = IdleMarket::start_with(&devnet, limits).await.unwrap();
+    let domain = Domain::new(devnet.profile().chain_id, devnet.profile().contracts.hub);
+    let mut hashes = Vec::new();
+    for salt in 1..=3u8 {
+        let key = PrivateKeySigner::random();
+        let mut request = RequestOrder {
+            app,
+            requester: key.address(),
+            volume: 1,
+            salt: B256::repeat_byte(salt),
+            ..RequestOrder::default()
+        };
+        hashes.push(request.sign_with(&key, &domain).unwrap());
+        let (code, answer) = market.publish("request", &request).await.unwrap();
+        let expected = if salt <= 2 { 201 } else { 429 };
+        assert_eq!(code, expected, "{answer}");
+    }
+    let (code, _) = market
+        .get(&format!("/v1/orders/{}", hashes[2]))
+        .await
+        .unwrap();
+    assert_eq!(code, 404, "a refused order is not stored");
+}

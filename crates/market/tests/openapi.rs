@@ -16,6 +16,7 @@ async fn market(devnet: &Devnet, db: &tempfile::TempDir) -> RunningMarket {
         database_url: format!("sqlite://{}", db.path().join("market.db").display()),
         profile: devnet.profile().clone(),
         follow_interval: Duration::from_secs(3600),
+        limits: decloud_market::MarketLimits::default(),
     })
     .await
     .unwrap()

@@ -296,6 +296,10 @@ pub struct ReplicateInfo {
     pub callback_data: Option<Bytes>,
     /// When it was assigned.
     pub assigned_at: u64,
+    /// From when, while still assigned, it no longer keeps its task from an idle worker (a
+    /// backup replica may be handed out); absent on replicates assigned before backups existed.
+    #[serde(default)]
+    pub backup_at: Option<u64>,
     /// Last change.
     pub updated_at: u64,
 }

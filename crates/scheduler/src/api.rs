@@ -122,17 +122,18 @@ impl ApiError for SchedulerError {
     fn too_large() -> Self {
         SchedulerError::TooLarge(MAX_BODY_BYTES)
     }
+
+    fn retry_after(&self) -> Option<u64> {
+        match self {
+            SchedulerError::TooManyRequests { retry_after, .. } => Some(*retry_after),
+            _ => None,
+        }
+    }
 }
 
 impl IntoResponse for SchedulerError {
     fn into_response(self) -> Response {
-        let mut response = self.response();
-        if let SchedulerError::TooManyRequests { retry_after, .. } = self {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, header::HeaderValue::from(retry_after));
-        }
-        response
+        self.response()
     }
 }
 
@@ -241,11 +242,7 @@ async fn challenge(
     State(state): State<Arc<Shared>>,
     extensions: axum::http::Extensions,
 ) -> Result<Json<Challenge>, SchedulerError> {
-    // Keyed by the client's IP when the server records it (ConnectInfo); otherwise every
-    // client shares one bucket (still bounded, only coarser).
-    let client = extensions
-        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-        .map(|p| p.0.ip());
+    let client = decloud_service::limits::client_ip(&extensions);
     limit(&state.challenge_limiter, client, "login challenges")?;
     if state.store.challenge_count().await? >= state.max_challenges {
         return Err(SchedulerError::TooManyRequests {
@@ -373,10 +370,18 @@ async fn claim(
             .unwrap_or(DEFAULT_CLAIM_WAIT_SECS)
             .min(MAX_CLAIM_WAIT_SECS),
     );
-    let assignment = long_poll(&state, wait, |version| {
+    let wake_at = || {
+        let at = state.backups_at.load(Ordering::Acquire);
+        (at != u64::MAX).then_some(at)
+    };
+    let assignment = long_poll(&state, wait, wake_at, |version| {
         let state = state.clone();
         async move {
-            let idle = || state.idle_version.load(Ordering::Acquire) == version;
+            // Nothing for anyone at this version, until a held task opens to a backup.
+            let idle = || {
+                state.idle_version.load(Ordering::Acquire) == version
+                    && unix_now() < state.backups_at.load(Ordering::Acquire)
+            };
             if idle() {
                 return Ok(None);
             }
@@ -388,10 +393,19 @@ async fn claim(
             }
             // Re-read the worker: its score and capacity may have changed.
             let row = registered(&state, worker).await?;
+            let next_backup = |at: Option<u64>| {
+                state
+                    .backups_at
+                    .store(at.unwrap_or(u64::MAX), Ordering::Release);
+            };
             match assign::try_assign(&state.store, &state.signer, &row, unix_now()).await? {
                 assign::Claim::Assigned(assignment) => return Ok(Some(*assignment)),
-                assign::Claim::NoWork => state.idle_version.store(version, Ordering::Release),
-                assign::Claim::Busy | assign::Claim::NothingForThisWorker => {}
+                assign::Claim::NoWork { backups_at } => {
+                    next_backup(backups_at);
+                    state.idle_version.store(version, Ordering::Release);
+                }
+                assign::Claim::NothingForThisWorker { backups_at } => next_backup(backups_at),
+                assign::Claim::Busy | assign::Claim::Paused(_) => {}
             }
             Ok(None)
         }
@@ -404,10 +418,13 @@ async fn claim(
 }
 
 /// Calls `attempt` with the version of [`Shared::changes`] it runs at, and again after every
-/// change, until it answers or `wait` has passed (or the scheduler is stopping): `None` then.
+/// change and at the time `wake_at` names (unix seconds, read after each attempt: when
+/// something changes by the clock alone), until it answers or `wait` has passed (or the
+/// scheduler is stopping): `None` then.
 async fn long_poll<T, A>(
     state: &Shared,
     wait: Duration,
+    wake_at: impl Fn() -> Option<u64>,
     mut attempt: impl FnMut(u64) -> A,
 ) -> Result<Option<T>, SchedulerError>
 where
@@ -422,10 +439,24 @@ where
         if let Some(answer) = attempt(version).await? {
             return Ok(Some(answer));
         }
-        match tokio::time::timeout_at(deadline, changes.changed()).await {
+        let now = tokio::time::Instant::now();
+        if now >= deadline {
+            return Ok(None);
+        }
+        let timer = match wake_at() {
+            Some(at) => {
+                let secs = at.saturating_sub(unix_now());
+                now.checked_add(Duration::from_secs(secs.max(1)))
+                    .map_or(deadline, |at| at.min(deadline))
+            }
+            None => deadline,
+        };
+        match tokio::time::timeout_at(timer, changes.changed()).await {
             Ok(Ok(())) => continue,
-            // Timed out, or the scheduler is stopping.
-            Ok(Err(_)) | Err(_) => return Ok(None),
+            // The scheduler is stopping.
+            Ok(Err(_)) => return Ok(None),
+            Err(_) if timer < deadline => continue,
+            Err(_) => return Ok(None),
         }
     }
 }
@@ -621,13 +652,18 @@ async fn next_action(
     let query = SchedulerError::query(query)?;
     let worker = authenticate(&state, &headers).await?;
     let wait = Duration::from_secs(query.wait.unwrap_or(0).min(MAX_CLAIM_WAIT_SECS));
-    let action = long_poll(&state, wait, |_| {
-        let state = state.clone();
-        async move {
-            let action = decide_next(&state, task_id, worker).await?;
-            Ok((action != NextAction::Wait).then_some(action))
-        }
-    })
+    let action = long_poll(
+        &state,
+        wait,
+        || None,
+        |_| {
+            let state = state.clone();
+            async move {
+                let action = decide_next(&state, task_id, worker).await?;
+                Ok((action != NextAction::Wait).then_some(action))
+            }
+        },
+    )
     .await?;
     Ok(Json(action.unwrap_or(NextAction::Wait)))
 }
@@ -649,7 +685,7 @@ async fn task(
         .map(|d| d.trust())
         .unwrap_or_default();
     let replicates = state.store.replicates(task_id).await?;
-    let votes = assign::votes(&state.store, trust, &replicates).await?;
+    let votes = assign::votes(&state.store, trust, &replicates, 0).await?;
     let needed = if matches!(task.status, TaskStatus::Unset | TaskStatus::Active)
         && !has_consensus(&votes)
     {

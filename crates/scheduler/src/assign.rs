@@ -2,6 +2,13 @@
 //! needs replicas by the [`policy`](crate::policy) and that the worker does not hold yet), and
 //! what it gets with it (the deal, the app and dataset locations, and the scheduler's
 //! contribution authorization).
+//!
+//! Holding work is not owning it. A worker that would otherwise get nothing is given a
+//! **backup** of a task whose holders have had it for [`BACKUP_AFTER_RATIO`] reference times
+//! without contributing (MapReduce's backup tasks, BOINC's reissue): a worker that claims and
+//! sits on work delays nobody who is idle, and the first valid contribution counts. A worker
+//! that lets a replicate pass its grace (see [`crate::driver::release_overdue`]) is also paused
+//! from claiming, longer each time until it contributes (see [`Store::strike`]).
 
 use std::collections::HashMap;
 
@@ -19,6 +26,11 @@ use crate::policy::{TaskVotes, replicas_needed, weight_of};
 
 /// How many open tasks one claim looks at, oldest first.
 pub const CLAIM_SCAN: u32 = 500;
+
+/// A replicate not contributed this many reference times after its assignment no longer keeps
+/// its task from an idle worker: the sandbox stops an app after one reference time, so an
+/// honest holder has finished computing by then and is at most sending its transaction.
+pub const BACKUP_AFTER_RATIO: u64 = 1;
 
 /// How many open tasks a claim reads first: a trust-1 claim takes the first one, and reading
 /// all of [`CLAIM_SCAN`] would cost milliseconds on a big deal for nothing. Only when none of
@@ -64,13 +76,15 @@ pub async fn assignment(
 }
 
 /// What the policy sees of a task from its replicates: contributions on chain (of the current
-/// epoch) and pending workers (assigned to a worker that is alive). A worker's report counts
-/// for nothing here: a replicate reported contributed that the chain does not show yet is
-/// still assigned, and once its worker is lost it is nobody's.
+/// epoch) and pending workers (assigned to a worker that is alive and, when `backups_at` is
+/// not 0, whose backup time is after `backups_at`: a stale holder counts for nothing to a
+/// backup). A worker's report counts for nothing here: a replicate reported contributed that
+/// the chain does not show yet is still assigned, and once its worker is lost it is nobody's.
 pub async fn votes(
     store: &Store,
     trust: u64,
     replicates: &[ReplicateInfo],
+    backups_at: u64,
 ) -> Result<TaskVotes, SchedulerError> {
     let mut votes = TaskVotes {
         trust,
@@ -82,7 +96,9 @@ pub async fn votes(
                 .contributions
                 .push((hash, r.weight.unwrap_or(weight_of(0)))),
             (ReplicateStatus::Assigned, _) => {
-                if let Some(worker) = store.worker(r.worker).await?
+                let stale = backups_at > 0 && r.backup_at.is_some_and(|at| at <= backups_at);
+                if !stale
+                    && let Some(worker) = store.worker(r.worker).await?
                     && worker.status == WorkerStatus::Active
                 {
                     votes.pending.push(weight_of(worker.score));
@@ -101,58 +117,89 @@ pub enum Claim {
     Assigned(Box<Assignment>),
     /// The worker is at capacity.
     Busy,
-    /// Some task needs replicas, but none this worker may take (it holds them already).
-    NothingForThisWorker,
+    /// The worker let work pass its grace and gets nothing new before this time (unix
+    /// seconds), unless a contribution of its own reaches the chain first.
+    Paused(u64),
+    /// Some task needs replicas, but none this worker may take (it holds them already), or
+    /// none until `backups_at` (a held task then takes a backup).
+    NothingForThisWorker {
+        /// When a task held by others opens to a backup, if any does.
+        backups_at: Option<u64>,
+    },
     /// No open task needs a replica at all: no worker can get anything until something
-    /// changes.
-    NoWork,
+    /// changes, or until `backups_at`.
+    NoWork {
+        /// When a task held by others opens to a backup, if any does.
+        backups_at: Option<u64>,
+    },
 }
 
-/// Assigns the oldest open task that needs another replica to `worker`, durably. The caller
-/// serializes calls.
+/// Assigns to `worker`, durably, the oldest open task that needs another replica, or, when
+/// there is none for it, a backup of the oldest task whose holders are past their backup time
+/// (see [`BACKUP_AFTER_RATIO`]). The caller serializes calls.
 pub async fn try_assign(
     store: &Store,
     signer: &PrivateKeySigner,
     worker: &WorkerInfo,
     now: u64,
 ) -> Result<Claim, SchedulerError> {
+    let paused_until = store.paused_until(worker.address).await?;
+    if paused_until > now {
+        return Ok(Claim::Paused(paused_until));
+    }
     if store.assigned_count(worker.address).await? >= worker.capacity {
         return Ok(Claim::Busy);
     }
     let mut deals: HashMap<B256, Option<DealRow>> = HashMap::new();
     let mut any_need = false;
-    for limit in [CLAIM_FIRST_PAGE, CLAIM_SCAN] {
-        let candidates = store.claim_candidates(worker.address, limit).await?;
-        let all_read = (candidates.len() as u64) < u64::from(limit);
-        for task in candidates {
-            let Some(deal) = cached_deal(store, &mut deals, task.deal_id).await? else {
-                continue;
-            };
-            // A trust ≤ 1 candidate has nobody on it (the query says so): it needs this worker.
-            if deal.trust() > 1 {
-                let replicates = store.replicates(task.task_id).await?;
-                let votes = votes(store, deal.trust(), &replicates).await?;
-                // Zero or not, whatever the new worker's weight (zero means the pending
-                // workers already suffice).
-                if replicas_needed(&votes, weight_of(worker.score)) == 0 {
+    // Fresh work first; a backup only for a worker that would otherwise get nothing.
+    for backups_at in [0, now] {
+        for limit in [CLAIM_FIRST_PAGE, CLAIM_SCAN] {
+            let candidates = store
+                .claim_candidates(worker.address, limit, backups_at)
+                .await?;
+            let all_read = (candidates.len() as u64) < u64::from(limit);
+            for task in candidates {
+                let Some(deal) = cached_deal(store, &mut deals, task.deal_id).await? else {
                     continue;
+                };
+                // A trust ≤ 1 candidate has nobody on it (the query says so): it needs this
+                // worker.
+                if deal.trust() > 1 {
+                    let replicates = store.replicates(task.task_id).await?;
+                    let votes = votes(store, deal.trust(), &replicates, backups_at).await?;
+                    // Zero or not, whatever the new worker's weight (zero means the pending
+                    // workers already suffice).
+                    if replicas_needed(&votes, weight_of(worker.score)) == 0 {
+                        continue;
+                    }
+                }
+                any_need = true;
+                let backup_at = now.saturating_add(
+                    u64::try_from(deal.deal.workClockTimeRef)
+                        .unwrap_or(u64::MAX)
+                        .max(1)
+                        .saturating_mul(BACKUP_AFTER_RATIO),
+                );
+                // Durable before it is handed out: the row commits before the answer goes.
+                if store
+                    .assign(task.task_id, worker.address, now, backup_at)
+                    .await?
+                {
+                    tracing::info!(task = %task.task_id, worker = %worker.address, backup = backups_at > 0, "replicate assigned");
+                    let assignment = assignment(store, signer, deal, &task, worker.address).await?;
+                    return Ok(Claim::Assigned(Box::new(assignment)));
                 }
             }
-            any_need = true;
-            // Durable before it is handed out: the row commits before the answer goes.
-            if store.assign(task.task_id, worker.address, now).await? {
-                tracing::info!(task = %task.task_id, worker = %worker.address, "replicate assigned");
-                let assignment = assignment(store, signer, deal, &task, worker.address).await?;
-                return Ok(Claim::Assigned(Box::new(assignment)));
+            if all_read {
+                break;
             }
         }
-        if all_read {
-            break;
-        }
     }
+    let backups_at = store.next_backup_at(now).await?;
     // Nothing for this worker; is there anything for anyone (tasks it holds itself)?
     if !any_need {
-        for task in store.claim_candidates(Address::ZERO, CLAIM_SCAN).await? {
+        for task in store.claim_candidates(Address::ZERO, CLAIM_SCAN, 0).await? {
             let Some(trust) = cached_deal(store, &mut deals, task.deal_id)
                 .await?
                 .map(DealRow::trust)
@@ -164,16 +211,16 @@ pub async fn try_assign(
                 break;
             }
             let replicates = store.replicates(task.task_id).await?;
-            if replicas_needed(&votes(store, trust, &replicates).await?, weight_of(0)) > 0 {
+            if replicas_needed(&votes(store, trust, &replicates, 0).await?, weight_of(0)) > 0 {
                 any_need = true;
                 break;
             }
         }
     }
     Ok(if any_need {
-        Claim::NothingForThisWorker
+        Claim::NothingForThisWorker { backups_at }
     } else {
-        Claim::NoWork
+        Claim::NoWork { backups_at }
     })
 }
 

@@ -48,6 +48,14 @@ pub enum ClientError {
         /// The scheduler's explanation.
         message: String,
     },
+    /// The scheduler asked the worker to slow down (429): ask again after `retry_after`.
+    #[error("the scheduler asks to slow down: {message}")]
+    Throttled {
+        /// How long the scheduler asked to wait (its `Retry-After`, at most a minute).
+        retry_after: Duration,
+        /// The scheduler's explanation.
+        message: String,
+    },
     /// The login challenge could not be signed.
     #[error("cannot sign the login challenge: {0}")]
     Signing(#[source] alloy::signers::Error),
@@ -58,7 +66,19 @@ impl ClientError {
     pub fn is_unauthorized(&self) -> bool {
         matches!(self, ClientError::Refused { status: 401, .. })
     }
+
+    /// How long to wait before asking again, when the scheduler said so.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            ClientError::Throttled { retry_after, .. } => Some(*retry_after),
+            _ => None,
+        }
+    }
 }
+
+/// Longest `Retry-After` the client honours: a scheduler that asks for more is asked again
+/// after this.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
 
 /// Extra time given to a long poll beyond what it asked the scheduler to wait.
 const POLL_MARGIN: Duration = Duration::from_secs(10);
@@ -132,10 +152,22 @@ impl SchedulerClient {
             return Ok(None);
         }
         if !status.is_success() {
+            let retry_after = response
+                .headers()
+                .get(reqwest::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok());
             let text = response.text().await.unwrap_or_default();
             let message = serde_json::from_str::<ErrorBody>(&text)
                 .map(|b| b.error)
                 .unwrap_or(text);
+            if status == StatusCode::TOO_MANY_REQUESTS {
+                return Err(ClientError::Throttled {
+                    retry_after: Duration::from_secs(retry_after.unwrap_or(1).max(1))
+                        .min(MAX_RETRY_AFTER),
+                    message,
+                });
+            }
             return Err(ClientError::Refused {
                 status: status.as_u16(),
                 message,
@@ -280,5 +312,52 @@ impl SchedulerClient {
             })
             .await?
             .unwrap_or(NextAction::Wait))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Read, Write};
+
+    use super::*;
+
+    /// A server that answers one request with `response` (raw HTTP/1.1), on a thread.
+    fn answer_once(response: &'static str) -> String {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        std::thread::spawn(move || {
+            let (mut stream, _) = listener.accept().unwrap();
+            let mut request = [0u8; 4096];
+            let _ = stream.read(&mut request);
+            stream.write_all(response.as_bytes()).unwrap();
+        });
+        url
+    }
+
+    #[tokio::test]
+    async fn a_429_is_a_request_to_wait_as_long_as_retry_after_says() {
+        let body = r#"{"error":"too many claims: try again in 7 s"}"#;
+        let response: &'static str = Box::leak(
+            format!(
+                "HTTP/1.1 429 Too Many Requests\r\nRetry-After: 7\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            )
+            .into_boxed_str(),
+        );
+        let client =
+            SchedulerClient::new(&answer_once(response), PrivateKeySigner::random(), 1).unwrap();
+        let e = client.info().await.unwrap_err();
+        assert_eq!(e.retry_after(), Some(Duration::from_secs(7)), "{e}");
+        assert!(e.to_string().contains("too many claims"), "{e}");
+
+        let forever = "HTTP/1.1 429 Too Many Requests\r\nRetry-After: 86400\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+        let client =
+            SchedulerClient::new(&answer_once(forever), PrivateKeySigner::random(), 1).unwrap();
+        let e = client.info().await.unwrap_err();
+        assert_eq!(e.retry_after(), Some(MAX_RETRY_AFTER), "capped: {e}");
+        let refused = "HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+        let client =
+            SchedulerClient::new(&answer_once(refused), PrivateKeySigner::random(), 1).unwrap();
+        assert_eq!(client.info().await.unwrap_err().retry_after(), None);
     }
 }

@@ -218,7 +218,10 @@ async fn start_given_up(client: &Client, store: &Store) -> Result<(), SchedulerE
 
 /// Takes back the replicates assigned at least [`CONTRIBUTION_GRACE_RATIO`] reference times
 /// before `now` (unix seconds, the clock of assignments) whose contribution the chain does not
-/// show, whatever their workers reported; returns them.
+/// show, whatever their workers reported, and pauses their workers' claims (see
+/// [`Store::strike`]); returns them. A replicate whose task went on without it (a backup
+/// certified it) is taken back too: holding work without doing it is the offence, whoever
+/// finished the task.
 pub async fn release_overdue(
     store: &Store,
     now: u64,
@@ -250,10 +253,16 @@ pub async fn release_overdue(
             continue;
         }
         let reason = format!(
-            "not contributed on chain within {secs} s of its assignment: the task goes to another worker"
+            "not contributed on chain within {secs} s of its assignment: taken back, the task goes on without it"
         );
         if store.release(r.task_id, r.worker, &reason, now).await? {
-            tracing::warn!(task = %r.task_id, worker = %r.worker, "{reason}");
+            let until = store.strike(r.worker, secs, now).await?;
+            tracing::warn!(
+                task = %r.task_id,
+                worker = %r.worker,
+                paused_for_secs = until.saturating_sub(now),
+                "{reason}; the worker gets no new work until its pause ends"
+            );
             released.push((r.task_id, r.worker));
         }
     }
@@ -478,6 +487,7 @@ mod tests {
             result_hash: Some(B256::repeat_byte(hash)),
             weight: Some(2),
             reason: None,
+            backup_at: None,
             results_location: located.then(|| format!("http://s/blobs/{worker}")),
             callback_data: located.then(|| Bytes::from_static(b"cb")),
             assigned_at: 0,

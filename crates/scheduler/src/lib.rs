@@ -184,6 +184,9 @@ pub(crate) struct Shared {
     /// other claims woken at the same version skip the scan (no thundering herd on a large
     /// pool).
     idle_version: AtomicU64,
+    /// When the next task held by others opens to a backup (unix seconds; `u64::MAX`: none
+    /// known), as the last claim that found nothing saw it: waiting claims look again then.
+    backups_at: AtomicU64,
 }
 
 #[cfg(feature = "server")]
@@ -295,6 +298,7 @@ pub async fn start(config: SchedulerConfig) -> Result<RunningScheduler, Schedule
         sessions: std::sync::RwLock::new(HashMap::new()),
         seen: std::sync::Mutex::new(HashMap::new()),
         idle_version: AtomicU64::new(u64::MAX),
+        backups_at: AtomicU64::new(u64::MAX),
     });
     let mut service = Service::serve(config.listen, api::router(shared.clone()))
         .await

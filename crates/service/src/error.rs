@@ -30,20 +30,34 @@ pub trait ApiError: fmt::Display + Sized {
     /// The error for a request body over the service's size limit: a 413.
     fn too_large() -> Self;
 
-    /// The answer: the status and `{"error": "<message>"}` on one line. A server error (5xx) is
-    /// logged as well, since the caller sees only its message.
+    /// For a refusal the caller may try again later (a 429, a 503): after how many seconds,
+    /// sent as `Retry-After`. None by default.
+    fn retry_after(&self) -> Option<u64> {
+        None
+    }
+
+    /// The answer: the status and `{"error": "<message>"}` on one line, with `Retry-After` when
+    /// [`ApiError::retry_after`] says so. A server error (5xx) is logged as well, since the
+    /// caller sees only its message.
     fn response(&self) -> Response {
         let status = self.status();
         if status.is_server_error() {
             tracing::error!(error = %self, "request failed");
         }
-        (
+        let mut response = (
             status,
             Json(ErrorBody {
                 error: self.to_string(),
             }),
         )
-            .into_response()
+            .into_response();
+        if let Some(secs) = self.retry_after() {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(secs),
+            );
+        }
+        response
     }
 
     /// The value of a JSON body, or the error: [`ApiError::too_large`] over the body limit,

@@ -24,6 +24,7 @@
 //! ```
 
 mod error;
+pub mod limits;
 mod origin;
 mod server;
 mod tasks;

@@ -22,6 +22,14 @@ pub struct IdleMarket {
 impl IdleMarket {
     /// Starts a market of `devnet`'s orders on a free port.
     pub async fn start(devnet: &Devnet) -> Result<Self, FixtureError> {
+        Self::start_with(devnet, decloud_market::MarketLimits::default()).await
+    }
+
+    /// [`IdleMarket::start`] with `limits` on what one client and one signer may publish.
+    pub async fn start_with(
+        devnet: &Devnet,
+        limits: decloud_market::MarketLimits,
+    ) -> Result<Self, FixtureError> {
         let dir = tempfile::tempdir().map_err(FixtureError::TempDir)?;
         let database_url = format!("sqlite://{}", dir.path().join("market.db").display());
         let market = decloud_market::start(MarketConfig {
@@ -29,6 +37,7 @@ impl IdleMarket {
             database_url: database_url.clone(),
             profile: devnet.profile().clone(),
             follow_interval: Duration::from_secs(3600),
+            limits,
         })
         .await?;
         Ok(Self {

@@ -47,20 +47,30 @@ pub async fn send_as(
 /// Has the owner of `pool` admit `worker` to it without a stake, with at most `cap` replicates
 /// at once: how a test gets a key of its own past the scheduler's worker-registry check.
 pub async fn admit(pool: &Pool, worker: Address, cap: u64) -> Result<(), ChainError> {
+    admit_many(pool, vec![worker], cap).await
+}
+
+/// [`admit`] for many workers, in transactions of at most [`ADMIT_BATCH`].
+pub async fn admit_many(pool: &Pool, workers: Vec<Address>, cap: u64) -> Result<(), ChainError> {
     let owner = Client::connect(
         &pool.profile,
         None,
         Some(decloud_chain::accounts::dev_signer(POOL_OWNER)),
     )
     .await?;
-    decloud_chain::actions::registry(
-        &owner,
-        decloud_chain::actions::RegistryTx::Admit {
-            workerpool: pool.workerpool,
-            worker,
-            cap,
-        },
-    )
-    .await?;
+    for batch in workers.chunks(ADMIT_BATCH) {
+        decloud_chain::actions::registry(
+            &owner,
+            decloud_chain::actions::RegistryTx::AdmitMany {
+                workerpool: pool.workerpool,
+                workers: batch.to_vec(),
+                cap,
+            },
+        )
+        .await?;
+    }
     Ok(())
 }
+
+/// Most workers [`admit_many`] admits in one transaction (≈ 50k gas each, well under a block).
+pub const ADMIT_BATCH: usize = 200;

@@ -161,9 +161,9 @@ async fn three_throwaway_identities_cannot_make_the_pool_give_a_task_up() {
 }
 
 /// Defect 3 (hoarding) and silence with heartbeats: one identity claims every task at once and
-/// keeps sending heartbeats without ever contributing. What it holds goes back to the pool
-/// after three reference times, it never gets the same task twice, and the honest workers
-/// certify the whole deal.
+/// keeps sending heartbeats without ever contributing. Idle honest workers take backups of what
+/// it holds after one reference time and certify the whole deal; its replicates are taken back
+/// after three (it is then paused from claiming), and it never gets the same task twice.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_hoarder_that_sends_heartbeats_but_never_contributes_loses_what_it_holds() {
     let (_devnet, mut pool, chain, app) = started(2).await;
@@ -195,8 +195,13 @@ async fn a_hoarder_that_sends_heartbeats_but_never_contributes_loses_what_it_hol
     pool.start_worker(1).await.unwrap();
     certified_by_honest_workers(&pool, &chain, &tasks, &[0, 1]).await;
     for task in &tasks {
-        let r = replicate(&pool, *task, hoarder.address()).await;
-        assert_eq!(r.status, ReplicateStatus::Lost, "{r:?}");
+        // Certified by backups, perhaps before its grace ended: taken back then.
+        let r = fixtures::eventually(Duration::from_secs(60), "never taken back", || async {
+            let r = replicate(&pool, *task, hoarder.address()).await;
+            (r.status == ReplicateStatus::Lost).then_some(r)
+        })
+        .await
+        .unwrap();
         assert!(
             r.reason
                 .as_deref()
@@ -221,6 +226,51 @@ async fn a_hoarder_that_sends_heartbeats_but_never_contributes_loses_what_it_hol
             .await
             .unwrap()
             .is_empty()
+    );
+    alive.abort();
+}
+
+/// Defect 3 (hoarding), the idle worker's side: a task held by a worker that sends heartbeats
+/// and never contributes is backed up by an idle honest worker once one reference time has
+/// passed (not at the end of the grace of three), and the backup certifies it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_idle_worker_backs_up_a_task_held_without_progress() {
+    let (_devnet, mut pool, chain, app) = started(1).await;
+    let reference = 5;
+    let category = pool
+        .create_category("test-backup", reference)
+        .await
+        .unwrap();
+    let task = pool
+        .deal(&DealRequest::new(app).category(category))
+        .await
+        .unwrap()
+        .task_ids()[0];
+    let hoarder = Hostile::throwaway(&pool, 1).await.unwrap();
+    let alive = hoarder.pretend_alive(Duration::from_millis(500));
+    let held = hoarder
+        .claim(Duration::from_secs(10))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(held.task_id, task);
+
+    pool.start_worker(0).await.unwrap();
+    certified_by_honest_workers(&pool, &chain, &[task], &[0]).await;
+    let mine = replicate(&pool, task, hoarder.address()).await;
+    let backup = replicate(&pool, task, pool.worker_address(0)).await;
+    assert_eq!(
+        mine.backup_at,
+        Some(mine.assigned_at + reference),
+        "{mine:?}"
+    );
+    assert!(
+        backup.assigned_at >= mine.assigned_at + reference,
+        "a backup, handed out at the holder's backup time: {backup:?} {mine:?}"
+    );
+    assert!(
+        backup.assigned_at < mine.assigned_at + 3 * reference,
+        "backed up while the holder still had it: {backup:?} {mine:?}"
     );
     alive.abort();
 }

@@ -75,6 +75,9 @@ pub(crate) async fn run(
             Stage::Claimed => match settled_on_chain(&ctx, &job.assignment, resumed).await {
                 Ok(Some(reason)) => {
                     tracing::info!(task = %task_id, %reason, "resumed job not computed again");
+                    // Let go of the replicate: one left assigned counts against this worker
+                    // once its grace passes.
+                    report(&ctx, task_id, failed(reason)).await;
                     Ok(None)
                 }
                 Ok(None) => compute(&ctx, &job.assignment)

@@ -285,8 +285,14 @@ async fn work_loop(ctx: Arc<Context>) {
             }
             Ok(None) => {}
             Err(e) => {
-                tracing::warn!(error = %e, "claiming work failed; retrying");
                 drop(permit);
+                if let Some(wait) = e.retry_after() {
+                    // Asked to slow down: exactly as long as the scheduler said.
+                    tracing::info!(error = %e, wait_secs = wait.as_secs(), "claiming later");
+                    tokio::time::sleep(wait).await;
+                    continue;
+                }
+                tracing::warn!(error = %e, "claiming work failed; retrying");
                 tokio::time::sleep(delay).await;
                 delay = (delay * 2).min(Duration::from_secs(30));
             }

@@ -131,6 +131,15 @@ impl Recorder {
     }
 }
 
+/// The `i`-th simulated worker's key, the same in the bench process (which admits it to the
+/// pool's worker registry: the scheduler serves members only) and in the client process (which
+/// logs in with it).
+pub(super) fn worker_key(i: u64) -> PrivateKeySigner {
+    let seed = alloy::primitives::keccak256(format!("decloud scale bench worker {i}"));
+    PrivateKeySigner::from_bytes(&seed)
+        .expect("a keccak hash is a valid key but with odds of 2^-128")
+}
+
 pub(super) fn micros(d: Duration) -> u64 {
     d.as_micros() as u64
 }
@@ -217,7 +226,7 @@ pub async fn clients() -> anyhow::Result<()> {
                     return;
                 }
                 let http = groups[i as usize % groups.len()].clone();
-                let key = PrivateKeySigner::random();
+                let key = worker_key(i);
                 let mut attempts = 0;
                 loop {
                     attempts += 1;
@@ -274,10 +283,11 @@ pub async fn clients() -> anyhow::Result<()> {
             p.joins,
             p.steady / 2,
         );
+        let first_join = p.workers as u64;
         tasks.spawn(async move {
             tokio::time::sleep_until(start + half).await;
-            for _ in 0..joins {
-                let key = PrivateKeySigner::random();
+            for j in 0..joins as u64 {
+                let key = worker_key(first_join + j);
                 match login(&http, &url, &key).await {
                     Ok((_, challenge, login)) => recorder
                         .lock()

@@ -89,12 +89,29 @@ async fn point(devnet: &Devnet, wasm: &[u8], workers: usize) -> anyhow::Result<P
     let tasks = env_or("BENCH_SCALE_TASKS", 20u64)
         .min(workers as u64)
         .max(1);
+    // Thousands of workers log in and claim from this one address: the per-client limits are
+    // lifted (what is measured is the scheduler's work, not its refusals).
+    let unlimited = decloud_scheduler::limits::Rate {
+        burst: 1_000_000,
+        per_sec: 1_000_000.0,
+    };
     let options = PoolOptions {
         workers: 0,
         heartbeat_timeout: Duration::from_secs(60),
+        rate_limits: decloud_scheduler::limits::RateLimits {
+            challenges: unlimited,
+            claims: unlimited,
+            max_challenges: 1_000_000,
+        },
         ..PoolOptions::default()
     };
     let pool = Pool::start(devnet, options.clone()).await?;
+    // The simulated workers are members of the pool's registry, admitted by its owner.
+    let joins = env_or("BENCH_SCALE_JOINS", 5usize);
+    let members = (0..(workers + joins) as u64)
+        .map(|i| clients::worker_key(i).address())
+        .collect();
+    decloud_testkit::pool::admit_many(&pool, members, 1).await?;
     let app = pool.deploy_app("greeting", wasm).await?;
     let requester = Arc::new(Requester::for_pool(&pool, &options, tasks).await?);
     let orders = Arc::new(requester.sign(app, 1, tasks, "bench")?);

@@ -231,6 +231,7 @@ pub(crate) async fn run(args: NodeArgs, home: &Path) -> anyhow::Result<()> {
             database_url,
             profile: profile.clone(),
             follow_interval: Duration::from_secs(market.market_follow_secs.max(1)),
+            limits: decloud_market::MarketLimits::default(),
         });
     }
     let mut workerpool = None;

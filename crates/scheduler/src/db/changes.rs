@@ -163,21 +163,28 @@ impl TaskChange {
                 result_hash,
                 weight,
                 at,
-            } => vec![(
-                "INSERT INTO replicates (taskid, worker, status, result_hash, weight, assigned_at, updated_at) \
+            } => vec![
+                (
+                    "INSERT INTO replicates (taskid, worker, status, result_hash, weight, assigned_at, updated_at) \
                  VALUES ($1, $2, 'contributed', $3, $4, $5, $5) \
                  ON CONFLICT (taskid, worker) DO UPDATE SET \
                  status = CASE WHEN replicates.status = 'revealed' THEN 'revealed' ELSE 'contributed' END, \
                  result_hash = $3, weight = $4, updated_at = $5, \
                  reason = CASE WHEN replicates.status IN ('failed', 'lost') THEN NULL ELSE replicates.reason END",
-                vec![
-                    Value::text(task_id),
-                    Value::text(worker),
-                    Value::text(result_hash),
-                    Value::MaybeInt(weight.map(|w| bigint(w, "weight")).transpose()?),
-                    Value::bigint(*at, "time")?,
-                ],
-            )],
+                    vec![
+                        Value::text(task_id),
+                        Value::text(worker),
+                        Value::text(result_hash),
+                        Value::MaybeInt(weight.map(|w| bigint(w, "weight")).transpose()?),
+                        Value::bigint(*at, "time")?,
+                    ],
+                ),
+                (
+                    // A contribution on chain is the evidence that ends a worker's pause.
+                    "DELETE FROM claim_pauses WHERE worker = $1",
+                    vec![Value::text(worker)],
+                ),
+            ],
             Self::Reveal {
                 task_id,
                 worker,

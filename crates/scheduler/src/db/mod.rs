@@ -10,6 +10,7 @@ mod changes;
 mod cursor;
 mod deals;
 mod members;
+mod pauses;
 mod replicates;
 mod sessions;
 mod tasks;
@@ -22,6 +23,7 @@ pub use deals::DealRow;
 pub use decloud_protocol::pool::{
     ReplicateInfo, ReplicateStatus, Resource, TaskInfo, TaskStatus, WorkerInfo, WorkerStatus,
 };
+pub use pauses::{MAX_PAUSE_SECS, pause_for};
 
 use crate::SchedulerError;
 

@@ -20,6 +20,7 @@ fn replicate_info(row: &AnyRow) -> Result<ReplicateInfo, SchedulerError> {
         results_location: row.try_get("results_location")?,
         callback_data: parse_opt(row, "callback_data")?,
         assigned_at: uint(row, "assigned_at")?,
+        backup_at: uint_opt(row, "backup_at")?,
         updated_at: uint(row, "updated_at")?,
     })
 }
@@ -47,21 +48,24 @@ impl Store {
         rows(query, replicate_info).all(&self.pool).await
     }
 
-    /// Hands `task_id` to `worker`. Returns false if the worker already has a replicate of it.
+    /// Hands `task_id` to `worker` at `now`; from `backup_at` on, the replicate no longer keeps
+    /// the task from an idle worker. Returns false if the worker already has a replicate of it.
     pub async fn assign(
         &self,
         task_id: B256,
         worker: Address,
         now: u64,
+        backup_at: u64,
     ) -> Result<bool, SchedulerError> {
         let now = bigint(now, "time")?;
         let result = sqlx::query(
-            "INSERT INTO replicates (taskid, worker, status, assigned_at, updated_at) \
-             VALUES ($1, $2, 'assigned', $3, $3) ON CONFLICT (taskid, worker) DO NOTHING",
+            "INSERT INTO replicates (taskid, worker, status, assigned_at, updated_at, backup_at) \
+             VALUES ($1, $2, 'assigned', $3, $3, $4) ON CONFLICT (taskid, worker) DO NOTHING",
         )
         .bind(task_id.to_string())
         .bind(worker.to_string())
         .bind(now)
+        .bind(bigint(backup_at, "time")?)
         .execute(&self.pool)
         .await?;
         Ok(result.rows_affected() == 1)
@@ -152,8 +156,8 @@ impl Store {
         Ok((uint(&row, "total")?, uint(&row, "credible")?))
     }
 
-    /// Replicates of open tasks assigned before `before` and still not contributed on chain,
-    /// with their deal, oldest first, at most `limit`.
+    /// Replicates assigned before `before` and still not contributed on chain (of open tasks,
+    /// and of tasks that went on without them), with their deal, oldest first, at most `limit`.
     pub async fn assigned_before(
         &self,
         before: u64,
@@ -162,7 +166,7 @@ impl Store {
         let query = sqlx::query(
             "SELECT r.*, t.dealid FROM replicates r JOIN tasks t ON r.taskid = t.taskid \
              WHERE r.status = 'assigned' AND r.assigned_at < $1 \
-             AND t.status IN ('unset', 'active') ORDER BY r.assigned_at LIMIT $2",
+             ORDER BY r.assigned_at LIMIT $2",
         )
         .bind(bigint(before, "time")?)
         .bind(i64::from(limit));

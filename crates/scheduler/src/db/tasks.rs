@@ -1,7 +1,7 @@
 //! Reading tasks, and giving up on one.
 
 use alloy::primitives::{Address, B256};
-use decloud_sql::column::{parse, parse_opt, rows, uint, uint_opt};
+use decloud_sql::column::{bigint, parse, parse_opt, rows, uint, uint_opt};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
@@ -48,15 +48,33 @@ impl Store {
         rows(query, task_info).all(&self.pool).await
     }
 
+    /// The earliest time after `now` at which a replicate assigned on an open task stops
+    /// keeping its task from idle workers (when a waiting claim should look again), if any.
+    pub async fn next_backup_at(&self, now: u64) -> Result<Option<u64>, SchedulerError> {
+        let row = sqlx::query(
+            "SELECT MIN(r.backup_at) AS next FROM replicates r JOIN tasks t ON r.taskid = t.taskid \
+             WHERE r.status = 'assigned' AND r.backup_at > $1 \
+             AND t.status IN ('unset', 'active') AND t.given_up IS NULL",
+        )
+        .bind(bigint(now, "time")?)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(uint_opt(&row, "next")?)
+    }
+
     /// Open tasks a claim by `worker` may get, oldest deal first, at most `limit`: those it holds
     /// no replicate of, and, for deals of trust ≤ 1, only those nobody is computing (no
     /// contribution on chain, no replicate assigned to a live worker: a report counts for
     /// nothing), so a trust-1 candidate needs no further check; a replicated one still goes
     /// through the replica policy. `Address::ZERO` as `worker` leaves out no task.
+    ///
+    /// `backups_at` 0 counts every live holder as computing; a time counts only the holders
+    /// whose backup time is after it (the candidates for a backup replica at that time).
     pub async fn claim_candidates(
         &self,
         worker: Address,
         limit: u32,
+        backups_at: u64,
     ) -> Result<Vec<TaskInfo>, SchedulerError> {
         // Deal by deal, oldest first, walking each one's open tasks in index order (a partial
         // index holds only those): a claim costs the replicates in flight, not the deal's size.
@@ -81,14 +99,16 @@ impl Store {
                  AND NOT EXISTS (SELECT 1 FROM replicates r WHERE r.taskid = t.taskid AND r.worker = $2) \
                  AND ($3 > 1 OR NOT EXISTS (SELECT 1 FROM replicates r WHERE r.taskid = t.taskid \
                       AND ((r.status IN ('contributed', 'revealed') AND r.result_hash IS NOT NULL) \
-                      OR (r.status = 'assigned' AND EXISTS (SELECT 1 FROM workers w \
+                      OR (r.status = 'assigned' AND (r.backup_at IS NULL OR r.backup_at > $5) \
+                          AND EXISTS (SELECT 1 FROM workers w \
                           WHERE w.address = r.worker AND w.status = 'active'))))) \
                  ORDER BY t.idx LIMIT $4",
             )
             .bind(deal_id)
             .bind(worker.to_string())
             .bind(trust)
-            .bind(left);
+            .bind(left)
+            .bind(bigint(backups_at, "time")?);
             out.extend(rows(query, task_info).all(&self.pool).await?);
         }
         Ok(out)
@@ -118,14 +138,17 @@ impl Store {
         rows(query, task_info).all(&self.pool).await
     }
 
-    /// Stops handing `task_id` out, with the reason shown to the requester. The first reason
-    /// stays.
+    /// Stops handing the open task `task_id` out, with the reason shown to the requester. The
+    /// first reason stays; a task already past its contributions is left alone.
     pub async fn give_up(&self, task_id: B256, reason: &str) -> Result<(), SchedulerError> {
-        sqlx::query("UPDATE tasks SET given_up = $1 WHERE taskid = $2 AND given_up IS NULL")
-            .bind(reason.to_owned())
-            .bind(task_id.to_string())
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            "UPDATE tasks SET given_up = $1 WHERE taskid = $2 AND given_up IS NULL \
+             AND status IN ('unset', 'active')",
+        )
+        .bind(reason.to_owned())
+        .bind(task_id.to_string())
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 }

@@ -93,7 +93,7 @@ async fn a_database_from_before_versioned_migrations_is_upgraded_with_its_data()
     let task = decloud_protocol::task_id(d.deal_id, 0);
     old.insert_deal(&d).await.unwrap();
     old.upsert_worker(worker, 2, 5, 10).await.unwrap();
-    assert!(old.assign(task, worker, 11).await.unwrap());
+    assert!(old.assign(task, worker, 11, 1011).await.unwrap());
     old.set_cursor(9, B256::repeat_byte(9)).await.unwrap();
     old.pool.close().await;
 
@@ -146,12 +146,12 @@ async fn replicate_lifecycle_on(store: &Store) {
     let (w1, w2) = (Address::repeat_byte(1), Address::repeat_byte(2));
     store.upsert_worker(w1, 2, 0, 100).await.unwrap();
     store.upsert_worker(w2, 1, 0, 100).await.unwrap();
-    assert!(store.assign(task, w1, 100).await.unwrap());
+    assert!(store.assign(task, w1, 100, 1100).await.unwrap());
     assert!(
-        !store.assign(task, w1, 101).await.unwrap(),
+        !store.assign(task, w1, 101, 1101).await.unwrap(),
         "once per worker"
     );
-    assert!(store.assign(task, w2, 100).await.unwrap());
+    assert!(store.assign(task, w2, 100, 1100).await.unwrap());
     assert_eq!(store.assigned_count(w1).await.unwrap(), 1);
 
     // w2 fails with a reason; a second report changes nothing.
@@ -256,7 +256,7 @@ async fn a_reveal_report_keeps_the_location_and_a_given_up_task_is_not_handed_ou
         !store.report(t0, w, &revealed, 101).await.unwrap(),
         "no replicate: nothing to report on"
     );
-    store.assign(t0, w, 100).await.unwrap();
+    store.assign(t0, w, 100, 1100).await.unwrap();
     assert!(store.report(t0, w, &revealed, 101).await.unwrap());
     let r = &store.replicates(t0).await.unwrap()[0];
     assert_eq!(
@@ -337,8 +337,8 @@ async fn lost_workers_release_their_assignments_on(store: &Store) {
     store.upsert_worker(w1, 2, 0, 100).await.unwrap();
     store.upsert_worker(w2, 2, 0, 100).await.unwrap();
     store.heartbeat(w2, 500).await.unwrap();
-    store.assign(t0, w1, 100).await.unwrap();
-    store.assign(t1, w1, 100).await.unwrap();
+    store.assign(t0, w1, 100, 1100).await.unwrap();
+    store.assign(t1, w1, 100, 1100).await.unwrap();
     let contribution = TaskChange::Contribution {
         task_id: t1,
         worker: w1,
@@ -440,6 +440,7 @@ async fn an_unassigned_deal_can_be_forgotten_after_a_reorg_on(store: &Store) {
             decloud_protocol::task_id(b.deal_id, 0),
             Address::repeat_byte(1),
             1,
+            1_001,
         )
         .await
         .unwrap();

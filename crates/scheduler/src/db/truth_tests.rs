@@ -45,13 +45,13 @@ async fn setup(store: &Store, workers: &[Address]) -> (DealRow, B256, B256) {
 async fn liar_holds_t0(store: &Store) -> (Address, Address, B256, B256) {
     let (liar, honest) = (Address::repeat_byte(1), Address::repeat_byte(2));
     let (_, t0, t1) = setup(store, &[liar, honest]).await;
-    store.assign(t0, liar, 100).await.unwrap();
+    store.assign(t0, liar, 100, 1100).await.unwrap();
     (liar, honest, t0, t1)
 }
 
 async fn candidates(store: &Store, worker: Address) -> Vec<B256> {
     store
-        .claim_candidates(worker, 10)
+        .claim_candidates(worker, 10, 0)
         .await
         .unwrap()
         .iter()
@@ -128,7 +128,7 @@ async fn only_failures_from_workers_with_on_chain_history_count() {
     store.upsert_worker(scored, 1, 4, 100).await.unwrap();
     store.upsert_worker(veteran, 1, 0, 100).await.unwrap();
     for w in &fresh {
-        store.assign(t0, *w, 100).await.unwrap();
+        store.assign(t0, *w, 100, 1100).await.unwrap();
         store
             .report(t0, *w, &report(ReportStatus::Failed), 101)
             .await
@@ -141,7 +141,7 @@ async fn only_failures_from_workers_with_on_chain_history_count() {
         .await
         .unwrap();
     for w in [scored, veteran] {
-        store.assign(t0, w, 103).await.unwrap();
+        store.assign(t0, w, 103, 1103).await.unwrap();
         store
             .report(t0, w, &report(ReportStatus::Failed), 104)
             .await
@@ -155,8 +155,8 @@ async fn overdue_assignments_are_listed_and_released_once() {
     let (_dir, _url, store) = store().await;
     let w = Address::repeat_byte(1);
     let (d, t0, t1) = setup(&store, &[w]).await;
-    store.assign(t0, w, 100).await.unwrap();
-    store.assign(t1, w, 120).await.unwrap();
+    store.assign(t0, w, 100, 1100).await.unwrap();
+    store.assign(t1, w, 120, 1120).await.unwrap();
     let old = store.assigned_before(110, 10).await.unwrap();
     assert_eq!(old.len(), 1);
     assert_eq!((old[0].0.task_id, old[0].1), (t0, d.deal_id));
@@ -177,8 +177,8 @@ async fn a_replicate_not_contributed_within_three_reference_times_goes_back_to_t
     let (hoarder, honest) = (Address::repeat_byte(1), Address::repeat_byte(2));
     // Reference time 0, counted as 1 s: 3 s to contribute.
     let (_, t0, t1) = setup(&store, &[hoarder, honest]).await;
-    store.assign(t0, hoarder, 100).await.unwrap();
-    store.assign(t1, hoarder, 100).await.unwrap();
+    store.assign(t0, hoarder, 100, 1100).await.unwrap();
+    store.assign(t1, hoarder, 100, 1100).await.unwrap();
     store
         .report(t0, hoarder, &report(ReportStatus::Contributed), 101)
         .await
@@ -196,4 +196,103 @@ async fn a_replicate_not_contributed_within_three_reference_times_goes_back_to_t
     assert_eq!(released, expected, "a report saves nothing");
     assert_eq!(candidates(&store, honest).await, vec![t0, t1]);
     assert!(candidates(&store, hoarder).await.is_empty());
+}
+
+/// Defect 3 (hoarding), at the store: a task held by a worker that does not contribute is no
+/// candidate for a fresh replica, but becomes one for a backup once its holder's backup time
+/// has come, and the store says when that is.
+#[tokio::test]
+async fn a_held_task_opens_to_a_backup_at_its_backup_time() {
+    let (_dir, _url, store) = store().await;
+    let (hoarder, honest) = (Address::repeat_byte(1), Address::repeat_byte(2));
+    let (_, t0, t1) = setup(&store, &[hoarder, honest]).await;
+    store.assign(t0, hoarder, 100, 103).await.unwrap();
+    store.assign(t1, hoarder, 101, 104).await.unwrap();
+    let backups = |at| {
+        let store = store.clone();
+        async move {
+            store
+                .claim_candidates(honest, 10, at)
+                .await
+                .unwrap()
+                .iter()
+                .map(|t| t.task_id)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert!(
+        candidates(&store, honest).await.is_empty(),
+        "held: no fresh replica"
+    );
+    assert!(backups(102).await.is_empty(), "too early for a backup");
+    assert_eq!(backups(103).await, vec![t0]);
+    assert_eq!(backups(104).await, vec![t0, t1]);
+    assert!(
+        store
+            .claim_candidates(hoarder, 10, 200)
+            .await
+            .unwrap()
+            .is_empty(),
+        "nobody backs up their own replicate"
+    );
+    assert_eq!(store.next_backup_at(100).await.unwrap(), Some(103));
+    assert_eq!(store.next_backup_at(103).await.unwrap(), Some(104));
+    assert_eq!(store.next_backup_at(104).await.unwrap(), None);
+    // The backup holds it now, until its own backup time.
+    store.assign(t0, honest, 103, 106).await.unwrap();
+    assert_eq!(backups(105).await, vec![t1]);
+}
+
+/// Defect 3 (hoarding), the cost: a worker whose replicates are taken back past their grace
+/// is paused from claiming, twice as long at each offence, and a contribution of its own on
+/// chain ends the pause.
+#[tokio::test]
+async fn holding_work_past_its_grace_pauses_the_holder_until_it_contributes() {
+    let (_dir, _url, store) = store().await;
+    let (hoarder, honest) = (Address::repeat_byte(1), Address::repeat_byte(2));
+    // Reference time 0, counted as 1 s: a grace of 3 s.
+    let (_, t0, t1) = setup(&store, &[hoarder, honest]).await;
+    assert_eq!(store.paused_until(hoarder).await.unwrap(), 0);
+    store.assign(t0, hoarder, 100, 101).await.unwrap();
+    assert_eq!(
+        crate::driver::release_overdue(&store, 103).await.unwrap(),
+        vec![(t0, hoarder)]
+    );
+    assert_eq!(
+        store.paused_until(hoarder).await.unwrap(),
+        106,
+        "3 s, the grace"
+    );
+    store.assign(t1, hoarder, 110, 111).await.unwrap();
+    // The task went on without it (certified by a backup): holding it was the offence.
+    store
+        .apply(&[
+            contribution(t1, honest, 7, 111),
+            TaskChange::Status {
+                task_id: t1,
+                status: TaskStatus::Completed,
+                block: 9,
+            },
+        ])
+        .await
+        .unwrap();
+    assert_eq!(
+        crate::driver::release_overdue(&store, 113).await.unwrap(),
+        vec![(t1, hoarder)]
+    );
+    assert_eq!(
+        store.paused_until(hoarder).await.unwrap(),
+        119,
+        "twice as long"
+    );
+    assert_eq!(store.paused_until(honest).await.unwrap(), 0);
+    store
+        .apply(&[contribution(t0, hoarder, 7, 120)])
+        .await
+        .unwrap();
+    assert_eq!(
+        store.paused_until(hoarder).await.unwrap(),
+        0,
+        "a contribution on chain ends the pause"
+    );
 }
