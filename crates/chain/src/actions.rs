@@ -224,7 +224,7 @@ pub async fn join_pool(
 }
 
 /// The other transactions of the hub's worker registry (see [`registry`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum RegistryTx {
     /// The worker leaves the workerpool: it is no longer served at once, and its stake unlocks
     /// after the hub's leave delay.

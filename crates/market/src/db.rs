@@ -504,10 +504,10 @@ mod tests {
         old.pool.close().await;
 
         let book = OrderBook::open(&url).await.unwrap();
-        // Every migration ran: the latest is the follower's state table (0002).
+        // Every migration ran: the latest is the index of orders by signer (0003).
         assert_eq!(
             decloud_sql::schema_version(&book.pool).await.unwrap(),
-            Some(2)
+            Some(3)
         );
         let follower_state: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM chain_cursor")
             .fetch_one(&book.pool)
@@ -529,7 +529,7 @@ mod tests {
         let book = OrderBook::open(&url).await.unwrap();
         assert_eq!(
             decloud_sql::schema_version(&book.pool).await.unwrap(),
-            Some(2)
+            Some(3)
         );
         assert!(book.cursor().await.is_err());
         assert_eq!(

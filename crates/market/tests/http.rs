@@ -333,7 +333,7 @@ async fn an_empty_account_gets_little_book_space_and_publishing_is_rate_limited(
         .unwrap();
     let limits = decloud_market::MarketLimits {
         per_signer: decloud_service::limits::Rate {
-            burst: 6,
+            burst: 5,
             per_sec: 0.001,
         },
         max_open_unfunded: 3,
@@ -376,7 +376,7 @@ async fn an_empty_account_gets_little_book_space_and_publishing_is_rate_limited(
     let book = market.book().await.unwrap();
     assert_eq!(book.open_count(spammer.address()).await.unwrap(), 3);
 
-    // Six publications by this signer so far (refused ones count): the seventh waits.
+    // Five publications by this signer so far (refused ones count): the sixth waits.
     let answer = reqwest::Client::new()
         .post(format!("{}/v1/orders", market.url()))
         .json(&json!({ "kind": "request", "order": free_request(2) }))

@@ -93,19 +93,29 @@ async fn a_database_from_before_versioned_migrations_is_upgraded_with_its_data()
     let task = decloud_protocol::task_id(d.deal_id, 0);
     old.insert_deal(&d).await.unwrap();
     old.upsert_worker(worker, 2, 5, 10).await.unwrap();
-    assert!(old.assign(task, worker, 11, 1011).await.unwrap());
+    // A replicate as the first schema wrote it (no backup time).
+    sqlx::query(
+        "INSERT INTO replicates (taskid, worker, status, assigned_at, updated_at) \
+         VALUES ($1, $2, 'assigned', 11, 11)",
+    )
+    .bind(task.to_string())
+    .bind(worker.to_string())
+    .execute(&old.pool)
+    .await
+    .unwrap();
     old.set_cursor(9, B256::repeat_byte(9)).await.unwrap();
     old.pool.close().await;
 
     let store = Store::open(&url).await.unwrap();
     assert_eq!(
         decloud_sql::schema_version(&store.pool).await.unwrap(),
-        Some(1)
+        Some(2)
     );
     assert_eq!(store.deal(d.deal_id).await.unwrap().unwrap(), d);
     assert_eq!(store.tasks_of(d.deal_id).await.unwrap().len(), 2);
     assert_eq!(store.worker(worker).await.unwrap().unwrap().capacity, 2);
-    assert_eq!(store.replicates(task).await.unwrap()[0].worker, worker);
+    let replicate = &store.replicates(task).await.unwrap()[0];
+    assert_eq!((replicate.worker, replicate.backup_at), (worker, None));
     assert_eq!(
         store.cursor().await.unwrap(),
         Some((9, B256::repeat_byte(9)))
@@ -120,7 +130,7 @@ async fn a_database_from_before_versioned_migrations_is_upgraded_with_its_data()
     let store = Store::open(&url).await.unwrap();
     assert_eq!(
         decloud_sql::schema_version(&store.pool).await.unwrap(),
-        Some(1)
+        Some(2)
     );
     let index: i64 =
         sqlx::query("SELECT COUNT(*) AS n FROM sqlite_master WHERE name = 'replicates_worker'")
