@@ -153,6 +153,13 @@ fn entry(row: &AnyRow) -> Result<BookEntry, MarketError> {
     })
 }
 
+/// When an order published at `published_at` with `expiry` (0: none) leaves the book: at its
+/// expiry, and at the latest [`MAX_ORDER_LIFETIME_SECS`] after it was published.
+fn closes_at(expiry: u64, published_at: u64) -> u64 {
+    let latest = published_at.saturating_add(MAX_ORDER_LIFETIME_SECS);
+    if expiry == 0 { latest } else { expiry.min(latest) }
+}
+
 impl OrderBook {
     /// Opens (creating if needed) the database at `url`: `sqlite://path/market.db` or
     /// `postgres://...`, and applies the schema.
@@ -167,8 +174,8 @@ impl OrderBook {
     pub async fn insert(&self, entry: &BookEntry, published_at: u64) -> Result<bool, MarketError> {
         let result = sqlx::query(
             "INSERT INTO orders (hash, kind, resource, signer, price, volume, remaining, tag, category, trust, \
-             workerpool, dataset, expiry, status, body, published_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
+             workerpool, dataset, expiry, status, body, published_at, closes_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) \
              ON CONFLICT (hash) DO NOTHING",
         )
         .bind(entry.hash.to_string())
@@ -187,6 +194,7 @@ impl OrderBook {
         .bind(entry.status.as_str())
         .bind(entry.order.to_string())
         .bind(bigint(published_at, "time")?)
+        .bind(bigint(closes_at(entry.expiry, published_at), "time")?)
         .execute(&self.pool)
         .await?;
         Ok(result.rows_affected() == 1)
@@ -291,14 +299,13 @@ impl OrderBook {
     /// Closes (status `dead`) every open order past its expiry, or published more than
     /// [`MAX_ORDER_LIFETIME_SECS`] before `now`, in one statement; returns how many. No chain
     /// read: an order's state on chain changes only through the events the follower reads, so
-    /// time is the one thing left to apply, and a book of any size costs one query at rest.
+    /// time is the one thing left to apply. The statement walks an index of the open orders by
+    /// closing time, so a pass reads only the orders it closes, whatever the size of the book.
     pub async fn expire(&self, now: u64) -> Result<u64, MarketError> {
         let result = sqlx::query(
-            "UPDATE orders SET status = 'dead' WHERE status = 'open' \
-             AND ((expiry <> 0 AND expiry <= $1) OR published_at <= $2)",
+            "UPDATE orders SET status = 'dead' WHERE status = 'open' AND closes_at <= $1",
         )
         .bind(bigint(now, "time")?)
-        .bind(bigint(now.saturating_sub(MAX_ORDER_LIFETIME_SECS), "time")?)
         .execute(&self.pool)
         .await?;
         Ok(result.rows_affected())
@@ -484,6 +491,8 @@ mod tests {
 
     /// The schema as it shipped before versioned migrations: every start ran its statements
     /// one by one.
+    use super::closes_at as closes_at_of;
+
     const UNVERSIONED_SCHEMA: &str = include_str!("../migrations/0001_initial.sql");
 
     #[tokio::test]
@@ -497,17 +506,37 @@ mod tests {
             .await
             .unwrap();
         let old = OrderBook { pool };
-        old.insert(&entry(1, OrderKind::App, 30), 100)
-            .await
-            .unwrap();
+        // An order as the first schema stored it (no closing time).
+        let e = entry(1, OrderKind::App, 30);
+        sqlx::query(
+            "INSERT INTO orders (hash, kind, resource, signer, price, volume, remaining, tag, \
+             category, trust, expiry, status, body, published_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 100)",
+        )
+        .bind(e.hash.to_string())
+        .bind(e.kind.as_str())
+        .bind(e.resource.to_string())
+        .bind(e.signer.to_string())
+        .bind(e.price as i64)
+        .bind(e.volume as i64)
+        .bind(e.remaining as i64)
+        .bind(e.tag.to_string())
+        .bind(e.category.map(|c| c as i64))
+        .bind(e.trust.map(|t| t as i64))
+        .bind(e.expiry as i64)
+        .bind(e.status.as_str())
+        .bind(e.order.to_string())
+        .execute(&old.pool)
+        .await
+        .unwrap();
         old.set_cursor(41).await.unwrap();
         old.pool.close().await;
 
         let book = OrderBook::open(&url).await.unwrap();
-        // Every migration ran: the latest is the index of orders by signer (0003).
+        // Every migration ran: the latest is the orders' closing time (0004).
         assert_eq!(
             decloud_sql::schema_version(&book.pool).await.unwrap(),
-            Some(3)
+            Some(4)
         );
         let follower_state: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM chain_cursor")
             .fetch_one(&book.pool)
@@ -519,6 +548,15 @@ mod tests {
             entry(1, OrderKind::App, 30)
         );
         assert_eq!(book.cursor().await.unwrap(), Some(41));
+        let closes_at: i64 = sqlx::query_scalar("SELECT closes_at FROM orders")
+            .fetch_one(&book.pool)
+            .await
+            .unwrap();
+        assert_eq!(
+            closes_at as u64,
+            closes_at_of(e.expiry, 100),
+            "the closing time is filled in for the orders already there"
+        );
         // Opening it again finds the version recorded and runs nothing again (or the dropped
         // table would come back).
         sqlx::query("DROP TABLE cursor")
@@ -529,7 +567,7 @@ mod tests {
         let book = OrderBook::open(&url).await.unwrap();
         assert_eq!(
             decloud_sql::schema_version(&book.pool).await.unwrap(),
-            Some(3)
+            Some(4)
         );
         assert!(book.cursor().await.is_err());
         assert_eq!(
