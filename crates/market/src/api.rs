@@ -18,7 +18,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use decloud_service::ApiError;
-use decloud_service::limits::{RateLimiter, client_ip, retry_after_secs};
+use decloud_service::limits::{RateLimiter, client_ip};
 use serde::{Deserialize, Serialize};
 
 use crate::check::{ChainChecker, parse_hash, unix_now};
@@ -68,11 +68,8 @@ fn take(
     what: &'static str,
 ) -> Result<(), MarketError> {
     limiter
-        .take(key, std::time::Instant::now())
-        .map_err(|wait| MarketError::TooManyRequests {
-            what,
-            retry_after: retry_after_secs(wait),
-        })
+        .admit(key)
+        .map_err(|retry_after| MarketError::TooManyRequests { what, retry_after })
 }
 
 /// A publish request.

@@ -157,7 +157,11 @@ fn entry(row: &AnyRow) -> Result<BookEntry, MarketError> {
 /// expiry, and at the latest [`MAX_ORDER_LIFETIME_SECS`] after it was published.
 fn closes_at(expiry: u64, published_at: u64) -> u64 {
     let latest = published_at.saturating_add(MAX_ORDER_LIFETIME_SECS);
-    if expiry == 0 { latest } else { expiry.min(latest) }
+    if expiry == 0 {
+        latest
+    } else {
+        expiry.min(latest)
+    }
 }
 
 impl OrderBook {

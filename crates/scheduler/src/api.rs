@@ -144,11 +144,8 @@ fn limit(
     what: &'static str,
 ) -> Result<(), SchedulerError> {
     limiter
-        .take(key, std::time::Instant::now())
-        .map_err(|wait| SchedulerError::TooManyRequests {
-            what,
-            retry_after: crate::limits::retry_after_secs(wait),
-        })
+        .admit(key)
+        .map_err(|retry_after| SchedulerError::TooManyRequests { what, retry_after })
 }
 
 fn parse_id(text: &str, what: &str) -> Result<B256, SchedulerError> {

@@ -50,6 +50,12 @@ impl RateLimiter {
         }
     }
 
+    /// Takes one request of `key` now: `Err(seconds)` when its bucket is empty, with the whole
+    /// seconds to wait that a refusal sends as `Retry-After`.
+    pub fn admit(&self, key: impl Hash) -> Result<(), u64> {
+        self.take(key, Instant::now()).map_err(retry_after_secs)
+    }
+
     /// Takes one request of `key` at `now`: `Err(wait)` when its bucket is empty, with how long
     /// until it holds one again.
     pub fn take(&self, key: impl Hash, now: Instant) -> Result<(), Duration> {

@@ -519,7 +519,9 @@ fn p99(mut samples: Vec<Duration>) -> Duration {
 async fn what_a_hoarder_costs_honest_workers() {
     const VOLUME: u64 = 40;
     const ROUNDS: usize = 5;
-    println!("| round | run | honest claims | claim p99 | certified tasks/s | hoarded replicates |");
+    println!(
+        "| round | run | honest claims | claim p99 | certified tasks/s | hoarded replicates |"
+    );
     println!("|---|---|---|---|---|---|");
     let (mut calm, mut hoarded) = (Vec::new(), Vec::new());
     for round in 1..=ROUNDS {
