@@ -28,6 +28,7 @@ pub mod limits;
 mod origin;
 mod server;
 mod tasks;
+pub mod tls;
 
 pub use error::ApiError;
 pub use server::{Limits, Service, is_body_timeout};

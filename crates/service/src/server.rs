@@ -54,6 +54,8 @@ impl Default for Limits {
 #[derive(Debug)]
 pub struct Service {
     addr: SocketAddr,
+    /// Whether it serves TLS (its URL is `https://`).
+    tls: bool,
     server: JoinHandle<io::Result<()>>,
     loops: Tasks,
     // Dropped with the service, which starts the graceful shutdown of every open connection
@@ -84,6 +86,29 @@ impl Service {
         router: Router,
         limits: Limits,
     ) -> io::Result<Self> {
+        Self::serve_inner(listen, router, limits, None).await
+    }
+
+    /// [`Service::serve_with`] over TLS 1.3 with `identity` (see [`crate::tls`]): a client that
+    /// does not finish its handshake within the header timeout is dropped, and one that speaks
+    /// plain HTTP gets no answer. The error is the system's refusal to bind (or, never with an
+    /// identity this crate made, a TLS setup failure).
+    pub async fn serve_tls(
+        listen: SocketAddr,
+        router: Router,
+        limits: Limits,
+        identity: &crate::tls::TlsIdentity,
+    ) -> io::Result<Self> {
+        let config = identity.server_config().map_err(io::Error::other)?;
+        Self::serve_inner(listen, router, limits, Some(config)).await
+    }
+
+    async fn serve_inner(
+        listen: SocketAddr,
+        router: Router,
+        limits: Limits,
+        tls: Option<std::sync::Arc<rustls::ServerConfig>>,
+    ) -> io::Result<Self> {
         let listener = tokio::net::TcpListener::bind(listen).await?;
         let addr = listener.local_addr()?;
         let loopback = addr.ip().is_loopback();
@@ -93,9 +118,12 @@ impl Service {
             }))
             .layer(RequestBodyTimeoutLayer::new(limits.body_timeout));
         let (stop, stopped) = watch::channel(());
-        let server = tokio::spawn(accept(listener, router, limits, stopped));
+        let secure = tls.is_some();
+        let tls = tls.map(tokio_rustls::TlsAcceptor::from);
+        let server = tokio::spawn(accept(listener, router, limits, tls, stopped));
         Ok(Self {
             addr,
+            tls: secure,
             server,
             loops: Tasks::new(),
             _stop: stop,
@@ -115,9 +143,10 @@ impl Service {
         self.addr
     }
 
-    /// The server's base URL, e.g. `http://127.0.0.1:8090`.
+    /// The server's base URL, e.g. `http://127.0.0.1:8090` (`https://` over TLS).
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
     }
 
     /// Stops the server, then the loops, and waits until they are gone.
@@ -164,6 +193,7 @@ async fn accept(
     listener: tokio::net::TcpListener,
     router: Router,
     limits: Limits,
+    tls: Option<tokio_rustls::TlsAcceptor>,
     mut stopped: watch::Receiver<()>,
 ) -> io::Result<()> {
     loop {
@@ -181,7 +211,7 @@ async fn accept(
             _ = stopped.changed() => return Ok(()),
         };
         let _ = stream.set_nodelay(true);
-        let io = TokioIo::new(SendTimeout::new(stream, limits.send_timeout));
+        let stream = SendTimeout::new(stream, limits.send_timeout);
         // Handlers may key limits by the client's address (axum's `ConnectInfo`).
         let service = TowerToHyperService::new(tower::ServiceExt::map_request(
             router.clone(),
@@ -192,25 +222,59 @@ async fn accept(
                 request
             },
         ));
-        let mut stopped = stopped.clone();
+        let stopped = stopped.clone();
+        let tls = tls.clone();
         tokio::spawn(async move {
-            let mut builder = http1::Builder::new();
-            builder
-                .timer(TokioTimer::new())
-                .header_read_timeout(limits.header_timeout);
-            let conn = builder.serve_connection(io, service);
-            let mut conn = std::pin::pin!(conn);
-            let mut stopping = false;
-            loop {
-                tokio::select! {
-                    _ = conn.as_mut() => break,
-                    _ = stopped.changed(), if !stopping => {
-                        stopping = true;
-                        conn.as_mut().graceful_shutdown();
+            match tls {
+                None => serve_connection(stream, service, limits, stopped).await,
+                Some(acceptor) => {
+                    // The handshake counts against the header timeout: a client that opens a
+                    // connection and says nothing holds it no longer than one that sends no
+                    // request head.
+                    match tokio::time::timeout(limits.header_timeout, acceptor.accept(stream)).await
+                    {
+                        Ok(Ok(stream)) => serve_connection(stream, service, limits, stopped).await,
+                        Ok(Err(e)) => tracing::debug!(error = %e, %peer, "TLS handshake failed"),
+                        Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
                     }
                 }
             }
         });
+    }
+}
+
+/// Serves one connection with hyper's HTTP/1 and the `limits` until it ends, or, once
+/// `stopped` fires, until its current request is answered.
+async fn serve_connection<S, T>(
+    stream: S,
+    service: T,
+    limits: Limits,
+    mut stopped: watch::Receiver<()>,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    T: hyper::service::Service<
+            axum::http::Request<hyper::body::Incoming>,
+            Response = axum::response::Response,
+        > + Send
+        + 'static,
+    T::Future: Send + 'static,
+    T::Error: std::error::Error + Send + Sync + 'static,
+{
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_timeout);
+    let conn = builder.serve_connection(TokioIo::new(stream), service);
+    let mut conn = std::pin::pin!(conn);
+    let mut stopping = false;
+    loop {
+        tokio::select! {
+            _ = conn.as_mut() => break,
+            _ = stopped.changed(), if !stopping => {
+                stopping = true;
+                conn.as_mut().graceful_shutdown();
+            }
+        }
     }
 }
 

@@ -1,0 +1,117 @@
+//! TLS with a pinned key: a client that pins the service's fingerprint talks to it; a client
+//! that pins another key, or speaks plain HTTP, gets nothing; the key survives a restart and
+//! is readable by its user only.
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::routing::get;
+use decloud_service::tls::{Fingerprint, TlsIdentity, client_config};
+use decloud_service::{Limits, Service};
+
+async fn serve(identity: &TlsIdentity) -> Service {
+    let router = Router::new().route("/health", get(|| async { "ok" }));
+    Service::serve_tls(
+        ([127, 0, 0, 1], 0).into(),
+        router,
+        Limits::default(),
+        identity,
+    )
+    .await
+    .unwrap()
+}
+
+fn pinned(pin: Fingerprint) -> reqwest::Client {
+    reqwest::Client::builder()
+        .tls_backend_preconfigured(client_config(pin))
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap()
+}
+
+/// The whole chain of an error, one line.
+fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        out.push_str(": ");
+        out.push_str(&c.to_string());
+        cause = c.source();
+    }
+    out
+}
+
+#[tokio::test]
+async fn a_client_reaches_the_service_whose_key_it_pins_and_no_other() {
+    let identity = TlsIdentity::generate().unwrap();
+    let service = serve(&identity).await;
+    assert!(service.url().starts_with("https://"), "{}", service.url());
+    let url = format!("{}/health", service.url());
+
+    let answer = pinned(identity.fingerprint())
+        .get(&url)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    assert_eq!(answer.text().await.unwrap(), "ok");
+
+    // Another key on the same address (an impostor with its own self-signed certificate).
+    let impostor = TlsIdentity::generate().unwrap();
+    let refused = pinned(impostor.fingerprint())
+        .get(&url)
+        .send()
+        .await
+        .unwrap_err();
+    let why = chain(&refused);
+    assert!(why.contains("not the pinned"), "{why}");
+    assert!(
+        why.contains(&identity.fingerprint().to_string()),
+        "names the key it saw: {why}"
+    );
+
+    // Plain HTTP to the TLS port: no answer.
+    let plain = format!("http://{}/health", service.addr());
+    let outcome = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap()
+        .get(&plain)
+        .send()
+        .await;
+    assert!(outcome.is_err(), "plain HTTP was answered: {outcome:?}");
+    // A client trusting the system's authorities refuses the self-signed certificate.
+    assert!(reqwest::get(&url).await.is_err());
+}
+
+#[tokio::test]
+async fn the_key_is_kept_private_and_the_same_across_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tls/scheduler.key");
+    let first = TlsIdentity::load_or_create(&path).unwrap();
+    let again = TlsIdentity::load_or_create(&path).unwrap();
+    assert_eq!(first.fingerprint(), again.fingerprint());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{mode:o}");
+    }
+    assert!(!format!("{first:?}").contains("PRIVATE"), "no key in Debug");
+
+    std::fs::write(&path, "not a key").unwrap();
+    let e = TlsIdentity::load_or_create(&path).unwrap_err().to_string();
+    assert!(e.contains("move it away"), "{e}");
+
+    // Fingerprints read back as printed, with or without the prefix; junk is refused.
+    let text = first.fingerprint().to_string();
+    assert_eq!(text.parse::<Fingerprint>().unwrap(), first.fingerprint());
+    assert_eq!(
+        text.trim_start_matches("sha256:")
+            .parse::<Fingerprint>()
+            .unwrap(),
+        first.fingerprint()
+    );
+    let e = "sha256:abc".parse::<Fingerprint>().unwrap_err().to_string();
+    assert!(e.contains("64 hex digits"), "{e}");
+}
