@@ -62,12 +62,47 @@ impl ContentOpts {
                     .file
                     .as_deref()
                     .context("--upload needs --file")?;
+                upload_bundle_parts(store, file).await?;
                 resource::upload(store, file).await?
             }
             (None, None) => bail!("pass --uri (where the file is) or --upload (where to put it)"),
         };
         Ok((self.name, uri, checksum))
     }
+}
+
+/// When `file` is an app bundle (`decloud app build`'s `build/bundle`), uploads its parts
+/// (the module and the files, from the `blobs/` beside it) to `store` first: a worker fetches
+/// them from beside the manifest. Anything else is left to the caller.
+async fn upload_bundle_parts(store: &str, file: &Path) -> anyhow::Result<()> {
+    let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    if !decloud_protocol::bundle::is_bundle(&bytes) {
+        return Ok(());
+    }
+    let bundle = decloud_protocol::bundle::Bundle::decode(&bytes)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+    let parent = file.parent().unwrap_or(Path::new("."));
+    let blobs = parent.join("blobs");
+    let blobs = if blobs.is_dir() { blobs } else { parent.to_path_buf() };
+    let target = decloud_storage::BlobStore::from_url(store)?;
+    for part in bundle.parts() {
+        let id = decloud_storage::ContentHash(part.sha256.0);
+        if target.contains(&id).await.unwrap_or(false) {
+            continue;
+        }
+        let path = decloud_runtime::bundle::check_part(&blobs, &part)?;
+        let stored = target
+            .put_file(&path)
+            .await
+            .with_context(|| format!("cannot upload {} to {}", path.display(), target.location()))?;
+        if stored != id {
+            bail!(
+                "{} changed since the build (it hashes to {stored}, not {id}): run `decloud app build` again",
+                path.display()
+            );
+        }
+    }
+    Ok(())
 }
 
 /// Arguments of `decloud app deploy`.
