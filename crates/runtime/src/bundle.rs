@@ -14,28 +14,37 @@ use std::collections::BTreeMap;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
+/// A bundle's `usr/` directory, if it has one, is also mounted (read-only) here: where a
+/// language runtime built with a fixed prefix looks for its standard library.
+pub const USR_DIR: &str = "/usr";
+
 /// CPython-WASI, the runtime of Python apps: where its files go in a bundle and how it starts.
 pub mod python {
     /// The runtime's module in its artifacts directory (a reactor exporting `run`).
     pub const MODULE: &str = "python.wasm";
     /// The standard library and the bundled packages' Python parts, in its artifacts directory.
     pub const STDLIB_ZIP: &str = "python-stdlib.zip";
-    /// Where the bundle puts the standard-library zip: `$PYTHONHOME/lib/python3XY.zip`, the
-    /// path CPython 3.15 puts on `sys.path` by itself.
-    pub const ZIP_PATH: &str = "lib/python315.zip";
-    /// `PYTHONHOME`: the bundle's root.
-    pub const HOME: &str = "/app";
-    /// The variables of every Python bundle. `PYTHONHASHSEED` comes from the task (the sandbox
-    /// sets it); the locale is C.UTF-8 and the time zone UTC, the only ones the runtime has.
-    pub const ENV: &[(&str, &str)] = &[
-        ("PYTHONHOME", HOME),
-        ("PYTHONPATH", HOME),
-        ("PYTHONDONTWRITEBYTECODE", "1"),
-        ("PYTHONUTF8", "1"),
-        ("PYTHONUNBUFFERED", "1"),
-        ("LC_ALL", "C.UTF-8"),
-        ("TZ", "UTC"),
-    ];
+    /// Where the bundle puts the standard-library zip: the runtime runs isolated (it reads no
+    /// `PYTHON*` variable) with its prefix fixed at `/usr/local`, so the zip must be at
+    /// `/usr/local/lib/python315.zip`, which the bundle's `usr/` mount gives.
+    pub const ZIP_PATH: &str = "usr/local/lib/python315.zip";
+    /// The variables of every Python bundle: the locale and time zone the runtime has (for
+    /// libraries that read them). The interpreter's hash seed comes from `random_get`, which
+    /// the task seeds; `PYTHONHASHSEED` (set by the sandbox) is informative only.
+    pub const ENV: &[(&str, &str)] = &[("LC_ALL", "C.UTF-8"), ("TZ", "UTC")];
+
+    /// The arguments that run `/app/<main>` as `__main__`, with `/app` first on `sys.path` and
+    /// `sys.argv` as for `python /app/<main> <task args>` (the runtime runs isolated, so it
+    /// would not add the script's directory by itself).
+    pub fn args(main: &str) -> Vec<String> {
+        let script = format!("/app/{main}");
+        vec![
+            "-c".to_string(),
+            format!(
+                "import sys, runpy; sys.argv[0] = {script:?}; sys.path.insert(0, '/app'); runpy.run_path({script:?}, run_name='__main__')"
+            ),
+        ]
+    }
 }
 
 /// A failure to build a bundle.
@@ -279,7 +288,13 @@ pub fn assemble(bundle: &Bundle, blobs: &Path, dest: &Path) -> Result<(), Assemb
 
 /// How `bundle` starts when its files are laid out in `app_dir`.
 pub fn launch(bundle: &Bundle, app_dir: PathBuf) -> Launch {
+    let has_usr = bundle.files.iter().any(|f| f.path.starts_with("usr/"));
     Launch {
+        mounts: if has_usr {
+            vec![(USR_DIR.to_string(), app_dir.join("usr"))]
+        } else {
+            Vec::new()
+        },
         app_dir: (!bundle.files.is_empty()).then_some(app_dir),
         args: bundle.args.clone(),
         env: bundle

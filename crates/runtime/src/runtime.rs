@@ -149,6 +149,8 @@ pub struct Launch {
     pub args: Vec<String>,
     /// Environment variables set before the sandbox's own ([`TaskContext::env`] wins).
     pub env: Vec<(String, String)>,
+    /// More read-only mounts: (guest path, host directory), e.g. a bundle's `usr/` at `/usr`.
+    pub mounts: Vec<(String, PathBuf)>,
 }
 
 impl App {
@@ -522,10 +524,10 @@ impl Runtime {
         output: &Path,
         limits: &Limits,
     ) -> Result<RunReport, RuntimeError> {
-        if let Some(dir) = &launch.app_dir
-            && !dir.is_dir()
-        {
-            return Err(RuntimeError::InputDir(dir.clone()));
+        for dir in launch.app_dir.iter().chain(launch.mounts.iter().map(|m| &m.1)) {
+            if !dir.is_dir() {
+                return Err(RuntimeError::InputDir(dir.clone()));
+            }
         }
         let empty_in;
         let input = match input {
@@ -587,8 +589,10 @@ impl Runtime {
                 path: output.to_path_buf(),
                 source: io::Error::other(one_line(&e)),
             })?;
-        if let Some(dir) = &launch.app_dir {
-            b.preopened_dir(dir, APP_DIR, FsPerms::ReadOnly)
+        let app_mount = launch.app_dir.iter().map(|d| (APP_DIR, d));
+        let more = launch.mounts.iter().map(|(g, d)| (g.as_str(), d));
+        for (guest, dir) in app_mount.chain(more) {
+            b.preopened_dir(dir, guest, FsPerms::ReadOnly)
                 .map_err(|e| RuntimeError::Io {
                     path: dir.clone(),
                     source: io::Error::other(one_line(&e)),

@@ -53,7 +53,7 @@ fn bundle_example(name: &str, blobs: &Path) -> (Bundle, Digest) {
     let src = repo().join("apps/python").join(name);
     let mut b = BundleBuilder::new(blobs).unwrap();
     b.python_runtime(&artifacts()).unwrap();
-    b.args(["/app/main.py"]);
+    b.args(decloud_runtime::bundle::python::args("main.py"));
     b.file("main.py", &src.join("main.py")).unwrap();
     if src.join("train.csv").is_file() {
         b.file("train.csv", &src.join("train.csv")).unwrap();
@@ -212,7 +212,7 @@ open("/out/computed.json", "w").write("{}")
     let blobs = probe.join("blobs");
     let mut b = BundleBuilder::new(&blobs).unwrap();
     b.python_runtime(&artifacts()).unwrap();
-    b.args(["/app/main.py"]);
+    b.args(decloud_runtime::bundle::python::args("main.py"));
     b.file("main.py", &probe.join("main.py")).unwrap();
     let (bundle, checksum, _) = b.finish().unwrap();
     let app_dir = probe.join("app").join(hex::encode(checksum));
@@ -348,7 +348,7 @@ fn python_measure_start_and_pandas_workload() {
     std::fs::write(hello.join("main.py"), "open('/out/computed.json','w').write('{}')\n").unwrap();
     let mut b = BundleBuilder::new(&hello.join("blobs")).unwrap();
     b.python_runtime(&art).unwrap();
-    b.args(["/app/main.py"]);
+    b.args(decloud_runtime::bundle::python::args("main.py"));
     b.file("main.py", &hello.join("main.py")).unwrap();
     let (bundle, checksum, _) = b.finish().unwrap();
     let app_dir = hello.join("app").join(hex::encode(checksum));

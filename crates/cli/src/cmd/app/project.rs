@@ -222,7 +222,8 @@ pub(crate) fn build(a: BuildArgs, json: bool) -> anyhow::Result<()> {
             }
             let artifacts = python_runtime(a.python_runtime.as_deref(), dir)?;
             b.python_runtime(&artifacts)?;
-            b.args([format!("{}/{main}", python::HOME)]);
+            decloud_protocol::bundle::check_path(main)?;
+            b.args(python::args(main));
         }
         RuntimeKind::Wasm => {
             if let Some((program, args)) = project.build.split_first() {
