@@ -37,7 +37,16 @@ fn the_rust_template_builds_into_a_bundle_that_runs() {
     let parent = dir.path().to_str().unwrap();
     let made = decloud(
         home.path(),
-        &["app", "new", "--template", "rust", "hello-app", "--dir", parent, "--json"],
+        &[
+            "app",
+            "new",
+            "--template",
+            "rust",
+            "hello-app",
+            "--dir",
+            parent,
+            "--json",
+        ],
     );
     let made = fixtures::json_output(&made).unwrap();
     assert!(made["files"].as_array().unwrap().len() >= 4, "{made}");
@@ -47,7 +56,15 @@ fn the_rust_template_builds_into_a_bundle_that_runs() {
     // Again: refused, nothing overwritten.
     let again = decloud(
         home.path(),
-        &["app", "new", "--template", "rust", "hello-app", "--dir", parent],
+        &[
+            "app",
+            "new",
+            "--template",
+            "rust",
+            "hello-app",
+            "--dir",
+            parent,
+        ],
     );
     failed_with(&again, "already exists");
     failed_with(
@@ -75,16 +92,35 @@ fn the_rust_template_builds_into_a_bundle_that_runs() {
 
     let ran = decloud(
         home.path(),
-        &["app", "exec", project.to_str().unwrap(), "--json", "--", "a", "b"],
+        &[
+            "app",
+            "exec",
+            project.to_str().unwrap(),
+            "--json",
+            "--",
+            "a",
+            "b",
+        ],
     );
     let ran = fixtures::json_output(&ran).unwrap();
     assert_eq!(ran["outcome"], "completed", "{ran}");
     assert_eq!(ran["app_checksum"], checksum.as_str());
-    assert!(ran["stdout"].as_str().unwrap().contains("args: a b"), "{ran}");
+    assert!(
+        ran["stdout"].as_str().unwrap().contains("args: a b"),
+        "{ran}"
+    );
     // The second run finds the compiled module in the cache.
     let again = decloud(
         home.path(),
-        &["app", "exec", project.to_str().unwrap(), "--json", "--", "a", "b"],
+        &[
+            "app",
+            "exec",
+            project.to_str().unwrap(),
+            "--json",
+            "--",
+            "a",
+            "b",
+        ],
     );
     let again = fixtures::json_output(&again).unwrap();
     assert_eq!(again["compiled_from"], "disk");
@@ -115,7 +151,12 @@ fn the_python_template_builds_a_bundle_on_the_shared_runtime() {
     );
     assert!(out.status.success(), "{out:?}");
     let project = dir.path().join("stats");
-    for f in ["main.py", "decloud-app.toml", "requirements.txt", "sample.csv"] {
+    for f in [
+        "main.py",
+        "decloud-app.toml",
+        "requirements.txt",
+        "sample.csv",
+    ] {
         assert!(project.join(f).is_file(), "{f}");
     }
     // Outside a decloud checkout and without --python-runtime: one line saying what to do.
@@ -150,7 +191,12 @@ fn the_python_template_builds_a_bundle_on_the_shared_runtime() {
         .collect();
     assert_eq!(paths, ["main.py", "usr/local/lib/python315.zip"]);
     assert_eq!(manifest["args"][0], "-c");
-    assert!(manifest["args"][1].as_str().unwrap().contains("/app/main.py"));
+    assert!(
+        manifest["args"][1]
+            .as_str()
+            .unwrap()
+            .contains("/app/main.py")
+    );
     assert_eq!(manifest["env"]["TZ"], "UTC");
     let module = std::fs::read(artifacts.join("python.wasm")).unwrap();
     assert_eq!(

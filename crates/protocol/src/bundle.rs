@@ -277,7 +277,9 @@ impl Bundle {
                 if self.files[i - 1].path == f.path {
                     return Err(BundleError::PathConflict(f.path.clone()));
                 }
-                return Err(BundleError::NotCanonical("the files are not sorted by path"));
+                return Err(BundleError::NotCanonical(
+                    "the files are not sorted by path",
+                ));
             }
             seen.insert(f.path.as_str());
         }
@@ -375,7 +377,9 @@ impl Bundle {
             files,
         };
         if bundle.encode()? != bytes {
-            return Err(BundleError::NotCanonical("the variables are not sorted by name"));
+            return Err(BundleError::NotCanonical(
+                "the variables are not sorted by name",
+            ));
         }
         Ok(bundle)
     }

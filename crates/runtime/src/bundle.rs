@@ -120,7 +120,9 @@ impl BundleBuilder {
             let _ = std::fs::remove_file(&dest);
             // A hard link shares the runtime's 100 MB with its source; a copy where it can't.
             if std::fs::hard_link(src, &dest).is_err() {
-                let tmp = self.blobs.join(format!(".{}.tmp", hex::encode(part.sha256)));
+                let tmp = self
+                    .blobs
+                    .join(format!(".{}.tmp", hex::encode(part.sha256)));
                 std::fs::copy(src, &tmp).map_err(io_err(&tmp))?;
                 std::fs::rename(&tmp, &dest).map_err(io_err(&dest))?;
             }
@@ -171,7 +173,9 @@ impl BundleBuilder {
 
     /// Validates the bundle and writes its encoding to the blob directory; returns the bundle,
     /// its checksum, and the path of the manifest (`<blobs>/<checksum hex>`).
-    pub fn finish(&self) -> Result<(Bundle, decloud_protocol::bundle::Checksum, PathBuf), BuildError> {
+    pub fn finish(
+        &self,
+    ) -> Result<(Bundle, decloud_protocol::bundle::Checksum, PathBuf), BuildError> {
         let mut bundle = Bundle {
             module: self.module.ok_or(BuildError::NoModule)?,
             args: self.args.clone(),
@@ -202,7 +206,9 @@ pub enum AssembleError {
         dir: PathBuf,
     },
     /// A part's size differs from the bundle's.
-    #[error("the bundle part {path} has {actual} bytes, not {expected}: delete it and download it again")]
+    #[error(
+        "the bundle part {path} has {actual} bytes, not {expected}: delete it and download it again"
+    )]
     WrongSize {
         /// The blob file.
         path: PathBuf,
@@ -361,10 +367,7 @@ mod tests {
         broken.files[1].part.size += 1;
         let dest2 = apps.path().join("app2");
         let err = assemble(&broken, blobs.path(), &dest2).unwrap_err();
-        assert!(
-            matches!(err, AssembleError::WrongSize { .. }),
-            "{err}"
-        );
+        assert!(matches!(err, AssembleError::WrongSize { .. }), "{err}");
         broken.files[1].part = Part::of(b"absent");
         let err = assemble(&broken, blobs.path(), &dest2).unwrap_err();
         assert!(matches!(err, AssembleError::Missing { .. }), "{err}");

@@ -274,11 +274,9 @@ impl Runtime {
             )
             .map_err(|e| RuntimeError::Engine(one_line(&e)))?;
         linker
-            .func_wrap(
-                "host",
-                "call",
-                |_: i32, _: i32, _: i32, _: i32| -> i32 { HOST_CALL_REFUSED },
-            )
+            .func_wrap("host", "call", |_: i32, _: i32, _: i32, _: i32| -> i32 {
+                HOST_CALL_REFUSED
+            })
             .map_err(|e| RuntimeError::Engine(one_line(&e)))?;
         if let Some(dir) = &config.cache_dir {
             std::fs::create_dir_all(dir).map_err(|source| RuntimeError::Cache {
@@ -524,7 +522,11 @@ impl Runtime {
         output: &Path,
         limits: &Limits,
     ) -> Result<RunReport, RuntimeError> {
-        for dir in launch.app_dir.iter().chain(launch.mounts.iter().map(|m| &m.1)) {
+        for dir in launch
+            .app_dir
+            .iter()
+            .chain(launch.mounts.iter().map(|m| &m.1))
+        {
             if !dir.is_dir() {
                 return Err(RuntimeError::InputDir(dir.clone()));
             }

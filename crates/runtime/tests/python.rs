@@ -9,8 +9,7 @@
 use decloud_protocol::bundle::Bundle;
 use decloud_runtime::bundle::{BundleBuilder, assemble, blob_path, launch};
 use decloud_runtime::{
-    CompiledFrom, Digest, Launch, Limits, Outcome, RunReport, Runtime, RuntimeConfig,
-    TaskContext,
+    CompiledFrom, Digest, Launch, Limits, Outcome, RunReport, Runtime, RuntimeConfig, TaskContext,
 };
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -96,7 +95,14 @@ fn replica(p: &Prepared, task: &TaskContext, input: &Path) -> (RunReport, tempfi
         .unwrap();
     let out = tempfile::tempdir().unwrap();
     let report = rt
-        .run_with(&app, &p.launch, task, Some(input), out.path(), &python_limits())
+        .run_with(
+            &app,
+            &p.launch,
+            task,
+            Some(input),
+            out.path(),
+            &python_limits(),
+        )
         .unwrap();
     (report, out)
 }
@@ -146,15 +152,18 @@ fn python_apps_agree_across_three_replicas() {
     let digests: Vec<Digest> = runs.iter().map(|(r, _)| completed(r)).collect();
     assert_eq!(digests[0], digests[1]);
     assert_eq!(digests[1], digests[2]);
-    let json: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(runs[0].1.path().join("stats.json")).unwrap(),
-    )
-    .unwrap();
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(runs[0].1.path().join("stats.json")).unwrap())
+            .unwrap();
     assert_eq!(json["rows"], 48);
     assert_eq!(json["describe"]["month"]["mean"], 6.5);
     assert_eq!(json["mean_by"]["groups"].as_object().unwrap().len(), 4);
     // A bad argument is a deterministic failure (exit status 2), not a host error.
-    let (bad, _) = replica(&stats, &task(&["--by", "nope"], "weather.csv"), input.path());
+    let (bad, _) = replica(
+        &stats,
+        &task(&["--by", "nope"], "weather.csv"),
+        input.path(),
+    );
     assert!(
         matches!(&bad.outcome, Outcome::Failed(r) if r.detail.contains("status 2")),
         "{:?}",
@@ -176,11 +185,13 @@ fn python_apps_agree_across_three_replicas() {
     let scores = std::fs::read_to_string(runs[0].1.path().join("scores.csv")).unwrap();
     assert_eq!(scores.lines().count(), 41, "{scores}");
     assert!(scores.starts_with("id,probability,label\n"));
-    let summary: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(runs[0].1.path().join("summary.json")).unwrap(),
-    )
-    .unwrap();
-    assert!(summary["train_accuracy"].as_f64().unwrap() > 0.7, "{summary}");
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(runs[0].1.path().join("summary.json")).unwrap())
+            .unwrap();
+    assert!(
+        summary["train_accuracy"].as_f64().unwrap() > 0.7,
+        "{summary}"
+    );
 
     // Python's non-determinism, pinned: hash seed, time, random, os.urandom, locale.
     let probe = tmp.path().join("probe");
@@ -232,8 +243,7 @@ open("/out/computed.json", "w").write("{}")
         let (report, out) = replica(&p, &t, empty.path());
         completed(&report);
         let v: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(out.path().join("probe.json")).unwrap())
-                .unwrap();
+            serde_json::from_slice(&std::fs::read(out.path().join("probe.json")).unwrap()).unwrap();
         v
     };
     let (a, a2, b) = (run_probe(1), run_probe(1), run_probe(2));
@@ -267,7 +277,10 @@ fn python_measure_start_and_pandas_workload() {
     println!(
         "runtime: python.wasm {:.1} MB, stdlib zip {:.1} MB",
         module.len() as f64 / 1e6,
-        std::fs::metadata(art.join("python-stdlib.zip")).unwrap().len() as f64 / 1e6
+        std::fs::metadata(art.join("python-stdlib.zip"))
+            .unwrap()
+            .len() as f64
+            / 1e6
     );
 
     // Cold: a fresh, empty cache (fetch = reading and hashing the module from disk here; a
@@ -345,7 +358,11 @@ fn python_measure_start_and_pandas_workload() {
     // An empty script: the interpreter's own start and its memory.
     let hello = tmp.path().join("hello");
     std::fs::create_dir_all(&hello).unwrap();
-    std::fs::write(hello.join("main.py"), "open('/out/computed.json','w').write('{}')\n").unwrap();
+    std::fs::write(
+        hello.join("main.py"),
+        "open('/out/computed.json','w').write('{}')\n",
+    )
+    .unwrap();
     let mut b = BundleBuilder::new(&hello.join("blobs")).unwrap();
     b.python_runtime(&art).unwrap();
     b.args(decloud_runtime::bundle::python::args("main.py"));
@@ -368,7 +385,10 @@ fn python_measure_start_and_pandas_workload() {
 
     let native = repo().join(".tools/bench-venv/bin/python");
     if !native.is_file() {
-        println!("native: {} is missing (scripts/bootstrap installs it); no ratio", native.display());
+        println!(
+            "native: {} is missing (scripts/bootstrap installs it); no ratio",
+            native.display()
+        );
         return;
     }
     let mut native_times = Vec::new();

@@ -14,7 +14,11 @@ use decloud_testkit::{Devnet, fixtures};
 
 /// Puts `greeting`'s module and a file in the pool's storage, then the manifest of a bundle
 /// whose arguments start with `first`; registers it; returns the app id.
-async fn deploy_bundle(pool: &Pool, name: &str, first: &str) -> (alloy::primitives::Address, Bundle) {
+async fn deploy_bundle(
+    pool: &Pool,
+    name: &str,
+    first: &str,
+) -> (alloy::primitives::Address, Bundle) {
     let module = fixtures::example_app("greeting").unwrap();
     let note = format!("the {name} bundle\n").into_bytes();
     let store = BlobStore::from_url(&pool.storage_url).unwrap();
@@ -137,5 +141,8 @@ async fn a_bundle_whose_part_is_missing_fails_with_a_reason_and_is_not_contribut
         fixtures::hub_events::<decloud_chain::contracts::IHub::TaskContribute>(&chain, task)
             .await
             .unwrap();
-    assert!(contributed.is_empty(), "a failed download is not contributed");
+    assert!(
+        contributed.is_empty(),
+        "a failed download is not contributed"
+    );
 }

@@ -172,15 +172,14 @@ async fn exec(a: ExecArgs, home: &Path, json: bool) -> anyhow::Result<()> {
     let input = a.input.clone();
     let run_limits = limits.clone();
     let run_output = output.clone();
-    let (report, loaded, checksum) = tokio::task::spawn_blocking(
-        move || -> anyhow::Result<(RunReport, LoadReport, Digest)> {
+    let (report, loaded, checksum) =
+        tokio::task::spawn_blocking(move || -> anyhow::Result<(RunReport, LoadReport, Digest)> {
             let runtime = Runtime::new(RuntimeConfig {
                 cache_dir: Some(cache),
                 ..Default::default()
             })?;
-            let named = |e: decloud_runtime::RuntimeError| {
-                anyhow::anyhow!("{}: {e}", module.display())
-            };
+            let named =
+                |e: decloud_runtime::RuntimeError| anyhow::anyhow!("{}: {e}", module.display());
             let (app, launch, loaded, checksum) = match target {
                 Target::Module(wasm) => {
                     let checksum = Digest::sha256(&wasm);
@@ -192,8 +191,7 @@ async fn exec(a: ExecArgs, home: &Path, json: bool) -> anyhow::Result<()> {
                     checksum,
                     blobs,
                 } => {
-                    let module_path =
-                        decloud_runtime::bundle::check_part(&blobs, &bundle.module)?;
+                    let module_path = decloud_runtime::bundle::check_part(&blobs, &bundle.module)?;
                     let app_dir = apps.join(checksum.to_hex());
                     decloud_runtime::bundle::assemble(&bundle, &blobs, &app_dir)?;
                     let (app, loaded) = runtime
@@ -212,9 +210,8 @@ async fn exec(a: ExecArgs, home: &Path, json: bool) -> anyhow::Result<()> {
                 &run_limits,
             )?;
             Ok((report, loaded, checksum))
-        },
-    )
-    .await??;
+        })
+        .await??;
 
     let digest = report.outcome.digest().map(|d| d.to_string());
     if json {
@@ -354,10 +351,15 @@ impl Target {
         if !bundle::is_bundle(&bytes) {
             return Ok(Target::Module(bytes));
         }
-        let bundle = Bundle::decode(&bytes).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+        let bundle =
+            Bundle::decode(&bytes).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
         let parent = file.parent().unwrap_or(Path::new("."));
         let beside = parent.join(project::BLOBS_DIR);
-        let blobs = if beside.is_dir() { beside } else { parent.to_path_buf() };
+        let blobs = if beside.is_dir() {
+            beside
+        } else {
+            parent.to_path_buf()
+        };
         Ok(Target::Bundle {
             bundle,
             checksum: Digest::sha256(&bytes),

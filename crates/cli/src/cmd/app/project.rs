@@ -105,13 +105,22 @@ const RUST_TEMPLATE: &[(&str, &str)] = &[
         PROJECT_FILE,
         include_str!("../../../templates/rust/decloud-app.toml"),
     ),
-    ("Cargo.toml", include_str!("../../../templates/rust/Cargo.toml")),
+    (
+        "Cargo.toml",
+        include_str!("../../../templates/rust/Cargo.toml"),
+    ),
     (
         "src/main.rs",
         include_str!("../../../templates/rust/src/main.rs"),
     ),
-    ("README.md", include_str!("../../../templates/rust/README.md")),
-    (".gitignore", include_str!("../../../templates/rust/gitignore")),
+    (
+        "README.md",
+        include_str!("../../../templates/rust/README.md"),
+    ),
+    (
+        ".gitignore",
+        include_str!("../../../templates/rust/gitignore"),
+    ),
 ];
 
 /// Runs `decloud app new`.
@@ -316,9 +325,8 @@ fn add_files(b: &mut BundleBuilder, dir: &Path, entry: &str) -> anyhow::Result<(
 /// CPython-WASI's artifacts directory: `given`, or the bootstrap's in the decloud checkout that
 /// holds the project or the working directory.
 pub(crate) fn python_runtime(given: Option<&Path>, project: &Path) -> anyhow::Result<PathBuf> {
-    let usable = |d: &Path| {
-        d.join(python::MODULE).is_file() && d.join(python::STDLIB_ZIP).is_file()
-    };
+    let usable =
+        |d: &Path| d.join(python::MODULE).is_file() && d.join(python::STDLIB_ZIP).is_file();
     if let Some(dir) = given {
         if usable(dir) {
             return Ok(dir.to_path_buf());

@@ -83,7 +83,11 @@ async fn upload_bundle_parts(store: &str, file: &Path) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
     let parent = file.parent().unwrap_or(Path::new("."));
     let blobs = parent.join("blobs");
-    let blobs = if blobs.is_dir() { blobs } else { parent.to_path_buf() };
+    let blobs = if blobs.is_dir() {
+        blobs
+    } else {
+        parent.to_path_buf()
+    };
     let target = decloud_storage::BlobStore::from_url(store)?;
     for part in bundle.parts() {
         let id = decloud_storage::ContentHash(part.sha256.0);
@@ -91,10 +95,9 @@ async fn upload_bundle_parts(store: &str, file: &Path) -> anyhow::Result<()> {
             continue;
         }
         let path = decloud_runtime::bundle::check_part(&blobs, &part)?;
-        let stored = target
-            .put_file(&path)
-            .await
-            .with_context(|| format!("cannot upload {} to {}", path.display(), target.location()))?;
+        let stored = target.put_file(&path).await.with_context(|| {
+            format!("cannot upload {} to {}", path.display(), target.location())
+        })?;
         if stored != id {
             bail!(
                 "{} changed since the build (it hashes to {stored}, not {id}): run `decloud app build` again",
