@@ -219,6 +219,10 @@ pub struct Runtime {
 /// How often the watchdog checks the wall-clock cap and the size of `/out` during a run.
 const WATCHDOG_PERIOD: Duration = Duration::from_millis(100);
 
+/// Compiled-module cache entries larger than this are mapped rather than read (see
+/// `Runtime::load_cached`).
+const MAP_CACHE_ENTRIES_OVER: u64 = 64 << 20;
+
 /// How many compiled apps are kept in memory before the in-memory cache is emptied.
 const MEMORY_CACHE_APPS: usize = 64;
 
@@ -425,14 +429,23 @@ impl Runtime {
         if !path.is_file() {
             return None;
         }
-        // Read into memory rather than `deserialize_file`'s mmap: a cache file truncated in place
-        // by another process would otherwise crash this one with SIGBUS.
-        let bytes = std::fs::read(&path).ok()?;
+        // Small entries are read into memory rather than mapped: a cache file truncated in place
+        // by another process would otherwise crash this one with SIGBUS. Large ones (a language
+        // runtime's compiled code is hundreds of MB) are mapped, so that a warm start costs
+        // the mapping rather than a copy of it all; this runtime itself never truncates an
+        // entry in place (it writes beside it and renames), and the directory is private.
+        let size = std::fs::metadata(&path).ok()?.len();
         // SAFETY: the cache directory is private to this runtime (documented on
         // `RuntimeConfig::cache_dir`) and only ever holds files that `Module::serialize` wrote for
         // this engine configuration (the engine hash is in the name; wasmtime checks the rest and
         // refuses an incompatible file, which we then recompile).
-        match unsafe { Module::deserialize(&self.engine, &bytes) } {
+        let loaded = if size > MAP_CACHE_ENTRIES_OVER {
+            unsafe { Module::deserialize_file(&self.engine, &path) }
+        } else {
+            let bytes = std::fs::read(&path).ok()?;
+            unsafe { Module::deserialize(&self.engine, &bytes) }
+        };
+        match loaded {
             Ok(module) => Some(module),
             Err(err) => {
                 tracing::warn!(path = %path.display(), error = %one_line(&err), "dropping an unusable compiled-module cache entry");
