@@ -12,6 +12,7 @@
 mod names;
 
 pub mod amount;
+pub mod bundle;
 pub mod consensus;
 pub mod deadline;
 pub mod domain;

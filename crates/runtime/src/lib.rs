@@ -27,6 +27,7 @@
 //! can still write past the limit (a host write call cannot be interrupted): a worker should
 //! still keep `/out` on a filesystem with room to spare or a quota.
 
+pub mod bundle;
 mod capture;
 mod clock;
 pub mod digest;
@@ -40,6 +41,7 @@ pub use capture::Captured;
 pub use digest::{Computed, Digest, FailureKind, FailureRecord, ParseDigestError};
 pub use limits::{FUEL_PER_SECOND, Limits};
 pub use runtime::{
-    ARGV0, App, COMPUTED_JSON, ERROR_JSON, IN_DIR, OUT_DIR, Runtime, RuntimeConfig, RuntimeError,
+    APP_DIR, ARGV0, App, COMPUTED_JSON, CompiledFrom, ERROR_JSON, HOST_CALL_REFUSED, IN_DIR,
+    Launch, LoadReport, OUT_DIR, Runtime, RuntimeConfig, RuntimeError,
 };
 pub use task::{Contribution, Outcome, RunReport, SplitArgsError, TaskContext, outcome_of_output};

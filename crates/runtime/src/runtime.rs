@@ -29,6 +29,12 @@ pub const COMPUTED_JSON: &str = "computed.json";
 pub const ERROR_JSON: &str = "decloud-error.json";
 /// `argv[0]` of every app: the same everywhere, so it cannot leak a host path.
 pub const ARGV0: &str = "app";
+/// The guest path of an app bundle's read-only files.
+pub const APP_DIR: &str = "/app";
+/// What the sandbox answers to `host.call`, the one import of CPython-WASI beyond WASI preview 1:
+/// "no host here" (its runner's own code for a call without a host function). No app needs it,
+/// and a host function would be a way out of the sandbox.
+pub const HOST_CALL_REFUSED: i32 = -1;
 
 /// Errors of the runtime itself (the host side): they say nothing about the app's result and
 /// must never be contributed. A deterministic failure of the app is an [`Outcome::Failed`].
@@ -94,11 +100,57 @@ impl Default for RuntimeConfig {
     }
 }
 
+/// How a module is entered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Entry {
+    /// A WASI command: `_start`, whose `proc_exit` gives the status.
+    Command,
+    /// A reactor exporting `run: () -> i32` (the status), after `_initialize` when it has one:
+    /// CPython-WASI's shape.
+    Reactor { initialize: bool },
+}
+
 /// A compiled app, ready to instantiate. Cheap to clone.
 #[derive(Clone)]
 pub struct App {
     checksum: Digest,
+    entry: Entry,
     pre: InstancePre<State>,
+}
+
+/// Where [`Runtime::load_known`] found a compiled module.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CompiledFrom {
+    /// Already in this process.
+    Memory,
+    /// The on-disk cache of compiled modules (as after a restart).
+    Disk,
+    /// Compiled now from the module's bytes (and stored in the disk cache).
+    Compiled,
+}
+
+/// How long getting a compiled module took, and where it came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LoadReport {
+    /// Where the compiled module came from.
+    pub from: CompiledFrom,
+    /// Host time to get it (reading, hashing and compiling, or deserializing).
+    pub elapsed: Duration,
+}
+
+/// How an app starts beyond its task: a bundle's files, arguments and environment.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Launch {
+    /// A host directory mounted read-only at [`APP_DIR`] (a bundle's files); none for a plain
+    /// module.
+    pub app_dir: Option<PathBuf>,
+    /// Arguments after `argv[0]` and before the task's arguments (e.g. the script to run).
+    pub args: Vec<String>,
+    /// Environment variables set before the sandbox's own ([`TaskContext::env`] wins).
+    pub env: Vec<(String, String)>,
+    /// More read-only mounts: (guest path, host directory), e.g. a bundle's `usr/` at `/usr`.
+    pub mounts: Vec<(String, PathBuf)>,
 }
 
 impl App {
@@ -167,6 +219,10 @@ pub struct Runtime {
 /// How often the watchdog checks the wall-clock cap and the size of `/out` during a run.
 const WATCHDOG_PERIOD: Duration = Duration::from_millis(100);
 
+/// Compiled-module cache entries larger than this are mapped rather than read (see
+/// `Runtime::load_cached`).
+const MAP_CACHE_ENTRIES_OVER: u64 = 64 << 20;
+
 /// How many compiled apps are kept in memory before the in-memory cache is emptied.
 const MEMORY_CACHE_APPS: usize = 64;
 
@@ -194,6 +250,10 @@ impl Runtime {
         // atomics' waiting are refused at validation, and wasi-threads is not linked.
         c.consume_fuel(true)
             .epoch_interruption(true)
+            // CPython-WASI unwinds with wasm exceptions (its C++ parts and setjmp/longjmp).
+            // Throwing and catching is deterministic; the exception objects live on the GC heap,
+            // which counts against the same memory cap as linear memory.
+            .wasm_exceptions(true)
             .wasm_relaxed_simd(true)
             .relaxed_simd_deterministic(true)
             .cranelift_nan_canonicalization(true)
@@ -216,6 +276,11 @@ impl Runtime {
                 "poll_oneoff",
                 sandbox::poll_oneoff::<State>,
             )
+            .map_err(|e| RuntimeError::Engine(one_line(&e)))?;
+        linker
+            .func_wrap("host", "call", |_: i32, _: i32, _: i32, _: i32| -> i32 {
+                HOST_CALL_REFUSED
+            })
             .map_err(|e| RuntimeError::Engine(one_line(&e)))?;
         if let Some(dir) = &config.cache_dir {
             std::fs::create_dir_all(dir).map_err(|source| RuntimeError::Cache {
@@ -264,21 +329,71 @@ impl Runtime {
     /// it is a WASI command whose imports the sandbox provides.
     pub fn compile(&self, wasm: &[u8]) -> Result<App, RuntimeError> {
         let checksum = Digest::sha256(wasm);
+        self.get_or_compile(checksum, || Ok(std::borrow::Cow::Borrowed(wasm)))
+            .map(|(app, _)| app)
+    }
+
+    /// [`Runtime::compile`], saying where the compiled module came from and how long it took.
+    pub fn compile_reported(&self, wasm: &[u8]) -> Result<(App, LoadReport), RuntimeError> {
+        let started = Instant::now();
+        let checksum = Digest::sha256(wasm);
+        let (app, mut report) =
+            self.get_or_compile(checksum, || Ok(std::borrow::Cow::Borrowed(wasm)))?;
+        report.elapsed = started.elapsed();
+        Ok((app, report))
+    }
+
+    /// The compiled app of the module with sha256 `checksum` at `path`: from memory, else from
+    /// the disk cache without reading `path` at all (a large runtime module is then ready in
+    /// the time it takes to map its compiled code), else read, checked against `checksum` and
+    /// compiled. Reports where it came from and how long it took.
+    pub fn load_known(
+        &self,
+        checksum: Digest,
+        path: &Path,
+    ) -> Result<(App, LoadReport), RuntimeError> {
+        self.get_or_compile(checksum, || {
+            let wasm = std::fs::read(path).map_err(|source| RuntimeError::Io {
+                path: path.to_path_buf(),
+                source,
+            })?;
+            let actual = Digest::sha256(&wasm);
+            if actual != checksum {
+                return Err(RuntimeError::InvalidModule(format!(
+                    "{} hashes to {actual}, not to the expected {checksum}: download it again",
+                    path.display()
+                )));
+            }
+            Ok(std::borrow::Cow::Owned(wasm))
+        })
+    }
+
+    fn get_or_compile<'a>(
+        &self,
+        checksum: Digest,
+        wasm: impl FnOnce() -> Result<std::borrow::Cow<'a, [u8]>, RuntimeError>,
+    ) -> Result<(App, LoadReport), RuntimeError> {
+        let started = Instant::now();
         if let Some(app) = self
             .apps
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .get(&checksum)
         {
-            return Ok(app.clone());
+            let report = LoadReport {
+                from: CompiledFrom::Memory,
+                elapsed: started.elapsed(),
+            };
+            return Ok((app.clone(), report));
         }
-        let module = match self.load_cached(&checksum) {
-            Some(module) => module,
+        let (module, from) = match self.load_cached(&checksum) {
+            Some(module) => (module, CompiledFrom::Disk),
             None => {
-                let module = Module::new(&self.engine, wasm)
+                let wasm = wasm()?;
+                let module = Module::new(&self.engine, &wasm)
                     .map_err(|e| RuntimeError::InvalidModule(one_line(&e)))?;
                 self.store_cached(&checksum, &module)?;
-                module
+                (module, CompiledFrom::Compiled)
             }
         };
         let app = self.prepare(checksum, module)?;
@@ -287,7 +402,11 @@ impl Runtime {
             apps.clear();
         }
         apps.insert(checksum, app.clone());
-        Ok(app)
+        let report = LoadReport {
+            from,
+            elapsed: started.elapsed(),
+        };
+        Ok((app, report))
     }
 
     /// Reads and compiles the module at `path` (see [`Runtime::compile`]).
@@ -310,14 +429,23 @@ impl Runtime {
         if !path.is_file() {
             return None;
         }
-        // Read into memory rather than `deserialize_file`'s mmap: a cache file truncated in place
-        // by another process would otherwise crash this one with SIGBUS.
-        let bytes = std::fs::read(&path).ok()?;
+        // Small entries are read into memory rather than mapped: a cache file truncated in place
+        // by another process would otherwise crash this one with SIGBUS. Large ones (a language
+        // runtime's compiled code is hundreds of MB) are mapped, so that a warm start costs
+        // the mapping rather than a copy of it all; this runtime itself never truncates an
+        // entry in place (it writes beside it and renames), and the directory is private.
+        let size = std::fs::metadata(&path).ok()?.len();
         // SAFETY: the cache directory is private to this runtime (documented on
         // `RuntimeConfig::cache_dir`) and only ever holds files that `Module::serialize` wrote for
         // this engine configuration (the engine hash is in the name; wasmtime checks the rest and
         // refuses an incompatible file, which we then recompile).
-        match unsafe { Module::deserialize(&self.engine, &bytes) } {
+        let loaded = if size > MAP_CACHE_ENTRIES_OVER {
+            unsafe { Module::deserialize_file(&self.engine, &path) }
+        } else {
+            let bytes = std::fs::read(&path).ok()?;
+            unsafe { Module::deserialize(&self.engine, &bytes) }
+        };
+        match loaded {
             Ok(module) => Some(module),
             Err(err) => {
                 tracing::warn!(path = %path.display(), error = %one_line(&err), "dropping an unusable compiled-module cache entry");
@@ -345,21 +473,38 @@ impl Runtime {
     }
 
     fn prepare(&self, checksum: Digest, module: Module) -> Result<App, RuntimeError> {
-        match module.get_export("_start") {
-            Some(wasmtime::ExternType::Func(_)) => {}
-            _ => {
+        let is_func = |name| matches!(module.get_export(name), Some(wasmtime::ExternType::Func(_)));
+        let entry = if is_func("_start") {
+            Entry::Command
+        } else {
+            let run_ok = match module.get_export("run") {
+                Some(wasmtime::ExternType::Func(f)) => {
+                    f.params().len() == 0
+                        && f.results().len() == 1
+                        && f.results().all(|r| matches!(r, wasmtime::ValType::I32))
+                }
+                _ => false,
+            };
+            if !run_ok {
                 return Err(RuntimeError::NotACommand(
-                    "it exports no `_start` function: build the app as a binary (a `fn main`) for wasm32-wasip1".into(),
+                    "it exports neither a `_start` function nor a reactor's `run: () -> i32`: build the app as a binary (a `fn main`) for wasm32-wasip1".into(),
                 ));
             }
-        }
+            Entry::Reactor {
+                initialize: is_func("_initialize"),
+            }
+        };
         let pre = self.linker.instantiate_pre(&module).map_err(|e| {
             RuntimeError::NotACommand(format!(
                 "{} (the sandbox provides WASI preview 1 only: no threads, no sockets)",
                 one_line(&e)
             ))
         })?;
-        Ok(App { checksum, pre })
+        Ok(App {
+            checksum,
+            entry,
+            pre,
+        })
     }
 
     /// Runs `app` for `task` with `input` mounted read-only at `/in` (an empty directory when
@@ -376,6 +521,29 @@ impl Runtime {
         output: &Path,
         limits: &Limits,
     ) -> Result<RunReport, RuntimeError> {
+        self.run_with(app, &Launch::default(), task, input, output, limits)
+    }
+
+    /// [`Runtime::run`] for an app that starts with more than its module: a bundle's files at
+    /// `/app`, its arguments before the task's, its environment before the sandbox's.
+    pub fn run_with(
+        &self,
+        app: &App,
+        launch: &Launch,
+        task: &TaskContext,
+        input: Option<&Path>,
+        output: &Path,
+        limits: &Limits,
+    ) -> Result<RunReport, RuntimeError> {
+        for dir in launch
+            .app_dir
+            .iter()
+            .chain(launch.mounts.iter().map(|m| &m.1))
+        {
+            if !dir.is_dir() {
+                return Err(RuntimeError::InputDir(dir.clone()));
+            }
+        }
         let empty_in;
         let input = match input {
             Some(dir) => {
@@ -404,9 +572,13 @@ impl Runtime {
         let clock = VirtualClock::default();
         let wall = Duration::from_secs(task.clock_secs);
         let mut b = WasiCtxBuilder::new();
+        // The bundle's variables first, the sandbox's after: a later duplicate wins in wasi-libc's
+        // getenv, and Bundle::validate already refuses the sandbox's names.
         b.allow_blocking_current_thread(true)
             .arg(ARGV0)
+            .args(&launch.args)
             .args(&task.args)
+            .envs(&launch.env)
             .envs(&task.env())
             .stdout(stdout.clone())
             .stderr(stderr.clone())
@@ -432,12 +604,22 @@ impl Runtime {
                 path: output.to_path_buf(),
                 source: io::Error::other(one_line(&e)),
             })?;
+        let app_mount = launch.app_dir.iter().map(|d| (APP_DIR, d));
+        let more = launch.mounts.iter().map(|(g, d)| (g.as_str(), d));
+        for (guest, dir) in app_mount.chain(more) {
+            b.preopened_dir(dir, guest, FsPerms::ReadOnly)
+                .map_err(|e| RuntimeError::Io {
+                    path: dir.clone(),
+                    source: io::Error::other(one_line(&e)),
+                })?;
+        }
         let state = State {
             wasi: b.build_p1(),
             limiter: Limiter {
                 memory_bytes: usize::try_from(limits.memory_bytes).unwrap_or(usize::MAX),
                 table_elements: usize::try_from(limits.table_elements).unwrap_or(usize::MAX),
                 hit: None,
+                peak_memory: 0,
             },
             clock,
             wall_ns: u64::try_from(wall.as_nanos()).unwrap_or(u64::MAX),
@@ -474,12 +656,30 @@ impl Runtime {
             Ok(UpdateDeadline::Continue(period))
         });
 
-        let result = app.pre.instantiate(&mut store).and_then(|instance| {
-            let start = instance.get_typed_func::<(), ()>(&mut store, "_start")?;
-            start.call(&mut store, ())
-        });
+        let result = app
+            .pre
+            .instantiate(&mut store)
+            .and_then(|instance| match app.entry {
+                Entry::Command => {
+                    let start = instance.get_typed_func::<(), ()>(&mut store, "_start")?;
+                    start.call(&mut store, ())
+                }
+                Entry::Reactor { initialize } => {
+                    if initialize {
+                        instance
+                            .get_typed_func::<(), ()>(&mut store, "_initialize")?
+                            .call(&mut store, ())?;
+                    }
+                    let run = instance.get_typed_func::<(), i32>(&mut store, "run")?;
+                    match run.call(&mut store, ())? {
+                        0 => Ok(()),
+                        code => Err(wasmtime::Error::new(wasmtime_wasi::I32Exit(code))),
+                    }
+                }
+            });
         let elapsed = started.elapsed();
         let fuel_consumed = limits.fuel.saturating_sub(store.get_fuel().unwrap_or(0));
+        let peak_memory_bytes = store.data().limiter.peak_memory as u64;
         let memory_hit = store.data_mut().limiter.hit.take();
         let output_over = store.data().output_over;
         drop(store);
@@ -510,6 +710,7 @@ impl Runtime {
             stderr: stderr.take(),
             fuel_consumed,
             elapsed,
+            peak_memory_bytes,
         })
     }
 }

@@ -113,6 +113,8 @@ pub(crate) struct Limiter {
     pub memory_bytes: usize,
     pub table_elements: usize,
     pub hit: Option<String>,
+    /// The largest memory size granted, in bytes (the instance's footprint in linear memory).
+    pub peak_memory: usize,
 }
 
 impl Limiter {
@@ -136,7 +138,9 @@ impl wasmtime::ResourceLimiter for Limiter {
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
         let cap = self.memory_bytes;
-        self.allow("memory", desired, cap)
+        let allowed = self.allow("memory", desired, cap)?;
+        self.peak_memory = self.peak_memory.max(desired);
+        Ok(allowed)
     }
 
     fn table_growing(

@@ -87,6 +87,13 @@ impl TaskContext {
         Ok(out)
     }
 
+    /// The seed of string hashing in interpreters that randomize it (`PYTHONHASHSEED`): from
+    /// the task id, so replicas iterate sets and dicts of strings in the same order.
+    pub fn hash_seed(&self) -> u32 {
+        let d = Digest::sha256(&[b"decloud-hashseed-v1".as_slice(), &self.task_id].concat());
+        u32::from_be_bytes(d.0[..4].try_into().expect("4 bytes"))
+    }
+
     /// The environment the app sees, in order.
     pub fn env(&self) -> Vec<(String, String)> {
         let mut env = vec![
@@ -100,6 +107,7 @@ impl TaskContext {
         if let Some(name) = &self.dataset_filename {
             env.push(("DECLOUD_DATASET_FILENAME".to_string(), name.clone()));
         }
+        env.push(("PYTHONHASHSEED".to_string(), self.hash_seed().to_string()));
         env.push((
             "DECLOUD_INPUT_FILES_NUMBER".to_string(),
             self.input_file_names.len().to_string(),
@@ -227,4 +235,7 @@ pub struct RunReport {
     pub fuel_consumed: u64,
     /// Host time of the run (instantiation to exit, without hashing the output).
     pub elapsed: Duration,
+    /// The largest size the app's linear memory reached, in bytes (its initial size when it
+    /// never grew): the memory one instance costs.
+    pub peak_memory_bytes: u64,
 }

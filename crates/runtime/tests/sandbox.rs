@@ -459,3 +459,49 @@ fn compiled_modules_are_cached_on_disk_across_runtimes() {
     assert_eq!(run_fresh().0, digest);
     assert!(fs::metadata(&path).unwrap().len() > 100);
 }
+
+/// CPython-WASI's shape (issue 15): a reactor whose `run` returns the status, which imports
+/// `host.call` (answered with a refusal, -1) and throws and catches wasm exceptions.
+#[test]
+fn a_reactor_runs_host_call_is_refused_and_exceptions_work() {
+    let rt = runtime();
+    let reactor = rt
+        .compile(
+            br#"(module
+                 (import "host" "call" (func $call (param i32 i32 i32 i32) (result i32)))
+                 (tag $e (param i32))
+                 (global $init (mut i32) (i32.const 0))
+                 (func (export "_initialize") (global.set $init (i32.const 1)))
+                 (func $thrower (param i32) (throw $e (local.get 0)))
+                 (func (export "run") (result i32)
+                   ;; the status: host.call's answer + caught exception value + _initialize ran
+                   (i32.add
+                     (i32.add
+                       (call $call (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0))
+                       (block $caught (result i32)
+                         (try_table (catch $e $caught)
+                           (call $thrower (i32.const 40)))
+                         (i32.const 0)))
+                     (global.get $init))))"#,
+        )
+        .unwrap();
+    let (report, _out) = run_in(&rt, &reactor, &task(&[]), None, &small_limits());
+    let (kind, detail) = failure(&report.outcome);
+    assert_eq!(kind, FailureKind::Exit);
+    // -1 (refused) + 40 (caught) + 1 (initialized)
+    assert!(detail.contains("status 40"), "{detail}");
+
+    // A reactor whose `run` returns 0 and writes nothing: a missing computed.json, as for a
+    // command that exits 0.
+    let quiet = rt
+        .compile(br#"(module (func (export "run") (result i32) (i32.const 0)))"#)
+        .unwrap();
+    let (report, _out) = run_in(&rt, &quiet, &task(&[]), None, &small_limits());
+    assert_eq!(failure(&report.outcome).0, FailureKind::MissingComputedJson);
+
+    // Neither `_start` nor `run: () -> i32`: refused at load with what to do.
+    let err = rt
+        .compile(br#"(module (func (export "run") (param i32)))"#)
+        .unwrap_err();
+    assert!(matches!(err, RuntimeError::NotACommand(_)), "{err}");
+}

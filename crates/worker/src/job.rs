@@ -231,6 +231,100 @@ async fn fetch_resource(ctx: &Context, resource: &Resource, dest: &Path) -> Resu
     Ok(())
 }
 
+/// An app ready to run: its module on disk (checked against `module_checksum` when it was
+/// downloaded) and how it starts.
+struct PreparedApp {
+    /// The registered blob: the module itself, or a bundle's manifest.
+    app_file: PathBuf,
+    module: PathBuf,
+    module_checksum: decloud_runtime::Digest,
+    launch: decloud_runtime::Launch,
+}
+
+/// Downloads the app when it is not here yet. A plain module is kept by its checksum; a bundle's
+/// manifest too, and its parts by their own sha256 in `blobs/` (downloaded from beside the
+/// manifest, in the same content-addressed store), so the apps that share a language runtime
+/// download it once and, through the runtime's compiled-module cache, compile it once. A
+/// bundle's files are laid out once per bundle in `app-files/<checksum>`, mounted at `/app`.
+async fn prepare_app(ctx: &Context, app: &Resource) -> Result<PreparedApp, Failure> {
+    let data = &ctx.config.data_dir;
+    let (apps, blobs) = (data.join("apps"), data.join("blobs"));
+    for dir in [&apps, &blobs] {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| fail(format!("cannot create {}: {e}", dir.display())))?;
+    }
+    // Named .wasm from before bundles; a bundle's manifest is kept under the same name.
+    let app_file = apps.join(format!("{}.wasm", app.checksum));
+    if !app_file.exists() {
+        fetch_resource(ctx, app, &app_file).await?;
+    }
+    let mut head = [0u8; 17];
+    let is_bundle = {
+        use std::io::Read;
+        std::fs::File::open(&app_file)
+            .and_then(|mut f| f.read_exact(&mut head))
+            .is_ok()
+            && decloud_protocol::bundle::is_bundle(&head)
+    };
+    if !is_bundle {
+        return Ok(PreparedApp {
+            module: app_file.clone(),
+            app_file,
+            module_checksum: decloud_runtime::Digest(app.checksum.0),
+            launch: decloud_runtime::Launch::default(),
+        });
+    }
+    let bytes = std::fs::read(&app_file)
+        .map_err(|e| fail(format!("cannot read {}: {e}", app_file.display())))?;
+    let bundle = match decloud_protocol::bundle::Bundle::decode(&bytes) {
+        Ok(b) => b,
+        Err(e) => {
+            // The registered bytes (checked), but not a valid bundle: nothing to run, ever.
+            let _ = std::fs::remove_file(&app_file);
+            return Err(fail(format!("the app at {} cannot run: {e}", app.uri)));
+        }
+    };
+    let (base, _) = decloud_storage::uri::split(&app.uri)
+        .map_err(|e| fail(format!("the app's uri {}: {e}", app.uri)))?;
+    for part in bundle.parts() {
+        if decloud_runtime::bundle::check_part(&blobs, &part).is_ok() {
+            continue;
+        }
+        if part.size > ctx.config.max_download_bytes {
+            return Err(fail(format!(
+                "the app's part {} is {} bytes, over the worker's download limit of {}",
+                part.sha256, part.size, ctx.config.max_download_bytes
+            )));
+        }
+        let uri = format!("{base}/{}", ContentHash(part.sha256.0));
+        let dest = decloud_runtime::bundle::blob_path(&blobs, &part);
+        let part_resource = Resource {
+            kind: "app part".into(),
+            uri,
+            checksum: part.sha256,
+            ..app.clone()
+        };
+        fetch_resource(ctx, &part_resource, &dest).await?;
+        if let Err(e) = decloud_runtime::bundle::check_part(&blobs, &part) {
+            let _ = std::fs::remove_file(&dest);
+            return Err(fail(format!("the app's part {}: {e}", part.sha256)));
+        }
+    }
+    let app_dir = data.join("app-files").join(app.checksum.to_string());
+    let blob_dir = blobs.clone();
+    let (b, dir) = (bundle.clone(), app_dir.clone());
+    tokio::task::spawn_blocking(move || decloud_runtime::bundle::assemble(&b, &blob_dir, &dir))
+        .await
+        .map_err(|e| fail(format!("the layout thread failed: {e}")))?
+        .map_err(|e| fail(e.to_string()))?;
+    Ok(PreparedApp {
+        module: decloud_runtime::bundle::blob_path(&blobs, &bundle.module),
+        app_file,
+        module_checksum: decloud_runtime::Digest(bundle.module.sha256.0),
+        launch: decloud_runtime::bundle::launch(&bundle, app_dir),
+    })
+}
+
 /// Fetches everything, runs the app and packs its result.
 async fn compute(ctx: &Arc<Context>, a: &Assignment) -> Result<Computed, Failure> {
     let deal = deal_of(a)?;
@@ -257,14 +351,9 @@ async fn compute(ctx: &Arc<Context>, a: &Assignment) -> Result<Computed, Failure
             .map_err(|e| fail(format!("cannot create {}: {e}", dir.display())))?;
     }
 
-    // The app, kept by checksum so that other tasks of the app skip the download.
-    let apps = ctx.config.data_dir.join("apps");
-    std::fs::create_dir_all(&apps)
-        .map_err(|e| fail(format!("cannot create {}: {e}", apps.display())))?;
-    let module = apps.join(format!("{}.wasm", app.checksum));
-    if !module.exists() {
-        fetch_resource(ctx, app, &module).await?;
-    }
+    let fetch_started = std::time::Instant::now();
+    let prepared = prepare_app(ctx, app).await?;
+    let fetch_ms = fetch_started.elapsed().as_millis() as u64;
 
     let mut dataset_filename = None;
     if let Some(dataset) = &a.dataset {
@@ -306,19 +395,27 @@ async fn compute(ctx: &Arc<Context>, a: &Assignment) -> Result<Computed, Failure
     };
     let limits = Limits::for_category(a.work_clock_time_ref);
     let runtime = ctx.runtime.clone();
-    let (module_path, in_dir, out_dir) = (module.clone(), input.clone(), output.clone());
+    let (in_dir, out_dir) = (input.clone(), output.clone());
     let run_limits = limits.clone();
+    let (module_path, module_checksum, launch) = (
+        prepared.module.clone(),
+        prepared.module_checksum,
+        prepared.launch.clone(),
+    );
     let report = tokio::task::spawn_blocking(move || {
-        let app = runtime.load(&module_path)?;
-        runtime.run(&app, &task, Some(&in_dir), &out_dir, &run_limits)
+        let (app, loaded) = runtime.load_known(module_checksum, &module_path)?;
+        runtime
+            .run_with(&app, &launch, &task, Some(&in_dir), &out_dir, &run_limits)
+            .map(|report| (report, loaded))
     })
     .await
     .map_err(|e| fail(format!("the sandbox thread failed: {e}")))?;
-    let report = match report {
+    let (report, loaded) = match report {
         Ok(r) => r,
         Err(e @ decloud_runtime::RuntimeError::InvalidModule(_)) => {
             // Not the app's registered bytes? They were checked; the module itself is bad.
-            let _ = std::fs::remove_file(&module);
+            let _ = std::fs::remove_file(&prepared.module);
+            let _ = std::fs::remove_file(&prepared.app_file);
             return Err(fail(format!("the app cannot run: {e}")));
         }
         Err(e) => return Err(fail(format!("the sandbox failed: {e}"))),
@@ -359,6 +456,10 @@ async fn compute(ctx: &Arc<Context>, a: &Assignment) -> Result<Computed, Failure
         digest = %contribution.digest,
         fuel = report.fuel_consumed,
         ms = report.elapsed.as_millis() as u64,
+        fetch_ms,
+        load_ms = loaded.elapsed.as_millis() as u64,
+        compiled_from = ?loaded.from,
+        memory_bytes = report.peak_memory_bytes,
         failure = failure.as_deref().unwrap_or(""),
         "app run"
     );

@@ -62,12 +62,50 @@ impl ContentOpts {
                     .file
                     .as_deref()
                     .context("--upload needs --file")?;
+                upload_bundle_parts(store, file).await?;
                 resource::upload(store, file).await?
             }
             (None, None) => bail!("pass --uri (where the file is) or --upload (where to put it)"),
         };
         Ok((self.name, uri, checksum))
     }
+}
+
+/// When `file` is an app bundle (`decloud app build`'s `build/bundle`), uploads its parts
+/// (the module and the files, from the `blobs/` beside it) to `store` first: a worker fetches
+/// them from beside the manifest. Anything else is left to the caller.
+async fn upload_bundle_parts(store: &str, file: &Path) -> anyhow::Result<()> {
+    let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    if !decloud_protocol::bundle::is_bundle(&bytes) {
+        return Ok(());
+    }
+    let bundle = decloud_protocol::bundle::Bundle::decode(&bytes)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+    let parent = file.parent().unwrap_or(Path::new("."));
+    let blobs = parent.join("blobs");
+    let blobs = if blobs.is_dir() {
+        blobs
+    } else {
+        parent.to_path_buf()
+    };
+    let target = decloud_storage::BlobStore::from_url(store)?;
+    for part in bundle.parts() {
+        let id = decloud_storage::ContentHash(part.sha256.0);
+        if target.contains(&id).await.unwrap_or(false) {
+            continue;
+        }
+        let path = decloud_runtime::bundle::check_part(&blobs, &part)?;
+        let stored = target.put_file(&path).await.with_context(|| {
+            format!("cannot upload {} to {}", path.display(), target.location())
+        })?;
+        if stored != id {
+            bail!(
+                "{} changed since the build (it hashes to {stored}, not {id}): run `decloud app build` again",
+                path.display()
+            );
+        }
+    }
+    Ok(())
 }
 
 /// Arguments of `decloud app deploy`.
@@ -165,4 +203,47 @@ async fn deploy(
     print_resource(&resource);
     println!("transaction: {}", receipt.transaction_hash);
     Ok(())
+}
+
+#[cfg(test)]
+mod bundle_upload_tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_bundles_parts_are_uploaded_beside_it_and_a_plain_file_is_left_alone() {
+        let project = tempfile::tempdir().unwrap();
+        let build = project.path().join("build");
+        let blobs = build.join("blobs");
+        std::fs::create_dir_all(&blobs).unwrap();
+        let (module, script) = (project.path().join("m.wasm"), project.path().join("a.py"));
+        std::fs::write(&module, b"\0asm\x01\0\0\0").unwrap();
+        std::fs::write(&script, b"print(1)\n").unwrap();
+        let mut b = decloud_runtime::bundle::BundleBuilder::new(&blobs).unwrap();
+        b.module(&module).unwrap();
+        b.file("a.py", &script).unwrap();
+        let (bundle, _, manifest) = b.finish().unwrap();
+        let bundle_file = build.join("bundle");
+        std::fs::copy(&manifest, &bundle_file).unwrap();
+
+        let store = tempfile::tempdir().unwrap();
+        let location = store.path().to_str().unwrap();
+        upload_bundle_parts(location, &bundle_file).await.unwrap();
+        for part in bundle.parts() {
+            let name = decloud_storage::ContentHash(part.sha256.0).to_string();
+            assert!(store.path().join(&name).is_file(), "{name}");
+        }
+        // A plain module uploads nothing here (the caller uploads the file itself).
+        let other = tempfile::tempdir().unwrap();
+        upload_bundle_parts(other.path().to_str().unwrap(), &module)
+            .await
+            .unwrap();
+        assert_eq!(std::fs::read_dir(other.path()).unwrap().count(), 0);
+        // A part that went missing since the build: one line saying what to do.
+        std::fs::remove_dir_all(&blobs).unwrap();
+        let fresh = tempfile::tempdir().unwrap();
+        let err = upload_bundle_parts(fresh.path().to_str().unwrap(), &bundle_file)
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("download or build it"), "{err}");
+    }
 }

