@@ -68,15 +68,8 @@ impl Indexer {
         store: Store,
         updates: broadcast::Sender<Update>,
     ) -> Result<Self, ExplorerError> {
-        let url = profile.rpc_url.parse().map_err(|_| {
-            ExplorerError::Chain(format!(
-                "the chain profile's RPC URL is not a URL: fix rpc_url in the profile ({})",
-                decloud_chain::client::endpoint(&profile.rpc_url)
-            ))
-        })?;
-        let provider = alloy::providers::ProviderBuilder::new()
-            .connect_http(url)
-            .erased();
+        let provider = decloud_chain::client::read_only_provider(&profile.rpc_url)
+            .map_err(|e| ExplorerError::Chain(e.to_string()))?;
         let c = &profile.contracts;
         let follower = Follower::new(
             provider.clone(),
@@ -735,7 +728,9 @@ impl Indexer {
         .map(|r| r.try_get("task_id"))
         .collect::<Result<_, _>>()?;
         for table in ["events", "deals", "tasks", "resources", "scores"] {
-            sqlx::query(&format!("DELETE FROM {table} WHERE block >= $1"))
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DELETE FROM {table} WHERE block >= $1"
+            )))
                 .bind(b)
                 .execute(&mut *tx)
                 .await?;

@@ -460,7 +460,7 @@ impl Store {
             column.name()
         );
         let rows = decloud_sql::column::rows(
-            sqlx::query(&sql)
+            sqlx::query(sqlx::AssertSqlSafe(sql))
                 .bind(address.to_owned())
                 .bind(limit)
                 .bind(offset),
@@ -482,7 +482,7 @@ impl Store {
             "SELECT {TASK_COLUMNS} FROM tasks WHERE deal_id = $1 ORDER BY idx LIMIT $2 OFFSET $3"
         );
         let rows = decloud_sql::column::rows(
-            sqlx::query(&sql)
+            sqlx::query(sqlx::AssertSqlSafe(sql))
                 .bind(deal_id.to_owned())
                 .bind(limit)
                 .bind(offset),
@@ -501,7 +501,7 @@ impl Store {
              ORDER BY block DESC, task_id LIMIT $2 OFFSET $3"
         );
         let rows = decloud_sql::column::rows(
-            sqlx::query(&sql)
+            sqlx::query(sqlx::AssertSqlSafe(sql))
                 .bind(pool.to_owned())
                 .bind(limit)
                 .bind(offset),
@@ -515,7 +515,7 @@ impl Store {
     /// A task.
     pub async fn task(&self, task_id: &str) -> Result<Option<TaskRow>, ExplorerError> {
         let sql = format!("SELECT {TASK_COLUMNS} FROM tasks WHERE task_id = $1");
-        decloud_sql::column::rows(sqlx::query(&sql).bind(task_id.to_owned()), read_task)
+        decloud_sql::column::rows(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(task_id.to_owned()), read_task)
             .optional(&self.pool)
             .await
     }
@@ -533,7 +533,7 @@ impl Store {
             column.name()
         );
         let rows = decloud_sql::column::rows(
-            sqlx::query(&sql)
+            sqlx::query(sqlx::AssertSqlSafe(sql))
                 .bind(id.to_owned())
                 .bind(limit)
                 .bind(offset),
@@ -558,7 +558,7 @@ impl Store {
             column.name()
         );
         let rows = decloud_sql::column::rows(
-            sqlx::query(&sql)
+            sqlx::query(sqlx::AssertSqlSafe(sql))
                 .bind(id.to_owned())
                 .bind(limit)
                 .bind(offset),

@@ -22,6 +22,7 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use alloy::primitives::{Address, B256};
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State as AxumState};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -154,10 +155,13 @@ macro_rules! page {
         async fn $name(
             AxumState(state): AxumState<Shared>,
             Path(arg): Path<$arg>,
-            query: Option<Query<PageQuery>>,
+            query: Result<Query<PageQuery>, QueryRejection>,
             headers: HeaderMap,
         ) -> Response {
-            let query = query.map(|q| q.0).unwrap_or_default();
+            let query = match query {
+                Ok(q) => q.0,
+                Err(e) => return bad_query(e, &headers),
+            };
             let rendered = $render(&state, &arg, query.page.unwrap_or(0))
                 .await
                 .unwrap_or_else(internal);
@@ -177,10 +181,13 @@ page!(transaction, render_tx, String);
 
 async fn overview(
     AxumState(state): AxumState<Shared>,
-    query: Option<Query<PageQuery>>,
+    query: Result<Query<PageQuery>, QueryRejection>,
     headers: HeaderMap,
 ) -> Response {
-    let query = query.map(|q| q.0).unwrap_or_default();
+    let query = match query {
+        Ok(q) => q.0,
+        Err(e) => return bad_query(e, &headers),
+    };
     render_overview(&state, query.page.unwrap_or(0))
         .await
         .unwrap_or_else(internal)
@@ -189,13 +196,25 @@ async fn overview(
 
 async fn orders(
     AxumState(state): AxumState<Shared>,
-    query: Option<Query<PageQuery>>,
+    query: Result<Query<PageQuery>, QueryRejection>,
     headers: HeaderMap,
 ) -> Response {
-    let query = query.map(|q| q.0).unwrap_or_default();
+    let query = match query {
+        Ok(q) => q.0,
+        Err(e) => return bad_query(e, &headers),
+    };
     render_orders(&state, query.page.unwrap_or(0))
         .await
         .respond(&query, &headers)
+}
+
+fn bad_query(e: QueryRejection, headers: &HeaderMap) -> Response {
+    Rendered::error(
+        StatusCode::BAD_REQUEST,
+        "That address has a query the explorer cannot read",
+        &format!("{}. Pages take ?page=N (a number from 0) and ?format=json.", e.body_text()),
+    )
+    .respond(&PageQuery::default(), headers)
 }
 
 async fn not_found_route(headers: HeaderMap) -> Response {
@@ -644,7 +663,7 @@ async fn render_worker(state: &State, address: &str, page: u64) -> Result<Render
             ),
             ("Tasks won", won.to_string()),
             ("Tasks lost", lost.to_string()),
-            ("Stake in its pool", stake),
+            ("Stake in its pool", stake.clone()),
         ]),
         score_chart(&points),
         table(
@@ -970,10 +989,13 @@ async fn render_orders(state: &State, page: u64) -> Rendered {
 
 async fn search(
     AxumState(state): AxumState<Shared>,
-    query: Option<Query<PageQuery>>,
+    query: Result<Query<PageQuery>, QueryRejection>,
     headers: HeaderMap,
 ) -> Response {
-    let query = query.map(|q| q.0).unwrap_or_default();
+    let query = match query {
+        Ok(q) => q.0,
+        Err(e) => return bad_query(e, &headers),
+    };
     let text = query.q.clone().unwrap_or_default();
     let text = text.trim();
     let normalized = if let Ok(h) = text.parse::<B256>() {

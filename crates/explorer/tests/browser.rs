@@ -56,14 +56,15 @@ async fn every_page_reads_right_in_a_browser_and_updates_live() {
     let mut pool = Pool::start(
         &devnet,
         PoolOptions {
-            workers: 1,
+            workers: 2,
             ..PoolOptions::default()
         },
     )
     .await
     .unwrap();
-    // The honest worker waits, so that a liar gets the first task and fails it.
+    // The honest workers wait, so that a liar gets the first task and fails it.
     pool.kill_worker(0).await;
+    pool.kill_worker(1).await;
     let db = tempfile::tempdir().unwrap();
     let mut config = ExplorerConfig::new(
         devnet.profile().clone(),
@@ -168,32 +169,15 @@ async fn every_page_reads_right_in_a_browser_and_updates_live() {
     let unknown = dump_dom(&format!("{url}/task/0x{}", "ab".repeat(32))).await;
     assert!(unknown.contains("indexed the chain up to block"), "{unknown}");
 
-    // Screenshots of the main pages (into DECLOUD_SCREENSHOTS when set, else a scratch dir).
-    let shots = std::env::var("DECLOUD_SCREENSHOTS")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|_| db.path().to_path_buf());
-    std::fs::create_dir_all(&shots).unwrap();
-    for (name, path, w, h) in [
-        ("overview.png", "/".to_string(), 1280, 900),
-        ("task.png", format!("/task/{task}"), 1280, 1300),
-        ("deal.png", format!("/deal/{}", deal.id()), 1280, 1000),
-        ("worker.png", format!("/worker/{worker}"), 1280, 900),
-        ("task-phone.png", format!("/task/{task}"), 412, 1400),
-    ] {
-        let file = shots.join(name);
-        screenshot(&format!("{url}{path}"), &file, w, h).await;
-        let png = std::fs::read(&file).unwrap();
-        assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000, "{name}");
-    }
-
-    // Live: a new task shows ACTIVE, then COMPLETED in the same page, without a reload.
-    pool.kill_worker(0).await;
+    // Live: a task at trust 3 needs two agreeing workers. The one running contributes (the
+    // task is ACTIVE on chain), the page opens, then the second worker starts: the page turns
+    // COMPLETED by itself, in the same document.
     let second = pool
-        .deal(&DealRequest::new(app).args("live"))
+        .deal(&DealRequest::new(app).args("live").trust(3))
         .await
         .unwrap();
     let live = second.task_ids()[0];
-    task_shows(&explorer, live, "ACTIVE", 0).await;
+    task_shows(&explorer, live, "ACTIVE", 1).await;
     let mut browser = Browser::open(&format!("{url}/task/{live}")).await;
     assert!(
         browser
@@ -207,7 +191,7 @@ async fn every_page_reads_right_in_a_browser_and_updates_live() {
         "the page did not open ACTIVE with its live connection"
     );
     browser.eval("window.sameDocument = 17").await;
-    pool.start_worker(0).await.unwrap();
+    pool.start_worker(1).await.unwrap();
     assert!(
         browser
             .until(
@@ -221,5 +205,30 @@ async fn every_page_reads_right_in_a_browser_and_updates_live() {
     let replicates = browser
         .eval("document.querySelectorAll('td[data-label=Stage]').length")
         .await;
-    assert!(replicates.as_u64().unwrap_or(0) >= 1, "{replicates}");
+    assert!(replicates.as_u64().unwrap_or(0) >= 2, "{replicates}");
+    // A replicated task's end moves its workers' scores: the worker page charts them.
+    let scores = json(&explorer, &format!("/worker/{worker}")).await;
+    assert!(!scores["scores"].as_array().unwrap().is_empty(), "{scores}");
+    let worker_html = dump_dom(&format!("{url}/worker/{worker}")).await;
+    assert!(worker_html.contains("class=\"spark\""), "{worker_html}");
+
+    // Screenshots of the main pages (into DECLOUD_SCREENSHOTS when set, else a scratch dir).
+    let shots = std::env::var("DECLOUD_SCREENSHOTS")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| db.path().to_path_buf());
+    std::fs::create_dir_all(&shots).unwrap();
+    for (name, path, w, h) in [
+        ("overview.png", "/".to_string(), 1280, 900),
+        ("task.png", format!("/task/{live}"), 1280, 1300),
+        ("deal.png", format!("/deal/{}", second.id()), 1280, 1000),
+        ("worker.png", format!("/worker/{worker}"), 1280, 900),
+        ("task-failure.png", format!("/task/{task}"), 1280, 1300),
+        ("task-phone.png", format!("/task/{live}"), 412, 1400),
+    ] {
+        let file = shots.join(name);
+        screenshot(&format!("{url}{path}"), &file, w, h).await;
+        let png = std::fs::read(&file).unwrap();
+        assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000, "{name}");
+    }
+
 }
