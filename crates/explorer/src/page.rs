@@ -131,7 +131,7 @@ pub(crate) fn pager(base: &str, param: &str, page: u64, more: bool) -> String {
     if page == 0 && !more {
         return String::new();
     }
-    let sep = if base.contains('?') { '&' } else { '?' };
+    let sep = if base.contains('?') { "&amp;" } else { "?" };
     let mut out = String::from("<nav class=\"pager\" aria-label=\"Pages\">");
     if page > 0 {
         let _ = write!(

@@ -53,7 +53,7 @@ pub async fn dump_dom(url: &str) -> String {
     let out = tokio::time::timeout(
         Duration::from_secs(90),
         command(profile.path())
-            .args(["--virtual-time-budget=2000", "--dump-dom", url])
+            .args(["--dump-dom", url])
             .stderr(Stdio::null())
             .output(),
     )
@@ -72,7 +72,7 @@ pub async fn screenshot(url: &str, path: &Path, width: u32, height: u32) {
         command(profile.path())
             .arg(format!("--screenshot={}", path.display()))
             .arg(format!("--window-size={width},{height}"))
-            .args(["--virtual-time-budget=2000", url])
+            .arg(url)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status(),
