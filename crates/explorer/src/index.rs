@@ -178,13 +178,13 @@ impl Indexer {
             }
         }
         for number in numbers {
-            if !times.contains_key(&number) {
+            if let std::collections::btree_map::Entry::Vacant(slot) = times.entry(number) {
                 let block = self
                     .provider
                     .get_block_by_number(BlockNumberOrTag::Number(number))
                     .await
                     .map_err(|e| chain_error(&format!("reading block {number}"), &e))?;
-                times.insert(number, block.map(|b| b.header.timestamp).unwrap_or_default());
+                slot.insert(block.map(|b| b.header.timestamp).unwrap_or_default());
             }
             // Gas is a nicety: a node without eth_getBlockReceipts still gets its events indexed.
             match self
@@ -246,19 +246,22 @@ impl Indexer {
             .bind(sender)
             .execute(&mut *tx)
             .await?;
-            if matches!(
-                decoded.kind,
-                "TaskFinalize" | "TaskReopen" | "TaskClaimed"
-            ) && let Some(task) = &decoded.task
+            if matches!(decoded.kind, "TaskFinalize" | "TaskReopen" | "TaskClaimed")
+                && let Some(task) = &decoded.task
             {
                 self.record_scores(&mut tx, task, block, log_index, time)
                     .await?;
             }
             update.summary.push(summary(&decoded));
             ids.extend(
-                [decoded.task, decoded.deal, decoded.account, decoded.workerpool]
-                    .into_iter()
-                    .flatten(),
+                [
+                    decoded.task,
+                    decoded.deal,
+                    decoded.account,
+                    decoded.workerpool,
+                ]
+                .into_iter()
+                .flatten(),
             );
         }
         store_cursor(&mut tx, cursor).await?;
@@ -326,23 +329,47 @@ impl Indexer {
             }
             IHub::TaskContribute::SIGNATURE_HASH => {
                 let e = ev!(IHub::TaskContribute);
-                self.task_event(tx, "TaskContribute", e.taskid, Some(e.worker), json!({ "result_hash": hash(e.resultHash) }))
-                    .await?
+                self.task_event(
+                    tx,
+                    "TaskContribute",
+                    e.taskid,
+                    Some(e.worker),
+                    json!({ "result_hash": hash(e.resultHash) }),
+                )
+                .await?
             }
             IHub::TaskConsensus::SIGNATURE_HASH => {
                 let e = ev!(IHub::TaskConsensus);
-                self.task_event(tx, "TaskConsensus", e.taskid, None, json!({ "result_hash": hash(e.resultHash) }))
-                    .await?
+                self.task_event(
+                    tx,
+                    "TaskConsensus",
+                    e.taskid,
+                    None,
+                    json!({ "result_hash": hash(e.resultHash) }),
+                )
+                .await?
             }
             IHub::TaskReveal::SIGNATURE_HASH => {
                 let e = ev!(IHub::TaskReveal);
-                self.task_event(tx, "TaskReveal", e.taskid, Some(e.worker), json!({ "digest": hash(e.digest) }))
-                    .await?
+                self.task_event(
+                    tx,
+                    "TaskReveal",
+                    e.taskid,
+                    Some(e.worker),
+                    json!({ "digest": hash(e.digest) }),
+                )
+                .await?
             }
             IHub::TaskReopen::SIGNATURE_HASH => {
                 let e = ev!(IHub::TaskReopen);
-                self.task_event(tx, "TaskReopen", e.taskid, None, json!({ "rejected_hash": hash(e.resultHash) }))
-                    .await?
+                self.task_event(
+                    tx,
+                    "TaskReopen",
+                    e.taskid,
+                    None,
+                    json!({ "rejected_hash": hash(e.resultHash) }),
+                )
+                .await?
             }
             IHub::TaskFinalize::SIGNATURE_HASH => {
                 let e = ev!(IHub::TaskFinalize);
@@ -427,23 +454,48 @@ impl Indexer {
             }
             IHub::WorkerJoined::SIGNATURE_HASH => {
                 let e = ev!(IHub::WorkerJoined);
-                member("WorkerJoined", e.workerpool, e.worker, json!({ "stake": e.stake.to_string() }))
+                member(
+                    "WorkerJoined",
+                    e.workerpool,
+                    e.worker,
+                    json!({ "stake": e.stake.to_string() }),
+                )
             }
             IHub::WorkerAdmitted::SIGNATURE_HASH => {
                 let e = ev!(IHub::WorkerAdmitted);
-                member("WorkerAdmitted", e.workerpool, e.worker, json!({ "cap": e.cap.to_string() }))
+                member(
+                    "WorkerAdmitted",
+                    e.workerpool,
+                    e.worker,
+                    json!({ "cap": e.cap.to_string() }),
+                )
             }
             IHub::WorkerLeaving::SIGNATURE_HASH => {
                 let e = ev!(IHub::WorkerLeaving);
-                member("WorkerLeaving", e.workerpool, e.worker, json!({ "leaving_at": e.leavingAt.to_string() }))
+                member(
+                    "WorkerLeaving",
+                    e.workerpool,
+                    e.worker,
+                    json!({ "leaving_at": e.leavingAt.to_string() }),
+                )
             }
             IHub::WorkerRemoved::SIGNATURE_HASH => {
                 let e = ev!(IHub::WorkerRemoved);
-                member("WorkerRemoved", e.workerpool, e.worker, json!({ "leaving_at": e.leavingAt.to_string() }))
+                member(
+                    "WorkerRemoved",
+                    e.workerpool,
+                    e.worker,
+                    json!({ "leaving_at": e.leavingAt.to_string() }),
+                )
             }
             IHub::WorkerLeft::SIGNATURE_HASH => {
                 let e = ev!(IHub::WorkerLeft);
-                member("WorkerLeft", e.workerpool, e.worker, json!({ "stake": e.stake.to_string() }))
+                member(
+                    "WorkerLeft",
+                    e.workerpool,
+                    e.worker,
+                    json!({ "stake": e.stake.to_string() }),
+                )
             }
             AppRegistry::AppRegistered::SIGNATURE_HASH => {
                 let e = ev!(AppRegistry::AppRegistered);
@@ -592,13 +644,15 @@ impl Indexer {
             }
             "TaskConsensus" => {
                 let h = decoded.detail["result_hash"].as_str().map(str::to_owned);
-                touch_task(tx, decoded, b, t, Some(("REVEALING", h, None, None))).await?;
+                touch_task(tx, decoded, b, t, Some(("REVEALING", h))).await?;
             }
             "TaskReopen" => {
-                touch_task(tx, decoded, b, t, Some(("ACTIVE", None, None, None))).await?;
+                touch_task(tx, decoded, b, t, Some(("ACTIVE", None))).await?;
             }
             "TaskFinalize" => {
-                let loc = decoded.detail["results_location"].as_str().map(str::to_owned);
+                let loc = decoded.detail["results_location"]
+                    .as_str()
+                    .map(str::to_owned);
                 let cb = decoded.detail["callback_data"].as_str().map(str::to_owned);
                 sqlx::query(
                     "UPDATE tasks SET status = 'COMPLETED', results_location = $1, \
@@ -731,9 +785,9 @@ impl Indexer {
             sqlx::query(sqlx::AssertSqlSafe(format!(
                 "DELETE FROM {table} WHERE block >= $1"
             )))
-                .bind(b)
-                .execute(&mut *tx)
-                .await?;
+            .bind(b)
+            .execute(&mut *tx)
+            .await?;
         }
         for task in &touched {
             recompute_task(&mut tx, task).await?;
@@ -745,7 +799,12 @@ impl Indexer {
     }
 }
 
-fn member(kind: &'static str, pool: Address, worker: Address, detail: serde_json::Value) -> Decoded {
+fn member(
+    kind: &'static str,
+    pool: Address,
+    worker: Address,
+    detail: serde_json::Value,
+) -> Decoded {
     Decoded {
         kind,
         task: None,
@@ -785,14 +844,14 @@ async fn deal_pool(
     Ok(row.map(|r| r.try_get("workerpool")).transpose()?)
 }
 
-/// Marks a task changed by an event, and sets its status (with the consensus hash, results
-/// location and final time) when the event moves it.
+/// Marks a task changed by an event, and sets its status (with the consensus hash) when the
+/// event moves it.
 async fn touch_task(
     tx: &mut Transaction<'_, Any>,
     d: &Decoded,
     block: i64,
     time: i64,
-    status: Option<(&str, Option<String>, Option<String>, Option<i64>)>,
+    status: Option<(&str, Option<String>)>,
 ) -> Result<(), ExplorerError> {
     match status {
         None => {
@@ -806,16 +865,13 @@ async fn touch_task(
             .execute(&mut **tx)
             .await?;
         }
-        Some((status, consensus, location, final_time)) => {
+        Some((status, consensus)) => {
             sqlx::query(
-                "UPDATE tasks SET status = $1, consensus_hash = $2, results_location = $3, \
-                 final_time = $4, updated_block = $5, updated_time = $6, trace_stale = 1 \
-                 WHERE task_id = $7",
+                "UPDATE tasks SET status = $1, consensus_hash = $2, updated_block = $3, \
+                 updated_time = $4, trace_stale = 1 WHERE task_id = $5",
             )
             .bind(status.to_owned())
             .bind(consensus)
-            .bind(location)
-            .bind(final_time)
             .bind(block)
             .bind(time)
             .bind(d.task.clone())
@@ -828,12 +884,10 @@ async fn touch_task(
 
 /// Rebuilds a task's row from its remaining events (after a reorg took some away).
 async fn recompute_task(tx: &mut Transaction<'_, Any>, task: &str) -> Result<(), ExplorerError> {
-    let rows = sqlx::query(
-        "SELECT * FROM events WHERE task_id = $1 ORDER BY block, log_index",
-    )
-    .bind(task.to_owned())
-    .fetch_all(&mut **tx)
-    .await?;
+    let rows = sqlx::query("SELECT * FROM events WHERE task_id = $1 ORDER BY block, log_index")
+        .bind(task.to_owned())
+        .fetch_all(&mut **tx)
+        .await?;
     let events = rows
         .iter()
         .map(crate::store::read_event)

@@ -84,7 +84,11 @@ pub(crate) fn time(t: u64) -> String {
     if t == 0 {
         return "—".into();
     }
-    format!("<time datetime=\"{}\" data-t=\"{t}\">{}</time>", iso(t), utc(t))
+    format!(
+        "<time datetime=\"{}\" data-t=\"{t}\">{}</time>",
+        iso(t),
+        utc(t)
+    )
 }
 
 /// `YYYY-MM-DDTHH:MM:SSZ`.
@@ -252,14 +256,20 @@ pub(crate) fn timeline(marks: &[(u64, String, bool)]) -> String {
         y = h - 12.0
     );
     for (i, (t, label, chain)) in marks.iter().enumerate() {
-        let x = 8.0 + (t - start) as f64 / (end - start) as f64 * (w - 200.0);
+        let x = 8.0 + (t - start) as f64 / (end - start) as f64 * (w - 16.0);
         let y = 12.0 + i as f64 * row;
         let fill = if *chain { "#1a4f8b" } else { "#fff" };
+        // Labels of late marks go left of their mark, so that none runs off the chart.
+        let (tx, anchor) = if x > w / 2.0 {
+            (x - 10.0, "end")
+        } else {
+            (x + 10.0, "start")
+        };
         let _ = write!(
             out,
             "<circle cx=\"{x:.1}\" cy=\"{y:.1}\" r=\"5\" fill=\"{fill}\" stroke=\"#1a4f8b\" \
-             stroke-width=\"2\"/><text x=\"{:.1}\" y=\"{:.1}\" font-size=\"12\">+{}s {}</text>",
-            x + 10.0,
+             stroke-width=\"2\"/><text x=\"{tx:.1}\" y=\"{:.1}\" font-size=\"12\" \
+             text-anchor=\"{anchor}\">+{}s {}</text>",
             y + 4.0,
             t - start,
             esc(label)
@@ -309,7 +319,8 @@ h2{font-size:1.2em;margin-top:1.6em}
 table{border-collapse:collapse;width:100%}
 th,td{text-align:left;padding:6px 8px;border-bottom:1px solid var(--line);vertical-align:top}
 th{background:var(--panel)}
-td{word-break:break-word}
+td{overflow-wrap:anywhere}
+td strong,td:last-child{white-space:nowrap;overflow-wrap:normal}
 code,.id{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:.92em}
 .copy{font-size:.75em;padding:0 6px;margin-left:4px}
 .st{display:inline-block;padding:0 8px;border-radius:10px;font-size:.85em;font-weight:600;border:1px solid currentColor}
@@ -395,7 +406,10 @@ mod tests {
     fn pagers_link_only_pages_that_exist() {
         assert_eq!(pager("/x", "page", 0, false), "");
         let p = pager("/deal/1?format=html", "page", 1, true);
-        assert!(p.contains("page=0") && p.contains("page=2") && p.contains("&amp;page"), "{p}");
+        assert!(
+            p.contains("page=0") && p.contains("page=2") && p.contains("&amp;page"),
+            "{p}"
+        );
     }
 
     #[test]

@@ -515,9 +515,12 @@ impl Store {
     /// A task.
     pub async fn task(&self, task_id: &str) -> Result<Option<TaskRow>, ExplorerError> {
         let sql = format!("SELECT {TASK_COLUMNS} FROM tasks WHERE task_id = $1");
-        decloud_sql::column::rows(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(task_id.to_owned()), read_task)
-            .optional(&self.pool)
-            .await
+        decloud_sql::column::rows(
+            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(task_id.to_owned()),
+            read_task,
+        )
+        .optional(&self.pool)
+        .await
     }
 
     /// The events about a task or a deal (`column` is `task_id` or `deal_id`), oldest first.
@@ -733,8 +736,10 @@ impl Store {
         if let Some(r) = self.resource(id).await? {
             return Ok(Some(format!("/{}/{id}", r.kind)));
         }
-        if exists("SELECT 1 FROM events WHERE account = $1 AND kind IN ('TaskContribute', \
-             'WorkerJoined', 'WorkerAdmitted') LIMIT 1")
+        if exists(
+            "SELECT 1 FROM events WHERE account = $1 AND kind IN ('TaskContribute', \
+             'WorkerJoined', 'WorkerAdmitted') LIMIT 1",
+        )
         .await?
             || exists("SELECT 1 FROM replicates WHERE worker = $1 LIMIT 1").await?
         {
@@ -803,14 +808,12 @@ impl Store {
                 .await?;
             }
         }
-        sqlx::query(
-            "UPDATE tasks SET traced_at = $1, trace_stale = $2 WHERE task_id = $3",
-        )
-        .bind(column::bigint(now, "time")?)
-        .bind(if finished { 0i64 } else { 1i64 })
-        .bind(task_id.to_owned())
-        .execute(&mut *tx)
-        .await?;
+        sqlx::query("UPDATE tasks SET traced_at = $1, trace_stale = $2 WHERE task_id = $3")
+            .bind(column::bigint(now, "time")?)
+            .bind(if finished { 0i64 } else { 1i64 })
+            .bind(task_id.to_owned())
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(changed)
     }

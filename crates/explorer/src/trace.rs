@@ -131,7 +131,11 @@ impl Schedulers {
     }
 
     async fn task(&self, url: &str, task: &str) -> Result<Option<TaskReport>, reqwest::Error> {
-        let response = self.http.get(format!("{url}/v1/tasks/{task}")).send().await?;
+        let response = self
+            .http
+            .get(format!("{url}/v1/tasks/{task}"))
+            .send()
+            .await?;
         if response.status() == reqwest::StatusCode::NOT_FOUND {
             return Ok(None);
         }

@@ -212,7 +212,10 @@ fn bad_query(e: QueryRejection, headers: &HeaderMap) -> Response {
     Rendered::error(
         StatusCode::BAD_REQUEST,
         "That address has a query the explorer cannot read",
-        &format!("{}. Pages take ?page=N (a number from 0) and ?format=json.", e.body_text()),
+        &format!(
+            "{}. Pages take ?page=N (a number from 0) and ?format=json.",
+            e.body_text()
+        ),
     )
     .respond(&PageQuery::default(), headers)
 }
@@ -324,9 +327,16 @@ fn detail(detail: &Value) -> String {
     };
     map.iter()
         .map(|(k, v)| {
-            let text = v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string());
+            let text = v
+                .as_str()
+                .map(str::to_owned)
+                .unwrap_or_else(|| v.to_string());
             let shown = if text.starts_with("0x") && text.len() > 20 {
-                format!("<code title=\"{0}\">{1}</code>", esc(&text), esc(&short(&text)))
+                format!(
+                    "<code title=\"{0}\">{1}</code>",
+                    esc(&text),
+                    esc(&short(&text))
+                )
             } else {
                 esc(&text)
             };
@@ -398,10 +408,7 @@ async fn render_deal(state: &State, id: &str, page: u64) -> Result<Rendered, Exp
         return Ok(not_indexed("deal", &id, state.store.totals().await?.block));
     };
     let tasks = state.store.deal_tasks(&id, page).await?;
-    let events = state
-        .store
-        .events_of(EventColumn::Deal, &id, 0)
-        .await?;
+    let events = state.store.events_of(EventColumn::Deal, &id, 0).await?;
     let task_rows: Vec<Vec<String>> = tasks
         .rows
         .iter()
@@ -455,7 +462,10 @@ async fn render_deal(state: &State, id: &str, page: u64) -> Result<Rendered, Exp
                 )
             ),
             ("Params", format!("<code>{}</code>", esc(&deal.params))),
-            ("Matched", format!("{} in {}", time(deal.time), link("tx", &deal.tx))),
+            (
+                "Matched",
+                format!("{} in {}", time(deal.time), link("tx", &deal.tx))
+            ),
         ]),
         tasks.rows.len() + (page * crate::store::PAGE_SIZE) as usize,
         deal.volume,
@@ -504,9 +514,17 @@ async fn render_task(state: &State, id: &str, page: u64) -> Result<Rendered, Exp
         })
         .collect();
     for r in &replicates {
-        marks.push((r.assigned_at, format!("assigned to {}", short(&r.worker)), false));
+        marks.push((
+            r.assigned_at,
+            format!("assigned to {}", short(&r.worker)),
+            false,
+        ));
         if r.updated_at != r.assigned_at {
-            marks.push((r.updated_at, format!("{} {}", r.status, short(&r.worker)), false));
+            marks.push((
+                r.updated_at,
+                format!("{} {}", r.status, short(&r.worker)),
+                false,
+            ));
         }
     }
     marks.sort_by_key(|m| m.0);
@@ -543,7 +561,10 @@ async fn render_task(state: &State, id: &str, page: u64) -> Result<Rendered, Exp
     let mut items = vec![
         ("Task", full_id(&id)),
         ("Status", status(&task.status, Some("task-status"))),
-        ("Deal", format!("{} (task #{})", link("deal", &task.deal_id), task.index)),
+        (
+            "Deal",
+            format!("{} (task #{})", link("deal", &task.deal_id), task.index),
+        ),
         ("Workerpool", link("workerpool", &task.workerpool)),
     ];
     if let Some(d) = &deal {
@@ -553,13 +574,23 @@ async fn render_task(state: &State, id: &str, page: u64) -> Result<Rendered, Exp
     }
     items.push(("Initialized", time(task.time)));
     if let Some(t) = task.final_time {
-        items.push(("Ended", format!("{} ({} s after its start)", time(t), t.saturating_sub(task.time))));
+        items.push((
+            "Ended",
+            format!(
+                "{} ({} s after its start)",
+                time(t),
+                t.saturating_sub(task.time)
+            ),
+        ));
     }
     if let Some(h) = &task.consensus_hash {
         items.push(("Consensus result hash", format!("<code>{}</code>", esc(h))));
     }
     if let Some(loc) = &task.results_location {
-        items.push(("Result", format!("<code class=\"full\">{}</code>", esc(loc))));
+        items.push((
+            "Result",
+            format!("<code class=\"full\">{}</code>", esc(loc)),
+        ));
     }
     items.push(("Gas spent on its events", gas.to_string()));
     let body = format!(
@@ -571,12 +602,25 @@ async fn render_task(state: &State, id: &str, page: u64) -> Result<Rendered, Exp
         timeline(&marks),
         table(
             "Replicates",
-            &["Worker", "Stage", "Assigned", "Last change", "Result hash", "Weight", "Reason"],
+            &[
+                "Worker",
+                "Stage",
+                "Assigned",
+                "Last change",
+                "Result hash",
+                "Weight",
+                "Reason"
+            ],
             &replicate_rows,
             "No replicate known: the workerpool's scheduler has not handed the task out yet, or \
              the explorer was not given its URL (decloud explorer --scheduler URL)."
         ),
-        table("Events of the task", &EVENT_HEADERS, &event_rows, "No events."),
+        table(
+            "Events of the task",
+            &EVENT_HEADERS,
+            &event_rows,
+            "No events."
+        ),
         pager(&format!("/task/{id}"), "page", page, events.more),
     );
     Ok(Rendered::ok(
@@ -659,7 +703,10 @@ async fn render_worker(state: &State, address: &str, page: u64) -> Result<Render
             ("Worker", full_id(&address)),
             (
                 "Score",
-                scores.last().map(|p| p.score.to_string()).unwrap_or_else(|| "no change seen".into())
+                scores
+                    .last()
+                    .map(|p| p.score.to_string())
+                    .unwrap_or_else(|| "no change seen".into())
             ),
             ("Tasks won", won.to_string()),
             ("Tasks lost", lost.to_string()),
@@ -672,14 +719,24 @@ async fn render_worker(state: &State, address: &str, page: u64) -> Result<Render
             &rows,
             "No contribution yet: once this worker contributes to a task it is listed here."
         ),
-        pager(&format!("/worker/{address}"), "page", page, contributions.more),
+        pager(
+            &format!("/worker/{address}"),
+            "page",
+            page,
+            contributions.more
+        ),
         table(
             "Failures",
             &["Task", "Stage", "When", "Reason"],
             &failure_rows,
             "No failed replicate reported by a scheduler the explorer knows."
         ),
-        table("Membership", &EVENT_HEADERS, &member_rows, "No pool membership event."),
+        table(
+            "Membership",
+            &EVENT_HEADERS,
+            &member_rows,
+            "No pool membership event."
+        ),
     );
     Ok(Rendered::ok(
         format!("Worker {}", short(&address)),
@@ -706,7 +763,11 @@ async fn render_resource(
     let resource = state.store.resource(&address).await?;
     let deals = state.store.deals_by(column, &address, page).await?;
     if resource.is_none() && deals.rows.is_empty() {
-        return Ok(not_indexed(kind, &address, state.store.totals().await?.block));
+        return Ok(not_indexed(
+            kind,
+            &address,
+            state.store.totals().await?.block,
+        ));
     }
     let mut items = vec![(
         match kind {
@@ -717,9 +778,20 @@ async fn render_resource(
         full_id(&address),
     )];
     if let Some(r) = &resource {
-        items.push((if kind == "workerpool" { "Description" } else { "Name" }, esc(&r.name)));
         items.push((
-            if kind == "workerpool" { "Owner (scheduler)" } else { "Owner" },
+            if kind == "workerpool" {
+                "Description"
+            } else {
+                "Name"
+            },
+            esc(&r.name),
+        ));
+        items.push((
+            if kind == "workerpool" {
+                "Owner (scheduler)"
+            } else {
+                "Owner"
+            },
             link("requester", &r.owner),
         ));
         if !r.uri.is_empty() {
@@ -728,7 +800,10 @@ async fn render_resource(
         if !r.checksum.is_empty() {
             items.push(("Checksum", format!("<code>{}</code>", esc(&r.checksum))));
         }
-        items.push(("Registered", format!("{} in {}", time(r.time), link("tx", &r.tx))));
+        items.push((
+            "Registered",
+            format!("{} in {}", time(r.time), link("tx", &r.tx)),
+        ));
     }
     let deal_rows: Vec<Vec<String>> = deals
         .rows
@@ -744,15 +819,27 @@ async fn render_resource(
             ]
         })
         .collect();
-    let mut body = format!("<h1>{} {}</h1>{}", esc(kind), esc(&short(&address)), facts(&items));
-    let mut json = json!({ "kind": kind, "address": address, "resource": resource, "deals": deals });
+    let mut body = format!(
+        "<h1>{} {}</h1>{}",
+        esc(kind),
+        esc(&short(&address)),
+        facts(&items)
+    );
+    let mut json =
+        json!({ "kind": kind, "address": address, "resource": resource, "deals": deals });
     if kind == "workerpool" {
         let (per_minute, _) = state.store.per_minute(unix_now(), 60).await?;
         let tasks = state.store.pool_tasks(&address, 0).await?;
         let task_rows: Vec<Vec<String>> = tasks
             .rows
             .iter()
-            .map(|t| vec![link("task", &t.task_id), status(&t.status, None), time(t.time)])
+            .map(|t| {
+                vec![
+                    link("task", &t.task_id),
+                    status(&t.status, None),
+                    time(t.time),
+                ]
+            })
             .collect();
         let members = state
             .store
@@ -787,7 +874,14 @@ async fn render_resource(
         "<h2>Deals</h2>{}{}",
         table(
             "Deals",
-            &["Deal", "Requester", "Workerpool", "Tasks", "Trust", "Matched"],
+            &[
+                "Deal",
+                "Requester",
+                "Workerpool",
+                "Tasks",
+                "Trust",
+                "Matched"
+            ],
             &deal_rows,
             "No deal yet: publish an order for it and match it (decloud run)."
         ),
@@ -805,7 +899,11 @@ async fn render_app(state: &State, address: &str, page: u64) -> Result<Rendered,
     render_resource(state, "app", DealColumn::App, address, page).await
 }
 
-async fn render_dataset(state: &State, address: &str, page: u64) -> Result<Rendered, ExplorerError> {
+async fn render_dataset(
+    state: &State,
+    address: &str,
+    page: u64,
+) -> Result<Rendered, ExplorerError> {
     render_resource(state, "dataset", DealColumn::Dataset, address, page).await
 }
 
@@ -859,7 +957,12 @@ async fn render_requester(
             "No deal requested by this account."
         ),
         pager(&format!("/requester/{address}"), "page", page, deals.more),
-        table("Events", &FEED_HEADERS, &event_rows, "No event names this account."),
+        table(
+            "Events",
+            &FEED_HEADERS,
+            &event_rows,
+            "No event names this account."
+        ),
     );
     Ok(Rendered::ok(
         format!("Account {}", short(&address)),
@@ -876,7 +979,11 @@ async fn render_tx(state: &State, id: &str, _page: u64) -> Result<Rendered, Expl
     };
     let events = state.store.tx_events(&id).await?;
     if events.is_empty() {
-        return Ok(not_indexed("transaction", &id, state.store.totals().await?.block));
+        return Ok(not_indexed(
+            "transaction",
+            &id,
+            state.store.totals().await?.block,
+        ));
     }
     let first = &events[0];
     let rows: Vec<Vec<String>> = events.iter().map(|e| event_row(e, true)).collect();
@@ -887,10 +994,28 @@ async fn render_tx(state: &State, id: &str, _page: u64) -> Result<Rendered, Expl
             ("Transaction", full_id(&id)),
             ("Block", first.block.to_string()),
             ("Time", time(first.time)),
-            ("Sender", first.sender.as_deref().map(|s| link("requester", s)).unwrap_or_default()),
-            ("Gas used", first.gas.map(|g| g.to_string()).unwrap_or_else(|| "unknown".into())),
+            (
+                "Sender",
+                first
+                    .sender
+                    .as_deref()
+                    .map(|s| link("requester", s))
+                    .unwrap_or_default()
+            ),
+            (
+                "Gas used",
+                first
+                    .gas
+                    .map(|g| g.to_string())
+                    .unwrap_or_else(|| "unknown".into())
+            ),
         ]),
-        table("Events of the transaction", &FEED_HEADERS, &rows, "No events."),
+        table(
+            "Events of the transaction",
+            &FEED_HEADERS,
+            &rows,
+            "No events."
+        ),
     );
     Ok(Rendered::ok(
         format!("Transaction {}", short(&id)),
@@ -950,7 +1075,11 @@ async fn render_orders(state: &State, page: u64) -> Rendered {
                     .iter()
                     .map(|o| {
                         vec![
-                            format!("<code title=\"{0}\">{1}</code>", esc(&o.hash), esc(&short(&o.hash))),
+                            format!(
+                                "<code title=\"{0}\">{1}</code>",
+                                esc(&o.hash),
+                                esc(&short(&o.hash))
+                            ),
                             link(resource_kind, &o.resource),
                             link("requester", &o.signer),
                             o.price.to_string(),
@@ -964,7 +1093,13 @@ async fn render_orders(state: &State, page: u64) -> Rendered {
                     esc(kind),
                     table(
                         kind,
-                        &["Order", if kind == "request" { "App" } else { "Resource" }, "Signer", "Price", "Remaining"],
+                        &[
+                            "Order",
+                            if kind == "request" { "App" } else { "Resource" },
+                            "Signer",
+                            "Price",
+                            "Remaining"
+                        ],
                         &rows,
                         "No open order of this kind."
                     )

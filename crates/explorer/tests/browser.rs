@@ -110,12 +110,20 @@ async fn every_page_reads_right_in_a_browser_and_updates_live() {
     // The task page: replicates with their stages, the failure's reason as text, not as code.
     let html = dump_dom(&format!("{url}/task/{task}")).await;
     assert!(html.contains("COMPLETED"), "{html}");
-    assert!(html.contains(">revealed<") && html.contains(">failed<"), "{html}");
     assert!(
-        html.contains("&lt;script&gt;alert('pwned')&lt;/script&gt; the input could not be downloaded"),
+        html.contains(">revealed<") && html.contains(">failed<"),
+        "{html}"
+    );
+    assert!(
+        html.contains(
+            "&lt;script&gt;alert('pwned')&lt;/script&gt; the input could not be downloaded"
+        ),
         "the reason is shown as text: {html}"
     );
-    assert!(!html.contains("<script>alert"), "the reason ran as a script");
+    assert!(
+        !html.contains("<script>alert"),
+        "the reason ran as a script"
+    );
     for event in ["TaskInitialize", "TaskContribute", "TaskFinalize"] {
         assert!(html.contains(event), "{event} missing: {html}");
     }
@@ -138,11 +146,17 @@ async fn every_page_reads_right_in_a_browser_and_updates_live() {
     let href = format!("href=\"/task/{task}\"");
     assert!(deal_html.contains(&href), "{deal_html}");
     let followed = dump_dom(&format!("{url}/task/{task}")).await;
-    assert!(followed.contains(&format!("Task {}", &format!("{task}")[..8])), "{followed}");
+    assert!(
+        followed.contains(&format!("Task {}", &format!("{task}")[..8])),
+        "{followed}"
+    );
 
     // Overview, worker, app, workerpool and requester pages read right.
     let overview = dump_dom(&format!("{url}/")).await;
-    assert!(overview.contains("Live feed") && overview.contains("Finalize"), "{overview}");
+    assert!(
+        overview.contains("Live feed") && overview.contains("Finalize"),
+        "{overview}"
+    );
     let worker_html = dump_dom(&format!("{url}/worker/{worker}")).await;
     assert!(worker_html.contains(&href), "{worker_html}");
     assert!(worker_html.contains("Tasks won"), "{worker_html}");
@@ -150,12 +164,21 @@ async fn every_page_reads_right_in_a_browser_and_updates_live() {
     assert!(liar_html.contains("&lt;script&gt;alert"), "{liar_html}");
     let app_html = dump_dom(&format!("{url}/app/{app:#x}")).await;
     assert!(app_html.contains("greeting"), "{app_html}");
-    assert!(app_html.contains(&format!("/deal/{}", deal.id())), "{app_html}");
+    assert!(
+        app_html.contains(&format!("/deal/{}", deal.id())),
+        "{app_html}"
+    );
     let pool_html = dump_dom(&format!("{url}/workerpool/{:#x}", pool.workerpool)).await;
-    assert!(pool_html.contains(&href) && pool_html.contains("WorkerJoined"), "{pool_html}");
+    assert!(
+        pool_html.contains(&href) && pool_html.contains("WorkerJoined"),
+        "{pool_html}"
+    );
     let requester = format!("{:#x}", devnet.signer(REQUESTER).address());
     let requester_html = dump_dom(&format!("{url}/requester/{requester}")).await;
-    assert!(requester_html.contains(&format!("/deal/{}", deal.id())), "{requester_html}");
+    assert!(
+        requester_html.contains(&format!("/deal/{}", deal.id())),
+        "{requester_html}"
+    );
 
     // Search by a task id in capitals lands on the task; nonsense says what to paste.
     let upper = format!("0x{}", format!("{task}")[2..].to_uppercase());
@@ -163,11 +186,17 @@ async fn every_page_reads_right_in_a_browser_and_updates_live() {
     assert!(found.contains("id=\"task-status\""), "{found}");
     let tx = twin["events"]["rows"][0]["tx"].as_str().unwrap().to_owned();
     let tx_html = dump_dom(&format!("{url}/search?q={tx}")).await;
-    assert!(tx_html.contains("Transaction") && tx_html.contains("TaskInitialize"), "{tx_html}");
+    assert!(
+        tx_html.contains("Transaction") && tx_html.contains("TaskInitialize"),
+        "{tx_html}"
+    );
     let nothing = dump_dom(&format!("{url}/search?q=hello")).await;
     assert!(nothing.contains("Paste a task id"), "{nothing}");
     let unknown = dump_dom(&format!("{url}/task/0x{}", "ab".repeat(32))).await;
-    assert!(unknown.contains("indexed the chain up to block"), "{unknown}");
+    assert!(
+        unknown.contains("indexed the chain up to block"),
+        "{unknown}"
+    );
 
     // Live: a task at trust 3 needs two agreeing workers. The one running contributes (the
     // task is ACTIVE on chain), the page opens, then the second worker starts: the page turns
@@ -236,5 +265,4 @@ async fn every_page_reads_right_in_a_browser_and_updates_live() {
         let png = std::fs::read(&file).unwrap();
         assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000, "{name}");
     }
-
 }

@@ -58,7 +58,10 @@ async fn indexing_speed() {
     pool.wait_completed(&deal.task_ids(), Duration::from_secs(3600))
         .await
         .unwrap();
-    println!("ran {tasks} tasks on the devnet pool in {:.1} s", started.elapsed().as_secs_f64());
+    println!(
+        "ran {tasks} tasks on the devnet pool in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
 
     let db = tempfile::tempdir().unwrap();
     let store = Store::open(&format!("sqlite://{}", db.path().join("x.db").display()))
@@ -121,9 +124,15 @@ async fn synthesize(store: &Store, tasks: u64) {
             .execute(&mut *tx)
             .await
             .unwrap();
-            for (k, kind) in ["TaskInitialize", "TaskContribute", "TaskConsensus", "TaskReveal", "TaskFinalize"]
-                .iter()
-                .enumerate()
+            for (k, kind) in [
+                "TaskInitialize",
+                "TaskContribute",
+                "TaskConsensus",
+                "TaskReveal",
+                "TaskFinalize",
+            ]
+            .iter()
+            .enumerate()
             {
                 sqlx::query(
                     "INSERT INTO events VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, '{}', 90000, $8)",
@@ -165,7 +174,10 @@ async fn render_time_with_100k_tasks() {
     let store = Store::open(&url).await.unwrap();
     let started = Instant::now();
     synthesize(&store, 100_000).await;
-    println!("inserted 100,000 synthetic tasks in {:.1} s", started.elapsed().as_secs_f64());
+    println!(
+        "inserted 100,000 synthetic tasks in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
     drop(store);
     let explorer = decloud_explorer::start(ExplorerConfig::new(devnet.profile().clone(), &url))
         .await
@@ -186,7 +198,11 @@ async fn render_time_with_100k_tasks() {
                 .send()
                 .await
                 .unwrap();
-            assert!(response.status().is_success(), "{name}: {}", response.status());
+            assert!(
+                response.status().is_success(),
+                "{name}: {}",
+                response.status()
+            );
             let body = response.text().await.unwrap();
             if i > 0 {
                 samples.push(started.elapsed());

@@ -538,7 +538,9 @@ async fn keep_up(
     explorer: decloud_explorer::RunningExplorer,
 ) -> anyhow::Result<()> {
     if !keep {
-        println!("\ndone: the chain and every service stop now (decloud demo --keep leaves them up).");
+        println!(
+            "\ndone: the chain and every service stop now (decloud demo --keep leaves them up)."
+        );
         drop(explorer);
         drop(cluster);
         return Ok(());

@@ -34,7 +34,12 @@ pub(crate) struct ExplorerArgs {
     db: Option<String>,
     /// A workerpool's scheduler, asked for the off-chain trace of its tasks (repeat for several
     /// pools) [default: http://127.0.0.1:7800].
-    #[arg(long, env = "DECLOUD_SCHEDULER", value_name = "URL", value_delimiter = ',')]
+    #[arg(
+        long,
+        env = "DECLOUD_SCHEDULER",
+        value_name = "URL",
+        value_delimiter = ','
+    )]
     scheduler: Vec<String>,
     /// The market whose open orders the order book page shows.
     #[arg(long, env = "DECLOUD_MARKET", value_name = "URL")]

@@ -80,7 +80,11 @@ pub async fn screenshot(url: &str, path: &Path, width: u32, height: u32) {
     .await
     .unwrap_or_else(|_| panic!("chromium did not take a screenshot of {url} in 90 s"))
     .unwrap();
-    assert!(status.success(), "chromium failed to take {}", path.display());
+    assert!(
+        status.success(),
+        "chromium failed to take {}",
+        path.display()
+    );
 }
 
 /// A browser with one page open, driven over the DevTools protocol.
