@@ -26,6 +26,9 @@ CREATE INDEX IF NOT EXISTS events_account ON events (account, block);
 CREATE INDEX IF NOT EXISTS events_tx ON events (tx);
 CREATE INDEX IF NOT EXISTS events_pool ON events (workerpool, block);
 CREATE INDEX IF NOT EXISTS events_time ON events (time);
+-- A worker's contributions newest first, and whether it revealed each (the worker page).
+CREATE INDEX IF NOT EXISTS events_account_kind ON events (account, kind, block, log_index);
+CREATE INDEX IF NOT EXISTS events_task_kind ON events (task_id, kind, account);
 
 CREATE TABLE IF NOT EXISTS deals (
     deal_id TEXT PRIMARY KEY,

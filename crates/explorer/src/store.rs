@@ -404,33 +404,38 @@ impl Store {
         let since_i = column::bigint(since, "time")?;
         let mut tasks = vec![0u64; minutes as usize];
         let mut gas = vec![0u64; minutes as usize];
+        // Both read the last hour through the time indexes only (a filter on the status, or a
+        // GROUP BY over every transaction, would scan the whole table).
         let rows = sqlx::query(
-            "SELECT (final_time - $1) / 60 AS m, COUNT(*) AS n FROM tasks \
-             WHERE status = 'COMPLETED' AND final_time >= $1 GROUP BY (final_time - $1) / 60",
+            "SELECT (final_time - $1) / 60 AS m, \
+             SUM(CASE WHEN status = 'COMPLETED' THEN 1 ELSE 0 END) AS n FROM tasks \
+             WHERE final_time >= $1 GROUP BY (final_time - $1) / 60",
         )
         .bind(since_i)
         .fetch_all(&self.pool)
         .await?;
         for row in rows {
             let m: i64 = row.try_get("m")?;
+            let n: Option<i64> = row.try_get("n")?;
             if let Some(slot) = usize::try_from(m).ok().and_then(|m| tasks.get_mut(m)) {
-                *slot = column::uint(&row, "n")?;
+                *slot = n.unwrap_or_default().max(0) as u64;
             }
         }
+        let rows =
+            sqlx::query("SELECT time, tx, gas FROM events WHERE time >= $1 AND gas IS NOT NULL")
+                .bind(since_i)
+                .fetch_all(&self.pool)
+                .await?;
         // One transaction's gas counts once, however many of its events were indexed.
-        let rows = sqlx::query(
-            "SELECT (time - $1) / 60 AS m, SUM(gas) AS g FROM \
-             (SELECT tx, MIN(time) AS time, MAX(gas) AS gas FROM events \
-              WHERE time >= $1 AND gas IS NOT NULL GROUP BY tx) AS t GROUP BY (time - $1) / 60",
-        )
-        .bind(since_i)
-        .fetch_all(&self.pool)
-        .await?;
+        let mut seen = std::collections::BTreeSet::new();
         for row in rows {
-            let m: i64 = row.try_get("m")?;
-            let g: Option<i64> = row.try_get("g")?;
-            if let Some(slot) = usize::try_from(m).ok().and_then(|m| gas.get_mut(m)) {
-                *slot = g.unwrap_or_default().max(0) as u64;
+            let tx: String = row.try_get("tx")?;
+            if !seen.insert(tx) {
+                continue;
+            }
+            let minute = (column::uint(&row, "time")?.saturating_sub(since) / 60) as usize;
+            if let Some(slot) = gas.get_mut(minute) {
+                *slot += column::uint(&row, "gas")?;
             }
         }
         Ok((tasks, gas))
@@ -689,21 +694,24 @@ impl Store {
     /// How many tasks a worker won (revealed, completed) and lost (contributed, task ended,
     /// not revealed).
     pub async fn won_lost(&self, worker: &str) -> Result<(u64, u64), ExplorerError> {
+        // One pass over its contributions and reveals (a lookup per contribution would cost
+        // thousands of index searches for a busy worker).
         let row = sqlx::query(
             "SELECT \
-             COALESCE(SUM(CASE WHEN t.status = 'COMPLETED' AND EXISTS (SELECT 1 FROM events r \
-               WHERE r.task_id = c.task_id AND r.account = c.account AND r.kind = 'TaskReveal') \
-               THEN 1 ELSE 0 END), 0) AS won, \
-             COALESCE(SUM(CASE WHEN t.status IN ('COMPLETED', 'FAILED') AND NOT EXISTS (SELECT 1 \
-               FROM events r WHERE r.task_id = c.task_id AND r.account = c.account \
-               AND r.kind = 'TaskReveal') THEN 1 ELSE 0 END), 0) AS lost \
+             COALESCE(SUM(CASE WHEN c.kind = 'TaskContribute' THEN 1 ELSE 0 END), 0) AS ended, \
+             COALESCE(SUM(CASE WHEN c.kind = 'TaskReveal' THEN 1 ELSE 0 END), 0) AS revealed, \
+             COALESCE(SUM(CASE WHEN c.kind = 'TaskReveal' AND t.status = 'COMPLETED' \
+               THEN 1 ELSE 0 END), 0) AS won \
              FROM events c JOIN tasks t ON t.task_id = c.task_id \
-             WHERE c.account = $1 AND c.kind = 'TaskContribute'",
+             WHERE c.account = $1 AND c.kind IN ('TaskContribute', 'TaskReveal') \
+             AND t.status IN ('COMPLETED', 'FAILED')",
         )
         .bind(worker.to_owned())
         .fetch_one(&self.pool)
         .await?;
-        Ok((column::uint(&row, "won")?, column::uint(&row, "lost")?))
+        let ended = column::uint(&row, "ended")?;
+        let revealed = column::uint(&row, "revealed")?;
+        Ok((column::uint(&row, "won")?, ended.saturating_sub(revealed)))
     }
 
     /// What `id` (lowercase `0x…`) is: a task, a deal, a transaction, a resource, a worker or
