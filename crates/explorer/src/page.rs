@@ -195,6 +195,14 @@ pub(crate) fn facts(items: &[(&str, String)]) -> String {
 
 /// A small line chart of `values` (oldest first) with a label read by screen readers.
 pub(crate) fn sparkline(values: &[u64], label: &str) -> String {
+    // One point alone draws no line: it is drawn as a flat one.
+    let single;
+    let values = if let [v] = values {
+        single = [*v, *v];
+        &single[..]
+    } else {
+        values
+    };
     let (w, h) = (240.0, 48.0);
     let max = values.iter().copied().max().unwrap_or(0).max(1) as f64;
     let n = values.len().max(2) as f64 - 1.0;
@@ -416,6 +424,8 @@ mod tests {
     fn charts_draw_every_point() {
         let svg = sparkline(&[0, 5, 10], "x");
         assert_eq!(svg.matches(',').count(), 3, "{svg}");
+        let flat = sparkline(&[4], "one");
+        assert_eq!(flat.matches(',').count(), 2, "{flat}");
         let t = timeline(&[(10, "<i>".into(), true), (12, "b".into(), false)]);
         assert!(t.contains("+2s b") && t.contains("&lt;i&gt;"), "{t}");
     }
