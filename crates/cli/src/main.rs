@@ -60,6 +60,8 @@ enum Command {
     Result(cmd::result::ResultArgs),
     /// Run the whole marketplace on this machine: a chain, a workerpool and two tasks.
     Demo(cmd::demo::DemoArgs),
+    /// Browse every deal and task, on chain and off chain, in a web page.
+    Explorer(cmd::explorer::ExplorerArgs),
     /// Simulate Proof-of-Contribution: wrong-result rates and costs for a trust and a population.
     Sim(cmd::sim::SimArgs),
 }
@@ -102,6 +104,7 @@ async fn main() -> std::process::ExitCode {
         Command::Task(args) => cmd::task::run(args, &home, json).await,
         Command::Result(args) => cmd::result::run(args, &home, json).await,
         Command::Demo(args) => cmd::demo::run(args, &home, json).await,
+        Command::Explorer(args) => cmd::explorer::run(args, &home).await,
         Command::Sim(args) => cmd::sim::run(args, json),
     };
     match outcome {

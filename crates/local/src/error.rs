@@ -19,6 +19,9 @@ pub enum LocalError {
     /// The scheduler failed.
     #[error(transparent)]
     Scheduler(#[from] decloud_scheduler::SchedulerError),
+    /// The explorer failed.
+    #[error(transparent)]
+    Explorer(#[from] decloud_explorer::ExplorerError),
     /// A worker failed to start.
     #[error("cannot start worker {}: {source}", index + 1)]
     Worker {

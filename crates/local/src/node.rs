@@ -27,6 +27,7 @@ use alloy::providers::Provider;
 use alloy::signers::local::PrivateKeySigner;
 use decloud_chain::ChainProfile;
 use decloud_chain::anvil::DEVNET_CHAIN_ID;
+use decloud_explorer::{ExplorerConfig, RunningExplorer};
 use decloud_market::{MarketConfig, RunningMarket};
 use decloud_scheduler::{RunningScheduler, SchedulerConfig};
 use decloud_storage::{RunningStorage, StorageConfig};
@@ -56,6 +57,9 @@ pub struct NodeConfig {
     pub scheduler: Option<SchedulerConfig>,
     /// Workers.
     pub workers: Option<WorkersConfig>,
+    /// The explorer. With no scheduler URL it traces this node's scheduler, and with no market
+    /// URL it shows this node's market.
+    pub explorer: Option<ExplorerConfig>,
 }
 
 /// A worker's wallet and where it keeps its jobs.
@@ -114,12 +118,15 @@ pub enum Stopped {
     Market,
     /// The scheduler stopped.
     Scheduler,
+    /// The explorer stopped.
+    Explorer,
 }
 
 /// Services running in this process. Dropping it stops them.
 pub struct Node {
     // Field order matters: workers stop before their scheduler and storage.
     workers: Vec<Option<RunningWorker>>,
+    explorer: Option<RunningExplorer>,
     scheduler: Option<RunningScheduler>,
     market: Option<RunningMarket>,
     storage: Option<RunningStorage>,
@@ -134,6 +141,7 @@ impl Node {
         let count = config.workers.as_ref().map_or(0, |w| w.identities.len());
         let mut node = Self {
             workers: (0..count).map(|_| None).collect(),
+            explorer: None,
             scheduler: None,
             market: None,
             storage: None,
@@ -153,7 +161,21 @@ impl Node {
         for i in 0..count {
             node.start_worker(i).await?;
         }
+        if let Some(mut explorer) = config.explorer {
+            if explorer.schedulers.is_empty() {
+                explorer.schedulers.extend(node.workers_scheduler_url());
+            }
+            if explorer.market.is_none() {
+                explorer.market = node.market.as_ref().map(RunningMarket::url);
+            }
+            node.explorer = Some(decloud_explorer::start(explorer).await?);
+        }
         Ok(node)
+    }
+
+    /// The explorer, if this node runs it.
+    pub fn explorer(&self) -> Option<&RunningExplorer> {
+        self.explorer.as_ref()
     }
 
     /// The storage node, if this node runs one.
@@ -267,6 +289,13 @@ impl Node {
         let storage = self.storage.take();
         let market = self.market.take();
         let scheduler = self.scheduler.take();
+        let explorer = self.explorer.take();
+        let explorer_done = async move {
+            match explorer {
+                Some(e) => e.wait().await,
+                None => std::future::pending().await,
+            }
+        };
         let storage_done = async move {
             match storage {
                 Some(s) => s.wait().await,
@@ -289,6 +318,7 @@ impl Node {
             r = storage_done => Stopped::Storage(r),
             () = market_done => Stopped::Market,
             () = scheduler_done => Stopped::Scheduler,
+            () = explorer_done => Stopped::Explorer,
         }
     }
 }

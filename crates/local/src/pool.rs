@@ -250,6 +250,7 @@ impl Pool {
             market: None,
             scheduler: Some(scheduler),
             workers: Some(workers),
+            explorer: None,
         })
         .await?;
         let storage_url = node

@@ -31,7 +31,9 @@ use decloud_client::lookup::scheduler_view;
 #[command(after_help = "Examples:\n  \
     decloud demo                    # 1-second blocks, like a real chain\n  \
     decloud demo --block-time 0     # instant mining\n  \
-    decloud demo --json")]
+    decloud demo --keep             # leave the chain, the pool and the explorer up afterwards\n  \
+    decloud demo --json\n\n\
+    The demo's explorer shows every step live in a browser; its URL is printed first.")]
 pub(crate) struct DemoArgs {
     /// Seconds between blocks of the demo's chain (0 mines every transaction at once).
     #[arg(long, default_value_t = 1, value_name = "SECS")]
@@ -43,6 +45,9 @@ pub(crate) struct DemoArgs {
     /// Longest the demo waits for its tasks, in seconds.
     #[arg(long, default_value_t = 300, value_name = "SECS")]
     timeout: u64,
+    /// Keep the chain, the workerpool and the explorer running after the demo, until Ctrl-C.
+    #[arg(long)]
+    keep: bool,
 }
 
 const APPS_SUBDIR: &str = "apps/target/wasm32-wasip1/release";
@@ -309,6 +314,20 @@ async fn demo(args: DemoArgs, _home: &Path, json: bool) -> anyhow::Result<()> {
     let scheduler_url = pool
         .scheduler_url()
         .context("the scheduler is not running")?;
+    let explorer_dir = tempfile::tempdir().context("cannot create a temporary directory")?;
+    let mut explorer_config = decloud_explorer::ExplorerConfig::new(
+        devnet.profile().clone(),
+        &format!(
+            "sqlite://{}",
+            explorer_dir.path().join("explorer.db").display()
+        ),
+    );
+    explorer_config.schedulers = vec![scheduler_url.clone()];
+    let explorer = decloud_explorer::start(explorer_config).await?;
+    let explorer_url = explorer.url();
+    stages.line(format!(
+        "  explorer: watch every deal and task live at {explorer_url}"
+    ));
     let mut names = BTreeMap::new();
     names.insert(
         devnet.signer(APP_OWNER).address(),
@@ -459,7 +478,8 @@ async fn demo(args: DemoArgs, _home: &Path, json: bool) -> anyhow::Result<()> {
         })
         .collect();
     if json {
-        return print_json(&json!({
+        print_json(&json!({
+            "explorer": explorer_url,
             "tasks": results.iter().map(|(t, v, text, replicas)| json!({
                 "label": t.label,
                 "task_id": t.task_id,
@@ -472,7 +492,8 @@ async fn demo(args: DemoArgs, _home: &Path, json: bool) -> anyhow::Result<()> {
             "payments": payments.iter().map(|(who, delta)| json!({"account": who, "change": delta})).collect::<Vec<_>>(),
             "transactions": txs,
             "gas_total": txs.iter().map(|t| t.gas).sum::<u64>(),
-        }));
+        }))?;
+        return keep_up(args.keep, &explorer_url, cluster, explorer).await;
     }
     println!("\ncertified results (downloaded, checked against the digest certified on chain):");
     for (t, v, text, replicas) in &results {
@@ -504,7 +525,32 @@ async fn demo(args: DemoArgs, _home: &Path, json: bool) -> anyhow::Result<()> {
         txs.len(),
         txs.iter().map(|t| t.gas).sum::<u64>()
     );
-    println!("\ndone: the chain and every service stop now.");
+    println!("\nexplorer: every step of both tasks, on chain and off chain, at {explorer_url}");
+    keep_up(args.keep, &explorer_url, cluster, explorer).await
+}
+
+/// With `--keep`, serves until Ctrl-C or SIGTERM (which [`run`] waits for); otherwise stops the
+/// chain and every service now.
+async fn keep_up(
+    keep: bool,
+    explorer_url: &str,
+    cluster: Cluster,
+    explorer: decloud_explorer::RunningExplorer,
+) -> anyhow::Result<()> {
+    if !keep {
+        println!(
+            "\ndone: the chain and every service stop now (decloud demo --keep leaves them up)."
+        );
+        drop(explorer);
+        drop(cluster);
+        return Ok(());
+    }
+    eprintln!(
+        "\ndone: the chain ({}), the workerpool and the explorer ({explorer_url}) stay up; Ctrl-C stops them",
+        cluster.devnet.profile().rpc_url
+    );
+    std::future::pending::<()>().await;
+    drop(explorer);
     drop(cluster);
     Ok(())
 }

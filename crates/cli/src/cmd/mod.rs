@@ -6,6 +6,7 @@ pub(crate) mod category;
 pub(crate) mod deal;
 pub(crate) mod demo;
 pub(crate) mod devnet;
+pub(crate) mod explorer;
 pub(crate) mod node;
 pub(crate) mod order;
 pub(crate) mod orderbook;

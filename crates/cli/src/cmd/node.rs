@@ -18,7 +18,8 @@ use super::shared::{WalletOpts, stop_signals};
 #[command(after_help = "Examples:\n  \
     decloud node --storage --market                      # the shared services of a devnet\n  \
     decloud node --scheduler --workerpool 0x5f1c... --wallet pool --workers 3 --storage\n  \
-    decloud node --workers 4 --scheduler-url http://pool.example:7800 --results-store s3://bucket/results\n\n\
+    decloud node --workers 4 --scheduler-url http://pool.example:7800 --results-store s3://bucket/results\n  \
+    decloud node --market --scheduler --workerpool 0x5f1c... --wallet pool --workers 2 --storage --explorer\n\n\
     Each worker of --workers N has its own key in $DECLOUD_HOME/workers/worker-<i>/worker.key, made\n\
     on first start; on a devnet they are given ether and tokens, elsewhere fund them yourself.\n\n\
     Runs until Ctrl-C or SIGTERM, either of which stops every service and exits 0. Every service\n\
@@ -34,6 +35,61 @@ pub(crate) struct NodeArgs {
     scheduler: SchedulerArgs,
     #[command(flatten)]
     workers: WorkerArgs,
+    #[command(flatten)]
+    explorer: ExplorerArgs,
+}
+
+/// The explorer's flags.
+#[derive(Args)]
+#[command(next_help_heading = "Explorer")]
+struct ExplorerArgs {
+    /// Run the explorer: a web UI of every deal and task, on chain and off chain.
+    #[arg(long)]
+    explorer: bool,
+    /// Address the explorer's web UI listens on.
+    #[arg(
+        long = "explorer-listen",
+        default_value = "127.0.0.1:7900",
+        value_name = "ADDR"
+    )]
+    explorer_listen: SocketAddr,
+    /// The explorer's database [default: sqlite under $DECLOUD_HOME/explorer/]; or postgres://...
+    #[arg(
+        long = "explorer-db",
+        env = "DECLOUD_EXPLORER_DB",
+        value_name = "URL",
+        hide_env_values = true
+    )]
+    explorer_db: Option<String>,
+    /// A scheduler the explorer asks for its pool's off-chain trace (repeat for several pools)
+    /// [default: the scheduler of this node or of its workers].
+    #[arg(long = "explorer-scheduler", value_name = "URL")]
+    explorer_scheduler: Vec<String>,
+    /// The market whose open orders the explorer shows [default: this node's with --market].
+    #[arg(long = "explorer-market", value_name = "URL")]
+    explorer_market: Option<String>,
+}
+
+impl ExplorerArgs {
+    /// The explorer's configuration, if it runs.
+    fn config(
+        &self,
+        home: &Path,
+        profile: &decloud_chain::ChainProfile,
+    ) -> anyhow::Result<Option<decloud_explorer::ExplorerConfig>> {
+        if !self.explorer {
+            return Ok(None);
+        }
+        let database_url = match &self.explorer_db {
+            Some(url) => url.clone(),
+            None => sqlite_under(home, "explorer", "explorer.db")?,
+        };
+        let mut config = decloud_explorer::ExplorerConfig::new(profile.clone(), &database_url);
+        config.listen = self.explorer_listen;
+        config.schedulers = self.explorer_scheduler.clone();
+        config.market = given(&self.explorer_market);
+        Ok(Some(config))
+    }
 }
 
 /// The storage service's flags.
@@ -172,7 +228,7 @@ pub(crate) fn init_logs(default: &str) {
         .try_init();
 }
 
-fn sqlite_under(home: &Path, dir: &str, file: &str) -> anyhow::Result<String> {
+pub(crate) fn sqlite_under(home: &Path, dir: &str, file: &str) -> anyhow::Result<String> {
     let dir = home.join(dir);
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     Ok(format!("sqlite://{}", dir.join(file).display()))
@@ -191,15 +247,22 @@ pub(crate) async fn run(args: NodeArgs, home: &Path) -> anyhow::Result<()> {
         market,
         scheduler,
         workers,
+        explorer,
     } = args;
-    if !storage.storage && !market.market && !scheduler.scheduler && workers.workers == 0 {
+    if !storage.storage
+        && !market.market
+        && !scheduler.scheduler
+        && workers.workers == 0
+        && !explorer.explorer
+    {
         bail!(
             "choose at least one service to run, e.g. `decloud node --market --storage` or `decloud node --scheduler --workerpool <address> --workers 3`"
         );
     }
     init_logs("info");
     let stop = stop_signals();
-    let needs_chain = market.market || scheduler.scheduler || workers.workers > 0;
+    let needs_chain =
+        market.market || scheduler.scheduler || workers.workers > 0 || explorer.explorer;
     let profile = if needs_chain {
         Some(decloud_chain::ChainProfile::load(home)?)
     } else {
@@ -267,6 +330,9 @@ pub(crate) async fn run(args: NodeArgs, home: &Path) -> anyhow::Result<()> {
             .unwrap_or(profile.chain_id == decloud_chain::anvil::DEVNET_CHAIN_ID);
         config.workers = Some(set);
     }
+    if let Some(profile) = &profile {
+        config.explorer = explorer.config(home, profile)?;
+    }
 
     let node = Node::start(config).await.map_err(explain)?;
     if let Some(s) = node.storage() {
@@ -280,6 +346,9 @@ pub(crate) async fn run(args: NodeArgs, home: &Path) -> anyhow::Result<()> {
             "scheduler: workerpool {pool}, workers log in at {}",
             s.url()
         );
+    }
+    if let Some(e) = node.explorer() {
+        println!("explorer: open {} in a browser", e.url());
     }
     let workers_url = node.workers_scheduler_url().unwrap_or_default();
     for i in 0..node.worker_count() {
@@ -300,6 +369,7 @@ pub(crate) async fn run(args: NodeArgs, home: &Path) -> anyhow::Result<()> {
             }
             Stopped::Market => bail!("the market stopped"),
             Stopped::Scheduler => bail!("the scheduler stopped"),
+            Stopped::Explorer => bail!("the explorer stopped"),
         },
         signal = stop => {
             // select! has dropped `node.wait()`, and the node with it, before this branch runs:

@@ -1,0 +1,268 @@
+//! Measurements of the explorer, ignored by default (they print figures, they assert no time):
+//!
+//! ```sh
+//! cargo nextest run --workspace --locked --run-ignored only --no-capture -E 'binary(measure)'
+//! ```
+//!
+//! - indexing speed: a devnet pool runs `DECLOUD_MEASURE_TASKS` real tasks (default 200), then
+//!   a fresh explorer indexes the chain from its deployment block;
+//! - render time: 100,000 synthetic tasks (rows inserted in the explorer's database, as a chain
+//!   that size would take hours to run here), then the overview and task pages are fetched
+//!   many times over loopback HTTP (server time plus a loopback round trip);
+//! - live-update delay: from a transaction's receipt (its block mined, instant mining) to the
+//!   server-sent event announcing it.
+
+use std::time::{Duration, Instant};
+
+use alloy::primitives::U256;
+use decloud_explorer::index::Indexer;
+use decloud_explorer::{ExplorerConfig, Store};
+use decloud_testkit::Devnet;
+use decloud_testkit::fixtures::example_app;
+use decloud_testkit::pool::{DealRequest, Pool, PoolOptions};
+use futures::StreamExt;
+
+fn percentile(samples: &mut [Duration], p: f64) -> Duration {
+    samples.sort();
+    let i = ((samples.len() as f64 - 1.0) * p).round() as usize;
+    samples[i]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "measurement: prints figures"]
+async fn indexing_speed() {
+    let tasks: u64 = std::env::var("DECLOUD_MEASURE_TASKS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200);
+    let devnet = Devnet::start().await.unwrap();
+    let pool = Pool::start(
+        &devnet,
+        PoolOptions {
+            workers: 2,
+            worker_capacity: 8,
+            ..PoolOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    let app = pool
+        .deploy_app("greeting", &example_app("greeting").unwrap())
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let deal = pool
+        .deal(&DealRequest::new(app).args("measure").volume(tasks))
+        .await
+        .unwrap();
+    pool.wait_completed(&deal.task_ids(), Duration::from_secs(3600))
+        .await
+        .unwrap();
+    println!(
+        "ran {tasks} tasks on the devnet pool in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+
+    let db = tempfile::tempdir().unwrap();
+    let store = Store::open(&format!("sqlite://{}", db.path().join("x.db").display()))
+        .await
+        .unwrap();
+    let (updates, _) = tokio::sync::broadcast::channel(16);
+    let indexer = Indexer::new(devnet.profile(), store.clone(), updates).unwrap();
+    let started = Instant::now();
+    let events = indexer.catch_up().await.unwrap();
+    let took = started.elapsed().as_secs_f64();
+    let totals = store.totals().await.unwrap();
+    assert_eq!(totals.completed, tasks);
+    println!(
+        "indexed {events} logs ({} tasks) in {took:.2} s: {:.0} events/s (SQLite, 1 RPC endpoint on loopback)",
+        totals.tasks,
+        events as f64 / took
+    );
+}
+
+/// Inserts `tasks` synthetic tasks (deals of 100 tasks, 5 events and 1 replicate each).
+async fn synthesize(store: &Store, tasks: u64) {
+    let mut tx = store.pool().begin().await.unwrap();
+    let now = 1_796_000_000i64;
+    let hex = |prefix: u64, n: u64| format!("0x{prefix:08x}{n:056x}");
+    let addr = |n: u64| format!("0x{n:040x}");
+    for d in 0..tasks / 100 {
+        sqlx::query(
+            "INSERT INTO deals VALUES ($1, $2, $3, $4, $5, $6, $6, $3, 0, 1, 100, '0', '0', '1000', \
+             $7, '{}', $8, $9, $1)",
+        )
+        .bind(hex(1, d))
+        .bind(addr(0xa0))
+        .bind(addr(0))
+        .bind(addr(0xb0))
+        .bind(addr(0xb1))
+        .bind(addr(0xc0 + d % 50))
+        .bind(hex(0, 0))
+        .bind(d as i64)
+        .bind(now + d as i64)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+        for i in 0..100 {
+            let n = d * 100 + i;
+            let task = hex(2, n);
+            let block = (d * 100 + i) as i64;
+            let time = now + block;
+            sqlx::query(
+                "INSERT INTO tasks VALUES ($1, $2, $3, $4, 'COMPLETED', $5, $6, $5, $6, $7, $8, \
+                 '0x', $6, 0, $6)",
+            )
+            .bind(task.clone())
+            .bind(hex(1, d))
+            .bind(i as i64)
+            .bind(addr(0xb0))
+            .bind(block)
+            .bind(time)
+            .bind(hex(3, n))
+            .bind(format!("http://127.0.0.1:7700/blobs/{n:064x}"))
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+            for (k, kind) in [
+                "TaskInitialize",
+                "TaskContribute",
+                "TaskConsensus",
+                "TaskReveal",
+                "TaskFinalize",
+            ]
+            .iter()
+            .enumerate()
+            {
+                sqlx::query(
+                    "INSERT INTO events VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, '{}', 90000, $8)",
+                )
+                .bind(block)
+                .bind(k as i64)
+                .bind(hex(4, n * 8 + k as u64))
+                .bind(time)
+                .bind(*kind)
+                .bind(task.clone())
+                .bind(hex(1, d))
+                .bind(addr(0xd0 + n % 20))
+                .bind(addr(0xb0))
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+            }
+            sqlx::query(
+                "INSERT INTO replicates VALUES ($1, $2, 'revealed', NULL, NULL, $3, 1, $4, $4)",
+            )
+            .bind(task)
+            .bind(addr(0xd0 + n % 20))
+            .bind(hex(3, n))
+            .bind(time)
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        }
+    }
+    tx.commit().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "measurement: prints figures"]
+async fn render_time_with_100k_tasks() {
+    let devnet = Devnet::start().await.unwrap();
+    let db = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", db.path().join("x.db").display());
+    let store = Store::open(&url).await.unwrap();
+    let started = Instant::now();
+    synthesize(&store, 100_000).await;
+    println!(
+        "inserted 100,000 synthetic tasks in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    drop(store);
+    let explorer = decloud_explorer::start(ExplorerConfig::new(devnet.profile().clone(), &url))
+        .await
+        .unwrap();
+    let http = reqwest::Client::new();
+    for (name, path) in [
+        ("overview", "/".to_string()),
+        ("task", format!("/task/0x{:08x}{:056x}", 2, 54_321)),
+        ("deal", format!("/deal/0x{:08x}{:056x}", 1, 543)),
+        ("worker", format!("/worker/0x{:040x}", 0xd3)),
+        ("workerpool", format!("/workerpool/0x{:040x}", 0xb0)),
+    ] {
+        let mut samples = Vec::new();
+        for i in 0..200 {
+            let started = Instant::now();
+            let response = http
+                .get(format!("{}{path}", explorer.url()))
+                .send()
+                .await
+                .unwrap();
+            assert!(
+                response.status().is_success(),
+                "{name}: {}",
+                response.status()
+            );
+            let body = response.text().await.unwrap();
+            if i > 0 {
+                samples.push(started.elapsed());
+            }
+            assert!(body.len() > 1000);
+        }
+        let p50 = percentile(&mut samples, 0.5);
+        let p99 = percentile(&mut samples, 0.99);
+        println!(
+            "{name:<10} page with 100,000 tasks indexed: p50 {:.1} ms, p99 {:.1} ms ({} requests)",
+            p50.as_secs_f64() * 1e3,
+            p99.as_secs_f64() * 1e3,
+            samples.len()
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "measurement: prints figures"]
+async fn live_update_delay() {
+    let devnet = Devnet::start().await.unwrap();
+    let db = tempfile::tempdir().unwrap();
+    let explorer = decloud_explorer::start(ExplorerConfig::new(
+        devnet.profile().clone(),
+        &format!("sqlite://{}", db.path().join("x.db").display()),
+    ))
+    .await
+    .unwrap();
+    let client =
+        decloud_chain::client::Client::connect(devnet.profile(), None, Some(devnet.signer(4)))
+            .await
+            .unwrap();
+    let me = format!("{:#x}", devnet.signer(4).address());
+    let response = reqwest::get(format!("{}/events", explorer.url()))
+        .await
+        .unwrap();
+    let mut stream = response.bytes_stream();
+    let mut samples = Vec::new();
+    for _ in 0..30 {
+        decloud_chain::actions::deposit(&client, U256::from(1u64))
+            .await
+            .unwrap();
+        let mined = Instant::now();
+        let mut seen = String::new();
+        loop {
+            let chunk = stream.next().await.unwrap().unwrap();
+            seen.push_str(&String::from_utf8_lossy(&chunk));
+            if seen.contains(&me) {
+                break;
+            }
+        }
+        samples.push(mined.elapsed());
+    }
+    let p50 = percentile(&mut samples, 0.5);
+    let p99 = percentile(&mut samples, 0.99);
+    println!(
+        "live-update delay from a block mined to its server-sent event: p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms ({} blocks, indexer polling every 200 ms)",
+        p50.as_secs_f64() * 1e3,
+        p99.as_secs_f64() * 1e3,
+        samples.last().unwrap().as_secs_f64() * 1e3,
+        samples.len()
+    );
+}
