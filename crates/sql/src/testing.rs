@@ -226,10 +226,24 @@ impl<F: Future> Future for CatchUnwind<F> {
 
 /// Makes each named `async fn(&TestDb)` a test on every backend: a module of the function's
 /// name with one `#[tokio::test]` per backend (`sqlite`, `postgres`) that runs it through
-/// [`run`](crate::testing::run). The caller's crate needs `tokio` with its `macros` feature (a
-/// dev-dependency).
+/// [`run`](crate::testing::run). `multi_thread: name, ...` runs them on tokio's multi-thread
+/// runtime (two workers), for tests that run services beside them. The caller's crate needs
+/// `tokio` with its `macros` feature (a dev-dependency).
 #[macro_export]
 macro_rules! test_on_every_backend {
+    (multi_thread: $($test:ident),+ $(,)?) => {$(
+        mod $test {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                $crate::testing::run($crate::testing::Backend::Sqlite, super::$test).await
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                $crate::testing::run($crate::testing::Backend::Postgres, super::$test).await
+            }
+        }
+    )+};
     ($($test:ident),+ $(,)?) => {$(
         mod $test {
             #[tokio::test]
