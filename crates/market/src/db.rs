@@ -340,11 +340,12 @@ impl OrderBook {
 
 #[cfg(test)]
 mod tests {
+    use decloud_sql::testing::TestDb;
+
     use super::*;
 
-    #[tokio::test]
-    async fn expired_and_too_old_orders_leave_the_book_without_a_chain_read() {
-        let (_dir, book) = book().await;
+    async fn expired_and_too_old_orders_leave_the_book_without_a_chain_read(db: &TestDb) {
+        let book = book(db).await;
         let now = 10 * MAX_ORDER_LIFETIME_SECS;
         let mut expired = entry(1, OrderKind::App, 5);
         expired.expiry = now - 1;
@@ -392,10 +393,9 @@ mod tests {
         }
     }
 
-    async fn book() -> (tempfile::TempDir, OrderBook) {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("market.db").display());
-        (dir, OrderBook::open(&url).await.unwrap())
+    /// The book, opened on the test's fresh database.
+    async fn book(db: &TestDb) -> OrderBook {
+        OrderBook::open(db.url()).await.unwrap()
     }
 
     /// The prices of the orders of `kind` that `query` finds at time `now`, in the book's order.
@@ -404,13 +404,8 @@ mod tests {
         found.iter().map(|e| e.price).collect()
     }
 
-    #[tokio::test]
-    async fn orders_come_back_cheapest_first_and_requests_best_paying_first() {
-        let (_dir, book) = book().await;
-        orders_come_back_cheapest_first_and_requests_best_paying_first_on(&book).await;
-    }
-
-    async fn orders_come_back_cheapest_first_and_requests_best_paying_first_on(book: &OrderBook) {
+    async fn orders_come_back_cheapest_first_and_requests_best_paying_first(db: &TestDb) {
+        let book = &book(db).await;
         for (byte, price) in [(1, 30), (2, 10), (3, 20)] {
             assert!(
                 book.insert(&entry(byte, OrderKind::App, price), 100)
@@ -440,13 +435,8 @@ mod tests {
         );
     }
 
-    #[tokio::test]
-    async fn filters_paging_status_and_expiry() {
-        let (_dir, book) = book().await;
-        filters_paging_status_and_expiry_on(&book).await;
-    }
-
-    async fn filters_paging_status_and_expiry_on(book: &OrderBook) {
+    async fn filters_paging_status_and_expiry(db: &TestDb) {
+        let book = &book(db).await;
         for byte in 1..=5u8 {
             book.insert(&entry(byte, OrderKind::Workerpool, u64::from(byte)), 0)
                 .await
@@ -499,12 +489,9 @@ mod tests {
 
     const UNVERSIONED_SCHEMA: &str = include_str!("../migrations/0001_initial.sql");
 
-    #[tokio::test]
-    async fn a_book_from_before_versioned_migrations_is_upgraded_with_its_orders() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("market.db").display());
-        sqlx::any::install_default_drivers();
-        let pool = AnyPool::connect(&format!("{url}?mode=rwc")).await.unwrap();
+    async fn a_book_from_before_versioned_migrations_is_upgraded_with_its_orders(db: &TestDb) {
+        let url = db.url();
+        let pool = db.connect().await;
         sqlx::raw_sql(UNVERSIONED_SCHEMA)
             .execute(&pool)
             .await
@@ -536,7 +523,7 @@ mod tests {
         old.set_cursor(41).await.unwrap();
         old.pool.close().await;
 
-        let book = OrderBook::open(&url).await.unwrap();
+        let book = OrderBook::open(url).await.unwrap();
         // Every migration ran: the latest is the orders' closing time (0004).
         assert_eq!(
             decloud_sql::schema_version(&book.pool).await.unwrap(),
@@ -568,7 +555,7 @@ mod tests {
             .await
             .unwrap();
         book.pool.close().await;
-        let book = OrderBook::open(&url).await.unwrap();
+        let book = OrderBook::open(url).await.unwrap();
         assert_eq!(
             decloud_sql::schema_version(&book.pool).await.unwrap(),
             Some(4)
@@ -580,34 +567,22 @@ mod tests {
         );
     }
 
-    #[tokio::test]
-    async fn cursor_survives_a_reopen() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("market.db").display());
-        let book = OrderBook::open(&url).await.unwrap();
+    async fn cursor_survives_a_reopen(db: &TestDb) {
+        let url = db.url();
+        let book = OrderBook::open(url).await.unwrap();
         assert_eq!(book.cursor().await.unwrap(), None);
         book.set_cursor(41).await.unwrap();
         book.set_cursor(42).await.unwrap();
         drop(book);
-        let reopened = OrderBook::open(&url).await.unwrap();
+        let reopened = OrderBook::open(url).await.unwrap();
         assert_eq!(reopened.cursor().await.unwrap(), Some(42));
     }
 
-    /// The same queries on Postgres: `DECLOUD_TEST_POSTGRES_URL=postgres://... cargo test -p
-    /// decloud-market -- --ignored` (CI runs SQLite only).
-    #[tokio::test]
-    #[ignore = "needs a Postgres server: set DECLOUD_TEST_POSTGRES_URL"]
-    async fn the_same_queries_run_on_postgres() {
-        let url = std::env::var("DECLOUD_TEST_POSTGRES_URL")
-            .expect("set DECLOUD_TEST_POSTGRES_URL=postgres://user@host:port/db");
-        async fn fresh(url: &str) -> OrderBook {
-            let book = OrderBook::open(url).await.unwrap();
-            for statement in ["DELETE FROM orders", "DELETE FROM cursor"] {
-                sqlx::query(statement).execute(&book.pool).await.unwrap();
-            }
-            book
-        }
-        orders_come_back_cheapest_first_and_requests_best_paying_first_on(&fresh(&url).await).await;
-        filters_paging_status_and_expiry_on(&fresh(&url).await).await;
-    }
+    decloud_sql::test_on_every_backend!(
+        orders_come_back_cheapest_first_and_requests_best_paying_first,
+        filters_paging_status_and_expiry,
+        expired_and_too_old_orders_leave_the_book_without_a_chain_read,
+        a_book_from_before_versioned_migrations_is_upgraded_with_its_orders,
+        cursor_survives_a_reopen,
+    );
 }

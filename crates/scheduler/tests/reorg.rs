@@ -8,11 +8,12 @@ use alloy::providers::Provider;
 use decloud_chain::client::Client;
 use decloud_scheduler::db::Store;
 use decloud_scheduler::follower::{FollowerOptions, follow_once};
+use decloud_sql::testing::TestDb;
 use decloud_testkit::pool::{self, DealRequest, Pool, PoolOptions, REQUESTER};
 use decloud_testkit::{Devnet, anvil, fixtures};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_deal_of_an_orphaned_block_is_forgotten() {
+/// On every backend: the follower's rewind is SQL too (a deal and its tasks deleted).
+async fn a_deal_of_an_orphaned_block_is_forgotten(db: &TestDb) {
     let devnet = Devnet::start().await.unwrap();
     let pool = Pool::start(
         &devnet,
@@ -32,10 +33,7 @@ async fn a_deal_of_an_orphaned_block_is_forgotten() {
         .await
         .unwrap();
 
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&format!("sqlite://{}", dir.path().join("s.db").display()))
-        .await
-        .unwrap();
+    let store = Store::open(db.url()).await.unwrap();
     let client = Client::connect(devnet.profile(), None, None).await.unwrap();
     let options = FollowerOptions::default();
     follow_once(&client, &store, pool.workerpool, options)
@@ -68,3 +66,5 @@ async fn a_deal_of_an_orphaned_block_is_forgotten() {
         .unwrap();
     assert!(!progress.reorg);
 }
+
+decloud_sql::test_on_every_backend!(multi_thread: a_deal_of_an_orphaned_block_is_forgotten);

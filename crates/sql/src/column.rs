@@ -179,17 +179,23 @@ impl<T, E: From<sqlx::Error>, F: Fn(&AnyRow) -> Result<T, E>> Rows<'_, F> {
 mod tests {
     use super::*;
 
-    async fn row(sql: &'static str) -> AnyRow {
-        sqlx::any::install_default_drivers();
-        let pool = AnyPool::connect("sqlite::memory:").await.unwrap();
-        sqlx::query(sql).fetch_one(&pool).await.unwrap()
+    use crate::testing::TestDb;
+
+    /// A connection to the test's database.
+    async fn pool(db: &TestDb) -> AnyPool {
+        crate::open(db.url(), &sqlx::migrate::Migrator::DEFAULT)
+            .await
+            .unwrap()
     }
 
-    #[tokio::test]
-    async fn columns_parse_or_name_the_corrupt_value() {
-        let row = row("SELECT 'active' AS good, 'x1' AS bad, NULL AS none, \
-             CAST(7 AS BIGINT) AS n, CAST(-1 AS BIGINT) AS negative")
-        .await;
+    async fn columns_parse_or_name_the_corrupt_value(db: &TestDb) {
+        let row = sqlx::query(
+            "SELECT 'active' AS good, 'x1' AS bad, NULL AS none, \
+             CAST(7 AS BIGINT) AS n, CAST(-1 AS BIGINT) AS negative",
+        )
+        .fetch_one(&pool(db).await)
+        .await
+        .unwrap();
         assert_eq!(parse::<String>(&row, "good").unwrap(), "active");
         assert_eq!(uint(&row, "n").unwrap(), 7);
         assert_eq!(uint_opt(&row, "n").unwrap(), Some(7));
@@ -208,10 +214,8 @@ mod tests {
         ));
     }
 
-    #[tokio::test]
-    async fn values_bind_in_order() {
-        sqlx::any::install_default_drivers();
-        let pool = AnyPool::connect("sqlite::memory:").await.unwrap();
+    async fn values_bind_in_order(db: &TestDb) {
+        let pool = pool(db).await;
         let query = sqlx::query("SELECT $1 AS a, $2 AS b, $3 AS c, $4 AS d");
         let values = [
             Value::text(7),
@@ -225,6 +229,11 @@ mod tests {
         assert_eq!(uint_opt(&row, "c").unwrap(), None);
         assert_eq!(parse_opt::<String>(&row, "d").unwrap(), None);
     }
+
+    crate::test_on_every_backend!(
+        columns_parse_or_name_the_corrupt_value,
+        values_bind_in_order
+    );
 
     #[test]
     fn bigint_refuses_what_does_not_fit() {

@@ -16,6 +16,7 @@
 //! and numbers the same way and reports a corrupt row the same way.
 
 pub mod column;
+pub mod testing;
 
 use sqlx::any::AnyPoolOptions;
 use sqlx::migrate::{MigrateError, Migrator};
@@ -147,24 +148,25 @@ mod tests {
         assert_eq!(redact("sqlite://x.db"), "sqlite://x.db");
     }
 
-    #[tokio::test]
-    async fn creates_the_file_in_wal_mode_and_migrates_once() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("x.db").display());
+    /// Migrations run once on every backend; a SQLite file is created, in WAL mode.
+    async fn creates_the_database_and_migrates_once(db: &testing::TestDb) {
+        let url = db.url();
         let migrator = migrator();
-        let pool = open(&url, &migrator).await.unwrap();
-        let mode: String = sqlx::query("PRAGMA journal_mode")
-            .fetch_one(&pool)
-            .await
-            .unwrap()
-            .try_get(0)
-            .unwrap();
-        assert_eq!(mode, "wal");
+        let pool = open(url, &migrator).await.unwrap();
+        if db.backend() == testing::Backend::Sqlite {
+            let mode: String = sqlx::query("PRAGMA journal_mode")
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+                .try_get(0)
+                .unwrap();
+            assert_eq!(mode, "wal");
+        }
         assert_eq!(schema_version(&pool).await.unwrap(), Some(1));
         // Were the migration run again, the dropped table would come back.
         sqlx::query("DROP TABLE t").execute(&pool).await.unwrap();
         pool.close().await;
-        let pool = open(&url, &migrator).await.unwrap();
+        let pool = open(url, &migrator).await.unwrap();
         assert_eq!(schema_version(&pool).await.unwrap(), Some(1));
         assert!(
             sqlx::query("SELECT x FROM t")
@@ -173,4 +175,6 @@ mod tests {
                 .is_err()
         );
     }
+
+    crate::test_on_every_backend!(creates_the_database_and_migrates_once);
 }

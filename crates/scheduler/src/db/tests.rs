@@ -3,15 +3,14 @@
 use alloy::primitives::{Address, B256, U256};
 use decloud_protocol::pool::{Report, ReportStatus};
 use decloud_protocol::typed::Deal;
+use decloud_sql::testing::{Backend, TestDb};
 use sqlx::Row;
 
 use super::*;
 
-pub(super) async fn store() -> (tempfile::TempDir, String, Store) {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("scheduler.db").display());
-    let store = Store::open(&url).await.unwrap();
-    (dir, url, store)
+/// The store, opened on the test's fresh database.
+pub(super) async fn store(db: &TestDb) -> Store {
+    Store::open(db.url()).await.unwrap()
 }
 
 pub(super) fn deal(volume: u64, trust: u64) -> DealRow {
@@ -40,16 +39,15 @@ fn consensus(task_id: B256, result_hash: B256, at: u64, block: u64) -> TaskChang
     }
 }
 
-#[tokio::test]
-async fn deals_tasks_and_cursor_survive_a_reopen() {
-    let (_dir, url, store) = store().await;
+async fn deals_tasks_and_cursor_survive_a_reopen(db: &TestDb) {
+    let store = store(db).await;
     assert_eq!(store.cursor().await.unwrap(), None);
     let d = deal(3, 5);
     assert!(store.insert_deal(&d).await.unwrap());
     assert!(!store.insert_deal(&d).await.unwrap(), "stored once");
     store.set_cursor(9, B256::repeat_byte(9)).await.unwrap();
     drop(store);
-    let store = Store::open(&url).await.unwrap();
+    let store = Store::open(db.url()).await.unwrap();
     assert_eq!(
         store.cursor().await.unwrap(),
         Some((9, B256::repeat_byte(9)))
@@ -71,11 +69,8 @@ async fn deals_tasks_and_cursor_survive_a_reopen() {
 const UNVERSIONED_SCHEMA: &str = include_str!("../../migrations/0001_initial.sql");
 
 /// A store whose database was made the way releases before versioned migrations made it.
-async fn unversioned(url: &str) -> Store {
-    sqlx::any::install_default_drivers();
-    let pool = sqlx::AnyPool::connect(&format!("{url}?mode=rwc"))
-        .await
-        .unwrap();
+async fn unversioned(db: &TestDb) -> Store {
+    let pool = db.connect().await;
     sqlx::raw_sql(UNVERSIONED_SCHEMA)
         .execute(&pool)
         .await
@@ -83,11 +78,9 @@ async fn unversioned(url: &str) -> Store {
     Store { pool }
 }
 
-#[tokio::test]
-async fn a_database_from_before_versioned_migrations_is_upgraded_with_its_data() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("scheduler.db").display());
-    let old = unversioned(&url).await;
+async fn a_database_from_before_versioned_migrations_is_upgraded_with_its_data(db: &TestDb) {
+    let url = db.url();
+    let old = unversioned(db).await;
     let d = deal(2, 3);
     let worker = Address::repeat_byte(1);
     let task = decloud_protocol::task_id(d.deal_id, 0);
@@ -106,7 +99,7 @@ async fn a_database_from_before_versioned_migrations_is_upgraded_with_its_data()
     old.set_cursor(9, B256::repeat_byte(9)).await.unwrap();
     old.pool.close().await;
 
-    let store = Store::open(&url).await.unwrap();
+    let store = Store::open(url).await.unwrap();
     assert_eq!(
         decloud_sql::schema_version(&store.pool).await.unwrap(),
         Some(2)
@@ -127,29 +120,31 @@ async fn a_database_from_before_versioned_migrations_is_upgraded_with_its_data()
         .await
         .unwrap();
     store.pool.close().await;
-    let store = Store::open(&url).await.unwrap();
+    let store = Store::open(url).await.unwrap();
     assert_eq!(
         decloud_sql::schema_version(&store.pool).await.unwrap(),
         Some(2)
     );
-    let index: i64 =
-        sqlx::query("SELECT COUNT(*) AS n FROM sqlite_master WHERE name = 'replicates_worker'")
-            .fetch_one(&store.pool)
-            .await
-            .unwrap()
-            .try_get("n")
-            .unwrap();
+    let indexes = match db.backend() {
+        Backend::Sqlite => {
+            "SELECT COUNT(*) AS n FROM sqlite_master WHERE name = 'replicates_worker'"
+        }
+        Backend::Postgres => {
+            "SELECT COUNT(*) AS n FROM pg_indexes WHERE indexname = 'replicates_worker'"
+        }
+    };
+    let index: i64 = sqlx::query(indexes)
+        .fetch_one(&store.pool)
+        .await
+        .unwrap()
+        .try_get("n")
+        .unwrap();
     assert_eq!(index, 0);
     assert_eq!(store.deal(d.deal_id).await.unwrap().unwrap(), d);
 }
 
-#[tokio::test]
-async fn replicate_lifecycle() {
-    let (_dir, _url, store) = store().await;
-    replicate_lifecycle_on(&store).await;
-}
-
-async fn replicate_lifecycle_on(store: &Store) {
+async fn replicate_lifecycle(db: &TestDb) {
+    let store = &store(db).await;
     let d = deal(1, 5);
     store.insert_deal(&d).await.unwrap();
     let task = decloud_protocol::task_id(d.deal_id, 0);
@@ -239,15 +234,8 @@ async fn replicate_lifecycle_on(store: &Store) {
     assert_eq!(t.results_location.as_deref(), Some("ipfs://x"));
 }
 
-#[tokio::test]
-async fn a_reveal_report_keeps_the_location_and_a_given_up_task_is_not_handed_out() {
-    let (_dir, _url, store) = store().await;
-    a_reveal_report_keeps_the_location_and_a_given_up_task_is_not_handed_out_on(&store).await;
-}
-
-async fn a_reveal_report_keeps_the_location_and_a_given_up_task_is_not_handed_out_on(
-    store: &Store,
-) {
+async fn a_reveal_report_keeps_the_location_and_a_given_up_task_is_not_handed_out(db: &TestDb) {
+    let store = &store(db).await;
     let d = deal(2, 1);
     store.insert_deal(&d).await.unwrap();
     let (t0, t1) = (
@@ -305,15 +293,8 @@ async fn a_reveal_report_keeps_the_location_and_a_given_up_task_is_not_handed_ou
     assert_eq!(revealing[0].task_id, t0);
 }
 
-#[tokio::test]
-async fn lost_workers_release_their_assignments() {
-    let (_dir, _url, store) = store().await;
-    lost_workers_release_their_assignments_on(&store).await;
-}
-
-#[tokio::test]
-async fn heartbeats_flushed_together_keep_workers_alive() {
-    let (_dir, _url, store) = store().await;
+async fn heartbeats_flushed_together_keep_workers_alive(db: &TestDb) {
+    let store = store(db).await;
     let (w1, w2) = (Address::repeat_byte(1), Address::repeat_byte(2));
     store.upsert_worker(w1, 1, 0, 100).await.unwrap();
     store.upsert_worker(w2, 1, 0, 100).await.unwrap();
@@ -336,7 +317,8 @@ async fn heartbeats_flushed_together_keep_workers_alive() {
     );
 }
 
-async fn lost_workers_release_their_assignments_on(store: &Store) {
+async fn lost_workers_release_their_assignments(db: &TestDb) {
+    let store = &store(db).await;
     let d = deal(2, 1);
     store.insert_deal(&d).await.unwrap();
     let (t0, t1) = (
@@ -378,13 +360,8 @@ async fn lost_workers_release_their_assignments_on(store: &Store) {
     );
 }
 
-#[tokio::test]
-async fn challenges_are_single_use_and_sessions_expire() {
-    let (_dir, _url, store) = store().await;
-    challenges_are_single_use_and_sessions_expire_on(&store).await;
-}
-
-async fn challenges_are_single_use_and_sessions_expire_on(store: &Store) {
+async fn challenges_are_single_use_and_sessions_expire(db: &TestDb) {
+    let store = &store(db).await;
     store.insert_challenge("abc", 200).await.unwrap();
     assert!(!store.take_challenge("abc", 201, 150).await.unwrap());
     assert!(!store.take_challenge("abc", 200, 250).await.unwrap());
@@ -433,13 +410,8 @@ async fn challenges_are_single_use_and_sessions_expire_on(store: &Store) {
     );
 }
 
-#[tokio::test]
-async fn an_unassigned_deal_can_be_forgotten_after_a_reorg() {
-    let (_dir, _url, store) = store().await;
-    an_unassigned_deal_can_be_forgotten_after_a_reorg_on(&store).await;
-}
-
-async fn an_unassigned_deal_can_be_forgotten_after_a_reorg_on(store: &Store) {
+async fn an_unassigned_deal_can_be_forgotten_after_a_reorg(db: &TestDb) {
+    let store = &store(db).await;
     let (a, b) = (deal(1, 1), deal(2, 1));
     store.insert_deal(&a).await.unwrap();
     store.insert_deal(&b).await.unwrap();
@@ -475,40 +447,13 @@ fn statuses_round_trip() {
     assert!("nope".parse::<TaskStatus>().is_err());
 }
 
-/// The same queries on Postgres: `DECLOUD_TEST_POSTGRES_URL=postgres://... cargo test -p
-/// decloud-scheduler -- --ignored` (CI runs SQLite only; this is how the Postgres claim is
-/// checked).
-#[tokio::test]
-#[ignore = "needs a Postgres server: set DECLOUD_TEST_POSTGRES_URL"]
-async fn the_same_queries_run_on_postgres() {
-    let url = std::env::var("DECLOUD_TEST_POSTGRES_URL")
-        .expect("set DECLOUD_TEST_POSTGRES_URL=postgres://user@host:port/db");
-    async fn fresh(url: &str) -> Store {
-        let store = Store::open(url).await.unwrap();
-        for statement in [
-            "DELETE FROM workers",
-            "DELETE FROM challenges",
-            "DELETE FROM sessions",
-            "DELETE FROM resources",
-            "DELETE FROM deals",
-            "DELETE FROM tasks",
-            "DELETE FROM replicates",
-            "DELETE FROM cursor",
-        ] {
-            sqlx::query(statement).execute(&store.pool).await.unwrap();
-        }
-        store
-    }
-    replicate_lifecycle_on(&fresh(&url).await).await;
-    a_reveal_report_keeps_the_location_and_a_given_up_task_is_not_handed_out_on(&fresh(&url).await)
-        .await;
-    lost_workers_release_their_assignments_on(&fresh(&url).await).await;
-    challenges_are_single_use_and_sessions_expire_on(&fresh(&url).await).await;
-    an_unassigned_deal_can_be_forgotten_after_a_reorg_on(&fresh(&url).await).await;
-    let store = fresh(&url).await;
-    store.set_cursor(9, B256::repeat_byte(9)).await.unwrap();
-    assert_eq!(
-        store.cursor().await.unwrap(),
-        Some((9, B256::repeat_byte(9)))
-    );
-}
+decloud_sql::test_on_every_backend!(
+    deals_tasks_and_cursor_survive_a_reopen,
+    a_database_from_before_versioned_migrations_is_upgraded_with_its_data,
+    replicate_lifecycle,
+    a_reveal_report_keeps_the_location_and_a_given_up_task_is_not_handed_out,
+    challenges_are_single_use_and_sessions_expire,
+    an_unassigned_deal_can_be_forgotten_after_a_reorg,
+    lost_workers_release_their_assignments,
+    heartbeats_flushed_together_keep_workers_alive,
+);

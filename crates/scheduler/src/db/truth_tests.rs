@@ -5,6 +5,8 @@
 use alloy::primitives::{Address, B256};
 use decloud_protocol::pool::{Report, ReportStatus};
 
+use decloud_sql::testing::TestDb;
+
 use super::tests::{deal, store};
 use super::*;
 
@@ -59,9 +61,8 @@ async fn candidates(store: &Store, worker: Address) -> Vec<B256> {
         .collect()
 }
 
-#[tokio::test]
-async fn a_reported_contribution_is_no_stage_and_a_lost_liar_frees_the_task() {
-    let (_dir, _url, store) = store().await;
+async fn a_reported_contribution_is_no_stage_and_a_lost_liar_frees_the_task(db: &TestDb) {
+    let store = store(db).await;
     let (liar, honest, t0, t1) = liar_holds_t0(&store).await;
     for status in [ReportStatus::Contributed, ReportStatus::Revealed] {
         assert!(store.report(t0, liar, &report(status), 101).await.unwrap());
@@ -98,9 +99,10 @@ async fn a_reported_contribution_is_no_stage_and_a_lost_liar_frees_the_task() {
     assert_eq!(candidates(&store, honest).await, vec![t1]);
 }
 
-#[tokio::test]
-async fn a_lost_workers_replicate_reported_contributed_before_this_version_is_released() {
-    let (_dir, _url, store) = store().await;
+async fn a_lost_workers_replicate_reported_contributed_before_this_version_is_released(
+    db: &TestDb,
+) {
+    let store = store(db).await;
     let (liar, honest, t0, _) = liar_holds_t0(&store).await;
     // A row written by the old report handler: contributed by word only.
     store
@@ -119,9 +121,8 @@ async fn a_lost_workers_replicate_reported_contributed_before_this_version_is_re
     );
 }
 
-#[tokio::test]
-async fn only_failures_from_workers_with_on_chain_history_count() {
-    let (_dir, _url, store) = store().await;
+async fn only_failures_from_workers_with_on_chain_history_count(db: &TestDb) {
+    let store = store(db).await;
     let fresh: Vec<Address> = (1..=3).map(Address::repeat_byte).collect();
     let (scored, veteran) = (Address::repeat_byte(8), Address::repeat_byte(9));
     let (_, t0, t1) = setup(&store, &fresh).await;
@@ -150,9 +151,8 @@ async fn only_failures_from_workers_with_on_chain_history_count() {
     assert_eq!(store.failure_counts(t0).await.unwrap(), (5, 2));
 }
 
-#[tokio::test]
-async fn overdue_assignments_are_listed_and_released_once() {
-    let (_dir, _url, store) = store().await;
+async fn overdue_assignments_are_listed_and_released_once(db: &TestDb) {
+    let store = store(db).await;
     let w = Address::repeat_byte(1);
     let (d, t0, t1) = setup(&store, &[w]).await;
     store.assign(t0, w, 100, 1100).await.unwrap();
@@ -171,9 +171,10 @@ async fn overdue_assignments_are_listed_and_released_once() {
     assert_eq!(store.assigned_count(w).await.unwrap(), 1);
 }
 
-#[tokio::test]
-async fn a_replicate_not_contributed_within_three_reference_times_goes_back_to_the_pool() {
-    let (_dir, _url, store) = store().await;
+async fn a_replicate_not_contributed_within_three_reference_times_goes_back_to_the_pool(
+    db: &TestDb,
+) {
+    let store = store(db).await;
     let (hoarder, honest) = (Address::repeat_byte(1), Address::repeat_byte(2));
     // Reference time 0, counted as 1 s: 3 s to contribute.
     let (_, t0, t1) = setup(&store, &[hoarder, honest]).await;
@@ -201,9 +202,8 @@ async fn a_replicate_not_contributed_within_three_reference_times_goes_back_to_t
 /// Defect 3 (hoarding), at the store: a task held by a worker that does not contribute is no
 /// candidate for a fresh replica, but becomes one for a backup once its holder's backup time
 /// has come, and the store says when that is.
-#[tokio::test]
-async fn a_held_task_opens_to_a_backup_at_its_backup_time() {
-    let (_dir, _url, store) = store().await;
+async fn a_held_task_opens_to_a_backup_at_its_backup_time(db: &TestDb) {
+    let store = store(db).await;
     let (hoarder, honest) = (Address::repeat_byte(1), Address::repeat_byte(2));
     let (_, t0, t1) = setup(&store, &[hoarder, honest]).await;
     store.assign(t0, hoarder, 100, 103).await.unwrap();
@@ -246,9 +246,8 @@ async fn a_held_task_opens_to_a_backup_at_its_backup_time() {
 /// Defect 3 (hoarding), the cost: a worker whose replicates are taken back past their grace
 /// is paused from claiming, twice as long at each offence, and a contribution of its own on
 /// chain ends the pause.
-#[tokio::test]
-async fn holding_work_past_its_grace_pauses_the_holder_until_it_contributes() {
-    let (_dir, _url, store) = store().await;
+async fn holding_work_past_its_grace_pauses_the_holder_until_it_contributes(db: &TestDb) {
+    let store = store(db).await;
     let (hoarder, honest) = (Address::repeat_byte(1), Address::repeat_byte(2));
     // Reference time 0, counted as 1 s: a grace of 3 s.
     let (_, t0, t1) = setup(&store, &[hoarder, honest]).await;
@@ -296,3 +295,13 @@ async fn holding_work_past_its_grace_pauses_the_holder_until_it_contributes() {
         "a contribution on chain ends the pause"
     );
 }
+
+decloud_sql::test_on_every_backend!(
+    a_reported_contribution_is_no_stage_and_a_lost_liar_frees_the_task,
+    a_lost_workers_replicate_reported_contributed_before_this_version_is_released,
+    only_failures_from_workers_with_on_chain_history_count,
+    overdue_assignments_are_listed_and_released_once,
+    a_replicate_not_contributed_within_three_reference_times_goes_back_to_the_pool,
+    a_held_task_opens_to_a_backup_at_its_backup_time,
+    holding_work_past_its_grace_pauses_the_holder_until_it_contributes,
+);
