@@ -538,7 +538,8 @@ async fn keep_up(
     explorer: decloud_explorer::RunningExplorer,
 ) -> anyhow::Result<()> {
     if !keep {
-        println!(
+        // On stderr: with --json, stdout holds the JSON document and nothing else.
+        eprintln!(
             "\ndone: the chain and every service stop now (decloud demo --keep leaves them up)."
         );
         drop(explorer);
