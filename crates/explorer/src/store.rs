@@ -441,6 +441,28 @@ impl Store {
         Ok((tasks, gas))
     }
 
+    /// One page of the rows `sql` selects for `key` (its `$1`; `$2` and `$3` take the page's
+    /// limit and offset), each read by `read`.
+    async fn page_by<T>(
+        &self,
+        sql: String,
+        key: &str,
+        page: u64,
+        read: fn(&AnyRow) -> Result<T, ExplorerError>,
+    ) -> Result<Page<T>, ExplorerError> {
+        let (limit, offset) = offset(page)?;
+        let rows = decloud_sql::column::rows(
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(key.to_owned())
+                .bind(limit)
+                .bind(offset),
+            read,
+        )
+        .all(&self.pool)
+        .await?;
+        Ok(page_of(page, rows))
+    }
+
     /// A deal.
     pub async fn deal(&self, deal_id: &str) -> Result<Option<DealRow>, ExplorerError> {
         decloud_sql::column::rows(
@@ -459,21 +481,11 @@ impl Store {
         address: &str,
         page: u64,
     ) -> Result<Page<DealRow>, ExplorerError> {
-        let (limit, offset) = offset(page)?;
         let sql = format!(
             "SELECT * FROM deals WHERE {} = $1 ORDER BY block DESC, deal_id LIMIT $2 OFFSET $3",
             column.name()
         );
-        let rows = decloud_sql::column::rows(
-            sqlx::query(sqlx::AssertSqlSafe(sql))
-                .bind(address.to_owned())
-                .bind(limit)
-                .bind(offset),
-            read_deal,
-        )
-        .all(&self.pool)
-        .await?;
-        Ok(page_of(page, rows))
+        self.page_by(sql, address, page, read_deal).await
     }
 
     /// The tasks of a deal, by index.
@@ -482,39 +494,19 @@ impl Store {
         deal_id: &str,
         page: u64,
     ) -> Result<Page<TaskRow>, ExplorerError> {
-        let (limit, offset) = offset(page)?;
         let sql = format!(
             "SELECT {TASK_COLUMNS} FROM tasks WHERE deal_id = $1 ORDER BY idx LIMIT $2 OFFSET $3"
         );
-        let rows = decloud_sql::column::rows(
-            sqlx::query(sqlx::AssertSqlSafe(sql))
-                .bind(deal_id.to_owned())
-                .bind(limit)
-                .bind(offset),
-            read_task,
-        )
-        .all(&self.pool)
-        .await?;
-        Ok(page_of(page, rows))
+        self.page_by(sql, deal_id, page, read_task).await
     }
 
     /// The tasks of a workerpool, newest first.
     pub async fn pool_tasks(&self, pool: &str, page: u64) -> Result<Page<TaskRow>, ExplorerError> {
-        let (limit, offset) = offset(page)?;
         let sql = format!(
             "SELECT {TASK_COLUMNS} FROM tasks WHERE workerpool = $1 \
              ORDER BY block DESC, task_id LIMIT $2 OFFSET $3"
         );
-        let rows = decloud_sql::column::rows(
-            sqlx::query(sqlx::AssertSqlSafe(sql))
-                .bind(pool.to_owned())
-                .bind(limit)
-                .bind(offset),
-            read_task,
-        )
-        .all(&self.pool)
-        .await?;
-        Ok(page_of(page, rows))
+        self.page_by(sql, pool, page, read_task).await
     }
 
     /// A task.
@@ -535,21 +527,11 @@ impl Store {
         id: &str,
         page: u64,
     ) -> Result<Page<EventRow>, ExplorerError> {
-        let (limit, offset) = offset(page)?;
         let sql = format!(
             "SELECT * FROM events WHERE {} = $1 ORDER BY block, log_index LIMIT $2 OFFSET $3",
             column.name()
         );
-        let rows = decloud_sql::column::rows(
-            sqlx::query(sqlx::AssertSqlSafe(sql))
-                .bind(id.to_owned())
-                .bind(limit)
-                .bind(offset),
-            read_event,
-        )
-        .all(&self.pool)
-        .await?;
-        Ok(page_of(page, rows))
+        self.page_by(sql, id, page, read_event).await
     }
 
     /// The events naming `column` = `id`, newest first.
@@ -559,22 +541,12 @@ impl Store {
         id: &str,
         page: u64,
     ) -> Result<Page<EventRow>, ExplorerError> {
-        let (limit, offset) = offset(page)?;
         let sql = format!(
             "SELECT * FROM events WHERE {} = $1 ORDER BY block DESC, log_index DESC \
              LIMIT $2 OFFSET $3",
             column.name()
         );
-        let rows = decloud_sql::column::rows(
-            sqlx::query(sqlx::AssertSqlSafe(sql))
-                .bind(id.to_owned())
-                .bind(limit)
-                .bind(offset),
-            read_event,
-        )
-        .all(&self.pool)
-        .await?;
-        Ok(page_of(page, rows))
+        self.page_by(sql, id, page, read_event).await
     }
 
     /// Every event of a transaction.
