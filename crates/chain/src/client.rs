@@ -431,9 +431,7 @@ fn is_nonce_error(e: &RpcError<TransportErrorKind>) -> bool {
 /// A provider for `rpc_url` without wallet or fillers, for reads and raw requests; a one-line
 /// error when the URL does not parse.
 pub fn read_only_provider(rpc_url: &str) -> Result<DynProvider, ChainError> {
-    let url = rpc_url.parse().map_err(|_| ChainError::BadRpcUrl {
-        url: rpc_url.into(),
-    })?;
+    let url = rpc_url.parse().map_err(|_| bad_rpc_url(rpc_url))?;
     Ok(ProviderBuilder::new()
         .disable_recommended_fillers()
         .connect_http(url)
@@ -446,6 +444,23 @@ pub fn endpoint(url: &str) -> String {
     match url.parse::<alloy::transports::http::reqwest::Url>() {
         Ok(parsed) => parsed.origin().ascii_serialization(),
         Err(_) => "(an RPC URL that does not parse)".to_string(),
+    }
+}
+
+/// [`ChainError::BadRpcUrl`] for `url`, which does not parse: it shows only the scheme and the
+/// host part as typed (so a typo is still visible), never a user, a path or a query, where an
+/// RPC provider's API key may be.
+pub fn bad_rpc_url(url: &str) -> ChainError {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = authority.rsplit('@').next().unwrap_or_default();
+    let shown = if scheme.is_empty() {
+        host.to_owned()
+    } else {
+        format!("{scheme}://{host}")
+    };
+    ChainError::BadRpcUrl {
+        url: shown.chars().take(80).collect(),
     }
 }
 
@@ -490,5 +505,38 @@ pub fn rpc_error(url: &str, what: &str, e: &RpcError<TransportErrorKind>) -> Cha
         },
         RpcError::Transport(_) => unreachable(url, e),
         other => ChainError::tx(what, first_line(&other.to_string())),
+    }
+}
+
+#[cfg(test)]
+mod url_tests {
+    use super::*;
+
+    #[test]
+    fn a_url_that_does_not_parse_is_shown_without_user_path_or_query() {
+        for (typed, shown) in [
+            ("htp//127.0.0.1:8545", "htp"),
+            ("http://127.0.0.1:85450", "http://127.0.0.1:85450"),
+            (
+                "https://key123@rpc.example:99999/v3/secret?k=s",
+                "https://rpc.example:99999",
+            ),
+            ("wss://user:pw@[::1:8545/path", "wss://[::1:8545"),
+        ] {
+            assert!(
+                typed
+                    .parse::<alloy::transports::http::reqwest::Url>()
+                    .is_err(),
+                "{typed}"
+            );
+            let message = bad_rpc_url(typed).to_string();
+            assert!(
+                message.contains(&format!("{shown:?}")),
+                "{typed}: {message}"
+            );
+            for secret in ["key123", "secret", "k=s", "user", "pw", "path"] {
+                assert!(!message.contains(secret), "{typed}: {message}");
+            }
+        }
     }
 }

@@ -60,9 +60,9 @@ pub fn running(home: &Path) -> Option<DevnetProcess> {
 /// Deploys the protocol onto the chain at `rpc_url` with development account 0 as deployer and
 /// admin, funds every development account with devnet tokens, and returns the profile.
 pub async fn deploy_and_fund(rpc_url: &str) -> Result<ChainProfile, ChainError> {
-    let url = rpc_url.parse().map_err(|_| ChainError::BadRpcUrl {
-        url: rpc_url.into(),
-    })?;
+    let url = rpc_url
+        .parse()
+        .map_err(|_| crate::client::bad_rpc_url(rpc_url))?;
     let deployer: PrivateKeySigner = accounts::dev_signer(0);
     let admin = deployer.address();
     let provider = ProviderBuilder::new().wallet(deployer).connect_http(url);
@@ -95,9 +95,10 @@ pub async fn fund(
     ether_wei: U256,
     tokens: U256,
 ) -> Result<(), ChainError> {
-    let url = profile.rpc_url.parse().map_err(|_| ChainError::BadRpcUrl {
-        url: profile.rpc_url.clone(),
-    })?;
+    let url = profile
+        .rpc_url
+        .parse()
+        .map_err(|_| crate::client::bad_rpc_url(&profile.rpc_url))?;
     let provider = ProviderBuilder::new()
         .wallet(accounts::dev_signer(0))
         .connect_http(url);
