@@ -624,7 +624,7 @@ async fn decide_next(
         None => Ok(NextAction::Wait),
         Some(hash) if hash == consensus => {
             let reference = match state.store.deal(task.deal_id).await? {
-                Some(deal) => u64::try_from(deal.deal.workClockTimeRef).unwrap_or(u64::MAX),
+                Some(deal) => deal.reference_secs(),
                 None => 0,
             };
             Ok(NextAction::Reveal {

@@ -60,7 +60,7 @@ pub async fn assignment(
         deal: Bytes::from(deal.deal.abi_encode()),
         trust: deal.trust(),
         category: u64::try_from(deal.deal.category).unwrap_or(u64::MAX),
-        work_clock_time_ref: u64::try_from(deal.deal.workClockTimeRef).unwrap_or(u64::MAX),
+        work_clock_time_ref: deal.reference_secs(),
         start_time: deal.start_time,
         callback: deal.deal.callback,
         params: deal.params.clone(),
@@ -176,8 +176,7 @@ pub async fn try_assign(
                 }
                 any_need = true;
                 let backup_at = now.saturating_add(
-                    u64::try_from(deal.deal.workClockTimeRef)
-                        .unwrap_or(u64::MAX)
+                    deal.reference_secs()
                         .max(1)
                         .saturating_mul(BACKUP_AFTER_RATIO),
                 );

@@ -119,7 +119,7 @@ fn decide(deal: &DealRow, task: &TaskInfo, replicates: &[ReplicateInfo], now: u6
     let (Some(consensus), Some(at)) = (task.consensus_hash, task.consensus_at) else {
         return Decision::Wait;
     };
-    let reference = u64::try_from(deal.deal.workClockTimeRef).unwrap_or(u64::MAX);
+    let reference = deal.reference_secs();
     let reveal_deadline = at.saturating_add(reference.saturating_mul(REVEAL_DEADLINE_RATIO));
     let members: Vec<&ReplicateInfo> = replicates
         .iter()
@@ -239,8 +239,7 @@ pub async fn release_overdue(
             Some(known) => *known,
             None => {
                 let secs = store.deal(deal_id).await?.map(|d| {
-                    u64::try_from(d.deal.workClockTimeRef)
-                        .unwrap_or(u64::MAX)
+                    d.reference_secs()
                         .max(1)
                         .saturating_mul(CONTRIBUTION_GRACE_RATIO)
                 });

@@ -31,6 +31,11 @@ impl DealRow {
         u64::try_from(self.deal.trust).unwrap_or(u64::MAX)
     }
 
+    /// The deal's reference time in seconds (its category's `workClockTimeRef`).
+    pub fn reference_secs(&self) -> u64 {
+        u64::try_from(self.deal.workClockTimeRef).unwrap_or(u64::MAX)
+    }
+
     /// Number of tasks of the deal.
     pub fn volume(&self) -> u64 {
         u64::try_from(self.deal.volume).unwrap_or(u64::MAX)
