@@ -46,6 +46,7 @@ impl BenchPool {
             location: dir.join("blobs").display().to_string(),
             listen: ([127, 0, 0, 1], 0).into(),
             server: decloud_storage::ServerConfig::default(),
+            transport: decloud_service::transport::Transport::ephemeral(),
         })
         .await
         .context("the storage node did not start")?;

@@ -98,7 +98,7 @@ async fn main() -> std::process::ExitCode {
         Command::Worker(args) => cmd::worker::run(args, &home, json).await,
         Command::Category(args) => cmd::category::run(args, &home, json).await,
         Command::Order(args) => cmd::order::run(args, &home, json).await,
-        Command::Orderbook(args) => cmd::orderbook::run(args, json).await,
+        Command::Orderbook(args) => cmd::orderbook::run(args, &home, json).await,
         Command::Run(args) => cmd::run::run(*args, &home, json).await,
         Command::Deal(args) => cmd::deal::run(args, &home, json).await,
         Command::Task(args) => cmd::task::run(args, &home, json).await,

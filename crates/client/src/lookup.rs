@@ -243,12 +243,11 @@ pub async fn scheduler_view(
     url: &str,
     task_id: B256,
 ) -> Option<decloud_protocol::pool::TaskReport> {
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(3))
-        .build()
-        .ok()?;
+    let url: decloud_service::transport::PinnedUrl = url.parse().ok()?;
+    let builder = reqwest::Client::builder().timeout(Duration::from_secs(3));
+    let client = decloud_service::transport::http_client(&url, builder).ok()?;
     let response = client
-        .get(format!("{}/v1/tasks/{task_id}", url.trim_end_matches('/')))
+        .get(url.join(&format!("/v1/tasks/{task_id}")))
         .send()
         .await
         .ok()?;

@@ -19,6 +19,9 @@ pub enum LocalError {
     /// The scheduler failed.
     #[error(transparent)]
     Scheduler(#[from] decloud_scheduler::SchedulerError),
+    /// A service's TLS key could not be read or made.
+    #[error("{0}")]
+    Tls(String),
     /// The explorer failed.
     #[error(transparent)]
     Explorer(#[from] decloud_explorer::ExplorerError),

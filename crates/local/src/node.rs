@@ -40,6 +40,45 @@ pub const DEFAULT_SCHEDULER_URL: &str = "http://127.0.0.1:7800";
 /// Default address of a storage node started by `decloud node --storage`.
 pub const DEFAULT_STORAGE_URL: &str = "http://127.0.0.1:7700/blobs";
 
+/// Where a node under `home` keeps the TLS key of its `service` (`storage`, `market`,
+/// `scheduler`): made at the service's first start, then the same, so its fingerprint (what
+/// clients pin) does not change.
+pub fn tls_key_path(home: &Path, service: &str) -> PathBuf {
+    home.join("tls").join(format!("{service}.key"))
+}
+
+/// How a node under `home` serves `service`: TLS with its key file, or plain HTTP when the
+/// operator asked for it (`insecure_http`).
+pub fn node_transport(
+    home: &Path,
+    service: &str,
+    insecure_http: bool,
+) -> Result<decloud_service::transport::Transport, LocalError> {
+    if insecure_http {
+        return Ok(decloud_service::transport::Transport::InsecureHttp);
+    }
+    decloud_service::transport::Transport::with_key_file(&tls_key_path(home, service))
+        .map_err(|e| LocalError::Tls(e.to_string()))
+}
+
+/// The URL of the `service` that a node of this machine serves at `default_url`
+/// (e.g. [`DEFAULT_SCHEDULER_URL`]): pinned to that service's key when a node under `home` made
+/// one (it then speaks TLS), as given otherwise.
+pub fn local_service_url(home: &Path, service: &str, default_url: &str) -> String {
+    let path = tls_key_path(home, service);
+    if !path.exists() {
+        return default_url.to_owned();
+    }
+    match decloud_service::tls::TlsIdentity::load_or_create(&path) {
+        Ok(identity) => {
+            let base = default_url.replacen("http://", "https://", 1);
+            decloud_service::transport::PinnedUrl::new(&base, Some(identity.fingerprint()))
+                .to_string()
+        }
+        Err(_) => default_url.to_owned(),
+    }
+}
+
 /// Ether given to a node's accounts on a devnet when they have less (gas for a few thousand
 /// transactions).
 const DEVNET_ETHER: u128 = 100_000_000_000_000_000_000;

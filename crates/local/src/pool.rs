@@ -240,6 +240,7 @@ impl Pool {
         workers.claim_wait = Duration::from_secs(5);
         let node = Node::start(NodeConfig {
             storage: Some(StorageConfig {
+                transport: decloud_service::transport::Transport::ephemeral(),
                 location: dir.path().join("blobs").display().to_string(),
                 listen: ([127, 0, 0, 1], 0).into(),
                 server: ServerConfig {

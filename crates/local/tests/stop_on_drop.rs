@@ -54,6 +54,7 @@ async fn a_dropped_storage_node_stops_answering() {
     let dir = tempfile::tempdir().unwrap();
     let node = Node::start(NodeConfig {
         storage: Some(decloud_storage::StorageConfig {
+            transport: decloud_service::transport::Transport::ephemeral(),
             location: dir.path().display().to_string(),
             listen: ([127, 0, 0, 1], 0).into(),
             server: decloud_storage::ServerConfig::default(),
@@ -76,6 +77,7 @@ async fn a_dropped_market_stops_answering() {
     let dir = tempfile::tempdir().unwrap();
     let node = Node::start(NodeConfig {
         market: Some(decloud_market::MarketConfig {
+            transport: decloud_service::transport::Transport::ephemeral(),
             listen: ([127, 0, 0, 1], 0).into(),
             database_url: format!("sqlite://{}", dir.path().join("orders.db").display()),
             profile: devnet.profile().clone(),

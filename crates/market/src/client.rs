@@ -29,7 +29,9 @@ pub const WITHDRAW_WINDOW_SECS: u64 = 120;
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
     /// The market URL is not an http(s) URL.
-    #[error("invalid market URL {0:?}: expected something like http://127.0.0.1:7600")]
+    #[error(
+        "invalid market URL {0:?}: expected https://HOST:PORT#sha256:FINGERPRINT as the market printed it (or http://127.0.0.1:7600 on a devnet)"
+    )]
     BadUrl(String),
     /// The market did not answer.
     #[error(
@@ -73,20 +75,25 @@ pub struct MarketClient {
 }
 
 impl MarketClient {
-    /// A client of the market at `base_url` (e.g. `http://127.0.0.1:7600`).
+    /// A client of the market at `base_url`, a pinned URL (e.g.
+    /// `https://10.0.0.5:7600#sha256:9f86...`; `http://127.0.0.1:7600` on a devnet).
     pub fn new(base_url: &str) -> Result<Self, ClientError> {
-        let base = base_url.trim().trim_end_matches('/').to_string();
+        let pinned: decloud_service::transport::PinnedUrl = base_url
+            .parse()
+            .map_err(|_| ClientError::BadUrl(base_url.to_string()))?;
+        let base = pinned.base().to_owned();
         if !is_http_url(&base) {
             return Err(ClientError::BadUrl(base_url.to_string()));
         }
-        let http = reqwest::Client::builder()
+        let builder = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(5))
-            .timeout(Duration::from_secs(30))
-            .build()
-            .map_err(|e| ClientError::Unreachable {
+            .timeout(Duration::from_secs(30));
+        let http = decloud_service::transport::http_client(&pinned, builder).map_err(|e| {
+            ClientError::Unreachable {
                 url: base.clone(),
                 reason: e.to_string(),
-            })?;
+            }
+        })?;
         Ok(Self { base, http })
     }
 

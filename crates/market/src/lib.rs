@@ -93,6 +93,8 @@ pub struct MarketConfig {
     pub follow_interval: Duration,
     /// What one client and one signer may publish.
     pub limits: MarketLimits,
+    /// TLS with the market's key, or plain HTTP on a devnet.
+    pub transport: decloud_service::transport::Transport,
 }
 
 /// Bounds on what one client and one signer may take of the book: publishing rates, and book
@@ -138,9 +140,10 @@ impl RunningMarket {
         self.service.addr()
     }
 
-    /// Base URL of the API, e.g. `http://127.0.0.1:8090`.
+    /// URL of the API with the fingerprint of the market's key, as clients are given it,
+    /// e.g. `https://127.0.0.1:8090#sha256:9f86...` (`http://...` over plain HTTP).
     pub fn url(&self) -> String {
-        self.service.url()
+        self.service.pinned_url().to_string()
     }
 
     /// Stops the server and the follower and waits until they are gone.
@@ -158,6 +161,14 @@ impl RunningMarket {
 
 /// Opens the book, binds the listener and starts serving and following the chain.
 pub async fn start(config: MarketConfig) -> Result<RunningMarket, MarketError> {
+    let chain_id = config.profile.chain_id;
+    config
+        .transport
+        .check_allowed(
+            chain_id,
+            chain_id == decloud_chain::anvil::DEVNET_CHAIN_ID,
+        )
+        .map_err(|e| MarketError::BadRequest(e.to_string()))?;
     let book = OrderBook::open(&config.database_url).await?;
     let checker = check::ChainChecker::new(config.profile)?;
     let state = api::AppState {
@@ -165,13 +176,18 @@ pub async fn start(config: MarketConfig) -> Result<RunningMarket, MarketError> {
         checker: Arc::new(checker.clone()),
         limits: Arc::new(api::Limiters::new(config.limits)),
     };
-    let mut service = Service::serve(config.listen, api::router(state))
-        .await
+    let mut service = Service::serve_on(
+        config.listen,
+        api::router(state),
+        decloud_service::Limits::default(),
+        &config.transport,
+    )
+    .await
         .map_err(|source| MarketError::Listen {
             addr: config.listen,
             source,
         })?;
     service.spawn(follower::follow(book, checker, config.follow_interval));
-    tracing::info!(addr = %service.addr(), "market listening");
+    tracing::info!(url = %service.pinned_url(), "market listening");
     Ok(RunningMarket { service })
 }

@@ -58,6 +58,7 @@ async fn cpu_at_rest(devnet: &Devnet, orders: u64, window: Duration) -> f64 {
     }
     drop(book);
     let market = decloud_market::start(MarketConfig {
+        transport: decloud_service::transport::Transport::ephemeral(),
         listen: ([127, 0, 0, 1], 0).into(),
         database_url,
         profile: devnet.profile().clone(),

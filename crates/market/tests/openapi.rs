@@ -12,6 +12,7 @@ use serde_json::Value;
 
 async fn market(devnet: &Devnet, db: &tempfile::TempDir) -> RunningMarket {
     decloud_market::start(MarketConfig {
+        transport: decloud_service::transport::Transport::InsecureHttp,
         listen: "127.0.0.1:0".parse().unwrap(),
         database_url: format!("sqlite://{}", db.path().join("market.db").display()),
         profile: devnet.profile().clone(),

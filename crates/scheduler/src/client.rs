@@ -109,22 +109,22 @@ struct ErrorBody {
 }
 
 impl SchedulerClient {
-    /// A client of the scheduler at `url` (e.g. `http://127.0.0.1:7800`) for the worker of
+    /// A client of the scheduler at `url` (a pinned URL, e.g.
+    /// `https://10.0.0.5:7800#sha256:9f86...`, or `http://127.0.0.1:7800` on a devnet) for the worker of
     /// `signer`, which runs `capacity` replicates at once.
     pub fn new(url: &str, signer: PrivateKeySigner, capacity: u64) -> Result<Self, ClientError> {
-        let url = url.trim_end_matches('/').to_string();
-        if !(url.starts_with("http://") || url.starts_with("https://")) {
-            return Err(ClientError::Config(format!(
-                "invalid scheduler URL {url:?}: expected something like http://127.0.0.1:7800"
-            )));
-        }
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(10))
-            .build()
-            .map_err(|e| ClientError::Config(format!("cannot build an HTTP client: {e}")))?;
+        use decloud_service::transport::{PinnedUrl, http_client};
+        let pinned: PinnedUrl = url
+            .parse()
+            .map_err(|e| ClientError::Config(format!("scheduler URL: {e}")))?;
+        let http = http_client(
+            &pinned,
+            reqwest::Client::builder().connect_timeout(Duration::from_secs(10)),
+        )
+        .map_err(|e| ClientError::Config(e.to_string()))?;
         Ok(Self {
             http,
-            url,
+            url: pinned.base().to_owned(),
             signer,
             capacity,
             session: RwLock::new(None),

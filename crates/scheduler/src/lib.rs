@@ -100,6 +100,9 @@ pub struct SchedulerConfig {
     pub membership_interval: Duration,
     /// Per-client limits on login challenges and claims.
     pub rate_limits: limits::RateLimits,
+    /// TLS with the scheduler's key (the default: a key made for this run; give it a key file
+    /// to keep the same fingerprint across restarts), or plain HTTP on a devnet.
+    pub transport: decloud_service::transport::Transport,
 }
 
 #[cfg(feature = "server")]
@@ -118,6 +121,7 @@ impl fmt::Debug for SchedulerConfig {
             .field("session_ttl", &self.session_ttl)
             .field("membership_interval", &self.membership_interval)
             .field("rate_limits", &self.rate_limits)
+            .field("transport", &self.transport)
             .finish()
     }
 }
@@ -126,7 +130,7 @@ impl fmt::Debug for SchedulerConfig {
 impl SchedulerConfig {
     /// A configuration with the defaults: listen on 127.0.0.1 on a free port, read the chain
     /// every second, re-read 12 blocks after a reorg, lose workers after 60 s of silence,
-    /// sessions of 24 h.
+    /// sessions of 24 h, TLS with a key made for this run.
     pub fn new(
         profile: ChainProfile,
         workerpool: Address,
@@ -146,6 +150,7 @@ impl SchedulerConfig {
             session_ttl: Duration::from_secs(24 * 3600),
             membership_interval: Duration::from_secs(5),
             rate_limits: limits::RateLimits::default(),
+            transport: decloud_service::transport::Transport::ephemeral(),
         }
     }
 }
@@ -218,9 +223,11 @@ impl RunningScheduler {
         self.service.addr()
     }
 
-    /// Base URL of the API, e.g. `http://127.0.0.1:8091`.
+    /// URL of the API with the fingerprint of the scheduler's key, as workers and clients
+    /// are given it, e.g. `https://127.0.0.1:8091#sha256:9f86...` (`http://...` over plain
+    /// HTTP).
     pub fn url(&self) -> String {
-        self.service.url()
+        self.service.pinned_url().to_string()
     }
 
     /// The scheduler's address.
@@ -257,6 +264,13 @@ pub async fn start(config: SchedulerConfig) -> Result<RunningScheduler, Schedule
         Some(config.signer.clone()),
     )
     .await?;
+    config
+        .transport
+        .check_allowed(
+            config.profile.chain_id,
+            config.profile.chain_id == decloud_chain::anvil::DEVNET_CHAIN_ID,
+        )
+        .map_err(|e| SchedulerError::Config(e.to_string()))?;
     let registry = WorkerpoolRegistry::new(
         config.profile.contracts.workerpool_registry,
         client.provider().clone(),
@@ -300,8 +314,13 @@ pub async fn start(config: SchedulerConfig) -> Result<RunningScheduler, Schedule
         idle_version: AtomicU64::new(u64::MAX),
         backups_at: AtomicU64::new(u64::MAX),
     });
-    let mut service = Service::serve(config.listen, api::router(shared.clone()))
-        .await
+    let mut service = Service::serve_on(
+        config.listen,
+        api::router(shared.clone()),
+        decloud_service::Limits::default(),
+        &config.transport,
+    )
+    .await
         .map_err(|source| SchedulerError::Listen {
             addr: config.listen,
             source,
@@ -318,7 +337,7 @@ pub async fn start(config: SchedulerConfig) -> Result<RunningScheduler, Schedule
         shared.clone(),
         config.membership_interval,
     ));
-    tracing::info!(addr = %service.addr(), scheduler = %me, workerpool = %config.workerpool, "scheduler listening");
+    tracing::info!(url = %service.pinned_url(), scheduler = %me, workerpool = %config.workerpool, "scheduler listening");
     Ok(RunningScheduler { service, shared })
 }
 

@@ -29,6 +29,7 @@ mod origin;
 mod server;
 mod tasks;
 pub mod tls;
+pub mod transport;
 
 pub use error::ApiError;
 pub use server::{Limits, Service, is_body_timeout};

@@ -54,8 +54,8 @@ impl Default for Limits {
 #[derive(Debug)]
 pub struct Service {
     addr: SocketAddr,
-    /// Whether it serves TLS (its URL is `https://`).
-    tls: bool,
+    /// The fingerprint of its key when it serves TLS (its URL is then `https://`).
+    pin: Option<crate::tls::Fingerprint>,
     server: JoinHandle<io::Result<()>>,
     loops: Tasks,
     // Dropped with the service, which starts the graceful shutdown of every open connection
@@ -91,8 +91,11 @@ impl Service {
 
     /// [`Service::serve_with`] over TLS 1.3 with `identity` (see [`crate::tls`]): a client that
     /// does not finish its handshake within the header timeout is dropped, and one that speaks
-    /// plain HTTP gets no answer. The error is the system's refusal to bind (or, never with an
-    /// identity this crate made, a TLS setup failure).
+    /// plain HTTP gets no answer. Every request but `GET /health` must name the service's key in
+    /// [`PIN_HEADER`](crate::transport::PIN_HEADER) (clients made by
+    /// [`http_client`](crate::transport::http_client) from a pinned URL do). The error is the
+    /// system's refusal to bind (or, never with an identity this crate made, a TLS setup
+    /// failure).
     pub async fn serve_tls(
         listen: SocketAddr,
         router: Router,
@@ -100,14 +103,35 @@ impl Service {
         identity: &crate::tls::TlsIdentity,
     ) -> io::Result<Self> {
         let config = identity.server_config().map_err(io::Error::other)?;
-        Self::serve_inner(listen, router, limits, Some(config)).await
+        let pin = identity.fingerprint();
+        let router = router.layer(axum::middleware::from_fn(move |request, next| {
+            crate::transport::require_pin(pin, request, next)
+        }));
+        Self::serve_inner(listen, router, limits, Some((config, pin))).await
+    }
+
+    /// [`Service::serve_with`] or [`Service::serve_tls`], as `transport` says.
+    pub async fn serve_on(
+        listen: SocketAddr,
+        router: Router,
+        limits: Limits,
+        transport: &crate::transport::Transport,
+    ) -> io::Result<Self> {
+        match transport {
+            crate::transport::Transport::Tls(identity) => {
+                Self::serve_tls(listen, router, limits, identity).await
+            }
+            crate::transport::Transport::InsecureHttp => {
+                Self::serve_with(listen, router, limits).await
+            }
+        }
     }
 
     async fn serve_inner(
         listen: SocketAddr,
         router: Router,
         limits: Limits,
-        tls: Option<std::sync::Arc<rustls::ServerConfig>>,
+        tls: Option<(std::sync::Arc<rustls::ServerConfig>, crate::tls::Fingerprint)>,
     ) -> io::Result<Self> {
         let listener = tokio::net::TcpListener::bind(listen).await?;
         let addr = listener.local_addr()?;
@@ -118,12 +142,12 @@ impl Service {
             }))
             .layer(RequestBodyTimeoutLayer::new(limits.body_timeout));
         let (stop, stopped) = watch::channel(());
-        let secure = tls.is_some();
-        let tls = tls.map(tokio_rustls::TlsAcceptor::from);
+        let pin = tls.as_ref().map(|(_, pin)| *pin);
+        let tls = tls.map(|(config, _)| tokio_rustls::TlsAcceptor::from(config));
         let server = tokio::spawn(accept(listener, router, limits, tls, stopped));
         Ok(Self {
             addr,
-            tls: secure,
+            pin,
             server,
             loops: Tasks::new(),
             _stop: stop,
@@ -143,10 +167,16 @@ impl Service {
         self.addr
     }
 
-    /// The server's base URL, e.g. `http://127.0.0.1:8090` (`https://` over TLS).
+    /// The server's base URL, e.g. `http://127.0.0.1:8090` (`https://` over TLS), without
+    /// the pin: see [`Service::pinned_url`] for what clients need.
     pub fn url(&self) -> String {
-        let scheme = if self.tls { "https" } else { "http" };
+        let scheme = if self.pin.is_some() { "https" } else { "http" };
         format!("{scheme}://{}", self.addr)
+    }
+
+    /// The server's URL with the fingerprint of its key, as its clients should be given it.
+    pub fn pinned_url(&self) -> crate::transport::PinnedUrl {
+        crate::transport::PinnedUrl::new(&self.url(), self.pin)
     }
 
     /// Stops the server, then the loops, and waits until they are gone.

@@ -115,3 +115,51 @@ async fn the_key_is_kept_private_and_the_same_across_restarts() {
     let e = "sha256:abc".parse::<Fingerprint>().unwrap_err().to_string();
     assert!(e.contains("64 hex digits"), "{e}");
 }
+
+#[tokio::test]
+async fn a_request_must_name_the_key_its_client_pinned() {
+    use decloud_service::transport::{PinnedUrl, http_client};
+    let identity = TlsIdentity::generate().unwrap();
+    let router = Router::new()
+        .route("/health", get(|| async { "ok" }))
+        .route("/v1/info", get(|| async { "info" }));
+    let service = Service::serve_tls(
+        ([127, 0, 0, 1], 0).into(),
+        router,
+        Limits::default(),
+        &identity,
+    )
+    .await
+    .unwrap();
+    let url = service.pinned_url();
+    assert_eq!(url.pin(), Some(identity.fingerprint()));
+    // The URL as a person copies it parses back to the same thing.
+    let url: PinnedUrl = url.to_string().parse().unwrap();
+
+    let client = http_client(&url, reqwest::Client::builder()).unwrap();
+    let info = client.get(url.join("/v1/info")).send().await.unwrap();
+    assert_eq!(info.status(), 200);
+    assert_eq!(info.text().await.unwrap(), "info");
+
+    // Same key pinned in TLS but not named in the request: told to pin, nothing served.
+    let silent = pinned(identity.fingerprint());
+    let refused = silent.get(url.join("/v1/info")).send().await.unwrap();
+    assert_eq!(refused.status(), 421);
+    let body = refused.text().await.unwrap();
+    assert!(body.contains("pin this service's key"), "{body}");
+    assert!(
+        !body.contains(&hex_of(&identity)),
+        "the answer must not hand out the key: {body}"
+    );
+    // Health needs no pin (monitoring).
+    let health = silent.get(url.join("/health")).send().await.unwrap();
+    assert_eq!(health.status(), 200);
+}
+
+fn hex_of(identity: &TlsIdentity) -> String {
+    identity
+        .fingerprint()
+        .to_string()
+        .trim_start_matches("sha256:")
+        .to_owned()
+}

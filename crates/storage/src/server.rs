@@ -134,6 +134,8 @@ pub struct StorageConfig {
     pub listen: SocketAddr,
     /// Upload and download limits.
     pub server: ServerConfig,
+    /// TLS with the node's key, or plain HTTP (devnets only: whoever starts the node checks).
+    pub transport: decloud_service::transport::Transport,
 }
 
 /// A storage node serving in this process. Dropping it stops the server: the listener closes
@@ -148,10 +150,11 @@ impl RunningStorage {
         self.service.addr()
     }
 
-    /// Where its blobs are reachable: `http://addr/blobs`, a location for
-    /// [`BlobStore::from_url`].
+    /// Where its blobs are reachable, with the fingerprint of the node's key:
+    /// `https://addr/blobs#sha256:9f86...` (`http://addr/blobs` over plain HTTP), a location
+    /// for [`BlobStore::from_url`].
     pub fn url(&self) -> String {
-        format!("{}/blobs", self.service.url())
+        self.service.pinned_url().with_path("/blobs").to_string()
     }
 
     /// Stops the server and waits until it is gone.
@@ -169,13 +172,18 @@ impl RunningStorage {
 pub async fn start(config: StorageConfig) -> Result<RunningStorage, StorageError> {
     let store = BlobStore::from_url(&config.location)?;
     let limits = config.server.limits;
-    let service = Service::serve_with(config.listen, router(store, config.server), limits)
-        .await
-        .map_err(|source| StorageError::Listen {
-            addr: config.listen,
-            source,
-        })?;
-    tracing::info!(addr = %service.addr(), location = %config.location, "storage node listening");
+    let service = Service::serve_on(
+        config.listen,
+        router(store, config.server),
+        limits,
+        &config.transport,
+    )
+    .await
+    .map_err(|source| StorageError::Listen {
+        addr: config.listen,
+        source,
+    })?;
+    tracing::info!(url = %service.pinned_url(), location = %config.location, "storage node listening");
     Ok(RunningStorage { service })
 }
 

@@ -36,6 +36,32 @@ pub struct BlobStore {
     location: String,
 }
 
+/// Gives object_store an HTTP client that accepts only the pinned key of a storage node and
+/// names it in every request (see `decloud_service::transport`).
+#[derive(Debug)]
+struct PinnedConnector(reqwest::Client);
+
+impl PinnedConnector {
+    fn new(url: &decloud_service::transport::PinnedUrl) -> Result<Self, StorageError> {
+        // object_store's own defaults: 5 s to connect; a stalled transfer fails after 30 s.
+        let builder = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .read_timeout(Duration::from_secs(30));
+        decloud_service::transport::http_client(url, builder)
+            .map(Self)
+            .map_err(|e| StorageError::UnsupportedUrl(format!("{url}: {e}")))
+    }
+}
+
+impl object_store::client::HttpConnector for PinnedConnector {
+    fn connect(
+        &self,
+        _options: &ClientOptions,
+    ) -> object_store::Result<object_store::client::HttpClient> {
+        Ok(object_store::client::HttpClient::new(self.0.clone()))
+    }
+}
+
 fn retry() -> RetryConfig {
     RetryConfig {
         max_retries: 3,
@@ -91,12 +117,17 @@ impl BlobStore {
                 ))
             }
             "http" | "https" => {
-                let http = object_store::http::HttpBuilder::new()
-                    .with_url(location.trim_end_matches('/'))
+                let pinned: decloud_service::transport::PinnedUrl = location
+                    .parse()
+                    .map_err(|e| StorageError::UnsupportedUrl(format!("{location}: {e}")))?;
+                let mut builder = object_store::http::HttpBuilder::new()
+                    .with_url(pinned.base())
                     .with_retry(retry())
-                    .with_client_options(ClientOptions::new().with_allow_http(true))
-                    .build()
-                    .map_err(StorageError::backend)?;
+                    .with_client_options(ClientOptions::new().with_allow_http(true));
+                if pinned.pin().is_some() {
+                    builder = builder.with_http_connector(PinnedConnector::new(&pinned)?);
+                }
+                let http = builder.build().map_err(StorageError::backend)?;
                 Ok(Self::with_object_store(
                     Arc::new(http),
                     "",
@@ -420,9 +451,14 @@ impl BlobStore {
     }
 
     /// The URL (or path) of blob `id` in this store: `<location>/<sha256>`, what a registry
-    /// entry's `uri` or a task's results location names.
+    /// entry's `uri` or a task's results location names. A storage node's pin stays at the end
+    /// (`https://host/blobs/<sha256>#sha256:<fingerprint>`), where whoever downloads finds it.
     pub fn url_of(&self, id: &ContentHash) -> String {
-        format!("{}/{id}", self.location.trim_end_matches('/'))
+        let is_http = matches!(crate::uri::scheme(&self.location), Some("http" | "https"));
+        match self.location.split_once('#') {
+            Some((base, pin)) if is_http => format!("{}/{id}#{pin}", base.trim_end_matches('/')),
+            _ => format!("{}/{id}", self.location.trim_end_matches('/')),
+        }
     }
 
     /// Downloads the object named `name` (any name, not only a hash) under this store's

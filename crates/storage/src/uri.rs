@@ -36,7 +36,17 @@ pub async fn fetch_to_file(
     max_bytes: u64,
     dest: &Path,
 ) -> Result<(u64, ContentHash), StorageError> {
-    let (base, name) = split(uri)?;
+    // A storage node's pin (`...#sha256:...`) belongs to the store, not to the object's name.
+    let (unpinned, pin) = match uri.split_once('#') {
+        Some((unpinned, pin)) => (unpinned, Some(pin)),
+        None => (uri, None),
+    };
+    let (base, name) = split(unpinned)?;
+    let base = match pin {
+        Some(pin) => format!("{base}#{pin}"),
+        None => base.to_owned(),
+    };
+    let base = base.as_str();
     if scheme(uri).is_none_or(|s| s == "file") {
         // A local directory that does not exist is a missing file, not a store to create.
         let dir = match url::Url::parse(base) {

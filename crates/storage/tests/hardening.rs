@@ -20,6 +20,7 @@ const GUARD: Duration = Duration::from_secs(60);
 async fn node(limits: Limits) -> (tempfile::TempDir, decloud_storage::RunningStorage) {
     let dir = tempfile::tempdir().unwrap();
     let node = decloud_storage::start(StorageConfig {
+        transport: decloud_service::transport::Transport::ephemeral(),
         location: dir.path().display().to_string(),
         listen: "127.0.0.1:0".parse().unwrap(),
         server: ServerConfig {

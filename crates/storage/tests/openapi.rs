@@ -6,6 +6,7 @@ use decloud_testkit::openapi::{description, route_mismatches};
 
 async fn storage(dir: &tempfile::TempDir) -> RunningStorage {
     start(StorageConfig {
+        transport: decloud_service::transport::Transport::InsecureHttp,
         location: dir.path().display().to_string(),
         listen: "127.0.0.1:0".parse().unwrap(),
         server: ServerConfig::default(),

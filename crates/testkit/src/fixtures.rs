@@ -95,6 +95,9 @@ pub enum FixtureError {
     /// An HTTP request to a service failed or its answer is not JSON.
     #[error("HTTP request failed: {0}")]
     Http(#[from] reqwest::Error),
+    /// A service URL that cannot be used.
+    #[error("{0}")]
+    Transport(String),
     /// The sandbox could not run an app the way a worker would.
     #[error("the sandbox: {0}")]
     Runtime(String),
@@ -195,7 +198,8 @@ pub async fn hub_events<E: SolEvent>(chain: &Client, task: B256) -> Result<Vec<E
 /// The scheduler at `url`'s view of `task` (`GET /v1/tasks/{task}`), `None` when it does not
 /// answer one.
 pub async fn scheduler_task(url: &str, task: B256) -> Option<TaskReport> {
-    let response = reqwest::get(format!("{url}/v1/tasks/{task}")).await.ok()?;
+    let (url, http) = crate::http::client_for(url).ok()?;
+    let response = http.get(format!("{url}/v1/tasks/{task}")).send().await.ok()?;
     if !response.status().is_success() {
         return None;
     }

@@ -13,6 +13,7 @@
 pub mod anvil;
 pub mod fixtures;
 pub mod hostile;
+pub mod http;
 pub mod market;
 pub mod openapi;
 pub mod pool;

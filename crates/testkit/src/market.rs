@@ -33,6 +33,7 @@ impl IdleMarket {
         let dir = tempfile::tempdir().map_err(FixtureError::TempDir)?;
         let database_url = format!("sqlite://{}", dir.path().join("market.db").display());
         let market = decloud_market::start(MarketConfig {
+            transport: decloud_service::transport::Transport::ephemeral(),
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             database_url: database_url.clone(),
             profile: devnet.profile().clone(),
@@ -59,15 +60,22 @@ impl IdleMarket {
         kind: &str,
         order: &impl serde::Serialize,
     ) -> Result<(u16, serde_json::Value), FixtureError> {
-        let request = reqwest::Client::new()
-            .post(format!("{}/v1/orders", self.url()))
+        let (base, http) = self.http()?;
+        let request = http
+            .post(format!("{base}/v1/orders"))
             .json(&serde_json::json!({ "kind": kind, "order": order }));
         answer(request).await
     }
 
     /// `GET path` of the market's API (e.g. `/v1/orders/0x...`): the status and JSON body.
     pub async fn get(&self, path: &str) -> Result<(u16, serde_json::Value), FixtureError> {
-        answer(reqwest::Client::new().get(format!("{}{path}", self.url()))).await
+        let (base, http) = self.http()?;
+        answer(http.get(format!("{base}{path}"))).await
+    }
+
+    /// The market's URL without its pin, and a client pinned to its key.
+    fn http(&self) -> Result<(String, reqwest::Client), FixtureError> {
+        crate::http::client_for(&self.url()).map_err(|e| FixtureError::Transport(e.to_string()))
     }
 
     /// Another handle on the market's order book, for following the chain by hand and reading

@@ -45,14 +45,20 @@ pub fn routed_paths(router_source: &str) -> BTreeSet<String> {
         .collect()
 }
 
+fn client(base: &str) -> Result<(String, reqwest::Client), OpenApiError> {
+    crate::http::client_for(base).map_err(|e| OpenApiError::NotOpenApi(format!("{base}: {e}")))
+}
+
 /// The OpenAPI description the service at `base` serves at `/openapi.json`.
 pub async fn description(base: &str) -> Result<Value, OpenApiError> {
+    let (base, http) = client(base)?;
     let url = format!("{base}/openapi.json");
     let failed = |source| OpenApiError::Http {
         url: url.clone(),
         source,
     };
-    reqwest::get(&url)
+    http.get(&url)
+        .send()
         .await
         .and_then(|r| r.error_for_status())
         .map_err(failed)?
@@ -106,7 +112,7 @@ pub async fn route_mismatches(
         mismatches.push(format!("{path} is described but not routed"));
     }
 
-    let http = reqwest::Client::new();
+    let (base, http) = client(base)?;
     let zero_hash = format!("0x{}", "0".repeat(64));
     for (path, methods) in &described {
         let concrete = fill_parameters(path, &zero_hash);

@@ -58,7 +58,11 @@ pub(crate) async fn run(args: ExplorerArgs, home: &Path) -> anyhow::Result<()> {
     let mut config = decloud_explorer::ExplorerConfig::new(profile, &database_url);
     config.listen = args.listen;
     config.schedulers = if args.scheduler.is_empty() {
-        vec![DEFAULT_SCHEDULER_URL.to_string()]
+        vec![decloud_local::node::local_service_url(
+            home,
+            "scheduler",
+            DEFAULT_SCHEDULER_URL,
+        )]
     } else {
         args.scheduler
     };

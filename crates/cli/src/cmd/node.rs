@@ -18,15 +18,23 @@ use super::shared::{WalletOpts, stop_signals};
 #[command(after_help = "Examples:\n  \
     decloud node --storage --market                      # the shared services of a devnet\n  \
     decloud node --scheduler --workerpool 0x5f1c... --wallet pool --workers 3 --storage\n  \
-    decloud node --workers 4 --scheduler-url http://pool.example:7800 --results-store s3://bucket/results\n  \
+    decloud node --workers 4 --scheduler-url https://pool.example:7800#sha256:9f86d0... --results-store s3://bucket/results\n  \
     decloud node --market --scheduler --workerpool 0x5f1c... --wallet pool --workers 2 --storage --explorer\n\n\
     Each worker of --workers N has its own key in $DECLOUD_HOME/workers/worker-<i>/worker.key, made\n\
     on first start; on a devnet they are given ether and tokens, elsewhere fund them yourself.\n\n\
+    Services speak TLS 1.3 with a key kept in $DECLOUD_HOME/tls/<service>.key and print their URL\n\
+    with its fingerprint (https://127.0.0.1:7800#sha256:...): give clients and workers that URL,\n\
+    they accept no other key. --insecure-http (devnets only) serves plain HTTP instead.\n\n\
     Runs until Ctrl-C or SIGTERM, either of which stops every service and exits 0. Every service\n\
     closes a connection that sends no complete request head for 30 s (new or idle), a body that\n\
     sends nothing for 30 s, and one whose client takes none of an answer for 60 s; it refuses\n\
     writes from web pages of other origins (403).")]
 pub(crate) struct NodeArgs {
+    /// Serve plain HTTP instead of TLS (devnets only): anyone on the path reads and changes
+    /// what the services say. Without it each service keeps a key in $DECLOUD_HOME/tls/ and
+    /// prints its URL with the key's fingerprint (https://...#sha256:...) for clients to pin.
+    #[arg(long = "insecure-http")]
+    insecure_http: bool,
     #[command(flatten)]
     storage: StorageArgs,
     #[command(flatten)]
@@ -193,12 +201,13 @@ struct WorkerArgs {
     /// Run this many workers, each with its own wallet.
     #[arg(long, default_value_t = 0, value_name = "N")]
     workers: usize,
-    /// The scheduler the workers work for [default: this node's with --scheduler, else
-    /// http://127.0.0.1:7800].
+    /// The scheduler the workers work for, with its key's fingerprint
+    /// (https://HOST:PORT#sha256:...) [default: this node's with --scheduler, else the one on
+    /// 127.0.0.1:7800 of this $DECLOUD_HOME].
     #[arg(long = "scheduler-url", env = "DECLOUD_SCHEDULER", value_name = "URL")]
     scheduler_url: Option<String>,
     /// Where the workers upload results [default: this node's storage with --storage, else
-    /// http://127.0.0.1:7700/blobs]; also s3://bucket/prefix.
+    /// the one on 127.0.0.1:7700 of this $DECLOUD_HOME]; also s3://bucket/prefix.
     #[arg(
         long = "results-store",
         env = "DECLOUD_RESULTS_STORE",
@@ -243,6 +252,7 @@ fn given(url: &Option<String>) -> Option<String> {
 /// SIGTERM, either of which stops every service and exits 0.
 pub(crate) async fn run(args: NodeArgs, home: &Path) -> anyhow::Result<()> {
     let NodeArgs {
+        insecure_http,
         storage,
         market,
         scheduler,
@@ -263,11 +273,19 @@ pub(crate) async fn run(args: NodeArgs, home: &Path) -> anyhow::Result<()> {
     let stop = stop_signals();
     let needs_chain =
         market.market || scheduler.scheduler || workers.workers > 0 || explorer.explorer;
-    let profile = if needs_chain {
+    let profile = if needs_chain || insecure_http {
         Some(decloud_chain::ChainProfile::load(home)?)
     } else {
         None
     };
+    if let Some(profile) = profile.as_ref().filter(|_| insecure_http) {
+        decloud_service::transport::Transport::InsecureHttp.check_allowed(
+            profile.chain_id,
+            profile.chain_id == decloud_chain::anvil::DEVNET_CHAIN_ID,
+        )?;
+    }
+    let transport = |service| decloud_local::node::node_transport(home, service, insecure_http);
+    let local_url = |service, default| decloud_local::node::local_service_url(home, service, default);
 
     let mut config = NodeConfig::default();
     let storage_location = storage
@@ -282,6 +300,7 @@ pub(crate) async fn run(args: NodeArgs, home: &Path) -> anyhow::Result<()> {
                 max_upload_bytes: storage.storage_max_upload_mib.saturating_mul(1 << 20),
                 ..decloud_storage::ServerConfig::default()
             },
+            transport: transport("storage")?,
         });
     }
     if let (Some(profile), true) = (&profile, market.market) {
@@ -295,6 +314,7 @@ pub(crate) async fn run(args: NodeArgs, home: &Path) -> anyhow::Result<()> {
             profile: profile.clone(),
             follow_interval: Duration::from_secs(market.market_follow_secs.max(1)),
             limits: decloud_market::MarketLimits::default(),
+            transport: transport("market")?,
         });
     }
     let mut workerpool = None;
@@ -312,6 +332,7 @@ pub(crate) async fn run(args: NodeArgs, home: &Path) -> anyhow::Result<()> {
         c.listen = scheduler.scheduler_listen;
         c.follow_interval = Duration::from_millis(scheduler.scheduler_follow_ms.max(50));
         c.heartbeat_timeout = Duration::from_secs(scheduler.heartbeat_timeout_secs.max(3));
+        c.transport = transport("scheduler")?;
         config.scheduler = Some(c);
         workerpool = Some(pool);
     }
@@ -319,9 +340,9 @@ pub(crate) async fn run(args: NodeArgs, home: &Path) -> anyhow::Result<()> {
         let identities = decloud_local::node::home_workers(home, profile, workers.workers).await?;
         let mut set = WorkersConfig::new(profile.clone(), identities);
         set.scheduler_url = given(&workers.scheduler_url)
-            .or_else(|| (!scheduler.scheduler).then(|| DEFAULT_SCHEDULER_URL.to_string()));
+            .or_else(|| (!scheduler.scheduler).then(|| local_url("scheduler", DEFAULT_SCHEDULER_URL)));
         set.results_store = given(&workers.results_store)
-            .or_else(|| (!storage.storage).then(|| DEFAULT_STORAGE_URL.to_string()));
+            .or_else(|| (!storage.storage).then(|| local_url("storage", DEFAULT_STORAGE_URL)));
         set.capacity = workers.worker_capacity.max(1);
         set.stake_reserve = decloud_protocol::parse_amount(&workers.worker_stake)
             .context("--worker-stake is an amount, e.g. \"10 DCT\" or 2.5DCT")?;

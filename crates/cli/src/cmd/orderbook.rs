@@ -76,7 +76,7 @@ struct Filters {
 }
 
 /// Runs `decloud orderbook <kind>`.
-pub(crate) async fn run(args: OrderbookArgs, json: bool) -> anyhow::Result<()> {
+pub(crate) async fn run(args: OrderbookArgs, home: &std::path::Path, json: bool) -> anyhow::Result<()> {
     let (kind, f) = match args.command {
         OrderbookCommand::App(f) => (OrderKind::App, f),
         OrderbookCommand::Dataset(f) => (OrderKind::Dataset, f),
@@ -102,7 +102,7 @@ pub(crate) async fn run(args: OrderbookArgs, json: bool) -> anyhow::Result<()> {
         page: f.page,
         page_size: Some(f.page_size),
     };
-    let market = f.market.client()?;
+    let market = f.market.client(home)?;
     let page = market.orderbook(kind, &query).await?;
     if json {
         return print_json(&page);

@@ -77,7 +77,7 @@ pub(crate) async fn run(args: RunArgs, home: &Path, json: bool) -> anyhow::Resul
     let signer = args.signer.wallet.unlock(home)?;
     let me = signer.address();
     let client = args.signer.rpc.connect(home, Some(signer.clone())).await?;
-    let market = args.market.client()?;
+    let market = args.market.client(home)?;
     let demand = Demand {
         app,
         dataset: args.dataset,

@@ -135,15 +135,20 @@ impl SignerOpts {
 /// Which market to talk to.
 #[derive(Args, Clone, Debug)]
 pub(crate) struct MarketOpts {
-    /// The market's URL (a `decloud node --market`).
-    #[arg(long, env = "DECLOUD_MARKET", default_value = DEFAULT_MARKET_URL, value_name = "URL")]
-    pub market: String,
+    /// The market's URL with its key's fingerprint, as `decloud node --market` printed it
+    /// (https://HOST:PORT#sha256:...) [default: the market on 127.0.0.1:7600 of this
+    /// $DECLOUD_HOME].
+    #[arg(long, env = "DECLOUD_MARKET", value_name = "URL")]
+    pub market: Option<String>,
 }
 
 impl MarketOpts {
     /// A client of the market.
-    pub(crate) fn client(&self) -> anyhow::Result<MarketClient> {
-        Ok(MarketClient::new(&self.market)?)
+    pub(crate) fn client(&self, home: &Path) -> anyhow::Result<MarketClient> {
+        let url = self.market.clone().unwrap_or_else(|| {
+            decloud_local::node::local_service_url(home, "market", DEFAULT_MARKET_URL)
+        });
+        Ok(MarketClient::new(&url)?)
     }
 }
 

@@ -42,14 +42,11 @@ enum TaskCommand {
         /// Seconds between two reads of the chain while watching.
         #[arg(long, default_value_t = 2, value_name = "SECS")]
         interval: u64,
-        /// The workerpool's scheduler, asked for the off-chain stage of every replicate.
-        #[arg(
-            long,
-            env = "DECLOUD_SCHEDULER",
-            default_value = super::services::DEFAULT_SCHEDULER_URL,
-            value_name = "URL"
-        )]
-        scheduler: String,
+        /// The workerpool's scheduler, asked for the off-chain stage of every replicate, with
+        /// its key's fingerprint (https://HOST:PORT#sha256:...) [default: the scheduler on
+        /// 127.0.0.1:7800 of this $DECLOUD_HOME].
+        #[arg(long, env = "DECLOUD_SCHEDULER", value_name = "URL")]
+        scheduler: Option<String>,
         #[command(flatten)]
         rpc: RpcOpts,
     },
@@ -96,6 +93,13 @@ pub(crate) async fn run(args: TaskArgs, home: &Path, json: bool) -> anyhow::Resu
                 None
             };
             let deadlines = deal.deadlines(init);
+            let scheduler = scheduler.unwrap_or_else(|| {
+                decloud_local::node::local_service_url(
+                    home,
+                    "scheduler",
+                    super::services::DEFAULT_SCHEDULER_URL,
+                )
+            });
             let offchain = scheduler_view(&scheduler, task_id).await;
             if json {
                 return print_json(&json!({

@@ -28,7 +28,7 @@ pub(super) struct CancelArgs {
 
 /// Runs `decloud order cancel`.
 pub(super) async fn run(args: CancelArgs, home: &Path, json: bool) -> anyhow::Result<()> {
-    let market = args.market.client()?;
+    let market = args.market.client(home)?;
     let orders: Vec<AnyOrder> = match &args.hash {
         Some(text) => {
             let hash = parse_b256(text, "order hash")?;

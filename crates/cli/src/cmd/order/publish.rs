@@ -26,7 +26,7 @@ pub(super) async fn run(args: PublishArgs, home: &Path, json: bool) -> anyhow::R
         let domain = Domain::new(profile.chain_id, profile.contracts.hub);
         signed.check_domain(&domain, &args.signed.orders)?;
     }
-    let market = args.market.client()?;
+    let market = args.market.client(home)?;
     let mut receipts = Vec::new();
     for order in chosen {
         let kind = order.kind();

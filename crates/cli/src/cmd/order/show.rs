@@ -26,7 +26,7 @@ pub(super) struct ShowArgs {
 /// Runs `decloud order show`.
 pub(super) async fn run(args: ShowArgs, home: &Path, json: bool) -> anyhow::Result<()> {
     let hash = parse_b256(&args.hash, "order hash")?;
-    let market = args.market.client()?;
+    let market = args.market.client(home)?;
     let entry = match market.order(hash).await {
         Ok(e) => Some(e),
         Err(ClientError::NotFound(_)) => None,
