@@ -86,6 +86,21 @@ contract RegistriesTest is Fixture {
         assertEq(keccak256(bytes(pools.name())), keccak256("decloud workerpools"), "name");
     }
 
+    function test_schedulerKeyIsPublishedByTheOwnerOnly() public {
+        bytes32 key = sha256("scheduler SPKI");
+        assertEq(pools.schedulerKey(pool), bytes32(0), "none at first");
+        vm.expectRevert(
+            abi.encodeWithSelector(WorkerpoolRegistry.NotWorkerpoolOwner.selector, pool, address(this))
+        );
+        pools.setSchedulerKey(pool, key);
+        vm.prank(scheduler);
+        pools.setSchedulerKey(pool, key);
+        assertEq(pools.schedulerKey(pool), key, "published");
+        vm.prank(scheduler);
+        pools.setSchedulerKey(pool, bytes32(0));
+        assertEq(pools.schedulerKey(pool), bytes32(0), "withdrawn");
+    }
+
     function test_transferMovesOwnershipOfOrders() public {
         address newOwner = address(0xBEEF);
         vm.prank(appOwner);

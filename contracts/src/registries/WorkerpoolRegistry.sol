@@ -12,6 +12,10 @@ import {ResourceRegistry} from "./ResourceRegistry.sol";
 contract WorkerpoolRegistry is ResourceRegistry {
     uint256 public count;
 
+    /// @notice The SHA-256 fingerprint of the public key (SubjectPublicKeyInfo) of each
+    /// workerpool's scheduler TLS key: workers and clients pin it and refuse any other key.
+    mapping(address workerpool => bytes32 fingerprint) public schedulerKey;
+
     /// @notice A ratio was above 100 percent.
     error RatioTooLarge(uint256 ratio);
     /// @notice Only the workerpool's owner may change its policy.
@@ -27,6 +31,8 @@ contract WorkerpoolRegistry is ResourceRegistry {
     event WorkerpoolPolicyUpdated(
         address indexed workerpool, uint8 workerStakeRatio, uint8 schedulerRewardRatio
     );
+
+    event SchedulerKeySet(address indexed workerpool, bytes32 fingerprint);
 
     function name() public pure override returns (string memory) {
         return "decloud workerpools";
@@ -62,6 +68,15 @@ contract WorkerpoolRegistry is ResourceRegistry {
         _checkRatios(workerStakeRatio, schedulerRewardRatio);
         _setExtraData(id, _pack(workerStakeRatio, schedulerRewardRatio));
         emit WorkerpoolPolicyUpdated(workerpool, workerStakeRatio, schedulerRewardRatio);
+    }
+
+    /// @notice Publishes the fingerprint of the TLS key `workerpool`'s scheduler presents (zero:
+    /// none); owner only. Workers and clients that read it from here trust no other key.
+    function setSchedulerKey(address workerpool, bytes32 fingerprint) external {
+        uint256 id = uint256(uint160(workerpool));
+        if (ownerOf(id) != msg.sender) revert NotWorkerpoolOwner(workerpool, msg.sender);
+        schedulerKey[workerpool] = fingerprint;
+        emit SchedulerKeySet(workerpool, fingerprint);
     }
 
     /// @notice The owner (scheduler) and policy of `workerpool`.

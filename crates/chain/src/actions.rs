@@ -133,6 +133,35 @@ pub async fn register_workerpool(
     .await
 }
 
+/// The fingerprint (SHA-256 of the SubjectPublicKeyInfo) of the TLS key `workerpool`'s owner
+/// published for its scheduler, if any.
+pub async fn scheduler_key(client: &Client, workerpool: Address) -> Result<Option<B256>, ChainError> {
+    let key = client
+        .workerpool_registry()
+        .schedulerKey(workerpool)
+        .call()
+        .await
+        .map_err(|e| client.contract_error("reading the scheduler's key", &e))?;
+    Ok((!key.is_zero()).then_some(key))
+}
+
+/// Publishes `fingerprint` as the TLS key of `workerpool`'s scheduler (the client's wallet must
+/// own the workerpool).
+pub async fn set_scheduler_key(
+    client: &Client,
+    workerpool: Address,
+    fingerprint: B256,
+) -> Result<(), ChainError> {
+    let tx = client
+        .workerpool_registry()
+        .setSchedulerKey(workerpool, fingerprint)
+        .into_transaction_request();
+    client
+        .send("publishing the scheduler's TLS key", tx)
+        .await
+        .map(|_| ())
+}
+
 /// A worker's membership of a workerpool, as the hub's worker registry holds it (and the pool's
 /// minimum stake, which decides whether a staked worker is a member).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]

@@ -17,15 +17,16 @@ fn start_market(home: &std::path::Path) -> (Service, String) {
             .env("DECLOUD_HOME", home),
     )
     .unwrap();
-    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+    assert!(url.starts_with("https://127.0.0.1:"), "{url}");
+    assert!(url.contains("#sha256:"), "the market announces its key: {url}");
     (node, url)
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_market_node_serves_the_book_of_the_profiled_chain() {
     let devnet = Devnet::start().await.unwrap();
-    let (node, url) = start_market(devnet.home());
-    let http = reqwest::Client::new();
+    let (node, pinned) = start_market(devnet.home());
+    let (url, http) = decloud_testkit::http::client_for(&pinned).unwrap();
     let health = http.get(format!("{url}/health")).send().await.unwrap();
     assert_eq!(health.status().as_u16(), 200);
     assert_eq!(book(&http, &url, "workerpool").await, json!([]));
@@ -60,7 +61,14 @@ async fn the_market_node_serves_the_book_of_the_profiled_chain() {
     // The database lives under the home, so a restarted node serves the same book.
     drop(node);
     assert!(devnet.home().join("market/orders.db").is_file());
-    let (_node, url) = start_market(devnet.home());
+    let (_node, pinned_again) = start_market(devnet.home());
+    let (url, _) = decloud_testkit::http::client_for(&pinned_again).unwrap();
+    // The key is kept: clients pinned to the first start still reach it.
+    assert_eq!(
+        pinned_again.split('#').nth(1),
+        pinned.split('#').nth(1),
+        "the market's key changed across a restart"
+    );
     let health = http.get(format!("{url}/health")).send().await.unwrap();
     assert_eq!(health.status().as_u16(), 200);
     assert_eq!(hashes(&book(&http, &url, "app").await), published);

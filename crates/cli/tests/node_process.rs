@@ -192,9 +192,10 @@ async fn parallel_downloads_of_a_large_blob_stream_in_little_memory() {
         BlobStore::local(&dir).unwrap().put(blob).await.unwrap()
     };
     let node = Node::start(home.path(), &dir);
-    let http = reqwest::Client::new();
+    // The node speaks TLS: its URL carries its key (…/blobs#sha256:…).
+    let (blobs, http) = decloud_testkit::http::client_for(&node.url).unwrap();
     // Warm up: the first request's allocations are not the downloads'.
-    let base = node.url.trim_end_matches("/blobs");
+    let base = blobs.trim_end_matches("/blobs");
     let health = http.get(format!("{base}/health")).send().await.unwrap();
     assert_eq!(health.status().as_u16(), 200);
     let baseline = rss(node.pid());
@@ -213,7 +214,7 @@ async fn parallel_downloads_of_a_large_blob_stream_in_little_memory() {
     };
     let readers: Vec<_> = (0..READERS)
         .map(|_| {
-            let (http, url) = (http.clone(), format!("{}/{id}", node.url));
+            let (http, url) = (http.clone(), format!("{blobs}/{id}"));
             tokio::spawn(async move {
                 let mut response = http.get(url).send().await.unwrap();
                 assert_eq!(response.status().as_u16(), 200);

@@ -88,7 +88,11 @@ async fn a_node_computes_what_run_asks_and_result_get_checks_it() {
     std::thread::spawn(move || for _ in lines {});
     let storage = storage.expect("the node announces its storage");
     let scheduler = env.scheduler.as_deref().unwrap_or_default();
-    assert!(scheduler.starts_with("http://127.0.0.1:"), "{scheduler}");
+    // Every service speaks TLS and announces the key its clients pin.
+    for url in [scheduler, storage.as_str(), env.market.as_str()] {
+        assert!(url.starts_with("https://127.0.0.1:"), "{url}");
+        assert!(url.contains("#sha256:"), "{url}");
+    }
 
     // The app developer uploads the module to the node's storage and registers it there.
     let wasm = std::fs::read(example_app_path("greeting")).expect("run scripts/build-apps first");
@@ -164,7 +168,10 @@ async fn a_node_computes_what_run_asks_and_result_get_checks_it() {
     assert!(err.contains("not empty"), "{err}");
     // A result altered in storage is refused.
     let location = shown["results_location"].as_str().unwrap();
-    let name = location.rsplit('/').next().unwrap();
+    // The storage node speaks TLS: its pin ends the location (…/blobs/<sha256>#sha256:<key>).
+    let (unpinned, pin) = location.split_once('#').expect("a pinned location");
+    assert!(pin.starts_with("sha256:") && location.starts_with("https://"), "{location}");
+    let name = unpinned.rsplit('/').next().unwrap();
     let blob = devnet.home().join("blobs").join(name);
     assert!(blob.is_file(), "the node keeps blobs in its home");
     std::fs::write(&blob, b"not the result").unwrap();

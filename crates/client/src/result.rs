@@ -75,7 +75,7 @@ pub async fn fetch_verified(
         return Err(Error::DirNotEmpty(dest.to_path_buf()));
     }
     let (_, name) =
-        decloud_storage::uri::split(&location).map_err(|source| Error::LocationNotUrl {
+        decloud_storage::uri::split_pinned(&location).map_err(|source| Error::LocationNotUrl {
             location: location.clone(),
             source,
         })?;

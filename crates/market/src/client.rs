@@ -171,7 +171,7 @@ impl MarketClient {
     ) -> Result<T, ClientError> {
         let response = request.send().await.map_err(|e| ClientError::Unreachable {
             url: self.base.clone(),
-            reason: one_line(&e.without_url()),
+            reason: decloud_service::transport::error_chain(&e.without_url()),
         })?;
         let status = response.status();
         let body = response
@@ -179,7 +179,7 @@ impl MarketClient {
             .await
             .map_err(|e| ClientError::Unreachable {
                 url: self.base.clone(),
-                reason: one_line(&e.without_url()),
+                reason: decloud_service::transport::error_chain(&e.without_url()),
             })?;
         if status.is_success() {
             return serde_json::from_slice(&body).map_err(|e| ClientError::BadResponse {
@@ -212,21 +212,6 @@ impl MarketClient {
             message,
         })
     }
-}
-
-/// The error and its sources on one line (reqwest hides the cause in the source chain).
-fn one_line(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let next = s.to_string();
-        if !text.contains(&next) {
-            text.push_str(": ");
-            text.push_str(&next);
-        }
-        source = s.source();
-    }
-    text.replace('\n', " ")
 }
 
 /// Whether `url` is `http(s)://host[:port][/path]`.

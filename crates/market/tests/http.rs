@@ -30,12 +30,13 @@ async fn setup() -> Setup {
         .await
         .unwrap();
     let market = IdleMarket::start(&devnet).await.unwrap();
+    let http = market.http_client().unwrap();
     let domain = Domain::new(devnet.profile().chain_id, devnet.profile().contracts.hub);
     Setup {
         owner: devnet.signer(1),
         devnet,
         market,
-        http: reqwest::Client::new(),
+        http,
         domain,
         app,
     }
@@ -166,7 +167,7 @@ async fn publish_query_and_refuse() {
     let huge = "x".repeat(api::MAX_BODY_BYTES + 1);
     let response = s
         .http
-        .post(format!("{}/v1/orders", s.market.url()))
+        .post(format!("{}/v1/orders", s.market.base_url()))
         .header("content-type", "application/json")
         .body(format!("{{\"kind\":\"app\",\"order\":\"{huge}\"}}"))
         .send()
@@ -201,7 +202,7 @@ async fn cancellation_off_chain_and_on_chain() {
         let signature = signer.sign_message_sync(message.as_bytes()).unwrap();
         json!({ "deadline": deadline, "signature": signature.to_string() })
     };
-    let url = format!("{}/v1/orders/{withdrawn_hash}/cancel", s.market.url());
+    let url = format!("{}/v1/orders/{withdrawn_hash}/cancel", s.market.base_url());
     let now = decloud_market::check::unix_now();
     // Someone else, or a deadline far in the future, is refused; then the owner cancels.
     let stranger = s.devnet.signer(2);
@@ -377,8 +378,10 @@ async fn an_empty_account_gets_little_book_space_and_publishing_is_rate_limited(
     assert_eq!(book.open_count(spammer.address()).await.unwrap(), 3);
 
     // Five publications by this signer so far (refused ones count): the sixth waits.
-    let answer = reqwest::Client::new()
-        .post(format!("{}/v1/orders", market.url()))
+    let answer = market
+        .http_client()
+        .unwrap()
+        .post(format!("{}/v1/orders", market.base_url()))
         .json(&json!({ "kind": "request", "order": free_request(2) }))
         .send()
         .await

@@ -31,8 +31,10 @@ async fn an_order_cancelled_in_an_orphaned_block_is_open_again() {
         ..AppOrder::default()
     };
     let hash = order.sign_with(&owner, &domain).unwrap();
-    let response = reqwest::Client::new()
-        .post(format!("{}/v1/orders", market.url()))
+    let response = market
+        .http_client()
+        .unwrap()
+        .post(format!("{}/v1/orders", market.base_url()))
         .json(&json!({ "kind": "app", "order": order }))
         .send()
         .await

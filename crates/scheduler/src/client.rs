@@ -191,7 +191,7 @@ impl SchedulerClient {
             .timeout(REQUEST_TIMEOUT)
             .send()
             .await
-            .map_err(|e| self.unreachable(e))?;
+            .map_err(|e| self.unreachable(decloud_service::transport::error_chain(&e)))?;
         self.read(response)
             .await?
             .ok_or_else(|| self.unreachable(empty))
@@ -247,7 +247,7 @@ impl SchedulerClient {
                 .bearer_auth(&token)
                 .send()
                 .await
-                .map_err(|e| self.unreachable(e))?;
+                .map_err(|e| self.unreachable(decloud_service::transport::error_chain(&e)))?;
             match self.read(response).await {
                 Err(e) if e.is_unauthorized() && attempt == 0 => {
                     *self.session.write().await = None;

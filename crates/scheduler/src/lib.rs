@@ -293,6 +293,7 @@ pub async fn start(config: SchedulerConfig) -> Result<RunningScheduler, Schedule
             config.workerpool, pool.owner
         )));
     }
+    publish_tls_key(&client, &config).await?;
     let store = Store::open(&config.database_url).await?;
     let (changes, _) = watch::channel(0u64);
     let shared = Arc::new(Shared {
@@ -339,6 +340,23 @@ pub async fn start(config: SchedulerConfig) -> Result<RunningScheduler, Schedule
     ));
     tracing::info!(url = %service.pinned_url(), scheduler = %me, workerpool = %config.workerpool, "scheduler listening");
     Ok(RunningScheduler { service, shared })
+}
+
+#[cfg(feature = "server")]
+/// Publishes the fingerprint of the scheduler's TLS key with its workerpool on chain when the
+/// chain holds another one (a first start, or a new key), so that workers can pin the key from
+/// the chain. Over plain HTTP nothing is published.
+async fn publish_tls_key(client: &Client, config: &SchedulerConfig) -> Result<(), SchedulerError> {
+    let Some(fingerprint) = config.transport.fingerprint() else {
+        return Ok(());
+    };
+    let key = alloy::primitives::B256::from(fingerprint.0);
+    let published = decloud_chain::actions::scheduler_key(client, config.workerpool).await?;
+    if published != Some(key) {
+        decloud_chain::actions::set_scheduler_key(client, config.workerpool, key).await?;
+        tracing::info!(workerpool = %config.workerpool, key = %fingerprint, "published the scheduler's TLS key on chain");
+    }
+    Ok(())
 }
 
 #[cfg(feature = "server")]

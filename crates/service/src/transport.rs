@@ -192,6 +192,22 @@ pub fn http_client(
         .map_err(|e| TransportError::Client(e.to_string()))
 }
 
+/// `error` and its causes on one line: reqwest says "error sending request" and leaves the
+/// reason (a refused connection, a TLS key that is not the pinned one) to its causes.
+pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(c) = cause {
+        let next = c.to_string();
+        if !text.contains(&next) {
+            text.push_str(": ");
+            text.push_str(&next);
+        }
+        cause = c.source();
+    }
+    text.replace('\n', " ")
+}
+
 /// Answers 421 to a request that does not name `pin` in [`PIN_HEADER`], except `GET /health`
 /// (monitoring needs no pin). The answer does not say which key the service has: a client
 /// learns it from its operator or the chain, not from the service it is meant to check.

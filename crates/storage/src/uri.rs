@@ -27,6 +27,31 @@ pub fn split(uri: &str) -> Result<(&str, &str), StorageError> {
     Ok((base, name))
 }
 
+/// [`split`] for a URI that may end with a storage node's pin (`https://host/blobs/<sha256>
+/// #sha256:<key>`): the pin goes with the store location (where [`BlobStore::from_url`] takes
+/// it), not with the object's name.
+pub fn split_pinned(uri: &str) -> Result<(String, &str), StorageError> {
+    let pinned = matches!(scheme(uri), Some("http" | "https"));
+    match uri.split_once('#') {
+        Some((unpinned, pin)) if pinned => {
+            let (base, name) = split(unpinned)?;
+            Ok((format!("{base}#{pin}"), name))
+        }
+        _ => split(uri).map(|(base, name)| (base.to_owned(), name)),
+    }
+}
+
+/// The URI of the object `name` in the same store as `uri` (its pin kept at the end).
+pub fn sibling(uri: &str, name: &str) -> Result<String, StorageError> {
+    let (base, _) = split_pinned(uri)?;
+    Ok(match base.split_once('#') {
+        Some((store, pin)) if matches!(scheme(uri), Some("http" | "https")) => {
+            format!("{store}/{name}#{pin}")
+        }
+        _ => format!("{base}/{name}"),
+    })
+}
+
 /// Downloads `uri` to `dest` (written beside it and renamed once checked), refusing more than
 /// `max_bytes` (before the download when the server tells the size) and, when `expected` is
 /// given, bytes that do not hash to it. Returns the size and the sha256 of the file.
@@ -36,16 +61,7 @@ pub async fn fetch_to_file(
     max_bytes: u64,
     dest: &Path,
 ) -> Result<(u64, ContentHash), StorageError> {
-    // A storage node's pin (`...#sha256:...`) belongs to the store, not to the object's name.
-    let (unpinned, pin) = match uri.split_once('#') {
-        Some((unpinned, pin)) => (unpinned, Some(pin)),
-        None => (uri, None),
-    };
-    let (base, name) = split(unpinned)?;
-    let base = match pin {
-        Some(pin) => format!("{base}#{pin}"),
-        None => base.to_owned(),
-    };
+    let (base, name) = split_pinned(uri)?;
     let base = base.as_str();
     if scheme(uri).is_none_or(|s| s == "file") {
         // A local directory that does not exist is a missing file, not a store to create.
@@ -96,6 +112,18 @@ mod tests {
         assert!(split("file:///").is_err());
         assert_eq!(scheme("https://x/y"), Some("https"));
         assert_eq!(scheme("/x/y"), None);
+        let pin = format!("sha256:{}", "ab".repeat(32));
+        let uri = format!("https://h:1/blobs/abc#{pin}");
+        let (base, name) = split_pinned(&uri).unwrap();
+        assert_eq!(base, format!("https://h:1/blobs#{pin}"));
+        assert_eq!(name, "abc");
+        let (base, name) = split_pinned("/data/x#1.csv").unwrap();
+        assert_eq!((base.as_str(), name), ("/data", "x#1.csv"), "a # in a path is a name");
+        assert_eq!(
+            sibling(&format!("https://h:1/blobs/abc#{pin}"), "def").unwrap(),
+            format!("https://h:1/blobs/def#{pin}")
+        );
+        assert_eq!(sibling("http://h:1/blobs/abc", "def").unwrap(), "http://h:1/blobs/def");
     }
 
     #[tokio::test]

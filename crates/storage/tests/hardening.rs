@@ -16,11 +16,13 @@ use tokio::net::TcpStream;
 /// behaves.
 const GUARD: Duration = Duration::from_secs(60);
 
-/// A storage node over a fresh directory, with these limits.
+/// A storage node over a fresh directory, with these limits, over plain HTTP: these tests
+/// write raw requests on a socket to see what the server does with them (TLS adds nothing to
+/// the limits under test and is tested on its own).
 async fn node(limits: Limits) -> (tempfile::TempDir, decloud_storage::RunningStorage) {
     let dir = tempfile::tempdir().unwrap();
     let node = decloud_storage::start(StorageConfig {
-        transport: decloud_service::transport::Transport::ephemeral(),
+        transport: decloud_service::transport::Transport::InsecureHttp,
         location: dir.path().display().to_string(),
         listen: "127.0.0.1:0".parse().unwrap(),
         server: ServerConfig {

@@ -135,12 +135,12 @@ pub async fn register_order_app(
 /// `max_bytes` of them: an uploaded module or a result archive, as a worker or a requester
 /// would download it.
 pub async fn download(uri: &str, max_bytes: u64) -> Result<Vec<u8>, FixtureError> {
-    let (base, name) = decloud_storage::uri::split(uri)?;
+    let (base, name) = decloud_storage::uri::split_pinned(uri)?;
     let id = name.parse().map_err(|source| FixtureError::BlobName {
         name: name.to_owned(),
         source,
     })?;
-    let bytes = decloud_storage::BlobStore::from_url(base)?
+    let bytes = decloud_storage::BlobStore::from_url(&base)?
         .get(&id, max_bytes)
         .await?;
     Ok(bytes.to_vec())

@@ -78,6 +78,16 @@ impl IdleMarket {
         crate::http::client_for(&self.url()).map_err(|e| FixtureError::Transport(e.to_string()))
     }
 
+    /// The market's URL without its pin, to append API paths to.
+    pub fn base_url(&self) -> String {
+        self.url().split('#').next().unwrap_or_default().to_owned()
+    }
+
+    /// An HTTP client that accepts only the market's key and names it in each request.
+    pub fn http_client(&self) -> Result<reqwest::Client, FixtureError> {
+        Ok(self.http()?.1)
+    }
+
     /// Another handle on the market's order book, for following the chain by hand and reading
     /// what the API does not show.
     pub async fn book(&self) -> Result<OrderBook, FixtureError> {

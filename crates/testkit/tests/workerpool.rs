@@ -161,7 +161,10 @@ async fn a_trust_one_task_is_computed_certified_paid_and_its_result_checks_out()
     let finalized = events::<IHub::TaskFinalize>(&chain, task).await;
     assert_eq!(finalized.len(), 1);
     let location = String::from_utf8(finalized[0].resultsLocation.to_vec()).unwrap();
-    assert!(location.starts_with(&pool.storage_url), "{location}");
+    // On the pool's storage node, with its key pinned: …/blobs/<sha256>#sha256:<key>.
+    let (store, pin) = pool.storage_url.split_once('#').unwrap();
+    assert!(location.starts_with(store), "{location}");
+    assert!(location.ends_with(&format!("#{pin}")), "{location}");
 
     // The archive unpacks to the app's output, whose digest is the one certified.
     let dir = unpacked(&location).await;

@@ -284,7 +284,8 @@ async fn prepare_app(ctx: &Context, app: &Resource) -> Result<PreparedApp, Failu
             return Err(fail(format!("the app at {} cannot run: {e}", app.uri)));
         }
     };
-    let (base, _) = decloud_storage::uri::split(&app.uri)
+    // Parts are blobs beside the manifest, in the same store.
+    decloud_storage::uri::split_pinned(&app.uri)
         .map_err(|e| fail(format!("the app's uri {}: {e}", app.uri)))?;
     for part in bundle.parts() {
         if decloud_runtime::bundle::check_part(&blobs, &part).is_ok() {
@@ -296,7 +297,8 @@ async fn prepare_app(ctx: &Context, app: &Resource) -> Result<PreparedApp, Failu
                 part.sha256, part.size, ctx.config.max_download_bytes
             )));
         }
-        let uri = format!("{base}/{}", ContentHash(part.sha256.0));
+        let uri = decloud_storage::uri::sibling(&app.uri, &ContentHash(part.sha256.0).to_string())
+            .map_err(|e| fail(format!("the app's uri {}: {e}", app.uri)))?;
         let dest = decloud_runtime::bundle::blob_path(&blobs, &part);
         let part_resource = Resource {
             kind: "app part".into(),

@@ -162,7 +162,9 @@ struct SchedulerArgs {
     /// Run the scheduler of --workerpool, signing with its owner's wallet (--wallet).
     #[arg(long)]
     scheduler: bool,
-    /// The workerpool the scheduler runs (`decloud workerpool deploy` prints it).
+    /// The workerpool the scheduler runs (`decloud workerpool deploy` prints it); with
+    /// --workers and an unpinned https --scheduler-url, the pool whose scheduler key (published
+    /// on chain) the workers pin.
     #[arg(long, value_name = "ADDRESS")]
     workerpool: Option<alloy::primitives::Address>,
     #[command(flatten)]
@@ -339,8 +341,10 @@ pub(crate) async fn run(args: NodeArgs, home: &Path) -> anyhow::Result<()> {
     if let Some(profile) = profile.as_ref().filter(|_| workers.workers > 0) {
         let identities = decloud_local::node::home_workers(home, profile, workers.workers).await?;
         let mut set = WorkersConfig::new(profile.clone(), identities);
-        set.scheduler_url = given(&workers.scheduler_url)
-            .or_else(|| (!scheduler.scheduler).then(|| local_url("scheduler", DEFAULT_SCHEDULER_URL)));
+        set.scheduler_url = match given(&workers.scheduler_url) {
+            Some(url) => Some(pin_from_chain(profile, &url, scheduler.workerpool).await?),
+            None => (!scheduler.scheduler).then(|| local_url("scheduler", DEFAULT_SCHEDULER_URL)),
+        };
         set.results_store = given(&workers.results_store)
             .or_else(|| (!storage.storage).then(|| local_url("storage", DEFAULT_STORAGE_URL)));
         set.capacity = workers.worker_capacity.max(1);
@@ -400,6 +404,34 @@ pub(crate) async fn run(args: NodeArgs, home: &Path) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// `url` as given when it pins a key or speaks plain HTTP; an unpinned `https://` URL pinned to
+/// the key `workerpool`'s owner published on chain.
+async fn pin_from_chain(
+    profile: &decloud_chain::ChainProfile,
+    url: &str,
+    workerpool: Option<alloy::primitives::Address>,
+) -> anyhow::Result<String> {
+    let pinned: decloud_service::transport::PinnedUrl = url.parse()?;
+    if pinned.pin().is_some() || !pinned.base().starts_with("https://") {
+        return Ok(url.to_owned());
+    }
+    let pool = workerpool.with_context(|| {
+        format!(
+            "--scheduler-url {url} pins no key: append #sha256:<fingerprint> as the scheduler printed it, or pass --workerpool <address> to read the key its owner published on chain"
+        )
+    })?;
+    let client = decloud_chain::client::Client::connect(profile, None, None).await?;
+    let key = decloud_chain::actions::scheduler_key(&client, pool)
+        .await?
+        .with_context(|| {
+            format!(
+                "workerpool {pool} has published no scheduler key on chain (its scheduler publishes it when it starts over TLS): append #sha256:<fingerprint> to --scheduler-url"
+            )
+        })?;
+    let fingerprint = decloud_service::tls::Fingerprint(key.0);
+    Ok(decloud_service::transport::PinnedUrl::new(pinned.base(), Some(fingerprint)).to_string())
 }
 
 /// Names the flag that fixes a service that cannot listen.

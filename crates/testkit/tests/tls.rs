@@ -1,0 +1,94 @@
+//! The pool's transport: the scheduler speaks TLS 1.3 with a key it publishes on chain, and its
+//! workers and clients talk to that key only — not to another self-signed certificate on the
+//! same address, not over plain HTTP.
+
+use std::time::Duration;
+
+use alloy::signers::local::PrivateKeySigner;
+use axum::Router;
+use axum::routing::get;
+use decloud_chain::client::Client;
+use decloud_scheduler::client::SchedulerClient;
+use decloud_service::tls::TlsIdentity;
+use decloud_service::transport::PinnedUrl;
+use decloud_service::{Limits, Service};
+use decloud_testkit::Devnet;
+use decloud_testkit::pool::{Pool, PoolOptions};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workers_trust_the_scheduler_key_published_on_chain_and_no_other() {
+    let devnet = Devnet::start().await.unwrap();
+    let options = PoolOptions {
+        workers: 0,
+        ..PoolOptions::default()
+    };
+    let mut pool = Pool::start(&devnet, options).await.unwrap();
+    let url = pool.scheduler_url().unwrap();
+    let pinned: PinnedUrl = url.parse().unwrap();
+    assert!(pinned.base().starts_with("https://"), "{url}");
+    let pin = pinned.pin().expect("the scheduler's URL pins its key");
+
+    // The scheduler published the same key with its workerpool when it started.
+    let reader = Client::connect(devnet.profile(), None, None).await.unwrap();
+    let published = decloud_chain::actions::scheduler_key(&reader, pool.workerpool)
+        .await
+        .unwrap()
+        .expect("a key on chain");
+    assert_eq!(published.0, pin.0, "the chain holds the key the scheduler presents");
+
+    // A worker pinned to it talks to it.
+    let worker = SchedulerClient::new(&url, PrivateKeySigner::random(), 1).unwrap();
+    assert_eq!(worker.info().await.unwrap().workerpool, pool.workerpool);
+
+    // Plain HTTP to the scheduler's port gets no answer.
+    let plain = format!("http://{}", pool.scheduler().unwrap().addr());
+    let plain_worker = SchedulerClient::new(&plain, PrivateKeySigner::random(), 1).unwrap();
+    let refused = plain_worker.info().await.unwrap_err().to_string();
+    assert!(refused.contains("cannot talk to the scheduler"), "{refused}");
+
+    // The scheduler goes away and an impostor with its own self-signed certificate takes its
+    // address, answering like a scheduler would.
+    let addr = pool.scheduler().unwrap().addr();
+    pool.kill_scheduler().await;
+    let info = serde_json::json!({
+        "scheduler": PrivateKeySigner::random().address(),
+        "workerpool": pool.workerpool,
+        "chain_id": devnet.profile().chain_id,
+        "hub": devnet.profile().contracts.hub,
+        "heartbeat_timeout_secs": 60,
+    });
+    let router = Router::new().route(
+        "/v1/info",
+        get(move || {
+            let info = info.clone();
+            async move { axum::Json(info) }
+        }),
+    );
+    let impostor = TlsIdentity::generate().unwrap();
+    let _impostor = bind_retrying(addr, router, &impostor).await;
+    let refused = worker.info().await.unwrap_err().to_string();
+    assert!(
+        refused.contains("not the pinned"),
+        "the worker names the key it refused: {refused}"
+    );
+    assert!(refused.contains(&impostor.fingerprint().to_string()), "{refused}");
+    // A worker that pins the impostor's key reaches it: the refusal above is the pin's doing.
+    let fooled_url = PinnedUrl::new(pinned.base(), Some(impostor.fingerprint())).to_string();
+    let fooled = SchedulerClient::new(&fooled_url, PrivateKeySigner::random(), 1).unwrap();
+    assert_eq!(fooled.info().await.unwrap().workerpool, pool.workerpool);
+}
+
+/// Serves `router` with `identity` on `addr`, which the stopped scheduler may hold for a moment.
+async fn bind_retrying(
+    addr: std::net::SocketAddr,
+    router: Router,
+    identity: &TlsIdentity,
+) -> Service {
+    for _ in 0..100 {
+        match Service::serve_tls(addr, router.clone(), Limits::default(), identity).await {
+            Ok(service) => return service,
+            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    }
+    panic!("{addr} stayed taken after the scheduler stopped");
+}
