@@ -53,7 +53,12 @@ fn new_key(rng: &SystemRandom) -> Result<Key, BoxError> {
 }
 
 fn sign_raw(key: &Key, rng: &SystemRandom, msg: &[u8]) -> Result<Vec<u8>, BoxError> {
-    Ok(key.ring.sign(rng, msg).map_err(|_| "sign")?.as_ref().to_vec())
+    Ok(key
+        .ring
+        .sign(rng, msg)
+        .map_err(|_| "sign")?
+        .as_ref()
+        .to_vec())
 }
 
 fn params(cn: &str, ca: Option<u8>, serial: u64) -> CertificateParams {
@@ -115,17 +120,27 @@ struct Pki {
     revoked: QuoteCollateralV3,
 }
 
-fn build_pki(label: &str, intel_quote: &[u8], intel_collateral: &QuoteCollateralV3) -> Result<Pki, BoxError> {
+fn build_pki(
+    label: &str,
+    intel_quote: &[u8],
+    intel_collateral: &QuoteCollateralV3,
+) -> Result<Pki, BoxError> {
     let rng = SystemRandom::new();
     let quote = dcap_qvl::quote::Quote::parse(intel_quote).map_err(|e| format!("{e:#}"))?;
-    let td = quote.report.as_td10().ok_or("the sample is not a TD quote")?;
+    let td = quote
+        .report
+        .as_td10()
+        .ok_or("the sample is not a TD quote")?;
     let dcap_qvl::quote::AuthData::V4(auth) = &quote.auth_data else {
         return Err("the sample quote has no v4 auth data".into());
     };
     let qe_report = auth.qe_report_data.qe_report;
     let intel_leaf = {
         let certs = pem_certs(&auth.qe_report_data.certification_data.body.data)?;
-        certs.into_iter().next().ok_or("no PCK certificate in the sample")?
+        certs
+            .into_iter()
+            .next()
+            .ok_or("no PCK certificate in the sample")?
     };
     let (_, intel_leaf) = x509_parser::parse_x509_certificate(&intel_leaf)?;
     let sgx_ext = intel_leaf
@@ -145,15 +160,26 @@ fn build_pki(label: &str, intel_quote: &[u8], intel_collateral: &QuoteCollateral
     let root_cert = root_params.self_signed(&root_key.rcgen)?;
     let root = Issuer::new(root_params, &root_key.rcgen);
 
-    let ca_params = params(&format!("decloud TEST SGX PCK Platform CA{label}"), Some(0), 2);
+    let ca_params = params(
+        &format!("decloud TEST SGX PCK Platform CA{label}"),
+        Some(0),
+        2,
+    );
     let ca_cert = ca_params.signed_by(&ca_key.rcgen, &root)?;
     let ca = Issuer::new(ca_params, &ca_key.rcgen);
 
     let pck_serial = 3u64;
-    let mut pck_params = params(&format!("decloud TEST SGX PCK Certificate{label}"), None, pck_serial);
+    let mut pck_params = params(
+        &format!("decloud TEST SGX PCK Certificate{label}"),
+        None,
+        pck_serial,
+    );
     pck_params
         .custom_extensions
-        .push(CustomExtension::from_oid_content(SGX_EXTENSION_OID, sgx_ext));
+        .push(CustomExtension::from_oid_content(
+            SGX_EXTENSION_OID,
+            sgx_ext,
+        ));
     let pck_cert = pck_params.signed_by(&pck_key.rcgen, &ca)?;
 
     let tcb_params = params(&format!("decloud TEST SGX TCB Signing{label}"), None, 4);
@@ -224,7 +250,10 @@ fn pem_certs(pem: &[u8]) -> Result<Vec<Vec<u8>>, BoxError> {
     let text = std::str::from_utf8(pem)?;
     let mut out = Vec::new();
     for block in text.split("-----BEGIN CERTIFICATE-----").skip(1) {
-        let body = block.split("-----END CERTIFICATE-----").next().unwrap_or("");
+        let body = block
+            .split("-----END CERTIFICATE-----")
+            .next()
+            .unwrap_or("");
         let b64: String = body.chars().filter(|c| !c.is_whitespace()).collect();
         out.push(b64_decode(&b64)?);
     }
@@ -248,14 +277,18 @@ fn main() -> Result<(), BoxError> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"));
     let data = dir.join("tests/data");
     let intel_quote = std::fs::read(data.join("intel-tdx-quote.bin"))?;
-    let intel_collateral: QuoteCollateralV3 =
-        serde_json::from_str(&std::fs::read_to_string(data.join("intel-tdx-collateral.json"))?)?;
+    let intel_collateral: QuoteCollateralV3 = serde_json::from_str(&std::fs::read_to_string(
+        data.join("intel-tdx-collateral.json"),
+    )?)?;
 
     let sim = build_pki("", &intel_quote, &intel_collateral)?;
     std::fs::write(dir.join("sim-pki/root-ca.der"), &sim.root_der)?;
     write_json(&dir.join("sim-pki/platform.json"), &sim.platform)?;
     write_json(&dir.join("sim-pki/collateral.json"), &sim.collateral)?;
-    write_json(&data.join("sim-out-of-date-collateral.json"), &sim.out_of_date)?;
+    write_json(
+        &data.join("sim-out-of-date-collateral.json"),
+        &sim.out_of_date,
+    )?;
     write_json(&data.join("sim-revoked-collateral.json"), &sim.revoked)?;
 
     let rogue = build_pki(" (rogue)", &intel_quote, &intel_collateral)?;

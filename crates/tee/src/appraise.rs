@@ -64,14 +64,23 @@ impl DcapAppraiser {
     }
 
     /// An appraiser pinning another root (a private PKI, or a test); `sim` still needs a devnet.
-    pub fn with_root(kind: TeeKind, chain_id: u64, root_der: Vec<u8>) -> Result<Self, AppraisalError> {
+    pub fn with_root(
+        kind: TeeKind,
+        chain_id: u64,
+        root_der: Vec<u8>,
+    ) -> Result<Self, AppraisalError> {
         if kind == TeeKind::Sim && !is_devnet(chain_id) {
             return Err(AppraisalError::SimOnNonDevnet { chain_id });
         }
         Ok(Self::build(kind, chain_id, root_der, None))
     }
 
-    fn build(kind: TeeKind, chain_id: u64, root_der: Vec<u8>, collateral: Option<Collateral>) -> Self {
+    fn build(
+        kind: TeeKind,
+        chain_id: u64,
+        root_der: Vec<u8>,
+        collateral: Option<Collateral>,
+    ) -> Self {
         let verifier = QuoteVerifier::new(root_der.clone()).allow_debug(false);
         Self {
             kind,
@@ -129,7 +138,12 @@ impl Appraiser for DcapAppraiser {
 
         let claims = self
             .verifier
-            .verify_with_policy(&evidence.quote, &collateral.0, now, &QuotePolicy::claims_only(now))
+            .verify_with_policy(
+                &evidence.quote,
+                &collateral.0,
+                now,
+                &QuotePolicy::claims_only(now),
+            )
             .map_err(|e| classify(&e))?;
 
         if claims.tee_type != TEE_TYPE_TDX {

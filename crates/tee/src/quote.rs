@@ -250,7 +250,9 @@ macro_rules! hex_array {
                 s.serialize_str(&hex::encode(v))
             }
 
-            pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[u8; $n], D::Error> {
+            pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
+                d: D,
+            ) -> Result<[u8; $n], D::Error> {
                 let s = String::deserialize(d)?;
                 let bytes = hex::decode(s.strip_prefix("0x").unwrap_or(&s))
                     .map_err(serde::de::Error::custom)?;
@@ -283,8 +285,8 @@ pub(crate) mod hex48x4 {
         }
         let mut out = [[0u8; 48]; 4];
         for (o, s) in out.iter_mut().zip(&v) {
-            let bytes = hex::decode(s.strip_prefix("0x").unwrap_or(s))
-                .map_err(serde::de::Error::custom)?;
+            let bytes =
+                hex::decode(s.strip_prefix("0x").unwrap_or(s)).map_err(serde::de::Error::custom)?;
             *o = bytes
                 .try_into()
                 .map_err(|_| serde::de::Error::custom("expected 48 bytes of hex per RTMR"))?;

@@ -12,9 +12,7 @@ use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256, Sha384};
 
-use crate::quote::{
-    self, ENCLAVE_REPORT_LEN, TD_ATTRIBUTE_DEBUG, TdMeasurements, TdReportBody,
-};
+use crate::quote::{self, ENCLAVE_REPORT_LEN, TD_ATTRIBUTE_DEBUG, TdMeasurements, TdReportBody};
 use crate::{
     AttestError, Attester, Collateral, Evidence, ReportData, TeeKind, devnet_list, is_devnet,
 };
@@ -134,13 +132,12 @@ impl SimAttester {
         let pck = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &pck_der, &rng)
             .map_err(|e| AttestError::SimPlatform(format!("pck_key_pkcs8: {e}")))?;
         let ak_pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
-            .map_err(|_| AttestError::SimPlatform("no randomness for the attestation key".into()))?;
-        let attestation_key = EcdsaKeyPair::from_pkcs8(
-            &ECDSA_P256_SHA256_FIXED_SIGNING,
-            ak_pkcs8.as_ref(),
-            &rng,
-        )
-        .map_err(|e| AttestError::SimPlatform(format!("attestation key: {e}")))?;
+            .map_err(|_| {
+                AttestError::SimPlatform("no randomness for the attestation key".into())
+            })?;
+        let attestation_key =
+            EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, ak_pkcs8.as_ref(), &rng)
+                .map_err(|e| AttestError::SimPlatform(format!("attestation key: {e}")))?;
         let ak_pub: [u8; 64] = attestation_key.public_key().as_ref()[1..]
             .try_into()
             .map_err(|_| AttestError::SimPlatform("attestation key is not P-256".into()))?;

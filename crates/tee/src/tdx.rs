@@ -92,8 +92,8 @@ impl TdxAttester {
         if before != after {
             return Err(AttestError::ReportDataNotBound);
         }
-        let info = quote::read_td_quote(&quote)
-            .map_err(|e| AttestError::BadEvidence(e.to_string()))?;
+        let info =
+            quote::read_td_quote(&quote).map_err(|e| AttestError::BadEvidence(e.to_string()))?;
         if info.report_data != *report_data {
             return Err(AttestError::ReportDataNotBound);
         }

@@ -50,7 +50,9 @@ fn sim_quote_appraises_under_the_test_root() {
     let appraiser = DcapAppraiser::sim(DEVNET).unwrap();
     let evidence = sim_evidence();
     let rd = fields(1).report_data();
-    let a = appraiser.appraise(&evidence, &rd, &strict(), now()).unwrap();
+    let a = appraiser
+        .appraise(&evidence, &rd, &strict(), now())
+        .unwrap();
     assert_eq!(a.kind, TeeKind::Sim);
     assert_eq!(a.measurement, sim_runner_measurements().measurement());
     assert_eq!(a.registers, sim_runner_measurements());
@@ -75,10 +77,17 @@ fn sim_quote_is_byte_exact_tdx_v4() {
         .unwrap();
     assert_eq!(u16::from_le_bytes([quote[0], quote[1]]), 4, "version");
     assert_eq!(u16::from_le_bytes([quote[2], quote[3]]), 2, "ECDSA P-256");
-    assert_eq!(u32::from_le_bytes(quote[4..8].try_into().unwrap()), 0x81, "TDX");
+    assert_eq!(
+        u32::from_le_bytes(quote[4..8].try_into().unwrap()),
+        0x81,
+        "TDX"
+    );
     assert_eq!(&quote[12..28], &decloud_tee::quote::INTEL_QE_VENDOR_ID);
     // report_data is the last 64 bytes of the 584-byte TD report after the 48-byte header.
-    assert_eq!(&quote[48 + 520..48 + 584], fields(1).report_data().as_bytes());
+    assert_eq!(
+        &quote[48 + 520..48 + 584],
+        fields(1).report_data().as_bytes()
+    );
     let sig_len = u32::from_le_bytes(quote[632..636].try_into().unwrap()) as usize;
     assert_eq!(quote.len(), 636 + sig_len);
     let info = decloud_tee::quote::read_td_quote(&quote).unwrap();
@@ -256,9 +265,11 @@ fn quote_under_another_root_is_refused() {
     assert!(matches!(err, AppraisalError::UntrustedRoot(_)), "{err}");
     // The rogue PKI is well formed: pinning its own root accepts it (so the refusals above are
     // about the root, nothing else).
-    let rogue_root =
-        std::fs::read(format!("{}/tests/data/rogue-root-ca.der", env!("CARGO_MANIFEST_DIR")))
-            .unwrap();
+    let rogue_root = std::fs::read(format!(
+        "{}/tests/data/rogue-root-ca.der",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
     DcapAppraiser::with_root(TeeKind::Sim, DEVNET, rogue_root)
         .unwrap()
         .with_collateral(rogue_collateral)
@@ -295,7 +306,9 @@ fn sim_is_refused_on_a_non_devnet_chain() {
         DcapAppraiser::sim(chain).unwrap();
     }
     // The devnet `decloud devnet up` starts is one of them.
-    assert!(decloud_tee::is_devnet(decloud_chain::anvil::DEVNET_CHAIN_ID));
+    assert!(decloud_tee::is_devnet(
+        decloud_chain::anvil::DEVNET_CHAIN_ID
+    ));
 }
 
 #[test]
@@ -362,9 +375,11 @@ fn real_tdx_quote_appraises_under_intels_root() {
     };
     let at = 1_750_600_000; // 2025-06-22, between issueDate 2025-06-19 and nextUpdate 2025-07-19
     let appraiser = DcapAppraiser::intel(1);
-    assert!(appraiser.announcement().contains(
-        "44a0196b2b99f889b8e149e95b807a350e7424964399e885a7cbb8ccfab674d3"
-    ));
+    assert!(
+        appraiser
+            .announcement()
+            .contains("44a0196b2b99f889b8e149e95b807a350e7424964399e885a7cbb8ccfab674d3")
+    );
     let policy = Policy::strict(info.measurements.measurement());
     let a = appraiser
         .appraise(&evidence, &info.report_data, &policy, at)
@@ -375,14 +390,10 @@ fn real_tdx_quote_appraises_under_intels_root() {
     assert_eq!(a.tcb_status, TcbStatus::UpToDate);
     assert_eq!(a.fmspc, "B0C06F000000");
     // The same quote under the test root: refused.
-    let err = DcapAppraiser::with_root(
-        TeeKind::Tdx,
-        1,
-        decloud_tee::sim::SIM_ROOT_CA_DER.to_vec(),
-    )
-    .unwrap()
-    .appraise(&evidence, &info.report_data, &policy, at)
-    .unwrap_err();
+    let err = DcapAppraiser::with_root(TeeKind::Tdx, 1, decloud_tee::sim::SIM_ROOT_CA_DER.to_vec())
+        .unwrap()
+        .appraise(&evidence, &info.report_data, &policy, at)
+        .unwrap_err();
     assert!(matches!(err, AppraisalError::UntrustedRoot(_)), "{err}");
     // And after the collateral's nextUpdate: expired.
     let err = appraiser

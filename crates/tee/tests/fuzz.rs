@@ -4,7 +4,9 @@ use std::sync::LazyLock;
 
 use alloy::primitives::{Address, B256};
 use decloud_tee::sim::{SimAttester, sim_runner_measurements};
-use decloud_tee::{Appraiser, Attester, DcapAppraiser, Evidence, Policy, ReportDataFields, TeeKind};
+use decloud_tee::{
+    Appraiser, Attester, DcapAppraiser, Evidence, Policy, ReportDataFields, TeeKind,
+};
 use proptest::prelude::*;
 
 const NOW: u64 = 1_800_000_000;
