@@ -152,7 +152,8 @@ mod tests {
         assert_eq!(&p[130..162], &[0x44; 32]);
         assert_eq!(&p[162..194], &[0x55; 32]);
         let rd = fields().report_data();
-        assert_eq!(rd.0.as_slice(), Sha512::digest(&p).as_slice());
+        let expected: [u8; 64] = Sha512::digest(&p).into();
+        assert_eq!(rd.0, expected);
     }
 
     #[test]

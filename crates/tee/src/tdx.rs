@@ -147,3 +147,45 @@ impl Attester for TdxAttester {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::SimAttester;
+
+    /// An entry as the kernel leaves it after the write: `outblob` holds the quote.
+    fn entry_with(quote: &[u8], provider: &str) -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let entry = dir.path().join("e");
+        fs::create_dir(&entry).unwrap();
+        fs::write(entry.join("provider"), format!("{provider}\n")).unwrap();
+        fs::write(entry.join("generation"), "1\n").unwrap();
+        fs::write(entry.join("outblob"), quote).unwrap();
+        (dir, entry)
+    }
+
+    #[test]
+    fn reads_the_quote_the_kernel_wrote_and_checks_its_report_data() {
+        let rd = ReportData([9; 64]);
+        let quote = SimAttester::new(31337).unwrap().quote(&rd).unwrap();
+        let attester = TdxAttester::with_root("/nonexistent");
+        let (_d, entry) = entry_with(&quote, "tdx_guest");
+        assert_eq!(attester.quote_in(&entry, &rd).unwrap(), quote);
+        assert_eq!(fs::read(entry.join("inblob")).unwrap(), rd.0.to_vec());
+        // A quote over other report_data (another writer raced us): refused.
+        assert!(matches!(
+            attester.quote_in(&entry, &ReportData([8; 64])),
+            Err(AttestError::ReportDataNotBound)
+        ));
+        // Another TSM provider (e.g. an SEV-SNP guest): refused with the reason.
+        let (_d, entry) = entry_with(&quote, "sev_guest");
+        let err = attester.quote_in(&entry, &rd).unwrap_err();
+        assert!(err.to_string().contains("sev_guest"), "{err}");
+        // Garbage from the platform.
+        let (_d, entry) = entry_with(b"not a quote", "tdx_guest");
+        assert!(matches!(
+            attester.quote_in(&entry, &rd),
+            Err(AttestError::BadEvidence(_))
+        ));
+    }
+}
