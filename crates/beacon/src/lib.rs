@@ -12,6 +12,7 @@
 pub mod bls;
 pub mod group;
 pub mod h2c;
+pub mod node;
 
 pub use bls::{PublicKey, SecretKey, Signature};
 pub use group::{Partial, ThresholdGroup};

@@ -35,3 +35,15 @@ fn real_evmnet_rounds_verify() {
         }
     }
 }
+
+#[test]
+fn the_hints_prove_the_same_point_for_real_rounds() {
+    use decloud_beacon::h2c;
+    for (round, _, _) in REAL_ROUNDS {
+        let h = h2c::round_hints(*round);
+        // the inverse is never zero and at least one root per map is given
+        assert_ne!(h[0], [0u8; 32]);
+        assert!(h[1..4].iter().any(|w| *w != [0u8; 32]));
+        assert!(h[4..7].iter().any(|w| *w != [0u8; 32]));
+    }
+}
