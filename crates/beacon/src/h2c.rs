@@ -27,7 +27,10 @@ pub fn round_message(round: u64) -> [u8; 32] {
 
 /// `expand_message_xmd(msg, dst, 96)` with keccak256 (a 136-byte zero pad, see [`Z_PAD`]).
 pub fn expand_message_96(dst: &[u8], msg: &[u8]) -> [u8; 96] {
-    assert!(dst.len() <= 255, "a domain separation tag is at most 255 bytes");
+    assert!(
+        dst.len() <= 255,
+        "a domain separation tag is at most 255 bytes"
+    );
     let dst_len = [dst.len() as u8];
     let mut h = Keccak256::new();
     h.update([0u8; Z_PAD]);
@@ -210,7 +213,12 @@ mod tests {
     #[test]
     fn mapped_points_are_on_the_curve_for_edge_inputs() {
         // u = 0 and the u that zeroes tv1·tv2 take the exceptional branch of inv0
-        for u in [Fq::ZERO, Fq::ONE, -Fq::ONE, Fq::from(2u64).sqrt().unwrap_or(Fq::ONE)] {
+        for u in [
+            Fq::ZERO,
+            Fq::ONE,
+            -Fq::ONE,
+            Fq::from(2u64).sqrt().unwrap_or(Fq::ONE),
+        ] {
             let p = map_to_point(u);
             assert!(p.is_on_curve(), "u = {u}");
         }

@@ -184,7 +184,8 @@ pub async fn start(config: BeaconConfig) -> Result<RunningBeacon, NodeError> {
     if config.period == 0 {
         return Err(NodeError::Period);
     }
-    let group = ThresholdGroup::from_seed(config.seed.as_bytes(), config.threshold, config.members)?;
+    let group =
+        ThresholdGroup::from_seed(config.seed.as_bytes(), config.threshold, config.members)?;
     let genesis = config.genesis.unwrap_or_else(Beacon::now);
     let pk = group.public_key().to_bytes();
     let beacon_id = "decloud-devnet".to_owned();

@@ -29,9 +29,17 @@ fn real_evmnet_rounds_verify() {
     for (round, sig, randomness) in REAL_ROUNDS {
         let s = Signature::from_hex(sig).expect("signature parses");
         assert!(pk.verify_round(*round, &s), "round {round} verifies");
-        assert!(!pk.verify_round(round + 1, &s), "round {round}'s signature is not round {}'s", round + 1);
+        assert!(
+            !pk.verify_round(round + 1, &s),
+            "round {round}'s signature is not round {}'s",
+            round + 1
+        );
         if !randomness.is_empty() {
-            assert_eq!(hex::encode(s.randomness()), *randomness, "round {round} randomness");
+            assert_eq!(
+                hex::encode(s.randomness()),
+                *randomness,
+                "round {round} randomness"
+            );
         }
     }
 }

@@ -49,16 +49,34 @@ fn bad_partials_are_refused() {
     let group = ThresholdGroup::from_seed(b"devnet", 2, 3).unwrap();
     let p1 = group.partial(1, 7).unwrap();
     let p2 = group.partial(2, 7).unwrap();
-    assert_eq!(group.combine(7, &[p1, p1]), Err(BeaconError::DuplicateMember(1)));
-    let forged = Partial { index: 2, signature: group.partial(3, 7).unwrap().signature };
-    assert_eq!(group.combine(7, &[p1, forged]), Err(BeaconError::BadPartial(2)));
+    assert_eq!(
+        group.combine(7, &[p1, p1]),
+        Err(BeaconError::DuplicateMember(1))
+    );
+    let forged = Partial {
+        index: 2,
+        signature: group.partial(3, 7).unwrap().signature,
+    };
+    assert_eq!(
+        group.combine(7, &[p1, forged]),
+        Err(BeaconError::BadPartial(2))
+    );
     let other_round = group.partial(2, 8).unwrap();
-    assert_eq!(group.combine(7, &[p1, other_round]), Err(BeaconError::BadPartial(2)));
+    assert_eq!(
+        group.combine(7, &[p1, other_round]),
+        Err(BeaconError::BadPartial(2))
+    );
     assert_eq!(group.partial(4, 7), Err(BeaconError::UnknownMember(4)));
     assert_eq!(group.partial(0, 7), Err(BeaconError::UnknownMember(0)));
     assert!(group.combine(7, &[p1, p2]).is_ok());
-    assert!(matches!(ThresholdGroup::from_seed(b"x", 0, 3), Err(BeaconError::BadThreshold { .. })));
-    assert!(matches!(ThresholdGroup::from_seed(b"x", 4, 3), Err(BeaconError::BadThreshold { .. })));
+    assert!(matches!(
+        ThresholdGroup::from_seed(b"x", 0, 3),
+        Err(BeaconError::BadThreshold { .. })
+    ));
+    assert!(matches!(
+        ThresholdGroup::from_seed(b"x", 4, 3),
+        Err(BeaconError::BadThreshold { .. })
+    ));
 }
 
 #[test]
@@ -68,13 +86,28 @@ fn encodings_round_trip_and_refuse_junk() {
     assert_eq!(PublicKey::from_bytes(&pk.to_bytes()).unwrap(), pk);
     let sig = group.sign_round(42);
     assert_eq!(Signature::from_bytes(&sig.to_bytes()).unwrap(), sig);
-    assert_eq!(Signature::from_bytes(&[0u8; 63]), Err(BeaconError::SignatureLength(63)));
-    assert_eq!(Signature::from_bytes(&[0u8; 64]), Err(BeaconError::SignatureNotOnCurve));
-    assert_eq!(Signature::from_bytes(&[0xff; 64]), Err(BeaconError::NotCanonical));
+    assert_eq!(
+        Signature::from_bytes(&[0u8; 63]),
+        Err(BeaconError::SignatureLength(63))
+    );
+    assert_eq!(
+        Signature::from_bytes(&[0u8; 64]),
+        Err(BeaconError::SignatureNotOnCurve)
+    );
+    assert_eq!(
+        Signature::from_bytes(&[0xff; 64]),
+        Err(BeaconError::NotCanonical)
+    );
     let mut bent = sig.to_bytes();
     bent[63] ^= 1;
-    assert_eq!(Signature::from_bytes(&bent), Err(BeaconError::SignatureNotOnCurve));
-    assert_eq!(PublicKey::from_bytes(&[0u8; 128]), Err(BeaconError::PublicKeyNotOnCurve));
+    assert_eq!(
+        Signature::from_bytes(&bent),
+        Err(BeaconError::SignatureNotOnCurve)
+    );
+    assert_eq!(
+        PublicKey::from_bytes(&[0u8; 128]),
+        Err(BeaconError::PublicKeyNotOnCurve)
+    );
     assert_eq!(Signature::from_hex("zz"), Err(BeaconError::Hex));
 }
 

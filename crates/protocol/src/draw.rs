@@ -83,7 +83,9 @@ pub fn cumulated_stakes(snapshot: &[SnapshotWorker]) -> Result<Vec<U256>, DrawEr
 /// The snapshot index the seed lands on: the first k with `target < cum[k]`, where
 /// `target = seed mod total`. `cum` comes from [`cumulated_stakes`] (non-empty, total > 0).
 pub fn pick(seed: B256, cum: &[U256]) -> usize {
-    let total = *cum.last().expect("cumulated_stakes refuses an empty snapshot");
+    let total = *cum
+        .last()
+        .expect("cumulated_stakes refuses an empty snapshot");
     let target = U256::from_be_bytes(seed.0) % total;
     cum.partition_point(|c| *c <= target)
 }
@@ -148,14 +150,20 @@ mod tests {
     fn an_empty_or_unstaked_snapshot_is_refused() {
         let r = B256::repeat_byte(1);
         assert_eq!(draw(r, r, 0, 3, &[]), Err(DrawError::NoStake));
-        assert_eq!(draw(r, r, 0, 3, &snapshot(&[(0, 0), (0, 0)])), Err(DrawError::NoStake));
+        assert_eq!(
+            draw(r, r, 0, 3, &snapshot(&[(0, 0), (0, 0)])),
+            Err(DrawError::NoStake)
+        );
     }
 
     #[test]
     fn a_zero_stake_worker_is_never_drawn() {
         let s = snapshot(&[(0, 0), (5, 0), (0, 0)]);
         for j in 0..50 {
-            assert_eq!(position_worker(B256::ZERO, B256::ZERO, 1, j, &s).unwrap(), 1);
+            assert_eq!(
+                position_worker(B256::ZERO, B256::ZERO, 1, j, &s).unwrap(),
+                1
+            );
         }
     }
 
@@ -166,7 +174,10 @@ mod tests {
         let heavy = (0..4000)
             .filter(|j| position_worker(B256::repeat_byte(7), B256::ZERO, 0, *j, &s).unwrap() == 1)
             .count();
-        assert!((2800..3200).contains(&heavy), "heavy worker drawn {heavy} times of 4000");
+        assert!(
+            (2800..3200).contains(&heavy),
+            "heavy worker drawn {heavy} times of 4000"
+        );
     }
 
     proptest! {

@@ -51,7 +51,7 @@ fn rust_and_solidity_agree_on_hash_to_curve_and_verification() {
         .run(&proptest::collection::vec(any::<u64>(), 8), |mut rounds| {
             rounds.extend([0, 1, u64::MAX]);
             let points = rt
-                .block_on(harness.roundPoints(rounds.clone()).call())
+                .block_on(async { harness.roundPoints(rounds.clone()).call().await })
                 .unwrap();
             for (round, p) in rounds.iter().zip(points) {
                 let want: [U256; 2] = words(&h2c::g1_bytes(&h2c::round_point(*round)));
@@ -81,12 +81,12 @@ fn rust_and_solidity_agree_on_hash_to_curve_and_verification() {
                 let sig: [U256; 2] = words(&group.sign_round(round).to_bytes());
                 let pk: [U256; 4] = words(&group.public_key().to_bytes());
                 let ok = rt
-                    .block_on(harness.verifyRound(round, sig, pk).call())
+                    .block_on(async { harness.verifyRound(round, sig, pk).call().await })
                     .unwrap();
                 prop_assert!(ok, "round {} of a {}-of-{} group", round, t, t + 2);
                 let other = round.wrapping_add(1);
                 let wrong = rt
-                    .block_on(harness.verifyRound(other, sig, pk).call())
+                    .block_on(async { harness.verifyRound(other, sig, pk).call().await })
                     .unwrap();
                 prop_assert!(!wrong);
                 Ok(())
@@ -107,7 +107,13 @@ fn rust_and_solidity_draw_the_same_workers() {
     let snapshot = proptest::collection::vec((0u64..1000, 0u64..4), 1..16);
     runner(48)
         .run(
-            &(snapshot, any::<[u8; 32]>(), any::<[u8; 32]>(), any::<u64>(), 0u64..12),
+            &(
+                snapshot,
+                any::<[u8; 32]>(),
+                any::<[u8; 32]>(),
+                any::<u64>(),
+                0u64..12,
+            ),
             |(workers, r, deal, task, positions)| {
                 prop_assume!(workers.iter().any(|(stake, _)| *stake > 0));
                 let snapshot: Vec<SnapshotWorker> = workers
@@ -119,7 +125,8 @@ fn rust_and_solidity_draw_the_same_workers() {
                         cluster: *cluster,
                     })
                     .collect();
-                let want = draw(B256::from(r), B256::from(deal), task, positions, &snapshot).unwrap();
+                let want =
+                    draw(B256::from(r), B256::from(deal), task, positions, &snapshot).unwrap();
                 let got = rt
                     .block_on(
                         harness
