@@ -51,13 +51,27 @@ contract BeaconTest is Test {
     }
 
     function test_real_evmnet_rounds_verify_and_store_drands_randomness() public {
-        assertEq(beacon.submit(1000, _round1000()), 0x0e6745667465a6f9dce5d5f994656955080be14c469ff17fc4fc588c925a8504, "beacon.submit(1000, _round1000()), 0x0e6");
-        assertEq(beacon.randomness(1000), 0x0e6745667465a6f9dce5d5f994656955080be14c469ff17fc4fc588c925a8504, "beacon.randomness(1000), 0x0e6745667465a");
         assertEq(
-            beacon.submit(18710192, _round18710192()), 0x7e4275a00825f58a689a547e8a728ca497c85cb2b08af3f8b6e75776bd64f385
-        , "beacon.submit(18710192, _round18710192()");
+            beacon.submit(1000, _round1000()),
+            0x0e6745667465a6f9dce5d5f994656955080be14c469ff17fc4fc588c925a8504,
+            "beacon.submit(1000, _round1000()), 0x0e6"
+        );
+        assertEq(
+            beacon.randomness(1000),
+            0x0e6745667465a6f9dce5d5f994656955080be14c469ff17fc4fc588c925a8504,
+            "beacon.randomness(1000), 0x0e6745667465a"
+        );
+        assertEq(
+            beacon.submit(18710192, _round18710192()),
+            0x7e4275a00825f58a689a547e8a728ca497c85cb2b08af3f8b6e75776bd64f385,
+            "beacon.submit(18710192, _round18710192()"
+        );
         uint256[2] memory s = _round10M();
-        assertEq(beacon.submit(10_000_000, s), sha256(abi.encodePacked(s[0], s[1])), "beacon.submit(10_000_000, s), sha256(abi");
+        assertEq(
+            beacon.submit(10_000_000, s),
+            sha256(abi.encodePacked(s[0], s[1])),
+            "beacon.submit(10_000_000, s), sha256(abi"
+        );
     }
 
     /// A memory array assigned to another is aliased, not copied.
@@ -84,7 +98,9 @@ contract BeaconTest is Test {
             if (bad[k] != 0) bad[k] = Bn254Bls.P - bad[k];
         }
         assertEq(
-            beacon.submitHinted(1000, _round1000(), bad), 0x0e6745667465a6f9dce5d5f994656955080be14c469ff17fc4fc588c925a8504, "hinted"
+            beacon.submitHinted(1000, _round1000(), bad),
+            0x0e6745667465a6f9dce5d5f994656955080be14c469ff17fc4fc588c925a8504,
+            "hinted"
         );
         vm.expectRevert(abi.encodeWithSelector(Beacon.RoundAlreadyVerified.selector, uint64(1000)));
         beacon.submitHinted(1000, _round1000(), h);

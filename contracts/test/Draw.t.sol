@@ -17,7 +17,9 @@ contract DrawTest is Test {
     function _snapshot(uint256 n, uint64 clusters) internal pure returns (Draw.Worker[] memory s) {
         s = new Draw.Worker[](n);
         for (uint256 k; k < n; ++k) {
-            s[k] = Draw.Worker(address(uint160(k + 1)), 1e9 * (k + 1), clusters == 0 ? 0 : uint64(k % clusters) + 1);
+            s[k] = Draw.Worker(
+                address(uint160(k + 1)), 1e9 * (k + 1), clusters == 0 ? 0 : uint64(k % clusters) + 1
+            );
         }
     }
 
@@ -35,7 +37,9 @@ contract DrawTest is Test {
         (uint256[] memory w, bool[] memory chosen) = harness.draw(r, keccak256("deal"), task, 10, s);
         for (uint256 a; a < 10; ++a) {
             for (uint256 b = a + 1; b < 10; ++b) {
-                if (chosen[a] && chosen[b]) assertTrue(s[w[a]].cluster != s[w[b]].cluster, "two of one cluster");
+                if (chosen[a] && chosen[b]) {
+                    assertTrue(s[w[a]].cluster != s[w[b]].cluster, "two of one cluster");
+                }
             }
         }
         // with 4 clusters at most 4 positions are chosen

@@ -207,7 +207,11 @@ library Bn254Bls {
         revert ModexpFailed();
     }
 
-    function _ecAdd(uint256 x0, uint256 y0, uint256 x1, uint256 y1) private view returns (uint256 x, uint256 y) {
+    function _ecAdd(uint256 x0, uint256 y0, uint256 x1, uint256 y1)
+        private
+        view
+        returns (uint256 x, uint256 y)
+    {
         bool ok;
         assembly ("memory-safe") {
             let m := mload(0x40)

@@ -19,7 +19,11 @@ library Draw {
     error NoStake();
 
     /// @notice keccak256(abi.encode(R, dealId, task, j)).
-    function seed(bytes32 randomness, bytes32 deal, uint256 task, uint256 j) internal pure returns (bytes32 s) {
+    function seed(bytes32 randomness, bytes32 deal, uint256 task, uint256 j)
+        internal
+        pure
+        returns (bytes32 s)
+    {
         assembly ("memory-safe") {
             let m := mload(0x40)
             mstore(m, randomness)

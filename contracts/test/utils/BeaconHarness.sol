@@ -15,7 +15,11 @@ contract BeaconHarness {
         return Bn254Bls.hashToPoint(message);
     }
 
-    function hashToPointHinted(bytes32 message, uint256[7] calldata h) external view returns (uint256 x, uint256 y) {
+    function hashToPointHinted(bytes32 message, uint256[7] calldata h)
+        external
+        view
+        returns (uint256 x, uint256 y)
+    {
         return Bn254Bls.hashToPointHinted(message, h);
     }
 
@@ -38,11 +42,13 @@ contract BeaconHarness {
         return Bn254Bls.verifyRound(round, sig[0], sig[1], pubkey);
     }
 
-    function draw(bytes32 randomness, bytes32 deal, uint256 task, uint256 positions, Draw.Worker[] calldata snapshot)
-        external
-        pure
-        returns (uint256[] memory workers, bool[] memory chosen)
-    {
+    function draw(
+        bytes32 randomness,
+        bytes32 deal,
+        uint256 task,
+        uint256 positions,
+        Draw.Worker[] calldata snapshot
+    ) external pure returns (uint256[] memory workers, bool[] memory chosen) {
         return Draw.draw(randomness, deal, task, positions, snapshot);
     }
 }
