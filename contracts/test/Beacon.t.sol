@@ -177,7 +177,10 @@ contract BeaconTest is Test {
     }
 
     /// Any other round under a real signature, and any tampered signature, is refused and stores nothing.
-    function testFuzz_wrong_round_or_signature_never_verifies(uint64 round, uint256 dx, uint256 dy) public {
+    function testFuzz_wrong_round_or_signature_never_verifies(uint64 round, uint256 dx, uint256 dy)
+        public
+        view
+    {
         vm.assume(round != 1000);
         uint256[2] memory s = _round1000();
         assertTrue(!beacon.verify(round, s), "another round");

@@ -99,46 +99,34 @@ library Bn254Bls {
     }
 
     /// @notice hash_to_curve(DST, message) with the expensive parts supplied and checked instead of computed:
-    /// `hints` = [1/(d0·d1), then for each of the two maps a root per SvdW candidate tried]. A candidate's root r
+    /// `h` = [1/(d0·d1), then for each of the two maps a root per SvdW candidate tried]. A candidate's root r
     /// either proves it a square (r² = g(x): the candidate is taken) or proves it a non-square (r² = -g(x), as -1 is
     /// not a square mod p: the next candidate is tried), so a submitter can't steer the map to another point.
     /// Reverts BadHint on a hint that proves neither. `hints(message)` (or decloud-beacon) computes them.
-    function hashToPointHinted(bytes32 message, uint256[7] memory hints)
+    function hashToPointHinted(bytes32 message, uint256[7] memory h)
         internal
         view
         returns (uint256 x, uint256 y)
     {
-        return _hashToPoint(message, hints, true);
+        return _hashToPoint(message, h, true);
     }
 
-    /// @notice The hints `hashToPointHinted` takes for `message`, computed with modexp (for tests and tools).
+    /// @notice The hints `hashToPointHinted` takes for `message`, computed with modexp (for tests and tools): the
+    /// computed path records the inversion and every root it tries.
     function hints(bytes32 message) internal view returns (uint256[7] memory h) {
-        (uint256 u0, uint256 u1) = hashToField(message);
-        uint256 both = mulmod(_d(u0), _d(u1), P);
-        h[0] = _modexp(both, INV_EXP);
-        (uint256 inv0, uint256 inv1) = _inverses(u0, u1, h[0], false);
-        _rootHints(_candidates(u0, inv0), h, 1);
-        _rootHints(_candidates(u1, inv1), h, 4);
+        _hashToPoint(message, h, false);
     }
 
-    /// @dev Roots of g(x) or -g(x) for the candidates up to the first square, into h[at..at+3].
-    function _rootHints(uint256[3] memory xs, uint256[7] memory h, uint256 at) private view {
-        for (uint256 k; k < 3; ++k) {
-            uint256 gx = _g(xs[k]);
-            h[at + k] = _modexp(gx, SQRT_EXP);
-            if (mulmod(h[at + k], h[at + k], P) == gx) return;
-        }
-    }
-
+    /// @dev hash_to_curve; when not `hinted`, computes the inversion and the roots and records them in `h`.
     function _hashToPoint(bytes32 message, uint256[7] memory h, bool hinted)
         private
         view
         returns (uint256 x, uint256 y)
     {
         (uint256 u0, uint256 u1) = hashToField(message);
-        (uint256 inv0, uint256 inv1) = _inverses(u0, u1, h[0], hinted);
-        (uint256 x0, uint256 y0) = _map(u0, _candidates(u0, inv0), h, 1, hinted);
-        (x, y) = _map(u1, _candidates(u1, inv1), h, 4, hinted);
+        (uint256 inv0, uint256 inv1) = _inverses(u0, u1, h, hinted);
+        (uint256 x0, uint256 y0) = _map(u0, inv0, h, 1, hinted);
+        (x, y) = _map(u1, inv1, h, 4, hinted);
         return _ecAdd(x0, y0, x, y);
     }
 
@@ -153,9 +141,9 @@ library Bn254Bls {
         return mulmod(addmod(1, P - t, P), addmod(1, t, P), P);
     }
 
-    /// @dev 1/d0 and 1/d1 from one inversion of d0·d1 (Montgomery's trick), supplied or computed; inv0(0) = 0 when
-    /// one of them is zero (probability ~2^-253, computed separately).
-    function _inverses(uint256 u0, uint256 u1, uint256 hint, bool hinted)
+    /// @dev 1/d0 and 1/d1 from one inversion of d0·d1 (Montgomery's trick), h[0] checked or computed into h[0];
+    /// inv0(0) = 0 when one of them is zero (probability ~2^-253, computed separately).
+    function _inverses(uint256 u0, uint256 u1, uint256[7] memory h, bool hinted)
         private
         view
         returns (uint256 inv0, uint256 inv1)
@@ -163,48 +151,59 @@ library Bn254Bls {
         (uint256 d0, uint256 d1) = (_d(u0), _d(u1));
         uint256 both = mulmod(d0, d1, P);
         if (both == 0) return (_modexp(d0, INV_EXP), _modexp(d1, INV_EXP));
-        uint256 inv;
         if (hinted) {
-            if (mulmod(hint, both, P) != 1) revert BadHint();
-            inv = hint;
+            if (mulmod(h[0], both, P) != 1) revert BadHint();
         } else {
-            inv = _modexp(both, INV_EXP);
+            h[0] = _modexp(both, INV_EXP);
         }
-        return (mulmod(inv, d1, P), mulmod(inv, d0, P));
+        return (mulmod(h[0], d1, P), mulmod(h[0], d0, P));
     }
 
-    /// @dev SvdW's three candidate x for u, given inv = inv0((1 - t)(1 + t)).
-    function _candidates(uint256 u, uint256 inv) private pure returns (uint256[3] memory xs) {
-        uint256 t = _t(u);
-        uint256 tv2 = addmod(1, t, P);
-        uint256 tv4 = mulmod(mulmod(mulmod(u, addmod(1, P - t, P), P), inv, P), C3, P);
-        xs[0] = addmod(C2, P - tv4, P);
-        xs[1] = addmod(C2, tv4, P);
-        uint256 s = mulmod(mulmod(tv2, tv2, P), inv, P);
-        xs[2] = addmod(mulmod(mulmod(s, s, P), C4, P), 1, P);
-    }
-
-    /// @dev The first candidate whose g(x) is a square, with the root whose parity is u's (RFC 9380's sgn0).
-    /// The roots are read from h[at..at+3] when hinted.
-    function _map(uint256 u, uint256[3] memory xs, uint256[7] memory h, uint256 at, bool hinted)
+    /// @dev The first SvdW candidate whose g(x) is a square (x1 = c2 - tv4, x2 = c2 + tv4, x3 = 1 + c4·(tv2²/d)²,
+    /// each computed only when the previous is not), with the root whose parity is u's (RFC 9380's sgn0).
+    /// `inv` = inv0((1 - t)(1 + t)); the roots are h[at..at+3], checked when hinted, computed and recorded otherwise.
+    function _map(uint256 u, uint256 inv, uint256[7] memory h, uint256 at, bool hinted)
         private
         view
         returns (uint256 x, uint256 y)
     {
-        for (uint256 k; k < 3; ++k) {
-            x = xs[k];
-            uint256 gx = _g(x);
-            y = hinted ? h[at + k] : _modexp(gx, SQRT_EXP);
-            uint256 yy = mulmod(y, y, P);
-            if (yy == gx) {
-                if ((u & 1) != (y & 1) && y != 0) y = P - y;
-                return (x, y);
+        uint256 t = _t(u);
+        uint256 tv4 = mulmod(mulmod(mulmod(u, addmod(1, P - t, P), P), inv, P), C3, P);
+        bool square;
+        x = addmod(C2, P - tv4, P);
+        (y, square) = _root(x, h, at, hinted);
+        if (!square) {
+            x = addmod(C2, tv4, P);
+            (y, square) = _root(x, h, at + 1, hinted);
+            if (!square) {
+                uint256 tv2 = addmod(1, t, P);
+                uint256 s = mulmod(mulmod(tv2, tv2, P), inv, P);
+                x = addmod(mulmod(mulmod(s, s, P), C4, P), 1, P);
+                (y, square) = _root(x, h, at + 2, hinted);
+                // SvdW guarantees one of the three is a square: only a broken precompile gets here
+                if (!square) revert ModexpFailed();
             }
-            // a non-square: modexp gives a root of -g(x) (p ≡ 3 mod 4); a hint must prove the same
-            if (hinted && yy != P - gx) revert BadHint();
         }
-        // SvdW guarantees one of the three is a square: only a broken precompile gets here
-        revert ModexpFailed();
+        if ((u & 1) != (y & 1) && y != 0) y = P - y;
+    }
+
+    /// @dev A root of g(x) (square) or of -g(x) (not), from h[k] (checked) or modexp (recorded in h[k]): for
+    /// p ≡ 3 mod 4, a^((p+1)/4) squares to a or to -a.
+    function _root(uint256 x, uint256[7] memory h, uint256 k, bool hinted)
+        private
+        view
+        returns (uint256 r, bool square)
+    {
+        uint256 gx = _g(x);
+        if (hinted) {
+            r = h[k];
+        } else {
+            r = _modexp(gx, SQRT_EXP);
+            h[k] = r;
+        }
+        uint256 rr = mulmod(r, r, P);
+        square = rr == gx;
+        if (hinted && !square && rr != P - gx) revert BadHint();
     }
 
     function _ecAdd(uint256 x0, uint256 y0, uint256 x1, uint256 y1)
@@ -264,11 +263,6 @@ library Bn254Bls {
 
     function _g(uint256 x) private pure returns (uint256) {
         return addmod(mulmod(mulmod(x, x, P), x, P), 3, P);
-    }
-
-    function _sqrt(uint256 a) private view returns (uint256 r, bool ok) {
-        r = _modexp(a, SQRT_EXP);
-        ok = mulmod(r, r, P) == a;
     }
 
     function _modexp(uint256 base, uint256 exponent) private view returns (uint256 r) {
