@@ -5,7 +5,7 @@
 use decloud_beacon::{EVMNET_PUBLIC_KEY, PublicKey, Signature};
 
 /// (round, signature, randomness as drand's API reports it or "" when not published beside it)
-pub const REAL_ROUNDS: &[(u64, &str, &str)] = &[
+const REAL_ROUNDS: &[(u64, &str, &str)] = &[
     (
         1000,
         "06fd5996329504d3a56b482d9222bf7205857d0a9559ddd216ca31a286f6a8cc0a120f021aac2f13553fb164f62bc3a5ca32c76dea88a777b39bcf3cac5fdbd6",

@@ -11,6 +11,7 @@ use decloud_testkit::Devnet;
 use decloud_testkit::fixtures::deploy_test_contract;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
+use std::future::IntoFuture;
 
 alloy::sol! {
     #[sol(rpc)]
@@ -63,7 +64,8 @@ fn rust_and_solidity_agree_on_hash_to_curve_and_verification() {
                                 B256::from(h2c::round_message(*round)),
                                 h2c::round_hints(*round).map(U256::from_be_bytes),
                             )
-                            .call(),
+                            .call()
+                            .into_future(),
                     )
                     .unwrap();
                 prop_assert_eq!([hinted.x, hinted.y], want, "hinted, round {}", round);
@@ -144,7 +146,8 @@ fn rust_and_solidity_draw_the_same_workers() {
                                     })
                                     .collect(),
                             )
-                            .call(),
+                            .call()
+                            .into_future(),
                     )
                     .unwrap();
                 prop_assert_eq!(got.workers.len(), want.len());
