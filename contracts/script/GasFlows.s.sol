@@ -9,11 +9,12 @@ import {HubExtension} from "../src/HubExtension.sol";
 import {AppRegistry} from "../src/registries/AppRegistry.sol";
 import {DatasetRegistry} from "../src/registries/DatasetRegistry.sol";
 import {WorkerpoolRegistry} from "../src/registries/WorkerpoolRegistry.sol";
+import {Beacon} from "../src/beacon/Beacon.sol";
 import {AppOrder, WorkerpoolOrder, RequestOrder, Deal, FastResult} from "../src/libs/Types.sol";
 
 /// @notice The gas benchmark flows, broadcast for real against a fresh anvil by scripts/gas-report,
 /// which reads every receipt. `FLOW` selects one of: trust1, trust1-dataset, replicated, tee, batch100,
-/// trust1-direct, batch100-direct, replicated-noinit.
+/// trust1-direct, batch100-direct, replicated-noinit, beacon, beacon-computed.
 /// Set-up transactions (deployments, funding, registrations but the first app) are not measured.
 contract GasFlows {
     Vm internal constant vm = Vm(address(uint160(uint256(keccak256("hevm cheat code")))));
@@ -58,7 +59,45 @@ contract GasFlows {
         else if (f == keccak256("batch100")) _batch(100, 25);
         else if (f == keccak256("trust1-direct")) _direct();
         else if (f == keccak256("batch100-direct")) _batchDirect(100, 25);
+        else if (f == keccak256("beacon")) _beacon(false);
+        else if (f == keccak256("beacon-computed")) _beacon(true);
         else revert("unknown FLOW");
+    }
+
+    /// Real rounds of the League of Entropy's evmnet beacon verified and stored: by `submitHinted` (the
+    /// hash-to-curve's roots supplied, as decloud-beacon submits) or, when `computed`, by `submit`.
+    function _beacon(bool computed) internal {
+        vm.startBroadcast(deployerPk);
+        Beacon b = new Beacon(
+            [
+                0x07e1d1d335df83fa98462005690372c643340060d205306a9aa8106b6bd0b382,
+                0x0557ec32c2ad488e4d4f6008f89a346f18492092ccc0d594610de2732c8b808f,
+                0x0095685ae3a85ba243747b1b2f426049010f6b73a0cf1d389351d5aaaa1047f6,
+                0x297d3a4f9749b33eb2d904c9d9ebf17224150ddd7abd7567a9bec6c74480ee0b
+            ],
+            1727521075,
+            3
+        );
+        uint64[3] memory rounds = [uint64(1000), 10_000_000, 18710192];
+        uint256[2][3] memory sigs = [
+            [
+                0x06fd5996329504d3a56b482d9222bf7205857d0a9559ddd216ca31a286f6a8cc,
+                0x0a120f021aac2f13553fb164f62bc3a5ca32c76dea88a777b39bcf3cac5fdbd6
+            ],
+            [
+                0x2c7b65b5acfe55256910ca71cf0a0fa71ac34c2a1167f86a22930a03e70ebec0,
+                0x0f7a530796e7ee38600b06da0390634a9b154e3eebc3b323dde2111e1c8ebdf3
+            ],
+            [
+                0x174c481ee5453aa002b6a5e4e4b3bad70c62933a286285b5c22e1d6b9304b4d4,
+                0x0720072ba15a5c6dfe9f271bd48fd36b9d488334da388da85e45451f95ad1427
+            ]
+        ];
+        for (uint256 k; k < 3; ++k) {
+            if (computed) b.submit(rounds[k], sigs[k]);
+            else b.submitHinted(rounds[k], sigs[k], b.hints(rounds[k]));
+        }
+        vm.stopBroadcast();
     }
 
     function _setup() internal {

@@ -32,8 +32,8 @@ enum Command {
     Devnet(cmd::devnet::DevnetArgs),
     /// Deploy, show and list apps, and run one locally in the sandbox a worker uses.
     App(cmd::app::AppArgs),
-    /// Run decloud services in one process: storage, market, a scheduler and its workers.
-    Node(cmd::node::NodeArgs),
+    /// Run decloud services in one process: storage, market, a scheduler and its workers, a beacon.
+    Node(Box<cmd::node::NodeArgs>),
     /// Create, import and show wallets (encrypted keystore files).
     Wallet(cmd::wallet::WalletArgs),
     /// Deposit to, withdraw from and show the escrow account on the hub.
@@ -90,7 +90,7 @@ async fn main() -> std::process::ExitCode {
     let outcome = match cli.command {
         Command::Devnet(args) => cmd::devnet::run(args, &home, json).await,
         Command::App(args) => cmd::app::run(args, &home, json).await,
-        Command::Node(args) => cmd::node::run(args, &home).await,
+        Command::Node(args) => cmd::node::run(*args, &home).await,
         Command::Wallet(args) => cmd::wallet::run(args, &home, json).await,
         Command::Account(args) => cmd::account::run(args, &home, json).await,
         Command::Dataset(args) => cmd::resource::run_dataset(args.verb, &home, json).await,

@@ -25,6 +25,9 @@ pub enum LocalError {
     /// The explorer failed.
     #[error(transparent)]
     Explorer(#[from] decloud_explorer::ExplorerError),
+    /// The beacon failed to start.
+    #[error(transparent)]
+    Beacon(#[from] decloud_beacon::node::NodeError),
     /// A worker failed to start.
     #[error("cannot start worker {}: {source}", index + 1)]
     Worker {

@@ -25,6 +25,7 @@ use std::time::Duration;
 use alloy::primitives::{Address, U256};
 use alloy::providers::Provider;
 use alloy::signers::local::PrivateKeySigner;
+use decloud_beacon::node::{BeaconConfig, RunningBeacon};
 use decloud_chain::ChainProfile;
 use decloud_chain::anvil::DEVNET_CHAIN_ID;
 use decloud_explorer::{ExplorerConfig, RunningExplorer};
@@ -99,6 +100,8 @@ pub struct NodeConfig {
     /// The explorer. With no scheduler URL it traces this node's scheduler, and with no market
     /// URL it shows this node's market.
     pub explorer: Option<ExplorerConfig>,
+    /// The devnet randomness beacon (a t-of-n group of test keys, drand's evmnet format).
+    pub beacon: Option<BeaconConfig>,
 }
 
 /// A worker's wallet and where it keeps its jobs.
@@ -159,6 +162,8 @@ pub enum Stopped {
     Scheduler,
     /// The explorer stopped.
     Explorer,
+    /// The beacon stopped, with its server's error if any.
+    Beacon(std::io::Result<()>),
 }
 
 /// Services running in this process. Dropping it stops them.
@@ -169,6 +174,7 @@ pub struct Node {
     scheduler: Option<RunningScheduler>,
     market: Option<RunningMarket>,
     storage: Option<RunningStorage>,
+    beacon: Option<RunningBeacon>,
     scheduler_config: Option<SchedulerConfig>,
     workers_config: Option<WorkersConfig>,
 }
@@ -184,11 +190,15 @@ impl Node {
             scheduler: None,
             market: None,
             storage: None,
+            beacon: None,
             scheduler_config: config.scheduler,
             workers_config: config.workers,
         };
         if let Some(storage) = config.storage {
             node.storage = Some(decloud_storage::start(storage).await?);
+        }
+        if let Some(beacon) = config.beacon {
+            node.beacon = Some(decloud_beacon::node::start(beacon).await?);
         }
         if let Some(market) = config.market {
             node.market = Some(decloud_market::start(market).await?);
@@ -215,6 +225,11 @@ impl Node {
     /// The explorer, if this node runs it.
     pub fn explorer(&self) -> Option<&RunningExplorer> {
         self.explorer.as_ref()
+    }
+
+    /// The beacon, if this node runs it.
+    pub fn beacon(&self) -> Option<&RunningBeacon> {
+        self.beacon.as_ref()
     }
 
     /// The storage node, if this node runs one.
@@ -329,6 +344,13 @@ impl Node {
         let market = self.market.take();
         let scheduler = self.scheduler.take();
         let explorer = self.explorer.take();
+        let beacon = self.beacon.take();
+        let beacon_done = async move {
+            match beacon {
+                Some(b) => b.wait().await,
+                None => std::future::pending().await,
+            }
+        };
         let explorer_done = async move {
             match explorer {
                 Some(e) => e.wait().await,
@@ -358,6 +380,7 @@ impl Node {
             () = market_done => Stopped::Market,
             () = scheduler_done => Stopped::Scheduler,
             () = explorer_done => Stopped::Explorer,
+            r = beacon_done => Stopped::Beacon(r),
         }
     }
 }

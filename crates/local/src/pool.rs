@@ -252,6 +252,7 @@ impl Pool {
             scheduler: Some(scheduler),
             workers: Some(workers),
             explorer: None,
+            beacon: None,
         })
         .await?;
         let storage_url = node

@@ -16,6 +16,7 @@ pub mod bundle;
 pub mod consensus;
 pub mod deadline;
 pub mod domain;
+pub mod draw;
 mod error;
 pub mod ids;
 pub mod matching;

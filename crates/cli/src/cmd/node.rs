@@ -19,7 +19,8 @@ use super::shared::{WalletOpts, stop_signals};
     decloud node --storage --market                      # the shared services of a devnet\n  \
     decloud node --scheduler --workerpool 0x5f1c... --wallet pool --workers 3 --storage\n  \
     decloud node --workers 4 --scheduler-url https://pool.example:7800#sha256:9f86d0... --results-store s3://bucket/results\n  \
-    decloud node --market --scheduler --workerpool 0x5f1c... --wallet pool --workers 2 --storage --explorer\n\n\
+    decloud node --market --scheduler --workerpool 0x5f1c... --wallet pool --workers 2 --storage --explorer\n  \
+    decloud node --beacon --beacon-threshold 3 --beacon-members 5   # a devnet randomness beacon\n\n\
     Each worker of --workers N has its own key in $DECLOUD_HOME/workers/worker-<i>/worker.key, made\n\
     on first start; on a devnet they are given ether and tokens, elsewhere fund them yourself.\n\n\
     Services speak TLS 1.3 with a key kept in $DECLOUD_HOME/tls/<service>.key and print their URL\n\
@@ -45,6 +46,44 @@ pub(crate) struct NodeArgs {
     workers: WorkerArgs,
     #[command(flatten)]
     explorer: ExplorerArgs,
+    #[command(flatten)]
+    beacon: BeaconArgs,
+}
+
+/// The beacon's flags.
+#[derive(Args)]
+#[command(next_help_heading = "Randomness beacon")]
+struct BeaconArgs {
+    /// Run a devnet randomness beacon: a t-of-n group of test keys signing a round every period
+    /// in drand's evmnet format, served as drand does (/info, /public/latest, /public/<round>).
+    #[arg(long)]
+    beacon: bool,
+    /// Address the beacon listens on.
+    #[arg(
+        long = "beacon-listen",
+        default_value = "127.0.0.1:7900",
+        value_name = "ADDR"
+    )]
+    beacon_listen: SocketAddr,
+    /// Partial signatures a round needs (t).
+    #[arg(long = "beacon-threshold", default_value_t = 2, value_name = "T")]
+    beacon_threshold: u32,
+    /// Members of the group (n).
+    #[arg(long = "beacon-members", default_value_t = 3, value_name = "N")]
+    beacon_members: u32,
+    /// Seconds between rounds.
+    #[arg(long = "beacon-period", default_value_t = 3, value_name = "SECS")]
+    beacon_period: u64,
+    /// Unix time of round 1 [default: now].
+    #[arg(long = "beacon-genesis", value_name = "UNIX_SECS")]
+    beacon_genesis: Option<u64>,
+    /// The seed the test keys derive from: anyone who knows it can sign rounds, so a devnet only.
+    #[arg(
+        long = "beacon-seed",
+        default_value = "decloud devnet beacon",
+        value_name = "TEXT"
+    )]
+    beacon_seed: String,
 }
 
 /// The explorer's flags.
@@ -260,12 +299,14 @@ pub(crate) async fn run(args: NodeArgs, home: &Path) -> anyhow::Result<()> {
         scheduler,
         workers,
         explorer,
+        beacon,
     } = args;
     if !storage.storage
         && !market.market
         && !scheduler.scheduler
         && workers.workers == 0
         && !explorer.explorer
+        && !beacon.beacon
     {
         bail!(
             "choose at least one service to run, e.g. `decloud node --market --storage` or `decloud node --scheduler --workerpool <address> --workers 3`"
@@ -359,7 +400,30 @@ pub(crate) async fn run(args: NodeArgs, home: &Path) -> anyhow::Result<()> {
         config.explorer = explorer.config(home, profile)?;
     }
 
+    if beacon.beacon {
+        config.beacon = Some(decloud_beacon::node::BeaconConfig {
+            listen: beacon.beacon_listen,
+            seed: beacon.beacon_seed.clone(),
+            threshold: beacon.beacon_threshold,
+            members: beacon.beacon_members,
+            genesis: beacon.beacon_genesis,
+            period: beacon.beacon_period,
+        });
+    }
+
     let node = Node::start(config).await.map_err(explain)?;
+    if let Some(b) = node.beacon() {
+        let info = b.info();
+        println!(
+            "beacon: a {}-of-{} group, a round every {} s from {}, on {} (key {})",
+            beacon.beacon_threshold,
+            beacon.beacon_members,
+            info.period,
+            info.genesis_time,
+            b.url(),
+            info.public_key
+        );
+    }
     if let Some(s) = node.storage() {
         println!("storage: serving {storage_location} on {}", s.url());
     }
@@ -395,6 +459,10 @@ pub(crate) async fn run(args: NodeArgs, home: &Path) -> anyhow::Result<()> {
             Stopped::Market => bail!("the market stopped"),
             Stopped::Scheduler => bail!("the scheduler stopped"),
             Stopped::Explorer => bail!("the explorer stopped"),
+            Stopped::Beacon(r) => {
+                r?;
+                bail!("the beacon stopped")
+            }
         },
         signal = stop => {
             // select! has dropped `node.wait()`, and the node with it, before this branch runs:
@@ -440,6 +508,9 @@ fn explain(e: LocalError) -> anyhow::Error {
         LocalError::Storage(e @ decloud_storage::StorageError::Listen { .. }) => {
             anyhow::Error::new(e)
                 .context("the storage service cannot start: pass another --storage-listen")
+        }
+        LocalError::Beacon(e @ decloud_beacon::node::NodeError::Listen { .. }) => {
+            anyhow::Error::new(e).context("the beacon cannot start: pass another --beacon-listen")
         }
         e => e.into(),
     }
