@@ -68,6 +68,9 @@ pub struct PoolOptions {
     /// What one client may ask of the scheduler (a benchmark playing thousands of workers from
     /// one address raises them).
     pub rate_limits: decloud_scheduler::limits::RateLimits,
+    /// Serve the scheduler and the storage node over plain HTTP instead of TLS (a devnet may;
+    /// benchmarks compare the two).
+    pub plain_http: bool,
 }
 
 impl Default for PoolOptions {
@@ -82,6 +85,7 @@ impl Default for PoolOptions {
             volume: 1_000_000,
             storage_max_upload: 256 << 20,
             rate_limits: decloud_scheduler::limits::RateLimits::default(),
+            plain_http: false,
         }
     }
 }
@@ -224,6 +228,12 @@ impl Pool {
         scheduler.follow_interval = options.follow_interval;
         scheduler.heartbeat_timeout = options.heartbeat_timeout;
         scheduler.rate_limits = options.rate_limits;
+        let transport = if options.plain_http {
+            decloud_service::transport::Transport::InsecureHttp
+        } else {
+            decloud_service::transport::Transport::ephemeral()
+        };
+        scheduler.transport = transport.clone();
         let identities = worker_keys
             .iter()
             .enumerate()
@@ -240,7 +250,7 @@ impl Pool {
         workers.claim_wait = Duration::from_secs(5);
         let node = Node::start(NodeConfig {
             storage: Some(StorageConfig {
-                transport: decloud_service::transport::Transport::ephemeral(),
+                transport,
                 location: dir.path().join("blobs").display().to_string(),
                 listen: ([127, 0, 0, 1], 0).into(),
                 server: ServerConfig {

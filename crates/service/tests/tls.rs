@@ -163,3 +163,90 @@ fn hex_of(identity: &TlsIdentity) -> String {
         .trim_start_matches("sha256:")
         .to_owned()
 }
+
+/// CPU time of this process so far (user + system), from /proc.
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which may hold spaces) start after the last ')'.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+    // utime and stime are fields 14 and 15 of stat, 11 and 12 after the name; 100 ticks/s.
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// Prints the CPU one TLS handshake costs (client and server together, both in this process)
+/// and requests per second over kept-alive connections with and without TLS. A measurement,
+/// not a test: `cargo nextest run --workspace --run-ignored only -E 'test(measure_tls)'
+/// --no-capture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement: run it on its own with --no-capture"]
+async fn measure_tls_cost() {
+    use decloud_service::transport::{PinnedUrl, Transport, http_client};
+    const HANDSHAKES: usize = 300;
+    const REQUESTS: usize = 5_000;
+    let router = || Router::new().route("/v1/ping", get(|| async { "pong" }));
+    let tls = Transport::ephemeral();
+    let secure = Service::serve_on(([127, 0, 0, 1], 0).into(), router(), Limits::default(), &tls)
+        .await
+        .unwrap();
+    let plain = Service::serve_on(
+        ([127, 0, 0, 1], 0).into(),
+        router(),
+        Limits::default(),
+        &Transport::InsecureHttp,
+    )
+    .await
+    .unwrap();
+    let secure_url: PinnedUrl = secure.pinned_url();
+    let plain_url: PinnedUrl = plain.pinned_url();
+
+    // One new connection per request: a handshake each time (no session resumption).
+    let handshakes = |url: PinnedUrl| async move {
+        // No idle connection is kept: every request opens (and for TLS, handshakes) anew.
+        let client =
+            http_client(&url, reqwest::Client::builder().pool_max_idle_per_host(0)).unwrap();
+        let cpu = cpu_seconds();
+        let started = std::time::Instant::now();
+        for _ in 0..HANDSHAKES {
+            let answer = client.get(url.join("/v1/ping")).send().await.unwrap();
+            assert_eq!(answer.status(), 200);
+        }
+        (cpu_seconds() - cpu, started.elapsed().as_secs_f64())
+    };
+    let (tls_cpu, _) = handshakes(secure_url.clone()).await;
+    let (plain_cpu, _) = handshakes(plain_url.clone()).await;
+    println!(
+        "new connection + 1 request: {:.2} ms CPU over TLS, {:.2} ms over plain HTTP: a handshake costs {:.2} ms CPU (client and server)",
+        tls_cpu * 1e3 / HANDSHAKES as f64,
+        plain_cpu * 1e3 / HANDSHAKES as f64,
+        (tls_cpu - plain_cpu) * 1e3 / HANDSHAKES as f64
+    );
+
+    // Kept-alive connections, 16 requests in flight.
+    let throughput = |url: PinnedUrl| async move {
+        let client = http_client(&url, reqwest::Client::builder()).unwrap();
+        let started = std::time::Instant::now();
+        let mut tasks = tokio::task::JoinSet::new();
+        for _ in 0..16 {
+            let (client, url) = (client.clone(), url.clone());
+            tasks.spawn(async move {
+                for _ in 0..REQUESTS / 16 {
+                    let answer = client.get(url.join("/v1/ping")).send().await.unwrap();
+                    assert_eq!(answer.status(), 200);
+                    let _ = answer.bytes().await;
+                }
+            });
+        }
+        while tasks.join_next().await.is_some() {}
+        (REQUESTS / 16 * 16) as f64 / started.elapsed().as_secs_f64()
+    };
+    let tls_rps = throughput(secure_url).await;
+    let plain_rps = throughput(plain_url).await;
+    println!(
+        "kept-alive requests/s: {tls_rps:.0} over TLS, {plain_rps:.0} over plain HTTP (ratio {:.2})",
+        tls_rps / plain_rps
+    );
+}

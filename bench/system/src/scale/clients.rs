@@ -10,6 +10,7 @@ use alloy::signers::SignerSync;
 use alloy::signers::local::PrivateKeySigner;
 use anyhow::{Context as _, bail};
 use decloud_protocol::pool::{Challenge, LoginRequest, Session};
+use decloud_service::transport::PinnedUrl;
 use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex;
 
@@ -81,7 +82,9 @@ pub(super) struct ClientResults {
 /// The client side's parameters (passed through the environment).
 #[derive(Clone, Debug)]
 pub(super) struct ClientParams {
+    /// The scheduler's URL without its pin (paths are appended to it).
     url: String,
+    pinned: PinnedUrl,
     workers: usize,
     steady: Duration,
     heartbeat: Duration,
@@ -93,8 +96,12 @@ pub(super) struct ClientParams {
 
 impl ClientParams {
     fn from_env() -> anyhow::Result<Self> {
+        let pinned: PinnedUrl = std::env::var("BENCH_SCALE_URL")
+            .context("BENCH_SCALE_URL is not set")?
+            .parse()?;
         Ok(Self {
-            url: std::env::var("BENCH_SCALE_URL").context("BENCH_SCALE_URL is not set")?,
+            url: pinned.base().to_owned(),
+            pinned,
             workers: env_or("BENCH_SCALE_N", 100usize),
             steady: Duration::from_secs(env_or("BENCH_SCALE_SECS", STEADY_SECS)),
             heartbeat: Duration::from_secs(env_or("BENCH_SCALE_HEARTBEAT_SECS", 10u64)),
@@ -187,11 +194,12 @@ pub(super) async fn login(
     Ok((session.token, challenge_time, t.elapsed()))
 }
 
-pub(super) fn http_client() -> anyhow::Result<reqwest::Client> {
-    Ok(reqwest::Client::builder()
+/// A client of the scheduler at `url` as the real workers make it: pinned to its key over TLS.
+pub(super) fn http_client(url: &PinnedUrl) -> anyhow::Result<reqwest::Client> {
+    let builder = reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(10))
-        .pool_idle_timeout(Duration::from_secs(120))
-        .build()?)
+        .pool_idle_timeout(Duration::from_secs(120));
+    Ok(decloud_service::transport::http_client(url, builder)?)
 }
 
 /// The client process: logs the workers in, runs the steady phase, prints the results.
@@ -200,7 +208,7 @@ pub async fn clients() -> anyhow::Result<()> {
     let me = std::process::id();
     let recorder = Arc::new(Mutex::new(Recorder::default()));
     let groups: Vec<reqwest::Client> = (0..p.workers.div_ceil(p.group))
-        .map(|_| http_client())
+        .map(|_| http_client(&p.pinned))
         .collect::<anyhow::Result<_>>()?;
 
     // --- login, a bounded number at a time ---

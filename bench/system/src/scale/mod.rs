@@ -97,6 +97,8 @@ async fn point(devnet: &Devnet, wasm: &[u8], workers: usize) -> anyhow::Result<P
     };
     let options = PoolOptions {
         workers: 0,
+        // TLS 1.3 with a pinned key, as deployed; BENCH_SCALE_PLAIN_HTTP=1 for the comparison.
+        plain_http: env_or("BENCH_SCALE_PLAIN_HTTP", 0u8) == 1,
         heartbeat_timeout: Duration::from_secs(60),
         rate_limits: decloud_scheduler::limits::RateLimits {
             challenges: unlimited,
@@ -423,13 +425,18 @@ pub async fn run() -> anyhow::Result<()> {
         ));
     }
     let body = format!(
-        "Measured on {}; the scheduler's SQLite database in the system's temporary directory (disk), steady phase \
+        "Measured on {}; the scheduler's API over {}; its SQLite database in the system's temporary directory (disk), steady phase \
          {steady} s, logins {concurrency} at a time, {joins} workers joining at half the phase, heartbeats every 10 s, \
          long-poll claims with `wait={CLAIM_WAIT_SECS}`, open-file limit {limit}. Latencies (p50 / p99 / max) are \
          seen by the clients, which run on the same cores; \"claim\" is a no-work claim's time beyond its wait; \
          dispatch runs from sending `matchOrders` to each assignment (assigned / tasks).\n\n\
          {table}\n{more}\n{}\n",
         machine.line(),
+        if env_or("BENCH_SCALE_PLAIN_HTTP", 0u8) == 1 {
+            "plain HTTP"
+        } else {
+            "TLS 1.3 (pinned key, one handshake per connection)"
+        },
         summaries.join("\n")
     );
     report::write_section("scale", &body)
