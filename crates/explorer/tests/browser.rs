@@ -99,6 +99,7 @@ async fn every_page_reads_right_in_a_browser_and_updates_live() {
             reason: Some(REASON.into()),
             results_location: None,
             callback_data: None,
+            stages: None,
         },
     )
     .await

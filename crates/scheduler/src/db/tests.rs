@@ -165,6 +165,7 @@ async fn replicate_lifecycle(db: &TestDb) {
         reason: Some("download failed".into()),
         results_location: None,
         callback_data: None,
+        stages: None,
     };
     assert!(store.report(task, w2, &failed, 102).await.unwrap());
     let contributed = Report {
@@ -172,6 +173,7 @@ async fn replicate_lifecycle(db: &TestDb) {
         reason: None,
         results_location: None,
         callback_data: None,
+        stages: None,
     };
     assert!(!store.report(task, w2, &contributed, 103).await.unwrap());
     // The chain says w1 contributed, then revealed; a replayed contribution keeps the reveal.
@@ -249,6 +251,7 @@ async fn a_reveal_report_keeps_the_location_and_a_given_up_task_is_not_handed_ou
         reason: None,
         results_location: Some("http://storage/blobs/ab".into()),
         callback_data: Some(alloy::primitives::Bytes::from_static(b"\x01\x02")),
+        stages: None,
     };
     assert!(
         !store.report(t0, w, &revealed, 101).await.unwrap(),
