@@ -225,7 +225,7 @@ pub(super) async fn render_task(
     let body = format!(
         "<h1>Task {}</h1>{}<h2>Timeline</h2>{}\
          <h2>Off-chain trace (the scheduler's replicates)</h2>\
-         <p class=\"muted\">Stage times, bytes and fuel are what each worker reports: its \
+         <p class=\"muted\">Stage times, bytes and fuel are what the workers report: their \
          claims. The chain's events below are the truth.</p>{}\
          <h2>On-chain events</h2>{}{}",
         esc(&short(&id)),
