@@ -24,5 +24,7 @@ SELECT w.account,
         ORDER BY s.block DESC, s.log_index DESC LIMIT 1)
 FROM (SELECT DISTINCT account FROM events WHERE kind = 'TaskContribute') w;
 
--- A worker's failed replicates newest first, without sorting all of them.
-CREATE INDEX IF NOT EXISTS replicates_worker_time ON replicates (worker, updated_at);
+-- A worker's failed replicates newest first, without reading the others (a busy worker has
+-- thousands of successful ones).
+CREATE INDEX IF NOT EXISTS replicates_worker_failed ON replicates (worker, updated_at)
+    WHERE status IN ('failed', 'lost', 'rejected');

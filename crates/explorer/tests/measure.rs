@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 use alloy::primitives::U256;
 use common::synth;
 use decloud_explorer::index::Indexer;
+use decloud_explorer::store::Totals;
 use decloud_explorer::{ExplorerConfig, Store};
 use decloud_testkit::Devnet;
 use decloud_testkit::anvil::advance_time;
@@ -33,6 +34,21 @@ fn percentile(samples: &mut [Duration], p: f64) -> Duration {
     samples.sort();
     let i = ((samples.len() as f64 - 1.0) * p).round() as usize;
     samples[i]
+}
+
+/// A fresh explorer database (SQLite) indexing `devnet`'s chain from its deployment block: the
+/// logs stored, the seconds it took, and the totals after.
+async fn index_from_scratch(devnet: &Devnet) -> (usize, f64, Totals) {
+    let db = tempfile::tempdir().unwrap();
+    let store = Store::open(&format!("sqlite://{}", db.path().join("x.db").display()))
+        .await
+        .unwrap();
+    let (updates, _) = tokio::sync::broadcast::channel(16);
+    let indexer = Indexer::new(devnet.profile(), store.clone(), updates).unwrap();
+    let started = Instant::now();
+    let events = indexer.catch_up().await.unwrap();
+    let took = started.elapsed().as_secs_f64();
+    (events, took, store.totals().await.unwrap())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -70,16 +86,7 @@ async fn indexing_speed() {
         started.elapsed().as_secs_f64()
     );
 
-    let db = tempfile::tempdir().unwrap();
-    let store = Store::open(&format!("sqlite://{}", db.path().join("x.db").display()))
-        .await
-        .unwrap();
-    let (updates, _) = tokio::sync::broadcast::channel(16);
-    let indexer = Indexer::new(devnet.profile(), store.clone(), updates).unwrap();
-    let started = Instant::now();
-    let events = indexer.catch_up().await.unwrap();
-    let took = started.elapsed().as_secs_f64();
-    let totals = store.totals().await.unwrap();
+    let (events, took, totals) = index_from_scratch(&devnet).await;
     assert_eq!(totals.completed, tasks);
     println!(
         "indexed {events} logs ({} tasks) in {took:.2} s: {:.0} events/s (SQLite, 1 RPC endpoint on loopback)",
@@ -149,16 +156,7 @@ async fn indexing_speed_10k_tasks() {
         started.elapsed().as_secs_f64()
     );
 
-    let db = tempfile::tempdir().unwrap();
-    let store = Store::open(&format!("sqlite://{}", db.path().join("x.db").display()))
-        .await
-        .unwrap();
-    let (updates, _) = tokio::sync::broadcast::channel(16);
-    let indexer = Indexer::new(devnet.profile(), store.clone(), updates).unwrap();
-    let started = Instant::now();
-    let events = indexer.catch_up().await.unwrap();
-    let took = started.elapsed().as_secs_f64();
-    let totals = store.totals().await.unwrap();
+    let (events, took, totals) = index_from_scratch(&devnet).await;
     assert_eq!(totals.tasks, tasks);
     println!(
         "indexed a chain of {tasks} tasks from block 0: {events} logs in {took:.2} s, {:.0} \

@@ -14,8 +14,9 @@
 //! | `/search?q=` | any id, address or transaction: redirects to its page |
 //! | `/events` | server-sent events: one JSON [`Update`] per change |
 //!
-//! Lists take `?page=N` (from 0). A request with `X-Partial: 1` gets only the page's main part
-//! (what the live refresh swaps in).
+//! Lists take `?page=N` (from 0); a worker's contributions are paged by key instead
+//! (`?before=BLOCK-LOGINDEX`, the last row shown), so a deep page costs what the first one does.
+//! A request with `X-Partial: 1` gets only the page's main part (what the live refresh swaps in).
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -169,6 +170,20 @@ fn internal(e: ExplorerError) -> Rendered {
 }
 
 macro_rules! page {
+    ($name:ident, $render:ident) => {
+        async fn $name(
+            AxumState(state): AxumState<Shared>,
+            query: Result<Query<PageQuery>, QueryRejection>,
+            headers: HeaderMap,
+        ) -> Response {
+            let query = match query {
+                Ok(q) => q.0,
+                Err(e) => return bad_query(e, &headers),
+            };
+            let rendered = $render(&state, &query).await.unwrap_or_else(internal);
+            rendered.respond(&query, &headers)
+        }
+    };
     ($name:ident, $render:ident, $arg:ty) => {
         async fn $name(
             AxumState(state): AxumState<Shared>,
@@ -193,34 +208,8 @@ page!(resource, render_resource, (String, String));
 page!(requester, render_requester, String);
 page!(transaction, render_tx, String);
 
-async fn overview(
-    AxumState(state): AxumState<Shared>,
-    query: Result<Query<PageQuery>, QueryRejection>,
-    headers: HeaderMap,
-) -> Response {
-    let query = match query {
-        Ok(q) => q.0,
-        Err(e) => return bad_query(e, &headers),
-    };
-    render_overview(&state, &query)
-        .await
-        .unwrap_or_else(internal)
-        .respond(&query, &headers)
-}
-
-async fn orders(
-    AxumState(state): AxumState<Shared>,
-    query: Result<Query<PageQuery>, QueryRejection>,
-    headers: HeaderMap,
-) -> Response {
-    let query = match query {
-        Ok(q) => q.0,
-        Err(e) => return bad_query(e, &headers),
-    };
-    render_orders(&state, &query)
-        .await
-        .respond(&query, &headers)
-}
+page!(overview, render_overview);
+page!(orders, render_orders);
 
 fn bad_query(e: QueryRejection, headers: &HeaderMap) -> Response {
     Rendered::error(

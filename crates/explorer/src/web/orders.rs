@@ -18,15 +18,15 @@ struct BookPage {
     orders: Vec<Order>,
 }
 
-pub(super) async fn render_orders(state: &State, q: &PageQuery) -> Rendered {
+pub(super) async fn render_orders(state: &State, q: &PageQuery) -> Result<Rendered, ExplorerError> {
     let page = q.page();
     let Some(market) = &state.market else {
-        return Rendered::error(
+        return Ok(Rendered::error(
             StatusCode::OK,
             "No market known",
             "This explorer was started without a market: start it with --market URL (decloud \
              node --explorer uses the node's own market) to see the open orders here.",
-        );
+        ));
     };
     let mut body = String::from("<h1>Order book</h1>");
     let mut json = json!({});
@@ -97,5 +97,5 @@ pub(super) async fn render_orders(state: &State, q: &PageQuery) -> Rendered {
             }
         }
     }
-    Rendered::ok("Order book", "", body, json)
+    Ok(Rendered::ok("Order book", "", body, json))
 }
