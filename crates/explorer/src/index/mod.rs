@@ -332,7 +332,7 @@ impl Indexer {
                 score,
                 task_id: task.to_owned(),
             };
-            workers::record_score(&mut **tx, &worker, &point, log_index).await?;
+            workers::record_score(tx, &worker, &point, log_index).await?;
         }
         Ok(())
     }
@@ -376,7 +376,7 @@ impl Indexer {
             recompute_task(&mut tx, task).await?;
         }
         for worker in &recount {
-            workers::recount(&mut *tx, worker).await?;
+            workers::recount(&mut tx, worker).await?;
         }
         decloud_sql::state::store(&mut *tx, STATE_TABLE, cursor).await?;
         tx.commit().await?;

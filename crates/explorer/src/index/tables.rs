@@ -89,7 +89,7 @@ impl Indexer {
             "TaskContribute" | "TaskReveal" | "CallbackResult" => {
                 touch_task(tx, decoded, b, t, None).await?;
                 if let ("TaskContribute", Some(worker)) = (decoded.kind, &decoded.account) {
-                    workers::count_contribution(&mut **tx, worker).await?;
+                    workers::count_contribution(tx, worker).await?;
                 }
             }
             "TaskConsensus" => {
@@ -117,7 +117,7 @@ impl Indexer {
                 .execute(&mut **tx)
                 .await?;
                 if let Some(task) = &decoded.task {
-                    workers::count_task_end(&mut **tx, task, true).await?;
+                    workers::count_task_end(tx, task, true).await?;
                 }
             }
             "TaskClaimed" => {
@@ -131,7 +131,7 @@ impl Indexer {
                 .execute(&mut **tx)
                 .await?;
                 if let Some(task) = &decoded.task {
-                    workers::count_task_end(&mut **tx, task, false).await?;
+                    workers::count_task_end(tx, task, false).await?;
                 }
             }
             "AppRegistered" | "DatasetRegistered" | "WorkerpoolRegistered" => {

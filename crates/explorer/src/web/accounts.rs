@@ -23,7 +23,14 @@ pub(super) async fn render_worker(
     };
     // Counters kept at index time, a bounded series, one page by key: the page costs the same
     // for a worker of ten tasks and one of a hundred thousand.
-    let counters = state.store.worker(&address).await?.unwrap_or_default();
+    let counters = state
+        .store
+        .worker(&address)
+        .await?
+        .unwrap_or_else(|| WorkerRow {
+            worker: address.clone(),
+            ..WorkerRow::default()
+        });
     let (won, lost) = (counters.won, counters.lost);
     let scores = state.store.scores(&address).await?;
     let contributions = state.store.contributions(&address, before).await?;

@@ -39,7 +39,9 @@ use crate::page::{
     Mark, esc, facts, full_id, keyset_pager, layout, link, notice, pager, score_chart, short,
     sparkline, stage_text, status, table, time, timeline,
 };
-use crate::store::{DealColumn, EventColumn, EventRow, ReplicateRow, addr, hash, parse_before};
+use crate::store::{
+    DealColumn, EventColumn, EventRow, ReplicateRow, WorkerRow, addr, hash, parse_before,
+};
 use crate::{ExplorerError, Store, Update};
 
 mod accounts;
