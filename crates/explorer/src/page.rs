@@ -158,6 +158,28 @@ pub(crate) fn pager(base: &str, param: &str, page: u64, more: bool) -> String {
     out
 }
 
+/// The links of a list paged by key: back to the newest rows when not on them, and to the
+/// rows before `next` when more follow.
+pub(crate) fn keyset_pager(base: &str, paged: bool, next: Option<&str>) -> String {
+    if !paged && next.is_none() {
+        return String::new();
+    }
+    let mut out = String::from("<nav class=\"pager\" aria-label=\"Pages\">");
+    if paged {
+        let _ = write!(out, "<a href=\"{}\">← Newest</a>", esc(base));
+    }
+    if let Some(next) = next {
+        let _ = write!(
+            out,
+            "<a rel=\"next\" href=\"{}?before={}\">Older →</a>",
+            esc(base),
+            esc(next)
+        );
+    }
+    out.push_str("</nav>");
+    out
+}
+
 /// A table with these headers and rows (cells already HTML), or `empty` when there are none.
 pub(crate) fn table(caption: &str, headers: &[&str], rows: &[Vec<String>], empty: &str) -> String {
     if rows.is_empty() {
@@ -245,28 +267,64 @@ pub(crate) fn score_chart(scores: &[(u64, u64)]) -> String {
     )
 }
 
-/// A task's timeline: one mark per on-chain event and per off-chain stage, on a time axis.
-pub(crate) fn timeline(marks: &[(u64, String, bool)]) -> String {
+/// One mark of a task's timeline: an on-chain event (a point) or an off-chain stage (a bar
+/// as long as the worker says it took).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Mark {
+    /// When (unix milliseconds).
+    pub(crate) at_ms: u64,
+    /// How long (0 for an event).
+    pub(crate) millis: u64,
+    /// What it is.
+    pub(crate) label: String,
+    /// An on-chain event (filled) or an off-chain stage (hollow).
+    pub(crate) chain: bool,
+}
+
+/// A task's timeline: one row per on-chain event and per off-chain stage, on a time axis.
+pub(crate) fn timeline(marks: &[Mark]) -> String {
     if marks.is_empty() {
         return String::new();
     }
-    let start = marks.iter().map(|m| m.0).min().unwrap_or(0);
-    let end = marks.iter().map(|m| m.0).max().unwrap_or(0).max(start + 1);
+    let start = marks.iter().map(|m| m.at_ms).min().unwrap_or(0);
+    let end = marks
+        .iter()
+        .map(|m| m.at_ms + m.millis)
+        .max()
+        .unwrap_or(0)
+        .max(start + 1);
     let (w, row) = (600.0, 18.0);
     let h = row * marks.len() as f64 + 24.0;
+    let span = (end - start) as f64;
+    let x_of = |t: u64| 8.0 + (t - start) as f64 / span * (w - 16.0);
     let mut out = format!(
         "<svg class=\"timeline\" viewBox=\"0 0 {w} {h}\" role=\"img\" \
-         aria-label=\"Timeline of {} steps over {} s\"><title>Timeline: on-chain events (filled) \
-         and off-chain stages (hollow)</title>\
+         aria-label=\"Timeline of {} steps over {:.1} s\"><title>Timeline: on-chain events \
+         (filled) and the stages workers report (hollow bars)</title>\
          <line x1=\"0\" y1=\"{y}\" x2=\"{w}\" y2=\"{y}\" stroke=\"#555\"/>",
         marks.len(),
-        end - start,
+        span / 1000.0,
         y = h - 12.0
     );
-    for (i, (t, label, chain)) in marks.iter().enumerate() {
-        let x = 8.0 + (t - start) as f64 / (end - start) as f64 * (w - 16.0);
+    for (i, m) in marks.iter().enumerate() {
+        let x = x_of(m.at_ms);
         let y = 12.0 + i as f64 * row;
-        let fill = if *chain { "#1a4f8b" } else { "#fff" };
+        if m.chain || m.millis == 0 {
+            let fill = if m.chain { "#1a4f8b" } else { "#fff" };
+            let _ = write!(
+                out,
+                "<circle cx=\"{x:.1}\" cy=\"{y:.1}\" r=\"5\" fill=\"{fill}\" \
+                 stroke=\"#1a4f8b\" stroke-width=\"2\"/>"
+            );
+        } else {
+            let bar = (x_of(m.at_ms + m.millis) - x).max(3.0);
+            let _ = write!(
+                out,
+                "<rect x=\"{x:.1}\" y=\"{:.1}\" width=\"{bar:.1}\" height=\"10\" fill=\"#fff\" \
+                 stroke=\"#1a4f8b\" stroke-width=\"2\"/>",
+                y - 5.0
+            );
+        }
         // Labels of late marks go left of their mark, so that none runs off the chart.
         let (tx, anchor) = if x > w / 2.0 {
             (x - 10.0, "end")
@@ -275,20 +333,56 @@ pub(crate) fn timeline(marks: &[(u64, String, bool)]) -> String {
         };
         let _ = write!(
             out,
-            "<circle cx=\"{x:.1}\" cy=\"{y:.1}\" r=\"5\" fill=\"{fill}\" stroke=\"#1a4f8b\" \
-             stroke-width=\"2\"/><text x=\"{tx:.1}\" y=\"{:.1}\" font-size=\"12\" \
-             text-anchor=\"{anchor}\">+{}s {}</text>",
+            "<text x=\"{tx:.1}\" y=\"{:.1}\" font-size=\"12\" text-anchor=\"{anchor}\">\
+             +{:.1}s {}</text>",
             y + 4.0,
-            t - start,
-            esc(label)
+            (m.at_ms - start) as f64 / 1000.0,
+            esc(&m.label)
         );
     }
     let _ = write!(
         out,
         "<text x=\"0\" y=\"{:.1}\" font-size=\"11\">{}</text></svg>",
         h - 1.0,
-        esc(&utc(start))
+        esc(&utc(start / 1000))
     );
+    out
+}
+
+/// A stage's figures for a person: `1.2 s, 3.4 kB` or `35 ms, 1,234,567 fuel`.
+pub(crate) fn stage_text(millis: u64, bytes: Option<u64>, fuel: Option<u64>) -> String {
+    let mut out = if millis >= 1000 {
+        format!("{:.1} s", millis as f64 / 1000.0)
+    } else {
+        format!("{millis} ms")
+    };
+    if let Some(b) = bytes {
+        let _ = write!(out, ", {}", human_bytes(b));
+    }
+    if let Some(f) = fuel {
+        let _ = write!(out, ", {} fuel", grouped(f));
+    }
+    out
+}
+
+fn human_bytes(b: u64) -> String {
+    match b {
+        0..1000 => format!("{b} B"),
+        1000..1_000_000 => format!("{:.1} kB", b as f64 / 1e3),
+        _ => format!("{:.1} MB", b as f64 / 1e6),
+    }
+}
+
+/// `1234567` as `1,234,567`.
+fn grouped(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
     out
 }
 
@@ -336,6 +430,7 @@ code,.id{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:.92em}
 .st-failed,.st-rejected,.st-lost{color:#8a1c1c;background:#fbe9e9}
 .st-active,.st-revealing,.st-assigned{color:#6b4400;background:#fff4d6}
 .reason{white-space:pre-wrap;color:#8a1c1c}
+.muted{color:var(--muted)}
 .empty,.notice{background:var(--panel);padding:12px;border-radius:6px}
 .cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(220px,1fr));gap:12px}
 .card{background:var(--panel);padding:12px;border-radius:6px}
@@ -426,7 +521,23 @@ mod tests {
         assert_eq!(svg.matches(',').count(), 3, "{svg}");
         let flat = sparkline(&[4], "one");
         assert_eq!(flat.matches(',').count(), 2, "{flat}");
-        let t = timeline(&[(10, "<i>".into(), true), (12, "b".into(), false)]);
-        assert!(t.contains("+2s b") && t.contains("&lt;i&gt;"), "{t}");
+        let mark = |at_ms, millis, label: &str, chain| Mark {
+            at_ms,
+            millis,
+            label: label.into(),
+            chain,
+        };
+        let t = timeline(&[mark(10_000, 0, "<i>", true), mark(12_000, 500, "b", false)]);
+        assert!(t.contains("+2.0s b") && t.contains("&lt;i&gt;"), "{t}");
+        assert_eq!(
+            t.matches("<rect").count(),
+            1,
+            "a stage with a duration is a bar: {t}"
+        );
+        assert_eq!(
+            stage_text(35, None, Some(1_234_567)),
+            "35 ms, 1,234,567 fuel"
+        );
+        assert_eq!(stage_text(1500, Some(3400), None), "1.5 s, 3.4 kB");
     }
 }

@@ -119,6 +119,7 @@ impl Schedulers {
                         weight: r.weight,
                         assigned_at: r.assigned_at,
                         updated_at: r.updated_at,
+                        stages: r.stages,
                     })
                     .collect();
                 let finished = matches!(status.as_str(), "COMPLETED" | "FAILED");

@@ -99,6 +99,7 @@ async fn every_page_reads_right_in_a_browser_and_updates_live() {
             reason: Some(REASON.into()),
             results_location: None,
             callback_data: None,
+            stages: None,
         },
     )
     .await
@@ -130,6 +131,17 @@ async fn every_page_reads_right_in_a_browser_and_updates_live() {
     let worker = format!("{:#x}", pool.worker_address(0));
     assert!(html.contains(&format!("/worker/{worker}")), "{html}");
     assert!(html.contains("<svg class=\"timeline\""), "{html}");
+    // The honest worker's stages as it reported them, labelled as its claims.
+    for stage in ["download", "run", "upload", "contribute"] {
+        assert!(
+            html.contains(&format!("data-stage=\"{stage}\"")),
+            "{stage} missing: {html}"
+        );
+    }
+    assert!(
+        html.contains(" fuel") && html.contains("their claims"),
+        "{html}"
+    );
 
     // The JSON twin carries the scheduler's text as it was sent.
     let twin = json(&explorer, &format!("/task/{task}")).await;
@@ -140,6 +152,17 @@ async fn every_page_reads_right_in_a_browser_and_updates_live() {
         .filter_map(|r| r["reason"].as_str())
         .collect();
     assert_eq!(reasons, vec![REASON]);
+    let honest = twin["replicates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["status"] == "revealed")
+        .unwrap();
+    assert!(
+        honest["stages"]["run"]["fuel"].as_u64().unwrap() > 0
+            && honest["stages"]["upload"]["bytes"].as_u64().unwrap() > 0,
+        "{honest}"
+    );
 
     // The deal page lists the task; following its link lands on the task.
     let deal_html = dump_dom(&format!("{url}/deal/{}", deal.id())).await;

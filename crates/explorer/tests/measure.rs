@@ -6,18 +6,26 @@
 //!
 //! - indexing speed: a devnet pool runs `DECLOUD_MEASURE_TASKS` real tasks (default 200), then
 //!   a fresh explorer indexes the chain from its deployment block;
+//! - indexing speed from a chain of 10,000 tasks (`DECLOUD_MEASURE_INIT_TASKS`): deals of 1,000
+//!   tasks matched on a devnet, every task initialized on chain by `initializeBatch` (a real
+//!   `TaskInitialize` each, 200 to a transaction), then a fresh explorer indexes the chain;
 //! - render time: 100,000 synthetic tasks (rows inserted in the explorer's database, as a chain
-//!   that size would take hours to run here), then the overview and task pages are fetched
+//!   that size would take hours to run here; the workers' counters recounted from them), then the overview and task pages are fetched
 //!   many times over loopback HTTP (server time plus a loopback round trip);
 //! - live-update delay: from a transaction's receipt (its block mined, instant mining) to the
 //!   server-sent event announcing it.
 
+mod common;
+
 use std::time::{Duration, Instant};
 
 use alloy::primitives::U256;
+use common::synth;
 use decloud_explorer::index::Indexer;
+use decloud_explorer::store::Totals;
 use decloud_explorer::{ExplorerConfig, Store};
 use decloud_testkit::Devnet;
+use decloud_testkit::anvil::advance_time;
 use decloud_testkit::fixtures::example_app;
 use decloud_testkit::pool::{DealRequest, Pool, PoolOptions};
 use futures::StreamExt;
@@ -26,6 +34,21 @@ fn percentile(samples: &mut [Duration], p: f64) -> Duration {
     samples.sort();
     let i = ((samples.len() as f64 - 1.0) * p).round() as usize;
     samples[i]
+}
+
+/// A fresh explorer database (SQLite) indexing `devnet`'s chain from its deployment block: the
+/// logs stored, the seconds it took, and the totals after.
+async fn index_from_scratch(devnet: &Devnet) -> (usize, f64, Totals) {
+    let db = tempfile::tempdir().unwrap();
+    let store = Store::open(&format!("sqlite://{}", db.path().join("x.db").display()))
+        .await
+        .unwrap();
+    let (updates, _) = tokio::sync::broadcast::channel(16);
+    let indexer = Indexer::new(devnet.profile(), store.clone(), updates).unwrap();
+    let started = Instant::now();
+    let events = indexer.catch_up().await.unwrap();
+    let took = started.elapsed().as_secs_f64();
+    (events, took, store.totals().await.unwrap())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -63,16 +86,7 @@ async fn indexing_speed() {
         started.elapsed().as_secs_f64()
     );
 
-    let db = tempfile::tempdir().unwrap();
-    let store = Store::open(&format!("sqlite://{}", db.path().join("x.db").display()))
-        .await
-        .unwrap();
-    let (updates, _) = tokio::sync::broadcast::channel(16);
-    let indexer = Indexer::new(devnet.profile(), store.clone(), updates).unwrap();
-    let started = Instant::now();
-    let events = indexer.catch_up().await.unwrap();
-    let took = started.elapsed().as_secs_f64();
-    let totals = store.totals().await.unwrap();
+    let (events, took, totals) = index_from_scratch(&devnet).await;
     assert_eq!(totals.completed, tasks);
     println!(
         "indexed {events} logs ({} tasks) in {took:.2} s: {:.0} events/s (SQLite, 1 RPC endpoint on loopback)",
@@ -81,88 +95,74 @@ async fn indexing_speed() {
     );
 }
 
-/// Inserts `tasks` synthetic tasks (deals of 100 tasks, 5 events and 1 replicate each).
-async fn synthesize(store: &Store, tasks: u64) {
-    let mut tx = store.pool().begin().await.unwrap();
-    let now = 1_796_000_000i64;
-    let hex = |prefix: u64, n: u64| format!("0x{prefix:08x}{n:056x}");
-    let addr = |n: u64| format!("0x{n:040x}");
-    for d in 0..tasks / 100 {
-        sqlx::query(
-            "INSERT INTO deals VALUES ($1, $2, $3, $4, $5, $6, $6, $3, 0, 1, 100, '0', '0', '1000', \
-             $7, '{}', $8, $9, $1)",
-        )
-        .bind(hex(1, d))
-        .bind(addr(0xa0))
-        .bind(addr(0))
-        .bind(addr(0xb0))
-        .bind(addr(0xb1))
-        .bind(addr(0xc0 + d % 50))
-        .bind(hex(0, 0))
-        .bind(d as i64)
-        .bind(now + d as i64)
-        .execute(&mut *tx)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "measurement: prints figures"]
+async fn indexing_speed_10k_tasks() {
+    const PER_DEAL: u64 = 1000;
+    const PER_TX: u64 = 200;
+    let tasks: u64 = std::env::var("DECLOUD_MEASURE_INIT_TASKS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000);
+    let devnet = Devnet::start().await.unwrap();
+    let mut pool = Pool::start(
+        &devnet,
+        PoolOptions {
+            workers: 0,
+            ..PoolOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    let app = pool
+        .deploy_app("greeting", &example_app("greeting").unwrap())
         .await
         .unwrap();
-        for i in 0..100 {
-            let n = d * 100 + i;
-            let task = hex(2, n);
-            let block = (d * 100 + i) as i64;
-            let time = now + block;
-            sqlx::query(
-                "INSERT INTO tasks VALUES ($1, $2, $3, $4, 'COMPLETED', $5, $6, $5, $6, $7, $8, \
-                 '0x', $6, 0, $6)",
-            )
-            .bind(task.clone())
-            .bind(hex(1, d))
-            .bind(i as i64)
-            .bind(addr(0xb0))
-            .bind(block)
-            .bind(time)
-            .bind(hex(3, n))
-            .bind(format!("http://127.0.0.1:7700/blobs/{n:064x}"))
-            .execute(&mut *tx)
+    let started = Instant::now();
+    let mut deals = Vec::new();
+    for d in 0..tasks.div_ceil(PER_DEAL) {
+        let volume = PER_DEAL.min(tasks - d * PER_DEAL);
+        let request = DealRequest::new(app).args(&format!("d{d}")).volume(volume);
+        deals.push(pool.deal(&request).await.unwrap());
+    }
+    // Nobody runs them: the scheduler stops, and anyone may initialize a deal's tasks once its
+    // start plus ten reference times has passed.
+    pool.kill_scheduler().await;
+    let reference = u64::try_from(deals[0].matched.deal.workClockTimeRef).unwrap();
+    advance_time(&devnet, 10 * reference + 1).await.unwrap();
+    let client =
+        decloud_chain::client::Client::connect(devnet.profile(), None, Some(devnet.signer(5)))
             .await
             .unwrap();
-            for (k, kind) in [
-                "TaskInitialize",
-                "TaskContribute",
-                "TaskConsensus",
-                "TaskReveal",
-                "TaskFinalize",
-            ]
-            .iter()
-            .enumerate()
-            {
-                sqlx::query(
-                    "INSERT INTO events VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, '{}', 90000, $8)",
-                )
-                .bind(block)
-                .bind(k as i64)
-                .bind(hex(4, n * 8 + k as u64))
-                .bind(time)
-                .bind(*kind)
-                .bind(task.clone())
-                .bind(hex(1, d))
-                .bind(addr(0xd0 + n % 20))
-                .bind(addr(0xb0))
-                .execute(&mut *tx)
+    let hub = client.hub();
+    for deal in &deals {
+        let volume = u64::try_from(deal.matched.deal.volume).unwrap();
+        for first in (0..volume).step_by(PER_TX as usize) {
+            let count = PER_TX.min(volume - first);
+            let call = hub.initializeBatch(
+                (&deal.matched.deal).into(),
+                U256::from(first),
+                U256::from(count),
+            );
+            client
+                .send("initializing tasks", call.into_transaction_request())
                 .await
                 .unwrap();
-            }
-            sqlx::query(
-                "INSERT INTO replicates VALUES ($1, $2, 'revealed', NULL, NULL, $3, 1, $4, $4)",
-            )
-            .bind(task)
-            .bind(addr(0xd0 + n % 20))
-            .bind(hex(3, n))
-            .bind(time)
-            .execute(&mut *tx)
-            .await
-            .unwrap();
         }
     }
-    tx.commit().await.unwrap();
+    println!(
+        "matched {} deals and initialized {tasks} tasks on the devnet in {:.1} s",
+        deals.len(),
+        started.elapsed().as_secs_f64()
+    );
+
+    let (events, took, totals) = index_from_scratch(&devnet).await;
+    assert_eq!(totals.tasks, tasks);
+    println!(
+        "indexed a chain of {tasks} tasks from block 0: {events} logs in {took:.2} s, {:.0} \
+         events/s (SQLite, 1 RPC endpoint on loopback)",
+        events as f64 / took
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -173,7 +173,7 @@ async fn render_time_with_100k_tasks() {
     let url = format!("sqlite://{}", db.path().join("x.db").display());
     let store = Store::open(&url).await.unwrap();
     let started = Instant::now();
-    synthesize(&store, 100_000).await;
+    synth::synthesize(&store, 100_000).await;
     println!(
         "inserted 100,000 synthetic tasks in {:.1} s",
         started.elapsed().as_secs_f64()
@@ -188,6 +188,10 @@ async fn render_time_with_100k_tasks() {
         ("task", format!("/task/0x{:08x}{:056x}", 2, 54_321)),
         ("deal", format!("/deal/0x{:08x}{:056x}", 1, 543)),
         ("worker", format!("/worker/0x{:040x}", 0xd3)),
+        (
+            "worker, deep page",
+            format!("/worker/0x{:040x}?before=50000-1", 0xd3),
+        ),
         ("workerpool", format!("/workerpool/0x{:040x}", 0xb0)),
     ] {
         let mut samples = Vec::new();
@@ -212,7 +216,7 @@ async fn render_time_with_100k_tasks() {
         let p50 = percentile(&mut samples, 0.5);
         let p99 = percentile(&mut samples, 0.99);
         println!(
-            "{name:<10} page with 100,000 tasks indexed: p50 {:.1} ms, p99 {:.1} ms ({} requests)",
+            "{name:<18} page with 100,000 tasks indexed: p50 {:.1} ms, p99 {:.1} ms ({} requests)",
             p50.as_secs_f64() * 1e3,
             p99.as_secs_f64() * 1e3,
             samples.len()

@@ -14,7 +14,6 @@ use alloy::sol_types::SolEvent;
 use decloud_chain::contracts::IHub;
 use decloud_chain::follower::{self, Cursor, Follower, FollowerOptions, Step};
 use serde::{Deserialize, Serialize};
-use sqlx::Row;
 
 use crate::check::{ChainChecker, unix_now};
 use crate::{MarketError, OrderBook};
@@ -32,14 +31,12 @@ struct FollowState {
     touched: Vec<(u64, Vec<B256>)>,
 }
 
+/// The table of the follower's state.
+const STATE_TABLE: &str = "chain_cursor";
+
 async fn load_state(book: &OrderBook) -> Result<FollowState, MarketError> {
-    let row = sqlx::query("SELECT state FROM chain_cursor WHERE id = 1")
-        .fetch_optional(book.pool())
-        .await?;
-    if let Some(row) = row {
-        let text: String = row.try_get("state")?;
-        return serde_json::from_str(&text)
-            .map_err(|e| MarketError::Corrupt(format!("chain_cursor state {text:?}: {e}")));
+    if let Some(state) = decloud_sql::state::load(book.pool(), STATE_TABLE).await? {
+        return Ok(state);
     }
     // A book written before the cursor kept block hashes.
     Ok(FollowState {
@@ -49,16 +46,7 @@ async fn load_state(book: &OrderBook) -> Result<FollowState, MarketError> {
 }
 
 async fn store_state(book: &OrderBook, state: &FollowState) -> Result<(), MarketError> {
-    let text = serde_json::to_string(state)
-        .map_err(|e| MarketError::Corrupt(format!("cannot encode the follower's state: {e}")))?;
-    sqlx::query(
-        "INSERT INTO chain_cursor (id, state) VALUES (1, $1) \
-         ON CONFLICT (id) DO UPDATE SET state = $1",
-    )
-    .bind(text)
-    .execute(book.pool())
-    .await?;
-    Ok(())
+    Ok(decloud_sql::state::store(book.pool(), STATE_TABLE, state).await?)
 }
 
 /// Runs one pass: undoes what blocks a reorg dropped, processes blocks after the stored cursor

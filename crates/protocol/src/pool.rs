@@ -194,6 +194,64 @@ pub struct Report {
     /// The app's `callback-data` (with `revealed`, for deals with a callback).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callback_data: Option<Bytes>,
+    /// What each stage took so far, as the worker measured it (every report carries all of
+    /// them; the latest replaces the earlier ones).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stages: Option<Stages>,
+}
+
+/// One stage of a replicate as its worker measured it: a claim, not a proof (only the chain's
+/// events are).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StageTime {
+    /// When it started (unix milliseconds).
+    pub started_ms: u64,
+    /// How long it took (milliseconds).
+    pub millis: u64,
+    /// Bytes moved (downloads, the upload).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bytes: Option<u64>,
+    /// Fuel the app consumed (the run).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fuel: Option<u64>,
+}
+
+/// The stages of a replicate its worker reports: fetching the app and inputs, running the app,
+/// uploading the result, the contribution's and the reveal's transactions.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stages {
+    /// The app, dataset and input files fetched (bytes: what was downloaded, 0 from cache).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub download: Option<StageTime>,
+    /// The app's run in the sandbox (with its fuel).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run: Option<StageTime>,
+    /// The result archive uploaded (bytes: its size).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upload: Option<StageTime>,
+    /// The contribution sent and mined.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contribute: Option<StageTime>,
+    /// The reveal sent and mined.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reveal: Option<StageTime>,
+}
+
+impl Stages {
+    /// Longest a stage's figures may be believed to be (a year in milliseconds): a report
+    /// claiming more is refused.
+    pub const MAX_MILLIS: u64 = 365 * 24 * 3600 * 1000;
+
+    /// Every stage reported, with its name, in order.
+    pub fn named(&self) -> [(&'static str, Option<StageTime>); 5] {
+        [
+            ("download", self.download),
+            ("run", self.run),
+            ("upload", self.upload),
+            ("contribute", self.contribute),
+            ("reveal", self.reveal),
+        ]
+    }
 }
 
 /// What the scheduler wants a worker to do next with a contributed replicate
@@ -302,6 +360,9 @@ pub struct ReplicateInfo {
     pub backup_at: Option<u64>,
     /// Last change.
     pub updated_at: u64,
+    /// What its worker reported each stage took (its own claims).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stages: Option<Stages>,
 }
 
 /// A worker registered with the scheduler (`GET /v1/workers`).
@@ -383,6 +444,7 @@ mod tests {
             reason: Some("download failed".into()),
             results_location: None,
             callback_data: None,
+            stages: None,
         };
         let text = serde_json::to_string(&report).unwrap();
         assert_eq!(text, r#"{"status":"failed","reason":"download failed"}"#);

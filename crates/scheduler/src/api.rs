@@ -498,6 +498,17 @@ async fn report(
         .map(str::trim)
         .filter(|r| !r.is_empty())
         .map(|r| r.chars().take(MAX_REASON_CHARS).collect::<String>());
+    if let Some(stages) = &report.stages
+        && stages
+            .named()
+            .iter()
+            .filter_map(|(_, t)| *t)
+            .any(|t| t.millis > decloud_protocol::pool::Stages::MAX_MILLIS)
+    {
+        return Err(SchedulerError::BadRequest(
+            "a stage's millis says it lasted over a year: report the milliseconds it took".into(),
+        ));
+    }
     match report.status {
         ReportStatus::Failed if report.reason.is_none() => {
             return Err(SchedulerError::BadRequest(

@@ -491,6 +491,7 @@ mod tests {
             callback_data: located.then(|| Bytes::from_static(b"cb")),
             assigned_at: 0,
             updated_at: 0,
+            stages: None,
         }
     }
 

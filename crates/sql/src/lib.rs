@@ -16,6 +16,7 @@
 //! and numbers the same way and reports a corrupt row the same way.
 
 pub mod column;
+pub mod state;
 pub mod testing;
 
 use sqlx::any::AnyPoolOptions;

@@ -184,6 +184,7 @@ impl Hostile {
             results_location: (status == ReportStatus::Revealed)
                 .then(|| "http://127.0.0.1:9/blobs/0000".to_owned()),
             callback_data: None,
+            stages: None,
         }
     }
 

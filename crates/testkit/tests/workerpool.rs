@@ -384,6 +384,7 @@ impl Liar {
             reason: None,
             results_location: None,
             callback_data: None,
+            stages: None,
         };
         self.scheduler.report(a.task_id, &report).await.unwrap();
     }

@@ -13,7 +13,9 @@ use std::time::Duration;
 use alloy::primitives::{Address, B256, Bytes, U256};
 use alloy::sol_types::SolValue;
 use decloud_protocol::TaskStatus;
-use decloud_protocol::pool::{Assignment, NextAction, Report, ReportStatus, Resource};
+use decloud_protocol::pool::{
+    Assignment, NextAction, Report, ReportStatus, Resource, StageTime, Stages,
+};
 use decloud_protocol::result::commitment;
 use decloud_protocol::typed::Deal;
 use decloud_runtime::{Limits, Outcome, TaskContext};
@@ -85,9 +87,11 @@ pub(crate) async fn run(
                     .map(|c| Some(Stage::Computed(c))),
                 Err(f) => Err(f),
             },
-            Stage::Computed(computed) => contribute(&ctx, &job.assignment, &computed, resumed)
-                .await
-                .map(|waits| waits.then_some(Stage::Contributed(computed))),
+            Stage::Computed(mut computed) => {
+                contribute(&ctx, &job.assignment, &mut computed, resumed)
+                    .await
+                    .map(|waits| waits.then_some(Stage::Contributed(computed)))
+            }
             Stage::Contributed(computed) => {
                 permit.take();
                 await_reveal(&ctx, &job.assignment, &computed)
@@ -130,6 +134,7 @@ fn revealed(computed: &Computed, location: String) -> Report {
         reason: computed.failure.clone(),
         results_location: Some(location),
         callback_data: computed.callback_data.clone(),
+        stages: Some(computed.stages),
     }
 }
 
@@ -139,7 +144,36 @@ fn failed(reason: String) -> Report {
         reason: Some(reason),
         results_location: None,
         callback_data: None,
+        stages: None,
     }
+}
+
+/// Unix time in milliseconds (the stages' start times).
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or_default()
+}
+
+/// A stage that started at `started_ms` (unix) and `started` (monotonic) and ends now.
+fn stage_since(started_ms: u64, started: std::time::Instant) -> StageTime {
+    StageTime {
+        started_ms,
+        millis: started.elapsed().as_millis() as u64,
+        ..StageTime::default()
+    }
+}
+
+/// Size of the files directly in `dir` (what was downloaded into `/in`).
+fn dir_bytes(dir: &Path) -> u64 {
+    std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok()?.metadata().ok())
+        .filter(|m| m.is_file())
+        .map(|m| m.len())
+        .sum()
 }
 
 /// Forgets a finished job: its saved state, its work directory and its result archive.
@@ -353,7 +387,13 @@ async fn compute(ctx: &Arc<Context>, a: &Assignment) -> Result<Computed, Failure
             .map_err(|e| fail(format!("cannot create {}: {e}", dir.display())))?;
     }
 
-    let fetch_started = std::time::Instant::now();
+    let (fetch_started_ms, fetch_started) = (now_ms(), std::time::Instant::now());
+    let app_cached = ctx
+        .config
+        .data_dir
+        .join("apps")
+        .join(format!("{}.wasm", app.checksum))
+        .exists();
     let prepared = prepare_app(ctx, app).await?;
     let fetch_ms = fetch_started.elapsed().as_millis() as u64;
 
@@ -386,6 +426,15 @@ async fn compute(ctx: &Arc<Context>, a: &Assignment) -> Result<Computed, Failure
         .map_err(|e| fail(format!("cannot download the input file {uri}: {e}")))?;
         input_file_names.push(name);
     }
+    let app_bytes = if app_cached {
+        0
+    } else {
+        std::fs::metadata(&prepared.app_file).map_or(0, |m| m.len())
+    };
+    let download = StageTime {
+        bytes: Some(app_bytes + dir_bytes(&input)),
+        ..stage_since(fetch_started_ms, fetch_started)
+    };
 
     let task = TaskContext {
         task_id: a.task_id.0,
@@ -404,6 +453,7 @@ async fn compute(ctx: &Arc<Context>, a: &Assignment) -> Result<Computed, Failure
         prepared.module_checksum,
         prepared.launch.clone(),
     );
+    let run_started_ms = now_ms();
     let report = tokio::task::spawn_blocking(move || {
         let (app, loaded) = runtime.load_known(module_checksum, &module_path)?;
         runtime
@@ -470,6 +520,16 @@ async fn compute(ctx: &Arc<Context>, a: &Assignment) -> Result<Computed, Failure
         result_file: file,
         callback_data: contribution.callback_data.map(Bytes::from),
         failure,
+        stages: Stages {
+            download: Some(download),
+            run: Some(StageTime {
+                started_ms: run_started_ms,
+                millis: report.elapsed.as_millis() as u64,
+                fuel: Some(report.fuel_consumed),
+                bytes: None,
+            }),
+            ..Stages::default()
+        },
     })
 }
 
@@ -539,18 +599,25 @@ async fn top_up_locked(ctx: &Context, needed: U256) -> Result<U256, Failure> {
     Ok(free + amount)
 }
 
-/// Uploads the kept result archive; returns its location.
-async fn upload(ctx: &Context, computed: &Computed) -> Result<String, Failure> {
+/// Uploads the kept result archive; returns its location. Its time and size are kept in
+/// `computed`'s stages.
+async fn upload(ctx: &Context, computed: &mut Computed) -> Result<String, Failure> {
+    let (started_ms, started) = (now_ms(), std::time::Instant::now());
     let path = ctx.config.data_dir.join(&computed.result_file);
     let bytes = tokio::fs::read(&path)
         .await
         .map_err(|e| fail(format!("the kept result {} is gone: {e}", path.display())))?;
+    let size = bytes.len() as u64;
     let id = ctx.results.put(bytes).await.map_err(|e| {
         fail(format!(
             "cannot upload the result to {}: {e}",
             ctx.results.location()
         ))
     })?;
+    computed.stages.upload = Some(StageTime {
+        bytes: Some(size),
+        ..stage_since(started_ms, started)
+    });
     Ok(ctx.results.url_of(&id))
 }
 
@@ -561,7 +628,7 @@ async fn upload(ctx: &Context, computed: &Computed) -> Result<String, Failure> {
 async fn contribute(
     ctx: &Context,
     a: &Assignment,
-    computed: &Computed,
+    computed: &mut Computed,
     resumed: bool,
 ) -> Result<bool, Failure> {
     let deal = deal_of(a)?;
@@ -599,7 +666,9 @@ async fn contribute(
             )
             .into_transaction_request()
         };
+        let (started_ms, started) = (now_ms(), std::time::Instant::now());
         chain.send("contributing the result", tx).await?;
+        computed.stages.contribute = Some(stage_since(started_ms, started));
         tracing::info!(task = %a.task_id, %digest, revealed = at_once, "contributed");
     }
     if at_once {
@@ -614,6 +683,7 @@ async fn contribute(
             reason: computed.failure.clone(),
             results_location: None,
             callback_data: None,
+            stages: Some(computed.stages),
         },
     )
     .await;
@@ -725,8 +795,10 @@ async fn await_reveal(ctx: &Context, a: &Assignment, computed: &Computed) -> Res
                         chain.hub().contribution(a.task_id, ctx.address),
                     )
                     .await?;
-                let location = upload(ctx, computed).await?;
+                let mut computed = computed.clone();
+                let location = upload(ctx, &mut computed).await?;
                 if mine.status != CONTRIBUTION_REVEALED {
+                    let (started_ms, started) = (now_ms(), std::time::Instant::now());
                     chain
                         .send(
                             "revealing the result",
@@ -736,9 +808,10 @@ async fn await_reveal(ctx: &Context, a: &Assignment, computed: &Computed) -> Res
                                 .into_transaction_request(),
                         )
                         .await?;
+                    computed.stages.reveal = Some(stage_since(started_ms, started));
                     tracing::info!(task = %a.task_id, "revealed");
                 }
-                report(ctx, a.task_id, revealed(computed, location)).await;
+                report(ctx, a.task_id, revealed(&computed, location)).await;
                 return Ok(());
             }
         }

@@ -35,6 +35,9 @@ pub struct Computed {
     pub callback_data: Option<Bytes>,
     /// The app's deterministic failure, if it failed (contributed like any result).
     pub failure: Option<String>,
+    /// What each stage took so far, reported to the scheduler (absent in jobs saved before).
+    #[serde(default)]
+    pub stages: decloud_protocol::pool::Stages,
 }
 
 /// A replicate the worker holds, as saved.
@@ -162,6 +165,7 @@ mod tests {
             result_file: "results/x.tar".into(),
             callback_data: None,
             failure: Some("trap".into()),
+            stages: Default::default(),
         });
         store.save(&job).unwrap();
         store

@@ -4,6 +4,8 @@
 
 #![allow(dead_code, unreachable_pub)]
 
+pub mod synth;
+
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;

@@ -22,7 +22,15 @@ fn replicate_info(row: &AnyRow) -> Result<ReplicateInfo, SchedulerError> {
         assigned_at: uint(row, "assigned_at")?,
         backup_at: uint_opt(row, "backup_at")?,
         updated_at: uint(row, "updated_at")?,
+        stages: stages(row)?,
     })
+}
+
+/// The stage times a worker reported, stored as JSON (a row that does not parse shows none:
+/// they are the worker's claims, not the scheduler's state).
+fn stages(row: &AnyRow) -> Result<Option<decloud_protocol::pool::Stages>, SchedulerError> {
+    let text: Option<String> = row.try_get("stages")?;
+    Ok(text.and_then(|t| serde_json::from_str(&t).ok()))
 }
 
 impl Store {
@@ -92,23 +100,33 @@ impl Store {
         use decloud_protocol::pool::ReportStatus;
         let now = Value::bigint(now, "time")?;
         let reason = Value::MaybeText(report.reason.clone());
-        // Every statement ends with `WHERE taskid = $n AND worker = $n+1`, bound last.
+        // The worker sends every stage so far with each report: the latest replaces the rest.
+        let stages = Value::MaybeText(
+            report
+                .stages
+                .as_ref()
+                .and_then(|s| serde_json::to_string(s).ok()),
+        );
+        // Every statement ends with `stages = COALESCE($n, stages) WHERE taskid = $n+1 AND
+        // worker = $n+2`, bound last.
         let (sql, mut values) = match report.status {
             ReportStatus::Failed => (
-                "UPDATE replicates SET status = 'failed', reason = $1, updated_at = $2 \
-                 WHERE taskid = $3 AND worker = $4 AND status = 'assigned'",
+                "UPDATE replicates SET status = 'failed', reason = $1, updated_at = $2, \
+                 stages = COALESCE($3, stages) \
+                 WHERE taskid = $4 AND worker = $5 AND status = 'assigned'",
                 vec![reason, now],
             ),
             ReportStatus::Contributed => (
-                "UPDATE replicates SET reason = $1, updated_at = $2 WHERE taskid = $3 AND worker = $4 \
+                "UPDATE replicates SET reason = $1, updated_at = $2, \
+                 stages = COALESCE($3, stages) WHERE taskid = $4 AND worker = $5 \
                  AND status IN ('assigned', 'contributed', 'revealed', 'lost')",
                 vec![reason, now],
             ),
             ReportStatus::Revealed => (
                 "UPDATE replicates SET \
                  results_location = $1, callback_data = $2, updated_at = $3, \
-                 reason = COALESCE($4, reason) \
-                 WHERE taskid = $5 AND worker = $6 \
+                 reason = COALESCE($4, reason), stages = COALESCE($5, stages) \
+                 WHERE taskid = $6 AND worker = $7 \
                  AND status IN ('assigned', 'contributed', 'revealed', 'lost')",
                 vec![
                     Value::MaybeText(report.results_location.clone()),
@@ -118,7 +136,7 @@ impl Store {
                 ],
             ),
         };
-        values.extend([Value::text(task_id), Value::text(worker)]);
+        values.extend([stages, Value::text(task_id), Value::text(worker)]);
         let result = bind_all(sqlx::query(sql), values)
             .execute(&self.pool)
             .await?;

@@ -102,7 +102,7 @@ async fn a_database_from_before_versioned_migrations_is_upgraded_with_its_data(d
     let store = Store::open(url).await.unwrap();
     assert_eq!(
         decloud_sql::schema_version(&store.pool).await.unwrap(),
-        Some(2)
+        Some(3)
     );
     assert_eq!(store.deal(d.deal_id).await.unwrap().unwrap(), d);
     assert_eq!(store.tasks_of(d.deal_id).await.unwrap().len(), 2);
@@ -123,7 +123,7 @@ async fn a_database_from_before_versioned_migrations_is_upgraded_with_its_data(d
     let store = Store::open(url).await.unwrap();
     assert_eq!(
         decloud_sql::schema_version(&store.pool).await.unwrap(),
-        Some(2)
+        Some(3)
     );
     let indexes = match db.backend() {
         Backend::Sqlite => {
@@ -165,6 +165,7 @@ async fn replicate_lifecycle(db: &TestDb) {
         reason: Some("download failed".into()),
         results_location: None,
         callback_data: None,
+        stages: None,
     };
     assert!(store.report(task, w2, &failed, 102).await.unwrap());
     let contributed = Report {
@@ -172,6 +173,7 @@ async fn replicate_lifecycle(db: &TestDb) {
         reason: None,
         results_location: None,
         callback_data: None,
+        stages: None,
     };
     assert!(!store.report(task, w2, &contributed, 103).await.unwrap());
     // The chain says w1 contributed, then revealed; a replayed contribution keeps the reveal.
@@ -249,6 +251,7 @@ async fn a_reveal_report_keeps_the_location_and_a_given_up_task_is_not_handed_ou
         reason: None,
         results_location: Some("http://storage/blobs/ab".into()),
         callback_data: Some(alloy::primitives::Bytes::from_static(b"\x01\x02")),
+        stages: None,
     };
     assert!(
         !store.report(t0, w, &revealed, 101).await.unwrap(),
@@ -270,6 +273,24 @@ async fn a_reveal_report_keeps_the_location_and_a_given_up_task_is_not_handed_ou
         r.callback_data.as_ref().map(|b| b.to_vec()),
         Some(vec![1u8, 2])
     );
+    // The stages a worker reports are kept for the status API, the latest replacing the earlier
+    // ones; a report without them keeps what was there.
+    let stages = decloud_protocol::pool::Stages {
+        run: Some(decloud_protocol::pool::StageTime {
+            started_ms: 100_000,
+            millis: 7,
+            fuel: Some(9),
+            bytes: None,
+        }),
+        ..Default::default()
+    };
+    let with_stages = Report {
+        stages: Some(stages),
+        ..revealed.clone()
+    };
+    assert!(store.report(t0, w, &with_stages, 102).await.unwrap());
+    assert!(store.report(t0, w, &revealed, 103).await.unwrap());
+    assert_eq!(store.replicates(t0).await.unwrap()[0].stages, Some(stages));
     assert_eq!(store.assigned_count(w).await.unwrap(), 1);
 
     store.give_up(t1, "three workers failed").await.unwrap();

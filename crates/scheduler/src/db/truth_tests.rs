@@ -27,6 +27,7 @@ fn report(status: ReportStatus) -> Report {
         reason: Some("the app failed deterministically: trap".into()),
         results_location: Some("http://storage/blobs/ab".into()),
         callback_data: None,
+        stages: None,
     }
 }
 
