@@ -36,6 +36,8 @@ pub mod follower;
 pub mod limits;
 #[cfg(feature = "server")]
 pub mod members;
+#[cfg(feature = "server")]
+pub mod pool_work;
 pub use decloud_protocol::policy;
 
 #[cfg(feature = "server")]
@@ -100,6 +102,10 @@ pub struct SchedulerConfig {
     pub membership_interval: Duration,
     /// Per-client limits on login challenges and claims.
     pub rate_limits: limits::RateLimits,
+    /// The pool's own client API (`/v1/pool/...`): its identities, credentials and
+    /// desktop-grid jobs. An empty `database_url` keeps it in the scheduler's database; its
+    /// `scheduler` address is set to the scheduler's.
+    pub pool: decloud_pool::PoolConfig,
 }
 
 #[cfg(feature = "server")]
@@ -118,6 +124,7 @@ impl fmt::Debug for SchedulerConfig {
             .field("session_ttl", &self.session_ttl)
             .field("membership_interval", &self.membership_interval)
             .field("rate_limits", &self.rate_limits)
+            .field("pool", &self.pool)
             .finish()
     }
 }
@@ -146,6 +153,7 @@ impl SchedulerConfig {
             session_ttl: Duration::from_secs(24 * 3600),
             membership_interval: Duration::from_secs(5),
             rate_limits: limits::RateLimits::default(),
+            pool: decloud_pool::PoolConfig::new(""),
         }
     }
 }
@@ -184,6 +192,8 @@ pub(crate) struct Shared {
     /// other claims woken at the same version skip the scan (no thundering herd on a large
     /// pool).
     idle_version: AtomicU64,
+    /// The pool's own client API and its desktop-grid jobs.
+    pool: decloud_pool::Pool,
     /// When the next task held by others opens to a backup (unix seconds; `u64::MAX`: none
     /// known), as the last claim that found nothing saw it: waiting claims look again then.
     backups_at: AtomicU64,
@@ -233,6 +243,11 @@ impl RunningScheduler {
         &self.shared.store
     }
 
+    /// The pool's own client API (identities, objects, desktop-grid jobs).
+    pub fn pool(&self) -> &decloud_pool::Pool {
+        &self.shared.pool
+    }
+
     /// Stops the server and the loops and waits until they are gone (the database stays
     /// consistent: every change was committed before it was acknowledged).
     pub async fn stop(self) {
@@ -280,6 +295,14 @@ pub async fn start(config: SchedulerConfig) -> Result<RunningScheduler, Schedule
         )));
     }
     let store = Store::open(&config.database_url).await?;
+    let mut pool_config = config.pool.clone();
+    if pool_config.database_url.is_empty() {
+        pool_config.database_url = config.database_url.clone();
+    }
+    pool_config.scheduler = me;
+    let pool = decloud_pool::Pool::open(pool_config)
+        .await
+        .map_err(|e| SchedulerError::Config(format!("the pool's client API: {e}")))?;
     let (changes, _) = watch::channel(0u64);
     let shared = Arc::new(Shared {
         store,
@@ -299,6 +322,7 @@ pub async fn start(config: SchedulerConfig) -> Result<RunningScheduler, Schedule
         seen: std::sync::Mutex::new(HashMap::new()),
         idle_version: AtomicU64::new(u64::MAX),
         backups_at: AtomicU64::new(u64::MAX),
+        pool,
     });
     let mut service = Service::serve(config.listen, api::router(shared.clone()))
         .await
@@ -314,6 +338,7 @@ pub async fn start(config: SchedulerConfig) -> Result<RunningScheduler, Schedule
         },
     ));
     service.spawn(watch_heartbeats(shared.clone()));
+    service.spawn(pool_work::wake_on_submissions(shared.clone()));
     service.spawn(members::watch_members(
         shared.clone(),
         config.membership_interval,
