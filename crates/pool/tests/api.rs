@@ -2,8 +2,6 @@
 //! OpenID issuer and local certificate authorities of the test's own), rights, access bits,
 //! confinement, and the worker's side of desktop-grid jobs.
 
-use std::sync::Arc;
-
 use alloy::signers::SignerSync;
 use alloy::signers::local::PrivateKeySigner;
 use base64::Engine;
@@ -182,14 +180,25 @@ async fn rights_bits_and_confinement_are_checked_on_every_request(db: &TestDb) {
     assert_eq!(status, StatusCode::FORBIDDEN);
     let (status, body) = bob.post("/v1/pool/jobs", json!({"app": app_id})).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
-    // The owner may narrow its bits but not widen them; an administrator widens.
+    // The owner may narrow its bits but not widen them (with a right that changes access);
+    // an administrator widens.
     let chmod = format!("/v1/pool/apps/{app_id}/chmod");
+    let (status, body) = ann.post(&chmod, json!({"mode": "500"})).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert!(error(&body).contains("change-access"), "a standard user: {body}");
+    let (status, body) = ann.post("/v1/pool/users/ann/right", json!({"right": "advanced"})).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "nobody raises their own right: {body}");
+    let (status, body) = admin.post("/v1/pool/users/ann/right", json!({"right": "advanced"})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["right"], "advanced");
     let (status, body) = ann.post(&chmod, json!({"mode": "755"})).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
     assert!(error(&body).contains("only an administrator may widen"), "{body}");
     assert_eq!(ann.post(&chmod, json!({"mode": "500"})).await.0, StatusCode::OK);
+    admin.post("/v1/pool/users/bob/right", json!({"right": "advanced"})).await;
     let (status, body) = bob.post(&chmod, json!({"mode": "000"})).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert!(error(&body).contains("owner"), "not bob's: {body}");
     let (status, body) = ann.post(&chmod, json!({"mode": "7x0"})).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     assert_eq!(admin.post(&chmod, json!({"mode": "755"})).await.0, StatusCode::OK);
@@ -459,7 +468,6 @@ async fn client_certificates_from_trusted_authorities_only(db: &TestDb) {
     let carol = carol.with(&serde_json::from_value(session).unwrap());
     let (_, me) = carol.get("/v1/pool/me").await;
     assert!(me["identities"][0].as_str().unwrap().contains("CN=carol"), "{me}");
-    let _ = Arc::new(());
 }
 
 decloud_sql::test_on_every_backend!(
