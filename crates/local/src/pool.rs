@@ -68,6 +68,8 @@ pub struct PoolOptions {
     /// What one client may ask of the scheduler (a benchmark playing thousands of workers from
     /// one address raises them).
     pub rate_limits: decloud_scheduler::limits::RateLimits,
+    /// The password of the pool API's administrator `admin` (none: no administrator).
+    pub pool_admin_password: Option<String>,
 }
 
 impl Default for PoolOptions {
@@ -82,6 +84,7 @@ impl Default for PoolOptions {
             volume: 1_000_000,
             storage_max_upload: 256 << 20,
             rate_limits: decloud_scheduler::limits::RateLimits::default(),
+            pool_admin_password: None,
         }
     }
 }
@@ -224,6 +227,7 @@ impl Pool {
         scheduler.follow_interval = options.follow_interval;
         scheduler.heartbeat_timeout = options.heartbeat_timeout;
         scheduler.rate_limits = options.rate_limits;
+        scheduler.pool.admin_password = options.pool_admin_password.clone();
         let identities = worker_keys
             .iter()
             .enumerate()
