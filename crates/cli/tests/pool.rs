@@ -33,15 +33,26 @@ async fn administrators_and_users_drive_the_pool_from_the_cli() {
             .env("DECLOUD_POOL_PASSWORD", password)
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8(out.stdout).unwrap().trim().to_owned()
     };
     let as_user = |token: &str, args: &[&str]| {
-        env.command(args).env("DECLOUD_POOL_TOKEN", token).output().unwrap()
+        env.command(args)
+            .env("DECLOUD_POOL_TOKEN", token)
+            .output()
+            .unwrap()
     };
     let ok = |token: &str, args: &[&str]| {
         let out = as_user(token, args);
-        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8(out.stdout).unwrap()
     };
     let fails = |token: &str, args: &[&str]| {
@@ -58,7 +69,8 @@ async fn administrators_and_users_drive_the_pool_from_the_cli() {
     };
 
     // No session: a one-line reason.
-    let err = common::one_line_failure(&env.run(&["pool", "job", "list"]), &["pool", "job", "list"]);
+    let err =
+        common::one_line_failure(&env.run(&["pool", "job", "list"]), &["pool", "job", "list"]);
     assert!(err.contains("decloud pool login"), "{err}");
     let wrong = env
         .command(&["pool", "login", "--user", "admin"])
@@ -75,12 +87,31 @@ async fn administrators_and_users_drive_the_pool_from_the_cli() {
         .env("DECLOUD_POOL_PASSWORD", "ann's password")
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains("user ann added (standard)"));
     let listed = ok(&admin, &["pool", "user", "list"]);
-    assert!(listed.contains("ann") && listed.contains("administrator"), "{listed}");
+    assert!(
+        listed.contains("ann") && listed.contains("administrator"),
+        "{listed}"
+    );
     let worker = pool.worker_address(0).to_string();
-    let declared = ok(&admin, &["pool", "worker", "add", &worker, "--owner", "ann", "--confinement", "private"]);
+    let declared = ok(
+        &admin,
+        &[
+            "pool",
+            "worker",
+            "add",
+            &worker,
+            "--owner",
+            "ann",
+            "--confinement",
+            "private",
+        ],
+    );
     assert!(declared.contains("works for ann (private)"), "{declared}");
     assert_eq!(json(&admin, &["pool", "worker", "list"])[0]["owner"], "ann");
 
@@ -106,16 +137,32 @@ async fn administrators_and_users_drive_the_pool_from_the_cli() {
             assert_eq!(shown["worker"], worker.as_str());
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "the job never completed: {shown}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the job never completed: {shown}"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     assert!(ok(&ann, &["pool", "job", "list"]).contains("completed"));
     let out = env.file("result.tar");
-    let said = ok(&ann, &["pool", "job", "result", &job_id, "--out", out.to_str().unwrap()]);
+    let said = ok(
+        &ann,
+        &[
+            "pool",
+            "job",
+            "result",
+            &job_id,
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    );
     assert!(said.contains("written to"), "{said}");
     let tar = std::fs::read(&out).unwrap();
     assert!(String::from_utf8_lossy(&tar).contains("Hello, Dana!"));
-    let err = fails(&admin, &["pool", "job", "result", "job-unknown", "--out", "x"]);
+    let err = fails(
+        &admin,
+        &["pool", "job", "result", "job-unknown", "--out", "x"],
+    );
     assert!(err.contains("404") && err.contains("no job"), "{err}");
     let help = ok(&admin, &["pool", "job", "submit", "--help"]);
     assert!(help.contains("Examples:"), "{help}");

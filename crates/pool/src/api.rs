@@ -137,7 +137,9 @@ async fn login_wallet(
         .ok()
         .and_then(|s| s.recover_address_from_msg(message.as_bytes()).ok())
         .ok_or_else(|| {
-            PoolError::BadRequest("malformed signature: sign the challenge's message (EIP-191)".into())
+            PoolError::BadRequest(
+                "malformed signature: sign the challenge's message (EIP-191)".into(),
+            )
         })?;
     if signer != body.address {
         return Err(PoolError::Unauthorized(format!(
@@ -183,8 +185,12 @@ async fn login_oidc(
         .and_then(|u| u.host_str().map(str::to_owned))
         .unwrap_or_default();
     Ok(Json(
-        pool.login_identity("oidc", &format!("{issuer}|{subject}"), &format!("{subject}@{host}"))
-            .await?,
+        pool.login_identity(
+            "oidc",
+            &format!("{issuer}|{subject}"),
+            &format!("{subject}@{host}"),
+        )
+        .await?,
     ))
 }
 
@@ -432,9 +438,24 @@ async fn add_app(
     let meta = new_meta(&caller, body.confinement, body.group)?;
     let id = format!("app-{}", random_hex(8));
     pool.store()
-        .insert_object(Kind::App, &id, &body.name, &meta, body.confinement, "app", &module, unix_now())
+        .insert_object(
+            Kind::App,
+            &id,
+            &body.name,
+            &meta,
+            body.confinement,
+            "app",
+            &module,
+            unix_now(),
+        )
         .await?;
-    Ok(Json(pool.store().object(Kind::App, &id).await?.expect("inserted").info))
+    Ok(Json(
+        pool.store()
+            .object(Kind::App, &id)
+            .await?
+            .expect("inserted")
+            .info,
+    ))
 }
 
 async fn add_datum(
@@ -456,11 +477,30 @@ async fn add_datum(
     let group = if body.certificate { None } else { body.group };
     let meta = new_meta(&caller, confinement, group)?;
     let id = format!("data-{}", random_hex(8));
-    let kind = if body.certificate { "certificate" } else { "data" };
+    let kind = if body.certificate {
+        "certificate"
+    } else {
+        "data"
+    };
     pool.store()
-        .insert_object(Kind::Data, &id, &body.name, &meta, confinement, kind, &content, unix_now())
+        .insert_object(
+            Kind::Data,
+            &id,
+            &body.name,
+            &meta,
+            confinement,
+            kind,
+            &content,
+            unix_now(),
+        )
         .await?;
-    Ok(Json(pool.store().object(Kind::Data, &id).await?.expect("inserted").info))
+    Ok(Json(
+        pool.store()
+            .object(Kind::Data, &id)
+            .await?
+            .expect("inserted")
+            .info,
+    ))
 }
 
 /// Whether `caller` may see `row` (bits, and for data confinement and certificates).
@@ -469,7 +509,11 @@ fn may_see(caller: &Caller, kind: Kind, row: &ObjectRow) -> bool {
         && (kind != Kind::Data || may_read(&caller.principal(), &row.datum()))
 }
 
-async fn list_objects(pool: &Pool, headers: &HeaderMap, kind: Kind) -> Result<Vec<ObjectInfo>, PoolError> {
+async fn list_objects(
+    pool: &Pool,
+    headers: &HeaderMap,
+    kind: Kind,
+) -> Result<Vec<ObjectInfo>, PoolError> {
     let caller = pool.caller(headers).await?;
     allow(&caller, Action::List)?;
     let all = match kind {
@@ -483,7 +527,12 @@ async fn list_objects(pool: &Pool, headers: &HeaderMap, kind: Kind) -> Result<Ve
         .collect())
 }
 
-async fn show_object(pool: &Pool, headers: &HeaderMap, kind: Kind, id: &str) -> Result<ObjectRow, PoolError> {
+async fn show_object(
+    pool: &Pool,
+    headers: &HeaderMap,
+    kind: Kind,
+    id: &str,
+) -> Result<ObjectRow, PoolError> {
     let caller = pool.caller(headers).await?;
     allow(&caller, Action::List)?;
     let row = pool
@@ -492,7 +541,12 @@ async fn show_object(pool: &Pool, headers: &HeaderMap, kind: Kind, id: &str) -> 
         .await?
         .ok_or_else(|| PoolError::NotFound(format!("no {} {id}", kind.noun())))?;
     if !may_see(&caller, kind, &row) {
-        bits(&caller, &row.meta, Perm::Read, &format!("{} {id}", kind.noun()))?;
+        bits(
+            &caller,
+            &row.meta,
+            Perm::Read,
+            &format!("{} {id}", kind.noun()),
+        )?;
         return Err(PoolError::Forbidden(format!(
             "{} {id} is confined to {}: it is not yours to read",
             kind.noun(),
@@ -502,15 +556,24 @@ async fn show_object(pool: &Pool, headers: &HeaderMap, kind: Kind, id: &str) -> 
     Ok(row)
 }
 
-async fn list_apps(State(pool): State<Pool>, headers: HeaderMap) -> Result<Json<Vec<ObjectInfo>>, PoolError> {
+async fn list_apps(
+    State(pool): State<Pool>,
+    headers: HeaderMap,
+) -> Result<Json<Vec<ObjectInfo>>, PoolError> {
     Ok(Json(list_objects(&pool, &headers, Kind::App).await?))
 }
 
-async fn list_data(State(pool): State<Pool>, headers: HeaderMap) -> Result<Json<Vec<ObjectInfo>>, PoolError> {
+async fn list_data(
+    State(pool): State<Pool>,
+    headers: HeaderMap,
+) -> Result<Json<Vec<ObjectInfo>>, PoolError> {
     Ok(Json(list_objects(&pool, &headers, Kind::Data).await?))
 }
 
-async fn list_workers(State(pool): State<Pool>, headers: HeaderMap) -> Result<Json<Vec<ObjectInfo>>, PoolError> {
+async fn list_workers(
+    State(pool): State<Pool>,
+    headers: HeaderMap,
+) -> Result<Json<Vec<ObjectInfo>>, PoolError> {
     Ok(Json(list_objects(&pool, &headers, Kind::Worker).await?))
 }
 
@@ -519,7 +582,9 @@ async fn show_app(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Json<ObjectInfo>, PoolError> {
-    Ok(Json(show_object(&pool, &headers, Kind::App, &id).await?.info))
+    Ok(Json(
+        show_object(&pool, &headers, Kind::App, &id).await?.info,
+    ))
 }
 
 async fn show_datum(
@@ -527,7 +592,9 @@ async fn show_datum(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Json<ObjectInfo>, PoolError> {
-    Ok(Json(show_object(&pool, &headers, Kind::Data, &id).await?.info))
+    Ok(Json(
+        show_object(&pool, &headers, Kind::Data, &id).await?.info,
+    ))
 }
 
 fn octets(bytes: Vec<u8>) -> Response {
@@ -558,7 +625,9 @@ async fn add_worker(
         return Err(PoolError::NotFound(format!("no user {}", body.owner)));
     }
     if body.confinement == Confinement::Group && body.group.is_none() {
-        return Err(PoolError::BadRequest("a group worker needs its group: pass --group".into()));
+        return Err(PoolError::BadRequest(
+            "a group worker needs its group: pass --group".into(),
+        ));
     }
     let meta = Meta {
         owner: body.owner.clone(),
@@ -595,14 +664,25 @@ async fn submit_job(
         .store()
         .object(Kind::App, &body.app)
         .await?
-        .ok_or_else(|| PoolError::NotFound(format!("no app {}: see `decloud pool app list`", body.app)))?;
-    bits(&caller, &app.meta, Perm::Execute, &format!("app {}", body.app))?;
+        .ok_or_else(|| {
+            PoolError::NotFound(format!("no app {}: see `decloud pool app list`", body.app))
+        })?;
+    bits(
+        &caller,
+        &app.meta,
+        Perm::Execute,
+        &format!("app {}", body.app),
+    )?;
     if !may_submit(&caller.principal(), &app.visibility()) {
         return Err(PoolError::Forbidden(format!(
             "app {} is {}: only its {} may submit it",
             body.app,
             app.info.confinement.as_str(),
-            if app.info.confinement == Confinement::Group { "group's members" } else { "owner" }
+            if app.info.confinement == Confinement::Group {
+                "group's members"
+            } else {
+                "owner"
+            }
         )));
     }
     if let Some(datum) = &body.datum {
@@ -631,13 +711,23 @@ async fn submit_job(
         mode: Mode::PRIVATE,
     };
     pool.store()
-        .insert_job(&id, &meta, &body.app, body.datum.as_deref(), &body.args, unix_now())
+        .insert_job(
+            &id,
+            &meta,
+            &body.app,
+            body.datum.as_deref(),
+            &body.args,
+            unix_now(),
+        )
         .await?;
     pool.inner.submitted.send_modify(|n| *n = n.wrapping_add(1));
     Ok(Json(pool.store().job(&id).await?.expect("inserted").info))
 }
 
-async fn list_jobs(State(pool): State<Pool>, headers: HeaderMap) -> Result<Json<Vec<JobInfo>>, PoolError> {
+async fn list_jobs(
+    State(pool): State<Pool>,
+    headers: HeaderMap,
+) -> Result<Json<Vec<JobInfo>>, PoolError> {
     let caller = pool.caller(&headers).await?;
     allow(&caller, Action::List)?;
     Ok(Json(
@@ -651,7 +741,11 @@ async fn list_jobs(State(pool): State<Pool>, headers: HeaderMap) -> Result<Json<
     ))
 }
 
-async fn visible_job(pool: &Pool, caller: &Caller, id: &str) -> Result<crate::store::JobRow, PoolError> {
+async fn visible_job(
+    pool: &Pool,
+    caller: &Caller,
+    id: &str,
+) -> Result<crate::store::JobRow, PoolError> {
     let job = pool
         .store()
         .job(id)
@@ -717,7 +811,9 @@ async fn chmod(
     );
     let mode = decloud_access::change_mode(relation, meta.mode, to)?;
     pool.store().set_mode(kind, &id, mode).await?;
-    Ok(Json(serde_json::json!({"id": id, "mode": mode.to_string(), "symbolic": mode.symbolic()})))
+    Ok(Json(
+        serde_json::json!({"id": id, "mode": mode.to_string(), "symbolic": mode.symbolic()}),
+    ))
 }
 
 async fn chgrp(
@@ -747,6 +843,8 @@ async fn chgrp(
             return Err(PoolError::NotFound(format!("no group {g}")));
         }
     }
-    pool.store().set_group(kind, &id, body.group.as_deref()).await?;
+    pool.store()
+        .set_group(kind, &id, body.group.as_deref())
+        .await?;
     Ok(Json(serde_json::json!({"id": id, "group": body.group})))
 }

@@ -6,7 +6,7 @@ use decloud_access::{Action, Perm, Right, relation_of};
 
 use crate::store::{Caller, Meta};
 use crate::wire::PoolSession;
-use crate::{Pool, PoolError, random_hex, sha256_hex, unix_now};
+use crate::{Credential, Pool, PoolError, random_hex, sha256_hex, unix_now};
 
 /// The sha256 under which a session token is stored.
 pub(crate) fn token_hash(token: &str) -> String {
@@ -120,13 +120,14 @@ impl Pool {
         let name = match self.store().identity(kind, subject).await? {
             Some(name) => name,
             None => {
-                let (right, active) = if kind == "wallet" {
-                    (Right::Visitor, true)
-                } else if self.inner.config.auto_accept {
-                    (Right::Standard, true)
-                } else {
-                    (Right::Standard, false)
+                let credential = match kind {
+                    "wallet" => Credential::Wallet,
+                    "x509" => Credential::Certificate,
+                    _ => Credential::OpenId,
                 };
+                let (right, active) = credential
+                    .new_identity(self.inner.config.auto_accept)
+                    .unwrap_or((Right::None, false));
                 let mut name = sanitize(name_hint);
                 if kind != "wallet" && self.store().user(&name).await?.is_some() {
                     name = format!("{name}-{}", &sha256_hex(subject.as_bytes())[..8]);
@@ -157,20 +158,16 @@ fn sanitize(hint: &str) -> String {
         .filter(|c| c.is_ascii_alphanumeric() || ".-_@:".contains(*c))
         .take(64)
         .collect();
-    if name.is_empty() {
-        "user".into()
-    } else {
-        name
-    }
+    if name.is_empty() { "user".into() } else { name }
 }
 
 /// A valid argon2id hash of a random password, verified against when the login is unknown.
-const DUMMY_HASH: &str =
-    "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$5p8Y0Dq9v0jPZcXrO4tVnDZWWNgk1O5a3PqzJmUo6bA";
+const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$5p8Y0Dq9v0jPZcXrO4tVnDZWWNgk1O5a3PqzJmUo6bA";
 
 /// Refuses `action` unless `caller`'s right allows it (rights × action, the first check).
 pub(crate) fn allow(caller: &Caller, action: Action) -> Result<(), PoolError> {
-    if caller.right.allows(action) {
+    // A caller is active: `Pool::caller` refuses pending users.
+    if crate::may_act(true, caller.right, action) {
         Ok(())
     } else {
         Err(PoolError::Forbidden(format!(

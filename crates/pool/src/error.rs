@@ -60,9 +60,8 @@ decloud_sql::column_errors!(PoolError);
 impl From<decloud_access::AccessError> for PoolError {
     fn from(e: decloud_access::AccessError) -> Self {
         match e {
-            decloud_access::AccessError::NotOwner | decloud_access::AccessError::Widening { .. } => {
-                PoolError::Forbidden(e.to_string())
-            }
+            decloud_access::AccessError::NotOwner
+            | decloud_access::AccessError::Widening { .. } => PoolError::Forbidden(e.to_string()),
             _ => PoolError::BadRequest(e.to_string()),
         }
     }

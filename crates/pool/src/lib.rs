@@ -20,6 +20,7 @@
 
 pub mod api;
 mod auth;
+pub mod credential;
 mod error;
 pub mod oidc;
 pub mod password;
@@ -29,6 +30,7 @@ pub mod wire;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use credential::{Credential, may_act};
 pub use decloud_access::{Action, Mode, Right};
 pub use error::PoolError;
 pub use oidc::OidcIssuer;
@@ -154,7 +156,9 @@ impl Pool {
         worker: alloy::primitives::Address,
         job: &str,
     ) -> Result<Vec<u8>, PoolError> {
-        self.store().job_content(worker, job, store::Part::App).await
+        self.store()
+            .job_content(worker, job, store::Part::App)
+            .await
     }
 
     /// The datum of `job`, for the worker that holds it only (never a certificate: such a job

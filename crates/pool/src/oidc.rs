@@ -163,7 +163,9 @@ impl Verifier {
         let jwk = find(&set);
         keys.insert(issuer.issuer.clone(), (Instant::now(), set));
         let jwk = jwk.ok_or_else(|| {
-            PoolError::Unauthorized("ID token refused: its key is not among the issuer's keys".into())
+            PoolError::Unauthorized(
+                "ID token refused: its key is not among the issuer's keys".into(),
+            )
         })?;
         DecodingKey::from_jwk(&jwk)
             .map_err(|_| PoolError::Unauthorized("ID token refused: unusable key".into()))

@@ -140,7 +140,11 @@ mod tests {
         t.failed(&keys, 101);
         assert_eq!(t.check(&keys, 101), Err(2));
         assert_eq!(t.check(&["ip:10.0.0.1"], 102), Err(1), "either key counts");
-        assert_eq!(t.check(&["login:bob"], 101), Ok(()), "others are not slowed");
+        assert_eq!(
+            t.check(&["login:bob"], 101),
+            Ok(()),
+            "others are not slowed"
+        );
         assert_eq!(t.check(&keys, 103), Ok(()));
         t.succeeded(&keys);
         assert_eq!(t.check(&keys, 103), Ok(()));

@@ -305,14 +305,19 @@ impl Store {
 
     pub(crate) async fn user(&self, name: &str) -> Result<Option<UserRow>, PoolError> {
         let sql = format!("SELECT {USER_COLUMNS} FROM pool_users WHERE name = $1");
-        rows(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(name.to_owned()), read_user)
-            .optional(&self.pool)
-            .await
+        rows(
+            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(name.to_owned()),
+            read_user,
+        )
+        .optional(&self.pool)
+        .await
     }
 
     pub(crate) async fn users(&self) -> Result<Vec<UserRow>, PoolError> {
         let sql = format!("SELECT {USER_COLUMNS} FROM pool_users ORDER BY name");
-        rows(sqlx::query(sqlx::AssertSqlSafe(sql)), read_user).all(&self.pool).await
+        rows(sqlx::query(sqlx::AssertSqlSafe(sql)), read_user)
+            .all(&self.pool)
+            .await
     }
 
     pub(crate) async fn set_user(
@@ -369,11 +374,10 @@ impl Store {
         kind: &str,
         subject: &str,
     ) -> Result<Option<String>, PoolError> {
-        let query = sqlx::query(
-            "SELECT user_name FROM pool_identities WHERE kind = $1 AND subject = $2",
-        )
-        .bind(kind.to_owned())
-        .bind(subject.to_owned());
+        let query =
+            sqlx::query("SELECT user_name FROM pool_identities WHERE kind = $1 AND subject = $2")
+                .bind(kind.to_owned())
+                .bind(subject.to_owned());
         rows(query, |r| Ok::<_, PoolError>(parse(r, "user_name")?))
             .optional(&self.pool)
             .await
@@ -454,9 +458,10 @@ impl Store {
     }
 
     pub(crate) async fn group_names(&self) -> Result<Vec<String>, PoolError> {
-        rows(sqlx::query("SELECT name FROM pool_groups ORDER BY name"), |r| {
-            Ok::<_, PoolError>(parse(r, "name")?)
-        })
+        rows(
+            sqlx::query("SELECT name FROM pool_groups ORDER BY name"),
+            |r| Ok::<_, PoolError>(parse(r, "name")?),
+        )
         .all(&self.pool)
         .await
     }
@@ -495,9 +500,16 @@ impl Store {
             .await
     }
 
-    pub(crate) async fn insert_challenge(&self, nonce: &str, deadline: u64) -> Result<(), PoolError> {
+    pub(crate) async fn insert_challenge(
+        &self,
+        nonce: &str,
+        deadline: u64,
+    ) -> Result<(), PoolError> {
         sqlx::query("DELETE FROM pool_challenges WHERE deadline < $1")
-            .bind(bigint(deadline.saturating_sub(2 * crate::api::CHALLENGE_TTL_SECS), "time")?)
+            .bind(bigint(
+                deadline.saturating_sub(2 * crate::api::CHALLENGE_TTL_SECS),
+                "time",
+            )?)
             .execute(&self.pool)
             .await?;
         sqlx::query("INSERT INTO pool_challenges (nonce, deadline) VALUES ($1, $2)")
@@ -532,9 +544,12 @@ impl Store {
     pub(crate) async fn meta(&self, kind: Kind, id: &str) -> Result<Option<Meta>, PoolError> {
         let (table, key) = kind.table();
         let sql = format!("SELECT owner, grp, mode FROM {table} WHERE {key} = $1");
-        rows(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id.to_owned()), Meta::read)
-            .optional(&self.pool)
-            .await
+        rows(
+            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id.to_owned()),
+            Meta::read,
+        )
+        .optional(&self.pool)
+        .await
     }
 
     pub(crate) async fn set_mode(&self, kind: Kind, id: &str, mode: Mode) -> Result<(), PoolError> {
@@ -607,7 +622,11 @@ impl Store {
         Ok(())
     }
 
-    pub(crate) async fn object(&self, kind: Kind, id: &str) -> Result<Option<ObjectRow>, PoolError> {
+    pub(crate) async fn object(
+        &self,
+        kind: Kind,
+        id: &str,
+    ) -> Result<Option<ObjectRow>, PoolError> {
         let (sql, fixed) = match kind {
             Kind::App => (
                 format!("SELECT {OBJECT_COLUMNS} FROM pool_apps WHERE id = $1"),
@@ -618,9 +637,12 @@ impl Store {
                 None,
             ),
         };
-        rows(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id.to_owned()), |r| read_object(r, fixed))
-            .optional(&self.pool)
-            .await
+        rows(
+            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id.to_owned()),
+            |r| read_object(r, fixed),
+        )
+        .optional(&self.pool)
+        .await
     }
 
     pub(crate) async fn objects(&self, kind: Kind) -> Result<Vec<ObjectRow>, PoolError> {
@@ -634,17 +656,29 @@ impl Store {
                 None,
             ),
         };
-        rows(sqlx::query(sqlx::AssertSqlSafe(sql)), |r| read_object(r, fixed))
-            .all(&self.pool)
-            .await
+        rows(sqlx::query(sqlx::AssertSqlSafe(sql)), |r| {
+            read_object(r, fixed)
+        })
+        .all(&self.pool)
+        .await
     }
 
     pub(crate) async fn content(&self, kind: Kind, id: &str) -> Result<Vec<u8>, PoolError> {
-        let table = if kind == Kind::App { "pool_apps" } else { "pool_data" };
+        let table = if kind == Kind::App {
+            "pool_apps"
+        } else {
+            "pool_data"
+        };
         let sql = format!("SELECT content, checksum FROM {table} WHERE id = $1");
-        let row = rows(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id.to_owned()), |r| {
-            Ok::<_, PoolError>((parse::<String>(r, "content")?, parse::<String>(r, "checksum")?))
-        })
+        let row = rows(
+            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id.to_owned()),
+            |r| {
+                Ok::<_, PoolError>((
+                    parse::<String>(r, "content")?,
+                    parse::<String>(r, "checksum")?,
+                ))
+            },
+        )
         .optional(&self.pool)
         .await?
         .ok_or_else(|| PoolError::NotFound(format!("no {} {id}", kind.noun())))?;
@@ -761,14 +795,19 @@ impl Store {
 
     pub(crate) async fn job(&self, id: &str) -> Result<Option<JobRow>, PoolError> {
         let sql = format!("SELECT {JOB_COLUMNS} FROM pool_jobs WHERE id = $1");
-        rows(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id.to_owned()), read_job)
-            .optional(&self.pool)
-            .await
+        rows(
+            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id.to_owned()),
+            read_job,
+        )
+        .optional(&self.pool)
+        .await
     }
 
     pub(crate) async fn jobs(&self) -> Result<Vec<JobRow>, PoolError> {
         let sql = format!("SELECT {JOB_COLUMNS} FROM pool_jobs ORDER BY created_at, id");
-        rows(sqlx::query(sqlx::AssertSqlSafe(sql)), read_job).all(&self.pool).await
+        rows(sqlx::query(sqlx::AssertSqlSafe(sql)), read_job)
+            .all(&self.pool)
+            .await
     }
 
     pub(crate) async fn job_result(&self, id: &str) -> Result<Option<Vec<u8>>, PoolError> {
@@ -797,7 +836,9 @@ impl Store {
             "SELECT {JOB_COLUMNS} FROM pool_jobs WHERE status = 'pending' AND origin = 'client' \
              ORDER BY created_at, id LIMIT 200"
         );
-        let pending = rows(sqlx::query(sqlx::AssertSqlSafe(sql)), read_job).all(&self.pool).await?;
+        let pending = rows(sqlx::query(sqlx::AssertSqlSafe(sql)), read_job)
+            .all(&self.pool)
+            .await?;
         for job in pending {
             let Some(app) = self.object(Kind::App, &job.info.app).await? else {
                 continue;
@@ -867,9 +908,10 @@ impl Store {
         match part {
             Part::App => self.content(Kind::App, &job.info.app).await,
             Part::Datum => {
-                let datum = job.info.datum.ok_or_else(|| {
-                    PoolError::NotFound(format!("job {id} has no datum"))
-                })?;
+                let datum = job
+                    .info
+                    .datum
+                    .ok_or_else(|| PoolError::NotFound(format!("job {id} has no datum")))?;
                 let row = self
                     .object(Kind::Data, &datum)
                     .await?

@@ -41,7 +41,12 @@ impl Api {
         }
     }
 
-    async fn send(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (StatusCode, Value, reqwest::header::HeaderMap) {
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value, reqwest::header::HeaderMap) {
         let mut request = self.http.request(method, format!("{}{path}", self.url));
         if let Some(token) = &self.token {
             request = request.bearer_auth(token);
@@ -53,8 +58,8 @@ impl Api {
         let status = response.status();
         let headers = response.headers().clone();
         let bytes = response.bytes().await.unwrap();
-        let value = serde_json::from_slice(&bytes)
-            .unwrap_or_else(|_| Value::String(B64.encode(&bytes)));
+        let value =
+            serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(B64.encode(&bytes)));
         (status, value, headers)
     }
 
@@ -70,7 +75,10 @@ impl Api {
 
     async fn login(&self, login: &str, password: &str) -> Self {
         let (status, body) = self
-            .post("/v1/pool/login/password", json!({"login": login, "password": password}))
+            .post(
+                "/v1/pool/login/password",
+                json!({"login": login, "password": password}),
+            )
             .await;
         assert_eq!(status, StatusCode::OK, "{body}");
         self.with(&serde_json::from_value(body).unwrap())
@@ -87,9 +95,12 @@ async fn start(db: &TestDb, issuers: Vec<OidcIssuer>) -> (Pool, Service, Api) {
     config.issuers = issuers;
     config.allow_private_issuers = true;
     let pool = Pool::open(config).await.unwrap();
-    let service = Service::serve(([127, 0, 0, 1], 0).into(), decloud_pool::api::router(pool.clone()))
-        .await
-        .unwrap();
+    let service = Service::serve(
+        ([127, 0, 0, 1], 0).into(),
+        decloud_pool::api::router(pool.clone()),
+    )
+    .await
+    .unwrap();
     let api = Api::new(&service.url());
     (pool, service, api)
 }
@@ -101,18 +112,27 @@ async fn passwords_are_argon2_and_bad_ones_slow_down(db: &TestDb) {
     let (_pool, _service, api) = start(db, vec![]).await;
     let admin = api.login("admin", ADMIN_PASSWORD).await;
     let (status, body) = admin
-        .post("/v1/pool/users", json!({"name": "ann", "password": "ann's password"}))
+        .post(
+            "/v1/pool/users",
+            json!({"name": "ann", "password": "ann's password"}),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["right"], "standard");
     // An unknown login and a wrong password are refused alike.
     let (status, body) = api
-        .post("/v1/pool/login/password", json!({"login": "nobody", "password": "whatever123"}))
+        .post(
+            "/v1/pool/login/password",
+            json!({"login": "nobody", "password": "whatever123"}),
+        )
         .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
     for _ in 0..2 {
         let (status, body) = api
-            .post("/v1/pool/login/password", json!({"login": "ann", "password": "wrong password"}))
+            .post(
+                "/v1/pool/login/password",
+                json!({"login": "ann", "password": "wrong password"}),
+            )
             .await;
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
         assert!(!error(&body).contains("ann's password"), "no secret echoed");
@@ -131,7 +151,10 @@ async fn passwords_are_argon2_and_bad_ones_slow_down(db: &TestDb) {
     assert!(error(&body).contains("failed password attempts"), "{body}");
     // Unauthenticated and junk tokens are refused.
     assert_eq!(api.get("/v1/pool/me").await.0, StatusCode::UNAUTHORIZED);
-    let junk = Api { token: Some("dcp_junk".into()), ..api.clone() };
+    let junk = Api {
+        token: Some("dcp_junk".into()),
+        ..api.clone()
+    };
     assert_eq!(junk.get("/v1/pool/me").await.0, StatusCode::UNAUTHORIZED);
 }
 
@@ -140,13 +163,18 @@ async fn users(api: &Api) -> (Api, Api, Api, Api) {
     let admin = api.login("admin", ADMIN_PASSWORD).await;
     for (name, right) in [("ann", "standard"), ("bob", "standard"), ("vic", "visitor")] {
         let (status, body) = admin
-            .post("/v1/pool/users", json!({"name": name, "right": right, "password": format!("{name} password")}))
+            .post(
+                "/v1/pool/users",
+                json!({"name": name, "right": right, "password": format!("{name} password")}),
+            )
             .await;
         assert_eq!(status, StatusCode::OK, "{body}");
     }
     let (status, body) = admin.post("/v1/pool/groups", json!({"name": "lab"})).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let (status, body) = admin.post("/v1/pool/groups/lab/members", json!({"user": "ann"})).await;
+    let (status, body) = admin
+        .post("/v1/pool/groups/lab/members", json!({"user": "ann"}))
+        .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     (
         admin,
@@ -164,12 +192,18 @@ async fn rights_bits_and_confinement_are_checked_on_every_request(db: &TestDb) {
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
     assert!(error(&body).contains("insert-user"), "{body}");
     let (status, _) = vic
-        .post("/v1/pool/apps", json!({"name": "x", "module": B64.encode(MODULE)}))
+        .post(
+            "/v1/pool/apps",
+            json!({"name": "x", "module": B64.encode(MODULE)}),
+        )
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     // ann's private app: bob neither sees nor submits it.
     let (status, app) = ann
-        .post("/v1/pool/apps", json!({"name": "mine", "module": B64.encode(MODULE)}))
+        .post(
+            "/v1/pool/apps",
+            json!({"name": "mine", "module": B64.encode(MODULE)}),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{app}");
     assert_eq!(app["mode"], "700");
@@ -185,25 +219,50 @@ async fn rights_bits_and_confinement_are_checked_on_every_request(db: &TestDb) {
     let chmod = format!("/v1/pool/apps/{app_id}/chmod");
     let (status, body) = ann.post(&chmod, json!({"mode": "500"})).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
-    assert!(error(&body).contains("change-access"), "a standard user: {body}");
-    let (status, body) = ann.post("/v1/pool/users/ann/right", json!({"right": "advanced"})).await;
-    assert_eq!(status, StatusCode::FORBIDDEN, "nobody raises their own right: {body}");
-    let (status, body) = admin.post("/v1/pool/users/ann/right", json!({"right": "advanced"})).await;
+    assert!(
+        error(&body).contains("change-access"),
+        "a standard user: {body}"
+    );
+    let (status, body) = ann
+        .post("/v1/pool/users/ann/right", json!({"right": "advanced"}))
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "nobody raises their own right: {body}"
+    );
+    let (status, body) = admin
+        .post("/v1/pool/users/ann/right", json!({"right": "advanced"}))
+        .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["right"], "advanced");
     let (status, body) = ann.post(&chmod, json!({"mode": "755"})).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
-    assert!(error(&body).contains("only an administrator may widen"), "{body}");
-    assert_eq!(ann.post(&chmod, json!({"mode": "500"})).await.0, StatusCode::OK);
-    admin.post("/v1/pool/users/bob/right", json!({"right": "advanced"})).await;
+    assert!(
+        error(&body).contains("only an administrator may widen"),
+        "{body}"
+    );
+    assert_eq!(
+        ann.post(&chmod, json!({"mode": "500"})).await.0,
+        StatusCode::OK
+    );
+    admin
+        .post("/v1/pool/users/bob/right", json!({"right": "advanced"}))
+        .await;
     let (status, body) = bob.post(&chmod, json!({"mode": "000"})).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
     assert!(error(&body).contains("owner"), "not bob's: {body}");
     let (status, body) = ann.post(&chmod, json!({"mode": "7x0"})).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
-    assert_eq!(admin.post(&chmod, json!({"mode": "755"})).await.0, StatusCode::OK);
+    assert_eq!(
+        admin.post(&chmod, json!({"mode": "755"})).await.0,
+        StatusCode::OK
+    );
     // Widened bits let bob see it; confinement still keeps a private app to its owner.
-    assert_eq!(bob.get(&format!("/v1/pool/apps/{app_id}")).await.0, StatusCode::OK);
+    assert_eq!(
+        bob.get(&format!("/v1/pool/apps/{app_id}")).await.0,
+        StatusCode::OK
+    );
     let (status, body) = bob.post("/v1/pool/jobs", json!({"app": app_id})).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
     assert!(error(&body).contains("private"), "{body}");
@@ -214,9 +273,17 @@ async fn rights_bits_and_confinement_are_checked_on_every_request(db: &TestDb) {
     assert_eq!(status, StatusCode::OK, "{cert}");
     assert_eq!(cert["confinement"], "private");
     let cert_id = cert["id"].as_str().unwrap();
-    assert_eq!(bob.get(&format!("/v1/pool/data/{cert_id}/content")).await.0, StatusCode::FORBIDDEN);
-    assert_eq!(ann.get(&format!("/v1/pool/data/{cert_id}/content")).await.0, StatusCode::OK);
-    let (status, body) = ann.post("/v1/pool/jobs", json!({"app": app_id, "datum": cert_id})).await;
+    assert_eq!(
+        bob.get(&format!("/v1/pool/data/{cert_id}/content")).await.0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        ann.get(&format!("/v1/pool/data/{cert_id}/content")).await.0,
+        StatusCode::OK
+    );
+    let (status, body) = ann
+        .post("/v1/pool/jobs", json!({"app": app_id, "datum": cert_id}))
+        .await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
     assert!(error(&body).contains("certificate"), "{body}");
     // A group app is for the group's members.
@@ -231,30 +298,69 @@ async fn rights_bits_and_confinement_are_checked_on_every_request(db: &TestDb) {
     let public_worker = PrivateKeySigner::random().address();
     let anns_worker = PrivateKeySigner::random().address();
     let (status, body) = ann
-        .post("/v1/pool/workers", json!({"address": anns_worker, "owner": "ann", "confinement": "private"}))
+        .post(
+            "/v1/pool/workers",
+            json!({"address": anns_worker, "owner": "ann", "confinement": "private"}),
+        )
         .await;
-    assert_eq!(status, StatusCode::FORBIDDEN, "declaring workers is an administrator's: {body}");
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "declaring workers is an administrator's: {body}"
+    );
     let (status, body) = admin
-        .post("/v1/pool/workers", json!({"address": anns_worker, "owner": "ann", "confinement": "private"}))
+        .post(
+            "/v1/pool/workers",
+            json!({"address": anns_worker, "owner": "ann", "confinement": "private"}),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let (status, job) = ann.post("/v1/pool/jobs", json!({"app": app_id, "args": "a b"})).await;
+    let (status, job) = ann
+        .post("/v1/pool/jobs", json!({"app": app_id, "args": "a b"}))
+        .await;
     assert_eq!(status, StatusCode::OK, "{job}");
     let job_id = job["id"].as_str().unwrap().to_owned();
     assert_eq!(job["status"], "pending");
-    assert_eq!(pool.take_job(public_worker).await.unwrap(), None, "a public worker gets no private work");
-    let order = pool.take_job(anns_worker).await.unwrap().expect("ann's worker gets it");
+    assert_eq!(
+        pool.take_job(public_worker).await.unwrap(),
+        None,
+        "a public worker gets no private work"
+    );
+    let order = pool
+        .take_job(anns_worker)
+        .await
+        .unwrap()
+        .expect("ann's worker gets it");
     assert_eq!(order.job, job_id);
     assert_eq!(order.args, "a b");
-    assert_eq!(pool.take_job(anns_worker).await.unwrap(), None, "handed out once");
+    assert_eq!(
+        pool.take_job(anns_worker).await.unwrap(),
+        None,
+        "handed out once"
+    );
     // The worker right: only the job it holds.
     assert!(pool.job_app(public_worker, &job_id).await.is_err());
     assert_eq!(pool.job_app(anns_worker, &job_id).await.unwrap(), MODULE);
-    let outcome = |bytes: &[u8]| JobOutcome::Completed { result: B64.encode(bytes) };
-    let refused = pool.finish_job(public_worker, &job_id, outcome(b"forged")).await.unwrap_err();
-    assert!(refused.to_string().contains("holds no running job"), "{refused}");
-    pool.finish_job(anns_worker, &job_id, outcome(b"the result")).await.unwrap();
-    assert!(pool.finish_job(anns_worker, &job_id, outcome(b"again")).await.is_err(), "once");
+    let outcome = |bytes: &[u8]| JobOutcome::Completed {
+        result: B64.encode(bytes),
+    };
+    let refused = pool
+        .finish_job(public_worker, &job_id, outcome(b"forged"))
+        .await
+        .unwrap_err();
+    assert!(
+        refused.to_string().contains("holds no running job"),
+        "{refused}"
+    );
+    pool.finish_job(anns_worker, &job_id, outcome(b"the result"))
+        .await
+        .unwrap();
+    assert!(
+        pool.finish_job(anns_worker, &job_id, outcome(b"again"))
+            .await
+            .is_err(),
+        "once"
+    );
     // The owner reads its job and its result; nobody else does.
     let (status, shown) = ann.get(&format!("/v1/pool/jobs/{job_id}")).await;
     assert_eq!(status, StatusCode::OK);
@@ -263,7 +369,10 @@ async fn rights_bits_and_confinement_are_checked_on_every_request(db: &TestDb) {
     let (status, result) = ann.get(&format!("/v1/pool/jobs/{job_id}/result")).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(B64.decode(result.as_str().unwrap()).unwrap(), b"the result");
-    assert_eq!(bob.get(&format!("/v1/pool/jobs/{job_id}/result")).await.0, StatusCode::FORBIDDEN);
+    assert_eq!(
+        bob.get(&format!("/v1/pool/jobs/{job_id}/result")).await.0,
+        StatusCode::FORBIDDEN
+    );
     let (_, bobs) = bob.get("/v1/pool/jobs").await;
     assert_eq!(bobs.as_array().unwrap().len(), 0);
 }
@@ -272,7 +381,9 @@ async fn a_requester_reads_its_deals_jobs_after_a_wallet_login(db: &TestDb) {
     let (pool, _service, api) = start(db, vec![]).await;
     let requester = PrivateKeySigner::random();
     let task = format!("0x{}", "ab".repeat(32));
-    pool.record_deal_task(&task, requester.address(), "active").await.unwrap();
+    pool.record_deal_task(&task, requester.address(), "active")
+        .await
+        .unwrap();
     let login = |signer: PrivateKeySigner, claimed: alloy::primitives::Address| {
         let api = api.clone();
         async move {
@@ -299,7 +410,10 @@ async fn a_requester_reads_its_deals_jobs_after_a_wallet_login(db: &TestDb) {
     let other = PrivateKeySigner::random();
     let (_, session) = login(other.clone(), other.address()).await;
     let other = api.with(&serde_json::from_value(session).unwrap());
-    assert_eq!(other.get(&format!("/v1/pool/jobs/{task}")).await.0, StatusCode::FORBIDDEN);
+    assert_eq!(
+        other.get(&format!("/v1/pool/jobs/{task}")).await.0,
+        StatusCode::FORBIDDEN
+    );
 }
 
 /// A local OpenID issuer: an ES256 key made here, its JWKS served over HTTP.
@@ -326,7 +440,9 @@ impl Issuer {
                 async move { axum::Json(jwks) }
             }),
         );
-        let service = Service::serve(([127, 0, 0, 1], 0).into(), router).await.unwrap();
+        let service = Service::serve(([127, 0, 0, 1], 0).into(), router)
+            .await
+            .unwrap();
         Self {
             key,
             url: service.url(),
@@ -345,7 +461,12 @@ impl Issuer {
     fn token(&self, key: &rcgen::KeyPair, claims: Value) -> String {
         let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
         header.kid = Some("k1".into());
-        jsonwebtoken::encode(&header, &claims, &jsonwebtoken::EncodingKey::from_ec_der(&key.serialize_der())).unwrap()
+        jsonwebtoken::encode(
+            &header,
+            &claims,
+            &jsonwebtoken::EncodingKey::from_ec_der(&key.serialize_der()),
+        )
+        .unwrap()
     }
 }
 
@@ -353,12 +474,18 @@ async fn openid_tokens_are_checked_and_new_identities_wait_for_validation(db: &T
     let issuer = Issuer::start().await;
     let (_pool, _service, api) = start(db, vec![issuer.trusted()]).await;
     let admin = api.login("admin", ADMIN_PASSWORD).await;
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
     let claims = |iss: &str, aud: &str, exp: u64| json!({"iss": iss, "aud": aud, "sub": "dora", "exp": exp, "nbf": now - 10, "iat": now - 10});
     let good = claims(&issuer.url, "decloud-pool", now + 600);
     let login = |token: String| {
         let api = api.clone();
-        async move { api.post("/v1/pool/login/oidc", json!({"id_token": token})).await }
+        async move {
+            api.post("/v1/pool/login/oidc", json!({"id_token": token}))
+                .await
+        }
     };
     for (token, why) in [
         (issuer.token(&issuer.key, claims(&issuer.url, "decloud-pool", now - 3600)), "expired"),
@@ -378,37 +505,76 @@ async fn openid_tokens_are_checked_and_new_identities_wait_for_validation(db: &T
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
     assert!(error(&body).contains("pending"), "{body}");
     let (_, users) = admin.get("/v1/pool/users").await;
-    let dora = users.as_array().unwrap().iter().find(|u| u["status"] == "pending").expect("a pending user");
+    let dora = users
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["status"] == "pending")
+        .expect("a pending user");
     let name = dora["name"].as_str().unwrap().to_owned();
-    assert!(dora["identities"][0].as_str().unwrap().starts_with("oidc:"), "{dora}");
+    assert!(
+        dora["identities"][0].as_str().unwrap().starts_with("oidc:"),
+        "{dora}"
+    );
     let (status, _) = login(issuer.token(&issuer.key, good.clone())).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "still pending");
-    assert_eq!(admin.post(&format!("/v1/pool/users/{name}/validate"), json!({})).await.0, StatusCode::OK);
+    assert_eq!(
+        admin
+            .post(&format!("/v1/pool/users/{name}/validate"), json!({}))
+            .await
+            .0,
+        StatusCode::OK
+    );
     let (status, session) = login(issuer.token(&issuer.key, good)).await;
     assert_eq!(status, StatusCode::OK, "{session}");
     let dora = api.with(&serde_json::from_value(session).unwrap());
     let (status, me) = dora.get("/v1/pool/me").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(me["name"], name.as_str());
-    let (status, _) = dora.post("/v1/pool/apps", json!({"name": "d", "module": B64.encode(MODULE)})).await;
+    let (status, _) = dora
+        .post(
+            "/v1/pool/apps",
+            json!({"name": "d", "module": B64.encode(MODULE)}),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "a validated standard user acts");
 }
 
 /// A certificate authority made by the test, and a client certificate it signs.
-fn authority(name: &str) -> (rcgen::CertificateParams, rcgen::KeyPair, rustls::pki_types::CertificateDer<'static>) {
+fn authority(
+    name: &str,
+) -> (
+    rcgen::CertificateParams,
+    rcgen::KeyPair,
+    rustls::pki_types::CertificateDer<'static>,
+) {
     let key = rcgen::KeyPair::generate().unwrap();
     let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
     params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    params.key_usages = vec![rcgen::KeyUsagePurpose::KeyCertSign, rcgen::KeyUsagePurpose::DigitalSignature];
-    params.distinguished_name.push(rcgen::DnType::CommonName, name);
+    params.key_usages = vec![
+        rcgen::KeyUsagePurpose::KeyCertSign,
+        rcgen::KeyUsagePurpose::DigitalSignature,
+    ];
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, name);
     let cert = params.self_signed(&key).unwrap();
     (params, key, cert.der().clone())
 }
 
-fn client_certificate(ca: &(rcgen::CertificateParams, rcgen::KeyPair, rustls::pki_types::CertificateDer<'static>), cn: &str) -> (Vec<rustls::pki_types::CertificateDer<'static>>, Vec<u8>) {
+fn client_certificate(
+    ca: &(
+        rcgen::CertificateParams,
+        rcgen::KeyPair,
+        rustls::pki_types::CertificateDer<'static>,
+    ),
+    cn: &str,
+) -> (Vec<rustls::pki_types::CertificateDer<'static>>, Vec<u8>) {
     let key = rcgen::KeyPair::generate().unwrap();
     let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-    params.distinguished_name.push(rcgen::DnType::CommonName, cn);
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, cn);
     params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
     let issuer = rcgen::Issuer::from_params(&ca.0, &ca.1);
     let cert = params.signed_by(&key, &issuer).unwrap();
@@ -433,7 +599,9 @@ async fn client_certificates_from_trusted_authorities_only(db: &TestDb) {
     .unwrap();
     let with_cert = |chain, key| Api {
         http: reqwest::Client::builder()
-            .tls_backend_preconfigured(client_config_with_certificate(identity.fingerprint(), chain, key).unwrap())
+            .tls_backend_preconfigured(
+                client_config_with_certificate(identity.fingerprint(), chain, key).unwrap(),
+            )
             .build()
             .unwrap(),
         url: service.url(),
@@ -441,7 +609,10 @@ async fn client_certificates_from_trusted_authorities_only(db: &TestDb) {
     };
     // Without a certificate the API works (password logins), but no certificate login.
     let plain = Api {
-        http: reqwest::Client::builder().tls_backend_preconfigured(client_config(identity.fingerprint())).build().unwrap(),
+        http: reqwest::Client::builder()
+            .tls_backend_preconfigured(client_config(identity.fingerprint()))
+            .build()
+            .unwrap(),
         url: service.url(),
         token: None,
     };
@@ -455,19 +626,34 @@ async fn client_certificates_from_trusted_authorities_only(db: &TestDb) {
         .post(format!("{}/v1/pool/login/certificate", service.url()))
         .send()
         .await;
-    assert!(refused.is_err(), "an untrusted CA's certificate is refused: {refused:?}");
+    assert!(
+        refused.is_err(),
+        "an untrusted CA's certificate is refused: {refused:?}"
+    );
     // A trusted one: a pending identity, then a session once validated.
     let (chain, key) = client_certificate(&trusted, "carol");
     let carol = with_cert(chain, key);
     let (status, body) = carol.post("/v1/pool/login/certificate", json!({})).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
-    assert!(error(&body).contains("carol") && error(&body).contains("pending"), "{body}");
-    assert_eq!(admin.post("/v1/pool/users/carol/validate", json!({})).await.0, StatusCode::OK);
+    assert!(
+        error(&body).contains("carol") && error(&body).contains("pending"),
+        "{body}"
+    );
+    assert_eq!(
+        admin
+            .post("/v1/pool/users/carol/validate", json!({}))
+            .await
+            .0,
+        StatusCode::OK
+    );
     let (status, session) = carol.post("/v1/pool/login/certificate", json!({})).await;
     assert_eq!(status, StatusCode::OK, "{session}");
     let carol = carol.with(&serde_json::from_value(session).unwrap());
     let (_, me) = carol.get("/v1/pool/me").await;
-    assert!(me["identities"][0].as_str().unwrap().contains("CN=carol"), "{me}");
+    assert!(
+        me["identities"][0].as_str().unwrap().contains("CN=carol"),
+        "{me}"
+    );
 }
 
 decloud_sql::test_on_every_backend!(

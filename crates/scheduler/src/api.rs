@@ -190,7 +190,10 @@ async fn openapi() -> impl IntoResponse {
 }
 
 /// The worker of the request's bearer token; every authenticated call counts as a heartbeat.
-pub(crate) async fn authenticate(state: &Shared, headers: &HeaderMap) -> Result<Address, SchedulerError> {
+pub(crate) async fn authenticate(
+    state: &Shared,
+    headers: &HeaderMap,
+) -> Result<Address, SchedulerError> {
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())

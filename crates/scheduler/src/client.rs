@@ -20,8 +20,8 @@ use alloy::primitives::B256;
 use alloy::signers::SignerSync;
 use alloy::signers::local::PrivateKeySigner;
 use decloud_protocol::pool::{
-    Assignment, Challenge, Heartbeat, Info, JobOutcome, LoginRequest, NextAction, Report,
-    Session, Work,
+    Assignment, Challenge, Heartbeat, Info, JobOutcome, LoginRequest, NextAction, Report, Session,
+    Work,
 };
 use reqwest::StatusCode;
 use serde::de::DeserializeOwned;
@@ -326,7 +326,11 @@ impl SchedulerClient {
     }
 
     /// Ends the pool job `job` this worker holds with its result or its failure.
-    pub async fn pool_job_finish(&self, job: &str, outcome: &JobOutcome) -> Result<(), ClientError> {
+    pub async fn pool_job_finish(
+        &self,
+        job: &str,
+        outcome: &JobOutcome,
+    ) -> Result<(), ClientError> {
         let _: Option<serde_json::Value> = self
             .authed(|http, url| {
                 http.post(format!("{url}/v1/pool/work/{job}/result"))

@@ -76,7 +76,9 @@ async fn app(
     Path(job): Path<String>,
 ) -> Result<Response, SchedulerError> {
     let worker = authenticate(&state, &headers).await?;
-    Ok(octets(state.pool.job_app(worker, &job).await.map_err(refusal)?))
+    Ok(octets(
+        state.pool.job_app(worker, &job).await.map_err(refusal)?,
+    ))
 }
 
 async fn datum(

@@ -232,7 +232,10 @@ pub fn client_config_with_certificate(
         .map_err(|e| TlsError::Setup(e.to_string()))?
         .dangerous()
         .with_custom_certificate_verifier(Arc::new(PinnedKey { pin, algorithms }))
-        .with_client_auth_cert(chain, PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key_pkcs8)))
+        .with_client_auth_cert(
+            chain,
+            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key_pkcs8)),
+        )
         .map_err(|e| TlsError::Setup(format!("unusable client certificate or key: {e}")))
 }
 

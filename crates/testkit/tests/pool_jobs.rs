@@ -110,12 +110,24 @@ async fn a_private_app_runs_only_on_its_owners_private_worker() {
         .await
         .unwrap();
         assert_eq!(done["status"], "completed", "{done}");
-        assert_eq!(done["worker"], anns.to_string(), "never on the public worker {public}");
-        let (status, result) =
-            call(&url, Some(&ann), &format!("/v1/pool/jobs/{job}/result"), None).await;
+        assert_eq!(
+            done["worker"],
+            anns.to_string(),
+            "never on the public worker {public}"
+        );
+        let (status, result) = call(
+            &url,
+            Some(&ann),
+            &format!("/v1/pool/jobs/{job}/result"),
+            None,
+        )
+        .await;
         assert_eq!(status, 200);
         let text = result.as_str().unwrap();
-        assert!(text.contains(&format!("Hello, {name}!")), "the packed /out: {text:?}");
+        assert!(
+            text.contains(&format!("Hello, {name}!")),
+            "the packed /out: {text:?}"
+        );
     }
     // Nobody else reads them: a new standard user sees no job.
     call(
@@ -126,7 +138,13 @@ async fn a_private_app_runs_only_on_its_owners_private_worker() {
     )
     .await;
     let bob = login(&url, "bob", "bob's password").await;
-    let (status, _) = call(&url, Some(&bob), &format!("/v1/pool/jobs/{}/result", jobs[0].1), None).await;
+    let (status, _) = call(
+        &url,
+        Some(&bob),
+        &format!("/v1/pool/jobs/{}/result", jobs[0].1),
+        None,
+    )
+    .await;
     assert_eq!(status, 403);
     // A worker's session is not a pool user's: it cannot list jobs.
     let (status, _) = call(&url, Some("dcs_not_a_pool_session"), "/v1/pool/jobs", None).await;

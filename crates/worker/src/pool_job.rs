@@ -63,7 +63,8 @@ async fn execute(ctx: &Context, order: &WorkOrder) -> Result<Vec<u8>, String> {
     let (input, output) = (work.join("in"), work.join("out"));
     let _ = std::fs::remove_dir_all(&work);
     for dir in [&input, &output] {
-        std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     }
     let mut dataset_filename = None;
     if let Some((name, checksum)) = &order.datum {
@@ -78,7 +79,8 @@ async fn execute(ctx: &Context, order: &WorkOrder) -> Result<Vec<u8>, String> {
         if Digest::sha256(&bytes).to_hex() != *checksum {
             return Err("the datum does not match its sha256".into());
         }
-        std::fs::write(input.join(name), bytes).map_err(|e| format!("cannot keep the datum: {e}"))?;
+        std::fs::write(input.join(name), bytes)
+            .map_err(|e| format!("cannot keep the datum: {e}"))?;
         dataset_filename = Some(name.clone());
     }
     let args = TaskContext::split_args(&order.args).map_err(|e| e.to_string())?;
@@ -101,7 +103,10 @@ async fn execute(ctx: &Context, order: &WorkOrder) -> Result<Vec<u8>, String> {
     .map_err(|e| format!("the sandbox thread failed: {e}"))?
     .map_err(|e| format!("the app cannot run: {e}"))?;
     if let Outcome::TimedOut { after } = report.outcome {
-        return Err(format!("the app ran past its wall-clock cap of {} s", after.as_secs()));
+        return Err(format!(
+            "the app ran past its wall-clock cap of {} s",
+            after.as_secs()
+        ));
     }
     let packed = results::pack_dir(&output, limits.output_bytes.saturating_add(1 << 20))
         .map_err(|e| format!("cannot pack the result: {e}"));

@@ -36,7 +36,9 @@ pub(crate) struct PoolArgs {
 #[derive(Subcommand)]
 enum PoolCommand {
     /// Log in with a login and password; prints the session token to export.
-    #[command(after_help = "Examples:\n  export DECLOUD_POOL_TOKEN=$(DECLOUD_POOL_PASSWORD=... decloud pool login --user ann)\n  decloud pool login --user ann --password-file ann.pass --json")]
+    #[command(
+        after_help = "Examples:\n  export DECLOUD_POOL_TOKEN=$(DECLOUD_POOL_PASSWORD=... decloud pool login --user ann)\n  decloud pool login --user ann --password-file ann.pass --json"
+    )]
     Login {
         /// The user's name.
         #[arg(long)]
@@ -64,7 +66,9 @@ enum PoolCommand {
     #[command(subcommand)]
     Job(JobCommand),
     /// Change an object's access bits (only its owner narrows them; an administrator widens).
-    #[command(after_help = "Examples:\n  decloud pool chmod apps app-1f2e3d4c5b6a7980 750\n  decloud pool chmod data data-0011223344556677 700")]
+    #[command(
+        after_help = "Examples:\n  decloud pool chmod apps app-1f2e3d4c5b6a7980 750\n  decloud pool chmod data data-0011223344556677 700"
+    )]
     Chmod {
         /// apps, data, jobs, users, groups or workers.
         kind: String,
@@ -74,7 +78,9 @@ enum PoolCommand {
         mode: String,
     },
     /// Change an object's group (`--none` removes it).
-    #[command(after_help = "Examples:\n  decloud pool chgrp apps app-1f2e3d4c5b6a7980 lab\n  decloud pool chgrp apps app-1f2e3d4c5b6a7980 --none")]
+    #[command(
+        after_help = "Examples:\n  decloud pool chgrp apps app-1f2e3d4c5b6a7980 lab\n  decloud pool chgrp apps app-1f2e3d4c5b6a7980 --none"
+    )]
     Chgrp {
         /// apps, data, jobs, users, groups or workers.
         kind: String,
@@ -92,7 +98,9 @@ enum PoolCommand {
 #[derive(Subcommand)]
 enum UserCommand {
     /// Add a user (its password from --password-file or DECLOUD_POOL_PASSWORD, if any).
-    #[command(after_help = "Examples:\n  DECLOUD_POOL_PASSWORD=... decloud pool user add ann\n  decloud pool user add root2 --right administrator --password-file root2.pass")]
+    #[command(
+        after_help = "Examples:\n  DECLOUD_POOL_PASSWORD=... decloud pool user add ann\n  decloud pool user add root2 --right administrator --password-file root2.pass"
+    )]
     Add {
         /// Its name.
         name: String,
@@ -107,7 +115,9 @@ enum UserCommand {
     #[command(after_help = "Examples:\n  decloud pool user list\n  decloud pool user list --json")]
     List,
     /// Show a user (`me` for yourself).
-    #[command(after_help = "Examples:\n  decloud pool user show me\n  decloud pool user show ann --json")]
+    #[command(
+        after_help = "Examples:\n  decloud pool user show me\n  decloud pool user show ann --json"
+    )]
     Show {
         /// Its name, or `me`.
         name: String,
@@ -152,7 +162,9 @@ enum GroupCommand {
 #[derive(Subcommand)]
 enum ObjectCommand {
     /// Insert a file: a WASI module for an app, any file for a datum.
-    #[command(after_help = "Examples:\n  decloud pool app add greeting.wasm --confinement private\n  decloud pool data add input.csv --confinement group --group lab\n  decloud pool data add me.pem --certificate")]
+    #[command(
+        after_help = "Examples:\n  decloud pool app add greeting.wasm --confinement private\n  decloud pool data add input.csv --confinement group --group lab\n  decloud pool data add me.pem --certificate"
+    )]
     Add {
         /// The file.
         file: PathBuf,
@@ -183,7 +195,9 @@ enum ObjectCommand {
 #[derive(Subcommand)]
 enum WorkerCommand {
     /// Declare a worker's owner and confinement (administrators).
-    #[command(after_help = "Examples:\n  decloud pool worker add 0xAb...cd --owner ann --confinement private\n  decloud pool worker add 0xAb...cd --owner ops --confinement group --group lab")]
+    #[command(
+        after_help = "Examples:\n  decloud pool worker add 0xAb...cd --owner ann --confinement private\n  decloud pool worker add 0xAb...cd --owner ops --confinement group --group lab"
+    )]
     Add {
         /// The worker's address.
         address: String,
@@ -205,7 +219,9 @@ enum WorkerCommand {
 #[derive(Subcommand)]
 enum JobCommand {
     /// Submit a job of an app in the pool.
-    #[command(after_help = "Examples:\n  decloud pool job submit app-1f2e3d4c5b6a7980 --args 'Alice Bob'\n  decloud pool job submit app-1f2e3d4c5b6a7980 --datum data-0011223344556677 --json")]
+    #[command(
+        after_help = "Examples:\n  decloud pool job submit app-1f2e3d4c5b6a7980 --args 'Alice Bob'\n  decloud pool job submit app-1f2e3d4c5b6a7980 --datum data-0011223344556677 --json"
+    )]
     Submit {
         /// The app's id.
         app: String,
@@ -220,13 +236,17 @@ enum JobCommand {
     #[command(after_help = "Examples:\n  decloud pool job list\n  decloud pool job list --json")]
     List,
     /// Show a job.
-    #[command(after_help = "Examples:\n  decloud pool job show job-00112233445566778899aabb --json")]
+    #[command(
+        after_help = "Examples:\n  decloud pool job show job-00112233445566778899aabb --json"
+    )]
     Show {
         /// Its id.
         id: String,
     },
     /// Download a job's result (the packed /out, a tar) to a file.
-    #[command(after_help = "Examples:\n  decloud pool job result job-00112233445566778899aabb --out result.tar")]
+    #[command(
+        after_help = "Examples:\n  decloud pool job result job-00112233445566778899aabb --out result.tar"
+    )]
     Result {
         /// Its id.
         id: String,
@@ -258,32 +278,51 @@ impl Api {
     }
 
     async fn bytes(&self, request: reqwest::RequestBuilder) -> anyhow::Result<Vec<u8>> {
-        let response = request
-            .send()
-            .await
-            .map_err(|e| anyhow::anyhow!("cannot reach the scheduler at {}: {}", self.url, e.without_url()))?;
+        let response = request.send().await.map_err(|e| {
+            anyhow::anyhow!(
+                "cannot reach the scheduler at {}: {}",
+                self.url,
+                e.without_url()
+            )
+        })?;
         let status = response.status();
-        let body = response.bytes().await.context("reading the scheduler's answer")?;
+        let body = response
+            .bytes()
+            .await
+            .context("reading the scheduler's answer")?;
         if !status.is_success() {
             let message = serde_json::from_slice::<ErrorBody>(&body)
                 .map(|b| b.error)
                 .unwrap_or_else(|_| String::from_utf8_lossy(&body).into_owned());
-            bail!("the pool refused ({}): {}", status.as_u16(), Untrusted(message));
+            bail!(
+                "the pool refused ({}): {}",
+                status.as_u16(),
+                Untrusted(message)
+            );
         }
         Ok(body.to_vec())
     }
 
-    async fn json<T: DeserializeOwned>(&self, request: reqwest::RequestBuilder) -> anyhow::Result<T> {
+    async fn json<T: DeserializeOwned>(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> anyhow::Result<T> {
         let body = self.bytes(request).await?;
-        serde_json::from_slice(&body).context("the scheduler's answer is not what the pool API sends")
+        serde_json::from_slice(&body)
+            .context("the scheduler's answer is not what the pool API sends")
     }
 
     async fn get<T: DeserializeOwned>(&self, path: &str) -> anyhow::Result<T> {
         self.json(self.request(reqwest::Method::GET, path)).await
     }
 
-    async fn post<T: DeserializeOwned, B: Serialize>(&self, path: &str, body: &B) -> anyhow::Result<T> {
-        self.json(self.request(reqwest::Method::POST, path).json(body)).await
+    async fn post<T: DeserializeOwned, B: Serialize>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> anyhow::Result<T> {
+        self.json(self.request(reqwest::Method::POST, path).json(body))
+            .await
     }
 }
 
@@ -301,11 +340,22 @@ fn read_password(file: Option<&Path>, prompt: &str) -> anyhow::Result<Option<Str
     if prompt.is_empty() || !std::io::IsTerminal::is_terminal(&std::io::stdin()) {
         return Ok(None);
     }
-    Ok(Some(rpassword::prompt_password(prompt).context("reading the password")?))
+    Ok(Some(
+        rpassword::prompt_password(prompt).context("reading the password")?,
+    ))
 }
 
 fn objects_table(objects: &[ObjectInfo]) {
-    let mut t = table(["id", "name", "owner", "group", "mode", "confinement", "kind", "size"]);
+    let mut t = table([
+        "id",
+        "name",
+        "owner",
+        "group",
+        "mode",
+        "confinement",
+        "kind",
+        "size",
+    ]);
     for o in objects {
         t.add_row(vec![
             Untrusted(&o.id).to_string(),
@@ -374,11 +424,22 @@ pub(crate) async fn run(args: PoolArgs, json: bool) -> anyhow::Result<()> {
         bail!("no session: run `decloud pool login --user NAME` and export {TOKEN_ENV}");
     }
     match args.command {
-        PoolCommand::Login { user, password_file } => {
-            let password = read_password(password_file.as_deref(), "password: ")?
-                .with_context(|| format!("no password: pass --password-file or set {PASSWORD_ENV}"))?;
+        PoolCommand::Login {
+            user,
+            password_file,
+        } => {
+            let password =
+                read_password(password_file.as_deref(), "password: ")?.with_context(|| {
+                    format!("no password: pass --password-file or set {PASSWORD_ENV}")
+                })?;
             let session: PoolSession = api
-                .post("/v1/pool/login/password", &PasswordLogin { login: user, password })
+                .post(
+                    "/v1/pool/login/password",
+                    &PasswordLogin {
+                        login: user,
+                        password,
+                    },
+                )
                 .await?;
             if json {
                 return print_json(&session);
@@ -386,15 +447,30 @@ pub(crate) async fn run(args: PoolArgs, json: bool) -> anyhow::Result<()> {
             println!("{}", session.token);
         }
         PoolCommand::User(command) => match command {
-            UserCommand::Add { name, right: r, password_file } => {
+            UserCommand::Add {
+                name,
+                right: r,
+                password_file,
+            } => {
                 let password = read_password(password_file.as_deref(), "")?;
                 let user: UserInfo = api
-                    .post("/v1/pool/users", &NewUser { name, right: Some(right(&r)?), password })
+                    .post(
+                        "/v1/pool/users",
+                        &NewUser {
+                            name,
+                            right: Some(right(&r)?),
+                            password,
+                        },
+                    )
                     .await?;
                 if json {
                     return print_json(&user);
                 }
-                println!("user {} added ({})", Untrusted(&user.name), user.right.as_str());
+                println!(
+                    "user {} added ({})",
+                    Untrusted(&user.name),
+                    user.right.as_str()
+                );
             }
             UserCommand::List => {
                 let users: Vec<UserInfo> = api.get("/v1/pool/users").await?;
@@ -404,7 +480,11 @@ pub(crate) async fn run(args: PoolArgs, json: bool) -> anyhow::Result<()> {
                 users_table(&users);
             }
             UserCommand::Show { name } => {
-                let path = if name == "me" { "/v1/pool/me".to_owned() } else { format!("/v1/pool/users/{name}") };
+                let path = if name == "me" {
+                    "/v1/pool/me".to_owned()
+                } else {
+                    format!("/v1/pool/users/{name}")
+                };
                 let user: UserInfo = api.get(&path).await?;
                 if json {
                     return print_json(&user);
@@ -412,7 +492,12 @@ pub(crate) async fn run(args: PoolArgs, json: bool) -> anyhow::Result<()> {
                 users_table(std::slice::from_ref(&user));
             }
             UserCommand::Validate { name } => {
-                let user: UserInfo = api.post(&format!("/v1/pool/users/{name}/validate"), &serde_json::json!({})).await?;
+                let user: UserInfo = api
+                    .post(
+                        &format!("/v1/pool/users/{name}/validate"),
+                        &serde_json::json!({}),
+                    )
+                    .await?;
                 if json {
                     return print_json(&user);
                 }
@@ -420,12 +505,19 @@ pub(crate) async fn run(args: PoolArgs, json: bool) -> anyhow::Result<()> {
             }
             UserCommand::SetRight { name, right: r } => {
                 let user: UserInfo = api
-                    .post(&format!("/v1/pool/users/{name}/right"), &SetRight { right: right(&r)? })
+                    .post(
+                        &format!("/v1/pool/users/{name}/right"),
+                        &SetRight { right: right(&r)? },
+                    )
                     .await?;
                 if json {
                     return print_json(&user);
                 }
-                println!("user {} now has the right {}", Untrusted(&user.name), user.right.as_str());
+                println!(
+                    "user {} now has the right {}",
+                    Untrusted(&user.name),
+                    user.right.as_str()
+                );
             }
         },
         PoolCommand::Group(command) => match command {
@@ -438,12 +530,19 @@ pub(crate) async fn run(args: PoolArgs, json: bool) -> anyhow::Result<()> {
             }
             GroupCommand::AddMember { group, user } => {
                 let group: GroupInfo = api
-                    .post(&format!("/v1/pool/groups/{group}/members"), &NewMember { user })
+                    .post(
+                        &format!("/v1/pool/groups/{group}/members"),
+                        &NewMember { user },
+                    )
                     .await?;
                 if json {
                     return print_json(&group);
                 }
-                println!("group {}: {}", Untrusted(&group.name), Untrusted(group.members.join(", ")));
+                println!(
+                    "group {}: {}",
+                    Untrusted(&group.name),
+                    Untrusted(group.members.join(", "))
+                );
             }
             GroupCommand::List => {
                 let groups: Vec<GroupInfo> = api.get("/v1/pool/groups").await?;
@@ -465,15 +564,33 @@ pub(crate) async fn run(args: PoolArgs, json: bool) -> anyhow::Result<()> {
         PoolCommand::App(command) => objects(&api, "apps", command, json).await?,
         PoolCommand::Data(command) => objects(&api, "data", command, json).await?,
         PoolCommand::Worker(command) => match command {
-            WorkerCommand::Add { address, owner, confinement: c, group } => {
+            WorkerCommand::Add {
+                address,
+                owner,
+                confinement: c,
+                group,
+            } => {
                 let address = super::shared::parse_address(&address, "the worker's address")?;
                 let worker: ObjectInfo = api
-                    .post("/v1/pool/workers", &NewWorker { address, owner, confinement: confinement(&c)?, group })
+                    .post(
+                        "/v1/pool/workers",
+                        &NewWorker {
+                            address,
+                            owner,
+                            confinement: confinement(&c)?,
+                            group,
+                        },
+                    )
                     .await?;
                 if json {
                     return print_json(&worker);
                 }
-                println!("worker {} works for {} ({})", worker.id, Untrusted(&worker.owner), worker.confinement.as_str());
+                println!(
+                    "worker {} works for {} ({})",
+                    worker.id,
+                    Untrusted(&worker.owner),
+                    worker.confinement.as_str()
+                );
             }
             WorkerCommand::List => {
                 let workers: Vec<ObjectInfo> = api.get("/v1/pool/workers").await?;
@@ -485,7 +602,9 @@ pub(crate) async fn run(args: PoolArgs, json: bool) -> anyhow::Result<()> {
         },
         PoolCommand::Job(command) => match command {
             JobCommand::Submit { app, datum, args } => {
-                let job: JobInfo = api.post("/v1/pool/jobs", &NewJob { app, datum, args }).await?;
+                let job: JobInfo = api
+                    .post("/v1/pool/jobs", &NewJob { app, datum, args })
+                    .await?;
                 if json {
                     return print_json(&job);
                 }
@@ -509,28 +628,57 @@ pub(crate) async fn run(args: PoolArgs, json: bool) -> anyhow::Result<()> {
                 }
             }
             JobCommand::Result { id, out } => {
-                let bytes = api.bytes(api.request(reqwest::Method::GET, &format!("/v1/pool/jobs/{id}/result"))).await?;
-                std::fs::write(&out, &bytes).with_context(|| format!("writing {}", out.display()))?;
+                let bytes = api
+                    .bytes(api.request(reqwest::Method::GET, &format!("/v1/pool/jobs/{id}/result")))
+                    .await?;
+                std::fs::write(&out, &bytes)
+                    .with_context(|| format!("writing {}", out.display()))?;
                 if json {
-                    return print_json(&serde_json::json!({"job": id, "file": out, "bytes": bytes.len()}));
+                    return print_json(
+                        &serde_json::json!({"job": id, "file": out, "bytes": bytes.len()}),
+                    );
                 }
-                println!("result of {} written to {} ({} bytes)", Untrusted(&id), out.display(), bytes.len());
+                println!(
+                    "result of {} written to {} ({} bytes)",
+                    Untrusted(&id),
+                    out.display(),
+                    bytes.len()
+                );
             }
         },
         PoolCommand::Chmod { kind, id, mode } => {
-            let answer: serde_json::Value = api.post(&format!("/v1/pool/{kind}/{id}/chmod"), &Chmod { mode }).await?;
+            let answer: serde_json::Value = api
+                .post(&format!("/v1/pool/{kind}/{id}/chmod"), &Chmod { mode })
+                .await?;
             if json {
                 return print_json(&answer);
             }
-            println!("{} {}: {}", kind, Untrusted(&id), Untrusted(answer["symbolic"].as_str().unwrap_or("")));
+            println!(
+                "{} {}: {}",
+                kind,
+                Untrusted(&id),
+                Untrusted(answer["symbolic"].as_str().unwrap_or(""))
+            );
         }
-        PoolCommand::Chgrp { kind, id, group, none } => {
+        PoolCommand::Chgrp {
+            kind,
+            id,
+            group,
+            none,
+        } => {
             let group = if none { None } else { group };
-            let answer: serde_json::Value = api.post(&format!("/v1/pool/{kind}/{id}/chgrp"), &Chgrp { group }).await?;
+            let answer: serde_json::Value = api
+                .post(&format!("/v1/pool/{kind}/{id}/chgrp"), &Chgrp { group })
+                .await?;
             if json {
                 return print_json(&answer);
             }
-            println!("{} {}: group {}", kind, Untrusted(&id), Untrusted(answer["group"].as_str().unwrap_or("-")));
+            println!(
+                "{} {}: group {}",
+                kind,
+                Untrusted(&id),
+                Untrusted(answer["group"].as_str().unwrap_or("-"))
+            );
         }
     }
     Ok(())
@@ -538,8 +686,15 @@ pub(crate) async fn run(args: PoolArgs, json: bool) -> anyhow::Result<()> {
 
 async fn objects(api: &Api, kind: &str, command: ObjectCommand, json: bool) -> anyhow::Result<()> {
     match command {
-        ObjectCommand::Add { file, name, confinement: c, group, certificate } => {
-            let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+        ObjectCommand::Add {
+            file,
+            name,
+            confinement: c,
+            group,
+            certificate,
+        } => {
+            let bytes =
+                std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
             let name = match name {
                 Some(n) => n,
                 None => file
@@ -552,15 +707,39 @@ async fn objects(api: &Api, kind: &str, command: ObjectCommand, json: bool) -> a
                 if certificate {
                     bail!("--certificate is for data, not apps");
                 }
-                api.post("/v1/pool/apps", &NewApp { name, confinement, group, module: B64.encode(&bytes) }).await?
+                api.post(
+                    "/v1/pool/apps",
+                    &NewApp {
+                        name,
+                        confinement,
+                        group,
+                        module: B64.encode(&bytes),
+                    },
+                )
+                .await?
             } else {
-                api.post("/v1/pool/data", &NewDatum { name, confinement, group, certificate, content: B64.encode(&bytes) })
-                    .await?
+                api.post(
+                    "/v1/pool/data",
+                    &NewDatum {
+                        name,
+                        confinement,
+                        group,
+                        certificate,
+                        content: B64.encode(&bytes),
+                    },
+                )
+                .await?
             };
             if json {
                 return print_json(&object);
             }
-            println!("{} {} added ({}, {})", object.kind, Untrusted(&object.id), object.confinement.as_str(), object.mode);
+            println!(
+                "{} {} added ({}, {})",
+                object.kind,
+                Untrusted(&object.id),
+                object.confinement.as_str(),
+                object.mode
+            );
         }
         ObjectCommand::List => {
             let list: Vec<ObjectInfo> = api.get(&format!("/v1/pool/{kind}")).await?;
