@@ -62,6 +62,8 @@ enum Command {
     Demo(cmd::demo::DemoArgs),
     /// Browse every deal and task, on chain and off chain, in a web page.
     Explorer(cmd::explorer::ExplorerArgs),
+    /// The pool's own client API: users, groups, apps, data, workers, jobs, access bits.
+    Pool(cmd::pool::PoolArgs),
     /// Simulate Proof-of-Contribution: wrong-result rates and costs for a trust and a population.
     Sim(cmd::sim::SimArgs),
 }
@@ -106,6 +108,7 @@ async fn main() -> std::process::ExitCode {
         Command::Demo(args) => cmd::demo::run(args, &home, json).await,
         Command::Explorer(args) => cmd::explorer::run(args, &home).await,
         Command::Sim(args) => cmd::sim::run(args, json),
+        Command::Pool(args) => cmd::pool::run(args, json).await,
     };
     match outcome {
         Ok(()) => std::process::ExitCode::SUCCESS,

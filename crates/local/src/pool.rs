@@ -71,6 +71,8 @@ pub struct PoolOptions {
     /// Serve the scheduler and the storage node over plain HTTP instead of TLS (a devnet may;
     /// benchmarks compare the two).
     pub plain_http: bool,
+    /// The password of the pool API's administrator `admin` (none: no administrator).
+    pub pool_admin_password: Option<String>,
 }
 
 impl Default for PoolOptions {
@@ -86,6 +88,7 @@ impl Default for PoolOptions {
             storage_max_upload: 256 << 20,
             rate_limits: decloud_scheduler::limits::RateLimits::default(),
             plain_http: false,
+            pool_admin_password: None,
         }
     }
 }
@@ -234,6 +237,7 @@ impl Pool {
             decloud_service::transport::Transport::ephemeral()
         };
         scheduler.transport = transport.clone();
+        scheduler.pool.admin_password = options.pool_admin_password.clone();
         let identities = worker_keys
             .iter()
             .enumerate()

@@ -465,3 +465,50 @@ mod tests {
         assert!(!format!("{s:?}").contains("dcs_secret"));
     }
 }
+
+/// What a worker is given to run a job of the pool's own client API (desktop-grid mode: no
+/// chain, no contribution; the worker uploads the result to the scheduler).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkOrder {
+    /// The job's id.
+    pub job: String,
+    /// The sha256 of the app's module (checked after download).
+    pub app_checksum: String,
+    /// The datum's file name in `/in` and its sha256, if the job has one.
+    pub datum: Option<(String, String)>,
+    /// The app's arguments.
+    pub args: String,
+    /// The clock the app sees (the job's submission time).
+    pub clock_secs: u64,
+}
+
+/// How a worker ends a pool job.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum JobOutcome {
+    /// The packed `/out`, base64.
+    Completed {
+        /// The result.
+        result: String,
+    },
+    /// Why it could not run.
+    Failed {
+        /// The reason.
+        reason: String,
+    },
+}
+
+/// What a claim hands a worker that asked for pool jobs too (`POST /v1/claim?pool_jobs=true`):
+/// a deal's replicate, or a pool job. A replicate is sent as a bare [`Assignment`] (what older
+/// workers read); a pool job as `{"pool_job": WorkOrder}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Work {
+    /// A pool job.
+    PoolJob {
+        /// The job.
+        pool_job: WorkOrder,
+    },
+    /// A deal's replicate.
+    Replicate(Box<Assignment>),
+}

@@ -15,6 +15,8 @@
 //! | `GET` | `/v1/tasks/{taskid}` | | a task and every replicate's off-chain stage and failure reason |
 //! | `GET` | `/v1/deals/{dealid}` | | a deal and its tasks |
 //! | `GET` | `/v1/workers` | | registered workers |
+//! | | `/v1/pool/work/...` | worker | a pool job's app, datum and result ([`crate::pool_work`]) |
+//! | | `/v1/pool/...` | pool user | the pool's own client API (`decloud_pool::api`) |
 //!
 //! The request and answer types are [`decloud_protocol::pool`]'s. Workers authenticate with
 //! `Authorization: Bearer <token>`; the scheduler stores only the token's sha256. Errors are
@@ -38,7 +40,7 @@ use sha2::{Digest, Sha256};
 
 use decloud_protocol::pool::{
     Assignment, Challenge, Heartbeat, Info, LoginRequest, NextAction, ReplicateInfo, Report,
-    ReportStatus, Session, WorkerInfo, login_message,
+    ReportStatus, Session, Work, WorkerInfo, login_message,
 };
 /// The read API's bodies, defined with the other wire types (clients name them from here too).
 pub use decloud_protocol::pool::{DealReport, TaskReport};
@@ -95,6 +97,10 @@ fn random_hex(bytes: usize) -> String {
 pub struct WaitQuery {
     /// Seconds to wait (at most [`MAX_CLAIM_WAIT_SECS`]).
     pub wait: Option<u64>,
+    /// A claim that may also hand out a job of the pool's own client API (the answer is then
+    /// a [`decloud_protocol::pool::Work`]).
+    #[serde(default)]
+    pub pool_jobs: bool,
 }
 
 impl ApiError for SchedulerError {
@@ -171,7 +177,9 @@ pub(crate) fn router(state: Arc<Shared>) -> Router {
         .route("/v1/deals/{dealid}", get(deal))
         .route("/v1/workers", get(workers))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .with_state(state)
+        .with_state(state.clone())
+        .merge(crate::pool_work::routes(state.clone()))
+        .merge(decloud_pool::api::router(state.pool.clone()))
 }
 
 async fn openapi() -> impl IntoResponse {
@@ -182,7 +190,10 @@ async fn openapi() -> impl IntoResponse {
 }
 
 /// The worker of the request's bearer token; every authenticated call counts as a heartbeat.
-async fn authenticate(state: &Shared, headers: &HeaderMap) -> Result<Address, SchedulerError> {
+pub(crate) async fn authenticate(
+    state: &Shared,
+    headers: &HeaderMap,
+) -> Result<Address, SchedulerError> {
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -371,47 +382,65 @@ async fn claim(
         let at = state.backups_at.load(Ordering::Acquire);
         (at != u64::MAX).then_some(at)
     };
-    let assignment = long_poll(&state, wait, wake_at, |version| {
+    let pool_jobs = query.pool_jobs;
+    let work = long_poll(&state, wait, wake_at, |version| {
         let state = state.clone();
         async move {
-            // Nothing for anyone at this version, until a held task opens to a backup.
-            let idle = || {
-                state.idle_version.load(Ordering::Acquire) == version
-                    && unix_now() < state.backups_at.load(Ordering::Acquire)
-            };
-            if idle() {
-                return Ok(None);
+            if let Some(assignment) = claim_replicate(&state, worker, version).await? {
+                return Ok(Some(Work::Replicate(Box::new(assignment))));
             }
-            let _serialized = state.assign_lock.lock().await;
-            // Checked again under the lock: another claim may have found nothing at this
-            // version while this one waited for it.
-            if idle() {
-                return Ok(None);
-            }
-            // Re-read the worker: its score and capacity may have changed.
-            let row = registered(&state, worker).await?;
-            let next_backup = |at: Option<u64>| {
-                state
-                    .backups_at
-                    .store(at.unwrap_or(u64::MAX), Ordering::Release);
-            };
-            match assign::try_assign(&state.store, &state.signer, &row, unix_now()).await? {
-                assign::Claim::Assigned(assignment) => return Ok(Some(*assignment)),
-                assign::Claim::NoWork { backups_at } => {
-                    next_backup(backups_at);
-                    state.idle_version.store(version, Ordering::Release);
-                }
-                assign::Claim::NothingForThisWorker { backups_at } => next_backup(backups_at),
-                assign::Claim::Busy | assign::Claim::Paused(_) => {}
+            if pool_jobs {
+                // Paid deals first; the pool's own jobs when the worker has nothing of them.
+                return crate::pool_work::take(&state, worker).await;
             }
             Ok(None)
         }
     })
     .await?;
-    Ok(match assignment {
-        Some(assignment) => Json(assignment).into_response(),
+    Ok(match work {
+        Some(Work::Replicate(assignment)) => Json(assignment).into_response(),
+        Some(job) => Json(job).into_response(),
         None => StatusCode::NO_CONTENT.into_response(),
     })
+}
+
+/// One attempt at a deal's replicate for `worker` at version `version` of the changes.
+async fn claim_replicate(
+    state: &Arc<Shared>,
+    worker: Address,
+    version: u64,
+) -> Result<Option<Assignment>, SchedulerError> {
+    // Nothing for anyone at this version, until a held task opens to a backup.
+    let idle = || {
+        state.idle_version.load(Ordering::Acquire) == version
+            && unix_now() < state.backups_at.load(Ordering::Acquire)
+    };
+    if idle() {
+        return Ok(None);
+    }
+    let _serialized = state.assign_lock.lock().await;
+    // Checked again under the lock: another claim may have found nothing at this
+    // version while this one waited for it.
+    if idle() {
+        return Ok(None);
+    }
+    // Re-read the worker: its score and capacity may have changed.
+    let row = registered(state, worker).await?;
+    let next_backup = |at: Option<u64>| {
+        state
+            .backups_at
+            .store(at.unwrap_or(u64::MAX), Ordering::Release);
+    };
+    match assign::try_assign(&state.store, &state.signer, &row, unix_now()).await? {
+        assign::Claim::Assigned(assignment) => return Ok(Some(*assignment)),
+        assign::Claim::NoWork { backups_at } => {
+            next_backup(backups_at);
+            state.idle_version.store(version, Ordering::Release);
+        }
+        assign::Claim::NothingForThisWorker { backups_at } => next_backup(backups_at),
+        assign::Claim::Busy | assign::Claim::Paused(_) => {}
+    }
+    Ok(None)
 }
 
 /// Calls `attempt` with the version of [`Shared::changes`] it runs at, and again after every

@@ -20,7 +20,8 @@ use alloy::primitives::B256;
 use alloy::signers::SignerSync;
 use alloy::signers::local::PrivateKeySigner;
 use decloud_protocol::pool::{
-    Assignment, Challenge, Heartbeat, Info, LoginRequest, NextAction, Report, Session,
+    Assignment, Challenge, Heartbeat, Info, JobOutcome, LoginRequest, NextAction, Report, Session,
+    Work,
 };
 use reqwest::StatusCode;
 use serde::de::DeserializeOwned;
@@ -275,6 +276,69 @@ impl SchedulerClient {
                 .timeout(wait + POLL_MARGIN)
         })
         .await
+    }
+
+    /// Waits up to `wait` for a replicate or a job of the pool's own client API; `None` when
+    /// none came.
+    pub async fn claim_work(&self, wait: Duration) -> Result<Option<Work>, ClientError> {
+        self.authed(|http, url| {
+            http.post(format!(
+                "{url}/v1/claim?wait={}&pool_jobs=true",
+                wait.as_secs()
+            ))
+            .timeout(wait + POLL_MARGIN)
+        })
+        .await
+    }
+
+    /// Downloads `part` (`app` or `datum`) of the pool job `job` this worker holds, refusing
+    /// more than `max_bytes`.
+    pub async fn pool_job_file(
+        &self,
+        job: &str,
+        part: &str,
+        max_bytes: u64,
+    ) -> Result<Vec<u8>, ClientError> {
+        let token = self.token().await?;
+        let mut response = self
+            .http
+            .get(format!("{}/v1/pool/work/{job}/{part}", self.url))
+            .bearer_auth(token)
+            .timeout(Duration::from_secs(600))
+            .send()
+            .await
+            .map_err(|e| self.unreachable(e))?;
+        if !response.status().is_success() {
+            let _: Option<serde_json::Value> = self.read(response).await?;
+            return Err(self.unreachable("no content"));
+        }
+        let mut bytes = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(|e| self.unreachable(e))? {
+            if (bytes.len() + chunk.len()) as u64 > max_bytes {
+                return Err(ClientError::Refused {
+                    status: 413,
+                    message: format!("the job's {part} is over {max_bytes} bytes"),
+                });
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        Ok(bytes)
+    }
+
+    /// Ends the pool job `job` this worker holds with its result or its failure.
+    pub async fn pool_job_finish(
+        &self,
+        job: &str,
+        outcome: &JobOutcome,
+    ) -> Result<(), ClientError> {
+        let _: Option<serde_json::Value> = self
+            .authed(|http, url| {
+                http.post(format!("{url}/v1/pool/work/{job}/result"))
+                    .timeout(Duration::from_secs(600))
+                    .json(outcome)
+            })
+            .await?;
+        Ok(())
     }
 
     /// The replicates the scheduler says this worker holds (assigned, not contributed).

@@ -36,6 +36,8 @@ pub mod follower;
 pub mod limits;
 #[cfg(feature = "server")]
 pub mod members;
+#[cfg(feature = "server")]
+pub mod pool_work;
 pub use decloud_protocol::policy;
 
 #[cfg(feature = "server")]
@@ -103,6 +105,10 @@ pub struct SchedulerConfig {
     /// TLS with the scheduler's key (the default: a key made for this run; give it a key file
     /// to keep the same fingerprint across restarts), or plain HTTP on a devnet.
     pub transport: decloud_service::transport::Transport,
+    /// The pool's own client API (`/v1/pool/...`): its identities, credentials and
+    /// desktop-grid jobs. An empty `database_url` keeps it in the scheduler's database; its
+    /// `scheduler` address is set to the scheduler's.
+    pub pool: decloud_pool::PoolConfig,
 }
 
 #[cfg(feature = "server")]
@@ -122,6 +128,7 @@ impl fmt::Debug for SchedulerConfig {
             .field("membership_interval", &self.membership_interval)
             .field("rate_limits", &self.rate_limits)
             .field("transport", &self.transport)
+            .field("pool", &self.pool)
             .finish()
     }
 }
@@ -151,6 +158,7 @@ impl SchedulerConfig {
             membership_interval: Duration::from_secs(5),
             rate_limits: limits::RateLimits::default(),
             transport: decloud_service::transport::Transport::ephemeral(),
+            pool: decloud_pool::PoolConfig::new(""),
         }
     }
 }
@@ -189,6 +197,8 @@ pub(crate) struct Shared {
     /// other claims woken at the same version skip the scan (no thundering herd on a large
     /// pool).
     idle_version: AtomicU64,
+    /// The pool's own client API and its desktop-grid jobs.
+    pool: decloud_pool::Pool,
     /// When the next task held by others opens to a backup (unix seconds; `u64::MAX`: none
     /// known), as the last claim that found nothing saw it: waiting claims look again then.
     backups_at: AtomicU64,
@@ -238,6 +248,11 @@ impl RunningScheduler {
     /// The scheduler's database.
     pub fn store(&self) -> &Store {
         &self.shared.store
+    }
+
+    /// The pool's own client API (identities, objects, desktop-grid jobs).
+    pub fn pool(&self) -> &decloud_pool::Pool {
+        &self.shared.pool
     }
 
     /// Stops the server and the loops and waits until they are gone (the database stays
@@ -295,6 +310,14 @@ pub async fn start(config: SchedulerConfig) -> Result<RunningScheduler, Schedule
     }
     publish_tls_key(&client, &config).await?;
     let store = Store::open(&config.database_url).await?;
+    let mut pool_config = config.pool.clone();
+    if pool_config.database_url.is_empty() {
+        pool_config.database_url = config.database_url.clone();
+    }
+    pool_config.scheduler = me;
+    let pool = decloud_pool::Pool::open(pool_config)
+        .await
+        .map_err(|e| SchedulerError::Config(format!("the pool's client API: {e}")))?;
     let (changes, _) = watch::channel(0u64);
     let shared = Arc::new(Shared {
         store,
@@ -314,6 +337,7 @@ pub async fn start(config: SchedulerConfig) -> Result<RunningScheduler, Schedule
         seen: std::sync::Mutex::new(HashMap::new()),
         idle_version: AtomicU64::new(u64::MAX),
         backups_at: AtomicU64::new(u64::MAX),
+        pool,
     });
     let mut service = Service::serve_on(
         config.listen,
@@ -334,6 +358,7 @@ pub async fn start(config: SchedulerConfig) -> Result<RunningScheduler, Schedule
         },
     ));
     service.spawn(watch_heartbeats(shared.clone()));
+    service.spawn(pool_work::wake_on_submissions(shared.clone()));
     service.spawn(members::watch_members(
         shared.clone(),
         config.membership_interval,

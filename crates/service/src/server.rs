@@ -127,6 +127,28 @@ impl Service {
         }
     }
 
+    /// [`Service::serve_tls`] that also asks clients for a certificate chaining to one of
+    /// `client_cas` (mutual TLS, see [`crate::tls::TlsIdentity::server_config_with_clients`]):
+    /// a client without one is served as usual; one with a certificate from another CA fails
+    /// its handshake; handlers see a verified chain as a
+    /// [`ClientCertificate`](crate::tls::ClientCertificate) extension.
+    pub async fn serve_mtls(
+        listen: SocketAddr,
+        router: Router,
+        limits: Limits,
+        identity: &crate::tls::TlsIdentity,
+        client_cas: &[rustls::pki_types::CertificateDer<'static>],
+    ) -> io::Result<Self> {
+        let config = identity
+            .server_config_with_clients(client_cas)
+            .map_err(io::Error::other)?;
+        let pin = identity.fingerprint();
+        let router = router.layer(axum::middleware::from_fn(move |request, next| {
+            crate::transport::require_pin(pin, request, next)
+        }));
+        Self::serve_inner(listen, router, limits, Some((config, pin))).await
+    }
+
     async fn serve_inner(
         listen: SocketAddr,
         router: Router,
@@ -242,28 +264,46 @@ async fn accept(
         };
         let _ = stream.set_nodelay(true);
         let stream = SendTimeout::new(stream, limits.send_timeout);
-        // Handlers may key limits by the client's address (axum's `ConnectInfo`).
-        let service = TowerToHyperService::new(tower::ServiceExt::map_request(
-            router.clone(),
-            move |mut request: axum::http::Request<hyper::body::Incoming>| {
-                request
-                    .extensions_mut()
-                    .insert(axum::extract::ConnectInfo(peer));
-                request
-            },
-        ));
         let stopped = stopped.clone();
         let tls = tls.clone();
+        let router = router.clone();
+        // Every request carries the client's address (axum's `ConnectInfo`, which limits key
+        // on) and, over mutual TLS, its verified certificate.
+        let connection_service = move |certificate: Option<crate::tls::ClientCertificate>| {
+            TowerToHyperService::new(tower::ServiceExt::map_request(
+                router,
+                move |mut request: axum::http::Request<hyper::body::Incoming>| {
+                    request
+                        .extensions_mut()
+                        .insert(axum::extract::ConnectInfo(peer));
+                    if let Some(certificate) = &certificate {
+                        request.extensions_mut().insert(certificate.clone());
+                    }
+                    request
+                },
+            ))
+        };
         tokio::spawn(async move {
             match tls {
-                None => serve_connection(stream, service, limits, stopped).await,
+                None => {
+                    let service = connection_service(None);
+                    serve_connection(stream, service, limits, stopped).await
+                }
                 Some(acceptor) => {
                     // The handshake counts against the header timeout: a client that opens a
                     // connection and says nothing holds it no longer than one that sends no
                     // request head.
                     match tokio::time::timeout(limits.header_timeout, acceptor.accept(stream)).await
                     {
-                        Ok(Ok(stream)) => serve_connection(stream, service, limits, stopped).await,
+                        Ok(Ok(stream)) => {
+                            let certificate = stream.get_ref().1.peer_certificates().map(|chain| {
+                                crate::tls::ClientCertificate(std::sync::Arc::new(
+                                    chain.iter().map(|c| c.clone().into_owned()).collect(),
+                                ))
+                            });
+                            let service = connection_service(certificate);
+                            serve_connection(stream, service, limits, stopped).await
+                        }
                         Ok(Err(e)) => tracing::debug!(error = %e, %peer, "TLS handshake failed"),
                         Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
                     }

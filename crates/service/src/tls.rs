@@ -153,10 +153,39 @@ impl TlsIdentity {
 
     /// The server side: TLS 1.3 only, this certificate, HTTP/1.1.
     pub fn server_config(&self) -> Result<Arc<rustls::ServerConfig>, TlsError> {
-        let mut config = rustls::ServerConfig::builder_with_provider(provider())
+        self.server_config_with_clients(&[])
+    }
+
+    /// [`TlsIdentity::server_config`] that also asks clients for a certificate (mutual TLS):
+    /// a client may present none, but one it presents must chain to one of `client_cas`
+    /// (DER certificates of the CAs the pool trusts), or the handshake fails. With no CA it
+    /// asks for none. The verified chain reaches handlers as a [`ClientCertificate`].
+    pub fn server_config_with_clients(
+        &self,
+        client_cas: &[CertificateDer<'static>],
+    ) -> Result<Arc<rustls::ServerConfig>, TlsError> {
+        let builder = rustls::ServerConfig::builder_with_provider(provider())
             .with_protocol_versions(&[&rustls::version::TLS13])
-            .map_err(|e| TlsError::Setup(e.to_string()))?
-            .with_no_client_auth()
+            .map_err(|e| TlsError::Setup(e.to_string()))?;
+        let builder = if client_cas.is_empty() {
+            builder.with_no_client_auth()
+        } else {
+            let mut roots = rustls::RootCertStore::empty();
+            for ca in client_cas {
+                roots.add(ca.clone()).map_err(|e| {
+                    TlsError::Setup(format!("a trusted client CA is not usable: {e}"))
+                })?;
+            }
+            let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+                Arc::new(roots),
+                provider(),
+            )
+            .allow_unauthenticated()
+            .build()
+            .map_err(|e| TlsError::Setup(e.to_string()))?;
+            builder.with_client_cert_verifier(verifier)
+        };
+        let mut config = builder
             .with_single_cert(
                 vec![CertificateDer::from(self.cert_der.clone())],
                 PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(self.key_der.clone())),
@@ -188,6 +217,33 @@ pub fn client_config(pin: Fingerprint) -> rustls::ClientConfig {
         .with_custom_certificate_verifier(Arc::new(PinnedKey { pin, algorithms }))
         .with_no_client_auth()
 }
+
+/// [`client_config`] that also presents a client certificate (mutual TLS): `chain` (the
+/// client's certificate first, DER) and its PKCS#8 `key`.
+pub fn client_config_with_certificate(
+    pin: Fingerprint,
+    chain: Vec<CertificateDer<'static>>,
+    key_pkcs8: Vec<u8>,
+) -> Result<rustls::ClientConfig, TlsError> {
+    let provider = provider();
+    let algorithms = provider.signature_verification_algorithms;
+    rustls::ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .map_err(|e| TlsError::Setup(e.to_string()))?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(PinnedKey { pin, algorithms }))
+        .with_client_auth_cert(
+            chain,
+            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key_pkcs8)),
+        )
+        .map_err(|e| TlsError::Setup(format!("unusable client certificate or key: {e}")))
+}
+
+/// The certificate chain a client presented over mutual TLS (its own first), already verified
+/// against the server's trusted CAs: handlers find it as a request extension
+/// (`Option<axum::Extension<ClientCertificate>>`).
+#[derive(Clone, Debug)]
+pub struct ClientCertificate(pub Arc<Vec<CertificateDer<'static>>>);
 
 /// Accepts a server certificate iff its public key has the pinned fingerprint; checks the
 /// handshake's signatures with that key as usual.

@@ -24,6 +24,7 @@
 mod error;
 mod job;
 pub mod policy;
+pub mod pool_job;
 pub mod state;
 
 use std::path::PathBuf;
@@ -34,6 +35,7 @@ use alloy::primitives::{Address, U256};
 use alloy::signers::local::PrivateKeySigner;
 use decloud_chain::ChainProfile;
 use decloud_chain::client::Client;
+use decloud_protocol::pool::Work;
 use decloud_runtime::{Runtime, RuntimeConfig};
 use decloud_service::Tasks;
 use decloud_storage::BlobStore;
@@ -262,7 +264,17 @@ async fn work_loop(ctx: Arc<Context>) {
             Some(result) => result.map(Some),
             None => {
                 first = false;
-                ctx.scheduler.claim(ctx.config.claim_wait).await
+                match ctx.scheduler.claim_work(ctx.config.claim_wait).await {
+                    Ok(Some(Work::PoolJob { pool_job })) => {
+                        delay = Duration::from_millis(500);
+                        tracing::info!(job = %pool_job.job, "pool job claimed");
+                        jobs.spawn(pool_job::run(ctx.clone(), pool_job, permit));
+                        continue;
+                    }
+                    Ok(Some(Work::Replicate(assignment))) => Ok(Some(*assignment)),
+                    Ok(None) => Ok(None),
+                    Err(e) => Err(e),
+                }
             }
         };
         match claimed {

@@ -10,6 +10,7 @@ pub(crate) mod explorer;
 pub(crate) mod node;
 pub(crate) mod order;
 pub(crate) mod orderbook;
+pub(crate) mod pool;
 pub(crate) mod resource;
 pub(crate) mod result;
 pub(crate) mod run;

@@ -1,0 +1,199 @@
+//! OpenID Connect ID tokens from issuers the pool trusts: the signature is checked against the
+//! issuer's JWKS (fetched over HTTP, cached, fetched again for an unknown key id at most once a
+//! minute), then `iss`, `aud`, `exp` and `nbf`. Only asymmetric algorithms are accepted (never
+//! `none` nor a shared-secret HMAC).
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use jsonwebtoken::jwk::JwkSet;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use serde::{Deserialize, Serialize};
+use tokio::sync::Mutex;
+
+use crate::PoolError;
+
+/// An issuer the pool trusts.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OidcIssuer {
+    /// Its `iss` (e.g. `https://accounts.example.com`).
+    pub issuer: String,
+    /// The `aud` its tokens must carry: the pool's client id at that issuer.
+    pub audience: String,
+    /// Where its keys are (its discovery document's `jwks_uri`).
+    pub jwks_url: String,
+}
+
+/// The claims the pool reads.
+#[derive(Debug, Deserialize)]
+struct Claims {
+    iss: String,
+    sub: String,
+}
+
+/// How long fetched keys are used before they are fetched again.
+const JWKS_TTL: Duration = Duration::from_secs(3600);
+/// Shortest time between two fetches of one issuer's keys.
+const MIN_REFETCH: Duration = Duration::from_secs(60);
+/// Largest JWKS document read.
+const MAX_JWKS_BYTES: usize = 256 * 1024;
+/// Seconds of clock difference tolerated on `exp` and `nbf`.
+const LEEWAY_SECS: u64 = 30;
+
+/// Checks ID tokens for the configured issuers.
+pub struct Verifier {
+    issuers: Vec<OidcIssuer>,
+    http: reqwest::Client,
+    keys: Mutex<HashMap<String, (Instant, JwkSet)>>,
+}
+
+impl Verifier {
+    /// A verifier of `issuers`' tokens. Their JWKS URLs must be `https://`, or `http://` on a
+    /// loopback or private address when `allow_private` (a devnet, tests).
+    pub fn new(issuers: Vec<OidcIssuer>, allow_private: bool) -> Result<Self, PoolError> {
+        for i in &issuers {
+            let url = reqwest::Url::parse(&i.jwks_url).map_err(|_| {
+                PoolError::Config(format!(
+                    "JWKS URL {:?} of issuer {} is not a URL: copy its discovery document's jwks_uri",
+                    i.jwks_url, i.issuer
+                ))
+            })?;
+            if url.scheme() != "https" && !allow_private {
+                return Err(PoolError::Config(format!(
+                    "JWKS URL of issuer {} is not https: keys fetched in clear can be forged",
+                    i.issuer
+                )));
+            }
+        }
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| PoolError::Config(format!("cannot build an HTTP client: {e}")))?;
+        Ok(Self {
+            issuers,
+            http,
+            keys: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The `(issuer, subject)` of a valid ID token; a refusal says why without echoing the
+    /// token.
+    pub async fn verify(&self, token: &str) -> Result<(String, String), PoolError> {
+        let refuse = |why: &str| PoolError::Unauthorized(format!("ID token refused: {why}"));
+        let header = jsonwebtoken::decode_header(token).map_err(|_| refuse("not a JWT"))?;
+        // The issuer is read before the signature is checked only to pick its keys; the
+        // validation below checks it again.
+        let unverified: Claims = {
+            let payload = token.split('.').nth(1).ok_or_else(|| refuse("not a JWT"))?;
+            use base64::Engine;
+            let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(payload)
+                .map_err(|_| refuse("not a JWT"))?;
+            serde_json::from_slice(&bytes).map_err(|_| refuse("no iss or sub claim"))?
+        };
+        let issuer = self
+            .issuers
+            .iter()
+            .find(|i| i.issuer == unverified.iss)
+            .ok_or_else(|| refuse("its issuer is not one this pool trusts"))?;
+        if !matches!(
+            header.alg,
+            Algorithm::RS256
+                | Algorithm::RS384
+                | Algorithm::RS512
+                | Algorithm::PS256
+                | Algorithm::PS384
+                | Algorithm::PS512
+                | Algorithm::ES256
+                | Algorithm::ES384
+                | Algorithm::EdDSA
+        ) {
+            return Err(refuse("its algorithm is not an asymmetric signature"));
+        }
+        let kid = header.kid.clone().unwrap_or_default();
+        let key = self.key(issuer, &kid).await?;
+        let mut validation = Validation::new(header.alg);
+        validation.set_issuer(&[&issuer.issuer]);
+        validation.set_audience(&[&issuer.audience]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        validation.validate_nbf = true;
+        validation.leeway = LEEWAY_SECS;
+        let data = jsonwebtoken::decode::<Claims>(token, &key, &validation).map_err(|e| {
+            use jsonwebtoken::errors::ErrorKind;
+            refuse(match e.kind() {
+                ErrorKind::ExpiredSignature => "it has expired: log in at the issuer again",
+                ErrorKind::ImmatureSignature => "it is not valid yet (nbf)",
+                ErrorKind::InvalidIssuer => "wrong issuer",
+                ErrorKind::InvalidAudience => "it is meant for another audience",
+                ErrorKind::InvalidSignature => "its signature does not match the issuer's keys",
+                ErrorKind::MissingRequiredClaim(_) => "a required claim is missing",
+                _ => "it cannot be checked",
+            })
+        })?;
+        Ok((data.claims.iss, data.claims.sub))
+    }
+
+    /// The key `kid` of `issuer`, from the cache or fetched.
+    async fn key(&self, issuer: &OidcIssuer, kid: &str) -> Result<DecodingKey, PoolError> {
+        let mut keys = self.keys.lock().await;
+        let cached = keys.get(&issuer.issuer);
+        let find = |set: &JwkSet| {
+            if kid.is_empty() && set.keys.len() == 1 {
+                set.keys.first().cloned()
+            } else {
+                set.find(kid).cloned()
+            }
+        };
+        if let Some((at, set)) = cached
+            && at.elapsed() < JWKS_TTL
+            && let Some(jwk) = find(set)
+        {
+            return DecodingKey::from_jwk(&jwk)
+                .map_err(|_| PoolError::Unauthorized("ID token refused: unusable key".into()));
+        }
+        if let Some((at, _)) = cached
+            && at.elapsed() < MIN_REFETCH
+        {
+            return Err(PoolError::Unauthorized(
+                "ID token refused: its key is not among the issuer's keys".into(),
+            ));
+        }
+        let set = self.fetch(issuer).await?;
+        let jwk = find(&set);
+        keys.insert(issuer.issuer.clone(), (Instant::now(), set));
+        let jwk = jwk.ok_or_else(|| {
+            PoolError::Unauthorized(
+                "ID token refused: its key is not among the issuer's keys".into(),
+            )
+        })?;
+        DecodingKey::from_jwk(&jwk)
+            .map_err(|_| PoolError::Unauthorized("ID token refused: unusable key".into()))
+    }
+
+    async fn fetch(&self, issuer: &OidcIssuer) -> Result<JwkSet, PoolError> {
+        let failed = |why: String| {
+            PoolError::Issuer(format!(
+                "cannot fetch the keys of issuer {} from {}: {why}; try again later",
+                issuer.issuer, issuer.jwks_url
+            ))
+        };
+        let response = self
+            .http
+            .get(&issuer.jwks_url)
+            .send()
+            .await
+            .map_err(|e| failed(e.without_url().to_string()))?;
+        if !response.status().is_success() {
+            return Err(failed(format!("status {}", response.status())));
+        }
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| failed(e.without_url().to_string()))?;
+        if body.len() > MAX_JWKS_BYTES {
+            return Err(failed("the document is too large".into()));
+        }
+        serde_json::from_slice(&body).map_err(|_| failed("not a JWKS document".into()))
+    }
+}

@@ -1,0 +1,978 @@
+//! The pool's SQL: users, groups, identities, sessions, apps, data, jobs and workers, each
+//! object with its owner, group and access bits.
+
+use std::sync::LazyLock;
+
+use alloy::primitives::Address;
+use base64::Engine;
+use decloud_access::{
+    Datum, DatumKind, Job, Mode, Placement, Principal, Right, Visibility, Worker,
+};
+use decloud_sql::column::{bigint, parse, parse_opt, rows, uint};
+use sqlx::AnyPool;
+use sqlx::any::AnyRow;
+
+use crate::PoolError;
+use crate::wire::{Confinement, JobInfo, JobOutcome, ObjectInfo, WorkOrder};
+
+/// The pool's schema, in its own migration table so that it can share the scheduler's
+/// database.
+static MIGRATOR: LazyLock<sqlx::migrate::Migrator> = LazyLock::new(|| {
+    let mut migrator = sqlx::migrate!("./migrations");
+    migrator.dangerous_set_table_name("_decloud_pool_migrations");
+    migrator
+});
+
+pub(crate) const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
+
+/// Who owns an object, its group and its access bits.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Meta {
+    /// Its owner's name.
+    pub owner: String,
+    /// Its group.
+    pub group: Option<String>,
+    /// Its access bits.
+    pub mode: Mode,
+}
+
+impl Meta {
+    fn read(r: &AnyRow) -> Result<Self, PoolError> {
+        Ok(Self {
+            owner: parse(r, "owner")?,
+            group: parse_opt(r, "grp")?,
+            mode: Mode::from_bits(u16::try_from(uint(r, "mode")?).unwrap_or(0)),
+        })
+    }
+}
+
+/// A logged-in user as the access checks see it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Caller {
+    /// Its name.
+    pub name: String,
+    /// Its right.
+    pub right: Right,
+    /// Its groups.
+    pub groups: Vec<String>,
+}
+
+impl Caller {
+    /// The caller as `decloud-access` sees it.
+    pub fn principal(&self) -> Principal {
+        Principal {
+            id: self.name.clone(),
+            groups: self.groups.clone(),
+            right: self.right,
+        }
+    }
+}
+
+/// The kinds of object, each in its table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Kind {
+    App,
+    Data,
+    Job,
+    User,
+    Group,
+    Worker,
+}
+
+impl Kind {
+    pub(crate) fn parse(text: &str) -> Option<Kind> {
+        Some(match text {
+            "apps" => Kind::App,
+            "data" => Kind::Data,
+            "jobs" => Kind::Job,
+            "users" => Kind::User,
+            "groups" => Kind::Group,
+            "workers" => Kind::Worker,
+            _ => return None,
+        })
+    }
+
+    fn table(self) -> (&'static str, &'static str) {
+        match self {
+            Kind::App => ("pool_apps", "id"),
+            Kind::Data => ("pool_data", "id"),
+            Kind::Job => ("pool_jobs", "id"),
+            Kind::User => ("pool_users", "name"),
+            Kind::Group => ("pool_groups", "name"),
+            Kind::Worker => ("pool_workers", "address"),
+        }
+    }
+
+    pub(crate) fn noun(self) -> &'static str {
+        match self {
+            Kind::App => "app",
+            Kind::Data => "datum",
+            Kind::Job => "job",
+            Kind::User => "user",
+            Kind::Group => "group",
+            Kind::Worker => "worker",
+        }
+    }
+}
+
+/// Which content of a job a worker downloads.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Part {
+    App,
+    Datum,
+}
+
+/// The visibility `decloud-access` sees for an object.
+pub(crate) fn visibility(confinement: Confinement, meta: &Meta) -> Visibility {
+    match (confinement, &meta.group) {
+        (Confinement::Public, _) => Visibility::Public,
+        (Confinement::Group, Some(g)) => Visibility::Group(g.clone()),
+        // A group object without a group reaches nobody but its owner.
+        (Confinement::Group, None) | (Confinement::Private, _) => {
+            Visibility::Private(meta.owner.clone())
+        }
+    }
+}
+
+/// A user row.
+#[derive(Clone, Debug)]
+pub(crate) struct UserRow {
+    pub(crate) name: String,
+    pub(crate) right: Right,
+    pub(crate) active: bool,
+    pub(crate) password_hash: Option<String>,
+    pub(crate) meta: Meta,
+}
+
+/// An app or a datum row, without its content.
+#[derive(Clone, Debug)]
+pub(crate) struct ObjectRow {
+    pub(crate) info: ObjectInfo,
+    pub(crate) meta: Meta,
+}
+
+impl ObjectRow {
+    pub(crate) fn visibility(&self) -> Visibility {
+        let confinement = if self.info.kind == "certificate" {
+            Confinement::Private
+        } else {
+            self.info.confinement
+        };
+        visibility(confinement, &self.meta)
+    }
+
+    pub(crate) fn datum(&self) -> Datum {
+        Datum {
+            visibility: self.visibility(),
+            kind: if self.info.kind == "certificate" {
+                DatumKind::Certificate
+            } else {
+                DatumKind::Data
+            },
+            owner: self.meta.owner.clone(),
+        }
+    }
+}
+
+fn read_object(r: &AnyRow, kind: Option<&str>) -> Result<ObjectRow, PoolError> {
+    let meta = Meta::read(r)?;
+    let confinement: String = parse(r, "visibility")?;
+    let info = ObjectInfo {
+        id: parse(r, "id")?,
+        name: parse(r, "name")?,
+        owner: meta.owner.clone(),
+        group: meta.group.clone(),
+        mode: meta.mode,
+        confinement: confinement
+            .parse()
+            .map_err(|_| PoolError::Corrupt(format!("visibility = {confinement:?}")))?,
+        kind: match kind {
+            Some(k) => k.to_owned(),
+            None => parse(r, "kind")?,
+        },
+        checksum: parse(r, "checksum")?,
+        size: uint(r, "size")?,
+    };
+    Ok(ObjectRow { info, meta })
+}
+
+fn read_user(r: &AnyRow) -> Result<UserRow, PoolError> {
+    let right: String = parse(r, "user_right")?;
+    let status: String = parse(r, "status")?;
+    Ok(UserRow {
+        name: parse(r, "name")?,
+        right: right
+            .parse()
+            .map_err(|_| PoolError::Corrupt(format!("user_right = {right:?}")))?,
+        active: status == "active",
+        password_hash: parse_opt(r, "password_hash")?,
+        meta: Meta::read(r)?,
+    })
+}
+
+/// A job row.
+#[derive(Clone, Debug)]
+pub(crate) struct JobRow {
+    pub(crate) info: JobInfo,
+    pub(crate) meta: Meta,
+    pub(crate) created_at: u64,
+}
+
+fn read_job(r: &AnyRow) -> Result<JobRow, PoolError> {
+    let meta = Meta::read(r)?;
+    Ok(JobRow {
+        info: JobInfo {
+            id: parse(r, "id")?,
+            owner: meta.owner.clone(),
+            group: meta.group.clone(),
+            mode: meta.mode,
+            app: parse(r, "app_id")?,
+            datum: parse_opt(r, "datum_id")?,
+            args: parse(r, "args")?,
+            status: parse(r, "status")?,
+            worker: parse_opt(r, "worker")?,
+            result_checksum: parse_opt(r, "result_checksum")?,
+            reason: parse_opt(r, "reason")?,
+            origin: parse(r, "origin")?,
+        },
+        meta,
+        created_at: uint(r, "created_at")?,
+    })
+}
+
+const JOB_COLUMNS: &str = "id, owner, grp, mode, app_id, datum_id, args, status, worker, \
+     result_checksum, reason, origin, created_at";
+const OBJECT_COLUMNS: &str = "id, name, owner, grp, mode, visibility, checksum, size";
+const USER_COLUMNS: &str = "name, user_right, status, password_hash, owner, grp, mode";
+
+/// The pool's database.
+#[derive(Clone, Debug)]
+pub(crate) struct Store {
+    pool: AnyPool,
+}
+
+impl Store {
+    pub(crate) async fn open(url: &str) -> Result<Self, PoolError> {
+        Ok(Self {
+            pool: decloud_sql::open(url, &MIGRATOR).await?,
+        })
+    }
+
+    // ---- users, groups, identities
+
+    /// Creates the administrator `name` unless it exists.
+    pub(crate) async fn create_admin(
+        &self,
+        name: &str,
+        hash: &str,
+        now: u64,
+    ) -> Result<(), PoolError> {
+        if self.user(name).await?.is_none() {
+            self.create_user(name, Right::Administrator, true, Some(hash), now)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Creates a user, owned by itself, bits 750; refused when the name is taken.
+    pub(crate) async fn create_user(
+        &self,
+        name: &str,
+        right: Right,
+        active: bool,
+        hash: Option<&str>,
+        now: u64,
+    ) -> Result<(), PoolError> {
+        let result = sqlx::query(
+            "INSERT INTO pool_users (name, user_right, status, password_hash, owner, grp, mode, created_at) \
+             VALUES ($1, $2, $3, $4, $1, NULL, $5, $6) ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(name.to_owned())
+        .bind(right.as_str())
+        .bind(if active { "active" } else { "pending" })
+        .bind(hash.map(str::to_owned))
+        .bind(i64::from(Mode::GROUP.bits()))
+        .bind(bigint(now, "time")?)
+        .execute(&self.pool)
+        .await?;
+        if result.rows_affected() == 0 {
+            return Err(PoolError::Conflict(format!(
+                "user {name} exists already: pick another name"
+            )));
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn user(&self, name: &str) -> Result<Option<UserRow>, PoolError> {
+        let sql = format!("SELECT {USER_COLUMNS} FROM pool_users WHERE name = $1");
+        rows(
+            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(name.to_owned()),
+            read_user,
+        )
+        .optional(&self.pool)
+        .await
+    }
+
+    pub(crate) async fn users(&self) -> Result<Vec<UserRow>, PoolError> {
+        let sql = format!("SELECT {USER_COLUMNS} FROM pool_users ORDER BY name");
+        rows(sqlx::query(sqlx::AssertSqlSafe(sql)), read_user)
+            .all(&self.pool)
+            .await
+    }
+
+    pub(crate) async fn set_user(
+        &self,
+        name: &str,
+        right: Option<Right>,
+        active: Option<bool>,
+    ) -> Result<bool, PoolError> {
+        let mut changed = 0;
+        if let Some(right) = right {
+            changed += sqlx::query("UPDATE pool_users SET user_right = $1 WHERE name = $2")
+                .bind(right.as_str())
+                .bind(name.to_owned())
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
+        }
+        if let Some(active) = active {
+            changed += sqlx::query("UPDATE pool_users SET status = $1 WHERE name = $2")
+                .bind(if active { "active" } else { "pending" })
+                .bind(name.to_owned())
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
+        }
+        Ok(changed > 0)
+    }
+
+    pub(crate) async fn groups_of(&self, user: &str) -> Result<Vec<String>, PoolError> {
+        let query = sqlx::query("SELECT grp FROM pool_members WHERE user_name = $1 ORDER BY grp")
+            .bind(user.to_owned());
+        rows(query, |r| Ok::<_, PoolError>(parse(r, "grp")?))
+            .all(&self.pool)
+            .await
+    }
+
+    pub(crate) async fn identities_of(&self, user: &str) -> Result<Vec<String>, PoolError> {
+        let query = sqlx::query(
+            "SELECT kind, subject FROM pool_identities WHERE user_name = $1 ORDER BY kind, subject",
+        )
+        .bind(user.to_owned());
+        rows(query, |r| {
+            let kind: String = parse(r, "kind")?;
+            let subject: String = parse(r, "subject")?;
+            Ok::<_, PoolError>(format!("{kind}:{subject}"))
+        })
+        .all(&self.pool)
+        .await
+    }
+
+    /// The user of the identity `(kind, subject)`.
+    pub(crate) async fn identity(
+        &self,
+        kind: &str,
+        subject: &str,
+    ) -> Result<Option<String>, PoolError> {
+        let query =
+            sqlx::query("SELECT user_name FROM pool_identities WHERE kind = $1 AND subject = $2")
+                .bind(kind.to_owned())
+                .bind(subject.to_owned());
+        rows(query, |r| Ok::<_, PoolError>(parse(r, "user_name")?))
+            .optional(&self.pool)
+            .await
+    }
+
+    /// Creates the user `name` (active or pending) with the identity `(kind, subject)`, in one
+    /// transaction; a concurrent login of the same identity makes the second one a no-op.
+    pub(crate) async fn create_identity(
+        &self,
+        kind: &str,
+        subject: &str,
+        name: &str,
+        right: Right,
+        active: bool,
+        now: u64,
+    ) -> Result<(), PoolError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO pool_users (name, user_right, status, password_hash, owner, grp, mode, created_at) \
+             VALUES ($1, $2, $3, NULL, $1, NULL, $4, $5) ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(name.to_owned())
+        .bind(right.as_str())
+        .bind(if active { "active" } else { "pending" })
+        .bind(i64::from(Mode::GROUP.bits()))
+        .bind(bigint(now, "time")?)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO pool_identities (kind, subject, user_name) VALUES ($1, $2, $3) \
+             ON CONFLICT (kind, subject) DO NOTHING",
+        )
+        .bind(kind.to_owned())
+        .bind(subject.to_owned())
+        .bind(name.to_owned())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub(crate) async fn create_group(&self, name: &str, owner: &str) -> Result<(), PoolError> {
+        let result = sqlx::query(
+            "INSERT INTO pool_groups (name, owner, grp, mode) VALUES ($1, $2, $1, $3) \
+             ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(name.to_owned())
+        .bind(owner.to_owned())
+        .bind(i64::from(Mode::GROUP.bits()))
+        .execute(&self.pool)
+        .await?;
+        if result.rows_affected() == 0 {
+            return Err(PoolError::Conflict(format!(
+                "group {name} exists already: pick another name"
+            )));
+        }
+        self.add_member(name, owner).await
+    }
+
+    pub(crate) async fn add_member(&self, group: &str, user: &str) -> Result<(), PoolError> {
+        sqlx::query(
+            "INSERT INTO pool_members (grp, user_name) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        )
+        .bind(group.to_owned())
+        .bind(user.to_owned())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub(crate) async fn members(&self, group: &str) -> Result<Vec<String>, PoolError> {
+        let query =
+            sqlx::query("SELECT user_name FROM pool_members WHERE grp = $1 ORDER BY user_name")
+                .bind(group.to_owned());
+        rows(query, |r| Ok::<_, PoolError>(parse(r, "user_name")?))
+            .all(&self.pool)
+            .await
+    }
+
+    pub(crate) async fn group_names(&self) -> Result<Vec<String>, PoolError> {
+        rows(
+            sqlx::query("SELECT name FROM pool_groups ORDER BY name"),
+            |r| Ok::<_, PoolError>(parse(r, "name")?),
+        )
+        .all(&self.pool)
+        .await
+    }
+
+    // ---- sessions and challenges
+
+    pub(crate) async fn insert_session(
+        &self,
+        token_hash: &str,
+        user: &str,
+        expires_at: u64,
+    ) -> Result<(), PoolError> {
+        sqlx::query(
+            "INSERT INTO pool_sessions (token_hash, user_name, expires_at) VALUES ($1, $2, $3)",
+        )
+        .bind(token_hash.to_owned())
+        .bind(user.to_owned())
+        .bind(bigint(expires_at, "expiry")?)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub(crate) async fn session(
+        &self,
+        token_hash: &str,
+        now: u64,
+    ) -> Result<Option<String>, PoolError> {
+        let query = sqlx::query(
+            "SELECT user_name FROM pool_sessions WHERE token_hash = $1 AND expires_at >= $2",
+        )
+        .bind(token_hash.to_owned())
+        .bind(bigint(now, "time")?);
+        rows(query, |r| Ok::<_, PoolError>(parse(r, "user_name")?))
+            .optional(&self.pool)
+            .await
+    }
+
+    pub(crate) async fn insert_challenge(
+        &self,
+        nonce: &str,
+        deadline: u64,
+    ) -> Result<(), PoolError> {
+        sqlx::query("DELETE FROM pool_challenges WHERE deadline < $1")
+            .bind(bigint(
+                deadline.saturating_sub(2 * crate::api::CHALLENGE_TTL_SECS),
+                "time",
+            )?)
+            .execute(&self.pool)
+            .await?;
+        sqlx::query("INSERT INTO pool_challenges (nonce, deadline) VALUES ($1, $2)")
+            .bind(nonce.to_owned())
+            .bind(bigint(deadline, "deadline")?)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Consumes a challenge: true once for a stored, unexpired one.
+    pub(crate) async fn take_challenge(
+        &self,
+        nonce: &str,
+        deadline: u64,
+        now: u64,
+    ) -> Result<bool, PoolError> {
+        let result = sqlx::query(
+            "DELETE FROM pool_challenges WHERE nonce = $1 AND deadline = $2 AND deadline >= $3",
+        )
+        .bind(nonce.to_owned())
+        .bind(bigint(deadline, "deadline")?)
+        .bind(bigint(now, "time")?)
+        .execute(&self.pool)
+        .await?;
+        Ok(result.rows_affected() == 1)
+    }
+
+    // ---- any object's owner, group and bits
+
+    /// The owner, group and bits of object `id` of `kind`.
+    pub(crate) async fn meta(&self, kind: Kind, id: &str) -> Result<Option<Meta>, PoolError> {
+        let (table, key) = kind.table();
+        let sql = format!("SELECT owner, grp, mode FROM {table} WHERE {key} = $1");
+        rows(
+            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id.to_owned()),
+            Meta::read,
+        )
+        .optional(&self.pool)
+        .await
+    }
+
+    pub(crate) async fn set_mode(&self, kind: Kind, id: &str, mode: Mode) -> Result<(), PoolError> {
+        let (table, key) = kind.table();
+        let sql = format!("UPDATE {table} SET mode = $1 WHERE {key} = $2");
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(i64::from(mode.bits()))
+            .bind(id.to_owned())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub(crate) async fn set_group(
+        &self,
+        kind: Kind,
+        id: &str,
+        group: Option<&str>,
+    ) -> Result<(), PoolError> {
+        let (table, key) = kind.table();
+        let sql = format!("UPDATE {table} SET grp = $1 WHERE {key} = $2");
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(group.map(str::to_owned))
+            .bind(id.to_owned())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    // ---- apps and data
+
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn insert_object(
+        &self,
+        kind: Kind,
+        id: &str,
+        name: &str,
+        meta: &Meta,
+        confinement: Confinement,
+        datum_kind: &str,
+        content: &[u8],
+        now: u64,
+    ) -> Result<(), PoolError> {
+        let checksum = crate::sha256_hex(content);
+        let sql = match kind {
+            Kind::App => {
+                "INSERT INTO pool_apps (id, name, owner, grp, mode, visibility, checksum, size, content, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+            }
+            _ => {
+                "INSERT INTO pool_data (id, name, owner, grp, mode, visibility, checksum, size, content, created_at, kind) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+            }
+        };
+        let mut query = sqlx::query(sql)
+            .bind(id.to_owned())
+            .bind(name.to_owned())
+            .bind(meta.owner.clone())
+            .bind(meta.group.clone())
+            .bind(i64::from(meta.mode.bits()))
+            .bind(confinement.as_str())
+            .bind(checksum)
+            .bind(bigint(content.len() as u64, "size")?)
+            .bind(B64.encode(content))
+            .bind(bigint(now, "time")?);
+        if kind == Kind::Data {
+            query = query.bind(datum_kind.to_owned());
+        }
+        query.execute(&self.pool).await?;
+        Ok(())
+    }
+
+    pub(crate) async fn object(
+        &self,
+        kind: Kind,
+        id: &str,
+    ) -> Result<Option<ObjectRow>, PoolError> {
+        let (sql, fixed) = match kind {
+            Kind::App => (
+                format!("SELECT {OBJECT_COLUMNS} FROM pool_apps WHERE id = $1"),
+                Some("app"),
+            ),
+            _ => (
+                format!("SELECT {OBJECT_COLUMNS}, kind FROM pool_data WHERE id = $1"),
+                None,
+            ),
+        };
+        rows(
+            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id.to_owned()),
+            |r| read_object(r, fixed),
+        )
+        .optional(&self.pool)
+        .await
+    }
+
+    pub(crate) async fn objects(&self, kind: Kind) -> Result<Vec<ObjectRow>, PoolError> {
+        let (sql, fixed) = match kind {
+            Kind::App => (
+                format!("SELECT {OBJECT_COLUMNS} FROM pool_apps ORDER BY created_at, id"),
+                Some("app"),
+            ),
+            _ => (
+                format!("SELECT {OBJECT_COLUMNS}, kind FROM pool_data ORDER BY created_at, id"),
+                None,
+            ),
+        };
+        rows(sqlx::query(sqlx::AssertSqlSafe(sql)), |r| {
+            read_object(r, fixed)
+        })
+        .all(&self.pool)
+        .await
+    }
+
+    pub(crate) async fn content(&self, kind: Kind, id: &str) -> Result<Vec<u8>, PoolError> {
+        let table = if kind == Kind::App {
+            "pool_apps"
+        } else {
+            "pool_data"
+        };
+        let sql = format!("SELECT content, checksum FROM {table} WHERE id = $1");
+        let row = rows(
+            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id.to_owned()),
+            |r| {
+                Ok::<_, PoolError>((
+                    parse::<String>(r, "content")?,
+                    parse::<String>(r, "checksum")?,
+                ))
+            },
+        )
+        .optional(&self.pool)
+        .await?
+        .ok_or_else(|| PoolError::NotFound(format!("no {} {id}", kind.noun())))?;
+        let bytes = B64
+            .decode(row.0)
+            .map_err(|_| PoolError::Corrupt(format!("{table}.content of {id}")))?;
+        // Integrity: the content read is the content stored.
+        if crate::sha256_hex(&bytes) != row.1 {
+            return Err(PoolError::Corrupt(format!(
+                "{table}.content of {id} does not match its checksum"
+            )));
+        }
+        Ok(bytes)
+    }
+
+    // ---- workers
+
+    pub(crate) async fn upsert_worker(
+        &self,
+        address: Address,
+        meta: &Meta,
+        confinement: Confinement,
+    ) -> Result<(), PoolError> {
+        sqlx::query(
+            "INSERT INTO pool_workers (address, owner, grp, mode, visibility) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (address) DO UPDATE SET owner = $2, grp = $3, mode = $4, visibility = $5",
+        )
+        .bind(address.to_string())
+        .bind(meta.owner.clone())
+        .bind(meta.group.clone())
+        .bind(i64::from(meta.mode.bits()))
+        .bind(confinement.as_str())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub(crate) async fn workers(&self) -> Result<Vec<ObjectRow>, PoolError> {
+        let query = sqlx::query(
+            "SELECT address AS id, address AS name, owner, grp, mode, visibility, '' AS checksum, \
+             CAST(0 AS BIGINT) AS size FROM pool_workers ORDER BY address",
+        );
+        rows(query, |r| read_object(r, Some("worker")))
+            .all(&self.pool)
+            .await
+    }
+
+    /// A worker's confinement: public when the pool does not list it.
+    async fn worker(&self, address: Address) -> Result<Worker, PoolError> {
+        let query = sqlx::query(
+            "SELECT address AS id, address AS name, owner, grp, mode, visibility, '' AS checksum, \
+             CAST(0 AS BIGINT) AS size FROM pool_workers WHERE address = $1",
+        )
+        .bind(address.to_string());
+        let row = rows(query, |r| read_object(r, Some("worker")))
+            .optional(&self.pool)
+            .await?;
+        Ok(Worker {
+            visibility: row.map_or(Visibility::Public, |r| r.visibility()),
+        })
+    }
+
+    // ---- jobs
+
+    pub(crate) async fn insert_job(
+        &self,
+        id: &str,
+        meta: &Meta,
+        app: &str,
+        datum: Option<&str>,
+        args: &str,
+        now: u64,
+    ) -> Result<(), PoolError> {
+        sqlx::query(
+            "INSERT INTO pool_jobs (id, owner, grp, mode, app_id, datum_id, args, status, worker, \
+             result, result_checksum, reason, created_at, updated_at, origin) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', NULL, NULL, NULL, NULL, $8, $8, 'client')",
+        )
+        .bind(id.to_owned())
+        .bind(meta.owner.clone())
+        .bind(meta.group.clone())
+        .bind(i64::from(meta.mode.bits()))
+        .bind(app.to_owned())
+        .bind(datum.map(str::to_owned))
+        .bind(args.to_owned())
+        .bind(bigint(now, "time")?)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub(crate) async fn upsert_deal_job(
+        &self,
+        task_id: &str,
+        requester: &str,
+        status: &str,
+        now: u64,
+    ) -> Result<(), PoolError> {
+        sqlx::query(
+            "INSERT INTO pool_jobs (id, owner, grp, mode, app_id, datum_id, args, status, worker, \
+             result, result_checksum, reason, created_at, updated_at, origin) \
+             VALUES ($1, $2, NULL, $3, '', NULL, '', $4, NULL, NULL, NULL, NULL, $5, $5, 'deal') \
+             ON CONFLICT (id) DO UPDATE SET status = $4, updated_at = $5",
+        )
+        .bind(task_id.to_owned())
+        .bind(requester.to_owned())
+        .bind(i64::from(Mode::PRIVATE.bits()))
+        .bind(status.to_owned())
+        .bind(bigint(now, "time")?)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub(crate) async fn job(&self, id: &str) -> Result<Option<JobRow>, PoolError> {
+        let sql = format!("SELECT {JOB_COLUMNS} FROM pool_jobs WHERE id = $1");
+        rows(
+            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id.to_owned()),
+            read_job,
+        )
+        .optional(&self.pool)
+        .await
+    }
+
+    pub(crate) async fn jobs(&self) -> Result<Vec<JobRow>, PoolError> {
+        let sql = format!("SELECT {JOB_COLUMNS} FROM pool_jobs ORDER BY created_at, id");
+        rows(sqlx::query(sqlx::AssertSqlSafe(sql)), read_job)
+            .all(&self.pool)
+            .await
+    }
+
+    pub(crate) async fn job_result(&self, id: &str) -> Result<Option<Vec<u8>>, PoolError> {
+        let query = sqlx::query("SELECT result FROM pool_jobs WHERE id = $1").bind(id.to_owned());
+        let result: Option<Option<String>> =
+            rows(query, |r| Ok::<_, PoolError>(parse_opt(r, "result")?))
+                .optional(&self.pool)
+                .await?;
+        result
+            .flatten()
+            .map(|text| {
+                B64.decode(text)
+                    .map_err(|_| PoolError::Corrupt(format!("pool_jobs.result of {id}")))
+            })
+            .transpose()
+    }
+
+    /// See [`crate::Pool::take_job`].
+    pub(crate) async fn take_job(
+        &self,
+        worker: Address,
+        now: u64,
+    ) -> Result<Option<WorkOrder>, PoolError> {
+        let machine = self.worker(worker).await?;
+        let sql = format!(
+            "SELECT {JOB_COLUMNS} FROM pool_jobs WHERE status = 'pending' AND origin = 'client' \
+             ORDER BY created_at, id LIMIT 200"
+        );
+        let pending = rows(sqlx::query(sqlx::AssertSqlSafe(sql)), read_job)
+            .all(&self.pool)
+            .await?;
+        for job in pending {
+            let Some(app) = self.object(Kind::App, &job.info.app).await? else {
+                continue;
+            };
+            let datum = match &job.info.datum {
+                Some(id) => match self.object(Kind::Data, id).await? {
+                    Some(d) => Some(d),
+                    None => continue,
+                },
+                None => None,
+            };
+            let placement = Placement::of(
+                &Job {
+                    app: app.visibility(),
+                    data: datum.iter().map(ObjectRow::datum).collect(),
+                },
+                &machine,
+            );
+            if placement != Placement::Allowed {
+                continue;
+            }
+            let taken = sqlx::query(
+                "UPDATE pool_jobs SET status = 'running', worker = $1, updated_at = $2 \
+                 WHERE id = $3 AND status = 'pending'",
+            )
+            .bind(worker.to_string())
+            .bind(bigint(now, "time")?)
+            .bind(job.info.id.clone())
+            .execute(&self.pool)
+            .await?;
+            if taken.rows_affected() == 1 {
+                return Ok(Some(WorkOrder {
+                    job: job.info.id,
+                    app_checksum: app.info.checksum,
+                    datum: datum.map(|d| (d.info.name, d.info.checksum)),
+                    args: job.info.args,
+                    clock_secs: job.created_at,
+                }));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The job `id` as held by `worker`, or the refusal.
+    async fn held(&self, worker: Address, id: &str) -> Result<JobRow, PoolError> {
+        let job = self.job(id).await?;
+        match job {
+            Some(job)
+                if job.info.status == "running"
+                    && job.info.worker.as_deref() == Some(&worker.to_string()) =>
+            {
+                Ok(job)
+            }
+            _ => Err(PoolError::Forbidden(format!(
+                "worker {worker} holds no running job {id}: a worker reads and answers only the jobs it was given"
+            ))),
+        }
+    }
+
+    pub(crate) async fn job_content(
+        &self,
+        worker: Address,
+        id: &str,
+        part: Part,
+    ) -> Result<Vec<u8>, PoolError> {
+        let job = self.held(worker, id).await?;
+        match part {
+            Part::App => self.content(Kind::App, &job.info.app).await,
+            Part::Datum => {
+                let datum = job
+                    .info
+                    .datum
+                    .ok_or_else(|| PoolError::NotFound(format!("job {id} has no datum")))?;
+                let row = self
+                    .object(Kind::Data, &datum)
+                    .await?
+                    .ok_or_else(|| PoolError::NotFound(format!("no datum {datum}")))?;
+                // Confinement again at the door: never a certificate, never private data to
+                // another's machine.
+                if !decloud_access::may_use_datum(&self.worker(worker).await?, &row.datum()) {
+                    return Err(PoolError::Forbidden(format!(
+                        "datum {datum} may not go to worker {worker}"
+                    )));
+                }
+                self.content(Kind::Data, &datum).await
+            }
+        }
+    }
+
+    pub(crate) async fn finish_job(
+        &self,
+        worker: Address,
+        id: &str,
+        outcome: JobOutcome,
+        now: u64,
+    ) -> Result<(), PoolError> {
+        self.held(worker, id).await?;
+        let (status, result, checksum, reason) = match outcome {
+            JobOutcome::Completed { result } => {
+                let bytes = B64.decode(&result).map_err(|_| {
+                    PoolError::BadRequest("the result is not base64: send the packed /out".into())
+                })?;
+                (
+                    "completed",
+                    Some(result),
+                    Some(crate::sha256_hex(&bytes)),
+                    None,
+                )
+            }
+            JobOutcome::Failed { reason } => (
+                "failed",
+                None,
+                None,
+                Some(reason.chars().take(1000).collect::<String>()),
+            ),
+        };
+        let updated = sqlx::query(
+            "UPDATE pool_jobs SET status = $1, result = $2, result_checksum = $3, reason = $4, \
+             updated_at = $5 WHERE id = $6 AND status = 'running' AND worker = $7",
+        )
+        .bind(status)
+        .bind(result)
+        .bind(checksum)
+        .bind(reason)
+        .bind(bigint(now, "time")?)
+        .bind(id.to_owned())
+        .bind(worker.to_string())
+        .execute(&self.pool)
+        .await?;
+        if updated.rows_affected() != 1 {
+            return Err(PoolError::Forbidden(format!(
+                "worker {worker} holds no running job {id}"
+            )));
+        }
+        Ok(())
+    }
+}

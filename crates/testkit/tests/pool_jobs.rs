@@ -1,0 +1,152 @@
+//! Desktop-grid jobs end to end over HTTP: the real scheduler (with the pool's client API), two
+//! real workers and the real wasm runtime. A private app submitted by its owner runs only on
+//! its owner's private worker, even when a public worker is idle; the owner reads the result.
+
+use std::time::Duration;
+
+use base64::Engine;
+use decloud_testkit::Devnet;
+use decloud_testkit::fixtures::eventually;
+use decloud_testkit::pool::{Pool, PoolOptions};
+use serde_json::{Value, json};
+
+const ADMIN_PASSWORD: &str = "pool administrator password";
+
+/// Sends `body` (or a GET) to the scheduler with `token`; the status and the JSON answer (or
+/// the raw bytes as a JSON string when not JSON).
+async fn call(url: &str, token: Option<&str>, path: &str, body: Option<Value>) -> (u16, Value) {
+    let http = reqwest::Client::new();
+    let mut request = match &body {
+        Some(b) => http.post(format!("{url}{path}")).json(b),
+        None => http.get(format!("{url}{path}")),
+    };
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    let bytes = response.bytes().await.unwrap();
+    let value = serde_json::from_slice(&bytes)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
+    (status, value)
+}
+
+async fn login(url: &str, user: &str, password: &str) -> String {
+    let (status, body) = call(
+        url,
+        None,
+        "/v1/pool/login/password",
+        Some(json!({"login": user, "password": password})),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    body["token"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_private_app_runs_only_on_its_owners_private_worker() {
+    let devnet = Devnet::start().await.unwrap();
+    let pool = Pool::start(
+        &devnet,
+        PoolOptions {
+            workers: 2,
+            pool_admin_password: Some(ADMIN_PASSWORD.into()),
+            ..PoolOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    let url = pool.scheduler_url().unwrap();
+    let admin = login(&url, "admin", ADMIN_PASSWORD).await;
+    let (status, body) = call(
+        &url,
+        Some(&admin),
+        "/v1/pool/users",
+        Some(json!({"name": "ann", "password": "ann's password"})),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    // Worker 0 is ann's private machine; worker 1 stays public (and idle).
+    let (anns, public) = (pool.worker_address(0), pool.worker_address(1));
+    let (status, body) = call(
+        &url,
+        Some(&admin),
+        "/v1/pool/workers",
+        Some(json!({"address": anns, "owner": "ann", "confinement": "private"})),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let ann = login(&url, "ann", "ann's password").await;
+    let greeting = decloud_testkit::fixtures::example_app("greeting").unwrap();
+    let (status, app) = call(
+        &url,
+        Some(&ann),
+        "/v1/pool/apps",
+        Some(json!({"name": "greeting", "module": base64::engine::general_purpose::STANDARD.encode(&greeting)})),
+    )
+    .await;
+    assert_eq!(status, 200, "{app}");
+    assert_eq!(app["confinement"], "private");
+    let mut jobs = Vec::new();
+    for name in ["Alice", "Bob", "Carol"] {
+        let (status, job) = call(
+            &url,
+            Some(&ann),
+            "/v1/pool/jobs",
+            Some(json!({"app": app["id"], "args": name})),
+        )
+        .await;
+        assert_eq!(status, 200, "{job}");
+        jobs.push((name, job["id"].as_str().unwrap().to_owned()));
+    }
+    for (name, job) in &jobs {
+        let done = eventually(Duration::from_secs(120), "the pool job to complete", || {
+            let (url, ann, job) = (url.clone(), ann.clone(), job.clone());
+            async move {
+                let (_, info) = call(&url, Some(&ann), &format!("/v1/pool/jobs/{job}"), None).await;
+                matches!(info["status"].as_str(), Some("completed" | "failed")).then_some(info)
+            }
+        })
+        .await
+        .unwrap();
+        assert_eq!(done["status"], "completed", "{done}");
+        assert_eq!(
+            done["worker"],
+            anns.to_string(),
+            "never on the public worker {public}"
+        );
+        let (status, result) = call(
+            &url,
+            Some(&ann),
+            &format!("/v1/pool/jobs/{job}/result"),
+            None,
+        )
+        .await;
+        assert_eq!(status, 200);
+        let text = result.as_str().unwrap();
+        assert!(
+            text.contains(&format!("Hello, {name}!")),
+            "the packed /out: {text:?}"
+        );
+    }
+    // Nobody else reads them: a new standard user sees no job.
+    call(
+        &url,
+        Some(&admin),
+        "/v1/pool/users",
+        Some(json!({"name": "bob", "password": "bob's password"})),
+    )
+    .await;
+    let bob = login(&url, "bob", "bob's password").await;
+    let (status, _) = call(
+        &url,
+        Some(&bob),
+        &format!("/v1/pool/jobs/{}/result", jobs[0].1),
+        None,
+    )
+    .await;
+    assert_eq!(status, 403);
+    // A worker's session is not a pool user's: it cannot list jobs.
+    let (status, _) = call(&url, Some("dcs_not_a_pool_session"), "/v1/pool/jobs", None).await;
+    assert_eq!(status, 401);
+}
