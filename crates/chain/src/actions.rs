@@ -135,7 +135,10 @@ pub async fn register_workerpool(
 
 /// The fingerprint (SHA-256 of the SubjectPublicKeyInfo) of the TLS key `workerpool`'s owner
 /// published for its scheduler, if any.
-pub async fn scheduler_key(client: &Client, workerpool: Address) -> Result<Option<B256>, ChainError> {
+pub async fn scheduler_key(
+    client: &Client,
+    workerpool: Address,
+) -> Result<Option<B256>, ChainError> {
     let key = client
         .workerpool_registry()
         .schedulerKey(workerpool)

@@ -18,7 +18,10 @@ fn start_market(home: &std::path::Path) -> (Service, String) {
     )
     .unwrap();
     assert!(url.starts_with("https://127.0.0.1:"), "{url}");
-    assert!(url.contains("#sha256:"), "the market announces its key: {url}");
+    assert!(
+        url.contains("#sha256:"),
+        "the market announces its key: {url}"
+    );
     (node, url)
 }
 

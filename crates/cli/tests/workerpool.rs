@@ -172,7 +172,10 @@ async fn a_node_computes_what_run_asks_and_result_get_checks_it() {
     let location = shown["results_location"].as_str().unwrap();
     // The storage node speaks TLS: its pin ends the location (…/blobs/<sha256>#sha256:<key>).
     let (unpinned, pin) = location.split_once('#').expect("a pinned location");
-    assert!(pin.starts_with("sha256:") && location.starts_with("https://"), "{location}");
+    assert!(
+        pin.starts_with("sha256:") && location.starts_with("https://"),
+        "{location}"
+    );
     let name = unpinned.rsplit('/').next().unwrap();
     let blob = devnet.home().join("blobs").join(name);
     assert!(blob.is_file(), "the node keeps blobs in its home");

@@ -158,11 +158,19 @@ pub async fn start(config: ExplorerConfig) -> Result<RunningExplorer, ExplorerEr
     let store = Store::open(&config.database_url).await?;
     let (updates, _) = broadcast::channel(256);
     let schedulers = trace::Schedulers::new(config.schedulers.clone())?;
+    // The market's URL without its pin, and a client pinned to its key.
+    let (market, http) = match &config.market {
+        Some(url) => {
+            let (base, http) = trace::http_client(url)?;
+            (Some(base), http)
+        }
+        None => (None, trace::http_client("http://127.0.0.1")?.1),
+    };
     let state = Arc::new(web::State {
         store: store.clone(),
         updates: updates.clone(),
-        market: config.market.clone(),
-        http: trace::http_client()?,
+        market,
+        http,
         profile: config.profile.clone(),
     });
     let mut service = Service::serve(config.listen, web::router(state))

@@ -22,52 +22,54 @@ const TASKS_PER_PASS: u64 = 100;
 /// Longest failure reason kept from a scheduler.
 const MAX_REASON_CHARS: usize = 1000;
 
-/// The HTTP client of the explorer's outgoing calls (schedulers, market).
-pub fn http_client() -> Result<reqwest::Client, ExplorerError> {
-    reqwest::Client::builder()
+/// The URL without its pin and an HTTP client of the explorer's outgoing calls to the service
+/// at `url` (a scheduler, the market): pinned to its key when the URL names one.
+pub fn http_client(url: &str) -> Result<(String, reqwest::Client), ExplorerError> {
+    let pinned: decloud_service::transport::PinnedUrl =
+        url.parse()
+            .map_err(|e: decloud_service::transport::TransportError| {
+                ExplorerError::BadRequest(e.to_string())
+            })?;
+    let builder = reqwest::Client::builder()
         .timeout(TIMEOUT)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .map_err(|e| ExplorerError::BadRequest(format!("cannot build an HTTP client: {e}")))
+        .redirect(reqwest::redirect::Policy::none());
+    let client = decloud_service::transport::http_client(&pinned, builder)
+        .map_err(|e| ExplorerError::BadRequest(e.to_string()))?;
+    Ok((pinned.base().to_owned(), client))
 }
 
 /// The schedulers the explorer knows, and which workerpool each schedules once it answered.
 #[derive(Debug)]
 pub struct Schedulers {
-    http: reqwest::Client,
-    urls: Vec<String>,
+    /// Each scheduler's URL (without its pin) and a client pinned to its key.
+    clients: BTreeMap<String, reqwest::Client>,
     pools: BTreeMap<String, String>,
 }
 
 impl Schedulers {
-    /// Schedulers at these base URLs (asked which pool they schedule on the first pass).
+    /// Schedulers at these URLs (asked which pool they schedule on the first pass).
     pub fn new(urls: Vec<String>) -> Result<Self, ExplorerError> {
-        for url in &urls {
-            reqwest::Url::parse(url).map_err(|_| {
-                ExplorerError::BadRequest(format!(
-                    "scheduler URL {url:?} is not a URL: pass it as http://host:port"
-                ))
-            })?;
-        }
+        let clients = urls
+            .iter()
+            .map(|url| {
+                http_client(url)
+                    .map_err(|e| ExplorerError::BadRequest(format!("scheduler URL {url:?}: {e}")))
+            })
+            .collect::<Result<_, _>>()?;
         Ok(Self {
-            http: http_client()?,
-            urls: urls
-                .into_iter()
-                .map(|u| u.trim_end_matches('/').to_owned())
-                .collect(),
+            clients,
             pools: BTreeMap::new(),
         })
     }
 
     /// Asks the schedulers not yet known which workerpool they schedule.
     async fn discover(&mut self) {
-        for url in &self.urls {
+        for (url, http) in &self.clients {
             if self.pools.values().any(|u| u == url) {
                 continue;
             }
             let info = async {
-                self.http
-                    .get(format!("{url}/v1/info"))
+                http.get(format!("{url}/v1/info"))
                     .send()
                     .await?
                     .error_for_status()?
@@ -132,11 +134,10 @@ impl Schedulers {
     }
 
     async fn task(&self, url: &str, task: &str) -> Result<Option<TaskReport>, reqwest::Error> {
-        let response = self
-            .http
-            .get(format!("{url}/v1/tasks/{task}"))
-            .send()
-            .await?;
+        let Some(http) = self.clients.get(url) else {
+            return Ok(None);
+        };
+        let response = http.get(format!("{url}/v1/tasks/{task}")).send().await?;
         if response.status() == reqwest::StatusCode::NOT_FOUND {
             return Ok(None);
         }

@@ -164,10 +164,7 @@ pub async fn start(config: MarketConfig) -> Result<RunningMarket, MarketError> {
     let chain_id = config.profile.chain_id;
     config
         .transport
-        .check_allowed(
-            chain_id,
-            chain_id == decloud_chain::anvil::DEVNET_CHAIN_ID,
-        )
+        .check_allowed(chain_id, chain_id == decloud_chain::anvil::DEVNET_CHAIN_ID)
         .map_err(|e| MarketError::BadRequest(e.to_string()))?;
     let book = OrderBook::open(&config.database_url).await?;
     let checker = check::ChainChecker::new(config.profile)?;
@@ -183,10 +180,10 @@ pub async fn start(config: MarketConfig) -> Result<RunningMarket, MarketError> {
         &config.transport,
     )
     .await
-        .map_err(|source| MarketError::Listen {
-            addr: config.listen,
-            source,
-        })?;
+    .map_err(|source| MarketError::Listen {
+        addr: config.listen,
+        source,
+    })?;
     service.spawn(follower::follow(book, checker, config.follow_interval));
     tracing::info!(url = %service.pinned_url(), "market listening");
     Ok(RunningMarket { service })

@@ -346,10 +346,10 @@ pub async fn start(config: SchedulerConfig) -> Result<RunningScheduler, Schedule
         &config.transport,
     )
     .await
-        .map_err(|source| SchedulerError::Listen {
-            addr: config.listen,
-            source,
-        })?;
+    .map_err(|source| SchedulerError::Listen {
+        addr: config.listen,
+        source,
+    })?;
     service.spawn(chain_loop(
         shared.clone(),
         config.follow_interval,

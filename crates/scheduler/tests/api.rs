@@ -9,8 +9,8 @@ use alloy::signers::SignerSync;
 use alloy::signers::local::PrivateKeySigner;
 use decloud_protocol::pool::{Challenge, LoginRequest, Session};
 use decloud_scheduler::{SchedulerConfig, SchedulerError};
-use decloud_testkit::pool::{self, DealRequest, POOL_OWNER, Pool, PoolOptions, REQUESTER};
 use decloud_testkit::http::client_for;
+use decloud_testkit::pool::{self, DealRequest, POOL_OWNER, Pool, PoolOptions, REQUESTER};
 use decloud_testkit::{Devnet, anvil};
 use serde_json::{Value, json};
 

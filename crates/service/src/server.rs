@@ -153,7 +153,10 @@ impl Service {
         listen: SocketAddr,
         router: Router,
         limits: Limits,
-        tls: Option<(std::sync::Arc<rustls::ServerConfig>, crate::tls::Fingerprint)>,
+        tls: Option<(
+            std::sync::Arc<rustls::ServerConfig>,
+            crate::tls::Fingerprint,
+        )>,
     ) -> io::Result<Self> {
         let listener = tokio::net::TcpListener::bind(listen).await?;
         let addr = listener.local_addr()?;

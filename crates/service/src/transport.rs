@@ -256,7 +256,9 @@ mod tests {
 
     #[test]
     fn bad_urls_say_what_to_write() {
-        let pinned_plain = format!("http://h:1#{PIN}").parse::<PinnedUrl>().unwrap_err();
+        let pinned_plain = format!("http://h:1#{PIN}")
+            .parse::<PinnedUrl>()
+            .unwrap_err();
         assert!(matches!(pinned_plain, TransportError::PinOnPlainHttp(_)));
         let bad_pin = "https://h:1#sha256:abc".parse::<PinnedUrl>().unwrap_err();
         assert!(bad_pin.to_string().contains("64 hex digits"), "{bad_pin}");
@@ -270,9 +272,7 @@ mod tests {
     #[test]
     fn plain_http_is_for_devnets_only() {
         assert!(Transport::InsecureHttp.check_allowed(31337, true).is_ok());
-        let e = Transport::InsecureHttp
-            .check_allowed(1, false)
-            .unwrap_err();
+        let e = Transport::InsecureHttp.check_allowed(1, false).unwrap_err();
         assert!(e.to_string().contains("devnets only"), "{e}");
         assert!(Transport::ephemeral().check_allowed(1, false).is_ok());
     }

@@ -172,7 +172,12 @@ fn cpu_seconds() -> f64 {
         .rsplit_once(')')
         .map(|(_, rest)| rest.split_whitespace().collect())
         .unwrap_or_default();
-    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
     // utime and stime are fields 14 and 15 of stat, 11 and 12 after the name; 100 ticks/s.
     (ticks(11) + ticks(12)) / 100.0
 }
@@ -189,9 +194,14 @@ async fn measure_tls_cost() {
     const REQUESTS: usize = 5_000;
     let router = || Router::new().route("/v1/ping", get(|| async { "pong" }));
     let tls = Transport::ephemeral();
-    let secure = Service::serve_on(([127, 0, 0, 1], 0).into(), router(), Limits::default(), &tls)
-        .await
-        .unwrap();
+    let secure = Service::serve_on(
+        ([127, 0, 0, 1], 0).into(),
+        router(),
+        Limits::default(),
+        &tls,
+    )
+    .await
+    .unwrap();
     let plain = Service::serve_on(
         ([127, 0, 0, 1], 0).into(),
         router(),

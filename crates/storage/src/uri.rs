@@ -118,12 +118,19 @@ mod tests {
         assert_eq!(base, format!("https://h:1/blobs#{pin}"));
         assert_eq!(name, "abc");
         let (base, name) = split_pinned("/data/x#1.csv").unwrap();
-        assert_eq!((base.as_str(), name), ("/data", "x#1.csv"), "a # in a path is a name");
+        assert_eq!(
+            (base.as_str(), name),
+            ("/data", "x#1.csv"),
+            "a # in a path is a name"
+        );
         assert_eq!(
             sibling(&format!("https://h:1/blobs/abc#{pin}"), "def").unwrap(),
             format!("https://h:1/blobs/def#{pin}")
         );
-        assert_eq!(sibling("http://h:1/blobs/abc", "def").unwrap(), "http://h:1/blobs/def");
+        assert_eq!(
+            sibling("http://h:1/blobs/abc", "def").unwrap(),
+            "http://h:1/blobs/def"
+        );
     }
 
     #[tokio::test]

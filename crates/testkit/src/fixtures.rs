@@ -199,7 +199,11 @@ pub async fn hub_events<E: SolEvent>(chain: &Client, task: B256) -> Result<Vec<E
 /// answer one.
 pub async fn scheduler_task(url: &str, task: B256) -> Option<TaskReport> {
     let (url, http) = crate::http::client_for(url).ok()?;
-    let response = http.get(format!("{url}/v1/tasks/{task}")).send().await.ok()?;
+    let response = http
+        .get(format!("{url}/v1/tasks/{task}"))
+        .send()
+        .await
+        .ok()?;
     if !response.status().is_success() {
         return None;
     }

@@ -34,7 +34,10 @@ async fn workers_trust_the_scheduler_key_published_on_chain_and_no_other() {
         .await
         .unwrap()
         .expect("a key on chain");
-    assert_eq!(published.0, pin.0, "the chain holds the key the scheduler presents");
+    assert_eq!(
+        published.0, pin.0,
+        "the chain holds the key the scheduler presents"
+    );
 
     // A worker pinned to it talks to it.
     let worker = SchedulerClient::new(&url, PrivateKeySigner::random(), 1).unwrap();
@@ -44,7 +47,10 @@ async fn workers_trust_the_scheduler_key_published_on_chain_and_no_other() {
     let plain = format!("http://{}", pool.scheduler().unwrap().addr());
     let plain_worker = SchedulerClient::new(&plain, PrivateKeySigner::random(), 1).unwrap();
     let refused = plain_worker.info().await.unwrap_err().to_string();
-    assert!(refused.contains("cannot talk to the scheduler"), "{refused}");
+    assert!(
+        refused.contains("cannot talk to the scheduler"),
+        "{refused}"
+    );
 
     // The scheduler goes away and an impostor with its own self-signed certificate takes its
     // address, answering like a scheduler would.
@@ -71,7 +77,10 @@ async fn workers_trust_the_scheduler_key_published_on_chain_and_no_other() {
         refused.contains("not the pinned"),
         "the worker names the key it refused: {refused}"
     );
-    assert!(refused.contains(&impostor.fingerprint().to_string()), "{refused}");
+    assert!(
+        refused.contains(&impostor.fingerprint().to_string()),
+        "{refused}"
+    );
     // A worker that pins the impostor's key reaches it: the refusal above is the pin's doing.
     let fooled_url = PinnedUrl::new(pinned.base(), Some(impostor.fingerprint())).to_string();
     let fooled = SchedulerClient::new(&fooled_url, PrivateKeySigner::random(), 1).unwrap();

@@ -328,7 +328,8 @@ pub(crate) async fn run(args: NodeArgs, home: &Path) -> anyhow::Result<()> {
         )?;
     }
     let transport = |service| decloud_local::node::node_transport(home, service, insecure_http);
-    let local_url = |service, default| decloud_local::node::local_service_url(home, service, default);
+    let local_url =
+        |service, default| decloud_local::node::local_service_url(home, service, default);
 
     let mut config = NodeConfig::default();
     let storage_location = storage

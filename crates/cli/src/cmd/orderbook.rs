@@ -76,7 +76,11 @@ struct Filters {
 }
 
 /// Runs `decloud orderbook <kind>`.
-pub(crate) async fn run(args: OrderbookArgs, home: &std::path::Path, json: bool) -> anyhow::Result<()> {
+pub(crate) async fn run(
+    args: OrderbookArgs,
+    home: &std::path::Path,
+    json: bool,
+) -> anyhow::Result<()> {
     let (kind, f) = match args.command {
         OrderbookCommand::App(f) => (OrderKind::App, f),
         OrderbookCommand::Dataset(f) => (OrderKind::Dataset, f),
