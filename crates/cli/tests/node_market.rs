@@ -109,3 +109,31 @@ fn the_market_node_without_a_profile_says_how_to_get_one() {
     assert_eq!(message.trim().lines().count(), 1, "{message}");
     assert!(message.contains("decloud devnet up"), "{message}");
 }
+
+#[test]
+fn plain_http_is_refused_off_a_devnet_and_nothing_starts() {
+    let home = tempfile::tempdir().unwrap();
+    // A profile of another chain (id 1): no RPC call is needed to refuse.
+    let profile = decloud_chain::ChainProfile {
+        rpc_url: "http://127.0.0.1:9".into(),
+        chain_id: 1,
+        deployment_block: 0,
+        admin: alloy::primitives::Address::ZERO,
+        contracts: decloud_chain::deploy::Contracts::example(),
+    };
+    profile.save(home.path()).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_decloud"))
+        .args(["node", "--market", "--market-listen", "127.0.0.1:0", "--insecure-http"])
+        .env("DECLOUD_HOME", home.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let message = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(message.trim().lines().count(), 1, "{message}");
+    assert!(message.contains("devnets only"), "{message}");
+    assert!(
+        !home.path().join("market").exists(),
+        "nothing was created: {:?}",
+        std::fs::read_dir(home.path()).unwrap().collect::<Vec<_>>()
+    );
+}

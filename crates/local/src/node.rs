@@ -13,6 +13,7 @@
 //!     profile,
 //!     follow_interval: std::time::Duration::from_secs(2),
 //!     limits: decloud_market::MarketLimits::default(),
+//!     transport: decloud_service::transport::Transport::ephemeral(),
 //! };
 //! let node = Node::start(NodeConfig { market: Some(market), ..NodeConfig::default() }).await?;
 //! println!("order book on {}", node.market().map(|m| m.url()).unwrap_or_default());
