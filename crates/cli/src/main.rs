@@ -108,7 +108,7 @@ async fn main() -> std::process::ExitCode {
         Command::Demo(args) => cmd::demo::run(args, &home, json).await,
         Command::Explorer(args) => cmd::explorer::run(args, &home).await,
         Command::Sim(args) => cmd::sim::run(args, json),
-        Command::Pool(args) => cmd::pool::run(args, json).await,
+        Command::Pool(args) => cmd::pool::run(args, &home, json).await,
     };
     match outcome {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -123,7 +123,13 @@ fn plain_http_is_refused_off_a_devnet_and_nothing_starts() {
     };
     profile.save(home.path()).unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_decloud"))
-        .args(["node", "--market", "--market-listen", "127.0.0.1:0", "--insecure-http"])
+        .args([
+            "node",
+            "--market",
+            "--market-listen",
+            "127.0.0.1:0",
+            "--insecure-http",
+        ])
         .env("DECLOUD_HOME", home.path())
         .output()
         .unwrap();

@@ -23,8 +23,9 @@ async fn the_storage_node_stores_serves_and_limits_uploads() {
             .env("DECLOUD_HOME", dir.path()),
     )
     .unwrap();
+    // TLS by default: the node's URL pins its key, and the store client checks it.
     assert!(
-        url.starts_with("http://127.0.0.1:") && url.ends_with("/blobs"),
+        url.starts_with("https://127.0.0.1:") && url.contains("/blobs#sha256:"),
         "{url}"
     );
 

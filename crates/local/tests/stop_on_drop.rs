@@ -54,7 +54,7 @@ async fn a_dropped_storage_node_stops_answering() {
     let dir = tempfile::tempdir().unwrap();
     let node = Node::start(NodeConfig {
         storage: Some(decloud_storage::StorageConfig {
-            transport: decloud_service::transport::Transport::ephemeral(),
+            transport: decloud_service::transport::Transport::InsecureHttp,
             location: dir.path().display().to_string(),
             listen: ([127, 0, 0, 1], 0).into(),
             server: decloud_storage::ServerConfig::default(),
@@ -77,7 +77,7 @@ async fn a_dropped_market_stops_answering() {
     let dir = tempfile::tempdir().unwrap();
     let node = Node::start(NodeConfig {
         market: Some(decloud_market::MarketConfig {
-            transport: decloud_service::transport::Transport::ephemeral(),
+            transport: decloud_service::transport::Transport::InsecureHttp,
             listen: ([127, 0, 0, 1], 0).into(),
             database_url: format!("sqlite://{}", dir.path().join("orders.db").display()),
             profile: devnet.profile().clone(),
@@ -97,7 +97,12 @@ async fn a_dropped_market_stops_answering() {
 #[tokio::test]
 async fn a_dropped_pool_stops_its_scheduler_and_storage() {
     let devnet = Devnet::start().await.unwrap();
-    let mut pool = Pool::start(&devnet, PoolOptions::default()).await.unwrap();
+    // Plain HTTP: the checks below speak HTTP/1.1 on raw sockets.
+    let options = PoolOptions {
+        plain_http: true,
+        ..PoolOptions::default()
+    };
+    let mut pool = Pool::start(&devnet, options).await.unwrap();
     let scheduler = pool.scheduler().unwrap().addr();
     let storage = pool.node().storage().unwrap().addr();
     assert!(answers(scheduler).await && answers(storage).await);

@@ -602,6 +602,7 @@ async fn client_certificates_from_trusted_authorities_only(db: &TestDb) {
             .tls_backend_preconfigured(
                 client_config_with_certificate(identity.fingerprint(), chain, key).unwrap(),
             )
+            .default_headers(names_the_key(&identity))
             .build()
             .unwrap(),
         url: service.url(),
@@ -611,6 +612,7 @@ async fn client_certificates_from_trusted_authorities_only(db: &TestDb) {
     let plain = Api {
         http: reqwest::Client::builder()
             .tls_backend_preconfigured(client_config(identity.fingerprint()))
+            .default_headers(names_the_key(&identity))
             .build()
             .unwrap(),
         url: service.url(),
@@ -663,3 +665,13 @@ decloud_sql::test_on_every_backend!(
     openid_tokens_are_checked_and_new_identities_wait_for_validation,
     client_certificates_from_trusted_authorities_only,
 );
+
+/// The header in which a pinned client names the key it expects (a TLS service requires it).
+fn names_the_key(identity: &decloud_service::tls::TlsIdentity) -> reqwest::header::HeaderMap {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        decloud_service::transport::PIN_HEADER,
+        identity.fingerprint().to_string().parse().unwrap(),
+    );
+    headers
+}

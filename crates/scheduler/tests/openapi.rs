@@ -71,8 +71,8 @@ async fn reports_need_what_the_description_says() {
         .login()
         .await
         .unwrap();
-    let http = reqwest::Client::new();
-    let report = format!("{url}/v1/tasks/{}/report", B256::repeat_byte(7));
+    let (base, http) = decloud_testkit::http::client_for(&url).unwrap();
+    let report = format!("{base}/v1/tasks/{}/report", B256::repeat_byte(7));
     let too_long = "x".repeat(MAX_LOCATION_CHARS + 1);
     for (body, says) in [
         (json!({"status": "failed"}), "a failure needs a reason"),

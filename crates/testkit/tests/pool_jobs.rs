@@ -15,7 +15,7 @@ const ADMIN_PASSWORD: &str = "pool administrator password";
 /// Sends `body` (or a GET) to the scheduler with `token`; the status and the JSON answer (or
 /// the raw bytes as a JSON string when not JSON).
 async fn call(url: &str, token: Option<&str>, path: &str, body: Option<Value>) -> (u16, Value) {
-    let http = reqwest::Client::new();
+    let (url, http) = decloud_testkit::http::client_for(url).unwrap();
     let mut request = match &body {
         Some(b) => http.post(format!("{url}{path}")).json(b),
         None => http.get(format!("{url}{path}")),

@@ -23,9 +23,10 @@ const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STA
 /// Arguments of `decloud pool`.
 #[derive(Args)]
 pub(crate) struct PoolArgs {
-    /// The scheduler's URL.
-    #[arg(long, env = "DECLOUD_SCHEDULER", default_value = DEFAULT_SCHEDULER_URL, global = true, value_name = "URL")]
-    scheduler: String,
+    /// The scheduler's URL with its key's fingerprint (https://HOST:PORT#sha256:...) [default:
+    /// the scheduler on 127.0.0.1:7800 of this $DECLOUD_HOME].
+    #[arg(long, env = "DECLOUD_SCHEDULER", global = true, value_name = "URL")]
+    scheduler: Option<String>,
     /// The session token (`decloud pool login` prints it).
     #[arg(long, env = TOKEN_ENV, global = true, hide_env_values = true, value_name = "TOKEN")]
     token: Option<String>,
@@ -282,7 +283,7 @@ impl Api {
             anyhow::anyhow!(
                 "cannot reach the scheduler at {}: {}",
                 self.url,
-                e.without_url()
+                decloud_service::transport::error_chain(&e.without_url())
             )
         })?;
         let status = response.status();
@@ -409,14 +410,14 @@ fn right(text: &str) -> anyhow::Result<decloud_pool::Right> {
 }
 
 /// Runs `decloud pool <noun> <verb>`.
-pub(crate) async fn run(args: PoolArgs, json: bool) -> anyhow::Result<()> {
-    let url = args.scheduler.trim_end_matches('/').to_owned();
-    if !(url.starts_with("http://") || url.starts_with("https://")) {
-        bail!("invalid scheduler URL {url:?}: expected something like http://127.0.0.1:7800");
-    }
+pub(crate) async fn run(args: PoolArgs, home: &std::path::Path, json: bool) -> anyhow::Result<()> {
+    let given = args.scheduler.clone().unwrap_or_else(|| {
+        decloud_local::node::local_service_url(home, "scheduler", DEFAULT_SCHEDULER_URL)
+    });
+    let pinned: decloud_service::transport::PinnedUrl = given.parse()?;
     let api = Api {
-        http: reqwest::Client::new(),
-        url,
+        http: decloud_service::transport::http_client(&pinned, reqwest::Client::builder())?,
+        url: pinned.base().to_owned(),
         token: args.token.filter(|t| !t.is_empty()),
     };
     let needs_session = !matches!(args.command, PoolCommand::Login { .. });
