@@ -71,6 +71,8 @@ pub struct PoolOptions {
     /// Serve the scheduler and the storage node over plain HTTP instead of TLS (a devnet may;
     /// benchmarks compare the two).
     pub plain_http: bool,
+    /// Certificate authorities whose client certificates the scheduler's pool API accepts.
+    pub client_cas: Vec<decloud_service::tls::CertificateDer<'static>>,
     /// The password of the pool API's administrator `admin` (none: no administrator).
     pub pool_admin_password: Option<String>,
 }
@@ -88,6 +90,7 @@ impl Default for PoolOptions {
             storage_max_upload: 256 << 20,
             rate_limits: decloud_scheduler::limits::RateLimits::default(),
             plain_http: false,
+            client_cas: Vec::new(),
             pool_admin_password: None,
         }
     }
@@ -237,6 +240,7 @@ impl Pool {
             decloud_service::transport::Transport::ephemeral()
         };
         scheduler.transport = transport.clone();
+        scheduler.client_cas = options.client_cas.clone();
         scheduler.pool.admin_password = options.pool_admin_password.clone();
         let identities = worker_keys
             .iter()

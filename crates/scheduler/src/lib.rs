@@ -105,6 +105,9 @@ pub struct SchedulerConfig {
     /// TLS with the scheduler's key (the default: a key made for this run; give it a key file
     /// to keep the same fingerprint across restarts), or plain HTTP on a devnet.
     pub transport: decloud_service::transport::Transport,
+    /// Certificate authorities whose client certificates the pool API accepts (mutual TLS:
+    /// `POST /v1/pool/login/certificate`); empty, no certificate is asked for.
+    pub client_cas: Vec<decloud_service::tls::CertificateDer<'static>>,
     /// The pool's own client API (`/v1/pool/...`): its identities, credentials and
     /// desktop-grid jobs. An empty `database_url` keeps it in the scheduler's database; its
     /// `scheduler` address is set to the scheduler's.
@@ -128,6 +131,7 @@ impl fmt::Debug for SchedulerConfig {
             .field("membership_interval", &self.membership_interval)
             .field("rate_limits", &self.rate_limits)
             .field("transport", &self.transport)
+            .field("client_cas", &self.client_cas.len())
             .field("pool", &self.pool)
             .finish()
     }
@@ -158,6 +162,7 @@ impl SchedulerConfig {
             membership_interval: Duration::from_secs(5),
             rate_limits: limits::RateLimits::default(),
             transport: decloud_service::transport::Transport::ephemeral(),
+            client_cas: Vec::new(),
             pool: decloud_pool::PoolConfig::new(""),
         }
     }
@@ -339,14 +344,20 @@ pub async fn start(config: SchedulerConfig) -> Result<RunningScheduler, Schedule
         backups_at: AtomicU64::new(u64::MAX),
         pool,
     });
-    let mut service = Service::serve_on(
-        config.listen,
-        api::router(shared.clone()),
-        decloud_service::Limits::default(),
-        &config.transport,
-    )
-    .await
-    .map_err(|source| SchedulerError::Listen {
+    let router = api::router(shared.clone());
+    let limits = decloud_service::Limits::default();
+    let served = match (&config.transport, config.client_cas.is_empty()) {
+        (_, true) => Service::serve_on(config.listen, router, limits, &config.transport).await,
+        (decloud_service::transport::Transport::Tls(identity), false) => {
+            Service::serve_mtls(config.listen, router, limits, identity, &config.client_cas).await
+        }
+        (decloud_service::transport::Transport::InsecureHttp, false) => {
+            return Err(SchedulerError::Config(
+                "client certificates need TLS: drop --insecure-http or the client CAs".into(),
+            ));
+        }
+    };
+    let mut service = served.map_err(|source| SchedulerError::Listen {
         addr: config.listen,
         source,
     })?;

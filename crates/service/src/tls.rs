@@ -21,9 +21,28 @@ use std::sync::Arc;
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName, UnixTime};
+use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
 use sha2::{Digest, Sha256};
+
+/// A DER certificate (client CAs, chains): rustls's type, so that callers need no rustls.
+pub use rustls::pki_types::CertificateDer;
+
+/// The certificates of the PEM file at `path` (a trust list of client CAs): at least one.
+pub fn load_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+    use rustls::pki_types::pem::PemObject;
+    let bytes = std::fs::read(path).map_err(|source| TlsError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    let certificates = CertificateDer::pem_slice_iter(&bytes)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|_| TlsError::BadCertificates(path.to_owned()))?;
+    if certificates.is_empty() {
+        return Err(TlsError::BadCertificates(path.to_owned()));
+    }
+    Ok(certificates)
+}
 
 /// What went wrong with a service's key or its TLS setup.
 #[derive(Debug, thiserror::Error)]
@@ -42,6 +61,11 @@ pub enum TlsError {
         "TLS key {0} is not a PKCS#8 PEM private key: move it away to create a new one (its fingerprint changes: clients must pin the new one)"
     )]
     BadKey(PathBuf),
+    /// A file that holds no PEM certificate.
+    #[error(
+        "{0} holds no PEM certificate: give the CA's certificate (-----BEGIN CERTIFICATE-----)"
+    )]
+    BadCertificates(PathBuf),
     /// A fingerprint that is not 64 hex digits.
     #[error(
         "TLS fingerprint {0:?} is not 64 hex digits (optionally after `sha256:`): copy it as the service printed it"

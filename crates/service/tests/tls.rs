@@ -260,3 +260,24 @@ async fn measure_tls_cost() {
         tls_rps / plain_rps
     );
 }
+
+#[test]
+fn a_trust_list_is_read_from_pem_and_a_file_without_one_is_refused() {
+    use decloud_service::tls::load_certificates;
+    let dir = tempfile::tempdir().unwrap();
+    let key = rcgen::KeyPair::generate().unwrap();
+    let params = rcgen::CertificateParams::new(vec!["ca".to_owned()]).unwrap();
+    let cert = params.self_signed(&key).unwrap();
+    let good = dir.path().join("ca.pem");
+    std::fs::write(&good, cert.pem()).unwrap();
+    let loaded = load_certificates(&good).unwrap();
+    assert_eq!(loaded.len(), 1);
+    assert_eq!(loaded[0].as_ref(), cert.der().as_ref());
+
+    let bad = dir.path().join("key.pem");
+    std::fs::write(&bad, key.serialize_pem()).unwrap();
+    let e = load_certificates(&bad).unwrap_err().to_string();
+    assert!(e.contains("holds no PEM certificate"), "{e}");
+    let missing = load_certificates(&dir.path().join("none.pem")).unwrap_err();
+    assert!(missing.to_string().contains("none.pem"), "{missing}");
+}

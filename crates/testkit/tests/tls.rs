@@ -9,7 +9,7 @@ use axum::Router;
 use axum::routing::get;
 use decloud_chain::client::Client;
 use decloud_scheduler::client::SchedulerClient;
-use decloud_service::tls::TlsIdentity;
+use decloud_service::tls::{CertificateDer, TlsIdentity};
 use decloud_service::transport::PinnedUrl;
 use decloud_service::{Limits, Service};
 use decloud_testkit::Devnet;
@@ -100,4 +100,106 @@ async fn bind_retrying(
         }
     }
     panic!("{addr} stayed taken after the scheduler stopped");
+}
+
+/// A certificate authority made for the test: its parameters, key and certificate.
+fn authority(
+    name: &str,
+) -> (
+    rcgen::CertificateParams,
+    rcgen::KeyPair,
+    CertificateDer<'static>,
+) {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    params.key_usages = vec![
+        rcgen::KeyUsagePurpose::KeyCertSign,
+        rcgen::KeyUsagePurpose::DigitalSignature,
+    ];
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, name);
+    let cert = params.self_signed(&key).unwrap();
+    (params, key, cert.der().clone())
+}
+
+/// A client for the scheduler at `url` presenting a certificate for `cn` signed by `ca`.
+fn with_certificate(
+    url: &PinnedUrl,
+    ca: &(
+        rcgen::CertificateParams,
+        rcgen::KeyPair,
+        CertificateDer<'static>,
+    ),
+    cn: &str,
+) -> reqwest::Client {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, cn);
+    params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
+    let cert = params
+        .signed_by(&key, &rcgen::Issuer::from_params(&ca.0, &ca.1))
+        .unwrap();
+    let pin = url.pin().unwrap();
+    let config = decloud_service::tls::client_config_with_certificate(
+        pin,
+        vec![cert.der().clone()],
+        key.serialize_der(),
+    )
+    .unwrap();
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        decloud_service::transport::PIN_HEADER,
+        pin.to_string().parse().unwrap(),
+    );
+    reqwest::Client::builder()
+        .tls_backend_preconfigured(config)
+        .default_headers(headers)
+        .build()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scheduler_given_client_authorities_takes_their_certificates_only() {
+    let devnet = Devnet::start().await.unwrap();
+    let trusted = authority("Pool CA");
+    let stranger = authority("Another CA");
+    let options = PoolOptions {
+        workers: 0,
+        client_cas: vec![trusted.2.clone()],
+        ..PoolOptions::default()
+    };
+    let pool = Pool::start(&devnet, options).await.unwrap();
+    let url: PinnedUrl = pool.scheduler_url().unwrap().parse().unwrap();
+
+    // Workers present no certificate and are served as before.
+    let worker = SchedulerClient::new(&url.to_string(), PrivateKeySigner::random(), 1).unwrap();
+    assert_eq!(worker.info().await.unwrap().workerpool, pool.workerpool);
+
+    // A certificate of the pool's authority: a new identity, pending until validated.
+    let carol = with_certificate(&url, &trusted, "carol");
+    let answer = carol
+        .post(url.join("/v1/pool/login/certificate"))
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status().as_u16(), 403);
+    let body = answer.text().await.unwrap();
+    assert!(body.contains("carol") && body.contains("pending"), "{body}");
+
+    // Another authority's certificate: the handshake itself fails.
+    let mallory = with_certificate(&url, &stranger, "mallory");
+    let refused = mallory
+        .post(url.join("/v1/pool/login/certificate"))
+        .json(&serde_json::json!({}))
+        .send()
+        .await;
+    assert!(
+        refused.is_err(),
+        "an unknown authority's certificate: {refused:?}"
+    );
 }

@@ -226,6 +226,10 @@ struct SchedulerArgs {
     /// Milliseconds between two reads of new blocks by the scheduler.
     #[arg(long = "scheduler-follow-ms", default_value_t = 500, value_name = "MS")]
     scheduler_follow_ms: u64,
+    /// A PEM file of certificate authorities whose client certificates the pool API accepts
+    /// (mutual TLS; repeat for several). New identities from them wait for an administrator.
+    #[arg(long = "pool-client-ca", value_name = "PEM")]
+    pool_client_ca: Vec<std::path::PathBuf>,
     /// Seconds of silence after which the scheduler gives a worker's work to others.
     #[arg(
         long = "heartbeat-timeout-secs",
@@ -377,6 +381,10 @@ pub(crate) async fn run(args: NodeArgs, home: &Path) -> anyhow::Result<()> {
         c.follow_interval = Duration::from_millis(scheduler.scheduler_follow_ms.max(50));
         c.heartbeat_timeout = Duration::from_secs(scheduler.heartbeat_timeout_secs.max(3));
         c.transport = transport("scheduler")?;
+        for path in &scheduler.pool_client_ca {
+            c.client_cas
+                .extend(decloud_service::tls::load_certificates(path)?);
+        }
         config.scheduler = Some(c);
         workerpool = Some(pool);
     }
