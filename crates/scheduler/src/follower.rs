@@ -52,6 +52,8 @@ pub struct Progress {
     pub task_events: usize,
     /// Whether a reorg was detected (and the last blocks read again).
     pub reorg: bool,
+    /// Each task an event touched, with its deal and its status after the pass.
+    pub touched: Vec<(B256, B256, TaskStatus)>,
 }
 
 impl Progress {
@@ -154,7 +156,9 @@ pub async fn follow_once(
                         progress.new_deals.push(deal_id);
                     }
                 }
-                progress.task_events += apply_task_events(client, store, &tasks, batch.to).await?;
+                let (applied, touched) = apply_task_events(client, store, &tasks, batch.to).await?;
+                progress.task_events += applied;
+                progress.touched.extend(touched);
                 // The cursor moves only after the range's effects are stored.
                 let (block, hash) = batch.cursor.last().ok_or_else(|| {
                     chain(
@@ -297,10 +301,11 @@ async fn apply_task_events(
     store: &Store,
     logs: &[Log],
     to: u64,
-) -> Result<usize, SchedulerError> {
+) -> Result<(usize, Vec<(B256, B256, TaskStatus)>), SchedulerError> {
     // Read first, then write everything in one transaction; the status each task has as of the
     // events read so far decides the next change.
     let mut known: HashMap<B256, (B256, TaskStatus)> = HashMap::new();
+    let mut touched: HashMap<B256, (B256, TaskStatus)> = HashMap::new();
     let mut changes = Vec::new();
     for log in logs {
         let Some(task_id) = log.topics().get(1).copied() else {
@@ -384,10 +389,17 @@ async fn apply_task_events(
         if !current.is_final() {
             known.insert(task_id, (deal_id, next));
         }
+        // A final status may already be stored (the driver records its own finalize): the
+        // event still says where the task stands.
+        touched.insert(task_id, (deal_id, next));
     }
     let applied = changes.len();
     store.apply(&changes).await?;
-    Ok(applied)
+    let touched = touched
+        .into_iter()
+        .map(|(task, (deal, status))| (task, deal, status))
+        .collect();
+    Ok((applied, touched))
 }
 
 /// The weight the hub gave a replicated contribution (`None` for trust ≤ 1 deals, or once the

@@ -396,14 +396,49 @@ async fn publish_tls_key(client: &Client, config: &SchedulerConfig) -> Result<()
 }
 
 #[cfg(feature = "server")]
+/// Shows the deals' tasks an event touched as jobs of the pool API, owned by their deal's
+/// requester (who reads them after a wallet login), with the status the chain gave them. A
+/// failure is logged: the job's next event records it again.
+async fn mirror_deal_jobs(
+    shared: &Shared,
+    touched: &[(
+        alloy::primitives::B256,
+        alloy::primitives::B256,
+        db::TaskStatus,
+    )],
+) {
+    for (task, deal, status) in touched {
+        let requester = match shared.store.deal(*deal).await {
+            Ok(Some(row)) => row.deal.requester,
+            Ok(None) => continue,
+            Err(e) => {
+                tracing::warn!(error = %e, "reading a deal for the pool API failed");
+                continue;
+            }
+        };
+        if let Err(e) = shared
+            .pool
+            .record_deal_task(&task.to_string(), requester, status.as_str())
+            .await
+        {
+            tracing::warn!(%task, error = %e, "showing a deal's task as a pool job failed");
+        }
+    }
+}
+
+#[cfg(feature = "server")]
 /// Follows the chain and drives revealing tasks to their end, every `interval` or sooner when
 /// woken; errors are logged and retried.
 async fn chain_loop(shared: Arc<Shared>, interval: Duration, options: follower::FollowerOptions) {
     loop {
         match follower::follow_once(&shared.client, &shared.store, shared.workerpool, options).await
         {
-            Ok(progress) if progress.changed() => shared.changed(),
-            Ok(_) => {}
+            Ok(progress) => {
+                mirror_deal_jobs(&shared, &progress.touched).await;
+                if progress.changed() {
+                    shared.changed();
+                }
+            }
             Err(e) => tracing::warn!(error = %e, "scheduler follower pass failed; retrying"),
         }
         match driver::drive_once(&shared.client, &shared.store).await {

@@ -150,3 +150,55 @@ async fn a_private_app_runs_only_on_its_owners_private_worker() {
     let (status, _) = call(&url, Some("dcs_not_a_pool_session"), "/v1/pool/jobs", None).await;
     assert_eq!(status, 401);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_requester_finds_its_deals_tasks_among_its_jobs_after_a_wallet_login() {
+    use alloy::signers::SignerSync;
+    let devnet = Devnet::start().await.unwrap();
+    let pool = Pool::start(&devnet, PoolOptions::default()).await.unwrap();
+    let wasm = decloud_testkit::fixtures::example_app("greeting").unwrap();
+    let app = pool.deploy_app("greeting", &wasm).await.unwrap();
+    let deal = pool
+        .deal(&decloud_testkit::pool::DealRequest::new(app).args("Ada"))
+        .await
+        .unwrap();
+    let task = deal.task_ids()[0];
+    pool.wait_completed(&[task], Duration::from_secs(120))
+        .await
+        .unwrap();
+
+    let url = pool.scheduler_url().unwrap();
+    let login = |signer: alloy::signers::local::PrivateKeySigner| {
+        let url = url.clone();
+        async move {
+            let (_, challenge) = call(&url, None, "/v1/pool/login/challenge", None).await;
+            let message = challenge["message"].as_str().unwrap();
+            let signature = signer.sign_message_sync(message.as_bytes()).unwrap();
+            let body = json!({"address": signer.address(), "nonce": challenge["nonce"],
+                "deadline": challenge["deadline"], "signature": signature.to_string()});
+            let (status, session) = call(&url, None, "/v1/pool/login/wallet", Some(body)).await;
+            assert_eq!(status, 200, "{session}");
+            session["token"].as_str().unwrap().to_owned()
+        }
+    };
+    // The requester's job shows the status the chain gave the task, once the follower saw it.
+    let token = login(devnet.signer(decloud_testkit::pool::REQUESTER)).await;
+    let path = format!("/v1/pool/jobs/{task}");
+    let job = eventually(
+        Duration::from_secs(30),
+        "the task shown as completed",
+        || {
+            let (url, token, path) = (url.clone(), token.clone(), path.clone());
+            async move {
+                let (status, job) = call(&url, Some(&token), &path, None).await;
+                (status == 200 && job["status"] == "completed").then_some(job)
+            }
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(job["origin"], "deal", "{job}");
+    // Another wallet may not read it.
+    let stranger = login(alloy::signers::local::PrivateKeySigner::random()).await;
+    assert_eq!(call(&url, Some(&stranger), &path, None).await.0, 403);
+}
