@@ -47,7 +47,7 @@ pub const FIRST_WORKER: usize = 5;
 pub type PoolError = LocalError;
 
 /// How to set a pool up.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct PoolOptions {
     /// Number of workers.
     pub workers: usize,
@@ -75,6 +75,29 @@ pub struct PoolOptions {
     pub client_cas: Vec<decloud_service::tls::CertificateDer<'static>>,
     /// The password of the pool API's administrator `admin` (none: no administrator).
     pub pool_admin_password: Option<String>,
+}
+
+impl std::fmt::Debug for PoolOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the administrator's password: only whether there is one.
+        f.debug_struct("PoolOptions")
+            .field("workers", &self.workers)
+            .field("worker_capacity", &self.worker_capacity)
+            .field("follow_interval", &self.follow_interval)
+            .field("heartbeat_timeout", &self.heartbeat_timeout)
+            .field("workerpool_price", &self.workerpool_price)
+            .field("max_trust", &self.max_trust)
+            .field("volume", &self.volume)
+            .field("storage_max_upload", &self.storage_max_upload)
+            .field("rate_limits", &self.rate_limits)
+            .field("plain_http", &self.plain_http)
+            .field("client_cas", &self.client_cas.len())
+            .field(
+                "pool_admin_password",
+                &self.pool_admin_password.as_ref().map(|_| "<set>"),
+            )
+            .finish()
+    }
 }
 
 impl Default for PoolOptions {
@@ -600,4 +623,18 @@ pub async fn make_members(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_options_never_print_the_administrators_password() {
+        let options = super::PoolOptions {
+            pool_admin_password: Some("correct horse battery staple".into()),
+            ..super::PoolOptions::default()
+        };
+        let printed = format!("{options:?}");
+        assert!(!printed.contains("correct horse"), "{printed}");
+        assert!(printed.contains("<set>"), "{printed}");
+    }
 }
