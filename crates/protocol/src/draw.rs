@@ -1,4 +1,4 @@
-//! The random draw of a task's workers (DESIGN §10, docs/randomness.md): nobody picks who works.
+//! The random draw of a task's workers (docs/randomness.md): nobody picks who works.
 //!
 //! A deal that asks for random selection fixes a future beacon round and freezes a snapshot of
 //! its pool's worker registry: `(address, stake, cluster)` in registry order. Once the round's

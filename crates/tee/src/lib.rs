@@ -13,7 +13,7 @@
 //! verification in pure Rust), given the pinned root and the collateral: Intel's root for `tdx`,
 //! the test root for `sim`. There is no appraiser that accepts everything.
 //!
-//! A release (DESIGN §8) goes: the key holder hands out a nonce; the enclave builds
+//! A release (`docs/confidential.md`) goes: the key holder hands out a nonce; the enclave builds
 //! [`ReportDataFields`] (chain, task, app checksum, its keys, the nonce), asks its attester for
 //! evidence over [`ReportDataFields::report_data`]; the key holder rebuilds the same fields and
 //! calls [`Appraiser::appraise`] with the app's [`Policy`]. With k keepers each appraises the same

@@ -20,7 +20,7 @@ use sha2::{Digest, Sha512};
 /// gets a new tag, so an old quote never matches a new layout).
 pub const REPORT_DATA_DOMAIN: &[u8] = b"decloud/tee/v1";
 
-/// The fields `report_data` commits to, in their order of DESIGN §8.
+/// The fields `report_data` commits to, in their order of `docs/confidential.md` (“`report_data`”).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReportDataFields {
     /// The chain the task lives on.
