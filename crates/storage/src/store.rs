@@ -454,11 +454,7 @@ impl BlobStore {
     /// entry's `uri` or a task's results location names. A storage node's pin stays at the end
     /// (`https://host/blobs/<sha256>#sha256:<fingerprint>`), where whoever downloads finds it.
     pub fn url_of(&self, id: &ContentHash) -> String {
-        let is_http = matches!(crate::uri::scheme(&self.location), Some("http" | "https"));
-        match self.location.split_once('#') {
-            Some((base, pin)) if is_http => format!("{}/{id}#{pin}", base.trim_end_matches('/')),
-            _ => format!("{}/{id}", self.location.trim_end_matches('/')),
-        }
+        crate::uri::join(&self.location, &id.to_string())
     }
 
     /// Downloads the object named `name` (any name, not only a hash) under this store's

@@ -44,12 +44,18 @@ pub fn split_pinned(uri: &str) -> Result<(String, &str), StorageError> {
 /// The URI of the object `name` in the same store as `uri` (its pin kept at the end).
 pub fn sibling(uri: &str, name: &str) -> Result<String, StorageError> {
     let (base, _) = split_pinned(uri)?;
-    Ok(match base.split_once('#') {
-        Some((store, pin)) if matches!(scheme(uri), Some("http" | "https")) => {
-            format!("{store}/{name}#{pin}")
+    Ok(join(&base, name))
+}
+
+/// The URI of the object `name` in the store at `location`: `<location>/<name>`, with a storage
+/// node's pin (`#sha256:...`) kept at the end, where [`split_pinned`] finds it again.
+pub fn join(location: &str, name: &str) -> String {
+    match location.split_once('#') {
+        Some((store, pin)) if matches!(scheme(location), Some("http" | "https")) => {
+            format!("{}/{name}#{pin}", store.trim_end_matches('/'))
         }
-        _ => format!("{base}/{name}"),
-    })
+        _ => format!("{}/{name}", location.trim_end_matches('/')),
+    }
 }
 
 /// Downloads `uri` to `dest` (written beside it and renamed once checked), refusing more than
