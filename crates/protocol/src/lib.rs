@@ -26,6 +26,7 @@ pub mod pool;
 pub mod result;
 pub mod status;
 pub mod tag;
+pub mod tee;
 
 pub use amount::{format_amount, parse_amount};
 pub use error::ProtocolError;
