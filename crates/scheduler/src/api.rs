@@ -252,16 +252,16 @@ async fn challenge(
 ) -> Result<Json<Challenge>, SchedulerError> {
     let client = decloud_service::limits::client_ip(&extensions);
     limit(&state.challenge_limiter, client, "login challenges")?;
-    if state.store.challenge_count().await? >= state.max_challenges {
-        return Err(SchedulerError::TooManyRequests {
-            what: "open login challenges",
-            retry_after: CHALLENGE_TTL_SECS,
-        });
-    }
     let now = unix_now();
     let nonce = random_hex(16);
     let deadline = now + CHALLENGE_TTL_SECS;
-    state.store.insert_challenge(&nonce, deadline).await?;
+    state
+        .challenges
+        .insert(nonce.clone(), deadline, client, now)
+        .map_err(|_| SchedulerError::TooManyRequests {
+            what: "open login challenges from this address",
+            retry_after: CHALLENGE_TTL_SECS,
+        })?;
     let scheduler = state.signer.address();
     Ok(Json(Challenge {
         message: login_message(&nonce, scheduler, deadline),
@@ -306,43 +306,52 @@ async fn login(
             request.worker
         )));
     }
-    // Membership and score first: if the chain does not answer or the worker is refused, the
-    // challenge stays usable and nothing is stored.
-    let capacity = request
-        .capacity
-        .min(crate::members::check(&state, request.worker).await?);
-    let score = state
-        .client
-        .hub()
-        .scoreOf(request.worker)
-        .call()
-        .await
-        .map_err(|e| {
-            state
-                .client
-                .contract_error("reading the worker's score", &e)
-        })?;
+    // Membership and score first (read together: a login waits for one chain round trip, not
+    // three in a row): if the chain does not answer or the worker is refused, the challenge
+    // stays usable and nothing is stored.
+    let score_call = state.client.hub();
+    let score_call = score_call.scoreOf(request.worker);
+    let (member_capacity, score) = tokio::try_join!(
+        crate::members::check(&state, request.worker),
+        async {
+            score_call.call().await.map_err(|e| {
+                SchedulerError::from(
+                    state
+                        .client
+                        .contract_error("reading the worker's score", &e),
+                )
+            })
+        }
+    )?;
+    let capacity = request.capacity.min(member_capacity);
     let score = u64::try_from(score).unwrap_or(u64::MAX);
-    let token = format!("dcs_{}", random_hex(32));
-    let expires_at = now + state.session_ttl.as_secs();
-    let logged_in = state
-        .store
-        .complete_login(
-            &request.nonce,
-            request.deadline,
-            now,
-            request.worker,
-            capacity,
-            score,
-            &token_hash(&token),
-            expires_at,
-        )
-        .await?;
-    if !logged_in {
+    if !state
+        .challenges
+        .take(&request.nonce, request.deadline, now)
+    {
         return Err(SchedulerError::Unauthorized(
             "unknown, used or expired login challenge: get a new one from GET /v1/login/challenge"
                 .into(),
         ));
+    }
+    let token = format!("dcs_{}", random_hex(32));
+    let expires_at = now + state.session_ttl.as_secs();
+    let hash = token_hash(&token);
+    // One commit; the answer goes out only after it, so an acknowledged session survives a
+    // restart.
+    state
+        .store
+        .complete_login(
+            now,
+            request.worker,
+            capacity,
+            score,
+            &hash,
+            expires_at,
+        )
+        .await?;
+    if let Ok(mut sessions) = state.sessions.write() {
+        sessions.insert(hash, (request.worker, expires_at));
     }
     tracing::info!(worker = %request.worker, capacity, declared = request.capacity, score, "worker logged in");
     state.changed();

@@ -22,6 +22,8 @@
 pub mod api;
 #[cfg(feature = "server")]
 pub mod assign;
+#[cfg(feature = "server")]
+mod challenges;
 #[cfg(feature = "client")]
 pub mod client;
 #[cfg(feature = "server")]
@@ -183,8 +185,8 @@ pub(crate) struct Shared {
     challenge_limiter: limits::RateLimiter,
     /// Claims per worker.
     claim_limiter: limits::RateLimiter,
-    /// Open login challenges stored at most.
-    max_challenges: u64,
+    /// Open login challenges (in memory: single-use, expiring, bounded).
+    challenges: challenges::Challenges,
     /// Bumped whenever work may have become available (new deal, failure, lost worker...):
     /// long-polling claims wait on it.
     changes: watch::Sender<u64>,
@@ -253,6 +255,11 @@ impl RunningScheduler {
     /// The scheduler's database.
     pub fn store(&self) -> &Store {
         &self.shared.store
+    }
+
+    /// How many login challenges are open (handed out, neither used nor purged yet).
+    pub fn open_challenges(&self) -> usize {
+        self.shared.challenges.len()
     }
 
     /// The pool's own client API (identities, objects, desktop-grid jobs).
@@ -334,7 +341,10 @@ pub async fn start(config: SchedulerConfig) -> Result<RunningScheduler, Schedule
         members: members::Members::new(config.membership_interval),
         challenge_limiter: limits::RateLimiter::new(config.rate_limits.challenges),
         claim_limiter: limits::RateLimiter::new(config.rate_limits.claims),
-        max_challenges: config.rate_limits.max_challenges,
+        challenges: challenges::Challenges::new(
+            config.rate_limits.max_challenges,
+            config.rate_limits.max_challenges_per_client,
+        ),
         changes,
         assign_lock: Mutex::new(()),
         wake: Notify::new(),
@@ -490,6 +500,8 @@ async fn watch_heartbeats(shared: Arc<Shared>) {
         if let Ok(mut sessions) = shared.sessions.write() {
             sessions.retain(|_, (_, expires)| *expires >= now);
         }
+        shared.challenges.purge(now);
+        shared.challenges.purge(now);
         if let Err(e) = shared.store.purge_expired(now).await {
             tracing::warn!(error = %e, "dropping expired sessions failed; retrying");
         }

@@ -10,8 +10,12 @@ pub struct RateLimits {
     pub challenges: Rate,
     /// Claims per worker.
     pub claims: Rate,
-    /// Open login challenges stored at most, whoever asked for them.
+    /// Open login challenges kept at most, whoever asked for them (past it, the oldest open
+    /// one makes room).
     pub max_challenges: u64,
+    /// Open login challenges one client address may hold at once (more are refused until
+    /// some are used or expire).
+    pub max_challenges_per_client: u64,
 }
 
 impl Default for RateLimits {
@@ -26,6 +30,7 @@ impl Default for RateLimits {
                 per_sec: 32.0,
             },
             max_challenges: 10_000,
+            max_challenges_per_client: 256,
         }
     }
 }

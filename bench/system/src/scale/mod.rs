@@ -104,6 +104,7 @@ async fn point(devnet: &Devnet, wasm: &[u8], workers: usize) -> anyhow::Result<P
             challenges: unlimited,
             claims: unlimited,
             max_challenges: 1_000_000,
+            max_challenges_per_client: 1_000_000,
         },
         ..PoolOptions::default()
     };

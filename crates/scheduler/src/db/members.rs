@@ -3,7 +3,7 @@
 //! its stake; the number of open login challenges is bounded.
 
 use alloy::primitives::Address;
-use decloud_sql::column::{bigint, uint};
+use decloud_sql::column::bigint;
 
 use super::Store;
 use crate::SchedulerError;
@@ -43,13 +43,5 @@ impl Store {
                 .await?
                 .rows_affected();
         Ok(changed > 0)
-    }
-
-    /// How many login challenges are stored (answered ones are deleted, expired ones purged).
-    pub async fn challenge_count(&self) -> Result<u64, SchedulerError> {
-        let row = sqlx::query("SELECT COUNT(*) AS n FROM challenges")
-            .fetch_one(&self.pool)
-            .await?;
-        Ok(uint(&row, "n")?)
     }
 }

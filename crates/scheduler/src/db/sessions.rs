@@ -1,4 +1,5 @@
-//! Login challenges and sessions (stored by their token's hash).
+//! Login sessions (stored by their token's hash; challenges live in memory, see
+//! `crate::challenges`).
 
 use alloy::primitives::Address;
 use decloud_sql::column::{bigint, parse, rows, uint};
@@ -7,84 +8,32 @@ use super::Store;
 use crate::SchedulerError;
 
 impl Store {
-    /// Stores a login challenge valid until `deadline` ([`Store::purge_expired`] drops old
-    /// ones).
-    pub async fn insert_challenge(&self, nonce: &str, deadline: u64) -> Result<(), SchedulerError> {
-        sqlx::query("INSERT INTO challenges (nonce, deadline) VALUES ($1, $2)")
-            .bind(nonce.to_owned())
-            .bind(bigint(deadline, "deadline")?)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    /// Consumes a challenge: true once for a stored, unexpired `(nonce, deadline)`, false after.
-    pub async fn take_challenge(
-        &self,
-        nonce: &str,
-        deadline: u64,
-        now: u64,
-    ) -> Result<bool, SchedulerError> {
-        let mut conn = self.pool.acquire().await?;
-        Self::take_challenge_on(&mut conn, nonce, deadline, now).await
-    }
-
-    async fn take_challenge_on(
-        conn: &mut sqlx::AnyConnection,
-        nonce: &str,
-        deadline: u64,
-        now: u64,
-    ) -> Result<bool, SchedulerError> {
-        let result = sqlx::query(
-            "DELETE FROM challenges WHERE nonce = $1 AND deadline = $2 AND deadline >= $3",
-        )
-        .bind(nonce.to_owned())
-        .bind(bigint(deadline, "deadline")?)
-        .bind(bigint(now, "time")?)
-        .execute(conn)
-        .await?;
-        Ok(result.rows_affected() == 1)
-    }
-
-    /// Completes a login in one transaction: consumes the challenge `(nonce, deadline)` (false,
-    /// and nothing changes, when it is unknown, used or expired), registers or updates the
-    /// worker, and stores its session (by the token's hash).
+    /// Completes a login in one transaction (one commit): registers or updates the worker
+    /// and stores its session (by the token's hash). The session is durable once this returns,
+    /// so a scheduler restart keeps every session it acknowledged.
     #[allow(clippy::too_many_arguments)]
     pub async fn complete_login(
         &self,
-        nonce: &str,
-        deadline: u64,
         now: u64,
         worker: Address,
         capacity: u64,
         score: u64,
         token_hash: &str,
         expires_at: u64,
-    ) -> Result<bool, SchedulerError> {
+    ) -> Result<(), SchedulerError> {
         let mut tx = self.pool.begin().await?;
-        if !Self::take_challenge_on(&mut tx, nonce, deadline, now).await? {
-            tx.rollback().await?;
-            return Ok(false);
-        }
         Self::upsert_worker_on(&mut tx, worker, capacity, score, now).await?;
         Self::insert_session_on(&mut tx, token_hash, worker, expires_at).await?;
         tx.commit().await?;
-        Ok(true)
+        Ok(())
     }
 
-    /// Drops expired challenges and sessions.
+    /// Drops expired sessions.
     pub async fn purge_expired(&self, now: u64) -> Result<(), SchedulerError> {
-        let mut tx = self.pool.begin().await?;
-        for statement in [
-            "DELETE FROM challenges WHERE deadline < $1",
-            "DELETE FROM sessions WHERE expires_at < $1",
-        ] {
-            sqlx::query(statement)
-                .bind(bigint(now, "time")?)
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
+        sqlx::query("DELETE FROM sessions WHERE expires_at < $1")
+            .bind(bigint(now, "time")?)
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 

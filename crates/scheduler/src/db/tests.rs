@@ -381,43 +381,26 @@ async fn lost_workers_release_their_assignments(db: &TestDb) {
     );
 }
 
-async fn challenges_are_single_use_and_sessions_expire(db: &TestDb) {
+async fn sessions_expire_and_a_login_is_one_transaction(db: &TestDb) {
     let store = &store(db).await;
-    store.insert_challenge("abc", 200).await.unwrap();
-    assert!(!store.take_challenge("abc", 201, 150).await.unwrap());
-    assert!(!store.take_challenge("abc", 200, 250).await.unwrap());
-    assert!(store.take_challenge("abc", 200, 150).await.unwrap());
-    assert!(!store.take_challenge("abc", 200, 150).await.unwrap());
     let w = Address::repeat_byte(1);
     store.insert_session("h1", w, 300).await.unwrap();
     assert_eq!(store.session_worker("h1", 299).await.unwrap(), Some(w));
     assert_eq!(store.session_worker("h1", 301).await.unwrap(), None);
     assert_eq!(store.session_worker("h2", 100).await.unwrap(), None);
 
-    // A login consumes its challenge, registers the worker and opens its session, at once.
+    // A login registers the worker and opens its session, at once.
     let w2 = Address::repeat_byte(2);
-    store.insert_challenge("def", 200).await.unwrap();
-    assert!(
-        store
-            .complete_login("def", 200, 150, w2, 3, 7, "h2", 400)
-            .await
-            .unwrap()
-    );
+    store
+        .complete_login(150, w2, 3, 7, "h2", 400)
+        .await
+        .unwrap();
     assert_eq!(store.worker(w2).await.unwrap().unwrap().capacity, 3);
     assert_eq!(store.session("h2", 150).await.unwrap(), Some((w2, 400)));
-    assert!(
-        !store
-            .complete_login("def", 200, 150, w2, 3, 7, "h3", 400)
-            .await
-            .unwrap(),
-        "a used challenge logs nobody in"
-    );
-    assert_eq!(
-        store.session_worker("h3", 150).await.unwrap(),
-        None,
-        "and opens nothing"
-    );
-    store.insert_challenge("old", 100).await.unwrap();
+    // A session's hash is unique: a second login with the same hash fails and changes nothing.
+    assert!(store.complete_login(160, w2, 5, 7, "h2", 500).await.is_err());
+    assert_eq!(store.worker(w2).await.unwrap().unwrap().capacity, 3);
+    assert_eq!(store.session("h2", 150).await.unwrap(), Some((w2, 400)));
     store.purge_expired(350).await.unwrap();
     assert_eq!(
         store.session_worker("h1", 0).await.unwrap(),
@@ -425,10 +408,6 @@ async fn challenges_are_single_use_and_sessions_expire(db: &TestDb) {
         "h1 expired at 300"
     );
     assert_eq!(store.session_worker("h2", 0).await.unwrap(), Some(w2));
-    assert!(
-        !store.take_challenge("old", 100, 0).await.unwrap(),
-        "purged"
-    );
 }
 
 async fn an_unassigned_deal_can_be_forgotten_after_a_reorg(db: &TestDb) {
@@ -473,7 +452,7 @@ decloud_sql::test_on_every_backend!(
     a_database_from_before_versioned_migrations_is_upgraded_with_its_data,
     replicate_lifecycle,
     a_reveal_report_keeps_the_location_and_a_given_up_task_is_not_handed_out,
-    challenges_are_single_use_and_sessions_expire,
+    sessions_expire_and_a_login_is_one_transaction,
     an_unassigned_deal_can_be_forgotten_after_a_reorg,
     lost_workers_release_their_assignments,
     heartbeats_flushed_together_keep_workers_alive,
