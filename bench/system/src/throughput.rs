@@ -319,8 +319,14 @@ async fn claim_probe(
     let mut times = Vec::with_capacity(last);
     for i in 0..last {
         let t = Instant::now();
-        let assigned =
-            decloud_scheduler::assign::try_assign(&store, &signer, &workers[i % 64], now).await?;
+        let assigned = decloud_scheduler::assign::try_assign(
+            &store,
+            &signer,
+            &workers[i % 64],
+            &decloud_scheduler::assign::DealPlacement::default(),
+            now,
+        )
+        .await?;
         times.push(t.elapsed());
         if !matches!(assigned, decloud_scheduler::assign::Claim::Assigned(_)) {
             bail!("the probe's claim {i} got nothing");

@@ -70,6 +70,14 @@ pub fn router(pool: Pool) -> Router {
         .route("/v1/pool/data/{id}", get(show_datum))
         .route("/v1/pool/data/{id}/content", get(datum_content))
         .route("/v1/pool/workers", get(list_workers).post(add_worker))
+        .route(
+            "/v1/pool/onchain",
+            get(list_chain_resources).post(confine_chain_resource),
+        )
+        .route(
+            "/v1/pool/onchain/{address}",
+            axum::routing::delete(release_chain_resource),
+        )
         .route("/v1/pool/jobs", get(list_jobs).post(submit_job))
         .route("/v1/pool/jobs/{id}", get(show_job))
         .route("/v1/pool/jobs/{id}/result", get(job_result))
@@ -645,6 +653,77 @@ async fn add_worker(
         .find(|w| w.info.id == address)
         .map(|w| Json(w.info))
         .ok_or_else(|| PoolError::Corrupt(format!("worker {address} vanished")))
+}
+
+async fn list_chain_resources(
+    State(pool): State<Pool>,
+    headers: HeaderMap,
+) -> Result<Json<Vec<ObjectInfo>>, PoolError> {
+    let caller = pool.caller(&headers).await?;
+    allow(&caller, Action::List)?;
+    let rows = pool.store().chain_resources().await?;
+    Ok(Json(rows.into_iter().map(|r| r.info).collect()))
+}
+
+async fn confine_chain_resource(
+    State(pool): State<Pool>,
+    headers: HeaderMap,
+    body: Body<NewChainResource>,
+) -> Result<Json<ObjectInfo>, PoolError> {
+    let body = PoolError::json_body(body)?;
+    let caller = pool.caller(&headers).await?;
+    // Deciding where the marketplace's work may run is an administrator's act, like declaring
+    // a worker.
+    allow(&caller, Action::InsertUser)?;
+    if pool.store().user(&body.owner).await?.is_none() {
+        return Err(PoolError::NotFound(format!(
+            "no user {}: add it first with `decloud pool user add`",
+            body.owner
+        )));
+    }
+    if body.confinement == Confinement::Group && body.group.is_none() {
+        return Err(PoolError::BadRequest(
+            "a group's app or dataset needs its group: pass --group".into(),
+        ));
+    }
+    let meta = Meta {
+        owner: body.owner.clone(),
+        group: body.group.clone(),
+        mode: Mode::GROUP,
+    };
+    pool.store()
+        .upsert_chain_resource(body.address, body.kind, &meta, body.confinement)
+        .await?;
+    let address = body.address.to_string();
+    pool.store()
+        .chain_resources()
+        .await?
+        .into_iter()
+        .find(|r| r.info.id == address)
+        .map(|r| Json(r.info))
+        .ok_or_else(|| PoolError::Corrupt(format!("on-chain resource {address} vanished")))
+}
+
+async fn release_chain_resource(
+    State(pool): State<Pool>,
+    headers: HeaderMap,
+    Path(address): Path<String>,
+) -> Result<Json<serde_json::Value>, PoolError> {
+    let caller = pool.caller(&headers).await?;
+    allow(&caller, Action::InsertUser)?;
+    let parsed: alloy::primitives::Address = address.parse().map_err(|_| {
+        PoolError::BadRequest(format!(
+            "{address:?} is not an address: pass the app's or dataset's 0x… registry address"
+        ))
+    })?;
+    if !pool.store().delete_chain_resource(parsed).await? {
+        return Err(PoolError::NotFound(format!(
+            "the pool does not confine {parsed}: it is public already"
+        )));
+    }
+    Ok(Json(
+        serde_json::json!({"address": parsed, "confinement": "public"}),
+    ))
 }
 
 async fn submit_job(

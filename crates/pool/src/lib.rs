@@ -34,7 +34,7 @@ pub use credential::{Credential, may_act};
 pub use decloud_access::{Action, Mode, Right};
 pub use error::PoolError;
 pub use oidc::OidcIssuer;
-pub use store::{Caller, Meta};
+pub use store::{Caller, DealPlacement, Meta};
 
 /// How the pool's client API behaves.
 #[derive(Clone)]
@@ -184,6 +184,12 @@ impl Pool {
         self.store()
             .finish_job(worker, job, outcome, unix_now())
             .await
+    }
+
+    /// How the pool confines on-chain deals now (the workers it lists, the app and dataset
+    /// addresses it confines); read from memory except after a change.
+    pub async fn deal_placement(&self) -> Result<Arc<DealPlacement>, PoolError> {
+        self.store().placement().await
     }
 
     /// Records a deal's task as a job owned by the deal's requester (its wallet address), so

@@ -13,7 +13,7 @@ use sqlx::AnyPool;
 use sqlx::any::AnyRow;
 
 use crate::PoolError;
-use crate::wire::{Confinement, JobInfo, JobOutcome, ObjectInfo, WorkOrder};
+use crate::wire::{ChainKind, Confinement, JobInfo, JobOutcome, ObjectInfo, WorkOrder};
 
 /// The pool's schema, in its own migration table so that it can share the scheduler's
 /// database.
@@ -134,6 +134,51 @@ pub(crate) fn visibility(confinement: Confinement, meta: &Meta) -> Visibility {
     }
 }
 
+/// How the pool confines on-chain deals: the visibility of each listed worker and of each
+/// listed app or dataset address; anything not listed is public.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DealPlacement {
+    workers: std::collections::HashMap<Address, Visibility>,
+    resources: std::collections::HashMap<Address, Visibility>,
+}
+
+impl DealPlacement {
+    /// Whether a task of a deal of `app` (and `dataset`, zero for none) may go to `worker`:
+    /// [`decloud_access::Placement`] with the pool's records, so a private app's task reaches
+    /// only its owner's private workers, a group's only the group's workers.
+    pub fn allows(&self, worker: Address, app: Address, dataset: Address) -> bool {
+        let public = Visibility::Public;
+        let machine = Worker {
+            visibility: self.workers.get(&worker).unwrap_or(&public).clone(),
+        };
+        let datum = |address: Address| {
+            let visibility = self.resources.get(&address).unwrap_or(&public).clone();
+            let owner = match &visibility {
+                Visibility::Private(owner) => owner.clone(),
+                _ => String::new(),
+            };
+            Datum {
+                visibility,
+                kind: DatumKind::Data,
+                owner,
+            }
+        };
+        let job = Job {
+            app: self.resources.get(&app).unwrap_or(&public).clone(),
+            data: (dataset != Address::ZERO)
+                .then(|| datum(dataset))
+                .into_iter()
+                .collect(),
+        };
+        Placement::of(&job, &machine) == Placement::Allowed
+    }
+
+    /// Whether nothing is confined (every deal's task may go to every worker).
+    pub fn is_open(&self) -> bool {
+        self.resources.values().all(|v| *v == Visibility::Public)
+    }
+}
+
 /// A user row.
 #[derive(Clone, Debug)]
 pub(crate) struct UserRow {
@@ -249,13 +294,23 @@ const USER_COLUMNS: &str = "name, user_right, status, password_hash, owner, grp,
 #[derive(Clone, Debug)]
 pub(crate) struct Store {
     pool: AnyPool,
+    /// [`Store::placement`] as last read, dropped at every change of a worker or an on-chain
+    /// resource: every claim of a deal's task consults it, so it must cost no query.
+    placement: std::sync::Arc<std::sync::RwLock<(u64, Option<std::sync::Arc<DealPlacement>>)>>,
 }
 
 impl Store {
     pub(crate) async fn open(url: &str) -> Result<Self, PoolError> {
         Ok(Self {
             pool: decloud_sql::open(url, &MIGRATOR).await?,
+            placement: Default::default(),
         })
+    }
+
+    fn placement_changed(&self) {
+        if let Ok(mut cached) = self.placement.write() {
+            *cached = (cached.0.wrapping_add(1), None);
+        }
     }
 
     // ---- users, groups, identities
@@ -576,6 +631,7 @@ impl Store {
             .bind(id.to_owned())
             .execute(&self.pool)
             .await?;
+        self.placement_changed();
         Ok(())
     }
 
@@ -713,6 +769,7 @@ impl Store {
         .bind(confinement.as_str())
         .execute(&self.pool)
         .await?;
+        self.placement_changed();
         Ok(())
     }
 
@@ -739,6 +796,78 @@ impl Store {
         Ok(Worker {
             visibility: row.map_or(Visibility::Public, |r| r.visibility()),
         })
+    }
+
+    // ---- on-chain apps and datasets
+
+    pub(crate) async fn upsert_chain_resource(
+        &self,
+        address: Address,
+        kind: ChainKind,
+        meta: &Meta,
+        confinement: Confinement,
+    ) -> Result<(), PoolError> {
+        sqlx::query(
+            "INSERT INTO pool_chain_resources (address, kind, owner, grp, mode, visibility) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (address) DO UPDATE SET kind = $2, \
+             owner = $3, grp = $4, mode = $5, visibility = $6",
+        )
+        .bind(address.to_string())
+        .bind(kind.as_str())
+        .bind(meta.owner.clone())
+        .bind(meta.group.clone())
+        .bind(i64::from(meta.mode.bits()))
+        .bind(confinement.as_str())
+        .execute(&self.pool)
+        .await?;
+        self.placement_changed();
+        Ok(())
+    }
+
+    /// Forgets how an on-chain resource is confined (it is public again); false when unknown.
+    pub(crate) async fn delete_chain_resource(&self, address: Address) -> Result<bool, PoolError> {
+        let deleted = sqlx::query("DELETE FROM pool_chain_resources WHERE address = $1")
+            .bind(address.to_string())
+            .execute(&self.pool)
+            .await?;
+        self.placement_changed();
+        Ok(deleted.rows_affected() > 0)
+    }
+
+    pub(crate) async fn chain_resources(&self) -> Result<Vec<ObjectRow>, PoolError> {
+        let query = sqlx::query(
+            "SELECT address AS id, address AS name, kind, owner, grp, mode, visibility, \
+             '' AS checksum, CAST(0 AS BIGINT) AS size FROM pool_chain_resources ORDER BY address",
+        );
+        rows(query, |r| read_object(r, None)).all(&self.pool).await
+    }
+
+    /// Everything placement needs for deals, read at once: the listed workers' and on-chain
+    /// resources' visibilities (anything else is public).
+    pub(crate) async fn placement(&self) -> Result<std::sync::Arc<DealPlacement>, PoolError> {
+        let generation = match self.placement.read() {
+            Ok(cached) => match &cached.1 {
+                Some(placement) => return Ok(placement.clone()),
+                None => cached.0,
+            },
+            Err(_) => 0,
+        };
+        let visibilities = |rows: Vec<ObjectRow>| {
+            rows.into_iter()
+                .filter_map(|r| Some((r.info.id.parse::<Address>().ok()?, r.visibility())))
+                .collect()
+        };
+        let placement = std::sync::Arc::new(DealPlacement {
+            workers: visibilities(self.workers().await?),
+            resources: visibilities(self.chain_resources().await?),
+        });
+        // Kept only when nothing changed while it was read (else the next call reads again).
+        if let Ok(mut cached) = self.placement.write()
+            && cached.0 == generation
+        {
+            cached.1 = Some(placement.clone());
+        }
+        Ok(placement)
     }
 
     // ---- jobs

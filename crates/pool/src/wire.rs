@@ -221,6 +221,43 @@ pub struct NewWorker {
     pub group: Option<String>,
 }
 
+/// Which registry an on-chain resource is in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ChainKind {
+    /// The app registry.
+    App,
+    /// The dataset registry.
+    Dataset,
+}
+
+impl ChainKind {
+    /// Its name as objects show it (`chain-app`, `chain-dataset`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChainKind::App => "chain-app",
+            ChainKind::Dataset => "chain-dataset",
+        }
+    }
+}
+
+/// `POST /v1/pool/onchain`: confine the tasks of on-chain deals that use an app or a dataset
+/// (administrators). An address the pool does not list is public.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct NewChainResource {
+    /// The app's or dataset's registry address.
+    pub address: alloy::primitives::Address,
+    /// Which registry it is in.
+    pub kind: ChainKind,
+    /// The pool user it belongs to (whose private workers run it when it is private).
+    pub owner: String,
+    /// Its confinement.
+    pub confinement: Confinement,
+    /// Its group (needed for a group resource).
+    #[serde(default)]
+    pub group: Option<String>,
+}
+
 /// `POST /v1/pool/jobs`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct NewJob {

@@ -311,9 +311,8 @@ async fn login(
     // stays usable and nothing is stored.
     let score_call = state.client.hub();
     let score_call = score_call.scoreOf(request.worker);
-    let (member_capacity, score) = tokio::try_join!(
-        crate::members::check(&state, request.worker),
-        async {
+    let (member_capacity, score) =
+        tokio::try_join!(crate::members::check(&state, request.worker), async {
             score_call.call().await.map_err(|e| {
                 SchedulerError::from(
                     state
@@ -321,14 +320,10 @@ async fn login(
                         .contract_error("reading the worker's score", &e),
                 )
             })
-        }
-    )?;
+        })?;
     let capacity = request.capacity.min(member_capacity);
     let score = u64::try_from(score).unwrap_or(u64::MAX);
-    if !state
-        .challenges
-        .take(&request.nonce, request.deadline, now)
-    {
+    if !state.challenges.take(&request.nonce, request.deadline, now) {
         return Err(SchedulerError::Unauthorized(
             "unknown, used or expired login challenge: get a new one from GET /v1/login/challenge"
                 .into(),
@@ -341,14 +336,7 @@ async fn login(
     // restart.
     state
         .store
-        .complete_login(
-            now,
-            request.worker,
-            capacity,
-            score,
-            &hash,
-            expires_at,
-        )
+        .complete_login(now, request.worker, capacity, score, &hash, expires_at)
         .await?;
     if let Ok(mut sessions) = state.sessions.write() {
         sessions.insert(hash, (request.worker, expires_at));
@@ -440,7 +428,10 @@ async fn claim_replicate(
             .backups_at
             .store(at.unwrap_or(u64::MAX), Ordering::Release);
     };
-    match assign::try_assign(&state.store, &state.signer, &row, unix_now()).await? {
+    let placement = state.pool.deal_placement().await.map_err(|e| {
+        SchedulerError::Config(format!("reading the pool's confinement records: {e}"))
+    })?;
+    match assign::try_assign(&state.store, &state.signer, &row, &placement, unix_now()).await? {
         assign::Claim::Assigned(assignment) => return Ok(Some(*assignment)),
         assign::Claim::NoWork { backups_at } => {
             next_backup(backups_at);

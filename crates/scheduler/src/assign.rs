@@ -18,6 +18,8 @@ use alloy::sol_types::SolValue;
 use decloud_protocol::pool::{Assignment, Authorization};
 use decloud_protocol::result::sign_authorization;
 
+pub use decloud_pool::DealPlacement;
+
 use crate::SchedulerError;
 use crate::db::{
     DealRow, ReplicateInfo, ReplicateStatus, Store, TaskInfo, WorkerInfo, WorkerStatus,
@@ -136,11 +138,13 @@ pub enum Claim {
 
 /// Assigns to `worker`, durably, the oldest open task that needs another replica, or, when
 /// there is none for it, a backup of the oldest task whose holders are past their backup time
-/// (see [`BACKUP_AFTER_RATIO`]). The caller serializes calls.
+/// (see [`BACKUP_AFTER_RATIO`]), among the tasks `placement` lets this worker run. The caller
+/// serializes calls.
 pub async fn try_assign(
     store: &Store,
     signer: &PrivateKeySigner,
     worker: &WorkerInfo,
+    placement: &DealPlacement,
     now: u64,
 ) -> Result<Claim, SchedulerError> {
     let paused_until = store.paused_until(worker.address).await?;
@@ -175,6 +179,11 @@ pub async fn try_assign(
                     }
                 }
                 any_need = true;
+                // Confinement: a task of a private or group app (or dataset) goes only to a
+                // worker the pool lets run it; it waits for one, whoever else claims.
+                if !placement.allows(worker.address, deal.deal.app, deal.deal.dataset) {
+                    continue;
+                }
                 let backup_at = now.saturating_add(
                     deal.reference_secs()
                         .max(1)

@@ -398,7 +398,12 @@ async fn sessions_expire_and_a_login_is_one_transaction(db: &TestDb) {
     assert_eq!(store.worker(w2).await.unwrap().unwrap().capacity, 3);
     assert_eq!(store.session("h2", 150).await.unwrap(), Some((w2, 400)));
     // A session's hash is unique: a second login with the same hash fails and changes nothing.
-    assert!(store.complete_login(160, w2, 5, 7, "h2", 500).await.is_err());
+    assert!(
+        store
+            .complete_login(160, w2, 5, 7, "h2", 500)
+            .await
+            .is_err()
+    );
     assert_eq!(store.worker(w2).await.unwrap().unwrap().capacity, 3);
     assert_eq!(store.session("h2", 150).await.unwrap(), Some((w2, 400)));
     store.purge_expired(350).await.unwrap();
