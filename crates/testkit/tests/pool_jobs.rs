@@ -202,3 +202,97 @@ async fn a_requester_finds_its_deals_tasks_among_its_jobs_after_a_wallet_login()
     let stranger = login(alloy::signers::local::PrivateKeySigner::random()).await;
     assert_eq!(call(&url, Some(&stranger), &path, None).await.0, 403);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deal_of_a_private_on_chain_app_runs_only_on_its_owners_private_worker() {
+    let devnet = Devnet::start().await.unwrap();
+    let pool = Pool::start(
+        &devnet,
+        PoolOptions {
+            workers: 2,
+            pool_admin_password: Some(ADMIN_PASSWORD.into()),
+            ..PoolOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    let url = pool.scheduler_url().unwrap();
+    let admin = login(&url, "admin", ADMIN_PASSWORD).await;
+    let (status, body) = call(
+        &url,
+        Some(&admin),
+        "/v1/pool/users",
+        Some(json!({"name": "ann", "password": "ann's password"})),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let (anns, public) = (pool.worker_address(0), pool.worker_address(1));
+    let (status, body) = call(
+        &url,
+        Some(&admin),
+        "/v1/pool/workers",
+        Some(json!({"address": anns, "owner": "ann", "confinement": "private"})),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let wasm = decloud_testkit::fixtures::example_app("greeting").unwrap();
+    let app = pool.deploy_app("greeting", &wasm).await.unwrap();
+    let confine = json!({"address": app, "kind": "app", "owner": "ann", "confinement": "private"});
+    // Only an administrator decides where the marketplace's work runs.
+    let ann = login(&url, "ann", "ann's password").await;
+    let (status, body) = call(&url, Some(&ann), "/v1/pool/onchain", Some(confine.clone())).await;
+    assert_eq!(status, 403, "{body}");
+    let (status, body) = call(&url, Some(&admin), "/v1/pool/onchain", Some(confine)).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["confinement"], "private", "{body}");
+    assert_eq!(body["kind"], "chain-app", "{body}");
+    let (status, listed) = call(&url, Some(&ann), "/v1/pool/onchain", None).await;
+    assert_eq!(status, 200, "{listed}");
+    assert_eq!(listed[0]["id"], app.to_string(), "{listed}");
+
+    // Both workers claim; every task of the deal goes to ann's machine, none to the public one.
+    let deal = pool
+        .deal(
+            &decloud_testkit::pool::DealRequest::new(app)
+                .args("Ada")
+                .volume(4),
+        )
+        .await
+        .unwrap();
+    let tasks = deal.task_ids();
+    pool.wait_completed(&tasks, Duration::from_secs(240))
+        .await
+        .unwrap();
+    let store = pool.scheduler().unwrap().store();
+    for task in &tasks {
+        let replicates = store.replicates(*task).await.unwrap();
+        assert!(!replicates.is_empty(), "task {task} has no replicate");
+        for r in &replicates {
+            assert_eq!(
+                r.worker, anns,
+                "task {task} reached {} (public: {public})",
+                r.worker
+            );
+        }
+    }
+
+    // Released (public again), a deal's tasks may go anywhere; an unknown address is a 404.
+    let (status, body) = call_delete(&url, &admin, &format!("/v1/pool/onchain/{app}")).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = call_delete(&url, &admin, &format!("/v1/pool/onchain/{app}")).await;
+    assert_eq!(status, 404, "{body}");
+    let (status, body) = call_delete(&url, &admin, "/v1/pool/onchain/not-an-address").await;
+    assert_eq!(status, 400, "{body}");
+}
+
+async fn call_delete(url: &str, token: &str, path: &str) -> (u16, Value) {
+    let (url, http) = decloud_testkit::http::client_for(url).unwrap();
+    let response = http
+        .delete(format!("{url}{path}"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
