@@ -332,11 +332,18 @@ async fn login(
     let token = format!("dcs_{}", random_hex(32));
     let expires_at = now + state.session_ttl.as_secs();
     let hash = token_hash(&token);
-    // One commit; the answer goes out only after it, so an acknowledged session survives a
-    // restart.
+    // Committed (with the logins waiting at the same time) before the answer goes out, so an
+    // acknowledged session survives a restart.
     state
-        .store
-        .complete_login(now, request.worker, capacity, score, &hash, expires_at)
+        .logins
+        .commit(crate::db::NewLogin {
+            now,
+            worker: request.worker,
+            capacity,
+            score,
+            token_hash: hash.clone(),
+            expires_at,
+        })
         .await?;
     if let Ok(mut sessions) = state.sessions.write() {
         sessions.insert(hash, (request.worker, expires_at));

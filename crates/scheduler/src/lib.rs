@@ -37,6 +37,8 @@ pub mod follower;
 #[cfg(feature = "server")]
 pub mod limits;
 #[cfg(feature = "server")]
+mod logins;
+#[cfg(feature = "server")]
 pub mod members;
 #[cfg(feature = "server")]
 pub mod pool_work;
@@ -187,6 +189,8 @@ pub(crate) struct Shared {
     claim_limiter: limits::RateLimiter,
     /// Open login challenges (in memory: single-use, expiring, bounded).
     challenges: challenges::Challenges,
+    /// Commits logins, those waiting together in one transaction.
+    logins: logins::LoginWriter,
     /// Bumped whenever work may have become available (new deal, failure, lost worker...):
     /// long-polling claims wait on it.
     changes: watch::Sender<u64>,
@@ -331,7 +335,9 @@ pub async fn start(config: SchedulerConfig) -> Result<RunningScheduler, Schedule
         .await
         .map_err(|e| SchedulerError::Config(format!("the pool's client API: {e}")))?;
     let (changes, _) = watch::channel(0u64);
+    let (login_writer, write_logins) = logins::LoginWriter::new(store.clone());
     let shared = Arc::new(Shared {
+        logins: login_writer,
         store,
         client,
         signer: config.signer.clone(),
@@ -378,6 +384,7 @@ pub async fn start(config: SchedulerConfig) -> Result<RunningScheduler, Schedule
             reorg_depth: config.reorg_depth,
         },
     ));
+    service.spawn(write_logins);
     service.spawn(watch_heartbeats(shared.clone()));
     service.spawn(pool_work::wake_on_submissions(shared.clone()));
     service.spawn(members::watch_members(

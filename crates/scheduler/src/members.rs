@@ -70,12 +70,38 @@ pub(crate) async fn check(state: &Shared, worker: Address) -> Result<u64, Schedu
     let m = match state.members.cached(worker) {
         Some(m) => m,
         None => {
-            let m = membership(&state.client, state.workerpool, worker).await?;
+            let m = read_membership(state, worker).await?;
             state.members.remember(m);
             m
         }
     };
     served_capacity(&m).ok_or_else(|| SchedulerError::Forbidden(refusal(&m)))
+}
+
+/// [`membership`] with its two reads sent together (a login waits for one chain round trip).
+async fn read_membership(state: &Shared, worker: Address) -> Result<Membership, SchedulerError> {
+    let hub = state.client.hub();
+    let (m, pool) = tokio::try_join!(
+        state.client.read(
+            "reading the worker's membership",
+            hub.poolMember(state.workerpool, worker),
+        ),
+        state.client.read(
+            "reading the pool's minimum stake",
+            hub.poolConfig(state.workerpool),
+        ),
+    )?;
+    let small = |v: alloy::primitives::U256| u64::try_from(v).unwrap_or(u64::MAX);
+    Ok(Membership {
+        workerpool: state.workerpool,
+        worker,
+        stake: m.stake,
+        joined_at: small(m.joinedAt),
+        leaving_at: small(m.leavingAt),
+        cap: small(m.cap),
+        admitted: m.admitted,
+        min_stake: pool.minStake,
+    })
 }
 
 /// Why `m` does not make its worker a member, and what to do about it.

@@ -24,6 +24,7 @@ pub use decloud_protocol::pool::{
     ReplicateInfo, ReplicateStatus, Resource, TaskInfo, TaskStatus, WorkerInfo, WorkerStatus,
 };
 pub use pauses::{MAX_PAUSE_SECS, pause_for};
+pub use sessions::NewLogin;
 
 use crate::SchedulerError;
 

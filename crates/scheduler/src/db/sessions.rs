@@ -7,23 +7,33 @@ use decloud_sql::column::{bigint, parse, rows, uint};
 use super::Store;
 use crate::SchedulerError;
 
+/// A login to store: the worker as it logged in and its session.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewLogin {
+    /// When it logged in (unix seconds).
+    pub now: u64,
+    /// The worker.
+    pub worker: Address,
+    /// The replicates it is served at once.
+    pub capacity: u64,
+    /// Its score on chain.
+    pub score: u64,
+    /// The sha256 of its session token.
+    pub token_hash: String,
+    /// When the session expires (unix seconds).
+    pub expires_at: u64,
+}
+
 impl Store {
-    /// Completes a login in one transaction (one commit): registers or updates the worker
-    /// and stores its session (by the token's hash). The session is durable once this returns,
-    /// so a scheduler restart keeps every session it acknowledged.
-    #[allow(clippy::too_many_arguments)]
-    pub async fn complete_login(
-        &self,
-        now: u64,
-        worker: Address,
-        capacity: u64,
-        score: u64,
-        token_hash: &str,
-        expires_at: u64,
-    ) -> Result<(), SchedulerError> {
+    /// Completes logins in one transaction (one commit): registers or updates each worker and
+    /// stores its session (by the token's hash). They are durable once this returns, so a
+    /// scheduler restart keeps every session it acknowledged; on an error none is stored.
+    pub async fn complete_logins(&self, logins: &[NewLogin]) -> Result<(), SchedulerError> {
         let mut tx = self.pool.begin().await?;
-        Self::upsert_worker_on(&mut tx, worker, capacity, score, now).await?;
-        Self::insert_session_on(&mut tx, token_hash, worker, expires_at).await?;
+        for l in logins {
+            Self::upsert_worker_on(&mut tx, l.worker, l.capacity, l.score, l.now).await?;
+            Self::insert_session_on(&mut tx, &l.token_hash, l.worker, l.expires_at).await?;
+        }
         tx.commit().await?;
         Ok(())
     }

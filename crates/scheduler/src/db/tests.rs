@@ -389,21 +389,35 @@ async fn sessions_expire_and_a_login_is_one_transaction(db: &TestDb) {
     assert_eq!(store.session_worker("h1", 301).await.unwrap(), None);
     assert_eq!(store.session_worker("h2", 100).await.unwrap(), None);
 
-    // A login registers the worker and opens its session, at once.
+    // Logins register their workers and open their sessions, all at once.
     let w2 = Address::repeat_byte(2);
+    let w3 = Address::repeat_byte(3);
+    let login = |worker, capacity, hash: &str, expires_at| NewLogin {
+        now: 150,
+        worker,
+        capacity,
+        score: 7,
+        token_hash: hash.into(),
+        expires_at,
+    };
     store
-        .complete_login(150, w2, 3, 7, "h2", 400)
+        .complete_logins(&[login(w2, 3, "h2", 400), login(w3, 4, "h3", 400)])
         .await
         .unwrap();
     assert_eq!(store.worker(w2).await.unwrap().unwrap().capacity, 3);
+    assert_eq!(store.worker(w3).await.unwrap().unwrap().capacity, 4);
     assert_eq!(store.session("h2", 150).await.unwrap(), Some((w2, 400)));
-    // A session's hash is unique: a second login with the same hash fails and changes nothing.
+    assert_eq!(store.session("h3", 150).await.unwrap(), Some((w3, 400)));
+    // A session's hash is unique: a batch with a taken one fails whole and changes nothing.
+    let w4 = Address::repeat_byte(4);
     assert!(
         store
-            .complete_login(160, w2, 5, 7, "h2", 500)
+            .complete_logins(&[login(w4, 1, "h4", 500), login(w2, 5, "h2", 500)])
             .await
             .is_err()
     );
+    assert_eq!(store.worker(w4).await.unwrap(), None);
+    assert_eq!(store.session("h4", 150).await.unwrap(), None);
     assert_eq!(store.worker(w2).await.unwrap().unwrap().capacity, 3);
     assert_eq!(store.session("h2", 150).await.unwrap(), Some((w2, 400)));
     store.purge_expired(350).await.unwrap();
