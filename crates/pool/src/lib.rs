@@ -186,6 +186,17 @@ impl Pool {
             .await
     }
 
+    /// Puts the jobs `worker` holds back in the queue (a worker lost for want of heartbeats, or
+    /// one that logged in anew after a restart and no longer runs them), and wakes the claims
+    /// that wait for work; how many it held.
+    pub async fn release_jobs(&self, worker: alloy::primitives::Address) -> Result<u64, PoolError> {
+        let released = self.store().release_jobs(worker, unix_now()).await?;
+        if released > 0 {
+            self.inner.submitted.send_modify(|n| *n = n.wrapping_add(1));
+        }
+        Ok(released)
+    }
+
     /// How the pool confines on-chain deals now (the workers it lists, the app and dataset
     /// addresses it confines); read from memory except after a change.
     pub async fn deal_placement(&self) -> Result<Arc<DealPlacement>, PoolError> {

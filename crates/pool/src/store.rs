@@ -910,7 +910,8 @@ impl Store {
             "INSERT INTO pool_jobs (id, owner, grp, mode, app_id, datum_id, args, status, worker, \
              result, result_checksum, reason, created_at, updated_at, origin) \
              VALUES ($1, $2, NULL, $3, '', NULL, '', $4, NULL, NULL, NULL, NULL, $5, $5, 'deal') \
-             ON CONFLICT (id) DO UPDATE SET status = $4, updated_at = $5",
+             ON CONFLICT (id) DO UPDATE SET status = $4, updated_at = $5 \
+             WHERE pool_jobs.status <> $4",
         )
         .bind(task_id.to_owned())
         .bind(requester.to_owned())
@@ -1009,6 +1010,19 @@ impl Store {
             }
         }
         Ok(None)
+    }
+
+    /// Puts the running jobs of `worker` back in the queue; how many.
+    pub(crate) async fn release_jobs(&self, worker: Address, now: u64) -> Result<u64, PoolError> {
+        let released = sqlx::query(
+            "UPDATE pool_jobs SET status = 'pending', worker = NULL, updated_at = $1 \
+             WHERE status = 'running' AND worker = $2 AND origin = 'client'",
+        )
+        .bind(bigint(now, "time")?)
+        .bind(worker.to_string())
+        .execute(&self.pool)
+        .await?;
+        Ok(released.rows_affected())
     }
 
     /// The job `id` as held by `worker`, or the refusal.

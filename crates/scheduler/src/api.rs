@@ -348,6 +348,12 @@ async fn login(
     if let Ok(mut sessions) = state.sessions.write() {
         sessions.insert(hash, (request.worker, expires_at));
     }
+    // A worker logs in when it starts: a pool job it held before is no longer running there,
+    // so it goes back to the queue (for this worker's next claim or another's). Off the
+    // answer's path: the login is already durable.
+    let releasing = state.clone();
+    let worker = request.worker;
+    tokio::spawn(async move { crate::release_pool_jobs(&releasing, worker).await });
     tracing::info!(worker = %request.worker, capacity, declared = request.capacity, score, "worker logged in");
     state.changed();
     Ok(Json(Session {

@@ -444,9 +444,32 @@ async fn mirror_deal_jobs(
 }
 
 #[cfg(feature = "server")]
+/// Puts the pool jobs `worker` holds back in the queue for another claim; a failure is logged
+/// (the worker's next loss or login releases them again).
+pub(crate) async fn release_pool_jobs(shared: &Shared, worker: Address) {
+    match shared.pool.release_jobs(worker).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(%worker, jobs = n, "the worker's pool jobs are back in the queue"),
+        Err(e) => tracing::warn!(%worker, error = %e, "releasing a worker's pool jobs failed"),
+    }
+}
+
+#[cfg(feature = "server")]
+/// Shows every task the scheduler knows as a pool job, once at start: a task whose event was
+/// followed but not mirrored (a stop between the two, a failed write) is caught up, so the
+/// mirror has no gap after a restart.
+async fn catch_up_deal_jobs(shared: &Shared) {
+    match shared.store.all_task_statuses().await {
+        Ok(tasks) => mirror_deal_jobs(shared, &tasks).await,
+        Err(e) => tracing::warn!(error = %e, "reading the tasks to show as pool jobs failed"),
+    }
+}
+
+#[cfg(feature = "server")]
 /// Follows the chain and drives revealing tasks to their end, every `interval` or sooner when
 /// woken; errors are logged and retried.
 async fn chain_loop(shared: Arc<Shared>, interval: Duration, options: follower::FollowerOptions) {
+    catch_up_deal_jobs(&shared).await;
     loop {
         match follower::follow_once(&shared.client, &shared.store, shared.workerpool, options).await
         {
@@ -498,6 +521,7 @@ async fn watch_heartbeats(shared: Arc<Shared>) {
             Ok(lost) if !lost.is_empty() => {
                 for worker in &lost {
                     tracing::warn!(%worker, "worker lost (no heartbeat): its assigned work is released");
+                    release_pool_jobs(&shared, *worker).await;
                 }
                 shared.changed();
             }
@@ -507,7 +531,6 @@ async fn watch_heartbeats(shared: Arc<Shared>) {
         if let Ok(mut sessions) = shared.sessions.write() {
             sessions.retain(|_, (_, expires)| *expires >= now);
         }
-        shared.challenges.purge(now);
         shared.challenges.purge(now);
         if let Err(e) = shared.store.purge_expired(now).await {
             tracing::warn!(error = %e, "dropping expired sessions failed; retrying");

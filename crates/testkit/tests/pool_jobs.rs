@@ -296,3 +296,103 @@ async fn call_delete(url: &str, token: &str, path: &str) -> (u16, Value) {
     let status = response.status().as_u16();
     (status, response.json().await.unwrap_or(Value::Null))
 }
+
+/// Whether `work` is the pool job `job`.
+fn is_job(work: &Option<decloud_protocol::pool::Work>, job: &str) -> bool {
+    matches!(work, Some(decloud_protocol::pool::Work::PoolJob { pool_job }) if pool_job.job == job)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pool_job_goes_back_to_the_queue_when_its_worker_is_lost_or_restarts() {
+    use alloy::signers::local::PrivateKeySigner;
+    use decloud_scheduler::client::SchedulerClient;
+    let devnet = Devnet::start().await.unwrap();
+    let pool = Pool::start(
+        &devnet,
+        PoolOptions {
+            workers: 0,
+            heartbeat_timeout: Duration::from_secs(2),
+            pool_admin_password: Some(ADMIN_PASSWORD.into()),
+            ..PoolOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    let url = pool.scheduler_url().unwrap();
+    let (lost, restarted) = (PrivateKeySigner::random(), PrivateKeySigner::random());
+    decloud_testkit::pool::admit_many(&pool, vec![lost.address(), restarted.address()], 1)
+        .await
+        .unwrap();
+    let admin = login(&url, "admin", ADMIN_PASSWORD).await;
+    let greeting = decloud_testkit::fixtures::example_app("greeting").unwrap();
+    let (status, app) = call(
+        &url,
+        Some(&admin),
+        "/v1/pool/apps",
+        Some(json!({"name": "greeting", "confinement": "public",
+            "module": base64::engine::general_purpose::STANDARD.encode(&greeting)})),
+    )
+    .await;
+    assert_eq!(status, 200, "{app}");
+    let (status, job) = call(
+        &url,
+        Some(&admin),
+        "/v1/pool/jobs",
+        Some(json!({"app": app["id"], "args": "Ada"})),
+    )
+    .await;
+    assert_eq!(status, 200, "{job}");
+    let job = job["id"].as_str().unwrap().to_owned();
+    let status_of = || {
+        let (url, admin, job) = (url.clone(), admin.clone(), job.clone());
+        async move {
+            let (_, info) = call(&url, Some(&admin), &format!("/v1/pool/jobs/{job}"), None).await;
+            (
+                info["status"].as_str().unwrap_or("").to_owned(),
+                info["worker"].clone(),
+            )
+        }
+    };
+
+    // A worker takes it and falls silent: past the heartbeat timeout the job is pending again.
+    let first = SchedulerClient::new(&url, lost.clone(), 1).unwrap();
+    first.login().await.unwrap();
+    let work = first.claim_work(Duration::from_secs(5)).await.unwrap();
+    assert!(is_job(&work, &job), "{work:?}");
+    assert_eq!(status_of().await.0, "running");
+    eventually(
+        Duration::from_secs(30),
+        "the lost worker's job back in the queue",
+        || {
+            let status_of = status_of.clone();
+            async move { (status_of().await.0 == "pending").then_some(()) }
+        },
+    )
+    .await
+    .unwrap();
+
+    // Another worker takes it, restarts (a new login) and gets it again from its next claim.
+    let second = SchedulerClient::new(&url, restarted.clone(), 1).unwrap();
+    second.login().await.unwrap();
+    let work = second.claim_work(Duration::from_secs(5)).await.unwrap();
+    assert!(is_job(&work, &job), "{work:?}");
+    let (status, worker) = status_of().await;
+    assert_eq!(
+        (status.as_str(), worker),
+        ("running", json!(restarted.address().to_string()))
+    );
+    let again = SchedulerClient::new(&url, restarted.clone(), 1).unwrap();
+    again.login().await.unwrap();
+    let work = eventually(Duration::from_secs(30), "the job handed again", || {
+        let again = &again;
+        let job = job.clone();
+        async move {
+            let work = again.claim_work(Duration::from_secs(2)).await.unwrap();
+            is_job(&work, &job).then_some(work)
+        }
+    })
+    .await
+    .unwrap();
+    assert!(is_job(&Some(work), &job));
+    assert_eq!(status_of().await.0, "running");
+}

@@ -36,17 +36,22 @@ pub(crate) struct PoolArgs {
 
 #[derive(Subcommand)]
 enum PoolCommand {
-    /// Log in with a login and password; prints the session token to export.
+    /// Log in with a login and password, or an OpenID Connect ID token; prints the session
+    /// token to export.
     #[command(
-        after_help = "Examples:\n  export DECLOUD_POOL_TOKEN=$(DECLOUD_POOL_PASSWORD=... decloud pool login --user ann)\n  decloud pool login --user ann --password-file ann.pass --json"
+        after_help = "Examples:\n  export DECLOUD_POOL_TOKEN=$(DECLOUD_POOL_PASSWORD=... decloud pool login --user ann)\n  decloud pool login --user ann --password-file ann.pass --json\n  my-idp-cli token | decloud pool login --id-token-file -"
     )]
     Login {
-        /// The user's name.
-        #[arg(long)]
-        user: String,
+        /// The user's name (a password login).
+        #[arg(long, required_unless_present = "id_token_file")]
+        user: Option<String>,
         /// A file holding the password (else DECLOUD_POOL_PASSWORD, else a prompt).
-        #[arg(long, value_name = "FILE")]
+        #[arg(long, value_name = "FILE", conflicts_with = "id_token_file")]
         password_file: Option<PathBuf>,
+        /// A file holding an OpenID Connect ID token from an issuer the pool trusts (`-`: read
+        /// it from standard input). Never on the command line: other users see arguments.
+        #[arg(long, value_name = "FILE", conflicts_with = "user")]
+        id_token_file: Option<PathBuf>,
     },
     /// Users: add, list, show, validate a pending identity, set a right.
     #[command(subcommand)]
@@ -66,6 +71,10 @@ enum PoolCommand {
     /// Jobs: submit, list, show, result.
     #[command(subcommand)]
     Job(JobCommand),
+    /// On-chain apps and datasets: confine the deals that use them to some workers, list,
+    /// release (an address the pool does not list is public).
+    #[command(subcommand)]
+    Onchain(OnchainCommand),
     /// Change an object's access bits (only its owner narrows them; an administrator widens).
     #[command(
         after_help = "Examples:\n  decloud pool chmod apps app-1f2e3d4c5b6a7980 750\n  decloud pool chmod data data-0011223344556677 700"
@@ -215,6 +224,40 @@ enum WorkerCommand {
     /// List the declared workers.
     #[command(after_help = "Examples:\n  decloud pool worker list --json")]
     List,
+}
+
+#[derive(Subcommand)]
+enum OnchainCommand {
+    /// Confine the tasks of deals of an on-chain app or dataset (administrators): a private
+    /// one runs only on its owner's private workers, a group's on the group's workers.
+    #[command(
+        after_help = "Examples:\n  decloud pool onchain confine 0xAb...cd --kind app --owner ann --confinement private\n  decloud pool onchain confine 0xEf...01 --kind dataset --owner ops --confinement group --group lab"
+    )]
+    Confine {
+        /// The app's or dataset's registry address.
+        address: String,
+        /// app or dataset.
+        #[arg(long, value_parser = ["app", "dataset"])]
+        kind: String,
+        /// The pool user it belongs to.
+        #[arg(long)]
+        owner: String,
+        /// public, group or private.
+        #[arg(long)]
+        confinement: String,
+        /// Its group.
+        #[arg(long)]
+        group: Option<String>,
+    },
+    /// List the confined on-chain apps and datasets.
+    #[command(after_help = "Examples:\n  decloud pool onchain list --json")]
+    List,
+    /// Release an on-chain app or dataset: its deals' tasks may go to any worker again.
+    #[command(after_help = "Examples:\n  decloud pool onchain release 0xAb...cd")]
+    Release {
+        /// Its registry address.
+        address: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -401,6 +444,24 @@ fn jobs_table(jobs: &[JobInfo]) {
     println!("{t}");
 }
 
+/// A secret read from `file` (`-`: standard input), trimmed; refused when empty.
+fn read_secret_file(file: &Path, what: &str) -> anyhow::Result<String> {
+    let text = if file == Path::new("-") {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
+            .with_context(|| format!("reading {what} from standard input"))?;
+        text
+    } else {
+        std::fs::read_to_string(file)
+            .with_context(|| format!("reading {what} from {}", file.display()))?
+    };
+    let text = text.trim().to_owned();
+    if text.is_empty() {
+        bail!("{what} is empty: pass a file that holds it");
+    }
+    Ok(text)
+}
+
 fn confinement(text: &str) -> anyhow::Result<Confinement> {
     text.parse().map_err(|e: String| anyhow::anyhow!(e))
 }
@@ -428,20 +489,30 @@ pub(crate) async fn run(args: PoolArgs, home: &std::path::Path, json: bool) -> a
         PoolCommand::Login {
             user,
             password_file,
+            id_token_file,
         } => {
-            let password =
-                read_password(password_file.as_deref(), "password: ")?.with_context(|| {
-                    format!("no password: pass --password-file or set {PASSWORD_ENV}")
-                })?;
-            let session: PoolSession = api
-                .post(
-                    "/v1/pool/login/password",
-                    &PasswordLogin {
-                        login: user,
-                        password,
-                    },
-                )
-                .await?;
+            let session: PoolSession = match (user, id_token_file) {
+                (_, Some(file)) => {
+                    let id_token = read_secret_file(&file, "the ID token")?;
+                    api.post("/v1/pool/login/oidc", &OidcLogin { id_token })
+                        .await?
+                }
+                (Some(user), None) => {
+                    let password = read_password(password_file.as_deref(), "password: ")?
+                        .with_context(|| {
+                            format!("no password: pass --password-file or set {PASSWORD_ENV}")
+                        })?;
+                    api.post(
+                        "/v1/pool/login/password",
+                        &PasswordLogin {
+                            login: user,
+                            password,
+                        },
+                    )
+                    .await?
+                }
+                (None, None) => bail!("pass --user NAME or --id-token-file FILE"),
+            };
             if json {
                 return print_json(&session);
             }
@@ -599,6 +670,61 @@ pub(crate) async fn run(args: PoolArgs, home: &std::path::Path, json: bool) -> a
                     return print_json(&workers);
                 }
                 objects_table(&workers);
+            }
+        },
+        PoolCommand::Onchain(command) => match command {
+            OnchainCommand::Confine {
+                address,
+                kind,
+                owner,
+                confinement: c,
+                group,
+            } => {
+                let address = super::shared::parse_address(&address, "the registry address")?;
+                let kind = if kind == "app" {
+                    ChainKind::App
+                } else {
+                    ChainKind::Dataset
+                };
+                let confined: ObjectInfo = api
+                    .post(
+                        "/v1/pool/onchain",
+                        &NewChainResource {
+                            address,
+                            kind,
+                            owner,
+                            confinement: confinement(&c)?,
+                            group,
+                        },
+                    )
+                    .await?;
+                if json {
+                    return print_json(&confined);
+                }
+                println!(
+                    "{} {} is {} to {}",
+                    confined.kind,
+                    confined.id,
+                    confined.confinement.as_str(),
+                    Untrusted(confined.group.as_deref().unwrap_or(&confined.owner))
+                );
+            }
+            OnchainCommand::List => {
+                let listed: Vec<ObjectInfo> = api.get("/v1/pool/onchain").await?;
+                if json {
+                    return print_json(&listed);
+                }
+                objects_table(&listed);
+            }
+            OnchainCommand::Release { address } => {
+                let address = super::shared::parse_address(&address, "the registry address")?;
+                let answer: serde_json::Value = api
+                    .json(api.request(reqwest::Method::DELETE, &format!("/v1/pool/onchain/{address}")))
+                    .await?;
+                if json {
+                    return print_json(&answer);
+                }
+                println!("{address} is public again: its deals' tasks may go to any worker");
             }
         },
         PoolCommand::Job(command) => match command {

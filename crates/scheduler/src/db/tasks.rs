@@ -29,6 +29,16 @@ impl Store {
         rows(query, task_info).optional(&self.pool).await
     }
 
+    /// Every task with its deal and status (to show them all as pool jobs at start).
+    pub async fn all_task_statuses(&self) -> Result<Vec<(B256, B256, TaskStatus)>, SchedulerError> {
+        let query = sqlx::query("SELECT * FROM tasks ORDER BY dealid, idx");
+        let tasks = rows(query, task_info).all(&self.pool).await?;
+        Ok(tasks
+            .into_iter()
+            .map(|t| (t.task_id, t.deal_id, t.status))
+            .collect())
+    }
+
     /// The tasks of a deal, in index order.
     pub async fn tasks_of(&self, deal_id: B256) -> Result<Vec<TaskInfo>, SchedulerError> {
         let query = sqlx::query("SELECT * FROM tasks WHERE dealid = $1 ORDER BY idx")
