@@ -363,10 +363,7 @@ async fn a_pool_job_goes_back_to_the_queue_when_its_worker_is_lost_or_restarts()
     eventually(
         Duration::from_secs(30),
         "the lost worker's job back in the queue",
-        || {
-            let status_of = status_of.clone();
-            async move { (status_of().await.0 == "pending").then_some(()) }
-        },
+        || async move { (status_of().await.0 == "pending").then_some(()) },
     )
     .await
     .unwrap();
@@ -393,6 +390,6 @@ async fn a_pool_job_goes_back_to_the_queue_when_its_worker_is_lost_or_restarts()
     })
     .await
     .unwrap();
-    assert!(is_job(&Some(work), &job));
+    assert!(is_job(&work, &job));
     assert_eq!(status_of().await.0, "running");
 }

@@ -719,7 +719,10 @@ pub(crate) async fn run(args: PoolArgs, home: &std::path::Path, json: bool) -> a
             OnchainCommand::Release { address } => {
                 let address = super::shared::parse_address(&address, "the registry address")?;
                 let answer: serde_json::Value = api
-                    .json(api.request(reqwest::Method::DELETE, &format!("/v1/pool/onchain/{address}")))
+                    .json(api.request(
+                        reqwest::Method::DELETE,
+                        &format!("/v1/pool/onchain/{address}"),
+                    ))
                     .await?;
                 if json {
                     return print_json(&answer);
