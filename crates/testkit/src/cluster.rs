@@ -207,7 +207,9 @@ impl Network {
         let routes = ip(&["-4", "route", "show"])?;
         let subnet = (1..=250u8)
             .find(|n| !routes.contains(&format!("{}.{}.{n}.", SUBNET[0], SUBNET[1])))
-            .ok_or_else(|| ClusterError::Unavailable("every subnet of 10.77.0.0/16 is in use".into()))?;
+            .ok_or_else(|| {
+                ClusterError::Unavailable("every subnet of 10.77.0.0/16 is in use".into())
+            })?;
         // Interface names have at most 15 bytes: the bridge is the run's name, links "<run>v<i>".
         let mut network = Self {
             bridge: run.clone(),
@@ -215,7 +217,13 @@ impl Network {
             hosts: Vec::new(),
         };
         ip(&["link", "add", &run, "type", "bridge"])?;
-        ip(&["addr", "add", &format!("{}/24", network.addr(BRIDGE_HOST)), "dev", &run])?;
+        ip(&[
+            "addr",
+            "add",
+            &format!("{}/24", network.addr(BRIDGE_HOST)),
+            "dev",
+            &run,
+        ])?;
         ip(&["link", "set", &run, "up"])?;
         for (i, name) in names.iter().enumerate() {
             let host = Host {
@@ -227,7 +235,9 @@ impl Network {
             let inside = format!("{run}p{i}");
             ip(&["netns", "add", &host.netns])?;
             network.hosts.push(host.clone());
-            ip(&["link", "add", &host.link, "type", "veth", "peer", "name", &inside])?;
+            ip(&[
+                "link", "add", &host.link, "type", "veth", "peer", "name", &inside,
+            ])?;
             ip(&["link", "set", &inside, "netns", &host.netns])?;
             ip(&["link", "set", &host.link, "master", &run, "up"])?;
             let ns = |args: &[&str]| {
@@ -267,7 +277,11 @@ impl Network {
     }
 
     /// `program` to run inside host `name` (`ip netns exec <netns> program`).
-    pub fn command(&self, name: &str, program: impl AsRef<std::ffi::OsStr>) -> Result<Command, ClusterError> {
+    pub fn command(
+        &self,
+        name: &str,
+        program: impl AsRef<std::ffi::OsStr>,
+    ) -> Result<Command, ClusterError> {
         let host = self.host(name)?;
         let mut command = Command::new("ip");
         command.args(["netns", "exec", &host.netns]).arg(program);
@@ -275,7 +289,12 @@ impl Network {
     }
 
     /// Starts `command` (made by [`Network::command`]) with its output in `log`.
-    pub fn spawn(&self, name: &str, command: &mut Command, log: &Path) -> Result<HostProcess, ClusterError> {
+    pub fn spawn(
+        &self,
+        name: &str,
+        command: &mut Command,
+        log: &Path,
+    ) -> Result<HostProcess, ClusterError> {
         let io = |what: String| move |source| ClusterError::Io { what, source };
         let out = File::create(log).map_err(io(format!("cannot create {}", log.display())))?;
         let err = out
@@ -310,7 +329,14 @@ impl Network {
     pub fn block(&self, a: &str, b: &str) -> Result<(), ClusterError> {
         let (ha, hb) = (self.host(a)?, self.host(b)?);
         for (from, to) in [(ha, hb), (hb, ha)] {
-            ip(&["-n", &from.netns, "route", "add", "prohibit", &format!("{}/32", to.addr)])?;
+            ip(&[
+                "-n",
+                &from.netns,
+                "route",
+                "add",
+                "prohibit",
+                &format!("{}/32", to.addr),
+            ])?;
         }
         Ok(())
     }
@@ -319,7 +345,14 @@ impl Network {
     pub fn unblock(&self, a: &str, b: &str) -> Result<(), ClusterError> {
         let (ha, hb) = (self.host(a)?, self.host(b)?);
         for (from, to) in [(ha, hb), (hb, ha)] {
-            ip(&["-n", &from.netns, "route", "del", "prohibit", &format!("{}/32", to.addr)])?;
+            ip(&[
+                "-n",
+                &from.netns,
+                "route",
+                "del",
+                "prohibit",
+                &format!("{}/32", to.addr),
+            ])?;
         }
         Ok(())
     }
@@ -363,7 +396,11 @@ impl HostProcess {
 
     /// Waits until a line of its log starts with `prefix` and returns the line, or fails when
     /// the process ends or `timeout` passes first.
-    pub async fn wait_line(&mut self, prefix: &str, timeout: Duration) -> Result<String, ClusterError> {
+    pub async fn wait_line(
+        &mut self,
+        prefix: &str,
+        timeout: Duration,
+    ) -> Result<String, ClusterError> {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             let text = std::fs::read_to_string(&self.log).unwrap_or_default();
@@ -489,7 +526,11 @@ async fn hub_logs<E: SolEvent>(chain: &Client) -> Result<Vec<E>, ClusterError> {
 /// event (plus `accounts`, e.g. app owners that earn without depositing), the worker registry's
 /// stakes and the kitty; each of `tasks` is completed or claimed; no worker contributed twice to
 /// one task.
-pub async fn audit(chain: &Client, accounts: &[Address], tasks: &[B256]) -> Result<Audit, ClusterError> {
+pub async fn audit(
+    chain: &Client,
+    accounts: &[Address],
+    tasks: &[B256],
+) -> Result<Audit, ClusterError> {
     let hub = chain.hub();
     let hub_address = chain.profile().contracts.hub;
     let mut audit = Audit::default();
@@ -506,7 +547,11 @@ pub async fn audit(chain: &Client, accounts: &[Address], tasks: &[B256]) -> Resu
     for c in hub_logs::<IHub::TaskContribute>(chain).await? {
         everyone.insert(c.worker);
         *seen.entry((c.taskid, c.worker)).or_default() += 1;
-        audit.contributions.entry(c.taskid).or_default().push(c.worker);
+        audit
+            .contributions
+            .entry(c.taskid)
+            .or_default()
+            .push(c.worker);
     }
     audit.duplicates = seen
         .into_iter()
@@ -525,8 +570,12 @@ pub async fn audit(chain: &Client, accounts: &[Address], tasks: &[B256]) -> Resu
         audit.registry_stakes += m.stake;
     }
     for account in everyone {
-        audit.accounts += chain.read("reading a balance", hub.balanceOf(account)).await?;
-        audit.accounts += chain.read("reading a frozen amount", hub.frozenOf(account)).await?;
+        audit.accounts += chain
+            .read("reading a balance", hub.balanceOf(account))
+            .await?;
+        audit.accounts += chain
+            .read("reading a frozen amount", hub.frozenOf(account))
+            .await?;
     }
     audit.kitty = chain.read("reading the kitty", hub.kitty()).await?;
     audit.held = chain.token_balance(hub_address).await?;
