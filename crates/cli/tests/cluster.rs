@@ -319,6 +319,12 @@ impl Cluster {
     }
 }
 
+/// Milliseconds since the Unix epoch (the clock the workers stamp their stages with).
+fn now_ms() -> u64 {
+    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+    since.map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
 /// Imports development account `index` as wallet `name` under `home`.
 fn import(home: &Path, name: &str, index: usize) {
     let key = decloud_chain::accounts::DEV_PRIVATE_KEYS[index].to_string();
@@ -543,6 +549,15 @@ async fn services_on_separate_hosts_survive_faults_and_lose_nothing() {
 
     // 3. The chain node stopped while a deal is in flight and restarted with its state.
     let tasks = c.run("greeting", "restarted chain", 3, 2);
+    let chain = c.chain_client().await;
+    let mut in_flight = 0;
+    for task in &tasks {
+        in_flight += usize::from(chain.hub().task(*task).call().await.unwrap().status != 3);
+    }
+    assert!(
+        in_flight > 0,
+        "the tasks were finalized before the chain stopped"
+    );
     c.chain.take().unwrap().stop("TERM").unwrap();
     tokio::time::sleep(Duration::from_secs(2)).await;
     c.start_chain().await;
@@ -560,6 +575,13 @@ async fn services_on_separate_hosts_survive_faults_and_lose_nothing() {
         c.net.unblock("scheduler", worker).unwrap();
     }
     c.wait_finalized(&tasks, "the partition healed").await;
+    let report = c.report(tasks[0]).await.unwrap();
+    let stages: Vec<_> = report
+        .replicates
+        .iter()
+        .map(|x| (x.worker, x.status))
+        .collect();
+    println!("partition: replicates {stages:?}");
     c.nothing_lost("a partition between scheduler and workers")
         .await;
 
@@ -568,9 +590,20 @@ async fn services_on_separate_hosts_survive_faults_and_lose_nothing() {
     c.assigned_worker(tasks[0]).await;
     c.net.cut("storage").unwrap();
     tokio::time::sleep(Duration::from_secs(6)).await;
+    let healed_ms = now_ms();
     c.net.heal("storage").unwrap();
     c.wait_finalized(&tasks, "storage back").await;
     let report = c.report(tasks[0]).await.unwrap();
-    println!("storage cut: {:?}", report.replicates);
+    // The fault hit an upload: one began while storage was cut off (and ended once it was back).
+    let uploads: Vec<_> = report
+        .replicates
+        .iter()
+        .filter_map(|x| Some((x.worker, x.stages?.upload?)))
+        .collect();
+    assert!(
+        uploads.iter().any(|(_, u)| u.started_ms < healed_ms),
+        "no upload began while storage was cut off: {report:?}"
+    );
+    println!("storage cut: uploads {uploads:?}");
     c.nothing_lost("storage unreachable during an upload").await;
 }
