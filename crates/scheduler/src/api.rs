@@ -435,7 +435,14 @@ async fn claim_replicate(
         return Ok(None);
     }
     // Re-read the worker: its score and capacity may have changed.
-    let row = registered(state, worker).await?;
+    let mut row = registered(state, worker).await?;
+    if row.status != crate::db::WorkerStatus::Active {
+        // A lost worker back (after a partition, a restart) is heard from in memory only until
+        // the next heartbeat flush; what it takes meanwhile would count for nobody and the same
+        // task would go to another worker too. It is active before it holds anything.
+        state.store.heartbeat(worker, unix_now()).await?;
+        row = registered(state, worker).await?;
+    }
     let next_backup = |at: Option<u64>| {
         state
             .backups_at

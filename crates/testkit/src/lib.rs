@@ -8,9 +8,11 @@
 //! test's process, with the calls to deploy apps and match deals. [`market::IdleMarket`] is a
 //! market whose book moves only when a test says so, and [`anvil`] takes snapshots, reorgs the
 //! chain and pushes its clock. [`hostile::Hostile`] is a worker that lies in every way a worker
-//! can, for the adversarial suite.
+//! can, for the adversarial suite. [`cluster`] runs each service as its own process on its own
+//! host (a network namespace) and breaks the network between them.
 
 pub mod anvil;
+pub mod cluster;
 pub mod fixtures;
 pub mod hostile;
 pub mod http;
