@@ -84,6 +84,9 @@ pub async fn deploy_and_fund(rpc_url: &str) -> Result<ChainProfile, ChainError> 
         deployment_block: deployment.first_block,
         admin,
         contracts: deployment.contracts,
+        name: None,
+        devnet: None,
+        limits: Default::default(),
     })
 }
 

@@ -288,7 +288,7 @@ pub async fn start(config: SchedulerConfig) -> Result<RunningScheduler, Schedule
         .transport
         .check_allowed(
             config.profile.chain_id,
-            config.profile.chain_id == decloud_chain::anvil::DEVNET_CHAIN_ID,
+            config.profile.is_devnet(),
         )
         .map_err(|e| SchedulerError::Config(e.to_string()))?;
     let registry = WorkerpoolRegistry::new(

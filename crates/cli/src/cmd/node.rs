@@ -328,7 +328,7 @@ pub(crate) async fn run(args: NodeArgs, home: &Path) -> anyhow::Result<()> {
     if let Some(profile) = profile.as_ref().filter(|_| insecure_http) {
         decloud_service::transport::Transport::InsecureHttp.check_allowed(
             profile.chain_id,
-            profile.chain_id == decloud_chain::anvil::DEVNET_CHAIN_ID,
+            profile.is_devnet(),
         )?;
     }
     let transport = |service| decloud_local::node::node_transport(home, service, insecure_http);
@@ -402,7 +402,7 @@ pub(crate) async fn run(args: NodeArgs, home: &Path) -> anyhow::Result<()> {
             .context("--worker-stake is an amount, e.g. \"10 DCT\" or 2.5DCT")?;
         set.allow_private_hosts = workers
             .allow_private_hosts
-            .unwrap_or(profile.chain_id == decloud_chain::anvil::DEVNET_CHAIN_ID);
+            .unwrap_or(profile.is_devnet());
         config.workers = Some(set);
     }
     if let Some(profile) = &profile {
