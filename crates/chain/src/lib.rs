@@ -23,4 +23,4 @@ pub mod rpc;
 pub mod wallet;
 
 pub use error::{ChainError, FileError};
-pub use profile::{ChainLimits, ChainProfile};
+pub use profile::{ChainLimits, ChainProfile, NewChain};

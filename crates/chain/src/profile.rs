@@ -266,6 +266,142 @@ impl ChainProfile {
     }
 }
 
+/// What `decloud chain add` is told: where the chain answers and where its hub is.
+#[derive(Clone, Debug)]
+pub struct NewChain {
+    /// The profile's name.
+    pub name: String,
+    /// The JSON-RPC endpoint.
+    pub rpc_url: String,
+    /// The hub's address.
+    pub hub: Address,
+    /// The chain id the operator expects (checked against the endpoint's).
+    pub chain_id: Option<u64>,
+    /// The block to follow events from; found from the contracts' code when absent.
+    pub deployment_block: Option<u64>,
+    /// The RPC and fee limits to record.
+    pub limits: ChainLimits,
+}
+
+/// Builds the profile of a chain decloud is deployed on from its RPC endpoint and hub: checks
+/// the endpoint's chain id (against `chain_id` when given) and that a decloud hub answers at
+/// `hub`, reads the token and the registries' addresses from it, and finds the first block
+/// holding the contracts when `deployment_block` is not given. Writes nothing.
+pub async fn discover(new: &NewChain) -> Result<ChainProfile, ChainError> {
+    use alloy::providers::Provider;
+    check_name(&new.name).map_err(|reason| ChainError::tx("adding the chain", reason))?;
+    let what = "adding the chain";
+    let provider = crate::client::provider_with(
+        &new.rpc_url,
+        new.limits.max_retries.unwrap_or(DEFAULT_MAX_RETRIES),
+        Default::default(),
+    )?;
+    let chain_id = provider
+        .get_chain_id()
+        .await
+        .map_err(|e| crate::client::unreachable(&new.rpc_url, &e))?;
+    if let Some(expected) = new.chain_id
+        && expected != chain_id
+    {
+        return Err(ChainError::tx(
+            what,
+            format!(
+                "{} serves chain {chain_id}, not {expected}: check --rpc and --chain-id",
+                crate::client::endpoint(&new.rpc_url)
+            ),
+        ));
+    }
+    let code = provider
+        .get_code_at(new.hub)
+        .await
+        .map_err(|e| crate::client::rpc_error(&new.rpc_url, what, &e))?;
+    if code.is_empty() {
+        return Err(ChainError::tx(
+            what,
+            format!(
+                "no contract at {} on chain {chain_id}: check --hub (the address of decloud's hub on this chain)",
+                new.hub
+            ),
+        ));
+    }
+    let hub = crate::contracts::IHub::new(new.hub, provider.clone());
+    let not_a_hub = |_| {
+        ChainError::tx(
+            what,
+            format!(
+                "the contract at {} does not answer as a decloud hub: check --hub",
+                new.hub
+            ),
+        )
+    };
+    let contracts = Contracts {
+        token: hub.token().call().await.map_err(not_a_hub)?,
+        hub: new.hub,
+        app_registry: hub.appRegistry().call().await.map_err(not_a_hub)?,
+        dataset_registry: hub.datasetRegistry().call().await.map_err(not_a_hub)?,
+        workerpool_registry: hub.workerpoolRegistry().call().await.map_err(not_a_hub)?,
+    };
+    let admin = hub.admin().call().await.map_err(not_a_hub)?;
+    let deployment_block = match new.deployment_block {
+        Some(block) => block,
+        None => first_block_with_code(&provider, &new.rpc_url, &contracts).await?,
+    };
+    Ok(ChainProfile {
+        rpc_url: new.rpc_url.clone(),
+        chain_id,
+        deployment_block,
+        admin,
+        contracts,
+        name: Some(new.name.clone()),
+        devnet: None,
+        limits: new.limits.clone(),
+    })
+}
+
+/// The first block at which the hub and the registries all have code (a binary search on
+/// `eth_getCode`, which needs the node's historical state).
+async fn first_block_with_code(
+    provider: &alloy::providers::DynProvider,
+    url: &str,
+    contracts: &Contracts,
+) -> Result<u64, ChainError> {
+    use alloy::providers::Provider;
+    let what = "finding the deployment block";
+    let head = provider
+        .get_block_number()
+        .await
+        .map_err(|e| crate::client::rpc_error(url, what, &e))?;
+    let mut first = head;
+    for address in [
+        contracts.hub,
+        contracts.app_registry,
+        contracts.dataset_registry,
+        contracts.workerpool_registry,
+    ] {
+        let (mut lo, mut hi) = (0u64, head);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            let code = provider
+                .get_code_at(address)
+                .number(mid)
+                .await
+                .map_err(|_| {
+                    ChainError::tx(
+                        what,
+                        "the RPC endpoint does not serve old state: pass --deployment-block (the block of the contracts' deployment, from a block explorer)",
+                    )
+                })?;
+            if code.is_empty() {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        first = first.min(lo);
+    }
+    Ok(first)
+}
+
 /// Whether `name` can name a profile: 1 to 64 letters, digits, `-` or `_`; the reason if not.
 pub fn check_name(name: &str) -> Result<(), String> {
     let ok = !name.is_empty()

@@ -12,7 +12,7 @@ use alloy::primitives::B256;
 use alloy::rpc::types::Filter;
 use alloy::sol_types::SolEvent;
 use decloud_chain::contracts::IHub;
-use decloud_chain::follower::{self, Cursor, Follower, FollowerOptions, Step};
+use decloud_chain::follower::{Cursor, Follower, FollowerOptions, Step};
 use serde::{Deserialize, Serialize};
 
 use crate::check::{ChainChecker, unix_now};
