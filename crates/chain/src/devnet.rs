@@ -174,6 +174,7 @@ pub async fn up(options: UpOptions) -> Result<UpReport, ChainError> {
         log_path: log.clone(),
         detached: true,
         recent_states: None,
+        extra_args: Vec::new(),
     })
     .await?;
     // Until the profile is written, dropping `node` (on any error) stops anvil again.
