@@ -25,6 +25,7 @@ use decloud_protocol::{AppOrder, DatasetOrder, Order, RequestOrder, Tag, Workerp
 use decloud_testkit::Devnet;
 use serde_json::{Value, json};
 
+/// The base fee anvil starts with (it falls as mostly empty blocks pass, as on a real chain).
 const BASE_FEE: u128 = 1_000_000_000;
 
 async fn rpc(devnet: &Devnet, method: &str, params: Value) -> Value {
@@ -53,6 +54,22 @@ async fn pending_of(devnet: &Devnet, from: Address) -> Vec<(String, u128)> {
     found
 }
 
+/// Lets the hub take up to 1000 tokens from the client's wallet.
+async fn approve(client: &Client) {
+    let hub = client.profile().contracts.hub;
+    let tx = client
+        .token()
+        .approve(hub, U256::from(1_000))
+        .into_transaction_request();
+    client.send("approving the hub", tx).await.unwrap();
+}
+
+async fn pool_client(devnet: &Devnet, index: usize) -> Client {
+    Client::connect(devnet.profile(), None, Some(devnet.signer(index)))
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn a_stuck_transaction_is_replaced_with_higher_fees_and_counted_once() {
     let devnet = Devnet::start_with_anvil_args(&["--block-base-fee-per-gas", &BASE_FEE.to_string()])
@@ -67,7 +84,8 @@ async fn a_stuck_transaction_is_replaced_with_higher_fees_and_counted_once() {
             .await
             .unwrap(),
     );
-    // A first deposit approves the hub and fills the gas cache, mined at once.
+    // The hub may take tokens; a first deposit fills the gas cache, mined at once.
+    approve(&client).await;
     actions::deposit(&client, U256::from(10)).await.unwrap();
     let before = client.escrow_balance(me).await.unwrap();
 
@@ -89,7 +107,19 @@ async fn a_stuck_transaction_is_replaced_with_higher_fees_and_counted_once() {
     })
     .await
     .unwrap();
-    assert!(first.1 >= BASE_FEE, "the fee covers the base fee: {first:?}");
+    let base_fee = devnet
+        .provider(0)
+        .get_block_by_number(alloy::eips::BlockNumberOrTag::Latest)
+        .await
+        .unwrap()
+        .unwrap()
+        .header
+        .base_fee_per_gas
+        .unwrap();
+    assert!(
+        first.1 >= u128::from(base_fee),
+        "the fee covers the base fee {base_fee}: {first:?}"
+    );
     // The client replaces it: the pool now holds a version with fees raised >= 12.5 %.
     let second = decloud_testkit::fixtures::eventually(Duration::from_secs(60), "a replacement pending", || async {
         pending_of(&devnet, me)
@@ -138,17 +168,19 @@ async fn fees_stay_under_the_profile_cap_and_a_capped_transaction_is_not_replace
     let devnet = Devnet::start_with_anvil_args(&["--block-base-fee-per-gas", &BASE_FEE.to_string()])
         .await
         .unwrap();
+    approve(&pool_client(&devnet, 6).await).await;
     let mut profile = devnet.profile().clone();
-    // 1.2 gwei: above the base fee, below what the node suggests (2 × base + tip).
-    profile.limits.max_fee_gwei = Some(1.2);
+    // With mining stopped the node's estimate stays put: the cap is that estimate, which
+    // leaves no room for a 12.5 % raise.
+    rpc(&devnet, "evm_setAutomine", json!([false])).await;
+    let estimate = devnet.provider(0).estimate_eip1559_fees().await.unwrap();
+    let cap = estimate.max_fee_per_gas;
+    profile.limits.max_fee_gwei = Some(cap as f64 / 1e9);
     profile.limits.replace_after_secs = Some(1);
     let signer = devnet.signer(6);
     let me = signer.address();
     let client = Arc::new(Client::connect(&profile, None, Some(signer)).await.unwrap());
-    let receipt = actions::deposit(&client, U256::from(3)).await.unwrap();
-    assert!(receipt.effective_gas_price <= 1_200_000_000);
 
-    rpc(&devnet, "evm_setAutomine", json!([false])).await;
     let sending = {
         let client = client.clone();
         tokio::spawn(async move {
@@ -165,7 +197,7 @@ async fn fees_stay_under_the_profile_cap_and_a_capped_transaction_is_not_replace
     })
     .await
     .unwrap();
-    assert!(first.1 <= 1_200_000_000);
+    assert!(first.1 <= cap, "{} above the cap {cap}", first.1);
     // Past two replacement rounds, still the one version: no raise fits under the cap.
     tokio::time::sleep(Duration::from_millis(2_500)).await;
     let pending = pending_of(&devnet, me).await;
@@ -175,6 +207,7 @@ async fn fees_stay_under_the_profile_cap_and_a_capped_transaction_is_not_replace
     rpc(&devnet, "evm_setAutomine", json!([true])).await;
     let receipt = sending.await.unwrap().unwrap();
     assert_eq!(format!("{:#x}", receipt.transaction_hash), first.0);
+    assert!(receipt.effective_gas_price <= cap);
 }
 
 /// What the proxy does to the requests it forwards.
