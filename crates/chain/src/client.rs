@@ -50,6 +50,9 @@ pub struct SendOptions {
     pub broadcasts: u32,
     /// Gas limit = estimate × (100 + this) / 100.
     pub gas_margin_percent: u64,
+    /// Reuse the gas limit of a call already estimated (same contract, function and calldata
+    /// size) instead of asking `eth_estimateGas` again.
+    pub reuse_gas_limits: bool,
 }
 
 impl Default for SendOptions {
@@ -59,6 +62,7 @@ impl Default for SendOptions {
             rebroadcast_after: Duration::from_secs(30),
             broadcasts: 4,
             gas_margin_percent: 20,
+            reuse_gas_limits: true,
         }
     }
 }
@@ -343,7 +347,7 @@ impl Client {
         };
         tx.set_from(from);
         tx.set_chain_id(self.profile.chain_id);
-        let key = GasKey::of(&tx);
+        let key = GasKey::of(&tx).filter(|_| self.options.reuse_gas_limits);
         let cached = key.and_then(|k| self.cached_gas(&k));
         let limit = match cached {
             Some(limit) => limit,

@@ -146,8 +146,13 @@ async fn a_stuck_transaction_is_replaced_with_higher_fees_and_counted_once() {
         client.escrow_balance(me).await.unwrap(),
         before + U256::from(7)
     );
-    // The nonce counter moved past the replaced nonce: the next transaction is mined at once.
+    // The nonce counter moved past the replaced nonce: the next transaction is mined at once,
+    // and its gas limit is the one already estimated for a deposit.
+    let calls = client.rpc_counts();
     actions::deposit(&client, U256::from(1)).await.unwrap();
+    let made = client.rpc_counts().since(&calls);
+    assert_eq!(made.of("eth_estimateGas"), 0, "{made:?}");
+    assert_eq!(made.of("eth_sendRawTransaction"), 1, "{made:?}");
     assert_eq!(
         client.escrow_balance(me).await.unwrap(),
         before + U256::from(8)
@@ -438,4 +443,44 @@ async fn a_deal_and_the_follower_complete_through_a_provider_with_range_caps_and
     assert!(proxy.rate_limited.load(Ordering::SeqCst) >= 5);
     let counts = requester.rpc_counts();
     assert!(counts.retries > 0, "{counts:?}");
+}
+
+/// Measures the JSON-RPC calls per transaction of a burst of deposits, with and without the
+/// gas-limit cache (run with `--run-ignored only`; prints the figures).
+#[tokio::test]
+#[ignore = "a measurement: prints RPC calls per transaction"]
+async fn rpc_calls_per_transaction_with_and_without_the_gas_cache() {
+    let devnet = Devnet::start().await.unwrap();
+    const N: u64 = 50;
+    for (index, reuse) in [(7, false), (8, true)] {
+        let client = Client::connect(devnet.profile(), None, Some(devnet.signer(index)))
+            .await
+            .unwrap()
+            .with_options(decloud_chain::client::SendOptions {
+                reuse_gas_limits: reuse,
+                ..Default::default()
+            });
+        approve(&client).await;
+        let before = client.rpc_counts();
+        for _ in 0..N {
+            let tx = client.hub().deposit(U256::from(1)).into_transaction_request();
+            client.send("depositing", tx).await.unwrap();
+        }
+        let made = client.rpc_counts().since(&before);
+        let per = |m: &str| made.of(m) as f64 / N as f64;
+        println!(
+            "gas cache {}: {:.2} calls per transaction (eth_estimateGas {:.2}, eth_getTransactionReceipt {:.2}, eth_feeHistory {:.2}, eth_sendRawTransaction {:.2}); {made:?}",
+            if reuse { "on " } else { "off" },
+            made.calls() as f64 / N as f64,
+            per("eth_estimateGas"),
+            per("eth_getTransactionReceipt"),
+            per("eth_feeHistory"),
+            per("eth_sendRawTransaction"),
+        );
+        if reuse {
+            assert_eq!(made.of("eth_estimateGas"), 0);
+        } else {
+            assert_eq!(made.of("eth_estimateGas"), N);
+        }
+    }
 }
