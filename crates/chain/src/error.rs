@@ -71,7 +71,9 @@ pub enum ChainError {
         nonce: u64,
     },
     /// A transaction ran out of gas (it was mined, reverted, and changed nothing).
-    #[error("{what} failed: transaction {hash} ran out of gas at its limit of {limit}; send it again")]
+    #[error(
+        "{what} failed: transaction {hash} ran out of gas at its limit of {limit}; send it again"
+    )]
     OutOfGas {
         what: String,
         hash: String,

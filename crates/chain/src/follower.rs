@@ -437,8 +437,7 @@ impl<S: BlockSource> Follower<S> {
             return Ok(None);
         }
         let to = safe.min(from.saturating_add(self.range().max(1) - 1));
-        let (logs, to) =
-            logs_within_cap(&self.source, &self.filter, from, to, &self.range).await?;
+        let (logs, to) = logs_within_cap(&self.source, &self.filter, from, to, &self.range).await?;
         // Hashes are kept only of blocks a reorg may still take away (the last `reorg_depth`
         // ones), and always of the range's last block.
         let depth = self.options.reorg_depth;

@@ -522,7 +522,10 @@ replace_after_secs = 30
             active.replace_after(),
             Some(std::time::Duration::from_secs(30))
         );
-        assert_eq!(ChainProfile::active_name(dir.path()).as_deref(), Some("base"));
+        assert_eq!(
+            ChainProfile::active_name(dir.path()).as_deref(),
+            Some("base")
+        );
         assert_eq!(ChainProfile::names(dir.path()).unwrap(), ["base", "devnet"]);
         let kept = ChainProfile::load_named(dir.path(), "devnet").unwrap();
         assert_eq!(kept.chain_id, 31337);

@@ -210,11 +210,19 @@ fn classify_error(error: &TransportError) -> Verdict {
     match error {
         TransportError::ErrorResp(payload) => classify_payload(payload),
         TransportError::Transport(kind) => match kind {
-            TransportErrorKind::HttpError(_) | TransportErrorKind::HttpErrorWithRetryAfter { .. } => {
+            TransportErrorKind::HttpError(_)
+            | TransportErrorKind::HttpErrorWithRetryAfter { .. } => {
                 let transient = kind
                     .as_http_error()
                     .is_some_and(|h| matches!(h.status, 408 | 429 | 502 | 503 | 504));
-                if transient && !is_range_error(&kind.as_http_error().map(|h| h.body.clone()).unwrap_or_default()) {
+                if transient
+                    && !is_range_error(
+                        &kind
+                            .as_http_error()
+                            .map(|h| h.body.clone())
+                            .unwrap_or_default(),
+                    )
+                {
                     Verdict::Retry(kind.retry_after())
                 } else {
                     Verdict::Stop
@@ -352,7 +360,11 @@ mod tests {
                 10_000,
                 Some(2_000),
             ),
-            ("eth_getLogs is limited to a 10,000 range", 50_000, Some(10_000)),
+            (
+                "eth_getLogs is limited to a 10,000 range",
+                50_000,
+                Some(10_000),
+            ),
             ("block range is too wide", 2_000, Some(1_000)),
             ("query returned more than 10000 results", 2_000, Some(1_000)),
             ("block range is too wide", 1, None),

@@ -72,18 +72,15 @@ async fn pool_client(devnet: &Devnet, index: usize) -> Client {
 
 #[tokio::test]
 async fn a_stuck_transaction_is_replaced_with_higher_fees_and_counted_once() {
-    let devnet = Devnet::start_with_anvil_args(&["--block-base-fee-per-gas", &BASE_FEE.to_string()])
-        .await
-        .unwrap();
+    let devnet =
+        Devnet::start_with_anvil_args(&["--block-base-fee-per-gas", &BASE_FEE.to_string()])
+            .await
+            .unwrap();
     let mut profile = devnet.profile().clone();
     profile.limits.replace_after_secs = Some(1);
     let signer = devnet.signer(5);
     let me = signer.address();
-    let client = Arc::new(
-        Client::connect(&profile, None, Some(signer))
-            .await
-            .unwrap(),
-    );
+    let client = Arc::new(Client::connect(&profile, None, Some(signer)).await.unwrap());
     // The hub may take tokens; a first deposit fills the gas cache, mined at once.
     approve(&client).await;
     actions::deposit(&client, U256::from(10)).await.unwrap();
@@ -97,14 +94,19 @@ async fn a_stuck_transaction_is_replaced_with_higher_fees_and_counted_once() {
             client
                 .send(
                     "depositing",
-                    client.hub().deposit(U256::from(7)).into_transaction_request(),
+                    client
+                        .hub()
+                        .deposit(U256::from(7))
+                        .into_transaction_request(),
                 )
                 .await
         })
     };
-    let first = decloud_testkit::fixtures::eventually(Duration::from_secs(60), "the first version pending", || async {
-        pending_of(&devnet, me).await.into_iter().next()
-    })
+    let first = decloud_testkit::fixtures::eventually(
+        Duration::from_secs(60),
+        "the first version pending",
+        || async { pending_of(&devnet, me).await.into_iter().next() },
+    )
     .await
     .unwrap();
     let base_fee = devnet
@@ -121,12 +123,16 @@ async fn a_stuck_transaction_is_replaced_with_higher_fees_and_counted_once() {
         "the fee covers the base fee {base_fee}: {first:?}"
     );
     // The client replaces it: the pool now holds a version with fees raised >= 12.5 %.
-    let second = decloud_testkit::fixtures::eventually(Duration::from_secs(60), "a replacement pending", || async {
-        pending_of(&devnet, me)
-            .await
-            .into_iter()
-            .find(|(hash, _)| *hash != first.0)
-    })
+    let second = decloud_testkit::fixtures::eventually(
+        Duration::from_secs(60),
+        "a replacement pending",
+        || async {
+            pending_of(&devnet, me)
+                .await
+                .into_iter()
+                .find(|(hash, _)| *hash != first.0)
+        },
+    )
     .await
     .unwrap();
     assert!(
@@ -170,9 +176,10 @@ async fn a_stuck_transaction_is_replaced_with_higher_fees_and_counted_once() {
 
 #[tokio::test]
 async fn fees_stay_under_the_profile_cap_and_a_capped_transaction_is_not_replaced() {
-    let devnet = Devnet::start_with_anvil_args(&["--block-base-fee-per-gas", &BASE_FEE.to_string()])
-        .await
-        .unwrap();
+    let devnet =
+        Devnet::start_with_anvil_args(&["--block-base-fee-per-gas", &BASE_FEE.to_string()])
+            .await
+            .unwrap();
     approve(&pool_client(&devnet, 6).await).await;
     let mut profile = devnet.profile().clone();
     // With mining stopped the node's estimate stays put: the cap is that estimate, which
@@ -192,14 +199,19 @@ async fn fees_stay_under_the_profile_cap_and_a_capped_transaction_is_not_replace
             client
                 .send(
                     "depositing",
-                    client.hub().deposit(U256::from(2)).into_transaction_request(),
+                    client
+                        .hub()
+                        .deposit(U256::from(2))
+                        .into_transaction_request(),
                 )
                 .await
         })
     };
-    let first = decloud_testkit::fixtures::eventually(Duration::from_secs(60), "the transaction pending", || async {
-        pending_of(&devnet, me).await.into_iter().next()
-    })
+    let first = decloud_testkit::fixtures::eventually(
+        Duration::from_secs(60),
+        "the transaction pending",
+        || async { pending_of(&devnet, me).await.into_iter().next() },
+    )
     .await
     .unwrap();
     assert!(first.1 <= cap, "{} above the cap {cap}", first.1);
@@ -318,14 +330,24 @@ async fn a_deal_and_the_follower_complete_through_a_provider_with_range_caps_and
         let signer = devnet.signer(i);
         async move { Client::connect(&profile, None, Some(signer)).await.unwrap() }
     };
-    let (app_owner, data_owner, scheduler, requester) =
-        (connect(1).await, connect(2).await, connect(3).await, connect(4).await);
+    let (app_owner, data_owner, scheduler, requester) = (
+        connect(1).await,
+        connect(2).await,
+        connect(3).await,
+        connect(4).await,
+    );
 
     // A deal, every transaction and read through the proxy.
     let checksum = B256::repeat_byte(0xcc);
-    let app = actions::register_app(&app_owner, "echo", "file:///echo.wasm", checksum, B256::ZERO)
-        .await
-        .unwrap();
+    let app = actions::register_app(
+        &app_owner,
+        "echo",
+        "file:///echo.wasm",
+        checksum,
+        B256::ZERO,
+    )
+    .await
+    .unwrap();
     let dataset = actions::register_dataset(&data_owner, "data", "file:///data", checksum)
         .await
         .unwrap();
@@ -333,7 +355,9 @@ async fn a_deal_and_the_follower_complete_through_a_provider_with_range_caps_and
         .await
         .unwrap();
     for funded in [&requester, &scheduler] {
-        actions::deposit(funded, U256::from(1_000_000)).await.unwrap();
+        actions::deposit(funded, U256::from(1_000_000))
+            .await
+            .unwrap();
     }
     let domain = requester.domain();
     let mut app_order = AppOrder {
@@ -342,7 +366,9 @@ async fn a_deal_and_the_follower_complete_through_a_provider_with_range_caps_and
         volume: 2,
         ..Default::default()
     };
-    app_order.sign_with(app_owner.signer().unwrap(), &domain).unwrap();
+    app_order
+        .sign_with(app_owner.signer().unwrap(), &domain)
+        .unwrap();
     let mut dataset_order = DatasetOrder {
         dataset,
         dataset_price: U256::from(2),
@@ -385,9 +411,15 @@ async fn a_deal_and_the_follower_complete_through_a_provider_with_range_caps_and
     request
         .sign_with(requester.signer().unwrap(), &domain)
         .unwrap();
-    let deal = match_orders(&requester, &app_order, &dataset_order, &pool_order, &request)
-        .await
-        .unwrap();
+    let deal = match_orders(
+        &requester,
+        &app_order,
+        &dataset_order,
+        &pool_order,
+        &request,
+    )
+    .await
+    .unwrap();
 
     // The follower reads every hub event from the deployment block through the proxy, in
     // ranges the proxy accepts, and misses none of what a direct read finds.
@@ -434,9 +466,15 @@ async fn a_deal_and_the_follower_complete_through_a_provider_with_range_caps_and
         .collect();
     assert_eq!(deals, [deal.deal_id]);
     // One-off reads too (the CLI's): split to the cap from a larger max_range.
-    let chunked = get_logs_chunked(&through_proxy, &filter, profile.deployment_block, None, 1_000)
-        .await
-        .unwrap();
+    let chunked = get_logs_chunked(
+        &through_proxy,
+        &filter,
+        profile.deployment_block,
+        None,
+        1_000,
+    )
+    .await
+    .unwrap();
     assert_eq!(chunked.len(), direct.len());
 
     assert!(proxy.refused_ranges.load(Ordering::SeqCst) >= 2);
@@ -463,7 +501,10 @@ async fn rpc_calls_per_transaction_with_and_without_the_gas_cache() {
         approve(&client).await;
         let before = client.rpc_counts();
         for _ in 0..N {
-            let tx = client.hub().deposit(U256::from(1)).into_transaction_request();
+            let tx = client
+                .hub()
+                .deposit(U256::from(1))
+                .into_transaction_request();
             client.send("depositing", tx).await.unwrap();
         }
         let made = client.rpc_counts().since(&before);

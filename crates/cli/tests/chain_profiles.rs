@@ -38,17 +38,33 @@ async fn a_chain_is_added_from_its_rpc_and_hub_and_becomes_the_active_one() {
     // Another chain id than the endpoint's: refused, nothing written.
     let err = fails(
         home,
-        &["chain", "add", "lab", "--rpc", &rpc, "--hub", &hub, "--chain-id", "1"],
+        &[
+            "chain",
+            "add",
+            "lab",
+            "--rpc",
+            &rpc,
+            "--hub",
+            &hub,
+            "--chain-id",
+            "1",
+        ],
     );
     assert!(err.contains("serves chain 31337, not 1"), "{err}");
     assert!(!err.contains("SECRETKEY"), "{err}");
     assert!(!home.join("chains/lab.toml").exists());
     // No hub at that address: refused.
     let not_hub = devnet.profile().admin.to_string();
-    let err = fails(home, &["chain", "add", "lab", "--rpc", &rpc, "--hub", &not_hub]);
+    let err = fails(
+        home,
+        &["chain", "add", "lab", "--rpc", &rpc, "--hub", &not_hub],
+    );
     assert!(err.contains("--hub"), "{err}");
     // A bad name: refused.
-    let err = fails(home, &["chain", "add", "../x", "--rpc", &rpc, "--hub", &hub]);
+    let err = fails(
+        home,
+        &["chain", "add", "../x", "--rpc", &rpc, "--hub", &hub],
+    );
     assert!(err.contains("not a profile name"), "{err}");
 
     let out = decloud(
@@ -95,7 +111,10 @@ async fn a_chain_is_added_from_its_rpc_and_hub_and_becomes_the_active_one() {
     assert!(err.contains("--force"), "{err}");
 
     // A second one, then switch, list, show, remove.
-    let out = decloud(home, &["chain", "add", "other", "--rpc", &rpc, "--hub", &hub]);
+    let out = decloud(
+        home,
+        &["chain", "add", "other", "--rpc", &rpc, "--hub", &hub],
+    );
     let text = succeeded(&out).unwrap();
     assert!(text.contains("decloud chain use other"), "{text}");
     let list = json_output(&decloud(home, &["chain", "list", "--json"])).unwrap();

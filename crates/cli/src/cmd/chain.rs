@@ -296,8 +296,15 @@ fn print_profile(p: &ChainProfile) {
         Some(w) => format!("{} gwei", w as f64 / 1e9),
         None => "none".to_string(),
     };
-    println!("name:        {}", p.name.as_deref().unwrap_or("(chain.toml)"));
-    println!("rpc:         {} (chain id {})", endpoint(&p.rpc_url), p.chain_id);
+    println!(
+        "name:        {}",
+        p.name.as_deref().unwrap_or("(chain.toml)")
+    );
+    println!(
+        "rpc:         {} (chain id {})",
+        endpoint(&p.rpc_url),
+        p.chain_id
+    );
     println!("devnet:      {}", if p.is_devnet() { "yes" } else { "no" });
     println!("hub:         {}", p.contracts.hub);
     println!("token:       {}", p.contracts.token);
@@ -305,7 +312,10 @@ fn print_profile(p: &ChainProfile) {
         "registries:  apps {}, datasets {}, workerpools {}",
         p.contracts.app_registry, p.contracts.dataset_registry, p.contracts.workerpool_registry
     );
-    println!("deployed:    at block {}, admin {}", p.deployment_block, p.admin);
+    println!(
+        "deployed:    at block {}, admin {}",
+        p.deployment_block, p.admin
+    );
     println!(
         "logs:        at most {} blocks per eth_getLogs, {} confirmations",
         p.max_log_range(),
@@ -315,8 +325,10 @@ fn print_profile(p: &ChainProfile) {
         "fees:        cap {}, tip cap {}, replaced after {}",
         gwei(p.max_fee_per_gas()),
         gwei(p.max_priority_fee_per_gas()),
-        p.replace_after()
-            .map_or("never".to_string(), |d| format!("{} s pending", d.as_secs()))
+        p.replace_after().map_or("never".to_string(), |d| format!(
+            "{} s pending",
+            d.as_secs()
+        ))
     );
     println!("retries:     {} per request", p.max_retries());
 }
