@@ -519,9 +519,9 @@ impl Client {
         mut pending: Pending,
     ) -> Result<TransactionReceipt, ChainError> {
         let replace_after = self.profile.replace_after();
-        let round = replace_after
-            .unwrap_or(self.options.rebroadcast_after)
-            .min(self.options.rebroadcast_after);
+        // A round ends with a rebroadcast (the node dropped it) or a replacement (it still
+        // holds it, pending).
+        let round = replace_after.unwrap_or(self.options.rebroadcast_after);
         let mut capped_warned = false;
         for attempt in 1..=self.options.broadcasts {
             let broadcast_at = tokio::time::Instant::now();
@@ -824,6 +824,65 @@ pub fn rpc_error(url: &str, what: &str, e: &RpcError<TransportErrorKind>) -> Cha
         },
         RpcError::Transport(_) => unreachable(url, e),
         other => ChainError::tx(what, first_line(&other.to_string())),
+    }
+}
+
+#[cfg(test)]
+mod fee_tests {
+    use super::*;
+
+    fn fees(max: u128, tip: u128) -> Eip1559Estimation {
+        Eip1559Estimation {
+            max_fee_per_gas: max,
+            max_priority_fee_per_gas: tip,
+        }
+    }
+
+    #[test]
+    fn fees_are_capped_and_the_tip_never_exceeds_the_fee() {
+        assert_eq!(cap_fees(fees(100, 10), None, None), fees(100, 10));
+        assert_eq!(cap_fees(fees(100, 10), Some(50), None), fees(50, 10));
+        assert_eq!(cap_fees(fees(100, 80), Some(50), None), fees(50, 50));
+        assert_eq!(cap_fees(fees(100, 10), None, Some(2)), fees(100, 2));
+    }
+
+    #[test]
+    fn a_replacement_raises_both_fees_by_an_eighth_at_least_within_the_cap() {
+        // 12.5 % rounded up, and at least the node's estimate now.
+        assert_eq!(
+            bumped_fees(fees(1_000, 100), fees(0, 0), None, None),
+            Some(fees(1_125, 113))
+        );
+        assert_eq!(
+            bumped_fees(fees(1_000, 100), fees(5_000, 300), None, None),
+            Some(fees(5_000, 300))
+        );
+        assert_eq!(bumped_fees(fees(7, 1), fees(0, 0), None, None), Some(fees(8, 2)));
+        // The cap leaves room: raised to at most the cap.
+        assert_eq!(
+            bumped_fees(fees(1_000, 100), fees(5_000, 300), Some(1_200), None),
+            Some(fees(1_200, 300))
+        );
+        // No room for 12.5 % on the fee or on the tip: no replacement.
+        assert_eq!(bumped_fees(fees(1_000, 100), fees(0, 0), Some(1_100), None), None);
+        assert_eq!(bumped_fees(fees(1_000, 100), fees(0, 0), None, Some(110)), None);
+    }
+
+    #[test]
+    fn the_gas_key_is_the_contract_the_function_and_the_size_of_the_call() {
+        let to = Address::repeat_byte(1);
+        let call = |data: Vec<u8>| {
+            TransactionRequest::default()
+                .to(to)
+                .input(Bytes::from(data).into())
+        };
+        let a = GasKey::of(&call(vec![1, 2, 3, 4, 0, 0])).unwrap();
+        let b = GasKey::of(&call(vec![1, 2, 3, 4, 9, 9])).unwrap();
+        let longer = GasKey::of(&call(vec![1, 2, 3, 4, 0, 0, 0])).unwrap();
+        assert_eq!(a, b);
+        assert_ne!(a, longer);
+        assert_eq!(GasKey::of(&call(vec![1, 2])), None);
+        assert_eq!(GasKey::of(&TransactionRequest::default()), None);
     }
 }
 
