@@ -99,6 +99,9 @@ pub struct AnvilOptions {
     /// block as the contracts' storage grows). `None` keeps the full history, for tools that
     /// read old state (`cast call --block`).
     pub recent_states: Option<u64>,
+    /// More arguments for anvil, e.g. `--block-base-fee-per-gas 1000000000` to start with a fee
+    /// market like a real chain's.
+    pub extra_args: Vec<String>,
 }
 
 /// A running anvil that we started. Dropping it stops it, unless it was [`Anvil::detach`]ed.
@@ -137,6 +140,7 @@ impl Anvil {
         if let Some(states) = options.recent_states {
             command.args(["--prune-history", &states.to_string()]);
         }
+        command.args(&options.extra_args);
         if options.detached {
             use std::os::unix::process::CommandExt;
             command.process_group(0);

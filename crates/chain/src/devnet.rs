@@ -84,6 +84,9 @@ pub async fn deploy_and_fund(rpc_url: &str) -> Result<ChainProfile, ChainError> 
         deployment_block: deployment.first_block,
         admin,
         contracts: deployment.contracts,
+        name: None,
+        devnet: None,
+        limits: Default::default(),
     })
 }
 
@@ -171,6 +174,7 @@ pub async fn up(options: UpOptions) -> Result<UpReport, ChainError> {
         log_path: log.clone(),
         detached: true,
         recent_states: None,
+        extra_args: Vec::new(),
     })
     .await?;
     // Until the profile is written, dropping `node` (on any error) stops anvil again.

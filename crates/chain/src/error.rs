@@ -60,14 +60,24 @@ pub enum ChainError {
         expected: u64,
         actual: u64,
     },
-    /// A transaction was sent but never mined, even after rebroadcasting it.
+    /// A transaction was sent but never mined, even after rebroadcasting or replacing it.
     #[error(
-        "{what}: transaction {hash} was not mined after {attempts} broadcasts; check the chain (`decloud devnet status`) and retry"
+        "{what}: transaction {hash} (nonce {nonce}) was not mined after {attempts} rounds of waiting; it may still be: check it on the chain before sending again, or raise the profile's max_fee_gwei"
     )]
     NotMined {
         what: String,
         hash: String,
         attempts: u32,
+        nonce: u64,
+    },
+    /// A transaction ran out of gas (it was mined, reverted, and changed nothing).
+    #[error(
+        "{what} failed: transaction {hash} ran out of gas at its limit of {limit}; send it again"
+    )]
+    OutOfGas {
+        what: String,
+        hash: String,
+        limit: u64,
     },
 }
 

@@ -23,6 +23,8 @@
 
 use std::collections::VecDeque;
 use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use alloy::eips::BlockNumberOrTag;
 use alloy::primitives::B256;
@@ -282,6 +284,58 @@ pub struct Follower<S = DynProvider> {
     source: S,
     filter: Filter,
     options: FollowerOptions,
+    /// Most blocks per `eth_getLogs`: `max_range`, lowered to what the endpoint accepts when it
+    /// refuses a range as too wide.
+    range: Arc<AtomicU64>,
+}
+
+impl FollowerError {
+    /// When the endpoint refused a log query of `requested` blocks as too wide: the range to
+    /// try instead (what it said it serves, else half).
+    pub fn smaller_range(&self, requested: u64) -> Option<u64> {
+        match self {
+            FollowerError::Logs { source, .. } => {
+                let message = match source {
+                    alloy::transports::RpcError::ErrorResp(payload) => payload.message.to_string(),
+                    other => other.to_string(),
+                };
+                crate::rpc::smaller_range(&message, requested)
+            }
+            _ => None,
+        }
+    }
+}
+
+/// The logs of blocks `from..=to`, or of a shorter range starting at `from` when the endpoint
+/// refuses `to - from + 1` blocks (`range` then holds the lower cap); returns the last block read.
+async fn logs_within_cap<S: BlockSource>(
+    source: &S,
+    filter: &Filter,
+    from: u64,
+    mut to: u64,
+    range: &AtomicU64,
+) -> Result<(Vec<Log>, u64), FollowerError> {
+    loop {
+        match source
+            .logs(&filter.clone().from_block(from).to_block(to))
+            .await
+        {
+            Ok(logs) => return Ok((logs, to)),
+            Err(e) => {
+                let requested = to - from + 1;
+                let Some(smaller) = e.smaller_range(requested) else {
+                    return Err(e);
+                };
+                tracing::info!(
+                    requested,
+                    smaller,
+                    "the RPC endpoint caps the block range of eth_getLogs: asking for fewer blocks"
+                );
+                range.fetch_min(smaller, Ordering::Relaxed);
+                to = from + smaller - 1;
+            }
+        }
+    }
 }
 
 impl<S: BlockSource> Follower<S> {
@@ -302,7 +356,13 @@ impl<S: BlockSource> Follower<S> {
             source,
             filter,
             options,
+            range: Arc::new(AtomicU64::new(options.max_range)),
         })
+    }
+
+    /// Most blocks it asks for at once now (below `max_range` once the endpoint refused more).
+    pub fn range(&self) -> u64 {
+        self.range.load(Ordering::Relaxed)
     }
 
     /// What the follower reads from.
@@ -376,11 +436,8 @@ impl<S: BlockSource> Follower<S> {
         if from > safe {
             return Ok(None);
         }
-        let to = safe.min(from.saturating_add(self.options.max_range - 1));
-        let logs = self
-            .source
-            .logs(&self.filter.clone().from_block(from).to_block(to))
-            .await?;
+        let to = safe.min(from.saturating_add(self.range().max(1) - 1));
+        let (logs, to) = logs_within_cap(&self.source, &self.filter, from, to, &self.range).await?;
         // Hashes are kept only of blocks a reorg may still take away (the last `reorg_depth`
         // ones), and always of the range's last block.
         let depth = self.options.reorg_depth;
@@ -453,7 +510,8 @@ fn consistent(logs: &[Log], blocks: &[BlockRef]) -> bool {
 }
 
 /// The logs `filter` selects in blocks `from..=to` (to the head when `to` is `None`), read in
-/// requests of at most `max_range` blocks, in chain order: for one-off reads (the CLI's),
+/// requests of at most `max_range` blocks (fewer when the endpoint refuses as many), in chain
+/// order: for one-off reads (the CLI's),
 /// where a single unbounded `eth_getLogs` would be refused by public RPC providers.
 pub async fn get_logs_chunked<S: BlockSource>(
     source: &S,
@@ -473,11 +531,10 @@ pub async fn get_logs_chunked<S: BlockSource>(
     };
     let mut logs = Vec::new();
     let mut start = from;
+    let range = AtomicU64::new(max_range);
     while start <= to {
-        let end = to.min(start.saturating_add(max_range - 1));
-        let chunk = source
-            .logs(&filter.clone().from_block(start).to_block(end))
-            .await?;
+        let end = to.min(start.saturating_add(range.load(Ordering::Relaxed) - 1));
+        let (chunk, end) = logs_within_cap(source, filter, start, end, &range).await?;
         logs.extend(chunk.into_iter().filter(|l| !l.removed));
         if end == u64::MAX {
             break;

@@ -19,7 +19,8 @@ pub mod keyfile;
 pub mod orders;
 pub mod profile;
 pub mod revert;
+pub mod rpc;
 pub mod wallet;
 
 pub use error::{ChainError, FileError};
-pub use profile::ChainProfile;
+pub use profile::{ChainLimits, ChainProfile, NewChain};

@@ -452,6 +452,7 @@ async fn a_dropped_transaction_is_broadcast_again() {
             rebroadcast_after: std::time::Duration::from_secs(2),
             broadcasts: 10,
             gas_margin_percent: 20,
+            reuse_gas_limits: true,
         });
     let c = Arc::new(c);
     let p = c.provider().clone();

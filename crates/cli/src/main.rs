@@ -30,6 +30,8 @@ struct Cli {
 enum Command {
     /// Start, stop and inspect a local chain with the protocol deployed.
     Devnet(cmd::devnet::DevnetArgs),
+    /// Add, list, show and switch the chain profiles of chains decloud is deployed on.
+    Chain(cmd::chain::ChainArgs),
     /// Deploy, show and list apps, and run one locally in the sandbox a worker uses.
     App(cmd::app::AppArgs),
     /// Run decloud services in one process: storage, market, a scheduler and its workers, a beacon.
@@ -91,6 +93,7 @@ async fn main() -> std::process::ExitCode {
     let json = cli.json;
     let outcome = match cli.command {
         Command::Devnet(args) => cmd::devnet::run(args, &home, json).await,
+        Command::Chain(args) => cmd::chain::run(args, &home, json).await,
         Command::App(args) => cmd::app::run(args, &home, json).await,
         Command::Node(args) => cmd::node::run(*args, &home).await,
         Command::Wallet(args) => cmd::wallet::run(args, &home, json).await,

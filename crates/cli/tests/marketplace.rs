@@ -654,6 +654,9 @@ fn failures_without_a_chain_or_market_name_the_fix() {
         deployment_block: 0,
         admin: Address::ZERO,
         contracts: decloud_chain::deploy::Contracts::example(),
+        name: None,
+        devnet: None,
+        limits: Default::default(),
     };
     profile.save(home.path()).unwrap();
     let cli = Cli::new(home.path(), "http://127.0.0.1:9");

@@ -120,6 +120,9 @@ fn plain_http_is_refused_off_a_devnet_and_nothing_starts() {
         deployment_block: 0,
         admin: alloy::primitives::Address::ZERO,
         contracts: decloud_chain::deploy::Contracts::example(),
+        name: None,
+        devnet: None,
+        limits: Default::default(),
     };
     profile.save(home.path()).unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_decloud"))

@@ -83,7 +83,7 @@ pub async fn contract_logs(client: &Client, contract: Address, filter: Filter) -
         &filter,
         client.profile().deployment_block,
         None,
-        decloud_chain::follower::DEFAULT_MAX_RANGE,
+        client.profile().max_log_range(),
     )
     .await?)
 }

@@ -31,6 +31,16 @@ impl Devnet {
     /// Like [`Devnet::start`], then mines a block every `seconds` (0 keeps instant mining), as
     /// a real chain would.
     pub async fn start_with_block_time(seconds: u64) -> Result<Self, ChainError> {
+        Self::start_with(seconds, &[]).await
+    }
+
+    /// Like [`Devnet::start`] with more arguments for anvil, e.g. `--block-base-fee-per-gas N`
+    /// for a fee market like a real chain's.
+    pub async fn start_with_anvil_args(args: &[&str]) -> Result<Self, ChainError> {
+        Self::start_with(0, args).await
+    }
+
+    async fn start_with(seconds: u64, args: &[&str]) -> Result<Self, ChainError> {
         let home = tempfile::Builder::new()
             .prefix("decloud-testkit-")
             .tempdir()
@@ -52,6 +62,7 @@ impl Devnet {
                 // Tests and benchmarks read only recent state, and a long instant-mining run
                 // would otherwise pay for snapshotting every block's state.
                 recent_states: Some(256),
+                extra_args: args.iter().map(|a| a.to_string()).collect(),
             })
             .await;
             match started {

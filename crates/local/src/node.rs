@@ -28,7 +28,6 @@ use alloy::providers::Provider;
 use alloy::signers::local::PrivateKeySigner;
 use decloud_beacon::node::{BeaconConfig, RunningBeacon};
 use decloud_chain::ChainProfile;
-use decloud_chain::anvil::DEVNET_CHAIN_ID;
 use decloud_explorer::{ExplorerConfig, RunningExplorer};
 use decloud_market::{MarketConfig, RunningMarket};
 use decloud_scheduler::{RunningScheduler, SchedulerConfig};
@@ -432,7 +431,7 @@ async fn join_pools(
         (None, Some(w)) => &w.profile,
         (None, None) => return Ok(()),
     };
-    if profile.chain_id != DEVNET_CHAIN_ID {
+    if !profile.is_devnet() {
         return Ok(());
     }
     let keys: Vec<PrivateKeySigner> = workers
@@ -469,7 +468,7 @@ pub async fn fund_if_devnet(profile: &ChainProfile, account: Address) -> Result<
         .await
         .map_err(|e| client.rpc_error("reading a balance", &e))?;
     let tokens = client.token_balance(account).await?;
-    if profile.chain_id != DEVNET_CHAIN_ID {
+    if !profile.is_devnet() {
         if ether.is_zero() {
             return Err(LocalError::Unfunded(account));
         }

@@ -12,14 +12,11 @@ use alloy::primitives::B256;
 use alloy::rpc::types::Filter;
 use alloy::sol_types::SolEvent;
 use decloud_chain::contracts::IHub;
-use decloud_chain::follower::{self, Cursor, Follower, FollowerOptions, Step};
+use decloud_chain::follower::{Cursor, Follower, FollowerOptions, Step};
 use serde::{Deserialize, Serialize};
 
 use crate::check::{ChainChecker, unix_now};
 use crate::{MarketError, OrderBook};
-
-/// Most blocks asked for in one `eth_getLogs`.
-const MAX_RANGE: u64 = follower::DEFAULT_MAX_RANGE;
 
 /// What the follower stores after each block range (and each rewind).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -62,7 +59,8 @@ pub async fn follow_once(book: &OrderBook, checker: &ChainChecker) -> Result<u64
                 IHub::OrderClosed::SIGNATURE_HASH,
             ]),
         FollowerOptions {
-            max_range: MAX_RANGE,
+            max_range: checker.profile().max_log_range(),
+            confirmations: checker.profile().confirmations(),
             ..FollowerOptions::default()
         },
     )

@@ -164,7 +164,7 @@ pub async fn start(config: MarketConfig) -> Result<RunningMarket, MarketError> {
     let chain_id = config.profile.chain_id;
     config
         .transport
-        .check_allowed(chain_id, chain_id == decloud_chain::anvil::DEVNET_CHAIN_ID)
+        .check_allowed(chain_id, config.profile.is_devnet())
         .map_err(|e| MarketError::BadRequest(e.to_string()))?;
     let book = OrderBook::open(&config.database_url).await?;
     let checker = check::ChainChecker::new(config.profile)?;

@@ -25,7 +25,7 @@ use decloud_protocol::typed::Deal;
 use crate::SchedulerError;
 use crate::db::{DealRow, Resource, Store, TaskChange, TaskStatus};
 
-/// Most blocks asked for in one `eth_getLogs`.
+/// Most blocks asked for in one `eth_getLogs` when the chain profile sets no `max_log_range`.
 pub const MAX_RANGE: u64 = follower::DEFAULT_MAX_RANGE;
 
 /// How the follower reads the chain.
@@ -107,8 +107,8 @@ pub async fn follow_once(
             .address(client.profile().contracts.hub)
             .event_signature(events),
         follower::FollowerOptions {
-            max_range: MAX_RANGE,
-            confirmations: 0,
+            max_range: client.profile().max_log_range(),
+            confirmations: client.profile().confirmations(),
             reorg_depth: options.reorg_depth.max(1),
         },
     )
@@ -254,7 +254,7 @@ async fn fetch_resource(
         &filter,
         client.profile().deployment_block,
         None,
-        MAX_RANGE,
+        client.profile().max_log_range(),
     )
     .await
     .map_err(|e| chain(&format!("reading the registration of {kind} {address}"), e))?;

@@ -297,10 +297,7 @@ pub async fn start(config: SchedulerConfig) -> Result<RunningScheduler, Schedule
     .await?;
     config
         .transport
-        .check_allowed(
-            config.profile.chain_id,
-            config.profile.chain_id == decloud_chain::anvil::DEVNET_CHAIN_ID,
-        )
+        .check_allowed(config.profile.chain_id, config.profile.is_devnet())
         .map_err(|e| SchedulerError::Config(e.to_string()))?;
     let registry = WorkerpoolRegistry::new(
         config.profile.contracts.workerpool_registry,

@@ -3,6 +3,7 @@
 pub(crate) mod account;
 pub(crate) mod app;
 pub(crate) mod category;
+pub(crate) mod chain;
 pub(crate) mod deal;
 pub(crate) mod demo;
 pub(crate) mod devnet;

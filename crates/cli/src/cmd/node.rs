@@ -326,10 +326,8 @@ pub(crate) async fn run(args: NodeArgs, home: &Path) -> anyhow::Result<()> {
         None
     };
     if let Some(profile) = profile.as_ref().filter(|_| insecure_http) {
-        decloud_service::transport::Transport::InsecureHttp.check_allowed(
-            profile.chain_id,
-            profile.chain_id == decloud_chain::anvil::DEVNET_CHAIN_ID,
-        )?;
+        decloud_service::transport::Transport::InsecureHttp
+            .check_allowed(profile.chain_id, profile.is_devnet())?;
     }
     let transport = |service| decloud_local::node::node_transport(home, service, insecure_http);
     let local_url =
@@ -400,9 +398,7 @@ pub(crate) async fn run(args: NodeArgs, home: &Path) -> anyhow::Result<()> {
         set.capacity = workers.worker_capacity.max(1);
         set.stake_reserve = decloud_protocol::parse_amount(&workers.worker_stake)
             .context("--worker-stake is an amount, e.g. \"10 DCT\" or 2.5DCT")?;
-        set.allow_private_hosts = workers
-            .allow_private_hosts
-            .unwrap_or(profile.chain_id == decloud_chain::anvil::DEVNET_CHAIN_ID);
+        set.allow_private_hosts = workers.allow_private_hosts.unwrap_or(profile.is_devnet());
         config.workers = Some(set);
     }
     if let Some(profile) = &profile {
