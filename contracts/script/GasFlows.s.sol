@@ -343,7 +343,11 @@ contract GasFlows {
     }
 
     /// `k` attesters' attestations of `enclave` for `taskid`, in increasing attester address order.
-    function _attestations(bytes32 taskid, address enclave, uint256 k) internal view returns (bytes memory out) {
+    function _attestations(bytes32 taskid, address enclave, uint256 k)
+        internal
+        view
+        returns (bytes memory out)
+    {
         uint256[] memory pks = new uint256[](ATTESTERS);
         for (uint256 i; i < ATTESTERS; ++i) {
             pks[i] = ATTESTER_PK_BASE + i;

@@ -487,7 +487,9 @@ contract Hub is HubBase {
         if (sign.length < 65) revert InvalidEnclaveSignature(taskid, enclave);
         bytes32 h =
             SignatureCheckerLib.toEthSignedMessageHash(keccak256(abi.encodePacked(resultHash, resultSeal)));
-        if (ECDSA.tryRecoverCalldata(h, sign[:65]) != enclave) revert InvalidEnclaveSignature(taskid, enclave);
+        if (ECDSA.tryRecoverCalldata(h, sign[:65]) != enclave) {
+            revert InvalidEnclaveSignature(taskid, enclave);
+        }
         _checkAttestations(deal, taskid, enclave, sign[65:]);
     }
 
@@ -529,7 +531,11 @@ contract Hub is HubBase {
 
     /// Refuses TCB status `tcb` (not up to date) unless the app's policy (`policy`, or read from the app
     /// registry when it is still the max sentinel) accepts it; returns the policy read.
-    function _checkTcb(address app, bytes32 taskid, uint8 tcb, uint256 policy) internal view returns (uint256) {
+    function _checkTcb(address app, bytes32 taskid, uint8 tcb, uint256 policy)
+        internal
+        view
+        returns (uint256)
+    {
         if (policy == type(uint256).max) (, policy) = appRegistry.ownerInfo(app);
         if (tcb > 3 || (policy >> tcb) & 1 == 0) revert TcbStatusNotAccepted(taskid, tcb);
         return policy;
@@ -546,7 +552,9 @@ contract Hub is HubBase {
         if (expiry < block.timestamp) revert AttestationExpired(taskid, i, expiry);
         signer = ECDSA.tryRecoverCalldata(
             _hashTypedData(
-                keccak256(abi.encode(ENCLAVE_ATTESTED_TYPEHASH, taskid, enclave, measurement, uint8(a[0]), expiry))
+                keccak256(
+                    abi.encode(ENCLAVE_ATTESTED_TYPEHASH, taskid, enclave, measurement, uint8(a[0]), expiry)
+                )
             ),
             a[9:]
         );

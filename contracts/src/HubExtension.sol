@@ -100,10 +100,7 @@ contract HubExtension is HubBase {
     /// different enclave keys break the one-enclave-per-task rule. Its whole stake is seized (the caller
     /// gets ATTESTER_SLASH_REWARD_RATIO percent unless it is the attester, the kitty the rest) and its key
     /// can never register again. Leaving attesters are slashable until they withdraw.
-    function slashAttester(EnclaveAttestation calldata a, EnclaveAttestation calldata b)
-        external
-        notEntered
-    {
+    function slashAttester(EnclaveAttestation calldata a, EnclaveAttestation calldata b) external notEntered {
         if (a.taskId != b.taskId) revert EvidenceTaskMismatch(a.taskId, b.taskId);
         if (a.enclave == b.enclave) revert EvidenceSameEnclave(a.enclave);
         address signer = _attestationSigner(a);
@@ -143,7 +140,9 @@ contract HubExtension is HubBase {
     function hashEnclaveAttested(EnclaveAttestation calldata a) public view returns (bytes32) {
         return _hashTypedData(
             keccak256(
-                abi.encode(ENCLAVE_ATTESTED_TYPEHASH, a.taskId, a.enclave, a.measurement, a.tcbStatus, a.expiry)
+                abi.encode(
+                    ENCLAVE_ATTESTED_TYPEHASH, a.taskId, a.enclave, a.measurement, a.tcbStatus, a.expiry
+                )
             )
         );
     }

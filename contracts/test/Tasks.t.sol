@@ -59,7 +59,9 @@ contract TasksTest is Fixture {
         // an enclave on a non-TEE deal must still be authorized, sign and be attested
         bytes memory authE = _auth(w, taskid, address(0xE));
         vm.prank(w);
-        vm.expectRevert(abi.encodeWithSelector(IHubErrors.InvalidEnclaveSignature.selector, taskid, address(0xE)));
+        vm.expectRevert(
+            abi.encodeWithSelector(IHubErrors.InvalidEnclaveSignature.selector, taskid, address(0xE))
+        );
         hub.contribute(d, 0, rh, rs, address(0xE), "", authE);
         bytes memory authE2 = _auth(w, taskid, enclave);
         vm.prank(w);

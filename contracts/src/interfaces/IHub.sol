@@ -121,7 +121,11 @@ interface IHubEvents {
     event AttesterLeaving(address indexed attester, uint256 leavingAt);
     event AttesterLeft(address indexed attester, uint256 stake);
     event AttesterSlashed(
-        address indexed attester, bytes32 indexed taskid, address indexed reporter, uint256 amount, uint256 reward
+        address indexed attester,
+        bytes32 indexed taskid,
+        address indexed reporter,
+        uint256 amount,
+        uint256 reward
     );
     event CategoryCreated(
         uint256 indexed category, string name, string description, uint256 workClockTimeRef

@@ -344,12 +344,17 @@ abstract contract Fixture is Test {
     }
 
     /// Attester `i`'s (in address order) packed attestation of `encl` for `taskid`.
-    function _attestation(uint256 i, bytes32 taskid, address encl, bytes32 measurement, uint8 tcb, uint64 expiry)
-        internal
-        view
-        returns (bytes memory)
-    {
-        return HubKit.attestation(attesterPks[i], hubx.domainSeparator(), taskid, encl, measurement, tcb, expiry);
+    function _attestation(
+        uint256 i,
+        bytes32 taskid,
+        address encl,
+        bytes32 measurement,
+        uint8 tcb,
+        uint64 expiry
+    ) internal view returns (bytes memory) {
+        return HubKit.attestation(
+            attesterPks[i], hubx.domainSeparator(), taskid, encl, measurement, tcb, expiry
+        );
     }
 
     /// Attestations of `encl` for `taskid` by the first `k` attesters, valid for a day, TCB up to date.
@@ -362,7 +367,11 @@ abstract contract Fixture is Test {
     }
 
     /// The enclave's signature of `worker`'s result `digest` for `taskid`, without attestations.
-    function _enclaveSig(bytes32 taskid, address worker, bytes32 digest) internal pure returns (bytes memory) {
+    function _enclaveSig(bytes32 taskid, address worker, bytes32 digest)
+        internal
+        pure
+        returns (bytes memory)
+    {
         return _personalSign(
             ENCLAVE_PK,
             keccak256(abi.encodePacked(_resultHash(taskid, digest), _resultSeal(worker, taskid, digest)))
