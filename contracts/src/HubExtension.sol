@@ -47,7 +47,7 @@ contract HubExtension is HubBase {
     /// below a raised minimum stop counting until they add stake).
     function setMinAttesterStake(uint256 minStake) external onlyAdmin {
         if (minStake > _MASK112) revert AmountTooLarge(minStake);
-        minAttesterStake = minStake;
+        minAttesterStake = uint112(minStake);
         emit MinAttesterStakeChanged(minStake);
     }
 
@@ -112,7 +112,7 @@ contract HubExtension is HubBase {
         _attesters[signer] = (r & ~_MASK112) | _ATTESTER_SLASHED;
         uint256 reward = msg.sender == signer ? 0 : stake * ATTESTER_SLASH_REWARD_RATIO / 100;
         _credit(msg.sender, reward);
-        kitty += stake - reward;
+        kitty += uint144(stake - reward);
         emit AttesterSlashed(signer, a.taskId, msg.sender, stake, reward);
     }
 
@@ -493,7 +493,7 @@ contract HubExtension is HubBase {
             address worker = address(uint160(t >> 96));
             _spendFrozen(worker, deal.workerStake);
             _penalize(worker);
-            kitty += deal.workerStake;
+            kitty += uint144(deal.workerStake);
             _tasks[taskid] = base;
         } else {
             _checkNoReveal(taskid, t, workers);
@@ -553,7 +553,7 @@ contract HubExtension is HubBase {
         _release(deal.requester, price, 0);
         uint256 schedulerStake = deal.workerpoolPrice * SCHEDULER_STAKE_RATIO / 100;
         _spendFrozen(deal.scheduler, schedulerStake);
-        kitty += schedulerStake;
+        kitty += uint144(schedulerStake);
         emit TaskClaimed(taskid);
     }
 

@@ -414,7 +414,7 @@ contract TasksTest is Fixture {
     }
 
     function _setScore(address worker, uint256 score) internal {
-        bytes32 slot = keccak256(abi.encode(worker, uint256(4))); // _accounts
+        bytes32 slot = keccak256(abi.encode(worker, uint256(3))); // _accounts
         uint256 a = uint256(vm.load(address(hub), slot));
         vm.store(address(hub), slot, bytes32((a & ((uint256(1) << 224) - 1)) | (score << 224)));
     }
@@ -443,7 +443,7 @@ contract TasksTest is Fixture {
     function test_tooManyContributionsReverts() public {
         Deal memory d = _simpleDeal(1, 3);
         bytes32 taskid = _initialize(d, 0);
-        bytes32 slot = keccak256(abi.encode(taskid, uint256(9))); // _tasks
+        bytes32 slot = keccak256(abi.encode(taskid, uint256(8))); // _tasks
         uint256 t = uint256(vm.load(address(hub), slot));
         vm.store(address(hub), slot, bytes32(t | (uint256(0xffff) << 96)));
         _contributeAs(
