@@ -65,7 +65,10 @@ pub async fn leave(client: &Client) -> Result<TransactionReceipt, ChainError> {
 
 /// Takes the client's unlocked attester stake back into its escrow balance.
 pub async fn withdraw(client: &Client) -> Result<TransactionReceipt, ChainError> {
-    let tx = client.hub().withdrawAttesterStake().into_transaction_request();
+    let tx = client
+        .hub()
+        .withdrawAttesterStake()
+        .into_transaction_request();
     client.send("withdrawing the attester stake", tx).await
 }
 
@@ -78,13 +81,18 @@ pub async fn set_min_stake(
         .hub()
         .setMinAttesterStake(min_stake)
         .into_transaction_request();
-    client.send("setting the attesters' minimum stake", tx).await
+    client
+        .send("setting the attesters' minimum stake", tx)
+        .await
 }
 
 /// The attesters' current minimum stake.
 pub async fn min_stake(client: &Client) -> Result<U256, ChainError> {
     client
-        .read("reading the attesters' minimum stake", client.hub().minAttesterStake())
+        .read(
+            "reading the attesters' minimum stake",
+            client.hub().minAttesterStake(),
+        )
         .await
 }
 
@@ -150,5 +158,7 @@ pub async fn contribute_and_finalize(
         .hub()
         .contributeAndFinalize(deal, U256::from(index), result)
         .into_transaction_request();
-    client.send("contributing and finalizing the TEE task", tx).await
+    client
+        .send("contributing and finalizing the TEE task", tx)
+        .await
 }

@@ -124,8 +124,7 @@ pub const MAX_ATTESTATIONS: usize = 9;
 /// hub counts them: 1 when none of bits 8-15 is set, else 2 + the index of the highest one set.
 /// A deal's tag is the union of its orders' tags, so k is the largest any order asks for.
 pub fn attestations_required(tag: Tag) -> usize {
-    let bits = (alloy::primitives::U256::from_be_bytes(tag.0.0) >> TAG_ATTESTATIONS_SHIFT)
-        .byte(0);
+    let bits = (alloy::primitives::U256::from_be_bytes(tag.0.0) >> TAG_ATTESTATIONS_SHIFT).byte(0);
     if bits == 0 {
         1
     } else {
