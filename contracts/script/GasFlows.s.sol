@@ -13,8 +13,8 @@ import {Beacon} from "../src/beacon/Beacon.sol";
 import {AppOrder, WorkerpoolOrder, RequestOrder, Deal, FastResult} from "../src/libs/Types.sol";
 
 /// @notice The gas benchmark flows, broadcast for real against a fresh anvil by scripts/gas-report,
-/// which reads every receipt. `FLOW` selects one of: trust1, trust1-dataset, replicated, tee, batch100,
-/// trust1-direct, batch100-direct, replicated-noinit, beacon, beacon-computed.
+/// which reads every receipt. `FLOW` selects one of: trust1, trust1-dataset, replicated, tee (k = 1
+/// attestation), tee-k2, tee-k3, batch100, trust1-direct, batch100-direct, replicated-noinit, beacon, beacon-computed.
 /// Set-up transactions (deployments, funding, registrations but the first app) are not measured.
 contract GasFlows {
     Vm internal constant vm = Vm(address(uint160(uint256(keccak256("hevm cheat code")))));
@@ -26,6 +26,9 @@ contract GasFlows {
     uint256 internal constant ENCLAVE_PK = 0xE1E1;
     uint256 internal constant WORKER_PK_BASE = 0x10000;
     uint256 internal constant WORKERS = 4;
+    uint256 internal constant ATTESTER_PK_BASE = 0xA7A70;
+    uint256 internal constant ATTESTERS = 3;
+    bytes32 internal constant MRENCLAVE = 0x8b1a9953c4611296a827abf8c47804d7e6c49c6b0000000000000000000000aa;
 
     uint256 internal constant APP_PRICE = 1e9;
     uint256 internal constant DATASET_PRICE = 1e9;
@@ -55,7 +58,9 @@ contract GasFlows {
         else if (f == keccak256("trust1-dataset")) _single(true);
         else if (f == keccak256("replicated")) _replicated(true);
         else if (f == keccak256("replicated-noinit")) _replicated(false);
-        else if (f == keccak256("tee")) _tee();
+        else if (f == keccak256("tee")) _tee(1);
+        else if (f == keccak256("tee-k2")) _tee(2);
+        else if (f == keccak256("tee-k3")) _tee(3);
         else if (f == keccak256("batch100")) _batch(100, 25);
         else if (f == keccak256("trust1-direct")) _direct();
         else if (f == keccak256("batch100-direct")) _batchDirect(100, 25);
@@ -116,14 +121,16 @@ contract GasFlows {
         );
         hubx = HubExtension(address(hub));
         hubx.createCategory("XS", "extra small", 300);
-        hubx.setAttestationAuthority(deployer);
-        hubx.authorizeEnclave(vm.addr(ENCLAVE_PK), block.timestamp + 30 days);
+        hubx.setMinAttesterStake(10e9);
         _gas(vm.addr(APP_OWNER_PK));
         _gas(vm.addr(DATASET_OWNER_PK));
         _gas(vm.addr(SCHEDULER_PK));
         _gas(vm.addr(REQUESTER_PK));
         for (uint256 i; i < WORKERS; ++i) {
             _gas(vm.addr(WORKER_PK_BASE + i));
+        }
+        for (uint256 i; i < ATTESTERS; ++i) {
+            _gas(vm.addr(ATTESTER_PK_BASE + i));
         }
         vm.stopBroadcast();
 
@@ -139,7 +146,7 @@ contract GasFlows {
             "hello-world-tee",
             "https://apps.decloud.example/hello-world.wasm",
             0x5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef,
-            0x8b1a9953c4611296a827abf8c47804d7e6c49c6b0000000000000000000000aa
+            MRENCLAVE
         );
         vm.stopBroadcast();
         vm.startBroadcast(DATASET_OWNER_PK);
@@ -155,6 +162,12 @@ contract GasFlows {
         _fund(SCHEDULER_PK, 1_000e9);
         for (uint256 i; i < WORKERS; ++i) {
             _fund(WORKER_PK_BASE + i, 100e9);
+        }
+        for (uint256 i; i < ATTESTERS; ++i) {
+            _fund(ATTESTER_PK_BASE + i, 10e9);
+            vm.startBroadcast(ATTESTER_PK_BASE + i);
+            hubx.registerAttester(10e9);
+            vm.stopBroadcast();
         }
     }
 
@@ -302,8 +315,9 @@ contract GasFlows {
         _finalize(d, 0, ws);
     }
 
-    function _tee() internal {
-        bytes32 tee = bytes32(uint256(1));
+    /// A TEE task whose deal needs `k` attestations (tag bits 8.. set up to k's, see HubBase).
+    function _tee(uint256 k) internal {
+        bytes32 tee = bytes32(uint256(1) | (k > 1 ? ((uint256(1) << (k - 1)) - 1) << 8 : 0));
         Deal memory d = _match(teeApp, false, 1, 1, tee);
         _initialize(d);
         bytes32 taskid = HubKit.taskId(d, 0);
@@ -320,11 +334,32 @@ contract GasFlows {
                 )
             )
         );
+        r.enclaveSign = bytes.concat(r.enclaveSign, _attestations(taskid, r.enclave, k));
         r.authorizationSign = HubKit.authorization(SCHEDULER_PK, worker, taskid, r.enclave);
         r.resultsLocation = "https://results.decloud.example/0x5f70bf18a086007016e948b04aed3b82";
         vm.startBroadcast(workerPk);
         hub.contributeAndFinalize(d, 0, r);
         vm.stopBroadcast();
+    }
+
+    /// `k` attesters' attestations of `enclave` for `taskid`, in increasing attester address order.
+    function _attestations(bytes32 taskid, address enclave, uint256 k)
+        internal
+        view
+        returns (bytes memory out)
+    {
+        uint256[] memory pks = new uint256[](ATTESTERS);
+        for (uint256 i; i < ATTESTERS; ++i) {
+            pks[i] = ATTESTER_PK_BASE + i;
+            for (uint256 j = i; j > 0 && vm.addr(pks[j]) < vm.addr(pks[j - 1]); --j) {
+                (pks[j], pks[j - 1]) = (pks[j - 1], pks[j]);
+            }
+        }
+        bytes32 ds = hubx.domainSeparator();
+        uint64 expiry = uint64(block.timestamp + 1 hours);
+        for (uint256 i; i < k; ++i) {
+            out = bytes.concat(out, HubKit.attestation(pks[i], ds, taskid, enclave, MRENCLAVE, 0, expiry));
+        }
     }
 
     function _batch(uint256 volume, uint256 batch) internal {

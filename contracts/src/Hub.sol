@@ -10,6 +10,7 @@ import {Orders} from "./libs/Orders.sol";
 import {Consensus} from "./libs/Consensus.sol";
 import {HubBase} from "./HubBase.sol";
 import {HubExtension} from "./HubExtension.sol";
+import {IAppTee} from "./interfaces/IResourceRegistry.sol";
 
 /// @title Hub
 /// @notice The decloud protocol hub: escrow, order matching into deals, and the Proof-of-Contribution
@@ -343,9 +344,9 @@ contract Hub is HubBase {
     }
 
     /// @notice Commits a result. `authorizationSign` is the scheduler's EIP-191 signature over
-    /// `keccak256(abi.encodePacked(worker, taskid, enclave))`; for TEE deals `enclave` is an authorized
-    /// enclave key and `enclaveSign` its EIP-191 signature over
-    /// `keccak256(abi.encodePacked(resultHash, resultSeal))`. Locks the deal's worker stake.
+    /// `keccak256(abi.encodePacked(worker, taskid, enclave))`; for TEE deals `enclave` is the enclave's key
+    /// and `enclaveSign` its EIP-191 signature over `keccak256(abi.encodePacked(resultHash, resultSeal))`
+    /// followed by the deal's k attestations of it (as in contributeAndFinalize). Locks the deal's worker stake.
     function contribute(
         Deal calldata deal,
         uint256 index,
@@ -357,7 +358,7 @@ contract Hub is HubBase {
     ) external notEntered {
         (bytes32 taskid, uint256 t) = _contributeChecks(deal, index);
         _checkAuthorization(deal.scheduler, taskid, enclave, authorizationSign);
-        _checkEnclave(deal.tag, taskid, enclave, resultHash, resultSeal, enclaveSign);
+        _checkEnclave(deal, taskid, enclave, resultHash, resultSeal, enclaveSign);
         _record(deal, taskid, t, resultHash, resultSeal);
     }
 
@@ -469,8 +470,10 @@ contract Hub is HubBase {
         }
     }
 
+    /// An enclave's contribution: `sign` is the enclave's 65-byte EIP-191 signature over
+    /// keccak256(resultHash ‖ resultSeal), then the packed `EnclaveAttested` signatures (see FastResult).
     function _checkEnclave(
-        bytes32 tag,
+        Deal calldata deal,
         bytes32 taskid,
         address enclave,
         bytes32 resultHash,
@@ -478,15 +481,109 @@ contract Hub is HubBase {
         bytes calldata sign
     ) internal view {
         if (enclave == address(0)) {
-            if (tag & TAG_TEE != 0) revert EnclaveRequired(taskid);
+            if (deal.tag & TAG_TEE != 0) revert EnclaveRequired(taskid);
             return;
         }
-        if (_enclaves[enclave] <= block.timestamp) revert EnclaveNotAuthorized(enclave);
+        if (sign.length < 65) revert InvalidEnclaveSignature(taskid, enclave);
         bytes32 h =
             SignatureCheckerLib.toEthSignedMessageHash(keccak256(abi.encodePacked(resultHash, resultSeal)));
-        if (!_isValidSig(enclave, h, sign)) {
+        if (ECDSA.tryRecoverCalldata(h, sign[:65]) != enclave) {
             revert InvalidEnclaveSignature(taskid, enclave);
         }
+        _checkAttestations(deal, taskid, enclave, sign[65:]);
+    }
+
+    uint256 internal constant _ATTESTATION_BYTES = 74;
+
+    /// At least k attestations of `enclave` for `taskid` with the app's measurement, an accepted TCB
+    /// status and an expiry not passed, each signed by a distinct registered attester (strictly increasing
+    /// addresses) that is not leaving and holds at least the minimum stake. A signature over another task,
+    /// enclave or measurement recovers another address, refused as UnknownAttester.
+    function _checkAttestations(Deal calldata deal, bytes32 taskid, address enclave, bytes calldata att)
+        internal
+        view
+    {
+        if (att.length % _ATTESTATION_BYTES != 0) revert MalformedAttestations(taskid, att.length);
+        uint256 n = att.length / _ATTESTATION_BYTES;
+        {
+            uint256 k = _attestationsRequired(deal.tag);
+            if (n < k) revert TooFewAttestations(taskid, n, k);
+        }
+        bytes32 measurement = IAppTee(address(appRegistry)).mrenclaveOf(deal.app);
+        if (measurement == 0) revert TeeAppRequired(deal.app);
+        uint256 minStake = minAttesterStake;
+        uint256 policy = type(uint256).max; // read from the registry only when a status needs it
+        address prev;
+        for (uint256 i; i < n; ++i) {
+            (address signer, uint256 tcb) = _attester(taskid, enclave, measurement, att, i);
+            if (tcb != 0) policy = _checkTcb(deal.app, taskid, tcb, policy);
+            if (signer <= prev) {
+                if (signer == prev) revert DuplicateAttester(taskid, signer);
+                revert AttestersNotSorted(taskid, signer);
+            }
+            prev = signer;
+            _checkAttester(taskid, signer, minStake);
+        }
+    }
+
+    /// Refuses `signer` unless it is a registered attester, not slashed, not leaving, with the minimum stake.
+    function _checkAttester(bytes32 taskid, address signer, uint256 minStake) internal view {
+        uint256 r = _attesters[signer];
+        if (r == 0) revert UnknownAttester(taskid, signer);
+        if (r & _ATTESTER_SLASHED != 0) revert AttesterBanned(signer);
+        if ((r >> 152) & _MASK40 != 0) revert AttesterIsLeaving(signer, (r >> 152) & _MASK40);
+        if (r & _MASK112 < minStake) revert AttesterUnderstaked(signer, r & _MASK112, minStake);
+    }
+
+    /// Refuses TCB status `tcb` (not up to date) unless the app's policy (`policy`, or read from the app
+    /// registry when it is still the max sentinel) accepts it; returns the policy read.
+    function _checkTcb(address app, bytes32 taskid, uint256 tcb, uint256 policy) internal view returns (uint256) {
+        if (policy == type(uint256).max) (, policy) = appRegistry.ownerInfo(app);
+        if (tcb > 3 || (policy >> tcb) & 1 == 0) revert TcbStatusNotAccepted(taskid, uint8(tcb));
+        return policy;
+    }
+
+    /// The signer and TCB status of packed attestation `i` of `att` (of `enclave` for `taskid` with
+    /// `measurement`), refusing an expired one and a signature that recovers no
+    /// address. In assembly: this runs k times per TEE task.
+    function _attester(
+        bytes32 taskid,
+        address enclave,
+        bytes32 measurement,
+        bytes calldata att,
+        uint256 i
+    ) internal view returns (address signer, uint256 tcb) {
+        uint256 expiry;
+        uint256 off;
+        assembly ("memory-safe") {
+            off := add(att.offset, mul(i, 74))
+            let w := calldataload(off)
+            tcb := byte(0, w)
+            expiry := and(shr(184, w), 0xffffffffffffffff)
+        }
+        if (expiry < block.timestamp) revert AttestationExpired(taskid, i, expiry);
+        bytes32 typehash = ENCLAVE_ATTESTED_TYPEHASH;
+        bytes32 ds = _domainSeparator();
+        assembly ("memory-safe") {
+            let m := mload(0x40)
+            mstore(m, typehash)
+            mstore(add(m, 0x20), taskid)
+            mstore(add(m, 0x40), enclave)
+            mstore(add(m, 0x60), measurement)
+            mstore(add(m, 0x80), tcb)
+            mstore(add(m, 0xa0), expiry)
+            let structHash := keccak256(m, 0xc0)
+            mstore(m, 0x1901)
+            mstore(add(m, 0x20), ds)
+            mstore(add(m, 0x40), structHash)
+            mstore(m, keccak256(add(m, 0x1e), 0x42)) // the EIP-712 digest
+            mstore(add(m, 0x20), byte(0, calldataload(add(off, 73)))) // v
+            calldatacopy(add(m, 0x40), add(off, 9), 0x40) // r, s
+            mstore(add(m, 0x80), 0) // stays 0 when the precompile recovers nothing
+            pop(staticcall(gas(), 1, m, 0x80, add(m, 0x80), 0x20))
+            signer := mload(add(m, 0x80))
+        }
+        if (signer == address(0)) revert InvalidAttestation(taskid, i);
     }
 
     /// @notice Reveals the digest behind the caller's contribution, which must be in the consensus group.
@@ -633,12 +730,13 @@ contract Hub is HubBase {
     }
 
     /// @notice Contributes and finalizes a trust <= 1 TEE task in one transaction, sent by the worker.
-    /// `enclave` must be authorized by the attestation authority and sign
+    /// `enclave` signs
     /// `keccak256(abi.encodePacked(resultHash, resultSeal))` (EIP-191) with
     /// `resultHash = keccak256(abi.encodePacked(taskid, digest))` and
     /// `resultSeal = keccak256(abi.encodePacked(worker, taskid, digest))`; `authorizationSign` is the
-    /// scheduler's authorization over (worker, taskid, enclave). With a callback, digest must equal
-    /// keccak256(callbackData).
+    /// scheduler's authorization over (worker, taskid, enclave); after the enclave's signature,
+    /// `r.enclaveSign` carries k `EnclaveAttested` signatures by registered attesters (see _checkAttestations
+    /// and FastResult). With a callback, digest must equal keccak256(callbackData).
     function contributeAndFinalize(Deal calldata deal, uint256 index, FastResult calldata r)
         external
         nonReentrant
@@ -648,7 +746,7 @@ contract Hub is HubBase {
         _checkAuthorization(deal.scheduler, taskid, r.enclave, r.authorizationSign);
         bytes32 resultHash = keccak256(abi.encodePacked(taskid, r.digest));
         _checkEnclave(
-            deal.tag,
+            deal,
             taskid,
             r.enclave,
             resultHash,
@@ -706,7 +804,7 @@ contract Hub is HubBase {
         _checkAuthorization(deal.scheduler, taskid, enclave, authorizationSign);
         bytes32 resultHash = keccak256(abi.encodePacked(taskid, digest));
         _checkEnclave(
-            deal.tag,
+            deal,
             taskid,
             enclave,
             resultHash,

@@ -39,6 +39,15 @@ abstract contract HubBase is EIP712, IHubErrors, IHubEvents {
     uint256 public constant CALLBACK_GAS = 100_000;
     /// @notice Tag bit 0: the deal requires a TEE.
     bytes32 public constant TAG_TEE = bytes32(uint256(1));
+    /// @notice Tag bits 8-15 raise the number of `EnclaveAttested` signatures a TEE contribution needs:
+    /// k = 1 when none is set, else 2 + the index of the highest one set (bit 8 -> 2 ... bit 15 -> 9).
+    /// Tags are OR-ed at match, so k is the largest any order asks; a workerpool offering up to k sets
+    /// every bit up to k's (see docs/protocol.md).
+    uint256 public constant TAG_ATTESTATIONS_SHIFT = 8;
+    /// @notice The type hash of `EnclaveAttested`, the key holders' statement counted by the hub.
+    bytes32 public constant ENCLAVE_ATTESTED_TYPEHASH = keccak256(
+        "EnclaveAttested(bytes32 taskId,address enclave,bytes32 measurement,uint8 tcbStatus,uint64 expiry)"
+    );
     /// @notice Largest volume of a single deal.
     uint256 public constant MAX_DEAL_VOLUME = type(uint32).max;
 
@@ -64,6 +73,7 @@ abstract contract HubBase is EIP712, IHubErrors, IHubEvents {
     uint256 internal constant _FLAG_REVEALED = 1 << 9;
     uint256 internal constant _GROUP_CONSENSUS = 1 << 8;
     uint256 internal constant _COMMIT_MASK = ~uint256(0) << 48;
+    uint256 internal constant _ATTESTER_SLASHED = 1 << 192;
     uint256 internal constant _LOCK_SLOT = uint256(keccak256("decloud.hub.lock"));
 
     // ---------------------------------------------------------------------------------------------
@@ -76,12 +86,14 @@ abstract contract HubBase is EIP712, IHubErrors, IHubEvents {
     IResourceRegistry public immutable datasetRegistry;
     IResourceRegistry public immutable workerpoolRegistry;
 
-    /// @notice Manages categories and the attestation authority.
+    /// @notice Manages categories and the attesters' minimum stake.
     address public admin;
-    /// @notice Authorizes TEE enclave keys (the SMS).
-    address public attestationAuthority;
-    /// @notice Scheduler stakes seized by claims, redistributed to schedulers at finalize.
-    uint256 public kitty;
+    /// @notice Stakes seized by claims and slashes, redistributed to schedulers at finalize.
+    uint144 public kitty;
+    /// @notice The smallest stake an attester (a key holder, the SMS) locks to register; 0 = registry
+    /// closed. Attesters whose stake is below the current minimum are not counted. (Packed in the kitty's
+    /// slot: the TEE fast path reads both, so the second read is warm.)
+    uint112 public minAttesterStake;
     /// @notice Number of categories created (ids are 0 .. categoryCount - 1).
     uint256 public categoryCount;
 
@@ -102,8 +114,10 @@ abstract contract HubBase is EIP712, IHubErrors, IHubEvents {
     mapping(bytes32 => uint256) internal _contributions;
     /// keccak256(taskid, resultHash) => epoch (0-7) | consensus (8) | members (16-31) | weight (32-255)
     mapping(bytes32 => uint256) internal _groups;
-    /// enclave key => authorization expiry (unix seconds)
-    mapping(address => uint256) internal _enclaves;
+    /// attester => stake (0-111) | registeredAt (112-151) | leavingAt (152-191) | slashed (192). The stake
+    /// has left the attester's escrow balance while it is here; a slashed attester keeps its record (stake
+    /// 0, bit 192) so that it can never register again under the same key.
+    mapping(address => uint256) internal _attesters;
     /// workerpool => minimum stake per worker (bits 0-111) | worker count (112-143): the worker registry's
     /// per-pool settings
     mapping(address => uint256) internal _pools;
@@ -247,6 +261,13 @@ abstract contract HubBase is EIP712, IHubErrors, IHubEvents {
         return ((t >> 16) & _MASK40) + FINAL_DEADLINE_RATIO * deal.workClockTimeRef;
     }
 
+    /// How many `EnclaveAttested` signatures a TEE contribution to a deal of tag `tag` needs (see
+    /// TAG_ATTESTATIONS_SHIFT).
+    function _attestationsRequired(bytes32 tag) internal pure returns (uint256) {
+        uint256 bits = (uint256(tag) >> TAG_ATTESTATIONS_SHIFT) & 0xff;
+        return bits == 0 ? 1 : 2 + FixedPointMathLib.log2(bits);
+    }
+
     /// Marks revealing task `taskid` (word `t`) completed, for `finalize` and `finalizeBatch` alike: only
     /// before its final deadline and, when the deal has a callback, only with the consensus result's
     /// data (its digest is keccak256(callbackData)). The callers check the status first.
@@ -277,7 +298,7 @@ abstract contract HubBase is EIP712, IHubErrors, IHubEvents {
         uint256 k = kitty;
         if (k != 0) {
             uint256 part = FixedPointMathLib.min(k, FixedPointMathLib.max(k * KITTY_RATIO / 100, KITTY_MIN));
-            kitty = k - part;
+            kitty = uint144(k - part);
             schedulerReward += part;
         }
         _release(deal.scheduler, deal.workerpoolPrice * SCHEDULER_STAKE_RATIO / 100, schedulerReward);
@@ -296,7 +317,7 @@ abstract contract HubBase is EIP712, IHubErrors, IHubEvents {
             for (uint256 i; i < n && k != 0; ++i) {
                 k -= FixedPointMathLib.min(k, FixedPointMathLib.max(k * KITTY_RATIO / 100, KITTY_MIN));
             }
-            kitty = k;
+            kitty = uint144(k);
             schedulerReward += k0 - k;
         }
         _release(deal.scheduler, deal.workerpoolPrice * SCHEDULER_STAKE_RATIO / 100 * n, schedulerReward);

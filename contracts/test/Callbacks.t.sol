@@ -174,10 +174,7 @@ contract CallbacksTest is Fixture {
         FastResult memory r;
         r.digest = keccak256(RESULT);
         r.enclave = enclave;
-        r.enclaveSign = _personalSign(
-            ENCLAVE_PK,
-            keccak256(abi.encodePacked(_resultHash(taskid, r.digest), _resultSeal(worker, taskid, r.digest)))
-        );
+        r.enclaveSign = _enclaveSign(taskid, worker, r.digest, 1);
         r.authorizationSign = _auth(worker, taskid, enclave);
         r.resultsLocation = "loc";
         r.callbackData = "forged";

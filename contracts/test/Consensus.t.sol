@@ -53,7 +53,7 @@ contract ConsensusTest is Fixture {
     // ---- end to end ------------------------------------------------------------------------------------
 
     function _setScore(address worker, uint256 score) internal {
-        bytes32 slot = keccak256(abi.encode(worker, uint256(4))); // _accounts
+        bytes32 slot = keccak256(abi.encode(worker, uint256(3))); // _accounts
         uint256 a = uint256(vm.load(address(hub), slot));
         vm.store(address(hub), slot, bytes32((a & ((uint256(1) << 224) - 1)) | (score << 224)));
     }

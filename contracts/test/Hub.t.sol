@@ -6,7 +6,7 @@ import {Hub} from "../src/Hub.sol";
 import {IHubErrors} from "../src/interfaces/IHub.sol";
 import {Deal} from "../src/libs/Types.sol";
 
-/// Escrow, administration, categories, enclaves.
+/// Escrow, administration, categories.
 contract HubAdminTest is Fixture {
     function test_constructorRejectsZeroAddresses() public {
         vm.expectRevert(IHubErrors.ZeroAddress.selector);
@@ -45,7 +45,7 @@ contract HubAdminTest is Fixture {
         vm.expectRevert(abi.encodeWithSelector(IHubErrors.NotAdmin.selector, address(this)));
         hubx.createCategory("x", "y", 10);
         vm.expectRevert(abi.encodeWithSelector(IHubErrors.NotAdmin.selector, address(this)));
-        hubx.setAttestationAuthority(address(1));
+        hubx.setMinAttesterStake(1);
         vm.expectRevert(abi.encodeWithSelector(IHubErrors.NotAdmin.selector, address(this)));
         hubx.transferAdmin(address(1));
         vm.startPrank(admin);
@@ -66,16 +66,6 @@ contract HubAdminTest is Fixture {
         vm.expectRevert(abi.encodeWithSelector(IHubErrors.UnknownCategory.selector, 9));
         hubx.category(9);
         assertEq(hub.categoryCount(), 3, "count");
-    }
-
-    function test_enclaveAuthorization() public {
-        vm.expectRevert(abi.encodeWithSelector(IHubErrors.NotAttestationAuthority.selector, address(this)));
-        hubx.authorizeEnclave(address(1), 1);
-        assertEq(hubx.enclaveExpiry(enclave), block.timestamp + 365 days, "expiry");
-        vm.prank(authority);
-        hubx.authorizeEnclave(enclave, 0);
-        assertEq(hubx.enclaveExpiry(enclave), 0, "revoked");
-        assertEq(hub.attestationAuthority(), authority, "authority");
     }
 
     function test_extensionSeesHubStorage() public view {

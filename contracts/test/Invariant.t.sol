@@ -39,6 +39,14 @@ contract Handler is Fixture {
         }
     }
 
+    /// What the attesters hold at the hub: their escrow balances and their locked attester stakes.
+    function attesterHoldings() external view returns (uint256 sum) {
+        for (uint256 i; i < attesters.length; ++i) {
+            (uint256 stake,,,,) = hubx.attester(attesters[i]);
+            sum += hub.balanceOf(attesters[i]) + stake;
+        }
+    }
+
     function hubKitty() external view returns (uint256) {
         return hub.kitty();
     }
@@ -410,13 +418,13 @@ contract ConservationInvariantTest is InvariantBase {
     }
 
     /// No token is created or lost: the hub holds exactly the escrow balances, frozen amounts, kitty
-    /// and the worker registry's locked stakes (which are exactly what joins locked and withdrawals
+    /// the attesters' balances and stakes, and the worker registry's locked stakes (which are exactly what joins locked and withdrawals
     /// did not give back).
     function invariant_conservation() public view {
         address[] memory a = handler.actors();
         uint256 locked = handler.registryStakes();
         assertEq(locked, handler.registryLocked(), "registry stakes == joins - withdrawals");
-        uint256 sum = handler.hubKitty() + locked;
+        uint256 sum = handler.hubKitty() + locked + handler.attesterHoldings();
         for (uint256 i; i < a.length; ++i) {
             sum += handler.escrowOf(a[i]);
         }

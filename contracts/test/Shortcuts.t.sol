@@ -70,10 +70,7 @@ contract ShortcutsTest is Fixture {
         vm.prank(workers[0]);
         vm.expectRevert(abi.encodeWithSelector(IHubErrors.EnclaveRequired.selector, taskid));
         hub.contributeAndReveal(d, 0, DIGEST, address(0), "", auth);
-        bytes memory esign = _personalSign(
-            ENCLAVE_PK,
-            keccak256(abi.encodePacked(_resultHash(taskid, DIGEST), _resultSeal(workers[0], taskid, DIGEST)))
-        );
+        bytes memory esign = _enclaveSign(taskid, workers[0], DIGEST, 1);
         bytes memory authE = _auth(workers[0], taskid, enclave);
         vm.prank(workers[0]);
         hub.contributeAndReveal(d, 0, DIGEST, enclave, esign, authE);

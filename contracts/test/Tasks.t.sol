@@ -56,10 +56,12 @@ contract TasksTest is Fixture {
             abi.encodeWithSelector(IHubErrors.InvalidAuthorization.selector, taskid, w, address(0))
         );
         hub.contribute(d, 0, rh, rs, address(0), "", badAuth);
-        // an enclave on a non-TEE deal must still be authorized and sign
+        // an enclave on a non-TEE deal must still be authorized, sign and be attested
         bytes memory authE = _auth(w, taskid, address(0xE));
         vm.prank(w);
-        vm.expectRevert(abi.encodeWithSelector(IHubErrors.EnclaveNotAuthorized.selector, address(0xE)));
+        vm.expectRevert(
+            abi.encodeWithSelector(IHubErrors.InvalidEnclaveSignature.selector, taskid, address(0xE))
+        );
         hub.contribute(d, 0, rh, rs, address(0xE), "", authE);
         bytes memory authE2 = _auth(w, taskid, enclave);
         vm.prank(w);
@@ -95,8 +97,12 @@ contract TasksTest is Fixture {
         // regular contribute with an attested enclave works on a TEE deal
         bytes32 rh = _resultHash(taskid, DIGEST);
         bytes32 rs = _resultSeal(w, taskid, DIGEST);
-        bytes memory esign = _personalSign(ENCLAVE_PK, keccak256(abi.encodePacked(rh, rs)));
+        bytes memory esign = _enclaveSig(taskid, w, DIGEST);
         bytes memory authE = _auth(w, taskid, enclave);
+        vm.prank(w);
+        vm.expectRevert(abi.encodeWithSelector(IHubErrors.TooFewAttestations.selector, taskid, 0, 1));
+        hub.contribute(d, 0, rh, rs, enclave, esign, authE);
+        esign = bytes.concat(esign, _attestations(taskid, enclave, 1));
         vm.prank(w);
         hub.contribute(d, 0, rh, rs, enclave, esign, authE);
         assertEq(hubx.task(taskid).status, 2, "revealing");
@@ -385,13 +391,6 @@ contract TasksTest is Fixture {
         vm.expectRevert(abi.encodeWithSelector(IHubErrors.InvalidEnclaveSignature.selector, taskid, enclave));
         hub.contributeAndFinalize(d, 0, r);
         r = _fast(d, 0, 0, DIGEST);
-        vm.prank(authority);
-        hubx.authorizeEnclave(enclave, block.timestamp);
-        vm.prank(workers[0]);
-        vm.expectRevert(abi.encodeWithSelector(IHubErrors.EnclaveNotAuthorized.selector, enclave));
-        hub.contributeAndFinalize(d, 0, r);
-        vm.prank(authority);
-        hubx.authorizeEnclave(enclave, block.timestamp + 1);
         vm.warp(block.timestamp + 7 * REF);
         vm.prank(workers[0]);
         vm.expectRevert(
@@ -415,7 +414,7 @@ contract TasksTest is Fixture {
     }
 
     function _setScore(address worker, uint256 score) internal {
-        bytes32 slot = keccak256(abi.encode(worker, uint256(4))); // _accounts
+        bytes32 slot = keccak256(abi.encode(worker, uint256(3))); // _accounts
         uint256 a = uint256(vm.load(address(hub), slot));
         vm.store(address(hub), slot, bytes32((a & ((uint256(1) << 224) - 1)) | (score << 224)));
     }
@@ -444,7 +443,7 @@ contract TasksTest is Fixture {
     function test_tooManyContributionsReverts() public {
         Deal memory d = _simpleDeal(1, 3);
         bytes32 taskid = _initialize(d, 0);
-        bytes32 slot = keccak256(abi.encode(taskid, uint256(9))); // _tasks
+        bytes32 slot = keccak256(abi.encode(taskid, uint256(8))); // _tasks
         uint256 t = uint256(vm.load(address(hub), slot));
         vm.store(address(hub), slot, bytes32(t | (uint256(0xffff) << 96)));
         _contributeAs(

@@ -8,7 +8,8 @@ import {
     RequestOrder,
     Deal,
     TaskView,
-    FastResult
+    FastResult,
+    EnclaveAttestation
 } from "../libs/Types.sol";
 
 /// @title IHubErrors
@@ -16,7 +17,6 @@ import {
 /// (so both contracts revert with them) and IHub inherits them (so its ABI decodes them).
 interface IHubErrors {
     error NotAdmin(address caller);
-    error NotAttestationAuthority(address caller);
     error ZeroAddress();
     error Reentrancy();
     error AmountTooLarge(uint256 amount);
@@ -60,7 +60,28 @@ interface IHubErrors {
     error FinalDeadlineNotReached(bytes32 taskid, uint256 deadline);
     error InvalidAuthorization(bytes32 taskid, address worker, address enclave);
     error EnclaveRequired(bytes32 taskid);
-    error EnclaveNotAuthorized(address enclave);
+    // attestations (TEE contributions) and the attester registry
+    error MalformedAttestations(bytes32 taskid, uint256 length);
+    error TooFewAttestations(bytes32 taskid, uint256 given, uint256 required);
+    error AttestationExpired(bytes32 taskid, uint256 index, uint256 expiry);
+    error TcbStatusNotAccepted(bytes32 taskid, uint8 tcbStatus);
+    error InvalidAttestation(bytes32 taskid, uint256 index);
+    error DuplicateAttester(bytes32 taskid, address attester);
+    error AttestersNotSorted(bytes32 taskid, address attester);
+    error UnknownAttester(bytes32 taskid, address signer);
+    error AttesterBanned(address attester);
+    error AttesterIsLeaving(address attester, uint256 leavingAt);
+    error AttesterUnderstaked(address attester, uint256 stake, uint256 minimum);
+    error AttesterRegistryClosed();
+    error AttesterStakeBelowMinimum(uint256 stake, uint256 minimum);
+    error AlreadyAttester(address attester);
+    error NotAttester(address attester);
+    error AttesterNotLeaving(address attester);
+    error AttesterStakeLocked(address attester, uint256 until);
+    error EvidenceTaskMismatch(bytes32 taskA, bytes32 taskB);
+    error EvidenceSameEnclave(address enclave);
+    error EvidenceSignerMismatch(address signerA, address signerB);
+    error NothingToSlash(address attester);
     error InvalidEnclaveSignature(bytes32 taskid, address enclave);
     error AlreadyContributed(bytes32 taskid, address worker);
     error TooManyContributions(bytes32 taskid);
@@ -94,8 +115,18 @@ interface IHubErrors {
 /// @notice Every event the hub emits, from Hub or HubExtension; inherited by HubBase and IHub alike.
 interface IHubEvents {
     event AdminTransferred(address indexed previousAdmin, address indexed newAdmin);
-    event AttestationAuthorityChanged(address indexed authority);
-    event EnclaveAuthorized(address indexed enclave, uint256 expiry);
+    event MinAttesterStakeChanged(uint256 minStake);
+    event AttesterRegistered(address indexed attester, uint256 stake);
+    event AttesterStakeAdded(address indexed attester, uint256 amount, uint256 stake);
+    event AttesterLeaving(address indexed attester, uint256 leavingAt);
+    event AttesterLeft(address indexed attester, uint256 stake);
+    event AttesterSlashed(
+        address indexed attester,
+        bytes32 indexed taskid,
+        address indexed reporter,
+        uint256 amount,
+        uint256 reward
+    );
     event CategoryCreated(
         uint256 indexed category, string name, string description, uint256 workClockTimeRef
     );
@@ -154,8 +185,23 @@ interface IHub is IHubErrors, IHubEvents {
     function TAG_TEE() external view returns (bytes32);
     function admin() external view returns (address);
     function appRegistry() external view returns (address);
-    function attestationAuthority() external view returns (address);
-    function authorizeEnclave(address enclave, uint256 expiry) external;
+    function ATTESTER_LEAVE_DELAY() external view returns (uint256);
+    function ATTESTER_SLASH_REWARD_RATIO() external view returns (uint256);
+    function ENCLAVE_ATTESTED_TYPEHASH() external view returns (bytes32);
+    function TAG_ATTESTATIONS_SHIFT() external view returns (uint256);
+    function addAttesterStake(uint256 amount) external;
+    function attestationsRequired(bytes32 tag) external pure returns (uint256);
+    function attester(address who)
+        external
+        view
+        returns (uint256 stake, uint256 registeredAt, uint256 leavingAt, bool slashed, bool active);
+    function hashEnclaveAttested(EnclaveAttestation calldata a) external view returns (bytes32);
+    function leaveAttesters() external;
+    function minAttesterStake() external view returns (uint256);
+    function registerAttester(uint256 stake) external;
+    function setMinAttesterStake(uint256 minStake) external;
+    function slashAttester(EnclaveAttestation calldata a, EnclaveAttestation calldata b) external;
+    function withdrawAttesterStake() external;
     function balanceOf(address account) external view returns (uint256);
     function category(uint256 id) external view returns (string memory name, uint256 workClockTimeRef);
     function categoryCount() external view returns (uint256);
@@ -210,7 +256,6 @@ interface IHub is IHubErrors, IHubEvents {
             bytes32 salt,
             uint256[] memory extensions
         );
-    function enclaveExpiry(address enclave) external view returns (uint256);
     function extension() external view returns (address);
     function finalize(
         Deal calldata deal,
@@ -256,7 +301,6 @@ interface IHub is IHubErrors, IHubEvents {
     function requestOrderConsumed(bytes32 orderHash, uint256 volume) external view returns (uint256);
     function reveal(bytes32 taskid, bytes32 digest) external;
     function scoreOf(address worker) external view returns (uint256);
-    function setAttestationAuthority(address authority) external;
     function task(bytes32 taskid) external view returns (TaskView memory v);
     function taskId(bytes32 dealid, uint256 index) external pure returns (bytes32);
     function token() external view returns (address);

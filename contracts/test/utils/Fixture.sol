@@ -33,7 +33,7 @@ abstract contract Fixture is Test {
     uint256 internal constant DATASET_OWNER_PK = 0xDA;
     uint256 internal constant SCHEDULER_PK = 0x5C;
     uint256 internal constant REQUESTER_PK = 0x4E;
-    uint256 internal constant AUTHORITY_PK = 0xA7;
+    uint256 internal constant ATTESTER_PK_BASE = 0xA7000;
     uint256 internal constant ENCLAVE_PK = 0xE1;
     uint256 internal constant WORKER_PK_BASE = 0x1000;
 
@@ -42,7 +42,9 @@ abstract contract Fixture is Test {
     address internal datasetOwner;
     address internal scheduler;
     address internal requester;
-    address internal authority;
+    /// Registered attesters, sorted by address (as contributions list them), and their keys.
+    address[] internal attesters;
+    uint256[] internal attesterPks;
     address internal enclave;
     address[] internal workers;
     uint256[] internal workerPks;
@@ -59,6 +61,9 @@ abstract contract Fixture is Test {
     uint256 internal constant FUNDS = 1_000e9;
     uint8 internal constant STAKE_RATIO = 30;
     uint8 internal constant REWARD_RATIO = 10;
+    uint256 internal constant MIN_ATTESTER_STAKE = 50e9;
+    uint256 internal constant ATTESTER_STAKE = 100e9;
+    bytes32 internal constant MRENCLAVE = keccak256("mre");
 
     uint256 internal saltCounter;
 
@@ -69,7 +74,6 @@ abstract contract Fixture is Test {
         datasetOwner = vm.addr(DATASET_OWNER_PK);
         scheduler = vm.addr(SCHEDULER_PK);
         requester = vm.addr(REQUESTER_PK);
-        authority = vm.addr(AUTHORITY_PK);
         enclave = vm.addr(ENCLAVE_PK);
 
         token = new DevToken();
@@ -82,16 +86,14 @@ abstract contract Fixture is Test {
         vm.startPrank(admin);
         hubx.createCategory("XS", "extra small", REF);
         hubx.createCategory("S", "small", 1200);
-        hubx.setAttestationAuthority(authority);
+        hubx.setMinAttesterStake(MIN_ATTESTER_STAKE);
         vm.stopPrank();
-        vm.prank(authority);
-        hubx.authorizeEnclave(enclave, block.timestamp + 365 days);
 
         vm.prank(appOwner);
         app = apps.register("hello", "https://apps.example/hello.wasm", keccak256("hello-module"), bytes32(0));
         vm.prank(appOwner);
         teeApp = apps.register(
-            "hello-tee", "https://apps.example/hello.wasm", keccak256("hello-module"), keccak256("mre")
+            "hello-tee", "https://apps.example/hello.wasm", keccak256("hello-module"), MRENCLAVE
         );
         vm.prank(datasetOwner);
         dataset = datasets.register("data", "https://data.example/data.bin", keccak256("data"));
@@ -105,6 +107,20 @@ abstract contract Fixture is Test {
             workerPks.push(pk);
             workers.push(vm.addr(pk));
             _fund(vm.addr(pk), FUNDS);
+        }
+        for (uint256 i; i < 4; ++i) {
+            uint256 pk = ATTESTER_PK_BASE + i;
+            address a = vm.addr(pk);
+            _fund(a, FUNDS);
+            vm.prank(a);
+            hubx.registerAttester(ATTESTER_STAKE);
+            // insertion sort by address
+            attesters.push(a);
+            attesterPks.push(pk);
+            for (uint256 j = attesters.length - 1; j > 0 && attesters[j] < attesters[j - 1]; --j) {
+                (attesters[j], attesters[j - 1]) = (attesters[j - 1], attesters[j]);
+                (attesterPks[j], attesterPks[j - 1]) = (attesterPks[j - 1], attesterPks[j]);
+            }
         }
     }
 
@@ -327,6 +343,50 @@ abstract contract Fixture is Test {
         hub.finalize(d, index, "ipfs://result", "", ws);
     }
 
+    /// Attester `i`'s (in address order) packed attestation of `encl` for `taskid`.
+    function _attestation(
+        uint256 i,
+        bytes32 taskid,
+        address encl,
+        bytes32 measurement,
+        uint8 tcb,
+        uint64 expiry
+    ) internal view returns (bytes memory) {
+        return HubKit.attestation(
+            attesterPks[i], hubx.domainSeparator(), taskid, encl, measurement, tcb, expiry
+        );
+    }
+
+    /// Attestations of `encl` for `taskid` by the first `k` attesters, valid for a day, TCB up to date.
+    function _attestations(bytes32 taskid, address encl, uint256 k) internal view returns (bytes memory out) {
+        for (uint256 i; i < k; ++i) {
+            out = bytes.concat(
+                out, _attestation(i, taskid, encl, MRENCLAVE, 0, uint64(block.timestamp + 1 days))
+            );
+        }
+    }
+
+    /// The enclave's signature of `worker`'s result `digest` for `taskid`, without attestations.
+    function _enclaveSig(bytes32 taskid, address worker, bytes32 digest)
+        internal
+        pure
+        returns (bytes memory)
+    {
+        return _personalSign(
+            ENCLAVE_PK,
+            keccak256(abi.encodePacked(_resultHash(taskid, digest), _resultSeal(worker, taskid, digest)))
+        );
+    }
+
+    /// The enclave's signature followed by `k` attestations: what `enclaveSign` carries.
+    function _enclaveSign(bytes32 taskid, address worker, bytes32 digest, uint256 k)
+        internal
+        view
+        returns (bytes memory)
+    {
+        return bytes.concat(_enclaveSig(taskid, worker, digest), _attestations(taskid, enclave, k));
+    }
+
     /// The TEE fast path's evidence for worker `w` and result `digest` on task `index` of `d`.
     function _fast(Deal memory d, uint256 index, uint256 w, bytes32 digest)
         internal
@@ -337,10 +397,7 @@ abstract contract Fixture is Test {
         address worker = workers[w];
         r.digest = digest;
         r.enclave = enclave;
-        r.enclaveSign = _personalSign(
-            ENCLAVE_PK,
-            keccak256(abi.encodePacked(_resultHash(taskid, digest), _resultSeal(worker, taskid, digest)))
-        );
+        r.enclaveSign = _enclaveSign(taskid, worker, digest, HubKit.attestationsRequired(d.tag));
         r.authorizationSign = _auth(worker, taskid, enclave);
         r.resultsLocation = "loc";
     }
@@ -360,8 +417,14 @@ abstract contract Fixture is Test {
         (l[0], l[1]) = a < b ? (a, b) : (b, a);
     }
 
+    /// Every token unit the hub accounts for: the kitty, the actors' balances and frozen amounts, and the
+    /// attesters' balances and stakes.
     function _total() internal view returns (uint256 sum) {
         sum = hubx.kitty();
+        for (uint256 i; i < attesters.length; ++i) {
+            (uint256 stake,,,,) = hubx.attester(attesters[i]);
+            sum += hub.balanceOf(attesters[i]) + stake;
+        }
         address[5] memory fixedActors = [appOwner, datasetOwner, scheduler, requester, admin];
         for (uint256 i; i < 5; ++i) {
             sum += hub.balanceOf(fixedActors[i]) + hub.frozenOf(fixedActors[i]);

@@ -55,6 +55,49 @@ library HubKit {
         return personalSign(schedulerPk, keccak256(abi.encodePacked(worker, taskid, enclave)));
     }
 
+    /// @notice The EIP-712 digest of `EnclaveAttested(taskid, enclave, measurement, tcbStatus, expiry)` in the
+    /// hub's domain (`domainSeparator`).
+    function enclaveAttestedDigest(
+        bytes32 domainSeparator,
+        bytes32 taskid,
+        address enclave,
+        bytes32 measurement,
+        uint8 tcbStatus,
+        uint64 expiry
+    ) internal pure returns (bytes32) {
+        bytes32 typehash = keccak256(
+            "EnclaveAttested(bytes32 taskId,address enclave,bytes32 measurement,uint8 tcbStatus,uint64 expiry)"
+        );
+        bytes32 structHash = keccak256(abi.encode(typehash, taskid, enclave, measurement, tcbStatus, expiry));
+        return keccak256(abi.encodePacked("\x19\x01", domainSeparator, structHash));
+    }
+
+    /// @notice One attestation packed as contributions carry it: tcbStatus (1 byte), expiry (8 bytes), then
+    /// the attester's signature r ‖ s ‖ v (65 bytes).
+    function attestation(
+        uint256 attesterPk,
+        bytes32 domainSeparator,
+        bytes32 taskid,
+        address enclave,
+        bytes32 measurement,
+        uint8 tcbStatus,
+        uint64 expiry
+    ) internal pure returns (bytes memory) {
+        bytes32 h = enclaveAttestedDigest(domainSeparator, taskid, enclave, measurement, tcbStatus, expiry);
+        return abi.encodePacked(tcbStatus, expiry, sign(attesterPk, h));
+    }
+
+    /// @notice How many attestations a deal of tag `tag` needs (the hub's rule: tag bits 8-15).
+    function attestationsRequired(bytes32 tag) internal pure returns (uint256 k) {
+        uint256 bits = (uint256(tag) >> 8) & 0xff;
+        if (bits == 0) return 1;
+        k = 2;
+        while (bits > 1) {
+            bits >>= 1;
+            ++k;
+        }
+    }
+
     /// @notice The deal of the first DealCreated among `logs`, with its id (zero when there is none).
     function dealCreated(Vm.Log[] memory logs) internal pure returns (bytes32 dealid, Deal memory deal) {
         for (uint256 i; i < logs.length; ++i) {

@@ -45,6 +45,10 @@ pub const DEFAULT_CATEGORIES: [(&str, &str, u64); 5] = [
     ("XL", "extra large: reference duration 10 hours", 36_000),
 ];
 
+/// The smallest stake an attester (a key holder, the SMS) locks, set at deployment: 100 tokens.
+/// The hub's admin can change it (`setMinAttesterStake`); 0 would close the attester registry.
+pub const DEFAULT_MIN_ATTESTER_STAKE: u64 = 100_000_000_000;
+
 /// What a deployment produced: the addresses and the block of its first transaction.
 #[derive(Clone, Debug)]
 pub struct Deployment {
@@ -82,7 +86,7 @@ fn deployed_address(
 ///
 /// Order: DevToken, AppRegistry, DatasetRegistry, WorkerpoolRegistry (sent together), then Hub
 /// (which deploys its HubExtension). The deployer is the hub's first admin: it creates
-/// [`DEFAULT_CATEGORIES`], then hands the admin role to `admin` when they differ (sent together).
+/// [`DEFAULT_CATEGORIES`], sets [`DEFAULT_MIN_ATTESTER_STAKE`], then hands the admin role to `admin` when they differ (sent together).
 /// Three rounds of receipts in all, so a devnet with 1-second blocks deploys in about 3 seconds.
 pub async fn deploy_all<P: Provider>(
     provider: &P,
@@ -136,7 +140,7 @@ pub async fn deploy_all<P: Provider>(
     let hub = deployed_address(what, &receipt)?;
 
     let ext = IHub::new(hub, provider);
-    let mut pending = Vec::with_capacity(DEFAULT_CATEGORIES.len() + 1);
+    let mut pending = Vec::with_capacity(DEFAULT_CATEGORIES.len() + 2);
     for (name, description, reference) in DEFAULT_CATEGORIES {
         let what = format!("creating category {name}");
         let sent = ext
@@ -145,6 +149,15 @@ pub async fn deploy_all<P: Provider>(
                 description.to_string(),
                 U256::from(reference),
             )
+            .send()
+            .await
+            .map_err(|e| ChainError::tx(&what, e))?;
+        pending.push((what, sent));
+    }
+    {
+        let what = "setting the attesters' minimum stake".to_string();
+        let sent = ext
+            .setMinAttesterStake(U256::from(DEFAULT_MIN_ATTESTER_STAKE))
             .send()
             .await
             .map_err(|e| ChainError::tx(&what, e))?;

@@ -4,11 +4,13 @@
 //!
 //! Wallets are keystore V3 files ([`wallet`]); [`client`] sends transactions with nonce
 //! management, gas estimation and rebroadcasts, and [`revert`] decodes the contracts' custom
-//! errors into one-line messages; [`orders`] binds the protocol's orders to the hub.
+//! errors into one-line messages; [`orders`] binds the protocol's orders to the hub;
+//! [`attesters`] is the hub's registry of key holders and the TEE fast path.
 
 pub mod accounts;
 pub mod actions;
 pub mod anvil;
+pub mod attesters;
 pub mod client;
 pub mod contracts;
 pub mod deploy;

@@ -162,6 +162,62 @@ pub fn describe_hub_error(e: &IHub::IHubErrors) -> String {
             "task {} can be claimed only after its final deadline ({} unix time)",
             x.taskid, x.deadline
         ),
+        E::TooFewAttestations(x) => format!(
+            "task {} needs {} enclave attestations by distinct registered attesters, {} given: ask more key holders (decloud attester list)",
+            x.taskid, x.required, x.given
+        ),
+        E::UnknownAttester(x) => format!(
+            "an attestation for task {} recovers {}, not a registered attester: it was signed by another key or for another task, enclave or measurement",
+            x.taskid, x.signer
+        ),
+        E::DuplicateAttester(x) => format!(
+            "attester {} signed two attestations of task {}: k counts distinct attesters",
+            x.attester, x.taskid
+        ),
+        E::AttestersNotSorted(x) => format!(
+            "the attestations of task {} are not in increasing attester order ({} out of place): pack them with decloud_protocol::tee::enclave_evidence",
+            x.taskid, x.attester
+        ),
+        E::AttestationExpired(x) => format!(
+            "attestation {} of task {} expired at {}: get a fresh one",
+            x.index, x.taskid, x.expiry
+        ),
+        E::TcbStatusNotAccepted(x) => format!(
+            "task {}: TCB status {} is not accepted by the app's policy: update the platform, or the app owner allows it (setTcbPolicy)",
+            x.taskid, x.tcbStatus
+        ),
+        E::AttesterIsLeaving(x) => format!(
+            "attester {} is leaving (stake unlocks at {}): its attestations no longer count",
+            x.attester, x.leavingAt
+        ),
+        E::AttesterUnderstaked(x) => format!(
+            "attester {} holds a stake of {} below the minimum {}: it must add stake (decloud attester register --add) before its attestations count",
+            x.attester,
+            format_amount(x.stake),
+            format_amount(x.minimum)
+        ),
+        E::AttesterBanned(x) => format!(
+            "attester {} was slashed and can never attest again",
+            x.attester
+        ),
+        E::AttesterRegistryClosed(_) => {
+            "the attester registry is closed (minimum stake 0): the hub admin must set a minimum stake first".into()
+        }
+        E::AttesterStakeBelowMinimum(x) => format!(
+            "a stake of {} is below the attesters' minimum {}: stake more",
+            format_amount(x.stake),
+            format_amount(x.minimum)
+        ),
+        E::AlreadyAttester(x) => format!("{} is already a registered attester", x.attester),
+        E::NotAttester(x) => format!("{} is not a registered attester", x.attester),
+        E::AttesterNotLeaving(x) => format!(
+            "attester {} has not announced leaving: run decloud attester leave first",
+            x.attester
+        ),
+        E::AttesterStakeLocked(x) => format!(
+            "attester {}'s stake stays locked until {} (unix seconds): withdraw after that",
+            x.attester, x.until
+        ),
         other => debug_name(other),
     }
 }

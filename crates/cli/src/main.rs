@@ -46,6 +46,9 @@ enum Command {
     Workerpool(WorkerpoolArgs),
     /// Join, leave and show a workerpool's membership (a scheduler serves only its members).
     Worker(cmd::worker::WorkerArgs),
+    /// Register, leave, withdraw, show and list the hub's attesters (the key holders whose
+    /// signatures vouch for TEE enclaves).
+    Attester(cmd::attester::AttesterArgs),
     /// List the hub's categories of work.
     Category(cmd::category::CategoryArgs),
     /// Write, sign, publish, cancel and show orders.
@@ -101,6 +104,7 @@ async fn main() -> std::process::ExitCode {
         Command::Dataset(args) => cmd::resource::run_dataset(args.verb, &home, json).await,
         Command::Workerpool(args) => cmd::resource::run_workerpool(args.verb, &home, json).await,
         Command::Worker(args) => cmd::worker::run(args, &home, json).await,
+        Command::Attester(args) => cmd::attester::run(args, &home, json).await,
         Command::Category(args) => cmd::category::run(args, &home, json).await,
         Command::Order(args) => cmd::order::run(args, &home, json).await,
         Command::Orderbook(args) => cmd::orderbook::run(args, &home, json).await,

@@ -67,6 +67,20 @@ pub enum ProtocolError {
         /// Who should have signed.
         expected: Address,
     },
+    /// A TEE deal's attestation count outside what the tag can say.
+    #[error("a TEE deal needs between 1 and 9 attestations, not {k}: pick k in 1..=9")]
+    BadAttestationCount {
+        /// The count asked for.
+        k: usize,
+    },
+    /// Two attestations of one contribution by the same attester: the hub counts distinct ones.
+    #[error(
+        "attester {attester} signed two of the attestations: ask another key holder for the missing one"
+    )]
+    DuplicateAttester {
+        /// The attester.
+        attester: Address,
+    },
     /// Signing failed inside the signer.
     #[error("signing failed: {reason}")]
     Signing {

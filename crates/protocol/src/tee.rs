@@ -10,6 +10,10 @@
 //!
 //! Both are signed in the hub's domain ([`Domain`]) so a signature is valid on one chain and one
 //! hub only.
+//!
+//! A TEE contribution carries the enclave's 65-byte result signature followed by k packed
+//! attestations ([`enclave_evidence`]); a deal's k comes from its tag ([`attestations_required`],
+//! [`tag_for_attestations`]).
 
 use alloy::primitives::{Address, B256, Bytes};
 use alloy::signers::SignerSync;
@@ -18,6 +22,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::ProtocolError;
 use crate::order::{Domain, recover};
+use crate::tag::Tag;
 
 /// The largest secret a key holder stores, in bytes (iExec's SMS: 4 KiB).
 pub const MAX_SECRET_BYTES: usize = 64 * 1024;
@@ -109,6 +114,133 @@ pub mod tcb_status {
     pub const OUT_OF_DATE: u8 = 3;
 }
 
+/// The first tag bit that raises a deal's attestation count (the hub's `TAG_ATTESTATIONS_SHIFT`).
+pub const TAG_ATTESTATIONS_SHIFT: u32 = 8;
+
+/// The most attestations a tag can ask for (bits 8-15 all set).
+pub const MAX_ATTESTATIONS: usize = 9;
+
+/// How many `EnclaveAttested` signatures a TEE contribution to a deal of tag `tag` needs, as the
+/// hub counts them: 1 when none of bits 8-15 is set, else 2 + the index of the highest one set.
+/// A deal's tag is the union of its orders' tags, so k is the largest any order asks for.
+pub fn attestations_required(tag: Tag) -> usize {
+    let bits = (alloy::primitives::U256::from_be_bytes(tag.0.0) >> TAG_ATTESTATIONS_SHIFT).byte(0);
+    if bits == 0 {
+        1
+    } else {
+        2 + (7 - bits.leading_zeros() as usize)
+    }
+}
+
+/// The tag bits that ask for `k` attestations: bits 8 .. 8 + k - 2 (none for k = 1). A workerpool
+/// order offering up to k sets these, so it covers any request asking for k or fewer.
+pub fn tag_for_attestations(k: usize) -> Result<Tag, ProtocolError> {
+    if !(1..=MAX_ATTESTATIONS).contains(&k) {
+        return Err(ProtocolError::BadAttestationCount { k });
+    }
+    let bits = (1u64 << (k - 1)) - 1;
+    Ok(Tag(B256::from(
+        alloy::primitives::U256::from(bits) << TAG_ATTESTATIONS_SHIFT,
+    )))
+}
+
+/// One key holder's signed attestation, as a contribution carries it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SignedAttestation {
+    /// Who signed it (the hub recovers it; kept here to order and deduplicate).
+    pub attester: Address,
+    /// The attested TCB status ([`tcb_status`]).
+    pub tcb_status: u8,
+    /// Unix seconds after which the hub refuses it.
+    pub expiry: u64,
+    /// The 65-byte signature r ‖ s ‖ v over the [`EnclaveAttested`] digest.
+    pub signature: Bytes,
+}
+
+/// The size of one packed attestation: tcbStatus (1), expiry (8), signature (65).
+pub const PACKED_ATTESTATION_BYTES: usize = 74;
+
+impl SignedAttestation {
+    /// Signs `message` in `domain` with `signer` (a registered attester's wallet).
+    pub fn sign<S: SignerSync + ?Sized>(
+        message: &EnclaveAttested,
+        domain: &Domain,
+        signer: &S,
+    ) -> Result<Self, ProtocolError> {
+        let signature = sign(message, domain, signer)?;
+        let attester = signer_of("attestation", message, domain, &signature)?;
+        Ok(Self {
+            attester,
+            tcb_status: message.tcbStatus,
+            expiry: message.expiry,
+            signature,
+        })
+    }
+
+    /// Checks that `signature` over `message` in `domain` is `attester`'s and keeps it.
+    pub fn verified(
+        message: &EnclaveAttested,
+        domain: &Domain,
+        signature: Bytes,
+    ) -> Result<Self, ProtocolError> {
+        if signature.len() != 65 {
+            return Err(ProtocolError::MalformedSignature {
+                kind: "attestation",
+                len: signature.len(),
+            });
+        }
+        let attester = signer_of("attestation", message, domain, &signature)?;
+        Ok(Self {
+            attester,
+            tcb_status: message.tcbStatus,
+            expiry: message.expiry,
+            signature,
+        })
+    }
+
+    /// The 74 bytes the hub reads: tcbStatus, expiry (big-endian), signature.
+    pub fn packed(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(PACKED_ATTESTATION_BYTES);
+        out.push(self.tcb_status);
+        out.extend_from_slice(&self.expiry.to_be_bytes());
+        out.extend_from_slice(&self.signature);
+        out
+    }
+}
+
+/// What a TEE contribution passes as `enclaveSign`: the enclave's 65-byte result signature, then
+/// the attestations packed in increasing attester order (the hub's duplicate check). Refuses a
+/// malformed enclave signature and two attestations by one attester.
+pub fn enclave_evidence(
+    enclave_signature: &[u8],
+    attestations: &[SignedAttestation],
+) -> Result<Bytes, ProtocolError> {
+    if enclave_signature.len() != 65 {
+        return Err(ProtocolError::MalformedSignature {
+            kind: "enclave signature",
+            len: enclave_signature.len(),
+        });
+    }
+    let mut sorted: Vec<&SignedAttestation> = attestations.iter().collect();
+    sorted.sort_by_key(|a| a.attester);
+    if let Some(w) = sorted.windows(2).find(|w| w[0].attester == w[1].attester) {
+        return Err(ProtocolError::DuplicateAttester {
+            attester: w[0].attester,
+        });
+    }
+    let mut out = enclave_signature.to_vec();
+    for a in sorted {
+        if a.signature.len() != 65 {
+            return Err(ProtocolError::MalformedSignature {
+                kind: "attestation",
+                len: a.signature.len(),
+            });
+        }
+        out.extend_from_slice(&a.packed());
+    }
+    Ok(out.into())
+}
+
 /// The EIP-712 digest of `message` in `domain`.
 pub fn signing_hash<T: SolStruct>(message: &T, domain: &Domain) -> B256 {
     message.eip712_signing_hash(&domain.eip712())
@@ -189,6 +321,90 @@ mod tests {
             PutSecret::eip712_root_type(),
             "PutSecret(address owner,uint8 kind,address object,string name,bytes32 ciphertextHash,uint64 version,uint64 nonce,uint64 deadline)"
         );
+    }
+
+    /// The string literal inside `NAME = keccak256("...")` in `source`.
+    fn solidity_type_string(source: &str, constant: &str) -> String {
+        let start = source
+            .find(&format!("{constant} = keccak256("))
+            .unwrap_or_else(|| panic!("{constant} not found"));
+        let rest = &source[start..];
+        let open = rest.find('"').unwrap() + 1;
+        let close = open + rest[open..].find('"').unwrap();
+        rest[open..close].to_string()
+    }
+
+    #[test]
+    fn enclave_attested_is_the_hubs_type() {
+        const HUB_BASE_SOL: &str = include_str!("../../../contracts/src/HubBase.sol");
+        assert_eq!(
+            solidity_type_string(HUB_BASE_SOL, "ENCLAVE_ATTESTED_TYPEHASH"),
+            EnclaveAttested::eip712_root_type()
+        );
+        assert!(
+            HUB_BASE_SOL.contains(&format!(
+                "TAG_ATTESTATIONS_SHIFT = {TAG_ATTESTATIONS_SHIFT};"
+            )),
+            "the tag shift is the hub's"
+        );
+    }
+
+    #[test]
+    fn k_comes_from_tag_bits_8_to_15() {
+        assert_eq!(attestations_required(Tag::TEE), 1);
+        for k in 1..=MAX_ATTESTATIONS {
+            let tag = Tag::TEE.union(tag_for_attestations(k).unwrap());
+            assert_eq!(attestations_required(tag), k, "k = {k}");
+        }
+        // the union of two orders' tags asks for the larger k
+        let two = tag_for_attestations(2).unwrap();
+        let five = tag_for_attestations(5).unwrap();
+        assert_eq!(attestations_required(two.union(five)), 5);
+        // a lone high bit counts by its index; bits above 15 do not count
+        assert_eq!(attestations_required(Tag::bit(10)), 4);
+        assert_eq!(attestations_required(Tag::bit(16)), 1);
+        assert_eq!(
+            tag_for_attestations(0),
+            Err(ProtocolError::BadAttestationCount { k: 0 })
+        );
+        assert_eq!(
+            tag_for_attestations(10),
+            Err(ProtocolError::BadAttestationCount { k: 10 })
+        );
+    }
+
+    #[test]
+    fn evidence_is_sorted_and_refuses_duplicates() {
+        let keys: Vec<PrivateKeySigner> = (0..3).map(|_| PrivateKeySigner::random()).collect();
+        let atts: Vec<SignedAttestation> = keys
+            .iter()
+            .map(|k| SignedAttestation::sign(&attested(), &domain(), k).unwrap())
+            .collect();
+        let evidence = enclave_evidence(&[7u8; 65], &atts).unwrap();
+        assert_eq!(evidence.len(), 65 + 3 * PACKED_ATTESTATION_BYTES);
+        let mut signers: Vec<Address> = atts.iter().map(|a| a.attester).collect();
+        signers.sort();
+        for (i, signer) in signers.iter().enumerate() {
+            let at = 65 + i * PACKED_ATTESTATION_BYTES;
+            let packed = &evidence[at..at + PACKED_ATTESTATION_BYTES];
+            assert_eq!(packed[0], tcb_status::UP_TO_DATE);
+            assert_eq!(packed[1..9], 1_900_000_000u64.to_be_bytes());
+            let verified =
+                SignedAttestation::verified(&attested(), &domain(), packed[9..].to_vec().into())
+                    .unwrap();
+            assert_eq!(verified.attester, *signer, "sorted by attester");
+        }
+        let dup = [atts[0].clone(), atts[1].clone(), atts[0].clone()];
+        assert_eq!(
+            enclave_evidence(&[7u8; 65], &dup),
+            Err(ProtocolError::DuplicateAttester {
+                attester: atts[0].attester
+            })
+        );
+        assert!(matches!(
+            enclave_evidence(&[7u8; 64], &atts),
+            Err(ProtocolError::MalformedSignature { len: 64, .. })
+        ));
     }
 
     #[test]

@@ -2,6 +2,7 @@
 
 pub(crate) mod account;
 pub(crate) mod app;
+pub(crate) mod attester;
 pub(crate) mod category;
 pub(crate) mod chain;
 pub(crate) mod deal;

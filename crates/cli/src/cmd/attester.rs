@@ -1,0 +1,235 @@
+//! `decloud attester register | leave | withdraw | show | list`: the hub's registry of
+//! attesters, the key holders (SMS nodes) whose `EnclaveAttested` signatures a TEE task needs
+//! (k of them, named by the deal's tag). See docs/protocol.md.
+
+use std::path::Path;
+
+use alloy::primitives::{Address, B256};
+use alloy::rpc::types::TransactionReceipt;
+use anyhow::bail;
+use clap::{Args, Subcommand};
+use decloud_chain::attesters::{self, AttesterInfo};
+use decloud_chain::client::Client;
+use decloud_protocol::{format_amount, parse_amount};
+use serde_json::json;
+
+use super::shared::{RpcOpts, SignerOpts, WalletAddressOpts, print_json, spinner, unix_now};
+
+/// Arguments of `decloud attester`.
+#[derive(Args)]
+pub(crate) struct AttesterArgs {
+    #[command(subcommand)]
+    command: AttesterCommand,
+}
+
+#[derive(Subcommand)]
+enum AttesterCommand {
+    /// Register the wallet as an attester: lock a stake (at least the hub's minimum) from the
+    /// escrow account, depositing what it lacks from the wallet. With --add, add the stake to
+    /// an existing registration instead.
+    #[command(after_help = "Examples:\n  \
+        decloud attester register --stake 100DCT --wallet sms1\n  \
+        decloud attester register --stake 50DCT --add --wallet sms1 --json")]
+    Register {
+        /// Stake to lock: nano-units, or tokens with a DCT suffix.
+        #[arg(long)]
+        stake: String,
+        /// Add to the stake of an attester already registered.
+        #[arg(long)]
+        add: bool,
+        #[command(flatten)]
+        signer: SignerOpts,
+    },
+    /// Stop attesting: the wallet's attestations stop counting at once; its stake unlocks after
+    /// the hub's leave delay (7 days) and stays slashable until then.
+    #[command(after_help = "Examples:\n  \
+        decloud attester leave --wallet sms1")]
+    Leave {
+        #[command(flatten)]
+        signer: SignerOpts,
+    },
+    /// Take the unlocked stake of a left attester back into the escrow account.
+    #[command(after_help = "Examples:\n  \
+        decloud attester withdraw --wallet sms1 --json")]
+    Withdraw {
+        #[command(flatten)]
+        signer: SignerOpts,
+    },
+    /// Show one attester: stake, since when, leaving, slashed, whether its attestations count.
+    #[command(after_help = "Examples:\n  \
+        decloud attester show --wallet sms1\n  \
+        decloud attester show 0x70997970C51812dc3A010C7d01b50e0d17dc79C8 --json")]
+    Show {
+        /// The attester (default: the wallet's address).
+        address: Option<Address>,
+        #[command(flatten)]
+        wallet: WalletAddressOpts,
+        #[command(flatten)]
+        rpc: RpcOpts,
+    },
+    /// List every registered attester (those that withdrew are left out).
+    #[command(after_help = "Examples:\n  \
+        decloud attester list\n  \
+        decloud attester list --json")]
+    List {
+        #[command(flatten)]
+        rpc: RpcOpts,
+    },
+}
+
+fn state(a: &AttesterInfo) -> String {
+    if a.slashed {
+        "slashed".into()
+    } else if a.registered_at == 0 {
+        "not registered".into()
+    } else if a.leaving_at != 0 {
+        format!("leaving; the stake unlocks at {} (unix time)", a.leaving_at)
+    } else if a.active {
+        "active".into()
+    } else {
+        "not counted: stake below the minimum".into()
+    }
+}
+
+fn to_json(a: &AttesterInfo, transaction: Option<B256>) -> serde_json::Value {
+    json!({
+        "address": a.address,
+        "stake": a.stake.to_string(),
+        "registered_at": a.registered_at,
+        "leaving_at": a.leaving_at,
+        "slashed": a.slashed,
+        "active": a.active,
+        "transaction": transaction,
+    })
+}
+
+fn print_attester(a: &AttesterInfo) {
+    println!("attester: {}", a.address);
+    println!("status:   {}", state(a));
+    println!("stake:    {}", format_amount(a.stake));
+    if a.registered_at != 0 {
+        println!("since:    {} (unix time)", a.registered_at);
+    }
+}
+
+/// Unlocks the wallet, connects, runs `op` under a spinner, then shows the wallet's record.
+async fn on_chain(
+    signer: &SignerOpts,
+    home: &Path,
+    json: bool,
+    op: impl AsyncFnOnce(&Client) -> anyhow::Result<(TransactionReceipt, String)>,
+) -> anyhow::Result<()> {
+    let wallet = signer.wallet.unlock(home)?;
+    let me = wallet.address();
+    let bar = spinner("sending the transaction", json);
+    let result = async {
+        let client = signer.rpc.connect(home, Some(wallet)).await?;
+        let (receipt, done) = op(&client).await?;
+        let info = attesters::attester(&client, me).await?;
+        anyhow::Ok((info, receipt.transaction_hash, done))
+    }
+    .await;
+    bar.finish_and_clear();
+    let (info, tx, done) = result?;
+    if json {
+        return print_json(&to_json(&info, Some(tx)));
+    }
+    println!("{done} (transaction {tx})");
+    print_attester(&info);
+    Ok(())
+}
+
+/// Runs `decloud attester <verb>` with data under `home`.
+pub(crate) async fn run(args: AttesterArgs, home: &Path, json: bool) -> anyhow::Result<()> {
+    match args.command {
+        AttesterCommand::Register { stake, add, signer } => {
+            let stake = parse_amount(&stake)?;
+            if stake.is_zero() {
+                bail!(
+                    "a stake of 0 registers nothing: give at least the hub's minimum (`decloud attester list` shows the attesters)"
+                );
+            }
+            on_chain(&signer, home, json, async |c| {
+                if add {
+                    let receipt = attesters::add_stake(c, stake).await?;
+                    return Ok((receipt, format!("added {}", format_amount(stake))));
+                }
+                let min = attesters::min_stake(c).await?;
+                if stake < min {
+                    bail!(
+                        "a stake of {} is below the attesters' minimum {}: give --stake {} or more",
+                        format_amount(stake),
+                        format_amount(min),
+                        format_amount(min)
+                    );
+                }
+                let receipt = attesters::register(c, stake).await?;
+                Ok((receipt, format!("registered with {}", format_amount(stake))))
+            })
+            .await
+        }
+        AttesterCommand::Leave { signer } => {
+            on_chain(&signer, home, json, async |c| {
+                Ok((attesters::leave(c).await?, "leaving".to_owned()))
+            })
+            .await
+        }
+        AttesterCommand::Withdraw { signer } => on_chain(&signer, home, json, async |c| {
+            let me = c.address().unwrap_or_default();
+            let info = attesters::attester(c, me).await?;
+            let now = unix_now();
+            if info.leaving_at == 0 && !info.slashed && info.registered_at != 0 {
+                bail!("{me} has not announced leaving: run `decloud attester leave` first");
+            }
+            if info.leaving_at > now {
+                bail!(
+                    "the stake unlocks at {} (in {} s): run `decloud attester withdraw` again then",
+                    info.leaving_at,
+                    info.leaving_at - now
+                );
+            }
+            let receipt = attesters::withdraw(c).await?;
+            Ok((receipt, format!("took {} back", format_amount(info.stake))))
+        })
+        .await,
+        AttesterCommand::Show {
+            address,
+            wallet,
+            rpc,
+        } => {
+            let who = address.map_or_else(|| wallet.address(home), Ok)?;
+            let client = rpc.connect(home, None).await?;
+            let info = attesters::attester(&client, who).await?;
+            if json {
+                print_json(&to_json(&info, None))
+            } else {
+                print_attester(&info);
+                Ok(())
+            }
+        }
+        AttesterCommand::List { rpc } => {
+            let client = rpc.connect(home, None).await?;
+            let min = attesters::min_stake(&client).await?;
+            let all = attesters::list(&client).await?;
+            if json {
+                return print_json(&json!({
+                    "min_stake": min.to_string(),
+                    "attesters": all.iter().map(|a| to_json(a, None)).collect::<Vec<_>>(),
+                }));
+            }
+            println!("minimum stake: {}", format_amount(min));
+            if all.is_empty() {
+                println!("no attester registered");
+            }
+            for a in &all {
+                println!(
+                    "{}  {:>16}  {}",
+                    a.address,
+                    format_amount(a.stake),
+                    state(a)
+                );
+            }
+            Ok(())
+        }
+    }
+}
