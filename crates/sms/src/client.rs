@@ -4,7 +4,7 @@
 //! ```no_run
 //! # async fn f(key: alloy::signers::local::PrivateKeySigner) -> Result<(), decloud_sms::client::SmsClientError> {
 //! use decloud_sms::SmsClient;
-//! let sms = SmsClient::new("http://127.0.0.1:7700")?;
+//! let sms = SmsClient::new("http://127.0.0.1:7650")?;
 //! let info = sms.push_requester_secret(&key, "api-token", b"s3cr3t", 1_900_000_000).await?;
 //! println!("stored version {:?}", info.version);
 //! # Ok(()) }
@@ -25,14 +25,14 @@ use crate::api::{
 use crate::seal;
 
 /// Default address of an SMS started by `decloud node --sms`.
-pub const DEFAULT_SMS_URL: &str = "http://127.0.0.1:7700";
+pub const DEFAULT_SMS_URL: &str = "http://127.0.0.1:7650";
 
 /// What can go wrong talking to an SMS. Each message says what to do.
 #[derive(Debug, thiserror::Error)]
 pub enum SmsClientError {
     /// The URL is not an http(s) URL.
     #[error(
-        "invalid SMS URL {0:?}: expected https://HOST:PORT#sha256:FINGERPRINT as the SMS printed it (or http://127.0.0.1:7700 on a devnet)"
+        "invalid SMS URL {0:?}: expected https://HOST:PORT#sha256:FINGERPRINT as the SMS printed it (or http://127.0.0.1:7650 on a devnet)"
     )]
     BadUrl(String),
     /// The SMS did not answer.
