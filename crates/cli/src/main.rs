@@ -63,6 +63,8 @@ enum Command {
     Task(cmd::task::TaskArgs),
     /// Download and check certified results.
     Result(cmd::result::ResultArgs),
+    /// Push and show your named secrets in a secret management service (for TEE tasks).
+    Secret(cmd::secret::SecretArgs),
     /// Run the whole marketplace on this machine: a chain, a workerpool and two tasks.
     Demo(cmd::demo::DemoArgs),
     /// Browse every deal and task, on chain and off chain, in a web page.
@@ -112,6 +114,7 @@ async fn main() -> std::process::ExitCode {
         Command::Deal(args) => cmd::deal::run(args, &home, json).await,
         Command::Task(args) => cmd::task::run(args, &home, json).await,
         Command::Result(args) => cmd::result::run(args, &home, json).await,
+        Command::Secret(args) => cmd::secret::run(args, &home, json).await,
         Command::Demo(args) => cmd::demo::run(args, &home, json).await,
         Command::Explorer(args) => cmd::explorer::run(args, &home).await,
         Command::Sim(args) => cmd::sim::run(args, json),

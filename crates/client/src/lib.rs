@@ -11,7 +11,8 @@
 //! - [`result`]: downloading a result and verifying it against the certified digest;
 //! - [`resource`]: apps, datasets and workerpools in their registries, and the hub's
 //!   categories;
-//! - [`account`]: the escrow account on the hub.
+//! - [`account`]: the escrow account on the hub;
+//! - [`secret`]: secrets in a secret management service (requester secrets, dataset keys).
 
 pub mod account;
 pub mod error;
@@ -20,6 +21,7 @@ pub mod market;
 pub mod orders;
 pub mod resource;
 pub mod result;
+pub mod secret;
 pub mod select;
 
 pub use error::{Error, Result};

@@ -16,6 +16,9 @@ pub enum LocalError {
     /// The market failed.
     #[error(transparent)]
     Market(#[from] decloud_market::MarketError),
+    /// The secret management service failed.
+    #[error(transparent)]
+    Sms(#[from] decloud_sms::SmsError),
     /// The scheduler failed.
     #[error(transparent)]
     Scheduler(#[from] decloud_scheduler::SchedulerError),

@@ -102,6 +102,8 @@ pub struct NodeConfig {
     pub explorer: Option<ExplorerConfig>,
     /// The devnet randomness beacon (a t-of-n group of test keys, drand's evmnet format).
     pub beacon: Option<BeaconConfig>,
+    /// The secret management service (key holder of TEE tasks).
+    pub sms: Option<decloud_sms::SmsConfig>,
 }
 
 /// A worker's wallet and where it keeps its jobs.
@@ -164,6 +166,8 @@ pub enum Stopped {
     Explorer,
     /// The beacon stopped, with its server's error if any.
     Beacon(std::io::Result<()>),
+    /// The secret management service stopped.
+    Sms,
 }
 
 /// Services running in this process. Dropping it stops them.
@@ -175,6 +179,7 @@ pub struct Node {
     market: Option<RunningMarket>,
     storage: Option<RunningStorage>,
     beacon: Option<RunningBeacon>,
+    sms: Option<decloud_sms::RunningSms>,
     scheduler_config: Option<SchedulerConfig>,
     workers_config: Option<WorkersConfig>,
 }
@@ -191,6 +196,7 @@ impl Node {
             market: None,
             storage: None,
             beacon: None,
+            sms: None,
             scheduler_config: config.scheduler,
             workers_config: config.workers,
         };
@@ -202,6 +208,9 @@ impl Node {
         }
         if let Some(market) = config.market {
             node.market = Some(decloud_market::start(market).await?);
+        }
+        if let Some(sms) = config.sms {
+            node.sms = Some(decloud_sms::start(sms).await?);
         }
         if node.scheduler_config.is_some() {
             node.start_scheduler().await?;
@@ -240,6 +249,11 @@ impl Node {
     /// The market, if this node runs it.
     pub fn market(&self) -> Option<&RunningMarket> {
         self.market.as_ref()
+    }
+
+    /// The secret management service, if this node runs it.
+    pub fn sms(&self) -> Option<&decloud_sms::RunningSms> {
+        self.sms.as_ref()
     }
 
     /// The scheduler, while it runs.
@@ -345,6 +359,13 @@ impl Node {
         let scheduler = self.scheduler.take();
         let explorer = self.explorer.take();
         let beacon = self.beacon.take();
+        let sms = self.sms.take();
+        let sms_done = async move {
+            match sms {
+                Some(s) => s.wait().await,
+                None => std::future::pending().await,
+            }
+        };
         let beacon_done = async move {
             match beacon {
                 Some(b) => b.wait().await,
@@ -381,6 +402,7 @@ impl Node {
             () = scheduler_done => Stopped::Scheduler,
             () = explorer_done => Stopped::Explorer,
             r = beacon_done => Stopped::Beacon(r),
+            () = sms_done => Stopped::Sms,
         }
     }
 }

@@ -294,6 +294,7 @@ impl Pool {
             workers: Some(workers),
             explorer: None,
             beacon: None,
+            sms: None,
         })
         .await?;
         let storage_url = node

@@ -16,6 +16,7 @@ pub(crate) mod pool;
 pub(crate) mod resource;
 pub(crate) mod result;
 pub(crate) mod run;
+pub(crate) mod secret;
 pub(crate) mod services;
 pub(crate) mod shared;
 pub(crate) mod sim;

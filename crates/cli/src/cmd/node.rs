@@ -48,6 +48,37 @@ pub(crate) struct NodeArgs {
     explorer: ExplorerArgs,
     #[command(flatten)]
     beacon: BeaconArgs,
+    #[command(flatten)]
+    sms: SmsArgs,
+}
+
+/// The secret management service's flags.
+#[derive(Args)]
+#[command(next_help_heading = "Secret management service")]
+struct SmsArgs {
+    /// Run the secret management service: it keeps dataset keys and secrets sealed, and
+    /// releases them to attested TEE enclaves; it signs attestations with --wallet.
+    #[arg(long)]
+    sms: bool,
+    /// Address the SMS listens on.
+    #[arg(
+        long = "sms-listen",
+        default_value = "127.0.0.1:7650",
+        value_name = "ADDR"
+    )]
+    sms_listen: SocketAddr,
+    /// The SMS's database [default: sqlite under $DECLOUD_HOME/sms/]; or postgres://...
+    #[arg(
+        long = "sms-db",
+        env = "DECLOUD_SMS_DB",
+        value_name = "URL",
+        hide_env_values = true
+    )]
+    sms_db: Option<String>,
+    /// The TEE evidence the SMS appraises: sim (devnets only: a test PKI, protects nothing) or
+    /// tdx (Intel's DCAP root) [default: sim on a devnet, tdx elsewhere].
+    #[arg(long = "sms-tee", value_name = "sim|tdx")]
+    sms_tee: Option<decloud_tee::TeeKind>,
 }
 
 /// The beacon's flags.
@@ -304,6 +335,7 @@ pub(crate) async fn run(args: NodeArgs, home: &Path) -> anyhow::Result<()> {
         workers,
         explorer,
         beacon,
+        sms,
     } = args;
     if !storage.storage
         && !market.market
@@ -311,6 +343,7 @@ pub(crate) async fn run(args: NodeArgs, home: &Path) -> anyhow::Result<()> {
         && workers.workers == 0
         && !explorer.explorer
         && !beacon.beacon
+        && !sms.sms
     {
         bail!(
             "choose at least one service to run, e.g. `decloud node --market --storage` or `decloud node --scheduler --workerpool <address> --workers 3`"
@@ -319,7 +352,7 @@ pub(crate) async fn run(args: NodeArgs, home: &Path) -> anyhow::Result<()> {
     init_logs("info");
     let stop = stop_signals();
     let needs_chain =
-        market.market || scheduler.scheduler || workers.workers > 0 || explorer.explorer;
+        market.market || scheduler.scheduler || workers.workers > 0 || explorer.explorer || sms.sms;
     let profile = if needs_chain || insecure_http {
         Some(decloud_chain::ChainProfile::load(home)?)
     } else {
@@ -361,6 +394,26 @@ pub(crate) async fn run(args: NodeArgs, home: &Path) -> anyhow::Result<()> {
             follow_interval: Duration::from_secs(market.market_follow_secs.max(1)),
             limits: decloud_market::MarketLimits::default(),
             transport: transport("market")?,
+        });
+    }
+    if let (Some(profile), true) = (&profile, sms.sms) {
+        let database_url = match &sms.sms_db {
+            Some(url) => url.clone(),
+            None => sqlite_under(home, "sms", "secrets.db")?,
+        };
+        let devnet = decloud_tee::is_devnet(profile.chain_id);
+        config.sms = Some(decloud_sms::SmsConfig {
+            listen: sms.sms_listen,
+            database_url,
+            profile: profile.clone(),
+            signer: scheduler.wallet.unlock(home)?,
+            key_path: decloud_local::node::tls_key_path(home, "sms-seal"),
+            tee: sms.sms_tee.unwrap_or(if devnet {
+                decloud_tee::TeeKind::Sim
+            } else {
+                decloud_tee::TeeKind::Tdx
+            }),
+            transport: transport("sms")?,
         });
     }
     let mut workerpool = None;
@@ -435,6 +488,9 @@ pub(crate) async fn run(args: NodeArgs, home: &Path) -> anyhow::Result<()> {
     if let Some(m) = node.market() {
         println!("market: serving the order book on {}", m.url());
     }
+    if let Some(s) = node.sms() {
+        println!("sms: {}, serving secrets on {}", s.announcement(), s.url());
+    }
     if let (Some(s), Some(pool)) = (node.scheduler(), workerpool) {
         println!(
             "scheduler: workerpool {pool}, workers log in at {}",
@@ -462,6 +518,7 @@ pub(crate) async fn run(args: NodeArgs, home: &Path) -> anyhow::Result<()> {
                 bail!("the storage service stopped")
             }
             Stopped::Market => bail!("the market stopped"),
+            Stopped::Sms => bail!("the secret management service stopped"),
             Stopped::Scheduler => bail!("the scheduler stopped"),
             Stopped::Explorer => bail!("the explorer stopped"),
             Stopped::Beacon(r) => {

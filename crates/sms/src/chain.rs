@@ -1,0 +1,218 @@
+//! What the SMS reads on chain: who owns an app or a dataset, whether a contract wallet accepts
+//! a signature (ERC-1271), a deal and its request params (from `DealCreated`), a task's state,
+//! an app's checksum and `mrenclave`, and the chain's clock.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use alloy::primitives::{Address, B256, Bytes, FixedBytes};
+use alloy::providers::{DynProvider, Provider};
+use alloy::rpc::types::Filter;
+use alloy::sol_types::SolEvent;
+use decloud_chain::ChainProfile;
+use decloud_chain::contracts::{AppRegistry, DatasetRegistry, IHub};
+
+use crate::SmsError;
+
+alloy::sol! {
+    #[sol(rpc)]
+    /// ERC-1271: a contract wallet says whether a signature is its own.
+    interface IERC1271 {
+        function isValidSignature(bytes32 hash, bytes signature) external view returns (bytes4);
+    }
+}
+
+/// ERC-1271's "valid" answer.
+const ERC1271_MAGIC: [u8; 4] = [0x16, 0x26, 0xba, 0x7e];
+
+/// A deal as `DealCreated` emitted it, with its request params.
+#[derive(Clone, Debug)]
+pub struct DealOnChain {
+    /// The deal.
+    pub deal: IHub::Deal,
+    /// The request's params (JSON text, maybe empty).
+    pub params: String,
+}
+
+/// An app's registration.
+#[derive(Clone, Copy, Debug)]
+pub struct AppOnChain {
+    /// Its owner.
+    pub owner: Address,
+    /// The sha256 of its wasm module.
+    pub checksum: B256,
+    /// The runner measurement it accepts (zero: not a TEE app).
+    pub mrenclave: B256,
+}
+
+/// Read-only access to the hub and the registries.
+pub struct ChainReader {
+    profile: ChainProfile,
+    provider: DynProvider,
+    deals: Mutex<HashMap<B256, DealOnChain>>,
+}
+
+impl ChainReader {
+    /// A reader of `profile`'s chain.
+    pub fn new(profile: &ChainProfile) -> Result<Self, SmsError> {
+        let provider = decloud_chain::client::read_only_provider(&profile.rpc_url)
+            .map_err(|e| SmsError::Chain(e.to_string()))?;
+        Ok(Self {
+            profile: profile.clone(),
+            provider,
+            deals: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The chain's profile.
+    pub fn profile(&self) -> &ChainProfile {
+        &self.profile
+    }
+
+    fn failed(&self, what: &str, e: impl std::fmt::Display) -> SmsError {
+        let first = e.to_string();
+        let first = first
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .chars()
+            .take(200)
+            .collect::<String>();
+        SmsError::Chain(format!(
+            "{what} on the chain at {} failed: {first}; nothing was changed, try again",
+            decloud_chain::client::endpoint(&self.profile.rpc_url)
+        ))
+    }
+
+    /// The owner of app `app`, or zero when it is not registered.
+    pub async fn app_owner(&self, app: Address) -> Result<Address, SmsError> {
+        let registry = AppRegistry::new(self.profile.contracts.app_registry, &self.provider);
+        let info = registry
+            .ownerInfo(app)
+            .call()
+            .await
+            .map_err(|e| self.failed("reading the app's owner", e))?;
+        Ok(info.owner)
+    }
+
+    /// The owner of dataset `dataset`, or zero when it is not registered.
+    pub async fn dataset_owner(&self, dataset: Address) -> Result<Address, SmsError> {
+        let registry =
+            DatasetRegistry::new(self.profile.contracts.dataset_registry, &self.provider);
+        let info = registry
+            .ownerInfo(dataset)
+            .call()
+            .await
+            .map_err(|e| self.failed("reading the dataset's owner", e))?;
+        Ok(info.owner)
+    }
+
+    /// The app's registration.
+    pub async fn app(&self, app: Address) -> Result<AppOnChain, SmsError> {
+        let registry = AppRegistry::new(self.profile.contracts.app_registry, &self.provider);
+        let info = registry
+            .appInfo(app)
+            .call()
+            .await
+            .map_err(|e| self.failed("reading the app", e))?;
+        Ok(AppOnChain {
+            owner: info.owner,
+            checksum: info.checksum,
+            mrenclave: info.mrenclave,
+        })
+    }
+
+    /// Whether `account` has code (a contract wallet).
+    pub async fn is_contract(&self, account: Address) -> Result<bool, SmsError> {
+        let code = self
+            .provider
+            .get_code_at(account)
+            .await
+            .map_err(|e| self.failed("reading the signer's code", e))?;
+        Ok(!code.is_empty())
+    }
+
+    /// Whether contract wallet `wallet` accepts `signature` over `hash` (ERC-1271). A wallet
+    /// that reverts or answers anything but the magic value says no.
+    pub async fn wallet_accepts(
+        &self,
+        wallet: Address,
+        hash: B256,
+        signature: &[u8],
+    ) -> Result<bool, SmsError> {
+        let contract = IERC1271::new(wallet, &self.provider);
+        match contract
+            .isValidSignature(hash, Bytes::copy_from_slice(signature))
+            .call()
+            .await
+        {
+            Ok(answer) => Ok(answer == FixedBytes::<4>::from(ERC1271_MAGIC)),
+            Err(alloy::contract::Error::TransportError(e)) if !e.is_error_resp() => {
+                Err(self.failed("asking the wallet", e))
+            }
+            Err(_) => Ok(false),
+        }
+    }
+
+    /// The deal `deal_id` with its params, from its `DealCreated` event (kept once read: a
+    /// deal never changes).
+    pub async fn deal(&self, deal_id: B256) -> Result<DealOnChain, SmsError> {
+        if let Some(d) = self
+            .deals
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&deal_id).cloned())
+        {
+            return Ok(d);
+        }
+        let filter = Filter::new()
+            .address(self.profile.contracts.hub)
+            .event_signature(IHub::DealCreated::SIGNATURE_HASH)
+            .topic1(deal_id);
+        let logs = decloud_chain::follower::get_logs_chunked(
+            &self.provider,
+            &filter,
+            self.profile.deployment_block,
+            None,
+            decloud_chain::follower::DEFAULT_MAX_RANGE,
+        )
+        .await
+        .map_err(|e| self.failed("reading the deal", e))?;
+        let created = logs
+            .iter()
+            .find_map(|l| IHub::DealCreated::decode_log(&l.inner).ok())
+            .ok_or_else(|| {
+                SmsError::Forbidden(format!(
+                    "no deal {deal_id} on this chain: check the deal id and the SMS's chain"
+                ))
+            })?;
+        let deal = DealOnChain {
+            deal: created.deal.clone(),
+            params: created.params.clone(),
+        };
+        if let Ok(mut m) = self.deals.lock() {
+            m.insert(deal_id, deal.clone());
+        }
+        Ok(deal)
+    }
+
+    /// The task's state on the hub.
+    pub async fn task(&self, task_id: B256) -> Result<IHub::TaskView, SmsError> {
+        let hub = IHub::new(self.profile.contracts.hub, &self.provider);
+        hub.task(task_id)
+            .call()
+            .await
+            .map_err(|e| self.failed("reading the task", e))
+    }
+
+    /// The timestamp of the latest block: the hub's clock, which decides its deadlines.
+    pub async fn now(&self) -> Result<u64, SmsError> {
+        let block = self
+            .provider
+            .get_block_by_number(alloy::eips::BlockNumberOrTag::Latest)
+            .await
+            .map_err(|e| self.failed("reading the latest block", e))?
+            .ok_or_else(|| self.failed("reading the latest block", "no block"))?;
+        Ok(block.header.timestamp)
+    }
+}
