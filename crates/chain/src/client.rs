@@ -857,15 +857,24 @@ mod fee_tests {
             bumped_fees(fees(1_000, 100), fees(5_000, 300), None, None),
             Some(fees(5_000, 300))
         );
-        assert_eq!(bumped_fees(fees(7, 1), fees(0, 0), None, None), Some(fees(8, 2)));
+        assert_eq!(
+            bumped_fees(fees(7, 1), fees(0, 0), None, None),
+            Some(fees(8, 2))
+        );
         // The cap leaves room: raised to at most the cap.
         assert_eq!(
             bumped_fees(fees(1_000, 100), fees(5_000, 300), Some(1_200), None),
             Some(fees(1_200, 300))
         );
         // No room for 12.5 % on the fee or on the tip: no replacement.
-        assert_eq!(bumped_fees(fees(1_000, 100), fees(0, 0), Some(1_100), None), None);
-        assert_eq!(bumped_fees(fees(1_000, 100), fees(0, 0), None, Some(110)), None);
+        assert_eq!(
+            bumped_fees(fees(1_000, 100), fees(0, 0), Some(1_100), None),
+            None
+        );
+        assert_eq!(
+            bumped_fees(fees(1_000, 100), fees(0, 0), None, Some(110)),
+            None
+        );
     }
 
     #[test]

@@ -287,7 +287,7 @@ async fn the_hub_reads_k_and_hashes_attestations_as_the_rust_helpers() {
     let client = pool::client(&devnet, 0).await.unwrap();
     let hub = client.hub();
     for byte in 0..=255u64 {
-        let tag = Tag(B256::from(U256::from(byte) << 8).into());
+        let tag = Tag(B256::from(U256::from(byte) << 8));
         let on_chain = hub.attestationsRequired(tag.0).call().await.unwrap();
         assert_eq!(
             on_chain,
