@@ -537,7 +537,11 @@ contract Hub is HubBase {
 
     /// Refuses TCB status `tcb` (not up to date) unless the app's policy (`policy`, or read from the app
     /// registry when it is still the max sentinel) accepts it; returns the policy read.
-    function _checkTcb(address app, bytes32 taskid, uint256 tcb, uint256 policy) internal view returns (uint256) {
+    function _checkTcb(address app, bytes32 taskid, uint256 tcb, uint256 policy)
+        internal
+        view
+        returns (uint256)
+    {
         if (policy == type(uint256).max) (, policy) = appRegistry.ownerInfo(app);
         if (tcb > 3 || (policy >> tcb) & 1 == 0) revert TcbStatusNotAccepted(taskid, uint8(tcb));
         return policy;
@@ -546,13 +550,11 @@ contract Hub is HubBase {
     /// The signer and TCB status of packed attestation `i` of `att` (of `enclave` for `taskid` with
     /// `measurement`), refusing an expired one and a signature that recovers no
     /// address. In assembly: this runs k times per TEE task.
-    function _attester(
-        bytes32 taskid,
-        address enclave,
-        bytes32 measurement,
-        bytes calldata att,
-        uint256 i
-    ) internal view returns (address signer, uint256 tcb) {
+    function _attester(bytes32 taskid, address enclave, bytes32 measurement, bytes calldata att, uint256 i)
+        internal
+        view
+        returns (address signer, uint256 tcb)
+    {
         uint256 expiry;
         uint256 off;
         assembly ("memory-safe") {
