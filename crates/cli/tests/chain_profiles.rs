@@ -7,6 +7,7 @@ mod common;
 use std::path::Path;
 use std::process::{Command, Output};
 
+use alloy::primitives::Address;
 use common::one_line_failure;
 use decloud_testkit::Devnet;
 use decloud_testkit::fixtures::{json_output, succeeded};
@@ -91,11 +92,18 @@ async fn a_chain_is_added_from_its_rpc_and_hub_and_becomes_the_active_one() {
     let profile = &added["profile"];
     assert_eq!(profile["chain_id"], 31337);
     let expected = &devnet.profile().contracts;
+    let address_of = |field: &str| -> Address {
+        profile["contracts"][field]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
     assert_eq!(
-        profile["contracts"]["workerpool_registry"],
-        expected.workerpool_registry.to_string()
+        address_of("workerpool_registry"),
+        expected.workerpool_registry
     );
-    assert_eq!(profile["contracts"]["token"], expected.token.to_string());
+    assert_eq!(address_of("token"), expected.token);
     // The registries are deployed before the hub: following starts at the first of them.
     let first = profile["deployment_block"].as_u64().unwrap();
     assert!(

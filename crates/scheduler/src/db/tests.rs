@@ -102,7 +102,7 @@ async fn a_database_from_before_versioned_migrations_is_upgraded_with_its_data(d
     let store = Store::open(url).await.unwrap();
     assert_eq!(
         decloud_sql::schema_version(&store.pool).await.unwrap(),
-        Some(3)
+        Some(4)
     );
     assert_eq!(store.deal(d.deal_id).await.unwrap().unwrap(), d);
     assert_eq!(store.tasks_of(d.deal_id).await.unwrap().len(), 2);
@@ -123,7 +123,7 @@ async fn a_database_from_before_versioned_migrations_is_upgraded_with_its_data(d
     let store = Store::open(url).await.unwrap();
     assert_eq!(
         decloud_sql::schema_version(&store.pool).await.unwrap(),
-        Some(3)
+        Some(4)
     );
     let indexes = match db.backend() {
         Backend::Sqlite => {
