@@ -20,7 +20,10 @@ pub struct OidcIssuer {
     pub issuer: String,
     /// The `aud` its tokens must carry: the pool's client id at that issuer.
     pub audience: String,
-    /// Where its keys are (its discovery document's `jwks_uri`).
+    /// Where its keys are (its discovery document's `jwks_uri`); empty: read from the issuer's
+    /// discovery document, `{issuer}/.well-known/openid-configuration`, whose `issuer` must be
+    /// this one.
+    #[serde(default)]
     pub jwks_url: String,
 }
 
@@ -45,6 +48,14 @@ pub struct Verifier {
     issuers: Vec<OidcIssuer>,
     http: reqwest::Client,
     keys: Mutex<HashMap<String, (Instant, JwkSet)>>,
+    allow_private: bool,
+}
+
+/// The fields of an OpenID discovery document the pool reads.
+#[derive(Deserialize)]
+struct Discovery {
+    issuer: String,
+    jwks_uri: String,
 }
 
 impl Verifier {
@@ -52,15 +63,21 @@ impl Verifier {
     /// loopback or private address when `allow_private` (a devnet, tests).
     pub fn new(issuers: Vec<OidcIssuer>, allow_private: bool) -> Result<Self, PoolError> {
         for i in &issuers {
-            let url = reqwest::Url::parse(&i.jwks_url).map_err(|_| {
+            // Without a JWKS URL the keys are found through the issuer's own URL.
+            let (what, at) = if i.jwks_url.is_empty() {
+                ("issuer URL", &i.issuer)
+            } else {
+                ("JWKS URL", &i.jwks_url)
+            };
+            let url = reqwest::Url::parse(at).map_err(|_| {
                 PoolError::Config(format!(
-                    "JWKS URL {:?} of issuer {} is not a URL: copy its discovery document's jwks_uri",
-                    i.jwks_url, i.issuer
+                    "{what} {at:?} of issuer {} is not a URL: copy its discovery document's jwks_uri, or give the issuer's https URL",
+                    i.issuer
                 ))
             })?;
             if url.scheme() != "https" && !allow_private {
                 return Err(PoolError::Config(format!(
-                    "JWKS URL of issuer {} is not https: keys fetched in clear can be forged",
+                    "{what} of issuer {} is not https: keys fetched in clear can be forged",
                     i.issuer
                 )));
             }
@@ -74,6 +91,7 @@ impl Verifier {
             issuers,
             http,
             keys: Mutex::new(HashMap::new()),
+            allow_private,
         })
     }
 
@@ -172,28 +190,67 @@ impl Verifier {
     }
 
     async fn fetch(&self, issuer: &OidcIssuer) -> Result<JwkSet, PoolError> {
+        let jwks_url = if issuer.jwks_url.is_empty() {
+            self.discover(issuer).await?
+        } else {
+            issuer.jwks_url.clone()
+        };
         let failed = |why: String| {
             PoolError::Issuer(format!(
-                "cannot fetch the keys of issuer {} from {}: {why}; try again later",
-                issuer.issuer, issuer.jwks_url
+                "cannot fetch the keys of issuer {} from {jwks_url}: {why}; try again later",
+                issuer.issuer
             ))
         };
+        let body = self.get_document(&jwks_url).await.map_err(failed)?;
+        serde_json::from_slice(&body).map_err(|_| failed("not a JWKS document".into()))
+    }
+
+    /// The `jwks_uri` of `issuer`'s discovery document, which must name the issuer itself (a
+    /// document naming another issuer could hand out that issuer's keys as this one's).
+    async fn discover(&self, issuer: &OidcIssuer) -> Result<String, PoolError> {
+        let at = format!(
+            "{}/.well-known/openid-configuration",
+            issuer.issuer.trim_end_matches('/')
+        );
+        let failed = |why: String| {
+            PoolError::Issuer(format!(
+                "cannot read the discovery document of issuer {} at {at}: {why}",
+                issuer.issuer
+            ))
+        };
+        let body = self.get_document(&at).await.map_err(failed)?;
+        let document: Discovery = serde_json::from_slice(&body)
+            .map_err(|_| failed("not a discovery document (issuer, jwks_uri)".into()))?;
+        if document.issuer != issuer.issuer {
+            return Err(failed(format!(
+                "it names issuer {:?}: configure the issuer exactly as its tokens' iss",
+                document.issuer
+            )));
+        }
+        match reqwest::Url::parse(&document.jwks_uri) {
+            Ok(url) if url.scheme() == "https" || self.allow_private => Ok(document.jwks_uri),
+            _ => Err(failed("its jwks_uri is not an https URL".into())),
+        }
+    }
+
+    /// The body of a small JSON document at `url`; the error says why, without the URL.
+    async fn get_document(&self, url: &str) -> Result<Vec<u8>, String> {
         let response = self
             .http
-            .get(&issuer.jwks_url)
+            .get(url)
             .send()
             .await
-            .map_err(|e| failed(e.without_url().to_string()))?;
+            .map_err(|e| e.without_url().to_string())?;
         if !response.status().is_success() {
-            return Err(failed(format!("status {}", response.status())));
+            return Err(format!("status {}", response.status()));
         }
         let body = response
             .bytes()
             .await
-            .map_err(|e| failed(e.without_url().to_string()))?;
+            .map_err(|e| e.without_url().to_string())?;
         if body.len() > MAX_JWKS_BYTES {
-            return Err(failed("the document is too large".into()));
+            return Err("the document is too large".into());
         }
-        serde_json::from_slice(&body).map_err(|_| failed("not a JWKS document".into()))
+        Ok(body.to_vec())
     }
 }

@@ -432,21 +432,50 @@ fn jwk(key: &rcgen::KeyPair, kid: &str) -> Value {
 impl Issuer {
     async fn start() -> Self {
         let key = rcgen::KeyPair::generate().unwrap();
+        Self::start_naming(None).await
+    }
+
+    /// An issuer whose discovery document names `named` as the issuer (itself when `None`).
+    async fn start_naming(named: Option<&'static str>) -> Self {
+        let key = rcgen::KeyPair::generate().unwrap();
         let jwks = json!({"keys": [jwk(&key, "k1")]});
-        let router = axum::Router::new().route(
-            "/jwks",
-            axum::routing::get(move || {
-                let jwks = jwks.clone();
-                async move { axum::Json(jwks) }
-            }),
-        );
+        // The discovery document names the service's own URL, known once it listens.
+        let own_url = std::sync::Arc::new(std::sync::OnceLock::<String>::new());
+        let discovery_url = own_url.clone();
+        let router = axum::Router::new()
+            .route(
+                "/jwks",
+                axum::routing::get(move || {
+                    let jwks = jwks.clone();
+                    async move { axum::Json(jwks) }
+                }),
+            )
+            .route(
+                "/.well-known/openid-configuration",
+                axum::routing::get(move || {
+                    let url = discovery_url.get().cloned().unwrap_or_default();
+                    let issuer = named.map_or_else(|| url.clone(), str::to_owned);
+                    async move {
+                        axum::Json(json!({"issuer": issuer, "jwks_uri": format!("{url}/jwks")}))
+                    }
+                }),
+            );
         let service = Service::serve(([127, 0, 0, 1], 0).into(), router)
             .await
             .unwrap();
+        own_url.set(service.url()).unwrap();
         Self {
             key,
             url: service.url(),
             _service: service,
+        }
+    }
+
+    /// The issuer as trusted by its URL alone: its keys are found through discovery.
+    fn discovered(&self) -> OidcIssuer {
+        OidcIssuer {
+            jwks_url: String::new(),
+            ..self.trusted()
         }
     }
 
@@ -468,6 +497,36 @@ impl Issuer {
         )
         .unwrap()
     }
+}
+
+async fn an_issuer_trusted_by_its_url_alone_is_found_through_discovery(db: &TestDb) {
+    let issuer = Issuer::start().await;
+    let liar = Issuer::start_naming(Some("https://accounts.example.com")).await;
+    let (_pool, _service, api) = start(db, vec![issuer.discovered(), liar.discovered()]).await;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let claims = |iss: &str| json!({"iss": iss, "aud": "decloud-pool", "sub": "erin", "exp": now + 600, "iat": now - 10});
+    // The signature checks out against the keys discovery found: the identity is new, so pending.
+    let (status, body) = api
+        .post(
+            "/v1/pool/login/oidc",
+            json!({"id_token": issuer.token(&issuer.key, claims(&issuer.url))}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert!(error(&body).contains("pending"), "{body}");
+    // A discovery document naming another issuer is not believed: no keys, no login.
+    let (status, body) = api
+        .post(
+            "/v1/pool/login/oidc",
+            json!({"id_token": liar.token(&liar.key, claims(&liar.url))}),
+        )
+        .await;
+    assert_ne!(status, StatusCode::OK, "{body}");
+    assert_ne!(status, StatusCode::FORBIDDEN, "{body}");
+    assert!(error(&body).contains("names issuer"), "{body}");
 }
 
 async fn openid_tokens_are_checked_and_new_identities_wait_for_validation(db: &TestDb) {
@@ -663,6 +722,7 @@ decloud_sql::test_on_every_backend!(
     rights_bits_and_confinement_are_checked_on_every_request,
     a_requester_reads_its_deals_jobs_after_a_wallet_login,
     openid_tokens_are_checked_and_new_identities_wait_for_validation,
+    an_issuer_trusted_by_its_url_alone_is_found_through_discovery,
     client_certificates_from_trusted_authorities_only,
 );
 
