@@ -431,7 +431,6 @@ fn jwk(key: &rcgen::KeyPair, kid: &str) -> Value {
 
 impl Issuer {
     async fn start() -> Self {
-        let key = rcgen::KeyPair::generate().unwrap();
         Self::start_naming(None).await
     }
 
