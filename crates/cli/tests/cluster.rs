@@ -7,7 +7,8 @@
 //!
 //! 1. a worker cut off mid-task (its link down): its work goes to another worker;
 //! 2. the scheduler cut off from the chain, killed and restarted on its database;
-//! 3. the chain node stopped and restarted with its state (`anvil --dump-state/--load-state`);
+//! 3. the chain node stopped and restarted with every block it had (an `anvil_dumpState`
+//!    snapshot loaded into a new anvil);
 //! 4. a partition between the scheduler and the workers, healed after the heartbeat timeout;
 //! 5. the storage node unreachable while a result is uploaded.
 //!
@@ -18,6 +19,7 @@ use std::process::{Command, Output};
 use std::time::Duration;
 
 use alloy::primitives::{Address, B256};
+use alloy::providers::Provider;
 use decloud_chain::client::Client;
 use decloud_protocol::pool::{ReplicateStatus, TaskReport};
 use decloud_testkit::cluster::{self, HostProcess, Network, audit, url_after};
@@ -96,19 +98,13 @@ impl Cluster {
         json_output(&self.cli(&args)).unwrap_or_else(|e| panic!("decloud {}: {e}", args.join(" ")))
     }
 
-    /// Starts anvil in the chain host, from its dumped state when there is one.
+    /// Starts anvil in the chain host, with an empty chain.
     async fn start_chain(&mut self) {
-        let state = self.home("chain").join("state.json");
         let anvil = decloud_chain::anvil::find_binary().expect("anvil (scripts/bootstrap)");
         let mut command = self.net.command("chain", anvil).unwrap();
         command
             .args(["--host", "0.0.0.0", "--port", "8545", "--chain-id", "31337"])
-            .args(["--accounts", "10", "--balance", "10000"])
-            .arg("--dump-state")
-            .arg(&state);
-        if state.exists() {
-            command.arg("--load-state").arg(&state);
-        }
+            .args(["--accounts", "10", "--balance", "10000"]);
         let log = self.log("chain");
         let mut process = self.net.spawn("chain", &mut command, &log).unwrap();
         process
@@ -116,6 +112,41 @@ impl Cluster {
             .await
             .unwrap();
         self.chain = Some(process);
+    }
+
+    /// Stops the chain node and starts it again with every block it had: a node restarting on
+    /// its database. The state is taken over RPC while no other host can reach the node, so no
+    /// transaction lands between the snapshot and the stop (anvil's own dump at exit is written
+    /// by a task that races the process's end, and a slow machine loses it).
+    async fn restart_chain(&mut self) {
+        let others = HOSTS.iter().filter(|h| **h != "chain");
+        for host in others.clone() {
+            self.net.block(host, "chain").unwrap();
+        }
+        let chain = self.chain_client().await;
+        let head = chain.provider().get_block_number().await.unwrap();
+        let state: String = chain
+            .provider()
+            .raw_request("anvil_dumpState".into(), ())
+            .await
+            .unwrap();
+        self.chain.take().unwrap().stop("KILL").unwrap();
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        self.start_chain().await;
+        let chain = self.chain_client().await;
+        let loaded: bool = chain
+            .provider()
+            .raw_request("anvil_loadState".into(), (state,))
+            .await
+            .unwrap();
+        let now = chain.provider().get_block_number().await.unwrap();
+        assert!(
+            loaded && now == head,
+            "the chain came back at block {now}, not {head}"
+        );
+        for host in others {
+            self.net.unblock(host, "chain").unwrap();
+        }
     }
 
     /// Starts `decloud node args...` in `host`; returns the process once it printed `ready`.
@@ -246,7 +277,22 @@ impl Cluster {
                 return;
             }
             if tokio::time::Instant::now() >= deadline {
-                panic!("{what}: tasks not finalized: {open:?}\n{}", self.tails());
+                let head = chain.provider().get_block_number().await.ok();
+                let mut seen = Vec::new();
+                for (task, _) in &open {
+                    let replicates = self.report(*task).await.map(|r| {
+                        r.replicates
+                            .iter()
+                            .map(|x| (x.worker, x.status))
+                            .collect::<Vec<_>>()
+                    });
+                    seen.push((*task, replicates));
+                }
+                panic!(
+                    "{what}: tasks not finalized (task, status on chain): {open:?}; chain head \
+                     {head:?}; the scheduler's replicates (None: task unknown to it): {seen:?}\n{}",
+                    self.tails()
+                );
             }
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
@@ -263,7 +309,7 @@ impl Cluster {
             .chain(&self.scheduler)
             .chain(&self.workers);
         for p in processes {
-            all.push_str(&format!("--- {}\n{}\n", p.log().display(), p.tail(8)));
+            all.push_str(&format!("--- {}\n{}\n", p.log().display(), p.tail(16)));
         }
         all
     }
@@ -342,6 +388,8 @@ fn import(home: &Path, name: &str, index: usize) {
 async fn up(net: Network) -> Cluster {
     let dir = tempfile::Builder::new()
         .prefix("decloud-cluster-")
+        // DECLOUD_KEEP_CLUSTER=1 keeps the homes and logs of a run for a post-mortem.
+        .disable_cleanup(std::env::var_os("DECLOUD_KEEP_CLUSTER").is_some())
         .tempdir()
         .unwrap();
     for host in HOSTS.iter().chain(&["operator", "logs"]) {
@@ -558,9 +606,7 @@ async fn services_on_separate_hosts_survive_faults_and_lose_nothing() {
         in_flight > 0,
         "the tasks were finalized before the chain stopped"
     );
-    c.chain.take().unwrap().stop("TERM").unwrap();
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    c.start_chain().await;
+    c.restart_chain().await;
     c.wait_finalized(&tasks, "the chain restarted").await;
     c.nothing_lost("the chain restarted with its state").await;
 

@@ -12,7 +12,7 @@
 //! the next one: its processes killed, its namespaces and bridge deleted.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fs::File;
+use std::fs::OpenOptions;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -296,7 +296,17 @@ impl Network {
         log: &Path,
     ) -> Result<HostProcess, ClusterError> {
         let io = |what: String| move |source| ClusterError::Io { what, source };
-        let out = File::create(log).map_err(io(format!("cannot create {}", log.display())))?;
+        // Appended, so that a restarted process's log follows its predecessor's (a post-mortem
+        // needs both).
+        let out = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .map_err(io(format!("cannot open {}", log.display())))?;
+        let since = out
+            .metadata()
+            .map_err(io(format!("cannot read {}", log.display())))?
+            .len();
         let err = out
             .try_clone()
             .map_err(io(format!("cannot open {}", log.display())))?;
@@ -310,6 +320,7 @@ impl Network {
             child,
             host: name.to_owned(),
             log: log.to_path_buf(),
+            since,
         })
     }
 
@@ -374,6 +385,8 @@ pub struct HostProcess {
     child: Child,
     host: String,
     log: PathBuf,
+    /// Where this process's output starts in `log` (earlier lines are a predecessor's).
+    since: u64,
 }
 
 impl HostProcess {
@@ -403,8 +416,12 @@ impl HostProcess {
     ) -> Result<String, ClusterError> {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
-            let text = std::fs::read_to_string(&self.log).unwrap_or_default();
-            if let Some(line) = text.lines().find(|l| l.starts_with(prefix)) {
+            let text = std::fs::read(&self.log).unwrap_or_default();
+            let ours = text.get(self.since as usize..).unwrap_or_default();
+            if let Some(line) = String::from_utf8_lossy(ours)
+                .lines()
+                .find(|l| l.starts_with(prefix))
+            {
                 return Ok(line.to_owned());
             }
             let ended = matches!(self.child.try_wait(), Ok(Some(_)));
