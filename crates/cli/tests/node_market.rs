@@ -29,7 +29,7 @@ fn start_market(home: &std::path::Path) -> (Service, String) {
 async fn the_market_node_serves_the_book_of_the_profiled_chain() {
     let devnet = Devnet::start().await.unwrap();
     let (node, pinned) = start_market(devnet.home());
-    let (url, http) = decloud_testkit::http::client_for(&pinned).unwrap();
+    let (url, http) = decloud_service::transport::api_client(&pinned).unwrap();
     let health = http.get(format!("{url}/health")).send().await.unwrap();
     assert_eq!(health.status().as_u16(), 200);
     assert_eq!(book(&http, &url, "workerpool").await, json!([]));
@@ -65,7 +65,7 @@ async fn the_market_node_serves_the_book_of_the_profiled_chain() {
     drop(node);
     assert!(devnet.home().join("market/orders.db").is_file());
     let (_node, pinned_again) = start_market(devnet.home());
-    let (url, _) = decloud_testkit::http::client_for(&pinned_again).unwrap();
+    let (url, _) = decloud_service::transport::api_client(&pinned_again).unwrap();
     // The key is kept: clients pinned to the first start still reach it.
     assert_eq!(
         pinned_again.split('#').nth(1),

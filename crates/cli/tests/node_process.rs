@@ -193,7 +193,7 @@ async fn parallel_downloads_of_a_large_blob_stream_in_little_memory() {
     };
     let node = Node::start(home.path(), &dir);
     // The node speaks TLS: its URL carries its key (…/blobs#sha256:…).
-    let (blobs, http) = decloud_testkit::http::client_for(&node.url).unwrap();
+    let (blobs, http) = decloud_service::transport::api_client(&node.url).unwrap();
     // Warm up: the first request's allocations are not the downloads'.
     let base = blobs.trim_end_matches("/blobs");
     let health = http.get(format!("{base}/health")).send().await.unwrap();

@@ -37,7 +37,7 @@ async fn secrets_are_pushed_and_shown_but_never_printed() {
         url.starts_with("https://127.0.0.1:") && url.contains("#sha256:"),
         "{url}"
     );
-    let (base, http) = decloud_testkit::http::client_for(&url).unwrap();
+    let (base, http) = decloud_service::transport::api_client(&url).unwrap();
     let health = http
         .get(format!("{base}/health"))
         .send()

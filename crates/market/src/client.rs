@@ -9,8 +9,6 @@
 //! # Ok(()) }
 //! ```
 
-use std::time::Duration;
-
 use alloy::primitives::{Address, B256};
 use alloy::signers::SignerSync;
 use serde::Serialize;
@@ -78,21 +76,13 @@ impl MarketClient {
     /// A client of the market at `base_url`, a pinned URL (e.g.
     /// `https://10.0.0.5:7600#sha256:9f86...`; `http://127.0.0.1:7600` on a devnet).
     pub fn new(base_url: &str) -> Result<Self, ClientError> {
-        let pinned: decloud_service::transport::PinnedUrl = base_url
-            .parse()
-            .map_err(|_| ClientError::BadUrl(base_url.to_string()))?;
-        let base = pinned.base().to_owned();
-        if !is_http_url(&base) {
-            return Err(ClientError::BadUrl(base_url.to_string()));
-        }
-        let builder = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(5))
-            .timeout(Duration::from_secs(30));
-        let http = decloud_service::transport::http_client(&pinned, builder).map_err(|e| {
-            ClientError::Unreachable {
-                url: base.clone(),
-                reason: e.to_string(),
-            }
+        use decloud_service::transport::{TransportError, api_client};
+        let (base, http) = api_client(base_url).map_err(|e| match e {
+            TransportError::Client(reason) => ClientError::Unreachable {
+                url: base_url.to_string(),
+                reason,
+            },
+            _ => ClientError::BadUrl(base_url.to_string()),
         })?;
         Ok(Self { base, http })
     }
@@ -212,18 +202,6 @@ impl MarketClient {
             message,
         })
     }
-}
-
-/// Whether `url` is `http(s)://host[:port][/path]`.
-fn is_http_url(url: &str) -> bool {
-    let Some(rest) = url
-        .strip_prefix("http://")
-        .or_else(|| url.strip_prefix("https://"))
-    else {
-        return false;
-    };
-    let host = rest.split('/').next().unwrap_or_default();
-    !host.is_empty() && !host.contains(char::is_whitespace)
 }
 
 #[cfg(test)]

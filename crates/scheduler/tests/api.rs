@@ -9,7 +9,7 @@ use alloy::signers::SignerSync;
 use alloy::signers::local::PrivateKeySigner;
 use decloud_protocol::pool::{Challenge, LoginRequest, Session};
 use decloud_scheduler::{SchedulerConfig, SchedulerError};
-use decloud_testkit::http::client_for;
+use decloud_service::transport::api_client;
 use decloud_testkit::pool::{self, DealRequest, POOL_OWNER, Pool, PoolOptions, REQUESTER};
 use decloud_testkit::{Devnet, anvil};
 use serde_json::{Value, json};
@@ -69,7 +69,7 @@ async fn workerless_pool(devnet: &Devnet, follow_interval: Option<Duration>) -> 
 async fn logins_sessions_and_bad_input_get_clear_refusals() {
     let devnet = Devnet::start().await.unwrap();
     let pool = workerless_pool(&devnet, None).await;
-    let (url, http) = client_for(&pool.scheduler_url().unwrap()).unwrap();
+    let (url, http) = api_client(&pool.scheduler_url().unwrap()).unwrap();
     let key = PrivateKeySigner::random();
     // Only members log in: the pool's owner admits this key (its own tests cover the refusals).
     pool::admit(&pool, key.address(), 2).await.unwrap();
@@ -105,7 +105,7 @@ async fn logins_sessions_and_bad_input_get_clear_refusals() {
     // (A connection of its own: the server closes it without reading the whole body. Just over
     // the limit, so that the whole body is written before the answer comes, TLS or not.)
     let (status, _) = refusal(
-        client_for(&pool.scheduler_url().unwrap())
+        api_client(&pool.scheduler_url().unwrap())
             .unwrap()
             .1
             .post(format!("{url}/v1/login"))
@@ -216,7 +216,7 @@ async fn a_deal_a_reorg_removes_is_forgotten() {
     let snapshot = anvil::snapshot(&devnet).await.unwrap();
     let deal = pool.deal(&DealRequest::new(app)).await.unwrap();
     let seen = |id: B256| {
-        let (url, http) = client_for(&url).unwrap();
+        let (url, http) = api_client(&url).unwrap();
         async move {
             http.get(format!("{url}/v1/deals/{id}"))
                 .send()

@@ -71,7 +71,7 @@ async fn reports_need_what_the_description_says() {
         .login()
         .await
         .unwrap();
-    let (base, http) = decloud_testkit::http::client_for(&url).unwrap();
+    let (base, http) = decloud_service::transport::api_client(&url).unwrap();
     let report = format!("{base}/v1/tasks/{}/report", B256::repeat_byte(7));
     let too_long = "x".repeat(MAX_LOCATION_CHARS + 1);
     for (body, says) in [

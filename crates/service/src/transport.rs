@@ -192,6 +192,24 @@ pub fn http_client(
         .map_err(|e| TransportError::Client(e.to_string()))
 }
 
+/// How long a client of a request/response API waits for a connection.
+pub const API_CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+/// How long a client of a request/response API waits for a whole request (long polls set
+/// their own).
+pub const API_REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// A client of the request/response API at `url` (a pinned URL as a service prints it, or plain
+/// `http://` on a devnet), with [`API_CONNECT_TIMEOUT`] and [`API_REQUEST_TIMEOUT`]: the URL
+/// without its pin (to append paths to) and the client.
+pub fn api_client(url: &str) -> Result<(String, reqwest::Client), TransportError> {
+    let pinned: PinnedUrl = url.parse()?;
+    let builder = reqwest::Client::builder()
+        .connect_timeout(API_CONNECT_TIMEOUT)
+        .timeout(API_REQUEST_TIMEOUT);
+    let client = http_client(&pinned, builder)?;
+    Ok((pinned.base().to_owned(), client))
+}
+
 /// `error` and its causes on one line: reqwest says "error sending request" and leaves the
 /// reason (a refused connection, a TLS key that is not the pinned one) to its causes.
 pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {

@@ -10,8 +10,6 @@
 //! # Ok(()) }
 //! ```
 
-use std::time::Duration;
-
 use alloy::primitives::{Address, B256};
 use alloy::signers::local::PrivateKeySigner;
 use decloud_protocol::tee::{self, MAX_SECRET_BYTES, MAX_WRITE_AHEAD_SECS, SecretKind};
@@ -76,21 +74,13 @@ pub struct SmsClient {
 impl SmsClient {
     /// A client of the SMS at `base_url`, a pinned URL.
     pub fn new(base_url: &str) -> Result<Self, SmsClientError> {
-        let pinned: decloud_service::transport::PinnedUrl = base_url
-            .parse()
-            .map_err(|_| SmsClientError::BadUrl(base_url.to_string()))?;
-        let base = pinned.base().to_owned();
-        if !(base.starts_with("http://") || base.starts_with("https://")) {
-            return Err(SmsClientError::BadUrl(base_url.to_string()));
-        }
-        let builder = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(5))
-            .timeout(Duration::from_secs(30));
-        let http = decloud_service::transport::http_client(&pinned, builder).map_err(|e| {
-            SmsClientError::Unreachable {
-                url: base.clone(),
-                reason: e.to_string(),
-            }
+        use decloud_service::transport::{TransportError, api_client};
+        let (base, http) = api_client(base_url).map_err(|e| match e {
+            TransportError::Client(reason) => SmsClientError::Unreachable {
+                url: base_url.to_string(),
+                reason,
+            },
+            _ => SmsClientError::BadUrl(base_url.to_string()),
         })?;
         Ok(Self { base, http })
     }

@@ -198,7 +198,7 @@ pub async fn hub_events<E: SolEvent>(chain: &Client, task: B256) -> Result<Vec<E
 /// The scheduler at `url`'s view of `task` (`GET /v1/tasks/{task}`), `None` when it does not
 /// answer one.
 pub async fn scheduler_task(url: &str, task: B256) -> Option<TaskReport> {
-    let (url, http) = crate::http::client_for(url).ok()?;
+    let (url, http) = decloud_service::transport::api_client(url).ok()?;
     let response = http
         .get(format!("{url}/v1/tasks/{task}"))
         .send()

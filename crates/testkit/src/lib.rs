@@ -15,7 +15,6 @@ pub mod anvil;
 pub mod cluster;
 pub mod fixtures;
 pub mod hostile;
-pub mod http;
 pub mod market;
 pub mod openapi;
 pub mod pool;

@@ -75,7 +75,8 @@ impl IdleMarket {
 
     /// The market's URL without its pin, and a client pinned to its key.
     fn http(&self) -> Result<(String, reqwest::Client), FixtureError> {
-        crate::http::client_for(&self.url()).map_err(|e| FixtureError::Transport(e.to_string()))
+        decloud_service::transport::api_client(&self.url())
+            .map_err(|e| FixtureError::Transport(e.to_string()))
     }
 
     /// The market's URL without its pin, to append API paths to.

@@ -46,7 +46,8 @@ pub fn routed_paths(router_source: &str) -> BTreeSet<String> {
 }
 
 fn client(base: &str) -> Result<(String, reqwest::Client), OpenApiError> {
-    crate::http::client_for(base).map_err(|e| OpenApiError::NotOpenApi(format!("{base}: {e}")))
+    decloud_service::transport::api_client(base)
+        .map_err(|e| OpenApiError::NotOpenApi(format!("{base}: {e}")))
 }
 
 /// The OpenAPI description the service at `base` serves at `/openapi.json`.

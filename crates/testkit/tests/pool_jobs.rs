@@ -15,7 +15,7 @@ const ADMIN_PASSWORD: &str = "pool administrator password";
 /// Sends `body` (or a GET) to the scheduler with `token`; the status and the JSON answer (or
 /// the raw bytes as a JSON string when not JSON).
 async fn call(url: &str, token: Option<&str>, path: &str, body: Option<Value>) -> (u16, Value) {
-    let (url, http) = decloud_testkit::http::client_for(url).unwrap();
+    let (url, http) = decloud_service::transport::api_client(url).unwrap();
     let mut request = match &body {
         Some(b) => http.post(format!("{url}{path}")).json(b),
         None => http.get(format!("{url}{path}")),
@@ -286,7 +286,7 @@ async fn a_deal_of_a_private_on_chain_app_runs_only_on_its_owners_private_worker
 }
 
 async fn call_delete(url: &str, token: &str, path: &str) -> (u16, Value) {
-    let (url, http) = decloud_testkit::http::client_for(url).unwrap();
+    let (url, http) = decloud_service::transport::api_client(url).unwrap();
     let response = http
         .delete(format!("{url}{path}"))
         .bearer_auth(token)

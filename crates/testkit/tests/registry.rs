@@ -67,7 +67,8 @@ fn refused(result: Result<impl std::fmt::Debug, ClientError>, status: u16) -> St
 
 /// The scheduler's registered workers (`GET /v1/workers`).
 async fn workers(pool: &Pool) -> Vec<Value> {
-    let (base, http) = decloud_testkit::http::client_for(&pool.scheduler_url().unwrap()).unwrap();
+    let (base, http) =
+        decloud_service::transport::api_client(&pool.scheduler_url().unwrap()).unwrap();
     let url = format!("{base}/v1/workers");
     let list: Value = http.get(url).send().await.unwrap().json().await.unwrap();
     list.as_array().unwrap().clone()
@@ -201,7 +202,8 @@ async fn a_worker_that_leaves_loses_its_session_and_its_task_goes_to_another() {
 async fn a_challenge_flood_gets_429_and_the_open_challenges_stay_bounded() {
     let devnet = Devnet::start().await.unwrap();
     let (pool, _) = pool_with_app(&devnet).await;
-    let (base, http) = decloud_testkit::http::client_for(&pool.scheduler_url().unwrap()).unwrap();
+    let (base, http) =
+        decloud_service::transport::api_client(&pool.scheduler_url().unwrap()).unwrap();
     let url = format!("{base}/v1/login/challenge");
     let limits = decloud_scheduler::limits::RateLimits::default();
     let mut refusals = 0;

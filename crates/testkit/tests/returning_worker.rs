@@ -15,7 +15,7 @@ use decloud_testkit::hostile::Hostile;
 /// The scheduler's view of its workers.
 async fn workers(pool: &Pool) -> Vec<WorkerInfo> {
     let url = pool.scheduler_url().unwrap();
-    let (base, http) = decloud_testkit::http::client_for(&url).unwrap();
+    let (base, http) = decloud_service::transport::api_client(&url).unwrap();
     let response = http.get(format!("{base}/v1/workers")).send().await.unwrap();
     response.json().await.unwrap()
 }
