@@ -21,8 +21,6 @@ pub const PROFILE_FILE: &str = "chain.toml";
 /// Directory of the named profiles inside `$DECLOUD_HOME`.
 pub const PROFILES_DIR: &str = "chains";
 
-/// Chain ids of development chains: anvil's and hardhat's defaults.
-pub const DEVNET_CHAIN_IDS: [u64; 2] = [31337, 1337];
 
 /// Blocks per `eth_getLogs` when the profile sets no `max_log_range`.
 pub const DEFAULT_MAX_LOG_RANGE: u64 = crate::follower::DEFAULT_MAX_RANGE;
@@ -54,8 +52,9 @@ pub struct ChainProfile {
     /// The profile's name (`decloud chain add NAME`); absent in the devnet's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    /// Whether the chain is a development chain (plain HTTP allowed, accounts funded for free,
-    /// simulated TEEs accepted); absent: decided by the chain id ([`DEVNET_CHAIN_IDS`]).
+    /// Whether the chain is a development chain (plain HTTP allowed, accounts funded for free);
+    /// absent: decided by the chain id ([`decloud_protocol::DEVNET_CHAIN_IDS`]). Simulated TEEs
+    /// go by the chain id alone: a profile cannot turn them on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub devnet: Option<bool>,
     /// What the RPC provider allows and what transactions may pay; every field is optional.
@@ -119,7 +118,7 @@ impl ChainProfile {
     /// Whether this is a development chain: the profile's `devnet` field, else its chain id.
     pub fn is_devnet(&self) -> bool {
         self.devnet
-            .unwrap_or(DEVNET_CHAIN_IDS.contains(&self.chain_id))
+            .unwrap_or(decloud_protocol::is_devnet_chain_id(self.chain_id))
     }
 
     /// Most blocks asked for in one `eth_getLogs`.

@@ -37,3 +37,13 @@ pub use order::{
 };
 pub use status::TaskStatus;
 pub use tag::Tag;
+
+/// Chain ids of local development chains: anvil's and hardhat's default (31337, the id
+/// `decloud devnet up` uses) and the common local-node id 1337. Plain HTTP, free funding and
+/// simulated TEEs are for these alone.
+pub const DEVNET_CHAIN_IDS: [u64; 2] = [31337, 1337];
+
+/// Whether `chain_id` is one of [`DEVNET_CHAIN_IDS`].
+pub fn is_devnet_chain_id(chain_id: u64) -> bool {
+    DEVNET_CHAIN_IDS.contains(&chain_id)
+}

@@ -8,7 +8,7 @@ use crate::quote::{TD_ATTRIBUTE_DEBUG, TEE_TYPE_TDX, TdMeasurements, one_line};
 use crate::sim::{SIM_ROOT_CA_DER, sim_announcement, sim_collateral};
 use crate::{
     Appraisal, AppraisalError, Appraiser, Collateral, Evidence, Policy, ReportData, TcbStatus,
-    TeeKind, is_devnet,
+    TeeKind, is_devnet_chain_id,
 };
 
 /// Intel's SGX Provisioning Certification Root CA (DER), the root every real TDX quote chains
@@ -44,7 +44,7 @@ impl DcapAppraiser {
     /// Appraises `sim` quotes under the committed test root with the committed collateral;
     /// refused unless `chain_id` is a devnet.
     pub fn sim(chain_id: u64) -> Result<Self, AppraisalError> {
-        if !is_devnet(chain_id) {
+        if !is_devnet_chain_id(chain_id) {
             return Err(AppraisalError::SimOnNonDevnet { chain_id });
         }
         Ok(Self::build(
@@ -69,7 +69,7 @@ impl DcapAppraiser {
         chain_id: u64,
         root_der: Vec<u8>,
     ) -> Result<Self, AppraisalError> {
-        if kind == TeeKind::Sim && !is_devnet(chain_id) {
+        if kind == TeeKind::Sim && !is_devnet_chain_id(chain_id) {
             return Err(AppraisalError::SimOnNonDevnet { chain_id });
         }
         Ok(Self::build(kind, chain_id, root_der, None))
@@ -116,7 +116,7 @@ impl Appraiser for DcapAppraiser {
         policy: &Policy,
         now: u64,
     ) -> Result<Appraisal, AppraisalError> {
-        if evidence.kind == TeeKind::Sim && !is_devnet(self.chain_id) {
+        if evidence.kind == TeeKind::Sim && !is_devnet_chain_id(self.chain_id) {
             return Err(AppraisalError::SimOnNonDevnet {
                 chain_id: self.chain_id,
             });

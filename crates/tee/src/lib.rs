@@ -7,7 +7,7 @@
 //!   chains to Intel's SGX root CA;
 //! - [`sim::SimAttester`] builds the same bytes itself and signs them under the committed
 //!   **test PKI** in `sim-pki/`. Anyone can forge such quotes (the keys are public), so `sim` is
-//!   refused on every chain that is not a devnet ([`is_devnet`]).
+//!   refused on every chain that is not a devnet ([`decloud_protocol::is_devnet_chain_id`]).
 //!
 //! One appraiser, [`DcapAppraiser`], verifies both with the `dcap-qvl` crate (Intel's DCAP
 //! verification in pure Rust), given the pinned root and the collateral: Intel's root for `tdx`,
@@ -36,14 +36,7 @@ pub use error::{AppraisalError, AttestError};
 pub use quote::{Measurement, TdMeasurements};
 pub use report_data::{REPORT_DATA_DOMAIN, ReportData, ReportDataFields, ReportDataParseError};
 
-/// Chain ids on which `sim` attestation is accepted: anvil's and hardhat's default (31337, the
-/// id `decloud devnet up` uses) and the common local-node id 1337.
-pub const DEVNET_CHAIN_IDS: [u64; 2] = [31337, 1337];
-
-/// Whether `chain_id` is a local development chain, the only place `sim` is accepted.
-pub fn is_devnet(chain_id: u64) -> bool {
-    DEVNET_CHAIN_IDS.contains(&chain_id)
-}
+use decloud_protocol::{DEVNET_CHAIN_IDS, is_devnet_chain_id};
 
 pub(crate) fn devnet_list() -> String {
     DEVNET_CHAIN_IDS

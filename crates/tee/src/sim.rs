@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256, Sha384};
 
 use crate::quote::{self, ENCLAVE_REPORT_LEN, TD_ATTRIBUTE_DEBUG, TdMeasurements, TdReportBody};
 use crate::{
-    AttestError, Attester, Collateral, Evidence, ReportData, TeeKind, devnet_list, is_devnet,
+    AttestError, Attester, Collateral, Evidence, ReportData, TeeKind, devnet_list, is_devnet_chain_id,
 };
 
 /// The committed test root CA (DER), the root a `sim` appraiser pins.
@@ -120,7 +120,7 @@ impl SimAttester {
         measurements: TdMeasurements,
         collateral: Option<Collateral>,
     ) -> Result<Self, AttestError> {
-        if !is_devnet(chain_id) {
+        if !is_devnet_chain_id(chain_id) {
             return Err(AttestError::SimOnNonDevnet {
                 chain_id,
                 devnets: devnet_list(),

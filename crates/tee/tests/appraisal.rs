@@ -301,12 +301,12 @@ fn sim_is_refused_on_a_non_devnet_chain() {
             .unwrap_err();
         assert_eq!(err, AppraisalError::SimOnNonDevnet { chain_id: chain });
     }
-    for chain in decloud_tee::DEVNET_CHAIN_IDS {
+    for chain in decloud_protocol::DEVNET_CHAIN_IDS {
         SimAttester::new(chain).unwrap();
         DcapAppraiser::sim(chain).unwrap();
     }
     // The devnet `decloud devnet up` starts is one of them.
-    assert!(decloud_tee::is_devnet(
+    assert!(decloud_protocol::is_devnet_chain_id(
         decloud_chain::anvil::DEVNET_CHAIN_ID
     ));
 }

@@ -401,7 +401,7 @@ pub(crate) async fn run(args: NodeArgs, home: &Path) -> anyhow::Result<()> {
             Some(url) => url.clone(),
             None => sqlite_under(home, "sms", "secrets.db")?,
         };
-        let devnet = decloud_tee::is_devnet(profile.chain_id);
+        let devnet = decloud_protocol::is_devnet_chain_id(profile.chain_id);
         config.sms = Some(decloud_sms::SmsConfig {
             listen: sms.sms_listen,
             database_url,
