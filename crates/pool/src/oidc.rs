@@ -39,7 +39,7 @@ const JWKS_TTL: Duration = Duration::from_secs(3600);
 /// Shortest time between two fetches of one issuer's keys.
 const MIN_REFETCH: Duration = Duration::from_secs(60);
 /// Largest JWKS document read.
-const MAX_JWKS_BYTES: usize = 256 * 1024;
+const MAX_JWKS_BYTES: u64 = 256 * 1024;
 /// Seconds of clock difference tolerated on `exp` and `nbf`.
 const LEEWAY_SECS: u64 = 30;
 
@@ -244,13 +244,12 @@ impl Verifier {
         if !response.status().is_success() {
             return Err(format!("status {}", response.status()));
         }
-        let body = response
-            .bytes()
+        use decloud_service::transport::{BodyError, read_body_capped};
+        read_body_capped(response, MAX_JWKS_BYTES)
             .await
-            .map_err(|e| e.without_url().to_string())?;
-        if body.len() > MAX_JWKS_BYTES {
-            return Err("the document is too large".into());
-        }
-        Ok(body.to_vec())
+            .map_err(|e| match e {
+                BodyError::TooLarge { .. } => "the document is too large".to_owned(),
+                BodyError::Transfer(e) => e.without_url().to_string(),
+            })
     }
 }

@@ -300,7 +300,7 @@ impl SchedulerClient {
         max_bytes: u64,
     ) -> Result<Vec<u8>, ClientError> {
         let token = self.token().await?;
-        let mut response = self
+        let response = self
             .http
             .get(format!("{}/v1/pool/work/{job}/{part}", self.url))
             .bearer_auth(token)
@@ -312,17 +312,16 @@ impl SchedulerClient {
             let _: Option<serde_json::Value> = self.read(response).await?;
             return Err(self.unreachable("no content"));
         }
-        let mut bytes = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(|e| self.unreachable(e))? {
-            if (bytes.len() + chunk.len()) as u64 > max_bytes {
-                return Err(ClientError::Refused {
+        use decloud_service::transport::{BodyError, read_body_capped};
+        read_body_capped(response, max_bytes)
+            .await
+            .map_err(|e| match e {
+                BodyError::TooLarge { .. } => ClientError::Refused {
                     status: 413,
                     message: format!("the job's {part} is over {max_bytes} bytes"),
-                });
-            }
-            bytes.extend_from_slice(&chunk);
-        }
-        Ok(bytes)
+                },
+                BodyError::Transfer(e) => self.unreachable(e),
+            })
     }
 
     /// Ends the pool job `job` this worker holds with its result or its failure.

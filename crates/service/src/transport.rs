@@ -210,6 +210,40 @@ pub fn api_client(url: &str) -> Result<(String, reqwest::Client), TransportError
     Ok((pinned.base().to_owned(), client))
 }
 
+/// Why a response body was not read whole.
+#[derive(Debug, thiserror::Error)]
+pub enum BodyError {
+    /// The body is longer than the reader allows.
+    #[error("the body is over {limit} bytes")]
+    TooLarge {
+        /// The most bytes the reader allows.
+        limit: u64,
+    },
+    /// The transfer failed.
+    #[error(transparent)]
+    Transfer(#[from] reqwest::Error),
+}
+
+/// `response`'s body, refused as soon as it passes `max_bytes` (before any of it is read when
+/// the server announces a longer one): a peer cannot make the reader hold more than that.
+pub async fn read_body_capped(
+    mut response: reqwest::Response,
+    max_bytes: u64,
+) -> Result<Vec<u8>, BodyError> {
+    let too_large = BodyError::TooLarge { limit: max_bytes };
+    if response.content_length().is_some_and(|n| n > max_bytes) {
+        return Err(too_large);
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await? {
+        if (body.len() + chunk.len()) as u64 > max_bytes {
+            return Err(too_large);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
 /// `error` and its causes on one line: reqwest says "error sending request" and leaves the
 /// reason (a refused connection, a TLS key that is not the pinned one) to its causes.
 pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {

@@ -293,3 +293,60 @@ async fn handlers_see_the_clients_address() {
         "{peer}"
     );
 }
+
+/// A server that answers every connection with `chunks` chunks of 1 KiB, chunked (no length
+/// announced), or with a `Content-Length` of `announced` and no body at all.
+async fn raw_server(chunks: usize, announced: Option<u64>) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind(loopback()).await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let mut request = [0u8; 1024];
+            let _ = socket.read(&mut request).await;
+            if let Some(length) = announced {
+                let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {length}\r\n\r\n");
+                let _ = socket.write_all(head.as_bytes()).await;
+                continue;
+            }
+            let mut out = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+            for _ in 0..chunks {
+                out.extend_from_slice(b"400\r\n");
+                out.extend_from_slice(&[b'a'; 1024]);
+                out.extend_from_slice(b"\r\n");
+            }
+            out.extend_from_slice(b"0\r\n\r\n");
+            let _ = socket.write_all(&out).await;
+        }
+    });
+    url
+}
+
+#[tokio::test]
+async fn a_capped_body_is_read_up_to_its_cap_and_refused_past_it() {
+    use decloud_service::transport::{BodyError, read_body_capped};
+    let get = |url: String| async move { reqwest::get(url).await.unwrap() };
+    // 8 KiB, streamed: read whole at a cap of 8 KiB, refused at one byte less.
+    let url = raw_server(8, None).await;
+    let body = read_body_capped(get(url.clone()).await, 8 * 1024)
+        .await
+        .unwrap();
+    assert_eq!(body, vec![b'a'; 8 * 1024]);
+    let refused = read_body_capped(get(url).await, 8 * 1024 - 1).await;
+    assert!(
+        matches!(refused, Err(BodyError::TooLarge { limit }) if limit == 8 * 1024 - 1),
+        "{refused:?}"
+    );
+    // A length announced over the cap is refused before any byte arrives (none ever does).
+    let url = raw_server(0, Some(1 << 30)).await;
+    let refused = tokio::time::timeout(
+        Duration::from_secs(10),
+        read_body_capped(get(url).await, 1024),
+    )
+    .await
+    .expect("refused at once, not after waiting for the body");
+    assert!(
+        matches!(refused, Err(BodyError::TooLarge { .. })),
+        "{refused:?}"
+    );
+}
