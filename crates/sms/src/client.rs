@@ -16,11 +16,11 @@ use decloud_protocol::tee::{self, MAX_SECRET_BYTES, MAX_WRITE_AHEAD_SECS, Secret
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::api::{
+use crate::seal;
+use crate::wire::{
     ChallengeAnswer, NonceInfo, PutSecretBody, ReleaseAnswer, ReleaseRequest, SecretInfo, SmsInfo,
     WriteRequest,
 };
-use crate::seal;
 
 /// Default address of an SMS started by `decloud node --sms`.
 pub const DEFAULT_SMS_URL: &str = "http://127.0.0.1:7650";

@@ -13,6 +13,7 @@ pub mod chain;
 pub mod client;
 pub mod seal;
 pub mod store;
+pub mod wire;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -23,10 +24,10 @@ use decloud_chain::ChainProfile;
 use decloud_service::Service;
 use decloud_tee::TeeKind;
 
-pub use api::{ChallengeAnswer, ReleaseAnswer, ReleaseRequest, SecretInfo, SmsInfo, WriteRequest};
 pub use client::SmsClient;
 pub use seal::{NodeKey, SealError, Sealed};
 pub use store::SecretStore;
+pub use wire::{ChallengeAnswer, ReleaseAnswer, ReleaseRequest, SecretInfo, SmsInfo, WriteRequest};
 
 /// Name a deal's request params use to list the requester's secrets it needs:
 /// `{"secrets": ["NAME", ...]}`.
