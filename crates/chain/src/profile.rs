@@ -21,7 +21,6 @@ pub const PROFILE_FILE: &str = "chain.toml";
 /// Directory of the named profiles inside `$DECLOUD_HOME`.
 pub const PROFILES_DIR: &str = "chains";
 
-
 /// Blocks per `eth_getLogs` when the profile sets no `max_log_range`.
 pub const DEFAULT_MAX_LOG_RANGE: u64 = crate::follower::DEFAULT_MAX_RANGE;
 
