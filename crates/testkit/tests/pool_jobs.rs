@@ -43,39 +43,71 @@ async fn login(url: &str, user: &str, password: &str) -> String {
     body["token"].as_str().unwrap().to_owned()
 }
 
+/// A pool of two workers with a user ann, whose private machine is worker 0; worker 1 stays
+/// public (and idle).
+struct Ann {
+    _devnet: Devnet,
+    pool: Pool,
+    url: String,
+    /// The administrator's session.
+    admin: String,
+    anns: alloy::primitives::Address,
+    public: alloy::primitives::Address,
+}
+
+impl Ann {
+    async fn start() -> Self {
+        let devnet = Devnet::start().await.unwrap();
+        let pool = Pool::start(
+            &devnet,
+            PoolOptions {
+                workers: 2,
+                pool_admin_password: Some(ADMIN_PASSWORD.into()),
+                ..PoolOptions::default()
+            },
+        )
+        .await
+        .unwrap();
+        let url = pool.scheduler_url().unwrap();
+        let admin = login(&url, "admin", ADMIN_PASSWORD).await;
+        let (status, body) = call(
+            &url,
+            Some(&admin),
+            "/v1/pool/users",
+            Some(json!({"name": "ann", "password": "ann's password"})),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        let (anns, public) = (pool.worker_address(0), pool.worker_address(1));
+        let (status, body) = call(
+            &url,
+            Some(&admin),
+            "/v1/pool/workers",
+            Some(json!({"address": anns, "owner": "ann", "confinement": "private"})),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        Self {
+            _devnet: devnet,
+            pool,
+            url,
+            admin,
+            anns,
+            public,
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_private_app_runs_only_on_its_owners_private_worker() {
-    let devnet = Devnet::start().await.unwrap();
-    let pool = Pool::start(
-        &devnet,
-        PoolOptions {
-            workers: 2,
-            pool_admin_password: Some(ADMIN_PASSWORD.into()),
-            ..PoolOptions::default()
-        },
-    )
-    .await
-    .unwrap();
-    let url = pool.scheduler_url().unwrap();
-    let admin = login(&url, "admin", ADMIN_PASSWORD).await;
-    let (status, body) = call(
-        &url,
-        Some(&admin),
-        "/v1/pool/users",
-        Some(json!({"name": "ann", "password": "ann's password"})),
-    )
-    .await;
-    assert_eq!(status, 200, "{body}");
-    // Worker 0 is ann's private machine; worker 1 stays public (and idle).
-    let (anns, public) = (pool.worker_address(0), pool.worker_address(1));
-    let (status, body) = call(
-        &url,
-        Some(&admin),
-        "/v1/pool/workers",
-        Some(json!({"address": anns, "owner": "ann", "confinement": "private"})),
-    )
-    .await;
-    assert_eq!(status, 200, "{body}");
+    let Ann {
+        _devnet,
+        pool: _pool,
+        url,
+        admin,
+        anns,
+        public,
+    } = Ann::start().await;
     let ann = login(&url, "ann", "ann's password").await;
     let greeting = decloud_testkit::fixtures::example_app("greeting").unwrap();
     let (status, app) = call(
@@ -205,36 +237,14 @@ async fn a_requester_finds_its_deals_tasks_among_its_jobs_after_a_wallet_login()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_deal_of_a_private_on_chain_app_runs_only_on_its_owners_private_worker() {
-    let devnet = Devnet::start().await.unwrap();
-    let pool = Pool::start(
-        &devnet,
-        PoolOptions {
-            workers: 2,
-            pool_admin_password: Some(ADMIN_PASSWORD.into()),
-            ..PoolOptions::default()
-        },
-    )
-    .await
-    .unwrap();
-    let url = pool.scheduler_url().unwrap();
-    let admin = login(&url, "admin", ADMIN_PASSWORD).await;
-    let (status, body) = call(
-        &url,
-        Some(&admin),
-        "/v1/pool/users",
-        Some(json!({"name": "ann", "password": "ann's password"})),
-    )
-    .await;
-    assert_eq!(status, 200, "{body}");
-    let (anns, public) = (pool.worker_address(0), pool.worker_address(1));
-    let (status, body) = call(
-        &url,
-        Some(&admin),
-        "/v1/pool/workers",
-        Some(json!({"address": anns, "owner": "ann", "confinement": "private"})),
-    )
-    .await;
-    assert_eq!(status, 200, "{body}");
+    let Ann {
+        _devnet,
+        pool,
+        url,
+        admin,
+        anns,
+        public,
+    } = Ann::start().await;
     let wasm = decloud_testkit::fixtures::example_app("greeting").unwrap();
     let app = pool.deploy_app("greeting", &wasm).await.unwrap();
     let confine = json!({"address": app, "kind": "app", "owner": "ann", "confinement": "private"});
