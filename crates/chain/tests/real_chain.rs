@@ -54,6 +54,39 @@ async fn pending_of(devnet: &Devnet, from: Address) -> Vec<(String, u128)> {
     found
 }
 
+/// Sends a deposit of `amount` from `client`'s wallet in the background and waits until the
+/// node holds it pending: the send's handle and the pending version (hash, max fee).
+async fn deposit_until_pending(
+    devnet: &Devnet,
+    client: &Arc<Client>,
+    amount: u64,
+) -> (
+    tokio::task::JoinHandle<
+        Result<alloy::rpc::types::TransactionReceipt, decloud_chain::ChainError>,
+    >,
+    (String, u128),
+) {
+    let me = client.address().unwrap();
+    let sending = {
+        let client = client.clone();
+        tokio::spawn(async move {
+            let deposit = client
+                .hub()
+                .deposit(U256::from(amount))
+                .into_transaction_request();
+            client.send("depositing", deposit).await
+        })
+    };
+    let first = decloud_testkit::fixtures::eventually(
+        Duration::from_secs(60),
+        "the transaction pending",
+        || async { pending_of(devnet, me).await.into_iter().next() },
+    )
+    .await
+    .unwrap();
+    (sending, first)
+}
+
 /// Lets the hub take up to 1000 tokens from the client's wallet.
 async fn approve(client: &Client) {
     let hub = client.profile().contracts.hub;
@@ -88,27 +121,7 @@ async fn a_stuck_transaction_is_replaced_with_higher_fees_and_counted_once() {
 
     // Mining stops: the next deposit stays pending until replaced.
     rpc(&devnet, "evm_setAutomine", json!([false])).await;
-    let sending = {
-        let client = client.clone();
-        tokio::spawn(async move {
-            client
-                .send(
-                    "depositing",
-                    client
-                        .hub()
-                        .deposit(U256::from(7))
-                        .into_transaction_request(),
-                )
-                .await
-        })
-    };
-    let first = decloud_testkit::fixtures::eventually(
-        Duration::from_secs(60),
-        "the first version pending",
-        || async { pending_of(&devnet, me).await.into_iter().next() },
-    )
-    .await
-    .unwrap();
+    let (sending, first) = deposit_until_pending(&devnet, &client, 7).await;
     let base_fee = devnet
         .provider(0)
         .get_block_by_number(alloy::eips::BlockNumberOrTag::Latest)
@@ -193,27 +206,7 @@ async fn fees_stay_under_the_profile_cap_and_a_capped_transaction_is_not_replace
     let me = signer.address();
     let client = Arc::new(Client::connect(&profile, None, Some(signer)).await.unwrap());
 
-    let sending = {
-        let client = client.clone();
-        tokio::spawn(async move {
-            client
-                .send(
-                    "depositing",
-                    client
-                        .hub()
-                        .deposit(U256::from(2))
-                        .into_transaction_request(),
-                )
-                .await
-        })
-    };
-    let first = decloud_testkit::fixtures::eventually(
-        Duration::from_secs(60),
-        "the transaction pending",
-        || async { pending_of(&devnet, me).await.into_iter().next() },
-    )
-    .await
-    .unwrap();
+    let (sending, first) = deposit_until_pending(&devnet, &client, 2).await;
     assert!(first.1 <= cap, "{} above the cap {cap}", first.1);
     // Past two replacement rounds, still the one version: no raise fits under the cap.
     tokio::time::sleep(Duration::from_millis(2_500)).await;
