@@ -14,7 +14,8 @@ use sha2::{Digest, Sha256, Sha384};
 
 use crate::quote::{self, ENCLAVE_REPORT_LEN, TD_ATTRIBUTE_DEBUG, TdMeasurements, TdReportBody};
 use crate::{
-    AttestError, Attester, Collateral, Evidence, ReportData, TeeKind, devnet_list, is_devnet_chain_id,
+    AttestError, Attester, Collateral, Evidence, ReportData, TeeKind, devnet_list,
+    is_devnet_chain_id,
 };
 
 /// The committed test root CA (DER), the root a `sim` appraiser pins.
