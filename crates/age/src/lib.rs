@@ -73,6 +73,14 @@ pub enum AgeError {
     /// Encrypting to nobody.
     #[error("an age file needs at least one recipient")]
     NoRecipients,
+    /// An identity file could not be written or read.
+    #[error("identity file {path}: {reason}")]
+    KeyFile {
+        /// The file.
+        path: String,
+        /// What failed and what to do.
+        reason: String,
+    },
 }
 
 fn random<const N: usize>() -> Result<[u8; N], AgeError> {
@@ -134,6 +142,52 @@ impl Identity {
             .find(|l| !l.is_empty() && !l.starts_with('#'))
             .ok_or(AgeError::BadIdentity)?
             .parse()
+    }
+
+    /// Writes the identity to a new file at `path`, readable by its owner only, as
+    /// `age-keygen` does (comments naming the public key, then the key). An existing file is
+    /// never overwritten.
+    pub fn write_new_file(&self, path: &std::path::Path) -> Result<(), AgeError> {
+        use std::io::Write;
+        let failed = |reason: String| AgeError::KeyFile {
+            path: path.display().to_string(),
+            reason,
+        };
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| failed(format!("cannot create its directory: {e}")))?;
+        }
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut file = options.open(path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::AlreadyExists => failed(
+                "it exists: keep it (it opens what was encrypted to it) or move it away".into(),
+            ),
+            _ => failed(format!("cannot create: {e}")),
+        })?;
+        let text = format!(
+            "# public key: {}\n{}\n",
+            self.recipient(),
+            self.to_secret_string()
+        );
+        file.write_all(text.as_bytes())
+            .and_then(|()| file.sync_all())
+            .map_err(|e| failed(format!("cannot write: {e}")))
+    }
+
+    /// Reads the identity in the file at `path` (as `age-keygen` or
+    /// [`Identity::write_new_file`] write it).
+    pub fn read_file(path: &std::path::Path) -> Result<Self, AgeError> {
+        let text = std::fs::read_to_string(path).map_err(|e| AgeError::KeyFile {
+            path: path.display().to_string(),
+            reason: format!("cannot read: {e}"),
+        })?;
+        Self::from_file_text(&text).map_err(|_| AgeError::KeyFile {
+            path: path.display().to_string(),
+            reason: "holds no age identity (AGE-SECRET-KEY-1...)".into(),
+        })
     }
 
     /// The file key of `stanza`, if it is an X25519 stanza addressed to this identity.

@@ -202,3 +202,32 @@ fn the_stock_age_tool_reads_ours_and_we_read_its_files() {
         );
     }
 }
+
+#[test]
+fn an_identity_file_is_private_never_overwritten_and_reads_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("keys/result.key");
+    let identity = Identity::generate().unwrap();
+    identity.write_new_file(&path).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    assert_eq!(
+        Identity::read_file(&path).unwrap().recipient(),
+        identity.recipient()
+    );
+    let other = Identity::generate().unwrap();
+    let err = other.write_new_file(&path).unwrap_err();
+    assert!(err.to_string().contains("it exists"), "{err}");
+    assert_eq!(
+        Identity::read_file(&path).unwrap().recipient(),
+        identity.recipient()
+    );
+    std::fs::write(dir.path().join("junk"), "hello").unwrap();
+    let err = Identity::read_file(&dir.path().join("junk")).unwrap_err();
+    assert!(err.to_string().contains("holds no age identity"), "{err}");
+    assert!(!err.to_string().contains("hello"));
+}

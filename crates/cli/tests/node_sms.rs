@@ -13,13 +13,13 @@ use decloud_testkit::fixtures::start_service;
 
 const VALUE: &str = "sk-live-4b1f0c9e7d2a";
 
-#[tokio::test(flavor = "multi_thread")]
-async fn secrets_are_pushed_and_shown_but_never_printed() {
-    let devnet = Devnet::start().await.unwrap();
-    let mut cli = Cli::new(devnet.home(), "http://127.0.0.1:1");
+/// `decloud node --sms` on `devnet` with wallet "sms" (dev account 8) and a CLI whose default
+/// wallet is dev account 4; the node, its URL and the CLI.
+fn sms_node(devnet: &Devnet) -> (impl Drop, String, Cli) {
+    let cli = Cli::new(devnet.home(), "http://127.0.0.1:1");
     cli.import("default", 4);
     cli.import("sms", 8);
-    let (_node, url) = start_service(
+    let (node, url) = start_service(
         Command::new(env!("CARGO_BIN_EXE_decloud"))
             .args([
                 "node",
@@ -33,6 +33,13 @@ async fn secrets_are_pushed_and_shown_but_never_printed() {
             .env("DECLOUD_WALLET_PASSWORD", PASSWORD),
     )
     .unwrap();
+    (node, url, cli)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn secrets_are_pushed_and_shown_but_never_printed() {
+    let devnet = Devnet::start().await.unwrap();
+    let (_node, url, mut cli) = sms_node(&devnet);
     assert!(
         url.starts_with("https://127.0.0.1:") && url.contains("#sha256:"),
         "{url}"
@@ -129,4 +136,109 @@ async fn secrets_are_pushed_and_shown_but_never_printed() {
     let out = push(&["secret", "push", "empty", "--stdin"], "");
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && err.contains("empty"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_encrypted_dataset_and_a_result_key_reach_the_sms_and_the_stock_age_opens_them() {
+    let devnet = Devnet::start().await.unwrap();
+    let (_node, url, cli) = sms_node(&devnet);
+    let with_sms = |args: &[&str]| {
+        let mut args = args.to_vec();
+        args.push("--json");
+        let out = cli
+            .command(&args)
+            .env("DECLOUD_SMS", &url)
+            .output()
+            .unwrap();
+        decloud_testkit::fixtures::json_output(&out)
+            .unwrap_or_else(|e| panic!("decloud {}: {e}", args.join(" ")))
+    };
+    let plain = "day,price\n1,10\n2,12\n";
+    let data = cli.file("prices.csv");
+    std::fs::write(&data, plain).unwrap();
+    let data = data.to_str().unwrap();
+    let store = cli.file("store");
+    std::fs::create_dir_all(&store).unwrap();
+    let store = store.to_str().unwrap();
+
+    // Encrypted into an age file whose key stays in $DECLOUD_HOME; the stock tool opens it.
+    let sealed = cli.json(&["dataset", "encrypt", data]);
+    let (file, key) = (
+        sealed["file"].as_str().unwrap().to_owned(),
+        sealed["key_file"].as_str().unwrap().to_owned(),
+    );
+    assert!(key.starts_with(devnet.home().to_str().unwrap()), "{key}");
+    let opened = Command::new("age")
+        .args(["-d", "-i", &key, &file])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&opened.stdout), plain, "{opened:?}");
+    let stored = std::fs::read(&file).unwrap();
+    assert!(!stored.windows(5).any(|w| w == b"price"));
+    assert!(cli.fails(&["dataset", "encrypt", data]).contains("exists"));
+
+    // A plain file is not deployed as encrypted: refused before anything is sent.
+    let err = cli.fails(&[
+        "dataset",
+        "deploy",
+        "--name",
+        "plain",
+        "--file",
+        data,
+        "--upload",
+        store,
+        "--encrypted",
+    ]);
+    assert!(err.contains("not an age file"), "{err}");
+    let listed = cli.json(&["dataset", "list"]);
+    assert_eq!(listed.as_array().map(Vec::len), Some(0), "{listed}");
+
+    // Deployed with --encrypted: registered with the ciphertext's checksum, its key at the SMS.
+    let deployed = with_sms(&[
+        "dataset",
+        "deploy",
+        "--name",
+        "prices",
+        "--file",
+        &file,
+        "--upload",
+        store,
+        "--encrypted",
+    ]);
+    assert_eq!(deployed["checksum"], sealed["checksum"], "{deployed}");
+    assert_eq!(deployed["dataset_key"]["exists"], true, "{deployed}");
+    assert_eq!(deployed["dataset_key"]["version"], 1, "{deployed}");
+    assert!(!deployed.to_string().contains("AGE-SECRET-KEY"));
+
+    // The beneficiary's result key: written 0600, its recipient pushed, never overwritten.
+    let made = with_sms(&["result", "keygen"]);
+    assert_eq!(made["pushed"]["exists"], true, "{made}");
+    assert!(
+        made["recipient"].as_str().unwrap().starts_with("age1"),
+        "{made}"
+    );
+    let key_file = made["key_file"].as_str().unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(key_file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let recipient = Command::new("age-keygen")
+        .args(["-y", key_file])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&recipient.stdout).trim(),
+        made["recipient"].as_str().unwrap()
+    );
+    let before = std::fs::read(key_file).unwrap();
+    let out = cli
+        .command(&["result", "keygen"])
+        .env("DECLOUD_SMS", &url)
+        .output()
+        .unwrap();
+    let err = common::one_line_failure(&out, &["result", "keygen"]);
+    assert!(err.contains("exists"), "{err}");
+    assert_eq!(std::fs::read(key_file).unwrap(), before);
 }

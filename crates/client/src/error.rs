@@ -282,6 +282,23 @@ pub enum Error {
         /// Where the untrusted files are.
         dir: PathBuf,
     },
+    /// The result is encrypted and no identity was given to open it.
+    #[error(
+        "the result of task {task} is encrypted to its beneficiary: pass the identity that opens it (--key FILE; `decloud result keygen` writes one)"
+    )]
+    Encrypted {
+        /// The task.
+        task: B256,
+    },
+    /// The identity given does not open the encrypted result.
+    #[error("the result of task {task} is certified, but it does not open with this identity: {source}")]
+    Decrypt {
+        /// The task.
+        task: B256,
+        /// Why.
+        #[source]
+        source: decloud_age::AgeError,
+    },
     /// A local file or directory operation failed.
     #[error("{what}")]
     Io {

@@ -4,6 +4,10 @@
 //! digest recomputed from the unpacked files by the runtime's rule must give the consensus
 //! result hash of the task's `TaskConsensus` event, `keccak(taskid ‖ digest)`. For a callback
 //! deal, the callback data of `TaskFinalize` is checked the same way.
+//!
+//! An encrypted result (an age file, the result of a TEE task) is certified by its ciphertext:
+//! the digest is the sha256 of the file as stored, checked before the file is opened with the
+//! beneficiary's identity, so that the chain never tells anything about what it holds.
 
 use std::path::{Path, PathBuf};
 
@@ -41,12 +45,14 @@ fn empty_or_missing(dir: &Path) -> bool {
 }
 
 /// Downloads, checks and unpacks the result of completed task `task_id` into `dest` (which
-/// must be missing or empty), reading at most `max_bytes` of archive.
+/// must be missing or empty), reading at most `max_bytes` of archive; an encrypted result is
+/// opened with `identity`.
 pub async fn fetch_verified(
     client: &Client,
     task_id: B256,
     dest: &Path,
     max_bytes: u64,
+    identity: Option<&decloud_age::Identity>,
 ) -> Result<VerifiedResult> {
     let view = task_view(client, task_id).await?;
     if view.status != TaskStatus::Completed.as_u8() {
@@ -92,8 +98,26 @@ pub async fn fetch_verified(
             location: location.clone(),
             source,
         })?;
-    let archive =
+    let mut archive =
         std::fs::read(&archive_path).map_err(Error::io("cannot read the downloaded archive"))?;
+    let sealed_digest = if decloud_age::is_age(&archive) {
+        let digest = B256::from(ContentHash::of(&archive).0);
+        if result_hash(task_id, digest) != consensus {
+            return Err(Error::Altered {
+                location,
+                consensus,
+                dir: dest.to_path_buf(),
+            });
+        }
+        let identity = identity.ok_or(Error::Encrypted { task: task_id })?;
+        archive = decloud_age::decrypt(&archive, identity).map_err(|source| Error::Decrypt {
+            task: task_id,
+            source,
+        })?;
+        Some(digest)
+    } else {
+        None
+    };
     std::fs::create_dir_all(dest)
         .map_err(Error::io(format!("cannot create {}", dest.display())))?;
     decloud_storage::results::unpack(&archive, dest, max_bytes.saturating_mul(4)).map_err(
@@ -107,6 +131,15 @@ pub async fn fetch_verified(
     let failure = std::fs::read(dest.join(ERROR_JSON))
         .ok()
         .and_then(|bytes| serde_json::from_slice::<FailureRecord>(&bytes).ok());
+    if let Some(digest) = sealed_digest {
+        return Ok(VerifiedResult {
+            location,
+            digest,
+            failure,
+            callback_data,
+            dir: dest.to_path_buf(),
+        });
+    }
     let reference = small(deal.deal.workClockTimeRef);
     let mut candidates = Vec::new();
     if let Some(record) = &failure

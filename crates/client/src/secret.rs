@@ -43,21 +43,25 @@ pub async fn show_secret(
     sms.show(SecretKind::RequesterSecret, owner, name).await
 }
 
-/// Pushes the key of `dataset` (an age identity, `AGE-SECRET-KEY-1...`), written by its owner:
-/// what `decloud dataset deploy --encrypted` calls after registering the dataset.
+/// Pushes the key of `dataset` (the age identity that opens it), written by its owner: what
+/// `decloud dataset deploy --encrypted` calls after registering the dataset.
 pub async fn push_dataset_key(
     sms: &SmsClient,
     owner: &PrivateKeySigner,
     dataset: Address,
-    identity: &str,
+    identity: &decloud_age::Identity,
 ) -> Result<SecretInfo, SmsClientError> {
-    let identity = identity.trim();
-    if !identity.starts_with("AGE-SECRET-KEY-1") {
-        return Err(SmsClientError::Invalid(
-            "a dataset key is an age identity (AGE-SECRET-KEY-1...): make one with `age-keygen`"
-                .into(),
-        ));
-    }
-    sms.push_dataset_key(owner, dataset, identity.as_bytes(), now())
+    sms.push_dataset_key(owner, dataset, identity.to_secret_string().as_bytes(), now())
+        .await
+}
+
+/// Pushes the result recipient of `beneficiary` (its wallet signs): the public key TEE tasks
+/// for it encrypt their results to. What `decloud result keygen` calls.
+pub async fn push_result_recipient(
+    sms: &SmsClient,
+    beneficiary: &PrivateKeySigner,
+    recipient: &decloud_age::Recipient,
+) -> Result<SecretInfo, SmsClientError> {
+    sms.push_result_recipient(beneficiary, &recipient.to_string(), now())
         .await
 }

@@ -450,7 +450,8 @@ async fn demo(args: DemoArgs, _home: &Path, json: bool) -> anyhow::Result<()> {
     for (task, _, _) in &tasks {
         let dir = scratch.path().join(task.task_id.to_string());
         let verified =
-            decloud_client::result::fetch_verified(&chain, task.task_id, &dir, 64 << 20).await?;
+            decloud_client::result::fetch_verified(&chain, task.task_id, &dir, 64 << 20, None)
+                .await?;
         let text = ["result.txt", "result.json"]
             .iter()
             .find_map(|f| std::fs::read_to_string(dir.join(f)).ok())

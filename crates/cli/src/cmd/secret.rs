@@ -7,33 +7,15 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
-use decloud_client::secret::{DEFAULT_SMS_URL, SecretInfo, SmsClient};
+use decloud_client::secret::SecretInfo;
 
-use super::shared::{Untrusted, WalletAddressOpts, WalletOpts, print_json};
+use super::shared::{SmsOpts, Untrusted, WalletAddressOpts, WalletOpts, print_json};
 
 /// Arguments of `decloud secret`.
 #[derive(Args)]
 pub(crate) struct SecretArgs {
     #[command(subcommand)]
     command: SecretCommand,
-}
-
-/// Which SMS to talk to.
-#[derive(Args, Clone, Debug)]
-struct SmsOpts {
-    /// The SMS's URL with its key's fingerprint, as `decloud node --sms` printed it
-    /// (https://HOST:PORT#sha256:...) [default: the SMS on 127.0.0.1:7650 of this $DECLOUD_HOME].
-    #[arg(long, env = "DECLOUD_SMS", value_name = "URL")]
-    sms: Option<String>,
-}
-
-impl SmsOpts {
-    fn client(&self, home: &Path) -> anyhow::Result<SmsClient> {
-        let url = self.sms.clone().unwrap_or_else(|| {
-            decloud_local::node::local_service_url(home, "sms", DEFAULT_SMS_URL)
-        });
-        Ok(SmsClient::new(&url)?)
-    }
 }
 
 #[derive(Subcommand)]

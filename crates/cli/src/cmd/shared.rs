@@ -132,6 +132,29 @@ impl SignerOpts {
     }
 }
 
+/// Which SMS to talk to.
+#[derive(Args, Clone, Debug)]
+pub(crate) struct SmsOpts {
+    /// The SMS's URL with its key's fingerprint, as `decloud node --sms` printed it
+    /// (https://HOST:PORT#sha256:...) [default: the SMS on 127.0.0.1:7650 of this $DECLOUD_HOME].
+    #[arg(long, env = "DECLOUD_SMS", value_name = "URL")]
+    pub sms: Option<String>,
+}
+
+impl SmsOpts {
+    /// A client of that SMS.
+    pub(crate) fn client(&self, home: &Path) -> anyhow::Result<decloud_client::secret::SmsClient> {
+        let url = self.sms.clone().unwrap_or_else(|| {
+            decloud_local::node::local_service_url(
+                home,
+                "sms",
+                decloud_client::secret::DEFAULT_SMS_URL,
+            )
+        });
+        Ok(decloud_client::secret::SmsClient::new(&url)?)
+    }
+}
+
 /// Which market to talk to.
 #[derive(Args, Clone, Debug)]
 pub(crate) struct MarketOpts {

@@ -8,10 +8,17 @@ use alloy::rpc::types::TransactionRequest;
 use anyhow::{Context, bail};
 use clap::Args;
 use decloud_chain::client::Client;
-use decloud_client::resource::{self, Kind};
+use decloud_client::resource::{self, Kind, Resource};
 
 use super::print_resource;
-use crate::cmd::shared::{SignerOpts, parse_b256, print_json, spinner};
+use crate::cmd::shared::{SignerOpts, SmsOpts, parse_b256, print_json, spinner};
+
+/// Where `decloud dataset encrypt` keeps the identity that opens the dataset of `checksum`.
+fn dataset_key_path(home: &Path, checksum: B256) -> PathBuf {
+    home.join("keys")
+        .join("datasets")
+        .join(format!("{}.key", alloy::hex::encode(checksum)))
+}
 
 /// What identifies an app's module or a dataset: name, location, checksum.
 #[derive(Args, Clone, Debug)]
@@ -43,9 +50,8 @@ pub(super) struct ChecksumOpts {
 }
 
 impl ContentOpts {
-    /// The name, uri (where the upload put the file, when asked to upload) and checksum to
-    /// register.
-    async fn resolve(self) -> anyhow::Result<(String, String, B256)> {
+    /// The checksum to register: given, or the file's.
+    fn checksum(&self) -> anyhow::Result<B256> {
         let checksum = match (&self.checksum.checksum, &self.checksum.file) {
             (Some(hex), _) => parse_b256(hex, "checksum")?,
             (None, Some(file)) => resource::checksum_of(file)?,
@@ -54,6 +60,13 @@ impl ContentOpts {
         if checksum.is_zero() {
             bail!("the checksum is zero: pass the sha256 of the content");
         }
+        Ok(checksum)
+    }
+
+    /// The name, uri (where the upload put the file, when asked to upload) and checksum to
+    /// register.
+    async fn resolve(self) -> anyhow::Result<(String, String, B256)> {
+        let checksum = self.checksum()?;
         let uri = match (&self.upload, self.uri) {
             (None, Some(uri)) => uri,
             (Some(store), _) => {
@@ -125,8 +138,32 @@ pub(crate) struct AppDeploy {
 pub(crate) struct DatasetDeploy {
     #[command(flatten)]
     content: ContentOpts,
+    /// The dataset is an age file: once it is registered, its key goes to the SMS (signed by
+    /// the wallet), which gives it only to attested enclaves running a deal's TEE task.
+    #[arg(long)]
+    encrypted: bool,
+    /// The age identity that opens it [default: the one `decloud dataset encrypt` kept for this
+    /// checksum, $DECLOUD_HOME/keys/datasets/<checksum>.key].
+    #[arg(long, value_name = "FILE", requires = "encrypted")]
+    key: Option<PathBuf>,
+    #[command(flatten)]
+    sms: SmsOpts,
     #[command(flatten)]
     signer: SignerOpts,
+}
+
+/// Arguments of `decloud dataset encrypt`.
+#[derive(Args)]
+pub(crate) struct DatasetEncrypt {
+    /// The file to encrypt.
+    file: PathBuf,
+    /// Where to write the encrypted file [default: FILE.age].
+    #[arg(short, long, value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// Where to keep the new identity that opens it (mode 0600) [default:
+    /// $DECLOUD_HOME/keys/datasets/<checksum>.key, where `dataset deploy --encrypted` finds it].
+    #[arg(long, value_name = "FILE")]
+    key: Option<PathBuf>,
 }
 
 /// Arguments of `decloud workerpool deploy`.
@@ -154,15 +191,114 @@ pub(super) async fn app(args: AppDeploy, home: &Path, json: bool) -> anyhow::Res
     };
     let client = args.signer.connect(home).await?;
     let tx = resource::app_registration(&client, name, uri, checksum, mrenclave).await?;
-    deploy(&client, Kind::App, tx, json).await
+    let (resource, transaction) = deploy(&client, Kind::App, tx, json).await?;
+    print_deployed(Kind::App, &resource, transaction, None, json)
 }
 
 /// Runs `decloud dataset deploy`.
 pub(super) async fn dataset(args: DatasetDeploy, home: &Path, json: bool) -> anyhow::Result<()> {
+    // An encrypted dataset's key and SMS are checked before anything is uploaded or sent.
+    let encrypted = if args.encrypted {
+        let checksum = args.content.checksum()?;
+        if let Some(file) = &args.content.checksum.file {
+            let mut head = [0u8; 32];
+            let read = std::io::Read::read(
+                &mut std::fs::File::open(file)
+                    .with_context(|| format!("cannot read {}", file.display()))?,
+                &mut head,
+            )
+            .with_context(|| format!("cannot read {}", file.display()))?;
+            if !decloud_age::is_age(&head[..read]) {
+                bail!(
+                    "{} is not an age file: encrypt it first (decloud dataset encrypt {})",
+                    file.display(),
+                    file.display()
+                );
+            }
+        }
+        let key = args
+            .key
+            .clone()
+            .unwrap_or_else(|| dataset_key_path(home, checksum));
+        let identity = decloud_age::Identity::read_file(&key)
+            .context("the dataset's key (pass --key FILE, the identity that opens the file)")?;
+        Some((identity, args.sms.client(home)?))
+    } else {
+        None
+    };
     let (name, uri, checksum) = args.content.resolve().await?;
     let client = args.signer.connect(home).await?;
     let tx = resource::dataset_registration(&client, name, uri, checksum).await?;
-    deploy(&client, Kind::Dataset, tx, json).await
+    let (resource, transaction) = deploy(&client, Kind::Dataset, tx, json).await?;
+    let pushed = match encrypted {
+        Some((identity, sms)) => {
+            let signer = client.signer().context("deploying needs a wallet")?;
+            let bar = spinner("giving the dataset's key to the SMS", json);
+            let info =
+                decloud_client::secret::push_dataset_key(&sms, signer, resource.address, &identity)
+                    .await;
+            bar.finish_and_clear();
+            Some(info.with_context(|| {
+                format!(
+                    "dataset {} is registered, but its key did not reach the SMS: run the same deploy again with --uri and --checksum, or push it later",
+                    resource.address
+                )
+            })?)
+        }
+        None => None,
+    };
+    print_deployed(Kind::Dataset, &resource, transaction, pushed.as_ref(), json)
+}
+
+/// Runs `decloud dataset encrypt`.
+pub(super) fn dataset_encrypt(args: DatasetEncrypt, home: &Path, json: bool) -> anyhow::Result<()> {
+    let output = args.output.unwrap_or_else(|| {
+        let mut name = args.file.clone().into_os_string();
+        name.push(".age");
+        PathBuf::from(name)
+    });
+    if output.exists() {
+        bail!("{} exists: pass another --output", output.display());
+    }
+    let plain = std::fs::read(&args.file)
+        .with_context(|| format!("cannot read {}", args.file.display()))?;
+    let identity = decloud_age::Identity::generate()?;
+    let sealed = decloud_age::encrypt(&plain, &[identity.recipient()])?;
+    let checksum = B256::from(decloud_storage::ContentHash::of(&sealed).0);
+    let key = args.key.unwrap_or_else(|| dataset_key_path(home, checksum));
+    // The key first: an encrypted file whose key was lost could never be opened.
+    identity.write_new_file(&key)?;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&output)
+        .with_context(|| format!("cannot create {}", output.display()))?;
+    std::io::Write::write_all(&mut file, &sealed)
+        .and_then(|()| file.sync_all())
+        .with_context(|| format!("cannot write {}", output.display()))?;
+    if json {
+        return print_json(&serde_json::json!({
+            "file": output,
+            "checksum": checksum,
+            "key_file": key,
+            "recipient": identity.recipient().to_string(),
+        }));
+    }
+    println!(
+        "encrypted {} into {} (age v1)",
+        args.file.display(),
+        output.display()
+    );
+    println!("checksum:  {checksum}");
+    println!(
+        "key:       {} (keep it private; deploy gives it to the SMS)",
+        key.display()
+    );
+    println!(
+        "next:      decloud dataset deploy --name NAME --file {} --upload STORE --encrypted",
+        output.display()
+    );
+    Ok(())
 }
 
 /// Runs `decloud workerpool deploy`.
@@ -178,30 +314,53 @@ pub(super) async fn workerpool(
         args.worker_stake_ratio,
         args.scheduler_reward_ratio,
     );
-    deploy(&client, Kind::Workerpool, tx, json).await
+    let (resource, transaction) = deploy(&client, Kind::Workerpool, tx, json).await?;
+    print_deployed(Kind::Workerpool, &resource, transaction, None, json)
 }
 
-/// Sends the registration `tx` and prints what it registered.
+/// Sends the registration `tx`; what it registered and the transaction.
 async fn deploy(
     client: &Client,
     kind: Kind,
     tx: TransactionRequest,
     json: bool,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<(Resource, B256)> {
     let what = format!("deploying the {}", kind.name());
     let bar = spinner(format!("{what} (waiting for the transaction)"), json);
     let receipt = client.send(&what, tx).await;
     bar.finish_and_clear();
     let receipt = receipt?;
-    let resource = resource::registered(kind, &receipt)?;
+    Ok((
+        resource::registered(kind, &receipt)?,
+        receipt.transaction_hash,
+    ))
+}
+
+/// Prints a registered resource (and, for an encrypted dataset, where its key went).
+fn print_deployed(
+    kind: Kind,
+    resource: &Resource,
+    transaction: B256,
+    key: Option<&decloud_client::secret::SecretInfo>,
+    json: bool,
+) -> anyhow::Result<()> {
     if json {
-        let mut value = serde_json::to_value(&resource)?;
-        value["transaction"] = serde_json::json!(receipt.transaction_hash);
+        let mut value = serde_json::to_value(resource)?;
+        value["transaction"] = serde_json::json!(transaction);
+        if let Some(key) = key {
+            value["dataset_key"] = serde_json::to_value(key)?;
+        }
         return print_json(&value);
     }
     println!("deployed {} {}", kind.name(), resource.address);
-    print_resource(&resource);
-    println!("transaction: {}", receipt.transaction_hash);
+    print_resource(resource);
+    println!("transaction: {transaction}");
+    if let Some(key) = key {
+        println!(
+            "key:       held by the SMS for attested enclaves (version {})",
+            key.version.unwrap_or_default()
+        );
+    }
     Ok(())
 }
 

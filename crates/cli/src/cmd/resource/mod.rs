@@ -42,8 +42,16 @@ pub(crate) enum DatasetVerbs {
     #[command(after_help = "Examples:\n  \
         decloud dataset deploy --name prices --file prices.csv --upload http://127.0.0.1:7700/blobs\n  \
         decloud dataset deploy --name prices --uri http://127.0.0.1:7700/blobs/<sha256> --file prices.bin\n  \
-        decloud dataset deploy --name prices --uri s3://... --checksum 0x<sha256> --json")]
+        decloud dataset deploy --name prices --uri s3://... --checksum 0x<sha256> --json\n  \
+        decloud dataset deploy --name prices --file prices.csv.age --upload http://127.0.0.1:7700/blobs --encrypted")]
     Deploy(deploy::DatasetDeploy),
+    /// Encrypt a file for the marketplace (age v1, a new identity kept beside your wallets);
+    /// deploy the result with `--encrypted`: only attested enclaves get the key.
+    #[command(after_help = "Examples:\n  \
+        decloud dataset encrypt prices.csv           # prices.csv.age, key in $DECLOUD_HOME/keys/datasets/\n  \
+        decloud dataset encrypt prices.csv -o /data/prices.age --json\n\n\
+        The stock `age -d -i KEYFILE` opens the file too; the checksum printed is what deploy registers.")]
+    Encrypt(deploy::DatasetEncrypt),
     /// Show a deployed dataset: owner, checksum, name and uri.
     #[command(
         after_help = "Examples:\n  decloud dataset show 0x3f1c...\n  decloud dataset show 0x3f1c... --json"
@@ -117,6 +125,7 @@ pub(crate) async fn run_app(verb: AppVerbs, home: &Path, json: bool) -> anyhow::
 pub(crate) async fn run_dataset(verb: DatasetVerbs, home: &Path, json: bool) -> anyhow::Result<()> {
     match verb {
         DatasetVerbs::Deploy(args) => deploy::dataset(args, home, json).await,
+        DatasetVerbs::Encrypt(args) => deploy::dataset_encrypt(args, home, json),
         DatasetVerbs::Show(args) => show(Kind::Dataset, args, home, json).await,
         DatasetVerbs::List(args) => list(Kind::Dataset, args, home, json).await,
     }
