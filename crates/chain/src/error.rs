@@ -81,6 +81,17 @@ pub enum ChainError {
     },
 }
 
+impl ChainError {
+    /// Whether trying again later may succeed: the node could not be reached, or a transaction
+    /// was not mined in time (it may still be). A revert or a refusal is not.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            ChainError::Unreachable { .. } | ChainError::NotMined { .. }
+        )
+    }
+}
+
 /// A local file or directory that could not be read, written or created: what was being done,
 /// to which path, and the system's reason. Chain and wallet errors both carry it.
 #[derive(Debug, thiserror::Error)]

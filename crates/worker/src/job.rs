@@ -42,17 +42,32 @@ fn reached(code: u8, status: TaskStatus) -> bool {
 /// Why a replicate could not be computed or contributed: reported to the scheduler, never
 /// contributed. One line, with no secret in it.
 #[derive(Debug)]
-pub(crate) struct Failure(pub String);
+pub(crate) struct Failure {
+    /// What went wrong.
+    pub reason: String,
+    /// The chain could not be reached (or did not mine in time): the same step may succeed
+    /// later, and giving up could forfeit a contribution already on chain.
+    pub transient: bool,
+}
 
 impl From<decloud_chain::ChainError> for Failure {
     fn from(e: decloud_chain::ChainError) -> Self {
-        Failure(e.to_string())
+        Failure {
+            transient: e.is_transient(),
+            reason: e.to_string(),
+        }
     }
 }
 
 fn fail(reason: impl Into<String>) -> Failure {
-    Failure(reason.into())
+    Failure {
+        reason: reason.into(),
+        transient: false,
+    }
 }
+
+/// How long a replicate keeps trying a step the chain failed transiently before it gives up.
+const TRANSIENT_PATIENCE: Duration = Duration::from_secs(600);
 
 /// The request's params (the JSON the requester put in its order).
 #[derive(Debug, Default, Deserialize)]
@@ -72,6 +87,11 @@ pub(crate) async fn run(
     resumed: bool,
 ) {
     let task_id = job.assignment.task_id;
+    // After a transient failure, each step first reads the chain (as a resumed job does), so
+    // nothing already done is done twice.
+    let mut resumed = resumed;
+    let mut unreachable_since: Option<std::time::Instant> = None;
+    let mut delay = Duration::from_secs(1);
     loop {
         let step = match job.stage.clone() {
             Stage::Claimed => match settled_on_chain(&ctx, &job.assignment, resumed).await {
@@ -101,6 +121,8 @@ pub(crate) async fn run(
         };
         match step {
             Ok(Some(next)) => {
+                unreachable_since = None;
+                delay = Duration::from_secs(1);
                 job.stage = next;
                 if let Err(e) = ctx.jobs.save(&job) {
                     // Without its state the job can't resume: say so and stop here; the
@@ -116,7 +138,19 @@ pub(crate) async fn run(
                 }
             }
             Ok(None) => break,
-            Err(Failure(reason)) => {
+            Err(Failure {
+                reason,
+                transient: true,
+            }) if unreachable_since.is_none_or(|t| t.elapsed() < TRANSIENT_PATIENCE) => {
+                // A contribution may already be on chain: giving up here would leave it
+                // unrevealed (the task stalls and the stake is lost). Try the step again.
+                unreachable_since.get_or_insert_with(std::time::Instant::now);
+                tracing::warn!(task = %task_id, %reason, retry_in_s = delay.as_secs(), "the chain failed; trying the step again");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(30));
+                resumed = true;
+            }
+            Err(Failure { reason, .. }) => {
                 tracing::warn!(task = %task_id, %reason, "replicate failed");
                 report(&ctx, task_id, failed(reason)).await;
                 break;

@@ -203,7 +203,7 @@ pub async fn start(config: WorkerConfig) -> Result<RunningWorker, WorkerError> {
         config,
     });
     // Stake money ready before the first task: deposits are off the critical path.
-    if let Err(job::Failure(reason)) = job::top_up(&ctx).await {
+    if let Err(job::Failure { reason, .. }) = job::top_up(&ctx).await {
         tracing::warn!(%reason, "cannot deposit the stake reserve; deposits will be made per task");
     }
     tracing::info!(worker = %address, scheduler = %ctx.scheduler.url(), capacity = ctx.config.capacity, "worker started");
