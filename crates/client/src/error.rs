@@ -291,7 +291,9 @@ pub enum Error {
         task: B256,
     },
     /// The identity given does not open the encrypted result.
-    #[error("the result of task {task} is certified, but it does not open with this identity: {source}")]
+    #[error(
+        "the result of task {task} is certified, but it does not open with this identity: {source}"
+    )]
     Decrypt {
         /// The task.
         task: B256,

@@ -268,6 +268,8 @@ pub struct TaskParams {
     pub callback: Option<Address>,
     /// Who may read the results (the requester by default).
     pub beneficiary: Option<Address>,
+    /// The requester's named secrets (in the SMS) a TEE task's enclave gets.
+    pub secrets: Vec<String>,
 }
 
 impl TaskParams {
@@ -279,6 +281,12 @@ impl TaskParams {
         }
         if !self.input_files.is_empty() {
             params.insert("input_files".into(), serde_json::json!(self.input_files));
+        }
+        if !self.secrets.is_empty() {
+            params.insert(
+                decloud_sms::PARAMS_SECRETS_FIELD.into(),
+                serde_json::json!(self.secrets),
+            );
         }
         if params.is_empty() {
             String::new()
@@ -358,11 +366,17 @@ mod tests {
         let p = TaskParams {
             args: Some("--n 3".into()),
             input_files: vec!["http://x/1".into()],
+            secrets: vec!["api-token".into()],
             ..TaskParams::default()
         };
         let v: serde_json::Value = serde_json::from_str(&p.to_params()).unwrap();
         assert_eq!(v["args"], "--n 3");
         assert_eq!(v["input_files"][0], "http://x/1");
+        // The field the SMS reads a deal's secrets from.
+        assert_eq!(
+            decloud_sms::api::named_secrets(&p.to_params()).unwrap(),
+            vec!["api-token".to_owned()]
+        );
     }
 
     #[test]

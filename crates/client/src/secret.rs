@@ -51,8 +51,13 @@ pub async fn push_dataset_key(
     dataset: Address,
     identity: &decloud_age::Identity,
 ) -> Result<SecretInfo, SmsClientError> {
-    sms.push_dataset_key(owner, dataset, identity.to_secret_string().as_bytes(), now())
-        .await
+    sms.push_dataset_key(
+        owner,
+        dataset,
+        identity.to_secret_string().as_bytes(),
+        now(),
+    )
+    .await
 }
 
 /// Pushes the result recipient of `beneficiary` (its wallet signs): the public key TEE tasks

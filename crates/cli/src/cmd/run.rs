@@ -21,7 +21,8 @@ use super::shared::{MarketOpts, SignerOpts, parse_address, print_json, spinner, 
     decloud run 0x5a0b...                                  # cheapest orders, 1 task\n  \
     decloud run 0x5a0b... --args \"--n 3\" --volume 5 --watch\n  \
     decloud run 0x5a0b... --dataset 0x3f1c... --workerpool 0x9c2e... --trust 3 --category 1\n  \
-    decloud run 0x5a0b... --input-file http://127.0.0.1:7700/blobs/<sha256> --json\n\n\
+    decloud run 0x5a0b... --input-file http://127.0.0.1:7700/blobs/<sha256> --json\n  \
+    decloud run 0x5a0b... --tee --secret api-token --dataset 0x3f1c...  # in an attested enclave\n\n\
     The requester (the wallet) pays from its escrow account: deposit first with `decloud account deposit`.")]
 pub(crate) struct RunArgs {
     /// The app to run (its address).
@@ -41,6 +42,16 @@ pub(crate) struct RunArgs {
     /// Requirements beyond those of the app and dataset orders, e.g. `tee`.
     #[arg(long)]
     tag: Option<Tag>,
+    /// Run in an attested enclave (a TEE task): adds the `tee` tag; no replication is needed.
+    #[arg(long)]
+    tee: bool,
+    /// With --tee: how many key holders must attest the enclave (1 to 9).
+    #[arg(long, default_value_t = 1, requires = "tee", value_name = "K")]
+    attestations: usize,
+    /// With --tee: a named secret of yours (`decloud secret push NAME`) the enclave gets, as
+    /// the read-only file /secrets/NAME (repeatable).
+    #[arg(long = "secret", requires = "tee", value_name = "NAME")]
+    secrets: Vec<String>,
     /// Arguments passed to the app (one string, split like a command line by the worker).
     #[arg(long, allow_hyphen_values = true, value_name = "ARGS")]
     args: Option<String>,
@@ -68,6 +79,16 @@ pub(crate) struct RunArgs {
     market: MarketOpts,
 }
 
+/// The request's tag: `tag`, plus the TEE bit and the bits asking for `k` attestations when
+/// `tee`.
+fn tee_tag(tag: Tag, tee: bool, k: usize) -> anyhow::Result<Tag> {
+    if !tee {
+        return Ok(tag);
+    }
+    let k = decloud_protocol::tee::tag_for_attestations(k)?;
+    Ok(tag.union(Tag::TEE).union(k))
+}
+
 /// Task ids printed in human output (all of them with --json).
 const TASKS_PRINTED: usize = 20;
 
@@ -84,7 +105,7 @@ pub(crate) async fn run(args: RunArgs, home: &Path, json: bool) -> anyhow::Resul
         workerpool: args.workerpool,
         trust: args.trust,
         category: args.category,
-        tag: args.tag.unwrap_or(Tag::NONE),
+        tag: tee_tag(args.tag.unwrap_or(Tag::NONE), args.tee, args.attestations)?,
         volume: args.volume,
         requester: me,
     };
@@ -99,6 +120,7 @@ pub(crate) async fn run(args: RunArgs, home: &Path, json: bool) -> anyhow::Resul
         input_files: args.input_files,
         callback: args.callback,
         beneficiary: args.beneficiary,
+        secrets: args.secrets,
     };
     let mut request = market::request_for(&choice, &demand, &params);
     let request_hash = market::sign_request(&client, &signer, &choice, &mut request)?;
@@ -186,4 +208,23 @@ pub(crate) async fn run(args: RunArgs, home: &Path, json: bool) -> anyhow::Resul
         print_json(&value)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use decloud_protocol::tee::attestations_required;
+
+    #[test]
+    fn tee_adds_the_tee_bit_and_asks_for_k_attestations() {
+        let gpu = Tag::bit(3);
+        assert_eq!(tee_tag(gpu, false, 1).unwrap(), gpu);
+        for k in [1, 2, 5, 9] {
+            let tag = tee_tag(gpu, true, k).unwrap();
+            assert!(tag.is_tee() && tag.has_bit(3), "{k}");
+            assert_eq!(attestations_required(tag), k);
+        }
+        assert!(tee_tag(gpu, true, 0).is_err());
+        assert!(tee_tag(gpu, true, 10).is_err());
+    }
 }
