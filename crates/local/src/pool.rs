@@ -373,12 +373,16 @@ impl Pool {
     /// Like [`Self::deploy_app`], for TEE tasks: registered with the `sim` runner's measurement
     /// as its `mrenclave` (the enclave runner a key holder accepts for it).
     pub async fn deploy_tee_app(&self, name: &str, wasm: &[u8]) -> Result<Address, PoolError> {
-        let mrenclave = B256::from(
-            decloud_tee::sim::sim_runner_measurements()
-                .measurement()
-                .0,
-        );
-        upload_app_with(&self.profile, &self.storage_url, name, wasm, None, mrenclave).await
+        let mrenclave = B256::from(decloud_tee::sim::sim_runner_measurements().measurement().0);
+        upload_app_with(
+            &self.profile,
+            &self.storage_url,
+            name,
+            wasm,
+            None,
+            mrenclave,
+        )
+        .await
     }
 
     /// The scheduler (while it runs).
@@ -493,7 +497,11 @@ impl Pool {
         )
         .await?;
         let domain = requester.domain();
-        let tag = if request.tee { Tag::TEE } else { Tag::default() };
+        let tag = if request.tee {
+            Tag::TEE
+        } else {
+            Tag::default()
+        };
         let mut app_order = AppOrder {
             app: request.app,
             app_price: U256::ZERO,

@@ -779,6 +779,7 @@ async fn enclave_authorization(
             "the replicate of task {task_id} is already bound to enclave {e}: one enclave per replicate"
         ))),
         Some(enclave) => {
+            start_task(&state, &deal, task.index, task_id).await?;
             let sign = decloud_protocol::result::sign_authorization(
                 &state.signer,
                 worker,
@@ -795,6 +796,39 @@ async fn enclave_authorization(
             }))
         }
     }
+}
+
+/// Initializes a TEE task that is not started on chain yet: a key holder releases secrets only
+/// to an ACTIVE task, and the hub's lazy initialization (by the first contribution) comes too
+/// late for that. Only the scheduler may initialize before the final deadline, so it does it
+/// here, once per task (a second call finds it active).
+async fn start_task(
+    state: &Shared,
+    deal: &crate::db::DealRow,
+    index: u64,
+    task_id: B256,
+) -> Result<(), SchedulerError> {
+    let client = &state.client;
+    let hub = client.hub();
+    let view = client.read("reading the task", hub.task(task_id)).await?;
+    if view.status != 0 {
+        return Ok(());
+    }
+    let call = hub.initialize((&deal.deal).into(), alloy::primitives::U256::from(index));
+    if let Err(e) = client
+        .send("initializing the TEE task", call.into_transaction_request())
+        .await
+    {
+        // Another request may have initialized it meanwhile.
+        let view = client.read("reading the task", hub.task(task_id)).await?;
+        if view.status == 0 {
+            return Err(SchedulerError::Chain(format!(
+                "cannot initialize TEE task {task_id} on chain: {e}; ask again"
+            )));
+        }
+    }
+    tracing::info!(task = %task_id, "TEE task initialized for its enclave's release");
+    Ok(())
 }
 
 async fn task(

@@ -5,6 +5,7 @@
 //! A lying worker (evidence for another app, a second enclave key) is refused and contributes
 //! nothing.
 
+use std::io::Write as _;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -37,6 +38,9 @@ struct Logs(Arc<Mutex<Vec<u8>>>);
 impl std::io::Write for Logs {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         self.0.lock().unwrap().extend_from_slice(buf);
+        if std::env::var_os("DECLOUD_TEST_ECHO_LOGS").is_some() {
+            std::io::stderr().write_all(buf)?;
+        }
         Ok(buf.len())
     }
     fn flush(&mut self) -> std::io::Result<()> {
@@ -137,7 +141,12 @@ async fn a_tee_task_gets_its_secret_in_an_attested_enclave_and_a_liar_gets_nothi
 
     // The honest TEE task: completed in one transaction, no replication.
     let deal = pool
-        .deal(&DealRequest::new(app).tee().args("api-token").secret("api-token"))
+        .deal(
+            &DealRequest::new(app)
+                .tee()
+                .args("api-token")
+                .secret("api-token"),
+        )
         .await
         .unwrap();
     let task = deal.task_ids()[0];
@@ -150,14 +159,14 @@ async fn a_tee_task_gets_its_secret_in_an_attested_enclave_and_a_liar_gets_nothi
     let result = file_in(&archive, "result.txt");
     let digest = alloy::hex::encode(ContentHash::of(secret.as_bytes()).0);
     assert!(
-        result.contains(&format!(
-            "api-token bytes={} sha256={digest}",
-            secret.len()
-        )),
+        result.contains(&format!("api-token bytes={} sha256={digest}", secret.len())),
         "the app did not see the secret: {result}"
     );
     assert!(result.contains("secrets_read_only=true"), "{result}");
-    assert!(!contains(&archive, secret.as_bytes()), "the result holds the secret");
+    assert!(
+        !contains(&archive, secret.as_bytes()),
+        "the result holds the secret"
+    );
     let scheduler = pool.scheduler_url().unwrap();
     let report = fixtures::scheduler_task(&scheduler, task).await.unwrap();
     assert_eq!(report.replicates.len(), 1, "{:?}", report.replicates);
@@ -174,7 +183,10 @@ async fn a_tee_task_gets_its_secret_in_an_attested_enclave_and_a_liar_gets_nothi
         .unwrap();
     let failing = failing.task_ids()[0];
     pool.wait_completed(&[failing], TIMEOUT).await.unwrap();
-    let record = file_in(&result_archive(&chain, failing).await, "error.json");
+    let record = file_in(
+        &result_archive(&chain, failing).await,
+        decloud_runtime::ERROR_JSON,
+    );
     assert!(record.contains("exit"), "{record}");
 
     // A secret the SMS does not hold: nothing is released, the replicate fails with a reason
@@ -207,7 +219,10 @@ async fn a_tee_task_gets_its_secret_in_an_attested_enclave_and_a_liar_gets_nothi
         contains(&all_logs, b"TEE: SIMULATED"),
         "the worker's start line names the backend"
     );
-    assert!(!contains(&all_logs, secret.as_bytes()), "a log holds the secret");
+    assert!(
+        !contains(&all_logs, secret.as_bytes()),
+        "a log holds the secret"
+    );
     let leaked = files_containing(pool.data_dir(), secret.as_bytes());
     assert!(leaked.is_empty(), "files hold the secret: {leaked:?}");
     let prefix = format!("decloud-secrets-{}", &task.to_string()[2..14]);
@@ -224,7 +239,12 @@ async fn a_tee_task_gets_its_secret_in_an_attested_enclave_and_a_liar_gets_nothi
     let liar = SchedulerClient::new(&scheduler, liar_key.clone(), 1).unwrap();
     liar.login().await.unwrap();
     let lied = pool
-        .deal(&DealRequest::new(app).tee().args("api-token").secret("api-token"))
+        .deal(
+            &DealRequest::new(app)
+                .tee()
+                .args("api-token")
+                .secret("api-token"),
+        )
         .await
         .unwrap();
     let lied = lied.task_ids()[0];
@@ -308,11 +328,7 @@ async fn a_tee_task_gets_its_secret_in_an_attested_enclave_and_a_liar_gets_nothi
     let statement = EnclaveAttested {
         taskId: lied,
         enclave: enclave.address(),
-        measurement: B256::from(
-            decloud_tee::sim::sim_runner_measurements()
-                .measurement()
-                .0,
-        ),
+        measurement: B256::from(decloud_tee::sim::sim_runner_measurements().measurement().0),
         tcbStatus: tcb_status::UP_TO_DATE,
         expiry: now() + 600,
     };
