@@ -5,7 +5,6 @@
 //! A lying worker (evidence for another app, a second enclave key) is refused and contributes
 //! nothing.
 
-use std::io::Write as _;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
