@@ -363,3 +363,35 @@ async fn a_tee_task_gets_its_secret_in_an_attested_enclave_and_a_liar_gets_nothi
         "the liar contributed"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_worker_without_a_tee_backend_fails_tee_tasks_and_contributes_nothing() {
+    let devnet = Devnet::start().await.unwrap();
+    let pool = Pool::start(&devnet, PoolOptions::default()).await.unwrap();
+    let chain = Client::connect(&pool.profile, None, None).await.unwrap();
+    let module = fixtures::example_app("secret-digest").unwrap();
+    let app = pool.deploy_tee_app("secret-digest", &module).await.unwrap();
+    let deal = pool
+        .deal(&DealRequest::new(app).tee().args("api-token"))
+        .await
+        .unwrap();
+    let task = deal.task_ids()[0];
+    let scheduler = pool.scheduler_url().unwrap();
+    let failed = fixtures::eventually(TIMEOUT, "the replicate did not fail", || async {
+        let r = fixtures::scheduler_task(&scheduler, task).await?;
+        r.replicates
+            .into_iter()
+            .find(|r| r.status == ReplicateStatus::Failed)
+    })
+    .await
+    .unwrap();
+    let reason = failed.reason.unwrap();
+    assert!(reason.contains("--tee sim|tdx"), "{reason}");
+    assert_ne!(status(&chain, task).await, TaskStatus::Completed);
+    assert!(
+        fixtures::hub_events::<IHub::TaskContribute>(&chain, task)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
