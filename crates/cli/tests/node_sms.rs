@@ -242,3 +242,26 @@ async fn an_encrypted_dataset_and_a_result_key_reach_the_sms_and_the_stock_age_o
     assert!(err.contains("exists"), "{err}");
     assert_eq!(std::fs::read(key_file).unwrap(), before);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_tee_worker_needs_a_key_holder_and_a_known_backend() {
+    let devnet = Devnet::start().await.unwrap();
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_decloud"))
+            .args(args)
+            .env("DECLOUD_HOME", devnet.home())
+            .output()
+            .unwrap()
+    };
+    let out = run(&["node", "--workers", "1", "--tee", "sim"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("--tee needs a key holder") && stderr.trim().lines().count() == 1,
+        "{stderr}"
+    );
+    let out = run(&["node", "--workers", "1", "--tee", "sgx", "--sms"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("unknown TEE backend"), "{stderr}");
+}

@@ -198,11 +198,18 @@ fn the_demo_runs_the_whole_flow_and_stops_what_it_started() {
         .unwrap();
     let report = fixtures::json_output(&out).unwrap_or_else(|e| panic!("demo failed: {e}"));
     let tasks = report["tasks"].as_array().unwrap();
-    assert_eq!(tasks.len(), 2);
+    assert_eq!(tasks.len(), 3);
     assert_eq!(tasks[0]["replicas"], 1);
     assert_eq!(tasks[0]["result"], "Hello, decloud!");
     assert_eq!(tasks[1]["replicas"], 3);
     assert!(tasks[1]["result"].as_str().unwrap().contains("\"nonce\""));
+    // The TEE task: one enclave, the secret's hash (never the secret) in its result.
+    assert_eq!(tasks[2]["replicas"], 1);
+    let tee_result = tasks[2]["result"].as_str().unwrap();
+    assert!(
+        tee_result.contains("api-token bytes=43 sha256=") && !tee_result.contains("demo-token-"),
+        "{tee_result}"
+    );
     let functions: Vec<&str> = report["transactions"]
         .as_array()
         .unwrap()
@@ -215,6 +222,8 @@ fn the_demo_runs_the_whole_flow_and_stops_what_it_started() {
         "contribute",
         "reveal",
         "finalize",
+        "initialize",
+        "contributeAndFinalize",
     ] {
         assert!(functions.contains(&f), "{f} missing from {functions:?}");
     }

@@ -134,6 +134,10 @@ pub struct WorkersConfig {
     pub allow_private_hosts: bool,
     /// How long a claim waits for work.
     pub claim_wait: Duration,
+    /// The TEE backend of their enclaves (`None`: they refuse TEE tasks).
+    pub tee: Option<decloud_tee::TeeKind>,
+    /// The key holders (SMS) their TEE tasks ask (empty: this node's SMS).
+    pub sms_urls: Vec<String>,
 }
 
 impl WorkersConfig {
@@ -149,6 +153,8 @@ impl WorkersConfig {
             stake_reserve: U256::ZERO,
             allow_private_hosts: false,
             claim_wait: Duration::from_secs(25),
+            tee: None,
+            sms_urls: Vec::new(),
         }
     }
 }
@@ -335,6 +341,27 @@ impl Node {
         config.allow_private_hosts = set.allow_private_hosts;
         config.stake_reserve = set.stake_reserve;
         config.claim_wait = set.claim_wait;
+        if let Some(kind) = set.tee {
+            let attester: std::sync::Arc<dyn decloud_tee::Attester> = match kind {
+                // Refused on any chain that is not a devnet.
+                decloud_tee::TeeKind::Sim => std::sync::Arc::new(
+                    decloud_tee::sim::SimAttester::new(set.profile.chain_id).map_err(|e| {
+                        LocalError::Worker {
+                            index: i,
+                            source: decloud_worker::WorkerError::Config(e.to_string()),
+                        }
+                    })?,
+                ),
+                decloud_tee::TeeKind::Tdx => {
+                    std::sync::Arc::new(decloud_tee::tdx::TdxAttester::new())
+                }
+            };
+            let mut sms_urls = set.sms_urls.clone();
+            if sms_urls.is_empty() {
+                sms_urls.extend(self.sms.as_ref().map(decloud_sms::RunningSms::url));
+            }
+            config.tee = Some(decloud_worker::TeeConfig { attester, sms_urls });
+        }
         let worker = decloud_worker::start(config)
             .await
             .map_err(|source| LocalError::Worker { index: i, source })?;

@@ -75,6 +75,9 @@ pub struct PoolOptions {
     pub client_cas: Vec<decloud_service::tls::CertificateDer<'static>>,
     /// The password of the pool API's administrator `admin` (none: no administrator).
     pub pool_admin_password: Option<String>,
+    /// Run TEE tasks: the node also runs an SMS whose wallet is a registered attester, and the
+    /// workers' enclaves are of this backend (`sim` on a devnet). `None`: no TEE.
+    pub tee: Option<decloud_tee::TeeKind>,
 }
 
 impl std::fmt::Debug for PoolOptions {
@@ -92,6 +95,7 @@ impl std::fmt::Debug for PoolOptions {
             .field("rate_limits", &self.rate_limits)
             .field("plain_http", &self.plain_http)
             .field("client_cas", &self.client_cas.len())
+            .field("tee", &self.tee)
             .field(
                 "pool_admin_password",
                 &self.pool_admin_password.as_ref().map(|_| "<set>"),
@@ -115,6 +119,7 @@ impl Default for PoolOptions {
             plain_http: false,
             client_cas: Vec::new(),
             pool_admin_password: None,
+            tee: None,
         }
     }
 }
@@ -138,6 +143,10 @@ pub struct DealRequest {
     pub category: u64,
     /// Callback contract (zero for none).
     pub callback: Address,
+    /// A TEE deal (k = 1): the request and the workerpool order carry the TEE tag.
+    pub tee: bool,
+    /// The requester's named secrets the app gets (`params.secrets`).
+    pub secrets: Vec<String>,
 }
 
 impl DealRequest {
@@ -152,7 +161,21 @@ impl DealRequest {
             volume: 1,
             category: 0,
             callback: Address::ZERO,
+            tee: false,
+            secrets: Vec::new(),
         }
+    }
+
+    /// A TEE deal (one attestation): no replication, the result signed by the enclave.
+    pub fn tee(mut self) -> Self {
+        self.tee = true;
+        self
+    }
+
+    /// Giving the app the requester's secret `name` as `/secrets/<name>`.
+    pub fn secret(mut self, name: &str) -> Self {
+        self.secrets.push(name.to_owned());
+        self
     }
 
     /// With these arguments.
@@ -279,6 +302,19 @@ impl Pool {
         // Enough for a thousand tasks' stakes: no deposit on the critical path.
         workers.stake_reserve = options.workerpool_price * U256::from(300);
         workers.claim_wait = Duration::from_secs(5);
+        workers.tee = options.tee;
+        let sms = match options.tee {
+            Some(tee) => Some(decloud_sms::SmsConfig {
+                listen: ([127, 0, 0, 1], 0).into(),
+                database_url: format!("sqlite://{}", dir.path().join("sms.db").display()),
+                profile: profile.clone(),
+                signer: attester(devnet).await?,
+                key_path: dir.path().join("tls/sms-seal.key"),
+                tee,
+                transport: transport.clone(),
+            }),
+            None => None,
+        };
         let node = Node::start(NodeConfig {
             storage: Some(StorageConfig {
                 transport,
@@ -294,7 +330,7 @@ impl Pool {
             workers: Some(workers),
             explorer: None,
             beacon: None,
-            sms: None,
+            sms,
         })
         .await?;
         let storage_url = node
@@ -321,6 +357,32 @@ impl Pool {
     /// The scheduler's URL (while it runs).
     pub fn scheduler_url(&self) -> Option<String> {
         self.node.scheduler().map(RunningScheduler::url)
+    }
+
+    /// The directory every service of the pool keeps its data under (databases, blobs, the
+    /// workers' state): what a test scans for leaked secrets.
+    pub fn data_dir(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+
+    /// The SMS's URL, with [`PoolOptions::tee`].
+    pub fn sms_url(&self) -> Option<String> {
+        self.node.sms().map(decloud_sms::RunningSms::url)
+    }
+
+    /// Like [`Self::deploy_app`], for TEE tasks: registered with the `sim` runner's measurement
+    /// as its `mrenclave` (the enclave runner a key holder accepts for it).
+    pub async fn deploy_tee_app(&self, name: &str, wasm: &[u8]) -> Result<Address, PoolError> {
+        let mrenclave = B256::from(decloud_tee::sim::sim_runner_measurements().measurement().0);
+        upload_app_with(
+            &self.profile,
+            &self.storage_url,
+            name,
+            wasm,
+            None,
+            mrenclave,
+        )
+        .await
     }
 
     /// The scheduler (while it runs).
@@ -435,6 +497,11 @@ impl Pool {
         )
         .await?;
         let domain = requester.domain();
+        let tag = if request.tee {
+            Tag::TEE
+        } else {
+            Tag::default()
+        };
         let mut app_order = AppOrder {
             app: request.app,
             app_price: U256::ZERO,
@@ -447,7 +514,7 @@ impl Pool {
             workerpool: self.workerpool,
             workerpool_price: self.options.workerpool_price,
             volume: request.volume,
-            tag: Tag::default(),
+            tag,
             category: request.category,
             trust: self.options.max_trust.max(request.trust),
             salt: self.next_salt(),
@@ -461,6 +528,9 @@ impl Pool {
         if !request.input_files.is_empty() {
             params.insert("input_files".into(), request.input_files.clone().into());
         }
+        if !request.secrets.is_empty() {
+            params.insert("secrets".into(), request.secrets.clone().into());
+        }
         let me = requester.address().unwrap_or_default();
         let mut order = RequestOrder {
             app: request.app,
@@ -471,7 +541,7 @@ impl Pool {
             workerpool_max_price: self.options.workerpool_price,
             requester: me,
             volume: request.volume,
-            tag: Tag::default(),
+            tag,
             category: request.category,
             trust: request.trust,
             beneficiary: me,
@@ -542,6 +612,18 @@ pub async fn upload_app(
     wasm: &[u8],
     checksum: Option<B256>,
 ) -> Result<Address, PoolError> {
+    upload_app_with(profile, storage_url, name, wasm, checksum, B256::ZERO).await
+}
+
+/// [`upload_app`] with the app's `mrenclave` (the enclave runner measurement of a TEE app).
+pub async fn upload_app_with(
+    profile: &decloud_chain::ChainProfile,
+    storage_url: &str,
+    name: &str,
+    wasm: &[u8],
+    checksum: Option<B256>,
+    mrenclave: B256,
+) -> Result<Address, PoolError> {
     let store = BlobStore::from_url(storage_url)?;
     let id = store.put(Bytes::copy_from_slice(wasm)).await?;
     let developer = Client::connect(
@@ -556,9 +638,26 @@ pub async fn upload_app(
         name,
         &store.url_of(&id),
         checksum,
-        B256::ZERO,
+        mrenclave,
     )
     .await?)
+}
+
+/// A fresh key given ether and tokens and registered at the hub as an attester with the
+/// minimum stake: the SMS's wallet, whose `EnclaveAttested` signatures the hub then counts.
+async fn attester(devnet: &Devnet) -> Result<PrivateKeySigner, PoolError> {
+    let key = PrivateKeySigner::random();
+    decloud_chain::devnet::fund(
+        devnet.profile(),
+        key.address(),
+        U256::from(100u64) * U256::from(10u64).pow(U256::from(18)),
+        U256::from(10_000_000_000_000u64),
+    )
+    .await?;
+    let client = Client::connect(devnet.profile(), None, Some(key.clone())).await?;
+    let stake = decloud_chain::attesters::min_stake(&client).await?;
+    decloud_chain::attesters::register(&client, stake).await?;
+    Ok(key)
 }
 
 /// Keys for `n` workers: the development accounts from [`FIRST_WORKER`] to 9, then fresh keys

@@ -110,6 +110,7 @@ impl ApiError for SchedulerError {
             SchedulerError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             SchedulerError::Forbidden(_) => StatusCode::FORBIDDEN,
             SchedulerError::NotFound(_) => StatusCode::NOT_FOUND,
+            SchedulerError::Conflict(_) => StatusCode::CONFLICT,
             SchedulerError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             SchedulerError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             SchedulerError::Chain(_) | SchedulerError::ChainCall(_) => StatusCode::BAD_GATEWAY,
@@ -174,6 +175,7 @@ pub(crate) fn router(state: Arc<Shared>) -> Router {
         .route("/v1/tasks/{taskid}", get(task))
         .route("/v1/tasks/{taskid}/report", post(report))
         .route("/v1/tasks/{taskid}/next", get(next_action))
+        .route("/v1/tasks/{taskid}/enclave", post(enclave_authorization))
         .route("/v1/deals/{dealid}", get(deal))
         .route("/v1/workers", get(workers))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
@@ -723,6 +725,110 @@ async fn next_action(
     )
     .await?;
     Ok(Json(action.unwrap_or(NextAction::Wait)))
+}
+
+/// The body of `POST /v1/tasks/{taskid}/enclave`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EnclaveRequest {
+    /// The address of the enclave's result key E.
+    enclave: Address,
+}
+
+/// The authorization of the session's worker on its own replicate of a TEE task, bound to the
+/// enclave key E it names. E is fixed at the first call: asking again with the same E answers
+/// the same authorization (a retried request), another E is refused, so one replicate never
+/// holds two enclaves (a key holder releases a task's secrets to one enclave only).
+async fn enclave_authorization(
+    State(state): State<Arc<Shared>>,
+    headers: HeaderMap,
+    Path(task_id): Path<String>,
+    body: Result<Json<EnclaveRequest>, JsonRejection>,
+) -> Result<Json<decloud_protocol::pool::Authorization>, SchedulerError> {
+    let task_id = parse_id(&task_id, "the task id")?;
+    let request = SchedulerError::json_body(body)?;
+    let worker = authenticate(&state, &headers).await?;
+    if request.enclave == Address::ZERO {
+        return Err(SchedulerError::BadRequest(
+            "the enclave address is zero: send the address of the enclave's result key".into(),
+        ));
+    }
+    let task = state.store.task(task_id).await?.ok_or_else(|| {
+        SchedulerError::NotFound(format!(
+            "task {task_id} is not one of this workerpool's tasks (or its deal is not seen yet)"
+        ))
+    })?;
+    let deal = state.store.deal(task.deal_id).await?.ok_or_else(|| {
+        SchedulerError::NotFound(format!("the deal of task {task_id} is not seen yet"))
+    })?;
+    let tee = decloud_protocol::Tag::TEE.0;
+    if deal.deal.tag & tee != tee {
+        return Err(SchedulerError::Forbidden(format!(
+            "task {task_id} is not a TEE task: its authorization came with the assignment"
+        )));
+    }
+    let bound = state
+        .store
+        .bind_enclave(task_id, worker, request.enclave)
+        .await?;
+    match bound {
+        None => Err(SchedulerError::Forbidden(format!(
+            "worker {worker} holds no assigned replicate of task {task_id}: claim work first"
+        ))),
+        Some(e) if e != request.enclave => Err(SchedulerError::Conflict(format!(
+            "the replicate of task {task_id} is already bound to enclave {e}: one enclave per replicate"
+        ))),
+        Some(enclave) => {
+            start_task(&state, &deal, task.index, task_id).await?;
+            let sign = decloud_protocol::result::sign_authorization(
+                &state.signer,
+                worker,
+                task_id,
+                enclave,
+            )
+            .map_err(|e| SchedulerError::Config(format!("cannot sign an authorization: {e}")))?;
+            tracing::info!(task = %task_id, worker = %worker, %enclave, "enclave authorized");
+            Ok(Json(decloud_protocol::pool::Authorization {
+                worker,
+                task_id,
+                enclave,
+                sign,
+            }))
+        }
+    }
+}
+
+/// Initializes a TEE task that is not started on chain yet: a key holder releases secrets only
+/// to an ACTIVE task, and the hub's lazy initialization (by the first contribution) comes too
+/// late for that. Only the scheduler may initialize before the final deadline, so it does it
+/// here, once per task (a second call finds it active).
+async fn start_task(
+    state: &Shared,
+    deal: &crate::db::DealRow,
+    index: u64,
+    task_id: B256,
+) -> Result<(), SchedulerError> {
+    let client = &state.client;
+    let hub = client.hub();
+    let view = client.read("reading the task", hub.task(task_id)).await?;
+    if view.status != 0 {
+        return Ok(());
+    }
+    let call = hub.initialize((&deal.deal).into(), alloy::primitives::U256::from(index));
+    if let Err(e) = client
+        .send("initializing the TEE task", call.into_transaction_request())
+        .await
+    {
+        // Another request may have initialized it meanwhile.
+        let view = client.read("reading the task", hub.task(task_id)).await?;
+        if view.status == 0 {
+            return Err(SchedulerError::Chain(format!(
+                "cannot initialize TEE task {task_id} on chain: {e}; ask again"
+            )));
+        }
+    }
+    tracing::info!(task = %task_id, "TEE task initialized for its enclave's release");
+    Ok(())
 }
 
 async fn task(

@@ -16,12 +16,12 @@
 
 use std::time::Duration;
 
-use alloy::primitives::B256;
+use alloy::primitives::{Address, B256};
 use alloy::signers::SignerSync;
 use alloy::signers::local::PrivateKeySigner;
 use decloud_protocol::pool::{
-    Assignment, Challenge, Heartbeat, Info, JobOutcome, LoginRequest, NextAction, Report, Session,
-    Work,
+    Assignment, Authorization, Challenge, Heartbeat, Info, JobOutcome, LoginRequest, NextAction,
+    Report, Session, Work,
 };
 use reqwest::StatusCode;
 use serde::de::DeserializeOwned;
@@ -361,6 +361,22 @@ impl SchedulerClient {
             })
             .await?;
         Ok(())
+    }
+
+    /// The authorization of this worker's TEE replicate of `task_id` bound to the enclave key
+    /// `enclave` (fixed at the first call: another enclave is refused with 409).
+    pub async fn enclave_authorization(
+        &self,
+        task_id: B256,
+        enclave: Address,
+    ) -> Result<Authorization, ClientError> {
+        self.authed(|http, url| {
+            http.post(format!("{url}/v1/tasks/{task_id}/enclave"))
+                .timeout(REQUEST_TIMEOUT)
+                .json(&serde_json::json!({ "enclave": enclave }))
+        })
+        .await?
+        .ok_or_else(|| self.unreachable("the scheduler answered no authorization"))
     }
 
     /// Waits up to `wait` for what to do next with a contributed replicate.

@@ -23,6 +23,9 @@ pub enum SchedulerError {
     /// The thing asked for does not exist.
     #[error("{0}")]
     NotFound(String),
+    /// The request contradicts what is already fixed (a second enclave for a replicate).
+    #[error("{0}")]
+    Conflict(String),
     /// The request body is over the size limit.
     #[error("request body over {0} bytes: check what is being sent")]
     TooLarge(usize),

@@ -59,7 +59,7 @@ impl From<decloud_chain::ChainError> for Failure {
     }
 }
 
-fn fail(reason: impl Into<String>) -> Failure {
+pub(crate) fn fail(reason: impl Into<String>) -> Failure {
     Failure {
         reason: reason.into(),
         transient: false,
@@ -102,7 +102,12 @@ pub(crate) async fn run(
                     report(&ctx, task_id, failed(reason)).await;
                     Ok(None)
                 }
-                Ok(None) => compute(&ctx, &job.assignment)
+                Ok(None) if crate::tee_job::is_tee(&job.assignment) => {
+                    crate::tee_job::run(&ctx, &job.assignment, resumed)
+                        .await
+                        .map(|()| None)
+                }
+                Ok(None) => compute(&ctx, &job.assignment, None)
                     .await
                     .map(|c| Some(Stage::Computed(c))),
                 Err(f) => Err(f),
@@ -162,7 +167,7 @@ pub(crate) async fn run(
 
 /// The report of a revealed result: where it is, its callback data, and the app's failure if
 /// the result is one.
-fn revealed(computed: &Computed, location: String) -> Report {
+pub(crate) fn revealed(computed: &Computed, location: String) -> Report {
     Report {
         status: ReportStatus::Revealed,
         reason: computed.failure.clone(),
@@ -172,7 +177,7 @@ fn revealed(computed: &Computed, location: String) -> Report {
     }
 }
 
-fn failed(reason: String) -> Report {
+pub(crate) fn failed(reason: String) -> Report {
     Report {
         status: ReportStatus::Failed,
         reason: Some(reason),
@@ -183,7 +188,7 @@ fn failed(reason: String) -> Report {
 }
 
 /// Unix time in milliseconds (the stages' start times).
-fn now_ms() -> u64 {
+pub(crate) fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
@@ -191,7 +196,7 @@ fn now_ms() -> u64 {
 }
 
 /// A stage that started at `started_ms` (unix) and `started` (monotonic) and ends now.
-fn stage_since(started_ms: u64, started: std::time::Instant) -> StageTime {
+pub(crate) fn stage_since(started_ms: u64, started: std::time::Instant) -> StageTime {
     StageTime {
         started_ms,
         millis: started.elapsed().as_millis() as u64,
@@ -220,7 +225,7 @@ fn finish(ctx: &Context, task_id: B256) {
 }
 
 /// Tells the scheduler, retrying for a while if it does not answer.
-async fn report(ctx: &Context, task_id: B256, report: Report) {
+pub(crate) async fn report(ctx: &Context, task_id: B256, report: Report) {
     let mut delay = Duration::from_millis(250);
     for attempt in 1..=REPORT_ATTEMPTS {
         match ctx.scheduler.report(task_id, &report).await {
@@ -248,7 +253,7 @@ fn result_file(task_id: B256) -> String {
     format!("results/{task_id}.tar")
 }
 
-fn deal_of(assignment: &Assignment) -> Result<Deal, Failure> {
+pub(crate) fn deal_of(assignment: &Assignment) -> Result<Deal, Failure> {
     Deal::abi_decode(&assignment.deal)
         .map_err(|e| fail(format!("the scheduler sent an undecodable deal: {e}")))
 }
@@ -395,8 +400,13 @@ async fn prepare_app(ctx: &Context, app: &Resource) -> Result<PreparedApp, Failu
     })
 }
 
-/// Fetches everything, runs the app and packs its result.
-async fn compute(ctx: &Arc<Context>, a: &Assignment) -> Result<Computed, Failure> {
+/// Fetches everything, runs the app and packs its result. `secrets`, for a TEE task, is the
+/// memory-backed directory of its opened secrets, mounted read-only at `/secrets`.
+pub(crate) async fn compute(
+    ctx: &Arc<Context>,
+    a: &Assignment,
+    secrets: Option<&Path>,
+) -> Result<Computed, Failure> {
     let deal = deal_of(a)?;
     let app = a.app.as_ref().ok_or_else(|| {
         fail("the scheduler does not know where the app is (no registration event)")
@@ -482,11 +492,16 @@ async fn compute(ctx: &Arc<Context>, a: &Assignment) -> Result<Computed, Failure
     let runtime = ctx.runtime.clone();
     let (in_dir, out_dir) = (input.clone(), output.clone());
     let run_limits = limits.clone();
-    let (module_path, module_checksum, launch) = (
+    let (module_path, module_checksum, mut launch) = (
         prepared.module.clone(),
         prepared.module_checksum,
         prepared.launch.clone(),
     );
+    if let Some(dir) = secrets {
+        launch
+            .mounts
+            .push((crate::tee_job::SECRETS_DIR.to_owned(), dir.to_path_buf()));
+    }
     let run_started_ms = now_ms();
     let report = tokio::task::spawn_blocking(move || {
         let (app, loaded) = runtime.load_known(module_checksum, &module_path)?;
@@ -635,7 +650,7 @@ async fn top_up_locked(ctx: &Context, needed: U256) -> Result<U256, Failure> {
 
 /// Uploads the kept result archive; returns its location. Its time and size are kept in
 /// `computed`'s stages.
-async fn upload(ctx: &Context, computed: &mut Computed) -> Result<String, Failure> {
+pub(crate) async fn upload(ctx: &Context, computed: &mut Computed) -> Result<String, Failure> {
     let (started_ms, started) = (now_ms(), std::time::Instant::now());
     let path = ctx.config.data_dir.join(&computed.result_file);
     let bytes = tokio::fs::read(&path)

@@ -26,6 +26,7 @@ mod job;
 pub mod policy;
 pub mod pool_job;
 pub mod state;
+mod tee_job;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -74,6 +75,19 @@ pub struct WorkerConfig {
     /// Fetch from loopback, private networks and local paths (a development network); off by
     /// default (see [`policy`]).
     pub allow_private_hosts: bool,
+    /// TEE tasks: the enclave's backend and the key holders; `None` (the default): the worker
+    /// fails every TEE task it is handed.
+    pub tee: Option<TeeConfig>,
+}
+
+/// How a worker runs TEE tasks (docs/confidential.md, "The TEE worker").
+#[derive(Clone)]
+pub struct TeeConfig {
+    /// Produces the enclave's evidence: `decloud_tee::sim::SimAttester` on a devnet,
+    /// `decloud_tee::tdx::TdxAttester` inside a TDX guest.
+    pub attester: Arc<dyn decloud_tee::Attester>,
+    /// The key holders (SMS nodes) asked for each release: at least the k a deal needs.
+    pub sms_urls: Vec<String>,
 }
 
 impl std::fmt::Debug for WorkerConfig {
@@ -85,6 +99,7 @@ impl std::fmt::Debug for WorkerConfig {
             .field("results_store", &self.results_store)
             .field("capacity", &self.capacity)
             .field("allow_private_hosts", &self.allow_private_hosts)
+            .field("tee", &self.tee.as_ref().map(|t| t.attester.kind()))
             .finish_non_exhaustive()
     }
 }
@@ -111,6 +126,7 @@ impl WorkerConfig {
             max_download_bytes: 1 << 30,
             stake_reserve: U256::ZERO,
             allow_private_hosts: false,
+            tee: None,
         }
     }
 }
@@ -124,6 +140,8 @@ pub(crate) struct Context {
     runtime: Arc<Runtime>,
     jobs: JobStore,
     results: BlobStore,
+    /// The TEE backend and key holders, when the worker runs TEE tasks.
+    tee: Option<tee_job::TeeSetup>,
     /// A lower bound of the worker's free escrow balance (`None` until read), behind the lock
     /// that makes deposits one at a time.
     stake_free: Mutex<Option<U256>>,
@@ -191,6 +209,10 @@ pub async fn start(config: WorkerConfig) -> Result<RunningWorker, WorkerError> {
         ..RuntimeConfig::default()
     })?;
     let results = BlobStore::from_url(&config.results_store)?;
+    let tee = match &config.tee {
+        Some(t) => Some(tee_setup(t, &config.profile).await?),
+        None => None,
+    };
     let heartbeat_every = Duration::from_secs(info.heartbeat_timeout_secs.max(3)) / 3;
     let ctx = Arc::new(Context {
         address,
@@ -200,17 +222,67 @@ pub async fn start(config: WorkerConfig) -> Result<RunningWorker, WorkerError> {
         jobs,
         results,
         stake_free: Mutex::new(None),
+        tee,
         config,
     });
     // Stake money ready before the first task: deposits are off the critical path.
     if let Err(job::Failure { reason, .. }) = job::top_up(&ctx).await {
         tracing::warn!(%reason, "cannot deposit the stake reserve; deposits will be made per task");
     }
-    tracing::info!(worker = %address, scheduler = %ctx.scheduler.url(), capacity = ctx.config.capacity, "worker started");
+    let tee_line = ctx.tee.as_ref().map_or_else(
+        || "none (TEE tasks refused)".to_owned(),
+        |t| t.attester.announcement(),
+    );
+    tracing::info!(worker = %address, scheduler = %ctx.scheduler.url(), capacity = ctx.config.capacity, tee = %tee_line, "worker started");
     let mut tasks = Tasks::new();
     tasks.spawn(heartbeat_loop(ctx.clone(), heartbeat_every));
     tasks.spawn(work_loop(ctx));
     Ok(RunningWorker { address, tasks })
+}
+
+/// Connects to the key holders and checks that they serve this chain and hub.
+async fn tee_setup(
+    config: &TeeConfig,
+    profile: &ChainProfile,
+) -> Result<tee_job::TeeSetup, WorkerError> {
+    if config.sms_urls.is_empty() {
+        return Err(WorkerError::Config(
+            "a TEE worker needs at least one key holder: pass --sms URL (once per SMS)".into(),
+        ));
+    }
+    let mut key_holders = Vec::new();
+    for url in &config.sms_urls {
+        let sms =
+            decloud_sms::SmsClient::new(url).map_err(|e| WorkerError::Config(e.to_string()))?;
+        let info = sms
+            .info()
+            .await
+            .map_err(|e| WorkerError::Config(e.to_string()))?;
+        if info.chain_id != profile.chain_id || info.hub != profile.contracts.hub {
+            return Err(WorkerError::Config(format!(
+                "the SMS at {} serves chain {} (hub {}), not this worker's chain {} (hub {}): check --sms",
+                sms.url(),
+                info.chain_id,
+                info.hub,
+                profile.chain_id,
+                profile.contracts.hub
+            )));
+        }
+        if info.tee != config.attester.kind() {
+            return Err(WorkerError::Config(format!(
+                "the SMS at {} appraises {} evidence and this worker's enclave is {}: start the worker with --tee {}",
+                sms.url(),
+                info.tee,
+                config.attester.kind(),
+                info.tee
+            )));
+        }
+        key_holders.push(sms);
+    }
+    Ok(tee_job::TeeSetup {
+        attester: config.attester.clone(),
+        key_holders,
+    })
 }
 
 async fn heartbeat_loop(ctx: Arc<Context>, every: Duration) {

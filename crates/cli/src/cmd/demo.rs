@@ -1,8 +1,9 @@
 //! `decloud demo`: the whole marketplace on this machine in one command. It starts a devnet and
 //! every service in this process (storage, a workerpool's scheduler and three workers), deploys
-//! the example apps, runs one task at trust 1 and one that needs three agreeing replicas, shows
-//! each stage as it happens, and prints the certified results, who was paid what, and the
-//! transactions and gas spent. It stops everything it started.
+//! the example apps, runs one task at trust 1, one that needs three agreeing replicas and one TEE
+//! task (a requester secret released by the SMS to a `sim` enclave, the result signed by the
+//! enclave), shows each stage as it happens, and prints the certified results, who was paid
+//! what, and the transactions and gas spent. It stops everything it started.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -279,17 +280,18 @@ async fn demo(args: DemoArgs, _home: &Path, json: bool) -> anyhow::Result<()> {
     };
     let greeting = read_app("greeting")?;
     let hash_search = read_app("hash-search")?;
+    let secret_digest = read_app("secret-digest")?;
     let stages = Stages::new(json);
     if !json {
         println!(
-            "decloud demo: a marketplace, a workerpool of three workers and two tasks, all on this machine\n"
+            "decloud demo: a marketplace, a workerpool of three workers, a key holder and three tasks, all on this machine\n"
         );
     }
 
     let cluster = stages
         .step(
             &format!(
-                "starting a local chain ({}), storage, a workerpool's scheduler and three workers",
+                "starting a local chain ({}), storage, a workerpool's scheduler, three workers with sim enclaves and a key holder (SMS)",
                 if args.block_time == 0 {
                     "instant mining".to_string()
                 } else {
@@ -302,6 +304,7 @@ async fn demo(args: DemoArgs, _home: &Path, json: bool) -> anyhow::Result<()> {
                     pool: PoolOptions {
                         workers: 3,
                         follow_interval: Duration::from_millis(200),
+                        tee: Some(decloud_tee::TeeKind::Sim),
                         ..PoolOptions::default()
                     },
                 })
@@ -351,6 +354,34 @@ async fn demo(args: DemoArgs, _home: &Path, json: bool) -> anyhow::Result<()> {
         )
         .await?;
 
+    let tee_app = stages
+        .step(
+            "app developer: uploading and registering the secret-digest app for TEE tasks (its mrenclave: the sim runner)",
+            async { Ok(pool.deploy_tee_app("secret-digest", &secret_digest).await?) },
+        )
+        .await?;
+    let sms_url = pool.sms_url().context("the SMS is not running")?;
+    stages
+        .step(
+            "requester: pushing the secret api-token to the key holder (sealed to it, signed; never printed)",
+            async {
+                let sms = decloud_sms::SmsClient::new(&sms_url)?;
+                // A fresh value each run: the demo shows its hash, computed inside the enclave.
+                let token: [u8; 16] = decloud_sms::seal::random_bytes()?;
+                let value = format!("demo-token-{}", alloy::hex::encode(token));
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)?
+                    .as_secs();
+                sms.push_requester_secret(&devnet.signer(REQUESTER), "api-token", value.as_bytes(), now)
+                    .await?;
+                Ok(())
+            },
+        )
+        .await?;
+    if let Ok(info) = decloud_sms::SmsClient::new(&sms_url)?.info().await {
+        names.insert(info.attester, "key holder".to_string());
+    }
+
     let mut accounts = vec![
         devnet.signer(REQUESTER).address(),
         devnet.signer(APP_OWNER).address(),
@@ -376,6 +407,13 @@ async fn demo(args: DemoArgs, _home: &Path, json: bool) -> anyhow::Result<()> {
         (
             "hash-search, trust 5 (three agreeing replicas)",
             DealRequest::new(search_app).args("decloud 12").trust(5),
+        ),
+        (
+            "secret-digest, TEE (one attested sim enclave, no replicas)",
+            DealRequest::new(tee_app)
+                .tee()
+                .args("api-token")
+                .secret("api-token"),
         ),
     ];
     let mut tasks = Vec::new();
@@ -526,7 +564,7 @@ async fn demo(args: DemoArgs, _home: &Path, json: bool) -> anyhow::Result<()> {
         txs.len(),
         txs.iter().map(|t| t.gas).sum::<u64>()
     );
-    println!("\nexplorer: every step of both tasks, on chain and off chain, at {explorer_url}");
+    println!("\nexplorer: every step of the tasks, on chain and off chain, at {explorer_url}");
     keep_up(args.keep, &explorer_url, cluster, explorer).await
 }
 

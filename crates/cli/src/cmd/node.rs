@@ -20,7 +20,8 @@ use super::shared::{WalletOpts, stop_signals};
     decloud node --scheduler --workerpool 0x5f1c... --wallet pool --workers 3 --storage\n  \
     decloud node --workers 4 --scheduler-url https://pool.example:7800#sha256:9f86d0... --results-store s3://bucket/results\n  \
     decloud node --market --scheduler --workerpool 0x5f1c... --wallet pool --workers 2 --storage --explorer\n  \
-    decloud node --beacon --beacon-threshold 3 --beacon-members 5   # a devnet randomness beacon\n\n\
+    decloud node --beacon --beacon-threshold 3 --beacon-members 5   # a devnet randomness beacon\n  \
+    decloud node --scheduler --workerpool 0x5f1c... --wallet pool --workers 1 --tee sim --sms   # TEE tasks on a devnet\n\n\
     Each worker of --workers N has its own key in $DECLOUD_HOME/workers/worker-<i>/worker.key, made\n\
     on first start; on a devnet they are given ether and tokens, elsewhere fund them yourself.\n\n\
     Services speak TLS 1.3 with a key kept in $DECLOUD_HOME/tls/<service>.key and print their URL\n\
@@ -301,6 +302,16 @@ struct WorkerArgs {
     /// paths [default: only on the devnet].
     #[arg(long = "allow-private-hosts")]
     allow_private_hosts: Option<bool>,
+    /// Run TEE tasks in enclaves of this backend: sim (devnet only: a simulated TDX under a
+    /// test PKI, protects nothing) or tdx (inside an Intel TDX guest). Without it the workers
+    /// fail every TEE task they are handed.
+    #[arg(long = "tee", value_name = "sim|tdx")]
+    tee: Option<decloud_tee::TeeKind>,
+    /// A key holder (SMS) the workers' TEE tasks ask for their secrets, with its fingerprint;
+    /// repeat it once per key holder (a deal needing k attestations needs k of them)
+    /// [default: this node's SMS with --sms].
+    #[arg(long = "sms-url", value_name = "URL")]
+    sms_urls: Vec<String>,
 }
 
 /// Logs of the services on stderr (`RUST_LOG` overrides the level).
@@ -452,6 +463,13 @@ pub(crate) async fn run(args: NodeArgs, home: &Path) -> anyhow::Result<()> {
         set.stake_reserve = decloud_protocol::parse_amount(&workers.worker_stake)
             .context("--worker-stake is an amount, e.g. \"10 DCT\" or 2.5DCT")?;
         set.allow_private_hosts = workers.allow_private_hosts.unwrap_or(profile.is_devnet());
+        set.tee = workers.tee;
+        set.sms_urls = workers.sms_urls.clone();
+        if set.tee.is_some() && set.sms_urls.is_empty() && !sms.sms {
+            bail!(
+                "--tee needs a key holder: add --sms to run one here, or --sms-url URL (once per SMS)"
+            );
+        }
         config.workers = Some(set);
     }
     if let Some(profile) = &profile {

@@ -79,6 +79,38 @@ impl Store {
         Ok(result.rows_affected() == 1)
     }
 
+    /// Binds `worker`'s assigned replicate of `task_id` to `enclave` unless it is bound
+    /// already; returns the enclave it is bound to now (`None`: no such assigned replicate).
+    /// One statement, so two racing requests can't bind two enclaves.
+    pub async fn bind_enclave(
+        &self,
+        task_id: B256,
+        worker: Address,
+        enclave: Address,
+    ) -> Result<Option<Address>, SchedulerError> {
+        sqlx::query(
+            "UPDATE replicates SET enclave = $1 \
+             WHERE taskid = $2 AND worker = $3 AND status = 'assigned' AND enclave IS NULL",
+        )
+        .bind(enclave.to_string())
+        .bind(task_id.to_string())
+        .bind(worker.to_string())
+        .execute(&self.pool)
+        .await?;
+        let row = sqlx::query(
+            "SELECT enclave FROM replicates \
+             WHERE taskid = $1 AND worker = $2 AND status = 'assigned'",
+        )
+        .bind(task_id.to_string())
+        .bind(worker.to_string())
+        .fetch_optional(&self.pool)
+        .await?;
+        match row {
+            Some(row) => Ok(parse_opt(&row, "enclave")?),
+            None => Ok(None),
+        }
+    }
+
     /// A worker's own report on its replicate. A report is a hint, never a stage: only the
     /// chain's events, applied by the follower, make a replicate contributed or revealed (a
     /// report costs nothing to forge, a transaction does).

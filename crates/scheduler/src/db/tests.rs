@@ -102,7 +102,7 @@ async fn a_database_from_before_versioned_migrations_is_upgraded_with_its_data(d
     let store = Store::open(url).await.unwrap();
     assert_eq!(
         decloud_sql::schema_version(&store.pool).await.unwrap(),
-        Some(4)
+        Some(5)
     );
     assert_eq!(store.deal(d.deal_id).await.unwrap().unwrap(), d);
     assert_eq!(store.tasks_of(d.deal_id).await.unwrap().len(), 2);
@@ -123,7 +123,7 @@ async fn a_database_from_before_versioned_migrations_is_upgraded_with_its_data(d
     let store = Store::open(url).await.unwrap();
     assert_eq!(
         decloud_sql::schema_version(&store.pool).await.unwrap(),
-        Some(4)
+        Some(5)
     );
     let indexes = match db.backend() {
         Backend::Sqlite => {
@@ -466,7 +466,27 @@ fn statuses_round_trip() {
     assert!("nope".parse::<TaskStatus>().is_err());
 }
 
+/// A TEE replicate is bound to one enclave: the first wins, the same one again is a retry,
+/// another is answered with the bound one, and a worker without an assigned replicate gets
+/// nothing.
+async fn a_replicate_is_bound_to_one_enclave(db: &TestDb) {
+    let store = &store(db).await;
+    let d = deal(1, 5);
+    store.insert_deal(&d).await.unwrap();
+    let task = decloud_protocol::task_id(d.deal_id, 0);
+    let (w1, w2) = (Address::repeat_byte(1), Address::repeat_byte(2));
+    let (e1, e2) = (Address::repeat_byte(0xe1), Address::repeat_byte(0xe2));
+    store.upsert_worker(w1, 1, 0, 100).await.unwrap();
+    assert_eq!(store.bind_enclave(task, w1, e1).await.unwrap(), None);
+    assert!(store.assign(task, w1, 100, 1100).await.unwrap());
+    assert_eq!(store.bind_enclave(task, w1, e1).await.unwrap(), Some(e1));
+    assert_eq!(store.bind_enclave(task, w1, e1).await.unwrap(), Some(e1));
+    assert_eq!(store.bind_enclave(task, w1, e2).await.unwrap(), Some(e1));
+    assert_eq!(store.bind_enclave(task, w2, e2).await.unwrap(), None);
+}
+
 decloud_sql::test_on_every_backend!(
+    a_replicate_is_bound_to_one_enclave,
     deals_tasks_and_cursor_survive_a_reopen,
     a_database_from_before_versioned_migrations_is_upgraded_with_its_data,
     replicate_lifecycle,

@@ -1,0 +1,354 @@
+//! A TEE task from claim to `contributeAndFinalize` (docs/confidential.md, "The TEE worker").
+//!
+//! Per task, inside the enclave boundary: make the result key E (secp256k1) and the secrets key
+//! H (X25519) in memory; take a single-use nonce from each key holder (SMS) and evidence over
+//! `report_data(chain, task, app checksum, E, H, nonce)`; get the scheduler's authorization for
+//! (worker, task, E); ask each key holder for the release; open the secrets with H; run the app
+//! with the requester's and the app's named secrets as read-only files under `/secrets`; upload
+//! the result; sign it with E; send `contributeAndFinalize` with k attestations. No replication:
+//! k attestations of a measured enclave replace the consensus.
+//!
+//! E and H never leave this process's memory: they are not saved with the job, so a worker
+//! restarted mid-task gives the task up (the scheduler has bound the replicate to E, which died
+//! with the process). The opened secrets live in a memory-backed directory (`/dev/shm`) only
+//! while the app runs. Nothing secret is logged: the logs name E's address, never a key or a
+//! value.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use alloy::primitives::{Address, B256, Bytes};
+use alloy::signers::local::PrivateKeySigner;
+use decloud_protocol::Tag;
+use decloud_protocol::pool::Assignment;
+use decloud_protocol::result::{commitment, sign_enclave};
+use decloud_protocol::tee::{SignedAttestation, attestations_required, enclave_evidence};
+use decloud_sms::seal::{self, HpkePrivateKey};
+use decloud_sms::{ReleaseAnswer, ReleaseRequest, SmsClient};
+use decloud_tee::{Attester, ReportDataFields};
+
+use crate::Context;
+use crate::job::{Failure, deal_of, fail, report, revealed, upload};
+
+/// Where the app finds its named secrets (app secrets under `app/`).
+pub(crate) const SECRETS_DIR: &str = "/secrets";
+
+/// A memory-backed directory (tmpfs) for the opened secrets: they must not reach a disk.
+const MEMORY_DIR: &str = "/dev/shm";
+
+/// The TEE side of a worker: its attester and the key holders it asks.
+pub(crate) struct TeeSetup {
+    /// Produces the enclave's evidence.
+    pub attester: Arc<dyn Attester>,
+    /// The key holders (SMS nodes), in the order they were configured.
+    pub key_holders: Vec<SmsClient>,
+}
+
+/// Whether `a`'s deal has the TEE tag (the deal is decoded again by the job; an undecodable
+/// one fails there).
+pub(crate) fn is_tee(a: &Assignment) -> bool {
+    deal_of(a).is_ok_and(|deal| deal.tag & Tag::TEE.0 == Tag::TEE.0)
+}
+
+/// The secrets a release carried, opened.
+#[derive(Default)]
+struct Opened {
+    dataset_key: bool,
+    recipient: bool,
+    /// `(file name under /secrets, value)`: requester secrets by name, app secrets as
+    /// `app/NAME`.
+    files: Vec<(String, Vec<u8>)>,
+}
+
+/// Removes the secrets directory however the run ends.
+struct SecretsDir(PathBuf);
+
+impl Drop for SecretsDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Runs the TEE task `a` to its end on chain and reports it.
+pub(crate) async fn run(ctx: &Arc<Context>, a: &Assignment, resumed: bool) -> Result<(), Failure> {
+    let task_id = a.task_id;
+    if resumed {
+        return Err(fail(
+            "the worker restarted during this TEE task: its enclave keys lived only in memory and the replicate is bound to them, so it is given up",
+        ));
+    }
+    let tee = ctx.tee.as_ref().ok_or_else(|| {
+        fail(
+            "this worker runs no TEE tasks: start it with --tee sim|tdx and --sms URL to take them",
+        )
+    })?;
+    let deal = deal_of(a)?;
+    let k = attestations_required(Tag(deal.tag));
+    if tee.key_holders.len() < k {
+        return Err(fail(format!(
+            "the deal needs {k} attestations but this worker knows {} key holder(s): pass --sms once per key holder",
+            tee.key_holders.len()
+        )));
+    }
+    let app = a.app.as_ref().ok_or_else(|| {
+        fail("the scheduler does not know where the app is (no registration event)")
+    })?;
+    let chain_id = ctx.config.profile.chain_id;
+
+    // The enclave's keys, for this task only.
+    let enclave = PrivateKeySigner::random();
+    let (h_private, h_public) = seal::generate_keypair()
+        .map_err(|e| fail(format!("cannot make the enclave's key: {e}")))?;
+    tracing::info!(task = %task_id, enclave = %enclave.address(), backend = %tee.attester.kind(), k, "TEE task: enclave keys made");
+
+    // A nonce and evidence per key holder: each binds its own nonce.
+    let mut asked = Vec::new();
+    let mut refusals = Vec::new();
+    for sms in &tee.key_holders {
+        let evidence = async {
+            let nonce = sms.challenge().await.map_err(|e| e.to_string())?.nonce;
+            let fields = ReportDataFields {
+                chain_id,
+                task_id,
+                app_checksum: app.checksum,
+                enclave: enclave.address(),
+                hpke_public_key: h_public,
+                nonce: nonce.0,
+            };
+            let evidence = tee
+                .attester
+                .evidence(&fields.report_data())
+                .map_err(|e| format!("the enclave's attester failed: {e}"))?;
+            Ok::<_, String>((nonce, evidence))
+        }
+        .await;
+        match evidence {
+            Ok(e) => asked.push((sms, e)),
+            Err(reason) => refusals.push(format!("{}: {reason}", sms.url())),
+        }
+    }
+
+    let authorization = ctx
+        .scheduler
+        .enclave_authorization(task_id, enclave.address())
+        .await
+        .map_err(|e| fail(format!("the scheduler did not authorize the enclave: {e}")))?;
+
+    let mut answers = Vec::new();
+    for (sms, (nonce, evidence)) in asked {
+        let request = ReleaseRequest {
+            deal_id: a.deal_id,
+            index: a.index,
+            worker: ctx.address,
+            enclave: enclave.address(),
+            hpke_public_key: hex_encode(&h_public),
+            nonce,
+            evidence,
+            authorization: authorization.sign.clone(),
+        };
+        match sms.release(&request).await {
+            Ok(answer) => match checked(ctx, task_id, enclave.address(), &answer) {
+                Ok(attestation) => answers.push((answer, attestation)),
+                Err(reason) => refusals.push(format!("{}: {reason}", sms.url())),
+            },
+            Err(e) => refusals.push(format!("{}: {e}", sms.url())),
+        }
+    }
+    if answers.len() < k {
+        return Err(fail(format!(
+            "only {} of the {k} key holder(s) the deal needs released its secrets ({}): not run, nothing contributed",
+            answers.len(),
+            refusals.join("; ")
+        )));
+    }
+    tracing::info!(task = %task_id, released_by = answers.len(), "TEE task: secrets released");
+
+    // Every key holder holds the same secrets (k-of-n shares come later): open the first.
+    let opened = open(&h_private, chain_id, task_id, &answers[0].0)?;
+    drop(h_private);
+    if opened.dataset_key {
+        return Err(fail(
+            "the deal's dataset is encrypted and this worker cannot decrypt age datasets yet: not run, nothing contributed",
+        ));
+    }
+    if opened.recipient {
+        return Err(fail(
+            "the beneficiary has a result recipient and this worker cannot encrypt results with age yet: not run, nothing contributed",
+        ));
+    }
+    let secrets = write_secrets(task_id, &opened.files)?;
+    drop(opened);
+    let computed = crate::job::compute(ctx, a, Some(&secrets.0)).await;
+    drop(secrets);
+    let mut computed = computed?;
+
+    // A deterministic failure is a result too: its error record is signed like any result.
+    let location = upload(ctx, &mut computed).await?;
+    let c = commitment(ctx.address, task_id, computed.digest);
+    let enclave_sign = sign_enclave(&enclave, &c)
+        .map_err(|e| fail(format!("the enclave cannot sign the result: {e}")))?;
+    drop(enclave);
+    let attestations: Vec<SignedAttestation> =
+        answers.into_iter().map(|(_, s)| s).take(k).collect();
+    let enclave_sign = enclave_evidence(&enclave_sign, &attestations)
+        .map_err(|e| fail(format!("cannot pack the attestations: {e}")))?;
+    let result = decloud_chain::contracts::IHub::FastResult {
+        digest: computed.digest,
+        enclave: authorization.enclave,
+        enclaveSign: enclave_sign,
+        authorizationSign: authorization.sign,
+        resultsLocation: Bytes::from(location.clone().into_bytes()),
+        callbackData: computed.callback_data.clone().unwrap_or_default(),
+    };
+    let (started_ms, started) = (crate::job::now_ms(), std::time::Instant::now());
+    decloud_chain::attesters::contribute_and_finalize(&ctx.chain, (&deal).into(), a.index, result)
+        .await?;
+    computed.stages.contribute = Some(crate::job::stage_since(started_ms, started));
+    tracing::info!(task = %task_id, digest = %computed.digest, attestations = k, "TEE task contributed and finalized");
+    report(ctx, task_id, revealed(&computed, location)).await;
+    Ok(())
+}
+
+fn hex_encode(bytes: &[u8]) -> String {
+    alloy::hex::encode(bytes)
+}
+
+/// Checks that a release is for this task and enclave and that its attestation is signed by
+/// the key holder it names; returns the attestation as the hub reads it.
+fn checked(
+    ctx: &Context,
+    task_id: B256,
+    enclave: Address,
+    answer: &ReleaseAnswer,
+) -> Result<SignedAttestation, String> {
+    let att = &answer.attestation;
+    if answer.task_id != task_id || att.task_id != task_id || att.enclave != enclave {
+        return Err("its release is for another task or enclave".into());
+    }
+    let domain = decloud_protocol::order::Domain::new(
+        ctx.config.profile.chain_id,
+        ctx.config.profile.contracts.hub,
+    );
+    let signed = SignedAttestation::verified(&att.typed(), &domain, att.signature.clone())
+        .map_err(|e| format!("its attestation does not verify: {e}"))?;
+    if signed.attester != att.signer {
+        return Err(format!(
+            "its attestation is signed by {}, not by {} as it says",
+            signed.attester, att.signer
+        ));
+    }
+    Ok(signed)
+}
+
+/// Opens every released secret with H.
+fn open(
+    h: &HpkePrivateKey,
+    chain_id: u64,
+    task_id: B256,
+    answer: &ReleaseAnswer,
+) -> Result<Opened, Failure> {
+    let mut opened = Opened::default();
+    for secret in &answer.secrets {
+        let info = seal::release_info(&secret.purpose, chain_id, task_id);
+        let value = seal::open(h, &info, &secret.sealed).map_err(|_| {
+            fail(format!(
+                "the released secret {:?} does not open with the enclave's key: the key holder sealed it to another key",
+                secret.purpose
+            ))
+        })?;
+        let purpose = secret.purpose.as_str();
+        if purpose == "dataset-key" {
+            opened.dataset_key = true;
+        } else if purpose == "result-recipient" {
+            opened.recipient = true;
+        } else if let Some(name) = purpose.strip_prefix("requester-secret:") {
+            opened.files.push((safe_name(name)?, value));
+        } else if let Some(name) = purpose.strip_prefix("app-secret:") {
+            opened
+                .files
+                .push((format!("app/{}", safe_name(name)?), value));
+        } else {
+            return Err(fail(format!(
+                "a key holder released a secret for an unknown purpose {purpose:?}: update the worker"
+            )));
+        }
+    }
+    Ok(opened)
+}
+
+/// A secret's name as a file name: the SMS's name rule (1 to 64 of `A-Z a-z 0-9 . _ -`, not
+/// `.` or `..`), checked again here because the name comes from the network.
+fn safe_name(name: &str) -> Result<String, Failure> {
+    let ok = (1..=64).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+        && name != "."
+        && name != "..";
+    if ok {
+        Ok(name.to_owned())
+    } else {
+        Err(fail(
+            "a key holder released a secret whose name is not 1 to 64 of A-Z a-z 0-9 . _ -",
+        ))
+    }
+}
+
+/// Writes the secrets as read-only files in a fresh memory-backed directory (only this user
+/// can enter it); removed when the returned guard drops.
+fn write_secrets(task_id: B256, files: &[(String, Vec<u8>)]) -> Result<SecretsDir, Failure> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    let memory = Path::new(MEMORY_DIR);
+    if !memory.is_dir() {
+        return Err(fail(format!(
+            "{MEMORY_DIR} (a memory-backed directory) is missing: TEE secrets are never written to a disk"
+        )));
+    }
+    let suffix: [u8; 8] = seal::random_bytes().map_err(|e| fail(e.to_string()))?;
+    let dir = memory.join(format!(
+        "decloud-secrets-{}-{}",
+        &task_id.to_string()[2..14],
+        hex_encode(&suffix)
+    ));
+    let io = |e: std::io::Error| fail(format!("cannot lay out the secrets in {MEMORY_DIR}: {e}"));
+    std::fs::DirBuilder::new()
+        .mode(0o700)
+        .create(&dir)
+        .map_err(io)?;
+    let guard = SecretsDir(dir.clone());
+    std::fs::DirBuilder::new()
+        .mode(0o700)
+        .create(dir.join("app"))
+        .map_err(io)?;
+    for (name, value) in files {
+        let path = dir.join(name);
+        std::fs::write(&path, value).map_err(io)?;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o400)).map_err(io)?;
+    }
+    Ok(guard)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_names_from_the_network_stay_inside_secrets() {
+        assert_eq!(safe_name("api-token.v2").unwrap(), "api-token.v2");
+        for bad in ["", ".", "..", "../etc", "a/b", "x y", &"n".repeat(65)] {
+            assert!(safe_name(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn secrets_are_laid_out_read_only_and_removed() {
+        let files = vec![("token".to_owned(), b"v".to_vec())];
+        let dir = write_secrets(B256::repeat_byte(1), &files).unwrap();
+        let path = dir.0.join("token");
+        assert_eq!(std::fs::read(&path).unwrap(), b"v");
+        assert!(std::fs::metadata(&path).unwrap().permissions().readonly());
+        let kept = dir.0.clone();
+        drop(dir);
+        assert!(!kept.exists());
+    }
+}
