@@ -101,7 +101,12 @@ pub async fn fetch_verified(
     let mut archive =
         std::fs::read(&archive_path).map_err(Error::io("cannot read the downloaded archive"))?;
     let sealed_digest = if decloud_age::is_age(&archive) {
-        let digest = B256::from(ContentHash::of(&archive).0);
+        let digest = if callback {
+            // Certified by its callback data (checked above), not by the archive.
+            B256::from(keccak256(&callback_data))
+        } else {
+            B256::from(ContentHash::of(&archive).0)
+        };
         if result_hash(task_id, digest) != consensus {
             return Err(Error::Altered {
                 location,

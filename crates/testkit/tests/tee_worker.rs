@@ -395,3 +395,120 @@ async fn a_worker_without_a_tee_backend_fails_tee_tasks_and_contributes_nothing(
             .is_empty()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_encrypted_dataset_opens_only_in_the_enclave_and_the_result_only_for_its_beneficiary() {
+    let logs = capture_logs();
+    let devnet = Devnet::start().await.unwrap();
+    let pool = Pool::start(
+        &devnet,
+        PoolOptions {
+            tee: Some(TeeKind::Sim),
+            ..PoolOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    let chain = Client::connect(&pool.profile, None, None).await.unwrap();
+    let sms = SmsClient::new(&pool.sms_url().unwrap()).unwrap();
+
+    // The owner's dataset, encrypted (a marker row that appears nowhere by chance), and its key
+    // at the SMS; the requester's result key, its recipient at the SMS.
+    let marker = format!("secret-row-{}", alloy::hex::encode(&B256::random()[..8]));
+    let plain = format!("day,price,{marker}\n1,10,1\n2,20,1\n3,30,1\n");
+    let dataset_key = decloud_age::Identity::generate().unwrap();
+    let sealed = decloud_age::encrypt(plain.as_bytes(), &[dataset_key.recipient()]).unwrap();
+    let dataset = pool.deploy_dataset("prices.csv", &sealed).await.unwrap();
+    let owner = decloud_chain::accounts::dev_signer(decloud_testkit::pool::DATASET_OWNER);
+    sms.push_dataset_key(
+        &owner,
+        dataset,
+        dataset_key.to_secret_string().as_bytes(),
+        now(),
+    )
+    .await
+    .unwrap();
+    let result_key = decloud_age::Identity::generate().unwrap();
+    sms.push_result_recipient(
+        &devnet.signer(REQUESTER),
+        &result_key.recipient().to_string(),
+        now(),
+    )
+    .await
+    .unwrap();
+
+    let module = fixtures::example_app("csv-stats").unwrap();
+    let app = pool.deploy_tee_app("csv-stats", &module).await.unwrap();
+    let deal = pool
+        .deal(&DealRequest::new(app).tee().dataset(dataset))
+        .await
+        .unwrap();
+    let task = deal.task_ids()[0];
+    pool.wait_completed(&[task], TIMEOUT).await.unwrap();
+
+    // What is stored is an age file, certified by its ciphertext's hash.
+    let stored = result_archive(&chain, task).await;
+    assert!(decloud_age::is_age(&stored), "the result is not encrypted");
+    let finalized = fixtures::hub_events::<IHub::TaskFinalize>(&chain, task)
+        .await
+        .unwrap();
+    assert!(!finalized.is_empty());
+    let dir = tempfile::tempdir().unwrap();
+    let fetch = |identity: Option<decloud_age::Identity>, dest: std::path::PathBuf| {
+        let chain = &chain;
+        async move {
+            decloud_client::result::fetch_verified(chain, task, &dest, 1 << 20, identity.as_ref())
+                .await
+        }
+    };
+    let err = fetch(None, dir.path().join("a")).await.unwrap_err();
+    assert!(
+        err.to_string().contains("encrypted to its beneficiary"),
+        "{err}"
+    );
+    let stranger = decloud_age::Identity::generate().unwrap();
+    let err = fetch(Some(stranger), dir.path().join("b"))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("does not open"), "{err}");
+    let opened = fetch(Some(result_key), dir.path().join("c")).await.unwrap();
+    assert_eq!(opened.digest, B256::from(ContentHash::of(&stored).0));
+    let stats: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(opened.dir.join("stats.json")).unwrap()).unwrap();
+    assert_eq!(stats["rows"], 3, "the app saw the opened dataset: {stats}");
+    assert_eq!(
+        stats["columns"]["price"]["mean"].as_f64(),
+        Some(20.0),
+        "{stats}"
+    );
+
+    // The dataset's plaintext and keys are nowhere: logs, the pool's files (databases, blobs,
+    // the worker's state, once its work directory is gone), the stored result.
+    let needles = [
+        marker.as_bytes().to_vec(),
+        dataset_key.to_secret_string().into_bytes(),
+    ];
+    for needle in &needles {
+        assert!(
+            !contains(&stored, needle),
+            "the stored result holds a secret"
+        );
+        assert!(
+            !contains(&logs.0.lock().unwrap(), needle),
+            "a log holds a secret"
+        );
+    }
+    let leaked = fixtures::eventually(TIMEOUT, "the worker's files still hold the dataset", || {
+        let needles = &needles;
+        let dir = pool.data_dir();
+        async move {
+            let leaked: Vec<_> = needles
+                .iter()
+                .flat_map(|n| files_containing(dir, n))
+                .collect();
+            leaked.is_empty().then_some(())
+        }
+    })
+    .await;
+    assert!(leaked.is_ok(), "{leaked:?}");
+}

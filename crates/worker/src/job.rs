@@ -400,12 +400,20 @@ async fn prepare_app(ctx: &Context, app: &Resource) -> Result<PreparedApp, Failu
     })
 }
 
-/// Fetches everything, runs the app and packs its result. `secrets`, for a TEE task, is the
-/// memory-backed directory of its opened secrets, mounted read-only at `/secrets`.
+/// What a TEE task's enclave got from the key holders, for [`compute`].
+pub(crate) struct EnclaveInputs<'a> {
+    /// The memory-backed directory of the opened secrets, mounted read-only at `/secrets`.
+    pub secrets: &'a Path,
+    /// The identity that opens the deal's encrypted dataset.
+    pub dataset_key: Option<&'a decloud_age::Identity>,
+}
+
+/// Fetches everything, runs the app and packs its result. A TEE task passes what its enclave
+/// got (`enclave`): its secrets are mounted, its dataset is decrypted before the app sees it.
 pub(crate) async fn compute(
     ctx: &Arc<Context>,
     a: &Assignment,
-    secrets: Option<&Path>,
+    enclave: Option<EnclaveInputs<'_>>,
 ) -> Result<Computed, Failure> {
     let deal = deal_of(a)?;
     let app = a.app.as_ref().ok_or_else(|| {
@@ -444,7 +452,20 @@ pub(crate) async fn compute(
     let mut dataset_filename = None;
     if let Some(dataset) = &a.dataset {
         let name = safe_file_name(&dataset.name, "dataset");
-        fetch_resource(ctx, dataset, &input.join(&name)).await?;
+        let path = input.join(&name);
+        // The checksum checked is the ciphertext's (what is registered).
+        fetch_resource(ctx, dataset, &path).await?;
+        if let Some(key) = enclave.as_ref().and_then(|e| e.dataset_key) {
+            let sealed =
+                std::fs::read(&path).map_err(|e| fail(format!("cannot read the dataset: {e}")))?;
+            let plain = decloud_age::decrypt(&sealed, key).map_err(|e| {
+                fail(format!(
+                    "the dataset does not open with the key its owner gave the SMS: {e}"
+                ))
+            })?;
+            std::fs::write(&path, plain)
+                .map_err(|e| fail(format!("cannot write the opened dataset: {e}")))?;
+        }
         dataset_filename = Some(name);
     } else if deal.dataset != Address::ZERO {
         return Err(fail(
@@ -497,10 +518,11 @@ pub(crate) async fn compute(
         prepared.module_checksum,
         prepared.launch.clone(),
     );
-    if let Some(dir) = secrets {
-        launch
-            .mounts
-            .push((crate::tee_job::SECRETS_DIR.to_owned(), dir.to_path_buf()));
+    if let Some(enclave) = &enclave {
+        launch.mounts.push((
+            crate::tee_job::SECRETS_DIR.to_owned(),
+            enclave.secrets.to_path_buf(),
+        ));
     }
     let run_started_ms = now_ms();
     let report = tokio::task::spawn_blocking(move || {
@@ -582,7 +604,7 @@ pub(crate) async fn compute(
     })
 }
 
-fn write_durably(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+pub(crate) fn write_durably(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     let dir = path.parent().unwrap_or(Path::new("."));
     let mut tmp = tempfile::NamedTempFile::new_in(dir)?;

@@ -53,8 +53,10 @@ pub(crate) fn is_tee(a: &Assignment) -> bool {
 /// The secrets a release carried, opened.
 #[derive(Default)]
 struct Opened {
-    dataset_key: bool,
-    recipient: bool,
+    /// The identity that opens the deal's dataset.
+    dataset_key: Option<decloud_age::Identity>,
+    /// The beneficiary's public key: the result archive is encrypted to it.
+    recipient: Option<decloud_age::Recipient>,
     /// `(file name under /secrets, value)`: requester secrets by name, app secrets as
     /// `app/NAME`.
     files: Vec<(String, Vec<u8>)>,
@@ -166,21 +168,18 @@ pub(crate) async fn run(ctx: &Arc<Context>, a: &Assignment, resumed: bool) -> Re
     // Every key holder holds the same secrets (k-of-n shares come later): open the first.
     let opened = open(&h_private, chain_id, task_id, &answers[0].0)?;
     drop(h_private);
-    if opened.dataset_key {
-        return Err(fail(
-            "the deal's dataset is encrypted and this worker cannot decrypt age datasets yet: not run, nothing contributed",
-        ));
-    }
-    if opened.recipient {
-        return Err(fail(
-            "the beneficiary has a result recipient and this worker cannot encrypt results with age yet: not run, nothing contributed",
-        ));
-    }
     let secrets = write_secrets(task_id, &opened.files)?;
-    drop(opened);
-    let computed = crate::job::compute(ctx, a, Some(&secrets.0)).await;
+    let enclave_inputs = crate::job::EnclaveInputs {
+        secrets: &secrets.0,
+        dataset_key: opened.dataset_key.as_ref(),
+    };
+    let computed = crate::job::compute(ctx, a, Some(enclave_inputs)).await;
     drop(secrets);
     let mut computed = computed?;
+    if let Some(recipient) = &opened.recipient {
+        seal_result(ctx, &mut computed, recipient)?;
+    }
+    drop(opened);
 
     // A deterministic failure is a result too: its error record is signed like any result.
     let location = upload(ctx, &mut computed).await?;
@@ -240,6 +239,28 @@ fn checked(
     Ok(signed)
 }
 
+/// Encrypts the kept result archive to the beneficiary (age), in place, and makes its digest the
+/// sha256 of the ciphertext: what is certified on chain then says nothing about the result,
+/// and only the beneficiary's identity opens it (`decloud result get`).
+fn seal_result(
+    ctx: &Context,
+    computed: &mut crate::state::Computed,
+    recipient: &decloud_age::Recipient,
+) -> Result<(), Failure> {
+    let path = ctx.config.data_dir.join(&computed.result_file);
+    let archive = std::fs::read(&path)
+        .map_err(|e| fail(format!("the kept result {} is gone: {e}", path.display())))?;
+    let sealed = decloud_age::encrypt(&archive, std::slice::from_ref(recipient))
+        .map_err(|e| fail(format!("cannot encrypt the result: {e}")))?;
+    crate::job::write_durably(&path, &sealed)
+        .map_err(|e| fail(format!("cannot keep the encrypted result: {e}")))?;
+    // A callback deal's digest is its callback data's, public by nature: it stays.
+    if computed.callback_data.is_none() {
+        computed.digest = decloud_storage::ContentHash::of(&sealed).0.into();
+    }
+    Ok(())
+}
+
 /// Opens every released secret with H.
 fn open(
     h: &HpkePrivateKey,
@@ -258,9 +279,15 @@ fn open(
         })?;
         let purpose = secret.purpose.as_str();
         if purpose == "dataset-key" {
-            opened.dataset_key = true;
+            let text = String::from_utf8(value).unwrap_or_default();
+            opened.dataset_key = Some(decloud_age::Identity::from_file_text(&text).map_err(|_| {
+                fail("the dataset's key is not an age identity: its owner must push it again (decloud dataset deploy --encrypted)")
+            })?);
         } else if purpose == "result-recipient" {
-            opened.recipient = true;
+            let text = String::from_utf8(value).unwrap_or_default();
+            opened.recipient = Some(text.parse().map_err(|_| {
+                fail("the beneficiary's result recipient is not an age public key: it must push one again (decloud result keygen)")
+            })?);
         } else if let Some(name) = purpose.strip_prefix("requester-secret:") {
             opened.files.push((safe_name(name)?, value));
         } else if let Some(name) = purpose.strip_prefix("app-secret:") {
