@@ -166,6 +166,15 @@ async fn administrators_and_users_drive_the_pool_from_the_cli() {
     assert!(err.contains("404") && err.contains("no job"), "{err}");
     let help = ok(&admin, &["pool", "job", "submit", "--help"]);
     assert!(help.contains("Examples:"), "{help}");
+
+    // Deleting: the job has ended, so the owner deletes it and then its app.
+    let err = fails(&admin, &["pool", "app", "delete", "app-unknown"]);
+    assert!(err.contains("404") && err.contains("no app"), "{err}");
+    let said = ok(&ann, &["pool", "job", "delete", &job_id]);
+    assert!(said.contains(&format!("{job_id} deleted")), "{said}");
+    let deleted = json(&ann, &["pool", "app", "delete", &app_id]);
+    assert_eq!(deleted, serde_json::json!({"id": app_id, "deleted": true}));
+    assert!(!ok(&ann, &["pool", "app", "list"]).contains(&app_id));
 }
 
 /// The two other credential kinds through the real binary: a wallet signs the pool's challenge

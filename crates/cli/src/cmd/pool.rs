@@ -76,16 +76,16 @@ enum PoolCommand {
     /// Groups: add, add a member, list.
     #[command(subcommand)]
     Group(GroupCommand),
-    /// Apps: insert a WASI module, list, show.
+    /// Apps: insert a WASI module, list, show, delete.
     #[command(subcommand)]
     App(ObjectCommand),
-    /// Data: insert a file (or a certificate), list, show.
+    /// Data: insert a file (or a certificate), list, show, delete.
     #[command(subcommand)]
     Data(ObjectCommand),
     /// Workers: declare whose work a worker does, list.
     #[command(subcommand)]
     Worker(WorkerCommand),
-    /// Jobs: submit, list, show, result.
+    /// Jobs: submit, list, show, result, delete.
     #[command(subcommand)]
     Job(JobCommand),
     /// On-chain apps and datasets: confine the deals that use them to some workers, list,
@@ -217,6 +217,14 @@ enum ObjectCommand {
         /// Its id.
         id: String,
     },
+    /// Delete one (its owner or an administrator; not while a job not yet ended uses it).
+    #[command(
+        after_help = "Examples:\n  decloud pool app delete app-1f2e3d4c5b6a7980\n  decloud pool data delete data-0011223344556677 --json"
+    )]
+    Delete {
+        /// Its id.
+        id: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -301,6 +309,12 @@ enum JobCommand {
         after_help = "Examples:\n  decloud pool job show job-00112233445566778899aabb --json"
     )]
     Show {
+        /// Its id.
+        id: String,
+    },
+    /// Delete a job (its owner or an administrator; not while it runs, not a deal's task).
+    #[command(after_help = "Examples:\n  decloud pool job delete job-00112233445566778899aabb")]
+    Delete {
         /// Its id.
         id: String,
     },
@@ -853,6 +867,7 @@ pub(crate) async fn run(args: PoolArgs, home: &std::path::Path, json: bool) -> a
                     println!("reason: {}", Untrusted(reason));
                 }
             }
+            JobCommand::Delete { id } => delete(&api, "jobs", &id, json).await?,
             JobCommand::Result { id, out } => {
                 let bytes = api
                     .bytes(api.request(reqwest::Method::GET, &format!("/v1/pool/jobs/{id}/result")))
@@ -974,6 +989,7 @@ async fn objects(api: &Api, kind: &str, command: ObjectCommand, json: bool) -> a
             }
             objects_table(&list);
         }
+        ObjectCommand::Delete { id } => delete(api, kind, &id, json).await?,
         ObjectCommand::Show { id } => {
             let object: ObjectInfo = api.get(&format!("/v1/pool/{kind}/{id}")).await?;
             if json {
@@ -982,5 +998,17 @@ async fn objects(api: &Api, kind: &str, command: ObjectCommand, json: bool) -> a
             objects_table(std::slice::from_ref(&object));
         }
     }
+    Ok(())
+}
+
+/// `DELETE /v1/pool/{kind}/{id}`.
+async fn delete(api: &Api, kind: &str, id: &str, json: bool) -> anyhow::Result<()> {
+    let deleted: Deleted = api
+        .json(api.request(reqwest::Method::DELETE, &format!("/v1/pool/{kind}/{id}")))
+        .await?;
+    if json {
+        return print_json(&deleted);
+    }
+    println!("{} deleted", Untrusted(&deleted.id));
     Ok(())
 }
