@@ -22,6 +22,7 @@
 //! | `GET`/`POST` | `/v1/pool/workers` | list / insert-user | workers' owners and confinement |
 //! | `GET`/`POST` | `/v1/pool/jobs` | list / submit-job | jobs |
 //! | `GET` | `/v1/pool/{kind}/{id}` | list | one app, datum, job |
+//! | `DELETE` | `/v1/pool/{apps,data,jobs}/{id}` | delete | its owner or an administrator; not an app or datum a job still waits for or runs, not a running job, not a deal's task |
 //! | `GET` | `/v1/pool/jobs/{id}/result` | read | a job's result (the packed `/out`) |
 //! | `POST` | `/v1/pool/{kind}/{id}/chmod` | change-access | `{mode}` (only the owner or an administrator; only an administrator widens) |
 //! | `POST` | `/v1/pool/{kind}/{id}/chgrp` | change-access | `{group}` |
@@ -65,9 +66,9 @@ pub fn router(pool: Pool) -> Router {
         .route("/v1/pool/groups", get(list_groups).post(add_group))
         .route("/v1/pool/groups/{name}/members", post(add_member))
         .route("/v1/pool/apps", get(list_apps).post(add_app))
-        .route("/v1/pool/apps/{id}", get(show_app))
+        .route("/v1/pool/apps/{id}", get(show_app).delete(delete_app))
         .route("/v1/pool/data", get(list_data).post(add_datum))
-        .route("/v1/pool/data/{id}", get(show_datum))
+        .route("/v1/pool/data/{id}", get(show_datum).delete(delete_datum))
         .route("/v1/pool/data/{id}/content", get(datum_content))
         .route("/v1/pool/workers", get(list_workers).post(add_worker))
         .route(
@@ -79,7 +80,7 @@ pub fn router(pool: Pool) -> Router {
             axum::routing::delete(release_chain_resource),
         )
         .route("/v1/pool/jobs", get(list_jobs).post(submit_job))
-        .route("/v1/pool/jobs/{id}", get(show_job))
+        .route("/v1/pool/jobs/{id}", get(show_job).delete(delete_job))
         .route("/v1/pool/jobs/{id}/result", get(job_result))
         .route("/v1/pool/{kind}/{id}/chmod", post(chmod))
         .route("/v1/pool/{kind}/{id}/chgrp", post(chgrp))
@@ -859,6 +860,88 @@ async fn job_result(
             job.info.status
         ))),
     }
+}
+
+async fn delete_app(
+    State(pool): State<Pool>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<Deleted>, PoolError> {
+    delete_object(&pool, &headers, Kind::App, &id).await
+}
+
+async fn delete_datum(
+    State(pool): State<Pool>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<Deleted>, PoolError> {
+    delete_object(&pool, &headers, Kind::Data, &id).await
+}
+
+async fn delete_job(
+    State(pool): State<Pool>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<Deleted>, PoolError> {
+    delete_object(&pool, &headers, Kind::Job, &id).await
+}
+
+/// Deletes an app, a datum or a job: the delete right, then only its owner or an
+/// administrator; never what work in progress still needs.
+async fn delete_object(
+    pool: &Pool,
+    headers: &HeaderMap,
+    kind: Kind,
+    id: &str,
+) -> Result<Json<Deleted>, PoolError> {
+    let caller = pool.caller(headers).await?;
+    allow(&caller, Action::Delete)?;
+    let meta = meta_of(pool, kind, id).await?;
+    if meta.owner != caller.name && !caller.right.is_administrator() {
+        return Err(PoolError::Forbidden(format!(
+            "only the owner of {} {id} or an administrator deletes it",
+            kind.noun()
+        )));
+    }
+    let in_use = |column| async move {
+        let n = pool.store().unfinished_jobs_using(column, id).await?;
+        if n > 0 {
+            return Err(PoolError::Conflict(format!(
+                "{} {id} is used by {n} job(s) not yet ended: delete it once they end",
+                kind.noun()
+            )));
+        }
+        Ok(())
+    };
+    match kind {
+        Kind::App => in_use("app_id").await?,
+        Kind::Data => in_use("datum_id").await?,
+        Kind::Job => {
+            let job = pool
+                .store()
+                .job(id)
+                .await?
+                .ok_or_else(|| PoolError::NotFound(format!("no job {id}")))?;
+            if job.info.origin == "deal" {
+                return Err(PoolError::Conflict(format!(
+                    "job {id} is a deal's task, shown from the chain: it cannot be deleted"
+                )));
+            }
+            if job.info.status == "running" {
+                return Err(PoolError::Conflict(format!(
+                    "job {id} is running on a worker: delete it once it ends"
+                )));
+            }
+        }
+        _ => {}
+    }
+    if !pool.store().delete_object(kind, id).await? {
+        return Err(PoolError::NotFound(format!("no {} {id}", kind.noun())));
+    }
+    Ok(Json(Deleted {
+        id: id.to_owned(),
+        deleted: true,
+    }))
 }
 
 fn kind_of(text: &str) -> Result<Kind, PoolError> {

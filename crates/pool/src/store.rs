@@ -635,6 +635,33 @@ impl Store {
         Ok(())
     }
 
+    /// Deletes object `id` of `kind`; whether it existed.
+    pub(crate) async fn delete_object(&self, kind: Kind, id: &str) -> Result<bool, PoolError> {
+        let (table, key) = kind.table();
+        let sql = format!("DELETE FROM {table} WHERE {key} = $1");
+        let done = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id.to_owned())
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// How many jobs not yet ended use app or datum `id` (`column`: `app_id` or `datum_id`).
+    pub(crate) async fn unfinished_jobs_using(
+        &self,
+        column: &'static str,
+        id: &str,
+    ) -> Result<i64, PoolError> {
+        let sql = format!(
+            "SELECT COUNT(*) AS n FROM pool_jobs WHERE {column} = $1 AND status IN ('pending', 'running')"
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id.to_owned())
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(sqlx::Row::try_get::<i64, _>(&row, "n")?)
+    }
+
     // ---- apps and data
 
     #[allow(clippy::too_many_arguments)]

@@ -300,6 +300,15 @@ pub struct JobInfo {
     pub origin: String,
 }
 
+/// The answer of a `DELETE`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Deleted {
+    /// What was deleted.
+    pub id: String,
+    /// Always true.
+    pub deleted: bool,
+}
+
 /// `POST /v1/pool/{kind}/{id}/chmod`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Chmod {

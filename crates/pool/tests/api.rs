@@ -73,6 +73,11 @@ impl Api {
         (s, v)
     }
 
+    async fn delete(&self, path: &str) -> (StatusCode, Value) {
+        let (s, v, _) = self.send(reqwest::Method::DELETE, path, None).await;
+        (s, v)
+    }
+
     async fn login(&self, login: &str, password: &str) -> Self {
         let (status, body) = self
             .post(
@@ -716,8 +721,89 @@ async fn client_certificates_from_trusted_authorities_only(db: &TestDb) {
     );
 }
 
+/// Deleting: the delete right, then only the owner or an administrator; never an app or a
+/// datum a job not yet ended needs, a running job, or a deal's task.
+async fn owners_and_administrators_delete_what_no_work_needs(db: &TestDb) {
+    let (pool, _service, api) = start(db, vec![]).await;
+    let (admin, ann, bob, vic) = users(&api).await;
+    let (status, app) = ann
+        .post(
+            "/v1/pool/apps",
+            json!({"name": "app", "confinement": "public", "module": B64.encode(MODULE)}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{app}");
+    let app = format!("/v1/pool/apps/{}", app["id"].as_str().unwrap());
+    let (status, datum) = ann
+        .post(
+            "/v1/pool/data",
+            json!({"name": "in.txt", "confinement": "public", "content": B64.encode(b"input")}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{datum}");
+    let datum_id = datum["id"].as_str().unwrap().to_owned();
+    let datum = format!("/v1/pool/data/{datum_id}");
+    let app_id = app.rsplit('/').next().unwrap().to_owned();
+    let (status, job) = ann
+        .post("/v1/pool/jobs", json!({"app": app_id, "datum": datum_id}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{job}");
+    let job_id = job["id"].as_str().unwrap().to_owned();
+    let job = format!("/v1/pool/jobs/{job_id}");
+
+    // Who: a visitor lacks the right; another standard user is not the owner.
+    let (status, body) = vic.delete(&app).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert!(error(&body).contains("delete"), "{body}");
+    let (status, body) = bob.delete(&app).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert!(error(&body).contains("owner"), "{body}");
+    // What: the pending job needs the app and the datum.
+    for path in [&app, &datum] {
+        let (status, body) = ann.delete(path).await;
+        assert_eq!(status, StatusCode::CONFLICT, "{path}: {body}");
+        assert!(error(&body).contains("not yet ended"), "{body}");
+    }
+    // A running job stays; an ended one goes.
+    let worker = alloy::primitives::Address::repeat_byte(7);
+    let taken = pool.take_job(worker).await.unwrap().unwrap();
+    assert_eq!(taken.job, job_id);
+    let (status, body) = ann.delete(&job).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(error(&body).contains("running"), "{body}");
+    pool.finish_job(
+        worker,
+        &job_id,
+        decloud_pool::wire::JobOutcome::Failed {
+            reason: "test".into(),
+        },
+    )
+    .await
+    .unwrap();
+    let (status, body) = ann.delete(&job).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body, json!({"id": job_id, "deleted": true}));
+    assert_eq!(ann.get(&job).await.0, StatusCode::NOT_FOUND);
+    // Now nothing needs them: the owner deletes the app, an administrator the datum.
+    assert_eq!(ann.delete(&app).await.0, StatusCode::OK);
+    assert_eq!(admin.delete(&datum).await.0, StatusCode::OK);
+    for path in [&app, &datum] {
+        assert_eq!(ann.get(path).await.0, StatusCode::NOT_FOUND, "{path}");
+        assert_eq!(ann.delete(path).await.0, StatusCode::NOT_FOUND, "{path}");
+    }
+    // A deal's task is the chain's: not even an administrator deletes it.
+    let task = format!("0x{}", "ab".repeat(32));
+    pool.record_deal_task(&task, alloy::primitives::Address::repeat_byte(9), "active")
+        .await
+        .unwrap();
+    let (status, body) = admin.delete(&format!("/v1/pool/jobs/{task}")).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(error(&body).contains("deal"), "{body}");
+}
+
 decloud_sql::test_on_every_backend!(
     multi_thread: passwords_are_argon2_and_bad_ones_slow_down,
+    owners_and_administrators_delete_what_no_work_needs,
     rights_bits_and_confinement_are_checked_on_every_request,
     a_requester_reads_its_deals_jobs_after_a_wallet_login,
     openid_tokens_are_checked_and_new_identities_wait_for_validation,

@@ -471,7 +471,20 @@ async fn chain_loop(shared: Arc<Shared>, interval: Duration, options: follower::
         match follower::follow_once(&shared.client, &shared.store, shared.workerpool, options).await
         {
             Ok(progress) => {
-                mirror_deal_jobs(&shared, &progress.touched).await;
+                // A new deal's tasks are shown at once (not started), not only at their first
+                // event: a requester sees the tasks that wait for a worker too.
+                let mut shown = Vec::new();
+                for deal in &progress.new_deals {
+                    match shared.store.tasks_of(*deal).await {
+                        Ok(tasks) => shown
+                            .extend(tasks.into_iter().map(|t| (t.task_id, t.deal_id, t.status))),
+                        Err(e) => {
+                            tracing::warn!(%deal, error = %e, "reading a new deal's tasks failed")
+                        }
+                    }
+                }
+                shown.extend(progress.touched.iter().cloned());
+                mirror_deal_jobs(&shared, &shown).await;
                 if progress.changed() {
                     shared.changed();
                 }

@@ -44,6 +44,19 @@ pub fn load_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, Tl
     Ok(certificates)
 }
 
+/// The PKCS#8 DER of the first private key in the PEM file at `path` (a client certificate's
+/// key, for [`client_config_with_certificate`]).
+pub fn load_private_key(path: &Path) -> Result<Vec<u8>, TlsError> {
+    use rustls::pki_types::pem::PemObject;
+    let bytes = std::fs::read(path).map_err(|source| TlsError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    PrivatePkcs8KeyDer::from_pem_slice(&bytes)
+        .map(|key| key.secret_pkcs8_der().to_vec())
+        .map_err(|_| TlsError::BadPrivateKey(path.to_owned()))
+}
+
 /// What went wrong with a service's key or its TLS setup.
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
@@ -66,6 +79,11 @@ pub enum TlsError {
         "{0} holds no PEM certificate: give the CA's certificate (-----BEGIN CERTIFICATE-----)"
     )]
     BadCertificates(PathBuf),
+    /// A client's key file that holds no PKCS#8 PEM private key.
+    #[error(
+        "{0} holds no PKCS#8 PEM private key (-----BEGIN PRIVATE KEY-----): convert it with `openssl pkcs8 -topk8 -nocrypt -in KEY -out KEY.pk8`"
+    )]
+    BadPrivateKey(PathBuf),
     /// A fingerprint that is not 64 hex digits.
     #[error(
         "TLS fingerprint {0:?} is not 64 hex digits (optionally after `sha256:`): copy it as the service printed it"

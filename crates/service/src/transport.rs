@@ -89,6 +89,11 @@ pub enum TransportError {
         "plain HTTP (--insecure-http) is for devnets only and chain {0} is not one: drop the flag, the services then speak TLS"
     )]
     InsecureOffDevnet(u64),
+    /// A client certificate offered to a service whose key is not pinned.
+    #[error(
+        "{0:?} pins no key: a client certificate goes only to a pinned service (https://HOST:PORT#sha256:FINGERPRINT)"
+    )]
+    Unpinned(String),
     /// The HTTP client could not be built.
     #[error("cannot build an HTTP client: {0}")]
     Client(String),
@@ -188,6 +193,30 @@ pub fn http_client(
         None => builder,
     };
     builder
+        .build()
+        .map_err(|e| TransportError::Client(e.to_string()))
+}
+
+/// [`http_client`] that also presents a client certificate (mutual TLS): `chain` (the
+/// client's certificate first) and its PKCS#8 `key`. Only to a pinned URL: the certificate
+/// identifies its holder, so it goes to no server but the one whose key the client pinned.
+pub fn http_client_with_certificate(
+    url: &PinnedUrl,
+    builder: reqwest::ClientBuilder,
+    chain: Vec<crate::tls::CertificateDer<'static>>,
+    key_pkcs8: Vec<u8>,
+) -> Result<reqwest::Client, TransportError> {
+    let pin = url
+        .pin()
+        .ok_or_else(|| TransportError::Unpinned(url.base().to_owned()))?;
+    let config = crate::tls::client_config_with_certificate(pin, chain, key_pkcs8)?;
+    let mut headers = reqwest::header::HeaderMap::new();
+    let value = reqwest::header::HeaderValue::from_str(&pin.to_string())
+        .map_err(|e| TransportError::Client(e.to_string()))?;
+    headers.insert(PIN_HEADER, value);
+    builder
+        .tls_backend_preconfigured(config)
+        .default_headers(headers)
         .build()
         .map_err(|e| TransportError::Client(e.to_string()))
 }

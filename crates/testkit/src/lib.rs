@@ -12,6 +12,7 @@
 //! host (a network namespace) and breaks the network between them.
 
 pub mod anvil;
+pub mod certs;
 pub mod cluster;
 pub mod fixtures;
 pub mod hostile;

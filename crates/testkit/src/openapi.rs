@@ -37,9 +37,11 @@ pub enum OpenApiError {
 
 /// The `.route("<path>", ...)` paths of a router's source: what the service routes.
 pub fn routed_paths(router_source: &str) -> BTreeSet<String> {
+    // rustfmt puts the path of a long route on a line of its own.
     router_source
-        .split(".route(\"")
+        .split(".route(")
         .skip(1)
+        .filter_map(|rest| rest.trim_start().strip_prefix('"'))
         .filter_map(|rest| rest.split('"').next())
         .map(str::to_owned)
         .collect()

@@ -403,3 +403,127 @@ async fn a_pool_job_goes_back_to_the_queue_when_its_worker_is_lost_or_restarts()
     assert!(is_job(&work, &job));
     assert_eq!(status_of().await.0, "running");
 }
+
+/// The deal-task mirror after a restart: tasks that end on chain while the scheduler is down
+/// (nobody ran them; the requester initializes and claims them once their deadlines pass, which
+/// needs no scheduler) are shown with their final status, as the requester's jobs, once the
+/// scheduler is back. Before the stop they were shown as the requester's jobs not started yet
+/// (a new deal's tasks are shown at once, not at their first event).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deals_that_end_while_the_scheduler_is_down_show_their_final_status_after_it_restarts() {
+    use alloy::primitives::U256;
+    use alloy::signers::SignerSync;
+    use decloud_testkit::pool::REQUESTER;
+    let devnet = Devnet::start().await.unwrap();
+    // No worker: the tasks stay untouched until the requester claims them.
+    let mut pool = Pool::start(
+        &devnet,
+        PoolOptions {
+            workers: 0,
+            ..PoolOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    let reference = 3;
+    let short = pool
+        .create_category("test-mirror", reference)
+        .await
+        .unwrap();
+    let wasm = decloud_testkit::fixtures::example_app("greeting").unwrap();
+    let app = pool.deploy_app("greeting", &wasm).await.unwrap();
+    let deal = pool
+        .deal(
+            &decloud_testkit::pool::DealRequest::new(app)
+                .args("Ada")
+                .volume(2)
+                .category(short),
+        )
+        .await
+        .unwrap();
+    let tasks = deal.task_ids();
+    let url = pool.scheduler_url().unwrap();
+    let requester = devnet.signer(REQUESTER);
+    let login = |url: String| {
+        let signer = requester.clone();
+        async move {
+            let (_, challenge) = call(&url, None, "/v1/pool/login/challenge", None).await;
+            let message = challenge["message"].as_str().unwrap();
+            let signature = signer.sign_message_sync(message.as_bytes()).unwrap();
+            let body = json!({"address": signer.address(), "nonce": challenge["nonce"],
+                "deadline": challenge["deadline"], "signature": signature.to_string()});
+            let (status, session) = call(&url, None, "/v1/pool/login/wallet", Some(body)).await;
+            assert_eq!(status, 200, "{session}");
+            session["token"].as_str().unwrap().to_owned()
+        }
+    };
+    // The requester's jobs, once every task shows one of `wanted`.
+    let jobs_with = |token: String, wanted: &'static [&'static str]| {
+        let url = url.clone();
+        let tasks = tasks.clone();
+        eventually(
+            Duration::from_secs(60),
+            "the deal's tasks shown as the requester's jobs",
+            move || {
+                let (url, token, tasks) = (url.clone(), token.clone(), tasks.clone());
+                async move {
+                    let (status, jobs) = call(&url, Some(&token), "/v1/pool/jobs", None).await;
+                    let jobs = jobs.as_array().filter(|_| status == 200)?.clone();
+                    let all = tasks.iter().all(|task| {
+                        jobs.iter().any(|j| {
+                            j["id"] == task.to_string()
+                                && wanted.iter().any(|w| j["status"] == *w)
+                                && j["origin"] == "deal"
+                        })
+                    });
+                    all.then_some(jobs)
+                }
+            },
+        )
+    };
+    let token = login(url.clone()).await;
+    // Not started: nobody claimed them (a task's status before its first contribution).
+    let before = jobs_with(token, &["unset"]).await.unwrap();
+    assert_eq!(before.len(), tasks.len(), "{before:?}");
+    assert!(
+        before
+            .iter()
+            .all(|j| j["owner"] == requester.address().to_string()),
+        "{before:?}"
+    );
+
+    // The scheduler stops; on chain the tasks end without it.
+    pool.kill_scheduler().await;
+    let chain = decloud_testkit::pool::client(&devnet, REQUESTER)
+        .await
+        .unwrap();
+    let hub = chain.hub();
+    // An untouched task may be initialized 10 reference times after the deal, and claimed 10
+    // reference times after that (FINAL_DEADLINE_RATIO).
+    decloud_testkit::anvil::advance_time(&devnet, 10 * reference + 1)
+        .await
+        .unwrap();
+    for index in 0..tasks.len() {
+        let call = hub.initialize((&deal.matched.deal).into(), U256::from(index));
+        chain
+            .send("initializing", call.into_transaction_request())
+            .await
+            .unwrap();
+    }
+    decloud_testkit::anvil::advance_time(&devnet, 10 * reference + 1)
+        .await
+        .unwrap();
+    for index in 0..tasks.len() {
+        let call = hub.claim((&deal.matched.deal).into(), U256::from(index), vec![]);
+        chain
+            .send("claiming", call.into_transaction_request())
+            .await
+            .unwrap();
+    }
+
+    // Back: the requester's jobs show the tasks' final status.
+    pool.start_scheduler().await.unwrap();
+    let token = login(pool.scheduler_url().unwrap()).await;
+    let after = jobs_with(token, &["failed"]).await.unwrap();
+    assert_eq!(after.len(), tasks.len(), "{after:?}");
+}

@@ -262,6 +262,15 @@ struct SchedulerArgs {
     /// (mutual TLS; repeat for several). New identities from them wait for an administrator.
     #[arg(long = "pool-client-ca", value_name = "PEM")]
     pool_client_ca: Vec<std::path::PathBuf>,
+    /// A file holding the password of the pool API's administrator `admin`, created at the
+    /// first start with it (a later start leaves an existing `admin` as it is). Without it the
+    /// pool has no administrator.
+    #[arg(
+        long = "pool-admin-password-file",
+        env = "DECLOUD_POOL_ADMIN_PASSWORD_FILE",
+        value_name = "FILE"
+    )]
+    pool_admin_password_file: Option<std::path::PathBuf>,
     /// Seconds of silence after which the scheduler gives a worker's work to others.
     #[arg(
         long = "heartbeat-timeout-secs",
@@ -446,6 +455,22 @@ pub(crate) async fn run(args: NodeArgs, home: &Path) -> anyhow::Result<()> {
         for path in &scheduler.pool_client_ca {
             c.client_cas
                 .extend(decloud_service::tls::load_certificates(path)?);
+        }
+        if let Some(path) = &scheduler.pool_admin_password_file {
+            let text = std::fs::read_to_string(path).with_context(|| {
+                format!(
+                    "reading the pool administrator's password from {}",
+                    path.display()
+                )
+            })?;
+            let password = text.trim_end_matches(['\r', '\n']);
+            if password.is_empty() {
+                bail!(
+                    "{} is empty: write the pool administrator's password in it",
+                    path.display()
+                );
+            }
+            c.pool.admin_password = Some(password.to_owned());
         }
         config.scheduler = Some(c);
         workerpool = Some(pool);

@@ -4,6 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
+use alloy::signers::SignerSync;
+use alloy::signers::local::PrivateKeySigner;
 use anyhow::{Context, bail};
 use base64::Engine;
 use clap::{Args, Subcommand};
@@ -12,7 +14,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::services::DEFAULT_SCHEDULER_URL;
-use super::shared::{Untrusted, print_json, table};
+use super::shared::{Untrusted, WalletOpts, print_json, table};
 
 /// The environment variable holding the session token `decloud pool login` printed.
 const TOKEN_ENV: &str = "DECLOUD_POOL_TOKEN";
@@ -36,22 +38,37 @@ pub(crate) struct PoolArgs {
 
 #[derive(Subcommand)]
 enum PoolCommand {
-    /// Log in with a login and password, or an OpenID Connect ID token; prints the session
-    /// token to export.
+    /// Log in with a login and password, a wallet, a client certificate or an OpenID Connect
+    /// ID token; prints the session token to export.
     #[command(
-        after_help = "Examples:\n  export DECLOUD_POOL_TOKEN=$(DECLOUD_POOL_PASSWORD=... decloud pool login --user ann)\n  decloud pool login --user ann --password-file ann.pass --json\n  my-idp-cli token | decloud pool login --id-token-file -"
+        after_help = "Examples:\n  export DECLOUD_POOL_TOKEN=$(DECLOUD_POOL_PASSWORD=... decloud pool login --user ann)\n  decloud pool login --user ann --password-file ann.pass --json\n  decloud pool login --wallet alice\n  decloud pool login --cert carol.pem --key carol.key\n  my-idp-cli token | decloud pool login --id-token-file -"
     )]
     Login {
         /// The user's name (a password login).
-        #[arg(long, required_unless_present = "id_token_file")]
+        #[arg(long, required_unless_present_any = ["id_token_file", "wallet", "cert"])]
         user: Option<String>,
         /// A file holding the password (else DECLOUD_POOL_PASSWORD, else a prompt).
-        #[arg(long, value_name = "FILE", conflicts_with = "id_token_file")]
+        #[arg(long, value_name = "FILE", requires = "user")]
         password_file: Option<PathBuf>,
         /// A file holding an OpenID Connect ID token from an issuer the pool trusts (`-`: read
         /// it from standard input). Never on the command line: other users see arguments.
-        #[arg(long, value_name = "FILE", conflicts_with = "user")]
+        #[arg(long, value_name = "FILE", conflicts_with_all = ["user", "wallet", "cert"])]
         id_token_file: Option<PathBuf>,
+        /// A wallet (name in $DECLOUD_HOME/wallets, or a keystore path) that signs the pool's
+        /// single-use challenge; its password from --wallet-password-file, else
+        /// DECLOUD_WALLET_PASSWORD, else a prompt.
+        #[arg(long, value_name = "NAME|PATH", conflicts_with_all = ["user", "cert"])]
+        wallet: Option<String>,
+        /// A file holding the wallet's password (first line).
+        #[arg(long, value_name = "FILE", requires = "wallet")]
+        wallet_password_file: Option<PathBuf>,
+        /// A client certificate (PEM, the client's first, then any intermediate CA) from a CA
+        /// the pool trusts: presented over mutual TLS to the pinned scheduler only.
+        #[arg(long, value_name = "FILE", requires = "key", conflicts_with_all = ["user"])]
+        cert: Option<PathBuf>,
+        /// The certificate's private key (PKCS#8 PEM).
+        #[arg(long, value_name = "FILE", requires = "cert")]
+        key: Option<PathBuf>,
     },
     /// Users: add, list, show, validate a pending identity, set a right.
     #[command(subcommand)]
@@ -59,16 +76,16 @@ enum PoolCommand {
     /// Groups: add, add a member, list.
     #[command(subcommand)]
     Group(GroupCommand),
-    /// Apps: insert a WASI module, list, show.
+    /// Apps: insert a WASI module, list, show, delete.
     #[command(subcommand)]
     App(ObjectCommand),
-    /// Data: insert a file (or a certificate), list, show.
+    /// Data: insert a file (or a certificate), list, show, delete.
     #[command(subcommand)]
     Data(ObjectCommand),
     /// Workers: declare whose work a worker does, list.
     #[command(subcommand)]
     Worker(WorkerCommand),
-    /// Jobs: submit, list, show, result.
+    /// Jobs: submit, list, show, result, delete.
     #[command(subcommand)]
     Job(JobCommand),
     /// On-chain apps and datasets: confine the deals that use them to some workers, list,
@@ -200,6 +217,14 @@ enum ObjectCommand {
         /// Its id.
         id: String,
     },
+    /// Delete one (its owner or an administrator; not while a job not yet ended uses it).
+    #[command(
+        after_help = "Examples:\n  decloud pool app delete app-1f2e3d4c5b6a7980\n  decloud pool data delete data-0011223344556677 --json"
+    )]
+    Delete {
+        /// Its id.
+        id: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -284,6 +309,12 @@ enum JobCommand {
         after_help = "Examples:\n  decloud pool job show job-00112233445566778899aabb --json"
     )]
     Show {
+        /// Its id.
+        id: String,
+    },
+    /// Delete a job (its owner or an administrator; not while it runs, not a deal's task).
+    #[command(after_help = "Examples:\n  decloud pool job delete job-00112233445566778899aabb")]
+    Delete {
         /// Its id.
         id: String,
     },
@@ -470,6 +501,72 @@ fn right(text: &str) -> anyhow::Result<decloud_pool::Right> {
     Ok(text.parse()?)
 }
 
+/// A wallet login: `signer` signs the pool's single-use challenge. The message signed is made
+/// here from the challenge's parts, never taken as the scheduler sent it, so a scheduler cannot
+/// get the wallet to sign any other text.
+async fn login_wallet(api: &Api, signer: &PrivateKeySigner) -> anyhow::Result<PoolSession> {
+    let challenge: decloud_protocol::pool::Challenge = api.get("/v1/pool/login/challenge").await?;
+    if challenge.nonce.is_empty()
+        || challenge.nonce.len() > 64
+        || !challenge.nonce.bytes().all(|b| b.is_ascii_hexdigit())
+    {
+        bail!("the scheduler's login challenge is malformed: check --scheduler");
+    }
+    let message = decloud_protocol::pool::login_message(
+        &challenge.nonce,
+        challenge.scheduler,
+        challenge.deadline,
+    );
+    let signature = signer
+        .sign_message_sync(message.as_bytes())
+        .context("signing the login challenge")?;
+    api.post(
+        "/v1/pool/login/wallet",
+        &WalletLogin {
+            address: signer.address(),
+            nonce: challenge.nonce,
+            deadline: challenge.deadline,
+            signature: signature.to_string(),
+        },
+    )
+    .await
+}
+
+/// A client-certificate login: mutual TLS to the pinned scheduler, presenting `cert` (PEM
+/// chain) with its PKCS#8 `key`.
+async fn login_certificate(
+    api: &Api,
+    pinned: &decloud_service::transport::PinnedUrl,
+    cert: &Path,
+    key: &Path,
+) -> anyhow::Result<PoolSession> {
+    let chain = decloud_service::tls::load_certificates(cert)?;
+    let key = decloud_service::tls::load_private_key(key)?;
+    let api = Api {
+        http: decloud_service::transport::http_client_with_certificate(
+            pinned,
+            reqwest::Client::builder(),
+            chain,
+            key,
+        )?,
+        url: api.url.clone(),
+        token: None,
+    };
+    api.post("/v1/pool/login/certificate", &serde_json::json!({}))
+        .await
+        .map_err(|e| {
+            // A certificate of a CA the pool does not trust fails the handshake itself: say so
+            // rather than leave the reader with a TLS alert.
+            if e.to_string().starts_with("cannot reach the scheduler") {
+                anyhow::anyhow!(
+                    "{e} (a scheduler refuses the handshake of a certificate whose CA is not in its pool's trust list)"
+                )
+            } else {
+                e
+            }
+        })
+}
+
 /// Runs `decloud pool <noun> <verb>`.
 pub(crate) async fn run(args: PoolArgs, home: &std::path::Path, json: bool) -> anyhow::Result<()> {
     let given = args.scheduler.clone().unwrap_or_else(|| {
@@ -490,28 +587,41 @@ pub(crate) async fn run(args: PoolArgs, home: &std::path::Path, json: bool) -> a
             user,
             password_file,
             id_token_file,
+            wallet,
+            wallet_password_file,
+            cert,
+            key,
         } => {
-            let session: PoolSession = match (user, id_token_file) {
-                (_, Some(file)) => {
-                    let id_token = read_secret_file(&file, "the ID token")?;
-                    api.post("/v1/pool/login/oidc", &OidcLogin { id_token })
-                        .await?
-                }
-                (Some(user), None) => {
-                    let password = read_password(password_file.as_deref(), "password: ")?
-                        .with_context(|| {
-                            format!("no password: pass --password-file or set {PASSWORD_ENV}")
-                        })?;
-                    api.post(
-                        "/v1/pool/login/password",
-                        &PasswordLogin {
-                            login: user,
-                            password,
-                        },
-                    )
+            let session: PoolSession = if let Some(file) = id_token_file {
+                let id_token = read_secret_file(&file, "the ID token")?;
+                api.post("/v1/pool/login/oidc", &OidcLogin { id_token })
                     .await?
+            } else if let Some(wallet) = wallet {
+                let signer = WalletOpts {
+                    wallet,
+                    password_file: wallet_password_file,
                 }
-                (None, None) => bail!("pass --user NAME or --id-token-file FILE"),
+                .unlock(home)?;
+                login_wallet(&api, &signer).await?
+            } else if let (Some(cert), Some(key)) = (cert, key) {
+                login_certificate(&api, &pinned, &cert, &key).await?
+            } else if let Some(user) = user {
+                let password = read_password(password_file.as_deref(), "password: ")?
+                    .with_context(|| {
+                        format!("no password: pass --password-file or set {PASSWORD_ENV}")
+                    })?;
+                api.post(
+                    "/v1/pool/login/password",
+                    &PasswordLogin {
+                        login: user,
+                        password,
+                    },
+                )
+                .await?
+            } else {
+                bail!(
+                    "pass --user NAME, --wallet NAME, --cert FILE --key FILE or --id-token-file FILE"
+                )
             };
             if json {
                 return print_json(&session);
@@ -757,6 +867,7 @@ pub(crate) async fn run(args: PoolArgs, home: &std::path::Path, json: bool) -> a
                     println!("reason: {}", Untrusted(reason));
                 }
             }
+            JobCommand::Delete { id } => delete(&api, "jobs", &id, json).await?,
             JobCommand::Result { id, out } => {
                 let bytes = api
                     .bytes(api.request(reqwest::Method::GET, &format!("/v1/pool/jobs/{id}/result")))
@@ -878,6 +989,7 @@ async fn objects(api: &Api, kind: &str, command: ObjectCommand, json: bool) -> a
             }
             objects_table(&list);
         }
+        ObjectCommand::Delete { id } => delete(api, kind, &id, json).await?,
         ObjectCommand::Show { id } => {
             let object: ObjectInfo = api.get(&format!("/v1/pool/{kind}/{id}")).await?;
             if json {
@@ -886,5 +998,17 @@ async fn objects(api: &Api, kind: &str, command: ObjectCommand, json: bool) -> a
             objects_table(std::slice::from_ref(&object));
         }
     }
+    Ok(())
+}
+
+/// `DELETE /v1/pool/{kind}/{id}`.
+async fn delete(api: &Api, kind: &str, id: &str, json: bool) -> anyhow::Result<()> {
+    let deleted: Deleted = api
+        .json(api.request(reqwest::Method::DELETE, &format!("/v1/pool/{kind}/{id}")))
+        .await?;
+    if json {
+        return print_json(&deleted);
+    }
+    println!("{} deleted", Untrusted(&deleted.id));
     Ok(())
 }
