@@ -271,6 +271,15 @@ struct SchedulerArgs {
         value_name = "FILE"
     )]
     pool_admin_password_file: Option<std::path::PathBuf>,
+    /// An OpenID Connect issuer whose ID tokens log in to the pool API, and the audience (the
+    /// pool's client id there) they must carry: `ISSUER_URL=AUDIENCE` (repeatable). Its keys
+    /// are found through its discovery document.
+    #[arg(long = "pool-oidc", value_name = "ISSUER=AUDIENCE", value_parser = parse_oidc_issuer)]
+    pool_oidc: Vec<decloud_pool::OidcIssuer>,
+    /// Accept new identities from certificates and ID tokens at once (as standard users)
+    /// instead of keeping them pending until an administrator validates them.
+    #[arg(long = "pool-auto-accept")]
+    pool_auto_accept: bool,
     /// Seconds of silence after which the scheduler gives a worker's work to others.
     #[arg(
         long = "heartbeat-timeout-secs",
@@ -456,6 +465,10 @@ pub(crate) async fn run(args: NodeArgs, home: &Path) -> anyhow::Result<()> {
             c.client_cas
                 .extend(decloud_service::tls::load_certificates(path)?);
         }
+        c.pool.issuers = scheduler.pool_oidc.clone();
+        c.pool.auto_accept = scheduler.pool_auto_accept;
+        // A devnet's issuer may be a local test one; elsewhere only public https issuers.
+        c.pool.allow_private_issuers = profile.is_devnet();
         if let Some(path) = &scheduler.pool_admin_password_file {
             let text = std::fs::read_to_string(path).with_context(|| {
                 format!(
@@ -618,5 +631,51 @@ fn explain(e: LocalError) -> anyhow::Error {
             anyhow::Error::new(e).context("the beacon cannot start: pass another --beacon-listen")
         }
         e => e.into(),
+    }
+}
+
+/// `ISSUER_URL=AUDIENCE` (split at the last `=`) as a pool's OpenID issuer.
+fn parse_oidc_issuer(text: &str) -> Result<decloud_pool::OidcIssuer, String> {
+    let (issuer, audience) = text.rsplit_once('=').ok_or_else(|| {
+        format!(
+            "{text:?}: expected ISSUER_URL=AUDIENCE, e.g. https://accounts.example.com=decloud-pool"
+        )
+    })?;
+    let url =
+        reqwest::Url::parse(issuer).map_err(|e| format!("{issuer:?} is not an issuer URL: {e}"))?;
+    if !matches!(url.scheme(), "https" | "http") || audience.trim().is_empty() {
+        return Err(format!(
+            "{text:?}: expected ISSUER_URL=AUDIENCE with an http(s) issuer and a non-empty audience"
+        ));
+    }
+    Ok(decloud_pool::OidcIssuer {
+        issuer: issuer.to_owned(),
+        audience: audience.trim().to_owned(),
+        jwks_url: String::new(),
+    })
+}
+
+#[cfg(test)]
+mod oidc_flag_tests {
+    use super::parse_oidc_issuer;
+
+    #[test]
+    fn an_issuer_and_its_audience_parse_and_bad_ones_say_what_is_expected() {
+        let i = parse_oidc_issuer("https://accounts.example.com=decloud-pool").unwrap();
+        assert_eq!(i.issuer, "https://accounts.example.com");
+        assert_eq!(i.audience, "decloud-pool");
+        assert!(i.jwks_url.is_empty(), "keys come from discovery");
+        for bad in [
+            "https://accounts.example.com",
+            "https://a.example=",
+            "not a url=x",
+            "ftp://x=y",
+        ] {
+            let err = parse_oidc_issuer(bad).unwrap_err();
+            assert!(
+                err.contains("ISSUER") || err.contains("issuer URL"),
+                "{bad}: {err}"
+            );
+        }
     }
 }
