@@ -78,6 +78,9 @@ pub struct PoolOptions {
     /// Run TEE tasks: the node also runs an SMS whose wallet is a registered attester, and the
     /// workers' enclaves are of this backend (`sim` on a devnet). `None`: no TEE.
     pub tee: Option<decloud_tee::TeeKind>,
+    /// The RPC URL the workers use instead of the devnet's (a test puts a proxy there to cut
+    /// the workers off the chain while the scheduler still reaches it).
+    pub worker_rpc: Option<String>,
 }
 
 impl std::fmt::Debug for PoolOptions {
@@ -96,6 +99,7 @@ impl std::fmt::Debug for PoolOptions {
             .field("plain_http", &self.plain_http)
             .field("client_cas", &self.client_cas.len())
             .field("tee", &self.tee)
+            .field("worker_rpc", &self.worker_rpc)
             .field(
                 "pool_admin_password",
                 &self.pool_admin_password.as_ref().map(|_| "<set>"),
@@ -120,6 +124,7 @@ impl Default for PoolOptions {
             client_cas: Vec::new(),
             pool_admin_password: None,
             tee: None,
+            worker_rpc: None,
         }
     }
 }
@@ -296,7 +301,11 @@ impl Pool {
                 data_dir: dir.path().join(format!("worker-{i}")),
             })
             .collect();
-        let mut workers = WorkersConfig::new(profile.clone(), identities);
+        let mut worker_profile = profile.clone();
+        if let Some(rpc) = &options.worker_rpc {
+            worker_profile.rpc_url = rpc.clone();
+        }
+        let mut workers = WorkersConfig::new(worker_profile, identities);
         workers.capacity = options.worker_capacity;
         workers.allow_private_hosts = true;
         // Enough for a thousand tasks' stakes: no deposit on the critical path.
