@@ -210,6 +210,9 @@ fn the_demo_runs_the_whole_flow_and_stops_what_it_started() {
         tee_result.contains("api-token bytes=43 sha256=") && !tee_result.contains("demo-token-"),
         "{tee_result}"
     );
+    // Stored encrypted to the requester (the demo opened it with its key); the others not.
+    assert_eq!(tasks[2]["encrypted"], true, "{}", tasks[2]);
+    assert_eq!(tasks[0]["encrypted"], false, "{}", tasks[0]);
     let functions: Vec<&str> = report["transactions"]
         .as_array()
         .unwrap()

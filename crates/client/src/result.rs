@@ -35,6 +35,8 @@ pub struct VerifiedResult {
     pub callback_data: Vec<u8>,
     /// Where it is unpacked.
     pub dir: PathBuf,
+    /// Whether it was stored encrypted (an age file, opened with the identity given).
+    pub encrypted: bool,
 }
 
 fn empty_or_missing(dir: &Path) -> bool {
@@ -143,6 +145,7 @@ pub async fn fetch_verified(
             failure,
             callback_data,
             dir: dest.to_path_buf(),
+            encrypted: true,
         });
     }
     let reference = small(deal.deal.workClockTimeRef);
@@ -175,6 +178,7 @@ pub async fn fetch_verified(
         failure,
         callback_data,
         dir: dest.to_path_buf(),
+        encrypted: false,
     })
 }
 

@@ -378,6 +378,27 @@ async fn demo(args: DemoArgs, _home: &Path, json: bool) -> anyhow::Result<()> {
             },
         )
         .await?;
+    // The requester's result key: the TEE task's result is encrypted to it, so only the
+    // requester reads it (the demo keeps the identity in memory to show the result).
+    let result_key = decloud_age::Identity::generate()?;
+    stages
+        .step(
+            "requester: giving the key holder the public key its TEE results are encrypted to (age)",
+            async {
+                let sms = decloud_sms::SmsClient::new(&sms_url)?;
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)?
+                    .as_secs();
+                sms.push_result_recipient(
+                    &devnet.signer(REQUESTER),
+                    &result_key.recipient().to_string(),
+                    now,
+                )
+                .await?;
+                Ok(())
+            },
+        )
+        .await?;
     if let Ok(info) = decloud_sms::SmsClient::new(&sms_url)?.info().await {
         names.insert(info.attester, "key holder".to_string());
     }
@@ -487,9 +508,14 @@ async fn demo(args: DemoArgs, _home: &Path, json: bool) -> anyhow::Result<()> {
     let mut results = Vec::new();
     for (task, _, _) in &tasks {
         let dir = scratch.path().join(task.task_id.to_string());
-        let verified =
-            decloud_client::result::fetch_verified(&chain, task.task_id, &dir, 64 << 20, None)
-                .await?;
+        let verified = decloud_client::result::fetch_verified(
+            &chain,
+            task.task_id,
+            &dir,
+            64 << 20,
+            Some(&result_key),
+        )
+        .await?;
         let text = ["result.txt", "result.json"]
             .iter()
             .find_map(|f| std::fs::read_to_string(dir.join(f)).ok())
@@ -526,6 +552,7 @@ async fn demo(args: DemoArgs, _home: &Path, json: bool) -> anyhow::Result<()> {
                 "replicas": replicas,
                 "digest": v.digest,
                 "results_location": v.location,
+                "encrypted": v.encrypted,
                 "result": text,
             })).collect::<Vec<_>>(),
             "payments": payments.iter().map(|(who, delta)| json!({"account": who, "change": delta})).collect::<Vec<_>>(),
@@ -537,8 +564,15 @@ async fn demo(args: DemoArgs, _home: &Path, json: bool) -> anyhow::Result<()> {
     println!("\ncertified results (downloaded, checked against the digest certified on chain):");
     for (t, v, text, replicas) in &results {
         println!(
-            "  {} — {} replica(s), digest {}",
-            t.label, replicas, v.digest
+            "  {} — {} replica(s), digest {}{}",
+            t.label,
+            replicas,
+            v.digest,
+            if v.encrypted {
+                " (stored encrypted to the requester, opened with its key)"
+            } else {
+                ""
+            }
         );
         for line in text.lines() {
             println!("    {}", Untrusted(line));

@@ -162,6 +162,7 @@ pub(crate) async fn run(args: ResultArgs, home: &Path, json: bool) -> anyhow::Re
                     "location": result.location,
                     "digest": result.digest,
                     "verified": true,
+                    "encrypted": result.encrypted,
                     "failure": result.failure.as_ref().map(|f| f.to_string()),
                     "callback_data": (!result.callback_data.is_empty())
                         .then(|| alloy::hex::encode_prefixed(&result.callback_data)),
