@@ -655,14 +655,7 @@ pub async fn upload_app_with(
 /// A fresh key given ether and tokens and registered at the hub as an attester with the
 /// minimum stake: the SMS's wallet, whose `EnclaveAttested` signatures the hub then counts.
 async fn attester(devnet: &Devnet) -> Result<PrivateKeySigner, PoolError> {
-    let key = PrivateKeySigner::random();
-    decloud_chain::devnet::fund(
-        devnet.profile(),
-        key.address(),
-        U256::from(100u64) * U256::from(10u64).pow(U256::from(18)),
-        U256::from(10_000_000_000_000u64),
-    )
-    .await?;
+    let key = funded_key(devnet).await?;
     let client = Client::connect(devnet.profile(), None, Some(key.clone())).await?;
     let stake = decloud_chain::attesters::min_stake(&client).await?;
     decloud_chain::attesters::register(&client, stake).await?;
@@ -677,18 +670,23 @@ pub async fn worker_keys(devnet: &Devnet, n: usize) -> Result<Vec<PrivateKeySign
         if FIRST_WORKER + i < 10 {
             keys.push(devnet.signer(FIRST_WORKER + i));
         } else {
-            let key = PrivateKeySigner::random();
-            decloud_chain::devnet::fund(
-                devnet.profile(),
-                key.address(),
-                U256::from(100u64) * U256::from(10u64).pow(U256::from(18)),
-                U256::from(10_000_000_000_000u64),
-            )
-            .await?;
-            keys.push(key);
+            keys.push(funded_key(devnet).await?);
         }
     }
     Ok(keys)
+}
+
+/// A fresh key given 100 ether and 10,000 tokens.
+async fn funded_key(devnet: &Devnet) -> Result<PrivateKeySigner, PoolError> {
+    let key = PrivateKeySigner::random();
+    decloud_chain::devnet::fund(
+        devnet.profile(),
+        key.address(),
+        U256::from(100u64) * U256::from(10u64).pow(U256::from(18)),
+        U256::from(10_000_000_000_000u64),
+    )
+    .await?;
+    Ok(key)
 }
 
 /// The minimum stake per worker a devnet pool gets when it has none: one token.
