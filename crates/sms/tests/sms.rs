@@ -3,7 +3,6 @@
 //! Every refusal is a one-line error and changes nothing.
 
 use std::io::Write as _;
-use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use alloy::primitives::{Address, B256, Bytes, U256};
@@ -24,30 +23,6 @@ use decloud_testkit::pool::{APP_OWNER, DATASET_OWNER, POOL_OWNER, REQUESTER};
 const TOKEN: &[u8] = b"tok-7f3a9c51e2d84b06a1c3";
 const DATASET_KEY: &[u8] = b"AGE-SECRET-KEY-1QQQSMSTESTDATASETKEY0000000000000000000000000000000";
 const RECIPIENT: &str = "age1smstestrecipient0000000000000000000000000000000000000000";
-
-/// Log lines of the whole test process, to scan for secrets.
-#[derive(Clone, Default)]
-struct Logs(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Logs {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-fn capture_logs() -> Logs {
-    let logs = Logs::default();
-    let writer = logs.clone();
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter("debug")
-        .with_writer(move || writer.clone())
-        .try_init();
-    logs
-}
 
 fn now() -> u64 {
     std::time::SystemTime::now()
@@ -318,7 +293,7 @@ fn refusal(result: Result<impl std::fmt::Debug, SmsClientError>, expect: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn writes_follow_the_rules_and_secrets_rest_sealed() {
-    let logs = capture_logs();
+    let logs = decloud_testkit::logs::capture();
     let f = Fixture::start().await;
     let requester = f.devnet.signer(REQUESTER);
     let me = requester.address();
@@ -487,7 +462,7 @@ async fn writes_follow_the_rules_and_secrets_rest_sealed() {
         }
     }
     assert!(disk.len() > 1000, "the database files were not found");
-    let logged = logs.0.lock().unwrap().clone();
+    let logged = logs.bytes();
     assert!(
         String::from_utf8_lossy(&logged).contains("secret written"),
         "the logs were not captured"

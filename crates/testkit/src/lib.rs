@@ -16,6 +16,7 @@ pub mod certs;
 pub mod cluster;
 pub mod fixtures;
 pub mod hostile;
+pub mod logs;
 pub mod market;
 pub mod openapi;
 pub mod pool;

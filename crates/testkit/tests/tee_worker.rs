@@ -5,7 +5,6 @@
 //! A lying worker (evidence for another app, a second enclave key) is refused and contributes
 //! nothing.
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use alloy::primitives::{B256, Bytes};
@@ -24,48 +23,18 @@ use decloud_sms::wire::ReleaseRequest;
 use decloud_storage::ContentHash;
 use decloud_tee::sim::SimAttester;
 use decloud_tee::{Attester, ReportDataFields, TeeKind};
+use decloud_testkit::logs::contains;
 use decloud_testkit::pool::{DealRequest, FIRST_WORKER, POOL_OWNER, Pool, PoolOptions, REQUESTER};
-use decloud_testkit::{Devnet, fixtures};
+use decloud_testkit::{Devnet, fixtures, logs};
 use decloud_worker::SchedulerClient;
 
 const TIMEOUT: Duration = Duration::from_secs(120);
-
-/// Log lines of the whole test process, to scan for secrets.
-#[derive(Clone, Default)]
-struct Logs(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Logs {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        if std::env::var_os("DECLOUD_TEST_ECHO_LOGS").is_some() {
-            std::io::stderr().write_all(buf)?;
-        }
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-fn capture_logs() -> Logs {
-    let logs = Logs::default();
-    let writer = logs.clone();
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter("debug")
-        .with_writer(move || writer.clone())
-        .try_init();
-    logs
-}
 
 fn now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs()
-}
-
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
 }
 
 /// Every file under `dir` whose bytes contain `needle`.
@@ -108,7 +77,7 @@ fn file_in(archive: &[u8], name: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_tee_task_gets_its_secret_in_an_attested_enclave_and_a_liar_gets_nothing() {
-    let logs = capture_logs();
+    let logs = logs::capture();
     let devnet = Devnet::start().await.unwrap();
     let mut pool = Pool::start(
         &devnet,
@@ -213,7 +182,7 @@ async fn a_tee_task_gets_its_secret_in_an_attested_enclave_and_a_liar_gets_nothi
 
     // No secret byte anywhere: the logs, every file of the pool (databases, blobs, the
     // worker's state), the memory-backed secrets directories (removed after the run).
-    let all_logs = logs.0.lock().unwrap().clone();
+    let all_logs = logs.bytes();
     assert!(
         contains(&all_logs, b"TEE: SIMULATED"),
         "the worker's start line names the backend"
@@ -398,7 +367,7 @@ async fn a_worker_without_a_tee_backend_fails_tee_tasks_and_contributes_nothing(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_encrypted_dataset_opens_only_in_the_enclave_and_the_result_only_for_its_beneficiary() {
-    let logs = capture_logs();
+    let logs = logs::capture();
     let devnet = Devnet::start().await.unwrap();
     let pool = Pool::start(
         &devnet,
@@ -493,10 +462,7 @@ async fn an_encrypted_dataset_opens_only_in_the_enclave_and_the_result_only_for_
             !contains(&stored, needle),
             "the stored result holds a secret"
         );
-        assert!(
-            !contains(&logs.0.lock().unwrap(), needle),
-            "a log holds a secret"
-        );
+        assert!(!logs.contain(needle), "a log holds a secret");
     }
     let leaked = fixtures::eventually(TIMEOUT, "the worker's files still hold the dataset", || {
         let needles = &needles;
