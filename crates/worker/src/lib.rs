@@ -21,6 +21,7 @@
 //! # Ok(()) }
 //! ```
 
+mod contribute;
 mod error;
 mod job;
 pub mod policy;
@@ -226,7 +227,7 @@ pub async fn start(config: WorkerConfig) -> Result<RunningWorker, WorkerError> {
         config,
     });
     // Stake money ready before the first task: deposits are off the critical path.
-    if let Err(job::Failure { reason, .. }) = job::top_up(&ctx).await {
+    if let Err(job::Failure { reason, .. }) = contribute::top_up(&ctx).await {
         tracing::warn!(%reason, "cannot deposit the stake reserve; deposits will be made per task");
     }
     let tee_line = ctx.tee.as_ref().map_or_else(

@@ -28,7 +28,8 @@ use decloud_sms::{ReleaseAnswer, ReleaseRequest, SmsClient};
 use decloud_tee::{Attester, ReportDataFields};
 
 use crate::Context;
-use crate::job::{Failure, deal_of, fail, report, revealed, upload};
+use crate::contribute::upload;
+use crate::job::{Failure, deal_of, fail, report, revealed};
 
 /// Where the app finds its named secrets (app secrets under `app/`).
 pub(crate) const SECRETS_DIR: &str = "/secrets";

@@ -1,0 +1,296 @@
+//! The chain's side of a replicate: its stake, its result's upload, the contribution (revealed
+//! at once at trust ≤ 1), and the reveal once the scheduler says the consensus is on it. A
+//! resumed job reads the chain first, so nothing already on chain is sent twice.
+
+use std::time::Duration;
+
+use alloy::primitives::{Address, Bytes, U256};
+use decloud_protocol::TaskStatus;
+use decloud_protocol::pool::{Assignment, NextAction, Report, ReportStatus, StageTime};
+use decloud_protocol::result::commitment;
+
+use crate::Context;
+use crate::job::{
+    CONTRIBUTION_REVEALED, Failure, NEXT_WAIT, deal_of, fail, now_ms, reached, report, revealed,
+    stage_since,
+};
+use crate::state::Computed;
+
+/// Reserves `stake` of the worker's escrow balance for a contribution, depositing from its
+/// wallet what is missing (up to the configured reserve, to save transactions). The worker
+/// keeps a local lower bound of its free balance (stakes come back with rewards at
+/// finalization, which only raises the real one), so most contributions cost no chain read.
+pub(crate) async fn ensure_stake(ctx: &Context, stake: U256) -> Result<(), Failure> {
+    if stake.is_zero() {
+        return Ok(());
+    }
+    let mut free = ctx.stake_free.lock().await;
+    if let Some(known) = *free
+        && known >= stake
+    {
+        *free = Some(known - stake);
+        return Ok(());
+    }
+    let balance = top_up_locked(ctx, stake).await?;
+    *free = Some(balance - stake);
+    Ok(())
+}
+
+/// Tops the worker's escrow balance up to the configured reserve (at start, so that deposits
+/// stay off the critical path of the first tasks).
+pub(crate) async fn top_up(ctx: &Context) -> Result<(), Failure> {
+    let mut free = ctx.stake_free.lock().await;
+    let balance = top_up_locked(ctx, U256::ZERO).await?;
+    *free = Some(balance);
+    Ok(())
+}
+
+/// Reads the free escrow balance and deposits when it is below `needed` or the reserve;
+/// returns the balance after. The caller holds the stake lock.
+async fn top_up_locked(ctx: &Context, needed: U256) -> Result<U256, Failure> {
+    let chain = &ctx.chain;
+    let me = ctx.address;
+    let free = chain.escrow_balance(me).await?;
+    let target = needed.max(ctx.config.stake_reserve);
+    if free >= target || (free >= needed && !needed.is_zero()) {
+        return Ok(free);
+    }
+    let tokens = chain.token_balance(me).await?;
+    let amount = (target - free).min(tokens);
+    if free + amount < needed {
+        return Err(fail(format!(
+            "the worker {me} cannot stake {}: it has {} in the escrow and {} in its wallet; fund it",
+            decloud_protocol::format_amount(needed),
+            decloud_protocol::format_amount(free),
+            decloud_protocol::format_amount(tokens)
+        )));
+    }
+    if !amount.is_zero() {
+        decloud_chain::actions::deposit(chain, amount).await?;
+        tracing::info!(amount = %decloud_protocol::format_amount(amount), "stake deposited");
+    }
+    Ok(free + amount)
+}
+
+/// Uploads the kept result archive; returns its location. Its time and size are kept in
+/// `computed`'s stages.
+pub(crate) async fn upload(ctx: &Context, computed: &mut Computed) -> Result<String, Failure> {
+    let (started_ms, started) = (now_ms(), std::time::Instant::now());
+    let path = ctx.config.data_dir.join(&computed.result_file);
+    let bytes = tokio::fs::read(&path)
+        .await
+        .map_err(|e| fail(format!("the kept result {} is gone: {e}", path.display())))?;
+    let size = bytes.len() as u64;
+    let id = ctx.results.put(bytes).await.map_err(|e| {
+        fail(format!(
+            "cannot upload the result to {}: {e}",
+            ctx.results.location()
+        ))
+    })?;
+    computed.stages.upload = Some(StageTime {
+        bytes: Some(size),
+        ..stage_since(started_ms, started)
+    });
+    Ok(ctx.results.url_of(&id))
+}
+
+/// Stakes and contributes. Returns whether the job must then wait for the consensus to reveal
+/// (replicated tasks); at trust ≤ 1 the result is revealed and reported at once. A resumed job
+/// first asks the chain whether its contribution is already there (a job of this process knows
+/// it is not: the hub would refuse a second one anyway).
+pub(crate) async fn contribute(
+    ctx: &Context,
+    a: &Assignment,
+    computed: &mut Computed,
+    resumed: bool,
+) -> Result<bool, Failure> {
+    let deal = deal_of(a)?;
+    let chain = &ctx.chain;
+    let digest = computed.digest;
+    // At trust ≤ 1 one contribution suffices: it is revealed in the same transaction.
+    let at_once = a.trust <= 1;
+    // Uploaded before anything is sent: a result the storage refuses (too large...) must fail
+    // the replicate before it costs a stake. Its location stays private until the reveal.
+    let location = upload(ctx, computed).await?;
+    if !(resumed && already_contributed(ctx, a, at_once).await?) {
+        ensure_stake(ctx, deal.workerStake).await?;
+        let hub = chain.hub();
+        let (index, sign) = (U256::from(a.index), a.authorization.sign.clone());
+        let tx = if at_once {
+            hub.contributeAndReveal(
+                (&deal).into(),
+                index,
+                digest,
+                Address::ZERO,
+                Bytes::new(),
+                sign,
+            )
+            .into_transaction_request()
+        } else {
+            let c = commitment(ctx.address, a.task_id, digest);
+            hub.contribute(
+                (&deal).into(),
+                index,
+                c.result_hash,
+                c.result_seal,
+                Address::ZERO,
+                Bytes::new(),
+                sign,
+            )
+            .into_transaction_request()
+        };
+        let (started_ms, started) = (now_ms(), std::time::Instant::now());
+        chain.send("contributing the result", tx).await?;
+        computed.stages.contribute = Some(stage_since(started_ms, started));
+        tracing::info!(task = %a.task_id, %digest, revealed = at_once, "contributed");
+    }
+    if at_once {
+        report(ctx, a.task_id, revealed(computed, location)).await;
+        return Ok(false);
+    }
+    report(
+        ctx,
+        a.task_id,
+        Report {
+            status: ReportStatus::Contributed,
+            reason: computed.failure.clone(),
+            results_location: None,
+            callback_data: None,
+            stages: Some(computed.stages),
+        },
+    )
+    .await;
+    Ok(true)
+}
+
+/// Why a resumed job that has not computed yet has nothing left to do, read from the chain
+/// before it spends a run of the app: the task is over, or its consensus was reached without
+/// this worker. `None` when computing can still matter (an open task, or this worker's
+/// contribution is in and its result is needed to reveal). A job of this process was just
+/// claimed: nothing to read.
+pub(crate) async fn settled_on_chain(
+    ctx: &Context,
+    a: &Assignment,
+    resumed: bool,
+) -> Result<Option<String>, Failure> {
+    if !resumed {
+        return Ok(None);
+    }
+    let (chain, me) = (&ctx.chain, ctx.address);
+    let view = chain
+        .read("reading the task", chain.hub().task(a.task_id))
+        .await?;
+    if reached(view.status, TaskStatus::Completed) {
+        let status = TaskStatus::from_u8(view.status).unwrap_or(TaskStatus::Completed);
+        return Ok(Some(format!("the task is {status} on chain")));
+    }
+    if !reached(view.status, TaskStatus::Revealing) {
+        return Ok(None);
+    }
+    if a.trust <= 1 {
+        return Ok(Some(format!(
+            "the task already has a result, from {}",
+            view.worker
+        )));
+    }
+    let mine = chain
+        .read(
+            "reading the worker's contribution",
+            chain.hub().contribution(a.task_id, me),
+        )
+        .await?;
+    Ok((mine.status == 0).then(|| "the consensus was reached without this worker".to_owned()))
+}
+
+/// Whether a resumed job's contribution is already on chain. At trust ≤ 1 that is the task
+/// having reached its result; a result from another worker fails the job.
+async fn already_contributed(
+    ctx: &Context,
+    a: &Assignment,
+    at_once: bool,
+) -> Result<bool, Failure> {
+    let (chain, me) = (&ctx.chain, ctx.address);
+    if !at_once {
+        let mine = chain
+            .read(
+                "reading the worker's contribution",
+                chain.hub().contribution(a.task_id, me),
+            )
+            .await?;
+        return Ok(mine.status != 0);
+    }
+    let view = chain
+        .read("reading the task", chain.hub().task(a.task_id))
+        .await?;
+    let done = reached(view.status, TaskStatus::Revealing);
+    if done && view.worker != me {
+        return Err(fail(format!(
+            "the task already has a result, from {}",
+            view.worker
+        )));
+    }
+    Ok(done)
+}
+
+/// Waits for the scheduler's word after a replicated contribution, and reveals when told.
+pub(crate) async fn await_reveal(
+    ctx: &Context,
+    a: &Assignment,
+    computed: &Computed,
+) -> Result<(), Failure> {
+    let chain = &ctx.chain;
+    let mut delay = Duration::from_secs(1);
+    loop {
+        let action = match ctx.scheduler.next(a.task_id, NEXT_WAIT).await {
+            Ok(action) => {
+                delay = Duration::from_secs(1);
+                action
+            }
+            Err(e) => {
+                tracing::debug!(task = %a.task_id, error = %e, "asking the scheduler failed; retrying");
+                // The chain can end the wait on its own: a completed or claimed task.
+                if let Ok(view) = chain.hub().task(a.task_id).call().await
+                    && reached(view.status, TaskStatus::Completed)
+                {
+                    return Ok(());
+                }
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(30));
+                continue;
+            }
+        };
+        match action {
+            NextAction::Wait => continue,
+            NextAction::Done { reason } => {
+                tracing::info!(task = %a.task_id, %reason, "replicate done");
+                return Ok(());
+            }
+            NextAction::Reveal { .. } => {
+                let mine = chain
+                    .read(
+                        "reading the worker's contribution",
+                        chain.hub().contribution(a.task_id, ctx.address),
+                    )
+                    .await?;
+                let mut computed = computed.clone();
+                let location = upload(ctx, &mut computed).await?;
+                if mine.status != CONTRIBUTION_REVEALED {
+                    let (started_ms, started) = (now_ms(), std::time::Instant::now());
+                    chain
+                        .send(
+                            "revealing the result",
+                            chain
+                                .hub()
+                                .reveal(a.task_id, computed.digest)
+                                .into_transaction_request(),
+                        )
+                        .await?;
+                    computed.stages.reveal = Some(stage_since(started_ms, started));
+                    tracing::info!(task = %a.task_id, "revealed");
+                }
+                report(ctx, a.task_id, revealed(&computed, location)).await;
+                return Ok(());
+            }
+        }
+    }
+}
