@@ -400,7 +400,9 @@ contract Hub is HubBase {
             emit TaskConsensus(taskid, resultHash);
         } else {
             uint256 commit = uint256(keccak256(abi.encodePacked(resultHash, resultSeal))) & _COMMIT_MASK;
-            if (_contributeReplicated(deal, taskid, t, gkey, commit, Consensus.workerWeight(score))) {
+            if (_contributeReplicated(
+                    deal, taskid, t, gkey, commit, Consensus.workerWeight(score, deal.trust)
+                )) {
                 emit TaskConsensus(taskid, resultHash);
             }
         }
@@ -423,7 +425,7 @@ contract Hub is HubBase {
         _contributions[ckey] = commit | (w << 16) | ((g & 0xff) << 8) | CONTRIBUTION_CONTRIBUTED;
         uint256 sum;
         (g, sum) = _addToGroup(taskid, g, w, t >> 144);
-        consensus = Consensus.reached(g >> 32, sum, deal.trust);
+        consensus = Consensus.reached(g >> 32, (g >> 16) & _MASK16, sum, deal.trust);
         if (consensus) g |= _GROUP_CONSENSUS;
         _groups[gkey] = g;
 

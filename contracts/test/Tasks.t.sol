@@ -420,23 +420,26 @@ contract TasksTest is Fixture {
     }
 
     function test_weightOverflowReverts() public {
-        // two groups of top-score workers leapfrog each other without consensus at a huge trust
+        // two groups of top-score workers leapfrog each other without consensus at a huge trust; the
+        // reputation cap holds each weight at 65535 (just under 2^16), so the sum passes 2^112 at the 14th
         uint256 trust = type(uint32).max;
         Deal memory d = _simpleDeal(1, trust);
         bytes32 taskid = _initialize(d, 0);
-        uint256 pk7 = WORKER_PK_BASE + 6;
-        workerPks.push(pk7);
-        workers.push(vm.addr(pk7));
-        _fund(vm.addr(pk7), FUNDS);
-        for (uint256 i; i < 7; ++i) {
+        for (uint256 i = workers.length; i < 14; ++i) {
+            uint256 pk = WORKER_PK_BASE + i;
+            workerPks.push(pk);
+            workers.push(vm.addr(pk));
+            _fund(vm.addr(pk), FUNDS);
+        }
+        for (uint256 i; i < 14; ++i) {
             _setScore(workers[i], type(uint32).max);
         }
-        for (uint256 i; i < 6; ++i) {
+        for (uint256 i; i < 13; ++i) {
             _contribute(d, 0, i, i % 2 == 0 ? DIGEST : BAD);
         }
         assertEq(hubx.task(taskid).status, 1, "no consensus yet");
         _contributeAs(
-            workers[6], d, 0, DIGEST, abi.encodeWithSelector(IHubErrors.WeightOverflow.selector, taskid)
+            workers[13], d, 0, BAD, abi.encodeWithSelector(IHubErrors.WeightOverflow.selector, taskid)
         );
     }
 

@@ -232,28 +232,43 @@ contract VectorsTest is Fixture {
     }
 
     function _consensusVectors() internal pure returns (string memory s) {
-        uint16[8] memory scores = [0, 8, 9, 11, 12, 30, 300, 3001];
-        s = '  "workerWeight": {';
-        for (uint256 i; i < scores.length; ++i) {
+        uint16[2][10] memory weights = [
+            [uint16(0), 1],
+            [uint16(8), 1],
+            [uint16(9), 1],
+            [uint16(11), 1],
+            [uint16(12), 1],
+            [uint16(30), 1],
+            [uint16(300), 1],
+            [uint16(3001), 1],
+            [uint16(300), 100],
+            [uint16(3001), 20]
+        ];
+        s = '  "workerWeight(score,trust)": {';
+        for (uint256 i; i < weights.length; ++i) {
             s = string.concat(
                 s,
                 '"',
-                _u(scores[i]),
+                _u(weights[i][0]),
+                ",",
+                _u(weights[i][1]),
                 '": ',
-                _u(Consensus.workerWeight(scores[i])),
-                i + 1 < scores.length ? ", " : ""
+                _u(Consensus.workerWeight(weights[i][0], weights[i][1])),
+                i + 1 < weights.length ? ", " : ""
             );
         }
-        s = string.concat(s, "},\n", '  "reached(group,sumGroups,trust)": {');
-        uint24[3][8] memory cases = [
-            [uint24(2), 2, 1],
-            [uint24(2), 2, 2],
-            [uint24(2), 2, 3],
-            [uint24(4), 4, 3],
-            [uint24(4), 6, 3],
-            [uint24(8), 10, 3],
-            [uint24(99), 99, 100],
-            [uint24(0), 0, 1]
+        s = string.concat(s, "},\n", '  "reached(group,members,sumGroups,trust)": {');
+        uint24[4][10] memory cases = [
+            [uint24(2), 1, 2, 1],
+            [uint24(2), 1, 2, 2],
+            [uint24(4), 2, 4, 2],
+            [uint24(2), 1, 2, 3],
+            [uint24(4), 2, 4, 3],
+            [uint24(4), 2, 6, 3],
+            [uint24(8), 3, 10, 3],
+            [uint24(99), 1, 99, 100],
+            [uint24(81), 2, 81, 100],
+            [uint24(0), 0, 0, 1]
         ];
         for (uint256 i; i < cases.length; ++i) {
             s = string.concat(
@@ -264,8 +279,10 @@ contract VectorsTest is Fixture {
                 _u(cases[i][1]),
                 ",",
                 _u(cases[i][2]),
+                ",",
+                _u(cases[i][3]),
                 '": ',
-                vm.toString(Consensus.reached(cases[i][0], cases[i][1], cases[i][2])),
+                vm.toString(Consensus.reached(cases[i][0], cases[i][1], cases[i][2], cases[i][3])),
                 i + 1 < cases.length ? ", " : ""
             );
         }

@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::consensus::{MAX_WEIGHT, reached, worker_weight};
+use crate::consensus::{Cap, MAX_WEIGHT, worker_weight};
 use alloy::primitives::B256;
 
 /// Most replicas the policy ever asks for at once (weights are at least 2, so the group
@@ -17,7 +17,8 @@ use alloy::primitives::B256;
 /// trust 2^32).
 pub const MAX_REPLICAS: u32 = 128;
 
-/// The weight in the vote of a worker of on-chain score `score` (`max(score / 3, 3) − 1`).
+/// The weight of a worker of on-chain score `score` before the deal's cap
+/// (`max(score / 3, 3) − 1`); the policy caps it with the task's trust.
 pub fn weight_of(score: u64) -> u64 {
     worker_weight(score)
 }
@@ -31,6 +32,9 @@ pub struct TaskVotes {
     pub contributions: Vec<(B256, u64)>,
     /// Weights of the workers holding a replicate they have not contributed yet.
     pub pending: Vec<u64>,
+    /// The consensus rule: the hub's unless the simulator compares candidates. Weights above
+    /// its cap count as capped.
+    pub cap: Cap,
 }
 
 fn times(group: u128, weight: u64) -> u128 {
@@ -42,17 +46,38 @@ fn times(group: u128, weight: u64) -> u128 {
     }
 }
 
-/// The weight of each result group (product of its members' weights) and their sum.
-fn groups(contributions: &[(B256, u64)]) -> (BTreeMap<B256, u128>, u128) {
-    let mut groups = BTreeMap::<B256, u128>::new();
-    for (hash, weight) in contributions {
+/// A result group as the policy sees it: weight (product of its members' capped weights) and
+/// members.
+#[derive(Clone, Copy, Default)]
+struct Group {
+    weight: u128,
+    members: u32,
+}
+
+impl Group {
+    fn with(self, weight: u64) -> Group {
+        Group {
+            weight: times(self.weight, weight),
+            members: self.members.saturating_add(1),
+        }
+    }
+}
+
+/// The result groups and the sum of their weights.
+fn groups(votes: &TaskVotes) -> (BTreeMap<B256, Group>, u128) {
+    let mut groups = BTreeMap::<B256, Group>::new();
+    for (hash, weight) in &votes.contributions {
         let g = groups.entry(*hash).or_default();
-        *g = times(*g, *weight);
+        *g = g.with(votes.cap.weight(*weight, votes.trust));
     }
     let sum = groups
         .values()
-        .fold(0u128, |s, g| s.saturating_add(*g).min(MAX_WEIGHT));
+        .fold(0u128, |s, g| s.saturating_add(g.weight).min(MAX_WEIGHT));
     (groups, sum)
+}
+
+fn wins(votes: &TaskVotes, g: Group, sum: u128) -> bool {
+    votes.cap.reached(g.weight, g.members, sum, votes.trust)
 }
 
 /// Whether a result group already holds consensus (then no replica is needed).
@@ -60,8 +85,8 @@ pub fn has_consensus(votes: &TaskVotes) -> bool {
     if votes.trust <= 1 {
         return !votes.contributions.is_empty();
     }
-    let (groups, sum) = groups(&votes.contributions);
-    groups.values().any(|g| reached(*g, sum, votes.trust))
+    let (groups, sum) = groups(votes);
+    groups.values().any(|g| wins(votes, *g, sum))
 }
 
 /// How many more workers of weight `new_weight` the task needs so that consensus can hold,
@@ -71,23 +96,28 @@ pub fn replicas_needed(votes: &TaskVotes, new_weight: u64) -> u32 {
     if votes.trust <= 1 {
         return u32::from(votes.contributions.is_empty() && votes.pending.is_empty());
     }
-    let (groups, sum) = groups(&votes.contributions);
-    if groups.values().any(|g| reached(*g, sum, votes.trust)) {
+    let (groups, sum) = groups(votes);
+    if groups.values().any(|g| wins(votes, *g, sum)) {
         return 0;
     }
-    let leading = groups.values().copied().max().unwrap_or(0);
-    let others = sum - leading;
+    // the heaviest group leads; among equals, the one with more members (closer to two)
+    let leading = groups
+        .values()
+        .copied()
+        .max_by_key(|g| (g.weight, g.members))
+        .unwrap_or_default();
+    let others = sum - leading.weight;
     let mut group = leading;
     for w in &votes.pending {
-        group = times(group, *w);
+        group = group.with(votes.cap.weight(*w, votes.trust));
     }
-    let holds = |g: u128| reached(g, others.saturating_add(g).min(MAX_WEIGHT), votes.trust);
+    let holds = |g: Group| wins(votes, g, others.saturating_add(g.weight).min(MAX_WEIGHT));
     if holds(group) {
         return 0;
     }
-    let new_weight = new_weight.max(weight_of(0));
+    let new_weight = votes.cap.weight(new_weight.max(weight_of(0)), votes.trust);
     for needed in 1..=MAX_REPLICAS {
-        group = times(group, new_weight);
+        group = group.with(new_weight);
         if holds(group) {
             return needed;
         }
@@ -154,7 +184,23 @@ mod tests {
             trust: 5,
             ..Default::default()
         };
-        // weight 99: one worker: 99 * 5 > 100 * 4.
+        // at trust 5 the cap is 2: a worker of score 300 counts as a fresh one.
+        assert_eq!(replicas_needed(&v, weight_of(300)), 3);
+        // at trust 1000 (cap 31) weight 12 needs 3 (12^3 × 1000 > 1729 × 999), weight 2 needs
+        // 10 (2^10 > 999), and weight 99 counts as 31: 3 as well (31^2 ≤ 999).
+        let v = TaskVotes {
+            trust: 1000,
+            ..Default::default()
+        };
+        assert_eq!(replicas_needed(&v, weight_of(39)), 3);
+        assert_eq!(replicas_needed(&v, 2), 10);
+        assert_eq!(replicas_needed(&v, weight_of(300)), 3);
+        // before the cap, one worker of weight 99 sufficed at trust 5
+        let v = TaskVotes {
+            trust: 5,
+            cap: Cap::None,
+            ..Default::default()
+        };
         assert_eq!(replicas_needed(&v, weight_of(300)), 1);
         // weights below 2 don't exist: a zero weight counts as a fresh worker.
         assert_eq!(replicas_needed(&v, 0), 3);
@@ -172,7 +218,7 @@ mod tests {
             let votes = TaskVotes {
                 trust,
                 contributions: contributions.iter().map(|(r, w)| (h(*r), *w)).collect(),
-                pending: vec![],
+                ..Default::default()
             };
             let mut tally = Tally::new(trust);
             let mut done = false;
@@ -182,8 +228,12 @@ mod tests {
             prop_assume!(!done);
             let n = replicas_needed(&votes, new_weight);
             prop_assert!((1..MAX_REPLICAS).contains(&n));
-            let (groups, _) = groups(&votes.contributions);
-            let leading = groups.iter().max_by_key(|(_, g)| **g).map(|(r, _)| *r).unwrap_or(h(9));
+            let (groups, _) = groups(&votes);
+            let leading = groups
+                .iter()
+                .max_by_key(|(_, g)| (g.weight, g.members))
+                .map(|(r, _)| *r)
+                .unwrap_or(h(9));
             for i in 1..=n {
                 let reached = tally.contribute(leading, score_for(new_weight)).unwrap();
                 prop_assert_eq!(reached, i == n, "after {} of {} agreeing workers", i, n);
@@ -200,7 +250,7 @@ mod tests {
             let mut votes = TaskVotes {
                 trust,
                 contributions: contributions.iter().map(|(r, w)| (h(*r), *w)).collect(),
-                pending: vec![],
+                ..Default::default()
             };
             let without = replicas_needed(&votes, 2);
             votes.pending = pending;

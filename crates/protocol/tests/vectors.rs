@@ -5,7 +5,7 @@ use std::str::FromStr;
 
 use alloy::primitives::{Address, B256, Bytes, U256, eip191_hash_message, keccak256};
 use alloy::sol_types::SolValue;
-use decloud_protocol::consensus::{reached, worker_weight};
+use decloud_protocol::consensus::{reached, vote_weight};
 use decloud_protocol::{
     AppOrder, DatasetOrder, Domain, Order, RequestOrder, Tag, WorkerpoolOrder, ids, result, typed,
 };
@@ -185,17 +185,21 @@ fn registry_ids_match_the_contracts() {
 #[test]
 fn consensus_matches_the_contracts() {
     let v = vectors();
-    for (score, weight) in v["workerWeight"].as_object().unwrap() {
+    for (args, weight) in v["workerWeight(score,trust)"].as_object().unwrap() {
+        let n: Vec<u64> = args.split(',').map(|x| x.parse().unwrap()).collect();
         assert_eq!(
-            worker_weight(score.parse().unwrap()),
+            vote_weight(n[0], n[1]),
             weight.as_u64().unwrap(),
-            "score {score}"
+            "workerWeight({args})"
         );
     }
-    for (args, expected) in v["reached(group,sumGroups,trust)"].as_object().unwrap() {
+    for (args, expected) in v["reached(group,members,sumGroups,trust)"]
+        .as_object()
+        .unwrap()
+    {
         let n: Vec<u128> = args.split(',').map(|x| x.parse().unwrap()).collect();
         assert_eq!(
-            reached(n[0], n[1], n[2] as u64),
+            reached(n[0], n[1] as u32, n[2], n[3] as u64),
             expected.as_bool().unwrap(),
             "reached({args})"
         );

@@ -1,5 +1,6 @@
 //! What a simulation is run with, and its validation.
 
+use decloud_protocol::consensus::Cap;
 use serde::Serialize;
 
 use crate::SimError;
@@ -24,14 +25,23 @@ pub enum Selection {
     /// The highest-score worker not already in the task (ties broken at random): a scheduler
     /// that prefers its most reputable workers.
     TopScore,
+    /// The protocol's random draw (`decloud_protocol::draw`): each task's positions map to
+    /// workers by keccak over a fresh randomness, weighted by stake, skipping a worker already
+    /// in the task (worker distancing). Nobody picks.
+    Random,
+    /// A scheduler that colludes: it assigns its colluders first (the highest-score one not in
+    /// the task), and other workers only when none is left.
+    Colluding,
 }
 
 impl Selection {
     /// Every policy, in the order of the documentation.
-    pub const ALL: [Selection; 3] = [
+    pub const ALL: [Selection; 5] = [
         Selection::Uniform,
         Selection::WithReplacement,
         Selection::TopScore,
+        Selection::Random,
+        Selection::Colluding,
     ];
 
     /// The policy's name on the command line and in reports.
@@ -40,6 +50,8 @@ impl Selection {
             Selection::Uniform => "uniform",
             Selection::WithReplacement => "with-replacement",
             Selection::TopScore => "top-score",
+            Selection::Random => "random",
+            Selection::Colluding => "colluding",
         }
     }
 }
@@ -85,6 +97,15 @@ pub struct SimConfig {
     pub frozen_scores: bool,
     /// Record the distribution of scores every this many tasks (and after the last one).
     pub checkpoint_every: u64,
+    /// The consensus rule (the hub's; the others are the candidates it was chosen among).
+    pub cap: Cap,
+    /// Probability `q` that a task gets a hidden audit: a second run of the same task by workers
+    /// drawn the same way; once the audit certifies, every contribution to the task that
+    /// disagrees with it loses its stake and its score drops to 0.
+    pub spot_check: f64,
+    /// A colluder's registry stake relative to an honest worker's (the random draw weighs by
+    /// stake): 2 means colluders put up twice the stake each.
+    pub colluder_stake: f64,
 }
 
 impl Default for SimConfig {
@@ -106,6 +127,9 @@ impl Default for SimConfig {
             worker_stake: 1,
             frozen_scores: false,
             checkpoint_every: 1000,
+            cap: Cap::HUB,
+            spot_check: 0.0,
+            colluder_stake: 1.0,
         }
     }
 }
@@ -139,6 +163,10 @@ impl SimConfig {
         fraction("sabotage rate", self.sabotage_rate)?;
         fraction("faulty", self.faulty)?;
         fraction("error rate", self.error_rate)?;
+        fraction("spot check", self.spot_check)?;
+        if !(self.colluder_stake.is_finite() && (0.01..=100.0).contains(&self.colluder_stake)) {
+            return Err(SimError::ColluderStake(self.colluder_stake));
+        }
         if self.colluders + self.faulty > 1.0 + 1e-12 {
             return Err(SimError::Overcommitted {
                 colluders: self.colluders,
@@ -245,6 +273,14 @@ mod tests {
             },
             SimConfig {
                 checkpoint_every: 0,
+                ..ok.clone()
+            },
+            SimConfig {
+                spot_check: 1.2,
+                ..ok.clone()
+            },
+            SimConfig {
+                colluder_stake: 0.0,
                 ..ok.clone()
             },
         ];

@@ -14,7 +14,7 @@
 use std::collections::BTreeMap;
 
 use alloy::primitives::{B256, U256};
-use decloud_protocol::consensus::{MAX_WEIGHT, reached, worker_weight};
+use decloud_protocol::consensus::{Cap, MAX_WEIGHT, worker_weight};
 use decloud_protocol::policy::{TaskVotes, replicas_needed};
 use serde::Serialize;
 
@@ -35,6 +35,8 @@ pub struct ExactParams {
     pub p_faulty: f64,
     /// Most contributions before the deadline.
     pub max_replicas: u32,
+    /// The consensus rule (the hub's unless comparing candidates).
+    pub cap: Cap,
 }
 
 /// The exact outcome of a task.
@@ -100,6 +102,7 @@ pub fn exact(params: &ExactParams) -> Result<ExactReport, SimError> {
         p_collude,
         p_faulty,
         max_replicas: cap,
+        cap: rule,
     } = *params;
     for (name, v) in [("colluding draw", p_collude), ("faulty draw", p_faulty)] {
         if !(v.is_finite() && (0.0..=1.0).contains(&v)) {
@@ -119,7 +122,7 @@ pub fn exact(params: &ExactParams) -> Result<ExactReport, SimError> {
         });
     }
     let p_correct = (1.0 - p_collude - p_faulty).max(0.0);
-    let weight = worker_weight(score);
+    let weight = rule.weight(worker_weight(score), trust);
     let w = u128::from(weight);
     // w^k, None once it passes the hub's limit
     let mut powers: Vec<Option<u128>> = vec![Some(1)];
@@ -150,6 +153,7 @@ pub fn exact(params: &ExactParams) -> Result<ExactReport, SimError> {
     let hashes: Vec<B256> = (1..=u64::from(cap) + 2).map(hash).collect();
     let mut votes = TaskVotes {
         trust,
+        cap: rule,
         ..TaskVotes::default()
     };
     let mut level: BTreeMap<State, f64> = BTreeMap::from([((0, 0, 0, 0), 1.0)]);
@@ -177,12 +181,12 @@ pub fn exact(params: &ExactParams) -> Result<ExactReport, SimError> {
                     continue;
                 }
                 let m = mass * prob;
-                let g = match kind {
-                    0 => group(a2)?,
-                    1 => group(b2)?,
-                    _ => w,
+                let (g, members) = match kind {
+                    0 => (group(a2)?, a2),
+                    1 => (group(b2)?, b2),
+                    _ => (w, 1),
                 };
-                if reached(g, sum(a2, b2, c2)?, trust) {
+                if rule.reached(g, members, sum(a2, b2, c2)?, trust) {
                     pmf[n as usize + 1] += m;
                     wasted += m * f64::from(p - 1);
                     match kind {
@@ -217,6 +221,30 @@ pub fn exact(params: &ExactParams) -> Result<ExactReport, SimError> {
     })
 }
 
+/// `ln C(a, b)` (0 ≤ b ≤ a).
+fn ln_choose(a: u64, b: u64) -> f64 {
+    let b = b.min(a - b);
+    (1..=b).map(|i| ((a - b + i) as f64 / i as f64).ln()).sum()
+}
+
+/// The hypergeometric law: `P(k of the n drawn are colluders)` for `k = 0..=n`, drawing `n` of
+/// `population` workers without replacement when `colluders` of them collude (`n` past the
+/// population draws everyone; `colluders` past it counts as everyone).
+pub fn hypergeometric(population: u64, colluders: u64, n: u64) -> Vec<f64> {
+    let big_n = population;
+    let big_k = colluders.min(big_n);
+    let drawn = n.min(big_n);
+    let total = ln_choose(big_n, drawn);
+    (0..=n)
+        .map(|k| {
+            if k > drawn || k > big_k || drawn - k > big_n - big_k {
+                return 0.0;
+            }
+            (ln_choose(big_k, k) + ln_choose(big_n - big_k, drawn - k) - total).exp()
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -228,6 +256,7 @@ mod tests {
             p_collude: pc,
             p_faulty: pf,
             max_replicas: 64,
+            cap: Cap::HUB,
         })
         .unwrap()
     }
@@ -235,7 +264,7 @@ mod tests {
     #[test]
     fn honest_workers_take_the_textbook_number_of_contributions() {
         // weight 2: 2^n > trust − 1 agreeing workers (trust 5: 3, trust 20: 5, trust 100: 7)
-        for (trust, n) in [(0, 1), (1, 1), (2, 1), (3, 2), (5, 3), (20, 5), (100, 7)] {
+        for (trust, n) in [(0, 1), (1, 1), (2, 2), (3, 2), (5, 3), (20, 5), (100, 7)] {
             let r = run(trust, 0.0, 0.0);
             assert_eq!(r.correct, 1.0, "trust {trust}");
             assert_eq!(r.mean_contributions, n as f64, "trust {trust}");
@@ -245,6 +274,22 @@ mod tests {
                 "trust {trust}: all assigned at once, all needed"
             );
         }
+    }
+
+    #[test]
+    fn the_hypergeometric_law_by_hand() {
+        // 2 colluders among 5, draw 2: P(0) = 3/10, P(1) = 6/10, P(2) = 1/10
+        let p = hypergeometric(5, 2, 2);
+        for (got, want) in p.iter().zip([0.3, 0.6, 0.1]) {
+            assert!((got - want).abs() < 1e-12, "{p:?}");
+        }
+        // large population: close to the binomial; sums to 1
+        let p = hypergeometric(1000, 400, 7);
+        assert!((p.iter().sum::<f64>() - 1.0).abs() < 1e-12);
+        assert!((p[7] - 0.4f64.powi(7)).abs() < 2e-4, "{}", p[7]);
+        // drawing everyone: exactly the colluders
+        assert_eq!(hypergeometric(3, 1, 5), vec![0.0, 1.0, 0.0, 0.0, 0.0, 0.0]);
+        assert_eq!(hypergeometric(10, 0, 3)[0], 1.0);
     }
 
     #[test]
@@ -286,6 +331,7 @@ mod tests {
             p_collude: 0.5,
             p_faulty: 0.0,
             max_replicas: 3,
+            cap: Cap::HUB,
         })
         .unwrap();
         // with 3 contributions only unanimity wins: 2 · 0.5^3
@@ -301,6 +347,7 @@ mod tests {
             p_collude: 0.7,
             p_faulty: 0.7,
             max_replicas: 64,
+            cap: Cap::None,
         };
         assert!(matches!(exact(&p), Err(SimError::Overcommitted { .. })));
         p.p_faulty = f64::NAN;

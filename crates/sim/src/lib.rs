@@ -16,8 +16,8 @@ pub mod stats;
 pub mod sweep;
 
 pub use config::{ClassCounts, MAX_REPLICAS_LIMIT, Selection, SimConfig};
-pub use exact::{ExactParams, ExactReport, exact};
-pub use sim::{Class, Outcome, SimReport, promise, simulate};
+pub use exact::{ExactParams, ExactReport, exact, hypergeometric};
+pub use sim::{AuditReport, Class, DrawnReport, Outcome, SimReport, promise, simulate};
 pub use sweep::{SweepPoint, SweepSpec, Verdict, sweep};
 
 /// Why a simulation cannot run.
@@ -55,6 +55,9 @@ pub enum SimError {
         /// The largest accepted.
         max: u32,
     },
+    /// A colluders' stake ratio out of range.
+    #[error("the colluders' stake ratio must be between 0.01 and 100, got {0}")]
+    ColluderStake(f64),
     /// A checkpoint interval of 0.
     #[error("the checkpoint interval must be at least 1 task")]
     Checkpoint,

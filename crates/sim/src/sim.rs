@@ -2,14 +2,15 @@
 //! policy and certified by the hub's consensus rule, then settled (scores and stakes) as the
 //! hub's `finalize` does.
 
-use alloy::primitives::{B256, U256};
-use decloud_protocol::consensus::Tally;
+use alloy::primitives::{Address, B256, U256};
+use decloud_protocol::consensus::{Cap, Tally};
+use decloud_protocol::draw::{SnapshotWorker, cumulated_stakes, draw, pick, position_seed};
 use decloud_protocol::policy::{TaskVotes, replicas_needed, weight_of};
 use serde::Serialize;
 
 use crate::SimError;
 use crate::config::{ClassCounts, Selection, SimConfig};
-use crate::exact::{ExactParams, ExactReport, exact};
+use crate::exact::{ExactParams, ExactReport, exact, hypergeometric};
 use crate::rng::Rng;
 use crate::stats::{Moments, Rate, Z95, percentile, quantile_sorted};
 
@@ -122,11 +123,17 @@ pub(crate) trait Source {
 /// needs them (never more than `cap` contributions and pending workers in all), pending
 /// workers contribute one at a time, and the hub's [`Tally`] certifies. `None` when the source
 /// stopped.
-pub(crate) fn play_task(trust: u64, cap: u32, src: &mut impl Source) -> Option<TaskRecord> {
+pub(crate) fn play_task(
+    trust: u64,
+    cap: u32,
+    rule: Cap,
+    src: &mut impl Source,
+) -> Option<TaskRecord> {
     let cap = cap as usize;
-    let mut tally = Tally::new(trust);
+    let mut tally = Tally::with_cap(trust, rule);
     let mut votes = TaskVotes {
         trust,
+        cap: rule,
         ..TaskVotes::default()
     };
     let mut pending: Vec<usize> = Vec::new();
@@ -189,32 +196,72 @@ struct Worker {
     score: u64,
 }
 
+/// The deal id of the simulator's draws (any fixed value does: the randomness is new per task).
+const DEAL: B256 = B256::repeat_byte(0xde);
+
+/// The state of the random draw within one task (and its audit, which continues the positions).
+struct Drawing {
+    /// Cumulated registry stakes (`decloud_protocol::draw::cumulated_stakes`).
+    cum: Vec<U256>,
+    /// The task's beacon randomness.
+    randomness: B256,
+    /// The task's index in the deal.
+    task: u64,
+    /// The next position j.
+    next: u64,
+}
+
 /// The population and the random generator, as a [`Source`].
 struct World<'a> {
     workers: &'a [Worker],
     in_task: &'a mut [bool],
     used: &'a mut Vec<usize>,
     rng: &'a mut Rng,
+    drawing: &'a mut Drawing,
+    /// Colluders are the workers `0..colluders`.
+    colluders: usize,
     selection: Selection,
     sabotage_rate: f64,
     error_rate: f64,
 }
 
+impl World<'_> {
+    fn uniform_free(&mut self) -> usize {
+        loop {
+            let i = self.rng.below(self.workers.len());
+            if !self.in_task[i] {
+                return i;
+            }
+        }
+    }
+}
+
 impl Source for World<'_> {
     fn candidate(&mut self) -> Option<usize> {
         let n = self.workers.len();
+        if self.selection != Selection::WithReplacement && self.used.len() >= n {
+            return None;
+        }
         match self.selection {
             Selection::WithReplacement => Some(self.rng.below(n)),
-            Selection::Uniform => {
-                if self.used.len() >= n {
-                    return None;
-                }
+            Selection::Uniform => Some(self.uniform_free()),
+            Selection::Random => {
+                // distancing: a position whose worker is already in the task is skipped (every
+                // simulated worker is its own cluster)
+                let d = &mut *self.drawing;
                 loop {
-                    let i = self.rng.below(n);
-                    if !self.in_task[i] {
-                        return Some(i);
+                    let k = pick(position_seed(d.randomness, DEAL, d.task, d.next), &d.cum);
+                    if !self.in_task[k] {
+                        return Some(k);
                     }
+                    d.next += 1;
                 }
+            }
+            Selection::Colluding => {
+                let best = (0..self.colluders)
+                    .filter(|i| !self.in_task[*i])
+                    .max_by_key(|i| self.workers[*i].score);
+                Some(best.unwrap_or_else(|| self.uniform_free()))
             }
             Selection::TopScore => {
                 let mut best: Option<usize> = None;
@@ -250,6 +297,10 @@ impl Source for World<'_> {
         if self.selection != Selection::WithReplacement {
             self.in_task[worker] = true;
             self.used.push(worker);
+        }
+        if self.selection == Selection::Random {
+            // the position is taken
+            self.drawing.next += 1;
         }
     }
 
@@ -287,7 +338,7 @@ pub struct ClassScores {
     pub p90: u64,
     /// Highest score.
     pub max: u64,
-    /// Mean weight in the vote (`max(score / 3, 3) − 1`).
+    /// Mean weight in the vote (`max(score / 3, 3) − 1`, capped by the rule).
     pub mean_weight: f64,
 }
 
@@ -317,8 +368,50 @@ pub struct ClassReport {
     pub wins: u64,
     /// Contributions outside the winning group (stake lost, score cut to 2/3).
     pub losses: u64,
-    /// Stake seized from its workers (`losses × worker_stake`).
+    /// Contributions in a winning group (or of a claimed task) that a certified audit
+    /// contradicted: stake seized after all.
+    pub audited: u64,
+    /// Contributions whose score a certified audit set to 0 (`audited` and losers alike).
+    pub zeroed: u64,
+    /// Stake seized from its workers (`(losses + audited) × worker_stake`).
     pub stake_seized: u64,
+}
+
+/// "m of the n drawn are colluders": the protocol's draw of each task's first `n` workers,
+/// counted, beside the exact hypergeometric law (a stake-weighted draw with distancing over equal
+/// stakes is a uniform sample without replacement).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct DrawnReport {
+    /// Workers drawn per task: as many as a unanimous task of fresh workers takes at this trust.
+    pub n: u32,
+    /// The fewest colluders, at their initial weight, whose group wins when nobody dissents.
+    pub m: u32,
+    /// Tasks whose first `n` drawn workers count `k` colluders, for `k = 0..=n`.
+    pub simulated: Vec<u64>,
+    /// The hypergeometric `P(k of n)`, when every stake is equal.
+    pub exact: Option<Vec<f64>>,
+    /// Tasks with at least `m` colluders among the `n`, with the 95 % Wilson interval.
+    pub at_least_m: Rate,
+    /// The hypergeometric `P(at least m of n)`, when every stake is equal.
+    pub exact_at_least_m: Option<f64>,
+}
+
+/// What the spot checks did.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct AuditReport {
+    /// Tasks audited.
+    pub audits: u64,
+    /// Audits that certified a result.
+    pub certified: u64,
+    /// Audits that certified the colluders' result (then the honest contributors pay).
+    pub certified_wrong: u64,
+    /// Wrongly certified tasks whose audit certified the correct result (the wrong result
+    /// still counts as certified: the hub does not reopen a certified task).
+    pub caught: u64,
+    /// Contributions the audits took.
+    pub contributions: u64,
+    /// The same per task of the run.
+    pub contributions_per_task: f64,
 }
 
 /// The distribution of contributions per task.
@@ -383,6 +476,81 @@ pub struct SimReport {
     pub exact_is_this_model: bool,
     /// Why there are no exact figures, when there are none.
     pub exact_unavailable: Option<String>,
+    /// The spot checks (all zero without them).
+    pub audits: AuditReport,
+    /// "m of the n drawn are colluders", with the random selection and trust > 1.
+    pub drawn: Option<DrawnReport>,
+}
+
+/// The registry stake of an honest worker in the simulated snapshot (a colluder's is this times
+/// `colluder_stake`).
+const STAKE: f64 = 100.0;
+
+/// Settles a task as `finalize` does: winners of a replicated task score + 1, the others lose
+/// their stake and a third of their score; a task without consensus is claimed and refunds
+/// everyone. Counts contributions, wins and losses per class.
+fn settle(
+    workers: &mut [Worker],
+    per_class: &mut [[u64; 5]; 3],
+    record: &TaskRecord,
+    trust: u64,
+    frozen: bool,
+) {
+    let winner = record
+        .contributors
+        .last()
+        .filter(|_| record.outcome != Outcome::NoConsensus)
+        .map(|(_, a)| *a);
+    for (w, answer) in &record.contributors {
+        let worker = &mut workers[*w];
+        let c = worker.class.index();
+        per_class[c][0] += 1;
+        let Some(winner) = winner else { continue };
+        if trust <= 1 {
+            continue;
+        }
+        if *answer == winner {
+            per_class[c][1] += 1;
+            if !frozen {
+                worker.score += 1;
+            }
+        } else {
+            per_class[c][2] += 1;
+            if !frozen {
+                worker.score = worker.score * 2 / 3;
+            }
+        }
+    }
+}
+
+/// Whether two answers from different runs of a task are the same result (faulty results are
+/// each a result of their own).
+fn same_result(a: Answer, b: Answer) -> bool {
+    matches!(
+        (a, b),
+        (Answer::Correct, Answer::Correct) | (Answer::Collusion, Answer::Collusion)
+    )
+}
+
+/// The task's certified answer, if any.
+fn certified(record: &TaskRecord) -> Option<Answer> {
+    if record.outcome == Outcome::NoConsensus {
+        return None;
+    }
+    record.contributors.last().map(|(_, a)| *a)
+}
+
+/// The fewest workers of uncapped weight `weight` whose group wins alone at `trust` under `rule`.
+fn quorum(rule: Cap, weight: u64, trust: u64) -> u32 {
+    let w = u128::from(rule.weight(weight, trust));
+    let mut g = 1u128;
+    for m in 1..=100u32 {
+        g = g.saturating_mul(w);
+        if rule.reached(g, m, g, trust) {
+            return m;
+        }
+    }
+    100
 }
 
 /// Runs a simulation.
@@ -402,6 +570,26 @@ pub fn simulate(config: &SimConfig) -> Result<SimReport, SimError> {
         class: Class::Honest,
         score: config.score_honest,
     }));
+    let colluder_stake = (STAKE * config.colluder_stake).round().max(1.0) as u64;
+    let snapshot: Vec<SnapshotWorker> = workers
+        .iter()
+        .enumerate()
+        .map(|(i, w)| SnapshotWorker {
+            worker: Address::left_padding_from(&(i as u64 + 1).to_be_bytes()),
+            stake: U256::from(if w.class == Class::Colluder {
+                colluder_stake
+            } else {
+                STAKE as u64
+            }),
+            cluster: 0,
+        })
+        .collect();
+    let mut drawing = Drawing {
+        cum: cumulated_stakes(&snapshot).map_err(|_| SimError::Internal)?,
+        randomness: B256::ZERO,
+        task: 0,
+        next: 0,
+    };
     let mut rng = Rng::new(config.seed);
     let mut in_task = vec![false; workers.len()];
     let mut used = Vec::new();
@@ -410,24 +598,46 @@ pub fn simulate(config: &SimConfig) -> Result<SimReport, SimError> {
     let mut moments = Moments::default();
     let (mut correct, mut collusion, mut faulty, mut none, mut overflows, mut wasted) =
         (0u64, 0u64, 0u64, 0u64, 0u64, 0u64);
-    let mut per_class = [[0u64; 3]; 3]; // contributions, wins, losses
+    // contributions, wins, losses, audited, zeroed
+    let mut per_class = [[0u64; 5]; 3];
+    let mut audits = AuditReport::default();
     let mut window = (0u64, 0u64, 0u64); // tasks, wrong, contributions
-    let mut checkpoints = vec![checkpoint(0, &workers, window)];
+    let mut checkpoints = vec![checkpoint(0, &workers, window, config)];
+    // "m of the n drawn": n as for fresh workers, m at the colluders' initial weight
+    let drawn_nm = (config.selection == Selection::Random && config.trust > 1).then(|| {
+        let n = quorum(config.cap, weight_of(0), config.trust);
+        let m = quorum(config.cap, weight_of(config.score_colluders), config.trust);
+        (n, m)
+    });
+    let mut drawn_counts = vec![0u64; drawn_nm.map_or(0, |(n, _)| n as usize + 1)];
     for t in 1..=config.tasks {
-        let record = {
-            let mut world = World {
-                workers: &workers,
-                in_task: &mut in_task,
-                used: &mut used,
-                rng: &mut rng,
-                selection: config.selection,
-                sabotage_rate: config.sabotage_rate,
-                error_rate: config.error_rate,
-            };
-            play_task(config.trust, cap, &mut world).ok_or(SimError::Internal)?
+        drawing.randomness = B256::from(U256::from_limbs(std::array::from_fn(|_| rng.next_u64())));
+        drawing.task = t;
+        drawing.next = 0;
+        let mut world = World {
+            workers: &workers,
+            in_task: &mut in_task,
+            used: &mut used,
+            rng: &mut rng,
+            drawing: &mut drawing,
+            colluders: counts.colluders,
+            selection: config.selection,
+            sabotage_rate: config.sabotage_rate,
+            error_rate: config.error_rate,
+        };
+        let record = play_task(config.trust, cap, config.cap, &mut world).ok_or(SimError::Internal)?;
+        // the hidden audit: more workers drawn the same way, after the task's (they are not in it)
+        let audit = if config.spot_check > 0.0 && world.rng.chance(config.spot_check) {
+            Some(play_task(config.trust, cap, config.cap, &mut world).ok_or(SimError::Internal)?)
+        } else {
+            None
         };
         for w in used.drain(..) {
             in_task[w] = false;
+        }
+        if let Some((n, _)) = drawn_nm {
+            let k = drawn_colluders(&drawing, &snapshot, n as usize, counts.colluders)?;
+            drawn_counts[k] += 1;
         }
         let n = record.contributors.len() as u64;
         histogram[record.contributors.len()] += 1;
@@ -443,40 +653,43 @@ pub fn simulate(config: &SimConfig) -> Result<SimReport, SimError> {
         window.0 += 1;
         window.1 += u64::from(record.outcome.is_wrong());
         window.2 += n;
-        // settle as finalize does: winners of a replicated task score + 1, the others lose
-        // their stake and a third of their score; a task without consensus is claimed and
-        // refunds everyone
-        let winner = record
-            .contributors
-            .last()
-            .filter(|_| record.outcome != Outcome::NoConsensus)
-            .map(|(_, a)| *a);
-        for (w, answer) in &record.contributors {
-            let worker = &mut workers[*w];
-            let c = worker.class.index();
-            per_class[c][0] += 1;
-            let Some(winner) = winner else { continue };
-            if config.trust <= 1 {
-                continue;
-            }
-            if *answer == winner {
-                per_class[c][1] += 1;
-                if !config.frozen_scores {
-                    worker.score += 1;
+        settle(&mut workers, &mut per_class, &record, config.trust, config.frozen_scores);
+        if let Some(audit) = audit {
+            audits.audits += 1;
+            audits.contributions += audit.contributors.len() as u64;
+            settle(&mut workers, &mut per_class, &audit, config.trust, config.frozen_scores);
+            if let Some(truth) = certified(&audit) {
+                audits.certified += 1;
+                audits.certified_wrong += u64::from(truth != Answer::Correct);
+                if record.outcome.is_wrong() && truth == Answer::Correct {
+                    audits.caught += 1;
                 }
-            } else {
-                per_class[c][2] += 1;
-                if !config.frozen_scores {
-                    worker.score = worker.score * 2 / 3;
+                let won = certified(&record);
+                for (w, answer) in &record.contributors {
+                    if same_result(*answer, truth) {
+                        continue;
+                    }
+                    let worker = &mut workers[*w];
+                    let c = worker.class.index();
+                    // a loser already paid its stake; a winner (or a refunded one) pays now
+                    let lost = config.trust > 1 && won.is_some_and(|a| a != *answer);
+                    if !lost {
+                        per_class[c][3] += 1;
+                    }
+                    per_class[c][4] += 1;
+                    if !config.frozen_scores {
+                        worker.score = 0;
+                    }
                 }
             }
         }
         if t % config.checkpoint_every == 0 || t == config.tasks {
-            checkpoints.push(checkpoint(t, &workers, window));
+            checkpoints.push(checkpoint(t, &workers, window, config));
             window = (0, 0, 0);
         }
     }
     let tasks = config.tasks;
+    audits.contributions_per_task = audits.contributions as f64 / tasks as f64;
     let half = moments.half_width(Z95);
     // the exact model is a reference: when it cannot be computed the simulation still stands
     let (exact, exact_unavailable) = match config.common_score() {
@@ -488,6 +701,7 @@ pub fn simulate(config: &SimConfig) -> Result<SimReport, SimError> {
                 p_collude,
                 p_faulty,
                 max_replicas: cap,
+                cap: config.cap,
             }) {
                 Ok(report) => (Some(report), None),
                 Err(e) => (None, Some(e.to_string())),
@@ -498,17 +712,36 @@ pub fn simulate(config: &SimConfig) -> Result<SimReport, SimError> {
             Some("the classes start with different scores".to_string()),
         ),
     };
+    let drawn = drawn_nm.map(|(n, m)| {
+        let equal = colluder_stake == STAKE as u64 || counts.colluders == 0;
+        let exact = equal.then(|| {
+            hypergeometric(config.population as u64, counts.colluders as u64, u64::from(n))
+        });
+        let at_least: u64 = drawn_counts[(m as usize).min(drawn_counts.len())..].iter().sum();
+        DrawnReport {
+            n,
+            m,
+            exact_at_least_m: exact
+                .as_ref()
+                .map(|p| p[(m as usize).min(p.len())..].iter().sum()),
+            exact,
+            at_least_m: Rate::new(at_least, tasks),
+            simulated: drawn_counts,
+        }
+    });
     let classes = Class::ALL
         .iter()
         .map(|class| {
-            let [contributions, wins, losses] = per_class[class.index()];
+            let [contributions, wins, losses, audited, zeroed] = per_class[class.index()];
             ClassReport {
                 class: *class,
                 workers: workers.iter().filter(|w| w.class == *class).count(),
                 contributions,
                 wins,
                 losses,
-                stake_seized: losses.saturating_mul(config.worker_stake),
+                audited,
+                zeroed,
+                stake_seized: (losses + audited).saturating_mul(config.worker_stake),
             }
         })
         .collect();
@@ -544,7 +777,29 @@ pub fn simulate(config: &SimConfig) -> Result<SimReport, SimError> {
         exact,
         exact_is_this_model: config.selection == Selection::WithReplacement && config.frozen_scores,
         exact_unavailable,
+        audits,
+        drawn,
     })
+}
+
+/// How many colluders (workers `0..colluders`) the protocol's draw puts among the first `n`
+/// chosen positions of the current task.
+fn drawn_colluders(
+    drawing: &Drawing,
+    snapshot: &[SnapshotWorker],
+    n: usize,
+    colluders: usize,
+) -> Result<usize, SimError> {
+    let mut positions = n as u64 + 8;
+    loop {
+        let d = draw(drawing.randomness, DEAL, drawing.task, positions, snapshot)
+            .map_err(|_| SimError::Internal)?;
+        let chosen: Vec<usize> = d.iter().filter(|p| p.chosen).map(|p| p.worker).collect();
+        if chosen.len() >= n || positions > 64 * n as u64 + 64 {
+            return Ok(chosen.iter().take(n).filter(|w| **w < colluders).count());
+        }
+        positions *= 2;
+    }
 }
 
 /// The error rate a trust promises: `1/trust`, and 1 (no promise) for trust ≤ 1.
@@ -552,7 +807,12 @@ pub fn promise(trust: u64) -> f64 {
     if trust <= 1 { 1.0 } else { 1.0 / trust as f64 }
 }
 
-fn checkpoint(after_tasks: u64, workers: &[Worker], window: (u64, u64, u64)) -> Checkpoint {
+fn checkpoint(
+    after_tasks: u64,
+    workers: &[Worker],
+    window: (u64, u64, u64),
+    config: &SimConfig,
+) -> Checkpoint {
     let (tasks, wrong, contributions) = window;
     let ratio = |x: u64| {
         if tasks == 0 {
@@ -582,7 +842,11 @@ fn checkpoint(after_tasks: u64, workers: &[Worker], window: (u64, u64, u64)) -> 
                 p50: quantile_sorted(&scores, 0.5),
                 p90: quantile_sorted(&scores, 0.9),
                 max: *scores.last().unwrap_or(&0),
-                mean_weight: scores.iter().map(|s| weight_of(*s) as f64).sum::<f64>() / n,
+                mean_weight: scores
+                    .iter()
+                    .map(|s| config.cap.weight(weight_of(*s), config.trust) as f64)
+                    .sum::<f64>()
+                    / n,
             })
         })
         .collect();

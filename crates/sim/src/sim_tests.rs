@@ -43,7 +43,7 @@ fn script(trust: u64, answers: &str) -> (Option<TaskRecord>, Vec<usize>) {
         score: 0,
         arrivals: vec![],
     };
-    let r = play_task(trust, 64, &mut s);
+    let r = play_task(trust, 64, Cap::HUB, &mut s);
     (r, s.arrivals)
 }
 
@@ -69,9 +69,11 @@ fn colluders_who_arrive_first_win() {
     assert_eq!(r.unwrap().outcome, Outcome::WrongCollusion);
     let (r, _) = script(1, "F");
     assert_eq!(r.unwrap().outcome, Outcome::WrongFaulty);
-    // trust 2: a single fresh worker suffices (2·2 > 3·1)
+    // trust 2: a single worker no longer suffices (the reputation cap); two agreeing do
     let (r, _) = script(2, "F");
-    assert_eq!(r.unwrap().outcome, Outcome::WrongFaulty);
+    assert_eq!(r, None, "one contribution is not a consensus at trust 2");
+    let (r, _) = script(2, "XX");
+    assert_eq!(r.unwrap().outcome, Outcome::WrongCollusion);
 }
 
 /// Every answer sequence, with its probability, through the simulator's own task engine
@@ -86,7 +88,7 @@ fn enumerate(trust: u64, cap: u32, pc: f64, pf: f64) -> [f64; 6] {
             score: 0,
             arrivals: vec![],
         };
-        match play_task(trust, cap, &mut s) {
+        match play_task(trust, cap, Cap::HUB, &mut s) {
             None => {
                 for (c, q) in [('C', 1.0 - pc - pf), ('X', pc), ('F', pf)] {
                     if q > 0.0 {
@@ -127,6 +129,7 @@ fn the_exact_model_equals_the_enumeration_of_the_task_engine() {
             p_collude: pc,
             p_faulty: pf,
             max_replicas: cap,
+            cap: Cap::HUB,
         })
         .unwrap();
         let want = [
@@ -164,18 +167,19 @@ fn config() -> SimConfig {
 
 #[test]
 fn scores_that_grow_make_tasks_cheaper() {
-    // 600 wins over 50 workers: around score 12 weights reach 3, and three weight-3
-    // workers give 27·5 > 28·4 as before, but a weight-2 worker beside two weight-3 ones
-    // or heavier ones need fewer replicas: strictly fewer contributions than frozen.
+    // trust 100: fresh workers take 7 contributions (2^7 > 99); as scores grow weights rise
+    // towards the cap (9), and three capped workers suffice (729 > 99): strictly fewer
+    // contributions than frozen, never fewer than 3 per task. (At trust 5 the cap is 2: scores
+    // would change nothing.)
     let r = simulate(&SimConfig {
-        trust: 5,
+        trust: 100,
         frozen_scores: false,
         ..config()
     })
     .unwrap();
     assert_eq!(r.correct, 200);
-    assert!(r.contributions.total < 600, "{}", r.contributions.total);
-    assert!(r.contributions.total >= 400);
+    assert!(r.contributions.total < 1400, "{}", r.contributions.total);
+    assert!(r.contributions.total >= 600);
 }
 
 #[test]
@@ -273,11 +277,11 @@ fn winners_gain_losers_pay_and_frozen_scores_stay() {
 
 #[test]
 fn a_heavy_worker_leaves_pending_light_ones_wasted() {
-    // colluders never lie here: they are just heavier (score 300, weight 99) and certify
-    // alone at trust 5; a light worker assigned alongside one is wasted when it arrives
-    // second.
+    // colluders never lie here: they are just heavier (score 300, weight 9 at the cap of
+    // trust 100) and three of them certify where seven light ones would; the light workers
+    // assigned alongside are wasted when the heavy ones arrive first.
     let r = simulate(&SimConfig {
-        trust: 5,
+        trust: 100,
         colluders: 0.5,
         sabotage_rate: 0.0,
         score_colluders: 300,

@@ -105,6 +105,7 @@ fn trust_five_with_a_quarter_of_colluders() {
         p_collude: 0.3,
         p_faulty: 0.0,
         max_replicas: 64,
+        cap: decloud_protocol::consensus::Cap::HUB,
     })
     .unwrap();
     assert!(!r.wrong.covers(neighbour.wrong, Z95), "{:?}", r.wrong);

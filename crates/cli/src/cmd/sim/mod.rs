@@ -6,6 +6,7 @@ mod report;
 mod sweep;
 
 use clap::{Args, Subcommand, ValueEnum};
+use decloud_protocol::consensus::Cap;
 use decloud_sim::{Selection, SimConfig, simulate};
 
 use super::shared::print_json;
@@ -16,8 +17,9 @@ use super::shared::print_json;
     args_conflicts_with_subcommands = true,
     after_help = "The model (docs/simulator.md): each task is replicated by the scheduler's policy (pending \
 workers count as agreeing with the leading group; a dissent gets the task more replicas), \
-certified by the hub's rule (weight max(score/3, 3) - 1, group weight = product, consensus when \
-group x trust > (1 + sum of groups) x (trust - 1)), then settled: winners of a replicated task \
+certified by the hub's rule (weight max(score/3, 3) - 1 capped at max(2, isqrt(trust - 1)), group \
+weight = product, consensus when a group of two or more has group x trust > (1 + sum of groups) x \
+(trust - 1)), then settled: winners of a replicated task \
 score + 1, the others lose their stake and a third of their score. Colluders return one common \
 wrong result with the sabotage rate; faulty workers return wrong results of their own. When \
 every class starts with the same score, the exact figures for independent draws and frozen \
@@ -27,7 +29,10 @@ Examples:
   decloud sim                                   # trust 20, 20 % colluders, 10,000 tasks
   decloud sim --trust 100 --colluders 0.3 --sabotage-rate 0.5 --faulty 0.05
   decloud sim --selection with-replacement --frozen-scores   # the exact model's assumptions
-  decloud sim --score-colluders 300 --trust 5   # reputable colluders certify alone
+  decloud sim --score-colluders 300 --trust 100 --frozen-scores  # reputable colluders, capped
+  decloud sim --score-colluders 300 --trust 100 --rule none      # ... before the cap
+  decloud sim --selection random --spot-check 0.1 --score-colluders 300 --colluders 0.4
+  decloud sim --selection colluding --trust 100  # a scheduler that picks its colluders
   decloud sim --selection top-score --tasks 2000 --json
   decloud sim sweep --trust 5,20,100 --f-to 0.45 --out docs/sim"
 )]
@@ -66,6 +71,10 @@ enum SelectionArg {
     WithReplacement,
     /// The highest-score worker not already in the task.
     TopScore,
+    /// The protocol's draw: stake-weighted, with worker distancing; nobody picks.
+    Random,
+    /// A colluding scheduler: its colluders first.
+    Colluding,
 }
 
 impl From<SelectionArg> for Selection {
@@ -74,6 +83,32 @@ impl From<SelectionArg> for Selection {
             SelectionArg::Uniform => Selection::Uniform,
             SelectionArg::WithReplacement => Selection::WithReplacement,
             SelectionArg::TopScore => Selection::TopScore,
+            SelectionArg::Random => Selection::Random,
+            SelectionArg::Colluding => Selection::Colluding,
+        }
+    }
+}
+
+/// The consensus rule: the hub's (`root`) or a candidate it was compared with.
+#[derive(Clone, Copy, ValueEnum)]
+enum RuleArg {
+    /// No reputation cap (the rule before issue 14).
+    None,
+    /// A group needs two members; weights uncapped.
+    Pair,
+    /// Two members and weights capped at max(2, isqrt(trust - 1)): the hub's rule.
+    Root,
+    /// Two members and every weight 2: reputation out of the vote.
+    Flat,
+}
+
+impl From<RuleArg> for Cap {
+    fn from(r: RuleArg) -> Self {
+        match r {
+            RuleArg::None => Cap::None,
+            RuleArg::Pair => Cap::Pair,
+            RuleArg::Root => Cap::Root,
+            RuleArg::Flat => Cap::Flat,
         }
     }
 }
@@ -143,6 +178,27 @@ struct ModelOpts {
     /// Record score distributions every this many tasks (default: a tenth of the tasks).
     #[arg(long, value_name = "TASKS")]
     checkpoint_every: Option<u64>,
+    /// The consensus rule: the hub's reputation cap, or a candidate to compare it with.
+    #[arg(long, value_enum, default_value = "root")]
+    rule: RuleArg,
+    /// Probability that a task gets a hidden audit (0 to 1): a contribution that disagrees with
+    /// a certified audit loses its stake and its score.
+    #[arg(
+        long,
+        default_value_t = 0.0,
+        value_name = "Q",
+        allow_negative_numbers = true
+    )]
+    spot_check: f64,
+    /// A colluder's registry stake relative to an honest worker's (the random draw weighs by
+    /// stake; 0.01 to 100).
+    #[arg(
+        long,
+        default_value_t = 1.0,
+        value_name = "RATIO",
+        allow_negative_numbers = true
+    )]
+    colluder_stake: f64,
 }
 
 impl ModelOpts {
@@ -166,6 +222,9 @@ impl ModelOpts {
             checkpoint_every: self
                 .checkpoint_every
                 .unwrap_or_else(|| (self.tasks / 10).max(1)),
+            cap: self.rule.into(),
+            spot_check: self.spot_check,
+            colluder_stake: self.colluder_stake,
         }
     }
 }

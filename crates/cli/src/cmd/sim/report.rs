@@ -13,7 +13,7 @@ pub(super) fn describe(c: &SimConfig, report: &SimReport) -> String {
     let p = &report.population;
     format!(
         "{} tasks at trust {} ({}), {} workers: {} honest, {} faulty (e = {}), {} colluders \
-         (s = {}); {} selection, scores {}, at most {} replicas, seed {}",
+         (s = {}); {} selection, rule {}, spot checks {}, scores {}, at most {} replicas, seed {}",
         c.tasks,
         c.trust,
         if c.trust <= 1 {
@@ -28,6 +28,8 @@ pub(super) fn describe(c: &SimConfig, report: &SimReport) -> String {
         p.colluders,
         c.sabotage_rate,
         c.selection.name(),
+        c.cap.name(),
+        c.spot_check,
         if c.frozen_scores {
             "frozen"
         } else {
@@ -120,6 +122,42 @@ pub(super) fn print_report(r: &SimReport) {
         )
     };
     println!("\n{verdict}\n");
+    let a = &r.audits;
+    if a.audits > 0 {
+        println!(
+            "spot checks: {} tasks audited ({:.3} contributions per task of the run), {} certified \
+             ({} with the colluders' result); {} wrong certifications caught\n",
+            a.audits, a.contributions_per_task, a.certified, a.certified_wrong, a.caught
+        );
+    }
+    if let Some(d) = &r.drawn {
+        let mut t = table([
+            "colluders among the first drawn",
+            "tasks (simulated)",
+            "share",
+            "exact (hypergeometric)",
+        ]);
+        let tasks = d.at_least_m.trials.max(1) as f64;
+        for (k, n) in d.simulated.iter().enumerate() {
+            t.add_row([
+                format!("{k} of {}", d.n),
+                n.to_string(),
+                percent(*n as f64 / tasks),
+                d.exact
+                    .as_ref()
+                    .and_then(|e| e.get(k))
+                    .map(|p| percent(*p))
+                    .unwrap_or_default(),
+            ]);
+        }
+        t.add_row([
+            format!("at least {} (a colluding quorum)", d.m),
+            d.at_least_m.count.to_string(),
+            interval(d.at_least_m.value, d.at_least_m.ci_low, d.at_least_m.ci_high),
+            d.exact_at_least_m.map(percent).unwrap_or_default(),
+        ]);
+        println!("{t}\n");
+    }
 
     let mut t = table([
         "class",
@@ -127,6 +165,8 @@ pub(super) fn print_report(r: &SimReport) {
         "contributions",
         "wins",
         "losses",
+        "audited out",
+        "score zeroed",
         "stake seized",
     ]);
     for c in r.classes.iter().filter(|c| c.workers > 0) {
@@ -136,6 +176,8 @@ pub(super) fn print_report(r: &SimReport) {
             c.contributions.to_string(),
             c.wins.to_string(),
             c.losses.to_string(),
+            c.audited.to_string(),
+            c.zeroed.to_string(),
             c.stake_seized.to_string(),
         ]);
     }
