@@ -51,14 +51,13 @@ fn reach_input() -> impl Strategy<Value = (u128, u32, u128, u64)> {
     let members = prop_oneof![1u32..=2, 0u32..=65_535];
     let uniform = (0..=MAX_WEIGHT, 0..=MAX_WEIGHT, members.clone(), trust())
         .prop_map(|(a, b, m, t)| (a.min(b), m, a.max(b), t));
-    let boundary = (0u128..1 << 40, 2u64..1000, -2i128..=2, members).prop_map(
-        |(sum, trust, delta, m)| {
+    let boundary =
+        (0u128..1 << 40, 2u64..1000, -2i128..=2, members).prop_map(|(sum, trust, delta, m)| {
             let t = u128::from(trust);
             let edge = (1 + sum) * (t - 1) / t;
             let group = (edge as i128 + delta).clamp(0, sum as i128) as u128;
             (group, m, sum, trust)
-        },
-    );
+        });
     prop_oneof![uniform, boundary]
 }
 

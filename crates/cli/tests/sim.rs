@@ -169,6 +169,64 @@ fn sweep_writes_a_csv_and_an_svg() {
 }
 
 #[test]
+fn random_selection_reports_the_draw_and_the_spot_checks() {
+    let out = decloud(&[
+        "sim",
+        "--json",
+        "--tasks",
+        "300",
+        "--population",
+        "200",
+        "--trust",
+        "100",
+        "--colluders",
+        "0.3",
+        "--score-colluders",
+        "300",
+        "--selection",
+        "random",
+        "--spot-check",
+        "0.5",
+    ]);
+    let v = json_output(&out).unwrap();
+    assert_eq!(v["config"]["selection"], "random");
+    assert_eq!(v["config"]["cap"], "root", "the hub's rule by default");
+    let audits = v["audits"]["audits"].as_u64().unwrap();
+    assert!((100..200).contains(&audits), "{}", v["audits"]);
+    // at trust 100, 7 drawn; colluders at score 300 weigh the cap 9: three of them win unopposed
+    assert_eq!(v["drawn"]["n"], 7);
+    assert_eq!(v["drawn"]["m"], 3);
+    let simulated: u64 = v["drawn"]["simulated"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_u64().unwrap())
+        .sum();
+    assert_eq!(simulated, 300);
+    let exact = v["drawn"]["exact_at_least_m"].as_f64().unwrap();
+    assert!((0.3..0.4).contains(&exact), "P(at least 3 of 7) = {exact}");
+    // the table form names both figures
+    let text = decloud(&[
+        "sim",
+        "--tasks",
+        "200",
+        "--population",
+        "200",
+        "--trust",
+        "20",
+        "--selection",
+        "random",
+        "--rule",
+        "none",
+    ]);
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        text.contains("exact (hypergeometric)") && text.contains("rule none"),
+        "{text}"
+    );
+}
+
+#[test]
 fn bad_parameters_are_one_line_errors() {
     for (args, message) in [
         (
@@ -186,6 +244,14 @@ fn bad_parameters_are_one_line_errors() {
         (
             vec!["sim", "--error-rate", "-0.1"],
             "error rate must be a fraction between 0 and 1, got -0.1",
+        ),
+        (
+            vec!["sim", "--spot-check", "2"],
+            "spot check must be a fraction between 0 and 1, got 2",
+        ),
+        (
+            vec!["sim", "--colluder-stake", "0"],
+            "stake ratio must be between 0.01 and 100",
         ),
         (vec!["sim", "sweep", "--f-step", "0"], "a step > 0"),
         (vec!["sim", "sweep", "--name", "a/b"], "plain file name"),

@@ -315,7 +315,16 @@ mod tests {
     fn the_cap_follows_the_square_root() {
         assert_eq!(weight_cap(0), u64::MAX);
         assert_eq!(weight_cap(1), u64::MAX);
-        for (trust, cap) in [(2, 2), (5, 2), (9, 2), (10, 3), (17, 4), (20, 4), (100, 9), (101, 10)] {
+        for (trust, cap) in [
+            (2, 2),
+            (5, 2),
+            (9, 2),
+            (10, 3),
+            (17, 4),
+            (20, 4),
+            (100, 9),
+            (101, 10),
+        ] {
             assert_eq!(weight_cap(trust), cap, "trust {trust}");
         }
         assert_eq!(vote_weight(300, 100), 9);
@@ -341,7 +350,10 @@ mod tests {
         assert!(t.contribute(h, 300).unwrap());
         let mut t = Tally::with_cap(100, Cap::Pair);
         assert!(!t.contribute(h, 300).unwrap());
-        assert!(t.contribute(h, 300).unwrap(), "two of weight 99 win at trust 100");
+        assert!(
+            t.contribute(h, 300).unwrap(),
+            "two of weight 99 win at trust 100"
+        );
         assert_eq!(Cap::Flat.weight(99, 100), 2);
         assert_eq!(Cap::Flat.weight(99, 1), 99);
         for c in Cap::ALL {

@@ -611,7 +611,11 @@ pub fn simulate(config: &SimConfig) -> Result<SimReport, SimError> {
     });
     let mut drawn_counts = vec![0u64; drawn_nm.map_or(0, |(n, _)| n as usize + 1)];
     for t in 1..=config.tasks {
-        drawing.randomness = B256::from(U256::from_limbs(std::array::from_fn(|_| rng.next_u64())));
+        if config.selection == Selection::Random {
+            // only the draw consumes randomness, so the other policies replay the same runs
+            drawing.randomness =
+                B256::from(U256::from_limbs(std::array::from_fn(|_| rng.next_u64())));
+        }
         drawing.task = t;
         drawing.next = 0;
         let mut world = World {
@@ -625,7 +629,8 @@ pub fn simulate(config: &SimConfig) -> Result<SimReport, SimError> {
             sabotage_rate: config.sabotage_rate,
             error_rate: config.error_rate,
         };
-        let record = play_task(config.trust, cap, config.cap, &mut world).ok_or(SimError::Internal)?;
+        let record =
+            play_task(config.trust, cap, config.cap, &mut world).ok_or(SimError::Internal)?;
         // the hidden audit: more workers drawn the same way, after the task's (they are not in it)
         let audit = if config.spot_check > 0.0 && world.rng.chance(config.spot_check) {
             Some(play_task(config.trust, cap, config.cap, &mut world).ok_or(SimError::Internal)?)
@@ -653,11 +658,23 @@ pub fn simulate(config: &SimConfig) -> Result<SimReport, SimError> {
         window.0 += 1;
         window.1 += u64::from(record.outcome.is_wrong());
         window.2 += n;
-        settle(&mut workers, &mut per_class, &record, config.trust, config.frozen_scores);
+        settle(
+            &mut workers,
+            &mut per_class,
+            &record,
+            config.trust,
+            config.frozen_scores,
+        );
         if let Some(audit) = audit {
             audits.audits += 1;
             audits.contributions += audit.contributors.len() as u64;
-            settle(&mut workers, &mut per_class, &audit, config.trust, config.frozen_scores);
+            settle(
+                &mut workers,
+                &mut per_class,
+                &audit,
+                config.trust,
+                config.frozen_scores,
+            );
             if let Some(truth) = certified(&audit) {
                 audits.certified += 1;
                 audits.certified_wrong += u64::from(truth != Answer::Correct);
@@ -715,9 +732,15 @@ pub fn simulate(config: &SimConfig) -> Result<SimReport, SimError> {
     let drawn = drawn_nm.map(|(n, m)| {
         let equal = colluder_stake == STAKE as u64 || counts.colluders == 0;
         let exact = equal.then(|| {
-            hypergeometric(config.population as u64, counts.colluders as u64, u64::from(n))
+            hypergeometric(
+                config.population as u64,
+                counts.colluders as u64,
+                u64::from(n),
+            )
         });
-        let at_least: u64 = drawn_counts[(m as usize).min(drawn_counts.len())..].iter().sum();
+        let at_least: u64 = drawn_counts[(m as usize).min(drawn_counts.len())..]
+            .iter()
+            .sum();
         DrawnReport {
             n,
             m,

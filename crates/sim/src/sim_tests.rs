@@ -355,3 +355,114 @@ fn the_same_seed_gives_the_same_report() {
     .unwrap();
     assert_ne!(simulate(&c).unwrap().contributions, other.contributions);
 }
+
+fn random(trust: u64, colluders: f64, tasks: u64) -> SimConfig {
+    SimConfig {
+        population: 200,
+        colluders,
+        trust,
+        tasks,
+        checkpoint_every: tasks,
+        selection: Selection::Random,
+        ..SimConfig::default()
+    }
+}
+
+/// z of a two-sided 99.9 % interval: with a dozen comparisons per test, a false alarm stays rare.
+const Z999: f64 = 3.290_526_731_491_926;
+
+#[test]
+fn the_protocol_draw_follows_the_hypergeometric_law() {
+    // equal stakes and distancing: the first n drawn workers are a uniform sample without
+    // replacement, so "k of the n are colluders" is hypergeometric
+    let r = simulate(&random(100, 0.3, 3000)).unwrap();
+    let d = r
+        .drawn
+        .expect("random selection at trust > 1 reports the draw");
+    assert_eq!(
+        (d.n, d.m),
+        (7, 7),
+        "fresh workers: 7 at trust 100, and 7 colluders"
+    );
+    let exact = d.exact.expect("equal stakes");
+    assert_eq!(d.simulated.iter().sum::<u64>(), 3000);
+    for (k, (count, p)) in d.simulated.iter().zip(&exact).enumerate() {
+        let rate = Rate::new(*count, 3000);
+        assert!(rate.covers(*p, Z999), "k = {k}: {rate:?} against {p}");
+    }
+    // the comparison discriminates: with replacement (binomial) P(0 of 7) would be 0.7^7 = 8.2 %
+    // against 7.9 % here, too close to tell; a stake ratio of 2 is not
+    let heavier = simulate(&SimConfig {
+        colluder_stake: 2.0,
+        ..random(100, 0.3, 3000)
+    })
+    .unwrap()
+    .drawn
+    .unwrap();
+    assert!(
+        heavier.exact.is_none(),
+        "unequal stakes: no hypergeometric figure"
+    );
+    let zero_of_seven = Rate::new(heavier.simulated[0], 3000);
+    assert!(!zero_of_seven.covers(exact[0], Z999), "{zero_of_seven:?}");
+    assert!(d.at_least_m.covers(d.exact_at_least_m.unwrap(), Z999));
+}
+
+#[test]
+fn a_colluding_scheduler_captures_every_task() {
+    // its colluders first: five fresh colluders agree before anybody else contributes
+    let r = simulate(&SimConfig {
+        selection: Selection::Colluding,
+        frozen_scores: true,
+        ..random(20, 0.1, 300)
+    })
+    .unwrap();
+    assert_eq!(r.wrong_collusion, 300);
+    assert_eq!(r.contributions.mean, 5.0);
+    // the same colluders under the protocol's draw win a small share
+    let r = simulate(&random(20, 0.1, 300)).unwrap();
+    assert!(r.wrong.value < 0.05, "{:?}", r.wrong);
+}
+
+#[test]
+fn spot_checks_strip_reputable_colluders_of_their_score() {
+    let base = SimConfig {
+        score_colluders: 300,
+        ..random(20, 0.2, 600)
+    };
+    let without = simulate(&base).unwrap();
+    let with = simulate(&SimConfig {
+        spot_check: 0.5,
+        ..base.clone()
+    })
+    .unwrap();
+    let mean = |r: &SimReport| {
+        r.checkpoints
+            .last()
+            .unwrap()
+            .classes
+            .iter()
+            .find(|c| c.class == Class::Colluder)
+            .unwrap()
+            .mean
+    };
+    assert_eq!(without.audits.audits, 0);
+    assert!(
+        (250..350).contains(&with.audits.audits),
+        "{:?}",
+        with.audits
+    );
+    let colluders = &with.classes[Class::Colluder.index()];
+    assert!(
+        colluders.zeroed > 0 && colluders.audited > 0,
+        "{colluders:?}"
+    );
+    assert!(
+        mean(&with) < mean(&without) / 2.0,
+        "{} against {}",
+        mean(&with),
+        mean(&without)
+    );
+    assert!(with.audits.contributions_per_task > 0.0);
+    assert!(with.wrong.count <= without.wrong.count);
+}

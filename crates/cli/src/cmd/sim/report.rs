@@ -153,7 +153,11 @@ pub(super) fn print_report(r: &SimReport) {
         t.add_row([
             format!("at least {} (a colluding quorum)", d.m),
             d.at_least_m.count.to_string(),
-            interval(d.at_least_m.value, d.at_least_m.ci_low, d.at_least_m.ci_high),
+            interval(
+                d.at_least_m.value,
+                d.at_least_m.ci_low,
+                d.at_least_m.ci_high,
+            ),
             d.exact_at_least_m.map(percent).unwrap_or_default(),
         ]);
         println!("{t}\n");

@@ -95,11 +95,17 @@ pub(super) fn run(opts: SweepOpts, json: bool) -> anyhow::Result<()> {
     let base = &spec.base;
     let scores = (base.score_honest, base.score_faulty, base.score_colluders);
     let title = format!(
-        "s = {}, N = {}, {} tasks/point, {} selection, {} scores {}{}",
+        "s = {}, N = {}, {} tasks/point, {} selection{}, rule {}, {} scores {}{}",
         base.sabotage_rate,
         base.population,
         base.tasks,
         base.selection.name(),
+        if base.spot_check > 0.0 {
+            format!(" + spot checks q = {}", base.spot_check)
+        } else {
+            String::new()
+        },
+        base.cap.name(),
         match scores {
             (h, f, c) if h == f && f == c => format!("initial score {h},"),
             (h, f, c) => format!("initial scores {h} honest / {f} faulty / {c} colluders,"),
