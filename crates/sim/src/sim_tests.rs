@@ -453,10 +453,10 @@ fn spot_checks_strip_reputable_colluders_of_their_score() {
         with.audits
     );
     let colluders = &with.classes[Class::Colluder.index()];
-    assert!(
-        colluders.zeroed > 0 && colluders.audited > 0,
-        "{colluders:?}"
-    );
+    // colluders mostly lose their disputes already (stake gone, score cut by a third); the audit
+    // takes the rest of the score
+    assert!(colluders.zeroed > 0, "{colluders:?}");
+    assert_eq!(without.classes[Class::Colluder.index()].zeroed, 0);
     assert!(
         mean(&with) < mean(&without) / 2.0,
         "{} against {}",
