@@ -287,7 +287,7 @@ mod tests {
                 return w;
             }
             let mut r = 0u64;
-            while (r + 1) * (r + 1) <= trust - 1 {
+            while (r + 1) * (r + 1) < trust {
                 r += 1;
             }
             w.min(r.max(2))
