@@ -130,6 +130,8 @@ interface IHubErrors {
     error PositionSkipped(bytes32 taskid, uint256 wave, uint256 position);
     error NotSlashable(bytes32 taskid, address worker);
     error AlreadySlashed(bytes32 taskid, address worker);
+    /// Draw.NoStake: the snapshot holds no stake (declared here too so that IHub decodes it).
+    error NoStake();
 }
 
 /// @title IHubEvents

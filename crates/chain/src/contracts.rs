@@ -124,29 +124,38 @@ mod tests {
             .collect()
     }
 
-    /// The forge test checks IHub's functions; this checks that a revert or a log of either
-    /// contract decodes through IHub.
+    /// The forge test checks IHub's functions; this checks that a revert or a log of any of the
+    /// three contracts decodes through IHub.
     #[test]
     fn ihub_has_every_event_and_error_of_the_hub() {
         assert_eq!(
             IHub::IHubErrors::SELECTORS,
             union(
-                Hub::HubErrors::SELECTORS,
-                HubExtension::HubExtensionErrors::SELECTORS
+                &union(
+                    Hub::HubErrors::SELECTORS,
+                    HubExtension::HubExtensionErrors::SELECTORS
+                ),
+                HubSelection::HubSelectionErrors::SELECTORS
             )
         );
         assert_eq!(
             IHub::IHubEvents::SELECTORS,
             union(
-                Hub::HubEvents::SELECTORS,
-                HubExtension::HubExtensionEvents::SELECTORS
+                &union(
+                    Hub::HubEvents::SELECTORS,
+                    HubExtension::HubExtensionEvents::SELECTORS
+                ),
+                HubSelection::HubSelectionEvents::SELECTORS
             )
         );
         assert_eq!(
             IHub::IHubCalls::SELECTORS,
             union(
-                Hub::HubCalls::SELECTORS,
-                HubExtension::HubExtensionCalls::SELECTORS
+                &union(
+                    Hub::HubCalls::SELECTORS,
+                    HubExtension::HubExtensionCalls::SELECTORS
+                ),
+                HubSelection::HubSelectionCalls::SELECTORS
             )
         );
     }
