@@ -514,23 +514,33 @@ contract SelectionTest is Fixture {
         sel.contributeDrawn(d, 0, bytes32(0), bytes32(0), _proof(0, 0, snap));
     }
 
-    /// Gas of the position proof: a drawn contribution against a scheduler-authorized one, both the third
-    /// (consensus) contribution of a trust-5 task over a six-worker snapshot. Printed, not asserted.
+    /// Gas of the position proof: each drawn contribution of a trust-5 task over a six-worker snapshot against
+    /// the same contribution authorized by the scheduler on a deal without the random tag (execution gas,
+    /// printed, not asserted: `forge test --match-test test_gas_of_the_position_proof -vv`).
     function test_gas_of_the_position_proof() public {
         (Deal memory d, Draw.Worker[] memory snap) = _randomDeal(5);
         _keep(snap);
         _realRoundIn(d);
         (address[] memory at, bool[] memory chosen) = _draw(d, 0, snap, 8);
+        uint256[3] memory drawnGas;
+        address[3] memory who;
         uint256 n;
-        uint256 g;
         for (uint256 j; j < 8 && n < 3; ++j) {
             if (!chosen[j]) continue;
-            g = gasleft();
+            uint256 g = gasleft();
             _contributeDrawn(d, 0, j, at[j], keccak256("r"));
-            g -= gasleft();
-            ++n;
+            drawnGas[n] = g - gasleft();
+            who[n++] = at[j];
         }
-        emit log_named_uint("drawn contribute (3rd, consensus), gas in the test", g);
+        Deal memory plain = _simpleDeal(1, 5);
+        for (uint256 k; k < 3; ++k) {
+            uint256 g = gasleft();
+            _contributeAs(who[k], plain, 0, keccak256("r"), "");
+            uint256 authorized = g - gasleft();
+            emit log_named_uint("drawn contribution (execution gas)", drawnGas[k]);
+            emit log_named_uint("authorized contribution (execution gas)", authorized);
+            emit log_named_uint("extra gas of the position proof", drawnGas[k] - authorized);
+        }
     }
 
     event log_named_uint(string key, uint256 val);

@@ -197,6 +197,7 @@ async fn drawn_workers_certify_and_a_lying_scheduler_is_refused() {
     refused(&e, "only the drawn worker");
 
     // the drawn workers contribute and reach consensus; nobody else got in
+    let mut drawn_gas = Vec::new();
     for p in &drawn {
         let w = Client::connect(&profile, None, Some(key_of(p.worker)))
             .await
@@ -205,7 +206,7 @@ async fn drawn_workers_certify_and_a_lying_scheduler_is_refused() {
         decloud_chain::actions::deposit_at_least(&w, U256::from(10_000_000_000u64))
             .await
             .unwrap();
-        selection::contribute_drawn(
+        let receipt = selection::contribute_drawn(
             &w,
             d.clone(),
             0,
@@ -215,6 +216,7 @@ async fn drawn_workers_certify_and_a_lying_scheduler_is_refused() {
         )
         .await
         .unwrap();
+        drawn_gas.push(receipt.gas_used);
     }
     let view = anyone
         .read("task", anyone.hub().task(task_id))
@@ -241,5 +243,37 @@ async fn drawn_workers_certify_and_a_lying_scheduler_is_refused() {
             .unwrap();
         let tx = w.hub().reveal(task_id, digest).into_transaction_request();
         w.send("revealing", tx).await.unwrap();
+    }
+
+    // the same three workers, authorized by the scheduler on a trust-5 deal without the tag: the
+    // receipts' difference is the position proof's gas (printed, not asserted)
+    let plain = pool
+        .deal(&decloud_testkit::pool::DealRequest::new(app).trust(5))
+        .await
+        .unwrap();
+    let pd: IHub::Deal = (&plain.matched.deal).into();
+    let plain_task = plain.task_ids()[0];
+    for (p, drawn_gas) in drawn.iter().zip(&drawn_gas) {
+        let w = Client::connect(&profile, None, Some(key_of(p.worker)))
+            .await
+            .unwrap();
+        let auth = sign_authorization(&owner, p.worker, plain_task, Address::ZERO).unwrap();
+        let tx = w
+            .hub()
+            .contribute(
+                pd.clone(),
+                U256::ZERO,
+                result_hash(plain_task, digest),
+                result_seal(p.worker, plain_task, digest),
+                Address::ZERO,
+                Bytes::new(),
+                Bytes::from(auth),
+            )
+            .into_transaction_request();
+        let authorized = w.send("contributing", tx).await.unwrap().gas_used;
+        println!(
+            "contribution gas (receipts, 5-worker snapshot): drawn {drawn_gas}, authorized {authorized}, position proof {}",
+            *drawn_gas as i64 - authorized as i64
+        );
     }
 }
