@@ -177,7 +177,7 @@ async fn drawn_workers_certify_and_a_lying_scheduler_is_refused() {
             result_seal(undrawn.address(), task_id, digest),
             Address::ZERO,
             Bytes::new(),
-            Bytes::from(auth),
+            auth,
         )
         .into_transaction_request();
     let e = favourite.send("contributing", tx).await.unwrap_err();
@@ -267,7 +267,7 @@ async fn drawn_workers_certify_and_a_lying_scheduler_is_refused() {
                 result_seal(p.worker, plain_task, digest),
                 Address::ZERO,
                 Bytes::new(),
-                Bytes::from(auth),
+                auth,
             )
             .into_transaction_request();
         let authorized = w.send("contributing", tx).await.unwrap().gas_used;
