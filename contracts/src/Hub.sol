@@ -318,20 +318,6 @@ contract Hub is HubBase {
         }
     }
 
-    /// Lazy initialization: the first contribution to an uninitialized task initializes it (its deadlines
-    /// run from now). The scheduler's authorization, checked by every contribution path, is what allows
-    /// it, so a scheduler may skip the `initialize` transaction. Returns the task word (not yet stored).
-    function _lazyInitialize(Deal calldata deal, bytes32 dealid, bytes32 taskid, uint256 index)
-        internal
-        returns (uint256 t)
-    {
-        t = _tasks[taskid];
-        if (t == 0) {
-            t = STATUS_ACTIVE | (deal.trust > 1 ? _FLAG_REPLICATED : 0) | (block.timestamp << 16);
-            emit TaskInitialize(taskid, dealid, index);
-        }
-    }
-
     function _initialize(bytes32 dealid, uint256 index, uint256 volume, bool replicated)
         internal
         returns (bytes32 taskid)
@@ -357,7 +343,7 @@ contract Hub is HubBase {
         bytes calldata authorizationSign
     ) external notEntered {
         (bytes32 taskid, uint256 t) = _contributeChecks(deal, index);
-        _checkAuthorization(deal.scheduler, taskid, enclave, authorizationSign);
+        _checkAuthorization(deal, taskid, enclave, authorizationSign);
         _checkEnclave(deal, taskid, enclave, resultHash, resultSeal, enclaveSign);
         _record(deal, taskid, t, resultHash, resultSeal);
     }
@@ -367,20 +353,6 @@ contract Hub is HubBase {
         returns (bytes32 taskid, uint256 t)
     {
         return _openTask(deal, _checkDeal(deal), index);
-    }
-
-    /// Task `index` of the checked deal `dealid`, initialized by this call if it was not, and open to
-    /// contributions (active, before its contribution deadline). Returns its id and word (not yet stored).
-    function _openTask(Deal calldata deal, bytes32 dealid, uint256 index)
-        internal
-        returns (bytes32 taskid, uint256 t)
-    {
-        if (index >= deal.volume) revert TaskIndexOutOfRange(index, deal.volume);
-        taskid = keccak256(abi.encodePacked(dealid, index));
-        t = _lazyInitialize(deal, dealid, taskid, index);
-        if (uint8(t) != STATUS_ACTIVE) revert TaskNotActive(taskid, uint8(t));
-        uint256 deadline = ((t >> 16) & _MASK40) + CONTRIBUTION_DEADLINE_RATIO * deal.workClockTimeRef;
-        if (block.timestamp >= deadline) revert ContributionDeadlinePassed(taskid, deadline);
     }
 
     function _record(Deal calldata deal, bytes32 taskid, uint256 t, bytes32 resultHash, bytes32 resultSeal)
@@ -408,51 +380,6 @@ contract Hub is HubBase {
         }
     }
 
-    function _contributeReplicated(
-        Deal calldata deal,
-        bytes32 taskid,
-        uint256 t,
-        bytes32 gkey,
-        uint256 commit,
-        uint256 w
-    ) internal returns (bool consensus) {
-        bytes32 ckey = keccak256(abi.encodePacked(taskid, msg.sender));
-        if (_contributions[ckey] != 0) revert AlreadyContributed(taskid, msg.sender);
-        uint256 contribs = ((t >> 96) & _MASK16) + 1;
-        if (contribs > _MASK16) revert TooManyContributions(taskid);
-
-        uint256 g = _groups[gkey];
-        _contributions[ckey] = commit | (w << 16) | ((g & 0xff) << 8) | CONTRIBUTION_CONTRIBUTED;
-        uint256 sum;
-        (g, sum) = _addToGroup(taskid, g, w, t >> 144);
-        consensus = Consensus.reached(g >> 32, (g >> 16) & _MASK16, sum, deal.trust);
-        if (consensus) g |= _GROUP_CONSENSUS;
-        _groups[gkey] = g;
-
-        // keep status/flags/initTime (bits 0-55); rewrite the rest
-        t = (t & ((1 << 56) - 1)) | (contribs << 96) | (sum << 144);
-        if (consensus) {
-            t = (t & ~uint256(0xff)) | STATUS_REVEALING
-                | ((block.timestamp + REVEAL_DEADLINE_RATIO * deal.workClockTimeRef) << 56)
-                | (((g >> 16) & _MASK16) << 128);
-        }
-        _tasks[taskid] = t;
-    }
-
-    /// Adds a worker of weight `w` to group `g`; returns the new group word and the new sum of groups.
-    function _addToGroup(bytes32 taskid, uint256 g, uint256 w, uint256 sum)
-        internal
-        pure
-        returns (uint256, uint256)
-    {
-        uint256 members = ((g >> 16) & _MASK16) + 1;
-        uint256 oldWeight = g >> 32;
-        uint256 newWeight = oldWeight == 0 ? w : oldWeight * w;
-        sum = sum - oldWeight + newWeight;
-        if (newWeight > _MASK112 || sum > _MASK112 || members > _MASK16) revert WeightOverflow(taskid);
-        return ((g & 0xff) | (members << 16) | (newWeight << 32), sum);
-    }
-
     /// ECDSA first (no EXTCODESIZE on the signer: saves a cold account access), then ERC-1271.
     function _isValidSig(address signer, bytes32 h, bytes calldata sign) internal view returns (bool) {
         if (signer == address(0)) return false;
@@ -460,14 +387,16 @@ contract Hub is HubBase {
         return SignatureCheckerLib.isValidERC1271SignatureNowCalldata(signer, h, sign);
     }
 
-    function _checkAuthorization(address scheduler, bytes32 taskid, address enclave, bytes calldata sign)
+    /// A random-selection deal takes no authorization: its workers are drawn (HubSelection.contributeDrawn).
+    function _checkAuthorization(Deal calldata deal, bytes32 taskid, address enclave, bytes calldata sign)
         internal
         view
     {
+        if (deal.tag & TAG_RANDOM != 0) revert DrawnWorkersOnly(taskid);
         bytes32 h = SignatureCheckerLib.toEthSignedMessageHash(
             keccak256(abi.encodePacked(msg.sender, taskid, enclave))
         );
-        if (!_isValidSig(scheduler, h, sign)) {
+        if (!_isValidSig(deal.scheduler, h, sign)) {
             revert InvalidAuthorization(taskid, msg.sender, enclave);
         }
     }
@@ -747,7 +676,7 @@ contract Hub is HubBase {
     {
         (bytes32 taskid, uint256 t) = _fastPathChecks(deal, index);
         if (r.enclave == address(0)) revert EnclaveRequired(taskid);
-        _checkAuthorization(deal.scheduler, taskid, r.enclave, r.authorizationSign);
+        _checkAuthorization(deal, taskid, r.enclave, r.authorizationSign);
         bytes32 resultHash = keccak256(abi.encodePacked(taskid, r.digest));
         _checkEnclave(
             deal,
@@ -805,7 +734,7 @@ contract Hub is HubBase {
     ) external notEntered {
         (bytes32 taskid, uint256 t) = _contributeChecks(deal, index);
         if (t & _FLAG_REPLICATED != 0) revert NotSingleContribution(_checkDeal(deal));
-        _checkAuthorization(deal.scheduler, taskid, enclave, authorizationSign);
+        _checkAuthorization(deal, taskid, enclave, authorizationSign);
         bytes32 resultHash = keccak256(abi.encodePacked(taskid, digest));
         _checkEnclave(
             deal,

@@ -6,6 +6,7 @@ import {Deal} from "./libs/Types.sol";
 import {FixedPointMathLib} from "solady/utils/FixedPointMathLib.sol";
 import {IResultReceiver} from "./interfaces/IResultReceiver.sol";
 import {Orders} from "./libs/Orders.sol";
+import {Consensus} from "./libs/Consensus.sol";
 import {IResourceRegistry} from "./interfaces/IResourceRegistry.sol";
 import {IHubErrors, IHubEvents} from "./interfaces/IHub.sol";
 
@@ -39,6 +40,10 @@ abstract contract HubBase is EIP712, IHubErrors, IHubEvents {
     uint256 public constant CALLBACK_GAS = 100_000;
     /// @notice Tag bit 0: the deal requires a TEE.
     bytes32 public constant TAG_TEE = bytes32(uint256(1));
+    /// @notice Tag bit 1: random selection. Nobody picks the deal's workers: a beacon round drawn after the
+    /// match does, over the pool's registry snapshot frozen before it (HubSelection, docs/randomness.md);
+    /// the scheduler's authorizations are refused for such a deal.
+    bytes32 public constant TAG_RANDOM = bytes32(uint256(2));
     /// @notice Tag bits 8-15 raise the number of `EnclaveAttested` signatures a TEE contribution needs:
     /// k = 1 when none is set, else 2 + the index of the highest one set (bit 8 -> 2 ... bit 15 -> 9).
     /// Tags are OR-ed at match, so k is the largest any order asks; a workerpool offering up to k sets
@@ -74,6 +79,8 @@ abstract contract HubBase is EIP712, IHubErrors, IHubEvents {
     uint256 internal constant _GROUP_CONSENSUS = 1 << 8;
     uint256 internal constant _COMMIT_MASK = ~uint256(0) << 48;
     uint256 internal constant _ATTESTER_SLASHED = 1 << 192;
+    /// A member who joined with a stake (joinPool): it belongs in the pool's registry snapshots.
+    uint256 internal constant _MEMBER_STAKED = 1 << 209;
     uint256 internal constant _LOCK_SLOT = uint256(keccak256("decloud.hub.lock"));
 
     // ---------------------------------------------------------------------------------------------
@@ -118,16 +125,24 @@ abstract contract HubBase is EIP712, IHubErrors, IHubEvents {
     /// has left the attester's escrow balance while it is here; a slashed attester keeps its record (stake
     /// 0, bit 192) so that it can never register again under the same key.
     mapping(address => uint256) internal _attesters;
-    /// workerpool => minimum stake per worker (bits 0-111) | worker count (112-143): the worker registry's
-    /// per-pool settings
+    /// workerpool => minimum stake per worker (bits 0-111) | worker count (112-143) | staked worker count
+    /// (144-175: members who joined with a stake, not leaving) | snapshot count (176-207): the worker
+    /// registry's per-pool settings
     mapping(address => uint256) internal _pools;
     /// workerpool => worker => stake (0-111) | joinedAt (112-151) | leavingAt (152-191) | cap (192-207) |
-    /// admitted (208) | bits 224-255 reserved for the worker's cluster (random selection): one slot per
-    /// membership. The stake has left the worker's escrow balance while it is here.
+    /// admitted (208) | staked (209: joined with a stake, so it is in the pool's snapshots) | cluster
+    /// (224-255, set by the pool's owner, for worker distancing): one slot per membership. The stake has left the worker's escrow balance while it is here.
     mapping(address => mapping(address => uint256)) internal _members;
     /// The largest workClockTimeRef of any category: a leaving worker's stake stays locked
     /// FINAL_DEADLINE_RATIO times it (see HubExtension.workerLeaveDelay).
     uint256 internal _maxCategoryRef;
+    /// The random-selection facet (HubSelection), set once by the admin; HubExtension's fallback delegates
+    /// to it.
+    address internal _selection;
+    /// workerpool => snapshot index => top 216 bits of the snapshot's root | committedAt (low 40 bits): the
+    /// history of the pool's registry snapshots (HubSelection.commitSnapshot). A random deal draws over the
+    /// last snapshot committed strictly before its start.
+    mapping(address => mapping(uint256 => uint256)) internal _snapshots;
 
     // ---------------------------------------------------------------------------------------------
     // Construction, administration
@@ -321,6 +336,84 @@ abstract contract HubBase is EIP712, IHubErrors, IHubEvents {
             schedulerReward += k0 - k;
         }
         _release(deal.scheduler, deal.workerpoolPrice * SCHEDULER_STAKE_RATIO / 100 * n, schedulerReward);
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // Task opening and replicated contributions, shared by Hub (scheduler-authorized contributions) and
+    // HubSelection (drawn workers' contributions)
+    // ---------------------------------------------------------------------------------------------
+
+    /// Lazy initialization: the first contribution to an uninitialized task initializes it (its deadlines
+    /// run from now). The scheduler's authorization, checked by every contribution path, is what allows
+    /// it, so a scheduler may skip the `initialize` transaction. Returns the task word (not yet stored).
+    function _lazyInitialize(Deal calldata deal, bytes32 dealid, bytes32 taskid, uint256 index)
+        internal
+        returns (uint256 t)
+    {
+        t = _tasks[taskid];
+        if (t == 0) {
+            t = STATUS_ACTIVE | (deal.trust > 1 ? _FLAG_REPLICATED : 0) | (block.timestamp << 16);
+            emit TaskInitialize(taskid, dealid, index);
+        }
+    }
+
+    /// Task `index` of the checked deal `dealid`, initialized by this call if it was not, and open to
+    /// contributions (active, before its contribution deadline). Returns its id and word (not yet stored).
+    function _openTask(Deal calldata deal, bytes32 dealid, uint256 index)
+        internal
+        returns (bytes32 taskid, uint256 t)
+    {
+        if (index >= deal.volume) revert TaskIndexOutOfRange(index, deal.volume);
+        taskid = keccak256(abi.encodePacked(dealid, index));
+        t = _lazyInitialize(deal, dealid, taskid, index);
+        if (uint8(t) != STATUS_ACTIVE) revert TaskNotActive(taskid, uint8(t));
+        uint256 deadline = ((t >> 16) & _MASK40) + CONTRIBUTION_DEADLINE_RATIO * deal.workClockTimeRef;
+        if (block.timestamp >= deadline) revert ContributionDeadlinePassed(taskid, deadline);
+    }
+
+    function _contributeReplicated(
+        Deal calldata deal,
+        bytes32 taskid,
+        uint256 t,
+        bytes32 gkey,
+        uint256 commit,
+        uint256 w
+    ) internal returns (bool consensus) {
+        bytes32 ckey = keccak256(abi.encodePacked(taskid, msg.sender));
+        if (_contributions[ckey] != 0) revert AlreadyContributed(taskid, msg.sender);
+        uint256 contribs = ((t >> 96) & _MASK16) + 1;
+        if (contribs > _MASK16) revert TooManyContributions(taskid);
+
+        uint256 g = _groups[gkey];
+        _contributions[ckey] = commit | (w << 16) | ((g & 0xff) << 8) | CONTRIBUTION_CONTRIBUTED;
+        uint256 sum;
+        (g, sum) = _addToGroup(taskid, g, w, t >> 144);
+        consensus = Consensus.reached(g >> 32, (g >> 16) & _MASK16, sum, deal.trust);
+        if (consensus) g |= _GROUP_CONSENSUS;
+        _groups[gkey] = g;
+
+        // keep status/flags/initTime (bits 0-55); rewrite the rest
+        t = (t & ((1 << 56) - 1)) | (contribs << 96) | (sum << 144);
+        if (consensus) {
+            t = (t & ~uint256(0xff)) | STATUS_REVEALING
+                | ((block.timestamp + REVEAL_DEADLINE_RATIO * deal.workClockTimeRef) << 56)
+                | (((g >> 16) & _MASK16) << 128);
+        }
+        _tasks[taskid] = t;
+    }
+
+    /// Adds a worker of weight `w` to group `g`; returns the new group word and the new sum of groups.
+    function _addToGroup(bytes32 taskid, uint256 g, uint256 w, uint256 sum)
+        internal
+        pure
+        returns (uint256, uint256)
+    {
+        uint256 members = ((g >> 16) & _MASK16) + 1;
+        uint256 oldWeight = g >> 32;
+        uint256 newWeight = oldWeight == 0 ? w : oldWeight * w;
+        sum = sum - oldWeight + newWeight;
+        if (newWeight > _MASK112 || sum > _MASK112 || members > _MASK16) revert WeightOverflow(taskid);
+        return ((g & 0xff) | (members << 16) | (newWeight << 32), sum);
     }
 
     /// EIP-1154 callback with a gas cap; its outcome never affects the task (and its return data is not

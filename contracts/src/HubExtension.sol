@@ -25,6 +25,34 @@ contract HubExtension is HubBase {
         HubBase(token_, appRegistry_, datasetRegistry_, workerpoolRegistry_)
     {}
 
+    /// @notice Every function not defined here is served by the random-selection facet (HubSelection, same
+    /// storage), once the admin has set it.
+    fallback() external {
+        address target = _selection;
+        if (target == address(0)) revert SelectionNotSet();
+        assembly ("memory-safe") {
+            calldatacopy(0, 0, calldatasize())
+            let ok := delegatecall(gas(), target, 0, calldatasize(), 0, 0)
+            returndatacopy(0, 0, returndatasize())
+            if iszero(ok) { revert(0, returndatasize()) }
+            return(0, returndatasize())
+        }
+    }
+
+    /// @notice The admin sets the random-selection facet, once: it can't be swapped afterwards, so no one can
+    /// change the rules of the deals already drawn.
+    function setSelection(address selection_) external onlyAdmin {
+        if (selection_ == address(0)) revert ZeroAddress();
+        if (_selection != address(0)) revert SelectionAlreadySet(_selection);
+        _selection = selection_;
+        emit SelectionSet(selection_);
+    }
+
+    /// @notice The random-selection facet (zero until the admin sets it).
+    function selection() external view returns (address) {
+        return _selection;
+    }
+
     function transferAdmin(address newAdmin) external onlyAdmin {
         if (newAdmin == address(0)) revert ZeroAddress();
         emit AdminTransferred(admin, newAdmin);
@@ -232,8 +260,8 @@ contract HubExtension is HubBase {
         unchecked {
             _accounts[msg.sender] = a - stake;
         }
-        _members[workerpool][msg.sender] = stake | (block.timestamp << 112);
-        _pools[workerpool] += 1 << 112;
+        _members[workerpool][msg.sender] = stake | (block.timestamp << 112) | _MEMBER_STAKED;
+        _pools[workerpool] += (1 << 112) | (1 << 144);
         emit WorkerJoined(workerpool, msg.sender, stake);
     }
 
@@ -286,8 +314,8 @@ contract HubExtension is HubBase {
         uint256 m = _members[workerpool][worker];
         if (m == 0) revert NotMember(workerpool, worker);
         _checkNotLeaving(workerpool, worker, m);
-        _pools[workerpool] -= 1 << 112;
-        if (m & _MASK112 == 0) {
+        _pools[workerpool] -= (1 << 112) | (m & _MEMBER_STAKED == 0 ? 0 : 1 << 144);
+        if (m & _MASK112 == 0 && m & _MEMBER_STAKED == 0) {
             delete _members[workerpool][worker];
             return block.timestamp;
         }

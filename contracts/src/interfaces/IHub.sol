@@ -9,8 +9,10 @@ import {
     Deal,
     TaskView,
     FastResult,
-    EnclaveAttestation
+    EnclaveAttestation,
+    DrawProof
 } from "../libs/Types.sol";
+import {Draw} from "../libs/Draw.sol";
 
 /// @title IHubErrors
 /// @notice Every error the hub reverts with, from Hub or HubExtension. Declared once: HubBase inherits them
@@ -109,6 +111,27 @@ interface IHubErrors {
     error MemberLeaving(address workerpool, address worker, uint256 leavingAt);
     error StakeLocked(address workerpool, address worker, uint256 until);
     error InvalidWorkerCap(uint256 cap);
+    // random selection (HubSelection)
+    error DrawnWorkersOnly(bytes32 taskid);
+    error NotRandomDeal(bytes32 dealid);
+    error SelectionAlreadySet(address selection);
+    error SelectionNotSet();
+    error NotStakedMember(address workerpool, address worker);
+    error SnapshotNotSorted(address workerpool, address worker);
+    error IncompleteSnapshot(address workerpool, uint256 listed, uint256 staked);
+    error NoSnapshotBefore(address workerpool, uint256 time);
+    error WrongSnapshot(bytes32 dealid, uint256 index);
+    error SnapshotMismatch(bytes32 dealid, uint256 index);
+    error WaveNotOpen(bytes32 taskid, uint256 wave, uint256 opensAt);
+    error PositionExpired(bytes32 taskid, uint256 wave, uint256 deadline);
+    error RoundNotAvailable(uint64 round);
+    error PositionOutOfRange(bytes32 taskid, uint256 position, uint256 limit);
+    error NotDrawn(bytes32 taskid, uint256 wave, uint256 position, address drawn);
+    error PositionSkipped(bytes32 taskid, uint256 wave, uint256 position);
+    error NotSlashable(bytes32 taskid, address worker);
+    error AlreadySlashed(bytes32 taskid, address worker);
+    /// Draw.NoStake: the snapshot holds no stake (declared here too so that IHub decodes it).
+    error NoStake();
 }
 
 /// @title IHubEvents
@@ -158,6 +181,15 @@ interface IHubEvents {
     event WorkerLeaving(address indexed workerpool, address indexed worker, uint256 leavingAt);
     event WorkerRemoved(address indexed workerpool, address indexed worker, uint256 leavingAt);
     event WorkerLeft(address indexed workerpool, address indexed worker, uint256 stake);
+    event SelectionSet(address selection);
+    event WorkerClusterSet(address indexed workerpool, address indexed worker, uint32 cluster);
+    event PoolSnapshot(
+        address indexed workerpool, uint256 indexed index, bytes32 root, Draw.Worker[] workers
+    );
+    event DrawnContribution(bytes32 indexed taskid, address indexed worker, uint256 wave, uint256 position);
+    event DrawnWorkerSlashed(
+        bytes32 indexed taskid, address indexed worker, uint256 wave, uint256 position, uint256 amount
+    );
 }
 
 /// @title IHub
@@ -321,4 +353,36 @@ interface IHub is IHubErrors, IHubEvents {
     function setMinWorkerStake(address workerpool, uint256 minStake) external;
     function withdrawPoolStake(address workerpool) external;
     function workerLeaveDelay() external view returns (uint256);
+    // random selection: HubExtension's setSelection, then HubSelection's functions (through
+    // HubExtension's fallback)
+    function TAG_RANDOM() external view returns (bytes32);
+    function setSelection(address selection_) external;
+    function selection() external view returns (address);
+    function SELECTION_ROUND_DELAY() external view returns (uint64);
+    function WAVE_RATIO() external view returns (uint256);
+    function MAX_DRAW_POSITIONS() external view returns (uint256);
+    function beacon() external view returns (address);
+    function setWorkerCluster(address workerpool, address worker, uint32 cluster) external;
+    function commitSnapshot(address workerpool, address[] calldata workers) external returns (uint256 index);
+    function snapshotCount(address workerpool) external view returns (uint256);
+    function snapshotRecord(address workerpool, uint256 index)
+        external
+        view
+        returns (bytes32 root, uint256 committedAt);
+    function snapshotBefore(address workerpool, uint256 time) external view returns (uint256 index);
+    function stakedWorkers(address workerpool) external view returns (uint256);
+    function workerCluster(address workerpool, address worker) external view returns (uint32);
+    function positionsPerWave(uint256 trust) external pure returns (uint256);
+    function wave(Deal calldata deal, uint256 w)
+        external
+        view
+        returns (uint64 round, uint256 opensAt, uint256 closesAt);
+    function contributeDrawn(
+        Deal calldata deal,
+        uint256 index,
+        bytes32 resultHash,
+        bytes32 resultSeal,
+        DrawProof calldata proof
+    ) external;
+    function slashAbsent(Deal calldata deal, uint256 index, DrawProof calldata proof) external;
 }

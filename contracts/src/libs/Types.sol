@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.30;
 
+import {Draw} from "./Draw.sol";
+
 // The order structs follow the EIP-712 types of docs/protocol.md field for field; each carries its
 // signature in a trailing `sign` field that is NOT part of the EIP-712 type (empty when presigned).
 
@@ -132,4 +134,14 @@ struct FastResult {
     bytes authorizationSign;
     bytes resultsLocation;
     bytes callbackData;
+}
+
+/// @notice A drawn worker's proof of its position in a random-selection task: the pool's registry snapshot
+/// the deal draws over (index `snapshotIndex` of the pool's history: the last one committed before the deal
+/// started, its entries in full, checked against the stored root), the wave and the position in it.
+struct DrawProof {
+    uint256 snapshotIndex;
+    uint256 wave;
+    uint256 position;
+    Draw.Worker[] snapshot;
 }

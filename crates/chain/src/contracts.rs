@@ -4,7 +4,8 @@
 //!
 //! The hub is two contracts sharing one address: `Hub` (escrow, matching, the task hot path)
 //! and `HubExtension` (administration, categories, order presign/cancel and hashes, views,
-//! `reopen`, `claim`), which the hub reaches through its fallback by delegatecall. Callers
+//! `reopen`, `claim`), which the hub reaches through its fallback by delegatecall; HubExtension's
+//! own fallback reaches `HubSelection` (random worker selection), deployed apart and set once. Callers
 //! never need to know which one holds a function: [`IHub`] is everything the hub serves at its
 //! address (functions, events, errors), so bind `IHub::new(contracts.hub, provider)` (or take
 //! [`crate::client::Client::hub`]). `Hub` is bound for its deployment bytecode, `HubExtension`
@@ -27,18 +28,50 @@ alloy::sol!(
     "../../contracts/artifacts/IHub.json"
 );
 
-alloy::sol!(
-    #[sol(rpc)]
-    #[derive(Debug)]
-    Hub,
-    "../../contracts/artifacts/Hub.json"
-);
+/// `Hub`'s binding, in a module of its own: its ABI names `Draw.Worker` too, which each
+/// binding would otherwise define at the top level next to [`IHub`]'s.
+pub mod hub {
+    #![allow(missing_docs, clippy::too_many_arguments)]
+    alloy::sol!(
+        #[sol(rpc)]
+        #[derive(Debug)]
+        Hub,
+        "../../contracts/artifacts/Hub.json"
+    );
+}
+pub use hub::Hub;
+
+/// `HubExtension`'s binding, in a module of its own: its ABI names `Draw.Worker` too, which each
+/// binding would otherwise define at the top level next to [`IHub`]'s.
+pub mod hub_extension {
+    #![allow(missing_docs, clippy::too_many_arguments)]
+    alloy::sol!(
+        #[sol(rpc)]
+        #[derive(Debug)]
+        HubExtension,
+        "../../contracts/artifacts/HubExtension.json"
+    );
+}
+pub use hub_extension::HubExtension;
+
+/// `HubSelection`'s binding, in a module of its own: its ABI names `Draw.Worker` too, which each
+/// binding would otherwise define at the top level next to [`IHub`]'s.
+pub mod hub_selection {
+    #![allow(missing_docs, clippy::too_many_arguments)]
+    alloy::sol!(
+        #[sol(rpc)]
+        #[derive(Debug)]
+        HubSelection,
+        "../../contracts/artifacts/HubSelection.json"
+    );
+}
+pub use hub_selection::HubSelection;
 
 alloy::sol!(
     #[sol(rpc)]
     #[derive(Debug)]
-    HubExtension,
-    "../../contracts/artifacts/HubExtension.json"
+    Beacon,
+    "../../contracts/artifacts/Beacon.json"
 );
 
 alloy::sol!(
@@ -91,29 +124,38 @@ mod tests {
             .collect()
     }
 
-    /// The forge test checks IHub's functions; this checks that a revert or a log of either
-    /// contract decodes through IHub.
+    /// The forge test checks IHub's functions; this checks that a revert or a log of any of the
+    /// three contracts decodes through IHub.
     #[test]
     fn ihub_has_every_event_and_error_of_the_hub() {
         assert_eq!(
             IHub::IHubErrors::SELECTORS,
             union(
-                Hub::HubErrors::SELECTORS,
-                HubExtension::HubExtensionErrors::SELECTORS
+                &union(
+                    Hub::HubErrors::SELECTORS,
+                    HubExtension::HubExtensionErrors::SELECTORS
+                ),
+                HubSelection::HubSelectionErrors::SELECTORS
             )
         );
         assert_eq!(
             IHub::IHubEvents::SELECTORS,
             union(
-                Hub::HubEvents::SELECTORS,
-                HubExtension::HubExtensionEvents::SELECTORS
+                &union(
+                    Hub::HubEvents::SELECTORS,
+                    HubExtension::HubExtensionEvents::SELECTORS
+                ),
+                HubSelection::HubSelectionEvents::SELECTORS
             )
         );
         assert_eq!(
             IHub::IHubCalls::SELECTORS,
             union(
-                Hub::HubCalls::SELECTORS,
-                HubExtension::HubExtensionCalls::SELECTORS
+                &union(
+                    Hub::HubCalls::SELECTORS,
+                    HubExtension::HubExtensionCalls::SELECTORS
+                ),
+                HubSelection::HubSelectionCalls::SELECTORS
             )
         );
     }

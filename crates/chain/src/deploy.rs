@@ -5,7 +5,9 @@ use alloy::providers::Provider;
 use serde::{Deserialize, Serialize};
 
 use crate::ChainError;
-use crate::contracts::{AppRegistry, DatasetRegistry, DevToken, Hub, IHub, WorkerpoolRegistry};
+use crate::contracts::{
+    AppRegistry, Beacon, DatasetRegistry, DevToken, Hub, HubSelection, IHub, WorkerpoolRegistry,
+};
 
 /// Addresses of the deployed protocol contracts, as stored in the chain profile.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -20,6 +22,10 @@ pub struct Contracts {
     pub dataset_registry: Address,
     /// ERC-721 registry of workerpools.
     pub workerpool_registry: Address,
+    /// The randomness beacon random-selection deals draw from (zero when the hub has no
+    /// random-selection facet; profiles written before it have none).
+    #[serde(default)]
+    pub beacon: Address,
 }
 
 impl Contracts {
@@ -31,6 +37,7 @@ impl Contracts {
             app_registry: Address::repeat_byte(0x44),
             dataset_registry: Address::repeat_byte(0x55),
             workerpool_registry: Address::repeat_byte(0x66),
+            beacon: Address::repeat_byte(0x77),
         }
     }
 }
@@ -48,6 +55,20 @@ pub const DEFAULT_CATEGORIES: [(&str, &str, u64); 5] = [
 /// The smallest stake an attester (a key holder, the SMS) locks, set at deployment: 100 tokens.
 /// The hub's admin can change it (`setMinAttesterStake`); 0 would close the attester registry.
 pub const DEFAULT_MIN_ATTESTER_STAKE: u64 = 100_000_000_000;
+
+/// The devnet beacon's group key (drand's encoding, x.im ‖ x.re ‖ y.im ‖ y.re): the key of
+/// `decloud node --beacon`'s default test group (seed "decloud devnet beacon", whatever its t and
+/// n); `crates/testkit/tests/random_selection.rs` checks it against `decloud-beacon`.
+pub const DEVNET_BEACON_PUBLIC_KEY: &str = "3021e522d3351b07c917993a1c6d18d5f78def5d239c35333bf8d5c7a9c8197f1d19d752b874d68bc40eb215e1870b6da2e60793d6ce30ff050441a24244587b2de482a0bd067fe12204138f73f161faf26065f6dc60c7e0891c82320d3d552b04ae94feb5e829c92054ad288a12acd68deb9b2752cca0a3922ad29a083391fe";
+
+/// Seconds between the devnet beacon's rounds: one a block on a 1-second devnet.
+pub const DEVNET_BEACON_PERIOD: u64 = 1;
+
+/// The devnet beacon's key as the four words `Beacon`'s constructor takes.
+pub fn devnet_beacon_key() -> [U256; 4] {
+    let bytes = alloy::hex::decode(DEVNET_BEACON_PUBLIC_KEY).expect("a constant hex key");
+    std::array::from_fn(|i| U256::from_be_slice(&bytes[32 * i..32 * (i + 1)]))
+}
 
 /// What a deployment produced: the addresses and the block of its first transaction.
 #[derive(Clone, Debug)]
@@ -85,7 +106,8 @@ fn deployed_address(
 /// Deploys every protocol contract with `provider`'s signer as deployer; `admin` administers them.
 ///
 /// Order: DevToken, AppRegistry, DatasetRegistry, WorkerpoolRegistry (sent together), then Hub
-/// (which deploys its HubExtension). The deployer is the hub's first admin: it creates
+/// (which deploys its HubExtension), then the devnet beacon (its genesis the deployment time,
+/// [`DEVNET_BEACON_PERIOD`]) and the random-selection facet bound to it. The deployer is the hub's first admin: it creates
 /// [`DEFAULT_CATEGORIES`], sets [`DEFAULT_MIN_ATTESTER_STAKE`], then hands the admin role to `admin` when they differ (sent together).
 /// Three rounds of receipts in all, so a devnet with 1-second blocks deploys in about 3 seconds.
 pub async fn deploy_all<P: Provider>(
@@ -139,8 +161,49 @@ pub async fn deploy_all<P: Provider>(
     .await?;
     let hub = deployed_address(what, &receipt)?;
 
+    let what = "deploying the beacon";
+    let genesis = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default();
+    let receipt = confirm(
+        what,
+        Beacon::deploy_builder(provider, devnet_beacon_key(), genesis, DEVNET_BEACON_PERIOD)
+            .send()
+            .await
+            .map_err(tx(what))?,
+    )
+    .await?;
+    let beacon = deployed_address(what, &receipt)?;
+    let what = "deploying HubSelection";
+    let receipt = confirm(
+        what,
+        HubSelection::deploy_builder(
+            provider,
+            token,
+            app_registry,
+            dataset_registry,
+            workerpool_registry,
+            beacon,
+        )
+        .send()
+        .await
+        .map_err(tx(what))?,
+    )
+    .await?;
+    let selection = deployed_address(what, &receipt)?;
+
     let ext = IHub::new(hub, provider);
-    let mut pending = Vec::with_capacity(DEFAULT_CATEGORIES.len() + 2);
+    let mut pending = Vec::with_capacity(DEFAULT_CATEGORIES.len() + 3);
+    {
+        let what = "setting the random-selection facet".to_string();
+        let sent = ext
+            .setSelection(selection)
+            .send()
+            .await
+            .map_err(|e| ChainError::tx(&what, e))?;
+        pending.push((what, sent));
+    }
     for (name, description, reference) in DEFAULT_CATEGORIES {
         let what = format!("creating category {name}");
         let sent = ext
@@ -183,6 +246,7 @@ pub async fn deploy_all<P: Provider>(
             app_registry,
             dataset_registry,
             workerpool_registry,
+            beacon,
         },
         first_block,
     })

@@ -22,6 +22,7 @@ pub mod orders;
 pub mod profile;
 pub mod revert;
 pub mod rpc;
+pub mod selection;
 mod send;
 pub mod wallet;
 

@@ -338,6 +338,7 @@ pub async fn discover(new: &NewChain) -> Result<ChainProfile, ChainError> {
         app_registry: hub.appRegistry().call().await.map_err(not_a_hub)?,
         dataset_registry: hub.datasetRegistry().call().await.map_err(not_a_hub)?,
         workerpool_registry: hub.workerpoolRegistry().call().await.map_err(not_a_hub)?,
+        beacon: selection_beacon(&hub).await,
     };
     let admin = hub.admin().call().await.map_err(not_a_hub)?;
     let deployment_block = match new.deployment_block {
@@ -358,6 +359,14 @@ pub async fn discover(new: &NewChain) -> Result<ChainProfile, ChainError> {
 
 /// The first block at which the hub and the registries all have code (a binary search on
 /// `eth_getCode`, which needs the node's historical state).
+/// The beacon of the hub's random-selection facet, or zero when it has none (an older hub, or
+/// the facet not set: the call then reverts).
+async fn selection_beacon<P: alloy::providers::Provider>(
+    hub: &crate::contracts::IHub::IHubInstance<P>,
+) -> alloy::primitives::Address {
+    hub.beacon().call().await.unwrap_or_default()
+}
+
 async fn first_block_with_code(
     provider: &alloy::providers::DynProvider,
     url: &str,

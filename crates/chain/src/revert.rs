@@ -6,7 +6,7 @@ use alloy::primitives::U256;
 use alloy::sol_types::{Panic, Revert, SolError, SolInterface};
 use decloud_protocol::format_amount;
 
-use crate::contracts::{AppRegistry, DevToken, IHub, WorkerpoolRegistry};
+use crate::contracts::{AppRegistry, Beacon, DevToken, IHub, WorkerpoolRegistry};
 
 /// solady's `SafeTransferLib.TransferFromFailed()` (not in the hub's ABI).
 const TRANSFER_FROM_FAILED: [u8; 4] = [0x79, 0x39, 0xf4, 0x24];
@@ -20,6 +20,23 @@ pub fn describe_revert(data: &[u8]) -> String {
     }
     if let Ok(e) = IHub::IHubErrors::abi_decode(data) {
         return describe_hub_error(&e);
+    }
+    if let Ok(e) = Beacon::BeaconErrors::abi_decode(data) {
+        use Beacon::BeaconErrors as B;
+        return match e {
+            B::BadBeaconSignature(x) => format!(
+                "not the beacon group's signature of round {}: fetch the round again from the beacon",
+                x.round
+            ),
+            B::RoundAlreadyVerified(x) => {
+                format!("round {} is already on chain: nothing to submit", x.round)
+            }
+            B::RoundTooFarAhead(x) => format!(
+                "round {} is due at {} but the chain is at {}: submit it once it is published",
+                x.round, x.dueAt, x.now_
+            ),
+            other => format!("beacon error: {}", debug_name(&other)),
+        };
     }
     if let Ok(e) = DevToken::DevTokenErrors::abi_decode(data) {
         return match e {
@@ -217,6 +234,33 @@ pub fn describe_hub_error(e: &IHub::IHubErrors) -> String {
         E::AttesterStakeLocked(x) => format!(
             "attester {}'s stake stays locked until {} (unix seconds): withdraw after that",
             x.attester, x.until
+        ),
+        E::DrawnWorkersOnly(x) => format!(
+            "task {} belongs to a random-selection deal: only its drawn workers contribute, with the proof of their position (a scheduler's authorization counts for nothing)",
+            x.taskid
+        ),
+        E::NotDrawn(x) => format!(
+            "position {} of wave {} of task {} is held by {}, not by the sender: only the drawn worker may contribute there",
+            x.position, x.wave, x.taskid, x.drawn
+        ),
+        E::PositionSkipped(x) => format!(
+            "position {} of wave {} of task {} was skipped by worker distancing (its worker, or its cluster, was drawn earlier)",
+            x.position, x.wave, x.taskid
+        ),
+        E::RoundNotAvailable(x) => format!(
+            "beacon round {} is not on chain yet: submit it (anyone may) once it is published, then retry",
+            x.round
+        ),
+        E::PositionExpired(x) => format!(
+            "wave {} of task {} closed at {} (unix seconds): the next wave draws the replacement",
+            x.wave, x.taskid, x.deadline
+        ),
+        E::SelectionNotSet(_) => {
+            "this hub has no random-selection facet: random-selection deals are not available on this chain".into()
+        }
+        E::NoSnapshotBefore(x) => format!(
+            "workerpool {} committed no registry snapshot before {}: commit one (anyone may; the scheduler does when its registry changes) before matching random-selection deals",
+            x.workerpool, x.time
         ),
         other => debug_name(other),
     }

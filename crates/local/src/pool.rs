@@ -152,6 +152,9 @@ pub struct DealRequest {
     pub tee: bool,
     /// The requester's named secrets the app gets (`params.secrets`).
     pub secrets: Vec<String>,
+    /// Random selection: the request and the workerpool order carry the random tag, so the
+    /// deal's workers are drawn, not picked by the scheduler.
+    pub random: bool,
 }
 
 impl DealRequest {
@@ -168,7 +171,14 @@ impl DealRequest {
             callback: Address::ZERO,
             tee: false,
             secrets: Vec::new(),
+            random: false,
         }
+    }
+
+    /// A random-selection deal: its workers are drawn by a beacon round.
+    pub fn random(mut self) -> Self {
+        self.random = true;
+        self
     }
 
     /// A TEE deal (one attestation): no replication, the result signed by the enclave.
@@ -506,11 +516,14 @@ impl Pool {
         )
         .await?;
         let domain = requester.domain();
-        let tag = if request.tee {
+        let mut tag = if request.tee {
             Tag::TEE
         } else {
             Tag::default()
         };
+        if request.random {
+            tag = tag.union(Tag::RANDOM);
+        }
         let mut app_order = AppOrder {
             app: request.app,
             app_price: U256::ZERO,

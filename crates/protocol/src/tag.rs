@@ -1,5 +1,7 @@
-//! Tags: a `bytes32` bitmap of requirements. Bit 0 is TEE; a workerpool order must offer every
-//! bit the app, dataset and request orders ask for (`required & !offered == 0`).
+//! Tags: a `bytes32` bitmap of requirements. Bit 0 is TEE, bit 1 random selection (the deal's
+//! workers are drawn by a beacon round, not picked by the scheduler: docs/randomness.md); a
+//! workerpool order must offer every bit the app, dataset and request orders ask for
+//! (`required & !offered == 0`).
 
 use std::fmt;
 use std::str::FromStr;
@@ -10,7 +12,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use crate::ProtocolError;
 
 /// The named bits, in bit order.
-const NAMES: [(&str, usize); 1] = [("tee", 0)];
+const NAMES: [(&str, usize); 2] = [("tee", 0), ("random", 1)];
 
 /// A set of requirements: a 256-bit bitmap, as the contracts store it.
 ///
@@ -26,6 +28,13 @@ impl Tag {
     pub const TEE: Tag = Tag(B256::new([
         0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
         0, 1,
+    ]));
+
+    /// Bit 1: random selection. The hub refuses the scheduler's authorizations for such a deal;
+    /// its workers prove their drawn positions (`HubSelection.contributeDrawn`).
+    pub const RANDOM: Tag = Tag(B256::new([
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        0, 2,
     ]));
 
     /// The tag with only bit `bit` set.
@@ -46,6 +55,11 @@ impl Tag {
     /// Whether the TEE bit is set.
     pub fn is_tee(&self) -> bool {
         self.has_bit(0)
+    }
+
+    /// Whether the random-selection bit is set.
+    pub fn is_random(&self) -> bool {
+        self.has_bit(1)
     }
 
     /// Every bit of either tag.
@@ -192,6 +206,14 @@ mod tests {
             Err(ProtocolError::UnknownTag { .. })
         ));
         assert!("bit256".parse::<Tag>().is_err());
+        let r: Tag = "random".parse().unwrap();
+        assert_eq!(r, Tag::RANDOM);
+        assert_eq!(r, Tag::bit(1));
+        assert!(r.is_random() && !r.is_tee());
+        assert_eq!(
+            "tee,random".parse::<Tag>().unwrap().names(),
+            vec!["tee", "random"]
+        );
     }
 
     #[test]
