@@ -257,6 +257,54 @@ pub async fn scheduler_view(
     response.json().await.ok()
 }
 
+/// A random-selection task's current wave and who the beacon drew in it.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Selection {
+    /// The wave open now (chain time).
+    pub wave: decloud_chain::selection::Wave,
+    /// `None` while the wave's round is not on chain.
+    pub drawn: Option<Vec<decloud_chain::selection::Drawn>>,
+    /// Why the draw can't be shown (no snapshot before the deal, an unreadable one).
+    pub problem: Option<String>,
+}
+
+/// The current wave's draw of task `index` of `deal`, rebuilt from the chain; `None` for a deal
+/// without the random tag.
+pub async fn random_selection(
+    client: &Client,
+    deal: &DealInfo,
+    index: u64,
+) -> Result<Option<Selection>> {
+    if !decloud_protocol::Tag(deal.deal.tag).is_random() {
+        return Ok(None);
+    }
+    let d: decloud_chain::contracts::IHub::Deal = (&deal.deal).into();
+    let start: u64 = deal_record(client, deal.deal_id).await?.startTime.to();
+    let now = chain_now(
+        client,
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or_default(),
+    )
+    .await?;
+    let wave = decloud_chain::selection::wave_at(client, &d, now).await?;
+    Ok(Some(
+        match decloud_chain::selection::task_draw(client, &d, start, index, &wave).await {
+            Ok((_, drawn)) => Selection {
+                wave,
+                drawn,
+                problem: None,
+            },
+            Err(e) => Selection {
+                wave,
+                drawn: None,
+                problem: Some(e.to_string()),
+            },
+        },
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

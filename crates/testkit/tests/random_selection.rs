@@ -155,6 +155,20 @@ async fn drawn_workers_certify_and_a_lying_scheduler_is_refused() {
     let drawn = drawn.expect("the round is on chain");
     assert_eq!(snapshot.workers.len(), 5, "five staked members");
     assert_eq!(drawn.len(), 3, "three positions at trust 5");
+    // what `decloud task show` prints: the wave open now and who the beacon drew in it
+    let info = decloud_client::lookup::find_deal(&anyone, deal_id)
+        .await
+        .unwrap();
+    let shown = decloud_client::lookup::random_selection(&anyone, &info, 0)
+        .await
+        .unwrap()
+        .expect("a random-selection deal");
+    assert_eq!(shown.wave, wave, "the wave open now");
+    assert_eq!(
+        shown.drawn.as_deref(),
+        Some(&drawn[..]),
+        "task show's drawn workers"
+    );
     let key_of = |a: Address| keys.iter().find(|k| k.address() == a).unwrap().clone();
     let undrawn = keys
         .iter()

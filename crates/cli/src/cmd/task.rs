@@ -101,6 +101,7 @@ pub(crate) async fn run(args: TaskArgs, home: &Path, json: bool) -> anyhow::Resu
                 )
             });
             let offchain = scheduler_view(&scheduler, task_id).await;
+            let drawn = decloud_client::lookup::random_selection(&client, &deal, index).await?;
             if json {
                 return print_json(&json!({
                     "offchain": offchain,
@@ -119,6 +120,7 @@ pub(crate) async fn run(args: TaskArgs, home: &Path, json: bool) -> anyhow::Resu
                     "reveals": view.reveals,
                     "results_location": results.as_ref().map(|r| String::from_utf8_lossy(&r.0).into_owned()),
                     "callback_data": results.as_ref().map(|r| alloy::hex::encode_prefixed(&r.1)),
+                    "random_selection": drawn,
                 }));
             }
             println!("task {task_id}");
@@ -145,6 +147,9 @@ pub(crate) async fn run(args: TaskArgs, home: &Path, json: bool) -> anyhow::Resu
             }
             if !view.worker.is_zero() {
                 println!("{:<13} {}", "worker", view.worker);
+            }
+            if let Some(d) = &drawn {
+                print_selection(d);
             }
             if let Some(report) = &offchain {
                 if let Some(reason) = &report.task.given_up {
@@ -186,6 +191,29 @@ pub(crate) async fn run(args: TaskArgs, home: &Path, json: bool) -> anyhow::Resu
             Ok(())
         }
         TaskCommand::Claim { task, signer } => claim(home, &task, &signer, json).await,
+    }
+}
+
+fn print_selection(s: &decloud_client::lookup::Selection) {
+    let w = &s.wave;
+    println!(
+        "{:<13} random: wave {} (beacon round {}, open {} to {})",
+        "selection", w.index, w.round, w.opens_at, w.closes_at
+    );
+    if let Some(p) = &s.problem {
+        println!("{:<13} {}", "drawn", Untrusted(p));
+        return;
+    }
+    match &s.drawn {
+        None => println!(
+            "{:<13} round {} is not on chain yet: nobody is drawn",
+            "drawn", w.round
+        ),
+        Some(drawn) => {
+            for d in drawn {
+                println!("{:<13} position {}: {}", "drawn", d.position, d.worker);
+            }
+        }
     }
 }
 
