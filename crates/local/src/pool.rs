@@ -152,6 +152,8 @@ pub struct DealRequest {
     pub tee: bool,
     /// The requester's named secrets the app gets (`params.secrets`).
     pub secrets: Vec<String>,
+    /// More members of `params` (e.g. a proxy task's `"oracle"` destination).
+    pub extra_params: Vec<(String, serde_json::Value)>,
 }
 
 impl DealRequest {
@@ -168,7 +170,14 @@ impl DealRequest {
             callback: Address::ZERO,
             tee: false,
             secrets: Vec::new(),
+            extra_params: Vec::new(),
         }
+    }
+
+    /// Adds `key: value` to the request's `params`.
+    pub fn param(mut self, key: &str, value: serde_json::Value) -> Self {
+        self.extra_params.push((key.to_owned(), value));
+        self
     }
 
     /// A TEE deal (one attestation): no replication, the result signed by the enclave.
@@ -539,6 +548,9 @@ impl Pool {
         }
         if !request.secrets.is_empty() {
             params.insert("secrets".into(), request.secrets.clone().into());
+        }
+        for (key, value) in &request.extra_params {
+            params.insert(key.clone(), value.clone());
         }
         let me = requester.address().unwrap_or_default();
         let mut order = RequestOrder {

@@ -12,7 +12,7 @@ use crate::contracts::Gateway::Delivery;
 
 /// The selector of EIP-1154's `receiveResult(bytes32,bytes)`, the method a destination calls
 /// when it names none.
-pub const RECEIVE_RESULT: [u8; 4] = [0x2b, 0x9b, 0x0e, 0x25];
+pub const RECEIVE_RESULT: [u8; 4] = [0x5d, 0xd8, 0x08, 0x55];
 
 /// Gas given to the consumer when the destination names no cap.
 pub const DEFAULT_CALLBACK_GAS: u64 = 200_000;
@@ -22,7 +22,7 @@ pub const MAX_CALLBACK_GAS: u64 = 5_000_000;
 
 /// Where a proxy task's result goes: the `"oracle"` object of the request's `params`, e.g.
 /// `{"args": "3 1 2", "oracle": {"chain_id": 31338, "gateway": "0x..", "consumer": "0x..",
-/// "method": "0x2b9b0e25", "gas": 200000}}`. `method` and `gas` are optional.
+/// "method": "0x5dd80855", "gas": 200000}}`. `method` and `gas` are optional.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Destination {

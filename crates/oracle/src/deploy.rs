@@ -57,7 +57,9 @@ async fn mined<N: alloy::network::Network>(
         .await
         .map_err(|e| OracleError::Chain(format!("{what}: {e}")))?;
     if !receipt.status() {
-        return Err(OracleError::Chain(format!("{what}: the transaction reverted")));
+        return Err(OracleError::Chain(format!(
+            "{what}: the transaction reverted"
+        )));
     }
     Ok(receipt)
 }

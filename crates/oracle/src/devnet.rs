@@ -26,16 +26,24 @@ pub async fn start_chain_b(
     detached: bool,
     recent_states: Option<u64>,
 ) -> Result<Anvil, OracleError> {
-    Anvil::start(AnvilOptions {
+    let node = Anvil::start(AnvilOptions {
         binary: None,
         port,
         log_path: log,
         detached,
         recent_states,
-        extra_args: vec!["--chain-id".into(), CHAIN_B_ID.to_string()],
+        extra_args: Vec::new(),
     })
     .await
-    .map_err(|e| OracleError::Chain(e.to_string()))
+    .map_err(|e| OracleError::Chain(e.to_string()))?;
+    // Every devnet anvil starts as 31337; B takes its own id before anything is deployed.
+    use alloy::providers::Provider;
+    decloud_chain::client::read_only_provider(node.rpc_url())
+        .map_err(|e| OracleError::Chain(e.to_string()))?
+        .raw_request::<_, ()>("anvil_setChainId".into(), (CHAIN_B_ID,))
+        .await
+        .map_err(|e| OracleError::Chain(format!("setting chain B's id: {e}")))?;
+    Ok(node)
 }
 
 /// Deploys the oracle on a devnet pair: funds the devnet members on A, deploys the committee on A

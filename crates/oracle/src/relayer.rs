@@ -194,7 +194,12 @@ impl Relayer {
                 done.push(*hash);
                 continue;
             }
-            ready.push((*hash, Gateway::Delivery::from(&p.delivery), p.data.clone(), sigs));
+            ready.push((
+                *hash,
+                Gateway::Delivery::from(&p.delivery),
+                p.data.clone(),
+                sigs,
+            ));
         }
         for hash in done {
             self.pending.remove(&hash);
@@ -203,7 +208,11 @@ impl Relayer {
         // Refused items are found one by one and left out.
         let mut sendable = Vec::new();
         for (hash, d, data, sigs) in ready {
-            match gateway.deliver(d.clone(), data.clone(), sigs.clone()).call().await {
+            match gateway
+                .deliver(d.clone(), data.clone(), sigs.clone())
+                .call()
+                .await
+            {
                 Ok(_) => sendable.push((hash, d, data, sigs)),
                 Err(e) => {
                     let why = crate::revert_reason(&e);
@@ -218,11 +227,9 @@ impl Relayer {
             let ds: Vec<_> = chunk.iter().map(|c| c.1.clone()).collect();
             let datas: Vec<_> = chunk.iter().map(|c| c.2.clone()).collect();
             let sigs: Vec<_> = chunk.iter().map(|c| c.3.clone()).collect();
-            let receipt = crate::deploy::send(
-                "delivering a batch",
-                gateway.deliverBatch(ds, datas, sigs),
-            )
-            .await?;
+            let receipt =
+                crate::deploy::send("delivering a batch", gateway.deliverBatch(ds, datas, sigs))
+                    .await?;
             report.transactions += 1;
             report.gas_used += receipt.gas_used;
             report.delivered += chunk.len();

@@ -32,7 +32,7 @@ use decloud_service::{ApiError, Service};
 use serde::{Deserialize, Serialize};
 
 use crate::OracleError;
-use crate::delivery::{Destination, DeliveryWire, SignedDelivery, sign};
+use crate::delivery::{DeliveryWire, Destination, SignedDelivery, sign};
 use crate::profile::OracleProfile;
 
 /// Most deliveries one page answers.
@@ -100,9 +100,9 @@ impl SignerNode {
             .route("/v1/info", get(info))
             .route("/v1/deliveries", get(deliveries))
             .with_state(shared);
-        let mut service = Service::serve(config.listen, router)
-            .await
-            .map_err(|e| OracleError::Service(format!("cannot listen on {}: {e}", config.listen)))?;
+        let mut service = Service::serve(config.listen, router).await.map_err(|e| {
+            OracleError::Service(format!("cannot listen on {}: {e}", config.listen))
+        })?;
         let address = config.key.address();
         let follow_state = state.clone();
         service.spawn(async move { follow(config, follow_state).await });
@@ -196,7 +196,11 @@ fn handle(config: &SignerConfig, state: &Mutex<SignerState>, log: &Log) {
         }
         match Destination::from_params(&e.params) {
             Ok(Some(destination)) => {
-                if config.profile.destination(destination.chain_id).is_none_or(|d| d.gateway != destination.gateway) {
+                if config
+                    .profile
+                    .destination(destination.chain_id)
+                    .is_none_or(|d| d.gateway != destination.gateway)
+                {
                     tracing::warn!(deal = %e.dealid, chain = destination.chain_id, "a proxy deal names a destination this signer does not serve");
                     return;
                 }
@@ -212,8 +216,12 @@ fn handle(config: &SignerConfig, state: &Mutex<SignerState>, log: &Log) {
                     },
                 );
             }
-            Ok(None) => tracing::warn!(deal = %e.dealid, "a deal calls the committee back without a destination in its params"),
-            Err(err) => tracing::warn!(deal = %e.dealid, error = %err, "a proxy deal's destination is malformed"),
+            Ok(None) => {
+                tracing::warn!(deal = %e.dealid, "a deal calls the committee back without a destination in its params")
+            }
+            Err(err) => {
+                tracing::warn!(deal = %e.dealid, error = %err, "a proxy deal's destination is malformed")
+            }
         }
     } else if let Ok(e) = log.log_decode::<IHub::TaskInitialize>() {
         let e = e.inner.data;
@@ -326,13 +334,14 @@ async fn deliveries(
     State(shared): State<Shared>,
     query: Result<Query<After>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Vec<SignedDelivery>>, SignerApiError> {
-    let Query(after) = query.map_err(|e| {
-        SignerApiError(format!("{e}: ask /v1/deliveries?after=N with N a number"))
-    })?;
+    let Query(after) = query
+        .map_err(|e| SignerApiError(format!("{e}: ask /v1/deliveries?after=N with N a number")))?;
     let s = shared
         .state
         .lock()
         .map_err(|_| SignerApiError("the signer's state is poisoned".into()))?;
-    let start = usize::try_from(after.after).unwrap_or(usize::MAX).min(s.log.len());
+    let start = usize::try_from(after.after)
+        .unwrap_or(usize::MAX)
+        .min(s.log.len());
     Ok(Json(s.log[start..].iter().take(PAGE).cloned().collect()))
 }
