@@ -41,10 +41,11 @@ contract Gateway {
     /// @notice Member → epoch in which it is a member (0: never).
     mapping(address => uint256) public memberEpoch;
 
-    /// @notice Status of each delivery key (`deliveryKey`).
-    mapping(bytes32 key => Status) public status;
-    /// @notice Hash of a failed delivery (what `retry` must bring back).
-    mapping(bytes32 key => bytes32) public failedHash;
+    /// @dev One word per delivery key: 0 (none), DELIVERED_WORD, or the hash of the failed delivery (what
+    /// `retry` must bring back). One word, so a delivery costs one fresh storage write.
+    mapping(bytes32 key => bytes32) internal _record;
+    bytes32 internal constant DELIVERED_WORD = bytes32(uint256(1));
+
     /// @notice Each consumer's deposit for relayer fees (wei).
     mapping(address consumer => uint256) public deposit;
     /// @notice The fee a consumer pays per delivery (wei), set by its owner.
@@ -101,6 +102,18 @@ contract Gateway {
         passes = new WorkPasses(address(this));
         admin = admin_;
         _setCommittee(members_, threshold_);
+    }
+
+    /// @notice What happened to the delivery `key`.
+    function status(bytes32 key) public view returns (Status) {
+        bytes32 r = _record[key];
+        return r == bytes32(0) ? Status.NONE : r == DELIVERED_WORD ? Status.DELIVERED : Status.FAILED;
+    }
+
+    /// @notice The hash of the failed delivery `key` (zero unless it failed).
+    function failedHash(bytes32 key) external view returns (bytes32) {
+        bytes32 r = _record[key];
+        return r == DELIVERED_WORD ? bytes32(0) : r;
     }
 
     /// @notice The EIP-712 domain separator of this gateway on this chain.
@@ -192,7 +205,7 @@ contract Gateway {
     {
         passes.consume(msg.sender, consumer, method);
         bytes32 key = deliveryKey(block.chainid, msg.sender, id, consumer, method);
-        if (status[key] != Status.NONE) revert AlreadyDelivered(key, status[key]);
+        if (_record[key] != bytes32(0)) revert AlreadyDelivered(key, status(key));
         bytes32 h = keccak256(abi.encode(consumer, method, id, keccak256(data), gasLimit));
         _sourceWorkerpool = msg.sender;
         _call(key, h, consumer, method, id, data, gasLimit);
@@ -204,7 +217,7 @@ contract Gateway {
     function retry(Delivery calldata d, bytes calldata data) external {
         bytes32 key = deliveryKey(d.sourceChainId, d.sourceHub, d.taskid, d.consumer, d.method);
         bytes32 h = DeliveryHash.structHash(d);
-        if (status[key] != Status.FAILED || failedHash[key] != h || keccak256(data) != d.digest) {
+        if (_record[key] != h || h == DELIVERED_WORD || keccak256(data) != d.digest) {
             revert NothingToRetry(key);
         }
         _sourceWorkerpool = d.workerpool;
@@ -227,7 +240,7 @@ contract Gateway {
     ) external {
         bytes32 key = deliveryKey(block.chainid, holder, id, consumer, method);
         bytes32 h = keccak256(abi.encode(consumer, method, id, keccak256(data), gasLimit));
-        if (status[key] != Status.FAILED || failedHash[key] != h) revert NothingToRetry(key);
+        if (_record[key] != h || h == DELIVERED_WORD) revert NothingToRetry(key);
         _sourceWorkerpool = holder;
         _call(key, h, consumer, method, id, data, gasLimit);
         _sourceWorkerpool = address(0);
@@ -239,7 +252,7 @@ contract Gateway {
     {
         if (keccak256(data) != d.digest) revert DigestMismatch(d.taskid);
         bytes32 key = deliveryKey(d.sourceChainId, d.sourceHub, d.taskid, d.consumer, d.method);
-        if (status[key] != Status.NONE) revert AlreadyDelivered(key, status[key]);
+        if (_record[key] != bytes32(0)) revert AlreadyDelivered(key, status(key));
         _checkSignatures(DeliveryHash.typed(ds, d), sigs);
         passes.consume(d.workerpool, d.consumer, d.method);
         _sourceWorkerpool = d.workerpool;
@@ -279,12 +292,10 @@ contract Gateway {
         (bool ok, bool outOfGas, bytes memory reason) =
             _capped(consumer, abi.encodeWithSelector(method, taskid, data), gasLimit);
         if (ok) {
-            status[key] = Status.DELIVERED;
-            if (failedHash[key] != bytes32(0)) failedHash[key] = bytes32(0);
+            _record[key] = DELIVERED_WORD;
             emit Delivered(key, taskid, consumer);
         } else {
-            status[key] = Status.FAILED;
-            failedHash[key] = h;
+            _record[key] = h;
             emit CallbackFailed(key, taskid, consumer, outOfGas, reason, data);
         }
     }

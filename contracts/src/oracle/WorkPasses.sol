@@ -67,10 +67,10 @@ contract WorkPasses {
         Reason reason;
         bool revoked;
         bool allMethods;
+        uint32 usesLeft;
         uint64 notBefore;
         uint64 notAfter;
         address consumer;
-        uint32 usesLeft;
         address issuer;
         bytes32 evidence;
     }
@@ -101,7 +101,7 @@ contract WorkPasses {
     );
     /// @notice A pass was revoked.
     event PassRevoked(uint256 indexed id, address indexed by);
-    /// @notice A pass was used for `method` by the gateway.
+    /// @notice A counted pass was used for `method` by the gateway.
     event PassUsed(uint256 indexed id, bytes4 method, uint32 usesLeft);
     /// @notice A consumer registered with `owner`.
     event ConsumerRegistered(address indexed consumer, address indexed owner, uint256 passId);
@@ -229,12 +229,13 @@ contract WorkPasses {
         if (msg.sender != gateway) revert NotGateway(msg.sender);
         id = _require(holder, consumer, method, Scope.WORK);
         Pass storage p = _passes[id];
-        uint32 left = p.usesLeft;
+        // A pass without a count changes nothing when used: no write, no event.
         if (p.usage != Usage.PER_SERVICE) {
+            uint32 left = p.usesLeft;
             if (left == 0) revert PassExhausted(id);
             p.usesLeft = --left;
+            emit PassUsed(id, method, left);
         }
-        emit PassUsed(id, method, left);
     }
 
     /// @notice Whether `holder` may deliver `method` to `consumer` now (for relayers, before sending):
@@ -293,10 +294,10 @@ contract WorkPasses {
             reason: t.reason,
             revoked: false,
             allMethods: methods.length == 0,
+            usesLeft: t.uses,
             notBefore: t.notBefore,
             notAfter: t.notAfter,
             consumer: consumer,
-            usesLeft: t.uses,
             issuer: issuer,
             evidence: t.evidence
         });
