@@ -155,6 +155,8 @@ pub struct DealRequest {
     /// Random selection: the request and the workerpool order carry the random tag, so the
     /// deal's workers are drawn, not picked by the scheduler.
     pub random: bool,
+    /// More members of `params` (e.g. a proxy task's `"oracle"` destination).
+    pub extra_params: Vec<(String, serde_json::Value)>,
 }
 
 impl DealRequest {
@@ -172,12 +174,19 @@ impl DealRequest {
             tee: false,
             secrets: Vec::new(),
             random: false,
+            extra_params: Vec::new(),
         }
     }
 
     /// A random-selection deal: its workers are drawn by a beacon round.
     pub fn random(mut self) -> Self {
         self.random = true;
+        self
+    }
+
+    /// Adds `key: value` to the request's `params`.
+    pub fn param(mut self, key: &str, value: serde_json::Value) -> Self {
+        self.extra_params.push((key.to_owned(), value));
         self
     }
 
@@ -552,6 +561,9 @@ impl Pool {
         }
         if !request.secrets.is_empty() {
             params.insert("secrets".into(), request.secrets.clone().into());
+        }
+        for (key, value) in &request.extra_params {
+            params.insert(key.clone(), value.clone());
         }
         let me = requester.address().unwrap_or_default();
         let mut order = RequestOrder {

@@ -9,7 +9,8 @@
 //! market whose book moves only when a test says so, and [`anvil`] takes snapshots, reorgs the
 //! chain and pushes its clock. [`hostile::Hostile`] is a worker that lies in every way a worker
 //! can, for the adversarial suite. [`cluster`] runs each service as its own process on its own
-//! host (a network namespace) and breaks the network between them.
+//! host (a network namespace) and breaks the network between them. [`oracle::TwoChains`] adds a
+//! second chain with a gateway, for oracles across chains.
 
 pub mod anvil;
 pub mod certs;
@@ -19,6 +20,7 @@ pub mod hostile;
 pub mod logs;
 pub mod market;
 pub mod openapi;
+pub mod oracle;
 pub mod pool;
 
 pub use decloud_local::Devnet;

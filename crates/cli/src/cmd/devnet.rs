@@ -24,7 +24,8 @@ enum DevnetCommand {
         decloud devnet up                     # 1-second blocks on 127.0.0.1:8545\n  \
         decloud devnet up --instant           # mine every transaction at once (tests)\n  \
         decloud devnet up --port 9545\n  \
-        decloud devnet up --rpc http://127.0.0.1:8545   # deploy onto a dev chain already running")]
+        decloud devnet up --rpc http://127.0.0.1:8545   # deploy onto a dev chain already running\n  \
+        decloud devnet up --chains 2          # and chain B (id 31338, port + 1) with an oracle gateway")]
     Up {
         /// Port for anvil on 127.0.0.1.
         #[arg(long, default_value_t = 8545)]
@@ -39,6 +40,11 @@ enum DevnetCommand {
         /// of starting anvil.
         #[arg(long, value_name = "URL")]
         rpc: Option<String>,
+        /// 2: also start chain B (chain id 31338, on port + 1) with a gateway, deploy the
+        /// oracle committee on A, staked by the devnet members, and write
+        /// $DECLOUD_HOME/oracle.toml (oracles across chains, see docs/oracles.md).
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=2))]
+        chains: u8,
     },
     /// Give an account ether (for gas) and devnet tokens, e.g. a wallet made with `wallet create`.
     #[command(after_help = "Examples:\n  \
@@ -74,7 +80,18 @@ pub(crate) async fn run(args: DevnetArgs, home: &Path, json: bool) -> anyhow::Re
             block_time,
             instant,
             rpc,
-        } => up(home, port, (!instant).then_some(block_time), rpc, json).await,
+            chains,
+        } => {
+            let with_b = chains == 2;
+            if with_b && rpc.is_some() {
+                anyhow::bail!("--chains 2 starts its own chains: leave out --rpc");
+            }
+            up(home, port, (!instant).then_some(block_time), rpc, json).await?;
+            if with_b {
+                up_chain_b(home, port.saturating_add(1), json).await?;
+            }
+            Ok(())
+        }
         DevnetCommand::Down => down(home),
         DevnetCommand::Fund {
             address,
@@ -161,7 +178,41 @@ async fn fund(
     Ok(())
 }
 
+async fn up_chain_b(home: &Path, port: u16, json: bool) -> anyhow::Result<()> {
+    let a = ChainProfile::load(home)?;
+    let (profile, process) = decloud_oracle::devnet::up_chain_b(home, &a, port)
+        .await
+        .context("starting chain B")?;
+    let b = &profile.destinations[0];
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({ "oracle": profile, "chain_b": process }))?
+        );
+        return Ok(());
+    }
+    println!(
+        "chain B:    anvil pid {} on {} (chain id {}, instant mining)",
+        process.pid, process.rpc_url, b.chain_id
+    );
+    println!("gateway:    {} (work passes {})", b.gateway, b.passes);
+    println!(
+        "committee:  {} on A, {} devnet members staked, {} signatures per delivery",
+        profile.source.committee,
+        decloud_oracle::devnet::DEVNET_MEMBERS,
+        decloud_oracle::devnet::DEVNET_THRESHOLD
+    );
+    println!(
+        "oracle:     {}",
+        decloud_oracle::profile::OracleProfile::path(home).display()
+    );
+    Ok(())
+}
+
 fn down(home: &Path) -> anyhow::Result<()> {
+    if let Some(pid) = decloud_oracle::devnet::down_chain_b(home)? {
+        println!("devnet down: stopped chain B's anvil (pid {pid})");
+    }
     match devnet::down(home)? {
         DownReport::Stopped { pid } => println!("devnet down: stopped anvil (pid {pid})"),
         DownReport::NotRunning => println!("devnet down: no devnet started by decloud is running"),
@@ -182,6 +233,7 @@ async fn status(home: &Path, rpc: Option<&str>, json: bool) -> anyhow::Result<()
                 "profile": status.profile,
                 "block_number": status.block_number,
                 "rpc_error": status.rpc_error,
+                "chain_b": decloud_oracle::devnet::running_chain_b(home),
             }))?
         );
     } else {
@@ -197,6 +249,9 @@ async fn status(home: &Path, rpc: Option<&str>, json: bool) -> anyhow::Result<()
         match &status.profile {
             Some(profile) => print_profile(profile),
             None => println!("profile:    none under {}", home.display()),
+        }
+        if let Some(b) = decloud_oracle::devnet::running_chain_b(home) {
+            println!("chain B:    running, anvil pid {} on {}", b.pid, b.rpc_url);
         }
         // An unreachable chain is reported once, as the error below.
         if let Some(n) = status.block_number {

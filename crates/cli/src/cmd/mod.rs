@@ -10,6 +10,7 @@ pub(crate) mod demo;
 pub(crate) mod devnet;
 pub(crate) mod explorer;
 pub(crate) mod node;
+pub(crate) mod oracle_node;
 pub(crate) mod order;
 pub(crate) mod orderbook;
 pub(crate) mod pool;

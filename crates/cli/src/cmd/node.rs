@@ -21,6 +21,8 @@ use super::shared::{WalletOpts, stop_signals};
     decloud node --workers 4 --scheduler-url https://pool.example:7800#sha256:9f86d0... --results-store s3://bucket/results\n  \
     decloud node --market --scheduler --workerpool 0x5f1c... --wallet pool --workers 2 --storage --explorer\n  \
     decloud node --beacon --beacon-threshold 3 --beacon-members 5   # a devnet randomness beacon\n  \
+    decloud node --signer --devnet-member 0 --signer-listen 127.0.0.1:7950   # an oracle committee signer\n  \
+    decloud node --relay --relay-signer http://127.0.0.1:7950 --relay-signer http://127.0.0.1:7951 --wallet relayer\n  \
     decloud node --scheduler --workerpool 0x5f1c... --wallet pool --workers 1 --tee sim --sms   # TEE tasks on a devnet\n\n\
     Each worker of --workers N has its own key in $DECLOUD_HOME/workers/worker-<i>/worker.key, made\n\
     on first start; on a devnet they are given ether and tokens, elsewhere fund them yourself.\n\n\
@@ -51,6 +53,8 @@ pub(crate) struct NodeArgs {
     beacon: BeaconArgs,
     #[command(flatten)]
     sms: SmsArgs,
+    #[command(flatten)]
+    oracle: super::oracle_node::OracleArgs,
 }
 
 /// The secret management service's flags.
@@ -365,7 +369,24 @@ pub(crate) async fn run(args: NodeArgs, home: &Path) -> anyhow::Result<()> {
         explorer,
         beacon,
         sms,
+        oracle,
     } = args;
+    if oracle.any() {
+        if storage.storage
+            || market.market
+            || scheduler.scheduler
+            || workers.workers > 0
+            || explorer.explorer
+            || beacon.beacon
+            || sms.sms
+        {
+            bail!(
+                "run --signer and --relay in a `decloud node` of their own, without other services"
+            );
+        }
+        init_logs("info");
+        return super::oracle_node::run(oracle, &scheduler.wallet, home).await;
+    }
     if !storage.storage
         && !market.market
         && !scheduler.scheduler

@@ -1,0 +1,338 @@
+//! Proxy tasks end to end on two anvils: the median app runs on chain A (the real hub, pool,
+//! workers and wasm runtime), three committee signers follow A and sign, a relayer carries the
+//! signatures to the gateway on chain B, and example feeds there accept the results.
+
+use std::time::Duration;
+
+use alloy::primitives::{Address, B256, Bytes, I256, U256, keccak256};
+use alloy::providers::Provider;
+use decloud_oracle::contracts::{Committee, Gateway, MedianFeed, StakeVoteFeed, WorkPasses};
+use decloud_oracle::delivery::Destination;
+use decloud_oracle::deploy::devnet_member_keys;
+use decloud_oracle::devnet::DEVNET_MEMBERS;
+use decloud_oracle::relayer::{PassReport, Relayer, RelayerConfig};
+use decloud_oracle::signer::{SignerConfig, SignerNode};
+use decloud_testkit::fixtures::example_app;
+use decloud_testkit::oracle::TwoChains;
+use decloud_testkit::pool::{DealRequest, Pool, PoolOptions};
+
+/// The consumer owner on chain B.
+const OWNER: usize = 1;
+/// The relayer's account on chain B.
+const RELAYER: usize = 9;
+
+async fn signers(chains: &TwoChains) -> Vec<SignerNode> {
+    let mut nodes = Vec::new();
+    for key in devnet_member_keys(DEVNET_MEMBERS) {
+        nodes.push(
+            SignerNode::start(SignerConfig {
+                listen: ([127, 0, 0, 1], 0).into(),
+                profile: chains.profile.clone(),
+                key,
+                poll: Duration::from_millis(100),
+                confirmations: 0,
+            })
+            .await
+            .unwrap(),
+        );
+    }
+    nodes
+}
+
+fn relayer(chains: &TwoChains, nodes: &[SignerNode], batch: usize) -> Relayer {
+    Relayer::new(RelayerConfig {
+        destination: chains.b().clone(),
+        signers: nodes.iter().map(|n| n.url()).collect(),
+        key: decloud_chain::accounts::dev_signer(RELAYER),
+        batch,
+        poll: Duration::from_millis(100),
+    })
+    .unwrap()
+}
+
+/// Runs relayer passes until `n` deliveries were made in all (for at most two minutes).
+async fn relay(relayer: &mut Relayer, n: usize) -> PassReport {
+    let mut total = PassReport::default();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    while total.delivered < n {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{n} deliveries were not made: {total:?}"
+        );
+        let report = relayer.pass().await.unwrap();
+        total.delivered += report.delivered;
+        total.transactions += report.transactions;
+        total.gas_used += report.gas_used;
+        total.refused = report.refused;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    total
+}
+
+fn work_terms() -> WorkPasses::Terms {
+    WorkPasses::Terms {
+        scope: 1,
+        usage: 1,
+        uses: 0,
+        notBefore: 0,
+        notAfter: u64::MAX - 1,
+        reason: 1,
+        evidence: keccak256("the pool's committee-certified work"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_median_computed_on_a_reaches_a_feed_on_b_through_the_committee() {
+    let chains = TwoChains::start().await.unwrap();
+    let b = chains.b().clone();
+    let pool = Pool::start(
+        &chains.a,
+        PoolOptions {
+            workers: 2,
+            ..PoolOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    let app = pool
+        .deploy_app("median", &example_app("median").unwrap())
+        .await
+        .unwrap();
+
+    // On B: a median feed of 3 results, owned by OWNER, open to the pool's workerpool, funded.
+    let owner_b = chains.b_provider(OWNER);
+    let owner = decloud_chain::accounts::dev_signer(OWNER).address();
+    let feed_id = keccak256("Price-ETH/USD-0");
+    let feed = MedianFeed::deploy(
+        &owner_b,
+        b.gateway,
+        feed_id,
+        owner,
+        U256::from(3),
+        U256::from(500),
+    )
+    .await
+    .unwrap();
+    let passes = WorkPasses::new(b.passes, &owner_b);
+    passes
+        .grant(pool.workerpool, *feed.address(), work_terms(), vec![])
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    let gateway = Gateway::new(b.gateway, &owner_b);
+    let fee = U256::from(1_000_000_000u64);
+    gateway
+        .fund(*feed.address(), fee)
+        .value(U256::from(10u64).pow(U256::from(18)))
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+
+    let nodes = signers(&chains).await;
+    let mut relayer = relayer(&chains, &nodes, 10);
+
+    // On A: a deal of three tasks calling the committee back, with B's feed as destination.
+    let destination = Destination {
+        chain_id: b.chain_id,
+        gateway: b.gateway,
+        consumer: *feed.address(),
+        method: None,
+        gas: None,
+    };
+    let deal = pool
+        .deal(
+            &DealRequest::new(app)
+                .args("3100 3090 3120 3105 3095")
+                .volume(3)
+                .callback(chains.profile.source.committee)
+                .param("oracle", serde_json::to_value(&destination).unwrap()),
+        )
+        .await
+        .unwrap();
+    let tasks = deal.task_ids();
+    pool.wait_completed(&tasks, Duration::from_secs(180))
+        .await
+        .unwrap();
+
+    let report = relay(&mut relayer, 3).await;
+    assert!(report.transactions >= 1, "{report:?}");
+
+    // The feed has the median, by round (the deal) and as the latest (EIP-2362).
+    let answer = feed.valueFor(feed_id).call().await.unwrap();
+    assert_eq!(answer._0, I256::try_from(3100).unwrap());
+    assert_eq!(answer._2, U256::from(200));
+    let by_round = feed.resultFor(deal.id()).call().await.unwrap();
+    assert_eq!(
+        by_round,
+        Bytes::from(I256::try_from(3100).unwrap().to_be_bytes::<32>().to_vec())
+    );
+
+    // The committee on A holds what the hub certified, the gateway on B what it delivered.
+    let provider_a = chains.a.provider(0);
+    let committee = Committee::new(chains.profile.source.committee, &provider_a);
+    let data = I256::try_from(3100).unwrap().to_be_bytes::<32>();
+    for task in &tasks {
+        assert_eq!(
+            committee.certified(*task).call().await.unwrap(),
+            keccak256(data)
+        );
+        let key = gateway
+            .deliveryKey(
+                U256::from(chains.profile.source.chain_id),
+                chains.profile.source.hub,
+                *task,
+                *feed.address(),
+                alloy::primitives::FixedBytes(decloud_oracle::delivery::RECEIVE_RESULT),
+            )
+            .call()
+            .await
+            .unwrap();
+        assert_eq!(gateway.status(key).call().await.unwrap(), 1, "delivered");
+    }
+    // The relayer earned the feed's fee for each result.
+    let relayer_address = decloud_chain::accounts::dev_signer(RELAYER).address();
+    assert_eq!(
+        gateway.earned(relayer_address).call().await.unwrap(),
+        fee * U256::from(3)
+    );
+    // A second pass finds nothing to deliver: no replay.
+    let again = relayer.pass().await.unwrap();
+    assert_eq!(again.delivered, 0);
+    let block = chains.b_provider(0).get_block_number().await.unwrap();
+    assert!(block > 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_consumer_that_refuses_is_recorded_and_a_retry_delivers_once_it_is_fixed() {
+    let chains = TwoChains::start().await.unwrap();
+    let b = chains.b().clone();
+    let pool = Pool::start(&chains.a, PoolOptions::default())
+        .await
+        .unwrap();
+    let app = pool
+        .deploy_app("median", &example_app("median").unwrap())
+        .await
+        .unwrap();
+    let owner_b = chains.b_provider(OWNER);
+    let owner = decloud_chain::accounts::dev_signer(OWNER).address();
+    // A vote feed where the pool has no weight yet: its callback reverts with NoWeight.
+    let feed = StakeVoteFeed::deploy(&owner_b, b.gateway, keccak256("vote"), owner)
+        .await
+        .unwrap();
+    WorkPasses::new(b.passes, &owner_b)
+        .grant(pool.workerpool, *feed.address(), work_terms(), vec![])
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    let nodes = signers(&chains).await;
+    let mut relayer = relayer(&chains, &nodes, 10);
+    let destination = Destination {
+        chain_id: b.chain_id,
+        gateway: b.gateway,
+        consumer: *feed.address(),
+        method: None,
+        gas: Some(300_000),
+    };
+    let deal = pool
+        .deal(
+            &DealRequest::new(app)
+                .args("7 8 9")
+                .callback(chains.profile.source.committee)
+                .param("oracle", serde_json::to_value(&destination).unwrap()),
+        )
+        .await
+        .unwrap();
+    let task = deal.task_ids()[0];
+    pool.wait_completed(&[task], Duration::from_secs(180))
+        .await
+        .unwrap();
+    relay(&mut relayer, 1).await;
+
+    let gateway = Gateway::new(b.gateway, &owner_b);
+    let key = gateway
+        .deliveryKey(
+            U256::from(chains.profile.source.chain_id),
+            chains.profile.source.hub,
+            task,
+            *feed.address(),
+            alloy::primitives::FixedBytes(decloud_oracle::delivery::RECEIVE_RESULT),
+        )
+        .call()
+        .await
+        .unwrap();
+    assert_eq!(
+        gateway.status(key).call().await.unwrap(),
+        2,
+        "failed, recorded"
+    );
+    // The failure's record says why: the consumer's NoWeight error.
+    let logs = chains
+        .b_provider(0)
+        .get_logs(
+            &alloy::rpc::types::Filter::new()
+                .address(b.gateway)
+                .event_signature(
+                    <Gateway::CallbackFailed as alloy::sol_types::SolEvent>::SIGNATURE_HASH,
+                )
+                .from_block(0),
+        )
+        .await
+        .unwrap();
+    let failed = logs[0]
+        .log_decode::<Gateway::CallbackFailed>()
+        .unwrap()
+        .inner
+        .data;
+    assert_eq!(failed.taskid, task);
+    assert!(!failed.outOfGas);
+    assert_eq!(
+        &failed.reason[..4],
+        &<StakeVoteFeed::NoWeight as alloy::sol_types::SolError>::SELECTOR[..]
+    );
+
+    // The owner gives the pool weight; anyone retries with the failed delivery (from the event).
+    feed.setWeight(pool.workerpool, U256::from(1))
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    let delivery = decloud_oracle::delivery::DeliveryWire {
+        source_chain_id: chains.profile.source.chain_id,
+        source_hub: chains.profile.source.hub,
+        dealid: deal.id(),
+        taskid: task,
+        app,
+        dataset: Address::ZERO,
+        workerpool: pool.workerpool,
+        tag: B256::ZERO,
+        trust: U256::from(1),
+        digest: keccak256(&failed.data),
+        consumer: *feed.address(),
+        method: alloy::primitives::FixedBytes(decloud_oracle::delivery::RECEIVE_RESULT),
+        gas_limit: 300_000,
+    };
+    let stranger = Gateway::new(b.gateway, chains.b_provider(7));
+    let receipt = stranger
+        .retry((&delivery).into(), failed.data.clone())
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    assert!(receipt.status());
+    assert_eq!(gateway.status(key).call().await.unwrap(), 1, "delivered");
+    let answer = feed.valueFor(deal.id()).call().await.unwrap();
+    assert_eq!(answer._0, I256::try_from(8).unwrap());
+}
