@@ -11,6 +11,7 @@
 pub mod api;
 pub mod chain;
 pub mod client;
+pub mod keepers;
 pub mod seal;
 pub mod store;
 pub mod wire;
