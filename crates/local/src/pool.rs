@@ -81,6 +81,9 @@ pub struct PoolOptions {
     /// The RPC URL the workers use instead of the devnet's (a test puts a proxy there to cut
     /// the workers off the chain while the scheduler still reaches it).
     pub worker_rpc: Option<String>,
+    /// With [`Self::tee`]: run this many keepers (SMS nodes with `--keeper`, each a registered
+    /// attester) instead of one SMS, and give the workers all of them as key holders.
+    pub keepers: usize,
 }
 
 impl std::fmt::Debug for PoolOptions {
@@ -100,6 +103,7 @@ impl std::fmt::Debug for PoolOptions {
             .field("client_cas", &self.client_cas.len())
             .field("tee", &self.tee)
             .field("worker_rpc", &self.worker_rpc)
+            .field("keepers", &self.keepers)
             .field(
                 "pool_admin_password",
                 &self.pool_admin_password.as_ref().map(|_| "<set>"),
@@ -125,6 +129,7 @@ impl Default for PoolOptions {
             pool_admin_password: None,
             tee: None,
             worker_rpc: None,
+            keepers: 0,
         }
     }
 }
@@ -152,6 +157,8 @@ pub struct DealRequest {
     pub tee: bool,
     /// The requester's named secrets the app gets (`params.secrets`).
     pub secrets: Vec<String>,
+    /// With [`Self::tee`]: the attestations the hub requires (k registered attesters).
+    pub attestations: usize,
 }
 
 impl DealRequest {
@@ -168,12 +175,20 @@ impl DealRequest {
             callback: Address::ZERO,
             tee: false,
             secrets: Vec::new(),
+            attestations: 1,
         }
     }
 
     /// A TEE deal (one attestation): no replication, the result signed by the enclave.
     pub fn tee(mut self) -> Self {
         self.tee = true;
+        self
+    }
+
+    /// A TEE deal whose result needs `k` attestations (k keepers' signatures).
+    pub fn attestations(mut self, k: usize) -> Self {
+        self.tee = true;
+        self.attestations = k;
         self
     }
 
@@ -251,6 +266,8 @@ pub struct Pool {
     options: PoolOptions,
     // Field order matters: the services stop before their directory is deleted.
     node: Node,
+    keepers: Vec<Option<decloud_sms::RunningSms>>,
+    keeper_urls: Vec<String>,
     worker_keys: Vec<PrivateKeySigner>,
     dir: TempDir,
     salt: std::sync::atomic::AtomicU64,
@@ -312,7 +329,29 @@ impl Pool {
         workers.stake_reserve = options.workerpool_price * U256::from(300);
         workers.claim_wait = Duration::from_secs(5);
         workers.tee = options.tee;
+        let mut keepers = Vec::new();
+        if let (Some(tee), n @ 1..) = (options.tee, options.keepers) {
+            for i in 0..n {
+                let keeper = decloud_sms::start(decloud_sms::SmsConfig {
+                    listen: ([127, 0, 0, 1], 0).into(),
+                    database_url: format!(
+                        "sqlite://{}",
+                        dir.path().join(format!("keeper-{i}.db")).display()
+                    ),
+                    profile: profile.clone(),
+                    signer: attester(devnet).await?,
+                    key_path: dir.path().join(format!("tls/keeper-{i}-seal.key")),
+                    tee,
+                    transport: transport.clone(),
+                    keeper: true,
+                })
+                .await?;
+                workers.sms_urls.push(keeper.url());
+                keepers.push(Some(keeper));
+            }
+        }
         let sms = match options.tee {
+            Some(_) if options.keepers > 0 => None,
             Some(tee) => Some(decloud_sms::SmsConfig {
                 listen: ([127, 0, 0, 1], 0).into(),
                 database_url: format!("sqlite://{}", dir.path().join("sms.db").display()),
@@ -321,6 +360,7 @@ impl Pool {
                 key_path: dir.path().join("tls/sms-seal.key"),
                 tee,
                 transport: transport.clone(),
+                keeper: false,
             }),
             None => None,
         };
@@ -352,6 +392,8 @@ impl Pool {
             storage_url,
             options,
             node,
+            keeper_urls: keepers.iter().flatten().map(|k| k.url()).collect(),
+            keepers,
             worker_keys,
             dir,
             salt: std::sync::atomic::AtomicU64::new(1),
@@ -372,6 +414,19 @@ impl Pool {
     /// workers' state): what a test scans for leaked secrets.
     pub fn data_dir(&self) -> &std::path::Path {
         self.dir.path()
+    }
+
+    /// The keepers' URLs, in order (a stopped keeper's is still listed), with
+    /// [`PoolOptions::keepers`].
+    pub fn keeper_urls(&self) -> Vec<String> {
+        self.keeper_urls.clone()
+    }
+
+    /// Stops keeper `i` (a keeper down: its shares are out of reach until it is back).
+    pub async fn stop_keeper(&mut self, i: usize) {
+        if let Some(keeper) = self.keepers.get_mut(i).and_then(Option::take) {
+            keeper.stop().await;
+        }
     }
 
     /// The SMS's URL, with [`PoolOptions::tee`].
@@ -507,7 +562,9 @@ impl Pool {
         .await?;
         let domain = requester.domain();
         let tag = if request.tee {
-            Tag::TEE
+            Tag::TEE.union(decloud_protocol::tee::tag_for_attestations(
+                request.attestations.max(1),
+            )?)
         } else {
             Tag::default()
         };
