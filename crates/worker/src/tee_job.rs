@@ -431,6 +431,84 @@ mod tests {
         }
     }
 
+    /// A keeper's answer for task A, sealed to the enclave's H: what a relay could replay.
+    fn answer_for(task: B256, h: &[u8; 32], purpose: &str, value: &[u8]) -> ReleaseAnswer {
+        ReleaseAnswer {
+            task_id: task,
+            secrets: vec![decloud_sms::wire::ReleasedSecret {
+                purpose: purpose.into(),
+                version: 1,
+                sealed: seal::seal(h, &seal::release_info(purpose, 31337, task), value).unwrap(),
+            }],
+            attestation: decloud_sms::wire::Attestation {
+                task_id: task,
+                enclave: Address::ZERO,
+                measurement: B256::ZERO,
+                tcb_status: 0,
+                expiry: 0,
+                signer: Address::ZERO,
+                signature: Bytes::new(),
+            },
+        }
+    }
+
+    #[test]
+    fn a_keeper_answer_replayed_from_another_task_opens_nothing() {
+        let (h, h_public) = seal::generate_keypair().unwrap();
+        let group = keepers::KeeperGroup::new(
+            0,
+            2,
+            (1..=3u8)
+                .map(|i| keepers::Keeper {
+                    address: Address::repeat_byte(i),
+                    hpke_public_key: String::new(),
+                })
+                .collect(),
+        )
+        .unwrap();
+        let purpose = "requester-secret:token";
+        let (task_a, task_b) = (B256::repeat_byte(0xa), B256::repeat_byte(0xb));
+        let shares = keepers::split(&group, b"s3cr3t").unwrap();
+        // Answers of this task open and two shares rebuild the secret.
+        let a0 = open_answer(
+            &h,
+            31337,
+            task_a,
+            &answer_for(task_a, &h_public, purpose, &shares[0]),
+        )
+        .unwrap();
+        let a1 = open_answer(
+            &h,
+            31337,
+            task_a,
+            &answer_for(task_a, &h_public, purpose, &shares[1]),
+        )
+        .unwrap();
+        let opened = rebuild([&a0, &a1].into_iter(), &[]).unwrap();
+        assert_eq!(opened.files, vec![("token".to_owned(), b"s3cr3t".to_vec())]);
+        // Keeper 1's answer for task A replayed into task B, even relabelled as B's: refused.
+        let mut replayed = answer_for(task_a, &h_public, purpose, &shares[1]);
+        replayed.task_id = task_b;
+        let e = open_answer(&h, 31337, task_b, &replayed).unwrap_err();
+        assert!(e.contains("sealed to another key or task"), "{e}");
+        // So task B has one share of two: nothing is opened and the reason says so.
+        let b0 = open_answer(
+            &h,
+            31337,
+            task_b,
+            &answer_for(task_b, &h_public, purpose, &shares[0]),
+        )
+        .unwrap();
+        let e = rebuild([&b0].into_iter(), &[format!("keeper-2: {e}")])
+            .err()
+            .unwrap();
+        assert!(
+            e.reason.contains("only 1 of the 2 keeper shares") && e.reason.contains("keeper-2"),
+            "{}",
+            e.reason
+        );
+    }
+
     #[test]
     fn secrets_are_laid_out_read_only_and_removed() {
         let files = vec![("token".to_owned(), b"v".to_vec())];
