@@ -11,7 +11,7 @@ use decloud_chain::client::Client;
 use decloud_client::resource::{self, Kind, Resource};
 
 use super::print_resource;
-use crate::cmd::shared::{SignerOpts, SmsOpts, parse_b256, print_json, spinner};
+use crate::cmd::shared::{KeeperOpts, SignerOpts, SmsOpts, parse_b256, print_json, spinner};
 
 /// Where `decloud dataset encrypt` keeps the identity that opens the dataset of `checksum`.
 fn dataset_key_path(home: &Path, checksum: B256) -> PathBuf {
@@ -149,6 +149,8 @@ pub(crate) struct DatasetDeploy {
     #[command(flatten)]
     sms: SmsOpts,
     #[command(flatten)]
+    keepers: KeeperOpts,
+    #[command(flatten)]
     signer: SignerOpts,
 }
 
@@ -222,7 +224,11 @@ pub(super) async fn dataset(args: DatasetDeploy, home: &Path, json: bool) -> any
             .unwrap_or_else(|| dataset_key_path(home, checksum));
         let identity = decloud_age::Identity::read_file(&key)
             .context("the dataset's key (pass --key FILE, the identity that opens the file)")?;
-        Some((identity, args.sms.client(home)?))
+        let holders = match args.keepers.clients()? {
+            Some((keepers, k)) => KeyHolders::Keepers(keepers, k),
+            None => KeyHolders::Sms(args.sms.client(home)?),
+        };
+        Some((identity, holders))
     } else {
         None
     };
@@ -231,12 +237,35 @@ pub(super) async fn dataset(args: DatasetDeploy, home: &Path, json: bool) -> any
     let tx = resource::dataset_registration(&client, name, uri, checksum).await?;
     let (resource, transaction) = deploy(&client, Kind::Dataset, tx, json).await?;
     let pushed = match encrypted {
-        Some((identity, sms)) => {
+        Some((identity, holders)) => {
             let signer = client.signer().context("deploying needs a wallet")?;
             let bar = spinner("giving the dataset's key to the SMS", json);
-            let info =
-                decloud_client::secret::push_dataset_key(&sms, signer, resource.address, &identity)
-                    .await;
+            let info = match holders {
+                KeyHolders::Sms(sms) => {
+                    decloud_client::secret::push_dataset_key(
+                        &sms,
+                        signer,
+                        resource.address,
+                        &identity,
+                    )
+                    .await
+                }
+                KeyHolders::Keepers(keepers, k) => {
+                    decloud_client::secret::push_dataset_key_to_keepers(
+                        &keepers,
+                        k,
+                        signer,
+                        resource.address,
+                        &identity,
+                    )
+                    .await
+                    .and_then(|mut all| {
+                        all.drain(..).next().ok_or_else(|| {
+                            decloud_client::secret::SmsClientError::Invalid("no keeper".into())
+                        })
+                    })
+                }
+            };
             bar.finish_and_clear();
             Some(info.with_context(|| {
                 format!(
@@ -248,6 +277,12 @@ pub(super) async fn dataset(args: DatasetDeploy, home: &Path, json: bool) -> any
         None => None,
     };
     print_deployed(Kind::Dataset, &resource, transaction, pushed.as_ref(), json)
+}
+
+/// Where a dataset's key goes: whole to one SMS, or split among keepers.
+enum KeyHolders {
+    Sms(decloud_client::secret::SmsClient),
+    Keepers(Vec<decloud_client::secret::SmsClient>, usize),
 }
 
 /// Runs `decloud dataset encrypt`.
