@@ -544,6 +544,29 @@ impl Pool {
         .await?)
     }
 
+    /// Registers a **local** dataset of [`DATASET_OWNER`]: its checksum, never its bytes
+    /// (uri [`decloud_worker::LOCAL_DATASET_URI`]); only a worker holding it at a local
+    /// path runs its tasks.
+    pub async fn deploy_local_dataset(
+        &self,
+        name: &str,
+        bytes: &[u8],
+    ) -> Result<Address, PoolError> {
+        let owner = Client::connect(
+            &self.profile,
+            None,
+            Some(decloud_chain::accounts::dev_signer(DATASET_OWNER)),
+        )
+        .await?;
+        Ok(decloud_chain::actions::register_dataset(
+            &owner,
+            name,
+            decloud_worker::LOCAL_DATASET_URI,
+            B256::from(ContentHash::of(bytes).0),
+        )
+        .await?)
+    }
+
     fn next_salt(&self) -> B256 {
         let n = self.salt.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let mut salt = B256::random();
@@ -627,9 +650,11 @@ impl Pool {
         let dataset_order = if request.dataset == Address::ZERO {
             DatasetOrder::none()
         } else {
+            // The owner's order names this pool: its data goes nowhere else.
             let mut o = DatasetOrder {
                 dataset: request.dataset,
                 dataset_price: U256::ZERO,
+                workerpool_restrict: self.workerpool,
                 volume: request.volume,
                 salt: self.next_salt(),
                 ..Default::default()

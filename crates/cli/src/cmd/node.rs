@@ -337,6 +337,32 @@ struct WorkerArgs {
     /// [default: this node's SMS with --sms].
     #[arg(long = "sms-url", value_name = "URL")]
     sms_urls: Vec<String>,
+    /// A local dataset these workers hold (`decloud dataset deploy --local PATH` registered
+    /// it): its tasks read it from PATH, checked against its checksum, and it is never
+    /// uploaded. Repeat it per dataset. Confine the dataset to these workers in the pool
+    /// (private, owner = you) so no other worker is handed its tasks.
+    #[arg(long = "data", value_name = "0xDATASET=PATH", value_parser = parse_local_data)]
+    local_data: Vec<(alloy::primitives::Address, std::path::PathBuf)>,
+}
+
+/// Parses `0xDATASET=PATH` (the file must exist).
+fn parse_local_data(
+    text: &str,
+) -> Result<(alloy::primitives::Address, std::path::PathBuf), String> {
+    let (address, path) = text
+        .split_once('=')
+        .ok_or("expected 0xDATASET=PATH, e.g. --data 0x5f1c...=/data/prices.csv")?;
+    let address = address
+        .parse()
+        .map_err(|_| format!("{address} is not a dataset address (0x and 40 hex digits)"))?;
+    let path = std::path::PathBuf::from(path);
+    if !path.is_file() {
+        return Err(format!(
+            "{} is not a file: give the dataset's local path",
+            path.display()
+        ));
+    }
+    Ok((address, path))
 }
 
 /// Logs of the services on stderr (`RUST_LOG` overrides the level).
@@ -516,6 +542,7 @@ pub(crate) async fn run(args: NodeArgs, home: &Path) -> anyhow::Result<()> {
         set.allow_private_hosts = workers.allow_private_hosts.unwrap_or(profile.is_devnet());
         set.tee = workers.tee;
         set.sms_urls = workers.sms_urls.clone();
+        set.local_data = workers.local_data.clone();
         if set.tee.is_some() && set.sms_urls.is_empty() && !sms.sms && !sms.keeper {
             bail!(
                 "--tee needs a key holder: add --sms to run one here, or --sms-url URL (once per SMS)"

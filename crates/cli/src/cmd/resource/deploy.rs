@@ -27,8 +27,13 @@ pub(super) struct ContentOpts {
     #[arg(long)]
     name: String,
     /// Where workers download it from (the app's module, the encrypted dataset).
-    #[arg(long, required_unless_present = "upload")]
+    #[arg(long, required_unless_present_any = ["upload", "local"])]
     uri: Option<String>,
+    /// (Datasets) A local dataset: register the checksum of the file at PATH and never upload
+    /// it; only your own workers, started with `decloud node --data 0xDATASET=PATH`, run its
+    /// tasks (the code goes to the data).
+    #[arg(long, value_name = "PATH", conflicts_with_all = ["uri", "upload", "checksum", "file"])]
+    local: Option<PathBuf>,
     /// Upload --file to this storage location (a `decloud node --storage` at
     /// http://host:7700/blobs, s3://bucket/prefix, a directory) and register its URL there.
     #[arg(long, value_name = "STORE", requires = "file", conflicts_with = "uri")]
@@ -39,7 +44,7 @@ pub(super) struct ContentOpts {
 
 /// The checksum of a module or dataset: given, or computed from the file.
 #[derive(Args, Clone, Debug)]
-#[group(required = true, multiple = false)]
+#[group(required = false, multiple = false)]
 pub(super) struct ChecksumOpts {
     /// sha256 of the content (32 bytes of hex).
     #[arg(long, value_name = "HEX")]
@@ -52,10 +57,11 @@ pub(super) struct ChecksumOpts {
 impl ContentOpts {
     /// The checksum to register: given, or the file's.
     fn checksum(&self) -> anyhow::Result<B256> {
-        let checksum = match (&self.checksum.checksum, &self.checksum.file) {
-            (Some(hex), _) => parse_b256(hex, "checksum")?,
-            (None, Some(file)) => resource::checksum_of(file)?,
-            (None, None) => bail!("pass --checksum or --file"),
+        let checksum = match (&self.checksum.checksum, &self.checksum.file, &self.local) {
+            (Some(hex), _, _) => parse_b256(hex, "checksum")?,
+            (None, Some(file), _) => resource::checksum_of(file)?,
+            (None, None, Some(local)) => resource::checksum_of(local)?,
+            (None, None, None) => bail!("pass --checksum or --file"),
         };
         if checksum.is_zero() {
             bail!("the checksum is zero: pass the sha256 of the content");
@@ -67,6 +73,13 @@ impl ContentOpts {
     /// register.
     async fn resolve(self) -> anyhow::Result<(String, String, B256)> {
         let checksum = self.checksum()?;
+        if self.local.is_some() {
+            return Ok((
+                self.name,
+                decloud_worker::LOCAL_DATASET_URI.to_owned(),
+                checksum,
+            ));
+        }
         let uri = match (&self.upload, self.uri) {
             (None, Some(uri)) => uri,
             (Some(store), _) => {
@@ -186,6 +199,9 @@ pub(crate) struct WorkerpoolDeploy {
 
 /// Runs `decloud app deploy`.
 pub(super) async fn app(args: AppDeploy, home: &Path, json: bool) -> anyhow::Result<()> {
+    if args.content.local.is_some() {
+        bail!("an app can't be local: its workers download it; upload it (--upload) or give --uri");
+    }
     let (name, uri, checksum) = args.content.resolve().await?;
     let mrenclave = match args.mrenclave {
         Some(hex) => parse_b256(&hex, "mrenclave")?,
