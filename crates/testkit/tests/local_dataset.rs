@@ -15,7 +15,7 @@ use alloy::signers::local::PrivateKeySigner;
 use decloud_chain::client::Client;
 use decloud_chain::contracts::IHub;
 use decloud_testkit::Devnet;
-use decloud_testkit::fixtures::{self, eventually};
+use decloud_testkit::fixtures;
 use decloud_testkit::logs::contains;
 use decloud_testkit::pool::{DealRequest, Pool, PoolOptions, admit};
 use serde_json::{Value, json};
