@@ -33,6 +33,56 @@ pub async fn push_secret(
     sms.push_requester_secret(owner, name, value, now()).await
 }
 
+/// Splits `owner`'s named secret `name` `threshold`-of-n among `keepers` (n = their number):
+/// each keeper gets only its share.
+pub async fn push_secret_to_keepers(
+    keepers: &[SmsClient],
+    threshold: usize,
+    owner: &PrivateKeySigner,
+    name: &str,
+    value: &[u8],
+) -> Result<Vec<SecretInfo>, SmsClientError> {
+    decloud_sms::api::check_name(name).map_err(|e| SmsClientError::Invalid(e.to_string()))?;
+    if value.is_empty() {
+        return Err(SmsClientError::Invalid(
+            "the secret is empty: give its value with --file or on standard input".into(),
+        ));
+    }
+    decloud_sms::client::push_to_keepers(
+        keepers,
+        threshold,
+        owner,
+        SecretKind::RequesterSecret,
+        owner.address(),
+        name,
+        value,
+        now(),
+    )
+    .await
+}
+
+/// Splits the key of `dataset` `threshold`-of-n among `keepers`: what `decloud dataset deploy
+/// --encrypted --keepers ...` calls.
+pub async fn push_dataset_key_to_keepers(
+    keepers: &[SmsClient],
+    threshold: usize,
+    owner: &PrivateKeySigner,
+    dataset: Address,
+    identity: &decloud_age::Identity,
+) -> Result<Vec<SecretInfo>, SmsClientError> {
+    decloud_sms::client::push_to_keepers(
+        keepers,
+        threshold,
+        owner,
+        SecretKind::DatasetKey,
+        dataset,
+        DATASET_KEY_NAME,
+        identity.to_secret_string().as_bytes(),
+        now(),
+    )
+    .await
+}
+
 /// What the SMS holds for `owner`'s named secret `name` (never its value).
 pub async fn show_secret(
     sms: &SmsClient,

@@ -138,6 +138,9 @@ pub struct WorkersConfig {
     pub tee: Option<decloud_tee::TeeKind>,
     /// The key holders (SMS) their TEE tasks ask (empty: this node's SMS).
     pub sms_urls: Vec<String>,
+    /// Local datasets they hold (`--data 0xDATASET=PATH`), read from the path, never
+    /// downloaded.
+    pub local_data: Vec<(alloy::primitives::Address, std::path::PathBuf)>,
 }
 
 impl WorkersConfig {
@@ -155,6 +158,7 @@ impl WorkersConfig {
             claim_wait: Duration::from_secs(25),
             tee: None,
             sms_urls: Vec::new(),
+            local_data: Vec::new(),
         }
     }
 }
@@ -341,6 +345,7 @@ impl Node {
         config.allow_private_hosts = set.allow_private_hosts;
         config.stake_reserve = set.stake_reserve;
         config.claim_wait = set.claim_wait;
+        config.local_data = set.local_data.clone();
         if let Some(kind) = set.tee {
             let attester: std::sync::Arc<dyn decloud_tee::Attester> = match kind {
                 // Refused on any chain that is not a devnet.

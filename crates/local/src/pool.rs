@@ -81,6 +81,9 @@ pub struct PoolOptions {
     /// The RPC URL the workers use instead of the devnet's (a test puts a proxy there to cut
     /// the workers off the chain while the scheduler still reaches it).
     pub worker_rpc: Option<String>,
+    /// With [`Self::tee`]: run this many keepers (SMS nodes with `--keeper`, each a registered
+    /// attester) instead of one SMS, and give the workers all of them as key holders.
+    pub keepers: usize,
 }
 
 impl std::fmt::Debug for PoolOptions {
@@ -100,6 +103,7 @@ impl std::fmt::Debug for PoolOptions {
             .field("client_cas", &self.client_cas.len())
             .field("tee", &self.tee)
             .field("worker_rpc", &self.worker_rpc)
+            .field("keepers", &self.keepers)
             .field(
                 "pool_admin_password",
                 &self.pool_admin_password.as_ref().map(|_| "<set>"),
@@ -125,6 +129,7 @@ impl Default for PoolOptions {
             pool_admin_password: None,
             tee: None,
             worker_rpc: None,
+            keepers: 0,
         }
     }
 }
@@ -157,6 +162,8 @@ pub struct DealRequest {
     pub random: bool,
     /// More members of `params` (e.g. a proxy task's `"oracle"` destination).
     pub extra_params: Vec<(String, serde_json::Value)>,
+    /// With [`Self::tee`]: the attestations the hub requires (k registered attesters).
+    pub attestations: usize,
 }
 
 impl DealRequest {
@@ -175,6 +182,7 @@ impl DealRequest {
             secrets: Vec::new(),
             random: false,
             extra_params: Vec::new(),
+            attestations: 1,
         }
     }
 
@@ -193,6 +201,13 @@ impl DealRequest {
     /// A TEE deal (one attestation): no replication, the result signed by the enclave.
     pub fn tee(mut self) -> Self {
         self.tee = true;
+        self
+    }
+
+    /// A TEE deal whose result needs `k` attestations (k keepers' signatures).
+    pub fn attestations(mut self, k: usize) -> Self {
+        self.tee = true;
+        self.attestations = k;
         self
     }
 
@@ -270,6 +285,8 @@ pub struct Pool {
     options: PoolOptions,
     // Field order matters: the services stop before their directory is deleted.
     node: Node,
+    keepers: Vec<Option<decloud_sms::RunningSms>>,
+    keeper_urls: Vec<String>,
     worker_keys: Vec<PrivateKeySigner>,
     dir: TempDir,
     salt: std::sync::atomic::AtomicU64,
@@ -331,7 +348,29 @@ impl Pool {
         workers.stake_reserve = options.workerpool_price * U256::from(300);
         workers.claim_wait = Duration::from_secs(5);
         workers.tee = options.tee;
+        let mut keepers = Vec::new();
+        if let (Some(tee), n @ 1..) = (options.tee, options.keepers) {
+            for i in 0..n {
+                let keeper = decloud_sms::start(decloud_sms::SmsConfig {
+                    listen: ([127, 0, 0, 1], 0).into(),
+                    database_url: format!(
+                        "sqlite://{}",
+                        dir.path().join(format!("keeper-{i}.db")).display()
+                    ),
+                    profile: profile.clone(),
+                    signer: attester(devnet).await?,
+                    key_path: dir.path().join(format!("tls/keeper-{i}-seal.key")),
+                    tee,
+                    transport: transport.clone(),
+                    keeper: true,
+                })
+                .await?;
+                workers.sms_urls.push(keeper.url());
+                keepers.push(Some(keeper));
+            }
+        }
         let sms = match options.tee {
+            Some(_) if options.keepers > 0 => None,
             Some(tee) => Some(decloud_sms::SmsConfig {
                 listen: ([127, 0, 0, 1], 0).into(),
                 database_url: format!("sqlite://{}", dir.path().join("sms.db").display()),
@@ -340,6 +379,7 @@ impl Pool {
                 key_path: dir.path().join("tls/sms-seal.key"),
                 tee,
                 transport: transport.clone(),
+                keeper: false,
             }),
             None => None,
         };
@@ -371,6 +411,8 @@ impl Pool {
             storage_url,
             options,
             node,
+            keeper_urls: keepers.iter().flatten().map(|k| k.url()).collect(),
+            keepers,
             worker_keys,
             dir,
             salt: std::sync::atomic::AtomicU64::new(1),
@@ -391,6 +433,19 @@ impl Pool {
     /// workers' state): what a test scans for leaked secrets.
     pub fn data_dir(&self) -> &std::path::Path {
         self.dir.path()
+    }
+
+    /// The keepers' URLs, in order (a stopped keeper's is still listed), with
+    /// [`PoolOptions::keepers`].
+    pub fn keeper_urls(&self) -> Vec<String> {
+        self.keeper_urls.clone()
+    }
+
+    /// Stops keeper `i` (a keeper down: its shares are out of reach until it is back).
+    pub async fn stop_keeper(&mut self, i: usize) {
+        if let Some(keeper) = self.keepers.get_mut(i).and_then(Option::take) {
+            keeper.stop().await;
+        }
     }
 
     /// The SMS's URL, with [`PoolOptions::tee`].
@@ -508,6 +563,29 @@ impl Pool {
         .await?)
     }
 
+    /// Registers a **local** dataset of [`DATASET_OWNER`]: its checksum, never its bytes
+    /// (uri [`decloud_worker::LOCAL_DATASET_URI`]); only a worker holding it at a local
+    /// path runs its tasks.
+    pub async fn deploy_local_dataset(
+        &self,
+        name: &str,
+        bytes: &[u8],
+    ) -> Result<Address, PoolError> {
+        let owner = Client::connect(
+            &self.profile,
+            None,
+            Some(decloud_chain::accounts::dev_signer(DATASET_OWNER)),
+        )
+        .await?;
+        Ok(decloud_chain::actions::register_dataset(
+            &owner,
+            name,
+            decloud_worker::LOCAL_DATASET_URI,
+            B256::from(ContentHash::of(bytes).0),
+        )
+        .await?)
+    }
+
     fn next_salt(&self) -> B256 {
         let n = self.salt.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let mut salt = B256::random();
@@ -526,7 +604,9 @@ impl Pool {
         .await?;
         let domain = requester.domain();
         let mut tag = if request.tee {
-            Tag::TEE
+            Tag::TEE.union(decloud_protocol::tee::tag_for_attestations(
+                request.attestations.max(1),
+            )?)
         } else {
             Tag::default()
         };
@@ -595,9 +675,11 @@ impl Pool {
         let dataset_order = if request.dataset == Address::ZERO {
             DatasetOrder::none()
         } else {
+            // The owner's order names this pool: its data goes nowhere else.
             let mut o = DatasetOrder {
                 dataset: request.dataset,
                 dataset_price: U256::ZERO,
+                workerpool_restrict: self.workerpool,
                 volume: request.volume,
                 salt: self.next_salt(),
                 ..Default::default()

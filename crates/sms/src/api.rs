@@ -68,6 +68,8 @@ pub struct AppState {
     pub tee: TeeKind,
     /// The `/health` line naming it.
     pub announcement: String,
+    /// A keeper holds only its shares of k-of-n splits.
+    pub keeper: bool,
 }
 
 impl ApiError for SmsError {
@@ -132,6 +134,7 @@ async fn info(State(state): State<AppState>) -> Json<SmsInfo> {
         hpke_public_key: hex::encode(state.key.hpke_public()),
         tee: state.tee,
         max_secret_bytes: MAX_SECRET_BYTES,
+        keeper: state.keeper,
     })
 }
 
@@ -260,6 +263,9 @@ async fn write(
             "a result recipient is an age public key (age1...): make one with `decloud result keygen`".into(),
         ));
     }
+    if state.keeper && put.kind != SecretKind::ResultRecipient {
+        check_share(&state, &value)?;
+    }
     let meta = SecretMeta {
         kind: put.kind,
         object: put.object,
@@ -299,6 +305,28 @@ async fn write(
             updated_at: Some(meta.updated_at),
         }),
     ))
+}
+
+/// A keeper stores a secret only as its own share of a k-of-n split, consistent with the
+/// owner's Feldman commitments: it never holds a whole key, and a share meant for another
+/// keeper (which would give it two) is refused.
+fn check_share(state: &AppState, value: &[u8]) -> Result<(), SmsError> {
+    let share = crate::keepers::Share::decode(value).map_err(|_| {
+        SmsError::BadRequest(
+            "this SMS is a keeper and holds only shares: split the secret among the keepers with --keepers URL,URL,... --threshold K".into(),
+        )
+    })?;
+    let me = state.signer.address();
+    if share.keeper != me {
+        return Err(SmsError::Forbidden(format!(
+            "share {} is for keeper {}, not this keeper {me}: send each keeper its own share",
+            share.index, share.keeper
+        )));
+    }
+    share
+        .verify()
+        .map_err(|e| SmsError::BadRequest(format!("{e}; nothing was stored")))?;
+    Ok(())
 }
 
 fn too_big(len: usize) -> SmsError {

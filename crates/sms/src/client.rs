@@ -324,3 +324,82 @@ pub fn sign_write(
         sealed,
     })
 }
+
+/// The keeper group of `keepers` (each must say it is a keeper), in this order, with threshold
+/// `threshold` at `epoch`.
+pub async fn keeper_group(
+    keepers: &[SmsClient],
+    threshold: usize,
+    epoch: u64,
+) -> Result<(crate::keepers::KeeperGroup, Vec<SmsInfo>), SmsClientError> {
+    let mut infos = Vec::with_capacity(keepers.len());
+    for sms in keepers {
+        let info = sms.info().await?;
+        if !info.keeper {
+            return Err(SmsClientError::Invalid(format!(
+                "the SMS at {} is not a keeper: start it with `decloud node --keeper`, or push to it alone with --sms",
+                sms.url()
+            )));
+        }
+        if let Some(first) = infos.first().map(|i: &SmsInfo| (i.chain_id, i.hub))
+            && first != (info.chain_id, info.hub)
+        {
+            return Err(SmsClientError::Invalid(format!(
+                "the keeper at {} serves chain {} (hub {}), not the others' chain {} (hub {}): check --keepers",
+                sms.url(),
+                info.chain_id,
+                info.hub,
+                first.0,
+                first.1
+            )));
+        }
+        infos.push(info);
+    }
+    let members = infos
+        .iter()
+        .map(|i| crate::keepers::Keeper {
+            address: i.attester,
+            hpke_public_key: i.hpke_public_key.clone(),
+        })
+        .collect();
+    let group = crate::keepers::KeeperGroup::new(epoch, threshold, members)
+        .map_err(|e| SmsClientError::Invalid(e.to_string()))?;
+    Ok((group, infos))
+}
+
+/// Splits `value` k-of-n among `keepers` (k = `threshold`, n = their number) and writes share
+/// i, sealed to keeper i, as `owner`'s secret `(kind, object, name)` at keeper i. Every keeper
+/// must answer: a secret is split for a whole group or not at all (a keeper that refuses
+/// leaves the others with shares nobody can use below k; push again to rotate).
+#[allow(clippy::too_many_arguments)]
+pub async fn push_to_keepers(
+    keepers: &[SmsClient],
+    threshold: usize,
+    owner: &PrivateKeySigner,
+    kind: SecretKind,
+    object: Address,
+    name: &str,
+    value: &[u8],
+    now: u64,
+) -> Result<Vec<SecretInfo>, SmsClientError> {
+    // The share's header, commitments and tag must fit in a keeper's 64 KiB.
+    let overhead = 512;
+    if value.len() + overhead > MAX_SECRET_BYTES {
+        return Err(SmsClientError::Invalid(format!(
+            "the secret is {} bytes: split among keepers it must be at most {} bytes; store a key to the data, not the data",
+            value.len(),
+            MAX_SECRET_BYTES - overhead
+        )));
+    }
+    let (group, _) = keeper_group(keepers, threshold, 0).await?;
+    let shares =
+        crate::keepers::split(&group, value).map_err(|e| SmsClientError::Invalid(e.to_string()))?;
+    let mut written = Vec::with_capacity(shares.len());
+    for (sms, share) in keepers.iter().zip(&shares) {
+        let w = sms
+            .prepare_write(owner, kind, object, name, share, now)
+            .await?;
+        written.push(sms.write(&w).await?);
+    }
+    Ok(written)
+}

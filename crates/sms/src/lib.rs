@@ -11,6 +11,7 @@
 pub mod api;
 pub mod chain;
 pub mod client;
+pub mod keepers;
 pub mod seal;
 pub mod store;
 pub mod wire;
@@ -105,6 +106,10 @@ pub struct SmsConfig {
     pub tee: TeeKind,
     /// TLS with the SMS's key, or plain HTTP on a devnet.
     pub transport: decloud_service::transport::Transport,
+    /// Run as one keeper of a group (`decloud node --keeper`): every secret but a result
+    /// recipient must be this keeper's share of a k-of-n split, consistent with its
+    /// commitments; a whole secret is refused.
+    pub keeper: bool,
 }
 
 /// A running SMS. Dropping it stops the server.
@@ -172,6 +177,7 @@ pub async fn start(config: SmsConfig) -> Result<RunningSms, SmsError> {
         appraiser: Arc::new(appraiser),
         tee: config.tee,
         announcement: announcement.clone(),
+        keeper: config.keeper,
     };
     let service = Service::serve_on(
         config.listen,
@@ -184,7 +190,7 @@ pub async fn start(config: SmsConfig) -> Result<RunningSms, SmsError> {
         addr: config.listen,
         source,
     })?;
-    tracing::info!(url = %service.pinned_url(), tee = %announcement, "sms listening");
+    tracing::info!(url = %service.pinned_url(), tee = %announcement, keeper = config.keeper, "sms listening");
     Ok(RunningSms {
         service,
         announcement,

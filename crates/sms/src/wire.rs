@@ -22,6 +22,9 @@ pub struct SmsInfo {
     pub tee: TeeKind,
     /// The largest secret, in bytes.
     pub max_secret_bytes: usize,
+    /// Whether it is a keeper: it holds only shares of k-of-n splits (`--keepers`).
+    #[serde(default)]
+    pub keeper: bool,
 }
 
 /// An owner's write nonce.

@@ -54,6 +54,7 @@ impl Fixture {
             signer: PrivateKeySigner::random(),
             key_path: dir.path().join("tls/sms-seal.key"),
             tee: TeeKind::Sim,
+            keeper: false,
             transport: decloud_service::transport::Transport::ephemeral(),
         })
         .await
@@ -637,6 +638,7 @@ async fn sim_is_refused_off_devnet() {
         signer: PrivateKeySigner::random(),
         key_path: dir.path().join("sms-seal.key"),
         tee: TeeKind::Sim,
+        keeper: false,
         transport: decloud_service::transport::Transport::ephemeral(),
     })
     .await;

@@ -303,6 +303,27 @@ async fn fetch_resource(ctx: &Context, resource: &Resource, dest: &Path) -> Resu
     Ok(())
 }
 
+/// Copies a local dataset from where its owner keeps it into the task's input, checking it
+/// against the registered checksum: the bytes stay on this machine.
+fn copy_local(dataset: &Resource, source: &Path, dest: &Path) -> Result<(), Failure> {
+    let bytes = std::fs::read(source).map_err(|e| {
+        fail(format!(
+            "cannot read the local dataset {} at {}: {e}; check --data",
+            dataset.address,
+            source.display()
+        ))
+    })?;
+    let actual = ContentHash::of(&bytes);
+    if actual.0 != dataset.checksum.0 {
+        return Err(fail(format!(
+            "the local dataset at {} does not match its registered checksum {} (it hashes to {actual}): refusing to run it",
+            source.display(),
+            dataset.checksum
+        )));
+    }
+    std::fs::write(dest, &bytes).map_err(|e| fail(format!("cannot lay out the local dataset: {e}")))
+}
+
 /// An app ready to run: its module on disk (checked against `module_checksum` when it was
 /// downloaded) and how it starts.
 struct PreparedApp {
@@ -453,7 +474,21 @@ pub(crate) async fn compute(
         let name = safe_file_name(&dataset.name, "dataset");
         let path = input.join(&name);
         // The checksum checked is the ciphertext's (what is registered).
-        fetch_resource(ctx, dataset, &path).await?;
+        let local = ctx
+            .config
+            .local_data
+            .iter()
+            .find(|(address, _)| *address == dataset.address);
+        match local {
+            Some((_, source)) => copy_local(dataset, source, &path)?,
+            None if dataset.uri.starts_with(crate::LOCAL_DATASET_URI) => {
+                return Err(fail(format!(
+                    "dataset {} is local to its owner's machines and this worker does not hold it: only a worker started with --data {}=PATH runs its tasks (confine it to the owner's workers)",
+                    dataset.address, dataset.address
+                )));
+            }
+            None => fetch_resource(ctx, dataset, &path).await?,
+        }
         if let Some(key) = enclave.as_ref().and_then(|e| e.dataset_key) {
             let sealed =
                 std::fs::read(&path).map_err(|e| fail(format!("cannot read the dataset: {e}")))?;

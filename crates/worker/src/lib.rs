@@ -79,7 +79,15 @@ pub struct WorkerConfig {
     /// TEE tasks: the enclave's backend and the key holders; `None` (the default): the worker
     /// fails every TEE task it is handed.
     pub tee: Option<TeeConfig>,
+    /// Local datasets this worker holds (`--data 0xDATASET=PATH`): their tasks read them from
+    /// the path (checked against the registered checksum) and they are never downloaded.
+    pub local_data: Vec<(Address, PathBuf)>,
 }
+
+/// The uri of a **local** dataset: registered with its checksum, never uploaded. Only its
+/// owner's workers, which hold it at a local path (`decloud node --data 0xDATASET=PATH`), run
+/// its tasks (docs/confidential.md, "Local datasets").
+pub const LOCAL_DATASET_URI: &str = "local:";
 
 /// How a worker runs TEE tasks (docs/confidential.md, "The TEE worker").
 #[derive(Clone)]
@@ -128,6 +136,7 @@ impl WorkerConfig {
             stake_reserve: U256::ZERO,
             allow_private_hosts: false,
             tee: None,
+            local_data: Vec::new(),
         }
     }
 }

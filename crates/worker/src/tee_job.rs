@@ -23,6 +23,7 @@ use decloud_protocol::Tag;
 use decloud_protocol::pool::Assignment;
 use decloud_protocol::result::{commitment, sign_enclave};
 use decloud_protocol::tee::{SignedAttestation, attestations_required, enclave_evidence};
+use decloud_sms::keepers;
 use decloud_sms::seal::{self, HpkePrivateKey};
 use decloud_sms::{ReleaseAnswer, ReleaseRequest, SmsClient};
 use decloud_tee::{Attester, ReportDataFields};
@@ -104,59 +105,73 @@ pub(crate) async fn run(ctx: &Arc<Context>, a: &Assignment, resumed: bool) -> Re
         .map_err(|e| fail(format!("cannot make the enclave's key: {e}")))?;
     tracing::info!(task = %task_id, enclave = %enclave.address(), backend = %tee.attester.kind(), k, "TEE task: enclave keys made");
 
-    // A nonce and evidence per key holder: each binds its own nonce.
-    let mut asked = Vec::new();
-    let mut refusals = Vec::new();
-    for sms in &tee.key_holders {
-        let evidence = async {
-            let nonce = sms.challenge().await.map_err(|e| e.to_string())?.nonce;
-            let fields = ReportDataFields {
-                chain_id,
-                task_id,
-                app_checksum: app.checksum,
-                enclave: enclave.address(),
-                hpke_public_key: h_public,
-                nonce: nonce.0,
-            };
-            let evidence = tee
-                .attester
-                .evidence(&fields.report_data())
-                .map_err(|e| format!("the enclave's attester failed: {e}"))?;
-            Ok::<_, String>((nonce, evidence))
-        }
-        .await;
-        match evidence {
-            Ok(e) => asked.push((sms, e)),
-            Err(reason) => refusals.push(format!("{}: {reason}", sms.url())),
-        }
-    }
-
     let authorization = ctx
         .scheduler
         .enclave_authorization(task_id, enclave.address())
         .await
         .map_err(|e| fail(format!("the scheduler did not authorize the enclave: {e}")))?;
 
-    let mut answers = Vec::new();
-    for (sms, (nonce, evidence)) in asked {
-        let request = ReleaseRequest {
-            deal_id: a.deal_id,
-            index: a.index,
-            worker: ctx.address,
-            enclave: enclave.address(),
-            hpke_public_key: hex_encode(&h_public),
-            nonce,
-            evidence,
-            authorization: authorization.sign.clone(),
-        };
-        match sms.release(&request).await {
-            Ok(answer) => match checked(ctx, task_id, enclave.address(), &answer) {
-                Ok(attestation) => answers.push((answer, attestation)),
-                Err(reason) => refusals.push(format!("{}: {reason}", sms.url())),
-            },
-            Err(e) => refusals.push(format!("{}: {e}", sms.url())),
+    // Every key holder at once (keepers are independent; the slowest one sets the pace): a
+    // nonce, evidence binding it, the release.
+    let started = std::time::Instant::now();
+    let mut asks = tokio::task::JoinSet::new();
+    for (i, sms) in tee.key_holders.iter().enumerate() {
+        let sms = sms.clone();
+        let attester = tee.attester.clone();
+        let (worker, enclave_address) = (ctx.address, enclave.address());
+        let (deal_id, index, app_checksum) = (a.deal_id, a.index, app.checksum);
+        let authorization = authorization.sign.clone();
+        asks.spawn(async move {
+            let answer = async {
+                let nonce = sms.challenge().await.map_err(|e| e.to_string())?.nonce;
+                let fields = ReportDataFields {
+                    chain_id,
+                    task_id,
+                    app_checksum,
+                    enclave: enclave_address,
+                    hpke_public_key: h_public,
+                    nonce: nonce.0,
+                };
+                let evidence = attester
+                    .evidence(&fields.report_data())
+                    .map_err(|e| format!("the enclave's attester failed: {e}"))?;
+                let request = ReleaseRequest {
+                    deal_id,
+                    index,
+                    worker,
+                    enclave: enclave_address,
+                    hpke_public_key: hex_encode(&h_public),
+                    nonce,
+                    evidence,
+                    authorization,
+                };
+                sms.release(&request).await.map_err(|e| e.to_string())
+            }
+            .await;
+            (i, sms.url().to_owned(), answer)
+        });
+    }
+    let mut replies = Vec::new();
+    while let Some(joined) = asks.join_next().await {
+        if let Ok(reply) = joined {
+            replies.push(reply);
         }
     }
+    // In the configured order, so that which k attestations are sent does not depend on timing.
+    replies.sort_by_key(|(i, _, _)| *i);
+    let mut answers = Vec::new();
+    let mut refusals = Vec::new();
+    for (_, url, reply) in replies {
+        match reply.and_then(|answer| {
+            let attestation = checked(ctx, task_id, enclave.address(), &answer)?;
+            let opened = open_answer(&h_private, chain_id, task_id, &answer)?;
+            Ok((attestation, opened))
+        }) {
+            Ok(ok) => answers.push(ok),
+            Err(reason) => refusals.push(format!("{url}: {reason}")),
+        }
+    }
+    drop(h_private);
     if answers.len() < k {
         return Err(fail(format!(
             "only {} of the {k} key holder(s) the deal needs released its secrets ({}): not run, nothing contributed",
@@ -164,11 +179,11 @@ pub(crate) async fn run(ctx: &Arc<Context>, a: &Assignment, resumed: bool) -> Re
             refusals.join("; ")
         )));
     }
-    tracing::info!(task = %task_id, released_by = answers.len(), "TEE task: secrets released");
-
-    // Every key holder holds the same secrets (k-of-n shares come later): open the first.
-    let opened = open(&h_private, chain_id, task_id, &answers[0].0)?;
-    drop(h_private);
+    let opened = rebuild(answers.iter().map(|(_, o)| o), &refusals)?;
+    let released_by = answers.len();
+    let attestations: Vec<SignedAttestation> =
+        answers.into_iter().map(|(s, _)| s).take(k).collect();
+    tracing::info!(task = %task_id, released_by, ms = started.elapsed().as_millis() as u64, "TEE task: secrets released");
     let secrets = write_secrets(task_id, &opened.files)?;
     let enclave_inputs = crate::job::EnclaveInputs {
         secrets: &secrets.0,
@@ -188,8 +203,6 @@ pub(crate) async fn run(ctx: &Arc<Context>, a: &Assignment, resumed: bool) -> Re
     let enclave_sign = sign_enclave(&enclave, &c)
         .map_err(|e| fail(format!("the enclave cannot sign the result: {e}")))?;
     drop(enclave);
-    let attestations: Vec<SignedAttestation> =
-        answers.into_iter().map(|(_, s)| s).take(k).collect();
     let enclave_sign = enclave_evidence(&enclave_sign, &attestations)
         .map_err(|e| fail(format!("cannot pack the attestations: {e}")))?;
     let result = decloud_chain::contracts::IHub::FastResult {
@@ -262,46 +275,96 @@ fn seal_result(
     Ok(())
 }
 
-/// Opens every released secret with H.
-fn open(
+/// One key holder's released secrets, opened with H: `(purpose, value)`. A value that does not
+/// open makes the whole answer unusable (the key holder sealed to another key or task).
+fn open_answer(
     h: &HpkePrivateKey,
     chain_id: u64,
     task_id: B256,
     answer: &ReleaseAnswer,
+) -> Result<Vec<(String, Vec<u8>)>, String> {
+    answer
+        .secrets
+        .iter()
+        .map(|secret| {
+            let info = seal::release_info(&secret.purpose, chain_id, task_id);
+            seal::open(h, &info, &secret.sealed)
+                .map(|value| (secret.purpose.clone(), value))
+                .map_err(|_| {
+                    format!(
+                        "its secret {:?} does not open with the enclave's key: sealed to another key or task",
+                        secret.purpose
+                    )
+                })
+        })
+        .collect()
+}
+
+/// The secrets of every answer, one value per purpose: a purpose whose values are keeper shares
+/// is rebuilt from any k consistent ones (fewer: the task fails, saying which and why); a whole
+/// value (a lone SMS, a result recipient) is taken from the first key holder that has it.
+fn rebuild<'a>(
+    answers: impl Iterator<Item = &'a Vec<(String, Vec<u8>)>>,
+    refusals: &[String],
 ) -> Result<Opened, Failure> {
-    let mut opened = Opened::default();
-    for secret in &answer.secrets {
-        let info = seal::release_info(&secret.purpose, chain_id, task_id);
-        let value = seal::open(h, &info, &secret.sealed).map_err(|_| {
-            fail(format!(
-                "the released secret {:?} does not open with the enclave's key: the key holder sealed it to another key",
-                secret.purpose
-            ))
-        })?;
-        let purpose = secret.purpose.as_str();
-        if purpose == "dataset-key" {
-            let text = String::from_utf8(value).unwrap_or_default();
-            opened.dataset_key = Some(decloud_age::Identity::from_file_text(&text).map_err(|_| {
-                fail("the dataset's key is not an age identity: its owner must push it again (decloud dataset deploy --encrypted)")
-            })?);
-        } else if purpose == "result-recipient" {
-            let text = String::from_utf8(value).unwrap_or_default();
-            opened.recipient = Some(text.parse().map_err(|_| {
-                fail("the beneficiary's result recipient is not an age public key: it must push one again (decloud result keygen)")
-            })?);
-        } else if let Some(name) = purpose.strip_prefix("requester-secret:") {
-            opened.files.push((safe_name(name)?, value));
-        } else if let Some(name) = purpose.strip_prefix("app-secret:") {
-            opened
-                .files
-                .push((format!("app/{}", safe_name(name)?), value));
-        } else {
-            return Err(fail(format!(
-                "a key holder released a secret for an unknown purpose {purpose:?}: update the worker"
-            )));
+    let mut purposes: Vec<(String, Vec<&'a [u8]>)> = Vec::new();
+    for answer in answers {
+        for (purpose, value) in answer {
+            match purposes.iter_mut().find(|(p, _)| p == purpose) {
+                Some((_, values)) => values.push(value),
+                None => purposes.push((purpose.clone(), vec![value])),
+            }
         }
     }
+    let mut opened = Opened::default();
+    for (purpose, values) in purposes {
+        let value = if values.iter().any(|v| keepers::is_share(v)) {
+            let shares: Vec<keepers::Share> = values
+                .iter()
+                .filter_map(|v| keepers::Share::decode(v).ok())
+                .collect();
+            keepers::combine(&shares).map_err(|e| {
+                let why = if refusals.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", refusals.join("; "))
+                };
+                fail(format!(
+                    "the keepers' shares of {purpose} do not rebuild it: {e}{why}; nothing was opened, not run, nothing contributed"
+                ))
+            })?
+        } else {
+            values[0].to_vec()
+        };
+        add_secret(&mut opened, &purpose, value)?;
+    }
     Ok(opened)
+}
+
+/// Files one opened secret under its purpose.
+fn add_secret(opened: &mut Opened, purpose: &str, value: Vec<u8>) -> Result<(), Failure> {
+    if purpose == "dataset-key" {
+        let text = String::from_utf8(value).unwrap_or_default();
+        opened.dataset_key = Some(decloud_age::Identity::from_file_text(&text).map_err(|_| {
+            fail("the dataset's key is not an age identity: its owner must push it again (decloud dataset deploy --encrypted)")
+        })?);
+    } else if purpose == "result-recipient" {
+        let text = String::from_utf8(value).unwrap_or_default();
+        opened.recipient = Some(text.parse().map_err(|_| {
+            fail("the beneficiary's result recipient is not an age public key: it must push one again (decloud result keygen)")
+        })?);
+    } else if let Some(name) = purpose.strip_prefix("requester-secret:") {
+        opened.files.push((safe_name(name)?, value));
+    } else if let Some(name) = purpose.strip_prefix("app-secret:") {
+        opened
+            .files
+            .push((format!("app/{}", safe_name(name)?), value));
+    } else {
+        return Err(fail(format!(
+            "a key holder released a secret for an unknown purpose {purpose:?}: update the worker"
+        )));
+    }
+    Ok(())
 }
 
 /// A secret's name as a file name: the SMS's name rule (1 to 64 of `A-Z a-z 0-9 . _ -`, not
@@ -366,6 +429,84 @@ mod tests {
         for bad in ["", ".", "..", "../etc", "a/b", "x y", &"n".repeat(65)] {
             assert!(safe_name(bad).is_err(), "{bad:?} accepted");
         }
+    }
+
+    /// A keeper's answer for task A, sealed to the enclave's H: what a relay could replay.
+    fn answer_for(task: B256, h: &[u8; 32], purpose: &str, value: &[u8]) -> ReleaseAnswer {
+        ReleaseAnswer {
+            task_id: task,
+            secrets: vec![decloud_sms::wire::ReleasedSecret {
+                purpose: purpose.into(),
+                version: 1,
+                sealed: seal::seal(h, &seal::release_info(purpose, 31337, task), value).unwrap(),
+            }],
+            attestation: decloud_sms::wire::Attestation {
+                task_id: task,
+                enclave: Address::ZERO,
+                measurement: B256::ZERO,
+                tcb_status: 0,
+                expiry: 0,
+                signer: Address::ZERO,
+                signature: Bytes::new(),
+            },
+        }
+    }
+
+    #[test]
+    fn a_keeper_answer_replayed_from_another_task_opens_nothing() {
+        let (h, h_public) = seal::generate_keypair().unwrap();
+        let group = keepers::KeeperGroup::new(
+            0,
+            2,
+            (1..=3u8)
+                .map(|i| keepers::Keeper {
+                    address: Address::repeat_byte(i),
+                    hpke_public_key: String::new(),
+                })
+                .collect(),
+        )
+        .unwrap();
+        let purpose = "requester-secret:token";
+        let (task_a, task_b) = (B256::repeat_byte(0xa), B256::repeat_byte(0xb));
+        let shares = keepers::split(&group, b"s3cr3t").unwrap();
+        // Answers of this task open and two shares rebuild the secret.
+        let a0 = open_answer(
+            &h,
+            31337,
+            task_a,
+            &answer_for(task_a, &h_public, purpose, &shares[0]),
+        )
+        .unwrap();
+        let a1 = open_answer(
+            &h,
+            31337,
+            task_a,
+            &answer_for(task_a, &h_public, purpose, &shares[1]),
+        )
+        .unwrap();
+        let opened = rebuild([&a0, &a1].into_iter(), &[]).unwrap();
+        assert_eq!(opened.files, vec![("token".to_owned(), b"s3cr3t".to_vec())]);
+        // Keeper 1's answer for task A replayed into task B, even relabelled as B's: refused.
+        let mut replayed = answer_for(task_a, &h_public, purpose, &shares[1]);
+        replayed.task_id = task_b;
+        let e = open_answer(&h, 31337, task_b, &replayed).unwrap_err();
+        assert!(e.contains("sealed to another key or task"), "{e}");
+        // So task B has one share of two: nothing is opened and the reason says so.
+        let b0 = open_answer(
+            &h,
+            31337,
+            task_b,
+            &answer_for(task_b, &h_public, purpose, &shares[0]),
+        )
+        .unwrap();
+        let e = rebuild([&b0].into_iter(), &[format!("keeper-2: {e}")])
+            .err()
+            .unwrap();
+        assert!(
+            e.reason.contains("only 1 of the 2 keeper shares") && e.reason.contains("keeper-2"),
+            "{}",
+            e.reason
+        );
     }
 
     #[test]

@@ -23,7 +23,8 @@ use super::shared::{WalletOpts, stop_signals};
     decloud node --beacon --beacon-threshold 3 --beacon-members 5   # a devnet randomness beacon\n  \
     decloud node --signer --devnet-member 0 --signer-listen 127.0.0.1:7950   # an oracle committee signer\n  \
     decloud node --relay --relay-signer http://127.0.0.1:7950 --relay-signer http://127.0.0.1:7951 --wallet relayer\n  \
-    decloud node --scheduler --workerpool 0x5f1c... --wallet pool --workers 1 --tee sim --sms   # TEE tasks on a devnet\n\n\
+    decloud node --scheduler --workerpool 0x5f1c... --wallet pool --workers 1 --tee sim --sms   # TEE tasks on a devnet\n  \
+    decloud node --keeper --wallet keeper1 --sms-listen 127.0.0.1:7651   # one keeper of a k-of-n group\n\n\
     Each worker of --workers N has its own key in $DECLOUD_HOME/workers/worker-<i>/worker.key, made\n\
     on first start; on a devnet they are given ether and tokens, elsewhere fund them yourself.\n\n\
     Services speak TLS 1.3 with a key kept in $DECLOUD_HOME/tls/<service>.key and print their URL\n\
@@ -65,6 +66,12 @@ struct SmsArgs {
     /// releases them to attested TEE enclaves; it signs attestations with --wallet.
     #[arg(long)]
     sms: bool,
+    /// Run the SMS as one keeper of a k-of-n group (implies --sms): it stores only its own
+    /// share of each secret (owners split them with `--keepers URL,... --threshold K`), checks
+    /// each share against the owner's commitments, and appraises every release on its own.
+    /// Register its --wallet as an attester (`decloud attester register`) so the hub counts it.
+    #[arg(long)]
+    keeper: bool,
     /// Address the SMS listens on.
     #[arg(
         long = "sms-listen",
@@ -334,6 +341,32 @@ struct WorkerArgs {
     /// [default: this node's SMS with --sms].
     #[arg(long = "sms-url", value_name = "URL")]
     sms_urls: Vec<String>,
+    /// A local dataset these workers hold (`decloud dataset deploy --local PATH` registered
+    /// it): its tasks read it from PATH, checked against its checksum, and it is never
+    /// uploaded. Repeat it per dataset. Confine the dataset to these workers in the pool
+    /// (private, owner = you) so no other worker is handed its tasks.
+    #[arg(long = "data", value_name = "0xDATASET=PATH", value_parser = parse_local_data)]
+    local_data: Vec<(alloy::primitives::Address, std::path::PathBuf)>,
+}
+
+/// Parses `0xDATASET=PATH` (the file must exist).
+fn parse_local_data(
+    text: &str,
+) -> Result<(alloy::primitives::Address, std::path::PathBuf), String> {
+    let (address, path) = text
+        .split_once('=')
+        .ok_or("expected 0xDATASET=PATH, e.g. --data 0x5f1c...=/data/prices.csv")?;
+    let address = address
+        .parse()
+        .map_err(|_| format!("{address} is not a dataset address (0x and 40 hex digits)"))?;
+    let path = std::path::PathBuf::from(path);
+    if !path.is_file() {
+        return Err(format!(
+            "{} is not a file: give the dataset's local path",
+            path.display()
+        ));
+    }
+    Ok((address, path))
 }
 
 /// Logs of the services on stderr (`RUST_LOG` overrides the level).
@@ -394,6 +427,7 @@ pub(crate) async fn run(args: NodeArgs, home: &Path) -> anyhow::Result<()> {
         && !explorer.explorer
         && !beacon.beacon
         && !sms.sms
+        && !sms.keeper
     {
         bail!(
             "choose at least one service to run, e.g. `decloud node --market --storage` or `decloud node --scheduler --workerpool <address> --workers 3`"
@@ -401,8 +435,12 @@ pub(crate) async fn run(args: NodeArgs, home: &Path) -> anyhow::Result<()> {
     }
     init_logs("info");
     let stop = stop_signals();
-    let needs_chain =
-        market.market || scheduler.scheduler || workers.workers > 0 || explorer.explorer || sms.sms;
+    let needs_chain = market.market
+        || scheduler.scheduler
+        || workers.workers > 0
+        || explorer.explorer
+        || sms.sms
+        || sms.keeper;
     let profile = if needs_chain || insecure_http {
         Some(decloud_chain::ChainProfile::load(home)?)
     } else {
@@ -446,7 +484,7 @@ pub(crate) async fn run(args: NodeArgs, home: &Path) -> anyhow::Result<()> {
             transport: transport("market")?,
         });
     }
-    if let (Some(profile), true) = (&profile, sms.sms) {
+    if let (Some(profile), true) = (&profile, sms.sms || sms.keeper) {
         let database_url = match &sms.sms_db {
             Some(url) => url.clone(),
             None => sqlite_under(home, "sms", "secrets.db")?,
@@ -464,6 +502,7 @@ pub(crate) async fn run(args: NodeArgs, home: &Path) -> anyhow::Result<()> {
                 decloud_tee::TeeKind::Tdx
             }),
             transport: transport("sms")?,
+            keeper: sms.keeper,
         });
     }
     let mut workerpool = None;
@@ -524,7 +563,8 @@ pub(crate) async fn run(args: NodeArgs, home: &Path) -> anyhow::Result<()> {
         set.allow_private_hosts = workers.allow_private_hosts.unwrap_or(profile.is_devnet());
         set.tee = workers.tee;
         set.sms_urls = workers.sms_urls.clone();
-        if set.tee.is_some() && set.sms_urls.is_empty() && !sms.sms {
+        set.local_data = workers.local_data.clone();
+        if set.tee.is_some() && set.sms_urls.is_empty() && !sms.sms && !sms.keeper {
             bail!(
                 "--tee needs a key holder: add --sms to run one here, or --sms-url URL (once per SMS)"
             );
@@ -566,7 +606,16 @@ pub(crate) async fn run(args: NodeArgs, home: &Path) -> anyhow::Result<()> {
         println!("market: serving the order book on {}", m.url());
     }
     if let Some(s) = node.sms() {
-        println!("sms: {}, serving secrets on {}", s.announcement(), s.url());
+        let role = if sms.keeper {
+            "keeper (holds only its shares)"
+        } else {
+            "sms"
+        };
+        println!(
+            "{role}: {}, serving secrets on {}",
+            s.announcement(),
+            s.url()
+        );
     }
     if let (Some(s), Some(pool)) = (node.scheduler(), workerpool) {
         println!(

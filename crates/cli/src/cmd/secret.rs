@@ -9,7 +9,7 @@ use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 use decloud_client::secret::SecretInfo;
 
-use super::shared::{SmsOpts, Untrusted, WalletAddressOpts, WalletOpts, print_json};
+use super::shared::{KeeperOpts, SmsOpts, Untrusted, WalletAddressOpts, WalletOpts, print_json};
 
 /// Arguments of `decloud secret`.
 #[derive(Args)]
@@ -23,7 +23,8 @@ enum SecretCommand {
     /// Store (or rotate) a named secret of your wallet: sealed to the SMS, signed by you.
     #[command(after_help = "Examples:\n  \
         decloud secret push api-token --file token.txt\n  \
-        pass show api | decloud secret push api-token --stdin\n\n\
+        pass show api | decloud secret push api-token --stdin\n  \
+        decloud secret push api-token --file token.txt --keepers URL1,URL2,URL3,URL4,URL5 --threshold 3\n\n\
         The value is at most 64 KiB; one trailing newline is dropped. Pushing again stores the\n\
         next version (an older one can never come back). A request names the secrets its TEE\n\
         task gets in its params: {\"secrets\": [\"api-token\"]}.")]
@@ -40,6 +41,8 @@ enum SecretCommand {
         wallet: WalletOpts,
         #[command(flatten)]
         sms: SmsOpts,
+        #[command(flatten)]
+        keepers: KeeperOpts,
     },
     /// Whether the SMS holds a secret of yours, its version and hash (never its value).
     #[command(
@@ -104,6 +107,32 @@ fn print_info(info: &SecretInfo, json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Prints a secret split among keepers: one line per keeper (each holds only its share).
+pub(crate) fn print_split(written: &[SecretInfo], k: usize, json: bool) -> anyhow::Result<()> {
+    if json {
+        return print_json(&serde_json::json!({
+            "threshold": k,
+            "keepers": written,
+        }));
+    }
+    if let Some(first) = written.first() {
+        println!(
+            "secret {}: split {k}-of-{} among keepers, each holds only its share",
+            Untrusted(&first.name),
+            written.len()
+        );
+    }
+    for (i, info) in written.iter().enumerate() {
+        println!(
+            "  share {}: version {}, sealed write sha256 {}",
+            i + 1,
+            info.version.unwrap_or_default(),
+            info.ciphertext_hash.unwrap_or_default()
+        );
+    }
+    Ok(())
+}
+
 /// Runs `decloud secret <verb>`.
 pub(crate) async fn run(args: SecretArgs, home: &Path, json: bool) -> anyhow::Result<()> {
     match args.command {
@@ -113,9 +142,18 @@ pub(crate) async fn run(args: SecretArgs, home: &Path, json: bool) -> anyhow::Re
             stdin,
             wallet,
             sms,
+            keepers,
         } => {
             decloud_sms::api::check_name(&name)?;
             let value = read_value(file.as_deref(), stdin)?;
+            if let Some((keepers, k)) = keepers.clients()? {
+                let signer = wallet.unlock(home)?;
+                let written = decloud_client::secret::push_secret_to_keepers(
+                    &keepers, k, &signer, &name, &value,
+                )
+                .await?;
+                return print_split(&written, k, json);
+            }
             let client = sms.client(home)?;
             let signer = wallet.unlock(home)?;
             let info = decloud_client::secret::push_secret(&client, &signer, &name, &value).await?;

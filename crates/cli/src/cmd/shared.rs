@@ -155,6 +155,45 @@ impl SmsOpts {
     }
 }
 
+/// Split a secret among keepers instead of giving it whole to one SMS.
+#[derive(Args, Clone, Debug)]
+pub(crate) struct KeeperOpts {
+    /// Split the secret k-of-n among these keepers (`decloud node --keeper` URLs, comma
+    /// separated, in share order): each gets only its share, sealed to it; any --threshold of
+    /// them rebuild it inside an attested enclave, fewer learn nothing.
+    #[arg(
+        long,
+        value_name = "URL,URL,...",
+        value_delimiter = ',',
+        conflicts_with = "sms",
+        requires = "threshold"
+    )]
+    pub keepers: Vec<String>,
+    /// Shares an enclave needs to rebuild the secret (k, from 2 to the number of keepers).
+    #[arg(long, value_name = "K", requires = "keepers")]
+    pub threshold: Option<usize>,
+}
+
+impl KeeperOpts {
+    /// Clients of the keepers and the threshold, or `None` without --keepers.
+    pub(crate) fn clients(
+        &self,
+    ) -> anyhow::Result<Option<(Vec<decloud_client::secret::SmsClient>, usize)>> {
+        if self.keepers.is_empty() {
+            return Ok(None);
+        }
+        let clients = self
+            .keepers
+            .iter()
+            .map(|url| decloud_client::secret::SmsClient::new(url))
+            .collect::<Result<Vec<_>, _>>()?;
+        let k = self
+            .threshold
+            .context("--keepers needs --threshold K (shares an enclave needs)")?;
+        Ok(Some((clients, k)))
+    }
+}
+
 /// Which market to talk to.
 #[derive(Args, Clone, Debug)]
 pub(crate) struct MarketOpts {

@@ -11,7 +11,7 @@ use decloud_chain::client::Client;
 use decloud_client::resource::{self, Kind, Resource};
 
 use super::print_resource;
-use crate::cmd::shared::{SignerOpts, SmsOpts, parse_b256, print_json, spinner};
+use crate::cmd::shared::{KeeperOpts, SignerOpts, SmsOpts, parse_b256, print_json, spinner};
 
 /// Where `decloud dataset encrypt` keeps the identity that opens the dataset of `checksum`.
 fn dataset_key_path(home: &Path, checksum: B256) -> PathBuf {
@@ -27,8 +27,13 @@ pub(super) struct ContentOpts {
     #[arg(long)]
     name: String,
     /// Where workers download it from (the app's module, the encrypted dataset).
-    #[arg(long, required_unless_present = "upload")]
+    #[arg(long, required_unless_present_any = ["upload", "local"])]
     uri: Option<String>,
+    /// (Datasets) A local dataset: register the checksum of the file at PATH and never upload
+    /// it; only your own workers, started with `decloud node --data 0xDATASET=PATH`, run its
+    /// tasks (the code goes to the data).
+    #[arg(long, value_name = "PATH", conflicts_with_all = ["uri", "upload", "checksum", "file"])]
+    local: Option<PathBuf>,
     /// Upload --file to this storage location (a `decloud node --storage` at
     /// http://host:7700/blobs, s3://bucket/prefix, a directory) and register its URL there.
     #[arg(long, value_name = "STORE", requires = "file", conflicts_with = "uri")]
@@ -39,7 +44,7 @@ pub(super) struct ContentOpts {
 
 /// The checksum of a module or dataset: given, or computed from the file.
 #[derive(Args, Clone, Debug)]
-#[group(required = true, multiple = false)]
+#[group(required = false, multiple = false)]
 pub(super) struct ChecksumOpts {
     /// sha256 of the content (32 bytes of hex).
     #[arg(long, value_name = "HEX")]
@@ -52,10 +57,11 @@ pub(super) struct ChecksumOpts {
 impl ContentOpts {
     /// The checksum to register: given, or the file's.
     fn checksum(&self) -> anyhow::Result<B256> {
-        let checksum = match (&self.checksum.checksum, &self.checksum.file) {
-            (Some(hex), _) => parse_b256(hex, "checksum")?,
-            (None, Some(file)) => resource::checksum_of(file)?,
-            (None, None) => bail!("pass --checksum or --file"),
+        let checksum = match (&self.checksum.checksum, &self.checksum.file, &self.local) {
+            (Some(hex), _, _) => parse_b256(hex, "checksum")?,
+            (None, Some(file), _) => resource::checksum_of(file)?,
+            (None, None, Some(local)) => resource::checksum_of(local)?,
+            (None, None, None) => bail!("pass --checksum or --file"),
         };
         if checksum.is_zero() {
             bail!("the checksum is zero: pass the sha256 of the content");
@@ -67,6 +73,13 @@ impl ContentOpts {
     /// register.
     async fn resolve(self) -> anyhow::Result<(String, String, B256)> {
         let checksum = self.checksum()?;
+        if self.local.is_some() {
+            return Ok((
+                self.name,
+                decloud_worker::LOCAL_DATASET_URI.to_owned(),
+                checksum,
+            ));
+        }
         let uri = match (&self.upload, self.uri) {
             (None, Some(uri)) => uri,
             (Some(store), _) => {
@@ -149,6 +162,8 @@ pub(crate) struct DatasetDeploy {
     #[command(flatten)]
     sms: SmsOpts,
     #[command(flatten)]
+    keepers: KeeperOpts,
+    #[command(flatten)]
     signer: SignerOpts,
 }
 
@@ -184,6 +199,9 @@ pub(crate) struct WorkerpoolDeploy {
 
 /// Runs `decloud app deploy`.
 pub(super) async fn app(args: AppDeploy, home: &Path, json: bool) -> anyhow::Result<()> {
+    if args.content.local.is_some() {
+        bail!("an app can't be local: its workers download it; upload it (--upload) or give --uri");
+    }
     let (name, uri, checksum) = args.content.resolve().await?;
     let mrenclave = match args.mrenclave {
         Some(hex) => parse_b256(&hex, "mrenclave")?,
@@ -222,7 +240,11 @@ pub(super) async fn dataset(args: DatasetDeploy, home: &Path, json: bool) -> any
             .unwrap_or_else(|| dataset_key_path(home, checksum));
         let identity = decloud_age::Identity::read_file(&key)
             .context("the dataset's key (pass --key FILE, the identity that opens the file)")?;
-        Some((identity, args.sms.client(home)?))
+        let holders = match args.keepers.clients()? {
+            Some((keepers, k)) => KeyHolders::Keepers(keepers, k),
+            None => KeyHolders::Sms(args.sms.client(home)?),
+        };
+        Some((identity, holders))
     } else {
         None
     };
@@ -231,12 +253,35 @@ pub(super) async fn dataset(args: DatasetDeploy, home: &Path, json: bool) -> any
     let tx = resource::dataset_registration(&client, name, uri, checksum).await?;
     let (resource, transaction) = deploy(&client, Kind::Dataset, tx, json).await?;
     let pushed = match encrypted {
-        Some((identity, sms)) => {
+        Some((identity, holders)) => {
             let signer = client.signer().context("deploying needs a wallet")?;
             let bar = spinner("giving the dataset's key to the SMS", json);
-            let info =
-                decloud_client::secret::push_dataset_key(&sms, signer, resource.address, &identity)
-                    .await;
+            let info = match holders {
+                KeyHolders::Sms(sms) => {
+                    decloud_client::secret::push_dataset_key(
+                        &sms,
+                        signer,
+                        resource.address,
+                        &identity,
+                    )
+                    .await
+                }
+                KeyHolders::Keepers(keepers, k) => {
+                    decloud_client::secret::push_dataset_key_to_keepers(
+                        &keepers,
+                        k,
+                        signer,
+                        resource.address,
+                        &identity,
+                    )
+                    .await
+                    .and_then(|mut all| {
+                        all.drain(..).next().ok_or_else(|| {
+                            decloud_client::secret::SmsClientError::Invalid("no keeper".into())
+                        })
+                    })
+                }
+            };
             bar.finish_and_clear();
             Some(info.with_context(|| {
                 format!(
@@ -248,6 +293,12 @@ pub(super) async fn dataset(args: DatasetDeploy, home: &Path, json: bool) -> any
         None => None,
     };
     print_deployed(Kind::Dataset, &resource, transaction, pushed.as_ref(), json)
+}
+
+/// Where a dataset's key goes: whole to one SMS, or split among keepers.
+enum KeyHolders {
+    Sms(decloud_client::secret::SmsClient),
+    Keepers(Vec<decloud_client::secret::SmsClient>, usize),
 }
 
 /// Runs `decloud dataset encrypt`.

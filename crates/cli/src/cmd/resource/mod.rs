@@ -43,8 +43,10 @@ pub(crate) enum DatasetVerbs {
         decloud dataset deploy --name prices --file prices.csv --upload http://127.0.0.1:7700/blobs\n  \
         decloud dataset deploy --name prices --uri http://127.0.0.1:7700/blobs/<sha256> --file prices.bin\n  \
         decloud dataset deploy --name prices --uri s3://... --checksum 0x<sha256> --json\n  \
-        decloud dataset deploy --name prices --file prices.csv.age --upload http://127.0.0.1:7700/blobs --encrypted")]
-    Deploy(deploy::DatasetDeploy),
+        decloud dataset deploy --name prices --file prices.csv.age --upload http://127.0.0.1:7700/blobs --encrypted\n  \
+        decloud dataset deploy --name prices --file prices.csv.age --upload http://127.0.0.1:7700/blobs --encrypted --keepers URL1,URL2,URL3 --threshold 2\n  \
+        decloud dataset deploy --name prices --local /data/prices.csv   # checksum only; run: decloud node --workers 1 --data 0x...=/data/prices.csv")]
+    Deploy(Box<deploy::DatasetDeploy>),
     /// Encrypt a file for the marketplace (age v1, a new identity kept beside your wallets);
     /// deploy the result with `--encrypted`: only attested enclaves get the key.
     #[command(after_help = "Examples:\n  \
@@ -124,7 +126,7 @@ pub(crate) async fn run_app(verb: AppVerbs, home: &Path, json: bool) -> anyhow::
 /// Runs a dataset registry verb.
 pub(crate) async fn run_dataset(verb: DatasetVerbs, home: &Path, json: bool) -> anyhow::Result<()> {
     match verb {
-        DatasetVerbs::Deploy(args) => deploy::dataset(args, home, json).await,
+        DatasetVerbs::Deploy(args) => deploy::dataset(*args, home, json).await,
         DatasetVerbs::Encrypt(args) => deploy::dataset_encrypt(args, home, json),
         DatasetVerbs::Show(args) => show(Kind::Dataset, args, home, json).await,
         DatasetVerbs::List(args) => list(Kind::Dataset, args, home, json).await,
