@@ -132,14 +132,11 @@ impl Anvil {
         let mut command = Command::new(&binary);
         command
             .args(["--host", "127.0.0.1", "--port", &options.port.to_string()])
+            .args(["--chain-id", &DEVNET_CHAIN_ID.to_string()])
             .args(["--accounts", "10", "--balance", "10000"])
             .stdin(Stdio::null())
             .stdout(log)
             .stderr(log_err);
-        // A second devnet chain (oracles across chains) passes its own chain id.
-        if !options.extra_args.iter().any(|a| a == "--chain-id") {
-            command.args(["--chain-id", &DEVNET_CHAIN_ID.to_string()]);
-        }
         if let Some(states) = options.recent_states {
             command.args(["--prune-history", &states.to_string()]);
         }

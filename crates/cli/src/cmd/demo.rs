@@ -49,6 +49,10 @@ pub(crate) struct DemoArgs {
     /// Keep the chain, the workerpool and the explorer running after the demo, until Ctrl-C.
     #[arg(long)]
     keep: bool,
+    /// Instead: oracles across chains, a price feed on a second chain fed by a median of
+    /// replicated tasks through the committee's signers and a relayer (docs/oracles.md).
+    #[arg(long, conflicts_with = "keep")]
+    oracle: bool,
 }
 
 const APPS_SUBDIR: &str = "apps/target/wasm32-wasip1/release";
@@ -269,6 +273,10 @@ pub(crate) async fn run(args: DemoArgs, home: &Path, json: bool) -> anyhow::Resu
 async fn demo(args: DemoArgs, _home: &Path, json: bool) -> anyhow::Result<()> {
     super::node::init_logs("warn");
     let apps = apps_dir(args.apps.clone())?;
+    if args.oracle {
+        let timeout = Duration::from_secs(args.timeout.max(1));
+        return super::demo_oracle::run(&apps.join("median.wasm"), timeout, json).await;
+    }
     let read_app = |name: &str| {
         let path = apps.join(format!("{name}.wasm"));
         std::fs::read(&path).with_context(|| {
