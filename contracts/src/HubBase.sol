@@ -143,6 +143,9 @@ abstract contract HubBase is EIP712, IHubErrors, IHubEvents {
     /// history of the pool's registry snapshots (HubSelection.commitSnapshot). A random deal draws over the
     /// last snapshot committed strictly before its start.
     mapping(address => mapping(uint256 => uint256)) internal _snapshots;
+    /// taskid => keccak256(callback ‖ keccak256(callbackData)) of a result callback that reverted or ran out of
+    /// gas: anyone may call it again (HubExtension.retryCallback); zero once it has succeeded.
+    mapping(bytes32 => bytes32) internal _failedCallbacks;
 
     // ---------------------------------------------------------------------------------------------
     // Construction, administration
@@ -416,8 +419,8 @@ abstract contract HubBase is EIP712, IHubErrors, IHubEvents {
         return ((g & 0xff) | (members << 16) | (newWeight << 32), sum);
     }
 
-    /// EIP-1154 callback with a gas cap; its outcome never affects the task (and its return data is not
-    /// copied, so it cannot grief with a huge return).
+    /// EIP-1154 callback with a gas cap; its outcome never affects the task. A failure is recorded (so anyone can
+    /// retry it) with at most 256 bytes of its revert data as the reason: a huge return cannot grief.
     function _callback(address callback, bytes32 taskid, bytes calldata data) internal {
         if (callback == address(0)) return;
         // Make sure the callee really gets CALLBACK_GAS (the 63/64 rule), so a finalizer cannot starve it.
@@ -429,5 +432,18 @@ abstract contract HubBase is EIP712, IHubErrors, IHubEvents {
             ok := call(g, callback, 0, add(payload, 0x20), mload(payload), 0, 0)
         }
         emit CallbackResult(taskid, callback, ok);
+        if (!ok) {
+            _failedCallbacks[taskid] = keccak256(abi.encodePacked(callback, keccak256(data)));
+            bytes memory reason;
+            assembly ("memory-safe") {
+                let n := returndatasize()
+                if gt(n, 256) { n := 256 }
+                reason := mload(0x40)
+                mstore(reason, n)
+                returndatacopy(add(reason, 0x20), 0, n)
+                mstore(0x40, add(add(reason, 0x20), and(add(n, 31), not(31))))
+            }
+            emit CallbackFailed(taskid, reason);
+        }
     }
 }

@@ -436,6 +436,23 @@ contract HubExtension is HubBase {
         }
     }
 
+    /// @notice Calls a task's result callback again after it reverted or ran out of gas at finalize (anyone may:
+    /// the consumer, once fixed, or a keeper). `callback` and `data` must be the deal's callback and the task's
+    /// callbackData (TaskFinalize). Success clears the record; another failure records it again.
+    function retryCallback(bytes32 taskid, address callback, bytes calldata data) external nonReentrant {
+        bytes32 h = _failedCallbacks[taskid];
+        if (h == 0 || h != keccak256(abi.encodePacked(callback, keccak256(data)))) {
+            revert NoFailedCallback(taskid);
+        }
+        delete _failedCallbacks[taskid];
+        _callback(callback, taskid, data);
+    }
+
+    /// @notice Whether the task's result callback failed and waits for a retry (see retryCallback).
+    function callbackFailed(bytes32 taskid) external view returns (bool) {
+        return _failedCallbacks[taskid] != 0;
+    }
+
     /// @notice The deal record: the top 216 bits of keccak256(abi.encode(deal)) (low 40 bits zeroed) and
     /// the deal's start time; both zero when `dealid` is unknown.
     function dealRecord(bytes32 dealid) external view returns (bytes32 commitment, uint256 startTime) {

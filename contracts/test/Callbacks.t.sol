@@ -3,7 +3,7 @@ pragma solidity ^0.8.30;
 
 import {Fixture} from "./utils/Fixture.sol";
 import {Hub} from "../src/Hub.sol";
-import {IHubErrors} from "../src/interfaces/IHub.sol";
+import {IHubErrors, IHubEvents} from "../src/interfaces/IHub.sol";
 import {HubExtension} from "../src/HubExtension.sol";
 import {Deal, DatasetOrder, FastResult} from "../src/libs/Types.sol";
 import {IResultReceiver} from "../src/interfaces/IResultReceiver.sol";
@@ -35,6 +35,21 @@ contract ReturnBomb is IResultReceiver {
         assembly {
             return(0, 1000000)
         }
+    }
+}
+
+/// Refuses results until its owner fixes it: a consumer with a bug that gets repaired.
+contract FixableConsumer is IResultReceiver {
+    bool public fixed_;
+    bytes32 public lastTask;
+
+    function fix() external {
+        fixed_ = true;
+    }
+
+    function receiveResult(bytes32 taskid, bytes calldata) external {
+        require(fixed_, "not ready");
+        lastTask = taskid;
     }
 }
 
@@ -116,11 +131,56 @@ contract CallbacksTest is Fixture {
         _assertPaid(d, taskid);
     }
 
-    /// A task whose callback is `consumer` finalizes and pays everyone whatever the callback does.
+    /// A task whose callback is `consumer` finalizes and pays everyone whatever the callback does, and the
+    /// failure is recorded for a retry.
     function _assertDoesNotBlock(address consumer) internal {
         (Deal memory d, bytes32 taskid) = _runTo(consumer);
         _finalizeWith(d, RESULT);
         _assertPaid(d, taskid);
+        assertTrue(hubx.callbackFailed(taskid), "failure recorded");
+    }
+
+    function test_failedCallbackIsRecordedAndRetriedByAnyone() public {
+        FixableConsumer c = new FixableConsumer();
+        (Deal memory d, bytes32 taskid) = _runTo(address(c));
+        vm.expectEmit(address(hub));
+        emit IHubEvents.CallbackFailed(taskid, abi.encodeWithSignature("Error(string)", "not ready"));
+        _finalizeWith(d, RESULT);
+        _assertPaid(d, taskid);
+        assertTrue(hubx.callbackFailed(taskid), "failure recorded");
+
+        address stranger = address(0xBEEF);
+        // another task's data, or another callback, is not this failure
+        vm.prank(stranger);
+        vm.expectRevert(abi.encodeWithSelector(IHubErrors.NoFailedCallback.selector, taskid));
+        hubx.retryCallback(taskid, address(c), "forged");
+        vm.prank(stranger);
+        vm.expectRevert(abi.encodeWithSelector(IHubErrors.NoFailedCallback.selector, taskid));
+        hubx.retryCallback(taskid, stranger, RESULT);
+
+        // still broken: the retry fails again and stays recorded
+        vm.prank(stranger);
+        hubx.retryCallback(taskid, address(c), RESULT);
+        assertTrue(hubx.callbackFailed(taskid), "still recorded");
+
+        c.fix();
+        vm.prank(stranger);
+        hubx.retryCallback(taskid, address(c), RESULT);
+        assertEq(c.lastTask(), taskid, "delivered on retry");
+        assertFalse(hubx.callbackFailed(taskid), "record cleared");
+        vm.prank(stranger);
+        vm.expectRevert(abi.encodeWithSelector(IHubErrors.NoFailedCallback.selector, taskid));
+        hubx.retryCallback(taskid, address(c), RESULT);
+        assertEq(token.balanceOf(address(hub)), _total(), "conservation");
+    }
+
+    function test_successfulCallbackCannotBeReplayed() public {
+        GoodConsumer c = new GoodConsumer();
+        (Deal memory d, bytes32 taskid) = _runTo(address(c));
+        _finalizeWith(d, RESULT);
+        assertFalse(hubx.callbackFailed(taskid), "nothing recorded");
+        vm.expectRevert(abi.encodeWithSelector(IHubErrors.NoFailedCallback.selector, taskid));
+        hubx.retryCallback(taskid, address(c), RESULT);
     }
 
     function test_revertingConsumerDoesNotBlock() public {

@@ -98,6 +98,7 @@ interface IHubErrors {
     error RevealsPending(bytes32 taskid, uint256 reveals, uint256 expected);
     error InvalidContributorList(bytes32 taskid);
     error CallbackDataMismatch(bytes32 taskid);
+    error NoFailedCallback(bytes32 taskid);
     error NotFastPathDeal(bytes32 dealid);
     error NotSingleContribution(bytes32 dealid);
     error LengthMismatch(uint256 expected, uint256 actual);
@@ -175,6 +176,8 @@ interface IHubEvents {
     event TaskFinalize(bytes32 indexed taskid, bytes resultsLocation, bytes callbackData);
     event TaskClaimed(bytes32 indexed taskid);
     event CallbackResult(bytes32 indexed taskid, address indexed callback, bool success);
+    /// A result callback reverted or ran out of gas; `reason` is its revert data (at most 256 bytes).
+    event CallbackFailed(bytes32 indexed taskid, bytes reason);
     event WorkerpoolMinStake(address indexed workerpool, uint256 minStake);
     event WorkerJoined(address indexed workerpool, address indexed worker, uint256 stake);
     event WorkerAdmitted(address indexed workerpool, address indexed worker, uint256 cap);
@@ -265,6 +268,8 @@ interface IHub is IHubErrors, IHubEvents {
         returns (uint256 id);
     function datasetRegistry() external view returns (address);
     function dealId(Deal calldata deal) external pure returns (bytes32);
+    function retryCallback(bytes32 taskid, address callback, bytes calldata data) external;
+    function callbackFailed(bytes32 taskid) external view returns (bool);
     function dealRecord(bytes32 dealid) external view returns (bytes32 commitment, uint256 startTime);
     function deposit(uint256 amount) external;
     function depositAndMatchOrders(

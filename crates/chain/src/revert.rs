@@ -262,6 +262,10 @@ pub fn describe_hub_error(e: &IHub::IHubErrors) -> String {
             "workerpool {} committed no registry snapshot before {}: commit one (anyone may; the scheduler does when its registry changes) before matching random-selection deals",
             x.workerpool, x.time
         ),
+        E::NoFailedCallback(x) => format!(
+            "task {} has no failed callback waiting for a retry: it succeeded or was retried already, or the callback and data are not the task's (see `decloud task show {}`)",
+            x.taskid, x.taskid
+        ),
         other => debug_name(other),
     }
 }

@@ -208,6 +208,27 @@ pub async fn results_location(
         .map(|f| (f.resultsLocation.to_vec(), f.callbackData.to_vec())))
 }
 
+/// Why the task's result callback failed, when it did and no retry has succeeded since: the hub's
+/// `callbackFailed` record and the revert data of its last `CallbackFailed` event, decoded.
+/// The reason is the consumer's own text: escape it before showing it.
+pub async fn callback_failure(client: &Client, task_id: B256) -> Result<Option<String>> {
+    let failed = client
+        .read(
+            "reading the task's callback record",
+            client.hub().callbackFailed(task_id),
+        )
+        .await?;
+    if !failed {
+        return Ok(None);
+    }
+    let failures: Vec<IHub::CallbackFailed> = events_about(client, task_id).await?;
+    Ok(Some(match failures.last() {
+        Some(f) if f.reason.is_empty() => "reverted without a reason, or ran out of gas".into(),
+        Some(f) => decloud_chain::revert::describe_revert(&f.reason),
+        None => "reverted (its event is beyond this node's log range)".into(),
+    }))
+}
+
 /// The result hash that reached consensus for `task_id` (the last one, after any reopen).
 pub async fn consensus_of(client: &Client, task_id: B256) -> Result<B256> {
     let consensus: Vec<IHub::TaskConsensus> = events_about(client, task_id).await?;

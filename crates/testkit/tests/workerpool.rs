@@ -754,3 +754,52 @@ async fn an_oracle_contract_receives_the_certified_median() {
         result_hash(task, alloy::primitives::keccak256(&finalized.callbackData))
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_failed_callback_is_on_record_and_a_retry_is_checked_against_it() {
+    let (devnet, pool, chain) = started(1).await;
+    let (_, median) = deploy(&pool, "median").await;
+    // The token has no `receiveResult`: the hub's call to it reverts, without a reason.
+    let consumer = pool.profile.contracts.token;
+    let request = DealRequest::new(median)
+        .args("5 -1 9 3 7")
+        .callback(consumer);
+    let task = completed_task(&pool, request).await;
+    let why = decloud_client::lookup::callback_failure(&chain, task)
+        .await
+        .unwrap()
+        .expect("the failed callback is on record");
+    assert!(why.contains("without a reason"), "{why}");
+    let failed = &events::<IHub::CallbackFailed>(&chain, task).await;
+    assert_eq!(failed.len(), 1, "one failure event");
+
+    let provider = devnet.provider(0);
+    let hub = IHub::new(pool.profile.contracts.hub, &provider);
+    let data = events::<IHub::TaskFinalize>(&chain, task).await[0]
+        .callbackData
+        .clone();
+    // Data that is not the task's is refused with a readable reason, and changes nothing.
+    let err = hub
+        .retryCallback(task, consumer, b"forged".to_vec().into())
+        .call()
+        .await
+        .expect_err("forged data is refused");
+    let revert = err.as_revert_data().expect("a revert with data");
+    let message = decloud_chain::revert::describe_revert(&revert);
+    assert!(message.contains("no failed callback"), "{message}");
+    // The real data: the consumer refuses again, so the failure stays on record.
+    hub.retryCallback(task, consumer, data)
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    assert_eq!(events::<IHub::CallbackFailed>(&chain, task).await.len(), 2);
+    assert!(
+        decloud_client::lookup::callback_failure(&chain, task)
+            .await
+            .unwrap()
+            .is_some()
+    );
+}

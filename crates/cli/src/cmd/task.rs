@@ -1,5 +1,6 @@
-//! `decloud task show [--watch] | claim`: a task's state on the hub, following it to its end,
-//! and claiming the refund of a task its workerpool did not finish in time.
+//! `decloud task show [--watch] | claim | retry-callback`: a task's state on the hub, following
+//! it to its end, claiming the refund of a task its workerpool did not finish in time, and
+//! calling a failed result callback again.
 
 use std::path::Path;
 use std::time::Duration;
@@ -9,8 +10,8 @@ use anyhow::bail;
 use clap::{Args, Subcommand};
 use decloud_chain::client::Client;
 use decloud_client::lookup::{
-    FINAL_DEADLINE_RATIO, TaskStatus, chain_now, contributors, deal_record, find_task, is_final,
-    results_location, scheduler_view, small, status_name, task_statuses, task_view,
+    FINAL_DEADLINE_RATIO, TaskStatus, callback_failure, chain_now, contributors, deal_record,
+    find_task, is_final, results_location, scheduler_view, small, status_name, task_statuses, task_view,
 };
 use indicatif::ProgressBar;
 use serde_json::json;
@@ -61,6 +62,17 @@ enum TaskCommand {
         #[command(flatten)]
         signer: SignerOpts,
     },
+    /// Call a task's result callback again after it reverted or ran out of gas at finalize (the
+    /// hub recorded the failure). Anyone may, e.g. the consumer's owner once it is fixed.
+    #[command(
+        after_help = "Examples:\n  decloud task retry-callback 0x3b7a...\n  decloud task retry-callback 0x3b7a... --wallet consumer --json"
+    )]
+    RetryCallback {
+        /// The task id (0x + 64 hex digits).
+        task: String,
+        #[command(flatten)]
+        signer: SignerOpts,
+    },
 }
 
 /// Runs `decloud task <verb>`.
@@ -102,6 +114,11 @@ pub(crate) async fn run(args: TaskArgs, home: &Path, json: bool) -> anyhow::Resu
             });
             let offchain = scheduler_view(&scheduler, task_id).await;
             let drawn = decloud_client::lookup::random_selection(&client, &deal, index).await?;
+            let callback_failed = if results.is_some() && !deal.deal.callback.is_zero() {
+                callback_failure(&client, task_id).await?
+            } else {
+                None
+            };
             if json {
                 return print_json(&json!({
                     "offchain": offchain,
@@ -121,6 +138,7 @@ pub(crate) async fn run(args: TaskArgs, home: &Path, json: bool) -> anyhow::Resu
                     "results_location": results.as_ref().map(|r| String::from_utf8_lossy(&r.0).into_owned()),
                     "callback_data": results.as_ref().map(|r| alloy::hex::encode_prefixed(&r.1)),
                     "random_selection": drawn,
+                    "callback_failed": callback_failed,
                 }));
             }
             println!("task {task_id}");
@@ -188,9 +206,19 @@ pub(crate) async fn run(args: TaskArgs, home: &Path, json: bool) -> anyhow::Resu
                     );
                 }
             }
+            if let Some(reason) = &callback_failed {
+                println!(
+                    "{:<13} FAILED: {}; once the consumer is fixed, anyone may run `decloud task retry-callback {task_id}`",
+                    "callback",
+                    Untrusted(reason)
+                );
+            }
             Ok(())
         }
         TaskCommand::Claim { task, signer } => claim(home, &task, &signer, json).await,
+        TaskCommand::RetryCallback { task, signer } => {
+            retry_callback(home, &task, &signer, json).await
+        }
     }
 }
 
@@ -286,6 +314,62 @@ async fn claim(home: &Path, task: &str, signer: &SignerOpts, json: bool) -> anyh
         deal.deal.requester,
         receipt.transaction_hash
     );
+    Ok(())
+}
+
+/// `decloud task retry-callback`: sends the deal's callback and the task's published callback
+/// data back to the hub, which calls the consumer again if its failure is on record.
+async fn retry_callback(
+    home: &Path,
+    task: &str,
+    signer: &SignerOpts,
+    json: bool,
+) -> anyhow::Result<()> {
+    let task_id = parse_b256(task, "task id")?;
+    let client = signer.connect(home).await?;
+    let (deal, _) = find_task(&client, task_id).await?;
+    let callback = deal.deal.callback;
+    if callback.is_zero() {
+        bail!("task {task_id}'s deal has no callback: there is nothing to retry");
+    }
+    if callback_failure(&client, task_id).await?.is_none() {
+        bail!(
+            "task {task_id} has no failed callback waiting for a retry (see `decloud task show {task_id}`)"
+        );
+    }
+    let Some((_, data)) = results_location(&client, task_id).await? else {
+        bail!("task {task_id} has no finalize event on this node: point --rpc at a node that keeps its logs");
+    };
+    let call = client
+        .hub()
+        .retryCallback(task_id, callback, data.into());
+    let bar = spinner("calling the consumer again", json);
+    let receipt = client
+        .send("retrying the callback", call.into_transaction_request())
+        .await;
+    bar.finish_and_clear();
+    let receipt = receipt?;
+    let still = callback_failure(&client, task_id).await?;
+    if json {
+        return print_json(&json!({
+            "task_id": task_id,
+            "callback": callback,
+            "delivered": still.is_none(),
+            "reason": still,
+            "transaction": receipt.transaction_hash,
+        }));
+    }
+    match still {
+        None => println!(
+            "callback of task {task_id} delivered to {callback} (transaction {})",
+            receipt.transaction_hash
+        ),
+        Some(reason) => bail!(
+            "the consumer {callback} refused task {task_id} again: {}; the failure stays on record (transaction {})",
+            Untrusted(reason),
+            receipt.transaction_hash
+        ),
+    }
     Ok(())
 }
 
