@@ -11,7 +11,8 @@ use clap::{Args, Subcommand};
 use decloud_chain::client::Client;
 use decloud_client::lookup::{
     FINAL_DEADLINE_RATIO, TaskStatus, callback_failure, chain_now, contributors, deal_record,
-    find_task, is_final, results_location, scheduler_view, small, status_name, task_statuses, task_view,
+    find_task, is_final, results_location, scheduler_view, small, status_name, task_statuses,
+    task_view,
 };
 use indicatif::ProgressBar;
 use serde_json::json;
@@ -338,11 +339,12 @@ async fn retry_callback(
         );
     }
     let Some((_, data)) = results_location(&client, task_id).await? else {
-        bail!("task {task_id} has no finalize event on this node: point --rpc at a node that keeps its logs");
+        bail!(
+            "task {task_id} has no finalize event on this node: point --rpc at a node that keeps its logs"
+        );
     };
-    let call = client
-        .hub()
-        .retryCallback(task_id, callback, data.into());
+    let hub = client.hub();
+    let call = hub.retryCallback(task_id, callback, data.into());
     let bar = spinner("calling the consumer again", json);
     let receipt = client
         .send("retrying the callback", call.into_transaction_request())
