@@ -8,7 +8,7 @@
 //! `group × trust > total × (trust − 1)` (credibility above `1 − 1/trust`); `trust ≤ 1` means
 //! one contribution suffices.
 //!
-//! The cap (issue 14, docs/design.md#the-reputation-cap) keeps reputation from certifying on its
+//! The cap (docs/design.md#the-reputation-cap) keeps reputation from certifying on its
 //! own: at trust > 1 no single contribution wins, and from trust 10 on no two do, however high
 //! their scores. [`Cap`] names the rule the hub runs and the candidates the simulator compared it
 //! with.
@@ -60,7 +60,7 @@ pub fn reached(group: u128, members: u32, sum_groups: u128, trust: u64) -> bool 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Cap {
-    /// No cap (the rule before issue 14): a worker of weight above `trust − 1` wins alone.
+    /// No cap (the rule before the cap): a worker of weight above `trust − 1` wins alone.
     None,
     /// A group needs two members at trust > 1; weights uncapped, so two reputable workers
     /// still win together.

@@ -92,7 +92,7 @@ impl From<SelectionArg> for Selection {
 /// The consensus rule: the hub's (`root`) or a candidate it was compared with.
 #[derive(Clone, Copy, ValueEnum)]
 enum RuleArg {
-    /// No reputation cap (the rule before issue 14).
+    /// No reputation cap (the rule before the cap: a high score certifies alone).
     None,
     /// A group needs two members; weights uncapped.
     Pair,
