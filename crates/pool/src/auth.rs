@@ -6,7 +6,7 @@ use decloud_access::{Action, Perm, Right, relation_of};
 
 use crate::store::{Caller, Meta};
 use crate::wire::PoolSession;
-use crate::{Credential, Pool, PoolError, random_hex, sha256_hex, unix_now};
+use crate::{Credential, Pool, PoolError, random_hex, sha256_hex, unix_now, unix_now_ms};
 
 /// The sha256 under which a session token is stored.
 pub(crate) fn token_hash(token: &str) -> String {
@@ -70,10 +70,9 @@ impl Pool {
     ) -> Result<PoolSession, PoolError> {
         let (by_login, by_client) = (format!("login:{login}"), format!("client:{client}"));
         let keys = [by_login.as_str(), by_client.as_str()];
-        let now = unix_now();
         self.inner
             .throttle
-            .check(&keys, now)
+            .check(&keys, unix_now_ms())
             .map_err(|retry_after| PoolError::TooManyRequests {
                 what: "failed password attempts",
                 retry_after,
@@ -93,7 +92,8 @@ impl Pool {
         .await
         .unwrap_or(false);
         if !ok {
-            self.inner.throttle.failed(&keys, now);
+            // Timed when the failure is known: argon2's own time must not eat into the delay.
+            self.inner.throttle.failed(&keys, unix_now_ms());
             tracing::info!(login, client, "password login refused");
             return Err(PoolError::Unauthorized(
                 "wrong login or password: check both (repeated failures slow down)".into(),

@@ -225,6 +225,14 @@ pub(crate) fn unix_now() -> u64 {
         .unwrap_or_default()
 }
 
+/// Unix time in milliseconds (the password throttle's clock).
+pub(crate) fn unix_now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or_default()
+}
+
 /// Random bytes in hex (tokens, nonces, ids).
 pub(crate) fn random_hex(bytes: usize) -> String {
     use rand_08::RngCore;

@@ -49,7 +49,8 @@ const MAX_KEYS: usize = 100_000;
 
 /// Bad password attempts per key (a login name, a client address): after [`FREE_FAILURES`]
 /// failures, each new attempt must wait 2^(n − FREE_FAILURES) seconds after the last failure
-/// (capped at [`MAX_DELAY_SECS`]); a success clears the key.
+/// (capped at [`MAX_DELAY_SECS`]); a success clears the key. Times are unix milliseconds, so a
+/// one-second delay is a whole second whenever in a second the failure fell.
 #[derive(Default)]
 pub struct Throttle {
     failures: Mutex<HashMap<String, (u32, u64)>>,
@@ -67,22 +68,29 @@ impl Throttle {
         }
     }
 
-    /// Whether an attempt for every one of `keys` may be made at `now`: `Err(seconds)` to wait
-    /// otherwise (the longest of the keys').
-    pub fn check(&self, keys: &[&str], now: u64) -> Result<(), u64> {
+    /// Whether an attempt for every one of `keys` may be made at `now_ms`: `Err(seconds)` to
+    /// wait otherwise (the longest of the keys', rounded up).
+    pub fn check(&self, keys: &[&str], now_ms: u64) -> Result<(), u64> {
         let Ok(failures) = self.failures.lock() else {
             return Ok(());
         };
-        let wait = keys
+        let wait_ms = keys
             .iter()
             .filter_map(|k| failures.get(*k))
-            .map(|(n, last)| (last + Self::delay_after(*n)).saturating_sub(now))
+            .map(|(n, last)| {
+                last.saturating_add(Self::delay_after(*n).saturating_mul(1000))
+                    .saturating_sub(now_ms)
+            })
             .max()
             .unwrap_or(0);
-        if wait == 0 { Ok(()) } else { Err(wait) }
+        if wait_ms == 0 {
+            Ok(())
+        } else {
+            Err(wait_ms.div_ceil(1000))
+        }
     }
 
-    /// Counts a failed attempt for each of `keys` at `now`.
+    /// Counts a failed attempt for each of `keys` at `now_ms` (unix milliseconds).
     pub fn failed(&self, keys: &[&str], now: u64) {
         if let Ok(mut failures) = self.failures.lock() {
             if failures.len() >= MAX_KEYS {
@@ -131,25 +139,35 @@ mod tests {
         let t = Throttle::default();
         let keys = ["login:ann", "ip:10.0.0.1"];
         for _ in 0..FREE_FAILURES {
-            assert_eq!(t.check(&keys, 100), Ok(()));
-            t.failed(&keys, 100);
+            assert_eq!(t.check(&keys, 100_000), Ok(()));
+            t.failed(&keys, 100_000);
         }
         // Now each attempt waits for 1, 2, 4... seconds after the last failure.
-        assert_eq!(t.check(&keys, 100), Err(1));
-        assert_eq!(t.check(&keys, 101), Ok(()));
-        t.failed(&keys, 101);
-        assert_eq!(t.check(&keys, 101), Err(2));
-        assert_eq!(t.check(&["ip:10.0.0.1"], 102), Err(1), "either key counts");
+        assert_eq!(t.check(&keys, 100_000), Err(1));
+        assert_eq!(t.check(&keys, 100_999), Err(1), "a whole second");
+        assert_eq!(t.check(&keys, 101_000), Ok(()));
+        t.failed(&keys, 101_000);
+        assert_eq!(t.check(&keys, 101_000), Err(2));
+        assert_eq!(t.check(&keys, 101_500), Err(2), "rounded up");
         assert_eq!(
-            t.check(&["login:bob"], 101),
+            t.check(&["ip:10.0.0.1"], 102_000),
+            Err(1),
+            "either key counts"
+        );
+        assert_eq!(
+            t.check(&["login:bob"], 101_000),
             Ok(()),
             "others are not slowed"
         );
-        assert_eq!(t.check(&keys, 103), Ok(()));
+        assert_eq!(t.check(&keys, 103_000), Ok(()));
         t.succeeded(&keys);
-        assert_eq!(t.check(&keys, 103), Ok(()));
-        t.failed(&keys, 103);
-        assert_eq!(t.check(&keys, 103), Ok(()), "reset: free failures again");
+        assert_eq!(t.check(&keys, 103_000), Ok(()));
+        t.failed(&keys, 103_000);
+        assert_eq!(
+            t.check(&keys, 103_000),
+            Ok(()),
+            "reset: free failures again"
+        );
         assert_eq!(Throttle::delay_after(100), MAX_DELAY_SECS);
     }
 }
