@@ -381,7 +381,11 @@ async fn add_member(
     let meta = meta_of(&pool, Kind::Group, &name).await?;
     bits(&caller, &meta, Perm::Write, &format!("group {name}"))?;
     if pool.store().user(&body.user).await?.is_none() {
-        return Err(PoolError::NotFound(format!("no user {}", body.user)));
+        // The user is named in the body, not the path: a bad request, not a missing resource.
+        return Err(PoolError::BadRequest(format!(
+            "no user {}: add it first with `decloud pool user add`",
+            body.user
+        )));
     }
     pool.store().add_member(&name, &body.user).await?;
     Ok(Json(group_info(&pool, &name).await?))
@@ -631,7 +635,10 @@ async fn add_worker(
     // Declaring whose work a machine does is an administrator's act.
     allow(&caller, Action::InsertUser)?;
     if pool.store().user(&body.owner).await?.is_none() {
-        return Err(PoolError::NotFound(format!("no user {}", body.owner)));
+        return Err(PoolError::BadRequest(format!(
+            "no user {}: add it first with `decloud pool user add`",
+            body.owner
+        )));
     }
     if body.confinement == Confinement::Group && body.group.is_none() {
         return Err(PoolError::BadRequest(
@@ -677,7 +684,7 @@ async fn confine_chain_resource(
     // a worker.
     allow(&caller, Action::InsertUser)?;
     if pool.store().user(&body.owner).await?.is_none() {
-        return Err(PoolError::NotFound(format!(
+        return Err(PoolError::BadRequest(format!(
             "no user {}: add it first with `decloud pool user add`",
             body.owner
         )));

@@ -181,6 +181,22 @@ async fn users(api: &Api) -> (Api, Api, Api, Api) {
         .post("/v1/pool/groups/lab/members", json!({"user": "ann"}))
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
+    // A member nobody added is the request's fault (400), not a missing group (404).
+    let (status, body) = admin
+        .post("/v1/pool/groups/lab/members", json!({"user": "nobody"}))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(error(&body).contains("decloud pool user add"), "{body}");
+    let (_, groups) = admin.get("/v1/pool/groups").await;
+    let lab = groups
+        .as_array()
+        .and_then(|g| g.iter().find(|g| g["name"] == "lab"))
+        .unwrap_or_else(|| panic!("group lab listed: {groups}"));
+    assert_eq!(
+        lab["members"],
+        json!(["admin", "ann"]),
+        "nothing changed: {lab}"
+    );
     (
         admin,
         api.login("ann", "ann password").await,
