@@ -70,7 +70,26 @@ pub struct LoginRequest {
     pub signature: String,
     /// How many replicates the worker runs at once.
     pub capacity: u64,
+    /// The TEE backend the worker says it runs (`none` when absent). Only a hint: a worker
+    /// that lies fails its first TEE task and gets no more (see [`WorkerInfo::tee_refused`]).
+    #[serde(default)]
+    pub tee: TeeBackend,
 }
+
+named_enum!(
+    /// The trusted execution environment a worker announces at login.
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+    #[serde(rename_all = "lowercase")]
+    pub enum TeeBackend ("TEE backend", expected "none, sim or tdx") {
+        /// No enclave: the worker runs no TEE task.
+        #[default]
+        None => "none",
+        /// Simulated enclaves (devnets only).
+        Sim => "sim",
+        /// Intel TDX.
+        Tdx => "tdx",
+    }
+);
 
 /// A session: the bearer token of the worker endpoints.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -380,6 +399,13 @@ pub struct WorkerInfo {
     pub registered_at: u64,
     /// Its last heartbeat (or login, or claim).
     pub last_heartbeat: u64,
+    /// The TEE backend it announced at its last login.
+    #[serde(default)]
+    pub tee: TeeBackend,
+    /// Why it gets no more TEE tasks (it announced a backend, then failed a TEE task without
+    /// ever producing an enclave), if it does not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tee_refused: Option<String>,
 }
 
 /// A task and every replicate's off-chain stage (`GET /v1/tasks/{taskid}`).

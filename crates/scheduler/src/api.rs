@@ -345,6 +345,7 @@ async fn login(
             score,
             token_hash: hash.clone(),
             expires_at,
+            tee: request.tee,
         })
         .await?;
     if let Ok(mut sessions) = state.sessions.write() {
@@ -356,7 +357,7 @@ async fn login(
     let releasing = state.clone();
     let worker = request.worker;
     tokio::spawn(async move { crate::release_pool_jobs(&releasing, worker).await });
-    tracing::info!(worker = %request.worker, capacity, declared = request.capacity, score, "worker logged in");
+    tracing::info!(worker = %request.worker, capacity, declared = request.capacity, score, tee = %request.tee, "worker logged in");
     state.changed();
     Ok(Json(Session {
         token,
@@ -612,6 +613,18 @@ async fn report(
     match report.status {
         ReportStatus::Failed => {
             tracing::info!(task = %task_id, worker = %worker, reason = mine.reason.as_deref().unwrap_or(""), "replicate failed");
+            if let Some(task) = state.store.task(task_id).await?
+                && let Some(deal) = state.store.deal(task.deal_id).await?
+                && crate::tee::is_tee(&deal)
+            {
+                crate::tee::refuse_after_failure(
+                    &state.store,
+                    task_id,
+                    worker,
+                    mine.reason.as_deref().unwrap_or("no reason"),
+                )
+                .await?;
+            }
             let (failures, credible) = state.store.failure_counts(task_id).await?;
             if credible >= MAX_FAILED_REPLICATES {
                 let reason = format!(

@@ -178,7 +178,17 @@ pub async fn try_assign(
                         continue;
                     }
                 }
+                // A TEE task whose enclave is held (by a worker computing it, or lost after
+                // its release) can go to nobody else: key holders release to one enclave.
+                let tee = crate::tee::is_tee(deal);
+                if tee && crate::tee::blocked(store, task.task_id).await? {
+                    continue;
+                }
                 any_need = true;
+                // A TEE task goes only to a worker that runs enclaves; it waits for one.
+                if tee && !crate::tee::runs_tee(worker) {
+                    continue;
+                }
                 // Confinement: a task of a private or group app (or dataset) goes only to a
                 // worker the pool lets run it; it waits for one, whoever else claims.
                 if !placement.allows(worker.address, deal.deal.app, deal.deal.dataset) {

@@ -92,6 +92,7 @@ pub struct SchedulerClient {
     url: String,
     signer: PrivateKeySigner,
     capacity: u64,
+    tee: decloud_protocol::pool::TeeBackend,
     session: RwLock<Option<Session>>,
 }
 
@@ -128,8 +129,16 @@ impl SchedulerClient {
             url: pinned.base().to_owned(),
             signer,
             capacity,
+            tee: decloud_protocol::pool::TeeBackend::None,
             session: RwLock::new(None),
         })
+    }
+
+    /// Announces `tee` as the worker's TEE backend at each login (the scheduler hands TEE
+    /// tasks only to workers that announce one).
+    pub fn with_tee(mut self, tee: decloud_protocol::pool::TeeBackend) -> Self {
+        self.tee = tee;
+        self
     }
 
     /// The scheduler's base URL.
@@ -218,6 +227,7 @@ impl SchedulerClient {
             deadline: challenge.deadline,
             signature: signature.to_string(),
             capacity: self.capacity,
+            tee: self.tee,
         };
         let request = self
             .http

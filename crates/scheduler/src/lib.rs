@@ -42,6 +42,8 @@ mod logins;
 pub mod members;
 #[cfg(feature = "server")]
 pub mod pool_work;
+#[cfg(feature = "server")]
+pub mod tee;
 pub use decloud_protocol::policy;
 
 #[cfg(feature = "server")]
@@ -532,6 +534,7 @@ async fn watch_heartbeats(shared: Arc<Shared>) {
                 for worker in &lost {
                     tracing::warn!(%worker, "worker lost (no heartbeat): its assigned work is released");
                     release_pool_jobs(&shared, *worker).await;
+                    tee::give_up_lost_enclaves(&shared, *worker).await;
                 }
                 shared.changed();
             }

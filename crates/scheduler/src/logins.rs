@@ -77,6 +77,7 @@ mod tests {
             score: 0,
             token_hash: hash.into(),
             expires_at: 1_000,
+            tee: decloud_protocol::pool::TeeBackend::None,
         }
     }
 

@@ -33,6 +33,7 @@ fn login_request(key: &PrivateKeySigner, c: &Challenge, capacity: u64) -> LoginR
             .unwrap()
             .to_string(),
         capacity,
+        tee: Default::default(),
     }
 }
 

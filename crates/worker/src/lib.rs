@@ -195,11 +195,19 @@ pub async fn start(config: WorkerConfig) -> Result<RunningWorker, WorkerError> {
         Some(config.signer.clone()),
     )
     .await?;
+    // The backend is announced at login so that the scheduler hands TEE tasks only to workers
+    // that run enclaves (a hint: the key holders' appraisal is the check).
+    let announced = match config.tee.as_ref().map(|t| t.attester.kind()) {
+        None => decloud_protocol::pool::TeeBackend::None,
+        Some(decloud_tee::TeeKind::Sim) => decloud_protocol::pool::TeeBackend::Sim,
+        Some(decloud_tee::TeeKind::Tdx) => decloud_protocol::pool::TeeBackend::Tdx,
+    };
     let scheduler = SchedulerClient::new(
         &config.scheduler_url,
         config.signer.clone(),
         config.capacity,
-    )?;
+    )?
+    .with_tee(announced);
     let info = scheduler.info().await?;
     if info.chain_id != config.profile.chain_id || info.hub != config.profile.contracts.hub {
         return Err(WorkerError::Config(format!(

@@ -179,6 +179,7 @@ pub(super) async fn login(
         deadline: challenge.deadline,
         signature: signature.to_string(),
         capacity: 1,
+        tee: Default::default(),
     };
     let t = Instant::now();
     let response = http

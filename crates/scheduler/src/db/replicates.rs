@@ -111,6 +111,67 @@ impl Store {
         }
     }
 
+    /// The enclave `worker`'s replicate of `task_id` is bound to, if any.
+    pub async fn replicate_enclave(
+        &self,
+        task_id: B256,
+        worker: Address,
+    ) -> Result<Option<Address>, SchedulerError> {
+        let row = sqlx::query("SELECT enclave FROM replicates WHERE taskid = $1 AND worker = $2")
+            .bind(task_id.to_string())
+            .bind(worker.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        match row {
+            Some(row) => Ok(parse_opt(&row, "enclave")?),
+            None => Ok(None),
+        }
+    }
+
+    /// The worker and enclave that hold `task_id`'s secrets, or may: a replicate bound to an
+    /// enclave and still assigned (its worker is computing) or lost (its worker vanished after
+    /// asking for the release). Key holders release a task's secrets to one enclave only, so
+    /// no other worker can run the task while one exists. A replicate bound and then reported
+    /// failed does not hold the task: its worker said it got nothing (if it lies, the next
+    /// worker's release is refused and the task fails like any other).
+    pub async fn enclave_holder(
+        &self,
+        task_id: B256,
+    ) -> Result<Option<(Address, Address)>, SchedulerError> {
+        let row = sqlx::query(
+            "SELECT worker, enclave FROM replicates WHERE taskid = $1 \
+             AND enclave IS NOT NULL AND status IN ('assigned', 'lost') \
+             ORDER BY assigned_at LIMIT 1",
+        )
+        .bind(task_id.to_string())
+        .fetch_optional(&self.pool)
+        .await?;
+        match row {
+            Some(row) => Ok(Some((parse(&row, "worker")?, parse(&row, "enclave")?))),
+            None => Ok(None),
+        }
+    }
+
+    /// `worker`'s lost replicates bound to an enclave whose task is still open and not given
+    /// up: `(task, deal, enclave)`.
+    pub async fn lost_enclaves(
+        &self,
+        worker: Address,
+    ) -> Result<Vec<(B256, B256, Address)>, SchedulerError> {
+        let rows = sqlx::query(
+            "SELECT r.taskid, t.dealid, r.enclave FROM replicates r \
+             JOIN tasks t ON t.taskid = r.taskid WHERE r.worker = $1 \
+             AND r.status = 'lost' AND r.enclave IS NOT NULL \
+             AND t.status IN ('unset', 'active') AND t.given_up IS NULL",
+        )
+        .bind(worker.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| Ok((parse(row, "taskid")?, parse(row, "dealid")?, parse(row, "enclave")?)))
+            .collect()
+    }
+
     /// A worker's own report on its replicate. A report is a hint, never a stage: only the
     /// chain's events, applied by the follower, make a replicate contributed or revealed (a
     /// report costs nothing to forge, a transaction does).

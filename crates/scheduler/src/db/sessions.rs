@@ -22,6 +22,8 @@ pub struct NewLogin {
     pub token_hash: String,
     /// When the session expires (unix seconds).
     pub expires_at: u64,
+    /// The TEE backend it announced.
+    pub tee: decloud_protocol::pool::TeeBackend,
 }
 
 impl Store {
@@ -32,6 +34,7 @@ impl Store {
         let mut tx = self.pool.begin().await?;
         for l in logins {
             Self::upsert_worker_on(&mut tx, l.worker, l.capacity, l.score, l.now).await?;
+            Self::set_tee_on(&mut tx, l.worker, l.tee).await?;
             Self::insert_session_on(&mut tx, &l.token_hash, l.worker, l.expires_at).await?;
         }
         tx.commit().await?;

@@ -399,6 +399,7 @@ async fn sessions_expire_and_a_login_is_one_transaction(db: &TestDb) {
         score: 7,
         token_hash: hash.into(),
         expires_at,
+        tee: decloud_protocol::pool::TeeBackend::None,
     };
     store
         .complete_logins(&[login(w2, 3, "h2", 400), login(w3, 4, "h3", 400)])

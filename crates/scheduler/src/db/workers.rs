@@ -2,6 +2,7 @@
 
 use alloy::primitives::Address;
 use decloud_sql::column::{bigint, parse, rows, uint};
+use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::{Store, WorkerInfo};
@@ -16,6 +17,8 @@ fn worker_info(row: &AnyRow) -> Result<WorkerInfo, SchedulerError> {
         status: parse(row, "status")?,
         registered_at: uint(row, "registered_at")?,
         last_heartbeat: uint(row, "last_heartbeat")?,
+        tee: parse(row, "tee")?,
+        tee_refused: row.try_get("tee_refused")?,
     })
 }
 
@@ -70,6 +73,33 @@ impl Store {
     pub async fn workers(&self) -> Result<Vec<WorkerInfo>, SchedulerError> {
         let query = sqlx::query("SELECT * FROM workers ORDER BY registered_at, address");
         rows(query, worker_info).all(&self.pool).await
+    }
+
+    /// Records the TEE backend `worker` announced at login (the login's own transaction).
+    pub(super) async fn set_tee_on(
+        conn: &mut sqlx::AnyConnection,
+        worker: Address,
+        tee: decloud_protocol::pool::TeeBackend,
+    ) -> Result<(), SchedulerError> {
+        sqlx::query("UPDATE workers SET tee = $1 WHERE address = $2")
+            .bind(tee.as_str())
+            .bind(worker.to_string())
+            .execute(conn)
+            .await?;
+        Ok(())
+    }
+
+    /// Stops giving TEE tasks to `worker`, for `reason`, whatever it announces later (its
+    /// announcement proved false once; the first reason stays).
+    pub async fn refuse_tee(&self, worker: Address, reason: &str) -> Result<(), SchedulerError> {
+        sqlx::query(
+            "UPDATE workers SET tee_refused = $1 WHERE address = $2 AND tee_refused IS NULL",
+        )
+        .bind(reason.to_owned())
+        .bind(worker.to_string())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
     }
 
     /// Marks active workers whose last heartbeat is older than `before` as lost, and every
