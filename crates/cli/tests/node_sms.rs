@@ -54,6 +54,11 @@ async fn secrets_are_pushed_and_shown_but_never_printed() {
         .await
         .unwrap();
     assert!(health.contains("tee: sim (devnet only"), "{health}");
+    assert!(
+        health.contains("NOT registered (its attestations do not count)")
+            && health.contains("--attester-stake"),
+        "{health}"
+    );
     cli.market = String::new();
 
     let push = |args: &[&str], stdin: &str| {
@@ -136,6 +141,66 @@ async fn secrets_are_pushed_and_shown_but_never_printed() {
     let out = push(&["secret", "push", "empty", "--stdin"], "");
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && err.contains("empty"), "{err}");
+}
+
+async fn health(url: &str) -> String {
+    let (base, http) = decloud_service::transport::api_client(url).unwrap();
+    http.get(format!("{base}/health"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_sms_registers_its_wallet_as_an_attester_at_start() {
+    let devnet = Devnet::start().await.unwrap();
+    let cli = Cli::new(devnet.home(), "http://127.0.0.1:1");
+    cli.import("sms", 8);
+    let node = |stake: &str| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_decloud"));
+        command
+            .args([
+                "node",
+                "--sms",
+                "--sms-listen",
+                "127.0.0.1:0",
+                "--wallet",
+                "sms",
+                "--attester-stake",
+                stake,
+            ])
+            .env("DECLOUD_HOME", devnet.home())
+            .env("DECLOUD_WALLET_PASSWORD", PASSWORD);
+        command
+    };
+    // Below the hub's minimum: a one-line refusal, nothing registered, nothing served.
+    let out = node("1DCT").output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("below the attesters' minimum") && err.trim().lines().count() == 1,
+        "{err}"
+    );
+    let shown = cli.json(&["attester", "show", "--wallet", "sms"]);
+    assert_eq!(shown["active"], false, "{shown}");
+
+    let (first, url) = start_service(&mut node("100DCT")).unwrap();
+    let said = health(&url).await;
+    assert!(
+        said.contains("registered: its attestations count"),
+        "{said}"
+    );
+    let shown = cli.json(&["attester", "show", "--wallet", "sms"]);
+    assert_eq!(shown["active"], true, "{shown}");
+    let stake = shown["stake"].clone();
+    drop(first);
+    // Started again: already an attester, nothing locked twice.
+    let (_again, url) = start_service(&mut node("100DCT")).unwrap();
+    assert!(health(&url).await.contains("its attestations count"));
+    let shown = cli.json(&["attester", "show", "--wallet", "sms"]);
+    assert_eq!(shown["stake"], stake, "{shown}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

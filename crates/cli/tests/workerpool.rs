@@ -203,11 +203,20 @@ fn the_demo_runs_the_whole_flow_and_stops_what_it_started() {
     assert_eq!(tasks[0]["result"], "Hello, decloud!");
     assert_eq!(tasks[1]["replicas"], 3);
     assert!(tasks[1]["result"].as_str().unwrap().contains("\"nonce\""));
-    // The TEE task: one enclave, the secret's hash (never the secret) in its result.
+    // The TEE task: one enclave, over the encrypted dataset it opened (four rows, the prices'
+    // mean), its label saying so.
     assert_eq!(tasks[2]["replicas"], 1);
-    let tee_result = tasks[2]["result"].as_str().unwrap();
     assert!(
-        tee_result.contains("api-token bytes=43 sha256=") && !tee_result.contains("demo-token-"),
+        tasks[2]["label"].as_str().unwrap().contains("encrypted dataset"),
+        "{}",
+        tasks[2]
+    );
+    let tee_result: serde_json::Value =
+        serde_json::from_str(tasks[2]["result"].as_str().unwrap()).unwrap();
+    assert_eq!(tee_result["rows"], 4, "{tee_result}");
+    assert_eq!(
+        tee_result["columns"]["price"]["mean"].as_f64(),
+        Some(101.6875),
         "{tee_result}"
     );
     // Stored encrypted to the requester (the demo opened it with its key); the others not.

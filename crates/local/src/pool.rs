@@ -84,6 +84,13 @@ pub struct PoolOptions {
     /// With [`Self::tee`]: run this many keepers (SMS nodes with `--keeper`, each a registered
     /// attester) instead of one SMS, and give the workers all of them as key holders.
     pub keepers: usize,
+    /// With [`Self::tee`] and no keepers: run this many whole SMS nodes (each holding whole
+    /// secrets) instead of one, all given to the workers as key holders; reached like keepers
+    /// ([`Pool::keeper_urls`], [`Pool::stop_keeper`]).
+    pub sms_nodes: usize,
+    /// With [`Self::sms_nodes`]: the last this many of them are not registered attesters (their
+    /// attestations count for nothing at the hub).
+    pub unregistered_sms: usize,
 }
 
 impl std::fmt::Debug for PoolOptions {
@@ -104,6 +111,8 @@ impl std::fmt::Debug for PoolOptions {
             .field("tee", &self.tee)
             .field("worker_rpc", &self.worker_rpc)
             .field("keepers", &self.keepers)
+            .field("sms_nodes", &self.sms_nodes)
+            .field("unregistered_sms", &self.unregistered_sms)
             .field(
                 "pool_admin_password",
                 &self.pool_admin_password.as_ref().map(|_| "<set>"),
@@ -130,6 +139,8 @@ impl Default for PoolOptions {
             tee: None,
             worker_rpc: None,
             keepers: 0,
+            sms_nodes: 0,
+            unregistered_sms: 0,
         }
     }
 }
@@ -349,8 +360,23 @@ impl Pool {
         workers.claim_wait = Duration::from_secs(5);
         workers.tee = options.tee;
         let mut keepers = Vec::new();
-        if let (Some(tee), n @ 1..) = (options.tee, options.keepers) {
+        // Several key holders: keepers (shares), or whole SMS nodes.
+        let (holders, keeper) = match options.keepers {
+            0 if options.sms_nodes > 1 => (options.sms_nodes, false),
+            n => (n, true),
+        };
+        let registered = if keeper {
+            holders
+        } else {
+            holders.saturating_sub(options.unregistered_sms)
+        };
+        if let (Some(tee), n @ 1..) = (options.tee, holders) {
             for i in 0..n {
+                let signer = if i < registered {
+                    attester(devnet).await?
+                } else {
+                    funded_key(devnet).await?
+                };
                 let keeper = decloud_sms::start(decloud_sms::SmsConfig {
                     listen: ([127, 0, 0, 1], 0).into(),
                     database_url: format!(
@@ -358,11 +384,11 @@ impl Pool {
                         dir.path().join(format!("keeper-{i}.db")).display()
                     ),
                     profile: profile.clone(),
-                    signer: attester(devnet).await?,
+                    signer,
                     key_path: dir.path().join(format!("tls/keeper-{i}-seal.key")),
                     tee,
                     transport: transport.clone(),
-                    keeper: true,
+                    keeper,
                 })
                 .await?;
                 workers.sms_urls.push(keeper.url());
@@ -370,7 +396,7 @@ impl Pool {
             }
         }
         let sms = match options.tee {
-            Some(_) if options.keepers > 0 => None,
+            Some(_) if holders > 0 => None,
             Some(tee) => Some(decloud_sms::SmsConfig {
                 listen: ([127, 0, 0, 1], 0).into(),
                 database_url: format!("sqlite://{}", dir.path().join("sms.db").display()),

@@ -122,7 +122,25 @@ pub fn router(state: AppState) -> Router {
 }
 
 async fn health(State(state): State<AppState>) -> String {
-    format!("ok\n{}\n", state.announcement)
+    format!(
+        "ok\n{}\n{}\n",
+        state.announcement,
+        attester_line(&state).await
+    )
+}
+
+/// The `/health` line saying whether this node's attestations count at the hub: a node whose
+/// wallet is not an active attester releases secrets, but no TEE task can be finalized with
+/// its signature.
+async fn attester_line(state: &AppState) -> String {
+    let me = state.signer.address();
+    match state.chain.attester_active(me).await {
+        Ok(true) => format!("attester: {me} (registered: its attestations count)"),
+        Ok(false) => format!(
+            "attester: {me} NOT registered (its attestations do not count): run `decloud attester register --stake AMOUNT` with this wallet, or start with --attester-stake AMOUNT"
+        ),
+        Err(_) => format!("attester: {me} (unknown: the chain did not answer)"),
+    }
 }
 
 async fn info(State(state): State<AppState>) -> Json<SmsInfo> {

@@ -84,6 +84,18 @@ impl ChainReader {
         ))
     }
 
+    /// Whether `attester`'s `EnclaveAttested` signatures count at the hub now (registered,
+    /// staked at least the minimum, not leaving, not slashed).
+    pub async fn attester_active(&self, attester: Address) -> Result<bool, SmsError> {
+        let hub = IHub::new(self.profile.contracts.hub, &self.provider);
+        let record = hub
+            .attester(attester)
+            .call()
+            .await
+            .map_err(|e| self.failed("reading the attester registry", e))?;
+        Ok(record.active)
+    }
+
     /// The owner of app `app`, or zero when it is not registered.
     pub async fn app_owner(&self, app: Address) -> Result<Address, SmsError> {
         let registry = AppRegistry::new(self.profile.contracts.app_registry, &self.provider);

@@ -424,6 +424,9 @@ async fn prepare_app(ctx: &Context, app: &Resource) -> Result<PreparedApp, Failu
 pub(crate) struct EnclaveInputs<'a> {
     /// The memory-backed directory of the opened secrets, mounted read-only at `/secrets`.
     pub secrets: &'a Path,
+    /// The memory-backed input directory (`/in`), beside the secrets: the dataset is opened
+    /// there, so its plaintext never reaches the task's work directory on disk.
+    pub input: &'a Path,
     /// The identity that opens the deal's encrypted dataset.
     pub dataset_key: Option<&'a decloud_age::Identity>,
 }
@@ -453,7 +456,10 @@ pub(crate) async fn compute(
 
     let work = work_dir(ctx, a.task_id);
     let _ = std::fs::remove_dir_all(&work);
-    let (input, output) = (work.join("in"), work.join("out"));
+    let input = enclave
+        .as_ref()
+        .map_or_else(|| work.join("in"), |e| e.input.to_path_buf());
+    let output = work.join("out");
     for dir in [&input, &output] {
         std::fs::create_dir_all(dir)
             .map_err(|e| fail(format!("cannot create {}: {e}", dir.display())))?;

@@ -67,6 +67,18 @@ struct Opened {
 /// Removes the secrets directory however the run ends.
 struct SecretsDir(PathBuf);
 
+impl SecretsDir {
+    /// The opened secrets, mounted read-only at `/secrets`.
+    fn secrets(&self) -> PathBuf {
+        self.0.join("secrets")
+    }
+
+    /// The task's input (`/in`): the dataset is opened here, in memory, never on a disk.
+    fn input(&self) -> PathBuf {
+        self.0.join("in")
+    }
+}
+
 impl Drop for SecretsDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
@@ -161,13 +173,22 @@ pub(crate) async fn run(ctx: &Arc<Context>, a: &Assignment, resumed: bool) -> Re
     replies.sort_by_key(|(i, _, _)| *i);
     let mut answers = Vec::new();
     let mut refusals = Vec::new();
+    let mut attesters = std::collections::HashSet::new();
     for (_, url, reply) in replies {
-        match reply.and_then(|answer| {
+        let answer = match reply.and_then(|answer| {
             let attestation = checked(ctx, task_id, enclave.address(), &answer)?;
             let opened = open_answer(&h_private, chain_id, task_id, &answer)?;
             Ok((attestation, opened))
         }) {
-            Ok(ok) => answers.push(ok),
+            Ok(ok) => ok,
+            Err(reason) => {
+                refusals.push(format!("{url}: {reason}"));
+                continue;
+            }
+        };
+        // Only what the hub will count is counted: one attestation per active attester.
+        match counted(ctx, &answer.0, &mut attesters).await {
+            Ok(()) => answers.push(answer),
             Err(reason) => refusals.push(format!("{url}: {reason}")),
         }
     }
@@ -185,8 +206,10 @@ pub(crate) async fn run(ctx: &Arc<Context>, a: &Assignment, resumed: bool) -> Re
         answers.into_iter().map(|(s, _)| s).take(k).collect();
     tracing::info!(task = %task_id, released_by, ms = started.elapsed().as_millis() as u64, "TEE task: secrets released");
     let secrets = write_secrets(task_id, &opened.files)?;
+    let (secrets_path, input_path) = (secrets.secrets(), secrets.input());
     let enclave_inputs = crate::job::EnclaveInputs {
-        secrets: &secrets.0,
+        secrets: &secrets_path,
+        input: &input_path,
         dataset_key: opened.dataset_key.as_ref(),
     };
     let computed = crate::job::compute(ctx, a, Some(enclave_inputs)).await;
@@ -251,6 +274,33 @@ fn checked(
         ));
     }
     Ok(signed)
+}
+
+/// Whether the hub will count `attestation`: its signer is an active attester (registered,
+/// staked, not leaving, not slashed) that no earlier answer of this release named (the hub
+/// counts distinct attesters). A key holder whose signature would not count does not count
+/// towards k here either, so the task fails before running rather than at `contributeAndFinalize`.
+async fn counted(
+    ctx: &Context,
+    attestation: &SignedAttestation,
+    seen: &mut std::collections::HashSet<Address>,
+) -> Result<(), String> {
+    let attester = attestation.attester;
+    if seen.contains(&attester) {
+        return Err(format!(
+            "it signs as attester {attester}, like another key holder: the hub counts each attester once"
+        ));
+    }
+    let record = decloud_chain::attesters::attester(&ctx.chain, attester)
+        .await
+        .map_err(|e| format!("cannot read attester {attester} at the hub: {e}"))?;
+    if !record.active {
+        return Err(format!(
+            "its signer {attester} is not an active attester at the hub (not registered, leaving or slashed): its attestation would not count"
+        ));
+    }
+    seen.insert(attester);
+    Ok(())
 }
 
 /// Encrypts the kept result archive to the beneficiary (age), in place, and makes its digest the
@@ -386,7 +436,8 @@ fn safe_name(name: &str) -> Result<String, Failure> {
 }
 
 /// Writes the secrets as read-only files in a fresh memory-backed directory (only this user
-/// can enter it); removed when the returned guard drops.
+/// can enter it), beside the empty input directory the dataset is opened in; both are removed
+/// when the returned guard drops.
 fn write_secrets(task_id: B256, files: &[(String, Vec<u8>)]) -> Result<SecretsDir, Failure> {
     use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
     let memory = Path::new(MEMORY_DIR);
@@ -407,12 +458,14 @@ fn write_secrets(task_id: B256, files: &[(String, Vec<u8>)]) -> Result<SecretsDi
         .create(&dir)
         .map_err(io)?;
     let guard = SecretsDir(dir.clone());
-    std::fs::DirBuilder::new()
-        .mode(0o700)
-        .create(dir.join("app"))
-        .map_err(io)?;
+    for sub in [guard.secrets(), guard.secrets().join("app"), guard.input()] {
+        std::fs::DirBuilder::new()
+            .mode(0o700)
+            .create(sub)
+            .map_err(io)?;
+    }
     for (name, value) in files {
-        let path = dir.join(name);
+        let path = guard.secrets().join(name);
         std::fs::write(&path, value).map_err(io)?;
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o400)).map_err(io)?;
     }
@@ -513,9 +566,11 @@ mod tests {
     fn secrets_are_laid_out_read_only_and_removed() {
         let files = vec![("token".to_owned(), b"v".to_vec())];
         let dir = write_secrets(B256::repeat_byte(1), &files).unwrap();
-        let path = dir.0.join("token");
+        let path = dir.secrets().join("token");
         assert_eq!(std::fs::read(&path).unwrap(), b"v");
         assert!(std::fs::metadata(&path).unwrap().permissions().readonly());
+        assert!(dir.input().is_dir() && dir.input().starts_with(MEMORY_DIR));
+        std::fs::write(dir.input().join("dataset"), b"opened").unwrap();
         let kept = dir.0.clone();
         drop(dir);
         assert!(!kept.exists());

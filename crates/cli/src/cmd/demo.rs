@@ -1,8 +1,8 @@
 //! `decloud demo`: the whole marketplace on this machine in one command. It starts a devnet and
 //! every service in this process (storage, a workerpool's scheduler and three workers), deploys
 //! the example apps, runs one task at trust 1, one that needs three agreeing replicas and one TEE
-//! task (a requester secret released by the SMS to a `sim` enclave, the result signed by the
-//! enclave), shows each stage as it happens, and prints the certified results, who was paid
+//! task (an age-encrypted dataset whose key the SMS releases only to a `sim` enclave, the result
+//! signed by the enclave and encrypted to the requester), shows each stage as it happens, and prints the certified results, who was paid
 //! what, and the transactions and gas spent. It stops everything it started.
 
 use std::collections::BTreeMap;
@@ -17,7 +17,9 @@ use anyhow::{Context, bail};
 use clap::Args;
 use decloud_chain::client::Client;
 use decloud_chain::contracts::IHub;
-use decloud_local::pool::{APP_OWNER, DealRequest, POOL_OWNER, PoolOptions, REQUESTER};
+use decloud_local::pool::{
+    APP_OWNER, DATASET_OWNER, DealRequest, POOL_OWNER, PoolOptions, REQUESTER,
+};
 use decloud_local::{Cluster, ClusterConfig};
 use decloud_protocol::format_amount;
 use decloud_protocol::pool::TaskReport;
@@ -288,7 +290,7 @@ async fn demo(args: DemoArgs, _home: &Path, json: bool) -> anyhow::Result<()> {
     };
     let greeting = read_app("greeting")?;
     let hash_search = read_app("hash-search")?;
-    let secret_digest = read_app("secret-digest")?;
+    let csv_stats = read_app("csv-stats")?;
     let stages = Stages::new(json);
     if !json {
         println!(
@@ -364,25 +366,33 @@ async fn demo(args: DemoArgs, _home: &Path, json: bool) -> anyhow::Result<()> {
 
     let tee_app = stages
         .step(
-            "app developer: uploading and registering the secret-digest app for TEE tasks (its mrenclave: the sim runner)",
-            async { Ok(pool.deploy_tee_app("secret-digest", &secret_digest).await?) },
+            "app developer: uploading and registering the csv-stats app for TEE tasks (its mrenclave: the sim runner)",
+            async { Ok(pool.deploy_tee_app("csv-stats", &csv_stats).await?) },
         )
         .await?;
     let sms_url = pool.sms_url().context("the SMS is not running")?;
-    stages
+    // The dataset owner's data, encrypted before it leaves the owner: storage and workers see
+    // only the age file; its key goes to the key holder, which releases it to attested
+    // enclaves only.
+    let dataset = stages
         .step(
-            "requester: pushing the secret api-token to the key holder (sealed to it, signed; never printed)",
+            "dataset owner: encrypting prices.csv (age), registering the ciphertext and giving its key to the key holder only",
             async {
-                let sms = decloud_sms::SmsClient::new(&sms_url)?;
-                // A fresh value each run: the demo shows its hash, computed inside the enclave.
-                let token: [u8; 16] = decloud_sms::seal::random_bytes()?;
-                let value = format!("demo-token-{}", alloy::hex::encode(token));
+                let key = decloud_age::Identity::generate()?;
+                let sealed = decloud_age::encrypt(DEMO_DATASET.as_bytes(), &[key.recipient()])?;
+                let dataset = pool.deploy_dataset("prices.csv.age", &sealed).await?;
                 let now = std::time::SystemTime::now()
                     .duration_since(std::time::UNIX_EPOCH)?
                     .as_secs();
-                sms.push_requester_secret(&devnet.signer(REQUESTER), "api-token", value.as_bytes(), now)
+                decloud_sms::SmsClient::new(&sms_url)?
+                    .push_dataset_key(
+                        &decloud_chain::accounts::dev_signer(DATASET_OWNER),
+                        dataset,
+                        key.to_secret_string().as_bytes(),
+                        now,
+                    )
                     .await?;
-                Ok(())
+                Ok(dataset)
             },
         )
         .await?;
@@ -438,11 +448,8 @@ async fn demo(args: DemoArgs, _home: &Path, json: bool) -> anyhow::Result<()> {
             DealRequest::new(search_app).args("decloud 12").trust(5),
         ),
         (
-            "secret-digest, TEE (one attested sim enclave, no replicas)",
-            DealRequest::new(tee_app)
-                .tee()
-                .args("api-token")
-                .secret("api-token"),
+            "csv-stats over the encrypted dataset, TEE (one attested sim enclave, no replicas)",
+            DealRequest::new(tee_app).tee().dataset(dataset),
         ),
     ];
     let mut tasks = Vec::new();
@@ -524,7 +531,7 @@ async fn demo(args: DemoArgs, _home: &Path, json: bool) -> anyhow::Result<()> {
             Some(&result_key),
         )
         .await?;
-        let text = ["result.txt", "result.json"]
+        let text = ["result.txt", "result.json", "stats.json"]
             .iter()
             .find_map(|f| std::fs::read_to_string(dir.join(f)).ok())
             .unwrap_or_default();
@@ -609,6 +616,9 @@ async fn demo(args: DemoArgs, _home: &Path, json: bool) -> anyhow::Result<()> {
     println!("\nexplorer: every step of the tasks, on chain and off chain, at {explorer_url}");
     keep_up(args.keep, &explorer_url, cluster, explorer).await
 }
+
+/// The demo's confidential dataset: what only the enclave reads in the clear.
+const DEMO_DATASET: &str = "day,price,volume\n1,101.5,20\n2,99.0,35\n3,104.25,12\n4,102.0,28\n";
 
 /// With `--keep`, serves until Ctrl-C or SIGTERM (which [`run`] waits for); otherwise stops the
 /// chain and every service now.

@@ -24,7 +24,8 @@ use super::shared::{WalletOpts, stop_signals};
     decloud node --signer --devnet-member 0 --signer-listen 127.0.0.1:7950   # an oracle committee signer\n  \
     decloud node --relay --relay-signer http://127.0.0.1:7950 --relay-signer http://127.0.0.1:7951 --wallet relayer\n  \
     decloud node --scheduler --workerpool 0x5f1c... --wallet pool --workers 1 --tee sim --sms   # TEE tasks on a devnet\n  \
-    decloud node --keeper --wallet keeper1 --sms-listen 127.0.0.1:7651   # one keeper of a k-of-n group\n\n\
+    decloud node --keeper --wallet keeper1 --sms-listen 127.0.0.1:7651   # one keeper of a k-of-n group\n  \
+    decloud node --sms --wallet sms1 --attester-stake 100DCT   # an SMS that registers its wallet as an attester\n\n\
     Each worker of --workers N has its own key in $DECLOUD_HOME/workers/worker-<i>/worker.key, made\n\
     on first start; on a devnet they are given ether and tokens, elsewhere fund them yourself.\n\n\
     Services speak TLS 1.3 with a key kept in $DECLOUD_HOME/tls/<service>.key and print their URL\n\
@@ -91,6 +92,11 @@ struct SmsArgs {
     /// tdx (Intel's DCAP root) [default: sim on a devnet, tdx elsewhere].
     #[arg(long = "sms-tee", value_name = "sim|tdx")]
     sms_tee: Option<decloud_tee::TeeKind>,
+    /// Register the SMS's --wallet as an attester at start, locking this stake (nano-units, or
+    /// tokens with a DCT suffix; at least the hub's minimum), unless it is one already: its
+    /// attestations count only then. `/health` says whether they count.
+    #[arg(long = "attester-stake", value_name = "AMOUNT")]
+    attester_stake: Option<String>,
 }
 
 /// The beacon's flags.
@@ -490,6 +496,9 @@ pub(crate) async fn run(args: NodeArgs, home: &Path) -> anyhow::Result<()> {
             None => sqlite_under(home, "sms", "secrets.db")?,
         };
         let devnet = decloud_protocol::is_devnet_chain_id(profile.chain_id);
+        if let Some(stake) = &sms.attester_stake {
+            register_attester(profile, scheduler.wallet.unlock(home)?, stake).await?;
+        }
         config.sms = Some(decloud_sms::SmsConfig {
             listen: sms.sms_listen,
             database_url,
@@ -749,3 +758,46 @@ mod oidc_flag_tests {
         }
     }
 }
+
+/// Registers `signer` as an attester with `stake` unless its attestations count already; a
+/// registration that does not count (leaving, slashed, under the minimum) is an error to fix
+/// by hand, not something to paper over at start.
+async fn register_attester(
+    profile: &decloud_chain::ChainProfile,
+    signer: alloy::signers::local::PrivateKeySigner,
+    stake: &str,
+) -> anyhow::Result<()> {
+    use decloud_chain::attesters;
+    let stake = decloud_protocol::parse_amount(stake)?;
+    let me = signer.address();
+    let client = decloud_chain::client::Client::connect(profile, None, Some(signer)).await?;
+    let record = attesters::attester(&client, me).await?;
+    if record.active {
+        println!(
+            "sms: {me} is a registered attester already (stake {})",
+            decloud_protocol::format_amount(record.stake)
+        );
+        return Ok(());
+    }
+    if record.registered_at != 0 || record.slashed {
+        bail!(
+            "the SMS's wallet {me} is registered but its attestations do not count (leaving, slashed or under the minimum stake): see `decloud attester show --wallet ...`"
+        );
+    }
+    let min = attesters::min_stake(&client).await?;
+    if stake < min {
+        bail!(
+            "--attester-stake {} is below the attesters' minimum {}: give {} or more",
+            decloud_protocol::format_amount(stake),
+            decloud_protocol::format_amount(min),
+            decloud_protocol::format_amount(min)
+        );
+    }
+    attesters::register(&client, stake).await?;
+    println!(
+        "sms: registered {me} as an attester with stake {}",
+        decloud_protocol::format_amount(stake)
+    );
+    Ok(())
+}
+
