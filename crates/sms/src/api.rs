@@ -2,7 +2,8 @@
 //!
 //! | method | path | what |
 //! |---|---|---|
-//! | `GET` | `/health` | liveness and the TEE backend (`ok` then `tee: ...`) |
+//! | `GET` | `/health` | liveness, the TEE backend and whether its attestations count |
+//! | `GET` | `/openapi.json` | the OpenAPI description of this API |
 //! | `GET` | `/v1/info` | chain, hub, attester address, the X25519 key writes are sealed to |
 //! | `GET` | `/v1/owners/{owner}/nonce` | the owner's last write nonce (the next is last + 1) |
 //! | `POST` | `/v1/secrets` | a signed, sealed write ([`WriteRequest`]) |
@@ -111,6 +112,7 @@ impl IntoResponse for SmsError {
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/health", get(health))
+        .route("/openapi.json", get(openapi))
         .route("/v1/info", get(info))
         .route("/v1/owners/{owner}/nonce", get(nonce))
         .route("/v1/secrets", post(write))
@@ -119,6 +121,14 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/releases", post(release))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
+}
+
+/// The OpenAPI description of this API (what `scripts/api-fuzz` fuzzes).
+async fn openapi() -> impl IntoResponse {
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        include_str!("openapi.json"),
+    )
 }
 
 async fn health(State(state): State<AppState>) -> String {
