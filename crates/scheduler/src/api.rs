@@ -862,7 +862,9 @@ async fn task(
         .unwrap_or_default();
     let replicates = state.store.replicates(task_id).await?;
     let votes = assign::votes(&state.store, trust, &replicates, 0).await?;
+    // A given-up task needs nobody: the scheduler hands it to no one (its reason says why).
     let needed = if matches!(task.status, TaskStatus::Unset | TaskStatus::Active)
+        && task.given_up.is_none()
         && !has_consensus(&votes)
     {
         replicas_needed(&votes, weight_of(0))

@@ -114,7 +114,8 @@ async fn tee_tasks_go_only_to_workers_that_run_enclaves_and_a_liar_gets_one() {
     // is offered none of them.
     let chain = pool_chain(&pool).await;
     let mut offered = None;
-    loop {
+    let give_up = std::time::Instant::now() + TIMEOUT;
+    while std::time::Instant::now() < give_up {
         let mut done = true;
         for task in &tasks {
             done &= status(&chain, *task).await == TaskStatus::Completed;
@@ -141,6 +142,8 @@ async fn tee_tasks_go_only_to_workers_that_run_enclaves_and_a_liar_gets_one() {
     let plain_deal = pool.deal(&DealRequest::new(plain_app)).await.unwrap();
     let got = claim_one_of(&plain, &plain_deal.task_ids()).await;
     assert_eq!(got.task_id, plain_deal.task_ids()[0]);
+    // Given back, so that the wallet (admitted for one replicate at a time) is free again.
+    plain.report(got.task_id, &failed("the test gives it back")).await.unwrap();
 
     // A liar: the same wallet announces `sim` but has no enclave. It gets one TEE task, fails
     // it without producing an enclave, and gets no other, though one is open and it is idle.
@@ -151,18 +154,9 @@ async fn tee_tasks_go_only_to_workers_that_run_enclaves_and_a_liar_gets_one() {
     let lied = pool.deal(&tee_deal(app, 2)).await.unwrap();
     let lied_tasks = lied.task_ids();
     let first = claim_one_of(&liar, &lied_tasks).await;
-    liar.report(
-        first.task_id,
-        &Report {
-            status: ReportStatus::Failed,
-            reason: Some("this machine has no TEE".into()),
-            results_location: None,
-            callback_data: None,
-            stages: None,
-        },
-    )
-    .await
-    .unwrap();
+    liar.report(first.task_id, &failed("this machine has no TEE"))
+        .await
+        .unwrap();
     let me = workers(&scheduler)
         .await
         .into_iter()
@@ -179,6 +173,16 @@ async fn tee_tasks_go_only_to_workers_that_run_enclaves_and_a_liar_gets_one() {
     }
     let open = fixtures::scheduler_task(&scheduler, lied_tasks[1]).await.unwrap();
     assert!(open.replicates.is_empty(), "{:?}", open.replicates);
+}
+
+fn failed(reason: &str) -> Report {
+    Report {
+        status: ReportStatus::Failed,
+        reason: Some(reason.into()),
+        results_location: None,
+        callback_data: None,
+        stages: None,
+    }
 }
 
 async fn pool_chain(pool: &Pool) -> Client {
@@ -263,6 +267,7 @@ async fn a_tee_task_whose_enclave_worker_is_lost_goes_to_nobody_and_is_refunded(
         "{reason}"
     );
     assert!(!reason.contains('\n'), "{reason}");
+    assert_eq!(report.replicas_needed, 0, "a given-up task needs nobody");
     // The idle TEE worker takes later work, never this task.
     let later = pool.deal(&tee_deal(app, 1)).await.unwrap();
     pool.wait_completed(&later.task_ids(), TIMEOUT).await.unwrap();

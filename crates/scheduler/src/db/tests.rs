@@ -102,7 +102,7 @@ async fn a_database_from_before_versioned_migrations_is_upgraded_with_its_data(d
     let store = Store::open(url).await.unwrap();
     assert_eq!(
         decloud_sql::schema_version(&store.pool).await.unwrap(),
-        Some(5)
+        Some(6)
     );
     assert_eq!(store.deal(d.deal_id).await.unwrap().unwrap(), d);
     assert_eq!(store.tasks_of(d.deal_id).await.unwrap().len(), 2);
@@ -486,7 +486,58 @@ async fn a_replicate_is_bound_to_one_enclave(db: &TestDb) {
     assert_eq!(store.bind_enclave(task, w2, e2).await.unwrap(), None);
 }
 
+/// A bound TEE replicate holds its task while assigned and once its worker is lost (the task
+/// is then among the lost worker's enclaves until given up); a worker refused TEE work stays
+/// refused, with the first reason, whatever it announces at its next login.
+async fn an_enclave_holds_its_task_and_a_refused_worker_stays_refused(db: &TestDb) {
+    let store = &store(db).await;
+    let d = deal(1, 5);
+    store.insert_deal(&d).await.unwrap();
+    let task = decloud_protocol::task_id(d.deal_id, 0);
+    let other = decloud_protocol::task_id(d.deal_id, 1);
+    let (w1, e1) = (Address::repeat_byte(1), Address::repeat_byte(0xe1));
+    store.upsert_worker(w1, 2, 0, 100).await.unwrap();
+    assert!(store.assign(task, w1, 100, 1100).await.unwrap());
+    assert!(store.assign(other, w1, 100, 1100).await.unwrap());
+    assert_eq!(store.enclave_holder(task).await.unwrap(), None);
+    store.bind_enclave(task, w1, e1).await.unwrap();
+    assert_eq!(store.enclave_holder(task).await.unwrap(), Some((w1, e1)));
+    assert_eq!(store.enclave_holder(other).await.unwrap(), None);
+    assert_eq!(store.replicate_enclave(task, w1).await.unwrap(), Some(e1));
+    assert_eq!(store.replicate_enclave(other, w1).await.unwrap(), None);
+    assert!(store.lost_enclaves(w1).await.unwrap().is_empty());
+    assert_eq!(store.mark_lost(200, 300).await.unwrap(), vec![w1]);
+    assert_eq!(store.enclave_holder(task).await.unwrap(), Some((w1, e1)));
+    assert_eq!(
+        store.lost_enclaves(w1).await.unwrap(),
+        vec![(task, d.deal_id, e1)]
+    );
+    store.give_up(task, "gone").await.unwrap();
+    assert!(store.lost_enclaves(w1).await.unwrap().is_empty());
+
+    let login = |tee| NewLogin {
+        now: 400,
+        worker: w1,
+        capacity: 1,
+        score: 0,
+        token_hash: format!("h-{tee}"),
+        expires_at: 1_000,
+        tee,
+    };
+    use decloud_protocol::pool::TeeBackend;
+    store.complete_logins(&[login(TeeBackend::Sim)]).await.unwrap();
+    let w = store.worker(w1).await.unwrap().unwrap();
+    assert_eq!((w.tee, w.tee_refused), (TeeBackend::Sim, None));
+    store.refuse_tee(w1, "first").await.unwrap();
+    store.refuse_tee(w1, "second").await.unwrap();
+    store.complete_logins(&[login(TeeBackend::Tdx)]).await.unwrap();
+    let w = store.worker(w1).await.unwrap().unwrap();
+    assert_eq!(w.tee, TeeBackend::Tdx);
+    assert_eq!(w.tee_refused.as_deref(), Some("first"));
+}
+
 decloud_sql::test_on_every_backend!(
+    an_enclave_holds_its_task_and_a_refused_worker_stays_refused,
     a_replicate_is_bound_to_one_enclave,
     deals_tasks_and_cursor_survive_a_reopen,
     a_database_from_before_versioned_migrations_is_upgraded_with_its_data,
