@@ -180,7 +180,9 @@ async fn the_sms_registers_its_wallet_as_an_attester_at_start() {
     let out = node("1DCT").output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        !out.status.success() && err.contains("below the attesters' minimum") && err.trim().lines().count() == 1,
+        !out.status.success()
+            && err.contains("below the attesters' minimum")
+            && err.trim().lines().count() == 1,
         "{err}"
     );
     let shown = cli.json(&["attester", "show", "--wallet", "sms"]);

@@ -207,7 +207,10 @@ fn the_demo_runs_the_whole_flow_and_stops_what_it_started() {
     // mean), its label saying so.
     assert_eq!(tasks[2]["replicas"], 1);
     assert!(
-        tasks[2]["label"].as_str().unwrap().contains("encrypted dataset"),
+        tasks[2]["label"]
+            .as_str()
+            .unwrap()
+            .contains("encrypted dataset"),
         "{}",
         tasks[2]
     );

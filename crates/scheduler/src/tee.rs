@@ -78,7 +78,9 @@ pub(crate) async fn give_up_lost_enclaves(shared: &Shared, worker: Address) {
             "enclave {enclave} is bound to lost worker {worker}: key holders release a task's secrets to one enclave only, so no other worker can run it; the requester can claim a refund {when} with `decloud task claim {task_id}`"
         );
         match shared.store.give_up(task_id, &reason).await {
-            Ok(()) => tracing::warn!(task = %task_id, %worker, %enclave, "TEE task given up: its enclave's worker is lost"),
+            Ok(()) => {
+                tracing::warn!(task = %task_id, %worker, %enclave, "TEE task given up: its enclave's worker is lost")
+            }
             Err(e) => tracing::warn!(error = %e, task = %task_id, "giving up a TEE task failed"),
         }
     }
@@ -95,9 +97,8 @@ async fn final_deadline(shared: &Shared, task_id: B256, deal_id: B256) -> Option
         .await
         .ok()?;
     let init: u64 = view.initTime.to();
-    (init != 0).then(|| {
-        init + decloud_protocol::deadline::FINAL_DEADLINE_RATIO * deal.reference_secs()
-    })
+    (init != 0)
+        .then(|| init + decloud_protocol::deadline::FINAL_DEADLINE_RATIO * deal.reference_secs())
 }
 
 /// `unix` as `YYYY-MM-DD HH:MM:SS UTC` (the proleptic Gregorian calendar; days to a civil date

@@ -128,7 +128,10 @@ async fn tee_tasks_go_only_to_workers_that_run_enclaves_and_a_liar_gets_one() {
             break;
         }
     }
-    assert!(offered.is_none(), "the plain worker got TEE work: {offered:?}");
+    assert!(
+        offered.is_none(),
+        "the plain worker got TEE work: {offered:?}"
+    );
     pool.wait_completed(&tasks, TIMEOUT).await.unwrap();
     for task in &tasks {
         let report = fixtures::scheduler_task(&scheduler, *task).await.unwrap();
@@ -143,7 +146,10 @@ async fn tee_tasks_go_only_to_workers_that_run_enclaves_and_a_liar_gets_one() {
     let got = claim_one_of(&plain, &plain_deal.task_ids()).await;
     assert_eq!(got.task_id, plain_deal.task_ids()[0]);
     // Given back, so that the wallet (admitted for one replicate at a time) is free again.
-    plain.report(got.task_id, &failed("the test gives it back")).await.unwrap();
+    plain
+        .report(got.task_id, &failed("the test gives it back"))
+        .await
+        .unwrap();
 
     // A liar: the same wallet announces `sim` but has no enclave. It gets one TEE task, fails
     // it without producing an enclave, and gets no other, though one is open and it is idle.
@@ -163,15 +169,22 @@ async fn tee_tasks_go_only_to_workers_that_run_enclaves_and_a_liar_gets_one() {
         .find(|w| w.address == key.address())
         .unwrap();
     assert_eq!(me.tee, TeeBackend::Sim);
-    let refused = me.tee_refused.expect("the liar is still trusted with TEE tasks");
-    assert!(refused.contains("without producing an enclave"), "{refused}");
+    let refused = me
+        .tee_refused
+        .expect("the liar is still trusted with TEE tasks");
+    assert!(
+        refused.contains("without producing an enclave"),
+        "{refused}"
+    );
     // Logging in again and announcing it again changes nothing.
     liar.login().await.unwrap();
     for _ in 0..3 {
         let again = liar.claim(Duration::from_secs(1)).await.unwrap();
         assert!(again.is_none(), "the liar got more TEE work: {again:?}");
     }
-    let open = fixtures::scheduler_task(&scheduler, lied_tasks[1]).await.unwrap();
+    let open = fixtures::scheduler_task(&scheduler, lied_tasks[1])
+        .await
+        .unwrap();
     assert!(open.replicates.is_empty(), "{:?}", open.replicates);
 }
 
@@ -270,7 +283,9 @@ async fn a_tee_task_whose_enclave_worker_is_lost_goes_to_nobody_and_is_refunded(
     assert_eq!(report.replicas_needed, 0, "a given-up task needs nobody");
     // The idle TEE worker takes later work, never this task.
     let later = pool.deal(&tee_deal(app, 1)).await.unwrap();
-    pool.wait_completed(&later.task_ids(), TIMEOUT).await.unwrap();
+    pool.wait_completed(&later.task_ids(), TIMEOUT)
+        .await
+        .unwrap();
     let report = fixtures::scheduler_task(&scheduler, task).await.unwrap();
     let holders: Vec<_> = report.replicates.iter().map(|r| r.worker).collect();
     assert_eq!(holders, vec![key.address()], "another worker got the task");
@@ -279,8 +294,11 @@ async fn a_tee_task_whose_enclave_worker_is_lost_goes_to_nobody_and_is_refunded(
     // Claimable after the final deadline: the requester's frozen price comes back.
     let view = chain.hub().task(task).call().await.unwrap();
     let init: u64 = view.initTime.to();
-    let deadline = init + decloud_protocol::deadline::FINAL_DEADLINE_RATIO * assignment.work_clock_time_ref;
-    let chain_now = decloud_client::lookup::chain_now(&chain, now()).await.unwrap();
+    let deadline =
+        init + decloud_protocol::deadline::FINAL_DEADLINE_RATIO * assignment.work_clock_time_ref;
+    let chain_now = decloud_client::lookup::chain_now(&chain, now())
+        .await
+        .unwrap();
     anvil::advance_time(&devnet, deadline.saturating_sub(chain_now) + 1)
         .await
         .unwrap();
@@ -299,6 +317,14 @@ async fn a_tee_task_whose_enclave_worker_is_lost_goes_to_nobody_and_is_refunded(
     assert_eq!(status(&chain, task).await, TaskStatus::Failed);
     let balance_after = chain.hub().balanceOf(requester).call().await.unwrap();
     let frozen_after = chain.hub().frozenOf(requester).call().await.unwrap();
-    assert_eq!(frozen_before - frozen_after, price, "the task's price stays frozen");
-    assert_eq!(balance_after - balance_before, price, "the refund is not the task's price");
+    assert_eq!(
+        frozen_before - frozen_after,
+        price,
+        "the task's price stays frozen"
+    );
+    assert_eq!(
+        balance_after - balance_before,
+        price,
+        "the refund is not the task's price"
+    );
 }

@@ -350,7 +350,9 @@ async fn a_worker_without_a_tee_backend_is_never_handed_a_tee_task() {
     let greeting = fixtures::example_app("greeting").unwrap();
     let plain_app = pool.deploy_app("greeting", &greeting).await.unwrap();
     let plain = pool.deal(&DealRequest::new(plain_app)).await.unwrap();
-    pool.wait_completed(&plain.task_ids(), TIMEOUT).await.unwrap();
+    pool.wait_completed(&plain.task_ids(), TIMEOUT)
+        .await
+        .unwrap();
     let scheduler = pool.scheduler_url().unwrap();
     let report = fixtures::scheduler_task(&scheduler, task).await.unwrap();
     assert!(report.replicates.is_empty(), "{:?}", report.replicates);
@@ -475,5 +477,8 @@ async fn an_encrypted_dataset_opens_only_in_the_enclave_and_the_result_only_for_
         .flatten()
         .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix))
         .collect();
-    assert!(left.is_empty(), "the opened dataset is left in /dev/shm: {left:?}");
+    assert!(
+        left.is_empty(),
+        "the opened dataset is left in /dev/shm: {left:?}"
+    );
 }

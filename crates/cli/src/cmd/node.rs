@@ -800,4 +800,3 @@ async fn register_attester(
     );
     Ok(())
 }
-

@@ -168,7 +168,13 @@ impl Store {
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
-            .map(|row| Ok((parse(row, "taskid")?, parse(row, "dealid")?, parse(row, "enclave")?)))
+            .map(|row| {
+                Ok((
+                    parse(row, "taskid")?,
+                    parse(row, "dealid")?,
+                    parse(row, "enclave")?,
+                ))
+            })
             .collect()
     }
 

@@ -123,7 +123,7 @@ async fn a_database_from_before_versioned_migrations_is_upgraded_with_its_data(d
     let store = Store::open(url).await.unwrap();
     assert_eq!(
         decloud_sql::schema_version(&store.pool).await.unwrap(),
-        Some(5)
+        Some(6)
     );
     let indexes = match db.backend() {
         Backend::Sqlite => {
@@ -525,12 +525,18 @@ async fn an_enclave_holds_its_task_and_a_refused_worker_stays_refused(db: &TestD
         tee,
     };
     use decloud_protocol::pool::TeeBackend;
-    store.complete_logins(&[login(TeeBackend::Sim)]).await.unwrap();
+    store
+        .complete_logins(&[login(TeeBackend::Sim)])
+        .await
+        .unwrap();
     let w = store.worker(w1).await.unwrap().unwrap();
     assert_eq!((w.tee, w.tee_refused), (TeeBackend::Sim, None));
     store.refuse_tee(w1, "first").await.unwrap();
     store.refuse_tee(w1, "second").await.unwrap();
-    store.complete_logins(&[login(TeeBackend::Tdx)]).await.unwrap();
+    store
+        .complete_logins(&[login(TeeBackend::Tdx)])
+        .await
+        .unwrap();
     let w = store.worker(w1).await.unwrap().unwrap();
     assert_eq!(w.tee, TeeBackend::Tdx);
     assert_eq!(w.tee_refused.as_deref(), Some("first"));
