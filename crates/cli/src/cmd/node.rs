@@ -734,31 +734,6 @@ fn parse_oidc_issuer(text: &str) -> Result<decloud_pool::OidcIssuer, String> {
     })
 }
 
-#[cfg(test)]
-mod oidc_flag_tests {
-    use super::parse_oidc_issuer;
-
-    #[test]
-    fn an_issuer_and_its_audience_parse_and_bad_ones_say_what_is_expected() {
-        let i = parse_oidc_issuer("https://accounts.example.com=decloud-pool").unwrap();
-        assert_eq!(i.issuer, "https://accounts.example.com");
-        assert_eq!(i.audience, "decloud-pool");
-        assert!(i.jwks_url.is_empty(), "keys come from discovery");
-        for bad in [
-            "https://accounts.example.com",
-            "https://a.example=",
-            "not a url=x",
-            "ftp://x=y",
-        ] {
-            let err = parse_oidc_issuer(bad).unwrap_err();
-            assert!(
-                err.contains("ISSUER") || err.contains("issuer URL"),
-                "{bad}: {err}"
-            );
-        }
-    }
-}
-
 /// Registers `signer` as an attester with `stake` unless its attestations count already; a
 /// registration that does not count (leaving, slashed, under the minimum) is an error to fix
 /// by hand, not something to paper over at start.
@@ -799,4 +774,29 @@ async fn register_attester(
         decloud_protocol::format_amount(stake)
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod oidc_flag_tests {
+    use super::parse_oidc_issuer;
+
+    #[test]
+    fn an_issuer_and_its_audience_parse_and_bad_ones_say_what_is_expected() {
+        let i = parse_oidc_issuer("https://accounts.example.com=decloud-pool").unwrap();
+        assert_eq!(i.issuer, "https://accounts.example.com");
+        assert_eq!(i.audience, "decloud-pool");
+        assert!(i.jwks_url.is_empty(), "keys come from discovery");
+        for bad in [
+            "https://accounts.example.com",
+            "https://a.example=",
+            "not a url=x",
+            "ftp://x=y",
+        ] {
+            let err = parse_oidc_issuer(bad).unwrap_err();
+            assert!(
+                err.contains("ISSUER") || err.contains("issuer URL"),
+                "{bad}: {err}"
+            );
+        }
+    }
 }
