@@ -204,7 +204,9 @@ async fn a_tee_task_gets_its_secret_in_an_attested_enclave_and_a_liar_gets_nothi
     // A lying worker: the same wallet, a modified worker (the honest one is stopped).
     pool.kill_worker(0).await;
     let liar_key = devnet.signer(FIRST_WORKER);
-    let liar = SchedulerClient::new(&scheduler, liar_key.clone(), 1).unwrap();
+    let liar = SchedulerClient::new(&scheduler, liar_key.clone(), 1)
+        .unwrap()
+        .with_tee(decloud_protocol::pool::TeeBackend::Sim);
     liar.login().await.unwrap();
     let lied = pool
         .deal(

@@ -748,10 +748,8 @@ async fn register_attester(
     let client = decloud_chain::client::Client::connect(profile, None, Some(signer)).await?;
     let record = attesters::attester(&client, me).await?;
     if record.active {
-        println!(
-            "sms: {me} is a registered attester already (stake {})",
-            decloud_protocol::format_amount(record.stake)
-        );
+        // A log line, not stdout: the node's first line on stdout is its services' URLs.
+        tracing::info!(attester = %me, stake = %decloud_protocol::format_amount(record.stake), "sms: a registered attester already");
         return Ok(());
     }
     if record.registered_at != 0 || record.slashed {
@@ -769,10 +767,7 @@ async fn register_attester(
         );
     }
     attesters::register(&client, stake).await?;
-    println!(
-        "sms: registered {me} as an attester with stake {}",
-        decloud_protocol::format_amount(stake)
-    );
+    tracing::info!(attester = %me, stake = %decloud_protocol::format_amount(stake), "sms: registered as an attester");
     Ok(())
 }
 
