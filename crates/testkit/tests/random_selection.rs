@@ -326,18 +326,25 @@ async fn deal_start(client: &Client, deal: B256) -> u64 {
         .saturating_to()
 }
 
-/// The workers that contributed to `task` on chain, among `candidates`.
-async fn contributors(client: &Client, task: B256, candidates: &[Address]) -> Vec<Address> {
-    let mut out = Vec::new();
-    for w in candidates {
-        let c = client
-            .read("contribution", client.hub().contribution(task, *w))
-            .await
-            .unwrap();
-        if c.status != 0 {
-            out.push(*w);
-        }
-    }
+/// The workers that contributed to `task` on chain (its `TaskContribute` events: a finalized
+/// task's contribution records are cleared).
+async fn contributors(client: &Client, task: B256) -> Vec<Address> {
+    use alloy::providers::Provider;
+    use alloy::sol_types::SolEvent;
+    let filter = alloy::rpc::types::Filter::new()
+        .address(client.profile().contracts.hub)
+        .event_signature(IHub::TaskContribute::SIGNATURE_HASH)
+        .topic1(task)
+        .from_block(0);
+    let mut out: Vec<Address> = client
+        .provider()
+        .get_logs(&filter)
+        .await
+        .unwrap()
+        .iter()
+        .filter_map(|l| IHub::TaskContribute::decode_log(&l.inner).ok())
+        .map(|e| e.worker)
+        .collect();
     out.sort();
     out
 }
@@ -365,7 +372,6 @@ async fn drawn_contributions(client: &Client, task: B256) -> Vec<(Address, u64)>
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pool_certifies_a_random_task_with_only_its_drawn_workers() {
     let (devnet, pool, category) = random_pool(5, 20).await;
-    let workers: Vec<Address> = (0..5).map(|i| pool.worker_address(i)).collect();
     let greeting = decloud_testkit::fixtures::example_app("greeting").unwrap();
     let app = pool.deploy_app("greeting", &greeting).await.unwrap();
     // Pool::deal waits for the scheduler's snapshot of the registry before it signs the
@@ -400,7 +406,7 @@ async fn a_pool_certifies_a_random_task_with_only_its_drawn_workers() {
     drawn.sort();
     assert_eq!(drawn.len(), 3, "three positions at trust 5");
     assert_eq!(
-        contributors(&reader, task, &workers).await,
+        contributors(&reader, task).await,
         drawn,
         "exactly the workers the beacon drew contributed"
     );
@@ -476,7 +482,7 @@ async fn an_absent_drawn_worker_is_slashed_and_replaced() {
         stake_after < stake_before,
         "the absent drawn worker lost stake: {stake_before} -> {stake_after}"
     );
-    let got = contributors(&reader, task, &workers).await;
+    let got = contributors(&reader, task).await;
     assert_eq!(got.len(), 3, "three contributions certified it: {got:?}");
     assert!(!got.contains(&absent), "the absent worker never contributed");
     let events = drawn_contributions(&reader, task).await;
