@@ -240,10 +240,7 @@ pub async fn registry_now(
     let mut out = Vec::with_capacity(members.len());
     for worker in members {
         let m = client
-            .read(
-                "reading a pool member",
-                hub.poolMember(workerpool, worker),
-            )
+            .read("reading a pool member", hub.poolMember(workerpool, worker))
             .await?;
         let cluster = client
             .read(
@@ -274,7 +271,10 @@ pub async fn latest_snapshot(
         return Ok(None);
     };
     let record = client
-        .read(what, client.hub().snapshotRecord(workerpool, U256::from(index)))
+        .read(
+            what,
+            client.hub().snapshotRecord(workerpool, U256::from(index)),
+        )
         .await?;
     let snapshot = snapshot_at(client, workerpool, index).await?;
     Ok(Some((snapshot, record.committedAt.saturating_to())))

@@ -60,7 +60,9 @@ pub enum LocalError {
     NotRunning(&'static str),
     /// The pool's registry snapshot did not become current in time (a random-selection deal
     /// needs one committed before it starts).
-    #[error("workerpool {0} has no current registry snapshot after {1:?}: is its scheduler running on a chain with the random-selection facet?")]
+    #[error(
+        "workerpool {0} has no current registry snapshot after {1:?}: is its scheduler running on a chain with the random-selection facet?"
+    )]
     NoSnapshot(Address, Duration),
     /// A task was claimed (it failed) while waiting for it.
     #[error("task {0} failed (claimed)")]

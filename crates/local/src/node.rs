@@ -239,7 +239,11 @@ impl Node {
                 .scheduler_config
                 .as_ref()
                 .map(|s| (s.profile.clone(), s.rpc.clone()))
-                .or_else(|| node.workers_config.as_ref().map(|w| (w.profile.clone(), None)));
+                .or_else(|| {
+                    node.workers_config
+                        .as_ref()
+                        .map(|w| (w.profile.clone(), None))
+                });
             if beacon.genesis.is_none()
                 && let Some((profile, rpc)) = chain
                 && let Some((genesis, period)) = chain_beacon(&profile, rpc.as_deref()).await?

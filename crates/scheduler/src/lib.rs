@@ -143,7 +143,10 @@ impl fmt::Debug for SchedulerConfig {
             .field("transport", &self.transport)
             .field("client_cas", &self.client_cas.len())
             .field("pool", &self.pool)
-            .field("beacon_url", &self.beacon_url.as_deref().map(decloud_sql::redact))
+            .field(
+                "beacon_url",
+                &self.beacon_url.as_deref().map(decloud_sql::redact),
+            )
             .finish()
     }
 }

@@ -167,11 +167,7 @@ async fn drive_once(shared: &Shared) -> Result<bool, SchedulerError> {
         let deal = match deals.get(&task.deal_id) {
             Some(d) => d.clone(),
             None => {
-                let d = shared
-                    .store
-                    .deal(task.deal_id)
-                    .await?
-                    .filter(is_random);
+                let d = shared.store.deal(task.deal_id).await?.filter(is_random);
                 deals.insert(task.deal_id, d.clone());
                 d
             }
@@ -293,7 +289,12 @@ async fn wave(
 
 /// The randomness of `round` once it is on chain, submitting it from the beacon's HTTP API when
 /// it is due and nobody has; `None` while it is not there (logged when it should be).
-async fn round_on_chain(client: &Client, state: &RandomState, round: u64, now: u64) -> Option<B256> {
+async fn round_on_chain(
+    client: &Client,
+    state: &RandomState,
+    round: u64,
+    now: u64,
+) -> Option<B256> {
     match selection::randomness(client, round).await {
         Ok(Some(r)) => return Some(r),
         Ok(None) => {}
@@ -389,7 +390,9 @@ async fn slash_absent(client: &Client, state: &RandomState, deal: &DealRow, task
             }
             let proof = selection::proof(&draw.snapshot, draw.wave.index, p.position);
             match selection::slash_absent(client, (&deal.deal).into(), draw.index, proof).await {
-                Ok(_) => tracing::warn!(%task, worker = %p.worker, wave = draw.wave.index, position = p.position, "drawn worker absent from its wave: slashed, the next wave draws its replacement"),
+                Ok(_) => {
+                    tracing::warn!(%task, worker = %p.worker, wave = draw.wave.index, position = p.position, "drawn worker absent from its wave: slashed, the next wave draws its replacement")
+                }
                 Err(e) => {
                     tracing::info!(%task, worker = %p.worker, error = %e, "absent drawn worker not slashed")
                 }
@@ -406,7 +409,8 @@ pub(crate) async fn claim(
     worker: Address,
 ) -> Result<Option<Assignment>, SchedulerError> {
     let state = &shared.random;
-    let now = crate::api::unix_now().max(state.chain_now.load(std::sync::atomic::Ordering::Relaxed));
+    let now =
+        crate::api::unix_now().max(state.chain_now.load(std::sync::atomic::Ordering::Relaxed));
     let mine: Vec<(WaveDraw, u64)> = state
         .draws
         .lock()

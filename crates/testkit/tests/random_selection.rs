@@ -312,7 +312,10 @@ async fn random_pool(workers: usize, reference: u64) -> (Devnet, Pool, u64) {
     )
     .await
     .unwrap();
-    let category = pool.create_category("test-random", reference).await.unwrap();
+    let category = pool
+        .create_category("test-random", reference)
+        .await
+        .unwrap();
     (devnet, pool, category)
 }
 
@@ -397,7 +400,11 @@ async fn a_pool_certifies_a_random_task_with_only_its_drawn_workers() {
     let (snapshot, drawn) = selection::task_draw(&reader, &d, start, 0, &wave)
         .await
         .unwrap();
-    assert_eq!(snapshot.workers.len(), 5, "the snapshot holds the five staked workers");
+    assert_eq!(
+        snapshot.workers.len(),
+        5,
+        "the snapshot holds the five staked workers"
+    );
     let mut drawn: Vec<Address> = drawn
         .expect("the scheduler put wave 0's round on chain")
         .iter()
@@ -411,8 +418,15 @@ async fn a_pool_certifies_a_random_task_with_only_its_drawn_workers() {
         "exactly the workers the beacon drew contributed"
     );
     let events = drawn_contributions(&reader, task).await;
-    assert_eq!(events.len(), 3, "every contribution proved a drawn position");
-    assert!(events.iter().all(|(_, w)| *w == 0), "all in wave 0: {events:?}");
+    assert_eq!(
+        events.len(),
+        3,
+        "every contribution proved a drawn position"
+    );
+    assert!(
+        events.iter().all(|(_, w)| *w == 0),
+        "all in wave 0: {events:?}"
+    );
 
     // The two undrawn workers claimed all along and were given nothing of the task.
     let store = pool.scheduler().unwrap().store();
@@ -424,7 +438,10 @@ async fn a_pool_certifies_a_random_task_with_only_its_drawn_workers() {
         .map(|r| r.worker)
         .collect();
     held.sort();
-    assert_eq!(held, drawn, "the scheduler handed the task to the drawn workers only");
+    assert_eq!(
+        held, drawn,
+        "the scheduler handed the task to the drawn workers only"
+    );
     let view = reader.read("task", reader.hub().task(task)).await.unwrap();
     assert_eq!(view.status, 3, "completed");
 }
@@ -484,7 +501,10 @@ async fn an_absent_drawn_worker_is_slashed_and_replaced() {
     );
     let got = contributors(&reader, task).await;
     assert_eq!(got.len(), 3, "three contributions certified it: {got:?}");
-    assert!(!got.contains(&absent), "the absent worker never contributed");
+    assert!(
+        !got.contains(&absent),
+        "the absent worker never contributed"
+    );
     let events = drawn_contributions(&reader, task).await;
     assert!(
         events.iter().any(|(_, w)| *w >= 1),

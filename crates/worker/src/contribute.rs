@@ -177,7 +177,9 @@ pub(crate) async fn contribute(
 
 /// The hub's proof of a drawn position, as the scheduler relayed it (the hub checks all of it:
 /// the snapshot against its stored root, the position against the beacon's round).
-fn draw_proof(d: &decloud_protocol::pool::DrawnPosition) -> decloud_chain::contracts::IHub::DrawProof {
+fn draw_proof(
+    d: &decloud_protocol::pool::DrawnPosition,
+) -> decloud_chain::contracts::IHub::DrawProof {
     decloud_chain::selection::proof(
         &decloud_chain::selection::DealSnapshot {
             index: d.snapshot_index,

@@ -297,7 +297,9 @@ async fn drawn_of(chain: &Client, task: B256) -> anyhow::Result<Vec<DrawnContrib
     let (info, _) = decloud_client::lookup::find_task(chain, task).await?;
     let d: decloud_chain::contracts::IHub::Deal = (&info.deal).into();
     for c in &mut out {
-        c.round = decloud_chain::selection::wave(chain, &d, c.wave).await?.round;
+        c.round = decloud_chain::selection::wave(chain, &d, c.wave)
+            .await?
+            .round;
     }
     Ok(out)
 }
@@ -644,7 +646,10 @@ async fn demo(args: DemoArgs, _home: &Path, json: bool) -> anyhow::Result<()> {
                 d.round,
                 d.wave,
                 d.position,
-                names.get(&d.worker).cloned().unwrap_or_else(|| d.worker.to_string())
+                names
+                    .get(&d.worker)
+                    .cloned()
+                    .unwrap_or_else(|| d.worker.to_string())
             );
         }
         for line in text.lines() {
