@@ -319,6 +319,33 @@ async fn random_pool(workers: usize, reference: u64) -> (Devnet, Pool, u64) {
     (devnet, pool, category)
 }
 
+/// The gas of every transaction that emitted an event about `task` (topic 1), plus the match
+/// (`deal`'s `DealCreated`): a task's own gas, receipts with the 21k intrinsic and calldata.
+async fn task_gas(client: &Client, deal: B256, task: B256) -> u64 {
+    use alloy::providers::Provider;
+    let mut txs = std::collections::BTreeSet::new();
+    for topic in [deal, task] {
+        let filter = alloy::rpc::types::Filter::new()
+            .address(client.profile().contracts.hub)
+            .topic1(topic)
+            .from_block(0);
+        for log in client.provider().get_logs(&filter).await.unwrap() {
+            txs.extend(log.transaction_hash);
+        }
+    }
+    let mut gas = 0;
+    for tx in txs {
+        let receipt = client
+            .provider()
+            .get_transaction_receipt(tx)
+            .await
+            .unwrap()
+            .unwrap();
+        gas += receipt.gas_used;
+    }
+    gas
+}
+
 /// The deal's start on chain.
 async fn deal_start(client: &Client, deal: B256) -> u64 {
     client
@@ -389,9 +416,11 @@ async fn a_pool_certifies_a_random_task_with_only_its_drawn_workers() {
         .await
         .unwrap();
     let task = deal.task_ids()[0];
+    let started = std::time::Instant::now();
     pool.wait_completed(&[task], std::time::Duration::from_secs(120))
         .await
         .unwrap();
+    let random_secs = started.elapsed().as_secs_f64();
 
     let reader = Client::connect(devnet.profile(), None, None).await.unwrap();
     let d: IHub::Deal = (&deal.matched.deal).into();
@@ -444,6 +473,48 @@ async fn a_pool_certifies_a_random_task_with_only_its_drawn_workers() {
     );
     let view = reader.read("task", reader.hub().task(task)).await.unwrap();
     assert_eq!(view.status, 3, "completed");
+
+    // Figures, printed (not asserted): the task's gas and its latency, against the same trust-5
+    // task whose workers the scheduler chooses.
+    let random_gas = task_gas(&reader, deal.id(), task).await;
+    let round_gas = {
+        use alloy::providers::Provider;
+        let filter = alloy::rpc::types::Filter::new()
+            .address(devnet.profile().contracts.beacon)
+            .from_block(0);
+        let mut gas = 0;
+        for log in reader.provider().get_logs(&filter).await.unwrap() {
+            if let Some(tx) = log.transaction_hash {
+                gas += reader
+                    .provider()
+                    .get_transaction_receipt(tx)
+                    .await
+                    .unwrap()
+                    .unwrap()
+                    .gas_used;
+            }
+        }
+        gas
+    };
+    let started = std::time::Instant::now();
+    let chosen = pool
+        .deal(
+            &decloud_testkit::pool::DealRequest::new(app)
+                .trust(5)
+                .category(category),
+        )
+        .await
+        .unwrap();
+    let chosen_task = chosen.task_ids()[0];
+    pool.wait_completed(&[chosen_task], std::time::Duration::from_secs(120))
+        .await
+        .unwrap();
+    let chosen_secs = started.elapsed().as_secs_f64();
+    let chosen_gas = task_gas(&reader, chosen.id(), chosen_task).await;
+    println!(
+        "trust-5 task gas (receipts, match to finalize): random selection {random_gas} (+ its beacon round {round_gas}, shared by every task of the wave), chosen by the scheduler {chosen_gas} ({} contributions); latency {random_secs:.1} s random, {chosen_secs:.1} s chosen (instant mining)",
+        contributors(&reader, chosen_task).await.len()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
