@@ -43,8 +43,9 @@ pub mod members;
 #[cfg(feature = "server")]
 pub mod pool_work;
 #[cfg(feature = "server")]
-pub mod tee;
 pub mod random;
+#[cfg(feature = "server")]
+pub mod tee;
 pub use decloud_protocol::policy;
 
 #[cfg(feature = "server")]
