@@ -15,7 +15,7 @@ import {AppOrder, WorkerpoolOrder, RequestOrder, Deal, FastResult} from "../src/
 
 /// @notice The gas benchmark flows, broadcast for real against a fresh anvil by scripts/gas-report,
 /// which reads every receipt. `FLOW` selects one of: trust1, trust1-dataset, replicated, tee (k = 1
-/// attestation), tee-k2, tee-k3, batch100, trust1-direct, batch100-direct, replicated-noinit, beacon, beacon-computed.
+/// attestation), tee-k2, tee-k3, tee-k3-dataset, batch100, trust1-direct, batch100-direct, replicated-noinit, beacon, beacon-computed.
 /// Set-up transactions (deployments, funding, registrations but the first app) are not measured.
 contract GasFlows {
     Vm internal constant vm = Vm(address(uint160(uint256(keccak256("hevm cheat code")))));
@@ -63,6 +63,7 @@ contract GasFlows {
         else if (f == keccak256("tee")) _tee(1);
         else if (f == keccak256("tee-k2")) _tee(2);
         else if (f == keccak256("tee-k3")) _tee(3);
+        else if (f == keccak256("tee-k3-dataset")) _teeOn(3, true);
         else if (f == keccak256("batch100")) _batch(100, 25);
         else if (f == keccak256("trust1-direct")) _direct();
         else if (f == keccak256("batch100-direct")) _batchDirect(100, 25);
@@ -340,8 +341,13 @@ contract GasFlows {
 
     /// A TEE task whose deal needs `k` attestations (tag bits 8.. set up to k's, see HubBase).
     function _tee(uint256 k) internal {
+        _teeOn(k, false);
+    }
+
+    /// The same on the dataset when `withDataset` (no keeper group: the hub reads that it has none).
+    function _teeOn(uint256 k, bool withDataset) internal {
         bytes32 tee = bytes32(uint256(1) | (k > 1 ? ((uint256(1) << (k - 1)) - 1) << 8 : 0));
-        Deal memory d = _match(teeApp, false, 1, 1, tee);
+        Deal memory d = _match(teeApp, withDataset, 1, 1, tee);
         _initialize(d);
         bytes32 taskid = HubKit.taskId(d, 0);
         uint256 workerPk = WORKER_PK_BASE;

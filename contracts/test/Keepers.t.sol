@@ -329,3 +329,39 @@ contract KeepersTest is Fixture {
         keep.drawKeepers(dataset, e, 0, snap);
     }
 }
+
+/// What the keeper check adds to a TEE task's contributeAndFinalize at k = 3 (n = 3): printed, not asserted
+/// (`forge test --match-test test_gasOfTheKeeperCheck -vv`); the hub's storage is cooled before each call so
+/// that its reads cost what they cost in a transaction of their own. See scripts/gas-report (tee-k3-dataset).
+contract KeepersGasTest is KeepersTest {
+    event log_named_uint(string key, uint256 val);
+
+    function _measure(Deal memory d, bytes memory att) internal returns (uint256 used) {
+        FastResult memory r = _fastWith(d, att);
+        vm.cool(address(hub));
+        vm.prank(workers[0]);
+        uint256 before = gasleft();
+        hub.contributeAndFinalize(d, 0, r);
+        used = before - gasleft();
+        assertEq(hubx.task(_taskId(d, 0)).status, 3, "completed");
+    }
+
+    function test_gasOfTheKeeperCheck() public {
+        // a first task pays the owners' first credits (zero to non-zero), so that both measures below pay alike
+        Deal memory d0 = _teeDatasetDeal(3);
+        uint256[] memory three = new uint256[](3);
+        (three[0], three[1], three[2]) = (0, 1, 2);
+        _submit(d0, _atts(d0, three), "");
+        address[] memory keepers = _drawFirst(3, 3);
+        vm.warp(e * EPOCH);
+        Deal memory d = _teeDatasetDeal(3);
+        uint256 withKeepers = _measure(d, _atts(d, _which(keepers, true)));
+        _group(0, 0);
+        Deal memory d2 = _teeDatasetDeal(3);
+        uint256 without = _measure(d2, _atts(d2, _which(keepers, true)));
+        emit log_named_uint("contributeAndFinalize, k = 3, dataset with a 3-of-3 keeper group", withKeepers);
+        emit log_named_uint("contributeAndFinalize, k = 3, dataset without a group", without);
+        emit log_named_uint("the keeper check", withKeepers - without);
+        assertGe(withKeepers, without, "the check costs something");
+    }
+}
