@@ -40,6 +40,14 @@ pub async fn epoch_length(client: &Client) -> Result<u64, ChainError> {
     Ok(l.saturating_to())
 }
 
+/// The current keeper epoch (the hub's clock); an error while the admin has not set the length.
+pub async fn current_epoch(client: &Client) -> Result<u64, ChainError> {
+    let e = client
+        .read("reading the keeper epoch", client.hub().keeperEpoch())
+        .await?;
+    Ok(e.saturating_to())
+}
+
 /// When epoch `epoch` is drawn (chain time) and with which beacon round.
 pub async fn draw_round(client: &Client, epoch: u64) -> Result<(u64, u64), ChainError> {
     let r = client
