@@ -119,10 +119,7 @@ pub async fn commit_snapshot(client: &Client) -> Result<u64, ChainError> {
 pub async fn snapshot(client: &Client, index: u64) -> Result<Vec<Draw::Worker>, ChainError> {
     let what = "reading an attester snapshot";
     let record = client
-        .read(
-            what,
-            client.hub().attesterSnapshotRecord(U256::from(index)),
-        )
+        .read(what, client.hub().attesterSnapshotRecord(U256::from(index)))
         .await?;
     let filter = Filter::new()
         .address(client.profile().contracts.hub)
@@ -155,7 +152,11 @@ pub async fn snapshot(client: &Client, index: u64) -> Result<Vec<Draw::Worker>, 
 
 /// Draws the keepers of `dataset` for `epoch` (anyone may, once the epoch's beacon round is on
 /// chain and before the epoch ends); returns them.
-pub async fn draw(client: &Client, dataset: Address, epoch: u64) -> Result<Vec<Address>, ChainError> {
+pub async fn draw(
+    client: &Client,
+    dataset: Address,
+    epoch: u64,
+) -> Result<Vec<Address>, ChainError> {
     let what = "drawing the dataset's keepers";
     let (_, draw_time) = draw_round(client, epoch).await?;
     let index: u64 = client

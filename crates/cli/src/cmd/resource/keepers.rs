@@ -67,7 +67,12 @@ pub(crate) struct ReshareArgs {
     epoch: Option<u64>,
     /// Keepers' URLs (`decloud node --keeper`), comma separated, in any order: those of the
     /// keepers drawn are used, others are ignored.
-    #[arg(long, value_name = "URL,URL,...", value_delimiter = ',', required = true)]
+    #[arg(
+        long,
+        value_name = "URL,URL,...",
+        value_delimiter = ',',
+        required = true
+    )]
     keepers: Vec<String>,
     /// The identity that opens the dataset [default: $DECLOUD_HOME/keys/datasets/<checksum>.key,
     /// where `dataset encrypt` put it].
@@ -126,7 +131,9 @@ pub(crate) async fn keeper_group(
             "dataset {dataset}: {} keepers drawn per epoch, any {} rebuild its key (transaction {})",
             args.size, args.threshold, receipt.transaction_hash
         );
-        println!("next:    decloud dataset draw-keepers {dataset}, then decloud dataset reshare {dataset} --keepers URL,...");
+        println!(
+            "next:    decloud dataset draw-keepers {dataset}, then decloud dataset reshare {dataset} --keepers URL,..."
+        );
     }
     Ok(())
 }
@@ -241,7 +248,9 @@ pub(crate) async fn reshare(args: ReshareArgs, home: &Path, json: bool) -> anyho
         })?;
         group.push(sms);
     }
-    let signer = client.signer().context("resharing needs the owner's wallet")?;
+    let signer = client
+        .signer()
+        .context("resharing needs the owner's wallet")?;
     let bar = spinner("re-splitting the dataset's key", json);
     let started = Instant::now();
     let written = decloud_client::secret::reshare_dataset_key(
