@@ -307,6 +307,23 @@ contract AttestersTest is Fixture {
         (EnclaveAttestation memory a, EnclaveAttestation memory b) = _doubleAttestation(0, taskid);
         keep.slashAttester(a, b);
         _expectFastRevert(d, att, abi.encodeWithSelector(IHubErrors.AttesterBanned.selector, attesters[0]));
+        (, uint256 listed) = keep.attesterSnapshotCount();
+        assertEq(listed, 3, "a slashed attester leaves the keeper snapshots");
+    }
+
+    function test_aLeavingAttesterSlashedLeavesTheSnapshotsOnce() public {
+        Deal memory d = _teeDealK(1);
+        (EnclaveAttestation memory a, EnclaveAttestation memory b) = _doubleAttestation(1, _taskId(d, 0));
+        vm.prank(attesters[1]);
+        keep.leaveAttesters();
+        (, uint256 listed) = keep.attesterSnapshotCount();
+        assertEq(listed, 3, "leaving");
+        keep.slashAttester(a, b);
+        (, listed) = keep.attesterSnapshotCount();
+        assertEq(listed, 3, "slashed while leaving: not counted twice");
+        vm.expectRevert(abi.encodeWithSelector(IHubErrors.AttesterBanned.selector, attesters[1]));
+        vm.prank(attesters[1]);
+        keep.registerAttester(ATTESTER_STAKE);
     }
 
     function test_teeContributeChecksAttestationsToo() public {
