@@ -83,6 +83,30 @@ pub async fn push_dataset_key_to_keepers(
     .await
 }
 
+/// Re-splits the key of `dataset` `threshold`-of-n among `keepers`, the group drawn for keeper
+/// epoch `epoch` (in draw order): what `decloud dataset reshare` calls at an epoch change.
+pub async fn reshare_dataset_key(
+    keepers: &[SmsClient],
+    threshold: usize,
+    epoch: u64,
+    owner: &PrivateKeySigner,
+    dataset: Address,
+    identity: &decloud_age::Identity,
+) -> Result<Vec<SecretInfo>, SmsClientError> {
+    decloud_sms::client::push_to_keepers_of_epoch(
+        keepers,
+        threshold,
+        epoch,
+        owner,
+        SecretKind::DatasetKey,
+        dataset,
+        DATASET_KEY_NAME,
+        identity.to_secret_string().as_bytes(),
+        now(),
+    )
+    .await
+}
+
 /// What the SMS holds for `owner`'s named secret `name` (never its value).
 pub async fn show_secret(
     sms: &SmsClient,

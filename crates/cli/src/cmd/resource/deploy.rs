@@ -14,7 +14,7 @@ use super::print_resource;
 use crate::cmd::shared::{KeeperOpts, SignerOpts, SmsOpts, parse_b256, print_json, spinner};
 
 /// Where `decloud dataset encrypt` keeps the identity that opens the dataset of `checksum`.
-fn dataset_key_path(home: &Path, checksum: B256) -> PathBuf {
+pub(super) fn dataset_key_path(home: &Path, checksum: B256) -> PathBuf {
     home.join("keys")
         .join("datasets")
         .join(format!("{}.key", alloy::hex::encode(checksum)))
