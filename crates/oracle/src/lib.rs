@@ -14,6 +14,7 @@ pub mod devnet;
 pub mod profile;
 pub mod relayer;
 pub mod signer;
+pub mod status;
 
 /// Why an oracle operation failed.
 #[derive(Debug, thiserror::Error)]
