@@ -300,6 +300,90 @@ contract OracleTest is Test {
         gateway.deliver(d, data, sigs);
     }
 
+    /// OWNER grants DELEGATE to `delegate`, which grants POOL a WORK pass (replacing the one set up).
+    function _delegatedWork(address delegate) internal returns (uint256 delegation, uint256 work) {
+        vm.prank(OWNER);
+        delegation = passes.grant(
+            delegate,
+            address(consumer),
+            _terms(WorkPasses.Scope.DELEGATE, WorkPasses.Usage.PER_SERVICE, 0),
+            new bytes4[](0)
+        );
+        vm.prank(delegate);
+        work = passes.grant(
+            POOL,
+            address(consumer),
+            _terms(WorkPasses.Scope.WORK, WorkPasses.Usage.PER_SERVICE, 0),
+            new bytes4[](0)
+        );
+        assertEq(passes.pass(work).issuedBy, delegation, "issued under the delegation");
+    }
+
+    function test_revokingADelegationRevokesTheWorkPassesItGranted() public {
+        address delegate = address(0xDE1E);
+        (uint256 delegation, uint256 work) = _delegatedWork(delegate);
+        bytes memory data = abi.encode(int256(7));
+        Delivery memory d = _delivery(bytes32(uint256(1)), data, address(consumer));
+        bytes[] memory sigs = _sigs(d, 3);
+        // the owner revokes the delegation only: the WORK pass under it goes too, when used
+        vm.prank(OWNER);
+        passes.revoke(delegation);
+        assertFalse(passes.pass(work).revoked, "nothing written below the revoked pass");
+        vm.expectRevert(abi.encodeWithSelector(WorkPasses.IssuerRevoked.selector, work, delegation));
+        gateway.deliver(d, data, sigs);
+        (bool ok, bytes memory why) = passes.check(POOL, address(consumer), bytes4(0));
+        assertFalse(ok, "refused");
+        assertEq(
+            keccak256(why),
+            keccak256(abi.encodeWithSelector(WorkPasses.IssuerRevoked.selector, work, delegation)),
+            "the reason"
+        );
+        // nor may the revoked delegate grant again
+        vm.prank(delegate);
+        vm.expectRevert(abi.encodeWithSelector(WorkPasses.PassRevokedError.selector, delegation));
+        passes.grant(
+            POOL,
+            address(consumer),
+            _terms(WorkPasses.Scope.WORK, WorkPasses.Usage.PER_SERVICE, 0),
+            new bytes4[](0)
+        );
+        // a new grant by the owner, under its own valid pass, delivers
+        _grantWork(POOL, address(consumer), WorkPasses.Usage.PER_SERVICE, 0, new bytes4[](0));
+        _deliver(d, data);
+        assertEq(uint256(gateway.status(_key(d))), uint256(Gateway.Status.DELIVERED), "delivered");
+    }
+
+    function test_revokingTheOwnersPassRevokesEverythingBelowIt() public {
+        address delegate = address(0xDE1E);
+        (, uint256 work) = _delegatedWork(delegate);
+        uint256 own = passes.passOf(OWNER, address(consumer));
+        assertEq(passes.pass(own).issuedBy, 0, "a registration is the root");
+        vm.prank(OWNER);
+        passes.revoke(own);
+        // two levels up: the WORK pass names the top of the chain that was revoked
+        (bool ok, bytes memory why) = passes.check(POOL, address(consumer), bytes4(0));
+        assertFalse(ok, "refused");
+        assertEq(
+            keccak256(why),
+            keccak256(abi.encodeWithSelector(WorkPasses.IssuerRevoked.selector, work, own)),
+            "the top of the chain"
+        );
+        (ok, why) = passes.check(delegate, address(consumer), bytes4(0));
+        assertFalse(ok, "refused");
+    }
+
+    function test_revokingADelegationLeavesPassesGrantedByOthers() public {
+        address delegate = address(0xDE1E);
+        (uint256 delegation,) = _delegatedWork(delegate);
+        // another holder's WORK pass granted by the owner directly
+        address other = address(0x07E4);
+        _grantWork(other, address(consumer), WorkPasses.Usage.PER_SERVICE, 0, new bytes4[](0));
+        vm.prank(OWNER);
+        passes.revoke(delegation);
+        (bool ok,) = passes.check(other, address(consumer), bytes4(0));
+        assertTrue(ok, "still valid");
+    }
+
     function test_refusesARevokedPass() public {
         bytes memory data = abi.encode(int256(7));
         Delivery memory d = _delivery(bytes32(uint256(1)), data, address(consumer));

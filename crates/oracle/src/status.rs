@@ -22,7 +22,7 @@ pub enum Outcome {
     Delivered,
     /// The consumer refused it or ran out of gas; anyone may retry the same delivery.
     Failed {
-        /// The consumer's revert data, decoded when it is an `Error(string)`, else in hex.
+        /// The consumer's revert data in words (see [`crate::describe_revert`]).
         reason: String,
         /// Whether it used its whole gas cap without a reason.
         out_of_gas: bool,
@@ -142,17 +142,11 @@ async fn read_outcome(
     })
 }
 
-/// The consumer's revert data in words: `Error(string)`'s message, else its hex.
+/// The consumer's revert data in words.
 fn describe(reason: &[u8], out_of_gas: bool) -> String {
-    if reason.is_empty() {
-        return if out_of_gas {
-            "ran out of gas".into()
-        } else {
-            "reverted without a reason".into()
-        };
+    match (reason.is_empty(), out_of_gas) {
+        (true, true) => "ran out of gas".into(),
+        (true, false) => "reverted without a reason".into(),
+        (false, _) => crate::describe_revert(reason),
     }
-    if let Ok(e) = <alloy::sol_types::Revert as alloy::sol_types::SolError>::abi_decode(reason) {
-        return e.reason;
-    }
-    format!("reverted with 0x{}", alloy::primitives::hex::encode(reason))
 }
