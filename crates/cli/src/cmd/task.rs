@@ -32,7 +32,9 @@ pub(crate) struct TaskArgs {
 
 #[derive(Subcommand)]
 enum TaskCommand {
-    /// Show a task: status, deadlines, contributions, and its results once completed.
+    /// Show a task: status, deadlines, contributions, and its results once completed; a failed
+    /// result callback; for a proxy task, whether the gateway on its destination chain delivered
+    /// it (when $DECLOUD_HOME/oracle.toml knows that chain).
     #[command(after_help = "Examples:\n  \
         decloud task show 0x3b7a...\n  \
         decloud task show 0x3b7a... --watch      # until COMPLETED or FAILED\n  \
