@@ -292,7 +292,7 @@ contract OracleScaling {
             members[i] = vm.addr(sorted[i]);
         }
         vm.startBroadcast(_key(path, ROLE_DEPLOYER));
-        Gateway gateway = new Gateway(vm.addr(_key(path, ROLE_DEPLOYER)), members, 2);
+        Gateway gateway = new Gateway(members, 2);
         vm.stopBroadcast();
         WorkPasses passes = gateway.passes();
         address[] memory consumers = new address[](n);
@@ -361,7 +361,7 @@ contract OracleScaling {
         address[] memory members = new address[](1);
         members[0] = vm.addr(sorted[0]);
         vm.startBroadcast(_key(path, ROLE_DEPLOYER));
-        Gateway gateway = new Gateway(vm.addr(_key(path, ROLE_DEPLOYER)), members, 1);
+        Gateway gateway = new Gateway(members, 1);
         vm.stopBroadcast();
         WorkPasses passes = gateway.passes();
         address holder = vm.addr(_key(path, ROLE_RELAYER));
