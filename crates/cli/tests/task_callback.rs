@@ -221,7 +221,9 @@ async fn task_show_follows_a_proxy_task_to_the_gateway_on_chain_b() {
     );
 
     // Fixed by its owner and retried by a stranger: delivered.
-    feed.setWeight(pool.workerpool, U256::from(1))
+    // A fresh provider: open_consumer sent from OWNER through another one (nonces).
+    StakeVoteFeed::new(*feed.address(), chains.b_provider(OWNER))
+        .setWeight(pool.workerpool, U256::from(1))
         .send()
         .await
         .unwrap()

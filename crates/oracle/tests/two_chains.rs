@@ -216,7 +216,9 @@ async fn a_consumer_that_refuses_is_recorded_and_a_retry_delivers_once_it_is_fix
     );
 
     // The owner gives the pool weight; anyone retries with the failed delivery (from the event).
-    feed.setWeight(pool.workerpool, U256::from(1))
+    // A fresh provider: open_consumer sent from OWNER through another one (nonces).
+    StakeVoteFeed::new(*feed.address(), chains.b_provider(OWNER))
+        .setWeight(pool.workerpool, U256::from(1))
         .send()
         .await
         .unwrap()
