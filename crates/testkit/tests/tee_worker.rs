@@ -281,6 +281,7 @@ async fn a_tee_task_gets_its_secret_in_an_attested_enclave_and_a_liar_gets_nothi
         nonce,
         evidence,
         authorization: authorization.sign.clone(),
+        local_dataset: false,
     };
     match sms.release(&request).await {
         Err(SmsClientError::Refused { message, .. }) => {
