@@ -270,7 +270,7 @@ pub(crate) async fn run(app_wasm: &Path, timeout: Duration, json: bool) -> anyho
     worker.stop().await;
 
     // The signed result on chain: the attestations it carried, and its gas.
-    let contributed = fixtures_tx(&chain, task).await?;
+    let contributed = finalizing_tx(&chain, task).await?;
     let (attestations, attesters) = attesters_of(&contributed.input, task, &chain, mrenclave)?;
     let mut named: Vec<String> = attesters
         .iter()
@@ -354,7 +354,7 @@ struct MinedTx {
 }
 
 /// The `contributeAndFinalize` transaction of `task`, found by its `TaskFinalize` event.
-async fn fixtures_tx(chain: &Client, task: B256) -> anyhow::Result<MinedTx> {
+async fn finalizing_tx(chain: &Client, task: B256) -> anyhow::Result<MinedTx> {
     let filter = alloy::rpc::types::Filter::new()
         .address(chain.profile().contracts.hub)
         .event_signature(IHub::TaskFinalize::SIGNATURE_HASH)
