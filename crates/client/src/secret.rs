@@ -144,3 +144,46 @@ pub async fn push_result_recipient(
     sms.push_result_recipient(beneficiary, &recipient.to_string(), now())
         .await
 }
+
+/// Gives the key holder the identity that opens the encrypted `app` (its app secret
+/// [`decloud_protocol::encrypted_app::KEY_NAME`], written by the app's owner): what `decloud
+/// app deploy --encrypted` calls after registering the app.
+pub async fn push_app_key(
+    sms: &SmsClient,
+    owner: &PrivateKeySigner,
+    app: Address,
+    identity: &decloud_age::Identity,
+) -> Result<SecretInfo, SmsClientError> {
+    let write = sms
+        .prepare_write(
+            owner,
+            SecretKind::AppSecret,
+            app,
+            decloud_protocol::encrypted_app::KEY_NAME,
+            identity.to_secret_string().as_bytes(),
+            now(),
+        )
+        .await?;
+    sms.write(&write).await
+}
+
+/// Splits the identity that opens the encrypted `app` `threshold`-of-n among `keepers`.
+pub async fn push_app_key_to_keepers(
+    keepers: &[SmsClient],
+    threshold: usize,
+    owner: &PrivateKeySigner,
+    app: Address,
+    identity: &decloud_age::Identity,
+) -> Result<Vec<SecretInfo>, SmsClientError> {
+    decloud_sms::client::push_to_keepers(
+        keepers,
+        threshold,
+        owner,
+        SecretKind::AppSecret,
+        app,
+        decloud_protocol::encrypted_app::KEY_NAME,
+        identity.to_secret_string().as_bytes(),
+        now(),
+    )
+    .await
+}

@@ -604,7 +604,7 @@ async fn release(
         });
         Ok(())
     };
-    if deal.deal.dataset != Address::ZERO {
+    if deal.deal.dataset != Address::ZERO && !r.local_dataset {
         let key = state
             .store
             .get(SecretKind::DatasetKey, deal.deal.dataset, DATASET_KEY_NAME)

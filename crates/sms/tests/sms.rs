@@ -244,6 +244,7 @@ impl Fixture {
                 nonce,
                 evidence,
                 authorization,
+                local_dataset: false,
             },
             h_private,
         )

@@ -35,6 +35,7 @@ use decloud_client::lookup::scheduler_view;
     decloud demo                    # 1-second blocks, like a real chain\n  \
     decloud demo --block-time 0     # instant mining\n  \
     decloud demo --keep             # leave the chain, the pool and the explorer up afterwards\n  \
+    decloud demo --confidential     # five keepers (two stopped), a local dataset, an encrypted app\n  \
     decloud demo --json\n\n\
     The demo's explorer shows every step live in a browser; its URL is printed first.")]
 pub(crate) struct DemoArgs {
@@ -55,6 +56,11 @@ pub(crate) struct DemoArgs {
     /// replicated tasks through the committee's signers and a relayer (docs/oracles.md).
     #[arg(long, conflicts_with = "keep")]
     oracle: bool,
+    /// Instead: no single key holder and the code goes to the data: five keepers (k = 3), two
+    /// stopped mid-demo, a dataset that stays on its owner's machine and an encrypted app, in a
+    /// TEE task whose result only the requester opens (docs/confidential.md).
+    #[arg(long, conflicts_with_all = ["keep", "oracle"])]
+    confidential: bool,
 }
 
 const APPS_SUBDIR: &str = "apps/target/wasm32-wasip1/release";
@@ -327,6 +333,10 @@ async fn demo(args: DemoArgs, _home: &Path, json: bool) -> anyhow::Result<()> {
     if args.oracle {
         let timeout = Duration::from_secs(args.timeout.max(1));
         return super::demo_oracle::run(&apps.join("median.wasm"), timeout, json).await;
+    }
+    if args.confidential {
+        let timeout = Duration::from_secs(args.timeout.max(1));
+        return super::demo_confidential::run(&apps.join("csv-stats.wasm"), timeout, json).await;
     }
     let read_app = |name: &str| {
         let path = apps.join(format!("{name}.wasm"));

@@ -22,8 +22,11 @@ pub(crate) enum AppVerbs {
         decloud app deploy --name hello --file hello.wasm --upload http://127.0.0.1:7700/blobs\n  \
         decloud app deploy --name stats --file my-stats/build/bundle --upload http://127.0.0.1:7700/blobs\n  \
         decloud app deploy --name hello --uri http://127.0.0.1:7700/blobs/<sha256> --file hello.wasm\n  \
-        decloud app deploy --name hello --uri https://... --checksum 0x<sha256 of the module> --json")]
-    Deploy(deploy::AppDeploy),
+        decloud app deploy --name hello --uri https://... --checksum 0x<sha256 of the module> --json\n  \
+        decloud app deploy --name stats --file stats.wasm --upload http://127.0.0.1:7700/blobs --mrenclave sim --encrypted\n  \
+        decloud app deploy --name stats --file stats.wasm --upload STORE --mrenclave 0x<runner> --encrypted --keepers URL1,URL2,URL3 --threshold 2\n\n\
+        With --encrypted only the age-encrypted module is uploaded; its key goes to the key holders, which release it to attested enclaves only.")]
+    Deploy(Box<deploy::AppDeploy>),
     /// Show a deployed app: owner, checksum, name and uri.
     #[command(
         after_help = "Examples:\n  decloud app show 0x5a0b...\n  decloud app show 0x5a0b... --json"
@@ -143,7 +146,7 @@ pub(crate) struct ListArgs {
 /// Runs an app registry verb.
 pub(crate) async fn run_app(verb: AppVerbs, home: &Path, json: bool) -> anyhow::Result<()> {
     match verb {
-        AppVerbs::Deploy(args) => deploy::app(args, home, json).await,
+        AppVerbs::Deploy(args) => deploy::app(*args, home, json).await,
         AppVerbs::Show(args) => show(Kind::App, args, home, json).await,
         AppVerbs::List(args) => list(Kind::App, args, home, json).await,
     }
