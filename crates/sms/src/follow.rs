@@ -244,8 +244,11 @@ impl Pass {
                     cursor = rewind.cursor;
                 }
                 Step::Batch(batch) => {
-                    let deals: Vec<FollowedDeal> =
-                        batch.logs.iter().filter_map(|l| decode(l, batch.to)).collect();
+                    let deals: Vec<FollowedDeal> = batch
+                        .logs
+                        .iter()
+                        .filter_map(|l| decode(l, batch.to))
+                        .collect();
                     self.store.add_deals(&deals, &batch.cursor).await?;
                     cursor = batch.cursor;
                 }
