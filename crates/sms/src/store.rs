@@ -474,4 +474,39 @@ mod tests {
         assert_eq!(store.released_to(task).await.unwrap(), Some(e1));
     }
     decloud_sql::test_on_every_backend!(a_task_is_released_to_one_enclave_and_a_nonce_once);
+
+    async fn deals_and_the_cursor_move_together(db: &TestDb) {
+        let store = SecretStore::open(db.url()).await.unwrap();
+        assert!(store.cursor().await.unwrap().is_none());
+        let followed = |n: u8, block: u64| FollowedDeal {
+            deal_id: B256::repeat_byte(n),
+            block,
+            deal: DealOnChain {
+                deal: (&decloud_protocol::typed::Deal {
+                    app: Address::repeat_byte(n),
+                    volume: alloy::primitives::U256::from(3),
+                    ..Default::default()
+                })
+                    .into(),
+                params: format!("{{\"n\":{n}}}"),
+            },
+        };
+        let at_12 = Cursor::start_at(12);
+        store
+            .add_deals(&[followed(1, 10), followed(2, 11)], &at_12)
+            .await
+            .unwrap();
+        assert_eq!(store.cursor().await.unwrap(), Some(at_12));
+        let two = store.deal(B256::repeat_byte(2)).await.unwrap().unwrap();
+        assert_eq!(two.deal.app, Address::repeat_byte(2));
+        assert_eq!(two.deal.volume, alloy::primitives::U256::from(3));
+        assert_eq!(two.params, r#"{"n":2}"#);
+        // A reorg from block 11 takes deal 2 and keeps deal 1.
+        let at_11 = Cursor::start_at(11);
+        assert_eq!(store.rewind_deals(11, &at_11).await.unwrap(), 1);
+        assert!(store.deal(B256::repeat_byte(2)).await.unwrap().is_none());
+        assert!(store.deal(B256::repeat_byte(1)).await.unwrap().is_some());
+        assert_eq!(store.cursor().await.unwrap(), Some(at_11));
+    }
+    decloud_sql::test_on_every_backend!(deals_and_the_cursor_move_together);
 }
