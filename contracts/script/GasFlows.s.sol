@@ -6,6 +6,7 @@ import {HubKit, OrderSet} from "../test/utils/HubKit.sol";
 import {DevToken} from "../src/DevToken.sol";
 import {Hub} from "../src/Hub.sol";
 import {HubExtension} from "../src/HubExtension.sol";
+import {HubKeepers} from "../src/HubKeepers.sol";
 import {AppRegistry} from "../src/registries/AppRegistry.sol";
 import {DatasetRegistry} from "../src/registries/DatasetRegistry.sol";
 import {WorkerpoolRegistry} from "../src/registries/WorkerpoolRegistry.sol";
@@ -14,7 +15,7 @@ import {AppOrder, WorkerpoolOrder, RequestOrder, Deal, FastResult} from "../src/
 
 /// @notice The gas benchmark flows, broadcast for real against a fresh anvil by scripts/gas-report,
 /// which reads every receipt. `FLOW` selects one of: trust1, trust1-dataset, replicated, tee (k = 1
-/// attestation), tee-k2, tee-k3, batch100, trust1-direct, batch100-direct, replicated-noinit, beacon, beacon-computed.
+/// attestation), tee-k2, tee-k3, tee-k3-dataset, batch100, trust1-direct, batch100-direct, replicated-noinit, beacon, beacon-computed.
 /// Set-up transactions (deployments, funding, registrations but the first app) are not measured.
 contract GasFlows {
     Vm internal constant vm = Vm(address(uint160(uint256(keccak256("hevm cheat code")))));
@@ -41,6 +42,7 @@ contract GasFlows {
     WorkerpoolRegistry internal pools;
     Hub internal hub;
     HubExtension internal hubx;
+    HubKeepers internal keep; // the hub seen through the keepers' facet (attester registry, keepers)
     address internal app;
     address internal teeApp;
     address internal dataset;
@@ -61,6 +63,7 @@ contract GasFlows {
         else if (f == keccak256("tee")) _tee(1);
         else if (f == keccak256("tee-k2")) _tee(2);
         else if (f == keccak256("tee-k3")) _tee(3);
+        else if (f == keccak256("tee-k3-dataset")) _teeOn(3, true);
         else if (f == keccak256("batch100")) _batch(100, 25);
         else if (f == keccak256("trust1-direct")) _direct();
         else if (f == keccak256("batch100-direct")) _batchDirect(100, 25);
@@ -120,6 +123,27 @@ contract GasFlows {
             )
         );
         hubx = HubExtension(address(hub));
+        // the selection facet, as every deployment sets it (it serves the attester registry)
+        address beacon_ = vm.deployCode(
+            "Beacon.sol:Beacon",
+            abi.encode(
+                [
+                    0x07e1d1d335df83fa98462005690372c643340060d205306a9aa8106b6bd0b382,
+                    0x0557ec32c2ad488e4d4f6008f89a346f18492092ccc0d594610de2732c8b808f,
+                    0x0095685ae3a85ba243747b1b2f426049010f6b73a0cf1d389351d5aaaa1047f6,
+                    0x297d3a4f9749b33eb2d904c9d9ebf17224150ddd7abd7567a9bec6c74480ee0b
+                ],
+                uint64(1727521075),
+                uint64(3)
+            )
+        );
+        hubx.setSelection(
+            vm.deployCode(
+                "HubSelection.sol:HubSelection",
+                abi.encode(address(token), address(apps), address(datasets), address(pools), beacon_)
+            )
+        );
+        keep = HubKeepers(address(hub));
         hubx.createCategory("XS", "extra small", 300);
         hubx.setMinAttesterStake(10e9);
         _gas(vm.addr(APP_OWNER_PK));
@@ -166,7 +190,7 @@ contract GasFlows {
         for (uint256 i; i < ATTESTERS; ++i) {
             _fund(ATTESTER_PK_BASE + i, 10e9);
             vm.startBroadcast(ATTESTER_PK_BASE + i);
-            hubx.registerAttester(10e9);
+            keep.registerAttester(10e9);
             vm.stopBroadcast();
         }
     }
@@ -317,8 +341,13 @@ contract GasFlows {
 
     /// A TEE task whose deal needs `k` attestations (tag bits 8.. set up to k's, see HubBase).
     function _tee(uint256 k) internal {
+        _teeOn(k, false);
+    }
+
+    /// The same on the dataset when `withDataset` (no keeper group: the hub reads that it has none).
+    function _teeOn(uint256 k, bool withDataset) internal {
         bytes32 tee = bytes32(uint256(1) | (k > 1 ? ((uint256(1) << (k - 1)) - 1) << 8 : 0));
-        Deal memory d = _match(teeApp, false, 1, 1, tee);
+        Deal memory d = _match(teeApp, withDataset, 1, 1, tee);
         _initialize(d);
         bytes32 taskid = HubKit.taskId(d, 0);
         uint256 workerPk = WORKER_PK_BASE;

@@ -67,7 +67,7 @@ contract OracleFlows {
             members[i] = vm.addr(sorted[i]);
         }
         vm.startBroadcast(deployerPk);
-        gateway = new Gateway(vm.addr(deployerPk), members, 2);
+        gateway = new Gateway(members, 2);
         passes = gateway.passes();
         consumer = feed
             ? address(new SingleResultFeed(address(gateway), keccak256("Price-ETH/USD-9"), owner))

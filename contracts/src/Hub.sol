@@ -54,53 +54,6 @@ contract Hub is HubBase {
         _deposit(msg.sender, amount);
     }
 
-    /// @notice Moves `amount` tokens from the caller into `account`'s escrow balance.
-    function depositFor(address account, uint256 amount) external nonReentrant {
-        if (account == address(0)) revert ZeroAddress();
-        _deposit(account, amount);
-    }
-
-    /// @notice Withdraws `amount` of the caller's free balance to the caller.
-    function withdraw(uint256 amount) external nonReentrant {
-        _withdraw(msg.sender, amount);
-    }
-
-    /// @notice Withdraws `amount` of the caller's free balance to `to`.
-    function withdrawTo(address to, uint256 amount) external nonReentrant {
-        if (to == address(0)) revert ZeroAddress();
-        _withdraw(to, amount);
-    }
-
-    function balanceOf(address account) external view returns (uint256) {
-        return _accounts[account] & _MASK112;
-    }
-
-    function frozenOf(address account) external view returns (uint256) {
-        return (_accounts[account] >> 112) & _MASK112;
-    }
-
-    function scoreOf(address worker) external view returns (uint256) {
-        return _accounts[worker] >> 224;
-    }
-
-    function _deposit(address account, uint256 amount) internal {
-        if (amount > _MASK112) revert AmountTooLarge(amount);
-        _credit(account, amount);
-        token.safeTransferFrom(msg.sender, address(this), amount);
-        emit Deposit(account, msg.sender, amount);
-    }
-
-    function _withdraw(address to, uint256 amount) internal {
-        uint256 a = _accounts[msg.sender];
-        uint256 bal = a & _MASK112;
-        if (bal < amount) revert InsufficientBalance(msg.sender, bal, amount);
-        unchecked {
-            _accounts[msg.sender] = a - amount;
-        }
-        token.safeTransfer(to, amount);
-        emit Withdraw(msg.sender, to, amount);
-    }
-
     /// @notice Matches four signed orders into a deal of `volume` tasks (dataset order all-zero when the
     /// request uses no dataset). Locks `(appprice + datasetprice + workerpoolprice) * volume` of the
     /// requester and `workerpoolprice * 30 % * volume` of the scheduler.
@@ -355,31 +308,6 @@ contract Hub is HubBase {
         return _openTask(deal, _checkDeal(deal), index);
     }
 
-    function _record(Deal calldata deal, bytes32 taskid, uint256 t, bytes32 resultHash, bytes32 resultSeal)
-        internal
-    {
-        uint256 score = _accounts[msg.sender] >> 224;
-        _lock(msg.sender, deal.workerStake);
-        emit TaskContribute(taskid, msg.sender, resultHash);
-
-        bytes32 gkey = keccak256(abi.encodePacked(taskid, resultHash));
-        if (t & _FLAG_REPLICATED == 0) {
-            // trust <= 1: the single contribution is the consensus
-            _groups[gkey] |= _GROUP_CONSENSUS;
-            _tasks[taskid] = (t & 0xff00) | STATUS_REVEALING | (t & (_MASK40 << 16))
-                | ((block.timestamp + REVEAL_DEADLINE_RATIO * deal.workClockTimeRef) << 56)
-                | (uint256(uint160(msg.sender)) << 96);
-            emit TaskConsensus(taskid, resultHash);
-        } else {
-            uint256 commit = uint256(keccak256(abi.encodePacked(resultHash, resultSeal))) & _COMMIT_MASK;
-            if (_contributeReplicated(
-                    deal, taskid, t, gkey, commit, Consensus.workerWeight(score, deal.trust)
-                )) {
-                emit TaskConsensus(taskid, resultHash);
-            }
-        }
-    }
-
     /// ECDSA first (no EXTCODESIZE on the signer: saves a cold account access), then ERC-1271.
     function _isValidSig(address signer, bytes32 h, bytes calldata sign) internal view returns (bool) {
         if (signer == address(0)) return false;
@@ -436,8 +364,10 @@ contract Hub is HubBase {
     {
         if (att.length % _ATTESTATION_BYTES != 0) revert MalformedAttestations(taskid, att.length);
         uint256 n = att.length / _ATTESTATION_BYTES;
+        uint256 draw;
         {
-            uint256 k = _attestationsRequired(deal.tag);
+            uint256 k;
+            (draw, k) = _keeperDraw(deal.dataset, _attestationsRequired(deal.tag));
             if (n < k) revert TooFewAttestations(taskid, n, k);
         }
         bytes32 measurement = IAppTee(address(appRegistry)).mrenclaveOf(deal.app);
@@ -453,13 +383,44 @@ contract Hub is HubBase {
                 revert AttestersNotSorted(taskid, signer);
             }
             prev = signer;
-            _checkAttester(taskid, signer, minStake);
+            uint256 r = _checkAttester(taskid, signer, minStake);
+            if (draw != 0) _checkKeeper(deal.dataset, draw, signer, r);
         }
     }
 
-    /// Refuses `signer` unless it is a registered attester, not slashed, not leaving, with the minimum stake.
-    function _checkAttester(bytes32 taskid, address signer, uint256 minStake) internal view {
-        uint256 r = _attesters[signer];
+    /// The current epoch's keeper draw of `dataset` (0 when it has no keeper group) and the number of
+    /// attestations needed: `k`, or the group's threshold when larger. A group whose epoch is not drawn
+    /// counts nobody.
+    function _keeperDraw(address dataset, uint256 k) internal view returns (uint256 draw, uint256) {
+        if (dataset == address(0)) return (0, k);
+        uint256 g = _keeperGroups[dataset];
+        if (g == 0) return (0, k);
+        uint256 epoch = block.timestamp / ((g >> 16) & 0xffffffff);
+        draw = _keeperDraws[dataset][epoch];
+        if (draw == 0) revert KeepersNotDrawn(dataset, epoch);
+        uint256 gk = (g >> 8) & 0xff;
+        return (draw, gk > k ? gk : k);
+    }
+
+    /// Refuses attester `signer` (record `r`) unless its registration index is in keeper draw `draw`.
+    function _checkKeeper(address dataset, uint256 draw, address signer, uint256 r) internal view {
+        uint256 idx = (r >> _ATTESTER_INDEX_SHIFT) & _MASK24;
+        for (uint256 q; q < (draw & 0xff); ++q) {
+            if ((draw >> (8 + 24 * q)) & _MASK24 == idx) return;
+        }
+        revert NotKeeperOfEpoch(
+            dataset, block.timestamp / ((_keeperGroups[dataset] >> 16) & 0xffffffff), signer
+        );
+    }
+
+    /// Refuses `signer` unless it is a registered attester, not slashed, not leaving, with the minimum stake;
+    /// returns its record.
+    function _checkAttester(bytes32 taskid, address signer, uint256 minStake)
+        internal
+        view
+        returns (uint256 r)
+    {
+        r = _attesters[signer];
         if (r == 0) revert UnknownAttester(taskid, signer);
         if (r & _ATTESTER_SLASHED != 0) revert AttesterBanned(signer);
         if ((r >> 152) & _MASK40 != 0) revert AttesterIsLeaving(signer, (r >> 152) & _MASK40);

@@ -4,6 +4,7 @@ pragma solidity ^0.8.30;
 import {EIP712} from "solady/utils/EIP712.sol";
 import {Deal} from "./libs/Types.sol";
 import {FixedPointMathLib} from "solady/utils/FixedPointMathLib.sol";
+import {SafeTransferLib} from "solady/utils/SafeTransferLib.sol";
 import {IResultReceiver} from "./interfaces/IResultReceiver.sol";
 import {Orders} from "./libs/Orders.sol";
 import {Consensus} from "./libs/Consensus.sol";
@@ -21,6 +22,8 @@ import {IHubErrors, IHubEvents} from "./interfaces/IHub.sol";
 /// back in calldata), a task is one packed slot, a replicated contribution one packed slot, a result group
 /// one packed slot, and an escrow account (balance, frozen, score) one packed slot.
 abstract contract HubBase is EIP712, IHubErrors, IHubEvents {
+    using SafeTransferLib for address;
+
     // ---------------------------------------------------------------------------------------------
     // Constants
     // ---------------------------------------------------------------------------------------------
@@ -79,6 +82,9 @@ abstract contract HubBase is EIP712, IHubErrors, IHubEvents {
     uint256 internal constant _GROUP_CONSENSUS = 1 << 8;
     uint256 internal constant _COMMIT_MASK = ~uint256(0) << 48;
     uint256 internal constant _ATTESTER_SLASHED = 1 << 192;
+    /// An attester's registration index (24 bits) in its record: what a keeper draw stores.
+    uint256 internal constant _ATTESTER_INDEX_SHIFT = 200;
+    uint256 internal constant _MASK24 = (1 << 24) - 1;
     /// A member who joined with a stake (joinPool): it belongs in the pool's registry snapshots.
     uint256 internal constant _MEMBER_STAKED = 1 << 209;
     uint256 internal constant _LOCK_SLOT = uint256(keccak256("decloud.hub.lock"));
@@ -121,7 +127,8 @@ abstract contract HubBase is EIP712, IHubErrors, IHubEvents {
     mapping(bytes32 => uint256) internal _contributions;
     /// keccak256(taskid, resultHash) => epoch (0-7) | consensus (8) | members (16-31) | weight (32-255)
     mapping(bytes32 => uint256) internal _groups;
-    /// attester => stake (0-111) | registeredAt (112-151) | leavingAt (152-191) | slashed (192). The stake
+    /// attester => stake (0-111) | registeredAt (112-151) | leavingAt (152-191) | slashed (192) | registration
+    /// index (200-223, see _attesterCounts). The stake
     /// has left the attester's escrow balance while it is here; a slashed attester keeps its record (stake
     /// 0, bit 192) so that it can never register again under the same key.
     mapping(address => uint256) internal _attesters;
@@ -146,6 +153,18 @@ abstract contract HubBase is EIP712, IHubErrors, IHubEvents {
     /// taskid => keccak256(callback ‖ keccak256(callbackData)) of a result callback that reverted or ran out of
     /// gas: anyone may call it again (HubExtension.retryCallback); zero once it has succeeded.
     mapping(bytes32 => bytes32) internal _failedCallbacks;
+    /// Attester registrations ever made (bits 0-23: the last index given, so indexes start at 1) | attesters
+    /// registered, not leaving, not slashed (32-63: the length of an attester snapshot) | attester snapshots
+    /// committed (64-95) | keeper epoch length in seconds (96-127, set once by the admin; 0 = keepers off).
+    uint256 internal _attesterCounts;
+    /// attester snapshot index => top 216 bits of its root | committedAt (low 40 bits), as `_snapshots`.
+    mapping(uint256 => uint256) internal _attesterSnapshots;
+    /// dataset => keeper group: n (bits 0-7) | threshold k (8-15) | epoch length in seconds (16-47, copied
+    /// from the hub's when the owner set the group). Zero: the dataset has no group (any attester counts).
+    mapping(address => uint256) internal _keeperGroups;
+    /// dataset => epoch => the epoch's draw: keeper count (bits 0-7) | up to 9 attester indexes of 24 bits
+    /// (8-223) | 1 at bit 255 so that a draw is never zero. Zero: not drawn.
+    mapping(address => mapping(uint256 => uint256)) internal _keeperDraws;
 
     // ---------------------------------------------------------------------------------------------
     // Construction, administration
@@ -253,6 +272,14 @@ abstract contract HubBase is EIP712, IHubErrors, IHubEvents {
         unchecked {
             _accounts[account] -= amount << 112;
         }
+    }
+
+    /// Credits `account` with `amount` tokens taken from the caller (Hub.deposit, HubExtension.depositFor).
+    function _deposit(address account, uint256 amount) internal {
+        if (amount > _MASK112) revert AmountTooLarge(amount);
+        _credit(account, amount);
+        token.safeTransferFrom(msg.sender, address(this), amount);
+        emit Deposit(account, msg.sender, amount);
     }
 
     function _resourceOwner(IResourceRegistry registry, address id) internal view returns (address owner) {
@@ -403,6 +430,33 @@ abstract contract HubBase is EIP712, IHubErrors, IHubEvents {
                 | (((g >> 16) & _MASK16) << 128);
         }
         _tasks[taskid] = t;
+    }
+
+    /// Records the caller's contribution (Hub.contribute, HubSelection.contributeDrawn): locks the deal's worker
+    /// stake and the commitment; a single contribution is the consensus at trust <= 1.
+    function _record(Deal calldata deal, bytes32 taskid, uint256 t, bytes32 resultHash, bytes32 resultSeal)
+        internal
+    {
+        uint256 score = _accounts[msg.sender] >> 224;
+        _lock(msg.sender, deal.workerStake);
+        emit TaskContribute(taskid, msg.sender, resultHash);
+
+        bytes32 gkey = keccak256(abi.encodePacked(taskid, resultHash));
+        if (t & _FLAG_REPLICATED == 0) {
+            // trust <= 1: the single contribution is the consensus
+            _groups[gkey] |= _GROUP_CONSENSUS;
+            _tasks[taskid] = (t & 0xff00) | STATUS_REVEALING | (t & (_MASK40 << 16))
+                | ((block.timestamp + REVEAL_DEADLINE_RATIO * deal.workClockTimeRef) << 56)
+                | (uint256(uint160(msg.sender)) << 96);
+            emit TaskConsensus(taskid, resultHash);
+        } else {
+            uint256 commit = uint256(keccak256(abi.encodePacked(resultHash, resultSeal))) & _COMMIT_MASK;
+            if (_contributeReplicated(
+                    deal, taskid, t, gkey, commit, Consensus.workerWeight(score, deal.trust)
+                )) {
+                emit TaskConsensus(taskid, resultHash);
+            }
+        }
     }
 
     /// Adds a worker of weight `w` to group `g`; returns the new group word and the new sum of groups.

@@ -15,12 +15,15 @@ import {Orders} from "./libs/Orders.sol";
 import {IResourceRegistry} from "./interfaces/IResourceRegistry.sol";
 import {HubBase} from "./HubBase.sol";
 import {SignatureCheckerLib} from "solady/utils/SignatureCheckerLib.sol";
+import {SafeTransferLib} from "solady/utils/SafeTransferLib.sol";
 
 /// @title HubExtension
 /// @notice The hub's cold functions: administration, categories, the attester registry, order
 /// presigning/cancelling and hashes, views, reopen, claim and finalizeBatch. Deployed by the Hub and only meaningful
 /// through the hub's fallback (delegatecall): called directly it sees its own, empty storage.
 contract HubExtension is HubBase {
+    using SafeTransferLib for address;
+
     constructor(address token_, address appRegistry_, address datasetRegistry_, address workerpoolRegistry_)
         HubBase(token_, appRegistry_, datasetRegistry_, workerpoolRegistry_)
     {}
@@ -37,6 +40,51 @@ contract HubExtension is HubBase {
             if iszero(ok) { revert(0, returndatasize()) }
             return(0, returndatasize())
         }
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // Escrow (cold part: moved here from Hub to make room in it; same ABI at the hub's address). Deposits
+    // stay in Hub (depositAndMatchOrders uses them).
+    // ---------------------------------------------------------------------------------------------
+
+    /// @notice Moves `amount` tokens from the caller into `account`'s escrow balance.
+    function depositFor(address account, uint256 amount) external nonReentrant {
+        if (account == address(0)) revert ZeroAddress();
+        _deposit(account, amount);
+    }
+
+    /// @notice Withdraws `amount` of the caller's free balance to the caller.
+    function withdraw(uint256 amount) external nonReentrant {
+        _withdraw(msg.sender, amount);
+    }
+
+    /// @notice Withdraws `amount` of the caller's free balance to `to`.
+    function withdrawTo(address to, uint256 amount) external nonReentrant {
+        if (to == address(0)) revert ZeroAddress();
+        _withdraw(to, amount);
+    }
+
+    function balanceOf(address account) external view returns (uint256) {
+        return _accounts[account] & _MASK112;
+    }
+
+    function frozenOf(address account) external view returns (uint256) {
+        return (_accounts[account] >> 112) & _MASK112;
+    }
+
+    function scoreOf(address worker) external view returns (uint256) {
+        return _accounts[worker] >> 224;
+    }
+
+    function _withdraw(address to, uint256 amount) internal {
+        uint256 a = _accounts[msg.sender];
+        uint256 bal = a & _MASK112;
+        if (bal < amount) revert InsufficientBalance(msg.sender, bal, amount);
+        unchecked {
+            _accounts[msg.sender] = a - amount;
+        }
+        token.safeTransfer(to, amount);
+        emit Withdraw(msg.sender, to, amount);
     }
 
     /// @notice The admin sets the random-selection facet, once: it can't be swapped afterwards, so no one can
@@ -59,141 +107,12 @@ contract HubExtension is HubBase {
         admin = newAdmin;
     }
 
-    // ---------------------------------------------------------------------------------------------
-    // Attester registry: the key holders (SMS nodes) whose EnclaveAttested signatures the hub counts.
-    // An attester locks a stake from its escrow balance (at least minAttesterStake), can announce
-    // leaving (its signatures stop counting at once) and withdraw after ATTESTER_LEAVE_DELAY, and loses
-    // its stake to anyone who shows two of its attestations of one task for different enclave keys.
-    // ---------------------------------------------------------------------------------------------
-
-    /// @notice How long a leaving attester's stake stays slashable after it stops counting.
-    uint256 public constant ATTESTER_LEAVE_DELAY = 7 days;
-    /// @notice Percent of a slashed stake paid to whoever brought the evidence; the rest goes to the kitty.
-    uint256 public constant ATTESTER_SLASH_REWARD_RATIO = 50;
-
     /// @notice The admin sets the smallest stake an attester locks (0 closes registration; attesters
     /// below a raised minimum stop counting until they add stake).
     function setMinAttesterStake(uint256 minStake) external onlyAdmin {
         if (minStake > _MASK112) revert AmountTooLarge(minStake);
         minAttesterStake = uint112(minStake);
         emit MinAttesterStakeChanged(minStake);
-    }
-
-    /// @notice The caller registers as an attester, locking `stake` from its escrow balance.
-    function registerAttester(uint256 stake) external notEntered {
-        uint256 minStake = minAttesterStake;
-        if (minStake == 0) revert AttesterRegistryClosed();
-        if (stake < minStake) revert AttesterStakeBelowMinimum(stake, minStake);
-        uint256 r = _attesters[msg.sender];
-        if (r & _ATTESTER_SLASHED != 0) revert AttesterBanned(msg.sender);
-        if (r != 0) revert AlreadyAttester(msg.sender);
-        _debit(msg.sender, stake);
-        _attesters[msg.sender] = stake | (block.timestamp << 112);
-        emit AttesterRegistered(msg.sender, stake);
-    }
-
-    /// @notice A registered attester (not leaving) adds `amount` to its stake.
-    function addAttesterStake(uint256 amount) external notEntered {
-        uint256 r = _activeAttester(msg.sender);
-        uint256 stake = (r & _MASK112) + amount;
-        if (stake > _MASK112) revert AmountTooLarge(stake);
-        _debit(msg.sender, amount);
-        _attesters[msg.sender] = r + amount;
-        emit AttesterStakeAdded(msg.sender, amount, stake);
-    }
-
-    /// @notice The caller stops attesting: its signatures no longer count, and its stake comes back with
-    /// withdrawAttesterStake after ATTESTER_LEAVE_DELAY (slashable until then).
-    function leaveAttesters() external notEntered {
-        uint256 r = _activeAttester(msg.sender);
-        uint256 leavingAt = block.timestamp + ATTESTER_LEAVE_DELAY;
-        _attesters[msg.sender] = r | (leavingAt << 152);
-        emit AttesterLeaving(msg.sender, leavingAt);
-    }
-
-    /// @notice After its leave delay, the caller's attester stake goes back to its escrow balance.
-    function withdrawAttesterStake() external notEntered {
-        uint256 r = _attesters[msg.sender];
-        if (r == 0 || r & _ATTESTER_SLASHED != 0) revert NotAttester(msg.sender);
-        uint256 leavingAt = (r >> 152) & _MASK40;
-        if (leavingAt == 0) revert AttesterNotLeaving(msg.sender);
-        if (block.timestamp < leavingAt) revert AttesterStakeLocked(msg.sender, leavingAt);
-        delete _attesters[msg.sender];
-        uint256 stake = r & _MASK112;
-        _credit(msg.sender, stake);
-        emit AttesterLeft(msg.sender, stake);
-    }
-
-    /// @notice Slashes the attester who signed both `a` and `b`: two attestations of one task for two
-    /// different enclave keys break the one-enclave-per-task rule. Its whole stake is seized (the caller
-    /// gets ATTESTER_SLASH_REWARD_RATIO percent unless it is the attester, the kitty the rest) and its key
-    /// can never register again. Leaving attesters are slashable until they withdraw.
-    function slashAttester(EnclaveAttestation calldata a, EnclaveAttestation calldata b) external notEntered {
-        if (a.taskId != b.taskId) revert EvidenceTaskMismatch(a.taskId, b.taskId);
-        if (a.enclave == b.enclave) revert EvidenceSameEnclave(a.enclave);
-        address signer = _attestationSigner(a);
-        address other = _attestationSigner(b);
-        if (signer != other || signer == address(0)) revert EvidenceSignerMismatch(signer, other);
-        uint256 r = _attesters[signer];
-        uint256 stake = r & _MASK112;
-        if (r == 0 || r & _ATTESTER_SLASHED != 0) revert NothingToSlash(signer);
-        _attesters[signer] = (r & ~_MASK112) | _ATTESTER_SLASHED;
-        uint256 reward = msg.sender == signer ? 0 : stake * ATTESTER_SLASH_REWARD_RATIO / 100;
-        _credit(msg.sender, reward);
-        kitty += uint144(stake - reward);
-        emit AttesterSlashed(signer, a.taskId, msg.sender, stake, reward);
-    }
-
-    /// @notice `attester`'s record: its locked stake, when it registered, when its stake unlocks (0 while
-    /// active), whether it was slashed; and whether its signatures count now.
-    function attester(address who)
-        external
-        view
-        returns (uint256 stake, uint256 registeredAt, uint256 leavingAt, bool slashed, bool active)
-    {
-        uint256 r = _attesters[who];
-        stake = r & _MASK112;
-        registeredAt = (r >> 112) & _MASK40;
-        leavingAt = (r >> 152) & _MASK40;
-        slashed = r & _ATTESTER_SLASHED != 0;
-        active = r != 0 && !slashed && leavingAt == 0 && stake >= minAttesterStake;
-    }
-
-    /// @notice How many attestations a TEE contribution to a deal of tag `tag` needs.
-    function attestationsRequired(bytes32 tag) external pure returns (uint256) {
-        return _attestationsRequired(tag);
-    }
-
-    /// @notice The EIP-712 digest an attester signs for `a` (its `sign` is ignored).
-    function hashEnclaveAttested(EnclaveAttestation calldata a) public view returns (bytes32) {
-        return _hashTypedData(
-            keccak256(
-                abi.encode(
-                    ENCLAVE_ATTESTED_TYPEHASH, a.taskId, a.enclave, a.measurement, a.tcbStatus, a.expiry
-                )
-            )
-        );
-    }
-
-    function _attestationSigner(EnclaveAttestation calldata a) internal view returns (address) {
-        return ECDSA.tryRecoverCalldata(hashEnclaveAttested(a), a.sign);
-    }
-
-    function _activeAttester(address who) internal view returns (uint256 r) {
-        r = _attesters[who];
-        if (r == 0 || r & _ATTESTER_SLASHED != 0) revert NotAttester(who);
-        uint256 leavingAt = (r >> 152) & _MASK40;
-        if (leavingAt != 0) revert AttesterIsLeaving(who, leavingAt);
-    }
-
-    /// balance -= amount (the amount leaves the free balance for a stake held by the hub)
-    function _debit(address account, uint256 amount) internal {
-        uint256 a = _accounts[account];
-        uint256 bal = a & _MASK112;
-        if (bal < amount) revert InsufficientBalance(account, bal, amount);
-        unchecked {
-            _accounts[account] = a - amount;
-        }
     }
 
     /// @notice Creates category `categoryCount` with the given reference duration (seconds).

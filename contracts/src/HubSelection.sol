@@ -2,6 +2,7 @@
 pragma solidity ^0.8.30;
 
 import {Deal, DrawProof} from "./libs/Types.sol";
+import {HubKeepers} from "./HubKeepers.sol";
 import {Draw} from "./libs/Draw.sol";
 import {Consensus} from "./libs/Consensus.sol";
 import {FixedPointMathLib} from "solady/utils/FixedPointMathLib.sol";
@@ -40,6 +41,9 @@ contract HubSelection is HubBase {
 
     /// @notice The randomness beacon.
     address public immutable beacon;
+    /// @notice The facet serving the attester registry and the keepers (HubKeepers), deployed by this
+    /// constructor and reached through this facet's fallback: it has its own room.
+    address public immutable keepers;
 
     constructor(
         address token_,
@@ -50,6 +54,20 @@ contract HubSelection is HubBase {
     ) HubBase(token_, appRegistry_, datasetRegistry_, workerpoolRegistry_) {
         if (beacon_ == address(0)) revert ZeroAddress();
         beacon = beacon_;
+        keepers =
+            address(new HubKeepers(token_, appRegistry_, datasetRegistry_, workerpoolRegistry_, beacon_));
+    }
+
+    /// @notice Every function not defined here is served by the keepers' facet (HubKeepers, same storage).
+    fallback() external {
+        address target = keepers;
+        assembly ("memory-safe") {
+            calldatacopy(0, 0, calldatasize())
+            let ok := delegatecall(gas(), target, 0, calldatasize(), 0, 0)
+            returndatacopy(0, 0, returndatasize())
+            if iszero(ok) { revert(0, returndatasize()) }
+            return(0, returndatasize())
+        }
     }
 
     uint256 internal constant _MASK32 = (1 << 32) - 1;
@@ -196,7 +214,7 @@ contract HubSelection is HubBase {
         if (block.timestamp < opensAt) revert WaveNotOpen(taskid, proof.wave, opensAt);
         if (block.timestamp >= closesAt) revert PositionExpired(taskid, proof.wave, closesAt);
         emit DrawnContribution(taskid, msg.sender, proof.wave, proof.position);
-        _recordDrawn(deal, taskid, t, resultHash, resultSeal);
+        _record(deal, taskid, t, resultHash, resultSeal);
     }
 
     /// @notice After wave `proof.wave` of task `index` closed without consensus, anyone slashes the worker
@@ -320,35 +338,6 @@ contract HubSelection is HubBase {
         }
         if (uint256(keccak256(abi.encode(proof.snapshot))) & ~_MASK40 != s & ~_MASK40) {
             revert SnapshotMismatch(dealid, k);
-        }
-    }
-
-    /// `Hub._record` for a drawn worker: locks the deal's worker stake and records the commitment (a single
-    /// contribution is the consensus at trust <= 1).
-    function _recordDrawn(
-        Deal calldata deal,
-        bytes32 taskid,
-        uint256 t,
-        bytes32 resultHash,
-        bytes32 resultSeal
-    ) internal {
-        uint256 score = _accounts[msg.sender] >> 224;
-        _lock(msg.sender, deal.workerStake);
-        emit TaskContribute(taskid, msg.sender, resultHash);
-        bytes32 gkey = keccak256(abi.encodePacked(taskid, resultHash));
-        if (t & _FLAG_REPLICATED == 0) {
-            _groups[gkey] |= _GROUP_CONSENSUS;
-            _tasks[taskid] = (t & 0xff00) | STATUS_REVEALING | (t & (_MASK40 << 16))
-                | ((block.timestamp + REVEAL_DEADLINE_RATIO * deal.workClockTimeRef) << 56)
-                | (uint256(uint160(msg.sender)) << 96);
-            emit TaskConsensus(taskid, resultHash);
-        } else {
-            uint256 commit = uint256(keccak256(abi.encodePacked(resultHash, resultSeal))) & _COMMIT_MASK;
-            if (_contributeReplicated(
-                    deal, taskid, t, gkey, commit, Consensus.workerWeight(score, deal.trust)
-                )) {
-                emit TaskConsensus(taskid, resultHash);
-            }
         }
     }
 }

@@ -60,21 +60,21 @@ contract AttestersTest is Fixture {
     // ---- k --------------------------------------------------------------------------------------------
 
     function test_kFromTag() public view {
-        assertEq(hubx.attestationsRequired(TEE), 1, "no bit: 1");
-        assertEq(hubx.attestationsRequired(_teeTag(2)), 2, "bit 8: 2");
-        assertEq(hubx.attestationsRequired(_teeTag(3)), 3, "bits 8-9: 3");
-        assertEq(hubx.attestationsRequired(bytes32(uint256(0x400))), 4, "bit 10 alone: 4");
-        assertEq(hubx.attestationsRequired(bytes32(uint256(0xff00))), 9, "all: 9");
-        assertEq(hubx.attestationsRequired(bytes32(uint256(0x10000))), 1, "bit 16 is not k's");
+        assertEq(keep.attestationsRequired(TEE), 1, "no bit: 1");
+        assertEq(keep.attestationsRequired(_teeTag(2)), 2, "bit 8: 2");
+        assertEq(keep.attestationsRequired(_teeTag(3)), 3, "bits 8-9: 3");
+        assertEq(keep.attestationsRequired(bytes32(uint256(0x400))), 4, "bit 10 alone: 4");
+        assertEq(keep.attestationsRequired(bytes32(uint256(0xff00))), 9, "all: 9");
+        assertEq(keep.attestationsRequired(bytes32(uint256(0x10000))), 1, "bit 16 is not k's");
     }
 
     function testFuzz_kFromTag(bytes32 tag) public view {
-        assertEq(hubx.attestationsRequired(tag), HubKit.attestationsRequired(tag), "k");
+        assertEq(keep.attestationsRequired(tag), HubKit.attestationsRequired(tag), "k");
         // a thermometer code of k gives k back; OR-ing two gives the larger
         uint256 k1 = bound(uint256(tag), 1, 9);
         uint256 k2 = bound(uint256(tag) >> 128, 1, 9);
-        assertEq(hubx.attestationsRequired(_teeTag(k1)), k1, "thermometer");
-        assertEq(hubx.attestationsRequired(_teeTag(k1) | _teeTag(k2)), k1 > k2 ? k1 : k2, "max");
+        assertEq(keep.attestationsRequired(_teeTag(k1)), k1, "thermometer");
+        assertEq(keep.attestationsRequired(_teeTag(k1) | _teeTag(k2)), k1 > k2 ? k1 : k2, "max");
     }
 
     function test_kTwoNeedsTwoDistinctAttesters() public {
@@ -266,7 +266,7 @@ contract AttestersTest is Fixture {
         vm.prank(attesters[0]);
         vm.expectEmit(address(hub));
         emit IHubEvents.AttesterLeaving(attesters[0], block.timestamp + 7 days);
-        hubx.leaveAttesters();
+        keep.leaveAttesters();
         _expectFastRevert(
             d,
             att,
@@ -274,7 +274,7 @@ contract AttestersTest is Fixture {
                 IHubErrors.AttesterIsLeaving.selector, attesters[0], block.timestamp + 7 days
             )
         );
-        (,,,, bool active) = hubx.attester(attesters[0]);
+        (,,,, bool active) = keep.attester(attesters[0]);
         assertFalse(active, "inactive");
         _expectFastOk(d, _att(1, d));
         taskid;
@@ -293,8 +293,8 @@ contract AttestersTest is Fixture {
             )
         );
         vm.prank(attesters[0]);
-        hubx.addAttesterStake(1);
-        (uint256 stake,,,, bool active) = hubx.attester(attesters[0]);
+        keep.addAttesterStake(1);
+        (uint256 stake,,,, bool active) = keep.attester(attesters[0]);
         assertEq(stake, ATTESTER_STAKE + 1, "topped up");
         assertTrue(active, "active again");
         _expectFastOk(d, att);
@@ -305,8 +305,25 @@ contract AttestersTest is Fixture {
         bytes32 taskid = _taskId(d, 0);
         bytes memory att = _att(0, d);
         (EnclaveAttestation memory a, EnclaveAttestation memory b) = _doubleAttestation(0, taskid);
-        hubx.slashAttester(a, b);
+        keep.slashAttester(a, b);
         _expectFastRevert(d, att, abi.encodeWithSelector(IHubErrors.AttesterBanned.selector, attesters[0]));
+        (, uint256 listed) = keep.attesterSnapshotCount();
+        assertEq(listed, 3, "a slashed attester leaves the keeper snapshots");
+    }
+
+    function test_aLeavingAttesterSlashedLeavesTheSnapshotsOnce() public {
+        Deal memory d = _teeDealK(1);
+        (EnclaveAttestation memory a, EnclaveAttestation memory b) = _doubleAttestation(1, _taskId(d, 0));
+        vm.prank(attesters[1]);
+        keep.leaveAttesters();
+        (, uint256 listed) = keep.attesterSnapshotCount();
+        assertEq(listed, 3, "leaving");
+        keep.slashAttester(a, b);
+        (, listed) = keep.attesterSnapshotCount();
+        assertEq(listed, 3, "slashed while leaving: not counted twice");
+        vm.expectRevert(abi.encodeWithSelector(IHubErrors.AttesterBanned.selector, attesters[1]));
+        vm.prank(attesters[1]);
+        keep.registerAttester(ATTESTER_STAKE);
     }
 
     function test_teeContributeChecksAttestationsToo() public {
@@ -345,34 +362,34 @@ contract AttestersTest is Fixture {
                 IHubErrors.AttesterStakeBelowMinimum.selector, MIN_ATTESTER_STAKE - 1, MIN_ATTESTER_STAKE
             )
         );
-        hubx.registerAttester(MIN_ATTESTER_STAKE - 1);
+        keep.registerAttester(MIN_ATTESTER_STAKE - 1);
         vm.expectRevert(abi.encodeWithSelector(IHubErrors.InsufficientBalance.selector, a, FUNDS, FUNDS + 1));
-        hubx.registerAttester(FUNDS + 1);
+        keep.registerAttester(FUNDS + 1);
         vm.expectRevert(abi.encodeWithSelector(IHubErrors.NotAttester.selector, a));
-        hubx.leaveAttesters();
+        keep.leaveAttesters();
         vm.expectEmit(address(hub));
         emit IHubEvents.AttesterRegistered(a, MIN_ATTESTER_STAKE);
-        hubx.registerAttester(MIN_ATTESTER_STAKE);
-        assertEq(hub.balanceOf(a), FUNDS - MIN_ATTESTER_STAKE, "stake left the balance");
+        keep.registerAttester(MIN_ATTESTER_STAKE);
+        assertEq(hubx.balanceOf(a), FUNDS - MIN_ATTESTER_STAKE, "stake left the balance");
         vm.expectRevert(abi.encodeWithSelector(IHubErrors.AlreadyAttester.selector, a));
-        hubx.registerAttester(MIN_ATTESTER_STAKE);
+        keep.registerAttester(MIN_ATTESTER_STAKE);
         vm.expectRevert(abi.encodeWithSelector(IHubErrors.AttesterNotLeaving.selector, a));
-        hubx.withdrawAttesterStake();
-        hubx.leaveAttesters();
-        uint256 until = block.timestamp + hubx.ATTESTER_LEAVE_DELAY();
+        keep.withdrawAttesterStake();
+        keep.leaveAttesters();
+        uint256 until = block.timestamp + keep.ATTESTER_LEAVE_DELAY();
         vm.expectRevert(abi.encodeWithSelector(IHubErrors.AttesterIsLeaving.selector, a, until));
-        hubx.leaveAttesters();
+        keep.leaveAttesters();
         vm.expectRevert(abi.encodeWithSelector(IHubErrors.AttesterIsLeaving.selector, a, until));
-        hubx.addAttesterStake(1);
+        keep.addAttesterStake(1);
         vm.expectRevert(abi.encodeWithSelector(IHubErrors.AttesterStakeLocked.selector, a, until));
-        hubx.withdrawAttesterStake();
+        keep.withdrawAttesterStake();
         vm.warp(until);
         vm.expectEmit(address(hub));
         emit IHubEvents.AttesterLeft(a, MIN_ATTESTER_STAKE);
-        hubx.withdrawAttesterStake();
+        keep.withdrawAttesterStake();
         vm.stopPrank();
-        assertEq(hub.balanceOf(a), FUNDS, "stake back");
-        (uint256 stake, uint256 registeredAt,,,) = hubx.attester(a);
+        assertEq(hubx.balanceOf(a), FUNDS, "stake back");
+        (uint256 stake, uint256 registeredAt,,,) = keep.attester(a);
         assertEq(stake + registeredAt, 0, "record deleted");
         assertEq(token.balanceOf(address(hub)), _total() + FUNDS, "conservation");
     }
@@ -391,7 +408,7 @@ contract AttestersTest is Fixture {
         _fund(a, FUNDS);
         vm.prank(a);
         vm.expectRevert(IHubErrors.AttesterRegistryClosed.selector);
-        hubx.registerAttester(FUNDS);
+        keep.registerAttester(FUNDS);
         assertEq(hub.minAttesterStake(), 0, "closed");
     }
 
@@ -405,8 +422,8 @@ contract AttestersTest is Fixture {
     {
         a = EnclaveAttestation(taskid, enclave, MRENCLAVE, 0, _expiry(), "");
         b = EnclaveAttestation(taskid, address(0xE2), MRENCLAVE, 0, _expiry(), "");
-        a.sign = HubKit.sign(attesterPks[i], hubx.hashEnclaveAttested(a));
-        b.sign = HubKit.sign(attesterPks[i], hubx.hashEnclaveAttested(b));
+        a.sign = HubKit.sign(attesterPks[i], keep.hashEnclaveAttested(a));
+        b.sign = HubKit.sign(attesterPks[i], keep.hashEnclaveAttested(b));
     }
 
     function test_slashingOnTwoEnclavesForOneTask() public {
@@ -414,28 +431,28 @@ contract AttestersTest is Fixture {
         (EnclaveAttestation memory a, EnclaveAttestation memory b) = _doubleAttestation(0, taskid);
         address reporter = workers[5];
         uint256 kittyBefore = hubx.kitty();
-        uint256 reward = ATTESTER_STAKE * hubx.ATTESTER_SLASH_REWARD_RATIO() / 100;
+        uint256 reward = ATTESTER_STAKE * keep.ATTESTER_SLASH_REWARD_RATIO() / 100;
         vm.prank(reporter);
         vm.expectEmit(address(hub));
         emit IHubEvents.AttesterSlashed(attesters[0], taskid, reporter, ATTESTER_STAKE, reward);
-        hubx.slashAttester(a, b);
-        assertEq(hub.balanceOf(reporter), FUNDS + reward, "reporter rewarded");
+        keep.slashAttester(a, b);
+        assertEq(hubx.balanceOf(reporter), FUNDS + reward, "reporter rewarded");
         assertEq(hubx.kitty(), kittyBefore + ATTESTER_STAKE - reward, "rest to the kitty");
-        (uint256 stake,,, bool slashed, bool active) = hubx.attester(attesters[0]);
+        (uint256 stake,,, bool slashed, bool active) = keep.attester(attesters[0]);
         assertEq(stake, 0, "stake seized");
         assertTrue(slashed && !active, "slashed");
         // stakes in = balances + slashed: the attester's balance did not move, its stake is all seized
-        assertEq(hub.balanceOf(attesters[0]) + ATTESTER_STAKE, FUNDS, "attester's account");
+        assertEq(hubx.balanceOf(attesters[0]) + ATTESTER_STAKE, FUNDS, "attester's account");
         assertEq(token.balanceOf(address(hub)), _total(), "conservation");
         // once only, and never again under this key
         vm.expectRevert(abi.encodeWithSelector(IHubErrors.NothingToSlash.selector, attesters[0]));
-        hubx.slashAttester(a, b);
+        keep.slashAttester(a, b);
         vm.prank(attesters[0]);
         vm.expectRevert(abi.encodeWithSelector(IHubErrors.AttesterBanned.selector, attesters[0]));
-        hubx.registerAttester(ATTESTER_STAKE);
+        keep.registerAttester(ATTESTER_STAKE);
         vm.prank(attesters[0]);
         vm.expectRevert(abi.encodeWithSelector(IHubErrors.NotAttester.selector, attesters[0]));
-        hubx.withdrawAttesterStake();
+        keep.withdrawAttesterStake();
     }
 
     function test_slashingEvidenceMustHold() public {
@@ -443,36 +460,36 @@ contract AttestersTest is Fixture {
         (EnclaveAttestation memory a, EnclaveAttestation memory b) = _doubleAttestation(0, taskid);
         // same enclave twice: no rule broken
         vm.expectRevert(abi.encodeWithSelector(IHubErrors.EvidenceSameEnclave.selector, enclave));
-        hubx.slashAttester(a, a);
+        keep.slashAttester(a, a);
         // two tasks
         EnclaveAttestation memory other =
             EnclaveAttestation(keccak256("task2"), address(0xE2), MRENCLAVE, 0, 1, "");
-        other.sign = HubKit.sign(attesterPks[0], hubx.hashEnclaveAttested(other));
+        other.sign = HubKit.sign(attesterPks[0], keep.hashEnclaveAttested(other));
         vm.expectRevert(
             abi.encodeWithSelector(IHubErrors.EvidenceTaskMismatch.selector, taskid, other.taskId)
         );
-        hubx.slashAttester(a, other);
+        keep.slashAttester(a, other);
         // two signers
         (, EnclaveAttestation memory b1) = _doubleAttestation(1, taskid);
         vm.expectRevert(
             abi.encodeWithSelector(IHubErrors.EvidenceSignerMismatch.selector, attesters[0], attesters[1])
         );
-        hubx.slashAttester(a, b1);
+        keep.slashAttester(a, b1);
         // an edited field no longer recovers the attester
         b.measurement = keccak256("edited");
         address edited = _recoverEvidence(b);
         vm.expectRevert(
             abi.encodeWithSelector(IHubErrors.EvidenceSignerMismatch.selector, attesters[0], edited)
         );
-        hubx.slashAttester(a, b);
+        keep.slashAttester(a, b);
         // a non-attester's double attestation: nothing to slash
         EnclaveAttestation memory x = EnclaveAttestation(taskid, enclave, MRENCLAVE, 0, 1, "");
         EnclaveAttestation memory y = EnclaveAttestation(taskid, address(0xE2), MRENCLAVE, 0, 1, "");
-        x.sign = HubKit.sign(0xBAD, hubx.hashEnclaveAttested(x));
-        y.sign = HubKit.sign(0xBAD, hubx.hashEnclaveAttested(y));
+        x.sign = HubKit.sign(0xBAD, keep.hashEnclaveAttested(x));
+        y.sign = HubKit.sign(0xBAD, keep.hashEnclaveAttested(y));
         vm.expectRevert(abi.encodeWithSelector(IHubErrors.NothingToSlash.selector, vm.addr(0xBAD)));
-        hubx.slashAttester(x, y);
-        (uint256 stake,,,,) = hubx.attester(attesters[0]);
+        keep.slashAttester(x, y);
+        (uint256 stake,,,,) = keep.attester(attesters[0]);
         assertEq(stake, ATTESTER_STAKE, "nothing changed");
     }
 
@@ -486,21 +503,21 @@ contract AttestersTest is Fixture {
             ss := mload(add(s, 64))
             v := byte(0, mload(add(s, 96)))
         }
-        return ecrecover(hubx.hashEnclaveAttested(e), v, r, ss);
+        return ecrecover(keep.hashEnclaveAttested(e), v, r, ss);
     }
 
     function test_leavingAttesterIsSlashableUntilWithdrawn() public {
         vm.prank(attesters[1]);
-        hubx.leaveAttesters();
+        keep.leaveAttesters();
         (EnclaveAttestation memory a, EnclaveAttestation memory b) = _doubleAttestation(1, keccak256("t"));
-        vm.warp(block.timestamp + hubx.ATTESTER_LEAVE_DELAY() - 1);
+        vm.warp(block.timestamp + keep.ATTESTER_LEAVE_DELAY() - 1);
         vm.prank(workers[5]);
-        hubx.slashAttester(a, b);
+        keep.slashAttester(a, b);
         vm.warp(block.timestamp + 1);
         vm.prank(attesters[1]);
         vm.expectRevert(abi.encodeWithSelector(IHubErrors.NotAttester.selector, attesters[1]));
-        hubx.withdrawAttesterStake();
-        assertEq(hub.balanceOf(attesters[1]), FUNDS - ATTESTER_STAKE, "stake lost");
+        keep.withdrawAttesterStake();
+        assertEq(hubx.balanceOf(attesters[1]), FUNDS - ATTESTER_STAKE, "stake lost");
         assertEq(token.balanceOf(address(hub)), _total(), "conservation");
     }
 
@@ -508,8 +525,8 @@ contract AttestersTest is Fixture {
         (EnclaveAttestation memory a, EnclaveAttestation memory b) = _doubleAttestation(2, keccak256("t"));
         uint256 kittyBefore = hubx.kitty();
         vm.prank(attesters[2]);
-        hubx.slashAttester(a, b);
-        assertEq(hub.balanceOf(attesters[2]), FUNDS - ATTESTER_STAKE, "no reward to itself");
+        keep.slashAttester(a, b);
+        assertEq(hubx.balanceOf(attesters[2]), FUNDS - ATTESTER_STAKE, "no reward to itself");
         assertEq(hubx.kitty(), kittyBefore + ATTESTER_STAKE, "all to the kitty");
     }
 
@@ -523,36 +540,36 @@ contract AttestersTest is Fixture {
             uint256 i = seed % attesters.length;
             uint256 op = (seed >> 8) % 5;
             address a = attesters[i];
-            (uint256 stake,, uint256 leavingAt, bool isSlashed,) = hubx.attester(a);
+            (uint256 stake,, uint256 leavingAt, bool isSlashed,) = keep.attester(a);
             vm.startPrank(a);
             if (op == 0 && stake == 0 && !isSlashed) {
-                hubx.registerAttester(MIN_ATTESTER_STAKE + (seed >> 16) % 1e9);
+                keep.registerAttester(MIN_ATTESTER_STAKE + (seed >> 16) % 1e9);
             } else if (op == 1 && stake != 0 && leavingAt == 0) {
-                hubx.addAttesterStake((seed >> 16) % 1e9);
+                keep.addAttesterStake((seed >> 16) % 1e9);
             } else if (op == 2 && stake != 0 && leavingAt == 0) {
-                hubx.leaveAttesters();
+                keep.leaveAttesters();
             } else if (op == 3 && leavingAt != 0 && !isSlashed) {
                 vm.warp(leavingAt);
-                hubx.withdrawAttesterStake();
+                keep.withdrawAttesterStake();
             } else if (op == 4 && stake != 0) {
                 vm.stopPrank();
                 (EnclaveAttestation memory x, EnclaveAttestation memory y) =
                     _doubleAttestation(i, bytes32(seed));
                 vm.prank(workers[0]);
-                hubx.slashAttester(x, y);
+                keep.slashAttester(x, y);
                 slashed += stake;
-                rewards += stake * hubx.ATTESTER_SLASH_REWARD_RATIO() / 100;
+                rewards += stake * keep.ATTESTER_SLASH_REWARD_RATIO() / 100;
                 vm.startPrank(a);
             }
             vm.stopPrank();
         }
         uint256 held;
         for (uint256 i; i < attesters.length; ++i) {
-            (uint256 stake,,,,) = hubx.attester(attesters[i]);
-            held += hub.balanceOf(attesters[i]) + stake;
+            (uint256 stake,,,,) = keep.attester(attesters[i]);
+            held += hubx.balanceOf(attesters[i]) + stake;
         }
         assertEq(held + slashed, FUNDS * attesters.length, "stakes in = balances + slashed");
-        assertEq(hub.balanceOf(workers[0]), FUNDS + rewards, "rewards");
+        assertEq(hubx.balanceOf(workers[0]), FUNDS + rewards, "rewards");
         assertEq(token.balanceOf(address(hub)), _total(), "conservation");
     }
 }

@@ -19,14 +19,14 @@ contract FlowTest is Fixture {
         assertEq(d.workerStake, POOL_PRICE * STAKE_RATIO / 100, "worker stake");
         uint256 price = APP_PRICE + DATASET_PRICE + POOL_PRICE;
         uint256 sstake = POOL_PRICE * 30 / 100;
-        assertEq(hub.frozenOf(requester), price, "requester frozen");
-        assertEq(hub.balanceOf(requester), FUNDS - price, "requester balance");
-        assertEq(hub.frozenOf(scheduler), sstake, "scheduler frozen");
+        assertEq(hubx.frozenOf(requester), price, "requester frozen");
+        assertEq(hubx.balanceOf(requester), FUNDS - price, "requester balance");
+        assertEq(hubx.frozenOf(scheduler), sstake, "scheduler frozen");
 
         bytes32 taskid = _initialize(d, 0);
         assertEq(taskid, _taskId(d, 0), "taskid");
         _contribute(d, 0, 0, DIGEST);
-        assertEq(hub.frozenOf(workers[0]), d.workerStake, "worker stake frozen");
+        assertEq(hubx.frozenOf(workers[0]), d.workerStake, "worker stake frozen");
         TaskView memory t = hubx.task(taskid);
         assertEq(t.status, 2, "revealing");
         assertEq(t.worker, workers[0], "worker recorded");
@@ -36,14 +36,14 @@ contract FlowTest is Fixture {
         t = hubx.task(taskid);
         assertEq(t.status, 3, "completed");
         uint256 workersReward = POOL_PRICE * (100 - REWARD_RATIO) / 100;
-        assertEq(hub.balanceOf(appOwner), APP_PRICE, "app owner paid");
-        assertEq(hub.balanceOf(datasetOwner), DATASET_PRICE, "dataset owner paid");
-        assertEq(hub.balanceOf(workers[0]), FUNDS + workersReward, "worker paid");
-        assertEq(hub.frozenOf(workers[0]), 0, "worker unfrozen");
-        assertEq(hub.balanceOf(scheduler), FUNDS + POOL_PRICE - workersReward, "scheduler paid");
-        assertEq(hub.frozenOf(scheduler), 0, "scheduler unfrozen");
-        assertEq(hub.frozenOf(requester), 0, "requester unfrozen");
-        assertEq(hub.balanceOf(requester), FUNDS - price, "requester charged");
+        assertEq(hubx.balanceOf(appOwner), APP_PRICE, "app owner paid");
+        assertEq(hubx.balanceOf(datasetOwner), DATASET_PRICE, "dataset owner paid");
+        assertEq(hubx.balanceOf(workers[0]), FUNDS + workersReward, "worker paid");
+        assertEq(hubx.frozenOf(workers[0]), 0, "worker unfrozen");
+        assertEq(hubx.balanceOf(scheduler), FUNDS + POOL_PRICE - workersReward, "scheduler paid");
+        assertEq(hubx.frozenOf(scheduler), 0, "scheduler unfrozen");
+        assertEq(hubx.frozenOf(requester), 0, "requester unfrozen");
+        assertEq(hubx.balanceOf(requester), FUNDS - price, "requester charged");
         assertEq(_total(), before, "conservation");
         assertEq(token.balanceOf(address(hub)), _total(), "hub holds every unit");
     }
@@ -66,9 +66,9 @@ contract FlowTest is Fixture {
         _reveal(d, 0, 1, DIGEST);
         _finalize(d, 0, _sorted(workers[0], workers[1]));
         uint256 workersReward = POOL_PRICE * (100 - REWARD_RATIO) / 100;
-        assertEq(hub.balanceOf(workers[0]), FUNDS + workersReward / 2, "w0 half");
-        assertEq(hub.balanceOf(workers[1]), FUNDS + workersReward / 2, "w1 half");
-        assertEq(hub.scoreOf(workers[0]), 1, "score +1");
+        assertEq(hubx.balanceOf(workers[0]), FUNDS + workersReward / 2, "w0 half");
+        assertEq(hubx.balanceOf(workers[1]), FUNDS + workersReward / 2, "w1 half");
+        assertEq(hubx.scoreOf(workers[0]), 1, "score +1");
         assertEq(token.balanceOf(address(hub)), _total(), "conservation");
     }
 
@@ -97,9 +97,9 @@ contract FlowTest is Fixture {
         _finalize(d, 0, ws);
         uint256 stake = d.workerStake;
         uint256 pool_ = POOL_PRICE * (100 - REWARD_RATIO) / 100 + stake;
-        assertEq(hub.balanceOf(workers[2]), FUNDS - stake, "loser lost stake");
-        assertEq(hub.frozenOf(workers[2]), 0, "loser unfrozen");
-        assertEq(hub.balanceOf(workers[0]), FUNDS + pool_ / 3, "winner share");
+        assertEq(hubx.balanceOf(workers[2]), FUNDS - stake, "loser lost stake");
+        assertEq(hubx.frozenOf(workers[2]), 0, "loser unfrozen");
+        assertEq(hubx.balanceOf(workers[0]), FUNDS + pool_ / 3, "winner share");
         assertEq(token.balanceOf(address(hub)), _total(), "conservation");
     }
 
@@ -120,7 +120,7 @@ contract FlowTest is Fixture {
         vm.prank(worker);
         hub.contributeAndFinalize(d, 0, r);
         assertEq(hubx.task(taskid).status, 3, "completed");
-        assertEq(hub.balanceOf(worker), FUNDS + POOL_PRICE * 90 / 100, "worker paid");
+        assertEq(hubx.balanceOf(worker), FUNDS + POOL_PRICE * 90 / 100, "worker paid");
         assertEq(token.balanceOf(address(hub)), _total(), "conservation");
     }
 
@@ -138,9 +138,9 @@ contract FlowTest is Fixture {
         hubx.claim(d, 0, _none());
         uint256 sstake = POOL_PRICE * 30 / 100;
         assertEq(hub.kitty(), sstake, "kitty");
-        assertEq(hub.frozenOf(workers[0]), 0, "worker stake back");
-        assertEq(hub.balanceOf(workers[0]), FUNDS, "worker whole");
-        assertEq(hub.frozenOf(requester), APP_PRICE + POOL_PRICE, "one task still frozen");
+        assertEq(hubx.frozenOf(workers[0]), 0, "worker stake back");
+        assertEq(hubx.balanceOf(workers[0]), FUNDS, "worker whole");
+        assertEq(hubx.frozenOf(requester), APP_PRICE + POOL_PRICE, "one task still frozen");
         assertEq(hubx.task(taskid).status, 4, "failed");
         vm.expectRevert(abi.encodeWithSelector(IHubErrors.TaskNotClaimable.selector, taskid, 4));
         hubx.claim(d, 0, _none());
@@ -151,7 +151,7 @@ contract FlowTest is Fixture {
         _finalize(d, 1, _none());
         assertEq(hub.kitty(), sstake - 1e9, "KITTY_MIN paid out");
         assertEq(
-            hub.balanceOf(scheduler), FUNDS - sstake + POOL_PRICE / 10 + 1e9, "scheduler got the kitty part"
+            hubx.balanceOf(scheduler), FUNDS - sstake + POOL_PRICE / 10 + 1e9, "scheduler got the kitty part"
         );
         assertEq(token.balanceOf(address(hub)), _total(), "conservation");
     }

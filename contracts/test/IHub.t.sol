@@ -9,8 +9,8 @@ interface VmJson {
 }
 
 /// IHub is written by hand, so it can drift from what the hub really serves. The selectors of its
-/// functions must be exactly those of Hub, HubExtension and HubSelection together (Hub's fallback delegates
-/// every function it lacks to HubExtension, whose fallback delegates to HubSelection): a function missing from IHub can't be called by the Rust side,
+/// functions must be exactly those of Hub, HubExtension, HubSelection and HubKeepers together (Hub's fallback delegates
+/// every function it lacks to HubExtension, whose fallback delegates to HubSelection, whose fallback delegates to HubKeepers): a function missing from IHub can't be called by the Rust side,
 /// one IHub has but neither contract serves reverts at run time.
 contract IHubTest is Test {
     VmJson internal constant json = VmJson(address(uint160(uint256(keccak256("hevm cheat code")))));
@@ -32,10 +32,12 @@ contract IHubTest is Test {
         string[] memory hub = _functions("Hub");
         string[] memory ext = _functions("HubExtension");
         string[] memory sel = _functions("HubSelection");
+        string[] memory kp = _functions("HubKeepers");
         require(ihub.length > 0, "no functions read from the IHub artifact");
         for (uint256 i; i < ihub.length; ++i) {
             require(
-                _contains(hub, ihub[i]) || _contains(ext, ihub[i]) || _contains(sel, ihub[i]),
+                _contains(hub, ihub[i]) || _contains(ext, ihub[i]) || _contains(sel, ihub[i])
+                    || _contains(kp, ihub[i]),
                 string.concat("IHub declares a function the hub doesn't serve: ", ihub[i])
             );
         }
@@ -47,6 +49,9 @@ contract IHubTest is Test {
         }
         for (uint256 i; i < sel.length; ++i) {
             require(_contains(ihub, sel[i]), string.concat("IHub lacks HubSelection's ", sel[i]));
+        }
+        for (uint256 i; i < kp.length; ++i) {
+            require(_contains(ihub, kp[i]), string.concat("IHub lacks HubKeepers' ", kp[i]));
         }
     }
 }

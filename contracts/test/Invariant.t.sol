@@ -42,8 +42,8 @@ contract Handler is Fixture {
     /// What the attesters hold at the hub: their escrow balances and their locked attester stakes.
     function attesterHoldings() external view returns (uint256 sum) {
         for (uint256 i; i < attesters.length; ++i) {
-            (uint256 stake,,,,) = hubx.attester(attesters[i]);
-            sum += hub.balanceOf(attesters[i]) + stake;
+            (uint256 stake,,,,) = keep.attester(attesters[i]);
+            sum += hubx.balanceOf(attesters[i]) + stake;
         }
     }
 
@@ -52,7 +52,7 @@ contract Handler is Fixture {
     }
 
     function escrowOf(address a) external view returns (uint256) {
-        return hub.balanceOf(a) + hub.frozenOf(a);
+        return hubx.balanceOf(a) + hubx.frozenOf(a);
     }
 
     function hubTokenBalance() external view returns (uint256) {
@@ -60,7 +60,7 @@ contract Handler is Fixture {
     }
 
     function frozenRequesterScheduler() external view returns (uint256, uint256) {
-        return (hub.frozenOf(requester), hub.frozenOf(scheduler));
+        return (hubx.frozenOf(requester), hubx.frozenOf(scheduler));
     }
 
     /// The stake `w` should have frozen: one deal stake per open task (ACTIVE or REVEALING) it
@@ -89,7 +89,7 @@ contract Handler is Fixture {
     }
 
     function frozenOfAccount(address a) external view returns (uint256) {
-        return hub.frozenOf(a);
+        return hubx.frozenOf(a);
     }
 
     function owners() external view returns (address, address) {
@@ -133,9 +133,9 @@ contract Handler is Fixture {
     function withdraw(uint256 who, uint256 amount) external {
         calls++;
         address a = who % 2 == 0 ? workers[who % workers.length] : requester;
-        amount = bound(amount, 1, hub.balanceOf(a) + 1);
+        amount = bound(amount, 1, hubx.balanceOf(a) + 1);
         vm.prank(a);
-        hub.withdraw(amount);
+        hubx.withdraw(amount);
     }
 
     function joinPool(uint256 who, uint256 amount) external {

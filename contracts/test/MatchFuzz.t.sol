@@ -77,9 +77,9 @@ contract MatchFuzzTest is Fixture {
         assertEq(d.volume, volume, "volume = min of the four");
         assertEq(d.trust, p.reqTrust, "trust");
         assertEq(d.appPrice, p.price[0], "app price");
-        assertEq(hub.frozenOf(requester), cost, "requester frozen");
-        assertEq(hub.balanceOf(requester), FUNDS - cost, "requester balance");
-        assertEq(hub.frozenOf(scheduler), p.price[2] * 30 / 100 * volume, "scheduler stake");
+        assertEq(hubx.frozenOf(requester), cost, "requester frozen");
+        assertEq(hubx.balanceOf(requester), FUNDS - cost, "requester balance");
+        assertEq(hubx.frozenOf(scheduler), p.price[2] * 30 / 100 * volume, "scheduler stake");
         (uint256 consumed,,) = hubx.orderStatus(hubx.hashAppOrder(ao));
         assertEq(consumed, volume, "app consumed");
         assertEq(

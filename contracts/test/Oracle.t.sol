@@ -101,7 +101,7 @@ contract OracleTest is Test {
         for (uint256 i; i < 5; ++i) {
             members[i] = vm.addr(keys[i]);
         }
-        gateway = new Gateway(address(this), members, 3);
+        gateway = new Gateway(members, 3);
         passes = gateway.passes();
         consumer = new FlakyConsumer(passes, OWNER);
         _grantWork(POOL, address(consumer), WorkPasses.Usage.PER_SERVICE, 0, new bytes4[](0));
@@ -262,18 +262,76 @@ contract OracleTest is Test {
         gateway.deliver(d, abi.encode(int256(8)), sigs);
     }
 
-    function test_aNewCommitteeRetiresTheOldOne() public {
-        address[] memory fresh = new address[](1);
+    /// Signatures of the handover to `members` at `nextEpoch` by `keys[first..first + n)`.
+    function _handoverSigs(uint256 nextEpoch, address[] memory members, uint256 t, uint256 first, uint256 n)
+        internal
+        view
+        returns (bytes[] memory sigs)
+    {
+        bytes32 h = gateway.handoverDigest(nextEpoch, members, t);
+        sigs = new bytes[](n);
+        for (uint256 i; i < n; ++i) {
+            sigs[i] = _sig(keys[first + i], h);
+        }
+    }
+
+    function _fresh() internal view returns (address[] memory fresh) {
+        fresh = new address[](1);
         fresh[0] = vm.addr(keys[4]);
-        gateway.setCommittee(fresh, 1);
+    }
+
+    function test_theOutgoingCommitteeHandsOverAndTheOldOneRetires() public {
+        address[] memory fresh = _fresh();
+        assertEq(gateway.epoch(), 1, "the deployer's committee");
+        bytes[] memory sigs = _handoverSigs(2, fresh, 1, 0, 3);
+        vm.prank(RELAYER); // anyone carries it
+        gateway.handover(2, fresh, 1, sigs);
+        assertEq(gateway.epoch(), 2, "next epoch");
+        assertEq(gateway.threshold(), 1, "new threshold");
         bytes memory data = abi.encode(int256(7));
         Delivery memory d = _delivery(bytes32(uint256(1)), data, address(consumer));
-        bytes[] memory sigs = _sigs(d, 1);
+        bytes[] memory old = _sigs(d, 1);
         vm.expectRevert(abi.encodeWithSelector(Gateway.NotMember.selector, 0, vm.addr(keys[0])));
-        gateway.deliver(d, data, sigs);
-        vm.prank(RELAYER);
-        vm.expectRevert(abi.encodeWithSelector(Gateway.NotAdmin.selector, RELAYER));
-        gateway.setCommittee(fresh, 1);
+        gateway.deliver(d, data, old);
+        bytes[] memory one = new bytes[](1);
+        one[0] = _sig(keys[4], gateway.deliveryDigest(d));
+        gateway.deliver(d, data, one);
+        assertEq(uint256(gateway.status(_key(d))), uint256(Gateway.Status.DELIVERED), "the new member's word");
+    }
+
+    function test_aHandoverIsRefusedReplayedStaleOrSkipping() public {
+        address[] memory fresh = _fresh();
+        bytes[] memory sigs = _handoverSigs(2, fresh, 1, 0, 3);
+        gateway.handover(2, fresh, 1, sigs);
+        // replayed: its epoch is gone
+        vm.expectRevert(abi.encodeWithSelector(Gateway.StaleEpoch.selector, 2, 3));
+        gateway.handover(2, fresh, 1, sigs);
+        // signed for a later epoch than the next
+        bytes[] memory later = _handoverSigs(4, fresh, 1, 4, 1);
+        vm.expectRevert(abi.encodeWithSelector(Gateway.StaleEpoch.selector, 4, 3));
+        gateway.handover(4, fresh, 1, later);
+    }
+
+    function test_aHandoverNeedsThresholdSignaturesOfTheOutgoingCommittee() public {
+        address[] memory fresh = _fresh();
+        // two signatures where three are needed
+        bytes[] memory few = _handoverSigs(2, fresh, 1, 0, 2);
+        vm.expectRevert(abi.encodeWithSelector(Gateway.TooFewSignatures.selector, 2, 3));
+        gateway.handover(2, fresh, 1, few);
+        // signed for other members than those carried: the signers recovered are not members
+        address[] memory other = new address[](1);
+        other[0] = address(0xBAD);
+        bytes[] memory sigs = _handoverSigs(2, other, 1, 0, 3);
+        vm.expectRevert();
+        gateway.handover(2, fresh, 1, sigs);
+        // another gateway of the same committee does not take it: the signatures are bound to this one
+        address[] memory members = gateway.members();
+        Gateway twin = new Gateway(members, 3);
+        sigs = _handoverSigs(2, fresh, 1, 0, 3);
+        vm.expectRevert();
+        twin.handover(2, fresh, 1, sigs);
+        assertEq(gateway.epoch(), 1, "nothing changed");
+        assertEq(twin.epoch(), 1, "nothing changed on the twin");
     }
 
     // ---- work passes ----
@@ -298,6 +356,90 @@ contract OracleTest is Test {
             abi.encodeWithSelector(WorkPasses.PassNotValid.selector, id, nb, nb + 1 days, block.timestamp)
         );
         gateway.deliver(d, data, sigs);
+    }
+
+    /// OWNER grants DELEGATE to `delegate`, which grants POOL a WORK pass (replacing the one set up).
+    function _delegatedWork(address delegate) internal returns (uint256 delegation, uint256 work) {
+        vm.prank(OWNER);
+        delegation = passes.grant(
+            delegate,
+            address(consumer),
+            _terms(WorkPasses.Scope.DELEGATE, WorkPasses.Usage.PER_SERVICE, 0),
+            new bytes4[](0)
+        );
+        vm.prank(delegate);
+        work = passes.grant(
+            POOL,
+            address(consumer),
+            _terms(WorkPasses.Scope.WORK, WorkPasses.Usage.PER_SERVICE, 0),
+            new bytes4[](0)
+        );
+        assertEq(passes.pass(work).issuedBy, delegation, "issued under the delegation");
+    }
+
+    function test_revokingADelegationRevokesTheWorkPassesItGranted() public {
+        address delegate = address(0xDE1E);
+        (uint256 delegation, uint256 work) = _delegatedWork(delegate);
+        bytes memory data = abi.encode(int256(7));
+        Delivery memory d = _delivery(bytes32(uint256(1)), data, address(consumer));
+        bytes[] memory sigs = _sigs(d, 3);
+        // the owner revokes the delegation only: the WORK pass under it goes too, when used
+        vm.prank(OWNER);
+        passes.revoke(delegation);
+        assertFalse(passes.pass(work).revoked, "nothing written below the revoked pass");
+        vm.expectRevert(abi.encodeWithSelector(WorkPasses.IssuerRevoked.selector, work, delegation));
+        gateway.deliver(d, data, sigs);
+        (bool ok, bytes memory why) = passes.check(POOL, address(consumer), bytes4(0));
+        assertFalse(ok, "refused");
+        assertEq(
+            keccak256(why),
+            keccak256(abi.encodeWithSelector(WorkPasses.IssuerRevoked.selector, work, delegation)),
+            "the reason"
+        );
+        // nor may the revoked delegate grant again
+        vm.prank(delegate);
+        vm.expectRevert(abi.encodeWithSelector(WorkPasses.PassRevokedError.selector, delegation));
+        passes.grant(
+            POOL,
+            address(consumer),
+            _terms(WorkPasses.Scope.WORK, WorkPasses.Usage.PER_SERVICE, 0),
+            new bytes4[](0)
+        );
+        // a new grant by the owner, under its own valid pass, delivers
+        _grantWork(POOL, address(consumer), WorkPasses.Usage.PER_SERVICE, 0, new bytes4[](0));
+        _deliver(d, data);
+        assertEq(uint256(gateway.status(_key(d))), uint256(Gateway.Status.DELIVERED), "delivered");
+    }
+
+    function test_revokingTheOwnersPassRevokesEverythingBelowIt() public {
+        address delegate = address(0xDE1E);
+        (, uint256 work) = _delegatedWork(delegate);
+        uint256 own = passes.passOf(OWNER, address(consumer));
+        assertEq(passes.pass(own).issuedBy, 0, "a registration is the root");
+        vm.prank(OWNER);
+        passes.revoke(own);
+        // two levels up: the WORK pass names the top of the chain that was revoked
+        (bool ok, bytes memory why) = passes.check(POOL, address(consumer), bytes4(0));
+        assertFalse(ok, "refused");
+        assertEq(
+            keccak256(why),
+            keccak256(abi.encodeWithSelector(WorkPasses.IssuerRevoked.selector, work, own)),
+            "the top of the chain"
+        );
+        (ok, why) = passes.check(delegate, address(consumer), bytes4(0));
+        assertFalse(ok, "refused");
+    }
+
+    function test_revokingADelegationLeavesPassesGrantedByOthers() public {
+        address delegate = address(0xDE1E);
+        (uint256 delegation,) = _delegatedWork(delegate);
+        // another holder's WORK pass granted by the owner directly
+        address other = address(0x07E4);
+        _grantWork(other, address(consumer), WorkPasses.Usage.PER_SERVICE, 0, new bytes4[](0));
+        vm.prank(OWNER);
+        passes.revoke(delegation);
+        (bool ok,) = passes.check(other, address(consumer), bytes4(0));
+        assertTrue(ok, "still valid");
     }
 
     function test_refusesARevokedPass() public {

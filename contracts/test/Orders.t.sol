@@ -180,7 +180,7 @@ contract OrdersTest is Fixture {
         vm.expectRevert(abi.encodeWithSelector(IHubErrors.OrderFullyConsumed.selector, rh));
         hub.matchOrders(ao2, dso, wpo, ro);
         assertEq(
-            hub.frozenOf(requester), 10 * (APP_PRICE + DATASET_PRICE + POOL_PRICE), "frozen for 10 tasks"
+            hubx.frozenOf(requester), 10 * (APP_PRICE + DATASET_PRICE + POOL_PRICE), "frozen for 10 tasks"
         );
         (bytes32 commitment, uint256 start) = hubx.dealRecord(_dealId(d2));
         assertTrue(commitment != 0, "deal recorded");
@@ -238,7 +238,7 @@ contract OrdersTest is Fixture {
         _resignRequest(ro);
         Deal memory d = _match(ao, dso, wpo, ro);
         assertEq(d.requester, address(wallet), "wallet requester");
-        assertEq(hub.frozenOf(address(wallet)), APP_PRICE + DATASET_PRICE + POOL_PRICE, "wallet frozen");
+        assertEq(hubx.frozenOf(address(wallet)), APP_PRICE + DATASET_PRICE + POOL_PRICE, "wallet frozen");
         // a bad signature from the wallet
         RequestOrder memory ro2 = _requestOrder(app, dataset, 1, 1, 0, address(0));
         ro2.requester = address(wallet);
@@ -261,8 +261,8 @@ contract OrdersTest is Fixture {
         ro.requester = poor;
         ro.sign = _sign(0xBEEF, hubx.hashRequestOrder(ro));
         hub.depositAndMatchOrders(20e9, _appOrder(app, 1), none, _poolOrder(1, 1, 0), ro);
-        assertEq(hub.frozenOf(poor), APP_PRICE + POOL_PRICE, "frozen");
-        assertEq(hub.balanceOf(poor), 20e9 - APP_PRICE - POOL_PRICE, "rest");
+        assertEq(hubx.frozenOf(poor), APP_PRICE + POOL_PRICE, "frozen");
+        assertEq(hubx.balanceOf(poor), 20e9 - APP_PRICE - POOL_PRICE, "rest");
     }
 
     function test_matchErrors() public {
@@ -388,7 +388,7 @@ contract OrdersTest is Fixture {
 
     function test_schedulerStakeNeeded() public {
         vm.startPrank(scheduler);
-        hub.withdraw(FUNDS);
+        hubx.withdraw(FUNDS);
         vm.stopPrank();
         (AppOrder memory ao, DatasetOrder memory dso, WorkerpoolOrder memory wpo, RequestOrder memory ro) =
             _orders(1);

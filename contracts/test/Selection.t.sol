@@ -8,36 +8,12 @@ import {Beacon} from "../src/beacon/Beacon.sol";
 import {Draw} from "../src/libs/Draw.sol";
 import {Deal, DrawProof, DatasetOrder} from "../src/libs/Types.sol";
 
-/// A beacon with evmnet's key whose rounds a test may also store directly (`put`), to reach waves and rounds
-/// for which no real signature is at hand; the real-signature refusals run against `submit` itself.
-contract BeaconWithPut is Beacon {
-    constructor(uint256[4] memory pk, uint64 genesis_, uint64 period_) Beacon(pk, genesis_, period_) {}
-
-    function put(uint64 round, bytes32 value) external {
-        randomness[round] = value;
-    }
-}
-
 /// Random worker selection (HubSelection): snapshots, the draw checked at contribute, waves and slashing of
 /// absent drawn workers, and every refusal by its named error.
 contract SelectionTest is Fixture {
-    uint64 internal constant GENESIS = 1727521075;
-    uint64 internal constant PERIOD = 3;
     uint64 internal constant REAL_ROUND = 10_000_000;
     bytes32 internal constant TAG_RANDOM = bytes32(uint256(2));
     uint256 internal constant MIN = 50e9;
-
-    BeaconWithPut internal beacon;
-    HubSelection internal sel; // the hub's address seen through the facet's ABI
-
-    function _evmnetKey() internal pure returns (uint256[4] memory) {
-        return [
-            0x07e1d1d335df83fa98462005690372c643340060d205306a9aa8106b6bd0b382,
-            0x0557ec32c2ad488e4d4f6008f89a346f18492092ccc0d594610de2732c8b808f,
-            0x0095685ae3a85ba243747b1b2f426049010f6b73a0cf1d389351d5aaaa1047f6,
-            0x297d3a4f9749b33eb2d904c9d9ebf17224150ddd7abd7567a9bec6c74480ee0b
-        ];
-    }
 
     /// drand's signature of evmnet round 10,000,000.
     function _realSig() internal pure returns (uint256[2] memory) {
@@ -57,13 +33,6 @@ contract SelectionTest is Fixture {
 
     function setUp() public override {
         super.setUp();
-        beacon = new BeaconWithPut(_evmnetKey(), GENESIS, PERIOD);
-        HubSelection facet = new HubSelection(
-            address(token), address(apps), address(datasets), address(pools), address(beacon)
-        );
-        vm.prank(admin);
-        hubx.setSelection(address(facet));
-        sel = HubSelection(address(hub));
         vm.prank(scheduler);
         hubx.setMinWorkerStake(pool, MIN);
         // six staked members, stakes 50..100e9

@@ -26,7 +26,7 @@ contract ShortcutsTest is Fixture {
         assertEq(t.status, 2, "revealing");
         assertTrue(t.revealed, "revealed");
         assertEq(t.worker, workers[0], "worker");
-        assertEq(hub.frozenOf(workers[0]), d.workerStake, "stake locked");
+        assertEq(hubx.frozenOf(workers[0]), d.workerStake, "stake locked");
         // without a callback no consensus word is written: a late reveal finds no consensus result
         vm.prank(workers[0]);
         vm.expectRevert(
@@ -36,7 +36,7 @@ contract ShortcutsTest is Fixture {
         );
         hub.reveal(taskid, DIGEST);
         _finalize(d, 0, _none());
-        assertEq(hub.balanceOf(workers[0]), FUNDS + POOL_PRICE * 90 / 100, "paid");
+        assertEq(hubx.balanceOf(workers[0]), FUNDS + POOL_PRICE * 90 / 100, "paid");
         assertEq(_total(), before, "conservation");
         assertEq(token.balanceOf(address(hub)), _total(), "hub holds every unit");
     }
@@ -102,12 +102,12 @@ contract ShortcutsTest is Fixture {
             assertEq(hubx.task(_taskId(d, i)).status, 3, "completed");
         }
         uint256 wr = POOL_PRICE * 90 / 100;
-        assertEq(hub.balanceOf(workers[0]), FUNDS + 2 * wr, "worker 0 paid twice");
-        assertEq(hub.balanceOf(appOwner), 6 * APP_PRICE, "app owner");
-        assertEq(hub.balanceOf(datasetOwner), 6 * DATASET_PRICE, "dataset owner");
-        assertEq(hub.frozenOf(requester), 0, "requester settled");
-        assertEq(hub.frozenOf(scheduler), 0, "scheduler settled");
-        assertEq(hub.balanceOf(scheduler), FUNDS + 6 * (POOL_PRICE - wr), "scheduler paid");
+        assertEq(hubx.balanceOf(workers[0]), FUNDS + 2 * wr, "worker 0 paid twice");
+        assertEq(hubx.balanceOf(appOwner), 6 * APP_PRICE, "app owner");
+        assertEq(hubx.balanceOf(datasetOwner), 6 * DATASET_PRICE, "dataset owner");
+        assertEq(hubx.frozenOf(requester), 0, "requester settled");
+        assertEq(hubx.frozenOf(scheduler), 0, "scheduler settled");
+        assertEq(hubx.balanceOf(scheduler), FUNDS + 6 * (POOL_PRICE - wr), "scheduler paid");
         assertEq(_total(), before, "conservation");
         // a second pass pays nothing twice
         vm.prank(scheduler);

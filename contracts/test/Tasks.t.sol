@@ -183,7 +183,7 @@ contract TasksTest is Fixture {
         // after the reveal deadline, finalize with the one reveal; the copier loses its stake
         vm.warp(block.timestamp + 2 * REF);
         _finalize(d, 0, _sorted(workers[0], w1));
-        assertEq(hub.balanceOf(w1), FUNDS - d.workerStake, "copier slashed");
+        assertEq(hubx.balanceOf(w1), FUNDS - d.workerStake, "copier slashed");
         assertEq(token.balanceOf(address(hub)), _total(), "conservation");
     }
 
@@ -209,7 +209,7 @@ contract TasksTest is Fixture {
         hubx.reopen(d, 0, rh, _none());
         assertEq(hubx.task(taskid).status, 1, "active again");
         assertEq(hub.kitty(), d.workerStake, "stake to kitty");
-        assertEq(hub.frozenOf(workers[0]), 0, "stake gone");
+        assertEq(hubx.frozenOf(workers[0]), 0, "stake gone");
         // another worker contributes the same result and finishes
         _contribute(d, 0, 1, DIGEST);
         vm.prank(workers[0]);
@@ -262,8 +262,10 @@ contract TasksTest is Fixture {
         }
         _sortInPlace(ws);
         _finalize(d, 0, ws);
-        assertEq(hub.balanceOf(workers[0]), FUNDS - d.workerStake, "rejected slashed");
-        assertEq(hub.balanceOf(workers[2]), FUNDS + (POOL_PRICE * 90 / 100 + 2 * d.workerStake) / 2, "winner");
+        assertEq(hubx.balanceOf(workers[0]), FUNDS - d.workerStake, "rejected slashed");
+        assertEq(
+            hubx.balanceOf(workers[2]), FUNDS + (POOL_PRICE * 90 / 100 + 2 * d.workerStake) / 2, "winner"
+        );
         assertEq(token.balanceOf(address(hub)), _total(), "conservation");
     }
 
@@ -343,10 +345,10 @@ contract TasksTest is Fixture {
         vm.expectRevert(abi.encodeWithSelector(IHubErrors.InvalidContributorList.selector, taskid));
         hubx.claim(d, 0, rev);
         hubx.claim(d, 0, _sorted(workers[0], workers[1]));
-        assertEq(hub.balanceOf(workers[0]), FUNDS, "stake back");
-        assertEq(hub.balanceOf(workers[1]), FUNDS, "stake back");
-        assertEq(hub.balanceOf(requester), FUNDS, "refunded");
-        assertEq(hub.frozenOf(requester), 0, "nothing frozen");
+        assertEq(hubx.balanceOf(workers[0]), FUNDS, "stake back");
+        assertEq(hubx.balanceOf(workers[1]), FUNDS, "stake back");
+        assertEq(hubx.balanceOf(requester), FUNDS, "refunded");
+        assertEq(hubx.frozenOf(requester), 0, "nothing frozen");
         assertEq(token.balanceOf(address(hub)), _total(), "conservation");
     }
 

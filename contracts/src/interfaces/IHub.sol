@@ -131,6 +131,25 @@ interface IHubErrors {
     error PositionSkipped(bytes32 taskid, uint256 wave, uint256 position);
     error NotSlashable(bytes32 taskid, address worker);
     error AlreadySlashed(bytes32 taskid, address worker);
+    // keepers drawn per epoch (HubSelection)
+    error AttesterIndexesExhausted();
+    error InvalidEpochLength(uint256 length);
+    error EpochLengthAlreadySet(uint256 length);
+    error KeepersNotEnabled();
+    error NotDatasetOwner(address dataset, address caller);
+    error InvalidKeeperGroup(uint256 n, uint256 k);
+    error IncompleteAttesterSnapshot(uint256 listed, uint256 attesters);
+    error AttesterSnapshotNotSorted(address attester);
+    error NoAttesterSnapshotBefore(uint256 time);
+    error InvalidEpoch(uint256 epoch);
+    error NoKeeperGroup(address dataset);
+    error EpochOver(address dataset, uint256 epoch);
+    error KeepersAlreadyDrawn(address dataset, uint256 epoch);
+    error WrongAttesterSnapshot(uint256 index, uint256 drawTime);
+    error AttesterSnapshotMismatch(uint256 index);
+    error NotEnoughKeepers(address dataset, uint256 drawn, uint256 wanted);
+    error KeepersNotDrawn(address dataset, uint256 epoch);
+    error NotKeeperOfEpoch(address dataset, uint256 epoch, address signer);
     /// Draw.NoStake: the snapshot holds no stake (declared here too so that IHub decodes it).
     error NoStake();
 }
@@ -189,6 +208,10 @@ interface IHubEvents {
     event PoolSnapshot(
         address indexed workerpool, uint256 indexed index, bytes32 root, Draw.Worker[] workers
     );
+    event KeeperEpochLengthSet(uint256 length);
+    event KeeperGroupSet(address indexed dataset, uint256 n, uint256 k);
+    event AttesterSnapshot(uint256 indexed index, bytes32 root, Draw.Worker[] attesters);
+    event KeepersDrawn(address indexed dataset, uint256 indexed epoch, uint64 round, address[] keepers);
     event DrawnContribution(bytes32 indexed taskid, address indexed worker, uint256 wave, uint256 position);
     event DrawnWorkerSlashed(
         bytes32 indexed taskid, address indexed worker, uint256 wave, uint256 position, uint256 amount
@@ -368,6 +391,27 @@ interface IHub is IHubErrors, IHubEvents {
     function MAX_DRAW_POSITIONS() external view returns (uint256);
     function beacon() external view returns (address);
     function setWorkerCluster(address workerpool, address worker, uint32 cluster) external;
+    function MAX_KEEPERS() external view returns (uint256);
+    function KEEPER_ROUND_DELAY() external view returns (uint64);
+    function keepers() external view returns (address);
+    function MAX_KEEPER_POSITIONS() external view returns (uint256);
+    function setKeeperEpochLength(uint256 length) external;
+    function keeperEpochLength() external view returns (uint256);
+    function keeperEpoch() external view returns (uint256);
+    function setKeeperGroup(address dataset, uint256 n, uint256 k) external;
+    function keeperGroup(address dataset) external view returns (uint256 n, uint256 k);
+    function commitAttesterSnapshot(address[] calldata attesters) external returns (uint256 index);
+    function attesterSnapshotCount() external view returns (uint256 count, uint256 attesters);
+    function attesterSnapshotRecord(uint256 index) external view returns (bytes32 root, uint256 committedAt);
+    function attesterSnapshotBefore(uint256 time) external view returns (uint256);
+    function keeperDrawRound(uint256 epoch) external view returns (uint64 round, uint256 drawTime);
+    function drawKeepers(
+        address dataset,
+        uint256 epoch,
+        uint256 snapshotIndex,
+        Draw.Worker[] calldata snapshot
+    ) external returns (address[] memory keepers);
+    function isKeeper(address dataset, uint256 epoch, address who) external view returns (bool);
     function commitSnapshot(address workerpool, address[] calldata workers) external returns (uint256 index);
     function snapshotCount(address workerpool) external view returns (uint256);
     function snapshotRecord(address workerpool, uint256 index)

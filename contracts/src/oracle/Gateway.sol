@@ -30,8 +30,9 @@ contract Gateway {
 
     /// @notice The work passes of this chain (deployed by this gateway).
     WorkPasses public immutable passes;
-    /// @notice The committee's administrator on this chain (mirrors the source chain's committee).
-    address public admin;
+    /// @notice EIP-712 type of a committee handover, signed by the outgoing committee in this gateway's domain.
+    bytes32 public constant HANDOVER_TYPEHASH =
+        keccak256("Handover(uint256 epoch,address[] members,uint256 threshold)");
     /// @notice Signatures a delivery needs.
     uint256 public threshold;
     /// @notice Committee epoch: increases at each change of members.
@@ -75,8 +76,8 @@ contract Gateway {
     /// @notice A consumer's deposit or fee changed.
     event Funded(address indexed consumer, uint256 deposit, uint256 fee);
 
-    /// @notice Only the admin may change the committee.
-    error NotAdmin(address caller);
+    /// @notice A handover names epoch `epoch`, the next one is `next`: an old (replayed) or a skipping one.
+    error StaleEpoch(uint256 epoch, uint256 next);
     /// @notice Threshold 0, above the member count, or a repeated/zero member.
     error BadCommittee();
     /// @notice The delivery names another source than ... or is malformed (callback data not matching digest).
@@ -98,9 +99,10 @@ contract Gateway {
     /// @notice Arrays of different lengths.
     error LengthMismatch();
 
-    constructor(address admin_, address[] memory members_, uint256 threshold_) {
+    /// @notice The first committee is the deployer's word; every later one is the outgoing committee's
+    /// (`handover`).
+    constructor(address[] memory members_, uint256 threshold_) {
         passes = new WorkPasses(address(this));
-        admin = admin_;
         _setCommittee(members_, threshold_);
     }
 
@@ -148,9 +150,30 @@ contract Gateway {
         return _members;
     }
 
-    /// @notice Replaces the committee (the admin mirrors the source chain's committee here).
-    function setCommittee(address[] calldata members_, uint256 threshold_) external {
-        if (msg.sender != admin) revert NotAdmin(msg.sender);
+    /// @notice The digest the outgoing committee signs to hand over to `members_` with `threshold_` at epoch
+    /// `nextEpoch` (EIP-712, this chain and this gateway).
+    function handoverDigest(uint256 nextEpoch, address[] calldata members_, uint256 threshold_)
+        public
+        view
+        returns (bytes32)
+    {
+        bytes32 structHash = keccak256(
+            abi.encode(HANDOVER_TYPEHASH, nextEpoch, keccak256(abi.encodePacked(members_)), threshold_)
+        );
+        return keccak256(abi.encodePacked("\x19\x01", domainSeparator(), structHash));
+    }
+
+    /// @notice Replaces the committee on the word of `threshold` members of the outgoing one: their signatures
+    /// of `handoverDigest(epoch + 1, members_, threshold_)` in strictly increasing address order. Anyone may
+    /// carry it; it is good once, since the epoch moves on.
+    function handover(
+        uint256 nextEpoch,
+        address[] calldata members_,
+        uint256 threshold_,
+        bytes[] calldata sigs
+    ) external {
+        if (nextEpoch != epoch + 1) revert StaleEpoch(nextEpoch, epoch + 1);
+        _checkSignatures(handoverDigest(nextEpoch, members_, threshold_), sigs);
         _setCommittee(members_, threshold_);
     }
 

@@ -18,7 +18,7 @@ interface IPassVerifier {
 /// number of uses in the window, or n uses), for a reason (attested TEE, committee consensus, trusted
 /// identity, proof) with its evidence. A holder has at most one pass per consumer (a new grant replaces
 /// it). A consumer registers itself, naming its owner (scope OWN); an issuer grants only scopes below
-/// its own and only methods it holds; the issuer or the consumer's owner revokes. The gateway that
+/// its own and only methods it holds; the issuer or the consumer's owner revokes, and a revoked pass takes the passes granted under it along. The gateway that
 /// deployed this contract consumes passes when it delivers (see docs/oracles.md).
 contract WorkPasses {
     /// @notice What a pass allows, in increasing order: NONE, WORK (deliver results), DELEGATE (grant
@@ -59,7 +59,8 @@ contract WorkPasses {
         bytes32 evidence;
     }
 
-    /// @notice One pass. `allMethods` or the listed methods (`allowsMethod`).
+    /// @notice One pass. `allMethods` or the listed methods (`allowsMethod`). `issuedBy` is the pass its issuer
+    /// granted it under (0 for a consumer's registration): a pass is valid only while that one is not revoked.
     struct Pass {
         address holder;
         Scope scope;
@@ -70,6 +71,7 @@ contract WorkPasses {
         uint32 usesLeft;
         uint64 notBefore;
         uint64 notAfter;
+        uint64 issuedBy;
         address consumer;
         address issuer;
         bytes32 evidence;
@@ -136,6 +138,8 @@ contract WorkPasses {
     error NotRevoker(uint256 id, address caller);
     /// @notice No such pass.
     error UnknownPass(uint256 id);
+    /// @notice The pass its issuer granted it under (or one above it) was revoked.
+    error IssuerRevoked(uint256 id, uint256 issuerPass);
 
     constructor(address gateway_) {
         gateway = gateway_;
@@ -161,7 +165,7 @@ contract WorkPasses {
             reason: Reason.IDENTITY,
             evidence: bytes32(0)
         });
-        id = _issue(owner, consumer, owner, own, new bytes4[](0));
+        id = _issue(owner, consumer, owner, 0, own, new bytes4[](0));
         emit ConsumerRegistered(consumer, owner, id);
     }
 
@@ -190,7 +194,7 @@ contract WorkPasses {
         }
         Terms memory terms = t;
         terms.uses = t.usage == Usage.ONE_TIME ? 1 : t.usage == Usage.N_USES ? t.uses : 0;
-        id = _issue(holder, consumer, msg.sender, terms, methods);
+        id = _issue(holder, consumer, msg.sender, mine, terms, methods);
     }
 
     function _checkGrant(uint256 mine, Terms calldata t, bytes4[] calldata methods) private view {
@@ -267,6 +271,15 @@ contract WorkPasses {
         if (block.timestamp < p.notBefore || block.timestamp > p.notAfter) {
             revert PassNotValid(id, p.notBefore, p.notAfter, block.timestamp);
         }
+        // Revocation cascades when a pass is used rather than when its issuer's is revoked, so revoking
+        // never loops over what a pass issued: issuers' scopes strictly decrease, so the chain is at most
+        // two passes above a WORK pass.
+        uint256 up = p.issuedBy;
+        while (up != 0) {
+            Pass storage q = _passes[up];
+            if (q.revoked) revert IssuerRevoked(id, up);
+            up = q.issuedBy;
+        }
     }
 
     function _require(address holder, address consumer, bytes4 method, Scope needs)
@@ -282,10 +295,14 @@ contract WorkPasses {
         }
     }
 
-    function _issue(address holder, address consumer, address issuer, Terms memory t, bytes4[] memory methods)
-        private
-        returns (uint256 id)
-    {
+    function _issue(
+        address holder,
+        address consumer,
+        address issuer,
+        uint256 issuedBy,
+        Terms memory t,
+        bytes4[] memory methods
+    ) private returns (uint256 id) {
         id = ++passCount;
         _passes[id] = Pass({
             holder: holder,
@@ -297,6 +314,7 @@ contract WorkPasses {
             usesLeft: t.uses,
             notBefore: t.notBefore,
             notAfter: t.notAfter,
+            issuedBy: uint64(issuedBy),
             consumer: consumer,
             issuer: issuer,
             evidence: t.evidence

@@ -7,6 +7,9 @@ import {DevToken} from "../../src/DevToken.sol";
 import {Hub} from "../../src/Hub.sol";
 import {IHubErrors} from "../../src/interfaces/IHub.sol";
 import {HubExtension} from "../../src/HubExtension.sol";
+import {HubSelection} from "../../src/HubSelection.sol";
+import {HubKeepers} from "../../src/HubKeepers.sol";
+import {BeaconWithPut} from "./BeaconWithPut.sol";
 import {AppRegistry} from "../../src/registries/AppRegistry.sol";
 import {DatasetRegistry} from "../../src/registries/DatasetRegistry.sol";
 import {WorkerpoolRegistry} from "../../src/registries/WorkerpoolRegistry.sol";
@@ -27,6 +30,13 @@ abstract contract Fixture is Test {
     WorkerpoolRegistry internal pools;
     Hub internal hub;
     HubExtension internal hubx; // the hub's address seen through the extension ABI
+    HubSelection internal sel; // the hub's address seen through the selection facet's ABI
+    HubKeepers internal keep; // the hub's address seen through the keepers' facet ABI (attesters, keepers)
+    BeaconWithPut internal beacon; // the facet's beacon: evmnet's key, rounds also stored directly by tests
+
+    /// evmnet's genesis and period (the League of Entropy's BN254 beacon).
+    uint64 internal constant GENESIS = 1727521075;
+    uint64 internal constant PERIOD = 3;
 
     uint256 internal constant ADMIN_PK = 0xA11CE;
     uint256 internal constant APP_OWNER_PK = 0xA0;
@@ -67,6 +77,15 @@ abstract contract Fixture is Test {
 
     uint256 internal saltCounter;
 
+    function _evmnetKey() internal pure returns (uint256[4] memory) {
+        return [
+            0x07e1d1d335df83fa98462005690372c643340060d205306a9aa8106b6bd0b382,
+            0x0557ec32c2ad488e4d4f6008f89a346f18492092ccc0d594610de2732c8b808f,
+            0x0095685ae3a85ba243747b1b2f426049010f6b73a0cf1d389351d5aaaa1047f6,
+            0x297d3a4f9749b33eb2d904c9d9ebf17224150ddd7abd7567a9bec6c74480ee0b
+        ];
+    }
+
     function setUp() public virtual {
         vm.warp(1_700_000_000);
         admin = vm.addr(ADMIN_PK);
@@ -88,6 +107,15 @@ abstract contract Fixture is Test {
         hubx.createCategory("S", "small", 1200);
         hubx.setMinAttesterStake(MIN_ATTESTER_STAKE);
         vm.stopPrank();
+        // the selection facet (random selection, the attester registry, keepers), as every deployment sets it
+        beacon = new BeaconWithPut(_evmnetKey(), GENESIS, PERIOD);
+        HubSelection facet = new HubSelection(
+            address(token), address(apps), address(datasets), address(pools), address(beacon)
+        );
+        vm.prank(admin);
+        hubx.setSelection(address(facet));
+        sel = HubSelection(address(hub));
+        keep = HubKeepers(address(hub));
 
         vm.prank(appOwner);
         app = apps.register("hello", "https://apps.example/hello.wasm", keccak256("hello-module"), bytes32(0));
@@ -113,7 +141,7 @@ abstract contract Fixture is Test {
             address a = vm.addr(pk);
             _fund(a, FUNDS);
             vm.prank(a);
-            hubx.registerAttester(ATTESTER_STAKE);
+            keep.registerAttester(ATTESTER_STAKE);
             // insertion sort by address
             attesters.push(a);
             attesterPks.push(pk);
@@ -422,15 +450,15 @@ abstract contract Fixture is Test {
     function _total() internal view returns (uint256 sum) {
         sum = hubx.kitty();
         for (uint256 i; i < attesters.length; ++i) {
-            (uint256 stake,,,,) = hubx.attester(attesters[i]);
-            sum += hub.balanceOf(attesters[i]) + stake;
+            (uint256 stake,,,,) = keep.attester(attesters[i]);
+            sum += hubx.balanceOf(attesters[i]) + stake;
         }
         address[5] memory fixedActors = [appOwner, datasetOwner, scheduler, requester, admin];
         for (uint256 i; i < 5; ++i) {
-            sum += hub.balanceOf(fixedActors[i]) + hub.frozenOf(fixedActors[i]);
+            sum += hubx.balanceOf(fixedActors[i]) + hubx.frozenOf(fixedActors[i]);
         }
         for (uint256 i; i < workers.length; ++i) {
-            sum += hub.balanceOf(workers[i]) + hub.frozenOf(workers[i]);
+            sum += hubx.balanceOf(workers[i]) + hubx.frozenOf(workers[i]);
         }
     }
 }

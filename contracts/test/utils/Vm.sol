@@ -41,6 +41,7 @@ interface Vm {
         external
         returns (address);
     function store(address target, bytes32 slot, bytes32 value) external;
+    function cool(address target) external;
     function load(address target, bytes32 slot) external view returns (bytes32);
     function recordLogs() external;
     function getRecordedLogs() external returns (Log[] memory);

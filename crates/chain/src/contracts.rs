@@ -115,6 +115,17 @@ mod tests {
 
     use super::*;
 
+    /// `HubKeepers` (reached through HubSelection's fallback): only its selectors are needed.
+    mod hub_keepers {
+        #![allow(missing_docs, clippy::too_many_arguments)]
+        alloy::sol!(
+            #[derive(Debug)]
+            HubKeepers,
+            "../../contracts/artifacts/HubKeepers.json"
+        );
+    }
+    use hub_keepers::HubKeepers;
+
     fn union<T: Ord + Copy>(a: &[T], b: &[T]) -> Vec<T> {
         a.iter()
             .chain(b)
@@ -125,7 +136,7 @@ mod tests {
     }
 
     /// The forge test checks IHub's functions; this checks that a revert or a log of any of the
-    /// three contracts decodes through IHub.
+    /// four contracts decodes through IHub.
     #[test]
     fn ihub_has_every_event_and_error_of_the_hub() {
         assert_eq!(
@@ -135,7 +146,10 @@ mod tests {
                     Hub::HubErrors::SELECTORS,
                     HubExtension::HubExtensionErrors::SELECTORS
                 ),
-                HubSelection::HubSelectionErrors::SELECTORS
+                &union(
+                    HubSelection::HubSelectionErrors::SELECTORS,
+                    HubKeepers::HubKeepersErrors::SELECTORS
+                )
             )
         );
         assert_eq!(
@@ -145,7 +159,10 @@ mod tests {
                     Hub::HubEvents::SELECTORS,
                     HubExtension::HubExtensionEvents::SELECTORS
                 ),
-                HubSelection::HubSelectionEvents::SELECTORS
+                &union(
+                    HubSelection::HubSelectionEvents::SELECTORS,
+                    HubKeepers::HubKeepersEvents::SELECTORS
+                )
             )
         );
         assert_eq!(
@@ -155,7 +172,10 @@ mod tests {
                     Hub::HubCalls::SELECTORS,
                     HubExtension::HubExtensionCalls::SELECTORS
                 ),
-                HubSelection::HubSelectionCalls::SELECTORS
+                &union(
+                    HubSelection::HubSelectionCalls::SELECTORS,
+                    HubKeepers::HubKeepersCalls::SELECTORS
+                )
             )
         );
     }

@@ -5,7 +5,8 @@
 //! Wallets are keystore V3 files ([`wallet`]); [`client`] sends transactions with nonce
 //! management, gas estimation and rebroadcasts, and [`revert`] decodes the contracts' custom
 //! errors into one-line messages; [`orders`] binds the protocol's orders to the hub;
-//! [`attesters`] is the hub's registry of key holders and the TEE fast path.
+//! [`attesters`] is the hub's registry of key holders and the TEE fast path; [`keepers`] draws
+//! a dataset's keepers per epoch among them.
 
 pub mod accounts;
 pub mod actions;
@@ -17,6 +18,7 @@ pub mod deploy;
 pub mod devnet;
 mod error;
 pub mod follower;
+pub mod keepers;
 pub mod keyfile;
 pub mod orders;
 pub mod profile;

@@ -266,6 +266,45 @@ pub fn describe_hub_error(e: &IHub::IHubErrors) -> String {
             "task {} has no failed callback waiting for a retry: it succeeded or was retried already, or the callback and data are not the task's (see `decloud task show {}`)",
             x.taskid, x.taskid
         ),
+        E::KeepersNotEnabled(_) => {
+            "the hub has no keeper epochs yet: its admin sets their length first (`decloud attester keeper-epoch --set SECONDS`)".into()
+        }
+        E::NotDatasetOwner(x) => format!(
+            "{} does not own dataset {}: only its owner sets its keeper group",
+            x.caller, x.dataset
+        ),
+        E::InvalidKeeperGroup(x) => format!(
+            "a keeper group of {} with threshold {} is not one: n from 1 to 9, k from 1 to n",
+            x.n, x.k
+        ),
+        E::NoKeeperGroup(x) => format!(
+            "dataset {} has no keeper group: its owner sets one (`decloud dataset keeper-group`)",
+            x.dataset
+        ),
+        E::EpochOver(x) => format!(
+            "keeper epoch {} of dataset {} is over: draw the current or the next one",
+            x.epoch, x.dataset
+        ),
+        E::KeepersAlreadyDrawn(x) => format!(
+            "keeper epoch {} of dataset {} is drawn already: `decloud dataset keepers {} --epoch {}` shows who",
+            x.epoch, x.dataset, x.dataset, x.epoch
+        ),
+        E::NoAttesterSnapshotBefore(x) => format!(
+            "no attester snapshot was committed before {} (the epoch's draw time): commit one (`decloud attester snapshot`) before the draw time of the next epoch",
+            x.time
+        ),
+        E::NotEnoughKeepers(x) => format!(
+            "dataset {} wants {} keepers but the snapshot gives {} staked attesters: fewer keepers, or more attesters",
+            x.dataset, x.wanted, x.drawn
+        ),
+        E::KeepersNotDrawn(x) => format!(
+            "keeper epoch {} of dataset {} is not drawn: nobody counts until it is (`decloud dataset draw-keepers`)",
+            x.epoch, x.dataset
+        ),
+        E::NotKeeperOfEpoch(x) => format!(
+            "attester {} is not a keeper of dataset {} in epoch {}: only the epoch's drawn keepers attest for it",
+            x.signer, x.dataset, x.epoch
+        ),
         other => debug_name(other),
     }
 }

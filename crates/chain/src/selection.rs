@@ -169,19 +169,32 @@ pub async fn deal_snapshot(
     workerpool: Address,
     start: u64,
 ) -> Result<DealSnapshot, ChainError> {
-    let what = "reading the deal's registry snapshot";
-    let hub = client.hub();
     let index = client
-        .read(what, hub.snapshotBefore(workerpool, U256::from(start)))
+        .read(
+            "reading the deal's registry snapshot",
+            client.hub().snapshotBefore(workerpool, U256::from(start)),
+        )
         .await?;
+    snapshot_at(client, workerpool, index.saturating_to()).await
+}
+
+/// Snapshot `index` of `workerpool`, rebuilt from its `PoolSnapshot` event and checked against
+/// the root the hub stores.
+pub async fn snapshot_at(
+    client: &Client,
+    workerpool: Address,
+    index: u64,
+) -> Result<DealSnapshot, ChainError> {
+    let what = "reading a registry snapshot";
+    let hub = client.hub();
     let record = client
-        .read(what, hub.snapshotRecord(workerpool, index))
+        .read(what, hub.snapshotRecord(workerpool, U256::from(index)))
         .await?;
     let filter = Filter::new()
         .address(client.profile().contracts.hub)
         .event_signature(IHub::PoolSnapshot::SIGNATURE_HASH)
         .topic1(workerpool.into_word())
-        .topic2(B256::from(index));
+        .topic2(B256::from(U256::from(index)));
     let logs = get_logs_chunked(
         client.provider(),
         &filter,
@@ -207,16 +220,87 @@ pub async fn deal_snapshot(
             .collect();
         let root = U256::from_be_bytes(snapshot_root(&workers).0) & mask;
         if root == U256::from_be_bytes(record.root.0) {
-            return Ok(DealSnapshot {
-                index: index.saturating_to(),
-                workers,
-            });
+            return Ok(DealSnapshot { index, workers });
         }
     }
     Err(ChainError::tx(
         what,
         format!("no PoolSnapshot event of snapshot {index} matches the root the hub stores"),
     ))
+}
+
+/// The registry as a snapshot of it would hold it now: every staked member of `workerpool`, in
+/// address order, with its stake and cluster.
+pub async fn registry_now(
+    client: &Client,
+    workerpool: Address,
+) -> Result<Vec<SnapshotWorker>, ChainError> {
+    let members = staked_members(client, workerpool).await?;
+    let hub = client.hub();
+    let mut out = Vec::with_capacity(members.len());
+    for worker in members {
+        let m = client
+            .read("reading a pool member", hub.poolMember(workerpool, worker))
+            .await?;
+        let cluster = client
+            .read(
+                "reading a worker's cluster",
+                hub.workerCluster(workerpool, worker),
+            )
+            .await?;
+        out.push(SnapshotWorker {
+            worker,
+            stake: m.stake,
+            cluster: u64::from(cluster),
+        });
+    }
+    Ok(out)
+}
+
+/// The pool's last committed snapshot and when it was committed (chain time), if any.
+pub async fn latest_snapshot(
+    client: &Client,
+    workerpool: Address,
+) -> Result<Option<(DealSnapshot, u64)>, ChainError> {
+    let what = "reading the pool's snapshots";
+    let count: u64 = client
+        .read(what, client.hub().snapshotCount(workerpool))
+        .await?
+        .saturating_to();
+    let Some(index) = count.checked_sub(1) else {
+        return Ok(None);
+    };
+    let record = client
+        .read(
+            what,
+            client.hub().snapshotRecord(workerpool, U256::from(index)),
+        )
+        .await?;
+    let snapshot = snapshot_at(client, workerpool, index).await?;
+    Ok(Some((snapshot, record.committedAt.saturating_to())))
+}
+
+/// When the pool's last snapshot was committed, if it holds the registry as it is now (its
+/// members, stakes and clusters); `None` when there is none or the registry changed since: a
+/// random-selection deal matched now would draw over a stale snapshot, or none.
+pub async fn current_snapshot_time(
+    client: &Client,
+    workerpool: Address,
+) -> Result<Option<u64>, ChainError> {
+    let Some((last, at)) = latest_snapshot(client, workerpool).await? else {
+        return Ok(None);
+    };
+    let now = registry_now(client, workerpool).await?;
+    Ok((last.workers == now).then_some(at))
+}
+
+/// When `round` is due (unix seconds, the beacon contract's clock).
+pub async fn round_time(client: &Client, round: u64) -> Result<u64, ChainError> {
+    let beacon = Beacon::new(beacon_address(client)?, client.provider().clone());
+    Ok(client
+        .read("reading a round's time", beacon.roundTime(round))
+        .await?
+        .saturating_to())
 }
 
 /// Wave `w` of `deal`: its round and window.

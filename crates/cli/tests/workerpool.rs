@@ -234,7 +234,8 @@ fn the_demo_runs_the_whole_flow_and_stops_what_it_started() {
     for f in [
         "matchOrders",
         "contributeAndReveal",
-        "contribute",
+        "commitSnapshot",
+        "contributeDrawn",
         "reveal",
         "finalize",
         "initialize",

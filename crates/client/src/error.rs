@@ -319,6 +319,9 @@ pub enum Error {
         #[source]
         source: serde_json::Error,
     },
+    /// An app that can't be encrypted as given (not a single wasm module), with what to do.
+    #[error("{0}")]
+    EncryptedApp(String),
     /// A file of signed orders lacks the orders asked for.
     #[error("{0}")]
     MissingOrder(String),

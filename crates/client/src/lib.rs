@@ -12,9 +12,11 @@
 //! - [`resource`]: apps, datasets and workerpools in their registries, and the hub's
 //!   categories;
 //! - [`account`]: the escrow account on the hub;
-//! - [`secret`]: secrets in a secret management service (requester secrets, dataset keys).
+//! - [`secret`]: secrets in a secret management service (requester secrets, dataset keys);
+//! - [`encrypted_app`]: an app module encrypted for attested enclaves only.
 
 pub mod account;
+pub mod encrypted_app;
 pub mod error;
 pub mod lookup;
 pub mod market;

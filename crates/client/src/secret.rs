@@ -83,6 +83,30 @@ pub async fn push_dataset_key_to_keepers(
     .await
 }
 
+/// Re-splits the key of `dataset` `threshold`-of-n among `keepers`, the group drawn for keeper
+/// epoch `epoch` (in draw order): what `decloud dataset reshare` calls at an epoch change.
+pub async fn reshare_dataset_key(
+    keepers: &[SmsClient],
+    threshold: usize,
+    epoch: u64,
+    owner: &PrivateKeySigner,
+    dataset: Address,
+    identity: &decloud_age::Identity,
+) -> Result<Vec<SecretInfo>, SmsClientError> {
+    decloud_sms::client::push_to_keepers_of_epoch(
+        keepers,
+        threshold,
+        epoch,
+        owner,
+        SecretKind::DatasetKey,
+        dataset,
+        DATASET_KEY_NAME,
+        identity.to_secret_string().as_bytes(),
+        now(),
+    )
+    .await
+}
+
 /// What the SMS holds for `owner`'s named secret `name` (never its value).
 pub async fn show_secret(
     sms: &SmsClient,
@@ -119,4 +143,47 @@ pub async fn push_result_recipient(
 ) -> Result<SecretInfo, SmsClientError> {
     sms.push_result_recipient(beneficiary, &recipient.to_string(), now())
         .await
+}
+
+/// Gives the key holder the identity that opens the encrypted `app` (its app secret
+/// [`decloud_protocol::encrypted_app::KEY_NAME`], written by the app's owner): what `decloud
+/// app deploy --encrypted` calls after registering the app.
+pub async fn push_app_key(
+    sms: &SmsClient,
+    owner: &PrivateKeySigner,
+    app: Address,
+    identity: &decloud_age::Identity,
+) -> Result<SecretInfo, SmsClientError> {
+    let write = sms
+        .prepare_write(
+            owner,
+            SecretKind::AppSecret,
+            app,
+            decloud_protocol::encrypted_app::KEY_NAME,
+            identity.to_secret_string().as_bytes(),
+            now(),
+        )
+        .await?;
+    sms.write(&write).await
+}
+
+/// Splits the identity that opens the encrypted `app` `threshold`-of-n among `keepers`.
+pub async fn push_app_key_to_keepers(
+    keepers: &[SmsClient],
+    threshold: usize,
+    owner: &PrivateKeySigner,
+    app: Address,
+    identity: &decloud_age::Identity,
+) -> Result<Vec<SecretInfo>, SmsClientError> {
+    decloud_sms::client::push_to_keepers(
+        keepers,
+        threshold,
+        owner,
+        SecretKind::AppSecret,
+        app,
+        decloud_protocol::encrypted_app::KEY_NAME,
+        identity.to_secret_string().as_bytes(),
+        now(),
+    )
+    .await
 }

@@ -58,6 +58,12 @@ pub enum LocalError {
     /// A service needs another that is not running.
     #[error("{0}")]
     NotRunning(&'static str),
+    /// The pool's registry snapshot did not become current in time (a random-selection deal
+    /// needs one committed before it starts).
+    #[error(
+        "workerpool {0} has no current registry snapshot after {1:?}: is its scheduler running on a chain with the random-selection facet?"
+    )]
+    NoSnapshot(Address, Duration),
     /// A task was claimed (it failed) while waiting for it.
     #[error("task {0} failed (claimed)")]
     TaskFailed(B256),

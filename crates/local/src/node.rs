@@ -194,6 +194,27 @@ pub struct Node {
     workers_config: Option<WorkersConfig>,
 }
 
+/// The genesis and period of the chain's beacon contract (the random-selection facet's), if
+/// it has one: a devnet beacon run beside it numbers its rounds the same way.
+pub async fn chain_beacon(
+    profile: &ChainProfile,
+    rpc: Option<&str>,
+) -> Result<Option<(u64, u64)>, LocalError> {
+    let address = profile.contracts.beacon;
+    if address.is_zero() {
+        return Ok(None);
+    }
+    let client = decloud_chain::client::Client::connect(profile, rpc, None).await?;
+    let beacon = decloud_chain::contracts::Beacon::new(address, client.provider().clone());
+    let genesis = client
+        .read("reading the beacon's genesis", beacon.genesis())
+        .await?;
+    let period = client
+        .read("reading the beacon's period", beacon.period())
+        .await?;
+    Ok(Some((genesis, period)))
+}
+
 impl Node {
     /// Starts the configured services: storage, market, scheduler, then the workers (which
     /// default to this node's scheduler and storage).
@@ -213,8 +234,31 @@ impl Node {
         if let Some(storage) = config.storage {
             node.storage = Some(decloud_storage::start(storage).await?);
         }
-        if let Some(beacon) = config.beacon {
-            node.beacon = Some(decloud_beacon::node::start(beacon).await?);
+        if let Some(mut beacon) = config.beacon {
+            let chain = node
+                .scheduler_config
+                .as_ref()
+                .map(|s| (s.profile.clone(), s.rpc.clone()))
+                .or_else(|| {
+                    node.workers_config
+                        .as_ref()
+                        .map(|w| (w.profile.clone(), None))
+                });
+            if beacon.genesis.is_none()
+                && let Some((profile, rpc)) = chain
+                && let Some((genesis, period)) = chain_beacon(&profile, rpc.as_deref()).await?
+            {
+                // The rounds the chain's beacon contract expects, on its clock.
+                beacon.genesis = Some(genesis);
+                beacon.period = period;
+            }
+            let running = decloud_beacon::node::start(beacon).await?;
+            if let Some(scheduler) = node.scheduler_config.as_mut()
+                && scheduler.beacon_url.is_none()
+            {
+                scheduler.beacon_url = Some(running.url());
+            }
+            node.beacon = Some(running);
         }
         if let Some(market) = config.market {
             node.market = Some(decloud_market::start(market).await?);

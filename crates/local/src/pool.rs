@@ -81,6 +81,9 @@ pub struct PoolOptions {
     /// The RPC URL the workers use instead of the devnet's (a test puts a proxy there to cut
     /// the workers off the chain while the scheduler still reaches it).
     pub worker_rpc: Option<String>,
+    /// Run a devnet randomness beacon (the devnet group's keys, on the chain beacon's clock)
+    /// that the scheduler fetches the rounds of its random-selection deals from.
+    pub beacon: bool,
     /// With [`Self::tee`]: run this many keepers (SMS nodes with `--keeper`, each a registered
     /// attester) instead of one SMS, and give the workers all of them as key holders.
     pub keepers: usize,
@@ -113,6 +116,7 @@ impl std::fmt::Debug for PoolOptions {
             .field("keepers", &self.keepers)
             .field("sms_nodes", &self.sms_nodes)
             .field("unregistered_sms", &self.unregistered_sms)
+            .field("beacon", &self.beacon)
             .field(
                 "pool_admin_password",
                 &self.pool_admin_password.as_ref().map(|_| "<set>"),
@@ -141,6 +145,7 @@ impl Default for PoolOptions {
             keepers: 0,
             sms_nodes: 0,
             unregistered_sms: 0,
+            beacon: false,
         }
     }
 }
@@ -262,6 +267,37 @@ impl DealRequest {
     pub fn category(mut self, category: u64) -> Self {
         self.category = category;
         self
+    }
+}
+
+/// Waits until `workerpool`'s last registry snapshot holds its registry as it is (its scheduler
+/// commits one when it changes) and the chain's clock has moved past it, so a deal matched now
+/// draws over it; fails after `timeout`.
+pub async fn wait_current_snapshot(
+    client: &Client,
+    workerpool: Address,
+    timeout: Duration,
+) -> Result<(), PoolError> {
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if let Some(at) =
+            decloud_chain::selection::current_snapshot_time(client, workerpool).await?
+        {
+            // A deal in the snapshot's own second would not draw over it; the next block
+            // carries the wall clock on a devnet that mines on demand.
+            let wall = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or_default();
+            if wall <= at {
+                tokio::time::sleep(Duration::from_millis(1_000 * (at + 1 - wall))).await;
+            }
+            return Ok(());
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(LocalError::NoSnapshot(workerpool, timeout));
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }
 
@@ -423,7 +459,10 @@ impl Pool {
             scheduler: Some(scheduler),
             workers: Some(workers),
             explorer: None,
-            beacon: None,
+            beacon: options.beacon.then(|| decloud_beacon::node::BeaconConfig {
+                listen: ([127, 0, 0, 1], 0).into(),
+                ..decloud_beacon::node::BeaconConfig::default()
+            }),
             sms,
         })
         .await?;
@@ -638,6 +677,9 @@ impl Pool {
         };
         if request.random {
             tag = tag.union(Tag::RANDOM);
+            // The workerpool order of a random deal waits for the scheduler's snapshot of the
+            // registry as it is: a deal draws over the last one committed before it starts.
+            wait_current_snapshot(&requester, self.workerpool, Duration::from_secs(60)).await?;
         }
         let mut app_order = AppOrder {
             app: request.app,

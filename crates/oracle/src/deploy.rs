@@ -112,17 +112,16 @@ pub async fn join(
     Ok(())
 }
 
-/// Deploys a gateway administered by `b`'s signer with `members` and `threshold`; returns the
-/// gateway, its work passes and the block.
+/// Deploys a gateway with its first committee, `members` and `threshold` (later ones come by
+/// the outgoing committee's handover); returns the gateway, its work passes and the block.
 pub async fn deploy_gateway(
     b: &DynProvider,
-    admin: Address,
     members: Vec<Address>,
     threshold: u64,
 ) -> Result<(Address, Address, u64), OracleError> {
     use alloy::network::ReceiptResponse;
     let what = "deploying the gateway";
-    let pending = Gateway::deploy_builder(b, admin, members, U256::from(threshold))
+    let pending = Gateway::deploy_builder(b, members, U256::from(threshold))
         .send()
         .await
         .map_err(tx(what))?;

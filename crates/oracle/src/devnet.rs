@@ -86,8 +86,7 @@ pub async fn deploy_pair(a: &ChainProfile, b_rpc: &str) -> Result<OracleProfile,
         .await
         .map_err(|e| OracleError::Chain(format!("{b_rpc} does not answer: {e}")))?;
     let members = keys.iter().map(|k| k.address()).collect();
-    let (gateway, passes, b_block) =
-        deploy::deploy_gateway(&pb, admin.address(), members, DEVNET_THRESHOLD).await?;
+    let (gateway, passes, b_block) = deploy::deploy_gateway(&pb, members, DEVNET_THRESHOLD).await?;
     Ok(OracleProfile {
         source: Source {
             chain_id: a.chain_id,

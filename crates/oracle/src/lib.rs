@@ -14,6 +14,7 @@ pub mod devnet;
 pub mod profile;
 pub mod relayer;
 pub mod signer;
+pub mod status;
 
 /// Why an oracle operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -38,15 +39,30 @@ pub enum OracleError {
 /// The one-line reason a contract call reverted, with the gateway's and the passes' errors
 /// decoded by name.
 pub fn revert_reason(e: &alloy::contract::Error) -> String {
-    use alloy::sol_types::SolInterface;
-    if let Some(data) = e.as_revert_data() {
-        if let Ok(err) = contracts::Gateway::GatewayErrors::abi_decode(&data) {
-            return format!("{err:?}");
-        }
-        if let Ok(err) = contracts::WorkPasses::WorkPassesErrors::abi_decode(&data) {
-            return format!("{err:?}");
-        }
-        return format!("reverted with 0x{}", alloy::primitives::hex::encode(&data));
+    match e.as_revert_data() {
+        Some(data) => describe_revert(&data),
+        None => deploy::first_line(&e.to_string()),
     }
-    deploy::first_line(&e.to_string())
+}
+
+/// Revert data in words: `Error(string)`'s message, the gateway's, the passes' and the example
+/// feeds' errors by name, else the data in hex.
+pub fn describe_revert(data: &[u8]) -> String {
+    use alloy::sol_types::{SolError, SolInterface};
+    if let Ok(e) = alloy::sol_types::Revert::abi_decode(data) {
+        return e.reason;
+    }
+    if let Ok(err) = contracts::Gateway::GatewayErrors::abi_decode(data) {
+        return format!("{err:?}");
+    }
+    if let Ok(err) = contracts::WorkPasses::WorkPassesErrors::abi_decode(data) {
+        return format!("{err:?}");
+    }
+    if let Ok(err) = contracts::StakeVoteFeed::StakeVoteFeedErrors::abi_decode(data) {
+        return format!("{err:?}");
+    }
+    if let Ok(err) = contracts::MedianFeed::MedianFeedErrors::abi_decode(data) {
+        return format!("{err:?}");
+    }
+    format!("reverted with 0x{}", alloy::primitives::hex::encode(data))
 }

@@ -8,7 +8,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
 
-use alloy::primitives::{Address, B256, Bytes, U256, keccak256};
+use alloy::primitives::{Address, B256, Bytes, FixedBytes, U256, keccak256};
 use alloy::providers::DynProvider;
 use alloy::signers::local::PrivateKeySigner;
 use alloy::sol_types::SolValue;
@@ -65,13 +65,31 @@ pub struct Relayer {
 
 /// The gateway's replay key of a delivery.
 pub fn delivery_key(d: &DeliveryWire) -> B256 {
+    delivery_key_of(
+        d.source_chain_id,
+        d.source_hub,
+        d.taskid,
+        d.consumer,
+        d.method,
+    )
+}
+
+/// The gateway's replay key (`Gateway.deliveryKey`) of task `taskid` of `source_hub` on chain
+/// `source_chain_id`, delivered to `consumer.method`.
+pub fn delivery_key_of(
+    source_chain_id: u64,
+    source_hub: Address,
+    taskid: B256,
+    consumer: Address,
+    method: FixedBytes<4>,
+) -> B256 {
     keccak256(
         (
-            U256::from(d.source_chain_id),
-            d.source_hub,
-            d.taskid,
-            d.consumer,
-            d.method,
+            U256::from(source_chain_id),
+            source_hub,
+            taskid,
+            consumer,
+            method,
         )
             .abi_encode(),
     )

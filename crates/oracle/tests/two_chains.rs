@@ -6,14 +6,10 @@ use std::time::Duration;
 
 use alloy::primitives::{Address, B256, Bytes, I256, U256, keccak256};
 use alloy::providers::Provider;
-use decloud_oracle::contracts::{Committee, Gateway, MedianFeed, StakeVoteFeed, WorkPasses};
+use decloud_oracle::contracts::{Committee, Gateway, MedianFeed, StakeVoteFeed};
 use decloud_oracle::delivery::Destination;
-use decloud_oracle::deploy::devnet_member_keys;
-use decloud_oracle::devnet::DEVNET_MEMBERS;
-use decloud_oracle::relayer::{PassReport, Relayer, RelayerConfig};
-use decloud_oracle::signer::{SignerConfig, SignerNode};
 use decloud_testkit::fixtures::example_app;
-use decloud_testkit::oracle::TwoChains;
+use decloud_testkit::oracle::{TwoChains, relay};
 use decloud_testkit::pool::{DealRequest, Pool, PoolOptions};
 
 /// The consumer owner on chain B.
@@ -21,65 +17,8 @@ const OWNER: usize = 1;
 /// The relayer's account on chain B.
 const RELAYER: usize = 9;
 
-async fn signers(chains: &TwoChains) -> Vec<SignerNode> {
-    let mut nodes = Vec::new();
-    for key in devnet_member_keys(DEVNET_MEMBERS) {
-        nodes.push(
-            SignerNode::start(SignerConfig {
-                listen: ([127, 0, 0, 1], 0).into(),
-                profile: chains.profile.clone(),
-                key,
-                poll: Duration::from_millis(100),
-                confirmations: 0,
-            })
-            .await
-            .unwrap(),
-        );
-    }
-    nodes
-}
-
-fn relayer(chains: &TwoChains, nodes: &[SignerNode], batch: usize) -> Relayer {
-    Relayer::new(RelayerConfig {
-        destination: chains.b().clone(),
-        signers: nodes.iter().map(|n| n.url()).collect(),
-        key: decloud_chain::accounts::dev_signer(RELAYER),
-        batch,
-        poll: Duration::from_millis(100),
-    })
-    .unwrap()
-}
-
-/// Runs relayer passes until `n` deliveries were made in all (for at most two minutes).
-async fn relay(relayer: &mut Relayer, n: usize) -> PassReport {
-    let mut total = PassReport::default();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
-    while total.delivered < n {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{n} deliveries were not made: {total:?}"
-        );
-        let report = relayer.pass().await.unwrap();
-        total.delivered += report.delivered;
-        total.transactions += report.transactions;
-        total.gas_used += report.gas_used;
-        total.refused = report.refused;
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    total
-}
-
-fn work_terms() -> WorkPasses::Terms {
-    WorkPasses::Terms {
-        scope: 1,
-        usage: 1,
-        uses: 0,
-        notBefore: 0,
-        notAfter: u64::MAX - 1,
-        reason: 1,
-        evidence: keccak256("the pool's committee-certified work"),
-    }
-}
+/// How long the relayer has to deliver.
+const RELAY_TIMEOUT: Duration = Duration::from_secs(120);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_median_computed_on_a_reaches_a_feed_on_b_through_the_committee() {
@@ -113,29 +52,15 @@ async fn a_median_computed_on_a_reaches_a_feed_on_b_through_the_committee() {
     )
     .await
     .unwrap();
-    let passes = WorkPasses::new(b.passes, &owner_b);
-    passes
-        .grant(pool.workerpool, *feed.address(), work_terms(), vec![])
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
+    let fee = U256::from(1_000_000_000u64);
+    chains
+        .open_consumer(OWNER, *feed.address(), pool.workerpool, Some(fee))
         .await
         .unwrap();
     let gateway = Gateway::new(b.gateway, &owner_b);
-    let fee = U256::from(1_000_000_000u64);
-    gateway
-        .fund(*feed.address(), fee)
-        .value(U256::from(10u64).pow(U256::from(18)))
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
 
-    let nodes = signers(&chains).await;
-    let mut relayer = relayer(&chains, &nodes, 10);
+    let nodes = chains.signers().await.unwrap();
+    let mut relayer = chains.relayer(&nodes, RELAYER, 10).unwrap();
 
     // On A: a deal of three tasks calling the committee back, with B's feed as destination.
     let destination = Destination {
@@ -160,7 +85,7 @@ async fn a_median_computed_on_a_reaches_a_feed_on_b_through_the_committee() {
         .await
         .unwrap();
 
-    let report = relay(&mut relayer, 3).await;
+    let report = relay(&mut relayer, 3, RELAY_TIMEOUT).await.unwrap();
     assert!(report.transactions >= 1, "{report:?}");
 
     // The feed has the median, by round (the deal) and as the latest (EIP-2362).
@@ -182,17 +107,7 @@ async fn a_median_computed_on_a_reaches_a_feed_on_b_through_the_committee() {
             committee.certified(*task).call().await.unwrap(),
             keccak256(data)
         );
-        let key = gateway
-            .deliveryKey(
-                U256::from(chains.profile.source.chain_id),
-                chains.profile.source.hub,
-                *task,
-                *feed.address(),
-                alloy::primitives::FixedBytes(decloud_oracle::delivery::RECEIVE_RESULT),
-            )
-            .call()
-            .await
-            .unwrap();
+        let key = chains.delivery_key(*task, *feed.address());
         assert_eq!(gateway.status(key).call().await.unwrap(), 1, "delivered");
     }
     // The relayer earned the feed's fee for each result.
@@ -225,16 +140,12 @@ async fn a_consumer_that_refuses_is_recorded_and_a_retry_delivers_once_it_is_fix
     let feed = StakeVoteFeed::deploy(&owner_b, b.gateway, keccak256("vote"), owner)
         .await
         .unwrap();
-    WorkPasses::new(b.passes, &owner_b)
-        .grant(pool.workerpool, *feed.address(), work_terms(), vec![])
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
+    chains
+        .open_consumer(OWNER, *feed.address(), pool.workerpool, None)
         .await
         .unwrap();
-    let nodes = signers(&chains).await;
-    let mut relayer = relayer(&chains, &nodes, 10);
+    let nodes = chains.signers().await.unwrap();
+    let mut relayer = chains.relayer(&nodes, RELAYER, 10).unwrap();
     let destination = Destination {
         chain_id: b.chain_id,
         gateway: b.gateway,
@@ -255,20 +166,25 @@ async fn a_consumer_that_refuses_is_recorded_and_a_retry_delivers_once_it_is_fix
     pool.wait_completed(&[task], Duration::from_secs(180))
         .await
         .unwrap();
-    relay(&mut relayer, 1).await;
+    relay(&mut relayer, 1, RELAY_TIMEOUT).await.unwrap();
 
     let gateway = Gateway::new(b.gateway, &owner_b);
-    let key = gateway
-        .deliveryKey(
-            U256::from(chains.profile.source.chain_id),
-            chains.profile.source.hub,
-            task,
-            *feed.address(),
-            alloy::primitives::FixedBytes(decloud_oracle::delivery::RECEIVE_RESULT),
-        )
-        .call()
-        .await
-        .unwrap();
+    let key = chains.delivery_key(task, *feed.address());
+    // The key the test computes is the gateway's own.
+    assert_eq!(
+        gateway
+            .deliveryKey(
+                U256::from(chains.profile.source.chain_id),
+                chains.profile.source.hub,
+                task,
+                *feed.address(),
+                alloy::primitives::FixedBytes(decloud_oracle::delivery::RECEIVE_RESULT),
+            )
+            .call()
+            .await
+            .unwrap(),
+        key
+    );
     assert_eq!(
         gateway.status(key).call().await.unwrap(),
         2,
@@ -300,7 +216,9 @@ async fn a_consumer_that_refuses_is_recorded_and_a_retry_delivers_once_it_is_fix
     );
 
     // The owner gives the pool weight; anyone retries with the failed delivery (from the event).
-    feed.setWeight(pool.workerpool, U256::from(1))
+    // A fresh provider: open_consumer sent from OWNER through another one (nonces).
+    StakeVoteFeed::new(*feed.address(), chains.b_provider(OWNER))
+        .setWeight(pool.workerpool, U256::from(1))
         .send()
         .await
         .unwrap()

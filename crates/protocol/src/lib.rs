@@ -17,6 +17,7 @@ pub mod consensus;
 pub mod deadline;
 pub mod domain;
 pub mod draw;
+pub mod encrypted_app;
 mod error;
 pub mod ids;
 pub mod matching;

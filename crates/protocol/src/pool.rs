@@ -178,8 +178,33 @@ pub struct Assignment {
     pub app: Option<Resource>,
     /// Where the dataset is and its checksum (none when the deal has no dataset).
     pub dataset: Option<Resource>,
-    /// The contribution authorization.
+    /// The contribution authorization. For a random-selection deal the hub refuses every
+    /// authorization, so the scheduler signs none: `sign` is empty and [`Self::drawn`] holds
+    /// the proof of the worker's drawn position instead.
     pub authorization: Authorization,
+    /// For a random-selection deal: the position the beacon drew this worker for, which it
+    /// proves with `contributeDrawn` (absent for any other deal).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drawn: Option<DrawnPosition>,
+}
+
+/// A worker's drawn position in a random-selection task, with what `contributeDrawn` needs to
+/// prove it. The hub recomputes it all: a scheduler that sends a worker a position it does not
+/// hold only costs that worker a refused gas estimate.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DrawnPosition {
+    /// The wave of the task's draw.
+    pub wave: u64,
+    /// The beacon round whose randomness drew it.
+    pub round: u64,
+    /// The position j in the wave.
+    pub position: u64,
+    /// When the wave closes (chain time, unix seconds): the contribution must be on chain before.
+    pub closes_at: u64,
+    /// The index of the deal's registry snapshot in the pool's history.
+    pub snapshot_index: u64,
+    /// The snapshot's workers, as committed.
+    pub snapshot: Vec<crate::draw::SnapshotWorker>,
 }
 
 named_enum!(

@@ -368,12 +368,41 @@ impl Runtime {
         })
     }
 
+    /// Compiles `wasm`, which must hash to `checksum`, without the disk cache: neither read nor
+    /// written, so the compiled code of a module that must not reach a disk (an encrypted app
+    /// opened in an enclave) stays in this process's memory.
+    pub fn compile_in_memory(
+        &self,
+        checksum: Digest,
+        wasm: &[u8],
+    ) -> Result<(App, LoadReport), RuntimeError> {
+        let started = Instant::now();
+        let actual = Digest::sha256(wasm);
+        if actual != checksum {
+            return Err(RuntimeError::InvalidModule(format!(
+                "the module hashes to {actual}, not to the expected {checksum}"
+            )));
+        }
+        self.compile_with(checksum, started, false, || {
+            Ok(std::borrow::Cow::Borrowed(wasm))
+        })
+    }
+
     fn get_or_compile<'a>(
         &self,
         checksum: Digest,
         wasm: impl FnOnce() -> Result<std::borrow::Cow<'a, [u8]>, RuntimeError>,
     ) -> Result<(App, LoadReport), RuntimeError> {
-        let started = Instant::now();
+        self.compile_with(checksum, Instant::now(), true, wasm)
+    }
+
+    fn compile_with<'a>(
+        &self,
+        checksum: Digest,
+        started: Instant,
+        disk: bool,
+        wasm: impl FnOnce() -> Result<std::borrow::Cow<'a, [u8]>, RuntimeError>,
+    ) -> Result<(App, LoadReport), RuntimeError> {
         if let Some(app) = self
             .apps
             .lock()
@@ -386,13 +415,20 @@ impl Runtime {
             };
             return Ok((app.clone(), report));
         }
-        let (module, from) = match self.load_cached(&checksum) {
+        let cached = if disk {
+            self.load_cached(&checksum)
+        } else {
+            None
+        };
+        let (module, from) = match cached {
             Some(module) => (module, CompiledFrom::Disk),
             None => {
                 let wasm = wasm()?;
                 let module = Module::new(&self.engine, &wasm)
                     .map_err(|e| RuntimeError::InvalidModule(one_line(&e)))?;
-                self.store_cached(&checksum, &module)?;
+                if disk {
+                    self.store_cached(&checksum, &module)?;
+                }
                 (module, CompiledFrom::Compiled)
             }
         };

@@ -460,6 +460,33 @@ fn compiled_modules_are_cached_on_disk_across_runtimes() {
     assert!(fs::metadata(&path).unwrap().len() > 100);
 }
 
+#[test]
+fn a_module_compiled_in_memory_never_reaches_the_disk_cache() {
+    let cache = tempfile::tempdir().unwrap();
+    let rt = Runtime::new(RuntimeConfig {
+        cache_dir: Some(cache.path().to_path_buf()),
+        ..Default::default()
+    })
+    .unwrap();
+    let wasm = fs::read(app_path("greeting")).unwrap();
+    let checksum = decloud_runtime::Digest::sha256(&wasm);
+    // Other bytes under this checksum are refused.
+    let mut other = wasm.clone();
+    other.push(0);
+    assert!(matches!(
+        rt.compile_in_memory(checksum, &other),
+        Err(RuntimeError::InvalidModule(_))
+    ));
+    let (app, _) = rt.compile_in_memory(checksum, &wasm).unwrap();
+    let (report, _out) = run_in(&rt, &app, &task(&["x"]), None, &Limits::default());
+    assert!(report.outcome.digest().is_some());
+    assert_eq!(
+        fs::read_dir(cache.path()).unwrap().count(),
+        0,
+        "the compiled module was written to the disk cache"
+    );
+}
+
 /// CPython-WASI's shape (issue 15): a reactor whose `run` returns the status, which imports
 /// `host.call` (answered with a refusal, -1) and throws and catches wasm exceptions.
 #[test]

@@ -423,6 +423,10 @@ async fn claim_replicate(
     worker: Address,
     version: u64,
 ) -> Result<Option<Assignment>, SchedulerError> {
+    // A random-selection task this worker was drawn for comes first: the wave's window is short.
+    if let Some(assignment) = crate::random::claim(state, worker).await? {
+        return Ok(Some(assignment));
+    }
     // Nothing for anyone at this version, until a held task opens to a backup.
     let idle = || {
         state.idle_version.load(Ordering::Acquire) == version

@@ -50,6 +50,23 @@ pub async fn assignment(
     let enclave = Address::ZERO;
     let sign = sign_authorization(signer, worker, task.task_id, enclave)
         .map_err(|e| SchedulerError::Config(format!("cannot sign an authorization: {e}")))?;
+    let authorization = Authorization {
+        worker,
+        task_id: task.task_id,
+        enclave,
+        sign,
+    };
+    assignment_with(store, deal, task, authorization).await
+}
+
+/// The assignment of `task` with `authorization` as given (unsigned for a drawn worker, whose
+/// proof the caller adds).
+pub(crate) async fn assignment_with(
+    store: &Store,
+    deal: &DealRow,
+    task: &TaskInfo,
+    authorization: Authorization,
+) -> Result<Assignment, SchedulerError> {
     let dataset = if deal.deal.dataset == Address::ZERO {
         None
     } else {
@@ -68,12 +85,8 @@ pub async fn assignment(
         params: deal.params.clone(),
         app: store.resource(deal.deal.app).await?,
         dataset,
-        authorization: Authorization {
-            worker,
-            task_id: task.task_id,
-            enclave,
-            sign,
-        },
+        authorization,
+        drawn: None,
     })
 }
 
@@ -167,6 +180,11 @@ pub async fn try_assign(
                 let Some(deal) = cached_deal(store, &mut deals, task.deal_id).await? else {
                     continue;
                 };
+                // A random-selection deal's workers are drawn, never chosen here
+                // (crate::random hands them their positions).
+                if crate::random::is_random(deal) {
+                    continue;
+                }
                 // A trust ≤ 1 candidate has nobody on it (the query says so): it needs this
                 // worker.
                 if deal.trust() > 1 {
@@ -220,6 +238,7 @@ pub async fn try_assign(
         for task in store.claim_candidates(Address::ZERO, CLAIM_SCAN, 0).await? {
             let Some(trust) = cached_deal(store, &mut deals, task.deal_id)
                 .await?
+                .filter(|d| !crate::random::is_random(d))
                 .map(DealRow::trust)
             else {
                 continue;

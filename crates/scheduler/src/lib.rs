@@ -43,6 +43,8 @@ pub mod members;
 #[cfg(feature = "server")]
 pub mod pool_work;
 #[cfg(feature = "server")]
+pub mod random;
+#[cfg(feature = "server")]
 pub mod tee;
 pub use decloud_protocol::policy;
 
@@ -118,6 +120,10 @@ pub struct SchedulerConfig {
     /// desktop-grid jobs. An empty `database_url` keeps it in the scheduler's database; its
     /// `scheduler` address is set to the scheduler's.
     pub pool: decloud_pool::PoolConfig,
+    /// The randomness beacon's HTTP API (drand's shape: `GET /public/{round}`), where the
+    /// scheduler fetches a round its random-selection deals need and nobody submitted yet
+    /// (`None`: it waits for someone else to submit it).
+    pub beacon_url: Option<String>,
 }
 
 #[cfg(feature = "server")]
@@ -139,6 +145,10 @@ impl fmt::Debug for SchedulerConfig {
             .field("transport", &self.transport)
             .field("client_cas", &self.client_cas.len())
             .field("pool", &self.pool)
+            .field(
+                "beacon_url",
+                &self.beacon_url.as_deref().map(decloud_sql::redact),
+            )
             .finish()
     }
 }
@@ -170,6 +180,7 @@ impl SchedulerConfig {
             transport: decloud_service::transport::Transport::ephemeral(),
             client_cas: Vec::new(),
             pool: decloud_pool::PoolConfig::new(""),
+            beacon_url: None,
         }
     }
 }
@@ -215,6 +226,8 @@ pub(crate) struct Shared {
     /// When the next task held by others opens to a backup (unix seconds; `u64::MAX`: none
     /// known), as the last claim that found nothing saw it: waiting claims look again then.
     backups_at: AtomicU64,
+    /// Random-selection deals: their draws, snapshots and absences.
+    random: random::RandomState,
 }
 
 #[cfg(feature = "server")]
@@ -358,6 +371,7 @@ pub async fn start(config: SchedulerConfig) -> Result<RunningScheduler, Schedule
         idle_version: AtomicU64::new(u64::MAX),
         backups_at: AtomicU64::new(u64::MAX),
         pool,
+        random: random::RandomState::new(config.beacon_url.clone()),
     });
     let router = api::router(shared.clone());
     let limits = decloud_service::Limits::default();
@@ -390,6 +404,11 @@ pub async fn start(config: SchedulerConfig) -> Result<RunningScheduler, Schedule
         shared.clone(),
         config.membership_interval,
     ));
+    service.spawn(random::watch_registry(
+        shared.clone(),
+        config.membership_interval,
+    ));
+    service.spawn(random::drive(shared.clone(), config.follow_interval));
     tracing::info!(url = %service.pinned_url(), scheduler = %me, workerpool = %config.workerpool, "scheduler listening");
     Ok(RunningScheduler { service, shared })
 }

@@ -525,6 +525,21 @@ async fn release(
             "the deal has no TEE tag: its secrets are released only to TEE tasks".into(),
         ));
     }
+    // A dataset with a keeper group is served by the keepers of the current epoch's draw only: the
+    // hub would not count this keeper's attestation, and its share is of a past split.
+    if state.keeper
+        && deal.deal.dataset != Address::ZERO
+        && let Some((epoch, false)) = state
+            .chain
+            .keeper_of_epoch(deal.deal.dataset, state.signer.address())
+            .await?
+    {
+        return Err(SmsError::Forbidden(format!(
+            "this keeper ({}) is not drawn for dataset {} in keeper epoch {epoch}: the dataset's owner re-splits its key to the epoch's keepers (`decloud dataset reshare`)",
+            state.signer.address(),
+            deal.deal.dataset
+        )));
+    }
     let task = state.chain.task(task_id).await?;
     if task.status != TaskStatus::Active.as_u8() {
         let name = TaskStatus::from_u8(task.status)
@@ -592,7 +607,7 @@ async fn release(
         });
         Ok(())
     };
-    if deal.deal.dataset != Address::ZERO {
+    if deal.deal.dataset != Address::ZERO && !r.local_dataset {
         let key = state
             .store
             .get(SecretKind::DatasetKey, deal.deal.dataset, DATASET_KEY_NAME)

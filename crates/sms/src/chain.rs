@@ -168,6 +168,35 @@ impl ChainReader {
             .map_err(|e| self.failed("reading the task", e))
     }
 
+    /// When `dataset` has a keeper group: the current keeper epoch and whether `keeper` was
+    /// drawn for it (the hub counts only such keepers' attestations). `None` without a group.
+    pub async fn keeper_of_epoch(
+        &self,
+        dataset: Address,
+        keeper: Address,
+    ) -> Result<Option<(u64, bool)>, SmsError> {
+        let hub = IHub::new(self.profile.contracts.hub, &self.provider);
+        let group = hub
+            .keeperGroup(dataset)
+            .call()
+            .await
+            .map_err(|e| self.failed("reading the dataset's keeper group", e))?;
+        if group.n.is_zero() {
+            return Ok(None);
+        }
+        let epoch = hub
+            .keeperEpoch()
+            .call()
+            .await
+            .map_err(|e| self.failed("reading the keeper epoch", e))?;
+        let drawn = hub
+            .isKeeper(dataset, epoch, keeper)
+            .call()
+            .await
+            .map_err(|e| self.failed("reading the epoch's keeper draw", e))?;
+        Ok(Some((epoch.saturating_to(), drawn)))
+    }
+
     /// The timestamp of the latest block: the hub's clock, which decides its deadlines.
     pub async fn now(&self) -> Result<u64, SmsError> {
         let block = self

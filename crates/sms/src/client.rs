@@ -382,6 +382,23 @@ pub async fn push_to_keepers(
     value: &[u8],
     now: u64,
 ) -> Result<Vec<SecretInfo>, SmsClientError> {
+    push_to_keepers_of_epoch(keepers, threshold, 0, owner, kind, object, name, value, now).await
+}
+
+/// [`push_to_keepers`] for the group drawn at keeper epoch `epoch` (the epoch is in every
+/// share's group id): a re-split at an epoch change writes the next version at each keeper.
+#[allow(clippy::too_many_arguments)]
+pub async fn push_to_keepers_of_epoch(
+    keepers: &[SmsClient],
+    threshold: usize,
+    epoch: u64,
+    owner: &PrivateKeySigner,
+    kind: SecretKind,
+    object: Address,
+    name: &str,
+    value: &[u8],
+    now: u64,
+) -> Result<Vec<SecretInfo>, SmsClientError> {
     // The share's header, commitments and tag must fit in a keeper's 64 KiB.
     let overhead = 512;
     if value.len() + overhead > MAX_SECRET_BYTES {
@@ -391,7 +408,7 @@ pub async fn push_to_keepers(
             MAX_SECRET_BYTES - overhead
         )));
     }
-    let (group, _) = keeper_group(keepers, threshold, 0).await?;
+    let (group, _) = keeper_group(keepers, threshold, epoch).await?;
     let shares =
         crate::keepers::split(&group, value).map_err(|e| SmsClientError::Invalid(e.to_string()))?;
     let mut written = Vec::with_capacity(shares.len());

@@ -451,6 +451,36 @@ mod tests {
         shares.iter().map(|s| Share::decode(s).unwrap()).collect()
     }
 
+    /// A re-split at an epoch change: the new group's shares rebuild the key, and none of them
+    /// combines with the old group's (another group id, another polynomial).
+    #[test]
+    fn a_resplit_for_the_next_epoch_does_not_mix_with_the_old_split() {
+        let old = group(5, 3);
+        let new = KeeperGroup::new(1, 3, old.keepers.clone()).unwrap();
+        assert_ne!(old.id(), new.id(), "the epoch is in the group id");
+        let key = b"AGE-SECRET-KEY-1QQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQ";
+        let a = decoded(&split(&old, key).unwrap());
+        let b = decoded(&split(&new, key).unwrap());
+        assert_eq!(combine(&b[2..5]).unwrap(), key.to_vec());
+        assert!(combine(&[a[0].clone(), a[1].clone(), b[2].clone()]).is_err());
+    }
+
+    /// The time to re-split one dataset key (an age identity) 3-of-5: split with Feldman
+    /// commitments, each share encoded, the average of 200 (`bench/README.md`).
+    #[test]
+    #[ignore = "a measurement: prints figures, asserts none"]
+    fn resplit_time_of_one_dataset_key() {
+        let key = b"AGE-SECRET-KEY-1QQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQ";
+        let runs = 200u32;
+        let started = std::time::Instant::now();
+        for epoch in 0..u64::from(runs) {
+            let g = KeeperGroup::new(epoch, 3, group(5, 3).keepers).unwrap();
+            std::hint::black_box(split(&g, key).unwrap());
+        }
+        let each = started.elapsed() / runs;
+        println!("re-split of one dataset key, 3-of-5: {each:?} per split ({runs} runs)");
+    }
+
     #[test]
     fn shares_round_trip_and_verify() {
         let g = group(5, 3);

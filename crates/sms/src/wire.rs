@@ -139,6 +139,11 @@ pub struct ReleaseRequest {
     pub evidence: Evidence,
     /// The scheduler's EIP-191 signature of `authorization_message(worker, taskid, enclave)`.
     pub authorization: Bytes,
+    /// The worker holds the deal's dataset on its owner's machine (a local dataset, not
+    /// encrypted): no dataset key is asked for. Unchecked, and needs no check: it only makes
+    /// the release smaller.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub local_dataset: bool,
 }
 
 /// One released secret, sealed to H.

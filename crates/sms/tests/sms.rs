@@ -285,6 +285,7 @@ impl Fixture {
                 nonce,
                 evidence,
                 authorization,
+                local_dataset: false,
             },
             h_private,
         )

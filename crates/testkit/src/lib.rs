@@ -10,11 +10,13 @@
 //! chain and pushes its clock. [`hostile::Hostile`] is a worker that lies in every way a worker
 //! can, for the adversarial suite. [`cluster`] runs each service as its own process on its own
 //! host (a network namespace) and breaks the network between them. [`oracle::TwoChains`] adds a
-//! second chain with a gateway, for oracles across chains.
+//! second chain with a gateway, for oracles across chains. [`confidential`] holds what the
+//! confidentiality tests share: leak scans, recording proxies, confinement, encrypted apps.
 
 pub mod anvil;
 pub mod certs;
 pub mod cluster;
+pub mod confidential;
 pub mod fixtures;
 pub mod hostile;
 pub mod logs;

@@ -1,12 +1,22 @@
 //! Two chains for the oracle tests: a devnet A (the protocol) and a chain B with chain id
 //! [`CHAIN_B_ID`] holding a gateway, the committee deployed and staked on A by the devnet
 //! members, as `decloud devnet up --chains 2` sets them up. Dropping the value stops both anvils.
+//! Beside it, what the oracle tests share: the committee's signers, a relayer, a consumer opened
+//! to a workerpool, the gateway's key of a delivery.
 
+use std::time::Duration;
+
+use alloy::primitives::{Address, B256, FixedBytes, U256, keccak256};
 use alloy::providers::{DynProvider, Provider, ProviderBuilder};
 use decloud_chain::accounts;
 use decloud_chain::anvil::{Anvil, free_port};
+use decloud_oracle::contracts::{Gateway, WorkPasses};
+use decloud_oracle::deploy::devnet_member_keys;
 pub use decloud_oracle::devnet::CHAIN_B_ID;
+use decloud_oracle::devnet::DEVNET_MEMBERS;
 use decloud_oracle::profile::{DestinationChain, OracleProfile};
+use decloud_oracle::relayer::{PassReport, Relayer, RelayerConfig};
+use decloud_oracle::signer::{SignerConfig, SignerNode};
 use tempfile::TempDir;
 
 use crate::Devnet;
@@ -88,4 +98,130 @@ impl TwoChains {
             .connect_http(url)
             .erased()
     }
+}
+
+impl TwoChains {
+    /// The devnet committee's signers, each following A and serving its signatures.
+    pub async fn signers(&self) -> Result<Vec<SignerNode>, FixtureError> {
+        let mut nodes = Vec::new();
+        for key in devnet_member_keys(DEVNET_MEMBERS) {
+            nodes.push(
+                SignerNode::start(SignerConfig {
+                    listen: ([127, 0, 0, 1], 0).into(),
+                    profile: self.profile.clone(),
+                    key,
+                    poll: Duration::from_millis(100),
+                    confirmations: 0,
+                })
+                .await
+                .map_err(|e| FixtureError::Failed(e.to_string()))?,
+            );
+        }
+        Ok(nodes)
+    }
+
+    /// A relayer to B's gateway paid to development account `account`, polling `signers`,
+    /// sending up to `batch` deliveries per transaction.
+    pub fn relayer(
+        &self,
+        signers: &[SignerNode],
+        account: usize,
+        batch: usize,
+    ) -> Result<Relayer, FixtureError> {
+        Relayer::new(RelayerConfig {
+            destination: self.b().clone(),
+            signers: signers.iter().map(|n| n.url()).collect(),
+            key: accounts::dev_signer(account),
+            batch,
+            poll: Duration::from_millis(100),
+        })
+        .map_err(|e| FixtureError::Failed(e.to_string()))
+    }
+
+    /// Opens `consumer` (registered by development account `owner` on B) to `workerpool`: a WORK
+    /// pass for any method, any number of uses, for its committee-certified results; then, when
+    /// `fee` is given, funds it with 1 ether to pay relayers `fee` per delivery.
+    pub async fn open_consumer(
+        &self,
+        owner: usize,
+        consumer: Address,
+        workerpool: Address,
+        fee: Option<U256>,
+    ) -> Result<(), FixtureError> {
+        let provider = self.b_provider(owner);
+        let failed = |e: alloy::contract::Error| FixtureError::Failed(e.to_string());
+        let pending = WorkPasses::new(self.b().passes, &provider)
+            .grant(workerpool, consumer, work_terms(), vec![])
+            .send()
+            .await
+            .map_err(failed)?;
+        pending
+            .get_receipt()
+            .await
+            .map_err(|e| FixtureError::Failed(e.to_string()))?;
+        if let Some(fee) = fee {
+            let pending = Gateway::new(self.b().gateway, &provider)
+                .fund(consumer, fee)
+                .value(U256::from(10u64).pow(U256::from(18)))
+                .send()
+                .await
+                .map_err(failed)?;
+            pending
+                .get_receipt()
+                .await
+                .map_err(|e| FixtureError::Failed(e.to_string()))?;
+        }
+        Ok(())
+    }
+
+    /// The gateway's key of `task` (a task of A's hub) delivered to `consumer`'s `receiveResult`.
+    pub fn delivery_key(&self, task: B256, consumer: Address) -> B256 {
+        decloud_oracle::relayer::delivery_key_of(
+            self.profile.source.chain_id,
+            self.profile.source.hub,
+            task,
+            consumer,
+            FixedBytes(decloud_oracle::delivery::RECEIVE_RESULT),
+        )
+    }
+}
+
+/// A WORK pass's terms: every method, any number of uses, no end, for committee consensus.
+pub fn work_terms() -> WorkPasses::Terms {
+    WorkPasses::Terms {
+        scope: 1,
+        usage: 1,
+        uses: 0,
+        notBefore: 0,
+        notAfter: u64::MAX - 1,
+        reason: 1,
+        evidence: keccak256("the pool's committee-certified work"),
+    }
+}
+
+/// Runs relayer passes until `n` deliveries were made in all, for at most `timeout`.
+pub async fn relay(
+    relayer: &mut Relayer,
+    n: usize,
+    timeout: Duration,
+) -> Result<PassReport, FixtureError> {
+    let mut total = PassReport::default();
+    let deadline = tokio::time::Instant::now() + timeout;
+    while total.delivered < n {
+        if tokio::time::Instant::now() >= deadline {
+            return Err(FixtureError::Failed(format!(
+                "{n} deliveries were not made in {timeout:?}: {total:?}"
+            )));
+        }
+        let report = relayer
+            .pass()
+            .await
+            .map_err(|e| FixtureError::Failed(e.to_string()))?;
+        total.delivered += report.delivered;
+        total.transactions += report.transactions;
+        total.gas_used += report.gas_used;
+        total.refused = report.refused;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Ok(total)
 }

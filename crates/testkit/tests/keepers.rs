@@ -18,7 +18,7 @@ use decloud_sms::client::{SmsClientError, keeper_group, push_to_keepers};
 use decloud_sms::keepers::{Share, split};
 use decloud_storage::ContentHash;
 use decloud_tee::TeeKind;
-use decloud_testkit::logs::contains;
+use decloud_testkit::confidential::files_containing;
 use decloud_testkit::pool::{DealRequest, Pool, PoolOptions, REQUESTER};
 use decloud_testkit::{Devnet, fixtures, logs};
 
@@ -29,23 +29,6 @@ fn now() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs()
-}
-
-/// Every file under `dir` whose bytes contain `needle`.
-fn files_containing(dir: &std::path::Path, needle: &[u8]) -> Vec<std::path::PathBuf> {
-    let mut found = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if std::fs::read(&path).is_ok_and(|b| contains(&b, needle)) {
-                found.push(path);
-            }
-        }
-    }
-    found
 }
 
 async fn result_text(chain: &Client, task: B256) -> String {
@@ -220,4 +203,120 @@ async fn a_secret_split_3_of_5_opens_with_two_keepers_down_and_not_with_three() 
     let leaked = files_containing(pool.data_dir(), secret.as_bytes());
     assert!(leaked.is_empty(), "files hold the secret: {leaked:?}");
     assert!(!logs.contain(secret.as_bytes()), "a log holds the secret");
+}
+
+/// The `ms` of each "secrets released" line of the worker in `logs` (the time from its first
+/// challenge to the secrets opened and, from keepers, rebuilt), sorted.
+fn release_times(logs: &[u8]) -> Vec<u64> {
+    // Strip the terminal colours the formatter adds.
+    let mut text = String::new();
+    let mut chars = String::from_utf8_lossy(logs)
+        .into_owned()
+        .into_bytes()
+        .into_iter();
+    while let Some(c) = chars.next() {
+        if c == 0x1b {
+            for c in chars.by_ref() {
+                if c == b'm' {
+                    break;
+                }
+            }
+        } else {
+            text.push(c as char);
+        }
+    }
+    let mut times: Vec<u64> = text
+        .lines()
+        .filter(|l| l.contains("TEE task: secrets released"))
+        .filter_map(|l| {
+            l.split_whitespace()
+                .find_map(|w| w.strip_prefix("ms="))
+                .and_then(|v| v.parse().ok())
+        })
+        .collect();
+    times.sort_unstable();
+    times
+}
+
+/// Release round trip on loopback (TLS) as the TEE worker sees it, from its first challenge to
+/// the secrets opened (and rebuilt from shares), for one SMS (k = 1) and for five keepers with a
+/// 3-of-5 secret (k = 3), 20 TEE tasks each, one at a time. Prints p50/p99/max. Run:
+/// `cargo nextest run --workspace --run-ignored only -E 'test(measure_keeper_release_round_trip)' --no-capture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "measurement: prints figures"]
+async fn measure_keeper_release_round_trip() {
+    let logs = logs::capture();
+    let tasks = 20u64;
+    for keepers in [0usize, 5] {
+        let devnet = Devnet::start().await.unwrap();
+        let pool = Pool::start(
+            &devnet,
+            PoolOptions {
+                tee: Some(TeeKind::Sim),
+                keepers,
+                ..PoolOptions::default()
+            },
+        )
+        .await
+        .unwrap();
+        let requester = devnet.signer(REQUESTER);
+        let secret = b"a measured secret";
+        let k = if keepers == 0 {
+            SmsClient::new(&pool.sms_url().unwrap())
+                .unwrap()
+                .push_requester_secret(&requester, "api-token", secret, now())
+                .await
+                .unwrap();
+            1
+        } else {
+            let clients: Vec<SmsClient> = pool
+                .keeper_urls()
+                .iter()
+                .map(|u| SmsClient::new(u).unwrap())
+                .collect();
+            push_to_keepers(
+                &clients,
+                3,
+                &requester,
+                SecretKind::RequesterSecret,
+                requester.address(),
+                "api-token",
+                secret,
+                now(),
+            )
+            .await
+            .unwrap();
+            3
+        };
+        let module = fixtures::example_app("secret-digest").unwrap();
+        let app = pool.deploy_tee_app("secret-digest", &module).await.unwrap();
+        let before = logs.bytes().len();
+        let deal = pool
+            .deal(
+                &DealRequest::new(app)
+                    .attestations(k)
+                    .args("api-token")
+                    .secret("api-token")
+                    .volume(tasks),
+            )
+            .await
+            .unwrap();
+        pool.wait_completed(&deal.task_ids(), Duration::from_secs(600))
+            .await
+            .unwrap();
+        let times = release_times(&logs.bytes()[before..]);
+        assert_eq!(times.len() as u64, tasks, "one release line per task");
+        let pct = |p: f64| times[((times.len() as f64 - 1.0) * p).round() as usize];
+        println!(
+            "{}: release round trip over {tasks} tasks: p50 {} ms, p99 {} ms, max {} ms",
+            if keepers == 0 {
+                "one SMS, k = 1".to_string()
+            } else {
+                format!("{keepers} keepers, k = {k}")
+            },
+            pct(0.5),
+            pct(0.99),
+            times[times.len() - 1]
+        );
+    }
 }

@@ -7,7 +7,6 @@
 //! sent (to the scheduler, the storage node and the chain, recorded by proxies in front of
 //! each; the pool speaks plain HTTP so the recording sees the requests' bodies).
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use alloy::primitives::{Address, B256, U256};
@@ -15,100 +14,14 @@ use alloy::signers::local::PrivateKeySigner;
 use decloud_chain::client::Client;
 use decloud_chain::contracts::IHub;
 use decloud_testkit::Devnet;
+use decloud_testkit::confidential::{Recorder, confine_to_owner, files_containing};
 use decloud_testkit::fixtures;
 use decloud_testkit::logs::contains;
-use decloud_testkit::pool::{DealRequest, Pool, PoolOptions, admit};
-use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use decloud_testkit::pool::{DealRequest, Pool, PoolOptions};
+use serde_json::Value;
 
 const ADMIN_PASSWORD: &str = "pool administrator password";
 const TIMEOUT: Duration = Duration::from_secs(240);
-
-async fn call(url: &str, token: Option<&str>, path: &str, body: Option<Value>) -> (u16, Value) {
-    let (url, http) = decloud_service::transport::api_client(url).unwrap();
-    let mut request = match &body {
-        Some(b) => http.post(format!("{url}{path}")).json(b),
-        None => http.get(format!("{url}{path}")),
-    };
-    if let Some(token) = token {
-        request = request.bearer_auth(token);
-    }
-    let response = request.send().await.unwrap();
-    let status = response.status().as_u16();
-    let bytes = response.bytes().await.unwrap();
-    let value = serde_json::from_slice(&bytes)
-        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
-    (status, value)
-}
-
-/// A TCP proxy to `upstream` (host:port) that keeps every byte its clients send.
-async fn recording_proxy(upstream: String, sent: Arc<Mutex<Vec<u8>>>) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        while let Ok((mut client, _)) = listener.accept().await {
-            let (upstream, sent) = (upstream.clone(), sent.clone());
-            tokio::spawn(async move {
-                let Ok(mut server) = tokio::net::TcpStream::connect(&upstream).await else {
-                    return;
-                };
-                let (mut cr, mut cw) = client.split();
-                let (mut sr, mut sw) = server.split();
-                let up = async {
-                    let mut buf = vec![0u8; 64 * 1024];
-                    loop {
-                        match cr.read(&mut buf).await {
-                            Ok(0) | Err(_) => break,
-                            Ok(n) => {
-                                sent.lock().unwrap().extend_from_slice(&buf[..n]);
-                                if sw.write_all(&buf[..n]).await.is_err() {
-                                    break;
-                                }
-                            }
-                        }
-                    }
-                    let _ = sw.shutdown().await;
-                };
-                let down = async {
-                    let _ = tokio::io::copy(&mut sr, &mut cw).await;
-                    let _ = cw.shutdown().await;
-                };
-                tokio::join!(up, down);
-            });
-        }
-    });
-    addr.to_string()
-}
-
-/// `url` with its host:port replaced by `proxy`, and that host:port.
-fn through(url: &str, proxy: &str) -> (String, String) {
-    let (scheme, rest) = url.split_once("://").unwrap();
-    let (host, path) = rest.split_once('/').map_or((rest, ""), |(h, p)| (h, p));
-    let host = host.split('#').next().unwrap().to_owned();
-    let path = if path.is_empty() {
-        String::new()
-    } else {
-        format!("/{path}")
-    };
-    (format!("{scheme}://{proxy}{path}"), host)
-}
-
-/// Every file under `dir` whose bytes contain `needle`.
-fn files_containing(dir: &std::path::Path, needle: &[u8]) -> Vec<std::path::PathBuf> {
-    let mut found = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if std::fs::read(&path).is_ok_and(|b| contains(&b, needle)) {
-                found.push(path);
-            }
-        }
-    }
-    found
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_local_dataset_runs_only_on_its_owners_worker_and_its_bytes_never_leave() {
@@ -138,24 +51,6 @@ async fn a_local_dataset_runs_only_on_its_owners_worker_and_its_bytes_never_leav
         .await
         .unwrap();
 
-    // The pool: ann's private worker, and the dataset confined to ann.
-    let (status, admin) = call(
-        &scheduler,
-        None,
-        "/v1/pool/login/password",
-        Some(json!({"login": "admin", "password": ADMIN_PASSWORD})),
-    )
-    .await;
-    assert_eq!(status, 200, "{admin}");
-    let admin = admin["token"].as_str().unwrap().to_owned();
-    let (status, body) = call(
-        &scheduler,
-        Some(&admin),
-        "/v1/pool/users",
-        Some(json!({"name": "ann", "password": "ann's password"})),
-    )
-    .await;
-    assert_eq!(status, 200, "{body}");
     let owners_key = PrivateKeySigner::random();
     let owners = owners_key.address();
     decloud_chain::devnet::fund(
@@ -166,35 +61,20 @@ async fn a_local_dataset_runs_only_on_its_owners_worker_and_its_bytes_never_leav
     )
     .await
     .unwrap();
-    admit(&pool, owners, 1).await.unwrap();
-    let (status, body) = call(
-        &scheduler,
-        Some(&admin),
-        "/v1/pool/workers",
-        Some(json!({"address": owners, "owner": "ann", "confinement": "private"})),
-    )
-    .await;
-    assert_eq!(status, 200, "{body}");
-    let (status, body) = call(
-        &scheduler,
-        Some(&admin),
-        "/v1/pool/onchain",
-        Some(json!({"address": dataset, "kind": "dataset", "owner": "ann", "confinement": "private"})),
-    )
-    .await;
-    assert_eq!(status, 200, "{body}");
+    // The pool: ann's private worker, and the dataset confined to ann.
+    confine_to_owner(&pool, ADMIN_PASSWORD, dataset, owners)
+        .await
+        .unwrap();
 
     // The owner's worker, beside the data, every byte it sends recorded.
-    let sent = Arc::new(Mutex::new(Vec::new()));
+    let recorder = Recorder::default();
     let mut proxied = Vec::new();
     for url in [
         scheduler.clone(),
         pool.storage_url.clone(),
         pool.profile.rpc_url.clone(),
     ] {
-        let (_, upstream) = through(&url, "x");
-        let proxy = recording_proxy(upstream, sent.clone()).await;
-        proxied.push(through(&url, &proxy).0);
+        proxied.push(recorder.proxy(&url).await.unwrap());
     }
     let mut config = decloud_worker::WorkerConfig::new(
         &proxied[0],
@@ -244,7 +124,7 @@ async fn a_local_dataset_runs_only_on_its_owners_worker_and_its_bytes_never_leav
     // (the scheduler's database, every storage blob, the other workers' directories), not in
     // the result.
     owners_worker.stop().await;
-    let recorded = sent.lock().unwrap().clone();
+    let recorded = recorder.bytes();
     assert!(
         contains(&recorded, b"POST /v1/claim") || contains(&recorded, b"/v1/claim"),
         "the proxies recorded the worker's traffic"

@@ -5,6 +5,11 @@
 //! A scheduler that lies — it authorizes a worker of its choice, or sends that worker to prove
 //! a position it doesn't hold — is refused on chain with the hub's named errors; so are a wrong
 //! beacon signature, a round too far ahead and a replayed round.
+//!
+//! Then the same with a real pool and no transaction from the test: the scheduler commits the
+//! registry snapshot, submits the round from the devnet beacon's HTTP API, tells the drawn
+//! workers, which contribute with their proofs, and finalizes; a drawn worker that is stopped
+//! is slashed after its wave and the next wave's draw replaces it.
 
 use alloy::primitives::{Address, B256, Bytes, U256};
 use alloy::signers::local::PrivateKeySigner;
@@ -290,4 +295,292 @@ async fn drawn_workers_certify_and_a_lying_scheduler_is_refused() {
             *drawn_gas as i64 - authorized as i64
         );
     }
+}
+
+/// A pool of `workers` staked workers with a devnet beacon, and a category of reference
+/// `reference` seconds (a wave lasts two).
+async fn random_pool(workers: usize, reference: u64) -> (Devnet, Pool, u64) {
+    let devnet = Devnet::start().await.unwrap();
+    let pool = Pool::start(
+        &devnet,
+        PoolOptions {
+            workers,
+            max_trust: 5,
+            beacon: true,
+            ..PoolOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    let category = pool
+        .create_category("test-random", reference)
+        .await
+        .unwrap();
+    (devnet, pool, category)
+}
+
+/// The gas of every transaction that emitted an event about `task` (topic 1), plus the match
+/// (`deal`'s `DealCreated`): a task's own gas, receipts with the 21k intrinsic and calldata.
+async fn task_gas(client: &Client, deal: B256, task: B256) -> u64 {
+    use alloy::providers::Provider;
+    let mut txs = std::collections::BTreeSet::new();
+    for topic in [deal, task] {
+        let filter = alloy::rpc::types::Filter::new()
+            .address(client.profile().contracts.hub)
+            .topic1(topic)
+            .from_block(0);
+        for log in client.provider().get_logs(&filter).await.unwrap() {
+            txs.extend(log.transaction_hash);
+        }
+    }
+    let mut gas = 0;
+    for tx in txs {
+        let receipt = client
+            .provider()
+            .get_transaction_receipt(tx)
+            .await
+            .unwrap()
+            .unwrap();
+        gas += receipt.gas_used;
+    }
+    gas
+}
+
+/// The deal's start on chain.
+async fn deal_start(client: &Client, deal: B256) -> u64 {
+    client
+        .read("deal", client.hub().dealRecord(deal))
+        .await
+        .unwrap()
+        .startTime
+        .saturating_to()
+}
+
+/// The workers that contributed to `task` on chain (its `TaskContribute` events: a finalized
+/// task's contribution records are cleared).
+async fn contributors(client: &Client, task: B256) -> Vec<Address> {
+    use alloy::providers::Provider;
+    use alloy::sol_types::SolEvent;
+    let filter = alloy::rpc::types::Filter::new()
+        .address(client.profile().contracts.hub)
+        .event_signature(IHub::TaskContribute::SIGNATURE_HASH)
+        .topic1(task)
+        .from_block(0);
+    let mut out: Vec<Address> = client
+        .provider()
+        .get_logs(&filter)
+        .await
+        .unwrap()
+        .iter()
+        .filter_map(|l| IHub::TaskContribute::decode_log(&l.inner).ok())
+        .map(|e| e.worker)
+        .collect();
+    out.sort();
+    out
+}
+
+/// The `DrawnContribution` events of `task`: (worker, wave).
+async fn drawn_contributions(client: &Client, task: B256) -> Vec<(Address, u64)> {
+    use alloy::providers::Provider;
+    use alloy::sol_types::SolEvent;
+    let filter = alloy::rpc::types::Filter::new()
+        .address(client.profile().contracts.hub)
+        .event_signature(IHub::DrawnContribution::SIGNATURE_HASH)
+        .topic1(task)
+        .from_block(0);
+    client
+        .provider()
+        .get_logs(&filter)
+        .await
+        .unwrap()
+        .iter()
+        .filter_map(|l| IHub::DrawnContribution::decode_log(&l.inner).ok())
+        .map(|e| (e.worker, e.wave.saturating_to()))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pool_certifies_a_random_task_with_only_its_drawn_workers() {
+    let (devnet, pool, category) = random_pool(5, 20).await;
+    let greeting = decloud_testkit::fixtures::example_app("greeting").unwrap();
+    let app = pool.deploy_app("greeting", &greeting).await.unwrap();
+    // Pool::deal waits for the scheduler's snapshot of the registry before it signs the
+    // workerpool order; nothing else here sends a transaction but the requester's match.
+    let deal = pool
+        .deal(
+            &decloud_testkit::pool::DealRequest::new(app)
+                .trust(5)
+                .category(category)
+                .random(),
+        )
+        .await
+        .unwrap();
+    let task = deal.task_ids()[0];
+    let started = std::time::Instant::now();
+    pool.wait_completed(&[task], std::time::Duration::from_secs(120))
+        .await
+        .unwrap();
+    let random_secs = started.elapsed().as_secs_f64();
+
+    let reader = Client::connect(devnet.profile(), None, None).await.unwrap();
+    let d: IHub::Deal = (&deal.matched.deal).into();
+    let wave = selection::wave(&reader, &d, 0).await.unwrap();
+    let start = deal_start(&reader, deal.id()).await;
+    let (snapshot, drawn) = selection::task_draw(&reader, &d, start, 0, &wave)
+        .await
+        .unwrap();
+    assert_eq!(
+        snapshot.workers.len(),
+        5,
+        "the snapshot holds the five staked workers"
+    );
+    let mut drawn: Vec<Address> = drawn
+        .expect("the scheduler put wave 0's round on chain")
+        .iter()
+        .map(|p| p.worker)
+        .collect();
+    drawn.sort();
+    assert_eq!(drawn.len(), 3, "three positions at trust 5");
+    assert_eq!(
+        contributors(&reader, task).await,
+        drawn,
+        "exactly the workers the beacon drew contributed"
+    );
+    let events = drawn_contributions(&reader, task).await;
+    assert_eq!(
+        events.len(),
+        3,
+        "every contribution proved a drawn position"
+    );
+    assert!(
+        events.iter().all(|(_, w)| *w == 0),
+        "all in wave 0: {events:?}"
+    );
+
+    // The two undrawn workers claimed all along and were given nothing of the task.
+    let store = pool.scheduler().unwrap().store();
+    let mut held: Vec<Address> = store
+        .replicates(task)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.worker)
+        .collect();
+    held.sort();
+    assert_eq!(
+        held, drawn,
+        "the scheduler handed the task to the drawn workers only"
+    );
+    let view = reader.read("task", reader.hub().task(task)).await.unwrap();
+    assert_eq!(view.status, 3, "completed");
+
+    // Figures, printed (not asserted): the task's gas and its latency, against the same trust-5
+    // task whose workers the scheduler chooses.
+    let random_gas = task_gas(&reader, deal.id(), task).await;
+    let round_gas = {
+        use alloy::providers::Provider;
+        let filter = alloy::rpc::types::Filter::new()
+            .address(devnet.profile().contracts.beacon)
+            .from_block(0);
+        let mut gas = 0;
+        for log in reader.provider().get_logs(&filter).await.unwrap() {
+            if let Some(tx) = log.transaction_hash {
+                gas += reader
+                    .provider()
+                    .get_transaction_receipt(tx)
+                    .await
+                    .unwrap()
+                    .unwrap()
+                    .gas_used;
+            }
+        }
+        gas
+    };
+    let started = std::time::Instant::now();
+    let chosen = pool
+        .deal(
+            &decloud_testkit::pool::DealRequest::new(app)
+                .trust(5)
+                .category(category),
+        )
+        .await
+        .unwrap();
+    let chosen_task = chosen.task_ids()[0];
+    pool.wait_completed(&[chosen_task], std::time::Duration::from_secs(120))
+        .await
+        .unwrap();
+    let chosen_secs = started.elapsed().as_secs_f64();
+    let chosen_gas = task_gas(&reader, chosen.id(), chosen_task).await;
+    println!(
+        "trust-5 task gas (receipts, match to finalize): random selection {random_gas} (+ its beacon round {round_gas}, shared by every task of the wave), chosen by the scheduler {chosen_gas} ({} contributions); latency {random_secs:.1} s random, {chosen_secs:.1} s chosen (instant mining)",
+        contributors(&reader, chosen_task).await.len()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_absent_drawn_worker_is_slashed_and_replaced() {
+    let (devnet, mut pool, category) = random_pool(6, 6).await;
+    let workers: Vec<Address> = (0..6).map(|i| pool.worker_address(i)).collect();
+    let greeting = decloud_testkit::fixtures::example_app("greeting").unwrap();
+    let app = pool.deploy_app("greeting", &greeting).await.unwrap();
+    let deal = pool
+        .deal(
+            &decloud_testkit::pool::DealRequest::new(app)
+                .trust(5)
+                .category(category)
+                .random(),
+        )
+        .await
+        .unwrap();
+    let task = deal.task_ids()[0];
+    let reader = Client::connect(devnet.profile(), None, None).await.unwrap();
+    let d: IHub::Deal = (&deal.matched.deal).into();
+    // The devnet group's keys are public: the test computes wave 0's draw before its round is
+    // due and stops a drawn worker before it can hear of it.
+    let wave = selection::wave(&reader, &d, 0).await.unwrap();
+    let start = deal_start(&reader, deal.id()).await;
+    let snapshot = selection::deal_snapshot(&reader, pool.workerpool, start)
+        .await
+        .unwrap();
+    let randomness = B256::from(devnet_group().sign_round(wave.round).randomness());
+    let drawn = selection::drawn_positions(randomness, deal.id(), 0, 5, &snapshot.workers);
+    let absent = drawn[0].worker;
+    let i = workers.iter().position(|w| *w == absent).unwrap();
+    pool.kill_worker(i).await;
+    assert_eq!(
+        selection::randomness(&reader, wave.round).await.unwrap(),
+        None,
+        "the worker was stopped before the round was on chain"
+    );
+    let stake_before = reader
+        .read("member", reader.hub().poolMember(pool.workerpool, absent))
+        .await
+        .unwrap()
+        .stake;
+
+    pool.wait_completed(&[task], std::time::Duration::from_secs(180))
+        .await
+        .unwrap();
+    let stake_after = reader
+        .read("member", reader.hub().poolMember(pool.workerpool, absent))
+        .await
+        .unwrap()
+        .stake;
+    assert!(
+        stake_after < stake_before,
+        "the absent drawn worker lost stake: {stake_before} -> {stake_after}"
+    );
+    let got = contributors(&reader, task).await;
+    assert_eq!(got.len(), 3, "three contributions certified it: {got:?}");
+    assert!(
+        !got.contains(&absent),
+        "the absent worker never contributed"
+    );
+    let events = drawn_contributions(&reader, task).await;
+    assert!(
+        events.iter().any(|(_, w)| *w >= 1),
+        "a later wave's draw replaced the absent worker: {events:?}"
+    );
+    let view = reader.read("task", reader.hub().task(task)).await.unwrap();
+    assert_eq!(view.status, 3, "completed");
 }

@@ -256,6 +256,7 @@ async fn a_tee_task_whose_enclave_worker_is_lost_goes_to_nobody_and_is_refunded(
             nonce,
             evidence,
             authorization: authorization.sign,
+            local_dataset: false,
         })
         .await
         .unwrap();

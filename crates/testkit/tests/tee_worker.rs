@@ -23,6 +23,7 @@ use decloud_sms::wire::ReleaseRequest;
 use decloud_storage::ContentHash;
 use decloud_tee::sim::SimAttester;
 use decloud_tee::{Attester, ReportDataFields, TeeKind};
+use decloud_testkit::confidential::files_containing;
 use decloud_testkit::logs::contains;
 use decloud_testkit::pool::{DealRequest, FIRST_WORKER, POOL_OWNER, Pool, PoolOptions, REQUESTER};
 use decloud_testkit::{Devnet, fixtures, logs};
@@ -35,23 +36,6 @@ fn now() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs()
-}
-
-/// Every file under `dir` whose bytes contain `needle`.
-fn files_containing(dir: &std::path::Path, needle: &[u8]) -> Vec<std::path::PathBuf> {
-    let mut found = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if std::fs::read(&path).is_ok_and(|b| contains(&b, needle)) {
-                found.push(path);
-            }
-        }
-    }
-    found
 }
 
 async fn status(chain: &Client, task: B256) -> TaskStatus {
@@ -283,6 +267,7 @@ async fn a_tee_task_gets_its_secret_in_an_attested_enclave_and_a_liar_gets_nothi
         nonce,
         evidence,
         authorization: authorization.sign.clone(),
+        local_dataset: false,
     };
     match sms.release(&request).await {
         Err(SmsClientError::Refused { message, .. }) => {

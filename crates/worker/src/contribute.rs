@@ -107,8 +107,9 @@ pub(crate) async fn contribute(
     let deal = deal_of(a)?;
     let chain = &ctx.chain;
     let digest = computed.digest;
-    // At trust ≤ 1 one contribution suffices: it is revealed in the same transaction.
-    let at_once = a.trust <= 1;
+    // At trust ≤ 1 one contribution suffices: it is revealed in the same transaction (a drawn
+    // worker's contribution has no such shortcut: it reveals like a replicated one).
+    let at_once = a.trust <= 1 && a.drawn.is_none();
     // Uploaded before anything is sent: a result the storage refuses (too large...) must fail
     // the replicate before it costs a stake. Its location stays private until the reveal.
     let location = upload(ctx, computed).await?;
@@ -116,7 +117,18 @@ pub(crate) async fn contribute(
         ensure_stake(ctx, deal.workerStake).await?;
         let hub = chain.hub();
         let (index, sign) = (U256::from(a.index), a.authorization.sign.clone());
-        let tx = if at_once {
+        let tx = if let Some(drawn) = &a.drawn {
+            // A random-selection deal: no authorization, the proof of the drawn position.
+            let c = commitment(ctx.address, a.task_id, digest);
+            hub.contributeDrawn(
+                (&deal).into(),
+                index,
+                c.result_hash,
+                c.result_seal,
+                draw_proof(drawn),
+            )
+            .into_transaction_request()
+        } else if at_once {
             hub.contributeAndReveal(
                 (&deal).into(),
                 index,
@@ -163,6 +175,21 @@ pub(crate) async fn contribute(
     Ok(true)
 }
 
+/// The hub's proof of a drawn position, as the scheduler relayed it (the hub checks all of it:
+/// the snapshot against its stored root, the position against the beacon's round).
+fn draw_proof(
+    d: &decloud_protocol::pool::DrawnPosition,
+) -> decloud_chain::contracts::IHub::DrawProof {
+    decloud_chain::selection::proof(
+        &decloud_chain::selection::DealSnapshot {
+            index: d.snapshot_index,
+            workers: d.snapshot.clone(),
+        },
+        d.wave,
+        d.position,
+    )
+}
+
 /// Why a resumed job that has not computed yet has nothing left to do, read from the chain
 /// before it spends a run of the app: the task is over, or its consensus was reached without
 /// this worker. `None` when computing can still matter (an open task, or this worker's
@@ -187,7 +214,7 @@ pub(crate) async fn settled_on_chain(
     if !reached(view.status, TaskStatus::Revealing) {
         return Ok(None);
     }
-    if a.trust <= 1 {
+    if a.trust <= 1 && a.drawn.is_none() {
         return Ok(Some(format!(
             "the task already has a result, from {}",
             view.worker

@@ -327,8 +327,12 @@ fn copy_local(dataset: &Resource, source: &Path, dest: &Path) -> Result<(), Fail
 /// An app ready to run: its module on disk (checked against `module_checksum` when it was
 /// downloaded) and how it starts.
 struct PreparedApp {
-    /// The registered blob: the module itself, or a bundle's manifest.
+    /// The registered blob: the module itself, or a bundle's manifest (an encrypted app's
+    /// ciphertext).
     app_file: PathBuf,
+    /// An encrypted app's module, opened in memory (checked against the registered checksum):
+    /// compiled from here, never written to a disk.
+    opened: Option<Vec<u8>>,
     module: PathBuf,
     module_checksum: decloud_runtime::Digest,
     launch: decloud_runtime::Launch,
@@ -339,7 +343,14 @@ struct PreparedApp {
 /// manifest, in the same content-addressed store), so the apps that share a language runtime
 /// download it once and, through the runtime's compiled-module cache, compile it once. A
 /// bundle's files are laid out once per bundle in `app-files/<checksum>`, mounted at `/app`.
-async fn prepare_app(ctx: &Context, app: &Resource) -> Result<PreparedApp, Failure> {
+async fn prepare_app(
+    ctx: &Context,
+    app: &Resource,
+    app_key: Option<&decloud_age::Identity>,
+) -> Result<PreparedApp, Failure> {
+    if let Some(ciphertext_uri) = decloud_protocol::encrypted_app::ciphertext_uri(&app.uri) {
+        return prepare_encrypted_app(ctx, app, ciphertext_uri, app_key).await;
+    }
     let data = &ctx.config.data_dir;
     let (apps, blobs) = (data.join("apps"), data.join("blobs"));
     for dir in [&apps, &blobs] {
@@ -363,6 +374,7 @@ async fn prepare_app(ctx: &Context, app: &Resource) -> Result<PreparedApp, Failu
         return Ok(PreparedApp {
             module: app_file.clone(),
             app_file,
+            opened: None,
             module_checksum: decloud_runtime::Digest(app.checksum.0),
             launch: decloud_runtime::Launch::default(),
         });
@@ -415,8 +427,87 @@ async fn prepare_app(ctx: &Context, app: &Resource) -> Result<PreparedApp, Failu
     Ok(PreparedApp {
         module: decloud_runtime::bundle::blob_path(&blobs, &bundle.module),
         app_file,
+        opened: None,
         module_checksum: decloud_runtime::Digest(bundle.module.sha256.0),
         launch: decloud_runtime::bundle::launch(&bundle, app_dir),
+    })
+}
+
+/// An encrypted app (docs/confidential.md, "Encrypted apps"): its ciphertext is downloaded (and
+/// kept, it is only ciphertext), opened in memory with the key the enclave was released, and
+/// checked against the registered checksum, the plaintext module's. Nothing of the plaintext is
+/// written anywhere; without the key (not a TEE task, or the key was not released) nothing is
+/// downloaded.
+async fn prepare_encrypted_app(
+    ctx: &Context,
+    app: &Resource,
+    ciphertext_uri: &str,
+    app_key: Option<&decloud_age::Identity>,
+) -> Result<PreparedApp, Failure> {
+    let Some(key) = app_key else {
+        return Err(fail(format!(
+            "app {} is encrypted: only a TEE task (run --tee) on a TEE worker (--tee) opens it, with the key its owner gave the key holders",
+            app.address
+        )));
+    };
+    let apps = ctx.config.data_dir.join("apps");
+    std::fs::create_dir_all(&apps)
+        .map_err(|e| fail(format!("cannot create {}: {e}", apps.display())))?;
+    let app_file = apps.join(format!("{}.wasm.age", app.checksum));
+    if !app_file.exists() {
+        // The ciphertext is checked by its own hash when the uri names it (a storage node's
+        // blob); the plaintext is checked against the registration below either way.
+        let name = decloud_storage::uri::split_pinned(ciphertext_uri)
+            .map(|(_, name)| name.to_owned())
+            .map_err(|e| fail(format!("the app's uri {}: {e}", app.uri)))?;
+        let named = name
+            .strip_prefix("0x")
+            .unwrap_or(&name)
+            .parse::<ContentHash>()
+            .ok();
+        crate::policy::check_uri(ciphertext_uri, ctx.config.allow_private_hosts)
+            .await
+            .map_err(|e| fail(format!("the app's uri {}: {e}", app.uri)))?;
+        decloud_storage::uri::fetch_to_file(
+            ciphertext_uri,
+            named.as_ref(),
+            ctx.config.max_download_bytes,
+            &app_file,
+        )
+        .await
+        .map_err(|e| {
+            fail(format!(
+                "cannot download the encrypted app from {ciphertext_uri}: {e}"
+            ))
+        })?;
+    }
+    let sealed = std::fs::read(&app_file)
+        .map_err(|e| fail(format!("cannot read {}: {e}", app_file.display())))?;
+    let module = decloud_age::decrypt(&sealed, key).map_err(|e| {
+        let _ = std::fs::remove_file(&app_file);
+        fail(format!(
+            "the encrypted app does not open with the key its owner gave the key holders: {e}"
+        ))
+    })?;
+    let actual = ContentHash::of(&module);
+    if actual.0 != app.checksum.0 {
+        let _ = std::fs::remove_file(&app_file);
+        return Err(fail(format!(
+            "the encrypted app opens to a module that hashes to {actual}, not to its registered checksum {}: refusing to run it",
+            app.checksum
+        )));
+    }
+    if decloud_protocol::bundle::is_bundle(&module) {
+        return Err(fail(
+            "the encrypted app is a bundle: an encrypted app must be a single wasm module",
+        ));
+    }
+    Ok(PreparedApp {
+        module: app_file.clone(),
+        app_file,
+        opened: Some(module),
+        module_checksum: decloud_runtime::Digest(app.checksum.0),
+        launch: decloud_runtime::Launch::default(),
     })
 }
 
@@ -429,6 +520,8 @@ pub(crate) struct EnclaveInputs<'a> {
     pub input: &'a Path,
     /// The identity that opens the deal's encrypted dataset.
     pub dataset_key: Option<&'a decloud_age::Identity>,
+    /// The identity that opens the deal's encrypted app.
+    pub app_key: Option<&'a decloud_age::Identity>,
 }
 
 /// Fetches everything, runs the app and packs its result. A TEE task passes what its enclave
@@ -470,9 +563,15 @@ pub(crate) async fn compute(
         .config
         .data_dir
         .join("apps")
-        .join(format!("{}.wasm", app.checksum))
+        .join(
+            if decloud_protocol::encrypted_app::ciphertext_uri(&app.uri).is_some() {
+                format!("{}.wasm.age", app.checksum)
+            } else {
+                format!("{}.wasm", app.checksum)
+            },
+        )
         .exists();
-    let prepared = prepare_app(ctx, app).await?;
+    let prepared = prepare_app(ctx, app, enclave.as_ref().and_then(|e| e.app_key)).await?;
     let fetch_ms = fetch_started.elapsed().as_millis() as u64;
 
     let mut dataset_filename = None;
@@ -553,10 +652,11 @@ pub(crate) async fn compute(
     let runtime = ctx.runtime.clone();
     let (in_dir, out_dir) = (input.clone(), output.clone());
     let run_limits = limits.clone();
-    let (module_path, module_checksum, mut launch) = (
+    let (module_path, module_checksum, mut launch, opened) = (
         prepared.module.clone(),
         prepared.module_checksum,
         prepared.launch.clone(),
+        prepared.opened,
     );
     if let Some(enclave) = &enclave {
         launch.mounts.push((
@@ -566,7 +666,11 @@ pub(crate) async fn compute(
     }
     let run_started_ms = now_ms();
     let report = tokio::task::spawn_blocking(move || {
-        let (app, loaded) = runtime.load_known(module_checksum, &module_path)?;
+        let (app, loaded) = match &opened {
+            Some(module) => runtime.compile_in_memory(module_checksum, module)?,
+            None => runtime.load_known(module_checksum, &module_path)?,
+        };
+        drop(opened);
         runtime
             .run_with(&app, &launch, &task, Some(&in_dir), &out_dir, &run_limits)
             .map(|report| (report, loaded))

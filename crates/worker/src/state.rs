@@ -148,6 +148,7 @@ mod tests {
                 enclave: Address::ZERO,
                 sign: Bytes::new(),
             },
+            drawn: None,
         }
     }
 

@@ -57,6 +57,9 @@ pub(crate) fn is_tee(a: &Assignment) -> bool {
 struct Opened {
     /// The identity that opens the deal's dataset.
     dataset_key: Option<decloud_age::Identity>,
+    /// The identity that opens the deal's encrypted app (its app secret
+    /// [`decloud_protocol::encrypted_app::KEY_NAME`]): the worker's, not the app's.
+    app_key: Option<decloud_age::Identity>,
     /// The beneficiary's public key: the result archive is encrypted to it.
     recipient: Option<decloud_age::Recipient>,
     /// `(file name under /secrets, value)`: requester secrets by name, app secrets as
@@ -110,6 +113,14 @@ pub(crate) async fn run(ctx: &Arc<Context>, a: &Assignment, resumed: bool) -> Re
         fail("the scheduler does not know where the app is (no registration event)")
     })?;
     let chain_id = ctx.config.profile.chain_id;
+    // A dataset this worker holds on its owner's machine has no key to release (it is not
+    // encrypted); asking for none releases less, which a key holder may always do.
+    let local_dataset = a.dataset.as_ref().is_some_and(|d| {
+        ctx.config
+            .local_data
+            .iter()
+            .any(|(address, _)| *address == d.address)
+    });
 
     // The enclave's keys, for this task only.
     let enclave = PrivateKeySigner::random();
@@ -156,6 +167,7 @@ pub(crate) async fn run(ctx: &Arc<Context>, a: &Assignment, resumed: bool) -> Re
                     nonce,
                     evidence,
                     authorization,
+                    local_dataset,
                 };
                 sms.release(&request).await.map_err(|e| e.to_string())
             }
@@ -205,12 +217,22 @@ pub(crate) async fn run(ctx: &Arc<Context>, a: &Assignment, resumed: bool) -> Re
     let attestations: Vec<SignedAttestation> =
         answers.into_iter().map(|(s, _)| s).take(k).collect();
     tracing::info!(task = %task_id, released_by, ms = started.elapsed().as_millis() as u64, "TEE task: secrets released");
+    if decloud_protocol::encrypted_app::ciphertext_uri(&app.uri).is_some()
+        && opened.app_key.is_none()
+    {
+        return Err(fail(format!(
+            "app {} is encrypted but no key holder released its key (app secret {}): its owner must push it (decloud app deploy --encrypted); not run, nothing contributed",
+            app.address,
+            decloud_protocol::encrypted_app::KEY_NAME
+        )));
+    }
     let secrets = write_secrets(task_id, &opened.files)?;
     let (secrets_path, input_path) = (secrets.secrets(), secrets.input());
     let enclave_inputs = crate::job::EnclaveInputs {
         secrets: &secrets_path,
         input: &input_path,
         dataset_key: opened.dataset_key.as_ref(),
+        app_key: opened.app_key.as_ref(),
     };
     let computed = crate::job::compute(ctx, a, Some(enclave_inputs)).await;
     drop(secrets);
@@ -405,6 +427,12 @@ fn add_secret(opened: &mut Opened, purpose: &str, value: Vec<u8>) -> Result<(), 
         })?);
     } else if let Some(name) = purpose.strip_prefix("requester-secret:") {
         opened.files.push((safe_name(name)?, value));
+    } else if purpose.strip_prefix("app-secret:") == Some(decloud_protocol::encrypted_app::KEY_NAME)
+    {
+        let text = String::from_utf8(value).unwrap_or_default();
+        opened.app_key = Some(decloud_age::Identity::from_file_text(&text).map_err(|_| {
+            fail("the app's key is not an age identity: its owner must push it again (decloud app deploy --encrypted)")
+        })?);
     } else if let Some(name) = purpose.strip_prefix("app-secret:") {
         opened
             .files

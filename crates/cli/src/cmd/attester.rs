@@ -1,4 +1,4 @@
-//! `decloud attester register | leave | withdraw | show | list`: the hub's registry of
+//! `decloud attester register | leave | withdraw | show | list | snapshot | keeper-epoch`: the hub's registry of
 //! attesters, the key holders (SMS nodes) whose `EnclaveAttested` signatures a TEE task needs
 //! (k of them, named by the deal's tag). See docs/protocol.md.
 
@@ -66,6 +66,28 @@ enum AttesterCommand {
         wallet: WalletAddressOpts,
         #[command(flatten)]
         rpc: RpcOpts,
+    },
+    /// Commit the attester snapshot keeper draws take (anyone may): every attester registered,
+    /// not leaving and not slashed. An epoch draws over the last one committed before its draw
+    /// time (the middle of the epoch before).
+    #[command(after_help = "Examples:\n  \
+        decloud attester snapshot --wallet alice\n  \
+        decloud attester snapshot --json")]
+    Snapshot {
+        #[command(flatten)]
+        signer: SignerOpts,
+    },
+    /// Show the keeper epoch length and the current epoch; the hub's admin sets the length
+    /// once with --set.
+    #[command(after_help = "Examples:\n  \
+        decloud attester keeper-epoch\n  \
+        decloud attester keeper-epoch --set 86400 --wallet admin --json")]
+    KeeperEpoch {
+        /// Set the length (seconds), once (the hub's admin).
+        #[arg(long, value_name = "SECONDS")]
+        set: Option<u64>,
+        #[command(flatten)]
+        signer: SignerOpts,
     },
     /// List every registered attester (those that withdrew are left out).
     #[command(after_help = "Examples:\n  \
@@ -192,6 +214,46 @@ pub(crate) async fn run(args: AttesterArgs, home: &Path, json: bool) -> anyhow::
             Ok((receipt, format!("took {} back", format_amount(info.stake))))
         })
         .await,
+        AttesterCommand::Snapshot { signer } => {
+            let client = signer.connect(home).await?;
+            let bar = spinner("committing the attester snapshot", json);
+            let index = decloud_chain::keepers::commit_snapshot(&client).await;
+            bar.finish_and_clear();
+            let index = index?;
+            if json {
+                return print_json(&json!({ "snapshot": index }));
+            }
+            println!("attester snapshot {index} committed");
+            Ok(())
+        }
+        AttesterCommand::KeeperEpoch { set, signer } => {
+            let client = match set {
+                Some(_) => signer.connect(home).await?,
+                None => signer.rpc.connect(home, None).await?,
+            };
+            if let Some(seconds) = set {
+                if seconds == 0 || seconds > u64::from(u32::MAX) {
+                    bail!("a keeper epoch of {seconds} s is not one: give 1 to 4294967295 seconds");
+                }
+                decloud_chain::keepers::set_epoch_length(&client, seconds).await?;
+            }
+            let length = decloud_chain::keepers::epoch_length(&client).await?;
+            let current = if length == 0 {
+                None
+            } else {
+                Some(decloud_chain::keepers::current_epoch(&client).await?)
+            };
+            if json {
+                return print_json(&json!({ "length": length, "epoch": current }));
+            }
+            match current {
+                None => println!(
+                    "no keeper epochs yet: the hub's admin sets their length with --set SECONDS"
+                ),
+                Some(e) => println!("keeper epochs of {length} s; the current one is {e}"),
+            }
+            Ok(())
+        }
         AttesterCommand::Show {
             address,
             wallet,

@@ -35,6 +35,7 @@ use decloud_client::lookup::scheduler_view;
     decloud demo                    # 1-second blocks, like a real chain\n  \
     decloud demo --block-time 0     # instant mining\n  \
     decloud demo --keep             # leave the chain, the pool and the explorer up afterwards\n  \
+    decloud demo --confidential     # five keepers (two stopped), a local dataset, an encrypted app\n  \
     decloud demo --json\n\n\
     The demo's explorer shows every step live in a browser; its URL is printed first.")]
 pub(crate) struct DemoArgs {
@@ -55,6 +56,11 @@ pub(crate) struct DemoArgs {
     /// replicated tasks through the committee's signers and a relayer (docs/oracles.md).
     #[arg(long, conflicts_with = "keep")]
     oracle: bool,
+    /// Instead: no single key holder and the code goes to the data: five keepers (k = 3), two
+    /// stopped mid-demo, a dataset that stays on its owner's machine and an encrypted app, in a
+    /// TEE task whose result only the requester opens (docs/confidential.md).
+    #[arg(long, conflicts_with_all = ["keep", "oracle"])]
+    confidential: bool,
 }
 
 const APPS_SUBDIR: &str = "apps/target/wasm32-wasip1/release";
@@ -257,6 +263,55 @@ struct DemoTask {
     took: Option<Duration>,
 }
 
+/// A drawn worker's contribution to a random-selection task, as the chain records it.
+#[derive(Debug, serde::Serialize)]
+struct DrawnContributor {
+    worker: Address,
+    wave: u64,
+    position: u64,
+    round: u64,
+}
+
+/// Who contributed to `task` from a drawn position (its `DrawnContribution` events) and the
+/// beacon round of each one's wave; empty for a task whose workers the scheduler chose.
+async fn drawn_of(chain: &Client, task: B256) -> anyhow::Result<Vec<DrawnContributor>> {
+    use alloy::sol_types::SolEvent;
+    let filter = alloy::rpc::types::Filter::new()
+        .address(chain.profile().contracts.hub)
+        .event_signature(decloud_chain::contracts::IHub::DrawnContribution::SIGNATURE_HASH)
+        .topic1(task)
+        .from_block(0);
+    let logs = chain
+        .provider()
+        .get_logs(&filter)
+        .await
+        .map_err(|e| chain.rpc_error("reading the drawn contributions", &e))?;
+    let mut out = Vec::new();
+    for log in logs {
+        let Ok(e) = decloud_chain::contracts::IHub::DrawnContribution::decode_log(&log.inner)
+        else {
+            continue;
+        };
+        out.push(DrawnContributor {
+            worker: e.worker,
+            wave: e.wave.saturating_to(),
+            position: e.position.saturating_to(),
+            round: 0,
+        });
+    }
+    if out.is_empty() {
+        return Ok(out);
+    }
+    let (info, _) = decloud_client::lookup::find_task(chain, task).await?;
+    let d: decloud_chain::contracts::IHub::Deal = (&info.deal).into();
+    for c in &mut out {
+        c.round = decloud_chain::selection::wave(chain, &d, c.wave)
+            .await?
+            .round;
+    }
+    Ok(out)
+}
+
 /// Runs `decloud demo`; Ctrl-C or SIGTERM stops it, and everything it started, with exit 0.
 pub(crate) async fn run(args: DemoArgs, home: &Path, json: bool) -> anyhow::Result<()> {
     let stop = stop_signals();
@@ -278,6 +333,10 @@ async fn demo(args: DemoArgs, _home: &Path, json: bool) -> anyhow::Result<()> {
     if args.oracle {
         let timeout = Duration::from_secs(args.timeout.max(1));
         return super::demo_oracle::run(&apps.join("median.wasm"), timeout, json).await;
+    }
+    if args.confidential {
+        let timeout = Duration::from_secs(args.timeout.max(1));
+        return super::demo_confidential::run(&apps.join("csv-stats.wasm"), timeout, json).await;
     }
     let read_app = |name: &str| {
         let path = apps.join(format!("{name}.wasm"));
@@ -315,6 +374,8 @@ async fn demo(args: DemoArgs, _home: &Path, json: bool) -> anyhow::Result<()> {
                         workers: 3,
                         follow_interval: Duration::from_millis(200),
                         tee: Some(decloud_tee::TeeKind::Sim),
+                        // The replicated task's workers are drawn by the devnet beacon's rounds.
+                        beacon: true,
                         ..PoolOptions::default()
                     },
                 })
@@ -444,8 +505,11 @@ async fn demo(args: DemoArgs, _home: &Path, json: bool) -> anyhow::Result<()> {
             DealRequest::new(greeting_app).args("decloud"),
         ),
         (
-            "hash-search, trust 5 (three agreeing replicas)",
-            DealRequest::new(search_app).args("decloud 12").trust(5),
+            "hash-search, trust 5, random selection (three drawn workers agree)",
+            DealRequest::new(search_app)
+                .args("decloud 12")
+                .trust(5)
+                .random(),
         ),
         (
             "csv-stats over the encrypted dataset, TEE (one attested sim enclave, no replicas)",
@@ -521,6 +585,8 @@ async fn demo(args: DemoArgs, _home: &Path, json: bool) -> anyhow::Result<()> {
     // The certified results, downloaded and checked against the chain.
     let scratch = tempfile::tempdir().context("cannot create a temporary directory")?;
     let mut results = Vec::new();
+    // The replicated task's draw: the beacon round and the workers it drew, from the chain.
+    let mut draws = Vec::new();
     for (task, _, _) in &tasks {
         let dir = scratch.path().join(task.task_id.to_string());
         let verified = decloud_client::result::fetch_verified(
@@ -538,6 +604,7 @@ async fn demo(args: DemoArgs, _home: &Path, json: bool) -> anyhow::Result<()> {
         let report = scheduler_view(&scheduler_url, task.task_id).await;
         let replicas = report.map(|r| r.replicates.len()).unwrap_or_default();
         results.push((task, verified, text.trim().to_string(), replicas));
+        draws.push(drawn_of(&chain, task.task_id).await?);
     }
     let mut after = BTreeMap::new();
     for a in &accounts {
@@ -560,7 +627,8 @@ async fn demo(args: DemoArgs, _home: &Path, json: bool) -> anyhow::Result<()> {
     if json {
         print_json(&json!({
             "explorer": explorer_url,
-            "tasks": results.iter().map(|(t, v, text, replicas)| json!({
+            "tasks": results.iter().zip(&draws).map(|((t, v, text, replicas), drawn)| json!({
+                "random_selection": drawn,
                 "label": t.label,
                 "task_id": t.task_id,
                 "seconds": t.took.map(|d| d.as_secs_f64()),
@@ -577,7 +645,7 @@ async fn demo(args: DemoArgs, _home: &Path, json: bool) -> anyhow::Result<()> {
         return keep_up(args.keep, &explorer_url, cluster, explorer).await;
     }
     println!("\ncertified results (downloaded, checked against the digest certified on chain):");
-    for (t, v, text, replicas) in &results {
+    for ((t, v, text, replicas), drawn) in results.iter().zip(&draws) {
         println!(
             "  {} — {} replica(s), digest {}{}",
             t.label,
@@ -589,6 +657,18 @@ async fn demo(args: DemoArgs, _home: &Path, json: bool) -> anyhow::Result<()> {
                 ""
             }
         );
+        for d in drawn {
+            println!(
+                "    drawn by beacon round {} (wave {}, position {}): {}",
+                d.round,
+                d.wave,
+                d.position,
+                names
+                    .get(&d.worker)
+                    .cloned()
+                    .unwrap_or_else(|| d.worker.to_string())
+            );
+        }
         for line in text.lines() {
             println!("    {}", Untrusted(line));
         }

@@ -7,6 +7,7 @@ pub(crate) mod category;
 pub(crate) mod chain;
 pub(crate) mod deal;
 pub(crate) mod demo;
+pub(crate) mod demo_confidential;
 pub(crate) mod demo_oracle;
 pub(crate) mod devnet;
 pub(crate) mod explorer;

@@ -275,6 +275,10 @@ struct SchedulerArgs {
     /// Milliseconds between two reads of new blocks by the scheduler.
     #[arg(long = "scheduler-follow-ms", default_value_t = 500, value_name = "MS")]
     scheduler_follow_ms: u64,
+    /// The randomness beacon's HTTP API (drand's shape) the scheduler fetches the rounds of its
+    /// random-selection deals from when nobody submitted them (with --beacon: this node's).
+    #[arg(long = "scheduler-beacon-url", value_name = "URL")]
+    scheduler_beacon_url: Option<String>,
     /// A PEM file of certificate authorities whose client certificates the pool API accepts
     /// (mutual TLS; repeat for several). New identities from them wait for an administrator.
     #[arg(long = "pool-client-ca", value_name = "PEM")]
@@ -528,6 +532,7 @@ pub(crate) async fn run(args: NodeArgs, home: &Path) -> anyhow::Result<()> {
             decloud_scheduler::SchedulerConfig::new(profile.clone(), pool, signer, &database_url);
         c.listen = scheduler.scheduler_listen;
         c.follow_interval = Duration::from_millis(scheduler.scheduler_follow_ms.max(50));
+        c.beacon_url = scheduler.scheduler_beacon_url.clone();
         c.heartbeat_timeout = Duration::from_secs(scheduler.heartbeat_timeout_secs.max(3));
         c.transport = transport("scheduler")?;
         for path in &scheduler.pool_client_ca {

@@ -22,7 +22,8 @@ use super::shared::{MarketOpts, SignerOpts, parse_address, print_json, spinner, 
     decloud run 0x5a0b... --args \"--n 3\" --volume 5 --watch\n  \
     decloud run 0x5a0b... --dataset 0x3f1c... --workerpool 0x9c2e... --trust 3 --category 1\n  \
     decloud run 0x5a0b... --input-file http://127.0.0.1:7700/blobs/<sha256> --json\n  \
-    decloud run 0x5a0b... --tee --secret api-token --dataset 0x3f1c...  # in an attested enclave\n\n\
+    decloud run 0x5a0b... --tee --secret api-token --dataset 0x3f1c...  # in an attested enclave\n  \
+    decloud run 0x5a0b... --trust 5 --random               # workers drawn by a beacon round\n\n\
     The requester (the wallet) pays from its escrow account: deposit first with `decloud account deposit`.")]
 pub(crate) struct RunArgs {
     /// The app to run (its address).
@@ -45,6 +46,11 @@ pub(crate) struct RunArgs {
     /// Run in an attested enclave (a TEE task): adds the `tee` tag; no replication is needed.
     #[arg(long)]
     tee: bool,
+    /// Random selection: the workers are drawn by a public beacon round over the pool's staked
+    /// registry, not chosen by the scheduler (adds the `random` tag; only a workerpool order
+    /// offering it matches).
+    #[arg(long, conflicts_with = "tee")]
+    random: bool,
     /// With --tee: how many key holders must attest the enclave (1 to 9).
     #[arg(long, default_value_t = 1, requires = "tee", value_name = "K")]
     attestations: usize,
@@ -89,6 +95,11 @@ fn tee_tag(tag: Tag, tee: bool, k: usize) -> anyhow::Result<Tag> {
     Ok(tag.union(Tag::TEE).union(k))
 }
 
+/// The request's tag: `tag`, plus the random-selection bit when `random`.
+fn random_tag(tag: Tag, random: bool) -> Tag {
+    if random { tag.union(Tag::RANDOM) } else { tag }
+}
+
 /// Task ids printed in human output (all of them with --json).
 const TASKS_PRINTED: usize = 20;
 
@@ -105,7 +116,10 @@ pub(crate) async fn run(args: RunArgs, home: &Path, json: bool) -> anyhow::Resul
         workerpool: args.workerpool,
         trust: args.trust,
         category: args.category,
-        tag: tee_tag(args.tag.unwrap_or(Tag::NONE), args.tee, args.attestations)?,
+        tag: random_tag(
+            tee_tag(args.tag.unwrap_or(Tag::NONE), args.tee, args.attestations)?,
+            args.random,
+        ),
         volume: args.volume,
         requester: me,
     };
@@ -113,7 +127,19 @@ pub(crate) async fn run(args: RunArgs, home: &Path, json: bool) -> anyhow::Resul
     let bar = spinner("looking for orders in the market", json);
     let offers = market::offers(&market, &demand, unix_now()).await;
     bar.finish_and_clear();
-    let choice = market::choose(&client, market.url(), offers?, &demand).await?;
+    let choice = match market::choose(&client, market.url(), offers?, &demand).await {
+        Err(decloud_client::Error::NoWorkerpoolOrder { .. }) if args.random => {
+            anyhow::bail!(
+                "no workerpool order{} offers random selection (the `random` tag) for category {} and trust {}: ask a pool that offers it, or drop --random to let the scheduler choose the workers",
+                args.workerpool
+                    .map(|w| format!(" of workerpool {w}"))
+                    .unwrap_or_default(),
+                args.category,
+                args.trust
+            )
+        }
+        other => other?,
+    };
 
     let params = TaskParams {
         args: args.args,
@@ -226,5 +252,13 @@ mod tests {
         }
         assert!(tee_tag(gpu, true, 0).is_err());
         assert!(tee_tag(gpu, true, 10).is_err());
+    }
+
+    #[test]
+    fn random_adds_the_random_bit_only() {
+        let gpu = Tag::bit(3);
+        assert_eq!(random_tag(gpu, false), gpu);
+        let tag = random_tag(gpu, true);
+        assert!(tag.is_random() && tag.has_bit(3) && !tag.is_tee());
     }
 }

@@ -14,6 +14,8 @@ use decloud_client::lookup::{
     find_task, is_final, results_location, scheduler_view, small, status_name, task_statuses,
     task_view,
 };
+use decloud_oracle::profile::OracleProfile;
+use decloud_oracle::status::{DestinationStatus, Outcome, destination_status};
 use indicatif::ProgressBar;
 use serde_json::json;
 
@@ -30,7 +32,9 @@ pub(crate) struct TaskArgs {
 
 #[derive(Subcommand)]
 enum TaskCommand {
-    /// Show a task: status, deadlines, contributions, and its results once completed.
+    /// Show a task: status, deadlines, contributions, and its results once completed; a failed
+    /// result callback; for a proxy task, whether the gateway on its destination chain delivered
+    /// it (when $DECLOUD_HOME/oracle.toml knows that chain).
     #[command(after_help = "Examples:\n  \
         decloud task show 0x3b7a...\n  \
         decloud task show 0x3b7a... --watch      # until COMPLETED or FAILED\n  \
@@ -120,6 +124,7 @@ pub(crate) async fn run(args: TaskArgs, home: &Path, json: bool) -> anyhow::Resu
             } else {
                 None
             };
+            let destination = destination_of(home, &client, &deal, task_id).await;
             if json {
                 return print_json(&json!({
                     "offchain": offchain,
@@ -140,6 +145,10 @@ pub(crate) async fn run(args: TaskArgs, home: &Path, json: bool) -> anyhow::Resu
                     "callback_data": results.as_ref().map(|r| alloy::hex::encode_prefixed(&r.1)),
                     "random_selection": drawn,
                     "callback_failed": callback_failed,
+                    "destination": destination.as_ref().map(|d| match d {
+                        Ok(d) => serde_json::to_value(d).unwrap_or_default(),
+                        Err(e) => json!({"error": e}),
+                    }),
                 }));
             }
             println!("task {task_id}");
@@ -214,6 +223,9 @@ pub(crate) async fn run(args: TaskArgs, home: &Path, json: bool) -> anyhow::Resu
                     Untrusted(reason)
                 );
             }
+            if let Some(d) = &destination {
+                print_destination(d, task_id);
+            }
             Ok(())
         }
         TaskCommand::Claim { task, signer } => claim(home, &task, &signer, json).await,
@@ -221,6 +233,66 @@ pub(crate) async fn run(args: TaskArgs, home: &Path, json: bool) -> anyhow::Resu
             retry_callback(home, &task, &signer, json).await
         }
     }
+}
+
+/// A proxy task's destination (the request's params name one) and what its gateway on chain B
+/// says, read through the oracle profile; `Err` carries a one-line reason it could not be read.
+async fn destination_of(
+    home: &Path,
+    client: &Client,
+    deal: &decloud_client::lookup::DealInfo,
+    task_id: B256,
+) -> Option<Result<DestinationStatus, String>> {
+    let path = OracleProfile::path(home);
+    // No profile: B is unknown, which the status says; a broken one is worth a line.
+    let profile = match path.exists().then(|| OracleProfile::load(home)) {
+        None => None,
+        Some(Ok(p)) => Some(p),
+        Some(Err(e)) => return Some(Err(e.to_string())),
+    };
+    destination_status(
+        profile.as_ref(),
+        client.profile().chain_id,
+        client.profile().contracts.hub,
+        task_id,
+        &deal.params,
+    )
+    .await
+    .map_err(|e| e.to_string())
+    .transpose()
+}
+
+fn print_destination(d: &Result<DestinationStatus, String>, task_id: B256) {
+    let d = match d {
+        Ok(d) => d,
+        Err(e) => {
+            println!("{:<13} cannot be read: {}", "destination", Untrusted(e));
+            return;
+        }
+    };
+    let dest = &d.destination;
+    println!(
+        "{:<13} chain {}, gateway {}, consumer {} (method {}, gas {})",
+        "destination",
+        dest.chain_id,
+        dest.gateway,
+        dest.consumer,
+        dest.selector(),
+        dest.gas_limit()
+    );
+    let line = match &d.outcome {
+        Outcome::Pending => {
+            "not delivered yet (the committee signs once the task is final; a relayer carries it)"
+                .to_string()
+        }
+        Outcome::Delivered => "delivered".to_string(),
+        Outcome::Failed { reason, .. } => format!(
+            "FAILED: the consumer refused it: {}; once it is fixed, anyone may call the gateway's retry with the same delivery (task {task_id})",
+            Untrusted(reason)
+        ),
+        Outcome::Unknown { why } => format!("unknown: {}", Untrusted(why)),
+    };
+    println!("{:<13} {line}", "on chain B");
 }
 
 fn print_selection(s: &decloud_client::lookup::Selection) {

@@ -40,7 +40,7 @@ enum AppCommand {
         decloud app exec greeting.wasm -- Alice\n  \
         decloud app exec my-stats --in data/ --dataset sample.csv\n  \
         decloud app exec my-stats/build/bundle --in data/ --dataset sample.csv --json")]
-    Exec(ExecArgs),
+    Exec(Box<ExecArgs>),
     /// Deploy, show and list apps on chain.
     #[command(flatten)]
     Registry(super::resource::AppVerbs),
@@ -108,7 +108,7 @@ pub(crate) async fn run(args: AppArgs, home: &Path, json: bool) -> anyhow::Resul
         AppCommand::Build(args) => tokio::task::spawn_blocking(move || project::build(args, json))
             .await
             .context("the build thread failed")?,
-        AppCommand::Exec(args) => exec(args, home, json).await,
+        AppCommand::Exec(args) => exec(*args, home, json).await,
         AppCommand::Registry(verb) => super::resource::run_app(verb, home, json).await,
     }
 }

@@ -14,9 +14,17 @@ use super::print_resource;
 use crate::cmd::shared::{KeeperOpts, SignerOpts, SmsOpts, parse_b256, print_json, spinner};
 
 /// Where `decloud dataset encrypt` keeps the identity that opens the dataset of `checksum`.
-fn dataset_key_path(home: &Path, checksum: B256) -> PathBuf {
+pub(super) fn dataset_key_path(home: &Path, checksum: B256) -> PathBuf {
     home.join("keys")
         .join("datasets")
+        .join(format!("{}.key", alloy::hex::encode(checksum)))
+}
+
+/// Where `decloud app deploy --encrypted` keeps the identity that opens the app module of
+/// `checksum` (the plaintext's).
+fn app_key_path(home: &Path, checksum: B256) -> PathBuf {
+    home.join("keys")
+        .join("apps")
         .join(format!("{}.key", alloy::hex::encode(checksum)))
 }
 
@@ -139,9 +147,24 @@ async fn upload_bundle_parts(store: &str, file: &Path) -> anyhow::Result<()> {
 pub(crate) struct AppDeploy {
     #[command(flatten)]
     content: ContentOpts,
-    /// TEE fingerprint of the app (32 bytes of hex); none by default.
-    #[arg(long, value_name = "HEX")]
+    /// TEE fingerprint of the app: the runner measurement key holders accept (32 bytes of
+    /// hex, or `sim` for the devnet's simulated runner); none by default.
+    #[arg(long, value_name = "HEX|sim")]
     mrenclave: Option<String>,
+    /// Encrypt the module (age v1) before uploading it: only the ciphertext is uploaded, the
+    /// plaintext's checksum is registered, and the key goes to the SMS (or the --keepers) as an
+    /// app secret released only to attested enclaves. The app then runs only in TEE tasks.
+    /// Needs --file MODULE, --upload STORE and --mrenclave.
+    #[arg(long, requires_all = ["upload", "mrenclave"])]
+    encrypted: bool,
+    /// The age identity to encrypt with [default: $DECLOUD_HOME/keys/apps/<checksum>.key, made
+    /// (mode 0600) at the first deploy of this module and reused after].
+    #[arg(long, value_name = "FILE", requires = "encrypted")]
+    key: Option<PathBuf>,
+    #[command(flatten)]
+    sms: SmsOpts,
+    #[command(flatten)]
+    keepers: KeeperOpts,
     #[command(flatten)]
     signer: SignerOpts,
 }
@@ -202,15 +225,113 @@ pub(super) async fn app(args: AppDeploy, home: &Path, json: bool) -> anyhow::Res
     if args.content.local.is_some() {
         bail!("an app can't be local: its workers download it; upload it (--upload) or give --uri");
     }
-    let (name, uri, checksum) = args.content.resolve().await?;
-    let mrenclave = match args.mrenclave {
-        Some(hex) => parse_b256(&hex, "mrenclave")?,
+    let mrenclave = match args.mrenclave.as_deref() {
+        Some("sim") => B256::from(decloud_tee::sim::sim_runner_measurements().measurement().0),
+        Some(hex) => parse_b256(hex, "mrenclave")?,
         None => B256::ZERO,
     };
+    if args.encrypted {
+        return app_encrypted(args, mrenclave, home, json).await;
+    }
+    let (name, uri, checksum) = args.content.resolve().await?;
     let client = args.signer.connect(home).await?;
     let tx = resource::app_registration(&client, name, uri, checksum, mrenclave).await?;
     let (resource, transaction) = deploy(&client, Kind::App, tx, json).await?;
     print_deployed(Kind::App, &resource, transaction, None, json)
+}
+
+/// `decloud app deploy --encrypted`: the key and its holders are checked, then the module is
+/// encrypted, the ciphertext uploaded, the app registered with the plaintext's checksum, and
+/// the key pushed (docs/confidential.md, "Encrypted apps").
+async fn app_encrypted(
+    args: AppDeploy,
+    mrenclave: B256,
+    home: &Path,
+    json: bool,
+) -> anyhow::Result<()> {
+    use decloud_client::encrypted_app;
+    if mrenclave.is_zero() {
+        bail!(
+            "an encrypted app runs only in TEE tasks: pass --mrenclave (the runner measurement; sim on a devnet)"
+        );
+    }
+    if args.content.checksum.checksum.is_some() {
+        bail!(
+            "--encrypted computes the checksum from the module: pass --file MODULE, not --checksum"
+        );
+    }
+    let file = args
+        .content
+        .checksum
+        .file
+        .as_deref()
+        .context("--encrypted needs --file MODULE (the plain wasm module)")?;
+    let store = args
+        .content
+        .upload
+        .as_deref()
+        .context("--encrypted needs --upload STORE: only the ciphertext is uploaded")?;
+    let module = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    if decloud_age::is_age(&module) {
+        bail!(
+            "{} is already an age file: pass the plain module, deploy encrypts it",
+            file.display()
+        );
+    }
+    let checksum = B256::from(decloud_storage::ContentHash::of(&module).0);
+    let holders = match args.keepers.clients()? {
+        Some((keepers, k)) => KeyHolders::Keepers(keepers, k),
+        None => KeyHolders::Sms(args.sms.client(home)?),
+    };
+    let key = args.key.unwrap_or_else(|| app_key_path(home, checksum));
+    let identity = if key.exists() {
+        decloud_age::Identity::read_file(&key)
+            .context("the app's key (pass --key FILE, an age identity)")?
+    } else {
+        let identity = decloud_age::Identity::generate()?;
+        // Kept before anything leaves: a module uploaded encrypted to a lost key is useless.
+        identity.write_new_file(&key)?;
+        identity
+    };
+    let sealed = encrypted_app::seal(&module, &identity)?;
+    drop(module);
+    let client = args.signer.connect(home).await?;
+    let bar = spinner("uploading the encrypted module", json);
+    let uri = encrypted_app::upload(store, &sealed).await;
+    bar.finish_and_clear();
+    let uri = uri?;
+    let tx =
+        resource::app_registration(&client, args.content.name, uri, checksum, mrenclave).await?;
+    let (resource, transaction) = deploy(&client, Kind::App, tx, json).await?;
+    let signer = client.signer().context("deploying needs a wallet")?;
+    let bar = spinner("giving the app's key to the key holders", json);
+    let info = match holders {
+        KeyHolders::Sms(sms) => {
+            decloud_client::secret::push_app_key(&sms, signer, resource.address, &identity).await
+        }
+        KeyHolders::Keepers(keepers, k) => decloud_client::secret::push_app_key_to_keepers(
+            &keepers,
+            k,
+            signer,
+            resource.address,
+            &identity,
+        )
+        .await
+        .and_then(|mut all| {
+            all.drain(..)
+                .next()
+                .ok_or_else(|| decloud_client::secret::SmsClientError::Invalid("no keeper".into()))
+        }),
+    };
+    bar.finish_and_clear();
+    let info = info.with_context(|| {
+        format!(
+            "app {} is registered, but its key did not reach the key holders: run the same deploy again (the key in {} is reused)",
+            resource.address,
+            key.display()
+        )
+    })?;
+    print_deployed(Kind::App, &resource, transaction, Some(&info), json)
 }
 
 /// Runs `decloud dataset deploy`.
@@ -399,7 +520,11 @@ fn print_deployed(
         let mut value = serde_json::to_value(resource)?;
         value["transaction"] = serde_json::json!(transaction);
         if let Some(key) = key {
-            value["dataset_key"] = serde_json::to_value(key)?;
+            let field = match kind {
+                Kind::App => "app_key",
+                _ => "dataset_key",
+            };
+            value[field] = serde_json::to_value(key)?;
         }
         return print_json(&value);
     }

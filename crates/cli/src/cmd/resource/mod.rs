@@ -2,6 +2,7 @@
 //! tokens whose id is the resource's address).
 
 mod deploy;
+mod keepers;
 
 use std::path::Path;
 
@@ -21,8 +22,11 @@ pub(crate) enum AppVerbs {
         decloud app deploy --name hello --file hello.wasm --upload http://127.0.0.1:7700/blobs\n  \
         decloud app deploy --name stats --file my-stats/build/bundle --upload http://127.0.0.1:7700/blobs\n  \
         decloud app deploy --name hello --uri http://127.0.0.1:7700/blobs/<sha256> --file hello.wasm\n  \
-        decloud app deploy --name hello --uri https://... --checksum 0x<sha256 of the module> --json")]
-    Deploy(deploy::AppDeploy),
+        decloud app deploy --name hello --uri https://... --checksum 0x<sha256 of the module> --json\n  \
+        decloud app deploy --name stats --file stats.wasm --upload http://127.0.0.1:7700/blobs --mrenclave sim --encrypted\n  \
+        decloud app deploy --name stats --file stats.wasm --upload STORE --mrenclave 0x<runner> --encrypted --keepers URL1,URL2,URL3 --threshold 2\n\n\
+        With --encrypted only the age-encrypted module is uploaded; its key goes to the key holders, which release it to attested enclaves only.")]
+    Deploy(Box<deploy::AppDeploy>),
     /// Show a deployed app: owner, checksum, name and uri.
     #[command(
         after_help = "Examples:\n  decloud app show 0x5a0b...\n  decloud app show 0x5a0b... --json"
@@ -54,6 +58,31 @@ pub(crate) enum DatasetVerbs {
         decloud dataset encrypt prices.csv -o /data/prices.age --json\n\n\
         The stock `age -d -i KEYFILE` opens the file too; the checksum printed is what deploy registers.")]
     Encrypt(deploy::DatasetEncrypt),
+    /// Ask for keepers drawn per epoch: N of the registered attesters hold a share of the
+    /// dataset's key, any K rebuild it, and a TEE task on it needs K of their attestations.
+    #[command(after_help = "Examples:\n  \
+        decloud dataset keeper-group 0x3f1c... --size 5 --threshold 3\n  \
+        decloud dataset keeper-group 0x3f1c... --size 0     # remove it: any attester counts")]
+    KeeperGroup(keepers::KeeperGroupArgs),
+    /// Show the dataset's keeper group and the keepers drawn for an epoch.
+    #[command(after_help = "Examples:\n  \
+        decloud dataset keepers 0x3f1c...\n  \
+        decloud dataset keepers 0x3f1c... --epoch 982113 --json")]
+    Keepers(keepers::KeepersArgs),
+    /// Draw an epoch's keepers with the beacon (anyone may, once its round is on chain and
+    /// before the epoch ends; the next epoch is drawn in the middle of the current one).
+    #[command(after_help = "Examples:\n  \
+        decloud attester snapshot          # before the draw time: the attesters it draws from\n  \
+        decloud dataset draw-keepers 0x3f1c...\n  \
+        decloud dataset draw-keepers 0x3f1c... --epoch 982113 --json")]
+    DrawKeepers(keepers::DrawKeepersArgs),
+    /// Re-split the dataset's key to the keepers drawn for an epoch (the owner's wallet): each
+    /// gets its share of a new split; the keepers of other epochs no longer count on chain.
+    #[command(after_help = "Examples:\n  \
+        decloud dataset reshare 0x3f1c... --keepers http://10.0.0.1:7651,http://10.0.0.2:7651,...\n  \
+        decloud dataset reshare 0x3f1c... --epoch 982113 --keepers URL,URL,... --key prices.key --json\n\n\
+        It does not make old shares useless: k keepers of an old group can still pool theirs.")]
+    Reshare(keepers::ReshareArgs),
     /// Show a deployed dataset: owner, checksum, name and uri.
     #[command(
         after_help = "Examples:\n  decloud dataset show 0x3f1c...\n  decloud dataset show 0x3f1c... --json"
@@ -117,7 +146,7 @@ pub(crate) struct ListArgs {
 /// Runs an app registry verb.
 pub(crate) async fn run_app(verb: AppVerbs, home: &Path, json: bool) -> anyhow::Result<()> {
     match verb {
-        AppVerbs::Deploy(args) => deploy::app(args, home, json).await,
+        AppVerbs::Deploy(args) => deploy::app(*args, home, json).await,
         AppVerbs::Show(args) => show(Kind::App, args, home, json).await,
         AppVerbs::List(args) => list(Kind::App, args, home, json).await,
     }
@@ -128,6 +157,10 @@ pub(crate) async fn run_dataset(verb: DatasetVerbs, home: &Path, json: bool) -> 
     match verb {
         DatasetVerbs::Deploy(args) => deploy::dataset(*args, home, json).await,
         DatasetVerbs::Encrypt(args) => deploy::dataset_encrypt(args, home, json),
+        DatasetVerbs::KeeperGroup(args) => keepers::keeper_group(args, home, json).await,
+        DatasetVerbs::Keepers(args) => keepers::show(args, home, json).await,
+        DatasetVerbs::DrawKeepers(args) => keepers::draw(args, home, json).await,
+        DatasetVerbs::Reshare(args) => keepers::reshare(args, home, json).await,
         DatasetVerbs::Show(args) => show(Kind::Dataset, args, home, json).await,
         DatasetVerbs::List(args) => list(Kind::Dataset, args, home, json).await,
     }
