@@ -2,7 +2,7 @@
 //!
 //! | method | path | what |
 //! |---|---|---|
-//! | `GET` | `/health` | liveness, the TEE backend and whether its attestations count |
+//! | `GET` | `/health` | liveness, the TEE backend, whether its attestations count, the deal follower's block and lag |
 //! | `GET` | `/openapi.json` | the OpenAPI description of this API |
 //! | `GET` | `/v1/info` | chain, hub, attester address, the X25519 key writes are sealed to |
 //! | `GET` | `/v1/owners/{owner}/nonce` | the owner's last write nonce (the next is last + 1) |
@@ -61,6 +61,8 @@ pub struct AppState {
     pub key: Arc<NodeKey>,
     /// The chain.
     pub chain: Arc<crate::chain::ChainReader>,
+    /// The deals, as the chain follower stored them.
+    pub deals: crate::follow::Deals,
     /// The node's wallet key, which signs `EnclaveAttested`.
     pub signer: Arc<PrivateKeySigner>,
     /// The appraiser of the configured backend.
@@ -133,9 +135,10 @@ async fn openapi() -> impl IntoResponse {
 
 async fn health(State(state): State<AppState>) -> String {
     format!(
-        "ok\n{}\n{}\n",
+        "ok\n{}\n{}\n{}\n",
         state.announcement,
-        attester_line(&state).await
+        attester_line(&state).await,
+        state.deals.status().health_line()
     )
 }
 
@@ -496,7 +499,7 @@ async fn release(
         }
         Some(_) => {}
     }
-    let deal = state.chain.deal(r.deal_id).await?;
+    let deal = state.deals.deal(r.deal_id).await?;
     let volume = u64::try_from(deal.deal.volume).unwrap_or(u64::MAX);
     if r.index >= volume {
         return Err(SmsError::Forbidden(format!(

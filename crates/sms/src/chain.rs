@@ -1,14 +1,9 @@
 //! What the SMS reads on chain: who owns an app or a dataset, whether a contract wallet accepts
-//! a signature (ERC-1271), a deal and its request params (from `DealCreated`), a task's state,
-//! an app's checksum and `mrenclave`, and the chain's clock.
-
-use std::collections::HashMap;
-use std::sync::Mutex;
+//! a signature (ERC-1271), a task's state, an app's checksum and `mrenclave`, and the chain's
+//! clock. Deals come from the follower (see [`crate::follow`]).
 
 use alloy::primitives::{Address, B256, Bytes, FixedBytes};
 use alloy::providers::{DynProvider, Provider};
-use alloy::rpc::types::Filter;
-use alloy::sol_types::SolEvent;
 use decloud_chain::ChainProfile;
 use decloud_chain::contracts::{AppRegistry, DatasetRegistry, IHub};
 
@@ -49,7 +44,6 @@ pub struct AppOnChain {
 pub struct ChainReader {
     profile: ChainProfile,
     provider: DynProvider,
-    deals: Mutex<HashMap<B256, DealOnChain>>,
 }
 
 impl ChainReader {
@@ -60,7 +54,6 @@ impl ChainReader {
         Ok(Self {
             profile: profile.clone(),
             provider,
-            deals: Mutex::new(HashMap::new()),
         })
     }
 
@@ -164,48 +157,6 @@ impl ChainReader {
             }
             Err(_) => Ok(false),
         }
-    }
-
-    /// The deal `deal_id` with its params, from its `DealCreated` event (kept once read: a
-    /// deal never changes).
-    pub async fn deal(&self, deal_id: B256) -> Result<DealOnChain, SmsError> {
-        if let Some(d) = self
-            .deals
-            .lock()
-            .ok()
-            .and_then(|m| m.get(&deal_id).cloned())
-        {
-            return Ok(d);
-        }
-        let filter = Filter::new()
-            .address(self.profile.contracts.hub)
-            .event_signature(IHub::DealCreated::SIGNATURE_HASH)
-            .topic1(deal_id);
-        let logs = decloud_chain::follower::get_logs_chunked(
-            &self.provider,
-            &filter,
-            self.profile.deployment_block,
-            None,
-            decloud_chain::follower::DEFAULT_MAX_RANGE,
-        )
-        .await
-        .map_err(|e| self.failed("reading the deal", e))?;
-        let created = logs
-            .iter()
-            .find_map(|l| IHub::DealCreated::decode_log(&l.inner).ok())
-            .ok_or_else(|| {
-                SmsError::Forbidden(format!(
-                    "no deal {deal_id} on this chain: check the deal id and the SMS's chain"
-                ))
-            })?;
-        let deal = DealOnChain {
-            deal: created.deal.clone(),
-            params: created.params.clone(),
-        };
-        if let Ok(mut m) = self.deals.lock() {
-            m.insert(deal_id, deal.clone());
-        }
-        Ok(deal)
     }
 
     /// The task's state on the hub.

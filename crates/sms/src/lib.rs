@@ -5,12 +5,14 @@
 //!
 //! - [`seal`]: how values travel (HPKE to the SMS or to an enclave) and rest (ChaCha20-Poly1305).
 //! - [`store`]: the SQL tables (SQLite by default, Postgres by URL).
-//! - [`chain`]: what the SMS reads on chain (owners, ERC-1271 wallets, deals, tasks, apps).
+//! - [`chain`]: what the SMS reads on chain (owners, ERC-1271 wallets, tasks, apps).
+//! - [`follow`]: the deals, followed from the hub's `DealCreated` events into the store.
 //! - [`api`]: the HTTP API and its rules; [`client`]: the same API from the client's side.
 
 pub mod api;
 pub mod chain;
 pub mod client;
+pub mod follow;
 pub mod keepers;
 pub mod seal;
 pub mod store;
@@ -115,6 +117,8 @@ pub struct SmsConfig {
 /// A running SMS. Dropping it stops the server.
 pub struct RunningSms {
     service: Service,
+    /// Stops following the chain when the SMS goes.
+    _follower: follow::FollowerTask,
     announcement: String,
 }
 
@@ -168,11 +172,13 @@ pub async fn start(config: SmsConfig) -> Result<RunningSms, SmsError> {
     let store = SecretStore::open(&config.database_url).await?;
     let key = NodeKey::load_or_create(&config.key_path)?;
     let chain = chain::ChainReader::new(&config.profile)?;
+    let (deals, follower) = follow::Deals::spawn(&config.profile, store.clone())?;
     let announcement = tee_announcement(config.tee);
     let state = api::AppState {
         store,
         key: Arc::new(key),
         chain: Arc::new(chain),
+        deals,
         signer: Arc::new(config.signer),
         appraiser: Arc::new(appraiser),
         tee: config.tee,
@@ -193,6 +199,7 @@ pub async fn start(config: SmsConfig) -> Result<RunningSms, SmsError> {
     tracing::info!(url = %service.pinned_url(), tee = %announcement, keeper = config.keeper, "sms listening");
     Ok(RunningSms {
         service,
+        _follower: follower,
         announcement,
     })
 }

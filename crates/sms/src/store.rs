@@ -4,6 +4,9 @@
 //! win.
 
 use alloy::primitives::{Address, B256};
+use alloy::sol_types::SolValue;
+use decloud_chain::contracts::IHub;
+use decloud_chain::follower::Cursor;
 use decloud_protocol::tee::SecretKind;
 use decloud_sql::column::{bigint, parse, rows, uint};
 use serde::{Deserialize, Serialize};
@@ -11,6 +14,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyPool, Row};
 
 use crate::SmsError;
+use crate::chain::DealOnChain;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
@@ -305,6 +309,82 @@ impl SecretStore {
     }
 }
 
+/// The table of the chain follower's cursor.
+const FOLLOW_STATE: &str = "follow_state";
+
+/// A deal the follower read, with the block of its `DealCreated` event.
+#[derive(Clone, Debug)]
+pub struct FollowedDeal {
+    /// Its id.
+    pub deal_id: B256,
+    /// The block of its `DealCreated` event.
+    pub block: u64,
+    /// The deal and its params.
+    pub deal: DealOnChain,
+}
+
+impl SecretStore {
+    /// The chain follower's cursor, `None` before its first range.
+    pub async fn cursor(&self) -> Result<Option<Cursor>, SmsError> {
+        Ok(decloud_sql::state::load(&self.pool, FOLLOW_STATE).await?)
+    }
+
+    /// Stores one range's deals and the cursor after them, in one transaction, so that a
+    /// restart resumes exactly after what was stored.
+    pub async fn add_deals(&self, deals: &[FollowedDeal], cursor: &Cursor) -> Result<(), SmsError> {
+        let mut tx = self.pool.begin().await?;
+        for d in deals {
+            sqlx::query(
+                "INSERT INTO deals (deal_id, block, deal, params) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (deal_id) DO UPDATE SET block = excluded.block, deal = excluded.deal, \
+                 params = excluded.params",
+            )
+            .bind(d.deal_id.to_string())
+            .bind(bigint(d.block, "block")?)
+            .bind(hex::encode(d.deal.deal.abi_encode()))
+            .bind(d.deal.params.clone())
+            .execute(&mut *tx)
+            .await?;
+        }
+        decloud_sql::state::store(&mut *tx, FOLLOW_STATE, cursor).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Undoes a reorg: forgets the deals of blocks `from` and later and stores `cursor`, in one
+    /// transaction; returns how many deals went.
+    pub async fn rewind_deals(&self, from: u64, cursor: &Cursor) -> Result<u64, SmsError> {
+        let mut tx = self.pool.begin().await?;
+        let gone = sqlx::query("DELETE FROM deals WHERE block >= $1")
+            .bind(bigint(from, "block")?)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        decloud_sql::state::store(&mut *tx, FOLLOW_STATE, cursor).await?;
+        tx.commit().await?;
+        Ok(gone)
+    }
+
+    /// The deal `deal_id`, if the follower stored it.
+    pub async fn deal(&self, deal_id: B256) -> Result<Option<DealOnChain>, SmsError> {
+        let query = sqlx::query("SELECT deal, params FROM deals WHERE deal_id = $1")
+            .bind(deal_id.to_string());
+        rows(query, |row: &AnyRow| -> Result<DealOnChain, SmsError> {
+            let text: String = row.try_get("deal")?;
+            let deal = hex::decode(&text)
+                .ok()
+                .and_then(|bytes| IHub::Deal::abi_decode(&bytes).ok())
+                .ok_or_else(|| SmsError::Corrupt(format!("deal {deal_id}")))?;
+            Ok(DealOnChain {
+                deal,
+                params: row.try_get("params")?,
+            })
+        })
+        .optional(&self.pool)
+        .await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use decloud_sql::testing::TestDb;
@@ -394,4 +474,39 @@ mod tests {
         assert_eq!(store.released_to(task).await.unwrap(), Some(e1));
     }
     decloud_sql::test_on_every_backend!(a_task_is_released_to_one_enclave_and_a_nonce_once);
+
+    async fn deals_and_the_cursor_move_together(db: &TestDb) {
+        let store = SecretStore::open(db.url()).await.unwrap();
+        assert!(store.cursor().await.unwrap().is_none());
+        let followed = |n: u8, block: u64| FollowedDeal {
+            deal_id: B256::repeat_byte(n),
+            block,
+            deal: DealOnChain {
+                deal: (&decloud_protocol::typed::Deal {
+                    app: Address::repeat_byte(n),
+                    volume: alloy::primitives::U256::from(3),
+                    ..Default::default()
+                })
+                    .into(),
+                params: format!("{{\"n\":{n}}}"),
+            },
+        };
+        let at_12 = Cursor::start_at(12);
+        store
+            .add_deals(&[followed(1, 10), followed(2, 11)], &at_12)
+            .await
+            .unwrap();
+        assert_eq!(store.cursor().await.unwrap(), Some(at_12));
+        let two = store.deal(B256::repeat_byte(2)).await.unwrap().unwrap();
+        assert_eq!(two.deal.app, Address::repeat_byte(2));
+        assert_eq!(two.deal.volume, alloy::primitives::U256::from(3));
+        assert_eq!(two.params, r#"{"n":2}"#);
+        // A reorg from block 11 takes deal 2 and keeps deal 1.
+        let at_11 = Cursor::start_at(11);
+        assert_eq!(store.rewind_deals(11, &at_11).await.unwrap(), 1);
+        assert!(store.deal(B256::repeat_byte(2)).await.unwrap().is_none());
+        assert!(store.deal(B256::repeat_byte(1)).await.unwrap().is_some());
+        assert_eq!(store.cursor().await.unwrap(), Some(at_11));
+    }
+    decloud_sql::test_on_every_backend!(deals_and_the_cursor_move_together);
 }

@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use alloy::primitives::{Address, B256, Bytes, U256};
 use alloy::signers::local::PrivateKeySigner;
+use decloud_chain::ChainProfile;
 use decloud_chain::client::Client;
 use decloud_chain::orders::{MatchedDeal, match_orders};
 use decloud_protocol::tee::{MAX_SECRET_BYTES, SecretKind};
@@ -34,7 +35,12 @@ fn now() -> u64 {
 struct Fixture {
     devnet: Devnet,
     dir: tempfile::TempDir,
-    sms: decloud_sms::RunningSms,
+    /// The chain as the SMS reads it.
+    profile: ChainProfile,
+    /// What the SMS asked of the chain, when it reads through a proxy.
+    proxy: Option<std::sync::Arc<RecordingProxy>>,
+    /// `None` while stopped.
+    sms: Option<decloud_sms::RunningSms>,
     client: SmsClient,
     tee_app: Address,
     app_checksum: B256,
@@ -43,22 +49,40 @@ struct Fixture {
     salt: std::sync::atomic::AtomicU64,
 }
 
+/// Starts an SMS on the database in `dir`, reading the chain of `profile`.
+async fn start_sms(profile: &ChainProfile, dir: &std::path::Path) -> decloud_sms::RunningSms {
+    decloud_sms::start(SmsConfig {
+        listen: ([127, 0, 0, 1], 0).into(),
+        database_url: format!("sqlite://{}", dir.join("sms.db").display()),
+        profile: profile.clone(),
+        signer: PrivateKeySigner::random(),
+        key_path: dir.join("tls/sms-seal.key"),
+        tee: TeeKind::Sim,
+        keeper: false,
+        transport: decloud_service::transport::Transport::ephemeral(),
+    })
+    .await
+    .unwrap()
+}
+
 impl Fixture {
     async fn start() -> Self {
+        Self::start_with(false).await
+    }
+
+    /// A fixture whose SMS reads the chain through a [`RecordingProxy`] if `proxy`.
+    async fn start_with(proxy: bool) -> Self {
         let devnet = Devnet::start().await.unwrap();
         let dir = tempfile::tempdir().unwrap();
-        let sms = decloud_sms::start(SmsConfig {
-            listen: ([127, 0, 0, 1], 0).into(),
-            database_url: format!("sqlite://{}", dir.path().join("sms.db").display()),
-            profile: devnet.profile().clone(),
-            signer: PrivateKeySigner::random(),
-            key_path: dir.path().join("tls/sms-seal.key"),
-            tee: TeeKind::Sim,
-            keeper: false,
-            transport: decloud_service::transport::Transport::ephemeral(),
-        })
-        .await
-        .unwrap();
+        let mut profile = devnet.profile().clone();
+        let proxy = if proxy {
+            let (url, proxy) = RecordingProxy::start(devnet.rpc_url()).await;
+            profile.rpc_url = url;
+            Some(proxy)
+        } else {
+            None
+        };
+        let sms = start_sms(&profile, dir.path()).await;
         let client = SmsClient::new(&sms.url()).unwrap();
         let app_owner = chain(&devnet, APP_OWNER).await;
         let app_checksum = B256::repeat_byte(0xa5);
@@ -91,7 +115,9 @@ impl Fixture {
         Self {
             devnet,
             dir,
-            sms,
+            profile,
+            proxy,
+            sms: Some(sms),
             client,
             tee_app,
             app_checksum,
@@ -99,6 +125,21 @@ impl Fixture {
             workerpool,
             salt: 0.into(),
         }
+    }
+
+    /// Stops the SMS (until [`Fixture::restart`]).
+    async fn stop(&mut self) {
+        if let Some(sms) = self.sms.take() {
+            sms.stop().await;
+        }
+    }
+
+    /// Starts a new SMS on the same database and points the client at it.
+    async fn restart(&mut self) {
+        self.stop().await;
+        let sms = start_sms(&self.profile, self.dir.path()).await;
+        self.client = SmsClient::new(&sms.url()).unwrap();
+        self.sms = Some(sms);
     }
 
     fn salt(&self) -> B256 {
@@ -706,4 +747,209 @@ async fn release_round_trip_latency() {
         pct(0.99),
         times.last().unwrap()
     );
+}
+
+/// A JSON-RPC proxy in front of the devnet that records what the SMS asks of the chain: how
+/// many `eth_getLogs` and from which block each starts.
+struct RecordingProxy {
+    upstream: String,
+    http: reqwest::Client,
+    /// `fromBlock` of every `eth_getLogs`, in order.
+    log_queries: std::sync::Mutex<Vec<u64>>,
+}
+
+impl RecordingProxy {
+    async fn start(upstream: &str) -> (String, std::sync::Arc<Self>) {
+        let proxy = std::sync::Arc::new(Self {
+            upstream: upstream.to_owned(),
+            http: reqwest::Client::new(),
+            log_queries: std::sync::Mutex::new(Vec::new()),
+        });
+        let app = axum::Router::new()
+            .route("/", axum::routing::post(Self::forward))
+            .with_state(proxy.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        (url, proxy)
+    }
+
+    fn log_queries(&self) -> Vec<u64> {
+        self.log_queries.lock().unwrap().clone()
+    }
+
+    async fn forward(
+        axum::extract::State(proxy): axum::extract::State<std::sync::Arc<Self>>,
+        body: axum::body::Bytes,
+    ) -> axum::response::Response {
+        use axum::response::IntoResponse;
+        let request: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+        // A batch is an array: record each of its calls.
+        let calls = match &request {
+            serde_json::Value::Array(calls) => calls.clone(),
+            call => vec![call.clone()],
+        };
+        for call in calls {
+            if call["method"] == "eth_getLogs" {
+                let from = call["params"][0]["fromBlock"]
+                    .as_str()
+                    .and_then(|h| u64::from_str_radix(h.trim_start_matches("0x"), 16).ok())
+                    .unwrap_or_default();
+                proxy.log_queries.lock().unwrap().push(from);
+            }
+        }
+        let answer = proxy
+            .http
+            .post(&proxy.upstream)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await;
+        match answer {
+            Ok(answer) => (
+                [("content-type", "application/json")],
+                answer.bytes().await.unwrap_or_default(),
+            )
+                .into_response(),
+            Err(_) => axum::http::StatusCode::BAD_GATEWAY.into_response(),
+        }
+    }
+}
+
+/// The SMS's `/health` text.
+async fn health(f: &Fixture) -> String {
+    f.client.health().await.unwrap()
+}
+
+/// Pushes the secrets a release of [`Fixture::deal`]'s deals needs: the requester's token and
+/// result recipient, and the dataset's key.
+async fn push_secrets(f: &Fixture) {
+    let requester = f.devnet.signer(REQUESTER);
+    f.client
+        .push_requester_secret(&requester, "token", TOKEN, now())
+        .await
+        .unwrap();
+    f.client
+        .push_result_recipient(&requester, RECIPIENT, now())
+        .await
+        .unwrap();
+    f.client
+        .push_dataset_key(
+            &f.devnet.signer(DATASET_OWNER),
+            f.dataset,
+            DATASET_KEY,
+            now(),
+        )
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deals_come_from_the_follower_and_a_made_up_one_costs_no_log_query() {
+    let f = Fixture::start_with(true).await;
+    let proxy = f.proxy.clone().unwrap();
+    push_secrets(&f).await;
+    let attester = SimAttester::new(f.devnet.profile().chain_id).unwrap();
+
+    // Created just before the request: the release waits for the follower to read it.
+    let deal = f
+        .deal(f.tee_app, true, true, r#"{"secrets":["token"]}"#, 1, true)
+        .await;
+    let (r, _) = f.request(&deal, 0, &attester, |_| {}).await;
+    let answer = f.client.release(&r).await.unwrap();
+    assert!(!answer.secrets.is_empty(), "{answer:?}");
+    let health = health(&f).await;
+    assert!(health.contains(" 0 behind)"), "{health}");
+
+    // Made-up deal ids: refused with one line each, and not one log query between them (no
+    // block was mined: the follower's passes read only the head).
+    let before = proxy.log_queries().len();
+    assert!(before > 0, "the follower read no logs");
+    for _ in 0..5 {
+        let (mut r, _) = f.request(&deal, 0, &attester, |_| {}).await;
+        r.deal_id = B256::random();
+        f.refused(&r, "no deal").await;
+    }
+    assert_eq!(
+        proxy.log_queries().len(),
+        before,
+        "made-up deal ids made the SMS query logs"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_follower_resumes_from_its_cursor_after_a_restart() {
+    let mut f = Fixture::start_with(true).await;
+    let proxy = f.proxy.clone().unwrap();
+    push_secrets(&f).await;
+    let attester = SimAttester::new(f.devnet.profile().chain_id).unwrap();
+    let first = f.deal(f.tee_app, false, true, "", 1, true).await;
+    let (r, _) = f.request(&first, 0, &attester, |_| {}).await;
+    f.client.release(&r).await.unwrap();
+    let cursor = f.store().await.cursor().await.unwrap().unwrap();
+    assert!(
+        cursor.next_block() > f.profile.deployment_block + 1,
+        "the cursor did not move past the deployment block: {cursor:?}"
+    );
+
+    // Deals created while the SMS is down are served after it restarts...
+    f.stop().await;
+    let second = f.deal(f.tee_app, false, true, "", 1, true).await;
+    let third = f.deal(f.tee_app, true, true, "", 1, true).await;
+    let queries = proxy.log_queries().len();
+    f.restart().await;
+    for deal in [&second, &third] {
+        let (r, _) = f.request(deal, 0, &attester, |_| {}).await;
+        f.client.release(&r).await.unwrap();
+    }
+    // ...read from the stored cursor on, not again from the deployment block.
+    let after = proxy.log_queries()[queries..].to_vec();
+    assert!(!after.is_empty(), "the restarted SMS read no logs");
+    assert!(
+        after.iter().all(|from| *from >= cursor.next_block()),
+        "the restarted SMS read logs from before its cursor {}: {after:?}",
+        cursor.next_block()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reorg_forgets_the_deals_of_the_rewound_blocks() {
+    let f = Fixture::start().await;
+    let attester = SimAttester::new(f.devnet.profile().chain_id).unwrap();
+    let kept = f.deal(f.tee_app, false, true, "", 1, true).await;
+    let snapshot = decloud_testkit::anvil::snapshot(&f.devnet).await.unwrap();
+    let rewound = f.deal(f.tee_app, false, true, "", 1, true).await;
+    let store = f.store().await;
+    let stored = |id: B256, present: bool| {
+        let store = store.clone();
+        move || {
+            let store = store.clone();
+            async move { (store.deal(id).await.unwrap().is_some() == present).then_some(()) }
+        }
+    };
+    let wait = std::time::Duration::from_secs(30);
+    decloud_testkit::fixtures::eventually(
+        wait,
+        "the follower stores the deal",
+        stored(rewound.deal_id, true),
+    )
+    .await
+    .unwrap();
+
+    decloud_testkit::anvil::reorg(&f.devnet, snapshot, 5)
+        .await
+        .unwrap();
+    decloud_testkit::fixtures::eventually(
+        wait,
+        "the reorg removes the deal",
+        stored(rewound.deal_id, false),
+    )
+    .await
+    .unwrap();
+    assert!(
+        store.deal(kept.deal_id).await.unwrap().is_some(),
+        "a deal before the reorg went"
+    );
+    let (r, _) = f.request(&rewound, 0, &attester, |_| {}).await;
+    f.refused(&r, "no deal").await;
 }
