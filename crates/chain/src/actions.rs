@@ -59,13 +59,7 @@ async fn register<E: SolEvent>(
     tx: TransactionRequest,
     id: impl Fn(E) -> Address,
 ) -> Result<Address, ChainError> {
-    let receipt = client.send(what, tx).await?;
-    receipt
-        .inner
-        .logs()
-        .iter()
-        .find_map(|log| E::decode_log(&log.inner).ok().map(|l| id(l.data)))
-        .ok_or_else(|| ChainError::tx(what, "the receipt holds no registration event"))
+    Ok(id(client.send_for_event::<E>(what, tx).await?))
 }
 
 /// Registers an app owned by the client's wallet; returns its id.

@@ -96,22 +96,12 @@ pub async fn commit_snapshot(client: &Client) -> Result<u64, ChainError> {
         .collect();
     listed.sort();
     let what = "committing the attester snapshot";
-    let receipt = client
-        .send(
-            what,
-            client
-                .hub()
-                .commitAttesterSnapshot(listed)
-                .into_transaction_request(),
-        )
-        .await?;
-    receipt
-        .inner
-        .logs()
-        .iter()
-        .find_map(|l| IHub::AttesterSnapshot::decode_log(&l.inner).ok())
-        .map(|e| e.index.saturating_to())
-        .ok_or_else(|| ChainError::tx(what, "the receipt holds no AttesterSnapshot event"))
+    let tx = client
+        .hub()
+        .commitAttesterSnapshot(listed)
+        .into_transaction_request();
+    let event: IHub::AttesterSnapshot = client.send_for_event(what, tx).await?;
+    Ok(event.index.saturating_to())
 }
 
 /// Attester snapshot `index`, rebuilt from its `AttesterSnapshot` event and checked against the
@@ -167,22 +157,12 @@ pub async fn draw(
         .await?
         .saturating_to();
     let snap = snapshot(client, index).await?;
-    let receipt = client
-        .send(
-            what,
-            client
-                .hub()
-                .drawKeepers(dataset, U256::from(epoch), U256::from(index), snap)
-                .into_transaction_request(),
-        )
-        .await?;
-    receipt
-        .inner
-        .logs()
-        .iter()
-        .find_map(|l| IHub::KeepersDrawn::decode_log(&l.inner).ok())
-        .map(|e| e.keepers.clone())
-        .ok_or_else(|| ChainError::tx(what, "the receipt holds no KeepersDrawn event"))
+    let tx = client
+        .hub()
+        .drawKeepers(dataset, U256::from(epoch), U256::from(index), snap)
+        .into_transaction_request();
+    let event: IHub::KeepersDrawn = client.send_for_event(what, tx).await?;
+    Ok(event.keepers)
 }
 
 /// The keepers drawn for `dataset` in `epoch`, in draw order; `None` while nobody drew it.

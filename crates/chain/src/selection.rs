@@ -130,22 +130,12 @@ pub async fn staked_members(
 pub async fn commit_snapshot(client: &Client, workerpool: Address) -> Result<u64, ChainError> {
     let members = staked_members(client, workerpool).await?;
     let what = "committing the pool's registry snapshot";
-    let receipt = client
-        .send(
-            what,
-            client
-                .hub()
-                .commitSnapshot(workerpool, members)
-                .into_transaction_request(),
-        )
-        .await?;
-    receipt
-        .inner
-        .logs()
-        .iter()
-        .find_map(|l| IHub::PoolSnapshot::decode_log(&l.inner).ok())
-        .map(|e| e.index.saturating_to())
-        .ok_or_else(|| ChainError::tx(what, "the receipt holds no PoolSnapshot event"))
+    let tx = client
+        .hub()
+        .commitSnapshot(workerpool, members)
+        .into_transaction_request();
+    let event: IHub::PoolSnapshot = client.send_for_event(what, tx).await?;
+    Ok(event.index.saturating_to())
 }
 
 /// Sets `worker`'s cluster in `workerpool` (the pool owner's wallet).

@@ -10,6 +10,7 @@ use alloy::network::{Ethereum, EthereumWallet, NetworkTransactionBuilder, Transa
 use alloy::primitives::{Address, B256, Bytes};
 use alloy::providers::Provider;
 use alloy::rpc::types::{TransactionReceipt, TransactionRequest};
+use alloy::sol_types::SolEvent;
 use alloy::transports::{RpcError, TransportErrorKind};
 
 use crate::ChainError;
@@ -100,6 +101,25 @@ fn bumped_fees(
 pub(crate) const FEE_TTL: Duration = Duration::from_secs(1);
 
 impl Client {
+    /// Sends `tx` like [`Client::send`] and returns the first `E` event its receipt holds (the id
+    /// or index a transaction announces); a receipt without one is an error naming the event.
+    pub async fn send_for_event<E: SolEvent>(
+        &self,
+        what: &str,
+        tx: TransactionRequest,
+    ) -> Result<E, ChainError> {
+        let receipt = self.send(what, tx).await?;
+        receipt
+            .inner
+            .logs()
+            .iter()
+            .find_map(|l| E::decode_log(&l.inner).ok().map(|e| e.data))
+            .ok_or_else(|| {
+                let name = E::SIGNATURE.split('(').next().unwrap_or(E::SIGNATURE);
+                ChainError::tx(what, format!("the receipt holds no {name} event"))
+            })
+    }
+
     /// Signs and sends `tx` from the wallet and waits for its receipt.
     ///
     /// - Gas: a call this client already estimated (same contract, function and calldata size)
