@@ -15,7 +15,7 @@ use alloy::sol;
 use alloy::sol_types::SolEvent;
 use common::Cli;
 use decloud_oracle::contracts::{Gateway, StakeVoteFeed};
-use decloud_oracle::delivery::{DeliveryWire, Destination, RECEIVE_RESULT};
+use decloud_oracle::delivery::{DeliveryWire, RECEIVE_RESULT};
 use decloud_testkit::Devnet;
 use decloud_testkit::fixtures::{deploy_test_contract, example_app};
 use decloud_testkit::oracle::{TwoChains, relay};
@@ -163,19 +163,11 @@ async fn task_show_follows_a_proxy_task_to_the_gateway_on_chain_b() {
         .open_consumer(OWNER, *feed.address(), pool.workerpool, None)
         .await
         .unwrap();
-    let destination = Destination {
-        chain_id: b.chain_id,
-        gateway: b.gateway,
-        consumer: *feed.address(),
-        method: None,
-        gas: Some(300_000),
-    };
     let deal = pool
         .deal(
-            &DealRequest::new(median)
-                .args("7 8 9")
-                .callback(chains.profile.source.committee)
-                .param("oracle", serde_json::to_value(&destination).unwrap()),
+            &chains
+                .proxy_request(median, *feed.address(), Some(300_000))
+                .args("7 8 9"),
         )
         .await
         .unwrap();

@@ -7,10 +7,9 @@ use std::time::Duration;
 use alloy::primitives::{Address, B256, Bytes, I256, U256, keccak256};
 use alloy::providers::Provider;
 use decloud_oracle::contracts::{Committee, Gateway, MedianFeed, StakeVoteFeed};
-use decloud_oracle::delivery::Destination;
 use decloud_testkit::fixtures::example_app;
 use decloud_testkit::oracle::{TwoChains, relay};
-use decloud_testkit::pool::{DealRequest, Pool, PoolOptions};
+use decloud_testkit::pool::{Pool, PoolOptions};
 
 /// The consumer owner on chain B.
 const OWNER: usize = 1;
@@ -63,20 +62,12 @@ async fn a_median_computed_on_a_reaches_a_feed_on_b_through_the_committee() {
     let mut relayer = chains.relayer(&nodes, RELAYER, 10).unwrap();
 
     // On A: a deal of three tasks calling the committee back, with B's feed as destination.
-    let destination = Destination {
-        chain_id: b.chain_id,
-        gateway: b.gateway,
-        consumer: *feed.address(),
-        method: None,
-        gas: None,
-    };
     let deal = pool
         .deal(
-            &DealRequest::new(app)
+            &chains
+                .proxy_request(app, *feed.address(), None)
                 .args("3100 3090 3120 3105 3095")
-                .volume(3)
-                .callback(chains.profile.source.committee)
-                .param("oracle", serde_json::to_value(&destination).unwrap()),
+                .volume(3),
         )
         .await
         .unwrap();
@@ -146,19 +137,11 @@ async fn a_consumer_that_refuses_is_recorded_and_a_retry_delivers_once_it_is_fix
         .unwrap();
     let nodes = chains.signers().await.unwrap();
     let mut relayer = chains.relayer(&nodes, RELAYER, 10).unwrap();
-    let destination = Destination {
-        chain_id: b.chain_id,
-        gateway: b.gateway,
-        consumer: *feed.address(),
-        method: None,
-        gas: Some(300_000),
-    };
     let deal = pool
         .deal(
-            &DealRequest::new(app)
-                .args("7 8 9")
-                .callback(chains.profile.source.committee)
-                .param("oracle", serde_json::to_value(&destination).unwrap()),
+            &chains
+                .proxy_request(app, *feed.address(), Some(300_000))
+                .args("7 8 9"),
         )
         .await
         .unwrap();

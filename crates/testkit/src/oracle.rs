@@ -11,6 +11,7 @@ use alloy::providers::{DynProvider, Provider, ProviderBuilder};
 use decloud_chain::accounts;
 use decloud_chain::anvil::{Anvil, free_port};
 use decloud_oracle::contracts::{Gateway, WorkPasses};
+use decloud_oracle::delivery::Destination;
 use decloud_oracle::deploy::devnet_member_keys;
 pub use decloud_oracle::devnet::CHAIN_B_ID;
 use decloud_oracle::devnet::DEVNET_MEMBERS;
@@ -21,6 +22,7 @@ use tempfile::TempDir;
 
 use crate::Devnet;
 use crate::fixtures::FixtureError;
+use crate::pool::DealRequest;
 
 /// How many times chain B's start is retried when another process takes its port first.
 const PORT_RETRIES: usize = 5;
@@ -172,6 +174,25 @@ impl TwoChains {
                 .map_err(|e| FixtureError::Failed(e.to_string()))?;
         }
         Ok(())
+    }
+
+    /// A request on A for `app` whose result goes to `consumer` on B: called back by the committee
+    /// and naming B's gateway, with the consumer's gas cap `gas` (the gateway's default if `None`).
+    pub fn proxy_request(&self, app: Address, consumer: Address, gas: Option<u64>) -> DealRequest {
+        let b = self.b();
+        let destination = Destination {
+            chain_id: b.chain_id,
+            gateway: b.gateway,
+            consumer,
+            method: None,
+            gas,
+        };
+        DealRequest::new(app)
+            .callback(self.profile.source.committee)
+            .param(
+                "oracle",
+                serde_json::to_value(&destination).expect("a destination is JSON"),
+            )
     }
 
     /// The gateway's key of `task` (a task of A's hub) delivered to `consumer`'s `receiveResult`.
