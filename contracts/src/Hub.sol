@@ -534,6 +534,7 @@ contract Hub is HubBase {
         taskid = _taskOf(deal, index);
         t = _tasks[taskid];
         if (uint8(t) != STATUS_REVEALING) revert TaskNotRevealing(taskid, uint8(t));
+        if (t & _FLAG_SPOT != 0) revert SpotChecked(taskid);
         _complete(deal, taskid, t, callbackData);
     }
 
@@ -549,78 +550,6 @@ contract Hub is HubBase {
             schedulerReward += _payReplicated(taskid, t, workersReward, deal.workerStake, workers);
         }
         _payOwners(deal, schedulerReward);
-    }
-
-    /// Pays winners in proportion to log2(weight) from the workers' reward plus the losers' stakes;
-    /// returns the rounding remainder (for the scheduler).
-    function _payReplicated(
-        bytes32 taskid,
-        uint256 t,
-        uint256 pool,
-        uint256 stake,
-        address[] calldata workers
-    ) internal returns (uint256 remainder) {
-        if (workers.length != ((t >> 96) & _MASK16)) {
-            revert InvalidContributorList(taskid);
-        }
-        (uint256 logSum, uint256 seized, uint256 reveals) = _settleLosers(taskid, stake, workers);
-        if (reveals == 0) revert NoReveal(taskid);
-        uint256 expected = (t >> 128) & _MASK16;
-        if (reveals < expected && block.timestamp < ((t >> 56) & _MASK40)) {
-            revert RevealsPending(taskid, reveals, expected);
-        }
-        pool += seized;
-        remainder = pool - _payWinners(taskid, pool, logSum, stake, workers);
-    }
-
-    /// Checks the contributor list (strictly increasing, all contributors), seizes the stakes of the
-    /// contributors who did not reveal a consensus result and lowers their score; returns the sum of the
-    /// winners' log2(weight), the seized amount and the number of winners. Losers' records are cleared
-    /// (the task is completed: nothing reads them again, and clearing refunds gas).
-    function _settleLosers(bytes32 taskid, uint256 stake, address[] calldata workers)
-        internal
-        returns (uint256 logSum, uint256 seized, uint256 reveals)
-    {
-        address prev;
-        for (uint256 i; i < workers.length; ++i) {
-            address w = workers[i];
-            if (w <= prev) revert InvalidContributorList(taskid);
-            prev = w;
-            bytes32 ckey = keccak256(abi.encodePacked(taskid, w));
-            uint256 c = _contributions[ckey];
-            if (c == 0) revert InvalidContributorList(taskid);
-            if (uint8(c) == CONTRIBUTION_REVEALED) {
-                logSum += FixedPointMathLib.log2(uint32(c >> 16));
-                ++reveals;
-            } else {
-                seized += stake;
-                _contributions[ckey] = 0;
-                _spendFrozen(w, stake);
-                _penalize(w);
-            }
-        }
-    }
-
-    function _payWinners(
-        bytes32 taskid,
-        uint256 pool,
-        uint256 logSum,
-        uint256 stake,
-        address[] calldata workers
-    ) internal returns (uint256 paid) {
-        for (uint256 i; i < workers.length; ++i) {
-            address w = workers[i];
-            bytes32 ckey = keccak256(abi.encodePacked(taskid, w));
-            uint256 c = _contributions[ckey];
-            if (uint8(c) == CONTRIBUTION_REVEALED) {
-                _contributions[ckey] = 0;
-                uint256 share = pool * FixedPointMathLib.log2(uint32(c >> 16)) / logSum;
-                paid += share;
-                _release(w, stake, share);
-                uint256 a = _accounts[w];
-                if (a >> 224 < type(uint32).max) _accounts[w] = a + (1 << 224);
-            }
-        }
     }
 
     /// @notice Contributes and finalizes a trust <= 1 TEE task in one transaction, sent by the worker.

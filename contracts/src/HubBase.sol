@@ -52,6 +52,10 @@ abstract contract HubBase is EIP712, IHubErrors, IHubEvents {
     /// Tags are OR-ed at match, so k is the largest any order asks; a workerpool offering up to k sets
     /// every bit up to k's (see docs/protocol.md).
     uint256 public constant TAG_ATTESTATIONS_SHIFT = 8;
+    /// @notice Tag bits 16-23 of a random-selection deal: its spot-check probability q = value / 256 (0 = no
+    /// audits). A task of such a deal may get a hidden audit replica and is finalized by
+    /// HubSelection.finalizeAudited, never by `finalize`. Ignored when the deal is not a random one.
+    uint256 public constant TAG_SPOT_SHIFT = 16;
     /// @notice The type hash of `EnclaveAttested`, the key holders' statement counted by the hub.
     bytes32 public constant ENCLAVE_ATTESTED_TYPEHASH = keccak256(
         "EnclaveAttested(bytes32 taskId,address enclave,bytes32 measurement,uint8 tcbStatus,uint64 expiry)"
@@ -79,6 +83,9 @@ abstract contract HubBase is EIP712, IHubErrors, IHubEvents {
     uint256 internal constant _CONSUMED_MASK = (1 << 128) - 1;
     uint256 internal constant _FLAG_REPLICATED = 1 << 8;
     uint256 internal constant _FLAG_REVEALED = 1 << 9;
+    /// A task of a spot-checked deal (set by HubSelection.contributeDrawn): only HubAudit.finalizeAudited
+    /// finalizes it.
+    uint256 internal constant _FLAG_SPOT = 1 << 10;
     uint256 internal constant _GROUP_CONSENSUS = 1 << 8;
     uint256 internal constant _COMMIT_MASK = ~uint256(0) << 48;
     uint256 internal constant _ATTESTER_SLASHED = 1 << 192;
@@ -328,6 +335,11 @@ abstract contract HubBase is EIP712, IHubErrors, IHubEvents {
         _tasks[taskid] = (t & ~uint256(0xff)) | STATUS_COMPLETED;
     }
 
+    /// Whether tasks of a deal of tag `tag` are spot-checked: a random-selection deal with a non-zero q.
+    function _spotChecked(bytes32 tag) internal pure returns (bool) {
+        return tag & TAG_RANDOM != 0 && (uint256(tag) >> TAG_SPOT_SHIFT) & 0xff != 0;
+    }
+
     function _penalize(address worker) internal {
         uint256 a = _accounts[worker];
         uint256 score = a >> 224;
@@ -407,7 +419,8 @@ abstract contract HubBase is EIP712, IHubErrors, IHubEvents {
         uint256 t,
         bytes32 gkey,
         uint256 commit,
-        uint256 w
+        uint256 w,
+        uint256 trust
     ) internal returns (bool consensus) {
         bytes32 ckey = keccak256(abi.encodePacked(taskid, msg.sender));
         if (_contributions[ckey] != 0) revert AlreadyContributed(taskid, msg.sender);
@@ -418,7 +431,7 @@ abstract contract HubBase is EIP712, IHubErrors, IHubEvents {
         _contributions[ckey] = commit | (w << 16) | ((g & 0xff) << 8) | CONTRIBUTION_CONTRIBUTED;
         uint256 sum;
         (g, sum) = _addToGroup(taskid, g, w, t >> 144);
-        consensus = Consensus.reached(g >> 32, (g >> 16) & _MASK16, sum, deal.trust);
+        consensus = Consensus.reached(g >> 32, (g >> 16) & _MASK16, sum, trust);
         if (consensus) g |= _GROUP_CONSENSUS;
         _groups[gkey] = g;
 
@@ -452,7 +465,7 @@ abstract contract HubBase is EIP712, IHubErrors, IHubEvents {
         } else {
             uint256 commit = uint256(keccak256(abi.encodePacked(resultHash, resultSeal))) & _COMMIT_MASK;
             if (_contributeReplicated(
-                    deal, taskid, t, gkey, commit, Consensus.workerWeight(score, deal.trust)
+                    deal, taskid, t, gkey, commit, Consensus.workerWeight(score, deal.trust), deal.trust
                 )) {
                 emit TaskConsensus(taskid, resultHash);
             }
@@ -471,6 +484,78 @@ abstract contract HubBase is EIP712, IHubErrors, IHubEvents {
         sum = sum - oldWeight + newWeight;
         if (newWeight > _MASK112 || sum > _MASK112 || members > _MASK16) revert WeightOverflow(taskid);
         return ((g & 0xff) | (members << 16) | (newWeight << 32), sum);
+    }
+
+    /// Pays winners in proportion to log2(weight) from the workers' reward plus the losers' stakes;
+    /// returns the rounding remainder (for the scheduler).
+    function _payReplicated(
+        bytes32 taskid,
+        uint256 t,
+        uint256 pool,
+        uint256 stake,
+        address[] calldata workers
+    ) internal returns (uint256 remainder) {
+        if (workers.length != ((t >> 96) & _MASK16)) {
+            revert InvalidContributorList(taskid);
+        }
+        (uint256 logSum, uint256 seized, uint256 reveals) = _settleLosers(taskid, stake, workers);
+        if (reveals == 0) revert NoReveal(taskid);
+        uint256 expected = (t >> 128) & _MASK16;
+        if (reveals < expected && block.timestamp < ((t >> 56) & _MASK40)) {
+            revert RevealsPending(taskid, reveals, expected);
+        }
+        pool += seized;
+        remainder = pool - _payWinners(taskid, pool, logSum, stake, workers);
+    }
+
+    /// Checks the contributor list (strictly increasing, all contributors), seizes the stakes of the
+    /// contributors who did not reveal a consensus result and lowers their score; returns the sum of the
+    /// winners' log2(weight), the seized amount and the number of winners. Losers' records are cleared
+    /// (the task is completed: nothing reads them again, and clearing refunds gas).
+    function _settleLosers(bytes32 taskid, uint256 stake, address[] calldata workers)
+        internal
+        returns (uint256 logSum, uint256 seized, uint256 reveals)
+    {
+        address prev;
+        for (uint256 i; i < workers.length; ++i) {
+            address w = workers[i];
+            if (w <= prev) revert InvalidContributorList(taskid);
+            prev = w;
+            bytes32 ckey = keccak256(abi.encodePacked(taskid, w));
+            uint256 c = _contributions[ckey];
+            if (c == 0) revert InvalidContributorList(taskid);
+            if (uint8(c) == CONTRIBUTION_REVEALED) {
+                logSum += FixedPointMathLib.log2(uint32(c >> 16));
+                ++reveals;
+            } else {
+                seized += stake;
+                _contributions[ckey] = 0;
+                _spendFrozen(w, stake);
+                _penalize(w);
+            }
+        }
+    }
+
+    function _payWinners(
+        bytes32 taskid,
+        uint256 pool,
+        uint256 logSum,
+        uint256 stake,
+        address[] calldata workers
+    ) internal returns (uint256 paid) {
+        for (uint256 i; i < workers.length; ++i) {
+            address w = workers[i];
+            bytes32 ckey = keccak256(abi.encodePacked(taskid, w));
+            uint256 c = _contributions[ckey];
+            if (uint8(c) == CONTRIBUTION_REVEALED) {
+                _contributions[ckey] = 0;
+                uint256 share = pool * FixedPointMathLib.log2(uint32(c >> 16)) / logSum;
+                paid += share;
+                _release(w, stake, share);
+                uint256 a = _accounts[w];
+                if (a >> 224 < type(uint32).max) _accounts[w] = a + (1 << 224);
+            }
+        }
     }
 
     /// EIP-1154 callback with a gas cap; its outcome never affects the task. A failure is recorded (so anyone can

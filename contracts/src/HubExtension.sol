@@ -534,6 +534,7 @@ contract HubExtension is HubBase {
         }
         bytes32 dealid = _checkDeal(deal);
         if (deal.trust > 1) revert NotSingleContribution(dealid);
+        if (_spotChecked(deal.tag)) revert SpotChecked(dealid);
         uint256 n = indexes.length;
         if (resultsLocations.length != n) revert LengthMismatch(n, resultsLocations.length);
         if (callbackData.length != (deal.callback == address(0) ? 0 : n)) {

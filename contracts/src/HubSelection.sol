@@ -1,19 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.30;
 
-import {Deal, DrawProof} from "./libs/Types.sol";
+import {Deal, DrawProof, AuditedFinalize} from "./libs/Types.sol";
 import {HubKeepers} from "./HubKeepers.sol";
 import {Draw} from "./libs/Draw.sol";
 import {Consensus} from "./libs/Consensus.sol";
 import {FixedPointMathLib} from "solady/utils/FixedPointMathLib.sol";
 import {HubBase} from "./HubBase.sol";
-
-/// @notice What the hub reads from the beacon contract (contracts/src/beacon/Beacon.sol).
-interface IBeaconRounds {
-    function randomness(uint64 round) external view returns (bytes32);
-    function roundAt(uint256 t) external view returns (uint64);
-    function roundTime(uint64 round) external view returns (uint256);
-}
+import {HubSpot, IBeaconRounds} from "./HubSpot.sol";
+import {HubAudit} from "./HubAudit.sol";
 
 /// @title HubSelection
 /// @notice Random worker selection: for a deal whose tag has TAG_RANDOM, nobody picks the workers.
@@ -28,9 +23,13 @@ interface IBeaconRounds {
 /// - A worker drawn among the first positionsPerWave(trust) chosen positions of a wave that passed without
 ///   consensus, and that did not contribute, loses the deal's worker stake from its pool stake (slashAbsent);
 ///   the next wave draws its replacement.
+/// - Spot checks: a task of a deal whose tag carries q (TAG_SPOT_SHIFT) is audited with probability q / 256,
+///   decided by the beacon round due SELECTION_ROUND_DELAY after the task's consensus (hidden until the
+///   contributions are in); the auditors are drawn from that round, skipping the task's contributors and
+///   their clusters; finalizeAudited settles the task against the audit (a contradiction fails the task).
 /// Deployed on its own (the hub's initcode has no room for it) and reached by delegatecall from HubExtension's
 /// fallback once the admin has set it; it shares HubBase's storage. See docs/randomness.md.
-contract HubSelection is HubBase {
+contract HubSelection is HubSpot {
     /// @notice Rounds between the one current at a wave's opening and the wave's round: the round is
     /// published at least one period after the wave opens, whatever the skew between the two clocks.
     uint64 public constant SELECTION_ROUND_DELAY = 2;
@@ -44,6 +43,9 @@ contract HubSelection is HubBase {
     /// @notice The facet serving the attester registry and the keepers (HubKeepers), deployed by this
     /// constructor and reached through this facet's fallback: it has its own room.
     address public immutable keepers;
+    /// @notice The facet settling spot-checked tasks (HubAudit: finalizeAudited, releaseAudit), deployed by
+    /// this constructor and reached through this facet's fallback for those two selectors.
+    address public immutable audits;
 
     constructor(
         address token_,
@@ -56,11 +58,20 @@ contract HubSelection is HubBase {
         beacon = beacon_;
         keepers =
             address(new HubKeepers(token_, appRegistry_, datasetRegistry_, workerpoolRegistry_, beacon_));
+        audits = address(new HubAudit(token_, appRegistry_, datasetRegistry_, workerpoolRegistry_, beacon_));
     }
 
-    /// @notice Every function not defined here is served by the keepers' facet (HubKeepers, same storage).
+    function _beacon() internal view override returns (address) {
+        return beacon;
+    }
+
+    /// @notice finalizeAudited and releaseAudit are served by the audits' facet (HubAudit), every other function
+    /// not defined here by the keepers' facet (HubKeepers); both share this storage.
     fallback() external {
-        address target = keepers;
+        address target = msg.sig == HubAudit.finalizeAudited.selector
+            || msg.sig == HubAudit.releaseAudit.selector
+            ? audits
+            : keepers;
         assembly ("memory-safe") {
             calldatacopy(0, 0, calldatasize())
             let ok := delegatecall(gas(), target, 0, calldatasize(), 0, 0)
@@ -214,6 +225,7 @@ contract HubSelection is HubBase {
         if (block.timestamp < opensAt) revert WaveNotOpen(taskid, proof.wave, opensAt);
         if (block.timestamp >= closesAt) revert PositionExpired(taskid, proof.wave, closesAt);
         emit DrawnContribution(taskid, msg.sender, proof.wave, proof.position);
+        if (_spotChecked(deal.tag)) t |= _FLAG_SPOT;
         _record(deal, taskid, t, resultHash, resultSeal);
     }
 
@@ -338,6 +350,152 @@ contract HubSelection is HubBase {
         }
         if (uint256(keccak256(abi.encode(proof.snapshot))) & ~_MASK40 != s & ~_MASK40) {
             revert SnapshotMismatch(dealid, k);
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // Spot checks (the settlement is HubAudit's: finalizeAudited, releaseAudit)
+    // ---------------------------------------------------------------------------------------------
+
+    /// @notice The audit window closes AUDIT_RATIO refs after the task's consensus.
+    function AUDIT_RATIO() external pure returns (uint256) {
+        return _AUDIT_RATIO;
+    }
+
+    /// @notice The trust an audit must reach from the task's (see HubSpot._auditTrust).
+    function auditTrust(uint256 trust) external pure returns (uint256) {
+        return _auditTrust(trust);
+    }
+
+    /// @notice The audit of task `index` of `deal`: its id (the key of its contributions, groups and reveals:
+    /// `hub.reveal(auditid, digest)`), its beacon round, `state` (0: unknown yet, the task has no consensus or
+    /// the round is not on chain, or the deal is not spot-checked; 1: not audited; 2: audited) and when its
+    /// window closes.
+    function audit(Deal calldata deal, uint256 index)
+        external
+        view
+        returns (bytes32 auditid, uint64 round, uint8 state, uint256 closesAt)
+    {
+        bytes32 dealid = _checkDeal(deal);
+        if (index >= deal.volume) revert TaskIndexOutOfRange(index, deal.volume);
+        bytes32 taskid = keccak256(abi.encodePacked(dealid, index));
+        auditid = _auditId(taskid);
+        uint256 t = _tasks[taskid];
+        if (!_spotChecked(deal.tag) || uint8(t) != STATUS_REVEALING) return (auditid, 0, 0, 0);
+        bytes32 r;
+        (round, r, closesAt) = _auditRound(deal, t);
+        if (r != 0) state = _audited(r, dealid, index, deal.tag) ? 2 : 1;
+    }
+
+    /// @notice An auditor drawn for task `index` contributes to its audit, with the proof of its audit position
+    /// (`proof.wave` is ignored): resultHash = keccak256(auditid, digest), resultSeal = keccak256(worker,
+    /// auditid, digest), then `reveal(auditid, digest)` once the audit reached consensus. Refused unless the task
+    /// reached consensus, the audit round is on chain and audits the task, the window is open and the caller
+    /// holds a position among the first positionsPerWave(auditTrust) not skipped and not excluded (a task
+    /// contributor, or in a contributor's cluster).
+    function contributeAudit(
+        Deal calldata deal,
+        uint256 index,
+        bytes32 resultHash,
+        bytes32 resultSeal,
+        DrawProof calldata proof
+    ) external notEntered {
+        (bytes32 dealid, bytes32 taskid, uint256 t) = _spotTask(deal, index);
+        (bytes32 r, uint256 closesAt) = _auditRandomness(deal, dealid, index, taskid, t);
+        if (block.timestamp >= closesAt) revert AuditClosed(taskid, closesAt);
+        address drawn = _auditor(deal, dealid, index, taskid, t, r, proof);
+        if (drawn != msg.sender) revert NotAuditor(taskid, proof.position, drawn);
+        emit AuditContribution(taskid, msg.sender, proof.position);
+        _recordAudit(deal, _auditId(taskid), resultHash, resultSeal);
+    }
+
+    /// @notice After the audit window of task `index` closed without the audit's consensus (and before the task
+    /// is finalized), anyone slashes an auditor drawn among the first positionsPerWave(auditTrust) positions that
+    /// did not contribute, as slashAbsent does a drawn worker.
+    function slashAbsentAuditor(Deal calldata deal, uint256 index, DrawProof calldata proof)
+        external
+        nonReentrant
+    {
+        (bytes32 dealid, bytes32 taskid, uint256 t) = _spotTask(deal, index);
+        (bytes32 r, uint256 closesAt) = _auditRandomness(deal, dealid, index, taskid, t);
+        address drawn = _auditor(deal, dealid, index, taskid, t, r, proof);
+        bytes32 auditid = _auditId(taskid);
+        if (
+            block.timestamp < closesAt || uint8(_tasks[auditid]) == STATUS_REVEALING
+                || _contributions[keccak256(abi.encodePacked(auditid, drawn))] != 0
+        ) revert NotSlashable(taskid, drawn);
+        emit AbsentAuditorSlashed(taskid, drawn, proof.position, _slash(deal, auditid, drawn));
+    }
+
+    /// The auditor at `proof.position`: Draw.draw(r, auditid, index, ..) over the deal's snapshot, a position
+    /// counting when Draw chose it and its worker is not excluded, among the first positionsPerWave(auditTrust).
+    function _auditor(
+        Deal calldata deal,
+        bytes32 dealid,
+        uint256 index,
+        bytes32 taskid,
+        uint256 t,
+        bytes32 r,
+        DrawProof calldata proof
+    ) internal view returns (address) {
+        _checkSnapshot(deal.workerpool, dealid, proof);
+        uint256 j = proof.position;
+        if (j >= MAX_DRAW_POSITIONS) revert PositionOutOfRange(taskid, j, MAX_DRAW_POSITIONS);
+        Draw.Worker[] memory snap = proof.snapshot;
+        (uint256[] memory idx, bool[] memory chosen) = Draw.draw(r, _auditId(taskid), index, j + 1, snap);
+        uint256 before;
+        for (uint256 k; k <= j; ++k) {
+            if (!chosen[k]) {
+                if (k == j) revert AuditPositionSkipped(taskid, j);
+            } else if (_excluded(taskid, t, snap, idx[k])) {
+                if (k == j) revert AuditorExcluded(taskid, j, snap[idx[k]].worker);
+            } else if (k < j) {
+                ++before;
+            }
+        }
+        uint256 limit = positionsPerWave(_auditTrust(deal.trust));
+        if (before >= limit) revert PositionOutOfRange(taskid, j, limit);
+        return snap[idx[j]].worker;
+    }
+
+    /// Whether snapshot worker `k` may not audit task `taskid` (word `t`): it contributed to the task, or shares
+    /// a non-zero cluster with a worker that did.
+    function _excluded(bytes32 taskid, uint256 t, Draw.Worker[] memory snap, uint256 k)
+        internal
+        view
+        returns (bool)
+    {
+        if (_contributed(taskid, t, snap[k].worker)) return true;
+        uint64 c = snap[k].cluster;
+        if (c == 0) return false;
+        for (uint256 m; m < snap.length; ++m) {
+            if (m != k && snap[m].cluster == c && _contributed(taskid, t, snap[m].worker)) return true;
+        }
+        return false;
+    }
+
+    function _contributed(bytes32 taskid, uint256 t, address w) internal view returns (bool) {
+        if (t & _FLAG_REPLICATED == 0) return address(uint160(t >> 96)) == w;
+        return _contributions[keccak256(abi.encodePacked(taskid, w))] != 0;
+    }
+
+    /// Records the caller's audit contribution as a replicated one (even at trust <= 1) under `auditid`, with the
+    /// audit's trust.
+    function _recordAudit(Deal calldata deal, bytes32 auditid, bytes32 resultHash, bytes32 resultSeal)
+        internal
+    {
+        uint256 a = _tasks[auditid];
+        if (a == 0) a = STATUS_ACTIVE | _FLAG_REPLICATED | (block.timestamp << 16);
+        else if (uint8(a) != STATUS_ACTIVE) revert TaskNotActive(auditid, uint8(a));
+        uint256 trust = _auditTrust(deal.trust);
+        uint256 w = Consensus.workerWeight(_accounts[msg.sender] >> 224, trust);
+        _lock(msg.sender, deal.workerStake);
+        emit TaskContribute(auditid, msg.sender, resultHash);
+        uint256 commit = uint256(keccak256(abi.encodePacked(resultHash, resultSeal))) & _COMMIT_MASK;
+        if (_contributeReplicated(
+                deal, auditid, a, keccak256(abi.encodePacked(auditid, resultHash)), commit, w, trust
+            )) {
+            emit TaskConsensus(auditid, resultHash);
         }
     }
 }

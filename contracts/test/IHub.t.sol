@@ -33,11 +33,12 @@ contract IHubTest is Test {
         string[] memory ext = _functions("HubExtension");
         string[] memory sel = _functions("HubSelection");
         string[] memory kp = _functions("HubKeepers");
+        string[] memory au = _functions("HubAudit");
         require(ihub.length > 0, "no functions read from the IHub artifact");
         for (uint256 i; i < ihub.length; ++i) {
             require(
                 _contains(hub, ihub[i]) || _contains(ext, ihub[i]) || _contains(sel, ihub[i])
-                    || _contains(kp, ihub[i]),
+                    || _contains(kp, ihub[i]) || _contains(au, ihub[i]),
                 string.concat("IHub declares a function the hub doesn't serve: ", ihub[i])
             );
         }
@@ -52,6 +53,9 @@ contract IHubTest is Test {
         }
         for (uint256 i; i < kp.length; ++i) {
             require(_contains(ihub, kp[i]), string.concat("IHub lacks HubKeepers' ", kp[i]));
+        }
+        for (uint256 i; i < au.length; ++i) {
+            require(_contains(ihub, au[i]), string.concat("IHub lacks HubAudit's ", au[i]));
         }
     }
 }

@@ -10,7 +10,8 @@ import {
     TaskView,
     FastResult,
     EnclaveAttestation,
-    DrawProof
+    DrawProof,
+    AuditedFinalize
 } from "../libs/Types.sol";
 import {Draw} from "../libs/Draw.sol";
 
@@ -131,6 +132,15 @@ interface IHubErrors {
     error PositionSkipped(bytes32 taskid, uint256 wave, uint256 position);
     error NotSlashable(bytes32 taskid, address worker);
     error AlreadySlashed(bytes32 taskid, address worker);
+    // spot checks (HubSelection)
+    error SpotChecked(bytes32 id);
+    error NotSpotChecked(bytes32 dealid);
+    error NotAudited(bytes32 taskid);
+    error AuditClosed(bytes32 taskid, uint256 closedAt);
+    error AuditPending(bytes32 taskid, uint256 closesAt);
+    error NotAuditor(bytes32 taskid, uint256 position, address drawn);
+    error AuditorExcluded(bytes32 taskid, uint256 position, address worker);
+    error AuditPositionSkipped(bytes32 taskid, uint256 position);
     // keepers drawn per epoch (HubSelection)
     error AttesterIndexesExhausted();
     error InvalidEpochLength(uint256 length);
@@ -215,6 +225,11 @@ interface IHubEvents {
     event DrawnContribution(bytes32 indexed taskid, address indexed worker, uint256 wave, uint256 position);
     event DrawnWorkerSlashed(
         bytes32 indexed taskid, address indexed worker, uint256 wave, uint256 position, uint256 amount
+    );
+    event AuditContribution(bytes32 indexed taskid, address indexed worker, uint256 position);
+    event TaskAudited(bytes32 indexed taskid, uint8 outcome);
+    event AbsentAuditorSlashed(
+        bytes32 indexed taskid, address indexed worker, uint256 position, uint256 amount
     );
 }
 
@@ -394,6 +409,7 @@ interface IHub is IHubErrors, IHubEvents {
     function MAX_KEEPERS() external view returns (uint256);
     function KEEPER_ROUND_DELAY() external view returns (uint64);
     function keepers() external view returns (address);
+    function audits() external view returns (address);
     function MAX_KEEPER_POSITIONS() external view returns (uint256);
     function setKeeperEpochLength(uint256 length) external;
     function keeperEpochLength() external view returns (uint256);
@@ -434,4 +450,22 @@ interface IHub is IHubErrors, IHubEvents {
         DrawProof calldata proof
     ) external;
     function slashAbsent(Deal calldata deal, uint256 index, DrawProof calldata proof) external;
+    // spot checks (HubSelection)
+    function TAG_SPOT_SHIFT() external view returns (uint256);
+    function AUDIT_RATIO() external view returns (uint256);
+    function auditTrust(uint256 trust) external pure returns (uint256);
+    function audit(Deal calldata deal, uint256 index)
+        external
+        view
+        returns (bytes32 auditid, uint64 round, uint8 state, uint256 closesAt);
+    function contributeAudit(
+        Deal calldata deal,
+        uint256 index,
+        bytes32 resultHash,
+        bytes32 resultSeal,
+        DrawProof calldata proof
+    ) external;
+    function slashAbsentAuditor(Deal calldata deal, uint256 index, DrawProof calldata proof) external;
+    function finalizeAudited(Deal calldata deal, uint256 index, AuditedFinalize calldata f) external;
+    function releaseAudit(Deal calldata deal, uint256 index, address[] calldata auditors) external;
 }

@@ -145,3 +145,15 @@ struct DrawProof {
     uint256 position;
     Draw.Worker[] snapshot;
 }
+
+/// @notice What HubSelection.finalizeAudited takes to settle a spot-checked task: `resultsLocation` and
+/// `callbackData` as for `finalize`; `workers`, the task's contributors, and `auditors`, its audit's, each
+/// complete and in strictly increasing address order (empty when not replicated / not audited); `digest`,
+/// the task's consensus digest (checked against the consensus group), compared with the audit's consensus.
+struct AuditedFinalize {
+    bytes resultsLocation;
+    bytes callbackData;
+    address[] workers;
+    address[] auditors;
+    bytes32 digest;
+}
