@@ -9,6 +9,7 @@ import {FixedPointMathLib} from "solady/utils/FixedPointMathLib.sol";
 import {HubBase} from "./HubBase.sol";
 import {HubSpot, IBeaconRounds} from "./HubSpot.sol";
 import {HubAudit} from "./HubAudit.sol";
+import {Audit} from "./libs/Audit.sol";
 
 /// @title HubSelection
 /// @notice Random worker selection: for a deal whose tag has TAG_RANDOM, nobody picks the workers.
@@ -428,7 +429,7 @@ contract HubSelection is HubSpot {
     }
 
     /// The auditor at `proof.position`: Draw.draw(r, auditid, index, ..) over the deal's snapshot, a position
-    /// counting when Draw chose it and its worker is not excluded, among the first positionsPerWave(auditTrust).
+    /// counting when Audit.verdicts says so, among the first positionsPerWave(auditTrust).
     function _auditor(
         Deal calldata deal,
         bytes32 dealid,
@@ -442,36 +443,52 @@ contract HubSelection is HubSpot {
         uint256 j = proof.position;
         if (j >= MAX_DRAW_POSITIONS) revert PositionOutOfRange(taskid, j, MAX_DRAW_POSITIONS);
         Draw.Worker[] memory snap = proof.snapshot;
-        (uint256[] memory idx, bool[] memory chosen) = Draw.draw(r, _auditId(taskid), index, j + 1, snap);
-        uint256 before;
-        for (uint256 k; k <= j; ++k) {
-            if (!chosen[k]) {
-                if (k == j) revert AuditPositionSkipped(taskid, j);
-            } else if (_excluded(taskid, t, snap, idx[k])) {
-                if (k == j) revert AuditorExcluded(taskid, j, snap[idx[k]].worker);
-            } else if (k < j) {
-                ++before;
-            }
-        }
+        (uint256 w, uint256 before) = _auditVerdict(taskid, t, r, index, j, snap);
         uint256 limit = positionsPerWave(_auditTrust(deal.trust));
         if (before >= limit) revert PositionOutOfRange(taskid, j, limit);
-        return snap[idx[j]].worker;
+        return snap[w].worker;
     }
 
-    /// Whether snapshot worker `k` may not audit task `taskid` (word `t`): it contributed to the task, or shares
-    /// a non-zero cluster with a worker that did.
-    function _excluded(bytes32 taskid, uint256 t, Draw.Worker[] memory snap, uint256 k)
-        internal
-        view
-        returns (bool)
-    {
-        if (_contributed(taskid, t, snap[k].worker)) return true;
-        uint64 c = snap[k].cluster;
-        if (c == 0) return false;
-        for (uint256 m; m < snap.length; ++m) {
-            if (m != k && snap[m].cluster == c && _contributed(taskid, t, snap[m].worker)) return true;
+    /// Audit position `j` of task `index`: its worker's snapshot index, which must count (AuditPositionSkipped,
+    /// AuditorExcluded otherwise), and how many positions before it count.
+    function _auditVerdict(
+        bytes32 taskid,
+        uint256 t,
+        bytes32 r,
+        uint256 index,
+        uint256 j,
+        Draw.Worker[] memory snap
+    ) internal view returns (uint256 w, uint256 before) {
+        (uint256[] memory idx, bool[] memory chosen) = Draw.draw(r, Audit.id(taskid), index, j + 1, snap);
+        uint8[] memory v = Audit.verdicts(idx, chosen, snap, _contributedFlags(taskid, t, snap, idx, chosen));
+        w = idx[j];
+        if (v[j] == Audit.SKIPPED) revert AuditPositionSkipped(taskid, j);
+        if (v[j] == Audit.EXCLUDED) revert AuditorExcluded(taskid, j, snap[w].worker);
+        for (uint256 k; k < j; ++k) {
+            if (v[k] == Audit.COUNTS) ++before;
         }
-        return false;
+    }
+
+    /// Which snapshot workers contributed to task `taskid` (word `t`), read from storage only for those
+    /// Audit.verdicts reads: the chosen positions' workers and, when in a cluster, their cluster's members.
+    function _contributedFlags(
+        bytes32 taskid,
+        uint256 t,
+        Draw.Worker[] memory snap,
+        uint256[] memory idx,
+        bool[] memory chosen
+    ) internal view returns (bool[] memory contributed) {
+        contributed = new bool[](snap.length);
+        for (uint256 k; k < idx.length; ++k) {
+            if (!chosen[k]) continue;
+            uint256 w = idx[k];
+            contributed[w] = _contributed(taskid, t, snap[w].worker);
+            uint64 c = snap[w].cluster;
+            if (c == 0) continue;
+            for (uint256 m; m < snap.length; ++m) {
+                if (m != w && snap[m].cluster == c) contributed[m] = _contributed(taskid, t, snap[m].worker);
+            }
+        }
     }
 
     function _contributed(bytes32 taskid, uint256 t, address w) internal view returns (bool) {

@@ -3,6 +3,7 @@ pragma solidity ^0.8.30;
 
 import {Deal} from "./libs/Types.sol";
 import {HubBase} from "./HubBase.sol";
+import {Audit} from "./libs/Audit.sol";
 
 /// @notice What the hub reads from the beacon contract (contracts/src/beacon/Beacon.sol).
 interface IBeaconRounds {
@@ -54,7 +55,7 @@ abstract contract HubSpot is HubBase {
 
     /// keccak256(taskid ‖ "audit"): the audit's key wherever a task's id keys its records.
     function _auditId(bytes32 taskid) internal pure returns (bytes32) {
-        return keccak256(abi.encodePacked(taskid, "audit"));
+        return Audit.id(taskid);
     }
 
     /// The audit round of revealing task word `t` (the round due _AUDIT_ROUND_DELAY after the task's consensus,
@@ -85,7 +86,6 @@ abstract contract HubSpot is HubBase {
     /// Whether randomness `r` audits task `index`: the top byte of keccak256(r ‖ dealid ‖ index ‖ "audit") is
     /// below q's (probability q / 256).
     function _audited(bytes32 r, bytes32 dealid, uint256 index, bytes32 tag) internal pure returns (bool) {
-        return uint256(keccak256(abi.encodePacked(r, dealid, index, "audit"))) >> 248
-            < (uint256(tag) >> TAG_SPOT_SHIFT) & 0xff;
+        return Audit.audited(r, dealid, index, (uint256(tag) >> TAG_SPOT_SHIFT) & 0xff);
     }
 }

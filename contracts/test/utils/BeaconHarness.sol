@@ -3,6 +3,7 @@ pragma solidity ^0.8.30;
 
 import {Bn254Bls} from "../../src/beacon/Bn254Bls.sol";
 import {Draw} from "../../src/libs/Draw.sol";
+import {Audit} from "../../src/libs/Audit.sol";
 
 /// Exposes the beacon's hash-to-curve and verification and the draw to the Rust tests
 /// (crates/testkit/tests/beacon_on_chain.rs), which compare them with decloud-beacon and decloud_protocol::draw.
@@ -50,5 +51,25 @@ contract BeaconHarness {
         Draw.Worker[] calldata snapshot
     ) external pure returns (uint256[] memory workers, bool[] memory chosen) {
         return Draw.draw(randomness, deal, task, positions, snapshot);
+    }
+
+    /// Whether `r` audits task `index` of `dealId` at spot-check byte `q` (Audit.audited).
+    function audited(bytes32 r, bytes32 dealId, uint256 index, uint256 q) external pure returns (bool) {
+        return Audit.audited(r, dealId, index, q);
+    }
+
+    /// The audit's first `positions` positions of task `taskId` (index `index`): the drawn snapshot index and
+    /// the verdict of each (Audit.verdicts), `contributed` flagging the task's contributors in the snapshot.
+    function auditDraw(
+        bytes32 r,
+        bytes32 taskId,
+        uint256 index,
+        uint256 positions,
+        Draw.Worker[] calldata snapshot,
+        bool[] calldata contributed
+    ) external pure returns (uint256[] memory workers, uint8[] memory verdicts) {
+        bool[] memory chosen;
+        (workers, chosen) = Draw.draw(r, Audit.id(taskId), index, positions, snapshot);
+        verdicts = Audit.verdicts(workers, chosen, snapshot, contributed);
     }
 }
