@@ -416,4 +416,54 @@ contract SpotCheckTest is Fixture {
         (,, uint8 state,) = sel.audit(d, 0);
         assertEq(state, 0, "no audit");
     }
+
+    // ---- gas -------------------------------------------------------------------------------------
+
+    event log_named_uint(string key, uint256 val);
+
+    /// Execution gas (no 21k, no calldata) of finalizing a trust-3 random task, each case in its own test so
+    /// that the same slots are warm in each (those the task's earlier transactions touched):
+    /// `forge test --match-test test_gas_of_spot_checks -vv`.
+    function test_gas_of_spot_checks_none() public {
+        Deal memory d = _spotDeal(0);
+        address[] memory c = _contributeTask(d, TRUTH);
+        _revealAll(_taskId(d, 0), c, TRUTH);
+        uint256 g = gasleft();
+        _finalize(d, 0, c);
+        emit log_named_uint("finalize, no spot checks", g - gasleft());
+    }
+
+    function test_gas_of_spot_checks_not_audited() public {
+        Deal memory d = _spotDeal(255);
+        address[] memory c = _contributeTask(d, TRUTH);
+        _revealAll(_taskId(d, 0), c, TRUTH);
+        beacon.put(_auditRound(d), _pickRandomness(d, 255, false));
+        uint256 g = gasleft();
+        _finalizeAudited(c, new address[](0), TRUTH);
+        emit log_named_uint("finalizeAudited, not audited", g - gasleft());
+    }
+
+    function test_gas_of_spot_checks_audited() public {
+        Deal memory d = _spotDeal(255);
+        address[] memory c = _contributeTask(d, TRUTH);
+        _revealAll(_taskId(d, 0), c, TRUTH);
+        bytes32 r = _pickRandomness(d, 255, true);
+        beacon.put(_auditRound(d), r);
+        (uint256[] memory pos, address[] memory who) = _auditors(d, r, c, 2);
+        for (uint256 k; k < 2; ++k) {
+            uint256 g0 = gasleft();
+            _contributeAudit(d, who[k], pos[k], TRUTH);
+            emit log_named_uint("contributeAudit", g0 - gasleft());
+        }
+        _sort(who);
+        for (uint256 k; k < 2; ++k) {
+            uint256 g1 = gasleft();
+            vm.prank(who[k]);
+            hub.reveal(_auditId(d), TRUTH);
+            emit log_named_uint("reveal (audit)", g1 - gasleft());
+        }
+        uint256 g = gasleft();
+        _finalizeAudited(c, who, TRUTH);
+        emit log_named_uint("finalizeAudited, audited and agreeing", g - gasleft());
+    }
 }

@@ -25,6 +25,7 @@ pub mod order;
 pub mod policy;
 pub mod pool;
 pub mod result;
+pub mod spot;
 pub mod status;
 pub mod tag;
 pub mod tee;

@@ -1,12 +1,14 @@
 //! The beacon's Rust side against its Solidity side on a real chain: hash-to-curve of random
 //! rounds, group signatures of random test groups (and the hinted hash-to-curve) verified by
-//! `Bn254Bls`, and the random draw of `decloud_protocol::draw` against `Draw.sol`, on random
+//! `Bn254Bls`, the random draw of `decloud_protocol::draw` against `Draw.sol` and the spot
+//! checks of `decloud_protocol::spot` against `Audit.sol`, on random
 //! inputs. The libraries are exposed by `contracts/test/utils/BeaconHarness.sol`, which forge
 //! compiles into `contracts/out` (CI runs `forge test` before these tests).
 
 use alloy::primitives::{Address, B256, U256};
 use decloud_beacon::{ThresholdGroup, h2c};
 use decloud_protocol::draw::{SnapshotWorker, draw};
+use decloud_protocol::spot::{Verdict, audit_draw, audited};
 use decloud_testkit::Devnet;
 use decloud_testkit::fixtures::deploy_test_contract;
 use proptest::prelude::*;
@@ -22,6 +24,9 @@ alloy::sol! {
         function verifyRound(uint64 round, uint256[2] sig, uint256[4] pubkey) external view returns (bool);
         function draw(bytes32 randomness, bytes32 deal, uint256 task, uint256 positions, Worker[] snapshot)
             external pure returns (uint256[] memory workers, bool[] memory chosen);
+        function audited(bytes32 r, bytes32 dealId, uint256 index, uint256 q) external pure returns (bool);
+        function auditDraw(bytes32 r, bytes32 taskId, uint256 index, uint256 positions, Worker[] snapshot,
+            bool[] contributed) external pure returns (uint256[] memory workers, uint8[] memory verdicts);
     }
 }
 
@@ -154,6 +159,96 @@ fn rust_and_solidity_draw_the_same_workers() {
                 for (p, (w, c)) in want.iter().zip(got.workers.iter().zip(&got.chosen)) {
                     prop_assert_eq!(U256::from(p.worker), *w, "position {}", p.index);
                     prop_assert_eq!(p.chosen, *c, "position {}", p.index);
+                }
+                Ok(())
+            },
+        )
+        .unwrap();
+}
+
+#[test]
+fn rust_and_solidity_agree_on_audits_and_auditors() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let devnet = rt.block_on(Devnet::start()).unwrap();
+    let provider = devnet.provider(0);
+    let address = rt
+        .block_on(deploy_test_contract(&provider, "BeaconHarness"))
+        .unwrap();
+    let harness = BeaconHarness::new(address, provider);
+    // (stake, cluster, contributed) per worker
+    let snapshot = proptest::collection::vec((0u64..1000, 0u64..4, any::<bool>()), 1..16);
+    runner(48)
+        .run(
+            &(
+                snapshot,
+                any::<[u8; 32]>(),
+                any::<[u8; 32]>(),
+                any::<u64>(),
+                0u64..12,
+                any::<u8>(),
+            ),
+            |(workers, r, task, index, positions, q)| {
+                prop_assume!(workers.iter().any(|(stake, _, _)| *stake > 0));
+                let (r, task) = (B256::from(r), B256::from(task));
+                let snapshot: Vec<SnapshotWorker> = workers
+                    .iter()
+                    .enumerate()
+                    .map(|(k, (stake, cluster, _))| SnapshotWorker {
+                        worker: Address::with_last_byte(k as u8 + 1),
+                        stake: U256::from(*stake),
+                        cluster: *cluster,
+                    })
+                    .collect();
+                let contributed: Vec<bool> = workers.iter().map(|w| w.2).collect();
+                let contributors: Vec<Address> = snapshot
+                    .iter()
+                    .zip(&contributed)
+                    .filter(|(_, c)| **c)
+                    .map(|(w, _)| w.worker)
+                    .collect();
+                // the task id doubles as a deal id for the audited test: any 32 bytes do
+                let got_audited = rt
+                    .block_on(
+                        harness
+                            .audited(r, task, U256::from(index), U256::from(q))
+                            .call()
+                            .into_future(),
+                    )
+                    .unwrap();
+                prop_assert_eq!(got_audited, audited(r, task, index, q));
+                let want =
+                    audit_draw(r, task, index, positions, &snapshot, &contributors).unwrap();
+                let got = rt
+                    .block_on(
+                        harness
+                            .auditDraw(
+                                r,
+                                task,
+                                U256::from(index),
+                                U256::from(positions),
+                                snapshot
+                                    .iter()
+                                    .map(|w| BeaconHarness::Worker {
+                                        worker: w.worker,
+                                        stake: w.stake,
+                                        cluster: w.cluster,
+                                    })
+                                    .collect(),
+                                contributed.clone(),
+                            )
+                            .call()
+                            .into_future(),
+                    )
+                    .unwrap();
+                prop_assert_eq!(got.workers.len(), want.len());
+                for (p, (w, v)) in want.iter().zip(got.workers.iter().zip(&got.verdicts)) {
+                    prop_assert_eq!(U256::from(p.worker), *w, "position {}", p.index);
+                    let verdict = match v {
+                        0 => Verdict::Counts,
+                        1 => Verdict::Skipped,
+                        _ => Verdict::Excluded,
+                    };
+                    prop_assert_eq!(p.verdict, verdict, "position {}", p.index);
                 }
                 Ok(())
             },
