@@ -417,6 +417,69 @@ contract SpotCheckTest is Fixture {
         assertEq(state, 0, "no audit");
     }
 
+    /// The scheduler never finalizes: the requester claims after the final deadline, and the auditors get their
+    /// stakes back through releaseAudit.
+    function test_a_claimed_tasks_auditors_get_their_stakes_back() public {
+        Deal memory d = _spotDeal(255);
+        address[] memory c = _contributeTask(d, TRUTH);
+        bytes32 r = _pickRandomness(d, 255, true);
+        beacon.put(_auditRound(d), r);
+        (uint256[] memory pos, address[] memory who) = _auditors(d, r, c, 1);
+        _contributeAudit(d, who[0], pos[0], TRUTH);
+        address[] memory one = new address[](1);
+        one[0] = who[0];
+        vm.expectRevert(abi.encodeWithSelector(IHubErrors.TaskNotClaimable.selector, _taskId(d, 0), 2));
+        aud.releaseAudit(d, 0, one);
+        vm.warp(block.timestamp + 10 * REF);
+        hubx.claim(d, 0, c);
+        uint256 frozen = hubx.frozenOf(who[0]);
+        aud.releaseAudit(d, 0, one);
+        assertEq(hubx.frozenOf(who[0]), frozen - d.workerStake, "the auditor's stake is unlocked");
+        vm.expectRevert();
+        aud.releaseAudit(d, 0, one);
+        _assertAccounted();
+    }
+
+    // ---- accounting --------------------------------------------------------------------------------
+
+    /// Whatever the task's result, the audit's outcome, who reveals and who is slashed, every token the hub
+    /// holds stays accounted for, and the task ends completed or failed.
+    function testFuzz_every_token_is_accounted_for_whatever_the_audit(uint8 flags) public {
+        Deal memory d = _spotDeal(255);
+        bytes32 taskDigest = flags & 1 != 0 ? LIE : TRUTH;
+        address[] memory c = _contributeTask(d, taskDigest);
+        _revealAll(_taskId(d, 0), c, taskDigest);
+        bool isAudited = flags & 2 != 0;
+        bytes32 r = _pickRandomness(d, 255, isAudited);
+        beacon.put(_auditRound(d), r);
+        address[] memory auditors = new address[](0);
+        if (isAudited) {
+            uint256 n = flags & 4 != 0 ? 2 : 1;
+            (uint256[] memory pos, address[] memory who) = _auditors(d, r, c, 2);
+            auditors = new address[](n);
+            for (uint256 k; k < n; ++k) {
+                _contributeAudit(d, who[k], pos[k], flags & 8 != 0 ? LIE : TRUTH);
+                auditors[k] = who[k];
+            }
+            _sort(auditors);
+            (,,, uint256 closesAt) = sel.audit(d, 0);
+            if (n == 2 && flags & 16 != 0) {
+                _revealAll(_auditId(d), auditors, flags & 8 != 0 ? LIE : TRUTH);
+            } else if (n == 2) {
+                // nobody reveals: wait for the audit's reveal deadline
+                vm.warp(block.timestamp + 2 * REF);
+            } else {
+                vm.warp(closesAt);
+                if (flags & 32 != 0) sel.slashAbsentAuditor(d, 0, _proof(pos[1]));
+            }
+        }
+        _assertAccounted();
+        _finalizeAudited(c, auditors, taskDigest);
+        uint8 status = hubx.task(_taskId(d, 0)).status;
+        assertTrue(status == 3 || status == 4, "settled");
+        _assertAccounted();
+    }
+
     // ---- gas -------------------------------------------------------------------------------------
 
     event log_named_uint(string key, uint256 val);
