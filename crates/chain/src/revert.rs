@@ -305,6 +305,30 @@ pub fn describe_hub_error(e: &IHub::IHubErrors) -> String {
             "attester {} is not a keeper of dataset {} in epoch {}: only the epoch's drawn keepers attest for it",
             x.signer, x.dataset, x.epoch
         ),
+        E::SpotChecked(x) => format!(
+            "{} belongs to a spot-checked deal: finalize it with finalizeAudited once its audit round is on chain",
+            x.id
+        ),
+        E::NotAudited(x) => format!(
+            "task {} is not audited (its audit round says so): nobody contributes to its audit",
+            x.taskid
+        ),
+        E::AuditPending(x) => format!(
+            "the audit of task {} has no consensus yet and its window closes at {} (unix seconds): finalize after its auditors agree or the window closes",
+            x.taskid, x.closesAt
+        ),
+        E::AuditClosed(x) => format!(
+            "the audit window of task {} closed at {} (unix seconds): no audit contribution is accepted any more",
+            x.taskid, x.closedAt
+        ),
+        E::NotAuditor(x) => format!(
+            "audit position {} of task {} is held by {}, not by the sender: only the drawn auditor contributes there",
+            x.position, x.taskid, x.drawn
+        ),
+        E::AuditorExcluded(x) => format!(
+            "{} drawn at audit position {} of task {} contributed to the task (or shares a cluster with a contributor): it can't audit it",
+            x.worker, x.position, x.taskid
+        ),
         other => debug_name(other),
     }
 }
@@ -375,6 +399,22 @@ mod tests {
                 }
                 .abi_encode(),
                 &["already fully consumed"],
+            ),
+            (
+                IHub::SpotChecked {
+                    id: B256::repeat_byte(4),
+                }
+                .abi_encode(),
+                &["spot-checked", "finalizeAudited"],
+            ),
+            (
+                IHub::AuditorExcluded {
+                    taskid: B256::repeat_byte(5),
+                    position: U256::from(3u8),
+                    worker: Address::repeat_byte(6),
+                }
+                .abi_encode(),
+                &["contributed to the task", "can't audit"],
             ),
         ]);
         // An error without a sentence of its own is named.

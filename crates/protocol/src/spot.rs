@@ -194,7 +194,10 @@ mod tests {
         assert_eq!(spot_byte(t), 200);
         assert!(t.is_random() && is_spot_checked(t));
         assert_eq!(with_spot_byte(t, 0), Tag::RANDOM);
-        assert!(!is_spot_checked(with_spot_byte(Tag::NONE, 200)), "q needs random selection");
+        assert!(
+            !is_spot_checked(with_spot_byte(Tag::NONE, 200)),
+            "q needs random selection"
+        );
         assert_eq!(spot_byte_for(0.5).unwrap(), 128);
         assert_eq!(spot_byte_for(0.999).unwrap(), 255);
         assert_eq!(spot_byte_for(0.0).unwrap(), 0);

@@ -216,8 +216,7 @@ fn rust_and_solidity_agree_on_audits_and_auditors() {
                     )
                     .unwrap();
                 prop_assert_eq!(got_audited, audited(r, task, index, q));
-                let want =
-                    audit_draw(r, task, index, positions, &snapshot, &contributors).unwrap();
+                let want = audit_draw(r, task, index, positions, &snapshot, &contributors).unwrap();
                 let got = rt
                     .block_on(
                         harness
