@@ -2,6 +2,8 @@
 pragma solidity ^0.8.30;
 
 import {EIP712} from "solady/utils/EIP712.sol";
+import {ECDSA} from "solady/utils/ECDSA.sol";
+import {SignatureCheckerLib} from "solady/utils/SignatureCheckerLib.sol";
 import {Deal} from "./libs/Types.sol";
 import {FixedPointMathLib} from "solady/utils/FixedPointMathLib.sol";
 import {SafeTransferLib} from "solady/utils/SafeTransferLib.sol";
@@ -326,6 +328,27 @@ abstract contract HubBase is EIP712, IHubErrors, IHubEvents {
             }
         }
         _tasks[taskid] = (t & ~uint256(0xff)) | STATUS_COMPLETED;
+    }
+
+    /// ECDSA first (no EXTCODESIZE on the signer: saves a cold account access), then ERC-1271.
+    function _isValidSig(address signer, bytes32 h, bytes calldata sign) internal view returns (bool) {
+        if (signer == address(0)) return false;
+        if (ECDSA.tryRecoverCalldata(h, sign) == signer) return true;
+        return SignatureCheckerLib.isValidERC1271SignatureNowCalldata(signer, h, sign);
+    }
+
+    /// A random-selection deal takes no authorization: its workers are drawn (HubSelection.contributeDrawn).
+    function _checkAuthorization(Deal calldata deal, bytes32 taskid, address enclave, bytes calldata sign)
+        internal
+        view
+    {
+        if (deal.tag & TAG_RANDOM != 0) revert DrawnWorkersOnly(taskid);
+        bytes32 h = SignatureCheckerLib.toEthSignedMessageHash(
+            keccak256(abi.encodePacked(msg.sender, taskid, enclave))
+        );
+        if (!_isValidSig(deal.scheduler, h, sign)) {
+            revert InvalidAuthorization(taskid, msg.sender, enclave);
+        }
     }
 
     function _penalize(address worker) internal {
