@@ -95,6 +95,7 @@ impl Workers {
         home: &Path,
         keys: &[PrivateKeySigner],
         capacity: u64,
+        batch: usize,
         dir: &Path,
     ) -> anyhow::Result<Self> {
         // The scheduler serves only its pool's members: each worker stakes for its capacity.
@@ -118,6 +119,7 @@ impl Workers {
             .env("BENCH_WORKERS_STORAGE", &pool.storage_url)
             .env("BENCH_WORKERS_HOME", home)
             .env("BENCH_WORKERS_CAPACITY", capacity.to_string())
+            .env("BENCH_WORKERS_BATCH", batch.to_string())
             .env("BENCH_WORKERS_DIR", dir)
             .env("BENCH_WORKERS_KEYS", keys.join(","))
             .stdin(std::process::Stdio::piped())
@@ -163,6 +165,7 @@ pub async fn workers_process() -> anyhow::Result<()> {
     let storage = var("BENCH_WORKERS_STORAGE")?;
     let profile = ChainProfile::load(Path::new(&var("BENCH_WORKERS_HOME")?))?;
     let capacity: u64 = var("BENCH_WORKERS_CAPACITY")?.parse()?;
+    let batch: usize = var("BENCH_WORKERS_BATCH")?.parse()?;
     let dir = PathBuf::from(var("BENCH_WORKERS_DIR")?);
     let mut running = Vec::new();
     for (i, key) in var("BENCH_WORKERS_KEYS")?.split(',').enumerate() {
@@ -175,6 +178,7 @@ pub async fn workers_process() -> anyhow::Result<()> {
             &storage,
         );
         config.capacity = capacity;
+        config.batching.max_tasks = batch;
         config.allow_private_hosts = true;
         // Enough for a thousand tasks' stakes: no deposit on the critical path (the testkit's).
         config.stake_reserve = U256::from(PRICE) * U256::from(300);
