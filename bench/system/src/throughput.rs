@@ -364,9 +364,12 @@ fn storage(c: &Config) -> &'static str {
     if c.shm { "tmpfs" } else { "disk" }
 }
 
-/// The header of the report's table (one row per configuration, [`report_row`]).
-const TABLE_HEADER: &str = "| trust | workers × capacity | files | tasks | certified / s | steady (10 → 90 %) | first finalized after | contributions / task | tx / task | RPC calls / task | CPU / task: anvil | scheduler (its SQLite thread) | workers | CPU busy (of 2 cores) | target | status |\n\
-         |---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n";
+/// The header of the report's table (one row per configuration, [`report_row`]), the machine's
+/// cores read at run time.
+fn table_header(cores: usize) -> String {
+    format!("| trust | workers × capacity | files | tasks | certified / s | steady (10 → 90 %) | first finalized after | contributions / task | tx / task | RPC calls / task | CPU / task: anvil | scheduler (its SQLite thread) | workers | CPU busy (of {cores} cores) | target | status |\n\
+         |---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
+}
 
 /// Milliseconds of `d` per task, over `per` tasks.
 fn per_ms(d: Duration, per: f64) -> f64 {
@@ -374,7 +377,7 @@ fn per_ms(d: Duration, per: f64) -> f64 {
 }
 
 /// One configuration's row of the report's table (printed as soon as it is measured, too).
-fn report_row(o: &Outcome) -> String {
+fn report_row(o: &Outcome, cores: usize) -> String {
     let per = o.finalized as f64;
     let busy =
         (o.cpu_anvil + o.cpu_scheduler + o.cpu_workers).as_secs_f64() / o.total.as_secs_f64();
@@ -412,7 +415,7 @@ fn report_row(o: &Outcome) -> String {
         per_ms(o.cpu_scheduler, per),
         per_ms(o.cpu_sqlite, per),
         per_ms(o.cpu_workers, per),
-        busy * 100.0 / 2.0,
+        busy * 100.0 / cores.max(1) as f64,
     )
 }
 
@@ -432,10 +435,10 @@ pub async fn run() -> anyhow::Result<()> {
         follow.as_millis()
     );
     let mut outcomes = Vec::new();
-    print!("{TABLE_HEADER}");
+    print!("{}", table_header(machine.cores));
     for config in configs {
         let o = measure(config, follow).await?;
-        print!("{}", report_row(&o));
+        print!("{}", report_row(&o, machine.cores));
         println!(
             "    RPC calls per task: {}",
             o.rpc.top(6, o.finalized as f64)
@@ -484,14 +487,14 @@ pub async fn run() -> anyhow::Result<()> {
         }
     }
 
-    let mut table = String::from(TABLE_HEADER);
+    let mut table = table_header(machine.cores);
     let mut rpc_lines = String::new();
     let mut best_t1: Option<&Outcome> = None;
     let mut best_rep: Option<&Outcome> = None;
     for o in &outcomes {
         let per = o.finalized as f64;
         let trust1 = o.config.trust <= 1;
-        table.push_str(&report_row(o));
+        table.push_str(&report_row(o, machine.cores));
         rpc_lines.push_str(&format!(
             "- trust {}, {} ({}): {}\n",
             o.config.trust,
