@@ -62,6 +62,14 @@ impl BenchPool {
             &format!("sqlite://{}", dir.join("scheduler.db").display()),
         );
         config.follow_interval = follow;
+        // All the workers log in and claim from this one address: the per-client limits (a
+        // burst of challenges, claims per second) would refuse the bench's own workers.
+        let unlimited = decloud_scheduler::limits::Rate {
+            burst: 1_000_000,
+            per_sec: 1_000_000.0,
+        };
+        config.rate_limits.challenges = unlimited;
+        config.rate_limits.claims = unlimited;
         let scheduler = decloud_scheduler::start(config).await?;
         Ok(Self {
             profile,

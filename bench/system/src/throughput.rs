@@ -71,7 +71,8 @@ impl std::str::FromStr for Config {
             shm: false,
             batch: decloud_worker::Batching::default().max_tasks,
         };
-        let bad = |part: &str| format!("bad part {part:?} of {s:?}: expected t1:w4:c4:n400[:shm][:b1]");
+        let bad =
+            |part: &str| format!("bad part {part:?} of {s:?}: expected t1:w4:c4:n400[:shm][:b1]");
         for part in s.trim().split(':') {
             if part == "shm" {
                 c.shm = true;
@@ -367,8 +368,10 @@ fn storage(c: &Config) -> &'static str {
 /// The header of the report's table (one row per configuration, [`report_row`]), the machine's
 /// cores read at run time.
 fn table_header(cores: usize) -> String {
-    format!("| trust | workers × capacity | files | tasks | certified / s | steady (10 → 90 %) | first finalized after | contributions / task | tx / task | RPC calls / task | CPU / task: anvil | scheduler (its SQLite thread) | workers | CPU busy (of {cores} cores) | target | status |\n\
-         |---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
+    format!(
+        "| trust | workers × capacity | files | tasks | certified / s | steady (10 → 90 %) | first finalized after | contributions / task | tx / task | RPC calls / task | CPU / task: anvil | scheduler (its SQLite thread) | workers | CPU busy (of {cores} cores) | target | status |\n\
+         |---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n"
+    )
 }
 
 /// Milliseconds of `d` per task, over `per` tasks.
@@ -503,7 +506,10 @@ pub async fn run() -> anyhow::Result<()> {
             o.rpc.top(10, per)
         ));
         let slot = if trust1 { &mut best_t1 } else { &mut best_rep };
-        if !o.config.shm && (o.config.batch > 1 || !trust1) && slot.is_none_or(|b| b.rate() < o.rate()) {
+        if !o.config.shm
+            && (o.config.batch > 1 || !trust1)
+            && slot.is_none_or(|b| b.rate() < o.rate())
+        {
             *slot = Some(o);
         }
     }
@@ -553,7 +559,10 @@ pub async fn run() -> anyhow::Result<()> {
             ));
         }
     }
-    for u in outcomes.iter().filter(|o| o.config.trust <= 1 && o.config.batch <= 1) {
+    for u in outcomes
+        .iter()
+        .filter(|o| o.config.trust <= 1 && o.config.batch <= 1)
+    {
         if let Some(b) = outcomes.iter().find(|o| {
             o.config.batch > 1
                 && o.config.shm == u.config.shm

@@ -44,9 +44,9 @@ use decloud_service::Tasks;
 use decloud_storage::BlobStore;
 use tokio::sync::{Mutex, Semaphore};
 
+pub use batch::Batching;
 /// The scheduler's client the worker talks through (it lives with the scheduler's API).
 pub use decloud_scheduler::client::SchedulerClient;
-pub use batch::Batching;
 pub use error::WorkerError;
 use state::{Job, JobStore, Stage};
 
