@@ -15,7 +15,7 @@ import {AppOrder, WorkerpoolOrder, RequestOrder, Deal, FastResult} from "../src/
 
 /// @notice The gas benchmark flows, broadcast for real against a fresh anvil by scripts/gas-report,
 /// which reads every receipt. `FLOW` selects one of: trust1, trust1-dataset, replicated, tee (k = 1
-/// attestation), tee-k2, tee-k3, tee-k3-dataset, batch100, trust1-direct, batch100-direct, replicated-noinit, beacon, beacon-computed.
+/// attestation), tee-k2, tee-k3, tee-k3-dataset, batch100, trust1-direct, batch100-direct, batch100-batched1/10/100, replicated-noinit, beacon, beacon-computed.
 /// Set-up transactions (deployments, funding, registrations but the first app) are not measured.
 contract GasFlows {
     Vm internal constant vm = Vm(address(uint160(uint256(keccak256("hevm cheat code")))));
@@ -67,6 +67,9 @@ contract GasFlows {
         else if (f == keccak256("batch100")) _batch(100, 25);
         else if (f == keccak256("trust1-direct")) _direct();
         else if (f == keccak256("batch100-direct")) _batchDirect(100, 25);
+        else if (f == keccak256("batch100-batched1")) _batchBatched(100, 1, 25);
+        else if (f == keccak256("batch100-batched10")) _batchBatched(100, 10, 25);
+        else if (f == keccak256("batch100-batched100")) _batchBatched(100, 100, 100);
         else if (f == keccak256("beacon")) _beacon(false);
         else if (f == keccak256("beacon-computed")) _beacon(true);
         else revert("unknown FLOW");
@@ -416,6 +419,39 @@ contract GasFlows {
         _initialize(d);
         _contributeAndReveal(d, 0, WORKER_PK_BASE, keccak256("result-digest"));
         _finalize(d, 0, new address[](0));
+    }
+
+    /// A trust-1 deal whose tasks are initialized by their contribution: each worker sends its results
+    /// `perTx` at a time with contributeAndRevealBatch (workers take turns per batch), then the scheduler
+    /// finalizes `finalizeBy` tasks per finalizeBatch.
+    function _batchBatched(uint256 volume, uint256 perTx, uint256 finalizeBy) internal {
+        Deal memory d = _match(app, false, volume, 1, 0);
+        for (uint256 first; first < volume; first += perTx) {
+            uint256 pk = WORKER_PK_BASE + (first / perTx) % WORKERS;
+            uint256[] memory idx = new uint256[](perTx);
+            bytes32[] memory digests = new bytes32[](perTx);
+            bytes[] memory auths = new bytes[](perTx);
+            for (uint256 j; j < perTx; ++j) {
+                idx[j] = first + j;
+                digests[j] = keccak256(abi.encodePacked("result-digest", first + j));
+                auths[j] =
+                    HubKit.authorization(SCHEDULER_PK, vm.addr(pk), HubKit.taskId(d, first + j), address(0));
+            }
+            vm.startBroadcast(pk);
+            hubx.contributeAndRevealBatch(d, idx, digests, auths);
+            vm.stopBroadcast();
+        }
+        for (uint256 first; first < volume; first += finalizeBy) {
+            uint256[] memory idx = new uint256[](finalizeBy);
+            bytes[] memory locs = new bytes[](finalizeBy);
+            for (uint256 j; j < finalizeBy; ++j) {
+                idx[j] = first + j;
+                locs[j] = "https://results.decloud.example/0x5f70bf18a086007016e948b04aed3b82";
+            }
+            vm.startBroadcast(SCHEDULER_PK);
+            hubx.finalizeBatch(d, idx, locs, new bytes[](0));
+            vm.stopBroadcast();
+        }
     }
 
     function _batchDirect(uint256 volume, uint256 batch) internal {

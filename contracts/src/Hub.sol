@@ -308,27 +308,6 @@ contract Hub is HubBase {
         return _openTask(deal, _checkDeal(deal), index);
     }
 
-    /// ECDSA first (no EXTCODESIZE on the signer: saves a cold account access), then ERC-1271.
-    function _isValidSig(address signer, bytes32 h, bytes calldata sign) internal view returns (bool) {
-        if (signer == address(0)) return false;
-        if (ECDSA.tryRecoverCalldata(h, sign) == signer) return true;
-        return SignatureCheckerLib.isValidERC1271SignatureNowCalldata(signer, h, sign);
-    }
-
-    /// A random-selection deal takes no authorization: its workers are drawn (HubSelection.contributeDrawn).
-    function _checkAuthorization(Deal calldata deal, bytes32 taskid, address enclave, bytes calldata sign)
-        internal
-        view
-    {
-        if (deal.tag & TAG_RANDOM != 0) revert DrawnWorkersOnly(taskid);
-        bytes32 h = SignatureCheckerLib.toEthSignedMessageHash(
-            keccak256(abi.encodePacked(msg.sender, taskid, enclave))
-        );
-        if (!_isValidSig(deal.scheduler, h, sign)) {
-            revert InvalidAuthorization(taskid, msg.sender, enclave);
-        }
-    }
-
     /// An enclave's contribution: `sign` is the enclave's 65-byte EIP-191 signature over
     /// keccak256(resultHash ‖ resultSeal), then the packed `EnclaveAttested` signatures (see FastResult).
     function _checkEnclave(

@@ -2,6 +2,8 @@
 pragma solidity ^0.8.30;
 
 import {EIP712} from "solady/utils/EIP712.sol";
+import {ECDSA} from "solady/utils/ECDSA.sol";
+import {SignatureCheckerLib} from "solady/utils/SignatureCheckerLib.sol";
 import {Deal} from "./libs/Types.sol";
 import {FixedPointMathLib} from "solady/utils/FixedPointMathLib.sol";
 import {SafeTransferLib} from "solady/utils/SafeTransferLib.sol";
@@ -338,6 +340,27 @@ abstract contract HubBase is EIP712, IHubErrors, IHubEvents {
     /// Whether tasks of a deal of tag `tag` are spot-checked: a random-selection deal with a non-zero q.
     function _spotChecked(bytes32 tag) internal pure returns (bool) {
         return tag & TAG_RANDOM != 0 && (uint256(tag) >> TAG_SPOT_SHIFT) & 0xff != 0;
+    }
+
+    /// ECDSA first (no EXTCODESIZE on the signer: saves a cold account access), then ERC-1271.
+    function _isValidSig(address signer, bytes32 h, bytes calldata sign) internal view returns (bool) {
+        if (signer == address(0)) return false;
+        if (ECDSA.tryRecoverCalldata(h, sign) == signer) return true;
+        return SignatureCheckerLib.isValidERC1271SignatureNowCalldata(signer, h, sign);
+    }
+
+    /// A random-selection deal takes no authorization: its workers are drawn (HubSelection.contributeDrawn).
+    function _checkAuthorization(Deal calldata deal, bytes32 taskid, address enclave, bytes calldata sign)
+        internal
+        view
+    {
+        if (deal.tag & TAG_RANDOM != 0) revert DrawnWorkersOnly(taskid);
+        bytes32 h = SignatureCheckerLib.toEthSignedMessageHash(
+            keccak256(abi.encodePacked(msg.sender, taskid, enclave))
+        );
+        if (!_isValidSig(deal.scheduler, h, sign)) {
+            revert InvalidAuthorization(taskid, msg.sender, enclave);
+        }
     }
 
     function _penalize(address worker) internal {

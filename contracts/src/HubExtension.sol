@@ -19,7 +19,7 @@ import {SafeTransferLib} from "solady/utils/SafeTransferLib.sol";
 
 /// @title HubExtension
 /// @notice The hub's cold functions: administration, categories, the attester registry, order
-/// presigning/cancelling and hashes, views, reopen, claim and finalizeBatch. Deployed by the Hub and only meaningful
+/// presigning/cancelling and hashes, views, reopen, claim, finalizeBatch and contributeAndRevealBatch. Deployed by the Hub and only meaningful
 /// through the hub's fallback (delegatecall): called directly it sees its own, empty storage.
 contract HubExtension is HubBase {
     using SafeTransferLib for address;
@@ -519,6 +519,44 @@ contract HubExtension is HubBase {
         _spendFrozen(deal.scheduler, schedulerStake);
         kitty += uint144(schedulerStake);
         emit TaskClaimed(taskid);
+    }
+
+    /// @notice `contributeAndReveal` for several tasks of one trust <= 1 deal in one transaction, sent by their
+    /// worker, without an enclave (a TEE deal needs one per task: it reverts with EnclaveRequired). Element i is
+    /// task `indexes[i]` with result digest `digests[i]` and the scheduler's authorization
+    /// `authorizationSigns[i]` over (worker, taskid, address(0)); each is checked as contributeAndReveal checks
+    /// it and emits the same events, and the worker stake of all of them is locked at once. One bad element
+    /// reverts the whole batch with that task's error, so nothing is half-applied: a worker whose batch
+    /// reverts sends its tasks one by one.
+    function contributeAndRevealBatch(
+        Deal calldata deal,
+        uint256[] calldata indexes,
+        bytes32[] calldata digests,
+        bytes[] calldata authorizationSigns
+    ) external notEntered {
+        bytes32 dealid = _checkDeal(deal);
+        if (deal.trust > 1) revert NotSingleContribution(dealid);
+        uint256 n = indexes.length;
+        if (digests.length != n) revert LengthMismatch(n, digests.length);
+        if (authorizationSigns.length != n) revert LengthMismatch(n, authorizationSigns.length);
+        // the same for every task of the batch: the reveal deadline and the contributor
+        uint256 word = ((block.timestamp + REVEAL_DEADLINE_RATIO * deal.workClockTimeRef) << 56)
+            | (uint256(uint160(msg.sender)) << 96) | _FLAG_REVEALED | STATUS_REVEALING;
+        for (uint256 i; i < n; ++i) {
+            (bytes32 taskid, uint256 t) = _openTask(deal, dealid, indexes[i]);
+            _checkAuthorization(deal, taskid, address(0), authorizationSigns[i]);
+            if (deal.tag & TAG_TEE != 0) revert EnclaveRequired(taskid);
+            bytes32 resultHash = keccak256(abi.encodePacked(taskid, digests[i]));
+            // the consensus word is only needed to check callback data at finalize
+            if (deal.callback != address(0)) {
+                _groups[keccak256(abi.encodePacked(taskid, resultHash))] |= _GROUP_CONSENSUS;
+            }
+            _tasks[taskid] = (t & 0xff00) | (t & (_MASK40 << 16)) | word;
+            emit TaskContribute(taskid, msg.sender, resultHash);
+            emit TaskConsensus(taskid, resultHash);
+            emit TaskReveal(taskid, msg.sender, digests[i]);
+        }
+        _lock(msg.sender, deal.workerStake * n);
     }
 
     /// @notice The scheduler finalizes several revealed tasks of a trust <= 1 deal in one transaction.

@@ -322,6 +322,39 @@ contract Handler is Fixture {
         }
     }
 
+    /// One worker contributes and reveals every open task of a trust-1 deal in one
+    /// contributeAndRevealBatch (tasks another worker already took are left out).
+    function contributeAll(uint256 dealSeed, uint256 workerSeed) external {
+        calls++;
+        (Deal memory d,) = _deal(dealSeed);
+        if (d.trust > 1) return;
+        address w = workers[workerSeed % workers.length];
+        uint256[] memory idx = new uint256[](d.volume);
+        bytes32[] memory ds = new bytes32[](d.volume);
+        bytes[] memory auths = new bytes[](d.volume);
+        uint256 n;
+        for (uint256 i; i < d.volume; ++i) {
+            bytes32 taskid = _taskId(d, i);
+            if (hubx.task(taskid).status > 1) continue;
+            idx[n] = i;
+            ds[n] = keccak256(abi.encode("good", i));
+            auths[n++] = _auth(w, taskid, address(0));
+        }
+        assembly {
+            mstore(idx, n)
+            mstore(ds, n)
+            mstore(auths, n)
+        }
+        vm.prank(w);
+        hubx.contributeAndRevealBatch(d, idx, ds, auths);
+        for (uint256 i; i < n; ++i) {
+            bytes32 taskid = _taskId(d, idx[i]);
+            contributors[taskid].push(w);
+            digests[taskid][w] = ds[i];
+            revealed[taskid][w] = true;
+        }
+    }
+
     /// Finalizes every revealed task of a trust-1 deal in one finalizeBatch.
     function finalizeAll(uint256 dealSeed) external {
         calls++;
@@ -367,7 +400,7 @@ abstract contract InvariantBase is Test {
         _writeProgress(0, 0, 0, 0);
         handler = new Handler();
         targetContract(address(handler));
-        bytes4[] memory selectors = new bytes4[](19);
+        bytes4[] memory selectors = new bytes4[](20);
         selectors[0] = Handler.deposit.selector;
         selectors[1] = Handler.withdraw.selector;
         selectors[2] = Handler.matchDeal.selector;
@@ -387,6 +420,7 @@ abstract contract InvariantBase is Test {
         selectors[16] = Handler.joinPool.selector;
         selectors[17] = Handler.leavePool.selector;
         selectors[18] = Handler.withdrawPoolStake.selector;
+        selectors[19] = Handler.contributeAll.selector;
         targetSelector(FuzzSelector({addr: address(handler), selectors: selectors}));
     }
 

@@ -133,6 +133,8 @@ pub fn gas() -> anyhow::Result<()> {
             "tee",
             "batch100",
             "batch100-direct",
+            "batch100-batched10",
+            "batch100-batched100",
         ]
         .contains(&flow.as_str())
         {

@@ -62,6 +62,14 @@ impl BenchPool {
             &format!("sqlite://{}", dir.join("scheduler.db").display()),
         );
         config.follow_interval = follow;
+        // All the workers log in and claim from this one address: the per-client limits (a
+        // burst of challenges, claims per second) would refuse the bench's own workers.
+        let unlimited = decloud_scheduler::limits::Rate {
+            burst: 1_000_000,
+            per_sec: 1_000_000.0,
+        };
+        config.rate_limits.challenges = unlimited;
+        config.rate_limits.claims = unlimited;
         let scheduler = decloud_scheduler::start(config).await?;
         Ok(Self {
             profile,
@@ -95,6 +103,7 @@ impl Workers {
         home: &Path,
         keys: &[PrivateKeySigner],
         capacity: u64,
+        batch: usize,
         dir: &Path,
     ) -> anyhow::Result<Self> {
         // The scheduler serves only its pool's members: each worker stakes for its capacity.
@@ -118,6 +127,7 @@ impl Workers {
             .env("BENCH_WORKERS_STORAGE", &pool.storage_url)
             .env("BENCH_WORKERS_HOME", home)
             .env("BENCH_WORKERS_CAPACITY", capacity.to_string())
+            .env("BENCH_WORKERS_BATCH", batch.to_string())
             .env("BENCH_WORKERS_DIR", dir)
             .env("BENCH_WORKERS_KEYS", keys.join(","))
             .stdin(std::process::Stdio::piped())
@@ -163,6 +173,7 @@ pub async fn workers_process() -> anyhow::Result<()> {
     let storage = var("BENCH_WORKERS_STORAGE")?;
     let profile = ChainProfile::load(Path::new(&var("BENCH_WORKERS_HOME")?))?;
     let capacity: u64 = var("BENCH_WORKERS_CAPACITY")?.parse()?;
+    let batch: usize = var("BENCH_WORKERS_BATCH")?.parse()?;
     let dir = PathBuf::from(var("BENCH_WORKERS_DIR")?);
     let mut running = Vec::new();
     for (i, key) in var("BENCH_WORKERS_KEYS")?.split(',').enumerate() {
@@ -175,6 +186,7 @@ pub async fn workers_process() -> anyhow::Result<()> {
             &storage,
         );
         config.capacity = capacity;
+        config.batching.max_tasks = batch;
         config.allow_private_hosts = true;
         // Enough for a thousand tasks' stakes: no deposit on the critical path (the testkit's).
         config.stake_reserve = U256::from(PRICE) * U256::from(300);

@@ -297,6 +297,12 @@ interface IHub is IHubErrors, IHubEvents {
         bytes calldata enclaveSign,
         bytes calldata authorizationSign
     ) external;
+    function contributeAndRevealBatch(
+        Deal calldata deal,
+        uint256[] calldata indexes,
+        bytes32[] calldata digests,
+        bytes[] calldata authorizationSigns
+    ) external;
     function contribution(bytes32 taskid, address worker)
         external
         view

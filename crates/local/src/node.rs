@@ -141,6 +141,8 @@ pub struct WorkersConfig {
     /// Local datasets they hold (`--data 0xDATASET=PATH`), read from the path, never
     /// downloaded.
     pub local_data: Vec<(alloy::primitives::Address, std::path::PathBuf)>,
+    /// How each batches its trust ≤ 1 contributions into one transaction.
+    pub batching: decloud_worker::Batching,
 }
 
 impl WorkersConfig {
@@ -159,6 +161,7 @@ impl WorkersConfig {
             tee: None,
             sms_urls: Vec::new(),
             local_data: Vec::new(),
+            batching: decloud_worker::Batching::default(),
         }
     }
 }
@@ -390,6 +393,7 @@ impl Node {
         config.stake_reserve = set.stake_reserve;
         config.claim_wait = set.claim_wait;
         config.local_data = set.local_data.clone();
+        config.batching = set.batching;
         if let Some(kind) = set.tee {
             let attester: std::sync::Arc<dyn decloud_tee::Attester> = match kind {
                 // Refused on any chain that is not a devnet.

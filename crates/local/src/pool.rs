@@ -94,6 +94,8 @@ pub struct PoolOptions {
     /// With [`Self::sms_nodes`]: the last this many of them are not registered attesters (their
     /// attestations count for nothing at the hub).
     pub unregistered_sms: usize,
+    /// How the workers batch their trust ≤ 1 contributions (the worker's default).
+    pub worker_batching: decloud_worker::Batching,
 }
 
 impl std::fmt::Debug for PoolOptions {
@@ -116,6 +118,7 @@ impl std::fmt::Debug for PoolOptions {
             .field("keepers", &self.keepers)
             .field("sms_nodes", &self.sms_nodes)
             .field("unregistered_sms", &self.unregistered_sms)
+            .field("worker_batching", &self.worker_batching)
             .field("beacon", &self.beacon)
             .field(
                 "pool_admin_password",
@@ -145,6 +148,7 @@ impl Default for PoolOptions {
             keepers: 0,
             sms_nodes: 0,
             unregistered_sms: 0,
+            worker_batching: decloud_worker::Batching::default(),
             beacon: false,
         }
     }
@@ -395,6 +399,7 @@ impl Pool {
         workers.stake_reserve = options.workerpool_price * U256::from(300);
         workers.claim_wait = Duration::from_secs(5);
         workers.tee = options.tee;
+        workers.batching = options.worker_batching;
         let mut keepers = Vec::new();
         // Several key holders: keepers (shares), or whole SMS nodes.
         let (holders, keeper) = match options.keepers {

@@ -129,15 +129,14 @@ pub(crate) async fn contribute(
             )
             .into_transaction_request()
         } else if at_once {
-            hub.contributeAndReveal(
-                (&deal).into(),
-                index,
-                digest,
-                Address::ZERO,
-                Bytes::new(),
-                sign,
-            )
-            .into_transaction_request()
+            let (started_ms, started) = (now_ms(), std::time::Instant::now());
+            ctx.batcher
+                .contribute_and_reveal(a.deal_id, deal, a.index, digest, sign)
+                .await?;
+            computed.stages.contribute = Some(stage_since(started_ms, started));
+            tracing::info!(task = %a.task_id, %digest, revealed = true, "contributed");
+            report(ctx, a.task_id, revealed(computed, location)).await;
+            return Ok(false);
         } else {
             let c = commitment(ctx.address, a.task_id, digest);
             hub.contribute(

@@ -21,6 +21,7 @@
 //! # Ok(()) }
 //! ```
 
+mod batch;
 mod contribute;
 mod error;
 mod job;
@@ -43,6 +44,7 @@ use decloud_service::Tasks;
 use decloud_storage::BlobStore;
 use tokio::sync::{Mutex, Semaphore};
 
+pub use batch::Batching;
 /// The scheduler's client the worker talks through (it lives with the scheduler's API).
 pub use decloud_scheduler::client::SchedulerClient;
 pub use error::WorkerError;
@@ -82,6 +84,8 @@ pub struct WorkerConfig {
     /// Local datasets this worker holds (`--data 0xDATASET=PATH`): their tasks read them from
     /// the path (checked against the registered checksum) and they are never downloaded.
     pub local_data: Vec<(Address, PathBuf)>,
+    /// How trust ≤ 1 contributions are batched into one transaction ([`Batching`]).
+    pub batching: Batching,
 }
 
 /// The uri of a **local** dataset: registered with its checksum, never uploaded. Only its
@@ -107,6 +111,7 @@ impl std::fmt::Debug for WorkerConfig {
             .field("data_dir", &self.data_dir)
             .field("results_store", &self.results_store)
             .field("capacity", &self.capacity)
+            .field("batching", &self.batching)
             .field("allow_private_hosts", &self.allow_private_hosts)
             .field("tee", &self.tee.as_ref().map(|t| t.attester.kind()))
             .finish_non_exhaustive()
@@ -137,6 +142,7 @@ impl WorkerConfig {
             allow_private_hosts: false,
             tee: None,
             local_data: Vec::new(),
+            batching: Batching::default(),
         }
     }
 }
@@ -155,6 +161,8 @@ pub(crate) struct Context {
     /// A lower bound of the worker's free escrow balance (`None` until read), behind the lock
     /// that makes deposits one at a time.
     stake_free: Mutex<Option<U256>>,
+    /// Where trust ≤ 1 results wait for their batch transaction.
+    batcher: batch::Batcher,
 }
 
 /// A running worker. Dropping it stops its loops (jobs in flight resume at the next start).
@@ -232,7 +240,9 @@ pub async fn start(config: WorkerConfig) -> Result<RunningWorker, WorkerError> {
         None => None,
     };
     let heartbeat_every = Duration::from_secs(info.heartbeat_timeout_secs.max(3)) / 3;
+    let (batcher, batched) = batch::Batcher::new();
     let ctx = Arc::new(Context {
+        batcher,
         address,
         scheduler,
         chain,
@@ -254,6 +264,7 @@ pub async fn start(config: WorkerConfig) -> Result<RunningWorker, WorkerError> {
     tracing::info!(worker = %address, scheduler = %ctx.scheduler.url(), capacity = ctx.config.capacity, tee = %tee_line, "worker started");
     let mut tasks = Tasks::new();
     tasks.spawn(heartbeat_loop(ctx.clone(), heartbeat_every));
+    tasks.spawn(batch::run(ctx.clone(), batched));
     tasks.spawn(work_loop(ctx));
     Ok(RunningWorker { address, tasks })
 }

@@ -271,11 +271,31 @@ async fn point(devnet: &Devnet, wasm: &[u8], workers: usize) -> anyhow::Result<P
     })
 }
 
+/// Fewest samples a p99 is given from: below, one sample in a hundred does not exist, and the
+/// tail shown (and checked against the target) is the largest sample.
+const MIN_SAMPLES_FOR_P99: usize = 100;
+
+/// "p50 / p99 / max (n samples)", with "—" for the p99 of fewer than [`MIN_SAMPLES_FOR_P99`].
 fn triple(s: &Stats) -> String {
     if s.n == 0 {
         return "—".into();
     }
-    format!("{} / {} / {}", ms(s.p50), ms(s.p99), ms(s.max))
+    let p99 = if s.n >= MIN_SAMPLES_FOR_P99 {
+        ms(s.p99)
+    } else {
+        "—".to_owned()
+    };
+    format!("{} / {p99} / {} (n = {})", ms(s.p50), ms(s.max), s.n)
+}
+
+/// The tail checked against the target: the p99, or the largest sample when there are too few
+/// for a p99; and how to name it.
+fn tail(s: &Stats) -> (Duration, String) {
+    if s.n >= MIN_SAMPLES_FOR_P99 {
+        (s.p99, "p99".to_owned())
+    } else {
+        (s.max, format!("max of {}", s.n))
+    }
 }
 
 /// Runs the scale benchmark, prints it, and rewrites its section of `bench/README.md`.
@@ -344,11 +364,11 @@ pub async fn run() -> anyhow::Result<()> {
     let top = curve.iter().copied().max();
     for p in &points {
         let all = [&p.login, &p.joins, &p.heartbeat, &p.claim];
-        let met = p.errors.is_empty() && all.iter().all(|s| s.n > 0 && s.p99 < TARGET);
+        let met = p.errors.is_empty() && all.iter().all(|s| s.n > 0 && tail(s).0 < TARGET);
         let failing: Vec<&str> = ["login", "joining login", "heartbeat", "claim"]
             .iter()
             .zip(all)
-            .filter(|(_, s)| s.p99 >= TARGET)
+            .filter(|(_, s)| tail(s).0 >= TARGET)
             .map(|(n, _)| *n)
             .collect();
         let errors = if p.errors.is_empty() {
@@ -390,17 +410,21 @@ pub async fn run() -> anyhow::Result<()> {
             for (what, s) in [
                 ("heartbeat", &p.heartbeat),
                 ("claim", &p.claim),
+                ("claim, quiet", &p.claim_phases[0]),
+                ("claim, while workers join", &p.claim_phases[1]),
+                ("claim, after the deal", &p.claim_phases[2]),
                 ("login of a joining worker", &p.joins),
                 (
                     &*format!("login, all at start ({concurrency} at a time)"),
                     &p.login,
                 ),
             ] {
+                let (value, name) = tail(s);
                 summaries.push(summary_line(
-                    &format!("Scheduler scale, {} workers: {what} p99", p.workers),
-                    &ms(s.p99),
+                    &format!("Scheduler scale, {} workers: {what} {name}", p.workers),
+                    &ms(value),
                     "< 50 ms",
-                    verdict(s.n > 0 && s.p99 < TARGET),
+                    verdict(s.n > 0 && value < TARGET),
                 ));
             }
         }
@@ -428,7 +452,7 @@ pub async fn run() -> anyhow::Result<()> {
     let body = format!(
         "Measured on {}; the scheduler's API over {}; its SQLite database in the system's temporary directory (disk), steady phase \
          {steady} s, logins {concurrency} at a time, {joins} workers joining at half the phase, heartbeats every 10 s, \
-         long-poll claims with `wait={CLAIM_WAIT_SECS}`, open-file limit {limit}. Latencies (p50 / p99 / max) are \
+         long-poll claims with `wait={CLAIM_WAIT_SECS}`, open-file limit {limit}. Latencies (p50 / p99 / max, n samples; no p99 from fewer than {MIN_SAMPLES_FOR_P99}) are \
          seen by the clients, which run on the same cores; \"claim\" is a no-work claim's time beyond its wait; \
          dispatch runs from sending `matchOrders` to each assignment (assigned / tasks).\n\n\
          {table}\n{more}\n{}\n",

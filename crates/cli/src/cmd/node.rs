@@ -333,6 +333,13 @@ struct WorkerArgs {
     /// Replicates each worker runs at once.
     #[arg(long = "worker-capacity", default_value_t = 1, value_name = "N")]
     worker_capacity: u64,
+    /// Most trust-1 results a worker puts in one transaction (`contributeAndRevealBatch`); 1
+    /// sends each on its own. Only a worker with several slots fills a batch.
+    #[arg(long = "worker-batch", default_value_t = 32, value_name = "N")]
+    worker_batch: usize,
+    /// Longest a finished trust-1 result waits for others before its batch is sent.
+    #[arg(long = "worker-batch-ms", default_value_t = 50, value_name = "MS")]
+    worker_batch_ms: u64,
     /// Escrow balance each worker keeps deposited for its stakes (topped up from its wallet at
     /// start and whenever a stake needs more): nano-units, or tokens with a DCT suffix.
     #[arg(long = "worker-stake", default_value = "10 DCT", value_name = "AMOUNT")]
@@ -572,6 +579,10 @@ pub(crate) async fn run(args: NodeArgs, home: &Path) -> anyhow::Result<()> {
         set.results_store = given(&workers.results_store)
             .or_else(|| (!storage.storage).then(|| local_url("storage", DEFAULT_STORAGE_URL)));
         set.capacity = workers.worker_capacity.max(1);
+        set.batching = decloud_worker::Batching {
+            max_tasks: workers.worker_batch.max(1),
+            max_wait: std::time::Duration::from_millis(workers.worker_batch_ms),
+        };
         set.stake_reserve = decloud_protocol::parse_amount(&workers.worker_stake)
             .context("--worker-stake is an amount, e.g. \"10 DCT\" or 2.5DCT")?;
         set.allow_private_hosts = workers.allow_private_hosts.unwrap_or(profile.is_devnet());
