@@ -135,6 +135,9 @@ pub struct SimConfig {
     pub audit_rule: Option<Cap>,
     /// What a contradicting audit does to the task.
     pub contradicted: Contradicted,
+    /// An auditor that disagrees with its audit's certified result loses its score (like a task
+    /// contributor that disagrees) instead of a third of it (a loser of a task).
+    pub zero_audit_dissent: bool,
     /// Lost stakes come out of the worker's registry (pool) stake, as `slashAbsent` takes them,
     /// instead of its escrow balance (the hub's `contribute` locks from the balance, so by
     /// default the draw never changes). Random selection only.
@@ -173,6 +176,7 @@ impl Default for SimConfig {
             audit_trust_factor: 1,
             audit_rule: None,
             contradicted: Contradicted::Fails,
+            zero_audit_dissent: false,
             pool_slash: false,
             min_stake: 100,
             restake: false,

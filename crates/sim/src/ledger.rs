@@ -117,6 +117,20 @@ impl Ledger {
         }
     }
 
+    /// An audit with `zero_audit_dissent`: settled as a task, then every auditor that disagrees
+    /// with its certified result loses the rest of its score.
+    pub(crate) fn settle_audit(&mut self, audit: &TaskRecord, trust: u64, zero_dissent: bool) {
+        self.settle(audit, trust);
+        let Some(truth) = certified(audit).filter(|_| zero_dissent && trust > 1) else {
+            return;
+        };
+        for (w, answer) in &audit.contributors {
+            if *answer != truth {
+                self.zero(*w);
+            }
+        }
+    }
+
     /// A task that its audit contradicted fails: it is not finalized, so nobody wins; a
     /// contribution that disagrees with the audit loses its stake and its score, the others get
     /// their stake back.

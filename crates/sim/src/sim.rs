@@ -308,7 +308,7 @@ pub fn simulate(config: &SimConfig) -> Result<SimReport, SimError> {
             audits.audits += 1;
             audits.contributions += audit.contributors.len() as u64;
             window.audit_contributions += audit.contributors.len() as u64;
-            ledger.settle(&audit, audit_trust);
+            ledger.settle_audit(&audit, audit_trust, config.zero_audit_dissent);
             match truth {
                 Some(truth) => {
                     audits.certified += 1;

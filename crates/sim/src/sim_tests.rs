@@ -639,3 +639,40 @@ fn a_worker_below_the_minimum_stake_is_no_longer_drawn() {
     assert_eq!(colluders.restaked, colluders.losses + colluders.audited);
     assert!(colluders.contributions > 500, "{colluders:?}");
 }
+
+#[test]
+fn an_auditor_who_disagrees_with_its_audit_is_zeroed_only_when_asked() {
+    let workers = vec![
+        Worker {
+            class: Class::Honest,
+            score: 30,
+        };
+        4
+    ];
+    let snapshot = vec![
+        SnapshotWorker {
+            worker: Address::ZERO,
+            stake: U256::from(100),
+            cluster: 0,
+        };
+        4
+    ];
+    let audit = TaskRecord {
+        outcome: Outcome::Correct,
+        contributors: vec![
+            (0, Answer::Collusion),
+            (1, Answer::Correct),
+            (2, Answer::Correct),
+            (3, Answer::Correct),
+        ],
+        wasted: 0,
+        overflowed: false,
+    };
+    let config = SimConfig::default();
+    for (zero, want) in [(false, [20, 31, 31, 31]), (true, [0, 31, 31, 31])] {
+        let mut ledger = Ledger::new(workers.clone(), snapshot.clone(), &config);
+        ledger.settle_audit(&audit, 20, zero);
+        let scores: Vec<u64> = ledger.workers.iter().map(|w| w.score).collect();
+        assert_eq!(scores, want, "zero dissent: {zero}");
+    }
+}

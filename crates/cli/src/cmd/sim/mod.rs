@@ -214,6 +214,10 @@ struct ModelOpts {
     /// not certified, the requester refunded) or `stands` (the result stays certified).
     #[arg(long, value_enum, default_value = "fails")]
     contradicted: ContradictedArg,
+    /// An auditor that disagrees with its audit's certified result loses its whole score (not a
+    /// third of it, as a task's loser does).
+    #[arg(long)]
+    zero_audit_dissent: bool,
     /// Lost stakes come out of the registry stake (as slashAbsent takes them) instead of the
     /// escrow balance, so they change the draw (random selection only).
     #[arg(long)]
@@ -273,6 +277,7 @@ impl ModelOpts {
             audit_trust_factor: self.audit_trust_factor,
             audit_rule: self.audit_rule.map(Cap::from),
             contradicted: self.contradicted.into(),
+            zero_audit_dissent: self.zero_audit_dissent,
             pool_slash: self.pool_slash,
             min_stake: self.min_stake,
             restake: self.restake,
