@@ -72,7 +72,7 @@ enum Command {
     /// The pool's own client API: users, groups, apps, data, workers, jobs, access bits.
     Pool(cmd::pool::PoolArgs),
     /// Simulate Proof-of-Contribution: wrong-result rates and costs for a trust and a population.
-    Sim(cmd::sim::SimArgs),
+    Sim(Box<cmd::sim::SimArgs>),
 }
 
 /// Arguments of `decloud dataset`.
@@ -117,7 +117,7 @@ async fn main() -> std::process::ExitCode {
         Command::Secret(args) => cmd::secret::run(args, &home, json).await,
         Command::Demo(args) => cmd::demo::run(args, &home, json).await,
         Command::Explorer(args) => cmd::explorer::run(args, &home).await,
-        Command::Sim(args) => cmd::sim::run(args, json),
+        Command::Sim(args) => cmd::sim::run(*args, json),
         Command::Pool(args) => cmd::pool::run(args, &home, json).await,
     };
     match outcome {

@@ -205,6 +205,20 @@ fn random_selection_reports_the_draw_and_the_spot_checks() {
     assert_eq!(simulated, 300);
     let exact = v["drawn"]["exact_at_least_m"].as_f64().unwrap();
     assert!((0.3..0.4).contains(&exact), "P(at least 3 of 7) = {exact}");
+    // the hub's semantics: a contradicted task fails, and the report says how many did
+    assert_eq!(v["config"]["contradicted"], "fails");
+    let refuted = v["audits"]["refuted"].as_u64().unwrap();
+    assert_eq!(
+        refuted,
+        v["audits"]["caught"].as_u64().unwrap() + v["audits"]["refuted_correct"].as_u64().unwrap()
+    );
+    let counted = ["correct", "wrong_collusion", "wrong_faulty"]
+        .iter()
+        .map(|k| v[k].as_u64().unwrap())
+        .sum::<u64>()
+        + v["no_consensus"]["count"].as_u64().unwrap()
+        + refuted;
+    assert_eq!(counted, 300, "every task is counted once");
     // the table form names both figures
     let text = decloud(&[
         "sim",
@@ -252,6 +266,14 @@ fn bad_parameters_are_one_line_errors() {
         (
             vec!["sim", "--colluder-stake", "0"],
             "stake ratio must be between 0.01 and 100",
+        ),
+        (
+            vec!["sim", "--pool-slash"],
+            "slashing the pool stake needs the random selection",
+        ),
+        (
+            vec!["sim", "--audit-trust-factor", "0"],
+            "the audit trust factor must be at least 1",
         ),
         (vec!["sim", "sweep", "--f-step", "0"], "a step > 0"),
         (vec!["sim", "sweep", "--name", "a/b"], "plain file name"),

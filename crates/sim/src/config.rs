@@ -56,6 +56,29 @@ impl Selection {
     }
 }
 
+/// What the hub does with a certified task whose audit certified another result.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Contradicted {
+    /// The task is not certified: it fails and the requester is refunded (the hub's spot
+    /// checks: finalization waits for the audit).
+    #[default]
+    Fails,
+    /// The task's result stands; the audit only costs the disagreeing contributors their stake
+    /// and score (the model before the hub ran audits).
+    Stands,
+}
+
+impl Contradicted {
+    /// The name on the command line and in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Contradicted::Fails => "fails",
+            Contradicted::Stands => "stands",
+        }
+    }
+}
+
 /// The parameters of one simulation.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct SimConfig {
@@ -106,6 +129,26 @@ pub struct SimConfig {
     /// A colluder's registry stake relative to an honest worker's (the random draw weighs by
     /// stake): 2 means colluders put up twice the stake each.
     pub colluder_stake: f64,
+    /// An audit runs at trust `trust × audit_trust_factor` (1: the task's own trust).
+    pub audit_trust_factor: u64,
+    /// The rule an audit is certified under (`None`: the task's rule).
+    pub audit_rule: Option<Cap>,
+    /// What a contradicting audit does to the task.
+    pub contradicted: Contradicted,
+    /// An auditor that disagrees with its audit's certified result loses its score (like a task
+    /// contributor that disagrees) instead of a third of it (a loser of a task).
+    pub zero_audit_dissent: bool,
+    /// Lost stakes come out of the worker's registry (pool) stake, as `slashAbsent` takes them,
+    /// instead of its escrow balance (the hub's `contribute` locks from the balance, so by
+    /// default the draw never changes). Random selection only.
+    pub pool_slash: bool,
+    /// The pool's minimum stake (`minWorkerStake`, in the units of `worker_stake`; an honest
+    /// worker joins with 100): with `pool_slash`, a worker whose registry stake falls below it
+    /// is no longer drawn.
+    pub min_stake: u64,
+    /// With `pool_slash`, a worker that falls below the minimum stakes again at once (what it
+    /// had at the start; its score stays, the hub keeps scores per address) instead of leaving.
+    pub restake: bool,
 }
 
 impl Default for SimConfig {
@@ -130,6 +173,13 @@ impl Default for SimConfig {
             cap: Cap::HUB,
             spot_check: 0.0,
             colluder_stake: 1.0,
+            audit_trust_factor: 1,
+            audit_rule: None,
+            contradicted: Contradicted::Fails,
+            zero_audit_dissent: false,
+            pool_slash: false,
+            min_stake: 100,
+            restake: false,
         }
     }
 }
@@ -154,6 +204,16 @@ pub struct ClassCounts {
 }
 
 impl SimConfig {
+    /// The trust an audit runs at.
+    pub fn audit_trust(&self) -> u64 {
+        self.trust.saturating_mul(self.audit_trust_factor)
+    }
+
+    /// The rule an audit is certified under.
+    pub fn audit_cap(&self) -> Cap {
+        self.audit_rule.unwrap_or(self.cap)
+    }
+
     /// Checks every parameter; the error says which one is wrong and what to give instead.
     pub fn validate(&self) -> Result<(), SimError> {
         if self.population == 0 {
@@ -184,6 +244,12 @@ impl SimConfig {
         }
         if self.checkpoint_every == 0 {
             return Err(SimError::Checkpoint);
+        }
+        if self.audit_trust_factor == 0 {
+            return Err(SimError::AuditTrust);
+        }
+        if self.pool_slash && self.selection != Selection::Random {
+            return Err(SimError::PoolSlash);
         }
         Ok(())
     }
@@ -281,6 +347,14 @@ mod tests {
             },
             SimConfig {
                 colluder_stake: 0.0,
+                ..ok.clone()
+            },
+            SimConfig {
+                audit_trust_factor: 0,
+                ..ok.clone()
+            },
+            SimConfig {
+                pool_slash: true,
                 ..ok.clone()
             },
         ];

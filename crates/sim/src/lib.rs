@@ -10,15 +10,20 @@
 
 pub mod config;
 pub mod exact;
+mod ledger;
+pub mod report;
 pub mod rng;
 pub mod sim;
 pub mod stats;
 pub mod sweep;
+pub mod task;
 
-pub use config::{ClassCounts, MAX_REPLICAS_LIMIT, Selection, SimConfig};
+pub use config::{ClassCounts, Contradicted, MAX_REPLICAS_LIMIT, Selection, SimConfig};
 pub use exact::{ExactParams, ExactReport, exact, hypergeometric};
-pub use sim::{AuditReport, Class, DrawnReport, Outcome, SimReport, promise, simulate};
+pub use report::{AuditReport, DrawnReport, SimReport};
+pub use sim::{promise, simulate};
 pub use sweep::{SweepPoint, SweepSpec, Verdict, sweep};
+pub use task::{Class, Outcome};
 
 /// Why a simulation cannot run.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -58,6 +63,12 @@ pub enum SimError {
     /// A colluders' stake ratio out of range.
     #[error("the colluders' stake ratio must be between 0.01 and 100, got {0}")]
     ColluderStake(f64),
+    /// An audit trust factor of 0.
+    #[error("the audit trust factor must be at least 1 (1: audits run at the task's trust)")]
+    AuditTrust,
+    /// Pool stakes slashed without a registry draw.
+    #[error("slashing the pool stake needs the random selection: add --selection random")]
+    PoolSlash,
     /// A checkpoint interval of 0.
     #[error("the checkpoint interval must be at least 1 task")]
     Checkpoint,

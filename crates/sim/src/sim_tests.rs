@@ -1,5 +1,7 @@
 //! Tests of `sim.rs`.
 use super::*;
+use crate::config::Contradicted;
+use crate::task::TaskRecord;
 
 /// A task whose answers come from a script: one worker of score `score`, drawn with
 /// replacement; `None` once the script runs out.
@@ -465,4 +467,212 @@ fn spot_checks_strip_reputable_colluders_of_their_score() {
     );
     assert!(with.audits.contributions_per_task > 0.0);
     assert!(with.wrong.count <= without.wrong.count);
+}
+
+#[test]
+fn a_contradicted_task_fails_instead_of_standing() {
+    // frozen scores: both runs draw the same tasks and audits, so they differ only in what a
+    // contradicting audit does to the task
+    let base = SimConfig {
+        score_colluders: 300,
+        frozen_scores: true,
+        spot_check: 0.5,
+        audit_rule: Some(Cap::Flat),
+        ..random(20, 0.3, 1500)
+    };
+    let fails = simulate(&base).unwrap();
+    let stands = simulate(&SimConfig {
+        contradicted: Contradicted::Stands,
+        ..base.clone()
+    })
+    .unwrap();
+    let a = &fails.audits;
+    assert!(a.caught > 20, "{a:?}");
+    assert_eq!(a.refuted, a.caught + a.refuted_correct);
+    assert_eq!(stands.audits.refuted, 0);
+    assert_eq!(stands.audits.caught, a.caught, "the same audits");
+    // a caught wrong result is no longer certified: it failed
+    assert_eq!(stands.wrong.count, fails.wrong.count + a.caught);
+    assert_eq!(stands.correct, fails.correct + a.refuted_correct);
+    assert_eq!(
+        fails.correct + fails.wrong.count + fails.no_consensus.count + a.refuted,
+        1500
+    );
+    let windows: f64 = fails.checkpoints[1..]
+        .iter()
+        .map(|c| c.window_refuted_rate)
+        .sum();
+    assert!((windows - a.refuted as f64 / 1500.0).abs() < 1e-9);
+}
+
+#[test]
+fn a_refuted_task_pays_nobody_and_zeroes_its_dissenters() {
+    let config = SimConfig::default();
+    let workers = vec![
+        Worker {
+            class: Class::Honest,
+            score: 5,
+        },
+        Worker {
+            class: Class::Colluder,
+            score: 300,
+        },
+        Worker {
+            class: Class::Colluder,
+            score: 300,
+        },
+    ];
+    let snapshot = vec![
+        SnapshotWorker {
+            worker: Address::ZERO,
+            stake: U256::from(100),
+            cluster: 0,
+        };
+        3
+    ];
+    let record = TaskRecord {
+        outcome: Outcome::WrongCollusion,
+        contributors: vec![
+            (0, Answer::Correct),
+            (1, Answer::Collusion),
+            (2, Answer::Collusion),
+        ],
+        wasted: 0,
+        overflowed: false,
+    };
+    let mut ledger = Ledger::new(workers.clone(), snapshot.clone(), &config);
+    ledger.refute(&record, Answer::Correct);
+    let scores: Vec<u64> = ledger.workers.iter().map(|w| w.score).collect();
+    assert_eq!(scores, [5, 0, 0], "the honest one neither wins nor loses");
+    let c = ledger.per_class[Class::Colluder.index()];
+    assert_eq!(
+        (c.contributions, c.wins, c.losses, c.audited, c.zeroed),
+        (2, 0, 0, 2, 2)
+    );
+    assert_eq!(ledger.per_class[Class::Honest.index()].wins, 0);
+    // the result standing: the task settles first (the honest one loses), then the audit
+    let mut ledger = Ledger::new(workers, snapshot, &config);
+    ledger.settle(&record, 20);
+    ledger.audit_standing(&record, 20, Answer::Correct);
+    let scores: Vec<u64> = ledger.workers.iter().map(|w| w.score).collect();
+    assert_eq!(scores, [3, 0, 0]);
+    let c = ledger.per_class[Class::Colluder.index()];
+    assert_eq!((c.wins, c.audited, c.zeroed), (2, 2, 2));
+}
+
+#[test]
+fn only_a_certified_task_is_audited() {
+    // two workers never reach consensus at trust 5: the tasks are claimed, never audited
+    let r = simulate(&SimConfig {
+        population: 2,
+        spot_check: 1.0,
+        ..random(5, 0.0, 50)
+    })
+    .unwrap();
+    assert_eq!(r.no_consensus.count, 50);
+    assert_eq!(r.audits.audits, 0);
+    let r = simulate(&SimConfig {
+        spot_check: 1.0,
+        ..random(5, 0.0, 50)
+    })
+    .unwrap();
+    assert_eq!(r.audits.audits, 50);
+}
+
+#[test]
+fn an_audit_runs_at_its_own_trust_and_rule() {
+    // fresh honest workers, frozen: a task at trust 100 takes 7 (2^7 > 99), an audit at trust
+    // 1000 takes 10 (2^10 > 999)
+    let base = SimConfig {
+        frozen_scores: true,
+        spot_check: 1.0,
+        ..random(100, 0.0, 40)
+    };
+    let same = simulate(&base).unwrap();
+    assert_eq!(same.audits.contributions, 40 * 7);
+    let higher = simulate(&SimConfig {
+        audit_trust_factor: 10,
+        ..base.clone()
+    })
+    .unwrap();
+    assert_eq!(higher.audits.contributions, 40 * 10);
+    assert_eq!(higher.contributions.total, 40 * 7, "tasks are unchanged");
+    // veterans: 3 capped workers certify a task; under the flat rule an audit takes 7
+    let veterans = SimConfig {
+        score_honest: 300,
+        ..base
+    };
+    assert_eq!(simulate(&veterans).unwrap().audits.contributions, 40 * 3);
+    let flat = simulate(&SimConfig {
+        audit_rule: Some(Cap::Flat),
+        ..veterans
+    })
+    .unwrap();
+    assert_eq!(flat.audits.contributions, 40 * 7);
+}
+
+#[test]
+fn a_worker_below_the_minimum_stake_is_no_longer_drawn() {
+    // every loss takes 1 from a registry stake of 100 with a minimum of 100: the first loss
+    // ejects. Colluders who always lie lose, leave the draw, and stop winning.
+    let base = SimConfig {
+        population: 30,
+        pool_slash: true,
+        checkpoint_every: 500,
+        ..random(5, 0.3, 2000)
+    };
+    let r = simulate(&base).unwrap();
+    let colluders = &r.classes[Class::Colluder.index()];
+    assert_eq!(colluders.workers, 9);
+    assert_eq!(colluders.ejected, 9, "{colluders:?}");
+    assert!(r.correct > 1500, "the honest ones stay: {}", r.correct);
+    assert_eq!(r.checkpoints.last().unwrap().window_wrong_rate, 0.0);
+    assert!(colluders.contributions < 200, "{colluders:?}");
+    // re-staking keeps them in: they keep contributing, and pay for it
+    let r = simulate(&SimConfig {
+        restake: true,
+        ..base
+    })
+    .unwrap();
+    let colluders = &r.classes[Class::Colluder.index()];
+    assert_eq!(colluders.ejected, 0);
+    assert_eq!(colluders.restaked, colluders.losses + colluders.audited);
+    assert!(colluders.contributions > 500, "{colluders:?}");
+}
+
+#[test]
+fn an_auditor_who_disagrees_with_its_audit_is_zeroed_only_when_asked() {
+    let workers = vec![
+        Worker {
+            class: Class::Honest,
+            score: 30,
+        };
+        4
+    ];
+    let snapshot = vec![
+        SnapshotWorker {
+            worker: Address::ZERO,
+            stake: U256::from(100),
+            cluster: 0,
+        };
+        4
+    ];
+    let audit = TaskRecord {
+        outcome: Outcome::Correct,
+        contributors: vec![
+            (0, Answer::Collusion),
+            (1, Answer::Correct),
+            (2, Answer::Correct),
+            (3, Answer::Correct),
+        ],
+        wasted: 0,
+        overflowed: false,
+    };
+    let config = SimConfig::default();
+    for (zero, want) in [(false, [20, 31, 31, 31]), (true, [0, 31, 31, 31])] {
+        let mut ledger = Ledger::new(workers.clone(), snapshot.clone(), &config);
+        ledger.settle_audit(&audit, 20, zero);
+        let scores: Vec<u64> = ledger.workers.iter().map(|w| w.score).collect();
+        assert_eq!(scores, want, "zero dissent: {zero}");
+    }
 }

@@ -104,6 +104,14 @@ pub struct SweepPoint {
     pub p99_contributions: u32,
     /// Simulated pending workers left over at consensus, per task.
     pub wasted_per_task: f64,
+    /// The highest wrong rate of a checkpoint window (`checkpoint_every` tasks).
+    pub worst_window_wrong_rate: f64,
+    /// The wrong rate of the last window.
+    pub last_window_wrong_rate: f64,
+    /// Audit contributions per task.
+    pub audit_contributions_per_task: f64,
+    /// Tasks failed because their audit contradicted them, per task.
+    pub refuted_rate: f64,
     /// Whether the simulated rate keeps the promise.
     pub verdict: Verdict,
     /// Whether the exact rate keeps the promise.
@@ -132,6 +140,7 @@ pub fn sweep(
                 ..spec.base.clone()
             };
             let r = simulate(&config)?;
+            let windows = r.checkpoints[1..].iter().map(|c| c.window_wrong_rate);
             let promise = promise(*trust);
             let verdict = if r.wrong.ci_high <= promise {
                 Verdict::Holds
@@ -156,6 +165,10 @@ pub fn sweep(
                 exact_mean_contributions: r.exact.as_ref().map(|e| e.mean_contributions),
                 p99_contributions: r.contributions.p99,
                 wasted_per_task: r.wasted_per_task,
+                worst_window_wrong_rate: windows.clone().fold(0.0, f64::max),
+                last_window_wrong_rate: windows.clone().next_back().unwrap_or(0.0),
+                audit_contributions_per_task: r.audits.contributions_per_task,
+                refuted_rate: r.audits.refuted as f64 / r.wrong.trials.max(1) as f64,
                 verdict,
                 exact_holds: r.exact.as_ref().map(|e| e.wrong <= promise),
             });
@@ -174,12 +187,13 @@ pub fn to_csv(points: &[SweepPoint]) -> String {
     let mut out = String::from(
         "trust,f,promise,tasks,wrong,wrong_rate,ci_low,ci_high,exact_wrong,\
          exact_no_consensus,no_consensus_rate,mean_contributions,exact_mean_contributions,\
-         p99_contributions,wasted_per_task,verdict,exact_holds\n",
+         p99_contributions,wasted_per_task,verdict,exact_holds,worst_window_wrong_rate,\
+         last_window_wrong_rate,audit_contributions_per_task,refuted_rate\n",
     );
     for p in points {
         let _ = writeln!(
             out,
-            "{},{},{:.6e},{},{},{:.6e},{:.6e},{:.6e},{},{},{:.6e},{:.4},{},{},{:.4},{},{}",
+            "{},{},{:.6e},{},{},{:.6e},{:.6e},{:.6e},{},{},{:.6e},{:.4},{},{},{:.4},{},{},{:.6e},{:.6e},{:.4},{:.6e}",
             p.trust,
             p.f,
             p.promise,
@@ -199,6 +213,10 @@ pub fn to_csv(points: &[SweepPoint]) -> String {
             p.wasted_per_task,
             p.verdict.name(),
             p.exact_holds.map(|b| b.to_string()).unwrap_or_default(),
+            p.worst_window_wrong_rate,
+            p.last_window_wrong_rate,
+            p.audit_contributions_per_task,
+            p.refuted_rate,
         );
     }
     out

@@ -7,7 +7,7 @@ mod sweep;
 
 use clap::{Args, Subcommand, ValueEnum};
 use decloud_protocol::consensus::Cap;
-use decloud_sim::{Selection, SimConfig, simulate};
+use decloud_sim::{Contradicted, Selection, SimConfig, simulate};
 
 use super::shared::print_json;
 
@@ -20,7 +20,10 @@ workers count as agreeing with the leading group; a dissent gets the task more r
 certified by the hub's rule (weight max(score/3, 3) - 1 capped at max(2, isqrt(trust - 1)), group \
 weight = product, consensus when a group of two or more has group x trust > (1 + sum of groups) x \
 (trust - 1)), then settled: winners of a replicated task \
-score + 1, the others lose their stake and a third of their score. Colluders return one common \
+score + 1, the others lose their stake and a third of their score. With --spot-check a \
+certified task gets, with probability q, a hidden audit by other workers drawn after it; when \
+the audit certifies another result the task fails (the hub) and its contributions that disagree \
+with the audit lose their stake and their score. Colluders return one common \
 wrong result with the sabotage rate; faulty workers return wrong results of their own. When \
 every class starts with the same score, the exact figures for independent draws and frozen \
 weights are shown beside the simulated ones.
@@ -32,6 +35,8 @@ Examples:
   decloud sim --score-colluders 300 --trust 100 --frozen-scores  # reputable colluders, capped
   decloud sim --score-colluders 300 --trust 100 --rule none      # ... before the cap
   decloud sim --selection random --spot-check 0.1 --score-colluders 300 --colluders 0.4
+  decloud sim --selection random --spot-check 0.1 --audit-rule flat --audit-trust-factor 10
+  decloud sim --selection random --spot-check 0.1 --pool-slash --min-stake 95   # ejection
   decloud sim --selection colluding --trust 100  # a scheduler that picks its colluders
   decloud sim --selection top-score --tasks 2000 --json
   decloud sim sweep --trust 5,20,100 --f-to 0.45 --out docs/sim"
@@ -199,6 +204,50 @@ struct ModelOpts {
         allow_negative_numbers = true
     )]
     colluder_stake: f64,
+    /// Audits run at trust x this factor (1: the task's trust; an audit the hub trusts more).
+    #[arg(long, default_value_t = 1, value_name = "K")]
+    audit_trust_factor: u64,
+    /// The rule audits are certified under (default: the task's --rule).
+    #[arg(long, value_enum, value_name = "RULE")]
+    audit_rule: Option<RuleArg>,
+    /// What a certified task whose audit certified another result becomes: `fails` (the hub:
+    /// not certified, the requester refunded) or `stands` (the result stays certified).
+    #[arg(long, value_enum, default_value = "fails")]
+    contradicted: ContradictedArg,
+    /// An auditor that disagrees with its audit's certified result loses its whole score (not a
+    /// third of it, as a task's loser does).
+    #[arg(long)]
+    zero_audit_dissent: bool,
+    /// Lost stakes come out of the registry stake (as slashAbsent takes them) instead of the
+    /// escrow balance, so they change the draw (random selection only).
+    #[arg(long)]
+    pool_slash: bool,
+    /// The pool's minimum stake (an honest worker joins with 100, in units of --worker-stake):
+    /// with --pool-slash a worker below it is no longer drawn.
+    #[arg(long, default_value_t = 100, value_name = "AMOUNT")]
+    min_stake: u64,
+    /// With --pool-slash, a worker that falls below the minimum stakes again at once (keeping its
+    /// score) instead of leaving the draw; the report counts what it puts back.
+    #[arg(long)]
+    restake: bool,
+}
+
+/// What a contradicting audit does to the task.
+#[derive(Clone, Copy, ValueEnum)]
+enum ContradictedArg {
+    /// The task is not certified: it fails and the requester is refunded (the hub).
+    Fails,
+    /// The task's result stays certified; only the disagreeing contributors pay.
+    Stands,
+}
+
+impl From<ContradictedArg> for Contradicted {
+    fn from(c: ContradictedArg) -> Self {
+        match c {
+            ContradictedArg::Fails => Contradicted::Fails,
+            ContradictedArg::Stands => Contradicted::Stands,
+        }
+    }
 }
 
 impl ModelOpts {
@@ -225,6 +274,13 @@ impl ModelOpts {
             cap: self.rule.into(),
             spot_check: self.spot_check,
             colluder_stake: self.colluder_stake,
+            audit_trust_factor: self.audit_trust_factor,
+            audit_rule: self.audit_rule.map(Cap::from),
+            contradicted: self.contradicted.into(),
+            zero_audit_dissent: self.zero_audit_dissent,
+            pool_slash: self.pool_slash,
+            min_stake: self.min_stake,
+            restake: self.restake,
         }
     }
 }

@@ -13,7 +13,7 @@ pub(super) fn describe(c: &SimConfig, report: &SimReport) -> String {
     let p = &report.population;
     format!(
         "{} tasks at trust {} ({}), {} workers: {} honest, {} faulty (e = {}), {} colluders \
-         (s = {}); {} selection, rule {}, spot checks {}, scores {}, at most {} replicas, seed {}",
+         (s = {}); {} selection, rule {}, spot checks {}{}, scores {}, at most {} replicas, seed {}{}",
         c.tasks,
         c.trust,
         if c.trust <= 1 {
@@ -30,13 +30,36 @@ pub(super) fn describe(c: &SimConfig, report: &SimReport) -> String {
         c.selection.name(),
         c.cap.name(),
         c.spot_check,
+        if c.spot_check > 0.0 {
+            format!(
+                " (audits at trust {} under rule {}; a contradicted task {})",
+                c.audit_trust(),
+                c.audit_cap().name(),
+                c.contradicted.name()
+            )
+        } else {
+            String::new()
+        },
         if c.frozen_scores {
             "frozen"
         } else {
             "evolving"
         },
         c.max_replicas,
-        c.seed
+        c.seed,
+        if c.pool_slash {
+            format!(
+                "; lost stakes leave the registry stake (minimum {}, {})",
+                c.min_stake,
+                if c.restake {
+                    "re-staked"
+                } else {
+                    "ejected below it"
+                }
+            )
+        } else {
+            String::new()
+        }
     )
 }
 
@@ -126,8 +149,16 @@ pub(super) fn print_report(r: &SimReport) {
     if a.audits > 0 {
         println!(
             "spot checks: {} tasks audited ({:.3} contributions per task of the run), {} certified \
-             ({} with the colluders' result); {} wrong certifications caught\n",
-            a.audits, a.contributions_per_task, a.certified, a.certified_wrong, a.caught
+             ({} with the colluders' result), {} void; {} wrong certifications caught; {} tasks \
+             failed on a contradicting audit ({} of them correct)\n",
+            a.audits,
+            a.contributions_per_task,
+            a.certified,
+            a.certified_wrong,
+            a.void,
+            a.caught,
+            a.refuted,
+            a.refuted_correct
         );
     }
     if let Some(d) = &r.drawn {
@@ -172,6 +203,7 @@ pub(super) fn print_report(r: &SimReport) {
         "audited out",
         "score zeroed",
         "stake seized",
+        "ejected / re-staked",
     ]);
     for c in r.classes.iter().filter(|c| c.workers > 0) {
         t.add_row([
@@ -183,6 +215,7 @@ pub(super) fn print_report(r: &SimReport) {
             c.audited.to_string(),
             c.zeroed.to_string(),
             c.stake_seized.to_string(),
+            format!("{} / {}", c.ejected, c.restaked),
         ]);
     }
     println!("{t}\n");
@@ -197,7 +230,8 @@ pub(super) fn print_report(r: &SimReport) {
         "max",
         "mean weight",
         "wrong since last",
-        "contributions since last",
+        "failed on audit",
+        "contributions (+ audits) since last",
     ]);
     for cp in &r.checkpoints {
         for (i, c) in cp.classes.iter().enumerate() {
@@ -221,7 +255,15 @@ pub(super) fn print_report(r: &SimReport) {
                     String::new()
                 },
                 if first {
-                    format!("{:.2}", cp.window_mean_contributions)
+                    percent(cp.window_refuted_rate)
+                } else {
+                    String::new()
+                },
+                if first {
+                    format!(
+                        "{:.2} + {:.2}",
+                        cp.window_mean_contributions, cp.window_audit_contributions
+                    )
                 } else {
                     String::new()
                 },

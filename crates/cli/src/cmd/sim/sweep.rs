@@ -105,7 +105,25 @@ pub(super) fn run(opts: SweepOpts, json: bool) -> anyhow::Result<()> {
         } else {
             String::new()
         },
-        base.cap.name(),
+        if base.spot_check > 0.0
+            && (base.audit_trust_factor != 1
+                || base.audit_rule.is_some()
+                || base.zero_audit_dissent)
+        {
+            format!(
+                "{} (audits: rule {}, trust x{}{})",
+                base.cap.name(),
+                base.audit_cap().name(),
+                base.audit_trust_factor,
+                if base.zero_audit_dissent {
+                    ", dissent zeroed"
+                } else {
+                    ""
+                }
+            )
+        } else {
+            base.cap.name().to_string()
+        },
         match scores {
             (h, f, c) if h == f && f == c => format!("initial score {h},"),
             (h, f, c) => format!("initial scores {h} honest / {f} faulty / {c} colluders,"),
@@ -160,6 +178,8 @@ pub(super) fn run(opts: SweepOpts, json: bool) -> anyhow::Result<()> {
         "exact",
         "p99",
         "no consensus",
+        "worst / last window",
+        "audits",
     ]);
     for p in &points {
         t.add_row([
@@ -175,6 +195,12 @@ pub(super) fn run(opts: SweepOpts, json: bool) -> anyhow::Result<()> {
                 .unwrap_or_default(),
             p.p99_contributions.to_string(),
             percent(p.no_consensus_rate),
+            format!(
+                "{} / {}",
+                percent(p.worst_window_wrong_rate),
+                percent(p.last_window_wrong_rate)
+            ),
+            format!("{:.2}", p.audit_contributions_per_task),
         ]);
     }
     println!("{t}\n");
