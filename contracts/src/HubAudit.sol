@@ -180,7 +180,7 @@ contract HubAudit is HubSpot {
         }
     }
 
-    /// Checks the audit's contributor list (complete, increasing); seizes the stakes of those who did not reveal
+    /// Checks the audit's contributor list (complete, increasing); seizes the stakes of those who did not reveal and zeroes their scores
     /// (once the audit's reveals are all in, or their deadline passed: RevealsPending before).
     function _auditLosers(bytes32 auditid, uint256 a, address[] calldata auditors, uint256 stake)
         internal
@@ -207,7 +207,8 @@ contract HubAudit is HubSpot {
             if (uint8(c) != CONTRIBUTION_REVEALED) {
                 _contributions[ckey] = 0;
                 _spendFrozen(auditors[i], stake);
-                _penalize(auditors[i]);
+                // an auditor that dissents from (or hides from) the audit's certified result loses its whole score
+                _accounts[auditors[i]] &= (1 << 224) - 1;
                 seized += stake;
             }
         }

@@ -505,7 +505,9 @@ contract HubSelection is HubSpot {
         if (a == 0) a = STATUS_ACTIVE | _FLAG_REPLICATED | (block.timestamp << 16);
         else if (uint8(a) != STATUS_ACTIVE) revert TaskNotActive(auditid, uint8(a));
         uint256 trust = _auditTrust(deal.trust);
-        uint256 w = Consensus.workerWeight(_accounts[msg.sender] >> 224, trust);
+        // Auditors vote flat, each with a fresh worker's weight: reputation bought by colluders early in a pool's
+        // life must not carry the audit that is there to catch them (docs/simulator.md, the spot-check rule).
+        uint256 w = Consensus.workerWeight(0, trust);
         _lock(msg.sender, deal.workerStake);
         emit TaskContribute(auditid, msg.sender, resultHash);
         uint256 commit = uint256(keccak256(abi.encodePacked(resultHash, resultSeal))) & _COMMIT_MASK;

@@ -369,6 +369,33 @@ contract SpotCheckTest is Fixture {
         _assertAccounted();
     }
 
+    /// An auditor that reaches the audit's consensus but never reveals loses its stake and its whole score, however
+    /// high: it can't take its place in an audit and then hide from it at the cost of a loser's penalty only.
+    function test_an_auditor_hiding_from_the_audit_loses_its_whole_score() public {
+        Deal memory d = _spotDeal(255);
+        address[] memory c = _contributeTask(d, TRUTH);
+        _revealAll(_taskId(d, 0), c, TRUTH);
+        bytes32 r = _pickRandomness(d, 255, true);
+        beacon.put(_auditRound(d), r);
+        (uint256[] memory pos, address[] memory who) = _auditors(d, r, c, 2);
+        _setScore(who[1], 300);
+        _contributeAudit(d, who[0], pos[0], TRUTH);
+        _contributeAudit(d, who[1], pos[1], TRUTH);
+        vm.prank(who[0]);
+        hub.reveal(_auditId(d), TRUTH);
+        vm.warp(hubx.task(_auditId(d)).revealDeadline);
+        address[] memory auditors = new address[](2);
+        (auditors[0], auditors[1]) = (who[0], who[1]);
+        _sort(auditors);
+        uint256 hidden = hubx.balanceOf(who[1]);
+        _finalizeAudited(c, auditors, TRUTH);
+        assertEq(hubx.task(_taskId(d, 0)).status, 3, "completed");
+        assertEq(hubx.scoreOf(who[1]), 0, "the hiding auditor's score goes to 0");
+        assertEq(hubx.balanceOf(who[1]), hidden, "and its stake is not returned");
+        assertEq(hubx.scoreOf(who[0]), 1, "the revealing auditor's score + 1");
+        _assertAccounted();
+    }
+
     /// One auditor came, the other did not: after the window the audit is void, the absent one slashable, and
     /// the task settles as usual.
     function test_a_void_audit_lets_the_task_settle_and_the_absent_auditor_is_slashed() public {
