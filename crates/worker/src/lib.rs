@@ -46,6 +46,7 @@ use tokio::sync::{Mutex, Semaphore};
 /// The scheduler's client the worker talks through (it lives with the scheduler's API).
 pub use decloud_scheduler::client::SchedulerClient;
 pub use error::WorkerError;
+pub use tee_job::evidence_path;
 use state::{Job, JobStore, Stage};
 
 /// How to run a worker.

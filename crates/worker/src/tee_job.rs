@@ -22,7 +22,9 @@ use alloy::signers::local::PrivateKeySigner;
 use decloud_protocol::Tag;
 use decloud_protocol::pool::Assignment;
 use decloud_protocol::result::{commitment, sign_enclave};
-use decloud_protocol::tee::{SignedAttestation, attestations_required, enclave_evidence};
+use decloud_protocol::tee::{
+    AttestationEvidence, SignedAttestation, attestations_required, enclave_evidence, evidence_hash,
+};
 use decloud_sms::keepers;
 use decloud_sms::seal::{self, HpkePrivateKey};
 use decloud_sms::{ReleaseAnswer, ReleaseRequest, SmsClient};
@@ -158,6 +160,7 @@ pub(crate) async fn run(ctx: &Arc<Context>, a: &Assignment, resumed: bool) -> Re
                 let evidence = attester
                     .evidence(&fields.report_data())
                     .map_err(|e| format!("the enclave's attester failed: {e}"))?;
+                let kept = (evidence.quote.clone(), nonce.0);
                 let request = ReleaseRequest {
                     deal_id,
                     index,
@@ -169,7 +172,8 @@ pub(crate) async fn run(ctx: &Arc<Context>, a: &Assignment, resumed: bool) -> Re
                     authorization,
                     local_dataset,
                 };
-                sms.release(&request).await.map_err(|e| e.to_string())
+                let answer = sms.release(&request).await.map_err(|e| e.to_string())?;
+                Ok::<_, String>((answer, kept))
             }
             .await;
             (i, sms.url().to_owned(), answer)
@@ -186,9 +190,25 @@ pub(crate) async fn run(ctx: &Arc<Context>, a: &Assignment, resumed: bool) -> Re
     let mut answers = Vec::new();
     let mut refusals = Vec::new();
     let mut attesters = std::collections::HashSet::new();
+    let mut kept_evidence = Vec::new();
     for (_, url, reply) in replies {
-        let answer = match reply.and_then(|answer| {
-            let attestation = checked(ctx, task_id, enclave.address(), &answer)?;
+        let answer = match reply.and_then(|(answer, (quote, nonce))| {
+            let evidence = evidence_hash(&quote, &h_public, &nonce);
+            let attestation = checked(ctx, task_id, enclave.address(), evidence, &answer)?;
+            kept_evidence.push(AttestationEvidence {
+                deal_id: a.deal_id,
+                index: a.index,
+                task_id,
+                enclave: enclave.address(),
+                measurement: answer.attestation.measurement,
+                tcb_status: attestation.tcb_status,
+                expiry: attestation.expiry,
+                attester: attestation.attester,
+                signature: attestation.signature.clone(),
+                quote: quote.into(),
+                hpke_public_key: B256::from(h_public),
+                nonce: B256::from(nonce),
+            });
             let opened = open_answer(&h_private, chain_id, task_id, &answer)?;
             Ok((attestation, opened))
         }) {
@@ -205,6 +225,7 @@ pub(crate) async fn run(ctx: &Arc<Context>, a: &Assignment, resumed: bool) -> Re
         }
     }
     drop(h_private);
+    keep_evidence(ctx, task_id, &kept_evidence);
     if answers.len() < k {
         return Err(fail(format!(
             "only {} of the {k} key holder(s) the deal needs released its secrets ({}): not run, nothing contributed",
@@ -271,17 +292,50 @@ fn hex_encode(bytes: &[u8]) -> String {
     alloy::hex::encode(bytes)
 }
 
-/// Checks that a release is for this task and enclave and that its attestation is signed by
-/// the key holder it names; returns the attestation as the hub reads it.
+/// Where the worker keeps the attestations of `task_id` with the evidence each commits to, for
+/// whoever challenges one (`decloud attester challenge --evidence FILE`).
+pub fn evidence_path(data_dir: &Path, task_id: B256) -> PathBuf {
+    data_dir.join("attestations").join(format!("{task_id}.json"))
+}
+
+/// Keeps every signed attestation of this task with its evidence (none of it is secret). A
+/// failure to write is logged, not fatal: the task itself does not depend on it.
+fn keep_evidence(ctx: &Context, task_id: B256, kept: &[AttestationEvidence]) {
+    if kept.is_empty() {
+        return;
+    }
+    let path = evidence_path(&ctx.config.data_dir, task_id);
+    let written = path
+        .parent()
+        .map_or(Ok(()), std::fs::create_dir_all)
+        .and_then(|()| {
+            let json = serde_json::to_vec_pretty(kept).map_err(std::io::Error::other)?;
+            std::fs::write(&path, json)
+        });
+    if let Err(e) = written {
+        tracing::warn!(task = %task_id, path = %path.display(), error = %e, "cannot keep the attestations' evidence");
+    }
+}
+
+/// Checks that a release is for this task and enclave, that its attestation commits to the
+/// evidence this worker sent (`evidence`, see [`evidence_hash`]) and is signed by the key holder
+/// it names; returns the attestation as the hub reads it.
 fn checked(
     ctx: &Context,
     task_id: B256,
     enclave: Address,
+    evidence: B256,
     answer: &ReleaseAnswer,
 ) -> Result<SignedAttestation, String> {
     let att = &answer.attestation;
     if answer.task_id != task_id || att.task_id != task_id || att.enclave != enclave {
         return Err("its release is for another task or enclave".into());
+    }
+    if att.evidence_hash != evidence {
+        return Err(format!(
+            "its attestation commits to evidence {}, not to the evidence {evidence} this enclave sent it",
+            att.evidence_hash
+        ));
     }
     let domain = decloud_protocol::order::Domain::new(
         ctx.config.profile.chain_id,
@@ -527,6 +581,7 @@ mod tests {
                 measurement: B256::ZERO,
                 tcb_status: 0,
                 expiry: 0,
+                evidence_hash: B256::ZERO,
                 signer: Address::ZERO,
                 signature: Bytes::new(),
             },
