@@ -67,6 +67,10 @@ struct Opened {
     /// `(file name under /secrets, value)`: requester secrets by name, app secrets as
     /// `app/NAME`.
     files: Vec<(String, Vec<u8>)>,
+    /// `(purpose, keeper)`: keepers whose share verified but whose copy of the ciphertext did
+    /// not open (the value opened from another keeper's copy). Named in the logs and the task's
+    /// message, since a keeper that does this is faulty or lying.
+    bad_ciphertexts: Vec<(String, Address)>,
 }
 
 /// Removes the secrets directory however the run ends.
@@ -233,7 +237,11 @@ pub(crate) async fn run(ctx: &Arc<Context>, a: &Assignment, resumed: bool) -> Re
             refusals.join("; ")
         )));
     }
-    let opened = rebuild(answers.iter().map(|(_, o)| o), &refusals)?;
+    let opened = rebuild(answers.iter().map(|(s, o)| (s.attester, o)), &refusals)?;
+    let bad_keepers = bad_keepers_note(&opened.bad_ciphertexts);
+    if let Some(note) = &bad_keepers {
+        tracing::warn!(task = %task_id, "{note}");
+    }
     let released_by = answers.len();
     let attestations: Vec<SignedAttestation> =
         answers.into_iter().map(|(s, _)| s).take(k).collect();
@@ -284,8 +292,27 @@ pub(crate) async fn run(ctx: &Arc<Context>, a: &Assignment, resumed: bool) -> Re
         .await?;
     computed.stages.contribute = Some(crate::job::stage_since(started_ms, started));
     tracing::info!(task = %task_id, digest = %computed.digest, attestations = k, "TEE task contributed and finalized");
-    report(ctx, task_id, revealed(&computed, location)).await;
+    let mut done = revealed(&computed, location);
+    if done.reason.is_none() {
+        done.reason = bad_keepers;
+    }
+    report(ctx, task_id, done).await;
     Ok(())
+}
+
+/// One line naming the keepers that sent a valid share with a ciphertext that does not open.
+fn bad_keepers_note(bad: &[(String, Address)]) -> Option<String> {
+    if bad.is_empty() {
+        return None;
+    }
+    let named: Vec<String> = bad
+        .iter()
+        .map(|(purpose, keeper)| format!("keeper {keeper} ({purpose})"))
+        .collect();
+    Some(format!(
+        "completed, but {} sent a valid share with a ciphertext that does not open: ignored, the secret opened from another keeper's copy; that keeper is faulty or lying",
+        named.join(", ")
+    ))
 }
 
 fn hex_encode(bytes: &[u8]) -> String {
@@ -430,26 +457,28 @@ fn open_answer(
 /// is rebuilt from any k consistent ones (fewer: the task fails, saying which and why); a whole
 /// value (a lone SMS, a result recipient) is taken from the first key holder that has it.
 fn rebuild<'a>(
-    answers: impl Iterator<Item = &'a Vec<(String, Vec<u8>)>>,
+    answers: impl Iterator<Item = (Address, &'a Vec<(String, Vec<u8>)>)>,
     refusals: &[String],
 ) -> Result<Opened, Failure> {
-    let mut purposes: Vec<(String, Vec<&'a [u8]>)> = Vec::new();
-    for answer in answers {
+    let mut purposes: Vec<(String, Vec<(Address, &'a [u8])>)> = Vec::new();
+    for (keeper, answer) in answers {
         for (purpose, value) in answer {
             match purposes.iter_mut().find(|(p, _)| p == purpose) {
-                Some((_, values)) => values.push(value),
-                None => purposes.push((purpose.clone(), vec![value])),
+                Some((_, values)) => values.push((keeper, value)),
+                None => purposes.push((purpose.clone(), vec![(keeper, value)])),
             }
         }
     }
     let mut opened = Opened::default();
     for (purpose, values) in purposes {
-        let value = if values.iter().any(|v| keepers::is_share(v)) {
-            let shares: Vec<keepers::Share> = values
+        let value = if values.iter().any(|(_, v)| keepers::is_share(v)) {
+            // which keeper sent which share: named if its copy of the ciphertext is bad
+            let shares: Vec<(Address, keepers::Share)> = values
                 .iter()
-                .filter_map(|v| keepers::Share::decode(v).ok())
+                .filter_map(|(k, v)| keepers::Share::decode(v).ok().map(|s| (*k, s)))
                 .collect();
-            keepers::combine(&shares).map_err(|e| {
+            let only: Vec<keepers::Share> = shares.iter().map(|(_, s)| s.clone()).collect();
+            let rebuilt = keepers::combine_checked(&only).map_err(|e| {
                 let why = if refusals.is_empty() {
                     String::new()
                 } else {
@@ -458,9 +487,15 @@ fn rebuild<'a>(
                 fail(format!(
                     "the keepers' shares of {purpose} do not rebuild it: {e}{why}; nothing was opened, not run, nothing contributed"
                 ))
-            })?
+            })?;
+            for index in &rebuilt.bad_ciphertexts {
+                for (keeper, _) in shares.iter().filter(|(_, s)| s.index == *index) {
+                    opened.bad_ciphertexts.push((purpose.clone(), *keeper));
+                }
+            }
+            rebuilt.value
         } else {
-            values[0].to_vec()
+            values[0].1.to_vec()
         };
         add_secret(&mut opened, &purpose, value)?;
     }
@@ -620,8 +655,10 @@ mod tests {
             &answer_for(task_a, &h_public, purpose, &shares[1]),
         )
         .unwrap();
-        let opened = rebuild([&a0, &a1].into_iter(), &[]).unwrap();
+        let (k0, k1) = (Address::repeat_byte(1), Address::repeat_byte(2));
+        let opened = rebuild([(k0, &a0), (k1, &a1)].into_iter(), &[]).unwrap();
         assert_eq!(opened.files, vec![("token".to_owned(), b"s3cr3t".to_vec())]);
+        assert!(opened.bad_ciphertexts.is_empty());
         // Keeper 1's answer for task A replayed into task B, even relabelled as B's: refused.
         let mut replayed = answer_for(task_a, &h_public, purpose, &shares[1]);
         replayed.task_id = task_b;
@@ -635,7 +672,7 @@ mod tests {
             &answer_for(task_b, &h_public, purpose, &shares[0]),
         )
         .unwrap();
-        let e = rebuild([&b0].into_iter(), &[format!("keeper-2: {e}")])
+        let e = rebuild([(k0, &b0)].into_iter(), &[format!("keeper-2: {e}")])
             .err()
             .unwrap();
         assert!(
@@ -643,6 +680,52 @@ mod tests {
             "{}",
             e.reason
         );
+    }
+
+    #[test]
+    fn a_keeper_whose_ciphertext_does_not_open_is_named() {
+        let (h, h_public) = seal::generate_keypair().unwrap();
+        let group = keepers::KeeperGroup::new(
+            0,
+            2,
+            (1..=3u8)
+                .map(|i| keepers::Keeper {
+                    address: Address::repeat_byte(i),
+                    hpke_public_key: String::new(),
+                })
+                .collect(),
+        )
+        .unwrap();
+        let purpose = "requester-secret:token";
+        let task = B256::repeat_byte(0xa);
+        let shares = keepers::split(&group, b"s3cr3t").unwrap();
+        // keeper 0x02..02 keeps its valid share but corrupts its copy of the ciphertext
+        let mut bad = keepers::Share::decode(&shares[1]).unwrap();
+        let last = bad.ciphertext.len() - 1;
+        bad.ciphertext[last] ^= 1;
+        let answers: Vec<(Address, Vec<(String, Vec<u8>)>)> = [
+            (Address::repeat_byte(1), shares[0].clone()),
+            (Address::repeat_byte(2), bad.encode()),
+            (Address::repeat_byte(3), shares[2].clone()),
+        ]
+        .into_iter()
+        .map(|(k, share)| {
+            let answer = answer_for(task, &h_public, purpose, &share);
+            (k, open_answer(&h, 31337, task, &answer).unwrap())
+        })
+        .collect();
+        let opened = rebuild(answers.iter().map(|(k, a)| (*k, a)), &[]).unwrap();
+        assert_eq!(opened.files, vec![("token".to_owned(), b"s3cr3t".to_vec())]);
+        assert_eq!(
+            opened.bad_ciphertexts,
+            vec![(purpose.to_owned(), Address::repeat_byte(2))]
+        );
+        let note = bad_keepers_note(&opened.bad_ciphertexts).unwrap();
+        assert!(
+            note.contains(&Address::repeat_byte(2).to_string()) && !note.contains('\n'),
+            "{note}"
+        );
+        assert!(!note.contains(&Address::repeat_byte(1).to_string()), "{note}");
     }
 
     #[test]
