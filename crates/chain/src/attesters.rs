@@ -209,16 +209,13 @@ pub async fn challenge(
     nonce: alloy::primitives::B256,
 ) -> Result<ChallengeOutcome, ChainError> {
     let hub = client.hub();
-    let call = hub.challengeAttestation(
-        deal,
-        U256::from(index),
-        attestation,
-        quote,
-        hpke_key,
-        nonce,
-    );
+    let call =
+        hub.challengeAttestation(deal, U256::from(index), attestation, quote, hpke_key, nonce);
     let receipt = client
-        .send("challenging the attestation", call.into_transaction_request())
+        .send(
+            "challenging the attestation",
+            call.into_transaction_request(),
+        )
         .await?;
     let mut outcome = ChallengeOutcome {
         attester: Address::ZERO,

@@ -121,8 +121,8 @@ fn attest(
         expiry,
         evidenceHash: evidence_hash(&quote, &h, &nonce),
     };
-    let signed = SignedAttestation::sign(&statement, &keeper.domain(), keeper.signer().unwrap())
-        .unwrap();
+    let signed =
+        SignedAttestation::sign(&statement, &keeper.domain(), keeper.signer().unwrap()).unwrap();
     AttestationEvidence {
         deal_id,
         index: 0,
@@ -203,7 +203,10 @@ async fn a_lying_keeper_is_slashed_and_an_honest_one_is_not() {
         liar.address().unwrap().to_string().to_lowercase(),
         "{out}"
     );
-    assert_eq!(slashed[0]["contradictions"][0], "the TD is a debug TD", "{out}");
+    assert_eq!(
+        slashed[0]["contradictions"][0], "the TD is a debug TD",
+        "{out}"
+    );
     let stake = U256::from(DEFAULT_MIN_ATTESTER_STAKE);
     assert_eq!(slashed[0]["amount"], stake.to_string(), "{out}");
     let refused = out["refused"].as_array().unwrap();
@@ -215,18 +218,10 @@ async fn a_lying_keeper_is_slashed_and_an_honest_one_is_not() {
             .contains("nothing to challenge"),
         "{out}"
     );
-    let liar_record = env.json(&[
-        "attester",
-        "show",
-        &liar.address().unwrap().to_string(),
-    ]);
+    let liar_record = env.json(&["attester", "show", &liar.address().unwrap().to_string()]);
     assert_eq!(liar_record["slashed"], true, "{liar_record}");
     assert_eq!(liar_record["stake"], "0", "{liar_record}");
-    let honest_record = env.json(&[
-        "attester",
-        "show",
-        &honest.address().unwrap().to_string(),
-    ]);
+    let honest_record = env.json(&["attester", "show", &honest.address().unwrap().to_string()]);
     assert_eq!(honest_record["active"], true, "{honest_record}");
     assert_eq!(honest_record["stake"], stake.to_string(), "{honest_record}");
     assert_eq!(

@@ -84,7 +84,9 @@ fn write() {
 }
 
 fn bytes(v: &serde_json::Value, key: &str) -> Vec<u8> {
-    let s = v[key].as_str().unwrap_or_else(|| panic!("{key} is missing"));
+    let s = v[key]
+        .as_str()
+        .unwrap_or_else(|| panic!("{key} is missing"));
     hex::decode(s.trim_start_matches("0x")).unwrap()
 }
 
@@ -114,8 +116,16 @@ fn challenge_vectors_are_real_quotes_binding_their_fields() {
         let info = read_td_quote(&bytes(&v, key)).unwrap_or_else(|e| panic!("{key}: {e}"));
         assert_eq!(info.version, 4, "{key} is a TDX v4 quote");
         assert_eq!(info.debug, debug, "{key}'s debug bit");
-        assert_eq!(info.measurements.measurement().0, measurement, "{key}'s runner");
-        assert_eq!(info.report_data, ReportData(f.report_data().0), "{key} binds the fields");
+        assert_eq!(
+            info.measurements.measurement().0,
+            measurement,
+            "{key}'s runner"
+        );
+        assert_eq!(
+            info.report_data,
+            ReportData(f.report_data().0),
+            "{key} binds the fields"
+        );
     }
     // the honest quote appraises as a real one would (so the contract is shown real evidence)
     let appraiser = decloud_tee::DcapAppraiser::sim(31337).unwrap();

@@ -46,8 +46,8 @@ use tokio::sync::{Mutex, Semaphore};
 /// The scheduler's client the worker talks through (it lives with the scheduler's API).
 pub use decloud_scheduler::client::SchedulerClient;
 pub use error::WorkerError;
-pub use tee_job::evidence_path;
 use state::{Job, JobStore, Stage};
+pub use tee_job::evidence_path;
 
 /// How to run a worker.
 #[derive(Clone)]

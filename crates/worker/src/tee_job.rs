@@ -322,7 +322,9 @@ fn hex_encode(bytes: &[u8]) -> String {
 /// Where the worker keeps the attestations of `task_id` with the evidence each commits to, for
 /// whoever challenges one (`decloud attester challenge --evidence FILE`).
 pub fn evidence_path(data_dir: &Path, task_id: B256) -> PathBuf {
-    data_dir.join("attestations").join(format!("{task_id}.json"))
+    data_dir
+        .join("attestations")
+        .join(format!("{task_id}.json"))
 }
 
 /// Keeps every signed attestation of this task with its evidence (none of it is secret). A
@@ -725,7 +727,10 @@ mod tests {
             note.contains(&Address::repeat_byte(2).to_string()) && !note.contains('\n'),
             "{note}"
         );
-        assert!(!note.contains(&Address::repeat_byte(1).to_string()), "{note}");
+        assert!(
+            !note.contains(&Address::repeat_byte(1).to_string()),
+            "{note}"
+        );
     }
 
     #[test]
