@@ -458,11 +458,14 @@ fn open_answer(
 /// The secrets of every answer, one value per purpose: a purpose whose values are keeper shares
 /// is rebuilt from any k consistent ones (fewer: the task fails, saying which and why); a whole
 /// value (a lone SMS, a result recipient) is taken from the first key holder that has it.
+/// One purpose's values, each with the keeper (attester) that released it.
+type FromKeepers<'a> = Vec<(Address, &'a [u8])>;
+
 fn rebuild<'a>(
     answers: impl Iterator<Item = (Address, &'a Vec<(String, Vec<u8>)>)>,
     refusals: &[String],
 ) -> Result<Opened, Failure> {
-    let mut purposes: Vec<(String, Vec<(Address, &'a [u8])>)> = Vec::new();
+    let mut purposes: Vec<(String, FromKeepers<'a>)> = Vec::new();
     for (keeper, answer) in answers {
         for (purpose, value) in answer {
             match purposes.iter_mut().find(|(p, _)| p == purpose) {
