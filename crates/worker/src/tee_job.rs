@@ -455,12 +455,12 @@ fn open_answer(
         .collect()
 }
 
-/// The secrets of every answer, one value per purpose: a purpose whose values are keeper shares
-/// is rebuilt from any k consistent ones (fewer: the task fails, saying which and why); a whole
-/// value (a lone SMS, a result recipient) is taken from the first key holder that has it.
 /// One purpose's values, each with the keeper (attester) that released it.
 type FromKeepers<'a> = Vec<(Address, &'a [u8])>;
 
+/// The secrets of every answer, one value per purpose: a purpose whose values are keeper shares
+/// is rebuilt from any k consistent ones (fewer: the task fails, saying which and why); a whole
+/// value (a lone SMS, a result recipient) is taken from the first key holder that has it.
 fn rebuild<'a>(
     answers: impl Iterator<Item = (Address, &'a Vec<(String, Vec<u8>)>)>,
     refusals: &[String],
