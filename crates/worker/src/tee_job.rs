@@ -708,7 +708,7 @@ mod tests {
         let mut bad = keepers::Share::decode(&shares[1]).unwrap();
         let last = bad.ciphertext.len() - 1;
         bad.ciphertext[last] ^= 1;
-        let answers: Vec<(Address, Vec<(String, Vec<u8>)>)> = [
+        let answers: Vec<_> = [
             (Address::repeat_byte(1), shares[0].clone()),
             (Address::repeat_byte(2), bad.encode()),
             (Address::repeat_byte(3), shares[2].clone()),
