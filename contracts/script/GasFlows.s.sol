@@ -140,10 +140,18 @@ contract GasFlows {
                 uint64(3)
             )
         );
+        bytes memory facetArgs =
+            abi.encode(address(token), address(apps), address(datasets), address(pools), beacon_);
         hubx.setSelection(
             vm.deployCode(
                 "HubSelection.sol:HubSelection",
-                abi.encode(address(token), address(apps), address(datasets), address(pools), beacon_)
+                bytes.concat(
+                    facetArgs,
+                    abi.encode(
+                        vm.deployCode("HubKeepers.sol:HubKeepers", facetArgs),
+                        vm.deployCode("HubAudit.sol:HubAudit", facetArgs)
+                    )
+                )
             )
         );
         keep = HubKeepers(address(hub));

@@ -331,7 +331,7 @@ contract Hub is HubBase {
         _checkAttestations(deal, taskid, enclave, sign[65:]);
     }
 
-    uint256 internal constant _ATTESTATION_BYTES = 74;
+    uint256 internal constant _ATTESTATION_BYTES = 106;
 
     /// At least k attestations of `enclave` for `taskid` with the app's measurement, an accepted TCB
     /// status and an expiry not passed, each signed by a distinct registered attester (strictly increasing
@@ -429,7 +429,7 @@ contract Hub is HubBase {
         uint256 expiry;
         uint256 off;
         assembly ("memory-safe") {
-            off := add(att.offset, mul(i, 74))
+            off := add(att.offset, mul(i, 106))
             let w := calldataload(off)
             tcb := byte(0, w)
             expiry := and(shr(184, w), 0xffffffffffffffff)
@@ -445,13 +445,14 @@ contract Hub is HubBase {
             mstore(add(m, 0x60), measurement)
             mstore(add(m, 0x80), tcb)
             mstore(add(m, 0xa0), expiry)
-            let structHash := keccak256(m, 0xc0)
+            mstore(add(m, 0xc0), calldataload(add(off, 9))) // evidenceHash
+            let structHash := keccak256(m, 0xe0)
             mstore(m, 0x1901)
             mstore(add(m, 0x20), ds)
             mstore(add(m, 0x40), structHash)
             mstore(m, keccak256(add(m, 0x1e), 0x42)) // the EIP-712 digest
-            mstore(add(m, 0x20), byte(0, calldataload(add(off, 73)))) // v
-            calldatacopy(add(m, 0x40), add(off, 9), 0x40) // r, s
+            mstore(add(m, 0x20), byte(0, calldataload(add(off, 105)))) // v
+            calldatacopy(add(m, 0x40), add(off, 41), 0x40) // r, s
             mstore(add(m, 0x80), 0) // stays 0 when the precompile recovers nothing
             pop(staticcall(gas(), 1, m, 0x80, add(m, 0x80), 0x20))
             signer := mload(add(m, 0x80))

@@ -60,7 +60,7 @@ abstract contract HubBase is EIP712, IHubErrors, IHubEvents {
     uint256 public constant TAG_SPOT_SHIFT = 16;
     /// @notice The type hash of `EnclaveAttested`, the key holders' statement counted by the hub.
     bytes32 public constant ENCLAVE_ATTESTED_TYPEHASH = keccak256(
-        "EnclaveAttested(bytes32 taskId,address enclave,bytes32 measurement,uint8 tcbStatus,uint64 expiry)"
+        "EnclaveAttested(bytes32 taskId,address enclave,bytes32 measurement,uint8 tcbStatus,uint64 expiry,bytes32 evidenceHash)"
     );
     /// @notice Largest volume of a single deal.
     uint256 public constant MAX_DEAL_VOLUME = type(uint32).max;

@@ -1,15 +1,21 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.30;
 
-import {EnclaveAttestation} from "./libs/Types.sol";
+import {Deal, EnclaveAttestation} from "./libs/Types.sol";
 import {ECDSA} from "solady/utils/ECDSA.sol";
 import {Draw} from "./libs/Draw.sol";
+import {Sha512} from "./libs/Sha512.sol";
 import {HubBase} from "./HubBase.sol";
 
 /// @notice What the keepers' draw reads from the beacon contract (contracts/src/beacon/Beacon.sol).
 interface IKeeperBeacon {
     function randomness(uint64 round) external view returns (bytes32);
     function roundAt(uint256 t) external view returns (uint64);
+}
+
+/// @notice What a challenge reads of the deal's app (registries/AppRegistry.sol).
+interface IAppInfo {
+    function appInfo(address app) external view returns (address owner, bytes32 checksum, bytes32 mrenclave);
 }
 
 /// @title HubKeepers
@@ -120,6 +126,120 @@ contract HubKeepers is HubBase {
         emit AttesterSlashed(signer, a.taskId, msg.sender, stake, reward);
     }
 
+    // ---------------------------------------------------------------------------------------------
+    // Challenges (docs/confidential.md#challenge-and-slash): an attestation commits to the evidence its
+    // signer appraised (evidenceHash = keccak256(quote ‖ H ‖ nonce)); whoever shows that evidence and finds
+    // in it what the statement denies takes the signer's stake, as slashAttester does. Checked at the fixed
+    // offsets of an Intel TDX v4 quote (what the tdx and sim backends produce): the TD's DEBUG attribute,
+    // the runner measurement SHA-256(MRTD ‖ RTMR0 ‖ RTMR1 ‖ RTMR2), and report_data. Not checkable on chain:
+    // the quote's signature chain up to Intel's root and the TCB status (no P-256 precompile, no X.509).
+    // ---------------------------------------------------------------------------------------------
+
+    /// The domain tag that opens every report_data preimage (decloud_tee::REPORT_DATA_DOMAIN).
+    bytes14 internal constant _REPORT_DATA_DOMAIN = "decloud/tee/v1";
+    /// Offsets in a TDX v4 quote: the 48-byte header, then the TD report body.
+    uint256 internal constant _Q_TD_ATTRIBUTES = 168;
+    uint256 internal constant _Q_MRTD = 184;
+    uint256 internal constant _Q_RTMR0 = 376;
+    uint256 internal constant _Q_REPORT_DATA = 568;
+    uint256 internal constant _Q_BODY_END = 632;
+
+    /// @notice Slashes the attester who signed `a` (an attestation of task `index` of `deal`) when the evidence
+    /// it committed to contradicts it. `quote`, `hpkeKey` (H) and `nonce` must be what `a.evidenceHash` commits
+    /// to. Contradictions (see AttestationContradicted): the TD is a debug TD; its measurement is not
+    /// `a.measurement` or not the app's mrenclave; its report_data is not SHA-512("decloud/tee/v1" ‖ chainId ‖
+    /// taskId ‖ app checksum ‖ a.enclave ‖ H ‖ nonce). The whole stake is seized as by slashAttester (the caller
+    /// gets ATTESTER_SLASH_REWARD_RATIO percent unless it is the attester, the kitty the rest). Reverts with
+    /// AttestationConsistent when the evidence agrees with the statement, UnsupportedQuote when it is not a TDX
+    /// v4 quote, NothingToSlash when the signer has no stake left (a second challenge).
+    function challengeAttestation(
+        Deal calldata deal,
+        uint256 index,
+        EnclaveAttestation calldata a,
+        bytes calldata quote,
+        bytes32 hpkeKey,
+        bytes32 nonce
+    ) external notEntered {
+        bytes32 taskid = _taskOf(deal, index);
+        if (a.taskId != taskid) revert EvidenceTaskMismatch(a.taskId, taskid);
+        address signer = _attestationSigner(a);
+        uint256 r = _attesters[signer];
+        if (signer == address(0) || r == 0 || r & _ATTESTER_SLASHED != 0) revert NothingToSlash(signer);
+        uint256 contradictions = _contradictions(deal.app, a, quote, hpkeKey, nonce);
+        if (contradictions == 0) revert AttestationConsistent(signer, taskid);
+        uint256 stake = r & _MASK112;
+        _seizeAttester(signer, r);
+        uint256 reward = msg.sender == signer ? 0 : stake * ATTESTER_SLASH_REWARD_RATIO / 100;
+        _credit(msg.sender, reward);
+        kitty += uint144(stake - reward);
+        emit AttestationContradicted(signer, taskid, contradictions);
+        emit AttesterSlashed(signer, taskid, msg.sender, stake, reward);
+    }
+
+    /// What in `quote` contradicts `a` (an attestation for a task of `app`), as AttestationContradicted's bits;
+    /// refuses a quote, H and nonce that are not what `a.evidenceHash` commits to.
+    function _contradictions(
+        address app,
+        EnclaveAttestation calldata a,
+        bytes calldata quote,
+        bytes32 hpkeKey,
+        bytes32 nonce
+    ) internal view returns (uint256 c) {
+        {
+            bytes32 given = keccak256(abi.encodePacked(quote, hpkeKey, nonce));
+            if (given != a.evidenceHash) revert EvidenceNotAttested(a.evidenceHash, given);
+        }
+        (bool debug, bytes32 measurement) = _tdxClaims(quote);
+        (, bytes32 checksum, bytes32 mrenclave) = IAppInfo(address(appRegistry)).appInfo(app);
+        if (debug) c = 1;
+        if (measurement != a.measurement) c |= 2;
+        if (measurement != mrenclave) c |= 4;
+        (bytes32 hi, bytes32 lo) = reportDataOf(a.taskId, checksum, a.enclave, hpkeKey, nonce);
+        if (
+            bytes32(quote[_Q_REPORT_DATA:_Q_REPORT_DATA + 32]) != hi
+                || bytes32(quote[_Q_REPORT_DATA + 32:_Q_BODY_END]) != lo
+        ) {
+            c |= 8;
+        }
+    }
+
+    /// @notice What a TDX v4 quote claims, read at fixed offsets (its signatures are not checked): whether the TD
+    /// is a debug TD, its runner measurement SHA-256(MRTD ‖ RTMR0 ‖ RTMR1 ‖ RTMR2), its 64-byte report_data.
+    function tdxQuoteClaims(bytes calldata quote)
+        external
+        view
+        returns (bool debug, bytes32 measurement, bytes32 reportDataHi, bytes32 reportDataLo)
+    {
+        (debug, measurement) = _tdxClaims(quote);
+        reportDataHi = bytes32(quote[_Q_REPORT_DATA:_Q_REPORT_DATA + 32]);
+        reportDataLo = bytes32(quote[_Q_REPORT_DATA + 32:_Q_BODY_END]);
+    }
+
+    /// The debug bit and the runner measurement of TDX v4 quote `quote`; refuses anything else.
+    function _tdxClaims(bytes calldata quote) internal view returns (bool debug, bytes32 measurement) {
+        // header: version 4 (u16 LE), then at byte 4 the TEE type 0x81 = TDX (u32 LE)
+        if (
+            quote.length < _Q_BODY_END || uint16(bytes2(quote[0:2])) != 0x0400
+                || uint32(bytes4(quote[4:8])) != 0x81000000
+        ) revert UnsupportedQuote(quote.length);
+        debug = uint8(quote[_Q_TD_ATTRIBUTES]) & 1 != 0;
+        measurement = sha256(abi.encodePacked(quote[_Q_MRTD:_Q_MRTD + 48], quote[_Q_RTMR0:_Q_RTMR0 + 144]));
+    }
+
+    /// @notice The report_data an honest enclave binds for `taskid` on this chain: SHA-512("decloud/tee/v1" ‖
+    /// chainId ‖ taskid ‖ appChecksum ‖ enclave ‖ hpkeKey ‖ nonce), as its two halves.
+    function reportDataOf(
+        bytes32 taskid,
+        bytes32 appChecksum,
+        address enclave,
+        bytes32 hpkeKey,
+        bytes32 nonce
+    ) public view returns (bytes32 hi, bytes32 lo) {
+        return Sha512.hash(
+            abi.encodePacked(_REPORT_DATA_DOMAIN, block.chainid, taskid, appChecksum, enclave, hpkeKey, nonce)
+        );
+    }
+
     /// Marks attester `who` (record `r`, not slashed) slashed with no stake, and out of the snapshots' count
     /// unless it was already leaving.
     function _seizeAttester(address who, uint256 r) internal {
@@ -152,7 +272,13 @@ contract HubKeepers is HubBase {
         return _hashTypedData(
             keccak256(
                 abi.encode(
-                    ENCLAVE_ATTESTED_TYPEHASH, a.taskId, a.enclave, a.measurement, a.tcbStatus, a.expiry
+                    ENCLAVE_ATTESTED_TYPEHASH,
+                    a.taskId,
+                    a.enclave,
+                    a.measurement,
+                    a.tcbStatus,
+                    a.expiry,
+                    a.evidenceHash
                 )
             )
         );

@@ -2,7 +2,6 @@
 pragma solidity ^0.8.30;
 
 import {Deal, DrawProof, AuditedFinalize} from "./libs/Types.sol";
-import {HubKeepers} from "./HubKeepers.sol";
 import {Draw} from "./libs/Draw.sol";
 import {Consensus} from "./libs/Consensus.sol";
 import {FixedPointMathLib} from "solady/utils/FixedPointMathLib.sol";
@@ -41,25 +40,31 @@ contract HubSelection is HubSpot {
 
     /// @notice The randomness beacon.
     address public immutable beacon;
-    /// @notice The facet serving the attester registry and the keepers (HubKeepers), deployed by this
-    /// constructor and reached through this facet's fallback: it has its own room.
+    /// @notice The facet serving the attester registry and the keepers (HubKeepers), reached through this
+    /// facet's fallback: it has its own room.
     address public immutable keepers;
-    /// @notice The facet settling spot-checked tasks (HubAudit: finalizeAudited, releaseAudit), deployed by
-    /// this constructor and reached through this facet's fallback for those two selectors.
+    /// @notice The facet settling spot-checked tasks (HubAudit: finalizeAudited, releaseAudit), reached through
+    /// this facet's fallback for those two selectors.
     address public immutable audits;
 
+    /// @dev The two facets are deployed beforehand and given here, not created by this constructor: an initcode
+    /// holding theirs would pass EIP-3860's 49,152-byte limit. They run on the hub's storage, so whoever deploys
+    /// this facet must pass facets built from this same source (the admin's `setSelection` trusts all three).
     constructor(
         address token_,
         address appRegistry_,
         address datasetRegistry_,
         address workerpoolRegistry_,
-        address beacon_
+        address beacon_,
+        address keepers_,
+        address audits_
     ) HubBase(token_, appRegistry_, datasetRegistry_, workerpoolRegistry_) {
-        if (beacon_ == address(0)) revert ZeroAddress();
+        if (beacon_ == address(0) || keepers_.code.length == 0 || audits_.code.length == 0) {
+            revert ZeroAddress();
+        }
         beacon = beacon_;
-        keepers =
-            address(new HubKeepers(token_, appRegistry_, datasetRegistry_, workerpoolRegistry_, beacon_));
-        audits = address(new HubAudit(token_, appRegistry_, datasetRegistry_, workerpoolRegistry_, beacon_));
+        keepers = keepers_;
+        audits = audits_;
     }
 
     function _beacon() internal view override returns (address) {

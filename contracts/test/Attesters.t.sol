@@ -97,7 +97,7 @@ contract AttestersTest is Fixture {
         _expectFastRevert(
             d,
             bytes.concat(_att(0, d), hex"00"),
-            abi.encodeWithSelector(IHubErrors.MalformedAttestations.selector, taskid, 75)
+            abi.encodeWithSelector(IHubErrors.MalformedAttestations.selector, taskid, 107)
         );
         _expectFastOk(d, bytes.concat(_att(0, d), _att(1, d)));
     }
@@ -141,7 +141,29 @@ contract AttestersTest is Fixture {
                 d, atts[i], abi.encodeWithSelector(IHubErrors.UnknownAttester.selector, taskid, recovered)
             );
         }
+        // the evidence hash is signed too: another one in the packed attestation recovers another address
+        bytes memory altered = _attestation(0, taskid, enclave, MRENCLAVE, 0, exp);
+        altered[9] ^= 0x01;
+        address other = _recover(_evidenceDigest(ds, taskid, exp, altered), altered);
+        assertTrue(other != attesters[0], "another evidence hash, another signer");
+        _expectFastRevert(
+            d, altered, abi.encodeWithSelector(IHubErrors.UnknownAttester.selector, taskid, other)
+        );
         _expectFastOk(d, _att(0, d));
+    }
+
+    /// The digest of an attestation of `enclave` for `taskid` with MRENCLAVE that carries packed `att`'s
+    /// evidence hash.
+    function _evidenceDigest(bytes32 ds, bytes32 taskid, uint64 exp, bytes memory att)
+        internal
+        view
+        returns (bytes32)
+    {
+        bytes32 e;
+        assembly {
+            e := mload(add(att, 41))
+        }
+        return HubKit.enclaveAttestedDigest(ds, taskid, enclave, MRENCLAVE, 0, exp, e);
     }
 
     function _recover(bytes32 h, bytes memory att) internal pure returns (address) {
@@ -149,9 +171,9 @@ contract AttestersTest is Fixture {
         bytes32 s;
         uint8 v;
         assembly {
-            r := mload(add(att, 41))
-            s := mload(add(att, 73))
-            v := byte(0, mload(add(att, 105)))
+            r := mload(add(att, 73))
+            s := mload(add(att, 105))
+            v := byte(0, mload(add(att, 137)))
         }
         return ecrecover(h, v, r, s);
     }
@@ -179,7 +201,7 @@ contract AttestersTest is Fixture {
             d, att, abi.encodeWithSelector(IHubErrors.UnknownAttester.selector, taskid, vm.addr(pk))
         );
         // garbage that recovers no address
-        bytes memory garbage = bytes.concat(bytes1(0), bytes8(_expiry()), new bytes(65));
+        bytes memory garbage = bytes.concat(bytes1(0), bytes8(_expiry()), bytes32(0), new bytes(65));
         _expectFastRevert(
             d, garbage, abi.encodeWithSelector(IHubErrors.InvalidAttestation.selector, taskid, 0)
         );
@@ -420,8 +442,8 @@ contract AttestersTest is Fixture {
         view
         returns (EnclaveAttestation memory a, EnclaveAttestation memory b)
     {
-        a = EnclaveAttestation(taskid, enclave, MRENCLAVE, 0, _expiry(), "");
-        b = EnclaveAttestation(taskid, address(0xE2), MRENCLAVE, 0, _expiry(), "");
+        a = EnclaveAttestation(taskid, enclave, MRENCLAVE, 0, _expiry(), HubKit.EVIDENCE_HASH, "");
+        b = EnclaveAttestation(taskid, address(0xE2), MRENCLAVE, 0, _expiry(), HubKit.EVIDENCE_HASH, "");
         a.sign = HubKit.sign(attesterPks[i], keep.hashEnclaveAttested(a));
         b.sign = HubKit.sign(attesterPks[i], keep.hashEnclaveAttested(b));
     }
@@ -463,7 +485,7 @@ contract AttestersTest is Fixture {
         keep.slashAttester(a, a);
         // two tasks
         EnclaveAttestation memory other =
-            EnclaveAttestation(keccak256("task2"), address(0xE2), MRENCLAVE, 0, 1, "");
+            EnclaveAttestation(keccak256("task2"), address(0xE2), MRENCLAVE, 0, 1, HubKit.EVIDENCE_HASH, "");
         other.sign = HubKit.sign(attesterPks[0], keep.hashEnclaveAttested(other));
         vm.expectRevert(
             abi.encodeWithSelector(IHubErrors.EvidenceTaskMismatch.selector, taskid, other.taskId)
@@ -483,8 +505,10 @@ contract AttestersTest is Fixture {
         );
         keep.slashAttester(a, b);
         // a non-attester's double attestation: nothing to slash
-        EnclaveAttestation memory x = EnclaveAttestation(taskid, enclave, MRENCLAVE, 0, 1, "");
-        EnclaveAttestation memory y = EnclaveAttestation(taskid, address(0xE2), MRENCLAVE, 0, 1, "");
+        EnclaveAttestation memory x =
+            EnclaveAttestation(taskid, enclave, MRENCLAVE, 0, 1, HubKit.EVIDENCE_HASH, "");
+        EnclaveAttestation memory y =
+            EnclaveAttestation(taskid, address(0xE2), MRENCLAVE, 0, 1, HubKit.EVIDENCE_HASH, "");
         x.sign = HubKit.sign(0xBAD, keep.hashEnclaveAttested(x));
         y.sign = HubKit.sign(0xBAD, keep.hashEnclaveAttested(y));
         vm.expectRevert(abi.encodeWithSelector(IHubErrors.NothingToSlash.selector, vm.addr(0xBAD)));

@@ -85,6 +85,9 @@ interface IHubErrors {
     error EvidenceSameEnclave(address enclave);
     error EvidenceSignerMismatch(address signerA, address signerB);
     error NothingToSlash(address attester);
+    error EvidenceNotAttested(bytes32 evidenceHash, bytes32 given);
+    error UnsupportedQuote(uint256 length);
+    error AttestationConsistent(address attester, bytes32 taskid);
     error InvalidEnclaveSignature(bytes32 taskid, address enclave);
     error AlreadyContributed(bytes32 taskid, address worker);
     error TooManyContributions(bytes32 taskid);
@@ -180,6 +183,10 @@ interface IHubEvents {
         uint256 amount,
         uint256 reward
     );
+    /// @notice A challenge showed that `attester`'s attestation of `taskid` contradicts the evidence it signed:
+    /// `contradictions` has bit 0 (debug TD), 1 (measurement not the one signed), 2 (measurement not the app's
+    /// mrenclave), 3 (report_data does not bind the task, the app, the enclave key and the signed H and nonce).
+    event AttestationContradicted(address indexed attester, bytes32 indexed taskid, uint256 contradictions);
     event CategoryCreated(
         uint256 indexed category, string name, string description, uint256 workClockTimeRef
     );
@@ -274,6 +281,25 @@ interface IHub is IHubErrors, IHubEvents {
     function registerAttester(uint256 stake) external;
     function setMinAttesterStake(uint256 minStake) external;
     function slashAttester(EnclaveAttestation calldata a, EnclaveAttestation calldata b) external;
+    function challengeAttestation(
+        Deal calldata deal,
+        uint256 index,
+        EnclaveAttestation calldata a,
+        bytes calldata quote,
+        bytes32 hpkeKey,
+        bytes32 nonce
+    ) external;
+    function tdxQuoteClaims(bytes calldata quote)
+        external
+        view
+        returns (bool debug, bytes32 measurement, bytes32 reportDataHi, bytes32 reportDataLo);
+    function reportDataOf(
+        bytes32 taskid,
+        bytes32 appChecksum,
+        address enclave,
+        bytes32 hpkeKey,
+        bytes32 nonce
+    ) external view returns (bytes32 hi, bytes32 lo);
     function withdrawAttesterStake() external;
     function balanceOf(address account) external view returns (uint256);
     function category(uint256 id) external view returns (string memory name, uint256 workClockTimeRef);

@@ -113,20 +113,23 @@ struct TaskView {
 }
 
 /// @notice One key holder's `EnclaveAttested` statement with its EIP-712 signature (in the hub's domain), as
-/// `slashAttester` takes it for evidence. (Contributions carry attestations packed, see docs/protocol.md.)
+/// `slashAttester` and `challengeAttestation` take it for evidence. `evidenceHash` is
+/// keccak256(quote ‖ H ‖ nonce): the evidence the key holder appraised and the two inputs of its report_data
+/// only the enclave and the key holder know. (Contributions carry attestations packed, see docs/protocol.md.)
 struct EnclaveAttestation {
     bytes32 taskId;
     address enclave;
     bytes32 measurement;
     uint8 tcbStatus;
     uint64 expiry;
+    bytes32 evidenceHash;
     bytes sign;
 }
 
 /// @notice The worker's evidence for the TEE fast path (contributeAndFinalize). `enclaveSign` is the
-/// enclave key's 65-byte signature followed by the packed attestations (74 bytes each: tcbStatus,
-/// expiry (8 bytes, big-endian), then the attester's 65-byte signature r ‖ s ‖ v), attesters in strictly
-/// increasing address order.
+/// enclave key's 65-byte signature followed by the packed attestations (106 bytes each: tcbStatus,
+/// expiry (8 bytes, big-endian), evidenceHash (32 bytes), then the attester's 65-byte signature r ‖ s ‖ v),
+/// attesters in strictly increasing address order.
 struct FastResult {
     bytes32 digest;
     address enclave;

@@ -8,6 +8,7 @@ import {Hub} from "../../src/Hub.sol";
 import {IHubErrors} from "../../src/interfaces/IHub.sol";
 import {HubExtension} from "../../src/HubExtension.sol";
 import {HubSelection} from "../../src/HubSelection.sol";
+import {HubAudit} from "../../src/HubAudit.sol";
 import {HubKeepers} from "../../src/HubKeepers.sol";
 import {BeaconWithPut} from "./BeaconWithPut.sol";
 import {AppRegistry} from "../../src/registries/AppRegistry.sol";
@@ -110,7 +111,21 @@ abstract contract Fixture is Test {
         // the selection facet (random selection, the attester registry, keepers), as every deployment sets it
         beacon = new BeaconWithPut(_evmnetKey(), GENESIS, PERIOD);
         HubSelection facet = new HubSelection(
-            address(token), address(apps), address(datasets), address(pools), address(beacon)
+            address(token),
+            address(apps),
+            address(datasets),
+            address(pools),
+            address(beacon),
+            address(
+                new HubKeepers(
+                    address(token), address(apps), address(datasets), address(pools), address(beacon)
+                )
+            ),
+            address(
+                new HubAudit(
+                    address(token), address(apps), address(datasets), address(pools), address(beacon)
+                )
+            )
         );
         vm.prank(admin);
         hubx.setSelection(address(facet));

@@ -55,8 +55,12 @@ library HubKit {
         return personalSign(schedulerPk, keccak256(abi.encodePacked(worker, taskid, enclave)));
     }
 
-    /// @notice The EIP-712 digest of `EnclaveAttested(taskid, enclave, measurement, tcbStatus, expiry)` in the
-    /// hub's domain (`domainSeparator`).
+    /// @notice The evidence hash the tests' attestations carry unless they name one (the hub reads it only in
+    /// challenges).
+    bytes32 internal constant EVIDENCE_HASH = keccak256("evidence");
+
+    /// @notice The EIP-712 digest of `EnclaveAttested(taskid, enclave, measurement, tcbStatus, expiry,
+    /// EVIDENCE_HASH)` in the hub's domain (`domainSeparator`).
     function enclaveAttestedDigest(
         bytes32 domainSeparator,
         bytes32 taskid,
@@ -65,15 +69,32 @@ library HubKit {
         uint8 tcbStatus,
         uint64 expiry
     ) internal pure returns (bytes32) {
-        bytes32 typehash = keccak256(
-            "EnclaveAttested(bytes32 taskId,address enclave,bytes32 measurement,uint8 tcbStatus,uint64 expiry)"
+        return enclaveAttestedDigest(
+            domainSeparator, taskid, enclave, measurement, tcbStatus, expiry, EVIDENCE_HASH
         );
-        bytes32 structHash = keccak256(abi.encode(typehash, taskid, enclave, measurement, tcbStatus, expiry));
+    }
+
+    /// @notice The EIP-712 digest of `EnclaveAttested(taskid, enclave, measurement, tcbStatus, expiry,
+    /// evidenceHash)` in the hub's domain (`domainSeparator`).
+    function enclaveAttestedDigest(
+        bytes32 domainSeparator,
+        bytes32 taskid,
+        address enclave,
+        bytes32 measurement,
+        uint8 tcbStatus,
+        uint64 expiry,
+        bytes32 evidenceHash
+    ) internal pure returns (bytes32) {
+        bytes32 typehash = keccak256(
+            "EnclaveAttested(bytes32 taskId,address enclave,bytes32 measurement,uint8 tcbStatus,uint64 expiry,bytes32 evidenceHash)"
+        );
+        bytes32 structHash =
+            keccak256(abi.encode(typehash, taskid, enclave, measurement, tcbStatus, expiry, evidenceHash));
         return keccak256(abi.encodePacked("\x19\x01", domainSeparator, structHash));
     }
 
-    /// @notice One attestation packed as contributions carry it: tcbStatus (1 byte), expiry (8 bytes), then
-    /// the attester's signature r ‖ s ‖ v (65 bytes).
+    /// @notice One attestation packed as contributions carry it: tcbStatus (1 byte), expiry (8 bytes),
+    /// evidenceHash (32 bytes, here EVIDENCE_HASH), then the attester's signature r ‖ s ‖ v (65 bytes).
     function attestation(
         uint256 attesterPk,
         bytes32 domainSeparator,
@@ -84,7 +105,7 @@ library HubKit {
         uint64 expiry
     ) internal pure returns (bytes memory) {
         bytes32 h = enclaveAttestedDigest(domainSeparator, taskid, enclave, measurement, tcbStatus, expiry);
-        return abi.encodePacked(tcbStatus, expiry, sign(attesterPk, h));
+        return abi.encodePacked(tcbStatus, expiry, EVIDENCE_HASH, sign(attesterPk, h));
     }
 
     /// @notice How many attestations a deal of tag `tag` needs (the hub's rule: tag bits 8-15).

@@ -23,6 +23,9 @@ interface Vm {
     function writeFile(string calldata path, string calldata data) external;
     function readFile(string calldata path) external view returns (string memory);
     function parseBytes(string calldata value) external pure returns (bytes memory);
+    function parseJsonBytes(string calldata json, string calldata key) external pure returns (bytes memory);
+    function parseJsonBytes32(string calldata json, string calldata key) external pure returns (bytes32);
+    function parseJsonAddress(string calldata json, string calldata key) external pure returns (address);
     function toString(bool value) external pure returns (string memory);
     function toString(bytes calldata value) external pure returns (string memory);
     function toString(uint256 value) external pure returns (string memory);

@@ -162,3 +162,76 @@ pub async fn contribute_and_finalize(
         .send("contributing and finalizing the TEE task", tx)
         .await
 }
+
+/// What a challenge found in the evidence, from `AttestationContradicted`'s bits.
+pub fn contradictions(bits: u64) -> Vec<&'static str> {
+    [
+        (1, "the TD is a debug TD"),
+        (2, "its runner measurement is not the one signed"),
+        (4, "its runner measurement is not the app's mrenclave"),
+        (
+            8,
+            "its report_data does not bind the task, the app, the enclave key and the signed H and nonce",
+        ),
+    ]
+    .into_iter()
+    .filter(|(bit, _)| bits & bit != 0)
+    .map(|(_, what)| what)
+    .collect()
+}
+
+/// What `challengeAttestation` did: the attester slashed, why, and what moved.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ChallengeOutcome {
+    /// The attester who lost its stake.
+    pub attester: Address,
+    /// `AttestationContradicted`'s bits (see [`contradictions`]).
+    pub contradictions: u64,
+    /// The stake seized.
+    pub amount: U256,
+    /// The challenger's share of it.
+    pub reward: U256,
+    /// The transaction.
+    pub transaction: alloy::primitives::B256,
+}
+
+/// Challenges attestation `attestation` of task `index` of `deal` with the evidence it commits
+/// to (`quote`, the enclave's X25519 key and the attester's nonce): the hub slashes its signer
+/// when the quote contradicts it, and refuses (`AttestationConsistent`) when it does not; a
+/// refused challenge fails at gas estimation and sends nothing.
+pub async fn challenge(
+    client: &Client,
+    deal: IHub::Deal,
+    index: u64,
+    attestation: IHub::EnclaveAttestation,
+    quote: alloy::primitives::Bytes,
+    hpke_key: alloy::primitives::B256,
+    nonce: alloy::primitives::B256,
+) -> Result<ChallengeOutcome, ChainError> {
+    let hub = client.hub();
+    let call =
+        hub.challengeAttestation(deal, U256::from(index), attestation, quote, hpke_key, nonce);
+    let receipt = client
+        .send(
+            "challenging the attestation",
+            call.into_transaction_request(),
+        )
+        .await?;
+    let mut outcome = ChallengeOutcome {
+        attester: Address::ZERO,
+        contradictions: 0,
+        amount: U256::ZERO,
+        reward: U256::ZERO,
+        transaction: receipt.transaction_hash,
+    };
+    for log in receipt.inner.logs() {
+        if let Ok(e) = IHub::AttestationContradicted::decode_log_data(log.data()) {
+            outcome.contradictions = u64::try_from(e.contradictions).unwrap_or(u64::MAX);
+        } else if let Ok(e) = IHub::AttesterSlashed::decode_log_data(log.data()) {
+            outcome.attester = e.attester;
+            outcome.amount = e.amount;
+            outcome.reward = e.reward;
+        }
+    }
+    Ok(outcome)
+}

@@ -67,6 +67,33 @@ pub mod hub_selection {
 }
 pub use hub_selection::HubSelection;
 
+/// `HubKeepers`' binding (the attester registry and keepers facet, reached through
+/// HubSelection's fallback), in a module of its own for the same reason; deployments use it
+/// to create the facet before HubSelection.
+pub mod hub_keepers {
+    #![allow(missing_docs, clippy::too_many_arguments)]
+    alloy::sol!(
+        #[sol(rpc)]
+        #[derive(Debug)]
+        HubKeepers,
+        "../../contracts/artifacts/HubKeepers.json"
+    );
+}
+pub use hub_keepers::HubKeepers;
+
+/// `HubAudit`'s binding (the facet settling spot-checked tasks, reached through HubSelection's
+/// fallback); deployments use it to create the facet before HubSelection.
+pub mod hub_audit {
+    #![allow(missing_docs, clippy::too_many_arguments)]
+    alloy::sol!(
+        #[sol(rpc)]
+        #[derive(Debug)]
+        HubAudit,
+        "../../contracts/artifacts/HubAudit.json"
+    );
+}
+pub use hub_audit::HubAudit;
+
 alloy::sol!(
     #[sol(rpc)]
     #[derive(Debug)]
@@ -114,17 +141,6 @@ mod tests {
     use std::collections::BTreeSet;
 
     use super::*;
-
-    /// `HubKeepers` (reached through HubSelection's fallback): only its selectors are needed.
-    mod hub_keepers {
-        #![allow(missing_docs, clippy::too_many_arguments)]
-        alloy::sol!(
-            #[derive(Debug)]
-            HubKeepers,
-            "../../contracts/artifacts/HubKeepers.json"
-        );
-    }
-    use hub_keepers::HubKeepers;
 
     fn union<T: Ord + Copy>(a: &[T], b: &[T]) -> Vec<T> {
         a.iter()

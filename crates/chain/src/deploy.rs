@@ -6,7 +6,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::ChainError;
 use crate::contracts::{
-    AppRegistry, Beacon, DatasetRegistry, DevToken, Hub, HubSelection, IHub, WorkerpoolRegistry,
+    AppRegistry, Beacon, DatasetRegistry, DevToken, Hub, HubAudit, HubKeepers, HubSelection, IHub,
+    WorkerpoolRegistry,
 };
 
 /// Addresses of the deployed protocol contracts, as stored in the chain profile.
@@ -175,6 +176,42 @@ pub async fn deploy_all<P: Provider>(
     )
     .await?;
     let beacon = deployed_address(what, &receipt)?;
+    // HubSelection's two facets first: created inside its constructor, their code would push its
+    // initcode past EIP-3860's limit.
+    let what = "deploying HubKeepers";
+    let receipt = confirm(
+        what,
+        HubKeepers::deploy_builder(
+            provider,
+            token,
+            app_registry,
+            dataset_registry,
+            workerpool_registry,
+            beacon,
+        )
+        .send()
+        .await
+        .map_err(tx(what))?,
+    )
+    .await?;
+    let keepers = deployed_address(what, &receipt)?;
+    let what = "deploying HubAudit";
+    let receipt = confirm(
+        what,
+        HubAudit::deploy_builder(
+            provider,
+            token,
+            app_registry,
+            dataset_registry,
+            workerpool_registry,
+            beacon,
+        )
+        .send()
+        .await
+        .map_err(tx(what))?,
+    )
+    .await?;
+    let audits = deployed_address(what, &receipt)?;
     let what = "deploying HubSelection";
     let receipt = confirm(
         what,
@@ -185,6 +222,8 @@ pub async fn deploy_all<P: Provider>(
             dataset_registry,
             workerpool_registry,
             beacon,
+            keepers,
+            audits,
         )
         .send()
         .await

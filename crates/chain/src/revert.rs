@@ -329,6 +329,22 @@ pub fn describe_hub_error(e: &IHub::IHubErrors) -> String {
             "{} drawn at audit position {} of task {} contributed to the task (or shares a cluster with a contributor): it can't audit it",
             x.worker, x.position, x.taskid
         ),
+        E::AttestationConsistent(x) => format!(
+            "attester {}'s attestation of task {} agrees with the evidence it signed (not a debug TD, the app's runner, report_data binds the task): there is nothing to challenge",
+            x.attester, x.taskid
+        ),
+        E::EvidenceNotAttested(x) => format!(
+            "the quote, H and nonce given hash to {}, but the attestation commits to {}: give the evidence the attester signed (the worker keeps it in attestations/<task>.json)",
+            x.given, x.evidenceHash
+        ),
+        E::UnsupportedQuote(x) => format!(
+            "the evidence ({} bytes) is not an Intel TDX v4 quote: the hub can only challenge those",
+            x.length
+        ),
+        E::NothingToSlash(x) => format!(
+            "{} has no stake to slash (not an attester, already slashed, or withdrawn)",
+            x.attester
+        ),
         other => debug_name(other),
     }
 }

@@ -154,6 +154,7 @@ impl Setup {
             measurement: MRENCLAVE,
             tcbStatus: tcb_status::UP_TO_DATE,
             expiry: now() + 3600,
+            evidenceHash: B256::repeat_byte(0xee),
         };
         let domain = self.clients[0].domain();
         let attestations: Vec<SignedAttestation> = by
@@ -301,6 +302,7 @@ async fn the_hub_reads_k_and_hashes_attestations_as_the_rust_helpers() {
         measurement: MRENCLAVE,
         tcbStatus: tcb_status::OUT_OF_DATE,
         expiry: 1_900_000_000,
+        evidenceHash: B256::repeat_byte(0xee),
     };
     let on_chain = hub
         .hashEnclaveAttested(IHub::EnclaveAttestation {
@@ -309,6 +311,7 @@ async fn the_hub_reads_k_and_hashes_attestations_as_the_rust_helpers() {
             measurement: message.measurement,
             tcbStatus: message.tcbStatus,
             expiry: message.expiry,
+            evidenceHash: message.evidenceHash,
             sign: Bytes::new(),
         })
         .call()

@@ -6,7 +6,9 @@
 //!   deadline is at most [`MAX_WRITE_AHEAD_SECS`] ahead.
 //! - [`EnclaveAttested`]: a key holder's EIP-712 statement that the enclave key `enclave` was
 //!   born in an enclave whose evidence appraised for `taskId` with `measurement` and
-//!   `tcbStatus`; the hub's `contributeAndFinalize` counts these from registered attesters.
+//!   `tcbStatus`; the hub's `contributeAndFinalize` counts these from registered attesters. It
+//!   commits to what was appraised ([`evidence_hash`]), so that a key holder that signs for
+//!   evidence that does not appraise can be challenged on chain with that evidence and slashed.
 //!
 //! Both are signed in the hub's domain ([`Domain`]) so a signature is valid on one chain and one
 //! hub only.
@@ -54,8 +56,22 @@ pub mod typed {
             bytes32 measurement;
             uint8 tcbStatus;
             uint64 expiry;
+            bytes32 evidenceHash;
         }
     }
+}
+
+/// What [`EnclaveAttested::evidenceHash`] commits to: `keccak256(quote ‖ H ‖ nonce)`, the evidence
+/// the key holder appraised and the two inputs of its `report_data` that only the enclave and the
+/// key holder know (the rest is on chain). With them, anyone can recompute on chain what the
+/// quote must say (`challengeAttestation`); without H and the nonce, a `report_data` that differs
+/// would prove nothing.
+pub fn evidence_hash(quote: &[u8], hpke_public_key: &[u8; 32], nonce: &[u8; 32]) -> B256 {
+    let mut h = alloy::primitives::Keccak256::new();
+    h.update(quote);
+    h.update(hpke_public_key);
+    h.update(nonce);
+    h.finalize()
 }
 
 pub use typed::{EnclaveAttested, PutSecret};
@@ -153,12 +169,15 @@ pub struct SignedAttestation {
     pub tcb_status: u8,
     /// Unix seconds after which the hub refuses it.
     pub expiry: u64,
+    /// The evidence it commits to ([`evidence_hash`]).
+    pub evidence_hash: B256,
     /// The 65-byte signature r ‖ s ‖ v over the [`EnclaveAttested`] digest.
     pub signature: Bytes,
 }
 
-/// The size of one packed attestation: tcbStatus (1), expiry (8), signature (65).
-pub const PACKED_ATTESTATION_BYTES: usize = 74;
+/// The size of one packed attestation: tcbStatus (1), expiry (8), evidenceHash (32),
+/// signature (65).
+pub const PACKED_ATTESTATION_BYTES: usize = 106;
 
 impl SignedAttestation {
     /// Signs `message` in `domain` with `signer` (a registered attester's wallet).
@@ -173,6 +192,7 @@ impl SignedAttestation {
             attester,
             tcb_status: message.tcbStatus,
             expiry: message.expiry,
+            evidence_hash: message.evidenceHash,
             signature,
         })
     }
@@ -194,17 +214,65 @@ impl SignedAttestation {
             attester,
             tcb_status: message.tcbStatus,
             expiry: message.expiry,
+            evidence_hash: message.evidenceHash,
             signature,
         })
     }
 
-    /// The 74 bytes the hub reads: tcbStatus, expiry (big-endian), signature.
+    /// The 106 bytes the hub reads: tcbStatus, expiry (big-endian), evidenceHash, signature.
     pub fn packed(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(PACKED_ATTESTATION_BYTES);
         out.push(self.tcb_status);
         out.extend_from_slice(&self.expiry.to_be_bytes());
+        out.extend_from_slice(self.evidence_hash.as_slice());
         out.extend_from_slice(&self.signature);
         out
+    }
+}
+
+/// One attestation with the evidence it commits to: everything `challengeAttestation` needs
+/// besides the deal. The TEE worker keeps one per key holder's answer (`attestations/<task>.json`
+/// in its data directory); none of it is secret (a quote, a public key, a used nonce).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttestationEvidence {
+    /// The deal of the task.
+    pub deal_id: B256,
+    /// The task's index in the deal.
+    pub index: u64,
+    /// The task.
+    pub task_id: B256,
+    /// The enclave key E.
+    pub enclave: Address,
+    /// The measurement the statement names.
+    pub measurement: B256,
+    /// The TCB status code the statement names.
+    pub tcb_status: u8,
+    /// The statement's expiry.
+    pub expiry: u64,
+    /// Who signed it, as it said.
+    pub attester: Address,
+    /// The attester's EIP-712 signature.
+    pub signature: Bytes,
+    /// The quote the attester appraised.
+    pub quote: Bytes,
+    /// The enclave's X25519 key H.
+    pub hpke_public_key: B256,
+    /// The attester's nonce.
+    pub nonce: B256,
+}
+
+impl AttestationEvidence {
+    /// The statement, its evidence hash recomputed from the quote, H and the nonce kept here: a
+    /// signature over it recovers the attester only if that is what it signed.
+    pub fn statement(&self) -> EnclaveAttested {
+        EnclaveAttested {
+            taskId: self.task_id,
+            enclave: self.enclave,
+            measurement: self.measurement,
+            tcbStatus: self.tcb_status,
+            expiry: self.expiry,
+            evidenceHash: evidence_hash(&self.quote, &self.hpke_public_key.0, &self.nonce.0),
+        }
     }
 }
 
@@ -287,6 +355,7 @@ mod tests {
             measurement: B256::repeat_byte(3),
             tcbStatus: tcb_status::UP_TO_DATE,
             expiry: 1_900_000_000,
+            evidenceHash: evidence_hash(b"quote", &[4; 32], &[5; 32]),
         }
     }
 
@@ -309,13 +378,26 @@ mod tests {
             signer_of("attestation", &edited, &domain(), &sign).unwrap(),
             key.address()
         );
+        // the statement commits to the evidence: another quote, H or nonce is another statement
+        for other in [
+            evidence_hash(b"quotf", &[4; 32], &[5; 32]),
+            evidence_hash(b"quote", &[6; 32], &[5; 32]),
+            evidence_hash(b"quote", &[4; 32], &[6; 32]),
+        ] {
+            let mut edited = attested();
+            edited.evidenceHash = other;
+            assert_ne!(
+                signer_of("attestation", &edited, &domain(), &sign).unwrap(),
+                key.address()
+            );
+        }
     }
 
     #[test]
     fn type_strings_are_the_documented_ones() {
         assert_eq!(
             EnclaveAttested::eip712_root_type(),
-            "EnclaveAttested(bytes32 taskId,address enclave,bytes32 measurement,uint8 tcbStatus,uint64 expiry)"
+            "EnclaveAttested(bytes32 taskId,address enclave,bytes32 measurement,uint8 tcbStatus,uint64 expiry,bytes32 evidenceHash)"
         );
         assert_eq!(
             PutSecret::eip712_root_type(),
@@ -389,8 +471,9 @@ mod tests {
             let packed = &evidence[at..at + PACKED_ATTESTATION_BYTES];
             assert_eq!(packed[0], tcb_status::UP_TO_DATE);
             assert_eq!(packed[1..9], 1_900_000_000u64.to_be_bytes());
+            assert_eq!(packed[9..41], attested().evidenceHash.0);
             let verified =
-                SignedAttestation::verified(&attested(), &domain(), packed[9..].to_vec().into())
+                SignedAttestation::verified(&attested(), &domain(), packed[41..].to_vec().into())
                     .unwrap();
             assert_eq!(verified.attester, *signer, "sorted by attester");
         }

@@ -657,6 +657,8 @@ async fn release(
         measurement: app.mrenclave,
         tcbStatus: tcb_code(appraisal.tcb_status),
         expiry: deadline,
+        // what was appraised, so that anyone holding it can challenge this statement on chain
+        evidenceHash: tee::evidence_hash(&r.evidence.quote, &h, &r.nonce.0),
     };
     let signature = tee::sign(&attestation, &state.chain_domain(), state.signer.as_ref())
         .map_err(|e| SmsError::BadRequest(e.to_string()))?;
@@ -685,6 +687,7 @@ async fn release(
             measurement: app.mrenclave,
             tcb_status: attestation.tcbStatus,
             expiry: deadline,
+            evidence_hash: attestation.evidenceHash,
             signer: state.signer.address(),
             signature,
         },

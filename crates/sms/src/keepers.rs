@@ -314,6 +314,23 @@ impl Share {
 /// commitments most of them carry, needs k of them with distinct indices, interpolates K and
 /// opens the ciphertext.
 pub fn combine(shares: &[Share]) -> Result<Vec<u8>, KeeperError> {
+    combine_checked(shares).map(|r| r.value)
+}
+
+/// A value rebuilt from keepers' shares, and who sent a bad copy of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rebuilt {
+    /// The value.
+    pub value: Vec<u8>,
+    /// The indices of the shares that verified (their Feldman share is good) but whose copy of
+    /// the ciphertext does not open to the value: their keeper altered it, or kept a corrupted
+    /// one. The value still opens from another copy; the caller names those keepers.
+    pub bad_ciphertexts: Vec<u8>,
+}
+
+/// [`combine`], also telling which verified shares carried a ciphertext that does not open to
+/// the value (every copy is tried, not only the first that opens).
+pub fn combine_checked(shares: &[Share]) -> Result<Rebuilt, KeeperError> {
     let Some(first) = shares.first() else {
         return Err(KeeperError::TooFew { got: 0, k: 2 });
     };
@@ -352,19 +369,31 @@ pub fn combine(shares: &[Share]) -> Result<Vec<u8>, KeeperError> {
         &reference.commitments,
     );
     let cipher = data_cipher(&key);
-    // Each keeper carries its own copy of the ciphertext: the first that opens is the owner's.
-    for s in &good {
-        if let Ok(value) = cipher.decrypt(
-            &Nonce::from(s.nonce),
-            Payload {
+    // Each keeper carries its own copy of the ciphertext: the first that opens is the owner's
+    // (AES-GCM under the rebuilt key: a copy that opens is the one the owner sealed).
+    let opened: Vec<(u8, Option<Vec<u8>>)> = good
+        .iter()
+        .map(|s| {
+            let payload = Payload {
                 msg: &s.ciphertext,
                 aad: &aad,
-            },
-        ) {
-            return Ok(value);
-        }
-    }
-    Err(KeeperError::Open)
+            };
+            (s.index, cipher.decrypt(&Nonce::from(s.nonce), payload).ok())
+        })
+        .collect();
+    let value = opened
+        .iter()
+        .find_map(|(_, v)| v.clone())
+        .ok_or(KeeperError::Open)?;
+    let bad_ciphertexts = opened
+        .iter()
+        .filter(|(_, v)| v.as_ref() != Some(&value))
+        .map(|(i, _)| *i)
+        .collect();
+    Ok(Rebuilt {
+        value,
+        bad_ciphertexts,
+    })
 }
 
 /// Lagrange interpolation of the shares' polynomial at 0 (the indices are distinct and
@@ -510,6 +539,29 @@ mod tests {
             combine(&shares[..3]),
             Err(KeeperError::TooFew { got: 2, k: 3 })
         );
+    }
+
+    #[test]
+    fn a_valid_share_with_a_corrupted_ciphertext_is_named() {
+        let g = group(5, 3);
+        let mut shares = decoded(&split(&g, b"value").unwrap());
+        let last = shares[1].ciphertext.len() - 1;
+        shares[1].ciphertext[last] ^= 1;
+        shares[1].verify().unwrap(); // its Feldman share is still good
+        let rebuilt = combine_checked(&shares).unwrap();
+        assert_eq!(rebuilt.value, b"value");
+        assert_eq!(rebuilt.bad_ciphertexts, vec![shares[1].index]);
+        // the same when the corrupted copy is the first one tried
+        shares.swap(0, 1);
+        let rebuilt = combine_checked(&shares).unwrap();
+        assert_eq!(rebuilt.value, b"value");
+        assert_eq!(rebuilt.bad_ciphertexts, vec![shares[0].index]);
+        // every copy corrupted: nothing opens
+        for s in &mut shares {
+            let last = s.ciphertext.len() - 1;
+            s.ciphertext[last] ^= 0x80;
+        }
+        assert_eq!(combine_checked(&shares), Err(KeeperError::Open));
     }
 
     #[test]

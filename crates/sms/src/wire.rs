@@ -171,6 +171,9 @@ pub struct Attestation {
     pub tcb_status: u8,
     /// Valid until (the task's contribution deadline).
     pub expiry: u64,
+    /// `keccak256(quote ‖ H ‖ nonce)` of the evidence appraised
+    /// ([`decloud_protocol::tee::evidence_hash`]): what a challenge shows.
+    pub evidence_hash: B256,
     /// Who signed it (the SMS's attester address).
     pub signer: Address,
     /// The EIP-712 signature in the hub's domain.
@@ -186,6 +189,7 @@ impl Attestation {
             measurement: self.measurement,
             tcbStatus: self.tcb_status,
             expiry: self.expiry,
+            evidenceHash: self.evidence_hash,
         }
     }
 }

@@ -286,6 +286,7 @@ async fn a_tee_task_gets_its_secret_in_an_attested_enclave_and_a_liar_gets_nothi
         measurement: B256::from(decloud_tee::sim::sim_runner_measurements().measurement().0),
         tcbStatus: tcb_status::UP_TO_DATE,
         expiry: now() + 600,
+        evidenceHash: B256::ZERO,
     };
     let own = SignedAttestation::sign(&statement, &chain.domain(), &liar_key).unwrap();
     let result = IHub::FastResult {

@@ -49,6 +49,7 @@ pub use batch::Batching;
 pub use decloud_scheduler::client::SchedulerClient;
 pub use error::WorkerError;
 use state::{Job, JobStore, Stage};
+pub use tee_job::evidence_path;
 
 /// How to run a worker.
 #[derive(Clone)]

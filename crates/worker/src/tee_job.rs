@@ -22,7 +22,9 @@ use alloy::signers::local::PrivateKeySigner;
 use decloud_protocol::Tag;
 use decloud_protocol::pool::Assignment;
 use decloud_protocol::result::{commitment, sign_enclave};
-use decloud_protocol::tee::{SignedAttestation, attestations_required, enclave_evidence};
+use decloud_protocol::tee::{
+    AttestationEvidence, SignedAttestation, attestations_required, enclave_evidence, evidence_hash,
+};
 use decloud_sms::keepers;
 use decloud_sms::seal::{self, HpkePrivateKey};
 use decloud_sms::{ReleaseAnswer, ReleaseRequest, SmsClient};
@@ -65,6 +67,10 @@ struct Opened {
     /// `(file name under /secrets, value)`: requester secrets by name, app secrets as
     /// `app/NAME`.
     files: Vec<(String, Vec<u8>)>,
+    /// `(purpose, keeper)`: keepers whose share verified but whose copy of the ciphertext did
+    /// not open (the value opened from another keeper's copy). Named in the logs and the task's
+    /// message, since a keeper that does this is faulty or lying.
+    bad_ciphertexts: Vec<(String, Address)>,
 }
 
 /// Removes the secrets directory however the run ends.
@@ -158,6 +164,7 @@ pub(crate) async fn run(ctx: &Arc<Context>, a: &Assignment, resumed: bool) -> Re
                 let evidence = attester
                     .evidence(&fields.report_data())
                     .map_err(|e| format!("the enclave's attester failed: {e}"))?;
+                let kept = (evidence.quote.clone(), nonce.0);
                 let request = ReleaseRequest {
                     deal_id,
                     index,
@@ -169,7 +176,8 @@ pub(crate) async fn run(ctx: &Arc<Context>, a: &Assignment, resumed: bool) -> Re
                     authorization,
                     local_dataset,
                 };
-                sms.release(&request).await.map_err(|e| e.to_string())
+                let answer = sms.release(&request).await.map_err(|e| e.to_string())?;
+                Ok::<_, String>((answer, kept))
             }
             .await;
             (i, sms.url().to_owned(), answer)
@@ -186,9 +194,25 @@ pub(crate) async fn run(ctx: &Arc<Context>, a: &Assignment, resumed: bool) -> Re
     let mut answers = Vec::new();
     let mut refusals = Vec::new();
     let mut attesters = std::collections::HashSet::new();
+    let mut kept_evidence = Vec::new();
     for (_, url, reply) in replies {
-        let answer = match reply.and_then(|answer| {
-            let attestation = checked(ctx, task_id, enclave.address(), &answer)?;
+        let answer = match reply.and_then(|(answer, (quote, nonce))| {
+            let evidence = evidence_hash(&quote, &h_public, &nonce);
+            let attestation = checked(ctx, task_id, enclave.address(), evidence, &answer)?;
+            kept_evidence.push(AttestationEvidence {
+                deal_id: a.deal_id,
+                index: a.index,
+                task_id,
+                enclave: enclave.address(),
+                measurement: answer.attestation.measurement,
+                tcb_status: attestation.tcb_status,
+                expiry: attestation.expiry,
+                attester: attestation.attester,
+                signature: attestation.signature.clone(),
+                quote: quote.into(),
+                hpke_public_key: B256::from(h_public),
+                nonce: B256::from(nonce),
+            });
             let opened = open_answer(&h_private, chain_id, task_id, &answer)?;
             Ok((attestation, opened))
         }) {
@@ -205,6 +229,7 @@ pub(crate) async fn run(ctx: &Arc<Context>, a: &Assignment, resumed: bool) -> Re
         }
     }
     drop(h_private);
+    keep_evidence(ctx, task_id, &kept_evidence);
     if answers.len() < k {
         return Err(fail(format!(
             "only {} of the {k} key holder(s) the deal needs released its secrets ({}): not run, nothing contributed",
@@ -212,7 +237,11 @@ pub(crate) async fn run(ctx: &Arc<Context>, a: &Assignment, resumed: bool) -> Re
             refusals.join("; ")
         )));
     }
-    let opened = rebuild(answers.iter().map(|(_, o)| o), &refusals)?;
+    let opened = rebuild(answers.iter().map(|(s, o)| (s.attester, o)), &refusals)?;
+    let bad_keepers = bad_keepers_note(&opened.bad_ciphertexts);
+    if let Some(note) = &bad_keepers {
+        tracing::warn!(task = %task_id, "{note}");
+    }
     let released_by = answers.len();
     let attestations: Vec<SignedAttestation> =
         answers.into_iter().map(|(s, _)| s).take(k).collect();
@@ -263,25 +292,79 @@ pub(crate) async fn run(ctx: &Arc<Context>, a: &Assignment, resumed: bool) -> Re
         .await?;
     computed.stages.contribute = Some(crate::job::stage_since(started_ms, started));
     tracing::info!(task = %task_id, digest = %computed.digest, attestations = k, "TEE task contributed and finalized");
-    report(ctx, task_id, revealed(&computed, location)).await;
+    let mut done = revealed(&computed, location);
+    if done.reason.is_none() {
+        done.reason = bad_keepers;
+    }
+    report(ctx, task_id, done).await;
     Ok(())
+}
+
+/// One line naming the keepers that sent a valid share with a ciphertext that does not open.
+fn bad_keepers_note(bad: &[(String, Address)]) -> Option<String> {
+    if bad.is_empty() {
+        return None;
+    }
+    let named: Vec<String> = bad
+        .iter()
+        .map(|(purpose, keeper)| format!("keeper {keeper} ({purpose})"))
+        .collect();
+    Some(format!(
+        "completed, but {} sent a valid share with a ciphertext that does not open: ignored, the secret opened from another keeper's copy; that keeper is faulty or lying",
+        named.join(", ")
+    ))
 }
 
 fn hex_encode(bytes: &[u8]) -> String {
     alloy::hex::encode(bytes)
 }
 
-/// Checks that a release is for this task and enclave and that its attestation is signed by
-/// the key holder it names; returns the attestation as the hub reads it.
+/// Where the worker keeps the attestations of `task_id` with the evidence each commits to, for
+/// whoever challenges one (`decloud attester challenge --evidence FILE`).
+pub fn evidence_path(data_dir: &Path, task_id: B256) -> PathBuf {
+    data_dir
+        .join("attestations")
+        .join(format!("{task_id}.json"))
+}
+
+/// Keeps every signed attestation of this task with its evidence (none of it is secret). A
+/// failure to write is logged, not fatal: the task itself does not depend on it.
+fn keep_evidence(ctx: &Context, task_id: B256, kept: &[AttestationEvidence]) {
+    if kept.is_empty() {
+        return;
+    }
+    let path = evidence_path(&ctx.config.data_dir, task_id);
+    let written = path
+        .parent()
+        .map_or(Ok(()), std::fs::create_dir_all)
+        .and_then(|()| {
+            let json = serde_json::to_vec_pretty(kept).map_err(std::io::Error::other)?;
+            std::fs::write(&path, json)
+        });
+    if let Err(e) = written {
+        tracing::warn!(task = %task_id, path = %path.display(), error = %e, "cannot keep the attestations' evidence");
+    }
+}
+
+/// Checks that a release is for this task and enclave, that its attestation commits to the
+/// evidence this worker sent (`evidence`, see [`evidence_hash`]) and is signed by the key holder
+/// it names; returns the attestation as the hub reads it.
 fn checked(
     ctx: &Context,
     task_id: B256,
     enclave: Address,
+    evidence: B256,
     answer: &ReleaseAnswer,
 ) -> Result<SignedAttestation, String> {
     let att = &answer.attestation;
     if answer.task_id != task_id || att.task_id != task_id || att.enclave != enclave {
         return Err("its release is for another task or enclave".into());
+    }
+    if att.evidence_hash != evidence {
+        return Err(format!(
+            "its attestation commits to evidence {}, not to the evidence {evidence} this enclave sent it",
+            att.evidence_hash
+        ));
     }
     let domain = decloud_protocol::order::Domain::new(
         ctx.config.profile.chain_id,
@@ -372,30 +455,35 @@ fn open_answer(
         .collect()
 }
 
+/// One purpose's values, each with the keeper (attester) that released it.
+type FromKeepers<'a> = Vec<(Address, &'a [u8])>;
+
 /// The secrets of every answer, one value per purpose: a purpose whose values are keeper shares
 /// is rebuilt from any k consistent ones (fewer: the task fails, saying which and why); a whole
 /// value (a lone SMS, a result recipient) is taken from the first key holder that has it.
 fn rebuild<'a>(
-    answers: impl Iterator<Item = &'a Vec<(String, Vec<u8>)>>,
+    answers: impl Iterator<Item = (Address, &'a Vec<(String, Vec<u8>)>)>,
     refusals: &[String],
 ) -> Result<Opened, Failure> {
-    let mut purposes: Vec<(String, Vec<&'a [u8]>)> = Vec::new();
-    for answer in answers {
+    let mut purposes: Vec<(String, FromKeepers<'a>)> = Vec::new();
+    for (keeper, answer) in answers {
         for (purpose, value) in answer {
             match purposes.iter_mut().find(|(p, _)| p == purpose) {
-                Some((_, values)) => values.push(value),
-                None => purposes.push((purpose.clone(), vec![value])),
+                Some((_, values)) => values.push((keeper, value)),
+                None => purposes.push((purpose.clone(), vec![(keeper, value)])),
             }
         }
     }
     let mut opened = Opened::default();
     for (purpose, values) in purposes {
-        let value = if values.iter().any(|v| keepers::is_share(v)) {
-            let shares: Vec<keepers::Share> = values
+        let value = if values.iter().any(|(_, v)| keepers::is_share(v)) {
+            // which keeper sent which share: named if its copy of the ciphertext is bad
+            let shares: Vec<(Address, keepers::Share)> = values
                 .iter()
-                .filter_map(|v| keepers::Share::decode(v).ok())
+                .filter_map(|(k, v)| keepers::Share::decode(v).ok().map(|s| (*k, s)))
                 .collect();
-            keepers::combine(&shares).map_err(|e| {
+            let only: Vec<keepers::Share> = shares.iter().map(|(_, s)| s.clone()).collect();
+            let rebuilt = keepers::combine_checked(&only).map_err(|e| {
                 let why = if refusals.is_empty() {
                     String::new()
                 } else {
@@ -404,9 +492,15 @@ fn rebuild<'a>(
                 fail(format!(
                     "the keepers' shares of {purpose} do not rebuild it: {e}{why}; nothing was opened, not run, nothing contributed"
                 ))
-            })?
+            })?;
+            for index in &rebuilt.bad_ciphertexts {
+                for (keeper, _) in shares.iter().filter(|(_, s)| s.index == *index) {
+                    opened.bad_ciphertexts.push((purpose.clone(), *keeper));
+                }
+            }
+            rebuilt.value
         } else {
-            values[0].to_vec()
+            values[0].1.to_vec()
         };
         add_secret(&mut opened, &purpose, value)?;
     }
@@ -527,6 +621,7 @@ mod tests {
                 measurement: B256::ZERO,
                 tcb_status: 0,
                 expiry: 0,
+                evidence_hash: B256::ZERO,
                 signer: Address::ZERO,
                 signature: Bytes::new(),
             },
@@ -565,8 +660,10 @@ mod tests {
             &answer_for(task_a, &h_public, purpose, &shares[1]),
         )
         .unwrap();
-        let opened = rebuild([&a0, &a1].into_iter(), &[]).unwrap();
+        let (k0, k1) = (Address::repeat_byte(1), Address::repeat_byte(2));
+        let opened = rebuild([(k0, &a0), (k1, &a1)].into_iter(), &[]).unwrap();
         assert_eq!(opened.files, vec![("token".to_owned(), b"s3cr3t".to_vec())]);
+        assert!(opened.bad_ciphertexts.is_empty());
         // Keeper 1's answer for task A replayed into task B, even relabelled as B's: refused.
         let mut replayed = answer_for(task_a, &h_public, purpose, &shares[1]);
         replayed.task_id = task_b;
@@ -580,13 +677,62 @@ mod tests {
             &answer_for(task_b, &h_public, purpose, &shares[0]),
         )
         .unwrap();
-        let e = rebuild([&b0].into_iter(), &[format!("keeper-2: {e}")])
+        let e = rebuild([(k0, &b0)].into_iter(), &[format!("keeper-2: {e}")])
             .err()
             .unwrap();
         assert!(
             e.reason.contains("only 1 of the 2 keeper shares") && e.reason.contains("keeper-2"),
             "{}",
             e.reason
+        );
+    }
+
+    #[test]
+    fn a_keeper_whose_ciphertext_does_not_open_is_named() {
+        let (h, h_public) = seal::generate_keypair().unwrap();
+        let group = keepers::KeeperGroup::new(
+            0,
+            2,
+            (1..=3u8)
+                .map(|i| keepers::Keeper {
+                    address: Address::repeat_byte(i),
+                    hpke_public_key: String::new(),
+                })
+                .collect(),
+        )
+        .unwrap();
+        let purpose = "requester-secret:token";
+        let task = B256::repeat_byte(0xa);
+        let shares = keepers::split(&group, b"s3cr3t").unwrap();
+        // keeper 0x02..02 keeps its valid share but corrupts its copy of the ciphertext
+        let mut bad = keepers::Share::decode(&shares[1]).unwrap();
+        let last = bad.ciphertext.len() - 1;
+        bad.ciphertext[last] ^= 1;
+        let answers: Vec<_> = [
+            (Address::repeat_byte(1), shares[0].clone()),
+            (Address::repeat_byte(2), bad.encode()),
+            (Address::repeat_byte(3), shares[2].clone()),
+        ]
+        .into_iter()
+        .map(|(k, share)| {
+            let answer = answer_for(task, &h_public, purpose, &share);
+            (k, open_answer(&h, 31337, task, &answer).unwrap())
+        })
+        .collect();
+        let opened = rebuild(answers.iter().map(|(k, a)| (*k, a)), &[]).unwrap();
+        assert_eq!(opened.files, vec![("token".to_owned(), b"s3cr3t".to_vec())]);
+        assert_eq!(
+            opened.bad_ciphertexts,
+            vec![(purpose.to_owned(), Address::repeat_byte(2))]
+        );
+        let note = bad_keepers_note(&opened.bad_ciphertexts).unwrap();
+        assert!(
+            note.contains(&Address::repeat_byte(2).to_string()) && !note.contains('\n'),
+            "{note}"
+        );
+        assert!(
+            !note.contains(&Address::repeat_byte(1).to_string()),
+            "{note}"
         );
     }
 

@@ -1,8 +1,9 @@
-//! `decloud attester register | leave | withdraw | show | list | snapshot | keeper-epoch`: the hub's registry of
-//! attesters, the key holders (SMS nodes) whose `EnclaveAttested` signatures a TEE task needs
-//! (k of them, named by the deal's tag). See docs/protocol.md.
+//! `decloud attester register | leave | withdraw | show | list | snapshot | keeper-epoch | challenge`: the hub's
+//! registry of attesters, the key holders (SMS nodes) whose `EnclaveAttested` signatures a TEE
+//! task needs (k of them, named by the deal's tag), and the challenge that slashes one whose
+//! evidence contradicts what it signed. See docs/protocol.md and docs/confidential.md.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use alloy::primitives::{Address, B256};
 use alloy::rpc::types::TransactionReceipt;
@@ -13,7 +14,13 @@ use decloud_chain::client::Client;
 use decloud_protocol::{format_amount, parse_amount};
 use serde_json::json;
 
-use super::shared::{RpcOpts, SignerOpts, WalletAddressOpts, print_json, spinner, unix_now};
+use decloud_chain::contracts::IHub;
+use decloud_client::lookup::find_task;
+use decloud_protocol::tee::{AttestationEvidence, SignedAttestation};
+
+use super::shared::{
+    RpcOpts, SignerOpts, Untrusted, WalletAddressOpts, parse_b256, print_json, spinner, unix_now,
+};
 
 /// Arguments of `decloud attester`.
 #[derive(Args)]
@@ -86,6 +93,29 @@ enum AttesterCommand {
         /// Set the length (seconds), once (the hub's admin).
         #[arg(long, value_name = "SECONDS")]
         set: Option<u64>,
+        #[command(flatten)]
+        signer: SignerOpts,
+    },
+    /// Challenge a TEE task's attestations with the evidence they commit to: the hub slashes an
+    /// attester whose quote contradicts its statement (a debug TD, another runner, a report_data
+    /// that does not bind the task), and refuses the challenge of an honest one. The evidence is
+    /// what the task's worker keeps: `attestations/<task>.json` in its data directory (for this
+    /// node's workers, found from the task id under $DECLOUD_HOME/workers).
+    #[command(after_help = "Examples:\n  \
+        decloud attester challenge 0x3b7a... --wallet alice\n  \
+        decloud attester challenge --evidence worker-1/attestations/0x3b7a....json \\\n      \
+        --attester 0x70997970C51812dc3A010C7d01b50e0d17dc79C8 --wallet alice --json")]
+    Challenge {
+        /// The task whose attestations to challenge (its evidence is looked up under
+        /// $DECLOUD_HOME/workers/*/attestations/ unless --evidence names the file).
+        task: Option<String>,
+        /// The attestations with their evidence: a worker's `attestations/<task>.json` (a list)
+        /// or one entry of it.
+        #[arg(long, value_name = "FILE")]
+        evidence: Option<PathBuf>,
+        /// Only this attester's attestation (default: each one in the file).
+        #[arg(long)]
+        attester: Option<Address>,
         #[command(flatten)]
         signer: SignerOpts,
     },
@@ -269,6 +299,12 @@ pub(crate) async fn run(args: AttesterArgs, home: &Path, json: bool) -> anyhow::
                 Ok(())
             }
         }
+        AttesterCommand::Challenge {
+            task,
+            evidence,
+            attester,
+            signer,
+        } => challenge(home, task, evidence, attester, &signer, json).await,
         AttesterCommand::List { rpc } => {
             let client = rpc.connect(home, None).await?;
             let min = attesters::min_stake(&client).await?;
@@ -294,4 +330,159 @@ pub(crate) async fn run(args: AttesterArgs, home: &Path, json: bool) -> anyhow::
             Ok(())
         }
     }
+}
+
+/// Reads the attestations of `evidence` (a list or one entry), or of `task` from this home's
+/// workers; keeps those of `task` and `attester` when given.
+fn load_evidence(
+    home: &Path,
+    task: Option<B256>,
+    evidence: Option<&Path>,
+    attester: Option<Address>,
+) -> anyhow::Result<(PathBuf, Vec<AttestationEvidence>)> {
+    let path = match (evidence, task) {
+        (Some(path), _) => path.to_path_buf(),
+        (None, Some(task)) => std::fs::read_dir(home.join("workers"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|worker| decloud_worker::evidence_path(&worker.path(), task))
+            .find(|p| p.exists())
+            .ok_or_else(|| {
+                anyhow::anyhow!(
+                    "no worker under {} kept the attestations of task {task}: give the file with --evidence (the task's worker keeps attestations/<task>.json in its data directory)",
+                    home.join("workers").display()
+                )
+            })?,
+        (None, None) => bail!(
+            "give the task id or --evidence FILE (a worker's attestations/<task>.json)"
+        ),
+    };
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+    let all: Vec<AttestationEvidence> = serde_json::from_str::<Vec<AttestationEvidence>>(&text)
+        .or_else(|_| serde_json::from_str::<AttestationEvidence>(&text).map(|one| vec![one]))
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "{} is not a worker's attestations file (a list of attestations with their quote, H and nonce): {e}",
+                path.display()
+            )
+        })?;
+    let chosen: Vec<AttestationEvidence> = all
+        .into_iter()
+        .filter(|e| task.is_none_or(|t| e.task_id == t))
+        .filter(|e| attester.is_none_or(|a| e.attester == a))
+        .collect();
+    if chosen.is_empty() {
+        bail!(
+            "{} holds no attestation{}{}",
+            path.display(),
+            task.map(|t| format!(" of task {t}")).unwrap_or_default(),
+            attester.map(|a| format!(" by {a}")).unwrap_or_default()
+        );
+    }
+    Ok((path, chosen))
+}
+
+/// `decloud attester challenge`: each chosen attestation is checked here (its signature over the
+/// evidence kept with it), then challenged at the hub; succeeds when at least one attester was
+/// slashed, and fails with each refusal otherwise.
+async fn challenge(
+    home: &Path,
+    task: Option<String>,
+    evidence: Option<PathBuf>,
+    attester: Option<Address>,
+    signer: &SignerOpts,
+    json: bool,
+) -> anyhow::Result<()> {
+    let task = task.map(|t| parse_b256(&t, "task id")).transpose()?;
+    let (path, chosen) = load_evidence(home, task, evidence.as_deref(), attester)?;
+    let client = signer.connect(home).await?;
+    let domain = client.domain();
+    let mut slashed = Vec::new();
+    let mut refused = Vec::new();
+    for e in &chosen {
+        let statement = e.statement();
+        let outcome = async {
+            let signed = SignedAttestation::verified(&statement, &domain, e.signature.clone())
+                .map_err(|err| anyhow::anyhow!("its signature does not verify: {err}"))?;
+            if signed.attester != e.attester {
+                bail!(
+                    "its signature over the evidence in {} is {}'s, not {}'s: the file was altered or is of another chain",
+                    path.display(),
+                    signed.attester,
+                    e.attester
+                );
+            }
+            let (deal, index) = find_task(&client, e.task_id).await?;
+            if index != e.index || deal.deal_id != e.deal_id {
+                bail!("task {} is not task {} of deal {}", e.task_id, e.index, e.deal_id);
+            }
+            let attestation = IHub::EnclaveAttestation {
+                taskId: statement.taskId,
+                enclave: statement.enclave,
+                measurement: statement.measurement,
+                tcbStatus: statement.tcbStatus,
+                expiry: statement.expiry,
+                evidenceHash: statement.evidenceHash,
+                sign: e.signature.clone(),
+            };
+            let bar = spinner("challenging the attestation", json);
+            let sent = attesters::challenge(
+                &client,
+                (&deal.deal).into(),
+                index,
+                attestation,
+                e.quote.clone(),
+                e.hpke_public_key,
+                e.nonce,
+            )
+            .await;
+            bar.finish_and_clear();
+            Ok(sent?)
+        }
+        .await;
+        match outcome {
+            Ok(o) => slashed.push(o),
+            Err(err) => refused.push((e.attester, format!("{err:#}"))),
+        }
+    }
+    if json {
+        print_json(&json!({
+            "slashed": slashed.iter().map(|o| json!({
+                "attester": o.attester,
+                "contradictions": attesters::contradictions(o.contradictions),
+                "amount": o.amount.to_string(),
+                "reward": o.reward.to_string(),
+                "transaction": o.transaction,
+            })).collect::<Vec<_>>(),
+            "refused": refused.iter().map(|(a, reason)| json!({
+                "attester": a, "reason": reason,
+            })).collect::<Vec<_>>(),
+        }))?;
+    } else {
+        for o in &slashed {
+            println!(
+                "slashed attester {}: {}; seized {}, {} to you (transaction {})",
+                o.attester,
+                attesters::contradictions(o.contradictions).join("; "),
+                format_amount(o.amount),
+                format_amount(o.reward),
+                o.transaction
+            );
+        }
+        if !slashed.is_empty() {
+            for (a, reason) in &refused {
+                println!("not slashed {a}: {}", Untrusted(reason.as_str()));
+            }
+        }
+    }
+    if slashed.is_empty() {
+        let reasons: Vec<String> = refused
+            .iter()
+            .map(|(a, reason)| format!("{a}: {reason}"))
+            .collect();
+        bail!("no attester slashed: {}", reasons.join("; "));
+    }
+    Ok(())
 }

@@ -417,11 +417,12 @@ fn attesters_of(
             measurement,
             tcbStatus: tcb,
             expiry,
+            evidenceHash: B256::from_slice(&rest[8..40]),
         };
         let signed = decloud_protocol::tee::SignedAttestation::verified(
             &message,
             &domain,
-            rest[8..].to_vec().into(),
+            rest[40..].to_vec().into(),
         )?;
         attesters.push(signed.attester);
     }
