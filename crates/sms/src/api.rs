@@ -558,6 +558,14 @@ async fn release(
             "the deal has no TEE tag: its secrets are released only to TEE tasks".into(),
         ));
     }
+    // A random-selection deal's results count only from drawn workers (`contributeDrawn`), and
+    // the drawn path takes no TEE deal: an enclave the scheduler authorized for it would be the
+    // scheduler's pick, which is what the requester's random tag forbids.
+    if deal.deal.tag & Tag::RANDOM.0 == Tag::RANDOM.0 {
+        return Err(SmsError::Forbidden(
+            "the deal selects its workers at random (tag bit 1): its workers are drawn, not authorized by the scheduler, and drawn workers run no TEE tasks, so its secrets go to no enclave; ask for a TEE deal without random selection".into(),
+        ));
+    }
     laps.lap("checks");
     // The chain reads at once: each is a round trip to the node, none depends on another.
     let keeper_draw = async {
