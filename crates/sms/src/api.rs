@@ -467,6 +467,37 @@ pub fn named_secrets(params: &str) -> Result<Vec<String>, SmsError> {
     Ok(names)
 }
 
+/// Where a release's time went, in µs per stage (logged with it: measured, not guessed).
+struct Laps {
+    last: std::time::Instant,
+    laps: Vec<(&'static str, u128)>,
+}
+
+impl Laps {
+    fn new() -> Self {
+        Self {
+            last: std::time::Instant::now(),
+            laps: Vec::new(),
+        }
+    }
+
+    fn lap(&mut self, stage: &'static str) {
+        let now = std::time::Instant::now();
+        self.laps
+            .push((stage, now.duration_since(self.last).as_micros()));
+        self.last = now;
+    }
+}
+
+impl std::fmt::Display for Laps {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, (stage, us)) in self.laps.iter().enumerate() {
+            write!(f, "{}{stage}:{us}", if i == 0 { "" } else { "," })?;
+        }
+        Ok(())
+    }
+}
+
 async fn release(
     State(state): State<AppState>,
     body: Result<Json<ReleaseRequest>, JsonRejection>,
@@ -480,6 +511,7 @@ async fn release(
         .and_then(|v| v.try_into().ok())
         .ok_or_else(|| SmsError::BadRequest("hpke_public_key must be 32 bytes of hex".into()))?;
     let now = unix_now();
+    let mut laps = Laps::new();
     match state.store.challenge(r.nonce).await? {
         None => {
             return Err(SmsError::Forbidden(
@@ -500,6 +532,7 @@ async fn release(
         Some(_) => {}
     }
     let deal = state.deals.deal(r.deal_id).await?;
+    laps.lap("store");
     let volume = u64::try_from(deal.deal.volume).unwrap_or(u64::MAX);
     if r.index >= volume {
         return Err(SmsError::Forbidden(format!(
@@ -525,22 +558,42 @@ async fn release(
             "the deal has no TEE tag: its secrets are released only to TEE tasks".into(),
         ));
     }
+    // A random-selection deal's results count only from drawn workers (`contributeDrawn`), and
+    // the drawn path takes no TEE deal: an enclave the scheduler authorized for it would be the
+    // scheduler's pick, which is what the requester's random tag forbids.
+    if deal.deal.tag & Tag::RANDOM.0 == Tag::RANDOM.0 {
+        return Err(SmsError::Forbidden(
+            "the deal selects its workers at random (tag bit 1): its workers are drawn, not authorized by the scheduler, and drawn workers run no TEE tasks, so its secrets go to no enclave; ask for a TEE deal without random selection".into(),
+        ));
+    }
+    laps.lap("checks");
+    // The chain reads at once: each is a round trip to the node, none depends on another.
+    let keeper_draw = async {
+        if state.keeper && deal.deal.dataset != Address::ZERO {
+            state
+                .chain
+                .keeper_of_epoch(deal.deal.dataset, state.signer.address())
+                .await
+        } else {
+            Ok(None)
+        }
+    };
+    let (keeper_draw, task, chain_now, (app_checksum, mrenclave)) = tokio::try_join!(
+        keeper_draw,
+        state.chain.task(task_id),
+        state.chain.now(),
+        state.chain.app_code(deal.deal.app),
+    )?;
+    laps.lap("chain");
     // A dataset with a keeper group is served by the keepers of the current epoch's draw only: the
     // hub would not count this keeper's attestation, and its share is of a past split.
-    if state.keeper
-        && deal.deal.dataset != Address::ZERO
-        && let Some((epoch, false)) = state
-            .chain
-            .keeper_of_epoch(deal.deal.dataset, state.signer.address())
-            .await?
-    {
+    if let Some((epoch, false)) = keeper_draw {
         return Err(SmsError::Forbidden(format!(
             "this keeper ({}) is not drawn for dataset {} in keeper epoch {epoch}: the dataset's owner re-splits its key to the epoch's keepers (`decloud dataset reshare`)",
             state.signer.address(),
             deal.deal.dataset
         )));
     }
-    let task = state.chain.task(task_id).await?;
     if task.status != TaskStatus::Active.as_u8() {
         let name = TaskStatus::from_u8(task.status)
             .map(|s| s.name())
@@ -554,14 +607,12 @@ async fn release(
         .initTime
         .to::<u64>()
         .saturating_add(CONTRIBUTION_DEADLINE_RATIO.saturating_mul(reference));
-    let chain_now = state.chain.now().await?;
     if chain_now >= deadline {
         return Err(SmsError::Forbidden(format!(
             "task {task_id} is past its contribution deadline ({deadline}): nothing is released"
         )));
     }
-    let app = state.chain.app(deal.deal.app).await?;
-    if app.mrenclave == B256::ZERO {
+    if mrenclave == B256::ZERO {
         return Err(SmsError::Forbidden(
             "the deal's app names no runner measurement (mrenclave): it is not a TEE app".into(),
         ));
@@ -575,23 +626,19 @@ async fn release(
     let fields = ReportDataFields {
         chain_id,
         task_id,
-        app_checksum: app.checksum,
+        app_checksum,
         enclave: r.enclave,
         hpke_public_key: h,
         nonce: r.nonce.0,
     };
-    let policy = Policy::strict(Measurement(app.mrenclave.0));
+    let policy = Policy::strict(Measurement(mrenclave.0));
     let appraisal = state
         .appraiser
         .appraise(&r.evidence, &fields.report_data(), &policy, now)
         .map_err(|e| SmsError::Forbidden(format!("the evidence does not appraise: {e}")))?;
-    if let Some(previous) = state.store.released_to(task_id).await?
-        && previous != r.enclave
-    {
-        return Err(SmsError::Conflict(format!(
-            "task {task_id} was already released to enclave key {previous}: one enclave per task"
-        )));
-    }
+    laps.lap("appraise");
+    // One enclave per task: checked when the release is committed, in the same transaction
+    // that uses the nonce (a read here would cost a query and decide nothing).
 
     // What the deal uses, sealed to H before anything is recorded.
     let mut secrets = Vec::new();
@@ -607,54 +654,66 @@ async fn release(
         });
         Ok(())
     };
-    if deal.deal.dataset != Address::ZERO && !r.local_dataset {
-        let key = state
-            .store
-            .get(SecretKind::DatasetKey, deal.deal.dataset, DATASET_KEY_NAME)
-            .await?
-            .ok_or_else(|| {
-                SmsError::Forbidden(format!(
-                    "the dataset {} has no key in this SMS: its owner must push it",
-                    deal.deal.dataset
-                ))
-            })?;
-        add("dataset-key".into(), &key)?;
+    let dataset =
+        (deal.deal.dataset != Address::ZERO && !r.local_dataset).then_some(deal.deal.dataset);
+    let names = named_secrets(&deal.params)?;
+    let mut named: Vec<(SecretKind, Address, &str)> = names
+        .iter()
+        .map(|n| (SecretKind::RequesterSecret, deal.deal.requester, n.as_str()))
+        .collect();
+    named.push((
+        SecretKind::ResultRecipient,
+        deal.deal.beneficiary,
+        RESULT_RECIPIENT_NAME,
+    ));
+    if let Some(dataset) = dataset {
+        named.push((SecretKind::DatasetKey, dataset, DATASET_KEY_NAME));
     }
-    for stored in state
+    let mut stored = state
         .store
-        .all_of(SecretKind::AppSecret, deal.deal.app)
-        .await?
-    {
-        add(format!("app-secret:{}", stored.meta.name), &stored)?;
+        .get_many(&named, &[(SecretKind::AppSecret, deal.deal.app)])
+        .await?;
+    stored.sort_by(|a, b| a.meta.name.cmp(&b.meta.name));
+    let find = |kind: SecretKind, object: Address, name: &str| {
+        stored
+            .iter()
+            .find(|s| s.meta.kind == kind && s.meta.object == object && s.meta.name == name)
+    };
+    if let Some(dataset) = dataset {
+        let key = find(SecretKind::DatasetKey, dataset, DATASET_KEY_NAME).ok_or_else(|| {
+            SmsError::Forbidden(format!(
+                "the dataset {dataset} has no key in this SMS: its owner must push it"
+            ))
+        })?;
+        add("dataset-key".into(), key)?;
     }
-    for name in named_secrets(&deal.params)? {
-        let stored = state
-            .store
-            .get(SecretKind::RequesterSecret, deal.deal.requester, &name)
-            .await?
-            .ok_or_else(|| {
-                SmsError::Forbidden(format!(
-                    "the deal names the requester's secret {name:?}, which this SMS does not hold: push it with `decloud secret push {name}`"
-                ))
-            })?;
-        add(format!("requester-secret:{name}"), &stored)?;
-    }
-    if let Some(recipient) = state
-        .store
-        .get(
-            SecretKind::ResultRecipient,
-            deal.deal.beneficiary,
-            RESULT_RECIPIENT_NAME,
-        )
-        .await?
+    for app_secret in stored
+        .iter()
+        .filter(|s| s.meta.kind == SecretKind::AppSecret && s.meta.object == deal.deal.app)
     {
-        add("result-recipient".into(), &recipient)?;
+        add(format!("app-secret:{}", app_secret.meta.name), app_secret)?;
+    }
+    for name in &names {
+        let secret = find(SecretKind::RequesterSecret, deal.deal.requester, name).ok_or_else(|| {
+            SmsError::Forbidden(format!(
+                "the deal names the requester's secret {name:?}, which this SMS does not hold: push it with `decloud secret push {name}`"
+            ))
+        })?;
+        add(format!("requester-secret:{name}"), secret)?;
+    }
+    if let Some(recipient) = find(
+        SecretKind::ResultRecipient,
+        deal.deal.beneficiary,
+        RESULT_RECIPIENT_NAME,
+    ) {
+        add("result-recipient".into(), recipient)?;
     }
 
+    laps.lap("secrets");
     let attestation = EnclaveAttested {
         taskId: task_id,
         enclave: r.enclave,
-        measurement: app.mrenclave,
+        measurement: mrenclave,
         tcbStatus: tcb_code(appraisal.tcb_status),
         expiry: deadline,
         // what was appraised, so that anyone holding it can challenge this statement on chain
@@ -662,6 +721,7 @@ async fn release(
     };
     let signature = tee::sign(&attestation, &state.chain_domain(), state.signer.as_ref())
         .map_err(|e| SmsError::BadRequest(e.to_string()))?;
+    laps.lap("sign");
 
     // Durable before acknowledged: the nonce is used and the task bound to this enclave first.
     if let Err(reason) = state
@@ -671,11 +731,13 @@ async fn release(
     {
         return Err(SmsError::Conflict(reason));
     }
+    laps.lap("commit");
     tracing::info!(
         task = %task_id,
         enclave = %r.enclave,
         secrets = secrets.len(),
         ms = started.elapsed().as_millis() as u64,
+        laps = %laps,
         "released"
     );
     Ok(Json(ReleaseAnswer {
@@ -684,7 +746,7 @@ async fn release(
         attestation: Attestation {
             task_id,
             enclave: r.enclave,
-            measurement: app.mrenclave,
+            measurement: mrenclave,
             tcb_status: attestation.tcbStatus,
             expiry: deadline,
             evidence_hash: attestation.evidenceHash,

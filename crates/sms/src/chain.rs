@@ -41,9 +41,18 @@ pub struct AppOnChain {
 }
 
 /// Read-only access to the hub and the registries.
+///
+/// What never changes once on chain is read once and kept: an app's checksum and measurement
+/// (set at registration, never again), the keepers' epoch length (set once by the admin) and a
+/// keeper's membership of an epoch's draw once it is drawn (an epoch is drawn once). A task's
+/// status, the clock, a dataset's keeper group and the current epoch are read every time.
 pub struct ChainReader {
     profile: ChainProfile,
     provider: DynProvider,
+    /// Registered apps' `(checksum, mrenclave)`.
+    apps: std::sync::Mutex<std::collections::HashMap<Address, (B256, B256)>>,
+    /// `(dataset, epoch, keeper)` found drawn.
+    drawn: std::sync::Mutex<std::collections::HashSet<(Address, u64, Address)>>,
 }
 
 impl ChainReader {
@@ -54,6 +63,8 @@ impl ChainReader {
         Ok(Self {
             profile: profile.clone(),
             provider,
+            apps: Default::default(),
+            drawn: Default::default(),
         })
     }
 
@@ -127,6 +138,22 @@ impl ChainReader {
         })
     }
 
+    /// The checksum and runner measurement of app `app` (zeros when it is not registered),
+    /// read from the chain once per registered app: neither ever changes.
+    pub async fn app_code(&self, app: Address) -> Result<(B256, B256), SmsError> {
+        if let Some(code) = self.apps.lock().ok().and_then(|a| a.get(&app).copied()) {
+            return Ok(code);
+        }
+        let info = self.app(app).await?;
+        let code = (info.checksum, info.mrenclave);
+        if info.checksum != B256::ZERO
+            && let Ok(mut apps) = self.apps.lock()
+        {
+            apps.insert(app, code);
+        }
+        Ok(code)
+    }
+
     /// Whether `account` has code (a contract wallet).
     pub async fn is_contract(&self, account: Address) -> Result<bool, SmsError> {
         let code = self
@@ -176,25 +203,31 @@ impl ChainReader {
         keeper: Address,
     ) -> Result<Option<(u64, bool)>, SmsError> {
         let hub = IHub::new(self.profile.contracts.hub, &self.provider);
-        let group = hub
-            .keeperGroup(dataset)
-            .call()
-            .await
-            .map_err(|e| self.failed("reading the dataset's keeper group", e))?;
+        // Both at once; the epoch is read even without a group (it may revert then: keepers not
+        // enabled), so its failure counts only when there is a group.
+        let (group, epoch) = tokio::join!(async { hub.keeperGroup(dataset).call().await }, async {
+            hub.keeperEpoch().call().await
+        });
+        let group = group.map_err(|e| self.failed("reading the dataset's keeper group", e))?;
         if group.n.is_zero() {
             return Ok(None);
         }
-        let epoch = hub
-            .keeperEpoch()
-            .call()
-            .await
-            .map_err(|e| self.failed("reading the keeper epoch", e))?;
+        let epoch = epoch.map_err(|e| self.failed("reading the keeper epoch", e))?;
+        let epoch_number: u64 = epoch.saturating_to();
+        let key = (dataset, epoch_number, keeper);
+        if self.drawn.lock().is_ok_and(|d| d.contains(&key)) {
+            return Ok(Some((epoch_number, true)));
+        }
         let drawn = hub
             .isKeeper(dataset, epoch, keeper)
             .call()
             .await
             .map_err(|e| self.failed("reading the epoch's keeper draw", e))?;
-        Ok(Some((epoch.saturating_to(), drawn)))
+        // Drawn stays drawn (an epoch is drawn once); not drawn yet may change.
+        if drawn && let Ok(mut d) = self.drawn.lock() {
+            d.insert(key);
+        }
+        Ok(Some((epoch_number, drawn)))
     }
 
     /// The timestamp of the latest block: the hub's clock, which decides its deadlines.

@@ -47,6 +47,8 @@ struct Fixture {
     dataset: Address,
     workerpool: Address,
     salt: std::sync::atomic::AtomicU64,
+    /// Whether the next deals ask for random selection too (tag bit 1).
+    random: std::sync::atomic::AtomicBool,
 }
 
 /// Starts an SMS on the database in `dir`, reading the chain of `profile`.
@@ -124,6 +126,7 @@ impl Fixture {
             dataset,
             workerpool,
             salt: 0.into(),
+            random: false.into(),
         }
     }
 
@@ -162,7 +165,10 @@ impl Fixture {
     ) -> MatchedDeal {
         let requester = chain(&self.devnet, REQUESTER).await;
         let domain = requester.domain();
-        let tag = if tee { Tag::TEE } else { Tag::default() };
+        let mut tag = if tee { Tag::TEE } else { Tag::default() };
+        if self.random.load(std::sync::atomic::Ordering::Relaxed) {
+            tag = Tag(tag.0 | Tag::RANDOM.0);
+        }
         let mut app_order = AppOrder {
             app,
             app_price: U256::ZERO,
@@ -656,6 +662,14 @@ async fn a_release_goes_only_to_an_attested_enclave_of_an_active_tee_task() {
     let d = f.deal(f.tee_app, false, false, "", 1, true).await;
     let (r, _) = f.request(&d, 0, &attester, |_| {}).await;
     f.refused(&r, "no TEE tag").await;
+    // A TEE deal that also asks for random selection: the hub takes a random deal's results
+    // only from drawn workers, which run no TEE tasks, so its secrets go to no enclave (an
+    // enclave the scheduler authorized would be the scheduler's pick).
+    f.random.store(true, std::sync::atomic::Ordering::Relaxed);
+    let d = f.deal(f.tee_app, false, true, "", 1, false).await;
+    f.random.store(false, std::sync::atomic::Ordering::Relaxed);
+    let (r, _) = f.request(&d, 0, &attester, |_| {}).await;
+    f.refused(&r, "selects its workers at random").await;
     // Past the contribution deadline.
     let d = f.deal(f.tee_app, false, true, "", 1, true).await;
     let reference = u64::try_from(d.deal.workClockTimeRef).unwrap();

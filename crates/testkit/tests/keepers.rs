@@ -208,7 +208,22 @@ async fn a_secret_split_3_of_5_opens_with_two_keepers_down_and_not_with_three() 
 /// The `ms` of each "secrets released" line of the worker in `logs` (the time from its first
 /// challenge to the secrets opened and, from keepers, rebuilt), sorted.
 fn release_times(logs: &[u8]) -> Vec<u64> {
-    // Strip the terminal colours the formatter adds.
+    let text = plain(logs);
+    let mut times: Vec<u64> = text
+        .lines()
+        .filter(|l| l.contains("TEE task: secrets released"))
+        .filter_map(|l| {
+            l.split_whitespace()
+                .find_map(|w| w.strip_prefix("ms="))
+                .and_then(|v| v.parse().ok())
+        })
+        .collect();
+    times.sort_unstable();
+    times
+}
+
+/// `logs` without the terminal colours the formatter adds.
+fn plain(logs: &[u8]) -> String {
     let mut text = String::new();
     let mut chars = String::from_utf8_lossy(logs)
         .into_owned()
@@ -225,22 +240,47 @@ fn release_times(logs: &[u8]) -> Vec<u64> {
             text.push(c as char);
         }
     }
-    let mut times: Vec<u64> = text
+    text
+}
+
+/// The median µs of each stage the key holders' `released` lines name (`laps=stage:µs,...`) in
+/// `logs`: where a release's time goes inside a key holder.
+fn release_stages(logs: &[u8]) -> Vec<(String, u64)> {
+    let text = plain(logs);
+    let mut stages: Vec<(String, Vec<u64>)> = Vec::new();
+    for laps in text
         .lines()
-        .filter(|l| l.contains("TEE task: secrets released"))
-        .filter_map(|l| {
-            l.split_whitespace()
-                .find_map(|w| w.strip_prefix("ms="))
-                .and_then(|v| v.parse().ok())
+        .filter(|l| l.contains("released") && l.contains("laps="))
+        .filter_map(|l| l.split("laps=").nth(1)?.split_whitespace().next())
+    {
+        for lap in laps.split(',') {
+            let Some((stage, us)) = lap.split_once(':') else {
+                continue;
+            };
+            let us: u64 = us
+                .trim_end_matches(|c: char| !c.is_ascii_digit())
+                .parse()
+                .unwrap_or(0);
+            match stages.iter_mut().find(|(s, _)| s == stage) {
+                Some((_, v)) => v.push(us),
+                None => stages.push((stage.to_owned(), vec![us])),
+            }
+        }
+    }
+    stages
+        .into_iter()
+        .map(|(stage, mut v)| {
+            v.sort_unstable();
+            (stage, v[v.len() / 2])
         })
-        .collect();
-    times.sort_unstable();
-    times
+        .collect()
 }
 
 /// Release round trip on loopback (TLS) as the TEE worker sees it, from its first challenge to
 /// the secrets opened (and rebuilt from shares), for one SMS (k = 1) and for five keepers with a
-/// 3-of-5 secret (k = 3), 20 TEE tasks each, one at a time. Prints p50/p99/max. Run:
+/// 3-of-5 secret (k = 3), 20 TEE tasks each, one at a time, in ONE run (both on the same machine
+/// under the same load). Prints p50/p99/max and the median time of each stage inside a key
+/// holder. Run:
 /// `cargo nextest run --workspace --run-ignored only -E 'test(measure_keeper_release_round_trip)' --no-capture`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 #[ignore = "measurement: prints figures"]
@@ -305,6 +345,7 @@ async fn measure_keeper_release_round_trip() {
             .await
             .unwrap();
         let times = release_times(&logs.bytes()[before..]);
+        let stages = release_stages(&logs.bytes()[before..]);
         assert_eq!(times.len() as u64, tasks, "one release line per task");
         let pct = |p: f64| times[((times.len() as f64 - 1.0) * p).round() as usize];
         println!(
@@ -317,6 +358,14 @@ async fn measure_keeper_release_round_trip() {
             pct(0.5),
             pct(0.99),
             times[times.len() - 1]
+        );
+        println!(
+            "  per key holder, median µs: {}",
+            stages
+                .iter()
+                .map(|(stage, us)| format!("{stage} {us}"))
+                .collect::<Vec<_>>()
+                .join(", ")
         );
     }
 }

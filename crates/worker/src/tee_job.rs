@@ -73,6 +73,9 @@ struct Opened {
     bad_ciphertexts: Vec<(String, Address)>,
 }
 
+/// One key holder's released secrets, opened: `(purpose, value)`.
+type OpenedAnswer = Vec<(String, Vec<u8>)>;
+
 /// Removes the secrets directory however the run ends.
 struct SecretsDir(PathBuf);
 
@@ -152,7 +155,9 @@ pub(crate) async fn run(ctx: &Arc<Context>, a: &Assignment, resumed: bool) -> Re
         let authorization = authorization.sign.clone();
         asks.spawn(async move {
             let answer = async {
+                let t0 = std::time::Instant::now();
                 let nonce = sms.challenge().await.map_err(|e| e.to_string())?.nonce;
+                let t1 = std::time::Instant::now();
                 let fields = ReportDataFields {
                     chain_id,
                     task_id,
@@ -165,6 +170,7 @@ pub(crate) async fn run(ctx: &Arc<Context>, a: &Assignment, resumed: bool) -> Re
                     .evidence(&fields.report_data())
                     .map_err(|e| format!("the enclave's attester failed: {e}"))?;
                 let kept = (evidence.quote.clone(), nonce.0);
+                let t2 = std::time::Instant::now();
                 let request = ReleaseRequest {
                     deal_id,
                     index,
@@ -176,26 +182,26 @@ pub(crate) async fn run(ctx: &Arc<Context>, a: &Assignment, resumed: bool) -> Re
                     authorization,
                     local_dataset,
                 };
-                let answer = sms.release(&request).await.map_err(|e| e.to_string())?;
-                Ok::<_, String>((answer, kept))
+                let answer = sms.release(&request).await.map_err(|e| e.to_string());
+                tracing::debug!(task = %task_id, key_holder = i, challenge_us = (t1 - t0).as_micros() as u64, evidence_us = (t2 - t1).as_micros() as u64, release_us = t2.elapsed().as_micros() as u64, "TEE task: key holder answered");
+                answer.map(|answer| (answer, kept))
             }
             .await;
             (i, sms.url().to_owned(), answer)
         });
     }
-    let mut replies = Vec::new();
-    while let Some(joined) = asks.join_next().await {
-        if let Ok(reply) = joined {
-            replies.push(reply);
-        }
-    }
-    // In the configured order, so that which k attestations are sent does not depend on timing.
-    replies.sort_by_key(|(i, _, _)| *i);
-    let mut answers = Vec::new();
+    // Answers are checked as they arrive and the round ends at the first k that count and
+    // rebuild the secrets: the slowest key holders set no pace. Their answers are still read to
+    // the end in the background, so that their kept connections stay open for the next task.
+    let mut good: Vec<(usize, SignedAttestation, OpenedAnswer)> = Vec::new();
     let mut refusals = Vec::new();
     let mut attesters = std::collections::HashSet::new();
     let mut kept_evidence = Vec::new();
-    for (_, url, reply) in replies {
+    let mut opened = None;
+    while let Some(joined) = asks.join_next().await {
+        let Ok((i, url, reply)) = joined else {
+            continue;
+        };
         let answer = match reply.and_then(|(answer, (quote, nonce))| {
             let evidence = evidence_hash(&quote, &h_public, &nonce);
             let attestation = checked(ctx, task_id, enclave.address(), evidence, &answer)?;
@@ -223,29 +229,47 @@ pub(crate) async fn run(ctx: &Arc<Context>, a: &Assignment, resumed: bool) -> Re
             }
         };
         // Only what the hub will count is counted: one attestation per active attester.
-        match counted(ctx, &answer.0, &mut attesters).await {
-            Ok(()) => answers.push(answer),
-            Err(reason) => refusals.push(format!("{url}: {reason}")),
+        if let Err(reason) = counted(ctx, &answer.0, &mut attesters).await {
+            refusals.push(format!("{url}: {reason}"));
+            continue;
         }
+        good.push((i, answer.0, answer.1));
+        // In the configured order, so that which answers are used does not depend on timing
+        // more than it must.
+        good.sort_by_key(|(i, _, _)| *i);
+        if good.len() >= k
+            && let Ok(o) = rebuild(good.iter().map(|(_, s, o)| (s.attester, o)), &[])
+        {
+            opened = Some(o);
+            break;
+        }
+    }
+    if !asks.is_empty() {
+        tokio::spawn(async move { while asks.join_next().await.is_some() {} });
     }
     drop(h_private);
     keep_evidence(ctx, task_id, &kept_evidence);
-    if answers.len() < k {
+    let asked_us = started.elapsed().as_micros() as u64;
+    if good.len() < k {
         return Err(fail(format!(
             "only {} of the {k} key holder(s) the deal needs released its secrets ({}): not run, nothing contributed",
-            answers.len(),
+            good.len(),
             refusals.join("; ")
         )));
     }
-    let opened = rebuild(answers.iter().map(|(s, o)| (s.attester, o)), &refusals)?;
+    // Every key holder answered and the shares still do not rebuild: say why, with every refusal.
+    let opened = match opened {
+        Some(o) => o,
+        None => rebuild(good.iter().map(|(_, s, o)| (s.attester, o)), &refusals)?,
+    };
     let bad_keepers = bad_keepers_note(&opened.bad_ciphertexts);
     if let Some(note) = &bad_keepers {
         tracing::warn!(task = %task_id, "{note}");
     }
-    let released_by = answers.len();
+    let released_by = good.len();
     let attestations: Vec<SignedAttestation> =
-        answers.into_iter().map(|(s, _)| s).take(k).collect();
-    tracing::info!(task = %task_id, released_by, ms = started.elapsed().as_millis() as u64, "TEE task: secrets released");
+        good.into_iter().map(|(_, s, _)| s).take(k).collect();
+    tracing::info!(task = %task_id, released_by, ms = started.elapsed().as_millis() as u64, asked_us, "TEE task: secrets released");
     if decloud_protocol::encrypted_app::ciphertext_uri(&app.uri).is_some()
         && opened.app_key.is_none()
     {
