@@ -152,7 +152,7 @@ mod tests {
     }
 
     /// The forge test checks IHub's functions; this checks that a revert or a log of any of the
-    /// four contracts decodes through IHub.
+    /// five contracts (the hub and its four facets) decodes through IHub.
     #[test]
     fn ihub_has_every_event_and_error_of_the_hub() {
         assert_eq!(
@@ -163,8 +163,11 @@ mod tests {
                     HubExtension::HubExtensionErrors::SELECTORS
                 ),
                 &union(
-                    HubSelection::HubSelectionErrors::SELECTORS,
-                    HubKeepers::HubKeepersErrors::SELECTORS
+                    &union(
+                        HubSelection::HubSelectionErrors::SELECTORS,
+                        HubKeepers::HubKeepersErrors::SELECTORS
+                    ),
+                    HubAudit::HubAuditErrors::SELECTORS
                 )
             )
         );
@@ -176,8 +179,11 @@ mod tests {
                     HubExtension::HubExtensionEvents::SELECTORS
                 ),
                 &union(
-                    HubSelection::HubSelectionEvents::SELECTORS,
-                    HubKeepers::HubKeepersEvents::SELECTORS
+                    &union(
+                        HubSelection::HubSelectionEvents::SELECTORS,
+                        HubKeepers::HubKeepersEvents::SELECTORS
+                    ),
+                    HubAudit::HubAuditEvents::SELECTORS
                 )
             )
         );
@@ -189,8 +195,11 @@ mod tests {
                     HubExtension::HubExtensionCalls::SELECTORS
                 ),
                 &union(
-                    HubSelection::HubSelectionCalls::SELECTORS,
-                    HubKeepers::HubKeepersCalls::SELECTORS
+                    &union(
+                        HubSelection::HubSelectionCalls::SELECTORS,
+                        HubKeepers::HubKeepersCalls::SELECTORS
+                    ),
+                    HubAudit::HubAuditCalls::SELECTORS
                 )
             )
         );

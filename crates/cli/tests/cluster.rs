@@ -631,25 +631,41 @@ async fn services_on_separate_hosts_survive_faults_and_lose_nothing() {
     c.nothing_lost("a partition between scheduler and workers")
         .await;
 
-    // 5. The storage node unreachable while the result is uploaded.
-    let tasks = c.run("hash-search", "upload 21", 1, 1);
-    c.assigned_worker(tasks[0]).await;
-    c.net.cut("storage").unwrap();
-    tokio::time::sleep(Duration::from_secs(6)).await;
-    let healed_ms = now_ms();
-    c.net.heal("storage").unwrap();
-    c.wait_finalized(&tasks, "storage back").await;
-    let report = c.report(tasks[0]).await.unwrap();
-    // The fault hit an upload: one began while storage was cut off (and ended once it was back).
-    let uploads: Vec<_> = report
-        .replicates
-        .iter()
-        .filter_map(|x| Some((x.worker, x.stages?.upload?)))
-        .collect();
-    assert!(
-        uploads.iter().any(|(_, u)| u.started_ms < healed_ms),
-        "no upload began while storage was cut off: {report:?}"
-    );
+    // 5. The storage node unreachable while the result is uploaded. A worker that has not run
+    // hash-search yet downloads it first, and the cut then hits that download instead: the
+    // module is cached after it, so another task is sent until the cut hits an upload (each
+    // attempt warms one more worker, so three suffice).
+    let mut attempt = 0;
+    let uploads = loop {
+        attempt += 1;
+        let tasks = c.run("hash-search", &format!("upload {}", 20 + attempt), 1, 1);
+        c.assigned_worker(tasks[0]).await;
+        c.net.cut("storage").unwrap();
+        tokio::time::sleep(Duration::from_secs(6)).await;
+        let healed_ms = now_ms();
+        c.net.heal("storage").unwrap();
+        c.wait_finalized(&tasks, "storage back").await;
+        let report = c.report(tasks[0]).await.unwrap();
+        // The fault hit an upload: one began while storage was cut off (and ended once it was back).
+        let uploads: Vec<_> = report
+            .replicates
+            .iter()
+            .filter_map(|x| Some((x.worker, x.stages?.upload?)))
+            .collect();
+        if uploads.iter().any(|(_, u)| u.started_ms < healed_ms) {
+            break uploads;
+        }
+        let downloads_hit = report.replicates.iter().any(|x| {
+            x.stages
+                .and_then(|s| s.download)
+                .is_some_and(|d| d.started_ms < healed_ms)
+        });
+        assert!(
+            downloads_hit && attempt < 3,
+            "no upload began while storage was cut off (attempt {attempt}, the cut hit no download either): {report:?}"
+        );
+        println!("storage cut hit a download of the app (attempt {attempt}): sending another task");
+    };
     println!("storage cut: uploads {uploads:?}");
     c.nothing_lost("storage unreachable during an upload").await;
 }
