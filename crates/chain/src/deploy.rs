@@ -108,9 +108,11 @@ fn deployed_address(
 ///
 /// Order: DevToken, AppRegistry, DatasetRegistry, WorkerpoolRegistry (sent together), then Hub
 /// (which deploys its HubExtension), then the devnet beacon (its genesis the deployment time,
-/// [`DEVNET_BEACON_PERIOD`]) and the random-selection facet bound to it. The deployer is the hub's first admin: it creates
-/// [`DEFAULT_CATEGORIES`], sets [`DEFAULT_MIN_ATTESTER_STAKE`], then hands the admin role to `admin` when they differ (sent together).
-/// Three rounds of receipts in all, so a devnet with 1-second blocks deploys in about 3 seconds.
+/// [`DEVNET_BEACON_PERIOD`]), the keepers' and audits' facets (sent together), and the
+/// random-selection facet bound to all three. The deployer is the hub's first admin: it creates
+/// [`DEFAULT_CATEGORIES`], sets [`DEFAULT_MIN_ATTESTER_STAKE`], then hands the admin role to
+/// `admin` when they differ (sent together). Six rounds of receipts in all, so a devnet with
+/// 1-second blocks deploys in about 6 seconds.
 pub async fn deploy_all<P: Provider>(
     provider: &P,
     admin: Address,
@@ -176,42 +178,34 @@ pub async fn deploy_all<P: Provider>(
     )
     .await?;
     let beacon = deployed_address(what, &receipt)?;
-    // HubSelection's two facets first: created inside its constructor, their code would push its
-    // initcode past EIP-3860's limit.
-    let what = "deploying HubKeepers";
-    let receipt = confirm(
-        what,
-        HubKeepers::deploy_builder(
-            provider,
-            token,
-            app_registry,
-            dataset_registry,
-            workerpool_registry,
-            beacon,
-        )
-        .send()
-        .await
-        .map_err(tx(what))?,
+    // HubSelection's two facets first, sent together: created inside its constructor, their code
+    // would push its initcode past EIP-3860's limit.
+    let keepers_tx = HubKeepers::deploy_builder(
+        provider,
+        token,
+        app_registry,
+        dataset_registry,
+        workerpool_registry,
+        beacon,
     )
-    .await?;
-    let keepers = deployed_address(what, &receipt)?;
-    let what = "deploying HubAudit";
-    let receipt = confirm(
-        what,
-        HubAudit::deploy_builder(
-            provider,
-            token,
-            app_registry,
-            dataset_registry,
-            workerpool_registry,
-            beacon,
-        )
-        .send()
-        .await
-        .map_err(tx(what))?,
+    .send()
+    .await
+    .map_err(tx("deploying HubKeepers"))?;
+    let audits_tx = HubAudit::deploy_builder(
+        provider,
+        token,
+        app_registry,
+        dataset_registry,
+        workerpool_registry,
+        beacon,
     )
-    .await?;
-    let audits = deployed_address(what, &receipt)?;
+    .send()
+    .await
+    .map_err(tx("deploying HubAudit"))?;
+    let receipt = confirm("deploying HubKeepers", keepers_tx).await?;
+    let keepers = deployed_address("deploying HubKeepers", &receipt)?;
+    let receipt = confirm("deploying HubAudit", audits_tx).await?;
+    let audits = deployed_address("deploying HubAudit", &receipt)?;
     let what = "deploying HubSelection";
     let receipt = confirm(
         what,
