@@ -254,6 +254,11 @@ pub fn read_only_provider(rpc_url: &str) -> Result<DynProvider, ChainError> {
     )
 }
 
+/// How long connecting to the RPC endpoint may take before the request fails (and is retried).
+pub const RPC_CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+/// How long one JSON-RPC request may take, answer included, before it fails (and is retried).
+pub const RPC_REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// [`read_only_provider`] retrying at most `max_retries` times and counting its calls into
 /// `stats`.
 pub fn provider_with(
@@ -262,9 +267,20 @@ pub fn provider_with(
     stats: RpcStats,
 ) -> Result<DynProvider, ChainError> {
     let url = rpc_url.parse().map_err(|_| bad_rpc_url(rpc_url))?;
+    // Without a deadline a request whose packets are dropped (a partition, a firewall, a node
+    // killed mid-answer) waits for the OS to give up on the connection, minutes, and holds the
+    // loop that sent it: a service would stop following the chain until then.
+    let http = alloy::transports::http::reqwest::Client::builder()
+        .connect_timeout(RPC_CONNECT_TIMEOUT)
+        .timeout(RPC_REQUEST_TIMEOUT)
+        .build()
+        .map_err(|e| ChainError::Unreachable {
+            url: endpoint(rpc_url),
+            reason: first_line(&e.to_string()).to_owned(),
+        })?;
     let client = ClientBuilder::default()
         .layer(RetryLayer::new(max_retries, stats))
-        .http(url);
+        .http_with_client(http, url);
     Ok(ProviderBuilder::new()
         .disable_recommended_fillers()
         .connect_client(client)
