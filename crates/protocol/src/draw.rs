@@ -129,22 +129,26 @@ pub fn draw(
     Ok(out)
 }
 
+/// A snapshot for tests: worker k (address `0x…k+1`) with `(stake, cluster)` from `stakes[k]`.
+#[cfg(test)]
+pub(crate) fn test_snapshot(stakes: &[(u64, u64)]) -> Vec<SnapshotWorker> {
+    stakes
+        .iter()
+        .enumerate()
+        .map(|(k, (stake, cluster))| SnapshotWorker {
+            worker: Address::with_last_byte(k as u8 + 1),
+            stake: U256::from(*stake),
+            cluster: *cluster,
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    fn snapshot(stakes: &[(u64, u64)]) -> Vec<SnapshotWorker> {
-        stakes
-            .iter()
-            .enumerate()
-            .map(|(k, (stake, cluster))| SnapshotWorker {
-                worker: Address::with_last_byte(k as u8 + 1),
-                stake: U256::from(*stake),
-                cluster: *cluster,
-            })
-            .collect()
-    }
+    use super::test_snapshot as snapshot;
 
     #[test]
     fn an_empty_or_unstaked_snapshot_is_refused() {

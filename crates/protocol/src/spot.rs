@@ -176,17 +176,7 @@ pub fn auditors(
 mod tests {
     use super::*;
 
-    fn snapshot(stakes: &[(u64, u64)]) -> Vec<SnapshotWorker> {
-        stakes
-            .iter()
-            .enumerate()
-            .map(|(k, (stake, cluster))| SnapshotWorker {
-                worker: Address::with_last_byte(k as u8 + 1),
-                stake: U256::from(*stake),
-                cluster: *cluster,
-            })
-            .collect()
-    }
+    use crate::draw::test_snapshot as snapshot;
 
     #[test]
     fn the_byte_round_trips_and_keeps_other_bits() {
