@@ -714,24 +714,7 @@ async fn sim_is_refused_off_devnet() {
 async fn release_round_trip_latency() {
     let f = Fixture::start().await;
     let chain_id = f.devnet.profile().chain_id;
-    let requester = f.devnet.signer(REQUESTER);
-    f.client
-        .push_requester_secret(&requester, "token", TOKEN, now())
-        .await
-        .unwrap();
-    f.client
-        .push_result_recipient(&requester, RECIPIENT, now())
-        .await
-        .unwrap();
-    f.client
-        .push_dataset_key(
-            &f.devnet.signer(DATASET_OWNER),
-            f.dataset,
-            DATASET_KEY,
-            now(),
-        )
-        .await
-        .unwrap();
+    push_secrets(&f).await;
     let n = 60u64;
     let deal = f
         .deal(f.tee_app, true, true, r#"{"secrets":["token"]}"#, n, true)
