@@ -862,7 +862,8 @@ async fn job_result(
     let job = visible_job(&pool, &caller, &id).await?;
     match pool.store().job_result(&id).await? {
         Some(bytes) => Ok(octets(bytes)),
-        None => Err(PoolError::NotFound(format!(
+        // The job exists, so not 404: it is in a state that has no result yet.
+        None => Err(PoolError::Conflict(format!(
             "job {id} has no result ({}): try again when it is completed",
             job.info.status
         ))),

@@ -342,6 +342,13 @@ async fn rights_bits_and_confinement_are_checked_on_every_request(db: &TestDb) {
     assert_eq!(status, StatusCode::OK, "{job}");
     let job_id = job["id"].as_str().unwrap().to_owned();
     assert_eq!(job["status"], "pending");
+    // A job that exists but has no result yet is a conflict with its state, not a 404.
+    let (status, pending) = ann.get(&format!("/v1/pool/jobs/{job_id}/result")).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{pending}");
+    assert!(
+        pending["error"].as_str().unwrap().contains("(pending)"),
+        "{pending}"
+    );
     assert_eq!(
         pool.take_job(public_worker).await.unwrap(),
         None,
