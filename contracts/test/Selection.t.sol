@@ -363,7 +363,34 @@ contract SelectionTest is Fixture {
         vm.prank(workers[5]);
         vm.expectRevert(abi.encodeWithSelector(IHubErrors.SnapshotMismatch.selector, _dealId(d), 0));
         sel.contributeDrawn(d, 0, bytes32(0), bytes32(0), p);
+        _refusedWithADirtyWord(d, snap, at[0]);
         assertEq(hubx.task(taskid).status, 0, "nothing recorded");
+    }
+
+    /// The deal's own snapshot with one address word made dirty (a high byte set, the low 20 bytes kept): the
+    /// hub hashes the snapshot's calldata as sent, so it matches no root.
+    function _refusedWithADirtyWord(Deal memory d, Draw.Worker[] memory snap, address worker) internal {
+        DrawProof memory p = _proof(0, 0, snap);
+        bytes memory data = abi.encodeCall(sel.contributeDrawn, (d, 0, bytes32(0), bytes32(0), p));
+        bytes32 word = bytes32(uint256(uint160(snap[0].worker)));
+        uint256 at0 = data.length;
+        for (uint256 o = 4; o + 32 <= data.length; o += 32) {
+            bytes32 w;
+            assembly {
+                w := mload(add(add(data, 0x20), o))
+            }
+            if (w == word) at0 = o;
+        }
+        assertTrue(at0 < data.length, "the worker's word is in the calldata");
+        data[at0] = 0x01;
+        vm.prank(worker);
+        (bool ok, bytes memory reason) = address(sel).call(data);
+        assertFalse(ok, "a dirty snapshot word is refused");
+        assertEq(
+            keccak256(reason),
+            keccak256(abi.encodeWithSelector(IHubErrors.SnapshotMismatch.selector, _dealId(d), 0)),
+            "SnapshotMismatch"
+        );
     }
 
     function _start(Deal memory d) internal view returns (uint256 start) {
