@@ -64,19 +64,46 @@ async fn advance_to(devnet: &Devnet, chain: &Client, t: u64) {
 
 /// Draws epoch `epoch`'s keepers of `dataset` with `decloud dataset draw-keepers`, after moving
 /// the clock to when its beacon round is due and submitting that round.
-async fn draw(devnet: &Devnet, chain: &Client, cli: &Cli, dataset: &str, epoch: u64) -> Vec<Address> {
+async fn draw(
+    devnet: &Devnet,
+    chain: &Client,
+    cli: &Cli,
+    dataset: &str,
+    epoch: u64,
+) -> Vec<Address> {
     let (round, draw_time) = keepers::draw_round(chain, epoch).await.unwrap();
     let beacon = Beacon::new(chain.profile().contracts.beacon, chain.provider().clone());
-    let due: u64 = beacon.roundTime(round).call().await.unwrap().saturating_to();
+    let due: u64 = beacon
+        .roundTime(round)
+        .call()
+        .await
+        .unwrap()
+        .saturating_to();
     advance_to(devnet, chain, due.max(draw_time)).await;
     // Before its round is on chain the draw is refused with a reason.
-    let early = cli.fails(&["dataset", "draw-keepers", dataset, "--epoch", &epoch.to_string(), "--wallet", "admin"]);
+    let early = cli.fails(&[
+        "dataset",
+        "draw-keepers",
+        dataset,
+        "--epoch",
+        &epoch.to_string(),
+        "--wallet",
+        "admin",
+    ]);
     assert!(early.contains("is not on chain yet"), "{early}");
     let group = ThresholdGroup::from_seed(b"decloud devnet beacon", 2, 3).unwrap();
     selection::submit_round(chain, round, &group.sign_round(round).to_bytes())
         .await
         .unwrap();
-    let drawn = cli.json(&["dataset", "draw-keepers", dataset, "--epoch", &epoch.to_string(), "--wallet", "admin"]);
+    let drawn = cli.json(&[
+        "dataset",
+        "draw-keepers",
+        dataset,
+        "--epoch",
+        &epoch.to_string(),
+        "--wallet",
+        "admin",
+    ]);
     assert_eq!(drawn["epoch"], epoch, "{drawn}");
     drawn["keepers"]
         .as_array()
@@ -88,7 +115,12 @@ async fn draw(devnet: &Devnet, chain: &Client, cli: &Cli, dataset: &str, epoch: 
 
 /// Runs a 3-attestation TEE task of `app` on `dataset` through the pool; returns the deal and
 /// the block of its `contributeAndFinalize`.
-async fn run_task(pool: &Pool, chain: &Client, app: Address, dataset: Address) -> (decloud_testkit::pool::Deal, u64) {
+async fn run_task(
+    pool: &Pool,
+    chain: &Client,
+    app: Address,
+    dataset: Address,
+) -> (decloud_testkit::pool::Deal, u64) {
     let deal = pool
         .deal(&DealRequest::new(app).dataset(dataset).attestations(3))
         .await
@@ -136,8 +168,16 @@ async fn after_an_epoch_change_the_new_keepers_attest_and_an_old_ones_attestatio
     std::fs::write(cli.file("prices.csv"), csv).unwrap();
     cli.ok(&["dataset", "encrypt", "prices.csv"]);
     let dataset = cli.json(&[
-        "dataset", "deploy", "--name", "prices", "--file", "prices.csv.age", "--upload",
-        &pool.storage_url, "--wallet", "owner",
+        "dataset",
+        "deploy",
+        "--name",
+        "prices",
+        "--file",
+        "prices.csv.age",
+        "--upload",
+        &pool.storage_url,
+        "--wallet",
+        "owner",
     ])["address"]
         .as_str()
         .unwrap()
@@ -147,9 +187,26 @@ async fn after_an_epoch_change_the_new_keepers_attest_and_an_old_ones_attestatio
     let app = pool.deploy_tee_app("csv-stats", &module).await.unwrap();
 
     // A short epoch; a 3-of-3 group; the snapshot before the next draw.
-    let set = cli.json(&["attester", "keeper-epoch", "--set", &EPOCH.to_string(), "--wallet", "admin"]);
+    let set = cli.json(&[
+        "attester",
+        "keeper-epoch",
+        "--set",
+        &EPOCH.to_string(),
+        "--wallet",
+        "admin",
+    ]);
     assert_eq!(set["length"], EPOCH, "{set}");
-    cli.json(&["dataset", "keeper-group", &dataset, "--size", "3", "--threshold", "3", "--wallet", "owner"]);
+    cli.json(&[
+        "dataset",
+        "keeper-group",
+        &dataset,
+        "--size",
+        "3",
+        "--threshold",
+        "3",
+        "--wallet",
+        "owner",
+    ]);
     let now = chain_time(&chain).await;
     // The first epoch whose draw time (its start minus half an epoch) is still ahead.
     let mut e = now / EPOCH + 1;
@@ -159,10 +216,21 @@ async fn after_an_epoch_change_the_new_keepers_attest_and_an_old_ones_attestatio
     cli.json(&["attester", "snapshot", "--wallet", "admin"]);
 
     // Epoch e: drawn, the key split to its keepers, a task completes with their attestations.
-    let old: BTreeSet<Address> = draw(&devnet, &chain, &cli, &dataset, e).await.into_iter().collect();
+    let old: BTreeSet<Address> = draw(&devnet, &chain, &cli, &dataset, e)
+        .await
+        .into_iter()
+        .collect();
     assert_eq!(old.len(), 3);
     advance_to(&devnet, &chain, e * EPOCH).await;
-    let split = cli.json(&["dataset", "reshare", &dataset, "--keepers", &urls, "--wallet", "owner"]);
+    let split = cli.json(&[
+        "dataset",
+        "reshare",
+        &dataset,
+        "--keepers",
+        &urls,
+        "--wallet",
+        "owner",
+    ]);
     assert_eq!(split["epoch"], e, "{split}");
     run_task(&pool, &chain, app, dataset_address).await;
 
@@ -177,8 +245,19 @@ async fn after_an_epoch_change_the_new_keepers_attest_and_an_old_ones_attestatio
         advance_to(&devnet, &chain, next * EPOCH).await;
         (next, new) = (next + 1, BTreeSet::new());
     }
-    let split = cli.json(&["dataset", "reshare", &dataset, "--keepers", &urls, "--wallet", "owner"]);
-    assert_eq!(split["epoch"], next, "the re-split is for the next epoch: {split}");
+    let split = cli.json(&[
+        "dataset",
+        "reshare",
+        &dataset,
+        "--keepers",
+        &urls,
+        "--wallet",
+        "owner",
+    ]);
+    assert_eq!(
+        split["epoch"], next,
+        "the re-split is for the next epoch: {split}"
+    );
     advance_to(&devnet, &chain, next * EPOCH).await;
     assert_eq!(keepers::current_epoch(&chain).await.unwrap(), next);
 
@@ -193,9 +272,13 @@ async fn after_an_epoch_change_the_new_keepers_attest_and_an_old_ones_attestatio
     let enclave = PrivateKeySigner::random();
     let digest = B256::repeat_byte(0x42);
     let enclave_sign = sign_enclave(&enclave, &commitment(worker.address(), task, digest)).unwrap();
-    let authorization =
-        sign_authorization(&devnet.signer(POOL_OWNER), worker.address(), task, enclave.address())
-            .unwrap();
+    let authorization = sign_authorization(
+        &devnet.signer(POOL_OWNER),
+        worker.address(),
+        task,
+        enclave.address(),
+    )
+    .unwrap();
     let before = BlockId::number(finalized_at - 1);
     let at_block = chain
         .provider()
@@ -205,7 +288,9 @@ async fn after_an_epoch_change_the_new_keepers_attest_and_an_old_ones_attestatio
         .unwrap()
         .header
         .timestamp;
-    let keys: Vec<PrivateKeySigner> = (0..5).map(|i| pool.keeper_key(i).unwrap().clone()).collect();
+    let keys: Vec<PrivateKeySigner> = (0..5)
+        .map(|i| pool.keeper_key(i).unwrap().clone())
+        .collect();
     let attest = |keeper: Address| {
         let key = keys.iter().find(|k| k.address() == keeper).unwrap();
         let statement = EnclaveAttested {
@@ -229,12 +314,14 @@ async fn after_an_epoch_change_the_new_keepers_attest_and_an_old_ones_attestatio
             callbackData: Bytes::new(),
         }
     };
+    let from = worker.address();
+    let hub_deal: IHub::Deal = (&deal.matched.deal).into();
     let simulate = |result: IHub::FastResult| {
         let hub = chain.hub();
-        let deal: IHub::Deal = (&deal.matched.deal).into();
+        let deal = hub_deal.clone();
         async move {
             hub.contributeAndFinalize(deal, U256::ZERO, result)
-                .from(worker.address())
+                .from(from)
                 .block(before)
                 .call()
                 .await

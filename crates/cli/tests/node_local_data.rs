@@ -53,7 +53,14 @@ async fn a_local_dataset_is_registered_by_checksum_and_computed_on_its_owners_wo
     for (name, index) in [("appdev", 1), ("pool", 3), ("requester", 4)] {
         pool_side.import(name, index);
     }
-    let pool = pool_side.json(&["workerpool", "deploy", "--description", "pool", "--wallet", "pool"]);
+    let pool = pool_side.json(&[
+        "workerpool",
+        "deploy",
+        "--description",
+        "pool",
+        "--wallet",
+        "pool",
+    ]);
     let pool = pool["address"].as_str().unwrap().to_string();
     pool_side.ok(&["account", "deposit", "100DCT", "--wallet", "pool"]);
     pool_side.ok(&["account", "deposit", "100DCT", "--wallet", "requester"]);
@@ -121,7 +128,11 @@ async fn a_local_dataset_is_registered_by_checksum_and_computed_on_its_owners_wo
         "dataset", "deploy", "--name", "prices", "--local", data_arg, "--wallet", "owner",
     ]);
     let checksum = decloud_storage::ContentHash::of(csv.as_bytes()).to_string();
-    assert_eq!(dataset["uri"], decloud_worker::LOCAL_DATASET_URI, "{dataset}");
+    assert_eq!(
+        dataset["uri"],
+        decloud_worker::LOCAL_DATASET_URI,
+        "{dataset}"
+    );
     assert_eq!(dataset["checksum"], format!("0x{checksum}"), "{dataset}");
     let dataset = dataset["address"].as_str().unwrap().to_string();
     assert!(
@@ -131,8 +142,8 @@ async fn a_local_dataset_is_registered_by_checksum_and_computed_on_its_owners_wo
     // Offered to this pool only.
     owner_side.ok(&["order", "init", "--dataset", &dataset, "--force"]);
     owner_side.edit_template(
-        "[dataset]\n",
-        &format!("[dataset]\nworkerpool_restrict = \"{pool}\"\n"),
+        "[order.dataset]\n",
+        &format!("[order.dataset]\nworkerpool_restrict = \"{pool}\"\n"),
     );
     owner_side.ok(&["order", "sign", "--dataset", "--wallet", "owner"]);
     owner_side.ok(&["order", "publish", "--dataset"]);
@@ -157,8 +168,19 @@ async fn a_local_dataset_is_registered_by_checksum_and_computed_on_its_owners_wo
         devnet.home().join("blobs").join(&module).is_file(),
         "an uploaded module is a blob of the storage node"
     );
-    pool_side.ok(&["order", "init", "--app", &app, "--workerpool", &pool, "--force"]);
-    pool_side.edit_template("workerpool_price = \"0\"", "workerpool_price = \"1000000000\"");
+    pool_side.ok(&[
+        "order",
+        "init",
+        "--app",
+        &app,
+        "--workerpool",
+        &pool,
+        "--force",
+    ]);
+    pool_side.edit_template(
+        "workerpool_price = \"0\"",
+        "workerpool_price = \"1000000000\"",
+    );
     pool_side.ok(&["order", "sign", "--app", "--wallet", "appdev"]);
     pool_side.ok(&["order", "sign", "--workerpool", "--wallet", "pool"]);
     pool_side.ok(&["order", "publish", "--app", "--workerpool"]);
@@ -213,17 +235,38 @@ async fn a_local_dataset_is_registered_by_checksum_and_computed_on_its_owners_wo
     as_admin(&["pool", "user", "add", "owner"]);
     let owner_hex = owner.to_string();
     as_admin(&[
-        "pool", "worker", "add", &owner_hex, "--owner", "owner", "--confinement", "private",
+        "pool",
+        "worker",
+        "add",
+        &owner_hex,
+        "--owner",
+        "owner",
+        "--confinement",
+        "private",
     ]);
     as_admin(&[
-        "pool", "onchain", "confine", &dataset, "--kind", "dataset", "--owner", "owner",
-        "--confinement", "private",
+        "pool",
+        "onchain",
+        "confine",
+        &dataset,
+        "--kind",
+        "dataset",
+        "--owner",
+        "owner",
+        "--confinement",
+        "private",
     ]);
 
     // The requester runs csv-stats on the dataset: the owner's worker computes it, the pool's
     // own worker (idle) does not.
     let run = pool_side.json(&[
-        "run", &app, "--dataset", &dataset, "--watch", "--wallet", "requester",
+        "run",
+        &app,
+        "--dataset",
+        &dataset,
+        "--watch",
+        "--wallet",
+        "requester",
     ]);
     let task = run["tasks"][0]["task_id"]
         .as_str()
@@ -242,15 +285,21 @@ async fn a_local_dataset_is_registered_by_checksum_and_computed_on_its_owners_wo
     let got = pool_side.json(&["result", "get", &task, "-o", "out"]);
     assert_eq!(got["verified"], true, "{got}");
     let stats: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(pool_side.file("out/stats.json")).unwrap())
-            .unwrap();
+        serde_json::from_slice(&std::fs::read(pool_side.file("out/stats.json")).unwrap()).unwrap();
     assert_eq!(stats["rows"], 4, "{stats}");
-    assert_eq!(stats["columns"]["price"]["mean"].as_f64(), Some(25.0), "{stats}");
+    assert_eq!(
+        stats["columns"]["price"]["mean"].as_f64(),
+        Some(25.0),
+        "{stats}"
+    );
 
     // The bytes stayed on the owner's machine: in no file of the pool's home (the scheduler's
     // and the market's databases, every storage blob, the pool's worker), not in the result.
     let leaked = files_containing(devnet.home(), marker.as_bytes());
-    assert!(leaked.is_empty(), "the pool's files hold the marker: {leaked:?}");
+    assert!(
+        leaked.is_empty(),
+        "the pool's files hold the marker: {leaked:?}"
+    );
     let result = files_containing(&pool_side.file("out"), marker.as_bytes());
     assert!(result.is_empty(), "the result holds the marker: {result:?}");
     // (The scan finds the marker where it is: the owner's data.)

@@ -169,8 +169,7 @@ mod tests {
         for i in 0..8u8 {
             let task = B256::repeat_byte(i);
             let sign = sign_authorization(&scheduler, worker, task, enclave).unwrap();
-            let compact =
-                compact_authorization(&sign, scheduler.address(), worker, task, enclave);
+            let compact = compact_authorization(&sign, scheduler.address(), worker, task, enclave);
             assert_eq!(compact.len(), 64);
             assert_eq!(compact[..32], sign[..32], "r is kept");
             assert_eq!(
@@ -182,7 +181,10 @@ mod tests {
         // sent as it is, for the hub to judge (an ERC-1271 scheduler's signature is not ECDSA)
         let sign = sign_authorization(&scheduler, worker, task, enclave).unwrap();
         let other = Address::repeat_byte(9);
-        assert_eq!(compact_authorization(&sign, other, worker, task, enclave), sign);
+        assert_eq!(
+            compact_authorization(&sign, other, worker, task, enclave),
+            sign
+        );
         assert_eq!(
             compact_authorization(&sign, scheduler.address(), worker, task, other),
             sign
