@@ -375,7 +375,9 @@ contract GasFlows {
             )
         );
         r.enclaveSign = bytes.concat(r.enclaveSign, _attestations(taskid, r.enclave, k));
-        r.authorizationSign = HubKit.authorization(SCHEDULER_PK, worker, taskid, r.enclave);
+        // the TEE worker sends the scheduler's authorization in its compact form (decloud_protocol's
+        // compact_authorization): 64 bytes, one ABI word less than 65
+        r.authorizationSign = HubKit.compact(HubKit.authorization(SCHEDULER_PK, worker, taskid, r.enclave));
         r.resultsLocation = "https://results.decloud.example/0x5f70bf18a086007016e948b04aed3b82";
         vm.startBroadcast(workerPk);
         hub.contributeAndFinalize(d, 0, r);

@@ -5,6 +5,7 @@ import {SignatureCheckerLib} from "solady/utils/SignatureCheckerLib.sol";
 import {ECDSA} from "solady/utils/ECDSA.sol";
 import {SafeTransferLib} from "solady/utils/SafeTransferLib.sol";
 import {FixedPointMathLib} from "solady/utils/FixedPointMathLib.sol";
+import {EfficientHashLib} from "solady/utils/EfficientHashLib.sol";
 import {AppOrder, DatasetOrder, WorkerpoolOrder, RequestOrder, Deal, FastResult} from "./libs/Types.sol";
 import {Orders} from "./libs/Orders.sol";
 import {Consensus} from "./libs/Consensus.sol";
@@ -323,12 +324,22 @@ contract Hub is HubBase {
             return;
         }
         if (sign.length < 65) revert InvalidEnclaveSignature(taskid, enclave);
-        bytes32 h =
-            SignatureCheckerLib.toEthSignedMessageHash(keccak256(abi.encodePacked(resultHash, resultSeal)));
+        bytes32 h = SignatureCheckerLib.toEthSignedMessageHash(EfficientHashLib.hash(resultHash, resultSeal));
         if (ECDSA.tryRecoverCalldata(h, sign[:65]) != enclave) {
             revert InvalidEnclaveSignature(taskid, enclave);
         }
         _checkAttestations(deal, taskid, enclave, sign[65:]);
+    }
+
+    /// keccak256(abi.encodePacked(msg.sender, taskid, digest)): the caller's seal of its result.
+    function _resultSeal(bytes32 taskid, bytes32 digest) internal view returns (bytes32 seal) {
+        assembly ("memory-safe") {
+            let m := mload(0x40)
+            mstore(m, shl(96, caller()))
+            mstore(add(m, 0x14), taskid)
+            mstore(add(m, 0x34), digest)
+            seal := keccak256(m, 0x54)
+        }
     }
 
     uint256 internal constant _ATTESTATION_BYTES = 106;
@@ -349,21 +360,29 @@ contract Hub is HubBase {
             (draw, k) = _keeperDraw(deal.dataset, _attestationsRequired(deal.tag));
             if (n < k) revert TooFewAttestations(taskid, n, k);
         }
-        bytes32 measurement = IAppTee(address(appRegistry)).mrenclaveOf(deal.app);
-        if (measurement == 0) revert TeeAppRequired(deal.app);
+        uint256 m;
+        {
+            bytes32 measurement = IAppTee(address(appRegistry)).mrenclaveOf(deal.app);
+            if (measurement == 0) revert TeeAppRequired(deal.app);
+            m = _attestedPreimage(taskid, enclave, measurement);
+        }
         uint256 minStake = minAttesterStake;
         uint256 policy = type(uint256).max; // read from the registry only when a status needs it
-        address prev;
+        uint256 prev;
         for (uint256 i; i < n; ++i) {
-            (address signer, uint256 tcb) = _attester(taskid, enclave, measurement, att, i);
-            if (tcb != 0) policy = _checkTcb(deal.app, taskid, tcb, policy);
+            (uint256 head, uint256 signer, uint256 r) = _attestation(m, att, i);
+            if ((head >> 184) & type(uint64).max < block.timestamp) {
+                revert AttestationExpired(taskid, i, (head >> 184) & type(uint64).max);
+            }
+            if (signer == 0) revert InvalidAttestation(taskid, i);
+            if (head >> 248 != 0) policy = _checkTcb(deal.app, taskid, head >> 248, policy);
             if (signer <= prev) {
-                if (signer == prev) revert DuplicateAttester(taskid, signer);
-                revert AttestersNotSorted(taskid, signer);
+                if (signer == prev) revert DuplicateAttester(taskid, address(uint160(signer)));
+                revert AttestersNotSorted(taskid, address(uint160(signer)));
             }
             prev = signer;
-            uint256 r = _checkAttester(taskid, signer, minStake);
-            if (draw != 0) _checkKeeper(deal.dataset, draw, signer, r);
+            _checkAttester(taskid, address(uint160(signer)), r, minStake);
+            if (draw != 0) _checkKeeper(deal.dataset, draw, address(uint160(signer)), r);
         }
     }
 
@@ -392,14 +411,9 @@ contract Hub is HubBase {
         );
     }
 
-    /// Refuses `signer` unless it is a registered attester, not slashed, not leaving, with the minimum stake;
-    /// returns its record.
-    function _checkAttester(bytes32 taskid, address signer, uint256 minStake)
-        internal
-        view
-        returns (uint256 r)
-    {
-        r = _attesters[signer];
+    /// Refuses attester `signer` (record `r`) unless it is registered, not slashed, not leaving, with the
+    /// minimum stake.
+    function _checkAttester(bytes32 taskid, address signer, uint256 r, uint256 minStake) internal pure {
         if (r == 0) revert UnknownAttester(taskid, signer);
         if (r & _ATTESTER_SLASHED != 0) revert AttesterBanned(signer);
         if ((r >> 152) & _MASK40 != 0) revert AttesterIsLeaving(signer, (r >> 152) & _MASK40);
@@ -418,46 +432,53 @@ contract Hub is HubBase {
         return policy;
     }
 
-    /// The signer and TCB status of packed attestation `i` of `att` (of `enclave` for `taskid` with
-    /// `measurement`), refusing an expired one and a signature that recovers no
-    /// address. In assembly: this runs k times per TEE task.
-    function _attester(bytes32 taskid, address enclave, bytes32 measurement, bytes calldata att, uint256 i)
+    /// Lays out in fresh memory, once per task, what every attestation's signature covers: the
+    /// `EnclaveAttested` struct (its per-attestation words left to `_attester`), then "\x19\x01" ‖ domain
+    /// separator ‖ struct hash, then the ecrecover input; returns where it starts.
+    function _attestedPreimage(bytes32 taskid, address enclave, bytes32 measurement)
         internal
         view
-        returns (address signer, uint256 tcb)
+        returns (uint256 m)
     {
-        uint256 expiry;
-        uint256 off;
-        assembly ("memory-safe") {
-            off := add(att.offset, mul(i, 106))
-            let w := calldataload(off)
-            tcb := byte(0, w)
-            expiry := and(shr(184, w), 0xffffffffffffffff)
-        }
-        if (expiry < block.timestamp) revert AttestationExpired(taskid, i, expiry);
         bytes32 typehash = ENCLAVE_ATTESTED_TYPEHASH;
         bytes32 ds = _domainSeparator();
         assembly ("memory-safe") {
-            let m := mload(0x40)
+            m := mload(0x40)
             mstore(m, typehash)
             mstore(add(m, 0x20), taskid)
             mstore(add(m, 0x40), enclave)
             mstore(add(m, 0x60), measurement)
-            mstore(add(m, 0x80), tcb)
-            mstore(add(m, 0xa0), expiry)
-            mstore(add(m, 0xc0), calldataload(add(off, 9))) // evidenceHash
-            let structHash := keccak256(m, 0xe0)
-            mstore(m, 0x1901)
-            mstore(add(m, 0x20), ds)
-            mstore(add(m, 0x40), structHash)
-            mstore(m, keccak256(add(m, 0x1e), 0x42)) // the EIP-712 digest
-            mstore(add(m, 0x20), byte(0, calldataload(add(off, 105)))) // v
-            calldatacopy(add(m, 0x40), add(off, 41), 0x40) // r, s
-            mstore(add(m, 0x80), 0) // stays 0 when the precompile recovers nothing
-            pop(staticcall(gas(), 1, m, 0x80, add(m, 0x80), 0x20))
-            signer := mload(add(m, 0x80))
+            mstore(add(m, 0xe0), 0x1901)
+            mstore(add(m, 0x100), ds)
+            mstore(0x40, add(m, 0x1c0))
         }
-        if (signer == address(0)) revert InvalidAttestation(taskid, i);
+    }
+
+    /// Packed attestation `i` of `att`: its first word (tcbStatus ‖ expiry ‖ ...), the address its signature
+    /// over preimage `m` (`_attestedPreimage`) recovers (0 for none) and that address's attester record. In
+    /// assembly, unchecked (the caller checks): this runs k times per TEE task.
+    function _attestation(uint256 m, bytes calldata att, uint256 i)
+        internal
+        view
+        returns (uint256 head, uint256 signer, uint256 r)
+    {
+        assembly ("memory-safe") {
+            let off := add(att.offset, mul(i, 106))
+            head := calldataload(off)
+            mstore(add(m, 0x80), byte(0, head)) // tcbStatus
+            mstore(add(m, 0xa0), and(shr(184, head), 0xffffffffffffffff)) // expiry
+            mstore(add(m, 0xc0), calldataload(add(off, 9))) // evidenceHash
+            mstore(add(m, 0x120), keccak256(m, 0xe0)) // the struct hash
+            let e := add(m, 0x140)
+            mstore(e, keccak256(add(m, 0xfe), 0x42)) // the EIP-712 digest
+            mstore(add(e, 0x20), byte(0, calldataload(add(off, 105)))) // v
+            calldatacopy(add(e, 0x40), add(off, 41), 0x40) // r, s
+            mstore(0, 0) // stays 0 when the precompile recovers nothing
+            pop(staticcall(gas(), 1, e, 0x80, 0, 0x20))
+            signer := mload(0)
+            mstore(0x20, _attesters.slot)
+            r := sload(keccak256(0, 0x40))
+        }
     }
 
     /// @notice Reveals the digest behind the caller's contribution, which must be in the consensus group.
@@ -547,15 +568,8 @@ contract Hub is HubBase {
         (bytes32 taskid, uint256 t) = _fastPathChecks(deal, index);
         if (r.enclave == address(0)) revert EnclaveRequired(taskid);
         _checkAuthorization(deal, taskid, r.enclave, r.authorizationSign);
-        bytes32 resultHash = keccak256(abi.encodePacked(taskid, r.digest));
-        _checkEnclave(
-            deal,
-            taskid,
-            r.enclave,
-            resultHash,
-            keccak256(abi.encodePacked(msg.sender, taskid, r.digest)),
-            r.enclaveSign
-        );
+        bytes32 resultHash = EfficientHashLib.hash(taskid, r.digest);
+        _checkEnclave(deal, taskid, r.enclave, resultHash, _resultSeal(taskid, r.digest), r.enclaveSign);
         if (deal.callback != address(0) && keccak256(r.callbackData) != r.digest) {
             revert CallbackDataMismatch(taskid);
         }
@@ -605,15 +619,8 @@ contract Hub is HubBase {
         (bytes32 taskid, uint256 t) = _contributeChecks(deal, index);
         if (t & _FLAG_REPLICATED != 0) revert NotSingleContribution(_checkDeal(deal));
         _checkAuthorization(deal, taskid, enclave, authorizationSign);
-        bytes32 resultHash = keccak256(abi.encodePacked(taskid, digest));
-        _checkEnclave(
-            deal,
-            taskid,
-            enclave,
-            resultHash,
-            keccak256(abi.encodePacked(msg.sender, taskid, digest)),
-            enclaveSign
-        );
+        bytes32 resultHash = EfficientHashLib.hash(taskid, digest);
+        _checkEnclave(deal, taskid, enclave, resultHash, _resultSeal(taskid, digest), enclaveSign);
         _lock(msg.sender, deal.workerStake);
         // the consensus word is only needed to check callback data at finalize
         if (deal.callback != address(0)) {

@@ -373,6 +373,25 @@ contract AttestersTest is Fixture {
         assertEq(hubx.task(taskid).contributions, 1, "contributed");
     }
 
+    function test_compactAuthorizationIsTheSameCheck() public {
+        // the TEE worker sends the scheduler's authorization in 64 bytes (EIP-2098): the same signer is
+        // recovered, so one over another enclave is refused as the 65-byte form is
+        Deal memory d = _teeDealK(3);
+        bytes32 taskid = _taskId(d, 0);
+        FastResult memory r = _fastWith(d, bytes.concat(_att(0, d), _att(1, d), _att(2, d)));
+        r.authorizationSign = HubKit.compact(_auth(workers[0], taskid, address(0xE)));
+        assertEq(r.authorizationSign.length, 64, "compact");
+        vm.prank(workers[0]);
+        vm.expectRevert(
+            abi.encodeWithSelector(IHubErrors.InvalidAuthorization.selector, taskid, workers[0], enclave)
+        );
+        hub.contributeAndFinalize(d, 0, r);
+        r.authorizationSign = HubKit.compact(_auth(workers[0], taskid, enclave));
+        vm.prank(workers[0]);
+        hub.contributeAndFinalize(d, 0, r);
+        assertEq(hubx.task(taskid).status, 3, "completed");
+    }
+
     // ---- the registry ----------------------------------------------------------------------------------
 
     function test_registerLeaveWithdraw() public {

@@ -25,6 +25,20 @@ library HubKit {
         return abi.encodePacked(r, s, v);
     }
 
+    /// @notice A 65-byte signature (r, s, v) in the 64-byte compact form of EIP-2098 (r, yParity·2^255 + s),
+    /// which the hub's ECDSA checks also accept: what the TEE worker sends as the scheduler's authorization.
+    function compact(bytes memory sig) internal pure returns (bytes memory) {
+        bytes32 r;
+        bytes32 s;
+        uint8 v;
+        assembly ("memory-safe") {
+            r := mload(add(sig, 0x20))
+            s := mload(add(sig, 0x40))
+            v := byte(0, mload(add(sig, 0x60)))
+        }
+        return abi.encodePacked(r, bytes32(uint256(s) | (uint256(v - 27) << 255)));
+    }
+
     /// @notice `h` signed by `pk` as an `eth_sign` personal message.
     function personalSign(uint256 pk, bytes32 h) internal pure returns (bytes memory) {
         return sign(pk, keccak256(abi.encodePacked("\x19Ethereum Signed Message:\n32", h)));

@@ -338,6 +338,7 @@ pub struct Pool {
     node: Node,
     keepers: Vec<Option<decloud_sms::RunningSms>>,
     keeper_urls: Vec<String>,
+    keeper_keys: Vec<PrivateKeySigner>,
     worker_keys: Vec<PrivateKeySigner>,
     dir: TempDir,
     salt: std::sync::atomic::AtomicU64,
@@ -411,6 +412,7 @@ impl Pool {
         } else {
             holders.saturating_sub(options.unregistered_sms)
         };
+        let mut keeper_keys = Vec::new();
         if let (Some(tee), n @ 1..) = (options.tee, holders) {
             for i in 0..n {
                 let signer = if i < registered {
@@ -418,6 +420,7 @@ impl Pool {
                 } else {
                     funded_key(devnet).await?
                 };
+                keeper_keys.push(signer.clone());
                 let keeper = decloud_sms::start(decloud_sms::SmsConfig {
                     listen: ([127, 0, 0, 1], 0).into(),
                     database_url: format!(
@@ -483,6 +486,7 @@ impl Pool {
             node,
             keeper_urls: keepers.iter().flatten().map(|k| k.url()).collect(),
             keepers,
+            keeper_keys,
             worker_keys,
             dir,
             salt: std::sync::atomic::AtomicU64::new(1),
@@ -509,6 +513,12 @@ impl Pool {
     /// [`PoolOptions::keepers`].
     pub fn keeper_urls(&self) -> Vec<String> {
         self.keeper_urls.clone()
+    }
+
+    /// Keeper `i`'s wallet (its attester key), in the order of [`Self::keeper_urls`]: a test
+    /// signs with it what that keeper would.
+    pub fn keeper_key(&self, i: usize) -> Option<&PrivateKeySigner> {
+        self.keeper_keys.get(i)
     }
 
     /// Stops keeper `i` (a keeper down: its shares are out of reach until it is back).

@@ -307,7 +307,13 @@ pub(crate) async fn run(ctx: &Arc<Context>, a: &Assignment, resumed: bool) -> Re
         digest: computed.digest,
         enclave: authorization.enclave,
         enclaveSign: enclave_sign,
-        authorizationSign: authorization.sign,
+        authorizationSign: decloud_protocol::result::compact_authorization(
+            &authorization.sign,
+            deal.scheduler,
+            ctx.address,
+            task_id,
+            authorization.enclave,
+        ),
         resultsLocation: Bytes::from(location.clone().into_bytes()),
         callbackData: computed.callback_data.clone().unwrap_or_default(),
     };

@@ -25,9 +25,11 @@ use super::shared::{WalletOpts, stop_signals};
     decloud node --relay --relay-signer http://127.0.0.1:7950 --relay-signer http://127.0.0.1:7951 --wallet relayer\n  \
     decloud node --scheduler --workerpool 0x5f1c... --wallet pool --workers 1 --tee sim --sms   # TEE tasks on a devnet\n  \
     decloud node --keeper --wallet keeper1 --sms-listen 127.0.0.1:7651   # one keeper of a k-of-n group\n  \
-    decloud node --sms --wallet sms1 --attester-stake 100DCT   # an SMS that registers its wallet as an attester\n\n\
+    decloud node --sms --wallet sms1 --attester-stake 100DCT   # an SMS that registers its wallet as an attester\n  \
+    decloud node --workers 1 --worker-wallet me --data 0x3f1c...=/data/prices.csv --scheduler-url URL   # a dataset owner's worker beside its data\n\n\
     Each worker of --workers N has its own key in $DECLOUD_HOME/workers/worker-<i>/worker.key, made\n\
-    on first start; on a devnet they are given ether and tokens, elsewhere fund them yourself.\n\n\
+    on first start; on a devnet they are given ether and tokens, elsewhere fund them yourself.\n\
+    --worker-wallet NAME runs the one worker as that wallet instead.\n\n\
     Services speak TLS 1.3 with a key kept in $DECLOUD_HOME/tls/<service>.key and print their URL\n\
     with its fingerprint (https://127.0.0.1:7800#sha256:...): give clients and workers that URL,\n\
     they accept no other key. --insecure-http (devnets only) serves plain HTTP instead.\n\n\
@@ -364,6 +366,12 @@ struct WorkerArgs {
     /// (private, owner = you) so no other worker is handed its tasks.
     #[arg(long = "data", value_name = "0xDATASET=PATH", value_parser = parse_local_data)]
     local_data: Vec<(alloy::primitives::Address, std::path::PathBuf)>,
+    /// Run the worker as this wallet (name in $DECLOUD_HOME/wallets, or a keystore path; its
+    /// password as for --wallet) instead of with a key of its own under $DECLOUD_HOME/workers/:
+    /// a dataset owner's worker beside its local data (--data) works as the owner, the address
+    /// the pool declares private to the owner and the one paid. Only with --workers 1.
+    #[arg(long = "worker-wallet", value_name = "NAME|PATH")]
+    worker_wallet: Option<String>,
 }
 
 /// Parses `0xDATASET=PATH` (the file must exist).
@@ -570,7 +578,26 @@ pub(crate) async fn run(args: NodeArgs, home: &Path) -> anyhow::Result<()> {
         workerpool = Some(pool);
     }
     if let Some(profile) = profile.as_ref().filter(|_| workers.workers > 0) {
-        let identities = decloud_local::node::home_workers(home, profile, workers.workers).await?;
+        let identities = match &workers.worker_wallet {
+            Some(wallet) => {
+                if workers.workers != 1 {
+                    bail!(
+                        "--worker-wallet runs one worker as that wallet: use it with --workers 1"
+                    );
+                }
+                let signer = WalletOpts {
+                    wallet: wallet.clone(),
+                    password_file: scheduler.wallet.password_file.clone(),
+                }
+                .unlock(home)?;
+                // Its own data directory: a worker-<i> directory belongs to that worker's key.
+                let data_dir = home
+                    .join("workers")
+                    .join(format!("wallet-{}", signer.address()));
+                vec![decloud_local::node::WorkerIdentity { signer, data_dir }]
+            }
+            None => decloud_local::node::home_workers(home, profile, workers.workers).await?,
+        };
         let mut set = WorkersConfig::new(profile.clone(), identities);
         set.scheduler_url = match given(&workers.scheduler_url) {
             Some(url) => Some(pin_from_chain(profile, &url, scheduler.workerpool).await?),

@@ -49,7 +49,7 @@ pub(crate) enum DatasetVerbs {
         decloud dataset deploy --name prices --uri s3://... --checksum 0x<sha256> --json\n  \
         decloud dataset deploy --name prices --file prices.csv.age --upload http://127.0.0.1:7700/blobs --encrypted\n  \
         decloud dataset deploy --name prices --file prices.csv.age --upload http://127.0.0.1:7700/blobs --encrypted --keepers URL1,URL2,URL3 --threshold 2\n  \
-        decloud dataset deploy --name prices --local /data/prices.csv   # checksum only; run: decloud node --workers 1 --data 0x...=/data/prices.csv")]
+        decloud dataset deploy --name prices --local /data/prices.csv   # checksum only; run: decloud node --workers 1 --worker-wallet me --data 0x...=/data/prices.csv")]
     Deploy(Box<deploy::DatasetDeploy>),
     /// Encrypt a file for the marketplace (age v1, a new identity kept beside your wallets);
     /// deploy the result with `--encrypted`: only attested enclaves get the key.
