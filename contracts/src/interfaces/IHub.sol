@@ -11,7 +11,8 @@ import {
     FastResult,
     EnclaveAttestation,
     DrawProof,
-    AuditedFinalize
+    AuditedFinalize,
+    BatchContribution
 } from "../libs/Types.sol";
 import {Draw} from "../libs/Draw.sol";
 
@@ -106,6 +107,7 @@ interface IHubErrors {
     error NotFastPathDeal(bytes32 dealid);
     error NotSingleContribution(bytes32 dealid);
     error LengthMismatch(uint256 expected, uint256 actual);
+    error DealRefOutOfRange(uint256 deal, uint256 deals);
     error InsufficientGasForCallback(uint256 gasLeft);
     error TaskNotClaimable(bytes32 taskid, uint8 status);
     error NotWorkerpoolOwner(address workerpool, address caller);
@@ -482,6 +484,9 @@ interface IHub is IHubErrors, IHubEvents {
         DrawProof calldata proof
     ) external;
     function slashAbsent(Deal calldata deal, uint256 index, DrawProof calldata proof) external;
+    // batched replicated contributions and reveals (HubSelection)
+    function contributeBatch(Deal[] calldata deals, BatchContribution[] calldata items) external;
+    function revealBatch(bytes32[] calldata taskids, bytes32[] calldata digests) external;
     // spot checks (HubSelection)
     function TAG_SPOT_SHIFT() external view returns (uint256);
     function AUDIT_RATIO() external view returns (uint256);
