@@ -477,7 +477,8 @@ contract GasFlows {
     /// A trust-3 deal of `volume` tasks, each reaching its consensus with two agreeing workers, its tasks
     /// initialized by their first contribution. `perTx` = 1: today's replicated flow per task (contribute,
     /// contribute, reveal, reveal, finalize); otherwise each worker contributes `perTx` tasks per
-    /// contributeBatch, then reveals them `perTx` per revealBatch. The scheduler finalizes each task.
+    /// contributeBatch, then reveals them `perTx` per revealBatch, and the scheduler finalizes them `perTx` per
+    /// finalizeReplicatedBatch.
     function _replicatedBatched(uint256 volume, uint256 perTx) internal {
         Deal memory d = _match(app, false, volume, 3, 0);
         bytes32 digest = keccak256("result-digest");
@@ -507,8 +508,22 @@ contract GasFlows {
         address b = vm.addr(WORKER_PK_BASE + 1);
         address[] memory ws = new address[](2);
         (ws[0], ws[1]) = a < b ? (a, b) : (b, a);
-        for (uint256 i; i < volume; ++i) {
-            _finalize(d, i, ws);
+        if (perTx == 1) {
+            for (uint256 i; i < volume; ++i) {
+                _finalize(d, i, ws);
+            }
+            return;
+        }
+        for (uint256 first; first < volume; first += perTx) {
+            ReplicatedFinalize[] memory f = new ReplicatedFinalize[](perTx);
+            for (uint256 j; j < perTx; ++j) {
+                f[j].index = first + j;
+                f[j].resultsLocation = "https://results.decloud.example/0x5f70bf18a086007016e948b04aed3b82";
+                f[j].workers = ws;
+            }
+            vm.startBroadcast(SCHEDULER_PK);
+            IHub(address(hub)).finalizeReplicatedBatch(d, f);
+            vm.stopBroadcast();
         }
     }
 

@@ -71,11 +71,13 @@ contract HubSelection is HubSpot {
         return beacon;
     }
 
-    /// @notice finalizeAudited and releaseAudit are served by the audits' facet (HubAudit), every other function
-    /// not defined here by the keepers' facet (HubKeepers); both share this storage.
+    /// @notice finalizeAudited, releaseAudit and finalizeReplicatedBatch are served by the audits' facet
+    /// (HubAudit), every other function not defined here by the keepers' facet (HubKeepers); both share this
+    /// storage.
     fallback() external {
         address target = msg.sig == HubAudit.finalizeAudited.selector
             || msg.sig == HubAudit.releaseAudit.selector
+            || msg.sig == HubAudit.finalizeReplicatedBatch.selector
             ? audits
             : keepers;
         assembly ("memory-safe") {

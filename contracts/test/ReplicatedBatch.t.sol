@@ -3,11 +3,14 @@ pragma solidity ^0.8.30;
 
 import {Fixture} from "./utils/Fixture.sol";
 import {IHubErrors, IHubEvents} from "../src/interfaces/IHub.sol";
-import {Deal, TaskView, BatchContribution} from "../src/libs/Types.sol";
+import {Deal, TaskView, BatchContribution, ReplicatedFinalize} from "../src/libs/Types.sol";
+import {GoodConsumer} from "./Callbacks.t.sol";
+import {HubAudit} from "../src/HubAudit.sol";
 
 /// contributeBatch and revealBatch: a worker's replicated contributions (and later reveals) for several tasks,
-/// of one or several deals, in one transaction, each checked as contribute / reveal checks it; one bad item
-/// reverts the whole batch (the precedent of contributeAndRevealBatch).
+/// of one or several deals, in one transaction, each checked as contribute / reveal checks it; and
+/// finalizeReplicatedBatch, the scheduler's finalization of several replicated tasks of a deal. One bad item
+/// reverts the whole batch (the precedent of contributeAndRevealBatch and finalizeBatch).
 contract ReplicatedBatchTest is Fixture {
     bytes32 internal constant DIGEST = keccak256("the result");
 
@@ -323,6 +326,176 @@ contract ReplicatedBatchTest is Fixture {
             )
         );
         sel.revealBatch(ids, digests);
+    }
+
+    bytes32 internal constant BAD = keccak256("a wrong result");
+
+    /// Three tasks of a fresh trust-3 deal: on tasks 0 and 1 workers 0 and 1 agree; on task 2 worker 2 contributes
+    /// a wrong result first and workers 0, 1 and 3 agree (two fresh workers do not outweigh the loser at trust
+    /// 3); everyone in a consensus group reveals.
+    function _revealedDeal() internal returns (Deal memory d) {
+        d = _simpleDeal(3, 3);
+        for (uint256 i; i < 2; ++i) {
+            _contribute(d, i, 0, DIGEST);
+            _contribute(d, i, 1, DIGEST);
+            _reveal(d, i, 0, DIGEST);
+            _reveal(d, i, 1, DIGEST);
+        }
+        _contribute(d, 2, 2, BAD);
+        _contribute(d, 2, 0, DIGEST);
+        _contribute(d, 2, 1, DIGEST);
+        _contribute(d, 2, 3, DIGEST);
+        for (uint256 w; w < 4; ++w) {
+            if (w != 2) _reveal(d, 2, w, DIGEST);
+        }
+    }
+
+    function _lists() internal view returns (address[][] memory ws) {
+        ws = new address[][](3);
+        ws[0] = _sorted(workers[0], workers[1]);
+        ws[1] = ws[0];
+        address[4] memory four = [workers[0], workers[1], workers[2], workers[3]];
+        for (uint256 i; i < 4; ++i) {
+            for (uint256 j = i + 1; j < 4; ++j) {
+                if (four[j] < four[i]) (four[i], four[j]) = (four[j], four[i]);
+            }
+        }
+        ws[2] = new address[](4);
+        for (uint256 i; i < 4; ++i) {
+            ws[2][i] = four[i];
+        }
+    }
+
+    /// Tasks 0 .. n - 1 with their contributor lists `ws` and, unless empty, callback data `cbs`.
+    function _finals(address[][] memory ws, bytes[] memory cbs)
+        internal
+        pure
+        returns (ReplicatedFinalize[] memory f)
+    {
+        f = new ReplicatedFinalize[](ws.length);
+        for (uint256 i; i < ws.length; ++i) {
+            f[i].index = i;
+            f[i].resultsLocation = "ipfs://result";
+            f[i].workers = ws[i];
+            if (cbs.length != 0) f[i].callbackData = cbs[i];
+        }
+    }
+
+    /// Every account the finalization pays, and the kitty.
+    function _balances() internal view returns (uint256[7] memory b) {
+        for (uint256 w; w < 4; ++w) {
+            b[w] = hubx.balanceOf(workers[w]) + hubx.frozenOf(workers[w]);
+        }
+        b[4] = hubx.balanceOf(scheduler);
+        b[5] = hubx.balanceOf(appOwner);
+        b[6] = hubx.kitty();
+    }
+
+    /// The same three tasks finalized by three `finalize` calls and by one finalizeReplicatedBatch pay every
+    /// account the same (winners, the seized loser, the scheduler, the app owner) and complete every task; every
+    /// token stays accounted for.
+    function test_finalizeReplicatedBatchEqualsSingleCalls() public {
+        uint256 before = _total();
+        Deal memory single = _revealedDeal();
+        Deal memory batched = _revealedDeal();
+        address[][] memory ws = _lists();
+        uint256[7] memory b0 = _balances();
+        for (uint256 i; i < 3; ++i) {
+            _finalize(single, i, ws[i]);
+        }
+        uint256[7] memory b1 = _balances();
+        vm.prank(scheduler);
+        HubAudit(address(hub)).finalizeReplicatedBatch(batched, _finals(ws, new bytes[](0)));
+        uint256[7] memory b2 = _balances();
+        for (uint256 k; k < 7; ++k) {
+            assertTrue(int256(b2[k]) - int256(b1[k]) == int256(b1[k]) - int256(b0[k]), "same as single calls");
+        }
+        assertTrue(b1[2] < b0[2], "the loser lost its stake");
+        for (uint256 i; i < 3; ++i) {
+            assertEq(hubx.task(_taskId(batched, i)).status, 3, "completed");
+        }
+        assertEq(hubx.frozenOf(workers[2]), 0, "nothing left frozen");
+        assertEq(_total(), before, "conservation");
+        assertEq(token.balanceOf(address(hub)), _total(), "hub holds every unit");
+    }
+
+    /// With a callback, each task's data must hash to its consensus digest, and every callback runs.
+    function test_finalizeReplicatedBatchChecksAndDeliversCallbacks() public {
+        GoodConsumer c = new GoodConsumer();
+        Deal memory d = _datasetDeal(2, 3, address(c));
+        bytes[] memory cbs = new bytes[](2);
+        (cbs[0], cbs[1]) = (bytes("r0"), bytes("r1"));
+        for (uint256 i; i < 2; ++i) {
+            for (uint256 w; w < 2; ++w) {
+                _contribute(d, i, w, keccak256(cbs[i]));
+            }
+            for (uint256 w; w < 2; ++w) {
+                _reveal(d, i, w, keccak256(cbs[i]));
+            }
+        }
+        address[][] memory ws = new address[][](2);
+        (ws[0], ws[1]) = (_sorted(workers[0], workers[1]), _sorted(workers[0], workers[1]));
+        bytes[] memory forged = new bytes[](2);
+        (forged[0], forged[1]) = (cbs[0], bytes("forged"));
+        vm.prank(scheduler);
+        vm.expectRevert(abi.encodeWithSelector(IHubErrors.CallbackDataMismatch.selector, _taskId(d, 1)));
+        HubAudit(address(hub)).finalizeReplicatedBatch(d, _finals(ws, forged));
+        vm.prank(scheduler);
+        HubAudit(address(hub)).finalizeReplicatedBatch(d, _finals(ws, cbs));
+        assertEq(keccak256(c.lastResult()), keccak256("r1"), "callbacks ran");
+    }
+
+    /// finalizeReplicatedBatch refuses what `finalize` refuses, with its error, and applies nothing then.
+    function test_finalizeReplicatedBatchRefusals() public {
+        Deal memory d = _revealedDeal();
+        ReplicatedFinalize[] memory f = _finals(_lists(), new bytes[](0));
+        uint256 total = _total();
+
+        vm.expectRevert(abi.encodeWithSelector(IHubErrors.NotScheduler.selector, address(this), scheduler));
+        HubAudit(address(hub)).finalizeReplicatedBatch(d, f);
+
+        vm.startPrank(scheduler);
+        // a lying list: the loser left out of task 2's contributors
+        f[2].workers = _sorted(workers[0], workers[1]);
+        vm.expectRevert(abi.encodeWithSelector(IHubErrors.InvalidContributorList.selector, _taskId(d, 2)));
+        HubAudit(address(hub)).finalizeReplicatedBatch(d, f);
+
+        // a duplicate: the same task twice (the second finds it completed)
+        f = _finals(_lists(), new bytes[](0));
+        f[2] = f[0];
+        vm.expectRevert(abi.encodeWithSelector(IHubErrors.TaskNotRevealing.selector, _taskId(d, 0), 3));
+        HubAudit(address(hub)).finalizeReplicatedBatch(d, f);
+
+        // an index out of the deal
+        f = _finals(_lists(), new bytes[](0));
+        f[2].index = 3;
+        vm.expectRevert(abi.encodeWithSelector(IHubErrors.TaskIndexOutOfRange.selector, 3, 3));
+        HubAudit(address(hub)).finalizeReplicatedBatch(d, f);
+
+        // a deal that was not matched
+        f = _finals(_lists(), new bytes[](0));
+        d.workerStake += 1;
+        vm.expectRevert(abi.encodeWithSelector(IHubErrors.UnknownDeal.selector, _dealId(d)));
+        HubAudit(address(hub)).finalizeReplicatedBatch(d, f);
+        d.workerStake -= 1;
+        vm.stopPrank();
+
+        // a task whose reveals are still expected (worker 1 has not revealed yet)
+        Deal memory pending = _simpleDeal(1, 3);
+        _contribute(pending, 0, 0, DIGEST);
+        _contribute(pending, 0, 1, DIGEST);
+        _reveal(pending, 0, 0, DIGEST);
+        address[][] memory one = new address[][](1);
+        one[0] = _sorted(workers[0], workers[1]);
+        vm.prank(scheduler);
+        vm.expectRevert(abi.encodeWithSelector(IHubErrors.RevealsPending.selector, _taskId(pending, 0), 1, 2));
+        HubAudit(address(hub)).finalizeReplicatedBatch(pending, _finals(one, new bytes[](0)));
+
+        // nothing was applied
+        for (uint256 i; i < 3; ++i) {
+            assertEq(hubx.task(_taskId(d, i)).status, 2, "still revealing");
+        }
+        assertEq(_total(), total, "conservation");
     }
 
     /// Gas per task of one worker's contributions and reveals, batched by 1, 10 and 50 (execution only:

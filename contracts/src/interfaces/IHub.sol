@@ -12,7 +12,8 @@ import {
     EnclaveAttestation,
     DrawProof,
     AuditedFinalize,
-    BatchContribution
+    BatchContribution,
+    ReplicatedFinalize
 } from "../libs/Types.sol";
 import {Draw} from "../libs/Draw.sol";
 
@@ -505,4 +506,5 @@ interface IHub is IHubErrors, IHubEvents {
     function slashAbsentAuditor(Deal calldata deal, uint256 index, DrawProof calldata proof) external;
     function finalizeAudited(Deal calldata deal, uint256 index, AuditedFinalize calldata f) external;
     function releaseAudit(Deal calldata deal, uint256 index, address[] calldata auditors) external;
+    function finalizeReplicatedBatch(Deal calldata deal, ReplicatedFinalize[] calldata tasks) external;
 }

@@ -149,6 +149,15 @@ struct BatchContribution {
     bytes authorizationSign;
 }
 
+/// @notice One task of HubAudit.finalizeReplicatedBatch: what `finalize` takes for task `index` of the batch's
+/// deal (its results location, its callback data and its complete contributor list in increasing address order).
+struct ReplicatedFinalize {
+    uint256 index;
+    bytes resultsLocation;
+    bytes callbackData;
+    address[] workers;
+}
+
 /// @notice A drawn worker's proof of its position in a random-selection task: the pool's registry snapshot
 /// the deal draws over (index `snapshotIndex` of the pool's history: the last one committed before the deal
 /// started, its entries in full, checked against the stored root), the wave and the position in it.
