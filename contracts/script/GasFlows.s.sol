@@ -17,7 +17,8 @@ import {
     RequestOrder,
     Deal,
     FastResult,
-    BatchContribution
+    BatchContribution,
+    ReplicatedFinalize
 } from "../src/libs/Types.sol";
 import {IHub} from "../src/interfaces/IHub.sol";
 

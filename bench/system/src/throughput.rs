@@ -506,10 +506,7 @@ pub async fn run() -> anyhow::Result<()> {
             o.rpc.top(10, per)
         ));
         let slot = if trust1 { &mut best_t1 } else { &mut best_rep };
-        if !o.config.shm
-            && o.config.batch > 1
-            && slot.is_none_or(|b| b.rate() < o.rate())
-        {
+        if !o.config.shm && o.config.batch > 1 && slot.is_none_or(|b| b.rate() < o.rate()) {
             *slot = Some(o);
         }
     }

@@ -41,8 +41,7 @@ use sha2::{Digest, Sha256};
 
 use decloud_protocol::pool::{
     Assignment, Challenge, Heartbeat, Info, LoginRequest, NextAction, NextRequest, ReplicateInfo,
-    Report, TaskAction,
-    ReportStatus, Session, Work, WorkerInfo, login_message,
+    Report, ReportStatus, Session, TaskAction, Work, WorkerInfo, login_message,
 };
 /// The read API's bodies, defined with the other wire types (clients name them from here too).
 pub use decloud_protocol::pool::{DealReport, TaskReport};

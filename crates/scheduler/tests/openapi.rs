@@ -164,7 +164,8 @@ async fn next_for_several_tasks_answers_each_and_refuses_bad_requests() {
             .all(|a| matches!(a.action, decloud_protocol::pool::NextAction::Done { .. }))
     );
     assert!(
-        client.next_many(&[], std::time::Duration::from_secs(0))
+        client
+            .next_many(&[], std::time::Duration::from_secs(0))
             .await
             .unwrap()
             .is_empty()

@@ -159,7 +159,9 @@ impl Batcher {
             reason: "the worker is stopping".into(),
             transient: true,
         };
-        self.tx.send(Item { key, write, done }).map_err(|_| stopped())?;
+        self.tx
+            .send(Item { key, write, done })
+            .map_err(|_| stopped())?;
         wait.await.map_err(|_| stopped())?
     }
 }
@@ -215,7 +217,9 @@ pub(crate) async fn run(ctx: Arc<Context>, mut rx: mpsc::UnboundedReceiver<Item>
                 } else {
                     every_reveal_in
                 };
-                p.items.len() >= max_tasks || nothing_more_soon || now >= p.since + batching.max_wait
+                p.items.len() >= max_tasks
+                    || nothing_more_soon
+                    || now >= p.since + batching.max_wait
             })
             .map(|(key, _)| *key)
             .collect();
@@ -293,7 +297,8 @@ fn batch_call(ctx: &Context, batch: &[Item]) -> TransactionRequest {
                     digests.push(*digest);
                 }
             }
-            hub.revealBatch(task_ids, digests).into_transaction_request()
+            hub.revealBatch(task_ids, digests)
+                .into_transaction_request()
         }
     }
 }

@@ -11,8 +11,7 @@ use decloud_protocol::result::commitment;
 
 use crate::Context;
 use crate::job::{
-    CONTRIBUTION_REVEALED, Failure, deal_of, fail, now_ms, reached, report, revealed,
-    stage_since,
+    CONTRIBUTION_REVEALED, Failure, deal_of, fail, now_ms, reached, report, revealed, stage_since,
 };
 use crate::state::Computed;
 
