@@ -11,11 +11,21 @@ import {AppRegistry} from "../src/registries/AppRegistry.sol";
 import {DatasetRegistry} from "../src/registries/DatasetRegistry.sol";
 import {WorkerpoolRegistry} from "../src/registries/WorkerpoolRegistry.sol";
 import {Beacon} from "../src/beacon/Beacon.sol";
-import {AppOrder, WorkerpoolOrder, RequestOrder, Deal, FastResult} from "../src/libs/Types.sol";
+import {
+    AppOrder,
+    WorkerpoolOrder,
+    RequestOrder,
+    Deal,
+    FastResult,
+    BatchContribution,
+    ReplicatedFinalize
+} from "../src/libs/Types.sol";
+import {IHub} from "../src/interfaces/IHub.sol";
 
 /// @notice The gas benchmark flows, broadcast for real against a fresh anvil by scripts/gas-report,
 /// which reads every receipt. `FLOW` selects one of: trust1, trust1-dataset, replicated, tee (k = 1
-/// attestation), tee-k2, tee-k3, tee-k3-dataset, batch100, trust1-direct, batch100-direct, batch100-batched1/10/100, replicated-noinit, beacon, beacon-computed.
+/// attestation), tee-k2, tee-k3, tee-k3-dataset, batch100, trust1-direct, batch100-direct, batch100-batched1/10/100, replicated-noinit,
+/// replicated100, replicated100-batched10/100, beacon, beacon-computed.
 /// Set-up transactions (deployments, funding, registrations but the first app) are not measured.
 contract GasFlows {
     Vm internal constant vm = Vm(address(uint160(uint256(keccak256("hevm cheat code")))));
@@ -70,6 +80,9 @@ contract GasFlows {
         else if (f == keccak256("batch100-batched1")) _batchBatched(100, 1, 25);
         else if (f == keccak256("batch100-batched10")) _batchBatched(100, 10, 25);
         else if (f == keccak256("batch100-batched100")) _batchBatched(100, 100, 100);
+        else if (f == keccak256("replicated100")) _replicatedBatched(100, 1);
+        else if (f == keccak256("replicated100-batched10")) _replicatedBatched(100, 10);
+        else if (f == keccak256("replicated100-batched100")) _replicatedBatched(100, 100);
         else if (f == keccak256("beacon")) _beacon(false);
         else if (f == keccak256("beacon-computed")) _beacon(true);
         else revert("unknown FLOW");
@@ -462,6 +475,82 @@ contract GasFlows {
             hubx.finalizeBatch(d, idx, locs, new bytes[](0));
             vm.stopBroadcast();
         }
+    }
+
+    /// A trust-3 deal of `volume` tasks, each reaching its consensus with two agreeing workers, its tasks
+    /// initialized by their first contribution. `perTx` = 1: today's replicated flow per task (contribute,
+    /// contribute, reveal, reveal, finalize); otherwise each worker contributes `perTx` tasks per
+    /// contributeBatch, then reveals them `perTx` per revealBatch, and the scheduler finalizes them `perTx` per
+    /// finalizeReplicatedBatch.
+    function _replicatedBatched(uint256 volume, uint256 perTx) internal {
+        Deal memory d = _match(app, false, volume, 3, 0);
+        bytes32 digest = keccak256("result-digest");
+        for (uint256 first; first < volume; first += perTx) {
+            for (uint256 w; w < 2; ++w) {
+                if (perTx == 1) _contribute(d, first, WORKER_PK_BASE + w, digest);
+                else _contributeBatch(d, first, perTx, WORKER_PK_BASE + w, digest);
+            }
+        }
+        for (uint256 first; first < volume; first += perTx) {
+            for (uint256 w; w < 2; ++w) {
+                if (perTx == 1) {
+                    _reveal(d, first, WORKER_PK_BASE + w, digest);
+                    continue;
+                }
+                bytes32[] memory ids = new bytes32[](perTx);
+                bytes32[] memory digests = new bytes32[](perTx);
+                for (uint256 j; j < perTx; ++j) {
+                    (ids[j], digests[j]) = (HubKit.taskId(d, first + j), digest);
+                }
+                vm.startBroadcast(WORKER_PK_BASE + w);
+                IHub(address(hub)).revealBatch(ids, digests);
+                vm.stopBroadcast();
+            }
+        }
+        address a = vm.addr(WORKER_PK_BASE);
+        address b = vm.addr(WORKER_PK_BASE + 1);
+        address[] memory ws = new address[](2);
+        (ws[0], ws[1]) = a < b ? (a, b) : (b, a);
+        if (perTx == 1) {
+            for (uint256 i; i < volume; ++i) {
+                _finalize(d, i, ws);
+            }
+            return;
+        }
+        for (uint256 first; first < volume; first += perTx) {
+            ReplicatedFinalize[] memory f = new ReplicatedFinalize[](perTx);
+            for (uint256 j; j < perTx; ++j) {
+                f[j].index = first + j;
+                f[j].resultsLocation = "https://results.decloud.example/0x5f70bf18a086007016e948b04aed3b82";
+                f[j].workers = ws;
+            }
+            vm.startBroadcast(SCHEDULER_PK);
+            IHub(address(hub)).finalizeReplicatedBatch(d, f);
+            vm.stopBroadcast();
+        }
+    }
+
+    /// Worker `workerPk` contributes `digest` to tasks `first .. first + n - 1` of `d` in one contributeBatch.
+    function _contributeBatch(Deal memory d, uint256 first, uint256 n, uint256 workerPk, bytes32 digest)
+        internal
+    {
+        address worker = vm.addr(workerPk);
+        Deal[] memory deals = new Deal[](1);
+        deals[0] = d;
+        BatchContribution[] memory items = new BatchContribution[](n);
+        for (uint256 j; j < n; ++j) {
+            bytes32 taskid = HubKit.taskId(d, first + j);
+            items[j] = BatchContribution(
+                0,
+                first + j,
+                HubKit.resultHash(taskid, digest),
+                HubKit.resultSeal(worker, taskid, digest),
+                HubKit.authorization(SCHEDULER_PK, worker, taskid, address(0))
+            );
+        }
+        vm.startBroadcast(workerPk);
+        IHub(address(hub)).contributeBatch(deals, items);
+        vm.stopBroadcast();
     }
 
     function _batchDirect(uint256 volume, uint256 batch) internal {

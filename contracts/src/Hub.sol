@@ -483,31 +483,7 @@ contract Hub is HubBase {
 
     /// @notice Reveals the digest behind the caller's contribution, which must be in the consensus group.
     function reveal(bytes32 taskid, bytes32 digest) external notEntered {
-        uint256 t = _tasks[taskid];
-        if (uint8(t) != STATUS_REVEALING) revert TaskNotRevealing(taskid, uint8(t));
-        uint256 deadline = (t >> 56) & _MASK40;
-        if (block.timestamp >= deadline) revert RevealDeadlinePassed(taskid, deadline);
-        bytes32 resultHash = keccak256(abi.encodePacked(taskid, digest));
-        uint256 g = _groups[keccak256(abi.encodePacked(taskid, resultHash))];
-        if (g & _GROUP_CONSENSUS == 0) revert NotConsensusResult(taskid, resultHash);
-        if (t & _FLAG_REPLICATED == 0) {
-            if (address(uint160(t >> 96)) != msg.sender) revert NotContributor(taskid, msg.sender);
-            if (t & _FLAG_REVEALED != 0) revert AlreadyRevealed(taskid, msg.sender);
-            _tasks[taskid] = t | _FLAG_REVEALED;
-        } else {
-            bytes32 ckey = keccak256(abi.encodePacked(taskid, msg.sender));
-            uint256 c = _contributions[ckey];
-            if (c == 0) revert NotContributor(taskid, msg.sender);
-            if (uint8(c) != CONTRIBUTION_CONTRIBUTED) revert AlreadyRevealed(taskid, msg.sender);
-            if (uint8(c >> 8) != uint8(g)) revert ContributionRejected(taskid, msg.sender);
-            bytes32 seal = keccak256(abi.encodePacked(msg.sender, taskid, digest));
-            if (uint256(keccak256(abi.encodePacked(resultHash, seal))) & _COMMIT_MASK != c & _COMMIT_MASK) {
-                revert InvalidReveal(taskid, msg.sender);
-            }
-            // the reveal count is not kept: finalize counts the revealed contributions of its list
-            _contributions[ckey] = (c & ~uint256(0xff)) | CONTRIBUTION_REVEALED;
-        }
-        emit TaskReveal(taskid, msg.sender, digest);
+        _reveal(taskid, digest);
     }
 
     /// @notice The scheduler finalizes a revealed task and pays everyone. For replicated deals

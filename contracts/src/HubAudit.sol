@@ -1,14 +1,15 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.30;
 
-import {Deal, AuditedFinalize} from "./libs/Types.sol";
+import {Deal, AuditedFinalize, ReplicatedFinalize} from "./libs/Types.sol";
 import {HubBase} from "./HubBase.sol";
 import {HubSpot} from "./HubSpot.sol";
 
 /// @title HubAudit
-/// @notice The settlement of spot-checked tasks (finalizeAudited, releaseAudit): deployed by HubSelection's
-/// constructor and reached through its fallback for these two selectors (HubSelection has no room left for
-/// the payment code), sharing HubBase's storage. See docs/randomness.md#spot-checks.
+/// @notice The settlement of spot-checked tasks (finalizeAudited, releaseAudit) and the batch finalization of
+/// replicated tasks (finalizeReplicatedBatch): reached through HubSelection's fallback for these three selectors
+/// (HubSelection has no room left for the payment code), sharing HubBase's storage. See
+/// docs/randomness.md#spot-checks.
 contract HubAudit is HubSpot {
     address internal immutable _auditBeacon;
 
@@ -70,6 +71,57 @@ contract HubAudit is HubSpot {
         _payOwners(deal, schedulerReward);
         emit TaskFinalize(taskid, f.resultsLocation, f.callbackData);
         _callback(deal.callback, taskid, f.callbackData);
+    }
+
+    /// @notice `finalize` for several revealing tasks of one deal in one transaction, sent by the deal's scheduler:
+    /// each element carries what `finalize` takes for its task (the contributor list is ignored at trust <= 1,
+    /// where finalizeBatch is cheaper). Each task is checked and paid as `finalize` checks and pays it (the kitty
+    /// pays its part once per task) and emits its TaskFinalize; the callbacks run last. One refused task reverts
+    /// the whole batch with its error (the scheduler then finalizes its tasks one by one).
+    function finalizeReplicatedBatch(Deal calldata deal, ReplicatedFinalize[] calldata tasks)
+        external
+        nonReentrant
+    {
+        if (msg.sender != deal.scheduler) revert NotScheduler(msg.sender, deal.scheduler);
+        bytes32 dealid = _checkDeal(deal);
+        if (_spotChecked(deal.tag)) revert SpotChecked(dealid);
+        uint256 n = tasks.length;
+        uint256 workersReward = deal.workerpoolPrice * (100 - deal.schedulerRewardRatio) / 100;
+        uint256 schedulerReward = (deal.workerpoolPrice - workersReward) * n;
+        bytes32[] memory taskids = new bytes32[](n);
+        for (uint256 i; i < n; ++i) {
+            uint256 remainder;
+            (taskids[i], remainder) = _finalizeListed(deal, dealid, tasks[i], workersReward);
+            schedulerReward += remainder;
+        }
+        _payOwners(deal, schedulerReward, n);
+        if (deal.callback != address(0)) {
+            for (uint256 i; i < n; ++i) {
+                _callback(deal.callback, taskids[i], tasks[i].callbackData);
+            }
+        }
+    }
+
+    /// One task of finalizeReplicatedBatch: checked, completed, its workers paid and its TaskFinalize emitted as
+    /// `finalize` does; returns its id and the rounding remainder of its workers' pay (the scheduler's).
+    function _finalizeListed(
+        Deal calldata deal,
+        bytes32 dealid,
+        ReplicatedFinalize calldata f,
+        uint256 workersReward
+    ) internal returns (bytes32 taskid, uint256 remainder) {
+        if (f.index >= deal.volume) revert TaskIndexOutOfRange(f.index, deal.volume);
+        taskid = keccak256(abi.encodePacked(dealid, f.index));
+        uint256 t = _tasks[taskid];
+        if (uint8(t) != STATUS_REVEALING) revert TaskNotRevealing(taskid, uint8(t));
+        _complete(deal, taskid, t, f.callbackData);
+        if (t & _FLAG_REPLICATED == 0) {
+            if (t & _FLAG_REVEALED == 0) revert NoReveal(taskid);
+            _release(address(uint160(t >> 96)), deal.workerStake, workersReward);
+        } else {
+            remainder = _payReplicated(taskid, t, workersReward, deal.workerStake, f.workers);
+        }
+        emit TaskFinalize(taskid, f.resultsLocation, f.callbackData);
     }
 
     /// @notice Once task `index` failed by `claim` (its final deadline passed unfinalized), anyone gives its

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.30;
 
-import {Deal, DrawProof, AuditedFinalize} from "./libs/Types.sol";
+import {Deal, DrawProof, AuditedFinalize, BatchContribution} from "./libs/Types.sol";
 import {Draw} from "./libs/Draw.sol";
 import {Consensus} from "./libs/Consensus.sol";
 import {FixedPointMathLib} from "solady/utils/FixedPointMathLib.sol";
@@ -71,11 +71,13 @@ contract HubSelection is HubSpot {
         return beacon;
     }
 
-    /// @notice finalizeAudited and releaseAudit are served by the audits' facet (HubAudit), every other function
-    /// not defined here by the keepers' facet (HubKeepers); both share this storage.
+    /// @notice finalizeAudited, releaseAudit and finalizeReplicatedBatch are served by the audits' facet
+    /// (HubAudit), every other function not defined here by the keepers' facet (HubKeepers); both share this
+    /// storage.
     fallback() external {
         address target = msg.sig == HubAudit.finalizeAudited.selector
             || msg.sig == HubAudit.releaseAudit.selector
+            || msg.sig == HubAudit.finalizeReplicatedBatch.selector
             ? audits
             : keepers;
         assembly ("memory-safe") {
@@ -233,6 +235,41 @@ contract HubSelection is HubSpot {
         emit DrawnContribution(taskid, msg.sender, proof.wave, proof.position);
         if (_spotChecked(deal.tag)) t |= _FLAG_SPOT;
         _record(deal, taskid, t, resultHash, resultSeal);
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // Batched contributions and reveals of scheduler-authorized tasks (here and not in HubExtension: the hub's
+    // initcode, which holds HubExtension's, has no room, and this facet already holds `_record`)
+    // ---------------------------------------------------------------------------------------------
+
+    /// @notice `contribute` (without an enclave) for several tasks, of one or several deals, in one transaction
+    /// sent by their worker. Item i contributes task `items[i].index` of `deals[items[i].deal]`; each is checked
+    /// as `contribute` checks it, locks the deal's worker stake and emits the same events. As in
+    /// contributeAndRevealBatch, one refused item reverts the whole batch with that item's error (a worker whose
+    /// batch reverts sends its tasks one by one), so nothing is half-applied.
+    function contributeBatch(Deal[] calldata deals, BatchContribution[] calldata items) external notEntered {
+        bytes32[] memory dealids = new bytes32[](deals.length);
+        for (uint256 d; d < deals.length; ++d) {
+            dealids[d] = _checkDeal(deals[d]);
+        }
+        for (uint256 i; i < items.length; ++i) {
+            BatchContribution calldata c = items[i];
+            if (c.deal >= deals.length) revert DealRefOutOfRange(c.deal, deals.length);
+            Deal calldata deal = deals[c.deal];
+            (bytes32 taskid, uint256 t) = _openTask(deal, dealids[c.deal], c.index);
+            _checkAuthorization(deal, taskid, address(0), c.authorizationSign);
+            if (deal.tag & TAG_TEE != 0) revert EnclaveRequired(taskid);
+            _record(deal, taskid, t, c.resultHash, c.resultSeal);
+        }
+    }
+
+    /// @notice `reveal` of several tasks in one transaction: task `taskids[i]` with digest `digests[i]`, each
+    /// checked as `reveal` checks it. One refused reveal reverts the whole batch with its error.
+    function revealBatch(bytes32[] calldata taskids, bytes32[] calldata digests) external notEntered {
+        if (digests.length != taskids.length) revert LengthMismatch(taskids.length, digests.length);
+        for (uint256 i; i < taskids.length; ++i) {
+            _reveal(taskids[i], digests[i]);
+        }
     }
 
     /// @notice After wave `proof.wave` of task `index` closed without consensus, anyone slashes the worker

@@ -52,7 +52,7 @@ pub struct Config {
     pub tasks: u64,
     /// The scheduler's database and the workers' files in `/dev/shm` rather than on disk.
     pub shm: bool,
-    /// Most trust-1 results a worker sends in one transaction (`:b1`: one each, as before
+    /// Most results (or reveals) a worker sends in one transaction (`:b1`: one each, as before
     /// batching).
     pub batch: usize,
 }
@@ -100,10 +100,10 @@ impl std::str::FromStr for Config {
 
 /// The default configurations: trust 1 from one single-slot worker to four workers of sixteen
 /// slots (four of four both without and with batched contributions, to compare them in one run;
-/// four of sixteen again with the files in memory), and three replicas on 24 workers
-/// (few enough tasks per worker, 8 on average, that no score reaches 12, where a worker's
-/// weight grows to 3 and two contributions would suffice).
-pub const DEFAULT: &str = "t1:w1:c1:n100,t1:w4:c4:n1000:b1,t1:w4:c4:n1000,t1:w4:c16:n1000,t1:w4:c16:n1000:shm,t5:w24:c2:n64";
+/// four of sixteen again with the files in memory), and three replicas on 24 workers, without
+/// and with batched contributions and reveals (few enough tasks per worker, 8 on average, that
+/// no score reaches 12, where a worker's weight grows to 3 and two contributions would suffice).
+pub const DEFAULT: &str = "t1:w1:c1:n100,t1:w4:c4:n1000:b1,t1:w4:c4:n1000,t1:w4:c16:n1000,t1:w4:c16:n1000:shm,t5:w24:c2:n64:b1,t5:w24:c2:n64";
 
 struct Outcome {
     config: Config,
@@ -354,7 +354,7 @@ async fn claim_probe(
 
 /// "workers × capacity", and whether the workers sent one contribution per transaction.
 fn slots(c: &Config) -> String {
-    if c.batch <= 1 && c.trust <= 1 {
+    if c.batch <= 1 {
         format!("{} × {}, unbatched", c.workers, c.capacity)
     } else {
         format!("{} × {}", c.workers, c.capacity)
@@ -506,10 +506,7 @@ pub async fn run() -> anyhow::Result<()> {
             o.rpc.top(10, per)
         ));
         let slot = if trust1 { &mut best_t1 } else { &mut best_rep };
-        if !o.config.shm
-            && (o.config.batch > 1 || !trust1)
-            && slot.is_none_or(|b| b.rate() < o.rate())
-        {
+        if !o.config.shm && o.config.batch > 1 && slot.is_none_or(|b| b.rate() < o.rate()) {
             *slot = Some(o);
         }
     }
@@ -559,10 +556,7 @@ pub async fn run() -> anyhow::Result<()> {
             ));
         }
     }
-    for u in outcomes
-        .iter()
-        .filter(|o| o.config.trust <= 1 && o.config.batch <= 1)
-    {
+    for u in outcomes.iter().filter(|o| o.config.batch <= 1) {
         if let Some(b) = outcomes.iter().find(|o| {
             o.config.batch > 1
                 && o.config.shm == u.config.shm
@@ -572,8 +566,10 @@ pub async fn run() -> anyhow::Result<()> {
                 && o.config.tasks == u.config.tasks
         }) {
             ratios.push_str(&format!(
-                "- Batched contributions (up to {} per transaction) against one transaction per task, {} × {} ({}), same run: {:.1} against {:.1} tasks/s ({:.2}×), {:.2} against {:.2} transactions and {:.1} against {:.1} RPC calls per task.\n",
+                "- Batched contributions{} (up to {} per transaction) against one transaction per write, trust {}, {} × {} ({}), same run: {:.1} against {:.1} tasks/s ({:.2}×), {:.2} against {:.2} transactions and {:.1} against {:.1} RPC calls per task.\n",
+                if u.config.trust > 1 { " and reveals" } else { "" },
                 b.config.batch,
+                u.config.trust,
                 u.config.workers,
                 u.config.capacity,
                 storage(&u.config),

@@ -11,7 +11,9 @@ import {
     FastResult,
     EnclaveAttestation,
     DrawProof,
-    AuditedFinalize
+    AuditedFinalize,
+    BatchContribution,
+    ReplicatedFinalize
 } from "../libs/Types.sol";
 import {Draw} from "../libs/Draw.sol";
 
@@ -106,6 +108,7 @@ interface IHubErrors {
     error NotFastPathDeal(bytes32 dealid);
     error NotSingleContribution(bytes32 dealid);
     error LengthMismatch(uint256 expected, uint256 actual);
+    error DealRefOutOfRange(uint256 deal, uint256 deals);
     error InsufficientGasForCallback(uint256 gasLeft);
     error TaskNotClaimable(bytes32 taskid, uint8 status);
     error NotWorkerpoolOwner(address workerpool, address caller);
@@ -482,6 +485,9 @@ interface IHub is IHubErrors, IHubEvents {
         DrawProof calldata proof
     ) external;
     function slashAbsent(Deal calldata deal, uint256 index, DrawProof calldata proof) external;
+    // batched replicated contributions and reveals (HubSelection)
+    function contributeBatch(Deal[] calldata deals, BatchContribution[] calldata items) external;
+    function revealBatch(bytes32[] calldata taskids, bytes32[] calldata digests) external;
     // spot checks (HubSelection)
     function TAG_SPOT_SHIFT() external view returns (uint256);
     function AUDIT_RATIO() external view returns (uint256);
@@ -500,4 +506,5 @@ interface IHub is IHubErrors, IHubEvents {
     function slashAbsentAuditor(Deal calldata deal, uint256 index, DrawProof calldata proof) external;
     function finalizeAudited(Deal calldata deal, uint256 index, AuditedFinalize calldata f) external;
     function releaseAudit(Deal calldata deal, uint256 index, address[] calldata auditors) external;
+    function finalizeReplicatedBatch(Deal calldata deal, ReplicatedFinalize[] calldata tasks) external;
 }

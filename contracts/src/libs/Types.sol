@@ -139,6 +139,25 @@ struct FastResult {
     bytes callbackData;
 }
 
+/// @notice One contribution of HubSelection.contributeBatch: task `index` of the batch's deal number `deal`,
+/// with the commitment and the scheduler's authorization `contribute` takes (no enclave).
+struct BatchContribution {
+    uint256 deal;
+    uint256 index;
+    bytes32 resultHash;
+    bytes32 resultSeal;
+    bytes authorizationSign;
+}
+
+/// @notice One task of HubAudit.finalizeReplicatedBatch: what `finalize` takes for task `index` of the batch's
+/// deal (its results location, its callback data and its complete contributor list in increasing address order).
+struct ReplicatedFinalize {
+    uint256 index;
+    bytes resultsLocation;
+    bytes callbackData;
+    address[] workers;
+}
+
 /// @notice A drawn worker's proof of its position in a random-selection task: the pool's registry snapshot
 /// the deal draws over (index `snapshotIndex` of the pool's history: the last one committed before the deal
 /// started, its entries in full, checked against the stored root), the wave and the position in it.

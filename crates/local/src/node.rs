@@ -141,7 +141,7 @@ pub struct WorkersConfig {
     /// Local datasets they hold (`--data 0xDATASET=PATH`), read from the path, never
     /// downloaded.
     pub local_data: Vec<(alloy::primitives::Address, std::path::PathBuf)>,
-    /// How each batches its trust ≤ 1 contributions into one transaction.
+    /// How each batches its contributions and reveals into fewer transactions.
     pub batching: decloud_worker::Batching,
 }
 

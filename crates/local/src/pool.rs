@@ -94,7 +94,7 @@ pub struct PoolOptions {
     /// With [`Self::sms_nodes`]: the last this many of them are not registered attesters (their
     /// attestations count for nothing at the hub).
     pub unregistered_sms: usize,
-    /// How the workers batch their trust ≤ 1 contributions (the worker's default).
+    /// How the workers batch their contributions and reveals (the worker's default).
     pub worker_batching: decloud_worker::Batching,
 }
 

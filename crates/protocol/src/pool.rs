@@ -318,6 +318,30 @@ pub enum NextAction {
     },
 }
 
+/// The body of `POST /v1/next`: the contributed replicates (by task) whose next step the worker
+/// waits for, so that one long poll serves all of them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NextRequest {
+    /// The tasks (at most [`NextRequest::MAX_TASKS`], no duplicates needed).
+    pub tasks: Vec<B256>,
+}
+
+impl NextRequest {
+    /// Most tasks one request may name.
+    pub const MAX_TASKS: usize = 1024;
+}
+
+/// One task's next step in the answer of `POST /v1/next` (which lists only the tasks with
+/// something to do: never [`NextAction::Wait`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskAction {
+    /// The task.
+    pub task_id: B256,
+    /// What to do with the worker's replicate of it.
+    pub action: NextAction,
+}
+
 named_enum!(
     /// Whether a worker is considered alive.
     #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -12,6 +12,7 @@
 //! | `GET` | `/v1/replicates` | worker | the worker's assigned replicates (to resume after a restart) |
 //! | `POST` | `/v1/tasks/{taskid}/report` | worker | a [`Report`]: `contributed`, `revealed` (with the results location) or `failed` (with a reason) |
 //! | `GET` | `/v1/tasks/{taskid}/next?wait=SECS` | worker | long-poll for what to do after contributing: a [`NextAction`] |
+//! | `POST` | `/v1/next?wait=SECS` | worker | the same for several tasks at once ([`NextRequest`]): the [`TaskAction`]s of those with something to do |
 //! | `GET` | `/v1/tasks/{taskid}` | | a task and every replicate's off-chain stage and failure reason |
 //! | `GET` | `/v1/deals/{dealid}` | | a deal and its tasks |
 //! | `GET` | `/v1/workers` | | registered workers |
@@ -39,8 +40,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use decloud_protocol::pool::{
-    Assignment, Challenge, Heartbeat, Info, LoginRequest, NextAction, ReplicateInfo, Report,
-    ReportStatus, Session, Work, WorkerInfo, login_message,
+    Assignment, Challenge, Heartbeat, Info, LoginRequest, NextAction, NextRequest, ReplicateInfo,
+    Report, ReportStatus, Session, TaskAction, Work, WorkerInfo, login_message,
 };
 /// The read API's bodies, defined with the other wire types (clients name them from here too).
 pub use decloud_protocol::pool::{DealReport, TaskReport};
@@ -175,6 +176,7 @@ pub(crate) fn router(state: Arc<Shared>) -> Router {
         .route("/v1/tasks/{taskid}", get(task))
         .route("/v1/tasks/{taskid}/report", post(report))
         .route("/v1/tasks/{taskid}/next", get(next_action))
+        .route("/v1/next", post(next_actions))
         .route("/v1/tasks/{taskid}/enclave", post(enclave_authorization))
         .route("/v1/deals/{dealid}", get(deal))
         .route("/v1/workers", get(workers))
@@ -742,6 +744,49 @@ async fn next_action(
     )
     .await?;
     Ok(Json(action.unwrap_or(NextAction::Wait)))
+}
+
+/// `POST /v1/next`: one long poll for the next step of several contributed replicates of the
+/// worker (its reveals come in batches: one request instead of one per task). Answers as soon as
+/// one of them has something to do, with every one that has; an empty list after the wait.
+async fn next_actions(
+    State(state): State<Arc<Shared>>,
+    headers: HeaderMap,
+    query: Result<Query<WaitQuery>, QueryRejection>,
+    body: Result<Json<NextRequest>, JsonRejection>,
+) -> Result<Json<Vec<TaskAction>>, SchedulerError> {
+    let query = SchedulerError::query(query)?;
+    let request = SchedulerError::json_body(body)?;
+    if request.tasks.len() > NextRequest::MAX_TASKS {
+        return Err(SchedulerError::BadRequest(format!(
+            "{} tasks in one request: ask for at most {} at once",
+            request.tasks.len(),
+            NextRequest::MAX_TASKS
+        )));
+    }
+    let worker = authenticate(&state, &headers).await?;
+    let wait = Duration::from_secs(query.wait.unwrap_or(0).min(MAX_CLAIM_WAIT_SECS));
+    let tasks = Arc::new(request.tasks);
+    let actions = long_poll(
+        &state,
+        wait,
+        || None,
+        |_| {
+            let (state, tasks) = (state.clone(), tasks.clone());
+            async move {
+                let mut actions = Vec::new();
+                for &task_id in tasks.iter() {
+                    let action = decide_next(&state, task_id, worker).await?;
+                    if action != NextAction::Wait {
+                        actions.push(TaskAction { task_id, action });
+                    }
+                }
+                Ok((!actions.is_empty()).then_some(actions))
+            }
+        },
+    )
+    .await?;
+    Ok(Json(actions.unwrap_or_default()))
 }
 
 /// The body of `POST /v1/tasks/{taskid}/enclave`.

@@ -21,7 +21,7 @@ use alloy::signers::SignerSync;
 use alloy::signers::local::PrivateKeySigner;
 use decloud_protocol::pool::{
     Assignment, Authorization, Challenge, Heartbeat, Info, JobOutcome, LoginRequest, NextAction,
-    Report, Session, Work,
+    NextRequest, Report, Session, TaskAction, Work,
 };
 use reqwest::StatusCode;
 use serde::de::DeserializeOwned;
@@ -401,6 +401,26 @@ impl SchedulerClient {
             })
             .await?
             .unwrap_or(NextAction::Wait))
+    }
+
+    /// Waits up to `wait` for what to do next with any of several contributed replicates: the
+    /// actions of those that have something to do (none when the wait ran out).
+    pub async fn next_many(
+        &self,
+        tasks: &[B256],
+        wait: Duration,
+    ) -> Result<Vec<TaskAction>, ClientError> {
+        let request = NextRequest {
+            tasks: tasks.to_vec(),
+        };
+        Ok(self
+            .authed(|http, url| {
+                http.post(format!("{url}/v1/next?wait={}", wait.as_secs()))
+                    .timeout(wait + POLL_MARGIN)
+                    .json(&request)
+            })
+            .await?
+            .unwrap_or_default())
     }
 }
 

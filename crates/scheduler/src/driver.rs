@@ -1,6 +1,7 @@
 //! Drives revealing tasks to their end on chain: finalizes those whose reveals are in (the
-//! trust ≤ 1 tasks of one deal together, with `finalizeBatch`), and reopens those whose
-//! consensus group let its reveal deadline pass without revealing.
+//! ready tasks of one deal together: `finalizeBatch` at trust ≤ 1, `finalizeReplicatedBatch`
+//! for replicated deals), and reopens those whose consensus group let its reveal deadline pass
+//! without revealing.
 //!
 //! Decisions come from the store, which the [follower](crate::follower) keeps in line with the
 //! chain's events; the hub checks every one of them again, so a decision made on a stale view
@@ -11,7 +12,9 @@ use std::collections::BTreeMap;
 use alloy::eips::BlockNumberOrTag;
 use alloy::primitives::{Address, B256, Bytes, U256};
 use alloy::providers::Provider;
+use alloy::rpc::types::TransactionRequest;
 use decloud_chain::client::Client;
+use decloud_chain::contracts::IHub;
 use decloud_protocol::deadline::REVEAL_DEADLINE_RATIO;
 
 use crate::SchedulerError;
@@ -26,7 +29,7 @@ pub const CONTRIBUTION_GRACE_RATIO: u64 = 3;
 /// Most overdue replicates taken back in one pass.
 const RELEASE_SCAN: u32 = 500;
 
-/// Most trust ≤ 1 tasks finalized by one `finalizeBatch` transaction.
+/// Most tasks finalized by one `finalizeBatch` or `finalizeReplicatedBatch` transaction.
 pub const MAX_BATCH: usize = 100;
 /// Most revealing tasks looked at in one pass.
 pub const SCAN: u32 = 2_000;
@@ -282,8 +285,7 @@ pub async fn drive_once(client: &Client, store: &Store) -> Result<DriveReport, S
     }
     let now = chain_time(client).await?;
     let mut deals: BTreeMap<B256, DealRow> = BTreeMap::new();
-    let mut singles: BTreeMap<B256, Vec<Ready>> = BTreeMap::new();
-    let mut replicated = Vec::new();
+    let mut ready_by_deal: BTreeMap<B256, Vec<Ready>> = BTreeMap::new();
     for task in &tasks {
         if let std::collections::btree_map::Entry::Vacant(slot) = deals.entry(task.deal_id) {
             match store.deal(task.deal_id).await? {
@@ -296,10 +298,7 @@ pub async fn drive_once(client: &Client, store: &Store) -> Result<DriveReport, S
         let deal = &deals[&task.deal_id];
         let replicates = store.replicates(task.task_id).await?;
         match decide(deal, task, &replicates, now) {
-            Decision::Finalize(ready) if deal.trust() <= 1 => {
-                singles.entry(task.deal_id).or_default().push(ready)
-            }
-            Decision::Finalize(ready) => replicated.push((task.deal_id, ready)),
+            Decision::Finalize(ready) => ready_by_deal.entry(task.deal_id).or_default().push(ready),
             Decision::Reopen {
                 task_id,
                 index,
@@ -327,7 +326,7 @@ pub async fn drive_once(client: &Client, store: &Store) -> Result<DriveReport, S
 
     // Every deal's finalizations at once (the client's nonces allow concurrent sends).
     let mut sends = Vec::new();
-    for (deal_id, ready) in singles {
+    for (deal_id, ready) in ready_by_deal {
         for chunk in ready.chunks(MAX_BATCH) {
             sends.push(finalize_group(
                 client,
@@ -337,9 +336,6 @@ pub async fn drive_once(client: &Client, store: &Store) -> Result<DriveReport, S
             ));
         }
     }
-    for (deal_id, ready) in replicated {
-        sends.push(finalize_group(client, store, &deals[&deal_id], vec![ready]));
-    }
     for outcome in futures::future::join_all(sends).await {
         let (finalized, given_up) = outcome?;
         report.finalized.extend(finalized);
@@ -348,8 +344,41 @@ pub async fn drive_once(client: &Client, store: &Store) -> Result<DriveReport, S
     Ok(report)
 }
 
-/// Finalizes `ready` tasks of one deal (in one `finalizeBatch` when there are several trust ≤ 1
-/// tasks; one by one if the batch is refused). Returns the tasks finalized and given up.
+/// The one transaction finalizing several `ready` tasks of `deal`: `finalizeBatch` at trust ≤ 1,
+/// `finalizeReplicatedBatch` (each task with its contributors) for a replicated deal.
+fn batch_call(client: &Client, deal: &DealRow, ready: &[Ready]) -> TransactionRequest {
+    let hub = client.hub();
+    let location = |r: &Ready| Bytes::from(r.location.clone().into_bytes());
+    if deal.trust() > 1 {
+        let tasks = ready
+            .iter()
+            .map(|r| IHub::ReplicatedFinalize {
+                index: U256::from(r.index),
+                resultsLocation: location(r),
+                callbackData: r.callback_data.clone(),
+                workers: r.workers.clone(),
+            })
+            .collect();
+        return hub
+            .finalizeReplicatedBatch((&deal.deal).into(), tasks)
+            .into_transaction_request();
+    }
+    let has_callback = deal.deal.callback != Address::ZERO;
+    hub.finalizeBatch(
+        (&deal.deal).into(),
+        ready.iter().map(|r| U256::from(r.index)).collect(),
+        ready.iter().map(location).collect(),
+        if has_callback {
+            ready.iter().map(|r| r.callback_data.clone()).collect()
+        } else {
+            Vec::new()
+        },
+    )
+    .into_transaction_request()
+}
+
+/// Finalizes `ready` tasks of one deal (in one transaction when there are several; one by one if
+/// the batch is refused). Returns the tasks finalized and given up.
 async fn finalize_group(
     client: &Client,
     store: &Store,
@@ -357,23 +386,8 @@ async fn finalize_group(
     ready: Vec<Ready>,
 ) -> Result<(Vec<B256>, Vec<B256>), SchedulerError> {
     if ready.len() > 1 {
-        let has_callback = deal.deal.callback != Address::ZERO;
-        let hub = client.hub();
-        let call = hub.finalizeBatch(
-            (&deal.deal).into(),
-            ready.iter().map(|r| U256::from(r.index)).collect(),
-            ready
-                .iter()
-                .map(|r| Bytes::from(r.location.clone().into_bytes()))
-                .collect(),
-            if has_callback {
-                ready.iter().map(|r| r.callback_data.clone()).collect()
-            } else {
-                Vec::new()
-            },
-        );
         match client
-            .send("finalizing tasks", call.into_transaction_request())
+            .send("finalizing tasks", batch_call(client, deal, &ready))
             .await
         {
             Ok(receipt) => {

@@ -109,3 +109,65 @@ async fn reports_need_what_the_description_says() {
         );
     }
 }
+
+/// `POST /v1/next` refuses what its description refuses (too many tasks, a field it does not
+/// know, an id that is not one) with a one-line reason, and answers a list of the tasks with
+/// something to do: a task that is not the scheduler's is done at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn next_for_several_tasks_answers_each_and_refuses_bad_requests() {
+    let devnet = Devnet::start().await.unwrap();
+    let pool = workerless_pool(&devnet).await;
+    let url = pool.scheduler_url().unwrap();
+    let description = description(&url).await.unwrap();
+    let max = decloud_protocol::pool::NextRequest::MAX_TASKS;
+    assert_eq!(
+        description["components"]["schemas"]["NextRequest"]["properties"]["tasks"]["maxItems"],
+        json!(max)
+    );
+    let key = PrivateKeySigner::random();
+    decloud_testkit::pool::admit(&pool, key.address(), 1)
+        .await
+        .unwrap();
+    let client = SchedulerClient::new(&url, key, 1).unwrap();
+    let session = client.login().await.unwrap();
+    let (base, http) = decloud_service::transport::api_client(&url).unwrap();
+    let next = format!("{base}/v1/next?wait=0");
+    let too_many: Vec<B256> = (0..=max).map(|i| B256::with_last_byte(i as u8)).collect();
+    for (body, says) in [
+        (json!({ "tasks": too_many }), "ask for at most"),
+        (json!({"tasks": [], "wait": 3}), "unknown field"),
+        (json!({"tasks": ["0x12"]}), "tasks"),
+    ] {
+        let response = http
+            .post(&next)
+            .bearer_auth(&session.token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 400);
+        let error: Value = response.json().await.unwrap();
+        let error = error["error"].as_str().unwrap();
+        assert!(error.contains(says), "{error}");
+        assert!(!error.contains('\n'), "one line: {error}");
+    }
+    let unknown = [B256::repeat_byte(1), B256::repeat_byte(2)];
+    let actions = client
+        .next_many(&unknown, std::time::Duration::from_secs(5))
+        .await
+        .unwrap();
+    let answered: Vec<B256> = actions.iter().map(|a| a.task_id).collect();
+    assert_eq!(answered, unknown, "every unknown task is done at once");
+    assert!(
+        actions
+            .iter()
+            .all(|a| matches!(a.action, decloud_protocol::pool::NextAction::Done { .. }))
+    );
+    assert!(
+        client
+            .next_many(&[], std::time::Duration::from_secs(0))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}

@@ -1,7 +1,8 @@
-//! Trust-1 contributions batched into one transaction, end to end on a real devnet: a worker of
-//! several slots sends its finished results of a deal together (`contributeAndRevealBatch`), the
-//! scheduler follows the hub's per-task events and finalizes every task, and each task's result
-//! and payment are those of a task contributed alone.
+//! Contributions and reveals batched into fewer transactions, end to end on a real devnet: a
+//! worker of several slots sends its finished trust-1 results of a deal together
+//! (`contributeAndRevealBatch`), and its replicated contributions and reveals together
+//! (`contributeBatch`, `revealBatch`); the scheduler follows the hub's per-task events and
+//! finalizes every task, and each task's result and payment are those of a task sent alone.
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -16,20 +17,52 @@ use decloud_testkit::pool::{DealRequest, Pool, PoolOptions};
 use decloud_testkit::{Devnet, fixtures};
 use decloud_worker::Batching;
 
-/// The hashes of the transactions that carried the `TaskContribute` events of `tasks`.
-async fn contribution_transactions(chain: &Client, tasks: &[B256]) -> HashSet<B256> {
+/// The hashes of the transactions that carried the `E` events (`TaskContribute`,
+/// `TaskReveal`) of `tasks`, checking there are `per_task` of them for each task.
+async fn event_transactions<E: SolEvent>(
+    chain: &Client,
+    tasks: &[B256],
+    per_task: usize,
+) -> HashSet<B256> {
     let wanted: HashSet<B256> = tasks.iter().copied().collect();
     let filter = Filter::new()
         .address(chain.profile().contracts.hub)
-        .event_signature(IHub::TaskContribute::SIGNATURE_HASH)
+        .event_signature(E::SIGNATURE_HASH)
         .from_block(0);
     let logs = chain.provider().get_logs(&filter).await.unwrap();
     let mine: Vec<_> = logs
         .iter()
         .filter(|l| l.topics().get(1).is_some_and(|t| wanted.contains(t)))
         .collect();
-    assert_eq!(mine.len(), tasks.len(), "one contribution per task");
+    assert_eq!(
+        mine.len(),
+        tasks.len() * per_task,
+        "{per_task} {} per task",
+        E::SIGNATURE
+    );
     mine.iter().map(|l| l.transaction_hash.unwrap()).collect()
+}
+
+/// The hashes of the transactions that carried the `TaskContribute` events of `tasks`.
+async fn contribution_transactions(chain: &Client, tasks: &[B256]) -> HashSet<B256> {
+    event_transactions::<IHub::TaskContribute>(chain, tasks, 1).await
+}
+
+/// How many of `txs` call the hub's function of `selector`.
+async fn calls_to(chain: &Client, txs: &HashSet<B256>, selector: [u8; 4]) -> usize {
+    let mut calls = 0;
+    for hash in txs {
+        let tx = chain
+            .provider()
+            .get_transaction_by_hash(*hash)
+            .await
+            .unwrap()
+            .unwrap();
+        if alloy::consensus::Transaction::input(&tx).starts_with(&selector) {
+            calls += 1;
+        }
+    }
+    calls
 }
 
 async fn run(batching: Batching) -> (Vec<B256>, HashSet<B256>, Client, Pool, Devnet) {
@@ -96,20 +129,81 @@ async fn a_worker_batches_its_trust_one_results_and_every_task_is_certified_and_
         U256::ZERO
     );
     // At least one of them is the batch function.
-    let mut batches = 0;
-    for hash in &txs {
-        let tx = chain
-            .provider()
-            .get_transaction_by_hash(*hash)
-            .await
-            .unwrap()
-            .unwrap();
-        let input = alloy::consensus::Transaction::input(&tx);
-        if input.starts_with(&IHub::contributeAndRevealBatchCall::SELECTOR) {
-            batches += 1;
-        }
-    }
+    let batches = calls_to(&chain, &txs, IHub::contributeAndRevealBatchCall::SELECTOR).await;
     assert!(batches >= 1, "no contributeAndRevealBatch among {txs:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn workers_batch_their_replicated_contributions_and_reveals_and_every_task_is_certified_and_paid()
+ {
+    let devnet = Devnet::start().await.unwrap();
+    let pool = Pool::start(
+        &devnet,
+        PoolOptions {
+            workers: 3,
+            worker_capacity: 4,
+            // A long wait: contributions close when the worker's four slots all wait, reveals
+            // when every job told to reveal has handed its reveal over.
+            worker_batching: Batching {
+                max_tasks: 32,
+                max_wait: Duration::from_secs(5),
+            },
+            ..PoolOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    let chain = Client::connect(&pool.profile, None, None).await.unwrap();
+    let app = pool
+        .deploy_app("greeting", &fixtures::example_app("greeting").unwrap())
+        .await
+        .unwrap();
+    // Trust 5 with fresh workers (weight 2 each): three agreeing replicas per task.
+    let tasks = pool
+        .deal(&DealRequest::new(app).args("replicas").volume(4).trust(5))
+        .await
+        .unwrap()
+        .task_ids();
+    pool.wait_completed(&tasks, Duration::from_secs(180))
+        .await
+        .unwrap();
+    let contributed = event_transactions::<IHub::TaskContribute>(&chain, &tasks, 3).await;
+    let revealed = event_transactions::<IHub::TaskReveal>(&chain, &tasks, 3).await;
+    assert!(
+        contributed.len() < 3 * tasks.len(),
+        "{} contributions in {} transactions: no batch was sent",
+        3 * tasks.len(),
+        contributed.len()
+    );
+    assert!(
+        revealed.len() < 3 * tasks.len(),
+        "{} reveals in {} transactions: no batch was sent",
+        3 * tasks.len(),
+        revealed.len()
+    );
+    assert!(calls_to(&chain, &contributed, IHub::contributeBatchCall::SELECTOR).await >= 1);
+    assert!(calls_to(&chain, &revealed, IHub::revealBatchCall::SELECTOR).await >= 1);
+    for task in &tasks {
+        assert_eq!(chain.hub().task(*task).call().await.unwrap().status, 3);
+        let finalized = fixtures::hub_events::<IHub::TaskFinalize>(&chain, *task)
+            .await
+            .unwrap();
+        assert_eq!(finalized.len(), 1, "task {task} finalized once");
+    }
+    // Every stake came back and every worker won every task it contributed to.
+    for i in 0..3 {
+        let worker = pool.worker_address(i);
+        assert_eq!(
+            chain.hub().frozenOf(worker).call().await.unwrap(),
+            U256::ZERO,
+            "worker {i} has a stake left frozen"
+        );
+        assert_eq!(
+            chain.hub().scoreOf(worker).call().await.unwrap(),
+            U256::from(tasks.len()),
+            "worker {i} won each task"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -1,21 +1,28 @@
-//! Trust-1 contributions batched into one transaction: the worker's finished trust ≤ 1 results
-//! of one deal go on chain together (`contributeAndRevealBatch`), so N tasks cost one transaction,
-//! one gas estimate and one receipt wait instead of N.
+//! A worker's chain writes batched into fewer transactions: its finished trust ≤ 1 results of
+//! one deal go on chain together (`contributeAndRevealBatch`), its replicated contributions of any
+//! deals together (`contributeBatch`), and its reveals together (`revealBatch`), so N tasks cost
+//! one transaction, one gas estimate and one receipt wait instead of N.
 //!
-//! A job hands its result to the batcher and waits for its batch to be mined. A deal's batch is
-//! sent when it holds [`Batching::max_tasks`] results, when every slot of the worker is waiting in
-//! the batcher (no more results can come: each job holds its slot until its contribution is on
-//! chain), or [`Batching::max_wait`] after its first result arrived. One result alone is sent as
-//! a plain `contributeAndReveal`. The hub reverts a whole batch when one of its tasks is refused
-//! (taken by another worker, past its deadline...): the batcher then sends each task on its own,
-//! so one bad task never costs the others their contribution.
+//! A job hands its write to the batcher and waits for its batch to be mined. A batch is sent when
+//! it holds [`Batching::max_tasks`] writes, [`Batching::max_wait`] after its first write arrived,
+//! or when no more writes can come soon: for contributions, when every slot of the worker is
+//! waiting in the batcher (each job holds its slot until its contribution is on chain); for
+//! reveals, when every job waiting for the scheduler's word has been told to reveal. One write
+//! alone is sent as the plain call (`contributeAndReveal`, `contribute`, `reveal`). The hub reverts
+//! a whole batch when one of its items is refused (taken by another worker, past its deadline...):
+//! the batcher then sends each item on its own, so one bad task never costs the others theirs.
+//! A reveal is handed to the batcher only once the scheduler said to reveal, as before.
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use alloy::primitives::{Address, B256, Bytes, U256};
+use alloy::rpc::types::TransactionRequest;
 use decloud_chain::ChainError;
+use decloud_chain::contracts::IHub;
+use decloud_protocol::result::Commitment;
 use decloud_protocol::typed::Deal;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
@@ -23,12 +30,12 @@ use tokio::time::Instant;
 use crate::Context;
 use crate::job::Failure;
 
-/// How a worker batches its trust ≤ 1 contributions.
+/// How a worker batches its contributions and reveals.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Batching {
     /// Most tasks in one transaction (1 turns batching off).
     pub max_tasks: usize,
-    /// Longest a result waits for others before its batch is sent.
+    /// Longest a write waits for others before its batch is sent.
     pub max_wait: Duration,
 }
 
@@ -43,14 +50,48 @@ impl Default for Batching {
     }
 }
 
-/// One trust ≤ 1 result waiting for its batch.
+/// One chain write waiting for its batch.
+pub(crate) enum Write {
+    /// A trust ≤ 1 result, contributed and revealed at once.
+    ContributeAndReveal {
+        deal: Deal,
+        index: u64,
+        digest: B256,
+        authorization: Bytes,
+    },
+    /// A replicated contribution (its commitment), authorized by the scheduler.
+    Contribute {
+        deal_id: B256,
+        deal: Deal,
+        index: u64,
+        commitment: Commitment,
+        authorization: Bytes,
+    },
+    /// A replicated result's reveal, which the scheduler asked for.
+    Reveal { task_id: B256, digest: B256 },
+}
+
+/// Which writes share a transaction: trust ≤ 1 results of one deal, contributions, reveals.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Key {
+    ContributeAndReveal(B256),
+    Contribute,
+    Reveal,
+}
+
+impl Key {
+    /// Whether the writes of this batch hold a slot of the worker while they wait (a
+    /// contribution does; a reveal does not: its job let its slot go when it contributed).
+    fn holds_slots(self) -> bool {
+        !matches!(self, Key::Reveal)
+    }
+}
+
+/// One write waiting for its batch, and where its job waits for the outcome.
 pub(crate) struct Item {
-    pub deal_id: B256,
-    pub deal: Deal,
-    pub index: u64,
-    pub digest: B256,
-    pub authorization: Bytes,
-    pub done: oneshot::Sender<Result<(), Failure>>,
+    key: Key,
+    write: Write,
+    done: oneshot::Sender<Result<(), Failure>>,
 }
 
 /// The batcher's handle, kept in the worker's context.
@@ -65,8 +106,8 @@ impl Batcher {
         (Self { tx }, rx)
     }
 
-    /// Contributes and reveals `digest` for task `index` of `deal`, in a batch with the worker's
-    /// other results of the deal; returns once it is on chain.
+    /// Contributes and reveals `digest` for task `index` of trust ≤ 1 `deal`, in a batch with the
+    /// worker's other results of the deal; returns once it is on chain.
     pub(crate) async fn contribute_and_reveal(
         &self,
         deal_id: B256,
@@ -75,38 +116,70 @@ impl Batcher {
         digest: B256,
         authorization: Bytes,
     ) -> Result<(), Failure> {
-        let (done, wait) = oneshot::channel();
-        let item = Item {
-            deal_id,
+        let write = Write::ContributeAndReveal {
             deal,
             index,
             digest,
             authorization,
-            done,
         };
+        self.submit(Key::ContributeAndReveal(deal_id), write).await
+    }
+
+    /// Contributes `commitment` to task `index` of replicated `deal`, in a batch with the
+    /// worker's other contributions; returns once it is on chain.
+    pub(crate) async fn contribute(
+        &self,
+        deal_id: B256,
+        deal: Deal,
+        index: u64,
+        commitment: Commitment,
+        authorization: Bytes,
+    ) -> Result<(), Failure> {
+        let write = Write::Contribute {
+            deal_id,
+            deal,
+            index,
+            commitment,
+            authorization,
+        };
+        self.submit(Key::Contribute, write).await
+    }
+
+    /// Reveals `digest` for `task_id`, in a batch with the worker's other reveals; returns once
+    /// it is on chain. Only for a task whose reveal the scheduler asked for.
+    pub(crate) async fn reveal(&self, task_id: B256, digest: B256) -> Result<(), Failure> {
+        self.submit(Key::Reveal, Write::Reveal { task_id, digest })
+            .await
+    }
+
+    async fn submit(&self, key: Key, write: Write) -> Result<(), Failure> {
+        let (done, wait) = oneshot::channel();
         // Transient: the job resumes at the next start and reads the chain first.
         let stopped = || Failure {
             reason: "the worker is stopping".into(),
             transient: true,
         };
-        self.tx.send(item).map_err(|_| stopped())?;
+        self.tx
+            .send(Item { key, write, done })
+            .map_err(|_| stopped())?;
         wait.await.map_err(|_| stopped())?
     }
 }
 
-/// A deal's results waiting, and when the first one came.
+/// A batch's writes waiting, and when the first one came.
 struct Pending {
     since: Instant,
     items: Vec<Item>,
 }
 
-/// The batcher's loop: collects results per deal and sends each deal's batch when it is full,
-/// when every slot waits in the batcher, or when its oldest result has waited `max_wait`.
+/// The batcher's loop: collects writes per batch key and sends a batch when it is full, when no
+/// more writes can come soon (see the module's doc), or when its oldest write has waited
+/// `max_wait`.
 pub(crate) async fn run(ctx: Arc<Context>, mut rx: mpsc::UnboundedReceiver<Item>) {
     let batching = ctx.config.batching;
     let max_tasks = batching.max_tasks.max(1);
     let slots = usize::try_from(ctx.config.capacity).unwrap_or(usize::MAX);
-    let mut pending: HashMap<B256, Pending> = HashMap::new();
+    let mut pending: HashMap<Key, Pending> = HashMap::new();
     loop {
         let deadline = pending.values().map(|p| p.since + batching.max_wait).min();
         let received = match deadline {
@@ -119,7 +192,7 @@ pub(crate) async fn run(ctx: Arc<Context>, mut rx: mpsc::UnboundedReceiver<Item>
         match received {
             Some(None) => return,
             Some(Some(item)) => pending
-                .entry(item.deal_id)
+                .entry(item.key)
                 .or_insert_with(|| Pending {
                     since: Instant::now(),
                     items: Vec::new(),
@@ -128,17 +201,30 @@ pub(crate) async fn run(ctx: Arc<Context>, mut rx: mpsc::UnboundedReceiver<Item>
                 .push(item),
             None => {}
         }
-        let waiting: usize = pending.values().map(|p| p.items.len()).sum();
-        let now = Instant::now();
-        let ready: Vec<B256> = pending
+        let holding_slots: usize = pending
             .iter()
-            .filter(|(_, p)| {
-                p.items.len() >= max_tasks || waiting >= slots || now >= p.since + batching.max_wait
+            .filter(|(k, _)| k.holds_slots())
+            .map(|(_, p)| p.items.len())
+            .sum();
+        // Every job told to reveal has handed its reveal over: none can come before another word.
+        let every_reveal_in = ctx.awaiting_reveal.load(Ordering::Relaxed) == 0;
+        let now = Instant::now();
+        let ready: Vec<Key> = pending
+            .iter()
+            .filter(|(key, p)| {
+                let nothing_more_soon = if key.holds_slots() {
+                    holding_slots >= slots
+                } else {
+                    every_reveal_in
+                };
+                p.items.len() >= max_tasks
+                    || nothing_more_soon
+                    || now >= p.since + batching.max_wait
             })
-            .map(|(id, _)| *id)
+            .map(|(key, _)| *key)
             .collect();
-        for id in ready {
-            let Some(mut p) = pending.remove(&id) else {
+        for key in ready {
+            let Some(mut p) = pending.remove(&key) else {
                 continue;
             };
             while !p.items.is_empty() {
@@ -150,38 +236,107 @@ pub(crate) async fn run(ctx: Arc<Context>, mut rx: mpsc::UnboundedReceiver<Item>
     }
 }
 
-/// Sends one deal's batch and tells each job how it went; a reverted batch is sent again one
-/// task at a time.
+/// The batch transaction of `batch` (two writes or more, all of one key).
+fn batch_call(ctx: &Context, batch: &[Item]) -> TransactionRequest {
+    let hub = ctx.chain.hub();
+    match &batch[0].write {
+        Write::ContributeAndReveal { deal, .. } => {
+            let (mut indexes, mut digests, mut signs) = (Vec::new(), Vec::new(), Vec::new());
+            for item in batch {
+                if let Write::ContributeAndReveal {
+                    index,
+                    digest,
+                    authorization,
+                    ..
+                } = &item.write
+                {
+                    indexes.push(U256::from(*index));
+                    digests.push(*digest);
+                    signs.push(authorization.clone());
+                }
+            }
+            hub.contributeAndRevealBatch(deal.into(), indexes, digests, signs)
+                .into_transaction_request()
+        }
+        Write::Contribute { .. } => {
+            // Each deal once; the items point at it.
+            let (mut deal_ids, mut deals, mut items) = (Vec::new(), Vec::new(), Vec::new());
+            for item in batch {
+                if let Write::Contribute {
+                    deal_id,
+                    deal,
+                    index,
+                    commitment,
+                    authorization,
+                } = &item.write
+                {
+                    let position = match deal_ids.iter().position(|d| d == deal_id) {
+                        Some(p) => p,
+                        None => {
+                            deal_ids.push(*deal_id);
+                            deals.push(IHub::Deal::from(deal));
+                            deal_ids.len() - 1
+                        }
+                    };
+                    items.push(IHub::BatchContribution {
+                        deal: U256::from(position),
+                        index: U256::from(*index),
+                        resultHash: commitment.result_hash,
+                        resultSeal: commitment.result_seal,
+                        authorizationSign: authorization.clone(),
+                    });
+                }
+            }
+            hub.contributeBatch(deals, items).into_transaction_request()
+        }
+        Write::Reveal { .. } => {
+            let (mut task_ids, mut digests) = (Vec::new(), Vec::new());
+            for item in batch {
+                if let Write::Reveal { task_id, digest } = &item.write {
+                    task_ids.push(*task_id);
+                    digests.push(*digest);
+                }
+            }
+            hub.revealBatch(task_ids, digests)
+                .into_transaction_request()
+        }
+    }
+}
+
+/// What a transaction of `n` writes of `key` does, for its logs and errors.
+fn describe(key: Key, n: usize) -> String {
+    match key {
+        Key::ContributeAndReveal(_) => format!("contributing {n} results in one transaction"),
+        Key::Contribute => format!("contributing {n} replicated results in one transaction"),
+        Key::Reveal => format!("revealing {n} results in one transaction"),
+    }
+}
+
+/// Sends one batch and tells each job how it went; a reverted batch is sent again one item at
+/// a time.
 async fn send(ctx: Arc<Context>, batch: Vec<Item>) {
     if batch.len() == 1 {
         for item in batch {
-            let outcome = send_one(&ctx, &item).await.map_err(Failure::from);
+            let outcome = send_one(&ctx, &item.write).await.map_err(Failure::from);
             let _ = item.done.send(outcome);
         }
         return;
     }
-    let chain = &ctx.chain;
-    let deal = &batch[0].deal;
-    let indexes: Vec<U256> = batch.iter().map(|i| U256::from(i.index)).collect();
-    let digests: Vec<B256> = batch.iter().map(|i| i.digest).collect();
-    let signs: Vec<Bytes> = batch.iter().map(|i| i.authorization.clone()).collect();
-    let tx = chain
-        .hub()
-        .contributeAndRevealBatch(deal.into(), indexes, digests, signs)
-        .into_transaction_request();
-    let what = format!("contributing {} results in one transaction", batch.len());
-    match chain.send(&what, tx).await {
+    let key = batch[0].key;
+    let tx = batch_call(&ctx, &batch);
+    let what = describe(key, batch.len());
+    match ctx.chain.send(&what, tx).await {
         Ok(_) => {
-            tracing::info!(tasks = batch.len(), deal = %batch[0].deal_id, "contributed a batch");
+            tracing::info!(items = batch.len(), kind = ?key, "sent a batch");
             for item in batch {
                 let _ = item.done.send(Ok(()));
             }
         }
         Err(ChainError::Reverted { reason, .. }) => {
-            // One task was refused (its error names it): the others go alone.
-            tracing::info!(tasks = batch.len(), %reason, "a batch was refused; contributing its tasks one by one");
+            // One item was refused (its error names it): the others go alone.
+            tracing::info!(items = batch.len(), kind = ?key, %reason, "a batch was refused; sending its items one by one");
             for item in batch {
-                let outcome = send_one(&ctx, &item).await.map_err(Failure::from);
+                let outcome = send_one(&ctx, &item.write).await.map_err(Failure::from);
                 let _ = item.done.send(outcome);
             }
         }
@@ -198,19 +353,51 @@ async fn send(ctx: Arc<Context>, batch: Vec<Item>) {
     }
 }
 
-/// The plain `contributeAndReveal` of one task.
-async fn send_one(ctx: &Context, item: &Item) -> Result<(), ChainError> {
+/// The plain call of one write.
+async fn send_one(ctx: &Context, write: &Write) -> Result<(), ChainError> {
     let chain = &ctx.chain;
-    let tx = chain
-        .hub()
-        .contributeAndReveal(
-            (&item.deal).into(),
-            U256::from(item.index),
-            item.digest,
-            Address::ZERO,
-            Bytes::new(),
-            item.authorization.clone(),
-        )
-        .into_transaction_request();
-    chain.send("contributing the result", tx).await.map(|_| ())
+    let hub = chain.hub();
+    let (what, tx) = match write {
+        Write::ContributeAndReveal {
+            deal,
+            index,
+            digest,
+            authorization,
+        } => (
+            "contributing the result",
+            hub.contributeAndReveal(
+                deal.into(),
+                U256::from(*index),
+                *digest,
+                Address::ZERO,
+                Bytes::new(),
+                authorization.clone(),
+            )
+            .into_transaction_request(),
+        ),
+        Write::Contribute {
+            deal,
+            index,
+            commitment,
+            authorization,
+            ..
+        } => (
+            "contributing the result",
+            hub.contribute(
+                deal.into(),
+                U256::from(*index),
+                commitment.result_hash,
+                commitment.result_seal,
+                Address::ZERO,
+                Bytes::new(),
+                authorization.clone(),
+            )
+            .into_transaction_request(),
+        ),
+        Write::Reveal { task_id, digest } => (
+            "revealing the result",
+            hub.reveal(*task_id, *digest).into_transaction_request(),
+        ),
+    };
+    chain.send(what, tx).await.map(|_| ())
 }

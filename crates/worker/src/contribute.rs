@@ -4,15 +4,14 @@
 
 use std::time::Duration;
 
-use alloy::primitives::{Address, Bytes, U256};
+use alloy::primitives::U256;
 use decloud_protocol::TaskStatus;
 use decloud_protocol::pool::{Assignment, NextAction, Report, ReportStatus, StageTime};
 use decloud_protocol::result::commitment;
 
 use crate::Context;
 use crate::job::{
-    CONTRIBUTION_REVEALED, Failure, NEXT_WAIT, deal_of, fail, now_ms, reached, report, revealed,
-    stage_since,
+    CONTRIBUTION_REVEALED, Failure, deal_of, fail, now_ms, reached, report, revealed, stage_since,
 };
 use crate::state::Computed;
 
@@ -115,43 +114,34 @@ pub(crate) async fn contribute(
     let location = upload(ctx, computed).await?;
     if !(resumed && already_contributed(ctx, a, at_once).await?) {
         ensure_stake(ctx, deal.workerStake).await?;
-        let hub = chain.hub();
-        let (index, sign) = (U256::from(a.index), a.authorization.sign.clone());
-        let tx = if let Some(drawn) = &a.drawn {
+        let sign = a.authorization.sign.clone();
+        let (started_ms, started) = (now_ms(), std::time::Instant::now());
+        if let Some(drawn) = &a.drawn {
             // A random-selection deal: no authorization, the proof of the drawn position.
             let c = commitment(ctx.address, a.task_id, digest);
-            hub.contributeDrawn(
-                (&deal).into(),
-                index,
-                c.result_hash,
-                c.result_seal,
-                draw_proof(drawn),
-            )
-            .into_transaction_request()
+            let tx = chain
+                .hub()
+                .contributeDrawn(
+                    (&deal).into(),
+                    U256::from(a.index),
+                    c.result_hash,
+                    c.result_seal,
+                    draw_proof(drawn),
+                )
+                .into_transaction_request();
+            chain.send("contributing the result", tx).await?;
         } else if at_once {
-            let (started_ms, started) = (now_ms(), std::time::Instant::now());
+            // In a batch with the worker's other results of the deal (`contributeAndRevealBatch`).
             ctx.batcher
                 .contribute_and_reveal(a.deal_id, deal, a.index, digest, sign)
                 .await?;
-            computed.stages.contribute = Some(stage_since(started_ms, started));
-            tracing::info!(task = %a.task_id, %digest, revealed = true, "contributed");
-            report(ctx, a.task_id, revealed(computed, location)).await;
-            return Ok(false);
         } else {
+            // In a batch with the worker's other contributions (`contributeBatch`).
             let c = commitment(ctx.address, a.task_id, digest);
-            hub.contribute(
-                (&deal).into(),
-                index,
-                c.result_hash,
-                c.result_seal,
-                Address::ZERO,
-                Bytes::new(),
-                sign,
-            )
-            .into_transaction_request()
-        };
-        let (started_ms, started) = (now_ms(), std::time::Instant::now());
-        chain.send("contributing the result", tx).await?;
+            ctx.batcher
+                .contribute(a.deal_id, deal, a.index, c, sign)
+                .await?;
+        }
         computed.stages.contribute = Some(stage_since(started_ms, started));
         tracing::info!(task = %a.task_id, %digest, revealed = at_once, "contributed");
     }
@@ -159,19 +149,31 @@ pub(crate) async fn contribute(
         report(ctx, a.task_id, revealed(computed, location)).await;
         return Ok(false);
     }
-    report(
-        ctx,
-        a.task_id,
-        Report {
-            status: ReportStatus::Contributed,
-            reason: computed.failure.clone(),
-            results_location: None,
-            callback_data: None,
-            stages: Some(computed.stages),
-        },
-    )
-    .await;
+    let contributed = Report {
+        status: ReportStatus::Contributed,
+        reason: computed.failure.clone(),
+        results_location: None,
+        callback_data: None,
+        stages: Some(computed.stages),
+    };
+    report(ctx, a.task_id, contributed).await;
     Ok(true)
+}
+
+/// Counts a job among those waiting for the scheduler's word to reveal while it lives.
+struct AwaitingReveal<'a>(&'a std::sync::atomic::AtomicUsize);
+
+impl<'a> AwaitingReveal<'a> {
+    fn new(counter: &'a std::sync::atomic::AtomicUsize) -> Self {
+        counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Self(counter)
+    }
+}
+
+impl Drop for AwaitingReveal<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 /// The hub's proof of a drawn position, as the scheduler relayed it (the hub checks all of it:
@@ -258,16 +260,20 @@ async fn already_contributed(
     Ok(done)
 }
 
-/// Waits for the scheduler's word after a replicated contribution, and reveals when told.
+/// Waits for the scheduler's word after a replicated contribution, and reveals when told (in a
+/// batch with the worker's other reveals). A resumed job first asks the chain whether its reveal
+/// is already there; a job of this process knows it is not.
 pub(crate) async fn await_reveal(
     ctx: &Context,
     a: &Assignment,
     computed: &Computed,
+    resumed: bool,
 ) -> Result<(), Failure> {
     let chain = &ctx.chain;
     let mut delay = Duration::from_secs(1);
+    let mut waiting = Some(AwaitingReveal::new(&ctx.awaiting_reveal));
     loop {
-        let action = match ctx.scheduler.next(a.task_id, NEXT_WAIT).await {
+        let action = match ctx.next_watch.next(a.task_id).await {
             Ok(action) => {
                 delay = Duration::from_secs(1);
                 action
@@ -292,25 +298,22 @@ pub(crate) async fn await_reveal(
                 return Ok(());
             }
             NextAction::Reveal { .. } => {
-                let mine = chain
-                    .read(
-                        "reading the worker's contribution",
-                        chain.hub().contribution(a.task_id, ctx.address),
-                    )
-                    .await?;
+                let already = resumed
+                    && chain
+                        .read(
+                            "reading the worker's contribution",
+                            chain.hub().contribution(a.task_id, ctx.address),
+                        )
+                        .await?
+                        .status
+                        == CONTRIBUTION_REVEALED;
                 let mut computed = computed.clone();
                 let location = upload(ctx, &mut computed).await?;
-                if mine.status != CONTRIBUTION_REVEALED {
+                if !already {
                     let (started_ms, started) = (now_ms(), std::time::Instant::now());
-                    chain
-                        .send(
-                            "revealing the result",
-                            chain
-                                .hub()
-                                .reveal(a.task_id, computed.digest)
-                                .into_transaction_request(),
-                        )
-                        .await?;
+                    // Told and about to be in the batcher: not waiting for a word any more.
+                    waiting.take();
+                    ctx.batcher.reveal(a.task_id, computed.digest).await?;
                     computed.stages.reveal = Some(stage_since(started_ms, started));
                     tracing::info!(task = %a.task_id, "revealed");
                 }

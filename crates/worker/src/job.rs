@@ -118,7 +118,7 @@ pub(crate) async fn run(
             }
             Stage::Contributed(computed) => {
                 permit.take();
-                await_reveal(&ctx, &job.assignment, &computed)
+                await_reveal(&ctx, &job.assignment, &computed, resumed)
                     .await
                     .map(|()| None)
             }

@@ -25,6 +25,7 @@ mod batch;
 mod contribute;
 mod error;
 mod job;
+mod next;
 pub mod policy;
 pub mod pool_job;
 pub mod state;
@@ -85,7 +86,7 @@ pub struct WorkerConfig {
     /// Local datasets this worker holds (`--data 0xDATASET=PATH`): their tasks read them from
     /// the path (checked against the registered checksum) and they are never downloaded.
     pub local_data: Vec<(Address, PathBuf)>,
-    /// How trust ≤ 1 contributions are batched into one transaction ([`Batching`]).
+    /// How contributions and reveals are batched into fewer transactions ([`Batching`]).
     pub batching: Batching,
 }
 
@@ -162,8 +163,13 @@ pub(crate) struct Context {
     /// A lower bound of the worker's free escrow balance (`None` until read), behind the lock
     /// that makes deposits one at a time.
     stake_free: Mutex<Option<U256>>,
-    /// Where trust ≤ 1 results wait for their batch transaction.
+    /// Where contributions and reveals wait for their batch transaction.
     batcher: batch::Batcher,
+    /// Jobs whose contribution is on chain and that wait for the scheduler's word to reveal (or
+    /// prepare their reveal): the batcher sends the reveals it holds as soon as there are none.
+    awaiting_reveal: std::sync::atomic::AtomicUsize,
+    /// Where contributed replicates wait for the scheduler's word, all in one long poll.
+    next_watch: next::NextWatch,
 }
 
 /// A running worker. Dropping it stops its loops (jobs in flight resume at the next start).
@@ -242,6 +248,7 @@ pub async fn start(config: WorkerConfig) -> Result<RunningWorker, WorkerError> {
     };
     let heartbeat_every = Duration::from_secs(info.heartbeat_timeout_secs.max(3)) / 3;
     let (batcher, batched) = batch::Batcher::new();
+    let (next_watch, watched) = next::NextWatch::new();
     let ctx = Arc::new(Context {
         batcher,
         address,
@@ -253,6 +260,8 @@ pub async fn start(config: WorkerConfig) -> Result<RunningWorker, WorkerError> {
         stake_free: Mutex::new(None),
         tee,
         config,
+        awaiting_reveal: std::sync::atomic::AtomicUsize::new(0),
+        next_watch,
     });
     // Stake money ready before the first task: deposits are off the critical path.
     if let Err(job::Failure { reason, .. }) = contribute::top_up(&ctx).await {
@@ -266,6 +275,7 @@ pub async fn start(config: WorkerConfig) -> Result<RunningWorker, WorkerError> {
     let mut tasks = Tasks::new();
     tasks.spawn(heartbeat_loop(ctx.clone(), heartbeat_every));
     tasks.spawn(batch::run(ctx.clone(), batched));
+    tasks.spawn(next::run(ctx.clone(), watched));
     tasks.spawn(work_loop(ctx));
     Ok(RunningWorker { address, tasks })
 }

@@ -335,11 +335,12 @@ struct WorkerArgs {
     /// Replicates each worker runs at once.
     #[arg(long = "worker-capacity", default_value_t = 1, value_name = "N")]
     worker_capacity: u64,
-    /// Most trust-1 results a worker puts in one transaction (`contributeAndRevealBatch`); 1
-    /// sends each on its own. Only a worker with several slots fills a batch.
+    /// Most results a worker puts in one transaction (`contributeAndRevealBatch` at trust 1,
+    /// `contributeBatch` and `revealBatch` for replicas); 1 sends each on its own. Only a worker
+    /// with several slots fills a batch.
     #[arg(long = "worker-batch", default_value_t = 32, value_name = "N")]
     worker_batch: usize,
-    /// Longest a finished trust-1 result waits for others before its batch is sent.
+    /// Longest a finished result (or a reveal) waits for others before its batch is sent.
     #[arg(long = "worker-batch-ms", default_value_t = 50, value_name = "MS")]
     worker_batch_ms: u64,
     /// Escrow balance each worker keeps deposited for its stakes (topped up from its wallet at
