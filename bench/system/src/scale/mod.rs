@@ -15,11 +15,12 @@
 //! long-poll claims (`wait=10`), each worker starting at a random offset. At half the phase,
 //! `BENCH_SCALE_JOINS` new workers log in, one a second, while the others long-poll; at three
 //! quarters a deal of `BENCH_SCALE_TASKS` trust-1 tasks is matched and the waiting claims take
-//! them. Latencies are measured by the clients: login (challenge + signed login, signing
-//! excluded), heartbeat, claim (the time a claim that found no work took beyond its long-poll
-//! wait: the scheduler's own handling time, queueing included), split by when the claim was
-//! answered (quiet, while workers join, after the deal), and the dispatch delay of the deal's
-//! tasks (from sending `matchOrders` to each assignment's arrival).
+//! them. Heartbeats and claims are measured by the scheduler itself: each answer carries its
+//! handling time (`Server-Timing`, a long poll's wait left out), split by when the claim was
+//! answered (quiet, while workers join, after the deal). The clients measure logins (challenge
+//! + signed login, signing excluded), what heartbeats and no-work claims cost them (a claim's
+//! time beyond its long-poll wait), and the dispatch delay of the deal's tasks (from sending
+//! `matchOrders` to each assignment's arrival).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
