@@ -335,6 +335,7 @@ async fn claim_probe(
             &workers[i % 64],
             &decloud_scheduler::assign::DealPlacement::default(),
             now,
+            1,
         )
         .await?;
         times.push(t.elapsed());

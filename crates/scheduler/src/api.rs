@@ -8,7 +8,7 @@
 //! | `GET` | `/v1/login/challenge` | | a single-use nonce and the [`login_message`] to sign |
 //! | `POST` | `/v1/login` | | `{worker, nonce, deadline, signature, capacity}` → a session token |
 //! | `POST` | `/v1/heartbeat` | worker | "still alive" |
-//! | `POST` | `/v1/claim?wait=SECS` | worker | long-poll for a replicate: `200` + [`Assignment`], or `204` |
+//! | `POST` | `/v1/claim?wait=SECS[&max=N]` | worker | long-poll for a replicate: `200` + [`Assignment`] (with `max`: an array of up to N), or `204` |
 //! | `GET` | `/v1/replicates` | worker | the worker's assigned replicates (to resume after a restart) |
 //! | `POST` | `/v1/tasks/{taskid}/report` | worker | a [`Report`]: `contributed`, `revealed` (with the results location) or `failed` (with a reason) |
 //! | `GET` | `/v1/tasks/{taskid}/next?wait=SECS` | worker | long-poll for what to do after contributing: a [`NextAction`] |
@@ -102,6 +102,10 @@ pub struct WaitQuery {
     /// a [`decloud_protocol::pool::Work`]).
     #[serde(default)]
     pub pool_jobs: bool,
+    /// A claim of up to this many replicates at once (a worker asks for its free slots;
+    /// they are written in one commit): the answer is then a JSON array of
+    /// [`decloud_protocol::pool::Work`]. Without it, one, sent bare.
+    pub max: Option<u64>,
 }
 
 impl ApiError for SchedulerError {
@@ -181,9 +185,53 @@ pub(crate) fn router(state: Arc<Shared>) -> Router {
         .route("/v1/deals/{dealid}", get(deal))
         .route("/v1/workers", get(workers))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(server_timing))
         .with_state(state.clone())
         .merge(crate::pool_work::routes(state.clone()))
         .merge(decloud_pool::api::router(state.pool.clone()))
+}
+
+tokio::task_local! {
+    /// How long the request being handled has waited in a long poll for something to change
+    /// (time that is not the scheduler's work).
+    static WAITED: std::cell::Cell<Duration>;
+}
+
+/// The response header that carries the scheduler's own handling time.
+pub const SERVER_TIMING: &str = "server-timing";
+
+/// Adds `Server-Timing: app;dur=MS` (W3C Server Timing) to every answer: the time from the
+/// request reaching the router to its answer, less what a long poll spent waiting for work.
+/// It is the scheduler's own handling (authentication, the assignment attempts, the commit,
+/// queueing for the assignment lock and the database); what a client measures adds the
+/// network and its own scheduling.
+async fn server_timing(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let started = std::time::Instant::now();
+    let (mut response, waited) = WAITED
+        .scope(std::cell::Cell::new(Duration::ZERO), async {
+            let response = next.run(request).await;
+            (response, WAITED.with(std::cell::Cell::get))
+        })
+        .await;
+    let busy = started.elapsed().saturating_sub(waited);
+    if let Ok(value) =
+        axum::http::HeaderValue::from_str(&format!("app;dur={:.3}", busy.as_secs_f64() * 1000.0))
+    {
+        response.headers_mut().insert(SERVER_TIMING, value);
+    }
+    response
+}
+
+/// The scheduler's own handling time of an answer, from its `Server-Timing: app;dur=MS`
+/// header (see [`server_timing`]).
+pub fn handling_time(headers: &HeaderMap) -> Option<Duration> {
+    let value = headers.get(SERVER_TIMING)?.to_str().ok()?;
+    let millis: f64 = value
+        .split(';')
+        .find_map(|part| part.trim().strip_prefix("dur="))?
+        .parse()
+        .ok()?;
+    (millis.is_finite() && millis >= 0.0).then(|| Duration::from_secs_f64(millis / 1000.0))
 }
 
 async fn openapi() -> impl IntoResponse {
@@ -398,36 +446,54 @@ async fn claim(
         (at != u64::MAX).then_some(at)
     };
     let pool_jobs = query.pool_jobs;
+    let max = query.max.unwrap_or(1).clamp(1, MAX_CAPACITY);
     let work = long_poll(&state, wait, wake_at, |version| {
         let state = state.clone();
         async move {
-            if let Some(assignment) = claim_replicate(&state, worker, version).await? {
-                return Ok(Some(Work::Replicate(Box::new(assignment))));
+            let assignments = claim_replicates(&state, worker, version, max).await?;
+            if !assignments.is_empty() {
+                return Ok(Some(
+                    assignments
+                        .into_iter()
+                        .map(|a| Work::Replicate(Box::new(a)))
+                        .collect::<Vec<_>>(),
+                ));
             }
             if pool_jobs {
                 // Paid deals first; the pool's own jobs when the worker has nothing of them.
-                return crate::pool_work::take(&state, worker).await;
+                return Ok(crate::pool_work::take(&state, worker)
+                    .await?
+                    .map(|job| vec![job]));
             }
             Ok(None)
         }
     })
     .await?;
-    Ok(match work {
+    let work = work.unwrap_or_default();
+    if work.is_empty() {
+        return Ok(StatusCode::NO_CONTENT.into_response());
+    }
+    if query.max.is_some() {
+        return Ok(Json(work).into_response());
+    }
+    Ok(match work.into_iter().next() {
         Some(Work::Replicate(assignment)) => Json(assignment).into_response(),
         Some(job) => Json(job).into_response(),
         None => StatusCode::NO_CONTENT.into_response(),
     })
 }
 
-/// One attempt at a deal's replicate for `worker` at version `version` of the changes.
-async fn claim_replicate(
+/// One attempt at up to `max` of the deals' replicates for `worker` at version `version` of
+/// the changes (none: nothing for it now).
+async fn claim_replicates(
     state: &Arc<Shared>,
     worker: Address,
     version: u64,
-) -> Result<Option<Assignment>, SchedulerError> {
+    max: u64,
+) -> Result<Vec<Assignment>, SchedulerError> {
     // A random-selection task this worker was drawn for comes first: the wave's window is short.
     if let Some(assignment) = crate::random::claim(state, worker).await? {
-        return Ok(Some(assignment));
+        return Ok(vec![assignment]);
     }
     // Nothing for anyone at this version, until a held task opens to a backup.
     let idle = || {
@@ -435,13 +501,13 @@ async fn claim_replicate(
             && unix_now() < state.backups_at.load(Ordering::Acquire)
     };
     if idle() {
-        return Ok(None);
+        return Ok(Vec::new());
     }
     let _serialized = state.assign_lock.lock().await;
     // Checked again under the lock: another claim may have found nothing at this
     // version while this one waited for it.
     if idle() {
-        return Ok(None);
+        return Ok(Vec::new());
     }
     // Re-read the worker: its score and capacity may have changed.
     let mut row = registered(state, worker).await?;
@@ -460,8 +526,9 @@ async fn claim_replicate(
     let placement = state.pool.deal_placement().await.map_err(|e| {
         SchedulerError::Config(format!("reading the pool's confinement records: {e}"))
     })?;
-    match assign::try_assign(&state.store, &state.signer, &row, &placement, unix_now()).await? {
-        assign::Claim::Assigned(assignment) => return Ok(Some(*assignment)),
+    let now = unix_now();
+    match assign::try_assign(&state.store, &state.signer, &row, &placement, now, max).await? {
+        assign::Claim::Assigned(assignments) => return Ok(assignments),
         assign::Claim::NoWork { backups_at } => {
             next_backup(backups_at);
             state.idle_version.store(version, Ordering::Release);
@@ -469,7 +536,7 @@ async fn claim_replicate(
         assign::Claim::NothingForThisWorker { backups_at } => next_backup(backups_at),
         assign::Claim::Busy | assign::Claim::Paused(_) => {}
     }
-    Ok(None)
+    Ok(Vec::new())
 }
 
 /// Calls `attempt` with the version of [`Shared::changes`] it runs at, and again after every
@@ -506,7 +573,10 @@ where
             }
             None => deadline,
         };
-        match tokio::time::timeout_at(timer, changes.changed()).await {
+        let waiting = tokio::time::Instant::now();
+        let woken = tokio::time::timeout_at(timer, changes.changed()).await;
+        let _ = WAITED.try_with(|w| w.set(w.get() + waiting.elapsed()));
+        match woken {
             Ok(Ok(())) => continue,
             // The scheduler is stopping.
             Ok(Err(_)) => return Ok(None),
@@ -594,9 +664,15 @@ async fn report(
         }
         _ => {}
     }
+    // Committed (with the reports waiting at the same time) before the answer goes out.
     let changed = state
-        .store
-        .report(task_id, worker, &report, unix_now())
+        .reports
+        .commit(crate::db::ReportWrite {
+            task_id,
+            worker,
+            report: report.clone(),
+            now: unix_now(),
+        })
         .await?;
     let mine = state
         .store

@@ -128,8 +128,8 @@ pub async fn votes(
 /// What a claim got.
 #[derive(Debug)]
 pub enum Claim {
-    /// A replicate, durably assigned.
-    Assigned(Box<Assignment>),
+    /// Replicates (at least one), durably assigned.
+    Assigned(Vec<Assignment>),
     /// The worker is at capacity.
     Busy,
     /// The worker let work pass its grace and gets nothing new before this time (unix
@@ -149,34 +149,53 @@ pub enum Claim {
     },
 }
 
-/// Assigns to `worker`, durably, the oldest open task that needs another replica, or, when
-/// there is none for it, a backup of the oldest task whose holders are past their backup time
-/// (see [`BACKUP_AFTER_RATIO`]), among the tasks `placement` lets this worker run. The caller
-/// serializes calls.
+/// A task a claim picked, before it is written.
+struct Pick {
+    task: TaskInfo,
+    backup_at: u64,
+    backup: bool,
+}
+
+/// Assigns to `worker`, durably, up to `max` (at least one, at most its free capacity) of the
+/// oldest open tasks that need another replica, or, when there is none for it, backups of the
+/// oldest tasks whose holders are past their backup time (see [`BACKUP_AFTER_RATIO`]), among
+/// the tasks `placement` lets this worker run. The replicates of one claim are written in one
+/// transaction (one commit however many they are). The caller serializes calls.
 pub async fn try_assign(
     store: &Store,
     signer: &PrivateKeySigner,
     worker: &WorkerInfo,
     placement: &DealPlacement,
     now: u64,
+    max: u64,
 ) -> Result<Claim, SchedulerError> {
     let paused_until = store.paused_until(worker.address).await?;
     if paused_until > now {
         return Ok(Claim::Paused(paused_until));
     }
-    if store.assigned_count(worker.address).await? >= worker.capacity {
+    let held = store.assigned_count(worker.address).await?;
+    if held >= worker.capacity {
         return Ok(Claim::Busy);
     }
+    let room = usize::try_from((worker.capacity - held).min(max.max(1))).unwrap_or(usize::MAX);
     let mut deals: HashMap<B256, Option<DealRow>> = HashMap::new();
     let mut any_need = false;
-    // Fresh work first; a backup only for a worker that would otherwise get nothing.
+    let mut picks: Vec<Pick> = Vec::new();
+    // Fresh work first; backups only for a worker that would otherwise get nothing.
     for backups_at in [0, now] {
-        for limit in [CLAIM_FIRST_PAGE, CLAIM_SCAN] {
+        let first_page = CLAIM_FIRST_PAGE.max(u32::try_from(room).unwrap_or(CLAIM_SCAN));
+        for limit in [first_page.min(CLAIM_SCAN), CLAIM_SCAN] {
             let candidates = store
                 .claim_candidates(worker.address, limit, backups_at)
                 .await?;
             let all_read = (candidates.len() as u64) < u64::from(limit);
             for task in candidates {
+                if picks.len() >= room {
+                    break;
+                }
+                if picks.iter().any(|p| p.task.task_id == task.task_id) {
+                    continue;
+                }
                 let Some(deal) = cached_deal(store, &mut deals, task.deal_id).await? else {
                     continue;
                 };
@@ -217,19 +236,37 @@ pub async fn try_assign(
                         .max(1)
                         .saturating_mul(BACKUP_AFTER_RATIO),
                 );
-                // Durable before it is handed out: the row commits before the answer goes.
-                if store
-                    .assign(task.task_id, worker.address, now, backup_at)
-                    .await?
-                {
-                    tracing::info!(task = %task.task_id, worker = %worker.address, backup = backups_at > 0, "replicate assigned");
-                    let assignment = assignment(store, signer, deal, &task, worker.address).await?;
-                    return Ok(Claim::Assigned(Box::new(assignment)));
-                }
+                picks.push(Pick {
+                    task,
+                    backup_at,
+                    backup: backups_at > 0,
+                });
             }
-            if all_read {
+            if all_read || picks.len() >= room {
                 break;
             }
+        }
+        if !picks.is_empty() {
+            break;
+        }
+    }
+    if !picks.is_empty() {
+        // Durable before they are handed out: the rows commit (together) before the answer.
+        let rows: Vec<(B256, u64)> = picks
+            .iter()
+            .map(|p| (p.task.task_id, p.backup_at))
+            .collect();
+        let written = store.assign_many(worker.address, now, &rows).await?;
+        let mut assigned = Vec::with_capacity(picks.len());
+        for (pick, written) in picks.into_iter().zip(written) {
+            let Some(Some(deal)) = deals.get(&pick.task.deal_id).filter(|_| written) else {
+                continue;
+            };
+            tracing::info!(task = %pick.task.task_id, worker = %worker.address, backup = pick.backup, "replicate assigned");
+            assigned.push(assignment(store, signer, deal, &pick.task, worker.address).await?);
+        }
+        if !assigned.is_empty() {
+            return Ok(Claim::Assigned(assigned));
         }
     }
     let backups_at = store.next_backup_at(now).await?;

@@ -301,6 +301,34 @@ impl SchedulerClient {
         .await
     }
 
+    /// Waits up to `wait` for up to `max` replicates (a worker asks for its free slots: the
+    /// scheduler assigns them in one commit) or a job of the pool's own client API; empty when
+    /// none came. A scheduler that predates `max` answers one, which is read as well.
+    pub async fn claim_works(&self, wait: Duration, max: u64) -> Result<Vec<Work>, ClientError> {
+        /// The answer with `max` (an array), or without it (one).
+        #[derive(serde::Deserialize)]
+        #[serde(untagged)]
+        enum Claimed {
+            Many(Vec<Work>),
+            One(Work),
+        }
+        let claimed: Option<Claimed> = self
+            .authed(|http, url| {
+                http.post(format!(
+                    "{url}/v1/claim?wait={}&pool_jobs=true&max={}",
+                    wait.as_secs(),
+                    max.max(1)
+                ))
+                .timeout(wait + POLL_MARGIN)
+            })
+            .await?;
+        Ok(match claimed {
+            Some(Claimed::Many(works)) => works,
+            Some(Claimed::One(work)) => vec![work],
+            None => Vec::new(),
+        })
+    }
+
     /// Downloads `part` (`app` or `datum`) of the pool job `job` this worker holds, refusing
     /// more than `max_bytes`.
     pub async fn pool_job_file(

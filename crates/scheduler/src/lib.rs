@@ -35,9 +35,9 @@ mod error;
 #[cfg(feature = "server")]
 pub mod follower;
 #[cfg(feature = "server")]
-pub mod limits;
+mod group_commit;
 #[cfg(feature = "server")]
-mod logins;
+pub mod limits;
 #[cfg(feature = "server")]
 pub mod members;
 #[cfg(feature = "server")]
@@ -203,7 +203,9 @@ pub(crate) struct Shared {
     /// Open login challenges (in memory: single-use, expiring, bounded).
     challenges: challenges::Challenges,
     /// Commits logins, those waiting together in one transaction.
-    logins: logins::LoginWriter,
+    logins: group_commit::GroupCommit<group_commit::Logins>,
+    /// Commits workers' reports, those waiting together in one transaction.
+    reports: group_commit::GroupCommit<group_commit::Reports>,
     /// Bumped whenever work may have become available (new deal, failure, lost worker...):
     /// long-polling claims wait on it.
     changes: watch::Sender<u64>,
@@ -347,9 +349,13 @@ pub async fn start(config: SchedulerConfig) -> Result<RunningScheduler, Schedule
         .await
         .map_err(|e| SchedulerError::Config(format!("the pool's client API: {e}")))?;
     let (changes, _) = watch::channel(0u64);
-    let (login_writer, write_logins) = logins::LoginWriter::new(store.clone());
+    let (login_writer, write_logins) =
+        group_commit::GroupCommit::new(group_commit::Logins(store.clone()));
+    let (report_writer, write_reports) =
+        group_commit::GroupCommit::new(group_commit::Reports(store.clone()));
     let shared = Arc::new(Shared {
         logins: login_writer,
+        reports: report_writer,
         store,
         client,
         signer: config.signer.clone(),
@@ -398,6 +404,7 @@ pub async fn start(config: SchedulerConfig) -> Result<RunningScheduler, Schedule
         },
     ));
     service.spawn(write_logins);
+    service.spawn(write_reports);
     service.spawn(watch_heartbeats(shared.clone()));
     service.spawn(pool_work::wake_on_submissions(shared.clone()));
     service.spawn(members::watch_members(

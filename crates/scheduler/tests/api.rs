@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use alloy::primitives::{Address, B256, U256};
 use alloy::signers::SignerSync;
 use alloy::signers::local::PrivateKeySigner;
-use decloud_protocol::pool::{Challenge, LoginRequest, Session};
+use decloud_protocol::pool::{Assignment, Challenge, LoginRequest, Session};
 use decloud_scheduler::{SchedulerConfig, SchedulerError};
 use decloud_service::transport::api_client;
 use decloud_testkit::pool::{self, DealRequest, POOL_OWNER, Pool, PoolOptions, REQUESTER};
@@ -242,4 +242,91 @@ async fn a_deal_a_reorg_removes_is_forgotten() {
     // The chain forgets the match and grows past the old head.
     anvil::reorg(&devnet, snapshot, 3).await.unwrap();
     wait_for(404, "the scheduler kept a deal the chain no longer has").await;
+}
+
+/// A claim with `max` takes the worker's free slots in one request (each a distinct task, never
+/// more than its capacity), every answer says the scheduler's own handling time
+/// (`Server-Timing`, the long poll's wait left out), and reports sent at once are each answered
+/// and stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_claim_takes_the_free_slots_at_once_and_says_its_handling_time() {
+    let devnet = Devnet::start().await.unwrap();
+    let pool = workerless_pool(&devnet, Some(Duration::from_millis(100))).await;
+    let (url, http) = api_client(&pool.scheduler_url().unwrap()).unwrap();
+    let app = pool
+        .deploy_app(
+            "greeting",
+            &decloud_testkit::fixtures::example_app("greeting").unwrap(),
+        )
+        .await
+        .unwrap();
+    pool::deposit(&devnet, REQUESTER, U256::from(10_000_000_000_000u64))
+        .await
+        .unwrap();
+    let key = PrivateKeySigner::random();
+    pool::admit(&pool, key.address(), 3).await.unwrap();
+    let c = challenge(&http, &url).await;
+    let session: Session = answer(
+        http.post(format!("{url}/v1/login"))
+            .json(&login_request(&key, &c, 3)),
+    )
+    .await;
+    let authed = |path: &str| {
+        http.post(format!("{url}{path}"))
+            .bearer_auth(&session.token)
+    };
+    let handling = |r: &reqwest::Response| {
+        decloud_scheduler::api::handling_time(r.headers()).expect("a Server-Timing header")
+    };
+
+    // Before any deal: a one-second long poll, of which the scheduler worked a fraction.
+    let started = Instant::now();
+    let none = authed("/v1/claim?wait=1&max=3").send().await.unwrap();
+    let took = started.elapsed();
+    assert_eq!(none.status(), 204);
+    assert!(took >= Duration::from_millis(900), "it long-polls");
+    assert!(
+        handling(&none) < Duration::from_millis(500),
+        "the wait is not handling: {:?} of {took:?}",
+        handling(&none)
+    );
+
+    let mut request = DealRequest::new(app);
+    request.volume = 5;
+    let deal = pool.deal(&request).await.unwrap();
+    let started = Instant::now();
+    let got = authed("/v1/claim?wait=20&max=10").send().await.unwrap();
+    assert_eq!(got.status(), 200);
+    assert!(handling(&got) <= started.elapsed());
+    let works: Vec<Assignment> = got.json().await.unwrap();
+    assert_eq!(works.len(), 3, "as many as the worker's capacity");
+    let mut tasks: Vec<B256> = works.iter().map(|a| a.task_id).collect();
+    tasks.sort();
+    tasks.dedup();
+    assert_eq!(tasks.len(), 3, "three distinct tasks");
+    assert!(works.iter().all(|a| a.deal_id == deal.id()));
+    // At capacity: nothing more, however many it asks for.
+    let busy = authed("/v1/claim?wait=1&max=10").send().await.unwrap();
+    assert_eq!(busy.status(), 204);
+
+    // Three reports at once (they share a commit): each answered, each stored.
+    let reports = tasks.iter().map(|task| {
+        authed(&format!("/v1/tasks/{task}/report"))
+            .json(&json!({"status": "failed", "reason": "the test gives it back"}))
+            .send()
+    });
+    for answer in futures::future::join_all(reports).await {
+        let answer = answer.unwrap();
+        assert_eq!(answer.status(), 200);
+        assert!(handling(&answer) < Duration::from_secs(5));
+    }
+    for task in &tasks {
+        let report: Value = answer(http.get(format!("{url}/v1/tasks/{task}"))).await;
+        assert_eq!(report["replicates"][0]["status"], "failed", "{report}");
+    }
+    // Its slots are free again: the last two tasks (one claim without `max`: one, bare).
+    let one = authed("/v1/claim?wait=5").send().await.unwrap();
+    assert_eq!(one.status(), 200);
+    let one: Assignment = one.json().await.unwrap();
+    assert!(!tasks.contains(&one.task_id));
 }

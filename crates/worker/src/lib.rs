@@ -360,56 +360,70 @@ async fn work_loop(ctx: Arc<Context>) {
         let Ok(permit) = slots.clone().acquire_owned().await else {
             return;
         };
+        // Every slot free now is claimed for at once: the scheduler assigns them together, in
+        // one commit.
+        let mut permits = vec![permit];
+        while let Ok(more) = slots.clone().try_acquire_owned() {
+            permits.push(more);
+        }
         // After a restart, the scheduler may hold assignments the worker never saved.
         let claimed = if first {
             match ctx.scheduler.replicates().await {
                 Ok(list) => list
                     .into_iter()
                     .find(|a| !ctx.jobs.contains(a.task_id))
-                    .map(Ok),
+                    .map(|a| Ok(vec![Work::Replicate(Box::new(a))])),
                 Err(e) => Some(Err(e)),
             }
         } else {
             None
         };
         let claimed = match claimed {
-            Some(result) => result.map(Some),
+            Some(result) => result,
             None => {
                 first = false;
-                match ctx.scheduler.claim_work(ctx.config.claim_wait).await {
-                    Ok(Some(Work::PoolJob { pool_job })) => {
-                        delay = Duration::from_millis(500);
-                        tracing::info!(job = %pool_job.job, "pool job claimed");
-                        jobs.spawn(pool_job::run(ctx.clone(), pool_job, permit));
-                        continue;
-                    }
-                    Ok(Some(Work::Replicate(assignment))) => Ok(Some(*assignment)),
-                    Ok(None) => Ok(None),
-                    Err(e) => Err(e),
-                }
+                let free = u64::try_from(permits.len()).unwrap_or(1);
+                ctx.scheduler.claim_works(ctx.config.claim_wait, free).await
             }
         };
         match claimed {
-            Ok(Some(assignment)) => {
-                delay = Duration::from_millis(500);
-                if ctx.jobs.contains(assignment.task_id) {
-                    continue;
+            Ok(works) => {
+                if !works.is_empty() {
+                    delay = Duration::from_millis(500);
                 }
-                let job = Job {
-                    assignment,
-                    stage: Stage::Claimed,
-                };
-                if let Err(e) = ctx.jobs.save(&job) {
-                    tracing::error!(error = %e, "cannot save a claimed job; not running it");
-                    tokio::time::sleep(delay).await;
-                    continue;
+                for work in works {
+                    // The scheduler hands out at most one replicate per free slot asked for.
+                    let Some(permit) = permits.pop() else {
+                        tracing::warn!(
+                            "the scheduler sent more work than free slots; the rest is left to it"
+                        );
+                        break;
+                    };
+                    match work {
+                        Work::PoolJob { pool_job } => {
+                            tracing::info!(job = %pool_job.job, "pool job claimed");
+                            jobs.spawn(pool_job::run(ctx.clone(), pool_job, permit));
+                        }
+                        Work::Replicate(assignment) => {
+                            if ctx.jobs.contains(assignment.task_id) {
+                                continue;
+                            }
+                            let job = Job {
+                                assignment: *assignment,
+                                stage: Stage::Claimed,
+                            };
+                            if let Err(e) = ctx.jobs.save(&job) {
+                                tracing::error!(error = %e, "cannot save a claimed job; not running it");
+                                continue;
+                            }
+                            tracing::info!(task = %job.assignment.task_id, "replicate claimed");
+                            jobs.spawn(job::run(ctx.clone(), job, Some(permit), false));
+                        }
+                    }
                 }
-                tracing::info!(task = %job.assignment.task_id, "replicate claimed");
-                jobs.spawn(job::run(ctx.clone(), job, Some(permit), false));
             }
-            Ok(None) => {}
             Err(e) => {
-                drop(permit);
+                drop(permits);
                 if let Some(wait) = e.retry_after() {
                     // Asked to slow down: exactly as long as the scheduler said.
                     tracing::info!(error = %e, wait_secs = wait.as_secs(), "claiming later");

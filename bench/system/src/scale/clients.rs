@@ -56,6 +56,11 @@ pub(super) async fn lateness(end: tokio::time::Instant) -> Vec<u64> {
     late
 }
 
+/// The scheduler's own handling time of an answer (its `Server-Timing` header), µs.
+fn server_us(response: &reqwest::Response) -> Option<u64> {
+    decloud_scheduler::api::handling_time(response.headers()).map(micros)
+}
+
 /// What the client process measured (microseconds), sent back as one JSON line.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub(super) struct ClientResults {
@@ -64,8 +69,13 @@ pub(super) struct ClientResults {
     pub(super) challenge_us: Vec<u64>,
     pub(super) login_us: Vec<u64>,
     pub(super) heartbeat_us: Vec<u64>,
+    /// The scheduler's own handling time of each heartbeat (its `Server-Timing`), µs.
+    pub(super) heartbeat_server_us: Vec<u64>,
     /// (answered at, unix ms; time beyond the wait, µs) of the claims that found no work.
     pub(super) claims: Vec<(u64, u64)>,
+    /// (answered at, unix ms; the scheduler's own handling time, its `Server-Timing`, µs) of
+    /// every claim answered, with work or without.
+    pub(super) claims_server: Vec<(u64, u64)>,
     pub(super) claims_sent: u64,
     pub(super) assigned_unix_ms: Vec<u64>,
     /// (logged in at, unix ms; latency, µs) of the workers that joined during the steady phase.
@@ -118,7 +128,9 @@ pub(super) struct Recorder {
     challenge: Vec<u64>,
     login: Vec<u64>,
     heartbeat: Vec<u64>,
+    heartbeat_server: Vec<u64>,
     claims: Vec<(u64, u64)>,
+    claims_server: Vec<(u64, u64)>,
     assigned: Vec<u64>,
     joins: Vec<(u64, u64)>,
     errors: BTreeMap<String, u64>,
@@ -335,8 +347,11 @@ pub async fn clients() -> anyhow::Result<()> {
                     let elapsed = t.elapsed();
                     match sent {
                         Ok(r) if r.status().is_success() => {
+                            let server = server_us(&r);
                             let _ = r.bytes().await;
-                            recorder.lock().await.heartbeat.push(micros(elapsed));
+                            let mut recorder = recorder.lock().await;
+                            recorder.heartbeat.push(micros(elapsed));
+                            recorder.heartbeat_server.extend(server);
                         }
                         Ok(r) => recorder
                             .lock()
@@ -373,6 +388,15 @@ pub async fn clients() -> anyhow::Result<()> {
                         () = tokio::time::sleep_until(end) => return,
                     };
                     let elapsed = t.elapsed();
+                    if let Ok(r) = &sent
+                        && let Some(server) = server_us(r)
+                    {
+                        recorder
+                            .lock()
+                            .await
+                            .claims_server
+                            .push((unix_ms(), server));
+                    }
                     match sent {
                         Ok(r) if r.status() == reqwest::StatusCode::NO_CONTENT => {
                             recorder
@@ -413,7 +437,9 @@ pub async fn clients() -> anyhow::Result<()> {
         challenge_us: r.challenge,
         login_us: r.login,
         heartbeat_us: r.heartbeat,
+        heartbeat_server_us: r.heartbeat_server,
         claims: r.claims,
+        claims_server: r.claims_server,
         claims_sent: claims_sent.load(Ordering::Relaxed),
         assigned_unix_ms: r.assigned,
         joins: r.joins,

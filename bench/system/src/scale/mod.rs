@@ -15,11 +15,12 @@
 //! long-poll claims (`wait=10`), each worker starting at a random offset. At half the phase,
 //! `BENCH_SCALE_JOINS` new workers log in, one a second, while the others long-poll; at three
 //! quarters a deal of `BENCH_SCALE_TASKS` trust-1 tasks is matched and the waiting claims take
-//! them. Latencies are measured by the clients: login (challenge + signed login, signing
-//! excluded), heartbeat, claim (the time a claim that found no work took beyond its long-poll
-//! wait: the scheduler's own handling time, queueing included), split by when the claim was
-//! answered (quiet, while workers join, after the deal), and the dispatch delay of the deal's
-//! tasks (from sending `matchOrders` to each assignment's arrival).
+//! them. Heartbeats and claims are measured by the scheduler itself: each answer carries its
+//! handling time (`Server-Timing`, a long poll's wait left out), split by when the claim was
+//! answered (quiet, while workers join, after the deal). The clients measure logins (challenge
+//! + signed login, signing excluded), what heartbeats and no-work claims cost them (a claim's
+//! time beyond its long-poll wait), and the dispatch delay of the deal's tasks (from sending
+//! `matchOrders` to each assignment's arrival).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -57,9 +58,14 @@ struct Point {
     login_rate: f64,
     joins: Stats,
     heartbeat: Stats,
+    /// The scheduler's own handling of each heartbeat (its `Server-Timing`).
+    heartbeat_server: Stats,
     claim: Stats,
     /// Claims answered before the first join, while workers join, after the deal.
     claim_phases: [Stats; 3],
+    /// The scheduler's own handling of the claims (its `Server-Timing`: the long poll's wait
+    /// left out), every claim answered, by the same phases.
+    claim_server_phases: [Stats; 3],
     claims_per_sec: f64,
     dispatch: Stats,
     tasks: u64,
@@ -214,16 +220,22 @@ async fn point(devnet: &Devnet, wasm: &[u8], workers: usize) -> anyhow::Result<P
         .first()
         .map(|j| j.0.saturating_sub(j.1 / 1000))
         .unwrap_or(sent_ms);
-    let mut phases: [Vec<Duration>; 3] = Default::default();
-    for &(at, us) in &r.claims {
-        let phase = if at < first_join {
+    let phase = |at: u64| {
+        if at < first_join {
             0
         } else if at < sent_ms {
             1
         } else {
             2
-        };
-        phases[phase].push(Duration::from_micros(us));
+        }
+    };
+    let mut phases: [Vec<Duration>; 3] = Default::default();
+    for &(at, us) in &r.claims {
+        phases[phase(at)].push(Duration::from_micros(us));
+    }
+    let mut server_phases: [Vec<Duration>; 3] = Default::default();
+    for &(at, us) in &r.claims_server {
+        server_phases[phase(at)].push(Duration::from_micros(us));
     }
     let steady_secs = (r.steady_ms as f64 / 1000.0).max(1e-9);
     drop(pool);
@@ -245,6 +257,7 @@ async fn point(devnet: &Devnet, wasm: &[u8], workers: usize) -> anyhow::Result<P
                 .collect::<Vec<_>>(),
         ),
         heartbeat: Stats::of(&durations(&r.heartbeat_us)),
+        heartbeat_server: Stats::of(&durations(&r.heartbeat_server_us)),
         claim: Stats::of(
             &r.claims
                 .iter()
@@ -255,6 +268,11 @@ async fn point(devnet: &Devnet, wasm: &[u8], workers: usize) -> anyhow::Result<P
             Stats::of(&phases[0]),
             Stats::of(&phases[1]),
             Stats::of(&phases[2]),
+        ],
+        claim_server_phases: [
+            Stats::of(&server_phases[0]),
+            Stats::of(&server_phases[1]),
+            Stats::of(&server_phases[2]),
         ],
         claims_per_sec: r.claims_sent as f64 / steady_secs,
         dispatch: Stats::of(&dispatch),
@@ -328,18 +346,23 @@ pub async fn run() -> anyhow::Result<()> {
     for &n in &curve {
         let p = point(&devnet, &wasm, n).await?;
         println!(
-            "  {n} workers: login p50/p99/max {} ({:.0}/s), joining {}, heartbeat {}, claim beyond wait {} \
-             [quiet {}, joins {}, deal {}] ({:.0} claims/s), dispatch of {} tasks {} ({} assigned), errors {:?}, \
+            "  {n} workers: login p50/p99/max {} ({:.0}/s), joining {}, heartbeat {} (server {}), claim beyond wait {} \
+             [quiet {}, joins {}, deal {}], claim in the server [quiet {}, joins {}, deal {}] ({:.0} claims/s), \
+             dispatch of {} tasks {} ({} assigned), errors {:?}, \
              CPU steady scheduler {:.2} clients {:.2} anvil {:.2} cores, scheduler fds {}, \
              10 ms timer lateness scheduler {} clients {}",
             triple(&p.login),
             p.login_rate,
             triple(&p.joins),
             triple(&p.heartbeat),
+            triple(&p.heartbeat_server),
             triple(&p.claim),
             triple(&p.claim_phases[0]),
             triple(&p.claim_phases[1]),
             triple(&p.claim_phases[2]),
+            triple(&p.claim_server_phases[0]),
+            triple(&p.claim_server_phases[1]),
+            triple(&p.claim_server_phases[2]),
             p.claims_per_sec,
             p.tasks,
             triple(&p.dispatch),
@@ -357,18 +380,26 @@ pub async fn run() -> anyhow::Result<()> {
     drop(devnet);
 
     let mut table = String::from(
-        "| workers | login (all at start) | logins / s | heartbeat | claim, all | claim, quiet | claim, while workers join | claim, after the deal | claims / s | dispatch | errors | status (p99 < 50 ms) |\n\
-         |---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|\n",
+        "| workers | login (all at start) | logins / s | heartbeat, in the scheduler | claim in the scheduler, quiet | claim in the scheduler, while workers join | claim in the scheduler, after the deal | heartbeat, seen by the client | no-work claim beyond its wait, seen by the client | claims / s | dispatch | errors | status (p99 < 50 ms) |\n\
+         |---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|\n",
     );
     let mut summaries = Vec::new();
     let top = curve.iter().copied().max();
     for p in &points {
-        let all = [&p.login, &p.joins, &p.heartbeat, &p.claim];
-        let met = p.errors.is_empty() && all.iter().all(|s| s.n > 0 && tail(s).0 < TARGET);
-        let failing: Vec<&str> = ["login", "joining login", "heartbeat", "claim"]
+        // The targets: logins as the clients see them (two requests each), heartbeats and
+        // claims as the scheduler handled them, in every phase.
+        let checked = [
+            ("login", &p.login),
+            ("joining login", &p.joins),
+            ("heartbeat", &p.heartbeat_server),
+            ("claim, quiet", &p.claim_server_phases[0]),
+            ("claim, while workers join", &p.claim_server_phases[1]),
+            ("claim, after the deal", &p.claim_server_phases[2]),
+        ];
+        let met = p.errors.is_empty() && checked.iter().all(|(_, s)| s.n > 0 && tail(s).0 < TARGET);
+        let failing: Vec<&str> = checked
             .iter()
-            .zip(all)
-            .filter(|(_, s)| tail(s).0 >= TARGET)
+            .filter(|(_, s)| s.n == 0 || tail(s).0 >= TARGET)
             .map(|(n, _)| *n)
             .collect();
         let errors = if p.errors.is_empty() {
@@ -381,7 +412,7 @@ pub async fn run() -> anyhow::Result<()> {
                 .join(", ")
         };
         table.push_str(&format!(
-            "| {}{} | {} | {:.0} | {} | {} | {} | {} | {} | {:.0} | {} ({}/{}) | {errors} | {}{} |\n",
+            "| {}{} | {} | {:.0} | {} | {} | {} | {} | {} | {} | {:.0} | {} ({}/{}) | {errors} | {}{} |\n",
             p.workers,
             if p.logged_in == p.workers {
                 String::new()
@@ -390,11 +421,12 @@ pub async fn run() -> anyhow::Result<()> {
             },
             triple(&p.login),
             p.login_rate,
+            triple(&p.heartbeat_server),
+            triple(&p.claim_server_phases[0]),
+            triple(&p.claim_server_phases[1]),
+            triple(&p.claim_server_phases[2]),
             triple(&p.heartbeat),
             triple(&p.claim),
-            triple(&p.claim_phases[0]),
-            triple(&p.claim_phases[1]),
-            triple(&p.claim_phases[2]),
             p.claims_per_sec,
             triple(&p.dispatch),
             p.assigned,
@@ -408,11 +440,16 @@ pub async fn run() -> anyhow::Result<()> {
         ));
         if Some(p.workers) == top {
             for (what, s) in [
-                ("heartbeat", &p.heartbeat),
-                ("claim", &p.claim),
-                ("claim, quiet", &p.claim_phases[0]),
-                ("claim, while workers join", &p.claim_phases[1]),
-                ("claim, after the deal", &p.claim_phases[2]),
+                ("heartbeat in the scheduler", &p.heartbeat_server),
+                ("claim in the scheduler, quiet", &p.claim_server_phases[0]),
+                (
+                    "claim in the scheduler, while workers join",
+                    &p.claim_server_phases[1],
+                ),
+                (
+                    "claim in the scheduler, after the deal",
+                    &p.claim_server_phases[2],
+                ),
                 ("login of a joining worker", &p.joins),
                 (
                     &*format!("login, all at start ({concurrency} at a time)"),
@@ -425,6 +462,21 @@ pub async fn run() -> anyhow::Result<()> {
                     &ms(value),
                     "< 50 ms",
                     verdict(s.n > 0 && value < TARGET),
+                ));
+            }
+            for (what, s) in [
+                ("heartbeat seen by the clients", &p.heartbeat),
+                (
+                    "no-work claim beyond its wait seen by the clients",
+                    &p.claim,
+                ),
+            ] {
+                let (value, name) = tail(s);
+                summaries.push(summary_line(
+                    &format!("Scheduler scale, {} workers: {what} {name}", p.workers),
+                    &ms(value),
+                    "< 50 ms",
+                    "informational",
                 ));
             }
         }
@@ -452,9 +504,11 @@ pub async fn run() -> anyhow::Result<()> {
     let body = format!(
         "Measured on {}; the scheduler's API over {}; its SQLite database in the system's temporary directory (disk), steady phase \
          {steady} s, logins {concurrency} at a time, {joins} workers joining at half the phase, heartbeats every 10 s, \
-         long-poll claims with `wait={CLAIM_WAIT_SECS}`, open-file limit {limit}. Latencies (p50 / p99 / max, n samples; no p99 from fewer than {MIN_SAMPLES_FOR_P99}) are \
-         seen by the clients, which run on the same cores; \"claim\" is a no-work claim's time beyond its wait; \
-         dispatch runs from sending `matchOrders` to each assignment (assigned / tasks).\n\n\
+         long-poll claims with `wait={CLAIM_WAIT_SECS}`, open-file limit {limit}. Latencies are p50 / p99 / max, n samples (no p99 from fewer than {MIN_SAMPLES_FOR_P99}). \
+         \"In the scheduler\" is the scheduler's own handling time, which it sends with each answer (`Server-Timing`): from the request reaching its router \
+         to the answer, less the time a long poll waited for work; every claim answered counts, by when it was answered. \
+         Logins and the \"seen by the client\" columns are measured by the clients, which run on the same cores (a no-work claim's time beyond its wait includes \
+         the network and both processes' scheduling); dispatch runs from sending `matchOrders` to each assignment (assigned / tasks).\n\n\
          {table}\n{more}\n{}\n",
         machine.line(),
         if env_or("BENCH_SCALE_PLAIN_HTTP", 0u8) == 1 {

@@ -24,6 +24,7 @@ pub use decloud_protocol::pool::{
     ReplicateInfo, ReplicateStatus, Resource, TaskInfo, TaskStatus, WorkerInfo, WorkerStatus,
 };
 pub use pauses::{MAX_PAUSE_SECS, pause_for};
+pub use replicates::ReportWrite;
 pub use sessions::NewLogin;
 
 use crate::SchedulerError;
@@ -50,6 +51,14 @@ impl Store {
 }
 
 #[cfg(test)]
-mod tests;
+impl Store {
+    /// The connection pool, for tests that look under the store.
+    pub(crate) fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests;
 #[cfg(test)]
 mod truth_tests;

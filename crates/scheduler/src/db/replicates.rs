@@ -65,18 +65,39 @@ impl Store {
         now: u64,
         backup_at: u64,
     ) -> Result<bool, SchedulerError> {
+        let assigned = self
+            .assign_many(worker, now, &[(task_id, backup_at)])
+            .await?;
+        Ok(assigned.first().copied().unwrap_or(false))
+    }
+
+    /// Hands each `(task, backup_at)` of `tasks` to `worker` at `now` (as [`Self::assign`]
+    /// does) in one transaction, one commit for all. Returns whether each was assigned (false:
+    /// the worker already had a replicate of it).
+    pub async fn assign_many(
+        &self,
+        worker: Address,
+        now: u64,
+        tasks: &[(B256, u64)],
+    ) -> Result<Vec<bool>, SchedulerError> {
         let now = bigint(now, "time")?;
-        let result = sqlx::query(
-            "INSERT INTO replicates (taskid, worker, status, assigned_at, updated_at, backup_at) \
-             VALUES ($1, $2, 'assigned', $3, $3, $4) ON CONFLICT (taskid, worker) DO NOTHING",
-        )
-        .bind(task_id.to_string())
-        .bind(worker.to_string())
-        .bind(now)
-        .bind(bigint(backup_at, "time")?)
-        .execute(&self.pool)
-        .await?;
-        Ok(result.rows_affected() == 1)
+        let mut tx = self.pool.begin().await?;
+        let mut assigned = Vec::with_capacity(tasks.len());
+        for (task_id, backup_at) in tasks {
+            let result = sqlx::query(
+                "INSERT INTO replicates (taskid, worker, status, assigned_at, updated_at, backup_at) \
+                 VALUES ($1, $2, 'assigned', $3, $3, $4) ON CONFLICT (taskid, worker) DO NOTHING",
+            )
+            .bind(task_id.to_string())
+            .bind(worker.to_string())
+            .bind(now)
+            .bind(bigint(*backup_at, "time")?)
+            .execute(&mut *tx)
+            .await?;
+            assigned.push(result.rows_affected() == 1);
+        }
+        tx.commit().await?;
+        Ok(assigned)
     }
 
     /// Binds `worker`'s assigned replicate of `task_id` to `enclave` unless it is bound
@@ -196,50 +217,28 @@ impl Store {
         report: &decloud_protocol::pool::Report,
         now: u64,
     ) -> Result<bool, SchedulerError> {
-        use decloud_protocol::pool::ReportStatus;
-        let now = Value::bigint(now, "time")?;
-        let reason = Value::MaybeText(report.reason.clone());
-        // The worker sends every stage so far with each report: the latest replaces the rest.
-        let stages = Value::MaybeText(
-            report
-                .stages
-                .as_ref()
-                .and_then(|s| serde_json::to_string(s).ok()),
-        );
-        // Every statement ends with `stages = COALESCE($n, stages) WHERE taskid = $n+1 AND
-        // worker = $n+2`, bound last.
-        let (sql, mut values) = match report.status {
-            ReportStatus::Failed => (
-                "UPDATE replicates SET status = 'failed', reason = $1, updated_at = $2, \
-                 stages = COALESCE($3, stages) \
-                 WHERE taskid = $4 AND worker = $5 AND status = 'assigned'",
-                vec![reason, now],
-            ),
-            ReportStatus::Contributed => (
-                "UPDATE replicates SET reason = $1, updated_at = $2, \
-                 stages = COALESCE($3, stages) WHERE taskid = $4 AND worker = $5 \
-                 AND status IN ('assigned', 'contributed', 'revealed', 'lost')",
-                vec![reason, now],
-            ),
-            ReportStatus::Revealed => (
-                "UPDATE replicates SET \
-                 results_location = $1, callback_data = $2, updated_at = $3, \
-                 reason = COALESCE($4, reason), stages = COALESCE($5, stages) \
-                 WHERE taskid = $6 AND worker = $7 \
-                 AND status IN ('assigned', 'contributed', 'revealed', 'lost')",
-                vec![
-                    Value::MaybeText(report.results_location.clone()),
-                    Value::MaybeText(report.callback_data.as_ref().map(|b| b.to_string())),
-                    now,
-                    reason,
-                ],
-            ),
+        let write = ReportWrite {
+            task_id,
+            worker,
+            report: report.clone(),
+            now,
         };
-        values.extend([stages, Value::text(task_id), Value::text(worker)]);
-        let result = bind_all(sqlx::query(sql), values)
-            .execute(&self.pool)
-            .await?;
-        Ok(result.rows_affected() == 1)
+        let changed = self.apply_reports(std::slice::from_ref(&write)).await?;
+        Ok(changed.first().copied().unwrap_or(false))
+    }
+
+    /// Applies reports (each as [`Self::report`] does) in one transaction, one commit for all:
+    /// durable once this returns, none on an error. Returns whether each changed its replicate.
+    pub async fn apply_reports(&self, writes: &[ReportWrite]) -> Result<Vec<bool>, SchedulerError> {
+        let mut tx = self.pool.begin().await?;
+        let mut changed = Vec::with_capacity(writes.len());
+        for write in writes {
+            let (sql, values) = report_statement(write)?;
+            let result = bind_all(sqlx::query(sql), values).execute(&mut *tx).await?;
+            changed.push(result.rows_affected() == 1);
+        }
+        tx.commit().await?;
+        Ok(changed)
     }
 
     /// Number of replicates `worker` holds that are not contributed yet.
@@ -317,4 +316,67 @@ impl Store {
             .await?;
         Ok(result.rows_affected() == 1)
     }
+}
+
+/// A worker's report on its replicate of `task_id`, received at `now` (see [`Store::report`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReportWrite {
+    /// The task.
+    pub task_id: B256,
+    /// The reporting worker.
+    pub worker: Address,
+    /// What it said.
+    pub report: decloud_protocol::pool::Report,
+    /// When (unix seconds).
+    pub now: u64,
+}
+
+/// The statement that applies one report, and its values.
+fn report_statement(write: &ReportWrite) -> Result<(&'static str, Vec<Value>), SchedulerError> {
+    use decloud_protocol::pool::ReportStatus;
+    let report = &write.report;
+    let now = Value::bigint(write.now, "time")?;
+    let reason = Value::MaybeText(report.reason.clone());
+    // The worker sends every stage so far with each report: the latest replaces the rest.
+    let stages = Value::MaybeText(
+        report
+            .stages
+            .as_ref()
+            .and_then(|s| serde_json::to_string(s).ok()),
+    );
+    // Every statement ends with `stages = COALESCE($n, stages) WHERE taskid = $n+1 AND
+    // worker = $n+2`, bound last.
+    let (sql, mut values) = match report.status {
+        ReportStatus::Failed => (
+            "UPDATE replicates SET status = 'failed', reason = $1, updated_at = $2, \
+             stages = COALESCE($3, stages) \
+             WHERE taskid = $4 AND worker = $5 AND status = 'assigned'",
+            vec![reason, now],
+        ),
+        ReportStatus::Contributed => (
+            "UPDATE replicates SET reason = $1, updated_at = $2, \
+             stages = COALESCE($3, stages) WHERE taskid = $4 AND worker = $5 \
+             AND status IN ('assigned', 'contributed', 'revealed', 'lost')",
+            vec![reason, now],
+        ),
+        ReportStatus::Revealed => (
+            "UPDATE replicates SET \
+             results_location = $1, callback_data = $2, updated_at = $3, \
+             reason = COALESCE($4, reason), stages = COALESCE($5, stages) \
+             WHERE taskid = $6 AND worker = $7 \
+             AND status IN ('assigned', 'contributed', 'revealed', 'lost')",
+            vec![
+                Value::MaybeText(report.results_location.clone()),
+                Value::MaybeText(report.callback_data.as_ref().map(|b| b.to_string())),
+                now,
+                reason,
+            ],
+        ),
+    };
+    values.extend([
+        stages,
+        Value::text(write.task_id),
+        Value::text(write.worker),
+    ]);
+    Ok((sql, values))
 }

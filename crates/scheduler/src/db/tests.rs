@@ -13,7 +13,7 @@ pub(super) async fn store(db: &TestDb) -> Store {
     Store::open(db.url()).await.unwrap()
 }
 
-pub(super) fn deal(volume: u64, trust: u64) -> DealRow {
+pub(crate) fn deal(volume: u64, trust: u64) -> DealRow {
     let deal = Deal {
         requestHash: B256::repeat_byte(volume as u8),
         volume: U256::from(volume),
@@ -158,6 +158,21 @@ async fn replicate_lifecycle(db: &TestDb) {
     );
     assert!(store.assign(task, w2, 100, 1100).await.unwrap());
     assert_eq!(store.assigned_count(w1).await.unwrap(), 1);
+    // Several in one commit: each says whether it was new.
+    let d2 = deal(2, 1);
+    store.insert_deal(&d2).await.unwrap();
+    let (t0, t1) = (
+        decloud_protocol::task_id(d2.deal_id, 0),
+        decloud_protocol::task_id(d2.deal_id, 1),
+    );
+    assert_eq!(
+        store
+            .assign_many(w1, 100, &[(t0, 1100), (t1, 1100), (task, 1100)])
+            .await
+            .unwrap(),
+        vec![true, true, false]
+    );
+    assert_eq!(store.assigned_count(w1).await.unwrap(), 3);
 
     // w2 fails with a reason; a second report changes nothing.
     let failed = Report {
