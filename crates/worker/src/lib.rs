@@ -355,7 +355,7 @@ async fn work_loop(ctx: Arc<Context>) {
             match ctx.scheduler.replicates().await {
                 Ok(list) => list
                     .into_iter()
-                    .find(|a| !ctx.jobs.contains(a.task_id))
+                    .find(|a| !ctx.jobs.contains(a.record_id()))
                     .map(Ok),
                 Err(e) => Some(Err(e)),
             }
@@ -382,7 +382,7 @@ async fn work_loop(ctx: Arc<Context>) {
         match claimed {
             Ok(Some(assignment)) => {
                 delay = Duration::from_millis(500);
-                if ctx.jobs.contains(assignment.task_id) {
+                if ctx.jobs.contains(assignment.record_id()) {
                     continue;
                 }
                 let job = Job {
