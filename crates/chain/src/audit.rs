@@ -155,6 +155,22 @@ pub async fn revealed_digest(
         .map(|e| e.digest))
 }
 
+/// The auditors that contributed to `task`'s audit (its `AuditContribution` events from block
+/// `from`), as (position, worker) in the order they contributed: a settled audit's records are
+/// cleared, its events stay.
+pub async fn audit_contributions(
+    client: &Client,
+    task: B256,
+    from: u64,
+) -> Result<Vec<(u64, Address)>, ChainError> {
+    let logs = task_logs(client, IHub::AuditContribution::SIGNATURE_HASH, task, from).await?;
+    Ok(logs
+        .iter()
+        .filter_map(|l| IHub::AuditContribution::decode_log(&l.inner).ok())
+        .map(|e| (e.position.saturating_to(), e.worker))
+        .collect())
+}
+
 /// How `finalizeAudited` settled `task` (its `TaskAudited` event from block `from`), if it did.
 pub async fn verdict(
     client: &Client,

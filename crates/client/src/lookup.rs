@@ -405,30 +405,12 @@ pub async fn spot_check(client: &Client, deal: &DealInfo, index: u64) -> Result<
         }
     } else {
         // Settled (or not audited): the auditors that contributed, from their events.
-        use alloy::sol_types::SolEvent;
-        let filter = alloy::rpc::types::Filter::new()
-            .address(client.profile().contracts.hub)
-            .event_signature(decloud_chain::contracts::IHub::AuditContribution::SIGNATURE_HASH)
-            .topic1(task_id);
-        let logs = decloud_chain::follower::get_logs_chunked(
-            client.provider(),
-            &filter,
-            client.profile().deployment_block,
-            None,
-            10_000,
-        )
-        .await
-        .map_err(|e| decloud_chain::ChainError::tx("reading a task's auditors", e))?;
-        for l in logs {
-            if let Ok(e) =
-                decloud_chain::contracts::IHub::AuditContribution::decode_log(&l.inner)
-            {
-                auditors.push(Auditor {
-                    position: e.position.saturating_to(),
-                    worker: e.worker,
-                    stage: "contributed",
-                });
-            }
+        for (position, worker) in audit::audit_contributions(client, task_id, 0).await? {
+            auditors.push(Auditor {
+                position,
+                worker,
+                stage: "contributed",
+            });
         }
     }
     Ok(Some(SpotCheck {

@@ -699,7 +699,8 @@ impl Pool {
         // whole q byte, so any probability matches); the request asks for its own q.
         let mut offered = tag;
         if request.random {
-            tag = decloud_protocol::spot::with_spot_byte(tag.union(Tag::RANDOM), request.spot_check);
+            tag =
+                decloud_protocol::spot::with_spot_byte(tag.union(Tag::RANDOM), request.spot_check);
             offered = decloud_protocol::spot::with_spot_byte(offered.union(Tag::RANDOM), 0xff);
             // The workerpool order of a random deal waits for the scheduler's snapshot of the
             // registry as it is: a deal draws over the last one committed before it starts.

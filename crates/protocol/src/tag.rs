@@ -253,7 +253,10 @@ mod tests {
         assert_eq!(crate::spot::spot_byte(asked), 77);
         assert_eq!(asked.names(), vec!["random", "spot77"]);
         assert_eq!(asked.to_string().parse::<Tag>().unwrap(), asked);
-        assert!(offered.covers(asked), "a pool offering spot checks covers any q");
+        assert!(
+            offered.covers(asked),
+            "a pool offering spot checks covers any q"
+        );
         assert!(!Tag::RANDOM.covers(asked));
         assert!("spot0".parse::<Tag>().is_err());
     }

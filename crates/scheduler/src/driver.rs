@@ -91,7 +91,12 @@ fn contributors(replicates: &[ReplicateInfo]) -> Vec<Address> {
 }
 
 /// Decides what a revealing task needs, at chain time `now`.
-pub(crate) fn decide(deal: &DealRow, task: &TaskInfo, replicates: &[ReplicateInfo], now: u64) -> Decision {
+pub(crate) fn decide(
+    deal: &DealRow,
+    task: &TaskInfo,
+    replicates: &[ReplicateInfo],
+    now: u64,
+) -> Decision {
     let has_callback = deal.deal.callback != Address::ZERO;
     // The result the requester gets: the location (and callback data) a revealer reported.
     let located = |r: &ReplicateInfo| {

@@ -165,10 +165,7 @@ async fn drive_task(
         }
     };
     let view = client
-        .read(
-            "reading an audit",
-            client.hub().task(draw.audit.audit_id),
-        )
+        .read("reading an audit", client.hub().task(draw.audit.audit_id))
         .await?;
     let contributed = contributed_auditors(client, &draw).await?;
     if view.status == TaskStatus::Revealing.as_u8() {
@@ -305,14 +302,20 @@ async fn settle(
         auditors,
         digest,
     };
-    let (receipt, verdict) =
-        match audit::finalize_audited(client, (&deal.deal).into(), task.index, f).await {
-            Ok(r) => r,
-            Err(e) => {
-                tracing::warn!(task = %task.task_id, error = %e, "finalizing an audited task failed; retrying later");
-                return Ok(false);
-            }
-        };
+    let (receipt, verdict) = match audit::finalize_audited(
+        client,
+        (&deal.deal).into(),
+        task.index,
+        f,
+    )
+    .await
+    {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::warn!(task = %task.task_id, error = %e, "finalizing an audited task failed; retrying later");
+            return Ok(false);
+        }
+    };
     let block = receipt.block_number.unwrap_or_default();
     if verdict == Some(Verdict::Contradicted) {
         // The task failed on chain: the requester was refunded, its contributors lost their
@@ -325,13 +328,6 @@ async fn settle(
                 status: TaskStatus::Failed,
                 block,
             }])
-            .await?;
-        shared
-            .store
-            .give_up(
-                task.task_id,
-                "its spot check contradicted its consensus: the task failed on chain, the requester was refunded",
-            )
             .await?;
     } else {
         shared

@@ -603,10 +603,8 @@ async fn escrow(client: &Client, who: Address) -> U256 {
 /// accounted for (deposits raise both sides).
 async fn unaccounted(client: &Client, pool: Address, workers: &[Address]) -> U256 {
     let profile = client.profile();
-    let token = decloud_chain::contracts::DevToken::new(
-        profile.contracts.token,
-        client.provider().clone(),
-    );
+    let token =
+        decloud_chain::contracts::DevToken::new(profile.contracts.token, client.provider().clone());
     let held = client
         .read("hub's tokens", token.balanceOf(profile.contracts.hub))
         .await
@@ -629,23 +627,13 @@ async fn score(client: &Client, w: Address) -> U256 {
     client.read("score", client.hub().scoreOf(w)).await.unwrap()
 }
 
-/// The auditors that contributed to `task`'s audit (its `AuditContribution` events), sorted.
+/// The auditors that contributed to `task`'s audit, sorted.
 async fn audit_contributors(client: &Client, task: B256) -> Vec<Address> {
-    use alloy::providers::Provider;
-    use alloy::sol_types::SolEvent;
-    let filter = alloy::rpc::types::Filter::new()
-        .address(client.profile().contracts.hub)
-        .event_signature(IHub::AuditContribution::SIGNATURE_HASH)
-        .topic1(task)
-        .from_block(0);
-    let mut out: Vec<Address> = client
-        .provider()
-        .get_logs(&filter)
+    let mut out: Vec<Address> = decloud_chain::audit::audit_contributions(client, task, 0)
         .await
         .unwrap()
-        .iter()
-        .filter_map(|l| IHub::AuditContribution::decode_log(&l.inner).ok())
-        .map(|e| e.worker)
+        .into_iter()
+        .map(|(_, w)| w)
         .collect();
     out.sort();
     out
@@ -734,10 +722,7 @@ async fn a_spot_check_catches_lying_contributors_and_pays_its_auditors() {
     for liar in &liars {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
         let assignment = loop {
-            if let Some(a) = liar
-                .claim(std::time::Duration::from_secs(5))
-                .await
-                .unwrap()
+            if let Some(a) = liar.claim(std::time::Duration::from_secs(5)).await.unwrap()
                 && a.task_id == task
             {
                 break a;
@@ -788,7 +773,11 @@ async fn a_spot_check_catches_lying_contributors_and_pays_its_auditors() {
         let now = escrow(&reader, *l).await;
         assert_eq!(now, e - stake, "liar {l} lost exactly its stake");
         lost += stake;
-        assert_eq!(score(&reader, *l).await, U256::ZERO, "a revealed liar's score is zeroed");
+        assert_eq!(
+            score(&reader, *l).await,
+            U256::ZERO,
+            "a revealed liar's score is zeroed"
+        );
     }
     let mut gained = U256::ZERO;
     for a in &auditors {
@@ -796,7 +785,11 @@ async fn a_spot_check_catches_lying_contributors_and_pays_its_auditors() {
         let now = escrow(&reader, *a).await;
         assert!(now > e, "auditor {a} was paid");
         gained += now - e;
-        assert_eq!(score(&reader, *a).await, s + U256::from(1), "auditor {a}'s score + 1");
+        assert_eq!(
+            score(&reader, *a).await,
+            s + U256::from(1),
+            "auditor {a}'s score + 1"
+        );
     }
     assert_eq!(
         lost,
@@ -881,7 +874,11 @@ async fn a_spot_check_agrees_with_honest_workers_and_pays_its_auditors() {
     for a in auditors.iter().chain(&contributed) {
         let (e, s) = before[a];
         assert!(escrow(&reader, *a).await > e, "{a} was paid");
-        assert_eq!(score(&reader, *a).await, s + U256::from(1), "{a}'s score + 1");
+        assert_eq!(
+            score(&reader, *a).await,
+            s + U256::from(1),
+            "{a}'s score + 1"
+        );
     }
     assert_eq!(
         unaccounted(&reader, pool.workerpool, &workers).await,

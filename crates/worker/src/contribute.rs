@@ -247,8 +247,10 @@ pub(crate) async fn settled_on_chain(
                 chain.hub().contribution(audit.audit_id, me),
             )
             .await?;
-        return Ok((mine.status == 0 && reached(view.status, TaskStatus::Revealing))
-            .then(|| "the audit's consensus was reached without this worker".to_owned()));
+        return Ok(
+            (mine.status == 0 && reached(view.status, TaskStatus::Revealing))
+                .then(|| "the audit's consensus was reached without this worker".to_owned()),
+        );
     }
     let view = chain
         .read("reading the task", chain.hub().task(a.task_id))
