@@ -64,6 +64,8 @@ pub(crate) struct SpotState {
     given: tokio::sync::Mutex<HashSet<(B256, Address)>>,
     /// (audit, worker) pairs whose absence was dealt with.
     absences: tokio::sync::Mutex<HashSet<(B256, Address)>>,
+    /// Audits seen revealing: their auditors were woken to reveal once, not at every pass.
+    revealing: tokio::sync::Mutex<HashSet<B256>>,
 }
 
 /// Drives the spot-checked tasks every `interval`; errors are logged and retried.
@@ -112,13 +114,17 @@ async fn drive_once(shared: &Shared) -> Result<bool, SchedulerError> {
             }
         }
     }
-    // Forget the audits of tasks no longer revealing (settled, reopened, given up).
-    shared
-        .spot
-        .audits
-        .lock()
-        .await
-        .retain(|task, _| revealing.contains(task));
+    // Forget the audits of tasks no longer revealing (settled, reopened, given up), and what
+    // was noted of them: nothing here grows with the pool's history.
+    let live: HashSet<B256> = {
+        let mut audits = shared.spot.audits.lock().await;
+        audits.retain(|task, _| revealing.contains(task));
+        audits.values().map(|d| d.audit.audit_id).collect()
+    };
+    let spot = &shared.spot;
+    spot.given.lock().await.retain(|(a, _)| live.contains(a));
+    spot.absences.lock().await.retain(|(a, _)| live.contains(a));
+    spot.revealing.lock().await.retain(|a| live.contains(a));
     Ok(changed)
 }
 
@@ -185,7 +191,14 @@ async fn drive_task(
         }
         let deadline: u64 = view.revealDeadline.saturating_to();
         if revealed < u64::from(view.expectedReveals) && now < deadline {
-            return Ok(true);
+            // The auditors' `next` long-polls are woken the first time only: waking every
+            // waiting worker at each pass until the reveals are in would be a busy loop.
+            return Ok(shared
+                .spot
+                .revealing
+                .lock()
+                .await
+                .insert(draw.audit.audit_id));
         }
         return settle(shared, deal, task, now, contributed).await;
     }
