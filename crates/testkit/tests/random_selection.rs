@@ -639,6 +639,33 @@ async fn audit_contributors(client: &Client, task: B256) -> Vec<Address> {
     out
 }
 
+/// What `decloud task show` prints of task 0's spot check (`lookup::spot_check`), checked
+/// against the chain's verdict and the audit's contributors once the task is settled.
+async fn assert_shown_audit(
+    client: &Client,
+    deal: B256,
+    verdict: decloud_chain::audit::Verdict,
+    auditors: &[Address],
+) {
+    let info = decloud_client::lookup::find_deal(client, deal)
+        .await
+        .unwrap();
+    let shown = decloud_client::lookup::spot_check(client, &info, 0)
+        .await
+        .unwrap()
+        .expect("a spot-checked deal");
+    assert_eq!(shown.q, 255);
+    assert_eq!(shown.verdict, Some(verdict), "task show's verdict");
+    assert_eq!(
+        shown.audit_id,
+        decloud_protocol::spot::audit_id(decloud_protocol::task_id(deal, 0))
+    );
+    let mut shown_auditors: Vec<Address> = shown.auditors.iter().map(|a| a.worker).collect();
+    shown_auditors.sort();
+    assert_eq!(shown_auditors, auditors, "task show's auditors");
+    assert!(shown.auditors.iter().all(|a| a.stage == "contributed"));
+}
+
 /// Waits for `task` to reach a final status on chain (completed or failed); returns it.
 async fn wait_final(client: &Client, task: B256, timeout: std::time::Duration) -> u8 {
     let deadline = std::time::Instant::now() + timeout;
@@ -811,6 +838,13 @@ async fn a_spot_check_catches_lying_contributors_and_pays_its_auditors() {
         unaccounted_before,
         "every token of the hub is accounted for"
     );
+    assert_shown_audit(
+        &reader,
+        deal.id(),
+        decloud_chain::audit::Verdict::Contradicted,
+        &auditors,
+    )
+    .await;
     let store = pool.scheduler().unwrap().store();
     let info = store.task(task).await.unwrap().unwrap();
     assert_eq!(
@@ -885,6 +919,13 @@ async fn a_spot_check_agrees_with_honest_workers_and_pays_its_auditors() {
         unaccounted_before,
         "every token of the hub is accounted for"
     );
+    assert_shown_audit(
+        &reader,
+        deal.id(),
+        decloud_chain::audit::Verdict::Agreed,
+        &auditors,
+    )
+    .await;
     let audit_id = decloud_protocol::spot::audit_id(task);
     let audited_gas = gas_of(&reader, &[deal.id(), task, audit_id]).await;
 
