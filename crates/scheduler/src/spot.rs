@@ -152,7 +152,7 @@ async fn drive_task(
                     return Ok(false);
                 }
                 AuditState::NotAudited => {
-                    return settle(shared, deal, task, now, Vec::new()).await;
+                    return settle(shared, deal, task, now, None).await;
                 }
                 AuditState::Audited => {
                     let Some(draw) = draw_auditors(shared, deal, task, a).await? else {
@@ -200,7 +200,7 @@ async fn drive_task(
                 .await
                 .insert(draw.audit.audit_id));
         }
-        return settle(shared, deal, task, now, contributed).await;
+        return settle(shared, deal, task, now, Some((&draw, contributed))).await;
     }
     if now < draw.audit.closes_at {
         return Ok(false);
@@ -208,7 +208,7 @@ async fn drive_task(
     // The window closed without the audit's consensus: a void audit. The drawn auditors that
     // did not contribute are slashed first (once each), then the task settles as `finalize`.
     slash_absent_auditors(shared, deal, &draw, &contributed).await;
-    settle(shared, deal, task, now, contributed).await
+    settle(shared, deal, task, now, Some((&draw, contributed))).await
 }
 
 /// The auditors of an audited task, drawn from the chain; `None` (logged) while the deal's
@@ -247,7 +247,8 @@ async fn draw_auditors(
 }
 
 /// The drawn auditors that contributed to the audit, in the increasing address order the hub
-/// wants (only drawn auditors can contribute, so this is the audit's complete list).
+/// wants (only drawn auditors can contribute, so this is the audit's complete list unless the
+/// task was reopened after an earlier consensus: [`with_earlier_auditors`]).
 async fn contributed_auditors(
     client: &Client,
     draw: &AuditDraw,
@@ -261,6 +262,27 @@ async fn contributed_auditors(
     out.sort();
     out.dedup();
     Ok(out)
+}
+
+/// `contributed` plus the auditors of an earlier audit round of the same task that still hold a
+/// contribution (a task reopened after its consensus keeps its audit's records, and the hub
+/// wants the complete list), from their `AuditContribution` events since block `from`; in
+/// increasing address order. Read only once the task is ready to settle.
+async fn with_earlier_auditors(
+    client: &Client,
+    draw: &AuditDraw,
+    from: u64,
+    mut contributed: Vec<Address>,
+) -> Result<Vec<Address>, SchedulerError> {
+    for (_, w) in audit::audit_contributions(client, draw.task_id, from).await? {
+        if !contributed.contains(&w)
+            && audit::has_contributed(client, draw.audit.audit_id, w).await?
+        {
+            contributed.push(w);
+        }
+    }
+    contributed.sort();
+    Ok(contributed)
 }
 
 /// Slashes the drawn auditors absent from a void audit (anyone may; the hub checks). Each is
@@ -291,13 +313,14 @@ async fn slash_absent_auditors(
 }
 
 /// Finalizes `task` against its audit once its own reveals are in (the driver's rule), with
-/// `auditors` the audit's contributors. Returns whether it was settled.
+/// `audit` its drawn auditors and those of them that contributed (none: not audited). Returns
+/// whether it was settled.
 async fn settle(
     shared: &Shared,
     deal: &DealRow,
     task: &TaskInfo,
     now: u64,
-    auditors: Vec<Address>,
+    audit: Option<(&AuditDraw, Vec<Address>)>,
 ) -> Result<bool, SchedulerError> {
     let client = &shared.client;
     let replicates = shared.store.replicates(task.task_id).await?;
@@ -307,6 +330,12 @@ async fn settle(
     let Some(digest) = audit::revealed_digest(client, task.task_id, deal.block_number).await?
     else {
         return Ok(false);
+    };
+    let auditors = match audit {
+        Some((draw, contributed)) => {
+            with_earlier_auditors(client, draw, deal.block_number, contributed).await?
+        }
+        None => Vec::new(),
     };
     let f = AuditedFinalize {
         results_location: ready.location.clone(),
