@@ -12,6 +12,7 @@ pub mod accounts;
 pub mod actions;
 pub mod anvil;
 pub mod attesters;
+pub mod audit;
 pub mod client;
 pub mod contracts;
 pub mod deploy;

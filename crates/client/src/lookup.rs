@@ -326,6 +326,105 @@ pub async fn random_selection(
     ))
 }
 
+/// One drawn auditor of a task and how far it got.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Auditor {
+    /// Its position in the audit's draw.
+    pub position: u64,
+    /// The worker.
+    pub worker: alloy::primitives::Address,
+    /// `drawn` (nothing on chain yet), `contributed` or `revealed` (while the audit is open;
+    /// a settled audit's records are cleared, its contributors show as `contributed`).
+    pub stage: &'static str,
+}
+
+/// A spot-checked task's audit as the chain states it.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct SpotCheck {
+    /// The deal's spot-check byte: audited with probability q/256.
+    pub q: u8,
+    /// The audit's id (the key of its records: `hub.task(auditId)`).
+    pub audit_id: alloy::primitives::B256,
+    /// While the task is revealing: whether it is audited (`unknown` before its round).
+    pub state: decloud_chain::audit::AuditState,
+    /// The audit round (0 before the task's consensus).
+    pub round: u64,
+    /// When the audit window closes (chain time).
+    pub closes_at: u64,
+    /// The audit's own status on chain (`UNSET` until an auditor contributes).
+    pub status: &'static str,
+    /// Its auditors.
+    pub auditors: Vec<Auditor>,
+    /// How `finalizeAudited` settled the task, once it did.
+    pub verdict: Option<decloud_chain::audit::Verdict>,
+}
+
+/// The audit of task `index` of `deal`, rebuilt from the chain; `None` for a deal that is not
+/// spot-checked.
+pub async fn spot_check(client: &Client, deal: &DealInfo, index: u64) -> Result<Option<SpotCheck>> {
+    use decloud_chain::audit;
+    let tag = decloud_protocol::Tag(deal.deal.tag);
+    if !decloud_protocol::spot::is_spot_checked(tag) {
+        return Ok(None);
+    }
+    let d: decloud_chain::contracts::IHub::Deal = (&deal.deal).into();
+    let task_id = decloud_protocol::task_id(deal.deal_id, index);
+    let a = audit::audit(client, &d, index).await?;
+    let view = client
+        .read("reading the audit", client.hub().task(a.audit_id))
+        .await?;
+    let verdict = audit::verdict(client, task_id, 0).await?;
+    let mut auditors = Vec::new();
+    if a.state == audit::AuditState::Audited {
+        let start: u64 = deal_record(client, deal.deal_id).await?.startTime.to();
+        let snapshot =
+            decloud_chain::selection::deal_snapshot(client, deal.deal.workerpool, start).await?;
+        if let Some(r) = decloud_chain::selection::randomness(client, a.round).await? {
+            let contributors = audit::contributors(client, task_id, 0).await?;
+            let trust: u64 = deal.deal.trust.saturating_to();
+            for (position, worker) in
+                audit::auditors(r, task_id, index, trust, &snapshot.workers, &contributors)
+            {
+                let c = client
+                    .read(
+                        "reading an auditor's contribution",
+                        client.hub().contribution(a.audit_id, worker),
+                    )
+                    .await?;
+                let stage = match c.status {
+                    0 => "drawn",
+                    1 => "contributed",
+                    _ => "revealed",
+                };
+                auditors.push(Auditor {
+                    position,
+                    worker,
+                    stage,
+                });
+            }
+        }
+    } else {
+        // Settled (or not audited): the auditors that contributed, from their events.
+        for (position, worker) in audit::audit_contributions(client, task_id, 0).await? {
+            auditors.push(Auditor {
+                position,
+                worker,
+                stage: "contributed",
+            });
+        }
+    }
+    Ok(Some(SpotCheck {
+        q: decloud_protocol::spot::spot_byte(tag),
+        audit_id: a.audit_id,
+        state: a.state,
+        round: a.round,
+        closes_at: a.closes_at,
+        status: status_name(view.status),
+        auditors,
+        verdict,
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -180,6 +180,8 @@ pub struct DealRequest {
     /// Random selection: the request and the workerpool order carry the random tag, so the
     /// deal's workers are drawn, not picked by the scheduler.
     pub random: bool,
+    /// With [`Self::random`]: the spot-check byte q (audited with probability q/256; 0: none).
+    pub spot_check: u8,
     /// More members of `params` (e.g. a proxy task's `"oracle"` destination).
     pub extra_params: Vec<(String, serde_json::Value)>,
     /// With [`Self::tee`]: the attestations the hub requires (k registered attesters).
@@ -201,6 +203,7 @@ impl DealRequest {
             tee: false,
             secrets: Vec::new(),
             random: false,
+            spot_check: 0,
             extra_params: Vec::new(),
             attestations: 1,
         }
@@ -209,6 +212,13 @@ impl DealRequest {
     /// A random-selection deal: its workers are drawn by a beacon round.
     pub fn random(mut self) -> Self {
         self.random = true;
+        self
+    }
+
+    /// A random-selection deal whose tasks are audited with probability `q`/256 (spot checks).
+    pub fn spot_check(mut self, q: u8) -> Self {
+        self.random = true;
+        self.spot_check = q;
         self
     }
 
@@ -558,6 +568,11 @@ impl Pool {
         self.worker_keys[i].address()
     }
 
+    /// The key of worker `i` (a test plays a stopped worker's identity with it).
+    pub fn worker_key(&self, i: usize) -> PrivateKeySigner {
+        self.worker_keys[i].clone()
+    }
+
     /// The data directory of worker `i`.
     pub fn worker_dir(&self, i: usize) -> PathBuf {
         self.dir.path().join(format!("worker-{i}"))
@@ -690,8 +705,13 @@ impl Pool {
         } else {
             Tag::default()
         };
+        // What the pool offers: a pool that offers random selection offers spot checks too (the
+        // whole q byte, so any probability matches); the request asks for its own q.
+        let mut offered = tag;
         if request.random {
-            tag = tag.union(Tag::RANDOM);
+            tag =
+                decloud_protocol::spot::with_spot_byte(tag.union(Tag::RANDOM), request.spot_check);
+            offered = decloud_protocol::spot::with_spot_byte(offered.union(Tag::RANDOM), 0xff);
             // The workerpool order of a random deal waits for the scheduler's snapshot of the
             // registry as it is: a deal draws over the last one committed before it starts.
             wait_current_snapshot(&requester, self.workerpool, Duration::from_secs(60)).await?;
@@ -708,7 +728,7 @@ impl Pool {
             workerpool: self.workerpool,
             workerpool_price: self.options.workerpool_price,
             volume: request.volume,
-            tag,
+            tag: offered,
             category: request.category,
             trust: self.options.max_trust.max(request.trust),
             salt: self.next_salt(),

@@ -186,6 +186,40 @@ pub struct Assignment {
     /// proves with `contributeDrawn` (absent for any other deal).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub drawn: Option<DrawnPosition>,
+    /// For a spot-checked task: this worker is one of the task's drawn auditors, not a
+    /// contributor. It runs the task's app on the task's inputs as any replicate, commits with
+    /// `contributeAudit` under the audit's id and reveals with `reveal(auditId, digest)` when
+    /// the scheduler says so (absent for an ordinary replicate).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audit: Option<AuditPosition>,
+}
+
+impl Assignment {
+    /// The id the hub keys this replicate's records by (its contribution, result hash, seal and
+    /// reveal), and the one the scheduler's `report` and `next` endpoints take: the audit's id
+    /// for an audit replicate, the task's otherwise.
+    pub fn record_id(&self) -> B256 {
+        self.audit.as_ref().map_or(self.task_id, |a| a.audit_id)
+    }
+}
+
+/// A worker's position among the drawn auditors of a spot-checked task, with what
+/// `contributeAudit` needs to prove it. The hub recomputes it all (the audit round, the draw,
+/// the exclusion of the task's contributors): a bogus one costs only a refused gas estimate.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditPosition {
+    /// `keccak256(taskId ‖ "audit")`: the key of the audit's records on chain.
+    pub audit_id: B256,
+    /// The beacon round that decided the audit and drew its auditors.
+    pub round: u64,
+    /// The position j in the audit's draw.
+    pub position: u64,
+    /// When the audit window closes (chain time, unix seconds): contribute before.
+    pub closes_at: u64,
+    /// The index of the deal's registry snapshot in the pool's history.
+    pub snapshot_index: u64,
+    /// The snapshot's workers, as committed.
+    pub snapshot: Vec<crate::draw::SnapshotWorker>,
 }
 
 /// A worker's drawn position in a random-selection task, with what `contributeDrawn` needs to

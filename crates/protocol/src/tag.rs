@@ -14,6 +14,9 @@ use crate::ProtocolError;
 /// The named bits, in bit order.
 const NAMES: [(&str, usize); 2] = [("tee", 0), ("random", 1)];
 
+/// The name of a whole spot-check byte (0xff: every q covered).
+const SPOT_CHECKS: &str = "spot-checks";
+
 /// A set of requirements: a 256-bit bitmap, as the contracts store it.
 ///
 /// In JSON it is a list of names (`["tee"]`, unknown bits as `"bit<N>"`); it also reads a
@@ -78,23 +81,48 @@ impl Tag {
         (0..=255u8).filter(|&b| v.bit(b as usize)).collect()
     }
 
-    /// Names of the set bits: `tee`, or `bit<N>` for bits without a name.
+    /// Names of the set bits: `tee`, `random`, or `bit<N>` for bits without a name; the
+    /// spot-check byte (bits 16–23, [`crate::spot`]) is one name: `spot-checks` when all its
+    /// bits are set (what a workerpool order offering spot checks carries), else `spot<q>`.
     pub fn names(&self) -> Vec<String> {
-        self.bits()
-            .into_iter()
-            .map(|b| match NAMES.iter().find(|(_, bit)| *bit == b as usize) {
+        let spot = crate::spot::spot_byte(*self);
+        let in_spot = |b: u8| (16..24).contains(&(b as usize));
+        let mut out: Vec<String> = Vec::new();
+        for b in self.bits() {
+            if in_spot(b) {
+                if b as usize == crate::spot::TAG_SPOT_SHIFT + spot.trailing_zeros() as usize {
+                    out.push(match spot {
+                        0xff => SPOT_CHECKS.to_string(),
+                        q => format!("spot{q}"),
+                    });
+                }
+                continue;
+            }
+            out.push(match NAMES.iter().find(|(_, bit)| *bit == b as usize) {
                 Some((name, _)) => (*name).to_string(),
                 None => format!("bit{b}"),
-            })
-            .collect()
+            });
+        }
+        out
     }
 
-    /// Parses one name: `tee`, `bit<N>`, or a `0x` 32-byte hex bitmap (case-insensitive).
+    /// Parses one name: `tee`, `random`, `spot-checks` (the whole spot-check byte: a pool
+    /// offering audits of any probability), `spot<q>` (q = 1..255, audits with probability
+    /// q/256), `bit<N>`, or a `0x` 32-byte hex bitmap (case-insensitive).
     pub fn from_name(name: &str) -> Result<Tag, ProtocolError> {
         let trimmed = name.trim();
         let lower = trimmed.to_ascii_lowercase();
         if let Some((_, bit)) = NAMES.iter().find(|(n, _)| *n == lower) {
             return Ok(Tag::bit(*bit as u8));
+        }
+        if lower == SPOT_CHECKS {
+            return Ok(crate::spot::with_spot_byte(Tag::NONE, 0xff));
+        }
+        if let Some(q) = lower.strip_prefix("spot")
+            && let Ok(q) = q.parse::<u8>()
+            && q != 0
+        {
+            return Ok(crate::spot::with_spot_byte(Tag::NONE, q));
         }
         if let Some(n) = lower.strip_prefix("bit")
             && let Ok(b) = n.parse::<u8>()
@@ -214,6 +242,23 @@ mod tests {
             "tee,random".parse::<Tag>().unwrap().names(),
             vec!["tee", "random"]
         );
+    }
+
+    #[test]
+    fn the_spot_check_byte_is_one_name() {
+        let offered: Tag = "random,spot-checks".parse().unwrap();
+        assert_eq!(crate::spot::spot_byte(offered), 0xff);
+        assert_eq!(offered.names(), vec!["random", "spot-checks"]);
+        let asked: Tag = "random,spot77".parse().unwrap();
+        assert_eq!(crate::spot::spot_byte(asked), 77);
+        assert_eq!(asked.names(), vec!["random", "spot77"]);
+        assert_eq!(asked.to_string().parse::<Tag>().unwrap(), asked);
+        assert!(
+            offered.covers(asked),
+            "a pool offering spot checks covers any q"
+        );
+        assert!(!Tag::RANDOM.covers(asked));
+        assert!("spot0".parse::<Tag>().is_err());
     }
 
     #[test]

@@ -495,6 +495,10 @@ async fn claim_replicates(
     if let Some(assignment) = crate::random::claim(state, worker).await? {
         return Ok(vec![assignment]);
     }
+    // Then an audit it was drawn for: its window is one reference duration.
+    if let Some(assignment) = crate::spot::claim(state, worker).await? {
+        return Ok(vec![assignment]);
+    }
     // Nothing for anyone at this version, until a held task opens to a backup.
     let idle = || {
         state.idle_version.load(Ordering::Acquire) == version
@@ -734,6 +738,10 @@ async fn decide_next(
     task_id: B256,
     worker: Address,
 ) -> Result<NextAction, SchedulerError> {
+    // An auditor asks with its audit's id.
+    if let Some(action) = crate::spot::next(state, task_id, worker).await? {
+        return Ok(action);
+    }
     let Some(task) = state.store.task(task_id).await? else {
         return Ok(NextAction::Done {
             reason: "the task is not this scheduler's (any more)".into(),

@@ -87,6 +87,7 @@ pub(crate) async fn assignment_with(
         dataset,
         authorization,
         drawn: None,
+        audit: None,
     })
 }
 

@@ -59,18 +59,18 @@ impl DriveReport {
 
 /// A task ready to be finalized.
 #[derive(Clone, Debug)]
-struct Ready {
-    task_id: B256,
-    index: u64,
-    location: String,
-    callback_data: Bytes,
+pub(crate) struct Ready {
+    pub(crate) task_id: B256,
+    pub(crate) index: u64,
+    pub(crate) location: String,
+    pub(crate) callback_data: Bytes,
     /// Every contributor, sorted (replicated tasks; empty for trust ≤ 1).
-    workers: Vec<Address>,
+    pub(crate) workers: Vec<Address>,
 }
 
 /// What to do with one revealing task.
 #[derive(Clone, Debug)]
-enum Decision {
+pub(crate) enum Decision {
     Finalize(Ready),
     Reopen {
         task_id: B256,
@@ -94,7 +94,12 @@ fn contributors(replicates: &[ReplicateInfo]) -> Vec<Address> {
 }
 
 /// Decides what a revealing task needs, at chain time `now`.
-fn decide(deal: &DealRow, task: &TaskInfo, replicates: &[ReplicateInfo], now: u64) -> Decision {
+pub(crate) fn decide(
+    deal: &DealRow,
+    task: &TaskInfo,
+    replicates: &[ReplicateInfo],
+    now: u64,
+) -> Decision {
     let has_callback = deal.deal.callback != Address::ZERO;
     // The result the requester gets: the location (and callback data) a revealer reported.
     let located = |r: &ReplicateInfo| {
@@ -298,6 +303,9 @@ pub async fn drive_once(client: &Client, store: &Store) -> Result<DriveReport, S
         let deal = &deals[&task.deal_id];
         let replicates = store.replicates(task.task_id).await?;
         match decide(deal, task, &replicates, now) {
+            // A spot-checked task is finalized against its audit (`finalizeAudited`): the
+            // spot-check loop does it (crate::spot).
+            Decision::Finalize(_) if crate::spot::is_spot_checked(deal) => {}
             Decision::Finalize(ready) => ready_by_deal.entry(task.deal_id).or_default().push(ready),
             Decision::Reopen {
                 task_id,

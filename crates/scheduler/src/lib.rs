@@ -45,6 +45,8 @@ pub mod pool_work;
 #[cfg(feature = "server")]
 pub mod random;
 #[cfg(feature = "server")]
+pub mod spot;
+#[cfg(feature = "server")]
 pub mod tee;
 pub use decloud_protocol::policy;
 
@@ -230,6 +232,8 @@ pub(crate) struct Shared {
     backups_at: AtomicU64,
     /// Random-selection deals: their draws, snapshots and absences.
     random: random::RandomState,
+    /// The audits of spot-checked tasks, in memory (rebuilt from the chain).
+    spot: spot::SpotState,
 }
 
 #[cfg(feature = "server")]
@@ -378,6 +382,7 @@ pub async fn start(config: SchedulerConfig) -> Result<RunningScheduler, Schedule
         backups_at: AtomicU64::new(u64::MAX),
         pool,
         random: random::RandomState::new(config.beacon_url.clone()),
+        spot: spot::SpotState::default(),
     });
     let router = api::router(shared.clone());
     let limits = decloud_service::Limits::default();
@@ -416,6 +421,7 @@ pub async fn start(config: SchedulerConfig) -> Result<RunningScheduler, Schedule
         config.membership_interval,
     ));
     service.spawn(random::drive(shared.clone(), config.follow_interval));
+    service.spawn(spot::drive(shared.clone(), config.follow_interval));
     tracing::info!(url = %service.pinned_url(), scheduler = %me, workerpool = %config.workerpool, "scheduler listening");
     Ok(RunningScheduler { service, shared })
 }

@@ -146,7 +146,7 @@ pub(crate) async fn drive(shared: Arc<Shared>, interval: Duration) {
 
 /// The clock the hub's waves run on: the latest block's time, or the wall clock when it is
 /// ahead (on a chain that mines on demand the next block carries the wall clock).
-async fn now(client: &Client) -> Result<u64, SchedulerError> {
+pub(crate) async fn now(client: &Client) -> Result<u64, SchedulerError> {
     Ok(crate::driver::chain_time(client)
         .await?
         .max(crate::api::unix_now()))
@@ -250,7 +250,7 @@ async fn initialize(client: &Client, state: &RandomState, deal: &DealRow, task: 
 
 /// The deal's snapshot, read once; `None` (logged) when the chain has none before the deal's
 /// start: no worker can ever be drawn for it.
-async fn deal_snapshot(
+pub(crate) async fn deal_snapshot(
     client: &Client,
     state: &RandomState,
     deal: &DealRow,
@@ -289,7 +289,7 @@ async fn wave(
 
 /// The randomness of `round` once it is on chain, submitting it from the beacon's HTTP API when
 /// it is due and nobody has; `None` while it is not there (logged when it should be).
-async fn round_on_chain(
+pub(crate) async fn round_on_chain(
     client: &Client,
     state: &RandomState,
     round: u64,

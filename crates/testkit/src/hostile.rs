@@ -90,6 +90,16 @@ impl Hostile {
         Ok(me)
     }
 
+    /// A member of the pool already (a stopped worker's key, say), logged in with `capacity`:
+    /// the worker turned liar.
+    pub async fn member(
+        pool: &Pool,
+        key: PrivateKeySigner,
+        capacity: u64,
+    ) -> Result<Self, HostileError> {
+        Self::session(pool, key, capacity).await
+    }
+
     async fn login(
         pool: &Pool,
         key: PrivateKeySigner,
@@ -99,6 +109,14 @@ impl Hostile {
         // registry refuses keys nobody vouched for, and these tests are about what the lies of
         // a worker the pool serves can do.
         crate::pool::admit(pool, key.address(), capacity).await?;
+        Self::session(pool, key, capacity).await
+    }
+
+    async fn session(
+        pool: &Pool,
+        key: PrivateKeySigner,
+        capacity: u64,
+    ) -> Result<Self, HostileError> {
         let url = pool.scheduler_url().ok_or(HostileError::NoScheduler)?;
         let scheduler = SchedulerClient::new(&url, key.clone(), capacity)?;
         scheduler.login().await?;
@@ -191,6 +209,47 @@ impl Hostile {
     /// Sends `report` as is (to replay an old one).
     pub async fn report(&self, task_id: B256, report: &Report) -> Result<(), HostileError> {
         Ok(self.scheduler.report(task_id, report).await?)
+    }
+
+    /// Contributes `digest` (a lie, or the truth) to the random-selection task of `assignment`
+    /// with the proof of the drawn position the scheduler relayed (`contributeDrawn`).
+    pub async fn contribute_drawn(
+        &self,
+        assignment: &Assignment,
+        digest: B256,
+    ) -> Result<(), HostileError> {
+        let deal =
+            Deal::abi_decode(&assignment.deal).map_err(|e| HostileError::Deal(e.to_string()))?;
+        let drawn = assignment
+            .drawn
+            .as_ref()
+            .ok_or_else(|| HostileError::Deal("the assignment has no drawn position".into()))?;
+        let snapshot = decloud_chain::selection::DealSnapshot {
+            index: drawn.snapshot_index,
+            workers: drawn.snapshot.clone(),
+        };
+        let c = commitment(self.address(), assignment.task_id, digest);
+        decloud_chain::selection::contribute_drawn(
+            &self.chain,
+            (&deal).into(),
+            assignment.index,
+            c.result_hash,
+            c.result_seal,
+            decloud_chain::selection::proof(&snapshot, drawn.wave, drawn.position),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Reveals `digest` for `task_id` on chain (`reveal`).
+    pub async fn reveal(&self, task_id: B256, digest: B256) -> Result<(), HostileError> {
+        let tx = self
+            .chain
+            .hub()
+            .reveal(task_id, digest)
+            .into_transaction_request();
+        self.chain.send("revealing (hostile)", tx).await?;
+        Ok(())
     }
 
     /// Contributes `digest` to the task of `assignment` on chain, with the authorization

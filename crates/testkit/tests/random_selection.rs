@@ -19,7 +19,7 @@ use decloud_chain::contracts::{Beacon, IHub};
 use decloud_chain::selection::{self, Wave};
 use decloud_protocol::result::{result_hash, result_seal, sign_authorization};
 use decloud_testkit::Devnet;
-use decloud_testkit::pool::{POOL_OWNER, Pool, PoolOptions};
+use decloud_testkit::pool::{POOL_OWNER, Pool, PoolOptions, REQUESTER};
 
 /// The devnet beacon's default group (`decloud node --beacon`).
 fn devnet_group() -> ThresholdGroup {
@@ -322,9 +322,14 @@ async fn random_pool(workers: usize, reference: u64) -> (Devnet, Pool, u64) {
 /// The gas of every transaction that emitted an event about `task` (topic 1), plus the match
 /// (`deal`'s `DealCreated`): a task's own gas, receipts with the 21k intrinsic and calldata.
 async fn task_gas(client: &Client, deal: B256, task: B256) -> u64 {
+    gas_of(client, &[deal, task]).await
+}
+
+/// The gas of every transaction that emitted a hub event with one of `topics` as topic 1.
+async fn gas_of(client: &Client, topics: &[B256]) -> u64 {
     use alloy::providers::Provider;
     let mut txs = std::collections::BTreeSet::new();
-    for topic in [deal, task] {
+    for &topic in topics {
         let filter = alloy::rpc::types::Filter::new()
             .address(client.profile().contracts.hub)
             .topic1(topic)
@@ -583,4 +588,370 @@ async fn an_absent_drawn_worker_is_slashed_and_replaced() {
     );
     let view = reader.read("task", reader.hub().task(task)).await.unwrap();
     assert_eq!(view.status, 3, "completed");
+}
+
+/// Every token the hub holds for `who`: its free escrow balance plus what is frozen.
+async fn escrow(client: &Client, who: Address) -> U256 {
+    let hub = client.hub();
+    let free = client.read("balance", hub.balanceOf(who)).await.unwrap();
+    let frozen = client.read("frozen", hub.frozenOf(who)).await.unwrap();
+    free + frozen
+}
+
+/// What the hub's token balance holds beyond the escrow of the devnet's ten accounts, the pool
+/// stakes of `workers` and the kitty: constant across a settlement when every token is
+/// accounted for (deposits raise both sides).
+async fn unaccounted(client: &Client, pool: Address, workers: &[Address]) -> U256 {
+    let profile = client.profile();
+    let token =
+        decloud_chain::contracts::DevToken::new(profile.contracts.token, client.provider().clone());
+    let held = client
+        .read("hub's tokens", token.balanceOf(profile.contracts.hub))
+        .await
+        .unwrap();
+    let mut known = client.read("kitty", client.hub().kitty()).await.unwrap();
+    for i in 0..10 {
+        known += escrow(client, decloud_chain::accounts::dev_signer(i).address()).await;
+    }
+    for w in workers {
+        known += client
+            .read("member", client.hub().poolMember(pool, *w))
+            .await
+            .unwrap()
+            .stake;
+    }
+    held - known
+}
+
+async fn score(client: &Client, w: Address) -> U256 {
+    client.read("score", client.hub().scoreOf(w)).await.unwrap()
+}
+
+/// The auditors that contributed to `task`'s audit, sorted.
+async fn audit_contributors(client: &Client, task: B256) -> Vec<Address> {
+    let mut out: Vec<Address> = decloud_chain::audit::audit_contributions(client, task, 0)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(_, w)| w)
+        .collect();
+    out.sort();
+    out
+}
+
+/// What `decloud task show` prints of task 0's spot check (`lookup::spot_check`), checked
+/// against the chain's verdict and the audit's contributors once the task is settled.
+async fn assert_shown_audit(
+    client: &Client,
+    deal: B256,
+    verdict: decloud_chain::audit::Verdict,
+    auditors: &[Address],
+) {
+    let info = decloud_client::lookup::find_deal(client, deal)
+        .await
+        .unwrap();
+    let shown = decloud_client::lookup::spot_check(client, &info, 0)
+        .await
+        .unwrap()
+        .expect("a spot-checked deal");
+    assert_eq!(shown.q, 255);
+    assert_eq!(shown.verdict, Some(verdict), "task show's verdict");
+    assert_eq!(
+        shown.audit_id,
+        decloud_protocol::spot::audit_id(decloud_protocol::task_id(deal, 0))
+    );
+    let mut shown_auditors: Vec<Address> = shown.auditors.iter().map(|a| a.worker).collect();
+    shown_auditors.sort();
+    assert_eq!(shown_auditors, auditors, "task show's auditors");
+    assert!(shown.auditors.iter().all(|a| a.stage == "contributed"));
+}
+
+/// Waits for `task` to reach a final status on chain (completed or failed); returns it.
+async fn wait_final(client: &Client, task: B256, timeout: std::time::Duration) -> u8 {
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        let view = client.read("task", client.hub().task(task)).await.unwrap();
+        if view.status >= 3 {
+            return view.status;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "task {task} still {} after {timeout:?}",
+            view.status
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+/// A spot-checked deal at q = 255 (255 of 256 tasks audited), trust 3: the test computes wave
+/// 0's draw ahead of its round (the devnet group's keys are public), stops the two drawn workers
+/// and plays them as liars: same wrong digest, consensus, reveals. Nothing else is sent by the
+/// test: the scheduler gets the audit round on chain, the drawn auditors (real workers) compute
+/// the truth, the audit contradicts, `finalizeAudited` fails the task. The liars lose their
+/// stake and their whole score, the auditors get the seized stakes and score + 1, the requester
+/// is refunded, and the hub's tokens stay accounted for.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_spot_check_catches_lying_contributors_and_pays_its_auditors() {
+    let (devnet, mut pool, category) = random_pool(5, 20).await;
+    let workers: Vec<Address> = (0..5).map(|i| pool.worker_address(i)).collect();
+    let greeting = decloud_testkit::fixtures::example_app("greeting").unwrap();
+    let app = pool.deploy_app("greeting", &greeting).await.unwrap();
+    let deal = pool
+        .deal(
+            &decloud_testkit::pool::DealRequest::new(app)
+                .trust(3)
+                .category(category)
+                .spot_check(255),
+        )
+        .await
+        .unwrap();
+    let task = deal.task_ids()[0];
+    let reader = Client::connect(devnet.profile(), None, None).await.unwrap();
+    let d: IHub::Deal = (&deal.matched.deal).into();
+    let wave = selection::wave(&reader, &d, 0).await.unwrap();
+    let start = deal_start(&reader, deal.id()).await;
+    let snapshot = selection::deal_snapshot(&reader, pool.workerpool, start)
+        .await
+        .unwrap();
+    let randomness = B256::from(devnet_group().sign_round(wave.round).randomness());
+    let drawn = selection::drawn_positions(randomness, deal.id(), 0, 3, &snapshot.workers);
+    assert_eq!(drawn.len(), 2, "two positions at trust 3");
+    let mut liars = Vec::new();
+    for p in &drawn {
+        let i = workers.iter().position(|w| *w == p.worker).unwrap();
+        pool.kill_worker(i).await;
+        liars.push(
+            decloud_testkit::hostile::Hostile::member(&pool, pool.worker_key(i), 1)
+                .await
+                .unwrap(),
+        );
+    }
+    assert_eq!(
+        selection::randomness(&reader, wave.round).await.unwrap(),
+        None,
+        "the drawn workers were stopped before the round was on chain"
+    );
+    let stake = d.workerStake;
+    assert!(!stake.is_zero(), "the deal has a worker stake to lose");
+    let requester = decloud_chain::accounts::dev_signer(REQUESTER).address();
+    let owner = decloud_chain::accounts::dev_signer(POOL_OWNER).address();
+    let requester_before = escrow(&reader, requester).await;
+    let owner_before = escrow(&reader, owner).await;
+    let mut before = std::collections::HashMap::new();
+    for w in &workers {
+        before.insert(*w, (escrow(&reader, *w).await, score(&reader, *w).await));
+    }
+    let kitty_before = reader.read("kitty", reader.hub().kitty()).await.unwrap();
+    let unaccounted_before = unaccounted(&reader, pool.workerpool, &workers).await;
+
+    // The liars claim their drawn positions and contribute one wrong digest: consensus.
+    let lie = B256::repeat_byte(0x66);
+    for liar in &liars {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        let assignment = loop {
+            if let Some(a) = liar.claim(std::time::Duration::from_secs(5)).await.unwrap()
+                && a.task_id == task
+            {
+                break a;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the drawn liar got its task"
+            );
+        };
+        liar.contribute_drawn(&assignment, lie).await.unwrap();
+    }
+    let view = reader.read("task", reader.hub().task(task)).await.unwrap();
+    assert_eq!(view.status, 2, "the liars reached consensus");
+    for liar in &liars {
+        liar.reveal(task, lie).await.unwrap();
+        liar.report(
+            task,
+            &decloud_testkit::hostile::Hostile::fake(
+                decloud_protocol::pool::ReportStatus::Revealed,
+            ),
+        )
+        .await
+        .unwrap();
+    }
+
+    assert_eq!(
+        wait_final(&reader, task, std::time::Duration::from_secs(120)).await,
+        4,
+        "the audit contradicted the consensus: the task failed"
+    );
+    let verdict = decloud_chain::audit::verdict(&reader, task, 0)
+        .await
+        .unwrap();
+    assert_eq!(verdict, Some(decloud_chain::audit::Verdict::Contradicted));
+    let auditors = audit_contributors(&reader, task).await;
+    assert_eq!(auditors.len(), 2, "two auditors at trust 3: {auditors:?}");
+    let liar_addresses: Vec<Address> = liars.iter().map(|l| l.address()).collect();
+    assert!(
+        auditors.iter().all(|a| !liar_addresses.contains(a)),
+        "no liar audits itself"
+    );
+
+    // Balances: the liars lost their stakes, which the auditors share; scores follow.
+    let kitty_after = reader.read("kitty", reader.hub().kitty()).await.unwrap();
+    let mut lost = U256::ZERO;
+    for l in &liar_addresses {
+        let (e, _) = before[l];
+        let now = escrow(&reader, *l).await;
+        assert_eq!(now, e - stake, "liar {l} lost exactly its stake");
+        lost += stake;
+        assert_eq!(
+            score(&reader, *l).await,
+            U256::ZERO,
+            "a revealed liar's score is zeroed"
+        );
+    }
+    let mut gained = U256::ZERO;
+    for a in &auditors {
+        let (e, s) = before[a];
+        let now = escrow(&reader, *a).await;
+        assert!(now > e, "auditor {a} was paid");
+        gained += now - e;
+        assert_eq!(
+            score(&reader, *a).await,
+            s + U256::from(1),
+            "auditor {a}'s score + 1"
+        );
+    }
+    assert_eq!(
+        lost,
+        gained + (kitty_after - kitty_before),
+        "the seized stakes went to the auditors and the kitty"
+    );
+    assert_eq!(
+        escrow(&reader, requester).await,
+        requester_before,
+        "the requester got its price back"
+    );
+    assert_eq!(
+        escrow(&reader, owner).await,
+        owner_before,
+        "the scheduler got its stake back and earned nothing"
+    );
+    assert_eq!(
+        unaccounted(&reader, pool.workerpool, &workers).await,
+        unaccounted_before,
+        "every token of the hub is accounted for"
+    );
+    assert_shown_audit(
+        &reader,
+        deal.id(),
+        decloud_chain::audit::Verdict::Contradicted,
+        &auditors,
+    )
+    .await;
+    let store = pool.scheduler().unwrap().store();
+    let info = store.task(task).await.unwrap().unwrap();
+    assert_eq!(
+        info.status,
+        decloud_protocol::TaskStatus::Failed,
+        "the scheduler marked it failed"
+    );
+}
+
+/// Spot checks with honest workers: a q = 255 task is audited, the audit agrees, the task is
+/// certified and its auditors paid from the workers' reward; the hub's tokens stay accounted
+/// for. Figures printed (not asserted): latency from the match to the certificate of an audited,
+/// a not-audited (q = 1) and a non-spot random task, and the audited task's gas.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_spot_check_agrees_with_honest_workers_and_pays_its_auditors() {
+    let (devnet, pool, category) = random_pool(5, 20).await;
+    let workers: Vec<Address> = (0..5).map(|i| pool.worker_address(i)).collect();
+    let greeting = decloud_testkit::fixtures::example_app("greeting").unwrap();
+    let app = pool.deploy_app("greeting", &greeting).await.unwrap();
+    let reader = Client::connect(devnet.profile(), None, None).await.unwrap();
+    let request = |q: Option<u8>| {
+        let r = decloud_testkit::pool::DealRequest::new(app)
+            .trust(3)
+            .category(category);
+        match q {
+            Some(q) => r.spot_check(q),
+            None => r.random(),
+        }
+    };
+
+    let deal = pool.deal(&request(Some(255))).await.unwrap();
+    let task = deal.task_ids()[0];
+    let started = std::time::Instant::now();
+    let mut before = std::collections::HashMap::new();
+    for w in &workers {
+        before.insert(*w, (escrow(&reader, *w).await, score(&reader, *w).await));
+    }
+    let unaccounted_before = unaccounted(&reader, pool.workerpool, &workers).await;
+    assert_eq!(
+        wait_final(&reader, task, std::time::Duration::from_secs(120)).await,
+        3,
+        "certified"
+    );
+    let audited_secs = started.elapsed().as_secs_f64();
+    let verdict = decloud_chain::audit::verdict(&reader, task, 0)
+        .await
+        .unwrap();
+    let auditors = audit_contributors(&reader, task).await;
+    let contributed = contributors(&reader, task).await;
+    if verdict == Some(decloud_chain::audit::Verdict::NotAudited) {
+        // 1 in 256: the round spared it. Nothing to check of an audit.
+        println!("the q = 255 task was not audited (1 in 256)");
+        return;
+    }
+    assert_eq!(verdict, Some(decloud_chain::audit::Verdict::Agreed));
+    assert_eq!(auditors.len(), 2, "two auditors at trust 3: {auditors:?}");
+    assert!(
+        auditors.iter().all(|a| !contributed.contains(a)),
+        "auditors are not contributors"
+    );
+    for a in auditors.iter().chain(&contributed) {
+        let (e, s) = before[a];
+        assert!(escrow(&reader, *a).await > e, "{a} was paid");
+        assert_eq!(
+            score(&reader, *a).await,
+            s + U256::from(1),
+            "{a}'s score + 1"
+        );
+    }
+    assert_eq!(
+        unaccounted(&reader, pool.workerpool, &workers).await,
+        unaccounted_before,
+        "every token of the hub is accounted for"
+    );
+    assert_shown_audit(
+        &reader,
+        deal.id(),
+        decloud_chain::audit::Verdict::Agreed,
+        &auditors,
+    )
+    .await;
+    let audit_id = decloud_protocol::spot::audit_id(task);
+    let audited_gas = gas_of(&reader, &[deal.id(), task, audit_id]).await;
+
+    // The same task, not audited (q = 1: audited 1 time in 256), then with no spot checks.
+    let spared = pool.deal(&request(Some(1))).await.unwrap();
+    let spared_task = spared.task_ids()[0];
+    let started = std::time::Instant::now();
+    assert_eq!(
+        wait_final(&reader, spared_task, std::time::Duration::from_secs(120)).await,
+        3
+    );
+    let spared_secs = started.elapsed().as_secs_f64();
+    let spared_verdict = decloud_chain::audit::verdict(&reader, spared_task, 0)
+        .await
+        .unwrap();
+    let spared_gas = task_gas(&reader, spared.id(), spared_task).await;
+    let plain = pool.deal(&request(None)).await.unwrap();
+    let plain_task = plain.task_ids()[0];
+    let started = std::time::Instant::now();
+    assert_eq!(
+        wait_final(&reader, plain_task, std::time::Duration::from_secs(120)).await,
+        3
+    );
+    let plain_secs = started.elapsed().as_secs_f64();
+    let plain_gas = task_gas(&reader, plain.id(), plain_task).await;
+    println!(
+        "trust-3 random task, match to certified (instant mining, 1-s beacon): audited {audited_secs:.1} s, q = 1 {spared_secs:.1} s ({spared_verdict:?}), no spot checks {plain_secs:.1} s; gas (receipts, match to finalize, 21k and calldata included, beacon rounds not counted): audited {audited_gas}, not audited {spared_gas}, no spot checks {plain_gas}"
+    );
 }

@@ -11,7 +11,7 @@ use decloud_protocol::result::commitment;
 
 use crate::Context;
 use crate::job::{
-    CONTRIBUTION_REVEALED, Failure, deal_of, fail, now_ms, reached, report, revealed, stage_since,
+    CONTRIBUTION_REVEALED, Failure, deal_of, fail, now_ms, reached, revealed, stage_since, tell,
 };
 use crate::state::Computed;
 
@@ -108,15 +108,35 @@ pub(crate) async fn contribute(
     let digest = computed.digest;
     // At trust ≤ 1 one contribution suffices: it is revealed in the same transaction (a drawn
     // worker's contribution has no such shortcut: it reveals like a replicated one).
-    let at_once = a.trust <= 1 && a.drawn.is_none();
+    let at_once = a.trust <= 1 && a.drawn.is_none() && a.audit.is_none();
     // Uploaded before anything is sent: a result the storage refuses (too large...) must fail
-    // the replicate before it costs a stake. Its location stays private until the reveal.
-    let location = upload(ctx, computed).await?;
+    // the replicate before it costs a stake. Its location stays private until the reveal. An
+    // audit's result is never the one delivered (the task's contributors upload theirs).
+    let location = if a.audit.is_some() {
+        String::new()
+    } else {
+        upload(ctx, computed).await?
+    };
     if !(resumed && already_contributed(ctx, a, at_once).await?) {
         ensure_stake(ctx, deal.workerStake).await?;
         let sign = a.authorization.sign.clone();
         let (started_ms, started) = (now_ms(), std::time::Instant::now());
-        if let Some(drawn) = &a.drawn {
+        if let Some(audit) = &a.audit {
+            // An audit: the same commitment, keyed by the audit's id, with the proof of the
+            // worker's audit position.
+            let c = commitment(ctx.address, audit.audit_id, digest);
+            let tx = chain
+                .hub()
+                .contributeAudit(
+                    (&deal).into(),
+                    U256::from(a.index),
+                    c.result_hash,
+                    c.result_seal,
+                    audit_proof(audit),
+                )
+                .into_transaction_request();
+            chain.send("contributing the audit's result", tx).await?;
+        } else if let Some(drawn) = &a.drawn {
             // A random-selection deal: no authorization, the proof of the drawn position.
             let c = commitment(ctx.address, a.task_id, digest);
             let tx = chain
@@ -143,20 +163,24 @@ pub(crate) async fn contribute(
                 .await?;
         }
         computed.stages.contribute = Some(stage_since(started_ms, started));
-        tracing::info!(task = %a.task_id, %digest, revealed = at_once, "contributed");
+        tracing::info!(task = %a.task_id, %digest, revealed = at_once, audit = a.audit.is_some(), "contributed");
     }
     if at_once {
-        report(ctx, a.task_id, revealed(computed, location)).await;
+        tell(ctx, a, revealed(computed, location)).await;
         return Ok(false);
     }
-    let contributed = Report {
-        status: ReportStatus::Contributed,
-        reason: computed.failure.clone(),
-        results_location: None,
-        callback_data: None,
-        stages: Some(computed.stages),
-    };
-    report(ctx, a.task_id, contributed).await;
+    tell(
+        ctx,
+        a,
+        Report {
+            status: ReportStatus::Contributed,
+            reason: computed.failure.clone(),
+            results_location: None,
+            callback_data: None,
+            stages: Some(computed.stages),
+        },
+    )
+    .await;
     Ok(true)
 }
 
@@ -191,6 +215,20 @@ fn draw_proof(
     )
 }
 
+/// The hub's proof of an audit position, as the scheduler relayed it (the hub checks all of it:
+/// the snapshot, the audit round, the draw and the exclusion of the task's contributors).
+fn audit_proof(
+    a: &decloud_protocol::pool::AuditPosition,
+) -> decloud_chain::contracts::IHub::DrawProof {
+    decloud_chain::audit::proof(
+        &decloud_chain::selection::DealSnapshot {
+            index: a.snapshot_index,
+            workers: a.snapshot.clone(),
+        },
+        a.position,
+    )
+}
+
 /// Why a resumed job that has not computed yet has nothing left to do, read from the chain
 /// before it spends a run of the app: the task is over, or its consensus was reached without
 /// this worker. `None` when computing can still matter (an open task, or this worker's
@@ -205,6 +243,24 @@ pub(crate) async fn settled_on_chain(
         return Ok(None);
     }
     let (chain, me) = (&ctx.chain, ctx.address);
+    if let Some(audit) = &a.audit {
+        let view = chain
+            .read("reading the audit", chain.hub().task(audit.audit_id))
+            .await?;
+        if reached(view.status, TaskStatus::Completed) {
+            return Ok(Some("the audit is settled on chain".to_owned()));
+        }
+        let mine = chain
+            .read(
+                "reading the auditor's contribution",
+                chain.hub().contribution(audit.audit_id, me),
+            )
+            .await?;
+        return Ok(
+            (mine.status == 0 && reached(view.status, TaskStatus::Revealing))
+                .then(|| "the audit's consensus was reached without this worker".to_owned()),
+        );
+    }
     let view = chain
         .read("reading the task", chain.hub().task(a.task_id))
         .await?;
@@ -242,7 +298,7 @@ async fn already_contributed(
         let mine = chain
             .read(
                 "reading the worker's contribution",
-                chain.hub().contribution(a.task_id, me),
+                chain.hub().contribution(a.record_id(), me),
             )
             .await?;
         return Ok(mine.status != 0);
@@ -270,10 +326,12 @@ pub(crate) async fn await_reveal(
     resumed: bool,
 ) -> Result<(), Failure> {
     let chain = &ctx.chain;
+    // An auditor's records (and the scheduler's word on them) are keyed by the audit's id.
+    let id = a.record_id();
     let mut delay = Duration::from_secs(1);
     let mut waiting = Some(AwaitingReveal::new(&ctx.awaiting_reveal));
     loop {
-        let action = match ctx.next_watch.next(a.task_id).await {
+        let action = match ctx.next_watch.next(id).await {
             Ok(action) => {
                 delay = Duration::from_secs(1);
                 action
@@ -281,7 +339,7 @@ pub(crate) async fn await_reveal(
             Err(e) => {
                 tracing::debug!(task = %a.task_id, error = %e, "asking the scheduler failed; retrying");
                 // The chain can end the wait on its own: a completed or claimed task.
-                if let Ok(view) = chain.hub().task(a.task_id).call().await
+                if let Ok(view) = chain.hub().task(id).call().await
                     && reached(view.status, TaskStatus::Completed)
                 {
                     return Ok(());
@@ -298,16 +356,47 @@ pub(crate) async fn await_reveal(
                 return Ok(());
             }
             NextAction::Reveal { .. } => {
-                let already = resumed
-                    && chain
-                        .read(
-                            "reading the worker's contribution",
-                            chain.hub().contribution(a.task_id, ctx.address),
-                        )
-                        .await?
-                        .status
-                        == CONTRIBUTION_REVEALED;
+                let mine = if resumed || a.audit.is_some() {
+                    Some(
+                        chain
+                            .read(
+                                "reading the worker's contribution",
+                                chain.hub().contribution(id, ctx.address),
+                            )
+                            .await?,
+                    )
+                } else {
+                    None
+                };
+                let already = mine
+                    .as_ref()
+                    .is_some_and(|m| m.status == CONTRIBUTION_REVEALED);
                 let mut computed = computed.clone();
+                if a.audit.is_some() {
+                    // The scheduler doesn't know an auditor's result: the chain says whether
+                    // the audit's consensus is this worker's (a dissenting auditor can't reveal).
+                    let hash = decloud_protocol::result::result_hash(id, computed.digest);
+                    let group = chain
+                        .read("reading the audit's consensus", chain.hub().group(id, hash))
+                        .await?;
+                    if !group.consensus {
+                        tracing::warn!(task = %a.task_id, audit = %id, "the audit's consensus is on another result than this auditor's: nothing to reveal");
+                        return Ok(());
+                    }
+                    if !already {
+                        chain
+                            .send(
+                                "revealing an audit's result",
+                                chain
+                                    .hub()
+                                    .reveal(id, computed.digest)
+                                    .into_transaction_request(),
+                            )
+                            .await?;
+                        tracing::info!(task = %a.task_id, audit = %id, "audit revealed");
+                    }
+                    return Ok(());
+                }
                 let location = upload(ctx, &mut computed).await?;
                 if !already {
                     let (started_ms, started) = (now_ms(), std::time::Instant::now());
@@ -317,7 +406,7 @@ pub(crate) async fn await_reveal(
                     computed.stages.reveal = Some(stage_since(started_ms, started));
                     tracing::info!(task = %a.task_id, "revealed");
                 }
-                report(ctx, a.task_id, revealed(&computed, location)).await;
+                tell(ctx, a, revealed(&computed, location)).await;
                 return Ok(());
             }
         }

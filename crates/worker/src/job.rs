@@ -85,7 +85,8 @@ pub(crate) async fn run(
     mut permit: Option<OwnedSemaphorePermit>,
     resumed: bool,
 ) {
-    let task_id = job.assignment.task_id;
+    // An audit's job is keyed by the audit's id (its worker may also hold the task's own).
+    let task_id = job.assignment.record_id();
     // After a transient failure, each step first reads the chain (as a resumed job does), so
     // nothing already done is done twice.
     let mut resumed = resumed;
@@ -98,7 +99,7 @@ pub(crate) async fn run(
                     tracing::info!(task = %task_id, %reason, "resumed job not computed again");
                     // Let go of the replicate: one left assigned counts against this worker
                     // once its grace passes.
-                    report(&ctx, task_id, failed(reason)).await;
+                    tell(&ctx, &job.assignment, failed(reason)).await;
                     Ok(None)
                 }
                 Ok(None) if crate::tee_job::is_tee(&job.assignment) => {
@@ -132,9 +133,9 @@ pub(crate) async fn run(
                     // Without its state the job can't resume: say so and stop here; the
                     // scheduler reassigns the work if nothing reached the chain.
                     tracing::error!(task = %task_id, error = %e, "cannot save the job's state");
-                    report(
+                    tell(
                         &ctx,
-                        task_id,
+                        &job.assignment,
                         failed(format!("the worker cannot save its state: {e}")),
                     )
                     .await;
@@ -156,7 +157,7 @@ pub(crate) async fn run(
             }
             Err(Failure { reason, .. }) => {
                 tracing::warn!(task = %task_id, %reason, "replicate failed");
-                report(&ctx, task_id, failed(reason)).await;
+                tell(&ctx, &job.assignment, failed(reason)).await;
                 break;
             }
         }
@@ -221,6 +222,14 @@ fn finish(ctx: &Context, task_id: B256) {
     }
     let _ = std::fs::remove_dir_all(work_dir(ctx, task_id));
     let _ = std::fs::remove_file(ctx.config.data_dir.join(result_file(task_id)));
+}
+
+/// Reports on `a`'s replicate to the scheduler ([`report`]); an audit's replicate is not
+/// reported: the scheduler keeps no record of it and reads the audit from the chain.
+pub(crate) async fn tell(ctx: &Context, a: &Assignment, r: Report) {
+    if a.audit.is_none() {
+        report(ctx, a.task_id, r).await;
+    }
 }
 
 /// Tells the scheduler, retrying for a while if it does not answer.
@@ -547,7 +556,7 @@ pub(crate) async fn compute(
     let args = TaskContext::split_args(params.args.as_deref().unwrap_or_default())
         .map_err(|e| fail(e.to_string()))?;
 
-    let work = work_dir(ctx, a.task_id);
+    let work = work_dir(ctx, a.record_id());
     let _ = std::fs::remove_dir_all(&work);
     let input = enclave
         .as_ref()
@@ -710,7 +719,7 @@ pub(crate) async fn compute(
     };
     let archive = results::pack_dir(&output, limits.output_bytes.saturating_add(1 << 20))
         .map_err(|e| fail(format!("cannot pack the result: {e}")))?;
-    let file = result_file(a.task_id);
+    let file = result_file(a.record_id());
     let path = ctx.config.data_dir.join(&file);
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)

@@ -371,7 +371,7 @@ async fn work_loop(ctx: Arc<Context>) {
             match ctx.scheduler.replicates().await {
                 Ok(list) => list
                     .into_iter()
-                    .find(|a| !ctx.jobs.contains(a.task_id))
+                    .find(|a| !ctx.jobs.contains(a.record_id()))
                     .map(|a| Ok(vec![Work::Replicate(Box::new(a))])),
                 Err(e) => Some(Err(e)),
             }
@@ -405,7 +405,7 @@ async fn work_loop(ctx: Arc<Context>) {
                             jobs.spawn(pool_job::run(ctx.clone(), pool_job, permit));
                         }
                         Work::Replicate(assignment) => {
-                            if ctx.jobs.contains(assignment.task_id) {
+                            if ctx.jobs.contains(assignment.record_id()) {
                                 continue;
                             }
                             let job = Job {

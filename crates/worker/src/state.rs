@@ -69,7 +69,7 @@ impl JobStore {
 
     /// Saves `job` durably (replacing its previous state).
     pub fn save(&self, job: &Job) -> Result<(), WorkerError> {
-        let path = self.path(job.assignment.task_id);
+        let path = self.path(job.assignment.record_id());
         let text = serde_json::to_vec_pretty(job)
             .map_err(|e| WorkerError::Config(format!("cannot encode a job: {e}")))?;
         let mut tmp = tempfile::NamedTempFile::new_in(&self.dir)
@@ -87,7 +87,7 @@ impl JobStore {
         Ok(())
     }
 
-    /// Forgets a finished job.
+    /// Forgets a finished job (by its [`Assignment::record_id`]).
     pub fn remove(&self, task_id: B256) -> Result<(), WorkerError> {
         match std::fs::remove_file(self.path(task_id)) {
             Ok(()) => Ok(()),
@@ -149,6 +149,7 @@ mod tests {
                 sign: Bytes::new(),
             },
             drawn: None,
+            audit: None,
         }
     }
 

@@ -23,7 +23,8 @@ use super::shared::{MarketOpts, SignerOpts, parse_address, print_json, spinner, 
     decloud run 0x5a0b... --dataset 0x3f1c... --workerpool 0x9c2e... --trust 3 --category 1\n  \
     decloud run 0x5a0b... --input-file http://127.0.0.1:7700/blobs/<sha256> --json\n  \
     decloud run 0x5a0b... --tee --secret api-token --dataset 0x3f1c...  # in an attested enclave\n  \
-    decloud run 0x5a0b... --trust 5 --random               # workers drawn by a beacon round\n\n\
+    decloud run 0x5a0b... --trust 5 --random               # workers drawn by a beacon round\n  \
+    decloud run 0x5a0b... --trust 3 --random --spot-check 0.3  # 30 % of the tasks audited\n\n\
     The requester (the wallet) pays from its escrow account: deposit first with `decloud account deposit`.")]
 pub(crate) struct RunArgs {
     /// The app to run (its address).
@@ -51,6 +52,11 @@ pub(crate) struct RunArgs {
     /// offering it matches).
     #[arg(long, conflicts_with = "tee")]
     random: bool,
+    /// With --random: the probability (0 to 0.996) that a task gets a hidden audit by workers
+    /// drawn after its contributions closed; a task the audit contradicts fails and its
+    /// contributors lose their stake (only a workerpool order offering `spot-checks` matches).
+    #[arg(long, requires = "random", value_name = "Q")]
+    spot_check: Option<f64>,
     /// With --tee: how many key holders must attest the enclave (1 to 9).
     #[arg(long, default_value_t = 1, requires = "tee", value_name = "K")]
     attestations: usize,
@@ -100,6 +106,17 @@ fn random_tag(tag: Tag, random: bool) -> Tag {
     if random { tag.union(Tag::RANDOM) } else { tag }
 }
 
+/// The request's tag with the spot-check byte for probability `q` (none: unchanged).
+fn spot_tag(tag: Tag, q: Option<f64>) -> anyhow::Result<Tag> {
+    match q {
+        None => Ok(tag),
+        Some(q) => Ok(decloud_protocol::spot::with_spot_byte(
+            tag,
+            decloud_protocol::spot::spot_byte_for(q)?,
+        )),
+    }
+}
+
 /// Task ids printed in human output (all of them with --json).
 const TASKS_PRINTED: usize = 20;
 
@@ -116,10 +133,13 @@ pub(crate) async fn run(args: RunArgs, home: &Path, json: bool) -> anyhow::Resul
         workerpool: args.workerpool,
         trust: args.trust,
         category: args.category,
-        tag: random_tag(
-            tee_tag(args.tag.unwrap_or(Tag::NONE), args.tee, args.attestations)?,
-            args.random,
-        ),
+        tag: spot_tag(
+            random_tag(
+                tee_tag(args.tag.unwrap_or(Tag::NONE), args.tee, args.attestations)?,
+                args.random,
+            ),
+            args.spot_check,
+        )?,
         volume: args.volume,
         requester: me,
     };
@@ -128,6 +148,16 @@ pub(crate) async fn run(args: RunArgs, home: &Path, json: bool) -> anyhow::Resul
     let offers = market::offers(&market, &demand, unix_now()).await;
     bar.finish_and_clear();
     let choice = match market::choose(&client, market.url(), offers?, &demand).await {
+        Err(decloud_client::Error::NoWorkerpoolOrder { .. }) if args.spot_check.is_some() => {
+            anyhow::bail!(
+                "no workerpool order{} offers spot checks (the `random` and `spot-checks` tags) for category {} and trust {}: ask a pool that offers them, or drop --spot-check",
+                args.workerpool
+                    .map(|w| format!(" of workerpool {w}"))
+                    .unwrap_or_default(),
+                args.category,
+                args.trust
+            )
+        }
         Err(decloud_client::Error::NoWorkerpoolOrder { .. }) if args.random => {
             anyhow::bail!(
                 "no workerpool order{} offers random selection (the `random` tag) for category {} and trust {}: ask a pool that offers it, or drop --random to let the scheduler choose the workers",
@@ -252,6 +282,16 @@ mod tests {
         }
         assert!(tee_tag(gpu, true, 0).is_err());
         assert!(tee_tag(gpu, true, 10).is_err());
+    }
+
+    #[test]
+    fn spot_check_sets_the_q_byte() {
+        let tag = spot_tag(Tag::RANDOM, Some(0.3)).unwrap();
+        assert!(tag.is_random());
+        assert_eq!(decloud_protocol::spot::spot_byte(tag), 77);
+        assert_eq!(spot_tag(Tag::RANDOM, None).unwrap(), Tag::RANDOM);
+        let e = spot_tag(Tag::RANDOM, Some(1.5)).unwrap_err().to_string();
+        assert!(e.contains("out of range"), "{e}");
     }
 
     #[test]

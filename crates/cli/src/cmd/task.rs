@@ -119,6 +119,7 @@ pub(crate) async fn run(args: TaskArgs, home: &Path, json: bool) -> anyhow::Resu
             });
             let offchain = scheduler_view(&scheduler, task_id).await;
             let drawn = decloud_client::lookup::random_selection(&client, &deal, index).await?;
+            let spot = decloud_client::lookup::spot_check(&client, &deal, index).await?;
             let callback_failed = if results.is_some() && !deal.deal.callback.is_zero() {
                 callback_failure(&client, task_id).await?
             } else {
@@ -144,6 +145,7 @@ pub(crate) async fn run(args: TaskArgs, home: &Path, json: bool) -> anyhow::Resu
                     "results_location": results.as_ref().map(|r| String::from_utf8_lossy(&r.0).into_owned()),
                     "callback_data": results.as_ref().map(|r| alloy::hex::encode_prefixed(&r.1)),
                     "random_selection": drawn,
+                    "spot_check": spot,
                     "callback_failed": callback_failed,
                     "destination": destination.as_ref().map(|d| match d {
                         Ok(d) => serde_json::to_value(d).unwrap_or_default(),
@@ -178,6 +180,9 @@ pub(crate) async fn run(args: TaskArgs, home: &Path, json: bool) -> anyhow::Resu
             }
             if let Some(d) = &drawn {
                 print_selection(d);
+            }
+            if let Some(s) = &spot {
+                print_spot_check(s);
             }
             if let Some(report) = &offchain {
                 if let Some(reason) = &report.task.given_up {
@@ -293,6 +298,35 @@ fn print_destination(d: &Result<DestinationStatus, String>, task_id: B256) {
         Outcome::Unknown { why } => format!("unknown: {}", Untrusted(why)),
     };
     println!("{:<13} {line}", "on chain B");
+}
+
+fn print_spot_check(s: &decloud_client::lookup::SpotCheck) {
+    use decloud_chain::audit::{AuditState, Verdict};
+    let state = match (s.verdict, s.state) {
+        (Some(Verdict::NotAudited), _) | (None, AuditState::NotAudited) => "not audited".into(),
+        (Some(Verdict::Agreed), _) => "audited: the audit AGREED, the result is certified".into(),
+        (Some(Verdict::Contradicted), _) => {
+            "audited: the audit CONTRADICTED the consensus, the task failed and its contributors were slashed".into()
+        }
+        (Some(Verdict::Void), _) => "audited: void (no audit consensus in its window)".into(),
+        (None, AuditState::Audited) => format!(
+            "audited (round {}): audit {}, window closes at {}",
+            s.round, s.status, s.closes_at
+        ),
+        (None, AuditState::Unknown) => "decided by the audit round after the consensus".into(),
+    };
+    println!(
+        "{:<13} q = {}/256 ({:.1} %): {state}",
+        "spot check",
+        s.q,
+        decloud_protocol::spot::probability(s.q) * 100.0
+    );
+    for a in &s.auditors {
+        println!(
+            "{:<13} position {}: {} ({})",
+            "auditor", a.position, a.worker, a.stage
+        );
+    }
 }
 
 fn print_selection(s: &decloud_client::lookup::Selection) {
