@@ -17,8 +17,8 @@
 //! quarters a deal of `BENCH_SCALE_TASKS` trust-1 tasks is matched and the waiting claims take
 //! them. Heartbeats and claims are measured by the scheduler itself: each answer carries its
 //! handling time (`Server-Timing`, a long poll's wait left out), split by when the claim was
-//! answered (quiet, while workers join, after the deal). The clients measure logins (challenge
-//! + signed login, signing excluded), what heartbeats and no-work claims cost them (a claim's
+//! answered (quiet, while workers join, after the deal). The clients measure logins (a challenge
+//! and a signed login, signing excluded), what heartbeats and no-work claims cost them (a claim's
 //! time beyond its long-poll wait), and the dispatch delay of the deal's tasks (from sending
 //! `matchOrders` to each assignment's arrival).
 
