@@ -125,31 +125,27 @@ pub(crate) async fn contribute(
             // An audit: the same commitment, keyed by the audit's id, with the proof of the
             // worker's audit position.
             let c = commitment(ctx.address, audit.audit_id, digest);
-            let tx = chain
-                .hub()
-                .contributeAudit(
-                    (&deal).into(),
-                    U256::from(a.index),
-                    c.result_hash,
-                    c.result_seal,
-                    audit_proof(audit),
-                )
-                .into_transaction_request();
-            chain.send("contributing the audit's result", tx).await?;
+            decloud_chain::audit::contribute_audit(
+                chain,
+                (&deal).into(),
+                a.index,
+                c.result_hash,
+                c.result_seal,
+                audit_proof(audit),
+            )
+            .await?;
         } else if let Some(drawn) = &a.drawn {
             // A random-selection deal: no authorization, the proof of the drawn position.
             let c = commitment(ctx.address, a.task_id, digest);
-            let tx = chain
-                .hub()
-                .contributeDrawn(
-                    (&deal).into(),
-                    U256::from(a.index),
-                    c.result_hash,
-                    c.result_seal,
-                    draw_proof(drawn),
-                )
-                .into_transaction_request();
-            chain.send("contributing the result", tx).await?;
+            decloud_chain::selection::contribute_drawn(
+                chain,
+                (&deal).into(),
+                a.index,
+                c.result_hash,
+                c.result_seal,
+                draw_proof(drawn),
+            )
+            .await?;
         } else if at_once {
             // In a batch with the worker's other results of the deal (`contributeAndRevealBatch`).
             ctx.batcher
