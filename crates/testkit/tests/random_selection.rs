@@ -352,6 +352,25 @@ async fn gas_of(client: &Client, topics: &[B256]) -> u64 {
 }
 
 /// The deal's start on chain.
+/// Wave 0 of task 0 of `deal` at `trust` and its drawn positions, computed before the wave's
+/// round is due: the devnet group's keys are public, so the test signs the round itself.
+async fn wave0_draw_ahead(
+    reader: &Client,
+    d: &IHub::Deal,
+    deal_id: B256,
+    workerpool: Address,
+    trust: u64,
+) -> (selection::Wave, Vec<selection::Drawn>) {
+    let wave = selection::wave(reader, d, 0).await.unwrap();
+    let start = deal_start(reader, deal_id).await;
+    let snapshot = selection::deal_snapshot(reader, workerpool, start)
+        .await
+        .unwrap();
+    let randomness = B256::from(devnet_group().sign_round(wave.round).randomness());
+    let drawn = selection::drawn_positions(randomness, deal_id, 0, trust, &snapshot.workers);
+    (wave, drawn)
+}
+
 async fn deal_start(client: &Client, deal: B256) -> u64 {
     client
         .read("deal", client.hub().dealRecord(deal))
@@ -542,13 +561,7 @@ async fn an_absent_drawn_worker_is_slashed_and_replaced() {
     let d: IHub::Deal = (&deal.matched.deal).into();
     // The devnet group's keys are public: the test computes wave 0's draw before its round is
     // due and stops a drawn worker before it can hear of it.
-    let wave = selection::wave(&reader, &d, 0).await.unwrap();
-    let start = deal_start(&reader, deal.id()).await;
-    let snapshot = selection::deal_snapshot(&reader, pool.workerpool, start)
-        .await
-        .unwrap();
-    let randomness = B256::from(devnet_group().sign_round(wave.round).randomness());
-    let drawn = selection::drawn_positions(randomness, deal.id(), 0, 5, &snapshot.workers);
+    let (wave, drawn) = wave0_draw_ahead(&reader, &d, deal.id(), pool.workerpool, 5).await;
     let absent = drawn[0].worker;
     let i = workers.iter().position(|w| *w == absent).unwrap();
     pool.kill_worker(i).await;
@@ -708,13 +721,7 @@ async fn a_spot_check_catches_lying_contributors_and_pays_its_auditors() {
     let task = deal.task_ids()[0];
     let reader = Client::connect(devnet.profile(), None, None).await.unwrap();
     let d: IHub::Deal = (&deal.matched.deal).into();
-    let wave = selection::wave(&reader, &d, 0).await.unwrap();
-    let start = deal_start(&reader, deal.id()).await;
-    let snapshot = selection::deal_snapshot(&reader, pool.workerpool, start)
-        .await
-        .unwrap();
-    let randomness = B256::from(devnet_group().sign_round(wave.round).randomness());
-    let drawn = selection::drawn_positions(randomness, deal.id(), 0, 3, &snapshot.workers);
+    let (wave, drawn) = wave0_draw_ahead(&reader, &d, deal.id(), pool.workerpool, 3).await;
     assert_eq!(drawn.len(), 2, "two positions at trust 3");
     let mut liars = Vec::new();
     for p in &drawn {
