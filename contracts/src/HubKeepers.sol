@@ -477,7 +477,7 @@ contract HubKeepers is HubBase {
         if (s == 0 || s & _MASK40 >= drawTime || (next != 0 && next & _MASK40 < drawTime)) {
             revert WrongAttesterSnapshot(k, drawTime);
         }
-        if (uint256(keccak256(abi.encode(snapshot))) & ~_MASK40 != s & ~_MASK40) {
+        if (uint256(Draw.hashOf(snapshot)) & ~_MASK40 != s & ~_MASK40) {
             revert AttesterSnapshotMismatch(k);
         }
     }

@@ -391,23 +391,8 @@ contract HubSelection is HubSpot {
         if (s == 0 || s & _MASK40 >= start || (next != 0 && next & _MASK40 < start)) {
             revert WrongSnapshot(dealid, k);
         }
-        if (uint256(_snapshotHash(proof.snapshot)) & ~_MASK40 != s & ~_MASK40) {
+        if (uint256(Draw.hashOf(proof.snapshot)) & ~_MASK40 != s & ~_MASK40) {
             revert SnapshotMismatch(dealid, k);
-        }
-    }
-
-    /// keccak256(abi.encode(snapshot)), hashed from the calldata as it is instead of decoded and re-encoded:
-    /// the elements are static, so abi.encode is the offset word, the length and the elements' words. Words
-    /// that are not clean (an address with high bits) hash differently from the committed root, so they fail
-    /// the comparison as a forged snapshot does.
-    function _snapshotHash(Draw.Worker[] calldata snapshot) internal pure returns (bytes32 h) {
-        assembly ("memory-safe") {
-            let m := mload(0x40)
-            let size := mul(snapshot.length, 0x60)
-            mstore(m, 0x20)
-            mstore(add(m, 0x20), snapshot.length)
-            calldatacopy(add(m, 0x40), snapshot.offset, size)
-            h := keccak256(m, add(size, 0x40))
         }
     }
 

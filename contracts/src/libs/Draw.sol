@@ -18,6 +18,21 @@ library Draw {
     /// @notice The snapshot holds no stake (empty, or every stake zero).
     error NoStake();
 
+    /// @notice keccak256(abi.encode(snapshot)), the root a snapshot is committed under, hashed from the calldata
+    /// as it is instead of decoded and re-encoded: the elements are static, so abi.encode is the offset word, the
+    /// length and the elements' words. Words that are not clean (an address with high bits) hash differently from
+    /// the committed root, so they fail the comparison as a forged snapshot does.
+    function hashOf(Worker[] calldata snapshot) internal pure returns (bytes32 h) {
+        assembly ("memory-safe") {
+            let m := mload(0x40)
+            let size := mul(snapshot.length, 0x60)
+            mstore(m, 0x20)
+            mstore(add(m, 0x20), snapshot.length)
+            calldatacopy(add(m, 0x40), snapshot.offset, size)
+            h := keccak256(m, add(size, 0x40))
+        }
+    }
+
     /// @notice keccak256(abi.encode(R, dealId, task, j)).
     function seed(bytes32 randomness, bytes32 deal, uint256 task, uint256 j)
         internal
