@@ -171,3 +171,40 @@ async fn next_for_several_tasks_answers_each_and_refuses_bad_requests() {
             .is_empty()
     );
 }
+
+/// The fuzzer sent `null` for a stage and for `stages` and the scheduler took it (serde reads
+/// `null` as an absent optional field) while the description said an object: every optional
+/// part of a report is now described as nullable, and the scheduler's types do take `null`.
+#[test]
+fn a_reports_optional_parts_may_be_null_as_described() {
+    let description: Value = serde_json::from_str(include_str!("../src/openapi.json")).unwrap();
+    let schemas = &description["components"]["schemas"];
+    for variant in schemas["Report"]["oneOf"].as_array().unwrap() {
+        assert_eq!(variant["properties"]["stages"]["nullable"], json!(true));
+    }
+    let stages = schemas["Stages"]["properties"].as_object().unwrap();
+    assert_eq!(stages.len(), 5);
+    for (name, stage) in stages {
+        assert_eq!(stage["nullable"], json!(true), "stage {name}");
+    }
+    for field in ["bytes", "fuel"] {
+        assert_eq!(
+            schemas["StageTime"]["properties"][field]["nullable"],
+            json!(true)
+        );
+    }
+    let nulls = json!({
+        "status": "contributed",
+        "stages": {
+            "download": null, "run": null, "upload": null, "contribute": null,
+            "reveal": {"started_ms": 1, "millis": 2, "bytes": null, "fuel": null}
+        }
+    });
+    let report: decloud_protocol::pool::Report = serde_json::from_value(nulls).unwrap();
+    let stages = report.stages.unwrap();
+    assert!(stages.run.is_none());
+    assert_eq!(stages.reveal.unwrap().millis, 2);
+    let report: decloud_protocol::pool::Report =
+        serde_json::from_value(json!({"status": "contributed", "stages": null})).unwrap();
+    assert!(report.stages.is_none());
+}
