@@ -483,7 +483,7 @@ contract Hub is HubBase {
 
     /// @notice Reveals the digest behind the caller's contribution, which must be in the consensus group.
     function reveal(bytes32 taskid, bytes32 digest) external notEntered {
-        _reveal(taskid, digest);
+        _reveal(taskid, digest, _REVEAL_MASK);
     }
 
     /// @notice The scheduler finalizes a revealed task and pays everyone. For replicated deals

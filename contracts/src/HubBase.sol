@@ -88,6 +88,8 @@ abstract contract HubBase is EIP712, IHubErrors, IHubEvents {
     /// A task of a spot-checked deal (set by HubSelection.contributeDrawn): only HubAudit.finalizeAudited
     /// finalizes it.
     uint256 internal constant _FLAG_SPOT = 1 << 10;
+    /// What `_reveal` reads of the task word for `reveal`/`revealBatch`: the status and _FLAG_SPOT.
+    uint256 internal constant _REVEAL_MASK = 0xff | _FLAG_SPOT;
     uint256 internal constant _GROUP_CONSENSUS = 1 << 8;
     uint256 internal constant _COMMIT_MASK = ~uint256(0) << 48;
     uint256 internal constant _ATTESTER_SLASHED = 1 << 192;
@@ -496,10 +498,16 @@ abstract contract HubBase is EIP712, IHubErrors, IHubEvents {
     }
 
     /// Reveals the digest behind the caller's contribution, which must be in the consensus group (Hub.reveal,
-    /// HubSelection.revealBatch).
-    function _reveal(bytes32 taskid, bytes32 digest) internal {
+    /// HubSelection.revealBatch and revealSpotChecked). The task word's bits under `statusMask` must read
+    /// STATUS_REVEALING: with _REVEAL_MASK (the status and _FLAG_SPOT) a task of a spot-checked deal is refused
+    /// (SpotChecked) at no gas to the others, since the status check masks the word anyway; its contributors
+    /// reveal through revealSpotChecked (mask 0xff), once no auditor can copy their digest.
+    function _reveal(bytes32 taskid, bytes32 digest, uint256 statusMask) internal {
         uint256 t = _tasks[taskid];
-        if (uint8(t) != STATUS_REVEALING) revert TaskNotRevealing(taskid, uint8(t));
+        if (t & statusMask != STATUS_REVEALING) {
+            if (uint8(t) != STATUS_REVEALING) revert TaskNotRevealing(taskid, uint8(t));
+            revert SpotChecked(taskid);
+        }
         uint256 deadline = (t >> 56) & _MASK40;
         if (block.timestamp >= deadline) revert RevealDeadlinePassed(taskid, deadline);
         bytes32 resultHash = keccak256(abi.encodePacked(taskid, digest));

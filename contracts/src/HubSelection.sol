@@ -268,8 +268,25 @@ contract HubSelection is HubSpot {
     function revealBatch(bytes32[] calldata taskids, bytes32[] calldata digests) external notEntered {
         if (digests.length != taskids.length) revert LengthMismatch(taskids.length, digests.length);
         for (uint256 i; i < taskids.length; ++i) {
-            _reveal(taskids[i], digests[i]);
+            _reveal(taskids[i], digests[i], _REVEAL_MASK);
         }
+    }
+
+    /// @notice A contributor of task `index` of a spot-checked deal reveals its digest (as `reveal`, which refuses
+    /// such a task) once the digest can no longer be copied into the task's audit: the audit round is on chain
+    /// and does not audit the task, or the audit reached consensus (no auditor commits after it), or the audit
+    /// window closed. Refused before with RoundNotAvailable(round) (the round is not on chain) or
+    /// AuditPending(taskid, closesAt) (the audit still takes commitments).
+    function revealSpotChecked(Deal calldata deal, uint256 index, bytes32 digest) external notEntered {
+        (bytes32 dealid, bytes32 taskid, uint256 t) = _spotTask(deal, index);
+        (uint64 round, bytes32 r, uint256 closesAt) = _auditRound(deal, t);
+        if (block.timestamp < closesAt) {
+            if (r == 0) revert RoundNotAvailable(round);
+            if (_audited(r, dealid, index, deal.tag) && uint8(_tasks[_auditId(taskid)]) < STATUS_REVEALING) {
+                revert AuditPending(taskid, closesAt);
+            }
+        }
+        _reveal(taskid, digest, 0xff);
     }
 
     /// @notice After wave `proof.wave` of task `index` closed without consensus, anyone slashes the worker

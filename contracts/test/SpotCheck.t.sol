@@ -196,6 +196,14 @@ contract SpotCheckTest is Fixture {
         }
     }
 
+    /// The task's contributors reveal through revealSpotChecked (`reveal` refuses a spot-checked task).
+    function _revealTask(Deal memory d, address[] memory ws, bytes32 digest) internal {
+        for (uint256 i; i < ws.length; ++i) {
+            vm.prank(ws[i]);
+            sel.revealSpotChecked(d, 0, digest);
+        }
+    }
+
     // ---- the audit is decided by the round after the consensus ----------------------------------
 
     function test_the_audit_is_decided_only_by_the_round_after_the_consensus() public {
@@ -209,7 +217,13 @@ contract SpotCheckTest is Fixture {
         assertTrue(beacon.roundTime(round) > block.timestamp + PERIOD, "published after the consensus");
         (,, uint8 state,) = sel.audit(d, 0);
         assertEq(state, 0, "unknown until the round is on chain");
-        _revealAll(taskid, c, TRUTH);
+        // nobody reveals the task's digest while an auditor could still copy it
+        vm.prank(c[0]);
+        vm.expectRevert(abi.encodeWithSelector(IHubErrors.SpotChecked.selector, taskid));
+        hub.reveal(taskid, TRUTH);
+        vm.prank(c[0]);
+        vm.expectRevert(abi.encodeWithSelector(IHubErrors.RoundNotAvailable.selector, round));
+        sel.revealSpotChecked(d, 0, TRUTH);
         // finalize refuses a spot-checked task; finalizeAudited waits for the round
         vm.prank(scheduler);
         vm.expectRevert(abi.encodeWithSelector(IHubErrors.SpotChecked.selector, taskid));
@@ -224,6 +238,8 @@ contract SpotCheckTest is Fixture {
         assertEq(state, 1, "not audited");
         vm.expectRevert(abi.encodeWithSelector(IHubErrors.NotAudited.selector, taskid));
         _contributeAudit(d, workers[0], 0, TRUTH);
+        // not picked: the contributors reveal as soon as the round is in
+        _revealTask(d, c, TRUTH);
         uint256 before = hubx.balanceOf(c[0]);
         _finalizeAudited(c, new address[](0), TRUTH);
         assertEq(hubx.task(taskid).status, 3, "completed");
@@ -283,7 +299,6 @@ contract SpotCheckTest is Fixture {
         bytes32 taskid = _taskId(d, 0);
         _setScore(c[0], 30);
         _setScore(c[1], 12);
-        _revealAll(taskid, c, LIE);
         bytes32 r = _pickRandomness(d, 255, true);
         beacon.put(_auditRound(d), r);
         (uint256[] memory pos, address[] memory who) = _auditors(d, r, c, 2);
@@ -293,6 +308,7 @@ contract SpotCheckTest is Fixture {
         vm.expectRevert(abi.encodeWithSelector(IHubErrors.AuditPending.selector, taskid, closesAt));
         _finalizeAudited(c, new address[](0), LIE);
         _contributeAudit(d, who[1], pos[1], TRUTH);
+        _revealTask(d, c, LIE);
         address[] memory auditors = new address[](2);
         (auditors[0], auditors[1]) = (who[0], who[1]);
         _sort(auditors);
@@ -345,12 +361,18 @@ contract SpotCheckTest is Fixture {
         Deal memory d = _spotDeal(255);
         address[] memory c = _contributeTask(d, TRUTH);
         bytes32 taskid = _taskId(d, 0);
-        _revealAll(taskid, c, TRUTH);
         bytes32 r = _pickRandomness(d, 255, true);
         beacon.put(_auditRound(d), r);
         (uint256[] memory pos, address[] memory who) = _auditors(d, r, c, 2);
         _contributeAudit(d, who[0], pos[0], TRUTH);
+        // one auditor committed, the audit still takes commitments: the task's digest stays hidden
+        (,,, uint256 closesAt) = sel.audit(d, 0);
+        vm.prank(c[0]);
+        vm.expectRevert(abi.encodeWithSelector(IHubErrors.AuditPending.selector, taskid, closesAt));
+        sel.revealSpotChecked(d, 0, TRUTH);
         _contributeAudit(d, who[1], pos[1], TRUTH);
+        // the audit's commitments are in (consensus): the contributors reveal
+        _revealTask(d, c, TRUTH);
         address[] memory auditors = new address[](2);
         (auditors[0], auditors[1]) = (who[0], who[1]);
         _sort(auditors);
@@ -374,13 +396,13 @@ contract SpotCheckTest is Fixture {
     function test_an_auditor_hiding_from_the_audit_loses_its_whole_score() public {
         Deal memory d = _spotDeal(255);
         address[] memory c = _contributeTask(d, TRUTH);
-        _revealAll(_taskId(d, 0), c, TRUTH);
         bytes32 r = _pickRandomness(d, 255, true);
         beacon.put(_auditRound(d), r);
         (uint256[] memory pos, address[] memory who) = _auditors(d, r, c, 2);
         _setScore(who[1], 300);
         _contributeAudit(d, who[0], pos[0], TRUTH);
         _contributeAudit(d, who[1], pos[1], TRUTH);
+        _revealTask(d, c, TRUTH);
         vm.prank(who[0]);
         hub.reveal(_auditId(d), TRUTH);
         vm.warp(hubx.task(_auditId(d)).revealDeadline);
@@ -402,12 +424,15 @@ contract SpotCheckTest is Fixture {
         Deal memory d = _spotDeal(255);
         address[] memory c = _contributeTask(d, TRUTH);
         bytes32 taskid = _taskId(d, 0);
-        _revealAll(taskid, c, TRUTH);
         bytes32 r = _pickRandomness(d, 255, true);
         beacon.put(_auditRound(d), r);
         (uint256[] memory pos, address[] memory who) = _auditors(d, r, c, 2);
         _contributeAudit(d, who[0], pos[0], TRUTH);
         (,,, uint256 closesAt) = sel.audit(d, 0);
+        vm.warp(closesAt - 1);
+        vm.prank(c[0]);
+        vm.expectRevert(abi.encodeWithSelector(IHubErrors.AuditPending.selector, taskid, closesAt));
+        sel.revealSpotChecked(d, 0, TRUTH);
         vm.expectRevert(abi.encodeWithSelector(IHubErrors.NotSlashable.selector, taskid, who[1]));
         sel.slashAbsentAuditor(d, 0, _proof(pos[1]));
         vm.warp(closesAt);
@@ -415,6 +440,8 @@ contract SpotCheckTest is Fixture {
         sel.slashAbsentAuditor(d, 0, _proof(pos[0]));
         (uint256 before,,,,) = hubx.poolMember(pool, who[1]);
         sel.slashAbsentAuditor(d, 0, _proof(pos[1]));
+        // the window closed void: nothing left to copy into, the contributors reveal
+        _revealTask(d, c, TRUTH);
         (uint256 afterSlash,,,,) = hubx.poolMember(pool, who[1]);
         assertEq(before - afterSlash, d.workerStake, "the absent auditor's pool stake is slashed");
         uint256 a0 = hubx.balanceOf(who[0]);
@@ -425,6 +452,52 @@ contract SpotCheckTest is Fixture {
         assertEq(hubx.balanceOf(who[0]), a0 + d.workerStake, "a void audit's contributor gets its stake back");
         _assertAccounted();
     }
+
+    /// A lazy auditor waits for the contributors' reveal to copy their digest: the reveal is refused as long as
+    /// the audit takes commitments, so when the digest appears the lazy auditor's window has closed; it gains
+    /// nothing and is slashed as absent. revealBatch refuses a spot-checked task as `reveal` does.
+    function test_a_lazy_auditor_never_sees_the_digest_before_its_window_closes() public {
+        Deal memory d = _spotDeal(255);
+        address[] memory c = _contributeTask(d, TRUTH);
+        bytes32 taskid = _taskId(d, 0);
+        bytes32 r = _pickRandomness(d, 255, true);
+        beacon.put(_auditRound(d), r);
+        (uint256[] memory pos, address[] memory who) = _auditors(d, r, c, 2);
+        _contributeAudit(d, who[0], pos[0], TRUTH);
+        (,,, uint256 closesAt) = sel.audit(d, 0);
+        bytes32[] memory ids = new bytes32[](1);
+        bytes32[] memory digests = new bytes32[](1);
+        (ids[0], digests[0]) = (taskid, TRUTH);
+        for (uint256 at = block.timestamp; at < closesAt; at += REF / 4) {
+            vm.warp(at);
+            vm.prank(c[1]);
+            vm.expectRevert(abi.encodeWithSelector(IHubErrors.AuditPending.selector, taskid, closesAt));
+            sel.revealSpotChecked(d, 0, TRUTH);
+            vm.prank(c[1]);
+            vm.expectRevert(abi.encodeWithSelector(IHubErrors.SpotChecked.selector, taskid));
+            sel.revealBatch(ids, digests);
+        }
+        // the window closed: the digest comes out, too late to copy
+        vm.warp(closesAt);
+        vm.expectEmit(address(hub));
+        emit TaskReveal(taskid, c[0], TRUTH);
+        _revealTask(d, c, TRUTH);
+        uint256 lazyBalance = hubx.balanceOf(who[1]);
+        vm.expectRevert(abi.encodeWithSelector(IHubErrors.AuditClosed.selector, taskid, closesAt));
+        _contributeAudit(d, who[1], pos[1], TRUTH);
+        (uint256 stake,,,,) = hubx.poolMember(pool, who[1]);
+        sel.slashAbsentAuditor(d, 0, _proof(pos[1]));
+        (uint256 slashed,,,,) = hubx.poolMember(pool, who[1]);
+        assertEq(stake - slashed, d.workerStake, "the lazy auditor loses the deal's stake");
+        address[] memory one = new address[](1);
+        one[0] = who[0];
+        _finalizeAudited(c, one, TRUTH);
+        assertEq(hubx.task(taskid).status, 3, "completed");
+        assertEq(hubx.balanceOf(who[1]), lazyBalance, "and gains nothing");
+        _assertAccounted();
+    }
+
+    event TaskReveal(bytes32 indexed taskid, address indexed worker, bytes32 digest);
 
     /// Without the random tag q means nothing: the deal finalizes as any other.
     function test_q_without_random_selection_is_ignored() public {
@@ -475,11 +548,11 @@ contract SpotCheckTest is Fixture {
         Deal memory d = _spotDeal(255);
         bytes32 taskDigest = flags & 1 != 0 ? LIE : TRUTH;
         address[] memory c = _contributeTask(d, taskDigest);
-        _revealAll(_taskId(d, 0), c, taskDigest);
         bool isAudited = flags & 2 != 0;
         bytes32 r = _pickRandomness(d, 255, isAudited);
         beacon.put(_auditRound(d), r);
         address[] memory auditors = new address[](0);
+        if (!isAudited) _revealTask(d, c, taskDigest);
         if (isAudited) {
             uint256 n = flags & 4 != 0 ? 2 : 1;
             (uint256[] memory pos, address[] memory who) = _auditors(d, r, c, 2);
@@ -490,13 +563,15 @@ contract SpotCheckTest is Fixture {
             }
             _sort(auditors);
             (,,, uint256 closesAt) = sel.audit(d, 0);
+            // two agreeing auditors reach the audit's consensus; one waits for the window's end
+            if (n == 1) vm.warp(closesAt);
+            _revealTask(d, c, taskDigest);
             if (n == 2 && flags & 16 != 0) {
                 _revealAll(_auditId(d), auditors, flags & 8 != 0 ? LIE : TRUTH);
             } else if (n == 2) {
                 // nobody reveals: wait for the audit's reveal deadline
                 vm.warp(block.timestamp + 2 * REF);
             } else {
-                vm.warp(closesAt);
                 if (flags & 32 != 0) sel.slashAbsentAuditor(d, 0, _proof(pos[1]));
             }
         }
@@ -517,7 +592,12 @@ contract SpotCheckTest is Fixture {
     function test_gas_of_spot_checks_none() public {
         Deal memory d = _spotDeal(0);
         address[] memory c = _contributeTask(d, TRUTH);
-        _revealAll(_taskId(d, 0), c, TRUTH);
+        uint256 g0 = gasleft();
+        vm.prank(c[0]);
+        hub.reveal(_taskId(d, 0), TRUTH);
+        emit log_named_uint("reveal (task), no spot checks", g0 - gasleft());
+        vm.prank(c[1]);
+        hub.reveal(_taskId(d, 0), TRUTH);
         uint256 g = gasleft();
         _finalize(d, 0, c);
         emit log_named_uint("finalize, no spot checks", g - gasleft());
@@ -526,8 +606,13 @@ contract SpotCheckTest is Fixture {
     function test_gas_of_spot_checks_not_audited() public {
         Deal memory d = _spotDeal(255);
         address[] memory c = _contributeTask(d, TRUTH);
-        _revealAll(_taskId(d, 0), c, TRUTH);
         beacon.put(_auditRound(d), _pickRandomness(d, 255, false));
+        uint256 g0 = gasleft();
+        vm.prank(c[0]);
+        sel.revealSpotChecked(d, 0, TRUTH);
+        emit log_named_uint("revealSpotChecked (task), not audited", g0 - gasleft());
+        vm.prank(c[1]);
+        sel.revealSpotChecked(d, 0, TRUTH);
         uint256 g = gasleft();
         _finalizeAudited(c, new address[](0), TRUTH);
         emit log_named_uint("finalizeAudited, not audited", g - gasleft());
@@ -536,7 +621,6 @@ contract SpotCheckTest is Fixture {
     function test_gas_of_spot_checks_audited() public {
         Deal memory d = _spotDeal(255);
         address[] memory c = _contributeTask(d, TRUTH);
-        _revealAll(_taskId(d, 0), c, TRUTH);
         bytes32 r = _pickRandomness(d, 255, true);
         beacon.put(_auditRound(d), r);
         (uint256[] memory pos, address[] memory who) = _auditors(d, r, c, 2);
@@ -545,6 +629,12 @@ contract SpotCheckTest is Fixture {
             _contributeAudit(d, who[k], pos[k], TRUTH);
             emit log_named_uint("contributeAudit", g0 - gasleft());
         }
+        uint256 g2 = gasleft();
+        vm.prank(c[0]);
+        sel.revealSpotChecked(d, 0, TRUTH);
+        emit log_named_uint("revealSpotChecked (task), audit in", g2 - gasleft());
+        vm.prank(c[1]);
+        sel.revealSpotChecked(d, 0, TRUTH);
         _sort(who);
         for (uint256 k; k < 2; ++k) {
             uint256 g1 = gasleft();

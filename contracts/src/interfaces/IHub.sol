@@ -504,6 +504,7 @@ interface IHub is IHubErrors, IHubEvents {
         DrawProof calldata proof
     ) external;
     function slashAbsentAuditor(Deal calldata deal, uint256 index, DrawProof calldata proof) external;
+    function revealSpotChecked(Deal calldata deal, uint256 index, bytes32 digest) external;
     function finalizeAudited(Deal calldata deal, uint256 index, AuditedFinalize calldata f) external;
     function releaseAudit(Deal calldata deal, uint256 index, address[] calldata auditors) external;
     function finalizeReplicatedBatch(Deal calldata deal, ReplicatedFinalize[] calldata tasks) external;
