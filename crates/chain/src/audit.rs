@@ -233,6 +233,25 @@ pub async fn contribute_audit(
     client.send("contributing to an audit", tx).await
 }
 
+/// A contributor of spot-checked task `index` reveals its digest (the client's wallet): the hub's
+/// `reveal` refuses such a task, `revealSpotChecked` takes it once no auditor can copy the digest
+/// any more (the round does not audit the task, or the audit reached consensus, or its window
+/// closed; `RoundNotAvailable`/`AuditPending` before).
+pub async fn reveal_spot_checked(
+    client: &Client,
+    deal: IHub::Deal,
+    index: u64,
+    digest: B256,
+) -> Result<TransactionReceipt, ChainError> {
+    let tx = client
+        .hub()
+        .revealSpotChecked(deal, U256::from(index), digest)
+        .into_transaction_request();
+    client
+        .send("revealing a spot-checked task's result", tx)
+        .await
+}
+
 /// Slashes the auditor drawn at `proof`'s position that did not contribute to an audit whose
 /// window closed without consensus (anyone may).
 pub async fn slash_absent_auditor(

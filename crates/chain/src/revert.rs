@@ -306,7 +306,7 @@ pub fn describe_hub_error(e: &IHub::IHubErrors) -> String {
             x.signer, x.dataset, x.epoch
         ),
         E::SpotChecked(x) => format!(
-            "{} belongs to a spot-checked deal: finalize it with finalizeAudited once its audit round is on chain",
+            "{} belongs to a spot-checked deal: its contributors reveal with revealSpotChecked once its audit can no longer copy their digest, the scheduler finalizes it with finalizeAudited once its audit round is on chain",
             x.id
         ),
         E::NotAudited(x) => format!(
@@ -314,7 +314,7 @@ pub fn describe_hub_error(e: &IHub::IHubErrors) -> String {
             x.taskid
         ),
         E::AuditPending(x) => format!(
-            "the audit of task {} has no consensus yet and its window closes at {} (unix seconds): finalize after its auditors agree or the window closes",
+            "the audit of task {} has no consensus yet and its window closes at {} (unix seconds): the task's result is revealed, and the task finalized, after its auditors agree or the window closes",
             x.taskid, x.closesAt
         ),
         E::AuditClosed(x) => format!(

@@ -788,10 +788,14 @@ async fn decide_next(
         // The follower has not seen this worker's contribution yet.
         None => Ok(NextAction::Wait),
         Some(hash) if hash == consensus => {
-            let reference = match state.store.deal(task.deal_id).await? {
-                Some(deal) => deal.reference_secs(),
-                None => 0,
-            };
+            let deal = state.store.deal(task.deal_id).await?;
+            // A spot-checked task's digest stays hidden until its audit can't copy it.
+            if deal.as_ref().is_some_and(crate::spot::is_spot_checked)
+                && !crate::spot::reveals_open(state, task_id).await
+            {
+                return Ok(NextAction::Wait);
+            }
+            let reference = deal.map_or(0, |d| d.reference_secs());
             Ok(NextAction::Reveal {
                 deadline: at.saturating_add(
                     reference.saturating_mul(decloud_protocol::deadline::REVEAL_DEADLINE_RATIO),

@@ -66,6 +66,9 @@ pub(crate) struct SpotState {
     absences: tokio::sync::Mutex<HashSet<(B256, Address)>>,
     /// Audits seen revealing: their auditors were woken to reveal once, not at every pass.
     revealing: tokio::sync::Mutex<HashSet<B256>>,
+    /// Tasks whose contributors the hub lets reveal (`revealSpotChecked`): their digest can no
+    /// longer be copied into the audit. Until then `next` tells them to wait.
+    reveal_open: tokio::sync::Mutex<HashSet<B256>>,
 }
 
 /// Drives the spot-checked tasks every `interval`; errors are logged and retried.
@@ -125,6 +128,10 @@ async fn drive_once(shared: &Shared) -> Result<bool, SchedulerError> {
     spot.given.lock().await.retain(|(a, _)| live.contains(a));
     spot.absences.lock().await.retain(|(a, _)| live.contains(a));
     spot.revealing.lock().await.retain(|a| live.contains(a));
+    spot.reveal_open
+        .lock()
+        .await
+        .retain(|t| revealing.contains(t));
     Ok(changed)
 }
 
@@ -152,7 +159,8 @@ async fn drive_task(
                     return Ok(false);
                 }
                 AuditState::NotAudited => {
-                    return settle(shared, deal, task, now, None).await;
+                    let opened = open_reveals(shared, task.task_id).await;
+                    return Ok(settle(shared, deal, task, now, None).await? || opened);
                 }
                 AuditState::Audited => {
                     let Some(draw) = draw_auditors(shared, deal, task, a).await? else {
@@ -175,8 +183,10 @@ async fn drive_task(
         .await?;
     let contributed = contributed_auditors(client, &draw).await?;
     if view.status == TaskStatus::Revealing.as_u8() {
-        // The audit reached consensus: its auditors reveal (the next endpoint says so), then
-        // the settlement waits for every reveal of the consensus or the audit's reveal deadline.
+        // The audit reached consensus: no auditor commits any more, the task's contributors and
+        // its auditors reveal (the next endpoint says so), then the settlement waits for every
+        // reveal of the consensus or the audit's reveal deadline.
+        let opened = open_reveals(shared, task.task_id).await;
         let mut revealed = 0u64;
         for w in &contributed {
             let c = client
@@ -193,22 +203,38 @@ async fn drive_task(
         if revealed < u64::from(view.expectedReveals) && now < deadline {
             // The auditors' `next` long-polls are woken the first time only: waking every
             // waiting worker at each pass until the reveals are in would be a busy loop.
-            return Ok(shared
+            let woken = shared
                 .spot
                 .revealing
                 .lock()
                 .await
-                .insert(draw.audit.audit_id));
+                .insert(draw.audit.audit_id);
+            return Ok(woken || opened);
         }
-        return settle(shared, deal, task, now, Some((&draw, contributed))).await;
+        return Ok(settle(shared, deal, task, now, Some((&draw, contributed))).await? || opened);
     }
     if now < draw.audit.closes_at {
         return Ok(false);
     }
-    // The window closed without the audit's consensus: a void audit. The drawn auditors that
-    // did not contribute are slashed first (once each), then the task settles as `finalize`.
+    // The window closed without the audit's consensus: a void audit, nothing left to copy into.
+    // The drawn auditors that did not contribute are slashed first (once each), then the task
+    // settles as `finalize` once its contributors revealed.
+    let opened = open_reveals(shared, task.task_id).await;
     slash_absent_auditors(shared, deal, &draw, &contributed).await;
-    settle(shared, deal, task, now, Some((&draw, contributed))).await
+    Ok(settle(shared, deal, task, now, Some((&draw, contributed))).await? || opened)
+}
+
+/// Notes that the hub now takes the reveals of `task`'s contributors; returns whether that is
+/// news (their waiting `next` long-polls are then woken, once).
+async fn open_reveals(shared: &Shared, task: B256) -> bool {
+    shared.spot.reveal_open.lock().await.insert(task)
+}
+
+/// Whether the contributors of `task`, of a spot-checked deal, may reveal: the hub takes their
+/// reveals (`revealSpotChecked`) only once no auditor can copy their digest, which the pass
+/// over the spot-checked tasks reads from the chain.
+pub(crate) async fn reveals_open(shared: &Shared, task: B256) -> bool {
+    shared.spot.reveal_open.lock().await.contains(&task)
 }
 
 /// The auditors of an audited task, drawn from the chain; `None` (logged) while the deal's

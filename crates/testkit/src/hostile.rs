@@ -25,7 +25,7 @@ use alloy::signers::local::PrivateKeySigner;
 use alloy::sol_types::SolValue;
 use decloud_chain::ChainError;
 use decloud_chain::client::Client;
-use decloud_protocol::pool::{Assignment, Report, ReportStatus};
+use decloud_protocol::pool::{Assignment, NextAction, Report, ReportStatus};
 use decloud_protocol::result::commitment;
 use decloud_protocol::typed::Deal;
 use decloud_scheduler::client::{ClientError, SchedulerClient};
@@ -236,6 +236,31 @@ impl Hostile {
             c.result_hash,
             c.result_seal,
             decloud_chain::selection::proof(&snapshot, drawn.wave, drawn.position),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Asks the scheduler what to do next with its replicate of `task_id` (`next`, long-polled
+    /// up to `wait`): a liar that plays along with the pool's flow reveals when told.
+    pub async fn next(&self, task_id: B256, wait: Duration) -> Result<NextAction, HostileError> {
+        Ok(self.scheduler.next(task_id, wait).await?)
+    }
+
+    /// Reveals `digest` for the spot-checked task of `assignment` on chain
+    /// (`revealSpotChecked`: refused while its audit could still copy the digest).
+    pub async fn reveal_spot_checked(
+        &self,
+        assignment: &Assignment,
+        digest: B256,
+    ) -> Result<(), HostileError> {
+        let deal =
+            Deal::abi_decode(&assignment.deal).map_err(|e| HostileError::Deal(e.to_string()))?;
+        decloud_chain::audit::reveal_spot_checked(
+            &self.chain,
+            (&deal).into(),
+            assignment.index,
+            digest,
         )
         .await?;
         Ok(())

@@ -679,6 +679,26 @@ async fn assert_shown_audit(
     assert!(shown.auditors.iter().all(|a| a.stage == "contributed"));
 }
 
+/// Waits until the scheduler tells `liar` to reveal its replicate of `task` (`next`).
+async fn await_reveal_word(liar: &decloud_testkit::hostile::Hostile, task: B256) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
+    loop {
+        match liar
+            .next(task, std::time::Duration::from_secs(10))
+            .await
+            .unwrap()
+        {
+            decloud_protocol::pool::NextAction::Reveal { .. } => return,
+            decloud_protocol::pool::NextAction::Wait => {}
+            other => panic!("expected to be told to reveal, got {other:?}"),
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the scheduler told the contributors to reveal"
+        );
+    }
+}
+
 /// Waits for `task` to reach a final status on chain (completed or failed); returns it.
 async fn wait_final(client: &Client, task: B256, timeout: std::time::Duration) -> u8 {
     let deadline = std::time::Instant::now() + timeout;
@@ -753,6 +773,7 @@ async fn a_spot_check_catches_lying_contributors_and_pays_its_auditors() {
 
     // The liars claim their drawn positions and contribute one wrong digest: consensus.
     let lie = B256::repeat_byte(0x66);
+    let mut assignments = Vec::new();
     for liar in &liars {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
         let assignment = loop {
@@ -767,11 +788,41 @@ async fn a_spot_check_catches_lying_contributors_and_pays_its_auditors() {
             );
         };
         liar.contribute_drawn(&assignment, lie).await.unwrap();
+        assignments.push(assignment);
     }
     let view = reader.read("task", reader.hub().task(task)).await.unwrap();
     assert_eq!(view.status, 2, "the liars reached consensus");
-    for liar in &liars {
-        liar.reveal(task, lie).await.unwrap();
+    // Their digest stays hidden while the audit takes commitments: the hub refuses its reveal
+    // (`reveal` always, `revealSpotChecked` until the audit's consensus), and the scheduler tells
+    // them to reveal only once the auditors committed.
+    for (liar, assignment) in liars.iter().zip(&assignments) {
+        match liar.reveal(task, lie).await.unwrap_err() {
+            decloud_testkit::hostile::HostileError::Chain(e) => refused(&e, "spot-checked deal"),
+            e => panic!("expected the hub's refusal, got {e}"),
+        }
+        match liar.reveal_spot_checked(assignment, lie).await.unwrap_err() {
+            decloud_testkit::hostile::HostileError::Chain(e) => {
+                let msg = e.to_string();
+                assert!(
+                    msg.contains("not on chain yet") || msg.contains("has no consensus yet"),
+                    "expected the audit to be awaited, got {msg}"
+                );
+            }
+            e => panic!("expected the hub's refusal, got {e}"),
+        }
+    }
+    let audit_id = decloud_protocol::spot::audit_id(task);
+    for (liar, assignment) in liars.iter().zip(&assignments) {
+        await_reveal_word(liar, task).await;
+        let audit = reader
+            .read("audit", reader.hub().task(audit_id))
+            .await
+            .unwrap();
+        assert_eq!(
+            audit.status, 2,
+            "told to reveal once the audit's commitments are in"
+        );
+        liar.reveal_spot_checked(assignment, lie).await.unwrap();
         liar.report(
             task,
             &decloud_testkit::hostile::Hostile::fake(
@@ -960,5 +1011,131 @@ async fn a_spot_check_agrees_with_honest_workers_and_pays_its_auditors() {
     let plain_gas = task_gas(&reader, plain.id(), plain_task).await;
     println!(
         "trust-3 random task, match to certified (instant mining, 1-s beacon): audited {audited_secs:.1} s, q = 1 {spared_secs:.1} s ({spared_verdict:?}), no spot checks {plain_secs:.1} s; gas (receipts, match to finalize, 21k and calldata included, beacon rounds not counted): audited {audited_gas}, not audited {spared_gas}, no spot checks {plain_gas}"
+    );
+}
+
+/// The hub events of `event` whose topic 1 is `task`, each with its block's timestamp.
+async fn task_events<E: alloy::sol_types::SolEvent>(client: &Client, task: B256) -> Vec<(E, u64)> {
+    use alloy::providers::Provider;
+    let filter = alloy::rpc::types::Filter::new()
+        .address(client.profile().contracts.hub)
+        .event_signature(E::SIGNATURE_HASH)
+        .topic1(task)
+        .from_block(0);
+    let mut out = Vec::new();
+    for log in client.provider().get_logs(&filter).await.unwrap() {
+        let block = client
+            .provider()
+            .get_block_by_number(log.block_number.unwrap().into())
+            .await
+            .unwrap()
+            .unwrap();
+        out.push((
+            E::decode_log(&log.inner).unwrap().data,
+            block.header.timestamp,
+        ));
+    }
+    out
+}
+
+/// A void audit end to end: the test computes wave 0's draw ahead of its round and stops every
+/// worker but the two drawn, so that the audit's drawn auditors (never a contributor) are all
+/// absent. Nothing else is sent by the test: the two contributors reach consensus, the scheduler
+/// puts the audit round on chain, nobody audits; the contributors are told to reveal only once
+/// the window closed (no digest to copy before), each absent auditor is slashed once (the
+/// deal's worker stake from its pool stake to the kitty), the task completes void and its
+/// contributors are paid. Nobody else loses a token, and the hub's tokens stay accounted for.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_void_audit_slashes_its_absent_auditors_once_and_the_task_completes() {
+    let (devnet, mut pool, category) = random_pool(5, 20).await;
+    let workers: Vec<Address> = (0..5).map(|i| pool.worker_address(i)).collect();
+    let greeting = decloud_testkit::fixtures::example_app("greeting").unwrap();
+    let app = pool.deploy_app("greeting", &greeting).await.unwrap();
+    let deal = pool
+        .deal(
+            &decloud_testkit::pool::DealRequest::new(app)
+                .trust(3)
+                .category(category)
+                .spot_check(255),
+        )
+        .await
+        .unwrap();
+    let task = deal.task_ids()[0];
+    let reader = Client::connect(devnet.profile(), None, None).await.unwrap();
+    let d: IHub::Deal = (&deal.matched.deal).into();
+    let (_, drawn) = wave0_draw_ahead(&reader, &d, deal.id(), pool.workerpool, 3).await;
+    let contributors: Vec<Address> = drawn.iter().map(|p| p.worker).collect();
+    assert_eq!(contributors.len(), 2, "two positions at trust 3");
+    for (i, w) in workers.iter().enumerate() {
+        if !contributors.contains(w) {
+            pool.kill_worker(i).await;
+        }
+    }
+    let stake = d.workerStake;
+    let mut before = std::collections::HashMap::new();
+    for w in &workers {
+        let member = reader
+            .read("member", reader.hub().poolMember(pool.workerpool, *w))
+            .await
+            .unwrap();
+        before.insert(*w, (escrow(&reader, *w).await, member.stake));
+    }
+    let unaccounted_before = unaccounted(&reader, pool.workerpool, &workers).await;
+
+    assert_eq!(
+        wait_final(&reader, task, std::time::Duration::from_secs(180)).await,
+        3,
+        "a void audit: the task completes"
+    );
+    let verdict = decloud_chain::audit::verdict(&reader, task, 0)
+        .await
+        .unwrap();
+    assert_eq!(verdict, Some(decloud_chain::audit::Verdict::Void));
+    assert!(
+        audit_contributors(&reader, task).await.is_empty(),
+        "nobody audited"
+    );
+    let slashes = task_events::<IHub::AbsentAuditorSlashed>(&reader, task).await;
+    let mut slashed: Vec<Address> = slashes.iter().map(|(e, _)| e.worker).collect();
+    slashed.sort();
+    let mut unique = slashed.clone();
+    unique.dedup();
+    assert_eq!(slashed.len(), 2, "both drawn auditors slashed: {slashed:?}");
+    assert_eq!(unique, slashed, "each once");
+    let reveals = task_events::<IHub::TaskReveal>(&reader, task).await;
+    assert_eq!(reveals.len(), 2, "both contributors revealed");
+    // The window closes AUDIT_RATIO (1) ref after the consensus.
+    let consensus = task_events::<IHub::TaskConsensus>(&reader, task).await;
+    let closes_at = consensus[0].1 + 20;
+    assert!(
+        reveals.iter().all(|(_, t)| *t >= closes_at),
+        "no reveal before the audit window closed at {closes_at}: {reveals:?}"
+    );
+    for w in &workers {
+        let (e, s) = before[w];
+        let now_escrow = escrow(&reader, *w).await;
+        let now_stake = reader
+            .read("member", reader.hub().poolMember(pool.workerpool, *w))
+            .await
+            .unwrap()
+            .stake;
+        if slashed.contains(w) {
+            assert_eq!(
+                now_stake,
+                s - stake,
+                "absent auditor {w} lost the deal's stake"
+            );
+            assert_eq!(now_escrow, e, "and nothing else");
+        } else if contributors.contains(w) {
+            assert!(now_escrow > e, "contributor {w} was paid");
+            assert_eq!(now_stake, s, "and kept its pool stake");
+        } else {
+            assert_eq!((now_escrow, now_stake), (e, s), "{w} was not involved");
+        }
+    }
+    assert_eq!(
+        unaccounted(&reader, pool.workerpool, &workers).await,
+        unaccounted_before,
+        "every token of the hub is accounted for"
     );
 }

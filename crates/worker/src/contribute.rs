@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use alloy::primitives::U256;
+use alloy::primitives::{B256, U256};
 use decloud_protocol::TaskStatus;
 use decloud_protocol::pool::{Assignment, NextAction, Report, ReportStatus, StageTime};
 use decloud_protocol::result::commitment;
@@ -178,6 +178,18 @@ pub(crate) async fn contribute(
     )
     .await;
     Ok(true)
+}
+
+/// Reveals a task's digest: in a batch with the worker's other reveals, except for a task of a
+/// spot-checked deal, which only `revealSpotChecked` takes (once its audit can't copy the digest:
+/// the scheduler says to reveal only then).
+async fn reveal_task(ctx: &Context, a: &Assignment, digest: B256) -> Result<(), Failure> {
+    let deal = deal_of(a)?;
+    if !decloud_protocol::spot::is_spot_checked(decloud_protocol::Tag(deal.tag)) {
+        return ctx.batcher.reveal(a.task_id, digest).await;
+    }
+    decloud_chain::audit::reveal_spot_checked(&ctx.chain, (&deal).into(), a.index, digest).await?;
+    Ok(())
 }
 
 /// Counts a job among those waiting for the scheduler's word to reveal while it lives.
@@ -398,7 +410,7 @@ pub(crate) async fn await_reveal(
                     let (started_ms, started) = (now_ms(), std::time::Instant::now());
                     // Told and about to be in the batcher: not waiting for a word any more.
                     waiting.take();
-                    ctx.batcher.reveal(a.task_id, computed.digest).await?;
+                    reveal_task(ctx, a, computed.digest).await?;
                     computed.stages.reveal = Some(stage_since(started_ms, started));
                     tracing::info!(task = %a.task_id, "revealed");
                 }
