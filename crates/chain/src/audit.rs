@@ -267,6 +267,21 @@ pub async fn slash_absent_auditor(
     client.send("slashing an absent auditor", tx).await
 }
 
+/// Gives the contributors of task `index`'s audit, listed complete in increasing address order,
+/// their stakes back once the task failed by `claim` (anyone may; `TaskNotClaimable` before).
+pub async fn release_audit(
+    client: &Client,
+    deal: IHub::Deal,
+    index: u64,
+    auditors: Vec<Address>,
+) -> Result<TransactionReceipt, ChainError> {
+    let tx = client
+        .hub()
+        .releaseAudit(deal, U256::from(index), auditors)
+        .into_transaction_request();
+    client.send("releasing a claimed task's auditors", tx).await
+}
+
 /// What `finalizeAudited` takes besides the deal and the index.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct AuditedFinalize {

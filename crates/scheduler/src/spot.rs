@@ -117,11 +117,30 @@ async fn drive_once(shared: &Shared) -> Result<bool, SchedulerError> {
             }
         }
     }
-    // Forget the audits of tasks no longer revealing (settled, reopened, given up), and what
-    // was noted of them: nothing here grows with the pool's history.
+    // Forget the audits of tasks no longer revealing (settled, reopened, claimed, given up), and
+    // what was noted of them: nothing here grows with the pool's history. A claimed task's
+    // auditors first get their stakes back (kept for the next pass when that fails).
+    let gone: Vec<AuditDraw> = shared
+        .spot
+        .audits
+        .lock()
+        .await
+        .iter()
+        .filter(|(task, _)| !revealing.contains(*task))
+        .map(|(_, d)| d.clone())
+        .collect();
+    for draw in gone {
+        match release_if_claimed(shared, &draw).await {
+            Ok(()) => {
+                shared.spot.audits.lock().await.remove(&draw.task_id);
+            }
+            Err(e) => {
+                tracing::warn!(task = %draw.task_id, error = %e, "releasing a claimed task's auditors failed; retrying")
+            }
+        }
+    }
     let live: HashSet<B256> = {
-        let mut audits = shared.spot.audits.lock().await;
-        audits.retain(|task, _| revealing.contains(task));
+        let audits = shared.spot.audits.lock().await;
         audits.values().map(|d| d.audit.audit_id).collect()
     };
     let spot = &shared.spot;
@@ -222,6 +241,39 @@ async fn drive_task(
     let opened = open_reveals(shared, task.task_id).await;
     slash_absent_auditors(shared, deal, &draw, &contributed).await;
     Ok(settle(shared, deal, task, now, Some((&draw, contributed))).await? || opened)
+}
+
+/// Whether the auditors' stakes of an audit with `contributions` contributors are still frozen
+/// by a task that failed by `claim`: the task is failed and its audit neither completed (a
+/// settlement, a contradiction's included) nor failed (already released, or void).
+fn frozen_by_claim(task_status: u8, audit_status: u8, contributions: usize) -> bool {
+    task_status == TaskStatus::Failed.as_u8()
+        && audit_status != TaskStatus::Completed.as_u8()
+        && audit_status != TaskStatus::Failed.as_u8()
+        && contributions > 0
+}
+
+/// When the task of `draw` was claimed (its final deadline passed unfinalized) after auditors
+/// contributed, gives them their stakes back (`releaseAudit`): nothing else would.
+async fn release_if_claimed(shared: &Shared, draw: &AuditDraw) -> Result<(), SchedulerError> {
+    let client = &shared.client;
+    let task = client
+        .read("reading a task", client.hub().task(draw.task_id))
+        .await?;
+    let audit = client
+        .read("reading an audit", client.hub().task(draw.audit.audit_id))
+        .await?;
+    if !frozen_by_claim(task.status, audit.status, usize::from(audit.contributions)) {
+        return Ok(());
+    }
+    let Some(deal) = shared.store.deal(draw.deal_id).await? else {
+        return Ok(());
+    };
+    let contributed = contributed_auditors(client, draw).await?;
+    let auditors = with_earlier_auditors(client, draw, deal.block_number, contributed).await?;
+    audit::release_audit(client, (&deal.deal).into(), draw.index, auditors.clone()).await?;
+    tracing::info!(task = %draw.task_id, auditors = ?auditors, "claimed task: its auditors' stakes released");
+    Ok(())
 }
 
 /// Notes that the hub now takes the reveals of `task`'s contributors; returns whether that is
@@ -527,4 +579,34 @@ pub(crate) async fn next(
         },
         _ => NextAction::Wait,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_claimed_tasks_unsettled_audit_is_released() {
+        let (failed, completed) = (TaskStatus::Failed.as_u8(), TaskStatus::Completed.as_u8());
+        let (active, revealing) = (TaskStatus::Active.as_u8(), TaskStatus::Revealing.as_u8());
+        assert!(
+            frozen_by_claim(failed, active, 1),
+            "claimed before the audit's consensus"
+        );
+        assert!(frozen_by_claim(failed, revealing, 2), "claimed after it");
+        assert!(
+            !frozen_by_claim(failed, completed, 2),
+            "a contradiction settled it"
+        );
+        assert!(!frozen_by_claim(failed, failed, 2), "already released");
+        assert!(!frozen_by_claim(failed, 0, 0), "nobody audited");
+        assert!(
+            !frozen_by_claim(completed, revealing, 2),
+            "finalized: settled there"
+        );
+        assert!(
+            !frozen_by_claim(active, revealing, 2),
+            "reopened: still to settle"
+        );
+    }
 }
