@@ -9,12 +9,17 @@
 //!   snapshot, the round, the task's contributors) and hands each, when it claims ([`claim`]),
 //!   an audit assignment with its position's proof; tells them to reveal once the audit reached
 //!   consensus ([`next`]);
+//! - tells the task's own contributors to reveal (the API's `next`, [`reveals_open`]) only once
+//!   the hub takes their `revealSpotChecked`: the round does not audit the task, or the audit
+//!   reached consensus, or its window closed (no auditor can copy their digest any more);
 //! - after the audit window closed without consensus, slashes the drawn auditors that did not
 //!   contribute (`slashAbsentAuditor`, a void audit);
 //! - once the task's reveals are in (as for any task) and the audit is settled (or the round
 //!   says the task is not audited), calls `finalizeAudited` with the task's and the audit's
 //!   contributors. A contradicted audit fails the task: it is logged and marked failed in the
-//!   store, and nothing retries it.
+//!   store, and nothing retries it;
+//! - when a task it drew auditors for is claimed instead (failed, audit unsettled), gives the
+//!   auditors their stakes back (`releaseAudit`).
 //!
 //! Everything here is in memory and rebuilt from the chain after a restart; the hub recomputes
 //! every auditor's position, so nothing here is trusted by anyone.
@@ -175,7 +180,11 @@ async fn drive_task(
                     if a.round != 0 {
                         crate::random::round_on_chain(client, &shared.random, a.round, now).await;
                     }
-                    return Ok(false);
+                    // Without the round past the window's end (the beacon was down): no audit
+                    // can be committed any more, the hub takes the reveals.
+                    return Ok(a.round != 0
+                        && now >= a.closes_at
+                        && open_reveals(shared, task.task_id).await);
                 }
                 AuditState::NotAudited => {
                     let opened = open_reveals(shared, task.task_id).await;
