@@ -120,6 +120,7 @@ impl Asking {
                     None => {}
                 },
                 _ = tokio::time::sleep_until(self.hedge), if hedging => {
+                    tracing::info!(task = %self.ask.fields.task_id, others = self.waiting.len(), "TEE task: no k answers after {HEDGE_AFTER:?}: asking the other key holders too");
                     while !self.waiting.is_empty() {
                         self.ask_next();
                     }
