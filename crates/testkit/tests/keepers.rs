@@ -227,6 +227,34 @@ async fn a_secret_split_3_of_5_opens_with_two_keepers_down_and_not_with_three() 
     assert!(!logs.contain(secret.as_bytes()), "a log holds the secret");
 }
 
+/// The median µs of each part of the worker's asks (its `key holder answered` lines): the
+/// challenge, the evidence, the release request and the checks of its answer (the attester's
+/// standing read at the hub).
+fn ask_stages(logs: &[u8]) -> Vec<(&'static str, u64)> {
+    let text = plain(logs);
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("TEE task: key holder answered"))
+        .collect();
+    ["challenge_us", "evidence_us", "release_us", "check_us"]
+        .into_iter()
+        .map(|field| {
+            let prefix = format!("{field}=");
+            let mut v: Vec<u64> = lines
+                .iter()
+                .filter_map(|l| {
+                    l.split_whitespace()
+                        .find_map(|w| w.strip_prefix(prefix.as_str()))
+                        .and_then(|us| us.parse().ok())
+                })
+                .collect();
+            v.sort_unstable();
+            let median = v.get(v.len() / 2).copied().unwrap_or(0);
+            (field.trim_end_matches("_us"), median)
+        })
+        .collect()
+}
+
 /// Takes connections at `url`'s address (a stopped keeper's) and never answers them: a key
 /// holder that hangs. Aborting the task closes them.
 async fn hang_on(url: &str) -> tokio::task::JoinHandle<()> {
@@ -397,6 +425,14 @@ async fn measure_keeper_release_round_trip() {
             pct(0.5),
             pct(0.99),
             times[times.len() - 1]
+        );
+        let asks = ask_stages(&logs.bytes()[before..]);
+        println!(
+            "  per ask at the worker, median µs: {}",
+            asks.iter()
+                .map(|(stage, us)| format!("{stage} {us}"))
+                .collect::<Vec<_>>()
+                .join(", ")
         );
         println!(
             "  per key holder, median µs: {}",
