@@ -165,7 +165,7 @@ async fn ask_one(
     let t1 = std::time::Instant::now();
     let fields = ReportDataFields {
         nonce: nonce.0,
-        ..ask.fields.clone()
+        ..ask.fields
     };
     let evidence = attester
         .evidence(&fields.report_data())
