@@ -470,61 +470,39 @@ mod tests {
         );
         let task = B256::repeat_byte(7);
         let (e1, e2) = (Address::repeat_byte(1), Address::repeat_byte(2));
-        assert_eq!(
+        let commit = async |nonce, expires_at, task, enclave, now| {
             store
-                .commit_release(n1, 1060, task, e1, 1001)
+                .commit_release(nonce, expires_at, task, enclave, now)
                 .await
-                .unwrap(),
-            Ok(())
-        );
-        let again = store
-            .commit_release(n1, 1060, task, e1, 1002)
-            .await
-            .unwrap()
-            .unwrap_err();
+                .unwrap()
+        };
+        let recorded = async || -> i64 {
+            sqlx::query("SELECT COUNT(*) AS n FROM challenges")
+                .fetch_one(&store.pool)
+                .await
+                .unwrap()
+                .try_get("n")
+                .unwrap()
+        };
+        assert_eq!(commit(n1, 1060, task, e1, 1001).await, Ok(()));
+        let again = commit(n1, 1060, task, e1, 1002).await.unwrap_err();
         assert!(again.contains("already used"), "{again}");
-        let second = store
-            .commit_release(n2, 1060, task, e2, 1002)
-            .await
-            .unwrap()
-            .unwrap_err();
+        let second = commit(n2, 1060, task, e2, 1002).await.unwrap_err();
         assert!(second.contains("one enclave per task"), "{second}");
         // The refused release left its nonce unused: another task takes it.
-        assert_eq!(
-            store
-                .commit_release(n2, 1060, B256::repeat_byte(8), e2, 1003)
-                .await
-                .unwrap(),
-            Ok(())
-        );
-        let expired = store
-            .commit_release(n3, 1060, task, e1, 2000)
-            .await
-            .unwrap()
-            .unwrap_err();
+        let other = B256::repeat_byte(8);
+        assert_eq!(commit(n2, 1060, other, e2, 1003).await, Ok(()));
+        let expired = commit(n3, 1060, task, e1, 2000).await.unwrap_err();
         assert!(expired.contains("expired"), "{expired}");
         // Once expired, a used nonce is forgotten (it is refused by its expiry).
-        let left: i64 = sqlx::query("SELECT COUNT(*) AS n FROM challenges")
-            .fetch_one(&store.pool)
-            .await
-            .unwrap()
-            .try_get("n")
-            .unwrap();
-        assert_eq!(left, 2, "n1 and n2 are recorded until they expire");
         assert_eq!(
-            store
-                .commit_release(n3, 3000, B256::repeat_byte(9), e1, 2000)
-                .await
-                .unwrap(),
-            Ok(())
+            recorded().await,
+            2,
+            "n1 and n2 are recorded until they expire"
         );
-        let left: i64 = sqlx::query("SELECT COUNT(*) AS n FROM challenges")
-            .fetch_one(&store.pool)
-            .await
-            .unwrap()
-            .try_get("n")
-            .unwrap();
-        assert_eq!(left, 1, "only n3 is left");
+        let third = B256::repeat_byte(9);
+        assert_eq!(commit(n3, 3000, third, e1, 2000).await, Ok(()));
+        assert_eq!(recorded().await, 1, "only n3 is left");
         assert_eq!(store.released_to(task).await.unwrap(), Some(e1));
     }
     decloud_sql::test_on_every_backend!(a_task_is_released_to_one_enclave_and_a_nonce_once);
