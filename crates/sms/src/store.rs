@@ -1,5 +1,5 @@
-//! The SMS's tables: secrets (sealed), each owner's last write nonce, release challenges and the
-//! one enclave key released per task. Every rule that must hold under concurrent requests is a
+//! The SMS's tables: secrets (sealed), each owner's last write nonce, the release challenges
+//! used (until they expire) and the one enclave key released per task. Every rule that must hold under concurrent requests is a
 //! conditional statement inside one transaction, so two racing writes or releases can't both
 //! win.
 
