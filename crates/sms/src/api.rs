@@ -426,11 +426,11 @@ impl AppState {
     }
 }
 
+/// A release nonce: made with the node key and recorded only when a release uses it, so that
+/// handing one out costs no write (a keeper answers one per task on its critical path).
 async fn challenge(State(state): State<AppState>) -> Result<Json<ChallengeAnswer>, SmsError> {
-    let nonce = B256::from(seal::random_bytes::<32>()?);
-    let now = unix_now();
-    let expires_at = now + CHALLENGE_TTL_SECS;
-    state.store.add_challenge(nonce, now, expires_at).await?;
+    let expires_at = unix_now() + CHALLENGE_TTL_SECS;
+    let nonce = state.key.challenge(expires_at)?;
     Ok(Json(ChallengeAnswer { nonce, expires_at }))
 }
 
@@ -512,24 +512,16 @@ async fn release(
         .ok_or_else(|| SmsError::BadRequest("hpke_public_key must be 32 bytes of hex".into()))?;
     let now = unix_now();
     let mut laps = Laps::new();
-    match state.store.challenge(r.nonce).await? {
-        None => {
-            return Err(SmsError::Forbidden(
-                "unknown nonce: take one from POST /v1/challenges and bind it into report_data"
-                    .into(),
-            ));
-        }
-        Some((_, true)) => {
-            return Err(SmsError::Conflict(
-                "the nonce was already used: take a fresh one from POST /v1/challenges".into(),
-            ));
-        }
-        Some((expires, false)) if expires < now => {
-            return Err(SmsError::Forbidden(format!(
-                "the nonce expired at {expires} (now {now}): take a fresh one from POST /v1/challenges"
-            )));
-        }
-        Some(_) => {}
+    // Whether it is used is decided by the commit, in the transaction that records it.
+    let Some(expires_at) = state.key.challenge_expiry(&r.nonce) else {
+        return Err(SmsError::Forbidden(
+            "unknown nonce: take one from POST /v1/challenges and bind it into report_data".into(),
+        ));
+    };
+    if expires_at < now {
+        return Err(SmsError::Forbidden(format!(
+            "the nonce expired at {expires_at} (now {now}): take a fresh one from POST /v1/challenges"
+        )));
     }
     let deal = state.deals.deal(r.deal_id).await?;
     laps.lap("store");
@@ -726,7 +718,7 @@ async fn release(
     // Durable before acknowledged: the nonce is used and the task bound to this enclave first.
     if let Err(reason) = state
         .store
-        .commit_release(r.nonce, task_id, r.enclave, now)
+        .commit_release(r.nonce, expires_at, task_id, r.enclave, now)
         .await?
     {
         return Err(SmsError::Conflict(reason));

@@ -176,6 +176,7 @@ impl RowId<'_> {
 /// values at rest, the last 32 derive the X25519 key owners seal their writes to.
 pub struct NodeKey {
     rest: RestAead,
+    challenge: [u8; 32],
     hpke_private: HpkePrivateKey,
     hpke_public: [u8; 32],
 }
@@ -222,8 +223,14 @@ impl NodeKey {
     pub fn from_bytes(bytes: &[u8; 64]) -> Self {
         let rest = RestAead::new_from_slice(&bytes[..32]).expect("32-byte key");
         let (hpke_private, pk) = HpkeKem::derive_keypair(&bytes[32..]);
+        let challenge = Sha256::new()
+            .chain_update(b"decloud/sms/v1 challenge key")
+            .chain_update(&bytes[..32])
+            .finalize()
+            .into();
         Self {
             rest,
+            challenge,
             hpke_private,
             hpke_public: public_bytes(&pk),
         }
@@ -232,6 +239,42 @@ impl NodeKey {
     /// The X25519 key owners seal their writes to.
     pub fn hpke_public(&self) -> [u8; 32] {
         self.hpke_public
+    }
+
+    /// A release challenge valid until `expires_at`, which needs no record until it is used:
+    /// `expires_at (u64 BE) ‖ 8 random bytes ‖ 16-byte tag`, the tag keyed with this node's
+    /// key, so only this node makes nonces it accepts ([`Self::challenge_expiry`]).
+    pub fn challenge(&self, expires_at: u64) -> Result<B256, SealError> {
+        let mut nonce = [0u8; 32];
+        nonce[..8].copy_from_slice(&expires_at.to_be_bytes());
+        nonce[8..16].copy_from_slice(&random_bytes::<8>()?);
+        let tag = self.challenge_tag(&nonce[..16]);
+        nonce[16..].copy_from_slice(&tag);
+        Ok(B256::from(nonce))
+    }
+
+    /// The expiry of a nonce this node made with [`Self::challenge`]; `None` for any other.
+    pub fn challenge_expiry(&self, nonce: &B256) -> Option<u64> {
+        let tag = self.challenge_tag(&nonce[..16]);
+        // compared in constant time: a tag is not to be guessed byte by byte
+        let diff = tag
+            .iter()
+            .zip(&nonce[16..])
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b));
+        (diff == 0).then(|| u64::from_be_bytes(nonce.0[..8].try_into().unwrap_or_default()))
+    }
+
+    /// `sha256(tag ‖ key ‖ 16 bytes)`, cut to 16: the input has a fixed length, so a prefix key
+    /// is a MAC (no extension of a fixed-length message is accepted).
+    fn challenge_tag(&self, head: &[u8]) -> [u8; 16] {
+        let digest = Sha256::new()
+            .chain_update(b"decloud/sms/v1 challenge")
+            .chain_update(self.challenge)
+            .chain_update(head)
+            .finalize();
+        let mut tag = [0u8; 16];
+        tag.copy_from_slice(&digest[..16]);
+        tag
     }
 
     /// Opens a write sealed to this node.
@@ -291,6 +334,28 @@ mod hex_vec {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A challenge needs no record: the node recognizes its own nonces and their expiry, and
+    /// refuses any other (another node's, an altered one, random bytes).
+    #[test]
+    fn a_challenge_is_recognized_only_by_the_node_that_made_it() {
+        let key = NodeKey::from_bytes(&[7u8; 64]);
+        let nonce = key.challenge(1_700_000_060).unwrap();
+        assert_eq!(key.challenge_expiry(&nonce), Some(1_700_000_060));
+        assert_ne!(
+            key.challenge(1_700_000_060).unwrap(),
+            nonce,
+            "nonces are fresh"
+        );
+        let other = NodeKey::from_bytes(&[8u8; 64]);
+        assert_eq!(other.challenge_expiry(&nonce), None);
+        for byte in [0, 7, 8, 16, 31] {
+            let mut altered = nonce;
+            altered.0[byte] ^= 1;
+            assert_eq!(key.challenge_expiry(&altered), None, "byte {byte} altered");
+        }
+        assert_eq!(key.challenge_expiry(&B256::repeat_byte(0x42)), None);
+    }
 
     #[test]
     fn a_release_opens_only_under_its_own_info() {

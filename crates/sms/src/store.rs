@@ -1,5 +1,5 @@
-//! The SMS's tables: secrets (sealed), each owner's last write nonce, release challenges and the
-//! one enclave key released per task. Every rule that must hold under concurrent requests is a
+//! The SMS's tables: secrets (sealed), each owner's last write nonce, the release challenges
+//! used (until they expire) and the one enclave key released per task. Every rule that must hold under concurrent requests is a
 //! conditional statement inside one transaction, so two racing writes or releases can't both
 //! win.
 
@@ -265,35 +265,6 @@ impl SecretStore {
         Ok(WriteOutcome::Stored)
     }
 
-    /// Records a fresh challenge valid until `expires_at`, and forgets those long expired.
-    pub async fn add_challenge(
-        &self,
-        nonce: B256,
-        now: u64,
-        expires_at: u64,
-    ) -> Result<(), SmsError> {
-        sqlx::query("DELETE FROM challenges WHERE expires_at < $1")
-            .bind(bigint(now.saturating_sub(3600), "time")?)
-            .execute(&self.pool)
-            .await?;
-        sqlx::query("INSERT INTO challenges (nonce, expires_at, used) VALUES ($1, $2, 0)")
-            .bind(nonce.to_string())
-            .bind(bigint(expires_at, "time")?)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    /// The challenge `nonce`: `None` if never handed out, else (expires_at, used).
-    pub async fn challenge(&self, nonce: B256) -> Result<Option<(u64, bool)>, SmsError> {
-        let row = sqlx::query("SELECT expires_at, used FROM challenges WHERE nonce = $1")
-            .bind(nonce.to_string())
-            .fetch_optional(&self.pool)
-            .await?;
-        row.map(|row| Ok((uint(&row, "expires_at")?, uint(&row, "used")? != 0)))
-            .transpose()
-    }
-
     /// The enclave key already released for `task`, if any.
     pub async fn released_to(&self, task: B256) -> Result<Option<Address>, SmsError> {
         let query =
@@ -305,28 +276,39 @@ impl SecretStore {
         .await
     }
 
-    /// Commits a release before it is answered: uses the challenge (unused and unexpired at
-    /// `now`) and records `enclave` as the task's one key. Returns why not, leaving both
-    /// unchanged.
+    /// Commits a release before it is answered: records the challenge `nonce` (valid until
+    /// `expires_at`, which must not be before `now`) as used, refusing one already used, and
+    /// `enclave` as the task's one key. Returns why not, leaving both unchanged. Challenges are
+    /// made without a record ([`crate::seal::NodeKey::challenge`]): this is their only write,
+    /// and the used ones are forgotten once expired (an expired nonce is refused anyway).
     pub async fn commit_release(
         &self,
         nonce: B256,
+        expires_at: u64,
         task: B256,
         enclave: Address,
         now: u64,
     ) -> Result<Result<(), String>, SmsError> {
+        if expires_at < now {
+            return Ok(Err(format!(
+                "the nonce expired at {expires_at} (now {now}): take a fresh one from POST /v1/challenges"
+            )));
+        }
         let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM challenges WHERE expires_at < $1")
+            .bind(bigint(now, "time")?)
+            .execute(&mut *tx)
+            .await?;
         let used = sqlx::query(
-            "UPDATE challenges SET used = 1 WHERE nonce = $1 AND used = 0 AND expires_at >= $2",
+            "INSERT INTO challenges (nonce, expires_at, used) VALUES ($1, $2, 1) ON CONFLICT (nonce) DO NOTHING",
         )
         .bind(nonce.to_string())
-        .bind(bigint(now, "time")?)
+        .bind(bigint(expires_at, "time")?)
         .execute(&mut *tx)
         .await?;
         if used.rows_affected() != 1 {
             return Ok(Err(
-                "the challenge nonce is used or expired: take a fresh one (POST /v1/challenges)"
-                    .to_owned(),
+                "the nonce was already used: take a fresh one from POST /v1/challenges".to_owned(),
             ));
         }
         let inserted = sqlx::query(
@@ -486,37 +468,41 @@ mod tests {
             B256::repeat_byte(2),
             B256::repeat_byte(3),
         );
-        for n in [n1, n2, n3] {
-            store.add_challenge(n, 1000, 1060).await.unwrap();
-        }
         let task = B256::repeat_byte(7);
         let (e1, e2) = (Address::repeat_byte(1), Address::repeat_byte(2));
-        assert_eq!(
-            store.commit_release(n1, task, e1, 1001).await.unwrap(),
-            Ok(())
-        );
-        assert!(
+        let commit = async |nonce, expires_at, task, enclave, now| {
             store
-                .commit_release(n1, task, e1, 1002)
+                .commit_release(nonce, expires_at, task, enclave, now)
                 .await
                 .unwrap()
-                .is_err()
-        );
-        let second = store
-            .commit_release(n2, task, e2, 1002)
-            .await
-            .unwrap()
-            .unwrap_err();
+        };
+        let recorded = async || -> i64 {
+            sqlx::query("SELECT COUNT(*) AS n FROM challenges")
+                .fetch_one(&store.pool)
+                .await
+                .unwrap()
+                .try_get("n")
+                .unwrap()
+        };
+        assert_eq!(commit(n1, 1060, task, e1, 1001).await, Ok(()));
+        let again = commit(n1, 1060, task, e1, 1002).await.unwrap_err();
+        assert!(again.contains("already used"), "{again}");
+        let second = commit(n2, 1060, task, e2, 1002).await.unwrap_err();
         assert!(second.contains("one enclave per task"), "{second}");
-        // The refused release left its nonce unused.
-        assert_eq!(store.challenge(n2).await.unwrap(), Some((1060, false)));
-        assert!(
-            store
-                .commit_release(n3, task, e1, 2000)
-                .await
-                .unwrap()
-                .is_err()
+        // The refused release left its nonce unused: another task takes it.
+        let other = B256::repeat_byte(8);
+        assert_eq!(commit(n2, 1060, other, e2, 1003).await, Ok(()));
+        let expired = commit(n3, 1060, task, e1, 2000).await.unwrap_err();
+        assert!(expired.contains("expired"), "{expired}");
+        // Once expired, a used nonce is forgotten (it is refused by its expiry).
+        assert_eq!(
+            recorded().await,
+            2,
+            "n1 and n2 are recorded until they expire"
         );
+        let third = B256::repeat_byte(9);
+        assert_eq!(commit(n3, 3000, third, e1, 2000).await, Ok(()));
+        assert_eq!(recorded().await, 1, "only n3 is left");
         assert_eq!(store.released_to(task).await.unwrap(), Some(e1));
     }
     decloud_sql::test_on_every_backend!(a_task_is_released_to_one_enclave_and_a_nonce_once);

@@ -587,12 +587,12 @@ async fn a_release_goes_only_to_an_attested_enclave_of_an_active_tee_task() {
     let (mut r, _) = f.request(&deal, 0, &attester, |_| {}).await;
     r.nonce = B256::repeat_byte(0x42);
     f.refused(&r, "unknown nonce").await;
-    let expired = B256::repeat_byte(0x43);
-    f.store()
-        .await
-        .add_challenge(expired, now() - 120, now() - 60)
-        .await
-        .unwrap();
+    // A nonce of this node's own making, but expired (challenges are made, not stored).
+    let expired =
+        decloud_sms::seal::NodeKey::load_or_create(&f.dir.path().join("tls/sms-seal.key"))
+            .unwrap()
+            .challenge(now() - 60)
+            .unwrap();
     let (mut r, _) = f
         .request(&deal, 0, &attester, |fields| fields.nonce = expired.0)
         .await;

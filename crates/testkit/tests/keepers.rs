@@ -157,13 +157,35 @@ async fn a_secret_split_3_of_5_opens_with_two_keepers_down_and_not_with_three() 
     let result = result_text(&chain, task).await;
     assert!(result.contains(&expected), "{result}");
 
-    // n − k = 2 keepers down: still runs.
+    // n − k = 2 keepers out: one down (its connection refused), one that takes connections
+    // and never answers. The worker asks k keepers first (a rotation by task), the next one on a
+    // failure and the others after a short wait: every task still runs.
     pool.stop_keeper(3).await;
     pool.stop_keeper(4).await;
-    let task = pool.deal(&request).await.unwrap().task_ids()[0];
-    pool.wait_completed(&[task], TIMEOUT).await.unwrap();
-    let result = result_text(&chain, task).await;
-    assert!(result.contains(&expected), "{result}");
+    let hanging = hang_on(&urls[4]).await;
+    let tasks = pool
+        .deal(&request.clone().volume(3))
+        .await
+        .unwrap()
+        .task_ids();
+    pool.wait_completed(&tasks, TIMEOUT).await.unwrap();
+    let text = plain(&logs.bytes());
+    for task in tasks {
+        let result = result_text(&chain, task).await;
+        assert!(result.contains(&expected), "{result}");
+        // A task's first three keepers are keeper (last byte of its id mod 5) and the next two:
+        // unless that is keepers 0, 1, 2, the hanging one is asked before three have answered,
+        // and only the wait for the others got the task its third share (keepers 0, 1, 2 may
+        // also be slow enough for a wait on a loaded machine).
+        let waited = text
+            .lines()
+            .any(|l| l.contains("asking the other key holders") && l.contains(&task.to_string()));
+        assert!(
+            waited || task.0[31] % 5 == 0,
+            "task {task} did not wait for the others"
+        );
+    }
+    hanging.abort();
 
     // k − 1 keepers answering: nothing opened, the task says why. The deal asks the hub for
     // two attestations only, so what stops it is the shares' threshold, not the hub's.
@@ -203,6 +225,51 @@ async fn a_secret_split_3_of_5_opens_with_two_keepers_down_and_not_with_three() 
     let leaked = files_containing(pool.data_dir(), secret.as_bytes());
     assert!(leaked.is_empty(), "files hold the secret: {leaked:?}");
     assert!(!logs.contain(secret.as_bytes()), "a log holds the secret");
+}
+
+/// The median µs of each part of the worker's asks (its `key holder answered` lines): the
+/// challenge, the evidence, the release request and the checks of its answer (the attester's
+/// standing read at the hub).
+fn ask_stages(logs: &[u8]) -> Vec<(&'static str, u64)> {
+    let text = plain(logs);
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("TEE task: key holder answered"))
+        .collect();
+    ["challenge_us", "evidence_us", "release_us", "check_us"]
+        .into_iter()
+        .map(|field| {
+            let prefix = format!("{field}=");
+            let mut v: Vec<u64> = lines
+                .iter()
+                .filter_map(|l| {
+                    l.split_whitespace()
+                        .find_map(|w| w.strip_prefix(prefix.as_str()))
+                        .and_then(|us| us.parse().ok())
+                })
+                .collect();
+            v.sort_unstable();
+            let median = v.get(v.len() / 2).copied().unwrap_or(0);
+            (field.trim_end_matches("_us"), median)
+        })
+        .collect()
+}
+
+/// Takes connections at `url`'s address (a stopped keeper's) and never answers them: a key
+/// holder that hangs. Aborting the task closes them.
+async fn hang_on(url: &str) -> tokio::task::JoinHandle<()> {
+    let address = url
+        .split("://")
+        .nth(1)
+        .and_then(|rest| rest.split(['/', '#', '?']).next())
+        .unwrap();
+    let listener = tokio::net::TcpListener::bind(address).await.unwrap();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = listener.accept().await {
+            held.push(stream);
+        }
+    })
 }
 
 /// The `ms` of each "secrets released" line of the worker in `logs` (the time from its first
@@ -358,6 +425,14 @@ async fn measure_keeper_release_round_trip() {
             pct(0.5),
             pct(0.99),
             times[times.len() - 1]
+        );
+        let asks = ask_stages(&logs.bytes()[before..]);
+        println!(
+            "  per ask at the worker, median µs: {}",
+            asks.iter()
+                .map(|(stage, us)| format!("{stage} {us}"))
+                .collect::<Vec<_>>()
+                .join(", ")
         );
         println!(
             "  per key holder, median µs: {}",

@@ -28,6 +28,7 @@ mod job;
 mod next;
 pub mod policy;
 pub mod pool_job;
+mod release;
 pub mod state;
 mod tee_job;
 

@@ -23,11 +23,11 @@ use decloud_protocol::Tag;
 use decloud_protocol::pool::Assignment;
 use decloud_protocol::result::{commitment, sign_enclave};
 use decloud_protocol::tee::{
-    AttestationEvidence, SignedAttestation, attestations_required, enclave_evidence, evidence_hash,
+    AttestationEvidence, SignedAttestation, attestations_required, enclave_evidence,
 };
 use decloud_sms::keepers;
 use decloud_sms::seal::{self, HpkePrivateKey};
-use decloud_sms::{ReleaseAnswer, ReleaseRequest, SmsClient};
+use decloud_sms::{ReleaseAnswer, SmsClient};
 use decloud_tee::{Attester, ReportDataFields};
 
 use crate::Context;
@@ -143,110 +143,87 @@ pub(crate) async fn run(ctx: &Arc<Context>, a: &Assignment, resumed: bool) -> Re
         .await
         .map_err(|e| fail(format!("the scheduler did not authorize the enclave: {e}")))?;
 
-    // Every key holder at once (keepers are independent; the slowest one sets the pace): a
-    // nonce, evidence binding it, the release.
+    // k key holders at once, the others on a failure or after a short wait (`release`).
     let started = std::time::Instant::now();
-    let mut asks = tokio::task::JoinSet::new();
-    for (i, sms) in tee.key_holders.iter().enumerate() {
-        let sms = sms.clone();
-        let attester = tee.attester.clone();
-        let (worker, enclave_address) = (ctx.address, enclave.address());
-        let (deal_id, index, app_checksum) = (a.deal_id, a.index, app.checksum);
-        let authorization = authorization.sign.clone();
-        asks.spawn(async move {
-            let answer = async {
-                let t0 = std::time::Instant::now();
-                let nonce = sms.challenge().await.map_err(|e| e.to_string())?.nonce;
-                let t1 = std::time::Instant::now();
-                let fields = ReportDataFields {
-                    chain_id,
-                    task_id,
-                    app_checksum,
-                    enclave: enclave_address,
-                    hpke_public_key: h_public,
-                    nonce: nonce.0,
-                };
-                let evidence = attester
-                    .evidence(&fields.report_data())
-                    .map_err(|e| format!("the enclave's attester failed: {e}"))?;
-                let kept = (evidence.quote.clone(), nonce.0);
-                let t2 = std::time::Instant::now();
-                let request = ReleaseRequest {
-                    deal_id,
-                    index,
-                    worker,
-                    enclave: enclave_address,
-                    hpke_public_key: hex_encode(&h_public),
-                    nonce,
-                    evidence,
-                    authorization,
-                    local_dataset,
-                };
-                let answer = sms.release(&request).await.map_err(|e| e.to_string());
-                tracing::debug!(task = %task_id, key_holder = i, challenge_us = (t1 - t0).as_micros() as u64, evidence_us = (t2 - t1).as_micros() as u64, release_us = t2.elapsed().as_micros() as u64, "TEE task: key holder answered");
-                answer.map(|answer| (answer, kept))
-            }
-            .await;
-            (i, sms.url().to_owned(), answer)
-        });
-    }
+    let mut asking = crate::release::Asking::start(
+        ctx,
+        tee.attester.clone(),
+        tee.key_holders.len(),
+        k,
+        crate::release::ReleaseAsk {
+            deal_id: a.deal_id,
+            index: a.index,
+            fields: ReportDataFields {
+                chain_id,
+                task_id,
+                app_checksum: app.checksum,
+                enclave: enclave.address(),
+                hpke_public_key: h_public,
+                nonce: [0; 32],
+            },
+            authorization: authorization.sign.clone(),
+            local_dataset,
+        },
+    );
     // Answers are checked as they arrive and the round ends at the first k that count and
-    // rebuild the secrets: the slowest key holders set no pace. Their answers are still read to
-    // the end in the background, so that their kept connections stay open for the next task.
+    // rebuild the secrets.
     let mut good: Vec<(usize, SignedAttestation, OpenedAnswer)> = Vec::new();
     let mut refusals = Vec::new();
     let mut attesters = std::collections::HashSet::new();
     let mut kept_evidence = Vec::new();
     let mut opened = None;
-    while let Some(joined) = asks.join_next().await {
-        let Ok((i, url, reply)) = joined else {
-            continue;
-        };
-        let answer = match reply.and_then(|(answer, (quote, nonce))| {
-            let evidence = evidence_hash(&quote, &h_public, &nonce);
-            let attestation = checked(ctx, task_id, enclave.address(), evidence, &answer)?;
+    while let Some((i, url, reply)) = asking.next().await {
+        let answer = reply.and_then(|answered| {
+            let attestation = answered.attestation;
             kept_evidence.push(AttestationEvidence {
                 deal_id: a.deal_id,
                 index: a.index,
                 task_id,
                 enclave: enclave.address(),
-                measurement: answer.attestation.measurement,
+                measurement: answered.answer.attestation.measurement,
                 tcb_status: attestation.tcb_status,
                 expiry: attestation.expiry,
                 attester: attestation.attester,
                 signature: attestation.signature.clone(),
-                quote: quote.into(),
+                quote: answered.quote.into(),
                 hpke_public_key: B256::from(h_public),
-                nonce: B256::from(nonce),
+                nonce: B256::from(answered.nonce),
             });
-            let opened = open_answer(&h_private, chain_id, task_id, &answer)?;
+            let opened = open_answer(&h_private, chain_id, task_id, &answered.answer)?;
+            // Only what the hub will count is counted: one attestation per active attester.
+            answered.active?;
+            if !attesters.insert(attestation.attester) {
+                return Err(format!(
+                    "it signs as attester {}, like another key holder: the hub counts each attester once",
+                    attestation.attester
+                ));
+            }
             Ok((attestation, opened))
-        }) {
+        });
+        let answer = match answer {
             Ok(ok) => ok,
             Err(reason) => {
                 refusals.push(format!("{url}: {reason}"));
+                asking.ask_next();
                 continue;
             }
         };
-        // Only what the hub will count is counted: one attestation per active attester.
-        if let Err(reason) = counted(ctx, &answer.0, &mut attesters).await {
-            refusals.push(format!("{url}: {reason}"));
-            continue;
-        }
         good.push((i, answer.0, answer.1));
         // In the configured order, so that which answers are used does not depend on timing
         // more than it must.
         good.sort_by_key(|(i, _, _)| *i);
-        if good.len() >= k
-            && let Ok(o) = rebuild(good.iter().map(|(_, s, o)| (s.attester, o)), &[])
-        {
-            opened = Some(o);
-            break;
+        if good.len() >= k {
+            match rebuild(good.iter().map(|(_, s, o)| (s.attester, o)), &[]) {
+                Ok(o) => {
+                    opened = Some(o);
+                    break;
+                }
+                // shares that do not rebuild yet: one more key holder
+                Err(_) => asking.ask_next(),
+            }
         }
     }
-    if !asks.is_empty() {
-        tokio::spawn(async move { while asks.join_next().await.is_some() {} });
-    }
+    asking.finish();
     drop(h_private);
     keep_evidence(ctx, task_id, &kept_evidence);
     let asked_us = started.elapsed().as_micros() as u64;
@@ -377,9 +354,9 @@ fn keep_evidence(ctx: &Context, task_id: B256, kept: &[AttestationEvidence]) {
 }
 
 /// Checks that a release is for this task and enclave, that its attestation commits to the
-/// evidence this worker sent (`evidence`, see [`evidence_hash`]) and is signed by the key holder
-/// it names; returns the attestation as the hub reads it.
-fn checked(
+/// evidence this worker sent (`evidence`, see [`decloud_protocol::tee::evidence_hash`]) and is
+/// signed by the key holder it names; returns the attestation as the hub reads it.
+pub(crate) fn checked(
     ctx: &Context,
     task_id: B256,
     enclave: Address,
@@ -409,33 +386,6 @@ fn checked(
         ));
     }
     Ok(signed)
-}
-
-/// Whether the hub will count `attestation`: its signer is an active attester (registered,
-/// staked, not leaving, not slashed) that no earlier answer of this release named (the hub
-/// counts distinct attesters). A key holder whose signature would not count does not count
-/// towards k here either, so the task fails before running rather than at `contributeAndFinalize`.
-async fn counted(
-    ctx: &Context,
-    attestation: &SignedAttestation,
-    seen: &mut std::collections::HashSet<Address>,
-) -> Result<(), String> {
-    let attester = attestation.attester;
-    if seen.contains(&attester) {
-        return Err(format!(
-            "it signs as attester {attester}, like another key holder: the hub counts each attester once"
-        ));
-    }
-    let record = decloud_chain::attesters::attester(&ctx.chain, attester)
-        .await
-        .map_err(|e| format!("cannot read attester {attester} at the hub: {e}"))?;
-    if !record.active {
-        return Err(format!(
-            "its signer {attester} is not an active attester at the hub (not registered, leaving or slashed): its attestation would not count"
-        ));
-    }
-    seen.insert(attester);
-    Ok(())
 }
 
 /// Encrypts the kept result archive to the beneficiary (age), in place, and makes its digest the
