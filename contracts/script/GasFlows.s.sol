@@ -57,9 +57,10 @@ contract GasFlows {
     address internal teeApp;
     address internal dataset;
     address internal pool;
+    address internal beacon;
     uint256 internal salt;
 
-    function run() external {
+    function run() external virtual {
         string memory flow = vm.envOr("FLOW", string("trust1"));
         deployerPk = vm.envOr(
             "DEPLOYER_PK", uint256(0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80)
@@ -140,21 +141,9 @@ contract GasFlows {
         );
         hubx = HubExtension(address(hub));
         // the selection facet, as every deployment sets it (it serves the attester registry)
-        address beacon_ = vm.deployCode(
-            "Beacon.sol:Beacon",
-            abi.encode(
-                [
-                    0x07e1d1d335df83fa98462005690372c643340060d205306a9aa8106b6bd0b382,
-                    0x0557ec32c2ad488e4d4f6008f89a346f18492092ccc0d594610de2732c8b808f,
-                    0x0095685ae3a85ba243747b1b2f426049010f6b73a0cf1d389351d5aaaa1047f6,
-                    0x297d3a4f9749b33eb2d904c9d9ebf17224150ddd7abd7567a9bec6c74480ee0b
-                ],
-                uint64(1727521075),
-                uint64(3)
-            )
-        );
+        beacon = vm.deployCode("Beacon.sol:Beacon", _beaconArgs());
         bytes memory facetArgs =
-            abi.encode(address(token), address(apps), address(datasets), address(pools), beacon_);
+            abi.encode(address(token), address(apps), address(datasets), address(pools), beacon);
         hubx.setSelection(
             vm.deployCode(
                 "HubSelection.sol:HubSelection",
@@ -217,6 +206,20 @@ contract GasFlows {
             keep.registerAttester(10e9);
             vm.stopBroadcast();
         }
+    }
+
+    /// The beacon's constructor arguments: evmnet's key, genesis and period (RandomFlows: the devnet group's).
+    function _beaconArgs() internal view virtual returns (bytes memory) {
+        return abi.encode(
+            [
+                0x07e1d1d335df83fa98462005690372c643340060d205306a9aa8106b6bd0b382,
+                0x0557ec32c2ad488e4d4f6008f89a346f18492092ccc0d594610de2732c8b808f,
+                0x0095685ae3a85ba243747b1b2f426049010f6b73a0cf1d389351d5aaaa1047f6,
+                0x297d3a4f9749b33eb2d904c9d9ebf17224150ddd7abd7567a9bec6c74480ee0b
+            ],
+            uint64(1727521075),
+            uint64(3)
+        );
     }
 
     function _gas(address to) internal {

@@ -75,6 +75,20 @@ impl Requester {
         volume: u64,
         args: &str,
     ) -> anyhow::Result<SignedOrders> {
+        self.sign_tagged(app, trust, volume, args, Tag::default(), Tag::default())
+    }
+
+    /// [`Self::sign`] with the request asking for `tag` and the workerpool order offering
+    /// `offered` (e.g. random selection: the request's spot-check byte, the pool's whole byte).
+    pub fn sign_tagged(
+        &self,
+        app: Address,
+        trust: u64,
+        volume: u64,
+        args: &str,
+        tag: Tag,
+        offered: Tag,
+    ) -> anyhow::Result<SignedOrders> {
         let domain = self.client.domain();
         let mut app_order = AppOrder {
             app,
@@ -88,7 +102,7 @@ impl Requester {
             workerpool: self.workerpool,
             workerpool_price: self.price,
             volume,
-            tag: Tag::default(),
+            tag: offered,
             category: 0,
             trust: self.max_trust.max(trust),
             salt: B256::random(),
@@ -105,7 +119,7 @@ impl Requester {
             workerpool_max_price: self.price,
             requester: me,
             volume,
-            tag: Tag::default(),
+            tag,
             category: 0,
             trust,
             beneficiary: me,
@@ -153,6 +167,8 @@ pub enum TaskEvent {
     Reveal,
     /// `TaskFinalize`.
     Finalize,
+    /// `TaskAudited`: a spot check's verdict.
+    Audited,
     /// Anything else about the task.
     Other,
 }
@@ -166,6 +182,7 @@ impl TaskEvent {
             TaskEvent::Consensus => 'K',
             TaskEvent::Reveal => 'R',
             TaskEvent::Finalize => 'F',
+            TaskEvent::Audited => 'V',
             TaskEvent::Other => '?',
         }
     }
@@ -213,10 +230,31 @@ pub async fn task_events(
                 t if t == IHub::TaskConsensus::SIGNATURE_HASH => TaskEvent::Consensus,
                 t if t == IHub::TaskReveal::SIGNATURE_HASH => TaskEvent::Reveal,
                 t if t == IHub::TaskFinalize::SIGNATURE_HASH => TaskEvent::Finalize,
+                t if t == IHub::TaskAudited::SIGNATURE_HASH => TaskEvent::Audited,
                 _ => TaskEvent::Other,
             };
             (kind, log.block_number.unwrap_or_default())
         })
+        .collect())
+}
+
+/// The blocks, since block `from`, of the beacon rounds stored on chain (`RoundVerified`).
+pub async fn rounds_verified(client: &Client, from: u64) -> anyhow::Result<Vec<u64>> {
+    let filter = Filter::new()
+        .address(client.profile().contracts.beacon)
+        .event_signature(decloud_chain::contracts::Beacon::RoundVerified::SIGNATURE_HASH);
+    let logs = decloud_chain::follower::get_logs_chunked(
+        client.provider(),
+        &filter,
+        from,
+        None,
+        decloud_chain::follower::DEFAULT_MAX_RANGE,
+    )
+    .await
+    .context("reading the beacon's RoundVerified events")?;
+    Ok(logs
+        .iter()
+        .map(|log| log.block_number.unwrap_or_default())
         .collect())
 }
 

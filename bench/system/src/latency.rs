@@ -1,22 +1,29 @@
 //! Latency: on a devnet with 1-second blocks, the time from sending `matchOrders` to the
-//! `finalize` being mined, for the trivial `greeting` app, (a) one worker at trust 1 and (b)
+//! `finalize` being mined, for the trivial `greeting` app, (a) one worker at trust 1, (b)
 //! three agreeing replicas (trust 5, three fresh workers: weight 2 each, so exactly three
-//! contributions reach the consensus).
+//! contributions reach the consensus), (c) the same trust-5 task with random selection (its
+//! three workers drawn by a beacon round of the pool's devnet beacon, a round a second) and (d)
+//! that random task spot-checked with q = 255 (audited 255 times in 256 by three more drawn
+//! workers).
 //!
 //! The orders are signed and the requester's deposit made before the clock starts; the clock
 //! starts when `matchOrders` is handed to the node (`decloud_chain::orders::match_orders`:
 //! gas estimation, signing, sending) and stops when a poll of the hub's task view
 //! (`hub().task(id)`, every 20 ms) says COMPLETED (status 3). The block numbers of
-//! the task's events say which stage took how many blocks.
+//! the task's events (and of the beacon rounds stored meanwhile) say which stage took how many
+//! blocks.
 
 use std::time::{Duration, Instant};
 
+use alloy::primitives::B256;
 use anyhow::{Context as _, bail};
 use decloud_chain::client::Client;
+use decloud_protocol::Tag;
+use decloud_protocol::spot::with_spot_byte;
 use decloud_testkit::Devnet;
 use decloud_testkit::pool::{Pool, PoolOptions};
 
-use crate::deal::{Requester, TaskEvent, task_events};
+use crate::deal::{Requester, SignedOrders, TaskEvent, rounds_verified, task_events};
 use crate::report::{self, Machine, app_module, env_or, secs, summary_line, verdict};
 
 /// Block time of the devnet.
@@ -27,31 +34,60 @@ const POLL: Duration = Duration::from_millis(20);
 const TARGET_RATIO: f64 = 1.5;
 
 struct Case {
+    /// Its name in `BENCH_LATENCY_CASES`.
+    key: &'static str,
     name: &'static str,
     short: &'static str,
     trust: u64,
     workers: usize,
-    /// Dependent transactions, one block each.
+    /// Random selection, with this spot-check byte (0: no spot checks); `None`: the scheduler
+    /// chooses the workers.
+    random: Option<u8>,
+    /// Dependent transactions and waits for a beacon round, one block each.
     floor_blocks: u64,
     chain: &'static str,
 }
 
-const CASES: [Case; 2] = [
+const CASES: [Case; 4] = [
     Case {
+        key: "trust1",
         name: "trust 1, one worker",
         short: "trust 1",
         trust: 1,
         workers: 1,
+        random: None,
         floor_blocks: 3,
         chain: "matchOrders → contributeAndReveal → finalize",
     },
     Case {
+        key: "replicas",
         name: "3 replicas (trust 5, 3 fresh workers)",
         short: "3 replicas",
         trust: 5,
         workers: 3,
+        random: None,
         floor_blocks: 4,
         chain: "matchOrders → 3 × contribute → 3 × reveal → finalize",
+    },
+    Case {
+        key: "random",
+        name: "random selection (trust 5, 3 drawn of 6 workers)",
+        short: "random selection",
+        trust: 5,
+        workers: 6,
+        random: Some(0),
+        floor_blocks: 6,
+        chain: "matchOrders → (its round is due 2 periods after the match: 1 block) → submitHinted → 3 × contributeDrawn → 3 × reveal → finalize",
+    },
+    Case {
+        key: "spot",
+        name: "random selection, spot checks q = 255 (trust 5, 3 drawn + 3 auditors of 6 workers)",
+        short: "random selection, spot-checked",
+        trust: 5,
+        workers: 6,
+        random: Some(255),
+        floor_blocks: 9,
+        chain: "matchOrders → (1 block) → submitHinted → 3 × contributeDrawn (consensus) → (the audit round is due 2 periods after the consensus: 1 block) → submitHinted → 3 × contributeAudit → 3 × reveal of the audit → finalizeAudited",
     },
 ];
 
@@ -78,6 +114,7 @@ async fn measure(case: &Case, runs: usize, follow: Duration) -> anyhow::Result<V
     let options = PoolOptions {
         workers: case.workers,
         follow_interval: follow,
+        beacon: case.random.is_some(),
         ..PoolOptions::default()
     };
     let pool = Pool::start(&devnet, options.clone()).await?;
@@ -88,7 +125,7 @@ async fn measure(case: &Case, runs: usize, follow: Duration) -> anyhow::Result<V
     for run in 0..runs {
         // Start at an arbitrary point of the block interval.
         tokio::time::sleep(Duration::from_millis(rand_millis(1000))).await;
-        let orders = requester.sign(app, case.trust, 1, "bench")?;
+        let orders = sign(&requester, &pool, case, app).await?;
         let t0 = Instant::now();
         let matched = requester.matched(&orders).await?;
         let mined = t0.elapsed();
@@ -111,19 +148,19 @@ async fn measure(case: &Case, runs: usize, follow: Duration) -> anyhow::Result<V
             }
         }
         let total = t0.elapsed();
-        let events = task_events(&watcher, task, match_block).await?;
+        let events = timeline_events(&watcher, case, task, match_block).await?;
         let finalize = events
             .iter()
-            .find(|(e, _)| *e == TaskEvent::Finalize)
+            .find(|(e, _)| *e == TaskEvent::Finalize.letter())
             .map(|(_, b)| *b)
             .unwrap_or(match_block);
         let contributions = events
             .iter()
-            .filter(|(e, _)| *e == TaskEvent::Contribute)
+            .filter(|(e, _)| *e == TaskEvent::Contribute.letter())
             .count();
         let timeline = events
             .iter()
-            .map(|(e, b)| format!("{}+{}", e.letter(), b - match_block))
+            .map(|(e, b)| format!("{e}+{}", b - match_block))
             .collect::<Vec<_>>()
             .join(" ");
         let sample = Sample {
@@ -151,6 +188,82 @@ async fn measure(case: &Case, runs: usize, follow: Duration) -> anyhow::Result<V
     Ok(samples)
 }
 
+/// Signs the case's orders; a random-selection one waits first (off the clock) for the pool's
+/// registry snapshot to be current, as whoever publishes such a workerpool order does.
+async fn sign(
+    requester: &Requester,
+    pool: &Pool,
+    case: &Case,
+    app: alloy::primitives::Address,
+) -> anyhow::Result<SignedOrders> {
+    let Some(q) = case.random else {
+        return requester.sign(app, case.trust, 1, "bench");
+    };
+    decloud_testkit::pool::wait_current_snapshot(
+        &requester.client,
+        pool.workerpool,
+        Duration::from_secs(60),
+    )
+    .await?;
+    requester.sign_tagged(
+        app,
+        case.trust,
+        1,
+        "bench",
+        with_spot_byte(Tag::RANDOM, q),
+        with_spot_byte(Tag::RANDOM, 0xff),
+    )
+}
+
+/// The task's events since `from` as (letter, block), in block order: for a random-selection
+/// case also the beacon rounds stored (B) and its audit's events (lower case).
+async fn timeline_events(
+    watcher: &Client,
+    case: &Case,
+    task: B256,
+    from: u64,
+) -> anyhow::Result<Vec<(char, u64)>> {
+    let known = |(e, b): (TaskEvent, u64)| (e != TaskEvent::Other).then_some((e.letter(), b));
+    let mut events: Vec<(char, u64)> = Vec::new();
+    if case.random.is_some() {
+        events.extend(
+            rounds_verified(watcher, from)
+                .await?
+                .into_iter()
+                .map(|b| ('B', b)),
+        );
+    }
+    events.extend(
+        task_events(watcher, task, from)
+            .await?
+            .into_iter()
+            .filter_map(known),
+    );
+    if case.random.is_some_and(|q| q > 0) {
+        let audit = decloud_protocol::spot::audit_id(task);
+        events.extend(
+            task_events(watcher, audit, from)
+                .await?
+                .into_iter()
+                .filter_map(known)
+                .map(|(e, b)| (e.to_ascii_lowercase(), b)),
+        );
+    }
+    // Stable: within a block, rounds first, then the task's events, then the audit's.
+    events.sort_by_key(|(_, b)| *b);
+    Ok(events)
+}
+
+/// Which build measured: latency is made of blocks, so a debug build gives the same figures
+/// give or take the scheduler's and the workers' own CPU time.
+fn build_profile() -> &'static str {
+    if cfg!(debug_assertions) {
+        "a debug build (`cargo bench --profile dev`)"
+    } else {
+        "a release build"
+    }
+}
+
 /// A pseudo-random number of milliseconds below `below` (no cryptography needed).
 fn rand_millis(below: u64) -> u64 {
     let nanos = std::time::SystemTime::now()
@@ -176,7 +289,9 @@ pub async fn run() -> anyhow::Result<()> {
     print!("{table}");
     let mut details = String::new();
     let mut summaries = Vec::new();
-    for case in &CASES {
+    let chosen = std::env::var("BENCH_LATENCY_CASES").unwrap_or_default();
+    let wanted = |key: &str| chosen.is_empty() || chosen.split(',').any(|c| c.trim() == key);
+    for case in CASES.iter().filter(|c| wanted(c.key)) {
         let samples = measure(case, runs, follow).await?;
         let floor = Duration::from_secs(case.floor_blocks * BLOCK_SECS);
         let cold = &samples[0];
@@ -230,12 +345,14 @@ pub async fn run() -> anyhow::Result<()> {
         ));
     }
     let body = format!(
-        "Measured on {}; {runs} runs per case (the first is cold: the worker downloads and compiles the module), \
+        "Measured on {}, {}; {runs} runs per case (the first is cold: the worker downloads and compiles the module), \
          scheduler chain poll every {} ms, finalize detected by polling the hub's task status every {} ms.\n\n\
          {table}\n\
          Each run's task events, as block offsets from the `matchOrders` block \
-         (I initialize, C contribute, K consensus, R reveal, F finalize):\n\n{details}\n{}\n",
+         (I initialize, C contribute, K consensus, R reveal, F finalize; B a beacon round stored, \
+         V the spot check's verdict, lower case the audit's own contribute, consensus and reveal):\n\n{details}\n{}\n",
         machine.line(),
+        build_profile(),
         follow.as_millis(),
         POLL.as_millis(),
         summaries.join("\n")
