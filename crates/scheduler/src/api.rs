@@ -119,6 +119,7 @@ impl ApiError for SchedulerError {
             SchedulerError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             SchedulerError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             SchedulerError::Chain(_) | SchedulerError::ChainCall(_) => StatusCode::BAD_GATEWAY,
+            SchedulerError::Stopping => StatusCode::SERVICE_UNAVAILABLE,
             SchedulerError::Open(_)
             | SchedulerError::Database(_)
             | SchedulerError::Corrupt(_)

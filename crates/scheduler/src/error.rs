@@ -59,4 +59,8 @@ pub enum SchedulerError {
     /// The scheduler is misconfigured (wrong key for the workerpool, address in use...).
     #[error("{0}")]
     Config(String),
+    /// The scheduler is shutting down and took nothing: the caller sends the same request again
+    /// (to the restarted scheduler).
+    #[error("the scheduler is stopping: send it again")]
+    Stopping,
 }

@@ -83,12 +83,11 @@ impl<B: Batch> GroupCommit<B> {
     /// Commits `write` (with the others waiting at the same time); its answer once durable.
     pub(crate) async fn commit(&self, write: B::Write) -> Result<B::Answer, SchedulerError> {
         let (done, answer) = oneshot::channel();
-        let stopped = || SchedulerError::Config("the scheduler is stopping: send it again".into());
         self.queue
             .send((write, done))
             .await
-            .map_err(|_| stopped())?;
-        answer.await.map_err(|_| stopped())?
+            .map_err(|_| SchedulerError::Stopping)?;
+        answer.await.map_err(|_| SchedulerError::Stopping)?
     }
 }
 

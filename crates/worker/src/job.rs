@@ -238,8 +238,10 @@ pub(crate) async fn report(ctx: &Context, task_id: B256, report: Report) {
     for attempt in 1..=REPORT_ATTEMPTS {
         match ctx.scheduler.report(task_id, &report).await {
             Ok(()) => return,
-            // Refused: retrying will not change the answer.
-            Err(e @ ClientError::Refused { .. }) => {
+            // Refused: retrying will not change the answer. A server error (a scheduler
+            // stopping, its database failing) may pass: the report is sent again, as it must be
+            // for a result the chain already holds to be finalized.
+            Err(e @ ClientError::Refused { status, .. }) if status < 500 => {
                 tracing::warn!(task = %task_id, error = %e, "the scheduler refused a report");
                 return;
             }
