@@ -188,15 +188,16 @@ impl TaskEvent {
     }
 }
 
-/// The hub's logs matching `filter` from block `from` on, read in the ranges RPC providers
-/// accept.
-async fn hub_logs(
+/// The logs of the contract at `address` matching `filter` from block `from` on, read in the
+/// ranges RPC providers accept.
+async fn logs_of(
     client: &Client,
+    address: Address,
     filter: Filter,
     from: u64,
     what: &'static str,
 ) -> anyhow::Result<Vec<alloy::rpc::types::Log>> {
-    let filter = filter.address(client.profile().contracts.hub);
+    let filter = filter.address(address);
     decloud_chain::follower::get_logs_chunked(
         client.provider(),
         &filter,
@@ -214,8 +215,9 @@ pub async fn task_events(
     task: B256,
     from: u64,
 ) -> anyhow::Result<Vec<(TaskEvent, u64)>> {
-    let logs = hub_logs(
+    let logs = logs_of(
         client,
+        client.profile().contracts.hub,
         Filter::new().topic1(task),
         from,
         "reading the task's events",
@@ -240,18 +242,15 @@ pub async fn task_events(
 
 /// The blocks, since block `from`, of the beacon rounds stored on chain (`RoundVerified`).
 pub async fn rounds_verified(client: &Client, from: u64) -> anyhow::Result<Vec<u64>> {
-    let filter = Filter::new()
-        .address(client.profile().contracts.beacon)
-        .event_signature(decloud_chain::contracts::Beacon::RoundVerified::SIGNATURE_HASH);
-    let logs = decloud_chain::follower::get_logs_chunked(
-        client.provider(),
-        &filter,
+    let logs = logs_of(
+        client,
+        client.profile().contracts.beacon,
+        Filter::new()
+            .event_signature(decloud_chain::contracts::Beacon::RoundVerified::SIGNATURE_HASH),
         from,
-        None,
-        decloud_chain::follower::DEFAULT_MAX_RANGE,
+        "reading the beacon's RoundVerified events",
     )
-    .await
-    .context("reading the beacon's RoundVerified events")?;
+    .await?;
     Ok(logs
         .iter()
         .map(|log| log.block_number.unwrap_or_default())
@@ -263,8 +262,9 @@ pub async fn finalized_since(
     client: &Client,
     from: u64,
 ) -> anyhow::Result<std::collections::HashSet<B256>> {
-    let logs = hub_logs(
+    let logs = logs_of(
         client,
+        client.profile().contracts.hub,
         Filter::new().event_signature(IHub::TaskFinalize::SIGNATURE_HASH),
         from,
         "reading TaskFinalize events",
