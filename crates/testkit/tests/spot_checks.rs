@@ -122,23 +122,17 @@ async fn task_events<E: alloy::sol_types::SolEvent>(client: &Client, task: B256)
 /// is refunded, and the hub's tokens stay accounted for.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_spot_check_catches_lying_contributors_and_pays_its_auditors() {
-    let (devnet, mut pool, category) = random_pool(5, 20).await;
-    let workers: Vec<Address> = (0..5).map(|i| pool.worker_address(i)).collect();
-    let greeting = decloud_testkit::fixtures::example_app("greeting").unwrap();
-    let app = pool.deploy_app("greeting", &greeting).await.unwrap();
-    let deal = pool
-        .deal(
-            &decloud_testkit::pool::DealRequest::new(app)
-                .trust(3)
-                .category(category)
-                .spot_check(255),
-        )
-        .await
-        .unwrap();
-    let task = deal.task_ids()[0];
-    let reader = Client::connect(devnet.profile(), None, None).await.unwrap();
-    let d: IHub::Deal = (&deal.matched.deal).into();
-    let (wave, drawn) = wave0_draw_ahead(&reader, &d, deal.id(), pool.workerpool, 3).await;
+    let SpotChecked {
+        devnet: _devnet,
+        mut pool,
+        workers,
+        deal,
+        task,
+        reader,
+        d,
+        wave,
+        drawn,
+    } = spot_checked_deal().await;
     assert_eq!(drawn.len(), 2, "two positions at trust 3");
     let mut liars = Vec::new();
     for p in &drawn {
@@ -420,23 +414,16 @@ async fn a_spot_check_agrees_with_honest_workers_and_pays_its_auditors() {
 /// contributors are paid. Nobody else loses a token, and the hub's tokens stay accounted for.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_void_audit_slashes_its_absent_auditors_once_and_the_task_completes() {
-    let (devnet, mut pool, category) = random_pool(5, 20).await;
-    let workers: Vec<Address> = (0..5).map(|i| pool.worker_address(i)).collect();
-    let greeting = decloud_testkit::fixtures::example_app("greeting").unwrap();
-    let app = pool.deploy_app("greeting", &greeting).await.unwrap();
-    let deal = pool
-        .deal(
-            &decloud_testkit::pool::DealRequest::new(app)
-                .trust(3)
-                .category(category)
-                .spot_check(255),
-        )
-        .await
-        .unwrap();
-    let task = deal.task_ids()[0];
-    let reader = Client::connect(devnet.profile(), None, None).await.unwrap();
-    let d: IHub::Deal = (&deal.matched.deal).into();
-    let (_, drawn) = wave0_draw_ahead(&reader, &d, deal.id(), pool.workerpool, 3).await;
+    let SpotChecked {
+        devnet: _devnet,
+        mut pool,
+        workers,
+        task,
+        reader,
+        d,
+        drawn,
+        ..
+    } = spot_checked_deal().await;
     let contributors: Vec<Address> = drawn.iter().map(|p| p.worker).collect();
     assert_eq!(contributors.len(), 2, "two positions at trust 3");
     for (i, w) in workers.iter().enumerate() {
@@ -511,4 +498,49 @@ async fn a_void_audit_slashes_its_absent_auditors_once_and_the_task_completes() 
         unaccounted_before,
         "every token of the hub is accounted for"
     );
+}
+
+/// A five-worker random-selection pool with a trust-3 deal of `greeting` spot-checked at
+/// q = 255, and wave 0's draw computed ahead of its round.
+struct SpotChecked {
+    devnet: decloud_testkit::Devnet,
+    pool: decloud_testkit::pool::Pool,
+    workers: Vec<Address>,
+    deal: decloud_local::pool::Deal,
+    task: B256,
+    reader: Client,
+    d: IHub::Deal,
+    wave: selection::Wave,
+    drawn: Vec<selection::Drawn>,
+}
+
+async fn spot_checked_deal() -> SpotChecked {
+    let (devnet, pool, category) = random_pool(5, 20).await;
+    let workers: Vec<Address> = (0..5).map(|i| pool.worker_address(i)).collect();
+    let greeting = decloud_testkit::fixtures::example_app("greeting").unwrap();
+    let app = pool.deploy_app("greeting", &greeting).await.unwrap();
+    let deal = pool
+        .deal(
+            &decloud_testkit::pool::DealRequest::new(app)
+                .trust(3)
+                .category(category)
+                .spot_check(255),
+        )
+        .await
+        .unwrap();
+    let task = deal.task_ids()[0];
+    let reader = Client::connect(devnet.profile(), None, None).await.unwrap();
+    let d: IHub::Deal = (&deal.matched.deal).into();
+    let (wave, drawn) = wave0_draw_ahead(&reader, &d, deal.id(), pool.workerpool, 3).await;
+    SpotChecked {
+        devnet,
+        pool,
+        workers,
+        deal,
+        task,
+        reader,
+        d,
+        wave,
+        drawn,
+    }
 }
