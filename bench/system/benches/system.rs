@@ -1,6 +1,6 @@
 //! `cargo bench -p decloud-bench-system`: the system benchmarks (see `bench/README.md`).
 //!
-//! `BENCH_SYSTEM=latency,throughput,scale` (the default) picks the benchmarks (`tls` too); `runtime` and
+//! `BENCH_SYSTEM=latency,throughput,scale` (the default) picks the benchmarks (`tls` and `keepers` too); `runtime` and
 //! `gas` put the runtime benchmark's output (`BENCH_RUNTIME_OUTPUT`) and the gas report's
 //! totals in the README (`scripts/bench` does all of it). `BENCH_TMPDIR` moves the pools'
 //! temporary directories (scheduler database, worker state, storage) elsewhere, e.g.
@@ -35,10 +35,11 @@ fn main() -> anyhow::Result<()> {
             "throughput" => runtime.block_on(decloud_bench_system::throughput::run())?,
             "scale" => runtime.block_on(decloud_bench_system::scale::run())?,
             "tls" => runtime.block_on(decloud_bench_system::tls::run())?,
+            "keepers" => runtime.block_on(decloud_bench_system::keepers::run())?,
             "runtime" => decloud_bench_system::imports::runtime()?,
             "gas" => decloud_bench_system::imports::gas()?,
             other => bail!(
-                "unknown benchmark {other:?} in BENCH_SYSTEM: use latency, throughput, scale, tls, runtime or gas"
+                "unknown benchmark {other:?} in BENCH_SYSTEM: use latency, throughput, scale, tls, keepers, runtime or gas"
             ),
         }
     }

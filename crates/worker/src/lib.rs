@@ -323,6 +323,7 @@ async fn tee_setup(
     Ok(tee_job::TeeSetup {
         attester: config.attester.clone(),
         key_holders,
+        standings: Default::default(),
     })
 }
 

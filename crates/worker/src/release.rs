@@ -13,7 +13,7 @@
 //! other answer (the attestation's signature and evidence hash, and whether its attester is
 //! active at the hub, read while the other asks run).
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -198,14 +198,49 @@ async fn ask_one(
     })
 }
 
+/// How long an attester read active at the hub is taken as active without reading again. The
+/// read is a pre-check (the hub decides at `contributeAndFinalize`): one slashed within this
+/// window fails the task there instead of here, and every task's release saves one chain read
+/// per key holder asked.
+pub(crate) const STANDING_KEPT: Duration = Duration::from_secs(30);
+
+/// Key holders' attesters recently read active at the hub, and when.
+#[derive(Default)]
+pub(crate) struct Standings(std::sync::Mutex<HashMap<Address, tokio::time::Instant>>);
+
+impl Standings {
+    /// Whether `attester` was read active less than [`STANDING_KEPT`] ago.
+    fn fresh(&self, attester: Address) -> bool {
+        self.0.lock().is_ok_and(|seen| {
+            seen.get(&attester)
+                .is_some_and(|at| at.elapsed() < STANDING_KEPT)
+        })
+    }
+
+    /// Notes that `attester` was just read active (only active ones are kept: a refusal is
+    /// read again every time).
+    fn read_active(&self, attester: Address) {
+        if let Ok(mut seen) = self.0.lock() {
+            seen.insert(attester, tokio::time::Instant::now());
+        }
+    }
+}
+
 /// Whether `attester` is active at the hub (registered, staked, not leaving, not slashed): a key
 /// holder whose signature would not count does not count towards k here either, so the task
 /// fails before running rather than at `contributeAndFinalize`.
 async fn attester_active(ctx: &Context, attester: Address) -> Result<(), String> {
+    let standings = ctx.tee.as_ref().map(|t| &t.standings);
+    if standings.is_some_and(|s| s.fresh(attester)) {
+        return Ok(());
+    }
     let record = decloud_chain::attesters::attester(&ctx.chain, attester)
         .await
         .map_err(|e| format!("cannot read attester {attester} at the hub: {e}"))?;
     if record.active {
+        if let Some(s) = standings {
+            s.read_active(attester);
+        }
         Ok(())
     } else {
         Err(format!(

@@ -46,6 +46,8 @@ pub(crate) struct TeeSetup {
     pub attester: Arc<dyn Attester>,
     /// The key holders (SMS nodes), in the order they were configured.
     pub key_holders: Vec<SmsClient>,
+    /// Their attesters recently read active at the hub.
+    pub standings: crate::release::Standings,
 }
 
 /// Whether `a`'s deal has the TEE tag (the deal is decoded again by the job; an undecodable
@@ -246,7 +248,8 @@ pub(crate) async fn run(ctx: &Arc<Context>, a: &Assignment, resumed: bool) -> Re
     let released_by = good.len();
     let attestations: Vec<SignedAttestation> =
         good.into_iter().map(|(_, s, _)| s).take(k).collect();
-    tracing::info!(task = %task_id, released_by, ms = started.elapsed().as_millis() as u64, asked_us, "TEE task: secrets released");
+    let elapsed = started.elapsed();
+    tracing::info!(task = %task_id, released_by, ms = elapsed.as_millis() as u64, us = elapsed.as_micros() as u64, asked_us, "TEE task: secrets released");
     if decloud_protocol::encrypted_app::ciphertext_uri(&app.uri).is_some()
         && opened.app_key.is_none()
     {
