@@ -3,7 +3,9 @@
 //! with the follower's cursor, in one transaction per block range; a restart resumes from that
 //! cursor and a reorg deletes the deals of the blocks it orphaned.
 //!
-//! A release reads its deal from the store ([`Deals::deal`]). A deal not stored yet makes the
+//! A release reads its deal from the store ([`Deals::deal`]), and keeps the last
+//! [`RECENT_DEALS`] it read in memory: a deal's tasks are released one after another, and a
+//! deal never changes unless a reorg takes it away, which empties that memory too. A deal not stored yet makes the
 //! follower run a pass at once (the passes of concurrent requests are shared) and waits for it,
 //! at most [`DEAL_WAIT`]: an unknown deal id costs no log query of its own, only the follower's
 //! next pass, which reads logs only if the chain has new blocks.
@@ -23,6 +25,20 @@ use tokio::task::JoinHandle;
 use crate::SmsError;
 use crate::chain::DealOnChain;
 use crate::store::{FollowedDeal, SecretStore};
+
+/// How many deals read from the store are kept in memory.
+pub const RECENT_DEALS: usize = 1024;
+
+/// Deals read lately, and how many reorgs emptied them (a read begun before a reorg does not
+/// put back what the reorg took away).
+#[derive(Debug, Default)]
+struct Recent {
+    reorgs: u64,
+    deals: std::collections::HashMap<B256, DealOnChain>,
+}
+
+/// [`Recent`], shared by the releases and the follower.
+type SharedRecent = Arc<std::sync::Mutex<Recent>>;
 
 /// How long a release waits for the follower to read a deal it does not have yet.
 pub const DEAL_WAIT: Duration = Duration::from_secs(5);
@@ -68,6 +84,7 @@ pub struct Deals {
     store: SecretStore,
     status: watch::Receiver<FollowStatus>,
     wake: Arc<Notify>,
+    recent: SharedRecent,
 }
 
 /// Stops the follower when dropped.
@@ -103,9 +120,11 @@ impl Deals {
         .map_err(|e| SmsError::BadRequest(e.to_string()))?;
         let (tx, status) = watch::channel(FollowStatus::default());
         let wake = Arc::new(Notify::new());
+        let recent = SharedRecent::default();
         let pass = Pass {
             follower,
             store: store.clone(),
+            recent: recent.clone(),
             deployment: profile.deployment_block,
             urls: [
                 profile.rpc_url.clone(),
@@ -123,6 +142,7 @@ impl Deals {
                 store,
                 status,
                 wake,
+                recent,
             },
             FollowerTask(task),
         ))
@@ -136,7 +156,15 @@ impl Deals {
     /// The deal `deal_id`. One not stored yet waits for a follower pass begun after this call
     /// (at most [`DEAL_WAIT`]); one still absent is refused.
     pub async fn deal(&self, deal_id: B256) -> Result<DealOnChain, SmsError> {
+        let reorgs = match self.recent.lock() {
+            Ok(recent) => match recent.deals.get(&deal_id) {
+                Some(deal) => return Ok(deal.clone()),
+                None => recent.reorgs,
+            },
+            Err(_) => u64::MAX,
+        };
         if let Some(deal) = self.store.deal(deal_id).await? {
+            self.remember(reorgs, deal_id, &deal);
             return Ok(deal);
         }
         let mut status = self.status.clone();
@@ -172,10 +200,27 @@ impl Deals {
     }
 }
 
+impl Deals {
+    /// Keeps `deal`, read from the store when `reorgs` reorgs had emptied the memory, unless
+    /// another one has since.
+    fn remember(&self, reorgs: u64, deal_id: B256, deal: &DealOnChain) {
+        if let Ok(mut recent) = self.recent.lock()
+            && recent.reorgs == reorgs
+        {
+            if recent.deals.len() >= RECENT_DEALS {
+                recent.deals.clear();
+            }
+            recent.deals.insert(deal_id, deal.clone());
+        }
+    }
+}
+
 /// What one pass needs.
 struct Pass {
     follower: Follower,
     store: SecretStore,
+    /// Emptied at a reorg.
+    recent: SharedRecent,
     deployment: u64,
     /// The RPC URL as given and as parsed: errors may quote it, and its path or query may hold
     /// an API key.
@@ -232,10 +277,15 @@ impl Pass {
             match step {
                 Step::Idle => return Ok(()),
                 Step::Rewind(rewind) => {
+                    // Emptied before and after the store forgets them: a release that read the
+                    // store in between does not keep what it read (its count is stale).
+                    self.forget_recent();
                     let gone = self
                         .store
                         .rewind_deals(rewind.orphaned_from, &rewind.cursor)
-                        .await?;
+                        .await;
+                    self.forget_recent();
+                    let gone = gone?;
                     tracing::warn!(
                         from = rewind.orphaned_from,
                         deals = gone,
@@ -254,6 +304,14 @@ impl Pass {
                 }
             }
             stored(&cursor);
+        }
+    }
+
+    /// Empties the releases' memory of deals (a reorg).
+    fn forget_recent(&self) {
+        if let Ok(mut recent) = self.recent.lock() {
+            recent.reorgs += 1;
+            recent.deals.clear();
         }
     }
 

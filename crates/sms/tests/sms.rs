@@ -932,6 +932,9 @@ async fn a_reorg_forgets_the_deals_of_the_rewound_blocks() {
     )
     .await
     .unwrap();
+    // A release of it before the reorg: the SMS has read (and keeps) the deal.
+    let (r, _) = f.request(&rewound, 0, &attester, |_| {}).await;
+    let _ = f.client.release(&r).await;
 
     decloud_testkit::anvil::reorg(&f.devnet, snapshot, 5)
         .await
