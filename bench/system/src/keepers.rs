@@ -39,6 +39,10 @@ struct Side {
     app: alloy::primitives::Address,
     k: usize,
     rounds: Vec<u64>,
+    /// Per release, the µs until the answers were in and the shares rebuilt (`asked_us`).
+    asked: Vec<u64>,
+    /// Per release, the µs spent rebuilding the shares (`rebuild_us`).
+    rebuilt: Vec<u64>,
     asks: Vec<String>,
     stages: Vec<String>,
 }
@@ -90,6 +94,8 @@ impl Side {
             app,
             k,
             rounds: Vec::new(),
+            asked: Vec::new(),
+            rebuilt: Vec::new(),
             asks: Vec::new(),
             stages: Vec::new(),
         })
@@ -124,6 +130,8 @@ impl Side {
             );
         }
         self.rounds.extend(times);
+        self.asked
+            .extend(field_values(text, "TEE task: secrets released", "asked_us"));
         self.asks.extend(
             text.lines()
                 .filter(|l| l.contains("TEE task: key holder answered"))
@@ -259,7 +267,7 @@ pub async fn run() -> anyhow::Result<()> {
         ms(b.max),
         verdict(b.p99 <= TARGET_P99 && ratio <= TARGET_RATIO)
     ));
-    body.push_str("\nMedians (µs) of each part of an ask at the worker, and of each stage inside a key holder:\n\n");
+    body.push_str("\nMedians (µs): `answered` = from the first challenge to k answers in and checked (shares rebuilt), `rebuild` = rebuilding the shares (in it); then each part of an ask at the worker, and each stage inside a key holder:\n\n");
     for (name, side) in [
         ("one SMS", &one),
         (
@@ -267,12 +275,16 @@ pub async fn run() -> anyhow::Result<()> {
             &group,
         ),
     ] {
-        let parts: Vec<String> = side
-            .ask_medians()
-            .into_iter()
-            .chain(side.stage_medians())
-            .map(|(s, us)| format!("{s} {us}"))
-            .collect();
+        let parts: Vec<String> = [
+            ("answered".to_owned(), median(side.asked.clone())),
+            ("rebuild".to_owned(), median(side.rebuilt.clone())),
+        ]
+        .into_iter()
+        .chain(side.ask_medians())
+        .into_iter()
+        .chain(side.stage_medians())
+        .map(|(s, us)| format!("{s} {us}"))
+        .collect();
         body.push_str(&format!("- {name}: {}\n", parts.join(", ")));
     }
     body.push('\n');

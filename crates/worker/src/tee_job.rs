@@ -174,6 +174,7 @@ pub(crate) async fn run(ctx: &Arc<Context>, a: &Assignment, resumed: bool) -> Re
     let mut attesters = std::collections::HashSet::new();
     let mut kept_evidence = Vec::new();
     let mut opened = None;
+    let mut rebuild_us = 0u64;
     while let Some((i, url, reply)) = asking.next().await {
         let answer = reply.and_then(|answered| {
             let attestation = answered.attestation;
@@ -215,7 +216,10 @@ pub(crate) async fn run(ctx: &Arc<Context>, a: &Assignment, resumed: bool) -> Re
         // more than it must.
         good.sort_by_key(|(i, _, _)| *i);
         if good.len() >= k {
-            match rebuild(good.iter().map(|(_, s, o)| (s.attester, o)), &[]) {
+            let rebuilding = std::time::Instant::now();
+            let rebuilt = rebuild(good.iter().map(|(_, s, o)| (s.attester, o)), &[]);
+            rebuild_us += rebuilding.elapsed().as_micros() as u64;
+            match rebuilt {
                 Ok(o) => {
                     opened = Some(o);
                     break;
@@ -249,7 +253,7 @@ pub(crate) async fn run(ctx: &Arc<Context>, a: &Assignment, resumed: bool) -> Re
     let attestations: Vec<SignedAttestation> =
         good.into_iter().map(|(_, s, _)| s).take(k).collect();
     let elapsed = started.elapsed();
-    tracing::info!(task = %task_id, released_by, ms = elapsed.as_millis() as u64, us = elapsed.as_micros() as u64, asked_us, "TEE task: secrets released");
+    tracing::info!(task = %task_id, released_by, ms = elapsed.as_millis() as u64, us = elapsed.as_micros() as u64, asked_us, rebuild_us, "TEE task: secrets released");
     if decloud_protocol::encrypted_app::ciphertext_uri(&app.uri).is_some()
         && opened.app_key.is_none()
     {
