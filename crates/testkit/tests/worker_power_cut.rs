@@ -1,5 +1,6 @@
 //! What a worker's saved jobs promise across a power cut (`decloud_testkit::power_cut`): a job
-//! saved in its computed state (what its contribution needs) is whole on the disk the cut
+//! saved in its computed state (what its contribution needs), even among many saved at once
+//! (they share syncs of the directory), is whole on the disk the cut
 //! leaves; a plain replicate only claimed is held in memory, and the scheduler hands it back
 //! after a restart (`returning_worker.rs` checks that it is then completed).
 
@@ -34,7 +35,7 @@ fn assignment(byte: u8) -> Assignment {
 }
 
 #[test]
-fn a_computed_job_survives_a_power_cut_and_a_claimed_one_is_only_held() {
+fn computed_jobs_survive_a_power_cut_and_a_claimed_one_is_only_held() {
     let disk = match Disk::create() {
         Ok(disk) => disk,
         Err(PowerCutError::Unavailable(why)) => {
@@ -50,25 +51,33 @@ fn a_computed_job_survives_a_power_cut_and_a_claimed_one_is_only_held() {
     };
     store.hold(&claimed).unwrap();
     assert!(store.contains(claimed.assignment.task_id), "held");
-    let computed = Job {
-        assignment: assignment(2),
-        stage: Stage::Computed(Computed {
-            digest: B256::repeat_byte(9),
-            result_file: "results/2.tar".into(),
-            callback_data: None,
-            failure: None,
-            stages: Default::default(),
-            location: Some("https://storage.example/blobs/abc".into()),
-        }),
-    };
-    store.save(&computed).unwrap();
+    // Saved from many threads at once, as jobs that finish together are: they share syncs of
+    // the directory, and each is durable once its save returned.
+    let computed: Vec<Job> = (2..18u8)
+        .map(|byte| Job {
+            assignment: assignment(byte),
+            stage: Stage::Computed(Computed {
+                digest: B256::repeat_byte(9),
+                result_file: format!("results/{byte}.tar"),
+                callback_data: None,
+                failure: None,
+                stages: Default::default(),
+                location: Some(format!("https://storage.example/blobs/{byte}")),
+            }),
+        })
+        .collect();
+    std::thread::scope(|scope| {
+        for job in &computed {
+            let store = &store;
+            scope.spawn(move || store.save(job).unwrap());
+        }
+    });
 
     let cut = disk.after_power_cut().unwrap();
     let after = JobStore::open(cut.path()).unwrap().load_all().unwrap();
     assert_eq!(
-        after,
-        vec![computed],
-        "the computed job is whole; the claimed one was never written"
+        after, computed,
+        "every computed job is whole; the claimed one was never written"
     );
     store.remove(claimed.assignment.task_id).unwrap();
     assert!(!store.contains(claimed.assignment.task_id));

@@ -65,6 +65,10 @@ pub struct Job {
 pub struct JobStore {
     dir: PathBuf,
     held: std::sync::Mutex<std::collections::HashSet<B256>>,
+    /// Renames into the directory so far, and how many of them a sync of the directory covers:
+    /// jobs saved at the same time share one directory sync (group commit).
+    renamed: std::sync::atomic::AtomicU64,
+    dir_synced: std::sync::Mutex<u64>,
 }
 
 impl JobStore {
@@ -75,6 +79,8 @@ impl JobStore {
         Ok(Self {
             dir,
             held: Default::default(),
+            renamed: Default::default(),
+            dir_synced: Default::default(),
         })
     }
 
@@ -110,11 +116,25 @@ impl JobStore {
             .map_err(|e| WorkerError::io(tmp.path(), e))?;
         tmp.persist(&path)
             .map_err(|e| WorkerError::io(&path, e.error))?;
-        // The rename itself is durable once the directory is synced.
+        self.sync_dir();
+        Ok(())
+    }
+
+    /// Makes the renames done so far durable (they are once the directory is synced), sharing
+    /// the sync: a save that finds a sync started after its rename has nothing left to do, and
+    /// one sync covers every rename done before it started.
+    fn sync_dir(&self) {
+        use std::sync::atomic::Ordering;
+        let mine = self.renamed.fetch_add(1, Ordering::SeqCst) + 1;
+        let mut synced = self.dir_synced.lock().unwrap_or_else(|e| e.into_inner());
+        if *synced >= mine {
+            return;
+        }
+        let covered = self.renamed.load(Ordering::SeqCst);
         if let Ok(dir) = std::fs::File::open(&self.dir) {
             let _ = dir.sync_all();
         }
-        Ok(())
+        *synced = covered;
     }
 
     /// Forgets a finished job (by its [`Assignment::record_id`]).
