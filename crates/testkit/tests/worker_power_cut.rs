@@ -1,6 +1,6 @@
 //! What a worker's saved jobs promise across a power cut (`decloud_testkit::power_cut`): a job
-//! saved in its computed state (what its contribution needs), even among many saved at once
-//! (they share syncs of the directory), is whole on the disk the cut
+//! saved in its computed state (what its contribution needs), made durable with others by one
+//! sync of the directory, is whole on the disk the cut
 //! leaves; a plain replicate only claimed is held in memory, and the scheduler hands it back
 //! after a restart (`returning_worker.rs` checks that it is then completed).
 
@@ -51,8 +51,8 @@ fn computed_jobs_survive_a_power_cut_and_a_claimed_one_is_only_held() {
     };
     store.hold(&claimed).unwrap();
     assert!(store.contains(claimed.assignment.task_id), "held");
-    // Saved from many threads at once, as jobs that finish together are: they share syncs of
-    // the directory, and each is durable once its save returned.
+    // Saved from many threads at once, as jobs that finish together are, then made durable
+    // together (by one sync of the directory, as the batcher does before sending their batch).
     let computed: Vec<Job> = (2..18u8)
         .map(|byte| Job {
             assignment: assignment(byte),
@@ -69,9 +69,10 @@ fn computed_jobs_survive_a_power_cut_and_a_claimed_one_is_only_held() {
     std::thread::scope(|scope| {
         for job in &computed {
             let store = &store;
-            scope.spawn(move || store.save(job).unwrap());
+            scope.spawn(move || store.save_pending(job).unwrap());
         }
     });
+    store.sync();
 
     let cut = disk.after_power_cut().unwrap();
     let after = JobStore::open(cut.path()).unwrap().load_all().unwrap();

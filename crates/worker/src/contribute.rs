@@ -127,6 +127,11 @@ pub(crate) async fn contribute(
         ensure_stake(ctx, deal.workerStake).await?;
         let sign = a.authorization.sign.clone();
         let (started_ms, started) = (now_ms(), std::time::Instant::now());
+        if a.audit.is_some() || a.drawn.is_some() {
+            // Sent here, not by the batcher (which syncs before it sends): the job's saved
+            // state is made durable first.
+            ctx.jobs.sync();
+        }
         if let Some(audit) = &a.audit {
             // An audit: the same commitment, keyed by the audit's id, with the proof of the
             // worker's audit position.

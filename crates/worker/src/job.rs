@@ -129,7 +129,9 @@ pub(crate) async fn run(
                 unreachable_since = None;
                 delay = Duration::from_secs(1);
                 job.stage = next;
-                if let Err(e) = ctx.jobs.save(&job) {
+                // Durable before anything that needs it is sent: the batcher (or `contribute`,
+                // for a write it does not batch) syncs the saves first, one sync for a batch.
+                if let Err(e) = ctx.jobs.save_pending(&job) {
                     // Without its state the job can't resume: say so and stop here; the
                     // scheduler reassigns the work if nothing reached the chain.
                     tracing::error!(task = %task_id, error = %e, "cannot save the job's state");

@@ -7,7 +7,9 @@
 //! replicate, assigned and not contributed) is not written when claimed, only held in memory
 //! ([`JobStore::hold`]): the scheduler's record of it is durable already, and nothing of it
 //! reaches the chain before its computed state is saved. Its first write is that state (what
-//! the contribution needs), which costs two syncs (the file, then its directory) per task.
+//! the contribution needs), written with a sync of its file; the directory is synced once for
+//! all the jobs of a batch, right before the batch is sent ([`JobStore::save_pending`],
+//! [`JobStore::sync`]): at trust 1 about one sync per task.
 
 use std::path::{Path, PathBuf};
 
@@ -65,8 +67,8 @@ pub struct Job {
 pub struct JobStore {
     dir: PathBuf,
     held: std::sync::Mutex<std::collections::HashSet<B256>>,
-    /// Renames into the directory so far, and how many of them a sync of the directory covers:
-    /// jobs saved at the same time share one directory sync (group commit).
+    /// Renames into the directory so far, and how many of them a sync of the directory covers
+    /// ([`JobStore::sync`]).
     renamed: std::sync::atomic::AtomicU64,
     dir_synced: std::sync::Mutex<u64>,
 }
@@ -105,6 +107,15 @@ impl JobStore {
 
     /// Saves `job` durably (replacing its previous state).
     pub fn save(&self, job: &Job) -> Result<(), WorkerError> {
+        self.save_pending(job)?;
+        self.sync();
+        Ok(())
+    }
+
+    /// Saves `job` whole (its file synced, then renamed over the previous state) but durable
+    /// only at the next [`Self::sync`]: a power cut before it leaves the previous state. For a
+    /// state that nothing sent depends on until then (the batcher syncs before it sends).
+    pub fn save_pending(&self, job: &Job) -> Result<(), WorkerError> {
         let path = self.path(job.assignment.record_id());
         let text = serde_json::to_vec_pretty(job)
             .map_err(|e| WorkerError::Config(format!("cannot encode a job: {e}")))?;
@@ -116,18 +127,19 @@ impl JobStore {
             .map_err(|e| WorkerError::io(tmp.path(), e))?;
         tmp.persist(&path)
             .map_err(|e| WorkerError::io(&path, e.error))?;
-        self.sync_dir();
+        self.renamed
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         Ok(())
     }
 
-    /// Makes the renames done so far durable (they are once the directory is synced), sharing
-    /// the sync: a save that finds a sync started after its rename has nothing left to do, and
-    /// one sync covers every rename done before it started.
-    fn sync_dir(&self) {
+    /// Makes every save done so far durable: the renames are once the directory is synced. The
+    /// sync is shared (group commit): one covers every save that returned before it started,
+    /// and a call with nothing new to cover returns at once.
+    pub fn sync(&self) {
         use std::sync::atomic::Ordering;
-        let mine = self.renamed.fetch_add(1, Ordering::SeqCst) + 1;
+        let wanted = self.renamed.load(Ordering::SeqCst);
         let mut synced = self.dir_synced.lock().unwrap_or_else(|e| e.into_inner());
-        if *synced >= mine {
+        if *synced >= wanted {
             return;
         }
         let covered = self.renamed.load(Ordering::SeqCst);
