@@ -211,9 +211,21 @@ impl Pool {
         requester: alloy::primitives::Address,
         status: &str,
     ) -> Result<(), PoolError> {
-        self.store()
-            .upsert_deal_job(task_id, &requester.to_string(), status, unix_now())
+        self.record_deal_tasks(&[(task_id.to_owned(), requester, status.to_owned())])
             .await
+    }
+
+    /// [`Self::record_deal_task`] for many tasks (task id, requester, status) in one
+    /// transaction: all or none.
+    pub async fn record_deal_tasks(
+        &self,
+        tasks: &[(String, alloy::primitives::Address, String)],
+    ) -> Result<(), PoolError> {
+        let rows: Vec<(String, String, String)> = tasks
+            .iter()
+            .map(|(task, requester, status)| (task.clone(), requester.to_string(), status.clone()))
+            .collect();
+        self.store().upsert_deal_jobs(&rows, unix_now()).await
     }
 }
 

@@ -926,27 +926,35 @@ impl Store {
         Ok(())
     }
 
-    pub(crate) async fn upsert_deal_job(
+    /// Shows each of `tasks` (task id, requester, status) as a job of its deal's requester, in
+    /// one transaction: the mirror of a follower pass costs one commit, not one per task. A row
+    /// whose status did not change is not rewritten.
+    pub(crate) async fn upsert_deal_jobs(
         &self,
-        task_id: &str,
-        requester: &str,
-        status: &str,
+        tasks: &[(String, String, String)],
         now: u64,
     ) -> Result<(), PoolError> {
-        sqlx::query(
-            "INSERT INTO pool_jobs (id, owner, grp, mode, app_id, datum_id, args, status, worker, \
-             result, result_checksum, reason, created_at, updated_at, origin) \
-             VALUES ($1, $2, NULL, $3, '', NULL, '', $4, NULL, NULL, NULL, NULL, $5, $5, 'deal') \
-             ON CONFLICT (id) DO UPDATE SET status = $4, updated_at = $5 \
-             WHERE pool_jobs.status <> $4",
-        )
-        .bind(task_id.to_owned())
-        .bind(requester.to_owned())
-        .bind(i64::from(Mode::PRIVATE.bits()))
-        .bind(status.to_owned())
-        .bind(bigint(now, "time")?)
-        .execute(&self.pool)
-        .await?;
+        if tasks.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.pool.begin().await?;
+        for (task_id, requester, status) in tasks {
+            sqlx::query(
+                "INSERT INTO pool_jobs (id, owner, grp, mode, app_id, datum_id, args, status, worker, \
+                 result, result_checksum, reason, created_at, updated_at, origin) \
+                 VALUES ($1, $2, NULL, $3, '', NULL, '', $4, NULL, NULL, NULL, NULL, $5, $5, 'deal') \
+                 ON CONFLICT (id) DO UPDATE SET status = $4, updated_at = $5 \
+                 WHERE pool_jobs.status <> $4",
+            )
+            .bind(task_id.clone())
+            .bind(requester.clone())
+            .bind(i64::from(Mode::PRIVATE.bits()))
+            .bind(status.clone())
+            .bind(bigint(now, "time")?)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 

@@ -455,22 +455,26 @@ async fn mirror_deal_jobs(
         db::TaskStatus,
     )],
 ) {
+    // One transaction for them all: the mirror is shown again at start (see
+    // `catch_up_deal_jobs`), so it needs no commit of its own per task.
+    let mut requesters = std::collections::HashMap::new();
+    let mut rows = Vec::with_capacity(touched.len());
     for (task, deal, status) in touched {
-        let requester = match shared.store.deal(*deal).await {
-            Ok(Some(row)) => row.deal.requester,
-            Ok(None) => continue,
-            Err(e) => {
-                tracing::warn!(error = %e, "reading a deal for the pool API failed");
-                continue;
-            }
+        let requester = match requesters.get(deal) {
+            Some(known) => *known,
+            None => match shared.store.deal(*deal).await {
+                Ok(Some(row)) => *requesters.entry(*deal).or_insert(row.deal.requester),
+                Ok(None) => continue,
+                Err(e) => {
+                    tracing::warn!(error = %e, "reading a deal for the pool API failed");
+                    continue;
+                }
+            },
         };
-        if let Err(e) = shared
-            .pool
-            .record_deal_task(&task.to_string(), requester, status.as_str())
-            .await
-        {
-            tracing::warn!(%task, error = %e, "showing a deal's task as a pool job failed");
-        }
+        rows.push((task.to_string(), requester, status.as_str().to_owned()));
+    }
+    if let Err(e) = shared.pool.record_deal_tasks(&rows).await {
+        tracing::warn!(tasks = rows.len(), error = %e, "showing deals' tasks as pool jobs failed");
     }
 }
 

@@ -78,8 +78,12 @@ impl BlobStore {
             path: dir.to_path_buf(),
             source,
         })?;
+        // Durable before acknowledged: a blob's file and the directory entry naming it are
+        // synced before a write returns (object_store does not sync unless asked), so a
+        // result the node acknowledged survives a power cut, as on S3.
         let fs = object_store::local::LocalFileSystem::new_with_prefix(dir)
-            .map_err(StorageError::backend)?;
+            .map_err(StorageError::backend)?
+            .with_fsync(true);
         Ok(Self::with_object_store(
             Arc::new(fs),
             "",

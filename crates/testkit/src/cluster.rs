@@ -124,14 +124,19 @@ fn ip(args: &[&str]) -> Result<String, ClusterError> {
     }
 }
 
-/// Why this machine cannot make network namespaces, if it cannot.
-pub fn unavailable() -> Option<String> {
+/// Whether this process runs as root (its effective user id is 0).
+pub(crate) fn running_as_root() -> bool {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     let uid = status
         .lines()
         .find_map(|l| l.strip_prefix("Uid:"))
         .and_then(|l| l.split_whitespace().nth(1).map(str::to_owned));
-    if uid.as_deref() != Some("0") {
+    uid.as_deref() == Some("0")
+}
+
+/// Why this machine cannot make network namespaces, if it cannot.
+pub fn unavailable() -> Option<String> {
+    if !running_as_root() {
         return Some("not running as root".into());
     }
     match ip(&["netns", "list"]) {

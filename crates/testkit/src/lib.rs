@@ -10,8 +10,10 @@
 //! chain and pushes its clock. [`hostile::Hostile`] is a worker that lies in every way a worker
 //! can, for the adversarial suite. [`cluster`] runs each service as its own process on its own
 //! host (a network namespace) and breaks the network between them. [`oracle::TwoChains`] adds a
-//! second chain with a gateway, for oracles across chains. [`confidential`] holds what the
-//! confidentiality tests share: leak scans, recording proxies, confinement, encrypted apps.
+//! second chain with a gateway, for oracles across chains. [`power_cut`] keeps a service's files
+//! on a disk whose state after a power cut a test can mount, to check what was synced.
+//! [`confidential`] holds what the confidentiality tests share: leak scans, recording proxies,
+//! confinement, encrypted apps.
 
 pub mod anvil;
 pub mod certs;
@@ -24,5 +26,6 @@ pub mod market;
 pub mod openapi;
 pub mod oracle;
 pub mod pool;
+pub mod power_cut;
 
 pub use decloud_local::Devnet;

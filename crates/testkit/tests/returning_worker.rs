@@ -73,3 +73,52 @@ async fn a_lost_worker_back_holds_what_it_claims() {
         "a trust-1 task held by a worker back from lost went to another worker too: {second:?}"
     );
 }
+
+/// A worker keeps a plain replicate it claimed in memory only (the scheduler's record of the
+/// assignment is durable already): one that crashes before computing, with nothing of its
+/// replicates saved, gets them back from the scheduler when it starts again and completes them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_worker_restarted_with_nothing_saved_completes_what_it_had_claimed() {
+    let devnet = Devnet::start().await.unwrap();
+    let mut pool = Pool::start(
+        &devnet,
+        PoolOptions {
+            workers: 1,
+            worker_capacity: 2,
+            ..PoolOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    let app = pool
+        .deploy_app("greeting", &example_app("greeting").unwrap())
+        .await
+        .unwrap();
+    pool.kill_worker(0).await;
+    let deal = pool
+        .deal(&DealRequest::new(app).args("held").volume(2))
+        .await
+        .unwrap();
+    let tasks = deal.task_ids();
+    // The worker's claim, as it made it just before it crashed: both replicates are its own.
+    let crashed = Hostile::member(&pool, pool.worker_key(0), 2).await.unwrap();
+    let mut claimed = Vec::new();
+    while claimed.len() < tasks.len() {
+        let got = crashed.claim(Duration::from_secs(30)).await.unwrap();
+        claimed.push(got.expect("the worker's claim got a replicate").task_id);
+    }
+    claimed.sort();
+    let mut expected = tasks.clone();
+    expected.sort();
+    assert_eq!(claimed, expected);
+    let jobs = pool.worker_dir(0).join("jobs");
+    assert!(
+        jobs.read_dir().map_or(true, |mut d| d.next().is_none()),
+        "nothing of them is saved"
+    );
+
+    pool.start_worker(0).await.unwrap();
+    pool.wait_completed(&tasks, Duration::from_secs(120))
+        .await
+        .unwrap();
+}

@@ -315,6 +315,9 @@ fn describe(key: Key, n: usize) -> String {
 /// Sends one batch and tells each job how it went; a reverted batch is sent again one item at
 /// a time.
 async fn send(ctx: Arc<Context>, batch: Vec<Item>) {
+    // The saved states of the batch's jobs are durable before their writes leave: one sync for
+    // the batch (each job's file is synced already, `JobStore::save_pending`).
+    ctx.jobs.sync();
     if batch.len() == 1 {
         for item in batch {
             let outcome = send_one(&ctx, &item.write).await.map_err(Failure::from);

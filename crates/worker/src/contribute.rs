@@ -71,9 +71,12 @@ async fn top_up_locked(ctx: &Context, needed: U256) -> Result<U256, Failure> {
     Ok(free + amount)
 }
 
-/// Uploads the kept result archive; returns its location. Its time and size are kept in
-/// `computed`'s stages.
+/// Uploads the kept result archive; returns its location, and keeps it in `computed` (with the
+/// upload's time and size in its stages). A result uploaded already is not uploaded again.
 pub(crate) async fn upload(ctx: &Context, computed: &mut Computed) -> Result<String, Failure> {
+    if let Some(location) = &computed.location {
+        return Ok(location.clone());
+    }
     let (started_ms, started) = (now_ms(), std::time::Instant::now());
     let path = ctx.config.data_dir.join(&computed.result_file);
     let bytes = tokio::fs::read(&path)
@@ -90,7 +93,9 @@ pub(crate) async fn upload(ctx: &Context, computed: &mut Computed) -> Result<Str
         bytes: Some(size),
         ..stage_since(started_ms, started)
     });
-    Ok(ctx.results.url_of(&id))
+    let location = ctx.results.url_of(&id);
+    computed.location = Some(location.clone());
+    Ok(location)
 }
 
 /// Stakes and contributes. Returns whether the job must then wait for the consensus to reveal
@@ -109,9 +114,10 @@ pub(crate) async fn contribute(
     // At trust ≤ 1 one contribution suffices: it is revealed in the same transaction (a drawn
     // worker's contribution has no such shortcut: it reveals like a replicated one).
     let at_once = a.trust <= 1 && a.drawn.is_none() && a.audit.is_none();
-    // Uploaded before anything is sent: a result the storage refuses (too large...) must fail
-    // the replicate before it costs a stake. Its location stays private until the reveal. An
-    // audit's result is never the one delivered (the task's contributors upload theirs).
+    // Uploaded before anything is sent (as soon as computed: `job::computed_and_uploaded`; a
+    // job saved by an older worker uploads here): a result the storage refuses must fail the
+    // replicate before it costs a stake. An audit's result is never the one delivered (the
+    // task's contributors upload theirs).
     let location = if a.audit.is_some() {
         String::new()
     } else {
@@ -121,6 +127,11 @@ pub(crate) async fn contribute(
         ensure_stake(ctx, deal.workerStake).await?;
         let sign = a.authorization.sign.clone();
         let (started_ms, started) = (now_ms(), std::time::Instant::now());
+        if a.audit.is_some() || a.drawn.is_some() {
+            // Sent here, not by the batcher (which syncs before it sends): the job's saved
+            // state is made durable first.
+            ctx.jobs.sync();
+        }
         if let Some(audit) = &a.audit {
             // An audit: the same commitment, keyed by the audit's id, with the proof of the
             // worker's audit position.

@@ -23,7 +23,7 @@ use serde::Deserialize;
 use tokio::sync::OwnedSemaphorePermit;
 
 use crate::Context;
-use crate::contribute::{await_reveal, contribute, settled_on_chain};
+use crate::contribute::{await_reveal, contribute, settled_on_chain, upload};
 use crate::state::{Computed, Job, Stage};
 
 /// How long a `next` long poll waits.
@@ -107,7 +107,7 @@ pub(crate) async fn run(
                         .await
                         .map(|()| None)
                 }
-                Ok(None) => compute(&ctx, &job.assignment, None)
+                Ok(None) => computed_and_uploaded(&ctx, &job.assignment)
                     .await
                     .map(|c| Some(Stage::Computed(c))),
                 Err(f) => Err(f),
@@ -129,7 +129,9 @@ pub(crate) async fn run(
                 unreachable_since = None;
                 delay = Duration::from_secs(1);
                 job.stage = next;
-                if let Err(e) = ctx.jobs.save(&job) {
+                // Durable before anything that needs it is sent: the batcher (or `contribute`,
+                // for a write it does not batch) syncs the saves first, one sync for a batch.
+                if let Err(e) = ctx.jobs.save_pending(&job) {
                     // Without its state the job can't resume: say so and stop here; the
                     // scheduler reassigns the work if nothing reached the chain.
                     tracing::error!(task = %task_id, error = %e, "cannot save the job's state");
@@ -163,6 +165,20 @@ pub(crate) async fn run(
         }
     }
     finish(&ctx, task_id);
+}
+
+/// Runs the app, then uploads its result (an audit's is never delivered: not uploaded), so that
+/// the state saved next says where the storage node keeps it and the packed result on the
+/// worker's disk never needs a sync: what the contribution needs is on the storage node (its
+/// blobs are synced before it answers) and in that saved state. Uploaded before anything is
+/// sent, too: a result the storage refuses (too large...) fails the replicate before it costs a
+/// stake. Its location stays private until the reveal.
+async fn computed_and_uploaded(ctx: &Arc<Context>, a: &Assignment) -> Result<Computed, Failure> {
+    let mut computed = compute(ctx, a, None).await?;
+    if a.audit.is_none() {
+        upload(ctx, &mut computed).await?;
+    }
+    Ok(computed)
 }
 
 /// The report of a revealed result: where it is, its callback data, and the app's failure if
@@ -727,7 +743,9 @@ pub(crate) async fn compute(
         std::fs::create_dir_all(dir)
             .map_err(|e| fail(format!("cannot create {}: {e}", dir.display())))?;
     }
-    write_durably(&path, &archive).map_err(|e| fail(format!("cannot keep the result: {e}")))?;
+    // Not synced: uploaded before the job's state is saved (a TEE task's: before anything is
+    // sent), and a restarted job whose state does not say where it is runs the app again.
+    write_replacing(&path, &archive).map_err(|e| fail(format!("cannot keep the result: {e}")))?;
     let _ = std::fs::remove_dir_all(&work);
     tracing::info!(
         task = %a.task_id,
@@ -756,15 +774,18 @@ pub(crate) async fn compute(
             }),
             ..Stages::default()
         },
+        location: None,
     })
 }
 
-pub(crate) fn write_durably(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+/// Writes `bytes` to `path` through a temporary file renamed over it, so a reader sees the old
+/// or the new content, never a part. Not synced: a packed result is uploaded before anything
+/// that needs it is sent, so after a power cut a job finds it again or runs the app again.
+pub(crate) fn write_replacing(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     let dir = path.parent().unwrap_or(Path::new("."));
     let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
     tmp.write_all(bytes)?;
-    tmp.as_file().sync_all()?;
     tmp.persist(path).map_err(|e| e.error)?;
     Ok(())
 }

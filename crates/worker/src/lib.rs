@@ -414,7 +414,7 @@ async fn work_loop(ctx: Arc<Context>) {
                                 assignment: *assignment,
                                 stage: Stage::Claimed,
                             };
-                            if let Err(e) = ctx.jobs.save(&job) {
+                            if let Err(e) = ctx.jobs.hold(&job) {
                                 tracing::error!(error = %e, "cannot save a claimed job; not running it");
                                 continue;
                             }

@@ -2,6 +2,14 @@
 //! `<data>/jobs/<taskid>.json`, written to a temporary file, synced and renamed, so a crash at
 //! any point leaves either the old or the new state. A restarted worker resumes every job
 //! whose file is still there; a finished job's file is removed.
+//!
+//! A replicate the scheduler hands back after a restart (`GET /v1/replicates`: a plain
+//! replicate, assigned and not contributed) is not written when claimed, only held in memory
+//! ([`JobStore::hold`]): the scheduler's record of it is durable already, and nothing of it
+//! reaches the chain before its computed state is saved. Its first write is that state (what
+//! the contribution needs), written with a sync of its file; the directory is synced once for
+//! all the jobs of a batch, right before the batch is sent ([`JobStore::save_pending`],
+//! [`JobStore::sync`]): at trust 1 about one sync per task.
 
 use std::path::{Path, PathBuf};
 
@@ -38,6 +46,11 @@ pub struct Computed {
     /// What each stage took so far, reported to the scheduler (absent in jobs saved before).
     #[serde(default)]
     pub stages: decloud_protocol::pool::Stages,
+    /// Where the storage node keeps the result, once it acknowledged it (uploaded before this
+    /// state is saved, so that the packed result need not be synced to the worker's disk);
+    /// absent in jobs saved before, whose result is uploaded from `result_file`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
 }
 
 /// A replicate the worker holds, as saved.
@@ -49,10 +62,15 @@ pub struct Job {
     pub stage: Stage,
 }
 
-/// The jobs directory.
-#[derive(Clone, Debug)]
+/// The jobs directory, and the jobs held in memory only ([`JobStore::hold`]).
+#[derive(Debug)]
 pub struct JobStore {
     dir: PathBuf,
+    held: std::sync::Mutex<std::collections::HashSet<B256>>,
+    /// Renames into the directory so far, and how many of them a sync of the directory covers
+    /// ([`JobStore::sync`]).
+    renamed: std::sync::atomic::AtomicU64,
+    dir_synced: std::sync::Mutex<u64>,
 }
 
 impl JobStore {
@@ -60,7 +78,27 @@ impl JobStore {
     pub fn open(data_dir: &Path) -> Result<Self, WorkerError> {
         let dir = data_dir.join("jobs");
         std::fs::create_dir_all(&dir).map_err(|e| WorkerError::io(&dir, e))?;
-        Ok(Self { dir })
+        Ok(Self {
+            dir,
+            held: Default::default(),
+            renamed: Default::default(),
+            dir_synced: Default::default(),
+        })
+    }
+
+    /// Keeps a claimed `job` in memory only: for a replicate the scheduler hands back after a
+    /// restart ([`handed_back`]); any other is saved ([`Self::save`]).
+    pub fn hold(&self, job: &Job) -> Result<(), WorkerError> {
+        if !handed_back(&job.assignment) {
+            return self.save(job);
+        }
+        self.held_ids().insert(job.assignment.record_id());
+        Ok(())
+    }
+
+    fn held_ids(&self) -> std::sync::MutexGuard<'_, std::collections::HashSet<B256>> {
+        // A panic elsewhere while holding the lock leaves the set itself intact.
+        self.held.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn path(&self, task_id: B256) -> PathBuf {
@@ -69,6 +107,15 @@ impl JobStore {
 
     /// Saves `job` durably (replacing its previous state).
     pub fn save(&self, job: &Job) -> Result<(), WorkerError> {
+        self.save_pending(job)?;
+        self.sync();
+        Ok(())
+    }
+
+    /// Saves `job` whole (its file synced, then renamed over the previous state) but durable
+    /// only at the next [`Self::sync`]: a power cut before it leaves the previous state. For a
+    /// state that nothing sent depends on until then (the batcher syncs before it sends).
+    pub fn save_pending(&self, job: &Job) -> Result<(), WorkerError> {
         let path = self.path(job.assignment.record_id());
         let text = serde_json::to_vec_pretty(job)
             .map_err(|e| WorkerError::Config(format!("cannot encode a job: {e}")))?;
@@ -80,15 +127,31 @@ impl JobStore {
             .map_err(|e| WorkerError::io(tmp.path(), e))?;
         tmp.persist(&path)
             .map_err(|e| WorkerError::io(&path, e.error))?;
-        // The rename itself is durable once the directory is synced.
+        self.renamed
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Ok(())
+    }
+
+    /// Makes every save done so far durable: the renames are once the directory is synced. The
+    /// sync is shared (group commit): one covers every save that returned before it started,
+    /// and a call with nothing new to cover returns at once.
+    pub fn sync(&self) {
+        use std::sync::atomic::Ordering;
+        let wanted = self.renamed.load(Ordering::SeqCst);
+        let mut synced = self.dir_synced.lock().unwrap_or_else(|e| e.into_inner());
+        if *synced >= wanted {
+            return;
+        }
+        let covered = self.renamed.load(Ordering::SeqCst);
         if let Ok(dir) = std::fs::File::open(&self.dir) {
             let _ = dir.sync_all();
         }
-        Ok(())
+        *synced = covered;
     }
 
     /// Forgets a finished job (by its [`Assignment::record_id`]).
     pub fn remove(&self, task_id: B256) -> Result<(), WorkerError> {
+        self.held_ids().remove(&task_id);
         match std::fs::remove_file(self.path(task_id)) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
@@ -96,9 +159,9 @@ impl JobStore {
         }
     }
 
-    /// Whether a job for `task_id` is saved.
+    /// Whether a job for `task_id` is saved or held.
     pub fn contains(&self, task_id: B256) -> bool {
-        self.path(task_id).exists()
+        self.held_ids().contains(&task_id) || self.path(task_id).exists()
     }
 
     /// Every saved job (to resume after a restart). An unreadable file is an error naming it.
@@ -120,6 +183,14 @@ impl JobStore {
         jobs.sort_by_key(|j| j.assignment.task_id);
         Ok(jobs)
     }
+}
+
+/// Whether the scheduler hands `a` back to this worker after a restart if the worker kept no
+/// state of it: a plain replicate (the scheduler records it as assigned until the chain shows
+/// its contribution). An audit, a drawn replicate or a TEE task is known to the worker alone
+/// (or binds an enclave), so it is saved from its claim on.
+pub fn handed_back(a: &Assignment) -> bool {
+    a.audit.is_none() && a.drawn.is_none() && !crate::tee_job::is_tee(a)
 }
 
 #[cfg(test)]
@@ -168,6 +239,7 @@ mod tests {
             callback_data: None,
             failure: Some("trap".into()),
             stages: Default::default(),
+            location: Some("https://storage.example/blobs/x".into()),
         });
         store.save(&job).unwrap();
         store

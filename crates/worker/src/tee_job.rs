@@ -408,7 +408,7 @@ fn seal_result(
         .map_err(|e| fail(format!("the kept result {} is gone: {e}", path.display())))?;
     let sealed = decloud_age::encrypt(&archive, std::slice::from_ref(recipient))
         .map_err(|e| fail(format!("cannot encrypt the result: {e}")))?;
-    crate::job::write_durably(&path, &sealed)
+    crate::job::write_replacing(&path, &sealed)
         .map_err(|e| fail(format!("cannot keep the encrypted result: {e}")))?;
     // A callback deal's digest is its callback data's, public by nature: it stays.
     if computed.callback_data.is_none() {
