@@ -44,8 +44,8 @@ const MEMORY_DIR: &str = "/dev/shm";
 pub(crate) struct TeeSetup {
     /// Produces the enclave's evidence.
     pub attester: Arc<dyn Attester>,
-    /// The key holders (SMS nodes), in the order they were configured.
-    pub key_holders: Vec<SmsClient>,
+    /// The key holders (SMS nodes): in the order they were configured, or found on chain.
+    pub key_holders: crate::key_holders::KeyHolders,
 }
 
 /// Whether `a`'s deal has the TEE tag (the deal is decoded again by the job; an undecodable
@@ -112,9 +112,20 @@ pub(crate) async fn run(ctx: &Arc<Context>, a: &Assignment, resumed: bool) -> Re
     })?;
     let deal = deal_of(a)?;
     let k = attestations_required(Tag(deal.tag));
+    // Who the hub counts for this dataset now; without a configured list, their URLs from chain.
+    let dataset = a.dataset.as_ref().map(|d| d.address);
+    let drawn = crate::key_holders::drawn_for(ctx, &tee.key_holders, dataset)
+        .await
+        .map_err(fail)?;
+    crate::key_holders::discover(ctx, &tee.key_holders, drawn.as_ref()).await;
     if tee.key_holders.len() < k {
+        let how = if tee.key_holders.is_discovered() {
+            "found on chain (decloud keeper list): more keepers must publish their URLs, or pass --sms-url once per key holder"
+        } else {
+            "configured: pass --sms-url once per key holder"
+        };
         return Err(fail(format!(
-            "the deal needs {k} attestations but this worker knows {} key holder(s): pass --sms once per key holder",
+            "the deal needs {k} attestations but this worker knows {} key holder(s) {how}",
             tee.key_holders.len()
         )));
     }
@@ -190,8 +201,12 @@ pub(crate) async fn run(ctx: &Arc<Context>, a: &Assignment, resumed: bool) -> Re
                 nonce: B256::from(answered.nonce),
             });
             let opened = open_answer(&h_private, chain_id, task_id, &answered.answer)?;
-            // Only what the hub will count is counted: one attestation per active attester.
+            // Only what the hub will count is counted: one attestation per active attester, a
+            // keeper drawn for this epoch when the dataset has a group.
             answered.active?;
+            if let Some(d) = &drawn {
+                d.counts(attestation.attester)?;
+            }
             if !attesters.insert(attestation.attester) {
                 return Err(format!(
                     "it signs as attester {}, like another key holder: the hub counts each attester once",
