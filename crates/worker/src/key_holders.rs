@@ -235,3 +235,55 @@ async fn checked_keeper(
         _ => Ok(sms),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_keepers_drawn_count_for_a_dataset_with_a_group() {
+        let (a, b, liar) = (
+            Address::repeat_byte(1),
+            Address::repeat_byte(2),
+            Address::repeat_byte(9),
+        );
+        let drawn = Drawn {
+            dataset: Address::repeat_byte(0xd),
+            epoch: 7,
+            keepers: Some(vec![a, b]),
+        };
+        assert!(drawn.counts(a).is_ok() && drawn.counts(b).is_ok());
+        let refused = drawn.counts(liar).unwrap_err();
+        assert!(
+            refused.contains("not a keeper drawn for epoch 7")
+                && refused.contains(&liar.to_string()),
+            "{refused}"
+        );
+        let no_group = Drawn {
+            keepers: None,
+            ..drawn
+        };
+        assert!(
+            no_group.counts(liar).is_ok(),
+            "without a group any attester counts"
+        );
+    }
+
+    #[test]
+    fn a_fixed_list_keeps_its_order_and_a_found_one_grows() {
+        let one = SmsClient::new("http://127.0.0.1:1").unwrap();
+        let two = SmsClient::new("http://127.0.0.1:2").unwrap();
+        let fixed = KeyHolders::fixed(vec![one.clone(), two.clone()]);
+        assert_eq!(fixed.len(), 2);
+        assert!(!fixed.is_discovered());
+        assert_eq!(fixed.get(1).map(SmsClient::url), Some(two.url()));
+        assert!(fixed.get(2).is_none());
+        assert!(fixed.push(one.clone()).is_none(), "a fixed list is full");
+        let found = KeyHolders::discovered();
+        assert!(found.is_discovered() && found.len() == 0);
+        assert_eq!(found.push(two.clone()), Some(0));
+        assert_eq!(found.push(one.clone()), Some(1));
+        assert_eq!(found.get(0).map(SmsClient::url), Some(two.url()));
+        assert_eq!(found.len(), 2);
+    }
+}

@@ -25,9 +25,9 @@ use decloud_protocol::result::{commitment, sign_enclave};
 use decloud_protocol::tee::{
     AttestationEvidence, SignedAttestation, attestations_required, enclave_evidence,
 };
+use decloud_sms::ReleaseAnswer;
 use decloud_sms::keepers;
 use decloud_sms::seal::{self, HpkePrivateKey};
-use decloud_sms::{ReleaseAnswer, SmsClient};
 use decloud_tee::{Attester, ReportDataFields};
 
 use crate::Context;

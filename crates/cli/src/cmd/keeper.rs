@@ -163,3 +163,28 @@ pub(crate) async fn run(args: KeeperArgs, home: &Path, json: bool) -> anyhow::Re
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_public_url_gets_the_served_pin_unless_it_has_one() {
+        let served = "https://127.0.0.1:7651#sha256:abcd";
+        assert_eq!(
+            with_pin("https://k.example:7651", served),
+            "https://k.example:7651#sha256:abcd"
+        );
+        assert_eq!(
+            with_pin("https://k.example:7651#sha256:ffff", served),
+            "https://k.example:7651#sha256:ffff"
+        );
+        assert_eq!(
+            with_pin("https://k.example", "http://127.0.0.1:7651"),
+            "https://k.example"
+        );
+        assert!(check_public_url("https://k.example", true).is_err());
+        assert!(check_public_url("http://k.example", false).is_err());
+        assert!(check_public_url("https://k.example", false).is_ok());
+    }
+}
