@@ -328,9 +328,10 @@ async fn tee_setup(
         }
         key_holders.push(sms);
     }
+    let key_holders = crate::key_holders::KeyHolders::fixed(key_holders);
     Ok(tee_job::TeeSetup {
         attester: config.attester.clone(),
-        key_holders: crate::key_holders::KeyHolders::fixed(key_holders),
+        key_holders,
     })
 }
 
