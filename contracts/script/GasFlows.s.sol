@@ -150,7 +150,12 @@ contract GasFlows {
                 bytes.concat(
                     facetArgs,
                     abi.encode(
-                        vm.deployCode("HubKeepers.sol:HubKeepers", facetArgs),
+                        vm.deployCode(
+                            "HubKeepers.sol:HubKeepers",
+                            bytes.concat(
+                                facetArgs, abi.encode(vm.deployCode("KeeperRegistry.sol:KeeperRegistry"))
+                            )
+                        ),
                         vm.deployCode("HubAudit.sol:HubAudit", facetArgs)
                     )
                 )

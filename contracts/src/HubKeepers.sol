@@ -31,16 +31,21 @@ contract HubKeepers is HubBase {
 
     /// The randomness beacon (HubSelection.beacon).
     address internal immutable _keeperBeacon;
+    /// @notice Where keepers publish their URLs (registries/KeeperRegistry.sol; zero: none). An immutable, not
+    /// storage: the hub's storage layout is shared by every facet.
+    address public immutable keeperRegistry;
 
     constructor(
         address token_,
         address appRegistry_,
         address datasetRegistry_,
         address workerpoolRegistry_,
-        address beacon_
+        address beacon_,
+        address keeperRegistry_
     ) HubBase(token_, appRegistry_, datasetRegistry_, workerpoolRegistry_) {
         if (beacon_ == address(0)) revert ZeroAddress();
         _keeperBeacon = beacon_;
+        keeperRegistry = keeperRegistry_;
     }
 
     // ---------------------------------------------------------------------------------------------

@@ -281,7 +281,6 @@ pub async fn run() -> anyhow::Result<()> {
         ]
         .into_iter()
         .chain(side.ask_medians())
-        .into_iter()
         .chain(side.stage_medians())
         .map(|(s, us)| format!("{s} {us}"))
         .collect();

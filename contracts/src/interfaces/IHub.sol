@@ -444,6 +444,7 @@ interface IHub is IHubErrors, IHubEvents {
     function MAX_KEEPERS() external view returns (uint256);
     function KEEPER_ROUND_DELAY() external view returns (uint64);
     function keepers() external view returns (address);
+    function keeperRegistry() external view returns (address);
     function audits() external view returns (address);
     function MAX_KEEPER_POSITIONS() external view returns (uint256);
     function setKeeperEpochLength(uint256 length) external;

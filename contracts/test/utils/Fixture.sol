@@ -14,6 +14,7 @@ import {BeaconWithPut} from "./BeaconWithPut.sol";
 import {AppRegistry} from "../../src/registries/AppRegistry.sol";
 import {DatasetRegistry} from "../../src/registries/DatasetRegistry.sol";
 import {WorkerpoolRegistry} from "../../src/registries/WorkerpoolRegistry.sol";
+import {KeeperRegistry} from "../../src/registries/KeeperRegistry.sol";
 import {
     AppOrder,
     DatasetOrder,
@@ -33,6 +34,7 @@ abstract contract Fixture is Test {
     HubExtension internal hubx; // the hub's address seen through the extension ABI
     HubSelection internal sel; // the hub's address seen through the selection facet's ABI
     HubKeepers internal keep; // the hub's address seen through the keepers' facet ABI (attesters, keepers)
+    KeeperRegistry internal keeperRegistry; // where keepers publish their URLs (the keepers' facet names it)
     BeaconWithPut internal beacon; // the facet's beacon: evmnet's key, rounds also stored directly by tests
 
     /// evmnet's genesis and period (the League of Entropy's BN254 beacon).
@@ -118,7 +120,12 @@ abstract contract Fixture is Test {
             address(beacon),
             address(
                 new HubKeepers(
-                    address(token), address(apps), address(datasets), address(pools), address(beacon)
+                    address(token),
+                    address(apps),
+                    address(datasets),
+                    address(pools),
+                    address(beacon),
+                    address(keeperRegistry = new KeeperRegistry())
                 )
             ),
             address(

@@ -104,6 +104,13 @@ alloy::sol!(
 alloy::sol!(
     #[sol(rpc)]
     #[derive(Debug)]
+    KeeperRegistry,
+    "../../contracts/artifacts/KeeperRegistry.json"
+);
+
+alloy::sol!(
+    #[sol(rpc)]
+    #[derive(Debug)]
     AppRegistry,
     "../../contracts/artifacts/AppRegistry.json"
 );

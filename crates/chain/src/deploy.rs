@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::ChainError;
 use crate::contracts::{
     AppRegistry, Beacon, DatasetRegistry, DevToken, Hub, HubAudit, HubKeepers, HubSelection, IHub,
-    WorkerpoolRegistry,
+    KeeperRegistry, WorkerpoolRegistry,
 };
 
 /// Addresses of the deployed protocol contracts, as stored in the chain profile.
@@ -27,6 +27,10 @@ pub struct Contracts {
     /// random-selection facet; profiles written before it have none).
     #[serde(default)]
     pub beacon: Address,
+    /// Where keepers publish their URLs (`KeeperRegistry`; zero when the hub names none:
+    /// profiles written before it have none).
+    #[serde(default)]
+    pub keeper_registry: Address,
 }
 
 impl Contracts {
@@ -39,6 +43,7 @@ impl Contracts {
             dataset_registry: Address::repeat_byte(0x55),
             workerpool_registry: Address::repeat_byte(0x66),
             beacon: Address::repeat_byte(0x77),
+            keeper_registry: Address::repeat_byte(0x88),
         }
     }
 }
@@ -61,6 +66,10 @@ pub const DEFAULT_MIN_ATTESTER_STAKE: u64 = 100_000_000_000;
 /// `decloud node --beacon`'s default test group (seed "decloud devnet beacon", whatever its t and
 /// n); `crates/testkit/tests/random_selection.rs` checks it against `decloud-beacon`.
 pub const DEVNET_BEACON_PUBLIC_KEY: &str = "3021e522d3351b07c917993a1c6d18d5f78def5d239c35333bf8d5c7a9c8197f1d19d752b874d68bc40eb215e1870b6da2e60793d6ce30ff050441a24244587b2de482a0bd067fe12204138f73f161faf26065f6dc60c7e0891c82320d3d552b04ae94feb5e829c92054ad288a12acd68deb9b2752cca0a3922ad29a083391fe";
+
+/// Where the devnet's beacon serves its rounds: `decloud node --beacon`'s default address. A devnet
+/// profile names it so that `decloud dataset draw-keepers` can fetch a round nobody submitted.
+pub const DEVNET_BEACON_URL: &str = "http://127.0.0.1:7900";
 
 /// Seconds between the devnet beacon's rounds: one a block on a 1-second devnet.
 pub const DEVNET_BEACON_PERIOD: u64 = 1;
@@ -106,7 +115,8 @@ fn deployed_address(
 
 /// Deploys every protocol contract with `provider`'s signer as deployer; `admin` administers them.
 ///
-/// Order: DevToken, AppRegistry, DatasetRegistry, WorkerpoolRegistry (sent together), then Hub
+/// Order: DevToken, AppRegistry, DatasetRegistry, WorkerpoolRegistry, KeeperRegistry (sent
+/// together), then Hub
 /// (which deploys its HubExtension), then the devnet beacon (its genesis the deployment time,
 /// [`DEVNET_BEACON_PERIOD`]), the keepers' and audits' facets (sent together), and the
 /// random-selection facet bound to all three. The deployer is the hub's first admin: it creates
@@ -134,6 +144,10 @@ pub async fn deploy_all<P: Provider>(
         .send()
         .await
         .map_err(tx("deploying WorkerpoolRegistry"))?;
+    let keeper_registry_tx = KeeperRegistry::deploy_builder(provider)
+        .send()
+        .await
+        .map_err(tx("deploying KeeperRegistry"))?;
 
     let receipt = confirm("deploying DevToken", token_tx).await?;
     let token = deployed_address("deploying DevToken", &receipt)?;
@@ -145,6 +159,8 @@ pub async fn deploy_all<P: Provider>(
     let dataset_registry = deployed_address("deploying DatasetRegistry", &receipt)?;
     let receipt = confirm("deploying WorkerpoolRegistry", pools_tx).await?;
     let workerpool_registry = deployed_address("deploying WorkerpoolRegistry", &receipt)?;
+    let receipt = confirm("deploying KeeperRegistry", keeper_registry_tx).await?;
+    let keeper_registry = deployed_address("deploying KeeperRegistry", &receipt)?;
 
     let what = "deploying Hub";
     let receipt = confirm(
@@ -187,6 +203,7 @@ pub async fn deploy_all<P: Provider>(
         dataset_registry,
         workerpool_registry,
         beacon,
+        keeper_registry,
     )
     .send()
     .await
@@ -280,6 +297,7 @@ pub async fn deploy_all<P: Provider>(
             dataset_registry,
             workerpool_registry,
             beacon,
+            keeper_registry,
         },
         first_block,
     })

@@ -86,8 +86,16 @@ pub async fn deploy_and_fund(rpc_url: &str) -> Result<ChainProfile, ChainError> 
         contracts: deployment.contracts,
         name: None,
         devnet: None,
+        beacon_url: None,
         limits: Default::default(),
     })
+}
+
+/// `profile` naming the devnet beacon's default address (`decloud node --beacon`), as `decloud
+/// devnet up` writes it: `decloud dataset draw-keepers` fetches a missing round there.
+fn with_devnet_beacon(mut profile: ChainProfile) -> ChainProfile {
+    profile.beacon_url = Some(deploy::DEVNET_BEACON_URL.to_owned());
+    profile
 }
 
 /// Gives `account` `ether_wei` of ether (anvil's `anvil_setBalance`, so it works only on a
@@ -151,7 +159,7 @@ pub struct UpReport {
 /// Starts anvil (unless `options.rpc` names a running chain), deploys, funds, writes the profile.
 pub async fn up(options: UpOptions) -> Result<UpReport, ChainError> {
     if let Some(rpc) = &options.rpc {
-        let profile = deploy_and_fund(rpc).await?;
+        let profile = with_devnet_beacon(deploy_and_fund(rpc).await?);
         let profile_path = profile.save(&options.home)?;
         return Ok(UpReport {
             profile,
@@ -178,7 +186,7 @@ pub async fn up(options: UpOptions) -> Result<UpReport, ChainError> {
     })
     .await?;
     // Until the profile is written, dropping `node` (on any error) stops anvil again.
-    let profile = deploy_and_fund(node.rpc_url()).await?;
+    let profile = with_devnet_beacon(deploy_and_fund(node.rpc_url()).await?);
     if let Some(seconds) = options.block_time {
         set_block_time(node.rpc_url(), seconds).await?;
     }

@@ -140,6 +140,60 @@ pub async fn snapshot(client: &Client, index: u64) -> Result<Vec<Draw::Worker>, 
     ))
 }
 
+/// Where the beacon round of an epoch's draw came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DrawRound {
+    /// It was on chain already.
+    OnChain(u64),
+    /// It was fetched from the beacon's HTTP API and submitted (the beacon contract verified it).
+    Submitted(u64),
+}
+
+/// Puts the beacon round epoch `epoch`'s draw needs on chain when it is not there yet: fetched
+/// from `beacon_url` (a drand-shaped API) and submitted. Without a URL, a one-line error that
+/// says how to give one.
+pub async fn ensure_draw_round(
+    client: &Client,
+    epoch: u64,
+    beacon_url: Option<&str>,
+) -> Result<DrawRound, ChainError> {
+    let what = "fetching the draw's beacon round";
+    let (round, _) = draw_round(client, epoch).await?;
+    if crate::selection::randomness(client, round).await?.is_some() {
+        return Ok(DrawRound::OnChain(round));
+    }
+    let Some(url) = beacon_url else {
+        return Err(ChainError::tx(
+            what,
+            format!(
+                "epoch {epoch}'s draw needs beacon round {round}, which is not on chain yet, and this chain's profile names no beacon to fetch it from: give one (`decloud chain add NAME --rpc URL --hub 0xHUB --beacon https://BEACON`, or `beacon_url = \"...\"` in the profile), or wait until someone submits the round"
+            ),
+        ));
+    };
+    let http = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(20))
+        .build()
+        .map_err(|e| ChainError::tx(what, e))?;
+    let signature = crate::selection::fetch_round(&http, url, round)
+        .await
+        .map_err(|reason| {
+            ChainError::tx(
+                what,
+                format!(
+                    "epoch {epoch}'s draw needs beacon round {round}, which is not on chain yet, and fetching it failed: {reason} (check the profile's beacon_url, or wait until someone submits the round)"
+                ),
+            )
+        })?;
+    match crate::selection::submit_round(client, round, &signature).await {
+        Ok(_) => Ok(DrawRound::Submitted(round)),
+        // Someone else may have submitted it meanwhile.
+        Err(e) => match crate::selection::randomness(client, round).await? {
+            Some(_) => Ok(DrawRound::OnChain(round)),
+            None => Err(e),
+        },
+    }
+}
+
 /// Draws the keepers of `dataset` for `epoch` (anyone may, once the epoch's beacon round is on
 /// chain and before the epoch ends); returns them.
 pub async fn draw(

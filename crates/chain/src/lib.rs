@@ -19,6 +19,7 @@ pub mod deploy;
 pub mod devnet;
 mod error;
 pub mod follower;
+pub mod keeper_registry;
 pub mod keepers;
 pub mod keyfile;
 pub mod orders;

@@ -56,6 +56,10 @@ pub struct ChainProfile {
     /// go by the chain id alone: a profile cannot turn them on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub devnet: Option<bool>,
+    /// The randomness beacon's HTTP API (drand's shape: `GET /public/{round}`), where a command
+    /// fetches a round the chain lacks (`decloud dataset draw-keepers`); absent: none known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub beacon_url: Option<String>,
     /// What the RPC provider allows and what transactions may pay; every field is optional.
     #[serde(default, skip_serializing_if = "ChainLimits::is_empty")]
     pub limits: ChainLimits,
@@ -277,6 +281,8 @@ pub struct NewChain {
     pub chain_id: Option<u64>,
     /// The block to follow events from; found from the contracts' code when absent.
     pub deployment_block: Option<u64>,
+    /// The randomness beacon's HTTP API to record (`--beacon URL`).
+    pub beacon_url: Option<String>,
     /// The RPC and fee limits to record.
     pub limits: ChainLimits,
 }
@@ -339,6 +345,7 @@ pub async fn discover(new: &NewChain) -> Result<ChainProfile, ChainError> {
         dataset_registry: hub.datasetRegistry().call().await.map_err(not_a_hub)?,
         workerpool_registry: hub.workerpoolRegistry().call().await.map_err(not_a_hub)?,
         beacon: selection_beacon(&hub).await,
+        keeper_registry: hub.keeperRegistry().call().await.unwrap_or_default(),
     };
     let admin = hub.admin().call().await.map_err(not_a_hub)?;
     let deployment_block = match new.deployment_block {
@@ -353,6 +360,7 @@ pub async fn discover(new: &NewChain) -> Result<ChainProfile, ChainError> {
         contracts,
         name: Some(new.name.clone()),
         devnet: None,
+        beacon_url: new.beacon_url.clone(),
         limits: new.limits.clone(),
     })
 }
@@ -476,6 +484,7 @@ mod tests {
             contracts: Contracts::example(),
             name: None,
             devnet: None,
+            beacon_url: None,
             limits: ChainLimits::default(),
         };
         profile.save(dir.path()).unwrap();
@@ -495,6 +504,7 @@ mod tests {
             contracts: Contracts::example(),
             name: None,
             devnet: None,
+            beacon_url: None,
             limits: ChainLimits::default(),
         };
         devnet.save(dir.path()).unwrap();
@@ -552,6 +562,7 @@ replace_after_secs = 30
             contracts: Contracts::example(),
             name: None,
             devnet: None,
+            beacon_url: None,
             limits: ChainLimits::default(),
         };
         profile.limits.max_log_range = Some(10);

@@ -6,7 +6,7 @@ use alloy::primitives::U256;
 use alloy::sol_types::{Panic, Revert, SolError, SolInterface};
 use decloud_protocol::format_amount;
 
-use crate::contracts::{AppRegistry, Beacon, DevToken, IHub, WorkerpoolRegistry};
+use crate::contracts::{AppRegistry, Beacon, DevToken, IHub, KeeperRegistry, WorkerpoolRegistry};
 
 /// solady's `SafeTransferLib.TransferFromFailed()` (not in the hub's ABI).
 const TRANSFER_FROM_FAILED: [u8; 4] = [0x79, 0x39, 0xf4, 0x24];
@@ -36,6 +36,22 @@ pub fn describe_revert(data: &[u8]) -> String {
                 x.round, x.dueAt, x.now_
             ),
             other => format!("beacon error: {}", debug_name(&other)),
+        };
+    }
+    if let Ok(e) = KeeperRegistry::KeeperRegistryErrors::abi_decode(data) {
+        use KeeperRegistry::KeeperRegistryErrors as K;
+        return match e {
+            K::UrlTooLong(x) => format!(
+                "the URL is {} bytes long and the keeper registry takes at most {}: shorten it",
+                x.length, x.max
+            ),
+            K::UrlNotHttps(_) => {
+                "the keeper registry takes https:// URLs only (a keeper serves TLS): give its https URL".into()
+            }
+            K::UrlNotPrintable(x) => format!(
+                "the URL holds a space, a control character or a non-ASCII byte at byte {}: percent-encode it",
+                x.index
+            ),
         };
     }
     if let Ok(e) = DevToken::DevTokenErrors::abi_decode(data) {

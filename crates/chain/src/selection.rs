@@ -343,6 +343,40 @@ fn beacon_address(client: &Client) -> Result<Address, ChainError> {
     Ok(beacon)
 }
 
+/// Round `round`'s group signature (`x ‖ y`, 64 bytes) from a beacon's drand-shaped HTTP API
+/// (`GET {url}/public/{round}`), or a one-line reason.
+pub async fn fetch_round(
+    http: &reqwest::Client,
+    url: &str,
+    round: u64,
+) -> Result<[u8; 64], String> {
+    let url = url.trim_end_matches('/');
+    let response = http
+        .get(format!("{url}/public/{round}"))
+        .send()
+        .await
+        .map_err(|e| format!("the beacon at {url} did not answer: {e}"))?;
+    if !response.status().is_success() {
+        return Err(format!(
+            "the beacon at {url} answered {} for round {round}",
+            response.status()
+        ));
+    }
+    let body: serde_json::Value = response
+        .json()
+        .await
+        .map_err(|e| format!("the beacon's answer is not JSON: {e}"))?;
+    let hex_sig = body
+        .get("signature")
+        .and_then(|s| s.as_str())
+        .ok_or("the beacon's answer has no signature")?;
+    let bytes = alloy::hex::decode(hex_sig.trim_start_matches("0x"))
+        .map_err(|_| "the beacon's signature is not hex".to_owned())?;
+    bytes
+        .try_into()
+        .map_err(|_| "the beacon's signature is not 64 bytes (a BN254 G1 point)".to_owned())
+}
+
 /// Submits `round`'s group signature (`x ‖ y`, 64 bytes) to the beacon contract; anyone may.
 pub async fn submit_round(
     client: &Client,

@@ -49,6 +49,8 @@ enum Command {
     /// Register, leave, withdraw, show and list the hub's attesters (the key holders whose
     /// signatures vouch for TEE enclaves).
     Attester(cmd::attester::AttesterArgs),
+    /// List the keepers' URLs published on chain, and publish the wallet's.
+    Keeper(cmd::keeper::KeeperArgs),
     /// List the hub's categories of work.
     Category(cmd::category::CategoryArgs),
     /// Write, sign, publish, cancel and show orders.
@@ -107,6 +109,7 @@ async fn main() -> std::process::ExitCode {
         Command::Workerpool(args) => cmd::resource::run_workerpool(args.verb, &home, json).await,
         Command::Worker(args) => cmd::worker::run(args, &home, json).await,
         Command::Attester(args) => cmd::attester::run(args, &home, json).await,
+        Command::Keeper(args) => cmd::keeper::run(args, &home, json).await,
         Command::Category(args) => cmd::category::run(args, &home, json).await,
         Command::Order(args) => cmd::order::run(args, &home, json).await,
         Command::Orderbook(args) => cmd::orderbook::run(args, &home, json).await,

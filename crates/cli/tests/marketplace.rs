@@ -656,6 +656,7 @@ fn failures_without_a_chain_or_market_name_the_fix() {
         contracts: decloud_chain::deploy::Contracts::example(),
         name: None,
         devnet: None,
+        beacon_url: None,
         limits: Default::default(),
     };
     profile.save(home.path()).unwrap();

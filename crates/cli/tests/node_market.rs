@@ -122,6 +122,7 @@ fn plain_http_is_refused_off_a_devnet_and_nothing_starts() {
         contracts: decloud_chain::deploy::Contracts::example(),
         name: None,
         devnet: None,
+        beacon_url: None,
         limits: Default::default(),
     };
     profile.save(home.path()).unwrap();

@@ -87,6 +87,10 @@ pub struct PoolOptions {
     /// With [`Self::tee`]: run this many keepers (SMS nodes with `--keeper`, each a registered
     /// attester) instead of one SMS, and give the workers all of them as key holders.
     pub keepers: usize,
+    /// With [`Self::keepers`]: each keeper publishes its URL in the chain's keeper registry
+    /// (`decloud node --keeper --public-url`) and the workers are given no key holders: they
+    /// find each task's keepers on chain.
+    pub keepers_on_chain: bool,
     /// With [`Self::tee`] and no keepers: run this many whole SMS nodes (each holding whole
     /// secrets) instead of one, all given to the workers as key holders; reached like keepers
     /// ([`Pool::keeper_urls`], [`Pool::stop_keeper`]).
@@ -116,6 +120,7 @@ impl std::fmt::Debug for PoolOptions {
             .field("tee", &self.tee)
             .field("worker_rpc", &self.worker_rpc)
             .field("keepers", &self.keepers)
+            .field("keepers_on_chain", &self.keepers_on_chain)
             .field("sms_nodes", &self.sms_nodes)
             .field("unregistered_sms", &self.unregistered_sms)
             .field("worker_batching", &self.worker_batching)
@@ -146,6 +151,7 @@ impl Default for PoolOptions {
             tee: None,
             worker_rpc: None,
             keepers: 0,
+            keepers_on_chain: false,
             sms_nodes: 0,
             unregistered_sms: 0,
             worker_batching: decloud_worker::Batching::default(),
@@ -438,14 +444,19 @@ impl Pool {
                         dir.path().join(format!("keeper-{i}.db")).display()
                     ),
                     profile: profile.clone(),
-                    signer,
+                    signer: signer.clone(),
                     key_path: dir.path().join(format!("tls/keeper-{i}-seal.key")),
                     tee,
                     transport: transport.clone(),
                     keeper,
                 })
                 .await?;
-                workers.sms_urls.push(keeper.url());
+                if options.keepers_on_chain {
+                    let client = Client::connect(&profile, None, Some(signer)).await?;
+                    decloud_chain::keeper_registry::publish(&client, &keeper.url()).await?;
+                } else {
+                    workers.sms_urls.push(keeper.url());
+                }
                 keepers.push(Some(keeper));
             }
         }

@@ -314,7 +314,7 @@ pub(crate) async fn round_on_chain(
         );
         return None;
     };
-    let signature = match fetch_round(&state.http, url, round).await {
+    let signature = match selection::fetch_round(&state.http, url, round).await {
         Ok(s) => s,
         Err(e) => {
             tracing::warn!(round, error = %e, "fetching a beacon round failed; retrying");
@@ -327,31 +327,6 @@ pub(crate) async fn round_on_chain(
         Err(e) => tracing::debug!(round, error = %e, "submitting a beacon round failed"),
     }
     selection::randomness(client, round).await.ok().flatten()
-}
-
-/// Round `round`'s group signature from a drand-shaped API (`GET /public/{round}`).
-async fn fetch_round(http: &reqwest::Client, url: &str, round: u64) -> Result<[u8; 64], String> {
-    let response = http
-        .get(format!("{url}/public/{round}"))
-        .send()
-        .await
-        .map_err(|e| format!("the beacon did not answer: {e}"))?;
-    if !response.status().is_success() {
-        return Err(format!("the beacon answered {}", response.status()));
-    }
-    let body: serde_json::Value = response
-        .json()
-        .await
-        .map_err(|e| format!("the beacon's answer is not JSON: {e}"))?;
-    let hex_sig = body
-        .get("signature")
-        .and_then(|s| s.as_str())
-        .ok_or("the beacon's answer has no signature")?;
-    let bytes = hex::decode(hex_sig.trim_start_matches("0x"))
-        .map_err(|_| "the beacon's signature is not hex".to_owned())?;
-    bytes
-        .try_into()
-        .map_err(|_| "the beacon's signature is not 64 bytes (a BN254 G1 point)".to_owned())
 }
 
 /// Slashes the drawn workers of `task`'s closed waves that did not contribute (anyone may; the

@@ -25,6 +25,7 @@ mod batch;
 mod contribute;
 mod error;
 mod job;
+mod key_holders;
 mod next;
 pub mod policy;
 pub mod pool_job;
@@ -102,7 +103,8 @@ pub struct TeeConfig {
     /// Produces the enclave's evidence: `decloud_tee::sim::SimAttester` on a devnet,
     /// `decloud_tee::tdx::TdxAttester` inside a TDX guest.
     pub attester: Arc<dyn decloud_tee::Attester>,
-    /// The key holders (SMS nodes) asked for each release: at least the k a deal needs.
+    /// The key holders (SMS nodes) asked for each release: at least the k a deal needs. Empty:
+    /// the keepers drawn for each task's dataset, at the URLs they published on chain.
     pub sms_urls: Vec<String>,
 }
 
@@ -287,9 +289,16 @@ async fn tee_setup(
     profile: &ChainProfile,
 ) -> Result<tee_job::TeeSetup, WorkerError> {
     if config.sms_urls.is_empty() {
-        return Err(WorkerError::Config(
-            "a TEE worker needs at least one key holder: pass --sms URL (once per SMS)".into(),
-        ));
+        if profile.contracts.keeper_registry.is_zero() {
+            return Err(WorkerError::Config(
+                "a TEE worker needs key holders: pass --sms-url URL (once per SMS); this chain's profile names no keeper registry to find them in".into(),
+            ));
+        }
+        return Ok(tee_job::TeeSetup {
+            attester: config.attester.clone(),
+            key_holders: crate::key_holders::KeyHolders::discovered(),
+            standings: Default::default(),
+        });
     }
     let mut key_holders = Vec::new();
     for url in &config.sms_urls {
@@ -320,6 +329,7 @@ async fn tee_setup(
         }
         key_holders.push(sms);
     }
+    let key_holders = crate::key_holders::KeyHolders::fixed(key_holders);
     Ok(tee_job::TeeSetup {
         attester: config.attester.clone(),
         key_holders,

@@ -68,22 +68,26 @@ pub(crate) struct Asking {
 }
 
 impl Asking {
-    /// Asks the first `k` key holders of a rotation by `task_id` of the configured order.
+    /// Asks the first `k` of `candidates` (indices of the worker's key holders, in their
+    /// listed order) in a rotation by `task_id`.
     pub(crate) fn start(
         ctx: &Arc<Context>,
         attester: Arc<dyn Attester>,
-        count: usize,
+        candidates: Vec<usize>,
         k: usize,
         ask: ReleaseAsk,
     ) -> Self {
         // The rotation spreads tasks over the key holders instead of loading the first k.
+        let count = candidates.len();
         let first = usize::from(ask.fields.task_id.0[31]) % count.max(1);
         let mut asking = Self {
             ctx: ctx.clone(),
             attester,
             ask: Arc::new(ask),
             asks: JoinSet::new(),
-            waiting: (0..count).map(|i| (first + i) % count).collect(),
+            waiting: (0..count)
+                .map(|i| candidates[(first + i) % count])
+                .collect(),
             hedge: tokio::time::Instant::now() + HEDGE_AFTER,
         };
         for _ in 0..k {

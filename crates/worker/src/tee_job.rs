@@ -25,9 +25,9 @@ use decloud_protocol::result::{commitment, sign_enclave};
 use decloud_protocol::tee::{
     AttestationEvidence, SignedAttestation, attestations_required, enclave_evidence,
 };
+use decloud_sms::ReleaseAnswer;
 use decloud_sms::keepers;
 use decloud_sms::seal::{self, HpkePrivateKey};
-use decloud_sms::{ReleaseAnswer, SmsClient};
 use decloud_tee::{Attester, ReportDataFields};
 
 use crate::Context;
@@ -44,8 +44,8 @@ const MEMORY_DIR: &str = "/dev/shm";
 pub(crate) struct TeeSetup {
     /// Produces the enclave's evidence.
     pub attester: Arc<dyn Attester>,
-    /// The key holders (SMS nodes), in the order they were configured.
-    pub key_holders: Vec<SmsClient>,
+    /// The key holders (SMS nodes): in the order they were configured, or found on chain.
+    pub key_holders: crate::key_holders::KeyHolders,
     /// Their attesters recently read active at the hub.
     pub standings: crate::release::Standings,
 }
@@ -114,10 +114,22 @@ pub(crate) async fn run(ctx: &Arc<Context>, a: &Assignment, resumed: bool) -> Re
     })?;
     let deal = deal_of(a)?;
     let k = attestations_required(Tag(deal.tag));
-    if tee.key_holders.len() < k {
+    // Who the hub counts for this dataset now; without a configured list, their URLs from chain.
+    let dataset = a.dataset.as_ref().map(|d| d.address);
+    let drawn = crate::key_holders::drawn_for(ctx, &tee.key_holders, dataset)
+        .await
+        .map_err(fail)?;
+    crate::key_holders::discover(ctx, &tee.key_holders, drawn.as_ref()).await;
+    let candidates = tee.key_holders.candidates(drawn.as_ref()).await;
+    if candidates.len() < k {
+        let how = if tee.key_holders.is_discovered() {
+            "found on chain (decloud keeper list): more keepers must publish their URLs, or pass --sms-url once per key holder"
+        } else {
+            "configured: pass --sms-url once per key holder"
+        };
         return Err(fail(format!(
-            "the deal needs {k} attestations but this worker knows {} key holder(s): pass --sms once per key holder",
-            tee.key_holders.len()
+            "the deal needs {k} attestations but this worker knows {} key holder(s) {how}",
+            candidates.len()
         )));
     }
     let app = a.app.as_ref().ok_or_else(|| {
@@ -150,7 +162,7 @@ pub(crate) async fn run(ctx: &Arc<Context>, a: &Assignment, resumed: bool) -> Re
     let mut asking = crate::release::Asking::start(
         ctx,
         tee.attester.clone(),
-        tee.key_holders.len(),
+        candidates,
         k,
         crate::release::ReleaseAsk {
             deal_id: a.deal_id,
@@ -193,8 +205,12 @@ pub(crate) async fn run(ctx: &Arc<Context>, a: &Assignment, resumed: bool) -> Re
                 nonce: B256::from(answered.nonce),
             });
             let opened = open_answer(&h_private, chain_id, task_id, &answered.answer)?;
-            // Only what the hub will count is counted: one attestation per active attester.
+            // Only what the hub will count is counted: one attestation per active attester, a
+            // keeper drawn for this epoch when the dataset has a group.
             answered.active?;
+            if let Some(d) = &drawn {
+                d.counts(attestation.attester)?;
+            }
             if !attesters.insert(attestation.attester) {
                 return Err(format!(
                     "it signs as attester {}, like another key holder: the hub counts each attester once",

@@ -28,7 +28,8 @@ enum ChainCommand {
     #[command(after_help = "Examples:\n  \
         decloud chain add base --rpc https://base.example/v2/KEY --hub 0x5FbD...0aa3 --chain-id 8453\n  \
         decloud chain add testnet --rpc http://10.0.0.5:8545 --hub 0x5FbD...0aa3 --max-log-range 500 --use\n  \
-        decloud chain add l2 --rpc URL --hub ADDR --deployment-block 1234567 --max-fee-gwei 2")]
+        decloud chain add l2 --rpc URL --hub ADDR --deployment-block 1234567 --max-fee-gwei 2\n  \
+        decloud chain add base --rpc URL --hub ADDR --beacon https://api.drand.sh/CHAIN_HASH")]
     Add {
         /// A name for the profile: letters, digits, '-' or '_'.
         name: String,
@@ -45,6 +46,11 @@ enum ChainCommand {
         /// serves old state).
         #[arg(long, value_name = "N")]
         deployment_block: Option<u64>,
+        /// The randomness beacon's HTTP API (drand's: `GET URL/public/ROUND`), where
+        /// `decloud dataset draw-keepers` fetches a round the chain lacks (the beacon contract
+        /// verifies its signature, so any mirror will do).
+        #[arg(long, value_name = "URL")]
+        beacon: Option<String>,
         /// Most blocks the endpoint serves in one eth_getLogs.
         #[arg(long, value_name = "N")]
         max_log_range: Option<u64>,
@@ -99,6 +105,7 @@ pub(crate) async fn run(args: ChainArgs, home: &Path, json: bool) -> anyhow::Res
             hub,
             chain_id,
             deployment_block,
+            beacon,
             max_log_range,
             confirmations,
             max_fee_gwei,
@@ -119,6 +126,9 @@ pub(crate) async fn run(args: ChainArgs, home: &Path, json: bool) -> anyhow::Res
                 anyhow::bail!("--max-log-range is at least 1 block");
             }
             decloud_chain::profile::check_name(&name).map_err(anyhow::Error::msg)?;
+            if let Some(url) = &beacon {
+                check_beacon_url(url)?;
+            }
             if !force && ChainProfile::named_path(home, &name).exists() {
                 anyhow::bail!(
                     "a chain profile named {name} exists: pick another name, or pass --force to replace it"
@@ -130,6 +140,7 @@ pub(crate) async fn run(args: ChainArgs, home: &Path, json: bool) -> anyhow::Res
                 hub,
                 chain_id,
                 deployment_block,
+                beacon_url: beacon,
                 limits: ChainLimits {
                     max_log_range,
                     confirmations,
@@ -269,6 +280,18 @@ fn list(home: &Path, json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Refuses a `--beacon` URL that is not an http(s) URL, in one line.
+fn check_beacon_url(url: &str) -> anyhow::Result<()> {
+    let ok = reqwest::Url::parse(url)
+        .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some());
+    if !ok {
+        anyhow::bail!(
+            "--beacon {url:?} is not an http(s) URL: give the beacon's API base, e.g. https://api.drand.sh/CHAIN_HASH"
+        );
+    }
+    Ok(())
+}
+
 /// The profile as shown: the RPC URL cut to its scheme, host and port (an API key lives in the
 /// rest), the limits in effect.
 fn shown(profile: &ChainProfile) -> serde_json::Value {
@@ -280,6 +303,7 @@ fn shown(profile: &ChainProfile) -> serde_json::Value {
         "deployment_block": profile.deployment_block,
         "admin": profile.admin,
         "contracts": profile.contracts,
+        "beacon_url": profile.beacon_url,
         "limits": {
             "max_log_range": profile.max_log_range(),
             "confirmations": profile.confirmations(),
@@ -311,6 +335,20 @@ fn print_profile(p: &ChainProfile) {
     println!(
         "registries:  apps {}, datasets {}, workerpools {}",
         p.contracts.app_registry, p.contracts.dataset_registry, p.contracts.workerpool_registry
+    );
+    println!(
+        "keepers:     URLs at {}",
+        if p.contracts.keeper_registry.is_zero() {
+            "none (the hub names no keeper registry)".to_string()
+        } else {
+            p.contracts.keeper_registry.to_string()
+        }
+    );
+    println!(
+        "beacon:      {}",
+        p.beacon_url
+            .as_deref()
+            .unwrap_or("no URL (add one with `decloud chain add ... --beacon URL`)")
     );
     println!(
         "deployed:    at block {}, admin {}",

@@ -11,6 +11,7 @@ pub(crate) mod demo_confidential;
 pub(crate) mod demo_oracle;
 pub(crate) mod devnet;
 pub(crate) mod explorer;
+pub(crate) mod keeper;
 pub(crate) mod node;
 pub(crate) mod oracle_node;
 pub(crate) mod order;

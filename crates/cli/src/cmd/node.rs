@@ -24,7 +24,7 @@ use super::shared::{WalletOpts, stop_signals};
     decloud node --signer --devnet-member 0 --signer-listen 127.0.0.1:7950   # an oracle committee signer\n  \
     decloud node --relay --relay-signer http://127.0.0.1:7950 --relay-signer http://127.0.0.1:7951 --wallet relayer\n  \
     decloud node --scheduler --workerpool 0x5f1c... --wallet pool --workers 1 --tee sim --sms   # TEE tasks on a devnet\n  \
-    decloud node --keeper --wallet keeper1 --sms-listen 127.0.0.1:7651   # one keeper of a k-of-n group\n  \
+    decloud node --keeper --wallet keeper1 --sms-listen 0.0.0.0:7651 --public-url https://keeper1.example:7651   # one keeper of a k-of-n group, found on chain\n  \
     decloud node --sms --wallet sms1 --attester-stake 100DCT   # an SMS that registers its wallet as an attester\n  \
     decloud node --workers 1 --worker-wallet me --data 0x3f1c...=/data/prices.csv --scheduler-url URL   # a dataset owner's worker beside its data\n\n\
     Each worker of --workers N has its own key in $DECLOUD_HOME/workers/worker-<i>/worker.key, made\n\
@@ -99,6 +99,11 @@ struct SmsArgs {
     /// attestations count only then. `/health` says whether they count.
     #[arg(long = "attester-stake", value_name = "AMOUNT")]
     attester_stake: Option<String>,
+    /// With --keeper: the https URL others reach this keeper at, published in the chain's keeper
+    /// registry at start when it differs from the one there (a transaction), so that owners and
+    /// TEE workers find it. Without a #sha256: pin, this node's own key's is added.
+    #[arg(long = "public-url", value_name = "URL", requires = "keeper")]
+    public_url: Option<String>,
 }
 
 /// The beacon's flags.
@@ -519,6 +524,9 @@ pub(crate) async fn run(args: NodeArgs, home: &Path) -> anyhow::Result<()> {
         if let Some(stake) = &sms.attester_stake {
             register_attester(profile, scheduler.wallet.unlock(home)?, stake).await?;
         }
+        if let Some(url) = &sms.public_url {
+            super::keeper::check_public_url(url, insecure_http)?;
+        }
         config.sms = Some(decloud_sms::SmsConfig {
             listen: sms.sms_listen,
             database_url,
@@ -617,9 +625,14 @@ pub(crate) async fn run(args: NodeArgs, home: &Path) -> anyhow::Result<()> {
         set.tee = workers.tee;
         set.sms_urls = workers.sms_urls.clone();
         set.local_data = workers.local_data.clone();
-        if set.tee.is_some() && set.sms_urls.is_empty() && !sms.sms && !sms.keeper {
+        if set.tee.is_some()
+            && set.sms_urls.is_empty()
+            && !sms.sms
+            && !sms.keeper
+            && profile.contracts.keeper_registry.is_zero()
+        {
             bail!(
-                "--tee needs a key holder: add --sms to run one here, or --sms-url URL (once per SMS)"
+                "--tee needs a key holder: add --sms to run one here, or --sms-url URL (once per SMS); this chain's profile names no keeper registry to find keepers in"
             );
         }
         config.workers = Some(set);
@@ -669,6 +682,11 @@ pub(crate) async fn run(args: NodeArgs, home: &Path) -> anyhow::Result<()> {
             s.announcement(),
             s.url()
         );
+        if let (Some(url), Some(profile)) = (&sms.public_url, &profile) {
+            let signer = scheduler.wallet.unlock(home)?;
+            let line = super::keeper::publish_at_start(profile, signer, url, &s.url()).await?;
+            println!("{role}: {line}");
+        }
     }
     if let (Some(s), Some(pool)) = (node.scheduler(), workerpool) {
         println!(

@@ -66,13 +66,9 @@ pub(crate) struct ReshareArgs {
     #[arg(long)]
     epoch: Option<u64>,
     /// Keepers' URLs (`decloud node --keeper`), comma separated, in any order: those of the
-    /// keepers drawn are used, others are ignored.
-    #[arg(
-        long,
-        value_name = "URL,URL,...",
-        value_delimiter = ',',
-        required = true
-    )]
+    /// keepers drawn are used, others are ignored [default: the URLs the drawn keepers
+    /// published on chain, `decloud keeper list`].
+    #[arg(long, value_name = "URL,URL,...", value_delimiter = ',')]
     keepers: Vec<String>,
     /// The identity that opens the dataset [default: $DECLOUD_HOME/keys/datasets/<checksum>.key,
     /// where `dataset encrypt` put it].
@@ -184,20 +180,113 @@ pub(crate) async fn draw(args: DrawKeepersArgs, home: &Path, json: bool) -> anyh
         Some(e) => e,
         None => current_epoch(&client).await? + 1,
     };
+    // The draw's beacon round first: fetched from the profile's beacon when nobody submitted it.
+    let bar = spinner("putting the draw's beacon round on chain", json);
+    let beacon_url = client.profile().beacon_url.clone();
+    let round = keepers::ensure_draw_round(&client, epoch, beacon_url.as_deref()).await;
+    bar.finish_and_clear();
+    let round = round?;
     let bar = spinner("drawing the keepers", json);
     let drawn = keepers::draw(&client, dataset, epoch).await;
     bar.finish_and_clear();
     let drawn = drawn.with_context(|| {
-        format!("drawing epoch {epoch}'s keepers (the attester snapshot must precede the draw time, `decloud attester snapshot`; the beacon round must be on chain)")
+        format!("drawing epoch {epoch}'s keepers (the attester snapshot must precede the draw time, `decloud attester snapshot`)")
     })?;
+    let (round, submitted) = match round {
+        keepers::DrawRound::OnChain(r) => (r, false),
+        keepers::DrawRound::Submitted(r) => (r, true),
+    };
     if json {
-        return print_json(&json!({ "dataset": dataset, "epoch": epoch, "keepers": drawn }));
+        return print_json(&json!({
+            "dataset": dataset,
+            "epoch": epoch,
+            "round": round,
+            "round_submitted": submitted,
+            "keepers": drawn,
+        }));
     }
-    println!("epoch {epoch}'s keepers of dataset {dataset}:");
+    if submitted {
+        println!(
+            "beacon round {round} fetched from the beacon and submitted (the contract verified it)"
+        );
+    }
+    println!("epoch {epoch}'s keepers of dataset {dataset} (beacon round {round}):");
     for (i, a) in drawn.iter().enumerate() {
         println!("keeper {}:  {a}", i + 1);
     }
     Ok(())
+}
+
+/// The drawn keepers among `urls` (each URL's keeper says which attester it is), in draw order;
+/// a drawn keeper missing from them is an error that names it.
+async fn from_urls(
+    urls: &[String],
+    drawn: &[Address],
+    epoch: u64,
+) -> anyhow::Result<Vec<decloud_client::secret::SmsClient>> {
+    let mut by_attester = std::collections::HashMap::new();
+    for url in urls {
+        let sms = decloud_client::secret::SmsClient::new(url)?;
+        let info = sms
+            .info()
+            .await
+            .with_context(|| format!("asking the keeper at {url} who it is"))?;
+        by_attester.insert(info.attester, sms);
+    }
+    drawn
+        .iter()
+        .map(|a| {
+            by_attester.remove(a).with_context(|| {
+                format!("keeper {a}, drawn for epoch {epoch}, is not among --keepers: add its URL")
+            })
+        })
+        .collect()
+}
+
+/// The drawn keepers at the URLs they published on chain, in draw order, and why any was left
+/// out: no URL, no answer, or another attester answering there (a URL is a claim: the keeper
+/// that answers must be the one drawn, or its share would go to someone else). Fails when fewer
+/// than `k` remain.
+async fn from_registry(
+    client: &Client,
+    drawn: &[Address],
+    k: u64,
+) -> anyhow::Result<(
+    Vec<(Address, decloud_client::secret::SmsClient)>,
+    Vec<String>,
+)> {
+    let mut found = Vec::new();
+    let mut left_out = Vec::new();
+    for a in drawn {
+        let Some(url) = decloud_chain::keeper_registry::url_of(client, *a).await? else {
+            left_out.push(format!("keeper {a} published no URL on chain"));
+            continue;
+        };
+        let sms = match decloud_client::secret::SmsClient::new(&url) {
+            Ok(sms) => sms,
+            Err(e) => {
+                left_out.push(format!("keeper {a}'s URL {url} is not usable: {e}"));
+                continue;
+            }
+        };
+        match sms.info().await {
+            Ok(info) if info.attester == *a => found.push((*a, sms)),
+            Ok(info) => left_out.push(format!(
+                "keeper {a}'s URL {url} answers as attester {}, not as {a}",
+                info.attester
+            )),
+            Err(e) => left_out.push(format!("keeper {a} at {url} did not answer: {e}")),
+        }
+    }
+    if (found.len() as u64) < k {
+        bail!(
+            "only {} of the {} drawn keepers answer at the URLs they published, and {k} are needed ({}): pass --keepers URL,... to name them",
+            found.len(),
+            drawn.len(),
+            left_out.join("; ")
+        );
+    }
+    Ok((found, left_out))
 }
 
 /// `decloud dataset reshare`: re-splits the dataset's key to the keepers drawn for an epoch.
@@ -231,23 +320,23 @@ pub(crate) async fn reshare(args: ReshareArgs, home: &Path, json: bool) -> anyho
         .unwrap_or_else(|| dataset_key_path(home, checksum));
     let identity = decloud_age::Identity::read_file(&key)
         .context("the dataset's key (pass --key FILE, the identity that opens the dataset)")?;
-    // Each URL's keeper says which attester it is; the shares go to the drawn ones, in draw order.
-    let mut by_attester = std::collections::HashMap::new();
-    for url in &args.keepers {
-        let sms = decloud_client::secret::SmsClient::new(url)?;
-        let info = sms
-            .info()
-            .await
-            .with_context(|| format!("asking the keeper at {url} who it is"))?;
-        by_attester.insert(info.attester, sms);
-    }
-    let mut group = Vec::with_capacity(drawn.len());
-    for a in &drawn {
-        let sms = by_attester.remove(a).with_context(|| {
-            format!("keeper {a}, drawn for epoch {epoch}, is not among --keepers: add its URL")
-        })?;
-        group.push(sms);
-    }
+    let (drawn, group) = if args.keepers.is_empty() {
+        let bar = spinner("finding the drawn keepers' URLs on chain", json);
+        let found = from_registry(&client, &drawn, k).await;
+        bar.finish_and_clear();
+        let (found, left_out) = found?;
+        if !json {
+            for why in &left_out {
+                println!("left out: {why}");
+            }
+        }
+        found.into_iter().unzip()
+    } else {
+        (
+            drawn.clone(),
+            from_urls(&args.keepers, &drawn, epoch).await?,
+        )
+    };
     let signer = client
         .signer()
         .context("resharing needs the owner's wallet")?;

@@ -69,8 +69,9 @@ pub(crate) enum DatasetVerbs {
         decloud dataset keepers 0x3f1c...\n  \
         decloud dataset keepers 0x3f1c... --epoch 982113 --json")]
     Keepers(keepers::KeepersArgs),
-    /// Draw an epoch's keepers with the beacon (anyone may, once its round is on chain and
-    /// before the epoch ends; the next epoch is drawn in the middle of the current one).
+    /// Draw an epoch's keepers with the beacon (anyone may, from the draw time to the epoch's
+    /// end; the next epoch is drawn in the middle of the current one). A round the chain lacks
+    /// is fetched from the profile's beacon URL and submitted first.
     #[command(after_help = "Examples:\n  \
         decloud attester snapshot          # before the draw time: the attesters it draws from\n  \
         decloud dataset draw-keepers 0x3f1c...\n  \
@@ -79,7 +80,8 @@ pub(crate) enum DatasetVerbs {
     /// Re-split the dataset's key to the keepers drawn for an epoch (the owner's wallet): each
     /// gets its share of a new split; the keepers of other epochs no longer count on chain.
     #[command(after_help = "Examples:\n  \
-        decloud dataset reshare 0x3f1c... --keepers http://10.0.0.1:7651,http://10.0.0.2:7651,...\n  \
+        decloud dataset reshare 0x3f1c...      # the drawn keepers' URLs from chain (decloud keeper list)\n  \
+        decloud dataset reshare 0x3f1c... --keepers https://10.0.0.1:7651,https://10.0.0.2:7651,...\n  \
         decloud dataset reshare 0x3f1c... --epoch 982113 --keepers URL,URL,... --key prices.key --json\n\n\
         It does not make old shares useless: k keepers of an old group can still pool theirs.")]
     Reshare(keepers::ReshareArgs),
