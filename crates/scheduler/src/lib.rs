@@ -587,7 +587,7 @@ fn wake_after_drive(shared: &Shared, report: &driver::DriveReport) {
 #[cfg(feature = "server")]
 /// Most heartbeats written in one transaction: SQLite has one connection, which claims, reports
 /// and logins wait for while a flush holds it, so 10,000 workers' heartbeats go in slices.
-const HEARTBEAT_SLICE: usize = 250;
+const HEARTBEAT_SLICE: usize = 1000;
 
 #[cfg(feature = "server")]
 /// Writes `heard` in transactions of [`HEARTBEAT_SLICE`], letting whatever waits for the
