@@ -158,11 +158,14 @@ pub(crate) async fn watch_members(state: Arc<Shared>, interval: Duration) {
             };
             state.members.remember(m);
             let outcome = match served_capacity(&m) {
-                Some(capacity) => state
+                // The store only ever lowers it: written only when lower, so that 10,000 members
+                // are not 10,000 writes on the one connection at every pass.
+                Some(capacity) if capacity < w.capacity => state
                     .store
                     .cap_capacity(w.address, capacity)
                     .await
                     .map(|_| ()),
+                Some(_) => Ok(()),
                 None => expel(&state, w.address).await.map(|()| released = true),
             };
             if let Err(e) = outcome {
