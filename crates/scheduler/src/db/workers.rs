@@ -12,7 +12,7 @@ use crate::SchedulerError;
 
 /// Most workers one heartbeat statement names (well under SQLite's and Postgres' limits on
 /// bound values).
-pub const HEARTBEATS_PER_STATEMENT: usize = 500;
+pub(super) const HEARTBEATS_PER_STATEMENT: usize = 500;
 
 /// A row of `workers` as the API shows it.
 fn worker_info(row: &AnyRow) -> Result<WorkerInfo, SchedulerError> {
