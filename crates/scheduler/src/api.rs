@@ -49,6 +49,7 @@ pub use decloud_protocol::pool::{DealReport, TaskReport};
 use crate::assign;
 use crate::db::{ReplicateStatus, TaskStatus};
 use crate::policy::{has_consensus, replicas_needed, weight_of};
+use crate::wake::{Attempt, WAITED, long_poll};
 use crate::{SchedulerError, Shared};
 
 /// Largest request body accepted.
@@ -190,12 +191,6 @@ pub(crate) fn router(state: Arc<Shared>) -> Router {
         .with_state(state.clone())
         .merge(crate::pool_work::routes(state.clone()))
         .merge(decloud_pool::api::router(state.pool.clone()))
-}
-
-tokio::task_local! {
-    /// How long the request being handled has waited in a long poll for something to change
-    /// (time that is not the scheduler's work).
-    static WAITED: std::cell::Cell<Duration>;
 }
 
 /// The response header that carries the scheduler's own handling time.
@@ -408,8 +403,8 @@ async fn login(
     let releasing = state.clone();
     let worker = request.worker;
     tokio::spawn(async move { crate::release_pool_jobs(&releasing, worker).await });
+    // No claim is woken: a login adds capacity, not work.
     tracing::info!(worker = %request.worker, capacity, declared = request.capacity, score, tee = %request.tee, "worker logged in");
-    state.changed();
     Ok(Json(Session {
         token,
         worker: request.worker,
@@ -442,33 +437,39 @@ async fn claim(
             .unwrap_or(DEFAULT_CLAIM_WAIT_SECS)
             .min(MAX_CLAIM_WAIT_SECS),
     );
-    let wake_at = || {
-        let at = state.backups_at.load(Ordering::Acquire);
-        (at != u64::MAX).then_some(at)
-    };
     let pool_jobs = query.pool_jobs;
     let max = query.max.unwrap_or(1).clamp(1, MAX_CAPACITY);
-    let work = long_poll(&state, wait, wake_at, |version| {
-        let state = state.clone();
-        async move {
-            let assignments = claim_replicates(&state, worker, version, max).await?;
-            if !assignments.is_empty() {
-                return Ok(Some(
-                    assignments
-                        .into_iter()
-                        .map(|a| Work::Replicate(Box::new(a)))
-                        .collect::<Vec<_>>(),
-                ));
+    let wakes = &state.wakes;
+    let work = long_poll(
+        wakes,
+        wait,
+        || wakes.claim(worker),
+        |version| {
+            let state = state.clone();
+            async move {
+                state.wakes.claim_attempted();
+                let found = claim_replicates(&state, worker, version, max).await?;
+                if let Attempt::Found(assignments) = found {
+                    return Ok(Attempt::Found(
+                        assignments
+                            .into_iter()
+                            .map(|a| Work::Replicate(Box::new(a)))
+                            .collect::<Vec<_>>(),
+                    ));
+                }
+                if pool_jobs {
+                    // Paid deals first; the pool's own jobs when the worker has nothing of them.
+                    if let Some(job) = crate::pool_work::take(&state, worker).await? {
+                        return Ok(Attempt::Found(vec![job]));
+                    }
+                }
+                Ok(match found {
+                    Attempt::NotMine => Attempt::NotMine,
+                    _ => Attempt::Nothing,
+                })
             }
-            if pool_jobs {
-                // Paid deals first; the pool's own jobs when the worker has nothing of them.
-                return Ok(crate::pool_work::take(&state, worker)
-                    .await?
-                    .map(|job| vec![job]));
-            }
-            Ok(None)
-        }
-    })
+        },
+    )
     .await?;
     let work = work.unwrap_or_default();
     if work.is_empty() {
@@ -485,20 +486,21 @@ async fn claim(
 }
 
 /// One attempt at up to `max` of the deals' replicates for `worker` at version `version` of
-/// the changes (none: nothing for it now).
+/// the changes: what it found, [`Attempt::Nothing`] when no task needs a replica at all, or
+/// [`Attempt::NotMine`] when some does but this worker may not take it now.
 async fn claim_replicates(
     state: &Arc<Shared>,
     worker: Address,
     version: u64,
     max: u64,
-) -> Result<Vec<Assignment>, SchedulerError> {
+) -> Result<Attempt<Vec<Assignment>>, SchedulerError> {
     // A random-selection task this worker was drawn for comes first: the wave's window is short.
     if let Some(assignment) = crate::random::claim(state, worker).await? {
-        return Ok(vec![assignment]);
+        return Ok(Attempt::Found(vec![assignment]));
     }
     // Then an audit it was drawn for: its window is one reference duration.
     if let Some(assignment) = crate::spot::claim(state, worker).await? {
-        return Ok(vec![assignment]);
+        return Ok(Attempt::Found(vec![assignment]));
     }
     // Nothing for anyone at this version, until a held task opens to a backup.
     let idle = || {
@@ -506,13 +508,13 @@ async fn claim_replicates(
             && unix_now() < state.backups_at.load(Ordering::Acquire)
     };
     if idle() {
-        return Ok(Vec::new());
+        return Ok(Attempt::Nothing);
     }
     let _serialized = state.assign_lock.lock().await;
     // Checked again under the lock: another claim may have found nothing at this
     // version while this one waited for it.
     if idle() {
-        return Ok(Vec::new());
+        return Ok(Attempt::Nothing);
     }
     // Re-read the worker: its score and capacity may have changed.
     let mut row = registered(state, worker).await?;
@@ -527,68 +529,27 @@ async fn claim_replicates(
         state
             .backups_at
             .store(at.unwrap_or(u64::MAX), Ordering::Release);
+        state.wakes.backups_changed();
     };
     let placement = state.pool.deal_placement().await.map_err(|e| {
         SchedulerError::Config(format!("reading the pool's confinement records: {e}"))
     })?;
     let now = unix_now();
-    match assign::try_assign(&state.store, &state.signer, &row, &placement, now, max).await? {
-        assign::Claim::Assigned(assignments) => return Ok(assignments),
-        assign::Claim::NoWork { backups_at } => {
-            next_backup(backups_at);
-            state.idle_version.store(version, Ordering::Release);
-        }
-        assign::Claim::NothingForThisWorker { backups_at } => next_backup(backups_at),
-        assign::Claim::Busy | assign::Claim::Paused(_) => {}
-    }
-    Ok(Vec::new())
-}
-
-/// Calls `attempt` with the version of [`Shared::changes`] it runs at, and again after every
-/// change and at the time `wake_at` names (unix seconds, read after each attempt: when
-/// something changes by the clock alone), until it answers or `wait` has passed (or the
-/// scheduler is stopping): `None` then.
-async fn long_poll<T, A>(
-    state: &Shared,
-    wait: Duration,
-    wake_at: impl Fn() -> Option<u64>,
-    mut attempt: impl FnMut(u64) -> A,
-) -> Result<Option<T>, SchedulerError>
-where
-    A: Future<Output = Result<Option<T>, SchedulerError>>,
-{
-    let deadline = tokio::time::Instant::now() + wait;
-    let mut changes = state.changes.subscribe();
-    loop {
-        // Anything that changes after this point wakes the wait below: no lost wake-up.
-        changes.mark_unchanged();
-        let version = *changes.borrow();
-        if let Some(answer) = attempt(version).await? {
-            return Ok(Some(answer));
-        }
-        let now = tokio::time::Instant::now();
-        if now >= deadline {
-            return Ok(None);
-        }
-        let timer = match wake_at() {
-            Some(at) => {
-                let secs = at.saturating_sub(unix_now());
-                now.checked_add(Duration::from_secs(secs.max(1)))
-                    .map_or(deadline, |at| at.min(deadline))
+    Ok(
+        match assign::try_assign(&state.store, &state.signer, &row, &placement, now, max).await? {
+            assign::Claim::Assigned(assignments) => Attempt::Found(assignments),
+            assign::Claim::NoWork { backups_at } => {
+                next_backup(backups_at);
+                state.idle_version.store(version, Ordering::Release);
+                Attempt::Nothing
             }
-            None => deadline,
-        };
-        let waiting = tokio::time::Instant::now();
-        let woken = tokio::time::timeout_at(timer, changes.changed()).await;
-        let _ = WAITED.try_with(|w| w.set(w.get() + waiting.elapsed()));
-        match woken {
-            Ok(Ok(())) => continue,
-            // The scheduler is stopping.
-            Ok(Err(_)) => return Ok(None),
-            Err(_) if timer < deadline => continue,
-            Err(_) => return Ok(None),
-        }
-    }
+            assign::Claim::NothingForThisWorker { backups_at } => {
+                next_backup(backups_at);
+                Attempt::NotMine
+            }
+            assign::Claim::Busy | assign::Claim::Paused(_) => Attempt::NotMine,
+        },
+    )
 }
 
 async fn my_replicates(
@@ -721,15 +682,23 @@ async fn report(
                 tracing::warn!(task = %task_id, "{reason}");
                 state.store.give_up(task_id, &reason).await?;
             }
+            // The task needs a replica again (or is given up): one claim looks, and hands the
+            // wake-up on if it cannot take it.
+            state.wakes.work_for(1);
+            state.wakes.slots_freed(worker);
         }
         ReportStatus::Contributed | ReportStatus::Revealed => {
             tracing::debug!(task = %task_id, worker = %worker, status = %report.status, "replicate reported");
             // Only a hint: the stage changes when the follower sees the transaction, so read the
             // chain now rather than at the next tick.
             state.wake.notify_one();
+            // A contribution frees the worker's slot, and no task: its own claims look again.
+            if report.status == ReportStatus::Contributed {
+                state.wakes.slots_freed(worker);
+            }
         }
     }
-    state.changed();
+    state.wakes.tasks_changed([task_id]);
     Ok(Json(mine))
 }
 
@@ -819,15 +788,18 @@ async fn next_action(
     let query = SchedulerError::query(query)?;
     let worker = authenticate(&state, &headers).await?;
     let wait = Duration::from_secs(query.wait.unwrap_or(0).min(MAX_CLAIM_WAIT_SECS));
+    let wakes = &state.wakes;
     let action = long_poll(
-        &state,
+        wakes,
         wait,
-        || None,
+        || wakes.next(worker, &[task_id]),
         |_| {
             let state = state.clone();
             async move {
-                let action = decide_next(&state, task_id, worker).await?;
-                Ok((action != NextAction::Wait).then_some(action))
+                Ok(match decide_next(&state, task_id, worker).await? {
+                    NextAction::Wait => Attempt::Nothing,
+                    action => Attempt::Found(action),
+                })
             }
         },
     )
@@ -856,10 +828,11 @@ async fn next_actions(
     let worker = authenticate(&state, &headers).await?;
     let wait = Duration::from_secs(query.wait.unwrap_or(0).min(MAX_CLAIM_WAIT_SECS));
     let tasks = Arc::new(request.tasks);
+    let wakes = &state.wakes;
     let actions = long_poll(
-        &state,
+        wakes,
         wait,
-        || None,
+        || wakes.next(worker, &tasks),
         |_| {
             let (state, tasks) = (state.clone(), tasks.clone());
             async move {
@@ -870,7 +843,11 @@ async fn next_actions(
                         actions.push(TaskAction { task_id, action });
                     }
                 }
-                Ok((!actions.is_empty()).then_some(actions))
+                Ok(if actions.is_empty() {
+                    Attempt::Nothing
+                } else {
+                    Attempt::Found(actions)
+                })
             }
         },
     )

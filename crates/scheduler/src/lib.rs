@@ -48,6 +48,8 @@ pub mod random;
 pub mod spot;
 #[cfg(feature = "server")]
 pub mod tee;
+#[cfg(feature = "server")]
+pub mod wake;
 pub use decloud_protocol::policy;
 
 #[cfg(feature = "server")]
@@ -76,7 +78,7 @@ use decloud_chain::contracts::WorkerpoolRegistry;
 #[cfg(feature = "server")]
 use decloud_service::Service;
 #[cfg(feature = "server")]
-use tokio::sync::{Mutex, Notify, watch};
+use tokio::sync::{Mutex, Notify};
 
 #[cfg(feature = "server")]
 pub use db::Store;
@@ -208,9 +210,8 @@ pub(crate) struct Shared {
     logins: group_commit::GroupCommit<group_commit::Logins>,
     /// Commits workers' reports, those waiting together in one transaction.
     reports: group_commit::GroupCommit<group_commit::Reports>,
-    /// Bumped whenever work may have become available (new deal, failure, lost worker...):
-    /// long-polling claims wait on it.
-    changes: watch::Sender<u64>,
+    /// The waiting long polls, and who each change wakes (see [`wake`]).
+    wakes: wake::Wakes,
     /// Serializes assignments so that two claims never over-assign a task.
     assign_lock: Mutex<()>,
     /// Wakes the chain loop early (a worker reported a reveal: a task may be ready to
@@ -221,7 +222,7 @@ pub(crate) struct Shared {
     /// When each worker was last heard from since the last flush (every authenticated call is
     /// a heartbeat); the heartbeat monitor writes them to the database together.
     seen: std::sync::Mutex<HashMap<Address, u64>>,
-    /// The [`Shared::changes`] version at which a claim found no task needing a replica at all:
+    /// The [`wake::Wakes`] version at which a claim found no task needing a replica at all:
     /// other claims woken at the same version skip the scan (no thundering herd on a large
     /// pool).
     idle_version: AtomicU64,
@@ -238,10 +239,6 @@ pub(crate) struct Shared {
 
 #[cfg(feature = "server")]
 impl Shared {
-    fn changed(&self) {
-        self.changes.send_modify(|n| *n = n.wrapping_add(1));
-    }
-
     /// Notes that `worker` was heard from at `now`.
     fn heard_from(&self, worker: Address, now: u64) {
         if let Ok(mut seen) = self.seen.lock() {
@@ -290,6 +287,11 @@ impl RunningScheduler {
     /// The pool's own client API (identities, objects, desktop-grid jobs).
     pub fn pool(&self) -> &decloud_pool::Pool {
         &self.shared.pool
+    }
+
+    /// How many long polls it woke and how many claim attempts it ran since it started.
+    pub fn wake_counts(&self) -> wake::WakeCounts {
+        self.shared.wakes.counts()
     }
 
     /// Stops the server and the loops and waits until they are gone (the database stays
@@ -352,7 +354,6 @@ pub async fn start(config: SchedulerConfig) -> Result<RunningScheduler, Schedule
     let pool = decloud_pool::Pool::open(pool_config)
         .await
         .map_err(|e| SchedulerError::Config(format!("the pool's client API: {e}")))?;
-    let (changes, _) = watch::channel(0u64);
     let (login_writer, write_logins) =
         group_commit::GroupCommit::new(group_commit::Logins(store.clone()));
     let (report_writer, write_reports) =
@@ -373,7 +374,7 @@ pub async fn start(config: SchedulerConfig) -> Result<RunningScheduler, Schedule
             config.rate_limits.max_challenges,
             config.rate_limits.max_challenges_per_client,
         ),
-        changes,
+        wakes: wake::Wakes::default(),
         assign_lock: Mutex::new(()),
         wake: Notify::new(),
         sessions: std::sync::RwLock::new(HashMap::new()),
@@ -411,6 +412,7 @@ pub async fn start(config: SchedulerConfig) -> Result<RunningScheduler, Schedule
     service.spawn(write_logins);
     service.spawn(write_reports);
     service.spawn(watch_heartbeats(shared.clone()));
+    service.spawn(wake::backup_alarm(shared.clone()));
     service.spawn(pool_work::wake_on_submissions(shared.clone()));
     service.spawn(members::watch_members(
         shared.clone(),
@@ -484,7 +486,11 @@ async fn mirror_deal_jobs(
 pub(crate) async fn release_pool_jobs(shared: &Shared, worker: Address) {
     match shared.pool.release_jobs(worker).await {
         Ok(0) => {}
-        Ok(n) => tracing::info!(%worker, jobs = n, "the worker's pool jobs are back in the queue"),
+        Ok(n) => {
+            tracing::info!(%worker, jobs = n, "the worker's pool jobs are back in the queue");
+            // Only claims that take pool jobs can run them: every claim looks.
+            shared.wakes.work_for_all();
+        }
         Err(e) => tracing::warn!(%worker, error = %e, "releasing a worker's pool jobs failed"),
     }
 }
@@ -521,17 +527,15 @@ async fn chain_loop(shared: Arc<Shared>, interval: Duration, options: follower::
                         }
                     }
                 }
+                let new_tasks = shown.len();
                 shown.extend(progress.touched.iter().cloned());
                 mirror_deal_jobs(&shared, &shown).await;
-                if progress.changed() {
-                    shared.changed();
-                }
+                wake_after_pass(&shared, &progress, new_tasks);
             }
             Err(e) => tracing::warn!(error = %e, "scheduler follower pass failed; retrying"),
         }
         match driver::drive_once(&shared.client, &shared.store).await {
-            Ok(report) if report.changed() => shared.changed(),
-            Ok(_) => {}
+            Ok(report) => wake_after_drive(&shared, &report),
             Err(e) => tracing::warn!(error = %e, "driving tasks failed; retrying"),
         }
         tokio::select! {
@@ -539,6 +543,70 @@ async fn chain_loop(shared: Arc<Shared>, interval: Duration, options: follower::
             () = shared.wake.notified() => {}
         }
     }
+}
+
+#[cfg(feature = "server")]
+/// Wakes the long polls a follower pass may concern: as many claims as tasks it added or left
+/// open (`new_tasks` tasks of new deals, and the touched tasks still open: a reopened task, a
+/// contribution that split the vote), the `next` polls of the touched tasks; everyone after a
+/// reorg.
+fn wake_after_pass(shared: &Shared, progress: &follower::Progress, new_tasks: usize) {
+    if progress.reorg {
+        shared.wakes.work_for_all();
+        shared.wakes.all_tasks_changed();
+        return;
+    }
+    let open = progress
+        .touched
+        .iter()
+        .filter(|(_, _, status)| matches!(status, db::TaskStatus::Unset | db::TaskStatus::Active))
+        .count();
+    if new_tasks + open > 0 {
+        shared.wakes.work_for(new_tasks + open);
+    }
+    shared
+        .wakes
+        .tasks_changed(progress.touched.iter().map(|(task, _, _)| *task));
+}
+
+#[cfg(feature = "server")]
+/// Wakes the long polls a driver pass may concern: a claim per reopened task and per replicate
+/// taken back, the `next` polls of every task it changed.
+fn wake_after_drive(shared: &Shared, report: &driver::DriveReport) {
+    let claimable = report.reopened.len() + report.released.len();
+    if claimable > 0 {
+        shared.wakes.work_for(claimable);
+    }
+    if report.changed() {
+        let tasks = report
+            .finalized
+            .iter()
+            .chain(&report.reopened)
+            .chain(&report.given_up)
+            .chain(report.released.iter().map(|(task, _)| task));
+        shared.wakes.tasks_changed(tasks.copied());
+    }
+}
+
+#[cfg(feature = "server")]
+/// Most heartbeats written in one transaction: SQLite has one connection, which claims, reports
+/// and logins wait for while a flush holds it, so 10,000 workers' heartbeats go in slices.
+const HEARTBEAT_SLICE: usize = 1000;
+
+#[cfg(feature = "server")]
+/// Writes `heard` in transactions of [`HEARTBEAT_SLICE`], letting whatever waits for the
+/// database in between; on a failure, the error and the heartbeats not written.
+async fn flush_heartbeats<'a>(
+    store: &Store,
+    heard: &'a [(Address, u64)],
+) -> Result<(), (SchedulerError, &'a [(Address, u64)])> {
+    for (i, slice) in heard.chunks(HEARTBEAT_SLICE).enumerate() {
+        if let Err(e) = store.record_heartbeats(slice).await {
+            return Err((e, &heard[i * HEARTBEAT_SLICE..]));
+        }
+        tokio::task::yield_now().await;
+    }
+    Ok(())
 }
 
 #[cfg(feature = "server")]
@@ -554,10 +622,10 @@ async fn watch_heartbeats(shared: Arc<Shared>) {
             Ok(mut seen) => std::mem::take(&mut *seen).into_iter().collect(),
             Err(_) => Vec::new(),
         };
-        if let Err(e) = shared.store.record_heartbeats(&heard).await {
+        if let Err((e, unwritten)) = flush_heartbeats(&shared.store, &heard).await {
             tracing::warn!(error = %e, "recording heartbeats failed; retrying");
             if let Ok(mut seen) = shared.seen.lock() {
-                for (worker, at) in heard {
+                for &(worker, at) in unwritten {
                     let last = seen.entry(worker).or_insert(at);
                     *last = (*last).max(at);
                 }
@@ -572,7 +640,8 @@ async fn watch_heartbeats(shared: Arc<Shared>) {
                     release_pool_jobs(&shared, *worker).await;
                     tee::give_up_lost_enclaves(&shared, *worker).await;
                 }
-                shared.changed();
+                // Their work is claimable again (a claim that takes some hands the wake-up on).
+                shared.wakes.work_for(lost.len());
             }
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "checking heartbeats failed; retrying"),

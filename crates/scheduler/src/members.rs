@@ -145,7 +145,8 @@ pub(crate) async fn watch_members(state: Arc<Shared>, interval: Duration) {
                 continue;
             }
         };
-        let mut changed = false;
+        // Only an expulsion gives work back (a lowered capacity takes none away from others).
+        let mut released = false;
         for w in workers.iter().filter(|w| w.status == WorkerStatus::Active) {
             let m = match membership(&state.client, state.workerpool, w.address).await {
                 Ok(m) => m,
@@ -157,19 +158,22 @@ pub(crate) async fn watch_members(state: Arc<Shared>, interval: Duration) {
             };
             state.members.remember(m);
             let outcome = match served_capacity(&m) {
-                Some(capacity) => state
+                // The store only ever lowers it: written only when lower, so that 10,000 members
+                // are not 10,000 writes on the one connection at every pass.
+                Some(capacity) if capacity < w.capacity => state
                     .store
                     .cap_capacity(w.address, capacity)
                     .await
-                    .map(|lowered| changed |= lowered),
-                None => expel(&state, w.address).await.map(|()| changed = true),
+                    .map(|_| ()),
+                Some(_) => Ok(()),
+                None => expel(&state, w.address).await.map(|()| released = true),
             };
             if let Err(e) = outcome {
                 tracing::warn!(error = %e, worker = %w.address, "applying the worker registry failed; retrying");
             }
         }
-        if changed {
-            state.changed();
+        if released {
+            state.wakes.work_for(1);
         }
     }
 }

@@ -52,7 +52,9 @@ pub(crate) async fn take(state: &Shared, worker: Address) -> Result<Option<Work>
 pub(crate) async fn wake_on_submissions(state: Arc<Shared>) {
     let mut submitted = state.pool.submissions();
     while submitted.changed().await.is_ok() {
-        state.changed();
+        // Only claims that take pool jobs can run it, and a claim without them would end a
+        // handed-on wake-up: every claim looks.
+        state.wakes.work_for_all();
     }
 }
 

@@ -136,7 +136,11 @@ pub(crate) async fn drive(shared: Arc<Shared>, interval: Duration) {
     }
     loop {
         match drive_once(&shared).await {
-            Ok(true) => shared.changed(),
+            Ok(true) => {
+                // Drawn workers, audits and reveals: not itemized, so everyone looks.
+                shared.wakes.work_for_all();
+                shared.wakes.all_tasks_changed();
+            }
             Ok(false) => {}
             Err(e) => tracing::warn!(error = %e, "driving random-selection tasks failed; retrying"),
         }

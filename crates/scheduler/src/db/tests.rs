@@ -351,6 +351,30 @@ async fn heartbeats_flushed_together_keep_workers_alive(db: &TestDb) {
         WorkerStatus::Active,
         "a lost worker heard from again is active"
     );
+
+    // Many workers heard in a few seconds: several statements per second, each worker its own
+    // time.
+    let many: Vec<(Address, u64)> = (0..1_200u64)
+        .map(|i| {
+            let mut bytes = [0u8; 20];
+            bytes[12..].copy_from_slice(&(i + 1_000).to_be_bytes());
+            (Address::from(bytes), 800 + i % 3)
+        })
+        .collect();
+    for (worker, _) in &many {
+        store.upsert_worker(*worker, 1, 0, 100).await.unwrap();
+    }
+    store.record_heartbeats(&many).await.unwrap();
+    let stored: std::collections::HashMap<Address, u64> = store
+        .workers()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|w| (w.address, w.last_heartbeat))
+        .collect();
+    for (worker, at) in &many {
+        assert_eq!(stored[worker], *at, "{worker}");
+    }
 }
 
 async fn lost_workers_release_their_assignments(db: &TestDb) {

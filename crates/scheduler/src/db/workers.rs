@@ -1,12 +1,18 @@
 //! Registered workers and their heartbeats.
 
 use alloy::primitives::Address;
-use decloud_sql::column::{bigint, parse, rows, uint};
+use std::collections::BTreeMap;
+
+use decloud_sql::column::{Value, bigint, bind_all, parse, rows, uint};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::{Store, WorkerInfo};
 use crate::SchedulerError;
+
+/// Most workers one heartbeat statement names (well under SQLite's and Postgres' limits on
+/// bound values).
+pub(super) const HEARTBEATS_PER_STATEMENT: usize = 500;
 
 /// A row of `workers` as the API shows it.
 fn worker_info(row: &AnyRow) -> Result<WorkerInfo, SchedulerError> {
@@ -132,21 +138,33 @@ impl Store {
 
     /// Records many heartbeats in one transaction (the scheduler keeps them in memory and
     /// flushes them here: a heartbeat is not worth a disk write of its own). A worker heard from
-    /// is active again; an older time never overwrites a newer one.
+    /// is active again; an older time never overwrites a newer one. The workers heard in the
+    /// same second share one statement (up to [`HEARTBEATS_PER_STATEMENT`]): 10,000 heartbeats
+    /// are a few dozen statements, not 10,000.
     pub async fn record_heartbeats(&self, seen: &[(Address, u64)]) -> Result<(), SchedulerError> {
         if seen.is_empty() {
             return Ok(());
         }
-        let mut tx = self.pool.begin().await?;
+        let mut by_time: BTreeMap<u64, Vec<Address>> = BTreeMap::new();
         for (address, at) in seen {
-            sqlx::query(
-                "UPDATE workers SET last_heartbeat = $1, status = 'active' \
-                 WHERE address = $2 AND last_heartbeat <= $1",
-            )
-            .bind(bigint(*at, "time")?)
-            .bind(address.to_string())
-            .execute(&mut *tx)
-            .await?;
+            by_time.entry(*at).or_default().push(*address);
+        }
+        let mut tx = self.pool.begin().await?;
+        for (at, workers) in &by_time {
+            for group in workers.chunks(HEARTBEATS_PER_STATEMENT) {
+                let list: Vec<String> = (2..group.len() + 2).map(|i| format!("${i}")).collect();
+                // Only placeholders are spliced in; every value is bound.
+                let sql = format!(
+                    "UPDATE workers SET last_heartbeat = $1, status = 'active' \
+                     WHERE last_heartbeat <= $1 AND address IN ({})",
+                    list.join(", ")
+                );
+                let values = std::iter::once(Value::bigint(*at, "time")?)
+                    .chain(group.iter().map(Value::text));
+                bind_all(sqlx::query(sqlx::AssertSqlSafe(sql)), values)
+                    .execute(&mut *tx)
+                    .await?;
+            }
         }
         tx.commit().await?;
         Ok(())
