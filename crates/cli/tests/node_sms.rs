@@ -313,20 +313,34 @@ async fn an_encrypted_dataset_and_a_result_key_reach_the_sms_and_the_stock_age_o
 #[tokio::test(flavor = "multi_thread")]
 async fn a_tee_worker_needs_a_key_holder_and_a_known_backend() {
     let devnet = Devnet::start().await.unwrap();
-    let run = |args: &[&str]| {
+    // The same chain in a profile that names no keeper registry: no keeper can be found on it.
+    let no_registry = tempfile::tempdir().unwrap();
+    let mut profile = devnet.profile().clone();
+    profile.contracts.keeper_registry = alloy::primitives::Address::ZERO;
+    profile.save(no_registry.path()).unwrap();
+    let run_in = |home: &std::path::Path, args: &[&str]| {
         Command::new(env!("CARGO_BIN_EXE_decloud"))
             .args(args)
-            .env("DECLOUD_HOME", devnet.home())
+            .env("DECLOUD_HOME", home)
             .output()
             .unwrap()
     };
-    let out = run(&["node", "--workers", "1", "--tee", "sim"]);
+    let out = run_in(
+        no_registry.path(),
+        &["node", "--workers", "1", "--tee", "sim"],
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(
         stderr.contains("--tee needs a key holder") && stderr.trim().lines().count() == 1,
         "{stderr}"
     );
+    // With the registry, the worker finds its keepers on chain: no key holder is needed here
+    // (this node still fails, for want of a scheduler).
+    let out = run_in(devnet.home(), &["node", "--workers", "1", "--tee", "sim"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("--tee needs a key holder"), "{stderr}");
+    let run = |args: &[&str]| run_in(devnet.home(), args);
     let out = run(&["node", "--workers", "1", "--tee", "sgx", "--sms"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
