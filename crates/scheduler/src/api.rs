@@ -693,9 +693,9 @@ async fn report(
             // chain now rather than at the next tick.
             state.wake.notify_one();
             // A contribution frees the worker's slot, and no task: its own claims look again.
-            if report.status == ReportStatus::Contributed {
-                state.wakes.slots_freed(worker);
-            }
+            // A trust-1 result is contributed and revealed in one transaction and reported
+            // once, as revealed: that frees the slot too.
+            state.wakes.slots_freed(worker);
         }
     }
     state.wakes.tasks_changed([task_id]);

@@ -54,6 +54,8 @@ pub struct Progress {
     pub reorg: bool,
     /// Each task an event touched, with its deal and its status after the pass.
     pub touched: Vec<(B256, B256, TaskStatus)>,
+    /// The workers whose contributions the pass applied: each freed a slot of its worker.
+    pub contributors: Vec<Address>,
 }
 
 impl Progress {
@@ -156,9 +158,11 @@ pub async fn follow_once(
                         progress.new_deals.push(deal_id);
                     }
                 }
-                let (applied, touched) = apply_task_events(client, store, &tasks, batch.to).await?;
+                let (applied, touched, contributors) =
+                    apply_task_events(client, store, &tasks, batch.to).await?;
                 progress.task_events += applied;
                 progress.touched.extend(touched);
+                progress.contributors.extend(contributors);
                 // The cursor moves only after the range's effects are stored.
                 let (block, hash) = batch.cursor.last().ok_or_else(|| {
                     chain(
@@ -301,12 +305,13 @@ async fn apply_task_events(
     store: &Store,
     logs: &[Log],
     to: u64,
-) -> Result<(usize, Vec<(B256, B256, TaskStatus)>), SchedulerError> {
+) -> Result<(usize, Vec<(B256, B256, TaskStatus)>, Vec<Address>), SchedulerError> {
     // Read first, then write everything in one transaction; the status each task has as of the
     // events read so far decides the next change.
     let mut known: HashMap<B256, (B256, TaskStatus)> = HashMap::new();
     let mut touched: HashMap<B256, (B256, TaskStatus)> = HashMap::new();
     let mut changes = Vec::new();
+    let mut contributors = Vec::new();
     for log in logs {
         let Some(task_id) = log.topics().get(1).copied() else {
             continue;
@@ -330,6 +335,7 @@ async fn apply_task_events(
         } else if let Ok(e) = log.log_decode::<IHub::TaskContribute>() {
             let e = e.inner.data;
             let weight = contribution_weight(client, store, deal_id, task_id, e.worker).await?;
+            contributors.push(e.worker);
             changes.push(TaskChange::Contribution {
                 task_id,
                 worker: e.worker,
@@ -399,7 +405,9 @@ async fn apply_task_events(
         .into_iter()
         .map(|(task, (deal, status))| (task, deal, status))
         .collect();
-    Ok((applied, touched))
+    contributors.sort_unstable();
+    contributors.dedup();
+    Ok((applied, touched, contributors))
 }
 
 /// The weight the hub gave a replicated contribution (`None` for trust ≤ 1 deals, or once the

@@ -564,6 +564,11 @@ fn wake_after_pass(shared: &Shared, progress: &follower::Progress, new_tasks: us
     if new_tasks + open > 0 {
         shared.wakes.work_for(new_tasks + open);
     }
+    // A contribution on chain is what frees its worker's slot (a report is only a hint): the
+    // contributors' own claims look again.
+    for worker in &progress.contributors {
+        shared.wakes.slots_freed(*worker);
+    }
     shared
         .wakes
         .tasks_changed(progress.touched.iter().map(|(task, _, _)| *task));
