@@ -40,28 +40,6 @@ use decloud_testkit::{Devnet, anvil, fixtures};
 const EPOCH: u64 = 120;
 const TIMEOUT: Duration = Duration::from_secs(60);
 
-async fn chain_time(chain: &Client) -> u64 {
-    chain
-        .provider()
-        .get_block_by_number(alloy::eips::BlockNumberOrTag::Latest)
-        .await
-        .unwrap()
-        .unwrap()
-        .header
-        .timestamp
-}
-
-/// Moves the chain's clock to at least `t`.
-async fn advance_to(devnet: &Devnet, chain: &Client, t: u64) {
-    loop {
-        let now = chain_time(chain).await;
-        if now >= t {
-            return;
-        }
-        anvil::advance_time(devnet, t - now).await.unwrap();
-    }
-}
-
 /// Draws epoch `epoch`'s keepers of `dataset` with `decloud dataset draw-keepers`, after moving
 /// the clock to when its beacon round is due and submitting that round.
 async fn draw(
@@ -79,7 +57,7 @@ async fn draw(
         .await
         .unwrap()
         .saturating_to();
-    advance_to(devnet, chain, due.max(draw_time)).await;
+    anvil::advance_to(devnet, due.max(draw_time)).await.unwrap();
     // Before its round is on chain the draw is refused with a reason.
     let early = cli.fails(&[
         "dataset",
@@ -207,7 +185,7 @@ async fn after_an_epoch_change_the_new_keepers_attest_and_an_old_ones_attestatio
         "--wallet",
         "owner",
     ]);
-    let now = chain_time(&chain).await;
+    let now = anvil::now(&devnet).await.unwrap();
     // The first epoch whose draw time (its start minus half an epoch) is still ahead.
     let mut e = now / EPOCH + 1;
     if e * EPOCH - EPOCH / 2 <= now + 5 {
@@ -221,7 +199,7 @@ async fn after_an_epoch_change_the_new_keepers_attest_and_an_old_ones_attestatio
         .into_iter()
         .collect();
     assert_eq!(old.len(), 3);
-    advance_to(&devnet, &chain, e * EPOCH).await;
+    anvil::advance_to(&devnet, e * EPOCH).await.unwrap();
     let split = cli.json(&[
         "dataset",
         "reshare",
@@ -242,7 +220,7 @@ async fn after_an_epoch_change_the_new_keepers_attest_and_an_old_ones_attestatio
         if new != old {
             break;
         }
-        advance_to(&devnet, &chain, next * EPOCH).await;
+        anvil::advance_to(&devnet, next * EPOCH).await.unwrap();
         (next, new) = (next + 1, BTreeSet::new());
     }
     let split = cli.json(&[
@@ -258,7 +236,7 @@ async fn after_an_epoch_change_the_new_keepers_attest_and_an_old_ones_attestatio
         split["epoch"], next,
         "the re-split is for the next epoch: {split}"
     );
-    advance_to(&devnet, &chain, next * EPOCH).await;
+    anvil::advance_to(&devnet, next * EPOCH).await.unwrap();
     assert_eq!(keepers::current_epoch(&chain).await.unwrap(), next);
 
     // The epoch turned: the task runs, accepted on chain with the new keepers' attestations.

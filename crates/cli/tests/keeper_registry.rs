@@ -15,7 +15,6 @@ mod common;
 use std::time::Duration;
 
 use alloy::primitives::{Address, U256};
-use alloy::providers::Provider;
 use alloy::signers::local::PrivateKeySigner;
 use common::Cli;
 use decloud_chain::client::Client;
@@ -28,28 +27,6 @@ use decloud_testkit::{Devnet, anvil, fixtures};
 /// The keeper epoch's length: long enough for a draw and a task inside one epoch.
 const EPOCH: u64 = 120;
 const TIMEOUT: Duration = Duration::from_secs(90);
-
-async fn chain_time(chain: &Client) -> u64 {
-    chain
-        .provider()
-        .get_block_by_number(alloy::eips::BlockNumberOrTag::Latest)
-        .await
-        .unwrap()
-        .unwrap()
-        .header
-        .timestamp
-}
-
-/// Moves the chain's clock to at least `t`.
-async fn advance_to(devnet: &Devnet, chain: &Client, t: u64) {
-    loop {
-        let now = chain_time(chain).await;
-        if now >= t {
-            return;
-        }
-        anvil::advance_time(devnet, t - now).await.unwrap();
-    }
-}
 
 /// A fresh staked attester that publishes `url` (someone else's) as its own.
 async fn lying_keeper(devnet: &Devnet, url: &str) -> Address {
@@ -200,7 +177,7 @@ async fn keepers_are_found_on_chain_and_a_lying_keeper_gains_nothing() {
         "--wallet",
         "owner",
     ]);
-    let now = chain_time(&chain).await;
+    let now = anvil::now(&devnet).await.unwrap();
     let mut e = now / EPOCH + 1;
     if e * EPOCH - EPOCH / 2 <= now + 5 {
         e += 1;
@@ -214,7 +191,9 @@ async fn keepers_are_found_on_chain_and_a_lying_keeper_gains_nothing() {
         .await
         .unwrap()
         .saturating_to();
-    advance_to(&devnet, &chain, due.max(draw_time)).await;
+    anvil::advance_to(&devnet, due.max(draw_time))
+        .await
+        .unwrap();
 
     // The round is missing and no beacon is known: one line saying what to do, nothing drawn.
     set_beacon_url(&devnet, None);
@@ -270,7 +249,7 @@ async fn keepers_are_found_on_chain_and_a_lying_keeper_gains_nothing() {
     assert_eq!(all, expected, "a draw of four among four takes them all");
 
     // The re-split finds the URLs on chain and leaves the liar out: its URL answers as keeper 0.
-    advance_to(&devnet, &chain, e * EPOCH).await;
+    anvil::advance_to(&devnet, e * EPOCH).await.unwrap();
     let split = cli.ok(&["dataset", "reshare", &dataset, "--wallet", "owner"]);
     assert!(
         split.contains(&format!(

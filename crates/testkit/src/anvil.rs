@@ -53,6 +53,29 @@ pub async fn advance_time(devnet: &Devnet, secs: u64) -> Result<(), FixtureError
     Ok(())
 }
 
+/// The chain's clock: the timestamp of its latest block.
+pub async fn now(devnet: &Devnet) -> Result<u64, FixtureError> {
+    let method = "eth_getBlockByNumber";
+    let block = devnet
+        .provider(0)
+        .get_block_by_number(alloy::eips::BlockNumberOrTag::Latest)
+        .await
+        .map_err(failed(method))?
+        .ok_or(FixtureError::NoBlock)?;
+    Ok(block.header.timestamp)
+}
+
+/// Moves the chain's clock to at least `t` (unix seconds); nothing when it is there already.
+pub async fn advance_to(devnet: &Devnet, t: u64) -> Result<(), FixtureError> {
+    loop {
+        let now = now(devnet).await?;
+        if now >= t {
+            return Ok(());
+        }
+        advance_time(devnet, t - now).await?;
+    }
+}
+
 /// Mines `blocks` empty blocks.
 pub async fn mine(devnet: &Devnet, blocks: u64) -> Result<(), FixtureError> {
     let _: Value = devnet

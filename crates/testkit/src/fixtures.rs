@@ -104,6 +104,9 @@ pub enum FixtureError {
     /// Anvil holds no such snapshot (each can be reverted to once).
     #[error("anvil has no snapshot {0}")]
     NoSnapshot(alloy::primitives::U256),
+    /// The node answered that it has no latest block.
+    #[error("the node has no latest block")]
+    NoBlock,
 }
 
 /// The path of example app `name`'s module (built or not).

@@ -23,17 +23,6 @@ use decloud_testkit::pool::{POOL_OWNER, Pool, PoolOptions};
 mod random_support;
 use random_support::*;
 
-async fn chain_time(client: &Client) -> u64 {
-    use alloy::providers::Provider;
-    let block = client
-        .provider()
-        .get_block_by_number(alloy::eips::BlockNumberOrTag::Latest)
-        .await
-        .unwrap()
-        .unwrap();
-    block.header.timestamp
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn drawn_workers_certify_and_a_lying_scheduler_is_refused() {
     let devnet = Devnet::start().await.unwrap();
@@ -124,7 +113,7 @@ async fn drawn_workers_certify_and_a_lying_scheduler_is_refused() {
         .await
         .unwrap_err();
     refused(&e, "is due at");
-    let now = chain_time(&anyone).await;
+    let now = decloud_testkit::anvil::now(&devnet).await.unwrap();
     decloud_testkit::anvil::advance_time(&devnet, due.saturating_sub(now) + 1)
         .await
         .unwrap();
