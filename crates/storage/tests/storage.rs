@@ -211,14 +211,9 @@ async fn a_lying_server_is_caught_by_the_client() {
 /// blob and of its directory the copy holds an empty file or none.
 #[tokio::test]
 async fn blobs_acknowledged_by_the_node_survive_a_power_cut() {
-    use decloud_testkit::power_cut::{Disk, PowerCutError};
-    let disk = match Disk::create() {
-        Ok(disk) => disk,
-        Err(PowerCutError::Unavailable(why)) => {
-            eprintln!("skipped: {why}");
-            return;
-        }
-        Err(e) => panic!("{e}"),
+    use decloud_testkit::power_cut::Disk;
+    let Some(disk) = Disk::create_or_skip().unwrap() else {
+        return;
     };
     let blobs = disk.path().join("blobs");
     let addr = start_server(BlobStore::local(&blobs).unwrap(), ServerConfig::default()).await;

@@ -43,6 +43,19 @@ pub struct AfterPowerCut {
 }
 
 impl Disk {
+    /// [`Disk::create`] for a test that skips where no disk can be made: `None` (the reason
+    /// printed) when the machine cannot mount one, any other failure as it is.
+    pub fn create_or_skip() -> Result<Option<Self>, PowerCutError> {
+        match Self::create() {
+            Ok(disk) => Ok(Some(disk)),
+            Err(PowerCutError::Unavailable(why)) => {
+                eprintln!("skipped: {why}");
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     /// Makes and mounts a fresh disk (in the system's temporary directory).
     pub fn create() -> Result<Self, PowerCutError> {
         if !crate::cluster::running_as_root() {
@@ -152,13 +165,8 @@ mod tests {
     /// written is not (whole), or the cut would prove nothing.
     #[test]
     fn only_what_was_synced_survives_a_power_cut() {
-        let disk = match Disk::create() {
-            Ok(disk) => disk,
-            Err(PowerCutError::Unavailable(why)) => {
-                eprintln!("skipped: {why}");
-                return;
-            }
-            Err(e) => panic!("{e}"),
+        let Some(disk) = Disk::create_or_skip().unwrap() else {
+            return;
         };
         std::fs::write(disk.path().join("written"), b"not synced").unwrap();
         let synced = disk.path().join("synced");

@@ -6,7 +6,7 @@
 
 use alloy::primitives::{Address, B256, Bytes};
 use decloud_protocol::pool::{Assignment, Authorization};
-use decloud_testkit::power_cut::{Disk, PowerCutError};
+use decloud_testkit::power_cut::Disk;
 use decloud_worker::state::{Computed, Job, JobStore, Stage};
 
 fn assignment(byte: u8) -> Assignment {
@@ -36,13 +36,8 @@ fn assignment(byte: u8) -> Assignment {
 
 #[test]
 fn computed_jobs_survive_a_power_cut_and_a_claimed_one_is_only_held() {
-    let disk = match Disk::create() {
-        Ok(disk) => disk,
-        Err(PowerCutError::Unavailable(why)) => {
-            eprintln!("skipped: {why}");
-            return;
-        }
-        Err(e) => panic!("{e}"),
+    let Some(disk) = Disk::create_or_skip().unwrap() else {
+        return;
     };
     let store = JobStore::open(disk.path()).unwrap();
     let claimed = Job {
