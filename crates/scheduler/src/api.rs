@@ -691,11 +691,10 @@ async fn report(
             tracing::debug!(task = %task_id, worker = %worker, status = %report.status, "replicate reported");
             // Only a hint: the stage changes when the follower sees the transaction, so read the
             // chain now rather than at the next tick.
+            // The slot is freed when the follower applies the contribution (the replicate
+            // stays assigned until then), and that pass wakes the worker's own claims: waking
+            // them here would only find it still busy.
             state.wake.notify_one();
-            // A contribution frees the worker's slot, and no task: its own claims look again.
-            // A trust-1 result is contributed and revealed in one transaction and reported
-            // once, as revealed: that frees the slot too.
-            state.wakes.slots_freed(worker);
         }
     }
     state.wakes.tasks_changed([task_id]);
