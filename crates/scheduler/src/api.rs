@@ -504,8 +504,8 @@ async fn claim_replicates(
     }
     // Nothing for anyone at this version, until a held task opens to a backup.
     let idle = || {
-        state.idle_version.load(Ordering::Acquire) == version
-            && unix_now() < state.backups_at.load(Ordering::Acquire)
+        let now = unix_now();
+        state.idle.holds(version, now) && now < state.backups_at.load(Ordering::Acquire)
     };
     if idle() {
         return Ok(Attempt::Nothing);
@@ -540,7 +540,7 @@ async fn claim_replicates(
             assign::Claim::Assigned(assignments) => Attempt::Found(assignments),
             assign::Claim::NoWork { backups_at } => {
                 next_backup(backups_at);
-                state.idle_version.store(version, Ordering::Release);
+                state.idle.mark(version, now);
                 Attempt::Nothing
             }
             assign::Claim::NothingForThisWorker { backups_at } => {

@@ -17,8 +17,8 @@ use decloud_chain::client::Client;
 use decloud_chain::contracts::IHub;
 use decloud_protocol::deadline::REVEAL_DEADLINE_RATIO;
 
-use crate::SchedulerError;
 use crate::db::{DealRow, ReplicateInfo, ReplicateStatus, Store, TaskChange, TaskInfo, TaskStatus};
+use crate::{PassFailed, SchedulerError};
 
 /// A replicate not contributed on chain within this many times its category's reference time
 /// after its assignment is taken back (the sandbox's wall-clock cap is one reference time; the
@@ -278,15 +278,33 @@ pub async fn release_overdue(
 
 /// Runs one pass over the revealing tasks (and starts the deadline of given-up ones, and takes
 /// back overdue replicates).
-pub async fn drive_once(client: &Client, store: &Store) -> Result<DriveReport, SchedulerError> {
-    let mut report = DriveReport {
-        released: release_overdue(store, crate::api::unix_now()).await?,
-        ..DriveReport::default()
-    };
+///
+/// What a pass that fails part way (the chain gone) already stored comes back with the error:
+/// replicates taken back, tasks finalized, whose wake-ups are still owed.
+pub async fn drive_once(
+    client: &Client,
+    store: &Store,
+) -> Result<DriveReport, PassFailed<DriveReport>> {
+    let mut report = DriveReport::default();
+    match drive_into(client, store, &mut report).await {
+        Ok(()) => Ok(report),
+        Err(error) => Err(PassFailed {
+            done: report,
+            error,
+        }),
+    }
+}
+
+async fn drive_into(
+    client: &Client,
+    store: &Store,
+    report: &mut DriveReport,
+) -> Result<(), SchedulerError> {
+    report.released = release_overdue(store, crate::api::unix_now()).await?;
     start_given_up(client, store).await?;
     let tasks = store.tasks_in(TaskStatus::Revealing, SCAN).await?;
     if tasks.is_empty() {
-        return Ok(report);
+        return Ok(());
     }
     let now = chain_time(client).await?;
     let mut deals: BTreeMap<B256, DealRow> = BTreeMap::new();
@@ -344,12 +362,18 @@ pub async fn drive_once(client: &Client, store: &Store) -> Result<DriveReport, S
             ));
         }
     }
+    // Every group's outcome is kept, whichever failed: a finalization done is reported.
+    let mut failed = None;
     for outcome in futures::future::join_all(sends).await {
-        let (finalized, given_up) = outcome?;
-        report.finalized.extend(finalized);
-        report.given_up.extend(given_up);
+        match outcome {
+            Ok((finalized, given_up)) => {
+                report.finalized.extend(finalized);
+                report.given_up.extend(given_up);
+            }
+            Err(e) => failed = failed.or(Some(e)),
+        }
     }
-    Ok(report)
+    failed.map_or(Ok(()), Err)
 }
 
 /// The one transaction finalizing several `ready` tasks of `deal`: `finalizeBatch` at trust ≤ 1,

@@ -64,3 +64,16 @@ pub enum SchedulerError {
     #[error("the scheduler is stopping: send it again")]
     Stopping,
 }
+
+/// A pass over the chain (the follower's, the driver's) that failed part way: `error` says why,
+/// and `done` is what it had already stored. Those changes are durable, so the wake-ups they
+/// call for are still owed: a caller that dropped them would leave claims waiting on work that
+/// exists (the next pass does not see it as new).
+#[derive(Debug, thiserror::Error)]
+#[error("{error}")]
+pub struct PassFailed<T: std::fmt::Debug> {
+    /// What the pass stored before it failed.
+    pub done: T,
+    /// Why it stopped.
+    pub error: SchedulerError,
+}

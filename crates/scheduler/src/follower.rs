@@ -22,8 +22,8 @@ use decloud_chain::contracts::{AppRegistry, DatasetRegistry, IHub};
 use decloud_chain::follower::{self, Cursor, Follower, Step};
 use decloud_protocol::typed::Deal;
 
-use crate::SchedulerError;
 use crate::db::{DealRow, Resource, Store, TaskChange, TaskStatus};
+use crate::{PassFailed, SchedulerError};
 
 /// Most blocks asked for in one `eth_getLogs` when the chain profile sets no `max_log_range`.
 pub const MAX_RANGE: u64 = follower::DEFAULT_MAX_RANGE;
@@ -94,12 +94,33 @@ const TASK_EVENTS: [B256; 7] = [
 ];
 
 /// Runs one pass: from the stored cursor (or the deployment block) to the latest block.
+///
+/// A pass stores each range's effects before it reads the next, so one that fails part way
+/// (the chain gone mid-pass) has stored some: they come back with the error, their wake-ups
+/// still owed.
 pub async fn follow_once(
     client: &Client,
     store: &Store,
     workerpool: Address,
     options: FollowerOptions,
-) -> Result<Progress, SchedulerError> {
+) -> Result<Progress, PassFailed<Progress>> {
+    let mut progress = Progress::default();
+    match follow_into(client, store, workerpool, options, &mut progress).await {
+        Ok(()) => Ok(progress),
+        Err(error) => Err(PassFailed {
+            done: progress,
+            error,
+        }),
+    }
+}
+
+async fn follow_into(
+    client: &Client,
+    store: &Store,
+    workerpool: Address,
+    options: FollowerOptions,
+    progress: &mut Progress,
+) -> Result<(), SchedulerError> {
     let deployment = client.profile().deployment_block;
     let mut events = TASK_EVENTS.to_vec();
     events.push(IHub::DealCreated::SIGNATURE_HASH);
@@ -120,10 +141,7 @@ pub async fn follow_once(
         None => Cursor::start_at(deployment),
         Some((block, hash)) => Cursor::resume(deployment, block, hash),
     };
-    let mut progress = Progress {
-        block: cursor.next_block().saturating_sub(1),
-        ..Progress::default()
-    };
+    progress.block = cursor.next_block().saturating_sub(1);
     let mut suspects = BTreeSet::new();
     let mut seen = BTreeSet::new();
     loop {
@@ -183,7 +201,7 @@ pub async fn follow_once(
             tracing::warn!(%deal_id, "deal removed by a reorg, but work was already handed out for it: kept");
         }
     }
-    Ok(progress)
+    Ok(())
 }
 
 /// Stores the deals of the workerpool created by `logs` (its `DealCreated` events); returns

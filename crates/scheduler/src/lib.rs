@@ -83,7 +83,7 @@ use tokio::sync::{Mutex, Notify};
 #[cfg(feature = "server")]
 pub use db::Store;
 #[cfg(feature = "server")]
-pub use error::SchedulerError;
+pub use error::{PassFailed, SchedulerError};
 
 #[cfg(feature = "server")]
 /// How to run a scheduler.
@@ -225,7 +225,7 @@ pub(crate) struct Shared {
     /// The [`wake::Wakes`] version at which a claim found no task needing a replica at all:
     /// other claims woken at the same version skip the scan (no thundering herd on a large
     /// pool).
-    idle_version: AtomicU64,
+    idle: wake::Idle,
     /// The pool's own client API and its desktop-grid jobs.
     pool: decloud_pool::Pool,
     /// When the next task held by others opens to a backup (unix seconds; `u64::MAX`: none
@@ -379,7 +379,7 @@ pub async fn start(config: SchedulerConfig) -> Result<RunningScheduler, Schedule
         wake: Notify::new(),
         sessions: std::sync::RwLock::new(HashMap::new()),
         seen: std::sync::Mutex::new(HashMap::new()),
-        idle_version: AtomicU64::new(u64::MAX),
+        idle: wake::Idle::default(),
         backups_at: AtomicU64::new(u64::MAX),
         pool,
         random: random::RandomState::new(config.beacon_url.clone()),
@@ -512,36 +512,61 @@ async fn catch_up_deal_jobs(shared: &Shared) {
 async fn chain_loop(shared: Arc<Shared>, interval: Duration, options: follower::FollowerOptions) {
     catch_up_deal_jobs(&shared).await;
     loop {
-        match follower::follow_once(&shared.client, &shared.store, shared.workerpool, options).await
+        // A failed pass stored part of its work: that part is shown and woken for like a whole
+        // pass's (the next pass does not see it as new).
+        let progress = match follower::follow_once(
+            &shared.client,
+            &shared.store,
+            shared.workerpool,
+            options,
+        )
+        .await
         {
-            Ok(progress) => {
-                // A new deal's tasks are shown at once (not started), not only at their first
-                // event: a requester sees the tasks that wait for a worker too.
-                let mut shown = Vec::new();
-                for deal in &progress.new_deals {
-                    match shared.store.tasks_of(*deal).await {
-                        Ok(tasks) => shown
-                            .extend(tasks.into_iter().map(|t| (t.task_id, t.deal_id, t.status))),
-                        Err(e) => {
-                            tracing::warn!(%deal, error = %e, "reading a new deal's tasks failed")
-                        }
-                    }
-                }
-                let new_tasks = shown.len();
-                shown.extend(progress.touched.iter().cloned());
-                mirror_deal_jobs(&shared, &shown).await;
-                wake_after_pass(&shared, &progress, new_tasks);
+            Ok(progress) => progress,
+            Err(failed) => {
+                tracing::warn!(error = %failed.error, "scheduler follower pass failed; retrying");
+                failed.done
             }
-            Err(e) => tracing::warn!(error = %e, "scheduler follower pass failed; retrying"),
-        }
-        match driver::drive_once(&shared.client, &shared.store).await {
-            Ok(report) => wake_after_drive(&shared, &report),
-            Err(e) => tracing::warn!(error = %e, "driving tasks failed; retrying"),
-        }
+        };
+        after_pass(&shared, &progress).await;
+        let report = match driver::drive_once(&shared.client, &shared.store).await {
+            Ok(report) => report,
+            Err(failed) => {
+                tracing::warn!(error = %failed.error, "driving tasks failed; retrying");
+                failed.done
+            }
+        };
+        wake_after_drive(&shared, &report);
         tokio::select! {
             () = tokio::time::sleep(interval) => {}
             () = shared.wake.notified() => {}
         }
+    }
+}
+
+#[cfg(feature = "server")]
+/// Shows the tasks a follower pass stored as pool jobs and wakes the long polls they concern.
+async fn after_pass(shared: &Shared, progress: &follower::Progress) {
+    // A new deal's tasks are shown at once (not started), not only at their first event: a
+    // requester sees the tasks that wait for a worker too.
+    let mut shown = Vec::new();
+    let mut uncounted = false;
+    for deal in &progress.new_deals {
+        match shared.store.tasks_of(*deal).await {
+            Ok(tasks) => shown.extend(tasks.into_iter().map(|t| (t.task_id, t.deal_id, t.status))),
+            Err(e) => {
+                tracing::warn!(%deal, error = %e, "reading a new deal's tasks failed");
+                uncounted = true;
+            }
+        }
+    }
+    let new_tasks = shown.len();
+    shown.extend(progress.touched.iter().cloned());
+    mirror_deal_jobs(shared, &shown).await;
+    wake_after_pass(shared, progress, new_tasks);
+    if uncounted {
+        // Tasks stored but not counted: every claim looks.
+        shared.wakes.work_for_all();
     }
 }
 

@@ -329,6 +329,49 @@ impl Wakes {
     }
 }
 
+/// How long "nothing for anyone at this version" is believed without a scan (seconds). Every
+/// change that stores claimable work bumps the version, so this bound is not what makes new
+/// work found: it caps what a change stored without its wake-up (a bug, a path that failed
+/// between the two) can cost at one claim cycle, instead of a pool stalled until the next
+/// change. One scan per this many seconds is nothing next to the herd it saves.
+pub(crate) const IDLE_RECHECK_SECS: u64 = 5;
+
+/// The version at which a claim found no task needing a replica at all, and when: claims at the
+/// same version skip the scan (no thundering herd on a large pool) for at most
+/// [`IDLE_RECHECK_SECS`].
+pub(crate) struct Idle {
+    version: AtomicU64,
+    /// Unix seconds.
+    at: AtomicU64,
+}
+
+impl Default for Idle {
+    fn default() -> Self {
+        Self {
+            version: AtomicU64::new(u64::MAX),
+            at: AtomicU64::new(0),
+        }
+    }
+}
+
+impl Idle {
+    /// A scan at `version` found nothing for anyone at `now`.
+    pub(crate) fn mark(&self, version: u64, now: u64) {
+        self.at.store(now, Ordering::Release);
+        self.version.store(version, Ordering::Release);
+    }
+
+    /// Whether a claim at `version` at `now` may skip the scan.
+    pub(crate) fn holds(&self, version: u64, now: u64) -> bool {
+        self.version.load(Ordering::Acquire) == version
+            && now
+                < self
+                    .at
+                    .load(Ordering::Acquire)
+                    .saturating_add(IDLE_RECHECK_SECS)
+    }
+}
+
 /// Calls `attempt` with the version it runs at, registered with `register` before each call,
 /// and again each time the registration is woken, until it finds an answer or `wait` has
 /// passed (`None` then). A claim woken for work that it took, or could not take, hands the
@@ -392,5 +435,27 @@ pub(crate) async fn backup_alarm(shared: Arc<Shared>) {
             fired = at;
             shared.wakes.work_for(1);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nothing_found_is_believed_at_its_version_for_a_few_seconds_only() {
+        let idle = Idle::default();
+        assert!(!idle.holds(1, 100), "nothing was marked yet");
+        idle.mark(7, 100);
+        assert!(idle.holds(7, 100));
+        assert!(idle.holds(7, 100 + IDLE_RECHECK_SECS - 1));
+        assert!(
+            !idle.holds(7, 100 + IDLE_RECHECK_SECS),
+            "an old mark sends the claim to scan again"
+        );
+        assert!(
+            !idle.holds(8, 101),
+            "a change since the mark sends the claim to scan"
+        );
     }
 }
