@@ -177,6 +177,9 @@ impl Deals {
             .await
             .map(|r| r.is_ok());
         if let Some(deal) = self.store.deal(deal_id).await? {
+            // Kept too: the first release of a new deal is the usual way here, and its next
+            // ones would read the store again (a keeper sees each deal only a few times).
+            self.remember(reorgs, deal_id, &deal);
             return Ok(deal);
         }
         let now = self.status();

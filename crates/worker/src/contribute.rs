@@ -71,17 +71,31 @@ async fn top_up_locked(ctx: &Context, needed: U256) -> Result<U256, Failure> {
     Ok(free + amount)
 }
 
-/// Uploads the kept result archive; returns its location, and keeps it in `computed` (with the
-/// upload's time and size in its stages). A result uploaded already is not uploaded again.
+/// The location of `computed`'s result: the one it was uploaded to, or for a job saved by an
+/// older worker (which kept the packed result in a file, `result_file`), that file uploaded now.
 pub(crate) async fn upload(ctx: &Context, computed: &mut Computed) -> Result<String, Failure> {
     if let Some(location) = &computed.location {
         return Ok(location.clone());
     }
-    let (started_ms, started) = (now_ms(), std::time::Instant::now());
     let path = ctx.config.data_dir.join(&computed.result_file);
     let bytes = tokio::fs::read(&path)
         .await
         .map_err(|e| fail(format!("the kept result {} is gone: {e}", path.display())))?;
+    upload_archive(ctx, computed, bytes).await
+}
+
+/// Uploads the packed result `bytes` of `computed`; returns its location, and keeps it in
+/// `computed` (with the upload's time and size in its stages). A result uploaded already is not
+/// uploaded again.
+pub(crate) async fn upload_archive(
+    ctx: &Context,
+    computed: &mut Computed,
+    bytes: Vec<u8>,
+) -> Result<String, Failure> {
+    if let Some(location) = &computed.location {
+        return Ok(location.clone());
+    }
+    let (started_ms, started) = (now_ms(), std::time::Instant::now());
     let size = bytes.len() as u64;
     let id = ctx.results.put(bytes).await.map_err(|e| {
         fail(format!(

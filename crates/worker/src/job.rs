@@ -23,7 +23,7 @@ use serde::Deserialize;
 use tokio::sync::OwnedSemaphorePermit;
 
 use crate::Context;
-use crate::contribute::{await_reveal, contribute, settled_on_chain, upload};
+use crate::contribute::{await_reveal, contribute, settled_on_chain, upload_archive};
 use crate::state::{Computed, Job, Stage};
 
 /// How long a `next` long poll waits.
@@ -174,9 +174,9 @@ pub(crate) async fn run(
 /// sent, too: a result the storage refuses (too large...) fails the replicate before it costs a
 /// stake. Its location stays private until the reveal.
 async fn computed_and_uploaded(ctx: &Arc<Context>, a: &Assignment) -> Result<Computed, Failure> {
-    let mut computed = compute(ctx, a, None).await?;
+    let (mut computed, archive) = compute(ctx, a, None).await?;
     if a.audit.is_none() {
-        upload(ctx, &mut computed).await?;
+        upload_archive(ctx, &mut computed, archive).await?;
     }
     Ok(computed)
 }
@@ -231,12 +231,11 @@ fn dir_bytes(dir: &Path) -> u64 {
         .sum()
 }
 
-/// Forgets a finished job: its saved state, its work directory and its result archive.
+/// Forgets a finished job: its saved state and its result archive.
 fn finish(ctx: &Context, task_id: B256) {
     if let Err(e) = ctx.jobs.remove(task_id) {
         tracing::warn!(task = %task_id, error = %e, "cannot remove a finished job's state");
     }
-    let _ = std::fs::remove_dir_all(work_dir(ctx, task_id));
     let _ = std::fs::remove_file(ctx.config.data_dir.join(result_file(task_id)));
 }
 
@@ -269,10 +268,6 @@ pub(crate) async fn report(ctx: &Context, task_id: B256, report: Report) {
         }
     }
     tracing::warn!(task = %task_id, status = %report.status, "the scheduler could not be told");
-}
-
-fn work_dir(ctx: &Context, task_id: B256) -> PathBuf {
-    ctx.config.data_dir.join("work").join(task_id.to_string())
 }
 
 fn result_file(task_id: B256) -> String {
@@ -551,13 +546,18 @@ pub(crate) struct EnclaveInputs<'a> {
     pub app_key: Option<&'a decloud_age::Identity>,
 }
 
-/// Fetches everything, runs the app and packs its result. A TEE task passes what its enclave
-/// got (`enclave`): its secrets are mounted, its dataset is decrypted before the app sees it.
+/// Fetches everything, runs the app and packs its result: the job's state and the packed
+/// archive, which the caller uploads from memory. A TEE task passes what its enclave got
+/// (`enclave`): its secrets are mounted, its dataset is decrypted before the app sees it.
+///
+/// The archive is not kept in a file: it is uploaded before the job's state is saved (a TEE
+/// task's: before anything is sent), so a restarted job whose state does not say where it is
+/// runs the app again, and a file would only cost an inode made and removed per task.
 pub(crate) async fn compute(
     ctx: &Arc<Context>,
     a: &Assignment,
     enclave: Option<EnclaveInputs<'_>>,
-) -> Result<Computed, Failure> {
+) -> Result<(Computed, Vec<u8>), Failure> {
     let deal = deal_of(a)?;
     let app = a.app.as_ref().ok_or_else(|| {
         fail("the scheduler does not know where the app is (no registration event)")
@@ -574,16 +574,14 @@ pub(crate) async fn compute(
     let args = TaskContext::split_args(params.args.as_deref().unwrap_or_default())
         .map_err(|e| fail(e.to_string()))?;
 
-    let work = work_dir(ctx, a.record_id());
-    let _ = std::fs::remove_dir_all(&work);
+    let work = ctx
+        .scratch
+        .take()
+        .map_err(|e| fail(format!("cannot prepare a work directory: {e}")))?;
     let input = enclave
         .as_ref()
-        .map_or_else(|| work.join("in"), |e| e.input.to_path_buf());
-    let output = work.join("out");
-    for dir in [&input, &output] {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| fail(format!("cannot create {}: {e}", dir.display())))?;
-    }
+        .map_or_else(|| work.input(), |e| e.input.to_path_buf());
+    let output = work.output();
 
     let (fetch_started_ms, fetch_started) = (now_ms(), std::time::Instant::now());
     let app_cached = ctx
@@ -727,8 +725,7 @@ pub(crate) async fn compute(
             // (and may be over the size limit).
             let keep = output.join(decloud_runtime::ERROR_JSON);
             let record_bytes = std::fs::read(&keep).unwrap_or_else(|_| record.canonical_bytes());
-            let _ = std::fs::remove_dir_all(&output);
-            std::fs::create_dir_all(&output)
+            crate::scratch::empty(&output)
                 .and_then(|()| std::fs::write(&keep, record_bytes))
                 .map_err(|e| fail(format!("cannot keep the failure record: {e}")))?;
             Some(format!("the app failed deterministically: {record}"))
@@ -737,16 +734,7 @@ pub(crate) async fn compute(
     };
     let archive = results::pack_dir(&output, limits.output_bytes.saturating_add(1 << 20))
         .map_err(|e| fail(format!("cannot pack the result: {e}")))?;
-    let file = result_file(a.record_id());
-    let path = ctx.config.data_dir.join(&file);
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| fail(format!("cannot create {}: {e}", dir.display())))?;
-    }
-    // Not synced: uploaded before the job's state is saved (a TEE task's: before anything is
-    // sent), and a restarted job whose state does not say where it is runs the app again.
-    write_replacing(&path, &archive).map_err(|e| fail(format!("cannot keep the result: {e}")))?;
-    let _ = std::fs::remove_dir_all(&work);
+    drop(work);
     tracing::info!(
         task = %a.task_id,
         digest = %contribution.digest,
@@ -759,9 +747,9 @@ pub(crate) async fn compute(
         failure = failure.as_deref().unwrap_or(""),
         "app run"
     );
-    Ok(Computed {
+    let computed = Computed {
         digest: B256::from(contribution.digest.0),
-        result_file: file,
+        result_file: result_file(a.record_id()),
         callback_data: contribution.callback_data.map(Bytes::from),
         failure,
         stages: Stages {
@@ -775,19 +763,8 @@ pub(crate) async fn compute(
             ..Stages::default()
         },
         location: None,
-    })
-}
-
-/// Writes `bytes` to `path` through a temporary file renamed over it, so a reader sees the old
-/// or the new content, never a part. Not synced: a packed result is uploaded before anything
-/// that needs it is sent, so after a power cut a job finds it again or runs the app again.
-pub(crate) fn write_replacing(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-    tmp.write_all(bytes)?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    Ok(())
+    };
+    Ok((computed, archive))
 }
 
 #[cfg(test)]

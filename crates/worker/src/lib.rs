@@ -30,6 +30,7 @@ mod next;
 pub mod policy;
 pub mod pool_job;
 mod release;
+mod scratch;
 pub mod state;
 mod tee_job;
 
@@ -160,6 +161,8 @@ pub(crate) struct Context {
     chain: Client,
     runtime: Arc<Runtime>,
     jobs: JobStore,
+    /// The directories computations work in, reused.
+    scratch: scratch::Scratch,
     results: BlobStore,
     /// The TEE backend and key holders, when the worker runs TEE tasks.
     tee: Option<tee_job::TeeSetup>,
@@ -240,6 +243,8 @@ pub async fn start(config: WorkerConfig) -> Result<RunningWorker, WorkerError> {
     scheduler.login().await?;
     std::fs::create_dir_all(&config.data_dir).map_err(|e| WorkerError::io(&config.data_dir, e))?;
     let jobs = JobStore::open(&config.data_dir)?;
+    let work = config.data_dir.join("work");
+    let scratch = scratch::Scratch::open(work.clone()).map_err(|e| WorkerError::io(&work, e))?;
     let runtime = Runtime::new(RuntimeConfig {
         cache_dir: Some(config.data_dir.join("modules")),
         ..RuntimeConfig::default()
@@ -259,6 +264,7 @@ pub async fn start(config: WorkerConfig) -> Result<RunningWorker, WorkerError> {
         chain,
         runtime: Arc::new(runtime),
         jobs,
+        scratch,
         results,
         stake_free: Mutex::new(None),
         tee,

@@ -25,7 +25,7 @@ use crate::WorkerError;
 pub enum Stage {
     /// Claimed: the app has not run yet (or its run was interrupted).
     Claimed,
-    /// The app ran; its result is packed at `result_file` and its digest known. Nothing sent
+    /// The app ran; its result is uploaded (at `location`) and its digest known. Nothing sent
     /// yet (or the contribution may be in flight: the chain says).
     Computed(Computed),
     /// The contribution is on chain (replicated task): waiting for the consensus to reveal.
@@ -37,7 +37,9 @@ pub enum Stage {
 pub struct Computed {
     /// The result digest contributed.
     pub digest: B256,
-    /// The packed `/out` (a deterministic tar), relative to the data directory.
+    /// Where a worker before this one kept the packed `/out` (a deterministic tar), relative
+    /// to the data directory, until it uploaded it; this one uploads it from memory, and reads
+    /// the file only for a job an older worker saved without a `location`.
     pub result_file: String,
     /// The app's callback data, for deals with a callback.
     pub callback_data: Option<Bytes>,

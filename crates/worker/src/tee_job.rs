@@ -31,7 +31,7 @@ use decloud_sms::seal::{self, HpkePrivateKey};
 use decloud_tee::{Attester, ReportDataFields};
 
 use crate::Context;
-use crate::contribute::upload;
+use crate::contribute::upload_archive;
 use crate::job::{Failure, deal_of, fail, report, revealed};
 
 /// Where the app finds its named secrets (app secrets under `app/`).
@@ -289,14 +289,14 @@ pub(crate) async fn run(ctx: &Arc<Context>, a: &Assignment, resumed: bool) -> Re
     };
     let computed = crate::job::compute(ctx, a, Some(enclave_inputs)).await;
     drop(secrets);
-    let mut computed = computed?;
+    let (mut computed, mut archive) = computed?;
     if let Some(recipient) = &opened.recipient {
-        seal_result(ctx, &mut computed, recipient)?;
+        archive = seal_result(&mut computed, recipient, &archive)?;
     }
     drop(opened);
 
     // A deterministic failure is a result too: its error record is signed like any result.
-    let location = upload(ctx, &mut computed).await?;
+    let location = upload_archive(ctx, &mut computed, archive).await?;
     let c = commitment(ctx.address, task_id, computed.digest);
     let enclave_sign = sign_enclave(&enclave, &c)
         .map_err(|e| fail(format!("the enclave cannot sign the result: {e}")))?;
@@ -411,26 +411,21 @@ pub(crate) fn checked(
     Ok(signed)
 }
 
-/// Encrypts the kept result archive to the beneficiary (age), in place, and makes its digest the
+/// The result `archive` encrypted to the beneficiary (age), and `computed`'s digest made the
 /// sha256 of the ciphertext: what is certified on chain then says nothing about the result,
 /// and only the beneficiary's identity opens it (`decloud result get`).
 fn seal_result(
-    ctx: &Context,
     computed: &mut crate::state::Computed,
     recipient: &decloud_age::Recipient,
-) -> Result<(), Failure> {
-    let path = ctx.config.data_dir.join(&computed.result_file);
-    let archive = std::fs::read(&path)
-        .map_err(|e| fail(format!("the kept result {} is gone: {e}", path.display())))?;
-    let sealed = decloud_age::encrypt(&archive, std::slice::from_ref(recipient))
+    archive: &[u8],
+) -> Result<Vec<u8>, Failure> {
+    let sealed = decloud_age::encrypt(archive, std::slice::from_ref(recipient))
         .map_err(|e| fail(format!("cannot encrypt the result: {e}")))?;
-    crate::job::write_replacing(&path, &sealed)
-        .map_err(|e| fail(format!("cannot keep the encrypted result: {e}")))?;
     // A callback deal's digest is its callback data's, public by nature: it stays.
     if computed.callback_data.is_none() {
         computed.digest = decloud_storage::ContentHash::of(&sealed).0.into();
     }
-    Ok(())
+    Ok(sealed)
 }
 
 /// One key holder's released secrets, opened with H: `(purpose, value)`. A value that does not
