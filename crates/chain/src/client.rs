@@ -48,6 +48,11 @@ pub struct SendOptions {
     /// Reuse the gas limit of a call already estimated (same contract, function and calldata
     /// size) instead of asking `eth_estimateGas` again.
     pub reuse_gas_limits: bool,
+    /// Send with `eth_sendRawTransactionSync` (EIP-7966: the node answers with the receipt once
+    /// the transaction is mined), saving the receipt polls. A node that lacks the method, or
+    /// that does not mine within a second, turns it off for the client's
+    /// life: from then on it sends with `eth_sendRawTransaction` and polls.
+    pub sync_send: bool,
 }
 
 impl Default for SendOptions {
@@ -58,6 +63,7 @@ impl Default for SendOptions {
             broadcasts: 4,
             gas_margin_percent: 20,
             reuse_gas_limits: true,
+            sync_send: true,
         }
     }
 }
@@ -79,6 +85,9 @@ pub struct Client {
     pub(crate) gas_cache: std::sync::Mutex<HashMap<GasKey, u64>>,
     pub(crate) stats: RpcStats,
     pub(crate) options: SendOptions,
+    /// Whether sends still try `eth_sendRawTransactionSync` ([`SendOptions::sync_send`], until
+    /// the node shows it cannot serve it).
+    pub(crate) sync_send: std::sync::atomic::AtomicBool,
 }
 
 impl Client {
@@ -116,11 +125,13 @@ impl Client {
             gas_cache: std::sync::Mutex::new(HashMap::new()),
             stats,
             options: SendOptions::default(),
+            sync_send: std::sync::atomic::AtomicBool::new(true),
         })
     }
 
     /// Changes how transactions are awaited.
     pub fn with_options(mut self, options: SendOptions) -> Self {
+        self.sync_send = std::sync::atomic::AtomicBool::new(options.sync_send);
         self.options = options;
         self
     }

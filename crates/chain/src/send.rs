@@ -1,6 +1,8 @@
 //! How [`Client::send`] gets a transaction mined: the gas limit (estimated once per kind of
 //! call, then reused), the nonce (a local counter), EIP-1559 fees within the profile's caps,
-//! waiting for the receipt, and replacing or rebroadcasting a transaction that does not get in.
+//! waiting for the receipt (in the send itself where the node serves EIP-7966's
+//! `eth_sendRawTransactionSync`), and replacing or rebroadcasting a transaction that does not
+//! get in.
 
 use std::time::Duration;
 
@@ -20,6 +22,19 @@ use crate::revert::describe_revert;
 /// The first wait before polling a receipt again; later waits double up to
 /// [`crate::client::SendOptions::poll`].
 const FIRST_RECEIPT_POLL: Duration = Duration::from_millis(5);
+
+/// How long a send waits for `eth_sendRawTransactionSync` to answer with the receipt. A node
+/// that mines at once (a devnet, a chain with sub-second blocks) answers within milliseconds; one
+/// that does not is polled from then on, and this was the price of finding out, once per client.
+pub(crate) const SYNC_SEND_WAIT: Duration = Duration::from_secs(1);
+
+/// What the node did with a transaction sent to it.
+enum Broadcast {
+    /// Mined: its receipt (from `eth_sendRawTransactionSync`).
+    Mined(Box<TransactionReceipt>),
+    /// Accepted, or sent without an answer yet: its receipt is polled.
+    Accepted,
+}
 
 /// What a call's gas depends on besides the state: the contract, the function, and the size of
 /// its arguments (a batch of 10 costs more than a batch of 1).
@@ -132,6 +147,9 @@ impl Client {
     /// - Fees: EIP-1559 from the node, capped by the profile; a transaction pending longer than
     ///   the profile's `replace_after` is replaced (same nonce, fees raised by at least 12.5 %,
     ///   within the cap), and whichever of the versions is mined is the one reported.
+    /// - Receipt: a node that serves `eth_sendRawTransactionSync` (EIP-7966; anvil does) answers
+    ///   the send with it; otherwise, or when it does not answer within a second (the chain does
+    ///   not mine at once), the client sends plainly and polls from then on.
     /// - A transaction the node dropped is broadcast again.
     pub async fn send(
         &self,
@@ -213,7 +231,7 @@ impl Client {
         tx.set_max_fee_per_gas(fees.max_fee_per_gas);
         tx.set_max_priority_fee_per_gas(fees.max_priority_fee_per_gas);
 
-        let (hash, raw, nonce) = {
+        let (hash, raw, nonce, mined) = {
             let mut next = self.nonce.lock().await;
             let mut retried = false;
             loop {
@@ -227,10 +245,10 @@ impl Client {
                         .map_err(|e| self.rpc_error(what, &e))?,
                 };
                 let (hash, raw) = self.sign(what, wallet, &tx, nonce, fees).await?;
-                match self.provider.send_raw_transaction(&raw).await {
-                    Ok(_) => {
+                match self.broadcast(&raw).await {
+                    Ok(sent) => {
                         *next = Some(nonce + 1);
-                        break (hash, raw, nonce);
+                        break (hash, raw, nonce, sent);
                     }
                     Err(e) if is_nonce_error(&e) && !retried => {
                         // Someone else used this wallet: start again from the chain's count.
@@ -245,6 +263,11 @@ impl Client {
                 }
             }
         };
+        if let Broadcast::Mined(receipt) = mined
+            && receipt.transaction_hash == hash
+        {
+            return self.check_receipt(what, *receipt, tx.gas).await;
+        }
         let pending = Pending {
             tx,
             nonce,
@@ -252,6 +275,43 @@ impl Client {
             sent: vec![(hash, raw)],
         };
         self.wait(what, from, pending).await
+    }
+
+    /// Sends a signed transaction: with `eth_sendRawTransactionSync` while the node serves it
+    /// (one request instead of a send and its receipt polls), else `eth_sendRawTransaction`.
+    async fn broadcast(&self, raw: &Bytes) -> Result<Broadcast, RpcError<TransportErrorKind>> {
+        use std::sync::atomic::Ordering;
+        if self.sync_send.load(Ordering::Relaxed) {
+            let request = self
+                .provider
+                .client()
+                .request::<_, TransactionReceipt>("eth_sendRawTransactionSync", (raw,));
+            match tokio::time::timeout(SYNC_SEND_WAIT, request).await {
+                Ok(Ok(receipt)) => return Ok(Broadcast::Mined(Box::new(receipt))),
+                Ok(Err(e)) if sync_unsupported(&e) => {
+                    tracing::debug!(error = %e, "the node lacks eth_sendRawTransactionSync: sending and polling for receipts");
+                    self.sync_send.store(false, Ordering::Relaxed);
+                }
+                Ok(Err(e)) if sync_timed_out(&e) => {
+                    self.sync_send.store(false, Ordering::Relaxed);
+                    return Ok(Broadcast::Accepted);
+                }
+                Ok(Err(e)) => return Err(e),
+                Err(_) => {
+                    // The node holds it (or never got it: the wait rebroadcasts it then).
+                    tracing::debug!(
+                        wait_ms = SYNC_SEND_WAIT.as_millis() as u64,
+                        "the node did not mine within the wait: polling for receipts from now on"
+                    );
+                    self.sync_send.store(false, Ordering::Relaxed);
+                    return Ok(Broadcast::Accepted);
+                }
+            }
+        }
+        self.provider
+            .send_raw_transaction(raw)
+            .await
+            .map(|_| Broadcast::Accepted)
     }
 
     async fn sign(
@@ -523,6 +583,24 @@ const NESTED_FRAMES: u64 = 4;
 /// are estimates with a margin.
 fn ran_out_of_gas(gas_used: u64, limit: u64) -> bool {
     gas_used.saturating_mul(64) >= limit.saturating_mul(64 - NESTED_FRAMES)
+}
+
+/// The node does not serve `eth_sendRawTransactionSync` (no such method, or not with these
+/// parameters): the plain send says what is wrong with the transaction, if anything.
+fn sync_unsupported(e: &RpcError<TransportErrorKind>) -> bool {
+    e.as_error_resp().is_some_and(|p| {
+        let m = p.message.to_ascii_lowercase();
+        matches!(p.code, -32602..=-32600)
+            || m.contains("not supported")
+            || m.contains("does not exist")
+            || m.contains("not available")
+            || m.contains("method not found")
+    })
+}
+
+/// EIP-7966's answer when the transaction was accepted but not mined within the node's wait.
+fn sync_timed_out(e: &RpcError<TransportErrorKind>) -> bool {
+    e.as_error_resp().is_some_and(|p| p.code == 4)
 }
 
 fn is_nonce_error(e: &RpcError<TransportErrorKind>) -> bool {

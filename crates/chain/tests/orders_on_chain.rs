@@ -453,6 +453,8 @@ async fn a_dropped_transaction_is_broadcast_again() {
             broadcasts: 10,
             gas_margin_percent: 20,
             reuse_gas_limits: true,
+            // Mining is off: the first send waits for the sync answer, then polls.
+            sync_send: true,
         });
     let c = Arc::new(c);
     let p = c.provider().clone();

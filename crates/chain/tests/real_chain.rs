@@ -97,6 +97,15 @@ async fn approve(client: &Client) {
     client.send("approving the hub", tx).await.unwrap();
 }
 
+/// Deposits one token at the hub (after [`approve`]) and returns the receipt.
+async fn deposit_one(client: &Client) -> alloy::rpc::types::TransactionReceipt {
+    let tx = client
+        .hub()
+        .deposit(U256::from(1))
+        .into_transaction_request();
+    client.send("depositing", tx).await.unwrap()
+}
+
 async fn pool_client(devnet: &Devnet, index: usize) -> Client {
     Client::connect(devnet.profile(), None, Some(devnet.signer(index)))
         .await
@@ -226,16 +235,30 @@ struct Proxy {
     http: reqwest::Client,
     /// Most blocks of an `eth_getLogs` it lets through.
     cap: u64,
+    /// Whether every fifth request is answered with a rate limit.
+    rate_limits: bool,
+    /// Whether it answers `eth_sendRawTransactionSync` as a node without that method does.
+    refuse_sync: bool,
     requests: AtomicU64,
     refused_ranges: AtomicU64,
     rate_limited: AtomicU64,
+    refused_sync: AtomicU64,
 }
 
 async fn forward(State(proxy): State<Arc<Proxy>>, headers: HeaderMap, body: Body) -> Response {
     let n = proxy.requests.fetch_add(1, Ordering::SeqCst);
     let request: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    if proxy.refuse_sync && request["method"] == "eth_sendRawTransactionSync" {
+        proxy.refused_sync.fetch_add(1, Ordering::SeqCst);
+        return axum::Json(json!({
+            "jsonrpc": "2.0",
+            "id": request["id"],
+            "error": {"code": -32601, "message": "the method eth_sendRawTransactionSync does not exist/is not available"}
+        }))
+        .into_response();
+    }
     // Every fifth request: a rate limit, as HTTP 429 (once with Retry-After) or as JSON-RPC.
-    if n % 5 == 4 {
+    if proxy.rate_limits && n % 5 == 4 {
         proxy.rate_limited.fetch_add(1, Ordering::SeqCst);
         return match (n / 5) % 3 {
             0 => (StatusCode::TOO_MANY_REQUESTS, "slow down").into_response(),
@@ -294,14 +317,24 @@ async fn forward(State(proxy): State<Arc<Proxy>>, headers: HeaderMap, body: Body
     }
 }
 
-async fn start_proxy(upstream: &str, cap: u64) -> (String, Arc<Proxy>) {
+/// A proxy to `upstream` that caps `eth_getLogs` ranges at `cap` blocks, answers rate limits
+/// if `rate_limits`, and lacks `eth_sendRawTransactionSync` if `refuse_sync`.
+async fn start_proxy(
+    upstream: &str,
+    cap: u64,
+    rate_limits: bool,
+    refuse_sync: bool,
+) -> (String, Arc<Proxy>) {
     let proxy = Arc::new(Proxy {
         upstream: upstream.to_owned(),
         http: reqwest::Client::new(),
         cap,
+        rate_limits,
+        refuse_sync,
         requests: AtomicU64::new(0),
         refused_ranges: AtomicU64::new(0),
         rate_limited: AtomicU64::new(0),
+        refused_sync: AtomicU64::new(0),
     });
     let app = axum::Router::new()
         .route("/", axum::routing::post(forward))
@@ -315,7 +348,7 @@ async fn start_proxy(upstream: &str, cap: u64) -> (String, Arc<Proxy>) {
 #[tokio::test]
 async fn a_deal_and_the_follower_complete_through_a_provider_with_range_caps_and_rate_limits() {
     let devnet = Devnet::start().await.unwrap();
-    let (url, proxy) = start_proxy(devnet.rpc_url(), 4).await;
+    let (url, proxy) = start_proxy(devnet.rpc_url(), 4, true, false).await;
     let mut profile: ChainProfile = devnet.profile().clone();
     profile.rpc_url = url.clone();
     let connect = |i: usize| {
@@ -478,6 +511,55 @@ async fn a_deal_and_the_follower_complete_through_a_provider_with_range_caps_and
 
 /// Measures the JSON-RPC calls per transaction of a burst of deposits, with and without the
 /// gas-limit cache (run with `--run-ignored only`; prints the figures).
+/// A node that mines at once answers a send with its receipt (EIP-7966's
+/// `eth_sendRawTransactionSync`): one request per transaction and no receipt poll. Through an
+/// endpoint that lacks the method, the client asks once, then sends and polls; every
+/// transaction is mined exactly once either way.
+#[tokio::test]
+async fn sends_get_their_receipt_in_one_request_where_the_node_serves_it_and_poll_where_not() {
+    let devnet = Devnet::start().await.unwrap();
+    const N: u64 = 4;
+    let chain = decloud_chain::client::read_only_provider(devnet.rpc_url()).unwrap();
+    let nonce = |who: Address| {
+        let chain = chain.clone();
+        async move { chain.get_transaction_count(who).await.unwrap() }
+    };
+
+    let direct = pool_client(&devnet, 7).await;
+    approve(&direct).await;
+    let from = direct.address().unwrap();
+    let (before, nonce_before) = (direct.rpc_counts(), nonce(from).await);
+    for _ in 0..N {
+        let receipt = deposit_one(&direct).await;
+        assert!(receipt.status(), "the deposit was mined and succeeded");
+    }
+    let made = direct.rpc_counts().since(&before);
+    assert_eq!(made.of("eth_sendRawTransactionSync"), N, "{made:?}");
+    assert_eq!(made.of("eth_getTransactionReceipt"), 0, "{made:?}");
+    assert_eq!(made.of("eth_sendRawTransaction"), 0, "{made:?}");
+    assert_eq!(nonce(from).await, nonce_before + N, "each deposit mined once");
+
+    let (url, proxy) = start_proxy(devnet.rpc_url(), 1_000, false, true).await;
+    let mut profile: ChainProfile = devnet.profile().clone();
+    profile.rpc_url = url;
+    let polled = Client::connect(&profile, None, Some(devnet.signer(8)))
+        .await
+        .unwrap();
+    let from = polled.address().unwrap();
+    let nonce_before = nonce(from).await;
+    approve(&polled).await;
+    let before = polled.rpc_counts();
+    for _ in 0..N {
+        assert!(deposit_one(&polled).await.status());
+    }
+    let made = polled.rpc_counts().since(&before);
+    assert_eq!(proxy.refused_sync.load(Ordering::SeqCst), 1, "asked once, then not again");
+    assert_eq!(made.of("eth_sendRawTransactionSync"), 0, "{made:?}");
+    assert_eq!(made.of("eth_sendRawTransaction"), N, "{made:?}");
+    assert!(made.of("eth_getTransactionReceipt") >= N, "{made:?}");
+    assert_eq!(nonce(from).await, nonce_before + N + 1, "the approval and each deposit mined once");
+}
+
 #[tokio::test]
 #[ignore = "a measurement: prints RPC calls per transaction"]
 async fn rpc_calls_per_transaction_with_and_without_the_gas_cache() {
