@@ -106,7 +106,10 @@ mod tests {
         let log = "eth_sendRawTransactionSync\neth_blockNumber\neth_sendRawTransaction\n\n    Transaction: 0x01\neth_sendRawTransaction\n";
         let c = parse(log);
         assert_eq!(c.methods["eth_sendRawTransactionSync"], 1);
-        assert_eq!(c.methods["eth_sendRawTransaction"], 1, "the plain send after it counts");
+        assert_eq!(
+            c.methods["eth_sendRawTransaction"], 1,
+            "the plain send after it counts"
+        );
         assert_eq!(c.total(), 3);
     }
 }

@@ -50,7 +50,7 @@ pub struct SendOptions {
     pub reuse_gas_limits: bool,
     /// Send with `eth_sendRawTransactionSync` (EIP-7966: the node answers with the receipt once
     /// the transaction is mined), saving the receipt polls. A node that lacks the method, or
-    /// that does not mine within a second, turns it off for the client's
+    /// that does not mine within 200 ms (blocks on a clock), turns it off for the client's
     /// life: from then on it sends with `eth_sendRawTransaction` and polls.
     pub sync_send: bool,
 }

@@ -24,9 +24,12 @@ use crate::revert::describe_revert;
 const FIRST_RECEIPT_POLL: Duration = Duration::from_millis(5);
 
 /// How long a send waits for `eth_sendRawTransactionSync` to answer with the receipt. A node
-/// that mines at once (a devnet, a chain with sub-second blocks) answers within milliseconds; one
-/// that does not is polled from then on, and this was the price of finding out, once per client.
-pub(crate) const SYNC_SEND_WAIT: Duration = Duration::from_secs(1);
+/// that mines at once (a devnet, anvil without a block time) answers within milliseconds. One
+/// that mines on a clock is polled from then on: the send holds the wallet's nonce lock until
+/// the node answers (so that a refused transaction frees its nonce for the next one), and
+/// waiting a block there would queue every other send of the wallet behind it. A client pays
+/// this wait once to find out.
+pub(crate) const SYNC_SEND_WAIT: Duration = Duration::from_millis(200);
 
 /// What the node did with a transaction sent to it.
 enum Broadcast {
@@ -148,7 +151,7 @@ impl Client {
     ///   the profile's `replace_after` is replaced (same nonce, fees raised by at least 12.5 %,
     ///   within the cap), and whichever of the versions is mined is the one reported.
     /// - Receipt: a node that serves `eth_sendRawTransactionSync` (EIP-7966; anvil does) answers
-    ///   the send with it; otherwise, or when it does not answer within a second (the chain does
+    ///   the send with it; otherwise, or when it does not answer within 200 ms (the chain does
     ///   not mine at once), the client sends plainly and polls from then on.
     /// - A transaction the node dropped is broadcast again.
     pub async fn send(

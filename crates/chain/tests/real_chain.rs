@@ -537,7 +537,11 @@ async fn sends_get_their_receipt_in_one_request_where_the_node_serves_it_and_pol
     assert_eq!(made.of("eth_sendRawTransactionSync"), N, "{made:?}");
     assert_eq!(made.of("eth_getTransactionReceipt"), 0, "{made:?}");
     assert_eq!(made.of("eth_sendRawTransaction"), 0, "{made:?}");
-    assert_eq!(nonce(from).await, nonce_before + N, "each deposit mined once");
+    assert_eq!(
+        nonce(from).await,
+        nonce_before + N,
+        "each deposit mined once"
+    );
 
     let (url, proxy) = start_proxy(devnet.rpc_url(), 1_000, false, true).await;
     let mut profile: ChainProfile = devnet.profile().clone();
@@ -553,11 +557,49 @@ async fn sends_get_their_receipt_in_one_request_where_the_node_serves_it_and_pol
         assert!(deposit_one(&polled).await.status());
     }
     let made = polled.rpc_counts().since(&before);
-    assert_eq!(proxy.refused_sync.load(Ordering::SeqCst), 1, "asked once, then not again");
+    assert_eq!(
+        proxy.refused_sync.load(Ordering::SeqCst),
+        1,
+        "asked once, then not again"
+    );
     assert_eq!(made.of("eth_sendRawTransactionSync"), 0, "{made:?}");
     assert_eq!(made.of("eth_sendRawTransaction"), N, "{made:?}");
     assert!(made.of("eth_getTransactionReceipt") >= N, "{made:?}");
-    assert_eq!(nonce(from).await, nonce_before + N + 1, "the approval and each deposit mined once");
+    assert_eq!(
+        nonce(from).await,
+        nonce_before + N + 1,
+        "the approval and each deposit mined once"
+    );
+}
+
+/// On a chain that mines on a clock, a wallet's sends are not queued one per block behind a
+/// synchronous send waiting for its block: the client gives `eth_sendRawTransactionSync` up
+/// after a short wait and polls, so sends made together share blocks.
+#[tokio::test]
+async fn a_chain_with_block_times_does_not_queue_a_wallets_sends_one_per_block() {
+    let devnet = Devnet::start().await.unwrap();
+    let client = Arc::new(pool_client(&devnet, 9).await);
+    approve(&client).await;
+    rpc(&devnet, "evm_setIntervalMining", json!([1])).await;
+    let sends: Vec<_> = (0..4)
+        .map(|_| {
+            let client = client.clone();
+            tokio::spawn(async move { deposit_one(&client).await })
+        })
+        .collect();
+    let mut blocks = Vec::new();
+    for send in sends {
+        let receipt = send.await.unwrap();
+        assert!(receipt.status());
+        blocks.push(receipt.block_number.unwrap());
+    }
+    rpc(&devnet, "evm_setAutomine", json!([true])).await;
+    blocks.sort_unstable();
+    blocks.dedup();
+    assert!(
+        blocks.len() <= 2,
+        "four sends made together were mined in blocks {blocks:?}: one per block means each waited for the previous one's block"
+    );
 }
 
 #[tokio::test]
