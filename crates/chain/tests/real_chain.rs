@@ -627,13 +627,14 @@ async fn rpc_calls_per_transaction_with_and_without_the_gas_cache() {
         let made = client.rpc_counts().since(&before);
         let per = |m: &str| made.of(m) as f64 / N as f64;
         println!(
-            "gas cache {}: {:.2} calls per transaction (eth_estimateGas {:.2}, eth_getTransactionReceipt {:.2}, eth_feeHistory {:.2}, eth_sendRawTransaction {:.2}); {made:?}",
+            "gas cache {}: {:.2} calls per transaction (eth_estimateGas {:.2}, eth_getTransactionReceipt {:.2}, eth_feeHistory {:.2}, eth_sendRawTransaction {:.2}, eth_sendRawTransactionSync {:.2}); {made:?}",
             if reuse { "on " } else { "off" },
             made.calls() as f64 / N as f64,
             per("eth_estimateGas"),
             per("eth_getTransactionReceipt"),
             per("eth_feeHistory"),
             per("eth_sendRawTransaction"),
+            per("eth_sendRawTransactionSync"),
         );
         if reuse {
             // The first deposit is estimated; the 49 after it reuse its limit.
