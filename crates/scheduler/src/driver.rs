@@ -286,13 +286,8 @@ pub async fn drive_once(
     store: &Store,
 ) -> Result<DriveReport, PassFailed<DriveReport>> {
     let mut report = DriveReport::default();
-    match drive_into(client, store, &mut report).await {
-        Ok(()) => Ok(report),
-        Err(error) => Err(PassFailed {
-            done: report,
-            error,
-        }),
-    }
+    let result = drive_into(client, store, &mut report).await;
+    PassFailed::ended(report, result)
 }
 
 async fn drive_into(

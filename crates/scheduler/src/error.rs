@@ -77,3 +77,14 @@ pub struct PassFailed<T: std::fmt::Debug> {
     /// Why it stopped.
     pub error: SchedulerError,
 }
+
+impl<T: std::fmt::Debug> PassFailed<T> {
+    /// How a pass that stored `done` as it went ended: `done` itself, or failed with `result`'s
+    /// error and `done` as what it had stored.
+    pub(crate) fn ended(done: T, result: Result<(), SchedulerError>) -> Result<T, Self> {
+        match result {
+            Ok(()) => Ok(done),
+            Err(error) => Err(Self { done, error }),
+        }
+    }
+}

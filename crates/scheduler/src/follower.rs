@@ -105,13 +105,8 @@ pub async fn follow_once(
     options: FollowerOptions,
 ) -> Result<Progress, PassFailed<Progress>> {
     let mut progress = Progress::default();
-    match follow_into(client, store, workerpool, options, &mut progress).await {
-        Ok(()) => Ok(progress),
-        Err(error) => Err(PassFailed {
-            done: progress,
-            error,
-        }),
-    }
+    let result = follow_into(client, store, workerpool, options, &mut progress).await;
+    PassFailed::ended(progress, result)
 }
 
 async fn follow_into(

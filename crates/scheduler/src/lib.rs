@@ -224,7 +224,7 @@ pub(crate) struct Shared {
     seen: std::sync::Mutex<HashMap<Address, u64>>,
     /// The [`wake::Wakes`] version at which a claim found no task needing a replica at all:
     /// other claims woken at the same version skip the scan (no thundering herd on a large
-    /// pool).
+    /// pool), for a few seconds at most.
     idle: wake::Idle,
     /// The pool's own client API and its desktop-grid jobs.
     pool: decloud_pool::Pool,
@@ -514,34 +514,31 @@ async fn chain_loop(shared: Arc<Shared>, interval: Duration, options: follower::
     loop {
         // A failed pass stored part of its work: that part is shown and woken for like a whole
         // pass's (the next pass does not see it as new).
-        let progress = match follower::follow_once(
-            &shared.client,
-            &shared.store,
-            shared.workerpool,
-            options,
-        )
-        .await
-        {
-            Ok(progress) => progress,
-            Err(failed) => {
-                tracing::warn!(error = %failed.error, "scheduler follower pass failed; retrying");
-                failed.done
-            }
-        };
+        let progress = stored(
+            follower::follow_once(&shared.client, &shared.store, shared.workerpool, options).await,
+            "scheduler follower pass",
+        );
         after_pass(&shared, &progress).await;
-        let report = match driver::drive_once(&shared.client, &shared.store).await {
-            Ok(report) => report,
-            Err(failed) => {
-                tracing::warn!(error = %failed.error, "driving tasks failed; retrying");
-                failed.done
-            }
-        };
+        let report = stored(
+            driver::drive_once(&shared.client, &shared.store).await,
+            "driving tasks",
+        );
         wake_after_drive(&shared, &report);
         tokio::select! {
             () = tokio::time::sleep(interval) => {}
             () = shared.wake.notified() => {}
         }
     }
+}
+
+#[cfg(feature = "server")]
+/// What a pass stored, whether it ended well or not; a failure is logged (`what` names the pass)
+/// and retried by the next pass.
+fn stored<T: std::fmt::Debug>(outcome: Result<T, PassFailed<T>>, what: &str) -> T {
+    outcome.unwrap_or_else(|failed| {
+        tracing::warn!(error = %failed.error, "{what} failed; retrying");
+        failed.done
+    })
 }
 
 #[cfg(feature = "server")]

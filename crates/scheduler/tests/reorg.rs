@@ -15,14 +15,15 @@ use decloud_sql::testing::TestDb;
 use decloud_testkit::pool::{self, DealRequest, Pool, PoolOptions, REQUESTER};
 use decloud_testkit::{Devnet, anvil, fixtures};
 
-/// On every backend: the follower's rewind is SQL too (a deal and its tasks deleted).
-async fn a_deal_of_an_orphaned_block_is_forgotten(db: &TestDb) {
+/// A devnet and a pool without workers whose own scheduler (another database) stays out of
+/// the way, the greeting app deployed, and the requester funded (before any snapshot a test
+/// takes, so that a reorg keeps the deposit).
+async fn quiet_pool() -> (Devnet, Pool, Address) {
     let devnet = Devnet::start().await.unwrap();
     let pool = Pool::start(
         &devnet,
         PoolOptions {
             workers: 0,
-            // The pool's own scheduler (another database) stays out of the way.
             follow_interval: Duration::from_secs(3600),
             ..PoolOptions::default()
         },
@@ -31,10 +32,15 @@ async fn a_deal_of_an_orphaned_block_is_forgotten(db: &TestDb) {
     .unwrap();
     let greeting = fixtures::example_app("greeting").unwrap();
     let app = pool.deploy_app("greeting", &greeting).await.unwrap();
-    // Fund the requester first, so that the snapshot keeps the deposit and drops the deal.
     pool::deposit(&devnet, REQUESTER, U256::from(10_000_000_000_000u64))
         .await
         .unwrap();
+    (devnet, pool, app)
+}
+
+/// On every backend: the follower's rewind is SQL too (a deal and its tasks deleted).
+async fn a_deal_of_an_orphaned_block_is_forgotten(db: &TestDb) {
+    let (devnet, pool, app) = quiet_pool().await;
 
     let store = Store::open(db.url()).await.unwrap();
     let client = Client::connect(devnet.profile(), None, None).await.unwrap();
@@ -124,22 +130,7 @@ async fn logs_refused_from(
 /// A pass that stored a new deal and then lost the chain returns the deal with its error: the
 /// scheduler owes its claims the wake-up, and the next pass no longer sees the deal as new.
 async fn a_pass_failing_part_way_returns_what_it_stored(db: &TestDb) {
-    let devnet = Devnet::start().await.unwrap();
-    let pool = Pool::start(
-        &devnet,
-        PoolOptions {
-            workers: 0,
-            follow_interval: Duration::from_secs(3600),
-            ..PoolOptions::default()
-        },
-    )
-    .await
-    .unwrap();
-    let greeting = fixtures::example_app("greeting").unwrap();
-    let app = pool.deploy_app("greeting", &greeting).await.unwrap();
-    pool::deposit(&devnet, REQUESTER, U256::from(10_000_000_000_000u64))
-        .await
-        .unwrap();
+    let (devnet, pool, app) = quiet_pool().await;
 
     let store = Store::open(db.url()).await.unwrap();
     let refuse_from = Arc::new(AtomicU64::new(u64::MAX));
