@@ -256,22 +256,3 @@ pub async fn rounds_verified(client: &Client, from: u64) -> anyhow::Result<Vec<u
         .map(|log| log.block_number.unwrap_or_default())
         .collect())
 }
-
-/// The tasks finalized (a `TaskFinalize` event) in blocks `from..`.
-pub async fn finalized_since(
-    client: &Client,
-    from: u64,
-) -> anyhow::Result<std::collections::HashSet<B256>> {
-    let logs = logs_of(
-        client,
-        client.profile().contracts.hub,
-        Filter::new().event_signature(IHub::TaskFinalize::SIGNATURE_HASH),
-        from,
-        "reading TaskFinalize events",
-    )
-    .await?;
-    Ok(logs
-        .iter()
-        .filter_map(|log| log.topics().get(1).copied())
-        .collect())
-}

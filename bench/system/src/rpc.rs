@@ -27,6 +27,15 @@ impl RpcCounts {
         self.methods.values().sum()
     }
 
+    /// These counts less `n` calls of `method` the benchmark made itself (its own polls), so
+    /// that only the system measured is counted.
+    pub fn without(mut self, method: &str, n: u64) -> Self {
+        if let Some(c) = self.methods.get_mut(method) {
+            *c = c.saturating_sub(n);
+        }
+        self
+    }
+
     /// The busiest methods, most called first, as `name count` (per `per` units).
     pub fn top(&self, n: usize, per: f64) -> String {
         let mut v: Vec<(&String, &u64)> = self.methods.iter().collect();
@@ -111,5 +120,14 @@ mod tests {
             "the plain send after it counts"
         );
         assert_eq!(c.total(), 3);
+    }
+
+    #[test]
+    fn the_benchmarks_own_calls_are_taken_out() {
+        let c = parse("eth_getLogs\neth_getLogs\neth_getLogs\neth_call\n");
+        let c = c.without("eth_getLogs", 2).without("eth_chainId", 5);
+        assert_eq!(c.methods["eth_getLogs"], 1);
+        assert_eq!(c.total(), 2, "a method never called stays absent");
+        assert_eq!(c.without("eth_call", 9).methods["eth_call"], 0);
     }
 }
