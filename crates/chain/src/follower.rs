@@ -445,17 +445,21 @@ impl<S: BlockSource> Follower<S> {
             .max(to.saturating_sub(depth - 1))
             .max(head.saturating_sub(depth - 1))
             .min(to);
-        let mut blocks = Vec::new();
-        for number in keep_from..=to {
-            let Some(block) = self.source.block(number).await? else {
-                tracing::debug!(
-                    number,
-                    "the node is behind its own head: reading again later"
-                );
-                return Ok(None);
-            };
-            blocks.push(block);
-        }
+        // Asked all at once: read one after the other, a pass over a dozen blocks waited a
+        // dozen round trips, and a scheduler frees a worker's slot only once its pass applied
+        // the contribution.
+        let read = futures::future::try_join_all(
+            (keep_from..=to).map(|number| self.source.block(number)),
+        )
+        .await?;
+        let Some(blocks) = read.into_iter().collect::<Option<Vec<BlockRef>>>() else {
+            tracing::debug!(
+                from = keep_from,
+                to,
+                "the node is behind its own head: reading again later"
+            );
+            return Ok(None);
+        };
         if !linked(cursor, from, keep_from, &blocks) || !consistent(&logs, &blocks) {
             tracing::warn!(
                 from,

@@ -325,6 +325,7 @@ async fn apply_task_events(
     let mut touched: HashMap<B256, (B256, TaskStatus)> = HashMap::new();
     let mut changes = Vec::new();
     let mut contributors = Vec::new();
+    let mut weighed = Vec::new();
     for log in logs {
         let Some(task_id) = log.topics().get(1).copied() else {
             continue;
@@ -347,13 +348,14 @@ async fn apply_task_events(
             starts = true;
         } else if let Ok(e) = log.log_decode::<IHub::TaskContribute>() {
             let e = e.inner.data;
-            let weight = contribution_weight(client, store, deal_id, task_id, e.worker).await?;
             contributors.push(e.worker);
+            // The weight is read below, with the range's other contributions'.
+            weighed.push((changes.len(), deal_id, task_id, e.worker));
             changes.push(TaskChange::Contribution {
                 task_id,
                 worker: e.worker,
                 result_hash: e.resultHash,
-                weight,
+                weight: None,
                 at: time,
             });
             starts = true;
@@ -412,6 +414,11 @@ async fn apply_task_events(
         // event still says where the task stands.
         touched.insert(task_id, (deal_id, next));
     }
+    for (at, weight) in contribution_weights(client, store, &weighed).await? {
+        if let Some(TaskChange::Contribution { weight: w, .. }) = changes.get_mut(at) {
+            *w = weight;
+        }
+    }
     let applied = changes.len();
     store.apply(&changes).await?;
     let touched = touched
@@ -423,26 +430,42 @@ async fn apply_task_events(
     Ok((applied, touched, contributors))
 }
 
-/// The weight the hub gave a replicated contribution (`None` for trust ≤ 1 deals, or once the
-/// record was cleared by a finalize).
-async fn contribution_weight(
+/// The weights the hub gave the replicated contributions `weighed` (each as its index among
+/// the changes, its deal, task and worker), by index: `None` for trust ≤ 1 deals, or once the
+/// record was cleared by a finalize. The reads go out together: one after the other, a pass
+/// applying a dozen contributions waited a dozen round trips before freeing their slots.
+async fn contribution_weights(
     client: &Client,
     store: &Store,
-    deal_id: B256,
-    task_id: B256,
-    worker: Address,
-) -> Result<Option<u64>, SchedulerError> {
-    let Some(deal) = store.deal(deal_id).await? else {
-        return Ok(None);
-    };
-    if deal.trust() <= 1 {
-        return Ok(None);
+    weighed: &[(usize, B256, B256, Address)],
+) -> Result<Vec<(usize, Option<u64>)>, SchedulerError> {
+    let mut trust: HashMap<B256, u64> = HashMap::new();
+    let mut reads = Vec::new();
+    for &(at, deal_id, task_id, worker) in weighed {
+        let deal_trust = match trust.get(&deal_id) {
+            Some(t) => *t,
+            None => {
+                let t = store.deal(deal_id).await?.map_or(0, |d| d.trust());
+                *trust.entry(deal_id).or_insert(t)
+            }
+        };
+        if deal_trust > 1 {
+            reads.push((at, task_id, worker));
+        }
     }
-    let c = client
-        .hub()
-        .contribution(task_id, worker)
-        .call()
-        .await
-        .map_err(|e| client.contract_error("reading a contribution", &e))?;
-    Ok(u64::try_from(c.weight).ok().filter(|w| *w > 0))
+    let hub = client.hub();
+    let weights = futures::future::try_join_all(reads.iter().map(|&(_, task_id, worker)| {
+        let call = hub.contribution(task_id, worker);
+        async move {
+            call.call()
+                .await
+                .map_err(|e| client.contract_error("reading a contribution", &e))
+        }
+    }))
+    .await?;
+    Ok(reads
+        .iter()
+        .zip(weights)
+        .map(|(&(at, _, _), c)| (at, u64::try_from(c.weight).ok().filter(|w| *w > 0)))
+        .collect())
 }

@@ -514,16 +514,29 @@ async fn chain_loop(shared: Arc<Shared>, interval: Duration, options: follower::
     loop {
         // A failed pass stored part of its work: that part is shown and woken for like a whole
         // pass's (the next pass does not see it as new).
+        let started = std::time::Instant::now();
         let progress = stored(
             follower::follow_once(&shared.client, &shared.store, shared.workerpool, options).await,
             "scheduler follower pass",
         );
         after_pass(&shared, &progress).await;
+        let followed = started.elapsed();
         let report = stored(
             driver::drive_once(&shared.client, &shared.store).await,
             "driving tasks",
         );
         wake_after_drive(&shared, &report);
+        if progress.changed() || report.changed() {
+            // How long the work the pass stored waited for it (a contribution frees its
+            // worker's slot only once applied here).
+            tracing::debug!(
+                block = progress.block,
+                task_events = progress.task_events,
+                follow_us = followed.as_micros() as u64,
+                drive_us = (started.elapsed() - followed).as_micros() as u64,
+                "chain pass"
+            );
+        }
         tokio::select! {
             () = tokio::time::sleep(interval) => {}
             () = shared.wake.notified() => {}
