@@ -171,19 +171,18 @@ async fn follow_into(
                         progress.new_deals.push(deal_id);
                     }
                 }
-                let (applied, touched, contributors) =
-                    apply_task_events(client, store, &tasks, batch.to).await?;
-                progress.task_events += applied;
-                progress.touched.extend(touched);
-                progress.contributors.extend(contributors);
-                // The cursor moves only after the range's effects are stored.
+                // The cursor moves with the range's effects, in their transaction.
                 let (block, hash) = batch.cursor.last().ok_or_else(|| {
                     chain(
                         "following the hub's events",
                         "a batch without its last block's hash",
                     )
                 })?;
-                store.set_cursor(block, hash).await?;
+                let (applied, touched, contributors) =
+                    apply_task_events(client, store, &tasks, batch.to, (block, hash)).await?;
+                progress.task_events += applied;
+                progress.touched.extend(touched);
+                progress.contributors.extend(contributors);
                 progress.block = block;
                 cursor = batch.cursor;
             }
@@ -312,15 +311,24 @@ async fn fetch_resource(
 }
 
 /// Applies the task events `logs` (of blocks up to `to`) to the tasks the store knows (others
-/// are other pools' tasks). Returns how many were applied.
+/// are other pools' tasks), and moves the stored cursor to `cursor` with them. Returns how many
+/// were applied.
 async fn apply_task_events(
     client: &Client,
     store: &Store,
     logs: &[Log],
     to: u64,
+    cursor: (u64, B256),
 ) -> Result<(usize, Vec<(B256, B256, TaskStatus)>, Vec<Address>), SchedulerError> {
-    // Read first, then write everything in one transaction; the status each task has as of the
-    // events read so far decides the next change.
+    // Read first (the range's tasks in one query), then write everything in one transaction;
+    // the status each task has as of the events read so far decides the next change.
+    let mut ids: Vec<B256> = logs
+        .iter()
+        .filter_map(|l| l.topics().get(1).copied())
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let stored = store.tasks(&ids).await?;
     let mut known: HashMap<B256, (B256, TaskStatus)> = HashMap::new();
     let mut touched: HashMap<B256, (B256, TaskStatus)> = HashMap::new();
     let mut changes = Vec::new();
@@ -332,7 +340,7 @@ async fn apply_task_events(
         };
         let (deal_id, current) = match known.get(&task_id) {
             Some(k) => *k,
-            None => match store.task(task_id).await? {
+            None => match stored.get(&task_id) {
                 Some(task) => (task.deal_id, task.status),
                 // Another pool's task.
                 None => continue,
@@ -420,7 +428,7 @@ async fn apply_task_events(
         }
     }
     let applied = changes.len();
-    store.apply(&changes).await?;
+    store.apply_and_move_cursor(&changes, Some(cursor)).await?;
     let touched = touched
         .into_iter()
         .map(|(task, (deal, status))| (task, deal, status))

@@ -210,11 +210,25 @@ impl Store {
         if changes.is_empty() {
             return Ok(());
         }
+        self.apply_and_move_cursor(changes, None).await
+    }
+
+    /// Applies `changes` as [`Store::apply`] does and, in the same transaction, moves the
+    /// follower's cursor to `cursor` (a block and its hash) when given: a block range's effects
+    /// and the cursor past it are stored together, with one commit.
+    pub async fn apply_and_move_cursor(
+        &self,
+        changes: &[TaskChange],
+        cursor: Option<(u64, B256)>,
+    ) -> Result<(), SchedulerError> {
         let mut tx = self.pool.begin().await?;
         for change in changes {
             for (sql, values) in change.statements()? {
                 bind_all(sqlx::query(sql), values).execute(&mut *tx).await?;
             }
+        }
+        if let Some((block, hash)) = cursor {
+            super::cursor::set_cursor(&mut tx, block, hash).await?;
         }
         tx.commit().await?;
         Ok(())

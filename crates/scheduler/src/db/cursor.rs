@@ -19,14 +19,9 @@ impl Store {
 
     /// Stores the follower's cursor (after the block range's effects are stored).
     pub async fn set_cursor(&self, block: u64, hash: B256) -> Result<(), SchedulerError> {
-        sqlx::query(
-            "INSERT INTO cursor (id, block, hash) VALUES (1, $1, $2) \
-             ON CONFLICT (id) DO UPDATE SET block = $1, hash = $2",
-        )
-        .bind(bigint(block, "block")?)
-        .bind(hash.to_string())
-        .execute(&self.pool)
-        .await?;
+        let mut tx = self.pool.begin().await?;
+        set_cursor(&mut tx, block, hash).await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -62,4 +57,21 @@ impl Store {
         .optional(&self.pool)
         .await
     }
+}
+
+/// Writes the follower's cursor in `tx`.
+pub(super) async fn set_cursor(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    block: u64,
+    hash: B256,
+) -> Result<(), SchedulerError> {
+    sqlx::query(
+        "INSERT INTO cursor (id, block, hash) VALUES (1, $1, $2) \
+         ON CONFLICT (id) DO UPDATE SET block = $1, hash = $2",
+    )
+    .bind(bigint(block, "block")?)
+    .bind(hash.to_string())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }

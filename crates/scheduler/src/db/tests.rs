@@ -581,10 +581,56 @@ async fn an_enclave_holds_its_task_and_a_refused_worker_stays_refused(db: &TestD
     assert_eq!(w.tee_refused.as_deref(), Some("first"));
 }
 
+async fn a_ranges_tasks_are_read_at_once_and_its_effects_move_the_cursor_with_them(db: &TestDb) {
+    let store = store(db).await;
+    let d = deal(3, 5);
+    store.insert_deal(&d).await.unwrap();
+    let ours: Vec<B256> = (0..3)
+        .map(|i| decloud_protocol::task_id(d.deal_id, i))
+        .collect();
+    let foreign = B256::repeat_byte(0xf0);
+    // More ids than one IN list holds: every group is read.
+    let mut asked: Vec<B256> = (0..1200u32)
+        .map(|i| alloy::primitives::keccak256(i.to_be_bytes()))
+        .collect();
+    asked.extend(&ours);
+    asked.push(foreign);
+    let found = store.tasks(&asked).await.unwrap();
+    assert_eq!(found.len(), 3, "only the known deal's tasks: {found:?}");
+    assert_eq!(found[&ours[2]].index, 2);
+    assert_eq!(found[&ours[0]].deal_id, d.deal_id);
+    assert!(store.tasks(&[]).await.unwrap().is_empty());
+
+    let active = TaskChange::Status {
+        task_id: ours[1],
+        status: TaskStatus::Active,
+        block: 12,
+    };
+    store
+        .apply_and_move_cursor(&[active], Some((12, B256::repeat_byte(12))))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.cursor().await.unwrap(),
+        Some((12, B256::repeat_byte(12)))
+    );
+    assert_eq!(
+        store.task(ours[1]).await.unwrap().unwrap().status,
+        TaskStatus::Active
+    );
+    // A range without events still moves the cursor.
+    store
+        .apply_and_move_cursor(&[], Some((13, B256::repeat_byte(13))))
+        .await
+        .unwrap();
+    assert_eq!(store.cursor().await.unwrap().unwrap().0, 13);
+}
+
 decloud_sql::test_on_every_backend!(
     an_enclave_holds_its_task_and_a_refused_worker_stays_refused,
     a_replicate_is_bound_to_one_enclave,
     deals_tasks_and_cursor_survive_a_reopen,
+    a_ranges_tasks_are_read_at_once_and_its_effects_move_the_cursor_with_them,
     a_database_from_before_versioned_migrations_is_upgraded_with_its_data,
     replicate_lifecycle,
     a_reveal_report_keeps_the_location_and_a_given_up_task_is_not_handed_out,
