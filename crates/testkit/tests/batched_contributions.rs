@@ -215,3 +215,40 @@ async fn batching_off_sends_one_transaction_per_task() {
     .await;
     assert_eq!(txs.len(), tasks.len());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_replicated_contribution_does_not_wait_for_slots_no_job_holds() {
+    let devnet = Devnet::start().await.unwrap();
+    // Two slots per worker and one task: each worker's second slot stays free, so no second
+    // write can come. The batch window is far longer than the task: a contribution that waited
+    // for the free slot would hold the task past the deadline below.
+    let window = Duration::from_secs(60);
+    let pool = Pool::start(
+        &devnet,
+        PoolOptions {
+            workers: 3,
+            worker_capacity: 2,
+            worker_batching: Batching {
+                max_tasks: 32,
+                max_wait: window,
+            },
+            ..PoolOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    let chain = Client::connect(&pool.profile, None, None).await.unwrap();
+    let app = pool
+        .deploy_app("greeting", &fixtures::example_app("greeting").unwrap())
+        .await
+        .unwrap();
+    let tasks = pool
+        .deal(&DealRequest::new(app).args("alone").volume(1).trust(5))
+        .await
+        .unwrap()
+        .task_ids();
+    pool.wait_completed(&tasks, window / 2)
+        .await
+        .expect("the contributions were sent without waiting for the batch window");
+    event_transactions::<IHub::TaskContribute>(&chain, &tasks, 3).await;
+}

@@ -5,9 +5,12 @@
 //!
 //! A job hands its write to the batcher and waits for its batch to be mined. A batch is sent when
 //! it holds [`Batching::max_tasks`] writes, [`Batching::max_wait`] after its first write arrived,
-//! or when no more writes can come soon: for contributions, when every slot of the worker is
+//! or when no more writes can come soon: for trust ≤ 1 results, when every slot of the worker is
 //! waiting in the batcher (each job holds its slot until its contribution is on chain); for
-//! reveals, when every job waiting for the scheduler's word has been told to reveal. One write
+//! replicated contributions, when every job that holds a slot is waiting in it (a free slot
+//! brings a write only after a claim, and the scheduler frees the waiting jobs' slots only once
+//! their contributions are on chain); for reveals, when every job waiting for the scheduler's
+//! word has been told to reveal. One write
 //! alone is sent as the plain call (`contributeAndReveal`, `contribute`, `reveal`). The hub reverts
 //! a whole batch when one of its items is refused (taken by another worker, past its deadline...):
 //! the batcher then sends each item on its own, so one bad task never costs the others theirs.
@@ -178,7 +181,7 @@ struct Pending {
 pub(crate) async fn run(ctx: Arc<Context>, mut rx: mpsc::UnboundedReceiver<Item>) {
     let batching = ctx.config.batching;
     let max_tasks = batching.max_tasks.max(1);
-    let slots = usize::try_from(ctx.config.capacity).unwrap_or(usize::MAX);
+    let slots = ctx.capacity_slots();
     let mut pending: HashMap<Key, Pending> = HashMap::new();
     loop {
         let deadline = pending.values().map(|p| p.since + batching.max_wait).min();
@@ -208,14 +211,19 @@ pub(crate) async fn run(ctx: Arc<Context>, mut rx: mpsc::UnboundedReceiver<Item>
             .sum();
         // Every job told to reveal has handed its reveal over: none can come before another word.
         let every_reveal_in = ctx.awaiting_reveal.load(Ordering::Relaxed) == 0;
+        // Every job holding a slot has handed its write over: another can come only once a
+        // claim brings work, and a replicated contribution does not wait for that (its slot
+        // stays taken at the scheduler until the contribution is on chain, so waiting for a
+        // batch that will not grow only holds the slots longer).
+        let every_slot_in = holding_slots >= ctx.slots_held();
         let now = Instant::now();
         let ready: Vec<Key> = pending
             .iter()
             .filter(|(key, p)| {
-                let nothing_more_soon = if key.holds_slots() {
-                    holding_slots >= slots
-                } else {
-                    every_reveal_in
+                let nothing_more_soon = match key {
+                    Key::ContributeAndReveal(_) => holding_slots >= slots,
+                    Key::Contribute => every_slot_in,
+                    Key::Reveal => every_reveal_in,
                 };
                 p.items.len() >= max_tasks
                     || nothing_more_soon

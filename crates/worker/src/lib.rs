@@ -176,6 +176,25 @@ pub(crate) struct Context {
     awaiting_reveal: std::sync::atomic::AtomicUsize,
     /// Where contributed replicates wait for the scheduler's word, all in one long poll.
     next_watch: next::NextWatch,
+    /// The worker's slots of capacity: a job holds one from its claim until its contribution
+    /// is on chain, and the claim loop holds the free ones while it asks for work for them.
+    slots: Arc<Semaphore>,
+    /// How many free slots the claim loop holds while it asks for work.
+    claiming: std::sync::atomic::AtomicUsize,
+}
+
+impl Context {
+    /// How many jobs hold a slot now (not counting the free slots a claim holds).
+    fn slots_held(&self) -> usize {
+        self.capacity_slots()
+            .saturating_sub(self.slots.available_permits())
+            .saturating_sub(self.claiming.load(std::sync::atomic::Ordering::Relaxed))
+    }
+
+    /// The worker's capacity as a number of slots.
+    fn capacity_slots(&self) -> usize {
+        usize::try_from(self.config.capacity).unwrap_or(usize::MAX)
+    }
 }
 
 /// A running worker. Dropping it stops its loops (jobs in flight resume at the next start).
@@ -257,6 +276,7 @@ pub async fn start(config: WorkerConfig) -> Result<RunningWorker, WorkerError> {
     let heartbeat_every = Duration::from_secs(info.heartbeat_timeout_secs.max(3)) / 3;
     let (batcher, batched) = batch::Batcher::new();
     let (next_watch, watched) = next::NextWatch::new();
+    let config_capacity = config.capacity;
     let ctx = Arc::new(Context {
         batcher,
         address,
@@ -271,6 +291,10 @@ pub async fn start(config: WorkerConfig) -> Result<RunningWorker, WorkerError> {
         config,
         awaiting_reveal: std::sync::atomic::AtomicUsize::new(0),
         next_watch,
+        slots: Arc::new(Semaphore::new(
+            usize::try_from(config_capacity).unwrap_or(usize::MAX),
+        )),
+        claiming: std::sync::atomic::AtomicUsize::new(0),
     });
     // Stake money ready before the first task: deposits are off the critical path.
     if let Err(job::Failure { reason, .. }) = contribute::top_up(&ctx).await {
@@ -354,9 +378,7 @@ async fn heartbeat_loop(ctx: Arc<Context>, every: Duration) {
 
 /// Resumes saved jobs, then claims work whenever a slot of capacity is free.
 async fn work_loop(ctx: Arc<Context>) {
-    let slots = Arc::new(Semaphore::new(
-        usize::try_from(ctx.config.capacity).unwrap_or(usize::MAX),
-    ));
+    let slots = ctx.slots.clone();
     let mut jobs = tokio::task::JoinSet::new();
     match ctx.jobs.load_all() {
         Ok(saved) => {
@@ -384,6 +406,8 @@ async fn work_loop(ctx: Arc<Context>) {
         while let Ok(more) = slots.clone().try_acquire_owned() {
             permits.push(more);
         }
+        ctx.claiming
+            .store(permits.len(), std::sync::atomic::Ordering::Relaxed);
         // After a restart, the scheduler may hold assignments the worker never saved.
         let claimed = if first {
             match ctx.scheduler.replicates().await {
@@ -404,6 +428,9 @@ async fn work_loop(ctx: Arc<Context>) {
                 ctx.scheduler.claim_works(ctx.config.claim_wait, free).await
             }
         };
+        // The slots claimed for go to jobs, the others back (counted as held until then: a
+        // batch waits a moment longer, never closes early).
+        ctx.claiming.store(0, std::sync::atomic::Ordering::Relaxed);
         match claimed {
             Ok(works) => {
                 if !works.is_empty() {
