@@ -102,6 +102,23 @@ pub async fn votes(
     replicates: &[ReplicateInfo],
     backups_at: u64,
 ) -> Result<TaskVotes, SchedulerError> {
+    let holders: Vec<Address> = replicates
+        .iter()
+        .filter(|r| r.status == ReplicateStatus::Assigned)
+        .map(|r| r.worker)
+        .collect();
+    let workers = store.workers_in(&holders).await?;
+    Ok(tally(trust, replicates, backups_at, &workers))
+}
+
+/// [`votes`] from the rows already read: `workers` holds (at least) the workers of the
+/// assigned replicates; one missing counts as not registered.
+fn tally(
+    trust: u64,
+    replicates: &[ReplicateInfo],
+    backups_at: u64,
+    workers: &HashMap<Address, WorkerInfo>,
+) -> TaskVotes {
     let mut votes = TaskVotes {
         trust,
         ..TaskVotes::default()
@@ -114,7 +131,7 @@ pub async fn votes(
             (ReplicateStatus::Assigned, _) => {
                 let stale = backups_at > 0 && r.backup_at.is_some_and(|at| at <= backups_at);
                 if !stale
-                    && let Some(worker) = store.worker(r.worker).await?
+                    && let Some(worker) = workers.get(&r.worker)
                     && worker.status == WorkerStatus::Active
                 {
                     votes.pending.push(weight_of(worker.score));
@@ -123,7 +140,7 @@ pub async fn votes(
             _ => {}
         }
     }
-    Ok(votes)
+    votes
 }
 
 /// What a claim got.
@@ -190,6 +207,28 @@ pub async fn try_assign(
                 .claim_candidates(worker.address, limit, backups_at)
                 .await?;
             let all_read = (candidates.len() as u64) < u64::from(limit);
+            // The page's replicates and their workers in two queries: a claim walks past every
+            // task already covered (three replicas in flight each, at the front of the queue),
+            // and one read per task and per worker made it the pool's bottleneck.
+            let mut ids = Vec::new();
+            for task in &candidates {
+                // A trust ≤ 1 candidate has nobody on it (the query says so): nothing to read.
+                if let Some(deal) = cached_deal(store, &mut deals, task.deal_id).await?
+                    && deal.trust() > 1
+                {
+                    ids.push(task.task_id);
+                }
+            }
+            let replicates = store.replicates_of_tasks(&ids).await?;
+            let mut holders: Vec<Address> = replicates
+                .values()
+                .flatten()
+                .filter(|r| r.status == ReplicateStatus::Assigned)
+                .map(|r| r.worker)
+                .collect();
+            holders.sort_unstable();
+            holders.dedup();
+            let holders = store.workers_in(&holders).await?;
             for task in candidates {
                 if picks.len() >= room {
                     break;
@@ -208,8 +247,8 @@ pub async fn try_assign(
                 // A trust ≤ 1 candidate has nobody on it (the query says so): it needs this
                 // worker.
                 if deal.trust() > 1 {
-                    let replicates = store.replicates(task.task_id).await?;
-                    let votes = votes(store, deal.trust(), &replicates, backups_at).await?;
+                    let of_task = replicates.get(&task.task_id).map_or(&[][..], Vec::as_slice);
+                    let votes = tally(deal.trust(), of_task, backups_at, &holders);
                     // Zero or not, whatever the new worker's weight (zero means the pending
                     // workers already suffice).
                     if replicas_needed(&votes, weight_of(worker.score)) == 0 {

@@ -62,3 +62,29 @@ impl Store {
 pub(crate) mod tests;
 #[cfg(test)]
 mod truth_tests;
+
+/// Most keys one `IN` list binds (well under SQLite's and Postgres's limits on bound values).
+const IN_LIST_MAX: usize = 500;
+
+/// The rows `select` (a query ending in `WHERE <column>`) finds for each of `keys`, asked
+/// [`IN_LIST_MAX`] keys at a time, read by `read`: one query where a loop would make one per
+/// key, each waiting its turn for the database.
+async fn select_in<T>(
+    pool: &AnyPool,
+    select: &str,
+    keys: &[String],
+    read: impl Fn(&sqlx::any::AnyRow) -> Result<T, SchedulerError> + Copy,
+) -> Result<Vec<T>, SchedulerError> {
+    let mut found = Vec::new();
+    for group in keys.chunks(IN_LIST_MAX) {
+        let list: Vec<String> = (1..=group.len()).map(|i| format!("${i}")).collect();
+        // Only placeholders are spliced in; every key is bound.
+        let sql = format!("{select} IN ({})", list.join(", "));
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for key in group {
+            query = query.bind(key.clone());
+        }
+        found.extend(decloud_sql::column::rows(query, read).all(pool).await?);
+    }
+    Ok(found)
+}

@@ -42,6 +42,29 @@ impl Store {
         rows(query, replicate_info).all(&self.pool).await
     }
 
+    /// The replicates of each of `task_ids` (oldest assignment first), in one query (per 500
+    /// tasks); a task without any is absent.
+    pub async fn replicates_of_tasks(
+        &self,
+        task_ids: &[B256],
+    ) -> Result<std::collections::HashMap<B256, Vec<ReplicateInfo>>, SchedulerError> {
+        let keys: Vec<String> = task_ids.iter().map(ToString::to_string).collect();
+        let mut found = super::select_in(
+            &self.pool,
+            "SELECT * FROM replicates WHERE taskid",
+            &keys,
+            replicate_info,
+        )
+        .await?;
+        found.sort_by(|a, b| (a.assigned_at, a.worker).cmp(&(b.assigned_at, b.worker)));
+        let mut by_task: std::collections::HashMap<B256, Vec<ReplicateInfo>> =
+            std::collections::HashMap::new();
+        for r in found {
+            by_task.entry(r.task_id).or_default().push(r);
+        }
+        Ok(by_task)
+    }
+
     /// The replicates a worker holds in `status`.
     pub async fn replicates_of(
         &self,

@@ -22,10 +22,6 @@ fn task_info(row: &AnyRow) -> Result<TaskInfo, SchedulerError> {
     })
 }
 
-/// Most task ids in one `IN` list of [`Store::tasks`] (well under SQLite's and Postgres's
-/// limits on bound values).
-const TASKS_PER_QUERY: usize = 500;
-
 impl Store {
     /// The task with this id, if it belongs to a known deal.
     pub async fn task(&self, task_id: B256) -> Result<Option<TaskInfo>, SchedulerError> {
@@ -33,27 +29,21 @@ impl Store {
         rows(query, task_info).optional(&self.pool).await
     }
 
-    /// The tasks among `task_ids` that belong to known deals, by id: one query per 500 ids,
-    /// where a follower pass over many events would otherwise wait for
-    /// one read per event.
+    /// The tasks among `task_ids` that belong to known deals, by id, in one query (per 500
+    /// ids): a follower pass over many events would otherwise wait for one read per event.
     pub async fn tasks(
         &self,
         task_ids: &[B256],
     ) -> Result<std::collections::HashMap<B256, TaskInfo>, SchedulerError> {
-        let mut found = std::collections::HashMap::new();
-        for group in task_ids.chunks(TASKS_PER_QUERY) {
-            let list: Vec<String> = (1..=group.len()).map(|i| format!("${i}")).collect();
-            // Only placeholders are spliced in; every id is bound.
-            let sql = format!("SELECT * FROM tasks WHERE taskid IN ({})", list.join(", "));
-            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for id in group {
-                query = query.bind(id.to_string());
-            }
-            for task in rows(query, task_info).all(&self.pool).await? {
-                found.insert(task.task_id, task);
-            }
-        }
-        Ok(found)
+        let keys: Vec<String> = task_ids.iter().map(ToString::to_string).collect();
+        let found = super::select_in(
+            &self.pool,
+            "SELECT * FROM tasks WHERE taskid",
+            &keys,
+            task_info,
+        )
+        .await?;
+        Ok(found.into_iter().map(|t| (t.task_id, t)).collect())
     }
 
     /// Every task with its deal and status (to show them all as pool jobs at start).

@@ -626,11 +626,39 @@ async fn a_ranges_tasks_are_read_at_once_and_its_effects_move_the_cursor_with_th
     assert_eq!(store.cursor().await.unwrap().unwrap().0, 13);
 }
 
+async fn many_tasks_replicates_and_workers_are_read_at_once(db: &TestDb) {
+    let store = store(db).await;
+    let d = deal(3, 5);
+    store.insert_deal(&d).await.unwrap();
+    let tasks: Vec<B256> = (0..3).map(|i| decloud_protocol::task_id(d.deal_id, i)).collect();
+    let (w1, w2) = (Address::repeat_byte(1), Address::repeat_byte(2));
+    store.upsert_worker(w1, 2, 7, 10).await.unwrap();
+    store.upsert_worker(w2, 2, 0, 10).await.unwrap();
+    store
+        .assign_many(w1, 20, &[(tasks[0], 99), (tasks[1], 99)])
+        .await
+        .unwrap();
+    store.assign_many(w2, 21, &[(tasks[0], 99)]).await.unwrap();
+    let by_task = store.replicates_of_tasks(&tasks).await.unwrap();
+    assert_eq!(by_task.len(), 2, "a task without replicates is absent");
+    let first: Vec<Address> = by_task[&tasks[0]].iter().map(|r| r.worker).collect();
+    assert_eq!(first, [w1, w2], "oldest assignment first");
+    assert_eq!(by_task[&tasks[1]].len(), 1);
+    let workers = store
+        .workers_in(&[w1, w2, Address::repeat_byte(3)])
+        .await
+        .unwrap();
+    assert_eq!(workers.len(), 2, "an unregistered address is absent");
+    assert_eq!(workers[&w1].score, 7);
+    assert!(store.workers_in(&[]).await.unwrap().is_empty());
+}
+
 decloud_sql::test_on_every_backend!(
     an_enclave_holds_its_task_and_a_refused_worker_stays_refused,
     a_replicate_is_bound_to_one_enclave,
     deals_tasks_and_cursor_survive_a_reopen,
     a_ranges_tasks_are_read_at_once_and_its_effects_move_the_cursor_with_them,
+    many_tasks_replicates_and_workers_are_read_at_once,
     a_database_from_before_versioned_migrations_is_upgraded_with_its_data,
     replicate_lifecycle,
     a_reveal_report_keeps_the_location_and_a_given_up_task_is_not_handed_out,

@@ -75,6 +75,22 @@ impl Store {
         rows(query, worker_info).optional(&self.pool).await
     }
 
+    /// The registered workers among `addresses`, by address, in one query (per 500).
+    pub async fn workers_in(
+        &self,
+        addresses: &[Address],
+    ) -> Result<std::collections::HashMap<Address, WorkerInfo>, SchedulerError> {
+        let keys: Vec<String> = addresses.iter().map(ToString::to_string).collect();
+        let found = super::select_in(
+            &self.pool,
+            "SELECT * FROM workers WHERE address",
+            &keys,
+            worker_info,
+        )
+        .await?;
+        Ok(found.into_iter().map(|w| (w.address, w)).collect())
+    }
+
     /// Every registered worker.
     pub async fn workers(&self) -> Result<Vec<WorkerInfo>, SchedulerError> {
         let query = sqlx::query("SELECT * FROM workers ORDER BY registered_at, address");
