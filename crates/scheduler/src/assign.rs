@@ -111,6 +111,31 @@ pub async fn votes(
     Ok(tally(trust, replicates, backups_at, &workers))
 }
 
+/// The replicates of `task_ids` by task, and the workers that hold the assigned ones, in two
+/// queries.
+async fn replicates_and_holders(
+    store: &Store,
+    task_ids: &[B256],
+) -> Result<
+    (
+        HashMap<B256, Vec<ReplicateInfo>>,
+        HashMap<Address, WorkerInfo>,
+    ),
+    SchedulerError,
+> {
+    let replicates = store.replicates_of_tasks(task_ids).await?;
+    let mut holders: Vec<Address> = replicates
+        .values()
+        .flatten()
+        .filter(|r| r.status == ReplicateStatus::Assigned)
+        .map(|r| r.worker)
+        .collect();
+    holders.sort_unstable();
+    holders.dedup();
+    let holders = store.workers_in(&holders).await?;
+    Ok((replicates, holders))
+}
+
 /// [`votes`] from the rows already read: `workers` holds (at least) the workers of the
 /// assigned replicates; one missing counts as not registered.
 fn tally(
@@ -219,16 +244,7 @@ pub async fn try_assign(
                     ids.push(task.task_id);
                 }
             }
-            let replicates = store.replicates_of_tasks(&ids).await?;
-            let mut holders: Vec<Address> = replicates
-                .values()
-                .flatten()
-                .filter(|r| r.status == ReplicateStatus::Assigned)
-                .map(|r| r.worker)
-                .collect();
-            holders.sort_unstable();
-            holders.dedup();
-            let holders = store.workers_in(&holders).await?;
+            let (replicates, holders) = replicates_and_holders(store, &ids).await?;
             for task in candidates {
                 if picks.len() >= room {
                     break;
@@ -312,6 +328,7 @@ pub async fn try_assign(
     let backups_at = store.next_backup_at(now).await?;
     // Nothing for this worker; is there anything for anyone (tasks it holds itself)?
     if !any_need {
+        let mut replicated = Vec::new();
         for task in store.claim_candidates(Address::ZERO, CLAIM_SCAN, 0).await? {
             let Some(trust) = cached_deal(store, &mut deals, task.deal_id)
                 .await?
@@ -324,11 +341,17 @@ pub async fn try_assign(
                 any_need = true;
                 break;
             }
-            let replicates = store.replicates(task.task_id).await?;
-            if replicas_needed(&votes(store, trust, &replicates, 0).await?, weight_of(0)) > 0 {
-                any_need = true;
-                break;
-            }
+            replicated.push((task.task_id, trust));
+        }
+        if !any_need {
+            // Read together, as for the claim's own candidates: once every open task is
+            // covered, each claim that finds nothing would otherwise read them all one by one.
+            let ids: Vec<B256> = replicated.iter().map(|(task, _)| *task).collect();
+            let (replicates, holders) = replicates_and_holders(store, &ids).await?;
+            any_need = replicated.iter().any(|(task, trust)| {
+                let of_task = replicates.get(task).map_or(&[][..], Vec::as_slice);
+                replicas_needed(&tally(*trust, of_task, 0, &holders), weight_of(0)) > 0
+            });
         }
     }
     Ok(if any_need {

@@ -56,7 +56,7 @@ impl Store {
             replicate_info,
         )
         .await?;
-        found.sort_by(|a, b| (a.assigned_at, a.worker).cmp(&(b.assigned_at, b.worker)));
+        found.sort_by_key(|r| (r.assigned_at, r.worker));
         let mut by_task: std::collections::HashMap<B256, Vec<ReplicateInfo>> =
             std::collections::HashMap::new();
         for r in found {

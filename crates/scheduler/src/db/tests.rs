@@ -630,7 +630,9 @@ async fn many_tasks_replicates_and_workers_are_read_at_once(db: &TestDb) {
     let store = store(db).await;
     let d = deal(3, 5);
     store.insert_deal(&d).await.unwrap();
-    let tasks: Vec<B256> = (0..3).map(|i| decloud_protocol::task_id(d.deal_id, i)).collect();
+    let tasks: Vec<B256> = (0..3)
+        .map(|i| decloud_protocol::task_id(d.deal_id, i))
+        .collect();
     let (w1, w2) = (Address::repeat_byte(1), Address::repeat_byte(2));
     store.upsert_worker(w1, 2, 7, 10).await.unwrap();
     store.upsert_worker(w2, 2, 0, 10).await.unwrap();
