@@ -510,13 +510,9 @@ async fn claim_replicates(
     if idle() {
         return Ok(Attempt::Nothing);
     }
-    let _serialized = state.assign_lock.lock().await;
-    // Checked again under the lock: another claim may have found nothing at this
-    // version while this one waited for it.
-    if idle() {
-        return Ok(Attempt::Nothing);
-    }
-    // Re-read the worker: its score and capacity may have changed.
+    // Re-read the worker: its score and capacity may have changed. Read before the claims'
+    // lock, as the pool's confinement records are: claims take turns under it, so it holds
+    // only what decides and writes the assignment (what the worker holds is counted there).
     let mut row = registered(state, worker).await?;
     if row.status != crate::db::WorkerStatus::Active {
         // A lost worker back (after a partition, a restart) is heard from in memory only until
@@ -534,6 +530,12 @@ async fn claim_replicates(
     let placement = state.pool.deal_placement().await.map_err(|e| {
         SchedulerError::Config(format!("reading the pool's confinement records: {e}"))
     })?;
+    let _serialized = state.assign_lock.lock().await;
+    // Checked again under the lock: another claim may have found nothing at this
+    // version while this one waited for it.
+    if idle() {
+        return Ok(Attempt::Nothing);
+    }
     let now = unix_now();
     Ok(
         match assign::try_assign(&state.store, &state.signer, &row, &placement, now, max).await? {

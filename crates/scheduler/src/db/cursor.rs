@@ -1,6 +1,8 @@
 //! The chain follower's cursor, and the app and dataset locations it read from the
 //! registries' events.
 
+use std::collections::HashMap;
+
 use alloy::primitives::{Address, B256};
 use decloud_sql::column::{bigint, parse, rows, uint};
 use sqlx::Row;
@@ -43,9 +45,12 @@ impl Store {
 
     /// The app or dataset with this id, if its registration was read.
     pub async fn resource(&self, address: Address) -> Result<Option<Resource>, SchedulerError> {
+        if let Some(known) = self.known_resources().get(&address) {
+            return Ok(Some(known.clone()));
+        }
         let query =
             sqlx::query("SELECT * FROM resources WHERE address = $1").bind(address.to_string());
-        rows(query, |r| {
+        let read: Option<Resource> = rows(query, |r| -> Result<Resource, SchedulerError> {
             Ok(Resource {
                 address: parse(r, "address")?,
                 kind: r.try_get("kind")?,
@@ -55,7 +60,16 @@ impl Store {
             })
         })
         .optional(&self.pool)
-        .await
+        .await?;
+        if let Some(resource) = &read {
+            self.known_resources().insert(address, resource.clone());
+        }
+        Ok(read)
+    }
+
+    fn known_resources(&self) -> std::sync::MutexGuard<'_, HashMap<Address, Resource>> {
+        // A poisoned map is still a correct cache: entries are whole rows.
+        self.resources.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 

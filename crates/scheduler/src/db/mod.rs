@@ -36,6 +36,11 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: AnyPool,
+    /// The apps' and datasets' registrations read so far, by address: one is stored once and
+    /// never changes, so every claim's assignment need not read it again.
+    resources: std::sync::Arc<
+        std::sync::Mutex<std::collections::HashMap<alloy::primitives::Address, Resource>>,
+    >,
 }
 
 decloud_sql::column_errors!(SchedulerError);
@@ -44,9 +49,15 @@ impl Store {
     /// Opens (creating if needed) the database at `url` — `sqlite://path/scheduler.db` or
     /// `postgres://...` — and brings it to the current schema.
     pub async fn open(url: &str) -> Result<Self, SchedulerError> {
-        Ok(Self {
-            pool: decloud_sql::open(url, &MIGRATOR).await?,
-        })
+        Ok(Self::on(decloud_sql::open(url, &MIGRATOR).await?))
+    }
+
+    /// The store over an open pool.
+    fn on(pool: AnyPool) -> Self {
+        Self {
+            pool,
+            resources: Default::default(),
+        }
     }
 }
 

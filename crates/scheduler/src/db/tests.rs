@@ -75,7 +75,7 @@ async fn unversioned(db: &TestDb) -> Store {
         .execute(&pool)
         .await
         .unwrap();
-    Store { pool }
+    Store::on(pool)
 }
 
 async fn a_database_from_before_versioned_migrations_is_upgraded_with_its_data(db: &TestDb) {
