@@ -1,8 +1,6 @@
 //! The chain follower's cursor, and the app and dataset locations it read from the
 //! registries' events.
 
-use std::collections::HashMap;
-
 use alloy::primitives::{Address, B256};
 use decloud_sql::column::{bigint, parse, rows, uint};
 use sqlx::Row;
@@ -45,7 +43,7 @@ impl Store {
 
     /// The app or dataset with this id, if its registration was read.
     pub async fn resource(&self, address: Address) -> Result<Option<Resource>, SchedulerError> {
-        if let Some(known) = self.known_resources().get(&address) {
+        if let Some(known) = super::entries(&self.resources).get(&address) {
             return Ok(Some(known.clone()));
         }
         let query =
@@ -62,14 +60,9 @@ impl Store {
         .optional(&self.pool)
         .await?;
         if let Some(resource) = &read {
-            self.known_resources().insert(address, resource.clone());
+            super::entries(&self.resources).insert(address, resource.clone());
         }
         Ok(read)
-    }
-
-    fn known_resources(&self) -> std::sync::MutexGuard<'_, HashMap<Address, Resource>> {
-        // A poisoned map is still a correct cache: entries are whole rows.
-        self.resources.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 

@@ -93,13 +93,24 @@ impl Store {
             }
         }
         tx.commit().await?;
+        if inserted {
+            // A deal forgotten after a reorg and mined again may sit in another block.
+            super::entries(&self.deals).remove(&deal.deal_id);
+        }
         Ok(inserted)
     }
 
     /// The deal with this id, if known.
     pub async fn deal(&self, deal_id: B256) -> Result<Option<DealRow>, SchedulerError> {
+        if let Some(known) = super::entries(&self.deals).get(&deal_id) {
+            return Ok(Some(known.clone()));
+        }
         let query = sqlx::query("SELECT * FROM deals WHERE dealid = $1").bind(deal_id.to_string());
-        rows(query, deal_row).optional(&self.pool).await
+        let read = rows(query, deal_row).optional(&self.pool).await?;
+        if let Some(row) = &read {
+            super::entries(&self.deals).insert(deal_id, row.clone());
+        }
+        Ok(read)
     }
 
     /// Every known deal, oldest first.
@@ -142,6 +153,7 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
+        super::entries(&self.deals).remove(&deal_id);
         Ok(true)
     }
 }

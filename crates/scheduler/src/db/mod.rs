@@ -38,9 +38,21 @@ pub struct Store {
     pool: AnyPool,
     /// The apps' and datasets' registrations read so far, by address: one is stored once and
     /// never changes, so every claim's assignment need not read it again.
-    resources: std::sync::Arc<
-        std::sync::Mutex<std::collections::HashMap<alloy::primitives::Address, Resource>>,
-    >,
+    resources: Cache<alloy::primitives::Address, Resource>,
+    /// The deals read so far, by id: a deal row never changes while stored (its id is the hash
+    /// of its terms), so claims, reports and the follower need not read it again; forgetting
+    /// or storing a deal drops its entry.
+    deals: Cache<alloy::primitives::B256, DealRow>,
+}
+
+/// Rows kept in memory once read, shared by the store's clones.
+type Cache<K, V> = std::sync::Arc<std::sync::Mutex<std::collections::HashMap<K, V>>>;
+
+/// The entries of `cache`; a poisoned map is still a correct cache (entries are whole rows).
+fn entries<K, V>(
+    cache: &Cache<K, V>,
+) -> std::sync::MutexGuard<'_, std::collections::HashMap<K, V>> {
+    cache.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 decloud_sql::column_errors!(SchedulerError);
@@ -57,6 +69,7 @@ impl Store {
         Self {
             pool,
             resources: Default::default(),
+            deals: Default::default(),
         }
     }
 }

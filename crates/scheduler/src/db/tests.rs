@@ -485,11 +485,21 @@ async fn an_unassigned_deal_can_be_forgotten_after_a_reorg(db: &TestDb) {
         )
         .await
         .unwrap();
+    // Read (and so kept in memory) before it is forgotten: forgetting drops it there too.
+    assert_eq!(store.deal(a.deal_id).await.unwrap().unwrap(), a);
     assert!(store.forget_deal(a.deal_id).await.unwrap());
     assert!(!store.forget_deal(b.deal_id).await.unwrap());
     assert!(store.deal(a.deal_id).await.unwrap().is_none());
     assert!(store.tasks_of(a.deal_id).await.unwrap().is_empty());
     assert!(store.deal(b.deal_id).await.unwrap().is_some());
+    // Mined again in another block after the reorg: the deal is read as stored now.
+    let again = DealRow {
+        block_number: 9,
+        start_time: 1_500,
+        ..a.clone()
+    };
+    assert!(store.insert_deal(&again).await.unwrap());
+    assert_eq!(store.deal(a.deal_id).await.unwrap().unwrap(), again);
 }
 
 #[test]
