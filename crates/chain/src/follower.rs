@@ -448,10 +448,9 @@ impl<S: BlockSource> Follower<S> {
         // Asked all at once: read one after the other, a pass over a dozen blocks waited a
         // dozen round trips, and a scheduler frees a worker's slot only once its pass applied
         // the contribution.
-        let read = futures::future::try_join_all(
-            (keep_from..=to).map(|number| self.source.block(number)),
-        )
-        .await?;
+        let read =
+            futures::future::try_join_all((keep_from..=to).map(|number| self.source.block(number)))
+                .await?;
         let Some(blocks) = read.into_iter().collect::<Option<Vec<BlockRef>>>() else {
             tracing::debug!(
                 from = keep_from,
