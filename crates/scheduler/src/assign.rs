@@ -102,13 +102,23 @@ pub async fn votes(
     replicates: &[ReplicateInfo],
     backups_at: u64,
 ) -> Result<TaskVotes, SchedulerError> {
-    let holders: Vec<Address> = replicates
-        .iter()
+    let workers = holders(store, replicates).await?;
+    Ok(tally(trust, replicates, backups_at, &workers))
+}
+
+/// The workers that hold the assigned ones of `replicates`, in one query.
+async fn holders<'a>(
+    store: &Store,
+    replicates: impl IntoIterator<Item = &'a ReplicateInfo>,
+) -> Result<HashMap<Address, WorkerInfo>, SchedulerError> {
+    let mut holders: Vec<Address> = replicates
+        .into_iter()
         .filter(|r| r.status == ReplicateStatus::Assigned)
         .map(|r| r.worker)
         .collect();
-    let workers = store.workers_in(&holders).await?;
-    Ok(tally(trust, replicates, backups_at, &workers))
+    holders.sort_unstable();
+    holders.dedup();
+    store.workers_in(&holders).await
 }
 
 /// The replicates of `task_ids` by task, and the workers that hold the assigned ones, in two
@@ -124,15 +134,7 @@ async fn replicates_and_holders(
     SchedulerError,
 > {
     let replicates = store.replicates_of_tasks(task_ids).await?;
-    let mut holders: Vec<Address> = replicates
-        .values()
-        .flatten()
-        .filter(|r| r.status == ReplicateStatus::Assigned)
-        .map(|r| r.worker)
-        .collect();
-    holders.sort_unstable();
-    holders.dedup();
-    let holders = store.workers_in(&holders).await?;
+    let holders = holders(store, replicates.values().flatten()).await?;
     Ok((replicates, holders))
 }
 

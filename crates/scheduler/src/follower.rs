@@ -447,17 +447,10 @@ async fn contribution_weights(
     store: &Store,
     weighed: &[(usize, B256, B256, Address)],
 ) -> Result<Vec<(usize, Option<u64>)>, SchedulerError> {
-    let mut trust: HashMap<B256, u64> = HashMap::new();
     let mut reads = Vec::new();
     for &(at, deal_id, task_id, worker) in weighed {
-        let deal_trust = match trust.get(&deal_id) {
-            Some(t) => *t,
-            None => {
-                let t = store.deal(deal_id).await?.map_or(0, |d| d.trust());
-                *trust.entry(deal_id).or_insert(t)
-            }
-        };
-        if deal_trust > 1 {
+        // The store keeps a deal in memory once read: no read per contribution.
+        if store.deal(deal_id).await?.is_some_and(|d| d.trust() > 1) {
             reads.push((at, task_id, worker));
         }
     }

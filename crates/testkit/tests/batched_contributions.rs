@@ -7,7 +7,7 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use alloy::primitives::{B256, U256};
+use alloy::primitives::{Address, B256, U256};
 use alloy::providers::Provider;
 use alloy::rpc::types::Filter;
 use alloy::sol_types::{SolCall, SolEvent};
@@ -65,13 +65,19 @@ async fn calls_to(chain: &Client, txs: &HashSet<B256>, selector: [u8; 4]) -> usi
     calls
 }
 
-async fn run(batching: Batching) -> (Vec<B256>, HashSet<B256>, Client, Pool, Devnet) {
+/// A devnet with a pool of `workers` workers of `capacity` slots that batch as `batching`, a
+/// client of its chain, and the `greeting` app deployed.
+async fn greeting_pool(
+    workers: usize,
+    capacity: u64,
+    batching: Batching,
+) -> (Devnet, Pool, Client, Address) {
     let devnet = Devnet::start().await.unwrap();
     let pool = Pool::start(
         &devnet,
         PoolOptions {
-            workers: 1,
-            worker_capacity: 4,
+            workers,
+            worker_capacity: capacity,
             worker_batching: batching,
             ..PoolOptions::default()
         },
@@ -83,6 +89,11 @@ async fn run(batching: Batching) -> (Vec<B256>, HashSet<B256>, Client, Pool, Dev
         .deploy_app("greeting", &fixtures::example_app("greeting").unwrap())
         .await
         .unwrap();
+    (devnet, pool, chain, app)
+}
+
+async fn run(batching: Batching) -> (Vec<B256>, HashSet<B256>, Client, Pool, Devnet) {
+    let (devnet, pool, chain, app) = greeting_pool(1, 4, batching).await;
     let tasks = pool
         .deal(&DealRequest::new(app).args("batch").volume(8))
         .await
@@ -136,28 +147,13 @@ async fn a_worker_batches_its_trust_one_results_and_every_task_is_certified_and_
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn workers_batch_their_replicated_contributions_and_reveals_and_every_task_is_certified_and_paid()
  {
-    let devnet = Devnet::start().await.unwrap();
-    let pool = Pool::start(
-        &devnet,
-        PoolOptions {
-            workers: 3,
-            worker_capacity: 4,
-            // A long wait: contributions close when the worker's four slots all wait, reveals
-            // when every job told to reveal has handed its reveal over.
-            worker_batching: Batching {
-                max_tasks: 32,
-                max_wait: Duration::from_secs(5),
-            },
-            ..PoolOptions::default()
-        },
-    )
-    .await
-    .unwrap();
-    let chain = Client::connect(&pool.profile, None, None).await.unwrap();
-    let app = pool
-        .deploy_app("greeting", &fixtures::example_app("greeting").unwrap())
-        .await
-        .unwrap();
+    // A long wait: contributions close when the worker's four slots all wait, reveals when
+    // every job told to reveal has handed its reveal over.
+    let batching = Batching {
+        max_tasks: 32,
+        max_wait: Duration::from_secs(5),
+    };
+    let (_devnet, pool, chain, app) = greeting_pool(3, 4, batching).await;
     // Trust 5 with fresh workers (weight 2 each): three agreeing replicas per task.
     let tasks = pool
         .deal(&DealRequest::new(app).args("replicas").volume(4).trust(5))
@@ -218,30 +214,15 @@ async fn batching_off_sends_one_transaction_per_task() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_replicated_contribution_does_not_wait_for_slots_no_job_holds() {
-    let devnet = Devnet::start().await.unwrap();
     // Two slots per worker and one task: each worker's second slot stays free, so no second
     // write can come. The batch window is far longer than the task: a contribution that waited
     // for the free slot would hold the task past the deadline below.
     let window = Duration::from_secs(60);
-    let pool = Pool::start(
-        &devnet,
-        PoolOptions {
-            workers: 3,
-            worker_capacity: 2,
-            worker_batching: Batching {
-                max_tasks: 32,
-                max_wait: window,
-            },
-            ..PoolOptions::default()
-        },
-    )
-    .await
-    .unwrap();
-    let chain = Client::connect(&pool.profile, None, None).await.unwrap();
-    let app = pool
-        .deploy_app("greeting", &fixtures::example_app("greeting").unwrap())
-        .await
-        .unwrap();
+    let batching = Batching {
+        max_tasks: 32,
+        max_wait: window,
+    };
+    let (_devnet, pool, chain, app) = greeting_pool(3, 2, batching).await;
     let tasks = pool
         .deal(&DealRequest::new(app).args("alone").volume(1).trust(5))
         .await

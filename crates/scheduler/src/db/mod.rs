@@ -96,7 +96,7 @@ const IN_LIST_MAX: usize = 500;
 async fn select_in<T>(
     pool: &AnyPool,
     select: &str,
-    keys: &[String],
+    keys: &[impl ToString],
     read: impl Fn(&sqlx::any::AnyRow) -> Result<T, SchedulerError> + Copy,
 ) -> Result<Vec<T>, SchedulerError> {
     let mut found = Vec::new();
@@ -106,7 +106,7 @@ async fn select_in<T>(
         let sql = format!("{select} IN ({})", list.join(", "));
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
         for key in group {
-            query = query.bind(key.clone());
+            query = query.bind(key.to_string());
         }
         found.extend(decloud_sql::column::rows(query, read).all(pool).await?);
     }

@@ -48,11 +48,10 @@ impl Store {
         &self,
         task_ids: &[B256],
     ) -> Result<std::collections::HashMap<B256, Vec<ReplicateInfo>>, SchedulerError> {
-        let keys: Vec<String> = task_ids.iter().map(ToString::to_string).collect();
         let mut found = super::select_in(
             &self.pool,
             "SELECT * FROM replicates WHERE taskid",
-            &keys,
+            task_ids,
             replicate_info,
         )
         .await?;

@@ -35,11 +35,10 @@ impl Store {
         &self,
         task_ids: &[B256],
     ) -> Result<std::collections::HashMap<B256, TaskInfo>, SchedulerError> {
-        let keys: Vec<String> = task_ids.iter().map(ToString::to_string).collect();
         let found = super::select_in(
             &self.pool,
             "SELECT * FROM tasks WHERE taskid",
-            &keys,
+            task_ids,
             task_info,
         )
         .await?;

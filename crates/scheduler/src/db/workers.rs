@@ -80,11 +80,10 @@ impl Store {
         &self,
         addresses: &[Address],
     ) -> Result<std::collections::HashMap<Address, WorkerInfo>, SchedulerError> {
-        let keys: Vec<String> = addresses.iter().map(ToString::to_string).collect();
         let found = super::select_in(
             &self.pool,
             "SELECT * FROM workers WHERE address",
-            &keys,
+            addresses,
             worker_info,
         )
         .await?;
