@@ -312,7 +312,7 @@ async fn measure(config: Config, follow: Duration) -> anyhow::Result<Outcome> {
     })
 }
 
-/// Times what one claim does in the scheduler (`decloud_scheduler::assign::try_assign`: the
+/// Times what one claim does in the scheduler (`decloud_scheduler::assign::try_assign` and `hand_out`: the
 /// worker's capacity, the open tasks oldest first, each one's replicates and votes, then the
 /// assignment's insert and signature) on a store holding one deal of `tasks` trust-1 tasks, as
 /// the replicates in flight (assigned, not contributed) grow. Returns, for each of `points`,
@@ -347,26 +347,31 @@ async fn claim_probe(
     for i in 0..64u8 {
         let address = Address::repeat_byte(i + 1);
         store.upsert_worker(address, 1_000, 0, now).await?;
-        workers.push(store.worker(address).await?.context("the probe's worker")?);
+        workers.push(address);
     }
     let signer = alloy::signers::local::PrivateKeySigner::random();
     let last = points.iter().copied().max().unwrap_or(0) + 8;
     let mut times = Vec::with_capacity(last);
     for i in 0..last {
         let t = Instant::now();
-        let assigned = decloud_scheduler::assign::try_assign(
+        let worker = workers[i % 64];
+        let claimant = store
+            .claimant(worker)
+            .await?
+            .context("the probe's worker")?;
+        let claim = decloud_scheduler::assign::try_assign(
             &store,
-            &signer,
-            &workers[i % 64],
+            &claimant,
             &decloud_scheduler::assign::DealPlacement::default(),
             now,
             1,
         )
         .await?;
-        times.push(t.elapsed());
-        if !matches!(assigned, decloud_scheduler::assign::Claim::Assigned(_)) {
+        let decloud_scheduler::assign::Claim::Assigned(assigned) = claim else {
             bail!("the probe's claim {i} got nothing");
-        }
+        };
+        decloud_scheduler::assign::hand_out(&store, &signer, worker, assigned).await?;
+        times.push(t.elapsed());
     }
     Ok(points
         .iter()

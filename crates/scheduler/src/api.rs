@@ -276,9 +276,9 @@ pub(crate) async fn authenticate(
     Ok(worker)
 }
 
-/// The registered worker `address` (its capacity and score).
-async fn registered(state: &Shared, address: Address) -> Result<WorkerInfo, SchedulerError> {
-    state.store.worker(address).await?.ok_or_else(|| {
+/// The session's worker as a claim needs it ([`crate::db::Store::claimant`]).
+async fn claimant(state: &Shared, address: Address) -> Result<crate::db::Claimant, SchedulerError> {
+    state.store.claimant(address).await?.ok_or_else(|| {
         SchedulerError::Unauthorized("the session's worker is not registered: log in again".into())
     })
 }
@@ -510,7 +510,7 @@ async fn claim_replicates(
     if idle() {
         return Ok(Attempt::Nothing);
     }
-    let _serialized = state.assign_lock.lock().await;
+    let serialized = state.assign_lock.lock().await;
     // Checked again under the lock: another claim may have found nothing at this
     // version while this one waited for it. (The reads below stay under the lock for that
     // reason: when a wake-up reaches thousands of idle workers at once, only the first claim
@@ -520,13 +520,13 @@ async fn claim_replicates(
         return Ok(Attempt::Nothing);
     }
     // Re-read the worker: its score and capacity may have changed.
-    let mut row = registered(state, worker).await?;
-    if row.status != crate::db::WorkerStatus::Active {
+    let mut claimant = claimant(state, worker).await?;
+    if claimant.worker.status != crate::db::WorkerStatus::Active {
         // A lost worker back (after a partition, a restart) is heard from in memory only until
         // the next heartbeat flush; what it takes meanwhile would count for nobody and the same
         // task would go to another worker too. It is active before it holds anything.
         state.store.heartbeat(worker, unix_now()).await?;
-        row = registered(state, worker).await?;
+        claimant = self::claimant(state, worker).await?;
     }
     let next_backup = |at: Option<u64>| {
         state
@@ -538,21 +538,24 @@ async fn claim_replicates(
         SchedulerError::Config(format!("reading the pool's confinement records: {e}"))
     })?;
     let now = unix_now();
-    Ok(
-        match assign::try_assign(&state.store, &state.signer, &row, &placement, now, max).await? {
-            assign::Claim::Assigned(assignments) => Attempt::Found(assignments),
-            assign::Claim::NoWork { backups_at } => {
-                next_backup(backups_at);
-                state.idle.mark(version, now);
-                Attempt::Nothing
-            }
-            assign::Claim::NothingForThisWorker { backups_at } => {
-                next_backup(backups_at);
-                Attempt::NotMine
-            }
-            assign::Claim::Busy | assign::Claim::Paused(_) => Attempt::NotMine,
-        },
-    )
+    let assigned = match assign::try_assign(&state.store, &claimant, &placement, now, max).await? {
+        assign::Claim::Assigned(assigned) => assigned,
+        assign::Claim::NoWork { backups_at } => {
+            next_backup(backups_at);
+            state.idle.mark(version, now);
+            return Ok(Attempt::Nothing);
+        }
+        assign::Claim::NothingForThisWorker { backups_at } => {
+            next_backup(backups_at);
+            return Ok(Attempt::NotMine);
+        }
+        assign::Claim::Busy | assign::Claim::Paused(_) => return Ok(Attempt::NotMine),
+    };
+    // The replicates are durable: the next claim may look while these are signed.
+    drop(serialized);
+    Ok(Attempt::Found(
+        assign::hand_out(&state.store, &state.signer, worker, assigned).await?,
+    ))
 }
 
 async fn my_replicates(
@@ -704,28 +707,62 @@ async fn report(
     Ok(Json(mine))
 }
 
-/// What a worker should do with a replicate it contributed.
+/// What a worker should do with each of the replicates it contributed to `task_ids`, in order.
+/// The tasks and their replicates are read in two queries however many there are: a worker's
+/// long poll asks again for all of them whenever one changes.
 async fn decide_next(
     state: &Shared,
-    task_id: B256,
+    task_ids: &[B256],
     worker: Address,
-) -> Result<NextAction, SchedulerError> {
+) -> Result<Vec<NextAction>, SchedulerError> {
+    let mut actions: Vec<Option<NextAction>> = Vec::with_capacity(task_ids.len());
     // An auditor asks with its audit's id.
-    if let Some(action) = crate::spot::next(state, task_id, worker).await? {
-        return Ok(action);
+    for &task_id in task_ids {
+        actions.push(crate::spot::next(state, task_id, worker).await?);
     }
-    let Some(task) = state.store.task(task_id).await? else {
+    let replicated: Vec<B256> = task_ids
+        .iter()
+        .zip(&actions)
+        .filter(|(_, audit)| audit.is_none())
+        .map(|(task, _)| *task)
+        .collect();
+    let (tasks, replicates) = if replicated.is_empty() {
+        Default::default()
+    } else {
+        futures::try_join!(
+            state.store.tasks(&replicated),
+            state.store.replicates_of_tasks(&replicated)
+        )?
+    };
+    let mut out = Vec::with_capacity(task_ids.len());
+    for (&task_id, audit) in task_ids.iter().zip(actions) {
+        let action = match audit {
+            Some(action) => action,
+            None => {
+                let mine = replicates
+                    .get(&task_id)
+                    .and_then(|of_task| of_task.iter().find(|r| r.worker == worker));
+                next_for(state, task_id, tasks.get(&task_id), mine).await?
+            }
+        };
+        out.push(action);
+    }
+    Ok(out)
+}
+
+/// What a worker should do with its replicate `mine` of task `task_id` (`task` as stored).
+async fn next_for(
+    state: &Shared,
+    task_id: B256,
+    task: Option<&crate::db::TaskInfo>,
+    mine: Option<&ReplicateInfo>,
+) -> Result<NextAction, SchedulerError> {
+    let Some(task) = task else {
         return Ok(NextAction::Done {
             reason: "the task is not this scheduler's (any more)".into(),
         });
     };
-    let Some(mine) = state
-        .store
-        .replicates(task_id)
-        .await?
-        .into_iter()
-        .find(|r| r.worker == worker)
-    else {
+    let Some(mine) = mine else {
         return Ok(NextAction::Done {
             reason: "the worker holds no replicate of this task".into(),
         });
@@ -798,9 +835,10 @@ async fn next_action(
         |_| {
             let state = state.clone();
             async move {
-                Ok(match decide_next(&state, task_id, worker).await? {
-                    NextAction::Wait => Attempt::Nothing,
-                    action => Attempt::Found(action),
+                let action = decide_next(&state, &[task_id], worker).await?.pop();
+                Ok(match action {
+                    None | Some(NextAction::Wait) => Attempt::Nothing,
+                    Some(action) => Attempt::Found(action),
                 })
             }
         },
@@ -838,13 +876,13 @@ async fn next_actions(
         |_| {
             let (state, tasks) = (state.clone(), tasks.clone());
             async move {
-                let mut actions = Vec::new();
-                for &task_id in tasks.iter() {
-                    let action = decide_next(&state, task_id, worker).await?;
-                    if action != NextAction::Wait {
-                        actions.push(TaskAction { task_id, action });
-                    }
-                }
+                let decided = decide_next(&state, &tasks, worker).await?;
+                let actions: Vec<TaskAction> = tasks
+                    .iter()
+                    .zip(decided)
+                    .filter(|(_, action)| *action != NextAction::Wait)
+                    .map(|(&task_id, action)| TaskAction { task_id, action })
+                    .collect();
                 Ok(if actions.is_empty() {
                     Attempt::Nothing
                 } else {

@@ -22,7 +22,7 @@ pub use decloud_pool::DealPlacement;
 
 use crate::SchedulerError;
 use crate::db::{
-    DealRow, ReplicateInfo, ReplicateStatus, Store, TaskInfo, WorkerInfo, WorkerStatus,
+    Claimant, DealRow, ReplicateInfo, ReplicateStatus, Store, TaskInfo, WorkerInfo, WorkerStatus,
 };
 use crate::policy::{TaskVotes, replicas_needed, weight_of};
 
@@ -173,8 +173,8 @@ fn tally(
 /// What a claim got.
 #[derive(Debug)]
 pub enum Claim {
-    /// Replicates (at least one), durably assigned.
-    Assigned(Vec<Assignment>),
+    /// Replicates (at least one), durably assigned: [`hand_out`] makes their assignments.
+    Assigned(Vec<Assigned>),
     /// The worker is at capacity.
     Busy,
     /// The worker let work pass its grace and gets nothing new before this time (unix
@@ -194,6 +194,33 @@ pub enum Claim {
     },
 }
 
+/// A replicate a claim wrote, before its assignment is made.
+#[derive(Debug)]
+pub struct Assigned {
+    /// The task's deal.
+    deal: DealRow,
+    /// The task.
+    task: TaskInfo,
+    /// Whether it is a backup of a task others hold past their backup time.
+    backup: bool,
+}
+
+/// The assignments of `assigned` (replicates [`try_assign`] wrote for `worker`), each with its
+/// signed authorization. Made after the claims' lock is released: signing needs no order.
+pub async fn hand_out(
+    store: &Store,
+    signer: &PrivateKeySigner,
+    worker: Address,
+    assigned: Vec<Assigned>,
+) -> Result<Vec<Assignment>, SchedulerError> {
+    let mut out = Vec::with_capacity(assigned.len());
+    for Assigned { deal, task, backup } in assigned {
+        tracing::info!(task = %task.task_id, worker = %worker, backup, "replicate assigned");
+        out.push(assignment(store, signer, &deal, &task, worker).await?);
+    }
+    Ok(out)
+}
+
 /// A task a claim picked, before it is written.
 struct Pick {
     task: TaskInfo,
@@ -205,20 +232,24 @@ struct Pick {
 /// oldest open tasks that need another replica, or, when there is none for it, backups of the
 /// oldest tasks whose holders are past their backup time (see [`BACKUP_AFTER_RATIO`]), among
 /// the tasks `placement` lets this worker run. The replicates of one claim are written in one
-/// transaction (one commit however many they are). The caller serializes calls.
+/// transaction (one commit however many they are). The caller serializes calls (not
+/// [`hand_out`]'s).
 pub async fn try_assign(
     store: &Store,
-    signer: &PrivateKeySigner,
-    worker: &WorkerInfo,
+    claimant: &Claimant,
     placement: &DealPlacement,
     now: u64,
     max: u64,
 ) -> Result<Claim, SchedulerError> {
-    let paused_until = store.paused_until(worker.address).await?;
+    let Claimant {
+        worker,
+        paused_until,
+        held,
+    } = claimant;
+    let (paused_until, held) = (*paused_until, *held);
     if paused_until > now {
         return Ok(Claim::Paused(paused_until));
     }
-    let held = store.assigned_count(worker.address).await?;
     if held >= worker.capacity {
         return Ok(Claim::Busy);
     }
@@ -320,8 +351,11 @@ pub async fn try_assign(
             let Some(Some(deal)) = deals.get(&pick.task.deal_id).filter(|_| written) else {
                 continue;
             };
-            tracing::info!(task = %pick.task.task_id, worker = %worker.address, backup = pick.backup, "replicate assigned");
-            assigned.push(assignment(store, signer, deal, &pick.task, worker.address).await?);
+            assigned.push(Assigned {
+                deal: deal.clone(),
+                task: pick.task,
+                backup: pick.backup,
+            });
         }
         if !assigned.is_empty() {
             return Ok(Claim::Assigned(assigned));

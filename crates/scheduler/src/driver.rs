@@ -302,6 +302,9 @@ async fn drive_into(
         return Ok(());
     }
     let now = chain_time(client).await?;
+    // Every revealing task's replicates in one query: this runs on every pass.
+    let ids: Vec<B256> = tasks.iter().map(|t| t.task_id).collect();
+    let replicates_of = store.replicates_of_tasks(&ids).await?;
     let mut deals: BTreeMap<B256, DealRow> = BTreeMap::new();
     let mut ready_by_deal: BTreeMap<B256, Vec<Ready>> = BTreeMap::new();
     for task in &tasks {
@@ -314,8 +317,10 @@ async fn drive_into(
             }
         }
         let deal = &deals[&task.deal_id];
-        let replicates = store.replicates(task.task_id).await?;
-        match decide(deal, task, &replicates, now) {
+        let replicates = replicates_of
+            .get(&task.task_id)
+            .map_or(&[][..], Vec::as_slice);
+        match decide(deal, task, replicates, now) {
             // A spot-checked task is finalized against its audit (`finalizeAudited`): the
             // spot-check loop does it (crate::spot).
             Decision::Finalize(_) if crate::spot::is_spot_checked(deal) => {}

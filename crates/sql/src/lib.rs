@@ -110,6 +110,37 @@ pub async fn open(url: &str, migrator: &Migrator) -> Result<AnyPool, SqlError> {
     Ok(pool)
 }
 
+/// How many read-only connections [`open_reads`] gives a SQLite file.
+pub const SQLITE_READERS: u32 = 2;
+
+/// A pool for reads beside `writer` (the pool [`open`] returned for `url`): on a SQLite file,
+/// [`SQLITE_READERS`] connections of their own that refuse writes (`PRAGMA query_only`), so a
+/// read does not queue behind the one writer connection's commits (each a sync of the log);
+/// in WAL mode a read sees every transaction committed before it began. Postgres (whose pool
+/// already has several connections) and an in-memory SQLite database (private to its
+/// connection) read through `writer` itself.
+pub async fn open_reads(url: &str, writer: &AnyPool) -> Result<AnyPool, SqlError> {
+    if !is_sqlite(url) || url.contains(":memory:") || url.contains("mode=memory") {
+        return Ok(writer.clone());
+    }
+    AnyPoolOptions::new()
+        .max_connections(SQLITE_READERS)
+        .after_connect(|conn, _| {
+            Box::pin(async move {
+                sqlx::query("PRAGMA query_only = ON")
+                    .execute(&mut *conn)
+                    .await
+                    .map(|_| ())
+            })
+        })
+        .connect(url)
+        .await
+        .map_err(|source| SqlError::Open {
+            url: redact(url),
+            source,
+        })
+}
+
 /// The latest schema version the database records as applied (`None` before any migration).
 pub async fn schema_version(pool: &AnyPool) -> Result<Option<i64>, sqlx::Error> {
     let row = sqlx::query("SELECT MAX(version) AS v FROM _sqlx_migrations WHERE success")
@@ -178,4 +209,37 @@ mod tests {
     }
 
     crate::test_on_every_backend!(creates_the_database_and_migrates_once);
+
+    /// The read pool sees what the writer committed, and refuses to write.
+    async fn reads_see_commits_and_refuse_writes(db: &testing::TestDb) {
+        let url = db.url();
+        let pool = open(url, &migrator()).await.unwrap();
+        let reads = open_reads(url, &pool).await.unwrap();
+        sqlx::query("INSERT INTO t (x) VALUES (7)")
+            .execute(&pool)
+            .await
+            .unwrap();
+        let x: i64 = sqlx::query("SELECT x FROM t")
+            .fetch_one(&reads)
+            .await
+            .unwrap()
+            .try_get("x")
+            .unwrap();
+        assert_eq!(x, 7, "a committed row is read at once");
+        if db.backend() == testing::Backend::Sqlite {
+            let write = sqlx::query("INSERT INTO t (x) VALUES (8)")
+                .execute(&reads)
+                .await;
+            assert!(write.is_err(), "the read pool wrote: {write:?}");
+            let n: i64 = sqlx::query("SELECT COUNT(*) AS n FROM t")
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+                .try_get("n")
+                .unwrap();
+            assert_eq!(n, 1);
+        }
+    }
+
+    crate::test_on_every_backend!(reads_see_commits_and_refuse_writes);
 }

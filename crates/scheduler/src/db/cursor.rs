@@ -57,7 +57,7 @@ impl Store {
                 checksum: parse(r, "checksum")?,
             })
         })
-        .optional(&self.pool)
+        .optional(&self.reads)
         .await?;
         if let Some(resource) = &read {
             super::entries(&self.resources).insert(address, resource.clone());

@@ -106,7 +106,7 @@ impl Store {
             return Ok(Some(known.clone()));
         }
         let query = sqlx::query("SELECT * FROM deals WHERE dealid = $1").bind(deal_id.to_string());
-        let read = rows(query, deal_row).optional(&self.pool).await?;
+        let read = rows(query, deal_row).optional(&self.reads).await?;
         if let Some(row) = &read {
             super::entries(&self.deals).insert(deal_id, row.clone());
         }
@@ -116,7 +116,7 @@ impl Store {
     /// Every known deal, oldest first.
     pub async fn deals(&self) -> Result<Vec<DealRow>, SchedulerError> {
         let query = sqlx::query("SELECT * FROM deals ORDER BY block_number, dealid");
-        rows(query, deal_row).all(&self.pool).await
+        rows(query, deal_row).all(&self.reads).await
     }
 
     /// Ids of the deals created after block `block`.
@@ -124,7 +124,7 @@ impl Store {
         let query = sqlx::query("SELECT dealid FROM deals WHERE block_number > $1")
             .bind(bigint(block, "block")?);
         rows(query, |r| Ok(parse(r, "dealid")?))
-            .all(&self.pool)
+            .all(&self.reads)
             .await
     }
 

@@ -26,6 +26,7 @@ pub use decloud_protocol::pool::{
 pub use pauses::{MAX_PAUSE_SECS, pause_for};
 pub use replicates::ReportWrite;
 pub use sessions::NewLogin;
+pub use workers::Claimant;
 
 use crate::SchedulerError;
 
@@ -35,7 +36,11 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 /// The scheduler's database.
 #[derive(Clone, Debug)]
 pub struct Store {
+    /// The writer: transactions, and every statement that changes a row.
     pool: AnyPool,
+    /// Reads outside a transaction (on SQLite, connections of their own: see
+    /// [`decloud_sql::open_reads`]); they see every commit of `pool` made before they start.
+    reads: AnyPool,
     /// The apps' and datasets' registrations read so far, by address: one is stored once and
     /// never changes, so every claim's assignment need not read it again.
     resources: Cache<alloy::primitives::Address, Resource>,
@@ -61,12 +66,18 @@ impl Store {
     /// Opens (creating if needed) the database at `url` — `sqlite://path/scheduler.db` or
     /// `postgres://...` — and brings it to the current schema.
     pub async fn open(url: &str) -> Result<Self, SchedulerError> {
-        Ok(Self::on(decloud_sql::open(url, &MIGRATOR).await?))
+        let pool = decloud_sql::open(url, &MIGRATOR).await?;
+        let reads = decloud_sql::open_reads(url, &pool).await?;
+        Ok(Self {
+            reads,
+            ..Self::on(pool)
+        })
     }
 
-    /// The store over an open pool.
+    /// The store over an open pool, which also serves its reads.
     fn on(pool: AnyPool) -> Self {
         Self {
+            reads: pool.clone(),
             pool,
             resources: Default::default(),
             deals: Default::default(),

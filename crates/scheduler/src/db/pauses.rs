@@ -60,7 +60,7 @@ impl Store {
     pub async fn paused_until(&self, worker: Address) -> Result<u64, SchedulerError> {
         let row = sqlx::query("SELECT paused_until FROM claim_pauses WHERE worker = $1")
             .bind(worker.to_string())
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.reads)
             .await?;
         Ok(match row {
             Some(row) => {

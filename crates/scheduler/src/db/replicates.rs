@@ -33,13 +33,18 @@ fn stages(row: &AnyRow) -> Result<Option<decloud_protocol::pool::Stages>, Schedu
     Ok(text.and_then(|t| serde_json::from_str(&t).ok()))
 }
 
+/// How many replicates the worker bound to `$1` holds that are not contributed yet (the
+/// replicates assigned to it on tasks still open): a scalar subquery.
+pub(super) const HELD_BY: &str = "SELECT COUNT(*) FROM replicates r JOIN tasks t ON r.taskid = t.taskid \
+     WHERE r.worker = $1 AND r.status = 'assigned' AND t.status IN ('unset', 'active')";
+
 impl Store {
     /// The replicates of a task, oldest assignment first.
     pub async fn replicates(&self, task_id: B256) -> Result<Vec<ReplicateInfo>, SchedulerError> {
         let query =
             sqlx::query("SELECT * FROM replicates WHERE taskid = $1 ORDER BY assigned_at, worker")
                 .bind(task_id.to_string());
-        rows(query, replicate_info).all(&self.pool).await
+        rows(query, replicate_info).all(&self.reads).await
     }
 
     /// The replicates of each of `task_ids` (oldest assignment first), in one query (per 500
@@ -49,7 +54,7 @@ impl Store {
         task_ids: &[B256],
     ) -> Result<std::collections::HashMap<B256, Vec<ReplicateInfo>>, SchedulerError> {
         let mut found = super::select_in(
-            &self.pool,
+            &self.reads,
             "SELECT * FROM replicates WHERE taskid",
             task_ids,
             replicate_info,
@@ -75,7 +80,7 @@ impl Store {
         )
         .bind(worker.to_string())
         .bind(status.as_str());
-        rows(query, replicate_info).all(&self.pool).await
+        rows(query, replicate_info).all(&self.reads).await
     }
 
     /// Hands `task_id` to `worker` at `now`; from `backup_at` on, the replicate no longer keeps
@@ -163,7 +168,7 @@ impl Store {
         let row = sqlx::query("SELECT enclave FROM replicates WHERE taskid = $1 AND worker = $2")
             .bind(task_id.to_string())
             .bind(worker.to_string())
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.reads)
             .await?;
         match row {
             Some(row) => Ok(parse_opt(&row, "enclave")?),
@@ -187,7 +192,7 @@ impl Store {
              ORDER BY assigned_at LIMIT 1",
         )
         .bind(task_id.to_string())
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.reads)
         .await?;
         match row {
             Some(row) => Ok(Some((parse(&row, "worker")?, parse(&row, "enclave")?))),
@@ -208,7 +213,7 @@ impl Store {
              AND t.status IN ('unset', 'active') AND t.given_up IS NULL",
         )
         .bind(worker.to_string())
-        .fetch_all(&self.pool)
+        .fetch_all(&self.reads)
         .await?;
         rows.iter()
             .map(|row| {
@@ -265,14 +270,12 @@ impl Store {
 
     /// Number of replicates `worker` holds that are not contributed yet.
     pub async fn assigned_count(&self, worker: Address) -> Result<u64, SchedulerError> {
-        let n: i64 = sqlx::query(
-            "SELECT COUNT(*) AS n FROM replicates r JOIN tasks t ON r.taskid = t.taskid \
-             WHERE r.worker = $1 AND r.status = 'assigned' AND t.status IN ('unset', 'active')",
-        )
-        .bind(worker.to_string())
-        .fetch_one(&self.pool)
-        .await?
-        .try_get("n")?;
+        let sql = format!("SELECT ({HELD_BY}) AS n");
+        let n: i64 = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(worker.to_string())
+            .fetch_one(&self.reads)
+            .await?
+            .try_get("n")?;
         Ok(u64::try_from(n).unwrap_or_default())
     }
 
@@ -289,7 +292,7 @@ impl Store {
              FROM replicates r WHERE r.taskid = $1 AND r.status = 'failed'",
         )
         .bind(task_id.to_string())
-        .fetch_one(&self.pool)
+        .fetch_one(&self.reads)
         .await?;
         Ok((uint(&row, "total")?, uint(&row, "credible")?))
     }
@@ -311,7 +314,7 @@ impl Store {
         rows(query, |row| {
             Ok((replicate_info(row)?, parse(row, "dealid")?))
         })
-        .all(&self.pool)
+        .all(&self.reads)
         .await
     }
 

@@ -97,7 +97,7 @@ impl Store {
         .bind(token_hash.to_owned())
         .bind(bigint(now, "time")?);
         rows(query, |r| Ok((parse(r, "worker")?, uint(r, "expires_at")?)))
-            .optional(&self.pool)
+            .optional(&self.reads)
             .await
     }
 }

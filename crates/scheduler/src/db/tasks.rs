@@ -26,7 +26,7 @@ impl Store {
     /// The task with this id, if it belongs to a known deal.
     pub async fn task(&self, task_id: B256) -> Result<Option<TaskInfo>, SchedulerError> {
         let query = sqlx::query("SELECT * FROM tasks WHERE taskid = $1").bind(task_id.to_string());
-        rows(query, task_info).optional(&self.pool).await
+        rows(query, task_info).optional(&self.reads).await
     }
 
     /// The tasks among `task_ids` that belong to known deals, by id, in one query (per 500
@@ -36,7 +36,7 @@ impl Store {
         task_ids: &[B256],
     ) -> Result<std::collections::HashMap<B256, TaskInfo>, SchedulerError> {
         let found = super::select_in(
-            &self.pool,
+            &self.reads,
             "SELECT * FROM tasks WHERE taskid",
             task_ids,
             task_info,
@@ -48,7 +48,7 @@ impl Store {
     /// Every task with its deal and status (to show them all as pool jobs at start).
     pub async fn all_task_statuses(&self) -> Result<Vec<(B256, B256, TaskStatus)>, SchedulerError> {
         let query = sqlx::query("SELECT * FROM tasks ORDER BY dealid, idx");
-        let tasks = rows(query, task_info).all(&self.pool).await?;
+        let tasks = rows(query, task_info).all(&self.reads).await?;
         Ok(tasks
             .into_iter()
             .map(|t| (t.task_id, t.deal_id, t.status))
@@ -59,7 +59,7 @@ impl Store {
     pub async fn tasks_of(&self, deal_id: B256) -> Result<Vec<TaskInfo>, SchedulerError> {
         let query = sqlx::query("SELECT * FROM tasks WHERE dealid = $1 ORDER BY idx")
             .bind(deal_id.to_string());
-        rows(query, task_info).all(&self.pool).await
+        rows(query, task_info).all(&self.reads).await
     }
 
     /// Tasks that may still take contributions (unset or active), oldest deal first, at most
@@ -71,7 +71,7 @@ impl Store {
              ORDER BY d.block_number, t.dealid, t.idx LIMIT $1",
         )
         .bind(i64::from(limit));
-        rows(query, task_info).all(&self.pool).await
+        rows(query, task_info).all(&self.reads).await
     }
 
     /// The earliest time after `now` at which a replicate assigned on an open task stops
@@ -83,7 +83,7 @@ impl Store {
              AND t.status IN ('unset', 'active') AND t.given_up IS NULL",
         )
         .bind(bigint(now, "time")?)
-        .fetch_one(&self.pool)
+        .fetch_one(&self.reads)
         .await?;
         Ok(uint_opt(&row, "next")?)
     }
@@ -109,7 +109,7 @@ impl Store {
              WHERE t.dealid = d.dealid AND t.status IN ('unset', 'active') AND t.given_up IS NULL) \
              ORDER BY d.block_number, d.dealid",
         )
-        .fetch_all(&self.pool)
+        .fetch_all(&self.reads)
         .await?;
         let mut out = Vec::new();
         for deal in &deals {
@@ -135,7 +135,7 @@ impl Store {
             .bind(trust)
             .bind(left)
             .bind(bigint(backups_at, "time")?);
-            out.extend(rows(query, task_info).all(&self.pool).await?);
+            out.extend(rows(query, task_info).all(&self.reads).await?);
         }
         Ok(out)
     }
@@ -152,7 +152,7 @@ impl Store {
         )
         .bind(status.as_str())
         .bind(i64::from(limit));
-        rows(query, task_info).all(&self.pool).await
+        rows(query, task_info).all(&self.reads).await
     }
 
     /// Tasks the scheduler gave up before anyone contributed (still uninitialized on chain).
@@ -161,7 +161,7 @@ impl Store {
             "SELECT * FROM tasks WHERE given_up IS NOT NULL AND status = 'unset' LIMIT $1",
         )
         .bind(i64::from(limit));
-        rows(query, task_info).all(&self.pool).await
+        rows(query, task_info).all(&self.reads).await
     }
 
     /// Stops handing the open task `task_id` out, with the reason shown to the requester. The

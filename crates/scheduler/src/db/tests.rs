@@ -665,7 +665,55 @@ async fn many_tasks_replicates_and_workers_are_read_at_once(db: &TestDb) {
     assert!(store.workers_in(&[]).await.unwrap().is_empty());
 }
 
+/// A claim's one read of its worker agrees with the separate reads: its row, its pause and the
+/// replicates it holds on open tasks (not those contributed, nor those of finished tasks).
+async fn a_claimant_is_read_in_one_query(db: &TestDb) {
+    let store = &store(db).await;
+    let (w, other) = (Address::repeat_byte(1), Address::repeat_byte(2));
+    assert!(store.claimant(w).await.unwrap().is_none(), "not registered");
+    store.upsert_worker(w, 4, 9, 100).await.unwrap();
+    store.upsert_worker(other, 4, 0, 100).await.unwrap();
+    let fresh = store.claimant(w).await.unwrap().unwrap();
+    assert_eq!((fresh.worker.capacity, fresh.worker.score), (4, 9));
+    assert_eq!((fresh.paused_until, fresh.held), (0, 0));
+    let d = deal(3, 3);
+    store.insert_deal(&d).await.unwrap();
+    let task = |i| decloud_protocol::task_id(d.deal_id, i);
+    store
+        .assign_many(w, 100, &[(task(0), 200), (task(1), 200), (task(2), 200)])
+        .await
+        .unwrap();
+    store.assign(task(0), other, 100, 200).await.unwrap();
+    // One contributed (no longer held), one on a task that completed.
+    store
+        .apply(&[TaskChange::Contribution {
+            task_id: task(0),
+            worker: w,
+            result_hash: B256::repeat_byte(5),
+            weight: Some(1),
+            at: 101,
+        }])
+        .await
+        .unwrap();
+    store
+        .apply(&[TaskChange::Finalized {
+            task_id: task(1),
+            location: String::new(),
+            block: 102,
+        }])
+        .await
+        .unwrap();
+    let until = store.strike(w, 60, 110).await.unwrap();
+    let read = store.claimant(w).await.unwrap().unwrap();
+    assert_eq!(read.held, 1);
+    assert_eq!(read.held, store.assigned_count(w).await.unwrap());
+    assert_eq!(read.paused_until, until);
+    assert_eq!(read.paused_until, store.paused_until(w).await.unwrap());
+    assert_eq!(store.claimant(other).await.unwrap().unwrap().held, 1);
+}
+
 decloud_sql::test_on_every_backend!(
+    a_claimant_is_read_in_one_query,
     an_enclave_holds_its_task_and_a_refused_worker_stays_refused,
     a_replicate_is_bound_to_one_enclave,
     deals_tasks_and_cursor_survive_a_reopen,

@@ -14,6 +14,17 @@ use crate::SchedulerError;
 /// bound values).
 pub(super) const HEARTBEATS_PER_STATEMENT: usize = 500;
 
+/// A claiming worker as [`Store::claimant`] reads it.
+#[derive(Clone, Debug)]
+pub struct Claimant {
+    /// Its row.
+    pub worker: WorkerInfo,
+    /// Until when it gets no new work (unix seconds; 0 when it is not paused).
+    pub paused_until: u64,
+    /// How many replicates it holds that are not contributed yet.
+    pub held: u64,
+}
+
 /// A row of `workers` as the API shows it.
 fn worker_info(row: &AnyRow) -> Result<WorkerInfo, SchedulerError> {
     Ok(WorkerInfo {
@@ -68,11 +79,32 @@ impl Store {
         self.record_heartbeats(&[(address, now)]).await
     }
 
+    /// What a claim by the worker with this address needs to know of it, in one query: its
+    /// row, until when it is paused, and how many replicates it holds. `None`: not registered.
+    pub async fn claimant(&self, address: Address) -> Result<Option<Claimant>, SchedulerError> {
+        let sql = format!(
+            "SELECT w.*, \
+             COALESCE((SELECT p.paused_until FROM claim_pauses p WHERE p.worker = $1), 0) \
+             AS paused_until, ({}) AS held FROM workers w WHERE w.address = $1",
+            super::replicates::HELD_BY
+        );
+        let query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(address.to_string());
+        rows(query, |row| {
+            Ok(Claimant {
+                worker: worker_info(row)?,
+                paused_until: uint(row, "paused_until")?,
+                held: uint(row, "held")?,
+            })
+        })
+        .optional(&self.reads)
+        .await
+    }
+
     /// The worker with this address, if registered.
     pub async fn worker(&self, address: Address) -> Result<Option<WorkerInfo>, SchedulerError> {
         let query =
             sqlx::query("SELECT * FROM workers WHERE address = $1").bind(address.to_string());
-        rows(query, worker_info).optional(&self.pool).await
+        rows(query, worker_info).optional(&self.reads).await
     }
 
     /// The registered workers among `addresses`, by address, in one query (per 500).
@@ -81,7 +113,7 @@ impl Store {
         addresses: &[Address],
     ) -> Result<std::collections::HashMap<Address, WorkerInfo>, SchedulerError> {
         let found = super::select_in(
-            &self.pool,
+            &self.reads,
             "SELECT * FROM workers WHERE address",
             addresses,
             worker_info,
@@ -93,7 +125,7 @@ impl Store {
     /// Every registered worker.
     pub async fn workers(&self) -> Result<Vec<WorkerInfo>, SchedulerError> {
         let query = sqlx::query("SELECT * FROM workers ORDER BY registered_at, address");
-        rows(query, worker_info).all(&self.pool).await
+        rows(query, worker_info).all(&self.reads).await
     }
 
     /// Records the TEE backend `worker` announced at login (the login's own transaction).
