@@ -36,6 +36,10 @@ pub struct Meta {
     pub mode: Mode,
 }
 
+/// Most deal tasks one statement of [`Store::upsert_deal_jobs`] writes (three bound values each,
+/// well under SQLite's and Postgres' limits).
+const DEAL_JOBS_PER_STATEMENT: usize = 300;
+
 impl Meta {
     fn read(r: &AnyRow) -> Result<Self, PoolError> {
         Ok(Self {
@@ -937,22 +941,50 @@ impl Store {
         if tasks.is_empty() {
             return Ok(());
         }
+        // A task's last status wins; one row per task, since a statement may not update a row
+        // twice (Postgres refuses it).
+        let mut last: Vec<&(String, String, String)> = Vec::with_capacity(tasks.len());
+        let mut seen = std::collections::HashMap::new();
+        for task in tasks {
+            match seen.get(&task.0) {
+                Some(&at) => last[at] = task,
+                None => {
+                    seen.insert(task.0.clone(), last.len());
+                    last.push(task);
+                }
+            }
+        }
         let mut tx = self.pool.begin().await?;
-        for (task_id, requester, status) in tasks {
-            sqlx::query(
+        // Many rows per statement: this runs for every block range the scheduler follows.
+        for group in last.chunks(DEAL_JOBS_PER_STATEMENT) {
+            let rows: Vec<String> = (0..group.len())
+                .map(|i| {
+                    let at = 3 + 3 * i;
+                    format!(
+                        "(${at}, ${}, NULL, $1, '', NULL, '', ${}, NULL, NULL, NULL, NULL, $2, $2, 'deal')",
+                        at + 1,
+                        at + 2
+                    )
+                })
+                .collect();
+            // Only placeholders are spliced in; every value is bound.
+            let sql = format!(
                 "INSERT INTO pool_jobs (id, owner, grp, mode, app_id, datum_id, args, status, worker, \
-                 result, result_checksum, reason, created_at, updated_at, origin) \
-                 VALUES ($1, $2, NULL, $3, '', NULL, '', $4, NULL, NULL, NULL, NULL, $5, $5, 'deal') \
-                 ON CONFLICT (id) DO UPDATE SET status = $4, updated_at = $5 \
-                 WHERE pool_jobs.status <> $4",
-            )
-            .bind(task_id.clone())
-            .bind(requester.clone())
-            .bind(i64::from(Mode::PRIVATE.bits()))
-            .bind(status.clone())
-            .bind(bigint(now, "time")?)
-            .execute(&mut *tx)
-            .await?;
+                 result, result_checksum, reason, created_at, updated_at, origin) VALUES {} \
+                 ON CONFLICT (id) DO UPDATE SET status = excluded.status, updated_at = excluded.updated_at \
+                 WHERE pool_jobs.status <> excluded.status",
+                rows.join(", ")
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(i64::from(Mode::PRIVATE.bits()))
+                .bind(bigint(now, "time")?);
+            for (task_id, requester, status) in group {
+                query = query
+                    .bind(task_id.clone())
+                    .bind(requester.clone())
+                    .bind(status.clone());
+            }
+            query.execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(())

@@ -434,6 +434,27 @@ async fn a_requester_reads_its_deals_jobs_after_a_wallet_login(db: &TestDb) {
     let (_, jobs) = me.get("/v1/pool/jobs").await;
     assert_eq!(jobs[0]["id"], task.as_str(), "{jobs}");
     assert_eq!(jobs[0]["origin"], "deal");
+    // Several at once, one task twice: its last status wins.
+    let second = format!("0x{}", "cd".repeat(32));
+    let who = requester.address();
+    pool.record_deal_tasks(&[
+        (task.clone(), who, "revealing".into()),
+        (second.clone(), who, "active".into()),
+        (task.clone(), who, "completed".into()),
+    ])
+    .await
+    .unwrap();
+    let (_, jobs) = me.get("/v1/pool/jobs").await;
+    let status_of = |id: &str| {
+        jobs.as_array()
+            .unwrap()
+            .iter()
+            .find(|j| j["id"] == id)
+            .map(|j| j["status"].clone())
+    };
+    assert_eq!(jobs.as_array().unwrap().len(), 2, "{jobs}");
+    assert_eq!(status_of(&task), Some(json!("completed")), "{jobs}");
+    assert_eq!(status_of(&second), Some(json!("active")), "{jobs}");
     // Someone else's wallet sees nothing of it.
     let other = PrivateKeySigner::random();
     let (_, session) = login(other.clone(), other.address()).await;

@@ -646,24 +646,28 @@ async fn report(
             now: unix_now(),
         })
         .await?;
-    let mine = state
-        .store
-        .replicates(task_id)
-        .await?
-        .into_iter()
-        .find(|r| r.worker == worker)
-        .ok_or_else(|| {
-            SchedulerError::NotFound(format!(
-                "worker {} holds no replicate of task {task_id}: claim work first",
-                worker
-            ))
-        })?;
-    if !changed {
-        return Err(SchedulerError::BadRequest(format!(
-            "the replicate is {}: it cannot be reported {} now",
-            mine.status, report.status
-        )));
-    }
+    let mine = match changed {
+        Some(mine) => mine,
+        None => {
+            // Why not: no replicate, or one in a state this report does not apply to.
+            let mine = state
+                .store
+                .replicates(task_id)
+                .await?
+                .into_iter()
+                .find(|r| r.worker == worker)
+                .ok_or_else(|| {
+                    SchedulerError::NotFound(format!(
+                        "worker {} holds no replicate of task {task_id}: claim work first",
+                        worker
+                    ))
+                })?;
+            return Err(SchedulerError::BadRequest(format!(
+                "the replicate is {}: it cannot be reported {} now",
+                mine.status, report.status
+            )));
+        }
+    };
     match report.status {
         ReportStatus::Failed => {
             tracing::info!(task = %task_id, worker = %worker, reason = mine.reason.as_deref().unwrap_or(""), "replicate failed");
@@ -726,43 +730,35 @@ async fn decide_next(
         .filter(|(_, audit)| audit.is_none())
         .map(|(task, _)| *task)
         .collect();
-    let (tasks, replicates) = if replicated.is_empty() {
+    let tasks = if replicated.is_empty() {
         Default::default()
     } else {
-        futures::try_join!(
-            state.store.tasks(&replicated),
-            state.store.replicates_of_tasks(&replicated)
-        )?
+        state.store.tasks_for_worker(worker, &replicated).await?
     };
     let mut out = Vec::with_capacity(task_ids.len());
     for (&task_id, audit) in task_ids.iter().zip(actions) {
         let action = match audit {
             Some(action) => action,
-            None => {
-                let mine = replicates
-                    .get(&task_id)
-                    .and_then(|of_task| of_task.iter().find(|r| r.worker == worker));
-                next_for(state, task_id, tasks.get(&task_id), mine).await?
-            }
+            None => next_for(state, task_id, tasks.get(&task_id)).await?,
         };
         out.push(action);
     }
     Ok(out)
 }
 
-/// What a worker should do with its replicate `mine` of task `task_id` (`task` as stored).
+/// What a worker should do with its replicate of task `task_id` (as read for it: `None` when
+/// the task is not stored).
 async fn next_for(
     state: &Shared,
     task_id: B256,
-    task: Option<&crate::db::TaskInfo>,
-    mine: Option<&ReplicateInfo>,
+    read: Option<&crate::db::TaskForWorker>,
 ) -> Result<NextAction, SchedulerError> {
-    let Some(task) = task else {
+    let Some(crate::db::TaskForWorker { task, mine }) = read else {
         return Ok(NextAction::Done {
             reason: "the task is not this scheduler's (any more)".into(),
         });
     };
-    let Some(mine) = mine else {
+    let Some((mine_status, mine_result_hash)) = *mine else {
         return Ok(NextAction::Done {
             reason: "the worker holds no replicate of this task".into(),
         });
@@ -772,7 +768,7 @@ async fn next_for(
             reason: format!("the task is {}", task.status),
         });
     }
-    match mine.status {
+    match mine_status {
         ReplicateStatus::Revealed => {
             return Ok(NextAction::Done {
                 reason: "revealed".into(),
@@ -780,7 +776,7 @@ async fn next_for(
         }
         ReplicateStatus::Failed | ReplicateStatus::Rejected => {
             return Ok(NextAction::Done {
-                reason: format!("the replicate is {}", mine.status),
+                reason: format!("the replicate is {mine_status}"),
             });
         }
         // A worker asks only after its contribution was mined: a replicate taken back from it
@@ -793,7 +789,7 @@ async fn next_for(
     let (Some(consensus), Some(at)) = (task.consensus_hash, task.consensus_at) else {
         return Ok(NextAction::Wait);
     };
-    match mine.result_hash {
+    match mine_result_hash {
         // The follower has not seen this worker's contribution yet.
         None => Ok(NextAction::Wait),
         Some(hash) if hash == consensus => {

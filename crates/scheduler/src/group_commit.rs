@@ -45,14 +45,17 @@ impl Batch for Logins {
     }
 }
 
-/// Workers' reports on their replicates ([`Store::apply_reports`]): whether each changed its
-/// replicate.
+/// Workers' reports on their replicates ([`Store::apply_reports`]): each one's replicate when
+/// it changed it.
 pub(crate) struct Reports(pub(crate) Store);
 
 impl Batch for Reports {
     type Write = ReportWrite;
-    type Answer = bool;
-    async fn commit(&self, writes: &[ReportWrite]) -> Result<Vec<bool>, SchedulerError> {
+    type Answer = Option<crate::db::ReplicateInfo>;
+    async fn commit(
+        &self,
+        writes: &[ReportWrite],
+    ) -> Result<Vec<Option<crate::db::ReplicateInfo>>, SchedulerError> {
         self.0.apply_reports(writes).await
     }
 }
@@ -257,7 +260,7 @@ mod tests {
         while let Some(joined) = reports.join_next().await {
             match joined.unwrap() {
                 (n, task, Ok(changed)) => {
-                    assert!(changed, "report {n} changed its replicate");
+                    assert!(changed.is_some(), "report {n} changed its replicate");
                     acknowledged.push((n, task));
                 }
                 (_, _, Err(e)) => {

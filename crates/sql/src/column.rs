@@ -7,7 +7,7 @@ use std::str::FromStr;
 
 use sqlx::any::{AnyArguments, AnyRow};
 use sqlx::query::Query;
-use sqlx::{Any, AnyPool, Row};
+use sqlx::{Any, Row};
 
 /// A column could not be read as the schema promises.
 #[derive(Debug, thiserror::Error)]
@@ -157,20 +157,31 @@ where
     Rows { query, read }
 }
 
-impl<T, E: From<sqlx::Error>, F: Fn(&AnyRow) -> Result<T, E>> Rows<'_, F> {
-    /// Runs the query on `pool` and reads every row, in order.
-    pub async fn all(self, pool: &AnyPool) -> Result<Vec<T>, E> {
+impl<'q, T, E: From<sqlx::Error>, F: Fn(&AnyRow) -> Result<T, E>> Rows<'q, F> {
+    /// Runs the query on `on` (a pool, or a transaction's connection) and reads every row, in
+    /// order.
+    pub async fn all<'c>(self, on: impl sqlx::Executor<'c, Database = Any>) -> Result<Vec<T>, E>
+    where
+        'q: 'c,
+    {
         self.query
-            .fetch_all(pool)
+            .fetch_all(on)
             .await?
             .iter()
             .map(self.read)
             .collect()
     }
 
-    /// Runs the query on `pool` and reads its first row, if any.
-    pub async fn optional(self, pool: &AnyPool) -> Result<Option<T>, E> {
-        let row = self.query.fetch_optional(pool).await?;
+    /// Runs the query on `on` (a pool, or a transaction's connection) and reads its first row,
+    /// if any.
+    pub async fn optional<'c>(
+        self,
+        on: impl sqlx::Executor<'c, Database = Any>,
+    ) -> Result<Option<T>, E>
+    where
+        'q: 'c,
+    {
+        let row = self.query.fetch_optional(on).await?;
         row.as_ref().map(self.read).transpose()
     }
 }
@@ -178,6 +189,7 @@ impl<T, E: From<sqlx::Error>, F: Fn(&AnyRow) -> Result<T, E>> Rows<'_, F> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sqlx::AnyPool;
 
     use crate::testing::TestDb;
 

@@ -163,28 +163,21 @@ impl TaskChange {
                 result_hash,
                 weight,
                 at,
-            } => vec![
-                (
-                    "INSERT INTO replicates (taskid, worker, status, result_hash, weight, assigned_at, updated_at) \
+            } => vec![(
+                "INSERT INTO replicates (taskid, worker, status, result_hash, weight, assigned_at, updated_at) \
                  VALUES ($1, $2, 'contributed', $3, $4, $5, $5) \
                  ON CONFLICT (taskid, worker) DO UPDATE SET \
                  status = CASE WHEN replicates.status = 'revealed' THEN 'revealed' ELSE 'contributed' END, \
                  result_hash = $3, weight = $4, updated_at = $5, \
                  reason = CASE WHEN replicates.status IN ('failed', 'lost') THEN NULL ELSE replicates.reason END",
-                    vec![
-                        Value::text(task_id),
-                        Value::text(worker),
-                        Value::text(result_hash),
-                        Value::MaybeInt(weight.map(|w| bigint(w, "weight")).transpose()?),
-                        Value::bigint(*at, "time")?,
-                    ],
-                ),
-                (
-                    // A contribution on chain is the evidence that ends a worker's pause.
-                    "DELETE FROM claim_pauses WHERE worker = $1",
-                    vec![Value::text(worker)],
-                ),
-            ],
+                vec![
+                    Value::text(task_id),
+                    Value::text(worker),
+                    Value::text(result_hash),
+                    Value::MaybeInt(weight.map(|w| bigint(w, "weight")).transpose()?),
+                    Value::bigint(*at, "time")?,
+                ],
+            )],
             Self::Reveal {
                 task_id,
                 worker,
@@ -226,6 +219,29 @@ impl Store {
             for (sql, values) in change.statements()? {
                 bind_all(sqlx::query(sql), values).execute(&mut *tx).await?;
             }
+        }
+        // A contribution on chain is the evidence that ends its worker's pause: one statement
+        // for the range's contributors.
+        let mut contributors: Vec<String> = changes
+            .iter()
+            .filter_map(|c| match c {
+                TaskChange::Contribution { worker, .. } => Some(worker.to_string()),
+                _ => None,
+            })
+            .collect();
+        contributors.sort_unstable();
+        contributors.dedup();
+        for group in contributors.chunks(super::IN_LIST_MAX) {
+            // Only placeholders are spliced in; every address is bound.
+            let sql = format!(
+                "DELETE FROM claim_pauses WHERE worker IN ({})",
+                super::placeholders(1, group.len())
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for worker in group {
+                query = query.bind(worker.clone());
+            }
+            query.execute(&mut *tx).await?;
         }
         if let Some((block, hash)) = cursor {
             super::cursor::set_cursor(&mut tx, block, hash).await?;

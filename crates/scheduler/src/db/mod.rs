@@ -26,6 +26,7 @@ pub use decloud_protocol::pool::{
 pub use pauses::{MAX_PAUSE_SECS, pause_for};
 pub use replicates::ReportWrite;
 pub use sessions::NewLogin;
+pub use tasks::TaskForWorker;
 pub use workers::Claimant;
 
 use crate::SchedulerError;
@@ -101,21 +102,34 @@ mod truth_tests;
 /// Most keys one `IN` list binds (well under SQLite's and Postgres's limits on bound values).
 const IN_LIST_MAX: usize = 500;
 
+/// `count` placeholders from `$first` on, comma-separated: an `IN` list's.
+fn placeholders(first: usize, count: usize) -> String {
+    let list: Vec<String> = (first..first + count).map(|i| format!("${i}")).collect();
+    list.join(", ")
+}
+
 /// The rows `select` (a query ending in `WHERE <column>`) finds for each of `keys`, asked
 /// [`IN_LIST_MAX`] keys at a time, read by `read`: one query where a loop would make one per
-/// key, each waiting its turn for the database.
+/// key, each waiting its turn for the database. `leading` values are bound first, as `$1`,
+/// `$2`, … of `select`; the keys' placeholders follow them.
 async fn select_in<T>(
     pool: &AnyPool,
     select: &str,
+    leading: &[String],
     keys: &[impl ToString],
     read: impl Fn(&sqlx::any::AnyRow) -> Result<T, SchedulerError> + Copy,
 ) -> Result<Vec<T>, SchedulerError> {
     let mut found = Vec::new();
     for group in keys.chunks(IN_LIST_MAX) {
-        let list: Vec<String> = (1..=group.len()).map(|i| format!("${i}")).collect();
-        // Only placeholders are spliced in; every key is bound.
-        let sql = format!("{select} IN ({})", list.join(", "));
+        // Only placeholders are spliced in; every value is bound.
+        let sql = format!(
+            "{select} IN ({})",
+            placeholders(leading.len() + 1, group.len())
+        );
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for value in leading {
+            query = query.bind(value.clone());
+        }
         for key in group {
             query = query.bind(key.to_string());
         }

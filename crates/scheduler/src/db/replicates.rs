@@ -56,6 +56,7 @@ impl Store {
         let mut found = super::select_in(
             &self.reads,
             "SELECT * FROM replicates WHERE taskid",
+            &[],
             task_ids,
             replicate_info,
         )
@@ -251,18 +252,24 @@ impl Store {
             now,
         };
         let changed = self.apply_reports(std::slice::from_ref(&write)).await?;
-        Ok(changed.first().copied().unwrap_or(false))
+        Ok(changed.first().is_some_and(Option::is_some))
     }
 
     /// Applies reports (each as [`Self::report`] does) in one transaction, one commit for all:
-    /// durable once this returns, none on an error. Returns whether each changed its replicate.
-    pub async fn apply_reports(&self, writes: &[ReportWrite]) -> Result<Vec<bool>, SchedulerError> {
+    /// durable once this returns, none on an error. Returns each one's replicate as it is now
+    /// when the report changed it (`None`: it changed nothing).
+    pub async fn apply_reports(
+        &self,
+        writes: &[ReportWrite],
+    ) -> Result<Vec<Option<ReplicateInfo>>, SchedulerError> {
         let mut tx = self.pool.begin().await?;
         let mut changed = Vec::with_capacity(writes.len());
         for write in writes {
             let (sql, values) = report_statement(write)?;
-            let result = bind_all(sqlx::query(sql), values).execute(&mut *tx).await?;
-            changed.push(result.rows_affected() == 1);
+            // The row comes back with the update: the caller answers with it, unread.
+            let sql = format!("{sql} RETURNING *");
+            let query = bind_all(sqlx::query(sqlx::AssertSqlSafe(sql)), values);
+            changed.push(rows(query, replicate_info).optional(&mut *tx).await?);
         }
         tx.commit().await?;
         Ok(changed)

@@ -5,7 +5,7 @@ use decloud_sql::column::{bigint, parse, parse_opt, rows, uint, uint_opt};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{Store, TaskInfo, TaskStatus};
+use super::{ReplicateStatus, Store, TaskInfo, TaskStatus};
 use crate::SchedulerError;
 
 /// A row of `tasks` as the API shows it.
@@ -20,6 +20,15 @@ fn task_info(row: &AnyRow) -> Result<TaskInfo, SchedulerError> {
         results_location: row.try_get("results_location")?,
         given_up: row.try_get("given_up")?,
     })
+}
+
+/// A task as [`Store::tasks_for_worker`] reads it for one worker.
+#[derive(Clone, Debug)]
+pub struct TaskForWorker {
+    /// The task.
+    pub task: TaskInfo,
+    /// The worker's replicate of it, if it holds one: its status and result hash.
+    pub mine: Option<(ReplicateStatus, Option<B256>)>,
 }
 
 impl Store {
@@ -38,11 +47,43 @@ impl Store {
         let found = super::select_in(
             &self.reads,
             "SELECT * FROM tasks WHERE taskid",
+            &[],
             task_ids,
             task_info,
         )
         .await?;
         Ok(found.into_iter().map(|t| (t.task_id, t)).collect())
+    }
+
+    /// The tasks among `task_ids` that belong to known deals, by id, each with where
+    /// `worker`'s replicate of it stands (its status and result hash; `None`: it holds none), in
+    /// one query (per 500 ids).
+    pub async fn tasks_for_worker(
+        &self,
+        worker: Address,
+        task_ids: &[B256],
+    ) -> Result<std::collections::HashMap<B256, TaskForWorker>, SchedulerError> {
+        let found = super::select_in(
+            &self.reads,
+            "SELECT t.*, r.status AS mine_status, r.result_hash AS mine_result_hash \
+             FROM tasks t LEFT JOIN replicates r ON r.taskid = t.taskid AND r.worker = $1 \
+             WHERE t.taskid",
+            &[worker.to_string()],
+            task_ids,
+            |row| {
+                let mine = parse_opt(row, "mine_status")?
+                    .map(|status| {
+                        Ok::<_, SchedulerError>((status, parse_opt(row, "mine_result_hash")?))
+                    })
+                    .transpose()?;
+                Ok(TaskForWorker {
+                    task: task_info(row)?,
+                    mine,
+                })
+            },
+        )
+        .await?;
+        Ok(found.into_iter().map(|t| (t.task.task_id, t)).collect())
     }
 
     /// Every task with its deal and status (to show them all as pool jobs at start).

@@ -663,6 +663,34 @@ async fn many_tasks_replicates_and_workers_are_read_at_once(db: &TestDb) {
     assert_eq!(workers.len(), 2, "an unregistered address is absent");
     assert_eq!(workers[&w1].score, 7);
     assert!(store.workers_in(&[]).await.unwrap().is_empty());
+    // Each task with where one worker's replicate stands, whoever else holds it.
+    store
+        .apply(&[TaskChange::Contribution {
+            task_id: tasks[0],
+            worker: w2,
+            result_hash: B256::repeat_byte(9),
+            weight: Some(1),
+            at: 22,
+        }])
+        .await
+        .unwrap();
+    let unknown = B256::repeat_byte(0xee);
+    let for_w2 = store
+        .tasks_for_worker(w2, &[tasks[0], tasks[1], tasks[2], unknown])
+        .await
+        .unwrap();
+    assert_eq!(for_w2.len(), 3, "an unknown task is absent");
+    assert_eq!(
+        for_w2[&tasks[0]].mine,
+        Some((ReplicateStatus::Contributed, Some(B256::repeat_byte(9))))
+    );
+    assert_eq!(for_w2[&tasks[1]].mine, None, "held by w1 only");
+    assert_eq!(for_w2[&tasks[2]].task.index, 2);
+    let for_w1 = store.tasks_for_worker(w1, &tasks).await.unwrap();
+    assert_eq!(
+        for_w1[&tasks[0]].mine,
+        Some((ReplicateStatus::Assigned, None))
+    );
 }
 
 /// A claim's one read of its worker agrees with the separate reads: its row, its pause and the

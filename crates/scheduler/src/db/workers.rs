@@ -115,6 +115,7 @@ impl Store {
         let found = super::select_in(
             &self.reads,
             "SELECT * FROM workers WHERE address",
+            &[],
             addresses,
             worker_info,
         )
