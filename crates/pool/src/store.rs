@@ -298,10 +298,33 @@ const USER_COLUMNS: &str = "name, user_right, status, password_hash, owner, grp,
 #[derive(Clone, Debug)]
 pub(crate) struct Store {
     pool: AnyPool,
-    /// [`Store::placement`] as last read, dropped at every change of a worker or an on-chain
-    /// resource: every claim of a deal's task consults it, so it must cost no query.
-    placement: std::sync::Arc<std::sync::RwLock<(u64, Option<std::sync::Arc<DealPlacement>>)>>,
+    /// [`Store::placement`] as last read, and what changed since: every claim of a deal's task
+    /// consults it, so it must cost no query, and a change of one worker must not cost a read
+    /// of them all (10,000 rows, under the scheduler's claims' lock).
+    placement: std::sync::Arc<std::sync::RwLock<PlacementCache>>,
 }
+
+/// [`Store::placement`]'s copy.
+#[derive(Debug, Default)]
+struct PlacementCache {
+    /// Counts the changes, so that a copy read while one happened is not kept.
+    generation: u64,
+    /// The placement as last read, if any.
+    read: Option<std::sync::Arc<DealPlacement>>,
+    /// The workers and on-chain resources changed since `read` was read: their rows are read
+    /// again, one by one, before it is used.
+    stale: Vec<Listed>,
+}
+
+/// An entry of [`DealPlacement`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Listed {
+    Worker(Address),
+    Resource(Address),
+}
+
+/// Past this many changes since the last read, the placement is read whole again.
+const PLACEMENT_PATCH_MAX: usize = 256;
 
 impl Store {
     pub(crate) async fn open(url: &str) -> Result<Self, PoolError> {
@@ -311,9 +334,13 @@ impl Store {
         })
     }
 
-    fn placement_changed(&self) {
+    /// Notes that `changed` was written: the placement's copy reads its row again before use.
+    fn placement_changed(&self, changed: Listed) {
         if let Ok(mut cached) = self.placement.write() {
-            *cached = (cached.0.wrapping_add(1), None);
+            cached.generation = cached.generation.wrapping_add(1);
+            if cached.read.is_some() && !cached.stale.contains(&changed) {
+                cached.stale.push(changed);
+            }
         }
     }
 
@@ -635,7 +662,13 @@ impl Store {
             .bind(id.to_owned())
             .execute(&self.pool)
             .await?;
-        self.placement_changed();
+        // Of the kinds with a group, only workers take part in placing deals.
+        if kind == Kind::Worker {
+            match id.parse() {
+                Ok(address) => self.placement_changed(Listed::Worker(address)),
+                Err(_) => self.placement_forgotten(),
+            }
+        }
         Ok(())
     }
 
@@ -800,7 +833,7 @@ impl Store {
         .bind(confinement.as_str())
         .execute(&self.pool)
         .await?;
-        self.placement_changed();
+        self.placement_changed(Listed::Worker(address));
         Ok(())
     }
 
@@ -816,16 +849,9 @@ impl Store {
 
     /// A worker's confinement: public when the pool does not list it.
     async fn worker(&self, address: Address) -> Result<Worker, PoolError> {
-        let query = sqlx::query(
-            "SELECT address AS id, address AS name, owner, grp, mode, visibility, '' AS checksum, \
-             CAST(0 AS BIGINT) AS size FROM pool_workers WHERE address = $1",
-        )
-        .bind(address.to_string());
-        let row = rows(query, |r| read_object(r, Some("worker")))
-            .optional(&self.pool)
-            .await?;
+        let listed = self.listed_visibility(Listed::Worker(address)).await?;
         Ok(Worker {
-            visibility: row.map_or(Visibility::Public, |r| r.visibility()),
+            visibility: listed.unwrap_or(Visibility::Public),
         })
     }
 
@@ -851,7 +877,7 @@ impl Store {
         .bind(confinement.as_str())
         .execute(&self.pool)
         .await?;
-        self.placement_changed();
+        self.placement_changed(Listed::Resource(address));
         Ok(())
     }
 
@@ -861,7 +887,7 @@ impl Store {
             .bind(address.to_string())
             .execute(&self.pool)
             .await?;
-        self.placement_changed();
+        self.placement_changed(Listed::Resource(address));
         Ok(deleted.rows_affected() > 0)
     }
 
@@ -873,32 +899,92 @@ impl Store {
         rows(query, |r| read_object(r, None)).all(&self.pool).await
     }
 
-    /// Everything placement needs for deals, read at once: the listed workers' and on-chain
-    /// resources' visibilities (anything else is public).
+    /// Everything placement needs for deals: the listed workers' and on-chain resources'
+    /// visibilities (anything else is public). Read whole once, then kept: a change since
+    /// costs a read of the rows it changed.
     pub(crate) async fn placement(&self) -> Result<std::sync::Arc<DealPlacement>, PoolError> {
-        let generation = match self.placement.read() {
-            Ok(cached) => match &cached.1 {
-                Some(placement) => return Ok(placement.clone()),
-                None => cached.0,
+        let (generation, read, stale) = match self.placement.read() {
+            Ok(cached) => match &cached.read {
+                Some(read) if cached.stale.is_empty() => return Ok(read.clone()),
+                Some(read) if cached.stale.len() <= PLACEMENT_PATCH_MAX => {
+                    (cached.generation, Some(read.clone()), cached.stale.clone())
+                }
+                _ => (cached.generation, None, Vec::new()),
             },
-            Err(_) => 0,
+            Err(_) => (0, None, Vec::new()),
         };
-        let visibilities = |rows: Vec<ObjectRow>| {
-            rows.into_iter()
-                .filter_map(|r| Some((r.info.id.parse::<Address>().ok()?, r.visibility())))
-                .collect()
+        let placement = match read {
+            Some(read) => {
+                let mut patched = DealPlacement::clone(&read);
+                for listed in stale {
+                    let (map, address) = match listed {
+                        Listed::Worker(address) => (&mut patched.workers, address),
+                        Listed::Resource(address) => (&mut patched.resources, address),
+                    };
+                    match self.listed_visibility(listed).await? {
+                        Some(visibility) => map.insert(address, visibility),
+                        None => map.remove(&address),
+                    };
+                }
+                patched
+            }
+            None => {
+                let visibilities = |rows: Vec<ObjectRow>| {
+                    rows.into_iter()
+                        .filter_map(|r| Some((r.info.id.parse::<Address>().ok()?, r.visibility())))
+                        .collect()
+                };
+                DealPlacement {
+                    workers: visibilities(self.workers().await?),
+                    resources: visibilities(self.chain_resources().await?),
+                }
+            }
         };
-        let placement = std::sync::Arc::new(DealPlacement {
-            workers: visibilities(self.workers().await?),
-            resources: visibilities(self.chain_resources().await?),
-        });
+        let placement = std::sync::Arc::new(placement);
         // Kept only when nothing changed while it was read (else the next call reads again).
         if let Ok(mut cached) = self.placement.write()
-            && cached.0 == generation
+            && cached.generation == generation
         {
-            cached.1 = Some(placement.clone());
+            cached.read = Some(placement.clone());
+            cached.stale.clear();
         }
         Ok(placement)
+    }
+
+    /// Drops the placement's copy: the next use reads it whole.
+    fn placement_forgotten(&self) {
+        if let Ok(mut cached) = self.placement.write() {
+            cached.generation = cached.generation.wrapping_add(1);
+            cached.read = None;
+            cached.stale.clear();
+        }
+    }
+
+    /// The visibility of a listed worker or on-chain resource (`None`: not listed).
+    async fn listed_visibility(&self, listed: Listed) -> Result<Option<Visibility>, PoolError> {
+        let (query, kind) = match listed {
+            Listed::Worker(address) => (
+                sqlx::query(
+                    "SELECT address AS id, address AS name, owner, grp, mode, visibility, \
+                     '' AS checksum, CAST(0 AS BIGINT) AS size FROM pool_workers WHERE address = $1",
+                )
+                .bind(address.to_string()),
+                Some("worker"),
+            ),
+            Listed::Resource(address) => (
+                sqlx::query(
+                    "SELECT address AS id, address AS name, kind, owner, grp, mode, visibility, \
+                     '' AS checksum, CAST(0 AS BIGINT) AS size FROM pool_chain_resources \
+                     WHERE address = $1",
+                )
+                .bind(address.to_string()),
+                None,
+            ),
+        };
+        let row = rows(query, |r| read_object(r, kind))
+            .optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| r.visibility()))
     }
 
     // ---- jobs
@@ -1185,4 +1271,99 @@ impl Store {
         }
         Ok(())
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use decloud_sql::testing::TestDb;
+
+    fn meta(owner: &str, group: Option<&str>) -> Meta {
+        Meta {
+            owner: owner.into(),
+            group: group.map(Into::into),
+            mode: Mode::PRIVATE,
+        }
+    }
+
+    /// The placement kept in memory follows every change of a worker or an on-chain resource,
+    /// and agrees with one read whole from the database.
+    async fn the_kept_placement_follows_changes_row_by_row(db: &TestDb) {
+        let store = Store::open(db.url()).await.unwrap();
+        let (alice, group, public) = (
+            Address::repeat_byte(1),
+            Address::repeat_byte(2),
+            Address::repeat_byte(3),
+        );
+        let app = Address::repeat_byte(0xa);
+        store
+            .upsert_worker(alice, &meta("alice", None), Confinement::Private)
+            .await
+            .unwrap();
+        store
+            .upsert_worker(group, &meta("bob", Some("lab")), Confinement::Group)
+            .await
+            .unwrap();
+        let first = store.placement().await.unwrap();
+        assert_eq!(first.workers.len(), 2);
+        // A change of one row each: a worker made public, one moved to another group, an app
+        // confined to its owner, then forgotten again.
+        store
+            .upsert_worker(alice, &meta("alice", None), Confinement::Public)
+            .await
+            .unwrap();
+        store
+            .set_group(Kind::Worker, &group.to_string(), Some("other"))
+            .await
+            .unwrap();
+        store
+            .upsert_worker(public, &meta("carol", None), Confinement::Private)
+            .await
+            .unwrap();
+        store
+            .upsert_chain_resource(
+                app,
+                ChainKind::App,
+                &meta("alice", None),
+                Confinement::Private,
+            )
+            .await
+            .unwrap();
+        let patched = store.placement().await.unwrap();
+        let whole = Store::open(db.url())
+            .await
+            .unwrap()
+            .placement()
+            .await
+            .unwrap();
+        assert_eq!(*patched, *whole, "patched row by row = read whole");
+        assert_eq!(patched.workers.get(&alice), Some(&Visibility::Public));
+        assert_eq!(
+            patched.workers.get(&group),
+            Some(&Visibility::Group("other".into()))
+        );
+        assert_eq!(
+            patched.resources.get(&app),
+            Some(&Visibility::Private("alice".into()))
+        );
+        assert!(store.delete_chain_resource(app).await.unwrap());
+        let after = store.placement().await.unwrap();
+        assert!(after.resources.is_empty());
+        assert_eq!(
+            *after,
+            *Store::open(db.url())
+                .await
+                .unwrap()
+                .placement()
+                .await
+                .unwrap()
+        );
+        // Unchanged since: the same copy, no read.
+        assert!(std::sync::Arc::ptr_eq(
+            &after,
+            &store.placement().await.unwrap()
+        ));
+    }
+
+    decloud_sql::test_on_every_backend!(the_kept_placement_follows_changes_row_by_row);
 }
