@@ -338,7 +338,11 @@ impl Store {
     fn placement_changed(&self, changed: Listed) {
         if let Ok(mut cached) = self.placement.write() {
             cached.generation = cached.generation.wrapping_add(1);
-            if cached.read.is_some() && !cached.stale.contains(&changed) {
+            if cached.stale.len() >= PLACEMENT_PATCH_MAX {
+                // Read whole next time: cheaper than so many rows one by one.
+                cached.read = None;
+                cached.stale.clear();
+            } else if cached.read.is_some() && !cached.stale.contains(&changed) {
                 cached.stale.push(changed);
             }
         }
@@ -906,9 +910,7 @@ impl Store {
         let (generation, read, stale) = match self.placement.read() {
             Ok(cached) => match &cached.read {
                 Some(read) if cached.stale.is_empty() => return Ok(read.clone()),
-                Some(read) if cached.stale.len() <= PLACEMENT_PATCH_MAX => {
-                    (cached.generation, Some(read.clone()), cached.stale.clone())
-                }
+                Some(read) => (cached.generation, Some(read.clone()), cached.stale.clone()),
                 _ => (cached.generation, None, Vec::new()),
             },
             Err(_) => (0, None, Vec::new()),

@@ -385,6 +385,12 @@ pub async fn start(config: SchedulerConfig) -> Result<RunningScheduler, Schedule
         random: random::RandomState::new(config.beacon_url.clone()),
         spot: spot::SpotState::default(),
     });
+    // The confinement records every claim consults, read before the first claim: read then,
+    // at 10,000 listed workers and behind the pool writes of a login storm, the whole read held
+    // the claims' lock for hundreds of milliseconds. Changes since patch the copy row by row.
+    shared.pool.deal_placement().await.map_err(|e| {
+        SchedulerError::Config(format!("reading the pool's confinement records: {e}"))
+    })?;
     let router = api::router(shared.clone());
     let limits = decloud_service::Limits::default();
     let served = match (&config.transport, config.client_cas.is_empty()) {
