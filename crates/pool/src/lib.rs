@@ -186,12 +186,15 @@ impl Pool {
             .await
     }
 
-    /// Puts the jobs `worker` holds back in the queue (a worker lost for want of heartbeats, or
-    /// one that logged in anew after a restart and no longer runs them), and wakes the claims
-    /// that wait for work; how many it held.
-    pub async fn release_jobs(&self, worker: alloy::primitives::Address) -> Result<u64, PoolError> {
-        let released = self.store().release_jobs(worker, unix_now()).await?;
-        if released > 0 {
+    /// Puts the jobs each of `workers` holds back in the queue (workers lost for want of
+    /// heartbeats, or logged in anew after a restart and no longer running them), and wakes
+    /// the claims that wait for work; how many each held, in the order given.
+    pub async fn release_jobs(
+        &self,
+        workers: &[alloy::primitives::Address],
+    ) -> Result<Vec<u64>, PoolError> {
+        let released = self.store().release_jobs(workers, unix_now()).await?;
+        if released.iter().any(|&n| n > 0) {
             self.inner.submitted.send_modify(|n| *n = n.wrapping_add(1));
         }
         Ok(released)

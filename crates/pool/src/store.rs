@@ -1167,17 +1167,59 @@ impl Store {
         Ok(None)
     }
 
-    /// Puts the running jobs of `worker` back in the queue; how many.
-    pub(crate) async fn release_jobs(&self, worker: Address, now: u64) -> Result<u64, PoolError> {
-        let released = sqlx::query(
-            "UPDATE pool_jobs SET status = 'pending', worker = NULL, updated_at = $1 \
-             WHERE status = 'running' AND worker = $2 AND origin = 'client'",
-        )
-        .bind(bigint(now, "time")?)
-        .bind(worker.to_string())
-        .execute(&self.pool)
-        .await?;
-        Ok(released.rows_affected())
+    /// Puts the running jobs of `workers` back in the queue, in one transaction; how many each
+    /// held, in the order given. A login storm releases thousands of workers at once and they
+    /// almost never hold a job: the jobs held are read first (a few hundred workers per
+    /// statement), and only those are written.
+    pub(crate) async fn release_jobs(
+        &self,
+        workers: &[Address],
+        now: u64,
+    ) -> Result<Vec<u64>, PoolError> {
+        use sqlx::Row;
+        let keys: Vec<String> = workers.iter().map(ToString::to_string).collect();
+        let mut tx = self.pool.begin().await?;
+        let mut holder: std::collections::HashMap<String, String> =
+            std::collections::HashMap::new();
+        for group in keys.chunks(decloud_sql::IN_LIST_MAX) {
+            // Only placeholders are spliced in; every value is bound.
+            let sql = format!(
+                "SELECT id, worker FROM pool_jobs \
+                 WHERE status = 'running' AND origin = 'client' AND worker IN ({})",
+                decloud_sql::placeholders(1, group.len())
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for key in group {
+                query = query.bind(key.as_str());
+            }
+            for row in query.fetch_all(&mut *tx).await? {
+                holder.insert(row.try_get("id")?, row.try_get("worker")?);
+            }
+        }
+        let ids: Vec<&String> = holder.keys().collect();
+        let mut released: std::collections::HashMap<&str, u64> = std::collections::HashMap::new();
+        for group in ids.chunks(decloud_sql::IN_LIST_MAX) {
+            let sql = format!(
+                "UPDATE pool_jobs SET status = 'pending', worker = NULL, updated_at = $1 \
+                 WHERE status = 'running' AND id IN ({}) RETURNING id",
+                decloud_sql::placeholders(2, group.len())
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(bigint(now, "time")?);
+            for id in group {
+                query = query.bind(id.as_str());
+            }
+            for row in query.fetch_all(&mut *tx).await? {
+                let id: String = row.try_get("id")?;
+                if let Some(worker) = holder.get(&id) {
+                    *released.entry(worker.as_str()).or_default() += 1;
+                }
+            }
+        }
+        tx.commit().await?;
+        Ok(keys
+            .iter()
+            .map(|k| released.get(k.as_str()).copied().unwrap_or(0))
+            .collect())
     }
 
     /// The job `id` as held by `worker`, or the refusal.
@@ -1368,4 +1410,41 @@ mod tests {
     }
 
     decloud_sql::test_on_every_backend!(the_kept_placement_follows_changes_row_by_row);
+
+    /// Releasing many workers at once puts back exactly the jobs each held, says how many per
+    /// worker in the order asked, and leaves other workers' jobs running.
+    async fn jobs_of_many_workers_are_released_together(db: &TestDb) {
+        let store = Store::open(db.url()).await.unwrap();
+        let [a, b, idle, other] = [1u8, 2, 3, 4].map(Address::repeat_byte);
+        let held = [("j1", a), ("j2", a), ("j3", b), ("j4", other)];
+        for (id, worker) in held {
+            store
+                .insert_job(id, &meta("ann", None), "app", None, "", 10)
+                .await
+                .unwrap();
+            sqlx::query("UPDATE pool_jobs SET status = 'running', worker = $1 WHERE id = $2")
+                .bind(worker.to_string())
+                .bind(id)
+                .execute(&store.pool)
+                .await
+                .unwrap();
+        }
+        let counts = store.release_jobs(&[idle, b, a], 20).await.unwrap();
+        assert_eq!(counts, vec![0, 1, 2]);
+        for (id, worker) in held {
+            let job = store.job(id).await.unwrap().unwrap();
+            if worker == other {
+                assert_eq!(job.info.status, "running");
+                assert_eq!(job.info.worker, Some(other.to_string()));
+            } else {
+                assert_eq!(job.info.status, "pending", "{id} is back in the queue");
+                assert_eq!(job.info.worker, None);
+            }
+        }
+        // Released already: a second release finds nothing; no worker asks nothing.
+        assert_eq!(store.release_jobs(&[a, b], 30).await.unwrap(), vec![0, 0]);
+        assert!(store.release_jobs(&[], 30).await.unwrap().is_empty());
+    }
+
+    decloud_sql::test_on_every_backend!(jobs_of_many_workers_are_released_together);
 }

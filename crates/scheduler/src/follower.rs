@@ -56,6 +56,11 @@ pub struct Progress {
     pub touched: Vec<(B256, B256, TaskStatus)>,
     /// The workers whose contributions the pass applied: each freed a slot of its worker.
     pub contributors: Vec<Address>,
+    /// Workers whose registry record an event changed (left, removed, admitted with another
+    /// cap, slashed): their membership is read again.
+    pub members_changed: Vec<Address>,
+    /// Whether the pool's minimum stake changed: every member's membership is read again.
+    pub min_stake_changed: bool,
 }
 
 impl Progress {
@@ -93,6 +98,40 @@ const TASK_EVENTS: [B256; 7] = [
     IHub::TaskClaimed::SIGNATURE_HASH,
 ];
 
+/// The hub's events after which a worker's membership (every worker's, for the minimum stake)
+/// is read again: the registry changes only through them. A join is not among them: a worker
+/// that was no member has nothing to take back, and its login reads the registry.
+const REGISTRY_EVENTS: [B256; 6] = [
+    IHub::WorkerAdmitted::SIGNATURE_HASH,
+    IHub::WorkerLeaving::SIGNATURE_HASH,
+    IHub::WorkerRemoved::SIGNATURE_HASH,
+    IHub::WorkerpoolMinStake::SIGNATURE_HASH,
+    IHub::DrawnWorkerSlashed::SIGNATURE_HASH,
+    IHub::AbsentAuditorSlashed::SIGNATURE_HASH,
+];
+
+/// Notes in `progress` the members of `workerpool` whose registry record the events `logs`
+/// changed. A slash names its task, not its pool: its worker is noted whatever the pool, and
+/// only a worker this scheduler serves is read again.
+fn note_registry_changes(logs: &[Log], workerpool: Address, progress: &mut Progress) {
+    let pool = workerpool.into_word();
+    for log in logs {
+        let topics = log.topics();
+        let (Some(&event), ours) = (topics.first(), topics.get(1) == Some(&pool)) else {
+            continue;
+        };
+        let slash = event == IHub::DrawnWorkerSlashed::SIGNATURE_HASH
+            || event == IHub::AbsentAuditorSlashed::SIGNATURE_HASH;
+        if event == IHub::WorkerpoolMinStake::SIGNATURE_HASH {
+            progress.min_stake_changed |= ours;
+        } else if (ours || slash)
+            && let Some(worker) = topics.get(2)
+        {
+            progress.members_changed.push(Address::from_word(*worker));
+        }
+    }
+}
+
 /// Runs one pass: from the stored cursor (or the deployment block) to the latest block.
 ///
 /// A pass stores each range's effects before it reads the next, so one that fails part way
@@ -119,6 +158,7 @@ async fn follow_into(
     let deployment = client.profile().deployment_block;
     let mut events = TASK_EVENTS.to_vec();
     events.push(IHub::DealCreated::SIGNATURE_HASH);
+    events.extend(REGISTRY_EVENTS);
     let follower = Follower::new(
         client.provider().clone(),
         Filter::new()
@@ -157,8 +197,12 @@ async fn follow_into(
                 cursor = rewind.cursor;
             }
             Step::Batch(batch) => {
-                let (deals, tasks): (Vec<Log>, Vec<Log>) = batch
+                let (registry, logs): (Vec<Log>, Vec<Log>) = batch
                     .logs
+                    .into_iter()
+                    .partition(|l| l.topic0().is_some_and(|t| REGISTRY_EVENTS.contains(t)));
+                note_registry_changes(&registry, workerpool, progress);
+                let (deals, tasks): (Vec<Log>, Vec<Log>) = logs
                     .into_iter()
                     .partition(|l| l.topic0() == Some(&IHub::DealCreated::SIGNATURE_HASH));
                 let ours: Vec<Log> = deals
@@ -469,4 +513,76 @@ async fn contribution_weights(
         .zip(weights)
         .map(|(&(at, _, _), c)| (at, u64::try_from(c.weight).ok().filter(|w| *w > 0)))
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A hub log of `event` with `topics` after it (no data: only the topics are read).
+    fn log(event: B256, topics: &[B256]) -> Log {
+        let mut all = vec![event];
+        all.extend_from_slice(topics);
+        Log {
+            inner: alloy::primitives::Log::new_unchecked(
+                Address::ZERO,
+                all,
+                alloy::primitives::Bytes::new(),
+            ),
+            ..Log::default()
+        }
+    }
+
+    #[test]
+    fn registry_events_name_the_pools_members_and_its_minimum() {
+        let (ours, theirs) = (Address::repeat_byte(0xa), Address::repeat_byte(0xb));
+        let [left, removed, capped, slashed, elsewhere] =
+            [1u8, 2, 3, 4, 5].map(Address::repeat_byte);
+        let task = B256::repeat_byte(7);
+        let logs = [
+            log(
+                IHub::WorkerLeaving::SIGNATURE_HASH,
+                &[ours.into_word(), left.into_word()],
+            ),
+            log(
+                IHub::WorkerRemoved::SIGNATURE_HASH,
+                &[ours.into_word(), removed.into_word()],
+            ),
+            log(
+                IHub::WorkerAdmitted::SIGNATURE_HASH,
+                &[ours.into_word(), capped.into_word()],
+            ),
+            log(
+                IHub::DrawnWorkerSlashed::SIGNATURE_HASH,
+                &[task, slashed.into_word()],
+            ),
+            log(
+                IHub::WorkerRemoved::SIGNATURE_HASH,
+                &[theirs.into_word(), elsewhere.into_word()],
+            ),
+            log(
+                IHub::WorkerpoolMinStake::SIGNATURE_HASH,
+                &[theirs.into_word()],
+            ),
+        ];
+        let mut progress = Progress::default();
+        note_registry_changes(&logs, ours, &mut progress);
+        assert_eq!(
+            progress.members_changed,
+            vec![left, removed, capped, slashed]
+        );
+        assert!(
+            !progress.min_stake_changed,
+            "another pool's minimum changed"
+        );
+        note_registry_changes(
+            &[log(
+                IHub::WorkerpoolMinStake::SIGNATURE_HASH,
+                &[ours.into_word()],
+            )],
+            ours,
+            &mut progress,
+        );
+        assert!(progress.min_stake_changed);
+    }
 }

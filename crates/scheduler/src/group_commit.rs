@@ -60,6 +60,25 @@ impl Batch for Reports {
     }
 }
 
+/// Releases of the pool jobs held by workers that logged in anew ([`decloud_pool::Pool::release_jobs`]):
+/// how many each held. A login storm releases thousands of workers, almost none holding a job;
+/// together they are a few reads instead of one write each on the pool's database.
+pub(crate) struct PoolReleases(pub(crate) decloud_pool::Pool);
+
+impl Batch for PoolReleases {
+    type Write = alloy::primitives::Address;
+    type Answer = u64;
+    async fn commit(
+        &self,
+        writes: &[alloy::primitives::Address],
+    ) -> Result<Vec<u64>, SchedulerError> {
+        self.0
+            .release_jobs(writes)
+            .await
+            .map_err(|e| SchedulerError::Config(format!("releasing workers' pool jobs: {e}")))
+    }
+}
+
 type Pending<B> = (
     <B as Batch>::Write,
     oneshot::Sender<Result<<B as Batch>::Answer, SchedulerError>>,

@@ -109,9 +109,14 @@ pub struct SchedulerConfig {
     pub heartbeat_timeout: Duration,
     /// How long a login session lasts.
     pub session_ttl: Duration,
-    /// How often the worker registry is read again for the logged-in workers (a worker that
-    /// left or was removed is expelled within this time).
+    /// How often the worker registry is read again for every logged-in worker, in case one of
+    /// its events was missed; the events are followed with the chain, so a worker that left or
+    /// was removed is expelled at the next follower pass. Also how long a login believes a
+    /// membership read before (unless an event changed it since).
     pub membership_interval: Duration,
+    /// How often the registry is compared with the last snapshot committed for random
+    /// selection (a new one is committed when they differ).
+    pub snapshot_interval: Duration,
     /// Per-client limits on login challenges and claims.
     pub rate_limits: limits::RateLimits,
     /// TLS with the scheduler's key (the default: a key made for this run; give it a key file
@@ -145,6 +150,7 @@ impl fmt::Debug for SchedulerConfig {
             .field("heartbeat_timeout", &self.heartbeat_timeout)
             .field("session_ttl", &self.session_ttl)
             .field("membership_interval", &self.membership_interval)
+            .field("snapshot_interval", &self.snapshot_interval)
             .field("rate_limits", &self.rate_limits)
             .field("transport", &self.transport)
             .field("client_cas", &self.client_cas.len())
@@ -179,7 +185,8 @@ impl SchedulerConfig {
             reorg_depth: follower::FollowerOptions::default().reorg_depth,
             heartbeat_timeout: Duration::from_secs(60),
             session_ttl: Duration::from_secs(24 * 3600),
-            membership_interval: Duration::from_secs(5),
+            membership_interval: Duration::from_secs(60),
+            snapshot_interval: Duration::from_secs(5),
             rate_limits: limits::RateLimits::default(),
             transport: decloud_service::transport::Transport::ephemeral(),
             client_cas: Vec::new(),
@@ -210,6 +217,9 @@ pub(crate) struct Shared {
     logins: group_commit::GroupCommit<group_commit::Logins>,
     /// Commits workers' reports, those waiting together in one transaction.
     reports: group_commit::GroupCommit<group_commit::Reports>,
+    /// Puts back in the pool's queue the jobs of workers that logged in anew, those waiting
+    /// together in one transaction.
+    pool_releases: group_commit::GroupCommit<group_commit::PoolReleases>,
     /// The waiting long polls, and who each change wakes (see [`wake`]).
     wakes: wake::Wakes,
     /// Serializes assignments so that two claims never over-assign a task.
@@ -358,9 +368,12 @@ pub async fn start(config: SchedulerConfig) -> Result<RunningScheduler, Schedule
         group_commit::GroupCommit::new(group_commit::Logins(store.clone()));
     let (report_writer, write_reports) =
         group_commit::GroupCommit::new(group_commit::Reports(store.clone()));
+    let (release_writer, write_releases) =
+        group_commit::GroupCommit::new(group_commit::PoolReleases(pool.clone()));
     let shared = Arc::new(Shared {
         logins: login_writer,
         reports: report_writer,
+        pool_releases: release_writer,
         store,
         client,
         signer: config.signer.clone(),
@@ -417,6 +430,7 @@ pub async fn start(config: SchedulerConfig) -> Result<RunningScheduler, Schedule
     ));
     service.spawn(write_logins);
     service.spawn(write_reports);
+    service.spawn(write_releases);
     service.spawn(watch_heartbeats(shared.clone()));
     service.spawn(wake::backup_alarm(shared.clone()));
     service.spawn(pool_work::wake_on_submissions(shared.clone()));
@@ -426,7 +440,7 @@ pub async fn start(config: SchedulerConfig) -> Result<RunningScheduler, Schedule
     ));
     service.spawn(random::watch_registry(
         shared.clone(),
-        config.membership_interval,
+        config.snapshot_interval,
     ));
     service.spawn(random::drive(shared.clone(), config.follow_interval));
     service.spawn(spot::drive(shared.clone(), config.follow_interval));
@@ -487,17 +501,36 @@ async fn mirror_deal_jobs(
 }
 
 #[cfg(feature = "server")]
-/// Puts the pool jobs `worker` holds back in the queue for another claim; a failure is logged
-/// (the worker's next loss or login releases them again).
-pub(crate) async fn release_pool_jobs(shared: &Shared, worker: Address) {
-    match shared.pool.release_jobs(worker).await {
-        Ok(0) => {}
-        Ok(n) => {
-            tracing::info!(%worker, jobs = n, "the worker's pool jobs are back in the queue");
-            // Only claims that take pool jobs can run them: every claim looks.
-            shared.wakes.work_for_all();
+/// Puts the pool jobs `workers` hold back in the queue for another claim; a failure is logged
+/// (the worker's next loss or login releases them again). One worker goes through the group
+/// commit (a login: a storm's logins share its statements); several go to the pool in one call
+/// (the workers lost at one check).
+pub(crate) async fn release_pool_jobs(shared: &Shared, workers: &[Address]) {
+    let released = match workers {
+        [worker] => shared.pool_releases.commit(*worker).await.map(|n| vec![n]),
+        _ => shared
+            .pool
+            .release_jobs(workers)
+            .await
+            .map_err(|e| SchedulerError::Config(format!("releasing workers' pool jobs: {e}"))),
+    };
+    match released {
+        Ok(counts) => {
+            let mut any = false;
+            for (worker, &jobs) in workers.iter().zip(&counts) {
+                if jobs > 0 {
+                    any = true;
+                    tracing::info!(%worker, jobs, "the worker's pool jobs are back in the queue");
+                }
+            }
+            if any {
+                // Only claims that take pool jobs can run them: every claim looks.
+                shared.wakes.work_for_all();
+            }
         }
-        Err(e) => tracing::warn!(%worker, error = %e, "releasing a worker's pool jobs failed"),
+        Err(e) => {
+            tracing::warn!(workers = workers.len(), error = %e, "releasing workers' pool jobs failed")
+        }
     }
 }
 
@@ -526,6 +559,7 @@ async fn chain_loop(shared: Arc<Shared>, interval: Duration, options: follower::
             "scheduler follower pass",
         );
         after_pass(&shared, &progress).await;
+        members::after_registry_events(&shared, &progress).await;
         let followed = started.elapsed();
         let report = stored(
             driver::drive_once(&shared.client, &shared.store).await,
@@ -683,7 +717,9 @@ async fn watch_heartbeats(shared: Arc<Shared>) {
             Ok(lost) if !lost.is_empty() => {
                 for worker in &lost {
                     tracing::warn!(%worker, "worker lost (no heartbeat): its assigned work is released");
-                    release_pool_jobs(&shared, *worker).await;
+                }
+                release_pool_jobs(&shared, &lost).await;
+                for worker in &lost {
                     tee::give_up_lost_enclaves(&shared, *worker).await;
                 }
                 // Their work is claimable again (a claim that takes some hands the wake-up on).

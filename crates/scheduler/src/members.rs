@@ -51,6 +51,11 @@ impl Members {
         }
     }
 
+    fn forget(&self, worker: Address) {
+        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        cache.remove(&worker);
+    }
+
     fn forget_stale(&self) {
         let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
         cache.retain(|_, (_, at)| at.elapsed() < self.ttl);
@@ -131,50 +136,77 @@ pub fn refusal(m: &Membership) -> String {
     )
 }
 
-/// Re-reads the membership of every active worker every `interval`: a worker that is no longer
-/// a member is expelled (sessions deleted, assigned work back to the pool), a member whose
-/// stake or cap shrank gets the smaller capacity.
+/// Reads the registry again for the members the follower saw change (`progress`): every active
+/// worker when the pool's minimum stake changed. The registry's events are followed with the
+/// chain, so a worker that leaves or is removed is expelled at the next follower pass.
+pub(crate) async fn after_registry_events(state: &Shared, progress: &crate::follower::Progress) {
+    if progress.min_stake_changed {
+        sweep(state, None).await;
+    } else if !progress.members_changed.is_empty() {
+        sweep(state, Some(&progress.members_changed)).await;
+    }
+}
+
+/// Re-reads the membership of every active worker every `interval`, in case an event was
+/// missed (a stop between the follower's pass and its check, a reorg): the events are how
+/// changes arrive, this is the net under them.
 pub(crate) async fn watch_members(state: Arc<Shared>, interval: Duration) {
     loop {
         tokio::time::sleep(interval).await;
         state.members.forget_stale();
-        let workers = match state.store.workers().await {
-            Ok(w) => w,
+        sweep(&state, None).await;
+    }
+}
+
+/// Reads the registry for the active workers (only those of `named`, when given) and applies
+/// it: a worker that is no longer a member is expelled (sessions deleted, assigned work back to
+/// the pool), a member whose stake or cap shrank gets the smaller capacity.
+async fn sweep(state: &Shared, named: Option<&[Address]>) {
+    if let Some(named) = named {
+        // Not believed from the cache any more: the next login reads the registry.
+        for worker in named {
+            state.members.forget(*worker);
+        }
+    }
+    let workers = match state.store.workers().await {
+        Ok(w) => w,
+        Err(e) => {
+            tracing::warn!(error = %e, "listing workers for the membership check failed; retrying");
+            return;
+        }
+    };
+    // Only an expulsion gives work back (a lowered capacity takes none away from others).
+    let mut released = false;
+    let checked = workers.iter().filter(|w| {
+        w.status == WorkerStatus::Active && named.is_none_or(|n| n.contains(&w.address))
+    });
+    for w in checked {
+        let m = match membership(&state.client, state.workerpool, w.address).await {
+            Ok(m) => m,
             Err(e) => {
-                tracing::warn!(error = %e, "listing workers for the membership check failed; retrying");
-                continue;
+                // The chain did not answer: nobody is expelled on a guess.
+                tracing::warn!(error = %e, "reading the worker registry failed; retrying");
+                break;
             }
         };
-        // Only an expulsion gives work back (a lowered capacity takes none away from others).
-        let mut released = false;
-        for w in workers.iter().filter(|w| w.status == WorkerStatus::Active) {
-            let m = match membership(&state.client, state.workerpool, w.address).await {
-                Ok(m) => m,
-                Err(e) => {
-                    // The chain did not answer: nobody is expelled on a guess.
-                    tracing::warn!(error = %e, "reading the worker registry failed; retrying");
-                    break;
-                }
-            };
-            state.members.remember(m);
-            let outcome = match served_capacity(&m) {
-                // The store only ever lowers it: written only when lower, so that 10,000 members
-                // are not 10,000 writes on the one connection at every pass.
-                Some(capacity) if capacity < w.capacity => state
-                    .store
-                    .cap_capacity(w.address, capacity)
-                    .await
-                    .map(|_| ()),
-                Some(_) => Ok(()),
-                None => expel(&state, w.address).await.map(|()| released = true),
-            };
-            if let Err(e) = outcome {
-                tracing::warn!(error = %e, worker = %w.address, "applying the worker registry failed; retrying");
-            }
+        state.members.remember(m);
+        let outcome = match served_capacity(&m) {
+            // The store only ever lowers it: written only when lower, so that 10,000 members
+            // are not 10,000 writes on the one connection at every pass.
+            Some(capacity) if capacity < w.capacity => state
+                .store
+                .cap_capacity(w.address, capacity)
+                .await
+                .map(|_| ()),
+            Some(_) => Ok(()),
+            None => expel(state, w.address).await.map(|()| released = true),
+        };
+        if let Err(e) = outcome {
+            tracing::warn!(error = %e, worker = %w.address, "applying the worker registry failed; retrying");
         }
-        if released {
-            state.wakes.work_for(1);
-        }
+    }
+    if released {
+        state.wakes.work_for(1);
     }
 }
 

@@ -141,6 +141,17 @@ pub async fn open_reads(url: &str, writer: &AnyPool) -> Result<AnyPool, SqlError
         })
 }
 
+/// Most values one `IN` list binds: well under SQLite's (32,766) and Postgres's (65,535) limits
+/// on a statement's bound values, so a list of keys is sent this many at a time.
+pub const IN_LIST_MAX: usize = 500;
+
+/// `count` numbered placeholders from `$first` on, comma-separated (an `IN` list's): the only
+/// text a caller splices into a statement, every value staying bound.
+pub fn placeholders(first: usize, count: usize) -> String {
+    let list: Vec<String> = (first..first + count).map(|i| format!("${i}")).collect();
+    list.join(", ")
+}
+
 /// The latest schema version the database records as applied (`None` before any migration).
 pub async fn schema_version(pool: &AnyPool) -> Result<Option<i64>, sqlx::Error> {
     let row = sqlx::query("SELECT MAX(version) AS v FROM _sqlx_migrations WHERE success")
@@ -169,6 +180,13 @@ mod tests {
             migrations: Cow::Owned(vec![migration]),
             ..Migrator::DEFAULT
         }
+    }
+
+    #[test]
+    fn placeholders_number_from_the_first_given() {
+        assert_eq!(placeholders(3, 3), "$3, $4, $5");
+        assert_eq!(placeholders(1, 1), "$1");
+        assert_eq!(placeholders(1, 0), "");
     }
 
     #[test]

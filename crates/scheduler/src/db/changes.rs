@@ -231,11 +231,11 @@ impl Store {
             .collect();
         contributors.sort_unstable();
         contributors.dedup();
-        for group in contributors.chunks(super::IN_LIST_MAX) {
+        for group in contributors.chunks(decloud_sql::IN_LIST_MAX) {
             // Only placeholders are spliced in; every address is bound.
             let sql = format!(
                 "DELETE FROM claim_pauses WHERE worker IN ({})",
-                super::placeholders(1, group.len())
+                decloud_sql::placeholders(1, group.len())
             );
             let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
             for worker in group {

@@ -16,6 +16,7 @@ mod sessions;
 mod tasks;
 mod workers;
 
+use decloud_sql::{IN_LIST_MAX, placeholders};
 use sqlx::AnyPool;
 
 pub use changes::TaskChange;
@@ -98,15 +99,6 @@ impl Store {
 pub(crate) mod tests;
 #[cfg(test)]
 mod truth_tests;
-
-/// Most keys one `IN` list binds (well under SQLite's and Postgres's limits on bound values).
-const IN_LIST_MAX: usize = 500;
-
-/// `count` placeholders from `$first` on, comma-separated: an `IN` list's.
-fn placeholders(first: usize, count: usize) -> String {
-    let list: Vec<String> = (first..first + count).map(|i| format!("${i}")).collect();
-    list.join(", ")
-}
 
 /// The rows `select` (a query ending in `WHERE <column>`) finds for each of `keys`, asked
 /// [`IN_LIST_MAX`] keys at a time, read by `read`: one query where a loop would make one per
