@@ -26,7 +26,7 @@ async fn the_description_lists_exactly_the_routes_served() {
     let url = pool.scheduler_url().unwrap();
     // The scheduler's router merges the pool's worker routes and the pool's client API.
     let routers = [
-        include_str!("../src/api.rs"),
+        include_str!("../src/api/mod.rs"),
         include_str!("../src/pool_work.rs"),
         include_str!("../../pool/src/api.rs"),
     ]
