@@ -559,7 +559,7 @@ async fn chain_loop(shared: Arc<Shared>, interval: Duration, options: follower::
             "scheduler follower pass",
         );
         after_pass(&shared, &progress).await;
-        members::after_registry_events(&shared, &progress).await;
+        members::after_registry_events(&shared, &progress);
         let followed = started.elapsed();
         let report = stored(
             driver::drive_once(&shared.client, &shared.store).await,

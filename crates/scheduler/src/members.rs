@@ -138,13 +138,20 @@ pub fn refusal(m: &Membership) -> String {
 
 /// Reads the registry again for the members the follower saw change (`progress`): every active
 /// worker when the pool's minimum stake changed. The registry's events are followed with the
-/// chain, so a worker that leaves or is removed is expelled at the next follower pass.
-pub(crate) async fn after_registry_events(state: &Shared, progress: &crate::follower::Progress) {
-    if progress.min_stake_changed {
-        sweep(state, None).await;
-    } else if !progress.members_changed.is_empty() {
-        sweep(state, Some(&progress.members_changed)).await;
-    }
+/// chain, so a worker that leaves or is removed is expelled right after the follower's pass. The
+/// reads run beside the chain loop, which must not wait for them (a new minimum re-reads every
+/// member, one after the other).
+pub(crate) fn after_registry_events(state: &Arc<Shared>, progress: &crate::follower::Progress) {
+    let named = match (
+        progress.min_stake_changed,
+        progress.members_changed.is_empty(),
+    ) {
+        (true, _) => None,
+        (false, false) => Some(progress.members_changed.clone()),
+        (false, true) => return,
+    };
+    let state = state.clone();
+    tokio::spawn(async move { sweep(&state, named.as_deref()).await });
 }
 
 /// Re-reads the membership of every active worker every `interval`, in case an event was
