@@ -105,7 +105,10 @@ impl Store {
     }
 
     /// The visibility of a listed worker or on-chain resource (`None`: not listed).
-    pub(super) async fn listed_visibility(&self, listed: Listed) -> Result<Option<Visibility>, PoolError> {
+    pub(super) async fn listed_visibility(
+        &self,
+        listed: Listed,
+    ) -> Result<Option<Visibility>, PoolError> {
         let (query, kind) = match listed {
             Listed::Worker(address) => (
                 sqlx::query(
