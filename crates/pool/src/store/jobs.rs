@@ -211,14 +211,26 @@ impl Store {
         let ids: Vec<&String> = holder.keys().collect();
         let mut released: std::collections::HashMap<&str, u64> = std::collections::HashMap::new();
         for group in ids.chunks(decloud_sql::IN_LIST_MAX) {
+            // Still held by one of the workers read as holding them: a job finished and taken
+            // by another worker since the read (Postgres reads each statement's own snapshot)
+            // is that worker's, and stays running.
+            let holders: std::collections::BTreeSet<&str> = group
+                .iter()
+                .filter_map(|id| holder.get(*id))
+                .map(String::as_str)
+                .collect();
             let sql = format!(
                 "UPDATE pool_jobs SET status = 'pending', worker = NULL, updated_at = $1 \
-                 WHERE status = 'running' AND id IN ({}) RETURNING id",
-                decloud_sql::placeholders(2, group.len())
+                 WHERE status = 'running' AND id IN ({}) AND worker IN ({}) RETURNING id",
+                decloud_sql::placeholders(2, group.len()),
+                decloud_sql::placeholders(2 + group.len(), holders.len())
             );
             let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(bigint(now, "time")?);
             for id in group {
                 query = query.bind(id.as_str());
+            }
+            for worker in holders {
+                query = query.bind(worker);
             }
             for row in query.fetch_all(&mut *tx).await? {
                 let id: String = row.try_get("id")?;
