@@ -193,8 +193,13 @@ impl Context {
 
     /// The worker's capacity as a number of slots.
     fn capacity_slots(&self) -> usize {
-        usize::try_from(self.config.capacity).unwrap_or(usize::MAX)
+        slots_of(self.config.capacity)
     }
+}
+
+/// A capacity (replicates at once) as a number of slots.
+fn slots_of(capacity: u64) -> usize {
+    usize::try_from(capacity).unwrap_or(usize::MAX)
 }
 
 /// A running worker. Dropping it stops its loops (jobs in flight resume at the next start).
@@ -276,7 +281,7 @@ pub async fn start(config: WorkerConfig) -> Result<RunningWorker, WorkerError> {
     let heartbeat_every = Duration::from_secs(info.heartbeat_timeout_secs.max(3)) / 3;
     let (batcher, batched) = batch::Batcher::new();
     let (next_watch, watched) = next::NextWatch::new();
-    let config_capacity = config.capacity;
+    let slots = slots_of(config.capacity);
     let ctx = Arc::new(Context {
         batcher,
         address,
@@ -291,9 +296,7 @@ pub async fn start(config: WorkerConfig) -> Result<RunningWorker, WorkerError> {
         config,
         awaiting_reveal: std::sync::atomic::AtomicUsize::new(0),
         next_watch,
-        slots: Arc::new(Semaphore::new(
-            usize::try_from(config_capacity).unwrap_or(usize::MAX),
-        )),
+        slots: Arc::new(Semaphore::new(slots)),
         claiming: std::sync::atomic::AtomicUsize::new(0),
     });
     // Stake money ready before the first task: deposits are off the critical path.
