@@ -502,35 +502,32 @@ async fn mirror_deal_jobs(
 
 #[cfg(feature = "server")]
 /// Puts the pool jobs `workers` hold back in the queue for another claim; a failure is logged
-/// (the worker's next loss or login releases them again). One worker goes through the group
-/// commit (a login: a storm's logins share its statements); several go to the pool in one call
-/// (the workers lost at one check).
+/// (the worker's next loss or login releases them again). Through the group commit: the
+/// releases waiting together (a login storm's, the workers lost at one check) share its
+/// statements.
 pub(crate) async fn release_pool_jobs(shared: &Shared, workers: &[Address]) {
-    let released = match workers {
-        [worker] => shared.pool_releases.commit(*worker).await.map(|n| vec![n]),
-        _ => shared
-            .pool
-            .release_jobs(workers)
-            .await
-            .map_err(|e| SchedulerError::Config(format!("releasing workers' pool jobs: {e}"))),
-    };
-    match released {
-        Ok(counts) => {
-            let mut any = false;
-            for (worker, &jobs) in workers.iter().zip(&counts) {
-                if jobs > 0 {
-                    any = true;
-                    tracing::info!(%worker, jobs, "the worker's pool jobs are back in the queue");
-                }
+    let released = futures::future::join_all(
+        workers
+            .iter()
+            .map(|worker| shared.pool_releases.commit(*worker)),
+    )
+    .await;
+    let mut any = false;
+    for (worker, outcome) in workers.iter().zip(released) {
+        match outcome {
+            Ok(0) => {}
+            Ok(jobs) => {
+                any = true;
+                tracing::info!(%worker, jobs, "the worker's pool jobs are back in the queue");
             }
-            if any {
-                // Only claims that take pool jobs can run them: every claim looks.
-                shared.wakes.work_for_all();
+            Err(e) => {
+                tracing::warn!(%worker, error = %e, "releasing a worker's pool jobs failed")
             }
         }
-        Err(e) => {
-            tracing::warn!(workers = workers.len(), error = %e, "releasing workers' pool jobs failed")
-        }
+    }
+    if any {
+        // Only claims that take pool jobs can run them: every claim looks.
+        shared.wakes.work_for_all();
     }
 }
 

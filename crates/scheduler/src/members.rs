@@ -169,16 +169,22 @@ pub(crate) async fn watch_members(state: Arc<Shared>, interval: Duration) {
 /// it: a worker that is no longer a member is expelled (sessions deleted, assigned work back to
 /// the pool), a member whose stake or cap shrank gets the smaller capacity.
 async fn sweep(state: &Shared, named: Option<&[Address]>) {
-    // A set: one `admitWorkers` may name thousands of workers.
-    let named: Option<std::collections::HashSet<Address>> =
-        named.map(|n| n.iter().copied().collect());
-    if let Some(named) = &named {
-        // Not believed from the cache any more: the next login reads the registry.
-        for worker in named {
-            state.members.forget(*worker);
+    let workers = match named {
+        Some(named) => {
+            // Not believed from the cache any more: the next login reads the registry.
+            for worker in named {
+                state.members.forget(*worker);
+            }
+            // Only those rows (one `admitWorkers` may name thousands, a pass a handful).
+            state
+                .store
+                .workers_in(named)
+                .await
+                .map(|found| found.into_values().collect())
         }
-    }
-    let workers = match state.store.workers().await {
+        None => state.store.workers().await,
+    };
+    let workers: Vec<_> = match workers {
         Ok(w) => w,
         Err(e) => {
             tracing::warn!(error = %e, "listing workers for the membership check failed; retrying");
@@ -187,10 +193,7 @@ async fn sweep(state: &Shared, named: Option<&[Address]>) {
     };
     // Only an expulsion gives work back (a lowered capacity takes none away from others).
     let mut released = false;
-    let checked = workers.iter().filter(|w| {
-        w.status == WorkerStatus::Active && named.as_ref().is_none_or(|n| n.contains(&w.address))
-    });
-    for w in checked {
+    for w in workers.iter().filter(|w| w.status == WorkerStatus::Active) {
         let m = match membership(&state.client, state.workerpool, w.address).await {
             Ok(m) => m,
             Err(e) => {
