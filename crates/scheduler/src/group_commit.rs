@@ -75,7 +75,7 @@ impl Batch for PoolReleases {
         self.0
             .release_jobs(writes)
             .await
-            .map_err(|e| SchedulerError::Config(format!("releasing workers' pool jobs: {e}")))
+            .map_err(crate::pool_work::refusal)
     }
 }
 

@@ -466,87 +466,10 @@ async fn publish_tls_key(client: &Client, config: &SchedulerConfig) -> Result<()
 }
 
 #[cfg(feature = "server")]
-/// Shows the deals' tasks an event touched as jobs of the pool API, owned by their deal's
-/// requester (who reads them after a wallet login), with the status the chain gave them. A
-/// failure is logged: the job's next event records it again.
-async fn mirror_deal_jobs(
-    shared: &Shared,
-    touched: &[(
-        alloy::primitives::B256,
-        alloy::primitives::B256,
-        db::TaskStatus,
-    )],
-) {
-    // One transaction for them all: the mirror is shown again at start (see
-    // `catch_up_deal_jobs`), so it needs no commit of its own per task.
-    let mut requesters = std::collections::HashMap::new();
-    let mut rows = Vec::with_capacity(touched.len());
-    for (task, deal, status) in touched {
-        let requester = match requesters.get(deal) {
-            Some(known) => *known,
-            None => match shared.store.deal(*deal).await {
-                Ok(Some(row)) => *requesters.entry(*deal).or_insert(row.deal.requester),
-                Ok(None) => continue,
-                Err(e) => {
-                    tracing::warn!(error = %e, "reading a deal for the pool API failed");
-                    continue;
-                }
-            },
-        };
-        rows.push((task.to_string(), requester, status.as_str().to_owned()));
-    }
-    if let Err(e) = shared.pool.record_deal_tasks(&rows).await {
-        tracing::warn!(tasks = rows.len(), error = %e, "showing deals' tasks as pool jobs failed");
-    }
-}
-
-#[cfg(feature = "server")]
-/// Puts the pool jobs `workers` hold back in the queue for another claim; a failure is logged
-/// (the worker's next loss or login releases them again). Through the group commit: the
-/// releases waiting together (a login storm's, the workers lost at one check) share its
-/// statements.
-pub(crate) async fn release_pool_jobs(shared: &Shared, workers: &[Address]) {
-    let released = futures::future::join_all(
-        workers
-            .iter()
-            .map(|worker| shared.pool_releases.commit(*worker)),
-    )
-    .await;
-    let mut any = false;
-    for (worker, outcome) in workers.iter().zip(released) {
-        match outcome {
-            Ok(0) => {}
-            Ok(jobs) => {
-                any = true;
-                tracing::info!(%worker, jobs, "the worker's pool jobs are back in the queue");
-            }
-            Err(e) => {
-                tracing::warn!(%worker, error = %e, "releasing a worker's pool jobs failed")
-            }
-        }
-    }
-    if any {
-        // Only claims that take pool jobs can run them: every claim looks.
-        shared.wakes.work_for_all();
-    }
-}
-
-#[cfg(feature = "server")]
-/// Shows every task the scheduler knows as a pool job, once at start: a task whose event was
-/// followed but not mirrored (a stop between the two, a failed write) is caught up, so the
-/// mirror has no gap after a restart.
-async fn catch_up_deal_jobs(shared: &Shared) {
-    match shared.store.all_task_statuses().await {
-        Ok(tasks) => mirror_deal_jobs(shared, &tasks).await,
-        Err(e) => tracing::warn!(error = %e, "reading the tasks to show as pool jobs failed"),
-    }
-}
-
-#[cfg(feature = "server")]
 /// Follows the chain and drives revealing tasks to their end, every `interval` or sooner when
 /// woken; errors are logged and retried.
 async fn chain_loop(shared: Arc<Shared>, interval: Duration, options: follower::FollowerOptions) {
-    catch_up_deal_jobs(&shared).await;
+    pool_work::catch_up_deal_jobs(&shared).await;
     loop {
         // A failed pass stored part of its work: that part is shown and woken for like a whole
         // pass's (the next pass does not see it as new).
@@ -609,7 +532,7 @@ async fn after_pass(shared: &Shared, progress: &follower::Progress) {
     }
     let new_tasks = shown.len();
     shown.extend(progress.touched.iter().cloned());
-    mirror_deal_jobs(shared, &shown).await;
+    pool_work::mirror_deal_jobs(shared, &shown).await;
     wake_after_pass(shared, progress, new_tasks);
     if uncounted {
         // Tasks stored but not counted: every claim looks.
@@ -715,7 +638,7 @@ async fn watch_heartbeats(shared: Arc<Shared>) {
                 for worker in &lost {
                     tracing::warn!(%worker, "worker lost (no heartbeat): its assigned work is released");
                 }
-                release_pool_jobs(&shared, &lost).await;
+                pool_work::release_pool_jobs(&shared, &lost).await;
                 for worker in &lost {
                     tee::give_up_lost_enclaves(&shared, *worker).await;
                 }

@@ -110,7 +110,7 @@ pub(super) async fn login(
     // answer's path: the login is already durable.
     let releasing = state.clone();
     let worker = request.worker;
-    tokio::spawn(async move { crate::release_pool_jobs(&releasing, &[worker]).await });
+    tokio::spawn(async move { crate::pool_work::release_pool_jobs(&releasing, &[worker]).await });
     // No claim is woken: a login adds capacity, not work.
     tracing::info!(worker = %request.worker, capacity, declared = request.capacity, score, tee = %request.tee, "worker logged in");
     Ok(Json(Session {
