@@ -2,8 +2,8 @@
 //! may hand one out ([`take`]), and the worker holding it downloads its app and datum and
 //! uploads its result here, with its scheduler session (the worker right: never list, insert or
 //! delete, and only the job it holds); a worker lost or logged in anew gives its jobs back
-//! ([`release_pool_jobs`]). The deals' tasks are shown as their requesters' jobs
-//! ([`mirror_deal_jobs`]).
+//! (`release_pool_jobs`). The deals' tasks are shown as their requesters' jobs
+//! (`mirror_deal_jobs`).
 //!
 //! | method | path | what |
 //! |---|---|---|
