@@ -12,6 +12,11 @@
 //! say where it went, the parts of each ask (`TEE task: key holder answered`) and the stages
 //! inside each key holder (the `laps=` of its `released` line). The services log at `info`
 //! (and the worker's asks at `debug`), as a node would, not at the tests' `debug`.
+//!
+//! Everything but anvil runs in this process, so the `cpu_us` of the worker's line is the CPU
+//! the whole release took (worker and key holders); with the background's share taken off, it
+//! gives the best ratio this machine allows: k asks at once cannot take less wall time than
+//! their CPU over the cores.
 
 use std::time::Duration;
 
@@ -43,6 +48,9 @@ struct Side {
     asked: Vec<u64>,
     /// Per release, the µs spent rebuilding the shares (`rebuild_us`).
     rebuilt: Vec<u64>,
+    /// Per release, the µs of CPU the whole process used during it (`cpu_us`), with the
+    /// background's share of its wall time taken off.
+    cpu: Vec<u64>,
     asks: Vec<String>,
     stages: Vec<String>,
 }
@@ -96,6 +104,7 @@ impl Side {
             rounds: Vec::new(),
             asked: Vec::new(),
             rebuilt: Vec::new(),
+            cpu: Vec::new(),
             asks: Vec::new(),
             stages: Vec::new(),
         })
@@ -120,8 +129,9 @@ impl Side {
         Ok(logs::plain(&logs.bytes()[before..]))
     }
 
-    /// Keeps the figures of one round's log lines.
-    fn keep(&mut self, text: &str, tasks: u64) -> anyhow::Result<()> {
+    /// Keeps the figures of one round's log lines; `background` is the share of the cores the
+    /// process uses when nothing is released.
+    fn keep(&mut self, text: &str, tasks: u64, background: f64) -> anyhow::Result<()> {
         let times = field_values(text, "TEE task: secrets released", "us");
         if times.len() as u64 != tasks {
             bail!(
@@ -129,6 +139,18 @@ impl Side {
                 times.len()
             );
         }
+        let cpu = field_values(text, "TEE task: secrets released", "cpu_us");
+        if cpu.len() != times.len() {
+            bail!(
+                "{} release lines without their cpu_us field",
+                times.len() - cpu.len()
+            );
+        }
+        self.cpu.extend(
+            cpu.iter()
+                .zip(&times)
+                .map(|(cpu, us)| cpu.saturating_sub((background * *us as f64) as u64)),
+        );
         self.rounds.extend(times);
         self.asked
             .extend(field_values(text, "TEE task: secrets released", "asked_us"));
@@ -188,6 +210,15 @@ impl Side {
     }
 }
 
+/// The share of the cores this process uses over `window` with nothing asked of it (chain
+/// followers, heartbeats, the scheduler's loops).
+async fn background_cpu(window: Duration) -> f64 {
+    let before = decloud_service::process_cpu_time();
+    tokio::time::sleep(window).await;
+    let used = decloud_service::process_cpu_time().saturating_sub(before);
+    used.as_secs_f64() / window.as_secs_f64()
+}
+
 fn unix_now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -223,6 +254,7 @@ pub async fn run() -> anyhow::Result<()> {
     for side in [&one, &group] {
         side.deal(&logs, 2).await?;
     }
+    let background = background_cpu(Duration::from_secs(2)).await;
     for round in 0..rounds {
         // Which side goes first alternates too, so neither always follows the other's tail.
         let order: [&mut Side; 2] = if round % 2 == 0 {
@@ -232,11 +264,16 @@ pub async fn run() -> anyhow::Result<()> {
         };
         for side in order {
             let text = side.deal(&logs, tasks).await?;
-            side.keep(&text, tasks)?;
+            side.keep(&text, tasks, background)?;
         }
     }
     let (a, b) = (one.stats(), group.stats());
     let ratio = b.p50.as_secs_f64() / a.p50.as_secs_f64().max(1e-9);
+    let (cpu_one, cpu_group) = (median(one.cpu.clone()), median(group.cpu.clone()));
+    // However the work is spread, k parallel asks cannot take less wall time than their CPU
+    // over the cores: the best ratio this machine allows.
+    let floor =
+        cpu_group as f64 / 1e6 / machine.cores.max(1) as f64 / a.p50.as_secs_f64().max(1e-9);
     let build = if cfg!(debug_assertions) {
         "debug build"
     } else {
@@ -266,6 +303,13 @@ pub async fn run() -> anyhow::Result<()> {
         ms(b.p99),
         ms(b.max),
         verdict(b.p99 <= TARGET_P99 && ratio <= TARGET_RATIO)
+    ));
+    body.push_str(&format!(
+        "\nCPU per release (median, µs of this process's CPU over all its threads during the round trip, less the {:.2} cores it uses with nothing released; anvil's not counted): one SMS {cpu_one}, {KEEPERS} keepers {cpu_group} ({:.1}×). On {} cores the keepers' round trip cannot take less than its CPU ÷ {}: **{floor:.2}× one SMS's p50 at best on this machine**, however the work is scheduled.\n",
+        background,
+        cpu_group as f64 / (cpu_one as f64).max(1.0),
+        machine.cores,
+        machine.cores,
     ));
     body.push_str("\nMedians (µs): `answered` = from the first challenge to k answers in and checked (shares rebuilt), `rebuild` = rebuilding the shares (in it); then each part of an ask at the worker, and each stage inside a key holder:\n\n");
     for (name, side) in [

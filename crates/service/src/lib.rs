@@ -9,7 +9,8 @@
 //!   another site may change anything (the same-origin rule of [`Service::serve_with`]);
 //! - [`ApiError`]: how a service's own error enum answers over HTTP (its status and
 //!   `{"error": "..."}`, server errors logged), and how a request body or query the service
-//!   cannot take becomes that error (413 over the size limit, 400 otherwise).
+//!   cannot take becomes that error (413 over the size limit, 400 otherwise);
+//! - [`process_cpu_time`]: the process's CPU clock, for measurements logged beside wall times.
 //!
 //! It depends on none of decloud's crates: each service keeps its own errors and routes.
 //!
@@ -23,6 +24,7 @@
 //! # }
 //! ```
 
+mod cpu;
 mod error;
 pub mod limits;
 mod origin;
@@ -31,6 +33,7 @@ mod tasks;
 pub mod tls;
 pub mod transport;
 
+pub use cpu::process_cpu_time;
 pub use error::ApiError;
 pub use server::{Limits, Service, is_body_timeout};
 pub use tasks::Tasks;

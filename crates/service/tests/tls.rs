@@ -164,24 +164,6 @@ fn hex_of(identity: &TlsIdentity) -> String {
         .to_owned()
 }
 
-/// CPU time of this process so far (user + system), from /proc.
-fn cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    // Fields after the command name (which may hold spaces) start after the last ')'.
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .map(|(_, rest)| rest.split_whitespace().collect())
-        .unwrap_or_default();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|f| f.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
-    // utime and stime are fields 14 and 15 of stat, 11 and 12 after the name; 100 ticks/s.
-    (ticks(11) + ticks(12)) / 100.0
-}
-
 /// Prints the CPU one TLS handshake costs (client and server together, both in this process)
 /// and requests per second over kept-alive connections with and without TLS. A measurement,
 /// not a test: `cargo nextest run --workspace --run-ignored only -E 'test(measure_tls)'
@@ -218,13 +200,16 @@ async fn measure_tls_cost() {
         // No idle connection is kept: every request opens (and for TLS, handshakes) anew.
         let client =
             http_client(&url, reqwest::Client::builder().pool_max_idle_per_host(0)).unwrap();
-        let cpu = cpu_seconds();
+        let cpu = decloud_service::process_cpu_time().as_secs_f64();
         let started = std::time::Instant::now();
         for _ in 0..HANDSHAKES {
             let answer = client.get(url.join("/v1/ping")).send().await.unwrap();
             assert_eq!(answer.status(), 200);
         }
-        (cpu_seconds() - cpu, started.elapsed().as_secs_f64())
+        (
+            decloud_service::process_cpu_time().as_secs_f64() - cpu,
+            started.elapsed().as_secs_f64(),
+        )
     };
     let (tls_cpu, _) = handshakes(secure_url.clone()).await;
     let (plain_cpu, _) = handshakes(plain_url.clone()).await;
