@@ -324,8 +324,16 @@ fn describe(key: Key, n: usize) -> String {
 /// a time.
 async fn send(ctx: Arc<Context>, batch: Vec<Item>) {
     // The saved states of the batch's jobs are durable before their writes leave: one sync for
-    // the batch (each job's file is synced already, `JobStore::save_pending`).
-    ctx.jobs.sync();
+    // the batch (each job's file is synced already, `JobStore::save_pending`); when they cannot
+    // be, nothing leaves and every job of the batch fails before it costs a stake.
+    if let Err(e) = ctx.jobs.sync() {
+        for item in batch {
+            let _ = item.done.send(Err(crate::job::fail(format!(
+                "the worker cannot make its state durable, so it sends nothing: {e}"
+            ))));
+        }
+        return;
+    }
     if batch.len() == 1 {
         for item in batch {
             let outcome = send_one(&ctx, &item.write).await.map_err(Failure::from);

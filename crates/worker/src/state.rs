@@ -110,8 +110,7 @@ impl JobStore {
     /// Saves `job` durably (replacing its previous state).
     pub fn save(&self, job: &Job) -> Result<(), WorkerError> {
         self.save_pending(job)?;
-        self.sync();
-        Ok(())
+        self.sync()
     }
 
     /// Saves `job` whole (its file synced, then renamed over the previous state) but durable
@@ -136,19 +135,22 @@ impl JobStore {
 
     /// Makes every save done so far durable: the renames are once the directory is synced. The
     /// sync is shared (group commit): one covers every save that returned before it started,
-    /// and a call with nothing new to cover returns at once.
-    pub fn sync(&self) {
+    /// and a call with nothing new to cover returns at once. A sync that fails covers nothing:
+    /// the saves it was for are not durable, so what depends on them must not be sent (the next
+    /// call tries again).
+    pub fn sync(&self) -> Result<(), WorkerError> {
         use std::sync::atomic::Ordering;
         let wanted = self.renamed.load(Ordering::SeqCst);
         let mut synced = self.dir_synced.lock().unwrap_or_else(|e| e.into_inner());
         if *synced >= wanted {
-            return;
+            return Ok(());
         }
         let covered = self.renamed.load(Ordering::SeqCst);
-        if let Ok(dir) = std::fs::File::open(&self.dir) {
-            let _ = dir.sync_all();
-        }
+        std::fs::File::open(&self.dir)
+            .and_then(|dir| dir.sync_all())
+            .map_err(|e| WorkerError::io(&self.dir, e))?;
         *synced = covered;
+        Ok(())
     }
 
     /// Forgets a finished job (by its [`Assignment::record_id`]).
@@ -224,6 +226,31 @@ mod tests {
             drawn: None,
             audit: None,
         }
+    }
+
+    #[test]
+    fn a_failed_directory_sync_is_an_error_and_covers_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let jobs = dir.path().join("data");
+        let store = JobStore::open(&jobs).unwrap();
+        let job = Job {
+            assignment: assignment(3),
+            stage: Stage::Claimed,
+        };
+        store.save_pending(&job).unwrap();
+        // The directory the saves were renamed into is gone: they cannot be made durable.
+        let moved = dir.path().join("moved");
+        std::fs::rename(&jobs, &moved).unwrap();
+        let refused = store.sync().unwrap_err().to_string();
+        assert!(
+            refused.contains("data"),
+            "the error names the directory: {refused}"
+        );
+        assert!(store.sync().is_err(), "a failed sync was counted as done");
+        // Back in place, the next sync covers the save.
+        std::fs::rename(&moved, &jobs).unwrap();
+        store.sync().unwrap();
+        assert!(store.sync().is_ok());
     }
 
     #[test]
