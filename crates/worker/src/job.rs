@@ -236,7 +236,14 @@ fn finish(ctx: &Context, task_id: B256) {
     if let Err(e) = ctx.jobs.remove(task_id) {
         tracing::warn!(task = %task_id, error = %e, "cannot remove a finished job's state");
     }
-    let _ = std::fs::remove_file(ctx.config.data_dir.join(result_file(task_id)));
+    // Only jobs saved by older workers have one; a file left behind is disk the worker loses.
+    let archive = ctx.config.data_dir.join(result_file(task_id));
+    match std::fs::remove_file(&archive) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            tracing::warn!(task = %task_id, path = %archive.display(), error = %e, "cannot remove a finished job's result archive");
+        }
+        _ => {}
+    }
 }
 
 /// Reports on `a`'s replicate to the scheduler ([`report`]); an audit's replicate is not
