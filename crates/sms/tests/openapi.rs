@@ -24,7 +24,7 @@ async fn the_description_lists_exactly_the_routes_served() {
     .await
     .unwrap();
     let base = sms.url();
-    let mismatches = route_mismatches(&base, include_str!("../src/api.rs"))
+    let mismatches = route_mismatches(&base, include_str!("../src/api/mod.rs"))
         .await
         .unwrap();
     assert!(mismatches.is_empty(), "{mismatches:#?}");
