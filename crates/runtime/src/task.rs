@@ -206,7 +206,7 @@ pub struct Contribution {
 }
 
 /// Recomputes the outcome of a finished run from its `/out` directory alone (for example an
-/// unpacked result archive), the way [`Runtime::run`] does after a clean exit: `computed.json`,
+/// unpacked result archive), the way [`Runtime::run`](crate::Runtime::run) does after a clean exit: `computed.json`,
 /// the deterministic output and its digest, under `limits`. A requester uses it to check a
 /// downloaded result against the digest certified on chain. (A failed run's archive holds its
 /// [`FailureRecord`] in `decloud-error.json` instead; see [`Outcome::contribution`].)
@@ -238,4 +238,75 @@ pub struct RunReport {
     /// The largest size the app's linear memory reached, in bytes (its initial size when it
     /// never grew): the memory one instance costs.
     pub peak_memory_bytes: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::digest::FailureKind;
+    use crate::runtime::COMPUTED_JSON;
+
+    #[test]
+    fn a_failure_in_a_callback_deal_is_contributed_as_callback_data() {
+        let record = FailureRecord::new(FailureKind::Trap, "unreachable");
+        let failed = Outcome::Failed(record.clone());
+        let plain = failed.contribution(false).unwrap();
+        assert_eq!(plain.digest, record.digest());
+        assert_eq!(plain.callback_data, None);
+        let cb = failed.contribution(true).unwrap();
+        assert_eq!(
+            cb.callback_data.as_deref(),
+            Some(&record.canonical_bytes()[..])
+        );
+        assert_eq!(cb.digest, Digest::keccak256(&record.canonical_bytes()));
+        let timed_out = Outcome::TimedOut {
+            after: Duration::from_secs(1),
+        };
+        assert_eq!(timed_out.contribution(true), None);
+        let completed = Outcome::Completed {
+            digest: Digest([7; 32]),
+            computed: Computed::default(),
+            callback_data: Some(vec![1, 2]),
+        };
+        assert_eq!(completed.contribution(false).unwrap().callback_data, None);
+        assert_eq!(
+            completed.contribution(true).unwrap().callback_data,
+            Some(vec![1, 2])
+        );
+    }
+
+    #[test]
+    fn an_output_directory_gives_the_digest_of_its_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let limits = Limits::for_category(1);
+        let missing = outcome_of_output(dir.path(), false, &limits).unwrap();
+        assert!(
+            matches!(&missing, Outcome::Failed(r) if r.kind == FailureKind::MissingComputedJson),
+            "{missing:?}"
+        );
+        std::fs::write(
+            dir.path().join(COMPUTED_JSON),
+            br#"{"callback-data":"0x0102"}"#,
+        )
+        .unwrap();
+        match outcome_of_output(dir.path(), true, &limits).unwrap() {
+            Outcome::Completed { digest, .. } => assert_eq!(digest, Digest::keccak256(&[1, 2])),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn split_args_is_shell_like_and_strict() {
+        let split = |s| TaskContext::split_args(s).unwrap();
+        assert_eq!(split("  a  b\tc "), ["a", "b", "c"]);
+        assert_eq!(
+            split(r#"'x y' "p \"q\"" z\ w """#),
+            ["x y", "p \"q\"", "z w", ""]
+        );
+        assert_eq!(split(r#"a'b'"c""#), ["abc"]);
+        assert!(split("").is_empty());
+        assert!(TaskContext::split_args("'open").is_err());
+        assert!(TaskContext::split_args("\"open").is_err());
+        assert!(TaskContext::split_args("end\\").is_err());
+    }
 }
