@@ -207,9 +207,10 @@ pub struct Contribution {
 
 /// Recomputes the outcome of a finished run from its `/out` directory alone (for example an
 /// unpacked result archive), the way [`Runtime::run`](crate::Runtime::run) does after a clean
-/// exit: `computed.json`, the deterministic output and its digest, under `limits`. A requester uses it to check a
-/// downloaded result against the digest certified on chain. (A failed run's archive holds its
-/// [`FailureRecord`] in `decloud-error.json` instead; see [`Outcome::contribution`].)
+/// exit: `computed.json`, the deterministic output and its digest, under `limits`. A requester
+/// uses it to check a downloaded result against the digest certified on chain. (A failed run's
+/// archive holds its [`FailureRecord`] in `decloud-error.json` instead; see
+/// [`Outcome::contribution`].)
 pub fn outcome_of_output(
     output: &Path,
     callback: bool,
