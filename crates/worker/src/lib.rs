@@ -24,6 +24,7 @@
 mod batch;
 mod contribute;
 mod error;
+mod inputs;
 mod job;
 mod key_holders;
 mod next;
