@@ -34,6 +34,7 @@ mod release;
 mod scratch;
 pub mod state;
 mod tee_job;
+mod tee_secrets;
 
 use std::path::PathBuf;
 use std::sync::Arc;
