@@ -67,7 +67,7 @@ fn computed_jobs_survive_a_power_cut_and_a_claimed_one_is_only_held() {
             scope.spawn(move || store.save_pending(job).unwrap());
         }
     });
-    store.sync();
+    store.sync().unwrap();
 
     let cut = disk.after_power_cut().unwrap();
     let after = JobStore::open(cut.path()).unwrap().load_all().unwrap();
