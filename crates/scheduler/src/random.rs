@@ -27,7 +27,7 @@ use decloud_protocol::pool::{Assignment, Authorization, DrawnPosition};
 use decloud_protocol::tag::Tag;
 use tokio::sync::Mutex;
 
-use crate::db::{DealRow, TaskStatus};
+use crate::db::{DealRow, TaskInfo, TaskStatus};
 use crate::{SchedulerError, Shared};
 
 /// Most open tasks of random deals looked at in one pass.
@@ -158,7 +158,8 @@ pub(crate) async fn now(client: &Client) -> Result<u64, SchedulerError> {
 
 /// One pass over the open tasks of random deals: initialize them, get the current wave's round
 /// on chain, draw, and slash the absent workers of the previous wave. Returns whether a new
-/// draw was made (waiting claims may now get work).
+/// draw was made (waiting claims may now get work). A task whose reads fail is logged and
+/// left for the next pass; the others go on, and the draws made still wake the claims.
 async fn drive_once(shared: &Shared) -> Result<bool, SchedulerError> {
     let client = &shared.client;
     let state = &shared.random;
@@ -170,54 +171,28 @@ async fn drive_once(shared: &Shared) -> Result<bool, SchedulerError> {
     for task in tasks {
         let deal = match deals.get(&task.deal_id) {
             Some(d) => d.clone(),
-            None => {
-                let d = shared.store.deal(task.deal_id).await?.filter(is_random);
-                deals.insert(task.deal_id, d.clone());
-                d
-            }
+            None => match shared.store.deal(task.deal_id).await {
+                Ok(d) => {
+                    let d = d.filter(is_random);
+                    deals.insert(task.deal_id, d.clone());
+                    d
+                }
+                Err(e) => {
+                    // Kept open: its draws stay until a pass reads its deal again.
+                    open.insert(task.task_id);
+                    tracing::warn!(task = %task.task_id, error = %e, "reading a random task's deal failed; retrying");
+                    continue;
+                }
+            },
         };
         let Some(deal) = deal else { continue };
         open.insert(task.task_id);
-        if task.status == TaskStatus::Unset {
-            initialize(client, state, &deal, task.task_id, task.index).await;
-        }
-        let Some(snapshot) = deal_snapshot(client, state, &deal).await else {
-            continue;
-        };
-        let length = selection::WAVE_RATIO * deal.reference_secs().max(1);
-        let current = now.saturating_sub(deal.start_time) / length;
-        for w in current.saturating_sub(1)..=current {
-            let key = (task.task_id, w);
-            if state.draws.lock().await.contains_key(&key) {
-                continue;
+        match drive_task(shared, &deal, &task, now).await {
+            Ok(d) => drew |= d,
+            Err(e) => {
+                tracing::warn!(task = %task.task_id, error = %e, "driving a random-selection task failed; retrying")
             }
-            let Some(wave) = wave(client, state, &deal, w).await? else {
-                continue;
-            };
-            let Some(randomness) = round_on_chain(client, state, wave.round, now).await else {
-                continue;
-            };
-            let drawn = selection::drawn_positions(
-                randomness,
-                deal.deal_id,
-                task.index,
-                deal.trust(),
-                &snapshot.workers,
-            );
-            tracing::info!(task = %task.task_id, wave = w, round = wave.round, drawn = ?drawn.iter().map(|d| d.worker).collect::<Vec<_>>(), "random-selection task drawn");
-            state.draws.lock().await.insert(
-                key,
-                WaveDraw {
-                    deal_id: deal.deal_id,
-                    index: task.index,
-                    wave,
-                    snapshot: snapshot.clone(),
-                    drawn,
-                },
-            );
-            drew = true;
         }
-        slash_absent(client, state, &deal, task.task_id, now).await;
     }
     // Forget the tasks that are no longer open (completed, failed, given up).
     state
@@ -228,6 +203,60 @@ async fn drive_once(shared: &Shared) -> Result<bool, SchedulerError> {
     state
         .chain_now
         .fetch_max(now, std::sync::atomic::Ordering::Relaxed);
+    Ok(drew)
+}
+
+/// One open task of a random deal at chain time `now`: initialized, drawn for the waves not
+/// drawn yet whose rounds are on chain, its absent workers slashed. Returns whether it drew.
+async fn drive_task(
+    shared: &Shared,
+    deal: &DealRow,
+    task: &TaskInfo,
+    now: u64,
+) -> Result<bool, SchedulerError> {
+    let client = &shared.client;
+    let state = &shared.random;
+    let mut drew = false;
+    if task.status == TaskStatus::Unset {
+        initialize(client, state, deal, task.task_id, task.index).await;
+    }
+    let Some(snapshot) = deal_snapshot(client, state, deal).await else {
+        return Ok(false);
+    };
+    let length = selection::WAVE_RATIO * deal.reference_secs().max(1);
+    let current = now.saturating_sub(deal.start_time) / length;
+    for w in current.saturating_sub(1)..=current {
+        let key = (task.task_id, w);
+        if state.draws.lock().await.contains_key(&key) {
+            continue;
+        }
+        let Some(wave) = wave(client, state, deal, w).await? else {
+            continue;
+        };
+        let Some(randomness) = round_on_chain(client, state, wave.round, now).await else {
+            continue;
+        };
+        let drawn = selection::drawn_positions(
+            randomness,
+            deal.deal_id,
+            task.index,
+            deal.trust(),
+            &snapshot.workers,
+        );
+        tracing::info!(task = %task.task_id, wave = w, round = wave.round, drawn = ?drawn.iter().map(|d| d.worker).collect::<Vec<_>>(), "random-selection task drawn");
+        state.draws.lock().await.insert(
+            key,
+            WaveDraw {
+                deal_id: deal.deal_id,
+                index: task.index,
+                wave,
+                snapshot: snapshot.clone(),
+                drawn,
+            },
+        );
+        drew = true;
+    }
+    slash_absent(client, state, deal, task.task_id, now).await;
     Ok(drew)
 }
 

@@ -96,7 +96,9 @@ pub(crate) async fn drive(shared: Arc<Shared>, interval: Duration) {
 }
 
 /// One pass over the revealing tasks of spot-checked deals. Returns whether anything changed
-/// that a waiting worker may act on (a new audit drawn, an audit's consensus, a settlement).
+/// that a waiting worker may act on (a new audit drawn, an audit's consensus, a settlement). A
+/// task that fails is logged and left for the next pass; the others go on, and what changed
+/// still wakes the claims.
 async fn drive_once(shared: &Shared) -> Result<bool, SchedulerError> {
     let client = &shared.client;
     let tasks = shared.store.tasks_in(TaskStatus::Revealing, SCAN).await?;
@@ -107,15 +109,19 @@ async fn drive_once(shared: &Shared) -> Result<bool, SchedulerError> {
     for task in tasks {
         let deal = match deals.get(&task.deal_id) {
             Some(d) => d.clone(),
-            None => {
-                let d = shared
-                    .store
-                    .deal(task.deal_id)
-                    .await?
-                    .filter(is_spot_checked);
-                deals.insert(task.deal_id, d.clone());
-                d
-            }
+            None => match shared.store.deal(task.deal_id).await {
+                Ok(d) => {
+                    let d = d.filter(is_spot_checked);
+                    deals.insert(task.deal_id, d.clone());
+                    d
+                }
+                Err(e) => {
+                    // Still revealing as far as this pass knows: its audit is kept.
+                    revealing.insert(task.task_id);
+                    tracing::warn!(task = %task.task_id, error = %e, "reading a spot-checked task's deal failed; retrying");
+                    continue;
+                }
+            },
         };
         let Some(deal) = deal else { continue };
         revealing.insert(task.task_id);
