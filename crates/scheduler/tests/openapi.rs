@@ -28,7 +28,7 @@ async fn the_description_lists_exactly_the_routes_served() {
     let routers = [
         include_str!("../src/api/mod.rs"),
         include_str!("../src/pool_work.rs"),
-        include_str!("../../pool/src/api.rs"),
+        include_str!("../../pool/src/api/mod.rs"),
     ]
     .concat();
     let mismatches = route_mismatches(&url, &routers).await.unwrap();
