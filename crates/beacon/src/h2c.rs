@@ -25,7 +25,7 @@ pub fn round_message(round: u64) -> [u8; 32] {
     Keccak256::digest(round.to_be_bytes()).into()
 }
 
-/// `expand_message_xmd(msg, dst, 96)` with keccak256 (a 136-byte zero pad, see [`Z_PAD`]).
+/// `expand_message_xmd(msg, dst, 96)` with keccak256 (a 136-byte zero pad, see `Z_PAD`).
 pub fn expand_message_96(dst: &[u8], msg: &[u8]) -> [u8; 96] {
     assert!(
         dst.len() <= 255,

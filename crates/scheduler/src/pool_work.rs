@@ -1,5 +1,5 @@
 //! The scheduler's side of the pool's jobs. The pool's own jobs (desktop-grid mode): a claim
-//! may hand one out ([`take`]), and the worker holding it downloads its app and datum and
+//! may hand one out (`take`), and the worker holding it downloads its app and datum and
 //! uploads its result here, with its scheduler session (the worker right: never list, insert or
 //! delete, and only the job it holds); a worker lost or logged in anew gives its jobs back
 //! (`release_pool_jobs`). The deals' tasks are shown as their requesters' jobs

@@ -1,14 +1,14 @@
 //! Random-selection deals (tag bit 1, docs/randomness.md): the scheduler coordinates them but
 //! chooses nobody.
 //!
-//! - It keeps its pool's registry snapshot current on chain ([`watch_registry`]): a snapshot is
+//! - It keeps its pool's registry snapshot current on chain (`watch_registry`): a snapshot is
 //!   committed when there is none or when the staked members, their stakes or clusters changed,
 //!   so a random deal matched later draws over the registry as it is.
-//! - For each open task of a random deal it follows the waves ([`drive_once`]): once a wave's
+//! - For each open task of a random deal it follows the waves (`drive_once`): once a wave's
 //!   beacon round is due it makes sure the round is on chain (submitting it from the beacon's
 //!   HTTP API when nobody has), computes the draw from the chain (`decloud_chain::selection`),
 //!   and hands each drawn worker, when it claims, its task with its position and the snapshot
-//!   proof ([`claim`]); it never signs an authorization for such a deal.
+//!   proof (`claim`); it never signs an authorization for such a deal.
 //! - After a wave closed without consensus it slashes the drawn workers that did not contribute
 //!   (`slashAbsent`); the next wave's round draws their replacements.
 //!

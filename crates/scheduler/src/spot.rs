@@ -1,15 +1,15 @@
 //! Spot checks (docs/randomness.md#spot-checks): a task of a spot-checked random deal is
 //! finalized only against its audit, and nobody in the pool has to send a transaction by hand.
 //!
-//! For each revealing task of such a deal, every pass ([`drive_once`]):
+//! For each revealing task of such a deal, every pass (`drive_once`):
 //!
 //! - makes sure the task's audit round is on chain (fetched from the beacon's HTTP API and
 //!   submitted, as the waves' rounds are) and reads `audit(deal, index)`;
 //! - when the task is audited, draws its auditors from the chain ([`decloud_chain::audit`]: the
-//!   snapshot, the round, the task's contributors) and hands each, when it claims ([`claim`]),
+//!   snapshot, the round, the task's contributors) and hands each, when it claims (`claim`),
 //!   an audit assignment with its position's proof; tells them to reveal once the audit reached
-//!   consensus ([`next`]);
-//! - tells the task's own contributors to reveal (the API's `next`, [`reveals_open`]) only once
+//!   consensus (`next`);
+//! - tells the task's own contributors to reveal (the API's `next`, `reveals_open`) only once
 //!   the hub takes their `revealSpotChecked`: the round does not audit the task, or the audit
 //!   reached consensus, or its window closed (no auditor can copy their digest any more);
 //! - after the audit window closed without consensus, slashes the drawn auditors that did not

@@ -11,7 +11,7 @@
 //! - A TEE task whose replicate is bound to an enclave and still assigned or lost goes to no
 //!   one else, not even as a backup ([`blocked`]): another worker would only be refused.
 //! - When the worker holding the enclave is lost, the task is given up at once with a reason
-//!   that says when the requester can claim its refund ([`give_up_lost_enclaves`]).
+//!   that says when the requester can claim its refund (`give_up_lost_enclaves`).
 
 use alloy::primitives::{Address, B256};
 use decloud_protocol::pool::{TeeBackend, WorkerInfo};

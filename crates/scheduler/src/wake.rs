@@ -6,18 +6,18 @@
 //! replicates, and every answer waits behind that herd. So a change wakes only the polls it
 //! may give something to:
 //! - a change that makes replicates claimable wakes about as many claims as it makes
-//!   claimable, the longest waiting first ([`Wakes::work_for`]). A claim woken that way that
+//!   claimable, the longest waiting first (`Wakes::work_for`). A claim woken that way that
 //!   took work, or found work it may not take (at capacity, paused, not allowed to run it),
 //!   hands the wake-up on to one waiting claim that has not looked since the change
-//!   ([`Wakes::pass_on`]); so does a woken request that goes away before it looks. An estimate
+//!   (`Wakes::pass_on`); so does a woken request that goes away before it looks. An estimate
 //!   too low therefore loses nothing: the chain of wake-ups stops only at a claim that found no
 //!   task needing a replica at all;
 //! - a change whose extent the scheduler does not count (a reorg, a random-selection or
-//!   spot-check pass, a pool job) wakes every claim ([`Wakes::work_for_all`]);
-//! - a worker's freed slot wakes that worker's own claims ([`Wakes::slots_freed`]);
+//!   spot-check pass, a pool job) wakes every claim (`Wakes::work_for_all`);
+//! - a worker's freed slot wakes that worker's own claims (`Wakes::slots_freed`);
 //! - a `next` poll waits on the tasks it names and is woken when one of them changes
-//!   ([`Wakes::tasks_changed`]);
-//! - a held task opening to a backup is one alarm ([`backup_alarm`]), not a timer in every
+//!   (`Wakes::tasks_changed`);
+//! - a held task opening to a backup is one alarm (`backup_alarm`), not a timer in every
 //!   claim.
 //!
 //! No lost wake-up: a long poll registers its waiter before each attempt reads anything, so a

@@ -7,9 +7,10 @@
 //! of the correct group, of the colluding group, number of faulty singletons (`a + b + c = n`),
 //! and pending workers. Its transitions use the same code as the simulator: the scheduler's
 //! [`replicas_needed`] tops the task up (never past the cap), one pending worker contributes,
-//! and the protocol's [`reached`] decides whether its group now holds consensus. Dynamic
-//! programming over the states, level by level in `n`, gives the exact probabilities of every
-//! outcome and the distribution of the number of contributions.
+//! and the protocol's [`reached`](decloud_protocol::consensus::reached) decides whether its
+//! group now holds consensus. Dynamic programming over the states, level by level in `n`, gives
+//! the exact probabilities of every outcome and the distribution of the number of
+//! contributions.
 
 use std::collections::BTreeMap;
 

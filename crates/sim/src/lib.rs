@@ -4,8 +4,8 @@
 //! Tasks are certified with the hub's rule ([`decloud_protocol::consensus`]) and replicated by
 //! the scheduler's policy ([`decloud_protocol::policy`]), the very code the services run.
 //! [`simulate`] runs tasks one after the other (scores evolve as the hub settles them);
-//! [`exact`] computes the exact outcome probabilities when every worker has the same frozen
-//! weight and contributions are independent draws; [`sweep`] runs a grid of trust values and
+//! [`exact()`] computes the exact outcome probabilities when every worker has the same frozen
+//! weight and contributions are independent draws; [`sweep()`] runs a grid of trust values and
 //! colluding fractions and renders it as CSV and SVG. docs/simulator.md explains the model.
 
 pub mod config;

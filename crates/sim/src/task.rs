@@ -1,6 +1,6 @@
 //! One task: who is assigned, who answers what, and whether the hub's rule certifies. The
 //! scheduler's replica policy and the hub's [`Tally`] decide; the workers and their answers
-//! come from a [`Source`] (the simulated population, or a script in tests).
+//! come from a `Source` (the simulated population, or a script in tests).
 
 use alloy::primitives::{B256, U256};
 use decloud_protocol::consensus::{Cap, Tally};

@@ -228,7 +228,7 @@ async fn server_timing(request: axum::extract::Request, next: axum::middleware::
 }
 
 /// The scheduler's own handling time of an answer, from its `Server-Timing: app;dur=MS`
-/// header (see [`server_timing`]).
+/// header (see `server_timing`).
 pub fn handling_time(headers: &HeaderMap) -> Option<Duration> {
     let value = headers.get(SERVER_TIMING)?.to_str().ok()?;
     let millis: f64 = value

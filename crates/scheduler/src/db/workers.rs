@@ -187,7 +187,7 @@ impl Store {
     /// Records many heartbeats in one transaction (the scheduler keeps them in memory and
     /// flushes them here: a heartbeat is not worth a disk write of its own). A worker heard from
     /// is active again; an older time never overwrites a newer one. The workers heard in the
-    /// same second share one statement (up to [`HEARTBEATS_PER_STATEMENT`]): 10,000 heartbeats
+    /// same second share one statement (up to `HEARTBEATS_PER_STATEMENT`): 10,000 heartbeats
     /// are a few dozen statements, not 10,000.
     pub async fn record_heartbeats(&self, seen: &[(Address, u64)]) -> Result<(), SchedulerError> {
         if seen.is_empty() {

@@ -6,10 +6,10 @@
 //! | `GET` | `/openapi.json` | the OpenAPI description of this API |
 //! | `GET` | `/v1/info` | chain, hub, attester address, the X25519 key writes are sealed to |
 //! | `GET` | `/v1/owners/{owner}/nonce` | the owner's last write nonce (the next is last + 1) |
-//! | `POST` | `/v1/secrets` | a signed, sealed write ([`WriteRequest`]) |
+//! | `POST` | `/v1/secrets` | a signed, sealed write ([`WriteRequest`](crate::wire::WriteRequest)) |
 //! | `GET` | `/v1/secrets/{kind}/{object}/{name}` | whether it exists, its version and hash |
 //! | `POST` | `/v1/challenges` | a single-use release nonce |
-//! | `POST` | `/v1/releases` | a TEE task's release ([`ReleaseRequest`]) |
+//! | `POST` | `/v1/releases` | a TEE task's release ([`ReleaseRequest`](crate::wire::ReleaseRequest)) |
 //!
 //! Rules (see `docs/confidential.md`): a write's signer owns its object on chain (EOA or
 //! ERC-1271), its nonce is the owner's last + 1, its version is above the stored one, its
