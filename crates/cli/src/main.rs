@@ -4,6 +4,11 @@
 //! anything that waits shows progress; a failure exits non-zero with a one-line message that says
 //! what to do. The work itself is `decloud-client`'s.
 
+// The doc comments of the argument types are the `--help` pages people read, written for a
+// terminal: `<checksum>` is a placeholder there and `[default: ...]` clap's own notation, not
+// HTML or links for rustdoc.
+#![allow(rustdoc::invalid_html_tags, rustdoc::broken_intra_doc_links)]
+
 mod cmd;
 
 use clap::{Parser, Subcommand};
