@@ -187,12 +187,7 @@ async fn drive_once(shared: &Shared) -> Result<bool, SchedulerError> {
         };
         let Some(deal) = deal else { continue };
         open.insert(task.task_id);
-        match drive_task(shared, &deal, &task, now).await {
-            Ok(d) => drew |= d,
-            Err(e) => {
-                tracing::warn!(task = %task.task_id, error = %e, "driving a random-selection task failed; retrying")
-            }
-        }
+        drew |= drive_task(shared, &deal, &task, now).await;
     }
     // Forget the tasks that are no longer open (completed, failed, given up).
     state
@@ -207,13 +202,9 @@ async fn drive_once(shared: &Shared) -> Result<bool, SchedulerError> {
 }
 
 /// One open task of a random deal at chain time `now`: initialized, drawn for the waves not
-/// drawn yet whose rounds are on chain, its absent workers slashed. Returns whether it drew.
-async fn drive_task(
-    shared: &Shared,
-    deal: &DealRow,
-    task: &TaskInfo,
-    now: u64,
-) -> Result<bool, SchedulerError> {
+/// drawn yet whose rounds are on chain, its absent workers slashed. Returns whether it drew
+/// (also when a later read failed: that failure is logged and retried next pass).
+async fn drive_task(shared: &Shared, deal: &DealRow, task: &TaskInfo, now: u64) -> bool {
     let client = &shared.client;
     let state = &shared.random;
     let mut drew = false;
@@ -221,7 +212,7 @@ async fn drive_task(
         initialize(client, state, deal, task.task_id, task.index).await;
     }
     let Some(snapshot) = deal_snapshot(client, state, deal).await else {
-        return Ok(false);
+        return false;
     };
     let length = selection::WAVE_RATIO * deal.reference_secs().max(1);
     let current = now.saturating_sub(deal.start_time) / length;
@@ -230,8 +221,13 @@ async fn drive_task(
         if state.draws.lock().await.contains_key(&key) {
             continue;
         }
-        let Some(wave) = wave(client, state, deal, w).await? else {
-            continue;
+        let wave = match wave(client, state, deal, w).await {
+            Ok(Some(wave)) => wave,
+            Ok(None) => continue,
+            Err(e) => {
+                tracing::warn!(task = %task.task_id, wave = w, error = %e, "reading a random task's wave failed; retrying");
+                break;
+            }
         };
         let Some(randomness) = round_on_chain(client, state, wave.round, now).await else {
             continue;
@@ -257,7 +253,7 @@ async fn drive_task(
         drew = true;
     }
     slash_absent(client, state, deal, task.task_id, now).await;
-    Ok(drew)
+    drew
 }
 
 /// Initializes a random task on chain once (its waves' slashes need it initialized at least a
