@@ -326,11 +326,11 @@ async fn send(ctx: Arc<Context>, batch: Vec<Item>) {
     // The saved states of the batch's jobs are durable before their writes leave: one sync for
     // the batch (each job's file is synced already, `JobStore::save_pending`); when they cannot
     // be, nothing leaves and every job of the batch fails before it costs a stake.
-    if let Err(e) = ctx.jobs.sync() {
+    if let Err(failure) = crate::job::sync_saved_states(&ctx) {
         for item in batch {
-            let _ = item.done.send(Err(crate::job::fail(format!(
-                "the worker cannot make its state durable, so it sends nothing: {e}"
-            ))));
+            let _ = item
+                .done
+                .send(Err(crate::job::fail(failure.reason.clone())));
         }
         return;
     }

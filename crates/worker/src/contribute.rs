@@ -144,11 +144,7 @@ pub(crate) async fn contribute(
         if a.audit.is_some() || a.drawn.is_some() {
             // Sent here, not by the batcher (which syncs before it sends): the job's saved
             // state is made durable first, or nothing is sent.
-            ctx.jobs.sync().map_err(|e| {
-                fail(format!(
-                    "the worker cannot make its state durable, so it sends nothing: {e}"
-                ))
-            })?;
+            crate::job::sync_saved_states(ctx)?;
         }
         if let Some(audit) = &a.audit {
             // An audit: the same commitment, keyed by the audit's id, with the proof of the

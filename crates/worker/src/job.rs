@@ -66,6 +66,16 @@ pub(crate) fn fail(reason: impl Into<String>) -> Failure {
     }
 }
 
+/// Makes the job states saved so far durable before something that depends on them is sent
+/// ([`crate::state::JobStore::sync`]); when they cannot be, nothing may be sent.
+pub(crate) fn sync_saved_states(ctx: &Context) -> Result<(), Failure> {
+    ctx.jobs.sync().map_err(|e| {
+        fail(format!(
+            "the worker cannot make its state durable, so it sends nothing: {e}"
+        ))
+    })
+}
+
 /// How long a replicate keeps trying a step the chain failed transiently before it gives up.
 const TRANSIENT_PATIENCE: Duration = Duration::from_secs(600);
 

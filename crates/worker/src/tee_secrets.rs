@@ -73,10 +73,6 @@ pub(crate) fn bad_keepers_note(bad: &[(String, Address)]) -> Option<String> {
     ))
 }
 
-fn hex_encode(bytes: &[u8]) -> String {
-    alloy::hex::encode(bytes)
-}
-
 /// One key holder's released secrets, opened with H: `(purpose, value)`. A value that does not
 /// open makes the whole answer unusable (the key holder sealed to another key or task).
 pub(crate) fn open_answer(
@@ -222,7 +218,7 @@ pub(crate) fn write_secrets(
     let dir = memory.join(format!(
         "decloud-secrets-{}-{}",
         &task_id.to_string()[2..14],
-        hex_encode(&suffix)
+        alloy::hex::encode(suffix)
     ));
     let io = |e: std::io::Error| fail(format!("cannot lay out the secrets in {MEMORY_DIR}: {e}"));
     std::fs::DirBuilder::new()
