@@ -399,7 +399,7 @@ pub async fn try_assign(
 
 /// The deal `deal_id` from `deals`, read from the store the first time (`None` when the store
 /// does not know it).
-async fn cached_deal<'a>(
+pub(crate) async fn cached_deal<'a>(
     store: &Store,
     deals: &'a mut HashMap<B256, Option<DealRow>>,
     deal_id: B256,

@@ -27,6 +27,7 @@ use decloud_protocol::pool::{Assignment, Authorization, DrawnPosition};
 use decloud_protocol::tag::Tag;
 use tokio::sync::Mutex;
 
+use crate::assign::cached_deal;
 use crate::db::{DealRow, TaskInfo, TaskStatus};
 use crate::{SchedulerError, Shared};
 
@@ -169,25 +170,18 @@ async fn drive_once(shared: &Shared) -> Result<bool, SchedulerError> {
     let mut drew = false;
     let now = now(client).await?;
     for task in tasks {
-        let deal = match deals.get(&task.deal_id) {
-            Some(d) => d.clone(),
-            None => match shared.store.deal(task.deal_id).await {
-                Ok(d) => {
-                    let d = d.filter(is_random);
-                    deals.insert(task.deal_id, d.clone());
-                    d
-                }
-                Err(e) => {
-                    // Kept open: its draws stay until a pass reads its deal again.
-                    open.insert(task.task_id);
-                    tracing::warn!(task = %task.task_id, error = %e, "reading a random task's deal failed; retrying");
-                    continue;
-                }
-            },
+        let deal = match cached_deal(&shared.store, &mut deals, task.deal_id).await {
+            Ok(deal) => deal.filter(|d| is_random(d)),
+            Err(e) => {
+                // Kept open: its draws stay until a pass reads its deal again.
+                open.insert(task.task_id);
+                tracing::warn!(task = %task.task_id, error = %e, "reading a random task's deal failed; retrying");
+                continue;
+            }
         };
         let Some(deal) = deal else { continue };
         open.insert(task.task_id);
-        drew |= drive_task(shared, &deal, &task, now).await;
+        drew |= drive_task(shared, deal, &task, now).await;
     }
     // Forget the tasks that are no longer open (completed, failed, given up).
     state

@@ -36,6 +36,7 @@ use decloud_chain::selection::DealSnapshot;
 use decloud_protocol::Tag;
 use decloud_protocol::pool::{Assignment, AuditPosition, Authorization, NextAction};
 
+use crate::assign::cached_deal;
 use crate::db::{DealRow, TaskChange, TaskInfo, TaskStatus};
 use crate::driver::{Decision, decide};
 use crate::{SchedulerError, Shared};
@@ -107,25 +108,18 @@ async fn drive_once(shared: &Shared) -> Result<bool, SchedulerError> {
     let mut changed = false;
     let now = crate::random::now(client).await?;
     for task in tasks {
-        let deal = match deals.get(&task.deal_id) {
-            Some(d) => d.clone(),
-            None => match shared.store.deal(task.deal_id).await {
-                Ok(d) => {
-                    let d = d.filter(is_spot_checked);
-                    deals.insert(task.deal_id, d.clone());
-                    d
-                }
-                Err(e) => {
-                    // Still revealing as far as this pass knows: its audit is kept.
-                    revealing.insert(task.task_id);
-                    tracing::warn!(task = %task.task_id, error = %e, "reading a spot-checked task's deal failed; retrying");
-                    continue;
-                }
-            },
+        let deal = match cached_deal(&shared.store, &mut deals, task.deal_id).await {
+            Ok(deal) => deal.filter(|d| is_spot_checked(d)),
+            Err(e) => {
+                // Still revealing as far as this pass knows: its audit is kept.
+                revealing.insert(task.task_id);
+                tracing::warn!(task = %task.task_id, error = %e, "reading a spot-checked task's deal failed; retrying");
+                continue;
+            }
         };
         let Some(deal) = deal else { continue };
         revealing.insert(task.task_id);
-        match drive_task(shared, &deal, &task, now).await {
+        match drive_task(shared, deal, &task, now).await {
             Ok(c) => changed |= c,
             Err(e) => {
                 tracing::warn!(task = %task.task_id, error = %e, "driving a spot-checked task failed; retrying")
